@@ -1,0 +1,93 @@
+//! The event a handler receives: typed access to the common fields without
+//! parsing, and the whole document on demand.
+
+use std::cell::OnceCell;
+
+use serde::de::DeserializeOwned;
+
+use crate::__private::bindings::wasp::handler::types::Event as RawEvent;
+
+/// One audit event.
+///
+/// The common fields ([`id`](Event::id), [`topic`](Event::topic),
+/// [`timestamp`](Event::timestamp), …) cost nothing: the host lifts them out.
+/// [`json`](Event::json) and [`get`](Event::get) parse the document once, on
+/// first use; [`parse`](Event::parse) deserializes it into your own type
+/// (about twice as fast as a `Value` tree when you need only a few fields).
+#[derive(Debug)]
+pub struct Event {
+    raw: RawEvent,
+    parsed: OnceCell<Result<serde_json::Value, String>>,
+}
+
+impl Event {
+    pub(crate) fn new(raw: RawEvent) -> Self {
+        Event { raw, parsed: OnceCell::new() }
+    }
+
+    /// The event's `_id`.
+    pub fn id(&self) -> &str {
+        &self.raw.id
+    }
+
+    /// The topic the event was published to (`access`, `activity`, …).
+    pub fn topic(&self) -> &str {
+        &self.raw.topic
+    }
+
+    /// The journal sequence number (strictly increasing in delivery order).
+    pub fn sequence(&self) -> u64 {
+        self.raw.sequence
+    }
+
+    /// The event's `timestamp` (ISO-8601 UTC).
+    pub fn timestamp(&self) -> &str {
+        &self.raw.timestamp
+    }
+
+    /// The event's `eventName`, if it has one.
+    pub fn event_name(&self) -> Option<&str> {
+        self.raw.event_name.as_deref()
+    }
+
+    /// The event's `transactionId`, if it has one.
+    pub fn transaction_id(&self) -> Option<&str> {
+        self.raw.transaction_id.as_deref()
+    }
+
+    /// The event's `userId`, if it has one.
+    pub fn user_id(&self) -> Option<&str> {
+        self.raw.user_id.as_deref()
+    }
+
+    /// The whole event document as JSON text.
+    pub fn raw_json(&self) -> &str {
+        &self.raw.json
+    }
+
+    /// The whole event document, parsed once on first use.
+    pub fn json(&self) -> Result<&serde_json::Value, String> {
+        self.parsed
+            .get_or_init(|| {
+                serde_json::from_str(&self.raw.json).map_err(|e| format!("event is not JSON: {e}"))
+            })
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+
+    /// The value at a JSON pointer (`/client/ip`, `/trackingIds/0`), if present.
+    pub fn get(&self, pointer: &str) -> Option<&serde_json::Value> {
+        self.json().ok()?.pointer(pointer)
+    }
+
+    /// The string at a JSON pointer, if present and a string.
+    pub fn get_str(&self, pointer: &str) -> Option<&str> {
+        self.get(pointer)?.as_str()
+    }
+
+    /// Deserializes the event document into `T` (fields `T` does not name are
+    /// skipped without building a tree).
+    pub fn parse<T: DeserializeOwned>(&self) -> Result<T, String> {
+        serde_json::from_str(&self.raw.json).map_err(|e| format!("event does not fit: {e}"))
+    }
+}

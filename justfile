@@ -1,0 +1,21 @@
+# WASP recipes; each mirrors a script so nothing needs `just` installed.
+
+# Build the sample handler and run sample events through it.
+demo:
+    bash scripts/demo.sh
+
+# Install what the tests need and run the whole suite.
+test:
+    bash scripts/test.sh
+
+# Build every test guest and sample to wasm32-wasip2 (target/guests/).
+guests:
+    cargo build --profile guest --target wasm32-wasip2 -p access-anywhere-file -p probe -p keep-all-filter -p not-a-handler --target-dir target/guests
+
+# API docs of the runtime and the guest SDK, warnings are errors.
+doc:
+    RUSTDOCFLAGS="-D warnings" cargo doc --no-deps -p wasp -p wasp-guest
+
+# Everything CI runs.
+ci:
+    bash .ci/run

@@ -1,0 +1,135 @@
+//! The `wasp` command line. `anyhow` lives here, at the binary's edge.
+//!
+//! Exit codes (also in `wasp --help`):
+//! - 0: success (every event delivered; the component fits);
+//! - 1: could not run (configuration, input or component unreadable, …);
+//! - 2: usage error (unknown flag, missing argument);
+//! - 3: ran, but not everything succeeded (`pipe`: an input line was
+//!   rejected or an event failed in a handler; `check`: the component does
+//!   not fit).
+
+mod pipe;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::engine::{WaspEngine, check};
+
+/// Exit code: ran, but not everything succeeded.
+pub const EXIT_INCOMPLETE: u8 = 3;
+
+#[derive(Parser)]
+#[command(
+    name = "wasp",
+    version,
+    about = "WASP, the WebAssembly Audit Stream Processor: routes audit events to sandboxed WebAssembly handlers.",
+    after_help = "Exit codes: 0 success; 1 could not run (bad configuration, unreadable input or component); \
+                  2 usage error; 3 ran but not everything succeeded (pipe: a line rejected or an event failed; \
+                  check: the component does not fit).\n\nLogging: RUST_LOG (e.g. RUST_LOG=wasp=debug) to stderr."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run NDJSON events through the configured handlers, drain, print a
+    /// per-handler summary.
+    ///
+    /// Each input line is one JSON event. Its topic is `--topic`, or else the
+    /// event's own `topic` field (which is then removed from the event).
+    /// Rejected lines are reported on stderr with their line number. The
+    /// summary goes to stderr, or with `--json` to stdout as one JSON object:
+    /// {"input": {"lines", "accepted", "rejected"}, "wallTimeNs", "allocator",
+    /// "handlers": [{"name", "version", "received", "delivered", "failed",
+    /// "fuelUsed", "fuelPerEvent", "busyNs", "calls", "instances", "faults",
+    /// "lastFault", "outputs": [{"name", "type", "location"}]}]}.
+    Pipe {
+        /// The configuration file (JSON, ForgeRock AuditService shape).
+        #[arg(long, short)]
+        config: PathBuf,
+        /// NDJSON input file; `-` (the default) reads standard input.
+        #[arg(long, short, default_value = "-")]
+        input: PathBuf,
+        /// Topic of every event (otherwise each event's `topic` field).
+        #[arg(long, short)]
+        topic: Option<String>,
+        /// Print the summary as JSON on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Say which WASP world (and WIT version) a component implements and what
+    /// it imports, or exactly why it does not fit.
+    Check {
+        /// The component (`.wasm`).
+        component: PathBuf,
+        /// Print the report as JSON on stdout:
+        /// {"world", "imports", "exports", "problems"}.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Runs the command line; returns the process exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("wasp: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,wasp=info"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Pipe { config, input, topic, json } => pipe::run(&config, &input, topic.as_deref(), json),
+        Command::Check { component, json } => run_check(&component, json),
+    }
+}
+
+fn run_check(path: &std::path::Path, json: bool) -> anyhow::Result<ExitCode> {
+    use std::fmt::Write as _;
+    let engine = WaspEngine::global()?;
+    let report = check::check(engine, path)?;
+    let mut out = String::new();
+    if json {
+        writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?;
+    } else {
+        match &report.world {
+            Some(world) if report.fits() => writeln!(out, "{}: implements {world}", path.display())?,
+            Some(world) => writeln!(out, "{}: looks like {world} but does not fit", path.display())?,
+            None => writeln!(out, "{}: not a WASP handler or filter", path.display())?,
+        }
+        for problem in &report.problems {
+            writeln!(out, "  problem: {problem}")?;
+        }
+        let list = |items: &[String]| if items.is_empty() { "nothing".to_owned() } else { items.join(", ") };
+        writeln!(out, "  imports: {}", list(&report.imports))?;
+        writeln!(out, "  exports: {}", list(&report.exports))?;
+    }
+    write_stdout(&out)?;
+    Ok(if report.fits() { ExitCode::SUCCESS } else { ExitCode::from(EXIT_INCOMPLETE) })
+}
+
+/// Writes `text` to stdout. A reader that closed the pipe early (`wasp check | head -1`)
+/// is not an error: the command's result is its exit code, not whether all output was read.
+pub(crate) fn write_stdout(text: &str) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut stdout = std::io::stdout().lock();
+    match stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other,
+    }
+}

@@ -1,0 +1,120 @@
+//! `wasp pipe`: NDJSON in, handlers run, summary out.
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::Context;
+use serde::Serialize;
+use serde_json::Value;
+
+use super::EXIT_INCOMPLETE;
+use crate::{AuditService, Summary};
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct PipeSummary {
+    input: InputCounts,
+    wall_time_ns: u64,
+    #[serde(flatten)]
+    service: Summary,
+}
+
+#[derive(Serialize, Default)]
+struct InputCounts {
+    lines: u64,
+    accepted: u64,
+    rejected: u64,
+}
+
+pub fn run(config: &Path, input: &Path, topic: Option<&str>, json: bool) -> anyhow::Result<ExitCode> {
+    let started = Instant::now();
+    let service = AuditService::from_config_file(config)?;
+    let reader: Box<dyn Read> = if input == Path::new("-") {
+        Box::new(std::io::stdin())
+    } else {
+        Box::new(std::fs::File::open(input).with_context(|| format!("cannot open input {}", input.display()))?)
+    };
+    let mut counts = InputCounts::default();
+    for (index, line) in BufReader::new(reader).lines().enumerate() {
+        let line = line.with_context(|| format!("reading {} line {}", input.display(), index + 1))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        counts.lines += 1;
+        match publish_line(&service, &line, topic) {
+            Ok(()) => counts.accepted += 1,
+            Err(reason) => {
+                counts.rejected += 1;
+                eprintln!("wasp pipe: {} line {}: rejected: {reason}", input.display(), index + 1);
+            }
+        }
+    }
+    let service = service.shutdown();
+    let summary = PipeSummary { input: counts, wall_time_ns: started.elapsed().as_nanos() as u64, service };
+    if json {
+        super::write_stdout(&format!("{}\n", serde_json::to_string(&summary)?))?;
+    } else {
+        eprint!("{}", render(&summary));
+    }
+    let failed: u64 = summary.service.handlers.iter().map(|h| h.failed).sum();
+    Ok(if summary.input.rejected > 0 || failed > 0 { ExitCode::from(EXIT_INCOMPLETE) } else { ExitCode::SUCCESS })
+}
+
+fn publish_line(service: &AuditService, line: &str, topic: Option<&str>) -> Result<(), String> {
+    if let Some(topic) = topic {
+        return service.publish(topic, line).map(drop).map_err(|e| e.to_string());
+    }
+    let mut value: Value = serde_json::from_str(line).map_err(|e| format!("event is not valid JSON: {e}"))?;
+    let topic = match value.as_object_mut().map(|o| o.remove("topic")) {
+        Some(Some(Value::String(topic))) => topic,
+        Some(Some(_)) => return Err("the event's `topic` field must be a string".into()),
+        Some(None) => return Err("no topic: give --topic or a `topic` field in the event".into()),
+        None => return Err("event must be a JSON object".into()),
+    };
+    service.publish(&topic, value).map(drop).map_err(|e| e.to_string())
+}
+
+fn render(s: &PipeSummary) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "wasp pipe: {} events read, {} accepted, {} rejected in {:.1} ms ({} allocator)",
+        s.input.lines,
+        s.input.accepted,
+        s.input.rejected,
+        s.wall_time_ns as f64 / 1e6,
+        s.service.allocator
+    );
+    let _ = writeln!(
+        out,
+        "{:<24} {:>9} {:>9} {:>7} {:>12} {:>14} {:>11} {:>9}",
+        "handler", "received", "delivered", "failed", "fuel/event", "fuel total", "busy", "instances"
+    );
+    for h in &s.service.handlers {
+        let _ = writeln!(
+            out,
+            "{:<24} {:>9} {:>9} {:>7} {:>12} {:>14} {:>8.2} ms {:>9}",
+            h.name,
+            h.received,
+            h.delivered,
+            h.failed,
+            h.fuel_per_event,
+            h.fuel_used,
+            h.busy_ns as f64 / 1e6,
+            h.instances
+        );
+        for (kind, n) in &h.faults {
+            let _ = writeln!(out, "  failed ({kind}): {n}");
+        }
+        if let Some(last) = &h.last_fault {
+            let _ = writeln!(out, "  last failure: {last}");
+        }
+        for o in &h.outputs {
+            let _ = writeln!(out, "  output {} ({}) -> {}", o.name, o.kind, o.location);
+        }
+    }
+    out
+}

@@ -1,0 +1,280 @@
+//! Configuration: a JSON file in the ForgeRock `AuditService` shape, read
+//! into `raw` (serde, unknown fields refused) and validated into [`Config`].
+//! Every error names the JSON path of what was wrong.
+//!
+//! ```json
+//! {
+//!   "eventHandlers": [{
+//!     "class": "wasm",
+//!     "config": {
+//!       "name": "access-anywhere",
+//!       "topics": ["access", "authentication"],
+//!       "component": "handlers/access_anywhere_file.wasm",
+//!       "outputs": { "audit.log": { "type": "file", "path": "audit.log" } },
+//!       "config": { }
+//!     }
+//!   }],
+//!   "wasp": { "dataDirectory": "wasp-data" }
+//! }
+//! ```
+
+mod raw;
+pub mod units;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::engine::Budgets;
+use crate::event::DEFAULT_MAX_EVENT_BYTES;
+use crate::outputs::OutputConfig;
+
+/// The topics of the ForgeRock common audit event model, always known.
+pub const STANDARD_TOPICS: [&str; 4] = ["access", "activity", "authentication", "config"];
+
+/// A configuration that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read configuration {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The IO error.
+        source: std::io::Error,
+    },
+    /// A value is wrong; `at` is its JSON path (`eventHandlers[0].config.name`).
+    #[error("{origin}: {at}: {message}")]
+    Invalid {
+        /// The file, or `<inline>`.
+        origin: String,
+        /// JSON path of the offending value (`.` for the document).
+        at: String,
+        /// What is wrong and what was expected.
+        message: String,
+    },
+}
+
+/// A validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Directory relative paths in the configuration are resolved against.
+    pub base_dir: PathBuf,
+    /// Where WASP keeps its data.
+    pub data_dir: PathBuf,
+    /// Compiled component cache (`None`: disabled).
+    pub cache_dir: Option<PathBuf>,
+    /// Largest accepted event, in bytes.
+    pub max_event_bytes: usize,
+    /// The handlers, in configuration order (disabled ones included).
+    pub handlers: Vec<WasmHandlerConfig>,
+}
+
+/// A WebAssembly handler.
+#[derive(Debug, Clone)]
+pub struct WasmHandlerConfig {
+    /// Unique name.
+    pub name: String,
+    /// Topics it receives.
+    pub topics: BTreeSet<String>,
+    /// Whether it runs.
+    pub enabled: bool,
+    /// The component file (absolute or relative to the working directory).
+    pub component: PathBuf,
+    /// Declared outputs by name.
+    pub outputs: BTreeMap<String, OutputConfig>,
+    /// The handler's own settings as JSON text (passed to `init`).
+    pub handler_config: String,
+    /// Output directory.
+    pub directory: PathBuf,
+    /// Most events per call.
+    pub batch_max_size: usize,
+    /// Longest wait for a batch to fill.
+    pub batch_max_wait: Duration,
+    /// Per-call limits.
+    pub budgets: Budgets,
+    /// State budget in bytes.
+    pub state_bytes: usize,
+}
+
+impl Config {
+    /// Reads and validates a configuration file.
+    pub fn from_file(path: impl AsRef<Path>) -> Result<Self, ConfigError> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+        let base = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        Self::from_json(&text, base, &path.display().to_string())
+    }
+
+    /// Validates configuration text; relative paths resolve against `base_dir`;
+    /// `origin` names the source in errors.
+    pub fn from_json(text: &str, base_dir: &Path, origin: &str) -> Result<Self, ConfigError> {
+        let invalid = |at: String, message: String| ConfigError::Invalid { origin: origin.to_owned(), at, message };
+        let raw: raw::RawConfig = deserialize(text, "", &invalid)?;
+
+        let data_dir = base_dir.join(raw.wasp.data_directory.as_deref().unwrap_or(Path::new("wasp-data")));
+        let cache_dir = match &raw.wasp.cache_directory {
+            None => Some(data_dir.join("cache")),
+            Some(Value::Bool(false)) => None,
+            Some(Value::String(dir)) => Some(base_dir.join(dir)),
+            Some(other) => {
+                return Err(invalid(
+                    "wasp.cacheDirectory".into(),
+                    format!("expected a directory or false, found {}", crate::event::json_type(other)),
+                ));
+            }
+        };
+
+        let mut handlers = Vec::new();
+        let mut names = BTreeSet::new();
+        for (i, entry) in raw.event_handlers.into_iter().enumerate() {
+            let at = format!("eventHandlers[{i}]");
+            if entry.class != "wasm" {
+                return Err(invalid(
+                    format!("{at}.class"),
+                    format!("unknown handler class `{}` (supported: `wasm`)", entry.class),
+                ));
+            }
+            let config_text = entry.config.to_string();
+            let raw: raw::RawWasmHandler = deserialize(&config_text, &format!("{at}.config"), &invalid)?;
+            let h = validate_handler(raw, base_dir, &data_dir, &format!("{at}.config"), &invalid)?;
+            if !names.insert(h.name.clone()) {
+                return Err(invalid(format!("{at}.config.name"), format!("handler name `{}` is used twice", h.name)));
+            }
+            handlers.push(h);
+        }
+        Ok(Config {
+            base_dir: base_dir.to_owned(),
+            data_dir,
+            cache_dir,
+            max_event_bytes: raw.wasp.max_event_size.unwrap_or(DEFAULT_MAX_EVENT_BYTES),
+            handlers,
+        })
+    }
+
+    /// Every topic the service accepts: the standard ones and those any
+    /// handler names.
+    pub fn known_topics(&self) -> BTreeSet<String> {
+        let mut topics: BTreeSet<String> = STANDARD_TOPICS.iter().map(|t| (*t).to_owned()).collect();
+        for h in &self.handlers {
+            topics.extend(h.topics.iter().cloned());
+        }
+        topics
+    }
+}
+
+fn deserialize<T: serde::de::DeserializeOwned>(
+    text: &str,
+    prefix: &str,
+    invalid: &impl Fn(String, String) -> ConfigError,
+) -> Result<T, ConfigError> {
+    let de = &mut serde_json::Deserializer::from_str(text);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let inner = e.path().to_string();
+        let at = match (prefix, inner.as_str()) {
+            ("", ".") => ".".to_owned(),
+            ("", p) => p.to_owned(),
+            (pre, ".") => pre.to_owned(),
+            (pre, p) => format!("{pre}.{p}"),
+        };
+        let message = e.into_inner().to_string();
+        // serde_json appends " at line L column C"; keep it only for syntax errors.
+        let message = match message.find(" at line ") {
+            Some(pos) if !message.starts_with("expected") && !message.starts_with("EOF") && !message.contains("key must") => {
+                message[..pos].to_owned()
+            }
+            _ => message,
+        };
+        invalid(at, message)
+    })
+}
+
+fn valid_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+}
+
+fn validate_handler(
+    raw: raw::RawWasmHandler,
+    base_dir: &Path,
+    data_dir: &Path,
+    at: &str,
+    invalid: &impl Fn(String, String) -> ConfigError,
+) -> Result<WasmHandlerConfig, ConfigError> {
+    if !valid_name(&raw.name) {
+        return Err(invalid(
+            format!("{at}.name"),
+            format!("`{}` is not a valid handler name (letters, digits, `.`, `_`, `-`; starting with a letter or digit)", raw.name),
+        ));
+    }
+    if raw.topics.is_empty() {
+        return Err(invalid(format!("{at}.topics"), "must name at least one topic".into()));
+    }
+    for (i, topic) in raw.topics.iter().enumerate() {
+        if !valid_name(topic) {
+            return Err(invalid(format!("{at}.topics[{i}]"), format!("`{topic}` is not a valid topic name")));
+        }
+    }
+    for (name, output) in &raw.outputs {
+        if name.is_empty() {
+            return Err(invalid(format!("{at}.outputs"), "an output name must not be empty".into()));
+        }
+        output.validate().map_err(|m| invalid(format!("{at}.outputs.{name}"), m))?;
+    }
+    let handler_config = match raw.config {
+        None | Some(Value::Null) => "{}".to_owned(),
+        Some(v @ Value::Object(_)) => v.to_string(),
+        Some(other) => {
+            return Err(invalid(
+                format!("{at}.config"),
+                format!("the handler's settings must be an object, found {}", crate::event::json_type(&other)),
+            ));
+        }
+    };
+    let defaults = Budgets::default();
+    let b = raw.budgets;
+    let budgets = Budgets {
+        fuel_per_event: b.fuel_per_event.unwrap_or(defaults.fuel_per_event),
+        deadline: b.deadline.unwrap_or(defaults.deadline),
+        memory_bytes: b.memory.unwrap_or(defaults.memory_bytes),
+        output_bytes_per_call: b.output_per_call.unwrap_or(defaults.output_bytes_per_call),
+        log_bytes_per_call: b.log_per_call.unwrap_or(defaults.log_bytes_per_call),
+        stdio_bytes_per_call: defaults.stdio_bytes_per_call,
+    };
+    if budgets.fuel_per_event == 0 {
+        return Err(invalid(format!("{at}.budgets.fuelPerEvent"), "must be greater than 0".into()));
+    }
+    if budgets.deadline.is_zero() {
+        return Err(invalid(format!("{at}.budgets.deadline"), "must be greater than 0".into()));
+    }
+    if budgets.memory_bytes > crate::engine::MAX_MEMORY_BYTES {
+        return Err(invalid(
+            format!("{at}.budgets.memory"),
+            format!("{} bytes is more than the maximum of 1 GiB", budgets.memory_bytes),
+        ));
+    }
+    let batch_max_size = raw.batch.max_size.unwrap_or(64);
+    if batch_max_size == 0 {
+        return Err(invalid(format!("{at}.batch.maxSize"), "must be at least 1".into()));
+    }
+    let directory = data_dir.join(raw.directory.unwrap_or_else(|| PathBuf::from(&raw.name)));
+    Ok(WasmHandlerConfig {
+        name: raw.name,
+        topics: raw.topics.into_iter().collect(),
+        enabled: raw.enabled,
+        component: base_dir.join(raw.component),
+        outputs: raw.outputs,
+        handler_config,
+        directory,
+        batch_max_size,
+        batch_max_wait: raw.batch.max_wait.unwrap_or(Duration::from_millis(10)),
+        budgets,
+        state_bytes: b.state.unwrap_or(1 << 20),
+    })
+}
+
+#[cfg(test)]
+mod tests;

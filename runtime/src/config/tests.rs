@@ -1,0 +1,100 @@
+use std::path::Path;
+
+use super::*;
+
+fn parse(text: &str) -> Result<Config, ConfigError> {
+    Config::from_json(text, Path::new("/etc/wasp"), "test.json")
+}
+
+fn error(text: &str) -> String {
+    parse(text).unwrap_err().to_string()
+}
+
+const GOOD: &str = r#"{
+  "eventHandlers": [{
+    "class": "wasm",
+    "config": {
+      "name": "aa",
+      "topics": ["access", "door-badges"],
+      "component": "handlers/aa.wasm",
+      "outputs": {"audit.log": {"type": "file", "path": "audit.log"}, "console": {"type": "stdout"}},
+      "config": {"mapping": {}},
+      "batch": {"maxSize": 8, "maxWait": "5 ms"},
+      "budgets": {"fuelPerEvent": 1000000, "deadline": "2 seconds", "memory": "64 MiB"}
+    }
+  }]
+}"#;
+
+#[test]
+fn a_full_handler_entry_validates_with_paths_resolved() {
+    let config = parse(GOOD).unwrap();
+    let h = &config.handlers[0];
+    assert_eq!(h.name, "aa");
+    assert_eq!(h.component, Path::new("/etc/wasp/handlers/aa.wasm"));
+    assert_eq!(h.directory, Path::new("/etc/wasp/wasp-data/aa"));
+    assert_eq!(config.cache_dir.as_deref(), Some(Path::new("/etc/wasp/wasp-data/cache")));
+    assert_eq!(h.batch_max_size, 8);
+    assert_eq!(h.batch_max_wait, Duration::from_millis(5));
+    assert_eq!(h.budgets.fuel_per_event, 1_000_000);
+    assert_eq!(h.budgets.deadline, Duration::from_secs(2));
+    assert_eq!(h.budgets.memory_bytes, 64 << 20);
+    assert_eq!(h.handler_config, r#"{"mapping":{}}"#);
+    assert_eq!(h.outputs.len(), 2);
+    assert!(config.known_topics().contains("door-badges"));
+    assert!(config.known_topics().contains("authentication"));
+}
+
+#[test]
+fn unknown_fields_are_named_with_their_json_path() {
+    let text = GOOD.replace(r#""type": "stdout""#, r#""type": "stdout", "colour": true"#);
+    let e = error(&text);
+    assert!(e.starts_with("test.json: eventHandlers[0].config.outputs.console"), "{e}");
+    assert!(e.contains("unknown field `colour`"), "{e}");
+
+    let e = error(&GOOD.replace(r#""batch""#, r#""batches""#));
+    assert!(e.contains("eventHandlers[0].config") && e.contains("unknown field `batches`"), "{e}");
+
+    let e = error(r#"{"eventHandlers": [], "extra": 1}"#);
+    assert!(e.contains("unknown field `extra`"), "{e}");
+}
+
+#[test]
+fn bad_values_name_the_field_and_what_was_expected() {
+    let e = error(&GOOD.replace(r#""5 ms""#, r#""5 fortnights""#));
+    assert!(e.contains("eventHandlers[0].config.batch.maxWait") && e.contains("unknown duration unit"), "{e}");
+
+    let e = error(&GOOD.replace(r#""path": "audit.log""#, r#""path": "../../etc/passwd""#));
+    assert!(e.contains("eventHandlers[0].config.outputs.audit.log") && e.contains("must not contain `..`"), "{e}");
+
+    let e = error(&GOOD.replace(r#""class": "wasm""#, r#""class": "org.example.Nope""#));
+    assert!(e.contains("eventHandlers[0].class") && e.contains("unknown handler class `org.example.Nope`"), "{e}");
+
+    let e = error(&GOOD.replace(r#""name": "aa""#, r#""name": "a a""#));
+    assert!(e.contains("eventHandlers[0].config.name") && e.contains("not a valid handler name"), "{e}");
+
+    let e = error(&GOOD.replace(r#""topics": ["access", "door-badges"]"#, r#""topics": []"#));
+    assert!(e.contains("eventHandlers[0].config.topics: must name at least one topic"), "{e}");
+
+    let e = error(&GOOD.replace(r#""memory": "64 MiB""#, r#""memory": "2 GiB""#));
+    assert!(e.contains("budgets.memory") && e.contains("maximum of 1 GiB"), "{e}");
+
+    let e = error(&GOOD.replace(r#""config": {"mapping": {}}"#, r#""config": [1]"#));
+    assert!(e.contains("eventHandlers[0].config.config: the handler's settings must be an object"), "{e}");
+}
+
+#[test]
+fn duplicate_names_and_missing_fields_are_refused() {
+    let doubled = format!(
+        r#"{{"eventHandlers": [{0}, {0}]}}"#,
+        r#"{"class": "wasm", "config": {"name": "x", "topics": ["access"], "component": "x.wasm"}}"#
+    );
+    assert!(error(&doubled).contains("eventHandlers[1].config.name: handler name `x` is used twice"));
+    let e = error(r#"{"eventHandlers": [{"class": "wasm", "config": {"name": "x", "topics": ["access"]}}]}"#);
+    assert!(e.contains("eventHandlers[0].config") && e.contains("missing field `component`"), "{e}");
+}
+
+#[test]
+fn syntax_errors_keep_their_position() {
+    let e = error("{\"eventHandlers\": [}");
+    assert!(e.contains("line 1"), "{e}");
+}

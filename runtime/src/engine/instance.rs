@@ -1,0 +1,237 @@
+//! Handler instances: instantiate from an `InstancePre`, call `init`, run
+//! batches under fuel and deadline budgets, and classify faults.
+//!
+//! A trap poisons the whole `Store` (wasmtime refuses to re-enter the
+//! component afterwards), so an instance that faulted is never called again:
+//! the caller drops it and instantiates a fresh one.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use serde::Serialize;
+use wasmtime::component::Linker;
+use wasmtime::{Store, Trap};
+
+use super::bindings;
+use super::EventParamView as EventParam;
+use super::output::{OutputSpec, StagedRecord};
+use super::state::StateStore;
+use super::store::{Budgets, StoreData};
+use super::{EPOCH_TICK, EngineError, LoadedComponent};
+use crate::event::HostEvent;
+
+/// What went wrong in a handler call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, PartialOrd, Ord)]
+#[serde(rename_all = "kebab-case")]
+pub enum FaultKind {
+    /// The call ran out of fuel.
+    Fuel,
+    /// The call passed its wall-clock deadline.
+    Deadline,
+    /// The instance asked for more memory than its budget.
+    Memory,
+    /// The guest trapped (see the message for the trap code).
+    Trap,
+    /// The guest panicked (the message is its captured stderr).
+    Panic,
+    /// The guest returned `err` for the event.
+    GuestError,
+    /// `init` failed or trapped.
+    Init,
+    /// The handler's output could not take its records.
+    Output,
+}
+
+impl FaultKind {
+    /// The kebab-case name used in summaries and logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FaultKind::Fuel => "fuel",
+            FaultKind::Deadline => "deadline",
+            FaultKind::Memory => "memory",
+            FaultKind::Trap => "trap",
+            FaultKind::Panic => "panic",
+            FaultKind::GuestError => "guest-error",
+            FaultKind::Init => "init",
+            FaultKind::Output => "output",
+        }
+    }
+}
+
+/// A faulted call.
+#[derive(Debug, Clone)]
+pub struct Fault {
+    /// The kind of fault.
+    pub kind: FaultKind,
+    /// A message for people: the trap, the panic text, the guest's error.
+    pub message: String,
+    /// Fuel the call consumed.
+    pub fuel_used: u64,
+    /// The instance's peak linear memory, in bytes.
+    pub peak_memory: usize,
+}
+
+/// A batch call that completed (no trap).
+#[derive(Debug)]
+pub struct BatchOutcome {
+    /// One result per event, in order: `Err` carries the guest's message.
+    pub results: Vec<Result<(), String>>,
+    /// The records emitted during the call (for every event; commit only
+    /// those of `Ok` events).
+    pub staged: Vec<StagedRecord>,
+    /// Fuel the call consumed.
+    pub fuel_used: u64,
+}
+
+/// A handler component prepared for instantiation, with everything its
+/// instances share.
+#[derive(Clone)]
+pub struct HandlerPre {
+    pre: bindings::HandlerPre<StoreData>,
+    /// Hex SHA-256 of the component (the handler's version).
+    pub hash: String,
+}
+
+impl HandlerPre {
+    pub(super) fn new(linker: &Linker<StoreData>, loaded: &LoadedComponent, path: &Path) -> Result<Self, EngineError> {
+        let link = |e: wasmtime::Error| EngineError::Link { path: path.to_owned(), message: format!("{e:#}") };
+        let instance_pre = linker.instantiate_pre(&loaded.component).map_err(link)?;
+        let pre = bindings::HandlerPre::new(instance_pre).map_err(link)?;
+        Ok(HandlerPre { pre, hash: loaded.hash.clone() })
+    }
+
+    /// Instantiates and calls `init(config_json)`.
+    pub fn instantiate(
+        &self,
+        handler: &str,
+        budgets: &Budgets,
+        outputs: Arc<[OutputSpec]>,
+        state: StateStore,
+        config_json: &str,
+    ) -> Result<HandlerInstance, Fault> {
+        let data = StoreData::new(handler, budgets, outputs, state);
+        let mut store = Store::new(self.pre.engine(), data);
+        store.limiter(|data| &mut data.limits);
+        store.epoch_deadline_trap();
+        // `init` may import a language runtime's modules: give it the fuel of
+        // a hundred events.
+        let init_fuel = budgets.fuel_per_event.saturating_mul(100);
+        arm(&mut store, init_fuel, budgets);
+        let init_fault = |store: &mut Store<StoreData>, message: String| {
+            let (fuel_used, peak_memory) = (init_fuel - store.get_fuel().unwrap_or(0), store.data().limits.peak_memory);
+            Fault { kind: FaultKind::Init, message, fuel_used, peak_memory }
+        };
+        let bindings = match self.pre.instantiate(&mut store) {
+            Ok(b) => b,
+            Err(e) => {
+                let fault = classify(&mut store, &e, 0);
+                return Err(init_fault(&mut store, format!("instantiation failed ({}): {}", fault.kind.as_str(), fault.message)));
+            }
+        };
+        match bindings.call_init(&mut store, config_json) {
+            Ok(Ok(())) => {}
+            Ok(Err(message)) => return Err(init_fault(&mut store, format!("init returned an error: {message}"))),
+            Err(e) => {
+                let fault = classify(&mut store, &e, 0);
+                return Err(init_fault(&mut store, format!("init faulted ({}): {}", fault.kind.as_str(), fault.message)));
+            }
+        }
+        drain_stdio(&mut store);
+        store.data_mut().state.commit();
+        Ok(HandlerInstance { store, bindings, budgets: budgets.clone(), events_handled: 0 })
+    }
+}
+
+/// A live handler instance. After a [`Fault`] it must be dropped.
+pub struct HandlerInstance {
+    store: Store<StoreData>,
+    bindings: bindings::Handler,
+    budgets: Budgets,
+    events_handled: u64,
+}
+
+impl HandlerInstance {
+    /// Events this instance has been given.
+    pub fn events_handled(&self) -> u64 {
+        self.events_handled
+    }
+
+    /// Calls `handle-batch` with `events` (in journal order).
+    pub fn handle_batch(&mut self, events: &[Arc<HostEvent>]) -> Result<BatchOutcome, Fault> {
+        let fuel = self.budgets.fuel_per_event.saturating_mul(events.len() as u64);
+        arm(&mut self.store, fuel, &self.budgets);
+        self.store.data_mut().output.begin(events.iter().map(|e| e.sequence));
+        self.store.data_mut().logging.used = 0;
+        self.events_handled += events.len() as u64;
+        let params: Vec<EventParam> = events.iter().map(|e| e.as_param()).collect();
+        let result = self.bindings.call_handle_batch(&mut self.store, &params);
+        let fuel_used = fuel - self.store.get_fuel().unwrap_or(0);
+        match result {
+            Ok(results) if results.len() == events.len() => {
+                drain_stdio(&mut self.store);
+                self.store.data_mut().state.commit();
+                Ok(BatchOutcome { results, staged: self.store.data_mut().output.take(), fuel_used })
+            }
+            Ok(results) => {
+                drain_stdio(&mut self.store);
+                self.store.data_mut().output.take();
+                self.store.data_mut().state.discard();
+                Err(Fault {
+                    kind: FaultKind::Trap,
+                    message: format!("handle-batch returned {} results for {} events", results.len(), events.len()),
+                    fuel_used,
+                    peak_memory: self.store.data().limits.peak_memory,
+                })
+            }
+            Err(e) => {
+                self.store.data_mut().output.take();
+                self.store.data_mut().state.discard();
+                Err(classify(&mut self.store, &e, fuel_used))
+            }
+        }
+    }
+}
+
+/// Sets the fuel and the wall-clock deadline for the next call.
+fn arm(store: &mut Store<StoreData>, fuel: u64, budgets: &Budgets) {
+    store.set_fuel(fuel).expect("fuel is enabled in the engine");
+    let ticks = budgets.deadline.as_millis().div_ceil(EPOCH_TICK.as_millis()).max(1) as u64;
+    store.set_epoch_deadline(ticks);
+}
+
+/// Turns a wasmtime error into a fault, using the limiter's record and the
+/// captured stderr to tell memory exhaustion and panics from other traps.
+fn classify(store: &mut Store<StoreData>, error: &wasmtime::Error, fuel_used: u64) -> Fault {
+    let (_stdout, stderr) = drain_stdio(store);
+    let peak_memory = store.data().limits.peak_memory;
+    let trap = error.downcast_ref::<Trap>().copied();
+    let (kind, message) = match trap {
+        Some(Trap::OutOfFuel) => (FaultKind::Fuel, "ran out of fuel".to_owned()),
+        Some(Trap::Interrupt) => (FaultKind::Deadline, "passed its wall-clock deadline".to_owned()),
+        _ if store.data().limits.memory_refused => {
+            (FaultKind::Memory, format!("exceeded its memory budget (peak {peak_memory} bytes): {error}"))
+        }
+        _ if stderr.contains("panicked") => (FaultKind::Panic, stderr.trim().to_owned()),
+        Some(trap) => (FaultKind::Trap, format!("trap: {trap}")),
+        None => (FaultKind::Trap, format!("{error:#}")),
+    };
+    Fault { kind, message, fuel_used, peak_memory }
+}
+
+/// Moves captured stdout/stderr into the host log; returns them.
+fn drain_stdio(store: &mut Store<StoreData>) -> (String, String) {
+    let data = store.data();
+    let handler = data.logging.handler.as_str();
+    let (stdout, out_dropped) = data.stdout.take();
+    let (stderr, err_dropped) = data.stderr.take();
+    for line in stdout.lines().filter(|l| !l.is_empty()) {
+        tracing::info!(handler, stream = "stdout", "{line}");
+    }
+    for line in stderr.lines().filter(|l| !l.is_empty()) {
+        tracing::warn!(handler, stream = "stderr", "{line}");
+    }
+    if out_dropped + err_dropped > 0 {
+        tracing::warn!(handler, "discarded {} bytes of guest stdio over the per-call bound", out_dropped + err_dropped);
+    }
+    (stdout, stderr)
+}

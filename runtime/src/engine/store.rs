@@ -1,0 +1,224 @@
+//! Per-instance store data: the WASI context (no preopened directories, no
+//! network, no environment, stdio captured with a byte bound), the memory
+//! limiter, and the state of each WASP host interface.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use wasmtime::ResourceLimiter;
+use wasmtime::component::ResourceTable;
+use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
+use wasmtime_wasi::p2::{OutputStream, Pollable, StreamError};
+use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+
+use super::logging::LoggingState;
+use super::output::{OutputSpec, OutputState};
+use super::state::{StateStore, StateView};
+
+/// The budgets one handler instance runs under.
+#[derive(Debug, Clone)]
+pub struct Budgets {
+    /// Fuel per event; a call gets this times the batch size.
+    pub fuel_per_event: u64,
+    /// Wall-clock deadline of one call.
+    pub deadline: Duration,
+    /// Linear memory of one instance, in bytes.
+    pub memory_bytes: usize,
+    /// Bytes one call may stage for outputs.
+    pub output_bytes_per_call: usize,
+    /// Bytes one call may log.
+    pub log_bytes_per_call: usize,
+    /// Bytes of stdout/stderr kept per call (the rest is counted, not kept).
+    pub stdio_bytes_per_call: usize,
+}
+
+impl Default for Budgets {
+    fn default() -> Self {
+        Budgets {
+            // ~1.4 ms of tight loop per event; a Python guest needs ~150k.
+            fuel_per_event: 10_000_000,
+            deadline: Duration::from_secs(5),
+            memory_bytes: 256 << 20,
+            output_bytes_per_call: 16 << 20,
+            log_bytes_per_call: 64 << 10,
+            stdio_bytes_per_call: 64 << 10,
+        }
+    }
+}
+
+/// What `wasmtime::Store` holds for one handler instance.
+pub struct StoreData {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    pub limits: Limits,
+    pub logging: LoggingState,
+    pub output: OutputState,
+    pub state: StateView,
+    pub stdout: Capture,
+    pub stderr: Capture,
+}
+
+impl StoreData {
+    pub fn new(handler: &str, budgets: &Budgets, outputs: Arc<[OutputSpec]>, state: StateStore) -> Self {
+        let stdout = Capture::new(budgets.stdio_bytes_per_call);
+        let stderr = Capture::new(budgets.stdio_bytes_per_call);
+        // No preopens, no environment, no arguments; sockets are linked (so
+        // that std-built guests instantiate) but every address is refused.
+        let wasi = WasiCtxBuilder::new().stdout(stdout.clone()).stderr(stderr.clone()).build();
+        StoreData {
+            wasi,
+            table: ResourceTable::new(),
+            limits: Limits::new(budgets.memory_bytes),
+            logging: LoggingState::new(handler, budgets.log_bytes_per_call),
+            output: OutputState::new(outputs, budgets.output_bytes_per_call),
+            state: StateView::new(state),
+            stdout,
+            stderr,
+        }
+    }
+}
+
+impl WasiView for StoreData {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+/// Memory and table limits that remember the peak and whether a growth was
+/// refused (a refused growth is not a trap by itself; the guest usually
+/// traps right after, and the fault is then reported as `memory`).
+#[derive(Debug)]
+pub struct Limits {
+    max_memory: usize,
+    pub peak_memory: usize,
+    pub memory_refused: bool,
+}
+
+impl Limits {
+    fn new(max_memory: usize) -> Self {
+        Limits { max_memory, peak_memory: 0, memory_refused: false }
+    }
+}
+
+impl ResourceLimiter for Limits {
+    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        if desired > self.max_memory {
+            self.memory_refused = true;
+            return Ok(false);
+        }
+        self.peak_memory = self.peak_memory.max(desired);
+        Ok(true)
+    }
+
+    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        Ok(desired <= 1_000_000)
+    }
+
+    fn instances(&self) -> usize {
+        64
+    }
+
+    fn tables(&self) -> usize {
+        64
+    }
+
+    fn memories(&self) -> usize {
+        32
+    }
+}
+
+/// A bounded capture of a guest's stdout or stderr. Writes past the bound are
+/// counted and discarded (never a trap: a chatty guest is not a faulty one).
+#[derive(Debug, Clone)]
+pub struct Capture {
+    inner: Arc<Mutex<CaptureBuf>>,
+}
+
+#[derive(Debug)]
+struct CaptureBuf {
+    kept: Vec<u8>,
+    capacity: usize,
+    discarded: u64,
+}
+
+impl Capture {
+    fn new(capacity: usize) -> Self {
+        Capture { inner: Arc::new(Mutex::new(CaptureBuf { kept: Vec::new(), capacity, discarded: 0 })) }
+    }
+
+    fn push(&self, bytes: &[u8]) {
+        let mut buf = self.inner.lock().unwrap();
+        let room = buf.capacity.saturating_sub(buf.kept.len());
+        let take = room.min(bytes.len());
+        buf.kept.extend_from_slice(&bytes[..take]);
+        buf.discarded += (bytes.len() - take) as u64;
+    }
+
+    /// Takes what was captured since the last call, and how many bytes were
+    /// discarded over the bound.
+    pub fn take(&self) -> (String, u64) {
+        let mut buf = self.inner.lock().unwrap();
+        let text = String::from_utf8_lossy(&buf.kept).into_owned();
+        buf.kept.clear();
+        (text, std::mem::take(&mut buf.discarded))
+    }
+}
+
+impl IsTerminal for Capture {
+    fn is_terminal(&self) -> bool {
+        false
+    }
+}
+
+impl StdoutStream for Capture {
+    fn p2_stream(&self) -> Box<dyn OutputStream> {
+        Box::new(self.clone())
+    }
+
+    fn async_stream(&self) -> Box<dyn tokio::io::AsyncWrite + Send + Sync> {
+        Box::new(self.clone())
+    }
+}
+
+#[wasmtime_wasi::async_trait]
+impl Pollable for Capture {
+    async fn ready(&mut self) {}
+}
+
+impl OutputStream for Capture {
+    fn write(&mut self, bytes: Bytes) -> Result<(), StreamError> {
+        self.push(&bytes);
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), StreamError> {
+        Ok(())
+    }
+
+    fn check_write(&mut self) -> Result<usize, StreamError> {
+        Ok(64 << 10)
+    }
+}
+
+impl tokio::io::AsyncWrite for Capture {
+    fn poll_write(
+        self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        self.push(buf);
+        std::task::Poll::Ready(Ok(buf.len()))
+    }
+
+    fn poll_flush(self: std::pin::Pin<&mut Self>, _cx: &mut std::task::Context<'_>) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(
+        self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+}

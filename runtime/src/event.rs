@@ -1,0 +1,179 @@
+//! Audit events as the host holds them: validated on publish, given an `_id`
+//! and a sequence number, and lowered to the WIT `event` record for handlers.
+
+use serde_json::{Map, Value};
+
+use crate::engine::EventParamView;
+
+/// Default maximum size of one event's JSON text.
+pub const DEFAULT_MAX_EVENT_BYTES: usize = 1 << 20;
+
+/// Why an event was refused at publish. Every variant concerns the event
+/// itself; a handler's faults never surface here.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum PublishError {
+    /// The text is not JSON.
+    #[error("event is not valid JSON: {0}")]
+    InvalidJson(String),
+    /// The JSON is not an object.
+    #[error("event must be a JSON object, found {0}")]
+    NotAnObject(&'static str),
+    /// No handler and no standard topic has this name.
+    #[error("unknown topic `{topic}` (known topics: {known})")]
+    UnknownTopic {
+        /// The topic given.
+        topic: String,
+        /// The topics this service knows, comma-separated.
+        known: String,
+    },
+    /// The event is larger than the configured maximum.
+    #[error("event is {size} bytes, more than the maximum of {max} bytes")]
+    TooLarge {
+        /// The event's size in bytes.
+        size: usize,
+        /// The maximum.
+        max: usize,
+    },
+    /// A field the host relies on has the wrong type.
+    #[error("event field `{field}` must be {expected}, found {found}")]
+    InvalidField {
+        /// The field's name.
+        field: &'static str,
+        /// What it must be.
+        expected: &'static str,
+        /// What it was.
+        found: &'static str,
+    },
+    /// The service is shutting down and accepts no more events.
+    #[error("the audit service is shutting down")]
+    ShuttingDown,
+}
+
+/// An accepted event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HostEvent {
+    /// The event's `_id`.
+    pub id: String,
+    /// The topic.
+    pub topic: String,
+    /// The journal sequence number (0 until appended).
+    pub sequence: u64,
+    /// The event's `timestamp`.
+    pub timestamp: String,
+    /// The event's `eventName`.
+    pub event_name: Option<String>,
+    /// The event's `transactionId`.
+    pub transaction_id: Option<String>,
+    /// The event's `userId`.
+    pub user_id: Option<String>,
+    /// The whole document as JSON text.
+    pub json: String,
+}
+
+/// Input accepted by [`AuditService::publish`](crate::AuditService::publish):
+/// a `serde_json::Value` or JSON text.
+pub trait IntoEvent {
+    /// The event document, or why it is not one.
+    fn into_document(self, max_bytes: usize) -> Result<Map<String, Value>, PublishError>;
+}
+
+impl IntoEvent for Value {
+    fn into_document(self, _max_bytes: usize) -> Result<Map<String, Value>, PublishError> {
+        match self {
+            Value::Object(map) => Ok(map),
+            other => Err(PublishError::NotAnObject(json_type(&other))),
+        }
+    }
+}
+
+impl IntoEvent for &Value {
+    fn into_document(self, max_bytes: usize) -> Result<Map<String, Value>, PublishError> {
+        self.clone().into_document(max_bytes)
+    }
+}
+
+impl IntoEvent for &str {
+    fn into_document(self, max_bytes: usize) -> Result<Map<String, Value>, PublishError> {
+        if self.len() > max_bytes {
+            return Err(PublishError::TooLarge { size: self.len(), max: max_bytes });
+        }
+        serde_json::from_str::<Value>(self).map_err(|e| PublishError::InvalidJson(e.to_string()))?.into_document(max_bytes)
+    }
+}
+
+impl IntoEvent for String {
+    fn into_document(self, max_bytes: usize) -> Result<Map<String, Value>, PublishError> {
+        self.as_str().into_document(max_bytes)
+    }
+}
+
+impl IntoEvent for &String {
+    fn into_document(self, max_bytes: usize) -> Result<Map<String, Value>, PublishError> {
+        self.as_str().into_document(max_bytes)
+    }
+}
+
+/// The JSON type name of a value, for error messages.
+pub fn json_type(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+impl HostEvent {
+    /// Validates a document for `topic`: `_id` is generated when absent,
+    /// `timestamp` is set to now when absent; both must be strings.
+    pub fn from_document(topic: &str, mut doc: Map<String, Value>, max_bytes: usize) -> Result<Self, PublishError> {
+        let id = match doc.get("_id") {
+            None => {
+                let id = uuid::Uuid::new_v4().to_string();
+                doc.insert("_id".into(), Value::String(id.clone()));
+                id
+            }
+            Some(Value::String(s)) if !s.is_empty() => s.clone(),
+            Some(Value::String(_)) => {
+                return Err(PublishError::InvalidField { field: "_id", expected: "a non-empty string", found: "an empty string" });
+            }
+            Some(other) => {
+                return Err(PublishError::InvalidField { field: "_id", expected: "a string", found: json_type(other) });
+            }
+        };
+        let timestamp = match doc.get("timestamp") {
+            None => {
+                let now = humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string();
+                doc.insert("timestamp".into(), Value::String(now.clone()));
+                now
+            }
+            Some(Value::String(s)) => s.clone(),
+            Some(other) => {
+                return Err(PublishError::InvalidField { field: "timestamp", expected: "a string", found: json_type(other) });
+            }
+        };
+        let text_field = |name: &str| doc.get(name).and_then(Value::as_str).map(str::to_owned);
+        let (event_name, transaction_id, user_id) = (text_field("eventName"), text_field("transactionId"), text_field("userId"));
+        let json = Value::Object(doc).to_string();
+        if json.len() > max_bytes {
+            return Err(PublishError::TooLarge { size: json.len(), max: max_bytes });
+        }
+        Ok(HostEvent { id, topic: topic.to_owned(), sequence: 0, timestamp, event_name, transaction_id, user_id, json })
+    }
+
+    /// The WIT `event` record for this event.
+    pub(crate) fn as_param(&self) -> EventParamView {
+        EventParamView {
+            id: self.id.clone(),
+            topic: self.topic.clone(),
+            sequence: self.sequence,
+            timestamp: self.timestamp.clone(),
+            event_name: self.event_name.clone(),
+            transaction_id: self.transaction_id.clone(),
+            user_id: self.user_id.clone(),
+            json: self.json.clone(),
+        }
+    }
+}

@@ -1,0 +1,62 @@
+//! The journal: the one buffer between `publish` and the handlers.
+//!
+//! Every accepted event is appended once and gets the next sequence number;
+//! each handler reads through its own cursor and acknowledges after its
+//! outputs took the records. This module defines the interface and the
+//! memory journal; the durable (disk) journal implements the same trait.
+//!
+//! Invariants:
+//! - sequence numbers start at 1 and increase by one per appended event;
+//! - a cursor reads every event exactly once, in sequence order, and its
+//!   acknowledged position only moves forward;
+//! - an event is released only when every cursor has acknowledged it;
+//! - after `close`, reads return what is left and then an empty batch, so
+//!   readers drain everything that was appended before they stop.
+
+mod memory;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use memory::MemoryJournal;
+
+use crate::event::HostEvent;
+
+/// Identifies one reader of a journal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct CursorId(pub(crate) usize);
+
+/// Why an append was refused.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum JournalError {
+    /// The journal was closed.
+    #[error("the journal is closed")]
+    Closed,
+}
+
+/// The buffer between producers and handlers.
+pub trait Journal: Send + Sync {
+    /// Appends an event, assigning its sequence number.
+    fn append(&self, event: HostEvent) -> Result<Arc<HostEvent>, JournalError>;
+
+    /// Adds a reader that starts after the events appended so far.
+    fn register_cursor(&self, name: &str) -> CursorId;
+
+    /// Up to `max` events after the cursor's read position, in order. Waits
+    /// for a first event; then up to `max_wait` for the batch to fill. After
+    /// [`close`](Journal::close), returns without waiting, and an empty batch
+    /// once the cursor has read everything.
+    fn read(&self, cursor: CursorId, max: usize, max_wait: Duration) -> Vec<Arc<HostEvent>>;
+
+    /// Acknowledges every event up to and including `sequence`.
+    fn ack(&self, cursor: CursorId, sequence: u64);
+
+    /// The last sequence number assigned (0 when empty).
+    fn head(&self) -> u64;
+
+    /// Blocks until every cursor has acknowledged `sequence`.
+    fn wait_acked(&self, sequence: u64);
+
+    /// Refuses further appends and lets readers drain.
+    fn close(&self);
+}

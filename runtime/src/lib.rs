@@ -1,0 +1,25 @@
+//! WASP, the WebAssembly Audit Stream Processor.
+//!
+//! Applications publish audit events (who did what, when, from where) by
+//! topic; WASP appends them to a journal and delivers them, in order and in
+//! batches, to handlers: WebAssembly components written in any language
+//! against the `wasp:handler` WIT world, each running sandboxed under fuel,
+//! deadline and memory budgets. A handler that traps, loops or errs never
+//! fails or slows the publisher: its faulty events are counted (and, with
+//! the sandbox work, dead-lettered) and a fresh instance takes over.
+//!
+//! Start with [`AuditService`]; the configuration format is in [`config`].
+
+pub mod cli;
+pub mod config;
+mod delivery;
+pub mod engine;
+pub mod event;
+pub mod journal;
+pub mod outputs;
+mod service;
+
+pub use config::Config;
+pub use delivery::{HandlerSummary, OutputSummary};
+pub use event::{IntoEvent, PublishError};
+pub use service::{AuditService, BuildError, Receipt, Summary};

@@ -1,0 +1,76 @@
+//! Built-in outputs a handler's records go to.
+//!
+//! Every output has the same shape: `config.rs` (the user-facing settings;
+//! each field's doc comment is its documentation), `sink.rs` (takes records,
+//! flushes, and acknowledges only after delivery), `tests.rs`. A sink's
+//! `flush` returning `Ok` means the records were delivered as far as the
+//! output promises (a file: written to the operating system), and only then
+//! does the handler acknowledge its events in the journal.
+
+pub mod file;
+pub mod stdout;
+
+use std::path::Path;
+
+use serde::Deserialize;
+
+/// One output a WASM handler declares, by `type`.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(tag = "type", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum OutputConfig {
+    /// JSON lines appended to a file under the handler's directory.
+    File(file::FileConfig),
+    /// Lines written to the process's standard output.
+    Stdout(stdout::StdoutConfig),
+}
+
+impl OutputConfig {
+    /// The output's type name, as in the configuration.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            OutputConfig::File(_) => "file",
+            OutputConfig::Stdout(_) => "stdout",
+        }
+    }
+
+    /// Line-oriented outputs take one line per record.
+    pub fn line_oriented(&self) -> bool {
+        true
+    }
+
+    /// Checks settings that do not depend on the filesystem; the message
+    /// names the offending field.
+    pub fn validate(&self) -> Result<(), String> {
+        match self {
+            OutputConfig::File(c) => c.validate(),
+            OutputConfig::Stdout(_) => Ok(()),
+        }
+    }
+
+    /// Opens the output; `dir` is the handler's output directory.
+    pub fn build(&self, dir: &Path) -> std::io::Result<Box<dyn Sink>> {
+        Ok(match self {
+            OutputConfig::File(c) => Box::new(file::FileSink::open(c, dir)?),
+            OutputConfig::Stdout(c) => Box::new(stdout::StdoutSink::new(c)),
+        })
+    }
+}
+
+/// Where records of one output end up.
+pub trait Sink: Send {
+    /// Takes one record (buffered until `flush`).
+    fn write(&mut self, record: &[u8]) -> std::io::Result<()>;
+    /// Delivers everything written so far.
+    fn flush(&mut self) -> std::io::Result<()>;
+    /// Where the records go, for people (a path, `stdout`).
+    fn location(&self) -> String;
+}
+
+/// Appends `record` as one line (adding the newline if it has none).
+pub(crate) fn write_line(out: &mut impl std::io::Write, record: &[u8]) -> std::io::Result<()> {
+    out.write_all(record)?;
+    if !record.ends_with(b"\n") {
+        out.write_all(b"\n")?;
+    }
+    Ok(())
+}

@@ -1,0 +1,74 @@
+//! `publish`: errors concern only the event; accepted events get an `_id`
+//! and a sequence number.
+
+use serde_json::json;
+use wasp::{AuditService, PublishError};
+use wasp_tests::{Fixture, probe_handler};
+
+fn service(fx: &Fixture) -> AuditService {
+    AuditService::from_config_file(fx.config(&[probe_handler("p", json!({}))])).unwrap()
+}
+
+#[test]
+fn an_unknown_topic_is_refused_with_the_known_ones() {
+    let fx = Fixture::new();
+    let err = service(&fx).publish("acess", json!({})).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "unknown topic `acess` (known topics: access, activity, authentication, config)"
+    );
+}
+
+#[test]
+fn malformed_events_are_refused_with_what_was_wrong() {
+    let fx = Fixture::new();
+    let s = service(&fx);
+    assert!(matches!(s.publish("access", "{not json"), Err(PublishError::InvalidJson(_))));
+    assert_eq!(s.publish("access", "[1,2]").unwrap_err().to_string(), "event must be a JSON object, found an array");
+    assert_eq!(
+        s.publish("access", json!({"_id": 7})).unwrap_err().to_string(),
+        "event field `_id` must be a string, found a number"
+    );
+    assert_eq!(
+        s.publish("access", json!({"timestamp": false})).unwrap_err().to_string(),
+        "event field `timestamp` must be a string, found a boolean"
+    );
+    let big = format!("{{\"blob\": \"{}\"}}", "x".repeat(2 << 20));
+    assert!(matches!(s.publish("access", big.as_str()), Err(PublishError::TooLarge { max: 1048576, .. })));
+}
+
+#[test]
+fn accepted_events_get_ids_and_consecutive_sequences() {
+    let fx = Fixture::new();
+    let s = service(&fx);
+    let first = s.publish("access", r#"{"_id": "given"}"#).unwrap();
+    let second = s.publish("authentication", json!({"userId": "bjensen"})).unwrap();
+    assert_eq!((first.id.as_str(), first.sequence), ("given", 1));
+    assert_eq!(second.sequence, 2);
+    assert_eq!(second.id.len(), 36, "a UUID was generated: {}", second.id);
+    s.flush();
+    let out = fx.output_json("p", "out.log");
+    assert_eq!(out[1]["id"], second.id.as_str());
+    assert_eq!(out[1]["topic"], "authentication");
+}
+
+#[test]
+fn publish_after_shutdown_began_is_refused() {
+    let fx = Fixture::new();
+    let s = service(&fx);
+    s.publish("access", json!({})).unwrap();
+    let summary = s.shutdown();
+    assert_eq!(summary.handlers[0].delivered, 1, "shutdown drains what was accepted");
+}
+
+#[test]
+fn a_publisher_never_sees_handler_faults() {
+    let fx = Fixture::new();
+    let s = service(&fx);
+    for n in 0..20 {
+        let action = if n % 2 == 0 { "panic" } else { "err" };
+        s.publish("access", json!({"action": action})).expect("publish succeeds whatever the handler does");
+    }
+    let h = &s.shutdown().handlers[0];
+    assert_eq!((h.received, h.delivered, h.failed), (20, 0, 20));
+}

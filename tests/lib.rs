@@ -1,0 +1,105 @@
+//! Shared helpers of the WASP integration tests (`tests/all/`).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::{Value, json};
+
+/// Paths of the test guests and samples, built by `build.rs`.
+pub mod guests {
+    include!(concat!(env!("OUT_DIR"), "/guests.rs"));
+}
+
+/// A temporary directory holding a configuration and the service's data.
+pub struct Fixture {
+    dir: tempfile::TempDir,
+}
+
+impl Default for Fixture {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Fixture {
+    /// A fresh directory.
+    pub fn new() -> Self {
+        Fixture { dir: tempfile::tempdir().expect("create a temporary directory") }
+    }
+
+    /// The directory.
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Writes `audit.json` with one `wasm` handler entry per element of
+    /// `handlers` (each the handler's `config` object) and returns its path.
+    pub fn config(&self, handlers: &[Value]) -> PathBuf {
+        let entries: Vec<Value> = handlers.iter().map(|h| json!({"class": "wasm", "config": h})).collect();
+        let path = self.dir.path().join("audit.json");
+        std::fs::write(&path, serde_json::to_string_pretty(&json!({"eventHandlers": entries})).unwrap()).unwrap();
+        path
+    }
+
+    /// The lines of a handler's output file (`wasp-data/<handler>/<file>`).
+    pub fn output_lines(&self, handler: &str, file: &str) -> Vec<String> {
+        let path = self.dir.path().join("wasp-data").join(handler).join(file);
+        std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// The output lines parsed as JSON.
+    pub fn output_json(&self, handler: &str, file: &str) -> Vec<Value> {
+        self.output_lines(handler, file).iter().map(|l| serde_json::from_str(l).unwrap()).collect()
+    }
+}
+
+/// A probe handler (see `tests/guests/probe`) with output `out`, batching
+/// up to 64 events for up to 50 ms, plus `extra` merged into its config.
+pub fn probe_handler(name: &str, extra: Value) -> Value {
+    let mut handler = json!({
+        "name": name,
+        "topics": ["access", "authentication"],
+        "component": guests::PROBE,
+        "outputs": {"out": {"type": "file", "path": "out.log"}},
+        "batch": {"maxSize": 64, "maxWait": "50 ms"}
+    });
+    if let (Some(h), Some(extra)) = (handler.as_object_mut(), extra.as_object()) {
+        for (k, v) in extra {
+            h.insert(k.clone(), v.clone());
+        }
+    }
+    handler
+}
+
+/// The `wasp` binary of this build (`target/<profile>/wasp`). The test
+/// command (`scripts/test.sh`) builds it before the tests run.
+pub fn wasp_bin() -> PathBuf {
+    let exe = std::env::current_exe().expect("the test executable's path");
+    // target/<profile>/deps/all-<hash> → target/<profile>/wasp
+    let bin = exe.parent().and_then(Path::parent).expect("target/<profile>").join("wasp");
+    assert!(bin.exists(), "{} is missing: build it first with `cargo build -p wasp` (scripts/test.sh does)", bin.display());
+    bin
+}
+
+/// Runs `wasp` with `args` (and `stdin` as standard input).
+pub fn run_wasp(args: &[&str], stdin: Option<&str>, cwd: &Path) -> Output {
+    use std::io::Write;
+    let mut child = Command::new(wasp_bin())
+        .args(args)
+        .current_dir(cwd)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn wasp");
+    let mut input = child.stdin.take().unwrap();
+    if let Some(text) = stdin {
+        input.write_all(text.as_bytes()).unwrap();
+    }
+    drop(input);
+    child.wait_with_output().expect("wait for wasp")
+}
