@@ -47,6 +47,23 @@ pub enum PublishError {
     /// The service is shutting down and accepts no more events.
     #[error("the audit service is shutting down")]
     ShuttingDown,
+    /// No tenant has this name.
+    #[error("unknown tenant `{tenant}` (known tenants: {known})")]
+    UnknownTenant {
+        /// The tenant given.
+        tenant: String,
+        /// The configured tenants, comma-separated.
+        known: String,
+    },
+    /// The tenant published more events per second than its quota; the
+    /// event was not accepted (the tenant's summary counts it).
+    #[error("tenant `{tenant}` is over its quota of {per_second} events per second")]
+    QuotaExceeded {
+        /// The tenant.
+        tenant: String,
+        /// Its `quotas.eventsPerSecond`.
+        per_second: u64,
+    },
 }
 
 /// An accepted event.
@@ -58,6 +75,9 @@ pub struct HostEvent {
     pub topic: String,
     /// The journal sequence number (0 until appended).
     pub sequence: u64,
+    /// The tenant it was published for (`None`: published without one; only
+    /// top-level handlers see it).
+    pub tenant: Option<String>,
     /// The event's `timestamp`.
     pub timestamp: String,
     /// The event's `eventName`.
@@ -160,7 +180,7 @@ impl HostEvent {
         if json.len() > max_bytes {
             return Err(PublishError::TooLarge { size: json.len(), max: max_bytes });
         }
-        Ok(HostEvent { id, topic: topic.to_owned(), sequence: 0, timestamp, event_name, transaction_id, user_id, json })
+        Ok(HostEvent { id, topic: topic.to_owned(), sequence: 0, tenant: None, timestamp, event_name, transaction_id, user_id, json })
     }
 
     /// The WIT `event` record for this event.

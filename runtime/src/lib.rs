@@ -5,21 +5,27 @@
 //! batches, to handlers: WebAssembly components written in any language
 //! against the `wasp:handler` WIT world, each running sandboxed under fuel,
 //! deadline and memory budgets. A handler that traps, loops or errs never
-//! fails or slows the publisher: its faulty events are counted (and, with
-//! the sandbox work, dead-lettered) and a fresh instance takes over.
+//! fails or slows the publisher: its faulty events are dead-lettered (see
+//! [`dead_letter`]) and a fresh instance takes over; a handler that keeps
+//! faulting is quarantined by its circuit breaker. Tenants get their own
+//! handlers, budgets, quotas and output root.
 //!
 //! Start with [`AuditService`]; the configuration format is in [`config`].
 
 pub mod cli;
 pub mod config;
-mod delivery;
+pub mod dead_letter;
+pub mod delivery;
 pub mod engine;
 pub mod event;
 pub mod journal;
 pub mod outputs;
+pub mod quota;
+mod replay;
 mod service;
 
 pub use config::Config;
-pub use delivery::{HandlerSummary, OutputSummary};
+pub use delivery::{HandlerState, HandlerSummary, OutputSummary};
+pub use replay::{ReplayError, ReplayReport, replay};
 pub use event::{IntoEvent, PublishError};
-pub use service::{AuditService, BuildError, Receipt, Summary};
+pub use service::{AuditService, BuildError, Receipt, Summary, TenantSummary};

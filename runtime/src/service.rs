@@ -1,19 +1,23 @@
 //! The embedded API: [`AuditService`] built from a configuration, `publish`
 //! on the application's path, `flush`, `shutdown`.
 
-use std::collections::BTreeSet;
-use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
+use cap_std::ambient_authority;
+use cap_std::fs::Dir;
 use serde::Serialize;
 
 use crate::config::{Config, ConfigError, WasmHandlerConfig};
-use crate::delivery::{HandlerStats, HandlerSummary, OutputSummary, Worker};
-use crate::engine::{EngineError, OutputSpec, StateStore, WaspEngine};
+use crate::dead_letter::{DeadLetterStore, FaultRecord};
+use crate::delivery::{Breaker, HandlerStats, HandlerSummary, OutputSummary, Worker};
+use crate::engine::{EngineError, FaultKind, OutputSpec, StateStore, WaspEngine};
 use crate::event::{HostEvent, IntoEvent, PublishError};
 use crate::journal::{Journal, MemoryJournal};
+use crate::quota::TokenBucket;
 
 /// Why a service could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -29,24 +33,6 @@ pub enum BuildError {
         /// Why.
         source: EngineError,
     },
-    /// A handler's `init` failed.
-    #[error("handler `{handler}`: {message}")]
-    Init {
-        /// The handler.
-        handler: String,
-        /// The guest's message or the fault.
-        message: String,
-    },
-    /// An output could not be opened.
-    #[error("handler `{handler}`, output `{output}`: cannot open: {source}")]
-    Output {
-        /// The handler.
-        handler: String,
-        /// The output.
-        output: String,
-        /// The IO error.
-        source: std::io::Error,
-    },
 }
 
 /// What `publish` returns for an accepted event.
@@ -60,20 +46,54 @@ pub struct Receipt {
     pub sequence: u64,
 }
 
-/// Counters of every handler.
+/// Counters of every handler and tenant.
 #[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
 pub struct Summary {
     /// Which instance allocator the engine uses (`pooling`, `on-demand`).
     pub allocator: String,
-    /// One entry per running handler, in configuration order.
+    /// One entry per enabled handler, in configuration order (top-level
+    /// handlers first, then each tenant's).
     pub handlers: Vec<HandlerSummary>,
+    /// One entry per tenant, by name.
+    pub tenants: Vec<TenantSummary>,
+    /// Where dead letters are kept.
+    pub dead_letters: PathBuf,
 }
 
-struct HandlerEntry {
+/// Counters of one tenant.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct TenantSummary {
+    /// The tenant.
+    pub name: String,
+    /// Events accepted for it.
+    pub published: u64,
+    /// Events refused because it was over `quotas.eventsPerSecond`.
+    pub over_quota: u64,
+}
+
+impl Summary {
+    /// The handler with this name (`tenant/name` for a tenant's).
+    pub fn handler(&self, name: &str) -> Option<&HandlerSummary> {
+        self.handlers.iter().find(|h| h.name == name)
+    }
+}
+
+pub(crate) struct HandlerEntry {
     name: String,
+    tenant: Option<String>,
     version: String,
     stats: Arc<HandlerStats>,
     outputs: Vec<OutputSummary>,
+}
+
+/// A tenant at run time.
+struct Tenant {
+    topics: BTreeSet<String>,
+    events_quota: Option<(u64, TokenBucket)>,
+    published: AtomicU64,
+    over_quota: AtomicU64,
 }
 
 /// An audit service: routes published events to its handlers.
@@ -111,6 +131,8 @@ struct HandlerEntry {
 pub struct AuditService {
     journal: Arc<MemoryJournal>,
     topics: BTreeSet<String>,
+    tenants: BTreeMap<String, Tenant>,
+    dead_letters: PathBuf,
     max_event_bytes: usize,
     accepting: AtomicBool,
     workers: Mutex<Vec<JoinHandle<()>>>,
@@ -127,20 +149,34 @@ impl AuditService {
     /// Builds a service: loads and checks every enabled handler's component,
     /// opens its outputs, instantiates it and calls its `init`, then starts
     /// its delivery thread.
+    ///
+    /// A component that cannot be loaded or does not fit the handler world
+    /// is a configuration error. A handler whose `init` fails or whose
+    /// outputs cannot be opened is *disabled* instead: the service starts,
+    /// the error (naming the handler and the guest's message) is logged and
+    /// shown in the summary, and its events are dead-lettered with kind
+    /// `init`, to be replayed once it is fixed.
     pub fn new(config: Config) -> Result<Self, BuildError> {
         let engine = WaspEngine::global().map_err(|source| BuildError::Component { handler: "*".into(), source })?;
         let journal = Arc::new(MemoryJournal::new());
+        let dead_letters = DeadLetterStore::new(&config.data_dir);
+        let fuel_quotas: BTreeMap<&str, Arc<TokenBucket>> = config
+            .tenants
+            .iter()
+            .filter_map(|(name, t)| Some((name.as_str(), Arc::new(TokenBucket::new(t.fuel_per_second?)))))
+            .collect();
         let mut prepared = Vec::new();
         for handler in config.handlers.iter().filter(|h| h.enabled) {
-            prepared.push(prepare(engine, &config, handler)?);
+            let fuel_quota = handler.tenant.as_deref().and_then(|t| fuel_quotas.get(t).cloned());
+            prepared.push(prepare(engine, &config, handler, &dead_letters, fuel_quota)?);
         }
         let mut workers = Vec::new();
         let mut handlers = Vec::new();
         for (worker, entry) in prepared {
-            let cursor = journal.register_cursor(&worker.name);
+            let cursor = journal.register_cursor(&entry.name);
             let journal: Arc<dyn Journal> = journal.clone();
             let thread = std::thread::Builder::new()
-                .name(format!("wasp-handler-{}", worker.name))
+                .name(format!("wasp-handler-{}", entry.name))
                 .spawn(move || worker.run(journal, cursor))
                 .expect("spawn a handler thread");
             workers.push(thread);
@@ -150,9 +186,24 @@ impl AuditService {
             crate::engine::Allocator::Pooling => "pooling",
             crate::engine::Allocator::OnDemand => "on-demand",
         };
+        let tenants = config
+            .tenants
+            .iter()
+            .map(|(name, t)| {
+                let tenant = Tenant {
+                    topics: config.known_topics_for(Some(name)),
+                    events_quota: t.events_per_second.map(|rate| (rate, TokenBucket::new(rate))),
+                    published: AtomicU64::new(0),
+                    over_quota: AtomicU64::new(0),
+                };
+                (name.clone(), tenant)
+            })
+            .collect();
         Ok(AuditService {
             journal,
             topics: config.known_topics(),
+            tenants,
+            dead_letters: dead_letters.root().to_owned(),
             max_event_bytes: config.max_event_bytes,
             accepting: AtomicBool::new(true),
             workers: Mutex::new(workers),
@@ -162,28 +213,64 @@ impl AuditService {
     }
 
     /// Accepts one event for `topic`: a `serde_json::Value` or JSON text.
+    /// Only top-level handlers (not a tenant's) receive it.
     ///
     /// Errors concern only the event itself (bad JSON, not an object, unknown
     /// topic, too large, a wrongly typed `_id` or `timestamp`) or a service
     /// that is shutting down.
     pub fn publish(&self, topic: &str, event: impl IntoEvent) -> Result<Receipt, PublishError> {
+        self.append(None, &self.topics, topic, event)
+    }
+
+    /// Accepts one event for `topic` on behalf of `tenant`: only that
+    /// tenant's handlers receive it. Besides [`publish`](Self::publish)'s
+    /// errors: an unknown tenant, or one over its `eventsPerSecond` quota
+    /// (the event is refused and counted in the tenant's summary).
+    pub fn publish_as(&self, tenant: &str, topic: &str, event: impl IntoEvent) -> Result<Receipt, PublishError> {
+        let Some(t) = self.tenants.get(tenant) else {
+            return Err(PublishError::UnknownTenant {
+                tenant: tenant.to_owned(),
+                known: self.tenants.keys().cloned().collect::<Vec<_>>().join(", "),
+            });
+        };
+        if let Some((rate, bucket)) = &t.events_quota
+            && !bucket.try_take(1)
+        {
+            t.over_quota.fetch_add(1, Ordering::Relaxed);
+            return Err(PublishError::QuotaExceeded { tenant: tenant.to_owned(), per_second: *rate });
+        }
+        let receipt = self.append(Some(tenant), &t.topics, topic, event)?;
+        t.published.fetch_add(1, Ordering::Relaxed);
+        Ok(receipt)
+    }
+
+    fn append(
+        &self,
+        tenant: Option<&str>,
+        topics: &BTreeSet<String>,
+        topic: &str,
+        event: impl IntoEvent,
+    ) -> Result<Receipt, PublishError> {
         if !self.accepting.load(Ordering::Acquire) {
             return Err(PublishError::ShuttingDown);
         }
-        if !self.topics.contains(topic) {
+        if !topics.contains(topic) {
             return Err(PublishError::UnknownTopic {
                 topic: topic.to_owned(),
-                known: self.topics.iter().cloned().collect::<Vec<_>>().join(", "),
+                known: topics.iter().cloned().collect::<Vec<_>>().join(", "),
             });
         }
         let document = event.into_document(self.max_event_bytes)?;
-        let event = HostEvent::from_document(topic, document, self.max_event_bytes)?;
+        let mut event = HostEvent::from_document(topic, document, self.max_event_bytes)?;
+        event.tenant = tenant.map(str::to_owned);
         let event = self.journal.append(event).map_err(|_| PublishError::ShuttingDown)?;
         Ok(Receipt { id: event.id.clone(), topic: event.topic.clone(), sequence: event.sequence })
     }
 
     /// Blocks until every handler has processed every event published
-    /// before the call (delivered or counted as failed).
+    /// before the call (delivered or dead-lettered). A quarantined handler
+    /// is not waited for: its events stay in the journal until its probe
+    /// succeeds (or the service stops, which dead-letters them).
     pub fn flush(&self) {
         self.journal.wait_acked(self.journal.head());
     }
@@ -192,7 +279,21 @@ impl AuditService {
     pub fn summary(&self) -> Summary {
         Summary {
             allocator: self.allocator.clone(),
-            handlers: self.handlers.iter().map(|h| h.stats.summary(&h.name, &h.version, h.outputs.clone())).collect(),
+            handlers: self
+                .handlers
+                .iter()
+                .map(|h| h.stats.summary(&h.name, h.tenant.as_deref(), &h.version, h.outputs.clone()))
+                .collect(),
+            tenants: self
+                .tenants
+                .iter()
+                .map(|(name, t)| TenantSummary {
+                    name: name.clone(),
+                    published: t.published.load(Ordering::Relaxed),
+                    over_quota: t.over_quota.load(Ordering::Relaxed),
+                })
+                .collect(),
+            dead_letters: self.dead_letters.clone(),
         }
     }
 
@@ -221,8 +322,18 @@ impl Drop for AuditService {
     }
 }
 
-fn prepare(engine: &WaspEngine, config: &Config, h: &WasmHandlerConfig) -> Result<(Worker, HandlerEntry), BuildError> {
-    let component = |source| BuildError::Component { handler: h.name.clone(), source };
+/// Loads a handler's component and builds its worker. Only a component
+/// that cannot be used is an error; a handler that cannot start is returned
+/// disabled.
+pub(crate) fn prepare(
+    engine: &WaspEngine,
+    config: &Config,
+    h: &WasmHandlerConfig,
+    dead_letters: &DeadLetterStore,
+    fuel_quota: Option<Arc<TokenBucket>>,
+) -> Result<(Worker, HandlerEntry), BuildError> {
+    let qualified = h.qualified_name();
+    let component = |source| BuildError::Component { handler: qualified.clone(), source };
     let loaded = engine.load(&h.component, config.cache_dir.as_deref()).map_err(component)?;
     let pre = engine.prepare_handler(&loaded, &h.component).map_err(component)?;
     let output_specs: Arc<[OutputSpec]> = h
@@ -230,19 +341,15 @@ fn prepare(engine: &WaspEngine, config: &Config, h: &WasmHandlerConfig) -> Resul
         .iter()
         .map(|(name, o)| OutputSpec { name: name.clone(), line_oriented: o.line_oriented() })
         .collect();
-    let mut sinks = Vec::new();
-    let mut outputs = Vec::new();
-    for (name, output) in &h.outputs {
-        let sink = output
-            .build(&h.directory)
-            .map_err(|source| BuildError::Output { handler: h.name.clone(), output: name.clone(), source })?;
-        outputs.push(OutputSummary { name: name.clone(), kind: output.kind().into(), location: sink.location() });
-        sinks.push(sink);
-    }
     let stats = Arc::new(HandlerStats::default());
-    let entry = HandlerEntry { name: h.name.clone(), version: pre.hash.clone(), stats: stats.clone(), outputs };
+    let (sinks, outputs, disabled) = match open_outputs(config, h) {
+        Ok((sinks, outputs)) => (sinks, outputs, None),
+        Err(message) => (Vec::new(), Vec::new(), Some(message)),
+    };
+    let entry = HandlerEntry { name: qualified.clone(), tenant: h.tenant.clone(), version: pre.hash.clone(), stats: stats.clone(), outputs };
     let mut worker = Worker {
-        name: h.name.clone(),
+        name: qualified.clone(),
+        tenant: h.tenant.clone(),
         topics: h.topics.clone(),
         pre,
         budgets: h.budgets.clone(),
@@ -252,11 +359,61 @@ fn prepare(engine: &WaspEngine, config: &Config, h: &WasmHandlerConfig) -> Resul
         handler_config: h.handler_config.clone(),
         batch_max_size: h.batch_max_size,
         batch_max_wait: h.batch_max_wait,
-        stats,
+        stats: stats.clone(),
         instance: None,
+        breaker: Breaker::new(h.breaker.clone()),
+        dead_letters: dead_letters.clone(),
+        fuel_quota,
+        disabled: None,
     };
-    // Instantiate and `init` now, so that a handler that cannot start stops
-    // the service from starting (with the guest's message).
-    worker.instance().map_err(|fault| BuildError::Init { handler: h.name.clone(), message: fault.message })?;
+    // Instantiate and `init` now, so that a handler that cannot start is
+    // known (and named) before the first event.
+    let failure = match disabled {
+        Some(message) => Some(FaultRecord::plain(FaultKind::Init, message)),
+        None => worker.instance().err().map(|fault| FaultRecord { kind: FaultKind::Init, ..FaultRecord::from_fault(&fault) }),
+    };
+    if let Some(record) = failure {
+        tracing::error!(handler = %qualified, "handler disabled: {}; its events go to the dead-letter store", record.message);
+        stats.disable(record.message.clone());
+        worker.disabled = Some(record);
+    }
     Ok((worker, entry))
+}
+
+/// Opens the handler's output directory (through its tenant's output root,
+/// for a tenant's handler) and its outputs.
+fn open_outputs(config: &Config, h: &WasmHandlerConfig) -> Result<(Vec<Box<dyn crate::outputs::Sink>>, Vec<OutputSummary>), String> {
+    if h.outputs.is_empty() {
+        return Ok((Vec::new(), Vec::new()));
+    }
+    let (dir, shown) = handler_dir(config, h)?;
+    let mut sinks = Vec::new();
+    let mut outputs = Vec::new();
+    for (name, output) in &h.outputs {
+        let sink = output.build(&dir, &shown).map_err(|e| format!("output `{name}` cannot be opened: {e}"))?;
+        outputs.push(OutputSummary { name: name.clone(), kind: output.kind().into(), location: sink.location() });
+        sinks.push(sink);
+    }
+    Ok((sinks, outputs))
+}
+
+fn handler_dir(config: &Config, h: &WasmHandlerConfig) -> Result<(Dir, PathBuf), String> {
+    let ambient = |path: &Path| {
+        std::fs::create_dir_all(path)
+            .and_then(|()| Dir::open_ambient_dir(path, ambient_authority()))
+            .map_err(|e| format!("cannot open directory {}: {e}", path.display()))
+    };
+    match &h.tenant {
+        None => Ok((ambient(&h.directory)?, h.directory.clone())),
+        Some(tenant) => {
+            let root_path = &config.tenants[tenant].output_root;
+            let root = ambient(root_path)?;
+            let escape = |e: std::io::Error| {
+                format!("directory `{}` is not inside the tenant's output root {}: {e}", h.directory.display(), root_path.display())
+            };
+            root.create_dir_all(&h.directory).map_err(escape)?;
+            let dir = root.open_dir(&h.directory).map_err(escape)?;
+            Ok((dir, root_path.join(&h.directory)))
+        }
+    }
 }

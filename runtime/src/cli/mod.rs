@@ -8,6 +8,7 @@
 //!   rejected or an event failed in a handler; `check`: the component does
 //!   not fit).
 
+mod dlq;
 mod pipe;
 
 use std::path::PathBuf;
@@ -44,8 +45,11 @@ enum Command {
     /// Rejected lines are reported on stderr with their line number. The
     /// summary goes to stderr, or with `--json` to stdout as one JSON object:
     /// {"input": {"lines", "accepted", "rejected"}, "wallTimeNs", "allocator",
-    /// "handlers": [{"name", "version", "received", "delivered", "failed",
-    /// "fuelUsed", "fuelPerEvent", "busyNs", "calls", "instances", "faults",
+    /// "deadLetters", "tenants": [{"name", "published", "overQuota"}],
+    /// "handlers": [{"name", "tenant", "version", "state", "disabledReason",
+    /// "received", "delivered", "deadLettered", "lost", "fuelUsed",
+    /// "fuelPerEvent", "busyNs", "throttledNs", "calls", "instances",
+    /// "recycled", "quarantines", "faults" (dead letters by fault kind),
     /// "lastFault", "outputs": [{"name", "type", "location"}]}]}.
     Pipe {
         /// The configuration file (JSON, ForgeRock AuditService shape).
@@ -57,9 +61,19 @@ enum Command {
         /// Topic of every event (otherwise each event's `topic` field).
         #[arg(long, short)]
         topic: Option<String>,
+        /// Publish every event on behalf of this tenant (only its handlers
+        /// receive them).
+        #[arg(long)]
+        tenant: Option<String>,
         /// Print the summary as JSON on stdout.
         #[arg(long)]
         json: bool,
+    },
+    /// Inspect and replay dead letters: events a handler did not deliver,
+    /// kept with their fault in `<dataDirectory>/dead-letters`.
+    Dlq {
+        #[command(subcommand)]
+        command: dlq::DlqCommand,
     },
     /// Say which WASP world (and WIT version) a component implements and what
     /// it imports, or exactly why it does not fit.
@@ -94,7 +108,10 @@ fn init_logging() {
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Pipe { config, input, topic, json } => pipe::run(&config, &input, topic.as_deref(), json),
+        Command::Pipe { config, input, topic, tenant, json } => {
+            pipe::run(&config, &input, topic.as_deref(), tenant.as_deref(), json)
+        }
+        Command::Dlq { command } => dlq::run(command),
         Command::Check { component, json } => run_check(&component, json),
     }
 }

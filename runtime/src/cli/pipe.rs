@@ -28,7 +28,7 @@ struct InputCounts {
     rejected: u64,
 }
 
-pub fn run(config: &Path, input: &Path, topic: Option<&str>, json: bool) -> anyhow::Result<ExitCode> {
+pub fn run(config: &Path, input: &Path, topic: Option<&str>, tenant: Option<&str>, json: bool) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     let service = AuditService::from_config_file(config)?;
     let reader: Box<dyn Read> = if input == Path::new("-") {
@@ -43,7 +43,7 @@ pub fn run(config: &Path, input: &Path, topic: Option<&str>, json: bool) -> anyh
             continue;
         }
         counts.lines += 1;
-        match publish_line(&service, &line, topic) {
+        match publish_line(&service, &line, topic, tenant) {
             Ok(()) => counts.accepted += 1,
             Err(reason) => {
                 counts.rejected += 1;
@@ -58,13 +58,18 @@ pub fn run(config: &Path, input: &Path, topic: Option<&str>, json: bool) -> anyh
     } else {
         eprint!("{}", render(&summary));
     }
-    let failed: u64 = summary.service.handlers.iter().map(|h| h.failed).sum();
-    Ok(if summary.input.rejected > 0 || failed > 0 { ExitCode::from(EXIT_INCOMPLETE) } else { ExitCode::SUCCESS })
+    let undelivered: u64 = summary.service.handlers.iter().map(|h| h.dead_lettered + h.lost).sum();
+    Ok(if summary.input.rejected > 0 || undelivered > 0 { ExitCode::from(EXIT_INCOMPLETE) } else { ExitCode::SUCCESS })
 }
 
-fn publish_line(service: &AuditService, line: &str, topic: Option<&str>) -> Result<(), String> {
+fn publish_line(service: &AuditService, line: &str, topic: Option<&str>, tenant: Option<&str>) -> Result<(), String> {
+    let publish = |topic: &str, event: Value| match tenant {
+        Some(tenant) => service.publish_as(tenant, topic, event).map(drop).map_err(|e| e.to_string()),
+        None => service.publish(topic, event).map(drop).map_err(|e| e.to_string()),
+    };
     if let Some(topic) = topic {
-        return service.publish(topic, line).map(drop).map_err(|e| e.to_string());
+        let value: Value = serde_json::from_str(line).map_err(|e| format!("event is not valid JSON: {e}"))?;
+        return publish(topic, value);
     }
     let mut value: Value = serde_json::from_str(line).map_err(|e| format!("event is not valid JSON: {e}"))?;
     let topic = match value.as_object_mut().map(|o| o.remove("topic")) {
@@ -73,7 +78,7 @@ fn publish_line(service: &AuditService, line: &str, topic: Option<&str>) -> Resu
         Some(None) => return Err("no topic: give --topic or a `topic` field in the event".into()),
         None => return Err("event must be a JSON object".into()),
     };
-    service.publish(&topic, value).map(drop).map_err(|e| e.to_string())
+    publish(&topic, value)
 }
 
 fn render(s: &PipeSummary) -> String {
@@ -90,24 +95,35 @@ fn render(s: &PipeSummary) -> String {
     );
     let _ = writeln!(
         out,
-        "{:<24} {:>9} {:>9} {:>7} {:>12} {:>14} {:>11} {:>9}",
-        "handler", "received", "delivered", "failed", "fuel/event", "fuel total", "busy", "instances"
+        "{:<24} {:>11} {:>9} {:>9} {:>13} {:>12} {:>14} {:>11} {:>9}",
+        "handler", "state", "received", "delivered", "dead-lettered", "fuel/event", "fuel total", "busy", "instances"
     );
     for h in &s.service.handlers {
+        let state = serde_json::to_value(h.state).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
         let _ = writeln!(
             out,
-            "{:<24} {:>9} {:>9} {:>7} {:>12} {:>14} {:>8.2} ms {:>9}",
+            "{:<24} {:>11} {:>9} {:>9} {:>13} {:>12} {:>14} {:>8.2} ms {:>9}",
             h.name,
+            state,
             h.received,
             h.delivered,
-            h.failed,
+            h.dead_lettered,
             h.fuel_per_event,
             h.fuel_used,
             h.busy_ns as f64 / 1e6,
             h.instances
         );
+        if let Some(reason) = &h.disabled_reason {
+            let _ = writeln!(out, "  disabled: {reason}");
+        }
         for (kind, n) in &h.faults {
-            let _ = writeln!(out, "  failed ({kind}): {n}");
+            let _ = writeln!(out, "  dead letters ({kind}): {n}");
+        }
+        if h.lost > 0 {
+            let _ = writeln!(out, "  LOST (the dead-letter store could not be written): {}", h.lost);
+        }
+        if h.quarantines > 0 {
+            let _ = writeln!(out, "  quarantined by its circuit breaker {} time(s)", h.quarantines);
         }
         if let Some(last) = &h.last_fault {
             let _ = writeln!(out, "  last failure: {last}");
@@ -115,6 +131,12 @@ fn render(s: &PipeSummary) -> String {
         for o in &h.outputs {
             let _ = writeln!(out, "  output {} ({}) -> {}", o.name, o.kind, o.location);
         }
+    }
+    for t in &s.service.tenants {
+        let _ = writeln!(out, "tenant {}: {} published, {} over quota", t.name, t.published, t.over_quota);
+    }
+    if s.service.handlers.iter().any(|h| h.dead_lettered > 0) {
+        let _ = writeln!(out, "dead letters: {} (see `wasp dlq list`)", s.service.dead_letters.display());
     }
     out
 }

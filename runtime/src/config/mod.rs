@@ -68,15 +68,43 @@ pub struct Config {
     pub cache_dir: Option<PathBuf>,
     /// Largest accepted event, in bytes.
     pub max_event_bytes: usize,
-    /// The handlers, in configuration order (disabled ones included).
+    /// The handlers, in configuration order (disabled ones included): the
+    /// top-level ones first, then each tenant's.
     pub handlers: Vec<WasmHandlerConfig>,
+    /// The tenants by name.
+    pub tenants: BTreeMap<String, TenantConfig>,
+}
+
+/// A tenant: its handlers are in [`Config::handlers`] with `tenant` set.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TenantConfig {
+    /// The directory all its handlers' outputs live in.
+    pub output_root: PathBuf,
+    /// Events per second it may publish.
+    pub events_per_second: Option<u64>,
+    /// Fuel per second its handlers may burn together.
+    pub fuel_per_second: Option<u64>,
+}
+
+/// When a handler is quarantined (see `circuitBreaker` in the docs).
+#[derive(Debug, Clone, PartialEq)]
+pub struct BreakerConfig {
+    /// Consecutive faulted events that open the breaker (0: never).
+    pub failures: u32,
+    /// First wait before a probe.
+    pub backoff: Duration,
+    /// Longest wait between probes.
+    pub max_backoff: Duration,
 }
 
 /// A WebAssembly handler.
 #[derive(Debug, Clone)]
 pub struct WasmHandlerConfig {
-    /// Unique name.
+    /// Name, unique within its tenant (or among the top-level handlers).
     pub name: String,
+    /// The tenant it belongs to (`None`: a top-level handler, which sees
+    /// only events published without a tenant).
+    pub tenant: Option<String>,
     /// Topics it receives.
     pub topics: BTreeSet<String>,
     /// Whether it runs.
@@ -87,7 +115,8 @@ pub struct WasmHandlerConfig {
     pub outputs: BTreeMap<String, OutputConfig>,
     /// The handler's own settings as JSON text (passed to `init`).
     pub handler_config: String,
-    /// Output directory.
+    /// Output directory. For a tenant's handler: relative to the tenant's
+    /// output root, and opened through it (so it cannot escape).
     pub directory: PathBuf,
     /// Most events per call.
     pub batch_max_size: usize,
@@ -97,6 +126,24 @@ pub struct WasmHandlerConfig {
     pub budgets: Budgets,
     /// State budget in bytes.
     pub state_bytes: usize,
+    /// When the handler is quarantined.
+    pub breaker: BreakerConfig,
+}
+
+impl WasmHandlerConfig {
+    /// `tenant/name` for a tenant's handler, `name` otherwise: how the CLI,
+    /// dead letters and summaries name it.
+    pub fn qualified_name(&self) -> String {
+        qualified(self.tenant.as_deref(), &self.name)
+    }
+}
+
+/// `tenant/name`, or `name` without a tenant.
+pub fn qualified(tenant: Option<&str>, name: &str) -> String {
+    match tenant {
+        Some(t) => format!("{t}/{name}"),
+        None => name.to_owned(),
+    }
 }
 
 impl Config {
@@ -128,22 +175,39 @@ impl Config {
         };
 
         let mut handlers = Vec::new();
-        let mut names = BTreeSet::new();
-        for (i, entry) in raw.event_handlers.into_iter().enumerate() {
-            let at = format!("eventHandlers[{i}]");
-            if entry.class != "wasm" {
-                return Err(invalid(
-                    format!("{at}.class"),
-                    format!("unknown handler class `{}` (supported: `wasm`)", entry.class),
-                ));
+        let no_defaults = raw::RawBudgets::default();
+        read_handlers(raw.event_handlers, "eventHandlers", None, &no_defaults, base_dir, &data_dir, &invalid, &mut handlers)?;
+        let mut tenants = BTreeMap::new();
+        for (name, tenant) in raw.tenants {
+            let at = format!("tenants.{name}");
+            if !valid_name(&name) {
+                return Err(invalid(at, format!("`{name}` is not a valid tenant name (letters, digits, `.`, `_`, `-`)")));
             }
-            let config_text = entry.config.to_string();
-            let raw: raw::RawWasmHandler = deserialize(&config_text, &format!("{at}.config"), &invalid)?;
-            let h = validate_handler(raw, base_dir, &data_dir, &format!("{at}.config"), &invalid)?;
-            if !names.insert(h.name.clone()) {
-                return Err(invalid(format!("{at}.config.name"), format!("handler name `{}` is used twice", h.name)));
+            if let Some(0) = tenant.quotas.events_per_second {
+                return Err(invalid(format!("{at}.quotas.eventsPerSecond"), "must be greater than 0".into()));
             }
-            handlers.push(h);
+            if let Some(0) = tenant.quotas.fuel_per_second {
+                return Err(invalid(format!("{at}.quotas.fuelPerSecond"), "must be greater than 0".into()));
+            }
+            let output_root = data_dir.join(tenant.output_root.unwrap_or_else(|| Path::new("tenants").join(&name)));
+            read_handlers(
+                tenant.event_handlers,
+                &format!("{at}.eventHandlers"),
+                Some(&name),
+                &tenant.budgets,
+                base_dir,
+                &data_dir,
+                &invalid,
+                &mut handlers,
+            )?;
+            tenants.insert(
+                name,
+                TenantConfig {
+                    output_root,
+                    events_per_second: tenant.quotas.events_per_second,
+                    fuel_per_second: tenant.quotas.fuel_per_second,
+                },
+            );
         }
         Ok(Config {
             base_dir: base_dir.to_owned(),
@@ -151,18 +215,54 @@ impl Config {
             cache_dir,
             max_event_bytes: raw.wasp.max_event_size.unwrap_or(DEFAULT_MAX_EVENT_BYTES),
             handlers,
+            tenants,
         })
     }
 
-    /// Every topic the service accepts: the standard ones and those any
-    /// handler names.
-    pub fn known_topics(&self) -> BTreeSet<String> {
+    /// Every topic the service accepts for `tenant` (`None`: events
+    /// published without a tenant): the standard ones and those any of its
+    /// handlers names.
+    pub fn known_topics_for(&self, tenant: Option<&str>) -> BTreeSet<String> {
         let mut topics: BTreeSet<String> = STANDARD_TOPICS.iter().map(|t| (*t).to_owned()).collect();
-        for h in &self.handlers {
+        for h in self.handlers.iter().filter(|h| h.tenant.as_deref() == tenant) {
             topics.extend(h.topics.iter().cloned());
         }
         topics
     }
+
+    /// Every topic the service accepts for events without a tenant.
+    pub fn known_topics(&self) -> BTreeSet<String> {
+        self.known_topics_for(None)
+    }
+}
+
+/// Reads one `eventHandlers` list (top level or a tenant's) into `out`.
+#[allow(clippy::too_many_arguments)]
+fn read_handlers(
+    entries: Vec<raw::RawHandlerEntry>,
+    list_at: &str,
+    tenant: Option<&str>,
+    tenant_budgets: &raw::RawBudgets,
+    base_dir: &Path,
+    data_dir: &Path,
+    invalid: &impl Fn(String, String) -> ConfigError,
+    out: &mut Vec<WasmHandlerConfig>,
+) -> Result<(), ConfigError> {
+    let mut names = BTreeSet::new();
+    for (i, entry) in entries.into_iter().enumerate() {
+        let at = format!("{list_at}[{i}]");
+        if entry.class != "wasm" {
+            return Err(invalid(format!("{at}.class"), format!("unknown handler class `{}` (supported: `wasm`)", entry.class)));
+        }
+        let config_text = entry.config.to_string();
+        let raw: raw::RawWasmHandler = deserialize(&config_text, &format!("{at}.config"), invalid)?;
+        let h = validate_handler(raw, tenant, tenant_budgets, base_dir, data_dir, &format!("{at}.config"), invalid)?;
+        if !names.insert(h.name.clone()) {
+            return Err(invalid(format!("{at}.config.name"), format!("handler name `{}` is used twice", h.name)));
+        }
+        out.push(h);
+    }
+    Ok(())
 }
 
 fn deserialize<T: serde::de::DeserializeOwned>(
@@ -199,6 +299,8 @@ fn valid_name(name: &str) -> bool {
 
 fn validate_handler(
     raw: raw::RawWasmHandler,
+    tenant: Option<&str>,
+    tenant_budgets: &raw::RawBudgets,
     base_dir: &Path,
     data_dir: &Path,
     at: &str,
@@ -234,15 +336,21 @@ fn validate_handler(
             ));
         }
     };
-    let defaults = Budgets::default();
-    let b = raw.budgets;
+    let d = Budgets::default();
+    let b = raw.budgets.or(tenant_budgets);
     let budgets = Budgets {
-        fuel_per_event: b.fuel_per_event.unwrap_or(defaults.fuel_per_event),
-        deadline: b.deadline.unwrap_or(defaults.deadline),
-        memory_bytes: b.memory.unwrap_or(defaults.memory_bytes),
-        output_bytes_per_call: b.output_per_call.unwrap_or(defaults.output_bytes_per_call),
-        log_bytes_per_call: b.log_per_call.unwrap_or(defaults.log_bytes_per_call),
-        stdio_bytes_per_call: defaults.stdio_bytes_per_call,
+        fuel_per_event: b.fuel_per_event.unwrap_or(d.fuel_per_event),
+        deadline: b.deadline.unwrap_or(d.deadline),
+        memory_bytes: b.memory.unwrap_or(d.memory_bytes),
+        output_bytes_per_event: b.output_per_event.unwrap_or(d.output_bytes_per_event),
+        output_bytes_per_call: b.output_per_call.unwrap_or(d.output_bytes_per_call),
+        log_bytes_per_event: b.log_per_event.unwrap_or(d.log_bytes_per_event),
+        stdio_bytes_per_call: b.stdio_per_call.unwrap_or(d.stdio_bytes_per_call),
+        instances: b.instances.unwrap_or(d.instances),
+        tables: b.tables.unwrap_or(d.tables),
+        memories: b.memories.unwrap_or(d.memories),
+        table_elements: b.table_elements.unwrap_or(d.table_elements),
+        recycle_after: b.recycle_after.unwrap_or(d.recycle_after),
     };
     if budgets.fuel_per_event == 0 {
         return Err(invalid(format!("{at}.budgets.fuelPerEvent"), "must be greater than 0".into()));
@@ -260,9 +368,23 @@ fn validate_handler(
     if batch_max_size == 0 {
         return Err(invalid(format!("{at}.batch.maxSize"), "must be at least 1".into()));
     }
-    let directory = data_dir.join(raw.directory.unwrap_or_else(|| PathBuf::from(&raw.name)));
+    let directory = raw.directory.unwrap_or_else(|| PathBuf::from(&raw.name));
+    // A tenant's handler directory stays relative: it is opened through the
+    // tenant's output root, which refuses any escape.
+    let directory = if tenant.is_some() { directory } else { data_dir.join(directory) };
+    let cb = raw.circuit_breaker;
+    let breaker = BreakerConfig {
+        failures: cb.failures.unwrap_or(5),
+        backoff: cb.backoff.unwrap_or(Duration::from_secs(1)),
+        max_backoff: cb.max_backoff.unwrap_or(Duration::from_secs(300)),
+    };
+    if breaker.backoff.is_zero() {
+        return Err(invalid(format!("{at}.circuitBreaker.backoff"), "must be greater than 0".into()));
+    }
     Ok(WasmHandlerConfig {
         name: raw.name,
+        tenant: tenant.map(str::to_owned),
+        breaker,
         topics: raw.topics.into_iter().collect(),
         enabled: raw.enabled,
         component: base_dir.join(raw.component),

@@ -18,6 +18,10 @@ use crate::outputs::OutputConfig;
 pub struct RawConfig {
     /// The handlers, each `{"class": …, "config": {…}}`.
     pub event_handlers: Vec<RawHandlerEntry>,
+    /// Tenants by name: each has its own handlers, budgets, quotas and
+    /// output root. Events published for a tenant reach only its handlers.
+    #[serde(default)]
+    pub tenants: BTreeMap<String, RawTenant>,
     /// WASP's own service settings.
     #[serde(default)]
     pub wasp: RawService,
@@ -31,6 +35,41 @@ pub struct RawHandlerEntry {
     pub class: String,
     /// The handler's settings (shape depends on `class`).
     pub config: Value,
+}
+
+/// One entry of `tenants`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawTenant {
+    /// The directory every output of the tenant's handlers lives in
+    /// (relative to `dataDirectory`). Handlers cannot reach outside it: no
+    /// `..`, absolute path or symbolic link escapes it. Default:
+    /// `tenants/<tenant name>`.
+    pub output_root: Option<PathBuf>,
+    /// Budget defaults for this tenant's handlers (a handler's own
+    /// `budgets` override them field by field).
+    #[serde(default)]
+    pub budgets: RawBudgets,
+    /// Rate limits of the whole tenant.
+    #[serde(default)]
+    pub quotas: RawQuotas,
+    /// The tenant's handlers; a handler's `directory` is relative to
+    /// `outputRoot`.
+    #[serde(default)]
+    pub event_handlers: Vec<RawHandlerEntry>,
+}
+
+/// `quotas` of a tenant. Absent: unlimited.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawQuotas {
+    /// Events per second the tenant may publish (a burst of one second's
+    /// worth is allowed). `publish` refuses the excess with
+    /// `QuotaExceeded`, and the tenant's summary counts it.
+    pub events_per_second: Option<u64>,
+    /// Fuel per second the tenant's handlers may burn together. A handler
+    /// over it waits before its next call; the time waited is counted.
+    pub fuel_per_second: Option<u64>,
 }
 
 /// `wasp`: service settings.
@@ -79,6 +118,27 @@ pub struct RawWasmHandler {
     /// The limits every call runs under.
     #[serde(default)]
     pub budgets: RawBudgets,
+    /// When to quarantine a handler that keeps faulting.
+    #[serde(default)]
+    pub circuit_breaker: RawCircuitBreaker,
+}
+
+/// `circuitBreaker`: after `failures` consecutive faulted events the handler
+/// is quarantined; its events wait in the journal (none is lost) and after
+/// `backoff` one event is tried (half-open). Success closes the breaker; a
+/// fault doubles the backoff, up to `maxBackoff`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawCircuitBreaker {
+    /// Consecutive faulted events that open the breaker; 0 disables it.
+    /// Guest errors (`err` results) do not count. Default: 5.
+    pub failures: Option<u32>,
+    /// First wait before a probe, e.g. `"1 second"`. Default: 1 s.
+    #[serde(default, deserialize_with = "units::duration")]
+    pub backoff: Option<Duration>,
+    /// Longest wait between probes. Default: 5 minutes.
+    #[serde(default, deserialize_with = "units::duration")]
+    pub max_backoff: Option<Duration>,
 }
 
 fn yes() -> bool {
@@ -97,27 +157,73 @@ pub struct RawBatch {
     pub max_wait: Option<Duration>,
 }
 
-/// `budgets`: per-call limits.
-#[derive(Debug, Default, Deserialize)]
+/// `budgets`: the sandbox limits. Every field is optional; an absent field
+/// takes the tenant's value, then the default. `docs/sandbox.md` explains
+/// each with the fault that exceeding it causes.
+#[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct RawBudgets {
     /// Fuel (roughly, WebAssembly instructions) per event; a call gets this
-    /// times its batch size. Default: 10,000,000.
+    /// times its batch size. Fault: `fuel`. Default: 10,000,000.
     pub fuel_per_event: Option<u64>,
-    /// Wall-clock deadline of one call, e.g. `"5 seconds"`. Default: 5 s.
+    /// Wall-clock deadline of one call, e.g. `"5 seconds"`. Fault:
+    /// `deadline`. Default: 5 s.
     #[serde(default, deserialize_with = "units::duration")]
     pub deadline: Option<Duration>,
     /// Linear memory of one instance, e.g. `"256 MiB"` (at most 1 GiB).
-    /// Default: 256 MiB.
+    /// Fault: `memory`. Default: 256 MiB.
     #[serde(default, deserialize_with = "units::bytes")]
     pub memory: Option<usize>,
-    /// Bytes one call may emit to outputs. Default: 16 MiB.
+    /// Bytes one event may emit to outputs. Fault: `output-limit`.
+    /// Default: 1 MiB.
+    #[serde(default, deserialize_with = "units::bytes")]
+    pub output_per_event: Option<usize>,
+    /// Bytes one call may emit to outputs. Fault: `output-limit`.
+    /// Default: 16 MiB.
     #[serde(default, deserialize_with = "units::bytes")]
     pub output_per_call: Option<usize>,
-    /// Bytes one call may log. Default: 64 KiB.
+    /// Bytes one event may log (a call gets this times its batch size).
+    /// Fault: `log-limit`. Default: 16 KiB.
     #[serde(default, deserialize_with = "units::bytes")]
-    pub log_per_call: Option<usize>,
-    /// Bytes of state (keys + values) the handler may keep. Default: 1 MiB.
+    pub log_per_event: Option<usize>,
+    /// Bytes of stdout and stderr kept per call; the rest is counted and
+    /// discarded (not a fault). Default: 64 KiB.
+    #[serde(default, deserialize_with = "units::bytes")]
+    pub stdio_per_call: Option<usize>,
+    /// Bytes of state (keys + values) the handler may keep. Fault:
+    /// `state-limit`. Default: 1 MiB.
     #[serde(default, deserialize_with = "units::bytes")]
     pub state: Option<usize>,
+    /// Core instances one handler instance may create. Default: 64.
+    pub instances: Option<usize>,
+    /// Tables one handler instance may create. Default: 64.
+    pub tables: Option<usize>,
+    /// Linear memories one handler instance may create. Default: 32.
+    pub memories: Option<usize>,
+    /// Elements one table may grow to. Default: 1,000,000.
+    pub table_elements: Option<usize>,
+    /// Events after which an instance is replaced by a fresh one (its state
+    /// is kept); 0 never recycles. Default: 100,000.
+    pub recycle_after: Option<u64>,
+}
+
+impl RawBudgets {
+    /// Field by field: `self` where set, else `fallback`.
+    pub fn or(self, fallback: &RawBudgets) -> RawBudgets {
+        RawBudgets {
+            fuel_per_event: self.fuel_per_event.or(fallback.fuel_per_event),
+            deadline: self.deadline.or(fallback.deadline),
+            memory: self.memory.or(fallback.memory),
+            output_per_event: self.output_per_event.or(fallback.output_per_event),
+            output_per_call: self.output_per_call.or(fallback.output_per_call),
+            log_per_event: self.log_per_event.or(fallback.log_per_event),
+            stdio_per_call: self.stdio_per_call.or(fallback.stdio_per_call),
+            state: self.state.or(fallback.state),
+            instances: self.instances.or(fallback.instances),
+            tables: self.tables.or(fallback.tables),
+            memories: self.memories.or(fallback.memories),
+            table_elements: self.table_elements.or(fallback.table_elements),
+            recycle_after: self.recycle_after.or(fallback.recycle_after),
+        }
+    }
 }

@@ -20,8 +20,9 @@ use super::store::{Budgets, StoreData};
 use super::{EPOCH_TICK, EngineError, LoadedComponent};
 use crate::event::HostEvent;
 
-/// What went wrong in a handler call.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, PartialOrd, Ord)]
+/// What went wrong with an event. Every kind but `guest-error` is a fault
+/// of the instance (it is replaced); all of them dead-letter the event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize, PartialOrd, Ord)]
 #[serde(rename_all = "kebab-case")]
 pub enum FaultKind {
     /// The call ran out of fuel.
@@ -30,20 +31,46 @@ pub enum FaultKind {
     Deadline,
     /// The instance asked for more memory than its budget.
     Memory,
-    /// The guest trapped (see the message for the trap code).
+    /// The guest trapped (`trap_code` names the trap).
     Trap,
     /// The guest panicked (the message is its captured stderr).
     Panic,
-    /// The guest returned `err` for the event.
+    /// The guest returned `err` for the event (the instance is kept).
     GuestError,
-    /// `init` failed or trapped.
+    /// The guest emitted more bytes than its output budget.
+    OutputLimit,
+    /// The guest logged more bytes than its log budget.
+    LogLimit,
+    /// The guest stored more state than its state budget.
+    StateLimit,
+    /// The handler could not start: `init` failed or trapped, or its
+    /// outputs could not be opened.
     Init,
     /// The handler's output could not take its records.
     Output,
+    /// The handler was quarantined by its circuit breaker when the service
+    /// shut down; the event was not attempted.
+    Quarantined,
 }
 
 impl FaultKind {
-    /// The kebab-case name used in summaries and logs.
+    /// Every kind, in order.
+    pub const ALL: [FaultKind; 12] = [
+        FaultKind::Fuel,
+        FaultKind::Deadline,
+        FaultKind::Memory,
+        FaultKind::Trap,
+        FaultKind::Panic,
+        FaultKind::GuestError,
+        FaultKind::OutputLimit,
+        FaultKind::LogLimit,
+        FaultKind::StateLimit,
+        FaultKind::Init,
+        FaultKind::Output,
+        FaultKind::Quarantined,
+    ];
+
+    /// The kebab-case name used in summaries, dead letters and logs.
     pub fn as_str(self) -> &'static str {
         match self {
             FaultKind::Fuel => "fuel",
@@ -52,9 +79,19 @@ impl FaultKind {
             FaultKind::Trap => "trap",
             FaultKind::Panic => "panic",
             FaultKind::GuestError => "guest-error",
+            FaultKind::OutputLimit => "output-limit",
+            FaultKind::LogLimit => "log-limit",
+            FaultKind::StateLimit => "state-limit",
             FaultKind::Init => "init",
             FaultKind::Output => "output",
+            FaultKind::Quarantined => "quarantined",
         }
+    }
+
+    /// Whether this kind counts toward the circuit breaker: faults of the
+    /// handler, not an event the guest chose to refuse.
+    pub fn trips_breaker(self) -> bool {
+        !matches!(self, FaultKind::GuestError | FaultKind::Quarantined)
     }
 }
 
@@ -65,6 +102,8 @@ pub struct Fault {
     pub kind: FaultKind,
     /// A message for people: the trap, the panic text, the guest's error.
     pub message: String,
+    /// For `trap`: wasmtime's trap code (`unreachable`, `stack overflow`, …).
+    pub trap_code: Option<String>,
     /// Fuel the call consumed.
     pub fuel_used: u64,
     /// The instance's peak linear memory, in bytes.
@@ -117,9 +156,10 @@ impl HandlerPre {
         // a hundred events.
         let init_fuel = budgets.fuel_per_event.saturating_mul(100);
         arm(&mut store, init_fuel, budgets);
+        store.data_mut().logging.begin(100);
         let init_fault = |store: &mut Store<StoreData>, message: String| {
             let (fuel_used, peak_memory) = (init_fuel - store.get_fuel().unwrap_or(0), store.data().limits.peak_memory);
-            Fault { kind: FaultKind::Init, message, fuel_used, peak_memory }
+            Fault { kind: FaultKind::Init, message, trap_code: None, fuel_used, peak_memory }
         };
         let bindings = match self.pre.instantiate(&mut store) {
             Ok(b) => b,
@@ -161,7 +201,7 @@ impl HandlerInstance {
         let fuel = self.budgets.fuel_per_event.saturating_mul(events.len() as u64);
         arm(&mut self.store, fuel, &self.budgets);
         self.store.data_mut().output.begin(events.iter().map(|e| e.sequence));
-        self.store.data_mut().logging.used = 0;
+        self.store.data_mut().logging.begin(events.len());
         self.events_handled += events.len() as u64;
         let params: Vec<EventParam> = events.iter().map(|e| e.as_param()).collect();
         let result = self.bindings.call_handle_batch(&mut self.store, &params);
@@ -179,6 +219,7 @@ impl HandlerInstance {
                 Err(Fault {
                     kind: FaultKind::Trap,
                     message: format!("handle-batch returned {} results for {} events", results.len(), events.len()),
+                    trap_code: Some("wrong result count".into()),
                     fuel_used,
                     peak_memory: self.store.data().limits.peak_memory,
                 })
@@ -205,17 +246,26 @@ fn classify(store: &mut Store<StoreData>, error: &wasmtime::Error, fuel_used: u6
     let (_stdout, stderr) = drain_stdio(store);
     let peak_memory = store.data().limits.peak_memory;
     let trap = error.downcast_ref::<Trap>().copied();
+    let data = store.data();
+    let over = |kind| (kind, format!("{error:#}"));
     let (kind, message) = match trap {
         Some(Trap::OutOfFuel) => (FaultKind::Fuel, "ran out of fuel".to_owned()),
         Some(Trap::Interrupt) => (FaultKind::Deadline, "passed its wall-clock deadline".to_owned()),
-        _ if store.data().limits.memory_refused => {
+        _ if data.output.over_budget => over(FaultKind::OutputLimit),
+        _ if data.logging.over_budget => over(FaultKind::LogLimit),
+        _ if data.state.over_budget => over(FaultKind::StateLimit),
+        _ if data.limits.memory_refused => {
             (FaultKind::Memory, format!("exceeded its memory budget (peak {peak_memory} bytes): {error}"))
         }
         _ if stderr.contains("panicked") => (FaultKind::Panic, stderr.trim().to_owned()),
         Some(trap) => (FaultKind::Trap, format!("trap: {trap}")),
         None => (FaultKind::Trap, format!("{error:#}")),
     };
-    Fault { kind, message, fuel_used, peak_memory }
+    let trap_code = match (kind, trap) {
+        (FaultKind::Trap | FaultKind::Panic | FaultKind::Memory, Some(trap)) => Some(trap.to_string()),
+        _ => None,
+    };
+    Fault { kind, message, trap_code, fuel_used, peak_memory }
 }
 
 /// Moves captured stdout/stderr into the host log; returns them.

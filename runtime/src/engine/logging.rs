@@ -1,5 +1,6 @@
 //! Host interface `wasp:handler/logging`: guest log messages into the host's
-//! `tracing` log, bounded per call.
+//! `tracing` log, bounded per event: a call may log the per-event budget
+//! times its batch size; going over traps the call (`log-limit`).
 
 use wasmtime::component::{HasSelf, Linker};
 
@@ -11,25 +12,39 @@ use super::store::StoreData;
 pub struct LoggingState {
     /// The handler the messages belong to.
     pub handler: String,
-    /// Bytes a call may log; the rest is dropped and counted.
-    pub budget_per_call: usize,
+    /// Bytes an event may log.
+    pub budget_per_event: usize,
+    /// Bytes the current call may log (per-event budget × batch size).
+    budget: usize,
     /// Bytes logged in the current call.
-    pub used: usize,
-    /// Messages dropped over the budget (all time).
-    pub dropped: u64,
+    used: usize,
+    /// Set when the guest went over its budget: the call traps.
+    pub over_budget: bool,
 }
 
 impl LoggingState {
-    pub fn new(handler: &str, budget_per_call: usize) -> Self {
-        LoggingState { handler: handler.to_owned(), budget_per_call, used: 0, dropped: 0 }
+    pub fn new(handler: &str, budget_per_event: usize) -> Self {
+        LoggingState { handler: handler.to_owned(), budget_per_event, budget: budget_per_event, used: 0, over_budget: false }
+    }
+
+    /// Starts a call for `events` events.
+    pub fn begin(&mut self, events: usize) {
+        self.budget = self.budget_per_event.saturating_mul(events.max(1));
+        self.used = 0;
+        self.over_budget = false;
     }
 }
 
 impl logging::Host for LoggingState {
-    fn log(&mut self, level: Level, message: String) {
-        if self.used + message.len() > self.budget_per_call {
-            self.dropped += 1;
-            return;
+    fn log(&mut self, level: Level, message: String) -> wasmtime::Result<()> {
+        if self.used + message.len() > self.budget {
+            self.over_budget = true;
+            return Err(wasmtime::Error::msg(format!(
+                "log budget exceeded: {} bytes logged in this call, limit {} ({} per event)",
+                self.used + message.len(),
+                self.budget,
+                self.budget_per_event
+            )));
         }
         self.used += message.len();
         let handler = self.handler.as_str();
@@ -40,6 +55,7 @@ impl logging::Host for LoggingState {
             Level::Warn => tracing::warn!(handler, "{message}"),
             Level::Error => tracing::error!(handler, "{message}"),
         }
+        Ok(())
     }
 }
 

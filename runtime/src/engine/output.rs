@@ -37,13 +37,28 @@ pub struct OutputState {
     batch: Vec<u64>,
     staged: Vec<StagedRecord>,
     staged_bytes: usize,
+    /// Bytes staged per event of the batch (parallel to `batch`).
+    per_event: Vec<usize>,
+    /// Bytes one event may stage.
+    budget_per_event: usize,
     /// Bytes one call may stage.
     budget_per_call: usize,
+    /// Set when the guest went over a budget: the call traps (`output-limit`).
+    pub over_budget: bool,
 }
 
 impl OutputState {
-    pub fn new(declared: Arc<[OutputSpec]>, budget_per_call: usize) -> Self {
-        OutputState { declared, batch: Vec::new(), staged: Vec::new(), staged_bytes: 0, budget_per_call }
+    pub fn new(declared: Arc<[OutputSpec]>, budget_per_event: usize, budget_per_call: usize) -> Self {
+        OutputState {
+            declared,
+            batch: Vec::new(),
+            staged: Vec::new(),
+            staged_bytes: 0,
+            per_event: Vec::new(),
+            budget_per_event,
+            budget_per_call,
+            over_budget: false,
+        }
     }
 
     /// Starts a call for the given (ascending) sequences, dropping anything
@@ -51,8 +66,11 @@ impl OutputState {
     pub fn begin(&mut self, batch: impl IntoIterator<Item = u64>) {
         self.batch.clear();
         self.batch.extend(batch);
+        self.per_event.clear();
+        self.per_event.resize(self.batch.len(), 0);
         self.staged.clear();
         self.staged_bytes = 0;
+        self.over_budget = false;
     }
 
     /// Takes the records staged by the call.
@@ -61,38 +79,51 @@ impl OutputState {
         std::mem::take(&mut self.staged)
     }
 
-    fn stage(&mut self, sequence: u64, output: &str, data: Vec<u8>) -> Result<(), String> {
+    /// Stages one record. `Ok(Err(_))` is a mistake the guest is told about
+    /// (an undeclared output, a sequence outside the batch, a newline in a
+    /// line record); `Err(_)` traps the call because a budget was exceeded.
+    fn stage(&mut self, sequence: u64, output: &str, data: Vec<u8>) -> wasmtime::Result<Result<(), String>> {
         let Some(index) = self.declared.iter().position(|o| o.name == output) else {
             let declared: Vec<&str> = self.declared.iter().map(|o| o.name.as_str()).collect();
-            return Err(format!(
+            return Ok(Err(format!(
                 "output `{output}` is not declared for this handler (declared: {})",
                 if declared.is_empty() { "none".to_owned() } else { declared.join(", ") }
-            ));
+            )));
         };
-        if self.batch.binary_search(&sequence).is_err() {
-            return Err(format!("sequence {sequence} is not an event of the batch being handled"));
-        }
+        let Ok(slot) = self.batch.binary_search(&sequence) else {
+            return Ok(Err(format!("sequence {sequence} is not an event of the batch being handled")));
+        };
         if self.declared[index].line_oriented {
             let body = data.strip_suffix(b"\n").unwrap_or(&data);
             if body.contains(&b'\n') {
-                return Err(format!("output `{output}` takes one line per record; this record contains a newline"));
+                return Ok(Err(format!("output `{output}` takes one line per record; this record contains a newline")));
             }
         }
+        let event_total = self.per_event[slot] + data.len();
+        if event_total > self.budget_per_event {
+            self.over_budget = true;
+            return Err(wasmtime::Error::msg(format!(
+                "output budget exceeded: event {sequence} emitted {event_total} bytes, limit {} per event",
+                self.budget_per_event
+            )));
+        }
         if self.staged_bytes + data.len() > self.budget_per_call {
-            return Err(format!(
-                "output budget exceeded: {} bytes staged in this call, limit {}",
+            self.over_budget = true;
+            return Err(wasmtime::Error::msg(format!(
+                "output budget exceeded: {} bytes emitted in this call, limit {} per call",
                 self.staged_bytes + data.len(),
                 self.budget_per_call
-            ));
+            )));
         }
+        self.per_event[slot] = event_total;
         self.staged_bytes += data.len();
         self.staged.push(StagedRecord { sequence, output: index, data });
-        Ok(())
+        Ok(Ok(()))
     }
 }
 
 impl output::Host for OutputState {
-    fn emit(&mut self, sequence: u64, output: String, data: Vec<u8>) -> Result<(), String> {
+    fn emit(&mut self, sequence: u64, output: String, data: Vec<u8>) -> wasmtime::Result<Result<(), String>> {
         self.stage(sequence, &output, data)
     }
 }

@@ -75,11 +75,14 @@ pub struct StateView {
     /// How many bytes `pending` adds to the committed state (negative when
     /// it frees more than it adds).
     pending_delta: isize,
+    /// Set when the guest went over the state budget: the call traps
+    /// (`state-limit`).
+    pub over_budget: bool,
 }
 
 impl StateView {
     pub fn new(store: StateStore) -> Self {
-        StateView { store, pending: HashMap::new(), pending_delta: 0 }
+        StateView { store, pending: HashMap::new(), pending_delta: 0, over_budget: false }
     }
 
     fn current_len(&self, key: &str) -> usize {
@@ -121,16 +124,17 @@ impl state::Host for StateView {
         }
     }
 
-    fn set(&mut self, key: String, value: Vec<u8>) -> Result<(), String> {
+    fn set(&mut self, key: String, value: Vec<u8>) -> wasmtime::Result<Result<(), String>> {
         let (committed, limit) = self.store.bytes_and_limit();
         let change = (key.len() + value.len()) as isize - self.current_len(&key) as isize;
         let total = (committed as isize + self.pending_delta + change) as usize;
         if total > limit {
-            return Err(format!("state budget exceeded: {total} bytes, limit {limit}"));
+            self.over_budget = true;
+            return Err(wasmtime::Error::msg(format!("state budget exceeded: {total} bytes, limit {limit}")));
         }
         self.pending_delta += change;
         self.pending.insert(key, Some(value));
-        Ok(())
+        Ok(Ok(()))
     }
 
     fn remove(&mut self, key: String) {

@@ -16,8 +16,9 @@ use super::logging::LoggingState;
 use super::output::{OutputSpec, OutputState};
 use super::state::{StateStore, StateView};
 
-/// The budgets one handler instance runs under.
-#[derive(Debug, Clone)]
+/// The budgets one handler instance runs under. `docs/sandbox.md` lists each
+/// with its default and the fault exceeding it causes.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Budgets {
     /// Fuel per event; a call gets this times the batch size.
     pub fuel_per_event: u64,
@@ -25,24 +26,48 @@ pub struct Budgets {
     pub deadline: Duration,
     /// Linear memory of one instance, in bytes.
     pub memory_bytes: usize,
-    /// Bytes one call may stage for outputs.
+    /// Bytes one event may emit to outputs.
+    pub output_bytes_per_event: usize,
+    /// Bytes one call may emit to outputs.
     pub output_bytes_per_call: usize,
-    /// Bytes one call may log.
-    pub log_bytes_per_call: usize,
+    /// Bytes one event may log; a call gets this times the batch size.
+    pub log_bytes_per_event: usize,
     /// Bytes of stdout/stderr kept per call (the rest is counted, not kept).
     pub stdio_bytes_per_call: usize,
+    /// Component instances one store may create.
+    pub instances: usize,
+    /// Tables one store may create.
+    pub tables: usize,
+    /// Linear memories one store may create.
+    pub memories: usize,
+    /// Elements one table may grow to.
+    pub table_elements: usize,
+    /// Events after which an instance is replaced by a fresh one (0: never).
+    pub recycle_after: u64,
 }
 
 impl Default for Budgets {
     fn default() -> Self {
         Budgets {
-            // ~1.4 ms of tight loop per event; a Python guest needs ~150k.
+            // ~1.4 ms of tight loop per event; a Python guest needs ~150k,
+            // a JavaScript guest ~1M for a small handler.
             fuel_per_event: 10_000_000,
             deadline: Duration::from_secs(5),
+            // Python and JavaScript runtimes need 30-60 MiB.
             memory_bytes: 256 << 20,
+            output_bytes_per_event: 1 << 20,
             output_bytes_per_call: 16 << 20,
-            log_bytes_per_call: 64 << 10,
+            log_bytes_per_event: 16 << 10,
             stdio_bytes_per_call: 64 << 10,
+            // A Rust guest has 1 instance, 1 table and 1 memory; Python and
+            // JavaScript components a few dozen core instances.
+            instances: 64,
+            tables: 64,
+            memories: 32,
+            table_elements: 1_000_000,
+            // JavaScript guests leak ~0.5 KiB per call: recycle well before
+            // that adds up.
+            recycle_after: 100_000,
         }
     }
 }
@@ -69,9 +94,9 @@ impl StoreData {
         StoreData {
             wasi,
             table: ResourceTable::new(),
-            limits: Limits::new(budgets.memory_bytes),
-            logging: LoggingState::new(handler, budgets.log_bytes_per_call),
-            output: OutputState::new(outputs, budgets.output_bytes_per_call),
+            limits: Limits::new(budgets),
+            logging: LoggingState::new(handler, budgets.log_bytes_per_event),
+            output: OutputState::new(outputs, budgets.output_bytes_per_event, budgets.output_bytes_per_call),
             state: StateView::new(state),
             stdout,
             stderr,
@@ -91,13 +116,25 @@ impl WasiView for StoreData {
 #[derive(Debug)]
 pub struct Limits {
     max_memory: usize,
+    max_table_elements: usize,
+    instances: usize,
+    tables: usize,
+    memories: usize,
     pub peak_memory: usize,
     pub memory_refused: bool,
 }
 
 impl Limits {
-    fn new(max_memory: usize) -> Self {
-        Limits { max_memory, peak_memory: 0, memory_refused: false }
+    fn new(budgets: &Budgets) -> Self {
+        Limits {
+            max_memory: budgets.memory_bytes,
+            max_table_elements: budgets.table_elements,
+            instances: budgets.instances,
+            tables: budgets.tables,
+            memories: budgets.memories,
+            peak_memory: 0,
+            memory_refused: false,
+        }
     }
 }
 
@@ -112,19 +149,19 @@ impl ResourceLimiter for Limits {
     }
 
     fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
-        Ok(desired <= 1_000_000)
+        Ok(desired <= self.max_table_elements)
     }
 
     fn instances(&self) -> usize {
-        64
+        self.instances
     }
 
     fn tables(&self) -> usize {
-        64
+        self.tables
     }
 
     fn memories(&self) -> usize {
-        32
+        self.memories
     }
 }
 

@@ -35,11 +35,19 @@ struct Cursor {
     read: u64,
     /// Highest acknowledged sequence.
     acked: u64,
+    /// A parked cursor (a quarantined handler) still holds its events but
+    /// is not waited for by `wait_acked`.
+    parked: bool,
 }
 
 impl Inner {
     fn min_acked(&self) -> u64 {
         self.cursors.iter().map(|c| c.acked).min().unwrap_or(self.last)
+    }
+
+    /// The lowest acknowledged position among cursors that are not parked.
+    fn min_acked_active(&self) -> u64 {
+        self.cursors.iter().filter(|c| !c.parked).map(|c| c.acked).min().unwrap_or(self.last)
     }
 
     fn release(&mut self) {
@@ -95,7 +103,7 @@ impl Journal for MemoryJournal {
     fn register_cursor(&self, _name: &str) -> CursorId {
         let mut inner = self.inner.lock().unwrap();
         let last = inner.last;
-        inner.cursors.push(Cursor { read: last + 1, acked: last });
+        inner.cursors.push(Cursor { read: last + 1, acked: last, parked: false });
         CursorId(inner.cursors.len() - 1)
     }
 
@@ -144,9 +152,25 @@ impl Journal for MemoryJournal {
 
     fn wait_acked(&self, sequence: u64) {
         let mut inner = self.inner.lock().unwrap();
-        while inner.min_acked() < sequence {
+        while inner.min_acked_active() < sequence {
             inner = self.acked.wait(inner).unwrap();
         }
+    }
+
+    fn rewind(&self, cursor: CursorId, next: u64) {
+        let mut inner = self.inner.lock().unwrap();
+        let c = &mut inner.cursors[cursor.0];
+        assert!(next > c.acked && next <= c.read, "rewind to {next} outside ({}, {}]", c.acked, c.read);
+        c.read = next;
+    }
+
+    fn park(&self, cursor: CursorId, parked: bool) {
+        self.inner.lock().unwrap().cursors[cursor.0].parked = parked;
+        self.acked.notify_all();
+    }
+
+    fn is_closed(&self) -> bool {
+        self.inner.lock().unwrap().closed
     }
 
     fn close(&self) {
@@ -212,5 +236,30 @@ mod tests {
         let batch = journal.read(a, 2, Duration::from_secs(10));
         producer.join().unwrap();
         assert_eq!(batch.len(), 2);
+    }
+
+    #[test]
+    fn rewind_rereads_and_a_parked_cursor_does_not_hold_flushes() {
+        let j = MemoryJournal::new();
+        let a = j.register_cursor("a");
+        let b = j.register_cursor("b");
+        for n in 1..=4 {
+            j.append(event(n)).unwrap();
+        }
+        let first: Vec<u64> = j.read(a, 4, Duration::ZERO).iter().map(|e| e.sequence).collect();
+        assert_eq!(first, [1, 2, 3, 4]);
+        j.ack(a, 2);
+        j.rewind(a, 3);
+        let again: Vec<u64> = j.read(a, 4, Duration::ZERO).iter().map(|e| e.sequence).collect();
+        assert_eq!(again, [3, 4]);
+        j.ack(a, 4);
+        // `b` has acknowledged nothing: parked, it no longer holds a flush,
+        // but its events stay in the journal.
+        j.park(b, true);
+        j.wait_acked(4);
+        assert_eq!(j.len(), 4);
+        j.park(b, false);
+        j.ack(b, 4);
+        assert!(j.is_empty());
     }
 }

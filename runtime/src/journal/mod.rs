@@ -9,7 +9,8 @@
 //! - sequence numbers start at 1 and increase by one per appended event;
 //! - a cursor reads every event exactly once, in sequence order, and its
 //!   acknowledged position only moves forward;
-//! - an event is released only when every cursor has acknowledged it;
+//! - an event is released only when every cursor has acknowledged it
+//!   (parked cursors included: parking only excuses a cursor from flushes);
 //! - after `close`, reads return what is left and then an empty batch, so
 //!   readers drain everything that was appended before they stop.
 
@@ -54,8 +55,21 @@ pub trait Journal: Send + Sync {
     /// The last sequence number assigned (0 when empty).
     fn head(&self) -> u64;
 
-    /// Blocks until every cursor has acknowledged `sequence`.
+    /// Blocks until every cursor that is not parked has acknowledged
+    /// `sequence`.
     fn wait_acked(&self, sequence: u64);
+
+    /// Moves the cursor's read position back to `next` (an event it read
+    /// but did not acknowledge), so that the events from `next` on are read
+    /// again.
+    fn rewind(&self, cursor: CursorId, next: u64);
+
+    /// Parks or unparks a cursor: a parked cursor (a quarantined handler)
+    /// keeps its events in the journal but `wait_acked` does not wait for it.
+    fn park(&self, cursor: CursorId, parked: bool);
+
+    /// Whether `close` was called.
+    fn is_closed(&self) -> bool;
 
     /// Refuses further appends and lets readers drain.
     fn close(&self);

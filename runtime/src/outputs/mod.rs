@@ -47,10 +47,12 @@ impl OutputConfig {
         }
     }
 
-    /// Opens the output; `dir` is the handler's output directory.
-    pub fn build(&self, dir: &Path) -> std::io::Result<Box<dyn Sink>> {
+    /// Opens the output inside `dir`, the handler's output directory (a
+    /// capability: the output cannot reach outside it); `shown` names `dir`
+    /// for people.
+    pub fn build(&self, dir: &cap_std::fs::Dir, shown: &Path) -> std::io::Result<Box<dyn Sink>> {
         Ok(match self {
-            OutputConfig::File(c) => Box::new(file::FileSink::open(c, dir)?),
+            OutputConfig::File(c) => Box::new(file::FileSink::open(c, dir, shown)?),
             OutputConfig::Stdout(c) => Box::new(stdout::StdoutSink::new(c)),
         })
     }

@@ -1,9 +1,11 @@
 //! The `file` output's sink: a buffered appender; `flush` hands the buffer to
 //! the operating system (so the lines survive the process, not a power loss).
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
+
+use cap_std::fs::{Dir, OpenOptions};
 
 use super::FileConfig;
 use crate::outputs::{Sink, write_line};
@@ -15,15 +17,17 @@ pub struct FileSink {
 }
 
 impl FileSink {
-    /// Opens (creating it and its directories) `dir/config.path` for append.
-    pub fn open(config: &FileConfig, dir: &Path) -> std::io::Result<Self> {
+    /// Opens (creating it and its directories) `config.path` inside `dir`
+    /// for append. `dir` is a capability: nothing outside it can be opened,
+    /// whatever `..` or symbolic links the path holds. `shown` is how `dir`
+    /// is named to people.
+    pub fn open(config: &FileConfig, dir: &Dir, shown: &Path) -> std::io::Result<Self> {
         config.validate().map_err(std::io::Error::other)?;
-        let path = dir.join(&config.path);
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent)?;
+        if let Some(parent) = config.path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            dir.create_dir_all(parent)?;
         }
-        let file = OpenOptions::new().create(true).append(true).open(&path)?;
-        Ok(FileSink { path, out: BufWriter::with_capacity(64 << 10, file) })
+        let file = dir.open_with(&config.path, OpenOptions::new().create(true).append(true))?;
+        Ok(FileSink { path: shown.join(&config.path), out: BufWriter::with_capacity(64 << 10, file.into_std()) })
     }
 }
 

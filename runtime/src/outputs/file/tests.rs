@@ -1,16 +1,25 @@
+use cap_std::ambient_authority;
+use cap_std::fs::Dir;
+
 use super::*;
 use crate::outputs::{OutputConfig, Sink};
+
+fn open_dir(path: &std::path::Path) -> Dir {
+    Dir::open_ambient_dir(path, ambient_authority()).unwrap()
+}
 
 #[test]
 fn appends_one_line_per_record_and_keeps_earlier_content() {
     let dir = tempfile::tempdir().unwrap();
     let config = FileConfig { path: "nested/audit.log".into() };
-    let mut sink = FileSink::open(&config, dir.path()).unwrap();
+    let root = open_dir(dir.path());
+    let mut sink = FileSink::open(&config, &root, dir.path()).unwrap();
+    assert_eq!(sink.location(), dir.path().join("nested/audit.log").display().to_string());
     sink.write(br#"{"a":1}"#).unwrap();
     sink.write(b"{\"b\":2}\n").unwrap();
     sink.flush().unwrap();
     drop(sink);
-    let mut sink = FileSink::open(&config, dir.path()).unwrap();
+    let mut sink = FileSink::open(&config, &root, dir.path()).unwrap();
     sink.write(br#"{"c":3}"#).unwrap();
     sink.flush().unwrap();
     let text = std::fs::read_to_string(dir.path().join("nested/audit.log")).unwrap();
@@ -25,4 +34,14 @@ fn refuses_paths_outside_the_handler_directory() {
         assert!(err.starts_with("path:"), "{bad}: {err}");
     }
     assert!(OutputConfig::File(FileConfig { path: "./ok/audit.log".into() }).validate().is_ok());
+}
+
+#[test]
+fn a_symbolic_link_out_of_the_directory_is_not_followed() {
+    let outside = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(outside.path(), dir.path().join("link")).unwrap();
+    let config = FileConfig { path: "link/audit.log".into() };
+    let err = FileSink::open(&config, &open_dir(dir.path()), dir.path()).err().expect("must not escape");
+    assert!(!outside.path().join("audit.log").exists(), "{err}");
 }

@@ -1,5 +1,7 @@
 //! Test guest: a handler whose behaviour each event chooses with its
-//! `action` field, so that one component exercises every host path.
+//! `action` field, so that one component exercises every host path. The
+//! actions below the first block form a *hostile-guest corpus*: each one
+//! attacks one budget or isolation boundary of the host.
 //!
 //! | `action` | behaviour |
 //! |---|---|
@@ -10,8 +12,32 @@
 //! | `emit-undeclared` | emits to `undeclared`, then reports the host's answer to `out` |
 //! | `log` | logs `message` at info level, then echoes |
 //! | `count` | increments state `count`, emits `{"count": n}` |
+//! | `recurse` | unbounded non-tail recursion (a stack-overflow trap) |
+//! | `membomb` | allocates and writes 1 MiB chunks, never freeing them (hits the memory budget) |
+//! | `unreachable` | executes the wasm `unreachable` instruction (a trap that is not a panic) |
+//! | `output-flood` | emits 64 KiB records to `out` until `emit` fails, then returns that `Err` |
+//! | `log-flood` | logs 4 KiB info messages forever (the log budget drops them; fuel ends the call) |
+//! | `stdout-flood` | prints 10 000 lines of 1 KiB (10 MiB) to stdout, then echoes (must not be a fault) |
+//! | `state-flood` | stores 64 KiB values under `k0`, `k1`, … until `state::set` fails, then returns that `Err` |
+//! | `slow` | busy-waits `ms` milliseconds (event field, default 200), then echoes |
+//! | `wasi-file` | reads `/etc/passwd` |
+//! | `wasi-readdir` | lists `/`, then `.` |
+//! | `wasi-env` | reads `PATH`, then counts the environment variables |
+//! | `wasi-socket` | connects to `127.0.0.1:5432` |
+//! | `wasi-dns` | resolves `localhost:80` |
+//! | `emit-other` | emits to the output named by `output` (default `other-tenant.log`), returns `emit`'s answer |
+//! | `every-10th` | panics when the event's sequence is a multiple of 10, otherwise echoes |
 //!
-//! `init` fails when the config has `"fail_init": true`.
+//! Each `wasi-*` probe tries one thing the sandbox must refuse. If it
+//! succeeds, the probe emits `{"id", "leak": "<what it got>"}` to `out` and
+//! returns `Ok` (so a leak shows up as a record); if it is refused, the probe
+//! returns `Err("<probe> refused: <error>")`.
+//!
+//! `init` fails when the config has `"fail_init": true`, and panics (a trap
+//! inside `init`) when it has `"trap_init": true`.
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
 
 use wasp_guest::{Config, Event, Handler, emit, export_handler, log, serde_json::json, state};
 
@@ -23,6 +49,9 @@ impl Handler for Probe {
     fn init(config: Config) -> Result<Self, String> {
         if config.get("/fail_init").and_then(|v| v.as_bool()) == Some(true) {
             return Err("init refused: fail_init is set".into());
+        }
+        if config.get("/trap_init").and_then(|v| v.as_bool()) == Some(true) {
+            panic!("probe: trap_init is set");
         }
         Ok(Probe { instance_events: 0 })
     }
@@ -56,8 +85,149 @@ impl Handler for Probe {
                 state::set_u64("count", n)?;
                 emit("out", json!({"id": event.id(), "count": n}).to_string())
             }
+
+            // Hostile guests: resource exhaustion.
+            "recurse" => Err(format!("recursion without a base case returned {}", recurse(0))),
+            "membomb" => membomb(),
+            "unreachable" => wasm_unreachable(),
+            "output-flood" => {
+                let record = "x".repeat(64 * 1024);
+                loop {
+                    emit("out", &record)?;
+                }
+            }
+            "log-flood" => {
+                let message = "x".repeat(4 * 1024);
+                loop {
+                    log::info(&message);
+                }
+            }
+            "stdout-flood" => {
+                let line = "x".repeat(1023); // + '\n' = 1 KiB per line
+                for _ in 0..10_000 {
+                    println!("{line}");
+                }
+                emit("out", echo())
+            }
+            "state-flood" => {
+                let value = vec![0x5a_u8; 64 * 1024];
+                let mut key = 0_u64;
+                loop {
+                    state::set(&format!("k{key}"), &value)?;
+                    key += 1;
+                }
+            }
+            "slow" => {
+                let ms = event.get("/ms").and_then(|v| v.as_u64()).unwrap_or(200);
+                let until = Instant::now() + Duration::from_millis(ms);
+                while Instant::now() < until {
+                    std::hint::spin_loop();
+                }
+                emit("out", echo())
+            }
+
+            // Hostile guests: WASI capabilities the sandbox must not grant.
+            "wasi-file" => match std::fs::read("/etc/passwd") {
+                Ok(bytes) => leak(event, format!("read {} bytes of /etc/passwd", bytes.len())),
+                Err(e) => Err(format!("wasi-file refused: {e}")),
+            },
+            "wasi-readdir" => {
+                let mut refusals = Vec::new();
+                for dir in ["/", "."] {
+                    match std::fs::read_dir(dir) {
+                        Ok(entries) => {
+                            let names: Vec<String> = entries
+                                .filter_map(Result::ok)
+                                .map(|e| e.file_name().to_string_lossy().into_owned())
+                                .collect();
+                            return leak(event, format!("listed {dir}: {names:?}"));
+                        }
+                        Err(e) => refusals.push(format!("{dir}: {e}")),
+                    }
+                }
+                Err(format!("wasi-readdir refused: {}", refusals.join("; ")))
+            }
+            "wasi-env" => match std::env::var("PATH") {
+                Ok(path) => leak(event, format!("PATH={path}")),
+                Err(e) => {
+                    let count = std::env::vars().count();
+                    if count > 0 {
+                        leak(event, format!("{count} environment variables"))
+                    } else {
+                        Err(format!("wasi-env refused: {e}"))
+                    }
+                }
+            },
+            "wasi-socket" => match std::net::TcpStream::connect("127.0.0.1:5432") {
+                Ok(stream) => leak(event, format!("connected to {:?}", stream.peer_addr())),
+                Err(e) => Err(format!("wasi-socket refused: {e}")),
+            },
+            "wasi-dns" => match std::net::ToSocketAddrs::to_socket_addrs(&("localhost", 80)) {
+                Ok(addrs) => leak(event, format!("resolved localhost to {:?}", addrs.collect::<Vec<_>>())),
+                Err(e) => Err(format!("wasi-dns refused: {e}")),
+            },
+
+            // Hostile guests: isolation between handlers and events.
+            "emit-other" => emit(event.get_str("/output").unwrap_or("other-tenant.log"), echo()),
+            "every-10th" => {
+                if event.sequence().is_multiple_of(10) {
+                    panic!("probe: every 10th event fails (sequence {})", event.sequence());
+                }
+                emit("out", echo())
+            }
+
             other => Err(format!("unknown action {other}")),
         }
+    }
+}
+
+/// Reports a capability the sandbox should not have granted: a record on
+/// `out`, so the leak is visible in the output.
+fn leak(event: &Event, what: String) -> Result<(), String> {
+    emit("out", json!({"id": event.id(), "leak": what}).to_string())
+}
+
+/// Recursion without a base case that the optimiser cannot see through.
+///
+/// Not a tail call (the result is used after the call returns), and the
+/// frame holds a small array in the linear-memory shadow stack. The array is
+/// deliberately small (16 bytes of shadow stack per frame, against several
+/// times that of native stack per wasm frame) so that the engine's native
+/// wasm stack limit is hit long before the 1 MiB shadow stack wraps past
+/// address 0: the trap is wasmtime's stack overflow rather than an
+/// out-of-bounds memory access.
+fn recurse(depth: u64) -> u64 {
+    let frame = black_box([depth; 2]);
+    // Never true (`depth` counts up from 0), but `black_box` hides that, so
+    // the function is not "unconditionally recursive" to rustc or LLVM.
+    if frame[0] == u64::MAX {
+        return frame[1];
+    }
+    recurse(depth + 1).wrapping_add(frame[(depth % 2) as usize])
+}
+
+/// Allocates 1 MiB chunks forever, writing every byte of each and keeping
+/// them all, until the host refuses to grow memory (the allocator then
+/// aborts: a trap the host must classify as a memory fault).
+fn membomb() -> ! {
+    let mut chunks: Vec<Vec<u8>> = Vec::new();
+    loop {
+        let mut chunk = vec![0_u8; 1 << 20];
+        chunk.fill(0xa5);
+        chunks.push(black_box(chunk));
+        black_box(&chunks);
+    }
+}
+
+/// The wasm `unreachable` instruction (not a Rust panic: nothing is printed).
+fn wasm_unreachable() -> ! {
+    #[cfg(target_arch = "wasm32")]
+    {
+        core::arch::wasm32::unreachable()
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        std::process::abort()
     }
 }
 

@@ -1,0 +1,365 @@
+//! The dead-letter store: every event a handler could not deliver (a fault,
+//! a guest error, an output that would not take it, a handler that could
+//! not start) is kept here with a structured fault record, per handler, in
+//! the data directory, until it is replayed or removed.
+//!
+//! Layout: `<dataDirectory>/dead-letters/handlers/<handler>/<id>.json` for
+//! top-level handlers and `…/dead-letters/tenants/<tenant>/<handler>/<id>.json`
+//! for a tenant's. One pretty-printed JSON document per dead letter, so that
+//! people can read them with any tool.
+//!
+//! Invariants:
+//! - a dead letter is durable before [`DeadLetterStore::put`] returns: it is
+//!   written to a temporary file, `fsync`ed, renamed into place and the
+//!   directory `fsync`ed — so the handler may acknowledge the event;
+//! - ids are unique and sort in creation order (`<unix µs>-<counter>`), so
+//!   listing and replay keep the original event order;
+//! - a replayed dead letter is removed only after the event was delivered;
+//!   one that fails again is rewritten in place with its new fault and
+//!   `attempts + 1` (rename over the old file: never absent, never torn).
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+
+use crate::engine::{Fault, FaultKind};
+use crate::event::HostEvent;
+
+/// One event a handler did not deliver, and why.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct DeadLetter {
+    /// Unique id, sortable by creation time.
+    pub id: String,
+    /// The handler (`tenant/name` for a tenant's handler).
+    pub handler: String,
+    /// The tenant, if any.
+    pub tenant: Option<String>,
+    /// SHA-256 of the component that failed (the handler's version).
+    pub version: String,
+    /// When it was (last) dead-lettered, RFC 3339 UTC.
+    pub time: String,
+    /// Delivery attempts so far (1 when first dead-lettered; replays add one).
+    pub attempts: u32,
+    /// The event as published.
+    pub event: DeadEvent,
+    /// Why it was not delivered.
+    pub fault: FaultRecord,
+}
+
+/// The event of a dead letter.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct DeadEvent {
+    /// The event's `_id`.
+    pub id: String,
+    /// Its topic.
+    pub topic: String,
+    /// Its journal sequence number when it failed.
+    pub sequence: u64,
+    /// The whole event document.
+    pub document: serde_json::Value,
+}
+
+/// The structured fault of a dead letter.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct FaultRecord {
+    /// `fuel`, `deadline`, `memory`, `trap`, `panic`, `guest-error`,
+    /// `output-limit`, `log-limit`, `state-limit`, `init`, `output` or
+    /// `quarantined`.
+    pub kind: FaultKind,
+    /// For people: the trap, the panic text (captured stderr), the guest's
+    /// error, the output's IO error.
+    pub message: String,
+    /// For traps: wasmtime's trap code (`wasm trap: wasm 'unreachable'
+    /// instruction executed`, `call stack exhausted`, …).
+    pub trap_code: Option<String>,
+    /// Fuel the failing call consumed.
+    pub fuel_used: u64,
+    /// Peak linear memory of the failing instance, in bytes.
+    pub peak_memory: u64,
+}
+
+impl FaultRecord {
+    /// The record of a fault.
+    pub fn from_fault(fault: &Fault) -> Self {
+        FaultRecord {
+            kind: fault.kind,
+            message: fault.message.clone(),
+            trap_code: fault.trap_code.clone(),
+            fuel_used: fault.fuel_used,
+            peak_memory: fault.peak_memory as u64,
+        }
+    }
+
+    /// A record without a call behind it (a guest error, an output failure).
+    pub fn plain(kind: FaultKind, message: impl Into<String>) -> Self {
+        FaultRecord { kind, message: message.into(), trap_code: None, fuel_used: 0, peak_memory: 0 }
+    }
+}
+
+impl DeadLetter {
+    /// This dead letter after another failed attempt, by `version`.
+    pub fn failed_again(&self, fault: FaultRecord, version: &str) -> DeadLetter {
+        DeadLetter {
+            version: version.to_owned(),
+            time: now_rfc3339(),
+            attempts: self.attempts + 1,
+            fault,
+            ..self.clone()
+        }
+    }
+
+    /// Rebuilds the event for a replay (`Err` only if the file was edited
+    /// into something that is no longer an event).
+    pub fn host_event(&self) -> Result<HostEvent, crate::event::PublishError> {
+        use crate::event::IntoEvent;
+        let document = self.event.document.clone().into_document(usize::MAX)?;
+        let mut event = HostEvent::from_document(&self.event.topic, document, usize::MAX)?;
+        event.sequence = self.event.sequence;
+        event.tenant = self.tenant.clone();
+        Ok(event)
+    }
+}
+
+/// Why the dead-letter store failed.
+#[derive(Debug, thiserror::Error)]
+pub enum DeadLetterError {
+    /// Reading or writing the store failed.
+    #[error("dead-letter store {path}: {source}")]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// The IO error.
+        source: std::io::Error,
+    },
+    /// A file in the store is not a dead letter.
+    #[error("dead letter {path} is not readable: {message}")]
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// No dead letter has this id.
+    #[error("no dead letter with id `{0}`")]
+    NotFound(String),
+}
+
+/// The dead letters under one data directory.
+#[derive(Debug, Clone)]
+pub struct DeadLetterStore {
+    root: PathBuf,
+}
+
+static COUNTER: AtomicU64 = AtomicU64::new(0);
+
+impl DeadLetterStore {
+    /// The store of `data_dir` (created on first write).
+    pub fn new(data_dir: &Path) -> Self {
+        DeadLetterStore { root: data_dir.join("dead-letters") }
+    }
+
+    /// Where the store lives.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn handler_dir(&self, tenant: Option<&str>, name: &str) -> PathBuf {
+        match tenant {
+            Some(t) => self.root.join("tenants").join(t).join(name),
+            None => self.root.join("handlers").join(name),
+        }
+    }
+
+    /// A new dead letter for `event`, failed in `handler`.
+    pub fn letter(handler: &HandlerRef<'_>, event: &HostEvent, fault: FaultRecord) -> DeadLetter {
+        let micros = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_micros()).unwrap_or(0);
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        DeadLetter {
+            id: format!("{micros:016}-{n:06}-{}", std::process::id()),
+            handler: crate::config::qualified(handler.tenant, handler.name),
+            tenant: handler.tenant.map(str::to_owned),
+            version: handler.version.to_owned(),
+            time: now_rfc3339(),
+            attempts: 1,
+            event: DeadEvent {
+                id: event.id.clone(),
+                topic: event.topic.clone(),
+                sequence: event.sequence,
+                document: serde_json::from_str(&event.json).unwrap_or(serde_json::Value::String(event.json.clone())),
+            },
+            fault,
+        }
+    }
+
+    /// Writes `letter` durably (replacing an earlier version of it).
+    pub fn put(&self, letter: &DeadLetter) -> Result<(), DeadLetterError> {
+        let (tenant, name) = split_handler(&letter.handler);
+        let dir = self.handler_dir(tenant, name);
+        let io = |path: &Path| {
+            let path = path.to_owned();
+            move |source| DeadLetterError::Io { path, source }
+        };
+        std::fs::create_dir_all(&dir).map_err(io(&dir))?;
+        let path = dir.join(format!("{}.json", letter.id));
+        let tmp = dir.join(format!(".{}.tmp", letter.id));
+        let text = serde_json::to_vec_pretty(letter).expect("a dead letter serializes");
+        {
+            use std::io::Write;
+            let mut file = std::fs::File::create(&tmp).map_err(io(&tmp))?;
+            file.write_all(&text).map_err(io(&tmp))?;
+            file.sync_data().map_err(io(&tmp))?;
+        }
+        std::fs::rename(&tmp, &path).map_err(io(&path))?;
+        std::fs::File::open(&dir).and_then(|d| d.sync_all()).map_err(io(&dir))?;
+        Ok(())
+    }
+
+    /// Every dead letter, oldest first; only `handler`'s (`name` or
+    /// `tenant/name`) when given.
+    pub fn list(&self, handler: Option<&str>) -> Result<Vec<DeadLetter>, DeadLetterError> {
+        let mut dirs = Vec::new();
+        match handler {
+            Some(h) => {
+                let (tenant, name) = split_handler(h);
+                dirs.push(self.handler_dir(tenant, name));
+            }
+            None => {
+                for handler_dir in subdirs(&self.root.join("handlers"))? {
+                    dirs.push(handler_dir);
+                }
+                for tenant_dir in subdirs(&self.root.join("tenants"))? {
+                    dirs.extend(subdirs(&tenant_dir)?);
+                }
+            }
+        }
+        let mut letters = Vec::new();
+        for dir in dirs {
+            let entries = match std::fs::read_dir(&dir) {
+                Ok(entries) => entries,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(source) => return Err(DeadLetterError::Io { path: dir, source }),
+            };
+            for entry in entries {
+                let path = entry.map_err(|source| DeadLetterError::Io { path: dir.clone(), source })?.path();
+                if path.extension().is_some_and(|e| e == "json") {
+                    letters.push(read_letter(&path)?);
+                }
+            }
+        }
+        letters.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(letters)
+    }
+
+    /// The dead letter with this id.
+    pub fn get(&self, id: &str) -> Result<DeadLetter, DeadLetterError> {
+        self.list(None)?.into_iter().find(|l| l.id == id).ok_or_else(|| DeadLetterError::NotFound(id.to_owned()))
+    }
+
+    /// Removes a dead letter (after its event was delivered).
+    pub fn remove(&self, letter: &DeadLetter) -> Result<(), DeadLetterError> {
+        let (tenant, name) = split_handler(&letter.handler);
+        let dir = self.handler_dir(tenant, name);
+        let path = dir.join(format!("{}.json", letter.id));
+        std::fs::remove_file(&path).map_err(|source| DeadLetterError::Io { path: path.clone(), source })?;
+        std::fs::File::open(&dir).and_then(|d| d.sync_all()).map_err(|source| DeadLetterError::Io { path: dir, source })
+    }
+}
+
+/// Who a dead letter belongs to.
+#[derive(Debug, Clone, Copy)]
+pub struct HandlerRef<'a> {
+    /// The handler's name.
+    pub name: &'a str,
+    /// Its tenant.
+    pub tenant: Option<&'a str>,
+    /// Its component's SHA-256.
+    pub version: &'a str,
+}
+
+fn split_handler(qualified: &str) -> (Option<&str>, &str) {
+    match qualified.split_once('/') {
+        Some((tenant, name)) => (Some(tenant), name),
+        None => (None, qualified),
+    }
+}
+
+fn subdirs(dir: &Path) -> Result<Vec<PathBuf>, DeadLetterError> {
+    match std::fs::read_dir(dir) {
+        Ok(entries) => {
+            let mut dirs = Vec::new();
+            for entry in entries {
+                let path = entry.map_err(|source| DeadLetterError::Io { path: dir.to_owned(), source })?.path();
+                if path.is_dir() {
+                    dirs.push(path);
+                }
+            }
+            dirs.sort();
+            Ok(dirs)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(source) => Err(DeadLetterError::Io { path: dir.to_owned(), source }),
+    }
+}
+
+fn read_letter(path: &Path) -> Result<DeadLetter, DeadLetterError> {
+    let text = std::fs::read(path).map_err(|source| DeadLetterError::Io { path: path.to_owned(), source })?;
+    serde_json::from_slice(&text).map_err(|e| DeadLetterError::Corrupt { path: path.to_owned(), message: e.to_string() })
+}
+
+fn now_rfc3339() -> String {
+    humantime::format_rfc3339_millis(SystemTime::now()).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(id: &str, seq: u64) -> HostEvent {
+        let mut e = HostEvent::from_document("access", serde_json::json!({"_id": id, "timestamp": "2026-11-22T00:00:00Z", "x": 1}).as_object().unwrap().clone(), 1 << 20).unwrap();
+        e.sequence = seq;
+        e
+    }
+
+    #[test]
+    fn put_list_get_remove_round_trip_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = DeadLetterStore::new(dir.path());
+        let top = HandlerRef { name: "h", tenant: None, version: "abc" };
+        let acme = HandlerRef { name: "h", tenant: Some("acme"), version: "def" };
+        let a = DeadLetterStore::letter(&top, &event("a", 1), FaultRecord::plain(FaultKind::Trap, "boom"));
+        let b = DeadLetterStore::letter(&acme, &event("b", 2), FaultRecord::plain(FaultKind::Fuel, "spin"));
+        let c = DeadLetterStore::letter(&top, &event("c", 3), FaultRecord::plain(FaultKind::GuestError, "no"));
+        for l in [&a, &b, &c] {
+            store.put(l).unwrap();
+        }
+        let all: Vec<_> = store.list(None).unwrap().into_iter().map(|l| l.event.id).collect();
+        assert_eq!(all, ["a", "b", "c"]);
+        let top_only: Vec<_> = store.list(Some("h")).unwrap().into_iter().map(|l| l.event.id).collect();
+        assert_eq!(top_only, ["a", "c"]);
+        let got = store.get(&b.id).unwrap();
+        assert_eq!(got, b);
+        assert_eq!(got.handler, "acme/h");
+        let replayed = got.host_event().unwrap();
+        assert_eq!(replayed.tenant.as_deref(), Some("acme"));
+        assert_eq!((replayed.json, replayed.sequence), (event("b", 2).json, 2));
+        store.remove(&a).unwrap();
+        assert!(matches!(store.get(&a.id), Err(DeadLetterError::NotFound(_))));
+        assert_eq!(store.list(Some("h")).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn a_corrupt_file_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = DeadLetterStore::new(dir.path());
+        let handler_dir = store.root().join("handlers/h");
+        std::fs::create_dir_all(&handler_dir).unwrap();
+        std::fs::write(handler_dir.join("x.json"), b"{not json").unwrap();
+        let err = store.list(None).unwrap_err().to_string();
+        assert!(err.contains("x.json") && err.contains("not readable"), "{err}");
+    }
+}

@@ -1,0 +1,344 @@
+//! Delivery: one thread per handler reads the journal through the handler's
+//! cursor, calls the handler in batches, commits the records of the events
+//! it accepted to the outputs, dead-letters the events it did not deliver,
+//! and acknowledges only after the outputs (or the dead-letter store) took
+//! them.
+//!
+//! Invariants:
+//! - every event of the handler's topics and tenant is counted exactly once
+//!   as delivered or dead-lettered (`lost` only if the dead-letter store
+//!   itself cannot be written — logged as an error);
+//! - records of an event are written only if the handler returned `ok` for
+//!   it, and the cursor moves past an event only after its records were
+//!   flushed or its dead letter was written;
+//! - a faulted instance is never called again (a trap poisons its store);
+//!   the batch is re-run one event at a time on fresh instances so that only
+//!   the faulty event is dead-lettered;
+//! - while the circuit breaker is open the handler reads nothing: its events
+//!   stay in the journal (the cursor is parked, so flushes do not wait for
+//!   it). At shutdown they are dead-lettered as `quarantined`, untried.
+
+mod breaker;
+mod stats;
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+pub use breaker::{Breaker, Position, Transition};
+pub use stats::{HandlerState, HandlerStats, HandlerSummary, OutputSummary};
+
+use crate::dead_letter::{DeadLetterStore, FaultRecord, HandlerRef};
+use crate::engine::{BatchOutcome, Fault, FaultKind, HandlerInstance, HandlerPre, OutputSpec, StateStore};
+use crate::event::HostEvent;
+use crate::journal::{CursorId, Journal};
+use crate::outputs::Sink;
+use crate::quota::TokenBucket;
+
+/// What became of one event.
+#[derive(Debug)]
+pub enum EventResult {
+    /// Its records reached the outputs.
+    Delivered,
+    /// It was not delivered, for this reason.
+    Failed(FaultRecord),
+}
+
+/// Everything one handler's delivery thread owns.
+pub struct Worker {
+    pub name: String,
+    pub tenant: Option<String>,
+    pub topics: BTreeSet<String>,
+    pub pre: HandlerPre,
+    pub budgets: crate::engine::Budgets,
+    pub output_specs: Arc<[OutputSpec]>,
+    pub sinks: Vec<Box<dyn Sink>>,
+    pub state: StateStore,
+    pub handler_config: String,
+    pub batch_max_size: usize,
+    pub batch_max_wait: Duration,
+    pub stats: Arc<HandlerStats>,
+    pub instance: Option<HandlerInstance>,
+    pub breaker: Breaker,
+    pub dead_letters: DeadLetterStore,
+    /// The tenant's fuel quota, shared by its handlers.
+    pub fuel_quota: Option<Arc<TokenBucket>>,
+    /// Why the handler could not start; its events are dead-lettered.
+    pub disabled: Option<FaultRecord>,
+}
+
+/// How often an output write is attempted before its events count as failed.
+const OUTPUT_ATTEMPTS: u32 = 3;
+/// How often writing a dead letter is attempted before the event is lost.
+const DEAD_LETTER_ATTEMPTS: u32 = 3;
+
+impl Worker {
+    /// Runs until the journal is closed and this handler has read everything.
+    pub fn run(mut self, journal: Arc<dyn Journal>, cursor: CursorId) {
+        loop {
+            if self.breaker.is_open() && !self.sit_out_quarantine(&*journal) {
+                self.drain_quarantined(&*journal, cursor);
+                break;
+            }
+            let max = if self.breaker.position() == Position::HalfOpen { 1 } else { self.batch_max_size };
+            let batch = journal.read(cursor, max, self.batch_max_wait);
+            let Some(last) = batch.last().map(|e| e.sequence) else { break };
+            let mine: Vec<Arc<HostEvent>> = batch.into_iter().filter(|e| self.wants(e)).collect();
+            let stopped_at = if mine.is_empty() { None } else { self.deliver(&mine) };
+            match stopped_at {
+                None => journal.ack(cursor, last),
+                Some(next) => {
+                    // The breaker opened mid-batch: the rest waits in the journal.
+                    journal.ack(cursor, next - 1);
+                    journal.rewind(cursor, next);
+                }
+            }
+            journal.park(cursor, self.breaker.is_open());
+        }
+        tracing::debug!(handler = %self.name, "delivery stopped: journal drained");
+    }
+
+    fn wants(&self, event: &HostEvent) -> bool {
+        event.tenant == self.tenant && self.topics.contains(&event.topic)
+    }
+
+    fn handler_ref(&self) -> HandlerRef<'_> {
+        HandlerRef { name: &self.name, tenant: self.tenant.as_deref(), version: &self.pre.hash }
+    }
+
+    /// Waits out an open breaker; `false` if the journal closed meanwhile.
+    fn sit_out_quarantine(&mut self, journal: &dyn Journal) -> bool {
+        while let Position::Open { until } = self.breaker.position() {
+            if journal.is_closed() {
+                return false;
+            }
+            let now = Instant::now();
+            if now >= until {
+                tracing::info!(handler = %self.name, "circuit breaker half-open: probing with one event");
+                self.breaker.half_open();
+                break;
+            }
+            std::thread::sleep((until - now).min(Duration::from_millis(20)));
+        }
+        true
+    }
+
+    /// At shutdown, a quarantined handler's waiting events go to the
+    /// dead-letter store untried.
+    fn drain_quarantined(&mut self, journal: &dyn Journal, cursor: CursorId) {
+        let why = format!(
+            "not attempted: the handler was quarantined by its circuit breaker when the service stopped (last fault: {})",
+            self.stats.summary("", None, "", Vec::new()).last_fault.unwrap_or_default()
+        );
+        loop {
+            let batch = journal.read(cursor, 1024, Duration::ZERO);
+            let Some(last) = batch.last().map(|e| e.sequence) else { break };
+            for event in batch.iter().filter(|e| self.wants(e)) {
+                self.stats.received.fetch_add(1, Ordering::Relaxed);
+                self.dead_letter(event, FaultRecord::plain(FaultKind::Quarantined, why.clone()));
+            }
+            journal.ack(cursor, last);
+        }
+    }
+
+    /// Handles `events`, dead-lettering the ones not delivered. Returns the
+    /// sequence of the first event left untouched because the breaker
+    /// opened, if any.
+    fn deliver(&mut self, events: &[Arc<HostEvent>]) -> Option<u64> {
+        let started = Instant::now();
+        let (results, stopped_at) = self.handle(events);
+        for (event, result) in events.iter().zip(results) {
+            self.stats.received.fetch_add(1, Ordering::Relaxed);
+            match result {
+                EventResult::Delivered => {
+                    self.stats.delivered.fetch_add(1, Ordering::Relaxed);
+                }
+                EventResult::Failed(record) => self.dead_letter(event, record),
+            }
+        }
+        self.stats.busy_ns.fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
+        stopped_at
+    }
+
+    /// Runs `events` through the handler and the outputs: one result per
+    /// event handled (a prefix of `events`), and where it stopped if the
+    /// breaker opened.
+    pub fn handle(&mut self, events: &[Arc<HostEvent>]) -> (Vec<EventResult>, Option<u64>) {
+        if let Some(record) = &self.disabled {
+            return (events.iter().map(|_| EventResult::Failed(record.clone())).collect(), None);
+        }
+        match self.call(events) {
+            Ok(outcome) => (self.commit(events, outcome), None),
+            Err(fault) if events.len() == 1 => {
+                self.breaker_fault(&fault.kind);
+                (vec![EventResult::Failed(FaultRecord::from_fault(&fault))], None)
+            }
+            Err(fault) => {
+                tracing::debug!(handler = %self.name, "batch of {} faulted ({}); isolating the faulty events", events.len(), fault.kind.as_str());
+                let mut results = Vec::with_capacity(events.len());
+                for event in events {
+                    if self.breaker.is_open() {
+                        return (results, Some(event.sequence));
+                    }
+                    let one = std::slice::from_ref(event);
+                    match self.call(one) {
+                        Ok(outcome) => results.extend(self.commit(one, outcome)),
+                        Err(fault) => {
+                            self.breaker_fault(&fault.kind);
+                            results.push(EventResult::Failed(FaultRecord::from_fault(&fault)));
+                        }
+                    }
+                }
+                (results, None)
+            }
+        }
+    }
+
+    fn breaker_fault(&mut self, kind: &FaultKind) {
+        if !kind.trips_breaker() {
+            return;
+        }
+        if self.breaker.fault() == Transition::Opened {
+            self.stats.quarantines.fetch_add(1, Ordering::Relaxed);
+            self.stats.set_state(HandlerState::Quarantined);
+            tracing::warn!(handler = %self.name, backoff = ?self.breaker.backoff(), "circuit breaker open: handler quarantined");
+        }
+    }
+
+    fn breaker_success(&mut self) {
+        if self.breaker.success() == Transition::Closed {
+            self.stats.set_state(HandlerState::Running);
+            tracing::info!(handler = %self.name, "circuit breaker closed: the probe succeeded");
+        }
+    }
+
+    /// Writes a dead letter durably, retrying; counts the event as lost only
+    /// if the store cannot be written at all.
+    fn dead_letter(&self, event: &HostEvent, record: FaultRecord) {
+        let kind = record.kind;
+        let summary = format!("event {} ({}): {}", event.id, kind.as_str(), record.message);
+        tracing::warn!(handler = %self.name, event = %event.id, sequence = event.sequence, fault = kind.as_str(), "dead-lettered: {}", record.message);
+        let letter = DeadLetterStore::letter(&self.handler_ref(), event, record);
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self.dead_letters.put(&letter) {
+                Ok(()) => break,
+                Err(e) if attempt < DEAD_LETTER_ATTEMPTS => {
+                    tracing::warn!(handler = %self.name, "writing a dead letter failed (attempt {attempt}), retrying: {e}");
+                    std::thread::sleep(Duration::from_millis(100 << attempt));
+                }
+                Err(e) => {
+                    tracing::error!(handler = %self.name, event = %event.id, "EVENT LOST: its dead letter could not be written: {e}");
+                    self.stats.lost.fetch_add(1, Ordering::Relaxed);
+                    self.stats.fault(kind, summary);
+                    return;
+                }
+            }
+        }
+        self.stats.dead_lettered.fetch_add(1, Ordering::Relaxed);
+        self.stats.fault(kind, summary);
+    }
+
+    /// The live instance, instantiated (and `init`ed) when there is none.
+    pub(crate) fn instance(&mut self) -> Result<&mut HandlerInstance, Fault> {
+        if self.instance.is_none() {
+            let instance = self.pre.instantiate(
+                &self.name,
+                &self.budgets,
+                self.output_specs.clone(),
+                self.state.clone(),
+                &self.handler_config,
+            )?;
+            self.stats.instances.fetch_add(1, Ordering::Relaxed);
+            self.instance = Some(instance);
+        }
+        Ok(self.instance.as_mut().expect("just set"))
+    }
+
+    fn call(&mut self, events: &[Arc<HostEvent>]) -> Result<BatchOutcome, Fault> {
+        if let Some(quota) = &self.fuel_quota {
+            let waited = quota.wait_for_credit();
+            self.stats.throttled_ns.fetch_add(waited.as_nanos() as u64, Ordering::Relaxed);
+        }
+        self.stats.calls.fetch_add(1, Ordering::Relaxed);
+        let result = self.instance().and_then(|instance| instance.handle_batch(events));
+        let fuel = match &result {
+            Ok(outcome) => outcome.fuel_used,
+            Err(fault) => fault.fuel_used,
+        };
+        self.stats.fuel_used.fetch_add(fuel, Ordering::Relaxed);
+        if let Some(quota) = &self.fuel_quota {
+            quota.charge(fuel);
+        }
+        match &result {
+            // A fault poisons the store: never call this instance again.
+            Err(_) => self.instance = None,
+            Ok(_) => {
+                let handled = self.instance.as_ref().map_or(0, HandlerInstance::events_handled);
+                if self.budgets.recycle_after > 0 && handled >= self.budgets.recycle_after {
+                    self.instance = None;
+                    self.stats.recycled.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
+        result
+    }
+
+    /// Writes the records of the accepted events and flushes; one result
+    /// per event.
+    fn commit(&mut self, events: &[Arc<HostEvent>], outcome: BatchOutcome) -> Vec<EventResult> {
+        // The guest ran to completion: whatever it answered, it is healthy.
+        self.breaker_success();
+        let mut accepted = BTreeSet::new();
+        let mut results: Vec<Option<EventResult>> = Vec::with_capacity(events.len());
+        for (event, result) in events.iter().zip(&outcome.results) {
+            match result {
+                Ok(()) => {
+                    accepted.insert(event.sequence);
+                    results.push(None);
+                }
+                Err(message) => results.push(Some(EventResult::Failed(FaultRecord::plain(FaultKind::GuestError, message.clone())))),
+            }
+        }
+        let records: Vec<_> = outcome.staged.iter().filter(|r| accepted.contains(&r.sequence)).collect();
+        let mut attempt = 0;
+        let written = loop {
+            attempt += 1;
+            match self.write_records(&records) {
+                Ok(()) => break Ok(()),
+                Err(e) if attempt < OUTPUT_ATTEMPTS => {
+                    tracing::warn!(handler = %self.name, "output write failed (attempt {attempt}), retrying: {e}");
+                    std::thread::sleep(Duration::from_millis(100 << attempt));
+                }
+                Err(e) => {
+                    tracing::error!(handler = %self.name, "output write failed {OUTPUT_ATTEMPTS} times: {e}");
+                    break Err(e);
+                }
+            }
+        };
+        if let Err(e) = &written {
+            self.breaker_fault(&FaultKind::Output);
+            let message = format!("output write failed {OUTPUT_ATTEMPTS} times: {e}");
+            for slot in results.iter_mut().filter(|r| r.is_none()) {
+                *slot = Some(EventResult::Failed(FaultRecord::plain(FaultKind::Output, message.clone())));
+            }
+        }
+        results.into_iter().map(|r| r.unwrap_or(EventResult::Delivered)).collect()
+    }
+
+    fn write_records(&mut self, records: &[&crate::engine::StagedRecord]) -> std::io::Result<()> {
+        let mut touched = vec![false; self.sinks.len()];
+        for record in records {
+            self.sinks[record.output].write(&record.data)?;
+            touched[record.output] = true;
+        }
+        for (sink, touched) in self.sinks.iter_mut().zip(touched) {
+            if touched {
+                sink.flush()?;
+            }
+        }
+        Ok(())
+    }
+}

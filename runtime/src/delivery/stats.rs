@@ -1,0 +1,159 @@
+//! Counters of one handler, updated by its delivery thread and read by
+//! `summary()` at any time.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+
+use serde::Serialize;
+
+use crate::engine::FaultKind;
+
+/// Where a handler stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum HandlerState {
+    /// Handling events.
+    Running,
+    /// Its circuit breaker is open: its events wait in the journal until a
+    /// probe succeeds.
+    Quarantined,
+    /// It could not start (`init` failed, or an output could not be
+    /// opened): its events are dead-lettered with kind `init`.
+    Disabled,
+}
+
+/// Counters of one handler.
+#[derive(Debug, Default)]
+pub struct HandlerStats {
+    pub(super) received: AtomicU64,
+    pub(super) delivered: AtomicU64,
+    pub(super) dead_lettered: AtomicU64,
+    pub(super) lost: AtomicU64,
+    pub(super) fuel_used: AtomicU64,
+    pub(super) busy_ns: AtomicU64,
+    pub(super) throttled_ns: AtomicU64,
+    pub(super) calls: AtomicU64,
+    pub(super) instances: AtomicU64,
+    pub(super) recycled: AtomicU64,
+    pub(super) quarantines: AtomicU64,
+    state: AtomicU8,
+    faults: Mutex<BTreeMap<FaultKind, u64>>,
+    last_fault: Mutex<Option<String>>,
+    disabled_reason: Mutex<Option<String>>,
+}
+
+/// A snapshot of one handler's counters.
+///
+/// For every handler, `received = delivered + deadLettered + lost`, and
+/// `lost` stays 0 unless the dead-letter store itself could not be written.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct HandlerSummary {
+    /// The handler's name (`tenant/name` for a tenant's handler).
+    pub name: String,
+    /// Its tenant, if any.
+    pub tenant: Option<String>,
+    /// SHA-256 of its component.
+    pub version: String,
+    /// `running`, `quarantined` or `disabled`.
+    pub state: HandlerState,
+    /// Why it is disabled.
+    pub disabled_reason: Option<String>,
+    /// Events of its topics it has taken from the journal.
+    pub received: u64,
+    /// Events it accepted whose records reached the outputs.
+    pub delivered: u64,
+    /// Events kept in the dead-letter store.
+    pub dead_lettered: u64,
+    /// Events neither delivered nor dead-lettered (the dead-letter store
+    /// could not be written; logged as errors).
+    pub lost: u64,
+    /// Fuel consumed by all calls.
+    pub fuel_used: u64,
+    /// Fuel per received event (0 when none).
+    pub fuel_per_event: u64,
+    /// Time spent in handler calls and output writes, in nanoseconds.
+    pub busy_ns: u64,
+    /// Time spent waiting for the tenant's fuel quota, in nanoseconds.
+    pub throttled_ns: u64,
+    /// Handler calls made.
+    pub calls: u64,
+    /// Instances created (1 + recycles + replacements after faults).
+    pub instances: u64,
+    /// Instances replaced after `recycleAfter` events.
+    pub recycled: u64,
+    /// Times the circuit breaker opened.
+    pub quarantines: u64,
+    /// Dead letters by fault kind (`guest-error`, `trap`, `panic`, `fuel`, …).
+    pub faults: BTreeMap<String, u64>,
+    /// The most recent failure, for people.
+    pub last_fault: Option<String>,
+    /// Where its outputs write.
+    pub outputs: Vec<OutputSummary>,
+}
+
+/// One output of a handler.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct OutputSummary {
+    /// The output's name.
+    pub name: String,
+    /// Its type (`file`, `stdout`).
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Where records go.
+    pub location: String,
+}
+
+impl HandlerStats {
+    pub(super) fn fault(&self, kind: FaultKind, text: String) {
+        *self.faults.lock().unwrap().entry(kind).or_default() += 1;
+        *self.last_fault.lock().unwrap() = Some(text);
+    }
+
+    pub(super) fn set_state(&self, state: HandlerState) {
+        self.state.store(state as u8, Ordering::Relaxed);
+    }
+
+    pub(crate) fn disable(&self, reason: String) {
+        *self.disabled_reason.lock().unwrap() = Some(reason);
+        self.set_state(HandlerState::Disabled);
+    }
+
+    /// The handler's state now.
+    pub fn state(&self) -> HandlerState {
+        match self.state.load(Ordering::Relaxed) {
+            x if x == HandlerState::Quarantined as u8 => HandlerState::Quarantined,
+            x if x == HandlerState::Disabled as u8 => HandlerState::Disabled,
+            _ => HandlerState::Running,
+        }
+    }
+
+    /// A snapshot.
+    pub fn summary(&self, name: &str, tenant: Option<&str>, version: &str, outputs: Vec<OutputSummary>) -> HandlerSummary {
+        let received = self.received.load(Ordering::Relaxed);
+        let fuel_used = self.fuel_used.load(Ordering::Relaxed);
+        HandlerSummary {
+            name: name.to_owned(),
+            tenant: tenant.map(str::to_owned),
+            version: version.to_owned(),
+            state: self.state(),
+            disabled_reason: self.disabled_reason.lock().unwrap().clone(),
+            received,
+            delivered: self.delivered.load(Ordering::Relaxed),
+            dead_lettered: self.dead_lettered.load(Ordering::Relaxed),
+            lost: self.lost.load(Ordering::Relaxed),
+            fuel_used,
+            fuel_per_event: fuel_used.checked_div(received).unwrap_or(0),
+            busy_ns: self.busy_ns.load(Ordering::Relaxed),
+            throttled_ns: self.throttled_ns.load(Ordering::Relaxed),
+            calls: self.calls.load(Ordering::Relaxed),
+            instances: self.instances.load(Ordering::Relaxed),
+            recycled: self.recycled.load(Ordering::Relaxed),
+            quarantines: self.quarantines.load(Ordering::Relaxed),
+            faults: self.faults.lock().unwrap().iter().map(|(k, v)| (k.as_str().to_owned(), *v)).collect(),
+            last_fault: self.last_fault.lock().unwrap().clone(),
+            outputs,
+        }
+    }
+}
