@@ -41,6 +41,18 @@ impl Fixture {
         path
     }
 
+    /// Writes `audit.json` with this whole configuration document.
+    pub fn config_doc(&self, doc: &Value) -> PathBuf {
+        let path = self.dir.path().join("audit.json");
+        std::fs::write(&path, serde_json::to_string_pretty(doc).unwrap()).unwrap();
+        path
+    }
+
+    /// The dead letters of `handler` (`name` or `tenant/name`), oldest first.
+    pub fn dead_letters(&self, handler: &str) -> Vec<wasp::dead_letter::DeadLetter> {
+        wasp::dead_letter::DeadLetterStore::new(&self.dir.path().join("wasp-data")).list(Some(handler)).unwrap()
+    }
+
     /// The lines of a handler's output file (`wasp-data/<handler>/<file>`).
     pub fn output_lines(&self, handler: &str, file: &str) -> Vec<String> {
         let path = self.dir.path().join("wasp-data").join(handler).join(file);
@@ -54,6 +66,16 @@ impl Fixture {
     /// The output lines parsed as JSON.
     pub fn output_json(&self, handler: &str, file: &str) -> Vec<Value> {
         self.output_lines(handler, file).iter().map(|l| serde_json::from_str(l).unwrap()).collect()
+    }
+
+    /// The output lines of a file under the data directory, parsed as JSON
+    /// (none when the file does not exist).
+    pub fn data_json(&self, relative: &str) -> Vec<Value> {
+        match std::fs::read_to_string(self.dir.path().join("wasp-data").join(relative)) {
+            Ok(text) => text.lines().map(|l| serde_json::from_str(l).unwrap()).collect(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+            Err(e) => panic!("read {relative}: {e}"),
+        }
     }
 }
 
@@ -73,6 +95,12 @@ pub fn probe_handler(name: &str, extra: Value) -> Value {
         }
     }
     handler
+}
+
+/// A probe handler named `healthy` that ignores `action` and echoes every
+/// event: the well-behaved neighbour of a hostile handler.
+pub fn healthy_probe() -> Value {
+    probe_handler("healthy", json!({"config": {"healthy": true}}))
 }
 
 /// The `wasp` binary of this build (`target/<profile>/wasp`). The test

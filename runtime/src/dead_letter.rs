@@ -181,7 +181,7 @@ impl DeadLetterStore {
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
         DeadLetter {
             id: format!("{micros:016}-{n:06}-{}", std::process::id()),
-            handler: crate::config::qualified(handler.tenant, handler.name),
+            handler: handler.name.to_owned(),
             tenant: handler.tenant.map(str::to_owned),
             version: handler.version.to_owned(),
             time: now_rfc3339(),
@@ -273,7 +273,7 @@ impl DeadLetterStore {
 /// Who a dead letter belongs to.
 #[derive(Debug, Clone, Copy)]
 pub struct HandlerRef<'a> {
-    /// The handler's name.
+    /// The handler's qualified name (`tenant/name` for a tenant's).
     pub name: &'a str,
     /// Its tenant.
     pub tenant: Option<&'a str>,
@@ -330,7 +330,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = DeadLetterStore::new(dir.path());
         let top = HandlerRef { name: "h", tenant: None, version: "abc" };
-        let acme = HandlerRef { name: "h", tenant: Some("acme"), version: "def" };
+        let acme = HandlerRef { name: "acme/h", tenant: Some("acme"), version: "def" };
         let a = DeadLetterStore::letter(&top, &event("a", 1), FaultRecord::plain(FaultKind::Trap, "boom"));
         let b = DeadLetterStore::letter(&acme, &event("b", 2), FaultRecord::plain(FaultKind::Fuel, "spin"));
         let c = DeadLetterStore::letter(&top, &event("c", 3), FaultRecord::plain(FaultKind::GuestError, "no"));

@@ -2,7 +2,7 @@
 //! and every event is accounted for.
 
 use serde_json::json;
-use wasp::{AuditService, BuildError};
+use wasp::{AuditService, HandlerState};
 use wasp_tests::{Fixture, guests, probe_handler};
 
 fn ids(values: &[serde_json::Value]) -> Vec<&str> {
@@ -22,7 +22,7 @@ fn a_panicking_event_fails_alone_and_a_fresh_instance_handles_the_rest() {
     assert_eq!(ids(&out), ["a", "c", "d"]);
     let summary = service.shutdown();
     let h = &summary.handlers[0];
-    assert_eq!((h.received, h.delivered, h.failed), (4, 3, 1));
+    assert_eq!((h.received, h.delivered, h.dead_lettered), (4, 3, 1));
     assert_eq!(h.faults.get("panic"), Some(&1), "{h:?}");
     assert!(h.last_fault.as_deref().unwrap().contains("probe: poisoned event b"), "{h:?}");
     assert!(h.instances >= 2, "the trapped instance was replaced: {h:?}");
@@ -38,7 +38,7 @@ fn running_out_of_fuel_is_a_fault_and_the_next_event_is_handled() {
     service.flush();
     assert_eq!(ids(&fx.output_json("p", "out.log")), ["after"]);
     let h = &service.shutdown().handlers[0];
-    assert_eq!((h.delivered, h.failed), (1, 1));
+    assert_eq!((h.delivered, h.dead_lettered), (1, 1));
     assert_eq!(h.faults.get("fuel"), Some(&1), "{h:?}");
 }
 
@@ -118,12 +118,26 @@ fn events_of_other_topics_are_not_delivered_and_order_is_kept() {
 }
 
 #[test]
-fn an_init_failure_names_the_handler_and_the_guests_message() {
+fn an_init_failure_disables_only_that_handler_and_dead_letters_its_events() {
     let fx = Fixture::new();
-    let handler = probe_handler("picky", json!({"config": {"fail_init": true}}));
-    let err = AuditService::from_config_file(fx.config(&[handler])).err().expect("init must fail");
-    assert!(matches!(err, BuildError::Init { .. }));
-    assert_eq!(err.to_string(), "handler `picky`: init returned an error: init refused: fail_init is set");
+    let picky = probe_handler("picky", json!({"config": {"fail_init": true}}));
+    let trapping = probe_handler("trapping", json!({"config": {"trap_init": true}}));
+    let healthy = probe_handler("healthy", json!({}));
+    let service = AuditService::from_config_file(fx.config(&[picky, trapping, healthy])).expect("the service starts");
+    service.publish("access", json!({"_id": "e1"})).unwrap();
+    service.flush();
+    assert_eq!(ids(&fx.output_json("healthy", "out.log")), ["e1"]);
+    let summary = service.shutdown();
+    let picky = summary.handler("picky").unwrap();
+    assert_eq!(picky.state, HandlerState::Disabled);
+    assert_eq!(picky.disabled_reason.as_deref(), Some("init returned an error: init refused: fail_init is set"));
+    assert_eq!((picky.received, picky.dead_lettered), (1, 1));
+    assert_eq!(picky.faults.get("init"), Some(&1));
+    let trapping = summary.handler("trapping").unwrap();
+    assert_eq!(trapping.state, HandlerState::Disabled);
+    let reason = trapping.disabled_reason.as_deref().unwrap();
+    assert!(reason.starts_with("init faulted (panic)") && reason.contains("trap_init"), "{reason}");
+    assert_eq!(summary.handler("healthy").unwrap().state, HandlerState::Running);
 }
 
 #[test]

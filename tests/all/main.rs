@@ -1,7 +1,11 @@
 //! WASP integration tests: one binary, one module per area.
 
+mod breaker;
 mod cache;
 mod check;
+mod corpus;
+mod dlq;
 mod faults;
 mod publish;
 mod sample;
+mod tenants;

@@ -70,5 +70,5 @@ fn a_publisher_never_sees_handler_faults() {
         s.publish("access", json!({"action": action})).expect("publish succeeds whatever the handler does");
     }
     let h = &s.shutdown().handlers[0];
-    assert_eq!((h.received, h.delivered, h.failed), (20, 0, 20));
+    assert_eq!((h.received, h.delivered, h.dead_lettered), (20, 0, 20));
 }

@@ -2,7 +2,7 @@
 //! through `wasp pipe`, with byte-exact output.
 
 use serde_json::{Value, json};
-use wasp::{AuditService, BuildError};
+use wasp::{AuditService, HandlerState};
 use wasp_tests::{Fixture, guests, run_wasp};
 
 /// Three events of three topics, as NDJSON with a `topic` field each.
@@ -42,7 +42,7 @@ fn access_anywhere_file_through_the_embedded_api() {
     assert_eq!(fx.output_lines("access-anywhere", "audit.log"), EXPECTED);
     let summary = service.shutdown();
     let h = &summary.handlers[0];
-    assert_eq!((h.received, h.delivered, h.failed), (3, 3, 0));
+    assert_eq!((h.received, h.delivered, h.dead_lettered), (3, 3, 0));
     assert!(h.fuel_used > 0 && h.fuel_per_event > 0, "fuel is accounted: {h:?}");
 }
 
@@ -57,7 +57,7 @@ fn access_anywhere_file_through_wasp_pipe() {
     let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(summary["input"], json!({"lines": 3, "accepted": 3, "rejected": 0}));
     let h = &summary["handlers"][0];
-    assert_eq!((h["name"].as_str(), h["delivered"].as_u64(), h["failed"].as_u64()), (Some("access-anywhere"), Some(3), Some(0)));
+    assert_eq!((h["name"].as_str(), h["delivered"].as_u64(), h["deadLettered"].as_u64()), (Some("access-anywhere"), Some(3), Some(0)));
     assert!(h["fuelPerEvent"].as_u64().unwrap() > 0);
     let location = h["outputs"][0]["location"].as_str().unwrap();
     assert!(location.ends_with("wasp-data/access-anywhere/audit.log"), "{location}");
@@ -95,9 +95,11 @@ fn the_sample_refuses_an_unknown_mapping_field_at_init() {
     let fx = Fixture::new();
     let mut handler = sample_handler();
     handler["config"] = json!({"mapping": {"colour": ["/x"]}});
-    let err = AuditService::from_config_file(fx.config(&[handler])).err().expect("init must fail");
-    assert!(matches!(err, BuildError::Init { .. }), "{err:?}");
-    let message = err.to_string();
-    assert!(message.starts_with("handler `access-anywhere`: init returned an error"), "{message}");
+    let service = AuditService::from_config_file(fx.config(&[handler])).expect("a failed init disables the handler only");
+    let summary = service.shutdown();
+    let h = &summary.handlers[0];
+    assert_eq!(h.state, HandlerState::Disabled);
+    let message = h.disabled_reason.as_deref().unwrap();
+    assert!(message.starts_with("init returned an error"), "{message}");
     assert!(message.contains("config.mapping.colour: not a field of the output line"), "{message}");
 }

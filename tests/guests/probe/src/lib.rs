@@ -34,7 +34,8 @@
 //! returns `Err("<probe> refused: <error>")`.
 //!
 //! `init` fails when the config has `"fail_init": true`, and panics (a trap
-//! inside `init`) when it has `"trap_init": true`.
+//! inside `init`) when it has `"trap_init": true`. With `"healthy": true` it
+//! ignores `action` and echoes every event (a well-behaved neighbour).
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -43,6 +44,9 @@ use wasp_guest::{Config, Event, Handler, emit, export_handler, log, serde_json::
 
 struct Probe {
     instance_events: u64,
+    /// `"healthy": true` in the config: ignore `action`, echo every event
+    /// (the well-behaved neighbour of a hostile handler).
+    healthy: bool,
 }
 
 impl Handler for Probe {
@@ -53,13 +57,14 @@ impl Handler for Probe {
         if config.get("/trap_init").and_then(|v| v.as_bool()) == Some(true) {
             panic!("probe: trap_init is set");
         }
-        Ok(Probe { instance_events: 0 })
+        Ok(Probe { instance_events: 0, healthy: config.get("/healthy").and_then(|v| v.as_bool()) == Some(true) })
     }
 
     fn handle(&mut self, event: &Event) -> Result<(), String> {
         self.instance_events += 1;
         let echo = || json!({"id": event.id(), "seq": event.sequence(), "topic": event.topic(), "instance_events": self.instance_events}).to_string();
-        match event.get_str("/action").unwrap_or("echo") {
+        let action = if self.healthy { "echo" } else { event.get_str("/action").unwrap_or("echo") };
+        match action {
             "echo" => emit("out", echo()),
             "panic" => panic!("probe: poisoned event {}", event.id()),
             "loop" => {

@@ -1,0 +1,203 @@
+//! The hostile-guest corpus: one test per way a handler can misbehave
+//! (`tests/guests/probe` actions, `tests/guests/miscount`). For each:
+//! `publish` never fails; the healthy handler configured beside it gets every
+//! event; for every handler `received = delivered + dead-lettered`; the
+//! hostile event's dead letter names the right fault kind, and its healthy
+//! neighbours in the same batch are delivered.
+
+use serde_json::{Value, json};
+use wasp::AuditService;
+use wasp::dead_letter::DeadLetter;
+use wasp_tests::{Fixture, guests, healthy_probe, probe_handler};
+
+/// Runs `before`, the hostile event, `after` through a probe handler
+/// `hostile` (with `extra` merged into its config) and a healthy probe
+/// beside it; checks the invariants and returns the hostile event's dead
+/// letter, if any, and the hostile handler's delivered records.
+fn run_hostile(extra: Value, hostile_event: Value) -> (Option<DeadLetter>, Vec<Value>) {
+    let fx = Fixture::new();
+    let hostile = probe_handler("hostile", extra);
+    let healthy = healthy_probe();
+    let service = AuditService::from_config_file(fx.config(&[hostile, healthy])).unwrap();
+    let mut event = hostile_event;
+    event["_id"] = json!("bad");
+    for e in [json!({"_id": "before"}), event, json!({"_id": "after"})] {
+        service.publish("access", e).expect("publish never fails because of a handler");
+    }
+    service.flush();
+    let summary = service.shutdown();
+    for h in &summary.handlers {
+        assert_eq!(h.received, 3, "{h:?}");
+        assert_eq!(h.received, h.delivered + h.dead_lettered, "every event accounted for: {h:?}");
+        assert_eq!(h.lost, 0, "{h:?}");
+    }
+    let healthy: Vec<String> = fx.output_json("healthy", "out.log").iter().map(|v| v["id"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(healthy, ["before", "bad", "after"], "the healthy neighbour got every event");
+    let delivered = fx.data_json("hostile/out.log");
+    let ids: Vec<&str> = delivered.iter().filter_map(|v| v["id"].as_str()).collect();
+    assert!(ids.contains(&"before") && ids.contains(&"after"), "the hostile event's neighbours are delivered: {ids:?}");
+    let mut letters = fx.dead_letters("hostile");
+    assert!(letters.len() <= 1, "{letters:?}");
+    let letter = letters.pop();
+    if let Some(l) = &letter {
+        assert_eq!(l.event.id, "bad");
+        assert_eq!(l.handler, "hostile");
+        assert_eq!(l.version.len(), 64, "the component's SHA-256");
+        assert_eq!((l.event.topic.as_str(), &l.event.document["_id"]), ("access", &json!("bad")), "the original event is kept");
+    }
+    (letter, delivered)
+}
+
+fn dead_letter(extra: Value, event: Value, kind: &str) -> DeadLetter {
+    let (letter, _) = run_hostile(extra, event);
+    let letter = letter.expect("the hostile event is dead-lettered");
+    assert_eq!(serde_json::to_value(letter.fault.kind).unwrap(), kind, "{letter:#?}");
+    letter
+}
+
+#[test]
+fn infinite_loop_runs_out_of_fuel() {
+    let l = dead_letter(json!({}), json!({"action": "loop"}), "fuel");
+    assert!(l.fault.fuel_used >= 10_000_000, "{l:?}");
+}
+
+#[test]
+fn unbounded_recursion_is_a_stack_overflow_trap() {
+    let l = dead_letter(json!({}), json!({"action": "recurse"}), "trap");
+    let code = l.fault.trap_code.as_deref().unwrap_or_default();
+    assert!(code.contains("stack") || l.fault.message.contains("stack"), "{l:#?}");
+}
+
+#[test]
+fn memory_bomb_hits_the_memory_budget() {
+    // Fuel enough to touch every page: the memory budget must be what stops it.
+    let budgets = json!({"budgets": {"memory": "32 MiB", "fuelPerEvent": 1_000_000_000_000u64}});
+    let l = dead_letter(budgets, json!({"action": "membomb"}), "memory");
+    assert!(l.fault.peak_memory <= 32 << 20 && l.fault.peak_memory > 16 << 20, "{l:?}");
+}
+
+#[test]
+fn unreachable_is_a_trap_with_its_code() {
+    let l = dead_letter(json!({}), json!({"action": "unreachable"}), "trap");
+    assert!(l.fault.trap_code.as_deref().unwrap_or_default().contains("unreachable"), "{l:#?}");
+}
+
+#[test]
+fn rust_panic_is_a_panic_with_the_message() {
+    let l = dead_letter(json!({}), json!({"action": "panic"}), "panic");
+    assert!(l.fault.message.contains("probe: poisoned event bad"), "{l:#?}");
+}
+
+#[test]
+fn output_flood_is_an_output_limit() {
+    let l = dead_letter(json!({}), json!({"action": "output-flood"}), "output-limit");
+    assert!(l.fault.message.contains("limit 1048576 per event"), "{l:#?}");
+}
+
+#[test]
+fn log_flood_is_a_log_limit() {
+    let l = dead_letter(json!({}), json!({"action": "log-flood"}), "log-limit");
+    assert!(l.fault.message.contains("log budget exceeded"), "{l:#?}");
+}
+
+#[test]
+fn stdout_flood_is_bounded_and_not_a_fault() {
+    // Printing 10 MiB takes more than the default fuel: give it enough.
+    let (letter, delivered) = run_hostile(json!({"budgets": {"fuelPerEvent": 2_000_000_000u64}}), json!({"action": "stdout-flood"}));
+    assert!(letter.is_none(), "{letter:?}");
+    assert!(delivered.iter().any(|v| v["id"] == "bad"));
+}
+
+#[test]
+fn state_flood_is_a_state_limit() {
+    let l = dead_letter(json!({"budgets": {"state": "256 KiB"}}), json!({"action": "state-flood"}), "state-limit");
+    assert!(l.fault.message.contains("state budget exceeded") && l.fault.message.contains("limit 262144"), "{l:#?}");
+}
+
+#[test]
+fn slow_but_finite_just_over_the_deadline() {
+    let extra = json!({"budgets": {"fuelPerEvent": 1_000_000_000_000u64, "deadline": "100 ms"}});
+    dead_letter(extra, json!({"action": "slow", "ms": 150}), "deadline");
+}
+
+fn refused(action: &str) {
+    let l = dead_letter(json!({}), json!({"action": action}), "guest-error");
+    assert!(l.fault.message.starts_with(&format!("{action} refused")), "{l:#?}");
+}
+
+#[test]
+fn wasi_cannot_open_a_file() {
+    refused("wasi-file");
+}
+
+#[test]
+fn wasi_cannot_list_a_directory() {
+    refused("wasi-readdir");
+}
+
+#[test]
+fn wasi_has_no_environment() {
+    refused("wasi-env");
+}
+
+#[test]
+fn wasi_cannot_open_a_socket() {
+    refused("wasi-socket");
+}
+
+#[test]
+fn wasi_cannot_resolve_a_name() {
+    refused("wasi-dns");
+}
+
+#[test]
+fn emit_to_an_undeclared_output_is_a_guest_error() {
+    let l = dead_letter(json!({}), json!({"action": "emit-other", "output": "undeclared.log"}), "guest-error");
+    assert!(l.fault.message.contains("output `undeclared.log` is not declared for this handler"), "{l:#?}");
+}
+
+fn miscount(mode: &str) -> DeadLetter {
+    let fx = Fixture::new();
+    let mut bad = probe_handler("miscount", json!({"config": {"mode": mode}}));
+    bad["component"] = json!(guests::MISCOUNT);
+    let healthy = healthy_probe();
+    let service = AuditService::from_config_file(fx.config(&[bad, healthy])).unwrap();
+    service.publish("access", json!({"_id": "only"})).unwrap();
+    service.flush();
+    let summary = service.shutdown();
+    let h = summary.handler("miscount").unwrap();
+    assert_eq!((h.received, h.delivered, h.dead_lettered), (1, 0, 1));
+    assert_eq!(summary.handler("healthy").unwrap().delivered, 1);
+    let letter = fx.dead_letters("miscount").pop().unwrap();
+    assert_eq!(letter.fault.trap_code.as_deref(), Some("wrong result count"));
+    letter
+}
+
+#[test]
+fn handle_batch_returning_too_few_results() {
+    assert_eq!(miscount("few").fault.message, "handle-batch returned 0 results for 1 events");
+}
+
+#[test]
+fn handle_batch_returning_too_many_results() {
+    assert_eq!(miscount("many").fault.message, "handle-batch returned 2 results for 1 events");
+}
+
+#[test]
+fn a_guest_that_faults_on_every_tenth_event_loses_only_those() {
+    let fx = Fixture::new();
+    let handler = probe_handler("tenth", json!({"batch": {"maxSize": 16, "maxWait": "20 ms"}}));
+    let service = AuditService::from_config_file(fx.config(&[handler, healthy_probe()])).unwrap();
+    for n in 1..=40 {
+        service.publish("access", json!({"_id": format!("e{n}"), "action": "every-10th"})).unwrap();
+    }
+    service.flush();
+    let summary = service.shutdown();
+    let h = summary.handler("tenth").unwrap();
+    assert_eq!((h.received, h.delivered, h.dead_lettered), (40, 36, 4), "{h:?}");
+    assert_eq!(h.faults.get("panic"), Some(&4));
+    let letters: Vec<u64> = fx.dead_letters("tenth").iter().map(|l| l.event.sequence).collect();
+    assert_eq!(letters, [10, 20, 30, 40]);
+    assert_eq!(fx.output_json("tenth", "out.log").len(), 36);
+    assert_eq!(summary.handler("healthy").unwrap().delivered, 40);
+}
