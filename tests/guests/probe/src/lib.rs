@@ -13,7 +13,7 @@
 //! | `log` | logs `message` at info level, then echoes |
 //! | `count` | increments state `count`, emits `{"count": n}` |
 //! | `recurse` | unbounded non-tail recursion (a stack-overflow trap) |
-//! | `membomb` | allocates and writes 1 MiB chunks, never freeing them (hits the memory budget) |
+//! | `membomb` | allocates 1 MiB chunks and writes one byte per page, never freeing them (hits the memory budget with little fuel) |
 //! | `unreachable` | executes the wasm `unreachable` instruction (a trap that is not a panic) |
 //! | `output-flood` | emits 64 KiB records to `out` until `emit` fails, then returns that `Err` |
 //! | `log-flood` | logs 4 KiB info messages forever (the log budget drops them; fuel ends the call) |
@@ -215,10 +215,23 @@ fn recurse(depth: u64) -> u64 {
 /// them all, until the host refuses to grow memory (the allocator then
 /// aborts: a trap the host must classify as a memory fault).
 fn membomb() -> ! {
-    let mut chunks: Vec<Vec<u8>> = Vec::new();
+    const CHUNK: usize = 1 << 20;
+    let layout = std::alloc::Layout::from_size_align(CHUNK, 4096).expect("a valid layout");
+    let mut chunks: Vec<*mut u8> = Vec::new();
     loop {
-        let mut chunk = vec![0_u8; 1 << 20];
-        chunk.fill(0xa5);
+        // Raw allocation: no zeroing pass. One write per 4 KiB page commits
+        // every page with little fuel, so the memory budget (not fuel) is
+        // what stops it.
+        // SAFETY: `layout` has a non-zero size; every write stays inside the
+        // chunk; nothing is ever read or freed.
+        let chunk = unsafe { std::alloc::alloc(layout) };
+        if chunk.is_null() {
+            std::alloc::handle_alloc_error(layout);
+        }
+        for offset in (0..CHUNK).step_by(4096) {
+            // SAFETY: `offset < CHUNK`, inside the allocation.
+            unsafe { chunk.add(offset).write_volatile(0xa5) };
+        }
         chunks.push(black_box(chunk));
         black_box(&chunks);
     }
