@@ -382,7 +382,10 @@ pub(crate) fn prepare(
 
 /// Opens the handler's output directory (through its tenant's output root,
 /// for a tenant's handler) and its outputs.
-fn open_outputs(config: &Config, h: &WasmHandlerConfig) -> Result<(Vec<Box<dyn crate::outputs::Sink>>, Vec<OutputSummary>), String> {
+/// A handler's opened outputs and what the summary says of them.
+type Outputs = (Vec<Box<dyn crate::outputs::Sink>>, Vec<OutputSummary>);
+
+fn open_outputs(config: &Config, h: &WasmHandlerConfig) -> Result<Outputs, String> {
     if h.outputs.is_empty() {
         return Ok((Vec::new(), Vec::new()));
     }

@@ -149,3 +149,19 @@ fn a_handler_that_is_not_a_handler_is_refused_at_build() {
     let message = err.to_string();
     assert!(message.starts_with("handler `cmd`:") && message.contains("does not fit the WASP sandbox"), "{message}");
 }
+
+#[test]
+fn an_instance_is_recycled_after_recycle_after_events_and_keeps_state() {
+    let fx = Fixture::new();
+    let handler = probe_handler("p", json!({"budgets": {"recycleAfter": 3}, "batch": {"maxSize": 1}}));
+    let service = AuditService::from_config_file(fx.config(&[handler])).unwrap();
+    for n in 0..7 {
+        service.publish("access", json!({"_id": format!("e{n}"), "action": if n == 4 { "count" } else { "echo" }})).unwrap();
+    }
+    service.flush();
+    let out = fx.output_json("p", "out.log");
+    let per_instance: Vec<u64> = out.iter().filter_map(|v| v["instance_events"].as_u64()).collect();
+    assert_eq!(per_instance, [1, 2, 3, 1, 3, 1], "a fresh instance every 3 events (e4 is a count record)");
+    let h = &service.shutdown().handlers[0];
+    assert_eq!((h.delivered, h.recycled, h.instances), (7, 2, 3), "{h:?}");
+}

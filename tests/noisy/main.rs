@@ -43,7 +43,7 @@ fn measure(hostile: bool) -> Duration {
     for n in 0..EVENTS {
         service.publish_as("calm", "access", json!({"_id": format!("e{n}"), "userId": "bjensen"})).unwrap();
         if hostile && n % HOSTILE_EVERY == 0 {
-            let action = if (n / HOSTILE_EVERY) % 2 == 0 { "loop" } else { "membomb" };
+            let action = if (n / HOSTILE_EVERY).is_multiple_of(2) { "loop" } else { "membomb" };
             service.publish_as("noisy", "access", json!({"_id": format!("h{n}"), "action": action})).unwrap();
         }
     }

@@ -63,7 +63,7 @@ pub fn run(command: DlqCommand) -> anyhow::Result<ExitCode> {
             } else if letters.is_empty() {
                 writeln!(out, "no dead letters")?;
             } else {
-                writeln!(out, "{:<32} {:<20} {:<13} {:>8}  {:<24} {}", "id", "handler", "fault", "attempts", "event", "message")?;
+                writeln!(out, "{:<32} {:<20} {:<13} {:>8}  {:<24} message", "id", "handler", "fault", "attempts", "event")?;
                 for l in &letters {
                     let message: String = l.fault.message.lines().next().unwrap_or("").chars().take(100).collect();
                     writeln!(

@@ -5,8 +5,8 @@
 //! - 1: could not run (configuration, input or component unreadable, …);
 //! - 2: usage error (unknown flag, missing argument);
 //! - 3: ran, but not everything succeeded (`pipe`: an input line was
-//!   rejected or an event failed in a handler; `check`: the component does
-//!   not fit).
+//!   rejected or an event was dead-lettered; `check`: the component does
+//!   not fit; `dlq replay`: some dead letters still fail).
 
 mod dlq;
 mod pipe;
@@ -27,8 +27,8 @@ pub const EXIT_INCOMPLETE: u8 = 3;
     version,
     about = "WASP, the WebAssembly Audit Stream Processor: routes audit events to sandboxed WebAssembly handlers.",
     after_help = "Exit codes: 0 success; 1 could not run (bad configuration, unreadable input or component); \
-                  2 usage error; 3 ran but not everything succeeded (pipe: a line rejected or an event failed; \
-                  check: the component does not fit).\n\nLogging: RUST_LOG (e.g. RUST_LOG=wasp=debug) to stderr."
+                  2 usage error; 3 ran but not everything succeeded (pipe: a line rejected or an event dead-lettered; \
+                  check: the component does not fit; dlq replay: some dead letters still fail).\n\nLogging: RUST_LOG (e.g. RUST_LOG=wasp=debug) to stderr."
 )]
 struct Cli {
     #[command(subcommand)]

@@ -352,6 +352,16 @@ fn validate_handler(
         table_elements: b.table_elements.unwrap_or(d.table_elements),
         recycle_after: b.recycle_after.unwrap_or(d.recycle_after),
     };
+    // The pooling allocator's slots are sized for these maxima.
+    for (field, value, max) in [
+        ("instances", budgets.instances, crate::engine::MAX_CORE_INSTANCES),
+        ("tables", budgets.tables, crate::engine::MAX_TABLES),
+        ("memories", budgets.memories, crate::engine::MAX_MEMORIES),
+    ] {
+        if value == 0 || value > max {
+            return Err(invalid(format!("{at}.budgets.{field}"), format!("must be between 1 and {max}, found {value}")));
+        }
+    }
     if budgets.fuel_per_event == 0 {
         return Err(invalid(format!("{at}.budgets.fuelPerEvent"), "must be greater than 0".into()));
     }

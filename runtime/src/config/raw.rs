@@ -203,7 +203,7 @@ pub struct RawBudgets {
     /// Elements one table may grow to. Default: 1,000,000.
     pub table_elements: Option<usize>,
     /// Events after which an instance is replaced by a fresh one (its state
-    /// is kept); 0 never recycles. Default: 100,000.
+    /// is kept); 0 never recycles. Default: 10,000.
     pub recycle_after: Option<u64>,
 }
 

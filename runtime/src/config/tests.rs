@@ -98,3 +98,49 @@ fn syntax_errors_keep_their_position() {
     let e = error("{\"eventHandlers\": [}");
     assert!(e.contains("line 1"), "{e}");
 }
+
+const TENANTS: &str = r#"{
+  "eventHandlers": [],
+  "tenants": {
+    "acme": {
+      "budgets": {"fuelPerEvent": 5000, "memory": "64 MiB"},
+      "quotas": {"eventsPerSecond": 100},
+      "eventHandlers": [
+        {"class": "wasm", "config": {"name": "a", "topics": ["access"], "component": "a.wasm", "budgets": {"memory": "32 MiB"}}},
+        {"class": "wasm", "config": {"name": "b", "topics": ["door"], "component": "b.wasm", "directory": "bee",
+          "circuitBreaker": {"failures": 2, "backoff": "250 ms", "maxBackoff": "1 m"}}}
+      ]
+    }
+  }
+}"#;
+
+#[test]
+fn tenant_handlers_take_tenant_budgets_unless_they_override_them() {
+    let config = parse(TENANTS).unwrap();
+    let (a, b) = (&config.handlers[0], &config.handlers[1]);
+    assert_eq!((a.tenant.as_deref(), a.qualified_name()), (Some("acme"), "acme/a".to_owned()));
+    assert_eq!((a.budgets.fuel_per_event, a.budgets.memory_bytes), (5000, 32 << 20));
+    assert_eq!((b.budgets.fuel_per_event, b.budgets.memory_bytes), (5000, 64 << 20));
+    assert_eq!(b.budgets.deadline, Budgets::default().deadline);
+    let tenant = &config.tenants["acme"];
+    assert_eq!(tenant.output_root, Path::new("/etc/wasp/wasp-data/tenants/acme"));
+    assert_eq!((tenant.events_per_second, tenant.fuel_per_second), (Some(100), None));
+    // A tenant handler's directory stays relative to the tenant's root.
+    assert_eq!(b.directory, Path::new("bee"));
+    assert_eq!(b.breaker, BreakerConfig { failures: 2, backoff: Duration::from_millis(250), max_backoff: Duration::from_secs(60) });
+    assert_eq!(a.breaker.failures, 5, "default");
+    assert!(config.known_topics_for(Some("acme")).contains("door"));
+    assert!(!config.known_topics().contains("door"), "a tenant's topics are its own");
+}
+
+#[test]
+fn tenant_and_budget_errors_name_the_field() {
+    let bad_quota = TENANTS.replace(r#""eventsPerSecond": 100"#, r#""eventsPerSecond": 0"#);
+    assert_eq!(error(&bad_quota), "test.json: tenants.acme.quotas.eventsPerSecond: must be greater than 0");
+    let bad_instances = TENANTS.replace(r#""fuelPerEvent": 5000"#, r#""instances": 65"#);
+    assert_eq!(error(&bad_instances), "test.json: tenants.acme.eventHandlers[0].config.budgets.instances: must be between 1 and 64, found 65");
+    let bad_name = TENANTS.replace(r#""acme": {"#, r#""ac me": {"#);
+    assert!(error(&bad_name).starts_with("test.json: tenants.ac me: `ac me` is not a valid tenant name"), "{}", error(&bad_name));
+    let unknown = TENANTS.replace(r#""quotas""#, r#""quota""#);
+    assert!(error(&unknown).contains("unknown field `quota`"), "{}", error(&unknown));
+}

@@ -129,7 +129,7 @@ impl Worker {
     fn drain_quarantined(&mut self, journal: &dyn Journal, cursor: CursorId) {
         let why = format!(
             "not attempted: the handler was quarantined by its circuit breaker when the service stopped (last fault: {})",
-            self.stats.summary("", None, "", Vec::new()).last_fault.unwrap_or_default()
+            self.stats.last_fault().unwrap_or_default()
         );
         loop {
             let batch = journal.read(cursor, 1024, Duration::ZERO);

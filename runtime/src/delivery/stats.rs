@@ -120,6 +120,11 @@ impl HandlerStats {
         self.set_state(HandlerState::Disabled);
     }
 
+    /// The most recent failure, for people.
+    pub fn last_fault(&self) -> Option<String> {
+        self.last_fault.lock().unwrap().clone()
+    }
+
     /// The handler's state now.
     pub fn state(&self) -> HandlerState {
         match self.state.load(Ordering::Relaxed) {

@@ -53,11 +53,10 @@ pub fn load(engine: &Engine, path: &Path, bytes: &[u8], cache_dir: Option<&Path>
     }
     let component = Component::new(engine, bytes)
         .map_err(|e| EngineError::Compile { path: path.to_owned(), message: format!("{e:#}") })?;
-    if let Some(entry) = entry {
-        if let Err(e) = store(&component, &entry) {
+    if let Some(entry) = entry
+        && let Err(e) = store(&component, &entry) {
             tracing::warn!(entry = %entry.display(), "cannot write the compiled cache (continuing without): {e}");
         }
-    }
     Ok(LoadedComponent { component, hash, cached: false })
 }
 

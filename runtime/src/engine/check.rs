@@ -51,13 +51,12 @@ pub fn check(engine: &WaspEngine, path: &Path) -> Result<CheckReport, EngineErro
     let mut problems = Vec::new();
 
     for import in imports.iter().filter(|i| i.starts_with("wasp:handler/")) {
-        if let Some(version) = import.rsplit_once('@').map(|(_, v)| v) {
-            if version != WIT_VERSION {
+        if let Some(version) = import.rsplit_once('@').map(|(_, v)| v)
+            && version != WIT_VERSION {
                 problems.push(format!(
                     "imports `{import}`: built against wasp:handler@{version}, this host implements @{WIT_VERSION}"
                 ));
             }
-        }
     }
 
     let world = if exported("handle-batch") {

@@ -88,6 +88,12 @@ static ENGINE: OnceLock<Result<WaspEngine, String>> = OnceLock::new();
 
 /// The largest linear memory any handler may be given (pool slot size).
 pub const MAX_MEMORY_BYTES: usize = 1 << 30;
+/// The most core instances one handler instance may create.
+pub const MAX_CORE_INSTANCES: usize = 64;
+/// The most tables one handler instance may create.
+pub const MAX_TABLES: usize = 64;
+/// The most linear memories one handler instance may create.
+pub const MAX_MEMORIES: usize = 32;
 
 impl WaspEngine {
     /// The process's engine, created on first use (with the epoch ticker
@@ -100,7 +106,7 @@ impl WaspEngine {
                     match Engine::new(&engine_config(Allocator::Pooling)) {
                         Ok(engine) => Ok((engine, Allocator::Pooling)),
                         Err(e) => {
-                            tracing::info!("pooling allocator unavailable ({e}); using on-demand allocation");
+                            tracing::warn!("pooling allocator unavailable ({e}); using on-demand allocation");
                             Engine::new(&engine_config(Allocator::OnDemand)).map(|e| (e, Allocator::OnDemand))
                         }
                     }
@@ -168,9 +174,9 @@ fn engine_config(allocator: Allocator) -> Config {
             .total_memories(2000)
             .total_tables(4000)
             .total_stacks(0)
-            .max_core_instances_per_component(64)
-            .max_memories_per_component(32)
-            .max_tables_per_component(64)
+            .max_core_instances_per_component(MAX_CORE_INSTANCES as u32)
+            .max_memories_per_component(MAX_MEMORIES as u32)
+            .max_tables_per_component(MAX_TABLES as u32)
             .max_memory_size(MAX_MEMORY_BYTES);
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     }

@@ -49,11 +49,11 @@ pub struct Budgets {
 impl Default for Budgets {
     fn default() -> Self {
         Budgets {
-            // ~1.4 ms of tight loop per event; a Python guest needs ~150k,
-            // a JavaScript guest ~1M for a small handler.
+            // 0.5-1.4 ms of tight loop per event; a small Python handler
+            // needs ~150k per event, a JavaScript one ~210k.
             fuel_per_event: 10_000_000,
             deadline: Duration::from_secs(5),
-            // Python and JavaScript runtimes need 30-60 MiB.
+            // JavaScript guests want at least 64 MiB.
             memory_bytes: 256 << 20,
             output_bytes_per_event: 1 << 20,
             output_bytes_per_call: 16 << 20,
@@ -65,9 +65,9 @@ impl Default for Budgets {
             tables: 64,
             memories: 32,
             table_elements: 1_000_000,
-            // JavaScript guests leak ~0.5 KiB per call: recycle well before
-            // that adds up.
-            recycle_after: 100_000,
+            // JavaScript guests leak ~0.5 KiB per call (out of memory after
+            // ~90k calls at 64 MiB): recycle well before that adds up.
+            recycle_after: 10_000,
         }
     }
 }
