@@ -47,6 +47,29 @@ pub enum PublishError {
     /// The service is shutting down and accepts no more events.
     #[error("the audit service is shutting down")]
     ShuttingDown,
+    /// The journal is at its bound (`wasp.journal.maxEvents`/`maxBytes`)
+    /// and its overflow policy refused the event: handlers are behind.
+    #[error("the journal is full ({max_events} events or {max_bytes} bytes waiting for handlers): retry later")]
+    Overloaded {
+        /// `maxEvents`.
+        max_events: usize,
+        /// `maxBytes`.
+        max_bytes: usize,
+    },
+    /// The journal could not store the event (e.g. its disk is full); the
+    /// event was not accepted.
+    #[error("the journal cannot store the event: {0}")]
+    Storage(String),
+    /// `fsync` durability: the event was accepted and will be delivered,
+    /// but the disk flush covering it did not finish within
+    /// `wasp.journal.fsyncTimeout`.
+    #[error("event {sequence} was accepted but not yet flushed to disk after {waited:?}")]
+    NotYetDurable {
+        /// Its sequence number.
+        sequence: u64,
+        /// How long publish waited.
+        waited: std::time::Duration,
+    },
     /// No tenant has this name.
     #[error("unknown tenant `{tenant}` (known tenants: {known})")]
     UnknownTenant {

@@ -16,7 +16,8 @@ use crate::dead_letter::{DeadLetterStore, FaultRecord};
 use crate::delivery::{Breaker, HandlerStats, HandlerSummary, OutputSummary, Worker};
 use crate::engine::{EngineError, FaultKind, OutputSpec, StateStore, WaspEngine};
 use crate::event::{HostEvent, IntoEvent, PublishError};
-use crate::journal::{Journal, MemoryJournal};
+use crate::config::Durability;
+use crate::journal::{Journal, JournalError, MemoryJournal};
 use crate::quota::TokenBucket;
 
 /// Why a service could not be built.
@@ -33,6 +34,9 @@ pub enum BuildError {
         /// Why.
         source: EngineError,
     },
+    /// A journal could not be opened.
+    #[error(transparent)]
+    Journal(#[from] crate::journal::disk::OpenError),
 }
 
 /// What `publish` returns for an accepted event.
@@ -42,7 +46,8 @@ pub struct Receipt {
     pub id: String,
     /// The topic.
     pub topic: String,
-    /// The journal sequence number.
+    /// The sequence number in its stream's journal (one stream per tenant,
+    /// one for events without a tenant).
     pub sequence: u64,
 }
 
@@ -129,7 +134,10 @@ struct Tenant {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct AuditService {
-    journal: Arc<MemoryJournal>,
+    /// One journal per stream: `None` for events without a tenant.
+    journals: BTreeMap<Option<String>, Arc<dyn Journal>>,
+    durability: Durability,
+    fsync_timeout: std::time::Duration,
     topics: BTreeSet<String>,
     tenants: BTreeMap<String, Tenant>,
     dead_letters: PathBuf,
@@ -158,7 +166,12 @@ impl AuditService {
     /// `init`, to be replayed once it is fixed.
     pub fn new(config: Config) -> Result<Self, BuildError> {
         let engine = WaspEngine::global().map_err(|source| BuildError::Component { handler: "*".into(), source })?;
-        let journal = Arc::new(MemoryJournal::new());
+        let mut workers = Vec::new();
+        let mut journals = BTreeMap::new();
+        for stream in std::iter::once(None).chain(config.tenants.keys().cloned().map(Some)) {
+            let journal = open_journal(&config, stream.as_deref(), &mut workers)?;
+            journals.insert(stream, journal);
+        }
         let dead_letters = DeadLetterStore::new(&config.data_dir);
         let fuel_quotas: BTreeMap<&str, Arc<TokenBucket>> = config
             .tenants
@@ -170,11 +183,10 @@ impl AuditService {
             let fuel_quota = handler.tenant.as_deref().and_then(|t| fuel_quotas.get(t).cloned());
             prepared.push(prepare(engine, &config, handler, &dead_letters, fuel_quota)?);
         }
-        let mut workers = Vec::new();
         let mut handlers = Vec::new();
         for (worker, entry) in prepared {
+            let journal = journals[&entry.tenant].clone();
             let cursor = journal.register_cursor(&entry.name);
-            let journal: Arc<dyn Journal> = journal.clone();
             let thread = std::thread::Builder::new()
                 .name(format!("wasp-handler-{}", entry.name))
                 .spawn(move || worker.run(journal, cursor))
@@ -200,7 +212,9 @@ impl AuditService {
             })
             .collect();
         Ok(AuditService {
-            journal,
+            journals,
+            durability: config.journal.durability,
+            fsync_timeout: config.journal.fsync_timeout,
             topics: config.known_topics(),
             tenants,
             dead_letters: dead_letters.root().to_owned(),
@@ -263,7 +277,15 @@ impl AuditService {
         let document = event.into_document(self.max_event_bytes)?;
         let mut event = HostEvent::from_document(topic, document, self.max_event_bytes)?;
         event.tenant = tenant.map(str::to_owned);
-        let event = self.journal.append(event).map_err(|_| PublishError::ShuttingDown)?;
+        let journal = &self.journals[&event.tenant];
+        let event = journal.append(event).map_err(|e| match e {
+            JournalError::Closed => PublishError::ShuttingDown,
+            JournalError::Overloaded { max_events, max_bytes } => PublishError::Overloaded { max_events, max_bytes },
+            JournalError::Storage(message) => PublishError::Storage(message),
+        })?;
+        if self.durability == Durability::Fsync && !journal.wait_durable(event.sequence, self.fsync_timeout) {
+            return Err(PublishError::NotYetDurable { sequence: event.sequence, waited: self.fsync_timeout });
+        }
         Ok(Receipt { id: event.id.clone(), topic: event.topic.clone(), sequence: event.sequence })
     }
 
@@ -272,7 +294,9 @@ impl AuditService {
     /// is not waited for: its events stay in the journal until its probe
     /// succeeds (or the service stops, which dead-letters them).
     pub fn flush(&self) {
-        self.journal.wait_acked(self.journal.head());
+        for journal in self.journals.values() {
+            journal.wait_acked(journal.head());
+        }
     }
 
     /// Counters of every handler, now.
@@ -306,7 +330,9 @@ impl AuditService {
 
     fn stop(&self) {
         self.accepting.store(false, Ordering::Release);
-        self.journal.close();
+        for journal in self.journals.values() {
+            journal.close();
+        }
         for worker in self.workers.lock().unwrap().drain(..) {
             if worker.join().is_err() {
                 tracing::error!("a handler thread panicked");
@@ -320,6 +346,30 @@ impl Drop for AuditService {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// Opens the journal of one stream (a tenant's, or `None`'s) per the
+/// configured durability; in `fsync` mode starts its group-commit thread.
+fn open_journal(config: &Config, tenant: Option<&str>, threads: &mut Vec<JoinHandle<()>>) -> Result<Arc<dyn Journal>, BuildError> {
+    let jc = &config.journal;
+    if jc.durability == Durability::Memory {
+        return Ok(Arc::new(MemoryJournal::bounded(jc.bounds)));
+    }
+    let dir = match tenant {
+        None => config.data_dir.join("journal").join("default"),
+        Some(t) => config.data_dir.join("journal").join("tenants").join(t),
+    };
+    let journal = Arc::new(crate::journal::disk::open(&dir, jc)?);
+    if jc.durability == Durability::Fsync {
+        let syncer = journal.clone();
+        threads.push(
+            std::thread::Builder::new()
+                .name("wasp-journal-sync".into())
+                .spawn(move || syncer.sync_loop())
+                .expect("spawn the journal sync thread"),
+        );
+    }
+    Ok(journal)
 }
 
 /// Loads a handler's component and builds its worker. Only a component

@@ -68,11 +68,37 @@ pub struct Config {
     pub cache_dir: Option<PathBuf>,
     /// Largest accepted event, in bytes.
     pub max_event_bytes: usize,
+    /// The journal's settings.
+    pub journal: JournalConfig,
     /// The handlers, in configuration order (disabled ones included): the
     /// top-level ones first, then each tenant's.
     pub handlers: Vec<WasmHandlerConfig>,
     /// The tenants by name.
     pub tenants: BTreeMap<String, TenantConfig>,
+}
+
+/// How durable a published event is when `publish` returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// Held in memory only.
+    Memory,
+    /// Written to the operating system: survives the process being killed.
+    Process,
+    /// Flushed to the disk: survives a power loss.
+    Fsync,
+}
+
+/// `wasp.journal`, validated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JournalConfig {
+    /// How durable an accepted event is.
+    pub durability: Durability,
+    /// The bound and the overflow policy (per tenant).
+    pub bounds: crate::journal::Bounds,
+    /// Size of one segment file.
+    pub segment_bytes: u64,
+    /// Longest wait for the disk flush in `fsync` mode.
+    pub fsync_timeout: Duration,
 }
 
 /// A tenant: its handlers are in [`Config::handlers`] with `tenant` set.
@@ -209,10 +235,12 @@ impl Config {
                 },
             );
         }
+        let journal = validate_journal(&raw.wasp.journal, &invalid)?;
         Ok(Config {
             base_dir: base_dir.to_owned(),
             data_dir,
             cache_dir,
+            journal,
             max_event_bytes: raw.wasp.max_event_size.unwrap_or(DEFAULT_MAX_EVENT_BYTES),
             handlers,
             tenants,
@@ -234,6 +262,41 @@ impl Config {
     pub fn known_topics(&self) -> BTreeSet<String> {
         self.known_topics_for(None)
     }
+}
+
+fn validate_journal(raw: &raw::RawJournal, invalid: &impl Fn(String, String) -> ConfigError) -> Result<JournalConfig, ConfigError> {
+    use crate::journal::{Bounds, Overflow};
+    let durability = match raw.durability.as_deref() {
+        None | Some("process") => Durability::Process,
+        Some("memory") => Durability::Memory,
+        Some("fsync") => Durability::Fsync,
+        Some(other) => {
+            return Err(invalid("wasp.journal.durability".into(), format!("unknown durability `{other}` (expected memory, process or fsync)")));
+        }
+    };
+    let overflow = match raw.overflow.as_deref() {
+        None | Some("reject") => Overflow::Reject,
+        Some("block") => Overflow::Block(raw.block_timeout.unwrap_or(Duration::from_secs(1))),
+        Some("drop-oldest") => Overflow::DropOldest,
+        Some(other) => {
+            return Err(invalid("wasp.journal.overflow".into(), format!("unknown overflow policy `{other}` (expected reject, block or drop-oldest)")));
+        }
+    };
+    let bounds = Bounds {
+        max_events: raw.max_events.unwrap_or(1_000_000),
+        max_bytes: raw.max_bytes.unwrap_or(256 << 20),
+        overflow,
+    };
+    for (field, value) in [("maxEvents", bounds.max_events), ("maxBytes", bounds.max_bytes)] {
+        if value == 0 {
+            return Err(invalid(format!("wasp.journal.{field}"), "must be greater than 0".into()));
+        }
+    }
+    let segment_bytes = raw.segment_size.unwrap_or(64 << 20) as u64;
+    if segment_bytes < 4096 {
+        return Err(invalid("wasp.journal.segmentSize".into(), "must be at least 4 KiB".into()));
+    }
+    Ok(JournalConfig { durability, bounds, segment_bytes, fsync_timeout: raw.fsync_timeout.unwrap_or(Duration::from_secs(1)) })
 }
 
 /// Reads one `eventHandlers` list (top level or a tenant's) into `out`.

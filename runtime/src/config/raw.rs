@@ -87,6 +87,41 @@ pub struct RawService {
     /// Default: 1 MiB.
     #[serde(default, deserialize_with = "units::bytes")]
     pub max_event_size: Option<usize>,
+    /// The journal: the one buffer between `publish` and the handlers.
+    #[serde(default)]
+    pub journal: RawJournal,
+}
+
+/// `wasp.journal`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawJournal {
+    /// `memory` (nothing on disk: lost with the process), `process` (on
+    /// disk before `publish` returns: survives `kill -9` of the process) or
+    /// `fsync` (`publish` waits for the disk flush covering the event: also
+    /// survives power loss). Default: `process`.
+    pub durability: Option<String>,
+    /// Most events held for handlers that have not caught up (per tenant).
+    /// Default: 1,000,000.
+    pub max_events: Option<usize>,
+    /// Most bytes of event JSON held (per tenant). Default: 256 MiB.
+    #[serde(default, deserialize_with = "units::bytes")]
+    pub max_bytes: Option<usize>,
+    /// When full: `reject` (publish fails with `Overloaded`), `block` (publish
+    /// waits up to `blockTimeout`, then fails) or `drop-oldest` (the lagging
+    /// handlers lose the oldest event, counted). Default: `reject`.
+    pub overflow: Option<String>,
+    /// Longest wait of `block`. Default: 1 second.
+    #[serde(default, deserialize_with = "units::duration")]
+    pub block_timeout: Option<Duration>,
+    /// Size of one segment file. Default: 64 MiB.
+    #[serde(default, deserialize_with = "units::bytes")]
+    pub segment_size: Option<usize>,
+    /// Longest wait of `publish` for the disk flush in `fsync` mode; past
+    /// it the event is kept and delivered, but `publish` reports
+    /// `NotYetDurable`. Default: 1 second.
+    #[serde(default, deserialize_with = "units::duration")]
+    pub fsync_timeout: Option<Duration>,
 }
 
 /// `config` of a `wasm` handler.

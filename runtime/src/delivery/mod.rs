@@ -83,6 +83,7 @@ impl Worker {
             }
             let max = if self.breaker.position() == Position::HalfOpen { 1 } else { self.batch_max_size };
             let batch = journal.read(cursor, max, self.batch_max_wait);
+            self.stats.dropped.store(journal.dropped(cursor), Ordering::Relaxed);
             let Some(last) = batch.last().map(|e| e.sequence) else { break };
             let mine: Vec<Arc<HostEvent>> = batch.into_iter().filter(|e| self.wants(e)).collect();
             let stopped_at = if mine.is_empty() { None } else { self.deliver(&mine) };

@@ -30,6 +30,7 @@ pub struct HandlerStats {
     pub(super) delivered: AtomicU64,
     pub(super) dead_lettered: AtomicU64,
     pub(super) lost: AtomicU64,
+    pub(super) dropped: AtomicU64,
     pub(super) fuel_used: AtomicU64,
     pub(super) busy_ns: AtomicU64,
     pub(super) throttled_ns: AtomicU64,
@@ -69,6 +70,9 @@ pub struct HandlerSummary {
     /// Events neither delivered nor dead-lettered (the dead-letter store
     /// could not be written; logged as errors).
     pub lost: u64,
+    /// Events the journal dropped before this handler read them (overflow
+    /// policy `drop-oldest`; logged as warnings).
+    pub dropped: u64,
     /// Fuel consumed by all calls.
     pub fuel_used: u64,
     /// Fuel per received event (0 when none).
@@ -148,6 +152,7 @@ impl HandlerStats {
             delivered: self.delivered.load(Ordering::Relaxed),
             dead_lettered: self.dead_lettered.load(Ordering::Relaxed),
             lost: self.lost.load(Ordering::Relaxed),
+            dropped: self.dropped.load(Ordering::Relaxed),
             fuel_used,
             fuel_per_event: fuel_used.checked_div(received).unwrap_or(0),
             busy_ns: self.busy_ns.load(Ordering::Relaxed),

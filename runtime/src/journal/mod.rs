@@ -14,12 +14,14 @@
 //! - after `close`, reads return what is left and then an empty batch, so
 //!   readers drain everything that was appended before they stop.
 
-mod memory;
+pub mod disk;
+mod segment;
+mod window;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use memory::MemoryJournal;
+pub use window::{Backing, InMemory, MemoryJournal, Window};
 
 use crate::event::HostEvent;
 
@@ -33,6 +35,48 @@ pub enum JournalError {
     /// The journal was closed.
     #[error("the journal is closed")]
     Closed,
+    /// The journal is at its bound and its overflow policy refused the event.
+    #[error("the journal is full ({max_events} events or {max_bytes} bytes held for handlers that have not caught up)")]
+    Overloaded {
+        /// `maxEvents`.
+        max_events: usize,
+        /// `maxBytes`.
+        max_bytes: usize,
+    },
+    /// The journal's storage failed (e.g. the disk is full); the event was
+    /// not accepted.
+    #[error("the journal cannot store the event: {0}")]
+    Storage(String),
+}
+
+/// What the journal does when it is full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Overflow {
+    /// Refuse the event (`Overloaded`).
+    Reject,
+    /// Wait up to this long for handlers to catch up, then refuse.
+    Block(Duration),
+    /// Drop the oldest event for every handler that has not read it yet
+    /// (counted per handler).
+    DropOldest,
+}
+
+/// The bound of a journal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Bounds {
+    /// Most events held.
+    pub max_events: usize,
+    /// Most bytes of event JSON held.
+    pub max_bytes: usize,
+    /// What happens past them.
+    pub overflow: Overflow,
+}
+
+impl Default for Bounds {
+    /// No bound (the memory journal of the embedded API before issue 5).
+    fn default() -> Self {
+        Bounds { max_events: usize::MAX, max_bytes: usize::MAX, overflow: Overflow::Reject }
+    }
 }
 
 /// The buffer between producers and handlers.
@@ -70,6 +114,13 @@ pub trait Journal: Send + Sync {
 
     /// Whether `close` was called.
     fn is_closed(&self) -> bool;
+
+    /// Events the `drop-oldest` policy dropped under this cursor.
+    fn dropped(&self, cursor: CursorId) -> u64;
+
+    /// Waits up to `timeout` until the event `sequence` is as durable as the
+    /// journal promises (`fsync` mode: flushed to disk); `false` on timeout.
+    fn wait_durable(&self, sequence: u64, timeout: Duration) -> bool;
 
     /// Refuses further appends and lets readers drain.
     fn close(&self);

@@ -1,0 +1,541 @@
+//! The journal's window: the events not yet acknowledged by every cursor,
+//! in memory, with the cursors, the bound and the overflow policy. What it
+//! persists through is its [`Backing`]: nothing ([`MemoryJournal`]) or the
+//! segment log and cursor files of the durable journal.
+//!
+//! Invariants (besides the journal's, in `journal/mod.rs`):
+//! - the backing sees every appended event, in sequence order, under the
+//!   same lock that assigns the sequence, before `append` returns;
+//! - the window never holds more than `max_events` events or `max_bytes`
+//!   bytes of event JSON: past it, `reject` refuses the append
+//!   (`Overloaded`), `block` waits up to its timeout for acknowledgements
+//!   and then refuses, `drop-oldest` moves every lagging cursor past the
+//!   oldest event and counts it as dropped for each of them;
+//! - a cursor's acknowledged position reaches the backing before `ack`
+//!   returns, and `released(n)` is called only once every cursor has
+//!   acknowledged `n`.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use super::{Bounds, CursorId, Journal, JournalError, Overflow};
+use crate::event::HostEvent;
+
+/// What a window persists through.
+pub trait Backing: Send + 'static {
+    /// Persists an appended event (its sequence is assigned).
+    fn append(&mut self, event: &HostEvent) -> Result<(), JournalError>;
+    /// Persists that `cursor` acknowledged `sequence`.
+    fn acked(&mut self, cursor: &str, sequence: u64);
+    /// Every cursor acknowledged `sequence`: what holds it may be reclaimed.
+    fn released(&mut self, sequence: u64);
+    /// Flushes what was appended to stable storage (`fsync` mode).
+    fn sync(&mut self) -> Result<(), JournalError> {
+        Ok(())
+    }
+}
+
+/// No persistence: the memory journal.
+#[derive(Debug, Default)]
+pub struct InMemory;
+
+impl Backing for InMemory {
+    fn append(&mut self, _event: &HostEvent) -> Result<(), JournalError> {
+        Ok(())
+    }
+    fn acked(&mut self, _cursor: &str, _sequence: u64) {}
+    fn released(&mut self, _sequence: u64) {}
+}
+
+/// A journal held in memory: nothing survives the process.
+pub type MemoryJournal = Window<InMemory>;
+
+/// The in-memory window of a journal over backing `B`.
+pub struct Window<B: Backing> {
+    inner: Mutex<Inner<B>>,
+    appended: Condvar,
+    acked: Condvar,
+    /// `fsync` mode: the highest sequence flushed to disk, and its signal.
+    synced: Mutex<u64>,
+    durable: Condvar,
+    syncs: bool,
+}
+
+struct Inner<B> {
+    /// Events not yet acknowledged by every cursor; `entries[0]` has
+    /// sequence `base`.
+    entries: VecDeque<Arc<HostEvent>>,
+    bytes: usize,
+    base: u64,
+    last: u64,
+    cursors: Vec<Cursor>,
+    closed: bool,
+    bounds: Bounds,
+    backing: B,
+    /// Acknowledged positions read back from the backing at start-up, by
+    /// cursor name: a cursor registering under one of these names resumes.
+    resume: std::collections::BTreeMap<String, u64>,
+}
+
+#[derive(Debug)]
+struct Cursor {
+    name: String,
+    /// Next sequence to read.
+    read: u64,
+    /// Highest acknowledged sequence.
+    acked: u64,
+    /// A parked cursor (a quarantined handler) still holds its events but
+    /// is not waited for by `wait_acked`.
+    parked: bool,
+    /// Events dropped under it by the `drop-oldest` policy.
+    dropped: u64,
+}
+
+impl<B: Backing> Inner<B> {
+    fn min_acked(&self) -> u64 {
+        self.cursors.iter().map(|c| c.acked).min().unwrap_or(self.last)
+    }
+
+    /// The lowest acknowledged position among cursors that are not parked.
+    fn min_acked_active(&self) -> u64 {
+        self.cursors.iter().filter(|c| !c.parked).map(|c| c.acked).min().unwrap_or(self.last)
+    }
+
+    fn release(&mut self) {
+        let upto = self.min_acked();
+        let before = self.base;
+        while self.base <= upto && !self.entries.is_empty() {
+            let event = self.entries.pop_front().expect("not empty");
+            self.bytes -= event.json.len();
+            self.base += 1;
+        }
+        if self.base > before {
+            self.backing.released(self.base - 1);
+        }
+    }
+
+    fn available(&self, from: u64) -> usize {
+        (self.last + 1).saturating_sub(from) as usize
+    }
+
+    fn full(&self, extra_bytes: usize) -> bool {
+        !self.entries.is_empty()
+            && (self.entries.len() >= self.bounds.max_events || self.bytes + extra_bytes > self.bounds.max_bytes)
+    }
+
+    /// `drop-oldest`: every cursor still behind the oldest event loses it.
+    fn drop_oldest(&mut self) {
+        let Some(event) = self.entries.pop_front() else { return };
+        self.bytes -= event.json.len();
+        let sequence = self.base;
+        self.base += 1;
+        for c in &mut self.cursors {
+            if c.acked < sequence {
+                c.acked = sequence;
+                c.read = c.read.max(sequence + 1);
+                c.dropped += 1;
+                tracing::warn!(cursor = %c.name, sequence, "journal full (drop-oldest): event dropped for this handler");
+                self.backing.acked(&c.name, sequence);
+            }
+        }
+        self.backing.released(sequence);
+    }
+}
+
+impl MemoryJournal {
+    /// An empty memory journal without a bound.
+    pub fn new() -> Self {
+        Self::bounded(Bounds::default())
+    }
+
+    /// An empty memory journal with a bound.
+    pub fn bounded(bounds: Bounds) -> Self {
+        Window::with_backing(InMemory, bounds, 0, Default::default(), VecDeque::new())
+    }
+}
+
+impl Default for MemoryJournal {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<B: Backing> Window<B> {
+    /// A window over `backing` whose last assigned sequence is `last`, with
+    /// the cursors' persisted positions in `resume` and the events after the
+    /// lowest of them in `tail` (recovered from the backing).
+    pub fn with_backing(
+        backing: B,
+        bounds: Bounds,
+        last: u64,
+        resume: std::collections::BTreeMap<String, u64>,
+        tail: VecDeque<Arc<HostEvent>>,
+    ) -> Self {
+        let base = tail.front().map_or(last + 1, |e| e.sequence);
+        let bytes = tail.iter().map(|e| e.json.len()).sum();
+        Window {
+            inner: Mutex::new(Inner { entries: tail, bytes, base, last, cursors: Vec::new(), closed: false, bounds, backing, resume }),
+            appended: Condvar::new(),
+            acked: Condvar::new(),
+            synced: Mutex::new(last),
+            durable: Condvar::new(),
+            syncs: false,
+        }
+    }
+
+    /// `fsync` mode: `wait_durable` waits for [`sync_loop`](Self::sync_loop).
+    pub fn syncing(mut self) -> Self {
+        self.syncs = true;
+        self
+    }
+
+    /// `fsync` mode's group commit: flushes whatever was appended since the
+    /// last flush, wakes the publishers it covers, until the journal is
+    /// closed and everything is flushed. Run it on its own thread.
+    pub fn sync_loop(&self) {
+        loop {
+            let mut inner = self.inner.lock().unwrap();
+            let synced = *self.synced.lock().unwrap();
+            while inner.last <= synced && !inner.closed {
+                inner = self.appended.wait(inner).unwrap();
+            }
+            if inner.last <= synced {
+                return;
+            }
+            let target = inner.last;
+            if let Err(e) = inner.backing.sync() {
+                tracing::error!("journal flush to disk failed (publishers waiting for it time out): {e}");
+                drop(inner);
+                std::thread::sleep(Duration::from_millis(100));
+                continue;
+            }
+            drop(inner);
+            *self.synced.lock().unwrap() = target;
+            self.durable.notify_all();
+        }
+    }
+
+    /// Events held (appended, not yet acknowledged by every cursor).
+    pub fn len(&self) -> usize {
+        self.inner.lock().unwrap().entries.len()
+    }
+
+    /// Whether no event is held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Bytes of event JSON held.
+    pub fn bytes(&self) -> usize {
+        self.inner.lock().unwrap().bytes
+    }
+
+    /// Runs `f` on the backing, under the journal's lock.
+    pub fn with_backing_mut<T>(&self, f: impl FnOnce(&mut B) -> T) -> T {
+        f(&mut self.inner.lock().unwrap().backing)
+    }
+}
+
+impl<B: Backing> Journal for Window<B> {
+    fn append(&self, mut event: HostEvent) -> Result<Arc<HostEvent>, JournalError> {
+        let mut inner = self.inner.lock().unwrap();
+        if inner.closed {
+            return Err(JournalError::Closed);
+        }
+        let size = event.json.len();
+        if !inner.cursors.is_empty() && inner.full(size) {
+            match inner.bounds.overflow {
+                Overflow::Reject => return Err(overloaded(&inner.bounds)),
+                Overflow::Block(max_wait) => {
+                    let deadline = Instant::now() + max_wait;
+                    while inner.full(size) && !inner.closed {
+                        let now = Instant::now();
+                        if now >= deadline {
+                            return Err(overloaded(&inner.bounds));
+                        }
+                        inner = self.acked.wait_timeout(inner, deadline - now).unwrap().0;
+                    }
+                    if inner.closed {
+                        return Err(JournalError::Closed);
+                    }
+                }
+                Overflow::DropOldest => {
+                    while inner.full(size) {
+                        inner.drop_oldest();
+                    }
+                }
+            }
+        }
+        event.sequence = inner.last + 1;
+        inner.backing.append(&event)?;
+        inner.last += 1;
+        let event = Arc::new(event);
+        if inner.cursors.is_empty() {
+            // Nobody reads: released at once.
+            inner.base = inner.last + 1;
+            let last = inner.last;
+            inner.backing.released(last);
+        } else {
+            inner.bytes += size;
+            inner.entries.push_back(event.clone());
+        }
+        drop(inner);
+        self.appended.notify_all();
+        Ok(event)
+    }
+
+    fn register_cursor(&self, name: &str) -> CursorId {
+        let mut inner = self.inner.lock().unwrap();
+        let acked = match inner.resume.remove(name) {
+            // Resume after what it acknowledged, but never before what the
+            // window still holds (older events were released).
+            Some(acked) => acked.max(inner.base - 1).min(inner.last),
+            // A new reader starts with what the window holds (after a
+            // restart: events no reader had acknowledged yet).
+            None => inner.base - 1,
+        };
+        inner.backing.acked(name, acked);
+        inner.cursors.push(Cursor { name: name.to_owned(), read: acked + 1, acked, parked: false, dropped: 0 });
+        CursorId(inner.cursors.len() - 1)
+    }
+
+    fn read(&self, cursor: CursorId, max: usize, max_wait: Duration) -> Vec<Arc<HostEvent>> {
+        let max = max.max(1);
+        let mut inner = self.inner.lock().unwrap();
+        loop {
+            let from = inner.cursors[cursor.0].read;
+            if inner.available(from) > 0 || inner.closed {
+                break;
+            }
+            inner = self.appended.wait(inner).unwrap();
+        }
+        let deadline = Instant::now() + max_wait;
+        loop {
+            let from = inner.cursors[cursor.0].read;
+            if inner.available(from) >= max || inner.closed {
+                break;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                break;
+            }
+            inner = self.appended.wait_timeout(inner, deadline - now).unwrap().0;
+        }
+        let from = inner.cursors[cursor.0].read.max(inner.base);
+        let take = inner.available(from).min(max);
+        let start = (from - inner.base) as usize;
+        let batch: Vec<_> = inner.entries.range(start..start + take).cloned().collect();
+        inner.cursors[cursor.0].read = from + take as u64;
+        batch
+    }
+
+    fn ack(&self, cursor: CursorId, sequence: u64) {
+        let mut inner = self.inner.lock().unwrap();
+        let c = &mut inner.cursors[cursor.0];
+        if sequence > c.acked {
+            c.acked = sequence;
+            let name = c.name.clone();
+            inner.backing.acked(&name, sequence);
+        }
+        inner.release();
+        drop(inner);
+        self.acked.notify_all();
+    }
+
+    fn head(&self) -> u64 {
+        self.inner.lock().unwrap().last
+    }
+
+    fn wait_acked(&self, sequence: u64) {
+        let mut inner = self.inner.lock().unwrap();
+        while inner.min_acked_active() < sequence {
+            inner = self.acked.wait(inner).unwrap();
+        }
+    }
+
+    fn rewind(&self, cursor: CursorId, next: u64) {
+        let mut inner = self.inner.lock().unwrap();
+        let c = &mut inner.cursors[cursor.0];
+        // Never before what it acknowledged (drop-oldest may have moved it).
+        c.read = next.max(c.acked + 1).min(c.read);
+    }
+
+    fn park(&self, cursor: CursorId, parked: bool) {
+        self.inner.lock().unwrap().cursors[cursor.0].parked = parked;
+        self.acked.notify_all();
+    }
+
+    fn dropped(&self, cursor: CursorId) -> u64 {
+        self.inner.lock().unwrap().cursors[cursor.0].dropped
+    }
+
+    fn is_closed(&self) -> bool {
+        self.inner.lock().unwrap().closed
+    }
+
+    fn wait_durable(&self, sequence: u64, timeout: Duration) -> bool {
+        if !self.syncs {
+            return true;
+        }
+        let deadline = Instant::now() + timeout;
+        let mut synced = self.synced.lock().unwrap();
+        while *synced < sequence {
+            let now = Instant::now();
+            if now >= deadline {
+                return false;
+            }
+            synced = self.durable.wait_timeout(synced, deadline - now).unwrap().0;
+        }
+        true
+    }
+
+    fn close(&self) {
+        self.inner.lock().unwrap().closed = true;
+        self.appended.notify_all();
+        self.acked.notify_all();
+    }
+}
+
+fn overloaded(bounds: &Bounds) -> JournalError {
+    JournalError::Overloaded { max_events: bounds.max_events, max_bytes: bounds.max_bytes }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(n: u32) -> HostEvent {
+        let doc = serde_json::json!({"n": n}).as_object().unwrap().clone();
+        HostEvent::from_document("access", doc, 1 << 20).unwrap()
+    }
+
+    #[test]
+    fn cursors_read_in_order_and_release_after_every_ack() {
+        let journal = MemoryJournal::new();
+        let a = journal.register_cursor("a");
+        let b = journal.register_cursor("b");
+        for n in 0..5 {
+            journal.append(event(n)).unwrap();
+        }
+        let batch = journal.read(a, 3, Duration::ZERO);
+        assert_eq!(batch.iter().map(|e| e.sequence).collect::<Vec<_>>(), [1, 2, 3]);
+        let batch = journal.read(a, 10, Duration::ZERO);
+        assert_eq!(batch.iter().map(|e| e.sequence).collect::<Vec<_>>(), [4, 5]);
+        journal.ack(a, 5);
+        assert_eq!(journal.len(), 5, "b has not acknowledged anything");
+        assert_eq!(journal.read(b, 10, Duration::ZERO).len(), 5);
+        journal.ack(b, 2);
+        assert_eq!(journal.len(), 3);
+        journal.ack(b, 5);
+        assert!(journal.is_empty());
+    }
+
+    #[test]
+    fn close_drains_then_returns_empty() {
+        let journal = MemoryJournal::new();
+        let a = journal.register_cursor("a");
+        journal.append(event(1)).unwrap();
+        journal.close();
+        assert_eq!(journal.append(event(2)), Err(JournalError::Closed));
+        assert_eq!(journal.read(a, 10, Duration::from_secs(10)).len(), 1);
+        assert!(journal.read(a, 10, Duration::from_secs(10)).is_empty());
+    }
+
+    #[test]
+    fn read_waits_for_a_batch_to_fill_until_max_wait() {
+        let journal = Arc::new(MemoryJournal::new());
+        let a = journal.register_cursor("a");
+        journal.append(event(1)).unwrap();
+        let producer = {
+            let journal = journal.clone();
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(50));
+                journal.append(event(2)).unwrap();
+            })
+        };
+        // The batch wants 2 and may wait 10 s: the second event arrives first.
+        let batch = journal.read(a, 2, Duration::from_secs(10));
+        producer.join().unwrap();
+        assert_eq!(batch.len(), 2);
+    }
+
+    fn bounded(max_events: usize, overflow: Overflow) -> MemoryJournal {
+        Window::with_backing(InMemory, Bounds { max_events, max_bytes: usize::MAX, overflow }, 0, Default::default(), VecDeque::new())
+    }
+
+    #[test]
+    fn reject_refuses_past_the_bound_and_accepts_again_after_acks() {
+        let j = bounded(2, Overflow::Reject);
+        let a = j.register_cursor("a");
+        j.append(event(1)).unwrap();
+        j.append(event(2)).unwrap();
+        assert!(matches!(j.append(event(3)), Err(JournalError::Overloaded { max_events: 2, .. })));
+        j.read(a, 1, Duration::ZERO);
+        j.ack(a, 1);
+        assert_eq!(j.append(event(3)).unwrap().sequence, 3, "a refused append assigns no sequence");
+    }
+
+    #[test]
+    fn block_waits_for_room_up_to_its_timeout() {
+        let j = Arc::new(bounded(1, Overflow::Block(Duration::from_secs(10))));
+        let a = j.register_cursor("a");
+        j.append(event(1)).unwrap();
+        let reader = {
+            let j = j.clone();
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(50));
+                j.read(a, 1, Duration::ZERO);
+                j.ack(a, 1);
+            })
+        };
+        assert_eq!(j.append(event(2)).unwrap().sequence, 2, "admitted once the reader acknowledged");
+        reader.join().unwrap();
+        let j = bounded(1, Overflow::Block(Duration::from_millis(20)));
+        j.register_cursor("a");
+        j.append(event(1)).unwrap();
+        assert!(matches!(j.append(event(2)), Err(JournalError::Overloaded { .. })), "nobody acknowledges: refused after the wait");
+    }
+
+    #[test]
+    fn drop_oldest_moves_lagging_cursors_and_counts() {
+        let j = bounded(2, Overflow::DropOldest);
+        let slow = j.register_cursor("slow");
+        let fast = j.register_cursor("fast");
+        for n in 1..=2 {
+            j.append(event(n)).unwrap();
+        }
+        j.read(fast, 2, Duration::ZERO);
+        j.ack(fast, 2);
+        j.append(event(3)).unwrap();
+        j.append(event(4)).unwrap();
+        assert_eq!((j.dropped(slow), j.dropped(fast)), (2, 0));
+        let seqs: Vec<u64> = j.read(slow, 10, Duration::ZERO).iter().map(|e| e.sequence).collect();
+        assert_eq!(seqs, [3, 4], "the slow cursor skips what was dropped");
+    }
+
+    #[test]
+    fn rewind_rereads_and_a_parked_cursor_does_not_hold_flushes() {
+        let j = MemoryJournal::new();
+        let a = j.register_cursor("a");
+        let b = j.register_cursor("b");
+        for n in 1..=4 {
+            j.append(event(n)).unwrap();
+        }
+        let first: Vec<u64> = j.read(a, 4, Duration::ZERO).iter().map(|e| e.sequence).collect();
+        assert_eq!(first, [1, 2, 3, 4]);
+        j.ack(a, 2);
+        j.rewind(a, 3);
+        let again: Vec<u64> = j.read(a, 4, Duration::ZERO).iter().map(|e| e.sequence).collect();
+        assert_eq!(again, [3, 4]);
+        j.ack(a, 4);
+        // `b` has acknowledged nothing: parked, it no longer holds a flush,
+        // but its events stay in the journal.
+        j.park(b, true);
+        j.wait_acked(4);
+        assert_eq!(j.len(), 4);
+        j.park(b, false);
+        j.ack(b, 4);
+        assert!(j.is_empty());
+    }
+}
