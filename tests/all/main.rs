@@ -3,6 +3,7 @@
 mod breaker;
 mod cache;
 mod check;
+mod crash;
 mod corpus;
 mod dlq;
 mod faults;

@@ -65,6 +65,10 @@ enum Command {
         /// receive them).
         #[arg(long)]
         tenant: Option<String>,
+        /// Print a receipt line on stdout for each accepted event, as soon
+        /// as `publish` returned: {"line", "id", "sequence"}.
+        #[arg(long)]
+        receipts: bool,
         /// Print the summary as JSON on stdout.
         #[arg(long)]
         json: bool,
@@ -108,8 +112,8 @@ fn init_logging() {
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Pipe { config, input, topic, tenant, json } => {
-            pipe::run(&config, &input, topic.as_deref(), tenant.as_deref(), json)
+        Command::Pipe { config, input, topic, tenant, receipts, json } => {
+            pipe::run(&config, &input, &pipe::Options { topic: topic.as_deref(), tenant: tenant.as_deref(), receipts, json })
         }
         Command::Dlq { command } => dlq::run(command),
         Command::Check { component, json } => run_check(&component, json),

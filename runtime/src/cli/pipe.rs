@@ -10,7 +10,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::EXIT_INCOMPLETE;
-use crate::{AuditService, Summary};
+use crate::{AuditService, Receipt, Summary};
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -28,7 +28,16 @@ struct InputCounts {
     rejected: u64,
 }
 
-pub fn run(config: &Path, input: &Path, topic: Option<&str>, tenant: Option<&str>, json: bool) -> anyhow::Result<ExitCode> {
+/// How `wasp pipe` publishes and reports.
+pub struct Options<'a> {
+    pub topic: Option<&'a str>,
+    pub tenant: Option<&'a str>,
+    pub receipts: bool,
+    pub json: bool,
+}
+
+pub fn run(config: &Path, input: &Path, options: &Options<'_>) -> anyhow::Result<ExitCode> {
+    let (topic, tenant, json) = (options.topic, options.tenant, options.json);
     let started = Instant::now();
     let service = AuditService::from_config_file(config)?;
     let reader: Box<dyn Read> = if input == Path::new("-") {
@@ -44,7 +53,13 @@ pub fn run(config: &Path, input: &Path, topic: Option<&str>, tenant: Option<&str
         }
         counts.lines += 1;
         match publish_line(&service, &line, topic, tenant) {
-            Ok(()) => counts.accepted += 1,
+            Ok(receipt) => {
+                counts.accepted += 1;
+                if options.receipts {
+                    let line = serde_json::json!({"line": index + 1, "id": receipt.id, "sequence": receipt.sequence});
+                    super::write_stdout(&format!("{line}\n"))?;
+                }
+            }
             Err(reason) => {
                 counts.rejected += 1;
                 eprintln!("wasp pipe: {} line {}: rejected: {reason}", input.display(), index + 1);
@@ -62,10 +77,10 @@ pub fn run(config: &Path, input: &Path, topic: Option<&str>, tenant: Option<&str
     Ok(if summary.input.rejected > 0 || undelivered > 0 { ExitCode::from(EXIT_INCOMPLETE) } else { ExitCode::SUCCESS })
 }
 
-fn publish_line(service: &AuditService, line: &str, topic: Option<&str>, tenant: Option<&str>) -> Result<(), String> {
+fn publish_line(service: &AuditService, line: &str, topic: Option<&str>, tenant: Option<&str>) -> Result<Receipt, String> {
     let publish = |topic: &str, event: Value| match tenant {
-        Some(tenant) => service.publish_as(tenant, topic, event).map(drop).map_err(|e| e.to_string()),
-        None => service.publish(topic, event).map(drop).map_err(|e| e.to_string()),
+        Some(tenant) => service.publish_as(tenant, topic, event).map_err(|e| e.to_string()),
+        None => service.publish(topic, event).map_err(|e| e.to_string()),
     };
     if let Some(topic) = topic {
         let value: Value = serde_json::from_str(line).map_err(|e| format!("event is not valid JSON: {e}"))?;

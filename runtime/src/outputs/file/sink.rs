@@ -26,8 +26,10 @@ impl FileSink {
         if let Some(parent) = config.path.parent().filter(|p| !p.as_os_str().is_empty()) {
             dir.create_dir_all(parent)?;
         }
-        let file = dir.open_with(&config.path, OpenOptions::new().create(true).append(true))?;
-        Ok(FileSink { path: shown.join(&config.path), out: BufWriter::with_capacity(64 << 10, file.into_std()) })
+        let file = dir.open_with(&config.path, OpenOptions::new().create(true).append(true).read(true))?;
+        let mut file = file.into_std();
+        repair_torn_line(&mut file)?;
+        Ok(FileSink { path: shown.join(&config.path), out: BufWriter::with_capacity(64 << 10, file) })
     }
 }
 
@@ -43,4 +45,37 @@ impl Sink for FileSink {
     fn location(&self) -> String {
         self.path.display().to_string()
     }
+}
+
+/// A crash in the middle of a write can leave a partial last line. Its
+/// events were not acknowledged (the cursor moves only after a flush), so
+/// they will be delivered again: cut the partial line so that every line in
+/// the file is a whole record.
+fn repair_torn_line(file: &mut File) -> std::io::Result<()> {
+    use std::io::{Read, Seek, SeekFrom};
+    let len = file.metadata()?.len();
+    if len == 0 {
+        return Ok(());
+    }
+    let mut keep = len;
+    let mut buf = vec![0u8; 64 << 10];
+    loop {
+        let start = keep.saturating_sub(buf.len() as u64);
+        let chunk = &mut buf[..(keep - start) as usize];
+        file.seek(SeekFrom::Start(start))?;
+        file.read_exact(chunk)?;
+        if keep == len && chunk.last() == Some(&b'\n') {
+            return Ok(());
+        }
+        if let Some(pos) = chunk.iter().rposition(|&b| b == b'\n') {
+            keep = start + pos as u64 + 1;
+            break;
+        }
+        keep = start;
+        if start == 0 {
+            break;
+        }
+    }
+    tracing::warn!("cutting a partial last line of {} bytes (its events will be delivered again)", len - keep);
+    file.set_len(keep)
 }

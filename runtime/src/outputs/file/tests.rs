@@ -45,3 +45,18 @@ fn a_symbolic_link_out_of_the_directory_is_not_followed() {
     let err = FileSink::open(&config, &open_dir(dir.path()), dir.path()).err().expect("must not escape");
     assert!(!outside.path().join("audit.log").exists(), "{err}");
 }
+
+#[test]
+fn a_partial_last_line_from_a_crash_is_cut_on_open() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("audit.log"), "{\"a\":1}\n{\"b\":").unwrap();
+    let config = FileConfig { path: "audit.log".into() };
+    let mut sink = FileSink::open(&config, &open_dir(dir.path()), dir.path()).unwrap();
+    sink.write(br#"{"c":3}"#).unwrap();
+    sink.flush().unwrap();
+    assert_eq!(std::fs::read_to_string(dir.path().join("audit.log")).unwrap(), "{\"a\":1}\n{\"c\":3}\n");
+    // A file that is one partial line is emptied.
+    std::fs::write(dir.path().join("torn.log"), "{\"x\"").unwrap();
+    FileSink::open(&FileConfig { path: "torn.log".into() }, &open_dir(dir.path()), dir.path()).unwrap();
+    assert_eq!(std::fs::read_to_string(dir.path().join("torn.log")).unwrap(), "");
+}
