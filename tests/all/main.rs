@@ -7,6 +7,7 @@ mod crash;
 mod corpus;
 mod dlq;
 mod faults;
+mod journal;
 mod publish;
 mod sample;
 mod tenants;

@@ -133,9 +133,13 @@ impl<B: Backing> Inner<B> {
         for c in &mut self.cursors {
             if c.acked < sequence {
                 c.acked = sequence;
-                c.read = c.read.max(sequence + 1);
-                c.dropped += 1;
-                tracing::warn!(cursor = %c.name, sequence, "journal full (drop-oldest): event dropped for this handler");
+                // An event the handler already read is in its hands (it
+                // holds it): not dropped for it, it will be handled.
+                if c.read <= sequence {
+                    c.read = sequence + 1;
+                    c.dropped += 1;
+                    tracing::warn!(cursor = %c.name, sequence, "journal full (drop-oldest): event dropped for this handler");
+                }
                 self.backing.acked(&c.name, sequence);
             }
         }

@@ -1,0 +1,150 @@
+//! The durable journal in use: a slow handler does not slow publishing or
+//! its neighbours until the bound is reached (then the overflow policy
+//! speaks, never silently), and a full disk refuses new events clearly,
+//! keeps every accepted one, and recovers when space returns.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use wasp::{AuditService, PublishError};
+use wasp_tests::{Fixture, healthy_probe, probe_handler};
+
+fn config_with(fx: &Fixture, handlers: &[Value], wasp: Value) -> std::path::PathBuf {
+    let entries: Vec<Value> = handlers.iter().map(|h| json!({"class": "wasm", "config": h})).collect();
+    fx.config_doc(&json!({"eventHandlers": entries, "wasp": wasp}))
+}
+
+fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+#[test]
+fn a_slow_handler_slows_neither_publish_nor_its_neighbour_until_the_bound() {
+    let fx = Fixture::new();
+    let slow = probe_handler("slow", json!({"batch": {"maxSize": 1}}));
+    let config = config_with(&fx, &[slow, healthy_probe()], json!({"journal": {"maxEvents": 50, "overflow": "reject"}}));
+    let service = AuditService::from_config_file(config).unwrap();
+    let slow_delivered = || service.summary().handler("slow").unwrap().delivered;
+    // Each event takes the slow handler 20 ms. Publishing does not wait for
+    // it: the journal takes events until it holds 50 the slow handler has
+    // not acknowledged, and then `reject` refuses, with a clear error.
+    let mut accepted = 0;
+    let err = loop {
+        match service.publish("access", json!({"_id": format!("e{accepted}"), "action": "slow", "ms": 20})) {
+            Ok(_) => accepted += 1,
+            Err(e) => break e,
+        }
+        assert!(accepted < 1000, "the bound was never reached");
+    };
+    assert!(matches!(err, PublishError::Overloaded { max_events: 50, .. }), "{err}");
+    assert!(err.to_string().contains("the journal is full"), "{err}");
+    assert!(accepted >= 50, "{accepted}");
+    assert!(slow_delivered() < 25, "publish never waited for the slow handler");
+    // Meanwhile the healthy neighbour kept up with every accepted event.
+    wait_for("the healthy neighbour", || service.summary().handler("healthy").unwrap().delivered == accepted);
+    assert!(slow_delivered() < accepted, "the neighbour finished first");
+    // Once it catches up, events are accepted again.
+    wait_for("the slow handler", || slow_delivered() == accepted);
+    service.publish("access", json!({"_id": "after"})).unwrap();
+    let summary = service.shutdown();
+    assert_eq!(summary.handler("slow").unwrap().delivered, accepted + 1);
+    assert_eq!(summary.handler("healthy").unwrap().delivered, accepted + 1);
+}
+
+#[test]
+fn drop_oldest_counts_what_a_lagging_handler_lost() {
+    let fx = Fixture::new();
+    let slow = probe_handler("slow", json!({"batch": {"maxSize": 1}}));
+    let config = config_with(&fx, &[slow, healthy_probe()], json!({"journal": {"maxEvents": 5, "overflow": "drop-oldest"}}));
+    let service = AuditService::from_config_file(config).unwrap();
+    for n in 0..30 {
+        service.publish("access", json!({"_id": format!("e{n}"), "action": "slow", "ms": 20})).expect("drop-oldest never refuses");
+    }
+    service.flush();
+    let summary = service.shutdown();
+    let slow = summary.handler("slow").unwrap();
+    assert!(slow.dropped > 0, "{slow:?}");
+    assert_eq!(slow.received + slow.dropped, 30, "every event either reached it or is counted as dropped: {slow:?}");
+    assert_eq!(slow.delivered, slow.received);
+}
+
+/// A 1 MiB tmpfs holds the data directory. Mounting needs privileges; CI
+/// runs as root on this machine, where the test must run for real.
+struct SmallDisk {
+    path: std::path::PathBuf,
+}
+
+impl SmallDisk {
+    fn mount(under: &std::path::Path) -> Option<SmallDisk> {
+        let path = under.join("small-disk");
+        std::fs::create_dir_all(&path).unwrap();
+        let status = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=1m", "tmpfs"])
+            .arg(&path)
+            .stderr(std::process::Stdio::null())
+            .status()
+            .ok()?;
+        status.success().then_some(SmallDisk { path })
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.path).status();
+    }
+}
+
+#[test]
+fn a_full_disk_refuses_new_events_keeps_accepted_ones_and_recovers() {
+    let fx = Fixture::new();
+    let Some(disk) = SmallDisk::mount(fx.path()) else {
+        assert!(std::env::var("CI").is_err(), "CI must be able to mount a tmpfs for the disk-full test");
+        eprintln!("skipping: cannot mount a tmpfs here (not root?)");
+        return;
+    };
+    let mut handler = probe_handler("p", json!({}));
+    // The output lives outside the small disk: only the journal fills it.
+    handler["directory"] = json!(fx.path().join("out").to_str().unwrap());
+    let wasp = json!({"dataDirectory": disk.path.to_str().unwrap(), "cacheDirectory": fx.path().join("cache").to_str().unwrap(),
+                      "journal": {"segmentSize": "64 KiB"}});
+    let service = AuditService::from_config_file(config_with(&fx, &[handler], wasp)).unwrap();
+    let mut accepted = Vec::new();
+    for n in 0..10 {
+        accepted.push(service.publish("access", json!({"_id": format!("before{n}")})).unwrap().id);
+    }
+    // Another process fills the disk.
+    let ballast = disk.path.join("ballast");
+    {
+        use std::io::Write;
+        let mut file = std::fs::File::create(&ballast).unwrap();
+        while file.write_all(&[0u8; 4096]).is_ok() {}
+    }
+    let mut refused = None;
+    for n in 0..2000 {
+        match service.publish("access", json!({"_id": format!("full{n}"), "pad": "x".repeat(200)})) {
+            Ok(receipt) => accepted.push(receipt.id),
+            Err(e) => {
+                refused = Some(e);
+                break;
+            }
+        }
+    }
+    let refused = refused.expect("a full disk refuses events");
+    assert!(matches!(refused, PublishError::Storage(_)), "{refused:?}");
+    assert!(refused.to_string().contains("No space left on device"), "{refused}");
+    // Space returns: events are accepted again.
+    std::fs::remove_file(&ballast).unwrap();
+    for n in 0..10 {
+        accepted.push(service.publish("access", json!({"_id": format!("after{n}")})).unwrap().id);
+    }
+    service.flush();
+    drop(service);
+    let text = std::fs::read_to_string(fx.path().join("out/out.log")).unwrap();
+    let delivered: Vec<String> = text.lines().map(|l| serde_json::from_str::<Value>(l).unwrap()["id"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(delivered, accepted, "every accepted event delivered once, in order; nothing refused slipped in");
+    drop(disk);
+}
