@@ -49,6 +49,8 @@ pub struct Receipt {
     /// The sequence number in its stream's journal (one stream per tenant,
     /// one for events without a tenant).
     pub sequence: u64,
+    /// The tenant it was published for.
+    pub tenant: Option<String>,
 }
 
 /// Counters of every handler and tenant.
@@ -286,7 +288,15 @@ impl AuditService {
         if self.durability == Durability::Fsync && !journal.wait_durable(event.sequence, self.fsync_timeout) {
             return Err(PublishError::NotYetDurable { sequence: event.sequence, waited: self.fsync_timeout });
         }
-        Ok(Receipt { id: event.id.clone(), topic: event.topic.clone(), sequence: event.sequence })
+        Ok(Receipt { id: event.id.clone(), topic: event.topic.clone(), sequence: event.sequence, tenant: event.tenant.clone() })
+    }
+
+    /// Waits up to `timeout` until the event of `receipt` is as durable as
+    /// `wasp.journal.durability` promises: flushed to disk in `fsync` mode
+    /// (`publish` already waited `fsyncTimeout` for it); at once in the
+    /// other modes. `false` if the flush did not finish in time.
+    pub fn wait_durable(&self, receipt: &Receipt, timeout: std::time::Duration) -> bool {
+        self.journals.get(&receipt.tenant).is_some_and(|j| j.wait_durable(receipt.sequence, timeout))
     }
 
     /// Blocks until every handler has processed every event published

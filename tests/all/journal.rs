@@ -148,3 +148,19 @@ fn a_full_disk_refuses_new_events_keeps_accepted_ones_and_recovers() {
     assert_eq!(delivered, accepted, "every accepted event delivered once, in order; nothing refused slipped in");
     drop(disk);
 }
+
+#[test]
+fn fsync_mode_publishes_durably_and_survives_a_restart() {
+    let fx = Fixture::new();
+    let config = config_with(&fx, &[probe_handler("p", json!({}))], json!({"journal": {"durability": "fsync"}}));
+    let service = AuditService::from_config_file(&config).unwrap();
+    let receipts: Vec<_> = (0..20).map(|n| service.publish("access", json!({"_id": format!("e{n}")})).unwrap()).collect();
+    assert!(receipts.iter().all(|r| service.wait_durable(r, Duration::from_secs(5))));
+    assert_eq!(receipts.last().unwrap().sequence, 20);
+    drop(service);
+    // A restart continues the stream's sequence from the log.
+    let service = AuditService::from_config_file(&config).unwrap();
+    assert_eq!(service.publish("access", json!({"_id": "again"})).unwrap().sequence, 21);
+    drop(service);
+    assert_eq!(fx.output_json("p", "out.log").len(), 21);
+}
