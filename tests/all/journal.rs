@@ -70,6 +70,13 @@ fn drop_oldest_counts_what_a_lagging_handler_lost() {
     assert!(slow.dropped > 0, "{slow:?}");
     assert_eq!(slow.received + slow.dropped, 30, "every event either reached it or is counted as dropped: {slow:?}");
     assert_eq!(slow.delivered, slow.received);
+    // Each drop left a gap record naming the handler and the sequence.
+    let gaps = fx.data_json("journal/default/gaps.ndjson");
+    for h in &summary.handlers {
+        let mine = gaps.iter().filter(|g| g["handler"] == h.name.as_str() && g["sequence"].as_u64().is_some()).count();
+        assert_eq!(mine as u64, h.dropped, "{}: {gaps:?}", h.name);
+        assert_eq!(h.received + h.dropped, 30, "{h:?}");
+    }
 }
 
 /// A 1 MiB tmpfs holds the data directory. Mounting needs privileges; CI

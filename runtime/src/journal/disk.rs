@@ -12,6 +12,9 @@
 //! - a segment is deleted only when every cursor has acknowledged all of
 //!   its records (faulted events are in the dead-letter store before their
 //!   acknowledgement);
+//! - an event the `drop-oldest` policy drops for a handler leaves a gap
+//!   record in `gaps.ndjson` (`{"handler", "sequence", "time"}`, appended)
+//!   before the drop is acknowledged, so integrity checks can show it;
 //! - on open, a torn or corrupt tail of the last segment (a record cut by a
 //!   crash) is truncated; it was never acknowledged to a publisher.
 
@@ -32,6 +35,7 @@ pub type DiskJournal = Window<DiskBacking>;
 /// The disk side of a durable journal.
 pub struct DiskBacking {
     log: SegmentLog,
+    gaps: PathBuf,
     cursors: PathBuf,
     fsync: bool,
 }
@@ -104,7 +108,7 @@ pub fn open(dir: &Path, config: &JournalConfig) -> Result<DiskJournal, OpenError
         })?));
     }
     let fsync = config.durability == Durability::Fsync;
-    let backing = DiskBacking { log, cursors: cursors_dir, fsync };
+    let backing = DiskBacking { log, gaps: dir.join("gaps.ndjson"), cursors: cursors_dir, fsync };
     let window = Window::with_backing(backing, config.bounds, recovered.last_seq, resume, tail);
     Ok(if fsync { window.syncing() } else { window })
 }
@@ -157,6 +161,20 @@ impl Backing for DiskBacking {
     fn released(&mut self, sequence: u64) {
         if let Err(e) = self.log.remove_through(sequence) {
             tracing::warn!("cannot reclaim journal segments (retrying at the next release): {e}");
+        }
+    }
+
+    fn gap(&mut self, cursor: &str, sequence: u64) {
+        use std::io::Write;
+        let time = humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string();
+        let line = format!("{}\n", serde_json::json!({"handler": cursor, "sequence": sequence, "time": time}));
+        let written = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.gaps)
+            .and_then(|mut f| f.write_all(line.as_bytes()).and_then(|()| if self.fsync { f.sync_data() } else { Ok(()) }));
+        if let Err(e) = written {
+            tracing::error!(cursor, sequence, file = %self.gaps.display(), "cannot write the gap record (the drop is still counted): {e}");
         }
     }
 

@@ -30,6 +30,9 @@ pub trait Backing: Send + 'static {
     fn acked(&mut self, cursor: &str, sequence: u64);
     /// Every cursor acknowledged `sequence`: what holds it may be reclaimed.
     fn released(&mut self, sequence: u64);
+    /// Records that `cursor` will never see event `sequence` (dropped by
+    /// the `drop-oldest` policy), so that integrity checks can show the gap.
+    fn gap(&mut self, _cursor: &str, _sequence: u64) {}
     /// Flushes what was appended to stable storage (`fsync` mode).
     fn sync(&mut self) -> Result<(), JournalError> {
         Ok(())
@@ -130,6 +133,7 @@ impl<B: Backing> Inner<B> {
         self.bytes -= event.json.len();
         let sequence = self.base;
         self.base += 1;
+        let mut gaps = Vec::new();
         for c in &mut self.cursors {
             if c.acked < sequence {
                 c.acked = sequence;
@@ -138,10 +142,14 @@ impl<B: Backing> Inner<B> {
                 if c.read <= sequence {
                     c.read = sequence + 1;
                     c.dropped += 1;
+                    gaps.push(c.name.clone());
                     tracing::warn!(cursor = %c.name, sequence, "journal full (drop-oldest): event dropped for this handler");
                 }
                 self.backing.acked(&c.name, sequence);
             }
+        }
+        for cursor in gaps {
+            self.backing.gap(&cursor, sequence);
         }
         self.backing.released(sequence);
     }
