@@ -7,6 +7,7 @@ mod crash;
 mod corpus;
 mod dlq;
 mod faults;
+mod forgerock;
 mod journal;
 mod publish;
 mod sample;

@@ -18,6 +18,7 @@
 //! }
 //! ```
 
+pub mod forgerock;
 mod raw;
 pub mod units;
 
@@ -75,6 +76,15 @@ pub struct Config {
     pub handlers: Vec<WasmHandlerConfig>,
     /// The tenants by name.
     pub tenants: BTreeMap<String, TenantConfig>,
+    /// The ForgeRock handlers (of any class but `wasm`), recognised; the
+    /// service refuses to start those whose output is not built yet.
+    pub forgerock_handlers: Vec<forgerock::ForgeRockHandlerConfig>,
+    /// The audit service's own settings (filter policies, …).
+    pub audit: forgerock::AuditSettings,
+    /// The service's `name` (full ForgeRock form).
+    pub name: Option<String>,
+    /// `topicsSchemasDirectory`, resolved.
+    pub topics_schemas_dir: Option<PathBuf>,
 }
 
 /// How durable a published event is when `publish` returns.
@@ -185,7 +195,24 @@ impl Config {
     /// `origin` names the source in errors.
     pub fn from_json(text: &str, base_dir: &Path, origin: &str) -> Result<Self, ConfigError> {
         let invalid = |at: String, message: String| ConfigError::Invalid { origin: origin.to_owned(), at, message };
-        let raw: raw::RawConfig = deserialize(text, "", &invalid)?;
+        // The full ForgeRock form wraps the bare one in `config`.
+        let document: Value = deserialize(text, "", &invalid)?;
+        let (name, raw, prefix): (Option<String>, raw::RawConfig, &str) = if document.get("type").is_some() {
+            let outer: raw::RawAuditServiceObject = deserialize(text, "", &invalid)?;
+            match outer.kind.as_str() {
+                "AuditService" => {
+                    let inner = outer.config.ok_or_else(|| invalid("config".into(), "an AuditService needs its `config`".into()))?;
+                    (outer.name, deserialize(&inner.to_string(), "config", &invalid)?, "config.")
+                }
+                "NoOpAuditService" => (outer.name, deserialize("{}", "config", &invalid)?, "config."),
+                other => {
+                    return Err(invalid("type".into(), format!("`{other}` is not an audit service (expected AuditService or NoOpAuditService)")));
+                }
+            }
+        } else {
+            (None, deserialize(text, "", &invalid)?, "")
+        };
+        let audit = forgerock::validate_settings(raw.config, &format!("{prefix}config")).map_err(|(at, m)| invalid(at, m))?;
 
         let data_dir = base_dir.join(raw.wasp.data_directory.as_deref().unwrap_or(Path::new("wasp-data")));
         let cache_dir = match &raw.wasp.cache_directory {
@@ -201,8 +228,11 @@ impl Config {
         };
 
         let mut handlers = Vec::new();
+        let mut forgerock_handlers = Vec::new();
         let no_defaults = raw::RawBudgets::default();
-        read_handlers(raw.event_handlers, "eventHandlers", None, &no_defaults, base_dir, &data_dir, &invalid, &mut handlers)?;
+        let (top_level, others) = split_forgerock(raw.event_handlers, &format!("{prefix}eventHandlers"), &invalid)?;
+        forgerock_handlers.extend(others);
+        read_handlers(top_level, &format!("{prefix}eventHandlers"), None, &no_defaults, base_dir, &data_dir, &invalid, &mut handlers)?;
         let mut tenants = BTreeMap::new();
         for (name, tenant) in raw.tenants {
             let at = format!("tenants.{name}");
@@ -216,8 +246,15 @@ impl Config {
                 return Err(invalid(format!("{at}.quotas.fuelPerSecond"), "must be greater than 0".into()));
             }
             let output_root = data_dir.join(tenant.output_root.unwrap_or_else(|| Path::new("tenants").join(&name)));
+            let (wasm, others) = split_forgerock(tenant.event_handlers, &format!("{at}.eventHandlers"), &invalid)?;
+            if let Some(other) = others.first() {
+                return Err(invalid(
+                    format!("{at}.eventHandlers"),
+                    format!("handler `{}`: a tenant's handlers are `wasm` handlers (class `{}` is for the top level)", other.name, other.class.name()),
+                ));
+            }
             read_handlers(
-                tenant.event_handlers,
+                wasm,
                 &format!("{at}.eventHandlers"),
                 Some(&name),
                 &tenant.budgets,
@@ -244,6 +281,10 @@ impl Config {
             max_event_bytes: raw.wasp.max_event_size.unwrap_or(DEFAULT_MAX_EVENT_BYTES),
             handlers,
             tenants,
+            forgerock_handlers,
+            audit,
+            name,
+            topics_schemas_dir: raw.topics_schemas_directory.map(|d| base_dir.join(d)),
         })
     }
 
@@ -299,10 +340,42 @@ fn validate_journal(raw: &raw::RawJournal, invalid: &impl Fn(String, String) -> 
     Ok(JournalConfig { durability, bounds, segment_bytes, fsync_timeout: raw.fsync_timeout.unwrap_or(Duration::from_secs(1)) })
 }
 
+/// Separates the ForgeRock handler entries (validated here) from the
+/// `wasm` ones, keeping each `wasm` entry's index for error paths.
+#[allow(clippy::type_complexity)]
+fn split_forgerock(
+    entries: Vec<raw::RawHandlerEntry>,
+    list_at: &str,
+    invalid: &impl Fn(String, String) -> ConfigError,
+) -> Result<(Vec<(usize, raw::RawHandlerEntry)>, Vec<forgerock::ForgeRockHandlerConfig>), ConfigError> {
+    let mut wasm = Vec::new();
+    let mut others = Vec::new();
+    for (i, entry) in entries.into_iter().enumerate() {
+        let at = format!("{list_at}[{i}]");
+        if entry.class == "wasm" {
+            wasm.push((i, entry));
+            continue;
+        }
+        let Some(class) = forgerock::HandlerClass::from_name(&entry.class) else {
+            let known: Vec<&str> = forgerock::HandlerClass::ALL.iter().map(|(_, n)| *n).collect();
+            return Err(invalid(format!("{at}.class"), format!("unknown handler class `{}` (known: wasm, {})", entry.class, known.join(", "))));
+        };
+        let raw: forgerock::RawForgeRockHandler = deserialize(&entry.config.to_string(), &format!("{at}.config"), invalid)?;
+        others.push(forgerock::ForgeRockHandlerConfig {
+            name: raw.name,
+            class,
+            topics: raw.topics,
+            enabled: raw.enabled.unwrap_or(true),
+            settings: raw.settings,
+        });
+    }
+    Ok((wasm, others))
+}
+
 /// Reads one `eventHandlers` list (top level or a tenant's) into `out`.
 #[allow(clippy::too_many_arguments)]
 fn read_handlers(
-    entries: Vec<raw::RawHandlerEntry>,
+    entries: Vec<(usize, raw::RawHandlerEntry)>,
     list_at: &str,
     tenant: Option<&str>,
     tenant_budgets: &raw::RawBudgets,
@@ -312,11 +385,8 @@ fn read_handlers(
     out: &mut Vec<WasmHandlerConfig>,
 ) -> Result<(), ConfigError> {
     let mut names = BTreeSet::new();
-    for (i, entry) in entries.into_iter().enumerate() {
+    for (i, entry) in entries {
         let at = format!("{list_at}[{i}]");
-        if entry.class != "wasm" {
-            return Err(invalid(format!("{at}.class"), format!("unknown handler class `{}` (supported: `wasm`)", entry.class)));
-        }
         let config_text = entry.config.to_string();
         let raw: raw::RawWasmHandler = deserialize(&config_text, &format!("{at}.config"), invalid)?;
         let h = validate_handler(raw, tenant, tenant_budgets, base_dir, data_dir, &format!("{at}.config"), invalid)?;

@@ -12,12 +12,36 @@ use serde_json::Value;
 use super::units;
 use crate::outputs::OutputConfig;
 
-/// The top level: the ForgeRock `AuditService` shape.
+/// The full ForgeRock form: `{"name", "type": "AuditService", "config": {…}}`
+/// (or `"type": "NoOpAuditService"`, with no `config`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawAuditServiceObject {
+    /// The service's name (informational).
+    pub name: Option<String>,
+    /// `AuditService` or `NoOpAuditService`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The bare form.
+    pub config: Option<Value>,
+}
+
+/// The bare form: what the ForgeRock `AuditService` object holds in its
+/// `config`, plus WASP's own sections (`tenants`, `wasp`).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct RawConfig {
+    /// The audit service's own settings (`handlerForQueries`,
+    /// `availableAuditEventHandlers`, `caseInsensitiveFields`,
+    /// `filterPolicies`).
+    #[serde(default)]
+    pub config: super::forgerock::RawAuditSettings,
     /// The handlers, each `{"class": …, "config": {…}}`.
+    #[serde(default)]
     pub event_handlers: Vec<RawHandlerEntry>,
+    /// Directory of JSON schemas of custom topics (ForgeRock's
+    /// `topicsSchemasDirectory`).
+    pub topics_schemas_directory: Option<String>,
     /// Tenants by name: each has its own handlers, budgets, quotas and
     /// output root. Events published for a tenant reach only its handlers.
     #[serde(default)]
@@ -31,7 +55,8 @@ pub struct RawConfig {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawHandlerEntry {
-    /// The handler class: `wasm` for a WebAssembly handler.
+    /// The handler class: `wasm` for a WebAssembly handler, or a ForgeRock
+    /// class name (`org.forgerock.audit.handlers.json.JsonAuditEventHandler`).
     pub class: String,
     /// The handler's settings (shape depends on `class`).
     pub config: Value,
@@ -66,9 +91,11 @@ pub struct RawQuotas {
     /// Events per second the tenant may publish (a burst of one second's
     /// worth is allowed). `publish` refuses the excess with
     /// `QuotaExceeded`, and the tenant's summary counts it.
+    #[serde(default, deserialize_with = "units::number")]
     pub events_per_second: Option<u64>,
     /// Fuel per second the tenant's handlers may burn together. A handler
     /// over it waits before its next call; the time waited is counted.
+    #[serde(default, deserialize_with = "units::number")]
     pub fuel_per_second: Option<u64>,
 }
 
@@ -103,6 +130,7 @@ pub struct RawJournal {
     pub durability: Option<String>,
     /// Most events held for handlers that have not caught up (per tenant).
     /// Default: 1,000,000.
+    #[serde(default, deserialize_with = "units::number")]
     pub max_events: Option<usize>,
     /// Most bytes of event JSON held (per tenant). Default: 256 MiB.
     #[serde(default, deserialize_with = "units::bytes")]
@@ -133,7 +161,7 @@ pub struct RawWasmHandler {
     /// Topics whose events this handler receives (e.g. `["access"]`).
     pub topics: Vec<String>,
     /// `false` keeps the handler configured but not running. Default: `true`.
-    #[serde(default = "yes")]
+    #[serde(default = "yes", deserialize_with = "bool_or_text")]
     pub enabled: bool,
     /// The component (`.wasm`), relative to the configuration file's
     /// directory.
@@ -167,6 +195,7 @@ pub struct RawWasmHandler {
 pub struct RawCircuitBreaker {
     /// Consecutive faulted events that open the breaker; 0 disables it.
     /// Guest errors (`err` results) do not count. Default: 5.
+    #[serde(default, deserialize_with = "units::number")]
     pub failures: Option<u32>,
     /// First wait before a probe, e.g. `"1 second"`. Default: 1 s.
     #[serde(default, deserialize_with = "units::duration")]
@@ -180,11 +209,16 @@ fn yes() -> bool {
     true
 }
 
+fn bool_or_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    units::boolean(d).map(|b| b.unwrap_or(true))
+}
+
 /// `batch`: events per call and how long to wait for a batch to fill.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct RawBatch {
     /// Most events per call. Default: 64.
+    #[serde(default, deserialize_with = "units::number")]
     pub max_size: Option<usize>,
     /// Longest wait for a batch to fill once an event is ready, e.g.
     /// `"20 ms"`. Default: 10 ms.
@@ -200,6 +234,7 @@ pub struct RawBatch {
 pub struct RawBudgets {
     /// Fuel (roughly, WebAssembly instructions) per event; a call gets this
     /// times its batch size. Fault: `fuel`. Default: 10,000,000.
+    #[serde(default, deserialize_with = "units::number")]
     pub fuel_per_event: Option<u64>,
     /// Wall-clock deadline of one call, e.g. `"5 seconds"`. Fault:
     /// `deadline`. Default: 5 s.
@@ -230,15 +265,20 @@ pub struct RawBudgets {
     #[serde(default, deserialize_with = "units::bytes")]
     pub state: Option<usize>,
     /// Core instances one handler instance may create. Default: 64.
+    #[serde(default, deserialize_with = "units::number")]
     pub instances: Option<usize>,
     /// Tables one handler instance may create. Default: 64.
+    #[serde(default, deserialize_with = "units::number")]
     pub tables: Option<usize>,
     /// Linear memories one handler instance may create. Default: 32.
+    #[serde(default, deserialize_with = "units::number")]
     pub memories: Option<usize>,
     /// Elements one table may grow to. Default: 1,000,000.
+    #[serde(default, deserialize_with = "units::number")]
     pub table_elements: Option<usize>,
     /// Events after which an instance is replaced by a fresh one (its state
     /// is kept); 0 never recycles. Default: 10,000.
+    #[serde(default, deserialize_with = "units::number")]
     pub recycle_after: Option<u64>,
 }
 

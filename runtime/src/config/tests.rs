@@ -144,3 +144,53 @@ fn tenant_and_budget_errors_name_the_field() {
     let unknown = TENANTS.replace(r#""quotas""#, r#""quota""#);
     assert!(error(&unknown).contains("unknown field `quota`"), "{}", error(&unknown));
 }
+
+const FULL_FORM: &str = r#"{
+  "name": "AuditService",
+  "type": "AuditService",
+  "config": {
+    "config": {
+      "handlerForQueries": "json",
+      "availableAuditEventHandlers": ["org.forgerock.audit.handlers.json.JsonAuditEventHandler"],
+      "filterPolicies": {"field": {"excludeIf": ["/access/http/request/headers/authorization"]}}
+    },
+    "eventHandlers": [
+      {"class": "org.forgerock.audit.handlers.json.JsonAuditEventHandler",
+       "config": {"name": "json", "topics": ["access"], "enabled": "false", "logDirectory": "/tmp/logs",
+                  "buffering": {"maxSize": 100000, "writeInterval": "100 ms"}}},
+      {"class": "wasm", "config": {"name": "w", "topics": ["access"], "component": "w.wasm", "enabled": "true"}}
+    ],
+    "topicsSchemasDirectory": "schemas"
+  }
+}"#;
+
+#[test]
+fn the_full_audit_service_form_parses_with_forgerock_handlers_recognised() {
+    let config = parse(FULL_FORM).unwrap();
+    assert_eq!(config.name.as_deref(), Some("AuditService"));
+    assert_eq!(config.audit.handler_for_queries.as_deref(), Some("json"));
+    assert_eq!(config.audit.exclude_fields["access"], [("/http/request/headers/authorization".to_owned(), true)]);
+    assert_eq!(config.topics_schemas_dir.as_deref(), Some(Path::new("/etc/wasp/schemas")));
+    let json = &config.forgerock_handlers[0];
+    assert_eq!((json.name.as_str(), json.class, json.enabled), ("json", forgerock::HandlerClass::Json, false));
+    assert_eq!(json.settings["logDirectory"], "/tmp/logs");
+    assert_eq!(config.handlers.len(), 1);
+    assert!(config.handlers[0].enabled, "\"true\" as a string");
+}
+
+#[test]
+fn errors_in_the_full_form_name_the_path_inside_config() {
+    let bad = FULL_FORM.replace(r#""component": "w.wasm""#, r#""component": "w.wasm", "colour": 1"#);
+    let e = error(&bad);
+    assert!(e.starts_with("test.json: config.eventHandlers[1].config.colour: unknown field `colour`"), "{e}");
+    let bad_class = FULL_FORM.replace("json.JsonAuditEventHandler\",\n       \"config\"", "json.JsonAuditHandler\",\n       \"config\"");
+    let e = error(&bad_class);
+    assert!(e.contains("config.eventHandlers[0].class: unknown handler class `org.forgerock.audit.handlers.json.JsonAuditHandler`"), "{e}");
+    assert_eq!(error(r#"{"type": "Router"}"#), "test.json: type: `Router` is not an audit service (expected AuditService or NoOpAuditService)");
+}
+
+#[test]
+fn a_noop_audit_service_has_no_handlers() {
+    let config = parse(r#"{"name": "AuditService", "type": "NoOpAuditService"}"#).unwrap();
+    assert!(config.handlers.is_empty() && config.forgerock_handlers.is_empty());
+}

@@ -66,9 +66,80 @@ pub fn bytes<'de, D: Deserializer<'de>>(d: D) -> Result<Option<usize>, D::Error>
     }
 }
 
+/// `serde` adapter: an integer, also given as a string (`"1000"`), as
+/// ForgeRock configurations often do.
+pub fn number<'de, D: Deserializer<'de>, T: TryFrom<u64>>(d: D) -> Result<Option<T>, D::Error>
+where
+    T::Error: std::fmt::Display,
+{
+    let n = match Option::<NumberOrText>::deserialize(d)? {
+        None => return Ok(None),
+        Some(NumberOrText::Number(n)) => n,
+        Some(NumberOrText::Text(t)) => t
+            .trim()
+            .parse::<u64>()
+            .map_err(|_| serde::de::Error::custom(format!("`{t}` is not a whole number")))?,
+    };
+    T::try_from(n).map(Some).map_err(serde::de::Error::custom)
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum BoolOrText {
+    Bool(bool),
+    Text(String),
+}
+
+/// Parses a boolean given as `true`/`false` or as the strings `"true"`,
+/// `"false"` (any case).
+pub fn parse_bool(text: &str) -> Result<bool, String> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err(format!("`{text}` is not a boolean (expected true or false)")),
+    }
+}
+
+/// `serde` adapter: a boolean, also given as a string (`"true"`).
+pub fn boolean<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
+    match Option::<BoolOrText>::deserialize(d)? {
+        None => Ok(None),
+        Some(BoolOrText::Bool(b)) => Ok(Some(b)),
+        Some(BoolOrText::Text(t)) => parse_bool(&t).map(Some).map_err(serde::de::Error::custom),
+    }
+}
+
+/// Parses a ForgeRock duration expression, where `"disabled"` (or `"off"`,
+/// `"never"`, `"zero"`) turns the feature off: `Ok(None)`.
+pub fn parse_duration_or_disabled(text: &str) -> Result<Option<Duration>, String> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "disabled" | "off" | "never" | "zero" => Ok(None),
+        _ => parse_duration(text).map(Some),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn numbers_booleans_and_disabled_as_strings() {
+        #[derive(serde::Deserialize)]
+        struct T {
+            #[serde(default, deserialize_with = "number")]
+            n: Option<u64>,
+            #[serde(default, deserialize_with = "boolean")]
+            b: Option<bool>,
+        }
+        let t: T = serde_json::from_str(r#"{"n": "1000", "b": "TRUE"}"#).unwrap();
+        assert_eq!((t.n, t.b), (Some(1000), Some(true)));
+        let t: T = serde_json::from_str(r#"{"n": 7, "b": false}"#).unwrap();
+        assert_eq!((t.n, t.b), (Some(7), Some(false)));
+        let err = serde_json::from_str::<T>(r#"{"n": "lots"}"#).err().unwrap().to_string();
+        assert!(err.contains("`lots` is not a whole number"), "{err}");
+        assert_eq!(parse_duration_or_disabled("disabled"), Ok(None));
+        assert_eq!(parse_duration_or_disabled("6 hours"), Ok(Some(Duration::from_secs(6 * 3600))));
+    }
 
     #[test]
     fn durations_in_forgerock_style() {

@@ -1,0 +1,269 @@
+//! The ForgeRock/Ping side of the configuration: the `AuditService` object
+//! in its full (`{"name", "type": "AuditService", "config": {…}}`) and bare
+//! forms, the audit service's own `config` (`handlerForQueries`,
+//! `availableAuditEventHandlers`, `caseInsensitiveFields`, `filterPolicies`),
+//! and the ForgeRock handler classes, recognised by their class names.
+//!
+//! A configuration written for ForgeRock parses as it is. Handler classes
+//! whose WASP output is not built yet are recognised here and refused when
+//! the service is built, with "not supported yet" (never an unknown-field
+//! error).
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::units;
+
+/// A ForgeRock handler class WASP recognises.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HandlerClass {
+    /// `org.forgerock.audit.handlers.json.JsonAuditEventHandler`.
+    Json,
+    /// `org.forgerock.audit.handlers.json.stdout.JsonStdoutAuditEventHandler`.
+    JsonStdout,
+    /// `org.forgerock.audit.handlers.csv.CsvAuditEventHandler`.
+    Csv,
+    /// `org.forgerock.audit.handlers.syslog.SyslogAuditEventHandler`.
+    Syslog,
+    /// `org.forgerock.audit.handlers.elasticsearch.ElasticsearchAuditEventHandler`.
+    Elasticsearch,
+    /// `org.forgerock.audit.handlers.splunk.SplunkAuditEventHandler`.
+    Splunk,
+    /// `org.forgerock.audit.handlers.jdbc.JdbcAuditEventHandler`.
+    Jdbc,
+    /// `org.forgerock.audit.handlers.jms.JmsAuditEventHandler`.
+    Jms,
+}
+
+impl HandlerClass {
+    /// Every class with its fully qualified name.
+    pub const ALL: [(HandlerClass, &'static str); 8] = [
+        (HandlerClass::Json, "org.forgerock.audit.handlers.json.JsonAuditEventHandler"),
+        (HandlerClass::JsonStdout, "org.forgerock.audit.handlers.json.stdout.JsonStdoutAuditEventHandler"),
+        (HandlerClass::Csv, "org.forgerock.audit.handlers.csv.CsvAuditEventHandler"),
+        (HandlerClass::Syslog, "org.forgerock.audit.handlers.syslog.SyslogAuditEventHandler"),
+        (HandlerClass::Elasticsearch, "org.forgerock.audit.handlers.elasticsearch.ElasticsearchAuditEventHandler"),
+        (HandlerClass::Splunk, "org.forgerock.audit.handlers.splunk.SplunkAuditEventHandler"),
+        (HandlerClass::Jdbc, "org.forgerock.audit.handlers.jdbc.JdbcAuditEventHandler"),
+        (HandlerClass::Jms, "org.forgerock.audit.handlers.jms.JmsAuditEventHandler"),
+    ];
+
+    /// The class for a fully qualified name, or its simple name
+    /// (`JsonAuditEventHandler`).
+    pub fn from_name(name: &str) -> Option<HandlerClass> {
+        Self::ALL.iter().find(|(_, full)| *full == name || full.rsplit('.').next() == Some(name)).map(|(c, _)| *c)
+    }
+
+    /// The fully qualified class name.
+    pub fn name(self) -> &'static str {
+        Self::ALL.iter().find(|(c, _)| *c == self).map(|(_, n)| *n).expect("every class is listed")
+    }
+
+    /// Which WASP issue brings its output (for the "not supported yet"
+    /// message).
+    pub fn planned_output(self) -> &'static str {
+        match self {
+            HandlerClass::Json | HandlerClass::JsonStdout | HandlerClass::Csv => "the JSON/CSV file outputs",
+            HandlerClass::Syslog => "the syslog output",
+            HandlerClass::Elasticsearch | HandlerClass::Splunk => "the Elasticsearch/Splunk outputs",
+            HandlerClass::Jdbc => "the SQL output",
+            HandlerClass::Jms => "the message-broker outputs",
+        }
+    }
+}
+
+/// `config` of a ForgeRock handler: the fields every class shares, and the
+/// class's own settings kept as written (for its output).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RawForgeRockHandler {
+    /// The handler's name.
+    pub name: String,
+    /// Topics it receives.
+    #[serde(default)]
+    pub topics: Vec<String>,
+    /// Whether it runs (`true`, `false`, or the strings). Default: `true`.
+    #[serde(default, deserialize_with = "units::boolean")]
+    pub enabled: Option<bool>,
+    /// Everything else, as written.
+    #[serde(flatten)]
+    pub settings: BTreeMap<String, Value>,
+}
+
+/// The audit service's own `config` object.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawAuditSettings {
+    /// The handler used to answer queries (by name).
+    pub handler_for_queries: Option<String>,
+    /// Handler classes available to the service (informational).
+    #[serde(default)]
+    pub available_audit_event_handlers: Vec<String>,
+    /// JSON pointers compared without case in filter policies and queries.
+    /// Default: `/access/http/request/headers`,
+    /// `/access/http/response/headers`.
+    pub case_insensitive_fields: Option<Vec<String>>,
+    /// Which fields reach the handlers.
+    #[serde(default)]
+    pub filter_policies: RawFilterPolicies,
+}
+
+/// `filterPolicies`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFilterPolicies {
+    /// Policies by field pointer.
+    #[serde(default)]
+    pub field: RawFilterPolicy,
+    /// Policies by value (of headers, query parameters, cookies).
+    #[serde(default)]
+    pub value: RawFilterPolicy,
+}
+
+/// One `filterPolicies` entry.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawFilterPolicy {
+    /// Topic-first JSON pointers to include although not safelisted.
+    #[serde(default)]
+    pub include_if: Vec<String>,
+    /// Topic-first JSON pointers to remove (`/access/http/request/headers/authorization`).
+    #[serde(default)]
+    pub exclude_if: Vec<String>,
+}
+
+/// A ForgeRock handler, validated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ForgeRockHandlerConfig {
+    /// Its name.
+    pub name: String,
+    /// Its class.
+    pub class: HandlerClass,
+    /// Topics it receives.
+    pub topics: Vec<String>,
+    /// Whether it runs.
+    pub enabled: bool,
+    /// Its class's own settings, as written.
+    pub settings: BTreeMap<String, Value>,
+}
+
+/// The audit service's settings, validated.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct AuditSettings {
+    /// `handlerForQueries`.
+    pub handler_for_queries: Option<String>,
+    /// `availableAuditEventHandlers`.
+    pub available_handlers: Vec<String>,
+    /// `caseInsensitiveFields` (topic-first pointers).
+    pub case_insensitive_fields: Vec<String>,
+    /// `filterPolicies.field.excludeIf`, by topic: pointers inside the
+    /// event, and whether their last step is compared without case (a
+    /// field under `caseInsensitiveFields`, such as a header).
+    pub exclude_fields: BTreeMap<String, Vec<(String, bool)>>,
+    /// `filterPolicies.field.includeIf` (topic-first pointers, kept for the
+    /// safelist of custom topics).
+    pub include_fields: Vec<String>,
+}
+
+/// Splits a topic-first pointer `/access/http/request/path` into the topic
+/// and the pointer inside the event (`/http/request/path`).
+pub fn split_topic_pointer(pointer: &str) -> Result<(String, String), String> {
+    let rest = pointer.strip_prefix('/').ok_or_else(|| format!("`{pointer}` is not a JSON pointer (it must start with `/<topic>/`)"))?;
+    match rest.split_once('/') {
+        Some((topic, field)) if !topic.is_empty() && !field.is_empty() => Ok((topic.to_owned(), format!("/{field}"))),
+        _ => Err(format!("`{pointer}` must name a topic and a field, e.g. `/access/http/request/headers/authorization`")),
+    }
+}
+
+/// Validates the audit service's settings; `at` prefixes error paths.
+pub fn validate_settings(raw: RawAuditSettings, at: &str) -> Result<AuditSettings, (String, String)> {
+    let case_insensitive_fields = raw
+        .case_insensitive_fields
+        .clone()
+        .unwrap_or_else(|| vec!["/access/http/request/headers".into(), "/access/http/response/headers".into()]);
+    let mut exclude_fields: BTreeMap<String, Vec<(String, bool)>> = BTreeMap::new();
+    for (i, pointer) in raw.filter_policies.field.exclude_if.iter().enumerate() {
+        let (topic, field) = split_topic_pointer(pointer).map_err(|m| (format!("{at}.filterPolicies.field.excludeIf[{i}]"), m))?;
+        let parent = pointer.rsplit_once('/').map_or("", |(p, _)| p).to_ascii_lowercase();
+        let insensitive = case_insensitive_fields.iter().any(|f| parent.starts_with(&f.to_ascii_lowercase()));
+        exclude_fields.entry(topic).or_default().push((field, insensitive));
+    }
+    for (i, pointer) in raw.filter_policies.field.include_if.iter().enumerate() {
+        split_topic_pointer(pointer).map_err(|m| (format!("{at}.filterPolicies.field.includeIf[{i}]"), m))?;
+    }
+    for (list, policy) in [("includeIf", &raw.filter_policies.value.include_if), ("excludeIf", &raw.filter_policies.value.exclude_if)] {
+        if !policy.is_empty() {
+            return Err((format!("{at}.filterPolicies.value.{list}"), "value filter policies are recognised but not supported yet".into()));
+        }
+    }
+    Ok(AuditSettings {
+        handler_for_queries: raw.handler_for_queries,
+        available_handlers: raw.available_audit_event_handlers,
+        case_insensitive_fields,
+        exclude_fields,
+        include_fields: raw.filter_policies.field.include_if,
+    })
+}
+
+/// Removes every `excludeIf` field of the event's topic. A pointer that is
+/// not in the event changes nothing; a case-insensitive one removes every
+/// key that matches without case (`Authorization`, `authorization`).
+pub fn apply_exclusions(event: &mut serde_json::Map<String, Value>, pointers: &[(String, bool)]) {
+    let unescape = |s: &str| s.replace("~1", "/").replace("~0", "~");
+    for (pointer, insensitive) in pointers {
+        let Some((parent, last)) = pointer.rsplit_once('/') else { continue };
+        let last = unescape(last);
+        let mut current: Option<&mut serde_json::Map<String, Value>> = Some(event);
+        for part in parent.split('/').filter(|p| !p.is_empty()) {
+            current = current.and_then(|m| m.get_mut(&unescape(part))).and_then(Value::as_object_mut);
+        }
+        if let Some(map) = current {
+            if *insensitive {
+                map.retain(|key, _| !key.eq_ignore_ascii_case(&last));
+            } else {
+                map.remove(&last);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn classes_by_full_or_simple_name() {
+        assert_eq!(HandlerClass::from_name("org.forgerock.audit.handlers.csv.CsvAuditEventHandler"), Some(HandlerClass::Csv));
+        assert_eq!(HandlerClass::from_name("JsonStdoutAuditEventHandler"), Some(HandlerClass::JsonStdout));
+        assert_eq!(HandlerClass::from_name("org.example.Other"), None);
+    }
+
+    #[test]
+    fn exclusions_remove_fields_and_headers_without_case() {
+        let raw: RawAuditSettings = serde_json::from_value(json!({
+            "filterPolicies": {"field": {"excludeIf": [
+                "/access/http/request/headers/authorization", "/access/server", "/access/missing/field"
+            ]}}
+        }))
+        .unwrap();
+        let settings = validate_settings(raw, "config").unwrap();
+        let mut event = json!({
+            "server": {"ip": "10.0.0.1"},
+            "http": {"request": {"path": "/x", "headers": {"Authorization": ["Bearer s3cr3t"], "host": ["a"]}}}
+        });
+        apply_exclusions(event.as_object_mut().unwrap(), &settings.exclude_fields["access"]);
+        assert_eq!(event, json!({"http": {"request": {"path": "/x", "headers": {"host": ["a"]}}}}));
+    }
+
+    #[test]
+    fn a_pointer_without_a_topic_is_named() {
+        let raw: RawAuditSettings = serde_json::from_value(json!({"filterPolicies": {"field": {"excludeIf": ["/access"]}}})).unwrap();
+        let (at, message) = validate_settings(raw, "config.config").unwrap_err();
+        assert_eq!(at, "config.config.filterPolicies.field.excludeIf[0]");
+        assert!(message.contains("must name a topic and a field"), "{message}");
+    }
+}
