@@ -34,17 +34,25 @@ impl Fixture {
 
     /// Writes `audit.json` with one `wasm` handler entry per element of
     /// `handlers` (each the handler's `config` object) and returns its path.
+    /// Like [`config_doc`](Self::config_doc), it does not require
+    /// `transactionId` and `timestamp` of test events.
     pub fn config(&self, handlers: &[Value]) -> PathBuf {
         let entries: Vec<Value> = handlers.iter().map(|h| json!({"class": "wasm", "config": h})).collect();
-        let path = self.dir.path().join("audit.json");
-        std::fs::write(&path, serde_json::to_string_pretty(&json!({"eventHandlers": entries})).unwrap()).unwrap();
-        path
+        self.config_doc(&json!({"eventHandlers": entries}))
     }
 
-    /// Writes `audit.json` with this whole configuration document.
+    /// Writes `audit.json` with this whole configuration document. Test
+    /// events are minimal: unless the document sets `wasp.validation`
+    /// itself, the fixture sets `requiredFields` to `[]` (the validation
+    /// tests set it to exercise the default).
     pub fn config_doc(&self, doc: &Value) -> PathBuf {
+        let mut doc = doc.clone();
+        let inner = if doc.get("type").is_some() { &mut doc["config"] } else { &mut doc };
+        if inner.get("wasp").and_then(|w| w.get("validation")).is_none() {
+            inner["wasp"]["validation"] = json!({"requiredFields": []});
+        }
         let path = self.dir.path().join("audit.json");
-        std::fs::write(&path, serde_json::to_string_pretty(doc).unwrap()).unwrap();
+        std::fs::write(&path, serde_json::to_string_pretty(&doc).unwrap()).unwrap();
         path
     }
 

@@ -44,6 +44,34 @@ pub enum PublishError {
         /// What it was.
         found: &'static str,
     },
+    /// A field every event must carry is missing (`wasp.validation.requiredFields`).
+    #[error("event field `{field}` is required")]
+    MissingField {
+        /// The field.
+        field: String,
+    },
+    /// `timestamp` is not an ISO-8601 UTC date and time.
+    #[error("event field `timestamp` must be an ISO-8601 UTC date and time such as `2026-11-22T06:00:00Z`, found `{found}`")]
+    InvalidTimestamp {
+        /// What was given.
+        found: String,
+    },
+    /// The event nests objects and arrays deeper than `wasp.validation.maxDepth`.
+    #[error("event nests deeper than the maximum of {max} levels at `{pointer}`")]
+    TooDeep {
+        /// Where the limit was passed.
+        pointer: String,
+        /// The maximum.
+        max: usize,
+    },
+    /// The event breaks its topic's schema (validation mode `reject`).
+    #[error("event does not match the `{topic}` schema: {}", violations.iter().map(|v| format!("`{}` ({}): {}", if v.0.is_empty() { "/" } else { &v.0 }, v.1, v.2)).collect::<Vec<_>>().join("; "))]
+    Schema {
+        /// The topic.
+        topic: String,
+        /// Each violation: JSON pointer, rule, message.
+        violations: Vec<(String, String, String)>,
+    },
     /// The service is shutting down and accepts no more events.
     #[error("the audit service is shutting down")]
     ShuttingDown,
@@ -166,6 +194,48 @@ pub fn json_type(value: &Value) -> &'static str {
         Value::Array(_) => "an array",
         Value::Object(_) => "an object",
     }
+}
+
+/// Checks the fields every event must carry, the timestamp's form (ISO-8601
+/// UTC, when `timestamp` is a required field, as ForgeRock requires) and the
+/// nesting depth (the schema check is separate).
+pub fn check_basics(doc: &Map<String, Value>, required: &[String], max_depth: usize) -> Result<(), PublishError> {
+    for field in required {
+        match doc.get(field) {
+            None | Some(Value::Null) => return Err(PublishError::MissingField { field: field.clone() }),
+            Some(Value::String(s)) if s.is_empty() => return Err(PublishError::MissingField { field: field.clone() }),
+            _ => {}
+        }
+    }
+    if let (true, Some(Value::String(ts))) = (required.iter().any(|f| f == "timestamp"), doc.get("timestamp")) {
+        let utc = ts.strip_suffix("+00:00").map(|t| format!("{t}Z"));
+        if humantime::parse_rfc3339(utc.as_deref().unwrap_or(ts)).is_err() {
+            return Err(PublishError::InvalidTimestamp { found: ts.clone() });
+        }
+    }
+    fn depth(value: &Value, pointer: &mut String, level: usize, max: usize) -> Result<(), PublishError> {
+        let children: Box<dyn Iterator<Item = (String, &Value)>> = match value {
+            Value::Object(map) => Box::new(map.iter().map(|(k, v)| (k.replace('~', "~0").replace('/', "~1"), v))),
+            Value::Array(items) => Box::new(items.iter().enumerate().map(|(i, v)| (i.to_string(), v))),
+            _ => return Ok(()),
+        };
+        if level > max {
+            return Err(PublishError::TooDeep { pointer: if pointer.is_empty() { "/".into() } else { pointer.clone() }, max });
+        }
+        for (key, child) in children {
+            let len = pointer.len();
+            pointer.push('/');
+            pointer.push_str(&key);
+            depth(child, pointer, level + 1, max)?;
+            pointer.truncate(len);
+        }
+        Ok(())
+    }
+    for (key, value) in doc {
+        let mut pointer = format!("/{}", key.replace('~', "~0").replace('/', "~1"));
+        depth(value, &mut pointer, 2, max_depth)?;
+    }
+    Ok(())
 }
 
 impl HostEvent {

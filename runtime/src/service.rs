@@ -158,6 +158,8 @@ pub struct AuditService {
     dead_letters: PathBuf,
     /// `filterPolicies.field.excludeIf` by topic.
     exclusions: BTreeMap<String, Vec<(String, bool)>>,
+    /// `wasp.validation`.
+    validation: crate::config::ValidationConfig,
     max_event_bytes: usize,
     accepting: AtomicBool,
     workers: Mutex<Vec<JoinHandle<()>>>,
@@ -239,6 +241,7 @@ impl AuditService {
             tenants,
             dead_letters: dead_letters.root().to_owned(),
             exclusions: config.audit.exclude_fields.clone(),
+            validation: config.validation.clone(),
             max_event_bytes: config.max_event_bytes,
             accepting: AtomicBool::new(true),
             workers: Mutex::new(workers),
@@ -296,6 +299,7 @@ impl AuditService {
             });
         }
         let mut document = event.into_document(self.max_event_bytes)?;
+        crate::event::check_basics(&document, &self.validation.required_fields, self.validation.max_depth)?;
         if let Some(pointers) = self.exclusions.get(topic) {
             crate::config::forgerock::apply_exclusions(&mut document, pointers);
         }

@@ -59,3 +59,33 @@ fn a_class_without_an_output_yet_is_refused_as_not_supported_yet() {
     }));
     AuditService::from_config_file(&config).unwrap().shutdown();
 }
+
+#[test]
+fn config_check_resolves_a_configuration_and_names_every_problem() {
+    let fx = Fixture::new();
+    let mut missing = probe_handler("lost", json!({}));
+    missing["component"] = json!("handlers/missing.wasm");
+    let config = fx.config_doc(&json!({
+        "name": "AuditService",
+        "type": "AuditService",
+        "config": {"eventHandlers": [
+            {"class": "wasm", "config": probe_handler("p", json!({}))},
+            {"class": "wasm", "config": missing},
+            {"class": "org.forgerock.audit.handlers.syslog.SyslogAuditEventHandler", "config": {"name": "syslog", "topics": ["access"]}}
+        ]}
+    }));
+    let out = wasp_tests::run_wasp(&["config", "check", config.to_str().unwrap()], None, fx.path());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(3), "{stdout}");
+    assert!(stdout.contains("audit service: AuditService"), "{stdout}");
+    assert!(stdout.contains("handler p (wasm): topics access, authentication"), "{stdout}");
+    assert!(stdout.contains("implements") || stdout.contains("wasp:handler/handler@0.1.0"), "{stdout}");
+    assert!(stdout.contains("error: handler `lost`: cannot read component") && stdout.contains("missing.wasm"), "{stdout}");
+    assert!(stdout.contains("error: handler `syslog`: class `org.forgerock.audit.handlers.syslog.SyslogAuditEventHandler` is recognised but not supported yet"), "{stdout}");
+    assert!(stdout.contains("2 problem(s)"), "{stdout}");
+
+    std::fs::write(&config, "{\"eventHandlers\": [").unwrap();
+    let out = wasp_tests::run_wasp(&["config", "check", config.to_str().unwrap()], None, fx.path());
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("invalid"));
+}

@@ -12,3 +12,4 @@ mod journal;
 mod publish;
 mod sample;
 mod tenants;
+mod validation;

@@ -8,6 +8,7 @@
 //!   rejected or an event was dead-lettered; `check`: the component does
 //!   not fit; `dlq replay`: some dead letters still fail).
 
+mod config_check;
 mod dlq;
 mod pipe;
 
@@ -79,6 +80,11 @@ enum Command {
         #[command(subcommand)]
         command: dlq::DlqCommand,
     },
+    /// Check configurations.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
     /// Say which WASP world (and WIT version) a component implements and what
     /// it imports, or exactly why it does not fit.
     Check {
@@ -88,6 +94,17 @@ enum Command {
         /// {"world", "imports", "exports", "problems"}.
         #[arg(long)]
         json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Validate a configuration without running it: print the resolved
+    /// topics, handlers, components and outputs, and every problem (exit
+    /// code 1 if it does not parse, 3 if a handler cannot run).
+    Check {
+        /// The configuration file.
+        config: PathBuf,
     },
 }
 
@@ -116,6 +133,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             pipe::run(&config, &input, &pipe::Options { topic: topic.as_deref(), tenant: tenant.as_deref(), receipts, json })
         }
         Command::Dlq { command } => dlq::run(command),
+        Command::Config { command: ConfigCommand::Check { config } } => config_check::run(&config),
         Command::Check { component, json } => run_check(&component, json),
     }
 }

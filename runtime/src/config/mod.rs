@@ -71,6 +71,8 @@ pub struct Config {
     pub max_event_bytes: usize,
     /// The journal's settings.
     pub journal: JournalConfig,
+    /// What `publish` checks.
+    pub validation: ValidationConfig,
     /// The handlers, in configuration order (disabled ones included): the
     /// top-level ones first, then each tenant's.
     pub handlers: Vec<WasmHandlerConfig>,
@@ -85,6 +87,28 @@ pub struct Config {
     pub name: Option<String>,
     /// `topicsSchemasDirectory`, resolved.
     pub topics_schemas_dir: Option<PathBuf>,
+}
+
+/// Topic schema validation on publish.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SchemaMode {
+    /// No schema check (ForgeRock's behaviour).
+    Off,
+    /// Violations are logged; the event is accepted.
+    Warn,
+    /// Violations refuse the event.
+    Reject,
+}
+
+/// `wasp.validation`, validated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ValidationConfig {
+    /// Topic schema validation.
+    pub mode: SchemaMode,
+    /// Fields every event must carry.
+    pub required_fields: Vec<String>,
+    /// Deepest nesting accepted.
+    pub max_depth: usize,
 }
 
 /// How durable a published event is when `publish` returns.
@@ -273,11 +297,25 @@ impl Config {
             );
         }
         let journal = validate_journal(&raw.wasp.journal, &invalid)?;
+        let v = &raw.wasp.validation;
+        let validation = ValidationConfig {
+            mode: match v.mode.as_deref() {
+                None | Some("off") => SchemaMode::Off,
+                Some("warn") => SchemaMode::Warn,
+                Some("reject") => SchemaMode::Reject,
+                Some(other) => {
+                    return Err(invalid("wasp.validation.mode".into(), format!("unknown mode `{other}` (expected off, warn or reject)")));
+                }
+            },
+            required_fields: v.required_fields.clone().unwrap_or_else(|| vec!["transactionId".into(), "timestamp".into()]),
+            max_depth: v.max_depth.unwrap_or(32),
+        };
         Ok(Config {
             base_dir: base_dir.to_owned(),
             data_dir,
             cache_dir,
             journal,
+            validation,
             max_event_bytes: raw.wasp.max_event_size.unwrap_or(DEFAULT_MAX_EVENT_BYTES),
             handlers,
             tenants,

@@ -117,6 +117,28 @@ pub struct RawService {
     /// The journal: the one buffer between `publish` and the handlers.
     #[serde(default)]
     pub journal: RawJournal,
+    /// What `publish` checks.
+    #[serde(default)]
+    pub validation: RawValidation,
+}
+
+/// `wasp.validation`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawValidation {
+    /// Topic schema validation: `off` (ForgeRock's behaviour: no schema
+    /// check), `warn` (log the violations, accept the event) or `reject`
+    /// (refuse it, naming each pointer and rule). Default: `off`.
+    pub mode: Option<String>,
+    /// Fields every event must carry. Default: `["transactionId",
+    /// "timestamp"]`, as ForgeRock requires; a required `timestamp` must be
+    /// ISO-8601 UTC (`2026-11-22T06:00:00Z`). With `timestamp` not
+    /// required, an event without one gets the time of publish and any
+    /// string is taken as it is.
+    pub required_fields: Option<Vec<String>>,
+    /// Deepest nesting of objects and arrays accepted. Default: 32.
+    #[serde(default, deserialize_with = "units::number")]
+    pub max_depth: Option<usize>,
 }
 
 /// `wasp.journal`.

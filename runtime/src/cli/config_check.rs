@@ -1,0 +1,80 @@
+//! `wasp config check CONFIG`: validates a configuration without running
+//! it. Prints what it resolved (streams and their topics, handlers with
+//! their components and outputs) and every problem found, each naming the
+//! handler or JSON path it concerns.
+
+use std::fmt::Write as _;
+use std::path::Path;
+use std::process::ExitCode;
+
+use super::{EXIT_INCOMPLETE, write_stdout};
+use crate::config::Config;
+use crate::engine::{WaspEngine, check};
+
+pub fn run(path: &Path) -> anyhow::Result<ExitCode> {
+    let config = match Config::from_file(path) {
+        Ok(config) => config,
+        Err(e) => {
+            write_stdout(&format!("{}: invalid\n  error: {e}\n", path.display()))?;
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    let mut out = String::new();
+    let mut problems = Vec::new();
+    writeln!(out, "{}: parsed", path.display())?;
+    if let Some(name) = &config.name {
+        writeln!(out, "  audit service: {name}")?;
+    }
+    writeln!(out, "  data directory: {}", config.data_dir.display())?;
+    writeln!(out, "  journal: {:?} durability, at most {} events / {} bytes per stream", config.journal.durability, config.journal.bounds.max_events, config.journal.bounds.max_bytes)?;
+    let streams = std::iter::once(None).chain(config.tenants.keys().map(|t| Some(t.as_str())));
+    for stream in streams {
+        let topics: Vec<String> = config.known_topics_for(stream).into_iter().collect();
+        writeln!(out, "  topics ({}): {}", stream.map_or("without a tenant".to_owned(), |t| format!("tenant {t}")), topics.join(", "))?;
+    }
+    let engine = WaspEngine::global()?;
+    for h in &config.handlers {
+        let name = h.qualified_name();
+        writeln!(out, "  handler {name} (wasm{}): topics {}", if h.enabled { "" } else { ", disabled" }, h.topics.iter().cloned().collect::<Vec<_>>().join(", "))?;
+        match check::check(engine, &h.component) {
+            Ok(report) if report.fits() => writeln!(out, "    component {}: {}", h.component.display(), report.world.unwrap_or_default())?,
+            Ok(report) => {
+                writeln!(out, "    component {}: does not fit", h.component.display())?;
+                for p in report.problems {
+                    problems.push(format!("handler `{name}`: component {}: {p}", h.component.display()));
+                }
+                if report.world.is_none() {
+                    problems.push(format!("handler `{name}`: component {} is not a WASP handler", h.component.display()));
+                }
+            }
+            Err(e) => {
+                writeln!(out, "    component {}: unusable", h.component.display())?;
+                problems.push(format!("handler `{name}`: {e}"));
+            }
+        }
+        for (output, o) in &h.outputs {
+            writeln!(out, "    output {output} ({})", o.kind())?;
+        }
+    }
+    for h in &config.forgerock_handlers {
+        writeln!(out, "  handler {} ({}{}): topics {}", h.name, h.class.name(), if h.enabled { "" } else { ", disabled" }, h.topics.join(", "))?;
+        if h.enabled {
+            problems.push(format!(
+                "handler `{}`: class `{}` is recognised but not supported yet (it arrives with {})",
+                h.name,
+                h.class.name(),
+                h.class.planned_output()
+            ));
+        }
+    }
+    if problems.is_empty() {
+        writeln!(out, "ok")?;
+    } else {
+        for p in &problems {
+            writeln!(out, "  error: {p}")?;
+        }
+        writeln!(out, "{} problem(s)", problems.len())?;
+    }
+    write_stdout(&out)?;
+    Ok(if problems.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(EXIT_INCOMPLETE) })
+}
