@@ -3,9 +3,9 @@
 //! delivered is removed; one that fails again is kept with its new fault
 //! record and one more attempt.
 //!
-//! Replay runs the handler exactly as the service would (same budgets,
-//! outputs, state budget), one event at a time and in the original order,
-//! with the circuit breaker off: every dead letter gets its attempt.
+//! Replay runs the handler exactly as the service would (its filters, same
+//! budgets, outputs, state budget), one event at a time and in the original
+//! order, with the circuit breaker off: every dead letter gets its attempt.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -17,7 +17,7 @@ use crate::config::{Config, ConfigError};
 use crate::dead_letter::{DeadLetterError, DeadLetterStore, FaultRecord};
 use crate::delivery::EventResult;
 use crate::engine::{FaultKind, WaspEngine};
-use crate::service::{BuildError, prepare};
+use crate::service::{BuildError, prepare, prepare_filters};
 
 /// Why a replay could not run.
 #[derive(Debug, thiserror::Error)]
@@ -76,6 +76,8 @@ pub fn replay(config: &Config, handler: &str, component: Option<&Path>) -> Resul
     let engine = WaspEngine::global().map_err(|source| BuildError::Component { handler: handler.to_owned(), source })?;
     let store = DeadLetterStore::new(&config.data_dir);
     let (mut worker, _) = prepare(engine, config, &h, &store, None)?;
+    // The events pass the handler's filters again, as they would live.
+    worker.filters = prepare_filters(engine, config)?.iter().filter(|(tenant, _)| *tenant == h.tenant).map(|(_, stage)| stage()).collect();
     let version = worker.pre.hash.clone();
     let mut report = ReplayReport {
         handler: handler.to_owned(),
@@ -88,11 +90,12 @@ pub fn replay(config: &Config, handler: &str, component: Option<&Path>) -> Resul
     for letter in store.list(Some(handler))? {
         report.attempted += 1;
         let result = match letter.host_event() {
-            Ok(event) => worker.handle(&[Arc::new(event)]).0.pop(),
+            Ok(event) => worker.handle(&[Arc::new(event)]).0.pop().map(|(_, result)| result),
             Err(e) => Some(EventResult::Failed(FaultRecord::plain(FaultKind::Trap, format!("the dead letter is no longer an event: {e}")))),
         };
         match result {
-            Some(EventResult::Delivered) => {
+            // Delivered now, or dropped by a filter that now applies.
+            Some(EventResult::Delivered | EventResult::Filtered) => {
                 store.remove(&letter)?;
                 report.recovered += 1;
             }

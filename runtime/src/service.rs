@@ -156,8 +156,10 @@ pub struct AuditService {
     topics: BTreeSet<String>,
     tenants: BTreeMap<String, Tenant>,
     dead_letters: PathBuf,
-    /// `filterPolicies.field.excludeIf` by topic.
+    /// `filterPolicies`: `excludeIf` and `hashIf` by topic, and the key.
     exclusions: BTreeMap<String, Vec<(String, bool)>>,
+    hashing: BTreeMap<String, Vec<(String, bool)>>,
+    hash_key: Option<crate::config::forgerock::HashKey>,
     /// `wasp.validation`.
     validation: crate::config::ValidationConfig,
     max_event_bytes: usize,
@@ -200,10 +202,13 @@ impl AuditService {
             .iter()
             .filter_map(|(name, t)| Some((name.as_str(), Arc::new(TokenBucket::new(t.fuel_per_second?)))))
             .collect();
+        let filters = prepare_filters(engine, &config)?;
         let mut prepared = Vec::new();
         for handler in config.handlers.iter().filter(|h| h.enabled) {
             let fuel_quota = handler.tenant.as_deref().and_then(|t| fuel_quotas.get(t).cloned());
-            prepared.push(prepare(engine, &config, handler, &dead_letters, fuel_quota)?);
+            let (mut worker, entry) = prepare(engine, &config, handler, &dead_letters, fuel_quota)?;
+            worker.filters = filters.iter().filter(|(tenant, _)| *tenant == handler.tenant).map(|(_, stage)| stage()).collect();
+            prepared.push((worker, entry));
         }
         let mut handlers = Vec::new();
         for (worker, entry) in prepared {
@@ -241,6 +246,8 @@ impl AuditService {
             tenants,
             dead_letters: dead_letters.root().to_owned(),
             exclusions: config.audit.exclude_fields.clone(),
+            hashing: config.audit.hash_fields.clone(),
+            hash_key: config.audit.hash_key.clone(),
             validation: config.validation.clone(),
             max_event_bytes: config.max_event_bytes,
             accepting: AtomicBool::new(true),
@@ -302,6 +309,9 @@ impl AuditService {
         crate::event::check_basics(&document, &self.validation.required_fields, self.validation.max_depth)?;
         if let Some(pointers) = self.exclusions.get(topic) {
             crate::config::forgerock::apply_exclusions(&mut document, pointers);
+        }
+        if let (Some(pointers), Some(key)) = (self.hashing.get(topic), &self.hash_key) {
+            crate::config::forgerock::apply_hashing(&mut document, pointers, key);
         }
         let mut event = HostEvent::from_document(topic, document, self.max_event_bytes)?;
         event.tenant = tenant.map(str::to_owned);
@@ -408,6 +418,35 @@ fn open_journal(config: &Config, tenant: Option<&str>, threads: &mut Vec<JoinHan
     Ok(journal)
 }
 
+/// A filter's tenant, and a maker of fresh stages for each handler.
+pub(crate) type FilterMaker = (Option<String>, Box<dyn Fn() -> crate::delivery::filters::FilterStage>);
+
+/// Loads every enabled filter's component once.
+pub(crate) fn prepare_filters(engine: &WaspEngine, config: &Config) -> Result<Vec<FilterMaker>, BuildError> {
+    use crate::delivery::filters::{FilterStage, OnFault};
+    let mut makers: Vec<FilterMaker> = Vec::new();
+    for f in config.filters.iter().filter(|f| f.enabled) {
+        let name = crate::config::qualified(f.tenant.as_deref(), &f.name);
+        let component = |source| BuildError::Component { handler: format!("filter {name}"), source };
+        let loaded = engine.load(&f.component, config.cache_dir.as_deref()).map_err(component)?;
+        let pre = engine.prepare_filter(&loaded, &f.component).map_err(component)?;
+        let f = f.clone();
+        makers.push((
+            f.tenant.clone(),
+            Box::new(move || FilterStage {
+                name: name.clone(),
+                topics: f.topics.clone(),
+                pre: pre.clone(),
+                budgets: f.budgets.clone(),
+                config_json: f.config_json.clone(),
+                on_fault: if f.fail_open { OnFault::Open } else { OnFault::Closed },
+                instance: None,
+            }),
+        ));
+    }
+    Ok(makers)
+}
+
 /// Loads a handler's component and builds its worker. Only a component
 /// that cannot be used is an error; a handler that cannot start is returned
 /// disabled.
@@ -451,6 +490,7 @@ pub(crate) fn prepare(
         dead_letters: dead_letters.clone(),
         fuel_quota,
         disabled: None,
+        filters: Vec::new(),
     };
     // Instantiate and `init` now, so that a handler that cannot start is
     // known (and named) before the first event.

@@ -89,3 +89,27 @@ fn config_check_resolves_a_configuration_and_names_every_problem() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stdout).contains("invalid"));
 }
+
+#[test]
+fn hash_if_pseudonymises_and_wasp_hash_finds_the_same_digest() {
+    let fx = Fixture::new();
+    std::fs::write(fx.path().join("hash.key"), "an investigator's key\n").unwrap();
+    let config = fx.config_doc(&json!({
+        "config": {"filterPolicies": {
+            "hashKey": {"file": "hash.key"},
+            "field": {"hashIf": ["/access/userId", "/access/client/ip"]}
+        }},
+        "eventHandlers": [{"class": "wasm", "config": probe_handler("p", json!({}))}]
+    }));
+    let service = AuditService::from_config_file(config).unwrap();
+    service.publish("access", json!({"_id": "e1", "action": "err", "userId": "bjensen", "client": {"ip": "203.0.113.7"}})).unwrap();
+    service.flush();
+    drop(service);
+    let document = fx.dead_letters("p").pop().unwrap().event.document;
+    let digest = document["userId"].as_str().unwrap().to_owned();
+    assert!(digest.starts_with("hmac-sha256:") && digest.len() == 12 + 64, "{digest}");
+    assert_ne!(document["client"]["ip"], "203.0.113.7");
+    let out = wasp_tests::run_wasp(&["hash", "--key-file", "hash.key", "bjensen"], None, fx.path());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), digest, "wasp hash gives the digest in the records");
+}

@@ -80,6 +80,20 @@ enum Command {
         #[command(subcommand)]
         command: dlq::DlqCommand,
     },
+    /// Print the `hashIf` digest of a value (`hmac-sha256:<hex>`), so that an
+    /// investigator can search pseudonymised audit records for a known
+    /// value. The key is read like `filterPolicies.hashKey`.
+    Hash {
+        /// A file holding the key (one trailing newline is ignored).
+        #[arg(long, conflicts_with = "key_env", required_unless_present = "key_env")]
+        key_file: Option<PathBuf>,
+        /// An environment variable holding the key.
+        #[arg(long)]
+        key_env: Option<String>,
+        /// The value, as the event holds it (a string's text; other values
+        /// as JSON text).
+        value: String,
+    },
     /// Check configurations.
     Config {
         #[command(subcommand)]
@@ -133,6 +147,17 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             pipe::run(&config, &input, &pipe::Options { topic: topic.as_deref(), tenant: tenant.as_deref(), receipts, json })
         }
         Command::Dlq { command } => dlq::run(command),
+        Command::Hash { key_file, key_env, value } => {
+            use crate::config::forgerock::{RawHashKey, hmac_sha256, read_hash_key};
+            let key = match (key_file, key_env) {
+                (Some(file), _) => RawHashKey::File(file),
+                (None, Some(var)) => RawHashKey::Env(var),
+                (None, None) => unreachable!("clap requires one"),
+            };
+            let key = read_hash_key(&key, std::path::Path::new(".")).map_err(anyhow::Error::msg)?;
+            write_stdout(&format!("{}\n", hmac_sha256(&key, value.as_bytes())))?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Config { command: ConfigCommand::Check { config } } => config_check::run(&config),
         Command::Check { component, json } => run_check(&component, json),
     }

@@ -112,8 +112,11 @@ pub struct RawAuditSettings {
 
 /// `filterPolicies`.
 #[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct RawFilterPolicies {
+    /// Where the `hashIf` key comes from: `{"file": "<path>"}` (the file's
+    /// bytes, one trailing newline removed) or `{"env": "<VARIABLE>"}`.
+    pub hash_key: Option<RawHashKey>,
     /// Policies by field pointer.
     #[serde(default)]
     pub field: RawFilterPolicy,
@@ -132,6 +135,63 @@ pub struct RawFilterPolicy {
     /// Topic-first JSON pointers to remove (`/access/http/request/headers/authorization`).
     #[serde(default)]
     pub exclude_if: Vec<String>,
+    /// Topic-first JSON pointers whose value is replaced by its keyed
+    /// HMAC-SHA256 (`hmac-sha256:<hex>`), so that events about the same
+    /// person or address can still be correlated without storing it.
+    /// Beyond ForgeRock; needs `hashKey`.
+    #[serde(default)]
+    pub hash_if: Vec<String>,
+}
+
+/// `filterPolicies.hashKey`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub enum RawHashKey {
+    /// A file holding the key.
+    File(std::path::PathBuf),
+    /// An environment variable holding the key.
+    Env(String),
+}
+
+/// Reads a `hashIf` key: a file's bytes (one trailing newline removed) or
+/// an environment variable's value.
+pub fn read_hash_key(key: &RawHashKey, base_dir: &std::path::Path) -> Result<Vec<u8>, String> {
+    let bytes = match key {
+        RawHashKey::File(path) => {
+            let path = base_dir.join(path);
+            std::fs::read(&path).map_err(|e| format!("cannot read the hash key file {}: {e}", path.display()))?
+        }
+        RawHashKey::Env(var) => std::env::var(var).map_err(|_| format!("environment variable `{var}` (the hash key) is not set"))?.into_bytes(),
+    };
+    let bytes = bytes.strip_suffix(b"\n").map(<[u8]>::to_vec).unwrap_or(bytes);
+    if bytes.is_empty() {
+        return Err("the hash key is empty".into());
+    }
+    Ok(bytes)
+}
+
+/// HMAC-SHA256 (RFC 2104) of `message` under `key`, as `hmac-sha256:<hex>`.
+pub fn hmac_sha256(key: &[u8], message: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut block = [0u8; 64];
+    if key.len() > 64 {
+        block[..32].copy_from_slice(&Sha256::digest(key));
+    } else {
+        block[..key.len()].copy_from_slice(key);
+    }
+    let pad = |byte: u8| block.iter().map(|b| b ^ byte).collect::<Vec<u8>>();
+    let inner = Sha256::new().chain_update(pad(0x36)).chain_update(message).finalize();
+    let outer = Sha256::new().chain_update(pad(0x5c)).chain_update(inner).finalize();
+    format!("hmac-sha256:{}", hex::encode(outer))
+}
+
+/// The bytes a value is hashed from: a string's text, any other value's
+/// JSON text.
+pub fn hash_input(value: &Value) -> Vec<u8> {
+    match value {
+        Value::String(s) => s.as_bytes().to_vec(),
+        other => other.to_string().into_bytes(),
+    }
 }
 
 /// A ForgeRock handler, validated.
@@ -165,6 +225,20 @@ pub struct AuditSettings {
     /// `filterPolicies.field.includeIf` (topic-first pointers, kept for the
     /// safelist of custom topics).
     pub include_fields: Vec<String>,
+    /// `filterPolicies.field.hashIf`, by topic, like `exclude_fields`.
+    pub hash_fields: BTreeMap<String, Vec<(String, bool)>>,
+    /// The `hashIf` key, when given.
+    pub hash_key: Option<HashKey>,
+}
+
+/// The key of `hashIf` (never printed).
+#[derive(Clone, PartialEq)]
+pub struct HashKey(pub Vec<u8>);
+
+impl std::fmt::Debug for HashKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "HashKey(<{} bytes>)", self.0.len())
+    }
 }
 
 /// Splits a topic-first pointer `/access/http/request/path` into the topic
@@ -177,23 +251,43 @@ pub fn split_topic_pointer(pointer: &str) -> Result<(String, String), String> {
     }
 }
 
-/// Validates the audit service's settings; `at` prefixes error paths.
-pub fn validate_settings(raw: RawAuditSettings, at: &str) -> Result<AuditSettings, (String, String)> {
+/// Pointers inside events (and whether compared without case), by topic.
+type FieldsByTopic = BTreeMap<String, Vec<(String, bool)>>;
+
+/// Validates the audit service's settings; `at` prefixes error paths;
+/// relative key files resolve against `base_dir`.
+pub fn validate_settings(raw: RawAuditSettings, at: &str, base_dir: &std::path::Path) -> Result<AuditSettings, (String, String)> {
     let case_insensitive_fields = raw
         .case_insensitive_fields
         .clone()
         .unwrap_or_else(|| vec!["/access/http/request/headers".into(), "/access/http/response/headers".into()]);
-    let mut exclude_fields: BTreeMap<String, Vec<(String, bool)>> = BTreeMap::new();
-    for (i, pointer) in raw.filter_policies.field.exclude_if.iter().enumerate() {
-        let (topic, field) = split_topic_pointer(pointer).map_err(|m| (format!("{at}.filterPolicies.field.excludeIf[{i}]"), m))?;
-        let parent = pointer.rsplit_once('/').map_or("", |(p, _)| p).to_ascii_lowercase();
-        let insensitive = case_insensitive_fields.iter().any(|f| parent.starts_with(&f.to_ascii_lowercase()));
-        exclude_fields.entry(topic).or_default().push((field, insensitive));
-    }
+    let by_topic = |list: &[String], name: &str| -> Result<FieldsByTopic, (String, String)> {
+        let mut fields: BTreeMap<String, Vec<(String, bool)>> = BTreeMap::new();
+        for (i, pointer) in list.iter().enumerate() {
+            let (topic, field) = split_topic_pointer(pointer).map_err(|m| (format!("{at}.filterPolicies.field.{name}[{i}]"), m))?;
+            let parent = pointer.rsplit_once('/').map_or("", |(p, _)| p).to_ascii_lowercase();
+            let insensitive = case_insensitive_fields.iter().any(|f| parent.starts_with(&f.to_ascii_lowercase()));
+            fields.entry(topic).or_default().push((field, insensitive));
+        }
+        Ok(fields)
+    };
+    let exclude_fields = by_topic(&raw.filter_policies.field.exclude_if, "excludeIf")?;
+    let hash_fields = by_topic(&raw.filter_policies.field.hash_if, "hashIf")?;
+    let hash_key = match &raw.filter_policies.hash_key {
+        Some(key) => Some(HashKey(read_hash_key(key, base_dir).map_err(|m| (format!("{at}.filterPolicies.hashKey"), m))?)),
+        None if !hash_fields.is_empty() => {
+            return Err((format!("{at}.filterPolicies.hashKey"), "`hashIf` needs a key: {\"file\": …} or {\"env\": …}".into()));
+        }
+        None => None,
+    };
     for (i, pointer) in raw.filter_policies.field.include_if.iter().enumerate() {
         split_topic_pointer(pointer).map_err(|m| (format!("{at}.filterPolicies.field.includeIf[{i}]"), m))?;
     }
-    for (list, policy) in [("includeIf", &raw.filter_policies.value.include_if), ("excludeIf", &raw.filter_policies.value.exclude_if)] {
+    for (list, policy) in [
+        ("includeIf", &raw.filter_policies.value.include_if),
+        ("excludeIf", &raw.filter_policies.value.exclude_if),
+        ("hashIf", &raw.filter_policies.value.hash_if),
+    ] {
         if !policy.is_empty() {
             return Err((format!("{at}.filterPolicies.value.{list}"), "value filter policies are recognised but not supported yet".into()));
         }
@@ -204,13 +298,18 @@ pub fn validate_settings(raw: RawAuditSettings, at: &str) -> Result<AuditSetting
         case_insensitive_fields,
         exclude_fields,
         include_fields: raw.filter_policies.field.include_if,
+        hash_fields,
+        hash_key,
     })
 }
 
-/// Removes every `excludeIf` field of the event's topic. A pointer that is
-/// not in the event changes nothing; a case-insensitive one removes every
-/// key that matches without case (`Authorization`, `authorization`).
-pub fn apply_exclusions(event: &mut serde_json::Map<String, Value>, pointers: &[(String, bool)]) {
+/// Calls `f` with the map holding each pointer's last step and that key
+/// (every key matching without case when the pointer is case-insensitive).
+fn for_each_match(
+    event: &mut serde_json::Map<String, Value>,
+    pointers: &[(String, bool)],
+    mut f: impl FnMut(&mut serde_json::Map<String, Value>, &str),
+) {
     let unescape = |s: &str| s.replace("~1", "/").replace("~0", "~");
     for (pointer, insensitive) in pointers {
         let Some((parent, last)) = pointer.rsplit_once('/') else { continue };
@@ -219,14 +318,35 @@ pub fn apply_exclusions(event: &mut serde_json::Map<String, Value>, pointers: &[
         for part in parent.split('/').filter(|p| !p.is_empty()) {
             current = current.and_then(|m| m.get_mut(&unescape(part))).and_then(Value::as_object_mut);
         }
-        if let Some(map) = current {
-            if *insensitive {
-                map.retain(|key, _| !key.eq_ignore_ascii_case(&last));
-            } else {
-                map.remove(&last);
-            }
+        let Some(map) = current else { continue };
+        let keys: Vec<String> = if *insensitive {
+            map.keys().filter(|k| k.eq_ignore_ascii_case(&last)).cloned().collect()
+        } else {
+            map.contains_key(&last).then(|| last.clone()).into_iter().collect()
+        };
+        for key in keys {
+            f(map, &key);
         }
     }
+}
+
+/// Removes every `excludeIf` field of the event's topic. A pointer that is
+/// not in the event changes nothing; a case-insensitive one removes every
+/// key that matches without case (`Authorization`, `authorization`).
+pub fn apply_exclusions(event: &mut serde_json::Map<String, Value>, pointers: &[(String, bool)]) {
+    for_each_match(event, pointers, |map, key| {
+        map.remove(key);
+    });
+}
+
+/// Replaces every `hashIf` field's value by its keyed digest
+/// ([`hmac_sha256`] of [`hash_input`]).
+pub fn apply_hashing(event: &mut serde_json::Map<String, Value>, pointers: &[(String, bool)], key: &HashKey) {
+    for_each_match(event, pointers, |map, field| {
+        if let Some(value) = map.get_mut(field) {
+            *value = Value::String(hmac_sha256(&key.0, &hash_input(value)));
+        }
+    });
 }
 
 #[cfg(test)]
@@ -250,7 +370,7 @@ mod tests {
             ]}}
         }))
         .unwrap();
-        let settings = validate_settings(raw, "config").unwrap();
+        let settings = validate_settings(raw, "config", std::path::Path::new(".")).unwrap();
         let mut event = json!({
             "server": {"ip": "10.0.0.1"},
             "http": {"request": {"path": "/x", "headers": {"Authorization": ["Bearer s3cr3t"], "host": ["a"]}}}
@@ -260,9 +380,45 @@ mod tests {
     }
 
     #[test]
+    fn hmac_sha256_matches_rfc_4231() {
+        // RFC 4231 test case 2.
+        assert_eq!(
+            hmac_sha256(b"Jefe", b"what do ya want for nothing?"),
+            "hmac-sha256:5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+        // Test case 6: a key longer than the block is hashed first.
+        assert_eq!(
+            hmac_sha256(&[0xaa; 131], b"Test Using Larger Than Block-Size Key - Hash Key First"),
+            "hmac-sha256:60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54"
+        );
+    }
+
+    #[test]
+    fn hash_if_replaces_values_and_needs_a_key() {
+        let raw: RawAuditSettings = serde_json::from_value(json!({"filterPolicies": {"field": {"hashIf": ["/access/userId"]}}})).unwrap();
+        let (at, message) = validate_settings(raw, "config", std::path::Path::new(".")).unwrap_err();
+        assert_eq!(at, "config.filterPolicies.hashKey");
+        assert!(message.contains("`hashIf` needs a key"), "{message}");
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("k"), b"secret\n").unwrap();
+        let raw: RawAuditSettings = serde_json::from_value(json!({
+            "filterPolicies": {"hashKey": {"file": "k"}, "field": {"hashIf": ["/access/userId", "/access/client/ip"]}}
+        }))
+        .unwrap();
+        let settings = validate_settings(raw, "config", dir.path()).unwrap();
+        let key = settings.hash_key.clone().unwrap();
+        assert_eq!(key.0, b"secret", "one trailing newline removed");
+        let mut event = json!({"userId": "bjensen", "client": {"ip": "203.0.113.7"}, "eventName": "x"});
+        apply_hashing(event.as_object_mut().unwrap(), &settings.hash_fields["access"], &key);
+        assert_eq!(event["userId"], hmac_sha256(b"secret", b"bjensen"));
+        assert_eq!(event["client"]["ip"], hmac_sha256(b"secret", b"203.0.113.7"));
+        assert_eq!(event["eventName"], "x");
+    }
+
+    #[test]
     fn a_pointer_without_a_topic_is_named() {
         let raw: RawAuditSettings = serde_json::from_value(json!({"filterPolicies": {"field": {"excludeIf": ["/access"]}}})).unwrap();
-        let (at, message) = validate_settings(raw, "config.config").unwrap_err();
+        let (at, message) = validate_settings(raw, "config.config", std::path::Path::new(".")).unwrap_err();
         assert_eq!(at, "config.config.filterPolicies.field.excludeIf[0]");
         assert!(message.contains("must name a topic and a field"), "{message}");
     }

@@ -78,6 +78,8 @@ pub struct Config {
     pub handlers: Vec<WasmHandlerConfig>,
     /// The tenants by name.
     pub tenants: BTreeMap<String, TenantConfig>,
+    /// The filters, in configuration order (top level, then each tenant's).
+    pub filters: Vec<FilterConfig>,
     /// The ForgeRock handlers (of any class but `wasm`), recognised; the
     /// service refuses to start those whose output is not built yet.
     pub forgerock_handlers: Vec<forgerock::ForgeRockHandlerConfig>,
@@ -133,6 +135,27 @@ pub struct JournalConfig {
     pub segment_bytes: u64,
     /// Longest wait for the disk flush in `fsync` mode.
     pub fsync_timeout: Duration,
+}
+
+/// A WebAssembly filter.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FilterConfig {
+    /// Its name.
+    pub name: String,
+    /// Its tenant (`None`: the top-level handlers' events).
+    pub tenant: Option<String>,
+    /// Topics it filters.
+    pub topics: BTreeSet<String>,
+    /// The component.
+    pub component: PathBuf,
+    /// Whether it runs.
+    pub enabled: bool,
+    /// Its settings as JSON text.
+    pub config_json: String,
+    /// Whether a fault passes the event (`true`, open) or dead-letters it.
+    pub fail_open: bool,
+    /// Its budgets.
+    pub budgets: Budgets,
 }
 
 /// A tenant: its handlers are in [`Config::handlers`] with `tenant` set.
@@ -236,7 +259,7 @@ impl Config {
         } else {
             (None, deserialize(text, "", &invalid)?, "")
         };
-        let audit = forgerock::validate_settings(raw.config, &format!("{prefix}config")).map_err(|(at, m)| invalid(at, m))?;
+        let audit = forgerock::validate_settings(raw.config, &format!("{prefix}config"), base_dir).map_err(|(at, m)| invalid(at, m))?;
 
         let data_dir = base_dir.join(raw.wasp.data_directory.as_deref().unwrap_or(Path::new("wasp-data")));
         let cache_dir = match &raw.wasp.cache_directory {
@@ -257,6 +280,8 @@ impl Config {
         let (top_level, others) = split_forgerock(raw.event_handlers, &format!("{prefix}eventHandlers"), &invalid)?;
         forgerock_handlers.extend(others);
         read_handlers(top_level, &format!("{prefix}eventHandlers"), None, &no_defaults, base_dir, &data_dir, &invalid, &mut handlers)?;
+        let mut filters = Vec::new();
+        read_filters(raw.filters, &format!("{prefix}filters"), None, &no_defaults, base_dir, &invalid, &mut filters)?;
         let mut tenants = BTreeMap::new();
         for (name, tenant) in raw.tenants {
             let at = format!("tenants.{name}");
@@ -270,6 +295,7 @@ impl Config {
                 return Err(invalid(format!("{at}.quotas.fuelPerSecond"), "must be greater than 0".into()));
             }
             let output_root = data_dir.join(tenant.output_root.unwrap_or_else(|| Path::new("tenants").join(&name)));
+            read_filters(tenant.filters, &format!("{at}.filters"), Some(&name), &tenant.budgets, base_dir, &invalid, &mut filters)?;
             let (wasm, others) = split_forgerock(tenant.event_handlers, &format!("{at}.eventHandlers"), &invalid)?;
             if let Some(other) = others.first() {
                 return Err(invalid(
@@ -320,6 +346,7 @@ impl Config {
             handlers,
             tenants,
             forgerock_handlers,
+            filters,
             audit,
             name,
             topics_schemas_dir: raw.topics_schemas_directory.map(|d| base_dir.join(d)),
@@ -376,6 +403,63 @@ fn validate_journal(raw: &raw::RawJournal, invalid: &impl Fn(String, String) -> 
         return Err(invalid("wasp.journal.segmentSize".into(), "must be at least 4 KiB".into()));
     }
     Ok(JournalConfig { durability, bounds, segment_bytes, fsync_timeout: raw.fsync_timeout.unwrap_or(Duration::from_secs(1)) })
+}
+
+/// Reads one `filters` list (top level or a tenant's) into `out`.
+fn read_filters(
+    entries: Vec<raw::RawFilter>,
+    list_at: &str,
+    tenant: Option<&str>,
+    tenant_budgets: &raw::RawBudgets,
+    base_dir: &Path,
+    invalid: &impl Fn(String, String) -> ConfigError,
+    out: &mut Vec<FilterConfig>,
+) -> Result<(), ConfigError> {
+    let mut names = BTreeSet::new();
+    for (i, f) in entries.into_iter().enumerate() {
+        let at = format!("{list_at}[{i}]");
+        if !valid_name(&f.name) {
+            return Err(invalid(format!("{at}.name"), format!("`{}` is not a valid filter name", f.name)));
+        }
+        if !names.insert(f.name.clone()) {
+            return Err(invalid(format!("{at}.name"), format!("filter name `{}` is used twice", f.name)));
+        }
+        if f.topics.is_empty() {
+            return Err(invalid(format!("{at}.topics"), "must name at least one topic".into()));
+        }
+        let fail_open = match f.on_fault.as_deref() {
+            None | Some("closed") => false,
+            Some("open") => true,
+            Some(other) => return Err(invalid(format!("{at}.onFault"), format!("`{other}`: expected open or closed"))),
+        };
+        let config_json = match f.config {
+            None | Some(Value::Null) => "{}".to_owned(),
+            Some(v @ Value::Object(_)) => v.to_string(),
+            Some(other) => {
+                return Err(invalid(format!("{at}.config"), format!("the filter's settings must be an object, found {}", crate::event::json_type(&other))));
+            }
+        };
+        let b = f.budgets.or(tenant_budgets);
+        let d = Budgets::default();
+        let budgets = Budgets {
+            fuel_per_event: b.fuel_per_event.unwrap_or(d.fuel_per_event),
+            deadline: b.deadline.unwrap_or(d.deadline),
+            memory_bytes: b.memory.unwrap_or(d.memory_bytes),
+            log_bytes_per_event: b.log_per_event.unwrap_or(d.log_bytes_per_event),
+            ..d
+        };
+        out.push(FilterConfig {
+            name: f.name,
+            tenant: tenant.map(str::to_owned),
+            topics: f.topics.into_iter().collect(),
+            component: base_dir.join(f.component),
+            enabled: f.enabled,
+            config_json,
+            fail_open,
+            budgets,
+        });
+    }
+    Ok(())
 }
 
 /// Separates the ForgeRock handler entries (validated here) from the

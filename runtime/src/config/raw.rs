@@ -39,6 +39,9 @@ pub struct RawConfig {
     /// The handlers, each `{"class": …, "config": {…}}`.
     #[serde(default)]
     pub event_handlers: Vec<RawHandlerEntry>,
+    /// WebAssembly filters run before the handlers (WASP's extension).
+    #[serde(default)]
+    pub filters: Vec<RawFilter>,
     /// Directory of JSON schemas of custom topics (ForgeRock's
     /// `topicsSchemasDirectory`).
     pub topics_schemas_directory: Option<String>,
@@ -82,6 +85,35 @@ pub struct RawTenant {
     /// `outputRoot`.
     #[serde(default)]
     pub event_handlers: Vec<RawHandlerEntry>,
+    /// The tenant's filters (before its handlers only).
+    #[serde(default)]
+    pub filters: Vec<RawFilter>,
+}
+
+/// One entry of `filters`: a `filter`-world component that keeps, drops or
+/// replaces each event of its topics before the handlers see it.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawFilter {
+    /// Unique filter name.
+    pub name: String,
+    /// Topics whose events it filters.
+    pub topics: Vec<String>,
+    /// The component (`.wasm`), relative to the configuration file.
+    pub component: PathBuf,
+    /// `false` keeps it configured but not running. Default: `true`.
+    #[serde(default = "yes", deserialize_with = "bool_or_text")]
+    pub enabled: bool,
+    /// Its own settings, passed to its `init` as JSON.
+    #[serde(default)]
+    pub config: Option<Value>,
+    /// When it faults on an event: `closed` (the event is dead-lettered,
+    /// kind `filter`) or `open` (the event passes unchanged). Default:
+    /// `closed`.
+    pub on_fault: Option<String>,
+    /// Its budgets (same fields as a handler's).
+    #[serde(default)]
+    pub budgets: RawBudgets,
 }
 
 /// `quotas` of a tenant. Absent: unlimited.

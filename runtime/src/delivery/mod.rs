@@ -19,6 +19,7 @@
 //!   it). At shutdown they are dead-lettered as `quarantined`, untried.
 
 mod breaker;
+pub mod filters;
 mod stats;
 
 use std::collections::BTreeSet;
@@ -41,6 +42,8 @@ use crate::quota::TokenBucket;
 pub enum EventResult {
     /// Its records reached the outputs.
     Delivered,
+    /// A filter dropped it before the handler.
+    Filtered,
     /// It was not delivered, for this reason.
     Failed(FaultRecord),
 }
@@ -66,6 +69,8 @@ pub struct Worker {
     pub fuel_quota: Option<Arc<TokenBucket>>,
     /// Why the handler could not start; its events are dead-lettered.
     pub disabled: Option<FaultRecord>,
+    /// The filters its events pass first.
+    pub filters: Vec<filters::FilterStage>,
 }
 
 /// How often an output write is attempted before its events count as failed.
@@ -149,11 +154,17 @@ impl Worker {
     fn deliver(&mut self, events: &[Arc<HostEvent>]) -> Option<u64> {
         let started = Instant::now();
         let (results, stopped_at) = self.handle(events);
-        for (event, result) in events.iter().zip(results) {
+        // Each event as the handler received it (after its filters): what a
+        // dead letter keeps, so nothing a filter removed is stored.
+        for (event, result) in results {
+            let event = &event;
             self.stats.received.fetch_add(1, Ordering::Relaxed);
             match result {
                 EventResult::Delivered => {
                     self.stats.delivered.fetch_add(1, Ordering::Relaxed);
+                }
+                EventResult::Filtered => {
+                    self.stats.filtered.fetch_add(1, Ordering::Relaxed);
                 }
                 EventResult::Failed(record) => self.dead_letter(event, record),
             }
@@ -162,13 +173,40 @@ impl Worker {
         stopped_at
     }
 
-    /// Runs `events` through the handler and the outputs: one result per
-    /// event handled (a prefix of `events`), and where it stopped if the
-    /// breaker opened.
-    pub fn handle(&mut self, events: &[Arc<HostEvent>]) -> (Vec<EventResult>, Option<u64>) {
+    /// Runs `events` through the filters, the handler and the outputs: one
+    /// result per event handled (a prefix of `events`, each as the handler
+    /// received it: a filter may have replaced it), and where it stopped if
+    /// the breaker opened.
+    pub fn handle(&mut self, events: &[Arc<HostEvent>]) -> (Vec<(Arc<HostEvent>, EventResult)>, Option<u64>) {
         if let Some(record) = &self.disabled {
-            return (events.iter().map(|_| EventResult::Failed(record.clone())).collect(), None);
+            return (events.iter().map(|e| (e.clone(), EventResult::Failed(record.clone()))).collect(), None);
         }
+        if self.filters.is_empty() {
+            let (results, stopped_at) = self.handle_filtered(events);
+            return (events.iter().cloned().zip(results).collect(), stopped_at);
+        }
+        let outcomes = filters::apply(&mut self.filters, events);
+        let pass: Vec<Arc<HostEvent>> =
+            outcomes.iter().filter_map(|o| if let filters::Filtered::Pass(e) = o { Some(e.clone()) } else { None }).collect();
+        let (handled, stopped_at) = if pass.is_empty() { (Vec::new(), None) } else { self.handle_filtered(&pass) };
+        let mut handled = handled.into_iter();
+        let mut results = Vec::with_capacity(events.len());
+        for (original, outcome) in events.iter().zip(outcomes) {
+            results.push(match outcome {
+                filters::Filtered::Pass(event) => match handled.next() {
+                    Some(result) => (event, result),
+                    // The breaker stopped the batch at this event.
+                    None => return (results, stopped_at),
+                },
+                filters::Filtered::Dropped => (original.clone(), EventResult::Filtered),
+                filters::Filtered::Failed(record) => (original.clone(), EventResult::Failed(record)),
+            });
+        }
+        (results, stopped_at)
+    }
+
+    /// [`handle`](Self::handle) after the filters.
+    fn handle_filtered(&mut self, events: &[Arc<HostEvent>]) -> (Vec<EventResult>, Option<u64>) {
         match self.call(events) {
             Ok(outcome) => (self.commit(events, outcome), None),
             Err(fault) if events.len() == 1 => {

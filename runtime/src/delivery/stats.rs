@@ -31,6 +31,7 @@ pub struct HandlerStats {
     pub(super) dead_lettered: AtomicU64,
     pub(super) lost: AtomicU64,
     pub(super) dropped: AtomicU64,
+    pub(super) filtered: AtomicU64,
     pub(super) fuel_used: AtomicU64,
     pub(super) busy_ns: AtomicU64,
     pub(super) throttled_ns: AtomicU64,
@@ -46,7 +47,8 @@ pub struct HandlerStats {
 
 /// A snapshot of one handler's counters.
 ///
-/// For every handler, `received = delivered + deadLettered + lost`, and
+/// For every handler, `received = delivered + deadLettered + filtered +
+/// lost`, and
 /// `lost` stays 0 unless the dead-letter store itself could not be written.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
@@ -73,6 +75,9 @@ pub struct HandlerSummary {
     /// Events the journal dropped before this handler read them (overflow
     /// policy `drop-oldest`; logged as warnings).
     pub dropped: u64,
+    /// Events a filter dropped before this handler (by design: not a
+    /// failure).
+    pub filtered: u64,
     /// Fuel consumed by all calls.
     pub fuel_used: u64,
     /// Fuel per received event (0 when none).
@@ -153,6 +158,7 @@ impl HandlerStats {
             dead_lettered: self.dead_lettered.load(Ordering::Relaxed),
             lost: self.lost.load(Ordering::Relaxed),
             dropped: self.dropped.load(Ordering::Relaxed),
+            filtered: self.filtered.load(Ordering::Relaxed),
             fuel_used,
             fuel_per_event: fuel_used.checked_div(received).unwrap_or(0),
             busy_ns: self.busy_ns.load(Ordering::Relaxed),

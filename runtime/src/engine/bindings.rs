@@ -1,5 +1,6 @@
-//! The one `bindgen!` of the `handler` world. Host interfaces implement the
-//! generated `Host` traits in their own files; nothing here is public.
+//! The `bindgen!`s: the `handler` world, and the `filter` world (sharing its
+//! types and logging). Host interfaces implement the generated `Host`
+//! traits in their own files; nothing here is public.
 
 wasmtime::component::bindgen!({
     path: "../wit",
@@ -11,3 +12,14 @@ wasmtime::component::bindgen!({
         "wasp:handler/state.set": trappable,
     },
 });
+
+pub mod filter {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "wasp:handler/filter@0.1.0",
+        with: {
+            "wasp:handler/types": super::wasp::handler::types,
+            "wasp:handler/logging": super::wasp::handler::logging,
+        },
+    });
+}

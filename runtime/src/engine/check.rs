@@ -7,16 +7,7 @@ use serde::Serialize;
 
 use super::{EngineError, WaspEngine};
 
-mod filter_bindings {
-    wasmtime::component::bindgen!({
-        path: "../wit",
-        world: "wasp:handler/filter@0.1.0",
-        with: {
-            "wasp:handler/types": crate::engine::bindings::wasp::handler::types,
-            "wasp:handler/logging": crate::engine::bindings::wasp::handler::logging,
-        },
-    });
-}
+use super::bindings::filter as filter_bindings;
 
 /// The WIT package version this host implements.
 pub const WIT_VERSION: &str = "0.1.0";

@@ -51,11 +51,14 @@ pub enum FaultKind {
     /// The handler was quarantined by its circuit breaker when the service
     /// shut down; the event was not attempted.
     Quarantined,
+    /// A filter before the handler faulted on the event, and that filter
+    /// fails closed.
+    Filter,
 }
 
 impl FaultKind {
     /// Every kind, in order.
-    pub const ALL: [FaultKind; 12] = [
+    pub const ALL: [FaultKind; 13] = [
         FaultKind::Fuel,
         FaultKind::Deadline,
         FaultKind::Memory,
@@ -68,6 +71,7 @@ impl FaultKind {
         FaultKind::Init,
         FaultKind::Output,
         FaultKind::Quarantined,
+        FaultKind::Filter,
     ];
 
     /// The kebab-case name used in summaries, dead letters and logs.
@@ -85,13 +89,14 @@ impl FaultKind {
             FaultKind::Init => "init",
             FaultKind::Output => "output",
             FaultKind::Quarantined => "quarantined",
+            FaultKind::Filter => "filter",
         }
     }
 
     /// Whether this kind counts toward the circuit breaker: faults of the
     /// handler, not an event the guest chose to refuse.
     pub fn trips_breaker(self) -> bool {
-        !matches!(self, FaultKind::GuestError | FaultKind::Quarantined)
+        !matches!(self, FaultKind::GuestError | FaultKind::Quarantined | FaultKind::Filter)
     }
 }
 
@@ -234,7 +239,7 @@ impl HandlerInstance {
 }
 
 /// Sets the fuel and the wall-clock deadline for the next call.
-fn arm(store: &mut Store<StoreData>, fuel: u64, budgets: &Budgets) {
+pub(super) fn arm(store: &mut Store<StoreData>, fuel: u64, budgets: &Budgets) {
     store.set_fuel(fuel).expect("fuel is enabled in the engine");
     let ticks = budgets.deadline.as_millis().div_ceil(EPOCH_TICK.as_millis()).max(1) as u64;
     store.set_epoch_deadline(ticks);
@@ -242,7 +247,7 @@ fn arm(store: &mut Store<StoreData>, fuel: u64, budgets: &Budgets) {
 
 /// Turns a wasmtime error into a fault, using the limiter's record and the
 /// captured stderr to tell memory exhaustion and panics from other traps.
-fn classify(store: &mut Store<StoreData>, error: &wasmtime::Error, fuel_used: u64) -> Fault {
+pub(super) fn classify(store: &mut Store<StoreData>, error: &wasmtime::Error, fuel_used: u64) -> Fault {
     let (_stdout, stderr) = drain_stdio(store);
     let peak_memory = store.data().limits.peak_memory;
     let trap = error.downcast_ref::<Trap>().copied();
@@ -269,7 +274,7 @@ fn classify(store: &mut Store<StoreData>, error: &wasmtime::Error, fuel_used: u6
 }
 
 /// Moves captured stdout/stderr into the host log; returns them.
-fn drain_stdio(store: &mut Store<StoreData>) -> (String, String) {
+pub(super) fn drain_stdio(store: &mut Store<StoreData>) -> (String, String) {
     let data = store.data();
     let handler = data.logging.handler.as_str();
     let (stdout, out_dropped) = data.stdout.take();

@@ -13,6 +13,7 @@ mod bindings;
 mod cache;
 pub mod check;
 
+mod filter;
 mod instance;
 mod logging;
 mod output;
@@ -26,6 +27,7 @@ use std::time::Duration;
 use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
+pub use filter::{FilterInstance, FilterPre, Verdict};
 pub use instance::{BatchOutcome, Fault, FaultKind, HandlerInstance, HandlerPre};
 pub use output::{OutputSpec, StagedRecord};
 pub use state::StateStore;
@@ -138,6 +140,12 @@ impl WaspEngine {
     pub fn load(&self, path: &Path, cache_dir: Option<&Path>) -> Result<LoadedComponent, EngineError> {
         let bytes = std::fs::read(path).map_err(|source| EngineError::Read { path: path.to_owned(), source })?;
         cache::load(&self.engine, path, &bytes, cache_dir)
+    }
+
+    /// Prepares a filter component for instantiation (its exports must be
+    /// the filter world's).
+    pub fn prepare_filter(&self, loaded: &LoadedComponent, path: &Path) -> Result<FilterPre, EngineError> {
+        FilterPre::new(&self.linker, loaded, path)
     }
 
     /// Prepares a handler component for instantiation (checks its imports

@@ -1,7 +1,13 @@
-//! Test guest: a filter that keeps every event except those with
-//! `"drop": true`. Used to show `wasp check` recognising the `filter` world.
+//! Test guest: a filter whose verdict each event chooses.
+//!
+//! | event field | verdict |
+//! |---|---|
+//! | `"drop": true` | drop |
+//! | `"secret"` present | replace the event with a copy whose `secret` is `"***"` |
+//! | `"filter_panic": true` | panic (a filter fault) |
+//! | otherwise | keep |
 
-use wasp_guest::{Config, Event, Filter, Verdict, export_filter};
+use wasp_guest::{Config, Event, Filter, Verdict, export_filter, serde_json::Value};
 
 struct KeepAll;
 
@@ -11,7 +17,19 @@ impl Filter for KeepAll {
     }
 
     fn filter(&mut self, event: &Event) -> Verdict {
-        if event.get("/drop").and_then(|v| v.as_bool()) == Some(true) { Verdict::Drop } else { Verdict::Keep }
+        if event.get("/filter_panic").and_then(|v| v.as_bool()) == Some(true) {
+            panic!("keep-all-filter: told to fault on {}", event.id());
+        }
+        if event.get("/drop").and_then(|v| v.as_bool()) == Some(true) {
+            return Verdict::Drop;
+        }
+        if event.get("/secret").is_some() {
+            let Ok(document) = event.json() else { return Verdict::Keep };
+            let mut document: Value = document.clone();
+            document["secret"] = Value::String("***".into());
+            return Verdict::Replace(document.to_string());
+        }
+        Verdict::Keep
     }
 }
 

@@ -1,0 +1,120 @@
+//! Filter instances: the `filter` world (`init`, `filter-batch`) run under
+//! the same budgets, store and fault classification as handlers. A filter
+//! imports only `logging`; its store has no outputs and no state.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use wasmtime::Store;
+use wasmtime::component::Linker;
+
+use super::bindings::filter as bindings;
+use super::bindings::wasp::handler::types::Verdict as WitVerdict;
+use super::instance::{Fault, FaultKind, arm, classify, drain_stdio};
+use super::state::StateStore;
+use super::store::{Budgets, StoreData};
+use super::{EngineError, EventParamView, LoadedComponent};
+use crate::event::HostEvent;
+
+/// What a filter decided for one event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Pass it on unchanged.
+    Keep,
+    /// Drop it.
+    Drop,
+    /// Pass on this JSON document instead.
+    Replace(String),
+}
+
+/// A filter component prepared for instantiation.
+#[derive(Clone)]
+pub struct FilterPre {
+    pre: bindings::FilterPre<StoreData>,
+    /// Hex SHA-256 of the component.
+    pub hash: String,
+}
+
+/// A live filter instance. After a [`Fault`] it must be dropped.
+pub struct FilterInstance {
+    store: Store<StoreData>,
+    bindings: bindings::Filter,
+    budgets: Budgets,
+}
+
+impl FilterPre {
+    pub(super) fn new(linker: &Linker<StoreData>, loaded: &LoadedComponent, path: &Path) -> Result<Self, EngineError> {
+        let link = |e: wasmtime::Error| EngineError::Link { path: path.to_owned(), message: format!("{e:#}") };
+        let instance_pre = linker.instantiate_pre(&loaded.component).map_err(link)?;
+        let pre = bindings::FilterPre::new(instance_pre).map_err(link)?;
+        Ok(FilterPre { pre, hash: loaded.hash.clone() })
+    }
+
+    /// Instantiates and calls `init(config_json)`.
+    pub fn instantiate(&self, name: &str, budgets: &Budgets, config_json: &str) -> Result<FilterInstance, Fault> {
+        let data = StoreData::new(name, budgets, Arc::from(Vec::new()), StateStore::new(0));
+        let mut store = Store::new(self.pre.engine(), data);
+        store.limiter(|data| &mut data.limits);
+        store.epoch_deadline_trap();
+        let init_fuel = budgets.fuel_per_event.saturating_mul(100);
+        arm(&mut store, init_fuel, budgets);
+        store.data_mut().logging.begin(100);
+        let fault = |store: &mut Store<StoreData>, message: String| Fault {
+            kind: FaultKind::Init,
+            message,
+            trap_code: None,
+            fuel_used: init_fuel - store.get_fuel().unwrap_or(0),
+            peak_memory: store.data().limits.peak_memory,
+        };
+        let bindings = match self.pre.instantiate(&mut store) {
+            Ok(b) => b,
+            Err(e) => {
+                let f = classify(&mut store, &e, 0);
+                return Err(fault(&mut store, format!("instantiation failed ({}): {}", f.kind.as_str(), f.message)));
+            }
+        };
+        match bindings.call_init(&mut store, config_json) {
+            Ok(Ok(())) => {}
+            Ok(Err(message)) => return Err(fault(&mut store, format!("init returned an error: {message}"))),
+            Err(e) => {
+                let f = classify(&mut store, &e, 0);
+                return Err(fault(&mut store, format!("init faulted ({}): {}", f.kind.as_str(), f.message)));
+            }
+        }
+        drain_stdio(&mut store);
+        Ok(FilterInstance { store, bindings, budgets: budgets.clone() })
+    }
+}
+
+impl FilterInstance {
+    /// Calls `filter-batch`: one verdict per event.
+    pub fn filter_batch(&mut self, events: &[Arc<HostEvent>]) -> Result<Vec<Verdict>, Fault> {
+        let fuel = self.budgets.fuel_per_event.saturating_mul(events.len() as u64);
+        arm(&mut self.store, fuel, &self.budgets);
+        self.store.data_mut().logging.begin(events.len());
+        let params: Vec<EventParamView> = events.iter().map(|e| e.as_param()).collect();
+        let result = self.bindings.call_filter_batch(&mut self.store, &params);
+        let fuel_used = fuel - self.store.get_fuel().unwrap_or(0);
+        match result {
+            Ok(verdicts) if verdicts.len() == events.len() => {
+                drain_stdio(&mut self.store);
+                Ok(verdicts
+                    .into_iter()
+                    .map(|v| match v {
+                        WitVerdict::Keep => Verdict::Keep,
+                        WitVerdict::Drop => Verdict::Drop,
+                        WitVerdict::Replace(json) => Verdict::Replace(json),
+                    })
+                    .collect())
+            }
+            Ok(verdicts) => Err(Fault {
+                kind: FaultKind::Trap,
+                message: format!("filter-batch returned {} verdicts for {} events", verdicts.len(), events.len()),
+                trap_code: Some("wrong result count".into()),
+                fuel_used,
+                peak_memory: self.store.data().limits.peak_memory,
+            }),
+            Err(e) => Err(classify(&mut self.store, &e, fuel_used)),
+        }
+    }
+}
