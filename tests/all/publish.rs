@@ -72,3 +72,19 @@ fn a_publisher_never_sees_handler_faults() {
     let h = &s.shutdown().handlers[0];
     assert_eq!((h.received, h.delivered, h.dead_lettered), (20, 0, 20));
 }
+
+/// The loop guard: records a handler emits go to its outputs only, never
+/// back into the journal, so they are never audited again.
+#[test]
+fn emitted_records_are_never_audited_again() {
+    let fx = Fixture::new();
+    let s = service(&fx);
+    for n in 0..3 {
+        s.publish("access", json!({"_id": format!("e{n}")})).unwrap();
+    }
+    s.flush();
+    assert_eq!(fx.output_json("p", "out.log").len(), 3, "the handler emitted a record per event");
+    assert_eq!(s.publish("access", json!({})).unwrap().sequence, 4, "and none of them was appended to the journal");
+    let h = &s.shutdown().handlers[0];
+    assert_eq!(h.received, 4);
+}

@@ -14,9 +14,9 @@ use wasp::AuditService;
 use wasp_tests::{Fixture, healthy_probe, probe_handler};
 
 /// Healthy events per measurement.
-const EVENTS: u64 = 3000;
+const EVENTS: u64 = 30_000;
 /// One hostile event per this many healthy ones, in the `beside` runs.
-const HOSTILE_EVERY: u64 = 10;
+const HOSTILE_EVERY: u64 = 30;
 const ROUNDS: usize = 3;
 
 fn tenant(handler: Value) -> Value {
