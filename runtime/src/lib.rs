@@ -21,6 +21,7 @@ pub mod event;
 pub mod journal;
 pub mod outputs;
 pub mod quota;
+pub mod schema;
 mod replay;
 mod service;
 

@@ -162,6 +162,8 @@ pub struct AuditService {
     hash_key: Option<crate::config::forgerock::HashKey>,
     /// `wasp.validation`.
     validation: crate::config::ValidationConfig,
+    /// Custom topic schemas (the standard ones come from `schema::standard`).
+    schemas: BTreeMap<String, Arc<crate::schema::Schema>>,
     max_event_bytes: usize,
     accepting: AtomicBool,
     workers: Mutex<Vec<JoinHandle<()>>>,
@@ -249,6 +251,7 @@ impl AuditService {
             hashing: config.audit.hash_fields.clone(),
             hash_key: config.audit.hash_key.clone(),
             validation: config.validation.clone(),
+            schemas: config.custom_schemas.clone(),
             max_event_bytes: config.max_event_bytes,
             accepting: AtomicBool::new(true),
             workers: Mutex::new(workers),
@@ -313,6 +316,9 @@ impl AuditService {
         if let (Some(pointers), Some(key)) = (self.hashing.get(topic), &self.hash_key) {
             crate::config::forgerock::apply_hashing(&mut document, pointers, key);
         }
+        if self.validation.mode != crate::config::SchemaMode::Off {
+            self.check_schema(topic, &mut document)?;
+        }
         let mut event = HostEvent::from_document(topic, document, self.max_event_bytes)?;
         event.tenant = tenant.map(str::to_owned);
         let journal = &self.journals[&event.tenant];
@@ -333,6 +339,41 @@ impl AuditService {
     /// other modes. `false` if the flush did not finish in time.
     pub fn wait_durable(&self, receipt: &Receipt, timeout: std::time::Duration) -> bool {
         self.journals.get(&receipt.tenant).is_some_and(|j| j.wait_durable(receipt.sequence, timeout))
+    }
+
+    /// Validates the event against its topic's schema (with `_id` and
+    /// `timestamp` filled in first, as they will be): `warn` logs the
+    /// violations, `reject` refuses the event naming each.
+    fn check_schema(&self, topic: &str, document: &mut serde_json::Map<String, serde_json::Value>) -> Result<(), PublishError> {
+        let schema = match self.schemas.get(topic) {
+            Some(custom) => custom.as_ref(),
+            None => match crate::schema::standard(topic) {
+                Some(standard) => standard,
+                None => return Ok(()),
+            },
+        };
+        document.entry("_id").or_insert_with(|| serde_json::Value::String(uuid::Uuid::new_v4().to_string()));
+        document
+            .entry("timestamp")
+            .or_insert_with(|| serde_json::Value::String(humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string()));
+        let value = serde_json::Value::Object(std::mem::take(document));
+        let violations = schema.validate(&value);
+        if let serde_json::Value::Object(map) = value {
+            *document = map;
+        }
+        if violations.is_empty() {
+            return Ok(());
+        }
+        if self.validation.mode == crate::config::SchemaMode::Warn {
+            for v in &violations {
+                tracing::warn!(topic, pointer = %v.pointer, rule = %v.rule, "event accepted despite its schema: {}", v.message);
+            }
+            return Ok(());
+        }
+        Err(PublishError::Schema {
+            topic: topic.to_owned(),
+            violations: violations.into_iter().map(|v| (v.pointer, v.rule, v.message)).collect(),
+        })
     }
 
     /// Blocks until every handler has processed every event published

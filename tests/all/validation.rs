@@ -2,6 +2,8 @@
 //! timestamp, the nesting depth, and (per `wasp.validation.mode`) the
 //! topic's schema. Every refusal names what was wrong and where.
 
+use std::path::Path;
+
 use serde_json::{Value, json};
 use wasp::{AuditService, PublishError};
 use wasp_tests::{Fixture, probe_handler};
@@ -46,4 +48,67 @@ fn nesting_deeper_than_the_maximum_is_refused_with_the_pointer() {
     let err = s.publish("access", json!({"a": {"b": {"c": {"d": 1}}}})).unwrap_err();
     assert_eq!(err, PublishError::TooDeep { pointer: "/a/b/c".into(), max: 3 });
     assert_eq!(err.to_string(), "event nests deeper than the maximum of 3 levels at `/a/b/c`");
+}
+
+fn valid_access() -> Value {
+    json!({"transactionId": "tx-1", "timestamp": "2026-11-22T06:00:00Z", "eventName": "AM-ACCESS-OUTCOME", "response": {"status": "SUCCESSFUL"}})
+}
+
+#[test]
+fn reject_mode_refuses_an_event_that_breaks_its_topic_schema_naming_pointer_and_rule() {
+    let fx = Fixture::new();
+    let s = service(&fx, json!({"mode": "reject"}));
+    s.publish("access", valid_access()).unwrap();
+    let mut bad = valid_access();
+    bad["response"]["status"] = json!("MAYBE");
+    bad["trackingIds"] = json!("not-a-list");
+    let err = s.publish("access", bad).unwrap_err();
+    let PublishError::Schema { topic, violations } = &err else { panic!("{err:?}") };
+    assert_eq!(topic, "access");
+    let where_what: Vec<(&str, &str)> = violations.iter().map(|(p, r, _)| (p.as_str(), r.as_str())).collect();
+    assert!(where_what.contains(&("/response/status", "enum")) && where_what.contains(&("/trackingIds", "type")), "{err}");
+    assert!(err.to_string().starts_with("event does not match the `access` schema: "), "{err}");
+    let mut no_name = valid_access();
+    no_name.as_object_mut().unwrap().remove("eventName");
+    let err = s.publish("access", no_name).unwrap_err();
+    assert!(err.to_string().contains("required property `eventName` is missing"), "{err}");
+}
+
+#[test]
+fn warn_mode_accepts_and_off_does_not_look() {
+    let fx = Fixture::new();
+    let mut bad = valid_access();
+    bad["response"]["status"] = json!("MAYBE");
+    service(&fx, json!({"mode": "warn"})).publish("access", bad.clone()).expect("warn accepts");
+    let fx = Fixture::new();
+    service(&fx, json!({})).publish("access", bad).expect("off (the default, as ForgeRock) accepts");
+}
+
+#[test]
+fn custom_topics_come_from_the_topics_schemas_directory() {
+    let fx = Fixture::new();
+    let schemas = fx.path().join("schemas");
+    std::fs::create_dir_all(&schemas).unwrap();
+    // The seed's custom topic schema, verbatim, as `doorBadges.json`.
+    let seed = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/seeds/001-0121-custom-topic-schema.json");
+    let mut schema: Value = serde_json::from_str(&std::fs::read_to_string(seed).unwrap()).unwrap();
+    schema["schema"]["required"] = json!(["customField"]);
+    std::fs::write(schemas.join("doorBadges.json"), schema.to_string()).unwrap();
+    let config = fx.config_doc(&json!({
+        "eventHandlers": [{"class": "wasm", "config": probe_handler("p", json!({}))}],
+        "topicsSchemasDirectory": "schemas",
+        "wasp": {"validation": {"mode": "reject"}}
+    }));
+    let s = AuditService::from_config_file(&config).unwrap();
+    let ok = json!({"transactionId": "t", "timestamp": "2026-11-22T06:00:00Z", "customField": "door 7"});
+    s.publish("doorBadges", ok).expect("a custom topic is known from its schema");
+    let err = s.publish("doorBadges", json!({"transactionId": "t", "timestamp": "2026-11-22T06:00:00Z"})).unwrap_err();
+    assert!(err.to_string().contains("required property `customField` is missing"), "{err}");
+
+    // A schema for a core topic may only add properties.
+    let mut access = serde_json::from_str::<Value>(wasp::schema::standard_source("access").unwrap()).unwrap();
+    access["properties"].as_object_mut().unwrap().remove("server");
+    std::fs::write(schemas.join("access.json"), json!({"schema": access}).to_string()).unwrap();
+    let err = wasp::config::Config::from_file(&config).unwrap_err().to_string();
+    assert!(err.contains("access.json") && err.contains("may only add properties") && err.contains("server"), "{err}");
 }

@@ -89,6 +89,9 @@ pub struct Config {
     pub name: Option<String>,
     /// `topicsSchemasDirectory`, resolved.
     pub topics_schemas_dir: Option<PathBuf>,
+    /// Schemas of topics from `topicsSchemasDirectory` (custom topics, and
+    /// core topics they extend), by topic.
+    pub custom_schemas: BTreeMap<String, std::sync::Arc<crate::schema::Schema>>,
 }
 
 /// Topic schema validation on publish.
@@ -323,6 +326,7 @@ impl Config {
             );
         }
         let journal = validate_journal(&raw.wasp.journal, &invalid)?;
+        let topics_schemas_dir = raw.topics_schemas_directory.as_ref().map(|d| base_dir.join(d));
         let v = &raw.wasp.validation;
         let validation = ValidationConfig {
             mode: match v.mode.as_deref() {
@@ -349,15 +353,20 @@ impl Config {
             filters,
             audit,
             name,
-            topics_schemas_dir: raw.topics_schemas_directory.map(|d| base_dir.join(d)),
+            custom_schemas: match &topics_schemas_dir {
+                Some(dir) => load_schemas(dir, origin)?,
+                None => BTreeMap::new(),
+            },
+            topics_schemas_dir,
         })
     }
 
     /// Every topic the service accepts for `tenant` (`None`: events
-    /// published without a tenant): the standard ones and those any of its
-    /// handlers names.
+    /// published without a tenant): the standard ones, those with a schema
+    /// in `topicsSchemasDirectory`, and those any of its handlers names.
     pub fn known_topics_for(&self, tenant: Option<&str>) -> BTreeSet<String> {
         let mut topics: BTreeSet<String> = STANDARD_TOPICS.iter().map(|t| (*t).to_owned()).collect();
+        topics.extend(self.custom_schemas.keys().cloned());
         for h in self.handlers.iter().filter(|h| h.tenant.as_deref() == tenant) {
             topics.extend(h.topics.iter().cloned());
         }
@@ -368,6 +377,44 @@ impl Config {
     pub fn known_topics(&self) -> BTreeSet<String> {
         self.known_topics_for(None)
     }
+}
+
+/// Reads every `*.json` file of `topicsSchemasDirectory`: either
+/// `{"schema": {…}}` (the topic is the file's name without `.json`, as
+/// ForgeRock does) or `{"<topic>": {"schema": {…}}, …}`. A schema for a core
+/// topic may only add properties to the standard one.
+fn load_schemas(dir: &Path, origin: &str) -> Result<BTreeMap<String, std::sync::Arc<crate::schema::Schema>>, ConfigError> {
+    let fail = |file: &Path, at: &str, message: String| ConfigError::Invalid { origin: format!("{origin} (schema {})", file.display()), at: at.to_owned(), message };
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|source| ConfigError::Read { path: dir.to_owned(), source })?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    entries.sort();
+    let mut schemas = BTreeMap::new();
+    for file in entries {
+        let text = std::fs::read_to_string(&file).map_err(|source| ConfigError::Read { path: file.clone(), source })?;
+        let doc: Value = serde_json::from_str(&text).map_err(|e| fail(&file, ".", format!("not JSON: {e}")))?;
+        let stem = file.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_owned();
+        let topics: Vec<(String, Value, String)> = match doc.get("schema") {
+            Some(schema) => vec![(stem, schema.clone(), "schema".to_owned())],
+            None => doc
+                .as_object()
+                .map(|m| m.iter().map(|(t, v)| (t.clone(), v.get("schema").cloned().unwrap_or(Value::Null), format!("{t}.schema"))).collect())
+                .unwrap_or_default(),
+        };
+        for (topic, schema, at) in topics {
+            if !valid_name(&topic) {
+                return Err(fail(&file, ".", format!("`{topic}` is not a valid topic name")));
+            }
+            let compiled = crate::schema::Schema::compile(&schema).map_err(|e| fail(&file, &at, e.to_string()))?;
+            if let Some(core) = crate::schema::standard(&topic) {
+                compiled.extends(core).map_err(|m| fail(&file, &at, format!("a schema of the core topic `{topic}` may only add properties: {m}")))?;
+            }
+            schemas.insert(topic, std::sync::Arc::new(compiled));
+        }
+    }
+    Ok(schemas)
 }
 
 fn validate_journal(raw: &raw::RawJournal, invalid: &impl Fn(String, String) -> ConfigError) -> Result<JournalConfig, ConfigError> {
