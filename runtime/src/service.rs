@@ -164,6 +164,8 @@ pub struct AuditService {
     validation: crate::config::ValidationConfig,
     /// Custom topic schemas (the standard ones come from `schema::standard`).
     schemas: BTreeMap<String, Arc<crate::schema::Schema>>,
+    /// `filterPolicies.field.includeIf` by topic (pointers inside events).
+    includes: BTreeMap<String, Vec<String>>,
     max_event_bytes: usize,
     accepting: AtomicBool,
     workers: Mutex<Vec<JoinHandle<()>>>,
@@ -252,6 +254,13 @@ impl AuditService {
             hash_key: config.audit.hash_key.clone(),
             validation: config.validation.clone(),
             schemas: config.custom_schemas.clone(),
+            includes: config.audit.include_fields.iter().filter_map(|p| crate::config::forgerock::split_topic_pointer(p).ok()).fold(
+                BTreeMap::new(),
+                |mut by_topic: BTreeMap<String, Vec<String>>, (topic, field)| {
+                    by_topic.entry(topic).or_default().push(field);
+                    by_topic
+                },
+            ),
             max_event_bytes: config.max_event_bytes,
             accepting: AtomicBool::new(true),
             workers: Mutex::new(workers),
@@ -315,6 +324,18 @@ impl AuditService {
         }
         if let (Some(pointers), Some(key)) = (self.hashing.get(topic), &self.hash_key) {
             crate::config::forgerock::apply_hashing(&mut document, pointers, key);
+        }
+        // Custom topics keep only what their schema declares, the common
+        // fields, and `includeIf` (the safelist).
+        if let Some(schema) = self.schemas.get(topic).filter(|_| crate::schema::standard(topic).is_none()) {
+            let mut value = serde_json::Value::Object(std::mem::take(&mut document));
+            let mut include: Vec<String> =
+                ["/_id", "/timestamp", "/transactionId", "/eventName", "/userId", "/trackingIds"].map(str::to_owned).into();
+            include.extend(self.includes.get(topic).into_iter().flatten().cloned());
+            schema.safelist(&mut value, &include);
+            if let serde_json::Value::Object(map) = value {
+                document = map;
+            }
         }
         if self.validation.mode != crate::config::SchemaMode::Off {
             self.check_schema(topic, &mut document)?;

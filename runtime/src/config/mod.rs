@@ -354,7 +354,7 @@ impl Config {
             audit,
             name,
             custom_schemas: match &topics_schemas_dir {
-                Some(dir) => load_schemas(dir, origin)?,
+                Some(dir) => load_schemas(dir, origin, &format!("{prefix}topicsSchemasDirectory"))?,
                 None => BTreeMap::new(),
             },
             topics_schemas_dir,
@@ -383,10 +383,10 @@ impl Config {
 /// `{"schema": {…}}` (the topic is the file's name without `.json`, as
 /// ForgeRock does) or `{"<topic>": {"schema": {…}}, …}`. A schema for a core
 /// topic may only add properties to the standard one.
-fn load_schemas(dir: &Path, origin: &str) -> Result<BTreeMap<String, std::sync::Arc<crate::schema::Schema>>, ConfigError> {
+fn load_schemas(dir: &Path, origin: &str, dir_at: &str) -> Result<BTreeMap<String, std::sync::Arc<crate::schema::Schema>>, ConfigError> {
     let fail = |file: &Path, at: &str, message: String| ConfigError::Invalid { origin: format!("{origin} (schema {})", file.display()), at: at.to_owned(), message };
     let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map_err(|source| ConfigError::Read { path: dir.to_owned(), source })?
+        .map_err(|e| ConfigError::Invalid { origin: origin.to_owned(), at: dir_at.to_owned(), message: format!("cannot read the directory {}: {e}", dir.display()) })?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|e| e == "json"))
         .collect();

@@ -166,11 +166,18 @@ const FULL_FORM: &str = r#"{
 
 #[test]
 fn the_full_audit_service_form_parses_with_forgerock_handlers_recognised() {
-    let config = parse(FULL_FORM).unwrap();
+    let base = tempfile::tempdir().unwrap();
+    std::fs::create_dir(base.path().join("schemas")).unwrap();
+    let config = Config::from_json(FULL_FORM, base.path(), "test.json").unwrap();
     assert_eq!(config.name.as_deref(), Some("AuditService"));
     assert_eq!(config.audit.handler_for_queries.as_deref(), Some("json"));
     assert_eq!(config.audit.exclude_fields["access"], [("/http/request/headers/authorization".to_owned(), true)]);
-    assert_eq!(config.topics_schemas_dir.as_deref(), Some(Path::new("/etc/wasp/schemas")));
+    assert_eq!(config.topics_schemas_dir.as_deref(), Some(base.path().join("schemas").as_path()));
+    let missing = parse(FULL_FORM).unwrap_err().to_string();
+    assert!(
+        missing.starts_with("test.json: config.topicsSchemasDirectory: cannot read the directory /etc/wasp/schemas"),
+        "a configured schema directory must exist: {missing}"
+    );
     let json = &config.forgerock_handlers[0];
     assert_eq!((json.name.as_str(), json.class, json.enabled), ("json", forgerock::HandlerClass::Json, false));
     assert_eq!(json.settings["logDirectory"], "/tmp/logs");

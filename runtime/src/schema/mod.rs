@@ -87,6 +87,8 @@ use std::sync::OnceLock;
 
 use serde_json::{Map, Number, Value};
 
+mod safelist;
+
 #[cfg(test)]
 mod tests;
 
