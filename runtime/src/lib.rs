@@ -29,4 +29,4 @@ pub use config::Config;
 pub use delivery::{HandlerState, HandlerSummary, OutputSummary};
 pub use replay::{ReplayError, ReplayReport, replay};
 pub use event::{IntoEvent, PublishError};
-pub use service::{AuditService, BuildError, Receipt, Summary, TenantSummary};
+pub use service::{ActionError, AuditService, BuildError, Receipt, Summary, TenantSummary};

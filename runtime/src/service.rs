@@ -52,6 +52,29 @@ pub enum BuildError {
     },
 }
 
+/// Why an action on a handler (`flush_handler`, `rotate`) failed.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ActionError {
+    /// No running handler has this name.
+    #[error("no running handler `{name}` (handlers: {known})")]
+    UnknownHandler {
+        /// The name given.
+        name: String,
+        /// The running handlers.
+        known: String,
+    },
+    /// An output could not be rotated.
+    #[error("rotation failed: {0}")]
+    Failed(String),
+    /// The handler's thread did not answer within a minute (it is in a
+    /// long call, or quarantined).
+    #[error("handler `{handler}` did not take the request within a minute")]
+    Timeout {
+        /// The handler.
+        handler: String,
+    },
+}
+
 /// What `publish` returns for an accepted event.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Receipt {
@@ -102,6 +125,8 @@ impl Summary {
 
 pub(crate) struct HandlerEntry {
     name: String,
+    cursor: Option<crate::journal::CursorId>,
+    controls: crate::delivery::Controls,
     tenant: Option<String>,
     version: String,
     stats: Arc<HandlerStats>,
@@ -215,9 +240,10 @@ impl AuditService {
             prepared.push((worker, entry));
         }
         let mut handlers = Vec::new();
-        for (worker, entry) in prepared {
+        for (worker, mut entry) in prepared {
             let journal = journals[&entry.tenant].clone();
             let cursor = journal.register_cursor(&entry.name);
+            entry.cursor = Some(cursor);
             let thread = std::thread::Builder::new()
                 .name(format!("wasp-handler-{}", entry.name))
                 .spawn(move || worker.run(journal, cursor))
@@ -360,6 +386,36 @@ impl AuditService {
     /// other modes. `false` if the flush did not finish in time.
     pub fn wait_durable(&self, receipt: &Receipt, timeout: std::time::Duration) -> bool {
         self.journals.get(&receipt.tenant).is_some_and(|j| j.wait_durable(receipt.sequence, timeout))
+    }
+
+    fn entry(&self, handler: &str) -> Result<&HandlerEntry, ActionError> {
+        self.handlers.iter().find(|h| h.name == handler).ok_or_else(|| ActionError::UnknownHandler {
+            name: handler.to_owned(),
+            known: self.handlers.iter().map(|h| h.name.clone()).collect::<Vec<_>>().join(", "),
+        })
+    }
+
+    /// Blocks until `handler` (`name` or `tenant/name`) has processed every
+    /// event of its stream published before the call.
+    pub fn flush_handler(&self, handler: &str) -> Result<(), ActionError> {
+        let entry = self.entry(handler)?;
+        let journal = &self.journals[&entry.tenant];
+        journal.wait_acked_by(entry.cursor.expect("registered"), journal.head());
+        Ok(())
+    }
+
+    /// Rotates `handler`'s file outputs now: each file is renamed to
+    /// `<name>.<UTC time>` and a new one started, between two batches (no
+    /// record is split). Returns the archived files.
+    pub fn rotate(&self, handler: &str) -> Result<Vec<String>, ActionError> {
+        let entry = self.entry(handler)?;
+        let (reply, answer) = std::sync::mpsc::channel();
+        entry.controls.lock().unwrap().push(crate::delivery::Control::Rotate(reply));
+        self.journals[&entry.tenant].wake(entry.cursor.expect("registered"));
+        match answer.recv_timeout(std::time::Duration::from_secs(60)) {
+            Ok(result) => result.map_err(ActionError::Failed),
+            Err(_) => Err(ActionError::Timeout { handler: handler.to_owned() }),
+        }
     }
 
     /// Validates the event against its topic's schema (with `_id` and
@@ -533,7 +589,16 @@ pub(crate) fn prepare(
         Ok((sinks, outputs)) => (sinks, outputs, None),
         Err(message) => (Vec::new(), Vec::new(), Some(message)),
     };
-    let entry = HandlerEntry { name: qualified.clone(), tenant: h.tenant.clone(), version: pre.hash.clone(), stats: stats.clone(), outputs };
+    let controls = crate::delivery::Controls::default();
+    let entry = HandlerEntry {
+        name: qualified.clone(),
+        cursor: None,
+        controls: controls.clone(),
+        tenant: h.tenant.clone(),
+        version: pre.hash.clone(),
+        stats: stats.clone(),
+        outputs,
+    };
     let mut worker = Worker {
         name: qualified.clone(),
         tenant: h.tenant.clone(),
@@ -553,6 +618,7 @@ pub(crate) fn prepare(
         fuel_quota,
         disabled: None,
         filters: Vec::new(),
+        controls,
     };
     // Instantiate and `init` now, so that a handler that cannot start is
     // known (and named) before the first event.

@@ -1,5 +1,6 @@
 //! WASP integration tests: one binary, one module per area.
 
+mod actions;
 mod breaker;
 mod cache;
 mod check;

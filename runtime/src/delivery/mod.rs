@@ -37,6 +37,16 @@ use crate::journal::{CursorId, Journal};
 use crate::outputs::Sink;
 use crate::quota::TokenBucket;
 
+/// A request to a handler's delivery thread.
+pub enum Control {
+    /// Rotate the handler's file outputs; the reply lists the archived
+    /// files.
+    Rotate(std::sync::mpsc::Sender<Result<Vec<String>, String>>),
+}
+
+/// Requests waiting for a delivery thread (it takes them between batches).
+pub type Controls = Arc<std::sync::Mutex<Vec<Control>>>;
+
 /// What became of one event.
 #[derive(Debug)]
 pub enum EventResult {
@@ -71,6 +81,8 @@ pub struct Worker {
     pub disabled: Option<FaultRecord>,
     /// The filters its events pass first.
     pub filters: Vec<filters::FilterStage>,
+    /// Requests from the service (`rotate`).
+    pub controls: Controls,
 }
 
 /// How often an output write is attempted before its events count as failed.
@@ -82,6 +94,7 @@ impl Worker {
     /// Runs until the journal is closed and this handler has read everything.
     pub fn run(mut self, journal: Arc<dyn Journal>, cursor: CursorId) {
         loop {
+            self.take_controls();
             if self.breaker.is_open() && !self.sit_out_quarantine(&*journal) {
                 self.drain_quarantined(&*journal, cursor);
                 break;
@@ -89,7 +102,12 @@ impl Worker {
             let max = if self.breaker.position() == Position::HalfOpen { 1 } else { self.batch_max_size };
             let batch = journal.read(cursor, max, self.batch_max_wait);
             self.stats.dropped.store(journal.dropped(cursor), Ordering::Relaxed);
-            let Some(last) = batch.last().map(|e| e.sequence) else { break };
+            let Some(last) = batch.last().map(|e| e.sequence) else {
+                if journal.is_closed() {
+                    break;
+                }
+                continue; // woken for a request
+            };
             let mine: Vec<Arc<HostEvent>> = batch.into_iter().filter(|e| self.wants(e)).collect();
             let stopped_at = if mine.is_empty() { None } else { self.deliver(&mine) };
             match stopped_at {
@@ -103,6 +121,27 @@ impl Worker {
             journal.park(cursor, self.breaker.is_open());
         }
         tracing::debug!(handler = %self.name, "delivery stopped: journal drained");
+    }
+
+    fn take_controls(&mut self) {
+        let requests: Vec<Control> = std::mem::take(&mut *self.controls.lock().unwrap());
+        for request in requests {
+            match request {
+                Control::Rotate(reply) => {
+                    let mut archived = Vec::new();
+                    let mut result = Ok(());
+                    for sink in &mut self.sinks {
+                        match sink.rotate() {
+                            Ok(Some(file)) => archived.push(file),
+                            Ok(None) => {}
+                            Err(e) => result = Err(format!("{}: {e}", sink.location())),
+                        }
+                    }
+                    tracing::info!(handler = %self.name, ?archived, "outputs rotated");
+                    let _ = reply.send(result.map(|()| archived));
+                }
+            }
+        }
     }
 
     fn wants(&self, event: &HostEvent) -> bool {
@@ -125,6 +164,7 @@ impl Worker {
                 self.breaker.half_open();
                 break;
             }
+            self.take_controls();
             std::thread::sleep((until - now).min(Duration::from_millis(20)));
         }
         true

@@ -90,7 +90,8 @@ pub trait Journal: Send + Sync {
     /// Up to `max` events after the cursor's read position, in order. Waits
     /// for a first event; then up to `max_wait` for the batch to fill. After
     /// [`close`](Journal::close), returns without waiting, and an empty batch
-    /// once the cursor has read everything.
+    /// once the cursor has read everything. [`wake`](Journal::wake) makes a
+    /// waiting read return an empty batch while the journal is open.
     fn read(&self, cursor: CursorId, max: usize, max_wait: Duration) -> Vec<Arc<HostEvent>>;
 
     /// Acknowledges every event up to and including `sequence`.
@@ -114,6 +115,13 @@ pub trait Journal: Send + Sync {
 
     /// Whether `close` was called.
     fn is_closed(&self) -> bool;
+
+    /// Makes the cursor's reader return from a waiting `read` (with an
+    /// empty batch when nothing is there), so it can see a request.
+    fn wake(&self, cursor: CursorId);
+
+    /// Blocks until `cursor` has acknowledged `sequence`.
+    fn wait_acked_by(&self, cursor: CursorId, sequence: u64);
 
     /// Events the `drop-oldest` policy dropped under this cursor.
     fn dropped(&self, cursor: CursorId) -> u64;

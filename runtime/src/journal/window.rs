@@ -93,6 +93,8 @@ struct Cursor {
     parked: bool,
     /// Events dropped under it by the `drop-oldest` policy.
     dropped: u64,
+    /// `wake` was called: the next (or current) read returns at once.
+    woken: bool,
 }
 
 impl<B: Backing> Inner<B> {
@@ -308,7 +310,7 @@ impl<B: Backing> Journal for Window<B> {
             None => inner.base - 1,
         };
         inner.backing.acked(name, acked);
-        inner.cursors.push(Cursor { name: name.to_owned(), read: acked + 1, acked, parked: false, dropped: 0 });
+        inner.cursors.push(Cursor { name: name.to_owned(), read: acked + 1, acked, parked: false, dropped: 0, woken: false });
         CursorId(inner.cursors.len() - 1)
     }
 
@@ -319,6 +321,9 @@ impl<B: Backing> Journal for Window<B> {
             let from = inner.cursors[cursor.0].read;
             if inner.available(from) > 0 || inner.closed {
                 break;
+            }
+            if std::mem::take(&mut inner.cursors[cursor.0].woken) {
+                return Vec::new();
             }
             inner = self.appended.wait(inner).unwrap();
         }
@@ -376,6 +381,18 @@ impl<B: Backing> Journal for Window<B> {
     fn park(&self, cursor: CursorId, parked: bool) {
         self.inner.lock().unwrap().cursors[cursor.0].parked = parked;
         self.acked.notify_all();
+    }
+
+    fn wake(&self, cursor: CursorId) {
+        self.inner.lock().unwrap().cursors[cursor.0].woken = true;
+        self.appended.notify_all();
+    }
+
+    fn wait_acked_by(&self, cursor: CursorId, sequence: u64) {
+        let mut inner = self.inner.lock().unwrap();
+        while inner.cursors[cursor.0].acked < sequence && !(inner.closed && inner.cursors[cursor.0].read > inner.last) {
+            inner = self.acked.wait(inner).unwrap();
+        }
     }
 
     fn dropped(&self, cursor: CursorId) -> u64 {

@@ -66,6 +66,11 @@ pub trait Sink: Send {
     fn flush(&mut self) -> std::io::Result<()>;
     /// Where the records go, for people (a path, `stdout`).
     fn location(&self) -> String;
+    /// Starts a new file, keeping the current one under a new name, which
+    /// it returns (`None`: the output has nothing to rotate).
+    fn rotate(&mut self) -> std::io::Result<Option<String>> {
+        Ok(None)
+    }
 }
 
 /// Appends `record` as one line (adding the newline if it has none).

@@ -14,6 +14,9 @@ use crate::outputs::{Sink, write_line};
 pub struct FileSink {
     path: PathBuf,
     out: BufWriter<File>,
+    /// The handler's directory and the file inside it, for rotation.
+    dir: Dir,
+    relative: PathBuf,
 }
 
 impl FileSink {
@@ -29,7 +32,12 @@ impl FileSink {
         let file = dir.open_with(&config.path, OpenOptions::new().create(true).append(true).read(true))?;
         let mut file = file.into_std();
         repair_torn_line(&mut file)?;
-        Ok(FileSink { path: shown.join(&config.path), out: BufWriter::with_capacity(64 << 10, file) })
+        Ok(FileSink {
+            path: shown.join(&config.path),
+            out: BufWriter::with_capacity(64 << 10, file),
+            dir: dir.try_clone()?,
+            relative: config.path.clone(),
+        })
     }
 }
 
@@ -44,6 +52,20 @@ impl Sink for FileSink {
 
     fn location(&self) -> String {
         self.path.display().to_string()
+    }
+
+    /// Renames the file to `<name>.<UTC time>` (`audit.log.20261122T061500.123Z`)
+    /// and starts an empty one.
+    fn rotate(&mut self) -> std::io::Result<Option<String>> {
+        self.out.flush()?;
+        let stamp = humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string().replace(['-', ':'], "");
+        let mut archived = self.relative.clone().into_os_string();
+        archived.push(format!(".{stamp}"));
+        let archived = PathBuf::from(archived);
+        self.dir.rename(&self.relative, &self.dir, &archived)?;
+        let file = self.dir.open_with(&self.relative, OpenOptions::new().create(true).append(true))?;
+        self.out = BufWriter::with_capacity(64 << 10, file.into_std());
+        Ok(Some(self.path.with_file_name(archived.file_name().unwrap_or_default()).display().to_string()))
     }
 }
 
