@@ -21,7 +21,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         "d" | "day" | "days" => 86_400e3,
         other => return Err(format!("`{text}`: unknown duration unit `{other}` (use ms, s, m, h or d)")),
     };
-    Ok(Duration::from_secs_f64(value * millis / 1e3))
+    Duration::try_from_secs_f64(value * millis / 1e3).map_err(|_| format!("`{text}` is too long a duration"))
 }
 
 /// Parses a byte size: a number of bytes, or `"<number> <unit>"` with unit
@@ -138,6 +138,7 @@ mod tests {
         let err = serde_json::from_str::<T>(r#"{"n": "lots"}"#).err().unwrap().to_string();
         assert!(err.contains("`lots` is not a whole number"), "{err}");
         assert_eq!(parse_duration_or_disabled("disabled"), Ok(None));
+        assert_eq!(parse_duration("99999999999999999999999 d"), Err("`99999999999999999999999 d` is too long a duration".into()));
         assert_eq!(parse_duration_or_disabled("6 hours"), Ok(Some(Duration::from_secs(6 * 3600))));
     }
 

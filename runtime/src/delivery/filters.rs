@@ -41,8 +41,9 @@ pub enum Filtered {
     Pass(Arc<HostEvent>),
     /// A filter dropped it.
     Dropped,
-    /// A filter faulted and fails closed.
-    Failed(FaultRecord),
+    /// A filter faulted and fails closed: the event as that filter got it
+    /// (after the filters before it), and why.
+    Failed(Arc<HostEvent>, FaultRecord),
 }
 
 impl FilterStage {
@@ -94,7 +95,7 @@ pub fn apply(stages: &mut [FilterStage], events: &[Arc<HostEvent>]) -> Vec<Filte
                     tracing::warn!(filter = %stage.name, event = %event.id, fault = fault.kind.as_str(), "filter faulted: {}", fault.message);
                     match stage.on_fault {
                         OnFault::Open => Filtered::Pass(event.clone()),
-                        OnFault::Closed => Filtered::Failed(FaultRecord {
+                        OnFault::Closed => Filtered::Failed(event.clone(), FaultRecord {
                             kind: FaultKind::Filter,
                             message: format!("filter `{}` faulted ({}): {}", stage.name, fault.kind.as_str(), fault.message),
                             ..FaultRecord::from_fault(&fault)

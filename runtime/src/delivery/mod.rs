@@ -239,7 +239,9 @@ impl Worker {
                     None => return (results, stopped_at),
                 },
                 filters::Filtered::Dropped => (original.clone(), EventResult::Filtered),
-                filters::Filtered::Failed(record) => (original.clone(), EventResult::Failed(record)),
+                // Dead-lettered as the failing filter got it: what earlier
+                // filters removed is not stored.
+                filters::Filtered::Failed(event, record) => (event, EventResult::Failed(record)),
             });
         }
         (results, stopped_at)
@@ -382,10 +384,23 @@ impl Worker {
             }
         }
         let records: Vec<_> = outcome.staged.iter().filter(|r| accepted.contains(&r.sequence)).collect();
+        for sink in &mut self.sinks {
+            sink.mark();
+        }
         let mut attempt = 0;
         let written = loop {
             attempt += 1;
-            match self.write_records(&records) {
+            let result = self.write_records(&records);
+            if result.is_err() {
+                // Take back what reached any output in this attempt: a retry
+                // writes each record once, a failure leaves nothing behind.
+                for sink in &mut self.sinks {
+                    if let Err(e) = sink.rollback() {
+                        tracing::error!(handler = %self.name, output = %sink.location(), "cannot take back a partial write: {e}");
+                    }
+                }
+            }
+            match result {
                 Ok(()) => break Ok(()),
                 Err(e) if attempt < OUTPUT_ATTEMPTS => {
                     tracing::warn!(handler = %self.name, "output write failed (attempt {attempt}), retrying: {e}");

@@ -135,25 +135,23 @@ impl<B: Backing> Inner<B> {
         self.bytes -= event.json.len();
         let sequence = self.base;
         self.base += 1;
-        let mut gaps = Vec::new();
         for c in &mut self.cursors {
-            if c.acked < sequence {
+            // Dropped only for a cursor that has not read it; one that has
+            // is handling it and acknowledges it itself (a rewind before it
+            // counts it as dropped then).
+            if c.acked < sequence && c.read <= sequence {
+                tracing::warn!(cursor = %c.name, sequence, "journal full (drop-oldest): event dropped for this handler");
+                // The gap record first, then the acknowledgement it explains.
+                self.backing.gap(&c.name, sequence);
                 c.acked = sequence;
-                // An event the handler already read is in its hands (it
-                // holds it): not dropped for it, it will be handled.
-                if c.read <= sequence {
-                    c.read = sequence + 1;
-                    c.dropped += 1;
-                    gaps.push(c.name.clone());
-                    tracing::warn!(cursor = %c.name, sequence, "journal full (drop-oldest): event dropped for this handler");
-                }
+                c.read = sequence + 1;
+                c.dropped += 1;
                 self.backing.acked(&c.name, sequence);
             }
         }
-        for cursor in gaps {
-            self.backing.gap(&cursor, sequence);
-        }
-        self.backing.released(sequence);
+        // What a cursor still handles stays on disk until it acknowledges it.
+        let releasable = self.cursors.iter().map(|c| c.acked).min().unwrap_or(sequence).min(sequence);
+        self.backing.released(releasable);
     }
 }
 
@@ -220,6 +218,10 @@ impl<B: Backing> Window<B> {
             let target = inner.last;
             if let Err(e) = inner.backing.sync() {
                 tracing::error!("journal flush to disk failed (publishers waiting for it time out): {e}");
+                if inner.closed {
+                    // Shutting down: do not retry forever.
+                    return;
+                }
                 drop(inner);
                 std::thread::sleep(Duration::from_millis(100));
                 continue;
@@ -303,14 +305,24 @@ impl<B: Backing> Journal for Window<B> {
         let mut inner = self.inner.lock().unwrap();
         let acked = match inner.resume.remove(name) {
             // Resume after what it acknowledged, but never before what the
-            // window still holds (older events were released).
-            Some(acked) => acked.max(inner.base - 1).min(inner.last),
+            // window still holds (older events were dropped by drop-oldest:
+            // counted and recorded below).
+            Some(acked) => acked.min(inner.last),
             // A new reader starts with what the window holds (after a
             // restart: events no reader had acknowledged yet).
             None => inner.base - 1,
         };
+        let lost = (acked + 1)..inner.base;
+        for sequence in lost.clone() {
+            inner.backing.gap(name, sequence);
+        }
+        let dropped = lost.end.saturating_sub(lost.start);
+        if dropped > 0 {
+            tracing::warn!(cursor = name, dropped, "events this handler had not acknowledged are no longer in the journal (drop-oldest)");
+        }
+        let acked = acked.max(inner.base - 1);
         inner.backing.acked(name, acked);
-        inner.cursors.push(Cursor { name: name.to_owned(), read: acked + 1, acked, parked: false, dropped: 0, woken: false });
+        inner.cursors.push(Cursor { name: name.to_owned(), read: acked + 1, acked, parked: false, dropped, woken: false });
         CursorId(inner.cursors.len() - 1)
     }
 
@@ -330,7 +342,7 @@ impl<B: Backing> Journal for Window<B> {
         let deadline = Instant::now() + max_wait;
         loop {
             let from = inner.cursors[cursor.0].read;
-            if inner.available(from) >= max || inner.closed {
+            if inner.available(from) >= max || inner.closed || std::mem::take(&mut inner.cursors[cursor.0].woken) {
                 break;
             }
             let now = Instant::now();
@@ -373,9 +385,19 @@ impl<B: Backing> Journal for Window<B> {
 
     fn rewind(&self, cursor: CursorId, next: u64) {
         let mut inner = self.inner.lock().unwrap();
+        let base = inner.base;
         let c = &mut inner.cursors[cursor.0];
-        // Never before what it acknowledged (drop-oldest may have moved it).
-        c.read = next.max(c.acked + 1).min(c.read);
+        let next = next.max(c.acked + 1).min(c.read);
+        // Events it had read but drop-oldest released meanwhile are gone:
+        // counted and recorded, never silent.
+        let lost = next..base.min(c.read);
+        c.dropped += lost.end.saturating_sub(lost.start);
+        c.read = next.max(base);
+        let name = c.name.clone();
+        for sequence in lost {
+            tracing::warn!(cursor = %name, sequence, "journal full (drop-oldest): event dropped for this handler");
+            inner.backing.gap(&name, sequence);
+        }
     }
 
     fn park(&self, cursor: CursorId, parked: bool) {

@@ -50,9 +50,11 @@ impl OutputConfig {
     /// Opens the output inside `dir`, the handler's output directory (a
     /// capability: the output cannot reach outside it); `shown` names `dir`
     /// for people.
-    pub fn build(&self, dir: &cap_std::fs::Dir, shown: &Path) -> std::io::Result<Box<dyn Sink>> {
+    /// With `sync`, a flush also syncs the file to disk (the `fsync`
+    /// journal durability).
+    pub fn build(&self, dir: &cap_std::fs::Dir, shown: &Path, sync: bool) -> std::io::Result<Box<dyn Sink>> {
         Ok(match self {
-            OutputConfig::File(c) => Box::new(file::FileSink::open(c, dir, shown)?),
+            OutputConfig::File(c) => Box::new(file::FileSink::open(c, dir, shown, sync)?),
             OutputConfig::Stdout(c) => Box::new(stdout::StdoutSink::new(c)),
         })
     }
@@ -66,6 +68,14 @@ pub trait Sink: Send {
     fn flush(&mut self) -> std::io::Result<()>;
     /// Where the records go, for people (a path, `stdout`).
     fn location(&self) -> String;
+    /// Remembers the current end, for `rollback`.
+    fn mark(&mut self) {}
+    /// Forgets what was written since `mark`, so that a retry does not
+    /// write a record twice (outputs that cannot take back what they wrote,
+    /// like stdout, do nothing).
+    fn rollback(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
     /// Starts a new file, keeping the current one under a new name, which
     /// it returns (`None`: the output has nothing to rotate).
     fn rotate(&mut self) -> std::io::Result<Option<String>> {

@@ -152,7 +152,8 @@ fn open_outputs(config: &Config, h: &WasmHandlerConfig) -> Result<Outputs, Strin
     let mut sinks = Vec::new();
     let mut outputs = Vec::new();
     for (name, output) in &h.outputs {
-        let sink = output.build(&dir, &shown).map_err(|e| format!("output `{name}` cannot be opened: {e}"))?;
+        let sync = config.journal.durability == Durability::Fsync;
+        let sink = output.build(&dir, &shown, sync).map_err(|e| format!("output `{name}` cannot be opened: {e}"))?;
         outputs.push(OutputSummary { name: name.clone(), kind: output.kind().into(), location: sink.location() });
         sinks.push(sink);
     }

@@ -70,7 +70,7 @@ pub enum ActionError {
     #[error("rotation failed: {0}")]
     Failed(String),
     /// The handler's thread did not answer within a minute (it is in a
-    /// long call, or quarantined).
+    /// long call).
     #[error("handler `{handler}` did not take the request within a minute")]
     Timeout {
         /// The handler.
@@ -223,36 +223,59 @@ impl AuditService {
         }
         let engine = WaspEngine::global().map_err(|source| BuildError::Component { handler: "*".into(), source })?;
         let mut workers = Vec::new();
-        let mut journals = BTreeMap::new();
-        for stream in std::iter::once(None).chain(config.tenants.keys().cloned().map(Some)) {
-            let journal = open_journal(&config, stream.as_deref(), &mut workers)?;
-            journals.insert(stream, journal);
-        }
-        let dead_letters = DeadLetterStore::new(&config.data_dir);
-        let fuel_quotas: BTreeMap<&str, Arc<TokenBucket>> = config
-            .tenants
-            .iter()
-            .filter_map(|(name, t)| Some((name.as_str(), Arc::new(TokenBucket::new(t.fuel_per_second?)))))
-            .collect();
-        let filters = prepare_filters(engine, &config)?;
-        let mut prepared = Vec::new();
-        for handler in config.handlers.iter().filter(|h| h.enabled) {
-            let fuel_quota = handler.tenant.as_deref().and_then(|t| fuel_quotas.get(t).cloned());
-            let (mut worker, entry) = prepare(engine, &config, handler, &dead_letters, fuel_quota)?;
-            worker.filters = filters.iter().filter(|(tenant, _)| *tenant == handler.tenant).map(|(_, stage)| stage()).collect();
-            prepared.push((worker, entry));
-        }
+        let mut journals: BTreeMap<Option<String>, Arc<dyn Journal>> = BTreeMap::new();
+        let built = (|| -> Result<_, BuildError> {
+            for stream in std::iter::once(None).chain(config.tenants.keys().cloned().map(Some)) {
+                let journal = open_journal(&config, stream.as_deref(), &mut workers)?;
+                journals.insert(stream, journal);
+            }
+            let dead_letters = DeadLetterStore::new(&config.data_dir);
+            let fuel_quotas: BTreeMap<&str, Arc<TokenBucket>> = config
+                .tenants
+                .iter()
+                .filter_map(|(name, t)| Some((name.as_str(), Arc::new(TokenBucket::new(t.fuel_per_second?)))))
+                .collect();
+            let filters = prepare_filters(engine, &config)?;
+            let mut prepared = Vec::new();
+            for handler in config.handlers.iter().filter(|h| h.enabled) {
+                let fuel_quota = handler.tenant.as_deref().and_then(|t| fuel_quotas.get(t).cloned());
+                let (mut worker, entry) = prepare(engine, &config, handler, &dead_letters, fuel_quota)?;
+                worker.filters = filters.iter().filter(|(tenant, _)| *tenant == handler.tenant).map(|(_, stage)| stage()).collect();
+                prepared.push((worker, entry));
+            }
+            Ok((dead_letters, prepared))
+        })();
+        let (dead_letters, prepared) = match built {
+            Ok(parts) => parts,
+            Err(e) => {
+                // Release what was opened (journal locks, sync threads).
+                for journal in journals.values() {
+                    journal.close();
+                }
+                for thread in workers {
+                    let _ = thread.join();
+                }
+                return Err(e);
+            }
+        };
         let mut handlers = Vec::new();
+        // Every cursor is registered before any handler starts: a running
+        // handler's acknowledgements must not release events another
+        // handler (resuming after a restart) has yet to read.
+        let mut registered = Vec::new();
         for (worker, mut entry) in prepared {
             let journal = journals[&entry.tenant].clone();
             let cursor = journal.register_cursor(&entry.name);
             entry.cursor = Some(cursor);
+            registered.push((worker, journal, cursor));
+            handlers.push(entry);
+        }
+        for (worker, journal, cursor) in registered {
             let thread = std::thread::Builder::new()
-                .name(format!("wasp-handler-{}", entry.name))
+                .name(format!("wasp-handler-{}", worker.name))
                 .spawn(move || worker.run(journal, cursor))
                 .expect("spawn a handler thread");
             workers.push(thread);
-            handlers.push(entry);
         }
         let allocator = match engine.allocator() {
             crate::engine::Allocator::Pooling => "pooling",
@@ -325,9 +348,12 @@ impl AuditService {
             t.over_quota.fetch_add(1, Ordering::Relaxed);
             return Err(PublishError::QuotaExceeded { tenant: tenant.to_owned(), per_second: *rate });
         }
-        let receipt = self.append(Some(tenant), &t.topics, topic, event)?;
-        t.published.fetch_add(1, Ordering::Relaxed);
-        Ok(receipt)
+        let result = self.append(Some(tenant), &t.topics, topic, event);
+        // `NotYetDurable` is an accepted event too.
+        if matches!(result, Ok(_) | Err(PublishError::NotYetDurable { .. })) {
+            t.published.fetch_add(1, Ordering::Relaxed);
+        }
+        result
     }
 
     fn append(

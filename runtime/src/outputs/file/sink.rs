@@ -17,6 +17,13 @@ pub struct FileSink {
     /// The handler's directory and the file inside it, for rotation.
     dir: Dir,
     relative: PathBuf,
+    /// The file (shared with `out`), its length after the last successful
+    /// flush, and whether a flush also syncs it to disk (`fsync` journal).
+    file: File,
+    committed_len: u64,
+    sync: bool,
+    /// The length `rollback` cuts back to (set by `mark`).
+    mark_len: u64,
 }
 
 impl FileSink {
@@ -24,7 +31,7 @@ impl FileSink {
     /// for append. `dir` is a capability: nothing outside it can be opened,
     /// whatever `..` or symbolic links the path holds. `shown` is how `dir`
     /// is named to people.
-    pub fn open(config: &FileConfig, dir: &Dir, shown: &Path) -> std::io::Result<Self> {
+    pub fn open(config: &FileConfig, dir: &Dir, shown: &Path, sync: bool) -> std::io::Result<Self> {
         config.validate().map_err(std::io::Error::other)?;
         if let Some(parent) = config.path.parent().filter(|p| !p.as_os_str().is_empty()) {
             dir.create_dir_all(parent)?;
@@ -32,11 +39,16 @@ impl FileSink {
         let file = dir.open_with(&config.path, OpenOptions::new().create(true).append(true).read(true))?;
         let mut file = file.into_std();
         repair_torn_line(&mut file)?;
+        let committed_len = file.metadata()?.len();
         Ok(FileSink {
             path: shown.join(&config.path),
-            out: BufWriter::with_capacity(64 << 10, file),
+            out: BufWriter::with_capacity(64 << 10, file.try_clone()?),
             dir: dir.try_clone()?,
             relative: config.path.clone(),
+            file,
+            committed_len,
+            sync,
+            mark_len: committed_len,
         })
     }
 }
@@ -47,7 +59,27 @@ impl Sink for FileSink {
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
-        self.out.flush()
+        self.out.flush()?;
+        if self.sync {
+            self.file.sync_data()?;
+        }
+        self.committed_len = self.file.metadata()?.len();
+        Ok(())
+    }
+
+    fn mark(&mut self) {
+        self.mark_len = self.committed_len;
+    }
+
+    /// Forgets what was written since `mark`: the buffer is discarded (not
+    /// written) and the file cut back, so a retry writes each record once
+    /// and a failed event leaves nothing behind.
+    fn rollback(&mut self) -> std::io::Result<()> {
+        let fresh = BufWriter::with_capacity(64 << 10, self.file.try_clone()?);
+        let _unwritten = std::mem::replace(&mut self.out, fresh).into_parts();
+        self.file.set_len(self.mark_len)?;
+        self.committed_len = self.mark_len;
+        Ok(())
     }
 
     fn location(&self) -> String {
@@ -59,12 +91,30 @@ impl Sink for FileSink {
     fn rotate(&mut self) -> std::io::Result<Option<String>> {
         self.out.flush()?;
         let stamp = humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string().replace(['-', ':'], "");
-        let mut archived = self.relative.clone().into_os_string();
-        archived.push(format!(".{stamp}"));
-        let archived = PathBuf::from(archived);
+        // Never replace an earlier archive (two rotations in one millisecond).
+        let archived = (0..)
+            .map(|n: u32| {
+                let mut name = self.relative.clone().into_os_string();
+                name.push(if n == 0 { format!(".{stamp}") } else { format!(".{stamp}.{n}") });
+                PathBuf::from(name)
+            })
+            .find(|candidate| !self.dir.exists(candidate))
+            .expect("an unused name");
         self.dir.rename(&self.relative, &self.dir, &archived)?;
-        let file = self.dir.open_with(&self.relative, OpenOptions::new().create(true).append(true))?;
-        self.out = BufWriter::with_capacity(64 << 10, file.into_std());
+        match self.dir.open_with(&self.relative, OpenOptions::new().create(true).append(true)) {
+            Ok(file) => {
+                let file = file.into_std();
+                self.out = BufWriter::with_capacity(64 << 10, file.try_clone()?);
+                self.file = file;
+                self.committed_len = 0;
+                self.mark_len = 0;
+            }
+            Err(e) => {
+                // Keep writing where we were rather than nowhere.
+                self.dir.rename(&archived, &self.dir, &self.relative)?;
+                return Err(e);
+            }
+        }
         Ok(Some(self.path.with_file_name(archived.file_name().unwrap_or_default()).display().to_string()))
     }
 }
