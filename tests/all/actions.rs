@@ -29,3 +29,25 @@ fn rotate_keeps_the_old_file_and_flush_handler_waits_for_one_handler() {
     assert_eq!(err.to_string(), "no running handler `nope` (handlers: p, healthy)");
     service.shutdown();
 }
+
+#[test]
+fn wasp_rotate_and_wasp_flush_from_the_command_line() {
+    let fx = Fixture::new();
+    let config = fx.config(&[probe_handler("p", json!({}))]);
+    let config = config.to_str().unwrap();
+    let input = "{\"topic\":\"access\",\"_id\":\"a\"}\n{\"topic\":\"access\",\"_id\":\"b\"}\n";
+    let out = wasp_tests::run_wasp(&["pipe", "--config", config], Some(input), fx.path());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = wasp_tests::run_wasp(&["rotate", "--config", config, "--handler", "p"], None, fx.path());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let archived = stdout.trim().strip_prefix("rotated: ").expect("one archive").to_owned();
+    assert_eq!(std::fs::read_to_string(&archived).unwrap().lines().count(), 2);
+    assert_eq!(std::fs::read_to_string(fx.path().join("wasp-data/p/out.log")).unwrap(), "", "a new, empty file");
+    let out = wasp_tests::run_wasp(&["flush", "--config", config, "--handler", "p"], None, fx.path());
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "p: 0 delivered, 0 dead-lettered");
+    let out = wasp_tests::run_wasp(&["rotate", "--config", config, "--handler", "nope"], None, fx.path());
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no running handler `nope`"));
+}

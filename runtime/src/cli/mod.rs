@@ -94,6 +94,28 @@ enum Command {
         /// as JSON text).
         value: String,
     },
+    /// Rotate one handler's file outputs now: each file is renamed to
+    /// `<file>.<UTC time>` and a new one started. Runs the configured service
+    /// (so events still in the journal are delivered first, into the old
+    /// file); refused while another process runs on the same data directory.
+    Rotate {
+        /// The configuration file.
+        #[arg(long, short)]
+        config: PathBuf,
+        /// The handler (`name`, or `tenant/name`).
+        #[arg(long)]
+        handler: String,
+    },
+    /// Deliver what the journal still holds for one handler (or all), then
+    /// stop: e.g. after a crash, or after a handler was quarantined.
+    Flush {
+        /// The configuration file.
+        #[arg(long, short)]
+        config: PathBuf,
+        /// Only wait for this handler (`name`, or `tenant/name`).
+        #[arg(long)]
+        handler: Option<String>,
+    },
     /// Check configurations.
     Config {
         #[command(subcommand)]
@@ -147,6 +169,35 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             pipe::run(&config, &input, &pipe::Options { topic: topic.as_deref(), tenant: tenant.as_deref(), receipts, json })
         }
         Command::Dlq { command } => dlq::run(command),
+        Command::Rotate { config, handler } => {
+            let service = crate::AuditService::from_config_file(&config)?;
+            service.flush_handler(&handler)?;
+            let archived = service.rotate(&handler)?;
+            service.shutdown();
+            let mut out = String::new();
+            for file in &archived {
+                out.push_str(&format!("rotated: {file}\n"));
+            }
+            if archived.is_empty() {
+                out.push_str(&format!("handler `{handler}` has no file output to rotate\n"));
+            }
+            write_stdout(&out)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Flush { config, handler } => {
+            let service = crate::AuditService::from_config_file(&config)?;
+            match &handler {
+                Some(h) => service.flush_handler(h)?,
+                None => service.flush(),
+            }
+            let summary = service.shutdown();
+            let mut out = String::new();
+            for h in summary.handlers.iter().filter(|h| handler.as_deref().is_none_or(|n| n == h.name)) {
+                out.push_str(&format!("{}: {} delivered, {} dead-lettered\n", h.name, h.delivered, h.dead_lettered));
+            }
+            write_stdout(&out)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Hash { key_file, key_env, value } => {
             use crate::config::forgerock::{RawHashKey, hmac_sha256, read_hash_key};
             let key = match (key_file, key_env) {
