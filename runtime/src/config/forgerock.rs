@@ -120,7 +120,8 @@ pub struct RawFilterPolicies {
     /// Policies by field pointer.
     #[serde(default)]
     pub field: RawFilterPolicy,
-    /// Policies by value (of headers, query parameters, cookies).
+    /// Policies by value (ForgeRock IDM lists header pointers here); the
+    /// same pointers and effect as `field`.
     #[serde(default)]
     pub value: RawFilterPolicy,
 }
@@ -261,18 +262,23 @@ pub fn validate_settings(raw: RawAuditSettings, at: &str, base_dir: &std::path::
         .case_insensitive_fields
         .clone()
         .unwrap_or_else(|| vec!["/access/http/request/headers".into(), "/access/http/response/headers".into()]);
-    let by_topic = |list: &[String], name: &str| -> Result<FieldsByTopic, (String, String)> {
+    // `field` and `value` policies both name topic-first pointers; both
+    // lists apply (ForgeRock IDM puts header pointers under `value`).
+    let by_topic = |lists: [(&[String], &str); 2]| -> Result<FieldsByTopic, (String, String)> {
         let mut fields: BTreeMap<String, Vec<(String, bool)>> = BTreeMap::new();
-        for (i, pointer) in list.iter().enumerate() {
-            let (topic, field) = split_topic_pointer(pointer).map_err(|m| (format!("{at}.filterPolicies.field.{name}[{i}]"), m))?;
-            let parent = pointer.rsplit_once('/').map_or("", |(p, _)| p).to_ascii_lowercase();
-            let insensitive = case_insensitive_fields.iter().any(|f| parent.starts_with(&f.to_ascii_lowercase()));
-            fields.entry(topic).or_default().push((field, insensitive));
+        for (list, name) in lists {
+            for (i, pointer) in list.iter().enumerate() {
+                let (topic, field) = split_topic_pointer(pointer).map_err(|m| (format!("{at}.filterPolicies.{name}[{i}]"), m))?;
+                let parent = pointer.rsplit_once('/').map_or("", |(p, _)| p).to_ascii_lowercase();
+                let insensitive = case_insensitive_fields.iter().any(|f| parent.starts_with(&f.to_ascii_lowercase()));
+                fields.entry(topic).or_default().push((field, insensitive));
+            }
         }
         Ok(fields)
     };
-    let exclude_fields = by_topic(&raw.filter_policies.field.exclude_if, "excludeIf")?;
-    let hash_fields = by_topic(&raw.filter_policies.field.hash_if, "hashIf")?;
+    let p = &raw.filter_policies;
+    let exclude_fields = by_topic([(&p.field.exclude_if, "field.excludeIf"), (&p.value.exclude_if, "value.excludeIf")])?;
+    let hash_fields = by_topic([(&p.field.hash_if, "field.hashIf"), (&p.value.hash_if, "value.hashIf")])?;
     let hash_key = match &raw.filter_policies.hash_key {
         Some(key) => Some(HashKey(read_hash_key(key, base_dir).map_err(|m| (format!("{at}.filterPolicies.hashKey"), m))?)),
         None if !hash_fields.is_empty() => {
@@ -283,21 +289,15 @@ pub fn validate_settings(raw: RawAuditSettings, at: &str, base_dir: &std::path::
     for (i, pointer) in raw.filter_policies.field.include_if.iter().enumerate() {
         split_topic_pointer(pointer).map_err(|m| (format!("{at}.filterPolicies.field.includeIf[{i}]"), m))?;
     }
-    for (list, policy) in [
-        ("includeIf", &raw.filter_policies.value.include_if),
-        ("excludeIf", &raw.filter_policies.value.exclude_if),
-        ("hashIf", &raw.filter_policies.value.hash_if),
-    ] {
-        if !policy.is_empty() {
-            return Err((format!("{at}.filterPolicies.value.{list}"), "value filter policies are recognised but not supported yet".into()));
-        }
+    for (i, pointer) in raw.filter_policies.value.include_if.iter().enumerate() {
+        split_topic_pointer(pointer).map_err(|m| (format!("{at}.filterPolicies.value.includeIf[{i}]"), m))?;
     }
     Ok(AuditSettings {
         handler_for_queries: raw.handler_for_queries,
         available_handlers: raw.available_audit_event_handlers,
         case_insensitive_fields,
         exclude_fields,
-        include_fields: raw.filter_policies.field.include_if,
+        include_fields: raw.filter_policies.field.include_if.into_iter().chain(raw.filter_policies.value.include_if).collect(),
         hash_fields,
         hash_key,
     })
@@ -413,6 +413,18 @@ mod tests {
         assert_eq!(event["userId"], hmac_sha256(b"secret", b"bjensen"));
         assert_eq!(event["client"]["ip"], hmac_sha256(b"secret", b"203.0.113.7"));
         assert_eq!(event["eventName"], "x");
+    }
+
+    #[test]
+    fn value_policies_remove_like_field_policies() {
+        let raw: RawAuditSettings = serde_json::from_value(json!({
+            "filterPolicies": {"value": {"excludeIf": ["/access/http/request/headers/x-openidm-password"]}}
+        }))
+        .unwrap();
+        let settings = validate_settings(raw, "config", std::path::Path::new(".")).unwrap();
+        let mut event = json!({"http": {"request": {"headers": {"X-OpenIDM-Password": ["p"], "accept": ["*/*"]}}}});
+        apply_exclusions(event.as_object_mut().unwrap(), &settings.exclude_fields["access"]);
+        assert_eq!(event, json!({"http": {"request": {"headers": {"accept": ["*/*"]}}}}));
     }
 
     #[test]
