@@ -10,7 +10,7 @@ test:
 
 # Build every test guest and sample to wasm32-wasip2 (target/guests/).
 guests:
-    cargo build --profile guest --target wasm32-wasip2 -p access-anywhere-file -p probe -p keep-all-filter -p not-a-handler --target-dir target/guests
+    cargo build --profile guest --target wasm32-wasip2 -p access-anywhere-file -p ezpublish-trail -p probe -p keep-all-filter -p miscount -p not-a-handler --target-dir target/guests
 
 # API docs of the runtime and the guest SDK, warnings are errors.
 doc:
