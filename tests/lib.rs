@@ -111,6 +111,16 @@ pub fn healthy_probe() -> Value {
     probe_handler("healthy", json!({"config": {"healthy": true}}))
 }
 
+/// Polls `done` every 5 ms until it holds; fails the test after a minute,
+/// naming `what` it waited for.
+pub fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !done() {
+        assert!(std::time::Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
+
 /// The `wasp` binary of this build (`target/<profile>/wasp`). The test
 /// command (`scripts/test.sh`) builds it before the tests run.
 pub fn wasp_bin() -> PathBuf {

@@ -6,15 +6,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 use wasp::{AuditService, HandlerState};
-use wasp_tests::{Fixture, healthy_probe, probe_handler};
-
-fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
+use wasp_tests::{Fixture, healthy_probe, probe_handler, wait_for};
 
 #[test]
 fn consecutive_faults_quarantine_and_a_successful_probe_restores() {

@@ -3,23 +3,15 @@
 //! speaks, never silently), and a full disk refuses new events clearly,
 //! keeps every accepted one, and recovers when space returns.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 use wasp::{AuditService, PublishError};
-use wasp_tests::{Fixture, healthy_probe, probe_handler};
+use wasp_tests::{Fixture, healthy_probe, probe_handler, wait_for};
 
 fn config_with(fx: &Fixture, handlers: &[Value], wasp: Value) -> std::path::PathBuf {
     let entries: Vec<Value> = handlers.iter().map(|h| json!({"class": "wasm", "config": h})).collect();
     fx.config_doc(&json!({"eventHandlers": entries, "wasp": wasp}))
-}
-
-fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(5));
-    }
 }
 
 #[test]

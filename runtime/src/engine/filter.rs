@@ -10,7 +10,7 @@ use wasmtime::component::Linker;
 
 use super::bindings::filter as bindings;
 use super::bindings::wasp::handler::types::Verdict as WitVerdict;
-use super::instance::{Fault, FaultKind, arm, classify, drain_stdio};
+use super::instance::{Fault, FaultKind, arm, classify, drain_stdio, start};
 use super::state::StateStore;
 use super::store::{Budgets, StoreData};
 use super::{EngineError, EventParamView, LoadedComponent};
@@ -53,35 +53,13 @@ impl FilterPre {
     /// Instantiates and calls `init(config_json)`.
     pub fn instantiate(&self, name: &str, budgets: &Budgets, config_json: &str) -> Result<FilterInstance, Fault> {
         let data = StoreData::new(name, budgets, Arc::from(Vec::new()), StateStore::new(0));
-        let mut store = Store::new(self.pre.engine(), data);
-        store.limiter(|data| &mut data.limits);
-        store.epoch_deadline_trap();
-        let init_fuel = budgets.fuel_per_event.saturating_mul(100);
-        arm(&mut store, init_fuel, budgets);
-        store.data_mut().logging.begin(100);
-        let fault = |store: &mut Store<StoreData>, message: String| Fault {
-            kind: FaultKind::Init,
-            message,
-            trap_code: None,
-            fuel_used: init_fuel - store.get_fuel().unwrap_or(0),
-            peak_memory: store.data().limits.peak_memory,
-        };
-        let bindings = match self.pre.instantiate(&mut store) {
-            Ok(b) => b,
-            Err(e) => {
-                let f = classify(&mut store, &e, 0);
-                return Err(fault(&mut store, format!("instantiation failed ({}): {}", f.kind.as_str(), f.message)));
-            }
-        };
-        match bindings.call_init(&mut store, config_json) {
-            Ok(Ok(())) => {}
-            Ok(Err(message)) => return Err(fault(&mut store, format!("init returned an error: {message}"))),
-            Err(e) => {
-                let f = classify(&mut store, &e, 0);
-                return Err(fault(&mut store, format!("init faulted ({}): {}", f.kind.as_str(), f.message)));
-            }
-        }
-        drain_stdio(&mut store);
+        let (store, bindings) = start(
+            self.pre.engine(),
+            data,
+            budgets,
+            |store| self.pre.instantiate(store),
+            |bindings: &bindings::Filter, store| bindings.call_init(store, config_json),
+        )?;
         Ok(FilterInstance { store, bindings, budgets: budgets.clone() })
     }
 }

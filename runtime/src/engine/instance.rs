@@ -154,37 +154,56 @@ impl HandlerPre {
         config_json: &str,
     ) -> Result<HandlerInstance, Fault> {
         let data = StoreData::new(handler, budgets, outputs, state);
-        let mut store = Store::new(self.pre.engine(), data);
-        store.limiter(|data| &mut data.limits);
-        store.epoch_deadline_trap();
-        // `init` may import a language runtime's modules: give it the fuel of
-        // a hundred events.
-        let init_fuel = budgets.fuel_per_event.saturating_mul(100);
-        arm(&mut store, init_fuel, budgets);
-        store.data_mut().logging.begin(100);
-        let init_fault = |store: &mut Store<StoreData>, message: String| {
-            let (fuel_used, peak_memory) = (init_fuel - store.get_fuel().unwrap_or(0), store.data().limits.peak_memory);
-            Fault { kind: FaultKind::Init, message, trap_code: None, fuel_used, peak_memory }
-        };
-        let bindings = match self.pre.instantiate(&mut store) {
-            Ok(b) => b,
-            Err(e) => {
-                let fault = classify(&mut store, &e, 0);
-                return Err(init_fault(&mut store, format!("instantiation failed ({}): {}", fault.kind.as_str(), fault.message)));
-            }
-        };
-        match bindings.call_init(&mut store, config_json) {
-            Ok(Ok(())) => {}
-            Ok(Err(message)) => return Err(init_fault(&mut store, format!("init returned an error: {message}"))),
-            Err(e) => {
-                let fault = classify(&mut store, &e, 0);
-                return Err(init_fault(&mut store, format!("init faulted ({}): {}", fault.kind.as_str(), fault.message)));
-            }
-        }
-        drain_stdio(&mut store);
+        let (mut store, bindings) = start(
+            self.pre.engine(),
+            data,
+            budgets,
+            |store| self.pre.instantiate(store),
+            |bindings: &bindings::Handler, store| bindings.call_init(store, config_json),
+        )?;
         store.data_mut().state.commit();
         Ok(HandlerInstance { store, bindings, budgets: budgets.clone(), events_handled: 0 })
     }
+}
+
+/// Creates the store of one instance (memory limits, epoch deadline), then
+/// instantiates the component and calls its `init` under the init budgets
+/// (`init` may load a language runtime: the fuel and log of a hundred
+/// events). Every failure is an `init` fault naming the step.
+pub(super) fn start<B>(
+    engine: &wasmtime::Engine,
+    data: StoreData,
+    budgets: &Budgets,
+    instantiate: impl FnOnce(&mut Store<StoreData>) -> wasmtime::Result<B>,
+    init: impl FnOnce(&B, &mut Store<StoreData>) -> wasmtime::Result<Result<(), String>>,
+) -> Result<(Store<StoreData>, B), Fault> {
+    let mut store = Store::new(engine, data);
+    store.limiter(|data| &mut data.limits);
+    store.epoch_deadline_trap();
+    let init_fuel = budgets.fuel_per_event.saturating_mul(100);
+    arm(&mut store, init_fuel, budgets);
+    store.data_mut().logging.begin(100);
+    let init_fault = |store: &mut Store<StoreData>, message: String| {
+        let (fuel_used, peak_memory) = (init_fuel - store.get_fuel().unwrap_or(0), store.data().limits.peak_memory);
+        Fault { kind: FaultKind::Init, message, trap_code: None, fuel_used, peak_memory }
+    };
+    let bindings = match instantiate(&mut store) {
+        Ok(b) => b,
+        Err(e) => {
+            let fault = classify(&mut store, &e, 0);
+            return Err(init_fault(&mut store, format!("instantiation failed ({}): {}", fault.kind.as_str(), fault.message)));
+        }
+    };
+    match init(&bindings, &mut store) {
+        Ok(Ok(())) => {}
+        Ok(Err(message)) => return Err(init_fault(&mut store, format!("init returned an error: {message}"))),
+        Err(e) => {
+            let fault = classify(&mut store, &e, 0);
+            return Err(init_fault(&mut store, format!("init faulted ({}): {}", fault.kind.as_str(), fault.message)));
+        }
+    }
+    drain_stdio(&mut store);
+    Ok((store, bindings))
 }
 
 /// A live handler instance. After a [`Fault`] it must be dropped.
