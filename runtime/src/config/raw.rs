@@ -111,7 +111,7 @@ pub struct RawFilter {
     /// kind `filter`) or `open` (the event passes unchanged). Default:
     /// `closed`.
     pub on_fault: Option<String>,
-    /// Its budgets (same fields as a handler's).
+    /// Its budgets (same fields and checks as a handler's).
     #[serde(default)]
     pub budgets: RawBudgets,
 }

@@ -201,3 +201,13 @@ fn a_noop_audit_service_has_no_handlers() {
     let config = parse(r#"{"name": "AuditService", "type": "NoOpAuditService"}"#).unwrap();
     assert!(config.handlers.is_empty() && config.forgerock_handlers.is_empty());
 }
+
+#[test]
+fn filter_budgets_are_resolved_and_checked_like_a_handlers() {
+    let with_filter = |budgets: &str| {
+        format!(r#"{{"eventHandlers": [], "filters": [{{"name": "f", "topics": ["access"], "component": "f.wasm", "budgets": {budgets}}}]}}"#)
+    };
+    let config = parse(&with_filter(r#"{"fuelPerEvent": 5000, "recycleAfter": 7}"#)).unwrap();
+    assert_eq!((config.filters[0].budgets.fuel_per_event, config.filters[0].budgets.recycle_after), (5000, 7));
+    assert_eq!(error(&with_filter(r#"{"deadline": 0}"#)), "test.json: filters[0].budgets.deadline: must be greater than 0");
+}

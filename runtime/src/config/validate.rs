@@ -83,6 +83,50 @@ pub(super) fn validate_journal(raw: &raw::RawJournal, invalid: &impl Fn(String, 
     Ok(JournalConfig { durability, bounds, segment_bytes, fsync_timeout: raw.fsync_timeout.unwrap_or(Duration::from_secs(1)) })
 }
 
+/// The budgets a handler or filter runs under: each field as configured
+/// (after the tenant's defaults), else the default; values the engine
+/// cannot honour are refused, naming `<at>.budgets.<field>`.
+fn resolve_budgets(b: raw::RawBudgets, at: &str, invalid: &impl Fn(String, String) -> ConfigError) -> Result<Budgets, ConfigError> {
+    let d = Budgets::default();
+    let budgets = Budgets {
+        fuel_per_event: b.fuel_per_event.unwrap_or(d.fuel_per_event),
+        deadline: b.deadline.unwrap_or(d.deadline),
+        memory_bytes: b.memory.unwrap_or(d.memory_bytes),
+        output_bytes_per_event: b.output_per_event.unwrap_or(d.output_bytes_per_event),
+        output_bytes_per_call: b.output_per_call.unwrap_or(d.output_bytes_per_call),
+        log_bytes_per_event: b.log_per_event.unwrap_or(d.log_bytes_per_event),
+        stdio_bytes_per_call: b.stdio_per_call.unwrap_or(d.stdio_bytes_per_call),
+        instances: b.instances.unwrap_or(d.instances),
+        tables: b.tables.unwrap_or(d.tables),
+        memories: b.memories.unwrap_or(d.memories),
+        table_elements: b.table_elements.unwrap_or(d.table_elements),
+        recycle_after: b.recycle_after.unwrap_or(d.recycle_after),
+    };
+    // The pooling allocator's slots are sized for these maxima.
+    for (field, value, max) in [
+        ("instances", budgets.instances, crate::engine::MAX_CORE_INSTANCES),
+        ("tables", budgets.tables, crate::engine::MAX_TABLES),
+        ("memories", budgets.memories, crate::engine::MAX_MEMORIES),
+    ] {
+        if value == 0 || value > max {
+            return Err(invalid(format!("{at}.budgets.{field}"), format!("must be between 1 and {max}, found {value}")));
+        }
+    }
+    if budgets.fuel_per_event == 0 {
+        return Err(invalid(format!("{at}.budgets.fuelPerEvent"), "must be greater than 0".into()));
+    }
+    if budgets.deadline.is_zero() {
+        return Err(invalid(format!("{at}.budgets.deadline"), "must be greater than 0".into()));
+    }
+    if budgets.memory_bytes > crate::engine::MAX_MEMORY_BYTES {
+        return Err(invalid(
+            format!("{at}.budgets.memory"),
+            format!("{} bytes is more than the maximum of 1 GiB", budgets.memory_bytes),
+        ));
+    }
+    Ok(budgets)
+}
+
 /// Reads one `filters` list (top level or a tenant's) into `out`.
 pub(super) fn read_filters(
     entries: Vec<raw::RawFilter>,
@@ -117,15 +161,7 @@ pub(super) fn read_filters(
                 return Err(invalid(format!("{at}.config"), format!("the filter's settings must be an object, found {}", crate::event::json_type(&other))));
             }
         };
-        let b = f.budgets.or(tenant_budgets);
-        let d = Budgets::default();
-        let budgets = Budgets {
-            fuel_per_event: b.fuel_per_event.unwrap_or(d.fuel_per_event),
-            deadline: b.deadline.unwrap_or(d.deadline),
-            memory_bytes: b.memory.unwrap_or(d.memory_bytes),
-            log_bytes_per_event: b.log_per_event.unwrap_or(d.log_bytes_per_event),
-            ..d
-        };
+        let budgets = resolve_budgets(f.budgets.or(tenant_budgets), &at, invalid)?;
         out.push(FilterConfig {
             name: f.name,
             tenant: tenant.map(str::to_owned),
@@ -269,44 +305,9 @@ fn validate_handler(
             ));
         }
     };
-    let d = Budgets::default();
     let b = raw.budgets.or(tenant_budgets);
-    let budgets = Budgets {
-        fuel_per_event: b.fuel_per_event.unwrap_or(d.fuel_per_event),
-        deadline: b.deadline.unwrap_or(d.deadline),
-        memory_bytes: b.memory.unwrap_or(d.memory_bytes),
-        output_bytes_per_event: b.output_per_event.unwrap_or(d.output_bytes_per_event),
-        output_bytes_per_call: b.output_per_call.unwrap_or(d.output_bytes_per_call),
-        log_bytes_per_event: b.log_per_event.unwrap_or(d.log_bytes_per_event),
-        stdio_bytes_per_call: b.stdio_per_call.unwrap_or(d.stdio_bytes_per_call),
-        instances: b.instances.unwrap_or(d.instances),
-        tables: b.tables.unwrap_or(d.tables),
-        memories: b.memories.unwrap_or(d.memories),
-        table_elements: b.table_elements.unwrap_or(d.table_elements),
-        recycle_after: b.recycle_after.unwrap_or(d.recycle_after),
-    };
-    // The pooling allocator's slots are sized for these maxima.
-    for (field, value, max) in [
-        ("instances", budgets.instances, crate::engine::MAX_CORE_INSTANCES),
-        ("tables", budgets.tables, crate::engine::MAX_TABLES),
-        ("memories", budgets.memories, crate::engine::MAX_MEMORIES),
-    ] {
-        if value == 0 || value > max {
-            return Err(invalid(format!("{at}.budgets.{field}"), format!("must be between 1 and {max}, found {value}")));
-        }
-    }
-    if budgets.fuel_per_event == 0 {
-        return Err(invalid(format!("{at}.budgets.fuelPerEvent"), "must be greater than 0".into()));
-    }
-    if budgets.deadline.is_zero() {
-        return Err(invalid(format!("{at}.budgets.deadline"), "must be greater than 0".into()));
-    }
-    if budgets.memory_bytes > crate::engine::MAX_MEMORY_BYTES {
-        return Err(invalid(
-            format!("{at}.budgets.memory"),
-            format!("{} bytes is more than the maximum of 1 GiB", budgets.memory_bytes),
-        ));
-    }
+    let state_bytes = b.state.unwrap_or(1 << 20);
+    let budgets = resolve_budgets(b, at, invalid)?;
     let batch_max_size = raw.batch.max_size.unwrap_or(64);
     if batch_max_size == 0 {
         return Err(invalid(format!("{at}.batch.maxSize"), "must be at least 1".into()));
@@ -337,7 +338,7 @@ fn validate_handler(
         batch_max_size,
         batch_max_wait: raw.batch.max_wait.unwrap_or(Duration::from_millis(10)),
         budgets,
-        state_bytes: b.state.unwrap_or(1 << 20),
+        state_bytes,
     })
 }
 
