@@ -7,20 +7,10 @@ use wasp_tests::{Fixture, guests};
 
 /// The record the eZ Publish 4.x documentation ("Audit trailing") shows
 /// after a node was moved. eZLog ends every record with an empty line.
-const SEED_CONTENT_MOVE: &str = "[ May 23 2007 14:47:58 ] [127.0.0.1] [editor:16]
-Node ID: 124
-Old parent node ID: 2
-New parent node ID: 59
-Object ID: 114
-Content Name: Folder
-Comment: Moved the node to the given node: eZContentObjectTreeNode::move()
-";
+const SEED_CONTENT_MOVE: &str = include_str!("../../sample-handlers/ezpublish-trail/seed/content-move.txt");
 
 /// The documentation's record of a new audit function, `my-new-audit`.
-const SEED_MY_NEW_AUDIT: &str = "[ May 23 2007 14:44:04 ] [127.0.0.1] [anonymous:10]
-User id: 10
-Comment: The operation XYZ was performed.
-";
+const SEED_MY_NEW_AUDIT: &str = include_str!("../../sample-handlers/ezpublish-trail/seed/my-new-audit.txt");
 
 /// The node move of the documentation, as an event.
 fn node_move() -> Value {

@@ -208,20 +208,10 @@ mod tests {
     /// The record the seed (eZ Publish 4.x documentation, "Audit trailing")
     /// shows after a node was moved, as eZLog writes it: the record, then
     /// the empty line that ends it.
-    const SEED_CONTENT_MOVE: &str = "[ May 23 2007 14:47:58 ] [127.0.0.1] [editor:16]
-Node ID: 124
-Old parent node ID: 2
-New parent node ID: 59
-Object ID: 114
-Content Name: Folder
-Comment: Moved the node to the given node: eZContentObjectTreeNode::move()
-";
+    const SEED_CONTENT_MOVE: &str = include_str!("../seed/content-move.txt");
 
     /// The seed's record of the custom function `my-new-audit`.
-    const SEED_MY_NEW_AUDIT: &str = "[ May 23 2007 14:44:04 ] [127.0.0.1] [anonymous:10]
-User id: 10
-Comment: The operation XYZ was performed.
-";
+    const SEED_MY_NEW_AUDIT: &str = include_str!("../seed/my-new-audit.txt");
 
     fn enabled(files: serde_json::Value) -> Trail {
         Trail::from_config(&json!({"Audit": "enabled", "AuditFileNames": files})).unwrap()
