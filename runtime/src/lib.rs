@@ -18,6 +18,7 @@ pub mod dead_letter;
 pub mod delivery;
 pub mod engine;
 pub mod event;
+pub mod integrity;
 pub mod journal;
 pub mod outputs;
 pub mod quota;

@@ -173,17 +173,7 @@ pub fn read_hash_key(key: &RawHashKey, base_dir: &std::path::Path) -> Result<Vec
 
 /// HMAC-SHA256 (RFC 2104) of `message` under `key`, as `hmac-sha256:<hex>`.
 pub fn hmac_sha256(key: &[u8], message: &[u8]) -> String {
-    use sha2::{Digest, Sha256};
-    let mut block = [0u8; 64];
-    if key.len() > 64 {
-        block[..32].copy_from_slice(&Sha256::digest(key));
-    } else {
-        block[..key.len()].copy_from_slice(key);
-    }
-    let pad = |byte: u8| block.iter().map(|b| b ^ byte).collect::<Vec<u8>>();
-    let inner = Sha256::new().chain_update(pad(0x36)).chain_update(message).finalize();
-    let outer = Sha256::new().chain_update(pad(0x5c)).chain_update(inner).finalize();
-    format!("hmac-sha256:{}", hex::encode(outer))
+    format!("hmac-sha256:{}", hex::encode(crate::integrity::hmac_sha256(key, message)))
 }
 
 /// The bytes a value is hashed from: a string's text, any other value's
