@@ -12,6 +12,7 @@
 //!
 //! Start with [`AuditService`]; the configuration format is in [`config`].
 
+pub mod builtin;
 pub mod cli;
 pub mod config;
 pub mod dead_letter;

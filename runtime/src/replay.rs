@@ -78,7 +78,7 @@ pub fn replay(config: &Config, handler: &str, component: Option<&Path>) -> Resul
     let (mut worker, _) = prepare(engine, config, &h, &store, None)?;
     // The events pass the handler's filters again, as they would live.
     worker.filters = prepare_filters(engine, config)?.iter().filter(|(tenant, _)| *tenant == h.tenant).map(|(_, stage)| stage()).collect();
-    let version = worker.pre.hash.clone();
+    let version = worker.version.clone();
     let mut report = ReplayReport {
         handler: handler.to_owned(),
         version: version.clone(),

@@ -43,18 +43,18 @@ fn a_class_without_an_output_yet_is_refused_as_not_supported_yet() {
     let fx = Fixture::new();
     let config = fx.config_doc(&json!({
         "eventHandlers": [{
-            "class": "org.forgerock.audit.handlers.csv.CsvAuditEventHandler",
-            "config": {"name": "csv", "topics": ["access"], "logDirectory": "/var/audit"}
+            "class": "org.forgerock.audit.handlers.syslog.SyslogAuditEventHandler",
+            "config": {"name": "syslog", "topics": ["access"], "host": "localhost", "port": 514}
         }]
     }));
     let err = AuditService::from_config_file(&config).err().expect("refused");
     assert!(matches!(err, BuildError::NotSupported { .. }), "{err:?}");
-    assert!(err.to_string().starts_with("handler `csv`: class `org.forgerock.audit.handlers.csv.CsvAuditEventHandler` is recognised but not supported yet"), "{err}");
+    assert!(err.to_string().starts_with("handler `syslog`: class `org.forgerock.audit.handlers.syslog.SyslogAuditEventHandler` is recognised but not supported yet"), "{err}");
     // Disabled, it is recognised and the service runs.
     let config = fx.config_doc(&json!({
         "eventHandlers": [{
-            "class": "org.forgerock.audit.handlers.csv.CsvAuditEventHandler",
-            "config": {"name": "csv", "topics": ["access"], "enabled": "false", "logDirectory": "/var/audit"}
+            "class": "org.forgerock.audit.handlers.syslog.SyslogAuditEventHandler",
+            "config": {"name": "syslog", "topics": ["access"], "enabled": "false", "host": "localhost"}
         }]
     }));
     AuditService::from_config_file(&config).unwrap().shutdown();

@@ -10,6 +10,7 @@
 
 mod config_check;
 mod dlq;
+mod files;
 mod pipe;
 
 use std::path::PathBuf;
@@ -116,6 +117,70 @@ enum Command {
         #[arg(long)]
         handler: Option<String>,
     },
+    /// Create a key file for tamper-evident JSON/CSV outputs (`security.filename`):
+    /// the chain's HMAC key and an Ed25519 signing key, mode 0600. Keep it
+    /// outside the log directory; `wasp verify` needs it.
+    Keygen {
+        /// The key file to create (never overwritten).
+        #[arg(long, short)]
+        out: PathBuf,
+    },
+    /// Verify a tamper-evident JSON or CSV output: the live file and every
+    /// archive (gzipped too), in order. Prints PASS or FAIL per file, with the
+    /// first bad line and why; exit code 3 if any file fails.
+    Verify {
+        /// The log directory.
+        dir: PathBuf,
+        /// The topic (`<topic>.audit.json` or `<topic>.csv`).
+        #[arg(long, short)]
+        topic: String,
+        /// The key file (`wasp keygen`).
+        #[arg(long, short)]
+        key: PathBuf,
+        /// `fileRotation.rotationFilePrefix` of the output.
+        #[arg(long, default_value = "")]
+        prefix: String,
+        /// `fileRotation.rotationFileSuffix` of the output.
+        #[arg(long, default_value = "-yyyy.MM.dd-HH.mm.ss")]
+        suffix: String,
+        /// CSV `formatting.quoteChar`.
+        #[arg(long, default_value = "\"")]
+        quote: char,
+        /// CSV `formatting.delimiterChar`.
+        #[arg(long, default_value = ",")]
+        delimiter: char,
+        /// The output is still being written: accept records after the last
+        /// signature in the live file.
+        #[arg(long)]
+        open: bool,
+    },
+    /// Query the records kept by the configuration's `handlerForQueries` (a
+    /// JSON or CSV file handler), over the live file and the archives. Prints
+    /// the CREST result: {"result", "resultCount", "pagedResultsCookie",
+    /// "totalPagedResults", "remainingPagedResults"}.
+    Query {
+        /// The configuration file.
+        #[arg(long, short)]
+        config: PathBuf,
+        /// The topic.
+        #[arg(long, short)]
+        topic: String,
+        /// Read the one event with this `_id`.
+        #[arg(long, conflicts_with = "filter")]
+        id: Option<String>,
+        /// CREST `_queryFilter` (`userId eq "bjensen" and timestamp gt "2026"`).
+        #[arg(long, short, default_value = "true")]
+        filter: String,
+        /// `_pageSize` (0: everything).
+        #[arg(long)]
+        page_size: Option<String>,
+        /// `_pagedResultsCookie` from the previous page.
+        #[arg(long)]
+        cookie: Option<String>,
+        /// `_sortKeys` (`-timestamp,userId`).
+        #[arg(long)]
+        sort_keys: Option<String>,
+    },
     /// Check configurations.
     Config {
         #[command(subcommand)]
@@ -210,6 +275,24 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Config { command: ConfigCommand::Check { config } } => config_check::run(&config),
+        Command::Keygen { out } => files::keygen(&out),
+        Command::Verify { dir, topic, key, prefix, suffix, quote, delimiter, open } => files::verify(&files::VerifyArgs {
+            dir: &dir,
+            topic: &topic,
+            key: &key,
+            prefix: &prefix,
+            suffix: &suffix,
+            quote,
+            delimiter,
+            open,
+        }),
+        Command::Query { config, topic, id, filter, page_size, cookie, sort_keys } => match id {
+            Some(id) => files::read(&config, &topic, &id),
+            None => {
+                let request = crate::query::QueryRequest::from_params(&filter, page_size.as_deref(), cookie.as_deref(), sort_keys.as_deref())?;
+                files::query(&config, &topic, &request)
+            }
+        },
         Command::Check { component, json } => run_check(&component, json),
     }
 }

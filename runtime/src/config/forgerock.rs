@@ -198,6 +198,9 @@ pub struct ForgeRockHandlerConfig {
     pub enabled: bool,
     /// Its class's own settings, as written.
     pub settings: BTreeMap<String, Value>,
+    /// The settings read, for the classes WASP runs (JSON, JSON stdout,
+    /// CSV); `None` for the others.
+    pub builtin: Option<crate::builtin::BuiltinSettings>,
 }
 
 /// The audit service's settings, validated.

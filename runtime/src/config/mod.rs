@@ -95,6 +95,8 @@ pub struct Config {
     /// Schemas of topics from `topicsSchemasDirectory` (custom topics, and
     /// core topics they extend), by topic.
     pub custom_schemas: BTreeMap<String, std::sync::Arc<crate::schema::Schema>>,
+    /// The custom topic schemas as written (the CSV handler's columns).
+    pub custom_schema_sources: BTreeMap<String, serde_json::Value>,
 }
 
 /// Topic schema validation on publish.
@@ -283,7 +285,7 @@ impl Config {
         let mut handlers = Vec::new();
         let mut forgerock_handlers = Vec::new();
         let no_defaults = raw::RawBudgets::default();
-        let (top_level, others) = split_forgerock(raw.event_handlers, &format!("{prefix}eventHandlers"), &invalid)?;
+        let (top_level, others) = split_forgerock(raw.event_handlers, &format!("{prefix}eventHandlers"), (base_dir, &data_dir), &invalid)?;
         forgerock_handlers.extend(others);
         read_handlers(top_level, &format!("{prefix}eventHandlers"), None, &no_defaults, base_dir, &data_dir, &invalid, &mut handlers)?;
         let mut filters = Vec::new();
@@ -302,7 +304,7 @@ impl Config {
             }
             let output_root = data_dir.join(tenant.output_root.unwrap_or_else(|| Path::new("tenants").join(&name)));
             read_filters(tenant.filters, &format!("{at}.filters"), Some(&name), &tenant.budgets, base_dir, &invalid, &mut filters)?;
-            let (wasm, others) = split_forgerock(tenant.event_handlers, &format!("{at}.eventHandlers"), &invalid)?;
+            let (wasm, others) = split_forgerock(tenant.event_handlers, &format!("{at}.eventHandlers"), (base_dir, &data_dir), &invalid)?;
             if let Some(other) = others.first() {
                 return Err(invalid(
                     format!("{at}.eventHandlers"),
@@ -330,6 +332,10 @@ impl Config {
         }
         let journal = validate_journal(&raw.wasp.journal, &invalid)?;
         let topics_schemas_dir = raw.topics_schemas_directory.as_ref().map(|d| base_dir.join(d));
+        let custom = match &topics_schemas_dir {
+            Some(dir) => load_schemas(dir, origin, &format!("{prefix}topicsSchemasDirectory"))?,
+            None => BTreeMap::new(),
+        };
         let v = &raw.wasp.validation;
         let validation = ValidationConfig {
             mode: match v.mode.as_deref() {
@@ -356,10 +362,8 @@ impl Config {
             filters,
             audit,
             name,
-            custom_schemas: match &topics_schemas_dir {
-                Some(dir) => load_schemas(dir, origin, &format!("{prefix}topicsSchemasDirectory"))?,
-                None => BTreeMap::new(),
-            },
+            custom_schemas: custom.iter().map(|(t, (s, _))| (t.clone(), s.clone())).collect(),
+            custom_schema_sources: custom.into_iter().map(|(t, (_, v))| (t, v)).collect(),
             topics_schemas_dir,
         })
     }

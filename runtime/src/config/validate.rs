@@ -14,7 +14,7 @@ use super::*;
 /// `{"schema": {…}}` (the topic is the file's name without `.json`, as
 /// ForgeRock does) or `{"<topic>": {"schema": {…}}, …}`. A schema for a core
 /// topic may only add properties to the standard one.
-pub(super) fn load_schemas(dir: &Path, origin: &str, dir_at: &str) -> Result<BTreeMap<String, std::sync::Arc<crate::schema::Schema>>, ConfigError> {
+pub(super) fn load_schemas(dir: &Path, origin: &str, dir_at: &str) -> Result<BTreeMap<String, (std::sync::Arc<crate::schema::Schema>, Value)>, ConfigError> {
     let fail = |file: &Path, at: &str, message: String| ConfigError::Invalid { origin: format!("{origin} (schema {})", file.display()), at: at.to_owned(), message };
     let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(|e| ConfigError::Invalid { origin: origin.to_owned(), at: dir_at.to_owned(), message: format!("cannot read the directory {}: {e}", dir.display()) })?
@@ -42,7 +42,7 @@ pub(super) fn load_schemas(dir: &Path, origin: &str, dir_at: &str) -> Result<BTr
             if let Some(core) = crate::schema::standard(&topic) {
                 compiled.extends(core).map_err(|m| fail(&file, &at, format!("a schema of the core topic `{topic}` may only add properties: {m}")))?;
             }
-            schemas.insert(topic, std::sync::Arc::new(compiled));
+            schemas.insert(topic, (std::sync::Arc::new(compiled), schema));
         }
     }
     Ok(schemas)
@@ -182,6 +182,7 @@ pub(super) fn read_filters(
 pub(super) fn split_forgerock(
     entries: Vec<raw::RawHandlerEntry>,
     list_at: &str,
+    dirs: (&Path, &Path),
     invalid: &impl Fn(String, String) -> ConfigError,
 ) -> Result<(Vec<(usize, raw::RawHandlerEntry)>, Vec<forgerock::ForgeRockHandlerConfig>), ConfigError> {
     let mut wasm = Vec::new();
@@ -197,12 +198,20 @@ pub(super) fn split_forgerock(
             return Err(invalid(format!("{at}.class"), format!("unknown handler class `{}` (known: wasm, {})", entry.class, known.join(", "))));
         };
         let raw: forgerock::RawForgeRockHandler = deserialize(&entry.config.to_string(), &format!("{at}.config"), invalid)?;
+        let settings: serde_json::Map<String, Value> = raw.settings.into_iter().collect();
+        let (base_dir, data_dir) = dirs;
+        let builtin = crate::builtin::BuiltinSettings::from_settings(class, &settings, base_dir, data_dir)
+            .map_err(|e| invalid(format!("{at}.config.{}", e.path), e.message))?;
+        if raw.topics.is_empty() && builtin.is_some() {
+            return Err(invalid(format!("{at}.config.topics"), "required: at least one topic".into()));
+        }
         others.push(forgerock::ForgeRockHandlerConfig {
             name: raw.name,
             class,
             topics: raw.topics,
             enabled: raw.enabled.unwrap_or(true),
-            settings: raw.settings,
+            settings: settings.into_iter().collect(),
+            builtin,
         });
     }
     Ok((wasm, others))

@@ -63,7 +63,12 @@ pub struct Worker {
     pub name: String,
     pub tenant: Option<String>,
     pub topics: BTreeSet<String>,
-    pub pre: HandlerPre,
+    /// The component (WASM handlers).
+    pub pre: Option<HandlerPre>,
+    /// The built-in handler (instead of a component).
+    pub native: Option<Box<dyn crate::builtin::NativeHandler>>,
+    /// The handler's version: the component's SHA-256, or `builtin:<class>`.
+    pub version: String,
     pub budgets: crate::engine::Budgets,
     pub output_specs: Arc<[OutputSpec]>,
     pub sinks: Vec<Box<dyn Sink>>,
@@ -95,6 +100,7 @@ impl Worker {
     pub fn run(mut self, journal: Arc<dyn Journal>, cursor: CursorId) {
         loop {
             self.take_controls();
+            self.tick_outputs();
             if self.breaker.is_open() && !self.sit_out_quarantine(&*journal) {
                 self.drain_quarantined(&*journal, cursor);
                 break;
@@ -120,7 +126,26 @@ impl Worker {
             }
             journal.park(cursor, self.breaker.is_open());
         }
+        for sink in &mut self.sinks {
+            if let Err(e) = sink.close() {
+                tracing::error!(handler = %self.name, output = %sink.location(), "closing the output failed: {e}");
+            }
+        }
         tracing::debug!(handler = %self.name, "delivery stopped: journal drained");
+    }
+
+    /// Time-driven output work (rotation, retention, signatures).
+    fn tick_outputs(&mut self) {
+        for sink in &mut self.sinks {
+            if let Err(e) = sink.tick() {
+                tracing::error!(handler = %self.name, output = %sink.location(), "rotation, retention or signing failed: {e}");
+            }
+        }
+    }
+
+    /// The shortest interval at which the outputs want [`Sink::tick`].
+    pub fn tick_interval(&self) -> Option<Duration> {
+        self.sinks.iter().filter_map(|s| s.tick_interval()).min()
     }
 
     fn take_controls(&mut self) {
@@ -149,7 +174,7 @@ impl Worker {
     }
 
     fn handler_ref(&self) -> HandlerRef<'_> {
-        HandlerRef { name: &self.name, tenant: self.tenant.as_deref(), version: &self.pre.hash }
+        HandlerRef { name: &self.name, tenant: self.tenant.as_deref(), version: &self.version }
     }
 
     /// Waits out an open breaker; `false` if the journal closed meanwhile.
@@ -325,7 +350,10 @@ impl Worker {
     /// The live instance, instantiated (and `init`ed) when there is none.
     pub(crate) fn instance(&mut self) -> Result<&mut HandlerInstance, Fault> {
         if self.instance.is_none() {
-            let instance = self.pre.instantiate(
+            let Some(pre) = &self.pre else {
+                return Err(Fault { kind: FaultKind::Init, message: "a built-in handler has no instance".into(), trap_code: None, fuel_used: 0, peak_memory: 0 });
+            };
+            let instance = pre.instantiate(
                 &self.name,
                 &self.budgets,
                 self.output_specs.clone(),
@@ -344,6 +372,9 @@ impl Worker {
             self.stats.throttled_ns.fetch_add(waited.as_nanos() as u64, Ordering::Relaxed);
         }
         self.stats.calls.fetch_add(1, Ordering::Relaxed);
+        if let Some(native) = &mut self.native {
+            return Ok(crate::builtin::handle_batch(native.as_mut(), events));
+        }
         let result = self.instance().and_then(|instance| instance.handle_batch(events));
         let fuel = match &result {
             Ok(outcome) => outcome.fuel_used,

@@ -46,6 +46,7 @@ mod tests;
 pub use chain::{Chain, ChainState, encode_fields, hmac_sha256};
 pub use keys::IntegrityKeys;
 pub use record::{RecordKind, SignedRecord};
+pub(crate) use record::members;
 
 /// What can go wrong with keys and signed records.
 #[derive(Debug, thiserror::Error)]

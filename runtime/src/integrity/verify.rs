@@ -67,6 +67,12 @@ impl<'k> Verifier<'k> {
         self.records = 0;
     }
 
+    /// The current file failed outside the verifier (a line that does not
+    /// parse): the next file's start is taken as it is.
+    pub fn fail(&mut self) {
+        self.resync = true;
+    }
+
     /// Checks the next record of the current file; `Err` says why it is
     /// bad (the file fails there).
     pub fn entry(&mut self, name: &str, entry: Entry) -> Result<(), String> {

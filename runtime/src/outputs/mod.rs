@@ -8,6 +8,7 @@
 //! does the handler acknowledge its events in the journal.
 
 pub mod file;
+pub mod log_file;
 pub mod stdout;
 
 use std::path::Path;
@@ -80,6 +81,20 @@ pub trait Sink: Send {
     /// it returns (`None`: the output has nothing to rotate).
     fn rotate(&mut self) -> std::io::Result<Option<String>> {
         Ok(None)
+    }
+    /// Time-driven work between batches (time-based rotation, retention,
+    /// periodic signatures); called at least every
+    /// [`tick_interval`](Self::tick_interval).
+    fn tick(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+    /// How often `tick` wants to run (`None`: never).
+    fn tick_interval(&self) -> Option<std::time::Duration> {
+        None
+    }
+    /// Flushes and seals the output when the handler stops.
+    fn close(&mut self) -> std::io::Result<()> {
+        self.flush()
     }
 }
 

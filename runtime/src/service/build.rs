@@ -108,7 +108,9 @@ pub(crate) fn prepare(
         name: qualified.clone(),
         tenant: h.tenant.clone(),
         topics: h.topics.clone(),
-        pre,
+        version: pre.hash.clone(),
+        pre: Some(pre),
+        native: None,
         budgets: h.budgets.clone(),
         output_specs,
         sinks,
@@ -179,4 +181,144 @@ fn handler_dir(config: &Config, h: &WasmHandlerConfig) -> Result<(Dir, PathBuf),
             Ok((dir, root_path.join(&h.directory)))
         }
     }
+}
+
+/// Builds the worker of a built-in (ForgeRock class) handler: its native
+/// formatter and its outputs. Outputs or keys that cannot be opened disable
+/// the handler (its events are dead-lettered), as for WASM handlers.
+pub(crate) fn prepare_builtin(
+    config: &Config,
+    h: &crate::config::forgerock::ForgeRockHandlerConfig,
+    settings: &crate::builtin::BuiltinSettings,
+    dead_letters: &DeadLetterStore,
+) -> (Worker, HandlerEntry) {
+    let stats = Arc::new(HandlerStats::default());
+    let version = format!("builtin:{}", h.class.name().rsplit('.').next().unwrap_or_default());
+    let (native, opened, batch_max_size, batch_max_wait) = builtin_parts(config, h, settings);
+    let (sinks, outputs, disabled) = match opened {
+        Ok((sinks, outputs)) => (sinks, outputs, None),
+        Err(message) => (Vec::new(), Vec::new(), Some(message)),
+    };
+    let controls = crate::delivery::Controls::default();
+    let entry = HandlerEntry {
+        name: h.name.clone(),
+        cursor: None,
+        controls: controls.clone(),
+        tenant: None,
+        version: version.clone(),
+        stats: stats.clone(),
+        outputs,
+    };
+    let disabled = disabled.map(|message| {
+        tracing::error!(handler = %h.name, "handler disabled: {message}; its events go to the dead-letter store");
+        stats.disable(message.clone());
+        FaultRecord::plain(FaultKind::Init, message)
+    });
+    let worker = Worker {
+        name: h.name.clone(),
+        tenant: None,
+        topics: h.topics.iter().cloned().collect(),
+        pre: None,
+        native: Some(native),
+        version,
+        budgets: crate::engine::Budgets::default(),
+        output_specs: Arc::from(Vec::new()),
+        sinks,
+        state: StateStore::new(0),
+        handler_config: String::new(),
+        batch_max_size,
+        batch_max_wait,
+        stats,
+        instance: None,
+        breaker: Breaker::new(crate::config::BreakerConfig {
+            failures: 5,
+            backoff: std::time::Duration::from_secs(1),
+            max_backoff: std::time::Duration::from_secs(300),
+        }),
+        dead_letters: dead_letters.clone(),
+        fuel_quota: None,
+        disabled,
+        filters: Vec::new(),
+        controls,
+    };
+    (worker, entry)
+}
+
+type BuiltinParts = (Box<dyn crate::builtin::NativeHandler>, Result<Outputs, String>, usize, std::time::Duration);
+
+fn builtin_parts(config: &Config, h: &crate::config::forgerock::ForgeRockHandlerConfig, settings: &crate::builtin::BuiltinSettings) -> BuiltinParts {
+    use crate::builtin::{BuiltinSettings, csv, json, json_stdout};
+    use crate::outputs::log_file::codec::{CsvRows, JsonLines, LineCodec};
+    let sync = config.journal.durability == Durability::Fsync;
+    let topic_index = || h.topics.iter().enumerate().map(|(i, t)| (t.clone(), i)).collect();
+    match settings {
+        BuiltinSettings::JsonStdout(s) => {
+            let sink: Box<dyn crate::outputs::Sink> = Box::new(crate::outputs::stdout::StdoutSink::new(&Default::default()));
+            let summary = OutputSummary { name: "stdout".into(), kind: "stdout".into(), location: "stdout".into() };
+            (Box::new(json_stdout::JsonStdoutHandler(s.clone())), Ok((vec![sink], vec![summary])), 10_000, std::time::Duration::ZERO)
+        }
+        BuiltinSettings::Json(s) => {
+            let opened = open_log_files(&s.log_directory, h, s.security.as_ref(), &s.rotation, &s.retention, sync, |topic| {
+                Ok((json::JsonSettings::file_name(topic), Box::new(JsonLines) as Box<dyn LineCodec>))
+            });
+            let native = json::JsonHandler { outputs: topic_index(), elasticsearch_compatible: s.elasticsearch_compatible };
+            (Box::new(native), opened, s.max_size, s.write_interval)
+        }
+        BuiltinSettings::Csv(s) => {
+            let mut topics = std::collections::BTreeMap::new();
+            let opened = open_log_files(&s.log_directory, h, s.security.as_ref(), &s.rotation, &s.retention, sync, |topic| {
+                let schema = schema_source(config, topic)?;
+                let columns = crate::outputs::csv::codec::columns_for_schema(&schema);
+                topics.insert(topic.to_owned(), (topics.len(), columns.clone()));
+                let codec = CsvRows { format: s.format.clone(), columns, secure: s.security.is_some() };
+                Ok((csv::CsvSettings::file_name(topic), Box::new(codec) as Box<dyn LineCodec>))
+            });
+            (Box::new(csv::CsvHandler { topics }), opened, 10_000, s.write_interval)
+        }
+    }
+}
+
+/// The JSON schema of `topic` as written (standard or custom).
+pub(crate) fn schema_source(config: &Config, topic: &str) -> Result<serde_json::Value, String> {
+    if let Some(schema) = config.custom_schema_sources.get(topic) {
+        return Ok(schema.clone());
+    }
+    let source = crate::schema::standard_source(topic)
+        .ok_or_else(|| format!("topic `{topic}` has no schema (the CSV columns come from it): add one to topicsSchemasDirectory"))?;
+    let doc: serde_json::Value = serde_json::from_str(source).map_err(|e| e.to_string())?;
+    Ok(doc.get("schema").cloned().unwrap_or(doc))
+}
+
+/// Opens one log file per topic in `directory`.
+#[allow(clippy::too_many_arguments)]
+fn open_log_files(
+    directory: &Path,
+    h: &crate::config::forgerock::ForgeRockHandlerConfig,
+    security: Option<&crate::builtin::SecuritySettings>,
+    rotation: &crate::outputs::rotation::RotationPolicy,
+    retention: &crate::outputs::rotation::RetentionPolicy,
+    sync: bool,
+    mut codec_for: impl FnMut(&str) -> Result<(String, Box<dyn crate::outputs::log_file::codec::LineCodec>), String>,
+) -> Result<Outputs, String> {
+    use crate::outputs::log_file::{Integrity, LogFile, LogOptions};
+    std::fs::create_dir_all(directory).map_err(|e| format!("cannot create the log directory {}: {e}", directory.display()))?;
+    let dir = Dir::open_ambient_dir(directory, ambient_authority()).map_err(|e| format!("cannot open the log directory {}: {e}", directory.display()))?;
+    let integrity = match security {
+        None => None,
+        Some(s) => Some(Integrity {
+            keys: Arc::new(crate::integrity::IntegrityKeys::load(&s.key_file).map_err(|e| e.to_string())?),
+            signature_interval: s.signature_interval,
+        }),
+    };
+    let mut sinks: Vec<Box<dyn crate::outputs::Sink>> = Vec::new();
+    let mut outputs = Vec::new();
+    for topic in &h.topics {
+        let (file, codec) = codec_for(topic)?;
+        let options = LogOptions { rotation: rotation.clone(), retention: retention.clone(), integrity: integrity.clone(), sync, ..Default::default() };
+        let log = LogFile::open(&dir, PathBuf::from(&file), directory.join(&file), codec, options)
+            .map_err(|e| format!("cannot open {}: {e}", directory.join(&file).display()))?;
+        outputs.push(OutputSummary { name: topic.clone(), kind: "file".into(), location: log.path().display().to_string() });
+        sinks.push(Box::new(log));
+    }
+    Ok((sinks, outputs))
 }

@@ -21,7 +21,7 @@ use crate::quota::TokenBucket;
 mod build;
 
 use build::open_journal;
-pub(crate) use build::{prepare, prepare_filters};
+pub(crate) use build::{prepare, prepare_filters, schema_source};
 
 /// Why a service could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -201,6 +201,28 @@ pub struct AuditService {
     allocator: String,
 }
 
+/// Wakes handlers whose outputs have time-driven work (rotation,
+/// retention, signatures) at their interval, until their journal closes.
+fn spawn_ticker(ticks: Vec<(std::time::Duration, Arc<dyn Journal>, crate::journal::CursorId)>) -> JoinHandle<()> {
+    std::thread::Builder::new()
+        .name("wasp-ticker".into())
+        .spawn(move || {
+            let step = ticks.iter().map(|(d, _, _)| *d).min().unwrap_or_default().clamp(std::time::Duration::from_millis(10), std::time::Duration::from_secs(1));
+            let mut due: Vec<std::time::Instant> = ticks.iter().map(|(d, _, _)| std::time::Instant::now() + *d).collect();
+            while !ticks.iter().all(|(_, journal, _)| journal.is_closed()) {
+                std::thread::sleep(step);
+                let now = std::time::Instant::now();
+                for ((interval, journal, cursor), at) in ticks.iter().zip(&mut due) {
+                    if now >= *at {
+                        journal.wake(*cursor);
+                        *at = now + *interval;
+                    }
+                }
+            }
+        })
+        .expect("spawn the ticker thread")
+}
+
 impl AuditService {
     /// Builds a service from a configuration file.
     pub fn from_config_file(path: impl AsRef<Path>) -> Result<Self, BuildError> {
@@ -218,7 +240,7 @@ impl AuditService {
     /// shown in the summary, and its events are dead-lettered with kind
     /// `init`, to be replayed once it is fixed.
     pub fn new(config: Config) -> Result<Self, BuildError> {
-        if let Some(h) = config.forgerock_handlers.iter().find(|h| h.enabled) {
+        if let Some(h) = config.forgerock_handlers.iter().find(|h| h.enabled && h.builtin.is_none()) {
             return Err(BuildError::NotSupported { handler: h.name.clone(), class: h.class.name(), planned: h.class.planned_output() });
         }
         let engine = WaspEngine::global().map_err(|source| BuildError::Component { handler: "*".into(), source })?;
@@ -242,6 +264,11 @@ impl AuditService {
                 let (mut worker, entry) = prepare(engine, &config, handler, &dead_letters, fuel_quota)?;
                 worker.filters = filters.iter().filter(|(tenant, _)| *tenant == handler.tenant).map(|(_, stage)| stage()).collect();
                 prepared.push((worker, entry));
+            }
+            for h in config.forgerock_handlers.iter().filter(|h| h.enabled) {
+                if let Some(settings) = &h.builtin {
+                    prepared.push(build::prepare_builtin(&config, h, settings, &dead_letters));
+                }
             }
             Ok((dead_letters, prepared))
         })();
@@ -269,6 +296,13 @@ impl AuditService {
             entry.cursor = Some(cursor);
             registered.push((worker, journal, cursor));
             handlers.push(entry);
+        }
+        let ticks: Vec<(std::time::Duration, Arc<dyn Journal>, crate::journal::CursorId)> = registered
+            .iter()
+            .filter_map(|(worker, journal, cursor)| Some((worker.tick_interval()?, journal.clone(), *cursor)))
+            .collect();
+        if !ticks.is_empty() {
+            workers.push(spawn_ticker(ticks));
         }
         for (worker, journal, cursor) in registered {
             let thread = std::thread::Builder::new()

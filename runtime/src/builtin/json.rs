@@ -1,0 +1,168 @@
+//! `JsonAuditEventHandler`: one JSON object per line in
+//! `<logDirectory>/<topic>.audit.json`, with ForgeRock's rotation,
+//! retention and buffering settings, `elasticsearchCompatible`, and (beyond
+//! ForgeRock) tamper evidence through `security` as for CSV.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde_json::{Map, Value};
+
+use super::NativeHandler;
+use super::settings::{SecuritySettings, SettingsError, boolean, duration, integer, object, only, string};
+use crate::event::HostEvent;
+use crate::outputs::rotation::{RetentionPolicy, RotationPolicy};
+
+/// The settings of a `JsonAuditEventHandler`, as in ForgeRock.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JsonSettings {
+    /// `logDirectory` (required): where `<topic>.audit.json` files go; a
+    /// relative path is under the data directory.
+    pub log_directory: PathBuf,
+    /// `elasticsearchCompatible` (default false): `_id` is written as
+    /// `_eventId`, and dots in field names become `_`, with a
+    /// `_normalized.fieldNames` map (normalized pointer → original name) so
+    /// that reads restore them.
+    pub elasticsearch_compatible: bool,
+    /// `fileRotation` and `rotationRetentionCheckInterval`.
+    pub rotation: RotationPolicy,
+    /// `fileRetention`.
+    pub retention: RetentionPolicy,
+    /// `buffering.writeInterval` (default 1 second, must be > 0): how long
+    /// events may wait to be written together (the handler's batch wait).
+    pub write_interval: Duration,
+    /// `buffering.maxSize` (default 10000): at most this many events are
+    /// written together (the handler's batch size).
+    pub max_size: usize,
+    /// `security`: tamper evidence.
+    pub security: Option<SecuritySettings>,
+}
+
+impl JsonSettings {
+    /// Reads the handler's `config` (its settings besides name, topics and
+    /// enabled).
+    pub fn from_settings(settings: &Map<String, Value>, base_dir: &Path, data_dir: &Path) -> Result<JsonSettings, SettingsError> {
+        only(
+            settings,
+            "",
+            &["logDirectory", "elasticsearchCompatible", "fileRotation", "fileRetention", "rotationRetentionCheckInterval", "buffering", "security"],
+        )?;
+        let log_directory = data_dir.join(
+            string(settings, "", "logDirectory")?.ok_or_else(|| SettingsError::new("logDirectory", "required: the directory of the log files"))?,
+        );
+        let (write_interval, max_size) = match object(settings, "buffering")? {
+            None => (Duration::from_secs(1), 10_000),
+            Some(buffering) => {
+                only(buffering, "buffering", &["writeInterval", "maxSize", "enabled"])?;
+                let interval = duration(buffering, "buffering", "writeInterval")?.unwrap_or(Duration::from_secs(1));
+                if interval.is_zero() {
+                    return Err(SettingsError::new("buffering.writeInterval", "must be greater than 0"));
+                }
+                let size = integer(buffering, "buffering", "maxSize")?.unwrap_or(10_000);
+                if size <= 0 {
+                    return Err(SettingsError::new("buffering.maxSize", "must be greater than 0"));
+                }
+                // `enabled: false` writes each event as it comes.
+                match boolean(buffering, "buffering", "enabled")? {
+                    Some(false) => (Duration::ZERO, size as usize),
+                    _ => (interval, size as usize),
+                }
+            }
+        };
+        Ok(JsonSettings {
+            elasticsearch_compatible: boolean(settings, "", "elasticsearchCompatible")?.unwrap_or(false),
+            rotation: RotationPolicy::from_settings(settings)?,
+            retention: RetentionPolicy::from_settings(settings)?,
+            write_interval,
+            max_size,
+            security: SecuritySettings::from_settings(settings, base_dir, &log_directory)?,
+            log_directory,
+        })
+    }
+
+    /// The live file of `topic`.
+    pub fn file_name(topic: &str) -> String {
+        format!("{topic}.audit.json")
+    }
+}
+
+/// The JSON handler's formatting: one output per topic, in `topics` order.
+#[derive(Debug)]
+pub struct JsonHandler {
+    /// Output index by topic.
+    pub outputs: BTreeMap<String, usize>,
+    /// `elasticsearchCompatible`.
+    pub elasticsearch_compatible: bool,
+}
+
+impl NativeHandler for JsonHandler {
+    fn record(&mut self, event: &HostEvent) -> Result<Vec<(usize, Vec<u8>)>, String> {
+        let Some(&output) = self.outputs.get(&event.topic) else { return Ok(Vec::new()) };
+        let line = if self.elasticsearch_compatible {
+            let value: Value = serde_json::from_str(&event.json).map_err(|e| format!("the event is not JSON: {e}"))?;
+            normalize(value).to_string().into_bytes()
+        } else {
+            event.json.clone().into_bytes()
+        };
+        Ok(vec![(output, line)])
+    }
+}
+
+/// Elasticsearch-compatible form: `_id` → `_eventId`, dots in field names
+/// → `_`, with `_normalized.fieldNames` (pointer of the normalized field →
+/// its original name) when any name changed.
+pub fn normalize(value: Value) -> Value {
+    let Value::Object(mut map) = value else { return value };
+    if let Some(id) = map.remove("_id") {
+        map.insert("_eventId".into(), id);
+    }
+    let mut renamed = Map::new();
+    let mut out = Value::Object(normalize_keys(map, "", &mut renamed));
+    if !renamed.is_empty() {
+        out.as_object_mut().expect("an object").insert("_normalized".into(), serde_json::json!({ "fieldNames": renamed }));
+    }
+    out
+}
+
+fn normalize_keys(map: Map<String, Value>, at: &str, renamed: &mut Map<String, Value>) -> Map<String, Value> {
+    map.into_iter()
+        .map(|(key, value)| {
+            let new_key = key.replace('.', "_");
+            let pointer = format!("{at}/{}", new_key.replace('~', "~0").replace('/', "~1"));
+            if new_key != key {
+                renamed.insert(pointer.clone(), Value::String(key));
+            }
+            let value = match value {
+                Value::Object(inner) => Value::Object(normalize_keys(inner, &pointer, renamed)),
+                other => other,
+            };
+            (new_key, value)
+        })
+        .collect()
+}
+
+/// Undoes [`normalize`] (for reads).
+pub fn denormalize(value: Value) -> Value {
+    let Value::Object(mut map) = value else { return value };
+    if let Some(id) = map.remove("_eventId") {
+        map.insert("_id".into(), id);
+    }
+    let renamed = map.remove("_normalized").and_then(|n| n.get("fieldNames").cloned());
+    let mut value = Value::Object(map);
+    if let Some(Value::Object(renamed)) = renamed {
+        // Deepest first, so that parents are renamed after their children.
+        let mut pointers: Vec<(&String, &Value)> = renamed.iter().collect();
+        pointers.sort_by_key(|(p, _)| std::cmp::Reverse(p.matches('/').count()));
+        for (pointer, original) in pointers {
+            let (Some((parent, _)), Some(original)) = (pointer.rsplit_once('/'), original.as_str()) else { continue };
+            let key = pointer.rsplit('/').next().unwrap_or_default().replace("~1", "/").replace("~0", "~");
+            if let Some(Value::Object(map)) = if parent.is_empty() { Some(&mut value) } else { value.pointer_mut(parent) }
+                && let Some(v) = map.remove(&key)
+            {
+                map.insert(original.to_owned(), v);
+            }
+        }
+    }
+    value
+}

@@ -1,0 +1,75 @@
+//! The built-in handlers: ForgeRock's `JsonAuditEventHandler`,
+//! `JsonStdoutAuditEventHandler` and `CsvAuditEventHandler`, configured
+//! as in ForgeRock and run natively (no WebAssembly) by the same delivery
+//! machinery as WASM handlers: the journal cursor, batches, outputs that
+//! acknowledge only after a flush, dead letters.
+//!
+//! A built-in handler turns each event into one record for the output of
+//! its topic; the outputs (log files with rotation, retention and tamper
+//! evidence, or stdout) are in [`crate::outputs`].
+
+pub mod csv;
+pub mod json;
+pub mod json_stdout;
+pub mod query;
+mod settings;
+
+use std::sync::Arc;
+
+use crate::engine::{BatchOutcome, StagedRecord};
+use crate::event::HostEvent;
+
+pub use settings::{SecuritySettings, SettingsError};
+
+/// A handler that runs natively.
+pub trait NativeHandler: Send {
+    /// Formats each event into records (output index, bytes). An `Err` for
+    /// an event dead-letters it with the message.
+    fn record(&mut self, event: &HostEvent) -> Result<Vec<(usize, Vec<u8>)>, String>;
+}
+
+/// Runs a native handler over a batch, as the WASM path would.
+pub(crate) fn handle_batch(handler: &mut dyn NativeHandler, events: &[Arc<HostEvent>]) -> BatchOutcome {
+    let mut results = Vec::with_capacity(events.len());
+    let mut staged = Vec::with_capacity(events.len());
+    for event in events {
+        match handler.record(event) {
+            Ok(records) => {
+                staged.extend(records.into_iter().map(|(output, data)| StagedRecord { sequence: event.sequence, output, data }));
+                results.push(Ok(()));
+            }
+            Err(message) => results.push(Err(message)),
+        }
+    }
+    BatchOutcome { results, staged, fuel_used: 0 }
+}
+
+/// The settings of a built-in handler, by class.
+#[derive(Debug, Clone, PartialEq)]
+pub enum BuiltinSettings {
+    /// `JsonAuditEventHandler`.
+    Json(json::JsonSettings),
+    /// `JsonStdoutAuditEventHandler`.
+    JsonStdout(json_stdout::JsonStdoutSettings),
+    /// `CsvAuditEventHandler`.
+    Csv(csv::CsvSettings),
+}
+
+impl BuiltinSettings {
+    /// Reads a ForgeRock handler's settings for the classes WASP runs
+    /// (`None` for the others, whose settings are kept as written).
+    pub fn from_settings(
+        class: crate::config::forgerock::HandlerClass,
+        settings: &serde_json::Map<String, serde_json::Value>,
+        base_dir: &std::path::Path,
+        data_dir: &std::path::Path,
+    ) -> Result<Option<BuiltinSettings>, SettingsError> {
+        use crate::config::forgerock::HandlerClass;
+        Ok(Some(match class {
+            HandlerClass::Json => BuiltinSettings::Json(json::JsonSettings::from_settings(settings, base_dir, data_dir)?),
+            HandlerClass::JsonStdout => BuiltinSettings::JsonStdout(json_stdout::JsonStdoutSettings::from_settings(settings)?),
+            HandlerClass::Csv => BuiltinSettings::Csv(csv::CsvSettings::from_settings(settings, base_dir, data_dir)?),
+            _ => return Ok(None),
+        }))
+    }
+}

@@ -1,0 +1,188 @@
+//! Queries over a file handler's records (`handlerForQueries`): read by
+//! `_id`, and CREST `_queryFilter` with paging and sorting, over the live
+//! file and every archive (gzipped ones too), oldest first.
+
+use std::path::PathBuf;
+
+use cap_std::ambient_authority;
+use cap_std::fs::Dir;
+use serde_json::Value;
+
+use super::BuiltinSettings;
+use crate::config::Config;
+use crate::outputs::csv::codec::row_to_event;
+use crate::outputs::log_file::codec::{CsvRows, INTEGRITY_MEMBER, LineCodec, SIGNATURE_MEMBER};
+use crate::outputs::log_file::read_text;
+use crate::outputs::log_file::verify::files_in_order;
+use crate::query::{QueryPage, QueryRequest};
+
+/// Why a query could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum QueryFailure {
+    /// The configuration names no `handlerForQueries`.
+    #[error("no handler answers queries: set `handlerForQueries` in the audit service's `config`")]
+    NoQueryHandler,
+    /// `handlerForQueries` names no JSON or CSV handler.
+    #[error("handlerForQueries `{0}` is not an enabled JSON or CSV file handler")]
+    NotAFileHandler(String),
+    /// The handler does not receive the topic.
+    #[error("handler `{handler}` does not receive topic `{topic}`")]
+    UnknownTopic {
+        /// The query handler.
+        handler: String,
+        /// The topic asked for.
+        topic: String,
+    },
+    /// A bad `_queryFilter`, `_pageSize`, cookie or sort key.
+    #[error(transparent)]
+    Query(#[from] crate::query::QueryError),
+    /// A file cannot be read.
+    #[error("{file}: {source}")]
+    Io {
+        /// The file.
+        file: PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// A record that does not parse.
+    #[error("{file} line {line}: {message}")]
+    Corrupt {
+        /// The file.
+        file: PathBuf,
+        /// Its line.
+        line: usize,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// Runs a query over the records of `topic` kept by the query handler.
+pub fn query(config: &Config, topic: &str, request: &QueryRequest) -> Result<QueryPage, QueryFailure> {
+    let events = events(config, topic)?;
+    crate::query::run(request, events)
+}
+
+/// The event of `topic` with this `_id` (the last written, if repeated).
+pub fn read(config: &Config, topic: &str, id: &str) -> Result<Option<Value>, QueryFailure> {
+    let mut found = None;
+    for event in events(config, topic)? {
+        let event = event?;
+        if event.get("_id").and_then(Value::as_str) == Some(id) {
+            found = Some(event);
+        }
+    }
+    Ok(found)
+}
+
+/// Every record of `topic`, oldest first, as the event it was.
+fn events(config: &Config, topic: &str) -> Result<impl Iterator<Item = Result<Value, QueryFailure>>, QueryFailure> {
+    let name = config.audit.handler_for_queries.as_deref().ok_or(QueryFailure::NoQueryHandler)?;
+    let handler = config
+        .forgerock_handlers
+        .iter()
+        .find(|h| h.name == name && h.enabled)
+        .ok_or_else(|| QueryFailure::NotAFileHandler(name.to_owned()))?;
+    if !handler.topics.iter().any(|t| t == topic) {
+        return Err(QueryFailure::UnknownTopic { handler: name.to_owned(), topic: topic.to_owned() });
+    }
+    let reader = match &handler.builtin {
+        Some(BuiltinSettings::Json(s)) => Reader {
+            dir: s.log_directory.clone(),
+            live: super::json::JsonSettings::file_name(topic),
+            naming: s.rotation.clone(),
+            kind: Kind::Json { elasticsearch: s.elasticsearch_compatible },
+        },
+        Some(BuiltinSettings::Csv(s)) => {
+            let schema = crate::service::schema_source(config, topic).map_err(|message| QueryFailure::Corrupt { file: s.log_directory.clone(), line: 0, message })?;
+            let columns = crate::outputs::csv::codec::columns_for_schema(&schema);
+            Reader {
+                dir: s.log_directory.clone(),
+                live: super::csv::CsvSettings::file_name(topic),
+                naming: s.rotation.clone(),
+                kind: Kind::Csv { rows: CsvRows { format: s.format.clone(), columns, secure: s.security.is_some() }, schema },
+            }
+        }
+        _ => return Err(QueryFailure::NotAFileHandler(name.to_owned())),
+    };
+    let io = |source| QueryFailure::Io { file: reader.dir.clone(), source };
+    let files = files_in_order(&reader.dir, &reader.live, &reader.naming).map_err(io)?;
+    let dir = Dir::open_ambient_dir(&reader.dir, ambient_authority()).map_err(io)?;
+    Ok(files.into_iter().flat_map(move |(file, _)| {
+        let path = reader.dir.join(&file);
+        let records = match read_text(&dir, &file) {
+            Ok(text) => reader.records(&path, &text),
+            Err(source) => vec![Err(QueryFailure::Io { file: path, source })],
+        };
+        records.into_iter()
+    }))
+}
+
+enum Kind {
+    Json { elasticsearch: bool },
+    Csv { rows: CsvRows, schema: Value },
+}
+
+struct Reader {
+    dir: PathBuf,
+    live: String,
+    naming: crate::outputs::rotation::RotationPolicy,
+    kind: Kind,
+}
+
+impl Reader {
+    /// The events in one file's text (a partial last record, being
+    /// written, is skipped).
+    fn records(&self, path: &std::path::Path, text: &str) -> Vec<Result<Value, QueryFailure>> {
+        let corrupt = |line, message| QueryFailure::Corrupt { file: path.to_owned(), line, message };
+        let split = match &self.kind {
+            Kind::Json { .. } => crate::outputs::log_file::codec::JsonLines.split(text),
+            Kind::Csv { rows, .. } => rows.split(text),
+        };
+        let split = match split {
+            Ok(split) => split,
+            Err(message) => return vec![Err(corrupt(0, message))],
+        };
+        let mut out = Vec::new();
+        for (line, record, complete) in split {
+            if !complete || record.trim().is_empty() {
+                continue;
+            }
+            match &self.kind {
+                Kind::Json { elasticsearch } => match serde_json::from_str::<Value>(record) {
+                    Ok(Value::Object(mut map)) => {
+                        if map.contains_key(SIGNATURE_MEMBER) && map.len() == 1 {
+                            continue;
+                        }
+                        map.remove(INTEGRITY_MEMBER);
+                        let event = Value::Object(map);
+                        out.push(Ok(if *elasticsearch { super::json::denormalize(event) } else { event }));
+                    }
+                    Ok(_) => out.push(Err(corrupt(line, "not a JSON object".into()))),
+                    Err(e) => out.push(Err(corrupt(line, e.to_string()))),
+                },
+                Kind::Csv { rows, schema } => {
+                    let cells = match rows.format.decode(&format!("{record}{}", rows.format.end_of_line)) {
+                        Ok(mut records) if records.len() == 1 => records.remove(0).cells,
+                        Ok(_) => {
+                            out.push(Err(corrupt(line, "not one CSV record".into())));
+                            continue;
+                        }
+                        Err(e) => {
+                            out.push(Err(corrupt(line, e.to_string())));
+                            continue;
+                        }
+                    };
+                    let n = rows.columns.len();
+                    if cells.len() < n || cells.iter().zip(&rows.columns).all(|(c, h)| c == h) {
+                        continue; // the header
+                    }
+                    if rows.secure && cells.get(n + 2).is_some_and(|s| !s.is_empty()) {
+                        continue; // a signed record
+                    }
+                    out.push(Ok(row_to_event(&rows.columns, &cells[..n], schema, rows.format.neutralise_formulas)));
+                }
+            }
+        }
+        out
+    }
+}

@@ -1,0 +1,117 @@
+//! `wasp keygen`, `wasp verify` and `wasp query`: the file outputs' tools.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+
+use super::{EXIT_INCOMPLETE, write_stdout};
+use crate::integrity::IntegrityKeys;
+use crate::outputs::csv::codec::CsvFormat;
+use crate::outputs::log_file::codec::{CSV_INTEGRITY_COLUMNS, CsvRows, JsonLines, LineCodec};
+use crate::outputs::log_file::verify::{files_in_order, verify_files};
+use crate::outputs::rotation::RotationPolicy;
+
+/// `wasp keygen --out FILE`.
+pub(super) fn keygen(out: &Path) -> anyhow::Result<ExitCode> {
+    let keys = IntegrityKeys::generate()?;
+    keys.save(out)?;
+    write_stdout(&format!("wrote {} (verifying key {})\n", out.display(), keys.verifying_key_base64()))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// What `wasp verify` was asked.
+pub(super) struct VerifyArgs<'a> {
+    pub dir: &'a Path,
+    pub topic: &'a str,
+    pub key: &'a Path,
+    pub prefix: &'a str,
+    pub suffix: &'a str,
+    pub quote: char,
+    pub delimiter: char,
+    pub open: bool,
+}
+
+/// `wasp verify DIR --topic T --key FILE`.
+pub(super) fn verify(args: &VerifyArgs<'_>) -> anyhow::Result<ExitCode> {
+    let keys = IntegrityKeys::load(args.key)?;
+    let json = format!("{}.audit.json", args.topic);
+    let csv = format!("{}.csv", args.topic);
+    let naming = RotationPolicy { prefix: args.prefix.to_owned(), suffix: args.suffix.to_owned(), ..RotationPolicy::default() };
+    let (live, codec): (String, Box<dyn LineCodec>) = if !files_in_order(args.dir, &json, &naming)?.is_empty() {
+        (json, Box::new(JsonLines))
+    } else if !files_in_order(args.dir, &csv, &naming)?.is_empty() {
+        let format = CsvFormat { quote: args.quote, delimiter: args.delimiter, ..CsvFormat::default() };
+        let columns = csv_columns(args.dir, &csv, &naming, &format)?;
+        (csv, Box::new(CsvRows { format, columns, secure: true }))
+    } else {
+        anyhow::bail!("no `{json}` or `{csv}` (nor archives of them) in {}", args.dir.display());
+    };
+    let total: u64 = files_in_order(args.dir, &live, &naming)?.iter().map(|(_, size)| size).sum();
+    let bar = indicatif::ProgressBar::with_draw_target(Some(total), indicatif::ProgressDrawTarget::stderr());
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} verifying [{bar:30}] {bytes}/{total_bytes} ({eta})")
+            .map_err(anyhow::Error::msg)?
+            .progress_chars("=> "),
+    );
+    if total < 64 << 20 {
+        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
+    let reports = verify_files(args.dir, &live, &*codec, &naming, &keys, args.open, |size| bar.inc(size))?;
+    bar.finish_and_clear();
+    let mut out = String::new();
+    for report in &reports {
+        match &report.result {
+            Ok(note) => {
+                out.push_str(&format!("PASS {} ({} records)", report.name, report.records));
+                if let Some(note) = note {
+                    out.push_str(&format!(": {note}"));
+                }
+                out.push('\n');
+            }
+            Err((0, why)) => out.push_str(&format!("FAIL {}: {why}\n", report.name)),
+            Err((line, why)) => out.push_str(&format!("FAIL {} line {line}: {why}\n", report.name)),
+        }
+    }
+    write_stdout(&out)?;
+    Ok(if reports.iter().all(|r| r.passed()) { ExitCode::SUCCESS } else { ExitCode::from(EXIT_INCOMPLETE) })
+}
+
+/// The data columns of a sealed CSV output, from the first file's header.
+fn csv_columns(dir: &Path, live: &str, naming: &RotationPolicy, format: &CsvFormat) -> anyhow::Result<Vec<String>> {
+    let files = files_in_order(dir, live, naming)?;
+    let (first, _) = files.first().context("no file")?;
+    let handle = cap_std::fs::Dir::open_ambient_dir(dir, cap_std::ambient_authority())?;
+    let text = crate::outputs::log_file::read_text(&handle, first)?;
+    let records = format.decode(&text).map_err(|e| anyhow::anyhow!("{first}: {e}"))?;
+    let header = records.first().with_context(|| format!("{first} is empty"))?;
+    let columns = &header.cells;
+    if !columns.ends_with(&CSV_INTEGRITY_COLUMNS.map(String::from)) {
+        anyhow::bail!("{first}: the header does not end with {} (not a tamper-evident CSV file)", CSV_INTEGRITY_COLUMNS.join(", "));
+    }
+    Ok(columns[..columns.len() - CSV_INTEGRITY_COLUMNS.len()].to_vec())
+}
+
+/// `wasp query --config C --topic T --filter F`.
+pub(super) fn query(config: &Path, topic: &str, request: &crate::query::QueryRequest) -> anyhow::Result<ExitCode> {
+    let config = crate::Config::from_file(config)?;
+    let page = crate::builtin::query::query(&config, topic, request)?;
+    write_stdout(&format!("{}\n", serde_json::to_string_pretty(&page.to_json())?))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `wasp query --config C --topic T --id ID`.
+pub(super) fn read(config: &Path, topic: &str, id: &str) -> anyhow::Result<ExitCode> {
+    let config = crate::Config::from_file(config)?;
+    match crate::builtin::query::read(&config, topic, id)? {
+        Some(event) => {
+            write_stdout(&format!("{}\n", serde_json::to_string_pretty(&event)?))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        None => {
+            eprintln!("wasp: no `{topic}` event with _id `{id}`");
+            Ok(ExitCode::from(EXIT_INCOMPLETE))
+        }
+    }
+}
+

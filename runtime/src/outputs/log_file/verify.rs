@@ -1,0 +1,98 @@
+//! Verifying the files of one tamper-evident output, in order: the
+//! archives oldest first (gzipped ones too), then the live file.
+
+use std::path::Path;
+
+use cap_std::ambient_authority;
+use cap_std::fs::Dir;
+
+use super::codec::LineCodec;
+use crate::integrity::IntegrityKeys;
+use crate::integrity::verify::Verifier;
+use crate::outputs::rotation::RotationPolicy;
+use crate::outputs::rotation::naming::list_archives;
+
+/// What became of one file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FileReport {
+    /// The file's name.
+    pub name: String,
+    /// Data records checked.
+    pub records: u64,
+    /// `Ok` with an optional note, or the first bad line (1-based; 0: the
+    /// file as a whole) and why.
+    pub result: Result<Option<String>, (usize, String)>,
+}
+
+impl FileReport {
+    /// Whether the file passed.
+    pub fn passed(&self) -> bool {
+        self.result.is_ok()
+    }
+}
+
+/// The files of the output whose live file is `live` in `dir`, in chain
+/// order (archives oldest first, then the live file if it exists), with
+/// their sizes.
+pub fn files_in_order(dir: &Path, live: &str, naming: &RotationPolicy) -> std::io::Result<Vec<(String, u64)>> {
+    let handle = Dir::open_ambient_dir(dir, ambient_authority())?;
+    let mut files: Vec<(String, u64)> = list_archives(&handle, live, naming)?.into_iter().map(|a| (a.name, a.len)).collect();
+    if let Ok(meta) = handle.metadata(live) {
+        files.push((live.to_owned(), meta.len()));
+    }
+    Ok(files)
+}
+
+/// Verifies every file of the output (see [`files_in_order`]). `open`
+/// accepts an unsigned tail in the live file (a service still writing it).
+/// `progress` is told each file's size once it is checked.
+pub fn verify_files(
+    dir: &Path,
+    live: &str,
+    codec: &dyn LineCodec,
+    naming: &RotationPolicy,
+    keys: &IntegrityKeys,
+    open: bool,
+    mut progress: impl FnMut(u64),
+) -> std::io::Result<Vec<FileReport>> {
+    let handle = Dir::open_ambient_dir(dir, ambient_authority())?;
+    let files = files_in_order(dir, live, naming)?;
+    let mut verifier = Verifier::new(keys);
+    let mut reports = Vec::new();
+    for (name, size) in files {
+        verifier.begin_file();
+        let text = super::recover::read_text(&handle, &name)?;
+        let result = check_file(&mut verifier, &name, &text, codec, open && name == live);
+        reports.push(FileReport { name, records: verifier.records, result });
+        progress(size);
+    }
+    if let Err((first, why)) = verifier.finish()
+        && let Some(report) = reports.iter_mut().find(|r| r.name == first)
+        && report.result.is_ok()
+    {
+        report.result = Err((0, why));
+    }
+    Ok(reports)
+}
+
+fn check_file(verifier: &mut Verifier<'_>, name: &str, text: &str, codec: &dyn LineCodec, open: bool) -> Result<Option<String>, (usize, String)> {
+    let records = codec.split(text).map_err(|e| (0, e))?;
+    for (line, record, complete) in records {
+        if !complete {
+            if open {
+                break; // being written right now
+            }
+            return Err((line, "a partial last record (the file was cut in the middle of a record)".into()));
+        }
+        let entry = match codec.parse(record) {
+            Ok(Some(entry)) => entry,
+            Ok(None) => continue,
+            Err(e) => {
+                verifier.fail();
+                return Err((line, e));
+            }
+        };
+        verifier.entry(name, entry).map_err(|e| (line, e))?;
+    }
+    verifier.end_file(open).map_err(|e| (0, e))
+}
