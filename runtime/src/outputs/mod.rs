@@ -7,6 +7,7 @@
 //! output promises (a file: written to the operating system), and only then
 //! does the handler acknowledge its events in the journal.
 
+pub mod csv;
 pub mod file;
 pub mod log_file;
 pub mod stdout;
