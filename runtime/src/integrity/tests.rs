@@ -15,8 +15,8 @@ fn start(keys: &IntegrityKeys, state: ChainState, previous: &str) -> Entry {
     Entry::Signed(SignedRecord::new(keys, RecordKind::Start, state, &[("previous", previous.to_owned())]))
 }
 
-fn signature(keys: &IntegrityKeys, chain: &Chain) -> Entry {
-    Entry::Signed(SignedRecord::new(keys, RecordKind::Signature, chain.state(), &[("reason", "close".into())]))
+fn signature(keys: &IntegrityKeys, chain: &Chain, reason: &str) -> Entry {
+    Entry::Signed(SignedRecord::new(keys, RecordKind::Signature, chain.state(), &[("reason", reason.into())]))
 }
 
 #[test]
@@ -80,19 +80,20 @@ fn two_files(keys: &IntegrityKeys) -> Vec<(String, Vec<Entry>)> {
     for v in ["a", "b", "c"] {
         first.push(data(&mut chain, v));
     }
-    first.push(signature(keys, &chain));
+    first.push(signature(keys, &chain, "rotate"));
     let mut second = vec![start(keys, chain.state(), "one")];
     for v in ["d", "e"] {
         second.push(data(&mut chain, v));
     }
-    second.push(signature(keys, &chain));
+    second.push(signature(keys, &chain, "close"));
     vec![("one".into(), first), ("two".into(), second)]
 }
 
 fn run(keys: &IntegrityKeys, files: Vec<(String, Vec<Entry>)>) -> Vec<Result<(), String>> {
     let mut verifier = Verifier::new(keys);
     let mut results = Vec::new();
-    for (name, entries) in files {
+    let count = files.len();
+    for (i, (name, entries)) in files.into_iter().enumerate() {
         verifier.begin_file();
         let mut result = Ok(());
         for entry in entries {
@@ -102,7 +103,7 @@ fn run(keys: &IntegrityKeys, files: Vec<(String, Vec<Entry>)>) -> Vec<Result<(),
             }
         }
         if result.is_ok() {
-            result = verifier.end_file(false).map(|_| ());
+            result = verifier.end_file(i + 1 == count, false).map(|_| ());
         }
         results.push(result);
     }
@@ -129,7 +130,7 @@ fn removed_reordered_and_truncated_records_fail() {
     assert!(run(&keys, files)[0].as_ref().unwrap_err().contains("jumps from 0 to 2"));
     let mut files = two_files(&keys);
     files[1].1.pop();
-    assert!(run(&keys, files)[1].as_ref().unwrap_err().contains("without a signature"));
+    assert!(run(&keys, files)[1].as_ref().unwrap_err().contains("without the `close` signature"));
     let mut files = two_files(&keys);
     files.swap(0, 1);
     let results = run(&keys, files);
@@ -149,7 +150,7 @@ fn a_signed_gap_and_a_retention_record_are_accepted() {
     }
     entries.push(Entry::Signed(SignedRecord::new(&keys, RecordKind::Gap, lost.state(), &[("from", "2".into())])));
     entries.push(data(&mut lost, "e"));
-    entries.push(signature(&keys, &lost));
+    entries.push(signature(&keys, &lost, "close"));
     assert_eq!(run(&keys, vec![("live".into(), entries.clone())]), [Ok(())]);
     // The same file, but its predecessor was deleted: only a retention
     // record makes that acceptable.
@@ -158,7 +159,7 @@ fn a_signed_gap_and_a_retention_record_are_accepted() {
     let deleted = chain.state();
     let mut entries = vec![start(&keys, deleted, "old-archive")];
     entries.push(data(&mut chain, "x"));
-    let unvouched = run(&keys, vec![("live".into(), [entries.clone(), vec![signature(&keys, &chain)]].concat())]);
+    let unvouched = run(&keys, vec![("live".into(), [entries.clone(), vec![signature(&keys, &chain, "close")]].concat())]);
     assert!(unvouched[0].as_ref().unwrap_err().contains("no retention record"), "{unvouched:?}");
     entries.push(Entry::Signed(SignedRecord::new(
         &keys,
@@ -166,5 +167,6 @@ fn a_signed_gap_and_a_retention_record_are_accepted() {
         chain.state(),
         &[("file", "old-archive".into()), ("fileSeq", deleted.seq.to_string()), ("fileHead", deleted.head_hex())],
     )));
+    entries.push(signature(&keys, &chain, "close"));
     assert_eq!(run(&keys, vec![("live".into(), entries)]), [Ok(())]);
 }

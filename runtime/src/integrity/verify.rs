@@ -33,6 +33,8 @@ pub struct Verifier<'k> {
     started: bool,
     /// Whether the last record was signed over the current state.
     sealed: bool,
+    /// The `reason` of the last record, when it is a signature.
+    last_reason: Option<String>,
     /// The previous file failed: take the next file's start as it is.
     resync: bool,
     /// The first file's claim: the file before it and the state it
@@ -53,6 +55,7 @@ impl<'k> Verifier<'k> {
             previous_file: None,
             started: false,
             sealed: false,
+            last_reason: None,
             resync: false,
             first_claim: None,
             retention: Vec::new(),
@@ -64,6 +67,7 @@ impl<'k> Verifier<'k> {
     pub fn begin_file(&mut self) {
         self.started = false;
         self.sealed = false;
+        self.last_reason = None;
         self.records = 0;
     }
 
@@ -109,6 +113,7 @@ impl<'k> Verifier<'k> {
                 }
                 chain.seal(&borrowed);
                 self.sealed = false;
+                self.last_reason = None;
                 self.records += 1;
                 Ok(())
             }
@@ -130,6 +135,7 @@ impl<'k> Verifier<'k> {
                         }
                         chain.skip_to(self.keys.hmac_key(), stated);
                         self.sealed = true;
+                        self.last_reason = None;
                         Ok(())
                     }
                     RecordKind::Signature | RecordKind::Retention => {
@@ -149,6 +155,8 @@ impl<'k> Verifier<'k> {
                                 return Err("a retention record without `fileSeq`/`fileHead`".into());
                             };
                             self.retention.push((file.to_owned(), ChainState { seq, head }));
+                        } else {
+                            self.last_reason = record.get("reason").map(str::to_owned);
                         }
                         self.sealed = true;
                         Ok(())
@@ -200,19 +208,25 @@ impl<'k> Verifier<'k> {
         Ok(())
     }
 
-    /// Ends the current file. An archive must end signed over its final
-    /// state; so must the live file unless `open` (a service still writing
-    /// it). `Ok` carries a note for an open tail.
-    pub fn end_file(&mut self, open: bool) -> Result<Option<String>, String> {
+    /// Ends the current file. An archive must end with its `rotate`
+    /// signature, the live file with the `close` signature written when the
+    /// output stopped; with `open` (a service still writing it) the live
+    /// file may end anywhere. `Ok` carries a note for an open tail.
+    pub fn end_file(&mut self, live: bool, open: bool) -> Result<Option<String>, String> {
+        let seq = self.chain.as_ref().map_or(0, |c| c.state().seq);
+        let wanted = if live { "close" } else { "rotate" };
         let result = if !self.started {
             Err("the file is empty: it has no start record".into())
-        } else if self.sealed {
+        } else if self.sealed && self.last_reason.as_deref() == Some(wanted) {
             Ok(None)
-        } else if open {
-            Ok(Some("its last records are not signed yet (written since the last signature)".into()))
+        } else if live && open {
+            Ok((!self.sealed).then(|| "its last records are not signed yet (written since the last signature)".to_owned()))
+        } else if live {
+            Err(format!(
+                "the file ends at record {seq} without the `close` signature (its tail was cut, or the output is still running or crashed: use --open)"
+            ))
         } else {
-            let seq = self.chain.as_ref().map_or(0, |c| c.state().seq);
-            Err(format!("the file ends at record {seq} without a signature over it (its tail was cut, or the output did not close)"))
+            Err(format!("the archive ends at record {seq} without its `rotate` signature (its tail was cut)"))
         };
         if result.is_err() {
             self.resync = true;

@@ -197,7 +197,7 @@ impl LogFile {
     /// (gzipped when the suffix ends with `.gz`), starts a new one, and
     /// applies retention. Returns the archive's name.
     pub fn rotate_now(&mut self) -> std::io::Result<String> {
-        self.sign_if_needed("rotate")?;
+        self.signed(RecordKind::Signature, &[("reason", "rotate".to_owned())])?;
         self.flush()?;
         let now = self.options.clock.now();
         let live = self.name.to_string_lossy().into_owned();
@@ -332,7 +332,7 @@ impl Sink for LogFile {
     }
 
     fn close(&mut self) -> std::io::Result<()> {
-        self.sign_if_needed("close")?;
+        self.signed(RecordKind::Signature, &[("reason", "close".to_owned())])?;
         self.flush()
     }
 }

@@ -62,7 +62,7 @@ pub fn verify_files(
     for (name, size) in files {
         verifier.begin_file();
         let text = super::recover::read_text(&handle, &name)?;
-        let result = check_file(&mut verifier, &name, &text, codec, open && name == live);
+        let result = check_file(&mut verifier, &name, &text, codec, name == live, open);
         reports.push(FileReport { name, records: verifier.records, result });
         progress(size);
     }
@@ -75,11 +75,11 @@ pub fn verify_files(
     Ok(reports)
 }
 
-fn check_file(verifier: &mut Verifier<'_>, name: &str, text: &str, codec: &dyn LineCodec, open: bool) -> Result<Option<String>, (usize, String)> {
+fn check_file(verifier: &mut Verifier<'_>, name: &str, text: &str, codec: &dyn LineCodec, live: bool, open: bool) -> Result<Option<String>, (usize, String)> {
     let records = codec.split(text).map_err(|e| (0, e))?;
     for (line, record, complete) in records {
         if !complete {
-            if open {
+            if live && open {
                 break; // being written right now
             }
             return Err((line, "a partial last record (the file was cut in the middle of a record)".into()));
@@ -94,5 +94,5 @@ fn check_file(verifier: &mut Verifier<'_>, name: &str, text: &str, codec: &dyn L
         };
         verifier.entry(name, entry).map_err(|e| (line, e))?;
     }
-    verifier.end_file(open).map_err(|e| (0, e))
+    verifier.end_file(live, open).map_err(|e| (0, e))
 }
