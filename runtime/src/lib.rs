@@ -20,6 +20,7 @@ pub mod engine;
 pub mod event;
 pub mod journal;
 pub mod outputs;
+pub mod query;
 pub mod quota;
 pub mod schema;
 mod replay;
