@@ -22,6 +22,7 @@ pub mod event;
 pub mod integrity;
 pub mod journal;
 pub mod outputs;
+pub mod query;
 pub mod quota;
 pub mod schema;
 mod replay;

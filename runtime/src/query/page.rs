@@ -1,0 +1,228 @@
+//! Sorting (`_sortKeys`), paging (`_pageSize`, `_pagedResultsCookie`) and
+//! the query run itself: one streaming pass over the events.
+
+use std::cmp::Ordering;
+use std::fmt;
+
+use base64::Engine as _;
+use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use super::filter::{fold_cmp, normalize_pointer, number_cmp};
+use super::{QueryError, QueryRequest};
+
+/// URL-safe base64; written without padding, read with or without.
+const COOKIE_BASE64: GeneralPurpose = GeneralPurpose::new(
+    &base64::alphabet::URL_SAFE,
+    GeneralPurposeConfig::new().with_encode_padding(false).with_decode_padding_mode(DecodePaddingMode::Indifferent),
+);
+
+/// One `_sortKeys` entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SortKey {
+    /// Normalized JSON pointer of the field, with its leading `/`.
+    pub pointer: String,
+    /// `false` when the key was written with a `-` prefix.
+    pub ascending: bool,
+}
+
+impl fmt::Display for SortKey {
+    /// Canonical text: `/pointer` ascending, `-/pointer` descending.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}{}", if self.ascending { "" } else { "-" }, self.pointer)
+    }
+}
+
+/// Parses `_sortKeys`: comma-separated JSON pointers (with or without their
+/// leading `/`), each with an optional `+` (ascending, the default) or `-`
+/// (descending) prefix: `"timestamp,-userId,+/client/ip"`. Blank text is
+/// no keys.
+pub fn parse_sort_keys(text: &str) -> Result<Vec<SortKey>, QueryError> {
+    if text.trim().is_empty() {
+        return Ok(Vec::new());
+    }
+    text.split(',')
+        .enumerate()
+        .map(|(i, item)| {
+            let item = item.trim();
+            let (ascending, raw) = match item.strip_prefix('-') {
+                Some(rest) => (false, rest),
+                None => (true, item.strip_prefix('+').unwrap_or(item)),
+            };
+            let pointer = normalize_pointer(raw.trim())
+                .map_err(|message| QueryError::SortKeys(format!("key {} (`{item}`): {message}", i + 1)))?;
+            Ok(SortKey { pointer, ascending })
+        })
+        .collect()
+}
+
+/// One page of results, as [`run`] returns it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueryPage {
+    /// The matching events of this page, in result order.
+    pub result: Vec<Value>,
+    /// `result.len()`.
+    pub result_count: usize,
+    /// The cookie for the next page; `None` on the last page (and when the
+    /// request was not paged).
+    pub paged_results_cookie: Option<String>,
+    /// How many events match the filter (exact: every event is scanned).
+    pub total_paged_results: i64,
+    /// How many matching events come after this page.
+    pub remaining_paged_results: i64,
+}
+
+impl QueryPage {
+    /// The CREST query response: `result`, `resultCount`,
+    /// `pagedResultsCookie` (`null` on the last page),
+    /// `totalPagedResultsPolicy` (always `"EXACT"`), `totalPagedResults`,
+    /// `remainingPagedResults`.
+    pub fn to_json(&self) -> Value {
+        json!({
+            "result": self.result,
+            "resultCount": self.result_count,
+            "pagedResultsCookie": self.paged_results_cookie,
+            "totalPagedResultsPolicy": "EXACT",
+            "totalPagedResults": self.total_paged_results,
+            "remainingPagedResults": self.remaining_paged_results,
+        })
+    }
+}
+
+/// What a cookie holds.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Cookie {
+    /// Offset of the next page among the matching events, in result order.
+    o: usize,
+    /// [`fingerprint`] of the query the cookie belongs to.
+    f: String,
+}
+
+/// First 16 hex digits of the SHA-256 of the canonical filter and sort keys:
+/// ties a cookie to its query.
+fn fingerprint(request: &QueryRequest) -> String {
+    let keys: Vec<String> = request.sort_keys.iter().map(SortKey::to_string).collect();
+    let digest = Sha256::digest(format!("{}\n{}", request.filter, keys.join(",")).as_bytes());
+    hex::encode(&digest[..8])
+}
+
+/// The cookie for the page starting at `offset` of `request`'s results.
+pub(super) fn encode_cookie(request: &QueryRequest, offset: usize) -> String {
+    let cookie = Cookie { o: offset, f: fingerprint(request) };
+    // Serializing a struct of a number and a string cannot fail.
+    COOKIE_BASE64.encode(serde_json::to_vec(&cookie).unwrap_or_default())
+}
+
+/// The offset `cookie` points to, if it is a cookie of `request`'s query.
+pub(super) fn decode_cookie(request: &QueryRequest, cookie: &str) -> Result<usize, QueryError> {
+    let invalid = || QueryError::Cookie("not a paged-results cookie from this service".to_owned());
+    let bytes = COOKIE_BASE64.decode(cookie.trim()).map_err(|_| invalid())?;
+    let cookie: Cookie = serde_json::from_slice(&bytes).map_err(|_| invalid())?;
+    if cookie.f != fingerprint(request) {
+        return Err(QueryError::Cookie(
+            "the cookie belongs to another query (a different _queryFilter or _sortKeys); start again without it".to_owned(),
+        ));
+    }
+    Ok(cookie.o)
+}
+
+/// Orders two values of a sort key: absent and `null` first, then numbers
+/// (by value), strings (ignoring case), booleans (`false` first), and
+/// anything else (arrays, objects) by its JSON text.
+pub fn compare_values(a: Option<&Value>, b: Option<&Value>) -> Ordering {
+    fn rank(v: Option<&Value>) -> u8 {
+        match v {
+            None | Some(Value::Null) => 0,
+            Some(Value::Number(_)) => 1,
+            Some(Value::String(_)) => 2,
+            Some(Value::Bool(_)) => 3,
+            Some(_) => 4,
+        }
+    }
+    match (a, b) {
+        (Some(Value::Number(a)), Some(Value::Number(b))) => number_cmp(a, b).unwrap_or(Ordering::Equal),
+        (Some(Value::String(a)), Some(Value::String(b))) => fold_cmp(a, b),
+        (Some(Value::Bool(a)), Some(Value::Bool(b))) => a.cmp(b),
+        (Some(a @ (Value::Array(_) | Value::Object(_))), Some(b @ (Value::Array(_) | Value::Object(_)))) => {
+            a.to_string().cmp(&b.to_string())
+        }
+        _ => rank(a).cmp(&rank(b)),
+    }
+}
+
+/// Orders two events by `keys` (then by storage index, so that ties keep
+/// storage order).
+fn compare_events(keys: &[SortKey], a: &(usize, Value), b: &(usize, Value)) -> Ordering {
+    for key in keys {
+        let ordering = compare_values(a.1.pointer(&key.pointer), b.1.pointer(&key.pointer));
+        let ordering = if key.ascending { ordering } else { ordering.reverse() };
+        if ordering != Ordering::Equal {
+            return ordering;
+        }
+    }
+    a.0.cmp(&b.0)
+}
+
+/// Runs `request` over `events`, given in storage order (oldest first), and
+/// returns the requested page.
+///
+/// The pass streams: events that do not match are dropped at once; without
+/// sort keys only the events of the page are kept (the others are only
+/// counted); with sort keys and a page size, at most about twice
+/// offset + page size events are kept at a time.
+///
+/// The first error of `events` (an I/O error reading a file, say) stops the
+/// run and is returned as is.
+///
+/// A cookie that is not one of this request's (see
+/// [`QueryRequest::offset`], which [`QueryRequest::from_params`] already
+/// checks) yields an empty last page.
+pub fn run<E>(request: &QueryRequest, events: impl IntoIterator<Item = Result<Value, E>>) -> Result<QueryPage, E> {
+    let offset = request.offset().unwrap_or(usize::MAX);
+    let page_size = request.page_size.filter(|&n| n > 0);
+    let end = page_size.map_or(usize::MAX, |n| offset.saturating_add(n));
+    let mut total = 0usize;
+    let mut kept: Vec<(usize, Value)> = Vec::new();
+    if request.sort_keys.is_empty() {
+        for event in events {
+            let event = event?;
+            if request.filter.matches(&event) {
+                if (offset..end).contains(&total) {
+                    kept.push((total, event));
+                }
+                total += 1;
+            }
+        }
+    } else {
+        // Keep the best `end` events seen so far; trim when twice as many.
+        let trim_at = end.saturating_mul(2).max(64);
+        for event in events {
+            let event = event?;
+            if request.filter.matches(&event) {
+                kept.push((total, event));
+                total += 1;
+                if kept.len() >= trim_at {
+                    kept.sort_by(|a, b| compare_events(&request.sort_keys, a, b));
+                    kept.truncate(end);
+                }
+            }
+        }
+        kept.sort_by(|a, b| compare_events(&request.sort_keys, a, b));
+        kept.truncate(end);
+        kept.drain(..offset.min(kept.len()));
+    }
+    let result: Vec<Value> = kept.into_iter().map(|(_, event)| event).collect();
+    let next = offset.saturating_add(result.len());
+    let remaining = total.saturating_sub(next);
+    let paged_results_cookie = (page_size.is_some() && remaining > 0).then(|| encode_cookie(request, next));
+    Ok(QueryPage {
+        result_count: result.len(),
+        result,
+        paged_results_cookie,
+        total_paged_results: i64::try_from(total).unwrap_or(i64::MAX),
+        remaining_paged_results: i64::try_from(remaining).unwrap_or(i64::MAX),
+    })
+}
