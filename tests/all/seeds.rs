@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
 use wasp::config::Config;
-use wasp::{AuditService, BuildError};
+use wasp::AuditService;
 
 /// Usage templates and bare `"key": value` fragments: not JSON as written.
 const TEMPLATES: [&str; 15] = [
@@ -108,14 +108,64 @@ fn every_seed_configuration_example_parses() {
 }
 
 #[test]
-fn a_seed_configuration_with_an_output_not_built_yet_says_so() {
+fn a_seed_json_handler_reads_every_setting_as_written() {
+    use wasp::builtin::BuiltinSettings;
     let path = fixtures().into_iter().find(|p| p.ends_with("004-0173-audit-service-json-rotate-midnight-60-days.json")).unwrap();
     let config = Config::from_file(&path).unwrap();
     let json_handler = &config.forgerock_handlers[0];
     assert_eq!((json_handler.name.as_str(), json_handler.class.name()), ("json", "org.forgerock.audit.handlers.json.JsonAuditEventHandler"));
-    assert_eq!(json_handler.settings["fileRotation"]["rotationTimes"], json!(["0 hours"]), "its settings are kept as written");
-    assert_eq!(json_handler.settings["fileRetention"]["maxNumberOfHistoryFiles"], 60);
-    let err = AuditService::new(config).err().expect("refused");
-    assert!(matches!(err, BuildError::NotSupported { .. }), "{err}");
-    assert!(err.to_string().contains("is recognised but not supported yet"), "{err}");
+    let Some(BuiltinSettings::Json(settings)) = &json_handler.builtin else { panic!("a JSON handler: {:?}", json_handler.builtin) };
+    assert_eq!(settings.log_directory, Path::new("/tmp/logs"));
+    assert!(settings.rotation.enabled);
+    assert_eq!(settings.rotation.times, [std::time::Duration::ZERO], "rotationTimes [\"0 hours\"]: midnight UTC");
+    assert_eq!(settings.retention.max_history_files, Some(60));
+    assert_eq!((settings.write_interval, settings.max_size), (std::time::Duration::from_secs(1), 10_000), "the seeds' buffering defaults");
+}
+
+/// Every JSON, JSON stdout and CSV handler in the seeds runs, with its
+/// `logDirectory` (and key file) moved to a temporary directory: an event
+/// published reaches its file.
+#[test]
+fn every_seed_file_handler_runs() {
+    let mut ran = Vec::new();
+    for path in fixtures() {
+        let name = path.file_name().unwrap().to_str().unwrap().to_owned();
+        let Ok(value) = serde_json::from_str::<Value>(&std::fs::read_to_string(&path).unwrap()) else { continue };
+        let mut services = Vec::new();
+        audit_services(&value, &mut services);
+        let mut handlers: Vec<Value> = services
+            .iter()
+            .flat_map(|s| s["config"]["eventHandlers"].as_array().cloned().unwrap_or_default())
+            .collect();
+        if name.starts_with("001-0463") {
+            handlers.push(json!({"class": "org.forgerock.audit.handlers.csv.CsvAuditEventHandler", "config": value}));
+        } else if value.get("class").is_some() {
+            handlers.push(value.clone());
+        }
+        for mut handler in handlers {
+            let class = handler["class"].as_str().unwrap_or_default().to_owned();
+            if !["JsonAuditEventHandler", "CsvAuditEventHandler"].iter().any(|c| class.ends_with(c)) {
+                continue;
+            }
+            let fx = wasp_tests::Fixture::new();
+            handler["config"]["logDirectory"] = json!(fx.path().join("logs"));
+            if handler["config"].get("security").is_some() {
+                let key = fx.path().join("audit.key");
+                wasp::integrity::IntegrityKeys::generate().unwrap().save(&key).unwrap();
+                handler["config"]["security"]["filename"] = json!(key);
+            }
+            let topic = handler["config"]["topics"][0].as_str().unwrap().to_owned();
+            let config = fx.config_doc(&json!({"eventHandlers": [handler]}));
+            let audit = AuditService::from_config_file(&config).unwrap_or_else(|e| panic!("{name}: {e}"));
+            audit.publish(&topic, json!({"_id": "seed-event", "eventName": "x", "userId": "bjensen"})).unwrap();
+            audit.flush();
+            let summary = audit.shutdown();
+            assert_eq!(summary.handlers[0].delivered, 1, "{name}");
+            let file = fx.path().join("logs").join(if class.contains("csv") { format!("{topic}.csv") } else { format!("{topic}.audit.json") });
+            let text = std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{name}: {}: {e}", file.display()));
+            assert!(text.contains("seed-event"), "{name}: {text}");
+            ran.push(name.clone());
+        }
+    }
+    assert!(ran.len() >= 5, "the seeds' JSON and CSV handlers: {ran:?}");
 }

@@ -58,7 +58,26 @@ pub fn run(path: &Path) -> anyhow::Result<ExitCode> {
     }
     for h in &config.forgerock_handlers {
         writeln!(out, "  handler {} ({}{}): topics {}", h.name, h.class.name(), if h.enabled { "" } else { ", disabled" }, h.topics.join(", "))?;
-        if h.enabled {
+        match &h.builtin {
+            Some(crate::builtin::BuiltinSettings::Json(s)) => {
+                writeln!(out, "    files {}/<topic>.audit.json{}", s.log_directory.display(), if s.security.is_some() { ", tamper-evident" } else { "" })?;
+            }
+            Some(crate::builtin::BuiltinSettings::Csv(s)) => {
+                writeln!(out, "    files {}/<topic>.csv{}", s.log_directory.display(), if s.security.is_some() { ", tamper-evident" } else { "" })?;
+            }
+            Some(crate::builtin::BuiltinSettings::JsonStdout(_)) => writeln!(out, "    standard output")?,
+            None => {}
+        }
+        if let Some(security) = h.builtin.as_ref().and_then(|b| match b {
+            crate::builtin::BuiltinSettings::Json(s) => s.security.as_ref(),
+            crate::builtin::BuiltinSettings::Csv(s) => s.security.as_ref(),
+            crate::builtin::BuiltinSettings::JsonStdout(_) => None,
+        }) && h.enabled
+            && let Err(e) = crate::integrity::IntegrityKeys::load(&security.key_file)
+        {
+            problems.push(format!("handler `{}`: {e}", h.name));
+        }
+        if h.enabled && h.builtin.is_none() {
             problems.push(format!(
                 "handler `{}`: class `{}` is recognised but not supported yet (it arrives with {})",
                 h.name,
