@@ -8,6 +8,7 @@
 //! does the handler acknowledge its events in the journal.
 
 pub mod file;
+pub mod rotation;
 pub mod stdout;
 
 use std::path::Path;
