@@ -10,6 +10,7 @@
 pub mod csv;
 pub mod file;
 pub mod log_file;
+pub mod rotation;
 pub mod stdout;
 
 use std::path::Path;
