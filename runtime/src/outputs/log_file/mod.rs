@@ -201,7 +201,7 @@ impl LogFile {
         self.flush()?;
         let now = self.options.clock.now();
         let live = self.name.to_string_lossy().into_owned();
-        let archive = crate::outputs::rotation::naming::archive_name(&live, &self.options.rotation, now, |candidate| {
+        let archive = crate::outputs::rotation::archive_name(&live, &self.options.rotation, now, |candidate| {
             self.dir.exists(candidate) || self.dir.exists(candidate.strip_suffix(".gz").unwrap_or(candidate))
         });
         let gzip = self.options.rotation.gzip() && archive.ends_with(".gz");
@@ -223,7 +223,7 @@ impl LogFile {
         self.flush()?;
         self.mark_len = self.committed_len;
         self.mark_chain = self.chain.clone();
-        if gzip && let Err(e) = crate::outputs::rotation::retention::gzip_archive(&self.dir, &moved, &archive) {
+        if gzip && let Err(e) = crate::outputs::rotation::gzip_archive(&self.dir, &moved, &archive) {
             tracing::error!(file = %self.shown.display(), "cannot gzip the archive {moved}: {e}");
         }
         tracing::info!(file = %self.shown.display(), archive, "rotated");
@@ -234,7 +234,8 @@ impl LogFile {
     /// Deletes archives per the retention policy, oldest first; with tamper
     /// evidence, records each deletion in the live file.
     pub fn apply_retention(&mut self) -> std::io::Result<()> {
-        use crate::outputs::rotation::{naming, retention};
+        use crate::outputs::rotation as naming;
+        use crate::outputs::rotation as retention;
         if !self.options.retention.is_enabled() {
             return Ok(());
         }
@@ -261,7 +262,7 @@ impl Sink for LogFile {
     fn write(&mut self, record: &[u8]) -> std::io::Result<()> {
         let before = self.chain.clone();
         let mut line = self.codec.data_line(record, self.chain.as_mut())?;
-        if crate::outputs::rotation::schedule::size_due(&self.options.rotation, self.len, line.len() as u64) {
+        if crate::outputs::rotation::size_due(&self.options.rotation, self.len, line.len() as u64) {
             // The archive's closing signature covers the chain without this
             // record: seal it again after the rotation.
             self.chain = before;
@@ -316,7 +317,7 @@ impl Sink for LogFile {
         }
         if now.duration_since(self.last_check).unwrap_or_default() >= self.options.rotation.check_interval {
             self.last_check = now;
-            if crate::outputs::rotation::schedule::due(&self.options.rotation, self.opened_at, now) {
+            if crate::outputs::rotation::due(&self.options.rotation, self.opened_at, now) {
                 self.rotate_now()?;
             } else {
                 self.apply_retention()?;

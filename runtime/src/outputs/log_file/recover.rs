@@ -11,7 +11,7 @@ use super::LogOptions;
 use super::codec::LineCodec;
 use crate::integrity::verify::Entry;
 use crate::integrity::{ChainState, RecordKind};
-use crate::outputs::rotation::naming::list_archives;
+use crate::outputs::rotation::list_archives;
 
 /// What an opened file continues from.
 #[derive(Debug)]

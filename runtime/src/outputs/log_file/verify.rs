@@ -10,7 +10,7 @@ use super::codec::LineCodec;
 use crate::integrity::IntegrityKeys;
 use crate::integrity::verify::Verifier;
 use crate::outputs::rotation::RotationPolicy;
-use crate::outputs::rotation::naming::list_archives;
+use crate::outputs::rotation::list_archives;
 
 /// What became of one file.
 #[derive(Debug, Clone, PartialEq)]
