@@ -138,10 +138,10 @@ enum Command {
         #[arg(long, short)]
         key: PathBuf,
         /// `fileRotation.rotationFilePrefix` of the output.
-        #[arg(long, default_value = "")]
+        #[arg(long, default_value = "", allow_hyphen_values = true)]
         prefix: String,
         /// `fileRotation.rotationFileSuffix` of the output.
-        #[arg(long, default_value = "-yyyy.MM.dd-HH.mm.ss")]
+        #[arg(long, default_value = "-yyyy.MM.dd-HH.mm.ss", allow_hyphen_values = true)]
         suffix: String,
         /// CSV `formatting.quoteChar`.
         #[arg(long, default_value = "\"")]
