@@ -44,6 +44,8 @@ pub struct Verifier<'k> {
     retention: Vec<(String, ChainState)>,
     /// Data records checked in the current file.
     pub records: u64,
+    /// Declared gaps in the current file, for the report.
+    notes: Vec<String>,
 }
 
 impl<'k> Verifier<'k> {
@@ -60,6 +62,7 @@ impl<'k> Verifier<'k> {
             first_claim: None,
             retention: Vec::new(),
             records: 0,
+            notes: Vec::new(),
         }
     }
 
@@ -69,6 +72,7 @@ impl<'k> Verifier<'k> {
         self.sealed = false;
         self.last_reason = None;
         self.records = 0;
+        self.notes.clear();
     }
 
     /// The current file failed outside the verifier (a line that does not
@@ -134,6 +138,7 @@ impl<'k> Verifier<'k> {
                             ));
                         }
                         chain.skip_to(self.keys.hmac_key(), stated);
+                        self.notes.push(format!("records {from}..={} declared lost by a signed gap record", stated.seq));
                         self.sealed = true;
                         self.last_reason = None;
                         Ok(())
@@ -215,12 +220,17 @@ impl<'k> Verifier<'k> {
     pub fn end_file(&mut self, live: bool, open: bool) -> Result<Option<String>, String> {
         let seq = self.chain.as_ref().map_or(0, |c| c.state().seq);
         let wanted = if live { "close" } else { "rotate" };
+        let notes = std::mem::take(&mut self.notes);
+        let note = |extra: Option<&str>| {
+            let all: Vec<&str> = notes.iter().map(String::as_str).chain(extra).collect();
+            (!all.is_empty()).then(|| all.join("; "))
+        };
         let result = if !self.started {
             Err("the file is empty: it has no start record".into())
         } else if self.sealed && self.last_reason.as_deref() == Some(wanted) {
-            Ok(None)
+            Ok(note(None))
         } else if live && open {
-            Ok((!self.sealed).then(|| "its last records are not signed yet (written since the last signature)".to_owned()))
+            Ok(note((!self.sealed).then_some("its last records are not signed yet (written since the last signature)")))
         } else if live {
             Err(format!(
                 "the file ends at record {seq} without the `close` signature (its tail was cut, or the output is still running or crashed: use --open)"

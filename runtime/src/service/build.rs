@@ -251,6 +251,8 @@ fn builtin_parts(config: &Config, h: &crate::config::forgerock::ForgeRockHandler
     use crate::outputs::log_file::codec::{CsvRows, JsonLines, LineCodec};
     let sync = config.journal.durability == Durability::Fsync;
     let topic_index = || h.topics.iter().enumerate().map(|(i, t)| (t.clone(), i)).collect();
+    // Chain checkpoints of tamper-evident outputs: outside the log directory.
+    let state_dir = config.data_dir.join("integrity").join(&h.name);
     match settings {
         BuiltinSettings::JsonStdout(s) => {
             let sink: Box<dyn crate::outputs::Sink> = Box::new(crate::outputs::stdout::StdoutSink::new(&Default::default()));
@@ -258,7 +260,7 @@ fn builtin_parts(config: &Config, h: &crate::config::forgerock::ForgeRockHandler
             (Box::new(json_stdout::JsonStdoutHandler(s.clone())), Ok((vec![sink], vec![summary])), 10_000, std::time::Duration::ZERO)
         }
         BuiltinSettings::Json(s) => {
-            let opened = open_log_files(&s.log_directory, h, s.security.as_ref(), &s.rotation, &s.retention, sync, |topic| {
+            let opened = open_log_files(&s.log_directory, h, s.security.as_ref(), &s.rotation, &s.retention, sync, &state_dir, |topic| {
                 Ok((json::JsonSettings::file_name(topic), Box::new(JsonLines) as Box<dyn LineCodec>))
             });
             let native = json::JsonHandler { outputs: topic_index(), elasticsearch_compatible: s.elasticsearch_compatible };
@@ -266,7 +268,7 @@ fn builtin_parts(config: &Config, h: &crate::config::forgerock::ForgeRockHandler
         }
         BuiltinSettings::Csv(s) => {
             let mut topics = std::collections::BTreeMap::new();
-            let opened = open_log_files(&s.log_directory, h, s.security.as_ref(), &s.rotation, &s.retention, sync, |topic| {
+            let opened = open_log_files(&s.log_directory, h, s.security.as_ref(), &s.rotation, &s.retention, sync, &state_dir, |topic| {
                 let schema = schema_source(config, topic)?;
                 let columns = crate::outputs::csv::codec::columns_for_schema(&schema);
                 topics.insert(topic.to_owned(), (topics.len(), columns.clone()));
@@ -298,6 +300,7 @@ fn open_log_files(
     rotation: &crate::outputs::rotation::RotationPolicy,
     retention: &crate::outputs::rotation::RetentionPolicy,
     sync: bool,
+    state_dir: &Path,
     mut codec_for: impl FnMut(&str) -> Result<(String, Box<dyn crate::outputs::log_file::codec::LineCodec>), String>,
 ) -> Result<Outputs, String> {
     use crate::outputs::log_file::{Integrity, LogFile, LogOptions};
@@ -314,7 +317,8 @@ fn open_log_files(
     let mut outputs = Vec::new();
     for topic in &h.topics {
         let (file, codec) = codec_for(topic)?;
-        let options = LogOptions { rotation: rotation.clone(), retention: retention.clone(), integrity: integrity.clone(), sync, ..Default::default() };
+        let checkpoint = integrity.as_ref().map(|_| state_dir.join(format!("{file}.state")));
+        let options = LogOptions { rotation: rotation.clone(), retention: retention.clone(), integrity: integrity.clone(), sync, checkpoint, ..Default::default() };
         let log = LogFile::open(&dir, PathBuf::from(&file), directory.join(&file), codec, options)
             .map_err(|e| format!("cannot open {}: {e}", directory.join(&file).display()))?;
         outputs.push(OutputSummary { name: topic.clone(), kind: "file".into(), location: log.path().display().to_string() });

@@ -59,6 +59,11 @@ pub struct LogOptions {
     pub integrity: Option<Integrity>,
     /// Whether a flush also syncs to disk (`fsync` journal durability).
     pub sync: bool,
+    /// Where the chain state is kept after each signature (outside the log
+    /// directory), so that records lost from the end of the file (a crash
+    /// before the disk had them, or a cut) are declared by a signed `gap`
+    /// record when the file is opened again, not silently renumbered.
+    pub checkpoint: Option<PathBuf>,
     /// The time source.
     pub clock: Arc<dyn Clock>,
 }
@@ -70,6 +75,7 @@ impl Default for LogOptions {
             retention: RetentionPolicy::default(),
             integrity: None,
             sync: false,
+            checkpoint: None,
             clock: Arc::new(SystemClock),
         }
     }
@@ -94,6 +100,8 @@ pub struct LogFile {
     /// Records written since the last signed record.
     unsigned: u64,
     opened_at: SystemTime,
+    /// A signature was written since the checkpoint was last saved.
+    checkpoint_due: bool,
     last_signature: SystemTime,
     last_check: SystemTime,
 }
@@ -135,6 +143,7 @@ impl LogFile {
             mark_chain: None,
             unsigned: recovered.unsigned,
             opened_at: now,
+            checkpoint_due: false,
             last_signature: now,
             last_check: now,
             options,
@@ -146,8 +155,33 @@ impl LogFile {
             log.begin_file(&recovered.previous)?;
             log.flush()?;
         }
+        log.declare_lost_records()?;
         log.mark_chain = log.chain.clone();
         Ok(log)
+    }
+
+    /// Compares the chain with the checkpoint: records the checkpoint had
+    /// signed that the files no longer hold are declared by a signed `gap`
+    /// record, and the chain continues after them.
+    fn declare_lost_records(&mut self) -> std::io::Result<()> {
+        let (Some(path), Some(integrity), Some(chain)) = (&self.options.checkpoint, self.options.integrity.clone(), &self.chain) else { return Ok(()) };
+        let Some(saved) = recover::read_checkpoint(path)? else { return Ok(()) };
+        let state = chain.state();
+        if saved.seq <= state.seq {
+            return Ok(());
+        }
+        tracing::error!(
+            file = %self.shown.display(),
+            "records {}..={} were signed but are no longer in the file (lost in a crash before they reached the disk, or cut): a signed gap record declares them",
+            state.seq + 1,
+            saved.seq
+        );
+        let record = SignedRecord::new(&integrity.keys, RecordKind::Gap, saved, &[("from", (state.seq + 1).to_string())]);
+        let line = self.codec.signed_line(&record);
+        self.put(&line)?;
+        self.chain = Some(Chain::resume(integrity.keys.hmac_key(), saved));
+        self.unsigned = 0;
+        self.flush()
     }
 
     /// The live file's path, for people.
@@ -181,6 +215,7 @@ impl LogFile {
             self.unsigned = 0;
             self.last_signature = self.options.clock.now();
         }
+        self.checkpoint_due = true;
         Ok(())
     }
 
@@ -280,6 +315,11 @@ impl Sink for LogFile {
             self.file.sync_data()?;
         }
         self.committed_len = self.len;
+        if std::mem::take(&mut self.checkpoint_due)
+            && let (Some(path), Some(chain)) = (&self.options.checkpoint, &self.chain)
+        {
+            recover::write_checkpoint(path, chain.state())?;
+        }
         Ok(())
     }
 

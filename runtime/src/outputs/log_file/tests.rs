@@ -183,3 +183,29 @@ fn a_raw_file_rotates_without_integrity() {
     assert_eq!(ids(dir.path(), &rotation), ["e0", "e1", "e2"]);
     assert_eq!(verify::files_in_order(dir.path(), LIVE, &rotation).unwrap().len(), 3);
 }
+
+#[test]
+fn records_lost_from_the_end_are_declared_by_a_signed_gap() {
+    let dir = tempfile::tempdir().unwrap();
+    let state_dir = tempfile::tempdir().unwrap();
+    let (keys, clock) = (keys(), ManualClock::new(start_time()));
+    let with_checkpoint = || LogOptions { checkpoint: Some(state_dir.path().join("access.state")), ..options(&keys, &clock) };
+    let mut log = open(dir.path(), Box::new(JsonLines), with_checkpoint());
+    for n in 0..4 {
+        log.write(&record(n)).unwrap();
+    }
+    log.close().unwrap();
+    // The last two records and the close signature never reached the disk.
+    let path = dir.path().join(LIVE);
+    let text = std::fs::read_to_string(&path).unwrap();
+    let kept: Vec<&str> = text.lines().take(3).collect(); // start, e0, e1
+    std::fs::write(&path, kept.iter().map(|l| format!("{l}\n")).collect::<String>()).unwrap();
+    let mut log = open(dir.path(), Box::new(JsonLines), with_checkpoint());
+    log.write(&record(9)).unwrap();
+    log.close().unwrap();
+    let reports = verify_files(dir.path(), LIVE, &JsonLines, &RotationPolicy::default(), &keys, false, |_| {}).unwrap();
+    assert_eq!(reports[0].result, Ok(Some("records 3..=4 declared lost by a signed gap record".into())), "{reports:?}");
+    assert_eq!(ids(dir.path(), &RotationPolicy::default()), ["e0", "e1", "e9"]);
+    let last: serde_json::Value = serde_json::from_str(std::fs::read_to_string(&path).unwrap().lines().nth(4).unwrap()).unwrap();
+    assert_eq!(last["_integrity"]["seq"], "5", "the chain continues after the declared gap");
+}
