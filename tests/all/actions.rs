@@ -15,7 +15,7 @@ fn rotate_keeps_the_old_file_and_flush_handler_waits_for_one_handler() {
     service.flush_handler("p").unwrap();
     let archived = service.rotate("p").unwrap();
     assert_eq!(archived.len(), 1, "{archived:?}");
-    assert!(archived[0].contains("out.log.2"), "{archived:?}");
+    assert!(archived[0].contains("out.log-2"), "{archived:?}");
     let old = std::fs::read_to_string(&archived[0]).unwrap();
     assert_eq!(old.lines().count(), 3);
     for n in 0..2 {
