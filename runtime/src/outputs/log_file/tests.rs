@@ -209,3 +209,54 @@ fn records_lost_from_the_end_are_declared_by_a_signed_gap() {
     let last: serde_json::Value = serde_json::from_str(std::fs::read_to_string(&path).unwrap().lines().nth(4).unwrap()).unwrap();
     assert_eq!(last["_integrity"]["seq"], "5", "the chain continues after the declared gap");
 }
+
+#[test]
+fn rotation_times_after_midnight_and_disk_space_retention() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::new(humantime::parse_rfc3339("2026-11-22T05:59:00Z").unwrap());
+    let settings: serde_json::Map<String, serde_json::Value> = serde_json::from_value(serde_json::json!({
+        "fileRotation": {"rotationEnabled": "true", "rotationTimes": ["6 hours", "12 hours"]},
+        "fileRetention": {"maxDiskSpaceToUse": "600"},
+        "rotationRetentionCheckInterval": "1 s"
+    }))
+    .unwrap();
+    let rotation = RotationPolicy::from_settings(&settings).unwrap();
+    let retention = RetentionPolicy::from_settings(&settings).unwrap();
+    let options = LogOptions { rotation: rotation.clone(), retention, clock: Arc::new(clock.clone()), ..LogOptions::default() };
+    let mut log = open(dir.path(), Box::new(codec::RawLines), options);
+    let archives = |dir: &std::path::Path| verify::files_in_order(dir, LIVE, &rotation).unwrap().len() - 1;
+    log.write(&record(0)).unwrap();
+    log.flush().unwrap();
+    clock.advance(Duration::from_secs(30));
+    log.tick().unwrap();
+    assert_eq!(archives(dir.path()), 0, "05:59:30: not yet");
+    clock.advance(Duration::from_secs(31));
+    log.tick().unwrap();
+    assert_eq!(archives(dir.path()), 1, "06:00:01: rotated");
+    let archive = &verify::files_in_order(dir.path(), LIVE, &rotation).unwrap()[0].0;
+    assert_eq!(archive, "access.audit.json-2026.11.22-06.00.01");
+    // The next rotation is at noon, not an hour later.
+    for n in 1..6 {
+        log.write(&record(n)).unwrap();
+        log.flush().unwrap();
+        clock.advance(Duration::from_secs(3600));
+        log.tick().unwrap();
+    }
+    // 11:00:01: still one archive; each record is ~90 bytes.
+    assert_eq!(archives(dir.path()), 1);
+    clock.advance(Duration::from_secs(3600));
+    log.tick().unwrap();
+    assert_eq!(archives(dir.path()), 2, "12:00:01: rotated");
+    // Disk space: archives plus the live file within 600 bytes, so the
+    // oldest archive goes once the next one arrives.
+    for n in 6..12 {
+        log.write(&record(n)).unwrap();
+    }
+    log.flush().unwrap();
+    log.rotate_now().unwrap();
+    let files = verify::files_in_order(dir.path(), LIVE, &rotation).unwrap();
+    let total: u64 = files.iter().map(|(_, len)| len).sum();
+    assert!(total <= 600 || files.len() == 2, "{files:?}");
+    assert!(!files.iter().any(|(name, _)| name == archive), "the oldest archive was deleted first: {files:?}");
+    assert!(files.iter().any(|(name, _)| name == LIVE), "never the live file");
+}
