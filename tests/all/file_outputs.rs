@@ -12,7 +12,7 @@ fn access(n: usize) -> Value {
         "timestamp": format!("2026-11-22T10:{:02}:{:02}.000Z", n / 60, n % 60),
         "transactionId": format!("tx-{n}"),
         "eventName": "access",
-        "userId": if n % 2 == 0 { "bjensen" } else { "scarter" },
+        "userId": if n.is_multiple_of(2) { "bjensen" } else { "scarter" },
         "client": {"ip": "203.0.113.7", "port": 443},
         "http": {"request": {"method": "GET", "path": format!("/page/{n}"), "headers": {"x.forwarded.for": ["10.0.0.1"]}}},
         "response": {"status": "SUCCESSFUL", "elapsedTime": n}

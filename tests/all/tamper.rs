@@ -66,6 +66,9 @@ fn data_line(lines: &[String], nth: usize) -> usize {
     lines.iter().enumerate().filter(|(_, l)| !l.starts_with("{\"_signature\"")).nth(nth).map(|(i, _)| i).expect("enough data lines")
 }
 
+/// What is done, how, and what `wasp verify` must say.
+type Case = (&'static str, Box<dyn Fn(&[PathBuf])>, &'static str);
+
 #[test]
 fn every_kind_of_tampering_with_a_json_log_is_detected() {
     let fx = Fixture::new();
@@ -77,10 +80,10 @@ fn every_kind_of_tampering_with_a_json_log_is_detected() {
     assert_eq!(code, Some(0), "{report}");
     assert_eq!(report.matches("PASS").count(), all.len(), "{report}");
     // Each sealed line carries its sequence number and MAC.
-    let first: Value = serde_json::from_str(&std::fs::read_to_string(&all[0]).unwrap().lines().nth(1).unwrap().to_owned()).unwrap();
+    let first: Value = serde_json::from_str(std::fs::read_to_string(&all[0]).unwrap().lines().nth(1).unwrap()).unwrap();
     assert_eq!(first["_integrity"]["seq"], "1");
 
-    let cases: Vec<(&str, Box<dyn Fn(&[PathBuf])>, &str)> = vec![
+    let cases: Vec<Case> = vec![
         ("one byte changed", Box::new(|f: &[PathBuf]| edit_lines(&f[1], |l| { let i = data_line(l, 1); l[i] = l[i].replacen("user-", "usEr-", 1); })), "MAC does not match"),
         ("a line deleted", Box::new(|f: &[PathBuf]| edit_lines(&f[1], |l| { let i = data_line(l, 1); l.remove(i); })), "with no signed gap record"),
         ("a line inserted", Box::new(|f: &[PathBuf]| edit_lines(&f[1], |l| { let i = data_line(l, 1); let copy = l[i].clone(); l.insert(i, copy); })), "goes back"),

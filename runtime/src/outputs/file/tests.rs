@@ -42,7 +42,7 @@ fn a_symbolic_link_out_of_the_directory_is_not_followed() {
     let dir = tempfile::tempdir().unwrap();
     std::os::unix::fs::symlink(outside.path(), dir.path().join("link")).unwrap();
     let config = FileConfig { path: "link/audit.log".into() };
-    let err = FileSink::open(&config, &open_dir(dir.path()), dir.path(), false).err().expect("must not escape");
+    let err = FileSink::open(&config, &open_dir(dir.path()), dir.path(), false).expect_err("must not escape");
     assert!(!outside.path().join("audit.log").exists(), "{err}");
 }
 

@@ -36,7 +36,10 @@ fn record(n: usize) -> Vec<u8> {
     format!(r#"{{"_id":"e{n}","userId":"user-{n}","padding":"{}"}}"#, "x".repeat(40)).into_bytes()
 }
 
-fn verify(dir: &std::path::Path, keys: &IntegrityKeys, naming: &RotationPolicy) -> Vec<(String, Result<Option<String>, (usize, String)>)> {
+/// Each file's name and verification result.
+type Results = Vec<(String, Result<Option<String>, (usize, String)>)>;
+
+fn verify(dir: &std::path::Path, keys: &IntegrityKeys, naming: &RotationPolicy) -> Results {
     verify_files(dir, LIVE, &JsonLines, naming, keys, false, |_| {}).unwrap().into_iter().map(|r| (r.name, r.result)).collect()
 }
 
