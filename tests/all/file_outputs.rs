@@ -222,4 +222,8 @@ fn bad_file_handler_settings_are_named() {
         let err = AuditService::from_config_file(&path).err().expect("refused").to_string();
         assert!(err.contains(at) && err.contains(says), "{at}: {err}");
     }
+    let twice = json!({"class": "CsvAuditEventHandler", "config": {"name": "j", "topics": ["access"], "logDirectory": "l"}});
+    let path = fx.config_doc(&json!({"eventHandlers": [twice.clone(), twice]}));
+    let err = AuditService::from_config_file(&path).err().expect("refused").to_string();
+    assert!(err.contains("handler name `j` is used twice"), "{err}");
 }

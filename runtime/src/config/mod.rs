@@ -288,6 +288,16 @@ impl Config {
         let (top_level, others) = split_forgerock(raw.event_handlers, &format!("{prefix}eventHandlers"), (base_dir, &data_dir), &invalid)?;
         forgerock_handlers.extend(others);
         read_handlers(top_level, &format!("{prefix}eventHandlers"), None, &no_defaults, base_dir, &data_dir, &invalid, &mut handlers)?;
+        {
+            // Handler names are unique across classes (actions and the
+            // summary find handlers by name).
+            let mut names: BTreeSet<&str> = handlers.iter().map(|h| h.name.as_str()).collect();
+            for h in &forgerock_handlers {
+                if !names.insert(&h.name) {
+                    return Err(invalid(format!("{prefix}eventHandlers"), format!("handler name `{}` is used twice", h.name)));
+                }
+            }
+        }
         let mut filters = Vec::new();
         read_filters(raw.filters, &format!("{prefix}filters"), None, &no_defaults, base_dir, &invalid, &mut filters)?;
         let mut tenants = BTreeMap::new();

@@ -17,6 +17,11 @@ pub trait LineCodec: Send + std::fmt::Debug {
     fn data_line(&self, record: &[u8], chain: Option<&mut Chain>) -> std::io::Result<Vec<u8>>;
     /// The line for a signed record.
     fn signed_line(&self, record: &SignedRecord) -> Vec<u8>;
+    /// Whether an unsealed record is written as it is, plus `\n` if it has
+    /// none (lets the writer skip a copy).
+    fn passes_records_through(&self) -> bool {
+        false
+    }
     /// Parses one record's text (without its line end). `Ok(None)`: a line
     /// without integrity data (a header).
     fn parse(&self, text: &str) -> Result<Option<Entry>, String>;
@@ -49,6 +54,9 @@ pub trait LineCodec: Send + std::fmt::Debug {
 pub struct RawLines;
 
 impl LineCodec for RawLines {
+    fn passes_records_through(&self) -> bool {
+        true
+    }
     fn data_line(&self, record: &[u8], _chain: Option<&mut Chain>) -> std::io::Result<Vec<u8>> {
         let mut line = record.to_vec();
         if !line.ends_with(b"\n") {
@@ -76,6 +84,9 @@ pub const INTEGRITY_MEMBER: &str = "_integrity";
 pub const SIGNATURE_MEMBER: &str = "_signature";
 
 impl LineCodec for JsonLines {
+    fn passes_records_through(&self) -> bool {
+        true
+    }
     fn data_line(&self, record: &[u8], chain: Option<&mut Chain>) -> std::io::Result<Vec<u8>> {
         let Some(chain) = chain else { return RawLines.data_line(record, None) };
         let text = std::str::from_utf8(record).map_err(std::io::Error::other)?.trim_end();

@@ -295,6 +295,20 @@ impl LogFile {
 
 impl Sink for LogFile {
     fn write(&mut self, record: &[u8]) -> std::io::Result<()> {
+        if self.chain.is_none() && self.codec.passes_records_through() {
+            let newline = !record.ends_with(b"\n");
+            let len = record.len() as u64 + u64::from(newline);
+            if crate::outputs::rotation::size_due(&self.options.rotation, self.len, len) {
+                self.rotate_now()?;
+            }
+            self.out.write_all(record)?;
+            if newline {
+                self.out.write_all(b"\n")?;
+            }
+            self.len += len;
+            self.unsigned += 1;
+            return Ok(());
+        }
         let before = self.chain.clone();
         let mut line = self.codec.data_line(record, self.chain.as_mut())?;
         if crate::outputs::rotation::size_due(&self.options.rotation, self.len, line.len() as u64) {
