@@ -48,15 +48,17 @@ impl CsvSettings {
         let log_directory = data_dir.join(
             string(settings, "", "logDirectory")?.ok_or_else(|| SettingsError::new("logDirectory", "required: the directory of the log files"))?,
         );
-        let write_interval = match object(settings, "buffering")? {
+        let write_interval = match object(settings, "buffering", &["enabled", "autoFlush"])? {
             None => Duration::ZERO,
             Some(buffering) => {
-                only(buffering, "buffering", &["enabled", "autoFlush"])?;
                 boolean(buffering, "buffering", "autoFlush")?;
                 if boolean(buffering, "buffering", "enabled")?.unwrap_or(false) { Duration::from_millis(100) } else { Duration::ZERO }
             }
         };
-        let format = CsvFormat::from_settings(settings).map_err(|e| SettingsError::new("formatting", e.to_string()))?;
+        let format = CsvFormat::from_settings(settings).map_err(|e| match e {
+            crate::outputs::csv::codec::CsvError::Settings { field, message } => SettingsError::new(field, message),
+            other => SettingsError::new("formatting", other.to_string()),
+        })?;
         Ok(CsvSettings {
             format,
             write_interval,

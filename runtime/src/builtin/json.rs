@@ -51,17 +51,16 @@ impl JsonSettings {
         let log_directory = data_dir.join(
             string(settings, "", "logDirectory")?.ok_or_else(|| SettingsError::new("logDirectory", "required: the directory of the log files"))?,
         );
-        let (write_interval, max_size) = match object(settings, "buffering")? {
+        let (write_interval, max_size) = match object(settings, "buffering", &["writeInterval", "maxSize", "enabled"])? {
             None => (Duration::from_secs(1), 10_000),
             Some(buffering) => {
-                only(buffering, "buffering", &["writeInterval", "maxSize", "enabled"])?;
                 let interval = duration(buffering, "buffering", "writeInterval")?.unwrap_or(Duration::from_secs(1));
                 if interval.is_zero() {
                     return Err(SettingsError::new("buffering.writeInterval", "must be greater than 0"));
                 }
                 let size = integer(buffering, "buffering", "maxSize")?.unwrap_or(10_000);
-                if size <= 0 {
-                    return Err(SettingsError::new("buffering.maxSize", "must be greater than 0"));
+                if size <= 0 || size > 10_000_000 {
+                    return Err(SettingsError::new("buffering.maxSize", "must be between 1 and 10000000"));
                 }
                 // `enabled: false` writes each event as it comes.
                 match boolean(buffering, "buffering", "enabled")? {

@@ -6,89 +6,45 @@ use std::time::Duration;
 
 use serde_json::{Map, Value};
 
-use crate::config::units;
 
-/// A setting that is wrong: where (`buffering.writeInterval`) and why.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("{path}: {message}")]
-pub struct SettingsError {
-    /// The field, relative to the handler's `config`.
-    pub path: String,
-    /// What was wrong.
-    pub message: String,
-}
+pub use crate::outputs::rotation::SettingsError;
+use crate::outputs::rotation::settings as read;
 
-impl SettingsError {
-    pub(crate) fn new(path: impl Into<String>, message: impl Into<String>) -> SettingsError {
-        SettingsError { path: path.into(), message: message.into() }
-    }
-}
-
-impl From<crate::outputs::rotation::SettingsError> for SettingsError {
-    fn from(e: crate::outputs::rotation::SettingsError) -> Self {
-        SettingsError { path: e.path, message: e.message }
-    }
+fn path(at: &str, key: &str) -> String {
+    if at.is_empty() { key.to_owned() } else { format!("{at}.{key}") }
 }
 
 /// Refuses keys of `object` not in `known` (a typo must not be ignored).
 pub(crate) fn only(object: &Map<String, Value>, at: &str, known: &[&str]) -> Result<(), SettingsError> {
-    for key in object.keys() {
-        if !known.contains(&key.as_str()) {
-            let path = if at.is_empty() { key.clone() } else { format!("{at}.{key}") };
-            return Err(SettingsError::new(path, format!("unknown setting (known here: {})", known.join(", "))));
-        }
+    match object.keys().find(|k| !known.contains(&k.as_str())) {
+        Some(key) => Err(SettingsError::new(path(at, key), format!("unknown setting (known here: {})", known.join(", ")))),
+        None => Ok(()),
     }
-    Ok(())
 }
 
-/// The object at `key`, if present.
-pub(crate) fn object<'a>(settings: &'a Map<String, Value>, key: &str) -> Result<Option<&'a Map<String, Value>>, SettingsError> {
-    match settings.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Object(o)) => Ok(Some(o)),
-        Some(other) => Err(SettingsError::new(key, format!("must be an object, not {other}"))),
-    }
+/// The object at `key`, if present, holding only `known` keys.
+pub(crate) fn object<'a>(settings: &'a Map<String, Value>, key: &str, known: &[&str]) -> Result<Option<&'a Map<String, Value>>, SettingsError> {
+    read::section(settings, key, known)
 }
 
 /// A boolean (`true` or `"true"`).
 pub(crate) fn boolean(object: &Map<String, Value>, at: &str, key: &str) -> Result<Option<bool>, SettingsError> {
-    let path = || if at.is_empty() { key.to_owned() } else { format!("{at}.{key}") };
-    match object.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Bool(b)) => Ok(Some(*b)),
-        Some(Value::String(s)) => units::parse_bool(s).map(Some).map_err(|m| SettingsError::new(path(), m)),
-        Some(other) => Err(SettingsError::new(path(), format!("must be a boolean, not {other}"))),
-    }
+    read::field(Some(object), key).map(|v| read::boolean(v, &path(at, key))).transpose()
 }
 
 /// A string.
-pub(crate) fn string<'a>(object: &'a Map<String, Value>, at: &str, key: &str) -> Result<Option<&'a str>, SettingsError> {
-    let path = || if at.is_empty() { key.to_owned() } else { format!("{at}.{key}") };
-    match object.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s)),
-        Some(other) => Err(SettingsError::new(path(), format!("must be a string, not {other}"))),
-    }
+pub(crate) fn string(object: &Map<String, Value>, at: &str, key: &str) -> Result<Option<String>, SettingsError> {
+    read::string(read::field(Some(object), key), &path(at, key))
 }
 
-/// An integer (`10000` or `"10000"`).
-pub(crate) fn integer(object: &Map<String, Value>, at: &str, key: &str) -> Result<Option<i64>, SettingsError> {
-    let path = || if at.is_empty() { key.to_owned() } else { format!("{at}.{key}") };
-    match object.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Number(n)) => n.as_i64().map(Some).ok_or_else(|| SettingsError::new(path(), format!("must be a whole number, not {n}"))),
-        Some(Value::String(s)) => s.trim().parse().map(Some).map_err(|_| SettingsError::new(path(), format!("must be a whole number, not `{s}`"))),
-        Some(other) => Err(SettingsError::new(path(), format!("must be a number, not {other}"))),
-    }
+/// A whole number (`10000` or `"10000"`).
+pub(crate) fn integer(object: &Map<String, Value>, at: &str, key: &str) -> Result<Option<i128>, SettingsError> {
+    read::field(Some(object), key).map(|v| read::integer(v, &path(at, key), false)).transpose()
 }
 
 /// A duration (`"10 seconds"`).
 pub(crate) fn duration(object: &Map<String, Value>, at: &str, key: &str) -> Result<Option<Duration>, SettingsError> {
-    let path = || if at.is_empty() { key.to_owned() } else { format!("{at}.{key}") };
-    match string(object, at, key)? {
-        None => Ok(None),
-        Some(text) => units::parse_duration(text).map(Some).map_err(|m| SettingsError::new(path(), m)),
-    }
+    Ok(read::field(Some(object), key).map(|v| read::duration(v, &path(at, key), false)).transpose()?.flatten())
 }
 
 /// `security`: tamper evidence (CSV in ForgeRock; the JSON handler too in
@@ -107,14 +63,13 @@ impl SecuritySettings {
     /// `filename` resolves against `base_dir`; it must lie outside
     /// `log_directory`.
     pub fn from_settings(settings: &Map<String, Value>, base_dir: &Path, log_directory: &Path) -> Result<Option<SecuritySettings>, SettingsError> {
-        let Some(security) = object(settings, "security")? else { return Ok(None) };
-        only(security, "security", &["enabled", "filename", "password", "signatureInterval"])?;
+        let Some(security) = object(settings, "security", &["enabled", "filename", "password", "signatureInterval"])? else { return Ok(None) };
         if !boolean(security, "security", "enabled")?.unwrap_or(false) {
             return Ok(None);
         }
         let filename = string(security, "security", "filename")?
             .ok_or_else(|| SettingsError::new("security.filename", "required when tamper evidence is enabled: the key file (create one with `wasp keygen --out FILE`)"))?;
-        let key_file = base_dir.join(filename);
+        let key_file = base_dir.join(&filename);
         if key_file.starts_with(log_directory) {
             return Err(SettingsError::new("security.filename", format!("{} is inside the log directory: keep keys apart from the logs they protect", key_file.display())));
         }

@@ -27,7 +27,7 @@
 mod naming;
 mod retention;
 mod schedule;
-mod settings;
+pub(crate) mod settings;
 #[cfg(test)]
 mod tests;
 

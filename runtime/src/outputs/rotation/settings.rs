@@ -32,7 +32,7 @@ const RETENTION_KEYS: &[&str] = &["maxNumberOfHistoryFiles", "maxDiskSpaceToUse"
 
 /// The object under `key`, if set (`null` counts as not set), after checking
 /// that it holds only `known` keys.
-fn section<'a>(
+pub(crate) fn section<'a>(
     settings: &'a Map<String, Value>,
     key: &str,
     known: &[&str],
@@ -40,7 +40,7 @@ fn section<'a>(
     let object = match settings.get(key) {
         None | Some(Value::Null) => return Ok(None),
         Some(Value::Object(object)) => object,
-        Some(other) => return Err(SettingsError::new(key, format!("expected an object, found {}", kind(other)))),
+        Some(other) => return Err(SettingsError::new(key, format!("expected an object, found {}", crate::event::json_type(other)))),
     };
     if let Some(unknown) = object.keys().find(|k| !known.contains(&k.as_str())) {
         return Err(SettingsError::new(
@@ -51,33 +51,22 @@ fn section<'a>(
     Ok(Some(object))
 }
 
-fn kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
-}
-
 /// `section[key]`, unless absent or `null`.
-fn field<'a>(section: Option<&'a Map<String, Value>>, key: &str) -> Option<&'a Value> {
+pub(crate) fn field<'a>(section: Option<&'a Map<String, Value>>, key: &str) -> Option<&'a Value> {
     section.and_then(|s| s.get(key)).filter(|v| !v.is_null())
 }
 
-fn boolean(value: &Value, path: &str) -> Result<bool, SettingsError> {
+pub(crate) fn boolean(value: &Value, path: &str) -> Result<bool, SettingsError> {
     match value {
         Value::Bool(b) => Ok(*b),
         Value::String(text) => parse_bool(text).map_err(|m| SettingsError::new(path, m)),
-        other => Err(SettingsError::new(path, format!("expected true or false, found {}", kind(other)))),
+        other => Err(SettingsError::new(path, format!("expected true or false, found {}", crate::event::json_type(other)))),
     }
 }
 
 /// A whole number that may be negative; with `sizes`, a string may also be
 /// a byte size such as `"64 MiB"`.
-fn integer(value: &Value, path: &str, sizes: bool) -> Result<i128, SettingsError> {
+pub(crate) fn integer(value: &Value, path: &str, sizes: bool) -> Result<i128, SettingsError> {
     match value {
         Value::Number(n) => n
             .as_i64()
@@ -89,7 +78,7 @@ fn integer(value: &Value, path: &str, sizes: bool) -> Result<i128, SettingsError
             Err(_) if sizes => parse_bytes(text).map(|n| n as i128).map_err(|m| SettingsError::new(path, m)),
             Err(_) => Err(SettingsError::new(path, format!("`{text}` is not a whole number"))),
         },
-        other => Err(SettingsError::new(path, format!("expected a number, found {}", kind(other)))),
+        other => Err(SettingsError::new(path, format!("expected a number, found {}", crate::event::json_type(other)))),
     }
 }
 
@@ -105,7 +94,7 @@ fn limit(value: Option<&Value>, path: &str, sizes: bool) -> Result<Option<u64>, 
 
 /// A duration: a string such as `"6 hours"`, or a number of milliseconds.
 /// With `disabled`, `"disabled"` (or `"off"`, `"never"`) gives `None`.
-fn duration(value: &Value, path: &str, disabled: bool) -> Result<Option<Duration>, SettingsError> {
+pub(crate) fn duration(value: &Value, path: &str, disabled: bool) -> Result<Option<Duration>, SettingsError> {
     match value {
         Value::Number(n) => match n.as_u64() {
             Some(ms) => Ok(Some(Duration::from_millis(ms))),
@@ -115,15 +104,15 @@ fn duration(value: &Value, path: &str, disabled: bool) -> Result<Option<Duration
         Value::String(text) if text.trim().eq_ignore_ascii_case("zero") => Ok(Some(Duration::ZERO)),
         Value::String(text) if disabled => parse_duration_or_disabled(text).map_err(|m| SettingsError::new(path, m)),
         Value::String(text) => parse_duration(text).map(Some).map_err(|m| SettingsError::new(path, m)),
-        other => Err(SettingsError::new(path, format!("expected a duration, found {}", kind(other)))),
+        other => Err(SettingsError::new(path, format!("expected a duration, found {}", crate::event::json_type(other)))),
     }
 }
 
-fn string(value: Option<&Value>, path: &str) -> Result<Option<String>, SettingsError> {
+pub(crate) fn string(value: Option<&Value>, path: &str) -> Result<Option<String>, SettingsError> {
     match value {
         None => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(other) => Err(SettingsError::new(path, format!("expected a string, found {}", kind(other)))),
+        Some(other) => Err(SettingsError::new(path, format!("expected a string, found {}", crate::event::json_type(other)))),
     }
 }
 
@@ -213,7 +202,7 @@ impl RotationPolicy {
             Some(other) => {
                 return Err(SettingsError::new(
                     times_path,
-                    format!("expected an array of durations such as [\"6 hours\"], found {}", kind(other)),
+                    format!("expected an array of durations such as [\"6 hours\"], found {}", crate::event::json_type(other)),
                 ));
             }
         }
