@@ -205,6 +205,9 @@ pub(super) fn split_forgerock(
         if raw.topics.is_empty() && builtin.is_some() {
             return Err(invalid(format!("{at}.config.topics"), "required: at least one topic".into()));
         }
+        if let Some(twice) = raw.topics.iter().enumerate().find_map(|(i, t)| raw.topics[..i].contains(t).then_some(t)) {
+            return Err(invalid(format!("{at}.config.topics"), format!("topic `{twice}` is listed twice")));
+        }
         others.push(forgerock::ForgeRockHandlerConfig {
             name: raw.name,
             class,
