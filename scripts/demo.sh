@@ -17,10 +17,20 @@ WASP=target/release/wasp
 echo "==> wasp check"
 "$WASP" check examples/access-anywhere/handlers/access_anywhere_file.wasm
 
+echo "==> wasp keygen (the key of the tamper-evident JSON handler; kept outside its log directory)"
+mkdir -p examples/access-anywhere/keys
+[ -f examples/access-anywhere/keys/audit.key ] || "$WASP" keygen --out examples/access-anywhere/keys/audit.key
+
 echo "==> wasp pipe (events: examples/access-anywhere/events.ndjson)"
-rm -rf examples/access-anywhere/wasp-data/access-anywhere
+rm -rf examples/access-anywhere/wasp-data/access-anywhere examples/access-anywhere/wasp-data/json-audit examples/access-anywhere/wasp-data/integrity
 "$WASP" pipe --config examples/access-anywhere/audit.json --input examples/access-anywhere/events.ndjson
 
 out=examples/access-anywhere/wasp-data/access-anywhere/audit.log
 echo "==> the handler's output, $out:"
 cat "$out"
+
+echo "==> the built-in JSON handler (ForgeRock's JsonAuditEventHandler, tamper-evident): wasp verify"
+"$WASP" verify examples/access-anywhere/wasp-data/json-audit --topic access --key examples/access-anywhere/keys/audit.key --suffix=-yyyy.MM.dd-HH.mm.ss.gz
+
+echo "==> wasp query: failed logins (handlerForQueries: json-audit)"
+"$WASP" query --config examples/access-anywhere/audit.json --topic authentication --filter 'result eq "failed"'
