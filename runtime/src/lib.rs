@@ -25,6 +25,7 @@ pub mod outputs;
 pub mod query;
 pub mod quota;
 pub mod schema;
+pub mod sidecar;
 mod replay;
 mod service;
 
@@ -32,4 +33,4 @@ pub use config::Config;
 pub use delivery::{HandlerState, HandlerSummary, OutputSummary};
 pub use replay::{ReplayError, ReplayReport, replay};
 pub use event::{IntoEvent, PublishError};
-pub use service::{ActionError, AuditService, BuildError, Receipt, Summary, TenantSummary};
+pub use service::{ActionError, AuditService, Backlog, BuildError, HandlerLag, Receipt, StreamBacklog, Summary, TenantSummary};

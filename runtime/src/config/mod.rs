@@ -20,6 +20,7 @@
 
 pub mod forgerock;
 mod raw;
+pub(crate) use raw::RawSidecar;
 pub mod units;
 mod validate;
 
@@ -97,6 +98,8 @@ pub struct Config {
     pub custom_schemas: BTreeMap<String, std::sync::Arc<crate::schema::Schema>>,
     /// The custom topic schemas as written (the CSV handler's columns).
     pub custom_schema_sources: BTreeMap<String, serde_json::Value>,
+    /// `wasp.sidecar`: the HTTP sidecar's settings (`wasp run`).
+    pub sidecar: crate::sidecar::SidecarConfig,
 }
 
 /// Topic schema validation on publish.
@@ -359,7 +362,9 @@ impl Config {
             required_fields: v.required_fields.clone().unwrap_or_else(|| vec!["transactionId".into(), "timestamp".into()]),
             max_depth: v.max_depth.unwrap_or(32),
         };
+        let sidecar = crate::sidecar::SidecarConfig::validate(&raw.wasp.sidecar, &tenants, &invalid)?;
         Ok(Config {
+            sidecar,
             base_dir: base_dir.to_owned(),
             data_dir,
             cache_dir,

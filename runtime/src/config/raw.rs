@@ -152,6 +152,59 @@ pub struct RawService {
     /// What `publish` checks.
     #[serde(default)]
     pub validation: RawValidation,
+    /// The HTTP sidecar (`wasp run`): where it listens, its limits and its
+    /// bearer tokens. `docs/sidecar.md` describes it.
+    #[serde(default)]
+    pub sidecar: RawSidecar,
+}
+
+/// `wasp.sidecar`: the HTTP sidecar started by `wasp run`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawSidecar {
+    /// Address and port to listen on, e.g. `"0.0.0.0:8080"` (port 0 picks a
+    /// free port; `wasp run` prints the address). Default: `127.0.0.1:8080`.
+    pub listen: Option<String>,
+    /// Largest request body, bytes or e.g. `"10 MiB"`; a larger body is
+    /// refused with 413. Default: 10 MiB.
+    #[serde(default, deserialize_with = "units::bytes")]
+    pub max_body_bytes: Option<usize>,
+    /// Most events in one NDJSON batch; a larger batch is refused whole
+    /// with 413 (nothing is published). Default: 10,000.
+    #[serde(default, deserialize_with = "units::number")]
+    pub max_batch_events: Option<usize>,
+    /// How long a SIGTERM/SIGINT shutdown may take: requests in flight
+    /// finish, then the handlers drain the journal. Default: 30 seconds.
+    #[serde(default, deserialize_with = "units::duration")]
+    pub shutdown_deadline: Option<Duration>,
+    /// `tokens` (the default: every request but `/health` needs a bearer
+    /// token; `wasp run` refuses to start when none is configured) or
+    /// `none` (no authentication at all: every caller is the admin; for a
+    /// sidecar reachable only from its own pod or host).
+    pub auth: Option<String>,
+    /// The admin token's hash, `"sha256:<64 hex digits>"` (print it with
+    /// `wasp sidecar hash-token`). The admin may do everything: publish
+    /// (for any tenant, with `?tenant=`), query, run `rotate` and `flush`,
+    /// read `/metrics` and the handler details of `/health`.
+    pub admin_token: Option<String>,
+    /// Application tokens: `{"tenant": "acme", "hash": "sha256:…"}` may
+    /// publish only for tenant `acme`; `{"tenant": null, "hash": …}` (or no
+    /// `tenant`) publishes top-level events and may query them.
+    #[serde(default)]
+    pub tokens: Vec<RawToken>,
+}
+
+/// One entry of `wasp.sidecar.tokens`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawToken {
+    /// The tenant the token publishes for; `null` or absent: top-level
+    /// events (published without a tenant).
+    #[serde(default)]
+    pub tenant: Option<String>,
+    /// SHA-256 of the token, `"sha256:<64 hex digits>"` (`wasp sidecar
+    /// hash-token` prints it). The token itself is never stored.
+    pub hash: String,
 }
 
 /// `wasp.validation`.

@@ -132,4 +132,11 @@ pub trait Journal: Send + Sync {
 
     /// Refuses further appends and lets readers drain.
     fn close(&self);
+
+    /// Events held now (appended, not yet acknowledged by every cursor) and
+    /// the bytes of their JSON.
+    fn held(&self) -> (usize, usize);
+
+    /// The highest sequence `cursor` acknowledged.
+    fn acked(&self, cursor: CursorId) -> u64;
 }

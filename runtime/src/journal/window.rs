@@ -421,6 +421,15 @@ impl<B: Backing> Journal for Window<B> {
         self.inner.lock().unwrap().cursors[cursor.0].dropped
     }
 
+    fn held(&self) -> (usize, usize) {
+        let inner = self.inner.lock().unwrap();
+        (inner.entries.len(), inner.bytes)
+    }
+
+    fn acked(&self, cursor: CursorId) -> u64 {
+        self.inner.lock().unwrap().cursors[cursor.0].acked
+    }
+
     fn is_closed(&self) -> bool {
         self.inner.lock().unwrap().closed
     }

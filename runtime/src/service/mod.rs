@@ -119,6 +119,42 @@ pub struct TenantSummary {
     pub over_quota: u64,
 }
 
+/// What the journals hold now ([`AuditService::backlog`]).
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct Backlog {
+    /// One entry per stream: events without a tenant first, then each
+    /// tenant's, by name.
+    pub streams: Vec<StreamBacklog>,
+    /// One entry per enabled handler, in configuration order.
+    pub handlers: Vec<HandlerLag>,
+}
+
+/// One journal stream's backlog.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct StreamBacklog {
+    /// The tenant (`None`: events published without one).
+    pub tenant: Option<String>,
+    /// The last sequence number assigned.
+    pub head: u64,
+    /// Events held (not yet acknowledged by every handler of the stream).
+    pub events: usize,
+    /// Bytes of event JSON held.
+    pub bytes: usize,
+}
+
+/// How far one handler is behind its stream.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct HandlerLag {
+    /// The handler (`tenant/name` for a tenant's).
+    pub name: String,
+    /// Events of its stream it has not acknowledged yet (those of other
+    /// topics included).
+    pub lag: u64,
+}
+
 impl Summary {
     /// The handler with this name (`tenant/name` for a tenant's).
     pub fn handler(&self, name: &str) -> Option<&HandlerSummary> {
@@ -553,6 +589,38 @@ impl AuditService {
     pub fn shutdown(self) -> Summary {
         self.stop();
         self.summary()
+    }
+
+    /// [`shutdown`](Self::shutdown) through a shared reference (a service
+    /// held in an `Arc`, e.g. by the sidecar): once it returns, `publish`
+    /// refuses with `ShuttingDown` and every handler thread has stopped.
+    pub fn close(&self) -> Summary {
+        self.stop();
+        self.summary()
+    }
+
+    /// What the journals hold now, per stream, and how far each handler
+    /// is behind.
+    pub fn backlog(&self) -> Backlog {
+        Backlog {
+            streams: self
+                .journals
+                .iter()
+                .map(|(tenant, journal)| {
+                    let (events, bytes) = journal.held();
+                    StreamBacklog { tenant: tenant.clone(), head: journal.head(), events, bytes }
+                })
+                .collect(),
+            handlers: self
+                .handlers
+                .iter()
+                .filter_map(|h| {
+                    let journal = self.journals.get(&h.tenant)?;
+                    let acked = journal.acked(h.cursor?);
+                    Some(HandlerLag { name: h.name.clone(), lag: journal.head().saturating_sub(acked) })
+                })
+                .collect(),
+        }
     }
 
     fn stop(&self) {

@@ -1,0 +1,120 @@
+//! Bearer tokens: the configuration holds SHA-256 hashes of the tokens
+//! (`sha256:<hex>`); a request's token is hashed and compared with every
+//! configured hash in constant time, without stopping at the first match,
+//! so that timing says nothing about which hash (or how much of it) matched.
+//!
+//! Roles: the admin may do everything; a top-level token publishes events
+//! without a tenant and may query them; a tenant token publishes only for
+//! its tenant.
+
+use axum::http::HeaderMap;
+use axum::http::header::AUTHORIZATION;
+use sha2::{Digest, Sha256};
+
+use super::config::AuthMode;
+use super::errors::CrestError;
+
+/// What a token may do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Role {
+    /// Everything: publish (for any tenant), query, actions, metrics.
+    Admin,
+    /// Publish events without a tenant, and query them.
+    TopLevel,
+    /// Publish events for this tenant only.
+    Tenant(String),
+}
+
+impl Role {
+    /// How error messages name the caller.
+    pub fn describe(&self) -> String {
+        match self {
+            Role::Admin => "the admin token".into(),
+            Role::TopLevel => "a top-level token".into(),
+            Role::Tenant(t) => format!("a token of tenant `{t}`"),
+        }
+    }
+}
+
+/// SHA-256 of a token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TokenHash([u8; 32]);
+
+impl TokenHash {
+    /// The hash of `token`.
+    pub fn of(token: &str) -> TokenHash {
+        TokenHash(Sha256::digest(token.as_bytes()).into())
+    }
+
+    /// Reads `sha256:<64 hex digits>`.
+    pub fn parse(text: &str) -> Result<TokenHash, String> {
+        let expected = "expected `sha256:` followed by 64 hex digits (`wasp sidecar hash-token` prints it)";
+        let hex_part = text.strip_prefix("sha256:").ok_or_else(|| format!("`{}…` is not a token hash: {expected}", preview(text)))?;
+        let bytes = hex::decode(hex_part).map_err(|_| format!("not a token hash: {expected}"))?;
+        let bytes: [u8; 32] = bytes.try_into().map_err(|_| format!("not a token hash: {expected}"))?;
+        Ok(TokenHash(bytes))
+    }
+
+    /// Compares in constant time.
+    fn matches(&self, other: &TokenHash) -> bool {
+        let mut diff = 0u8;
+        for (a, b) in self.0.iter().zip(other.0.iter()) {
+            diff |= a ^ b;
+        }
+        std::hint::black_box(diff) == 0
+    }
+}
+
+impl std::fmt::Display for TokenHash {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "sha256:{}", hex::encode(self.0))
+    }
+}
+
+/// At most the first 8 characters, so that an error never echoes a token
+/// pasted where its hash belongs.
+fn preview(text: &str) -> String {
+    text.chars().take(8).collect()
+}
+
+/// `sha256:<hex>` of `token`: what `adminToken` and `tokens[].hash` hold.
+pub fn hash_token(token: &str) -> String {
+    TokenHash::of(token).to_string()
+}
+
+/// A fresh random token (32 bytes, URL-safe base64).
+pub fn generate_token() -> Result<String, getrandom::Error> {
+    use base64::Engine as _;
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes)?;
+    Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
+}
+
+/// The caller's role, from the `Authorization: Bearer` header; 401 (with
+/// `WWW-Authenticate: Bearer`) without a token or with an unknown one.
+pub fn authenticate(mode: AuthMode, tokens: &[(TokenHash, Role)], headers: &HeaderMap) -> Result<Role, CrestError> {
+    if mode == AuthMode::None {
+        return Ok(Role::Admin);
+    }
+    let Some(value) = headers.get(AUTHORIZATION) else {
+        return Err(CrestError::unauthorized("no bearer token: send `Authorization: Bearer <token>`", false));
+    };
+    let token = value
+        .to_str()
+        .ok()
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim())
+        .filter(|token| !token.is_empty());
+    let Some(token) = token else {
+        return Err(CrestError::unauthorized("the Authorization header is not `Bearer <token>`", true));
+    };
+    let presented = TokenHash::of(token);
+    let mut found = None;
+    for (hash, role) in tokens {
+        if hash.matches(&presented) && found.is_none() {
+            found = Some(role.clone());
+        }
+    }
+    found.ok_or_else(|| CrestError::unauthorized("the bearer token is not one of the configured tokens", true))
+}

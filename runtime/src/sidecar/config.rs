@@ -1,0 +1,130 @@
+//! `wasp.sidecar`, validated: where the sidecar listens, its limits, and
+//! the bearer tokens it accepts (stored as SHA-256 hashes, never the tokens
+//! themselves).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use super::auth::{Role, TokenHash};
+use crate::config::{ConfigError, RawSidecar, TenantConfig};
+
+/// Default `listen`.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+/// Default `maxBodyBytes`: 10 MiB.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 10 << 20;
+/// Default `maxBatchEvents`.
+pub const DEFAULT_MAX_BATCH_EVENTS: usize = 10_000;
+/// Default `shutdownDeadline`.
+pub const DEFAULT_SHUTDOWN_DEADLINE: Duration = Duration::from_secs(30);
+
+/// How requests are authenticated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthMode {
+    /// Bearer tokens (`adminToken`, `tokens`).
+    Tokens,
+    /// None: every caller is the admin.
+    None,
+}
+
+/// `wasp.sidecar`, validated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SidecarConfig {
+    /// `host:port` to listen on.
+    pub listen: String,
+    /// Largest request body in bytes.
+    pub max_body_bytes: usize,
+    /// Most events in one NDJSON batch.
+    pub max_batch_events: usize,
+    /// Longest graceful shutdown (requests in flight, then the drain).
+    pub shutdown_deadline: Duration,
+    /// How requests are authenticated.
+    pub auth: AuthMode,
+    /// The accepted token hashes and what each may do.
+    pub tokens: Vec<(TokenHash, Role)>,
+}
+
+impl Default for SidecarConfig {
+    fn default() -> Self {
+        SidecarConfig {
+            listen: DEFAULT_LISTEN.into(),
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            max_batch_events: DEFAULT_MAX_BATCH_EVENTS,
+            shutdown_deadline: DEFAULT_SHUTDOWN_DEADLINE,
+            auth: AuthMode::Tokens,
+            tokens: Vec::new(),
+        }
+    }
+}
+
+impl SidecarConfig {
+    /// Validates `wasp.sidecar`: the address has a port, limits are above 0,
+    /// each hash is `sha256:<64 hex digits>` and appears once, each token's
+    /// tenant exists, and `auth: none` comes without tokens.
+    pub(crate) fn validate(
+        raw: &RawSidecar,
+        tenants: &BTreeMap<String, TenantConfig>,
+        invalid: &impl Fn(String, String) -> ConfigError,
+    ) -> Result<SidecarConfig, ConfigError> {
+        let at = |field: &str| format!("wasp.sidecar.{field}");
+        let listen = raw.listen.clone().unwrap_or_else(|| DEFAULT_LISTEN.into());
+        let port_ok = listen.rsplit_once(':').is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
+        if !port_ok {
+            return Err(invalid(at("listen"), format!("`{listen}` is not an address with a port (expected e.g. \"127.0.0.1:8080\")")));
+        }
+        let positive = |value: Option<usize>, field: &str, default: usize| match value {
+            Some(0) => Err(invalid(at(field), "must be greater than 0".into())),
+            Some(n) => Ok(n),
+            None => Ok(default),
+        };
+        let max_body_bytes = positive(raw.max_body_bytes, "maxBodyBytes", DEFAULT_MAX_BODY_BYTES)?;
+        let max_batch_events = positive(raw.max_batch_events, "maxBatchEvents", DEFAULT_MAX_BATCH_EVENTS)?;
+        let auth = match raw.auth.as_deref() {
+            None | Some("tokens") => AuthMode::Tokens,
+            Some("none") => AuthMode::None,
+            Some(other) => return Err(invalid(at("auth"), format!("unknown mode `{other}` (expected tokens or none)"))),
+        };
+        let mut tokens: Vec<(TokenHash, Role)> = Vec::new();
+        let mut add = |hash: &str, role: Role, field: String| -> Result<(), ConfigError> {
+            let hash = TokenHash::parse(hash).map_err(|message| invalid(field.clone(), message))?;
+            if tokens.iter().any(|(h, _)| *h == hash) {
+                return Err(invalid(field, "the same token hash is configured twice".into()));
+            }
+            tokens.push((hash, role));
+            Ok(())
+        };
+        if let Some(hash) = &raw.admin_token {
+            add(hash, Role::Admin, at("adminToken"))?;
+        }
+        for (i, token) in raw.tokens.iter().enumerate() {
+            let role = match &token.tenant {
+                None => Role::TopLevel,
+                Some(tenant) if tenants.contains_key(tenant) => Role::Tenant(tenant.clone()),
+                Some(tenant) => {
+                    let known = tenants.keys().cloned().collect::<Vec<_>>().join(", ");
+                    return Err(invalid(at(&format!("tokens[{i}].tenant")), format!("unknown tenant `{tenant}` (tenants: {known})")));
+                }
+            };
+            add(&token.hash, role, at(&format!("tokens[{i}].hash")))?;
+        }
+        if auth == AuthMode::None && !tokens.is_empty() {
+            return Err(invalid(at("auth"), "`none` turns authentication off: remove `adminToken` and `tokens`, or the `auth` setting".into()));
+        }
+        Ok(SidecarConfig {
+            listen,
+            max_body_bytes,
+            max_batch_events,
+            shutdown_deadline: raw.shutdown_deadline.unwrap_or(DEFAULT_SHUTDOWN_DEADLINE),
+            auth,
+            tokens,
+        })
+    }
+
+    /// Whether the sidecar may start: secure by default, it refuses to
+    /// serve without any token unless `auth` is explicitly `none`.
+    pub fn check_startable(&self) -> Result<(), super::SidecarError> {
+        if self.auth == AuthMode::Tokens && self.tokens.is_empty() {
+            return Err(super::SidecarError::NoTokens);
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,200 @@
+//! The HTTP sidecar (`wasp run`): applications in any language publish
+//! audit events over HTTP, query what the `handlerForQueries` file handler
+//! kept, run handler actions, and scrape health and Prometheus metrics.
+//! `docs/sidecar.md` is the user documentation.
+//!
+//! | route | who | what |
+//! |---|---|---|
+//! | `POST /audit/{topic}` (`?_action=create`) | any token | one JSON event → 201 `{"_id", "sequence", "topic"}` |
+//! | `POST /audit/{topic}` NDJSON (`?_action=batch`) | any token | one result per line, 200 |
+//! | `POST /audit/{topic}?_action=rotate\|flush&handler=NAME` | admin | handler actions |
+//! | `GET /audit/{topic}?_queryFilter=…` | admin, top level | CREST query |
+//! | `GET /audit/{topic}/{id}` | admin, top level | read one event |
+//! | `GET /health`, `GET /health/live` | anyone | readiness, liveness |
+//! | `GET /metrics` | admin | Prometheus text |
+//!
+//! [`app`] builds the router over an [`AppState`] (testable without a
+//! socket); [`serve`] runs it on a listener until the shutdown future
+//! resolves, then stops accepting, lets requests in flight finish and the
+//! handlers drain the journal, all within `shutdownDeadline`.
+//!
+//! The service's blocking calls (`flush`, `rotate`, queries, NDJSON
+//! batches) run on tokio's blocking pool; a single `publish` (which only
+//! validates and appends) runs on the request's task.
+
+pub mod auth;
+mod config;
+pub mod errors;
+pub mod metrics;
+mod routes;
+
+#[cfg(test)]
+mod tests;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use axum::Router;
+use axum::routing::{get, post};
+use tokio::net::TcpListener;
+
+pub use auth::{Role, TokenHash, generate_token, hash_token};
+pub use config::{AuthMode, DEFAULT_LISTEN, DEFAULT_MAX_BATCH_EVENTS, DEFAULT_MAX_BODY_BYTES, DEFAULT_SHUTDOWN_DEADLINE, SidecarConfig};
+pub use errors::CrestError;
+pub use metrics::Metrics;
+
+use crate::{AuditService, Config, Summary};
+
+/// Why the sidecar could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum SidecarError {
+    /// Authentication is on but no token is configured.
+    #[error(
+        "no token is configured: set `wasp.sidecar.adminToken` and/or `wasp.sidecar.tokens` (their hashes: `wasp sidecar hash-token`), \
+         or `\"auth\": \"none\"` to serve without authentication"
+    )]
+    NoTokens,
+    /// The address cannot be listened on.
+    #[error("cannot listen on {address}: {source}")]
+    Bind {
+        /// The address.
+        address: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Serving failed.
+    #[error("serving failed: {0}")]
+    Serve(std::io::Error),
+}
+
+/// What the handlers share: the service, its configuration (queries read
+/// `handlerForQueries` from it), the sidecar's settings and its counters.
+pub struct AppState {
+    /// The audit service.
+    pub service: Arc<AuditService>,
+    /// Its configuration.
+    pub config: Arc<Config>,
+    /// The sidecar's settings (`config.sidecar`, maybe with another
+    /// `listen`).
+    pub sidecar: SidecarConfig,
+    /// The sidecar's own counters.
+    pub metrics: Metrics,
+    draining: AtomicBool,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState").field("sidecar", &self.sidecar).field("draining", &self.is_draining()).finish_non_exhaustive()
+    }
+}
+
+impl AppState {
+    /// The state over a running service; refused when no token is
+    /// configured and `auth` is not `none` (see
+    /// [`SidecarConfig::check_startable`]).
+    pub fn new(service: Arc<AuditService>, config: Arc<Config>, sidecar: SidecarConfig) -> Result<Arc<AppState>, SidecarError> {
+        sidecar.check_startable()?;
+        Ok(Arc::new(AppState { service, config, sidecar, metrics: Metrics::default(), draining: AtomicBool::new(false) }))
+    }
+
+    /// Whether shutdown has begun (`/health` answers 503 `draining`).
+    pub fn is_draining(&self) -> bool {
+        self.draining.load(Ordering::Acquire)
+    }
+}
+
+/// The router: every route of the sidecar over `state`.
+pub fn app(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/audit/{topic}", post(routes::post_topic).get(routes::query))
+        .route("/audit/{topic}/{id}", get(routes::read))
+        .route("/health", get(routes::health))
+        .route("/health/live", get(routes::live))
+        .route("/metrics", get(routes::metrics))
+        .fallback(routes::not_found)
+        .method_not_allowed_fallback(routes::method_not_allowed)
+        .with_state(state)
+}
+
+/// Binds the listener (`host:port`; port 0 picks a free one).
+pub async fn bind(address: &str) -> Result<TcpListener, SidecarError> {
+    TcpListener::bind(address).await.map_err(|source| SidecarError::Bind { address: address.to_owned(), source })
+}
+
+/// How a shutdown went.
+#[derive(Debug)]
+pub struct Drained {
+    /// Every request in flight finished before the deadline.
+    pub requests_finished: bool,
+    /// The final counters, when the handlers drained the journal before
+    /// the deadline (`None`: they did not; what they had not delivered is
+    /// still in the journal, redelivered at the next start unless
+    /// `durability` is `memory`).
+    pub summary: Option<Summary>,
+}
+
+/// Serves [`app`] on `listener` until `shutdown` resolves; then stops
+/// accepting connections, lets requests in flight finish, and closes the
+/// service (publish refuses, the handlers drain the journal and persist
+/// their cursors), all within `shutdownDeadline`.
+pub async fn serve(listener: TcpListener, state: Arc<AppState>, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<Drained, SidecarError> {
+    let (fired, signalled) = tokio::sync::oneshot::channel::<()>();
+    let drain_state = state.clone();
+    let signal = async move {
+        shutdown.await;
+        drain_state.draining.store(true, Ordering::Release);
+        let _ = fired.send(());
+    };
+    let server = axum::serve(listener, app(state.clone())).with_graceful_shutdown(signal).into_future();
+    let mut server = std::pin::pin!(server);
+    let mut finished = false;
+    tokio::select! {
+        result = &mut server => {
+            result.map_err(SidecarError::Serve)?;
+            finished = true;
+        }
+        _ = signalled => {}
+    }
+    let deadline = tokio::time::Instant::now() + state.sidecar.shutdown_deadline;
+    if !finished {
+        finished = match tokio::time::timeout_at(deadline, &mut server).await {
+            Ok(result) => {
+                result.map_err(SidecarError::Serve)?;
+                true
+            }
+            Err(_) => false,
+        };
+    }
+    let service = state.service.clone();
+    let closing = tokio::task::spawn_blocking(move || service.close());
+    let summary = match tokio::time::timeout_at(deadline, closing).await {
+        Ok(Ok(summary)) => Some(summary),
+        _ => None,
+    };
+    Ok(Drained { requests_finished: finished, summary })
+}
+
+/// Resolves on SIGTERM or SIGINT (Ctrl-C).
+pub async fn shutdown_signal() {
+    let interrupt = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = interrupt => {}
+        _ = terminate => {}
+    }
+}
