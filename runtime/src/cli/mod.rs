@@ -12,6 +12,7 @@ mod config_check;
 mod dlq;
 mod files;
 mod pipe;
+mod run;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -74,6 +75,28 @@ enum Command {
         /// Print the summary as JSON on stdout.
         #[arg(long)]
         json: bool,
+    },
+    /// Serve the HTTP sidecar (see docs/sidecar.md) until SIGTERM or SIGINT:
+    /// `POST /audit/{topic}` (one JSON event, or NDJSON), queries, handler
+    /// actions, `/health`, `/metrics`. Prints `listening on http://ADDR` to
+    /// stderr once ready. On the signal it stops accepting, lets requests in
+    /// flight finish and the handlers drain, within
+    /// `wasp.sidecar.shutdownDeadline`, prints the summary to stderr and
+    /// exits 0 (3 if the deadline cut the drain short).
+    Run {
+        /// The configuration file (its `wasp.sidecar` section configures the
+        /// sidecar: tokens, limits).
+        #[arg(long, short)]
+        config: PathBuf,
+        /// Listen here instead of `wasp.sidecar.listen` (`host:port`; port
+        /// 0 picks a free one).
+        #[arg(long)]
+        listen: Option<String>,
+    },
+    /// Sidecar helpers.
+    Sidecar {
+        #[command(subcommand)]
+        command: SidecarCommand,
     },
     /// Inspect and replay dead letters: events a handler did not deliver,
     /// kept with their fault in `<dataDirectory>/dead-letters`.
@@ -199,6 +222,21 @@ enum Command {
 }
 
 #[derive(Subcommand)]
+enum SidecarCommand {
+    /// Print the hash (`sha256:<hex>`) of a bearer token, for
+    /// `wasp.sidecar.adminToken` or `wasp.sidecar.tokens[].hash`. The token
+    /// is read from the first line of stdin unless given (an argument stays
+    /// in the shell's history).
+    HashToken {
+        /// The token (default: the first line of stdin).
+        token: Option<String>,
+        /// Generate a new random token and print it with its hash.
+        #[arg(long, conflicts_with = "token")]
+        generate: bool,
+    },
+}
+
+#[derive(Subcommand)]
 enum ConfigCommand {
     /// Validate a configuration without running it: print the resolved
     /// topics, handlers, components and outputs, and every problem (exit
@@ -234,6 +272,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             pipe::run(&config, &input, &pipe::Options { topic: topic.as_deref(), tenant: tenant.as_deref(), receipts, json })
         }
         Command::Dlq { command } => dlq::run(command),
+        Command::Run { config, listen } => run::run(&config, listen),
+        Command::Sidecar { command: SidecarCommand::HashToken { token, generate } } => run::hash_token(token, generate),
         Command::Rotate { config, handler } => {
             let service = crate::AuditService::from_config_file(&config)?;
             service.flush_handler(&handler)?;

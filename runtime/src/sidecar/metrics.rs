@@ -18,6 +18,9 @@ use crate::{AuditService, PublishError};
 /// Upper bounds of the publish latency buckets, in seconds.
 pub const LATENCY_BUCKETS: [f64; 12] = [0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 1.0];
 
+/// A per-handler counter: name, help, and how to read it from a summary.
+type Series = (&'static str, &'static str, fn(&crate::HandlerSummary) -> u64);
+
 /// The sidecar's own counters.
 #[derive(Debug, Default)]
 pub struct Metrics {
@@ -86,7 +89,7 @@ impl Metrics {
 
         let summary = service.summary();
         let backlog = service.backlog();
-        let handler_series: [(&str, &str, fn(&crate::HandlerSummary) -> u64); 9] = [
+        let handler_series: [Series; 9] = [
             ("wasp_handler_received_total", "Events a handler took from the journal.", |h| h.received),
             ("wasp_handler_delivered_total", "Events whose records reached the handler's outputs.", |h| h.delivered),
             ("wasp_handler_dead_lettered_total", "Events kept in the dead-letter store.", |h| h.dead_lettered),

@@ -1,0 +1,78 @@
+//! `wasp run`: the HTTP sidecar until SIGTERM/SIGINT; `wasp sidecar
+//! hash-token`: the hash of a bearer token for `wasp.sidecar`.
+
+use std::fmt::Write as _;
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+
+use crate::sidecar::{self, AppState};
+use crate::{AuditService, Config};
+
+/// Serves until SIGTERM or SIGINT, then drains; exit 0 when every request
+/// in flight finished and the handlers drained within `shutdownDeadline`,
+/// 3 otherwise.
+pub fn run(config_path: &Path, listen: Option<String>) -> anyhow::Result<ExitCode> {
+    let config = Config::from_file(config_path)?;
+    let mut settings = config.sidecar.clone();
+    if let Some(listen) = listen {
+        settings.listen = listen;
+    }
+    settings.check_startable()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().thread_name("wasp-sidecar").build().context("starting the async runtime")?;
+    let listener = runtime.block_on(sidecar::bind(&settings.listen))?;
+    let address = listener.local_addr().context("the listening address")?;
+    let service = Arc::new(AuditService::new(config.clone())?);
+    let state = AppState::new(service.clone(), Arc::new(config), settings)?;
+    eprintln!("wasp run: listening on http://{address}");
+    let drained = runtime.block_on(sidecar::serve(listener, state, sidecar::shutdown_signal()))?;
+    eprintln!("wasp run: stopped accepting; shutting down");
+    let Some(summary) = drained.summary else {
+        eprintln!(
+            "wasp run: the handlers did not drain within shutdownDeadline; what they had not delivered stays in the journal \
+             (delivered at the next start, unless durability is `memory`)"
+        );
+        // A handler is still working: do not wait for it on the way out.
+        runtime.shutdown_background();
+        std::process::exit(i32::from(super::EXIT_INCOMPLETE));
+    };
+    let mut out = String::new();
+    for h in &summary.handlers {
+        let state = serde_json::to_value(h.state).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+        let _ = writeln!(out, "wasp run: handler {}: {} received, {} delivered, {} dead-lettered ({state})", h.name, h.received, h.delivered, h.dead_lettered);
+    }
+    for t in &summary.tenants {
+        let _ = writeln!(out, "wasp run: tenant {}: {} published, {} over quota", t.name, t.published, t.over_quota);
+    }
+    eprint!("{out}");
+    drop(service);
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    if !drained.requests_finished {
+        eprintln!("wasp run: some requests were still in flight at shutdownDeadline and were cut off");
+        return Ok(ExitCode::from(super::EXIT_INCOMPLETE));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Prints the hash of a token (`token`, or else the first line of stdin),
+/// or with `generate` a new token and its hash.
+pub fn hash_token(token: Option<String>, generate: bool) -> anyhow::Result<ExitCode> {
+    if generate {
+        let token = sidecar::generate_token().map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
+        super::write_stdout(&format!("token: {token}\nhash: {}\n", sidecar::hash_token(&token)))?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let token = match token {
+        Some(token) => token,
+        None => {
+            let mut line = String::new();
+            std::io::stdin().read_line(&mut line).context("reading the token from stdin")?;
+            line.trim_end_matches(['\r', '\n']).to_owned()
+        }
+    };
+    anyhow::ensure!(!token.is_empty(), "the token is empty");
+    super::write_stdout(&format!("{}\n", sidecar::hash_token(&token)))?;
+    Ok(ExitCode::SUCCESS)
+}
