@@ -15,6 +15,7 @@ mod forgerock;
 mod journal;
 mod publish;
 mod sample;
+mod sidecar;
 mod seeds;
 mod tamper;
 mod tenants;
