@@ -26,8 +26,12 @@ pub fn run(config_path: &Path, listen: Option<String>) -> anyhow::Result<ExitCod
     let address = listener.local_addr().context("the listening address")?;
     let service = Arc::new(AuditService::new(config.clone())?);
     let state = AppState::new(service.clone(), Arc::new(config), settings)?;
+    let signal = {
+        let _inside = runtime.enter();
+        sidecar::shutdown_signal().context("installing the SIGTERM/SIGINT handlers")?
+    };
     eprintln!("wasp run: listening on http://{address}");
-    let drained = runtime.block_on(sidecar::serve(listener, state, sidecar::shutdown_signal()))?;
+    let drained = runtime.block_on(sidecar::serve(listener, state, signal))?;
     eprintln!("wasp run: stopped accepting; shutting down");
     let Some(summary) = drained.summary else {
         eprintln!(
