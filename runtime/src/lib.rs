@@ -33,4 +33,7 @@ pub use config::Config;
 pub use delivery::{HandlerState, HandlerSummary, OutputSummary};
 pub use replay::{ReplayError, ReplayReport, replay};
 pub use event::{IntoEvent, PublishError};
-pub use service::{ActionError, AuditService, Backlog, BuildError, HandlerLag, Receipt, StreamBacklog, Summary, TenantSummary};
+pub use service::{
+    ActionError, AuditService, Backlog, BuildError, HandlerLag, Receipt, RefusedChange, ReloadReport, StreamBacklog, Summary, TenantSummary,
+    Watcher,
+};

@@ -14,6 +14,7 @@ mod filters;
 mod forgerock;
 mod journal;
 mod publish;
+mod reload;
 mod sample;
 mod sidecar;
 mod seeds;

@@ -25,13 +25,32 @@ pub fn run(config_path: &Path, listen: Option<String>) -> anyhow::Result<ExitCod
     let listener = runtime.block_on(sidecar::bind(&settings.listen))?;
     let address = listener.local_addr().context("the listening address")?;
     let service = Arc::new(AuditService::new(config.clone())?);
+    let watch_interval = settings.watch_interval;
     let state = AppState::new(service.clone(), Arc::new(config), settings)?;
+    // Hot reload: the configuration and component files are watched, and
+    // SIGHUP reloads at once.
+    let watcher = Arc::new(crate::Watcher::start(service.clone(), config_path.to_owned(), watch_interval, |_, report| {
+        if report.changed() || !report.ok() {
+            eprintln!("wasp run: reload: {}", describe(report));
+        }
+    }));
     let signal = {
         let _inside = runtime.enter();
+        let hangup = sidecar::hangup_signal().context("installing the SIGHUP handler")?;
+        let on_hangup = watcher.clone();
+        runtime.spawn(async move {
+            let mut hangup = hangup;
+            while hangup.recv().await.is_some() {
+                on_hangup.trigger();
+            }
+        });
         sidecar::shutdown_signal().context("installing the SIGTERM/SIGINT handlers")?
     };
     eprintln!("wasp run: listening on http://{address}");
     let drained = runtime.block_on(sidecar::serve(listener, state, signal))?;
+    if let Ok(watcher) = Arc::try_unwrap(watcher) {
+        watcher.stop();
+    }
     eprintln!("wasp run: stopped accepting; shutting down");
     let Some(summary) = drained.summary else {
         eprintln!(
@@ -58,6 +77,23 @@ pub fn run(config_path: &Path, listen: Option<String>) -> anyhow::Result<ExitCod
         return Ok(ExitCode::from(super::EXIT_INCOMPLETE));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// One line saying what a reload did.
+fn describe(report: &crate::ReloadReport) -> String {
+    if let Some(error) = &report.error {
+        return format!("refused: {error}");
+    }
+    let mut parts = Vec::new();
+    for (what, names) in [("swapped", &report.swapped), ("restarted", &report.restarted), ("added", &report.added), ("removed", &report.removed)] {
+        if !names.is_empty() {
+            parts.push(format!("{what} {}", names.join(", ")));
+        }
+    }
+    for refused in &report.refused {
+        parts.push(format!("refused {}: {}", refused.handler, refused.reason));
+    }
+    if parts.is_empty() { "nothing changed".into() } else { parts.join("; ") }
 }
 
 /// Prints the hash of a token (`token`, or else the first line of stdin),

@@ -187,6 +187,11 @@ pub struct RawSidecar {
     /// (for any tenant, with `?tenant=`), query, run `rotate` and `flush`,
     /// read `/metrics` and the handler details of `/health`.
     pub admin_token: Option<String>,
+    /// How often `wasp run` looks at the configuration file and the
+    /// handlers' component files for changes to reload live (hot reload).
+    /// `0` turns watching off; SIGHUP reloads either way. Default: 2 seconds.
+    #[serde(default, deserialize_with = "units::duration")]
+    pub watch_interval: Option<Duration>,
     /// Application tokens: `{"tenant": "acme", "hash": "sha256:…"}` may
     /// publish only for tenant `acme`; `{"tenant": null, "hash": …}` (or no
     /// `tenant`) publishes top-level events and may query them.

@@ -91,6 +91,13 @@ impl Breaker {
         }
     }
 
+    /// Closes the breaker and forgets past faults (a new version of the
+    /// handler was swapped in).
+    pub fn reset(&mut self) {
+        self.position = Position::Closed { consecutive: 0 };
+        self.backoff = self.config.backoff;
+    }
+
     /// The current backoff.
     pub fn backoff(&self) -> Duration {
         self.backoff

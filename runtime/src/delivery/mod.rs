@@ -42,6 +42,14 @@ pub enum Control {
     /// Rotate the handler's file outputs; the reply lists the archived
     /// files.
     Rotate(std::sync::mpsc::Sender<Result<Vec<String>, String>>),
+    /// Hot reload: replace the component with this one, between two
+    /// batches. The new version is instantiated and `init`ed first; if that
+    /// fails the reply carries the error and the old version keeps running.
+    /// A disabled or quarantined handler starts afresh on the new version.
+    Swap(Box<HandlerPre>, std::sync::mpsc::Sender<Result<(), String>>),
+    /// Stop after the batch in hand (hot reload removes or rebuilds the
+    /// handler): the cursor then stands after the last acknowledged event.
+    Stop,
 }
 
 /// Requests waiting for a delivery thread (it takes them between batches).
@@ -86,8 +94,10 @@ pub struct Worker {
     pub disabled: Option<FaultRecord>,
     /// The filters its events pass first.
     pub filters: Vec<filters::FilterStage>,
-    /// Requests from the service (`rotate`).
+    /// Requests from the service (`rotate`, hot reload).
     pub controls: Controls,
+    /// A [`Control::Stop`] was taken.
+    pub stopping: bool,
 }
 
 /// How often an output write is attempted before its events count as failed.
@@ -100,9 +110,17 @@ impl Worker {
     pub fn run(mut self, journal: Arc<dyn Journal>, cursor: CursorId) {
         loop {
             self.take_controls();
+            if self.stopping {
+                // Everything read so far was acknowledged (or rewound): the
+                // handler that replaces this one resumes from the cursor.
+                break;
+            }
             self.tick_outputs();
             if self.breaker.is_open() && !self.sit_out_quarantine(&*journal) {
                 self.drain_quarantined(&*journal, cursor);
+                break;
+            }
+            if self.stopping {
                 break;
             }
             let max = if self.breaker.position() == Position::HalfOpen { 1 } else { self.batch_max_size };
@@ -165,8 +183,30 @@ impl Worker {
                     tracing::info!(handler = %self.name, ?archived, "outputs rotated");
                     let _ = reply.send(result.map(|()| archived));
                 }
+                Control::Swap(pre, reply) => {
+                    let _ = reply.send(self.swap(*pre));
+                }
+                Control::Stop => self.stopping = true,
             }
         }
+    }
+
+    /// Replaces the component: the new version's first instance is
+    /// created (and `init`ed) before the old one is dropped.
+    fn swap(&mut self, pre: HandlerPre) -> Result<(), String> {
+        let instance = pre
+            .instantiate(&self.name, &self.budgets, self.output_specs.clone(), self.state.clone(), &self.handler_config)
+            .map_err(|fault| format!("the new version failed to start ({}): {}", fault.kind.as_str(), fault.message))?;
+        tracing::info!(handler = %self.name, from = %self.version, to = %pre.hash, "component swapped");
+        self.stats.instances.fetch_add(1, Ordering::Relaxed);
+        self.version = pre.hash.clone();
+        self.pre = Some(pre);
+        self.instance = Some(instance);
+        if self.disabled.take().is_some() || self.breaker.is_open() {
+            self.breaker.reset();
+            self.stats.enable();
+        }
+        Ok(())
     }
 
     fn wants(&self, event: &HostEvent) -> bool {
@@ -190,6 +230,9 @@ impl Worker {
                 break;
             }
             self.take_controls();
+            if self.stopping || !self.breaker.is_open() {
+                return true;
+            }
             std::thread::sleep((until - now).min(Duration::from_millis(20)));
         }
         true

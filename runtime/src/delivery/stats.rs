@@ -43,6 +43,7 @@ pub struct HandlerStats {
     faults: Mutex<BTreeMap<FaultKind, u64>>,
     last_fault: Mutex<Option<String>>,
     disabled_reason: Mutex<Option<String>>,
+    reload_error: Mutex<Option<String>>,
 }
 
 /// A snapshot of one handler's counters.
@@ -63,6 +64,9 @@ pub struct HandlerSummary {
     pub state: HandlerState,
     /// Why it is disabled.
     pub disabled_reason: Option<String>,
+    /// Why the last hot reload of this handler was refused (the running
+    /// version was kept); cleared by a reload that succeeds.
+    pub reload_error: Option<String>,
     /// Events of its topics it has taken from the journal.
     pub received: u64,
     /// Events it accepted whose records reached the outputs.
@@ -129,6 +133,18 @@ impl HandlerStats {
         self.set_state(HandlerState::Disabled);
     }
 
+    /// Running again (a new version was swapped in).
+    pub(crate) fn enable(&self) {
+        *self.disabled_reason.lock().unwrap() = None;
+        self.set_state(HandlerState::Running);
+    }
+
+    /// Records the outcome of a hot reload of this handler: `Some(why)`
+    /// when it was refused.
+    pub(crate) fn set_reload_error(&self, error: Option<String>) {
+        *self.reload_error.lock().unwrap() = error;
+    }
+
     /// The most recent failure, for people.
     pub fn last_fault(&self) -> Option<String> {
         self.last_fault.lock().unwrap().clone()
@@ -153,6 +169,7 @@ impl HandlerStats {
             version: version.to_owned(),
             state: self.state(),
             disabled_reason: self.disabled_reason.lock().unwrap().clone(),
+            reload_error: self.reload_error.lock().unwrap().clone(),
             received,
             delivered: self.delivered.load(Ordering::Relaxed),
             dead_lettered: self.dead_lettered.load(Ordering::Relaxed),

@@ -178,6 +178,15 @@ impl Backing for DiskBacking {
         }
     }
 
+    fn retire(&mut self, cursor: &str) {
+        let path = self.cursor_path(cursor);
+        if let Err(e) = std::fs::remove_file(&path)
+            && e.kind() != std::io::ErrorKind::NotFound
+        {
+            tracing::warn!(cursor, file = %path.display(), "cannot remove the retired cursor's file: {e}");
+        }
+    }
+
     fn sync(&mut self) -> Result<(), JournalError> {
         self.log.sync().map_err(|e| JournalError::Storage(e.to_string()))
     }

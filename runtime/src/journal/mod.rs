@@ -116,6 +116,12 @@ pub trait Journal: Send + Sync {
     /// Whether `close` was called.
     fn is_closed(&self) -> bool;
 
+    /// Removes a reader for good (its handler was removed from the
+    /// configuration): the journal no longer keeps events for it, and a
+    /// reader registered later under the same name starts afresh. The
+    /// caller stops reading through it first.
+    fn retire(&self, cursor: CursorId);
+
     /// Makes the cursor's reader return from a waiting `read` (with an
     /// empty batch when nothing is there), so it can see a request.
     fn wake(&self, cursor: CursorId);

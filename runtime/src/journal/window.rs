@@ -33,6 +33,9 @@ pub trait Backing: Send + 'static {
     /// Records that `cursor` will never see event `sequence` (dropped by
     /// the `drop-oldest` policy), so that integrity checks can show the gap.
     fn gap(&mut self, _cursor: &str, _sequence: u64) {}
+    /// Forgets `cursor` (its handler was removed): a reader registering
+    /// under its name later starts afresh.
+    fn retire(&mut self, _cursor: &str) {}
     /// Flushes what was appended to stable storage (`fsync` mode).
     fn sync(&mut self) -> Result<(), JournalError> {
         Ok(())
@@ -95,16 +98,24 @@ struct Cursor {
     dropped: u64,
     /// `wake` was called: the next (or current) read returns at once.
     woken: bool,
+    /// `retire` was called (its handler was removed): it holds nothing
+    /// and is waited for by nobody. Its slot stays so ids remain stable.
+    retired: bool,
 }
 
 impl<B: Backing> Inner<B> {
+    /// The cursors that were not retired.
+    fn live(&self) -> impl Iterator<Item = &Cursor> {
+        self.cursors.iter().filter(|c| !c.retired)
+    }
+
     fn min_acked(&self) -> u64 {
-        self.cursors.iter().map(|c| c.acked).min().unwrap_or(self.last)
+        self.live().map(|c| c.acked).min().unwrap_or(self.last)
     }
 
     /// The lowest acknowledged position among cursors that are not parked.
     fn min_acked_active(&self) -> u64 {
-        self.cursors.iter().filter(|c| !c.parked).map(|c| c.acked).min().unwrap_or(self.last)
+        self.live().filter(|c| !c.parked).map(|c| c.acked).min().unwrap_or(self.last)
     }
 
     fn release(&mut self) {
@@ -135,7 +146,7 @@ impl<B: Backing> Inner<B> {
         self.bytes -= event.json.len();
         let sequence = self.base;
         self.base += 1;
-        for c in &mut self.cursors {
+        for c in self.cursors.iter_mut().filter(|c| !c.retired) {
             // Dropped only for a cursor that has not read it; one that has
             // is handling it and acknowledges it itself (a rewind before it
             // counts it as dropped then).
@@ -150,7 +161,7 @@ impl<B: Backing> Inner<B> {
             }
         }
         // What a cursor still handles stays on disk until it acknowledges it.
-        let releasable = self.cursors.iter().map(|c| c.acked).min().unwrap_or(sequence).min(sequence);
+        let releasable = self.live().map(|c| c.acked).min().unwrap_or(sequence).min(sequence);
         self.backing.released(releasable);
     }
 }
@@ -260,7 +271,7 @@ impl<B: Backing> Journal for Window<B> {
             return Err(JournalError::Closed);
         }
         let size = event.json.len();
-        if !inner.cursors.is_empty() && inner.full(size) {
+        if inner.live().next().is_some() && inner.full(size) {
             match inner.bounds.overflow {
                 Overflow::Reject => return Err(overloaded(&inner.bounds)),
                 Overflow::Block(max_wait) => {
@@ -287,7 +298,7 @@ impl<B: Backing> Journal for Window<B> {
         inner.backing.append(&event)?;
         inner.last += 1;
         let event = Arc::new(event);
-        if inner.cursors.is_empty() {
+        if inner.live().next().is_none() {
             // Nobody reads: released at once.
             inner.base = inner.last + 1;
             let last = inner.last;
@@ -322,7 +333,7 @@ impl<B: Backing> Journal for Window<B> {
         }
         let acked = acked.max(inner.base - 1);
         inner.backing.acked(name, acked);
-        inner.cursors.push(Cursor { name: name.to_owned(), read: acked + 1, acked, parked: false, dropped, woken: false });
+        inner.cursors.push(Cursor { name: name.to_owned(), read: acked + 1, acked, parked: false, dropped, woken: false, retired: false });
         CursorId(inner.cursors.len() - 1)
     }
 
@@ -402,6 +413,22 @@ impl<B: Backing> Journal for Window<B> {
 
     fn park(&self, cursor: CursorId, parked: bool) {
         self.inner.lock().unwrap().cursors[cursor.0].parked = parked;
+        self.acked.notify_all();
+    }
+
+    fn retire(&self, cursor: CursorId) {
+        let mut inner = self.inner.lock().unwrap();
+        let c = &mut inner.cursors[cursor.0];
+        if c.retired {
+            return;
+        }
+        c.retired = true;
+        c.woken = true;
+        let name = c.name.clone();
+        inner.backing.retire(&name);
+        inner.release();
+        drop(inner);
+        self.appended.notify_all();
         self.acked.notify_all();
     }
 

@@ -103,6 +103,9 @@ pub(crate) fn prepare(
         version: pre.hash.clone(),
         stats: stats.clone(),
         outputs,
+        spec: format!("{h:?}"),
+        component: Some(h.component.clone()),
+        thread: None,
     };
     let mut worker = Worker {
         name: qualified.clone(),
@@ -126,6 +129,7 @@ pub(crate) fn prepare(
         disabled: None,
         filters: Vec::new(),
         controls,
+        stopping: false,
     };
     // Instantiate and `init` now, so that a handler that cannot start is
     // known (and named) before the first event.
@@ -208,6 +212,9 @@ pub(crate) fn prepare_builtin(
         version: version.clone(),
         stats: stats.clone(),
         outputs,
+        spec: format!("{h:?}"),
+        component: None,
+        thread: None,
     };
     let disabled = disabled.map(|message| {
         tracing::error!(handler = %h.name, "handler disabled: {message}; its events go to the dead-letter store");
@@ -240,6 +247,7 @@ pub(crate) fn prepare_builtin(
         disabled,
         filters: Vec::new(),
         controls,
+        stopping: false,
     };
     (worker, entry)
 }

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::thread::JoinHandle;
 
 use serde::Serialize;
@@ -20,8 +20,13 @@ use crate::quota::TokenBucket;
 
 mod backlog;
 mod build;
+mod reload;
+mod ticker;
+mod watch;
 
 pub use backlog::{Backlog, HandlerLag, StreamBacklog};
+pub use reload::{RefusedChange, ReloadReport};
+pub use watch::Watcher;
 
 use build::open_journal;
 pub(crate) use build::{prepare, prepare_filters, schema_source};
@@ -137,11 +142,20 @@ pub(crate) struct HandlerEntry {
     version: String,
     stats: Arc<HandlerStats>,
     outputs: Vec<OutputSummary>,
+    /// Its configuration as built (`Debug` text): a reload that finds it
+    /// changed rebuilds the handler.
+    spec: String,
+    /// Its component file (WASM handlers): a reload that finds other bytes
+    /// there swaps the component.
+    component: Option<PathBuf>,
+    /// Its delivery thread.
+    thread: Option<JoinHandle<()>>,
 }
 
 /// A tenant at run time.
 struct Tenant {
-    topics: BTreeSet<String>,
+    /// Topics it may publish to (its handlers' topics change on reload).
+    topics: RwLock<BTreeSet<String>>,
     events_quota: Option<(u64, TokenBucket)>,
     published: AtomicU64,
     over_quota: AtomicU64,
@@ -184,7 +198,8 @@ pub struct AuditService {
     journals: BTreeMap<Option<String>, Arc<dyn Journal>>,
     durability: Durability,
     fsync_timeout: std::time::Duration,
-    topics: BTreeSet<String>,
+    /// Topics accepted without a tenant (handlers' topics change on reload).
+    topics: RwLock<BTreeSet<String>>,
     tenants: BTreeMap<String, Tenant>,
     dead_letters: PathBuf,
     /// `filterPolicies`: `excludeIf` and `hashIf` by topic, and the key.
@@ -199,31 +214,17 @@ pub struct AuditService {
     includes: BTreeMap<String, Vec<String>>,
     max_event_bytes: usize,
     accepting: AtomicBool,
+    /// Threads besides the handlers' (the journals' group commit).
     workers: Mutex<Vec<JoinHandle<()>>>,
-    handlers: Vec<HandlerEntry>,
+    handlers: RwLock<Vec<HandlerEntry>>,
+    ticker: Arc<ticker::Ticker>,
     allocator: String,
-}
-
-/// Wakes handlers whose outputs have time-driven work (rotation,
-/// retention, signatures) at their interval, until their journal closes.
-fn spawn_ticker(ticks: Vec<(std::time::Duration, Arc<dyn Journal>, crate::journal::CursorId)>) -> JoinHandle<()> {
-    std::thread::Builder::new()
-        .name("wasp-ticker".into())
-        .spawn(move || {
-            let step = ticks.iter().map(|(d, _, _)| *d).min().unwrap_or_default().clamp(std::time::Duration::from_millis(10), std::time::Duration::from_secs(1));
-            let mut due: Vec<std::time::Instant> = ticks.iter().map(|(d, _, _)| std::time::Instant::now() + *d).collect();
-            while !ticks.iter().all(|(_, journal, _)| journal.is_closed()) {
-                std::thread::sleep(step);
-                let now = std::time::Instant::now();
-                for ((interval, journal, cursor), at) in ticks.iter().zip(&mut due) {
-                    if now >= *at {
-                        journal.wake(*cursor);
-                        *at = now + *interval;
-                    }
-                }
-            }
-        })
-        .expect("spawn the ticker thread")
+    /// What hot reload needs: the configuration running now (its lock
+    /// serialises reloads and shutdown), the last reload's report.
+    current: Mutex<Arc<Config>>,
+    last_reload: Mutex<Option<ReloadReport>>,
+    dead_letter_store: DeadLetterStore,
+    fuel_quotas: BTreeMap<String, Arc<TokenBucket>>,
 }
 
 impl AuditService {
@@ -255,10 +256,10 @@ impl AuditService {
                 journals.insert(stream, journal);
             }
             let dead_letters = DeadLetterStore::new(&config.data_dir);
-            let fuel_quotas: BTreeMap<&str, Arc<TokenBucket>> = config
+            let fuel_quotas: BTreeMap<String, Arc<TokenBucket>> = config
                 .tenants
                 .iter()
-                .filter_map(|(name, t)| Some((name.as_str(), Arc::new(TokenBucket::new(t.fuel_per_second?)))))
+                .filter_map(|(name, t)| Some((name.clone(), Arc::new(TokenBucket::new(t.fuel_per_second?)))))
                 .collect();
             let filters = prepare_filters(engine, &config)?;
             let mut prepared = Vec::new();
@@ -273,9 +274,9 @@ impl AuditService {
                     prepared.push(build::prepare_builtin(&config, h, settings, &dead_letters));
                 }
             }
-            Ok((dead_letters, prepared))
+            Ok((dead_letters, prepared, fuel_quotas))
         })();
-        let (dead_letters, prepared) = match built {
+        let (dead_letters, prepared, fuel_quotas) = match built {
             Ok(parts) => parts,
             Err(e) => {
                 // Release what was opened (journal locks, sync threads).
@@ -297,22 +298,12 @@ impl AuditService {
             let journal = journals[&entry.tenant].clone();
             let cursor = journal.register_cursor(&entry.name);
             entry.cursor = Some(cursor);
-            registered.push((worker, journal, cursor));
+            registered.push((worker, journal));
             handlers.push(entry);
         }
-        let ticks: Vec<(std::time::Duration, Arc<dyn Journal>, crate::journal::CursorId)> = registered
-            .iter()
-            .filter_map(|(worker, journal, cursor)| Some((worker.tick_interval()?, journal.clone(), *cursor)))
-            .collect();
-        if !ticks.is_empty() {
-            workers.push(spawn_ticker(ticks));
-        }
-        for (worker, journal, cursor) in registered {
-            let thread = std::thread::Builder::new()
-                .name(format!("wasp-handler-{}", worker.name))
-                .spawn(move || worker.run(journal, cursor))
-                .expect("spawn a handler thread");
-            workers.push(thread);
+        let ticker = Arc::new(ticker::Ticker::default());
+        for ((worker, journal), entry) in registered.into_iter().zip(&mut handlers) {
+            start_worker(&ticker, worker, entry, journal);
         }
         let allocator = match engine.allocator() {
             crate::engine::Allocator::Pooling => "pooling",
@@ -323,7 +314,7 @@ impl AuditService {
             .iter()
             .map(|(name, t)| {
                 let tenant = Tenant {
-                    topics: config.known_topics_for(Some(name)),
+                    topics: RwLock::new(config.known_topics_for(Some(name))),
                     events_quota: t.events_per_second.map(|rate| (rate, TokenBucket::new(rate))),
                     published: AtomicU64::new(0),
                     over_quota: AtomicU64::new(0),
@@ -335,7 +326,7 @@ impl AuditService {
             journals,
             durability: config.journal.durability,
             fsync_timeout: config.journal.fsync_timeout,
-            topics: config.known_topics(),
+            topics: RwLock::new(config.known_topics()),
             tenants,
             dead_letters: dead_letters.root().to_owned(),
             exclusions: config.audit.exclude_fields.clone(),
@@ -353,8 +344,13 @@ impl AuditService {
             max_event_bytes: config.max_event_bytes,
             accepting: AtomicBool::new(true),
             workers: Mutex::new(workers),
-            handlers,
+            handlers: RwLock::new(handlers),
+            ticker,
             allocator: allocator.into(),
+            current: Mutex::new(Arc::new(config)),
+            last_reload: Mutex::new(None),
+            dead_letter_store: dead_letters,
+            fuel_quotas,
         })
     }
 
@@ -366,6 +362,17 @@ impl AuditService {
     /// that is shutting down.
     pub fn publish(&self, topic: &str, event: impl IntoEvent) -> Result<Receipt, PublishError> {
         self.append(None, &self.topics, topic, event)
+    }
+
+    /// The configuration running now (the last one reloaded).
+    pub fn config(&self) -> Arc<Config> {
+        self.current.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Every handler's name (`tenant/name` for a tenant's), in
+    /// configuration order.
+    pub fn handler_names(&self) -> Vec<String> {
+        self.handlers.read().unwrap().iter().map(|h| h.name.clone()).collect()
     }
 
     /// Accepts one event for `topic` on behalf of `tenant`: only that
@@ -396,18 +403,21 @@ impl AuditService {
     fn append(
         &self,
         tenant: Option<&str>,
-        topics: &BTreeSet<String>,
+        topics: &RwLock<BTreeSet<String>>,
         topic: &str,
         event: impl IntoEvent,
     ) -> Result<Receipt, PublishError> {
         if !self.accepting.load(Ordering::Acquire) {
             return Err(PublishError::ShuttingDown);
         }
-        if !topics.contains(topic) {
-            return Err(PublishError::UnknownTopic {
-                topic: topic.to_owned(),
-                known: topics.iter().cloned().collect::<Vec<_>>().join(", "),
-            });
+        {
+            let topics = topics.read().unwrap();
+            if !topics.contains(topic) {
+                return Err(PublishError::UnknownTopic {
+                    topic: topic.to_owned(),
+                    known: topics.iter().cloned().collect::<Vec<_>>().join(", "),
+                });
+            }
         }
         let mut document = event.into_document(self.max_event_bytes)?;
         crate::event::check_basics(&document, &self.validation.required_fields, self.validation.max_depth)?;
@@ -454,19 +464,21 @@ impl AuditService {
         self.journals.get(&receipt.tenant).is_some_and(|j| j.wait_durable(receipt.sequence, timeout))
     }
 
-    fn entry(&self, handler: &str) -> Result<&HandlerEntry, ActionError> {
-        self.handlers.iter().find(|h| h.name == handler).ok_or_else(|| ActionError::UnknownHandler {
+    /// The journal, cursor and controls of a running handler.
+    fn entry(&self, handler: &str) -> Result<(Arc<dyn Journal>, crate::journal::CursorId, crate::delivery::Controls), ActionError> {
+        let handlers = self.handlers.read().unwrap();
+        let entry = handlers.iter().find(|h| h.name == handler).ok_or_else(|| ActionError::UnknownHandler {
             name: handler.to_owned(),
-            known: self.handlers.iter().map(|h| h.name.clone()).collect::<Vec<_>>().join(", "),
-        })
+            known: handlers.iter().map(|h| h.name.clone()).collect::<Vec<_>>().join(", "),
+        })?;
+        Ok((self.journals[&entry.tenant].clone(), entry.cursor.expect("registered"), entry.controls.clone()))
     }
 
     /// Blocks until `handler` (`name` or `tenant/name`) has processed every
     /// event of its stream published before the call.
     pub fn flush_handler(&self, handler: &str) -> Result<(), ActionError> {
-        let entry = self.entry(handler)?;
-        let journal = &self.journals[&entry.tenant];
-        journal.wait_acked_by(entry.cursor.expect("registered"), journal.head());
+        let (journal, cursor, _) = self.entry(handler)?;
+        journal.wait_acked_by(cursor, journal.head());
         Ok(())
     }
 
@@ -474,10 +486,10 @@ impl AuditService {
     /// `<name>.<UTC time>` and a new one started, between two batches (no
     /// record is split). Returns the archived files.
     pub fn rotate(&self, handler: &str) -> Result<Vec<String>, ActionError> {
-        let entry = self.entry(handler)?;
+        let (journal, cursor, controls) = self.entry(handler)?;
         let (reply, answer) = std::sync::mpsc::channel();
-        entry.controls.lock().unwrap().push(crate::delivery::Control::Rotate(reply));
-        self.journals[&entry.tenant].wake(entry.cursor.expect("registered"));
+        controls.lock().unwrap().push(crate::delivery::Control::Rotate(reply));
+        journal.wake(cursor);
         match answer.recv_timeout(std::time::Duration::from_secs(60)) {
             Ok(result) => result.map_err(ActionError::Failed),
             Err(_) => Err(ActionError::Timeout { handler: handler.to_owned() }),
@@ -535,6 +547,8 @@ impl AuditService {
             allocator: self.allocator.clone(),
             handlers: self
                 .handlers
+                .read()
+                .unwrap()
                 .iter()
                 .map(|h| h.stats.summary(&h.name, h.tenant.as_deref(), &h.version, h.outputs.clone()))
                 .collect(),
@@ -580,6 +594,8 @@ impl AuditService {
                 .collect(),
             handlers: self
                 .handlers
+                .read()
+                .unwrap()
                 .iter()
                 .filter_map(|h| {
                     let journal = self.journals.get(&h.tenant)?;
@@ -591,16 +607,40 @@ impl AuditService {
     }
 
     fn stop(&self) {
+        // Waits for a reload in progress; none starts after this.
+        let _current = self.current.lock().unwrap_or_else(|e| e.into_inner());
         self.accepting.store(false, Ordering::Release);
         for journal in self.journals.values() {
             journal.close();
         }
-        for worker in self.workers.lock().unwrap().drain(..) {
-            if worker.join().is_err() {
+        let threads: Vec<JoinHandle<()>> = self.handlers.write().unwrap().iter_mut().filter_map(|h| h.thread.take()).collect();
+        for thread in threads {
+            if thread.join().is_err() {
                 tracing::error!("a handler thread panicked");
             }
         }
+        self.ticker.stop();
+        for worker in self.workers.lock().unwrap().drain(..) {
+            if worker.join().is_err() {
+                tracing::error!("a journal thread panicked");
+            }
+        }
     }
+}
+
+/// Starts `worker`'s delivery thread on `journal` through `entry`'s
+/// cursor, and its ticks.
+fn start_worker(ticker: &Arc<ticker::Ticker>, worker: crate::delivery::Worker, entry: &mut HandlerEntry, journal: Arc<dyn Journal>) {
+    let cursor = entry.cursor.expect("registered");
+    match worker.tick_interval() {
+        Some(interval) => ticker.add(&entry.name, interval, journal.clone(), cursor),
+        None => ticker.remove(&entry.name),
+    }
+    let thread = std::thread::Builder::new()
+        .name(format!("wasp-handler-{}", worker.name))
+        .spawn(move || worker.run(journal, cursor))
+        .expect("spawn a handler thread");
+    entry.thread = Some(thread);
 }
 
 impl Drop for AuditService {

@@ -16,6 +16,8 @@ pub const DEFAULT_MAX_BODY_BYTES: usize = 10 << 20;
 pub const DEFAULT_MAX_BATCH_EVENTS: usize = 10_000;
 /// Default `shutdownDeadline`.
 pub const DEFAULT_SHUTDOWN_DEADLINE: Duration = Duration::from_secs(30);
+/// Default `watchInterval`.
+pub const DEFAULT_WATCH_INTERVAL: Duration = Duration::from_secs(2);
 
 /// How requests are authenticated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,6 +43,9 @@ pub struct SidecarConfig {
     pub auth: AuthMode,
     /// The accepted token hashes and what each may do.
     pub tokens: Vec<(TokenHash, Role)>,
+    /// How often the configuration and component files are looked at for
+    /// hot reload (`None`: not watched; SIGHUP still reloads).
+    pub watch_interval: Option<Duration>,
 }
 
 impl Default for SidecarConfig {
@@ -52,6 +57,7 @@ impl Default for SidecarConfig {
             shutdown_deadline: DEFAULT_SHUTDOWN_DEADLINE,
             auth: AuthMode::Tokens,
             tokens: Vec::new(),
+            watch_interval: Some(DEFAULT_WATCH_INTERVAL),
         }
     }
 }
@@ -116,6 +122,11 @@ impl SidecarConfig {
             shutdown_deadline: raw.shutdown_deadline.unwrap_or(DEFAULT_SHUTDOWN_DEADLINE),
             auth,
             tokens,
+            watch_interval: match raw.watch_interval {
+                None => Some(DEFAULT_WATCH_INTERVAL),
+                Some(Duration::ZERO) => None,
+                Some(interval) => Some(interval),
+            },
         })
     }
 

@@ -40,7 +40,7 @@ use axum::routing::{get, post};
 use tokio::net::TcpListener;
 
 pub use auth::{Role, TokenHash, generate_token, hash_token};
-pub use config::{AuthMode, DEFAULT_LISTEN, DEFAULT_MAX_BATCH_EVENTS, DEFAULT_MAX_BODY_BYTES, DEFAULT_SHUTDOWN_DEADLINE, SidecarConfig};
+pub use config::{AuthMode, DEFAULT_LISTEN, DEFAULT_MAX_BATCH_EVENTS, DEFAULT_MAX_BODY_BYTES, DEFAULT_SHUTDOWN_DEADLINE, DEFAULT_WATCH_INTERVAL, SidecarConfig};
 pub use errors::CrestError;
 pub use metrics::Metrics;
 
@@ -173,6 +173,12 @@ pub async fn serve(listener: TcpListener, state: Arc<AppState>, shutdown: impl F
         _ => None,
     };
     Ok(Drained { requests_finished: finished, summary })
+}
+
+/// SIGHUP, for hot reload (installed when called, inside a tokio runtime).
+#[cfg(unix)]
+pub fn hangup_signal() -> std::io::Result<tokio::signal::unix::Signal> {
+    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
 }
 
 /// A future that resolves on SIGTERM or SIGINT (Ctrl-C). The signal

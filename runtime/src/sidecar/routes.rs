@@ -261,7 +261,7 @@ pub(super) async fn query(State(state): State<Arc<AppState>>, topic: Result<Path
     })?;
     let request = QueryRequest::from_params(filter, get("_pageSize"), get("_pagedResultsCookie"), get("_sortKeys"))
         .map_err(|e| CrestError::bad_request(e.to_string()))?;
-    let config = state.config.clone();
+    let config = state.service.config();
     let page = blocking(move || crate::builtin::query::query(&config, &topic, &request)).await??;
     Ok(Json(page.to_json()).into_response())
 }
@@ -270,7 +270,7 @@ pub(super) async fn query(State(state): State<Arc<AppState>>, topic: Result<Path
 pub(super) async fn read(State(state): State<Arc<AppState>>, ids: Result<Path<(String, String)>, PathRejection>, headers: HeaderMap) -> Reply {
     may_query(&role(&state, &headers)?)?;
     let (topic, id) = path(ids)?;
-    let config = state.config.clone();
+    let config = state.service.config();
     let (t, i) = (topic.clone(), id.clone());
     match blocking(move || crate::builtin::query::read(&config, &t, &i)).await?? {
         Some(event) => Ok(Json(event).into_response()),
@@ -305,10 +305,16 @@ pub(super) async fn health(State(state): State<Arc<AppState>>, headers: HeaderMa
                 if let Some(reason) = &h.disabled_reason {
                     entry["disabledReason"] = json!(reason);
                 }
+                if let Some(reason) = &h.reload_error {
+                    entry["reloadError"] = json!(reason);
+                }
                 entry
             })
             .collect();
         body["handlers"] = Value::Array(handlers);
+        if let Some(report) = state.service.last_reload() {
+            body["lastReload"] = json!(report);
+        }
     }
     (code, Json(body)).into_response()
 }

@@ -12,6 +12,7 @@
 //! | `emit-undeclared` | emits to `undeclared`, then reports the host's answer to `out` |
 //! | `log` | logs `message` at info level, then echoes |
 //! | `count` | increments state `count`, emits `{"count": n}` |
+//! | `build` | emits `{"id", "seq", "build"}`: `build` is [`BUILD`], a marker the hot-reload tests patch in the component's bytes to make a second version |
 //! | `recurse` | unbounded non-tail recursion (a stack-overflow trap) |
 //! | `membomb` | allocates 1 MiB chunks and writes one byte per page, never freeing them (hits the memory budget with little fuel) |
 //! | `unreachable` | executes the wasm `unreachable` instruction (a trap that is not a panic) |
@@ -41,6 +42,11 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use wasp_guest::{Config, Event, Handler, emit, export_handler, log, serde_json::json, state};
+
+/// This build's marker (`wasp-probe-build:A`); the hot-reload tests write
+/// a copy of the component with another last letter. Read through
+/// `black_box` so that the bytes stay one string in the data segment.
+pub static BUILD: &str = "wasp-probe-build:A";
 
 struct Probe {
     instance_events: u64,
@@ -85,6 +91,7 @@ impl Handler for Probe {
                 log::info(event.get_str("/message").unwrap_or(""));
                 emit("out", echo())
             }
+            "build" => emit("out", json!({"id": event.id(), "seq": event.sequence(), "build": black_box(BUILD)}).to_string()),
             "count" => {
                 let n = state::get_u64("count") + 1;
                 state::set_u64("count", n)?;
