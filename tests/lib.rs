@@ -149,3 +149,95 @@ pub fn run_wasp(args: &[&str], stdin: Option<&str>, cwd: &Path) -> Output {
     drop(input);
     child.wait_with_output().expect("wait for wasp")
 }
+
+/// One plain HTTP/1.1 request over a fresh connection, with a bearer
+/// `token`; returns the status and the body.
+pub fn http(address: &str, token: &str, method: &str, path: &str, content_type: &str, body: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(address).unwrap();
+    stream.set_read_timeout(Some(std::time::Duration::from_secs(30))).unwrap();
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {token}\r\nContent-Type: {content_type}\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let status = response.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or_else(|| panic!("no status in {response:?}"));
+    let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
+    (status, body)
+}
+
+/// A `wasp run` child process serving on a free port.
+pub struct WaspRun {
+    /// The process.
+    pub child: std::process::Child,
+    /// `host:port` it listens on.
+    pub address: String,
+    stderr: Option<std::thread::JoinHandle<String>>,
+}
+
+impl WaspRun {
+    /// Starts `wasp run --config audit.json --listen 127.0.0.1:0` in `dir`
+    /// and waits until it listens.
+    pub fn start(dir: &Path) -> WaspRun {
+        use std::io::{BufRead, Read};
+        let mut child = Command::new(wasp_bin())
+            .args(["run", "--config", "audit.json", "--listen", "127.0.0.1:0"])
+            .current_dir(dir)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+        let mut seen = String::new();
+        let address = loop {
+            let mut line = String::new();
+            if stderr.read_line(&mut line).unwrap() == 0 {
+                let _ = child.kill();
+                panic!("wasp run exited before listening: {seen}");
+            }
+            seen.push_str(&line);
+            if let Some(address) = line.trim().strip_prefix("wasp run: listening on http://") {
+                break address.to_owned();
+            }
+        };
+        let rest = std::thread::spawn(move || {
+            let mut text = seen;
+            let _ = stderr.read_to_string(&mut text);
+            text
+        });
+        WaspRun { child, address, stderr: Some(rest) }
+    }
+
+    /// Sends `signal` (e.g. `-HUP`, `-TERM`) to the process.
+    pub fn signal(&self, signal: &str) {
+        let sent = Command::new("kill").args([signal, &self.child.id().to_string()]).status().unwrap();
+        assert!(sent.success(), "kill {signal}");
+    }
+
+    /// SIGTERM, then waits (at most a minute) for the exit; returns the
+    /// exit code and everything it wrote to stderr.
+    pub fn terminate(mut self) -> (Option<i32>, String) {
+        self.signal("-TERM");
+        let started = std::time::Instant::now();
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            if started.elapsed() > std::time::Duration::from_secs(60) {
+                let _ = self.child.kill();
+                panic!("wasp run did not exit after SIGTERM");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        };
+        (status.code(), self.stderr.take().unwrap().join().unwrap())
+    }
+}
+
+impl Drop for WaspRun {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+    }
+}

@@ -283,3 +283,49 @@ fn the_watcher_reloads_on_a_changed_component_and_reports_an_invalid_configurati
     wait_for("the triggered reload", || service.last_reload().is_some_and(|r| r.error.is_none()));
     watcher.stop();
 }
+
+#[test]
+fn wasp_run_reloads_on_sighup_and_health_shows_a_refused_version() {
+    const TOKEN: &str = "reload-token";
+    let fx = Fixture::new();
+    let component = setup(&fx);
+    fx.config_doc(&json!({
+        "eventHandlers": [{"class": "wasm", "config": handler("p", &component, "out.log")}],
+        // Not watched: only SIGHUP reloads here.
+        "wasp": {"sidecar": {"adminToken": wasp::sidecar::hash_token(TOKEN), "watchInterval": 0}}
+    }));
+    let run = wasp_tests::WaspRun::start(fx.path());
+    let post = |id: &str| {
+        let (status, body) = wasp_tests::http(&run.address, TOKEN, "POST", "/audit/access", "application/json", &json!({"_id": id, "action": "build"}).to_string());
+        assert_eq!(status, 201, "{body}");
+    };
+    let health = || -> Value {
+        let (status, body) = wasp_tests::http(&run.address, TOKEN, "GET", "/health", "application/json", "");
+        assert_eq!(status, 200, "{body}");
+        serde_json::from_str(&body).unwrap()
+    };
+    post("before");
+
+    replace(&component, &probe_build(b'B'));
+    run.signal("-HUP");
+    wait_for("the SIGHUP reload", || health()["lastReload"]["swapped"] == json!(["p"]));
+    post("after");
+
+    replace(&component, b"not a component");
+    run.signal("-HUP");
+    wait_for("the refused reload in /health", || health()["handlers"][0]["reloadError"].is_string());
+    let h = health();
+    assert_eq!(h["status"], "ready", "the old version runs: {h}");
+    assert_eq!(h["lastReload"]["refused"][0]["handler"], "p", "{h}");
+    post("still");
+
+    let (code, stderr) = run.terminate();
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stderr.contains("wasp run: reload: swapped p"), "{stderr}");
+    assert!(stderr.contains("wasp run: reload: refused p:"), "{stderr}");
+    let builds: Vec<(String, String)> = records(&fx, "p", "out.log");
+    assert_eq!(
+        builds,
+        [("before", "wasp-probe-build:A"), ("after", "wasp-probe-build:B"), ("still", "wasp-probe-build:B")].map(|(i, b)| (i.to_owned(), b.to_owned()))
+    );
+}
