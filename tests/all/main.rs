@@ -18,6 +18,7 @@ mod reload;
 mod sample;
 mod sidecar;
 mod seeds;
+mod shutdown;
 mod tamper;
 mod tenants;
 mod validation;
