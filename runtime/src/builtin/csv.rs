@@ -10,7 +10,7 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 
 use super::NativeHandler;
-use super::settings::{SecuritySettings, SettingsError, boolean, object, only, string};
+use super::settings::{SecuritySettings, SettingsError, boolean, object, only};
 use crate::event::HostEvent;
 use crate::outputs::csv::codec::{CsvFormat, event_cells};
 use crate::outputs::rotation::{RetentionPolicy, RotationPolicy};
@@ -45,9 +45,7 @@ impl CsvSettings {
             "",
             &["logDirectory", "formatting", "buffering", "security", "fileRotation", "fileRetention", "rotationRetentionCheckInterval"],
         )?;
-        let log_directory = data_dir.join(
-            string(settings, "", "logDirectory")?.ok_or_else(|| SettingsError::new("logDirectory", "required: the directory of the log files"))?,
-        );
+        let log_directory = super::settings::log_directory(settings, data_dir)?;
         let write_interval = match object(settings, "buffering", &["enabled", "autoFlush"])? {
             None => Duration::ZERO,
             Some(buffering) => {

@@ -10,7 +10,7 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 
 use super::NativeHandler;
-use super::settings::{SecuritySettings, SettingsError, boolean, duration, integer, object, only, string};
+use super::settings::{SecuritySettings, SettingsError, boolean, duration, integer, object, only};
 use crate::event::HostEvent;
 use crate::outputs::rotation::{RetentionPolicy, RotationPolicy};
 
@@ -48,9 +48,7 @@ impl JsonSettings {
             "",
             &["logDirectory", "elasticsearchCompatible", "fileRotation", "fileRetention", "rotationRetentionCheckInterval", "buffering", "security"],
         )?;
-        let log_directory = data_dir.join(
-            string(settings, "", "logDirectory")?.ok_or_else(|| SettingsError::new("logDirectory", "required: the directory of the log files"))?,
-        );
+        let log_directory = super::settings::log_directory(settings, data_dir)?;
         let (write_interval, max_size) = match object(settings, "buffering", &["writeInterval", "maxSize", "enabled"])? {
             None => (Duration::from_secs(1), 10_000),
             Some(buffering) => {

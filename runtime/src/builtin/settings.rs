@@ -15,6 +15,12 @@ fn path(at: &str, key: &str) -> String {
 }
 
 /// Refuses keys of `object` not in `known` (a typo must not be ignored).
+/// `logDirectory` (required), relative to the data directory.
+pub(crate) fn log_directory(settings: &Map<String, Value>, data_dir: &Path) -> Result<PathBuf, SettingsError> {
+    let dir = string(settings, "", "logDirectory")?.ok_or_else(|| SettingsError::new("logDirectory", "required: the directory of the log files"))?;
+    Ok(data_dir.join(dir))
+}
+
 pub(crate) fn only(object: &Map<String, Value>, at: &str, known: &[&str]) -> Result<(), SettingsError> {
     match object.keys().find(|k| !known.contains(&k.as_str())) {
         Some(key) => Err(SettingsError::new(path(at, key), format!("unknown setting (known here: {})", known.join(", ")))),

@@ -30,18 +30,18 @@ pub(super) fn open_state(file: &mut File, codec: &dyn LineCodec, dir: &Dir, name
     let mut text = String::new();
     file.seek(SeekFrom::Start(0))?;
     file.read_to_string(&mut text).map_err(|e| std::io::Error::other(format!("{}: {e}", name.display())))?;
-    let records = codec.split(&text).map_err(|e| std::io::Error::other(format!("{}: {e}", name.display())))?;
+    let mut records = codec.split(&text).map_err(|e| std::io::Error::other(format!("{}: {e}", name.display())))?;
     if let Some((_, torn, false)) = records.last() {
         let keep = torn.as_ptr() as usize - text.as_ptr() as usize;
         tracing::warn!(file = %name.display(), "cutting a partial last record of {} bytes (its events will be delivered again)", text.len() - keep);
         file.set_len(keep as u64)?;
-        text.truncate(keep);
+        records.pop();
     }
     if options.integrity.is_none() {
         return Ok(Recovered { state: ChainState::GENESIS, previous: String::new(), unsigned: 0 });
     }
-    if !text.is_empty() {
-        let (state, unsigned) = last_state(codec, &text)?.ok_or_else(|| {
+    if !records.is_empty() {
+        let (state, unsigned) = state_of(codec, &records)?.ok_or_else(|| {
             std::io::Error::other(format!(
                 "{} has no integrity records: it was not written by a tamper-evident output (move it away to start a new chain)",
                 name.display()
@@ -65,7 +65,11 @@ pub(super) fn open_state(file: &mut File, codec: &dyn LineCodec, dir: &Dir, name
 /// The chain state at the end of `text`, and how many data records follow
 /// the last signed one. `None`: no integrity records at all.
 fn last_state(codec: &dyn LineCodec, text: &str) -> std::io::Result<Option<(ChainState, u64)>> {
-    let records = codec.split(text).map_err(std::io::Error::other)?;
+    state_of(codec, &codec.split(text).map_err(std::io::Error::other)?)
+}
+
+/// [`last_state`] of records already split.
+fn state_of(codec: &dyn LineCodec, records: &[(usize, &str, bool)]) -> std::io::Result<Option<(ChainState, u64)>> {
     let mut state = None;
     let mut unsigned = 0;
     for (line, record, _) in records.iter().rev() {
