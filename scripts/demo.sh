@@ -34,3 +34,39 @@ echo "==> the built-in JSON handler (ForgeRock's JsonAuditEventHandler, tamper-e
 
 echo "==> wasp query: failed logins (handlerForQueries: json-audit)"
 "$WASP" query --config examples/access-anywhere/audit.json --topic authentication --filter 'result eq "failed"'
+
+echo "==> wasp run: the same configuration served over HTTP (the sidecar; demo token: demo-admin-token)"
+TOKEN=demo-admin-token
+log=$(mktemp)
+"$WASP" run --config examples/access-anywhere/audit.json --listen 127.0.0.1:0 2>"$log" &
+pid=$!
+trap 'kill $pid 2>/dev/null || true; rm -f "$log"' EXIT
+for _ in $(seq 1 600); do
+    grep -q 'listening on' "$log" && break
+    kill -0 $pid 2>/dev/null || { cat "$log"; exit 1; }
+    sleep 0.1
+done
+url=$(sed -n 's/^wasp run: listening on //p' "$log")
+echo "    listening on $url"
+echo "--> POST $url/audit/access (one event)"
+curl -sS -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
+    --data '{"transactionId":"tx-http-1","timestamp":"2026-11-22T05:00:00Z","eventName":"AM-ACCESS-OUTCOME","userId":"carol","client":{"ip":"192.0.2.10"},"request":{"operation":"GET","detail":{"path":"/files/hr.xlsx"}},"response":{"status":"SUCCESSFUL"}}' \
+    "$url/audit/access"
+echo
+echo "--> POST $url/audit/authentication (an NDJSON batch: the sample's authentication events)"
+grep '"topic":"authentication"' examples/access-anywhere/events.ndjson |
+    curl -sS -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/x-ndjson' --data-binary @- "$url/audit/authentication"
+echo
+curl -sS -H "Authorization: Bearer $TOKEN" -X POST "$url/audit/authentication?_action=flush&handler=json-audit" >/dev/null
+echo "--> GET $url/audit/authentication?_queryFilter=result eq \"FAILED\""
+curl -sS -G -H "Authorization: Bearer $TOKEN" --data-urlencode '_queryFilter=result eq "FAILED"' "$url/audit/authentication"
+echo
+echo "--> GET $url/health"
+curl -sS -H "Authorization: Bearer $TOKEN" "$url/health"
+echo
+echo "--> GET $url/metrics (accepted events)"
+curl -sS -H "Authorization: Bearer $TOKEN" "$url/metrics" | grep '^wasp_events_accepted_total' || true
+echo "--> SIGTERM: drain and stop"
+kill -TERM $pid
+wait $pid
+sed -n 's/^wasp run: //p' "$log" | grep -v '^listening'
