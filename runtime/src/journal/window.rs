@@ -498,6 +498,33 @@ mod tests {
     }
 
     #[test]
+    fn a_retired_cursor_holds_nothing_and_is_waited_for_by_nobody() {
+        let journal = MemoryJournal::bounded(Bounds { max_events: 3, max_bytes: usize::MAX, overflow: Overflow::Reject });
+        let a = journal.register_cursor("a");
+        let b = journal.register_cursor("b");
+        for n in 0..3 {
+            journal.append(event(n)).unwrap();
+        }
+        journal.ack(a, 3);
+        assert_eq!(journal.len(), 3, "b holds them");
+        assert!(matches!(journal.append(event(3)), Err(JournalError::Overloaded { .. })), "full because of b");
+        journal.retire(b);
+        assert!(journal.is_empty(), "released once b is retired");
+        journal.append(event(3)).unwrap();
+        journal.ack(a, 4);
+        journal.wait_acked(4); // returns: b is not waited for
+        assert!(journal.is_empty());
+        // With every cursor retired, appends are released at once.
+        journal.retire(a);
+        journal.append(event(4)).unwrap();
+        assert!(journal.is_empty());
+        // A new reader under a retired name starts afresh, after the head.
+        let again = journal.register_cursor("b");
+        journal.append(event(5)).unwrap();
+        assert_eq!(journal.read(again, 10, Duration::ZERO).iter().map(|e| e.sequence).collect::<Vec<_>>(), [6]);
+    }
+
+    #[test]
     fn cursors_read_in_order_and_release_after_every_ack() {
         let journal = MemoryJournal::new();
         let a = journal.register_cursor("a");
