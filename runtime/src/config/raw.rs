@@ -187,6 +187,10 @@ pub struct RawSidecar {
     /// (for any tenant, with `?tenant=`), query, run `rotate` and `flush`,
     /// read `/metrics` and the handler details of `/health`.
     pub admin_token: Option<String>,
+    /// How long `_action=flush` waits for the handlers before answering
+    /// 504 (the handlers keep working). Default: 60 seconds.
+    #[serde(default, deserialize_with = "units::duration")]
+    pub flush_timeout: Option<Duration>,
     /// How often `wasp run` looks at the configuration file and the
     /// handlers' component files for changes to reload live (hot reload).
     /// `0` turns watching off; SIGHUP reloads either way. Default: 2 seconds.

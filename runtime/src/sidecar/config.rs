@@ -16,6 +16,8 @@ pub const DEFAULT_MAX_BODY_BYTES: usize = 10 << 20;
 pub const DEFAULT_MAX_BATCH_EVENTS: usize = 10_000;
 /// Default `shutdownDeadline`.
 pub const DEFAULT_SHUTDOWN_DEADLINE: Duration = Duration::from_secs(30);
+/// Default `flushTimeout`.
+pub const DEFAULT_FLUSH_TIMEOUT: Duration = Duration::from_secs(60);
 /// Default `watchInterval`.
 pub const DEFAULT_WATCH_INTERVAL: Duration = Duration::from_secs(2);
 
@@ -43,6 +45,8 @@ pub struct SidecarConfig {
     pub auth: AuthMode,
     /// The accepted token hashes and what each may do.
     pub tokens: Vec<(TokenHash, Role)>,
+    /// How long `_action=flush` waits before answering 504.
+    pub flush_timeout: Duration,
     /// How often the configuration and component files are looked at for
     /// hot reload (`None`: not watched; SIGHUP still reloads).
     pub watch_interval: Option<Duration>,
@@ -57,6 +61,7 @@ impl Default for SidecarConfig {
             shutdown_deadline: DEFAULT_SHUTDOWN_DEADLINE,
             auth: AuthMode::Tokens,
             tokens: Vec::new(),
+            flush_timeout: DEFAULT_FLUSH_TIMEOUT,
             watch_interval: Some(DEFAULT_WATCH_INTERVAL),
         }
     }
@@ -122,6 +127,11 @@ impl SidecarConfig {
             shutdown_deadline: raw.shutdown_deadline.unwrap_or(DEFAULT_SHUTDOWN_DEADLINE),
             auth,
             tokens,
+            flush_timeout: match raw.flush_timeout {
+                Some(Duration::ZERO) => return Err(invalid(at("flushTimeout"), "must be greater than 0".into())),
+                Some(timeout) => timeout,
+                None => DEFAULT_FLUSH_TIMEOUT,
+            },
             watch_interval: match raw.watch_interval {
                 None => Some(DEFAULT_WATCH_INTERVAL),
                 Some(Duration::ZERO) => None,

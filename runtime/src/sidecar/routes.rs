@@ -145,14 +145,28 @@ pub(super) async fn post_topic(
             let service = state.service.clone();
             if action == "flush" {
                 let flushed = handler.clone();
-                blocking(move || match &flushed {
+                let waiting = blocking(move || match &flushed {
                     Some(h) => service.flush_handler(h),
                     None => {
                         service.flush();
                         Ok(())
                     }
-                })
-                .await??;
+                });
+                // The handlers keep working after a timeout; only the answer
+                // stops waiting.
+                match tokio::time::timeout(state.sidecar.flush_timeout, waiting).await {
+                    Ok(result) => result??,
+                    Err(_) => {
+                        return Err(CrestError::new(
+                            StatusCode::GATEWAY_TIMEOUT,
+                            format!(
+                                "flush: {} did not deliver everything within flushTimeout ({}); it is still working (see its lag in /metrics)",
+                                handler.as_deref().map_or("the handlers".to_owned(), |h| format!("handler `{h}`")),
+                                humantime::format_duration(state.sidecar.flush_timeout)
+                            ),
+                        ));
+                    }
+                }
                 Ok(Json(json!({"action": "flush", "handler": handler})).into_response())
             } else {
                 let handler = handler.ok_or_else(|| CrestError::bad_request("handler: `_action=rotate` needs `handler=NAME` (`tenant/name` for a tenant's handler)"))?;

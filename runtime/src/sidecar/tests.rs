@@ -307,6 +307,22 @@ async fn admin_actions_rotate_and_flush_handlers() {
 }
 
 #[tokio::test]
+async fn a_flush_that_takes_longer_than_flush_timeout_answers_504() {
+    // The handler holds its batch for 5 s (writeInterval); flush gives up
+    // after 100 ms, and the event is still delivered afterwards.
+    let mut slow = json_handler();
+    slow["buffering"] = json!({"writeInterval": "5 seconds"});
+    let s = setup_with(slow, json!({"sidecar": {"flushTimeout": "100 ms"}}));
+    post(&s.app, "/audit/access", APP, json!({"_id": "slow"})).await;
+    call(&s.app, "POST", "/audit/access?_action=flush&handler=json", Some(ADMIN), None, "")
+        .await
+        .assert_error(504, "handler `json` did not deliver everything within flushTimeout (100ms)");
+    let service = s.state.service.clone();
+    tokio::task::spawn_blocking(move || service.flush()).await.unwrap();
+    assert_eq!(s.state.service.summary().handler("json").unwrap().delivered, 1);
+}
+
+#[tokio::test]
 async fn health_lists_the_handlers_a_token_may_see() {
     let s = setup();
     let a = call(&s.app, "GET", "/health", None, None, "").await;
