@@ -231,7 +231,19 @@ pub fn check_basics(doc: &Map<String, Value>, required: &[String], max_depth: us
         }
         Ok(())
     }
+    /// Whether `value` (at `level`) nests no deeper than `max`; allocates
+    /// nothing (the pointer is built only for an event that fails).
+    fn within(value: &Value, level: usize, max: usize) -> bool {
+        match value {
+            Value::Object(map) => level <= max && map.values().all(|v| within(v, level + 1, max)),
+            Value::Array(items) => level <= max && items.iter().all(|v| within(v, level + 1, max)),
+            _ => true,
+        }
+    }
     for (key, value) in doc {
+        if within(value, 2, max_depth) {
+            continue;
+        }
         let mut pointer = format!("/{}", key.replace('~', "~0").replace('/', "~1"));
         depth(value, &mut pointer, 2, max_depth)?;
     }

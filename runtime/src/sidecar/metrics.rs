@@ -40,19 +40,32 @@ struct Counts {
 impl Metrics {
     /// Counts one publish: its outcome and how long it took.
     pub fn record(&self, topic: &str, tenant: Option<&str>, outcome: Result<(), &PublishError>, took: Duration) {
+        let reason = match outcome {
+            Ok(()) | Err(PublishError::NotYetDurable { .. }) => None,
+            Err(e) => Some(super::errors::publish_reason(e)),
+        };
         let topic = match outcome {
             Err(PublishError::UnknownTopic { .. }) => "_unknown",
             _ => topic,
         };
+        self.count(topic, tenant, u64::from(reason.is_none()), reason.map(|r| (r, 1)));
+        self.latency(took);
+    }
+
+    /// Counts `accepted` events of `topic` and `tenant`, and `rejected`
+    /// ones with their reason (an NDJSON batch counts once per outcome).
+    pub(crate) fn count(&self, topic: &str, tenant: Option<&str>, accepted: u64, rejected: impl IntoIterator<Item = (&'static str, u64)>) {
         let key = (topic.to_owned(), tenant.unwrap_or_default().to_owned());
-        {
-            let mut map = self.publishes.lock().unwrap();
-            let counts = map.entry(key).or_default();
-            match outcome {
-                Ok(()) | Err(PublishError::NotYetDurable { .. }) => counts.accepted += 1,
-                Err(e) => *counts.rejected.entry(super::errors::publish_reason(e)).or_default() += 1,
-            }
+        let mut map = self.publishes.lock().unwrap();
+        let counts = map.entry(key).or_default();
+        counts.accepted += accepted;
+        for (reason, n) in rejected {
+            *counts.rejected.entry(reason).or_default() += n;
         }
+    }
+
+    /// Counts one publish's latency.
+    pub(crate) fn latency(&self, took: Duration) {
         let secs = took.as_secs_f64();
         let bucket = LATENCY_BUCKETS.iter().position(|le| secs <= *le).unwrap_or(LATENCY_BUCKETS.len());
         self.latency[bucket].fetch_add(1, Ordering::Relaxed);
