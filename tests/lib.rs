@@ -175,6 +175,8 @@ pub struct WaspRun {
     pub child: std::process::Child,
     /// `host:port` it listens on.
     pub address: String,
+    /// `http://host:port` or `https://host:port`.
+    pub url: String,
     stderr: Option<std::thread::JoinHandle<String>>,
 }
 
@@ -192,23 +194,24 @@ impl WaspRun {
             .unwrap();
         let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
         let mut seen = String::new();
-        let address = loop {
+        let url = loop {
             let mut line = String::new();
             if stderr.read_line(&mut line).unwrap() == 0 {
                 let _ = child.kill();
                 panic!("wasp run exited before listening: {seen}");
             }
             seen.push_str(&line);
-            if let Some(address) = line.trim().strip_prefix("wasp run: listening on http://") {
-                break address.to_owned();
+            if let Some(url) = line.trim().strip_prefix("wasp run: listening on ") {
+                break url.to_owned();
             }
         };
+        let address = url.split_once("://").map_or(url.as_str(), |(_, a)| a).to_owned();
         let rest = std::thread::spawn(move || {
             let mut text = seen;
             let _ = stderr.read_to_string(&mut text);
             text
         });
-        WaspRun { child, address, stderr: Some(rest) }
+        WaspRun { child, address, url, stderr: Some(rest) }
     }
 
     /// Sends `signal` (e.g. `-HUP`, `-TERM`) to the process.

@@ -4,6 +4,7 @@ mod actions;
 mod breaker;
 mod cache;
 mod check;
+mod client;
 mod crash;
 mod corpus;
 mod dlq;

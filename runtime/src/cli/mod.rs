@@ -6,8 +6,10 @@
 //! - 2: usage error (unknown flag, missing argument);
 //! - 3: ran, but not everything succeeded (`pipe`: an input line was
 //!   rejected or an event was dead-lettered; `check`: the component does
-//!   not fit; `dlq replay`: some dead letters still fail).
+//!   not fit; `dlq replay`: some dead letters still fail; `send`: a line
+//!   was rejected; `query --id`: no such event).
 
+mod client;
 mod config_check;
 mod dlq;
 mod files;
@@ -17,6 +19,7 @@ mod run;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 
 use crate::engine::{WaspEngine, check};
@@ -181,10 +184,24 @@ enum Command {
     /// JSON or CSV file handler), over the live file and the archives. Prints
     /// the CREST result: {"result", "resultCount", "pagedResultsCookie",
     /// "totalPagedResults", "remainingPagedResults"}.
+    ///
+    /// With `--url` it asks a running sidecar (`wasp run`) instead, with a
+    /// bearer token (`--token` or `WASP_TOKEN`).
     Query {
-        /// The configuration file.
-        #[arg(long, short)]
-        config: PathBuf,
+        /// The configuration file (run the query here, on the files).
+        #[arg(long, short, required_unless_present = "url", conflicts_with = "url")]
+        config: Option<PathBuf>,
+        /// A sidecar's base URL (`https://audit.internal:8443`): ask it.
+        #[arg(long)]
+        url: Option<String>,
+        /// With `--url`: the bearer token (default: the `WASP_TOKEN`
+        /// environment variable).
+        #[arg(long, env = "WASP_TOKEN", hide_env_values = true, requires = "url")]
+        token: Option<String>,
+        /// With `--url` over HTTPS: a PEM file of the CA to trust (default:
+        /// the usual web roots).
+        #[arg(long, requires = "url")]
+        cacert: Option<PathBuf>,
         /// The topic.
         #[arg(long, short)]
         topic: String,
@@ -203,6 +220,36 @@ enum Command {
         /// `_sortKeys` (`-timestamp,userId`).
         #[arg(long)]
         sort_keys: Option<String>,
+    },
+    /// Send NDJSON events (one JSON event per line) to a sidecar
+    /// (`wasp run`) in batches. Each rejected line is reported with its line
+    /// number and the sidecar's message; lines refused for a while (journal
+    /// full, tenant over quota) are sent again after the sidecar's
+    /// `Retry-After`. Exit 0 when every event was accepted, 3 otherwise.
+    Send {
+        /// The sidecar's base URL (`http://127.0.0.1:8080`).
+        #[arg(long)]
+        url: String,
+        /// The topic of every event.
+        #[arg(long, short)]
+        topic: String,
+        /// The bearer token (default: the `WASP_TOKEN` environment variable).
+        #[arg(long, env = "WASP_TOKEN", hide_env_values = true)]
+        token: Option<String>,
+        /// Publish for this tenant (an admin token may name any; a tenant's
+        /// token only its own, which is the default for it).
+        #[arg(long)]
+        tenant: Option<String>,
+        /// Events per request (at most the sidecar's `maxBatchEvents`).
+        #[arg(long, default_value_t = 1000)]
+        batch: usize,
+        /// Over HTTPS: a PEM file of the CA to trust (default: the usual web
+        /// roots).
+        #[arg(long)]
+        cacert: Option<PathBuf>,
+        /// The NDJSON file (`-` or none: standard input). A progress bar
+        /// shows for files over 4 MiB when stderr is a terminal.
+        input: Option<PathBuf>,
     },
     /// Check configurations.
     Config {
@@ -326,12 +373,29 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             delimiter,
             open,
         }),
-        Command::Query { config, topic, id, filter, page_size, cookie, sort_keys } => match id {
-            Some(id) => files::read(&config, &topic, &id),
-            None => {
-                let request = crate::query::QueryRequest::from_params(&filter, page_size.as_deref(), cookie.as_deref(), sort_keys.as_deref())?;
-                files::query(&config, &topic, &request)
+        Command::Query { config: None, url: Some(url), token, cacert, topic, id, filter, page_size, cookie, sort_keys } => {
+            let remote = client::Remote { url: &url, token, cacert: cacert.as_deref() };
+            let params = [
+                ("_queryFilter", Some(filter.as_str())),
+                ("_pageSize", page_size.as_deref()),
+                ("_pagedResultsCookie", cookie.as_deref()),
+                ("_sortKeys", sort_keys.as_deref()),
+            ];
+            client::query(&remote, &topic, id.as_deref(), &params)
+        }
+        Command::Query { config, topic, id, filter, page_size, cookie, sort_keys, .. } => {
+            let config = config.context("--config or --url is required")?;
+            match id {
+                Some(id) => files::read(&config, &topic, &id),
+                None => {
+                    let request = crate::query::QueryRequest::from_params(&filter, page_size.as_deref(), cookie.as_deref(), sort_keys.as_deref())?;
+                    files::query(&config, &topic, &request)
+                }
             }
+        }
+        Command::Send { url, topic, token, tenant, batch, cacert, input } => {
+            let remote = client::Remote { url: &url, token, cacert: cacert.as_deref() };
+            client::send(&remote, &topic, tenant.as_deref(), batch, input.as_deref())
         },
         Command::Check { component, json } => run_check(&component, json),
     }

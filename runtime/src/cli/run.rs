@@ -21,6 +21,9 @@ pub fn run(config_path: &Path, listen: Option<String>) -> anyhow::Result<ExitCod
         settings.listen = listen;
     }
     settings.check_startable()?;
+    // TLS files are read before anything starts: a bad file is an error
+    // naming it, not a sidecar that cannot answer.
+    let tls = settings.tls.as_ref().map(sidecar::tls::acceptor).transpose()?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().thread_name("wasp-sidecar").build().context("starting the async runtime")?;
     let listener = runtime.block_on(sidecar::bind(&settings.listen))?;
     let address = listener.local_addr().context("the listening address")?;
@@ -46,8 +49,20 @@ pub fn run(config_path: &Path, listen: Option<String>) -> anyhow::Result<ExitCod
         });
         sidecar::shutdown_signal().context("installing the SIGTERM/SIGINT handlers")?
     };
-    eprintln!("wasp run: listening on http://{address}");
-    let drained = runtime.block_on(sidecar::serve(listener, state, signal))?;
+    let drained = match tls {
+        None => {
+            eprintln!("wasp run: listening on http://{address}");
+            runtime.block_on(sidecar::serve(listener, state, signal))?
+        }
+        Some(acceptor) => {
+            let listener = {
+                let _inside = runtime.enter();
+                sidecar::TlsListener::new(listener, acceptor).context("starting the TLS listener")?
+            };
+            eprintln!("wasp run: listening on https://{address}");
+            runtime.block_on(sidecar::serve(listener, state, signal))?
+        }
+    };
     if let Ok(watcher) = Arc::try_unwrap(watcher) {
         watcher.stop();
     }

@@ -362,7 +362,7 @@ impl Config {
             required_fields: v.required_fields.clone().unwrap_or_else(|| vec!["transactionId".into(), "timestamp".into()]),
             max_depth: v.max_depth.unwrap_or(32),
         };
-        let sidecar = crate::sidecar::SidecarConfig::validate(&raw.wasp.sidecar, &tenants, &invalid)?;
+        let sidecar = crate::sidecar::SidecarConfig::validate(&raw.wasp.sidecar, base_dir, &tenants, &invalid)?;
         Ok(Config {
             sidecar,
             base_dir: base_dir.to_owned(),

@@ -187,6 +187,9 @@ pub struct RawSidecar {
     /// (for any tenant, with `?tenant=`), query, run `rotate` and `flush`,
     /// read `/metrics` and the handler details of `/health`.
     pub admin_token: Option<String>,
+    /// Serve HTTPS with this certificate and key (rustls; TLS 1.2 and 1.3).
+    /// Default: plain HTTP.
+    pub tls: Option<RawTls>,
     /// How long `_action=flush` waits for the handlers before answering
     /// 504 (the handlers keep working). Default: 60 seconds.
     #[serde(default, deserialize_with = "units::duration")]
@@ -201,6 +204,18 @@ pub struct RawSidecar {
     /// `tenant`) publishes top-level events and may query them.
     #[serde(default)]
     pub tokens: Vec<RawToken>,
+}
+
+/// `wasp.sidecar.tls`: serve HTTPS.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawTls {
+    /// PEM certificate chain (the server's certificate first), relative to
+    /// the configuration file's directory.
+    pub cert_file: Option<PathBuf>,
+    /// PEM private key of that certificate (PKCS#8, PKCS#1 or SEC1),
+    /// relative to the configuration file's directory.
+    pub key_file: Option<PathBuf>,
 }
 
 /// One entry of `wasp.sidecar.tokens`.

@@ -47,6 +47,8 @@ pub struct SidecarConfig {
     pub tokens: Vec<(TokenHash, Role)>,
     /// How long `_action=flush` waits before answering 504.
     pub flush_timeout: Duration,
+    /// HTTPS: the certificate and key files (`None`: plain HTTP).
+    pub tls: Option<super::TlsFiles>,
     /// How often the configuration and component files are looked at for
     /// hot reload (`None`: not watched; SIGHUP still reloads).
     pub watch_interval: Option<Duration>,
@@ -62,6 +64,7 @@ impl Default for SidecarConfig {
             auth: AuthMode::Tokens,
             tokens: Vec::new(),
             flush_timeout: DEFAULT_FLUSH_TIMEOUT,
+            tls: None,
             watch_interval: Some(DEFAULT_WATCH_INTERVAL),
         }
     }
@@ -73,6 +76,7 @@ impl SidecarConfig {
     /// tenant exists, and `auth: none` comes without tokens.
     pub(crate) fn validate(
         raw: &RawSidecar,
+        base_dir: &std::path::Path,
         tenants: &BTreeMap<String, TenantConfig>,
         invalid: &impl Fn(String, String) -> ConfigError,
     ) -> Result<SidecarConfig, ConfigError> {
@@ -120,8 +124,18 @@ impl SidecarConfig {
         if auth == AuthMode::None && !tokens.is_empty() {
             return Err(invalid(at("auth"), "`none` turns authentication off: remove `adminToken` and `tokens`, or the `auth` setting".into()));
         }
+        let tls = match &raw.tls {
+            None => None,
+            Some(tls) => {
+                let required = |value: &Option<std::path::PathBuf>, field: &str| {
+                    value.as_ref().map(|p| base_dir.join(p)).ok_or_else(|| invalid(at(&format!("tls.{field}")), "required with `tls` (a PEM file)".into()))
+                };
+                Some(super::TlsFiles { cert_file: required(&tls.cert_file, "certFile")?, key_file: required(&tls.key_file, "keyFile")? })
+            }
+        };
         Ok(SidecarConfig {
             listen,
+            tls,
             max_body_bytes,
             max_batch_events,
             shutdown_deadline: raw.shutdown_deadline.unwrap_or(DEFAULT_SHUTDOWN_DEADLINE),

@@ -27,6 +27,7 @@ mod config;
 pub mod errors;
 pub mod metrics;
 mod routes;
+pub mod tls;
 
 #[cfg(test)]
 mod tests;
@@ -43,6 +44,7 @@ pub use auth::{Role, TokenHash, generate_token, hash_token};
 pub use config::{AuthMode, DEFAULT_LISTEN, DEFAULT_MAX_BATCH_EVENTS, DEFAULT_MAX_BODY_BYTES, DEFAULT_SHUTDOWN_DEADLINE, DEFAULT_WATCH_INTERVAL, SidecarConfig};
 pub use errors::CrestError;
 pub use metrics::Metrics;
+pub use tls::{TlsError, TlsFiles, TlsListener};
 
 use crate::{AuditService, Config, Summary};
 
@@ -66,6 +68,9 @@ pub enum SidecarError {
     /// Serving failed.
     #[error("serving failed: {0}")]
     Serve(std::io::Error),
+    /// TLS could not be set up.
+    #[error(transparent)]
+    Tls(#[from] TlsError),
 }
 
 /// What the handlers share: the service, its configuration (queries read
@@ -138,7 +143,11 @@ pub struct Drained {
 /// accepting connections, lets requests in flight finish, and closes the
 /// service (publish refuses, the handlers drain the journal and persist
 /// their cursors), all within `shutdownDeadline`.
-pub async fn serve(listener: TcpListener, state: Arc<AppState>, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<Drained, SidecarError> {
+pub async fn serve<L>(listener: L, state: Arc<AppState>, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<Drained, SidecarError>
+where
+    L: axum::serve::Listener,
+    L::Addr: std::fmt::Debug,
+{
     let (fired, signalled) = tokio::sync::oneshot::channel::<()>();
     let drain_state = state.clone();
     let signal = async move {
