@@ -138,6 +138,12 @@ fn unusable_tls_files_are_named_and_wasp_run_does_not_start() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("wasp.sidecar.tls.keyFile") && stderr.contains("key.pem"), "{stderr}");
 
+    // `wasp config check` reads the files too.
+    let out = run_wasp(&["config", "check", "audit.json"], None, fx.path());
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(3), "{said}");
+    assert!(said.contains("sidecar: https") && said.contains("error: wasp.sidecar.tls.keyFile: ") && said.contains("key.pem"), "{said}");
+
     config(&fx, Some(json!({"certFile": "cert.pem"})));
     let out = run_wasp(&["config", "check", "audit.json"], None, fx.path());
     let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
