@@ -4,8 +4,9 @@
 //! delivered), `wasp query --url` reading it back; plain HTTP and an
 //! untrusted client refused; unusable TLS files named.
 
-use std::io::{Read, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;
+use std::time::Duration;
 
 use serde_json::{Value, json};
 use wasp_tests::{Fixture, WaspRun, run_wasp};
@@ -137,9 +138,101 @@ fn unusable_tls_files_are_named_and_wasp_run_does_not_start() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("wasp.sidecar.tls.keyFile") && stderr.contains("key.pem"), "{stderr}");
 
+    // `wasp config check` reads the files too.
+    let out = run_wasp(&["config", "check", "audit.json"], None, fx.path());
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(3), "{said}");
+    assert!(said.contains("sidecar: https") && said.contains("error: wasp.sidecar.tls.keyFile: ") && said.contains("key.pem"), "{said}");
+
     config(&fx, Some(json!({"certFile": "cert.pem"})));
     let out = run_wasp(&["config", "check", "audit.json"], None, fx.path());
     let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert_eq!(out.status.code(), Some(1), "{said}");
     assert!(said.contains("wasp.sidecar.tls.keyFile") && said.contains("required"), "{said}");
+}
+
+/// A scripted stand-in for the sidecar: answers the requests in order with
+/// `answers` (status, extra header, body), one connection each, and returns
+/// the bodies it received.
+fn fake_sidecar(answers: Vec<(u16, &'static str, String)>) -> (String, std::thread::JoinHandle<Vec<String>>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let server = std::thread::spawn(move || {
+        let mut bodies = Vec::new();
+        for (status, header, body) in answers {
+            let (mut stream, _) = listener.accept().unwrap();
+            stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut length = 0usize;
+            loop {
+                let mut line = String::new();
+                reader.read_line(&mut line).unwrap();
+                if line == "\r\n" || line.is_empty() {
+                    break;
+                }
+                if let Some((name, value)) = line.split_once(':')
+                    && name.eq_ignore_ascii_case("content-length")
+                {
+                    length = value.trim().parse().unwrap();
+                }
+            }
+            let mut received = vec![0; length];
+            reader.read_exact(&mut received).unwrap();
+            bodies.push(String::from_utf8(received).unwrap());
+            let reason = match status {
+                200 => "OK",
+                413 => "Payload Too Large",
+                _ => "Service Unavailable",
+            };
+            let response = format!(
+                "HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\n{header}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            stream.write_all(response.as_bytes()).unwrap();
+        }
+        bodies
+    });
+    (url, server)
+}
+
+#[test]
+fn wasp_send_splits_a_batch_over_the_limit_resends_after_retry_after_and_counts_unanswered_lines() {
+    let fx = Fixture::new();
+    let lines: Vec<String> = (1..=6).map(|n| json!({"n": n}).to_string()).collect();
+    std::fs::write(fx.path().join("events.ndjson"), lines.join("\n")).unwrap();
+    let ok = |line: u64| json!({"line": line, "status": 201, "_id": format!("id-{line}"), "sequence": line});
+    let crest = |code: u16, reason: &str, message: &str| json!({"code": code, "reason": reason, "message": message});
+    let (url, server) = fake_sidecar(vec![
+        // All six: too large → halves [1, 2, 3] and [4, 5, 6].
+        (413, "", crest(413, "Payload Too Large", "the batch holds 6 events, more than maxBatchEvents (3)").to_string()),
+        // [1, 2, 3]: overloaded as a whole → again after Retry-After.
+        (503, "Retry-After: 1\r\n", crest(503, "Service Unavailable", "journal full").to_string()),
+        // [1, 2, 3]: line 2 refused with 503 → only line 2 again; line 3
+        // missing from the answer → counted as rejected, not dropped.
+        (
+            200,
+            "Retry-After: 1\r\n",
+            json!({"results": [ok(1), {"line": 2, "status": 503, "error": crest(503, "Service Unavailable", "journal full")}],
+                   "accepted": 1, "rejected": 1})
+            .to_string(),
+        ),
+        (200, "", json!({"results": [ok(1)], "accepted": 1, "rejected": 0}).to_string()),
+        // [4, 5, 6]: the middle one is refused for good.
+        (
+            200,
+            "",
+            json!({"results": [ok(1), {"line": 2, "status": 400, "error": crest(400, "Bad Request", "no such field")}, ok(3)],
+                   "accepted": 2, "rejected": 1})
+            .to_string(),
+        ),
+    ]);
+    let out = run_wasp(&["send", "--url", &url, "--topic", "access", "--batch", "6", "events.ndjson"], None, fx.path());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let bodies = server.join().unwrap();
+    let sent = |numbers: &[usize]| numbers.iter().map(|n| lines[n - 1].clone()).collect::<Vec<_>>().join("\n");
+    assert_eq!(bodies, [sent(&[1, 2, 3, 4, 5, 6]), sent(&[1, 2, 3]), sent(&[1, 2, 3]), sent(&[2]), sent(&[4, 5, 6])]);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("line 3: the sidecar's answer has no result for it"), "{stderr}");
+    assert!(stderr.contains("line 5: 400: no such field"), "the input's line number: {stderr}");
+    assert!(stderr.contains("wasp send: 6 events: 4 accepted, 2 rejected"), "{stderr}");
 }

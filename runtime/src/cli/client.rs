@@ -147,7 +147,9 @@ struct Totals {
 }
 
 /// Posts one batch; lines refused with a `Retry-After` are sent again
-/// after the wait, up to [`RETRIES`] times.
+/// after the wait, up to [`RETRIES`] times. A batch refused whole with 413
+/// (over the sidecar's `maxBodyBytes` or `maxBatchEvents`) is sent again in
+/// halves; a line the answer says nothing about is counted as rejected.
 fn post_batch(agent: &ureq::Agent, remote: &Remote<'_>, url: &str, mut lines: Vec<(usize, String)>, totals: &mut Totals) -> anyhow::Result<()> {
     for attempt in 0..=RETRIES {
         let body = lines.iter().map(|(_, l)| l.as_str()).collect::<Vec<_>>().join("\n");
@@ -161,17 +163,31 @@ fn post_batch(agent: &ureq::Agent, remote: &Remote<'_>, url: &str, mut lines: Ve
             std::thread::sleep(Duration::from_secs(answer.retry_after.unwrap_or(1)));
             continue;
         }
+        if answer.status == 413 && lines.len() > 1 {
+            let second = lines.split_off(lines.len() / 2);
+            post_batch(agent, remote, url, lines, totals)?;
+            return post_batch(agent, remote, url, second, totals);
+        }
+        if answer.status == 413 {
+            totals.rejected += 1;
+            eprintln!("wasp send: line {}: 413: {}", lines[0].0, message(&answer.body));
+            return Ok(());
+        }
         if answer.status != 200 {
             bail!("the sidecar refused the batch ({}): {}", answer.status, message(&answer.body));
         }
         let report: Value = serde_json::from_str(&answer.body).with_context(|| format!("the sidecar's answer is not JSON: {}", answer.body))?;
         let results = report["results"].as_array().context("the sidecar's answer has no `results`")?;
         let mut again = Vec::new();
+        let mut answered = vec![false; lines.len()];
         for result in results {
             let at = result["line"].as_u64().unwrap_or(0) as usize;
             let Some((line_no, line)) = at.checked_sub(1).and_then(|i| lines.get(i)) else {
                 bail!("the sidecar answered for line {at} of a batch of {}", lines.len());
             };
+            if std::mem::replace(&mut answered[at - 1], true) {
+                continue;
+            }
             match result["status"].as_u64().unwrap_or(0) {
                 201 | 202 => totals.accepted += 1,
                 429 | 503 if attempt < RETRIES => again.push((*line_no, line.clone())),
@@ -181,6 +197,10 @@ fn post_batch(agent: &ureq::Agent, remote: &Remote<'_>, url: &str, mut lines: Ve
                     eprintln!("wasp send: line {line_no}: {status}: {why}");
                 }
             }
+        }
+        for ((line_no, _), _) in lines.iter().zip(&answered).filter(|(_, answered)| !**answered) {
+            totals.rejected += 1;
+            eprintln!("wasp send: line {line_no}: the sidecar's answer has no result for it (not confirmed as published)");
         }
         if again.is_empty() {
             return Ok(());

@@ -86,6 +86,12 @@ pub fn run(path: &Path) -> anyhow::Result<ExitCode> {
             ));
         }
     }
+    if let Some(tls) = &config.sidecar.tls {
+        writeln!(out, "  sidecar: https (certificate {}, key {})", tls.cert_file.display(), tls.key_file.display())?;
+        if let Err(e) = crate::sidecar::tls::acceptor(tls) {
+            problems.push(e.to_string());
+        }
+    }
     if problems.is_empty() {
         writeln!(out, "ok")?;
     } else {

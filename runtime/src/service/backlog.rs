@@ -4,7 +4,7 @@
 
 use serde::Serialize;
 
-/// What the journals hold now ([`AuditService::backlog`]).
+/// What the journals hold now ([`AuditService::backlog`](super::AuditService::backlog)).
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct Backlog {
