@@ -8,6 +8,7 @@ mod crash;
 mod corpus;
 mod dlq;
 mod ezpublish;
+mod failed_logins;
 mod faults;
 mod file_outputs;
 mod filters;
