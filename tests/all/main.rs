@@ -18,6 +18,7 @@ mod publish;
 mod sample;
 mod sidecar;
 mod seeds;
+mod severity;
 mod tamper;
 mod tenants;
 mod validation;
