@@ -14,6 +14,7 @@ mod file_outputs;
 mod filters;
 mod forgerock;
 mod journal;
+mod pii;
 mod publish;
 mod sample;
 mod sidecar;
