@@ -40,6 +40,7 @@ pub struct FilterInstance {
     store: Store<StoreData>,
     bindings: bindings::Filter,
     budgets: Budgets,
+    last_fuel: u64,
 }
 
 impl FilterPre {
@@ -60,11 +61,17 @@ impl FilterPre {
             |store| self.pre.instantiate(store),
             |bindings: &bindings::Filter, store| bindings.call_init(store, config_json),
         )?;
-        Ok(FilterInstance { store, bindings, budgets: budgets.clone() })
+        Ok(FilterInstance { store, bindings, budgets: budgets.clone(), last_fuel: 0 })
     }
 }
 
 impl FilterInstance {
+    /// Fuel the last `filter-batch` call consumed (for benchmarks: filters
+    /// are not in the handlers' fuel accounting).
+    pub fn last_fuel(&self) -> u64 {
+        self.last_fuel
+    }
+
     /// Calls `filter-batch`: one verdict per event.
     pub fn filter_batch(&mut self, events: &[Arc<HostEvent>]) -> Result<Vec<Verdict>, Fault> {
         let fuel = self.budgets.fuel_per_event.saturating_mul(events.len() as u64);
@@ -73,6 +80,7 @@ impl FilterInstance {
         let params: Vec<EventParamView> = events.iter().map(|e| e.as_param()).collect();
         let result = self.bindings.call_filter_batch(&mut self.store, &params);
         let fuel_used = fuel - self.store.get_fuel().unwrap_or(0);
+        self.last_fuel = fuel_used;
         match result {
             Ok(verdicts) if verdicts.len() == events.len() => {
                 drain_stdio(&mut self.store);

@@ -271,7 +271,11 @@ impl AuditService {
             }
             for h in config.forgerock_handlers.iter().filter(|h| h.enabled) {
                 if let Some(settings) = &h.builtin {
-                    prepared.push(build::prepare_builtin(&config, h, settings, &dead_letters));
+                    // Built-in handlers are top-level: the top-level filters
+                    // apply to them as to every other handler.
+                    let (mut worker, entry) = build::prepare_builtin(&config, h, settings, &dead_letters);
+                    worker.filters = filters.iter().filter(|(tenant, _)| tenant.is_none()).map(|(_, stage)| stage()).collect();
+                    prepared.push((worker, entry));
                 }
             }
             Ok((dead_letters, prepared, fuel_quotas))
