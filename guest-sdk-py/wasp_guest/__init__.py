@@ -1,222 +1,407 @@
-"""WASP guest SDK for Python handlers (built with componentize-py).
+"""Write WASP audit handlers in Python (built with componentize-py 0.25.1).
 
-A handler is a class with ``__init__(self, config)`` and ``handle(self,
-event)``; decorate it with :func:`handler` and make the module export
-``WitWorld`` (``from wasp_guest import WitWorld``)::
+A handler is a class with ``handle(self, event)`` (and optionally
+``__init__(self, config)``); one line at the end of ``app.py`` exports it as
+the ``wasp:handler/handler@0.1.0`` world::
 
-    from wasp_guest import Event, WitWorld, emit, handler
+    import wasp_guest
+    from wasp_guest import Event, emit, log, state
 
-    @handler
-    class Echo:
-        def __init__(self, config: dict):
-            self.output = config.get("output", "out.log")
+    class WhoDidWhat(wasp_guest.Handler):
+        def __init__(self, config):
+            self.prefix = config.get("prefix", "")
 
-        def handle(self, event: Event) -> None:
-            emit(self.output, f"{event.sequence} {event.get('/userId')}")
+        def handle(self, event: Event):
+            emit("audit.log", wasp_guest.to_json(
+                {"line": f"{self.prefix}{event.userId or 'anonymous'} did {event.eventName}"}))
 
-Build it (``scripts/build-guests.sh`` shows the exact command)::
+    WitWorld = wasp_guest.export(WhoDidWhat)
 
-    componentize-py -d wit -w handler componentize --stub-wasi -p . -p guest-sdk-py app -o app.wasm
+Build: ``componentize-py -d <repo>/wit -w handler componentize app -p . -p
+<repo>/guest-sdk-py -o app.wasm``.
 
-What the SDK guarantees: an exception raised by ``__init__`` becomes the
-``err`` of ``init`` (the handler is disabled with its message), and one
-raised by ``handle`` becomes the ``err`` of that event (it is dead-lettered
-with the message); neither traps the instance. ``emit`` refusing a record
-raises :class:`WaspError`, which fails the event the same way unless the
-handler catches it.
+An exception raised by ``handle`` becomes ``err(message)`` for that event (its
+emitted records are discarded, the event is dead-lettered with the message);
+an exception raised by ``__init__`` becomes ``init``'s ``err`` (the handler is
+disabled with the message). Nothing the handler raises ever traps the
+instance. ``to_json`` writes JSON exactly as the Rust SDK's ``serde_json``
+does (compact, keys sorted), so that handlers in both languages can produce
+the same bytes.
 """
 
-from __future__ import annotations
-
 import json as _json
-from typing import Any, Optional, Union
 
 from componentize_py_types import Err, Ok
-from wit_world import WitWorld as _WitWorld
 from wit_world.imports import logging as _logging
 from wit_world.imports import output as _output
 from wit_world.imports import state as _state
-from wit_world.imports import types as _types
+from wit_world.imports.types import Level as _Level
 
-__all__ = ["Event", "WaspError", "WitWorld", "emit", "handler", "log", "state"]
+__all__ = [
+    "Event", "Handler", "WaspError", "MISSING", "emit", "export", "log", "state", "to_json", "pointer",
+]
 
-_MISSING = object()
+#: Returned by ``Event.get(path, MISSING)`` when nothing is at the path (a
+#: present ``null`` is ``None``).
+MISSING = object()
+
+# The sequence of the event being handled, for ``emit``.
+_current = None
 
 
 class WaspError(Exception):
-    """The host refused a call (e.g. ``emit`` to an undeclared output)."""
+    """A host call refused what the handler asked (e.g. ``emit`` to an
+    output the configuration does not declare). Uncaught, it becomes the
+    event's ``err`` like any other exception."""
 
 
 class Event:
-    """One audit event: the common fields as attributes, the document on
-    demand (parsed once, only if asked for)."""
+    """One audit event.
 
-    __slots__ = ("id", "topic", "sequence", "timestamp", "event_name", "transaction_id", "user_id", "json", "_document")
+    The common fields cost nothing (the host lifts them out): ``_id`` (also
+    ``id``), ``topic``, ``sequence``, ``timestamp``, ``eventName``,
+    ``transactionId``, ``userId`` (``None`` when absent). ``json`` parses the
+    whole document once, on first use; ``trackingIds`` and ``get`` read it.
+    """
 
-    def __init__(self, raw: _types.Event):
-        self.id: str = raw.id
-        self.topic: str = raw.topic
-        self.sequence: int = raw.sequence
-        self.timestamp: str = raw.timestamp
-        self.event_name: Optional[str] = raw.event_name
-        self.transaction_id: Optional[str] = raw.transaction_id
-        self.user_id: Optional[str] = raw.user_id
-        #: The whole event document as JSON text.
-        self.json: str = raw.json
-        self._document: Any = _MISSING
+    __slots__ = ("_raw", "_doc")
+
+    def __init__(self, raw):
+        self._raw = raw
+        self._doc = MISSING
 
     @property
-    def document(self) -> dict:
-        """The event document, parsed (once)."""
-        if self._document is _MISSING:
-            self._document = _json.loads(self.json)
-        return self._document
+    def _id(self):
+        """The event's ``_id``."""
+        return self._raw.id
 
-    def get(self, path: str, default: Any = None) -> Any:
-        """The value at a JSON pointer (``/client/ip``, ``/principal/0``) or
-        a dotted path (``client.ip``); ``default`` when absent."""
-        if path == "":
-            return self.document
-        if path.startswith("/"):
-            parts = [p.replace("~1", "/").replace("~0", "~") for p in path[1:].split("/")]
-        else:
-            parts = path.split(".")
-        value: Any = self.document
-        for part in parts:
-            if isinstance(value, dict):
-                if part not in value:
-                    return default
-                value = value[part]
-            elif isinstance(value, list):
-                if not part.isdigit() or (len(part) > 1 and part[0] == "0") or int(part) >= len(value):
-                    return default
-                value = value[int(part)]
-            else:
+    id = _id
+
+    @property
+    def topic(self):
+        """The topic the event was published to."""
+        return self._raw.topic
+
+    @property
+    def sequence(self):
+        """The journal sequence number (strictly increasing)."""
+        return self._raw.sequence
+
+    @property
+    def timestamp(self):
+        """The event's ``timestamp`` (ISO-8601 UTC)."""
+        return self._raw.timestamp
+
+    @property
+    def eventName(self):
+        """The event's ``eventName``, or ``None``."""
+        return self._raw.event_name
+
+    @property
+    def transactionId(self):
+        """The event's ``transactionId``, or ``None``."""
+        return self._raw.transaction_id
+
+    @property
+    def userId(self):
+        """The event's ``userId``, or ``None``."""
+        return self._raw.user_id
+
+    event_name = eventName
+    transaction_id = transactionId
+    user_id = userId
+
+    @property
+    def trackingIds(self):
+        """The event's ``trackingIds`` list (``[]`` when absent)."""
+        ids = self.json.get("trackingIds")
+        return ids if isinstance(ids, list) else []
+
+    tracking_ids = trackingIds
+
+    @property
+    def raw_json(self):
+        """The whole event document as JSON text."""
+        return self._raw.json
+
+    @property
+    def json(self):
+        """The whole event document (a ``dict``), parsed once on first use."""
+        if self._doc is MISSING:
+            self._doc = _json.loads(self._raw.json)
+        return self._doc
+
+    def get(self, path, default=None):
+        """The value at ``path``: a JSON pointer (``/client/ip``,
+        ``/trackingIds/0``) or a dotted path (``client.ip``,
+        ``trackingIds.0``); ``default`` when nothing is there."""
+        if path.startswith("/") or path == "":
+            return pointer(self.json, path, default)
+        return pointer(self.json, "/" + "/".join(p.replace("~", "~0").replace("/", "~1") for p in path.split(".")), default)
+
+    def __repr__(self):
+        return f"Event(_id={self._id!r}, topic={self.topic!r}, sequence={self.sequence})"
+
+
+def pointer(document, path, default=None):
+    """The value at a JSON pointer (RFC 6901, as ``serde_json`` resolves it:
+    array indexes without leading zeros or ``+``), else ``default``."""
+    if path == "":
+        return document
+    if not path.startswith("/"):
+        return default
+    target = document
+    for token in path[1:].split("/"):
+        token = token.replace("~1", "/").replace("~0", "~")
+        if isinstance(target, dict):
+            if token not in target:
                 return default
-        return value
+            target = target[token]
+        elif isinstance(target, list):
+            if not token.isdigit() or not token.isascii() or (token.startswith("0") and len(token) != 1):
+                return default
+            index = int(token)
+            if index >= len(target):
+                return default
+            target = target[index]
+        else:
+            return default
+    return target
 
-    def __repr__(self) -> str:
-        return f"Event(id={self.id!r}, topic={self.topic!r}, sequence={self.sequence})"
 
-
-# The event being handled: `emit` stages records on its behalf.
-_current: Optional[int] = None
-
-
-def emit(output: str, record: Union[str, bytes]) -> None:
-    """Stages ``record`` for the declared output ``output``, on behalf of
-    the event being handled. Committed only if the event succeeds."""
+def emit(output, data):
+    """Stages ``data`` (``bytes`` or ``str``) as one record for the output
+    named ``output``, on behalf of the event being handled. It is written
+    only if ``handle`` returns normally. Raises ``WaspError`` when the host
+    refuses it (undeclared output, a newline in a line-oriented record, or a
+    call outside ``handle``)."""
     if _current is None:
-        raise WaspError("emit is only possible while an event is handled")
-    data = record.encode("utf-8") if isinstance(record, str) else bytes(record)
+        raise WaspError(f"emit to `{output}` outside of `handle`: records belong to an event")
+    if isinstance(data, str):
+        data = data.encode("utf-8")
     try:
-        _output.emit(_current, output, data)
-    except Err as refused:
-        raise WaspError(str(refused.value)) from None
+        _output.emit(_current, output, bytes(data))
+    except Err as e:
+        raise WaspError(e.value) from None
 
 
 class _Log:
-    """``log.info("…")`` and friends write to the host's log."""
+    """Writes to the host log (within the handler's log budget):
+    ``log.info("…")``, ``log.warn("…")``, … or ``log("…", "debug")``."""
 
-    def __call__(self, level: str, message: str) -> None:
-        _logging.log(_LEVELS[level], str(message))
+    def __call__(self, message, level="info"):
+        _logging.log(_Level[level.upper()], str(message))
 
-    def trace(self, message: str) -> None:
-        _logging.log(_types.Level.TRACE, str(message))
+    def trace(self, message):
+        _logging.log(_Level.TRACE, str(message))
 
-    def debug(self, message: str) -> None:
-        _logging.log(_types.Level.DEBUG, str(message))
+    def debug(self, message):
+        _logging.log(_Level.DEBUG, str(message))
 
-    def info(self, message: str) -> None:
-        _logging.log(_types.Level.INFO, str(message))
+    def info(self, message):
+        _logging.log(_Level.INFO, str(message))
 
-    def warn(self, message: str) -> None:
-        _logging.log(_types.Level.WARN, str(message))
+    def warn(self, message):
+        _logging.log(_Level.WARN, str(message))
 
-    def error(self, message: str) -> None:
-        _logging.log(_types.Level.ERROR, str(message))
+    def error(self, message):
+        _logging.log(_Level.ERROR, str(message))
 
-
-_LEVELS = {"trace": _types.Level.TRACE, "debug": _types.Level.DEBUG, "info": _types.Level.INFO, "warn": _types.Level.WARN, "error": _types.Level.ERROR}
 
 log = _Log()
 
 
 class _State:
-    """The handler's key/value state: shared by its instances, kept across
-    recycling, rolled back with a faulted call."""
+    """Small per-handler key/value state that survives instance recycling.
+    Values are bytes; ``get_int``/``set_int`` store a u64 the way the Rust
+    SDK's ``state::get_u64``/``set_u64`` do (8 bytes, little endian), and
+    ``get_json``/``set_json`` any JSON value."""
 
-    def get(self, key: str) -> Optional[bytes]:
-        return _state.get(key)
+    def get(self, key, default=None):
+        value = _state.get(key)
+        return default if value is None else value
 
-    def set(self, key: str, value: Union[str, bytes]) -> None:
-        data = value.encode("utf-8") if isinstance(value, str) else bytes(value)
+    def set(self, key, value):
+        if isinstance(value, str):
+            value = value.encode("utf-8")
         try:
-            _state.set(key, data)
-        except Err as refused:
-            raise WaspError(str(refused.value)) from None
+            _state.set(key, bytes(value))
+        except Err as e:
+            raise WaspError(e.value) from None
 
-    def remove(self, key: str) -> None:
+    def remove(self, key):
         _state.remove(key)
 
-    def get_json(self, key: str, default: Any = None) -> Any:
-        data = _state.get(key)
-        return default if data is None else _json.loads(data)
+    def get_int(self, key):
+        value = _state.get(key)
+        return int.from_bytes(value, "little") if value is not None and len(value) == 8 else 0
 
-    def set_json(self, key: str, value: Any) -> None:
-        self.set(key, _json.dumps(value, separators=(",", ":")))
+    def set_int(self, key, value):
+        self.set(key, int(value).to_bytes(8, "little"))
 
-    def get_int(self, key: str, default: int = 0) -> int:
-        data = _state.get(key)
-        return default if data is None else int(data)
+    def get_json(self, key, default=None):
+        value = _state.get(key)
+        return default if value is None else _json.loads(value)
 
-    def set_int(self, key: str, value: int) -> None:
-        self.set(key, str(int(value)))
+    def set_json(self, key, value):
+        self.set(key, to_json(value))
 
 
 state = _State()
 
-_handler_class: Any = None
+
+class Handler:
+    """Base class of a handler (optional: any class with ``handle`` works).
+
+    ``__init__(self, config)`` gets the handler's ``config`` object (a
+    ``dict``, ``{}`` when absent); ``handle(self, event)`` is called for
+    every event, in journal order."""
+
+    def __init__(self, config):
+        self.config = config
+
+    def handle(self, event):
+        raise NotImplementedError("a handler must define handle(self, event)")
 
 
-def handler(cls):
-    """Class decorator: the handler this component exports."""
-    global _handler_class
-    _handler_class = cls
-    return cls
+def _describe(error):
+    message = str(error)
+    name = type(error).__name__
+    if isinstance(error, WaspError):
+        return message
+    return f"{name}: {message}" if message else name
 
 
-def _message(error: BaseException) -> str:
-    text = str(error)
-    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+def export(handler):
+    """Returns the ``WitWorld`` class componentize-py exports, built around
+    ``handler``: a class (instantiated with the config ``dict``) or a plain
+    function ``handle(event)``. Assign it at module level:
+    ``WitWorld = wasp_guest.export(MyHandler)``."""
+    if not isinstance(handler, type):
+        function = handler
 
+        class _FunctionHandler:
+            def __init__(self, config):
+                pass
 
-class WitWorld(_WitWorld):
-    """The component's exports (componentize-py looks for ``WitWorld`` in
-    the app module: import it there)."""
+            def handle(self, event):
+                return function(event)
 
-    _instance: Any = None
+        handler = _FunctionHandler
 
-    def init(self, config: str) -> None:
-        if _handler_class is None:
-            raise Err("no handler class: decorate one with @wasp_guest.handler")
-        try:
-            settings = _json.loads(config) if config else {}
-            WitWorld._instance = _handler_class(settings)
-        except Exception as error:  # noqa: BLE001 - every failure becomes the init error
-            raise Err(_message(error)) from None
+    class WitWorld:
+        instance = None
 
-    def handle_batch(self, events):
-        global _current
-        results = []
-        instance = WitWorld._instance
-        for raw in events:
-            _current = raw.sequence
+        def init(self, config):
             try:
-                instance.handle(Event(raw))
-                results.append(Ok(None))
-            except Exception as error:  # noqa: BLE001 - an exception fails its event only
-                results.append(Err(_message(error)))
-            finally:
-                _current = None
-        return results
+                settings = _json.loads(config) if config.strip() else {}
+                WitWorld.instance = handler(settings)
+            except BaseException as e:  # never trap: report it
+                raise Err(_describe(e)) from None
+
+        def handle_batch(self, events):
+            global _current
+            results = []
+            instance = WitWorld.instance
+            for raw in events:
+                if instance is None:
+                    results.append(Err("handler called before a successful init"))
+                    continue
+                _current = raw.sequence
+                try:
+                    instance.handle(Event(raw))
+                    results.append(Ok(None))
+                except BaseException as e:  # never trap: the event's err
+                    try:
+                        results.append(Err(_describe(e)))
+                    except BaseException:
+                        results.append(Err("handler raised an exception that cannot be printed"))
+                finally:
+                    _current = None
+            return results
+
+    return WitWorld
+
+
+# ---- JSON exactly as serde_json writes it ---------------------------------
+
+_I64_MIN, _U64_MAX = -(1 << 63), (1 << 64) - 1
+
+
+def to_json(value):
+    """``value`` as compact JSON text, byte for byte as the Rust SDK's
+    ``serde_json::Value::to_string`` writes it: object keys sorted, no
+    spaces, non-ASCII as is, floats in shortest form (``1.0``, ``1e+21``,
+    ``1.5e-7``). Integers outside i64/u64 are written as floats, like
+    ``serde_json`` reads them; NaN and infinities as ``null``."""
+    parts = []
+    _write(value, parts)
+    return "".join(parts)
+
+
+def _write(value, out):
+    if value is None:
+        out.append("null")
+    elif value is True:
+        out.append("true")
+    elif value is False:
+        out.append("false")
+    elif isinstance(value, str):
+        out.append(_json.dumps(value, ensure_ascii=False))
+    elif isinstance(value, int):
+        out.append(str(value) if _I64_MIN <= value <= _U64_MAX else _float(float(value)))
+    elif isinstance(value, float):
+        out.append(_float(value))
+    elif isinstance(value, dict):
+        out.append("{")
+        for i, key in enumerate(sorted(value)):
+            if i:
+                out.append(",")
+            out.append(_json.dumps(str(key), ensure_ascii=False))
+            out.append(":")
+            _write(value[key], out)
+        out.append("}")
+    elif isinstance(value, (list, tuple)):
+        out.append("[")
+        for i, item in enumerate(value):
+            if i:
+                out.append(",")
+            _write(item, out)
+        out.append("]")
+    else:
+        raise TypeError(f"{type(value).__name__} is not JSON")
+
+
+def _float(x):
+    """A float as serde_json formats it."""
+    if x != x or x in (float("inf"), float("-inf")):
+        return "null"
+    sign = "-" if str(x).startswith("-") else ""
+    return sign + format_shortest(repr(abs(x)))
+
+
+def format_shortest(text):
+    """Reformats the shortest round-trip text of a non-negative float
+    (Python's ``repr``, JavaScript's ``toString``) the way serde_json 1.0.154
+    (the ``zmij`` crate) does: plain notation for decimal exponents -5..=15
+    (``100.0``, ``0.00012``), else ``1.5e-7`` / ``1e+21``."""
+    mantissa, _, exp = text.partition("e")
+    exponent = int(exp) if exp else 0
+    whole, _, fraction = mantissa.partition(".")
+    digits = (whole + fraction).lstrip("0")
+    exponent -= len(fraction)
+    if not digits:
+        return "0.0"
+    stripped = digits.rstrip("0")
+    exponent += len(digits) - len(stripped)
+    digits = stripped
+    length = len(digits)
+    kk = length + exponent
+    if 0 <= exponent and kk <= 16:
+        return digits + "0" * exponent + ".0"
+    if 0 < kk <= 16:
+        return digits[:kk] + "." + digits[kk:]
+    if -5 < kk <= 0:
+        return "0." + "0" * (-kk) + digits
+    exp = f"e+{kk - 1}" if kk >= 1 else f"e-{1 - kk}"
+    return (digits if length == 1 else f"{digits[0]}.{digits[1:]}") + exp
