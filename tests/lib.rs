@@ -244,3 +244,36 @@ impl Drop for WaspRun {
         let _ = self.child.kill();
     }
 }
+
+/// The repository's root (the parent of `tests/`).
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ has a parent").to_path_buf()
+}
+
+/// Whether this is a CI run (`CI=true`): tests that need something the
+/// build provides must fail, not skip, when it is missing.
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+}
+
+/// A Python (`lang` = `py`) or JavaScript (`js`) guest built by
+/// `scripts/build-guests.sh` into `target/guests/<lang>/<name>.wasm`. When it
+/// is missing: under `CI=true` the test fails; otherwise it is skipped with
+/// the reason printed (`None`).
+pub fn language_guest(lang: &str, name: &str) -> Option<PathBuf> {
+    let path = repo_root().join("target/guests").join(lang).join(format!("{name}.wasm"));
+    if path.exists() {
+        return Some(path);
+    }
+    let reason = format!("{} is missing: build it with `scripts/build-guests.sh` (scripts/test.sh does)", path.display());
+    assert!(!in_ci(), "{reason}");
+    eprintln!("skipped: {reason}");
+    None
+}
+
+/// The directory of compiled components shared by the tests that run
+/// Python or JavaScript guests (`wasp.cacheDirectory`): compiling one takes
+/// 5–12 s, loading it from the cache milliseconds.
+pub fn shared_compile_cache() -> PathBuf {
+    repo_root().join("target/guests/compiled-cache")
+}

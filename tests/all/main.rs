@@ -15,6 +15,7 @@ mod file_outputs;
 mod filters;
 mod forgerock;
 mod journal;
+mod languages;
 mod pii;
 mod publish;
 mod reload;
