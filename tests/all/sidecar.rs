@@ -2,31 +2,16 @@
 //! plain HTTP/1.1 (one JSON event, and an NDJSON batch with a bad line),
 //! SIGTERM, exit 0, and every accepted event in the JSON file.
 
-use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use wasp_tests::{Fixture, wasp_bin};
+use wasp_tests::{Fixture, WaspRun};
 
 const TOKEN: &str = "e2e-token";
 
 /// One request over a fresh connection; returns the status and the body.
 fn http(address: &str, method: &str, path: &str, content_type: &str, body: &str) -> (u16, String) {
-    let mut stream = TcpStream::connect(address).unwrap();
-    stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    let request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {TOKEN}\r\nContent-Type: {content_type}\r\n\
-         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    stream.write_all(request.as_bytes()).unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    let status = response.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or_else(|| panic!("no status in {response:?}"));
-    let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
-    (status, body)
+    wasp_tests::http(address, TOKEN, method, path, content_type, body)
 }
 
 #[test]
@@ -39,31 +24,8 @@ fn wasp_run_serves_until_sigterm_and_every_accepted_event_is_written() {
                            "config": {"name": "json", "logDirectory": "logs", "topics": ["access"], "buffering": {"writeInterval": "10 seconds"}}}],
         "wasp": {"sidecar": {"adminToken": wasp::sidecar::hash_token(TOKEN), "shutdownDeadline": "20 seconds"}}
     }));
-    let mut child = Command::new(wasp_bin())
-        .args(["run", "--config", "audit.json", "--listen", "127.0.0.1:0"])
-        .current_dir(fx.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let mut address = None;
-    let mut seen = String::new();
-    while address.is_none() {
-        let mut line = String::new();
-        if stderr.read_line(&mut line).unwrap() == 0 {
-            let _ = child.kill();
-            panic!("wasp run exited before listening: {seen}");
-        }
-        seen.push_str(&line);
-        address = line.trim().strip_prefix("wasp run: listening on http://").map(str::to_owned);
-    }
-    let address = address.unwrap();
-    let rest = std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = stderr.read_to_string(&mut text);
-        text
-    });
+    let run = WaspRun::start(fx.path());
+    let address = run.address.clone();
 
     let mut accepted = Vec::new();
     for n in 0..10 {
@@ -85,21 +47,8 @@ fn wasp_run_serves_until_sigterm_and_every_accepted_event_is_written() {
     let (status, body) = http(&address, "GET", "/health", "application/json", "");
     assert_eq!(status, 200, "{body}");
 
-    let killed = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
-    assert!(killed.success());
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if started.elapsed() > Duration::from_secs(60) {
-            let _ = child.kill();
-            panic!("wasp run did not exit after SIGTERM");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let stderr = rest.join().unwrap();
-    assert_eq!(status.code(), Some(0), "{stderr}");
+    let (code, stderr) = run.terminate();
+    assert_eq!(code, Some(0), "{stderr}");
     assert!(stderr.contains("handler json: 30 received, 30 delivered, 0 dead-lettered"), "{stderr}");
 
     let written = std::fs::read_to_string(fx.path().join("wasp-data/logs/access.audit.json")).unwrap();
