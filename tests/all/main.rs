@@ -16,6 +16,7 @@ mod filters;
 mod forgerock;
 mod journal;
 mod languages;
+mod new;
 mod pii;
 mod publish;
 mod reload;

@@ -11,6 +11,7 @@
 
 mod client;
 mod config_check;
+mod new;
 mod dlq;
 mod files;
 mod pipe;
@@ -251,6 +252,23 @@ enum Command {
         /// shows for files over 4 MiB when stderr is a terminal.
         input: Option<PathBuf>,
     },
+    /// Scaffold a handler project that builds and passes its own test out
+    /// of the box: `bash NAME/test.sh` builds the component and runs it with
+    /// `wasp pipe` (set WASP to this binary if it is not on PATH).
+    New {
+        /// The handler's name (lowercase letters, digits, `-`, `_`).
+        name: String,
+        /// The language.
+        #[arg(long, value_enum)]
+        lang: new::Lang,
+        /// Where to create it (default: ./NAME); must not exist or be empty.
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// Rust: the `wasp-guest` crate's directory (default: the
+        /// repository this `wasp` was built from).
+        #[arg(long)]
+        sdk: Option<PathBuf>,
+    },
     /// Check configurations.
     Config {
         #[command(subcommand)]
@@ -393,6 +411,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
             }
         }
+        Command::New { name, lang, dir, sdk } => new::run(&name, lang, dir.as_deref(), sdk.as_deref()),
         Command::Send { url, topic, token, tenant, batch, cacert, input } => {
             let remote = client::Remote { url: &url, token, cacert: cacert.as_deref() };
             client::send(&remote, &topic, tenant.as_deref(), batch, input.as_deref())
