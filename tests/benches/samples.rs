@@ -52,6 +52,13 @@ fn access(n: u64, extra: Value) -> Value {
     event
 }
 
+/// `target/guests/<lang>/access_anywhere_file.wasm` (empty when not built:
+/// the sample is skipped).
+fn language_build(lang: &str) -> &'static str {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../target/guests/{lang}/access_anywhere_file.wasm"));
+    if path.exists() { Box::leak(path.display().to_string().into_boxed_str()) } else { "" }
+}
+
 fn samples() -> Vec<Sample> {
     vec![
         Sample {
@@ -59,6 +66,24 @@ fn samples() -> Vec<Sample> {
             language: "Rust",
             kind: Kind::Handler { outputs: &["audit.log"] },
             component: guests::ACCESS_ANYWHERE_FILE,
+            config: json!({}),
+            events: (0..8).map(|n| ("access", access(n, json!({})))).collect(),
+        },
+        // The same handler in Python and JavaScript, when
+        // `scripts/build-guests.sh` has built them.
+        Sample {
+            name: "access-anywhere-file",
+            language: "Python",
+            kind: Kind::Handler { outputs: &["audit.log"] },
+            component: language_build("py"),
+            config: json!({}),
+            events: (0..8).map(|n| ("access", access(n, json!({})))).collect(),
+        },
+        Sample {
+            name: "access-anywhere-file",
+            language: "JavaScript",
+            kind: Kind::Handler { outputs: &["audit.log"] },
+            component: language_build("js"),
             config: json!({}),
             events: (0..8).map(|n| ("access", access(n, json!({})))).collect(),
         },
@@ -189,7 +214,11 @@ fn main() {
     println!("| sample | language | kind | fuel/event | ns/event (median of {ROUNDS}) |");
     println!("|---|---|---|---|---|");
     for sample in samples() {
-        if !filter.is_empty() && !filter.iter().any(|f| sample.name.contains(f.as_str())) {
+        if !filter.is_empty() && !filter.iter().any(|f| sample.name.contains(f.as_str()) || sample.language.eq_ignore_ascii_case(f)) {
+            continue;
+        }
+        if sample.component.is_empty() {
+            eprintln!("skipped: {} in {} is not built (scripts/build-guests.sh)", sample.name, sample.language);
             continue;
         }
         let (fuel, ns) = measure(&sample);
