@@ -72,4 +72,22 @@ impl BuiltinSettings {
             _ => return Ok(None),
         }))
     }
+
+    /// The directory of the log files (`None`: standard output).
+    pub fn log_directory(&self) -> Option<&std::path::Path> {
+        match self {
+            BuiltinSettings::Json(s) => Some(&s.log_directory),
+            BuiltinSettings::Csv(s) => Some(&s.log_directory),
+            BuiltinSettings::JsonStdout(_) => None,
+        }
+    }
+
+    /// Tamper evidence, when enabled.
+    pub fn security(&self) -> Option<&SecuritySettings> {
+        match self {
+            BuiltinSettings::Json(s) => s.security.as_ref(),
+            BuiltinSettings::Csv(s) => s.security.as_ref(),
+            BuiltinSettings::JsonStdout(_) => None,
+        }
+    }
 }

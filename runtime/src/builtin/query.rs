@@ -1,11 +1,14 @@
 //! Queries over a file handler's records (`handlerForQueries`): read by
 //! `_id`, and CREST `_queryFilter` with paging and sorting, over the live
 //! file and every archive (gzipped ones too), oldest first.
+//!
+//! Top-level events are answered by the audit service's
+//! `handlerForQueries`; a tenant's by the tenant's own
+//! `tenants.<name>.handlerForQueries`, read through the tenant's output
+//! root, so that one tenant's queries never see another's records.
 
 use std::path::PathBuf;
 
-use cap_std::ambient_authority;
-use cap_std::fs::Dir;
 use serde_json::Value;
 
 use super::BuiltinSettings;
@@ -13,15 +16,22 @@ use crate::config::Config;
 use crate::outputs::csv::codec::row_to_event;
 use crate::outputs::log_file::codec::{CsvRows, INTEGRITY_MEMBER, LineCodec, SIGNATURE_MEMBER};
 use crate::outputs::log_file::read_text;
-use crate::outputs::log_file::verify::files_in_order;
+use crate::outputs::log_file::verify::files_in;
 use crate::query::{QueryPage, QueryRequest};
 
 /// Why a query could not run.
 #[derive(Debug, thiserror::Error)]
 pub enum QueryFailure {
-    /// The configuration names no `handlerForQueries`.
-    #[error("no handler answers queries: set `handlerForQueries` in the audit service's `config`")]
-    NoQueryHandler,
+    /// The configuration names no `handlerForQueries` (for the tenant, if
+    /// any).
+    #[error("{}", match .0 {
+        None => "no handler answers queries: set `handlerForQueries` in the audit service's `config`".to_owned(),
+        Some(t) => format!("no handler answers the queries of tenant `{t}`: set `tenants.{t}.handlerForQueries`"),
+    })]
+    NoQueryHandler(Option<String>),
+    /// The tenant is not configured.
+    #[error("no tenant `{0}` is configured")]
+    UnknownTenant(String),
     /// `handlerForQueries` names no JSON or CSV handler.
     #[error("handlerForQueries `{0}` is not an enabled JSON or CSV file handler")]
     NotAFileHandler(String),
@@ -56,16 +66,17 @@ pub enum QueryFailure {
     },
 }
 
-/// Runs a query over the records of `topic` kept by the query handler.
-pub fn query(config: &Config, topic: &str, request: &QueryRequest) -> Result<QueryPage, QueryFailure> {
-    let events = events(config, topic)?;
+/// Runs a query over the records of `topic` kept by the query handler of
+/// `tenant` (`None`: of the top-level events).
+pub fn query(config: &Config, tenant: Option<&str>, topic: &str, request: &QueryRequest) -> Result<QueryPage, QueryFailure> {
+    let events = events(config, tenant, topic)?;
     crate::query::run(request, events)
 }
 
 /// The event of `topic` with this `_id` (the last written, if repeated).
-pub fn read(config: &Config, topic: &str, id: &str) -> Result<Option<Value>, QueryFailure> {
+pub fn read(config: &Config, tenant: Option<&str>, topic: &str, id: &str) -> Result<Option<Value>, QueryFailure> {
     let mut found = None;
-    for event in events(config, topic)? {
+    for event in events(config, tenant, topic)? {
         let event = event?;
         if event.get("_id").and_then(Value::as_str) == Some(id) {
             found = Some(event);
@@ -75,12 +86,19 @@ pub fn read(config: &Config, topic: &str, id: &str) -> Result<Option<Value>, Que
 }
 
 /// Every record of `topic`, oldest first, as the event it was.
-fn events(config: &Config, topic: &str) -> Result<impl Iterator<Item = Result<Value, QueryFailure>>, QueryFailure> {
-    let name = config.audit.handler_for_queries.as_deref().ok_or(QueryFailure::NoQueryHandler)?;
+fn events(config: &Config, tenant: Option<&str>, topic: &str) -> Result<impl Iterator<Item = Result<Value, QueryFailure>>, QueryFailure> {
+    let (name, root) = match tenant {
+        None => (config.audit.handler_for_queries.as_deref(), None),
+        Some(t) => {
+            let tenant = config.tenants.get(t).ok_or_else(|| QueryFailure::UnknownTenant(t.to_owned()))?;
+            (tenant.handler_for_queries.as_deref(), Some(tenant.output_root.as_path()))
+        }
+    };
+    let name = name.ok_or_else(|| QueryFailure::NoQueryHandler(tenant.map(str::to_owned)))?;
     let handler = config
         .forgerock_handlers
         .iter()
-        .find(|h| h.name == name && h.enabled)
+        .find(|h| h.name == name && h.tenant.as_deref() == tenant && h.enabled)
         .ok_or_else(|| QueryFailure::NotAFileHandler(name.to_owned()))?;
     if !handler.topics.iter().any(|t| t == topic) {
         return Err(QueryFailure::UnknownTopic { handler: name.to_owned(), topic: topic.to_owned() });
@@ -105,8 +123,8 @@ fn events(config: &Config, topic: &str) -> Result<impl Iterator<Item = Result<Va
         _ => return Err(QueryFailure::NotAFileHandler(name.to_owned())),
     };
     let io = |source| QueryFailure::Io { file: reader.dir.clone(), source };
-    let files = files_in_order(&reader.dir, &reader.live, &reader.naming).map_err(io)?;
-    let dir = Dir::open_ambient_dir(&reader.dir, ambient_authority()).map_err(io)?;
+    let dir = crate::outputs::open_directory(root, &reader.dir, false).map_err(|e| io(std::io::Error::other(e)))?;
+    let files = files_in(&dir, &reader.live, &reader.naming).map_err(io)?;
     Ok(files.into_iter().flat_map(move |(file, _)| {
         let path = reader.dir.join(&file);
         let records = match read_text(&dir, &file) {

@@ -213,15 +213,23 @@ fn post_batch(agent: &ureq::Agent, remote: &Remote<'_>, url: &str, mut lines: Ve
 
 /// `wasp query --url`: one page of a CREST query (or one event with `id`),
 /// printed as the sidecar answers it.
-pub(super) fn query(remote: &Remote<'_>, topic: &str, id: Option<&str>, params: &[(&str, Option<&str>)]) -> anyhow::Result<ExitCode> {
+pub(super) fn query(
+    remote: &Remote<'_>,
+    topic: &str,
+    tenant: Option<&str>,
+    id: Option<&str>,
+    params: &[(&str, Option<&str>)],
+) -> anyhow::Result<ExitCode> {
     let agent = remote.agent()?;
-    let url = match id {
-        Some(id) => remote.endpoint(&format!("/audit/{}/{}", encode(topic), encode(id))),
-        None => {
-            let query: Vec<String> = params.iter().filter_map(|(k, v)| Some(format!("{k}={}", encode((*v)?)))).collect();
-            remote.endpoint(&format!("/audit/{}?{}", encode(topic), query.join("&")))
-        }
+    // Reading one event takes only the tenant; a query its parameters too.
+    let mut pairs: Vec<(&str, Option<&str>)> = if id.is_some() { Vec::new() } else { params.to_vec() };
+    pairs.push(("tenant", tenant));
+    let query: Vec<String> = pairs.iter().filter_map(|(k, v)| Some(format!("{k}={}", encode((*v)?)))).collect();
+    let path = match id {
+        Some(id) => format!("/audit/{}/{}", encode(topic), encode(id)),
+        None => format!("/audit/{}", encode(topic)),
     };
+    let url = remote.endpoint(&if query.is_empty() { path } else { format!("{path}?{}", query.join("&")) });
     let mut request = agent.get(&url);
     if let Some(auth) = remote.authorization() {
         request = request.header("Authorization", auth);

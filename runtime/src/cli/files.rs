@@ -92,18 +92,18 @@ fn csv_columns(dir: &Path, live: &str, naming: &RotationPolicy, format: &CsvForm
     Ok(columns[..columns.len() - CSV_INTEGRITY_COLUMNS.len()].to_vec())
 }
 
-/// `wasp query --config C --topic T --filter F`.
-pub(super) fn query(config: &Path, topic: &str, request: &crate::query::QueryRequest) -> anyhow::Result<ExitCode> {
+/// `wasp query --config C [--tenant N] --topic T --filter F`.
+pub(super) fn query(config: &Path, tenant: Option<&str>, topic: &str, request: &crate::query::QueryRequest) -> anyhow::Result<ExitCode> {
     let config = crate::Config::from_file(config)?;
-    let page = crate::builtin::query::query(&config, topic, request)?;
+    let page = crate::builtin::query::query(&config, tenant, topic, request)?;
     write_stdout(&format!("{}\n", serde_json::to_string_pretty(&page.to_json())?))?;
     Ok(ExitCode::SUCCESS)
 }
 
-/// `wasp query --config C --topic T --id ID`.
-pub(super) fn read(config: &Path, topic: &str, id: &str) -> anyhow::Result<ExitCode> {
+/// `wasp query --config C [--tenant N] --topic T --id ID`.
+pub(super) fn read(config: &Path, tenant: Option<&str>, topic: &str, id: &str) -> anyhow::Result<ExitCode> {
     let config = crate::Config::from_file(config)?;
-    match crate::builtin::query::read(&config, topic, id)? {
+    match crate::builtin::query::read(&config, tenant, topic, id)? {
         Some(event) => {
             write_stdout(&format!("{}\n", serde_json::to_string_pretty(&event)?))?;
             Ok(ExitCode::SUCCESS)

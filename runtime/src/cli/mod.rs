@@ -206,6 +206,11 @@ enum Command {
         /// The topic.
         #[arg(long, short)]
         topic: String,
+        /// Query this tenant's events (its `handlerForQueries`). With
+        /// `--url`: an admin token may name any tenant, a tenant's token
+        /// only its own, which is the default for it.
+        #[arg(long)]
+        tenant: Option<String>,
         /// Read the one event with this `_id`.
         #[arg(long, conflicts_with = "filter")]
         id: Option<String>,
@@ -391,7 +396,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             delimiter,
             open,
         }),
-        Command::Query { config: None, url: Some(url), token, cacert, topic, id, filter, page_size, cookie, sort_keys } => {
+        Command::Query { config: None, url: Some(url), token, cacert, topic, tenant, id, filter, page_size, cookie, sort_keys } => {
             let remote = client::Remote { url: &url, token, cacert: cacert.as_deref() };
             let params = [
                 ("_queryFilter", Some(filter.as_str())),
@@ -399,15 +404,15 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 ("_pagedResultsCookie", cookie.as_deref()),
                 ("_sortKeys", sort_keys.as_deref()),
             ];
-            client::query(&remote, &topic, id.as_deref(), &params)
+            client::query(&remote, &topic, tenant.as_deref(), id.as_deref(), &params)
         }
-        Command::Query { config, topic, id, filter, page_size, cookie, sort_keys, .. } => {
+        Command::Query { config, topic, tenant, id, filter, page_size, cookie, sort_keys, .. } => {
             let config = config.context("--config or --url is required")?;
             match id {
-                Some(id) => files::read(&config, &topic, &id),
+                Some(id) => files::read(&config, tenant.as_deref(), &topic, &id),
                 None => {
                     let request = crate::query::QueryRequest::from_params(&filter, page_size.as_deref(), cookie.as_deref(), sort_keys.as_deref())?;
-                    files::query(&config, &topic, &request)
+                    files::query(&config, tenant.as_deref(), &topic, &request)
                 }
             }
         }

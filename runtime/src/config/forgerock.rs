@@ -190,6 +190,9 @@ pub fn hash_input(value: &Value) -> Vec<u8> {
 pub struct ForgeRockHandlerConfig {
     /// Its name.
     pub name: String,
+    /// The tenant it belongs to (`None`: a top-level handler). A tenant's
+    /// JSON and CSV handlers write under the tenant's output root.
+    pub tenant: Option<String>,
     /// Its class.
     pub class: HandlerClass,
     /// Topics it receives.
@@ -201,6 +204,13 @@ pub struct ForgeRockHandlerConfig {
     /// The settings read, for the classes WASP runs (JSON, JSON stdout,
     /// CSV); `None` for the others.
     pub builtin: Option<crate::builtin::BuiltinSettings>,
+}
+
+impl ForgeRockHandlerConfig {
+    /// `tenant/name` for a tenant's handler, `name` otherwise.
+    pub fn qualified_name(&self) -> String {
+        super::qualified(self.tenant.as_deref(), &self.name)
+    }
 }
 
 /// The audit service's settings, validated.

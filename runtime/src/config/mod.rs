@@ -169,7 +169,8 @@ pub struct FilterConfig {
     pub budgets: Budgets,
 }
 
-/// A tenant: its handlers are in [`Config::handlers`] with `tenant` set.
+/// A tenant: its handlers are in [`Config::handlers`] and
+/// [`Config::forgerock_handlers`] with `tenant` set.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TenantConfig {
     /// The directory all its handlers' outputs live in.
@@ -178,6 +179,8 @@ pub struct TenantConfig {
     pub events_per_second: Option<u64>,
     /// Fuel per second its handlers may burn together.
     pub fuel_per_second: Option<u64>,
+    /// Its JSON or CSV handler that answers its queries.
+    pub handler_for_queries: Option<String>,
 }
 
 /// When a handler is quarantined (see `circuitBreaker` in the docs).
@@ -288,7 +291,7 @@ impl Config {
         let mut handlers = Vec::new();
         let mut forgerock_handlers = Vec::new();
         let no_defaults = raw::RawBudgets::default();
-        let (top_level, others) = split_forgerock(raw.event_handlers, &format!("{prefix}eventHandlers"), (base_dir, &data_dir), &invalid)?;
+        let (top_level, others) = split_forgerock(raw.event_handlers, &format!("{prefix}eventHandlers"), (base_dir, &data_dir), None, &invalid)?;
         forgerock_handlers.extend(others);
         read_handlers(top_level, &format!("{prefix}eventHandlers"), None, &no_defaults, base_dir, &data_dir, &invalid, &mut handlers)?;
         {
@@ -317,13 +320,9 @@ impl Config {
             }
             let output_root = data_dir.join(tenant.output_root.unwrap_or_else(|| Path::new("tenants").join(&name)));
             read_filters(tenant.filters, &format!("{at}.filters"), Some(&name), &tenant.budgets, base_dir, &invalid, &mut filters)?;
-            let (wasm, others) = split_forgerock(tenant.event_handlers, &format!("{at}.eventHandlers"), (base_dir, &data_dir), &invalid)?;
-            if let Some(other) = others.first() {
-                return Err(invalid(
-                    format!("{at}.eventHandlers"),
-                    format!("handler `{}`: a tenant's handlers are `wasm` handlers (class `{}` is for the top level)", other.name, other.class.name()),
-                ));
-            }
+            let (wasm, builtin) =
+                split_forgerock(tenant.event_handlers, &format!("{at}.eventHandlers"), (base_dir, &output_root), Some(&name), &invalid)?;
+            let first_wasm = handlers.len();
             read_handlers(
                 wasm,
                 &format!("{at}.eventHandlers"),
@@ -334,12 +333,34 @@ impl Config {
                 &invalid,
                 &mut handlers,
             )?;
+            {
+                let mut names: BTreeSet<&str> = handlers[first_wasm..].iter().map(|h| h.name.as_str()).collect();
+                if let Some(twice) = builtin.iter().find(|h| !names.insert(&h.name)) {
+                    return Err(invalid(format!("{at}.eventHandlers"), format!("handler name `{}` is used twice", twice.name)));
+                }
+            }
+            if let Some(query) = &tenant.handler_for_queries {
+                let candidates: Vec<&str> = builtin
+                    .iter()
+                    .filter(|h| h.enabled && h.builtin.as_ref().is_some_and(|b| b.log_directory().is_some()))
+                    .map(|h| h.name.as_str())
+                    .collect();
+                if !candidates.contains(&query.as_str()) {
+                    let known = if candidates.is_empty() { "the tenant has none".to_owned() } else { format!("the tenant's: {}", candidates.join(", ")) };
+                    return Err(invalid(
+                        format!("{at}.handlerForQueries"),
+                        format!("`{query}` is not an enabled JSON or CSV handler of tenant `{name}` ({known})"),
+                    ));
+                }
+            }
+            forgerock_handlers.extend(builtin);
             tenants.insert(
                 name,
                 TenantConfig {
                     output_root,
                     events_per_second: tenant.quotas.events_per_second,
                     fuel_per_second: tenant.quotas.fuel_per_second,
+                    handler_for_queries: tenant.handler_for_queries,
                 },
             );
         }

@@ -81,13 +81,19 @@ pub struct RawTenant {
     /// Rate limits of the whole tenant.
     #[serde(default)]
     pub quotas: RawQuotas,
-    /// The tenant's handlers; a handler's `directory` is relative to
-    /// `outputRoot`.
+    /// The tenant's handlers: `wasm` handlers, whose `directory` is
+    /// relative to `outputRoot`, and ForgeRock JSON, CSV and JSON stdout
+    /// handlers, whose `logDirectory` is relative to `outputRoot`.
     #[serde(default)]
     pub event_handlers: Vec<RawHandlerEntry>,
     /// The tenant's filters (before its handlers only).
     #[serde(default)]
     pub filters: Vec<RawFilter>,
+    /// The tenant's JSON or CSV handler that answers the tenant's queries
+    /// (`GET /audit/{topic}` with the tenant's token, `wasp query
+    /// --tenant`), as the top-level `handlerForQueries` does for top-level
+    /// events. Absent: the tenant's events cannot be queried.
+    pub handler_for_queries: Option<String>,
 }
 
 /// One entry of `filters`: a `filter`-world component that keeps, drops or
@@ -200,8 +206,9 @@ pub struct RawSidecar {
     #[serde(default, deserialize_with = "units::duration")]
     pub watch_interval: Option<Duration>,
     /// Application tokens: `{"tenant": "acme", "hash": "sha256:…"}` may
-    /// publish only for tenant `acme`; `{"tenant": null, "hash": …}` (or no
-    /// `tenant`) publishes top-level events and may query them.
+    /// publish and query only for tenant `acme` (queries go to
+    /// `tenants.acme.handlerForQueries`); `{"tenant": null, "hash": …}` (or
+    /// no `tenant`) publishes top-level events and may query them.
     #[serde(default)]
     pub tokens: Vec<RawToken>,
 }

@@ -211,3 +211,53 @@ fn filter_budgets_are_resolved_and_checked_like_a_handlers() {
     assert_eq!((config.filters[0].budgets.fuel_per_event, config.filters[0].budgets.recycle_after), (5000, 7));
     assert_eq!(error(&with_filter(r#"{"deadline": 0}"#)), "test.json: filters[0].budgets.deadline: must be greater than 0");
 }
+
+/// A tenant with a built-in JSON handler (`{json}`'s settings) and the
+/// tenant entry's extra members (`{extra}`).
+fn tenant_with_json(json: &str, extra: &str) -> String {
+    format!(
+        r#"{{"tenants": {{"acme": {{{extra}
+            "eventHandlers": [
+              {{"class": "wasm", "config": {{"name": "w", "topics": ["access"], "component": "w.wasm"}}}},
+              {{"class": "JsonAuditEventHandler", "config": {{"name": "files", "topics": ["access"], {json}}}}}
+            ]}}}}}}"#
+    )
+}
+
+#[test]
+fn a_tenants_builtin_handlers_write_under_its_output_root_and_answer_its_queries() {
+    let config = parse(&tenant_with_json(r#""logDirectory": "logs/json""#, r#""handlerForQueries": "files","#)).unwrap();
+    let files = &config.forgerock_handlers[0];
+    assert_eq!((files.tenant.as_deref(), files.qualified_name()), (Some("acme"), "acme/files".to_owned()));
+    assert_eq!(files.builtin.as_ref().unwrap().log_directory(), Some(Path::new("/etc/wasp/wasp-data/tenants/acme/logs/json")));
+    assert_eq!(config.tenants["acme"].handler_for_queries.as_deref(), Some("files"));
+    assert_eq!(config.audit.handler_for_queries, None, "the top level's is its own");
+}
+
+#[test]
+fn a_tenants_builtin_handler_may_not_leave_its_output_root_or_hold_its_keys() {
+    for dir in ["../globex", "/var/log/audit", "logs/../../x"] {
+        let e = error(&tenant_with_json(&format!(r#""logDirectory": "{dir}""#), ""));
+        assert!(e.starts_with("test.json: tenants.acme.eventHandlers[1].config.logDirectory: "), "{e}");
+        assert!(e.contains("relative to its output root and stays inside it"), "{e}");
+    }
+    let keys = r#""logDirectory": "logs", "security": {"enabled": true, "filename": "wasp-data/tenants/acme/key", "signatureInterval": "1 second"}"#;
+    let e = error(&tenant_with_json(keys, ""));
+    assert!(e.starts_with("test.json: tenants.acme.eventHandlers[1].config.security.filename: "), "{e}");
+    assert!(e.contains("inside the output root of tenant `acme`"), "{e}");
+    let outside = keys.replace("wasp-data/tenants/acme/key", "keys/acme.key");
+    parse(&tenant_with_json(&outside, "")).unwrap();
+}
+
+#[test]
+fn a_tenants_handler_for_queries_and_handler_names_are_checked() {
+    let e = error(&tenant_with_json(r#""logDirectory": "logs""#, r#""handlerForQueries": "w","#));
+    assert_eq!(e, "test.json: tenants.acme.handlerForQueries: `w` is not an enabled JSON or CSV handler of tenant `acme` (the tenant's: files)");
+    let none = tenant_with_json(r#""logDirectory": "logs", "enabled": false"#, r#""handlerForQueries": "files","#);
+    assert!(error(&none).ends_with("(the tenant has none)"), "{}", error(&none));
+    let twice = tenant_with_json(r#""logDirectory": "logs""#, "").replace(r#""name": "files""#, r#""name": "w""#);
+    assert_eq!(error(&twice), "test.json: tenants.acme.eventHandlers: handler name `w` is used twice");
+    let syslog = tenant_with_json(r#""logDirectory": "logs""#, "").replace("JsonAuditEventHandler", "SyslogAuditEventHandler");
+    let e = error(&syslog);
+    assert!(e.starts_with("test.json: tenants.acme.eventHandlers[1].class: handler `files`: a tenant's handlers are `wasm`, JSON, CSV or JSON stdout"), "{e}");
+}

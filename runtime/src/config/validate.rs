@@ -179,10 +179,15 @@ pub(super) fn read_filters(
 /// Separates the ForgeRock handler entries (validated here) from the
 /// `wasm` ones, keeping each `wasm` entry's index for error paths.
 #[allow(clippy::type_complexity)]
+///
+/// For a tenant's list, `dirs.1` is the tenant's output root: a
+/// `logDirectory` is relative to it and may not leave it, and only the
+/// classes WASP runs (JSON, CSV, JSON stdout) are accepted.
 pub(super) fn split_forgerock(
     entries: Vec<raw::RawHandlerEntry>,
     list_at: &str,
     dirs: (&Path, &Path),
+    tenant: Option<&str>,
     invalid: &impl Fn(String, String) -> ConfigError,
 ) -> Result<(Vec<(usize, raw::RawHandlerEntry)>, Vec<forgerock::ForgeRockHandlerConfig>), ConfigError> {
     let mut wasm = Vec::new();
@@ -200,8 +205,34 @@ pub(super) fn split_forgerock(
         let raw: forgerock::RawForgeRockHandler = deserialize(&entry.config.to_string(), &format!("{at}.config"), invalid)?;
         let settings: serde_json::Map<String, Value> = raw.settings.into_iter().collect();
         let (base_dir, data_dir) = dirs;
+        if tenant.is_some() {
+            check_tenant_log_directory(&settings, &format!("{at}.config"), invalid)?;
+        }
         let builtin = crate::builtin::BuiltinSettings::from_settings(class, &settings, base_dir, data_dir)
             .map_err(|e| invalid(format!("{at}.config.{}", e.path), e.message))?;
+        if let Some(t) = tenant {
+            let Some(builtin) = &builtin else {
+                return Err(invalid(
+                    format!("{at}.class"),
+                    format!(
+                        "handler `{}`: a tenant's handlers are `wasm`, JSON, CSV or JSON stdout handlers (class `{}` is for the top level)",
+                        raw.name,
+                        class.name()
+                    ),
+                ));
+            };
+            if let Some(security) = builtin.security()
+                && security.key_file.starts_with(data_dir)
+            {
+                return Err(invalid(
+                    format!("{at}.config.security.filename"),
+                    format!(
+                        "{} is inside the output root of tenant `{t}`, which the tenant's handlers write to: keep the key outside it",
+                        security.key_file.display()
+                    ),
+                ));
+            }
+        }
         if raw.topics.is_empty() && builtin.is_some() {
             return Err(invalid(format!("{at}.config.topics"), "required: at least one topic".into()));
         }
@@ -210,6 +241,7 @@ pub(super) fn split_forgerock(
         }
         others.push(forgerock::ForgeRockHandlerConfig {
             name: raw.name,
+            tenant: tenant.map(str::to_owned),
             class,
             topics: raw.topics,
             enabled: raw.enabled.unwrap_or(true),
@@ -218,6 +250,24 @@ pub(super) fn split_forgerock(
         });
     }
     Ok((wasm, others))
+}
+
+/// A tenant's `logDirectory` is relative to its output root and stays in it.
+fn check_tenant_log_directory(
+    settings: &serde_json::Map<String, Value>,
+    at: &str,
+    invalid: &impl Fn(String, String) -> ConfigError,
+) -> Result<(), ConfigError> {
+    use std::path::Component;
+    let Some(Value::String(dir)) = settings.get("logDirectory") else { return Ok(()) };
+    let path = Path::new(dir);
+    if path.components().any(|c| !matches!(c, Component::Normal(_) | Component::CurDir)) {
+        return Err(invalid(
+            format!("{at}.logDirectory"),
+            format!("`{dir}`: a tenant's log directory is relative to its output root and stays inside it (no absolute path, no `..`)"),
+        ));
+    }
+    Ok(())
 }
 
 /// Reads one `eventHandlers` list (top level or a tenant's) into `out`.

@@ -100,6 +100,33 @@ pub trait Sink: Send {
     }
 }
 
+/// Opens the directory `path` (creating it with `create`). With a tenant's
+/// output `root`, `path` lies under it and is opened through the root as a
+/// capability, so that no `..`, absolute path or symbolic link leads out of
+/// it; without, it is opened as it is.
+pub(crate) fn open_directory(root: Option<&Path>, path: &Path, create: bool) -> Result<cap_std::fs::Dir, String> {
+    use cap_std::{ambient_authority, fs::Dir};
+    let ambient = |path: &Path, create: bool| {
+        if create {
+            std::fs::create_dir_all(path).map_err(|e| format!("cannot create directory {}: {e}", path.display()))?;
+        }
+        Dir::open_ambient_dir(path, ambient_authority()).map_err(|e| format!("cannot open directory {}: {e}", path.display()))
+    };
+    let Some(root_path) = root else { return ambient(path, create) };
+    let root = ambient(root_path, true)?;
+    let escape = |e: std::io::Error| {
+        format!("directory `{}` is not inside the tenant's output root {}: {e}", path.display(), root_path.display())
+    };
+    let relative = path.strip_prefix(root_path).unwrap_or(path);
+    if relative.as_os_str().is_empty() {
+        return Ok(root);
+    }
+    if create {
+        root.create_dir_all(relative).map_err(escape)?;
+    }
+    root.open_dir(relative).map_err(escape)
+}
+
 /// Appends `record` as one line (adding the newline if it has none).
 pub(crate) fn write_line(out: &mut impl std::io::Write, record: &[u8]) -> std::io::Result<()> {
     out.write_all(record)?;

@@ -6,7 +6,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-use cap_std::ambient_authority;
 use cap_std::fs::Dir;
 
 use super::{BuildError, HandlerEntry};
@@ -68,6 +67,12 @@ pub(crate) fn prepare_filters(engine: &WaspEngine, config: &Config) -> Result<Ve
         ));
     }
     Ok(makers)
+}
+
+/// Fresh filter stages for a handler of `tenant` (the filters of its
+/// stream: the top-level ones for a top-level handler).
+pub(crate) fn filter_stages(filters: &[FilterMaker], tenant: Option<&str>) -> Vec<crate::delivery::filters::FilterStage> {
+    filters.iter().filter(|(t, _)| t.as_deref() == tenant).map(|(_, stage)| stage()).collect()
 }
 
 /// Loads a handler's component and builds its worker. Only a component
@@ -167,24 +172,9 @@ fn open_outputs(config: &Config, h: &WasmHandlerConfig) -> Result<Outputs, Strin
 }
 
 fn handler_dir(config: &Config, h: &WasmHandlerConfig) -> Result<(Dir, PathBuf), String> {
-    let ambient = |path: &Path| {
-        std::fs::create_dir_all(path)
-            .and_then(|()| Dir::open_ambient_dir(path, ambient_authority()))
-            .map_err(|e| format!("cannot open directory {}: {e}", path.display()))
-    };
-    match &h.tenant {
-        None => Ok((ambient(&h.directory)?, h.directory.clone())),
-        Some(tenant) => {
-            let root_path = &config.tenants[tenant].output_root;
-            let root = ambient(root_path)?;
-            let escape = |e: std::io::Error| {
-                format!("directory `{}` is not inside the tenant's output root {}: {e}", h.directory.display(), root_path.display())
-            };
-            root.create_dir_all(&h.directory).map_err(escape)?;
-            let dir = root.open_dir(&h.directory).map_err(escape)?;
-            Ok((dir, root_path.join(&h.directory)))
-        }
-    }
+    let root = h.tenant.as_ref().map(|t| config.tenants[t].output_root.as_path());
+    let dir = crate::outputs::open_directory(root, &h.directory, true)?;
+    Ok((dir, root.map_or_else(|| h.directory.clone(), |r| r.join(&h.directory))))
 }
 
 /// Builds the worker of a built-in (ForgeRock class) handler: its native
@@ -204,11 +194,12 @@ pub(crate) fn prepare_builtin(
         Err(message) => (Vec::new(), Vec::new(), Some(message)),
     };
     let controls = crate::delivery::Controls::default();
+    let qualified = h.qualified_name();
     let entry = HandlerEntry {
-        name: h.name.clone(),
+        name: qualified.clone(),
         cursor: None,
         controls: controls.clone(),
-        tenant: None,
+        tenant: h.tenant.clone(),
         version: version.clone(),
         stats: stats.clone(),
         outputs,
@@ -217,13 +208,13 @@ pub(crate) fn prepare_builtin(
         thread: None,
     };
     let disabled = disabled.map(|message| {
-        tracing::error!(handler = %h.name, "handler disabled: {message}; its events go to the dead-letter store");
+        tracing::error!(handler = %qualified, "handler disabled: {message}; its events go to the dead-letter store");
         stats.disable(message.clone());
         FaultRecord::plain(FaultKind::Init, message)
     });
     let worker = Worker {
-        name: h.name.clone(),
-        tenant: None,
+        name: qualified.clone(),
+        tenant: h.tenant.clone(),
         topics: h.topics.iter().cloned().collect(),
         pre: None,
         native: Some(native),
@@ -260,7 +251,11 @@ fn builtin_parts(config: &Config, h: &crate::config::forgerock::ForgeRockHandler
     let sync = config.journal.durability == Durability::Fsync;
     let topic_index = || h.topics.iter().enumerate().map(|(i, t)| (t.clone(), i)).collect();
     // Chain checkpoints of tamper-evident outputs: outside the log directory.
-    let state_dir = config.data_dir.join("integrity").join(&h.name);
+    let state_dir = match &h.tenant {
+        None => config.data_dir.join("integrity").join(&h.name),
+        Some(t) => config.data_dir.join("integrity").join("tenants").join(t).join(&h.name),
+    };
+    let root = h.tenant.as_ref().map(|t| config.tenants[t].output_root.as_path());
     match settings {
         BuiltinSettings::JsonStdout(s) => {
             let sink: Box<dyn crate::outputs::Sink> = Box::new(crate::outputs::stdout::StdoutSink::new(&Default::default()));
@@ -268,7 +263,7 @@ fn builtin_parts(config: &Config, h: &crate::config::forgerock::ForgeRockHandler
             (Box::new(json_stdout::JsonStdoutHandler(s.clone())), Ok((vec![sink], vec![summary])), 10_000, std::time::Duration::ZERO)
         }
         BuiltinSettings::Json(s) => {
-            let opened = open_log_files(&s.log_directory, h, s.security.as_ref(), &s.rotation, &s.retention, sync, &state_dir, |topic| {
+            let opened = open_log_files((root, &s.log_directory), h, s.security.as_ref(), &s.rotation, &s.retention, sync, &state_dir, |topic| {
                 Ok((json::JsonSettings::file_name(topic), Box::new(JsonLines) as Box<dyn LineCodec>))
             });
             let native = json::JsonHandler { outputs: topic_index(), elasticsearch_compatible: s.elasticsearch_compatible };
@@ -276,7 +271,7 @@ fn builtin_parts(config: &Config, h: &crate::config::forgerock::ForgeRockHandler
         }
         BuiltinSettings::Csv(s) => {
             let mut topics = std::collections::BTreeMap::new();
-            let opened = open_log_files(&s.log_directory, h, s.security.as_ref(), &s.rotation, &s.retention, sync, &state_dir, |topic| {
+            let opened = open_log_files((root, &s.log_directory), h, s.security.as_ref(), &s.rotation, &s.retention, sync, &state_dir, |topic| {
                 let schema = schema_source(config, topic)?;
                 let columns = crate::outputs::csv::codec::columns_for_schema(&schema);
                 topics.insert(topic.to_owned(), (topics.len(), columns.clone()));
@@ -302,7 +297,7 @@ pub(crate) fn schema_source(config: &Config, topic: &str) -> Result<serde_json::
 /// Opens one log file per topic in `directory`.
 #[allow(clippy::too_many_arguments)]
 fn open_log_files(
-    directory: &Path,
+    (root, directory): (Option<&Path>, &Path),
     h: &crate::config::forgerock::ForgeRockHandlerConfig,
     security: Option<&crate::builtin::SecuritySettings>,
     rotation: &crate::outputs::rotation::RotationPolicy,
@@ -312,8 +307,7 @@ fn open_log_files(
     mut codec_for: impl FnMut(&str) -> Result<(String, Box<dyn crate::outputs::log_file::codec::LineCodec>), String>,
 ) -> Result<Outputs, String> {
     use crate::outputs::log_file::{Integrity, LogFile, LogOptions};
-    std::fs::create_dir_all(directory).map_err(|e| format!("cannot create the log directory {}: {e}", directory.display()))?;
-    let dir = Dir::open_ambient_dir(directory, ambient_authority()).map_err(|e| format!("cannot open the log directory {}: {e}", directory.display()))?;
+    let dir = crate::outputs::open_directory(root, directory, true).map_err(|e| format!("the log directory: {e}"))?;
     let integrity = match security {
         None => None,
         Some(s) => Some(Integrity {

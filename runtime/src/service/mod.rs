@@ -266,15 +266,15 @@ impl AuditService {
             for handler in config.handlers.iter().filter(|h| h.enabled) {
                 let fuel_quota = handler.tenant.as_deref().and_then(|t| fuel_quotas.get(t).cloned());
                 let (mut worker, entry) = prepare(engine, &config, handler, &dead_letters, fuel_quota)?;
-                worker.filters = filters.iter().filter(|(tenant, _)| *tenant == handler.tenant).map(|(_, stage)| stage()).collect();
+                worker.filters = build::filter_stages(&filters, handler.tenant.as_deref());
                 prepared.push((worker, entry));
             }
             for h in config.forgerock_handlers.iter().filter(|h| h.enabled) {
                 if let Some(settings) = &h.builtin {
-                    // Built-in handlers are top-level: the top-level filters
-                    // apply to them as to every other handler.
+                    // The filters of the handler's stream apply to built-in
+                    // handlers as to every other handler.
                     let (mut worker, entry) = build::prepare_builtin(&config, h, settings, &dead_letters);
-                    worker.filters = filters.iter().filter(|(tenant, _)| tenant.is_none()).map(|(_, stage)| stage()).collect();
+                    worker.filters = build::filter_stages(&filters, h.tenant.as_deref());
                     prepared.push((worker, entry));
                 }
             }

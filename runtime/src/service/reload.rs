@@ -105,7 +105,7 @@ impl Wanted<'_> {
     fn name(&self) -> String {
         match self {
             Wanted::Wasm(h) => h.qualified_name(),
-            Wanted::Builtin(h, _) => h.name.clone(),
+            Wanted::Builtin(h, _) => h.qualified_name(),
         }
     }
 
@@ -292,16 +292,20 @@ impl AuditService {
     /// Builds the worker of `want` (component compiled, outputs opened,
     /// first instance `init`ed). `Err` if any step fails; nothing runs then.
     fn build_worker(&self, engine: &WaspEngine, config: &Config, want: &Wanted<'_>) -> Result<(Worker, HandlerEntry), String> {
-        let (mut worker, entry) = match want {
+        let (mut worker, entry, tenant) = match want {
             Wanted::Wasm(h) => {
                 let quota = h.tenant.as_deref().and_then(|t| self.fuel_quotas.get(t).cloned());
-                let (mut worker, entry) = super::prepare(engine, config, h, &self.dead_letter_store, quota).map_err(|e| e.to_string())?;
-                let filters = super::prepare_filters(engine, config).map_err(|e| e.to_string())?;
-                worker.filters = filters.iter().filter(|(tenant, _)| *tenant == h.tenant).map(|(_, stage)| stage()).collect();
-                (worker, entry)
+                let (worker, entry) = super::prepare(engine, config, h, &self.dead_letter_store, quota).map_err(|e| e.to_string())?;
+                (worker, entry, h.tenant.as_deref())
             }
-            Wanted::Builtin(h, settings) => super::build::prepare_builtin(config, h, settings, &self.dead_letter_store),
+            Wanted::Builtin(h, settings) => {
+                let (worker, entry) = super::build::prepare_builtin(config, h, settings, &self.dead_letter_store);
+                (worker, entry, h.tenant.as_deref())
+            }
         };
+        // The filters of the handler's stream, for built-in handlers too.
+        let filters = super::prepare_filters(engine, config).map_err(|e| e.to_string())?;
+        worker.filters = super::build::filter_stages(&filters, tenant);
         if let Some(why) = worker.disabled.take() {
             for sink in &mut worker.sinks {
                 let _ = sink.close();

@@ -4,8 +4,8 @@
 //! so that timing says nothing about which hash (or how much of it) matched.
 //!
 //! Roles: the admin may do everything; a top-level token publishes events
-//! without a tenant and may query them; a tenant token publishes only for
-//! its tenant.
+//! without a tenant and may query them; a tenant token publishes and
+//! queries only for its tenant.
 
 use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
@@ -21,7 +21,7 @@ pub enum Role {
     Admin,
     /// Publish events without a tenant, and query them.
     TopLevel,
-    /// Publish events for this tenant only.
+    /// Publish events for this tenant only, and query them.
     Tenant(String),
 }
 

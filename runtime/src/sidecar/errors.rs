@@ -138,15 +138,15 @@ impl From<ActionError> for CrestError {
 }
 
 impl From<QueryFailure> for CrestError {
-    /// A bad request parameter is 400; a topic the query handler does not
+    /// A bad request parameter or an unknown `?tenant=` is 400; a topic the query handler does not
     /// keep 404; no (usable) `handlerForQueries` 501; unreadable or corrupt
     /// files 500.
     fn from(e: QueryFailure) -> CrestError {
         let message = e.to_string();
         match e {
-            QueryFailure::Query(_) => CrestError::bad_request(message),
+            QueryFailure::Query(_) | QueryFailure::UnknownTenant(_) => CrestError::bad_request(message),
             QueryFailure::UnknownTopic { .. } => CrestError::not_found(message),
-            QueryFailure::NoQueryHandler | QueryFailure::NotAFileHandler(_) => CrestError::new(StatusCode::NOT_IMPLEMENTED, message),
+            QueryFailure::NoQueryHandler(_) | QueryFailure::NotAFileHandler(_) => CrestError::new(StatusCode::NOT_IMPLEMENTED, message),
             QueryFailure::Io { .. } | QueryFailure::Corrupt { .. } => CrestError::internal(message),
         }
     }

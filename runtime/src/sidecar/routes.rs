@@ -77,17 +77,18 @@ fn is_batch(headers: &HeaderMap) -> Result<bool, CrestError> {
     }
 }
 
-/// The tenant to publish for: the token's own; with `?tenant=`, only the
+/// The tenant whose events a request publishes or queries (`verb`: "publish
+/// for", "query the events of"): the token's own; with `?tenant=`, only the
 /// admin may name another.
-fn publishing_tenant(role: &Role, params: &HashMap<String, String>) -> Result<Option<String>, CrestError> {
+fn acting_tenant(role: &Role, params: &HashMap<String, String>, verb: &str) -> Result<Option<String>, CrestError> {
     let asked = params.get("tenant").map(String::as_str).filter(|t| !t.is_empty());
     match (role, asked) {
         (Role::Admin, asked) => Ok(asked.map(str::to_owned)),
         (Role::TopLevel, None) => Ok(None),
-        (Role::TopLevel, Some(t)) => Err(CrestError::forbidden(format!("a top-level token may not publish for tenant `{t}`"))),
+        (Role::TopLevel, Some(t)) => Err(CrestError::forbidden(format!("a top-level token may not {verb} tenant `{t}`"))),
         (Role::Tenant(own), None) => Ok(Some(own.clone())),
         (Role::Tenant(own), Some(t)) if t == own => Ok(Some(own.clone())),
-        (Role::Tenant(own), Some(t)) => Err(CrestError::forbidden(format!("a token of tenant `{own}` may not publish for tenant `{t}`"))),
+        (Role::Tenant(own), Some(t)) => Err(CrestError::forbidden(format!("a token of tenant `{own}` may not {verb} tenant `{t}`"))),
     }
 }
 
@@ -128,12 +129,12 @@ pub(super) async fn post_topic(
     match params.get("_action").map(String::as_str) {
         None | Some("create") => {
             let batch = is_batch(&headers)?;
-            let tenant = publishing_tenant(&role, &params)?;
+            let tenant = acting_tenant(&role, &params, "publish for")?;
             let body = read_body(&state, &headers, body).await?;
             if batch { publish_batch(state, tenant, topic, body).await } else { publish_one(&state, tenant.as_deref(), &topic, &body) }
         }
         Some("batch") => {
-            let tenant = publishing_tenant(&role, &params)?;
+            let tenant = acting_tenant(&role, &params, "publish for")?;
             let body = read_body(&state, &headers, body).await?;
             publish_batch(state, tenant, topic, body).await
         }
@@ -285,21 +286,14 @@ fn batch_results(state: &AppState, tenant: Option<&str>, topic: &str, text: &str
     (out, retry)
 }
 
-/// Queries read the top-level `handlerForQueries`: not for tenant tokens.
-fn may_query(role: &Role) -> Result<(), CrestError> {
-    match role {
-        Role::Admin | Role::TopLevel => Ok(()),
-        Role::Tenant(t) => Err(CrestError::forbidden(format!(
-            "a token of tenant `{t}` may not query: queries read the top-level handlerForQueries, which holds no tenant's events"
-        ))),
-    }
-}
-
-/// `GET /audit/{topic}?_queryFilter=…`: a CREST query.
+/// `GET /audit/{topic}?_queryFilter=…`: a CREST query of the caller's
+/// events (a tenant token: its tenant's, through the tenant's
+/// `handlerForQueries`).
 pub(super) async fn query(State(state): State<Arc<AppState>>, topic: Result<Path<String>, PathRejection>, query: Params, headers: HeaderMap) -> Reply {
-    may_query(&role(&state, &headers)?)?;
+    let role = role(&state, &headers)?;
     let topic = path(topic)?;
     let params = params(query)?;
+    let tenant = acting_tenant(&role, &params, "query the events of")?;
     let get = |name: &str| params.get(name).map(String::as_str);
     let filter = get("_queryFilter").ok_or_else(|| {
         CrestError::bad_request("_queryFilter: required to list events (`_queryFilter=true` matches every event; `GET /audit/{topic}/{id}` reads one)")
@@ -307,17 +301,23 @@ pub(super) async fn query(State(state): State<Arc<AppState>>, topic: Result<Path
     let request = QueryRequest::from_params(filter, get("_pageSize"), get("_pagedResultsCookie"), get("_sortKeys"))
         .map_err(|e| CrestError::bad_request(e.to_string()))?;
     let config = state.service.config();
-    let page = blocking(move || crate::builtin::query::query(&config, &topic, &request)).await??;
+    let page = blocking(move || crate::builtin::query::query(&config, tenant.as_deref(), &topic, &request)).await??;
     Ok(Json(page.to_json()).into_response())
 }
 
-/// `GET /audit/{topic}/{id}`: one event.
-pub(super) async fn read(State(state): State<Arc<AppState>>, ids: Result<Path<(String, String)>, PathRejection>, headers: HeaderMap) -> Reply {
-    may_query(&role(&state, &headers)?)?;
+/// `GET /audit/{topic}/{id}`: one of the caller's events.
+pub(super) async fn read(
+    State(state): State<Arc<AppState>>,
+    ids: Result<Path<(String, String)>, PathRejection>,
+    query: Params,
+    headers: HeaderMap,
+) -> Reply {
+    let role = role(&state, &headers)?;
     let (topic, id) = path(ids)?;
+    let tenant = acting_tenant(&role, &params(query)?, "query the events of")?;
     let config = state.service.config();
     let (t, i) = (topic.clone(), id.clone());
-    match blocking(move || crate::builtin::query::read(&config, &t, &i)).await?? {
+    match blocking(move || crate::builtin::query::read(&config, tenant.as_deref(), &t, &i)).await?? {
         Some(event) => Ok(Json(event).into_response()),
         None => Err(CrestError::not_found(format!("topic `{topic}` has no event with _id `{id}`"))),
     }

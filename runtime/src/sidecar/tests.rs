@@ -48,8 +48,12 @@ fn json_handler() -> Value {
 }
 
 fn setup_with(json_handler: Value, wasp: Value) -> Setup {
+    setup_document(document(json_handler, wasp))
+}
+
+fn setup_document(document: Value) -> Setup {
     let dir = tempfile::tempdir().unwrap();
-    let config = Config::from_json(&document(json_handler, wasp).to_string(), dir.path(), "<test>").unwrap();
+    let config = Config::from_json(&document.to_string(), dir.path(), "<test>").unwrap();
     let service = Arc::new(AuditService::new(config.clone()).unwrap());
     let state = AppState::new(service, Arc::new(config.clone()), config.sidecar.clone()).unwrap();
     let app = app(state.clone());
@@ -149,7 +153,7 @@ async fn without_a_valid_token_requests_get_401_with_a_bearer_challenge() {
 }
 
 #[tokio::test]
-async fn a_tenant_token_publishes_for_its_tenant_only_and_may_not_query_or_act() {
+async fn a_tenant_token_publishes_for_its_tenant_only_and_may_not_act() {
     let s = setup();
     let a = post(&s.app, "/audit/access", ACME, json!({"_id": "t1"})).await;
     assert_eq!(a.status, StatusCode::CREATED, "{}", a.text());
@@ -157,8 +161,6 @@ async fn a_tenant_token_publishes_for_its_tenant_only_and_may_not_query_or_act()
     let a = post(&s.app, "/audit/access?tenant=acme", ACME, json!({"_id": "t2"})).await;
     assert_eq!(a.status, StatusCode::CREATED);
     post(&s.app, "/audit/access?tenant=globex", ACME, json!({})).await.assert_error(403, "tenant `acme` may not publish for tenant `globex`");
-    call(&s.app, "GET", "/audit/access?_queryFilter=true", Some(ACME), None, "").await.assert_error(403, "may not query");
-    call(&s.app, "GET", "/audit/access/t1", Some(ACME), None, "").await.assert_error(403, "may not query");
     call(&s.app, "POST", "/audit/access?_action=rotate&handler=json", Some(ACME), None, "").await.assert_error(403, "admin token");
     call(&s.app, "POST", "/audit/access?_action=flush", Some(APP), None, "").await.assert_error(403, "admin token");
     call(&s.app, "GET", "/metrics", Some(ACME), None, "").await.assert_error(403, "admin token");
@@ -170,6 +172,58 @@ async fn a_tenant_token_publishes_for_its_tenant_only_and_may_not_query_or_act()
     let published: Vec<(String, u64)> = summary.tenants.iter().map(|t| (t.name.clone(), t.published)).collect();
     assert_eq!(published, [("acme".to_owned(), 2), ("globex".to_owned(), 1)]);
     assert_eq!(s.state.service.backlog().streams[0].head, 0, "no top-level event");
+}
+
+/// The ids of a query's answer.
+fn ids(answer: &Answer) -> Vec<String> {
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+    answer.json()["result"].as_array().unwrap().iter().map(|e| e["_id"].as_str().unwrap().to_owned()).collect()
+}
+
+#[tokio::test]
+async fn a_tenant_token_queries_its_own_tenants_events_and_no_one_elses() {
+    const GLOBEX: &str = "globex-secret";
+    let mut doc = document(json_handler(), json!({}));
+    let tenant = json!({
+        "handlerForQueries": "files",
+        "eventHandlers": [{"class": "JsonAuditEventHandler", "config": {
+            "name": "files", "logDirectory": "logs", "topics": ["access"], "buffering": {"writeInterval": "20 ms"}
+        }}]
+    });
+    doc["tenants"] = json!({"acme": tenant, "globex": tenant, "initech": {}});
+    doc["wasp"]["sidecar"]["tokens"].as_array_mut().unwrap().push(json!({"tenant": "globex", "hash": hash_token(GLOBEX)}));
+    let s = setup_document(doc);
+    for (token, id) in [(ACME, "a1"), (GLOBEX, "g1"), (APP, "top1"), (ACME, "a2")] {
+        let a = post(&s.app, "/audit/access", token, json!({"_id": id})).await;
+        assert_eq!(a.status, StatusCode::CREATED, "{}", a.text());
+    }
+    let a = call(&s.app, "POST", "/audit/access?_action=flush", Some(ADMIN), None, "").await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text());
+    // Each tenant's records are under its own output root.
+    let acme_log = std::fs::read_to_string(s.dir.path().join("wasp-data/tenants/acme/logs/access.audit.json")).unwrap();
+    assert_eq!(acme_log.lines().count(), 2, "{acme_log}");
+
+    let get = |uri: &'static str, token: &'static str| call(&s.app, "GET", uri, Some(token), None, "");
+    assert_eq!(ids(&get("/audit/access?_queryFilter=true", ACME).await), ["a1", "a2"]);
+    assert_eq!(ids(&get("/audit/access?_queryFilter=true&tenant=acme", ACME).await), ["a1", "a2"]);
+    assert_eq!(ids(&get("/audit/access?_queryFilter=true", GLOBEX).await), ["g1"]);
+    assert_eq!(ids(&get("/audit/access?_queryFilter=true", APP).await), ["top1"], "top-level queries see no tenant's events");
+    let a = get("/audit/access/a1", ACME).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text());
+    assert_eq!(a.json()["_id"], "a1");
+    get("/audit/access/g1", ACME).await.assert_error(404, "no event with _id `g1`");
+    get("/audit/access/a1", APP).await.assert_error(404, "no event with _id `a1`");
+
+    // Naming another tenant is refused, for queries and reads alike.
+    get("/audit/access?_queryFilter=true&tenant=globex", ACME).await.assert_error(403, "a token of tenant `acme` may not query the events of tenant `globex`");
+    get("/audit/access/g1?tenant=globex", ACME).await.assert_error(403, "may not query the events of tenant `globex`");
+    get("/audit/access?_queryFilter=true&tenant=acme", APP).await.assert_error(403, "a top-level token may not query the events of tenant `acme`");
+
+    // The admin may query any tenant's events.
+    assert_eq!(ids(&get("/audit/access?_queryFilter=true&tenant=globex", ADMIN).await), ["g1"]);
+    assert_eq!(get("/audit/access/a2?tenant=acme", ADMIN).await.json()["_id"], "a2");
+    get("/audit/access?_queryFilter=true&tenant=nosuch", ADMIN).await.assert_error(400, "no tenant `nosuch`");
+    get("/audit/access?_queryFilter=true&tenant=initech", ADMIN).await.assert_error(501, "set `tenants.initech.handlerForQueries`");
 }
 
 #[tokio::test]

@@ -35,8 +35,13 @@ impl FileReport {
 /// order (archives oldest first, then the live file if it exists), with
 /// their sizes.
 pub fn files_in_order(dir: &Path, live: &str, naming: &RotationPolicy) -> std::io::Result<Vec<(String, u64)>> {
-    let handle = Dir::open_ambient_dir(dir, ambient_authority())?;
-    let mut files: Vec<(String, u64)> = list_archives(&handle, live, naming)?.into_iter().map(|a| (a.name, a.len)).collect();
+    files_in(&Dir::open_ambient_dir(dir, ambient_authority())?, live, naming)
+}
+
+/// [`files_in_order`] in an opened directory (a capability, such as a
+/// tenant's log directory opened through its output root).
+pub fn files_in(handle: &Dir, live: &str, naming: &RotationPolicy) -> std::io::Result<Vec<(String, u64)>> {
+    let mut files: Vec<(String, u64)> = list_archives(handle, live, naming)?.into_iter().map(|a| (a.name, a.len)).collect();
     if let Ok(meta) = handle.metadata(live) {
         files.push((live.to_owned(), meta.len()));
     }
