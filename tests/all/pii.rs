@@ -117,3 +117,42 @@ fn pii_redactor_masks_events_before_the_builtin_json_handler() {
     assert_eq!(fx.data_json("audit/access.audit.json"), [masked()]);
     assert_eq!(fx.data_json("audit/activity.audit.json"), [without_pii()]);
 }
+
+#[test]
+fn a_builtin_handler_added_by_a_reload_gets_the_filters_too() {
+    let fx = Fixture::new();
+    let filters = json!([{"name": "pii", "topics": ["access"], "component": guests::PII_REDACTOR}]);
+    let config = fx.config_doc(&json!({"eventHandlers": [], "filters": filters}));
+    let s = AuditService::from_config_file(&config).unwrap();
+    let config = fx.config_doc(&json!({
+        "eventHandlers": [{"class": "JsonAuditEventHandler", "config": {"name": "json", "topics": ["access"], "logDirectory": "audit"}}],
+        "filters": filters
+    }));
+    let report = s.reload(wasp::Config::from_file(&config).unwrap());
+    assert!(report.ok() && report.added == ["json"], "{report:?}");
+    s.publish("access", with_pii()).unwrap();
+    s.flush();
+    s.shutdown();
+    assert_eq!(fx.data_json("audit/access.audit.json"), [masked()], "masked by the filter after the reload");
+}
+
+#[test]
+fn a_tenants_filter_runs_before_the_tenants_builtin_handler_only() {
+    let fx = Fixture::new();
+    let json_handler = json!({"class": "JsonAuditEventHandler", "config": {"name": "json", "topics": ["access"], "logDirectory": "audit"}});
+    let config = fx.config_doc(&json!({
+        "eventHandlers": [json_handler],
+        "tenants": {"acme": {
+            "eventHandlers": [json_handler],
+            "filters": [{"name": "pii", "topics": ["access"], "component": guests::PII_REDACTOR}]
+        }}
+    }));
+    let s = AuditService::from_config_file(config).unwrap();
+    s.publish_as("acme", "access", with_pii()).unwrap();
+    s.publish("access", with_pii()).unwrap();
+    s.flush();
+    let summary = s.shutdown();
+    assert_eq!(fx.data_json("tenants/acme/audit/access.audit.json"), [masked()], "the tenant's filter masks its events");
+    assert_eq!(fx.data_json("audit/access.audit.json"), [with_pii()], "the top level has no filter");
+    assert_eq!(summary.handler("acme/json").unwrap().delivered, 1);
+}

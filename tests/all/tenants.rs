@@ -171,3 +171,32 @@ fn the_fuel_per_second_quota_throttles_and_counts_the_wait() {
     assert!(h.fuel_used > 200_000, "the test needs more than one second's fuel: {h:?}");
     assert!(h.throttled_ns > 0, "over its fuel quota the tenant waited: {h:?}");
 }
+
+#[test]
+fn a_tenants_builtin_handler_cannot_write_through_a_symbolic_link() {
+    let fx = Fixture::new();
+    let outside = fx.path().join("outside");
+    std::fs::create_dir_all(&outside).unwrap();
+    let root = fx.path().join("wasp-data/tenants/acme");
+    std::fs::create_dir_all(&root).unwrap();
+    std::os::unix::fs::symlink(&outside, root.join("link")).unwrap();
+    let json = |dir: &str| json!({"class": "JsonAuditEventHandler", "config": {"name": "json", "topics": ["access"], "logDirectory": dir}});
+    let config = fx.config_doc(&json!({
+        "eventHandlers": [],
+        "tenants": {"acme": {"eventHandlers": [json("link"), {"class": "CsvAuditEventHandler", "config": {
+            "name": "csv", "topics": ["access"], "logDirectory": "csv"
+        }}]}}
+    }));
+    let service = AuditService::from_config_file(config).unwrap();
+    service.publish_as("acme", "access", json!({"_id": "x"})).unwrap();
+    service.flush();
+    let summary = service.shutdown();
+    let h = summary.handler("acme/json").unwrap();
+    assert_eq!(h.state, HandlerState::Disabled);
+    assert!(h.disabled_reason.as_deref().unwrap().contains("is not inside the tenant's output root"), "{h:?}");
+    assert_eq!((h.received, h.dead_lettered), (1, 1), "its event is kept as a dead letter");
+    assert_eq!(std::fs::read_dir(&outside).unwrap().count(), 0, "nothing written through the link");
+    // The tenant's other built-in handler writes inside the root.
+    assert_eq!(summary.handler("acme/csv").unwrap().delivered, 1);
+    assert!(root.join("csv/access.csv").exists());
+}
