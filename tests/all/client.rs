@@ -236,3 +236,62 @@ fn wasp_send_splits_a_batch_over_the_limit_resends_after_retry_after_and_counts_
     assert!(stderr.contains("line 5: 400: no such field"), "the input's line number: {stderr}");
     assert!(stderr.contains("wasp send: 6 events: 4 accepted, 2 rejected"), "{stderr}");
 }
+
+#[test]
+fn wasp_query_tenant_reads_a_tenants_events_through_the_sidecar_and_from_the_files() {
+    const ACME: &str = "acme-token";
+    let fx = Fixture::new();
+    let json_handler = json!({"class": "JsonAuditEventHandler",
+                              "config": {"name": "json", "logDirectory": "logs", "topics": ["access"], "buffering": {"writeInterval": "20 ms"}}});
+    fx.config_doc(&json!({
+        "config": {"handlerForQueries": "json"},
+        "eventHandlers": [json_handler],
+        "tenants": {"acme": {"handlerForQueries": "json", "eventHandlers": [json_handler]}},
+        "wasp": {"sidecar": {
+            "adminToken": wasp::sidecar::hash_token(TOKEN),
+            "tokens": [{"tenant": "acme", "hash": wasp::sidecar::hash_token(ACME)}]
+        }}
+    }));
+    let run = WaspRun::start(fx.path());
+    std::fs::write(fx.path().join("acme.ndjson"), "{\"_id\": \"a1\"}\n{\"_id\": \"a2\"}\n").unwrap();
+    std::fs::write(fx.path().join("top.ndjson"), "{\"_id\": \"t1\"}\n").unwrap();
+    let send = |extra: &[&str], file: &str| {
+        let mut argv = vec!["send", "--url", &run.url, "--topic", "access", "--token", TOKEN, file];
+        argv.extend(extra);
+        run_wasp(&argv, None, fx.path())
+    };
+    for sent in [send(&["--tenant", "acme"], "acme.ndjson"), send(&[], "top.ndjson")] {
+        assert!(sent.status.success(), "{}", String::from_utf8_lossy(&sent.stderr));
+    }
+    let acme_log = fx.path().join("wasp-data/tenants/acme/logs/access.audit.json");
+    wasp_tests::wait_for("acme's events in its file", || std::fs::read_to_string(&acme_log).is_ok_and(|t| t.lines().count() == 2));
+    wasp_tests::wait_for("the top-level event", || written_ids(&fx).len() == 1);
+
+    let ids = |out: &std::process::Output| -> Vec<String> {
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let page: Value = serde_json::from_slice(&out.stdout).unwrap();
+        page["result"].as_array().unwrap().iter().map(|e| e["_id"].as_str().unwrap().to_owned()).collect()
+    };
+    // The admin names the tenant; the tenant's own token needs not.
+    let admin = run_wasp(&["query", "--url", &run.url, "--topic", "access", "--tenant", "acme", "--token", TOKEN], None, fx.path());
+    assert_eq!(ids(&admin), ["a1", "a2"]);
+    let own = run_wasp(&["query", "--url", &run.url, "--topic", "access", "--token", ACME], None, fx.path());
+    assert_eq!(ids(&own), ["a1", "a2"]);
+    let one = run_wasp(&["query", "--url", &run.url, "--topic", "access", "--tenant", "acme", "--id", "a2", "--token", ACME], None, fx.path());
+    assert_eq!(serde_json::from_slice::<Value>(&one.stdout).unwrap()["_id"], "a2");
+    let top = run_wasp(&["query", "--url", &run.url, "--topic", "access", "--token", TOKEN], None, fx.path());
+    assert_eq!(ids(&top), ["t1"]);
+    // A tenant's token may not name the top level's events, or another tenant.
+    let other = run_wasp(&["query", "--url", &run.url, "--topic", "access", "--tenant", "globex", "--token", ACME], None, fx.path());
+    assert_eq!(other.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&other.stderr);
+    assert!(stderr.contains("(403)") && stderr.contains("may not query the events of tenant `globex`"), "{stderr}");
+
+    let (code, stderr) = run.terminate();
+    assert_eq!(code, Some(0), "{stderr}");
+    // Without a sidecar, from the files.
+    let local = run_wasp(&["query", "--config", "audit.json", "--topic", "access", "--tenant", "acme", "--filter", "_id eq \"a1\""], None, fx.path());
+    assert_eq!(ids(&local), ["a1"]);
+    let unknown = run_wasp(&["query", "--config", "audit.json", "--topic", "access", "--tenant", "initech"], None, fx.path());
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("no tenant `initech` is configured"), "{}", String::from_utf8_lossy(&unknown.stderr));
+}
