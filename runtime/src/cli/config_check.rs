@@ -57,7 +57,8 @@ pub fn run(path: &Path) -> anyhow::Result<ExitCode> {
         }
     }
     for h in &config.forgerock_handlers {
-        writeln!(out, "  handler {} ({}{}): topics {}", h.name, h.class.name(), if h.enabled { "" } else { ", disabled" }, h.topics.join(", "))?;
+        let name = h.qualified_name();
+        writeln!(out, "  handler {name} ({}{}): topics {}", h.class.name(), if h.enabled { "" } else { ", disabled" }, h.topics.join(", "))?;
         match &h.builtin {
             Some(crate::builtin::BuiltinSettings::Json(s)) => {
                 writeln!(out, "    files {}/<topic>.audit.json{}", s.log_directory.display(), if s.security.is_some() { ", tamper-evident" } else { "" })?;
@@ -68,19 +69,15 @@ pub fn run(path: &Path) -> anyhow::Result<ExitCode> {
             Some(crate::builtin::BuiltinSettings::JsonStdout(_)) => writeln!(out, "    standard output")?,
             None => {}
         }
-        if let Some(security) = h.builtin.as_ref().and_then(|b| match b {
-            crate::builtin::BuiltinSettings::Json(s) => s.security.as_ref(),
-            crate::builtin::BuiltinSettings::Csv(s) => s.security.as_ref(),
-            crate::builtin::BuiltinSettings::JsonStdout(_) => None,
-        }) && h.enabled
+        if let Some(security) = h.builtin.as_ref().and_then(|b| b.security())
+            && h.enabled
             && let Err(e) = crate::integrity::IntegrityKeys::load(&security.key_file)
         {
-            problems.push(format!("handler `{}`: {e}", h.name));
+            problems.push(format!("handler `{name}`: {e}"));
         }
         if h.enabled && h.builtin.is_none() {
             problems.push(format!(
-                "handler `{}`: class `{}` is recognised but not supported yet (it arrives with {})",
-                h.name,
+                "handler `{name}`: class `{}` is recognised but not supported yet (it arrives with {})",
                 h.class.name(),
                 h.class.planned_output()
             ));

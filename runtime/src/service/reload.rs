@@ -95,6 +95,9 @@ impl ReloadReport {
     }
 }
 
+/// What a stopped handler leaves: its journal, cursor and counters.
+type Stopped = (Arc<dyn crate::journal::Journal>, crate::journal::CursorId, Arc<crate::delivery::HandlerStats>);
+
 /// A handler of the new configuration.
 enum Wanted<'a> {
     Wasm(&'a crate::config::WasmHandlerConfig),
@@ -371,7 +374,7 @@ impl AuditService {
 
     /// Stops a handler's thread after its batch in hand; its cursor is
     /// kept. Returns its journal, cursor and counters.
-    fn stop_handler(&self, name: &str) -> Result<(Arc<dyn crate::journal::Journal>, crate::journal::CursorId, Arc<crate::delivery::HandlerStats>), String> {
+    fn stop_handler(&self, name: &str) -> Result<Stopped, String> {
         let (journal, cursor, controls) = self.entry(name).map_err(|e| e.to_string())?;
         controls.lock().unwrap().push(Control::Stop);
         journal.wake(cursor);
