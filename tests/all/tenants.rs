@@ -104,14 +104,21 @@ fn an_absolute_path_does_not_escape_the_output_root() {
     assert!(!target.exists());
 }
 
-#[test]
-fn a_symbolic_link_does_not_escape_the_output_root() {
-    let fx = Fixture::new();
+/// Makes `wasp-data/tenants/acme/link`, a symbolic link to a directory
+/// outside acme's output root; returns that directory and the root.
+fn link_out_of_root(fx: &Fixture) -> (std::path::PathBuf, std::path::PathBuf) {
     let outside = fx.path().join("outside");
     std::fs::create_dir_all(&outside).unwrap();
     let root = fx.path().join("wasp-data/tenants/acme");
     std::fs::create_dir_all(&root).unwrap();
     std::os::unix::fs::symlink(&outside, root.join("link")).unwrap();
+    (outside, root)
+}
+
+#[test]
+fn a_symbolic_link_does_not_escape_the_output_root() {
+    let fx = Fixture::new();
+    let (outside, _root) = link_out_of_root(&fx);
     let reason = escape("link", &fx);
     assert!(reason.contains("is not inside the tenant's output root"), "{reason}");
     assert_eq!(std::fs::read_dir(&outside).unwrap().count(), 0, "nothing written through the link");
@@ -175,11 +182,7 @@ fn the_fuel_per_second_quota_throttles_and_counts_the_wait() {
 #[test]
 fn a_tenants_builtin_handler_cannot_write_through_a_symbolic_link() {
     let fx = Fixture::new();
-    let outside = fx.path().join("outside");
-    std::fs::create_dir_all(&outside).unwrap();
-    let root = fx.path().join("wasp-data/tenants/acme");
-    std::fs::create_dir_all(&root).unwrap();
-    std::os::unix::fs::symlink(&outside, root.join("link")).unwrap();
+    let (outside, root) = link_out_of_root(&fx);
     let json = |dir: &str| json!({"class": "JsonAuditEventHandler", "config": {"name": "json", "topics": ["access"], "logDirectory": dir}});
     let config = fx.config_doc(&json!({
         "eventHandlers": [],
