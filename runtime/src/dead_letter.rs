@@ -219,6 +219,47 @@ impl DeadLetterStore {
         Ok(())
     }
 
+    /// Writes many dead letters durably with one flush to disk for all of
+    /// them (a quarantined handler's spill, the drain at shutdown): each
+    /// is written to a temporary file, the file system is synced once,
+    /// then each is renamed into place and the directories are synced.
+    /// On error some of them may be in place; writing them again (with
+    /// [`put`](Self::put) or this) replaces them.
+    pub fn put_many(&self, letters: &[DeadLetter]) -> Result<(), DeadLetterError> {
+        use std::io::Write;
+        let io = |path: &Path| {
+            let path = path.to_owned();
+            move |source| DeadLetterError::Io { path, source }
+        };
+        let mut dirs: Vec<PathBuf> = Vec::new();
+        let mut moves = Vec::with_capacity(letters.len());
+        for letter in letters {
+            let (tenant, name) = split_handler(&letter.handler);
+            let dir = self.handler_dir(tenant, name);
+            if !dirs.contains(&dir) {
+                std::fs::create_dir_all(&dir).map_err(io(&dir))?;
+                dirs.push(dir.clone());
+            }
+            let path = dir.join(format!("{}.json", letter.id));
+            let tmp = dir.join(format!(".{}.tmp", letter.id));
+            let text = serde_json::to_vec_pretty(letter).expect("a dead letter serializes");
+            std::fs::File::create(&tmp).and_then(|mut f| f.write_all(&text)).map_err(io(&tmp))?;
+            moves.push((tmp, path));
+        }
+        let Some(first) = dirs.first() else { return Ok(()) };
+        // One sync of the file system covers every temporary file.
+        std::fs::File::open(first)
+            .and_then(|d| rustix::fs::syncfs(&d).map_err(std::io::Error::from))
+            .map_err(io(first))?;
+        for (tmp, path) in &moves {
+            std::fs::rename(tmp, path).map_err(io(path))?;
+        }
+        for dir in &dirs {
+            std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(io(dir))?;
+        }
+        Ok(())
+    }
+
     /// Every dead letter, oldest first; only `handler`'s (`name` or
     /// `tenant/name`) when given.
     pub fn list(&self, handler: Option<&str>) -> Result<Vec<DeadLetter>, DeadLetterError> {

@@ -25,6 +25,7 @@ mod sidecar;
 mod seeds;
 mod severity;
 mod shutdown;
+mod spill;
 mod tamper;
 mod tenants;
 mod validation;

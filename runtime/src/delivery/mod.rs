@@ -16,7 +16,10 @@
 //!   the faulty event is dead-lettered;
 //! - while the circuit breaker is open the handler reads nothing: its events
 //!   stay in the journal (the cursor is parked, so flushes do not wait for
-//!   it). At shutdown they are dead-lettered as `quarantined`, untried.
+//!   it) until the journal needs the room: then they are spilled, i.e.
+//!   dead-lettered as `quarantined`, untried, and acknowledged, so that a
+//!   quarantined handler never fills the journal for its neighbours or the
+//!   producer. At shutdown the rest is dead-lettered the same way.
 
 mod breaker;
 pub mod filters;
@@ -116,7 +119,7 @@ impl Worker {
                 break;
             }
             self.tick_outputs();
-            if self.breaker.is_open() && !self.sit_out_quarantine(&*journal) {
+            if self.breaker.is_open() && !self.sit_out_quarantine(&*journal, cursor) {
                 self.drain_quarantined(&*journal, cursor);
                 break;
             }
@@ -217,8 +220,9 @@ impl Worker {
         HandlerRef { name: &self.name, tenant: self.tenant.as_deref(), version: &self.version }
     }
 
-    /// Waits out an open breaker; `false` if the journal closed meanwhile.
-    fn sit_out_quarantine(&mut self, journal: &dyn Journal) -> bool {
+    /// Waits out an open breaker, spilling when the journal needs the room;
+    /// `false` if the journal closed meanwhile.
+    fn sit_out_quarantine(&mut self, journal: &dyn Journal, cursor: CursorId) -> bool {
         while let Position::Open { until } = self.breaker.position() {
             if journal.is_closed() {
                 return false;
@@ -233,9 +237,31 @@ impl Worker {
             if self.stopping || !self.breaker.is_open() {
                 return true;
             }
-            std::thread::sleep((until - now).min(Duration::from_millis(20)));
+            if journal.spill_due(cursor, (until - now).min(Duration::from_millis(20))) {
+                self.spill(journal, cursor);
+            }
+            self.stats.dropped.store(journal.dropped(cursor), Ordering::Relaxed);
         }
         true
+    }
+
+    /// While quarantined, the journal needs the room the handler's backlog
+    /// takes: its waiting events go to the dead-letter store untried (kind
+    /// `quarantined`, replayable) and are acknowledged.
+    fn spill(&mut self, journal: &dyn Journal, cursor: CursorId) {
+        let why = format!(
+            "not attempted: the handler was quarantined by its circuit breaker and the journal needed the room its backlog took (last fault: {})",
+            self.stats.last_fault().unwrap_or_default()
+        );
+        let mut spilled = 0;
+        while let Some(n) = self.dead_letter_untried(journal, cursor, &why) {
+            spilled += n;
+            if !journal.spill_due(cursor, Duration::ZERO) {
+                break;
+            }
+        }
+        self.stats.spilled.fetch_add(spilled, Ordering::Relaxed);
+        tracing::warn!(handler = %self.name, spilled, "quarantined handler: its backlog was moved from the journal to the dead-letter store (`wasp dlq replay` delivers it once the handler is healthy)");
     }
 
     /// At shutdown, a quarantined handler's waiting events go to the
@@ -245,15 +271,37 @@ impl Worker {
             "not attempted: the handler was quarantined by its circuit breaker when the service stopped (last fault: {})",
             self.stats.last_fault().unwrap_or_default()
         );
-        loop {
-            let batch = journal.read(cursor, 1024, Duration::ZERO);
-            let Some(last) = batch.last().map(|e| e.sequence) else { break };
-            for event in batch.iter().filter(|e| self.wants(e)) {
-                self.stats.received.fetch_add(1, Ordering::Relaxed);
-                self.dead_letter(event, FaultRecord::plain(FaultKind::Quarantined, why.clone()));
+        while self.dead_letter_untried(journal, cursor, &why).is_some() {}
+        self.stats.dropped.store(journal.dropped(cursor), Ordering::Relaxed);
+    }
+
+    /// Reads the next events (up to 1024) and dead-letters this handler's
+    /// as `quarantined`, untried, with one flush of the dead-letter store;
+    /// acknowledges them. Returns how many were dead-lettered (`None` when
+    /// nothing was waiting).
+    fn dead_letter_untried(&mut self, journal: &dyn Journal, cursor: CursorId, why: &str) -> Option<u64> {
+        let batch = journal.read(cursor, 1024, Duration::ZERO);
+        let last = batch.last()?.sequence;
+        let mine: Vec<&Arc<HostEvent>> = batch.iter().filter(|e| self.wants(e)).collect();
+        let letters: Vec<_> = mine
+            .iter()
+            .map(|e| DeadLetterStore::letter(&self.handler_ref(), e, FaultRecord::plain(FaultKind::Quarantined, why)))
+            .collect();
+        self.stats.received.fetch_add(mine.len() as u64, Ordering::Relaxed);
+        match self.dead_letters.put_many(&letters) {
+            Ok(()) => {
+                self.stats.dead_lettered.fetch_add(letters.len() as u64, Ordering::Relaxed);
+                self.stats.count_faults(FaultKind::Quarantined, letters.len() as u64);
             }
-            journal.ack(cursor, last);
+            Err(e) => {
+                tracing::warn!(handler = %self.name, "writing {} dead letters at once failed, writing them one by one: {e}", letters.len());
+                for event in &mine {
+                    self.dead_letter(event, FaultRecord::plain(FaultKind::Quarantined, why));
+                }
+            }
         }
+        journal.ack(cursor, last);
+        Some(mine.len() as u64)
     }
 
     /// Handles `events`, dead-lettering the ones not delivered. Returns the

@@ -16,7 +16,8 @@ pub enum HandlerState {
     /// Handling events.
     Running,
     /// Its circuit breaker is open: its events wait in the journal until a
-    /// probe succeeds.
+    /// probe succeeds (or, when the journal needs the room, are spilled to
+    /// the dead-letter store as `quarantined`).
     Quarantined,
     /// It could not start (`init` failed, or an output could not be
     /// opened): its events are dead-lettered with kind `init`.
@@ -31,6 +32,7 @@ pub struct HandlerStats {
     pub(super) dead_lettered: AtomicU64,
     pub(super) lost: AtomicU64,
     pub(super) dropped: AtomicU64,
+    pub(super) spilled: AtomicU64,
     pub(super) filtered: AtomicU64,
     pub(super) fuel_used: AtomicU64,
     pub(super) busy_ns: AtomicU64,
@@ -49,8 +51,9 @@ pub struct HandlerStats {
 /// A snapshot of one handler's counters.
 ///
 /// For every handler, `received = delivered + deadLettered + filtered +
-/// lost`, and
-/// `lost` stays 0 unless the dead-letter store itself could not be written.
+/// lost` (`spilled` is part of `deadLettered`), every event of its stream
+/// was either received or `dropped`, and `lost` stays 0 unless the
+/// dead-letter store itself could not be written.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct HandlerSummary {
@@ -79,6 +82,11 @@ pub struct HandlerSummary {
     /// Events the journal dropped before this handler read them (overflow
     /// policy `drop-oldest`; logged as warnings).
     pub dropped: u64,
+    /// Events moved out of the journal untried while the handler was
+    /// quarantined, because the journal needed the room: dead-lettered as
+    /// `quarantined` (replayable with `wasp dlq replay`), and counted in
+    /// `deadLettered` too.
+    pub spilled: u64,
     /// Events a filter dropped before this handler (by design: not a
     /// failure).
     pub filtered: u64,
@@ -122,6 +130,13 @@ impl HandlerStats {
     pub(super) fn fault(&self, kind: FaultKind, text: String) {
         *self.faults.lock().unwrap().entry(kind).or_default() += 1;
         *self.last_fault.lock().unwrap() = Some(text);
+    }
+
+    /// Counts `n` dead letters of `kind` without changing the last fault.
+    pub(super) fn count_faults(&self, kind: FaultKind, n: u64) {
+        if n > 0 {
+            *self.faults.lock().unwrap().entry(kind).or_default() += n;
+        }
     }
 
     pub(super) fn set_state(&self, state: HandlerState) {
@@ -175,6 +190,7 @@ impl HandlerStats {
             dead_lettered: self.dead_lettered.load(Ordering::Relaxed),
             lost: self.lost.load(Ordering::Relaxed),
             dropped: self.dropped.load(Ordering::Relaxed),
+            spilled: self.spilled.load(Ordering::Relaxed),
             filtered: self.filtered.load(Ordering::Relaxed),
             fuel_used,
             fuel_per_event: fuel_used.checked_div(received).unwrap_or(0),

@@ -10,7 +10,9 @@
 //! - a cursor reads every event exactly once, in sequence order, and its
 //!   acknowledged position only moves forward;
 //! - an event is released only when every cursor has acknowledged it
-//!   (parked cursors included: parking only excuses a cursor from flushes);
+//!   (parked cursors included: parking excuses a cursor from flushes, and
+//!   a parked cursor's reader spills what it holds when the journal needs
+//!   the room, so a quarantined handler never fills the journal);
 //! - after `close`, reads return what is left and then an empty batch, so
 //!   readers drain everything that was appended before they stop.
 
@@ -21,7 +23,7 @@ mod window;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use window::{Backing, InMemory, MemoryJournal, Window};
+pub use window::{Backing, InMemory, MemoryJournal, SPILL_WAIT, Window};
 
 use crate::event::HostEvent;
 
@@ -131,6 +133,13 @@ pub trait Journal: Send + Sync {
 
     /// Events the `drop-oldest` policy dropped under this cursor.
     fn dropped(&self, cursor: CursorId) -> u64;
+
+    /// Waits up to `timeout` until the journal needs the parked `cursor` to
+    /// spill: to move the events it holds out of the journal (its reader
+    /// dead-letters them as `quarantined`) and acknowledge them, because
+    /// the journal is half full or a producer waits for room. `false` on
+    /// timeout, when the cursor is not parked, or once the journal closed.
+    fn spill_due(&self, cursor: CursorId, timeout: Duration) -> bool;
 
     /// Waits up to `timeout` until the event `sequence` is as durable as the
     /// journal promises (`fsync` mode: flushed to disk); `false` on timeout.

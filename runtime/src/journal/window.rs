@@ -11,16 +11,28 @@
 //!   (`Overloaded`), `block` waits up to its timeout for acknowledgements
 //!   and then refuses, `drop-oldest` moves every lagging cursor past the
 //!   oldest event and counts it as dropped for each of them;
+//! - a parked cursor (a quarantined handler) never makes the overflow
+//!   policy speak: when the window is full and the oldest event is held
+//!   only for parked cursors, `append` first asks their readers to spill
+//!   (see [`Journal::spill_due`]: they move their backlog to the
+//!   dead-letter store and acknowledge it) and waits up to [`SPILL_WAIT`]
+//!   for the room; their readers also spill on their own once the window
+//!   is half full. Only a spill that does not come in time falls back to
+//!   the policy (logged);
 //! - a cursor's acknowledged position reaches the backing before `ack`
 //!   returns, and `released(n)` is called only once every cursor has
 //!   acknowledged `n`.
 
 use std::collections::VecDeque;
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use super::{Bounds, CursorId, Journal, JournalError, Overflow};
 use crate::event::HostEvent;
+
+/// How long an `append` into a full window waits for quarantined handlers
+/// to spill the events they hold before the overflow policy applies.
+pub const SPILL_WAIT: Duration = Duration::from_secs(2);
 
 /// What a window persists through.
 pub trait Backing: Send + 'static {
@@ -82,6 +94,8 @@ struct Inner<B> {
     /// Acknowledged positions read back from the backing at start-up, by
     /// cursor name: a cursor registering under one of these names resumes.
     resume: std::collections::BTreeMap<String, u64>,
+    /// A producer waits for parked cursors to spill the oldest events.
+    spill_wanted: bool,
 }
 
 #[derive(Debug)]
@@ -129,6 +143,23 @@ impl<B: Backing> Inner<B> {
         if self.base > before {
             self.backing.released(self.base - 1);
         }
+    }
+
+    /// Whether the oldest held event is held (also) for a parked cursor.
+    fn pinned_by_parked(&self) -> bool {
+        !self.entries.is_empty() && self.live().any(|c| c.parked && c.acked < self.base)
+    }
+
+    /// Whether the window is at least half full.
+    fn half_full(&self) -> bool {
+        self.entries.len().saturating_mul(2) >= self.bounds.max_events || self.bytes.saturating_mul(2) >= self.bounds.max_bytes
+    }
+
+    /// Whether the parked cursor `c` should move its backlog out: a producer
+    /// waits for it, or the window is half full while it holds the oldest
+    /// event.
+    fn spill_due(&self, c: &Cursor) -> bool {
+        c.parked && !c.retired && c.acked < self.last && c.acked < self.base && (self.spill_wanted || self.half_full())
     }
 
     fn available(&self, from: u64) -> usize {
@@ -198,7 +229,18 @@ impl<B: Backing> Window<B> {
         let base = tail.front().map_or(last + 1, |e| e.sequence);
         let bytes = tail.iter().map(|e| e.json.len()).sum();
         Window {
-            inner: Mutex::new(Inner { entries: tail, bytes, base, last, cursors: Vec::new(), closed: false, bounds, backing, resume }),
+            inner: Mutex::new(Inner {
+                entries: tail,
+                bytes,
+                base,
+                last,
+                cursors: Vec::new(),
+                closed: false,
+                bounds,
+                backing,
+                resume,
+                spill_wanted: false,
+            }),
             appended: Condvar::new(),
             acked: Condvar::new(),
             synced: Mutex::new(last),
@@ -243,6 +285,25 @@ impl<B: Backing> Window<B> {
         }
     }
 
+    /// A full window whose oldest event is held for parked cursors: asks
+    /// their readers to spill and waits up to [`SPILL_WAIT`] for room.
+    fn wait_for_spill<'a>(&'a self, mut inner: MutexGuard<'a, Inner<B>>, size: usize) -> MutexGuard<'a, Inner<B>> {
+        let deadline = Instant::now() + SPILL_WAIT;
+        while inner.full(size) && inner.pinned_by_parked() && !inner.closed {
+            inner.spill_wanted = true;
+            self.appended.notify_all();
+            let now = Instant::now();
+            if now >= deadline {
+                let parked: Vec<String> = inner.live().filter(|c| c.parked && c.acked < inner.base).map(|c| c.name.clone()).collect();
+                tracing::error!(?parked, "journal full: quarantined handlers did not spill their backlog within {SPILL_WAIT:?}; the overflow policy applies");
+                break;
+            }
+            inner = self.acked.wait_timeout(inner, deadline - now).unwrap().0;
+        }
+        inner.spill_wanted = false;
+        inner
+    }
+
     /// Events held (appended, not yet acknowledged by every cursor).
     pub fn len(&self) -> usize {
         self.inner.lock().unwrap().entries.len()
@@ -271,6 +332,12 @@ impl<B: Backing> Journal for Window<B> {
             return Err(JournalError::Closed);
         }
         let size = event.json.len();
+        if inner.live().next().is_some() && inner.full(size) && inner.pinned_by_parked() {
+            inner = self.wait_for_spill(inner, size);
+            if inner.closed {
+                return Err(JournalError::Closed);
+            }
+        }
         if inner.live().next().is_some() && inner.full(size) {
             match inner.bounds.overflow {
                 Overflow::Reject => return Err(overloaded(&inner.bounds)),
@@ -446,6 +513,24 @@ impl<B: Backing> Journal for Window<B> {
 
     fn dropped(&self, cursor: CursorId) -> u64 {
         self.inner.lock().unwrap().cursors[cursor.0].dropped
+    }
+
+    fn spill_due(&self, cursor: CursorId, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        let mut inner = self.inner.lock().unwrap();
+        loop {
+            if inner.closed {
+                return false;
+            }
+            if inner.spill_due(&inner.cursors[cursor.0]) {
+                return true;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return false;
+            }
+            inner = self.appended.wait_timeout(inner, deadline - now).unwrap().0;
+        }
     }
 
     fn held(&self) -> (usize, usize) {

@@ -1,0 +1,85 @@
+//! A quarantined handler's backlog is its own problem: it never fills the
+//! journal for the producer or its neighbours (it is spilled to the
+//! dead-letter store as `quarantined`, replayable), and every event of
+//! every handler is accounted for — delivered, dead-lettered, spilled or
+//! dropped with a gap record, exactly once.
+
+use std::collections::BTreeSet;
+
+use serde_json::{Value, json};
+use wasp::AuditService;
+use wasp_tests::{Fixture, healthy_probe, probe_handler, run_wasp};
+
+fn config_with(fx: &Fixture, handlers: &[Value], wasp: Value) -> std::path::PathBuf {
+    let entries: Vec<Value> = handlers.iter().map(|h| json!({"class": "wasm", "config": h})).collect();
+    fx.config_doc(&json!({"eventHandlers": entries, "wasp": wasp}))
+}
+
+/// A handler that panics on every event and whose breaker, once open,
+/// stays open for the whole test.
+fn faulty() -> Value {
+    probe_handler("faulty", json!({"batch": {"maxSize": 1}, "circuitBreaker": {"failures": 3, "backoff": "1 hour"}}))
+}
+
+fn kind(letter: &wasp::dead_letter::DeadLetter) -> String {
+    serde_json::to_value(letter.fault.kind).unwrap().as_str().unwrap().to_owned()
+}
+
+#[test]
+fn a_quarantined_handler_does_not_fill_the_journal_for_its_neighbour() {
+    let fx = Fixture::new();
+    let config = config_with(&fx, &[faulty(), healthy_probe()], json!({"journal": {"maxEvents": 5, "overflow": "reject"}}));
+    let service = AuditService::from_config_file(config).unwrap();
+    // The healthy neighbour keeps up (we wait for it after each event): the
+    // only thing that could fill the journal is the quarantined handler.
+    for n in 0..20 {
+        service
+            .publish("access", json!({"_id": format!("e{n}"), "action": "panic"}))
+            .unwrap_or_else(|e| panic!("event {n} refused: {e}"));
+        service.flush_handler("healthy").unwrap();
+    }
+    let held = service.backlog().streams.iter().map(|s| s.events).max().unwrap_or_default();
+    assert!(held <= 5, "the journal stays within its bound: {held}");
+    let summary = service.shutdown();
+    let healthy = summary.handler("healthy").unwrap();
+    assert_eq!(healthy.delivered, 20, "{healthy:?}");
+    let h = summary.handler("faulty").unwrap();
+    assert_eq!((h.received, h.delivered, h.dead_lettered, h.dropped, h.lost), (20, 0, 20, 0, 0), "{h:?}");
+    assert!(h.spilled > 0, "the journal needed the room: {h:?}");
+    assert_eq!(h.faults.get("panic"), Some(&3), "{h:?}");
+    assert_eq!(h.faults.get("quarantined"), Some(&17), "{h:?}");
+    // Every one of its events is in the dead-letter store once, in order.
+    let letters = fx.dead_letters("faulty");
+    let ids: Vec<&str> = letters.iter().map(|l| l.event.id.as_str()).collect();
+    let expected: Vec<String> = (0..20).map(|n| format!("e{n}")).collect();
+    assert_eq!(ids, expected, "every event of the faulty handler dead-lettered once, oldest first");
+    assert_eq!(letters.iter().filter(|l| kind(l) == "quarantined").count(), 17);
+}
+
+#[test]
+fn wasp_pipe_accepts_every_event_beside_a_quarantined_handler() {
+    let fx = Fixture::new();
+    // The neighbour is a built-in JSON handler: it writes each batch at once.
+    let doc = json!({
+        "eventHandlers": [
+            {"class": "wasm", "config": faulty()},
+            {"class": "org.forgerock.audit.handlers.json.JsonAuditEventHandler",
+             "config": {"name": "json", "topics": ["access"], "logDirectory": fx.path().join("logs"),
+                        "buffering": {"writeInterval": "1 ms"}}}
+        ],
+        "wasp": {"journal": {"maxEvents": 5, "overflow": "block", "blockTimeout": "30 s"}}
+    });
+    let config = fx.config_doc(&doc);
+    let input: String = (0..20).map(|n| format!("{}\n", json!({"_id": format!("e{n}"), "action": "panic"}))).collect();
+    let out = run_wasp(&["pipe", "--config", config.to_str().unwrap(), "--topic", "access", "--json"], Some(&input), fx.path());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let summary: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {stderr}"));
+    assert_eq!(summary["input"]["accepted"], 20, "{summary:#}\n{stderr}");
+    let logged = std::fs::read_to_string(fx.path().join("logs/access.audit.json")).unwrap();
+    assert_eq!(logged.lines().count(), 20, "the neighbour got every event");
+    let faulty = summary["handlers"].as_array().unwrap().iter().find(|h| h["name"] == "faulty").unwrap();
+    assert_eq!(faulty["received"], 20, "{faulty:#}");
+    assert_eq!(faulty["deadLettered"], 20, "{faulty:#}");
+    let ids: BTreeSet<String> = fx.dead_letters("faulty").iter().map(|l| l.event.id.clone()).collect();
+    assert_eq!(ids.len(), 20);
+}
