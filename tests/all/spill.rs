@@ -83,3 +83,95 @@ fn wasp_pipe_accepts_every_event_beside_a_quarantined_handler() {
     let ids: BTreeSet<String> = fx.dead_letters("faulty").iter().map(|l| l.event.id.clone()).collect();
     assert_eq!(ids.len(), 20);
 }
+
+/// A tiny deterministic generator (xorshift64*), so a failing run can be
+/// repeated from its seed.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+}
+
+/// Each handler's events, by journal sequence: the ones its output holds,
+/// the ones in its dead-letter store and the ones its gap records name.
+fn fates(fx: &Fixture, handler: &str) -> (BTreeSet<u64>, BTreeSet<u64>, Vec<u64>) {
+    let delivered = fx.output_json(handler, "out.log").iter().map(|r| r["seq"].as_u64().unwrap()).collect();
+    let dead = fx.dead_letters(handler).iter().map(|l| l.event.sequence).collect();
+    let gaps = fx
+        .data_json("journal/default/gaps.ndjson")
+        .iter()
+        .filter(|g| g["handler"] == handler)
+        .map(|g| g["sequence"].as_u64().unwrap())
+        .collect();
+    (delivered, dead, gaps)
+}
+
+#[test]
+fn drop_oldest_accounts_for_every_event_exactly_once_under_random_overflow() {
+    for seed in [0x5EED_u64, 0xC0FFEE, 0xBADC0DE] {
+        let fx = Fixture::new();
+        let slow = probe_handler("slow", json!({"batch": {"maxSize": 4, "maxWait": "1 ms"}, "circuitBreaker": {"failures": 4, "backoff": "30 ms"}}));
+        let config = config_with(&fx, &[slow, healthy_probe()], json!({"journal": {"maxEvents": 8, "overflow": "drop-oldest"}}));
+        let service = AuditService::from_config_file(config).unwrap();
+        const EVENTS: u64 = 300;
+        std::thread::scope(|s| {
+            for producer in 0..2u64 {
+                let service = &service;
+                s.spawn(move || {
+                    let mut rng = Rng(seed + producer);
+                    for n in 0..EVENTS / 2 {
+                        let roll = rng.next() % 100;
+                        // Mostly slow events, some that fault (so batches are
+                        // split and the breaker opens now and then).
+                        let event = if roll < 12 {
+                            json!({"_id": format!("p{producer}-{n}"), "action": "panic"})
+                        } else {
+                            json!({"_id": format!("p{producer}-{n}"), "action": "slow", "ms": roll % 3})
+                        };
+                        service.publish("access", event).expect("drop-oldest never refuses");
+                        if roll % 7 == 0 {
+                            std::thread::sleep(std::time::Duration::from_millis(rng.next() % 4));
+                        }
+                    }
+                });
+            }
+        });
+        let summary = service.shutdown();
+        for h in &summary.handlers {
+            let (delivered, dead, gaps) = fates(&fx, &h.name);
+            let gap_set: BTreeSet<u64> = gaps.iter().copied().collect();
+            assert_eq!(gap_set.len(), gaps.len(), "seed {seed:#x}, {}: an event dropped twice: {gaps:?}", h.name);
+            assert_eq!(gaps.len() as u64, h.dropped, "seed {seed:#x}, {}: counter = gap records: {h:?}", h.name);
+            assert_eq!(delivered.len() as u64, h.delivered, "seed {seed:#x}, {}: {h:?}", h.name);
+            assert_eq!(dead.len() as u64, h.dead_lettered, "seed {seed:#x}, {}: {h:?}", h.name);
+            assert!(delivered.is_disjoint(&dead) && delivered.is_disjoint(&gap_set) && dead.is_disjoint(&gap_set), "seed {seed:#x}, {}: an event has two fates", h.name);
+            let all: BTreeSet<u64> = delivered.iter().chain(&dead).chain(&gap_set).copied().collect();
+            let missing: Vec<u64> = (1..=EVENTS).filter(|s| !all.contains(s)).collect();
+            assert!(missing.is_empty(), "seed {seed:#x}, {}: events with no fate: {missing:?} ({h:?})", h.name);
+            assert_eq!(h.received + h.dropped, EVENTS, "seed {seed:#x}: {h:?}");
+        }
+        assert!(summary.handler("slow").unwrap().dropped > 0, "seed {seed:#x}: the bound was reached");
+    }
+}
+
+#[test]
+fn drop_oldest_spills_a_quarantined_handlers_backlog_rather_than_dropping_it() {
+    let fx = Fixture::new();
+    let config = config_with(&fx, &[faulty(), healthy_probe()], json!({"journal": {"maxEvents": 5, "overflow": "drop-oldest"}}));
+    let service = AuditService::from_config_file(config).unwrap();
+    for n in 0..20 {
+        service.publish("access", json!({"_id": format!("e{n}"), "action": "panic"})).unwrap();
+        service.flush_handler("healthy").unwrap();
+    }
+    let summary = service.shutdown();
+    let h = summary.handler("faulty").unwrap();
+    assert_eq!((h.received, h.dead_lettered, h.dropped), (20, 20, 0), "{h:?}");
+    let (delivered, dead, gaps) = fates(&fx, "faulty");
+    assert!(delivered.is_empty() && gaps.is_empty());
+    assert_eq!(dead, (1..=20).collect::<BTreeSet<u64>>());
+}

@@ -104,6 +104,9 @@ pub struct LogFile {
     checkpoint_due: bool,
     last_signature: SystemTime,
     last_check: SystemTime,
+    /// The newest archive's name (made by this writer or found on open):
+    /// the next archive's name sorts after it, so no name is ever reused.
+    last_archive: Option<String>,
 }
 
 impl std::fmt::Debug for LogFile {
@@ -129,6 +132,7 @@ impl LogFile {
         let recovered = recover::open_state(&mut file, &*codec, &dir, &name, &options)?;
         let now = options.clock.now();
         let len = file.metadata()?.len();
+        let last_archive = crate::outputs::rotation::list_archives(&dir, &name.to_string_lossy(), &options.rotation)?.pop().map(|a| a.name);
         let mut log = LogFile {
             out: BufWriter::with_capacity(64 << 10, file.try_clone()?),
             file,
@@ -146,6 +150,7 @@ impl LogFile {
             checkpoint_due: false,
             last_signature: now,
             last_check: now,
+            last_archive,
             options,
         };
         if let Some(integrity) = &log.options.integrity {
@@ -236,7 +241,7 @@ impl LogFile {
         self.flush()?;
         let now = self.options.clock.now();
         let live = self.name.to_string_lossy().into_owned();
-        let archive = crate::outputs::rotation::archive_name(&live, &self.options.rotation, now, |candidate| {
+        let archive = crate::outputs::rotation::archive_name(&live, &self.options.rotation, now, self.last_archive.as_deref(), |candidate| {
             self.dir.exists(candidate) || self.dir.exists(candidate.strip_suffix(".gz").unwrap_or(candidate))
         });
         let gzip = self.options.rotation.gzip() && archive.ends_with(".gz");
@@ -249,6 +254,7 @@ impl LogFile {
                 return Err(e);
             }
         };
+        self.last_archive = Some(archive.clone());
         self.out = BufWriter::with_capacity(64 << 10, file.try_clone()?);
         self.file = file;
         self.committed_len = 0;

@@ -269,26 +269,62 @@ fn split_live(live: &str) -> (&str, &str) {
 /// the `.gz` stays last. If that name is taken (`exists` says so) or would
 /// be the live file's own name, `.1`, `.2`, … is added before any `.gz`:
 /// `access.audit.json-2026.11.22-10.00.00.1.gz`.
-pub fn archive_name(live: &str, policy: &RotationPolicy, t: SystemTime, exists: impl Fn(&str) -> bool) -> String {
+///
+/// Names are never reused and always sort after `after`, the previous
+/// archive (the newest one on disk, or the one made last, even if
+/// retention deleted it since): a second rotation within the suffix's
+/// resolution gets the next counter, not a name retention freed, and a
+/// clock that stepped back reuses `after`'s time with the next counter.
+/// So archives sort in the order they were made, and a chain's `start`
+/// and `retention` records name each file unambiguously.
+pub fn archive_name(live: &str, policy: &RotationPolicy, t: SystemTime, after: Option<&str>, exists: impl Fn(&str) -> bool) -> String {
     let (parent, file) = split_live(live);
-    let formatted = format_suffix(&policy.suffix, t);
-    let (stem, ext) = match formatted.strip_suffix(".gz") {
-        Some(stem) if policy.gzip() => (stem, ".gz"),
-        _ => (formatted.as_str(), ""),
+    let stem = stem_tokens(policy);
+    let key = |name: &str| parse_archive(split_live(name).1, file, policy, &stem);
+    let after = after.and_then(key);
+    let name = |t: SystemTime, n: u64| {
+        let formatted = format_suffix(&policy.suffix, t);
+        let (stem, ext) = match formatted.strip_suffix(".gz") {
+            Some(stem) if policy.gzip() => (stem.to_owned(), ".gz"),
+            _ => (formatted.clone(), ""),
+        };
+        let base = format!("{parent}{}{file}{stem}", policy.prefix);
+        if n == 0 { format!("{base}{ext}") } else { format!("{base}.{n}{ext}") }
     };
-    let base = format!("{parent}{}{file}{stem}", policy.prefix);
-    let first = format!("{base}{ext}");
-    if first != live && !exists(&first) {
-        return first;
+    let mut t = t;
+    if let (Some((before, _)), Some((now, _))) = (after, key(&name(t, 0)))
+        && now < before
+    {
+        tracing::warn!("the clock is behind the newest archive: the next archive takes that archive's time with a higher counter");
+        t = before;
     }
-    let mut n: u64 = 1;
+    let mut n: u64 = 0;
     loop {
-        let candidate = format!("{base}.{n}{ext}");
-        if !exists(&candidate) {
+        let candidate = name(t, n);
+        let sorts_after = match (after, key(&candidate)) {
+            (Some(after), Some(this)) => this > after,
+            _ => true,
+        };
+        if candidate != live && sorts_after && !exists(&candidate) {
             return candidate;
         }
         n += 1;
     }
+}
+
+/// The suffix pattern's tokens as an archive name holds them (without a
+/// trailing `.gz`, which [`parse_archive`] strips itself).
+fn stem_tokens(policy: &RotationPolicy) -> Vec<Token> {
+    let mut stem = tokens(&policy.suffix);
+    if policy.gzip()
+        && let Some(Token::Literal(last)) = stem.last_mut()
+    {
+        last.truncate(last.len() - ".gz".len());
+        if last.is_empty() {
+            stem.pop();
+        }
+    }
+    stem
 }
 
 /// A rotated file of a live file.
@@ -366,15 +402,7 @@ fn parse_archive(name: &str, file: &str, policy: &RotationPolicy, stem: &[Token]
 /// is listed and the names keep that directory part.
 pub fn list_archives(dir: &Dir, live: &str, policy: &RotationPolicy) -> std::io::Result<Vec<Archive>> {
     let (parent, file) = split_live(live);
-    let mut stem = tokens(&policy.suffix);
-    if policy.gzip()
-        && let Some(Token::Literal(last)) = stem.last_mut()
-    {
-        last.truncate(last.len() - ".gz".len());
-        if last.is_empty() {
-            stem.pop();
-        }
-    }
+    let stem = stem_tokens(policy);
     let sub;
     let listed = if parent.is_empty() {
         dir

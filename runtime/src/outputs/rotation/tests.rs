@@ -298,27 +298,27 @@ fn archive_names_with_collisions_and_gzip() {
     let t = at("2026-11-22T10:00:00.250Z");
     let live = "access.audit.json";
     let plain = enabled(DEFAULT_SUFFIX);
-    assert_eq!(archive_name(live, &plain, t, |_| false), "access.audit.json-2026.11.22-10.00.00");
+    assert_eq!(archive_name(live, &plain, t, None, |_| false), "access.audit.json-2026.11.22-10.00.00");
     let taken = ["access.audit.json-2026.11.22-10.00.00", "access.audit.json-2026.11.22-10.00.00.1"];
-    assert_eq!(archive_name(live, &plain, t, |n| taken[..1].contains(&n)), "access.audit.json-2026.11.22-10.00.00.1");
-    assert_eq!(archive_name(live, &plain, t, |n| taken.contains(&n)), "access.audit.json-2026.11.22-10.00.00.2");
+    assert_eq!(archive_name(live, &plain, t, None, |n| taken[..1].contains(&n)), "access.audit.json-2026.11.22-10.00.00.1");
+    assert_eq!(archive_name(live, &plain, t, None, |n| taken.contains(&n)), "access.audit.json-2026.11.22-10.00.00.2");
 
     let gz = enabled("-yyyy.MM.dd-HH.mm.ss.gz");
     assert!(gz.gzip());
-    assert_eq!(archive_name(live, &gz, t, |_| false), "access.audit.json-2026.11.22-10.00.00.gz");
+    assert_eq!(archive_name(live, &gz, t, None, |_| false), "access.audit.json-2026.11.22-10.00.00.gz");
     let taken = ["access.audit.json-2026.11.22-10.00.00.gz"];
-    assert_eq!(archive_name(live, &gz, t, |n| taken.contains(&n)), "access.audit.json-2026.11.22-10.00.00.1.gz");
+    assert_eq!(archive_name(live, &gz, t, None, |n| taken.contains(&n)), "access.audit.json-2026.11.22-10.00.00.1.gz");
 
     let prefixed = RotationPolicy { prefix: "old-".into(), ..enabled("-yyyyMMdd") };
-    assert_eq!(archive_name(live, &prefixed, t, |_| false), "old-access.audit.json-20261122");
-    assert_eq!(archive_name("logs/access.audit.json", &prefixed, t, |_| false), "logs/old-access.audit.json-20261122");
+    assert_eq!(archive_name(live, &prefixed, t, None, |_| false), "old-access.audit.json-20261122");
+    assert_eq!(archive_name("logs/access.audit.json", &prefixed, t, None, |_| false), "logs/old-access.audit.json-20261122");
 
     // A suffix without date fields relies on the counter.
     let fixed = enabled(".old");
-    assert_eq!(archive_name(live, &fixed, t, |n| n == "access.audit.json.old"), "access.audit.json.old.1");
+    assert_eq!(archive_name(live, &fixed, t, None, |n| n == "access.audit.json.old"), "access.audit.json.old.1");
     // A prefix alone would never give the live file's name, nor would an empty stem.
     let only_gz = enabled(".gz");
-    assert_eq!(archive_name(live, &only_gz, t, |_| false), "access.audit.json.gz");
+    assert_eq!(archive_name(live, &only_gz, t, None, |_| false), "access.audit.json.gz");
 }
 
 fn temp_dir() -> (tempfile::TempDir, Dir) {
@@ -375,6 +375,22 @@ fn lists_archives_oldest_first() {
 }
 
 #[test]
+fn archive_names_are_never_reused_and_sort_after_the_previous_one() {
+    let live = "access.audit.json";
+    let plain = enabled("-yyyy.MM.dd-HH.mm.ss");
+    let t = at("2026-11-22T10:00:00.400Z");
+    // `.1` was made last and retention deleted both: the next is `.2`, not the freed name.
+    let previous = "access.audit.json-2026.11.22-10.00.00.1";
+    assert_eq!(archive_name(live, &plain, t, Some(previous), |_| false), "access.audit.json-2026.11.22-10.00.00.2");
+    // A later second starts afresh.
+    assert_eq!(archive_name(live, &plain, at("2026-11-22T10:00:01Z"), Some(previous), |_| false), "access.audit.json-2026.11.22-10.00.01");
+    // A clock that stepped back takes the previous archive's time, next counter.
+    assert_eq!(archive_name(live, &plain, at("2026-11-22T09:59:58Z"), Some(previous), |_| false), "access.audit.json-2026.11.22-10.00.00.2");
+    let gz = enabled("-yyyy.MM.dd-HH.mm.ss.gz");
+    assert_eq!(archive_name(live, &gz, t, Some("access.audit.json-2026.11.22-10.00.00.gz"), |_| false), "access.audit.json-2026.11.22-10.00.00.1.gz");
+}
+
+#[test]
 fn listed_archives_round_trip_archive_names() {
     let (_tmp, dir) = temp_dir();
     dir.create_dir("logs").unwrap();
@@ -383,7 +399,7 @@ fn listed_archives_round_trip_archive_names() {
     let times = [at("2026-11-22T10:00:00.250Z"), at("2099-01-01T00:00:00Z"), at("2026-11-22T10:00:00.250Z")];
     let mut made = Vec::new();
     for t in times {
-        let name = archive_name(live, &policy, t, |n| dir.exists(n));
+        let name = archive_name(live, &policy, t, None, |n| dir.exists(n));
         dir.write(&name, "x").unwrap();
         made.push(name);
     }
