@@ -175,3 +175,71 @@ fn drop_oldest_spills_a_quarantined_handlers_backlog_rather_than_dropping_it() {
     assert!(delivered.is_empty() && gaps.is_empty());
     assert_eq!(dead, (1..=20).collect::<BTreeSet<u64>>());
 }
+
+#[test]
+fn a_tamper_evident_log_declares_what_drop_oldest_dropped_in_signed_records() {
+    let fx = Fixture::new();
+    std::fs::create_dir_all(fx.path().join("keys")).unwrap();
+    let out = run_wasp(&["keygen", "--out", "keys/audit.key"], None, fx.path());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // A signed JSON handler that waits 300 ms to fill its batches, beside a
+    // 4-event journal with drop-oldest: bursts overflow it.
+    let config = fx.config_doc(&json!({
+        "eventHandlers": [{"class": "org.forgerock.audit.handlers.json.JsonAuditEventHandler", "config": {
+            "name": "signed", "logDirectory": "logs", "topics": ["access"],
+            "buffering": {"writeInterval": "300 ms", "maxSize": 1000},
+            "security": {"enabled": true, "filename": "keys/audit.key", "signatureInterval": "1 s"}
+        }}],
+        "wasp": {"journal": {"maxEvents": 4, "overflow": "drop-oldest"}}
+    }));
+    let audit = AuditService::from_config_file(&config).unwrap();
+    for n in 0..30 {
+        audit.publish("access", json!({"_id": format!("e{n}"), "n": n})).unwrap();
+        if n % 10 == 9 {
+            std::thread::sleep(std::time::Duration::from_millis(400));
+        }
+    }
+    let summary = audit.shutdown();
+    let h = summary.handler("signed").unwrap();
+    assert!(h.dropped > 0, "{h:?}");
+    assert_eq!(h.delivered + h.dropped, 30, "{h:?}");
+    // The log holds the delivered events and, signed, one `dropped` record
+    // per run of dropped sequences: together, every sequence once.
+    let text = std::fs::read_to_string(fx.path().join("wasp-data/logs/access.audit.json")).unwrap();
+    let lines: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let delivered: BTreeSet<u64> =
+        lines.iter().filter_map(|l| l["n"].as_u64()).map(|n| n + 1).collect();
+    let mut declared = BTreeSet::new();
+    for record in lines.iter().filter_map(|l| l.get("_signature")).filter(|s| s["type"] == "dropped") {
+        let from: u64 = record["journalFrom"].as_str().unwrap().parse().unwrap();
+        let to: u64 = record["journalTo"].as_str().unwrap().parse().unwrap();
+        assert_eq!(record["count"].as_str().unwrap().parse::<u64>().unwrap(), to - from + 1);
+        for s in from..=to {
+            assert!(declared.insert(s), "sequence {s} declared twice");
+        }
+    }
+    assert_eq!(declared.len() as u64, h.dropped, "every drop declared once: {declared:?}");
+    assert!(declared.is_disjoint(&delivered));
+    assert_eq!(declared.union(&delivered).count(), 30);
+    // The gap log of the journal says the same.
+    let gaps: BTreeSet<u64> = fx.data_json("journal/default/gaps.ndjson").iter().map(|g| g["sequence"].as_u64().unwrap()).collect();
+    assert_eq!(gaps, declared);
+    // `wasp verify` passes the log and reports the declared drops.
+    let out = run_wasp(
+        &["verify", fx.path().join("wasp-data/logs").to_str().unwrap(), "--topic", "access", "--key", "keys/audit.key"],
+        None,
+        fx.path(),
+    );
+    let report = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{report}");
+    assert!(report.contains("declared dropped"), "{report}");
+    // Taking a `dropped` record out breaks the chain: the drop cannot be hidden.
+    let tampered: String = text.lines().filter(|l| !l.contains("\"type\":\"dropped\"")).map(|l| format!("{l}\n")).collect();
+    std::fs::write(fx.path().join("wasp-data/logs/access.audit.json"), tampered).unwrap();
+    let out = run_wasp(
+        &["verify", fx.path().join("wasp-data/logs").to_str().unwrap(), "--topic", "access", "--key", "keys/audit.key"],
+        None,
+        fx.path(),
+    );
+    assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stdout));
+}

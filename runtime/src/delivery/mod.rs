@@ -128,7 +128,7 @@ impl Worker {
             }
             let max = if self.breaker.position() == Position::HalfOpen { 1 } else { self.batch_max_size };
             let batch = journal.read(cursor, max, self.batch_max_wait);
-            self.stats.dropped.store(journal.dropped(cursor), Ordering::Relaxed);
+            self.declare_dropped(&*journal, cursor);
             let Some(last) = batch.last().map(|e| e.sequence) else {
                 if journal.is_closed() {
                     break;
@@ -240,7 +240,7 @@ impl Worker {
             if journal.spill_due(cursor, (until - now).min(Duration::from_millis(20))) {
                 self.spill(journal, cursor);
             }
-            self.stats.dropped.store(journal.dropped(cursor), Ordering::Relaxed);
+            self.declare_dropped(journal, cursor);
         }
         true
     }
@@ -272,7 +272,31 @@ impl Worker {
             self.stats.last_fault().unwrap_or_default()
         );
         while self.dead_letter_untried(journal, cursor, &why).is_some() {}
+        self.declare_dropped(journal, cursor);
+    }
+
+    /// Takes the events the journal dropped under this handler since the
+    /// last look (`drop-oldest`), counts them, and declares them in its
+    /// outputs: a tamper-evident log gets a signed `dropped` record per
+    /// run of sequences, before any record of a later event.
+    fn declare_dropped(&mut self, journal: &dyn Journal, cursor: CursorId) {
+        let dropped = journal.take_dropped(cursor);
         self.stats.dropped.store(journal.dropped(cursor), Ordering::Relaxed);
+        if dropped.is_empty() {
+            return;
+        }
+        let mut ranges: Vec<(u64, u64)> = Vec::new();
+        for sequence in dropped {
+            match ranges.last_mut() {
+                Some((_, to)) if *to + 1 == sequence => *to = sequence,
+                _ => ranges.push((sequence, sequence)),
+            }
+        }
+        for sink in &mut self.sinks {
+            if let Err(e) = sink.declare_dropped(&ranges) {
+                tracing::error!(handler = %self.name, output = %sink.location(), ?ranges, "cannot declare dropped events in the output (they are in the journal's gap log): {e}");
+            }
+        }
     }
 
     /// Reads the next events (up to 1024) and dead-letters this handler's

@@ -24,12 +24,19 @@
 //!   are no longer in the file after a crash), declared, not hidden;
 //! - `retention`: written to the live file when retention deletes an
 //!   archive, holding that archive's final chain state, so that the oldest
-//!   remaining file still verifies.
+//!   remaining file still verifies;
+//! - `dropped`: journal events the handler never received because the
+//!   journal's `drop-oldest` policy dropped them (`journalFrom`,
+//!   `journalTo`, `count`). Unlike the others it is also a link of the
+//!   chain: its three fields are sealed as record `i` (the same MAC
+//!   construction as a data record), and the signature covers that new
+//!   state, so removing the declaration breaks the chain.
 //!
 //! # Invariants
 //! - a data record's sequence number is one more than the previous one, or
 //!   a signed `gap` record stands between them;
-//! - every signed record's `seq`/`head` equal the chain state where it is;
+//! - every signed record's `seq`/`head` equal the chain state where it is
+//!   (for `dropped`, the state after its own link);
 //! - every file starts with a `start` record; an archive ends with a
 //!   signature over its final state.
 //!
@@ -62,4 +69,10 @@ pub enum IntegrityError {
     /// A signed record that does not parse.
     #[error("not a signed record: {0}")]
     Record(String),
+}
+
+/// The fields a `dropped` declaration seals into the chain and signs:
+/// journal events `from..=to` never reached the handler (`drop-oldest`).
+pub fn dropped_fields(from: u64, to: u64) -> [(&'static str, String); 3] {
+    [("journalFrom", from.to_string()), ("journalTo", to.to_string()), ("count", (to - from + 1).to_string())]
 }

@@ -1,4 +1,4 @@
-//! Signed records (`start`, `signature`, `gap`, `retention`): ordered
+//! Signed records (`start`, `signature`, `gap`, `retention`, `dropped`): ordered
 //! string fields and an Ed25519 signature over their encoding, written as a
 //! JSON object `{"type": …, …, "sig": "<base64>"}` (a JSON line's
 //! `_signature` member, a CSV row's `SIGNATURE` cell).
@@ -21,6 +21,13 @@ pub enum RecordKind {
     Gap,
     /// An archive deleted by retention, with its final state.
     Retention,
+    /// Journal events the handler never received (the `drop-oldest`
+    /// overflow policy dropped them before it read them): `journalFrom`,
+    /// `journalTo` (inclusive journal sequences) and `count`, signed over
+    /// the chain head after sealing those three fields as a link of the
+    /// chain (see [`dropped_fields`](super::dropped_fields)), so a drop is
+    /// part of the proof and cannot be taken out unnoticed.
+    Dropped,
 }
 
 impl RecordKind {
@@ -31,11 +38,12 @@ impl RecordKind {
             RecordKind::Signature => "signature",
             RecordKind::Gap => "gap",
             RecordKind::Retention => "retention",
+            RecordKind::Dropped => "dropped",
         }
     }
 
     fn parse(text: &str) -> Option<RecordKind> {
-        [RecordKind::Start, RecordKind::Signature, RecordKind::Gap, RecordKind::Retention].into_iter().find(|k| k.as_str() == text)
+        [RecordKind::Start, RecordKind::Signature, RecordKind::Gap, RecordKind::Retention, RecordKind::Dropped].into_iter().find(|k| k.as_str() == text)
     }
 }
 

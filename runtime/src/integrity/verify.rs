@@ -143,6 +143,28 @@ impl<'k> Verifier<'k> {
                         self.last_reason = None;
                         Ok(())
                     }
+                    RecordKind::Dropped => {
+                        let from = record.get("journalFrom").and_then(|s| s.parse::<u64>().ok());
+                        let to = record.get("journalTo").and_then(|s| s.parse::<u64>().ok());
+                        let (Some(from), Some(to)) = (from, to) else {
+                            return Err("a dropped record without `journalFrom`/`journalTo`".into());
+                        };
+                        let fields = super::dropped_fields(from, to);
+                        let borrowed: Vec<(&str, &[u8])> = fields.iter().map(|(n, v)| (*n, v.as_bytes())).collect();
+                        if stated.seq != state.seq + 1 || chain.mac(stated.seq, &borrowed) != stated.head {
+                            return Err(format!(
+                                "the dropped record for journal events {from}..={to} does not continue the chain at record {} (records around it were changed, removed or added)",
+                                state.seq
+                            ));
+                        }
+                        chain.seal(&borrowed);
+                        self.notes.push(format!(
+                            "journal events {from}..={to} declared dropped before the handler read them (drop-oldest) by a signed record"
+                        ));
+                        self.sealed = true;
+                        self.last_reason = None;
+                        Ok(())
+                    }
                     RecordKind::Signature | RecordKind::Retention => {
                         if stated != state {
                             return Err(format!(

@@ -134,6 +134,11 @@ pub trait Journal: Send + Sync {
     /// Events the `drop-oldest` policy dropped under this cursor.
     fn dropped(&self, cursor: CursorId) -> u64;
 
+    /// The sequences dropped under this cursor since the last call, so
+    /// that its reader can declare them in its outputs (a signed `dropped`
+    /// record in a tamper-evident log).
+    fn take_dropped(&self, cursor: CursorId) -> Vec<u64>;
+
     /// Waits up to `timeout` until the journal needs the parked `cursor` to
     /// spill: to move the events it holds out of the journal (its reader
     /// dead-letters them as `quarantined`) and acknowledge them, because

@@ -110,6 +110,9 @@ struct Cursor {
     parked: bool,
     /// Events dropped under it by the `drop-oldest` policy.
     dropped: u64,
+    /// The sequences of those not yet taken by its reader
+    /// ([`Journal::take_dropped`]), in the order they were dropped.
+    undeclared: Vec<u64>,
     /// `wake` was called: the next (or current) read returns at once.
     woken: bool,
     /// `retire` was called (its handler was removed): it holds nothing
@@ -188,6 +191,7 @@ impl<B: Backing> Inner<B> {
                 c.acked = sequence;
                 c.read = sequence + 1;
                 c.dropped += 1;
+                c.undeclared.push(sequence);
                 self.backing.acked(&c.name, sequence);
             }
         }
@@ -400,7 +404,16 @@ impl<B: Backing> Journal for Window<B> {
         }
         let acked = acked.max(inner.base - 1);
         inner.backing.acked(name, acked);
-        inner.cursors.push(Cursor { name: name.to_owned(), read: acked + 1, acked, parked: false, dropped, woken: false, retired: false });
+        inner.cursors.push(Cursor {
+            name: name.to_owned(),
+            read: acked + 1,
+            acked,
+            parked: false,
+            dropped,
+            undeclared: lost.collect(),
+            woken: false,
+            retired: false,
+        });
         CursorId(inner.cursors.len() - 1)
     }
 
@@ -470,6 +483,7 @@ impl<B: Backing> Journal for Window<B> {
         // counted and recorded, never silent.
         let lost = next..base.min(c.read);
         c.dropped += lost.end.saturating_sub(lost.start);
+        c.undeclared.extend(lost.clone());
         c.read = next.max(base);
         let name = c.name.clone();
         for sequence in lost {
@@ -513,6 +527,10 @@ impl<B: Backing> Journal for Window<B> {
 
     fn dropped(&self, cursor: CursorId) -> u64 {
         self.inner.lock().unwrap().cursors[cursor.0].dropped
+    }
+
+    fn take_dropped(&self, cursor: CursorId) -> Vec<u64> {
+        std::mem::take(&mut self.inner.lock().unwrap().cursors[cursor.0].undeclared)
     }
 
     fn spill_due(&self, cursor: CursorId, timeout: Duration) -> bool {

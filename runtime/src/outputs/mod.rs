@@ -94,6 +94,13 @@ pub trait Sink: Send {
     fn tick_interval(&self) -> Option<std::time::Duration> {
         None
     }
+    /// Declares that the journal dropped these events (inclusive ranges of
+    /// journal sequences) before the handler read them (`drop-oldest`): a
+    /// tamper-evident output writes a signed `dropped` record for each, so
+    /// the gap is part of its proof; other outputs do nothing.
+    fn declare_dropped(&mut self, _ranges: &[(u64, u64)]) -> std::io::Result<()> {
+        Ok(())
+    }
     /// Flushes and seals the output when the handler stops.
     fn close(&mut self) -> std::io::Result<()> {
         self.flush()

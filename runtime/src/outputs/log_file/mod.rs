@@ -300,6 +300,21 @@ impl LogFile {
 }
 
 impl Sink for LogFile {
+    fn declare_dropped(&mut self, ranges: &[(u64, u64)]) -> std::io::Result<()> {
+        if self.chain.is_none() {
+            return Ok(());
+        }
+        for &(from, to) in ranges {
+            // The declaration is a link of the chain (sealed like a record,
+            // then signed at that state): taking it out breaks the chain.
+            let fields = crate::integrity::dropped_fields(from, to);
+            let borrowed: Vec<(&str, &[u8])> = fields.iter().map(|(n, v)| (*n, v.as_bytes())).collect();
+            self.chain.as_mut().expect("checked above").seal(&borrowed);
+            self.signed(RecordKind::Dropped, &fields)?;
+        }
+        self.flush()
+    }
+
     fn write(&mut self, record: &[u8]) -> std::io::Result<()> {
         if self.chain.is_none() && self.codec.passes_records_through() {
             let newline = !record.ends_with(b"\n");
