@@ -6,7 +6,10 @@
 //! Layout: `<dataDirectory>/dead-letters/handlers/<handler>/<id>.json` for
 //! top-level handlers and `…/dead-letters/tenants/<tenant>/<handler>/<id>.json`
 //! for a tenant's. One pretty-printed JSON document per dead letter, so that
-//! people can read them with any tool.
+//! people can read them with any tool. Many letters written at once (a
+//! quarantined handler's spill) go into one bundle, `<id>.bundle`, one
+//! compact JSON letter per line, their ids `<id>+000000`, `<id>+000001`, …;
+//! the ids of those removed since are appended to `<id>.removed` beside it.
 //!
 //! Invariants:
 //! - a dead letter is durable before [`DeadLetterStore::put`] returns: it is
@@ -16,7 +19,12 @@
 //!   listing and replay keep the original event order;
 //! - a replayed dead letter is removed only after the event was delivered;
 //!   one that fails again is rewritten in place with its new fault and
-//!   `attempts + 1` (rename over the old file: never absent, never torn).
+//!   `attempts + 1` (rename over the old file: never absent, never torn; a
+//!   bundled one gets a file of its own, which `list` shows instead of its
+//!   bundle line);
+//! - a bundle is written whole (temporary file, sync, rename, directory
+//!   sync) and never changed; it is deleted once every letter in it is in
+//!   its `.removed` list.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -219,44 +227,40 @@ impl DeadLetterStore {
         Ok(())
     }
 
-    /// Writes many dead letters durably with one flush to disk for all of
-    /// them (a quarantined handler's spill, the drain at shutdown): each
-    /// is written to a temporary file, the file system is synced once,
-    /// then each is renamed into place and the directories are synced.
-    /// On error some of them may be in place; writing them again (with
-    /// [`put`](Self::put) or this) replaces them.
-    pub fn put_many(&self, letters: &[DeadLetter]) -> Result<(), DeadLetterError> {
+    /// Writes the dead letters of one handler (a quarantined handler's
+    /// spill, its drain at shutdown) durably as one bundle: one file, one
+    /// flush to disk, about the size of the events, instead of a file per
+    /// letter. Their ids become `<first id>+<n>` (`n` from 000000), still
+    /// unique and in creation order; each is listed, shown, replayed and
+    /// removed like any other dead letter.
+    pub fn put_many(&self, letters: &mut [DeadLetter]) -> Result<(), DeadLetterError> {
         use std::io::Write;
+        let Some(first) = letters.first() else { return Ok(()) };
+        let (tenant, name) = split_handler(&first.handler);
+        let dir = self.handler_dir(tenant, name);
         let io = |path: &Path| {
             let path = path.to_owned();
             move |source| DeadLetterError::Io { path, source }
         };
-        let mut dirs: Vec<PathBuf> = Vec::new();
-        let mut moves = Vec::with_capacity(letters.len());
-        for letter in letters {
-            let (tenant, name) = split_handler(&letter.handler);
-            let dir = self.handler_dir(tenant, name);
-            if !dirs.contains(&dir) {
-                std::fs::create_dir_all(&dir).map_err(io(&dir))?;
-                dirs.push(dir.clone());
-            }
-            let path = dir.join(format!("{}.json", letter.id));
-            let tmp = dir.join(format!(".{}.tmp", letter.id));
-            let text = serde_json::to_vec_pretty(letter).expect("a dead letter serializes");
-            std::fs::File::create(&tmp).and_then(|mut f| f.write_all(&text)).map_err(io(&tmp))?;
-            moves.push((tmp, path));
+        std::fs::create_dir_all(&dir).map_err(io(&dir))?;
+        let bundle = first.id.clone();
+        let handler = first.handler.clone();
+        let mut text = Vec::new();
+        for (n, letter) in letters.iter_mut().enumerate() {
+            assert_eq!(letter.handler, handler, "one handler per bundle");
+            letter.id = format!("{bundle}{BUNDLE_SEPARATOR}{n:06}");
+            serde_json::to_writer(&mut text, letter).expect("a dead letter serializes");
+            text.push(b'\n');
         }
-        let Some(first) = dirs.first() else { return Ok(()) };
-        // One sync of the file system covers every temporary file.
-        std::fs::File::open(first)
-            .and_then(|d| rustix::fs::syncfs(&d).map_err(std::io::Error::from))
-            .map_err(io(first))?;
-        for (tmp, path) in &moves {
-            std::fs::rename(tmp, path).map_err(io(path))?;
+        let path = dir.join(format!("{bundle}.{BUNDLE_EXTENSION}"));
+        let tmp = dir.join(format!(".{bundle}.tmp"));
+        {
+            let mut file = std::fs::File::create(&tmp).map_err(io(&tmp))?;
+            file.write_all(&text).map_err(io(&tmp))?;
+            file.sync_data().map_err(io(&tmp))?;
         }
-        for dir in &dirs {
-            std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(io(dir))?;
-        }
+        std::fs::rename(&tmp, &path).map_err(io(&path))?;
+        std::fs::File::open(&dir).and_then(|d| d.sync_all()).map_err(io(&dir))?;
         Ok(())
     }
 
@@ -285,11 +289,28 @@ impl DeadLetterStore {
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
                 Err(source) => return Err(DeadLetterError::Io { path: dir, source }),
             };
+            let mut bundles = Vec::new();
             for entry in entries {
                 let path = entry.map_err(|source| DeadLetterError::Io { path: dir.clone(), source })?.path();
                 if path.extension().is_some_and(|e| e == "json") {
                     letters.push(read_letter(&path)?);
+                } else if path.extension().is_some_and(|e| e == BUNDLE_EXTENSION) {
+                    bundles.push(path);
                 }
+            }
+            // A bundled letter rewritten on its own (a replay that failed
+            // again) is shown once, as rewritten.
+            let single: std::collections::HashSet<String> = letters.iter().map(|l| l.id.clone()).collect();
+            for path in bundles {
+                let (left, all) = read_bundle(&path)?;
+                if left.is_empty() && all > 0 {
+                    // Every letter of it was removed: the bundle goes too.
+                    let removed = path.with_extension(REMOVED_EXTENSION);
+                    let _ = std::fs::remove_file(&path);
+                    let _ = std::fs::remove_file(&removed);
+                    continue;
+                }
+                letters.extend(left.into_iter().filter(|l| !single.contains(&l.id)));
             }
         }
         letters.sort_by(|a, b| a.id.cmp(&b.id));
@@ -301,11 +322,27 @@ impl DeadLetterStore {
         self.list(None)?.into_iter().find(|l| l.id == id).ok_or_else(|| DeadLetterError::NotFound(id.to_owned()))
     }
 
-    /// Removes a dead letter (after its event was delivered).
+    /// Removes a dead letter (after its event was delivered). A bundled
+    /// one is marked removed in its bundle's `.removed` list (appended and
+    /// synced); the bundle goes once all of its letters are removed.
     pub fn remove(&self, letter: &DeadLetter) -> Result<(), DeadLetterError> {
         let (tenant, name) = split_handler(&letter.handler);
         let dir = self.handler_dir(tenant, name);
         let path = dir.join(format!("{}.json", letter.id));
+        if let Some((bundle, _)) = letter.id.split_once(BUNDLE_SEPARATOR) {
+            use std::io::Write;
+            match std::fs::remove_file(&path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(DeadLetterError::Io { path, source: e }),
+                _ => {}
+            }
+            let removed = dir.join(format!("{bundle}.{REMOVED_EXTENSION}"));
+            return std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&removed)
+                .and_then(|mut f| f.write_all(format!("{}\n", letter.id).as_bytes()).and_then(|()| f.sync_data()))
+                .map_err(|source| DeadLetterError::Io { path: removed, source });
+        }
         std::fs::remove_file(&path).map_err(|source| DeadLetterError::Io { path: path.clone(), source })?;
         std::fs::File::open(&dir).and_then(|d| d.sync_all()).map_err(|source| DeadLetterError::Io { path: dir, source })
     }
@@ -347,6 +384,37 @@ fn subdirs(dir: &Path) -> Result<Vec<PathBuf>, DeadLetterError> {
     }
 }
 
+/// Separates a bundle's id from a letter's number in it.
+const BUNDLE_SEPARATOR: char = '+';
+/// A bundle of dead letters: one compact JSON letter per line.
+const BUNDLE_EXTENSION: &str = "bundle";
+/// Beside a bundle: the ids of its letters removed since, one per line.
+const REMOVED_EXTENSION: &str = "removed";
+
+/// The letters of a bundle not removed since, and how many it holds.
+fn read_bundle(path: &Path) -> Result<(Vec<DeadLetter>, usize), DeadLetterError> {
+    let io = |source| DeadLetterError::Io { path: path.to_owned(), source };
+    let text = std::fs::read_to_string(path).map_err(io)?;
+    let removed_path = path.with_extension(REMOVED_EXTENSION);
+    let removed = match std::fs::read_to_string(&removed_path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(source) => return Err(DeadLetterError::Io { path: removed_path, source }),
+    };
+    let removed: std::collections::HashSet<&str> = removed.lines().collect();
+    let mut left = Vec::new();
+    let mut all = 0;
+    for (n, line) in text.lines().enumerate() {
+        all += 1;
+        let letter: DeadLetter = serde_json::from_str(line)
+            .map_err(|e| DeadLetterError::Corrupt { path: path.to_owned(), message: format!("line {}: {e}", n + 1) })?;
+        if !removed.contains(letter.id.as_str()) {
+            left.push(letter);
+        }
+    }
+    Ok((left, all))
+}
+
 fn read_letter(path: &Path) -> Result<DeadLetter, DeadLetterError> {
     let text = std::fs::read(path).map_err(|source| DeadLetterError::Io { path: path.to_owned(), source })?;
     serde_json::from_slice(&text).map_err(|e| DeadLetterError::Corrupt { path: path.to_owned(), message: e.to_string() })
@@ -364,6 +432,38 @@ mod tests {
         let mut e = HostEvent::from_document("access", serde_json::json!({"_id": id, "timestamp": "2026-11-22T00:00:00Z", "x": 1}).as_object().unwrap().clone(), 1 << 20).unwrap();
         e.sequence = seq;
         e
+    }
+
+    #[test]
+    fn a_bundle_lists_replays_and_removes_like_single_letters() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = DeadLetterStore::new(dir.path());
+        let h = HandlerRef { name: "h", tenant: None, version: "v1" };
+        let single = DeadLetterStore::letter(&h, &event("a", 1), FaultRecord::plain(FaultKind::Trap, "boom"));
+        store.put(&single).unwrap();
+        let mut bundle: Vec<DeadLetter> =
+            (2..5).map(|n| DeadLetterStore::letter(&h, &event(&format!("q{n}"), n), FaultRecord::plain(FaultKind::Quarantined, "waiting"))).collect();
+        store.put_many(&mut bundle).unwrap();
+        assert!(bundle[1].id.ends_with("+000001"), "{}", bundle[1].id);
+        let files: Vec<String> = std::fs::read_dir(dir.path().join("dead-letters/handlers/h")).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+        assert_eq!(files.len(), 2, "one file for the single letter, one for the bundle: {files:?}");
+        let listed = store.list(Some("h")).unwrap();
+        assert_eq!(listed.iter().map(|l| l.event.id.as_str()).collect::<Vec<_>>(), ["a", "q2", "q3", "q4"], "in creation order");
+        assert_eq!(store.get(&bundle[2].id).unwrap(), bundle[2]);
+        // A replay that fails again rewrites one letter: shown once, as rewritten.
+        let again = bundle[0].failed_again(FaultRecord::plain(FaultKind::Trap, "still"), "v2");
+        store.put(&again).unwrap();
+        let listed = store.list(Some("h")).unwrap();
+        assert_eq!(listed.len(), 4);
+        assert_eq!(store.get(&bundle[0].id).unwrap().attempts, 2);
+        // Removing (delivered now) works for each; the bundle goes with its last letter.
+        store.remove(&again).unwrap();
+        store.remove(&bundle[1]).unwrap();
+        assert_eq!(store.list(Some("h")).unwrap().iter().map(|l| l.event.id.as_str()).collect::<Vec<_>>(), ["a", "q4"]);
+        store.remove(&bundle[2]).unwrap();
+        assert_eq!(store.list(Some("h")).unwrap().len(), 1);
+        let files: Vec<String> = std::fs::read_dir(dir.path().join("dead-letters/handlers/h")).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+        assert_eq!(files, [format!("{}.json", single.id)], "the emptied bundle and its list are gone");
     }
 
     #[test]

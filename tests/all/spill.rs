@@ -54,6 +54,22 @@ fn a_quarantined_handler_does_not_fill_the_journal_for_its_neighbour() {
     let expected: Vec<String> = (0..20).map(|n| format!("e{n}")).collect();
     assert_eq!(ids, expected, "every event of the faulty handler dead-lettered once, oldest first");
     assert_eq!(letters.iter().filter(|l| kind(l) == "quarantined").count(), 17);
+    // Bundled: far fewer files than letters.
+    let files = std::fs::read_dir(fx.path().join("wasp-data/dead-letters/handlers/faulty")).unwrap().count();
+    assert!(files < 17, "{files} files");
+
+    // Once the handler is fixed, replay delivers every one, in order.
+    let fixed = json!({"class": "wasm", "config": probe_handler("faulty", json!({"config": {"healthy": true}}))});
+    let doc = json!({"eventHandlers": [fixed, {"class": "wasm", "config": healthy_probe()}], "wasp": {"journal": {"maxEvents": 5}}});
+    let config = fx.config_doc(&doc);
+    let out = run_wasp(&["dlq", "replay", "--config", config.to_str().unwrap(), "--handler", "faulty"], None, fx.path());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("20 recovered, 0 still failing"), "{stdout}");
+    let replayed: Vec<String> = fx.output_json("faulty", "out.log").iter().map(|v| v["id"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(replayed, expected);
+    assert!(fx.dead_letters("faulty").is_empty());
+    assert_eq!(std::fs::read_dir(fx.path().join("wasp-data/dead-letters/handlers/faulty")).unwrap().count(), 0, "emptied bundles are gone");
 }
 
 #[test]

@@ -307,12 +307,12 @@ impl Worker {
         let batch = journal.read(cursor, 1024, Duration::ZERO);
         let last = batch.last()?.sequence;
         let mine: Vec<&Arc<HostEvent>> = batch.iter().filter(|e| self.wants(e)).collect();
-        let letters: Vec<_> = mine
+        let mut letters: Vec<_> = mine
             .iter()
             .map(|e| DeadLetterStore::letter(&self.handler_ref(), e, FaultRecord::plain(FaultKind::Quarantined, why)))
             .collect();
         self.stats.received.fetch_add(mine.len() as u64, Ordering::Relaxed);
-        match self.dead_letters.put_many(&letters) {
+        match self.dead_letters.put_many(&mut letters) {
             Ok(()) => {
                 self.stats.dead_lettered.fetch_add(letters.len() as u64, Ordering::Relaxed);
                 self.stats.count_faults(FaultKind::Quarantined, letters.len() as u64);
