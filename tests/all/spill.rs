@@ -259,3 +259,46 @@ fn a_tamper_evident_log_declares_what_drop_oldest_dropped_in_signed_records() {
     );
     assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stdout));
 }
+
+/// A handler quarantined for the whole run: the journal stays within its
+/// bound however many events pass (20,000 here; `WASP_SOAK_EVENTS` sets
+/// more, e.g. 1,000,000 as in `docs/sandbox.md`), and every event of the
+/// quarantined handler is in the dead-letter store.
+#[test]
+fn a_handler_quarantined_for_a_long_run_keeps_the_journal_bounded() {
+    let events: u64 = std::env::var("WASP_SOAK_EVENTS").ok().and_then(|v| v.parse().ok()).unwrap_or(20_000);
+    let fx = Fixture::new();
+    let doc = json!({
+        "eventHandlers": [
+            {"class": "wasm", "config": faulty()},
+            {"class": "org.forgerock.audit.handlers.json.JsonAuditEventHandler",
+             "config": {"name": "json", "topics": ["access"], "logDirectory": fx.path().join("logs"), "buffering": {"writeInterval": "5 ms"}}}
+        ],
+        "wasp": {"journal": {"maxEvents": 2000, "overflow": "block", "blockTimeout": "60 s"}}
+    });
+    let service = AuditService::from_config_file(fx.config_doc(&doc)).unwrap();
+    let started = std::time::Instant::now();
+    let mut most_held = 0;
+    for n in 0..events {
+        // The first events fault (and open the breaker); the rest wait.
+        service.publish("access", json!({"_id": format!("e{n}"), "action": "panic", "n": n})).unwrap();
+        if n % 500 == 0 {
+            most_held = most_held.max(service.backlog().streams.iter().map(|s| s.events).max().unwrap_or_default());
+        }
+    }
+    let published = started.elapsed();
+    let summary = service.shutdown();
+    let h = summary.handler("faulty").unwrap();
+    assert_eq!((h.received, h.dead_lettered, h.lost), (events, events, 0), "{h:?}");
+    assert!(most_held <= 2000, "the journal held {most_held} events");
+    assert_eq!(summary.handler("json").unwrap().delivered, events);
+    let dir = fx.path().join("wasp-data/dead-letters/handlers/faulty");
+    let (files, bytes) = std::fs::read_dir(&dir).unwrap().fold((0u64, 0u64), |(n, b), e| (n + 1, b + e.unwrap().metadata().unwrap().len()));
+    eprintln!(
+        "soak: {events} events in {published:?} with a quarantined handler; journal held at most {most_held}; \
+         {} spilled; dead letters: {files} files, {bytes} bytes ({} bytes per event)",
+        h.spilled,
+        bytes / events
+    );
+    assert!(files < events / 100, "spilled in bundles: {files} files for {events} events");
+}

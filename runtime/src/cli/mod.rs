@@ -54,7 +54,8 @@ enum Command {
     /// {"input": {"lines", "accepted", "rejected"}, "wallTimeNs", "allocator",
     /// "deadLetters", "tenants": [{"name", "published", "overQuota"}],
     /// "handlers": [{"name", "tenant", "version", "state", "disabledReason",
-    /// "received", "delivered", "deadLettered", "lost", "fuelUsed",
+    /// "received", "delivered", "deadLettered", "lost", "dropped",
+    /// "spilled", "filtered", "fuelUsed",
     /// "fuelPerEvent", "busyNs", "throttledNs", "calls", "instances",
     /// "recycled", "quarantines", "faults" (dead letters by fault kind),
     /// "lastFault", "outputs": [{"name", "type", "location"}]}]}.

@@ -128,6 +128,7 @@ fn render(s: &PipeSummary) -> String {
             h.busy_ns as f64 / 1e6,
             h.instances
         );
+        let _ = writeln!(out, "  events: {}", h.fates());
         if let Some(reason) = &h.disabled_reason {
             let _ = writeln!(out, "  disabled: {reason}");
         }

@@ -80,6 +80,7 @@ pub fn run(config_path: &Path, listen: Option<String>) -> anyhow::Result<ExitCod
     for h in &summary.handlers {
         let state = serde_json::to_value(h.state).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
         let _ = writeln!(out, "wasp run: handler {}: {} received, {} delivered, {} dead-lettered ({state})", h.name, h.received, h.delivered, h.dead_lettered);
+        let _ = writeln!(out, "wasp run: handler {}: {}", h.name, h.fates());
     }
     for t in &summary.tenants {
         let _ = writeln!(out, "wasp run: tenant {}: {} published, {} over quota", t.name, t.published, t.over_quota);

@@ -126,6 +126,24 @@ pub struct OutputSummary {
     pub location: String,
 }
 
+impl HandlerSummary {
+    /// Every event's fate, for people: `received R = delivered D +
+    /// dead-lettered X (S spilled) + filtered F + lost L; dropped P`
+    /// (`dropped`: events of its stream the journal dropped before it read
+    /// them, each in the stream's gap log).
+    pub fn fates(&self) -> String {
+        let mut text = format!(
+            "{} received = {} delivered + {} dead-lettered",
+            self.received, self.delivered, self.dead_lettered
+        );
+        if self.spilled > 0 {
+            text.push_str(&format!(" ({} spilled while quarantined)", self.spilled));
+        }
+        text.push_str(&format!(" + {} filtered + {} lost; {} dropped (gap records)", self.filtered, self.lost, self.dropped));
+        text
+    }
+}
+
 impl HandlerStats {
     pub(super) fn fault(&self, kind: FaultKind, text: String) {
         *self.faults.lock().unwrap().entry(kind).or_default() += 1;

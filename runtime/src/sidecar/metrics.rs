@@ -102,12 +102,17 @@ impl Metrics {
 
         let summary = service.summary();
         let backlog = service.backlog();
-        let handler_series: [Series; 9] = [
+        let handler_series: [Series; 10] = [
             ("wasp_handler_received_total", "Events a handler took from the journal.", |h| h.received),
             ("wasp_handler_delivered_total", "Events whose records reached the handler's outputs.", |h| h.delivered),
             ("wasp_handler_dead_lettered_total", "Events kept in the dead-letter store.", |h| h.dead_lettered),
             ("wasp_handler_lost_total", "Events neither delivered nor dead-lettered.", |h| h.lost),
             ("wasp_handler_dropped_total", "Events the drop-oldest policy dropped before the handler read them.", |h| h.dropped),
+            (
+                "wasp_handler_spilled_total",
+                "Events moved untried to the dead-letter store while the handler was quarantined and the journal needed the room (also in dead_lettered).",
+                |h| h.spilled,
+            ),
             ("wasp_handler_fuel_used_total", "Fuel the handler's calls consumed.", |h| h.fuel_used),
             ("wasp_handler_calls_total", "Handler calls made.", |h| h.calls),
             ("wasp_handler_quarantines_total", "Times the handler's circuit breaker opened.", |h| h.quarantines),
