@@ -169,3 +169,77 @@ fn every_seed_file_handler_runs() {
     }
     assert!(ran.len() >= 5, "the seeds' JSON and CSV handlers: {ran:?}");
 }
+
+/// Routes as the seeds write them: the whole file is the configuration,
+/// the audit service found in its `heap` through `auditService`. Each
+/// either passes or names the one setting WASP does not run yet.
+#[test]
+fn every_seed_route_is_read_as_a_whole_file() {
+    let mut read = Vec::new();
+    for path in fixtures() {
+        let name = path.file_name().unwrap().to_str().unwrap().to_owned();
+        let Ok(value) = serde_json::from_str::<Value>(&std::fs::read_to_string(&path).unwrap()) else { continue };
+        if value.get("heap").is_none() {
+            continue;
+        }
+        match Config::from_file(&path) {
+            Ok(config) => assert_eq!(config.name.as_deref(), Some("AuditService"), "{name}"),
+            Err(e) => panic!("{name}: {e}"),
+        }
+        read.push(name);
+    }
+    assert_eq!(read.len(), 6, "{read:?}");
+    // A route that refers to an audit service of a parent heap says so.
+    let path = fixtures().into_iter().find(|p| p.ends_with("001-0172-route-auditservice-reference.json")).unwrap();
+    let e = Config::from_file(&path).unwrap_err().to_string();
+    assert!(e.contains("auditService") && e.contains("parent heap"), "{e}");
+}
+
+/// The seeds' route for the JSON handler, with its settings written as
+/// configuration expressions, run end to end by `wasp pipe`: `&{…}` from a
+/// `--properties` file and from the environment, `${…}` typed values.
+#[test]
+fn a_seed_route_with_configuration_expressions_runs_end_to_end() {
+    let path = fixtures().into_iter().find(|p| p.ends_with("001-1306-route-json-example.json")).unwrap();
+    let mut route: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let handler = &mut route["heap"][0]["config"]["eventHandlers"][0]["config"];
+    handler["logDirectory"] = json!("&{audit.dir}/&{audit.sub|json}");
+    handler["enabled"] = json!("${true}");
+    handler["buffering"]["maxSize"] = json!("${1000 * 100}");
+    handler["buffering"]["writeInterval"] = json!("&{write.interval}");
+    handler["fileRotation"] = json!({"rotationEnabled": "&{rotate}", "maxFileSize": "${env['WASP_TEST_MAX_FILE']}", "rotationInterval": "1 hour 30 minutes"});
+    let fx = wasp_tests::Fixture::new();
+    let config = fx.path().join("route.json");
+    std::fs::write(&config, serde_json::to_string_pretty(&route).unwrap()).unwrap();
+    let properties = fx.path().join("audit.properties");
+    std::fs::write(&properties, format!("# test\naudit.dir={}\nwrite.interval=10 ms\n", fx.path().join("logs").display())).unwrap();
+    let events = "{\"_id\":\"e1\",\"eventName\":\"x\",\"transactionId\":\"t\",\"timestamp\":\"2026-12-04T00:00:00Z\"}\n";
+    let wasp = |args: &[&str]| {
+        std::process::Command::new(wasp_tests::wasp_bin())
+            .args(args)
+            .args(["--properties", properties.to_str().unwrap()])
+            .env("ROTATE", "true")
+            .env("WASP_TEST_MAX_FILE", "1048576")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .and_then(|mut child| {
+                use std::io::Write;
+                child.stdin.take().unwrap().write_all(events.as_bytes())?;
+                child.wait_with_output()
+            })
+            .unwrap()
+    };
+    let out = wasp(&["pipe", "--config", config.to_str().unwrap(), "--topic", "access"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let written = std::fs::read_to_string(fx.path().join("logs/json/access.audit.json")).unwrap_or_else(|e| panic!("{e}: {stderr}"));
+    assert!(written.contains("\"e1\""), "{written}");
+    // Without the property and its default, the error names the setting.
+    std::fs::write(&properties, "write.interval=10 ms\n").unwrap();
+    let out = wasp(&["config", "check", config.to_str().unwrap()]);
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(!out.status.success(), "{text}");
+    assert!(text.contains("heap[0].config.eventHandlers[0].config.logDirectory") && text.contains("property `audit.dir`"), "{text}");
+}

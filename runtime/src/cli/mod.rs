@@ -40,6 +40,24 @@ pub const EXIT_INCOMPLETE: u8 = 3;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// A Java `.properties` file for the configuration's `&{name}`
+    /// references (repeatable; later files win; `WASP_PROPERTIES` names
+    /// more, `:`-separated). See docs/configuration.md.
+    #[arg(long = "properties", global = true, value_name = "FILE")]
+    properties: Vec<PathBuf>,
+    /// How logs are written to stderr: `text` (coloured only on a
+    /// terminal) or `json` (one object per line).
+    #[arg(long = "log-format", global = true, env = "WASP_LOG_FORMAT", default_value = "text", value_name = "FORMAT")]
+    log_format: LogFormat,
+}
+
+/// `--log-format`.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum LogFormat {
+    /// Human-readable lines; colour only when stderr is a terminal.
+    Text,
+    /// One JSON object per line (`timestamp`, `level`, `fields`, `target`, spans).
+    Json,
 }
 
 #[derive(Subcommand)]
@@ -321,7 +339,8 @@ enum ConfigCommand {
 /// Runs the command line; returns the process exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging();
+    init_logging(cli.log_format);
+    crate::config::expr::set_properties_files(cli.properties.clone());
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
@@ -331,10 +350,15 @@ pub fn main() -> ExitCode {
     }
 }
 
-fn init_logging() {
+fn init_logging(format: LogFormat) {
+    use std::io::IsTerminal;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,wasp=info"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Text => builder.with_ansi(std::io::stderr().is_terminal()).try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {

@@ -18,6 +18,7 @@
 //! }
 //! ```
 
+pub mod expr;
 pub mod forgerock;
 mod raw;
 pub(crate) use raw::RawSidecar;
@@ -243,6 +244,104 @@ pub fn qualified(tenant: Option<&str>, name: &str) -> String {
     }
 }
 
+/// Where the audit service sits in the file (for error paths), and the
+/// route's `properties`, if any.
+struct ServicePath {
+    prefix: String,
+    properties: Option<Value>,
+}
+
+impl ServicePath {
+    fn join(&self, at: &str) -> String {
+        match (self.prefix.as_str(), at) {
+            ("", at) => at.to_owned(),
+            (prefix, "." | "") => prefix.to_owned(),
+            (prefix, at) => format!("{prefix}.{at}"),
+        }
+    }
+}
+
+/// Takes out the `config` of every `wasm` handler and filter (the
+/// component's own settings, which may hold `${…}` of their own), by JSON
+/// pointer, leaving `null` in their place.
+fn take_guest_configs(service: &mut Value) -> Vec<(String, Value)> {
+    let mut taken = Vec::new();
+    let mut lists: Vec<String> = Vec::new();
+    for root in ["", "/config"] {
+        lists.push(format!("{root}/eventHandlers"));
+        lists.push(format!("{root}/filters"));
+        if let Some(tenants) = service.pointer(&format!("{root}/tenants")).and_then(Value::as_object) {
+            for name in tenants.keys() {
+                let name = name.replace('~', "~0").replace('/', "~1");
+                lists.push(format!("{root}/tenants/{name}/eventHandlers"));
+                lists.push(format!("{root}/tenants/{name}/filters"));
+            }
+        }
+    }
+    for list in lists {
+        let Some(items) = service.pointer_mut(&list).and_then(Value::as_array_mut) else { continue };
+        for (i, item) in items.iter_mut().enumerate() {
+            let pointer = if list.ends_with("/filters") {
+                format!("{list}/{i}/config")
+            } else if item.get("class").and_then(Value::as_str) == Some("wasm") {
+                format!("{list}/{i}/config/config")
+            } else {
+                continue;
+            };
+            let inner = pointer.strip_prefix(&format!("{list}/{i}")).expect("built from it");
+            if let Some(slot) = item.pointer_mut(inner) {
+                taken.push((pointer, slot.take()));
+            }
+        }
+    }
+    taken
+}
+
+/// The audit service a file configures, in any of ForgeRock's forms: the
+/// bare `{"config", "eventHandlers"}` object, the heap object
+/// `{"type": "AuditService", "config": {…}}`, or a route / `config.json`
+/// whose `auditService` is inline or names an object of its `heap` (by
+/// default the heap object named `AuditService`).
+fn select_audit_service(document: Value) -> Result<(Value, ServicePath), (String, String)> {
+    let Value::Object(mut map) = document else {
+        return Err((".".into(), "the configuration must be a JSON object".into()));
+    };
+    let is_route = map.contains_key("heap") || map.contains_key("auditService") || map.contains_key("handler");
+    if map.contains_key("type") || !is_route {
+        return Ok((Value::Object(map), ServicePath { prefix: String::new(), properties: None }));
+    }
+    let properties = map.remove("properties");
+    let heap: Vec<Value> = match map.remove("heap") {
+        None => Vec::new(),
+        Some(Value::Array(items)) => items,
+        Some(_) => return Err(("heap".into(), "`heap` must be an array of objects".into())),
+    };
+    let is_service = |v: &Value| matches!(v.get("type").and_then(Value::as_str), Some("AuditService" | "NoOpAuditService"));
+    let wanted = match map.remove("auditService") {
+        Some(inline @ Value::Object(_)) => return Ok((inline, ServicePath { prefix: "auditService".into(), properties })),
+        Some(Value::String(name)) => name,
+        Some(_) => return Err(("auditService".into(), "`auditService` must name a heap object or be an AuditService object".into())),
+        None => "AuditService".to_owned(),
+    };
+    let found = heap.iter().position(|v| is_service(v) && v.get("name").and_then(Value::as_str) == Some(wanted.as_str()));
+    match found {
+        Some(i) => {
+            let service = heap.into_iter().nth(i).expect("found");
+            Ok((service, ServicePath { prefix: format!("heap[{i}]"), properties }))
+        }
+        None => {
+            let names: Vec<String> = heap.iter().filter(|v| is_service(v)).filter_map(|v| v.get("name").and_then(Value::as_str)).map(|n| format!("`{n}`")).collect();
+            let declared = if names.is_empty() { "none".to_owned() } else { names.join(", ") };
+            Err((
+                "auditService".into(),
+                format!(
+                    "the audit service `{wanted}` is not declared in this file's heap (audit services here: {declared}); it may be in a parent heap (config.json): give WASP the file that declares it"
+                ),
+            ))
+        }
+    }
+}
+
 impl Config {
     /// Reads and validates a configuration file.
     pub fn from_file(path: impl AsRef<Path>) -> Result<Self, ConfigError> {
@@ -255,9 +354,30 @@ impl Config {
     /// Validates configuration text; relative paths resolve against `base_dir`;
     /// `origin` names the source in errors.
     pub fn from_json(text: &str, base_dir: &Path, origin: &str) -> Result<Self, ConfigError> {
-        let invalid = |at: String, message: String| ConfigError::Invalid { origin: origin.to_owned(), at, message };
+        let plain = |at: String, message: String| ConfigError::Invalid { origin: origin.to_owned(), at, message };
+        let document: Value = deserialize(text, "", &plain)?;
+        // A route or config.json holds the service in its heap (or inline
+        // as `auditService`): errors name paths in the file as written.
+        let (mut service, path) = select_audit_service(document).map_err(|(at, m)| plain(at, m))?;
+        let mut properties = expr::Properties::from_env().map_err(|m| plain(".".into(), m))?;
+        if let Some(object) = service.as_object_mut().and_then(|o| o.remove("properties")) {
+            properties.add_object(&object);
+        }
+        if let Some(object) = &path.properties {
+            properties.add_object(object);
+        }
+        // A component's own `config` is the guest's business: passed as written.
+        let guest_configs = take_guest_configs(&mut service);
+        expr::resolve(&mut service, "", &properties).map_err(|(at, m)| plain(path.join(&at), m))?;
+        for (pointer, value) in guest_configs {
+            if let Some(slot) = service.pointer_mut(&pointer) {
+                *slot = value;
+            }
+        }
+        let invalid = |at: String, message: String| ConfigError::Invalid { origin: origin.to_owned(), at: path.join(&at), message };
+        let text = &service.to_string();
         // The full ForgeRock form wraps the bare one in `config`.
-        let document: Value = deserialize(text, "", &invalid)?;
+        let document = service;
         let (name, raw, prefix): (Option<String>, raw::RawConfig, &str) = if document.get("type").is_some() {
             let outer: raw::RawAuditServiceObject = deserialize(text, "", &invalid)?;
             match outer.kind.as_str() {

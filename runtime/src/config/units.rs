@@ -5,23 +5,58 @@ use std::time::Duration;
 
 use serde::{Deserialize, Deserializer};
 
-/// Parses a duration: `"<number> <unit>"` with unit `ms`/`milliseconds`,
-/// `s`/`sec`/`seconds`, `m`/`min`/`minutes`, `h`/`hours`, `d`/`days`
-/// (singular forms too, space optional); a bare number is milliseconds.
+/// What `"unlimited"` means: a century, long enough for any timer and
+/// short enough to add to a clock reading without overflow.
+pub const UNLIMITED: Duration = Duration::from_secs(100 * 365 * 86_400);
+
+/// Parses a duration as ForgeRock writes one: `"<number> <unit>"`, or
+/// several such parts (`"15 hours 46 minutes"`, commas and `and` allowed
+/// between them), with unit `ns`/`nanoseconds`, `us`/`microseconds`,
+/// `ms`/`milliseconds`, `s`/`sec`/`seconds`, `m`/`min`/`minutes`,
+/// `h`/`hours`, `d`/`days` (singular forms too, space optional); a bare
+/// number is milliseconds. `"zero"` is 0 and `"unlimited"` (or
+/// `"indefinite"`, `"infinity"`) is [`UNLIMITED`].
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
-    let split = text.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(text.len());
-    let (number, unit) = (&text[..split], text[split..].trim());
-    let value: f64 = number.parse().map_err(|_| format!("`{text}` is not a duration (expected e.g. \"5 seconds\", \"100 ms\")"))?;
-    let millis = match unit.to_ascii_lowercase().as_str() {
-        "" | "ms" | "milli" | "millis" | "millisecond" | "milliseconds" => 1.0,
-        "s" | "sec" | "secs" | "second" | "seconds" => 1e3,
-        "m" | "min" | "mins" | "minute" | "minutes" => 60e3,
-        "h" | "hour" | "hours" => 3600e3,
-        "d" | "day" | "days" => 86_400e3,
-        other => return Err(format!("`{text}`: unknown duration unit `{other}` (use ms, s, m, h or d)")),
-    };
-    Duration::try_from_secs_f64(value * millis / 1e3).map_err(|_| format!("`{text}` is too long a duration"))
+    match text.to_ascii_lowercase().as_str() {
+        "zero" => return Ok(Duration::ZERO),
+        "unlimited" | "indefinite" | "infinity" | "infinite" => return Ok(UNLIMITED),
+        _ => {}
+    }
+    let not_a_duration = || format!("`{text}` is not a duration (expected e.g. \"5 seconds\", \"100 ms\", \"15 hours 46 minutes\")");
+    let mut rest = text;
+    let mut total = Duration::ZERO;
+    let mut parts = 0;
+    while !rest.is_empty() {
+        let split = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
+        let value: f64 = rest[..split].parse().map_err(|_| not_a_duration())?;
+        rest = rest[split..].trim_start();
+        let unit_end = rest.find(|c: char| !c.is_ascii_alphabetic()).unwrap_or(rest.len());
+        let unit = &rest[..unit_end];
+        rest = rest[unit_end..].trim_start().trim_start_matches(',').trim_start();
+        if let Some(after) = rest.strip_prefix("and ") {
+            rest = after.trim_start();
+        }
+        let millis = match unit.to_ascii_lowercase().as_str() {
+            "" if parts == 0 && rest.is_empty() => 1.0,
+            "" => return Err(format!("`{text}`: a number without a unit in a compound duration")),
+            "ns" | "nano" | "nanos" | "nanosecond" | "nanoseconds" => 1e-6,
+            "us" | "micro" | "micros" | "microsecond" | "microseconds" => 1e-3,
+            "ms" | "milli" | "millis" | "millisecond" | "milliseconds" => 1.0,
+            "s" | "sec" | "secs" | "second" | "seconds" => 1e3,
+            "m" | "min" | "mins" | "minute" | "minutes" => 60e3,
+            "h" | "hour" | "hours" => 3600e3,
+            "d" | "day" | "days" => 86_400e3,
+            other => return Err(format!("`{text}`: unknown duration unit `{other}` (use ns, us, ms, s, m, h or d)")),
+        };
+        let part = Duration::try_from_secs_f64(value * millis / 1e3).map_err(|_| format!("`{text}` is too long a duration"))?;
+        total = total.checked_add(part).ok_or_else(|| format!("`{text}` is too long a duration"))?;
+        parts += 1;
+    }
+    if parts == 0 {
+        return Err(not_a_duration());
+    }
+    Ok(total)
 }
 
 /// Parses a byte size: a number of bytes, or `"<number> <unit>"` with unit
@@ -152,6 +187,15 @@ mod tests {
         assert_eq!(parse_duration("1.5s").unwrap(), Duration::from_millis(1500));
         assert!(parse_duration("soon").unwrap_err().contains("not a duration"));
         assert!(parse_duration("5 fortnights").unwrap_err().contains("unknown duration unit `fortnights`"));
+        // ForgeRock's compound form and special words.
+        assert_eq!(parse_duration("15 hours 46 minutes").unwrap(), Duration::from_secs(15 * 3600 + 46 * 60));
+        assert_eq!(parse_duration("1 day, 2 hours and 3 seconds").unwrap(), Duration::from_secs(86_400 + 7200 + 3));
+        assert_eq!(parse_duration("3 days 500 ms").unwrap(), Duration::from_millis(3 * 86_400_000 + 500));
+        assert_eq!(parse_duration("250 us").unwrap(), Duration::from_micros(250));
+        assert_eq!(parse_duration("zero").unwrap(), Duration::ZERO);
+        assert_eq!(parse_duration("unlimited").unwrap(), UNLIMITED);
+        assert!(parse_duration("1 hour 30").unwrap_err().contains("without a unit"));
+        assert!(parse_duration("").unwrap_err().contains("not a duration"));
     }
 
     #[test]
