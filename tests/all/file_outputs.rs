@@ -168,6 +168,12 @@ fn size_rotation_with_retention_and_gzip_loses_nothing_and_queries_reach_the_arc
     let ids: Vec<&str> = page["result"].as_array().unwrap().iter().map(|e| e["_id"].as_str().unwrap()).collect();
     let expected: Vec<String> = (0..60).map(|n| format!("evt-{n:03}")).collect();
     assert_eq!(ids, expected);
+    // Descending, written as the docs write it (`--sort-keys -_id`, a value
+    // that starts with a hyphen).
+    let out = run_wasp(&["query", "--config", "audit.json", "--topic", "access", "--sort-keys", "-_id", "--page-size", "1"], None, fx.path());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let page: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(page["result"][0]["_id"], "evt-059", "{page}");
     // An event that is only in the oldest (gzipped) archive is found.
     let out = run_wasp(&["query", "--config", "audit.json", "--topic", "access", "--filter", "http/request/path eq \"/PAGE/0\""], None, fx.path());
     let page: Value = serde_json::from_slice(&out.stdout).unwrap();

@@ -25,7 +25,9 @@ fn tool(variable: &str, path: PathBuf) -> Option<(&str, PathBuf)> {
 
 fn scaffold_and_test(name: &str, lang: &str, env: &[(&str, PathBuf)]) {
     let dir = tempfile::tempdir().unwrap();
-    let created = run_wasp(&["new", name, "--lang", lang], None, dir.path());
+    // This checkout's SDK: the published crate is not what is under test.
+    let sdk = wasp_tests::repo_root().join("guest-sdk");
+    let created = run_wasp(&["new", name, "--lang", lang, "--sdk", sdk.to_str().unwrap()], None, dir.path());
     assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
     let project = dir.path().join(name);
     let mut test = Command::new("bash");
@@ -38,6 +40,17 @@ fn scaffold_and_test(name: &str, lang: &str, env: &[(&str, PathBuf)]) {
     assert!(out.status.success(), "{name}/test.sh failed:\n{said}");
     assert!(said.contains(&format!("PASS: {name}")), "{said}");
     assert!(project.join(format!("{name}.wasm")).exists());
+
+    // Without --sdk a Rust scaffold names the published crate, never a path
+    // of the machine `wasp` was built on.
+    if lang == "rust" {
+        let plain = dir.path().join("plain");
+        let created = run_wasp(&["new", name, "--lang", lang, "--dir", plain.to_str().unwrap()], None, dir.path());
+        assert!(created.status.success());
+        let manifest = std::fs::read_to_string(plain.join("Cargo.toml")).unwrap();
+        assert!(manifest.contains(&format!("wasp-guest = \"{}\"", env!("CARGO_PKG_VERSION"))), "{manifest}");
+        assert!(!manifest.contains("path ="), "{manifest}");
+    }
 
     // The scaffold refuses to overwrite a project.
     let again = run_wasp(&["new", name, "--lang", lang], None, dir.path());

@@ -242,8 +242,9 @@ enum Command {
         /// `_pagedResultsCookie` from the previous page.
         #[arg(long)]
         cookie: Option<String>,
-        /// `_sortKeys` (`-timestamp,userId`).
-        #[arg(long)]
+        /// `_sortKeys` (`-timestamp,userId`; `--sort-keys -timestamp`
+        /// works as well as `--sort-keys=-timestamp`).
+        #[arg(long, allow_hyphen_values = true)]
         sort_keys: Option<String>,
     },
     /// Send NDJSON events (one JSON event per line) to a sidecar
@@ -288,8 +289,8 @@ enum Command {
         /// Where to create it (default: ./NAME); must not exist or be empty.
         #[arg(long)]
         dir: Option<PathBuf>,
-        /// Rust: the `wasp-guest` crate's directory (default: the
-        /// repository this `wasp` was built from).
+        /// Rust: depend on the `wasp-guest` crate in this directory
+        /// instead of the published crate of this version.
         #[arg(long)]
         sdk: Option<PathBuf>,
     },

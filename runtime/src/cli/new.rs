@@ -3,7 +3,7 @@
 //! component, run it with `wasp pipe` on `events.ndjson`, compare with
 //! `expected.log`). For Python and JavaScript the WIT and the SDK are copied
 //! into the project (embedded in this binary); a Rust project depends on the
-//! `wasp-guest` crate by path (`--sdk`, default: this build's repository).
+//! published `wasp-guest` crate of this version, or the one at `--sdk PATH`.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -39,9 +39,18 @@ const EXPECTED: &str = r#"{"event":"AM-LOGIN-COMPLETED","topic":"authentication"
 {"event":"AM-ACCESS-OUTCOME","topic":"access","user":null}
 "#;
 
-/// The default path of the `wasp-guest` crate: this build's repository.
-fn default_sdk() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../guest-sdk")
+/// The `wasp-guest` dependency of a Rust scaffold: the published crate of
+/// this build's version, or the crate at `--sdk PATH` (local work on the
+/// SDK itself, or a checkout of this repository).
+fn sdk_dependency(sdk: Option<&Path>) -> anyhow::Result<String> {
+    match sdk {
+        None => Ok(format!("wasp-guest = \"{}\"", env!("CARGO_PKG_VERSION"))),
+        Some(sdk) => {
+            let sdk = sdk.canonicalize().with_context(|| format!("--sdk {}: the wasp-guest crate's directory", sdk.display()))?;
+            anyhow::ensure!(sdk.join("Cargo.toml").exists(), "--sdk {}: no Cargo.toml there (give the guest-sdk directory)", sdk.display());
+            Ok(format!("wasp-guest = {{ path = {:?} }}", sdk.display().to_string()))
+        }
+    }
 }
 
 pub(super) fn run(name: &str, lang: Lang, dir: Option<&Path>, sdk: Option<&Path>) -> anyhow::Result<ExitCode> {
@@ -82,15 +91,13 @@ pub(super) fn run(name: &str, lang: Lang, dir: Option<&Path>, sdk: Option<&Path>
     write(".gitignore", "/target/\n/wasp-data/\n/node_modules/\n__pycache__/\n*.wasm\n")?;
     let build = match lang {
         Lang::Rust => {
-            let sdk = sdk.map_or_else(default_sdk, Path::to_owned);
-            let sdk = sdk.canonicalize().with_context(|| format!("the wasp-guest crate at {} (pass --sdk PATH/guest-sdk)", sdk.display()))?;
+            let dependency = sdk_dependency(sdk)?;
             write(
                 "Cargo.toml",
                 &format!(
                     "[package]\nname = \"{name}\"\nversion = \"0.1.0\"\nedition = \"2024\"\npublish = false\n\n[lib]\ncrate-type = [\"cdylib\"]\n\n\
-                     [dependencies]\nwasp-guest = {{ path = {:?} }}\n\n# Small and fast; a panic is a trap the host isolates.\n[profile.release]\n\
+                     [dependencies]\n{dependency}\n\n# Small and fast; a panic is a trap the host isolates.\n[profile.release]\n\
                      opt-level = \"s\"\npanic = \"abort\"\nstrip = \"debuginfo\"\n\n# Not part of an enclosing workspace.\n[workspace]\n",
-                    sdk.display().to_string()
                 ),
             )?;
             write("src/lib.rs", RUST_LIB)?;

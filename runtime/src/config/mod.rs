@@ -261,6 +261,30 @@ impl ServicePath {
     }
 }
 
+/// Two enabled handlers of the same class may not write the same topic's
+/// file in the same directory (ForgeRock warns about it): their records
+/// would interleave and rotation, retention and tamper evidence break.
+fn check_shared_log_files(handlers: &[forgerock::ForgeRockHandlerConfig]) -> Result<(), String> {
+    let mut writers: BTreeMap<(String, PathBuf, String), String> = BTreeMap::new();
+    for h in handlers.iter().filter(|h| h.enabled) {
+        let Some(dir) = h.builtin.as_ref().and_then(|b| b.log_directory()) else { continue };
+        // Lexically normalised: `logs/./x` and `logs/x` are one directory.
+        let dir: PathBuf = dir.components().filter(|c| !matches!(c, std::path::Component::CurDir)).collect();
+        for topic in &h.topics {
+            let key = (h.class.name().to_owned(), dir.clone(), topic.clone());
+            if let Some(other) = writers.insert(key, h.qualified_name()) {
+                return Err(format!(
+                    "handlers `{other}` and `{}` both write topic `{topic}` to {} ({}): give each its own `logDirectory`",
+                    h.qualified_name(),
+                    dir.display(),
+                    h.class.name()
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Takes out the `config` of every `wasm` handler and filter (the
 /// component's own settings, which may hold `${…}` of their own), by JSON
 /// pointer, leaving `null` in their place.
@@ -484,6 +508,7 @@ impl Config {
                 },
             );
         }
+        check_shared_log_files(&forgerock_handlers).map_err(|m| invalid(format!("{prefix}eventHandlers"), m))?;
         let journal = validate_journal(&raw.wasp.journal, &invalid)?;
         let topics_schemas_dir = raw.topics_schemas_directory.as_ref().map(|d| base_dir.join(d));
         let custom = match &topics_schemas_dir {

@@ -261,3 +261,23 @@ fn a_tenants_handler_for_queries_and_handler_names_are_checked() {
     let e = error(&syslog);
     assert!(e.starts_with("test.json: tenants.acme.eventHandlers[1].class: handler `files`: a tenant's handlers are `wasm`, JSON, CSV or JSON stdout"), "{e}");
 }
+
+#[test]
+fn two_handlers_writing_one_topic_file_are_refused() {
+    let json = "org.forgerock.audit.handlers.json.JsonAuditEventHandler";
+    let csv = "org.forgerock.audit.handlers.csv.CsvAuditEventHandler";
+    let doc = |second_dir: &str, second_class: &str, topics: &str| {
+        format!(
+            r#"{{"eventHandlers": [
+                {{"class": "{json}", "config": {{"name": "a", "logDirectory": "logs", "topics": ["access", "activity"]}}}},
+                {{"class": "{second_class}", "config": {{"name": "b", "logDirectory": "{second_dir}", "topics": {topics}}}}}
+            ]}}"#
+        )
+    };
+    let e = error(&doc("./logs", json, r#"["config", "activity"]"#));
+    assert!(e.contains("eventHandlers") && e.contains("`a` and `b` both write topic `activity`"), "{e}");
+    // Another directory, another class (another file name) or other topics: fine.
+    parse(&doc("other", json, r#"["activity"]"#)).unwrap();
+    parse(&doc("logs", csv, r#"["activity"]"#)).unwrap();
+    parse(&doc("logs", json, r#"["config"]"#)).unwrap();
+}
