@@ -35,7 +35,8 @@ impl Fixture {
     /// Writes `audit.json` with one `wasm` handler entry per element of
     /// `handlers` (each the handler's `config` object) and returns its path.
     /// Like [`config_doc`](Self::config_doc), it does not require
-    /// `transactionId` and `timestamp` of test events.
+    /// `transactionId` and `timestamp` of test events, and keeps every
+    /// field of `access` events (no safelist).
     pub fn config(&self, handlers: &[Value]) -> PathBuf {
         let entries: Vec<Value> = handlers.iter().map(|h| json!({"class": "wasm", "config": h})).collect();
         self.config_doc(&json!({"eventHandlers": entries}))
@@ -44,12 +45,19 @@ impl Fixture {
     /// Writes `audit.json` with this whole configuration document. Test
     /// events are minimal: unless the document sets `wasp.validation`
     /// itself, the fixture sets `requiredFields` to `[]` (the validation
-    /// tests set it to exercise the default).
+    /// tests set it to exercise the default); unless it sets
+    /// `wasp.safelist`, the `access` safelist is off.
     pub fn config_doc(&self, doc: &Value) -> PathBuf {
         let mut doc = doc.clone();
         let inner = if doc.get("type").is_some() { &mut doc["config"] } else { &mut doc };
         if inner.get("wasp").and_then(|w| w.get("validation")).is_none() {
             inner["wasp"]["validation"] = json!({"requiredFields": []});
+        }
+        // Test events carry the probe's own fields (`action`, `ms`, …) on
+        // the `access` topic: the safelist (tested on its own) stays off
+        // unless the document sets it.
+        if inner.get("wasp").and_then(|w| w.get("safelist")).is_none() {
+            inner["wasp"]["safelist"] = json!(false);
         }
         let path = self.dir.path().join("audit.json");
         std::fs::write(&path, serde_json::to_string_pretty(&doc).unwrap()).unwrap();

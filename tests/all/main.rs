@@ -20,6 +20,7 @@ mod new;
 mod pii;
 mod publish;
 mod reload;
+mod safelist;
 mod sample;
 mod sidecar;
 mod seeds;

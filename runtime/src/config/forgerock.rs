@@ -306,6 +306,103 @@ pub fn validate_settings(raw: RawAuditSettings, at: &str, base_dir: &std::path::
     })
 }
 
+/// ForgeRock's safelist of the `access` topic ("Safelisting Audit Event
+/// Fields for the Logs"): by default only these fields (with everything
+/// under them) are written, so `Authorization`, cookies and query
+/// parameters carrying tokens never reach a log. `includeIf` adds to it,
+/// `excludeIf` takes from it.
+pub const ACCESS_SAFELIST: [&str; 27] = [
+    "/_id",
+    "/timestamp",
+    "/eventName",
+    "/transactionId",
+    "/trackingIds",
+    "/userId",
+    "/client",
+    "/server",
+    "/http/request/secure",
+    "/http/request/method",
+    "/http/request/path",
+    "/http/request/headers/accept",
+    "/http/request/headers/accept-api-version",
+    "/http/request/headers/content-type",
+    "/http/request/headers/host",
+    "/http/request/headers/user-agent",
+    "/http/request/headers/x-forwarded-for",
+    "/http/request/headers/x-forwarded-host",
+    "/http/request/headers/x-forwarded-port",
+    "/http/request/headers/x-forwarded-proto",
+    "/http/request/headers/x-original-uri",
+    "/http/request/headers/x-real-ip",
+    "/http/request/headers/x-request-id",
+    "/http/request/headers/x-requested-with",
+    "/http/request/headers/x-scheme",
+    "/request",
+    "/response",
+];
+
+/// A safelist as a tree of field names: a node marked `whole` keeps
+/// everything under it; other nodes keep only their listed children.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Safelist {
+    whole: bool,
+    /// The children's names compare without case (header names).
+    insensitive: bool,
+    children: BTreeMap<String, Safelist>,
+}
+
+impl Safelist {
+    /// The safelist of `topic`: `base` (pointers inside the event) plus
+    /// the topic-first `include_if` pointers of that topic, with the
+    /// children of the topic-first `case_insensitive` pointers compared
+    /// without case.
+    pub fn new(topic: &str, base: &[&str], include_if: &[String], case_insensitive: &[String]) -> Safelist {
+        let mut root = Safelist::default();
+        let unescape = |s: &str| s.replace("~1", "/").replace("~0", "~");
+        let insensitive_parents: Vec<String> = case_insensitive
+            .iter()
+            .filter_map(|p| split_topic_pointer(p).ok())
+            .filter(|(t, _)| t == topic)
+            .map(|(_, field)| field.to_ascii_lowercase())
+            .collect();
+        let included = include_if.iter().filter_map(|p| split_topic_pointer(p).ok()).filter(|(t, _)| t == topic).map(|(_, f)| f);
+        for pointer in base.iter().map(|p| (*p).to_owned()).chain(included) {
+            let mut node = &mut root;
+            let mut path = String::new();
+            for part in pointer.split('/').filter(|p| !p.is_empty()) {
+                let insensitive = insensitive_parents.iter().any(|p| *p == path.to_ascii_lowercase());
+                node.insensitive |= insensitive;
+                let name = if insensitive { unescape(part).to_ascii_lowercase() } else { unescape(part) };
+                path.push('/');
+                path.push_str(part);
+                node = node.children.entry(name).or_default();
+            }
+            node.whole = true;
+        }
+        root
+    }
+
+    /// Removes every field of `event` the safelist does not name.
+    pub fn apply(&self, event: &mut serde_json::Map<String, Value>) {
+        if self.whole {
+            return;
+        }
+        event.retain(|key, value| {
+            let child = if self.insensitive { self.children.get(&key.to_ascii_lowercase()) } else { self.children.get(key) };
+            match (child, value) {
+                (None, _) => false,
+                (Some(child), _) if child.whole => true,
+                (Some(child), Value::Object(inner)) => {
+                    child.apply(inner);
+                    true
+                }
+                // A scalar where the safelist names fields below it.
+                (Some(_), _) => false,
+            }
+        });
+    }
+}
+
 /// Calls `f` with the map holding each pointer's last step and that key
 /// (every key matching without case when the pointer is case-insensitive).
 fn for_each_match(
@@ -357,6 +454,45 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    #[test]
+    fn the_access_safelist_keeps_only_its_fields_and_include_if() {
+        let case_insensitive = ["/access/http/request/headers".to_owned(), "/access/http/response/headers".to_owned()];
+        let include = ["/access/http/request/headers/x-tenant".to_owned(), "/authentication/other".to_owned()];
+        let safelist = Safelist::new("access", &ACCESS_SAFELIST, &include, &case_insensitive);
+        let mut event = json!({
+            "_id": "e1", "timestamp": "t", "eventName": "AM-ACCESS", "transactionId": "tx", "userId": "bjensen",
+            "client": {"ip": "203.0.113.7", "port": 443}, "server": {"ip": "10.0.0.1"},
+            "http": {
+                "request": {
+                    "method": "GET", "path": "/x", "secure": true,
+                    "queryParameters": {"access_token": ["s3cr3t"], "page": ["2"]},
+                    "cookies": {"iPlanetDirectoryPro": "session-secret"},
+                    "headers": {"Authorization": ["Bearer abc"], "Host": ["example.com"], "User-Agent": ["curl"], "X-Tenant": ["acme"], "Cookie": ["a=b"]}
+                },
+                "response": {"headers": {"Set-Cookie": ["c=d"]}}
+            },
+            "request": {"protocol": "CREST", "operation": "READ"},
+            "response": {"status": "SUCCESSFUL", "elapsedTime": 3},
+            "custom": "dropped"
+        });
+        safelist.apply(event.as_object_mut().unwrap());
+        assert_eq!(
+            event,
+            json!({
+                "_id": "e1", "timestamp": "t", "eventName": "AM-ACCESS", "transactionId": "tx", "userId": "bjensen",
+                "client": {"ip": "203.0.113.7", "port": 443}, "server": {"ip": "10.0.0.1"},
+                "http": {"request": {"method": "GET", "path": "/x", "secure": true,
+                                     "headers": {"Host": ["example.com"], "User-Agent": ["curl"], "X-Tenant": ["acme"]}}},
+                "request": {"protocol": "CREST", "operation": "READ"},
+                "response": {"status": "SUCCESSFUL", "elapsedTime": 3}
+            })
+        );
+        // A scalar where fields are listed below it is not kept.
+        let mut odd = json!({"http": "GET /x?access_token=s3cr3t"});
+        safelist.apply(odd.as_object_mut().unwrap());
+        assert_eq!(odd, json!({}));
+    }
 
     #[test]
     fn classes_by_full_or_simple_name() {

@@ -78,6 +78,9 @@ pub struct Config {
     pub journal: JournalConfig,
     /// What `publish` checks.
     pub validation: ValidationConfig,
+    /// `wasp.safelist`: whether the `access` topic keeps only ForgeRock's
+    /// safelisted fields (and `includeIf`).
+    pub safelist: bool,
     /// The handlers, in configuration order (disabled ones included): the
     /// top-level ones first, then each tenant's.
     pub handlers: Vec<WasmHandlerConfig>,
@@ -530,6 +533,7 @@ impl Config {
         };
         let sidecar = crate::sidecar::SidecarConfig::validate(&raw.wasp.sidecar, base_dir, &tenants, &invalid)?;
         Ok(Config {
+            safelist: raw.wasp.safelist.unwrap_or(true),
             sidecar,
             base_dir: base_dir.to_owned(),
             data_dir,

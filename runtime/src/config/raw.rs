@@ -158,6 +158,13 @@ pub struct RawService {
     /// What `publish` checks.
     #[serde(default)]
     pub validation: RawValidation,
+    /// ForgeRock's safelist of the `access` topic: only its fields (and
+    /// `filterPolicies.field.includeIf`) are kept, so credentials in
+    /// headers, cookies and query parameters never reach a log or a
+    /// handler. `false` keeps every field (WASP's behaviour before it).
+    /// Default: `true`.
+    #[serde(default, deserialize_with = "units::boolean")]
+    pub safelist: Option<bool>,
     /// The HTTP sidecar (`wasp run`): where it listens, its limits and its
     /// bearer tokens. `docs/sidecar.md` describes it.
     #[serde(default)]

@@ -212,6 +212,8 @@ pub struct AuditService {
     schemas: BTreeMap<String, Arc<crate::schema::Schema>>,
     /// `filterPolicies.field.includeIf` by topic (pointers inside events).
     includes: BTreeMap<String, Vec<String>>,
+    /// The `access` topic's safelist (`wasp.safelist`), `includeIf` added.
+    access_safelist: Option<crate::config::forgerock::Safelist>,
     max_event_bytes: usize,
     accepting: AtomicBool,
     /// Threads besides the handlers' (the journals' group commit).
@@ -345,6 +347,14 @@ impl AuditService {
                     by_topic
                 },
             ),
+            access_safelist: config.safelist.then(|| {
+                crate::config::forgerock::Safelist::new(
+                    "access",
+                    &crate::config::forgerock::ACCESS_SAFELIST,
+                    &config.audit.include_fields,
+                    &config.audit.case_insensitive_fields,
+                )
+            }),
             max_event_bytes: config.max_event_bytes,
             accepting: AtomicBool::new(true),
             workers: Mutex::new(workers),
@@ -425,6 +435,11 @@ impl AuditService {
         }
         let mut document = event.into_document(self.max_event_bytes)?;
         crate::event::check_basics(&document, &self.validation.required_fields, self.validation.max_depth)?;
+        if topic == "access"
+            && let Some(safelist) = &self.access_safelist
+        {
+            safelist.apply(&mut document);
+        }
         if let Some(pointers) = self.exclusions.get(topic) {
             crate::config::forgerock::apply_exclusions(&mut document, pointers);
         }
