@@ -295,3 +295,38 @@ fn wasp_query_tenant_reads_a_tenants_events_through_the_sidecar_and_from_the_fil
     let unknown = run_wasp(&["query", "--config", "audit.json", "--topic", "access", "--tenant", "initech"], None, fx.path());
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("no tenant `initech` is configured"), "{}", String::from_utf8_lossy(&unknown.stderr));
 }
+
+/// A self-signed certificate that is its own CA (`openssl req -x509` makes
+/// these by default), written as `cert.pem`/`key.pem` into `dir`.
+fn self_signed_ca(dir: &Path) {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut params = rcgen::CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()]).unwrap();
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let cert = params.self_signed(&key).unwrap();
+    std::fs::write(dir.join("cert.pem"), cert.pem()).unwrap();
+    std::fs::write(dir.join("key.pem"), key.serialize_pem()).unwrap();
+}
+
+#[test]
+fn wasp_send_trusts_a_self_signed_certificate_that_is_its_own_ca_and_nothing_else() {
+    let fx = Fixture::new();
+    self_signed_ca(fx.path());
+    config(&fx, Some(json!({"certFile": "cert.pem", "keyFile": "key.pem"})));
+    let run = WaspRun::start(fx.path());
+    std::fs::write(fx.path().join("events.ndjson"), json!({"_id": "ca1", "userId": "bjensen"}).to_string() + "\n").unwrap();
+    let sent = run_wasp(&["send", "--url", &run.url, "--topic", "access", "--token", TOKEN, "--cacert", "cert.pem", "events.ndjson"], None, fx.path());
+    let stderr = String::from_utf8_lossy(&sent.stderr);
+    assert!(sent.status.success(), "{stderr}");
+    assert!(stderr.contains("1 events: 1 accepted"), "{stderr}");
+    // Another self-signed certificate in --cacert: the server is not trusted.
+    let other = Fixture::new();
+    self_signed_ca(other.path());
+    let other_cert = other.path().join("cert.pem");
+    let refused = run_wasp(
+        &["send", "--url", &run.url, "--topic", "access", "--token", TOKEN, "--cacert", other_cert.to_str().unwrap(), "events.ndjson"],
+        None,
+        fx.path(),
+    );
+    assert_ne!(refused.status.code(), Some(0), "{}", String::from_utf8_lossy(&refused.stderr));
+    assert!(written_ids(&fx).len() <= 1);
+}

@@ -1,11 +1,12 @@
 //! The sidecar's command-line client: `wasp send` posts NDJSON events in
 //! batches, `wasp query --url` runs a CREST query or reads one event. HTTPS
-//! trusts the usual web roots, or a private CA with `--cacert`.
+//! trusts the usual web roots, or a private CA with `--cacert` (whose file
+//! may also hold the server's own self-signed certificate: see
+//! `pinned_tls`).
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
@@ -29,27 +30,25 @@ pub(super) struct Remote<'a> {
 
 impl Remote<'_> {
     fn agent(&self) -> anyhow::Result<ureq::Agent> {
-        use ureq::tls::{Certificate, RootCerts, TlsConfig};
-        let mut tls = TlsConfig::builder();
-        if let Some(path) = self.cacert {
-            let pem = std::fs::read(path).with_context(|| format!("--cacert {}", path.display()))?;
-            let certs: Vec<Certificate<'static>> = ureq::tls::parse_pem(&pem)
-                .filter_map(|item| match item {
-                    Ok(ureq::tls::PemItem::Certificate(c)) => Some(Ok(c)),
-                    Ok(_) => None,
-                    Err(e) => Some(Err(e)),
-                })
-                .collect::<Result<_, _>>()
-                .with_context(|| format!("--cacert {}: not a PEM certificate file", path.display()))?;
-            anyhow::ensure!(!certs.is_empty(), "--cacert {}: no CERTIFICATE in the file", path.display());
-            tls = tls.root_certs(RootCerts::Specific(Arc::new(certs)));
-        }
-        let config = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_secs(300)))
-            .tls_config(tls.build())
-            .build();
-        Ok(config.into())
+        use ureq::unversioned::transport::{Connector as _, TcpConnector};
+        let config = ureq::Agent::config_builder().http_status_as_error(false).timeout_global(Some(Duration::from_secs(300))).build();
+        let Some(path) = self.cacert else {
+            // The usual web roots.
+            return Ok(config.into());
+        };
+        let pem = std::fs::read(path).with_context(|| format!("--cacert {}", path.display()))?;
+        let certs: Vec<rustls_pki_types::CertificateDer<'static>> = ureq::tls::parse_pem(&pem)
+            .filter_map(|item| match item {
+                Ok(ureq::tls::PemItem::Certificate(c)) => Some(Ok(rustls_pki_types::CertificateDer::from(c.der().to_vec()))),
+                Ok(_) => None,
+                Err(e) => Some(Err(e)),
+            })
+            .collect::<Result<_, _>>()
+            .with_context(|| format!("--cacert {}: not a PEM certificate file", path.display()))?;
+        anyhow::ensure!(!certs.is_empty(), "--cacert {}: no CERTIFICATE in the file", path.display());
+        let tls = super::pinned_tls::PinnedTls(super::pinned_tls::client_config(certs)?);
+        let connector = ().chain(TcpConnector::default()).chain(tls);
+        Ok(ureq::Agent::with_parts(config, connector, ureq::unversioned::resolver::DefaultResolver::default()))
     }
 
     fn endpoint(&self, path: &str) -> String {

@@ -14,6 +14,7 @@ mod config_check;
 mod new;
 mod dlq;
 mod files;
+mod pinned_tls;
 mod pipe;
 mod run;
 
