@@ -203,6 +203,14 @@ pub(super) fn split_forgerock(
             return Err(invalid(format!("{at}.class"), format!("unknown handler class `{}` (known: wasm, {})", entry.class, known.join(", "))));
         };
         let raw: forgerock::RawForgeRockHandler = deserialize(&entry.config.to_string(), &format!("{at}.config"), invalid)?;
+        // The name becomes a directory (integrity checkpoints, dead letters):
+        // the same rule as for WASM handlers, so that it cannot lead out.
+        if !valid_name(&raw.name) {
+            return Err(invalid(
+                format!("{at}.config.name"),
+                format!("`{}` is not a valid handler name (letters, digits, `.`, `_`, `-`; starting with a letter or digit)", raw.name),
+            ));
+        }
         let settings: serde_json::Map<String, Value> = raw.settings.into_iter().collect();
         let (base_dir, data_dir) = dirs;
         if tenant.is_some() {
