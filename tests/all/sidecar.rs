@@ -58,3 +58,71 @@ fn wasp_run_serves_until_sigterm_and_every_accepted_event_is_written() {
     // Nothing listens any more.
     assert!(TcpStream::connect(&address).is_err());
 }
+
+/// Sends `request` (raw bytes) over a fresh connection and reads the
+/// answer until the server closes; returns the status and the body.
+fn raw_request(address: &str, request: &[u8]) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut stream = TcpStream::connect(address).unwrap();
+    stream.set_read_timeout(Some(std::time::Duration::from_secs(30))).unwrap();
+    stream.write_all(request).unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).unwrap();
+    let response = String::from_utf8_lossy(&response).into_owned();
+    let status = response.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or_else(|| panic!("no status in {response:?}"));
+    let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
+    (status, body)
+}
+
+fn sidecar_config(fx: &Fixture, sidecar: Value) {
+    let mut settings = json!({"adminToken": wasp::sidecar::hash_token(TOKEN), "shutdownDeadline": "20 seconds"});
+    for (k, v) in sidecar.as_object().unwrap() {
+        settings[k] = v.clone();
+    }
+    fx.config_doc(&json!({
+        "eventHandlers": [{"class": "JsonAuditEventHandler", "config": {"name": "json", "logDirectory": "logs", "topics": ["access"]}}],
+        "wasp": {"sidecar": settings}
+    }));
+}
+
+#[test]
+fn a_batch_line_that_is_not_utf8_fails_alone() {
+    // Issue 25: one byte of bad UTF-8 rejected the whole NDJSON batch (400
+    // "the request body is not UTF-8").
+    let fx = Fixture::new();
+    sidecar_config(&fx, json!({}));
+    let run = WaspRun::start(fx.path());
+    let body: &[u8] = b"{\"_id\": \"u1\"}\n{\"_id\": \"bad-\xff\"}\n\n{\"_id\": \"u2\"}\r\n{\"_id\": \"u3\"}";
+    let mut request = format!(
+        "POST /audit/access HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\nContent-Type: application/x-ndjson\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    request.extend_from_slice(body);
+    let (status, answer) = raw_request(&run.address, &request);
+    assert_eq!(status, 200, "{answer}");
+    let report: Value = serde_json::from_str(&answer).unwrap();
+    assert_eq!((report["accepted"].as_u64(), report["rejected"].as_u64()), (Some(3), Some(1)), "{report}");
+    let results = report["results"].as_array().unwrap();
+    let lines: Vec<(u64, u64)> = results.iter().map(|r| (r["line"].as_u64().unwrap(), r["status"].as_u64().unwrap())).collect();
+    assert_eq!(lines, [(1, 201), (2, 400), (4, 201), (5, 201)], "{report}");
+    let message = results[1]["error"]["message"].as_str().unwrap();
+    assert!(message.starts_with("the line is not UTF-8: invalid utf-8 sequence"), "{message}");
+    // One event that is not UTF-8 is still refused whole.
+    let mut single = format!(
+        "POST /audit/access HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\nContent-Type: application/json\r\n\
+         Content-Length: 14\r\nConnection: close\r\n\r\n"
+    )
+    .into_bytes();
+    single.extend_from_slice(b"{\"_id\": \"\xff\"}  ");
+    let (status, answer) = raw_request(&run.address, &single);
+    assert_eq!(status, 400, "{answer}");
+    assert!(answer.contains("the request body is not UTF-8"), "{answer}");
+
+    let (code, stderr) = run.terminate();
+    assert_eq!(code, Some(0), "{stderr}");
+    let written = std::fs::read_to_string(fx.path().join("wasp-data/logs/access.audit.json")).unwrap();
+    let ids: Vec<String> = written.lines().map(|l| serde_json::from_str::<Value>(l).unwrap()["_id"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(ids, ["u1", "u2", "u3"]);
+}
