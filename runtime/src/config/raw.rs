@@ -398,6 +398,12 @@ pub struct RawBudgets {
     /// discarded (not a fault). Default: 64 KiB.
     #[serde(default, deserialize_with = "units::bytes")]
     pub stdio_per_call: Option<usize>,
+    /// Bytes of an `err` message the guest returns (for an event, or from
+    /// `init`) that are kept; a longer one is cut at a character boundary,
+    /// marked as truncated, and its dropped bytes are counted in the fault
+    /// record (`truncatedBytes`). Not a fault by itself. Default: 16 KiB.
+    #[serde(default, deserialize_with = "units::bytes")]
+    pub error_per_event: Option<usize>,
     /// Bytes of state (keys + values) the handler may keep. Fault:
     /// `state-limit`. Default: 1 MiB.
     #[serde(default, deserialize_with = "units::bytes")]
@@ -431,6 +437,7 @@ impl RawBudgets {
             output_per_call: self.output_per_call.or(fallback.output_per_call),
             log_per_event: self.log_per_event.or(fallback.log_per_event),
             stdio_per_call: self.stdio_per_call.or(fallback.stdio_per_call),
+            error_per_event: self.error_per_event.or(fallback.error_per_event),
             state: self.state.or(fallback.state),
             instances: self.instances.or(fallback.instances),
             tables: self.tables.or(fallback.tables),

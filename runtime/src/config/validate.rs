@@ -96,6 +96,7 @@ fn resolve_budgets(b: raw::RawBudgets, at: &str, invalid: &impl Fn(String, Strin
         output_bytes_per_call: b.output_per_call.unwrap_or(d.output_bytes_per_call),
         log_bytes_per_event: b.log_per_event.unwrap_or(d.log_bytes_per_event),
         stdio_bytes_per_call: b.stdio_per_call.unwrap_or(d.stdio_bytes_per_call),
+        error_bytes_per_event: b.error_per_event.unwrap_or(d.error_bytes_per_event),
         instances: b.instances.unwrap_or(d.instances),
         tables: b.tables.unwrap_or(d.tables),
         memories: b.memories.unwrap_or(d.memories),

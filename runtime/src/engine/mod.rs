@@ -28,7 +28,7 @@ use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 pub use filter::{FilterInstance, FilterPre, Verdict};
-pub use instance::{BatchOutcome, Fault, FaultKind, HandlerInstance, HandlerPre};
+pub use instance::{BatchOutcome, Fault, FaultKind, GuestError, HandlerInstance, HandlerPre};
 pub use output::{OutputSpec, StagedRecord};
 pub use state::StateStore;
 pub use store::Budgets;

@@ -34,6 +34,8 @@ pub struct Budgets {
     pub log_bytes_per_event: usize,
     /// Bytes of stdout/stderr kept per call (the rest is counted, not kept).
     pub stdio_bytes_per_call: usize,
+    /// Bytes of a guest's `err` message kept (the rest is cut and counted).
+    pub error_bytes_per_event: usize,
     /// Component instances one store may create.
     pub instances: usize,
     /// Tables one store may create.
@@ -59,6 +61,7 @@ impl Default for Budgets {
             output_bytes_per_call: 16 << 20,
             log_bytes_per_event: 16 << 10,
             stdio_bytes_per_call: 64 << 10,
+            error_bytes_per_event: 16 << 10,
             // A Rust guest has 1 instance, 1 table and 1 memory; Python and
             // JavaScript components a few dozen core instances.
             instances: 64,

@@ -28,13 +28,15 @@
 //! | `wasi-dns` | resolves `localhost:80` |
 //! | `emit-other` | emits to the output named by `output` (default `other-tenant.log`), returns `emit`'s answer |
 //! | `every-10th` | panics when the event's sequence is a multiple of 10, otherwise echoes |
+//! | `huge-err` | returns an `Err` of `bytes` bytes (event field, default 1 MiB) of `€` (3 bytes each) |
 //!
 //! Each `wasi-*` probe tries one thing the sandbox must refuse. If it
 //! succeeds, the probe emits `{"id", "leak": "<what it got>"}` to `out` and
 //! returns `Ok` (so a leak shows up as a record); if it is refused, the probe
 //! returns `Err("<probe> refused: <error>")`.
 //!
-//! `init` fails when the config has `"fail_init": true`, and panics (a trap
+//! `init` fails when the config has `"fail_init": true` (with an error of
+//! `fail_init_bytes` bytes when that is set), and panics (a trap
 //! inside `init`) when it has `"trap_init": true`. With `"healthy": true` it
 //! ignores `action` and echoes every event (a well-behaved neighbour).
 
@@ -58,6 +60,9 @@ struct Probe {
 impl Handler for Probe {
     fn init(config: Config) -> Result<Self, String> {
         if config.get("/fail_init").and_then(|v| v.as_bool()) == Some(true) {
+            if let Some(bytes) = config.get("/fail_init_bytes").and_then(|v| v.as_u64()) {
+                return Err(huge_message(bytes));
+            }
             return Err("init refused: fail_init is set".into());
         }
         if config.get("/trap_init").and_then(|v| v.as_bool()) == Some(true) {
@@ -188,9 +193,18 @@ impl Handler for Probe {
                 emit("out", echo())
             }
 
+            // Hostile guests: huge errors.
+            "huge-err" => Err(huge_message(event.get("/bytes").and_then(|v| v.as_u64()).unwrap_or(1 << 20))),
+
             other => Err(format!("unknown action {other}")),
         }
     }
+}
+
+/// A message of `bytes` bytes (rounded down to whole `€`, 3 bytes each), so
+/// that a cut must find a character boundary.
+fn huge_message(bytes: u64) -> String {
+    "€".repeat((bytes / 3) as usize)
 }
 
 /// Reports a capability the sandbox should not have granted: a record on
