@@ -200,6 +200,41 @@ fn a_guest_that_faults_on_every_tenth_event_loses_only_those() {
     assert_eq!(summary.handler("healthy").unwrap().delivered, 40);
 }
 
+// Issue 25: a guest blocked in a host call (a WASI sleep or wait) was not
+// stopped by its deadline (epoch interruption only reaches running
+// WebAssembly code); stdin must not block either.
+
+#[test]
+fn sleeping_in_a_host_call_is_cut_at_the_deadline() {
+    let started = std::time::Instant::now();
+    let l = dead_letter(json!({"budgets": {"deadline": "200 ms"}}), json!({"action": "sleep"}), "deadline");
+    assert!(l.fault.message.contains("blocked in the host call `wasi:io/poll"), "{l:#?}");
+    // An hour asked for; the batch call and the event's own call each end
+    // at the deadline.
+    assert!(started.elapsed() < std::time::Duration::from_secs(30), "took {:?}", started.elapsed());
+}
+
+#[test]
+fn blocking_on_a_pollable_is_cut_at_the_deadline() {
+    let l = dead_letter(json!({"budgets": {"deadline": "200 ms"}}), json!({"action": "block-pollable"}), "deadline");
+    assert!(l.fault.message.contains("blocked in the host call `wasi:io/poll#[method]pollable.block`"), "{l:#?}");
+}
+
+#[test]
+fn a_short_sleep_within_the_deadline_is_not_a_fault() {
+    let (letter, delivered) = run_hostile(json!({"budgets": {"deadline": "2 seconds"}}), json!({"action": "sleep", "ms": 20}));
+    assert!(letter.is_none(), "{letter:#?}");
+    assert!(delivered.iter().any(|r| r["id"] == "bad"), "{delivered:?}");
+}
+
+#[test]
+fn stdin_is_closed_and_does_not_block() {
+    let (letter, delivered) = run_hostile(json!({"budgets": {"deadline": "2 seconds"}}), json!({"action": "read-stdin"}));
+    assert!(letter.is_none(), "{letter:#?}");
+    let record = delivered.iter().find(|r| r["id"] == "bad").unwrap();
+    assert_eq!(record["stdin"], "Ok(0)", "{record}");
+}
+
 // Issue 25: a guest's `err` message had no size limit (1 MiB per dead
 // letter and per log line).
 
@@ -273,6 +308,33 @@ fn pipe_within(fx: &Fixture, input: &str, limit: std::time::Duration) -> (Option
     let stderr = String::from_utf8_lossy(&drain.join().unwrap()).into_owned();
     let summary = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}\n{stderr}"));
     (status.code(), summary, stderr)
+}
+
+#[test]
+fn wasp_pipe_ends_when_a_guest_sleeps_for_an_hour_and_the_breaker_opens() {
+    // The issue's case: `handle` sleeps an hour; `wasp pipe` never exited.
+    let fx = Fixture::new();
+    let sleeper = probe_handler("sleeper", json!({"budgets": {"deadline": "300 ms"}}));
+    fx.config(&[sleeper, healthy_probe()]);
+    let input: String = (0..10).map(|n| format!("{}\n", json!({"_id": format!("e{n}"), "action": "sleep"}))).collect();
+    let started = std::time::Instant::now();
+    let (code, summary, stderr) = pipe_within(&fx, &input, std::time::Duration::from_secs(90));
+    let took = started.elapsed();
+    assert_eq!(code, Some(3), "{stderr}");
+    let handlers = summary["handlers"].as_array().unwrap();
+    let sleeper = handlers.iter().find(|h| h["name"] == "sleeper").unwrap();
+    assert_eq!((sleeper["received"].as_u64(), sleeper["deadLettered"].as_u64(), sleeper["lost"].as_u64()), (Some(10), Some(10), Some(0)), "{sleeper}");
+    // Each call ended at its deadline: the breaker opened after 5 of them.
+    let deadline = sleeper["faults"]["deadline"].as_u64().unwrap_or(0);
+    let quarantined = sleeper["faults"]["quarantined"].as_u64().unwrap_or(0);
+    assert!(deadline >= 5 && deadline + quarantined == 10, "{sleeper}");
+    assert!(sleeper["quarantines"].as_u64().unwrap() >= 1, "{sleeper}");
+    let healthy = handlers.iter().find(|h| h["name"] == "healthy").unwrap();
+    assert_eq!(healthy["delivered"].as_u64(), Some(10), "{healthy}");
+    // A few calls of 300 ms (a batch, then five events alone), not hours.
+    assert!(took < std::time::Duration::from_secs(30), "took {took:?}");
+    let letter = fx.dead_letters("sleeper").into_iter().find(|l| serde_json::to_value(l.fault.kind).unwrap() == "deadline").unwrap();
+    assert!(letter.fault.message.contains("blocked in the host call"), "{letter:#?}");
 }
 
 #[test]

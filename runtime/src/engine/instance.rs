@@ -307,6 +307,9 @@ pub(super) fn arm(store: &mut Store<StoreData>, fuel: u64, budgets: &Budgets) {
     store.set_fuel(fuel).expect("fuel is enabled in the engine");
     let ticks = budgets.deadline.as_millis().div_ceil(EPOCH_TICK.as_millis()).max(1) as u64;
     store.set_epoch_deadline(ticks);
+    // Epoch interruption does not reach a guest waiting in a host call:
+    // WASI waits end at this instant (see `poll`).
+    store.data_mut().deadline = Some(std::time::Instant::now() + budgets.deadline);
 }
 
 /// Turns a wasmtime error into a fault, using the limiter's record and the
@@ -320,6 +323,7 @@ pub(super) fn classify(store: &mut Store<StoreData>, error: &wasmtime::Error, fu
     let (kind, message) = match trap {
         Some(Trap::OutOfFuel) => (FaultKind::Fuel, "ran out of fuel".to_owned()),
         Some(Trap::Interrupt) => (FaultKind::Deadline, "passed its wall-clock deadline".to_owned()),
+        _ if let Some(blocked) = error.downcast_ref::<super::poll::BlockedPastDeadline>() => (FaultKind::Deadline, blocked.to_string()),
         _ if data.output.over_budget => over(FaultKind::OutputLimit),
         _ if data.logging.over_budget => over(FaultKind::LogLimit),
         _ if data.state.over_budget => over(FaultKind::StateLimit),

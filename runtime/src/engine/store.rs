@@ -3,7 +3,7 @@
 //! limiter, and the state of each WASP host interface.
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use wasmtime::ResourceLimiter;
@@ -14,6 +14,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use super::logging::LoggingState;
 use super::output::{OutputSpec, OutputState};
+use super::poll::DeadlinePoll;
 use super::state::{StateStore, StateView};
 
 /// The budgets one handler instance runs under. `docs/sandbox.md` lists each
@@ -85,6 +86,9 @@ pub struct StoreData {
     pub state: StateView,
     pub stdout: Capture,
     pub stderr: Capture,
+    /// When the call in progress must end (set by `arm`): WASI waits are
+    /// cut there (see `poll`).
+    pub deadline: Option<Instant>,
 }
 
 impl StoreData {
@@ -103,7 +107,13 @@ impl StoreData {
             state: StateView::new(state),
             stdout,
             stderr,
+            deadline: None,
         }
+    }
+
+    /// The view of `wasi:io/poll` that bounds waits by the call's deadline.
+    pub(super) fn poll_view(&mut self) -> DeadlinePoll<'_> {
+        DeadlinePoll { table: &mut self.table, deadline: self.deadline }
     }
 }
 
