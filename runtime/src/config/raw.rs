@@ -205,6 +205,22 @@ pub struct RawSidecar {
     /// `0` turns watching off; SIGHUP reloads either way. Default: 2 seconds.
     #[serde(default, deserialize_with = "units::duration")]
     pub watch_interval: Option<Duration>,
+    /// How long a client may take to send a request's headers, from the
+    /// moment the connection waits for them (a new connection, or an idle
+    /// keep-alive one); past it the connection is closed. Default:
+    /// 10 seconds.
+    #[serde(default, deserialize_with = "units::duration")]
+    pub header_read_timeout: Option<Duration>,
+    /// How long a client may take to send a request's body once its
+    /// headers arrived; past it the request is answered 408 and the
+    /// connection closed. Default: 60 seconds.
+    #[serde(default, deserialize_with = "units::duration")]
+    pub body_read_timeout: Option<Duration>,
+    /// Most client connections served at once; more wait in the listen
+    /// queue until one closes (keep it well below the process's file
+    /// descriptor limit). Default: 512.
+    #[serde(default, deserialize_with = "units::number")]
+    pub max_connections: Option<usize>,
     /// Application tokens: `{"tenant": "acme", "hash": "sha256:…"}` may
     /// publish and query only for tenant `acme` (queries go to
     /// `tenants.acme.handlerForQueries`); `{"tenant": null, "hash": …}` (or

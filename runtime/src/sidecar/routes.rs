@@ -41,7 +41,9 @@ async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) 
     tokio::task::spawn_blocking(work).await.map_err(|e| CrestError::internal(format!("the request's work failed: {e}")))
 }
 
-/// The body, at most `maxBodyBytes` (413 past it).
+/// The body, at most `maxBodyBytes` (413 past it), arrived within
+/// `bodyReadTimeout` (408 past it: a client that declared more than it
+/// sends does not hold the connection).
 async fn read_body(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Bytes, CrestError> {
     let max = state.sidecar.max_body_bytes;
     let too_large = || CrestError::new(StatusCode::PAYLOAD_TOO_LARGE, format!("the request body is larger than maxBodyBytes ({max} bytes)"));
@@ -49,7 +51,14 @@ async fn read_body(state: &AppState, headers: &HeaderMap, body: Body) -> Result<
     if declared.is_some_and(|n| n > max as u64) {
         return Err(too_large());
     }
-    axum::body::to_bytes(body, max).await.map_err(|e| {
+    let timeout = state.sidecar.body_read_timeout;
+    let read = tokio::time::timeout(timeout, axum::body::to_bytes(body, max)).await.map_err(|_| {
+        CrestError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            format!("the request body did not arrive within bodyReadTimeout ({} ms)", timeout.as_millis()),
+        )
+    })?;
+    read.map_err(|e| {
         if std::error::Error::source(&e).is_some_and(|s| s.is::<http_body_util::LengthLimitError>()) {
             too_large()
         } else {
