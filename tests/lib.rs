@@ -192,9 +192,22 @@ impl WaspRun {
     /// Starts `wasp run --config audit.json --listen 127.0.0.1:0` in `dir`
     /// and waits until it listens.
     pub fn start(dir: &Path) -> WaspRun {
+        let mut command = Command::new(wasp_bin());
+        command.args(["run", "--config", "audit.json", "--listen", "127.0.0.1:0"]);
+        Self::start_command(command, dir)
+    }
+
+    /// Like [`start`](Self::start), with the process's limit of open file
+    /// descriptors set to `max_fds` (`ulimit -n`).
+    pub fn start_with_fd_limit(dir: &Path, max_fds: u32) -> WaspRun {
+        let mut command = Command::new("sh");
+        command.args(["-c", &format!("ulimit -n {max_fds} && exec \"$0\" run --config audit.json --listen 127.0.0.1:0")]).arg(wasp_bin());
+        Self::start_command(command, dir)
+    }
+
+    fn start_command(mut command: Command, dir: &Path) -> WaspRun {
         use std::io::{BufRead, Read};
-        let mut child = Command::new(wasp_bin())
-            .args(["run", "--config", "audit.json", "--listen", "127.0.0.1:0"])
+        let mut child = command
             .current_dir(dir)
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::piped())

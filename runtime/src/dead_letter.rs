@@ -89,6 +89,15 @@ pub struct FaultRecord {
     pub fuel_used: u64,
     /// Peak linear memory of the failing instance, in bytes.
     pub peak_memory: u64,
+    /// Bytes cut from the end of the guest's `err` message, over its
+    /// `errorPerEvent` budget (the message then ends with
+    /// `… [truncated: N more bytes]`); absent when nothing was cut.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub truncated_bytes: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl FaultRecord {
@@ -100,12 +109,18 @@ impl FaultRecord {
             trap_code: fault.trap_code.clone(),
             fuel_used: fault.fuel_used,
             peak_memory: fault.peak_memory as u64,
+            truncated_bytes: fault.truncated_bytes,
         }
+    }
+
+    /// The record of an `err` the guest returned for the event.
+    pub fn guest_error(error: &crate::engine::GuestError) -> Self {
+        FaultRecord { truncated_bytes: error.truncated_bytes, ..FaultRecord::plain(FaultKind::GuestError, error.message.clone()) }
     }
 
     /// A record without a call behind it (a guest error, an output failure).
     pub fn plain(kind: FaultKind, message: impl Into<String>) -> Self {
-        FaultRecord { kind, message: message.into(), trap_code: None, fuel_used: 0, peak_memory: 0 }
+        FaultRecord { kind, message: message.into(), trap_code: None, fuel_used: 0, peak_memory: 0, truncated_bytes: 0 }
     }
 }
 

@@ -88,3 +88,28 @@ fn emitted_records_are_never_audited_again() {
     let h = &s.shutdown().handlers[0];
     assert_eq!(h.received, 4);
 }
+
+#[test]
+fn wasp_pipe_rejects_a_line_that_is_not_utf8_and_reads_on() {
+    // Issue 25: `wasp pipe` stopped at a non-UTF-8 line (exit 1, no
+    // summary, the later lines never read).
+    let fx = Fixture::new();
+    fx.config_doc(&json!({"eventHandlers": [{"class": "JsonAuditEventHandler",
+        "config": {"name": "json", "logDirectory": "logs", "topics": ["access"]}}]}));
+    let mut input = Vec::new();
+    input.extend_from_slice(b"{\"_id\": \"first\"}\n");
+    input.extend_from_slice(b"{\"_id\": \"bad-\xff\xfe\"}\n");
+    input.extend_from_slice(b"\n");
+    input.extend_from_slice(b"{\"_id\": \"after\"}\r\n");
+    input.extend_from_slice(b"{\"_id\": \"last\"}");
+    std::fs::write(fx.path().join("events.ndjson"), &input).unwrap();
+    let out = wasp_tests::run_wasp(&["pipe", "--config", "audit.json", "--topic", "access", "--input", "events.ndjson", "--json"], None, fx.path());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("events.ndjson line 2: rejected: the line is not UTF-8: invalid utf-8 sequence"), "{stderr}");
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(summary["input"], json!({"lines": 4, "accepted": 3, "rejected": 1}), "{summary}");
+    let written = std::fs::read_to_string(fx.path().join("wasp-data/logs/access.audit.json")).unwrap();
+    let ids: Vec<String> = written.lines().map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["_id"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(ids, ["first", "after", "last"]);
+}

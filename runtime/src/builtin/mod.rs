@@ -38,7 +38,7 @@ pub(crate) fn handle_batch(handler: &mut dyn NativeHandler, events: &[Arc<HostEv
                 staged.extend(records.into_iter().map(|(output, data)| StagedRecord { sequence: event.sequence, output, data }));
                 results.push(Ok(()));
             }
-            Err(message) => results.push(Err(message)),
+            Err(message) => results.push(Err(crate::engine::GuestError { message, truncated_bytes: 0 })),
         }
     }
     BatchOutcome { results, staged, fuel_used: 0 }

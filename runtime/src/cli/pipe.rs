@@ -46,13 +46,25 @@ pub fn run(config: &Path, input: &Path, options: &Options<'_>) -> anyhow::Result
         Box::new(std::fs::File::open(input).with_context(|| format!("cannot open input {}", input.display()))?)
     };
     let mut counts = InputCounts::default();
-    for (index, line) in BufReader::new(reader).lines().enumerate() {
-        let line = line.with_context(|| format!("reading {} line {}", input.display(), index + 1))?;
-        if line.trim().is_empty() {
+    let mut reader = BufReader::new(reader);
+    let mut bytes = Vec::new();
+    for index in 0usize.. {
+        bytes.clear();
+        let read = reader.read_until(b'\n', &mut bytes).with_context(|| format!("reading {} line {}", input.display(), index + 1))?;
+        if read == 0 {
+            break;
+        }
+        let raw = bytes.strip_suffix(b"\n").unwrap_or(&bytes);
+        let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+        // Each line is decoded on its own: one that is not UTF-8 is
+        // rejected like any bad event, and the next lines are read.
+        let line = std::str::from_utf8(raw);
+        if line.is_ok_and(|l| l.trim().is_empty()) {
             continue;
         }
         counts.lines += 1;
-        match publish_line(&service, &line, topic, tenant) {
+        let published = line.map_err(|e| format!("the line is not UTF-8: {e}")).and_then(|line| publish_line(&service, line, topic, tenant));
+        match published {
             Ok(receipt) => {
                 counts.accepted += 1;
                 if options.receipts {

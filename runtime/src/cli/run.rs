@@ -57,7 +57,8 @@ pub fn run(config_path: &Path, listen: Option<String>) -> anyhow::Result<ExitCod
         Some(acceptor) => {
             let listener = {
                 let _inside = runtime.enter();
-                sidecar::TlsListener::new(listener, acceptor).context("starting the TLS listener")?
+                sidecar::TlsListener::with_handshake_limit(listener, acceptor, state.sidecar.max_connections)
+                    .context("starting the TLS listener")?
             };
             eprintln!("wasp run: listening on https://{address}");
             runtime.block_on(sidecar::serve(listener, state, signal))?

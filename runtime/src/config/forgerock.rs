@@ -79,7 +79,9 @@ impl HandlerClass {
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RawForgeRockHandler {
-    /// The handler's name.
+    /// The handler's name: letters, digits, `.`, `_`, `-`, starting with a
+    /// letter or digit (it names directories: integrity checkpoints, dead
+    /// letters), unique among the handlers of the list.
     pub name: String,
     /// Topics it receives.
     #[serde(default)]

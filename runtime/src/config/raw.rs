@@ -212,6 +212,22 @@ pub struct RawSidecar {
     /// `0` turns watching off; SIGHUP reloads either way. Default: 2 seconds.
     #[serde(default, deserialize_with = "units::duration")]
     pub watch_interval: Option<Duration>,
+    /// How long a client may take to send a request's headers, from the
+    /// moment the connection waits for them (a new connection, or an idle
+    /// keep-alive one); past it the connection is closed. Default:
+    /// 10 seconds.
+    #[serde(default, deserialize_with = "units::duration")]
+    pub header_read_timeout: Option<Duration>,
+    /// How long a client may take to send a request's body once its
+    /// headers arrived; past it the request is answered 408 and the
+    /// connection closed. Default: 60 seconds.
+    #[serde(default, deserialize_with = "units::duration")]
+    pub body_read_timeout: Option<Duration>,
+    /// Most client connections served at once; more wait in the listen
+    /// queue until one closes (keep it well below the process's file
+    /// descriptor limit). Default: 512.
+    #[serde(default, deserialize_with = "units::number")]
+    pub max_connections: Option<usize>,
     /// Application tokens: `{"tenant": "acme", "hash": "sha256:…"}` may
     /// publish and query only for tenant `acme` (queries go to
     /// `tenants.acme.handlerForQueries`); `{"tenant": null, "hash": …}` (or
@@ -405,6 +421,12 @@ pub struct RawBudgets {
     /// discarded (not a fault). Default: 64 KiB.
     #[serde(default, deserialize_with = "units::bytes")]
     pub stdio_per_call: Option<usize>,
+    /// Bytes of an `err` message the guest returns (for an event, or from
+    /// `init`) that are kept; a longer one is cut at a character boundary,
+    /// marked as truncated, and its dropped bytes are counted in the fault
+    /// record (`truncatedBytes`). Not a fault by itself. Default: 16 KiB.
+    #[serde(default, deserialize_with = "units::bytes")]
+    pub error_per_event: Option<usize>,
     /// Bytes of state (keys + values) the handler may keep. Fault:
     /// `state-limit`. Default: 1 MiB.
     #[serde(default, deserialize_with = "units::bytes")]
@@ -438,6 +460,7 @@ impl RawBudgets {
             output_per_call: self.output_per_call.or(fallback.output_per_call),
             log_per_event: self.log_per_event.or(fallback.log_per_event),
             stdio_per_call: self.stdio_per_call.or(fallback.stdio_per_call),
+            error_per_event: self.error_per_event.or(fallback.error_per_event),
             state: self.state.or(fallback.state),
             instances: self.instances.or(fallback.instances),
             tables: self.tables.or(fallback.tables),

@@ -96,6 +96,7 @@ fn resolve_budgets(b: raw::RawBudgets, at: &str, invalid: &impl Fn(String, Strin
         output_bytes_per_call: b.output_per_call.unwrap_or(d.output_bytes_per_call),
         log_bytes_per_event: b.log_per_event.unwrap_or(d.log_bytes_per_event),
         stdio_bytes_per_call: b.stdio_per_call.unwrap_or(d.stdio_bytes_per_call),
+        error_bytes_per_event: b.error_per_event.unwrap_or(d.error_bytes_per_event),
         instances: b.instances.unwrap_or(d.instances),
         tables: b.tables.unwrap_or(d.tables),
         memories: b.memories.unwrap_or(d.memories),
@@ -203,6 +204,14 @@ pub(super) fn split_forgerock(
             return Err(invalid(format!("{at}.class"), format!("unknown handler class `{}` (known: wasm, {})", entry.class, known.join(", "))));
         };
         let raw: forgerock::RawForgeRockHandler = deserialize(&entry.config.to_string(), &format!("{at}.config"), invalid)?;
+        // The name becomes a directory (integrity checkpoints, dead letters):
+        // the same rule as for WASM handlers, so that it cannot lead out.
+        if !valid_name(&raw.name) {
+            return Err(invalid(
+                format!("{at}.config.name"),
+                format!("`{}` is not a valid handler name (letters, digits, `.`, `_`, `-`; starting with a letter or digit)", raw.name),
+            ));
+        }
         let settings: serde_json::Map<String, Value> = raw.settings.into_iter().collect();
         let (base_dir, data_dir) = dirs;
         if tenant.is_some() {

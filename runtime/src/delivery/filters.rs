@@ -116,7 +116,7 @@ fn replacement(event: &Arc<HostEvent>, verdict: Verdict) -> Result<Option<Arc<Ho
         Verdict::Drop => return Ok(None),
         Verdict::Replace(json) => json,
     };
-    let bad = |message: String| Fault { kind: FaultKind::Trap, message, trap_code: Some("invalid replacement".into()), fuel_used: 0, peak_memory: 0 };
+    let bad = |message: String| Fault { kind: FaultKind::Trap, message, trap_code: Some("invalid replacement".into()), fuel_used: 0, peak_memory: 0, truncated_bytes: 0 };
     let mut document = json.as_str().into_document(usize::MAX).map_err(|e| bad(format!("the replacement is not an event: {e}")))?;
     document.insert("_id".into(), serde_json::Value::String(event.id.clone()));
     let mut replaced = HostEvent::from_document(&event.topic, document, usize::MAX).map_err(|e| bad(format!("the replacement is not an event: {e}")))?;

@@ -466,7 +466,7 @@ impl Worker {
     pub(crate) fn instance(&mut self) -> Result<&mut HandlerInstance, Fault> {
         if self.instance.is_none() {
             let Some(pre) = &self.pre else {
-                return Err(Fault { kind: FaultKind::Init, message: "a built-in handler has no instance".into(), trap_code: None, fuel_used: 0, peak_memory: 0 });
+                return Err(Fault { kind: FaultKind::Init, message: "a built-in handler has no instance".into(), trap_code: None, fuel_used: 0, peak_memory: 0, truncated_bytes: 0 });
             };
             let instance = pre.instantiate(
                 &self.name,
@@ -526,7 +526,7 @@ impl Worker {
                     accepted.insert(event.sequence);
                     results.push(None);
                 }
-                Err(message) => results.push(Some(EventResult::Failed(FaultRecord::plain(FaultKind::GuestError, message.clone())))),
+                Err(error) => results.push(Some(EventResult::Failed(FaultRecord::guest_error(error)))),
             }
         }
         let records: Vec<_> = outcome.staged.iter().filter(|r| accepted.contains(&r.sequence)).collect();

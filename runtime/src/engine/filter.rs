@@ -99,6 +99,7 @@ impl FilterInstance {
                 trap_code: Some("wrong result count".into()),
                 fuel_used,
                 peak_memory: self.store.data().limits.peak_memory,
+                truncated_bytes: 0,
             }),
             Err(e) => Err(classify(&mut self.store, &e, fuel_used)),
         }

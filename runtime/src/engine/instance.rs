@@ -113,13 +113,52 @@ pub struct Fault {
     pub fuel_used: u64,
     /// The instance's peak linear memory, in bytes.
     pub peak_memory: usize,
+    /// Bytes cut from the end of a guest's `err` message (`init` returned
+    /// one longer than the `errorPerEvent` budget); 0 otherwise.
+    pub truncated_bytes: u64,
+}
+
+/// The `err` a guest returned for one event, cut to its handler's
+/// `errorPerEvent` budget.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GuestError {
+    /// The guest's message (when cut, it ends with a `[truncated: …]` mark).
+    pub message: String,
+    /// Bytes cut from the end of the guest's message (0: kept whole).
+    pub truncated_bytes: u64,
+}
+
+impl GuestError {
+    /// `message` cut to at most `max` bytes (at a character boundary), then
+    /// marked as truncated.
+    pub fn bounded(message: String, max: usize) -> Self {
+        let (message, truncated_bytes) = bound_message(message, max);
+        GuestError { message, truncated_bytes }
+    }
+}
+
+/// Cuts `message` to at most `max` bytes at a character boundary and marks
+/// it; returns it and how many bytes were cut.
+pub(crate) fn bound_message(mut message: String, max: usize) -> (String, u64) {
+    if message.len() <= max {
+        return (message, 0);
+    }
+    let mut cut = max;
+    while !message.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    let dropped = (message.len() - cut) as u64;
+    message.truncate(cut);
+    message.push_str(&format!("… [truncated: {dropped} more bytes]"));
+    (message, dropped)
 }
 
 /// A batch call that completed (no trap).
 #[derive(Debug)]
 pub struct BatchOutcome {
-    /// One result per event, in order: `Err` carries the guest's message.
-    pub results: Vec<Result<(), String>>,
+    /// One result per event, in order: `Err` carries the guest's message
+    /// (bounded by `errorPerEvent`).
+    pub results: Vec<Result<(), GuestError>>,
     /// The records emitted during the call (for every event; commit only
     /// those of `Ok` events).
     pub staged: Vec<StagedRecord>,
@@ -183,23 +222,26 @@ pub(super) fn start<B>(
     let init_fuel = budgets.fuel_per_event.saturating_mul(100);
     arm(&mut store, init_fuel, budgets);
     store.data_mut().logging.begin(100);
-    let init_fault = |store: &mut Store<StoreData>, message: String| {
+    let init_fault = |store: &mut Store<StoreData>, message: String, truncated_bytes: u64| {
         let (fuel_used, peak_memory) = (init_fuel - store.get_fuel().unwrap_or(0), store.data().limits.peak_memory);
-        Fault { kind: FaultKind::Init, message, trap_code: None, fuel_used, peak_memory }
+        Fault { kind: FaultKind::Init, message, trap_code: None, fuel_used, peak_memory, truncated_bytes }
     };
     let bindings = match instantiate(&mut store) {
         Ok(b) => b,
         Err(e) => {
             let fault = classify(&mut store, &e, 0);
-            return Err(init_fault(&mut store, format!("instantiation failed ({}): {}", fault.kind.as_str(), fault.message)));
+            return Err(init_fault(&mut store, format!("instantiation failed ({}): {}", fault.kind.as_str(), fault.message), 0));
         }
     };
     match init(&bindings, &mut store) {
         Ok(Ok(())) => {}
-        Ok(Err(message)) => return Err(init_fault(&mut store, format!("init returned an error: {message}"))),
+        Ok(Err(message)) => {
+            let (message, truncated) = bound_message(message, budgets.error_bytes_per_event);
+            return Err(init_fault(&mut store, format!("init returned an error: {message}"), truncated));
+        }
         Err(e) => {
             let fault = classify(&mut store, &e, 0);
-            return Err(init_fault(&mut store, format!("init faulted ({}): {}", fault.kind.as_str(), fault.message)));
+            return Err(init_fault(&mut store, format!("init faulted ({}): {}", fault.kind.as_str(), fault.message), 0));
         }
     }
     drain_stdio(&mut store);
@@ -234,6 +276,8 @@ impl HandlerInstance {
             Ok(results) if results.len() == events.len() => {
                 drain_stdio(&mut self.store);
                 self.store.data_mut().state.commit();
+                let max = self.budgets.error_bytes_per_event;
+                let results = results.into_iter().map(|r| r.map_err(|message| GuestError::bounded(message, max))).collect();
                 Ok(BatchOutcome { results, staged: self.store.data_mut().output.take(), fuel_used })
             }
             Ok(results) => {
@@ -246,6 +290,7 @@ impl HandlerInstance {
                     trap_code: Some("wrong result count".into()),
                     fuel_used,
                     peak_memory: self.store.data().limits.peak_memory,
+                    truncated_bytes: 0,
                 })
             }
             Err(e) => {
@@ -262,6 +307,9 @@ pub(super) fn arm(store: &mut Store<StoreData>, fuel: u64, budgets: &Budgets) {
     store.set_fuel(fuel).expect("fuel is enabled in the engine");
     let ticks = budgets.deadline.as_millis().div_ceil(EPOCH_TICK.as_millis()).max(1) as u64;
     store.set_epoch_deadline(ticks);
+    // Epoch interruption does not reach a guest waiting in a host call:
+    // WASI waits end at this instant (see `poll`).
+    store.data_mut().deadline = Some(std::time::Instant::now() + budgets.deadline);
 }
 
 /// Turns a wasmtime error into a fault, using the limiter's record and the
@@ -275,6 +323,7 @@ pub(super) fn classify(store: &mut Store<StoreData>, error: &wasmtime::Error, fu
     let (kind, message) = match trap {
         Some(Trap::OutOfFuel) => (FaultKind::Fuel, "ran out of fuel".to_owned()),
         Some(Trap::Interrupt) => (FaultKind::Deadline, "passed its wall-clock deadline".to_owned()),
+        _ if let Some(blocked) = error.downcast_ref::<super::poll::BlockedPastDeadline>() => (FaultKind::Deadline, blocked.to_string()),
         _ if data.output.over_budget => over(FaultKind::OutputLimit),
         _ if data.logging.over_budget => over(FaultKind::LogLimit),
         _ if data.state.over_budget => over(FaultKind::StateLimit),
@@ -289,7 +338,7 @@ pub(super) fn classify(store: &mut Store<StoreData>, error: &wasmtime::Error, fu
         (FaultKind::Trap | FaultKind::Panic | FaultKind::Memory, Some(trap)) => Some(trap.to_string()),
         _ => None,
     };
-    Fault { kind, message, trap_code, fuel_used, peak_memory }
+    Fault { kind, message, trap_code, fuel_used, peak_memory, truncated_bytes: 0 }
 }
 
 /// Moves captured stdout/stderr into the host log; returns them.

@@ -3,7 +3,8 @@
 //! handler instances with fuel and wall-clock budgets.
 //!
 //! Layout: `bindings` holds the one private `bindgen!` of the handler world;
-//! every host interface lives in its own file (`logging`, `output`, `state`)
+//! every host interface lives in its own file (`logging`, `output`, `state`,
+//! and `poll`, which bounds WASI waits by the call's deadline)
 //! with its own state type and `add_to_linker`; `store` is the per-instance
 //! store data (WASI without files, network or environment; captured stdio;
 //! memory limits); `instance` runs batches and classifies faults; `cache`
@@ -17,6 +18,7 @@ mod filter;
 mod instance;
 mod logging;
 mod output;
+mod poll;
 mod state;
 mod store;
 
@@ -28,7 +30,7 @@ use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 pub use filter::{FilterInstance, FilterPre, Verdict};
-pub use instance::{BatchOutcome, Fault, FaultKind, HandlerInstance, HandlerPre};
+pub use instance::{BatchOutcome, Fault, FaultKind, GuestError, HandlerInstance, HandlerPre};
 pub use output::{OutputSpec, StagedRecord};
 pub use state::StateStore;
 pub use store::Budgets;
@@ -204,6 +206,8 @@ pub(crate) fn engine_fingerprint(engine: &Engine) -> u64 {
 fn sandbox_linker(engine: &Engine) -> wasmtime::Result<Linker<store::StoreData>> {
     let mut linker = Linker::new(engine);
     wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
+    // WASI waits (sleep, poll) end at the call's deadline too.
+    poll::add_to_linker(&mut linker)?;
     logging::add_to_linker(&mut linker)?;
     output::add_to_linker(&mut linker)?;
     state::add_to_linker(&mut linker)?;

@@ -3,7 +3,7 @@
 //! limiter, and the state of each WASP host interface.
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use wasmtime::ResourceLimiter;
@@ -14,6 +14,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use super::logging::LoggingState;
 use super::output::{OutputSpec, OutputState};
+use super::poll::DeadlinePoll;
 use super::state::{StateStore, StateView};
 
 /// The budgets one handler instance runs under. `docs/sandbox.md` lists each
@@ -34,6 +35,8 @@ pub struct Budgets {
     pub log_bytes_per_event: usize,
     /// Bytes of stdout/stderr kept per call (the rest is counted, not kept).
     pub stdio_bytes_per_call: usize,
+    /// Bytes of a guest's `err` message kept (the rest is cut and counted).
+    pub error_bytes_per_event: usize,
     /// Component instances one store may create.
     pub instances: usize,
     /// Tables one store may create.
@@ -59,6 +62,7 @@ impl Default for Budgets {
             output_bytes_per_call: 16 << 20,
             log_bytes_per_event: 16 << 10,
             stdio_bytes_per_call: 64 << 10,
+            error_bytes_per_event: 16 << 10,
             // A Rust guest has 1 instance, 1 table and 1 memory; Python and
             // JavaScript components a few dozen core instances.
             instances: 64,
@@ -82,6 +86,9 @@ pub struct StoreData {
     pub state: StateView,
     pub stdout: Capture,
     pub stderr: Capture,
+    /// When the call in progress must end (set by `arm`): WASI waits are
+    /// cut there (see `poll`).
+    pub deadline: Option<Instant>,
 }
 
 impl StoreData {
@@ -100,7 +107,13 @@ impl StoreData {
             state: StateView::new(state),
             stdout,
             stderr,
+            deadline: None,
         }
+    }
+
+    /// The view of `wasi:io/poll` that bounds waits by the call's deadline.
+    pub(super) fn poll_view(&mut self) -> DeadlinePoll<'_> {
+        DeadlinePoll { table: &mut self.table, deadline: self.deadline }
     }
 }
 

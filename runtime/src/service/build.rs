@@ -250,10 +250,12 @@ fn builtin_parts(config: &Config, h: &crate::config::forgerock::ForgeRockHandler
     use crate::outputs::log_file::codec::{CsvRows, JsonLines, LineCodec};
     let sync = config.journal.durability == Durability::Fsync;
     let topic_index = || h.topics.iter().enumerate().map(|(i, t)| (t.clone(), i)).collect();
-    // Chain checkpoints of tamper-evident outputs: outside the log directory.
+    // Chain checkpoints of tamper-evident outputs: outside the log
+    // directory, under `<dataDirectory>/integrity` (opened as a capability
+    // when needed, so that no name leads out of it).
     let state_dir = match &h.tenant {
-        None => config.data_dir.join("integrity").join(&h.name),
-        Some(t) => config.data_dir.join("integrity").join("tenants").join(t).join(&h.name),
+        None => PathBuf::from(&h.name),
+        Some(t) => Path::new("tenants").join(t).join(&h.name),
     };
     let root = h.tenant.as_ref().map(|t| config.tenants[t].output_root.as_path());
     match settings {
@@ -263,7 +265,7 @@ fn builtin_parts(config: &Config, h: &crate::config::forgerock::ForgeRockHandler
             (Box::new(json_stdout::JsonStdoutHandler(s.clone())), Ok((vec![sink], vec![summary])), 10_000, std::time::Duration::ZERO)
         }
         BuiltinSettings::Json(s) => {
-            let opened = open_log_files((root, &s.log_directory), h, s.security.as_ref(), &s.rotation, &s.retention, sync, &state_dir, |topic| {
+            let opened = open_log_files((root, &s.log_directory), h, s.security.as_ref(), &s.rotation, &s.retention, sync, (&config.data_dir, &state_dir), |topic| {
                 Ok((json::JsonSettings::file_name(topic), Box::new(JsonLines) as Box<dyn LineCodec>))
             });
             let native = json::JsonHandler { outputs: topic_index(), elasticsearch_compatible: s.elasticsearch_compatible };
@@ -271,7 +273,7 @@ fn builtin_parts(config: &Config, h: &crate::config::forgerock::ForgeRockHandler
         }
         BuiltinSettings::Csv(s) => {
             let mut topics = std::collections::BTreeMap::new();
-            let opened = open_log_files((root, &s.log_directory), h, s.security.as_ref(), &s.rotation, &s.retention, sync, &state_dir, |topic| {
+            let opened = open_log_files((root, &s.log_directory), h, s.security.as_ref(), &s.rotation, &s.retention, sync, (&config.data_dir, &state_dir), |topic| {
                 let schema = schema_source(config, topic)?;
                 let columns = crate::outputs::csv::codec::columns_for_schema(&schema);
                 topics.insert(topic.to_owned(), (topics.len(), columns.clone()));
@@ -294,7 +296,8 @@ pub(crate) fn schema_source(config: &Config, topic: &str) -> Result<serde_json::
     Ok(doc.get("schema").cloned().unwrap_or(doc))
 }
 
-/// Opens one log file per topic in `directory`.
+/// Opens one log file per topic in `directory`; with `security`, their
+/// chain checkpoints go to `state_dir` inside `<data_dir>/integrity`.
 #[allow(clippy::too_many_arguments)]
 fn open_log_files(
     (root, directory): (Option<&Path>, &Path),
@@ -303,11 +306,20 @@ fn open_log_files(
     rotation: &crate::outputs::rotation::RotationPolicy,
     retention: &crate::outputs::rotation::RetentionPolicy,
     sync: bool,
-    state_dir: &Path,
+    (data_dir, state_dir): (&Path, &Path),
     mut codec_for: impl FnMut(&str) -> Result<(String, Box<dyn crate::outputs::log_file::codec::LineCodec>), String>,
 ) -> Result<Outputs, String> {
     use crate::outputs::log_file::{Integrity, LogFile, LogOptions};
     let dir = crate::outputs::open_directory(root, directory, true).map_err(|e| format!("the log directory: {e}"))?;
+    let checkpoints = match security {
+        None => None,
+        Some(_) => {
+            let integrity_root = data_dir.join("integrity");
+            let opened = crate::outputs::open_directory(Some(&integrity_root), state_dir, true)
+                .map_err(|e| format!("the integrity checkpoint directory: {e}"))?;
+            Some((Arc::new(opened), integrity_root.join(state_dir)))
+        }
+    };
     let integrity = match security {
         None => None,
         Some(s) => Some(Integrity {
@@ -319,7 +331,10 @@ fn open_log_files(
     let mut outputs = Vec::new();
     for topic in &h.topics {
         let (file, codec) = codec_for(topic)?;
-        let checkpoint = integrity.as_ref().map(|_| state_dir.join(format!("{file}.state")));
+        let checkpoint = checkpoints.as_ref().map(|(dir, shown)| {
+            let name = format!("{file}.state");
+            crate::outputs::log_file::Checkpoint { dir: dir.clone(), shown: shown.join(&name), name }
+        });
         let options = LogOptions { rotation: rotation.clone(), retention: retention.clone(), integrity: integrity.clone(), sync, checkpoint, ..Default::default() };
         let log = LogFile::open(&dir, PathBuf::from(&file), directory.join(&file), codec, options)
             .map_err(|e| format!("cannot open {}: {e}", directory.join(&file).display()))?;

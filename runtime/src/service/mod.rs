@@ -378,6 +378,19 @@ impl AuditService {
         self.append(None, &self.topics, topic, event)
     }
 
+    /// Whether `topic` is a topic of the top level (`tenant` `None`) or of
+    /// that tenant (false for an unknown tenant).
+    pub fn has_topic(&self, tenant: Option<&str>, topic: &str) -> bool {
+        let topics = match tenant {
+            None => &self.topics,
+            Some(t) => match self.tenants.get(t) {
+                Some(t) => &t.topics,
+                None => return false,
+            },
+        };
+        topics.read().unwrap().contains(topic)
+    }
+
     /// The configuration running now (the last one reloaded).
     pub fn config(&self) -> Arc<Config> {
         self.current.lock().unwrap_or_else(|e| e.into_inner()).clone()

@@ -20,6 +20,13 @@ pub const DEFAULT_SHUTDOWN_DEADLINE: Duration = Duration::from_secs(30);
 pub const DEFAULT_FLUSH_TIMEOUT: Duration = Duration::from_secs(60);
 /// Default `watchInterval`.
 pub const DEFAULT_WATCH_INTERVAL: Duration = Duration::from_secs(2);
+/// Default `headerReadTimeout`.
+pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default `bodyReadTimeout`.
+pub const DEFAULT_BODY_READ_TIMEOUT: Duration = Duration::from_secs(60);
+/// Default `maxConnections` (half the usual limit of 1,024 file
+/// descriptors).
+pub const DEFAULT_MAX_CONNECTIONS: usize = 512;
 
 /// How requests are authenticated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,6 +59,13 @@ pub struct SidecarConfig {
     /// How often the configuration and component files are looked at for
     /// hot reload (`None`: not watched; SIGHUP still reloads).
     pub watch_interval: Option<Duration>,
+    /// How long a client may take to send a request's headers (then the
+    /// connection is closed).
+    pub header_read_timeout: Duration,
+    /// How long a client may take to send a request's body (then 408).
+    pub body_read_timeout: Duration,
+    /// Most connections served at once (more wait in the listen queue).
+    pub max_connections: usize,
 }
 
 impl Default for SidecarConfig {
@@ -66,12 +80,16 @@ impl Default for SidecarConfig {
             flush_timeout: DEFAULT_FLUSH_TIMEOUT,
             tls: None,
             watch_interval: Some(DEFAULT_WATCH_INTERVAL),
+            header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
+            body_read_timeout: DEFAULT_BODY_READ_TIMEOUT,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
         }
     }
 }
 
 impl SidecarConfig {
-    /// Validates `wasp.sidecar`: the address has a port, limits are above 0,
+    /// Validates `wasp.sidecar`: the address has a port, limits and
+    /// timeouts are above 0,
     /// each hash is `sha256:<64 hex digits>` and appears once, each token's
     /// tenant exists, and `auth: none` comes without tokens.
     pub(crate) fn validate(
@@ -93,6 +111,14 @@ impl SidecarConfig {
         };
         let max_body_bytes = positive(raw.max_body_bytes, "maxBodyBytes", DEFAULT_MAX_BODY_BYTES)?;
         let max_batch_events = positive(raw.max_batch_events, "maxBatchEvents", DEFAULT_MAX_BATCH_EVENTS)?;
+        let max_connections = positive(raw.max_connections, "maxConnections", DEFAULT_MAX_CONNECTIONS)?;
+        let timeout = |value: Option<Duration>, field: &str, default: Duration| match value {
+            Some(Duration::ZERO) => Err(invalid(at(field), "must be greater than 0".into())),
+            Some(timeout) => Ok(timeout),
+            None => Ok(default),
+        };
+        let header_read_timeout = timeout(raw.header_read_timeout, "headerReadTimeout", DEFAULT_HEADER_READ_TIMEOUT)?;
+        let body_read_timeout = timeout(raw.body_read_timeout, "bodyReadTimeout", DEFAULT_BODY_READ_TIMEOUT)?;
         let auth = match raw.auth.as_deref() {
             None | Some("tokens") => AuthMode::Tokens,
             Some("none") => AuthMode::None,
@@ -151,6 +177,9 @@ impl SidecarConfig {
                 Some(Duration::ZERO) => None,
                 Some(interval) => Some(interval),
             },
+            header_read_timeout,
+            body_read_timeout,
+            max_connections,
         })
     }
 

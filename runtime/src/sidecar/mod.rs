@@ -14,9 +14,11 @@
 //! | `GET /metrics` | admin | Prometheus text |
 //!
 //! [`app`] builds the router over an [`AppState`] (testable without a
-//! socket); [`serve`] runs it on a listener until the shutdown future
-//! resolves, then stops accepting, lets requests in flight finish and the
-//! handlers drain the journal, all within `shutdownDeadline`.
+//! socket); [`serve`] runs it on a listener (`server`: at most
+//! `maxConnections` at once, `headerReadTimeout`; `bodyReadTimeout` is
+//! `routes::read_body`'s) until the shutdown future resolves, then stops
+//! accepting, lets requests in flight finish and the handlers drain the
+//! journal, all within `shutdownDeadline`.
 //!
 //! The service's blocking calls (`flush`, `rotate`, queries, NDJSON
 //! batches) run on tokio's blocking pool; a single `publish` (which only
@@ -27,6 +29,7 @@ mod config;
 pub mod errors;
 pub mod metrics;
 mod routes;
+mod server;
 pub mod tls;
 
 #[cfg(test)]
@@ -41,10 +44,13 @@ use axum::routing::{get, post};
 use tokio::net::TcpListener;
 
 pub use auth::{Role, TokenHash, generate_token, hash_token};
-pub use config::{AuthMode, DEFAULT_LISTEN, DEFAULT_MAX_BATCH_EVENTS, DEFAULT_MAX_BODY_BYTES, DEFAULT_SHUTDOWN_DEADLINE, DEFAULT_WATCH_INTERVAL, SidecarConfig};
+pub use config::{
+    AuthMode, DEFAULT_BODY_READ_TIMEOUT, DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_LISTEN, DEFAULT_MAX_BATCH_EVENTS, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_SHUTDOWN_DEADLINE, DEFAULT_WATCH_INTERVAL, SidecarConfig,
+};
 pub use errors::CrestError;
 pub use metrics::Metrics;
-pub use tls::{TlsError, TlsFiles, TlsListener};
+pub use tls::{DEFAULT_MAX_HANDSHAKES, TlsError, TlsFiles, TlsListener};
 
 use crate::{AuditService, Config, Summary};
 
@@ -155,25 +161,20 @@ where
         drain_state.draining.store(true, Ordering::Release);
         let _ = fired.send(());
     };
-    let server = axum::serve(listener, app(state.clone())).with_graceful_shutdown(signal).into_future();
+    let limits = server::ConnectionLimits {
+        max_connections: state.sidecar.max_connections,
+        header_read_timeout: state.sidecar.header_read_timeout,
+    };
+    let server = server::run(listener, app(state.clone()), limits, signal);
     let mut server = std::pin::pin!(server);
     let mut finished = false;
     tokio::select! {
-        result = &mut server => {
-            result.map_err(SidecarError::Serve)?;
-            finished = true;
-        }
+        () = &mut server => finished = true,
         _ = signalled => {}
     }
     let deadline = tokio::time::Instant::now() + state.sidecar.shutdown_deadline;
     if !finished {
-        finished = match tokio::time::timeout_at(deadline, &mut server).await {
-            Ok(result) => {
-                result.map_err(SidecarError::Serve)?;
-                true
-            }
-            Err(_) => false,
-        };
+        finished = tokio::time::timeout_at(deadline, &mut server).await.is_ok();
     }
     let service = state.service.clone();
     let closing = tokio::task::spawn_blocking(move || service.close());

@@ -41,7 +41,9 @@ async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) 
     tokio::task::spawn_blocking(work).await.map_err(|e| CrestError::internal(format!("the request's work failed: {e}")))
 }
 
-/// The body, at most `maxBodyBytes` (413 past it).
+/// The body, at most `maxBodyBytes` (413 past it), arrived within
+/// `bodyReadTimeout` (408 past it: a client that declared more than it
+/// sends does not hold the connection).
 async fn read_body(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Bytes, CrestError> {
     let max = state.sidecar.max_body_bytes;
     let too_large = || CrestError::new(StatusCode::PAYLOAD_TOO_LARGE, format!("the request body is larger than maxBodyBytes ({max} bytes)"));
@@ -49,7 +51,14 @@ async fn read_body(state: &AppState, headers: &HeaderMap, body: Body) -> Result<
     if declared.is_some_and(|n| n > max as u64) {
         return Err(too_large());
     }
-    axum::body::to_bytes(body, max).await.map_err(|e| {
+    let timeout = state.sidecar.body_read_timeout;
+    let read = tokio::time::timeout(timeout, axum::body::to_bytes(body, max)).await.map_err(|_| {
+        CrestError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            format!("the request body did not arrive within bodyReadTimeout ({} ms)", timeout.as_millis()),
+        )
+    })?;
+    read.map_err(|e| {
         if std::error::Error::source(&e).is_some_and(|s| s.is::<http_body_util::LengthLimitError>()) {
             too_large()
         } else {
@@ -212,7 +221,7 @@ fn receipt_json(receipt: &Receipt) -> Value {
 /// each gets its own result (the batch is not all-or-nothing). More lines
 /// than `maxBatchEvents`: 413, nothing published.
 async fn publish_batch(state: Arc<AppState>, tenant: Option<String>, topic: String, body: Bytes) -> Reply {
-    let events = utf8(&body)?.lines().filter(|l| !l.trim().is_empty()).count();
+    let events = ndjson_lines(&body).count();
     let max = state.sidecar.max_batch_events;
     if events > max {
         return Err(CrestError::new(
@@ -223,7 +232,7 @@ async fn publish_batch(state: Arc<AppState>, tenant: Option<String>, topic: Stri
     if events == 0 {
         return Err(CrestError::bad_request("the batch holds no event (NDJSON: one JSON event per line)"));
     }
-    let (body, retry) = blocking(move || batch_results(&state, tenant.as_deref(), &topic, std::str::from_utf8(&body).unwrap_or_default(), events)).await?;
+    let (body, retry) = blocking(move || batch_results(&state, tenant.as_deref(), &topic, &body, events)).await?;
     let mut response = ([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], body).into_response();
     if retry {
         response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(1u32));
@@ -231,21 +240,49 @@ async fn publish_batch(state: Arc<AppState>, tenant: Option<String>, topic: Stri
     Ok(response)
 }
 
+/// The non-blank lines of an NDJSON body with their 1-based numbers (blank
+/// lines count), each decoded on its own: one line that is not UTF-8 fails
+/// alone. Lines end at `\n`; a `\r` before it is dropped (as `str::lines`).
+fn ndjson_lines(body: &[u8]) -> impl Iterator<Item = (usize, Result<&str, std::str::Utf8Error>)> {
+    body.split(|b| *b == b'\n')
+        .enumerate()
+        .map(|(index, line)| (index + 1, std::str::from_utf8(line.strip_suffix(b"\r").unwrap_or(line))))
+        .filter(|(_, line)| !matches!(line, Ok(l) if l.trim().is_empty()))
+}
+
 /// Publishes each line of an NDJSON batch and writes the answer
 /// `{"results": [...], "accepted": n, "rejected": n}` straight into text
 /// (one result per line; the hot path of batch ingest allocates little).
 /// Returns it, and whether a line was refused with a `Retry-After`.
-fn batch_results(state: &AppState, tenant: Option<&str>, topic: &str, text: &str, events: usize) -> (String, bool) {
+fn batch_results(state: &AppState, tenant: Option<&str>, topic: &str, body: &[u8], events: usize) -> (String, bool) {
     use std::fmt::Write as _;
     let (mut out, mut accepted, mut rejected, mut retry) = (String::with_capacity(events * 96 + 64), 0u64, 0u64, false);
     let mut reasons: Vec<(&'static str, u64)> = Vec::new();
-    let mut unknown_topic = 0u64;
+    let (mut unknown_topic, mut unknown_invalid) = (0u64, 0u64);
     out.push_str("{\"results\":[");
-    for (index, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+    for (n, line) in ndjson_lines(body) {
         if accepted + rejected > 0 {
             out.push(',');
         }
-        let n = index + 1;
+        let line = match line {
+            Ok(line) => line,
+            Err(e) => {
+                rejected += 1;
+                // Counted as an invalid event of the topic, or under
+                // `_unknown` (callers must not grow the series).
+                if state.service.has_topic(tenant, topic) {
+                    match reasons.iter_mut().find(|(r, _)| *r == "invalid") {
+                        Some((_, count)) => *count += 1,
+                        None => reasons.push(("invalid", 1)),
+                    }
+                } else {
+                    unknown_invalid += 1;
+                }
+                let error = CrestError::bad_request(format!("the line is not UTF-8: {e}"));
+                let _ = write!(out, "{}", json!({"line": n, "status": 400, "error": error.to_json()}));
+                continue;
+            }
+        };
         let started = Instant::now();
         let result = match tenant {
             Some(t) => state.service.publish_as(t, topic, line),
@@ -282,6 +319,9 @@ fn batch_results(state: &AppState, tenant: Option<&str>, topic: &str, text: &str
     state.metrics.count(topic, tenant, accepted, reasons);
     if unknown_topic > 0 {
         state.metrics.count("_unknown", tenant, 0, [("unknown-topic", unknown_topic)]);
+    }
+    if unknown_invalid > 0 {
+        state.metrics.count("_unknown", tenant, 0, [("invalid", unknown_invalid)]);
     }
     (out, retry)
 }

@@ -20,6 +20,10 @@ use tokio_rustls::server::TlsStream;
 /// A handshake that takes longer is dropped.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Handshakes at once of [`TlsListener::new`] (the default
+/// `maxConnections`).
+pub const DEFAULT_MAX_HANDSHAKES: usize = super::config::DEFAULT_MAX_CONNECTIONS;
+
 /// `wasp.sidecar.tls`: where the certificate chain and its key are.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TlsFiles {
@@ -96,12 +100,26 @@ impl std::fmt::Debug for TlsListener {
 
 impl TlsListener {
     /// Accepts on `tcp` (call inside a tokio runtime); the accepting task
-    /// stops when the listener is dropped.
+    /// stops when the listener is dropped. At most
+    /// [`DEFAULT_MAX_HANDSHAKES`] handshakes run at once.
     pub fn new(tcp: TcpListener, acceptor: TlsAcceptor) -> std::io::Result<TlsListener> {
+        Self::with_handshake_limit(tcp, acceptor, DEFAULT_MAX_HANDSHAKES)
+    }
+
+    /// Like [`new`](Self::new), with at most `max_handshakes` handshakes
+    /// at once: the others wait in the listen queue, so that clients that
+    /// never finish theirs cannot use up the process's file descriptors
+    /// (`wasp run` passes `maxConnections`).
+    pub fn with_handshake_limit(tcp: TcpListener, acceptor: TlsAcceptor, max_handshakes: usize) -> std::io::Result<TlsListener> {
         let local = tcp.local_addr()?;
         let (tx, ready) = mpsc::channel(64);
+        let handshakes = Arc::new(tokio::sync::Semaphore::new(max_handshakes.max(1)));
         tokio::spawn(async move {
             loop {
+                let permit = tokio::select! {
+                    permit = handshakes.clone().acquire_owned() => permit.expect("the semaphore is never closed"),
+                    () = tx.closed() => return,
+                };
                 let accepted = tokio::select! {
                     accepted = tcp.accept() => accepted,
                     () = tx.closed() => return,
@@ -117,7 +135,9 @@ impl TlsListener {
                 };
                 let (acceptor, tx) = (acceptor.clone(), tx.clone());
                 tokio::spawn(async move {
-                    match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                    let handshake = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await;
+                    drop(permit);
+                    match handshake {
                         Ok(Ok(tls)) => {
                             let _ = tx.send((tls, peer)).await;
                         }

@@ -48,6 +48,19 @@ pub struct Integrity {
     pub signature_interval: Duration,
 }
 
+/// Where a tamper-evident file's chain state is saved: the file `name`
+/// inside `dir`, a directory capability (nothing outside it is reachable,
+/// whatever `name` holds).
+#[derive(Debug, Clone)]
+pub struct Checkpoint {
+    /// The directory of the checkpoint.
+    pub dir: Arc<Dir>,
+    /// The checkpoint's file name in `dir` (one path component).
+    pub name: String,
+    /// The checkpoint's path, for people.
+    pub shown: PathBuf,
+}
+
 /// How a log file is written.
 #[derive(Debug, Clone)]
 pub struct LogOptions {
@@ -63,7 +76,7 @@ pub struct LogOptions {
     /// directory), so that records lost from the end of the file (a crash
     /// before the disk had them, or a cut) are declared by a signed `gap`
     /// record when the file is opened again, not silently renumbered.
-    pub checkpoint: Option<PathBuf>,
+    pub checkpoint: Option<Checkpoint>,
     /// The time source.
     pub clock: Arc<dyn Clock>,
 }
@@ -169,8 +182,8 @@ impl LogFile {
     /// signed that the files no longer hold are declared by a signed `gap`
     /// record, and the chain continues after them.
     fn declare_lost_records(&mut self) -> std::io::Result<()> {
-        let (Some(path), Some(integrity), Some(chain)) = (&self.options.checkpoint, self.options.integrity.clone(), &self.chain) else { return Ok(()) };
-        let Some(saved) = recover::read_checkpoint(path)? else { return Ok(()) };
+        let (Some(checkpoint), Some(integrity), Some(chain)) = (&self.options.checkpoint, self.options.integrity.clone(), &self.chain) else { return Ok(()) };
+        let Some(saved) = recover::read_checkpoint(checkpoint)? else { return Ok(()) };
         let state = chain.state();
         if saved.seq <= state.seq {
             return Ok(());
@@ -351,9 +364,9 @@ impl Sink for LogFile {
         }
         self.committed_len = self.len;
         if std::mem::take(&mut self.checkpoint_due)
-            && let (Some(path), Some(chain)) = (&self.options.checkpoint, &self.chain)
+            && let (Some(checkpoint), Some(chain)) = (&self.options.checkpoint, &self.chain)
         {
-            recover::write_checkpoint(path, chain.state())?;
+            recover::write_checkpoint(checkpoint, chain.state())?;
         }
         Ok(())
     }

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use cap_std::fs::Dir;
 
-use super::LogOptions;
+use super::{Checkpoint, LogOptions};
 use super::codec::LineCodec;
 use crate::integrity::verify::Entry;
 use crate::integrity::{ChainState, RecordKind};
@@ -111,25 +111,23 @@ pub(super) fn final_state_of(dir: &Dir, name: &str, codec: &dyn LineCodec) -> st
 }
 
 /// Reads a checkpoint (`None` when there is none yet).
-pub(super) fn read_checkpoint(path: &Path) -> std::io::Result<Option<ChainState>> {
-    let text = match std::fs::read_to_string(path) {
+pub(super) fn read_checkpoint(checkpoint: &Checkpoint) -> std::io::Result<Option<ChainState>> {
+    let text = match checkpoint.dir.read_to_string(&checkpoint.name) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e),
     };
-    let bad = || std::io::Error::other(format!("{}: not a checkpoint (`{{\"seq\": N, \"head\": \"<hex>\"}}`)", path.display()));
+    let bad = || std::io::Error::other(format!("{}: not a checkpoint (`{{\"seq\": N, \"head\": \"<hex>\"}}`)", checkpoint.shown.display()));
     let doc: serde_json::Value = serde_json::from_str(&text).map_err(|_| bad())?;
     let seq = doc.get("seq").and_then(serde_json::Value::as_u64).ok_or_else(bad)?;
     let head = doc.get("head").and_then(|h| h.as_str()).and_then(|h| hex::decode(h).ok()).and_then(|h| h.try_into().ok()).ok_or_else(bad)?;
     Ok(Some(ChainState { seq, head }))
 }
 
-/// Saves a checkpoint atomically (temporary file, rename).
-pub(super) fn write_checkpoint(path: &Path, state: ChainState) -> std::io::Result<()> {
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent)?;
-    }
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, serde_json::json!({"seq": state.seq, "head": state.head_hex()}).to_string())?;
-    std::fs::rename(&tmp, path)
+/// Saves a checkpoint atomically (temporary file, rename), inside its
+/// directory capability.
+pub(super) fn write_checkpoint(checkpoint: &Checkpoint, state: ChainState) -> std::io::Result<()> {
+    let tmp = format!("{}.tmp", checkpoint.name.strip_suffix(".state").unwrap_or(&checkpoint.name));
+    checkpoint.dir.write(&tmp, serde_json::json!({"seq": state.seq, "head": state.head_hex()}).to_string())?;
+    checkpoint.dir.rename(&tmp, &checkpoint.dir, &checkpoint.name)
 }

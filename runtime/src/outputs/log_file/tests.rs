@@ -192,7 +192,9 @@ fn records_lost_from_the_end_are_declared_by_a_signed_gap() {
     let dir = tempfile::tempdir().unwrap();
     let state_dir = tempfile::tempdir().unwrap();
     let (keys, clock) = (keys(), ManualClock::new(start_time()));
-    let with_checkpoint = || LogOptions { checkpoint: Some(state_dir.path().join("access.state")), ..options(&keys, &clock) };
+    let state = std::sync::Arc::new(cap_std::fs::Dir::open_ambient_dir(state_dir.path(), cap_std::ambient_authority()).unwrap());
+    let checkpoint = super::Checkpoint { dir: state, name: "access.state".into(), shown: state_dir.path().join("access.state") };
+    let with_checkpoint = || LogOptions { checkpoint: Some(checkpoint.clone()), ..options(&keys, &clock) };
     let mut log = open(dir.path(), Box::new(JsonLines), with_checkpoint());
     for n in 0..4 {
         log.write(&record(n)).unwrap();

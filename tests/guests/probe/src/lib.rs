@@ -28,13 +28,18 @@
 //! | `wasi-dns` | resolves `localhost:80` |
 //! | `emit-other` | emits to the output named by `output` (default `other-tenant.log`), returns `emit`'s answer |
 //! | `every-10th` | panics when the event's sequence is a multiple of 10, otherwise echoes |
+//! | `sleep` | `std::thread::sleep` for `ms` milliseconds (event field, default an hour): blocks in a WASI host call (`poll`), where epoch interruption cannot reach it; then echoes |
+//! | `block-pollable` | subscribes to a monotonic-clock pollable for `ms` milliseconds (default an hour) and calls `pollable.block` on it; then echoes |
+//! | `read-stdin` | reads stdin to its end (the sandbox's stdin is closed: returns at once), then echoes |
+//! | `huge-err` | returns an `Err` of `bytes` bytes (event field, default 1 MiB) of `€` (3 bytes each) |
 //!
 //! Each `wasi-*` probe tries one thing the sandbox must refuse. If it
 //! succeeds, the probe emits `{"id", "leak": "<what it got>"}` to `out` and
 //! returns `Ok` (so a leak shows up as a record); if it is refused, the probe
 //! returns `Err("<probe> refused: <error>")`.
 //!
-//! `init` fails when the config has `"fail_init": true`, and panics (a trap
+//! `init` fails when the config has `"fail_init": true` (with an error of
+//! `fail_init_bytes` bytes when that is set), and panics (a trap
 //! inside `init`) when it has `"trap_init": true`. With `"healthy": true` it
 //! ignores `action` and echoes every event (a well-behaved neighbour).
 
@@ -58,6 +63,9 @@ struct Probe {
 impl Handler for Probe {
     fn init(config: Config) -> Result<Self, String> {
         if config.get("/fail_init").and_then(|v| v.as_bool()) == Some(true) {
+            if let Some(bytes) = config.get("/fail_init_bytes").and_then(|v| v.as_u64()) {
+                return Err(huge_message(bytes));
+            }
             return Err("init refused: fail_init is set".into());
         }
         if config.get("/trap_init").and_then(|v| v.as_bool()) == Some(true) {
@@ -188,9 +196,62 @@ impl Handler for Probe {
                 emit("out", echo())
             }
 
+            // Hostile guests: waiting in a host call, and huge errors.
+            "sleep" => {
+                let ms = event.get("/ms").and_then(|v| v.as_u64()).unwrap_or(3_600_000);
+                std::thread::sleep(Duration::from_millis(ms));
+                emit("out", echo())
+            }
+            "block-pollable" => {
+                let ms = event.get("/ms").and_then(|v| v.as_u64()).unwrap_or(3_600_000);
+                block_on_clock(ms);
+                emit("out", echo())
+            }
+            "read-stdin" => {
+                let mut input = Vec::new();
+                let read = std::io::Read::read_to_end(&mut std::io::stdin(), &mut input);
+                emit("out", json!({"id": event.id(), "stdin": format!("{read:?}")}).to_string())
+            }
+            "huge-err" => Err(huge_message(event.get("/bytes").and_then(|v| v.as_u64()).unwrap_or(1 << 20))),
+
             other => Err(format!("unknown action {other}")),
         }
     }
+}
+
+/// A message of `bytes` bytes (rounded down to whole `€`, 3 bytes each), so
+/// that a cut must find a character boundary.
+fn huge_message(bytes: u64) -> String {
+    "€".repeat((bytes / 3) as usize)
+}
+
+/// `wasi:clocks/monotonic-clock.subscribe-duration`, then
+/// `pollable.block` (not `poll`) on it.
+fn block_on_clock(ms: u64) {
+    #[cfg(target_arch = "wasm32")]
+    {
+        #[link(wasm_import_module = "wasi:clocks/monotonic-clock@0.2.0")]
+        unsafe extern "C" {
+            #[link_name = "subscribe-duration"]
+            fn subscribe_duration(nanos: i64) -> i32;
+        }
+        #[link(wasm_import_module = "wasi:io/poll@0.2.0")]
+        unsafe extern "C" {
+            #[link_name = "[method]pollable.block"]
+            fn block(pollable: i32);
+            #[link_name = "[resource-drop]pollable"]
+            fn drop_pollable(pollable: i32);
+        }
+        // SAFETY: canonical ABI calls with plain integers; the handle comes
+        // from `subscribe-duration` and is dropped once.
+        unsafe {
+            let pollable = subscribe_duration((ms * 1_000_000) as i64);
+            block(pollable);
+            drop_pollable(pollable);
+        }
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    std::thread::sleep(Duration::from_millis(ms));
 }
 
 /// Reports a capability the sandbox should not have granted: a record on
