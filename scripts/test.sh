@@ -10,6 +10,16 @@ rustup target add wasm32-wasip2
 # RUST_BACKTRACE=1 makes every guest trap capture a native backtrace: slow and noisy.
 export RUST_BACKTRACE=0
 
+# Real receivers the output tests talk to: rsyslog (TCP, UDP and TLS with
+# its gnutls driver), from Debian's packages.
+if ! [ -x /usr/sbin/rsyslogd ] || ! [ -e /usr/lib/x86_64-linux-gnu/rsyslog/lmnsd_gtls.so ]; then
+    if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq rsyslog rsyslog-gnutls >/dev/null
+    else
+        echo "scripts/test.sh: rsyslog and rsyslog-gnutls are missing (apt-get install rsyslog rsyslog-gnutls); the syslog tests skip" >&2
+    fi
+fi
+
 # The Python and JavaScript guests (componentize-py, componentize-js, pinned)
 # are built from source; their tests fail under CI=true if they are missing.
 bash scripts/build-guests.sh

@@ -27,6 +27,7 @@ mod seeds;
 mod severity;
 mod shutdown;
 mod spill;
+mod syslog;
 mod tamper;
 mod tenants;
 mod validation;

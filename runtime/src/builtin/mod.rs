@@ -13,6 +13,7 @@ pub mod json;
 pub mod json_stdout;
 pub mod query;
 mod settings;
+pub mod syslog;
 
 use std::sync::Arc;
 
@@ -53,6 +54,8 @@ pub enum BuiltinSettings {
     JsonStdout(json_stdout::JsonStdoutSettings),
     /// `CsvAuditEventHandler`.
     Csv(csv::CsvSettings),
+    /// `SyslogAuditEventHandler`.
+    Syslog(syslog::SyslogSettings),
 }
 
 impl BuiltinSettings {
@@ -69,6 +72,7 @@ impl BuiltinSettings {
             HandlerClass::Json => BuiltinSettings::Json(json::JsonSettings::from_settings(settings, base_dir, data_dir)?),
             HandlerClass::JsonStdout => BuiltinSettings::JsonStdout(json_stdout::JsonStdoutSettings::from_settings(settings)?),
             HandlerClass::Csv => BuiltinSettings::Csv(csv::CsvSettings::from_settings(settings, base_dir, data_dir)?),
+            HandlerClass::Syslog => BuiltinSettings::Syslog(syslog::SyslogSettings::from_settings(settings, base_dir)?),
             _ => return Ok(None),
         }))
     }
@@ -78,7 +82,7 @@ impl BuiltinSettings {
         match self {
             BuiltinSettings::Json(s) => Some(&s.log_directory),
             BuiltinSettings::Csv(s) => Some(&s.log_directory),
-            BuiltinSettings::JsonStdout(_) => None,
+            BuiltinSettings::JsonStdout(_) | BuiltinSettings::Syslog(_) => None,
         }
     }
 
@@ -87,7 +91,7 @@ impl BuiltinSettings {
         match self {
             BuiltinSettings::Json(s) => s.security.as_ref(),
             BuiltinSettings::Csv(s) => s.security.as_ref(),
-            BuiltinSettings::JsonStdout(_) => None,
+            BuiltinSettings::JsonStdout(_) | BuiltinSettings::Syslog(_) => None,
         }
     }
 }

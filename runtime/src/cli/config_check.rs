@@ -67,6 +67,13 @@ pub fn run(path: &Path) -> anyhow::Result<ExitCode> {
                 writeln!(out, "    files {}/<topic>.csv{}", s.log_directory.display(), if s.security.is_some() { ", tamper-evident" } else { "" })?;
             }
             Some(crate::builtin::BuiltinSettings::JsonStdout(_)) => writeln!(out, "    standard output")?,
+            Some(crate::builtin::BuiltinSettings::Syslog(s)) => {
+                writeln!(out, "    syslog {} (facility {}, app {})", s.target.location(), s.facility, s.product_name)?;
+                use std::net::ToSocketAddrs;
+                if h.enabled && let Err(e) = (s.target.host.as_str(), s.target.port).to_socket_addrs() {
+                    problems.push(format!("handler `{name}`: the syslog host `{}` does not resolve: {e}", s.target.host));
+                }
+            }
             None => {}
         }
         if let Some(security) = h.builtin.as_ref().and_then(|b| b.security())

@@ -101,7 +101,15 @@ pub struct Worker {
     pub controls: Controls,
     /// A [`Control::Stop`] was taken.
     pub stopping: bool,
+    /// An output whose errors are retryable failed the last batch: why,
+    /// and how long to wait before trying again.
+    pub output_down: Option<(String, Duration)>,
 }
+
+/// First wait after a retryable output failure; it doubles per failure.
+const OUTPUT_RETRY_FIRST: Duration = Duration::from_millis(100);
+/// Longest wait between two attempts at a retryable output.
+const OUTPUT_RETRY_MAX: Duration = Duration::from_secs(30);
 
 /// How often an output write is attempted before its events count as failed.
 const OUTPUT_ATTEMPTS: u32 = 3;
@@ -140,12 +148,16 @@ impl Worker {
             match stopped_at {
                 None => journal.ack(cursor, last),
                 Some(next) => {
-                    // The breaker opened mid-batch: the rest waits in the journal.
+                    // The breaker opened mid-batch, or an output is down:
+                    // the rest waits in the journal.
                     journal.ack(cursor, next - 1);
                     journal.rewind(cursor, next);
                 }
             }
             journal.park(cursor, self.breaker.is_open());
+            if !self.wait_for_output(&*journal) {
+                break;
+            }
         }
         for sink in &mut self.sinks {
             if let Err(e) = sink.close() {
@@ -153,6 +165,31 @@ impl Worker {
             }
         }
         tracing::debug!(handler = %self.name, "delivery stopped: journal drained");
+    }
+
+    /// After a retryable output failure, waits (doubling, up to
+    /// [`OUTPUT_RETRY_MAX`]) before the batch is tried again; the events
+    /// wait in the journal meanwhile. `false` when the journal closed and
+    /// the output is still down: the handler stops, its undelivered events
+    /// stay in the journal (a durable journal delivers them at the next
+    /// start).
+    fn wait_for_output(&mut self, journal: &dyn Journal) -> bool {
+        let Some((error, wait)) = self.output_down.clone() else {
+            return true;
+        };
+        if journal.is_closed() && self.stats.retries.load(Ordering::Relaxed) > 0 && wait >= Duration::from_secs(1) {
+            tracing::error!(handler = %self.name, "stopping while an output is down ({error}): its undelivered events stay in the journal");
+            return false;
+        }
+        let until = Instant::now() + wait;
+        while Instant::now() < until {
+            self.take_controls();
+            if self.stopping {
+                return true;
+            }
+            std::thread::sleep((until - Instant::now()).min(Duration::from_millis(20)));
+        }
+        true
     }
 
     /// Time-driven output work (rotation, retention, signatures).
@@ -390,7 +427,10 @@ impl Worker {
     /// [`handle`](Self::handle) after the filters.
     fn handle_filtered(&mut self, events: &[Arc<HostEvent>]) -> (Vec<EventResult>, Option<u64>) {
         match self.call(events) {
-            Ok(outcome) => (self.commit(events, outcome), None),
+            Ok(outcome) => match self.commit(events, outcome) {
+                Some(results) => (results, None),
+                None => (Vec::new(), Some(events[0].sequence)),
+            },
             Err(fault) if events.len() == 1 => {
                 self.breaker_fault(&fault.kind);
                 (vec![EventResult::Failed(FaultRecord::from_fault(&fault))], None)
@@ -404,7 +444,10 @@ impl Worker {
                     }
                     let one = std::slice::from_ref(event);
                     match self.call(one) {
-                        Ok(outcome) => results.extend(self.commit(one, outcome)),
+                        Ok(outcome) => match self.commit(one, outcome) {
+                            Some(result) => results.extend(result),
+                            None => return (results, Some(event.sequence)),
+                        },
                         Err(fault) => {
                             self.breaker_fault(&fault.kind);
                             results.push(EventResult::Failed(FaultRecord::from_fault(&fault)));
@@ -514,8 +557,10 @@ impl Worker {
     }
 
     /// Writes the records of the accepted events and flushes; one result
-    /// per event.
-    fn commit(&mut self, events: &[Arc<HostEvent>], outcome: BatchOutcome) -> Vec<EventResult> {
+    /// per event. `None` when an output whose errors are retryable failed:
+    /// nothing of the batch counts as delivered, it is tried again later
+    /// ([`Self::output_down`]).
+    fn commit(&mut self, events: &[Arc<HostEvent>], outcome: BatchOutcome) -> Option<Vec<EventResult>> {
         // The guest ran to completion: whatever it answered, it is healthy.
         self.breaker_success();
         let mut accepted = BTreeSet::new();
@@ -548,16 +593,34 @@ impl Worker {
             }
             match result {
                 Ok(()) => break Ok(()),
-                Err(e) if attempt < OUTPUT_ATTEMPTS => {
+                Err((index, e)) if self.sinks[index].retryable() => {
+                    let location = self.sinks[index].location();
+                    let wait = self.output_down.as_ref().map_or(OUTPUT_RETRY_FIRST, |(_, w)| (*w * 2).min(OUTPUT_RETRY_MAX));
+                    let error = format!("{location}: {e}");
+                    if self.output_down.is_none() {
+                        tracing::warn!(handler = %self.name, "output down, its events wait in the journal and are retried: {error}");
+                    } else {
+                        tracing::debug!(handler = %self.name, ?wait, "output still down: {error}");
+                    }
+                    self.stats.retries.fetch_add(1, Ordering::Relaxed);
+                    self.stats.set_output_error(Some(error.clone()));
+                    self.output_down = Some((error, wait));
+                    return None;
+                }
+                Err((_, e)) if attempt < OUTPUT_ATTEMPTS => {
                     tracing::warn!(handler = %self.name, "output write failed (attempt {attempt}), retrying: {e}");
                     std::thread::sleep(Duration::from_millis(100 << attempt));
                 }
-                Err(e) => {
+                Err((_, e)) => {
                     tracing::error!(handler = %self.name, "output write failed {OUTPUT_ATTEMPTS} times: {e}");
                     break Err(e);
                 }
             }
         };
+        if written.is_ok() && self.output_down.take().is_some() {
+            tracing::info!(handler = %self.name, "output back: delivering again");
+            self.stats.set_output_error(None);
+        }
         if let Err(e) = &written {
             self.breaker_fault(&FaultKind::Output);
             let message = format!("output write failed {OUTPUT_ATTEMPTS} times: {e}");
@@ -565,18 +628,19 @@ impl Worker {
                 *slot = Some(EventResult::Failed(FaultRecord::plain(FaultKind::Output, message.clone())));
             }
         }
-        results.into_iter().map(|r| r.unwrap_or(EventResult::Delivered)).collect()
+        Some(results.into_iter().map(|r| r.unwrap_or(EventResult::Delivered)).collect())
     }
 
-    fn write_records(&mut self, records: &[&crate::engine::StagedRecord]) -> std::io::Result<()> {
+    /// Writes and flushes; on error, which output failed.
+    fn write_records(&mut self, records: &[&crate::engine::StagedRecord]) -> Result<(), (usize, std::io::Error)> {
         let mut touched = vec![false; self.sinks.len()];
         for record in records {
-            self.sinks[record.output].write(&record.data)?;
+            self.sinks[record.output].write(&record.data).map_err(|e| (record.output, e))?;
             touched[record.output] = true;
         }
-        for (sink, touched) in self.sinks.iter_mut().zip(touched) {
+        for (index, (sink, touched)) in self.sinks.iter_mut().zip(touched).enumerate() {
             if touched {
-                sink.flush()?;
+                sink.flush().map_err(|e| (index, e))?;
             }
         }
         Ok(())

@@ -41,6 +41,8 @@ pub struct HandlerStats {
     pub(super) instances: AtomicU64,
     pub(super) recycled: AtomicU64,
     pub(super) quarantines: AtomicU64,
+    pub(super) retries: AtomicU64,
+    output_error: Mutex<Option<String>>,
     state: AtomicU8,
     faults: Mutex<BTreeMap<FaultKind, u64>>,
     last_fault: Mutex<Option<String>>,
@@ -106,6 +108,11 @@ pub struct HandlerSummary {
     pub recycled: u64,
     /// Times the circuit breaker opened.
     pub quarantines: u64,
+    /// Batches tried again because an output whose errors are transient (a
+    /// network receiver) failed; their events waited in the journal.
+    pub retries: u64,
+    /// Why that output fails now (`None` once it takes records again).
+    pub output_error: Option<String>,
     /// Dead letters by fault kind (`guest-error`, `trap`, `panic`, `fuel`, …).
     pub faults: BTreeMap<String, u64>,
     /// The most recent failure, for people.
@@ -155,6 +162,10 @@ impl HandlerStats {
         if n > 0 {
             *self.faults.lock().unwrap().entry(kind).or_default() += n;
         }
+    }
+
+    pub(super) fn set_output_error(&self, error: Option<String>) {
+        *self.output_error.lock().unwrap() = error;
     }
 
     pub(super) fn set_state(&self, state: HandlerState) {
@@ -218,6 +229,8 @@ impl HandlerStats {
             instances: self.instances.load(Ordering::Relaxed),
             recycled: self.recycled.load(Ordering::Relaxed),
             quarantines: self.quarantines.load(Ordering::Relaxed),
+            retries: self.retries.load(Ordering::Relaxed),
+            output_error: self.output_error.lock().unwrap().clone(),
             faults: self.faults.lock().unwrap().iter().map(|(k, v)| (k.as_str().to_owned(), *v)).collect(),
             last_fault: self.last_fault.lock().unwrap().clone(),
             outputs,

@@ -12,6 +12,7 @@ pub mod file;
 pub mod log_file;
 pub mod rotation;
 pub mod stdout;
+pub mod syslog;
 
 use std::path::Path;
 
@@ -100,6 +101,12 @@ pub trait Sink: Send {
     /// the gap is part of its proof; other outputs do nothing.
     fn declare_dropped(&mut self, _ranges: &[(u64, u64)]) -> std::io::Result<()> {
         Ok(())
+    }
+    /// Whether this output's errors are transient (a network receiver that
+    /// is down): the handler then keeps the batch's events in the journal
+    /// and tries them again with a backoff, instead of dead-lettering them.
+    fn retryable(&self) -> bool {
+        false
     }
     /// Flushes and seals the output when the handler stops.
     fn close(&mut self) -> std::io::Result<()> {

@@ -135,6 +135,7 @@ pub(crate) fn prepare(
         filters: Vec::new(),
         controls,
         stopping: false,
+        output_down: None,
     };
     // Instantiate and `init` now, so that a handler that cannot start is
     // known (and named) before the first event.
@@ -239,6 +240,7 @@ pub(crate) fn prepare_builtin(
         filters: Vec::new(),
         controls,
         stopping: false,
+        output_down: None,
     };
     (worker, entry)
 }
@@ -259,6 +261,14 @@ fn builtin_parts(config: &Config, h: &crate::config::forgerock::ForgeRockHandler
     };
     let root = h.tenant.as_ref().map(|t| config.tenants[t].output_root.as_path());
     match settings {
+        BuiltinSettings::Syslog(s) => {
+            let summary = OutputSummary { name: "syslog".into(), kind: "syslog".into(), location: s.target.location() };
+            let opened = crate::outputs::syslog::SyslogSink::new(s.target.clone())
+                .map(|sink| (vec![Box::new(sink) as Box<dyn crate::outputs::Sink>], vec![summary]))
+                .map_err(|e| format!("the syslog output: {e}"));
+            let native = crate::builtin::syslog::SyslogHandler { settings: s.clone(), hostname: crate::outputs::syslog::format::local_hostname() };
+            (Box::new(native), opened, s.max_size, s.write_interval)
+        }
         BuiltinSettings::JsonStdout(s) => {
             let sink: Box<dyn crate::outputs::Sink> = Box::new(crate::outputs::stdout::StdoutSink::new(&Default::default()));
             let summary = OutputSummary { name: "stdout".into(), kind: "stdout".into(), location: "stdout".into() };

@@ -102,7 +102,7 @@ impl Metrics {
 
         let summary = service.summary();
         let backlog = service.backlog();
-        let handler_series: [Series; 10] = [
+        let handler_series: [Series; 11] = [
             ("wasp_handler_received_total", "Events a handler took from the journal.", |h| h.received),
             ("wasp_handler_delivered_total", "Events whose records reached the handler's outputs.", |h| h.delivered),
             ("wasp_handler_dead_lettered_total", "Events kept in the dead-letter store.", |h| h.dead_lettered),
@@ -116,6 +116,11 @@ impl Metrics {
             ("wasp_handler_fuel_used_total", "Fuel the handler's calls consumed.", |h| h.fuel_used),
             ("wasp_handler_calls_total", "Handler calls made.", |h| h.calls),
             ("wasp_handler_quarantines_total", "Times the handler's circuit breaker opened.", |h| h.quarantines),
+            (
+                "wasp_handler_output_retries_total",
+                "Batches tried again because a network output (syslog, …) was down; their events waited in the journal.",
+                |h| h.retries,
+            ),
             ("wasp_handler_busy_nanoseconds_total", "Time spent in handler calls and output writes.", |h| h.busy_ns),
         ];
         for (name, help, value) in handler_series {

@@ -364,11 +364,11 @@ pub(super) async fn read(
 }
 
 /// `GET /health`: 200 `ready` or `degraded` (a handler quarantined or
-/// disabled: events are still accepted and kept), 503 `draining` once
+/// disabled, or an output down: events are still accepted and kept), 503 `draining` once
 /// shutdown began. With a token, the handlers it may see are listed.
 pub(super) async fn health(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
     let summary = state.service.summary();
-    let degraded = summary.handlers.iter().any(|h| h.state != HandlerState::Running);
+    let degraded = summary.handlers.iter().any(|h| h.state != HandlerState::Running || h.output_error.is_some());
     let (code, status) = match (state.is_draining(), degraded) {
         (true, _) => (StatusCode::SERVICE_UNAVAILABLE, "draining"),
         (false, true) => (StatusCode::OK, "degraded"),
@@ -392,6 +392,9 @@ pub(super) async fn health(State(state): State<Arc<AppState>>, headers: HeaderMa
                 }
                 if let Some(reason) = &h.reload_error {
                     entry["reloadError"] = json!(reason);
+                }
+                if let Some(error) = &h.output_error {
+                    entry["outputError"] = json!(error);
                 }
                 entry
             })

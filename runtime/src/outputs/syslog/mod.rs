@@ -1,0 +1,24 @@
+//! The `syslog` output: records as RFC 5424 messages to a syslog daemon,
+//! over UDP (RFC 5426, one datagram per message), TCP with octet counting
+//! (RFC 6587) or TLS (RFC 5425, octet counting too).
+//!
+//! The ForgeRock `SyslogAuditEventHandler` (`builtin::syslog`) formats each
+//! event into a whole message ([`format`]) and hands it to this output.
+//!
+//! Delivery: `flush` returns `Ok` once every message was written to the
+//! connection and flushed (TCP, TLS) or sent (UDP); only then does the
+//! handler acknowledge its events. A connection or send error is
+//! *retryable*: the handler keeps its events in the journal and tries again
+//! with a capped exponential backoff, reconnecting first. Messages of a
+//! batch written before the error may reach the daemon twice (at least
+//! once). UDP cannot tell whether a datagram arrived: only local send
+//! errors are seen.
+
+mod config;
+pub mod format;
+mod sink;
+#[cfg(test)]
+mod tests;
+
+pub use config::{Protocol, SyslogTarget, TlsFiles};
+pub use sink::SyslogSink;
