@@ -8,7 +8,7 @@ fn messages_are_laid_out_as_forgerock_does() {
     let text = message(facility("local0").unwrap(), severity("ERROR").unwrap(), "host-1", "wasp", "access", event.as_object().unwrap());
     assert_eq!(
         text,
-        r#"<131>1 2026-12-04T10:00:00.123Z host-1 wasp - access [access@36733 _id="e1" n="3" response="{\"status\":\"FAILED\"\]}" timestamp="2026-12-04T10:00:00.123Z" userId="bj\"en\]sen"]"#
+        r#"<131>1 2026-12-04T10:00:00.123Z host-1 wasp - access [access@36733 _id="e1" n="3" response="{\"status\":\"FAILED\"}" timestamp="2026-12-04T10:00:00.123Z" userId="bj\"en\]sen"]"#
     );
     assert_eq!(facility("KERN"), Some(0));
     assert_eq!(severity("informational"), Some(6));
