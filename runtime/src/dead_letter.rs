@@ -222,24 +222,8 @@ impl DeadLetterStore {
     /// Writes `letter` durably (replacing an earlier version of it).
     pub fn put(&self, letter: &DeadLetter) -> Result<(), DeadLetterError> {
         let (tenant, name) = split_handler(&letter.handler);
-        let dir = self.handler_dir(tenant, name);
-        let io = |path: &Path| {
-            let path = path.to_owned();
-            move |source| DeadLetterError::Io { path, source }
-        };
-        std::fs::create_dir_all(&dir).map_err(io(&dir))?;
-        let path = dir.join(format!("{}.json", letter.id));
-        let tmp = dir.join(format!(".{}.tmp", letter.id));
         let text = serde_json::to_vec_pretty(letter).expect("a dead letter serializes");
-        {
-            use std::io::Write;
-            let mut file = std::fs::File::create(&tmp).map_err(io(&tmp))?;
-            file.write_all(&text).map_err(io(&tmp))?;
-            file.sync_data().map_err(io(&tmp))?;
-        }
-        std::fs::rename(&tmp, &path).map_err(io(&path))?;
-        std::fs::File::open(&dir).and_then(|d| d.sync_all()).map_err(io(&dir))?;
-        Ok(())
+        write_durably(&self.handler_dir(tenant, name), &format!("{}.json", letter.id), &text)
     }
 
     /// Writes the dead letters of one handler (a quarantined handler's
@@ -249,15 +233,9 @@ impl DeadLetterStore {
     /// unique and in creation order; each is listed, shown, replayed and
     /// removed like any other dead letter.
     pub fn put_many(&self, letters: &mut [DeadLetter]) -> Result<(), DeadLetterError> {
-        use std::io::Write;
         let Some(first) = letters.first() else { return Ok(()) };
         let (tenant, name) = split_handler(&first.handler);
         let dir = self.handler_dir(tenant, name);
-        let io = |path: &Path| {
-            let path = path.to_owned();
-            move |source| DeadLetterError::Io { path, source }
-        };
-        std::fs::create_dir_all(&dir).map_err(io(&dir))?;
         let bundle = first.id.clone();
         let handler = first.handler.clone();
         let mut text = Vec::new();
@@ -267,16 +245,7 @@ impl DeadLetterStore {
             serde_json::to_writer(&mut text, letter).expect("a dead letter serializes");
             text.push(b'\n');
         }
-        let path = dir.join(format!("{bundle}.{BUNDLE_EXTENSION}"));
-        let tmp = dir.join(format!(".{bundle}.tmp"));
-        {
-            let mut file = std::fs::File::create(&tmp).map_err(io(&tmp))?;
-            file.write_all(&text).map_err(io(&tmp))?;
-            file.sync_data().map_err(io(&tmp))?;
-        }
-        std::fs::rename(&tmp, &path).map_err(io(&path))?;
-        std::fs::File::open(&dir).and_then(|d| d.sync_all()).map_err(io(&dir))?;
-        Ok(())
+        write_durably(&dir, &format!("{bundle}.{BUNDLE_EXTENSION}"), &text)
     }
 
     /// Every dead letter, oldest first; only `handler`'s (`name` or
@@ -397,6 +366,27 @@ fn subdirs(dir: &Path) -> Result<Vec<PathBuf>, DeadLetterError> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
         Err(source) => Err(DeadLetterError::Io { path: dir.to_owned(), source }),
     }
+}
+
+/// Writes `bytes` as `dir/name` durably: to a temporary file, synced,
+/// renamed into place, and the directory synced (so the file is never
+/// absent once written, and never torn).
+fn write_durably(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), DeadLetterError> {
+    use std::io::Write;
+    let io = |path: &Path| {
+        let path = path.to_owned();
+        move |source| DeadLetterError::Io { path, source }
+    };
+    std::fs::create_dir_all(dir).map_err(io(dir))?;
+    let path = dir.join(name);
+    let tmp = dir.join(format!(".{name}.tmp"));
+    {
+        let mut file = std::fs::File::create(&tmp).map_err(io(&tmp))?;
+        file.write_all(bytes).map_err(io(&tmp))?;
+        file.sync_data().map_err(io(&tmp))?;
+    }
+    std::fs::rename(&tmp, &path).map_err(io(&path))?;
+    std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(io(dir))
 }
 
 /// Separates a bundle's id from a letter's number in it.

@@ -13,11 +13,18 @@ use wasp_tests::{Fixture, WaspRun, run_wasp};
 
 const TOKEN: &str = "client-token";
 
-/// Writes `cert.pem` and `key.pem` for `localhost`/`127.0.0.1` into `dir`.
-fn self_signed(dir: &Path) {
-    let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned(), "127.0.0.1".to_owned()]).unwrap();
-    std::fs::write(dir.join("cert.pem"), certified.cert.pem()).unwrap();
-    std::fs::write(dir.join("key.pem"), certified.signing_key.serialize_pem()).unwrap();
+/// Writes a self-signed `cert.pem` and its `key.pem` for
+/// `localhost`/`127.0.0.1` into `dir`; with `is_ca`, the certificate is also
+/// marked as a CA (what `openssl req -x509` makes by default).
+fn self_signed(dir: &Path, is_ca: bool) {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut params = rcgen::CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()]).unwrap();
+    if is_ca {
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    }
+    let cert = params.self_signed(&key).unwrap();
+    std::fs::write(dir.join("cert.pem"), cert.pem()).unwrap();
+    std::fs::write(dir.join("key.pem"), key.serialize_pem()).unwrap();
 }
 
 fn config(fx: &Fixture, tls: Option<Value>) {
@@ -44,7 +51,7 @@ fn written_ids(fx: &Fixture) -> Vec<String> {
 #[test]
 fn wasp_send_and_query_over_https_with_a_private_ca() {
     let fx = Fixture::new();
-    self_signed(fx.path());
+    self_signed(fx.path(), false);
     config(&fx, Some(json!({"certFile": "cert.pem", "keyFile": "key.pem"})));
     let run = WaspRun::start(fx.path());
     assert!(run.url.starts_with("https://"), "{}", run.url);
@@ -132,7 +139,7 @@ fn unusable_tls_files_are_named_and_wasp_run_does_not_start() {
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("wasp.sidecar.tls.certFile") && stderr.contains("cert.pem") && stderr.contains("no CERTIFICATE"), "{stderr}");
 
-    self_signed(fx.path());
+    self_signed(fx.path(), false);
     std::fs::remove_file(fx.path().join("key.pem")).unwrap();
     let out = run_wasp(&["run", "--config", "audit.json", "--listen", "127.0.0.1:0"], None, fx.path());
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -296,21 +303,10 @@ fn wasp_query_tenant_reads_a_tenants_events_through_the_sidecar_and_from_the_fil
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("no tenant `initech` is configured"), "{}", String::from_utf8_lossy(&unknown.stderr));
 }
 
-/// A self-signed certificate that is its own CA (`openssl req -x509` makes
-/// these by default), written as `cert.pem`/`key.pem` into `dir`.
-fn self_signed_ca(dir: &Path) {
-    let key = rcgen::KeyPair::generate().unwrap();
-    let mut params = rcgen::CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()]).unwrap();
-    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    let cert = params.self_signed(&key).unwrap();
-    std::fs::write(dir.join("cert.pem"), cert.pem()).unwrap();
-    std::fs::write(dir.join("key.pem"), key.serialize_pem()).unwrap();
-}
-
 #[test]
 fn wasp_send_trusts_a_self_signed_certificate_that_is_its_own_ca_and_nothing_else() {
     let fx = Fixture::new();
-    self_signed_ca(fx.path());
+    self_signed(fx.path(), true);
     config(&fx, Some(json!({"certFile": "cert.pem", "keyFile": "key.pem"})));
     let run = WaspRun::start(fx.path());
     std::fs::write(fx.path().join("events.ndjson"), json!({"_id": "ca1", "userId": "bjensen"}).to_string() + "\n").unwrap();
@@ -320,7 +316,7 @@ fn wasp_send_trusts_a_self_signed_certificate_that_is_its_own_ca_and_nothing_els
     assert!(stderr.contains("1 events: 1 accepted"), "{stderr}");
     // Another self-signed certificate in --cacert: the server is not trusted.
     let other = Fixture::new();
-    self_signed_ca(other.path());
+    self_signed(other.path(), true);
     let other_cert = other.path().join("cert.pem");
     let refused = run_wasp(
         &["send", "--url", &run.url, "--topic", "access", "--token", TOKEN, "--cacert", other_cert.to_str().unwrap(), "events.ndjson"],
