@@ -13,7 +13,8 @@ use wasp::AuditService;
 use wasp_tests::{Fixture, in_ci, wait_for};
 
 /// An rsyslogd of this test, writing what it receives to `received.log`,
-/// one line per message: `pri|timestamp|hostname|app-name|procid|msgid|structured-data`.
+/// one line per message: `pri timestamp hostname app-name procid msgid
+/// structured-data msg`, tab-separated.
 struct Rsyslog {
     dir: tempfile::TempDir,
     tcp: u16,
@@ -65,7 +66,7 @@ module(load="imtcp"{tcp_driver})
 module(load="imudp")
 input(type="imtcp" port="{tcp}" address="127.0.0.1")
 input(type="imudp" port="{udp}" address="127.0.0.1")
-template(name="fields" type="string" string="%pri%|%timereported:::date-rfc3339%|%hostname%|%app-name%|%procid%|%msgid%|%structured-data%\n")
+template(name="fields" type="string" string="%pri%\t%timereported:::date-rfc3339%\t%hostname%\t%app-name%\t%procid%\t%msgid%\t%structured-data%\t%msg%\n")
 action(type="omfile" file="{dir}/received.log" template="fields")
 "#,
             dir = dir.path().display()
@@ -105,8 +106,8 @@ action(type="omfile" file="{dir}/received.log" template="fields")
             .unwrap_or_default()
             .lines()
             .map(|line| {
-                let parts: Vec<&str> = line.splitn(7, '|').collect();
-                assert_eq!(parts.len(), 7, "{line}");
+                let parts: Vec<&str> = line.splitn(8, '\t').collect();
+                assert_eq!(parts.len(), 8, "{line}");
                 Received {
                     pri: parts[0].parse().unwrap(),
                     timestamp: parts[1].to_owned(),
@@ -115,6 +116,7 @@ action(type="omfile" file="{dir}/received.log" template="fields")
                     procid: parts[4].to_owned(),
                     msgid: parts[5].to_owned(),
                     params: structured_data(parts[6]),
+                    msg: parts[7].to_owned(),
                 }
             })
             .collect()
@@ -137,10 +139,15 @@ struct Received {
     msgid: String,
     /// SD-ID and its parameters, unescaped.
     params: (String, BTreeMap<String, String>),
+    /// The free-form part.
+    msg: String,
 }
 
 /// Parses one RFC 5424 structured data element as rsyslog prints it.
 fn structured_data(text: &str) -> (String, BTreeMap<String, String>) {
+    if text == "-" {
+        return (String::new(), BTreeMap::new());
+    }
     let inner = text.strip_prefix('[').and_then(|t| t.strip_suffix(']')).unwrap_or_else(|| panic!("not one SD element: {text}"));
     let (id, mut rest) = inner.split_once(' ').unwrap_or((inner, ""));
     let mut params = BTreeMap::new();
@@ -336,4 +343,33 @@ fn the_seed_syslog_handlers_run() {
     }
     wait_for("both seeds' messages", || rsyslog.received().len() == 2);
     assert_eq!(ran.len(), 2);
+}
+
+/// A WASM handler's `syslog` output: its own line format as the MSG of each
+/// message, with the header the output's settings give.
+#[test]
+fn a_wasm_handler_writes_its_own_lines_to_syslog() {
+    let Some(rsyslog) = Rsyslog::start() else { return };
+    let fx = Fixture::new();
+    let handler = wasp_tests::probe_handler(
+        "probe",
+        json!({"outputs": {"out": {"type": "syslog", "host": "127.0.0.1", "port": rsyslog.tcp, "facility": "auth",
+                                   "severity": "notice", "appName": "probe", "msgId": "AUDIT"}}}),
+    );
+    let audit = AuditService::from_config_file(fx.config(&[handler])).unwrap();
+    for n in 0..3 {
+        audit.publish("access", json!({"_id": format!("w{n}")})).unwrap();
+    }
+    audit.flush();
+    assert_eq!(audit.shutdown().handlers[0].delivered, 3);
+    wait_for("three messages", || rsyslog.received().len() == 3);
+    for (n, r) in rsyslog.received().iter().enumerate() {
+        assert_eq!((r.pri, r.app.as_str(), r.msgid.as_str()), (4 * 8 + 5, "probe", "AUDIT"), "{r:?}");
+        let line: Value = serde_json::from_str(&r.msg).unwrap_or_else(|e| panic!("{e}: {r:?}"));
+        assert_eq!(line["id"], format!("w{n}"), "the probe's own line: {r:?}");
+    }
+    // Bad settings are named at the configuration.
+    let bad = wasp_tests::probe_handler("probe", json!({"outputs": {"out": {"type": "syslog", "host": "127.0.0.1", "port": 514, "facility": "local9"}}}));
+    let e = AuditService::from_config_file(fx.config(&[bad])).err().unwrap().to_string();
+    assert!(e.contains("outputs.out") && e.contains("facility: `local9`"), "{e}");
 }

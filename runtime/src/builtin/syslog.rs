@@ -151,12 +151,12 @@ pub struct SyslogHandler {
 }
 
 impl SyslogHandler {
-    /// The severity of `event` of `topic`.
-    pub fn severity(&self, topic: &str, event: &Value) -> u8 {
+    /// The severity of the event `fields` of `topic`.
+    pub fn severity(&self, topic: &str, fields: &format::Fields<'_>) -> u8 {
         let informational = 6;
         let Some(mapping) = self.settings.severities.get(topic) else { return informational };
-        match event.pointer(&mapping.field) {
-            Some(Value::String(s)) => mapping.values.get(s).copied().unwrap_or(informational),
+        match format::lookup(fields, &mapping.field) {
+            Some(Value::String(s)) => mapping.values.get(&s).copied().unwrap_or(informational),
             Some(other) if !other.is_null() => mapping.values.get(&other.to_string()).copied().unwrap_or(informational),
             _ => informational,
         }
@@ -165,10 +165,9 @@ impl SyslogHandler {
 
 impl NativeHandler for SyslogHandler {
     fn record(&mut self, event: &HostEvent) -> Result<Vec<(usize, Vec<u8>)>, String> {
-        let value: Value = serde_json::from_str(&event.json).map_err(|e| format!("the event is not JSON: {e}"))?;
-        let Value::Object(map) = &value else { return Err("the event is not a JSON object".into()) };
-        let severity = self.severity(&event.topic, &value);
-        let message = format::message(self.settings.facility, severity, &self.hostname, &self.settings.product_name, &event.topic, map);
+        let fields = format::fields(&event.json)?;
+        let severity = self.severity(&event.topic, &fields);
+        let message = format::message(self.settings.facility, severity, &self.hostname, &self.settings.product_name, &event.topic, &fields);
         Ok(vec![(0, message.into_bytes())])
     }
 }

@@ -338,7 +338,7 @@ pub(super) fn valid_name(name: &str) -> bool {
 }
 
 fn validate_handler(
-    raw: raw::RawWasmHandler,
+    mut raw: raw::RawWasmHandler,
     tenant: Option<&str>,
     tenant_budgets: &raw::RawBudgets,
     base_dir: &Path,
@@ -360,11 +360,12 @@ fn validate_handler(
             return Err(invalid(format!("{at}.topics[{i}]"), format!("`{topic}` is not a valid topic name")));
         }
     }
-    for (name, output) in &raw.outputs {
+    for (name, output) in &mut raw.outputs {
         if name.is_empty() {
             return Err(invalid(format!("{at}.outputs"), "an output name must not be empty".into()));
         }
         output.validate().map_err(|m| invalid(format!("{at}.outputs.{name}"), m))?;
+        output.resolve_paths(base_dir);
     }
     let handler_config = match raw.config {
         None | Some(Value::Null) => "{}".to_owned(),

@@ -26,6 +26,8 @@ pub enum OutputConfig {
     File(file::FileConfig),
     /// Lines written to the process's standard output.
     Stdout(stdout::StdoutConfig),
+    /// RFC 5424 messages to a syslog daemon, each record their MSG.
+    Syslog(syslog::SyslogOutputConfig),
 }
 
 impl OutputConfig {
@@ -34,6 +36,15 @@ impl OutputConfig {
         match self {
             OutputConfig::File(_) => "file",
             OutputConfig::Stdout(_) => "stdout",
+            OutputConfig::Syslog(_) => "syslog",
+        }
+    }
+
+    /// Resolves relative file settings (TLS files) against the
+    /// configuration file's directory.
+    pub fn resolve_paths(&mut self, base_dir: &Path) {
+        if let OutputConfig::Syslog(c) = self {
+            c.resolve_paths(base_dir);
         }
     }
 
@@ -48,6 +59,7 @@ impl OutputConfig {
         match self {
             OutputConfig::File(c) => c.validate(),
             OutputConfig::Stdout(_) => Ok(()),
+            OutputConfig::Syslog(c) => c.validate(),
         }
     }
 
@@ -60,6 +72,7 @@ impl OutputConfig {
         Ok(match self {
             OutputConfig::File(c) => Box::new(file::FileSink::open(c, dir, shown, sync)?),
             OutputConfig::Stdout(c) => Box::new(stdout::StdoutSink::new(c)),
+            OutputConfig::Syslog(c) => Box::new(syslog::FramedSyslogSink::new(c)?),
         })
     }
 }

@@ -90,9 +90,36 @@ fn escape(value: &str, out: &mut String) {
     }
 }
 
-/// One message for `event` (a JSON object) of `topic`.
-pub fn message(facility: u8, severity: u8, hostname: &str, app_name: &str, topic: &str, event: &serde_json::Map<String, Value>) -> String {
-    let timestamp = event.get("timestamp").and_then(Value::as_str).map_or_else(|| "-".to_owned(), |t| header_field(t, 64));
+/// The top-level fields of an event's JSON text, each as its raw JSON
+/// (sorted by name; nothing below the top level is parsed).
+pub type Fields<'a> = std::collections::BTreeMap<String, &'a serde_json::value::RawValue>;
+
+/// Reads the top-level fields of `json` (an object).
+pub fn fields(json: &str) -> Result<Fields<'_>, String> {
+    serde_json::from_str(json).map_err(|e| format!("the event is not a JSON object: {e}"))
+}
+
+/// A field's value at `pointer` (`/a/b`), when present.
+pub fn lookup(fields: &Fields<'_>, pointer: &str) -> Option<Value> {
+    let rest = pointer.strip_prefix('/')?;
+    let (first, deeper) = match rest.split_once('/') {
+        Some((first, deeper)) => (first, Some(deeper)),
+        None => (rest, None),
+    };
+    let first = first.replace("~1", "/").replace("~0", "~");
+    let value: Value = serde_json::from_str(fields.get(&first)?.get()).ok()?;
+    match deeper {
+        None => Some(value),
+        Some(deeper) => value.pointer(&format!("/{deeper}")).cloned(),
+    }
+}
+
+/// One message for the event `fields` of `topic`.
+pub fn message(facility: u8, severity: u8, hostname: &str, app_name: &str, topic: &str, fields: &Fields<'_>) -> String {
+    let timestamp = fields
+        .get("timestamp")
+        .and_then(|raw| serde_json::from_str::<std::borrow::Cow<'_, str>>(raw.get()).ok())
+        .map_or_else(|| "-".to_owned(), |t| header_field(&t, 64));
     let mut out = format!(
         "<{}>1 {timestamp} {} {} - {} [{}@{ENTERPRISE_ID}",
         u16::from(facility) * 8 + u16::from(severity),
@@ -101,14 +128,18 @@ pub fn message(facility: u8, severity: u8, hostname: &str, app_name: &str, topic
         header_field(topic, 32),
         sd_name(topic),
     );
-    for (name, value) in event {
+    for (name, raw) in fields {
         out.push(' ');
         out.push_str(&sd_name(name));
         out.push_str("=\"");
-        match value {
-            Value::String(s) => escape(s, &mut out),
-            Value::Null => {}
-            other => escape(&other.to_string(), &mut out),
+        let text = raw.get();
+        if text.starts_with('"') {
+            match serde_json::from_str::<std::borrow::Cow<'_, str>>(text) {
+                Ok(s) => escape(&s, &mut out),
+                Err(_) => escape(text, &mut out),
+            }
+        } else if text != "null" {
+            escape(text, &mut out);
         }
         out.push('"');
     }

@@ -3,7 +3,10 @@
 //! (RFC 6587) or TLS (RFC 5425, octet counting too).
 //!
 //! The ForgeRock `SyslogAuditEventHandler` (`builtin::syslog`) formats each
-//! event into a whole message ([`format`]) and hands it to this output.
+//! event into a whole message ([`format`]) and hands it to this output; a
+//! WASM handler's `{"type": "syslog"}` output ([`SyslogOutputConfig`]) sends
+//! each record as the MSG of a message whose header WASP writes
+//! ([`FramedSyslogSink`]).
 //!
 //! Delivery: `flush` returns `Ok` once every message was written to the
 //! connection and flushed (TCP, TLS) or sent (UDP); only then does the
@@ -20,5 +23,5 @@ mod sink;
 #[cfg(test)]
 mod tests;
 
-pub use config::{Protocol, SyslogTarget, TlsFiles};
-pub use sink::SyslogSink;
+pub use config::{Protocol, SyslogOutputConfig, SyslogTarget, SyslogTlsConfig, TlsFiles};
+pub use sink::{FramedSyslogSink, SyslogSink};

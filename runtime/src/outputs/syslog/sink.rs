@@ -216,3 +216,58 @@ fn tls_config(target: &SyslogTarget) -> std::io::Result<Arc<rustls::ClientConfig
     };
     Ok(Arc::new(config))
 }
+
+/// A WASM handler's `syslog` output: each record becomes the MSG of an
+/// RFC 5424 message with the output's facility, severity, APP-NAME and
+/// MSGID, stamped with the time it is written.
+#[derive(Debug)]
+pub struct FramedSyslogSink {
+    sink: SyslogSink,
+    /// `<PRI>1 ` and the fields after TIMESTAMP: ` HOSTNAME APP-NAME - MSGID - `.
+    pri: String,
+    rest: String,
+}
+
+impl FramedSyslogSink {
+    /// An output as `config` says.
+    pub fn new(config: &super::config::SyslogOutputConfig) -> std::io::Result<FramedSyslogSink> {
+        use super::format::{facility, header_field, local_hostname, severity};
+        let facility = config.facility.as_deref().and_then(facility).unwrap_or(16);
+        let severity = config.severity.as_deref().and_then(severity).unwrap_or(6);
+        Ok(FramedSyslogSink {
+            sink: SyslogSink::new(config.target())?,
+            pri: format!("<{}>1 ", u16::from(facility) * 8 + u16::from(severity)),
+            rest: format!(
+                " {} {} - {} - ",
+                header_field(&local_hostname(), 255),
+                header_field(config.app_name.as_deref().unwrap_or("wasp"), 48),
+                header_field(config.msg_id.as_deref().unwrap_or("-"), 32)
+            ),
+        })
+    }
+}
+
+impl Sink for FramedSyslogSink {
+    fn write(&mut self, record: &[u8]) -> std::io::Result<()> {
+        let record = record.strip_suffix(b"\n").unwrap_or(record);
+        let now = humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string();
+        let mut message = Vec::with_capacity(self.pri.len() + now.len() + self.rest.len() + record.len());
+        message.extend_from_slice(self.pri.as_bytes());
+        message.extend_from_slice(now.as_bytes());
+        message.extend_from_slice(self.rest.as_bytes());
+        message.extend_from_slice(record);
+        self.sink.write(&message)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.sink.flush()
+    }
+    fn location(&self) -> String {
+        self.sink.location()
+    }
+    fn rollback(&mut self) -> std::io::Result<()> {
+        self.sink.rollback()
+    }
+    fn retryable(&self) -> bool {
+        true
+    }
+}
