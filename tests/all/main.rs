@@ -14,6 +14,7 @@ mod faults;
 mod file_outputs;
 mod filters;
 mod forgerock;
+mod http_output;
 mod journal;
 mod languages;
 mod new;

@@ -593,7 +593,7 @@ impl Worker {
             }
             match result {
                 Ok(()) => break Ok(()),
-                Err((index, e)) if self.sinks[index].retryable() => {
+                Err((index, e)) if self.sinks[index].retryable(&e) => {
                     let location = self.sinks[index].location();
                     let wait = self.output_down.as_ref().map_or(OUTPUT_RETRY_FIRST, |(_, w)| (*w * 2).min(OUTPUT_RETRY_MAX));
                     let error = format!("{location}: {e}");
@@ -607,6 +607,9 @@ impl Worker {
                     self.output_down = Some((error, wait));
                     return None;
                 }
+                // A receiver's permanent rejection (HTTP 400, …): trying
+                // again cannot help; dead-lettered with its reason.
+                Err((_, e)) if e.kind() == std::io::ErrorKind::InvalidData => break Err(e),
                 Err((_, e)) if attempt < OUTPUT_ATTEMPTS => {
                     tracing::warn!(handler = %self.name, "output write failed (attempt {attempt}), retrying: {e}");
                     std::thread::sleep(Duration::from_millis(100 << attempt));
@@ -623,7 +626,11 @@ impl Worker {
         }
         if let Err(e) = &written {
             self.breaker_fault(&FaultKind::Output);
-            let message = format!("output write failed {OUTPUT_ATTEMPTS} times: {e}");
+            let message = if e.kind() == std::io::ErrorKind::InvalidData {
+                format!("the output refused the records: {e}")
+            } else {
+                format!("output write failed {OUTPUT_ATTEMPTS} times: {e}")
+            };
             for slot in results.iter_mut().filter(|r| r.is_none()) {
                 *slot = Some(EventResult::Failed(FaultRecord::plain(FaultKind::Output, message.clone())));
             }

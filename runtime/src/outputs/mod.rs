@@ -9,6 +9,7 @@
 
 pub mod csv;
 pub mod file;
+pub mod http;
 pub mod log_file;
 pub mod rotation;
 pub mod stdout;
@@ -28,6 +29,8 @@ pub enum OutputConfig {
     Stdout(stdout::StdoutConfig),
     /// RFC 5424 messages to a syslog daemon, each record their MSG.
     Syslog(syslog::SyslogOutputConfig),
+    /// Batches of records POSTed to an HTTP endpoint.
+    Http(http::HttpOutputConfig),
 }
 
 impl OutputConfig {
@@ -37,14 +40,17 @@ impl OutputConfig {
             OutputConfig::File(_) => "file",
             OutputConfig::Stdout(_) => "stdout",
             OutputConfig::Syslog(_) => "syslog",
+            OutputConfig::Http(_) => "http",
         }
     }
 
     /// Resolves relative file settings (TLS files) against the
     /// configuration file's directory.
     pub fn resolve_paths(&mut self, base_dir: &Path) {
-        if let OutputConfig::Syslog(c) = self {
-            c.resolve_paths(base_dir);
+        match self {
+            OutputConfig::Syslog(c) => c.resolve_paths(base_dir),
+            OutputConfig::Http(c) => c.resolve_paths(base_dir),
+            OutputConfig::File(_) | OutputConfig::Stdout(_) => {}
         }
     }
 
@@ -60,6 +66,7 @@ impl OutputConfig {
             OutputConfig::File(c) => c.validate(),
             OutputConfig::Stdout(_) => Ok(()),
             OutputConfig::Syslog(c) => c.validate(),
+            OutputConfig::Http(c) => c.validate(),
         }
     }
 
@@ -73,6 +80,7 @@ impl OutputConfig {
             OutputConfig::File(c) => Box::new(file::FileSink::open(c, dir, shown, sync)?),
             OutputConfig::Stdout(c) => Box::new(stdout::StdoutSink::new(c)),
             OutputConfig::Syslog(c) => Box::new(syslog::FramedSyslogSink::new(c)?),
+            OutputConfig::Http(c) => Box::new(http::HttpSink::new(c)?),
         })
     }
 }
@@ -115,10 +123,11 @@ pub trait Sink: Send {
     fn declare_dropped(&mut self, _ranges: &[(u64, u64)]) -> std::io::Result<()> {
         Ok(())
     }
-    /// Whether this output's errors are transient (a network receiver that
-    /// is down): the handler then keeps the batch's events in the journal
-    /// and tries them again with a backoff, instead of dead-lettering them.
-    fn retryable(&self) -> bool {
+    /// Whether `error` of this output is transient (a network receiver
+    /// that is down): the handler then keeps the batch's events in the
+    /// journal and tries them again with a backoff, instead of
+    /// dead-lettering them.
+    fn retryable(&self, _error: &std::io::Error) -> bool {
         false
     }
     /// Flushes and seals the output when the handler stops.

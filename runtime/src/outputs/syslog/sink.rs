@@ -176,7 +176,7 @@ impl Sink for SyslogSink {
         Ok(())
     }
 
-    fn retryable(&self) -> bool {
+    fn retryable(&self, _error: &std::io::Error) -> bool {
         true
     }
 }
@@ -267,7 +267,7 @@ impl Sink for FramedSyslogSink {
     fn rollback(&mut self) -> std::io::Result<()> {
         self.sink.rollback()
     }
-    fn retryable(&self) -> bool {
+    fn retryable(&self, _error: &std::io::Error) -> bool {
         true
     }
 }

@@ -1,0 +1,75 @@
+//! Settings of the `http` output.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// How a batch's records form the request body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum HttpBody {
+    /// One record per line, `Content-Type: application/x-ndjson`.
+    #[default]
+    Ndjson,
+    /// `[record, record, …]`, `Content-Type: application/json` (each record
+    /// must be JSON).
+    JsonArray,
+}
+
+/// `{"type": "http", "url": …}`.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct HttpOutputConfig {
+    /// The endpoint, `http://` or `https://`.
+    pub url: String,
+    /// Extra request headers, e.g. `{"Authorization": "Bearer &{collector.token}"}`
+    /// (configuration expressions resolve them; they are never logged).
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// `ndjson` (default) or `json-array`.
+    #[serde(default)]
+    pub body: HttpBody,
+    /// Milliseconds a request may take before it counts as failed (and is
+    /// retried). Default: 30000.
+    #[serde(default)]
+    pub timeout: Option<u64>,
+    /// PEM file of the CA to trust for `https://` (relative to the
+    /// configuration file); default: the usual web roots.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+}
+
+impl HttpOutputConfig {
+    /// Checks the settings; the message names the field.
+    pub fn validate(&self) -> Result<(), String> {
+        let Some(rest) = self.url.strip_prefix("http://").or_else(|| self.url.strip_prefix("https://")) else {
+            return Err(format!("url: `{}` is not an http:// or https:// URL", self.url));
+        };
+        if rest.is_empty() || rest.starts_with('/') {
+            return Err(format!("url: `{}` names no host", self.url));
+        }
+        for name in self.headers.keys() {
+            if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_".contains(&b)) {
+                return Err(format!("headers: `{name}` is not a header name"));
+            }
+        }
+        if self.timeout == Some(0) {
+            return Err("timeout: must be greater than 0".into());
+        }
+        Ok(())
+    }
+
+    /// Resolves `caFile` against the configuration file's directory.
+    pub fn resolve_paths(&mut self, base_dir: &std::path::Path) {
+        if let Some(file) = &mut self.ca_file {
+            *file = base_dir.join(&*file);
+        }
+    }
+
+    /// The URL without credentials or query, for people and logs.
+    pub fn shown_url(&self) -> String {
+        let (scheme, rest) = self.url.split_once("://").unwrap_or(("http", &self.url));
+        let rest = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
+        let rest = rest.split(['?', '#']).next().unwrap_or(rest);
+        format!("{scheme}://{rest}")
+    }
+}

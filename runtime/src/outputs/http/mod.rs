@@ -1,0 +1,18 @@
+//! The `http` output: a WASM handler's records POSTed in batches to an HTTP
+//! endpoint (a webhook, a log collector), as NDJSON (one record a line) or
+//! as a JSON array.
+//!
+//! Delivery: a batch is acknowledged once the endpoint answered 2xx. 408,
+//! 429, 5xx and transport errors (refused, reset, timeout) are retryable:
+//! the events wait in the journal and the same batch is sent again with a
+//! backoff. Any other answer (400, 401, 403, 404, 413, …) is a permanent
+//! rejection: the batch's events are dead-lettered with the endpoint's
+//! status and reason. Every request carries `Idempotency-Key`, the SHA-256
+//! of its body: a retry of the same events sends the same key, so an
+//! endpoint that honours it stores them once.
+
+mod config;
+mod sink;
+
+pub use config::{HttpBody, HttpOutputConfig};
+pub use sink::HttpSink;

@@ -1,0 +1,125 @@
+//! POSTs the records written since the last flush as one request.
+
+use std::io::ErrorKind;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sha2::Digest;
+
+use super::config::{HttpBody, HttpOutputConfig};
+use crate::outputs::Sink;
+
+/// An `http` output.
+pub struct HttpSink {
+    agent: ureq::Agent,
+    config: HttpOutputConfig,
+    pending: Vec<Vec<u8>>,
+}
+
+impl std::fmt::Debug for HttpSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpSink").field("url", &self.config.shown_url()).field("pending", &self.pending.len()).finish_non_exhaustive()
+    }
+}
+
+impl HttpSink {
+    /// An output as `config` says; its CA file is read now.
+    pub fn new(config: &HttpOutputConfig) -> std::io::Result<HttpSink> {
+        use ureq::tls::{RootCerts, TlsConfig};
+        let mut tls = TlsConfig::builder();
+        if let Some(path) = &config.ca_file {
+            let invalid = |m: String| std::io::Error::new(ErrorKind::InvalidInput, m);
+            let pem = std::fs::read(path).map_err(|e| invalid(format!("caFile {}: {e}", path.display())))?;
+            let certs: Vec<ureq::tls::Certificate<'static>> = ureq::tls::parse_pem(&pem)
+                .filter_map(|item| match item {
+                    Ok(ureq::tls::PemItem::Certificate(c)) => Some(Ok(c)),
+                    Ok(_) => None,
+                    Err(e) => Some(Err(e)),
+                })
+                .collect::<Result<_, _>>()
+                .map_err(|e| invalid(format!("caFile {}: {e}", path.display())))?;
+            if certs.is_empty() {
+                return Err(invalid(format!("caFile {}: no CERTIFICATE in the file", path.display())));
+            }
+            tls = tls.root_certs(RootCerts::Specific(Arc::new(certs)));
+        }
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_millis(config.timeout.unwrap_or(30_000))))
+            .tls_config(tls.build())
+            .build()
+            .into();
+        Ok(HttpSink { agent, config: config.clone(), pending: Vec::new() })
+    }
+
+    fn body(&self) -> (Vec<u8>, &'static str) {
+        let mut body = Vec::with_capacity(self.pending.iter().map(|r| r.len() + 1).sum::<usize>() + 2);
+        match self.config.body {
+            HttpBody::Ndjson => {
+                for record in &self.pending {
+                    body.extend_from_slice(record);
+                    body.push(b'\n');
+                }
+                (body, "application/x-ndjson")
+            }
+            HttpBody::JsonArray => {
+                body.push(b'[');
+                for (i, record) in self.pending.iter().enumerate() {
+                    if i > 0 {
+                        body.push(b',');
+                    }
+                    body.extend_from_slice(record);
+                }
+                body.push(b']');
+                (body, "application/json")
+            }
+        }
+    }
+}
+
+impl Sink for HttpSink {
+    fn write(&mut self, record: &[u8]) -> std::io::Result<()> {
+        self.pending.push(record.strip_suffix(b"\n").unwrap_or(record).to_vec());
+        Ok(())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let (body, content_type) = self.body();
+        let key = hex::encode(sha2::Sha256::digest(&body));
+        let mut request = self.agent.post(&self.config.url).header("Content-Type", content_type).header("Idempotency-Key", &key);
+        for (name, value) in &self.config.headers {
+            request = request.header(name.as_str(), value.as_str());
+        }
+        let shown = self.config.shown_url();
+        let mut response = request.send(&body[..]).map_err(|e| std::io::Error::other(format!("{shown}: {e}")))?;
+        let status = response.status().as_u16();
+        if (200..300).contains(&status) {
+            self.pending.clear();
+            return Ok(());
+        }
+        let reason: String = response.body_mut().read_to_string().unwrap_or_default().chars().take(512).collect();
+        let message = format!("{shown} answered {status}: {}", reason.trim());
+        if matches!(status, 408 | 429) || status >= 500 {
+            Err(std::io::Error::other(message))
+        } else {
+            // A permanent rejection: the batch is dead-lettered with it.
+            Err(std::io::Error::new(ErrorKind::InvalidData, message))
+        }
+    }
+
+    fn location(&self) -> String {
+        self.config.shown_url()
+    }
+
+    fn rollback(&mut self) -> std::io::Result<()> {
+        self.pending.clear();
+        Ok(())
+    }
+
+    fn retryable(&self, error: &std::io::Error) -> bool {
+        error.kind() != ErrorKind::InvalidData
+    }
+}
