@@ -1,9 +1,12 @@
-//! A WASM handler's `http` output against an in-test receiver that checks
-//! what it is sent strictly (method, path, content type, authorization,
-//! `Idempotency-Key` = SHA-256 of the body, NDJSON lines that are JSON) and
-//! can be told to answer 503, 400 or to drop the connection: delivered once
-//! acknowledged, retried while the receiver fails, dead-lettered with the
-//! receiver's reason when it refuses for good.
+//! A WASM handler's `http` output and ForgeRock's `SplunkAuditEventHandler`
+//! against in-test receivers that check what they are sent strictly
+//! (method, path, content type, authorization, `Idempotency-Key` = SHA-256
+//! of the body, NDJSON lines that are JSON; for Splunk the HEC event
+//! objects, token and channel) and can be told to answer 503, 400/403 or
+//! to drop the connection: delivered once acknowledged, retried while the
+//! receiver fails, dead-lettered with the receiver's reason when it refuses
+//! for good. Splunk itself is not installable here: the HEC receiver
+//! implements the parts of the protocol WASP uses.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -31,16 +34,27 @@ struct Seen {
     requests: usize,
 }
 
+/// What a receiver checks: the request line, headers and body; the
+/// records on success, or why the request is malformed.
+type Check = fn(&str, &BTreeMap<String, String>, &[u8]) -> Result<Vec<Value>, String>;
+
 struct Receiver {
     url: String,
+    port: u16,
     mode: Arc<Mutex<Mode>>,
     seen: Arc<Mutex<Seen>>,
 }
 
 impl Receiver {
     fn start() -> Receiver {
+        Self::start_with(check, "")
+    }
+
+    /// A receiver checking with `check`, answering `ok` on success.
+    fn start_with(check: Check, ok: &'static str) -> Receiver {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let url = format!("http://{}/ingest", listener.local_addr().unwrap());
+        let port = listener.local_addr().unwrap().port();
+        let url = format!("http://127.0.0.1:{port}/ingest");
         let mode = Arc::new(Mutex::new(Mode::Accept));
         let seen = Arc::new(Mutex::new(Seen::default()));
         let (m, s) = (mode.clone(), seen.clone());
@@ -48,10 +62,10 @@ impl Receiver {
             for stream in listener.incoming() {
                 let Ok(stream) = stream else { continue };
                 let (m, s) = (m.clone(), s.clone());
-                std::thread::spawn(move || serve(stream, &m, &s));
+                std::thread::spawn(move || serve(stream, &m, &s, check, ok));
             }
         });
-        Receiver { url, mode, seen }
+        Receiver { url, port, mode, seen }
     }
 
     fn set(&self, mode: Mode) {
@@ -64,7 +78,7 @@ impl Receiver {
 }
 
 /// Serves HTTP/1.1 requests of one connection (keep-alive) until it closes.
-fn serve(stream: std::net::TcpStream, mode: &Mutex<Mode>, seen: &Mutex<Seen>) {
+fn serve(stream: std::net::TcpStream, mode: &Mutex<Mode>, seen: &Mutex<Seen>, check: Check, ok: &str) {
     let mut reader = BufReader::new(stream.try_clone().unwrap());
     let mut writer = stream;
     loop {
@@ -99,7 +113,7 @@ fn serve(stream: std::net::TcpStream, mode: &Mutex<Mode>, seen: &Mutex<Seen>) {
             Mode::Accept => match check(&request_line, &headers, &body) {
                 Ok(records) => {
                     seen.lock().unwrap().records.extend(records);
-                    (200, String::new())
+                    (200, ok.to_owned())
                 }
                 Err(why) => {
                     seen.lock().unwrap().malformed.push(why.clone());
@@ -222,4 +236,107 @@ fn bad_http_settings_are_named() {
         let e = AuditService::from_config_file(fx.config(&[handler])).err().unwrap().to_string();
         assert!(e.contains("outputs.out") && e.contains(expected), "{e}");
     }
+}
+
+/// HEC's `/services/collector/event`: `Authorization: Splunk <token>`, a
+/// request channel, a body of HEC event objects (`event` an object, `time`
+/// a number of epoch seconds, `source` and `sourcetype` strings).
+fn hec(request_line: &str, headers: &BTreeMap<String, String>, body: &[u8]) -> Result<Vec<Value>, String> {
+    if !request_line.starts_with("POST /services/collector/event ") {
+        return Err(format!("unexpected request line {request_line:?}"));
+    }
+    if headers.get("authorization").map(String::as_str) != Some("Splunk 0fdc9a1e-7b0a-4c39-b9a0-3c9a0ad1e4f7") {
+        return Err("invalid token".into());
+    }
+    let channel = headers.get("x-splunk-request-channel").ok_or("no request channel")?;
+    if channel.len() != 36 {
+        return Err(format!("the channel `{channel}` is not a GUID"));
+    }
+    let text = std::str::from_utf8(body).map_err(|e| e.to_string())?;
+    let mut events = Vec::new();
+    for line in text.lines() {
+        let object: Value = serde_json::from_str(line).map_err(|e| format!("invalid data format: {e}"))?;
+        if !object["event"].is_object() || !object["time"].is_number() || !object["source"].is_string() || object["sourcetype"] != "_json" {
+            return Err(format!("not an HEC event object: {line}"));
+        }
+        events.push(object);
+    }
+    if events.is_empty() {
+        return Err("no data".into());
+    }
+    Ok(events)
+}
+
+fn splunk_service(fx: &Fixture, port: u16) -> AuditService {
+    let config = fx.config_doc(&json!({"eventHandlers": [{
+        "class": "org.forgerock.audit.handlers.splunk.SplunkAuditEventHandler",
+        "config": {"name": "splunk", "enabled": true, "authzToken": "0fdc9a1e-7b0a-4c39-b9a0-3c9a0ad1e4f7",
+                   "connection": {"host": "127.0.0.1", "port": port, "useSSL": false}, "topics": ["access"],
+                   "buffering": {"maxSize": 10000, "maxBatchedEvents": 7, "writeInterval": "10 ms"}}
+    }]}));
+    AuditService::from_config_file(&config).unwrap()
+}
+
+#[test]
+fn splunk_hec_gets_event_objects_and_an_outage_loses_nothing() {
+    let receiver = Receiver::start_with(hec, r#"{"text":"Success","code":0}"#);
+    let fx = Fixture::new();
+    let audit = splunk_service(&fx, receiver.port);
+    for n in 0..10 {
+        audit.publish("access", json!({"_id": format!("s{n}"), "timestamp": "2026-12-04T10:00:00.250Z", "userId": "bjensen"})).unwrap();
+    }
+    wait_for("the first 10 at HEC", || receiver.seen.lock().unwrap().records.len() == 10);
+    // HEC busy (503), then back.
+    receiver.set(Mode::Status(503));
+    for n in 10..30 {
+        audit.publish("access", json!({"_id": format!("s{n}"), "timestamp": "2026-12-04T10:00:01Z"})).unwrap();
+    }
+    wait_for("retries", || audit.summary().handlers[0].retries >= 2);
+    receiver.set(Mode::Accept);
+    audit.flush();
+    let h = audit.shutdown().handlers[0].clone();
+    assert_eq!((h.delivered, h.dead_lettered), (30, 0), "{h:?}");
+    let seen = receiver.seen.lock().unwrap();
+    assert!(seen.malformed.is_empty(), "{:?}", seen.malformed);
+    let first = &seen.records[0];
+    assert_eq!(first["source"], "access");
+    assert_eq!(first["time"].as_f64(), Some(1_796_378_400.25), "the event's timestamp in epoch seconds");
+    assert_eq!(first["event"]["_id"], "s0", "the event as published");
+    let ids: std::collections::BTreeSet<&str> = seen.records.iter().map(|r| r["event"]["_id"].as_str().unwrap()).collect();
+    assert_eq!(ids.len(), 30);
+}
+
+#[test]
+fn a_wrong_splunk_token_dead_letters_with_hecs_answer() {
+    let receiver = Receiver::start_with(hec, r#"{"text":"Success","code":0}"#);
+    let fx = Fixture::new();
+    receiver.set(Mode::Status(403));
+    let audit = splunk_service(&fx, receiver.port);
+    audit.publish("access", json!({"_id": "t1", "timestamp": "2026-12-04T10:00:00Z"})).unwrap();
+    audit.flush();
+    let h = audit.shutdown().handlers[0].clone();
+    assert_eq!((h.delivered, h.dead_lettered), (0, 1), "{h:?}");
+    assert!(fx.dead_letters("splunk")[0].fault.message.contains("answered 403"), "{:?}", fx.dead_letters("splunk")[0].fault);
+}
+
+#[test]
+fn the_seed_splunk_route_passes_config_check_and_runs() {
+    let receiver = Receiver::start_with(hec, r#"{"text":"Success","code":0}"#);
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/seeds/001-1848-route-splunk-example.json");
+    let mut route: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let handler = &mut route["heap"][0]["config"]["eventHandlers"][0]["config"];
+    handler["connection"]["port"] = json!(receiver.port);
+    handler["authzToken"] = json!("0fdc9a1e-7b0a-4c39-b9a0-3c9a0ad1e4f7");
+    let fx = Fixture::new();
+    let config = fx.path().join("route.json");
+    std::fs::write(&config, route.to_string()).unwrap();
+    let out = wasp_tests::run_wasp(&["config", "check", config.to_str().unwrap()], None, fx.path());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("splunk HEC http://localhost:") || text.contains("splunk HEC http://127.0.0.1:"), "{text}");
+    assert!(!text.contains("0fdc9a1e"), "the token is never shown: {text}");
+    let events = "{\"_id\":\"seed-1\",\"transactionId\":\"t\",\"timestamp\":\"2026-12-04T10:00:00Z\"}\n";
+    let out = wasp_tests::run_wasp(&["pipe", "--config", config.to_str().unwrap(), "--topic", "access"], Some(events), fx.path());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(receiver.seen.lock().unwrap().records.len(), 1);
 }

@@ -13,6 +13,7 @@ pub mod json;
 pub mod json_stdout;
 pub mod query;
 mod settings;
+pub mod splunk;
 pub mod syslog;
 
 use std::sync::Arc;
@@ -56,6 +57,8 @@ pub enum BuiltinSettings {
     Csv(csv::CsvSettings),
     /// `SyslogAuditEventHandler`.
     Syslog(syslog::SyslogSettings),
+    /// `SplunkAuditEventHandler`.
+    Splunk(splunk::SplunkSettings),
 }
 
 impl BuiltinSettings {
@@ -73,6 +76,7 @@ impl BuiltinSettings {
             HandlerClass::JsonStdout => BuiltinSettings::JsonStdout(json_stdout::JsonStdoutSettings::from_settings(settings)?),
             HandlerClass::Csv => BuiltinSettings::Csv(csv::CsvSettings::from_settings(settings, base_dir, data_dir)?),
             HandlerClass::Syslog => BuiltinSettings::Syslog(syslog::SyslogSettings::from_settings(settings, base_dir)?),
+            HandlerClass::Splunk => BuiltinSettings::Splunk(splunk::SplunkSettings::from_settings(settings, base_dir)?),
             _ => return Ok(None),
         }))
     }
@@ -82,7 +86,7 @@ impl BuiltinSettings {
         match self {
             BuiltinSettings::Json(s) => Some(&s.log_directory),
             BuiltinSettings::Csv(s) => Some(&s.log_directory),
-            BuiltinSettings::JsonStdout(_) | BuiltinSettings::Syslog(_) => None,
+            BuiltinSettings::JsonStdout(_) | BuiltinSettings::Syslog(_) | BuiltinSettings::Splunk(_) => None,
         }
     }
 
@@ -91,7 +95,7 @@ impl BuiltinSettings {
         match self {
             BuiltinSettings::Json(s) => s.security.as_ref(),
             BuiltinSettings::Csv(s) => s.security.as_ref(),
-            BuiltinSettings::JsonStdout(_) | BuiltinSettings::Syslog(_) => None,
+            BuiltinSettings::JsonStdout(_) | BuiltinSettings::Syslog(_) | BuiltinSettings::Splunk(_) => None,
         }
     }
 }

@@ -261,6 +261,13 @@ fn builtin_parts(config: &Config, h: &crate::config::forgerock::ForgeRockHandler
     };
     let root = h.tenant.as_ref().map(|t| config.tenants[t].output_root.as_path());
     match settings {
+        BuiltinSettings::Splunk(s) => {
+            let summary = OutputSummary { name: "splunk".into(), kind: "splunk".into(), location: s.http.shown_url() };
+            let opened = crate::outputs::http::HttpSink::new(&s.http)
+                .map(|sink| (vec![Box::new(sink) as Box<dyn crate::outputs::Sink>], vec![summary]))
+                .map_err(|e| format!("the Splunk output: {e}"));
+            (Box::new(crate::builtin::splunk::SplunkHandler), opened, s.max_batched, s.write_interval)
+        }
         BuiltinSettings::Syslog(s) => {
             let summary = OutputSummary { name: "syslog".into(), kind: "syslog".into(), location: s.target.location() };
             let opened = crate::outputs::syslog::SyslogSink::new(s.target.clone())
