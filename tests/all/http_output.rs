@@ -34,9 +34,10 @@ struct Seen {
     requests: usize,
 }
 
-/// What a receiver checks: the request line, headers and body; the
-/// records on success, or why the request is malformed.
-type Check = fn(&str, &BTreeMap<String, String>, &[u8]) -> Result<Vec<Value>, String>;
+/// What a receiver checks: the request line, headers and body; on success
+/// the records it keeps and the 200 answer's body, or why the request is
+/// malformed.
+type Check = fn(&str, &BTreeMap<String, String>, &[u8]) -> Result<(Vec<Value>, String), String>;
 
 struct Receiver {
     url: String,
@@ -47,11 +48,11 @@ struct Receiver {
 
 impl Receiver {
     fn start() -> Receiver {
-        Self::start_with(check, "")
+        Self::start_with(check)
     }
 
-    /// A receiver checking with `check`, answering `ok` on success.
-    fn start_with(check: Check, ok: &'static str) -> Receiver {
+    /// A receiver checking with `check`.
+    fn start_with(check: Check) -> Receiver {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let url = format!("http://127.0.0.1:{port}/ingest");
@@ -62,7 +63,7 @@ impl Receiver {
             for stream in listener.incoming() {
                 let Ok(stream) = stream else { continue };
                 let (m, s) = (m.clone(), s.clone());
-                std::thread::spawn(move || serve(stream, &m, &s, check, ok));
+                std::thread::spawn(move || serve(stream, &m, &s, check));
             }
         });
         Receiver { url, port, mode, seen }
@@ -78,7 +79,7 @@ impl Receiver {
 }
 
 /// Serves HTTP/1.1 requests of one connection (keep-alive) until it closes.
-fn serve(stream: std::net::TcpStream, mode: &Mutex<Mode>, seen: &Mutex<Seen>, check: Check, ok: &str) {
+fn serve(stream: std::net::TcpStream, mode: &Mutex<Mode>, seen: &Mutex<Seen>, check: Check) {
     let mut reader = BufReader::new(stream.try_clone().unwrap());
     let mut writer = stream;
     loop {
@@ -111,9 +112,9 @@ fn serve(stream: std::net::TcpStream, mode: &Mutex<Mode>, seen: &Mutex<Seen>, ch
             Mode::Drop => return,
             Mode::Status(status) => (status, "mapper_parsing_exception: field [n] of type [long]".to_owned()),
             Mode::Accept => match check(&request_line, &headers, &body) {
-                Ok(records) => {
+                Ok((records, answer)) => {
                     seen.lock().unwrap().records.extend(records);
-                    (200, ok.to_owned())
+                    (200, answer)
                 }
                 Err(why) => {
                     seen.lock().unwrap().malformed.push(why.clone());
@@ -128,8 +129,8 @@ fn serve(stream: std::net::TcpStream, mode: &Mutex<Mode>, seen: &Mutex<Seen>, ch
     }
 }
 
-/// The checks of a strict receiver; the records on success.
-fn check(request_line: &str, headers: &BTreeMap<String, String>, body: &[u8]) -> Result<Vec<Value>, String> {
+/// The checks of a strict receiver.
+fn check(request_line: &str, headers: &BTreeMap<String, String>, body: &[u8]) -> Result<(Vec<Value>, String), String> {
     if !request_line.starts_with("POST /ingest ") {
         return Err(format!("unexpected request line {request_line:?}"));
     }
@@ -147,7 +148,8 @@ fn check(request_line: &str, headers: &BTreeMap<String, String>, body: &[u8]) ->
     if !text.ends_with('\n') {
         return Err("NDJSON must end with a newline".into());
     }
-    text.lines().map(|l| serde_json::from_str(l).map_err(|e| format!("a line that is not JSON: {e}"))).collect()
+    let records = text.lines().map(|l| serde_json::from_str(l).map_err(|e| format!("a line that is not JSON: {e}"))).collect::<Result<_, _>>()?;
+    Ok((records, String::new()))
 }
 
 fn service(fx: &Fixture, url: &str) -> AuditService {
@@ -241,7 +243,7 @@ fn bad_http_settings_are_named() {
 /// HEC's `/services/collector/event`: `Authorization: Splunk <token>`, a
 /// request channel, a body of HEC event objects (`event` an object, `time`
 /// a number of epoch seconds, `source` and `sourcetype` strings).
-fn hec(request_line: &str, headers: &BTreeMap<String, String>, body: &[u8]) -> Result<Vec<Value>, String> {
+fn hec(request_line: &str, headers: &BTreeMap<String, String>, body: &[u8]) -> Result<(Vec<Value>, String), String> {
     if !request_line.starts_with("POST /services/collector/event ") {
         return Err(format!("unexpected request line {request_line:?}"));
     }
@@ -264,7 +266,7 @@ fn hec(request_line: &str, headers: &BTreeMap<String, String>, body: &[u8]) -> R
     if events.is_empty() {
         return Err("no data".into());
     }
-    Ok(events)
+    Ok((events, r#"{"text":"Success","code":0}"#.to_owned()))
 }
 
 fn splunk_service(fx: &Fixture, port: u16) -> AuditService {
@@ -279,7 +281,7 @@ fn splunk_service(fx: &Fixture, port: u16) -> AuditService {
 
 #[test]
 fn splunk_hec_gets_event_objects_and_an_outage_loses_nothing() {
-    let receiver = Receiver::start_with(hec, r#"{"text":"Success","code":0}"#);
+    let receiver = Receiver::start_with(hec);
     let fx = Fixture::new();
     let audit = splunk_service(&fx, receiver.port);
     for n in 0..10 {
@@ -308,7 +310,7 @@ fn splunk_hec_gets_event_objects_and_an_outage_loses_nothing() {
 
 #[test]
 fn a_wrong_splunk_token_dead_letters_with_hecs_answer() {
-    let receiver = Receiver::start_with(hec, r#"{"text":"Success","code":0}"#);
+    let receiver = Receiver::start_with(hec);
     let fx = Fixture::new();
     receiver.set(Mode::Status(403));
     let audit = splunk_service(&fx, receiver.port);
@@ -321,7 +323,7 @@ fn a_wrong_splunk_token_dead_letters_with_hecs_answer() {
 
 #[test]
 fn the_seed_splunk_route_passes_config_check_and_runs() {
-    let receiver = Receiver::start_with(hec, r#"{"text":"Success","code":0}"#);
+    let receiver = Receiver::start_with(hec);
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/seeds/001-1848-route-splunk-example.json");
     let mut route: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     let handler = &mut route["heap"][0]["config"]["eventHandlers"][0]["config"];
@@ -339,4 +341,118 @@ fn the_seed_splunk_route_passes_config_check_and_runs() {
     let out = wasp_tests::run_wasp(&["pipe", "--config", config.to_str().unwrap(), "--topic", "access"], Some(events), fx.path());
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(receiver.seen.lock().unwrap().records.len(), 1);
+}
+
+/// Elasticsearch's `POST /_bulk`: basic authentication, NDJSON pairs of an
+/// `index` action (`_index`, `_id`) and a document without `_id`. Per item:
+/// a document with `"bad": true` is refused for good (400
+/// `mapper_parsing_exception`), one with `"busy": true` gets 429 the first
+/// time its id is seen; the rest 201. Keeps `{_index, _id, doc}` of the
+/// documents it indexed.
+fn bulk(request_line: &str, headers: &BTreeMap<String, String>, body: &[u8]) -> Result<(Vec<Value>, String), String> {
+    static BUSY_SEEN: Mutex<Vec<String>> = Mutex::new(Vec::new());
+    if !request_line.starts_with("POST /_bulk ") {
+        return Err(format!("unexpected request line {request_line:?}"));
+    }
+    if headers.get("content-type").map(String::as_str) != Some("application/x-ndjson") {
+        return Err("content-type".into());
+    }
+    // elastic:changeme
+    if headers.get("authorization").map(String::as_str) != Some("Basic ZWxhc3RpYzpjaGFuZ2VtZQ==") {
+        return Err("authentication".into());
+    }
+    let text = std::str::from_utf8(body).map_err(|e| e.to_string())?;
+    if !text.ends_with('\n') {
+        return Err("the bulk body must end with a newline".into());
+    }
+    let lines: Vec<&str> = text.lines().collect();
+    if lines.len() % 2 != 0 {
+        return Err("an action without its document".into());
+    }
+    let (mut kept, mut items) = (Vec::new(), Vec::new());
+    for pair in lines.chunks(2) {
+        let action: Value = serde_json::from_str(pair[0]).map_err(|e| format!("action: {e}"))?;
+        let doc: Value = serde_json::from_str(pair[1]).map_err(|e| format!("document: {e}"))?;
+        let (index, id) = (action["index"]["_index"].as_str().ok_or("no _index")?, action["index"]["_id"].as_str().ok_or("no _id")?);
+        if doc.get("_id").is_some() {
+            return Err("a document may not hold _id".into());
+        }
+        let busy_first = doc["busy"] == true && {
+            let mut seen = BUSY_SEEN.lock().unwrap();
+            let first = !seen.contains(&id.to_owned());
+            seen.push(id.to_owned());
+            first
+        };
+        let item = if doc["bad"] == true {
+            json!({"index": {"_index": index, "_id": id, "status": 400, "error": {"type": "mapper_parsing_exception", "reason": "failed to parse field [bad] of type [long]"}}})
+        } else if busy_first {
+            json!({"index": {"_index": index, "_id": id, "status": 429, "error": {"type": "es_rejected_execution_exception", "reason": "rejected execution"}}})
+        } else {
+            kept.push(json!({"_index": index, "_id": id, "doc": doc}));
+            json!({"index": {"_index": index, "_id": id, "status": 201, "result": "created"}})
+        };
+        items.push(item);
+    }
+    let errors = items.iter().any(|i| i["index"]["status"] != 201);
+    Ok((kept, json!({"took": 3, "errors": errors, "items": items}).to_string()))
+}
+
+fn elasticsearch_service(fx: &Fixture, port: u16) -> AuditService {
+    let config = fx.config_doc(&json!({"eventHandlers": [{
+        "class": "org.forgerock.audit.handlers.elasticsearch.ElasticsearchAuditEventHandler",
+        "config": {"name": "es", "topics": ["access", "authentication"], "indexMapping": {"indexName": "audit"},
+                   "connection": {"host": "127.0.0.1", "port": port, "useSSL": false, "username": "elastic", "password": "changeme"},
+                   "buffering": {"enabled": true, "writeInterval": "10 ms", "maxBatchedEvents": 50}}
+    }]}));
+    AuditService::from_config_file(&config).unwrap()
+}
+
+#[test]
+fn elasticsearch_bulk_indexes_by_id_retries_busy_items_and_dead_letters_refused_ones() {
+    let receiver = Receiver::start_with(bulk);
+    let fx = Fixture::new();
+    let audit = elasticsearch_service(&fx, receiver.port);
+    for n in 0..12 {
+        let mut event = json!({"_id": format!("es-{n}"), "user.name": "bjensen", "n": n});
+        if n == 3 {
+            event["bad"] = json!(true);
+        }
+        if n == 7 {
+            event["busy"] = json!(true);
+        }
+        audit.publish(if n % 2 == 0 { "access" } else { "authentication" }, event).unwrap();
+    }
+    audit.flush();
+    let h = audit.shutdown().handlers[0].clone();
+    assert_eq!((h.delivered, h.dead_lettered), (11, 1), "{h:?}");
+    assert!(h.retries >= 1, "the busy item was retried: {h:?}");
+    let seen = receiver.seen.lock().unwrap();
+    assert!(seen.malformed.is_empty(), "{:?}", seen.malformed);
+    let ids: std::collections::BTreeSet<&str> = seen.records.iter().map(|r| r["_id"].as_str().unwrap()).collect();
+    assert_eq!(ids.len(), 11, "each indexed once by id (a re-sent document replaces itself): {ids:?}");
+    assert!(!ids.contains("es-3"));
+    let first = seen.records.iter().find(|r| r["_id"] == "es-0").unwrap();
+    assert_eq!(first["_index"], "audit_access", "<indexName>_<topic>");
+    assert_eq!(first["doc"]["_eventId"], "es-0", "stored as ForgeRock's handler stores it");
+    assert_eq!(first["doc"]["user_name"], "bjensen", "dots in field names normalized");
+    assert_eq!(seen.records.iter().find(|r| r["_id"] == "es-1").unwrap()["_index"], "audit_authentication");
+    let letters = fx.dead_letters("es");
+    assert_eq!(letters.len(), 1);
+    assert_eq!(letters[0].event.id, "es-3");
+    assert!(letters[0].fault.message.contains("400 mapper_parsing_exception: failed to parse field [bad]"), "{:?}", letters[0].fault);
+}
+
+#[test]
+fn the_seed_elasticsearch_route_passes_config_check() {
+    let receiver = Receiver::start_with(bulk);
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/seeds/001-0627-route-elasticsearch-example.json");
+    let mut route: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    route["heap"][0]["config"]["eventHandlers"][0]["config"]["connection"]["port"] = json!(receiver.port);
+    let fx = Fixture::new();
+    let config = fx.path().join("route.json");
+    std::fs::write(&config, route.to_string()).unwrap();
+    let out = wasp_tests::run_wasp(&["config", "check", config.to_str().unwrap()], None, fx.path());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("index audit_<topic>"), "{text}");
 }

@@ -9,6 +9,7 @@
 //! evidence, or stdout) are in [`crate::outputs`].
 
 pub mod csv;
+pub mod elasticsearch;
 pub mod json;
 pub mod json_stdout;
 pub mod query;
@@ -59,6 +60,8 @@ pub enum BuiltinSettings {
     Syslog(syslog::SyslogSettings),
     /// `SplunkAuditEventHandler`.
     Splunk(splunk::SplunkSettings),
+    /// `ElasticsearchAuditEventHandler`.
+    Elasticsearch(elasticsearch::ElasticsearchSettings),
 }
 
 impl BuiltinSettings {
@@ -77,6 +80,7 @@ impl BuiltinSettings {
             HandlerClass::Csv => BuiltinSettings::Csv(csv::CsvSettings::from_settings(settings, base_dir, data_dir)?),
             HandlerClass::Syslog => BuiltinSettings::Syslog(syslog::SyslogSettings::from_settings(settings, base_dir)?),
             HandlerClass::Splunk => BuiltinSettings::Splunk(splunk::SplunkSettings::from_settings(settings, base_dir)?),
+            HandlerClass::Elasticsearch => BuiltinSettings::Elasticsearch(elasticsearch::ElasticsearchSettings::from_settings(settings, base_dir)?),
             _ => return Ok(None),
         }))
     }
@@ -86,7 +90,7 @@ impl BuiltinSettings {
         match self {
             BuiltinSettings::Json(s) => Some(&s.log_directory),
             BuiltinSettings::Csv(s) => Some(&s.log_directory),
-            BuiltinSettings::JsonStdout(_) | BuiltinSettings::Syslog(_) | BuiltinSettings::Splunk(_) => None,
+            BuiltinSettings::JsonStdout(_) | BuiltinSettings::Syslog(_) | BuiltinSettings::Splunk(_) | BuiltinSettings::Elasticsearch(_) => None,
         }
     }
 
@@ -95,7 +99,7 @@ impl BuiltinSettings {
         match self {
             BuiltinSettings::Json(s) => s.security.as_ref(),
             BuiltinSettings::Csv(s) => s.security.as_ref(),
-            BuiltinSettings::JsonStdout(_) | BuiltinSettings::Syslog(_) | BuiltinSettings::Splunk(_) => None,
+            BuiltinSettings::JsonStdout(_) | BuiltinSettings::Syslog(_) | BuiltinSettings::Splunk(_) | BuiltinSettings::Elasticsearch(_) => None,
         }
     }
 }

@@ -67,6 +67,9 @@ pub fn run(path: &Path) -> anyhow::Result<ExitCode> {
                 writeln!(out, "    files {}/<topic>.csv{}", s.log_directory.display(), if s.security.is_some() { ", tamper-evident" } else { "" })?;
             }
             Some(crate::builtin::BuiltinSettings::JsonStdout(_)) => writeln!(out, "    standard output")?,
+            Some(crate::builtin::BuiltinSettings::Elasticsearch(s)) => {
+                writeln!(out, "    elasticsearch {}/_bulk, index {}_<topic> ({} events a request)", s.target.base_url, s.index_name, s.max_batched)?;
+            }
             Some(crate::builtin::BuiltinSettings::Splunk(s)) => {
                 writeln!(out, "    splunk HEC {} ({} events a request)", s.http.shown_url(), s.max_batched)?;
             }

@@ -579,9 +579,10 @@ impl Worker {
             sink.mark();
         }
         let mut attempt = 0;
+        let mut sent: Vec<Vec<u64>> = Vec::new();
         let written = loop {
             attempt += 1;
-            let result = self.write_records(&records);
+            let result = self.write_records(&records, &mut sent);
             if result.is_err() {
                 // Take back what reached any output in this attempt: a retry
                 // writes each record once, a failure leaves nothing behind.
@@ -624,6 +625,21 @@ impl Worker {
             tracing::info!(handler = %self.name, "output back: delivering again");
             self.stats.set_output_error(None);
         }
+        if written.is_ok() {
+            // Records a receiver refused for good (a bulk item's mapping
+            // error): their events are dead-lettered with its reason.
+            for (sink, sequences) in self.sinks.iter_mut().zip(&sent) {
+                for (index, reason) in sink.take_rejected() {
+                    let Some(sequence) = sequences.get(index) else { continue };
+                    if let Some(slot) = events.iter().position(|e| e.sequence == *sequence) {
+                        results[slot] = Some(EventResult::Failed(FaultRecord::plain(
+                            FaultKind::Output,
+                            format!("{} refused the record: {reason}", sink.location()),
+                        )));
+                    }
+                }
+            }
+        }
         if let Err(e) = &written {
             self.breaker_fault(&FaultKind::Output);
             let message = if e.kind() == std::io::ErrorKind::InvalidData {
@@ -638,12 +654,15 @@ impl Worker {
         Some(results.into_iter().map(|r| r.unwrap_or(EventResult::Delivered)).collect())
     }
 
-    /// Writes and flushes; on error, which output failed.
-    fn write_records(&mut self, records: &[&crate::engine::StagedRecord]) -> Result<(), (usize, std::io::Error)> {
+    /// Writes and flushes; on error, which output failed. `sent` gets, per
+    /// output, the event sequence of each record written, in order.
+    fn write_records(&mut self, records: &[&crate::engine::StagedRecord], sent: &mut Vec<Vec<u64>>) -> Result<(), (usize, std::io::Error)> {
         let mut touched = vec![false; self.sinks.len()];
+        *sent = vec![Vec::new(); self.sinks.len()];
         for record in records {
             self.sinks[record.output].write(&record.data).map_err(|e| (record.output, e))?;
             touched[record.output] = true;
+            sent[record.output].push(record.sequence);
         }
         for (index, (sink, touched)) in self.sinks.iter_mut().zip(touched).enumerate() {
             if touched {

@@ -8,6 +8,7 @@
 //! does the handler acknowledge its events in the journal.
 
 pub mod csv;
+pub mod elasticsearch;
 pub mod file;
 pub mod http;
 pub mod log_file;
@@ -129,6 +130,12 @@ pub trait Sink: Send {
     /// dead-lettering them.
     fn retryable(&self, _error: &std::io::Error) -> bool {
         false
+    }
+    /// The records of the last successful `flush` the receiver refused for
+    /// good (their index among the records written since the flush before,
+    /// and why): their events are dead-lettered, the others acknowledged.
+    fn take_rejected(&mut self) -> Vec<(usize, String)> {
+        Vec::new()
     }
     /// Flushes and seals the output when the handler stops.
     fn close(&mut self) -> std::io::Result<()> {

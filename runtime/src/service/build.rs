@@ -261,6 +261,14 @@ fn builtin_parts(config: &Config, h: &crate::config::forgerock::ForgeRockHandler
     };
     let root = h.tenant.as_ref().map(|t| config.tenants[t].output_root.as_path());
     match settings {
+        BuiltinSettings::Elasticsearch(s) => {
+            let summary = OutputSummary { name: "elasticsearch".into(), kind: "elasticsearch".into(), location: s.target.base_url.clone() };
+            let opened = crate::outputs::elasticsearch::ElasticsearchSink::new(s.target.clone())
+                .map(|sink| (vec![Box::new(sink) as Box<dyn crate::outputs::Sink>], vec![summary]))
+                .map_err(|e| format!("the Elasticsearch output: {e}"));
+            let native = crate::builtin::elasticsearch::ElasticsearchHandler { index_name: s.index_name.clone() };
+            (Box::new(native), opened, s.max_batched, s.write_interval)
+        }
         BuiltinSettings::Splunk(s) => {
             let summary = OutputSummary { name: "splunk".into(), kind: "splunk".into(), location: s.http.shown_url() };
             let opened = crate::outputs::http::HttpSink::new(&s.http)

@@ -25,30 +25,7 @@ impl std::fmt::Debug for HttpSink {
 impl HttpSink {
     /// An output as `config` says; its CA file is read now.
     pub fn new(config: &HttpOutputConfig) -> std::io::Result<HttpSink> {
-        use ureq::tls::{RootCerts, TlsConfig};
-        let mut tls = TlsConfig::builder();
-        if let Some(path) = &config.ca_file {
-            let invalid = |m: String| std::io::Error::new(ErrorKind::InvalidInput, m);
-            let pem = std::fs::read(path).map_err(|e| invalid(format!("caFile {}: {e}", path.display())))?;
-            let certs: Vec<ureq::tls::Certificate<'static>> = ureq::tls::parse_pem(&pem)
-                .filter_map(|item| match item {
-                    Ok(ureq::tls::PemItem::Certificate(c)) => Some(Ok(c)),
-                    Ok(_) => None,
-                    Err(e) => Some(Err(e)),
-                })
-                .collect::<Result<_, _>>()
-                .map_err(|e| invalid(format!("caFile {}: {e}", path.display())))?;
-            if certs.is_empty() {
-                return Err(invalid(format!("caFile {}: no CERTIFICATE in the file", path.display())));
-            }
-            tls = tls.root_certs(RootCerts::Specific(Arc::new(certs)));
-        }
-        let agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_millis(config.timeout.unwrap_or(30_000))))
-            .tls_config(tls.build())
-            .build()
-            .into();
+        let agent = agent(Duration::from_millis(config.timeout.unwrap_or(30_000)), config.ca_file.as_deref())?;
         Ok(HttpSink { agent, config: config.clone(), pending: Vec::new() })
     }
 
@@ -77,6 +54,36 @@ impl HttpSink {
     }
 }
 
+/// An HTTP client for network outputs: statuses are answers, not errors;
+/// requests time out after `timeout`; `https://` trusts `ca_file` (PEM)
+/// when given, the usual web roots otherwise.
+pub fn agent(timeout: Duration, ca_file: Option<&std::path::Path>) -> std::io::Result<ureq::Agent> {
+    use ureq::tls::{RootCerts, TlsConfig};
+    let mut tls = TlsConfig::builder();
+    if let Some(path) = ca_file {
+        let invalid = |m: String| std::io::Error::new(ErrorKind::InvalidInput, m);
+        let pem = std::fs::read(path).map_err(|e| invalid(format!("caFile {}: {e}", path.display())))?;
+        let certs: Vec<ureq::tls::Certificate<'static>> = ureq::tls::parse_pem(&pem)
+            .filter_map(|item| match item {
+                Ok(ureq::tls::PemItem::Certificate(c)) => Some(Ok(c)),
+                Ok(_) => None,
+                Err(e) => Some(Err(e)),
+            })
+            .collect::<Result<_, _>>()
+            .map_err(|e| invalid(format!("caFile {}: {e}", path.display())))?;
+        if certs.is_empty() {
+            return Err(invalid(format!("caFile {}: no CERTIFICATE in the file", path.display())));
+        }
+        tls = tls.root_certs(RootCerts::Specific(Arc::new(certs)));
+    }
+    Ok(ureq::Agent::config_builder().http_status_as_error(false).timeout_global(Some(timeout)).tls_config(tls.build()).build().into())
+}
+
+/// Whether an HTTP status means "try again later" (408, 429, 5xx).
+pub fn retryable_status(status: u16) -> bool {
+    matches!(status, 408 | 429) || status >= 500
+}
+
 impl Sink for HttpSink {
     fn write(&mut self, record: &[u8]) -> std::io::Result<()> {
         self.pending.push(record.strip_suffix(b"\n").unwrap_or(record).to_vec());
@@ -102,7 +109,7 @@ impl Sink for HttpSink {
         }
         let reason: String = response.body_mut().read_to_string().unwrap_or_default().chars().take(512).collect();
         let message = format!("{shown} answered {status}: {}", reason.trim());
-        if matches!(status, 408 | 429) || status >= 500 {
+        if retryable_status(status) {
             Err(std::io::Error::other(message))
         } else {
             // A permanent rejection: the batch is dead-lettered with it.

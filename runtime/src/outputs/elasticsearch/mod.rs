@@ -1,0 +1,15 @@
+//! The Elasticsearch (or OpenSearch) output: the Bulk API.
+//!
+//! Each record is one bulk entry — an `index` action naming the index and
+//! the document id, then the document — and a batch is one `POST /_bulk`.
+//! Delivery: the answer's per-item statuses decide. Every item 2xx: the
+//! batch is acknowledged. An item refused with 429 or 5xx, or the whole
+//! request failing (connection, 408, 429, 5xx): retryable, the batch is sent
+//! again — the document ids make that idempotent (a re-sent document
+//! replaces itself). An item refused otherwise (400 mapping error, …): that
+//! record is rejected for good and its event dead-lettered with the
+//! receiver's `error.type` and `reason`, while the others are acknowledged.
+
+mod sink;
+
+pub use sink::{BulkTarget, ElasticsearchSink};
