@@ -456,3 +456,33 @@ fn the_seed_elasticsearch_route_passes_config_check() {
     assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
     assert!(text.contains("index audit_<topic>"), "{text}");
 }
+
+/// What can be known before running is reported by `wasp config check`:
+/// an unreadable CA file, a host that does not resolve, a missing token.
+#[test]
+fn config_check_names_what_it_can_know_of_network_handlers() {
+    let fx = Fixture::new();
+    let check = |handler: Value| {
+        let config = fx.config_doc(&json!({"eventHandlers": [handler]}));
+        let out = wasp_tests::run_wasp(&["config", "check", config.to_str().unwrap()], None, fx.path());
+        (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+    };
+    let splunk = |connection: Value, token: Value| {
+        let mut config = json!({"name": "splunk", "enabled": true, "topics": ["access"], "connection": connection});
+        if !token.is_null() {
+            config["authzToken"] = token;
+        }
+        json!({"class": "org.forgerock.audit.handlers.splunk.SplunkAuditEventHandler", "config": config})
+    };
+    let (ok, text) = check(splunk(json!({"host": "127.0.0.1", "useSSL": true, "caFile": "missing-ca.pem"}), json!("t")));
+    assert!(!ok && text.contains("missing-ca.pem"), "{text}");
+    let (ok, text) = check(splunk(json!({"host": "127.0.0.1"}), Value::Null));
+    assert!(!ok && text.contains("authzToken") && text.contains("required"), "{text}");
+    let es = json!({"class": "org.forgerock.audit.handlers.elasticsearch.ElasticsearchAuditEventHandler",
+                    "config": {"name": "es", "topics": ["access"], "connection": {"host": "no-such-host.invalid", "port": 9200}}});
+    let (ok, text) = check(es);
+    assert!(!ok && text.contains("no-such-host.invalid") && text.contains("does not resolve"), "{text}");
+    let wasm = probe_handler("web", json!({"outputs": {"out": {"type": "http", "url": "https://127.0.0.1:9/x", "caFile": "nope.pem"}}}));
+    let (ok, text) = check(json!({"class": "wasm", "config": wasm}));
+    assert!(!ok && text.contains("output `out`") && text.contains("nope.pem"), "{text}");
+}

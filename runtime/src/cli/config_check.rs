@@ -54,6 +54,11 @@ pub fn run(path: &Path) -> anyhow::Result<ExitCode> {
         }
         for (output, o) in &h.outputs {
             writeln!(out, "    output {output} ({})", o.kind())?;
+            if h.enabled
+                && let Err(e) = o.check_network()
+            {
+                problems.push(format!("handler `{}`: output `{output}`: {e}", h.qualified_name()));
+            }
         }
     }
     for h in &config.forgerock_handlers {
@@ -69,15 +74,25 @@ pub fn run(path: &Path) -> anyhow::Result<ExitCode> {
             Some(crate::builtin::BuiltinSettings::JsonStdout(_)) => writeln!(out, "    standard output")?,
             Some(crate::builtin::BuiltinSettings::Elasticsearch(s)) => {
                 writeln!(out, "    elasticsearch {}/_bulk, index {}_<topic> ({} events a request)", s.target.base_url, s.index_name, s.max_batched)?;
+                let (host, port) = crate::outputs::url_host_port(&s.target.base_url).unwrap_or_default();
+                let checked = crate::outputs::check_network(&host, port, || crate::outputs::elasticsearch::ElasticsearchSink::new(s.target.clone()).map(drop));
+                if let (true, Err(e)) = (h.enabled, checked) {
+                    problems.push(format!("handler `{name}`: {e}"));
+                }
             }
             Some(crate::builtin::BuiltinSettings::Splunk(s)) => {
                 writeln!(out, "    splunk HEC {} ({} events a request)", s.http.shown_url(), s.max_batched)?;
+                let (host, port) = crate::outputs::url_host_port(&s.http.url).unwrap_or_default();
+                let checked = crate::outputs::check_network(&host, port, || crate::outputs::http::HttpSink::new(&s.http).map(drop));
+                if let (true, Err(e)) = (h.enabled, checked) {
+                    problems.push(format!("handler `{name}`: {e}"));
+                }
             }
             Some(crate::builtin::BuiltinSettings::Syslog(s)) => {
                 writeln!(out, "    syslog {} (facility {}, app {})", s.target.location(), s.facility, s.product_name)?;
-                use std::net::ToSocketAddrs;
-                if h.enabled && let Err(e) = (s.target.host.as_str(), s.target.port).to_socket_addrs() {
-                    problems.push(format!("handler `{name}`: the syslog host `{}` does not resolve: {e}", s.target.host));
+                let checked = crate::outputs::check_network(&s.target.host, s.target.port, || crate::outputs::syslog::SyslogSink::new(s.target.clone()).map(drop));
+                if let (true, Err(e)) = (h.enabled, checked) {
+                    problems.push(format!("handler `{name}`: {e}"));
                 }
             }
             None => {}

@@ -215,6 +215,19 @@ pub(super) fn split_forgerock(
         let settings: serde_json::Map<String, Value> = raw.settings.into_iter().collect();
         let (base_dir, data_dir) = dirs;
         if tenant.is_some() {
+            use forgerock::HandlerClass;
+            // A tenant's built-in handlers write files under its output root;
+            // network handlers are the operator's, at the top level.
+            if !matches!(class, HandlerClass::Json | HandlerClass::Csv | HandlerClass::JsonStdout) {
+                return Err(invalid(
+                    format!("{at}.class"),
+                    format!(
+                        "handler `{}`: a tenant's handlers are `wasm`, JSON, CSV or JSON stdout handlers (class `{}` is for the top level)",
+                        raw.name,
+                        class.name()
+                    ),
+                ));
+            }
             check_tenant_log_directory(&settings, &format!("{at}.config"), invalid)?;
         }
         let builtin = crate::builtin::BuiltinSettings::from_settings(class, &settings, base_dir, data_dir)

@@ -86,6 +86,55 @@ impl OutputConfig {
     }
 }
 
+/// What `wasp config check` can know of a network output before it runs:
+/// its files (CA, client certificate) are readable and its host resolves.
+/// Whether the receiver answers is a run-time matter (retried).
+pub fn check_network(host: &str, port: u16, open: impl FnOnce() -> std::io::Result<()>) -> Result<(), String> {
+    use std::net::ToSocketAddrs;
+    open().map_err(|e| e.to_string())?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    match (host, port).to_socket_addrs().map(|mut a| a.next().is_some()) {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(format!("the host `{host}` resolves to no address")),
+        Err(e) => Err(format!("the host `{host}` does not resolve: {e}")),
+    }
+}
+
+/// The host and port of an `http(s)://host[:port]/…` URL (the port
+/// defaulting to the scheme's).
+pub fn url_host_port(url: &str) -> Option<(String, u16)> {
+    let (scheme, rest) = url.split_once("://")?;
+    let authority = rest.split(['/', '?', '#']).next()?;
+    let authority = authority.rsplit_once('@').map_or(authority, |(_, a)| a);
+    let default = if scheme.eq_ignore_ascii_case("https") { 443 } else { 80 };
+    if let Some(stripped) = authority.strip_prefix('[') {
+        let (host, after) = stripped.split_once(']')?;
+        let port = after.strip_prefix(':').map_or(Some(default), |p| p.parse().ok())?;
+        return Some((host.to_owned(), port));
+    }
+    match authority.rsplit_once(':') {
+        Some((host, port)) => Some((host.to_owned(), port.parse().ok()?)),
+        None => Some((authority.to_owned(), default)),
+    }
+}
+
+impl OutputConfig {
+    /// [`check_network`] for the network outputs; `Ok` for the others.
+    pub fn check_network(&self) -> Result<(), String> {
+        match self {
+            OutputConfig::File(_) | OutputConfig::Stdout(_) => Ok(()),
+            OutputConfig::Syslog(c) => {
+                let target = c.target();
+                check_network(&target.host, target.port, || syslog::SyslogSink::new(target.clone()).map(drop))
+            }
+            OutputConfig::Http(c) => {
+                let (host, port) = url_host_port(&c.url).ok_or_else(|| format!("url: `{}` names no host", c.shown_url()))?;
+                check_network(&host, port, || http::HttpSink::new(c).map(drop))
+            }
+        }
+    }
+}
+
 /// Where records of one output end up.
 pub trait Sink: Send {
     /// Takes one record (buffered until `flush`).
