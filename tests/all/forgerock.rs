@@ -43,18 +43,18 @@ fn a_class_without_an_output_yet_is_refused_as_not_supported_yet() {
     let fx = Fixture::new();
     let config = fx.config_doc(&json!({
         "eventHandlers": [{
-            "class": "org.forgerock.audit.handlers.syslog.SyslogAuditEventHandler",
-            "config": {"name": "syslog", "topics": ["access"], "host": "localhost", "port": 514}
+            "class": "org.forgerock.audit.handlers.jdbc.JdbcAuditEventHandler",
+            "config": {"name": "jdbc", "topics": ["access"], "databaseType": "h2"}
         }]
     }));
     let err = AuditService::from_config_file(&config).err().expect("refused");
     assert!(matches!(err, BuildError::NotSupported { .. }), "{err:?}");
-    assert!(err.to_string().starts_with("handler `syslog`: class `org.forgerock.audit.handlers.syslog.SyslogAuditEventHandler` is recognised but not supported yet"), "{err}");
+    assert!(err.to_string().starts_with("handler `jdbc`: class `org.forgerock.audit.handlers.jdbc.JdbcAuditEventHandler` is recognised but not supported yet"), "{err}");
     // Disabled, it is recognised and the service runs.
     let config = fx.config_doc(&json!({
         "eventHandlers": [{
-            "class": "org.forgerock.audit.handlers.syslog.SyslogAuditEventHandler",
-            "config": {"name": "syslog", "topics": ["access"], "enabled": "false", "host": "localhost"}
+            "class": "org.forgerock.audit.handlers.jdbc.JdbcAuditEventHandler",
+            "config": {"name": "jdbc", "topics": ["access"], "enabled": "false", "databaseType": "h2"}
         }]
     }));
     AuditService::from_config_file(&config).unwrap().shutdown();
@@ -71,7 +71,7 @@ fn config_check_resolves_a_configuration_and_names_every_problem() {
         "config": {"eventHandlers": [
             {"class": "wasm", "config": probe_handler("p", json!({}))},
             {"class": "wasm", "config": missing},
-            {"class": "org.forgerock.audit.handlers.syslog.SyslogAuditEventHandler", "config": {"name": "syslog", "topics": ["access"]}}
+            {"class": "org.forgerock.audit.handlers.jms.JmsAuditEventHandler", "config": {"name": "jms", "topics": ["access"]}}
         ]}
     }));
     let out = wasp_tests::run_wasp(&["config", "check", config.to_str().unwrap()], None, fx.path());
@@ -81,7 +81,7 @@ fn config_check_resolves_a_configuration_and_names_every_problem() {
     assert!(stdout.contains("handler p (wasm): topics access, authentication"), "{stdout}");
     assert!(stdout.contains("implements") || stdout.contains("wasp:handler/handler@0.1.0"), "{stdout}");
     assert!(stdout.contains("error: handler `lost`: cannot read component") && stdout.contains("missing.wasm"), "{stdout}");
-    assert!(stdout.contains("error: handler `syslog`: class `org.forgerock.audit.handlers.syslog.SyslogAuditEventHandler` is recognised but not supported yet"), "{stdout}");
+    assert!(stdout.contains("error: handler `jms`: class `org.forgerock.audit.handlers.jms.JmsAuditEventHandler` is recognised but not supported yet"), "{stdout}");
     assert!(stdout.contains("2 problem(s)"), "{stdout}");
 
     std::fs::write(&config, "{\"eventHandlers\": [").unwrap();
