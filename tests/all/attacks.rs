@@ -7,7 +7,8 @@
 //! the data directory. (Idle and slow clients are another test's: they need
 //! the sidecar's read timeouts and connection limit.)
 //!
-//! The test prints `attacks: N refused, 0 let through` for CI's figures.
+//! The test reports `isolation attacks over HTTP: N refused …` as a figure
+//! ([`wasp_tests::figure`]).
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -280,5 +281,5 @@ fn every_isolation_attack_over_http_is_refused_and_nothing_else_moves() {
     assert_eq!(outside_after, outside_before, "nothing written outside the data directory");
     let (code, stderr) = run.terminate();
     assert_eq!(code, Some(0), "{stderr}");
-    println!("attacks: {} refused, 0 let through", a.refused);
+    wasp_tests::figure(&format!("isolation attacks over HTTP: {} refused with their 4xx, 0 let through", a.refused));
 }
