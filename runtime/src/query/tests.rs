@@ -247,6 +247,24 @@ fn display_round_trips() {
     assert_eq!(filter("!a pr").to_string(), "!(/a pr)");
 }
 
+/// Found by the `query` fuzz target: `!` 47 times before `true` parsed, but
+/// its canonical text `!(!(…!(true)…))` counted each `!(` as two levels and
+/// was refused as too deep. `!(` now counts once.
+#[test]
+fn the_canonical_text_of_a_deep_negation_parses() {
+    for depth in [MAX_DEPTH / 2 + 1, MAX_DEPTH] {
+        let text = format!("{}true", "!".repeat(depth));
+        let canonical = filter(&text).to_string();
+        assert_eq!(canonical, format!("{}true{}", "!(".repeat(depth), ")".repeat(depth)));
+        assert_eq!(filter(&canonical).to_string(), canonical);
+    }
+    let (position, message) = filter_error(&format!("{}true", "!".repeat(MAX_DEPTH + 1)));
+    assert_eq!(position, MAX_DEPTH);
+    assert!(message.contains("nests deeper than 64"), "{message}");
+    let (_, message) = filter_error(&format!("{}true{}", "!(".repeat(MAX_DEPTH + 1), ")".repeat(MAX_DEPTH + 1)));
+    assert!(message.contains("nests deeper than 64"), "{message}");
+}
+
 /// Found by the `query` fuzz target: a number literal was parsed with
 /// serde_json's fast float parser, which can be off by one unit in the last
 /// place, so `-300000000000000000000005` displayed as `-3e+23` and that
