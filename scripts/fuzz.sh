@@ -33,7 +33,7 @@ cd fuzz
 # The targets build in the repository's target/ (ignored by git, reused by
 # later runs); fuzz/Cargo.lock is kept as committed.
 target_dir=$(cd .. && pwd)/target/fuzz
-cargo metadata --locked --format-version 1 >/dev/null
+cargo metadata --locked --format-version 1 -q >/dev/null
 started=$(date +%s)
 cargo fuzz build -O --sanitizer none --codegen-units 16 --target-dir "$target_dir"
 echo "fuzz: targets built in $(( $(date +%s) - started )) s"
