@@ -298,3 +298,18 @@ pub fn language_guest(lang: &str, name: &str) -> Option<PathBuf> {
 pub fn shared_compile_cache() -> PathBuf {
     repo_root().join("target/guests/compiled-cache")
 }
+
+/// Reports a figure a test measured (events acknowledged and lost, attacks
+/// refused, …): printed, and appended as a line to the file named by
+/// `WASP_FIGURES` when that is set (`.ci/run` sets it and prints the file
+/// after the suite, whose output captures what passing tests print).
+pub fn figure(line: &str) {
+    println!("{line}");
+    if let Some(path) = std::env::var_os("WASP_FIGURES") {
+        use std::io::Write;
+        let written = std::fs::OpenOptions::new().create(true).append(true).open(&path).and_then(|mut f| writeln!(f, "{line}"));
+        if let Err(e) = written {
+            eprintln!("cannot append to WASP_FIGURES {}: {e}", std::path::Path::new(&path).display());
+        }
+    }
+}

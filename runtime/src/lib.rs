@@ -19,6 +19,9 @@ pub mod dead_letter;
 pub mod delivery;
 pub mod engine;
 pub mod event;
+#[cfg(any(test, feature = "fuzzing"))]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod integrity;
 pub mod journal;
 pub mod outputs;

@@ -1,6 +1,7 @@
 //! WASP integration tests: one binary, one module per area.
 
 mod actions;
+mod attacks;
 mod breaker;
 mod cache;
 mod check;

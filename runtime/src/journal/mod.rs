@@ -17,7 +17,7 @@
 //!   readers drain everything that was appended before they stop.
 
 pub mod disk;
-mod segment;
+pub(crate) mod segment;
 mod window;
 
 use std::sync::Arc;

@@ -13,7 +13,9 @@ use serde_json::{Number, Value};
 use super::QueryError;
 
 /// How deep `(` and `!` may nest before a filter is refused; bounds the
-/// parser's (and the evaluator's) recursion on hostile input.
+/// parser's (and the evaluator's) recursion on hostile input. `!(` counts
+/// once, so that the canonical text (which writes every `!` as `!(…)`) of
+/// a filter that parses parses too.
 pub const MAX_DEPTH: usize = 64;
 
 /// The comparison operators, as written in the filter (lowercase).
@@ -333,6 +335,24 @@ impl Parser {
         Ok(())
     }
 
+    /// The rest of a group whose `(` is at `start` (already consumed): the
+    /// expression and its `)`.
+    fn group(&mut self, start: usize) -> Result<Expr, QueryError> {
+        let inner = self.parse_or()?;
+        self.skip_ws();
+        match self.peek() {
+            Some(')') => {
+                self.pos += 1;
+                Ok(inner)
+            }
+            None => Err(self.error(self.pos, format!("expected `)` to close the `(` at {start}, found the end of the filter"))),
+            Some(_) => Err(self.error(
+                self.pos,
+                format!("expected `and`, `or` or `)` to close the `(` at {start}, found {}", self.found(self.pos)),
+            )),
+        }
+    }
+
     fn parse_unary(&mut self) -> Result<Expr, QueryError> {
         self.skip_ws();
         let start = self.pos;
@@ -342,33 +362,22 @@ impl Parser {
             Some('!') => {
                 self.enter(start)?;
                 self.pos += 1;
-                let inner = self.parse_unary()?;
+                self.skip_ws();
+                // `!(…)` is one level: the canonical text writes every `!` so.
+                let inner = if self.peek() == Some('(') {
+                    let group = self.pos;
+                    self.pos += 1;
+                    self.group(group)?
+                } else {
+                    self.parse_unary()?
+                };
                 self.depth -= 1;
                 Ok(Expr::Not(Box::new(inner)))
             }
             Some('(') => {
                 self.enter(start)?;
                 self.pos += 1;
-                let inner = self.parse_or()?;
-                self.skip_ws();
-                match self.peek() {
-                    Some(')') => self.pos += 1,
-                    None => {
-                        return Err(self.error(
-                            self.pos,
-                            format!("expected `)` to close the `(` at {start}, found the end of the filter"),
-                        ));
-                    }
-                    Some(_) => {
-                        return Err(self.error(
-                            self.pos,
-                            format!(
-                                "expected `and`, `or` or `)` to close the `(` at {start}, found {}",
-                                self.found(self.pos)
-                            ),
-                        ));
-                    }
-                }
+                let inner = self.group(start)?;
                 self.depth -= 1;
                 Ok(inner)
             }

@@ -247,6 +247,41 @@ fn display_round_trips() {
     assert_eq!(filter("!a pr").to_string(), "!(/a pr)");
 }
 
+/// Found by the `query` fuzz target: `!` 47 times before `true` parsed, but
+/// its canonical text `!(!(…!(true)…))` counted each `!(` as two levels and
+/// was refused as too deep. `!(` now counts once.
+#[test]
+fn the_canonical_text_of_a_deep_negation_parses() {
+    for depth in [MAX_DEPTH / 2 + 1, MAX_DEPTH] {
+        let text = format!("{}true", "!".repeat(depth));
+        let canonical = filter(&text).to_string();
+        assert_eq!(canonical, format!("{}true{}", "!(".repeat(depth), ")".repeat(depth)));
+        assert_eq!(filter(&canonical).to_string(), canonical);
+    }
+    let (position, message) = filter_error(&format!("{}true", "!".repeat(MAX_DEPTH + 1)));
+    assert_eq!(position, MAX_DEPTH);
+    assert!(message.contains("nests deeper than 64"), "{message}");
+    let (_, message) = filter_error(&format!("{}true{}", "!(".repeat(MAX_DEPTH + 1), ")".repeat(MAX_DEPTH + 1)));
+    assert!(message.contains("nests deeper than 64"), "{message}");
+}
+
+/// Found by the `query` fuzz target: a number literal was parsed with
+/// serde_json's fast float parser, which can be off by one unit in the last
+/// place, so `-300000000000000000000005` displayed as `-3e+23` and that
+/// parsed to `-2.9999999999999997e+23`: the canonical text was not stable
+/// and the filter compared against another number than the one written.
+/// Numbers are now parsed exactly (`float_roundtrip`).
+#[test]
+fn number_literals_are_parsed_exactly_and_their_canonical_text_is_stable() {
+    for text in ["n ge -300000000000000000000005", "n eq 3e+23", "n eq 2.9999999999999997e+23", "n lt 0.1", "n eq 1.7976931348623157e308"] {
+        let canonical = filter(text).to_string();
+        assert_eq!(filter(&canonical).to_string(), canonical, "{text} -> {canonical}");
+    }
+    assert_eq!(filter("n eq 3e+23").to_string(), "/n eq 3e+23");
+    assert!(filter("n eq 3e+23").matches(&json!({"n": 3e23})));
+    assert!(!filter("n eq 3e+23").matches(&json!({"n": 2.9999999999999997e23})));
+}
+
 #[test]
 fn error_bad_operator() {
     let err = QueryFilter::parse(r#"/userId equals "bjensen""#).unwrap_err();
