@@ -232,17 +232,8 @@ pub(super) fn split_forgerock(
         }
         let builtin = crate::builtin::BuiltinSettings::from_settings(class, &settings, base_dir, data_dir)
             .map_err(|e| invalid(format!("{at}.config.{}", e.path), e.message))?;
-        if let Some(t) = tenant {
-            let Some(builtin) = &builtin else {
-                return Err(invalid(
-                    format!("{at}.class"),
-                    format!(
-                        "handler `{}`: a tenant's handlers are `wasm`, JSON, CSV or JSON stdout handlers (class `{}` is for the top level)",
-                        raw.name,
-                        class.name()
-                    ),
-                ));
-            };
+        // (A tenant's class was checked above: a file handler, built in.)
+        if let (Some(t), Some(builtin)) = (tenant, &builtin) {
             if let Some(security) = builtin.security()
                 && security.key_file.starts_with(data_dir)
             {
