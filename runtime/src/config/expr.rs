@@ -75,7 +75,7 @@ impl Properties {
         let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read properties file {}: {e}", path.display()))?;
         let mut logical = String::new();
         for line in text.lines() {
-            let line = if logical.is_empty() { line.trim_start() } else { line.trim_start() };
+            let line = line.trim_start();
             if logical.is_empty() && (line.is_empty() || line.starts_with('#') || line.starts_with('!')) {
                 continue;
             }

@@ -233,18 +233,17 @@ pub(super) fn split_forgerock(
         let builtin = crate::builtin::BuiltinSettings::from_settings(class, &settings, base_dir, data_dir)
             .map_err(|e| invalid(format!("{at}.config.{}", e.path), e.message))?;
         // (A tenant's class was checked above: a file handler, built in.)
-        if let (Some(t), Some(builtin)) = (tenant, &builtin) {
-            if let Some(security) = builtin.security()
-                && security.key_file.starts_with(data_dir)
-            {
-                return Err(invalid(
-                    format!("{at}.config.security.filename"),
-                    format!(
-                        "{} is inside the output root of tenant `{t}`, which the tenant's handlers write to: keep the key outside it",
-                        security.key_file.display()
-                    ),
-                ));
-            }
+        if let (Some(t), Some(builtin)) = (tenant, &builtin)
+            && let Some(security) = builtin.security()
+            && security.key_file.starts_with(data_dir)
+        {
+            return Err(invalid(
+                format!("{at}.config.security.filename"),
+                format!(
+                    "{} is inside the output root of tenant `{t}`, which the tenant's handlers write to: keep the key outside it",
+                    security.key_file.display()
+                ),
+            ));
         }
         if raw.topics.is_empty() && builtin.is_some() {
             return Err(invalid(format!("{at}.config.topics"), "required: at least one topic".into()));
