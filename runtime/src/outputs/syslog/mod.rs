@@ -3,7 +3,7 @@
 //! (RFC 6587) or TLS (RFC 5425, octet counting too).
 //!
 //! The ForgeRock `SyslogAuditEventHandler` (`builtin::syslog`) formats each
-//! event into a whole message ([`format`]) and hands it to this output; a
+//! event into a whole message ([`format`](mod@format)) and hands it to this output; a
 //! WASM handler's `{"type": "syslog"}` output ([`SyslogOutputConfig`]) sends
 //! each record as the MSG of a message whose header WASP writes
 //! ([`FramedSyslogSink`]).
