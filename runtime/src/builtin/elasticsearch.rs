@@ -16,7 +16,7 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 
 use super::NativeHandler;
-use super::settings::{SettingsError, boolean, duration, integer, object, only, string};
+use super::settings::{SettingsError, port, boolean, duration, integer, object, only, string};
 use crate::event::HostEvent;
 use crate::outputs::elasticsearch::BulkTarget;
 
@@ -42,11 +42,7 @@ impl ElasticsearchSettings {
             match object(settings, "connection", &["host", "port", "useSSL", "username", "password", "caFile"])? {
                 None => ("localhost".to_owned(), 9200, false, None, None),
                 Some(c) => {
-                    let port = integer(c, "connection", "port")?.unwrap_or(9200);
-                    let port = u16::try_from(port)
-                        .ok()
-                        .filter(|p| *p > 0)
-                        .ok_or_else(|| SettingsError::new("connection.port", format!("{port} is not a port (1 to 65535)")))?;
+                    let port = port(integer(c, "connection", "port")?.unwrap_or(9200), "connection.port")?;
                     let credentials = match (string(c, "connection", "username")?, string(c, "connection", "password")?) {
                         (Some(user), Some(password)) => Some((user, password)),
                         (None, None) => None,

@@ -90,3 +90,8 @@ impl SecuritySettings {
         Ok(Some(SecuritySettings { key_file, signature_interval }))
     }
 }
+
+/// A TCP/UDP port (1 to 65535) read at `path`.
+pub(crate) fn port(value: i128, path: &str) -> Result<u16, SettingsError> {
+    u16::try_from(value).ok().filter(|p| *p > 0).ok_or_else(|| SettingsError::new(path, format!("{value} is not a port (1 to 65535)")))
+}

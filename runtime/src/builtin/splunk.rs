@@ -18,7 +18,7 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 
 use super::NativeHandler;
-use super::settings::{SettingsError, boolean, duration, integer, object, only, string};
+use super::settings::{SettingsError, port, boolean, duration, integer, object, only, string};
 use crate::event::HostEvent;
 use crate::outputs::http::{HttpBody, HttpOutputConfig};
 
@@ -51,11 +51,7 @@ impl SplunkSettings {
         let (host, port, ssl, ca_file) = match object(settings, "connection", &["host", "port", "useSSL", "caFile"])? {
             None => ("localhost".to_owned(), 8088, false, None),
             Some(c) => {
-                let port = integer(c, "connection", "port")?.unwrap_or(8088);
-                let port = u16::try_from(port)
-                    .ok()
-                    .filter(|p| *p > 0)
-                    .ok_or_else(|| SettingsError::new("connection.port", format!("{port} is not a port (1 to 65535)")))?;
+                let port = port(integer(c, "connection", "port")?.unwrap_or(8088), "connection.port")?;
                 (
                     string(c, "connection", "host")?.unwrap_or_else(|| "localhost".to_owned()),
                     port,

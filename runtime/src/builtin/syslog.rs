@@ -11,7 +11,7 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 
 use super::NativeHandler;
-use super::settings::{SettingsError, boolean, integer, object, only, string};
+use super::settings::{SettingsError, port, boolean, integer, object, only, string};
 use crate::event::HostEvent;
 use crate::outputs::syslog::format;
 use crate::outputs::syslog::{Protocol, SyslogTarget, TlsFiles};
@@ -59,8 +59,7 @@ impl SyslogSettings {
         if host.is_empty() || host.contains(['/', ' ']) {
             return Err(SettingsError::new("host", format!("`{host}` is not a host name or address")));
         }
-        let port = integer(settings, "", "port")?.ok_or_else(|| required("port"))?;
-        let port = u16::try_from(port).ok().filter(|p| *p > 0).ok_or_else(|| SettingsError::new("port", format!("{port} is not a port (1 to 65535)")))?;
+        let port = port(integer(settings, "", "port")?.ok_or_else(|| required("port"))?, "port")?;
         let connect_timeout = match integer(settings, "", "connectTimeout")? {
             None => Duration::from_secs(30),
             Some(ms) if ms > 0 => Duration::from_millis(u64::try_from(ms).unwrap_or(u64::MAX)),
