@@ -20,6 +20,10 @@ if ! [ -x /usr/sbin/rsyslogd ] || ! [ -e /usr/lib/x86_64-linux-gnu/rsyslog/lmnsd
     fi
 fi
 
+# The databases and brokers the JDBC and JMS tests use for real (each
+# started only if it is down).
+bash scripts/services.sh
+
 # The Python and JavaScript guests (componentize-py, componentize-js, pinned)
 # are built from source; their tests fail under CI=true if they are missing.
 bash scripts/build-guests.sh
