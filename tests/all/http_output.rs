@@ -486,3 +486,60 @@ fn config_check_names_what_it_can_know_of_network_handlers() {
     let (ok, text) = check(json!({"class": "wasm", "config": wasm}));
     assert!(!ok && text.contains("output `out`") && text.contains("nope.pem"), "{text}");
 }
+
+/// The HEC token as a secret: `authzTokenSecretId` read from a
+/// `FileSystemSecretStore` of the route's heap (PLAIN), and from one in
+/// `wasp.secretStores` (BASE64, the default format); never printed.
+#[test]
+fn the_splunk_token_comes_from_a_secret_store() {
+    let receiver = Receiver::start_with(hec);
+    let fx = Fixture::new();
+    let secrets = fx.path().join("secrets");
+    std::fs::create_dir_all(&secrets).unwrap();
+    std::fs::write(secrets.join("hec.token"), "0fdc9a1e-7b0a-4c39-b9a0-3c9a0ad1e4f7\n").unwrap();
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/seeds/001-1848-route-splunk-example.json");
+    let mut route: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let handler = &mut route["heap"][0]["config"]["eventHandlers"][0]["config"];
+    handler["connection"]["port"] = json!(receiver.port);
+    handler.as_object_mut().unwrap().remove("authzToken");
+    handler["authzTokenSecretId"] = json!("hec.token");
+    handler["secretsProvider"] = json!("SecretFiles");
+    route["heap"].as_array_mut().unwrap().push(json!({"name": "SecretFiles", "type": "FileSystemSecretStore",
+        "config": {"directory": "secrets", "format": "PLAIN"}}));
+    let config = fx.path().join("route.json");
+    std::fs::write(&config, route.to_string()).unwrap();
+    let out = wasp_tests::run_wasp(&["config", "check", config.to_str().unwrap()], None, fx.path());
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{text}");
+    assert!(!text.contains("0fdc9a1e"), "the token is never shown: {text}");
+    let events = "{\"_id\":\"secret-1\",\"transactionId\":\"t\",\"timestamp\":\"2026-12-04T10:00:00Z\"}\n";
+    let out = wasp_tests::run_wasp(&["pipe", "--config", config.to_str().unwrap(), "--topic", "access"], Some(events), fx.path());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let ids = |r: &Receiver| -> Vec<String> { r.seen.lock().unwrap().records.iter().map(|e| e["event"]["_id"].as_str().unwrap().to_owned()).collect() };
+    assert_eq!(ids(&receiver), ["secret-1"], "HEC accepted the token read from the file");
+
+    // BASE64 by default, from `wasp.secretStores`; a wrong secret is refused by HEC.
+    std::fs::write(secrets.join("hec.b64"), "MGZkYzlhMWUtN2IwYS00YzM5LWI5YTAtM2M5YTBhZDFlNGY3").unwrap();
+    std::fs::write(secrets.join("wrong.b64"), "d3Jvbmc=").unwrap();
+    let service = |id: &str| {
+        let config = fx.config_doc(&json!({
+            "eventHandlers": [{"class": "org.forgerock.audit.handlers.splunk.SplunkAuditEventHandler",
+                "config": {"name": "splunk", "enabled": true, "authzTokenSecretId": id, "secretsProvider": "files",
+                           "connection": {"host": "127.0.0.1", "port": receiver.port}, "topics": ["access"]}}],
+            "wasp": {"secretStores": [{"name": "files", "type": "FileSystemSecretStore", "config": {"directory": "secrets"}}]}
+        }));
+        AuditService::from_config_file(&config)
+    };
+    let audit = service("hec.b64").unwrap();
+    audit.publish("access", json!({"_id": "secret-2", "timestamp": "2026-12-04T10:00:00Z"})).unwrap();
+    audit.flush();
+    assert_eq!(audit.shutdown().handlers[0].delivered, 1);
+    let audit = service("wrong.b64").unwrap();
+    audit.publish("access", json!({"_id": "secret-3", "timestamp": "2026-12-04T10:00:00Z"})).unwrap();
+    audit.flush();
+    assert_eq!(audit.shutdown().handlers[0].dead_lettered, 1, "HEC refused the wrong token");
+    assert_eq!(ids(&receiver), ["secret-1", "secret-2"]);
+    let error = service("hec.token").err().expect("a PLAIN file read as BASE64 is an error").to_string();
+    assert!(error.contains("authzTokenSecretId") && error.contains("`hec.token`") && error.contains("Base64"), "{error}");
+    assert!(!error.contains("0fdc9a1e"), "{error}");
+}

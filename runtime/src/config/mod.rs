@@ -19,6 +19,7 @@
 //! ```
 
 pub mod expr;
+pub mod secrets;
 pub mod forgerock;
 mod raw;
 pub(crate) use raw::RawSidecar;
@@ -252,6 +253,8 @@ pub fn qualified(tenant: Option<&str>, name: &str) -> String {
 struct ServicePath {
     prefix: String,
     properties: Option<Value>,
+    /// The secret stores of the route's heap, with their paths.
+    secret_stores: Vec<(String, Value)>,
 }
 
 impl ServicePath {
@@ -335,7 +338,7 @@ fn select_audit_service(document: Value) -> Result<(Value, ServicePath), (String
     };
     let is_route = map.contains_key("heap") || map.contains_key("auditService") || map.contains_key("handler");
     if map.contains_key("type") || !is_route {
-        return Ok((Value::Object(map), ServicePath { prefix: String::new(), properties: None }));
+        return Ok((Value::Object(map), ServicePath { prefix: String::new(), properties: None, secret_stores: Vec::new() }));
     }
     let properties = map.remove("properties");
     let heap: Vec<Value> = match map.remove("heap") {
@@ -344,8 +347,10 @@ fn select_audit_service(document: Value) -> Result<(Value, ServicePath), (String
         Some(_) => return Err(("heap".into(), "`heap` must be an array of objects".into())),
     };
     let is_service = |v: &Value| matches!(v.get("type").and_then(Value::as_str), Some("AuditService" | "NoOpAuditService"));
+    let secret_stores: Vec<(String, Value)> =
+        heap.iter().enumerate().filter(|(_, v)| secrets::is_store(v)).map(|(i, v)| (format!("heap[{i}]"), v.clone())).collect();
     let wanted = match map.remove("auditService") {
-        Some(inline @ Value::Object(_)) => return Ok((inline, ServicePath { prefix: "auditService".into(), properties })),
+        Some(inline @ Value::Object(_)) => return Ok((inline, ServicePath { prefix: "auditService".into(), properties, secret_stores })),
         Some(Value::String(name)) => name,
         Some(_) => return Err(("auditService".into(), "`auditService` must name a heap object or be an AuditService object".into())),
         None => "AuditService".to_owned(),
@@ -354,7 +359,7 @@ fn select_audit_service(document: Value) -> Result<(Value, ServicePath), (String
     match found {
         Some(i) => {
             let service = heap.into_iter().nth(i).expect("found");
-            Ok((service, ServicePath { prefix: format!("heap[{i}]"), properties }))
+            Ok((service, ServicePath { prefix: format!("heap[{i}]"), properties, secret_stores }))
         }
         None => {
             let names: Vec<String> = heap.iter().filter(|v| is_service(v)).filter_map(|v| v.get("name").and_then(Value::as_str)).map(|n| format!("`{n}`")).collect();
@@ -396,6 +401,24 @@ impl Config {
         // A component's own `config` is the guest's business: passed as written.
         let guest_configs = take_guest_configs(&mut service);
         expr::resolve(&mut service, "", &properties).map_err(|(at, m)| plain(path.join(&at), m))?;
+        // Secrets (`…SecretId`) from the heap's stores and `wasp.secretStores`.
+        let mut stores = Vec::new();
+        for (at, mut store) in path.secret_stores.clone() {
+            expr::resolve(&mut store, &at, &properties).map_err(|(at, m)| plain(at, m))?;
+            stores.push((at, store));
+        }
+        for pointer in ["/wasp/secretStores", "/config/wasp/secretStores"] {
+            match service.pointer(pointer) {
+                None => {}
+                Some(Value::Array(items)) => {
+                    let at = pointer.trim_start_matches('/').replace('/', ".");
+                    stores.extend(items.iter().enumerate().map(|(i, v)| (path.join(&format!("{at}[{i}]")), v.clone())));
+                }
+                Some(_) => return Err(plain(path.join(&pointer.trim_start_matches('/').replace('/', ".")), "must be an array of secret stores".into())),
+            }
+        }
+        let stores = secrets::SecretStores::from_objects(stores.iter().map(|(at, v)| (at.clone(), v)), base_dir).map_err(|(at, m)| plain(at, m))?;
+        stores.resolve(&mut service, "", &properties, base_dir).map_err(|(at, m)| plain(path.join(&at), m))?;
         for (pointer, value) in guest_configs {
             if let Some(slot) = service.pointer_mut(&pointer) {
                 *slot = value;

@@ -169,6 +169,13 @@ pub struct RawService {
     /// bearer tokens. `docs/sidecar.md` describes it.
     #[serde(default)]
     pub sidecar: RawSidecar,
+    /// Secret stores that `…SecretId` settings name with `secretsProvider`
+    /// (PingGateway heap objects: `SystemAndEnvSecretStore`,
+    /// `FileSystemSecretStore`); read before the rest of the configuration
+    /// (see `config::secrets`).
+    #[serde(default)]
+    #[expect(dead_code, reason = "read from the JSON before it is typed (config::secrets)")]
+    pub secret_stores: Option<Vec<Value>>,
 }
 
 /// `wasp.sidecar`: the HTTP sidecar started by `wasp run`.
