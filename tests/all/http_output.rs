@@ -426,6 +426,10 @@ fn elasticsearch_bulk_indexes_by_id_retries_busy_items_and_dead_letters_refused_
     let h = audit.shutdown().handlers[0].clone();
     assert_eq!((h.delivered, h.dead_lettered), (11, 1), "{h:?}");
     assert!(h.retries >= 1, "the busy item was retried: {h:?}");
+    let counts = h.outputs[0].counts;
+    assert_eq!((counts.acknowledged, counts.rejected), (11, 1), "{counts:?}");
+    assert_eq!(counts.retried, h.retries, "{counts:?}");
+    assert!(counts.sent >= 12 + counts.retried, "a retried batch is sent again: {counts:?}");
     let seen = receiver.seen.lock().unwrap();
     assert!(seen.malformed.is_empty(), "{:?}", seen.malformed);
     let ids: std::collections::BTreeSet<&str> = seen.records.iter().map(|r| r["_id"].as_str().unwrap()).collect();

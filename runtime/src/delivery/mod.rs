@@ -31,7 +31,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 pub use breaker::{Breaker, Position, Transition};
-pub use stats::{HandlerState, HandlerStats, HandlerSummary, OutputSummary};
+pub use stats::{HandlerState, HandlerStats, HandlerSummary, OutputCounts, OutputSummary};
 
 use crate::dead_letter::{DeadLetterStore, FaultRecord, HandlerRef};
 use crate::engine::{BatchOutcome, Fault, FaultKind, HandlerInstance, HandlerPre, OutputSpec, StateStore};
@@ -595,6 +595,7 @@ impl Worker {
             match result {
                 Ok(()) => break Ok(()),
                 Err((index, e)) if self.sinks[index].retryable(&e) => {
+                    self.stats.count_output(index, |c| c.retried += 1);
                     let location = self.sinks[index].location();
                     let wait = self.output_down.as_ref().map_or(OUTPUT_RETRY_FIRST, |(_, w)| (*w * 2).min(OUTPUT_RETRY_MAX));
                     let error = format!("{location}: {e}");
@@ -628,8 +629,16 @@ impl Worker {
         if written.is_ok() {
             // Records a receiver refused for good (a bulk item's mapping
             // error): their events are dead-lettered with its reason.
-            for (sink, sequences) in self.sinks.iter_mut().zip(&sent) {
-                for (index, reason) in sink.take_rejected() {
+            for (output, (sink, sequences)) in self.sinks.iter_mut().zip(&sent).enumerate() {
+                let rejected = sink.take_rejected();
+                let (n, refused) = (sequences.len() as u64, rejected.len() as u64);
+                if n > 0 {
+                    self.stats.count_output(output, |c| {
+                        c.acknowledged += n.saturating_sub(refused);
+                        c.rejected += refused;
+                    });
+                }
+                for (index, reason) in rejected {
                     let Some(sequence) = sequences.get(index) else { continue };
                     if let Some(slot) = events.iter().position(|e| e.sequence == *sequence) {
                         results[slot] = Some(EventResult::Failed(FaultRecord::plain(
@@ -666,6 +675,7 @@ impl Worker {
         }
         for (index, (sink, touched)) in self.sinks.iter_mut().zip(touched).enumerate() {
             if touched {
+                self.stats.count_output(index, |c| c.sent += sent[index].len() as u64);
                 sink.flush().map_err(|e| (index, e))?;
             }
         }

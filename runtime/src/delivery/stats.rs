@@ -43,6 +43,8 @@ pub struct HandlerStats {
     pub(super) quarantines: AtomicU64,
     pub(super) retries: AtomicU64,
     output_error: Mutex<Option<String>>,
+    /// Per output (by index): sent, acknowledged, retried, rejected.
+    output_counts: Mutex<Vec<OutputCounts>>,
     state: AtomicU8,
     faults: Mutex<BTreeMap<FaultKind, u64>>,
     last_fault: Mutex<Option<String>>,
@@ -131,6 +133,34 @@ pub struct OutputSummary {
     pub kind: String,
     /// Where records go.
     pub location: String,
+    /// What the output did with the handler's records.
+    #[serde(flatten)]
+    pub counts: OutputCounts,
+}
+
+impl OutputSummary {
+    /// An output with no records yet.
+    pub fn new(name: impl Into<String>, kind: impl Into<String>, location: impl Into<String>) -> OutputSummary {
+        OutputSummary { name: name.into(), kind: kind.into(), location: location.into(), counts: OutputCounts::default() }
+    }
+}
+
+/// Counters of one output.
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct OutputCounts {
+    /// Records handed to the output (each attempt counts: a retried batch
+    /// is sent again).
+    pub sent: u64,
+    /// Records the output acknowledged (a file: written; a network
+    /// receiver: its acknowledgement).
+    pub acknowledged: u64,
+    /// Attempts that failed with a transient error and were tried again
+    /// later (the events waited in the journal).
+    pub retried: u64,
+    /// Records the receiver refused for good (their events dead-lettered
+    /// with its reason).
+    pub rejected: u64,
 }
 
 impl HandlerSummary {
@@ -162,6 +192,15 @@ impl HandlerStats {
         if n > 0 {
             *self.faults.lock().unwrap().entry(kind).or_default() += n;
         }
+    }
+
+    /// Updates the counters of output `index`.
+    pub(super) fn count_output(&self, index: usize, update: impl FnOnce(&mut OutputCounts)) {
+        let mut counts = self.output_counts.lock().unwrap();
+        if counts.len() <= index {
+            counts.resize(index + 1, OutputCounts::default());
+        }
+        update(&mut counts[index]);
     }
 
     pub(super) fn set_output_error(&self, error: Option<String>) {
@@ -204,7 +243,10 @@ impl HandlerStats {
     }
 
     /// A snapshot.
-    pub fn summary(&self, name: &str, tenant: Option<&str>, version: &str, outputs: Vec<OutputSummary>) -> HandlerSummary {
+    pub fn summary(&self, name: &str, tenant: Option<&str>, version: &str, mut outputs: Vec<OutputSummary>) -> HandlerSummary {
+        for (output, counts) in outputs.iter_mut().zip(self.output_counts.lock().unwrap().iter()) {
+            output.counts = *counts;
+        }
         let received = self.received.load(Ordering::Relaxed);
         let fuel_used = self.fuel_used.load(Ordering::Relaxed);
         HandlerSummary {

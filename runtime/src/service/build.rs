@@ -166,7 +166,7 @@ fn open_outputs(config: &Config, h: &WasmHandlerConfig) -> Result<Outputs, Strin
     for (name, output) in &h.outputs {
         let sync = config.journal.durability == Durability::Fsync;
         let sink = output.build(&dir, &shown, sync).map_err(|e| format!("output `{name}` cannot be opened: {e}"))?;
-        outputs.push(OutputSummary { name: name.clone(), kind: output.kind().into(), location: sink.location() });
+        outputs.push(OutputSummary::new(name.clone(), output.kind(), sink.location()));
         sinks.push(sink);
     }
     Ok((sinks, outputs))
@@ -262,7 +262,7 @@ fn builtin_parts(config: &Config, h: &crate::config::forgerock::ForgeRockHandler
     let root = h.tenant.as_ref().map(|t| config.tenants[t].output_root.as_path());
     match settings {
         BuiltinSettings::Elasticsearch(s) => {
-            let summary = OutputSummary { name: "elasticsearch".into(), kind: "elasticsearch".into(), location: s.target.base_url.clone() };
+            let summary = OutputSummary::new("elasticsearch", "elasticsearch", s.target.base_url.clone());
             let opened = crate::outputs::elasticsearch::ElasticsearchSink::new(s.target.clone())
                 .map(|sink| (vec![Box::new(sink) as Box<dyn crate::outputs::Sink>], vec![summary]))
                 .map_err(|e| format!("the Elasticsearch output: {e}"));
@@ -270,14 +270,14 @@ fn builtin_parts(config: &Config, h: &crate::config::forgerock::ForgeRockHandler
             (Box::new(native), opened, s.max_batched, s.write_interval)
         }
         BuiltinSettings::Splunk(s) => {
-            let summary = OutputSummary { name: "splunk".into(), kind: "splunk".into(), location: s.http.shown_url() };
+            let summary = OutputSummary::new("splunk", "splunk", s.http.shown_url());
             let opened = crate::outputs::http::HttpSink::new(&s.http)
                 .map(|sink| (vec![Box::new(sink) as Box<dyn crate::outputs::Sink>], vec![summary]))
                 .map_err(|e| format!("the Splunk output: {e}"));
             (Box::new(crate::builtin::splunk::SplunkHandler), opened, s.max_batched, s.write_interval)
         }
         BuiltinSettings::Syslog(s) => {
-            let summary = OutputSummary { name: "syslog".into(), kind: "syslog".into(), location: s.target.location() };
+            let summary = OutputSummary::new("syslog", "syslog", s.target.location());
             let opened = crate::outputs::syslog::SyslogSink::new(s.target.clone())
                 .map(|sink| (vec![Box::new(sink) as Box<dyn crate::outputs::Sink>], vec![summary]))
                 .map_err(|e| format!("the syslog output: {e}"));
@@ -286,7 +286,7 @@ fn builtin_parts(config: &Config, h: &crate::config::forgerock::ForgeRockHandler
         }
         BuiltinSettings::JsonStdout(s) => {
             let sink: Box<dyn crate::outputs::Sink> = Box::new(crate::outputs::stdout::StdoutSink::new(&Default::default()));
-            let summary = OutputSummary { name: "stdout".into(), kind: "stdout".into(), location: "stdout".into() };
+            let summary = OutputSummary::new("stdout", "stdout", "stdout");
             (Box::new(json_stdout::JsonStdoutHandler(s.clone())), Ok((vec![sink], vec![summary])), 10_000, std::time::Duration::ZERO)
         }
         BuiltinSettings::Json(s) => {
@@ -363,7 +363,7 @@ fn open_log_files(
         let options = LogOptions { rotation: rotation.clone(), retention: retention.clone(), integrity: integrity.clone(), sync, checkpoint, ..Default::default() };
         let log = LogFile::open(&dir, PathBuf::from(&file), directory.join(&file), codec, options)
             .map_err(|e| format!("cannot open {}: {e}", directory.join(&file).display()))?;
-        outputs.push(OutputSummary { name: topic.clone(), kind: "file".into(), location: log.path().display().to_string() });
+        outputs.push(OutputSummary::new(topic.clone(), "file", log.path().display().to_string()));
         sinks.push(Box::new(log));
     }
     Ok((sinks, outputs))

@@ -129,6 +129,22 @@ impl Metrics {
                 line(&mut out, name, &[("handler", &h.name), ("tenant", h.tenant.as_deref().unwrap_or(""))], value(h));
             }
         }
+        type OutputSeries = (&'static str, &'static str, fn(&crate::delivery::OutputCounts) -> u64);
+        let output_series: [OutputSeries; 4] = [
+            ("wasp_output_records_sent_total", "Records handed to an output (a retried batch counts again).", |c| c.sent),
+            ("wasp_output_records_acknowledged_total", "Records an output acknowledged (a network receiver: its acknowledgement).", |c| c.acknowledged),
+            ("wasp_output_retries_total", "Attempts of an output that failed transiently and were tried again later.", |c| c.retried),
+            ("wasp_output_records_rejected_total", "Records a receiver refused for good (their events dead-lettered).", |c| c.rejected),
+        ];
+        for (name, help, value) in output_series {
+            header(&mut out, name, "counter", help);
+            for h in &summary.handlers {
+                for o in &h.outputs {
+                    let labels = [("handler", h.name.as_str()), ("tenant", h.tenant.as_deref().unwrap_or("")), ("output", &o.name), ("type", &o.kind)];
+                    line(&mut out, name, &labels, value(&o.counts));
+                }
+            }
+        }
         header(&mut out, "wasp_handler_faults_total", "counter", "Dead letters by fault kind.");
         for h in &summary.handlers {
             for (kind, n) in &h.faults {
