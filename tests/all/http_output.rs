@@ -19,31 +19,31 @@ use wasp::AuditService;
 use wasp_tests::{Fixture, probe_handler, wait_for};
 
 #[derive(Clone, Copy, PartialEq)]
-enum Mode {
+pub(crate) enum Mode {
     Accept,
     Status(u16),
     Drop,
 }
 
 #[derive(Default)]
-struct Seen {
+pub(crate) struct Seen {
     /// Accepted bodies' records (each a JSON line).
-    records: Vec<Value>,
+    pub(crate) records: Vec<Value>,
     /// Requests refused because they broke the protocol, with why.
-    malformed: Vec<String>,
-    requests: usize,
+    pub(crate) malformed: Vec<String>,
+    pub(crate) requests: usize,
 }
 
 /// What a receiver checks: the request line, headers and body; on success
 /// the records it keeps and the 200 answer's body, or why the request is
 /// malformed.
-type Check = fn(&str, &BTreeMap<String, String>, &[u8]) -> Result<(Vec<Value>, String), String>;
+pub(crate) type Check = fn(&str, &BTreeMap<String, String>, &[u8]) -> Result<(Vec<Value>, String), String>;
 
-struct Receiver {
-    url: String,
-    port: u16,
+pub(crate) struct Receiver {
+    pub(crate) url: String,
+    pub(crate) port: u16,
     mode: Arc<Mutex<Mode>>,
-    seen: Arc<Mutex<Seen>>,
+    pub(crate) seen: Arc<Mutex<Seen>>,
 }
 
 impl Receiver {
@@ -52,7 +52,7 @@ impl Receiver {
     }
 
     /// A receiver checking with `check`.
-    fn start_with(check: Check) -> Receiver {
+    pub(crate) fn start_with(check: Check) -> Receiver {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let url = format!("http://127.0.0.1:{port}/ingest");
@@ -69,7 +69,7 @@ impl Receiver {
         Receiver { url, port, mode, seen }
     }
 
-    fn set(&self, mode: Mode) {
+    pub(crate) fn set(&self, mode: Mode) {
         *self.mode.lock().unwrap() = mode;
     }
 
@@ -243,7 +243,7 @@ fn bad_http_settings_are_named() {
 /// HEC's `/services/collector/event`: `Authorization: Splunk <token>`, a
 /// request channel, a body of HEC event objects (`event` an object, `time`
 /// a number of epoch seconds, `source` and `sourcetype` strings).
-fn hec(request_line: &str, headers: &BTreeMap<String, String>, body: &[u8]) -> Result<(Vec<Value>, String), String> {
+pub(crate) fn hec(request_line: &str, headers: &BTreeMap<String, String>, body: &[u8]) -> Result<(Vec<Value>, String), String> {
     if !request_line.starts_with("POST /services/collector/event ") {
         return Err(format!("unexpected request line {request_line:?}"));
     }
@@ -349,7 +349,7 @@ fn the_seed_splunk_route_passes_config_check_and_runs() {
 /// `mapper_parsing_exception`), one with `"busy": true` gets 429 the first
 /// time its id is seen; the rest 201. Keeps `{_index, _id, doc}` of the
 /// documents it indexed.
-fn bulk(request_line: &str, headers: &BTreeMap<String, String>, body: &[u8]) -> Result<(Vec<Value>, String), String> {
+pub(crate) fn bulk(request_line: &str, headers: &BTreeMap<String, String>, body: &[u8]) -> Result<(Vec<Value>, String), String> {
     static BUSY_SEEN: Mutex<Vec<String>> = Mutex::new(Vec::new());
     if !request_line.starts_with("POST /_bulk ") {
         return Err(format!("unexpected request line {request_line:?}"));
@@ -366,7 +366,7 @@ fn bulk(request_line: &str, headers: &BTreeMap<String, String>, body: &[u8]) -> 
         return Err("the bulk body must end with a newline".into());
     }
     let lines: Vec<&str> = text.lines().collect();
-    if lines.len() % 2 != 0 {
+    if !lines.len().is_multiple_of(2) {
         return Err("an action without its document".into());
     }
     let (mut kept, mut items) = (Vec::new(), Vec::new());

@@ -18,6 +18,7 @@ mod forgerock;
 mod http_output;
 mod journal;
 mod languages;
+mod network_outputs;
 mod new;
 mod pii;
 mod publish;

@@ -150,7 +150,7 @@ fn drop_oldest_accounts_for_every_event_exactly_once_under_random_overflow() {
                             json!({"_id": format!("p{producer}-{n}"), "action": "slow", "ms": roll % 3})
                         };
                         service.publish("access", event).expect("drop-oldest never refuses");
-                        if roll % 7 == 0 {
+                        if roll.is_multiple_of(7) {
                             std::thread::sleep(std::time::Duration::from_millis(rng.next() % 4));
                         }
                     }

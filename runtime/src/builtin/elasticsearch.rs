@@ -3,7 +3,8 @@
 //! configured as in ForgeRock: `connection` (`host`, `port`, `useSSL`,
 //! `username`, `password`), `indexMapping.indexName` and `buffering`
 //! (`enabled`, `writeInterval`, `maxSize`, `maxBatchedEvents`). Beyond
-//! ForgeRock: `connection.caFile` for a private CA.
+//! ForgeRock: `connection.caFile` for a private CA, `connection.certFile` and
+//! `connection.keyFile` for a client certificate.
 //!
 //! An event of topic `T` goes to the index `<indexName>_<T>` with its `_id`
 //! as the document id (a retry replaces the same document). The document is
@@ -16,7 +17,7 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 
 use super::NativeHandler;
-use super::settings::{SettingsError, port, boolean, duration, integer, object, only, string};
+use super::settings::{tls_files, SettingsError, port, boolean, duration, integer, object, only, string};
 use crate::event::HostEvent;
 use crate::outputs::elasticsearch::BulkTarget;
 
@@ -38,9 +39,9 @@ impl ElasticsearchSettings {
     /// Reads the handler's settings (besides name, topics and enabled).
     pub fn from_settings(settings: &Map<String, Value>, base_dir: &std::path::Path) -> Result<ElasticsearchSettings, SettingsError> {
         only(settings, "", &["connection", "indexMapping", "buffering"])?;
-        let (host, port, ssl, credentials, ca_file) =
-            match object(settings, "connection", &["host", "port", "useSSL", "username", "password", "caFile"])? {
-                None => ("localhost".to_owned(), 9200, false, None, None),
+        let (host, port, ssl, credentials, tls) =
+            match object(settings, "connection", &["host", "port", "useSSL", "username", "password", "caFile", "certFile", "keyFile"])? {
+                None => ("localhost".to_owned(), 9200, false, None, Default::default()),
                 Some(c) => {
                     let port = port(integer(c, "connection", "port")?.unwrap_or(9200), "connection.port")?;
                     let credentials = match (string(c, "connection", "username")?, string(c, "connection", "password")?) {
@@ -53,7 +54,7 @@ impl ElasticsearchSettings {
                         port,
                         boolean(c, "connection", "useSSL")?.unwrap_or(false),
                         credentials,
-                        string(c, "connection", "caFile")?.map(|f| base_dir.join(f)),
+                        tls_files(c, "connection", base_dir)?,
                     )
                 }
             };
@@ -94,7 +95,7 @@ impl ElasticsearchSettings {
         let scheme = if ssl { "https" } else { "http" };
         let host = if host.contains(':') { format!("[{host}]") } else { host };
         Ok(ElasticsearchSettings {
-            target: BulkTarget { base_url: format!("{scheme}://{host}:{port}"), credentials, ca_file, timeout: Duration::from_secs(30) },
+            target: BulkTarget { base_url: format!("{scheme}://{host}:{port}"), credentials, tls, timeout: Duration::from_secs(30) },
             index_name,
             max_batched,
             write_interval,

@@ -95,3 +95,14 @@ impl SecuritySettings {
 pub(crate) fn port(value: i128, path: &str) -> Result<u16, SettingsError> {
     u16::try_from(value).ok().filter(|p| *p > 0).ok_or_else(|| SettingsError::new(path, format!("{value} is not a port (1 to 65535)")))
 }
+
+/// `caFile`, `certFile` and `keyFile` of a `connection` object (WASP's
+/// additions to ForgeRock's network handlers), resolved against `base_dir`.
+pub(crate) fn tls_files(connection: &Map<String, Value>, at: &str, base_dir: &Path) -> Result<crate::outputs::http::TlsFiles, SettingsError> {
+    let file = |key: &str| string(connection, at, key).map(|f| f.map(|f| base_dir.join(f)));
+    let tls = crate::outputs::http::TlsFiles { ca_file: file("caFile")?, cert_file: file("certFile")?, key_file: file("keyFile")? };
+    if tls.cert_file.is_some() != tls.key_file.is_some() {
+        return Err(SettingsError::new(at, "`certFile` and `keyFile` go together"));
+    }
+    Ok(tls)
+}

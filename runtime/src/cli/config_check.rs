@@ -81,9 +81,10 @@ pub fn run(path: &Path) -> anyhow::Result<ExitCode> {
                 }
             }
             Some(crate::builtin::BuiltinSettings::Splunk(s)) => {
-                writeln!(out, "    splunk HEC {} ({} events a request)", s.http.shown_url(), s.max_batched)?;
-                let (host, port) = crate::outputs::url_host_port(&s.http.url).unwrap_or_default();
-                let checked = crate::outputs::check_network(&host, port, || crate::outputs::http::HttpSink::new(&s.http).map(drop));
+                let ack = if s.target.use_ack { ", indexer acknowledgement" } else { "" };
+                writeln!(out, "    splunk HEC {} ({} events a request{ack})", s.target.event_url(), s.max_batched)?;
+                let (host, port) = crate::outputs::url_host_port(&s.target.base_url).unwrap_or_default();
+                let checked = crate::outputs::check_network(&host, port, || crate::outputs::splunk::SplunkSink::new(s.target.clone()).map(drop));
                 if let (true, Err(e)) = (h.enabled, checked) {
                     problems.push(format!("handler `{name}`: {e}"));
                 }

@@ -13,6 +13,7 @@ pub mod file;
 pub mod http;
 pub mod log_file;
 pub mod rotation;
+pub mod splunk;
 pub mod stdout;
 pub mod syslog;
 
@@ -32,6 +33,10 @@ pub enum OutputConfig {
     Syslog(syslog::SyslogOutputConfig),
     /// Batches of records POSTed to an HTTP endpoint.
     Http(http::HttpOutputConfig),
+    /// Records (JSON objects) indexed in Elasticsearch or OpenSearch.
+    Elasticsearch(elasticsearch::ElasticsearchOutputConfig),
+    /// Records sent as events to a Splunk HTTP Event Collector.
+    Splunk(splunk::SplunkOutputConfig),
 }
 
 impl OutputConfig {
@@ -42,6 +47,8 @@ impl OutputConfig {
             OutputConfig::Stdout(_) => "stdout",
             OutputConfig::Syslog(_) => "syslog",
             OutputConfig::Http(_) => "http",
+            OutputConfig::Elasticsearch(_) => "elasticsearch",
+            OutputConfig::Splunk(_) => "splunk",
         }
     }
 
@@ -51,6 +58,8 @@ impl OutputConfig {
         match self {
             OutputConfig::Syslog(c) => c.resolve_paths(base_dir),
             OutputConfig::Http(c) => c.resolve_paths(base_dir),
+            OutputConfig::Elasticsearch(c) => c.resolve_paths(base_dir),
+            OutputConfig::Splunk(c) => c.resolve_paths(base_dir),
             OutputConfig::File(_) | OutputConfig::Stdout(_) => {}
         }
     }
@@ -68,6 +77,8 @@ impl OutputConfig {
             OutputConfig::Stdout(_) => Ok(()),
             OutputConfig::Syslog(c) => c.validate(),
             OutputConfig::Http(c) => c.validate(),
+            OutputConfig::Elasticsearch(c) => c.validate(),
+            OutputConfig::Splunk(c) => c.validate(),
         }
     }
 
@@ -82,6 +93,8 @@ impl OutputConfig {
             OutputConfig::Stdout(c) => Box::new(stdout::StdoutSink::new(c)),
             OutputConfig::Syslog(c) => Box::new(syslog::FramedSyslogSink::new(c)?),
             OutputConfig::Http(c) => Box::new(http::HttpSink::new(c)?),
+            OutputConfig::Elasticsearch(c) => Box::new(elasticsearch::ElasticsearchSink::for_documents(c.target(), c.index.clone())?),
+            OutputConfig::Splunk(c) => Box::new(splunk::SplunkSink::new(c.target())?),
         })
     }
 }
@@ -130,6 +143,14 @@ impl OutputConfig {
             OutputConfig::Http(c) => {
                 let (host, port) = url_host_port(&c.url).ok_or_else(|| format!("url: `{}` names no host", c.shown_url()))?;
                 check_network(&host, port, || http::HttpSink::new(c).map(drop))
+            }
+            OutputConfig::Elasticsearch(c) => {
+                let (host, port) = url_host_port(&c.url).ok_or_else(|| format!("url: `{}` names no host", c.url))?;
+                check_network(&host, port, || elasticsearch::ElasticsearchSink::new(c.target()).map(drop))
+            }
+            OutputConfig::Splunk(c) => {
+                let (host, port) = url_host_port(&c.url).ok_or_else(|| format!("url: `{}` names no host", c.url))?;
+                check_network(&host, port, || splunk::SplunkSink::new(c.target()).map(drop))
             }
         }
     }

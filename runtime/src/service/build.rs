@@ -270,8 +270,8 @@ fn builtin_parts(config: &Config, h: &crate::config::forgerock::ForgeRockHandler
             (Box::new(native), opened, s.max_batched, s.write_interval)
         }
         BuiltinSettings::Splunk(s) => {
-            let summary = OutputSummary::new("splunk", "splunk", s.http.shown_url());
-            let opened = crate::outputs::http::HttpSink::new(&s.http)
+            let summary = OutputSummary::new("splunk", "splunk", s.target.event_url());
+            let opened = crate::outputs::splunk::SplunkSink::new(s.target.clone())
                 .map(|sink| (vec![Box::new(sink) as Box<dyn crate::outputs::Sink>], vec![summary]))
                 .map_err(|e| format!("the Splunk output: {e}"));
             (Box::new(crate::builtin::splunk::SplunkHandler), opened, s.max_batched, s.write_interval)

@@ -10,6 +10,13 @@
 //! record is rejected for good and its event dead-lettered with the
 //! receiver's `error.type` and `reason`, while the others are acknowledged.
 
+//!
+//! A WASM handler declares the same output as `{"type": "elasticsearch",
+//! "url", "index"}` ([`ElasticsearchOutputConfig`]): its records are
+//! documents, indexed by their `_id`.
+
+mod config;
 mod sink;
 
+pub use config::ElasticsearchOutputConfig;
 pub use sink::{BulkTarget, ElasticsearchSink};

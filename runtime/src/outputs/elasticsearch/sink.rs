@@ -1,7 +1,6 @@
 //! Sends bulk requests and reads their per-item results.
 
 use std::io::ErrorKind;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -15,8 +14,8 @@ pub struct BulkTarget {
     pub base_url: String,
     /// Basic authentication.
     pub credentials: Option<(String, String)>,
-    /// PEM CA for `https://`.
-    pub ca_file: Option<PathBuf>,
+    /// CA and client certificate for `https://`.
+    pub tls: crate::outputs::http::TlsFiles,
     /// How long a request may take.
     pub timeout: Duration,
 }
@@ -34,8 +33,19 @@ pub struct ElasticsearchSink {
     target: BulkTarget,
     /// Bulk entries (action line, document line) since the last flush.
     pending: Vec<Vec<u8>>,
-    /// Entries of the last flush the receiver refused for good.
+    /// For each pending entry, the index of its record since the last flush.
+    positions: Vec<usize>,
+    /// Records written since the last flush.
+    records: usize,
+    /// Records of the last flush the receiver refused for good (or that
+    /// were not a document).
     rejected: Vec<(usize, String)>,
+    /// Records refused before sending (not a JSON object).
+    invalid: Vec<(usize, String)>,
+    /// `Some(index)`: records are plain documents the output indexes in
+    /// `index` (a WASM handler's `elasticsearch` output); `None`: records
+    /// are bulk entries already (the built-in handler's).
+    documents: Option<String>,
 }
 
 impl std::fmt::Debug for ElasticsearchSink {
@@ -47,20 +57,72 @@ impl std::fmt::Debug for ElasticsearchSink {
 impl ElasticsearchSink {
     /// An output to `target`; its CA file is read now.
     pub fn new(target: BulkTarget) -> std::io::Result<ElasticsearchSink> {
-        let agent = crate::outputs::http::agent(target.timeout, target.ca_file.as_deref())?;
-        Ok(ElasticsearchSink { agent, target, pending: Vec::new(), rejected: Vec::new() })
+        let agent = crate::outputs::http::agent(target.timeout, &target.tls)?;
+        Ok(ElasticsearchSink {
+            agent,
+            target,
+            pending: Vec::new(),
+            positions: Vec::new(),
+            records: 0,
+            rejected: Vec::new(),
+            invalid: Vec::new(),
+            documents: None,
+        })
+    }
+
+    /// An output whose records are documents to index in `index`: a
+    /// record's `_id` (a string) becomes the document id — so a retry
+    /// replaces the same document — and leaves the document; a record
+    /// without one gets an id Elasticsearch picks (a retry may then index
+    /// it twice). A record that is not a JSON object is refused (its event
+    /// dead-lettered).
+    pub fn for_documents(target: BulkTarget, index: String) -> std::io::Result<ElasticsearchSink> {
+        let mut sink = ElasticsearchSink::new(target)?;
+        sink.documents = Some(index);
+        Ok(sink)
+    }
+
+    /// The bulk entry of a document record.
+    fn entry(index: &str, record: &[u8]) -> Result<Vec<u8>, String> {
+        let mut document: serde_json::Map<String, Value> =
+            serde_json::from_slice(record).map_err(|e| format!("the record is not a JSON object ({e})"))?;
+        let id = match document.remove("_id") {
+            None => None,
+            Some(Value::String(id)) => Some(id),
+            Some(other) => return Err(format!("the record's `_id` is not a string: {other}")),
+        };
+        let action = match id {
+            Some(id) => serde_json::json!({"index": {"_index": index, "_id": id}}),
+            None => serde_json::json!({"index": {"_index": index}}),
+        };
+        Ok(format!("{action}\n{}", Value::Object(document)).into_bytes())
     }
 }
 
 impl Sink for ElasticsearchSink {
     fn write(&mut self, record: &[u8]) -> std::io::Result<()> {
-        self.pending.push(record.strip_suffix(b"\n").unwrap_or(record).to_vec());
+        let record = record.strip_suffix(b"\n").unwrap_or(record);
+        let position = self.records;
+        self.records += 1;
+        match &self.documents {
+            None => self.pending.push(record.to_vec()),
+            Some(index) => match Self::entry(index, record) {
+                Ok(entry) => self.pending.push(entry),
+                Err(why) => {
+                    self.invalid.push((position, why));
+                    return Ok(());
+                }
+            },
+        }
+        self.positions.push(position);
         Ok(())
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
         self.rejected.clear();
         if self.pending.is_empty() {
+            self.rejected = std::mem::take(&mut self.invalid);
+            self.records = 0;
             return Ok(());
         }
         let mut body = Vec::with_capacity(self.pending.iter().map(|e| e.len() + 1).sum());
@@ -110,7 +172,7 @@ impl Sink for ElasticsearchSink {
             if crate::outputs::http::retryable_status(item_status) || item_status == 0 {
                 retry.get_or_insert(reason);
             } else {
-                rejected.push((index, reason));
+                rejected.push((self.positions[index], reason));
             }
         }
         if let Some(reason) = retry {
@@ -118,6 +180,9 @@ impl Sink for ElasticsearchSink {
             return Err(std::io::Error::other(format!("{url}: an item was refused for now ({reason})")));
         }
         self.pending.clear();
+        self.positions.clear();
+        self.records = 0;
+        rejected.append(&mut self.invalid);
         self.rejected = rejected;
         Ok(())
     }
@@ -128,6 +193,9 @@ impl Sink for ElasticsearchSink {
 
     fn rollback(&mut self) -> std::io::Result<()> {
         self.pending.clear();
+        self.positions.clear();
+        self.invalid.clear();
+        self.records = 0;
         Ok(())
     }
 

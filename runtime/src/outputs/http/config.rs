@@ -16,7 +16,7 @@ pub enum HttpBody {
 }
 
 /// `{"type": "http", "url": …}`.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Clone, PartialEq, serde::Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct HttpOutputConfig {
     /// The endpoint, `http://` or `https://`.
@@ -36,6 +36,24 @@ pub struct HttpOutputConfig {
     /// configuration file); default: the usual web roots.
     #[serde(default)]
     pub ca_file: Option<PathBuf>,
+    /// PEM client certificate chain to present to an endpoint that asks
+    /// for one (relative to the configuration file); with `keyFile`.
+    #[serde(default)]
+    pub cert_file: Option<PathBuf>,
+    /// PEM private key of `certFile`.
+    #[serde(default)]
+    pub key_file: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for HttpOutputConfig {
+    // Header values (tokens) and credentials in the URL are never printed.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpOutputConfig")
+            .field("url", &self.shown_url())
+            .field("headers", &self.headers.keys().collect::<Vec<_>>())
+            .field("body", &self.body)
+            .finish_non_exhaustive()
+    }
 }
 
 impl HttpOutputConfig {
@@ -55,12 +73,15 @@ impl HttpOutputConfig {
         if self.timeout == Some(0) {
             return Err("timeout: must be greater than 0".into());
         }
+        if self.cert_file.is_some() != self.key_file.is_some() {
+            return Err("certFile and keyFile go together".into());
+        }
         Ok(())
     }
 
     /// Resolves `caFile` against the configuration file's directory.
     pub fn resolve_paths(&mut self, base_dir: &std::path::Path) {
-        if let Some(file) = &mut self.ca_file {
+        for file in [&mut self.ca_file, &mut self.cert_file, &mut self.key_file].into_iter().flatten() {
             *file = base_dir.join(&*file);
         }
     }

@@ -25,7 +25,8 @@ impl std::fmt::Debug for HttpSink {
 impl HttpSink {
     /// An output as `config` says; its CA file is read now.
     pub fn new(config: &HttpOutputConfig) -> std::io::Result<HttpSink> {
-        let agent = agent(Duration::from_millis(config.timeout.unwrap_or(30_000)), config.ca_file.as_deref())?;
+        let tls = TlsFiles { ca_file: config.ca_file.clone(), cert_file: config.cert_file.clone(), key_file: config.key_file.clone() };
+        let agent = agent(Duration::from_millis(config.timeout.unwrap_or(30_000)), &tls)?;
         Ok(HttpSink { agent, config: config.clone(), pending: Vec::new() })
     }
 
@@ -54,29 +55,64 @@ impl HttpSink {
     }
 }
 
+/// The TLS files of an HTTPS output (paths already resolved).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TlsFiles {
+    /// PEM CA (or self-signed certificate) to trust; default: the usual
+    /// web roots.
+    pub ca_file: Option<std::path::PathBuf>,
+    /// PEM client certificate chain, for a receiver that asks for one.
+    pub cert_file: Option<std::path::PathBuf>,
+    /// PEM private key of `cert_file`.
+    pub key_file: Option<std::path::PathBuf>,
+}
+
+impl TlsFiles {
+    /// Only a CA file.
+    pub fn ca(ca_file: Option<std::path::PathBuf>) -> TlsFiles {
+        TlsFiles { ca_file, ..TlsFiles::default() }
+    }
+}
+
 /// An HTTP client for network outputs: statuses are answers, not errors;
-/// requests time out after `timeout`; `https://` trusts `ca_file` (PEM)
-/// when given, the usual web roots otherwise.
-pub fn agent(timeout: Duration, ca_file: Option<&std::path::Path>) -> std::io::Result<ureq::Agent> {
-    use ureq::tls::{RootCerts, TlsConfig};
-    let mut tls = TlsConfig::builder();
-    if let Some(path) = ca_file {
-        let invalid = |m: String| std::io::Error::new(ErrorKind::InvalidInput, m);
-        let pem = std::fs::read(path).map_err(|e| invalid(format!("caFile {}: {e}", path.display())))?;
-        let certs: Vec<ureq::tls::Certificate<'static>> = ureq::tls::parse_pem(&pem)
+/// requests time out after `timeout`; `https://` trusts `tls.ca_file` (PEM)
+/// when given, the usual web roots otherwise, and presents the client
+/// certificate of `tls.cert_file`/`tls.key_file` when given. The files are
+/// read now: an unreadable or malformed one is an `InvalidInput` error
+/// naming it.
+pub fn agent(timeout: Duration, tls: &TlsFiles) -> std::io::Result<ureq::Agent> {
+    use ureq::tls::{Certificate, ClientCert, PrivateKey, RootCerts, TlsConfig};
+    let invalid = |m: String| std::io::Error::new(ErrorKind::InvalidInput, m);
+    let read_certs = |setting: &str, path: &std::path::Path| -> std::io::Result<Vec<Certificate<'static>>> {
+        let pem = std::fs::read(path).map_err(|e| invalid(format!("{setting} {}: {e}", path.display())))?;
+        let certs: Vec<Certificate<'static>> = ureq::tls::parse_pem(&pem)
             .filter_map(|item| match item {
                 Ok(ureq::tls::PemItem::Certificate(c)) => Some(Ok(c)),
                 Ok(_) => None,
                 Err(e) => Some(Err(e)),
             })
             .collect::<Result<_, _>>()
-            .map_err(|e| invalid(format!("caFile {}: {e}", path.display())))?;
+            .map_err(|e| invalid(format!("{setting} {}: {e}", path.display())))?;
         if certs.is_empty() {
-            return Err(invalid(format!("caFile {}: no CERTIFICATE in the file", path.display())));
+            return Err(invalid(format!("{setting} {}: no CERTIFICATE in the file", path.display())));
         }
-        tls = tls.root_certs(RootCerts::Specific(Arc::new(certs)));
+        Ok(certs)
+    };
+    let mut config = TlsConfig::builder();
+    if let Some(path) = &tls.ca_file {
+        config = config.root_certs(RootCerts::Specific(Arc::new(read_certs("caFile", path)?)));
     }
-    Ok(ureq::Agent::config_builder().http_status_as_error(false).timeout_global(Some(timeout)).tls_config(tls.build()).build().into())
+    match (&tls.cert_file, &tls.key_file) {
+        (None, None) => {}
+        (Some(cert), Some(key)) => {
+            let chain = read_certs("certFile", cert)?;
+            let pem = std::fs::read(key).map_err(|e| invalid(format!("keyFile {}: {e}", key.display())))?;
+            let key = PrivateKey::from_pem(&pem).map_err(|e| invalid(format!("keyFile {}: not a PEM private key: {e}", key.display())))?;
+            config = config.client_cert(Some(ClientCert::new_with_certs(&chain, key)));
+        }
+        _ => return Err(invalid("certFile and keyFile go together".into())),
+    }
+    Ok(ureq::Agent::config_builder().http_status_as_error(false).timeout_global(Some(timeout)).tls_config(config.build()).build().into())
 }
 
 /// Whether an HTTP status means "try again later" (408, 429, 5xx).

@@ -6,6 +6,7 @@
 //! | `action` | behaviour |
 //! |---|---|
 //! | absent / `echo` | emits `{"id", "seq", "topic"}` to output `out` |
+//! | `document` | emits the event's JSON as published to output `out` |
 //! | `panic` | panics (a trap: the host must recycle the instance) |
 //! | `loop` | loops forever (runs out of fuel) |
 //! | `err` | returns `Err("refused <id>")` after emitting (the record must be discarded) |
@@ -80,6 +81,7 @@ impl Handler for Probe {
         let action = if self.healthy { "echo" } else { event.get_str("/action").unwrap_or("echo") };
         match action {
             "echo" => emit("out", echo()),
+            "document" => emit("out", event.raw_json()),
             "panic" => panic!("probe: poisoned event {}", event.id()),
             "loop" => {
                 let mut x: u64 = 0;
