@@ -155,3 +155,51 @@ fn ezpublish_file_that_is_not_an_output_dead_letters_the_event_and_writes_nothin
     assert!(message.contains("output `moves.log` is not declared"), "{message}");
     service.shutdown();
 }
+
+/// The seed's `audit.ini` override, as an eZ site keeps it
+/// (`settings/override/audit.ini.append.php`), given to the handler as its
+/// `configFile`: log-ins and role changes go to their files under the
+/// handler's directory (`var/log/my_audit`, eZ's `<VarDir>/<LogDir>`);
+/// everything else is ignored.
+#[test]
+fn ezpublish_reads_the_seeds_audit_ini_override() {
+    let fx = Fixture::new();
+    std::fs::write(
+        fx.path().join("audit.ini.append.php"),
+        "<?php /* #?ini charset=\"utf-8\"?\n\n[AuditSettings]\nAudit=enabled\nLogDir=log/my_audit\nAuditFileNames[]\n\
+         AuditFileNames[user-login]=login.log\nAuditFileNames[role-change]=role_change.log\n*/ ?>\n",
+    )
+    .unwrap();
+    let mut handler = trail_handler("ezpublish", Value::Null, &["login.log", "role_change.log", "content_move.log"]);
+    handler.as_object_mut().unwrap().remove("config");
+    handler["configFile"] = json!("audit.ini.append.php");
+    handler["directory"] = json!("var/log/my_audit");
+    let service = AuditService::from_config_file(fx.config(&[handler])).unwrap();
+    service
+        .publish(
+            "authentication",
+            json!({"timestamp": "2007-05-23T14:40:00Z", "transactionId": "t1", "eventName": "user-login",
+                   "client": {"ip": "127.0.0.1"}, "user": {"login": "admin", "id": 14}, "accountId": 14, "accountLogin": "admin"}),
+        )
+        .unwrap();
+    service.publish("activity", node_move()).unwrap();
+    service.flush();
+    let dir = fx.path().join("wasp-data/var/log/my_audit");
+    let login = std::fs::read_to_string(dir.join("login.log")).unwrap();
+    assert!(login.starts_with("[ May 23 2007 14:40:00 ] [127.0.0.1] [admin:14]\n"), "{login}");
+    assert_eq!(std::fs::read_to_string(dir.join("content_move.log")).unwrap_or_default(), "", "not in AuditFileNames: ignored");
+    let h = service.shutdown().handlers[0].clone();
+    assert_eq!((h.received, h.delivered, h.dead_lettered), (2, 2, 0), "{h:?}");
+
+    // Both `config` and `configFile`, or an INI file that is not one: named errors.
+    let mut both = trail_handler("ezpublish", json!({"Audit": "enabled"}), &["login.log"]);
+    both["configFile"] = json!("audit.ini.append.php");
+    let error = AuditService::from_config_file(fx.config(&[both])).err().unwrap().to_string();
+    assert!(error.contains("configFile") && error.contains("not both"), "{error}");
+    std::fs::write(fx.path().join("broken.ini"), "Audit=enabled\n").unwrap();
+    let mut broken = trail_handler("ezpublish", Value::Null, &["login.log"]);
+    broken.as_object_mut().unwrap().remove("config");
+    broken["configFile"] = json!("broken.ini");
+    let error = AuditService::from_config_file(fx.config(&[broken])).err().unwrap().to_string();
+    assert!(error.contains("broken.ini: line 1: `Audit=enabled` is outside any [Section]"), "{error}");
+}

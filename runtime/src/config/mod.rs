@@ -21,6 +21,7 @@
 pub mod expr;
 pub mod secrets;
 pub mod forgerock;
+pub mod ini;
 mod raw;
 pub(crate) use raw::RawSidecar;
 pub mod units;

@@ -340,6 +340,11 @@ pub struct RawWasmHandler {
     /// The handler's own settings, passed to its `init` as JSON.
     #[serde(default)]
     pub config: Option<Value>,
+    /// A file holding the handler's settings instead of `config`: JSON
+    /// (`.json`), or eZ Publish INI (`.ini`, `.ini.append.php`: sections
+    /// become objects, see `config::ini`). Relative to the configuration
+    /// file; read each time the configuration is.
+    pub config_file: Option<PathBuf>,
     /// The handler's output directory (relative to `dataDirectory`).
     /// Default: the handler's name.
     pub directory: Option<PathBuf>,

@@ -308,6 +308,20 @@ pub(super) fn read_handlers(
     Ok(())
 }
 
+/// A handler's `configFile`: JSON, or eZ INI by its name (`.ini`,
+/// `.ini.append.php`, `.ini.append`).
+fn read_config_file(path: &Path) -> Result<Value, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let name = path.file_name().map(|n| n.to_string_lossy().to_ascii_lowercase()).unwrap_or_default();
+    if name.ends_with(".json") {
+        serde_json::from_str(&text).map_err(|e| format!("{}: not JSON: {e}", path.display()))
+    } else if name.ends_with(".ini") || name.ends_with(".ini.append.php") || name.ends_with(".ini.append") {
+        super::ini::parse(&text).map_err(|e| format!("{}: {e}", path.display()))
+    } else {
+        Err(format!("{}: a settings file is `.json` or eZ INI (`.ini`, `.ini.append.php`)", path.display()))
+    }
+}
+
 pub(super) fn deserialize<T: serde::de::DeserializeOwned>(
     text: &str,
     prefix: &str,
@@ -370,7 +384,14 @@ fn validate_handler(
         output.validate().map_err(|m| invalid(format!("{at}.outputs.{name}"), m))?;
         output.resolve_paths(base_dir);
     }
-    let handler_config = match raw.config {
+    let from_file = match (&raw.config_file, &raw.config) {
+        (None, _) => None,
+        (Some(_), Some(c)) if !c.is_null() => {
+            return Err(invalid(format!("{at}.configFile"), "give the handler's settings in `config` or in `configFile`, not both".into()));
+        }
+        (Some(file), _) => Some(read_config_file(&base_dir.join(file)).map_err(|m| invalid(format!("{at}.configFile"), m))?),
+    };
+    let handler_config = match from_file.or(raw.config) {
         None | Some(Value::Null) => "{}".to_owned(),
         Some(v @ Value::Object(_)) => v.to_string(),
         Some(other) => {

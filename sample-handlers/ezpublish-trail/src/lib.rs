@@ -80,9 +80,12 @@
 //! | `AuditFileNames` | the eight built-in functions → their default files | function → file. Given, it replaces the defaults (like `AuditFileNames[]` followed by entries in an ini override). A function not listed is ignored. |
 //! | `AuditFieldOrder` | `{}` | function defined by configuration → the keys to write first |
 //!
-//! eZ's `LogDir` is refused: each file is a WASP output, declared in the
-//! handler's `outputs` under the file's name (`{"content_move.log": {"type":
-//! "file", "path": "content_move.log"}}`); the directory is the handler's.
+//! eZ's `audit.ini` itself can be the handler's `configFile` (WASP reads
+//! the INI; the handler takes its `[AuditSettings]` section). `LogDir` and
+//! `VarDir` are accepted, but each file is a WASP output, declared in the
+//! handler's `outputs` under the file's name (`{"content_move.log":
+//! {"type": "file", "path": "content_move.log"}}`); the directory is the
+//! handler's (set it to `<VarDir>/<LogDir>` to keep eZ's layout).
 //!
 //! # One record, several `emit`s
 //!

@@ -77,12 +77,39 @@ struct Settings {
     #[serde(rename = "Audit", default)]
     audit: Option<String>,
     /// Function → file (= output name). Given, it replaces the defaults
-    /// (like `AuditFileNames[]` followed by the entries in an ini override).
-    #[serde(rename = "AuditFileNames", default)]
+    /// (like `AuditFileNames[]` followed by the entries in an ini override;
+    /// `AuditFileNames[]` alone, an empty array, logs nothing).
+    #[serde(rename = "AuditFileNames", default, deserialize_with = "file_names")]
     audit_file_names: Option<BTreeMap<String, String>>,
+    /// eZ's `LogDir` (and site.ini's `VarDir`): where eZ writes the files.
+    /// Accepted so that an eZ `audit.ini` is read as it is; WASP writes
+    /// each file to its output's `path` under the handler's `directory`,
+    /// which plays their part.
+    #[serde(rename = "LogDir", default)]
+    _log_dir: Option<String>,
+    #[serde(rename = "VarDir", default)]
+    _var_dir: Option<String>,
     /// Function defined by configuration → the order of its attributes.
     #[serde(rename = "AuditFieldOrder", default)]
     audit_field_order: BTreeMap<String, Vec<String>>,
+}
+
+/// `AuditFileNames`: an object, or an empty array (`AuditFileNames[]` alone
+/// in an INI file).
+fn file_names<'de, D: serde::Deserializer<'de>>(de: D) -> Result<Option<BTreeMap<String, String>>, D::Error> {
+    use serde::de::Error;
+    match Value::deserialize(de)? {
+        Value::Array(items) if items.is_empty() => Ok(Some(BTreeMap::new())),
+        Value::Object(map) => map
+            .into_iter()
+            .map(|(k, v)| match v {
+                Value::String(file) => Ok((k, file)),
+                other => Err(D::Error::custom(format!("AuditFileNames.{k}: expected a file name, found {other}"))),
+            })
+            .collect::<Result<_, _>>()
+            .map(Some),
+        other => Err(D::Error::custom(format!("AuditFileNames: expected function → file entries, found {other}"))),
+    }
 }
 
 /// The configured trail.
@@ -96,13 +123,14 @@ pub struct Trail {
 impl Trail {
     /// Reads the handler's `config` object; the message names the setting.
     pub fn from_config(config: &Value) -> Result<Trail, String> {
-        if config.get("LogDir").is_some() {
-            return Err("config.LogDir: not a setting of this handler: each file is a WASP output; \
-                        set the output's `path` (and the handler's `directory`)"
-                .into());
-        }
-        let settings: Settings =
-            serde_json::from_value(config.clone()).map_err(|e| format!("handler config: {e}"))?;
+        // An `audit.ini` read by WASP (`configFile`) arrives as sections:
+        // the settings are `[AuditSettings]`; other sections (site.ini's
+        // `[FileSettings]`, …) are not this handler's.
+        let settings = match config.get("AuditSettings") {
+            Some(section) => section.clone(),
+            None => config.clone(),
+        };
+        let settings: Settings = serde_json::from_value(settings).map_err(|e| format!("handler config: {e}"))?;
         let enabled = match settings.audit.as_deref() {
             None | Some("disabled") => false,
             Some("enabled") => true,
@@ -294,7 +322,14 @@ mod tests {
 
         let err = |config| Trail::from_config(&config).unwrap_err();
         assert!(err(json!({"Audit": "on"})).contains("config.Audit: `on`"));
-        assert!(err(json!({"LogDir": "log/audit"})).contains("config.LogDir"));
+        // eZ's audit.ini, as WASP reads it: sections, `AuditFileNames[]` alone an empty array.
+        let ini = json!({"AuditSettings": {"Audit": "enabled", "LogDir": "log/my_audit", "AuditFileNames": {"user-login": "login.log"}},
+                         "FileSettings": {"VarDir": "var"}});
+        let trail = Trail::from_config(&ini).unwrap();
+        assert_eq!((trail.file_for("user-login"), trail.file_for("content-move")), (Some("login.log"), None));
+        let trail = Trail::from_config(&json!({"AuditSettings": {"Audit": "enabled", "AuditFileNames": []}})).unwrap();
+        assert_eq!(trail.file_for("user-login"), None);
+        assert!(err(json!({"AuditFileNames": ["login.log"]})).contains("AuditFileNames"));
         assert!(err(json!({"Colour": 1})).contains("unknown field `Colour`"));
         assert!(err(json!({"AuditFileNames": {"user-login": ""}})).contains("AuditFileNames.user-login"));
         assert!(err(json!({"AuditFieldOrder": {"content-move": ["Node ID"]}})).contains("built-in"));
