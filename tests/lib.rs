@@ -313,3 +313,43 @@ pub fn figure(line: &str) {
         }
     }
 }
+
+/// A small real filesystem for disk-full tests: a tmpfs of `size` (`64k`,
+/// `1m`) mounted at `path`, unmounted when dropped. `None` where mounting
+/// is not allowed (not root); under CI, which runs as root, that fails the
+/// test instead.
+pub struct SmallDisk {
+    /// Where it is mounted.
+    pub path: PathBuf,
+}
+
+impl SmallDisk {
+    /// Mounts it (see the type).
+    pub fn mount(path: &Path, size: &str) -> Option<SmallDisk> {
+        std::fs::create_dir_all(path).unwrap();
+        let ok = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(path)
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok {
+            assert!(!in_ci(), "CI runs as root and must be able to mount a tmpfs for the disk-full tests");
+            eprintln!("skipping: cannot mount a tmpfs here (not root?)");
+            return None;
+        }
+        Some(SmallDisk { path: path.to_owned() })
+    }
+
+    /// Gives it more room (`remount,size=`).
+    pub fn grow(&self, size: &str) {
+        let status = std::process::Command::new("mount").args(["-o", &format!("remount,size={size}")]).arg(&self.path).status().unwrap();
+        assert!(status.success(), "remount {}", self.path.display());
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg("-l").arg(&self.path).status();
+    }
+}

@@ -7,6 +7,7 @@ mod cache;
 mod check;
 mod client;
 mod crash;
+mod disk_full;
 mod corpus;
 mod dlq;
 mod ezpublish;

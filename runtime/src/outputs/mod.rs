@@ -240,6 +240,15 @@ pub(crate) fn open_directory(root: Option<&Path>, path: &Path, create: bool) -> 
     root.open_dir(relative).map_err(escape)
 }
 
+/// Whether `error` says the disk (or the user's quota) is full: a file
+/// output's events then wait in the journal and the write is tried again
+/// with a backoff — space may come back (an operator frees it, retention
+/// removes an archive) — instead of being dead-lettered to the same full
+/// disk.
+pub(crate) fn disk_full(error: &std::io::Error) -> bool {
+    matches!(error.kind(), std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded)
+}
+
 /// Appends `record` as one line (adding the newline if it has none).
 pub(crate) fn write_line(out: &mut impl std::io::Write, record: &[u8]) -> std::io::Result<()> {
     out.write_all(record)?;

@@ -227,6 +227,10 @@ pub struct AuditService {
     last_reload: Mutex<Option<ReloadReport>>,
     dead_letter_store: DeadLetterStore,
     fuel_quotas: BTreeMap<String, Arc<TokenBucket>>,
+    /// Why the last `publish` could not store its event (a full disk under
+    /// the journal), until a `publish` stores one again: `/health` shows it.
+    storage_alarm: Mutex<Option<String>>,
+    storage_failing: AtomicBool,
 }
 
 impl AuditService {
@@ -365,7 +369,24 @@ impl AuditService {
             last_reload: Mutex::new(None),
             dead_letter_store: dead_letters,
             fuel_quotas,
+            storage_alarm: Mutex::new(None),
+            storage_failing: AtomicBool::new(false),
         })
+    }
+
+    /// Why the journal could not store the last event published (`No space
+    /// left on device`), until an event is stored again; `None` while
+    /// events are stored.
+    pub fn storage_alarm(&self) -> Option<String> {
+        if !self.storage_failing.load(std::sync::atomic::Ordering::Relaxed) {
+            return None;
+        }
+        self.storage_alarm.lock().unwrap().clone()
+    }
+
+    fn set_storage_alarm(&self, alarm: Option<String>) {
+        self.storage_failing.store(alarm.is_some(), std::sync::atomic::Ordering::Relaxed);
+        *self.storage_alarm.lock().unwrap() = alarm;
     }
 
     /// Accepts one event for `topic`: a `serde_json::Value` or JSON text.
@@ -480,8 +501,14 @@ impl AuditService {
         let event = journal.append(event).map_err(|e| match e {
             JournalError::Closed => PublishError::ShuttingDown,
             JournalError::Overloaded { max_events, max_bytes } => PublishError::Overloaded { max_events, max_bytes },
-            JournalError::Storage(message) => PublishError::Storage(message),
+            JournalError::Storage(message) => {
+                self.set_storage_alarm(Some(message.clone()));
+                PublishError::Storage(message)
+            }
         })?;
+        if self.storage_failing.load(std::sync::atomic::Ordering::Relaxed) {
+            self.set_storage_alarm(None);
+        }
         if self.durability == Durability::Fsync && !journal.wait_durable(event.sequence, self.fsync_timeout) {
             return Err(PublishError::NotYetDurable { sequence: event.sequence, waited: self.fsync_timeout });
         }

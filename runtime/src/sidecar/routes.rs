@@ -364,17 +364,23 @@ pub(super) async fn read(
 }
 
 /// `GET /health`: 200 `ready` or `degraded` (a handler quarantined or
-/// disabled, or an output down: events are still accepted and kept), 503 `draining` once
-/// shutdown began. With a token, the handlers it may see are listed.
+/// disabled, or an output down: events are still accepted and kept; or the
+/// journal's disk full: new events are refused, `journalError` says why),
+/// 503 `draining` once shutdown began. With a token, the handlers it may
+/// see are listed.
 pub(super) async fn health(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
     let summary = state.service.summary();
-    let degraded = summary.handlers.iter().any(|h| h.state != HandlerState::Running || h.output_error.is_some());
+    let storage = state.service.storage_alarm();
+    let degraded = storage.is_some() || summary.handlers.iter().any(|h| h.state != HandlerState::Running || h.output_error.is_some());
     let (code, status) = match (state.is_draining(), degraded) {
         (true, _) => (StatusCode::SERVICE_UNAVAILABLE, "draining"),
         (false, true) => (StatusCode::OK, "degraded"),
         (false, false) => (StatusCode::OK, "ready"),
     };
     let mut body = json!({"status": status});
+    if let Some(error) = storage {
+        body["journalError"] = json!(error);
+    }
     if let Ok(role) = role(&state, &headers) {
         let visible = summary.handlers.iter().filter(|h| match &role {
             Role::Admin => true,

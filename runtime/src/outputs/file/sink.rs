@@ -49,6 +49,9 @@ impl Sink for FileSink {
     fn rotate(&mut self) -> std::io::Result<Option<String>> {
         self.0.rotate()
     }
+    fn retryable(&self, error: &std::io::Error) -> bool {
+        self.0.retryable(error)
+    }
     fn close(&mut self) -> std::io::Result<()> {
         self.0.close()
     }

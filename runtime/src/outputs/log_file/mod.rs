@@ -394,6 +394,11 @@ impl Sink for LogFile {
         self.rotate_now().map(Some)
     }
 
+    /// A full disk is waited out (see [`crate::outputs::disk_full`]).
+    fn retryable(&self, error: &std::io::Error) -> bool {
+        crate::outputs::disk_full(error)
+    }
+
     fn tick(&mut self) -> std::io::Result<()> {
         let now = self.options.clock.now();
         if let Some(integrity) = &self.options.integrity
