@@ -158,6 +158,12 @@ impl Metrics {
                 line(&mut out, "wasp_handler_state", &labels, u64::from(h.state == state));
             }
         }
+        header(&mut out, "wasp_handler_output_down", "gauge", "1 while an output of the handler fails (a receiver down, a full disk under a file output): its events wait in the journal.");
+        for h in &summary.handlers {
+            line(&mut out, "wasp_handler_output_down", &[("handler", &h.name), ("tenant", h.tenant.as_deref().unwrap_or(""))], u64::from(h.output_error.is_some()));
+        }
+        header(&mut out, "wasp_journal_storage_failing", "gauge", "1 while the journal cannot store events (its disk is full): publish is refused with 507.");
+        line(&mut out, "wasp_journal_storage_failing", &[], u64::from(service.storage_alarm().is_some()));
         header(&mut out, "wasp_handler_lag_events", "gauge", "Events of its stream the handler has not acknowledged yet.");
         for lag in &backlog.handlers {
             line(&mut out, "wasp_handler_lag_events", &[("handler", &lag.name)], lag.lag);
@@ -187,6 +193,10 @@ fn header(out: &mut String, name: &str, kind: &str, help: &str) {
 }
 
 fn line(out: &mut String, name: &str, labels: &[(&str, &str)], value: u64) {
+    if labels.is_empty() {
+        let _ = writeln!(out, "{name} {value}");
+        return;
+    }
     let labels: Vec<String> = labels.iter().map(|(k, v)| format!("{k}=\"{}\"", escape(v))).collect();
     let _ = writeln!(out, "{name}{{{}}} {value}", labels.join(","));
 }

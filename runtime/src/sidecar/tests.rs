@@ -433,6 +433,8 @@ async fn metrics_expose_the_named_series() {
         r#"wasp_output_retries_total{handler="json",tenant="",output="access",type="file"} 0"#,
         r#"wasp_output_records_rejected_total{handler="json",tenant="",output="authentication",type="file"} 0"#,
         r#"wasp_handler_lag_events{handler="json"} 0"#,
+        r#"wasp_handler_output_down{handler="json",tenant=""} 0"#,
+        "wasp_journal_storage_failing 0",
         r#"wasp_handler_state{handler="json",tenant="",state="running"} 1"#,
         r#"wasp_handler_state{handler="json",tenant="",state="quarantined"} 0"#,
         r#"wasp_handler_fuel_used_total{handler="json",tenant=""} 0"#,
