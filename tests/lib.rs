@@ -197,6 +197,16 @@ impl WaspRun {
         Self::start_command(command, dir)
     }
 
+    /// Like [`start`](Self::start), with these environment variables set.
+    pub fn start_with_env(dir: &Path, env: &[(&str, &std::ffi::OsStr)]) -> WaspRun {
+        let mut command = Command::new(wasp_bin());
+        command.args(["run", "--config", "audit.json", "--listen", "127.0.0.1:0"]);
+        for (name, value) in env {
+            command.env(name, value);
+        }
+        Self::start_command(command, dir)
+    }
+
     /// Like [`start`](Self::start), with the process's limit of open file
     /// descriptors set to `max_fds` (`ulimit -n`).
     pub fn start_with_fd_limit(dir: &Path, max_fds: u32) -> WaspRun {
