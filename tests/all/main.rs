@@ -30,6 +30,7 @@ mod sidecar;
 mod seeds;
 mod severity;
 mod shutdown;
+mod soak;
 mod spill;
 mod syslog;
 mod tamper;
