@@ -144,6 +144,53 @@ fn json_ids(path: &std::path::Path) -> Vec<String> {
         .collect()
 }
 
+/// A fixture with two JSON handlers of `access` — `sealed` (tamper-evident,
+/// key `keys/audit.key`) and `plain` — in `durability`, the sidecar's admin
+/// token `token`.
+fn two_json_handlers(durability: &str, token: &str) -> Fixture {
+    let fx = Fixture::new();
+    std::fs::create_dir_all(fx.path().join("keys")).unwrap();
+    let out = run_wasp(&["keygen", "--out", "keys/audit.key"], None, fx.path());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    fx.config_doc(&json!({
+        "eventHandlers": [
+            {"class": "JsonAuditEventHandler", "config": {"name": "sealed", "logDirectory": "sealed", "topics": ["access"],
+                "buffering": {"writeInterval": "5 ms"},
+                "security": {"enabled": "true", "filename": "keys/audit.key", "signatureInterval": "100 ms"}}},
+            {"class": "JsonAuditEventHandler", "config": {"name": "plain", "logDirectory": "plain", "topics": ["access"],
+                "buffering": {"writeInterval": "50 ms"}}}
+        ],
+        "wasp": {"journal": {"durability": durability, "segmentSize": "64 KiB"},
+                 "sidecar": {"adminToken": wasp::sidecar::hash_token(token), "shutdownDeadline": "30 seconds"}}
+    }));
+    fx
+}
+
+/// Starts `wasp run` once more without load, so that the handlers resume
+/// from their cursors, drains it, and checks that every event of
+/// `acknowledged` is in both handlers' files and that the sealed log
+/// verifies (`context` names the run in failures). Returns the duplicates
+/// counted over both handlers.
+fn drain_and_check(fx: &Fixture, token: &str, acknowledged: &BTreeSet<String>, context: &str) -> usize {
+    let run = wasp_tests::WaspRun::start(fx.path());
+    let (status, body) = wasp_tests::http(&run.address, token, "POST", "/audit/access?_action=flush", "application/json", "");
+    assert_eq!(status, 200, "{body}");
+    let (code, stderr) = run.terminate();
+    assert_eq!(code, Some(0), "{stderr}");
+    let mut duplicated = 0;
+    for handler in ["sealed", "plain"] {
+        let ids = json_ids(&fx.path().join(format!("wasp-data/{handler}/access.audit.json")));
+        let delivered: BTreeSet<String> = ids.iter().cloned().collect();
+        let missing: Vec<&String> = acknowledged.difference(&delivered).collect();
+        assert!(missing.is_empty(), "{context}: {handler} lost {} acknowledged events, e.g. {:?}", missing.len(), &missing[..missing.len().min(5)]);
+        duplicated += ids.len() - delivered.len();
+    }
+    let verified = run_wasp(&["verify", "wasp-data/sealed", "--topic", "access", "--key", "keys/audit.key"], None, fx.path());
+    let report = String::from_utf8_lossy(&verified.stdout);
+    assert!(verified.status.success(), "{context}: the sealed log does not verify:\n{report}{}", String::from_utf8_lossy(&verified.stderr));
+    duplicated
+}
+
 /// `wasp run` under HTTP load, killed with SIGKILL at a random moment,
 /// `KILLS` times in a row on the same data directory, in `durability`;
 /// then started once more and drained. Every acknowledged event must be in
@@ -156,21 +203,7 @@ fn crash_loop(durability: &str) {
     let seed = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos() as u64;
     eprintln!("crash loop ({durability}) seed {seed}");
     let mut rng = Lcg(seed);
-    let fx = Fixture::new();
-    std::fs::create_dir_all(fx.path().join("keys")).unwrap();
-    let out = run_wasp(&["keygen", "--out", "keys/audit.key"], None, fx.path());
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    fx.config_doc(&json!({
-        "eventHandlers": [
-            {"class": "JsonAuditEventHandler", "config": {"name": "sealed", "logDirectory": "sealed", "topics": ["access"],
-                "buffering": {"writeInterval": "5 ms"},
-                "security": {"enabled": "true", "filename": "keys/audit.key", "password": "ignored", "signatureInterval": "100 ms"}}},
-            {"class": "JsonAuditEventHandler", "config": {"name": "plain", "logDirectory": "plain", "topics": ["access"],
-                "buffering": {"writeInterval": "50 ms"}}}
-        ],
-        "wasp": {"journal": {"durability": durability, "segmentSize": "64 KiB"},
-                 "sidecar": {"adminToken": wasp::sidecar::hash_token(TOKEN), "shutdownDeadline": "30 seconds"}}
-    }));
+    let fx = two_json_handlers(durability, TOKEN);
     let mut acknowledged = BTreeSet::new();
     for _ in 0..KILLS {
         let mut run = wasp_tests::WaspRun::start(fx.path());
@@ -190,23 +223,7 @@ fn crash_loop(durability: &str) {
         }
     }
     assert!(acknowledged.len() > 100 * KILLS / 10, "the load ran: {} events acknowledged", acknowledged.len());
-    // Once more, without load: the handlers resume from their cursors.
-    let run = wasp_tests::WaspRun::start(fx.path());
-    let (status, body) = wasp_tests::http(&run.address, TOKEN, "POST", "/audit/access?_action=flush", "application/json", "");
-    assert_eq!(status, 200, "{body}");
-    let (code, stderr) = run.terminate();
-    assert_eq!(code, Some(0), "{stderr}");
-    let mut duplicated = 0;
-    for handler in ["sealed", "plain"] {
-        let ids = json_ids(&fx.path().join(format!("wasp-data/{handler}/access.audit.json")));
-        let delivered: BTreeSet<String> = ids.iter().cloned().collect();
-        let missing: Vec<&String> = acknowledged.difference(&delivered).collect();
-        assert!(missing.is_empty(), "seed {seed}: {handler} lost {} acknowledged events, e.g. {:?}", missing.len(), &missing[..missing.len().min(5)]);
-        duplicated += ids.len() - delivered.len();
-    }
-    let verified = run_wasp(&["verify", "wasp-data/sealed", "--topic", "access", "--key", "keys/audit.key"], None, fx.path());
-    let report = String::from_utf8_lossy(&verified.stdout);
-    assert!(verified.status.success(), "seed {seed}: the sealed log does not verify after {KILLS} kills:\n{report}{}", String::from_utf8_lossy(&verified.stderr));
+    let duplicated = drain_and_check(&fx, TOKEN, &acknowledged, &format!("seed {seed}, after {KILLS} kills"));
     wasp_tests::figure(&format!(
         "crash loop ({durability}): {KILLS} SIGKILLs of wasp run under load, {} events acknowledged, 0 lost, {duplicated} duplicated (over 2 handlers), sealed log verifies",
         acknowledged.len()
@@ -293,7 +310,7 @@ fn power_loss_in_fsync_mode_loses_no_durable_event() {
     let seed = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos() as u64;
     eprintln!("power loss seed {seed}");
     let mut rng = Lcg(seed);
-    let fx = Fixture::new();
+    let fx = two_json_handlers("fsync", TOKEN);
     let recorder = fx.path().join("powerloss.so");
     let source = wasp_tests::repo_root().join("tests/powerloss/powerloss.c");
     let built = Command::new("cc").args(["-shared", "-fPIC", "-O2", "-o"]).arg(&recorder).arg(&source).args(["-ldl", "-lpthread"]).status();
@@ -302,20 +319,6 @@ fn power_loss_in_fsync_mode_loses_no_durable_event() {
         eprintln!("skipping: no C compiler to build the power-loss recorder");
         return;
     }
-    std::fs::create_dir_all(fx.path().join("keys")).unwrap();
-    let out = run_wasp(&["keygen", "--out", "keys/audit.key"], None, fx.path());
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    fx.config_doc(&json!({
-        "eventHandlers": [
-            {"class": "JsonAuditEventHandler", "config": {"name": "sealed", "logDirectory": "sealed", "topics": ["access"],
-                "buffering": {"writeInterval": "5 ms"},
-                "security": {"enabled": "true", "filename": "keys/audit.key", "signatureInterval": "100 ms"}}},
-            {"class": "JsonAuditEventHandler", "config": {"name": "plain", "logDirectory": "plain", "topics": ["access"],
-                "buffering": {"writeInterval": "50 ms"}}}
-        ],
-        "wasp": {"journal": {"durability": "fsync", "segmentSize": "64 KiB"},
-                 "sidecar": {"adminToken": wasp::sidecar::hash_token(TOKEN), "shutdownDeadline": "30 seconds"}}
-    }));
     let log = fx.path().join("powerloss.log");
     let root = fx.path().join("wasp-data");
     let (mut durable, mut cut, mut removed) = (BTreeSet::new(), 0, 0);
@@ -342,22 +345,7 @@ fn power_loss_in_fsync_mode_loses_no_durable_event() {
     }
     assert!(durable.len() > 100, "the load ran: {} durable events", durable.len());
     assert!(cut > 0, "the simulation took back unsynced data");
-    let run = wasp_tests::WaspRun::start(fx.path());
-    let (status, body) = wasp_tests::http(&run.address, TOKEN, "POST", "/audit/access?_action=flush", "application/json", "");
-    assert_eq!(status, 200, "{body}");
-    let (code, stderr) = run.terminate();
-    assert_eq!(code, Some(0), "{stderr}");
-    let mut duplicated = 0;
-    for handler in ["sealed", "plain"] {
-        let ids = json_ids(&fx.path().join(format!("wasp-data/{handler}/access.audit.json")));
-        let delivered: BTreeSet<String> = ids.iter().cloned().collect();
-        let missing: Vec<&String> = durable.difference(&delivered).collect();
-        assert!(missing.is_empty(), "seed {seed}: {handler} lost {} durable events, e.g. {:?}", missing.len(), &missing[..missing.len().min(5)]);
-        duplicated += ids.len() - delivered.len();
-    }
-    let verified = run_wasp(&["verify", "wasp-data/sealed", "--topic", "access", "--key", "keys/audit.key"], None, fx.path());
-    let report = String::from_utf8_lossy(&verified.stdout);
-    assert!(verified.status.success(), "seed {seed}: the sealed log does not verify after {ROUNDS} power losses:\n{report}{}", String::from_utf8_lossy(&verified.stderr));
+    let duplicated = drain_and_check(&fx, TOKEN, &durable, &format!("seed {seed}, after {ROUNDS} power losses"));
     wasp_tests::figure(&format!(
         "power loss (fsync, simulated): {ROUNDS} rounds, {} durable events, 0 lost, {duplicated} duplicated (over 2 handlers), {cut} files cut back and {removed} unsynced files dropped, sealed log verifies",
         durable.len()

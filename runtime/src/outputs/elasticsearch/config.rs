@@ -48,32 +48,23 @@ impl std::fmt::Debug for ElasticsearchOutputConfig {
 impl ElasticsearchOutputConfig {
     /// Checks the settings; the message names the field.
     pub fn validate(&self) -> Result<(), String> {
-        let Some(rest) = self.url.strip_prefix("http://").or_else(|| self.url.strip_prefix("https://")) else {
-            return Err(format!("url: `{}` is not an http:// or https:// URL", self.url));
-        };
-        if rest.is_empty() || rest.starts_with('/') || rest.contains('@') {
-            return Err(format!("url: `{}` names no host (or carries credentials: use `username` and `password`)", self.url));
-        }
+        crate::outputs::http::check_settings(&self.url, Some("`username` and `password`"), &self.tls(), &[self.timeout])?;
         if self.index.is_empty() || self.index.chars().any(|c| c.is_ascii_uppercase() || "\\/*?\"<>| ,#:".contains(c)) {
             return Err(format!("index: `{}` is not an index name (lowercase, no \\ / * ? \" < > | space , # :)", self.index));
         }
         if self.username.is_some() != self.password.is_some() {
             return Err("username and password go together".into());
         }
-        if self.timeout == Some(0) {
-            return Err("timeout: must be greater than 0".into());
-        }
-        if self.cert_file.is_some() != self.key_file.is_some() {
-            return Err("certFile and keyFile go together".into());
-        }
         Ok(())
     }
 
     /// Resolves the TLS files against the configuration file's directory.
     pub fn resolve_paths(&mut self, base_dir: &std::path::Path) {
-        for file in [&mut self.ca_file, &mut self.cert_file, &mut self.key_file].into_iter().flatten() {
-            *file = base_dir.join(&*file);
-        }
+        crate::outputs::http::resolve_files(base_dir, [&mut self.ca_file, &mut self.cert_file, &mut self.key_file]);
+    }
+
+    fn tls(&self) -> TlsFiles {
+        TlsFiles::from_settings(&self.ca_file, &self.cert_file, &self.key_file)
     }
 
     /// Where the bulk requests go.
@@ -81,7 +72,7 @@ impl ElasticsearchOutputConfig {
         BulkTarget {
             base_url: self.url.trim_end_matches('/').to_owned(),
             credentials: self.username.clone().zip(self.password.clone()),
-            tls: TlsFiles { ca_file: self.ca_file.clone(), cert_file: self.cert_file.clone(), key_file: self.key_file.clone() },
+            tls: self.tls(),
             timeout: Duration::from_millis(self.timeout.unwrap_or(30_000)),
         }
     }

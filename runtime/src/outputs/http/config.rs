@@ -59,31 +59,18 @@ impl std::fmt::Debug for HttpOutputConfig {
 impl HttpOutputConfig {
     /// Checks the settings; the message names the field.
     pub fn validate(&self) -> Result<(), String> {
-        let Some(rest) = self.url.strip_prefix("http://").or_else(|| self.url.strip_prefix("https://")) else {
-            return Err(format!("url: `{}` is not an http:// or https:// URL", self.url));
-        };
-        if rest.is_empty() || rest.starts_with('/') {
-            return Err(format!("url: `{}` names no host", self.url));
-        }
         for name in self.headers.keys() {
             if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_".contains(&b)) {
                 return Err(format!("headers: `{name}` is not a header name"));
             }
         }
-        if self.timeout == Some(0) {
-            return Err("timeout: must be greater than 0".into());
-        }
-        if self.cert_file.is_some() != self.key_file.is_some() {
-            return Err("certFile and keyFile go together".into());
-        }
-        Ok(())
+        let tls = super::TlsFiles::from_settings(&self.ca_file, &self.cert_file, &self.key_file);
+        super::check_settings(&self.url, None, &tls, &[self.timeout])
     }
 
-    /// Resolves `caFile` against the configuration file's directory.
+    /// Resolves the TLS files against the configuration file's directory.
     pub fn resolve_paths(&mut self, base_dir: &std::path::Path) {
-        for file in [&mut self.ca_file, &mut self.cert_file, &mut self.key_file].into_iter().flatten() {
-            *file = base_dir.join(&*file);
-        }
+        super::resolve_files(base_dir, [&mut self.ca_file, &mut self.cert_file, &mut self.key_file]);
     }
 
     /// The URL without credentials or query, for people and logs.

@@ -15,4 +15,4 @@ mod config;
 mod sink;
 
 pub use config::{HttpBody, HttpOutputConfig};
-pub use sink::{HttpSink, TlsFiles, agent, retryable_status};
+pub use sink::{HttpSink, TlsFiles, agent, check_settings, resolve_files, retryable_status};

@@ -68,9 +68,46 @@ pub struct TlsFiles {
 }
 
 impl TlsFiles {
-    /// Only a CA file.
-    pub fn ca(ca_file: Option<std::path::PathBuf>) -> TlsFiles {
-        TlsFiles { ca_file, ..TlsFiles::default() }
+    /// The `caFile`, `certFile` and `keyFile` of an output's settings,
+    /// resolved against `base_dir` when given.
+    pub fn from_settings(
+        ca_file: &Option<std::path::PathBuf>,
+        cert_file: &Option<std::path::PathBuf>,
+        key_file: &Option<std::path::PathBuf>,
+    ) -> TlsFiles {
+        TlsFiles { ca_file: ca_file.clone(), cert_file: cert_file.clone(), key_file: key_file.clone() }
+    }
+}
+
+/// The checks every HTTP-based output makes of its settings: `url` is an
+/// `http://` or `https://` URL with a host — without credentials when
+/// `credentials_elsewhere` names the settings that carry them — `certFile`
+/// and `keyFile` go together, and timeouts are not zero.
+pub fn check_settings(url: &str, credentials_elsewhere: Option<&str>, tls: &TlsFiles, timeouts: &[Option<u64>]) -> Result<(), String> {
+    let Some(rest) = url.strip_prefix("http://").or_else(|| url.strip_prefix("https://")) else {
+        return Err(format!("url: `{url}` is not an http:// or https:// URL"));
+    };
+    if rest.is_empty() || rest.starts_with('/') {
+        return Err(format!("url: `{url}` names no host"));
+    }
+    if let Some(instead) = credentials_elsewhere
+        && rest.split('/').next().is_some_and(|authority| authority.contains('@'))
+    {
+        return Err(format!("url: `{url}` carries credentials: use {instead}"));
+    }
+    if timeouts.contains(&Some(0)) {
+        return Err("timeout: must be greater than 0".into());
+    }
+    if tls.cert_file.is_some() != tls.key_file.is_some() {
+        return Err("certFile and keyFile go together".into());
+    }
+    Ok(())
+}
+
+/// Resolves TLS file settings against the configuration file's directory.
+pub fn resolve_files(base_dir: &std::path::Path, files: [&mut Option<std::path::PathBuf>; 3]) {
+    for file in files.into_iter().flatten() {
+        *file = base_dir.join(&*file);
     }
 }
 

@@ -59,29 +59,20 @@ impl std::fmt::Debug for SplunkOutputConfig {
 impl SplunkOutputConfig {
     /// Checks the settings; the message names the field.
     pub fn validate(&self) -> Result<(), String> {
-        let Some(rest) = self.url.strip_prefix("http://").or_else(|| self.url.strip_prefix("https://")) else {
-            return Err(format!("url: `{}` is not an http:// or https:// URL", self.url));
-        };
-        if rest.is_empty() || rest.starts_with('/') || rest.contains('@') {
-            return Err(format!("url: `{}` names no host (or carries credentials: use `token`)", self.url));
-        }
+        crate::outputs::http::check_settings(&self.url, Some("`token`"), &self.tls(), &[self.timeout, self.ack_timeout])?;
         if self.token.trim().is_empty() {
             return Err("token: required: the HTTP Event Collector token".into());
-        }
-        if self.timeout == Some(0) || self.ack_timeout == Some(0) {
-            return Err("timeout, ackTimeout: must be greater than 0".into());
-        }
-        if self.cert_file.is_some() != self.key_file.is_some() {
-            return Err("certFile and keyFile go together".into());
         }
         Ok(())
     }
 
     /// Resolves the TLS files against the configuration file's directory.
     pub fn resolve_paths(&mut self, base_dir: &std::path::Path) {
-        for file in [&mut self.ca_file, &mut self.cert_file, &mut self.key_file].into_iter().flatten() {
-            *file = base_dir.join(&*file);
-        }
+        crate::outputs::http::resolve_files(base_dir, [&mut self.ca_file, &mut self.cert_file, &mut self.key_file]);
+    }
+
+    fn tls(&self) -> TlsFiles {
+        TlsFiles::from_settings(&self.ca_file, &self.cert_file, &self.key_file)
     }
 
     /// Where and how the batches go.
@@ -95,7 +86,7 @@ impl SplunkOutputConfig {
             use_ack: self.use_ack,
             ack_timeout: Duration::from_millis(self.ack_timeout.unwrap_or(60_000)),
             timeout: Duration::from_millis(self.timeout.unwrap_or(30_000)),
-            tls: TlsFiles { ca_file: self.ca_file.clone(), cert_file: self.cert_file.clone(), key_file: self.key_file.clone() },
+            tls: self.tls(),
             wrap: true,
         }
     }
