@@ -113,7 +113,7 @@ pub fn open(dir: &Path, config: &JournalConfig) -> Result<DiskJournal, OpenError
     Ok(if fsync { window.syncing() } else { window })
 }
 
-fn decode(sequence: u64, payload: &[u8]) -> Result<HostEvent, String> {
+pub(crate) fn decode(sequence: u64, payload: &[u8]) -> Result<HostEvent, String> {
     let stored: Stored<'_> = serde_json::from_slice(payload).map_err(|e| e.to_string())?;
     let document = stored.json.as_ref().into_document(usize::MAX).map_err(|e| e.to_string())?;
     let mut event = HostEvent::from_document(&stored.topic, document, usize::MAX).map_err(|e| e.to_string())?;

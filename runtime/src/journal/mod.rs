@@ -18,6 +18,7 @@
 
 pub mod disk;
 pub(crate) mod segment;
+pub mod verify;
 mod window;
 
 use std::sync::Arc;

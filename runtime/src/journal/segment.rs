@@ -215,15 +215,15 @@ struct Scan {
     bad: Option<(u64, String)>,
 }
 
-/// Reads the records of one segment, pushing those with seq > `from`.
-/// A record that is cut short or fails its CRC ends the scan (`bad`); a
-/// CRC-valid record with the wrong seq is an error.
+/// Reads the records of one segment, handing those with seq > `from` to
+/// `out`. A record that is cut short or fails its CRC ends the scan
+/// (`bad`); a CRC-valid record with the wrong seq is an error.
 fn scan(
     path: &Path,
     data: &[u8],
     first_seq: u64,
     from: u64,
-    out: &mut Vec<(u64, Vec<u8>)>,
+    out: &mut dyn FnMut(u64, &[u8]),
 ) -> Result<Scan, SegmentError> {
     let mut off = 0usize;
     let mut expected = first_seq;
@@ -259,7 +259,7 @@ fn scan(
             });
         }
         if seq > from {
-            out.push((seq, payload.to_vec()));
+            out(seq, payload);
         }
         expected += 1;
         off += HEADER + len;
@@ -269,6 +269,86 @@ fn scan(
         last_seq: expected - 1,
         bad: bad.map(|reason| (off as u64, reason)),
     })
+}
+
+/// What [`verify`] found in a segment log, which it leaves as it is.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Verified {
+    /// Segment files.
+    pub segments: usize,
+    /// Intact records.
+    pub records: u64,
+    /// The seq of the first record on disk (`last_seq + 1` when none).
+    pub first_seq: u64,
+    /// The last intact seq (0 if the log is empty).
+    pub last_seq: u64,
+    /// Bytes of a torn or corrupt tail of the last segment, which the next
+    /// `open` will cut (the trace of a crash while it was written).
+    pub torn_tail: u64,
+}
+
+/// Checks the log in `dir` without changing it (read-only; refused while
+/// a running log holds its lock): every record's CRC, the sequence across
+/// segments, and `check` on every payload. A bad record anywhere but at
+/// the end of the last segment, a gap, or a payload `check` refuses is an
+/// error naming the file and offset (or the seq).
+pub fn verify(dir: &Path, check: &mut dyn FnMut(u64, &[u8]) -> Result<(), String>) -> Result<Verified, SegmentError> {
+    let lock_path = dir.join(LOCK_FILE);
+    if let Ok(lock) = File::open(&lock_path) {
+        match lock.try_lock_shared() {
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) => return Err(SegmentError::Locked { path: lock_path }),
+            Err(TryLockError::Error(e)) => return Err(io_err("lock", &lock_path)(e)),
+        }
+    }
+    let mut found = Vec::new();
+    for entry in fs::read_dir(dir).map_err(io_err("read directory", dir))? {
+        let entry = entry.map_err(io_err("read directory", dir))?;
+        if let Some(first_seq) = entry.file_name().to_str().and_then(parse_name) {
+            found.push((first_seq, entry.path()));
+        }
+    }
+    found.sort();
+    let mut report = Verified { segments: found.len(), ..Verified::default() };
+    let mut failed = None;
+    let count = found.len();
+    let mut prev_last: Option<u64> = None;
+    for (i, (first_seq, path)) in found.into_iter().enumerate() {
+        if first_seq == 0 || prev_last.is_some_and(|p| p + 1 != first_seq) {
+            return Err(SegmentError::Corrupt {
+                path,
+                offset: 0,
+                reason: format!("segment starts at seq {first_seq} but the previous one ends at seq {}", prev_last.unwrap_or(0)),
+            });
+        }
+        if i == 0 {
+            report.first_seq = first_seq;
+        }
+        let data = fs::read(&path).map_err(io_err("read", &path))?;
+        let scanned = scan(&path, &data, first_seq, 0, &mut |seq, payload| {
+            report.records += 1;
+            if failed.is_none()
+                && let Err(why) = check(seq, payload)
+            {
+                failed = Some((seq, why));
+            }
+        })?;
+        if let Some((seq, why)) = failed.take() {
+            return Err(SegmentError::Corrupt { path, offset: 0, reason: format!("record {seq}: {why}") });
+        }
+        if let Some((offset, reason)) = scanned.bad {
+            if i + 1 != count {
+                return Err(SegmentError::Corrupt { path, offset, reason });
+            }
+            report.torn_tail = data.len() as u64 - scanned.valid_len;
+        }
+        prev_last = Some(scanned.last_seq);
+    }
+    report.last_seq = prev_last.unwrap_or(0);
+    if report.segments == 0 {
+        report.first_seq = 1;
+    }
+    Ok(report)
 }
 
 fn sync_dir(dir: &Path) -> Result<(), SegmentError> {
@@ -330,7 +410,7 @@ impl SegmentLog {
                 });
             }
             let data = fs::read(&path).map_err(io_err("read", &path))?;
-            let scanned = scan(&path, &data, first_seq, from, &mut records)?;
+            let scanned = scan(&path, &data, first_seq, from, &mut |seq, payload| records.push((seq, payload.to_vec())))?;
             if let Some((offset, reason)) = scanned.bad {
                 if !is_last {
                     return Err(SegmentError::Corrupt {
