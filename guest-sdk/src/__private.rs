@@ -13,7 +13,9 @@ use crate::{Config, Event, Filter, Handler, Verdict};
 #[allow(missing_docs)]
 pub mod bindings {
     wit_bindgen::generate!({
-        path: "../wit",
+        // Not `wit/`: wit-bindgen also loads a `wit/` folder of the crate
+        // it expands in by default, so the doctests would see it twice.
+        path: "world",
         world: "wasp:handler/imports@0.1.0",
         runtime_path: "::wasp_guest::__private::wit_bindgen::rt",
         generate_all,

@@ -51,6 +51,7 @@ extern crate self as wasp_guest;
 mod config;
 mod event;
 mod host;
+pub mod time;
 #[doc(hidden)]
 pub mod __private;
 
@@ -104,4 +105,19 @@ pub trait Filter: Sized + 'static {
 
     /// Decides what happens to one event.
     fn filter(&mut self, event: &Event) -> Verdict;
+}
+
+#[cfg(test)]
+mod tests {
+    /// The SDK and its macros carry their own copies of the WIT (so that
+    /// they can be published); in the repository they must be the host's.
+    #[test]
+    fn the_sdk_carries_the_repositorys_wit() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let Ok(host) = std::fs::read_to_string(root.join("../wit/wasp.wit")) else { return };
+        for copy in ["world/wasp.wit", "macros/world/wasp.wit"] {
+            let text = std::fs::read_to_string(root.join(copy)).unwrap();
+            assert!(text == host, "guest-sdk/{copy} differs from wit/wasp.wit: copy it over (cp wit/wasp.wit guest-sdk/{copy})");
+        }
+    }
 }

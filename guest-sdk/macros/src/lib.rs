@@ -8,12 +8,14 @@
 //! SDK itself only generates import bindings (the `imports` world); a
 //! component imports only what it uses, so those are harmless.
 //!
-//! The WIT is embedded at compile time from the repository's `wit/` folder,
-//! so the guest and the host always agree on the contract.
+//! The WIT is embedded at compile time from this crate's own copy
+//! (`world/wasp.wit`, so that the crate can be published), which a test keeps
+//! identical to the repository's `wit/` folder: the guest and the host
+//! always agree on the contract.
 
 use proc_macro::{Delimiter, Group, Span, TokenStream, TokenTree};
 
-const WIT: &str = include_str!("../../../wit/wasp.wit");
+const WIT: &str = include_str!("../world/wasp.wit");
 
 /// See `wasp_guest::export_handler!`.
 #[proc_macro]
