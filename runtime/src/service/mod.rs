@@ -20,6 +20,7 @@ use crate::quota::TokenBucket;
 
 mod backlog;
 mod build;
+mod deploy;
 mod reload;
 mod ticker;
 mod watch;
@@ -150,6 +151,16 @@ pub(crate) struct HandlerEntry {
     component: Option<PathBuf>,
     /// Its delivery thread.
     thread: Option<JoinHandle<()>>,
+    /// SHA-256 of the configured component file when last looked at: a
+    /// reload that finds other bytes there deploys them as a new version.
+    file_hash: Option<String>,
+    /// The live version's number in its history (WASM handlers).
+    live_version: Option<u64>,
+    /// The report of its last shadow or canary.
+    candidate: Option<Arc<Mutex<crate::delivery::candidate::CandidateReport>>>,
+    /// A version that became live at start, to announce once the service
+    /// runs: the one before, and it.
+    start_change: Option<(Option<crate::deploy::VersionRecord>, crate::deploy::VersionRecord)>,
 }
 
 /// A tenant at run time.
@@ -267,7 +278,7 @@ impl AuditService {
             let mut prepared = Vec::new();
             for handler in config.handlers.iter().filter(|h| h.enabled) {
                 let fuel_quota = handler.tenant.as_deref().and_then(|t| fuel_quotas.get(t).cloned());
-                let (mut worker, entry) = prepare(engine, &config, handler, &dead_letters, fuel_quota)?;
+                let (mut worker, entry) = prepare(engine, &config, handler, &dead_letters, fuel_quota, true)?;
                 worker.filters = build::filter_stages(&filters, handler.tenant.as_deref());
                 prepared.push((worker, entry));
             }
@@ -328,7 +339,8 @@ impl AuditService {
                 (name.clone(), tenant)
             })
             .collect();
-        Ok(AuditService {
+        let start_changes: Vec<_> = handlers.iter_mut().filter_map(|h| h.start_change.take().map(|(before, after)| (h.name.clone(), before, after))).collect();
+        let service = AuditService {
             journals,
             durability: config.journal.durability,
             fsync_timeout: config.journal.fsync_timeout,
@@ -365,7 +377,9 @@ impl AuditService {
             last_reload: Mutex::new(None),
             dead_letter_store: dead_letters,
             fuel_quotas,
-        })
+        };
+        service.announce_start_changes(start_changes);
+        Ok(service)
     }
 
     /// Accepts one event for `topic`: a `serde_json::Value` or JSON text.
