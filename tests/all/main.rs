@@ -8,6 +8,7 @@ mod check;
 mod client;
 mod crash;
 mod corpus;
+mod deploys;
 mod dlq;
 mod ezpublish;
 mod failed_logins;

@@ -55,8 +55,11 @@ impl ConfigPublisher {
 }
 
 impl AuditService {
-    fn store(&self, handler: &str) -> Result<VersionStore, DeployError> {
-        VersionStore::new(&self.config().data_dir, handler)
+    /// The handler's version store. `data_dir` comes from the caller's
+    /// configuration (a caller holding the reload lock cannot ask
+    /// [`AuditService::config`]).
+    fn store(&self, data_dir: &std::path::Path, handler: &str) -> Result<VersionStore, DeployError> {
+        VersionStore::new(data_dir, handler)
     }
 
     fn publisher(&self, handler: &str) -> Result<ConfigPublisher, DeployError> {
@@ -110,7 +113,7 @@ impl AuditService {
         let handler = request.handler.clone();
         let h = configured(&current, &handler)?.clone();
         let publisher = self.publisher(&handler)?;
-        let store = self.store(&handler)?;
+        let store = self.store(&current.data_dir, &handler)?;
         let engine = WaspEngine::global().map_err(|e| DeployError::Refused { handler: handler.clone(), message: e.to_string() })?;
         let init_config = config_text(&h, request.config.as_ref());
         let (sha, pre) = crate::deploy::offline::stage_and_validate(engine, &current, &h, &store, &request.component, &init_config)?;
@@ -190,9 +193,9 @@ impl AuditService {
     /// batches: the version before it handled the events up to the
     /// returned record's `position`, it handles those after.
     pub fn promote(&self, handler: &str, by: &str) -> Result<VersionRecord, DeployError> {
-        let _current = self.current.lock().unwrap_or_else(|e| e.into_inner());
+        let current = self.current.lock().unwrap_or_else(|e| e.into_inner());
         let publisher = self.publisher(handler)?;
-        let store = self.store(handler)?;
+        let store = self.store(&current.data_dir, handler)?;
         let Some(candidate) = store.history()?.into_iter().find(|v| matches!(v.state, VersionState::Shadow | VersionState::Canary)) else {
             return Err(DeployError::Invalid { handler: handler.to_owned(), message: "no shadow or canary to promote (`wasp versions` lists them)".into() });
         };
@@ -225,7 +228,7 @@ impl AuditService {
         let current = self.current.lock().unwrap_or_else(|e| e.into_inner());
         let h = configured(&current, handler)?.clone();
         let publisher = self.publisher(handler)?;
-        let store = self.store(handler)?;
+        let store = self.store(&current.data_dir, handler)?;
         let target = crate::deploy::offline::rollback_target(&store, handler, version)?;
         if matches!(target.state, VersionState::Shadow | VersionState::Canary) {
             let position = self.control(handler, Control::Withdraw)?;
@@ -255,7 +258,7 @@ impl AuditService {
     /// A handler's versions, oldest first.
     pub fn versions(&self, handler: &str) -> Result<Vec<VersionRecord>, DeployError> {
         self.publisher(handler)?;
-        self.store(handler)?.history()
+        self.store(&self.config().data_dir, handler)?.history()
     }
 
     /// What the handler's last shadow or canary did (`None`: it never had
@@ -274,10 +277,10 @@ impl AuditService {
     /// Records the component a hot reload found in the configured file as
     /// a new live version (by `file watch`) and announces it. The swap
     /// itself was done by the caller at `position`.
-    pub(super) fn record_file_version(&self, handler: &str, component: &std::path::Path, position: u64) {
+    pub(super) fn record_file_version(&self, data_dir: &std::path::Path, handler: &str, component: &std::path::Path, position: u64) {
         let recorded = (|| -> Result<(Option<VersionRecord>, VersionRecord), DeployError> {
             let bytes = std::fs::read(component).map_err(|e| DeployError::Storage { handler: handler.to_owned(), message: format!("cannot read {}: {e}", component.display()) })?;
-            let store = self.store(handler)?;
+            let store = self.store(data_dir, handler)?;
             let sha = store.keep_component(&bytes)?;
             store.update(|history| {
                 let before = history.iter_mut().find(|v| v.state == VersionState::Live).map(|v| {

@@ -293,7 +293,7 @@ impl AuditService {
                 }
                 // Hot reload is one way of deploying: a version like
                 // `wasp deploy`'s, announced the same way.
-                self.record_file_version(name, component, position);
+                self.record_file_version(&config.data_dir, name, component, position);
                 Ok(())
             }
             Ok(Err(reason)) => Err(reason),
