@@ -30,6 +30,9 @@ use crate::deploy::CanarySettings;
 use crate::engine::{HandlerInstance, HandlerPre, OutputSpec, StateStore};
 use crate::event::HostEvent;
 
+/// The records of delivered events, per output index, by sequence.
+pub type Captured = BTreeMap<u64, Vec<(usize, Vec<u8>)>>;
+
 /// How many differing events a shadow report keeps (the count goes on).
 pub const KEPT_DIFFS: usize = 20;
 

@@ -126,7 +126,7 @@ pub struct Worker {
     pub acked: u64,
     /// While a shadow runs: the records of the last batch's delivered
     /// events, by sequence (what the shadow is compared with).
-    pub captured: Option<std::collections::BTreeMap<u64, Vec<(usize, Vec<u8>)>>>,
+    pub captured: Option<candidate::Captured>,
 }
 
 /// First wait after a retryable output failure; it doubles per failure.

@@ -321,7 +321,7 @@ pub fn resolve(config: &Config, h: &WasmHandlerConfig) -> Resolved {
             init_config: h.handler_config.clone(),
             file_hash: Some(file_hash),
             version: Some(after.version),
-            changed: before.is_some().then(|| (before, after)),
+            changed: before.is_some().then_some((before, after)),
         })
     };
     match attempt() {

@@ -166,8 +166,14 @@ mod tests {
         assert_eq!(sha, sha256_hex(b"bytes"));
         assert_eq!(std::fs::read(store.component_path(&sha)).unwrap(), b"bytes");
         assert!(store.component_path(&sha).starts_with(dir.path().join("versions/tenants/acme/p")));
-        store.update(|h| Ok(h.push(record(next_number(h), VersionState::Live)))).unwrap();
-        store.update(|h| Ok(h.push(record(next_number(h), VersionState::Shadow)))).unwrap();
+        for state in [VersionState::Live, VersionState::Shadow] {
+            store
+                .update(|h| {
+                    h.push(record(next_number(h), state));
+                    Ok(())
+                })
+                .unwrap();
+        }
         let again = VersionStore::new(dir.path(), "acme/p").unwrap();
         let history = again.history().unwrap();
         assert_eq!(history.iter().map(|v| v.version).collect::<Vec<_>>(), [1, 2]);
