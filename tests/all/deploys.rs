@@ -348,3 +348,43 @@ fn a_hot_reload_of_the_component_file_is_a_version_and_a_deploy_survives_reloads
     let operations: Vec<String> = config_events(&fx).iter().map(|e| e["operation"].as_str().unwrap().to_owned()).collect();
     assert_eq!(operations, ["deploy", "deploy"]);
 }
+
+#[test]
+fn a_shadow_through_the_cli_shows_in_its_report_and_in_metrics_and_is_promoted() {
+    let fx = Fixture::new();
+    setup(&fx, json!({}));
+    let b = fx.path().join("probe-b.wasm");
+    std::fs::write(&b, probe_build(b'B')).unwrap();
+    let run = WaspRun::start(fx.path());
+    let post = |ids: std::ops::Range<u32>| {
+        let batch: Vec<String> = ids.map(|n| json!({"_id": format!("s{n}")}).to_string()).collect();
+        let (status, body) = wasp_tests::http(&run.address, TOKEN, "POST", "/audit/access", "application/x-ndjson", &batch.join("\n"));
+        assert_eq!(status, 200, "{body}");
+    };
+    post(0..20);
+    wait_for("the first events", || fx.output_json("p", "out.log").len() == 20);
+    let deployed = wasp_ok(&fx, &run, &["deploy", "p", b.to_str().unwrap(), "--shadow", "--handler-config", r#"{"plain": true, "differ_every": 10}"#]);
+    assert!(deployed.starts_with("p: deployed: version 2 (shadow)"), "{deployed}");
+    post(20..60);
+    let mut report = Value::Null;
+    wait_for("the shadow to see 40 events", || {
+        report = serde_json::from_str(&wasp_ok(&fx, &run, &["shadow", "report", "p", "--json"])).unwrap();
+        report["compared"] == 40
+    });
+    // Sequences 22..=61 (the `config` event of the deploy took 21): the
+    // multiples of 10 differ.
+    assert_eq!((report["differing"].as_u64(), report["identical"].as_u64()), (Some(4), Some(36)), "{report:#}");
+    let text = wasp_ok(&fx, &run, &["shadow", "report", "p"]);
+    assert!(text.contains("compared 40 events: 36 identical, 4 differing"), "{text}");
+    let (status, metrics) = wasp_tests::http(&run.address, TOKEN, "GET", "/metrics", "text/plain", "");
+    assert_eq!(status, 200);
+    assert!(metrics.contains(r#"wasp_shadow_differing_total{handler="p",mode="shadow",version="2"} 4"#), "{metrics}");
+    let promoted = wasp_ok(&fx, &run, &["promote", "p"]);
+    assert!(promoted.starts_with("p: promoted: version 2 (live) of component"), "{promoted}");
+    post(60..70);
+    wait_for("the events after the promotion", || fx.output_json("p", "out.log").len() == 70);
+    let marked: Vec<u64> = fx.output_json("p", "out.log").iter().filter(|r| r.get("differs").is_some()).map(|r| r["seq"].as_u64().unwrap()).collect();
+    assert_eq!(marked, [70], "only the promoted version marks, after the switch");
+    let (code, stderr) = run.terminate();
+    assert_eq!(code, Some(0), "{stderr}");
+}
