@@ -25,7 +25,11 @@ use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 
-use super::{Breaker, Worker};
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use super::{Breaker, EventResult, Worker};
+use crate::engine::FaultKind;
 use crate::deploy::CanarySettings;
 use crate::engine::{HandlerInstance, HandlerPre, OutputSpec, StateStore};
 use crate::event::HostEvent;
@@ -321,6 +325,58 @@ fn write_shadow(dir: &std::path::Path, specs: &[OutputSpec], observed: &[Observa
 }
 
 impl Worker {
+    /// Installs a shadow or canary, its first instance `init`ed first.
+    pub(super) fn start_candidate(&mut self, mut candidate: Candidate) -> Result<u64, String> {
+        let pre = candidate.pre.as_ref().ok_or("a candidate needs a component")?;
+        let instance = pre
+            .instantiate(&self.name, &self.budgets, self.output_specs.clone(), candidate.state.clone(), &candidate.config)
+            .map_err(|fault| format!("the new version failed to start ({}): {}", fault.kind.as_str(), fault.message))?;
+        candidate.instance = Some(instance);
+        candidate.report.lock().unwrap_or_else(|e| e.into_inner()).since = self.acked;
+        tracing::info!(handler = %self.name, version = candidate.version, position = self.acked, canary = candidate.is_canary(), "candidate version started");
+        self.candidate = Some(candidate);
+        Ok(self.acked)
+    }
+
+    /// Makes the candidate live, keeping the handler's state.
+    pub(super) fn promote(&mut self) -> Result<u64, String> {
+        let mut candidate = self.candidate.take().ok_or("no shadow or canary runs")?;
+        self.exchange(&mut candidate);
+        // The live state carries on (a shadow's was its own).
+        std::mem::swap(&mut self.state, &mut candidate.state);
+        self.instance = None;
+        self.breaker.reset();
+        tracing::info!(handler = %self.name, version = candidate.version, position = self.acked, "candidate promoted");
+        candidate.report.lock().unwrap_or_else(|e| e.into_inner()).state = "promoted".into();
+        Ok(self.acked)
+    }
+
+    /// Delivers, then runs the shadow on what the live version handled.
+    pub(super) fn deliver_shadowed(&mut self, events: &[Arc<HostEvent>]) -> Option<u64> {
+        let fuel_before = self.stats.fuel_used.load(Ordering::Relaxed);
+        self.captured = Some(Default::default());
+        let started = Instant::now();
+        let (results, stopped_at) = self.handle(events);
+        let mut captured = self.captured.take().unwrap_or_default();
+        let live: Vec<(Arc<HostEvent>, Observation)> = results
+            .iter()
+            .filter_map(|(event, result)| match result {
+                EventResult::Delivered => Some((event.clone(), Observation::Records(captured.remove(&event.sequence).unwrap_or_default()))),
+                EventResult::Failed(r) if r.kind != FaultKind::Init => {
+                    Some((event.clone(), Observation::Fault { kind: r.kind.as_str(), message: r.message.clone() }))
+                }
+                _ => None,
+            })
+            .collect();
+        self.record_results(results, started);
+        let fuel = self.stats.fuel_used.load(Ordering::Relaxed) - fuel_before;
+        if let Some(mut shadow) = self.candidate.take() {
+            shadow.shadow(&self.name, &self.budgets, &self.output_specs, live, fuel);
+            self.candidate = Some(shadow);
+        }
+        stopped_at
+    }
+
     /// Exchanges the live version's component, instance, config, state,
     /// version and breaker with the candidate's (twice: back again).
     pub(super) fn exchange(&mut self, c: &mut Candidate) {

@@ -291,32 +291,6 @@ impl Worker {
         Ok(())
     }
 
-    /// Installs a shadow or canary, its first instance `init`ed first.
-    fn start_candidate(&mut self, mut candidate: candidate::Candidate) -> Result<u64, String> {
-        let pre = candidate.pre.as_ref().ok_or("a candidate needs a component")?;
-        let instance = pre
-            .instantiate(&self.name, &self.budgets, self.output_specs.clone(), candidate.state.clone(), &candidate.config)
-            .map_err(|fault| format!("the new version failed to start ({}): {}", fault.kind.as_str(), fault.message))?;
-        candidate.instance = Some(instance);
-        candidate.report.lock().unwrap_or_else(|e| e.into_inner()).since = self.acked;
-        tracing::info!(handler = %self.name, version = candidate.version, position = self.acked, canary = candidate.is_canary(), "candidate version started");
-        self.candidate = Some(candidate);
-        Ok(self.acked)
-    }
-
-    /// Makes the candidate live, keeping the handler's state.
-    fn promote(&mut self) -> Result<u64, String> {
-        let mut candidate = self.candidate.take().ok_or("no shadow or canary runs")?;
-        self.exchange(&mut candidate);
-        // The live state carries on (a shadow's was its own).
-        std::mem::swap(&mut self.state, &mut candidate.state);
-        self.instance = None;
-        self.breaker.reset();
-        tracing::info!(handler = %self.name, version = candidate.version, position = self.acked, "candidate promoted");
-        candidate.report.lock().unwrap_or_else(|e| e.into_inner()).state = "promoted".into();
-        Ok(self.acked)
-    }
-
     fn wants(&self, event: &HostEvent) -> bool {
         event.tenant == self.tenant && self.topics.contains(&event.topic)
     }
@@ -445,34 +419,7 @@ impl Worker {
         }
     }
 
-    /// Delivers, then runs the shadow on what the live version handled.
-    fn deliver_shadowed(&mut self, events: &[Arc<HostEvent>]) -> Option<u64> {
-        use candidate::Observation;
-        let fuel_before = self.stats.fuel_used.load(Ordering::Relaxed);
-        self.captured = Some(Default::default());
-        let started = Instant::now();
-        let (results, stopped_at) = self.handle(events);
-        let mut captured = self.captured.take().unwrap_or_default();
-        let live: Vec<(Arc<HostEvent>, Observation)> = results
-            .iter()
-            .filter_map(|(event, result)| match result {
-                EventResult::Delivered => Some((event.clone(), Observation::Records(captured.remove(&event.sequence).unwrap_or_default()))),
-                EventResult::Failed(r) if r.kind != FaultKind::Init => {
-                    Some((event.clone(), Observation::Fault { kind: r.kind.as_str(), message: r.message.clone() }))
-                }
-                _ => None,
-            })
-            .collect();
-        self.record_results(results, started);
-        let fuel = self.stats.fuel_used.load(Ordering::Relaxed) - fuel_before;
-        if let Some(mut shadow) = self.candidate.take() {
-            shadow.shadow(&self.name, &self.budgets, &self.output_specs, live, fuel);
-            self.candidate = Some(shadow);
-        }
-        stopped_at
-    }
-
-    fn deliver_plain(&mut self, events: &[Arc<HostEvent>]) -> Option<u64> {
+    pub(super) fn deliver_plain(&mut self, events: &[Arc<HostEvent>]) -> Option<u64> {
         let started = Instant::now();
         let (results, stopped_at) = self.handle(events);
         self.record_results(results, started);
@@ -480,7 +427,7 @@ impl Worker {
     }
 
     /// Counts each event's result; dead-letters the failed ones.
-    fn record_results(&mut self, results: Vec<(Arc<HostEvent>, EventResult)>, started: Instant) {
+    pub(super) fn record_results(&mut self, results: Vec<(Arc<HostEvent>, EventResult)>, started: Instant) {
         // Each event as the handler received it (after its filters): what a
         // dead letter keeps, so nothing a filter removed is stored.
         for (event, result) in results {

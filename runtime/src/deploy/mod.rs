@@ -404,3 +404,31 @@ pub fn format_history(handler: &str, history: &[VersionRecord]) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(id: &str, user: &str) -> crate::event::HostEvent {
+        let doc = json!({"_id": id, "userId": user});
+        crate::event::HostEvent::from_document("access", doc.as_object().unwrap().clone(), 1 << 20).unwrap()
+    }
+
+    #[test]
+    fn canary_shares_parse_and_route_a_stable_share() {
+        assert_eq!(CanarySettings::parse_percent("10%"), Ok(10));
+        assert_eq!(CanarySettings::parse_percent("25"), Ok(25));
+        for bad in ["0%", "100%", "ten", ""] {
+            assert!(CanarySettings::parse_percent(bad).unwrap_err().contains("not a canary share"), "{bad}");
+        }
+        let settings = CanarySettings { percent: 10, ..CanarySettings::default() };
+        let routed = (0..10_000).filter(|n| settings.routes(&event(&format!("e{n}"), "u"))).count();
+        assert!((800..1200).contains(&routed), "about 10%: {routed}");
+        // The same event always goes the same way; by field, a user's events
+        // all go the same way.
+        assert_eq!(settings.routes(&event("e1", "u")), settings.routes(&event("e1", "v")));
+        let by_user = CanarySettings { field: Some("/userId".into()), percent: 50, ..CanarySettings::default() };
+        let first = by_user.routes(&event("a", "bjensen"));
+        assert!((0..100).all(|n| by_user.routes(&event(&format!("x{n}"), "bjensen")) == first));
+    }
+}
