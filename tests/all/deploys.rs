@@ -221,7 +221,7 @@ fn broken_components_are_refused_and_the_live_version_is_untouched() {
     let junk = fx.path().join("junk.wasm");
     std::fs::write(&junk, b"\0asm this is not a component").unwrap();
     let cases: [(&str, &[&str], &str); 4] = [
-        ("not a component", &[junk.to_str().unwrap()], "not a usable component"),
+        ("not a component", &[junk.to_str().unwrap()], "the component is not a usable WebAssembly component"),
         ("the filter world", &[guests::KEEP_ALL_FILTER], "not a handler component (it implements wasp:handler/filter"),
         ("no WASP world", &[guests::NOT_A_HANDLER], "not a handler component"),
         ("init fails", &[guests::PROBE, "--handler-config", r#"{"fail_init": true}"#], "init returned an error: init refused: fail_init is set"),
@@ -233,7 +233,7 @@ fn broken_components_are_refused_and_the_live_version_is_untouched() {
         let out = run_wasp(&argv, None, fx.path());
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(1), "{what}: {stderr}");
-        assert!(stderr.contains("handler `p`: version refused, the live version is untouched") && stderr.contains(why), "{what}: {stderr}");
+        assert!(stderr.contains("deploying ") && stderr.contains("handler `p`: version refused, the live version is untouched") && stderr.contains(why), "{what}: {stderr}");
     }
     let out = run_wasp(&["versions", "p", "--config", config.to_str().unwrap(), "--json"], None, fx.path());
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));

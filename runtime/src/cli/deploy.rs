@@ -164,7 +164,13 @@ pub fn deploy(args: DeployArgs) -> anyhow::Result<ExitCode> {
         (None, true) => DeployMode::Shadow,
         (None, false) => DeployMode::Live,
     };
-    let record: VersionRecord = match (&args.target.url, &args.target.config) {
+    let record = deploy_to(&args, component, config, mode).with_context(|| format!("deploying {}", args.component.display()))?;
+    print_record(&record, &format!("{}: deployed", args.handler), args.json)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn deploy_to(args: &DeployArgs, component: Vec<u8>, config: Option<Value>, mode: DeployMode) -> anyhow::Result<VersionRecord> {
+    Ok(match (&args.target.url, &args.target.config) {
         (Some(url), _) => {
             let mut query = vec![format!("handler={}", client::encode(&args.handler))];
             match &mode {
@@ -193,9 +199,7 @@ pub fn deploy(args: DeployArgs) -> anyhow::Result<ExitCode> {
             crate::deploy::offline::deploy(&cfg, &request)?
         }
         (None, None) => unreachable!("clap requires one"),
-    };
-    print_record(&record, &format!("{}: deployed", args.handler), args.json)?;
-    Ok(ExitCode::SUCCESS)
+    })
 }
 
 /// `wasp versions`.

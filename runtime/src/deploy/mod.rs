@@ -247,7 +247,7 @@ pub fn config_text(h: &WasmHandlerConfig, config: Option<&Value>) -> String {
 pub fn validate(engine: &WaspEngine, config: &Config, h: &WasmHandlerConfig, path: &Path, init_config: &str) -> Result<crate::engine::HandlerPre, DeployError> {
     let handler = h.qualified_name();
     let refused = |message: String| DeployError::Refused { handler: handler.clone(), message };
-    let report = crate::engine::check::check(engine, path).map_err(|e| refused(format!("not a usable component: {e}")))?;
+    let report = crate::engine::check::check(engine, path).map_err(|e| refused(e.to_string()))?;
     if report.world.as_deref() != Some(&format!("wasp:handler/handler@{}", crate::engine::check::WIT_VERSION)) || !report.fits() {
         let world = report.world.as_deref().unwrap_or("no WASP world");
         let problems = if report.problems.is_empty() { String::new() } else { format!(": {}", report.problems.join("; ")) };

@@ -26,7 +26,11 @@ pub fn stage_and_validate(
         .map_err(|e| DeployError::Storage { handler: handler.clone(), message: format!("cannot create {}: {e}", scratch_dir.display()) })?;
     let scratch: PathBuf = scratch_dir.join(format!("{}-{}.wasm", super::sha256_hex(bytes), std::process::id()));
     std::fs::write(&scratch, bytes).map_err(|e| DeployError::Storage { handler: handler.clone(), message: format!("cannot write {}: {e}", scratch.display()) })?;
-    let validated = validate(engine, config, h, &scratch, init_config);
+    // Errors name the component, not the scratch file.
+    let validated = validate(engine, config, h, &scratch, init_config).map_err(|e| match e {
+        DeployError::Refused { handler, message } => DeployError::Refused { handler, message: message.replace(&scratch.display().to_string(), "the component") },
+        other => other,
+    });
     let _ = std::fs::remove_file(&scratch);
     let pre = validated?;
     let sha = store.keep_component(bytes)?;
