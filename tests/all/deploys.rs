@@ -298,6 +298,11 @@ fn versions_survive_a_restart_of_wasp_run_and_roll_back_after_it() {
     let deployed = wasp_ok(&fx, &run, &["deploy", "p", b.to_str().unwrap()]);
     assert!(deployed.starts_with("p: deployed: version 2 (live) of component"), "{deployed}");
     assert_eq!(build_of(&fx, &run, "two"), "wasp-probe-build:B");
+    // A shadow runs only in its process: the restart withdraws it.
+    let c = fx.path().join("probe-c.wasm");
+    std::fs::write(&c, probe_build(b'C')).unwrap();
+    let shadow = wasp_ok(&fx, &run, &["deploy", "p", c.to_str().unwrap(), "--shadow"]);
+    assert!(shadow.starts_with("p: deployed: version 3 (shadow)"), "{shadow}");
     let (code, stderr) = run.terminate();
     assert_eq!(code, Some(0), "{stderr}");
 
@@ -305,10 +310,11 @@ fn versions_survive_a_restart_of_wasp_run_and_roll_back_after_it() {
     let run = WaspRun::start(fx.path());
     assert_eq!(build_of(&fx, &run, "three"), "wasp-probe-build:B");
     let listed = wasp_ok(&fx, &run, &["versions", "p"]);
-    assert!(listed.starts_with("p: 2 version(s)"), "{listed}");
+    assert!(listed.starts_with("p: 3 version(s)"), "{listed}");
     let lines: Vec<&str> = listed.lines().collect();
     assert!(lines[2].contains(" 1  retired") && lines[2].contains("configuration file"), "{listed}");
     assert!(lines[3].contains(" 2  live") && lines[3].contains("admin token"), "{listed}");
+    assert!(lines[4].contains(" 3  rolled-back") && lines[4].contains("withdrawn: the handler restarted"), "{listed}");
     let rolled = wasp_ok(&fx, &run, &["rollback", "p"]);
     assert!(rolled.starts_with("p: rolled back: version 1 (live)"), "{rolled}");
     assert_eq!(build_of(&fx, &run, "four"), "wasp-probe-build:A");
@@ -318,9 +324,9 @@ fn versions_survive_a_restart_of_wasp_run_and_roll_back_after_it() {
     let out = run_wasp(&["versions", "p", "--config", "audit.json", "--json"], None, fx.path());
     let history: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
     let states: Vec<&str> = history.iter().map(|v| v["state"].as_str().unwrap()).collect();
-    assert_eq!(states, ["live", "retired"]);
+    assert_eq!(states, ["live", "retired", "rolled-back"]);
     let operations: Vec<String> = config_events(&fx).iter().map(|e| format!("{} {}", e["operation"].as_str().unwrap(), e["runAs"].as_str().unwrap())).collect();
-    assert_eq!(operations, ["deploy admin token", "rollback admin token"]);
+    assert_eq!(operations, ["deploy admin token", "shadow admin token", "rollback admin token"]);
 }
 
 #[test]

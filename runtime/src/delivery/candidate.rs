@@ -342,8 +342,10 @@ impl Worker {
     pub(super) fn promote(&mut self) -> Result<u64, String> {
         let mut candidate = self.candidate.take().ok_or("no shadow or canary runs")?;
         self.exchange(&mut candidate);
-        // The live state carries on (a shadow's was its own).
+        // The live state and breaker carry on (the candidate's were its
+        // own; its breaker never opens).
         std::mem::swap(&mut self.state, &mut candidate.state);
+        std::mem::swap(&mut self.breaker, &mut candidate.breaker);
         self.instance = None;
         self.breaker.reset();
         tracing::info!(handler = %self.name, version = candidate.version, position = self.acked, "candidate promoted");

@@ -284,9 +284,12 @@ pub struct Resolved {
 }
 
 /// Decides what `h` runs at start (see the module's invariants) and records
-/// a configured file with new bytes as a new live version. A store that
-/// cannot be used is logged and the configured file runs.
-pub fn resolve(config: &Config, h: &WasmHandlerConfig) -> Resolved {
+/// a configured file with new bytes as a new live version. With `starting`
+/// (the handler's delivery thread is about to start afresh), a shadow or
+/// canary the history still lists is marked rolled back: it ran on the
+/// thread that is gone. A store that cannot be used is logged and the
+/// configured file runs.
+pub fn resolve(config: &Config, h: &WasmHandlerConfig, starting: bool) -> Resolved {
     let plain = Resolved { component: h.component.clone(), init_config: h.handler_config.clone(), file_hash: None, version: None, changed: None };
     let Ok(bytes) = std::fs::read(&h.component) else {
         return plain; // the engine reports the unreadable file
@@ -295,7 +298,16 @@ pub fn resolve(config: &Config, h: &WasmHandlerConfig) -> Resolved {
     let attempt = || -> Result<Resolved, DeployError> {
         let store = VersionStore::new(&config.data_dir, &handler)?;
         let file_hash = sha256_hex(&bytes);
-        let history = store.history()?;
+        let mut history = store.history()?;
+        if starting && history.iter().any(|v| matches!(v.state, VersionState::Shadow | VersionState::Canary)) {
+            history = store.update(|history| {
+                for v in history.iter_mut().filter(|v| matches!(v.state, VersionState::Shadow | VersionState::Canary)) {
+                    v.state = VersionState::RolledBack;
+                    v.note = Some("withdrawn: the handler restarted (a shadow or canary runs only in the process it was deployed to)".into());
+                }
+                Ok(history.clone())
+            })?;
+        }
         let known = history.iter().any(|v| v.component == file_hash);
         if let (true, Some(live)) = (known, history.iter().find(|v| v.state == VersionState::Live)) {
             return Ok(Resolved {

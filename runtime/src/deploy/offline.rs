@@ -101,7 +101,7 @@ pub fn deploy(config: &Config, request: &DeployRequest) -> Result<VersionRecord,
     }
     let store = VersionStore::new(&config.data_dir, &request.handler)?;
     // The configured file is a version too (the one that ran so far).
-    super::resolve(config, h);
+    super::resolve(config, h, false);
     let engine = WaspEngine::global().map_err(|e| DeployError::Refused { handler: request.handler.clone(), message: e.to_string() })?;
     let (sha, _) = stage_and_validate(engine, config, h, &store, &request.component, &config_text(h, request.config.as_ref()))?;
     store.update(|history| {

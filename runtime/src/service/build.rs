@@ -75,6 +75,18 @@ pub(crate) fn filter_stages(filters: &[FilterMaker], tenant: Option<&str>) -> Ve
     filters.iter().filter(|(t, _)| t.as_deref() == tenant).map(|(_, stage)| stage()).collect()
 }
 
+/// Which component `prepare` loads for a WASM handler.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Versions {
+    /// The configured file (`wasp dlq replay --component`).
+    Configured,
+    /// The live version of the handler's history (see `deploy::resolve`).
+    Live,
+    /// The live version, for a delivery thread that starts afresh (a
+    /// shadow or canary still listed is marked rolled back).
+    Start,
+}
+
 /// Loads a handler's component and builds its worker. Only a component
 /// that cannot be used is an error; a handler that cannot start is returned
 /// disabled.
@@ -84,13 +96,15 @@ pub(crate) fn prepare(
     h: &WasmHandlerConfig,
     dead_letters: &DeadLetterStore,
     fuel_quota: Option<Arc<TokenBucket>>,
-    versions: bool,
+    versions: Versions,
 ) -> Result<(Worker, HandlerEntry), BuildError> {
     let qualified = h.qualified_name();
     let component = |source| BuildError::Component { handler: qualified.clone(), source };
-    // With `versions`, the live version of the handler's history runs (see
-    // `deploy::resolve`); otherwise the configured file.
-    let resolved = versions.then(|| crate::deploy::resolve(config, h));
+    let resolved = match versions {
+        Versions::Configured => None,
+        Versions::Live => Some(crate::deploy::resolve(config, h, false)),
+        Versions::Start => Some(crate::deploy::resolve(config, h, true)),
+    };
     let path = resolved.as_ref().map_or(h.component.as_path(), |r| r.component.as_path());
     let loaded = engine.load(path, config.cache_dir.as_deref()).map_err(component)?;
     let pre = engine.prepare_handler(&loaded, path).map_err(component)?;

@@ -78,6 +78,9 @@ impl AuditService {
     /// Sends a control to the handler's thread and waits for its answer
     /// (a journal position).
     fn control(&self, handler: &str, make: impl FnOnce(std::sync::mpsc::Sender<Result<u64, String>>) -> Control) -> Result<u64, DeployError> {
+        if !self.accepting.load(std::sync::atomic::Ordering::Acquire) {
+            return Err(DeployError::NotApplied { handler: handler.to_owned(), message: "the service is shutting down".into() });
+        }
         let (journal, cursor, controls) = self.entry(handler).map_err(|_| self.unknown(handler))?;
         let (reply, answer) = std::sync::mpsc::channel();
         controls.lock().unwrap().push(make(reply));

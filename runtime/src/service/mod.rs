@@ -30,7 +30,7 @@ pub use reload::{RefusedChange, ReloadReport};
 pub use watch::Watcher;
 
 use build::open_journal;
-pub(crate) use build::{prepare, prepare_filters, schema_source};
+pub(crate) use build::{Versions, prepare, prepare_filters, schema_source};
 
 /// Why a service could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -278,7 +278,7 @@ impl AuditService {
             let mut prepared = Vec::new();
             for handler in config.handlers.iter().filter(|h| h.enabled) {
                 let fuel_quota = handler.tenant.as_deref().and_then(|t| fuel_quotas.get(t).cloned());
-                let (mut worker, entry) = prepare(engine, &config, handler, &dead_letters, fuel_quota, true)?;
+                let (mut worker, entry) = prepare(engine, &config, handler, &dead_letters, fuel_quota, Versions::Start)?;
                 worker.filters = build::filter_stages(&filters, handler.tenant.as_deref());
                 prepared.push((worker, entry));
             }

@@ -307,7 +307,7 @@ impl AuditService {
         let (mut worker, entry, tenant) = match want {
             Wanted::Wasm(h) => {
                 let quota = h.tenant.as_deref().and_then(|t| self.fuel_quotas.get(t).cloned());
-                let (worker, entry) = super::prepare(engine, config, h, &self.dead_letter_store, quota, true).map_err(|e| e.to_string())?;
+                let (worker, entry) = super::prepare(engine, config, h, &self.dead_letter_store, quota, super::Versions::Start).map_err(|e| e.to_string())?;
                 (worker, entry, h.tenant.as_deref())
             }
             Wanted::Builtin(h, settings) => {
@@ -346,7 +346,7 @@ impl AuditService {
         if let Wanted::Wasm(h) = want {
             // Compile and start it on the side: a version that cannot start
             // leaves the running one alone.
-            let resolved = crate::deploy::resolve(config, h);
+            let resolved = crate::deploy::resolve(config, h, false);
             let loaded = engine.load(&resolved.component, config.cache_dir.as_deref()).map_err(|e| e.to_string())?;
             let pre = engine.prepare_handler(&loaded, &resolved.component).map_err(|e| e.to_string())?;
             let specs: Arc<[crate::engine::OutputSpec]> = h
