@@ -37,7 +37,7 @@ fn setup(fx: &Fixture, extra: Value) -> std::path::PathBuf {
             {"class": "JsonAuditEventHandler",
              "config": {"name": "configlog", "logDirectory": "logs", "topics": ["config"], "buffering": {"writeInterval": "10 ms"}}}
         ],
-        "wasp": {"sidecar": {"adminToken": wasp::sidecar::hash_token(TOKEN)}}
+        "wasp": {"sidecar": {"adminToken": wasp::sidecar::hash_token(TOKEN), "tokens": [{"hash": wasp::sidecar::hash_token("top-level-token")}]}}
     }))
 }
 
@@ -295,6 +295,9 @@ fn versions_survive_a_restart_of_wasp_run_and_roll_back_after_it() {
     // Only the admin token may deploy.
     let (status, body) = wasp_tests::http(&run.address, "not-the-token", "GET", "/admin/versions?handler=p", "application/json", "");
     assert_eq!(status, 401, "{body}");
+    let (status, body) = wasp_tests::http(&run.address, "top-level-token", "POST", "/admin/deploy?handler=p", "application/wasm", "");
+    assert_eq!(status, 403, "{body}");
+    assert!(body.contains("a top-level token may not deploy handler versions: it needs the admin token"), "{body}");
     let deployed = wasp_ok(&fx, &run, &["deploy", "p", b.to_str().unwrap()]);
     assert!(deployed.starts_with("p: deployed: version 2 (live) of component"), "{deployed}");
     assert_eq!(build_of(&fx, &run, "two"), "wasp-probe-build:B");
