@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context as _, bail};
-use clap::Args;
+use clap::{Args, Subcommand};
 use serde_json::Value;
 
 use super::client::{self, Remote};
@@ -42,6 +42,25 @@ pub struct Access {
     /// With `--url` over HTTPS: a PEM file of the CA to trust.
     #[arg(long)]
     cacert: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+pub enum ShadowCommand {
+    /// What the handler's shadow (or canary) did: events compared,
+    /// identical, differing (the first ones with their event ids), faults
+    /// and fuel per event for each version.
+    Report {
+        /// The handler (`name`, or `tenant/name`).
+        handler: String,
+        /// The sidecar's base URL.
+        #[arg(long)]
+        url: String,
+        #[command(flatten)]
+        access: Access,
+        /// As JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// `wasp deploy`'s options.

@@ -348,7 +348,7 @@ enum Command {
     /// Shadow runs.
     Shadow {
         #[command(subcommand)]
-        command: ShadowCommand,
+        command: deploy::ShadowCommand,
     },
     /// Check configurations.
     Config {
@@ -362,25 +362,6 @@ enum Command {
         component: PathBuf,
         /// Print the report as JSON on stdout:
         /// {"world", "imports", "exports", "problems"}.
-        #[arg(long)]
-        json: bool,
-    },
-}
-
-#[derive(Subcommand)]
-enum ShadowCommand {
-    /// What the handler's shadow (or canary) did: events compared,
-    /// identical, differing (the first ones with their event ids), faults
-    /// and fuel per event for each version.
-    Report {
-        /// The handler (`name`, or `tenant/name`).
-        handler: String,
-        /// The sidecar's base URL.
-        #[arg(long)]
-        url: String,
-        #[command(flatten)]
-        access: deploy::Access,
-        /// As JSON.
         #[arg(long)]
         json: bool,
     },
@@ -527,7 +508,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Versions { handler, target, access, json } => deploy::versions(&handler, &target, &access, json),
         Command::Rollback { handler, version, target, access, json } => deploy::rollback(&handler, version, &target, &access, json),
         Command::Promote { handler, url, access, json } => deploy::promote(&handler, &url, &access, json),
-        Command::Shadow { command: ShadowCommand::Report { handler, url, access, json } } => deploy::shadow_report(&handler, &url, &access, json),
+        Command::Shadow { command: deploy::ShadowCommand::Report { handler, url, access, json } } => deploy::shadow_report(&handler, &url, &access, json),
     }
 }
 

@@ -187,7 +187,7 @@ impl AuditService {
         if matches!(request.mode, DeployMode::Live) {
             self.set_running(&handler, Some(&sha), Some(after.version), None);
         }
-        tracing::info!(handler, version = after.version, position, by = %request.by, "version {operation}ed");
+        tracing::info!(handler, version = after.version, position, by = %request.by, "new version started ({operation})");
         publisher.publish(config_event(&handler, operation, &request.by, before.as_ref(), &after, None));
         Ok(after)
     }
@@ -309,7 +309,14 @@ impl AuditService {
 
     /// Announces the versions that became live at start (a configured file
     /// with new bytes).
-    pub(super) fn announce_start_changes(&self, changes: Vec<(String, Option<VersionRecord>, VersionRecord)>) {
+    pub(super) fn announce_start_changes(&self) {
+        let changes: Vec<(String, Option<VersionRecord>, VersionRecord)> = self
+            .handlers
+            .write()
+            .unwrap()
+            .iter_mut()
+            .filter_map(|h| h.start_change.take().map(|(before, after)| (h.name.clone(), before, after)))
+            .collect();
         for (handler, before, after) in changes {
             if let Ok(publisher) = self.publisher(&handler) {
                 publisher.publish(config_event(&handler, "deploy", "configuration file", before.as_ref(), &after, None));

@@ -257,6 +257,14 @@ impl AuditService {
     /// shown in the summary, and its events are dead-lettered with kind
     /// `init`, to be replayed once it is fixed.
     pub fn new(config: Config) -> Result<Self, BuildError> {
+        let service = Self::start(config)?;
+        // Versions that became live at start are announced once it runs.
+        service.announce_start_changes();
+        Ok(service)
+    }
+
+    /// [`new`](Self::new) without the announcements.
+    fn start(config: Config) -> Result<Self, BuildError> {
         if let Some(h) = config.forgerock_handlers.iter().find(|h| h.enabled && h.builtin.is_none()) {
             return Err(BuildError::NotSupported { handler: h.name.clone(), class: h.class.name(), planned: h.class.planned_output() });
         }
@@ -339,8 +347,7 @@ impl AuditService {
                 (name.clone(), tenant)
             })
             .collect();
-        let start_changes: Vec<_> = handlers.iter_mut().filter_map(|h| h.start_change.take().map(|(before, after)| (h.name.clone(), before, after))).collect();
-        let service = AuditService {
+        Ok(AuditService {
             journals,
             durability: config.journal.durability,
             fsync_timeout: config.journal.fsync_timeout,
@@ -377,9 +384,7 @@ impl AuditService {
             last_reload: Mutex::new(None),
             dead_letter_store: dead_letters,
             fuel_quotas,
-        };
-        service.announce_start_changes(start_changes);
-        Ok(service)
+        })
     }
 
     /// Accepts one event for `topic`: a `serde_json::Value` or JSON text.
