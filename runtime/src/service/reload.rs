@@ -287,13 +287,14 @@ impl AuditService {
         journal.wake(cursor);
         match answer.recv_timeout(ANSWER_WITHIN) {
             Ok(Ok(position)) => {
+                // Hot reload is one way of deploying: a version like
+                // `wasp deploy`'s, announced the same way (recorded before
+                // the summary shows the new version).
+                self.record_file_version(&config.data_dir, name, component, position);
                 if let Some(entry) = self.handlers.write().unwrap().iter_mut().find(|e| e.name == name) {
                     entry.version = hash.clone();
                     entry.file_hash = Some(hash);
                 }
-                // Hot reload is one way of deploying: a version like
-                // `wasp deploy`'s, announced the same way.
-                self.record_file_version(&config.data_dir, name, component, position);
                 Ok(())
             }
             Ok(Err(reason)) => Err(reason),
