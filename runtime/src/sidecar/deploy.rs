@@ -8,8 +8,9 @@
 //! | `POST /admin/rollback?handler=H[&version=N]` | back to a version |
 //! | `GET /admin/shadow?handler=H` | the shadow's or canary's report |
 //!
-//! Who deployed is recorded as `admin token` (or `anonymous` with
-//! `"auth": "none"`).
+//! The component may be up to 256 MiB (not `maxBodyBytes`) and has four
+//! times `bodyReadTimeout` to arrive. Who deployed is recorded as `admin
+//! token` (or `anonymous (auth none)` with `"auth": "none"`).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -106,8 +107,12 @@ pub(super) async fn deploy(State(state): State<Arc<AppState>>, params: Params, h
         None => None,
         Some(text) => Some(serde_json::from_str(text).map_err(|e| CrestError::bad_request(format!("`config` is not JSON: {e}")))?),
     };
-    let component = axum::body::to_bytes(body, MAX_COMPONENT_BYTES)
+    // A component may be large (at most 256 MiB): it has four times
+    // `bodyReadTimeout` to arrive.
+    let timeout = state.sidecar.body_read_timeout * 4;
+    let component = tokio::time::timeout(timeout, axum::body::to_bytes(body, MAX_COMPONENT_BYTES))
         .await
+        .map_err(|_| CrestError::new(StatusCode::REQUEST_TIMEOUT, format!("the component did not arrive within {} ms", timeout.as_millis())))?
         .map_err(|e| CrestError::new(StatusCode::PAYLOAD_TOO_LARGE, format!("the component could not be read (at most {MAX_COMPONENT_BYTES} bytes): {e}")))?;
     let request = DeployRequest { handler, component: component.to_vec(), config, mode, by };
     let service = state.service.clone();
