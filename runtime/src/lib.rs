@@ -17,6 +17,7 @@ pub mod cli;
 pub mod config;
 pub mod dead_letter;
 pub mod delivery;
+pub mod deploy;
 pub mod engine;
 pub mod event;
 #[cfg(any(test, feature = "fuzzing"))]

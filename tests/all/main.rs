@@ -9,6 +9,7 @@ mod client;
 mod crash;
 mod disk_full;
 mod corpus;
+mod deploys;
 mod dlq;
 mod ezpublish;
 mod failed_logins;

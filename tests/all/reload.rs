@@ -265,8 +265,10 @@ fn the_watcher_reloads_on_a_changed_component_and_reports_an_invalid_configurati
 
     let v2 = probe_build(b'B');
     replace(&component, &v2);
-    wait_for("the watcher to swap the component", || service.summary().handler("p").unwrap().version == sha256_hex(&v2));
-    assert_eq!(service.last_reload().unwrap().swapped, ["p"]);
+    // The reload's report is recorded after the swap shows in the summary:
+    // wait for the report.
+    wait_for("the watcher to swap the component", || service.last_reload().is_some_and(|r| r.swapped == ["p"]));
+    assert_eq!(service.summary().handler("p").unwrap().version, sha256_hex(&v2));
 
     std::fs::write(&config_path, "{ not json").unwrap();
     wait_for("the watcher to report the invalid configuration", || {

@@ -29,7 +29,7 @@ pub(super) struct Remote<'a> {
 }
 
 impl Remote<'_> {
-    fn agent(&self) -> anyhow::Result<ureq::Agent> {
+    pub(super) fn agent(&self) -> anyhow::Result<ureq::Agent> {
         use ureq::unversioned::transport::{Connector as _, TcpConnector};
         let config = ureq::Agent::config_builder().http_status_as_error(false).timeout_global(Some(Duration::from_secs(300))).build();
         let Some(path) = self.cacert else {
@@ -51,23 +51,23 @@ impl Remote<'_> {
         Ok(ureq::Agent::with_parts(config, connector, ureq::unversioned::resolver::DefaultResolver::default()))
     }
 
-    fn endpoint(&self, path: &str) -> String {
+    pub(super) fn endpoint(&self, path: &str) -> String {
         format!("{}{path}", self.url.trim_end_matches('/'))
     }
 
-    fn authorization(&self) -> Option<String> {
+    pub(super) fn authorization(&self) -> Option<String> {
         self.token.as_ref().map(|t| format!("Bearer {t}"))
     }
 }
 
 /// An answer: status, `Retry-After` seconds, body.
-struct Answer {
-    status: u16,
+pub(super) struct Answer {
+    pub(super) status: u16,
     retry_after: Option<u64>,
-    body: String,
+    pub(super) body: String,
 }
 
-fn answer(response: Result<ureq::http::Response<ureq::Body>, ureq::Error>, url: &str) -> anyhow::Result<Answer> {
+pub(super) fn answer(response: Result<ureq::http::Response<ureq::Body>, ureq::Error>, url: &str) -> anyhow::Result<Answer> {
     let mut response = response.with_context(|| format!("cannot reach {url}"))?;
     let status = response.status().as_u16();
     let retry_after = response.headers().get("retry-after").and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok());
@@ -76,7 +76,7 @@ fn answer(response: Result<ureq::http::Response<ureq::Body>, ureq::Error>, url: 
 }
 
 /// The CREST message of an error answer, or its body.
-fn message(body: &str) -> String {
+pub(super) fn message(body: &str) -> String {
     serde_json::from_str::<Value>(body)
         .ok()
         .and_then(|v| v.get("message").and_then(Value::as_str).map(str::to_owned))
@@ -249,7 +249,7 @@ pub(super) fn query(
 }
 
 /// Percent-encodes a path segment or query value.
-fn encode(text: &str) -> String {
+pub(super) fn encode(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for b in text.bytes() {
         if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {

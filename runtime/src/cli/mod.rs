@@ -11,6 +11,7 @@
 
 mod client;
 mod config_check;
+mod deploy;
 mod new;
 mod dlq;
 mod files;
@@ -300,6 +301,60 @@ enum Command {
         #[arg(long)]
         sdk: Option<PathBuf>,
     },
+    /// Deploy a new version of a WASM handler (docs/deploys.md): it is
+    /// validated first (`wasp check`, then `init` with its config in a
+    /// scratch instance) and kept by its SHA-256 in the data directory;
+    /// refused versions change nothing. Live at once, or `--shadow`, or
+    /// `--canary 10%`.
+    Deploy(deploy::DeployArgs),
+    /// List a handler's versions: number, state, component, when, who,
+    /// journal position.
+    Versions {
+        /// The handler (`name`, or `tenant/name`).
+        handler: String,
+        #[command(flatten)]
+        target: deploy::Target,
+        #[command(flatten)]
+        access: deploy::Access,
+        /// As JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Roll a handler back: withdraw its shadow or canary, or go back to
+    /// the version live before (or to VERSION).
+    Rollback {
+        /// The handler (`name`, or `tenant/name`).
+        handler: String,
+        /// The version to go back to (default: the previous one).
+        version: Option<u64>,
+        #[command(flatten)]
+        target: deploy::Target,
+        #[command(flatten)]
+        access: deploy::Access,
+        /// As JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Make a handler's shadow or canary its live version, at one journal
+    /// position (every event before it handled by the old version, every
+    /// event after it by the new one). Needs the running sidecar.
+    Promote {
+        /// The handler (`name`, or `tenant/name`).
+        handler: String,
+        /// The sidecar's base URL.
+        #[arg(long)]
+        url: String,
+        #[command(flatten)]
+        access: deploy::Access,
+        /// As JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Shadow runs.
+    Shadow {
+        #[command(subcommand)]
+        command: deploy::ShadowCommand,
+    },
     /// Check configurations.
     Config {
         #[command(subcommand)]
@@ -470,6 +525,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             client::send(&remote, &topic, tenant.as_deref(), batch, input.as_deref())
         },
         Command::Check { component, json } => run_check(&component, json),
+        Command::Deploy(args) => deploy::deploy(args),
+        Command::Versions { handler, target, access, json } => deploy::versions(&handler, &target, &access, json),
+        Command::Rollback { handler, version, target, access, json } => deploy::rollback(&handler, version, &target, &access, json),
+        Command::Promote { handler, url, access, json } => deploy::promote(&handler, &url, &access, json),
+        Command::Shadow { command: deploy::ShadowCommand::Report { handler, url, access, json } } => deploy::shadow_report(&handler, &url, &access, json),
     }
 }
 

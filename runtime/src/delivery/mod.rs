@@ -22,6 +22,7 @@
 //!   producer. At shutdown the rest is dead-lettered the same way.
 
 mod breaker;
+pub mod candidate;
 pub mod filters;
 mod stats;
 
@@ -49,7 +50,21 @@ pub enum Control {
     /// batches. The new version is instantiated and `init`ed first; if that
     /// fails the reply carries the error and the old version keeps running.
     /// A disabled or quarantined handler starts afresh on the new version.
-    Swap(Box<HandlerPre>, std::sync::mpsc::Sender<Result<(), String>>),
+    /// With a config, the new version is `init`ed with it (a deploy with
+    /// its own config). The reply is the journal position of the switch:
+    /// the old version handled the events up to it, the new one handles
+    /// the events after it.
+    Swap(Box<HandlerPre>, Option<String>, std::sync::mpsc::Sender<Result<u64, String>>),
+    /// Start a shadow or canary beside the live version (its first
+    /// instance is `init`ed first); the reply is the journal position it
+    /// starts after. It replaces any candidate running.
+    Candidate(Box<candidate::Candidate>, std::sync::mpsc::Sender<Result<u64, String>>),
+    /// Withdraw the candidate (rollback); the reply is the position after
+    /// which the live version handles every event.
+    Withdraw(std::sync::mpsc::Sender<Result<u64, String>>),
+    /// Make the candidate the live version; the reply is the position
+    /// after which it handles every event.
+    Promote(std::sync::mpsc::Sender<Result<u64, String>>),
     /// Stop after the batch in hand (hot reload removes or rebuilds the
     /// handler): the cursor then stands after the last acknowledged event.
     Stop,
@@ -104,6 +119,14 @@ pub struct Worker {
     /// An output whose errors are retryable failed the last batch: why,
     /// and how long to wait before trying again.
     pub output_down: Option<(String, Duration)>,
+    /// A shadow or canary version beside this one (deploys).
+    pub candidate: Option<candidate::Candidate>,
+    /// The last sequence acknowledged through the cursor: between two
+    /// batches, every event up to it was handled, none after it.
+    pub acked: u64,
+    /// While a shadow runs: the records of the last batch's delivered
+    /// events, by sequence (what the shadow is compared with).
+    pub captured: Option<candidate::Captured>,
 }
 
 /// First wait after a retryable output failure; it doubles per failure.
@@ -119,6 +142,7 @@ const DEAD_LETTER_ATTEMPTS: u32 = 3;
 impl Worker {
     /// Runs until the journal is closed and this handler has read everything.
     pub fn run(mut self, journal: Arc<dyn Journal>, cursor: CursorId) {
+        self.acked = journal.acked(cursor);
         loop {
             self.take_controls();
             if self.stopping {
@@ -146,12 +170,16 @@ impl Worker {
             let mine: Vec<Arc<HostEvent>> = batch.into_iter().filter(|e| self.wants(e)).collect();
             let stopped_at = if mine.is_empty() { None } else { self.deliver(&mine) };
             match stopped_at {
-                None => journal.ack(cursor, last),
+                None => {
+                    journal.ack(cursor, last);
+                    self.acked = last;
+                }
                 Some(next) => {
                     // The breaker opened mid-batch, or an output is down:
                     // the rest waits in the journal.
                     journal.ack(cursor, next - 1);
                     journal.rewind(cursor, next);
+                    self.acked = next - 1;
                 }
             }
             journal.park(cursor, self.breaker.is_open());
@@ -223,8 +251,20 @@ impl Worker {
                     tracing::info!(handler = %self.name, ?archived, "outputs rotated");
                     let _ = reply.send(result.map(|()| archived));
                 }
-                Control::Swap(pre, reply) => {
-                    let _ = reply.send(self.swap(*pre));
+                Control::Swap(pre, config, reply) => {
+                    let _ = reply.send(self.swap(*pre, config).map(|()| self.acked));
+                }
+                Control::Candidate(candidate, reply) => {
+                    let _ = reply.send(self.start_candidate(*candidate));
+                }
+                Control::Withdraw(reply) => {
+                    let _ = reply.send(match self.candidate.take() {
+                        Some(_) => Ok(self.acked),
+                        None => Err("no shadow or canary runs".into()),
+                    });
+                }
+                Control::Promote(reply) => {
+                    let _ = reply.send(self.promote());
                 }
                 Control::Stop => self.stopping = true,
             }
@@ -233,11 +273,13 @@ impl Worker {
 
     /// Replaces the component: the new version's first instance is
     /// created (and `init`ed) before the old one is dropped.
-    fn swap(&mut self, pre: HandlerPre) -> Result<(), String> {
+    fn swap(&mut self, pre: HandlerPre, config: Option<String>) -> Result<(), String> {
+        let config = config.unwrap_or_else(|| self.handler_config.clone());
         let instance = pre
-            .instantiate(&self.name, &self.budgets, self.output_specs.clone(), self.state.clone(), &self.handler_config)
+            .instantiate(&self.name, &self.budgets, self.output_specs.clone(), self.state.clone(), &config)
             .map_err(|fault| format!("the new version failed to start ({}): {}", fault.kind.as_str(), fault.message))?;
-        tracing::info!(handler = %self.name, from = %self.version, to = %pre.hash, "component swapped");
+        tracing::info!(handler = %self.name, from = %self.version, to = %pre.hash, position = self.acked, "component swapped");
+        self.handler_config = config;
         self.stats.instances.fetch_add(1, Ordering::Relaxed);
         self.version = pre.hash.clone();
         self.pre = Some(pre);
@@ -362,6 +404,7 @@ impl Worker {
             }
         }
         journal.ack(cursor, last);
+        self.acked = last;
         Some(mine.len() as u64)
     }
 
@@ -369,8 +412,22 @@ impl Worker {
     /// sequence of the first event left untouched because the breaker
     /// opened, if any.
     fn deliver(&mut self, events: &[Arc<HostEvent>]) -> Option<u64> {
+        match &self.candidate {
+            None => self.deliver_plain(events),
+            Some(c) if c.is_canary() => self.deliver_canary(events),
+            Some(_) => self.deliver_shadowed(events),
+        }
+    }
+
+    pub(super) fn deliver_plain(&mut self, events: &[Arc<HostEvent>]) -> Option<u64> {
         let started = Instant::now();
         let (results, stopped_at) = self.handle(events);
+        self.record_results(results, started);
+        stopped_at
+    }
+
+    /// Counts each event's result; dead-letters the failed ones.
+    pub(super) fn record_results(&mut self, results: Vec<(Arc<HostEvent>, EventResult)>, started: Instant) {
         // Each event as the handler received it (after its filters): what a
         // dead letter keeps, so nothing a filter removed is stored.
         for (event, result) in results {
@@ -387,7 +444,6 @@ impl Worker {
             }
         }
         self.stats.busy_ns.fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
-        stopped_at
     }
 
     /// Runs `events` through the filters, the handler and the outputs: one
@@ -575,6 +631,11 @@ impl Worker {
             }
         }
         let records: Vec<_> = outcome.staged.iter().filter(|r| accepted.contains(&r.sequence)).collect();
+        if let Some(captured) = &mut self.captured {
+            for record in &records {
+                captured.entry(record.sequence).or_default().push((record.output, record.data.clone()));
+            }
+        }
         for sink in &mut self.sinks {
             sink.mark();
         }

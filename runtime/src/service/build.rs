@@ -75,6 +75,18 @@ pub(crate) fn filter_stages(filters: &[FilterMaker], tenant: Option<&str>) -> Ve
     filters.iter().filter(|(t, _)| t.as_deref() == tenant).map(|(_, stage)| stage()).collect()
 }
 
+/// Which component `prepare` loads for a WASM handler.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Versions {
+    /// The configured file (`wasp dlq replay --component`).
+    Configured,
+    /// The live version of the handler's history (see `deploy::resolve`).
+    Live,
+    /// The live version, for a delivery thread that starts afresh (a
+    /// shadow or canary still listed is marked rolled back).
+    Start,
+}
+
 /// Loads a handler's component and builds its worker. Only a component
 /// that cannot be used is an error; a handler that cannot start is returned
 /// disabled.
@@ -84,11 +96,19 @@ pub(crate) fn prepare(
     h: &WasmHandlerConfig,
     dead_letters: &DeadLetterStore,
     fuel_quota: Option<Arc<TokenBucket>>,
+    versions: Versions,
 ) -> Result<(Worker, HandlerEntry), BuildError> {
     let qualified = h.qualified_name();
     let component = |source| BuildError::Component { handler: qualified.clone(), source };
-    let loaded = engine.load(&h.component, config.cache_dir.as_deref()).map_err(component)?;
-    let pre = engine.prepare_handler(&loaded, &h.component).map_err(component)?;
+    let resolved = match versions {
+        Versions::Configured => None,
+        Versions::Live => Some(crate::deploy::resolve(config, h, false)),
+        Versions::Start => Some(crate::deploy::resolve(config, h, true)),
+    };
+    let path = resolved.as_ref().map_or(h.component.as_path(), |r| r.component.as_path());
+    let loaded = engine.load(path, config.cache_dir.as_deref()).map_err(component)?;
+    let pre = engine.prepare_handler(&loaded, path).map_err(component)?;
+    let handler_config = resolved.as_ref().map_or_else(|| h.handler_config.clone(), |r| r.init_config.clone());
     let output_specs: Arc<[OutputSpec]> = h
         .outputs
         .iter()
@@ -111,6 +131,10 @@ pub(crate) fn prepare(
         spec: format!("{h:?}"),
         component: Some(h.component.clone()),
         thread: None,
+        file_hash: resolved.as_ref().and_then(|r| r.file_hash.clone()),
+        live_version: resolved.as_ref().and_then(|r| r.version),
+        candidate: None,
+        start_change: resolved.and_then(|r| r.changed),
     };
     let mut worker = Worker {
         name: qualified.clone(),
@@ -123,7 +147,7 @@ pub(crate) fn prepare(
         output_specs,
         sinks,
         state: StateStore::new(h.state_bytes),
-        handler_config: h.handler_config.clone(),
+        handler_config,
         batch_max_size: h.batch_max_size,
         batch_max_wait: h.batch_max_wait,
         stats: stats.clone(),
@@ -136,6 +160,9 @@ pub(crate) fn prepare(
         controls,
         stopping: false,
         output_down: None,
+        candidate: None,
+        acked: 0,
+        captured: None,
     };
     // Instantiate and `init` now, so that a handler that cannot start is
     // known (and named) before the first event.
@@ -207,6 +234,10 @@ pub(crate) fn prepare_builtin(
         spec: format!("{h:?}"),
         component: None,
         thread: None,
+        file_hash: None,
+        live_version: None,
+        candidate: None,
+        start_change: None,
     };
     let disabled = disabled.map(|message| {
         tracing::error!(handler = %qualified, "handler disabled: {message}; its events go to the dead-letter store");
@@ -241,6 +272,9 @@ pub(crate) fn prepare_builtin(
         controls,
         stopping: false,
         output_down: None,
+        candidate: None,
+        acked: 0,
+        captured: None,
     };
     (worker, entry)
 }

@@ -20,6 +20,7 @@ use crate::quota::TokenBucket;
 
 mod backlog;
 mod build;
+mod deploy;
 mod reload;
 mod ticker;
 mod watch;
@@ -29,7 +30,7 @@ pub use reload::{RefusedChange, ReloadReport};
 pub use watch::Watcher;
 
 use build::open_journal;
-pub(crate) use build::{prepare, prepare_filters, schema_source};
+pub(crate) use build::{Versions, prepare, prepare_filters, schema_source};
 
 /// Why a service could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -150,6 +151,16 @@ pub(crate) struct HandlerEntry {
     component: Option<PathBuf>,
     /// Its delivery thread.
     thread: Option<JoinHandle<()>>,
+    /// SHA-256 of the configured component file when last looked at: a
+    /// reload that finds other bytes there deploys them as a new version.
+    file_hash: Option<String>,
+    /// The live version's number in its history (WASM handlers).
+    live_version: Option<u64>,
+    /// The report of its last shadow or canary.
+    candidate: Option<Arc<Mutex<crate::delivery::candidate::CandidateReport>>>,
+    /// A version that became live at start, to announce once the service
+    /// runs: the one before, and it.
+    start_change: Option<(Option<crate::deploy::VersionRecord>, crate::deploy::VersionRecord)>,
 }
 
 /// A tenant at run time.
@@ -250,6 +261,14 @@ impl AuditService {
     /// shown in the summary, and its events are dead-lettered with kind
     /// `init`, to be replayed once it is fixed.
     pub fn new(config: Config) -> Result<Self, BuildError> {
+        let service = Self::start(config)?;
+        // Versions that became live at start are announced once it runs.
+        service.announce_start_changes();
+        Ok(service)
+    }
+
+    /// [`new`](Self::new) without the announcements.
+    fn start(config: Config) -> Result<Self, BuildError> {
         if let Some(h) = config.forgerock_handlers.iter().find(|h| h.enabled && h.builtin.is_none()) {
             return Err(BuildError::NotSupported { handler: h.name.clone(), class: h.class.name(), planned: h.class.planned_output() });
         }
@@ -271,7 +290,7 @@ impl AuditService {
             let mut prepared = Vec::new();
             for handler in config.handlers.iter().filter(|h| h.enabled) {
                 let fuel_quota = handler.tenant.as_deref().and_then(|t| fuel_quotas.get(t).cloned());
-                let (mut worker, entry) = prepare(engine, &config, handler, &dead_letters, fuel_quota)?;
+                let (mut worker, entry) = prepare(engine, &config, handler, &dead_letters, fuel_quota, Versions::Start)?;
                 worker.filters = build::filter_stages(&filters, handler.tenant.as_deref());
                 prepared.push((worker, entry));
             }

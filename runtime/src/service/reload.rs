@@ -202,7 +202,7 @@ impl AuditService {
         }
         for want in &wanted {
             let name = want.name();
-            let running = self.handlers.read().unwrap().iter().find(|e| e.name == name).map(|e| (e.spec.clone(), e.version.clone(), e.component.clone()));
+            let running = self.handlers.read().unwrap().iter().find(|e| e.name == name).map(|e| (e.spec.clone(), e.file_hash.clone(), e.component.clone()));
             match running {
                 None => match self.add_handler(engine, &config, want) {
                     Ok(()) => report.added.push(name),
@@ -212,8 +212,11 @@ impl AuditService {
                     Ok(()) => report.restarted.push(name),
                     Err(reason) => report.refuse(&name, reason),
                 },
-                Some((_, version, Some(component))) => match file_hash(&component) {
-                    Ok(hash) if hash == version => {}
+                // The file is compared with what it held when last looked
+                // at (not with the running version: a version deployed
+                // since must not be undone by a reload).
+                Some((_, seen, Some(component))) => match file_hash(&component) {
+                    Ok(hash) if Some(&hash) == seen.as_ref() => {}
                     Ok(_) => match self.swap_component(engine, &config, &name, &component) {
                         Ok(()) => report.swapped.push(name),
                         Err(reason) => report.refuse(&name, reason),
@@ -278,12 +281,19 @@ impl AuditService {
         let hash = pre.hash.clone();
         let (journal, cursor, controls) = self.entry(name).map_err(|e| e.to_string())?;
         let (reply, answer) = std::sync::mpsc::channel();
-        controls.lock().unwrap().push(Control::Swap(Box::new(pre), reply));
+        // The file's version runs with the configured `config`.
+        let init_config = crate::deploy::configured(config, name).map(|h| h.handler_config.clone()).ok();
+        controls.lock().unwrap().push(Control::Swap(Box::new(pre), init_config, reply));
         journal.wake(cursor);
         match answer.recv_timeout(ANSWER_WITHIN) {
-            Ok(Ok(())) => {
+            Ok(Ok(position)) => {
+                // Hot reload is one way of deploying: a version like
+                // `wasp deploy`'s, announced the same way (recorded before
+                // the summary shows the new version).
+                self.record_file_version(&config.data_dir, name, component, position);
                 if let Some(entry) = self.handlers.write().unwrap().iter_mut().find(|e| e.name == name) {
-                    entry.version = hash;
+                    entry.version = hash.clone();
+                    entry.file_hash = Some(hash);
                 }
                 Ok(())
             }
@@ -298,7 +308,7 @@ impl AuditService {
         let (mut worker, entry, tenant) = match want {
             Wanted::Wasm(h) => {
                 let quota = h.tenant.as_deref().and_then(|t| self.fuel_quotas.get(t).cloned());
-                let (worker, entry) = super::prepare(engine, config, h, &self.dead_letter_store, quota).map_err(|e| e.to_string())?;
+                let (worker, entry) = super::prepare(engine, config, h, &self.dead_letter_store, quota, super::Versions::Start).map_err(|e| e.to_string())?;
                 (worker, entry, h.tenant.as_deref())
             }
             Wanted::Builtin(h, settings) => {
@@ -337,14 +347,15 @@ impl AuditService {
         if let Wanted::Wasm(h) = want {
             // Compile and start it on the side: a version that cannot start
             // leaves the running one alone.
-            let loaded = engine.load(&h.component, config.cache_dir.as_deref()).map_err(|e| e.to_string())?;
-            let pre = engine.prepare_handler(&loaded, &h.component).map_err(|e| e.to_string())?;
+            let resolved = crate::deploy::resolve(config, h, false);
+            let loaded = engine.load(&resolved.component, config.cache_dir.as_deref()).map_err(|e| e.to_string())?;
+            let pre = engine.prepare_handler(&loaded, &resolved.component).map_err(|e| e.to_string())?;
             let specs: Arc<[crate::engine::OutputSpec]> = h
                 .outputs
                 .iter()
                 .map(|(name, o)| crate::engine::OutputSpec { name: name.clone(), line_oriented: o.line_oriented() })
                 .collect();
-            pre.instantiate(&name, &h.budgets, specs, StateStore::new(h.state_bytes), &h.handler_config)
+            pre.instantiate(&name, &h.budgets, specs, StateStore::new(h.state_bytes), &resolved.init_config)
                 .map_err(|fault| format!("the new version failed to start ({}): {}", fault.kind.as_str(), fault.message))?;
         }
         let (journal, cursor, stats) = self.stop_handler(&name)?;

@@ -180,11 +180,45 @@ impl Metrics {
         for s in &backlog.streams {
             line(&mut out, "wasp_journal_head_sequence", &[("tenant", s.tenant.as_deref().unwrap_or(""))], s.head);
         }
+        candidate_series(&mut out, &service.candidate_reports());
         header(&mut out, "wasp_tenant_over_quota_total", "counter", "Events refused because the tenant was over its eventsPerSecond quota.");
         for t in &summary.tenants {
             line(&mut out, "wasp_tenant_over_quota_total", &[("tenant", &t.name)], t.over_quota);
         }
         out
+    }
+}
+
+/// The shadow and canary reports (`wasp shadow report`) as series.
+fn candidate_series(out: &mut String, reports: &[crate::delivery::candidate::CandidateReport]) {
+    type Candidate = fn(&crate::delivery::candidate::CandidateReport) -> u64;
+    let series: [(&str, &str, Candidate); 4] = [
+        ("wasp_shadow_compared_total", "Events a shadow and the live version both handled, compared record by record.", |r| r.compared),
+        ("wasp_shadow_identical_total", "Compared events with the same records (or the same fault kind).", |r| r.identical),
+        ("wasp_shadow_differing_total", "Compared events with other records or another outcome.", |r| r.differing),
+        ("wasp_candidate_running", "1 while the shadow or canary runs (0: promoted or rolled back).", |r| u64::from(r.state == "running")),
+    ];
+    for (name, help, value) in series {
+        header(out, name, if name.ends_with("_total") { "counter" } else { "gauge" }, help);
+        for r in reports {
+            let version = r.version.to_string();
+            line(out, name, &[("handler", &r.handler), ("mode", &r.mode), ("version", &version)], value(r));
+        }
+    }
+    type Side = fn(&crate::delivery::candidate::SideStats) -> u64;
+    let sides: [(&str, &str, Side); 3] = [
+        ("wasp_candidate_events_total", "Events handled since the shadow or canary started, by side (live, candidate).", |s| s.events),
+        ("wasp_candidate_faults_total", "Faulted events since the shadow or canary started, by side.", |s| s.faults),
+        ("wasp_candidate_fuel_total", "Fuel used since the shadow or canary started, by side (divide by events: fuel per event).", |s| s.fuel),
+    ];
+    for (name, help, value) in sides {
+        header(out, name, "counter", help);
+        for r in reports {
+            let version = r.version.to_string();
+            for (side, stats) in [("live", &r.live), ("candidate", &r.candidate)] {
+                line(out, name, &[("handler", &r.handler), ("mode", &r.mode), ("version", &version), ("side", side)], value(stats));
+            }
+        }
     }
 }
 

@@ -12,6 +12,7 @@
 //! | `GET /audit/{topic}/{id}` | admin, top level | read one event |
 //! | `GET /health`, `GET /health/live` | anyone | readiness, liveness |
 //! | `GET /metrics` | admin | Prometheus text |
+//! | `POST /admin/deploy`, `/admin/promote`, `/admin/rollback`; `GET /admin/versions`, `/admin/shadow` | admin | versioned deploys (see `deploy`) |
 //!
 //! [`app`] builds the router over an [`AppState`] (testable without a
 //! socket); [`serve`] runs it on a listener (`server`: at most
@@ -26,6 +27,7 @@
 
 pub mod auth;
 mod config;
+mod deploy;
 pub mod errors;
 pub mod metrics;
 mod routes;
@@ -123,6 +125,11 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/health", get(routes::health))
         .route("/health/live", get(routes::live))
         .route("/metrics", get(routes::metrics))
+        .route("/admin/deploy", post(deploy::deploy))
+        .route("/admin/versions", get(deploy::versions))
+        .route("/admin/promote", post(deploy::promote))
+        .route("/admin/rollback", post(deploy::rollback))
+        .route("/admin/shadow", get(deploy::shadow))
         .fallback(routes::not_found)
         .method_not_allowed_fallback(routes::method_not_allowed)
         .with_state(state)

@@ -43,6 +43,11 @@
 //! `fail_init_bytes` bytes when that is set), and panics (a trap
 //! inside `init`) when it has `"trap_init": true`. With `"healthy": true` it
 //! ignores `action` and echoes every event (a well-behaved neighbour).
+//!
+//! Versions for the deploy tests, by config: `"plain": true` echoes
+//! `{"id", "seq", "topic"}` only (the same bytes from every instance);
+//! `"differ_every": N` adds `"differs": true` to the echo of events whose
+//! sequence is a multiple of N; `"trap_every": N` panics on those events.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -56,6 +61,12 @@ pub static BUILD: &str = "wasp-probe-build:A";
 
 struct Probe {
     instance_events: u64,
+    /// `"plain": true`: echo without `instance_events`.
+    plain: bool,
+    /// `"differ_every": N`: mark the echo of every Nth sequence.
+    differ_every: u64,
+    /// `"trap_every": N`: panic on every Nth sequence.
+    trap_every: u64,
     /// `"healthy": true` in the config: ignore `action`, echo every event
     /// (the well-behaved neighbour of a hostile handler).
     healthy: bool,
@@ -72,12 +83,32 @@ impl Handler for Probe {
         if config.get("/trap_init").and_then(|v| v.as_bool()) == Some(true) {
             panic!("probe: trap_init is set");
         }
-        Ok(Probe { instance_events: 0, healthy: config.get("/healthy").and_then(|v| v.as_bool()) == Some(true) })
+        Ok(Probe {
+            instance_events: 0,
+            healthy: config.get("/healthy").and_then(|v| v.as_bool()) == Some(true),
+            plain: config.get("/plain").and_then(|v| v.as_bool()) == Some(true),
+            differ_every: config.get("/differ_every").and_then(|v| v.as_u64()).unwrap_or(0),
+            trap_every: config.get("/trap_every").and_then(|v| v.as_u64()).unwrap_or(0),
+        })
     }
 
     fn handle(&mut self, event: &Event) -> Result<(), String> {
         self.instance_events += 1;
-        let echo = || json!({"id": event.id(), "seq": event.sequence(), "topic": event.topic(), "instance_events": self.instance_events}).to_string();
+        let every = |n: u64| n > 0 && event.sequence() % n == 0;
+        if every(self.trap_every) {
+            panic!("probe: trap_every {} hit at sequence {}", self.trap_every, event.sequence());
+        }
+        let echo = || {
+            let mut record = if self.plain {
+                json!({"id": event.id(), "seq": event.sequence(), "topic": event.topic()})
+            } else {
+                json!({"id": event.id(), "seq": event.sequence(), "topic": event.topic(), "instance_events": self.instance_events})
+            };
+            if every(self.differ_every) {
+                record["differs"] = json!(true);
+            }
+            record.to_string()
+        };
         let action = if self.healthy { "echo" } else { event.get_str("/action").unwrap_or("echo") };
         match action {
             "echo" => emit("out", echo()),
