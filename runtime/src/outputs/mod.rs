@@ -7,11 +7,16 @@
 //! output promises (a file: written to the operating system), and only then
 //! does the handler acknowledge its events in the journal.
 
+pub mod amqp;
+pub mod broker;
 pub mod csv;
 pub mod elasticsearch;
 pub mod file;
 pub mod http;
 pub mod log_file;
+pub mod mqtt;
+pub mod nats;
+pub mod redis_stream;
 pub mod rotation;
 pub mod stdout;
 pub mod syslog;
@@ -32,6 +37,14 @@ pub enum OutputConfig {
     Syslog(syslog::SyslogOutputConfig),
     /// Batches of records POSTed to an HTTP endpoint.
     Http(http::HttpOutputConfig),
+    /// Messages published to NATS JetStream, each acknowledged.
+    Nats(nats::NatsOutputConfig),
+    /// Messages published to an AMQP 0-9-1 exchange with publisher confirms.
+    Amqp(amqp::AmqpOutputConfig),
+    /// Entries appended to a Redis stream.
+    RedisStream(redis_stream::RedisStreamConfig),
+    /// Messages published to an MQTT broker with QoS 1.
+    Mqtt(mqtt::MqttOutputConfig),
 }
 
 impl OutputConfig {
@@ -42,6 +55,10 @@ impl OutputConfig {
             OutputConfig::Stdout(_) => "stdout",
             OutputConfig::Syslog(_) => "syslog",
             OutputConfig::Http(_) => "http",
+            OutputConfig::Nats(_) => "nats",
+            OutputConfig::Amqp(_) => "amqp",
+            OutputConfig::RedisStream(_) => "redis-stream",
+            OutputConfig::Mqtt(_) => "mqtt",
         }
     }
 
@@ -51,7 +68,12 @@ impl OutputConfig {
         match self {
             OutputConfig::Syslog(c) => c.resolve_paths(base_dir),
             OutputConfig::Http(c) => c.resolve_paths(base_dir),
-            OutputConfig::File(_) | OutputConfig::Stdout(_) => {}
+            OutputConfig::File(_)
+            | OutputConfig::Stdout(_)
+            | OutputConfig::Nats(_)
+            | OutputConfig::Amqp(_)
+            | OutputConfig::RedisStream(_)
+            | OutputConfig::Mqtt(_) => {}
         }
     }
 
@@ -68,6 +90,10 @@ impl OutputConfig {
             OutputConfig::Stdout(_) => Ok(()),
             OutputConfig::Syslog(c) => c.validate(),
             OutputConfig::Http(c) => c.validate(),
+            OutputConfig::Nats(c) => c.validate(),
+            OutputConfig::Amqp(c) => c.validate(),
+            OutputConfig::RedisStream(c) => c.validate(),
+            OutputConfig::Mqtt(c) => c.validate(),
         }
     }
 
@@ -82,6 +108,36 @@ impl OutputConfig {
             OutputConfig::Stdout(c) => Box::new(stdout::StdoutSink::new(c)),
             OutputConfig::Syslog(c) => Box::new(syslog::FramedSyslogSink::new(c)?),
             OutputConfig::Http(c) => Box::new(http::HttpSink::new(c)?),
+            OutputConfig::Nats(_) | OutputConfig::Amqp(_) | OutputConfig::RedisStream(_) | OutputConfig::Mqtt(_) => {
+                self.build_broker().expect("a broker output")?
+            }
+        })
+    }
+
+    /// Opens a message-broker output (`None` for the others). It connects
+    /// at its first flush.
+    pub fn build_broker(&self) -> Option<std::io::Result<Box<dyn Sink>>> {
+        fn boxed<S: Sink + 'static>(sink: std::io::Result<S>) -> std::io::Result<Box<dyn Sink>> {
+            sink.map(|s| Box::new(s) as Box<dyn Sink>)
+        }
+        Some(match self {
+            OutputConfig::Nats(c) => boxed(nats::NatsSink::new(c)),
+            OutputConfig::Amqp(c) => boxed(amqp::AmqpSink::new(c)),
+            OutputConfig::RedisStream(c) => boxed(redis_stream::RedisStreamSink::new(c)),
+            OutputConfig::Mqtt(c) => boxed(mqtt::MqttSink::new(c)),
+            OutputConfig::File(_) | OutputConfig::Stdout(_) | OutputConfig::Syslog(_) | OutputConfig::Http(_) => return None,
+        })
+    }
+
+    /// A message-broker output's server and credentials (`None` for the
+    /// others).
+    pub fn broker_endpoint(&self) -> Option<Result<broker::Endpoint, String>> {
+        Some(match self {
+            OutputConfig::Nats(c) => c.endpoint(),
+            OutputConfig::Amqp(c) => c.endpoint(),
+            OutputConfig::RedisStream(c) => c.endpoint(),
+            OutputConfig::Mqtt(c) => c.endpoint(),
+            OutputConfig::File(_) | OutputConfig::Stdout(_) | OutputConfig::Syslog(_) | OutputConfig::Http(_) => return None,
         })
     }
 }
@@ -130,6 +186,9 @@ impl OutputConfig {
             OutputConfig::Http(c) => {
                 let (host, port) = url_host_port(&c.url).ok_or_else(|| format!("url: `{}` names no host", c.shown_url()))?;
                 check_network(&host, port, || http::HttpSink::new(c).map(drop))
+            }
+            OutputConfig::Nats(_) | OutputConfig::Amqp(_) | OutputConfig::RedisStream(_) | OutputConfig::Mqtt(_) => {
+                self.broker_endpoint().expect("a broker output")?.check_network()
             }
         }
     }

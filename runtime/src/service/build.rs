@@ -261,6 +261,20 @@ fn builtin_parts(config: &Config, h: &crate::config::forgerock::ForgeRockHandler
     };
     let root = h.tenant.as_ref().map(|t| config.tenants[t].output_root.as_path());
     match settings {
+        BuiltinSettings::Jms(s) => {
+            let opened = match &s.broker {
+                crate::builtin::jms::JmsBroker::Output(output) => match output.build_broker() {
+                    Some(Ok(sink)) => {
+                        let summary = OutputSummary { name: "jms".into(), kind: output.kind().into(), location: sink.location() };
+                        Ok((vec![sink], vec![summary]))
+                    }
+                    Some(Err(e)) => Err(format!("the JMS output ({}): {e}", output.kind())),
+                    None => Err("the JMS output: not a broker".into()),
+                },
+                crate::builtin::jms::JmsBroker::Unsupported(message) => Err(message.clone()),
+            };
+            (Box::new(crate::builtin::jms::JmsHandler), opened, s.max_batched, s.write_interval)
+        }
         BuiltinSettings::Elasticsearch(s) => {
             let summary = OutputSummary { name: "elasticsearch".into(), kind: "elasticsearch".into(), location: s.target.base_url.clone() };
             let opened = crate::outputs::elasticsearch::ElasticsearchSink::new(s.target.clone())
