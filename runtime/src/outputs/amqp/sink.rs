@@ -88,6 +88,17 @@ impl std::fmt::Debug for AmqpSink {
     }
 }
 
+impl Session {
+    /// Closes the connection (waiting at most a second: not when the broker
+    /// is gone) and drops the rest — inside the runtime: amqprs's drops
+    /// spawn tasks.
+    async fn close(self) {
+        let Session { connection, channel, .. } = self;
+        let _ = tokio::time::timeout(Duration::from_secs(1), connection.close()).await;
+        drop(channel);
+    }
+}
+
 impl AmqpSink {
     /// An output to `config`'s broker; it connects at the first flush.
     pub fn new(config: &AmqpOutputConfig) -> std::io::Result<AmqpSink> {
@@ -169,6 +180,16 @@ impl AmqpSink {
     }
 }
 
+impl Drop for AmqpSink {
+    // amqprs closes its connection and channel from a tokio task when they
+    // are dropped: inside the runtime, or it panics.
+    fn drop(&mut self) {
+        if let Some(session) = self.session.take() {
+            self.runtime.block_on(session.close());
+        }
+    }
+}
+
 impl Sink for AmqpSink {
     fn write(&mut self, record: &[u8]) -> std::io::Result<()> {
         let record = record.strip_suffix(b"\n").unwrap_or(record);
@@ -196,8 +217,9 @@ impl Sink for AmqpSink {
             }
             Err(message) => {
                 if let Some(session) = self.session.take() {
-                    // Closing waits for the broker: not when it is gone.
-                    let _ = self.runtime.block_on(async { tokio::time::timeout(Duration::from_secs(1), session.connection.close()).await });
+                    // Closing waits for the broker: not when it is gone. (In
+                    // the runtime: amqprs's drops spawn tasks.)
+                    self.runtime.block_on(session.close());
                 }
                 Err(transient(format!("exchange `{}`: {message}", self.config.exchange)))
             }
