@@ -120,7 +120,17 @@ impl AmqpSink {
             .virtual_host(&endpoint.path)
             .connection_name("wasp")
             .finish();
-        let connection = Connection::open(&arguments).await.map_err(|e| format!("cannot connect as `{user}` to vhost `{}`: {e}", endpoint.path))?;
+        let connection = Connection::open(&arguments).await.map_err(|e| {
+            let text = e.to_string();
+            // RabbitMQ refuses a login by closing the socket (amqprs does
+            // not ask for `authentication_failure_close`).
+            let hint = if text.contains("reset by peer") || text.contains("closed") || text.contains("EOF") || text.contains("eof") {
+                " (the broker closed the connection during the login: a wrong user name or password, or no access to the vhost)"
+            } else {
+                ""
+            };
+            format!("cannot connect as `{user}` to vhost `{}`: {text}{hint}", endpoint.path)
+        })?;
         let (sender, notices) = mpsc::unbounded_channel();
         connection.register_callback(Callbacks(sender.clone())).await.map_err(|e| e.to_string())?;
         let channel = connection.open_channel(None).await.map_err(|e| format!("cannot open a channel: {e}"))?;
