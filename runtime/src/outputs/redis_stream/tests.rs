@@ -21,7 +21,7 @@ fn settings_are_checked_and_name_the_field() {
 
 #[test]
 fn replies_are_read() {
-    let mut input: &[u8] = b"+OK\r\n-WRONGPASS invalid\r\n:3\r\n$3\r\na\r\nb\r\n$-1\r\n*2\r\n:1\r\n$0\r\n\r\n";
+    let mut input: &[u8] = b"+OK\r\n-WRONGPASS invalid\r\n:3\r\n$4\r\na\r\nb\r\n$-1\r\n*2\r\n:1\r\n$0\r\n\r\n";
     let mut reader = std::io::BufReader::new(&mut input);
     assert_eq!(read_reply(&mut reader).unwrap(), Reply::Status("OK".into()));
     assert_eq!(read_reply(&mut reader).unwrap(), Reply::Error("WRONGPASS invalid".into()));
