@@ -8,7 +8,8 @@
 //!
 //! `cargo bench -p wasp-tests --bench brokers [-- nats|amqp|redis|mqtt]`.
 //! Each round publishes the events and prints events/s until the handler
-//! acknowledged them all; the broker's own count (stream messages, queue
+//! acknowledged them all (then the same bodies written straight into the
+//! output, batches of 5000, to show the broker path alone); the broker's own count (stream messages, queue
 //! length, stream length) is checked where it has one. Results are in
 //! `docs/benchmarks.md`. Needs the brokers `scripts/services.sh` starts.
 
@@ -128,5 +129,38 @@ fn main() {
         }
         rates.sort_by(f64::total_cmp);
         println!("{broker}: median {:.0} events/s acknowledged (min {:.0}, max {:.0})", rates[ROUNDS / 2], rates[0], rates[ROUNDS - 1]);
+        // The output alone: the same bodies, written and flushed in
+        // batches of 5000 straight into the sink (no journal, no handler).
+        let bodies: Vec<Vec<u8>> = events.iter().map(|e| json!({"auditTopic": "access", "event": e}).to_string().into_bytes()).collect();
+        let mut rates = Vec::new();
+        for round in 0..ROUNDS {
+            let name = format!("wasp-bench-sink-{broker}-{}-{round}", std::process::id());
+            let (url, topic, _) = destination(broker, &name);
+            let output = match broker {
+                "nats" => json!({"type": "nats", "url": url, "subject": topic, "stream": name, "createStream": true}),
+                "amqp" => json!({"type": "amqp", "url": url, "exchange": topic}),
+                "redis" => json!({"type": "redis-stream", "url": url, "key": topic}),
+                _ => json!({"type": "mqtt", "url": url, "topic": topic}),
+            };
+            let output: wasp::outputs::OutputConfig = serde_json::from_value(output).unwrap();
+            let mut sink = output.build_broker().unwrap().unwrap();
+            let started = Instant::now();
+            for batch in bodies.chunks(5000) {
+                for body in batch {
+                    sink.write(body).unwrap();
+                }
+                sink.flush().unwrap();
+            }
+            let elapsed = started.elapsed();
+            drop(sink);
+            if let Some(held) = held(broker, &name) {
+                assert_eq!(held as usize, count, "{broker}: the broker's count");
+            }
+            let rate = count as f64 / elapsed.as_secs_f64();
+            println!("{broker} sink only, round {round}: {count} records acknowledged in {elapsed:.2?}: {rate:.0} records/s");
+            rates.push(rate);
+        }
+        rates.sort_by(f64::total_cmp);
+        println!("{broker} sink only: median {:.0} records/s acknowledged (min {:.0}, max {:.0})", rates[ROUNDS / 2], rates[0], rates[ROUNDS - 1]);
     }
 }

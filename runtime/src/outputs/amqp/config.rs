@@ -65,7 +65,10 @@ impl AmqpOutputConfig {
 
     /// Checks the settings; the message names the field.
     pub fn validate(&self) -> Result<(), String> {
-        self.endpoint()?;
+        let endpoint = self.endpoint()?;
+        if endpoint.path.len() > 255 {
+            return Err("url: the virtual host is longer than 255 bytes".into());
+        }
         if self.exchange.len() > 255 || !self.exchange.chars().all(|c| c.is_ascii_alphanumeric() || "-_.:".contains(c)) {
             return Err(format!("exchange: `{}` is not an exchange name (at most 255 letters, digits, `-`, `_`, `.`, `:`)", self.exchange));
         }

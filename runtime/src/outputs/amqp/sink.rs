@@ -160,7 +160,8 @@ impl AmqpSink {
         for (record, id) in pending {
             let mut properties = BasicProperties::default();
             properties.with_content_type("application/json").with_delivery_mode(if config.persistent { 2 } else { 1 });
-            if let Some(id) = id {
+            // A short string in AMQP: a longer id stays in the body only.
+            if let Some(id) = id.as_deref().filter(|id| id.len() <= 255) {
                 properties.with_message_id(id);
             }
             session

@@ -112,6 +112,7 @@ impl Sink for NatsSink {
                 *context = Some(Self::connect(config, endpoint, timeout).await?);
             }
             let (_, js) = context.as_ref().expect("connected above");
+            let subject = async_nats::Subject::from(config.subject.as_str());
             // Pipelined: the whole batch is sent, then every ack awaited.
             let mut acks = Vec::with_capacity(pending.len());
             for (payload, id) in pending {
@@ -119,7 +120,7 @@ impl Sink for NatsSink {
                 if let Some(id) = id {
                     message = message.message_id(id);
                 }
-                let ack = js.send_publish(config.subject.clone(), message).await.map_err(|e| format!("cannot publish on `{}`: {e}", config.subject))?;
+                let ack = js.send_publish(subject.clone(), message).await.map_err(|e| format!("cannot publish on `{}`: {e}", config.subject))?;
                 acks.push(ack);
             }
             let mut duplicates = 0;
