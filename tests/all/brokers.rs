@@ -543,3 +543,69 @@ fn config_check_names_an_activemq_url_and_the_supported_schemes() {
     let e = AuditService::from_config_file(&route).err().expect("refused").to_string();
     assert!(e.contains("handler `jms`") && e.contains("java.naming.provider.url"), "{e}");
 }
+
+/// A NATS server and a Mosquitto of this test that require a password (on
+/// free ports; killed by their process id when dropped).
+struct Guarded(Vec<std::process::Child>);
+
+impl Drop for Guarded {
+    fn drop(&mut self) {
+        for child in &mut self.0 {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// A wrong password on NATS (`authorization violation`) and MQTT
+/// (Mosquitto 2 answers `CONNACK` 5): named, retried, nothing
+/// dead-lettered; the right one connects.
+#[test]
+fn nats_and_mqtt_wrong_passwords_are_named_and_retried() {
+    for program in ["/usr/sbin/nats-server", "/usr/sbin/mosquitto"] {
+        if !std::path::Path::new(program).exists() {
+            assert!(!in_ci(), "{program} is missing");
+            eprintln!("skipped: {program} is missing");
+            return;
+        }
+    }
+    let free = || std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let dir = tempfile::tempdir().unwrap();
+    let (nats_port, mqtt_port) = (free(), free());
+    let passwords = dir.path().join("passwords");
+    let made = Command::new("mosquitto_passwd").args(["-b", "-c"]).arg(&passwords).args(["audit", "right"]).status().unwrap();
+    assert!(made.success());
+    let conf = dir.path().join("mosquitto.conf");
+    std::fs::write(&conf, format!("listener {mqtt_port} 127.0.0.1\nallow_anonymous false\npassword_file {}\npersistence false\n", passwords.display())).unwrap();
+    let _servers = Guarded(vec![
+        Command::new("/usr/sbin/nats-server").args(["-a", "127.0.0.1", "-p", &nats_port.to_string(), "--user", "audit", "--pass", "right"]).spawn().unwrap(),
+        Command::new("/usr/sbin/mosquitto").arg("-c").arg(&conf).spawn().unwrap(),
+    ]);
+    wait_for("the servers", || listening(nats_port) && listening(mqtt_port));
+    for (broker, port, cause) in [(Nats, nats_port, "authorization violation"), (Mqtt, mqtt_port, "the broker refused the connection: not authorized (connack 5)")] {
+        for password in ["wrong", "right"] {
+            let d = Destination { broker, name: format!("auth-{}", std::process::id()) };
+            let url = format!("{}://audit:{password}@127.0.0.1:{port}", if broker == Nats { "nats" } else { "mqtt" });
+            let jms = d.jms("jms", json!({"java.naming.provider.url": url, "wasp.nats.stream": null}));
+            let fx = Fixture::new();
+            let config = fx.config_doc(&json!({"eventHandlers": [jms], "wasp": {"journal": {"durability": "memory"}}}));
+            let audit = AuditService::from_config_file(config).unwrap();
+            audit.publish("access", json!({"_id": "auth-1"})).unwrap();
+            if password == "wrong" {
+                wait_for("retries", || audit.summary().handlers[0].retries >= 2);
+                let h = audit.summary().handlers[0].clone();
+                let error = h.output_error.clone().unwrap_or_default();
+                assert!(error.to_lowercase().contains(cause) && !error.contains("wrong"), "{broker:?}: {error}");
+                assert_eq!((h.delivered, h.dead_lettered), (0, 0), "{h:?}");
+            } else if broker == Mqtt {
+                wait_for("the event", || audit.summary().handlers[0].delivered == 1);
+            }
+            // (NATS without JetStream here: the right password connects,
+            // then no stream captures the subject: named as such.)
+            if password == "right" && broker == Nats {
+                wait_for("the stream error", || audit.summary().handlers[0].output_error.as_deref().is_some_and(|e| e.contains("JetStream")));
+            }
+            drop(audit);
+        }
+    }
+}
