@@ -93,6 +93,15 @@ impl NatsSink {
     }
 }
 
+impl Drop for NatsSink {
+    // The client is dropped inside its runtime (its handles may reach for
+    // it), before the runtime goes.
+    fn drop(&mut self) {
+        let _inside = self.runtime.enter();
+        self.context.take();
+    }
+}
+
 impl Sink for NatsSink {
     fn write(&mut self, record: &[u8]) -> std::io::Result<()> {
         let record = record.strip_suffix(b"\n").unwrap_or(record);
