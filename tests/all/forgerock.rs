@@ -71,7 +71,8 @@ fn config_check_resolves_a_configuration_and_names_every_problem() {
         "config": {"eventHandlers": [
             {"class": "wasm", "config": probe_handler("p", json!({}))},
             {"class": "wasm", "config": missing},
-            {"class": "org.forgerock.audit.handlers.jms.JmsAuditEventHandler", "config": {"name": "jms", "topics": ["access"]}}
+            {"class": "org.forgerock.audit.handlers.jms.JmsAuditEventHandler", "config": {"name": "jms", "topics": ["access"],
+             "jndi": {"contextProperties": {"java.naming.provider.url": "tcp://127.0.0.1:61616"}, "topicName": "audit"}}}
         ]}
     }));
     let out = wasp_tests::run_wasp(&["config", "check", config.to_str().unwrap()], None, fx.path());
@@ -81,7 +82,7 @@ fn config_check_resolves_a_configuration_and_names_every_problem() {
     assert!(stdout.contains("handler p (wasm): topics access, authentication"), "{stdout}");
     assert!(stdout.contains("implements") || stdout.contains("wasp:handler/handler@0.1.0"), "{stdout}");
     assert!(stdout.contains("error: handler `lost`: cannot read component") && stdout.contains("missing.wasm"), "{stdout}");
-    assert!(stdout.contains("error: handler `jms`: class `org.forgerock.audit.handlers.jms.JmsAuditEventHandler` is recognised but not supported yet"), "{stdout}");
+    assert!(stdout.contains("error: handler `jms`: jndi.contextProperties[\"java.naming.provider.url\"]: `tcp://127.0.0.1:61616` is an ActiveMQ OpenWire URL"), "{stdout}");
     assert!(stdout.contains("2 problem(s)"), "{stdout}");
 
     std::fs::write(&config, "{\"eventHandlers\": [").unwrap();

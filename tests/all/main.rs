@@ -3,6 +3,7 @@
 mod actions;
 mod attacks;
 mod breaker;
+mod brokers;
 mod cache;
 mod check;
 mod client;

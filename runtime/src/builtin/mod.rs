@@ -1,5 +1,6 @@
 //! The built-in handlers: ForgeRock's `JsonAuditEventHandler`,
-//! `JsonStdoutAuditEventHandler` and `CsvAuditEventHandler`, configured
+//! `JsonStdoutAuditEventHandler`, `CsvAuditEventHandler`, and the network
+//! ones (Syslog, Elasticsearch, Splunk, JMS), configured
 //! as in ForgeRock and run natively (no WebAssembly) by the same delivery
 //! machinery as WASM handlers: the journal cursor, batches, outputs that
 //! acknowledge only after a flush, dead letters.
@@ -10,6 +11,7 @@
 
 pub mod csv;
 pub mod elasticsearch;
+pub mod jms;
 pub mod json;
 pub mod json_stdout;
 pub mod query;
@@ -62,6 +64,8 @@ pub enum BuiltinSettings {
     Splunk(splunk::SplunkSettings),
     /// `ElasticsearchAuditEventHandler`.
     Elasticsearch(elasticsearch::ElasticsearchSettings),
+    /// `JmsAuditEventHandler`.
+    Jms(jms::JmsSettings),
 }
 
 impl BuiltinSettings {
@@ -81,6 +85,7 @@ impl BuiltinSettings {
             HandlerClass::Syslog => BuiltinSettings::Syslog(syslog::SyslogSettings::from_settings(settings, base_dir)?),
             HandlerClass::Splunk => BuiltinSettings::Splunk(splunk::SplunkSettings::from_settings(settings, base_dir)?),
             HandlerClass::Elasticsearch => BuiltinSettings::Elasticsearch(elasticsearch::ElasticsearchSettings::from_settings(settings, base_dir)?),
+            HandlerClass::Jms => BuiltinSettings::Jms(jms::JmsSettings::from_settings(settings)?),
             _ => return Ok(None),
         }))
     }
@@ -90,7 +95,11 @@ impl BuiltinSettings {
         match self {
             BuiltinSettings::Json(s) => Some(&s.log_directory),
             BuiltinSettings::Csv(s) => Some(&s.log_directory),
-            BuiltinSettings::JsonStdout(_) | BuiltinSettings::Syslog(_) | BuiltinSettings::Splunk(_) | BuiltinSettings::Elasticsearch(_) => None,
+            BuiltinSettings::JsonStdout(_)
+            | BuiltinSettings::Syslog(_)
+            | BuiltinSettings::Splunk(_)
+            | BuiltinSettings::Elasticsearch(_)
+            | BuiltinSettings::Jms(_) => None,
         }
     }
 
@@ -99,7 +108,11 @@ impl BuiltinSettings {
         match self {
             BuiltinSettings::Json(s) => s.security.as_ref(),
             BuiltinSettings::Csv(s) => s.security.as_ref(),
-            BuiltinSettings::JsonStdout(_) | BuiltinSettings::Syslog(_) | BuiltinSettings::Splunk(_) | BuiltinSettings::Elasticsearch(_) => None,
+            BuiltinSettings::JsonStdout(_)
+            | BuiltinSettings::Syslog(_)
+            | BuiltinSettings::Splunk(_)
+            | BuiltinSettings::Elasticsearch(_)
+            | BuiltinSettings::Jms(_) => None,
         }
     }
 }

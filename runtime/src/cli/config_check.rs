@@ -96,6 +96,21 @@ pub fn run(path: &Path) -> anyhow::Result<ExitCode> {
                     problems.push(format!("handler `{name}`: {e}"));
                 }
             }
+            Some(crate::builtin::BuiltinSettings::Jms(s)) => match &s.broker {
+                crate::builtin::jms::JmsBroker::Output(output) => {
+                    let endpoint = output.broker_endpoint().and_then(Result::ok).map(|e| e.shown()).unwrap_or_default();
+                    writeln!(out, "    jms via {} {endpoint}, destination {} ({} events a batch)", output.kind(), s.topic_name, s.max_batched)?;
+                    if let (true, Err(e)) = (h.enabled, output.check_network()) {
+                        problems.push(format!("handler `{name}`: {e}"));
+                    }
+                }
+                crate::builtin::jms::JmsBroker::Unsupported(message) => {
+                    writeln!(out, "    jms: unsupported broker")?;
+                    if h.enabled {
+                        problems.push(format!("handler `{name}`: {message}"));
+                    }
+                }
+            },
             None => {}
         }
         if let Some(security) = h.builtin.as_ref().and_then(|b| b.security())

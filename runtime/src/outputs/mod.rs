@@ -7,11 +7,16 @@
 //! output promises (a file: written to the operating system), and only then
 //! does the handler acknowledge its events in the journal.
 
+pub mod amqp;
+pub mod broker;
 pub mod csv;
 pub mod elasticsearch;
 pub mod file;
 pub mod http;
 pub mod log_file;
+pub mod mqtt;
+pub mod nats;
+pub mod redis_stream;
 pub mod rotation;
 pub mod splunk;
 pub mod stdout;
@@ -37,6 +42,14 @@ pub enum OutputConfig {
     Elasticsearch(elasticsearch::ElasticsearchOutputConfig),
     /// Records sent as events to a Splunk HTTP Event Collector.
     Splunk(splunk::SplunkOutputConfig),
+    /// Messages published to NATS JetStream, each acknowledged.
+    Nats(nats::NatsOutputConfig),
+    /// Messages published to an AMQP 0-9-1 exchange with publisher confirms.
+    Amqp(amqp::AmqpOutputConfig),
+    /// Entries appended to a Redis stream.
+    RedisStream(redis_stream::RedisStreamConfig),
+    /// Messages published to an MQTT broker with QoS 1.
+    Mqtt(mqtt::MqttOutputConfig),
 }
 
 impl OutputConfig {
@@ -49,6 +62,10 @@ impl OutputConfig {
             OutputConfig::Http(_) => "http",
             OutputConfig::Elasticsearch(_) => "elasticsearch",
             OutputConfig::Splunk(_) => "splunk",
+            OutputConfig::Nats(_) => "nats",
+            OutputConfig::Amqp(_) => "amqp",
+            OutputConfig::RedisStream(_) => "redis-stream",
+            OutputConfig::Mqtt(_) => "mqtt",
         }
     }
 
@@ -60,7 +77,12 @@ impl OutputConfig {
             OutputConfig::Http(c) => c.resolve_paths(base_dir),
             OutputConfig::Elasticsearch(c) => c.resolve_paths(base_dir),
             OutputConfig::Splunk(c) => c.resolve_paths(base_dir),
-            OutputConfig::File(_) | OutputConfig::Stdout(_) => {}
+            OutputConfig::File(_)
+            | OutputConfig::Stdout(_)
+            | OutputConfig::Nats(_)
+            | OutputConfig::Amqp(_)
+            | OutputConfig::RedisStream(_)
+            | OutputConfig::Mqtt(_) => {}
         }
     }
 
@@ -79,6 +101,10 @@ impl OutputConfig {
             OutputConfig::Http(c) => c.validate(),
             OutputConfig::Elasticsearch(c) => c.validate(),
             OutputConfig::Splunk(c) => c.validate(),
+            OutputConfig::Nats(c) => c.validate(),
+            OutputConfig::Amqp(c) => c.validate(),
+            OutputConfig::RedisStream(c) => c.validate(),
+            OutputConfig::Mqtt(c) => c.validate(),
         }
     }
 
@@ -95,6 +121,46 @@ impl OutputConfig {
             OutputConfig::Http(c) => Box::new(http::HttpSink::new(c)?),
             OutputConfig::Elasticsearch(c) => Box::new(elasticsearch::ElasticsearchSink::for_documents(c.target(), c.index.clone())?),
             OutputConfig::Splunk(c) => Box::new(splunk::SplunkSink::new(c.target())?),
+            OutputConfig::Nats(_) | OutputConfig::Amqp(_) | OutputConfig::RedisStream(_) | OutputConfig::Mqtt(_) => {
+                self.build_broker().expect("a broker output")?
+            }
+        })
+    }
+
+    /// Opens a message-broker output (`None` for the others). It connects
+    /// at its first flush.
+    pub fn build_broker(&self) -> Option<std::io::Result<Box<dyn Sink>>> {
+        fn boxed<S: Sink + 'static>(sink: std::io::Result<S>) -> std::io::Result<Box<dyn Sink>> {
+            sink.map(|s| Box::new(s) as Box<dyn Sink>)
+        }
+        Some(match self {
+            OutputConfig::Nats(c) => boxed(nats::NatsSink::new(c)),
+            OutputConfig::Amqp(c) => boxed(amqp::AmqpSink::new(c)),
+            OutputConfig::RedisStream(c) => boxed(redis_stream::RedisStreamSink::new(c)),
+            OutputConfig::Mqtt(c) => boxed(mqtt::MqttSink::new(c)),
+            OutputConfig::File(_)
+            | OutputConfig::Stdout(_)
+            | OutputConfig::Syslog(_)
+            | OutputConfig::Http(_)
+            | OutputConfig::Elasticsearch(_)
+            | OutputConfig::Splunk(_) => return None,
+        })
+    }
+
+    /// A message-broker output's server and credentials (`None` for the
+    /// others).
+    pub fn broker_endpoint(&self) -> Option<Result<broker::Endpoint, String>> {
+        Some(match self {
+            OutputConfig::Nats(c) => c.endpoint(),
+            OutputConfig::Amqp(c) => c.endpoint(),
+            OutputConfig::RedisStream(c) => c.endpoint(),
+            OutputConfig::Mqtt(c) => c.endpoint(),
+            OutputConfig::File(_)
+            | OutputConfig::Stdout(_)
+            | OutputConfig::Syslog(_)
+            | OutputConfig::Http(_)
+            | OutputConfig::Elasticsearch(_)
+            | OutputConfig::Splunk(_) => return None,
         })
     }
 }
@@ -151,6 +217,9 @@ impl OutputConfig {
             OutputConfig::Splunk(c) => {
                 let (host, port) = url_host_port(&c.url).ok_or_else(|| format!("url: `{}` names no host", c.url))?;
                 check_network(&host, port, || splunk::SplunkSink::new(c.target()).map(drop))
+            }
+            OutputConfig::Nats(_) | OutputConfig::Amqp(_) | OutputConfig::RedisStream(_) | OutputConfig::Mqtt(_) => {
+                self.broker_endpoint().expect("a broker output")?.check_network()
             }
         }
     }

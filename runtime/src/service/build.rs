@@ -295,6 +295,20 @@ fn builtin_parts(config: &Config, h: &crate::config::forgerock::ForgeRockHandler
     };
     let root = h.tenant.as_ref().map(|t| config.tenants[t].output_root.as_path());
     match settings {
+        BuiltinSettings::Jms(s) => {
+            let opened = match &s.broker {
+                crate::builtin::jms::JmsBroker::Output(output) => match output.build_broker() {
+                    Some(Ok(sink)) => {
+                        let summary = OutputSummary::new("jms", output.kind(), sink.location());
+                        Ok((vec![sink], vec![summary]))
+                    }
+                    Some(Err(e)) => Err(format!("the JMS output ({}): {e}", output.kind())),
+                    None => Err("the JMS output: not a broker".into()),
+                },
+                crate::builtin::jms::JmsBroker::Unsupported(message) => Err(message.clone()),
+            };
+            (Box::new(crate::builtin::jms::JmsHandler), opened, s.max_batched, s.write_interval)
+        }
         BuiltinSettings::Elasticsearch(s) => {
             let summary = OutputSummary::new("elasticsearch", "elasticsearch", s.target.base_url.clone());
             let opened = crate::outputs::elasticsearch::ElasticsearchSink::new(s.target.clone())

@@ -62,6 +62,15 @@ pub enum BuildError {
         /// What will bring it.
         planned: &'static str,
     },
+    /// A setting WASP reads but cannot act on (a JMS provider URL of a
+    /// protocol WASP does not speak).
+    #[error("handler `{handler}`: {message}; set \"enabled\": false on it, or remove it, to run the rest")]
+    Unsupported {
+        /// The handler's name.
+        handler: String,
+        /// Which setting, why, and what is supported.
+        message: String,
+    },
 }
 
 /// Why an action on a handler (`flush_handler`, `rotate`) failed.
@@ -271,6 +280,13 @@ impl AuditService {
     fn start(config: Config) -> Result<Self, BuildError> {
         if let Some(h) = config.forgerock_handlers.iter().find(|h| h.enabled && h.builtin.is_none()) {
             return Err(BuildError::NotSupported { handler: h.name.clone(), class: h.class.name(), planned: h.class.planned_output() });
+        }
+        for h in config.forgerock_handlers.iter().filter(|h| h.enabled) {
+            if let Some(crate::builtin::BuiltinSettings::Jms(s)) = &h.builtin
+                && let Some(message) = s.unsupported()
+            {
+                return Err(BuildError::Unsupported { handler: h.name.clone(), message: message.to_owned() });
+            }
         }
         let engine = WaspEngine::global().map_err(|source| BuildError::Component { handler: "*".into(), source })?;
         let mut workers = Vec::new();

@@ -177,6 +177,13 @@ impl AuditService {
             ));
             return self.record(report);
         }
+        if let Some((h, message)) = config.forgerock_handlers.iter().filter(|h| h.enabled).find_map(|h| match &h.builtin {
+            Some(crate::builtin::BuiltinSettings::Jms(s)) => s.unsupported().map(|m| (h, m)),
+            _ => None,
+        }) {
+            report.error = Some(format!("handler `{}`: {message}; nothing was reloaded", h.name));
+            return self.record(report);
+        }
         let engine = match WaspEngine::global() {
             Ok(engine) => engine,
             Err(e) => {
