@@ -271,6 +271,9 @@ fn scan(
     })
 }
 
+/// Checks one payload (its seq, its bytes) for [`verify`].
+pub type PayloadCheck<'a> = dyn FnMut(u64, &[u8]) -> Result<(), String> + 'a;
+
 /// What [`verify`] found in a segment log, which it leaves as it is.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Verified {
@@ -292,7 +295,7 @@ pub struct Verified {
 /// segments, and `check` on every payload. A bad record anywhere but at
 /// the end of the last segment, a gap, or a payload `check` refuses is an
 /// error naming the file and offset (or the seq).
-pub fn verify(dir: &Path, check: &mut dyn FnMut(u64, &[u8]) -> Result<(), String>) -> Result<Verified, SegmentError> {
+pub fn verify(dir: &Path, check: &mut PayloadCheck<'_>) -> Result<Verified, SegmentError> {
     let lock_path = dir.join(LOCK_FILE);
     if let Ok(lock) = File::open(&lock_path) {
         match lock.try_lock_shared() {

@@ -394,7 +394,8 @@ impl Sink for LogFile {
         self.rotate_now().map(Some)
     }
 
-    /// A full disk is waited out (see [`crate::outputs::disk_full`]).
+    /// A full disk (or quota) is waited out: the events stay in the journal and
+    /// the write is tried again with a backoff.
     fn retryable(&self, error: &std::io::Error) -> bool {
         crate::outputs::disk_full(error)
     }
