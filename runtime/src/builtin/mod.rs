@@ -10,6 +10,7 @@
 
 pub mod csv;
 pub mod elasticsearch;
+pub mod jdbc;
 pub mod json;
 pub mod json_stdout;
 pub mod query;
@@ -62,6 +63,8 @@ pub enum BuiltinSettings {
     Splunk(splunk::SplunkSettings),
     /// `ElasticsearchAuditEventHandler`.
     Elasticsearch(elasticsearch::ElasticsearchSettings),
+    /// `JdbcAuditEventHandler`.
+    Jdbc(jdbc::JdbcSettings),
 }
 
 impl BuiltinSettings {
@@ -81,6 +84,7 @@ impl BuiltinSettings {
             HandlerClass::Syslog => BuiltinSettings::Syslog(syslog::SyslogSettings::from_settings(settings, base_dir)?),
             HandlerClass::Splunk => BuiltinSettings::Splunk(splunk::SplunkSettings::from_settings(settings, base_dir)?),
             HandlerClass::Elasticsearch => BuiltinSettings::Elasticsearch(elasticsearch::ElasticsearchSettings::from_settings(settings, base_dir)?),
+            HandlerClass::Jdbc => BuiltinSettings::Jdbc(jdbc::JdbcSettings::from_settings(settings, data_dir)?),
             _ => return Ok(None),
         }))
     }
@@ -90,7 +94,11 @@ impl BuiltinSettings {
         match self {
             BuiltinSettings::Json(s) => Some(&s.log_directory),
             BuiltinSettings::Csv(s) => Some(&s.log_directory),
-            BuiltinSettings::JsonStdout(_) | BuiltinSettings::Syslog(_) | BuiltinSettings::Splunk(_) | BuiltinSettings::Elasticsearch(_) => None,
+            BuiltinSettings::JsonStdout(_)
+            | BuiltinSettings::Syslog(_)
+            | BuiltinSettings::Splunk(_)
+            | BuiltinSettings::Elasticsearch(_)
+            | BuiltinSettings::Jdbc(_) => None,
         }
     }
 
@@ -99,7 +107,11 @@ impl BuiltinSettings {
         match self {
             BuiltinSettings::Json(s) => s.security.as_ref(),
             BuiltinSettings::Csv(s) => s.security.as_ref(),
-            BuiltinSettings::JsonStdout(_) | BuiltinSettings::Syslog(_) | BuiltinSettings::Splunk(_) | BuiltinSettings::Elasticsearch(_) => None,
+            BuiltinSettings::JsonStdout(_)
+            | BuiltinSettings::Syslog(_)
+            | BuiltinSettings::Splunk(_)
+            | BuiltinSettings::Elasticsearch(_)
+            | BuiltinSettings::Jdbc(_) => None,
         }
     }
 }

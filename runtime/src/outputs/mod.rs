@@ -13,6 +13,7 @@ pub mod file;
 pub mod http;
 pub mod log_file;
 pub mod rotation;
+pub mod sql;
 pub mod stdout;
 pub mod syslog;
 
@@ -32,6 +33,9 @@ pub enum OutputConfig {
     Syslog(syslog::SyslogOutputConfig),
     /// Batches of records POSTed to an HTTP endpoint.
     Http(http::HttpOutputConfig),
+    /// Rows of a database table (PostgreSQL, MySQL/MariaDB, SQLite): each
+    /// record a JSON object, its fields mapped to columns.
+    Sql(sql::SqlOutputConfig),
 }
 
 impl OutputConfig {
@@ -42,6 +46,7 @@ impl OutputConfig {
             OutputConfig::Stdout(_) => "stdout",
             OutputConfig::Syslog(_) => "syslog",
             OutputConfig::Http(_) => "http",
+            OutputConfig::Sql(_) => "sql",
         }
     }
 
@@ -51,7 +56,7 @@ impl OutputConfig {
         match self {
             OutputConfig::Syslog(c) => c.resolve_paths(base_dir),
             OutputConfig::Http(c) => c.resolve_paths(base_dir),
-            OutputConfig::File(_) | OutputConfig::Stdout(_) => {}
+            OutputConfig::File(_) | OutputConfig::Stdout(_) | OutputConfig::Sql(_) => {}
         }
     }
 
@@ -68,6 +73,7 @@ impl OutputConfig {
             OutputConfig::Stdout(_) => Ok(()),
             OutputConfig::Syslog(c) => c.validate(),
             OutputConfig::Http(c) => c.validate(),
+            OutputConfig::Sql(c) => c.validate(),
         }
     }
 
@@ -82,6 +88,11 @@ impl OutputConfig {
             OutputConfig::Stdout(c) => Box::new(stdout::StdoutSink::new(c)),
             OutputConfig::Syslog(c) => Box::new(syslog::FramedSyslogSink::new(c)?),
             OutputConfig::Http(c) => Box::new(http::HttpSink::new(c)?),
+            OutputConfig::Sql(c) => {
+                let invalid = |m: String| std::io::Error::new(std::io::ErrorKind::InvalidInput, m);
+                let client = sql::SqlClient::new(c.target(shown).map_err(invalid)?)?;
+                Box::new(sql::SqlSink::new(std::sync::Arc::new(client), c.mapping().map_err(invalid)?, 10_000))
+            }
         })
     }
 }
@@ -130,6 +141,13 @@ impl OutputConfig {
             OutputConfig::Http(c) => {
                 let (host, port) = url_host_port(&c.url).ok_or_else(|| format!("url: `{}` names no host", c.shown_url()))?;
                 check_network(&host, port, || http::HttpSink::new(c).map(drop))
+            }
+            OutputConfig::Sql(c) => {
+                let target = c.target(Path::new("."))?;
+                match target.host_port() {
+                    Some((host, port)) => check_network(host, port, || Ok(())),
+                    None => Ok(()),
+                }
             }
         }
     }

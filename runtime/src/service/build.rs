@@ -261,6 +261,22 @@ fn builtin_parts(config: &Config, h: &crate::config::forgerock::ForgeRockHandler
     };
     let root = h.tenant.as_ref().map(|t| config.tenants[t].output_root.as_path());
     match settings {
+        BuiltinSettings::Jdbc(s) => {
+            let opened = crate::outputs::sql::SqlClient::new(s.target.clone())
+                .map(|client| {
+                    let client = Arc::new(client);
+                    let mut sinks: Vec<Box<dyn crate::outputs::Sink>> = Vec::new();
+                    let mut summaries = Vec::new();
+                    for mapping in &s.mappings {
+                        let sink = crate::outputs::sql::SqlSink::new(client.clone(), mapping.clone(), s.max_batched);
+                        summaries.push(OutputSummary { name: mapping.table.clone(), kind: "jdbc".into(), location: crate::outputs::Sink::location(&sink) });
+                        sinks.push(Box::new(sink));
+                    }
+                    (sinks, summaries)
+                })
+                .map_err(|e| format!("the JDBC output: {e}"));
+            (Box::new(crate::builtin::jdbc::JdbcHandler::new(s)), opened, s.max_batched, s.write_interval)
+        }
         BuiltinSettings::Elasticsearch(s) => {
             let summary = OutputSummary { name: "elasticsearch".into(), kind: "elasticsearch".into(), location: s.target.base_url.clone() };
             let opened = crate::outputs::elasticsearch::ElasticsearchSink::new(s.target.clone())

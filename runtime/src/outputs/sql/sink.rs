@@ -1,0 +1,355 @@
+//! The SQL sink: records buffered until `flush`, then inserted in one
+//! transaction (multi-row `INSERT`s that skip rows whose key is already
+//! there) and acknowledged after the commit.
+//!
+//! The worker threads are synchronous: a [`SqlClient`] owns a small
+//! current-thread tokio runtime and one connection, opened on first use and
+//! opened again after a failure.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::Value;
+use sqlx::{AnyConnection, Connection};
+
+use super::config::{Dialect, SqlTarget, TableMapping};
+use crate::outputs::Sink;
+
+/// How long one flush (its statements and commit) may take before the
+/// attempt counts as failed and is retried on a new connection.
+const STATEMENT_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Most bind parameters in one statement (PostgreSQL and MySQL allow
+/// 65535, SQLite 32766).
+const MAX_PARAMETERS: usize = 30_000;
+
+/// Why a database operation failed: `permanent` when trying again cannot
+/// help (the row's data), else a transient failure (connection, password,
+/// missing table: the operator can fix those while the events wait).
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{message}")]
+pub struct SqlError {
+    /// A refusal of the data, not of the attempt.
+    pub permanent: bool,
+    /// What happened, with the database's code and a hint.
+    pub message: String,
+}
+
+impl SqlError {
+    fn transient(message: String) -> SqlError {
+        SqlError { permanent: false, message }
+    }
+
+    /// As an I/O error: `InvalidData` (dead-lettered) when permanent.
+    pub fn into_io(self) -> std::io::Error {
+        let kind = if self.permanent { std::io::ErrorKind::InvalidData } else { std::io::ErrorKind::Other };
+        std::io::Error::new(kind, self)
+    }
+
+    /// Reads a driver error.
+    pub fn from_sqlx(dialect: Dialect, error: &sqlx::Error) -> SqlError {
+        let sqlx::Error::Database(db) = error else {
+            let message = match error {
+                sqlx::Error::Io(e) => format!("connection failed: {e}"),
+                other => other.to_string(),
+            };
+            return SqlError::transient(message);
+        };
+        let code = db.code().map(|c| c.into_owned()).unwrap_or_default();
+        let message = db.message().to_owned();
+        let (permanent, missing_table, auth) = match dialect {
+            Dialect::Postgres => (code.starts_with("22") || code.starts_with("23"), code == "42P01" || code == "3F000", code.starts_with("28")),
+            Dialect::MySql => (
+                code.starts_with("22") || code.starts_with("23") || code == "HY000" && message.contains("Incorrect"),
+                code == "42S02" || message.contains("Unknown database"),
+                code.starts_with("28") || message.contains("Access denied"),
+            ),
+            // SQLITE_CONSTRAINT (19 and its extended codes), TOOBIG,
+            // MISMATCH.
+            Dialect::Sqlite => (
+                matches!(code.as_str(), "18" | "19" | "20" | "275" | "531" | "787" | "1043" | "1299" | "1555" | "2067" | "2579" | "3091"),
+                message.contains("no such table"),
+                false,
+            ),
+        };
+        let hint = if missing_table {
+            " (create the tables with `wasp db init --config FILE`)"
+        } else if auth {
+            " (check the user name and password)"
+        } else {
+            ""
+        };
+        let code = if code.is_empty() { String::new() } else { format!(" [{code}]") };
+        SqlError { permanent, message: format!("{message}{code}{hint}") }
+    }
+}
+
+/// A connection to one database, shared by the sinks of a handler (one per
+/// table) and used from its worker thread.
+pub struct SqlClient {
+    runtime: tokio::runtime::Runtime,
+    connection: Mutex<Option<AnyConnection>>,
+    target: SqlTarget,
+}
+
+impl std::fmt::Debug for SqlClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqlClient").field("target", &self.target).finish_non_exhaustive()
+    }
+}
+
+impl SqlClient {
+    /// A client of `target`; nothing connects until the first use (a
+    /// database that is down delays delivery, not the start).
+    pub fn new(target: SqlTarget) -> std::io::Result<SqlClient> {
+        sqlx::any::install_default_drivers();
+        if let super::config::Location::File(path) = &target.location
+            && let Some(parent) = path.parent()
+        {
+            std::fs::create_dir_all(parent).map_err(|e| std::io::Error::new(e.kind(), format!("cannot create {}: {e}", parent.display())))?;
+        }
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        Ok(SqlClient { runtime, connection: Mutex::new(None), target })
+    }
+
+    /// Where it connects.
+    pub fn target(&self) -> &SqlTarget {
+        &self.target
+    }
+
+    /// Runs `work` on the connection (connecting first if needed). A
+    /// transient failure drops the connection, so that the next attempt
+    /// starts on a fresh one.
+    pub fn run<T>(&self, work: impl AsyncFnOnce(&mut AnyConnection) -> Result<T, sqlx::Error>) -> Result<T, SqlError> {
+        let taken = self.connection.lock().unwrap().take();
+        let dialect = self.target.dialect;
+        let (result, keep) = self.runtime.block_on(async {
+            let mut connection = match taken {
+                Some(c) => c,
+                None => {
+                    let url = self.target.connect_url();
+                    let timeout = self.target.connect_timeout;
+                    match tokio::time::timeout(timeout, AnyConnection::connect(&url)).await {
+                        Err(_) => return (Err(SqlError::transient(format!("no connection within {}", humantime::format_duration(timeout)))), None),
+                        Ok(Err(e)) => {
+                            let e = SqlError::from_sqlx(dialect, &e);
+                            return (Err(SqlError { permanent: false, message: format!("cannot connect: {}", e.message) }), None);
+                        }
+                        Ok(Ok(c)) => c,
+                    }
+                }
+            };
+            match tokio::time::timeout(STATEMENT_TIMEOUT, work(&mut connection)).await {
+                Ok(Ok(value)) => (Ok(value), Some(connection)),
+                Ok(Err(e)) => {
+                    let error = SqlError::from_sqlx(dialect, &e);
+                    let keep = error.permanent.then_some(connection);
+                    (Err(error), keep)
+                }
+                Err(_) => (Err(SqlError::transient(format!("no answer within {}", humantime::format_duration(STATEMENT_TIMEOUT)))), None),
+            }
+        });
+        *self.connection.lock().unwrap() = keep;
+        result
+    }
+
+    /// Runs each statement, in order, outside any transaction.
+    pub fn execute_all(&self, statements: &[String]) -> Result<(), SqlError> {
+        self.run(async |c| {
+            for sql in statements {
+                sqlx::raw_sql(sql).execute(&mut *c).await?;
+            }
+            Ok(())
+        })
+    }
+}
+
+/// A mapping's insert statements, prepared once.
+#[derive(Debug)]
+pub(crate) struct Inserts {
+    dialect: Dialect,
+    head: String,
+    tail: String,
+    columns: usize,
+    /// Rows per statement (the parameter limit divided by the columns).
+    pub(crate) rows_per_statement: usize,
+    full: String,
+}
+
+impl Inserts {
+    pub(crate) fn new(dialect: Dialect, mapping: &TableMapping, max_rows: usize) -> Inserts {
+        let columns: Vec<String> = mapping.columns.iter().map(|(_, c)| dialect.quote(c)).collect();
+        let head = format!("INSERT INTO {} ({}) VALUES ", dialect.quote(&mapping.table), columns.join(", "));
+        let tail = match dialect {
+            Dialect::Postgres | Dialect::Sqlite => " ON CONFLICT DO NOTHING".to_owned(),
+            Dialect::MySql => {
+                let key = dialect.quote(mapping.key_column());
+                format!(" ON DUPLICATE KEY UPDATE {key} = {key}")
+            }
+        };
+        let rows_per_statement = (MAX_PARAMETERS / columns.len().max(1)).clamp(1, max_rows.max(1));
+        let mut inserts = Inserts { dialect, head, tail, columns: columns.len(), rows_per_statement, full: String::new() };
+        inserts.full = inserts.sql(rows_per_statement);
+        inserts
+    }
+
+    /// The statement inserting `rows` rows.
+    pub(crate) fn sql(&self, rows: usize) -> String {
+        if rows == self.rows_per_statement && !self.full.is_empty() {
+            return self.full.clone();
+        }
+        let mut sql = String::with_capacity(self.head.len() + rows * self.columns * 5 + self.tail.len());
+        sql.push_str(&self.head);
+        let mut n = 0;
+        for row in 0..rows {
+            if row > 0 {
+                sql.push_str(", ");
+            }
+            sql.push('(');
+            for column in 0..self.columns {
+                if column > 0 {
+                    sql.push_str(", ");
+                }
+                n += 1;
+                sql.push_str(&self.dialect.placeholder(n));
+            }
+            sql.push(')');
+        }
+        sql.push_str(&self.tail);
+        sql
+    }
+}
+
+/// A row: one cell per mapped column.
+pub(crate) type Row = Vec<Option<String>>;
+
+/// The cell of a value: strings as they are, other values as their JSON
+/// text, `null` and absent as `NULL`.
+pub(crate) fn cell(value: Option<&Value>) -> Option<String> {
+    match value {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(other) => Some(other.to_string()),
+    }
+}
+
+/// The row of one record, or why the record cannot be one.
+pub(crate) fn row_of(mapping: &TableMapping, pointers: &[String], record: &[u8]) -> Result<Row, String> {
+    let value: Value = serde_json::from_slice(record).map_err(|e| format!("the record is not JSON: {e}"))?;
+    if !value.is_object() {
+        return Err("the record is not a JSON object".into());
+    }
+    let row: Row = pointers.iter().map(|p| cell(value.pointer(p))).collect();
+    if row[mapping.key].as_deref().is_none_or(str::is_empty) {
+        return Err(format!("the record has no `{}` (the key, column `{}`)", mapping.columns[mapping.key].0, mapping.key_column()));
+    }
+    Ok(row)
+}
+
+/// Inserts `rows` in one transaction.
+pub(crate) async fn insert_rows(connection: &mut AnyConnection, inserts: &Inserts, rows: &[Row]) -> Result<(), sqlx::Error> {
+    let mut tx = connection.begin().await?;
+    for chunk in rows.chunks(inserts.rows_per_statement) {
+        let sql = inserts.sql(chunk.len());
+        let mut query = sqlx::query(&sql);
+        for row in chunk {
+            for value in row {
+                query = query.bind(value.as_deref());
+            }
+        }
+        query.execute(&mut *tx).await?;
+    }
+    tx.commit().await
+}
+
+/// One table's sink.
+#[derive(Debug)]
+pub struct SqlSink {
+    client: Arc<SqlClient>,
+    mapping: TableMapping,
+    pointers: Vec<String>,
+    inserts: Inserts,
+    pending: Vec<Vec<u8>>,
+    mark: usize,
+    rejected: Vec<(usize, String)>,
+}
+
+impl SqlSink {
+    /// A sink writing the rows of `mapping` through `client`; `max_rows`
+    /// bounds the rows of one statement.
+    pub fn new(client: Arc<SqlClient>, mapping: TableMapping, max_rows: usize) -> SqlSink {
+        let pointers = mapping.columns.iter().map(|(p, _)| format!("/{p}")).collect();
+        let inserts = Inserts::new(client.target().dialect, &mapping, max_rows);
+        SqlSink { client, mapping, pointers, inserts, pending: Vec::new(), mark: 0, rejected: Vec::new() }
+    }
+
+    /// Inserts the rows one by one, after the database refused the batch
+    /// for the data of some row: the refused ones are rejected alone.
+    fn isolate(&mut self, rows: &[Row], indices: &[usize]) -> Result<(), SqlError> {
+        for (row, index) in rows.iter().zip(indices) {
+            let one = std::slice::from_ref(row);
+            match self.client.run(async |c| insert_rows(c, &self.inserts, one).await) {
+                Ok(()) => {}
+                Err(e) if e.permanent => self.rejected.push((*index, e.message)),
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Sink for SqlSink {
+    fn write(&mut self, record: &[u8]) -> std::io::Result<()> {
+        self.pending.push(record.to_vec());
+        Ok(())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.rejected.clear();
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let mut rows = Vec::with_capacity(self.pending.len());
+        let mut indices = Vec::with_capacity(self.pending.len());
+        for (index, record) in self.pending.iter().enumerate() {
+            match row_of(&self.mapping, &self.pointers, record) {
+                Ok(row) => {
+                    rows.push(row);
+                    indices.push(index);
+                }
+                Err(reason) => self.rejected.push((index, reason)),
+            }
+        }
+        if !rows.is_empty() {
+            match self.client.run(async |c| insert_rows(c, &self.inserts, &rows).await) {
+                Ok(()) => {}
+                Err(e) if e.permanent => self.isolate(&rows, &indices).map_err(SqlError::into_io)?,
+                Err(e) => return Err(e.into_io()),
+            }
+        }
+        self.pending.clear();
+        self.mark = 0;
+        Ok(())
+    }
+
+    fn location(&self) -> String {
+        format!("{} table {}", self.client.target().shown(), self.mapping.table)
+    }
+
+    fn mark(&mut self) {
+        self.mark = self.pending.len();
+    }
+
+    fn rollback(&mut self) -> std::io::Result<()> {
+        self.pending.truncate(self.mark);
+        Ok(())
+    }
+
+    fn retryable(&self, error: &std::io::Error) -> bool {
+        error.kind() != std::io::ErrorKind::InvalidData
+    }
+
+    fn take_rejected(&mut self) -> Vec<(usize, String)> {
+        std::mem::take(&mut self.rejected)
+    }
+}
