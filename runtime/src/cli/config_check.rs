@@ -96,7 +96,7 @@ pub fn run(path: &Path) -> anyhow::Result<ExitCode> {
                 }
             }
             Some(crate::builtin::BuiltinSettings::Jdbc(s)) => {
-                let mapped = if s.database_type.eq_ignore_ascii_case("h2") { " (databaseType h2: run by SQLite)" } else { "" };
+                let mapped = if s.database_type.eq_ignore_ascii_case("h2") { "; databaseType h2 is run by SQLite" } else { "" };
                 writeln!(out, "    jdbc {} ({}{mapped}), {} events a transaction", s.target.shown(), s.target.dialect.name(), s.max_batched)?;
                 for m in &s.mappings {
                     writeln!(out, "      {} -> table {} (key column {})", m.topic, m.table, m.key_column())?;
