@@ -16,6 +16,7 @@ mod file_outputs;
 mod filters;
 mod forgerock;
 mod http_output;
+mod jdbc;
 mod journal;
 mod languages;
 mod new;

@@ -185,7 +185,7 @@ impl SqlTarget {
             Location::Server { host, port, database } => {
                 let scheme = if self.dialect == Dialect::Postgres { "postgres" } else { "mysql" };
                 let user = self.username.as_deref().map(encode).unwrap_or_default();
-                let credentials = match (&self.username, &self.password) {
+                let credentials = match (&self.username, self.password.as_deref().filter(|p| !p.is_empty())) {
                     (Some(_), Some(p)) => format!("{user}:{}@", encode(p)),
                     (Some(_), None) => format!("{user}@"),
                     (None, _) => String::new(),
