@@ -196,11 +196,15 @@ fn seed_usage(db: Db, table: &str) -> Value {
 
 /// Every key of a JSON document, recursively.
 fn keys(value: &Value, out: &mut std::collections::BTreeSet<String>) {
-    if let Value::Object(map) = value {
-        for (k, v) in map {
-            out.insert(k.clone());
-            keys(v, out);
+    match value {
+        Value::Object(map) => {
+            for (k, v) in map {
+                out.insert(k.clone());
+                keys(v, out);
+            }
         }
+        Value::Array(items) => items.iter().for_each(|v| keys(v, out)),
+        _ => {}
     }
 }
 
