@@ -99,14 +99,13 @@ pub fn read(config: &Config, tenant: Option<&str>, topic: &str, id: &str) -> Res
     Ok(found)
 }
 
+/// A JDBC query handler's table: a client, the mapping, the topic's schema.
+type Table<'a> = (crate::outputs::sql::SqlClient, &'a crate::outputs::sql::TableMapping, Option<Value>);
+
 /// The query handler's table of `topic` when it is a JDBC handler: a
 /// client, the table's mapping, and the topic's schema (which types the
 /// columns read back).
-fn table<'a>(
-    config: &'a Config,
-    tenant: Option<&str>,
-    topic: &str,
-) -> Result<Option<(crate::outputs::sql::SqlClient, &'a crate::outputs::sql::TableMapping, Option<Value>)>, QueryFailure> {
+fn table<'a>(config: &'a Config, tenant: Option<&str>, topic: &str) -> Result<Option<Table<'a>>, QueryFailure> {
     let (handler, _) = query_handler(config, tenant, topic)?;
     let Some(BuiltinSettings::Jdbc(s)) = &handler.builtin else { return Ok(None) };
     let mapping = s.mappings.iter().find(|m| m.topic == topic).ok_or_else(|| QueryFailure::Database {
