@@ -398,6 +398,7 @@ fn connection_and_table_errors_are_named_retried_and_counted() {
     };
     let fx = Fixture::new();
     fx.config_doc(&json!({
+        "config": {"handlerForQueries": "missing-table"},
         "eventHandlers": [
             handler("wrong-password", Db::MariaDb, "jdbc:mariadb://127.0.0.1:3306/test", "root", "s3cret-wrong", "t"),
             handler("unknown-user", Db::Postgres, "jdbc:postgresql://127.0.0.1:5432/test", "no_such_user_wasp", "", "t"),
@@ -437,6 +438,13 @@ fn connection_and_table_errors_are_named_retried_and_counted() {
     let init = run_wasp(&["db", "init", "--config", "audit.json"], None, fx.path());
     assert!(String::from_utf8_lossy(&init.stdout).contains(&format!("{} table {}: ready", "postgresql://127.0.0.1:5432/test", space.table())));
     wait_for("the missing table's event", || rows(Db::Postgres, &space.table()).len() == 1);
+    // The sidecar queries the table too.
+    let (status, page) = http(&run.address, TOKEN, "GET", "/audit/access?_queryFilter=userId%20pr&_pageSize=10", "text/plain", "");
+    assert_eq!(status, 200, "{page}");
+    let page: Value = serde_json::from_str(&page).unwrap();
+    assert_eq!(page["result"], json!([event("errors", 1)]));
+    let (status, one) = http(&run.address, TOKEN, "GET", "/audit/access/errors-00001", "text/plain", "");
+    assert_eq!((status, serde_json::from_str::<Value>(&one).unwrap()), (200, event("errors", 1)));
     let (_, stderr) = run.terminate();
     assert!(!stderr.contains("s3cret-wrong"), "the password is never logged");
     assert!(stderr.contains("handler=wrong-password") && stderr.contains("Access denied"), "{stderr}");

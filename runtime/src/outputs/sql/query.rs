@@ -180,10 +180,15 @@ fn fetch(client: &SqlClient, select: &Translation) -> Result<Vec<Vec<Option<Stri
     })
 }
 
-/// A cell as text (columns of other types than text are read too).
+/// A cell as text (bytes as UTF-8; numbers and booleans of columns of
+/// other types as their text).
 fn text_of(row: &sqlx::any::AnyRow, i: usize) -> Option<String> {
     if let Ok(text) = row.try_get::<Option<String>, _>(i) {
         return text;
+    }
+    // MySQL/MariaDB `TEXT` columns come as bytes.
+    if let Ok(bytes) = row.try_get::<Option<Vec<u8>>, _>(i) {
+        return bytes.map(|b| String::from_utf8_lossy(&b).into_owned());
     }
     if let Ok(n) = row.try_get::<Option<i64>, _>(i) {
         return n.map(|n| n.to_string());

@@ -89,6 +89,8 @@ impl SqlError {
 pub struct SqlClient {
     runtime: tokio::runtime::Runtime,
     connection: Mutex<Option<AnyConnection>>,
+    /// PostgreSQL's own connection, for the sinks' array inserts.
+    postgres: Mutex<Option<sqlx::PgConnection>>,
     target: SqlTarget,
 }
 
@@ -109,7 +111,7 @@ impl SqlClient {
             std::fs::create_dir_all(parent).map_err(|e| std::io::Error::new(e.kind(), format!("cannot create {}: {e}", parent.display())))?;
         }
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-        Ok(SqlClient { runtime, connection: Mutex::new(None), target })
+        Ok(SqlClient { runtime, connection: Mutex::new(None), postgres: Mutex::new(None), target })
     }
 
     /// Where it connects.
@@ -121,7 +123,17 @@ impl SqlClient {
     /// transient failure drops the connection, so that the next attempt
     /// starts on a fresh one.
     pub fn run<T>(&self, work: impl AsyncFnOnce(&mut AnyConnection) -> Result<T, sqlx::Error>) -> Result<T, SqlError> {
-        let taken = self.connection.lock().unwrap().take();
+        self.run_on(&self.connection, work)
+    }
+
+    /// [`run`](Self::run) on a PostgreSQL connection (the target must be
+    /// PostgreSQL).
+    pub(crate) fn run_postgres<T>(&self, work: impl AsyncFnOnce(&mut sqlx::PgConnection) -> Result<T, sqlx::Error>) -> Result<T, SqlError> {
+        self.run_on(&self.postgres, work)
+    }
+
+    fn run_on<C: Connection, T>(&self, slot: &Mutex<Option<C>>, work: impl AsyncFnOnce(&mut C) -> Result<T, sqlx::Error>) -> Result<T, SqlError> {
+        let taken = slot.lock().unwrap().take();
         let dialect = self.target.dialect;
         let (result, keep) = self.runtime.block_on(async {
             let mut connection = match taken {
@@ -129,7 +141,7 @@ impl SqlClient {
                 None => {
                     let url = self.target.connect_url();
                     let timeout = self.target.connect_timeout;
-                    match tokio::time::timeout(timeout, AnyConnection::connect(&url)).await {
+                    match tokio::time::timeout(timeout, C::connect(&url)).await {
                         Err(_) => return (Err(SqlError::transient(format!("no connection within {}", humantime::format_duration(timeout)))), None),
                         Ok(Err(e)) => {
                             let e = SqlError::from_sqlx(dialect, &e);
@@ -149,7 +161,7 @@ impl SqlClient {
                 Err(_) => (Err(SqlError::transient(format!("no answer within {}", humantime::format_duration(STATEMENT_TIMEOUT)))), None),
             }
         });
-        *self.connection.lock().unwrap() = keep;
+        *slot.lock().unwrap() = keep;
         result
     }
 
@@ -174,6 +186,9 @@ pub(crate) struct Inserts {
     /// Rows per statement (the parameter limit divided by the columns).
     pub(crate) rows_per_statement: usize,
     full: String,
+    /// PostgreSQL: one statement for the whole batch, a text array per
+    /// column (`INSERT … SELECT * FROM UNNEST($1::text[], …)`).
+    pub(crate) unnest: Option<String>,
 }
 
 impl Inserts {
@@ -188,7 +203,11 @@ impl Inserts {
             }
         };
         let rows_per_statement = (MAX_PARAMETERS / columns.len().max(1)).clamp(1, max_rows.max(1));
-        let mut inserts = Inserts { dialect, head, tail, columns: columns.len(), rows_per_statement, full: String::new() };
+        let unnest = (dialect == Dialect::Postgres).then(|| {
+            let arrays: Vec<String> = (1..=columns.len()).map(|n| format!("${n}::text[]")).collect();
+            format!("INSERT INTO {} ({}) SELECT * FROM UNNEST({}){tail}", dialect.quote(&mapping.table), columns.join(", "), arrays.join(", "))
+        });
+        let mut inserts = Inserts { dialect, head, tail, columns: columns.len(), rows_per_statement, full: String::new(), unnest };
         inserts.full = inserts.sql(rows_per_statement);
         inserts
     }
@@ -262,6 +281,23 @@ pub(crate) async fn insert_rows(connection: &mut AnyConnection, inserts: &Insert
     tx.commit().await
 }
 
+/// Inserts `rows` with one statement binding a text array per column
+/// (PostgreSQL): atomic, and far fewer parameters to bind than one per cell.
+pub(crate) async fn insert_arrays(connection: &mut sqlx::PgConnection, sql: &str, rows: &[Row], columns: usize) -> Result<(), sqlx::Error> {
+    let mut arrays: Vec<Vec<Option<&str>>> = (0..columns).map(|_| Vec::with_capacity(rows.len())).collect();
+    for row in rows {
+        for (array, value) in arrays.iter_mut().zip(row) {
+            array.push(value.as_deref());
+        }
+    }
+    let mut query = sqlx::query::<sqlx::Postgres>(sql);
+    for array in arrays {
+        query = query.bind(array);
+    }
+    query.execute(connection).await?;
+    Ok(())
+}
+
 /// One table's sink.
 #[derive(Debug)]
 pub struct SqlSink {
@@ -283,12 +319,19 @@ impl SqlSink {
         SqlSink { client, mapping, pointers, inserts, pending: Vec::new(), mark: 0, rejected: Vec::new() }
     }
 
+    /// Inserts `rows` in one transaction.
+    fn insert(&self, rows: &[Row]) -> Result<(), SqlError> {
+        match &self.inserts.unnest {
+            Some(sql) => self.client.run_postgres(async |c| insert_arrays(c, sql, rows, self.mapping.columns.len()).await),
+            None => self.client.run(async |c| insert_rows(c, &self.inserts, rows).await),
+        }
+    }
+
     /// Inserts the rows one by one, after the database refused the batch
     /// for the data of some row: the refused ones are rejected alone.
     fn isolate(&mut self, rows: &[Row], indices: &[usize]) -> Result<(), SqlError> {
         for (row, index) in rows.iter().zip(indices) {
-            let one = std::slice::from_ref(row);
-            match self.client.run(async |c| insert_rows(c, &self.inserts, one).await) {
+            match self.insert(std::slice::from_ref(row)) {
                 Ok(()) => {}
                 Err(e) if e.permanent => self.rejected.push((*index, e.message)),
                 Err(e) => return Err(e),
@@ -321,7 +364,7 @@ impl Sink for SqlSink {
             }
         }
         if !rows.is_empty() {
-            match self.client.run(async |c| insert_rows(c, &self.inserts, &rows).await) {
+            match self.insert(&rows) {
                 Ok(()) => {}
                 Err(e) if e.permanent => self.isolate(&rows, &indices).map_err(SqlError::into_io)?,
                 Err(e) => return Err(e.into_io()),

@@ -73,6 +73,12 @@ fn inserts_skip_existing_keys_in_each_dialect() {
         pg,
         "INSERT INTO \"audit\".\"auditaccess\" (\"id\", \"timestamp_\", \"userid\", \"headers\", \"elapsed\") VALUES ($1, $2, $3, $4, $5), ($6, $7, $8, $9, $10) ON CONFLICT DO NOTHING"
     );
+    // PostgreSQL's sinks insert a batch as one statement of text arrays.
+    assert_eq!(
+        Inserts::new(Dialect::Postgres, &m, 100).unnest.unwrap(),
+        "INSERT INTO \"audit\".\"auditaccess\" (\"id\", \"timestamp_\", \"userid\", \"headers\", \"elapsed\") SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) ON CONFLICT DO NOTHING"
+    );
+    assert_eq!(Inserts::new(Dialect::MySql, &m, 100).unnest, None);
     let my = Inserts::new(Dialect::MySql, &m, 100).sql(1);
     assert_eq!(my, "INSERT INTO `audit`.`auditaccess` (`id`, `timestamp_`, `userid`, `headers`, `elapsed`) VALUES (?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE `id` = `id`");
     let lite = Inserts::new(Dialect::Sqlite, &m, 100).sql(1);
