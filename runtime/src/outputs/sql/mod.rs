@@ -6,9 +6,10 @@
 //! - [`config`]: where to connect (JDBC URLs mapped to native drivers, H2
 //!   to SQLite) and how a record becomes a row (a table and its columns,
 //!   each filled from a JSON pointer of the record).
-//! - [`sink`]: batched, idempotent inserts: each flush is one transaction
-//!   of multi-row `INSERT`s that skip a row whose key (`_id`) is already
-//!   there (PostgreSQL and SQLite `ON CONFLICT DO NOTHING`, MySQL/MariaDB
+//! - [`sink`]: batched, idempotent inserts: each flush is one statement of
+//!   text arrays (PostgreSQL) or one transaction of multi-row `INSERT`s,
+//!   skipping a row whose key (`_id`) is already there (PostgreSQL and
+//!   SQLite `ON CONFLICT DO NOTHING`, MySQL/MariaDB
 //!   `ON DUPLICATE KEY UPDATE key = key`), so that a retry after a lost
 //!   acknowledgement never duplicates a row. The events are acknowledged
 //!   after the commit; connection loss, a wrong password or a missing table

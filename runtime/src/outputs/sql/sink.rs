@@ -252,13 +252,31 @@ pub(crate) fn cell(value: Option<&Value>) -> Option<String> {
     }
 }
 
+/// A JSON pointer split into its unescaped steps, once (walking it then
+/// allocates nothing, unlike `Value::pointer`).
+pub(crate) fn steps(pointer: &str) -> Vec<String> {
+    pointer.trim_start_matches('/').split('/').map(|s| s.replace("~1", "/").replace("~0", "~")).collect()
+}
+
+/// The value at `steps` (object keys, array indexes).
+fn at<'v>(mut value: &'v Value, steps: &[String]) -> Option<&'v Value> {
+    for step in steps {
+        value = match value {
+            Value::Object(map) => map.get(step)?,
+            Value::Array(items) => items.get(step.parse::<usize>().ok()?)?,
+            _ => return None,
+        };
+    }
+    Some(value)
+}
+
 /// The row of one record, or why the record cannot be one.
-pub(crate) fn row_of(mapping: &TableMapping, pointers: &[String], record: &[u8]) -> Result<Row, String> {
+pub(crate) fn row_of(mapping: &TableMapping, pointers: &[Vec<String>], record: &[u8]) -> Result<Row, String> {
     let value: Value = serde_json::from_slice(record).map_err(|e| format!("the record is not JSON: {e}"))?;
     if !value.is_object() {
         return Err("the record is not a JSON object".into());
     }
-    let row: Row = pointers.iter().map(|p| cell(value.pointer(p))).collect();
+    let row: Row = pointers.iter().map(|p| cell(at(&value, p))).collect();
     if row[mapping.key].as_deref().is_none_or(str::is_empty) {
         return Err(format!("the record has no `{}` (the key, column `{}`)", mapping.columns[mapping.key].0, mapping.key_column()));
     }
@@ -303,7 +321,7 @@ pub(crate) async fn insert_arrays(connection: &mut sqlx::PgConnection, sql: &str
 pub struct SqlSink {
     client: Arc<SqlClient>,
     mapping: TableMapping,
-    pointers: Vec<String>,
+    pointers: Vec<Vec<String>>,
     inserts: Inserts,
     pending: Vec<Vec<u8>>,
     mark: usize,
@@ -314,7 +332,7 @@ impl SqlSink {
     /// A sink writing the rows of `mapping` through `client`; `max_rows`
     /// bounds the rows of one statement.
     pub fn new(client: Arc<SqlClient>, mapping: TableMapping, max_rows: usize) -> SqlSink {
-        let pointers = mapping.columns.iter().map(|(p, _)| format!("/{p}")).collect();
+        let pointers = mapping.columns.iter().map(|(p, _)| steps(p)).collect();
         let inserts = Inserts::new(client.target().dialect, &mapping, max_rows);
         SqlSink { client, mapping, pointers, inserts, pending: Vec::new(), mark: 0, rejected: Vec::new() }
     }
