@@ -489,3 +489,38 @@ fn a_wasm_handler_writes_its_own_projection_through_an_sql_output() {
         assert_eq!(query::query(&client, &mapping, None, &request).unwrap().result, expected, "{table}");
     }
 }
+
+/// Settings errors name the setting; a handler whose database is nowhere
+/// (no `connectionPool`, no heap `JdbcDataSource`) parses — the data source
+/// may be in a parent heap — but is reported and runs disabled, its events
+/// dead-lettered with the reason.
+#[test]
+fn settings_are_checked_and_a_handler_without_a_database_is_named() {
+    let fx = Fixture::new();
+    let mut wrong = seed_usage(Db::Postgres, "t");
+    wrong["config"]["connectionPool"]["driverClassName"] = json!("com.mysql.cj.jdbc.Driver");
+    fx.config_doc(&json!({"eventHandlers": [wrong]}));
+    let check = run_wasp(&["config", "check", "audit.json"], None, fx.path());
+    let shown = String::from_utf8_lossy(&check.stdout);
+    assert!(shown.contains("connectionPool.driverClassName") && shown.contains("MySQL/MariaDB driver"), "{shown}");
+    let mut unmapped = seed_usage(Db::Postgres, "t");
+    unmapped["config"]["tableMappings"][0]["fieldToColumn"] = json!({"userId": "userid"});
+    fx.config_doc(&json!({"eventHandlers": [unmapped]}));
+    let shown = String::from_utf8_lossy(&run_wasp(&["config", "check", "audit.json"], None, fx.path()).stdout).into_owned();
+    assert!(shown.contains("tableMappings[0].fieldToColumn") && shown.contains("map `_id`"), "{shown}");
+
+    let mut nowhere = seed_usage(Db::Postgres, "t");
+    nowhere["config"].as_object_mut().unwrap().remove("connectionPool");
+    let config = fx.config_doc(&json!({"eventHandlers": [nowhere]}));
+    let check = run_wasp(&["config", "check", "audit.json"], None, fx.path());
+    let shown = String::from_utf8_lossy(&check.stdout);
+    assert_eq!(check.status.code(), Some(3), "{shown}");
+    assert!(shown.contains("handler `jdbc`: connectionPool: required"), "{shown}");
+    let audit = wasp::AuditService::from_config_file(&config).unwrap();
+    audit.publish("access", event("nowhere", 1)).unwrap();
+    audit.flush();
+    drop(audit);
+    let letters = fx.dead_letters("jdbc");
+    assert_eq!(letters.len(), 1);
+    assert!(letters[0].fault.message.contains("connectionPool: required"), "{:?}", letters[0].fault);
+}

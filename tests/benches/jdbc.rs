@@ -65,7 +65,7 @@ fn main() {
             // `wasp db init`, through the library.
             let parsed = wasp::config::Config::from_file(&config).unwrap();
             let Some(wasp::builtin::BuiltinSettings::Jdbc(settings)) = &parsed.forgerock_handlers[0].builtin else { unreachable!() };
-            let client = SqlClient::new(settings.target.clone()).unwrap();
+            let client = SqlClient::new(settings.target.clone().unwrap()).unwrap();
             schema::init_table(&client, &settings.mappings[0]).unwrap();
             let audit = wasp::AuditService::from_config_file(&config).unwrap();
             let started = Instant::now();

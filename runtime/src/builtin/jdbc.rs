@@ -31,8 +31,10 @@ use crate::outputs::sql::{Dialect, SqlTarget, TableMapping};
 pub struct JdbcSettings {
     /// `databaseType` as written (`h2` is run by SQLite).
     pub database_type: String,
-    /// Where it connects.
-    pub target: SqlTarget,
+    /// Where it connects: `None` when neither `connectionPool` nor a heap
+    /// `JdbcDataSource` says (ForgeRock allows the data source in a parent
+    /// heap): the handler then cannot run, and says so.
+    pub target: Option<SqlTarget>,
     /// `tableMappings`, in order.
     pub mappings: Vec<TableMapping>,
     /// `buffering.maxBatchedEvents` (default 100): events per transaction.
@@ -80,9 +82,11 @@ impl JdbcSettings {
         let database_type = string(settings, "", "databaseType")?
             .ok_or_else(|| SettingsError::new("databaseType", "required: postgresql, mysql, mariadb, sqlite or h2"))?;
         let dialect = Dialect::from_database_type(&database_type).map_err(|m| SettingsError::new("databaseType", m))?;
-        let pool = object(settings, "connectionPool", POOL_KEYS)?.ok_or_else(|| {
-            SettingsError::new("connectionPool", "required (with `jdbcUrl`), unless the route's heap declares a JdbcDataSource")
-        })?;
+        let mappings = table_mappings(settings)?;
+        let (max_batched, write_interval) = buffering(settings)?;
+        let Some(pool) = object(settings, "connectionPool", POOL_KEYS)? else {
+            return Ok(JdbcSettings { database_type, target: None, mappings, max_batched, write_interval });
+        };
         let url = string(pool, "connectionPool", "jdbcUrl")?.ok_or_else(|| SettingsError::new("connectionPool.jdbcUrl", "required: the database's JDBC URL"))?;
         let mut target = SqlTarget::from_url(&url, &data_dir.join("jdbc")).map_err(|m| SettingsError::new("connectionPool.jdbcUrl", m))?;
         if target.dialect != dialect {
@@ -114,8 +118,27 @@ impl JdbcSettings {
             integer(pool, "connectionPool", key)?;
         }
         boolean(pool, "connectionPool", "autoCommit")?;
-        let mappings = table_mappings(settings)?;
-        let (max_batched, write_interval) = match object(settings, "buffering", &["enabled", "writeInterval", "autoFlush", "maxBatchedEvents", "maxSize", "writerThreads"])? {
+        Ok(JdbcSettings { database_type, target: Some(target), mappings, max_batched, write_interval })
+    }
+
+    /// Where it connects, or why it cannot.
+    pub fn target(&self) -> Result<&SqlTarget, String> {
+        self.target.as_ref().ok_or_else(|| NO_DATABASE.to_owned())
+    }
+
+    /// The mappings of `topic`, with their index (the output index).
+    pub fn mappings_of<'a>(&'a self, topic: &'a str) -> impl Iterator<Item = (usize, &'a TableMapping)> + 'a {
+        self.mappings.iter().enumerate().filter(move |(_, m)| m.topic == topic)
+    }
+}
+
+/// Why a handler without a database cannot run.
+pub const NO_DATABASE: &str =
+    "connectionPool: required (with `jdbcUrl`), unless the route's heap declares a JdbcDataSource (one in a parent heap: give WASP the file that declares it)";
+
+/// `buffering`: events per transaction, and how long they may wait.
+fn buffering(settings: &Map<String, Value>) -> Result<(usize, Duration), SettingsError> {
+    Ok(match object(settings, "buffering", &["enabled", "writeInterval", "autoFlush", "maxBatchedEvents", "maxSize", "writerThreads"])? {
             None => (100, Duration::ZERO),
             Some(b) => {
                 let batched = integer(b, "buffering", "maxBatchedEvents")?.unwrap_or(100);
@@ -142,14 +165,7 @@ impl JdbcSettings {
                 };
                 (batched as usize, wait)
             }
-        };
-        Ok(JdbcSettings { database_type, target, mappings, max_batched, write_interval })
-    }
-
-    /// The mappings of `topic`, with their index (the output index).
-    pub fn mappings_of<'a>(&'a self, topic: &'a str) -> impl Iterator<Item = (usize, &'a TableMapping)> + 'a {
-        self.mappings.iter().enumerate().filter(move |(_, m)| m.topic == topic)
-    }
+        })
 }
 
 fn table_mappings(settings: &Map<String, Value>) -> Result<Vec<TableMapping>, SettingsError> {

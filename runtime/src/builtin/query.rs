@@ -112,7 +112,8 @@ fn table<'a>(config: &'a Config, tenant: Option<&str>, topic: &str) -> Result<Op
         handler: handler.qualified_name(),
         message: format!("tableMappings: topic `{topic}` has no table"),
     })?;
-    let client = crate::outputs::sql::SqlClient::new(s.target.clone())
+    let target = s.target().map_err(|message| QueryFailure::Database { handler: handler.qualified_name(), message })?;
+    let client = crate::outputs::sql::SqlClient::new(target.clone())
         .map_err(|e| QueryFailure::Database { handler: handler.qualified_name(), message: e.to_string() })?;
     Ok(Some((client, mapping, crate::service::schema_source(config, topic).ok())))
 }

@@ -17,7 +17,8 @@ pub fn init(path: &Path) -> anyhow::Result<ExitCode> {
     let mut databases: Vec<(String, SqlTarget, Vec<TableMapping>)> = Vec::new();
     for h in config.forgerock_handlers.iter().filter(|h| h.enabled) {
         if let Some(crate::builtin::BuiltinSettings::Jdbc(s)) = &h.builtin {
-            databases.push((h.qualified_name(), s.target.clone(), s.mappings.clone()));
+            let target = s.target().map_err(|m| anyhow::anyhow!("handler `{}`: {m}", h.qualified_name()))?;
+            databases.push((h.qualified_name(), target.clone(), s.mappings.clone()));
         }
     }
     for h in config.handlers.iter().filter(|h| h.enabled) {

@@ -262,7 +262,10 @@ fn builtin_parts(config: &Config, h: &crate::config::forgerock::ForgeRockHandler
     let root = h.tenant.as_ref().map(|t| config.tenants[t].output_root.as_path());
     match settings {
         BuiltinSettings::Jdbc(s) => {
-            let opened = crate::outputs::sql::SqlClient::new(s.target.clone())
+            let opened = s
+                .target()
+                .cloned()
+                .and_then(|target| crate::outputs::sql::SqlClient::new(target).map_err(|e| e.to_string()))
                 .map(|client| {
                     let client = Arc::new(client);
                     let mut sinks: Vec<Box<dyn crate::outputs::Sink>> = Vec::new();
