@@ -225,7 +225,7 @@ fn event(run: &str, i: usize) -> Value {
     json!({
         "_id": format!("{run}-{i:05}"), "timestamp": format!("2026-12-05T07:{:02}:{:02}.000Z", i / 60 % 60, i % 60),
         "eventName": "AM-ACCESS-OUTCOME", "transactionId": format!("tx-{i}"),
-        "userId": if i % 7 == 0 { HOSTILE.to_owned() } else { format!("user{i}") },
+        "userId": if i.is_multiple_of(7) { HOSTILE.to_owned() } else { format!("user{i}") },
         "trackingIds": [format!("track-{i}")],
         "server": {"ip": "10.0.0.1", "port": 8080}, "client": {"ip": "203.0.113.7", "port": 40000 + i},
         "request": {"protocol": "CREST", "operation": "READ"},
