@@ -270,13 +270,43 @@ fn at<'v>(mut value: &'v Value, steps: &[String]) -> Option<&'v Value> {
     Some(value)
 }
 
-/// The row of one record, or why the record cannot be one.
-pub(crate) fn row_of(mapping: &TableMapping, pointers: &[Vec<String>], record: &[u8]) -> Result<Row, String> {
-    let value: Value = serde_json::from_slice(record).map_err(|e| format!("the record is not JSON: {e}"))?;
+/// The value at `steps`, taken out of `value` (left `null`).
+fn take_at(mut value: &mut Value, steps: &[String]) -> Option<Value> {
+    for step in steps {
+        value = match value {
+            Value::Object(map) => map.get_mut(step)?,
+            Value::Array(items) => items.get_mut(step.parse::<usize>().ok()?)?,
+            _ => return None,
+        };
+    }
+    Some(std::mem::take(value))
+}
+
+/// Whether no pointer lies inside another (then each field can be taken
+/// out of the parsed record instead of copied).
+pub(crate) fn disjoint(pointers: &[Vec<String>]) -> bool {
+    pointers.iter().enumerate().all(|(i, a)| pointers.iter().enumerate().all(|(j, b)| i == j || !(a.starts_with(b) || b.starts_with(a))))
+}
+
+/// The row of one record, or why the record cannot be one. With
+/// `disjoint` pointers, the values are moved out of the parsed record.
+pub(crate) fn row_of(mapping: &TableMapping, pointers: &[Vec<String>], disjoint: bool, record: &[u8]) -> Result<Row, String> {
+    let mut value: Value = serde_json::from_slice(record).map_err(|e| format!("the record is not JSON: {e}"))?;
     if !value.is_object() {
         return Err("the record is not a JSON object".into());
     }
-    let row: Row = pointers.iter().map(|p| cell(at(&value, p))).collect();
+    let row: Row = if disjoint {
+        pointers
+            .iter()
+            .map(|p| match take_at(&mut value, p) {
+                None | Some(Value::Null) => None,
+                Some(Value::String(s)) => Some(s),
+                Some(other) => Some(other.to_string()),
+            })
+            .collect()
+    } else {
+        pointers.iter().map(|p| cell(at(&value, p))).collect()
+    };
     if row[mapping.key].as_deref().is_none_or(str::is_empty) {
         return Err(format!("the record has no `{}` (the key, column `{}`)", mapping.columns[mapping.key].0, mapping.key_column()));
     }
@@ -322,6 +352,7 @@ pub struct SqlSink {
     client: Arc<SqlClient>,
     mapping: TableMapping,
     pointers: Vec<Vec<String>>,
+    disjoint: bool,
     inserts: Inserts,
     pending: Vec<Vec<u8>>,
     mark: usize,
@@ -332,9 +363,10 @@ impl SqlSink {
     /// A sink writing the rows of `mapping` through `client`; `max_rows`
     /// bounds the rows of one statement.
     pub fn new(client: Arc<SqlClient>, mapping: TableMapping, max_rows: usize) -> SqlSink {
-        let pointers = mapping.columns.iter().map(|(p, _)| steps(p)).collect();
+        let pointers: Vec<Vec<String>> = mapping.columns.iter().map(|(p, _)| steps(p)).collect();
+        let disjoint = disjoint(&pointers);
         let inserts = Inserts::new(client.target().dialect, &mapping, max_rows);
-        SqlSink { client, mapping, pointers, inserts, pending: Vec::new(), mark: 0, rejected: Vec::new() }
+        SqlSink { client, mapping, pointers, disjoint, inserts, pending: Vec::new(), mark: 0, rejected: Vec::new() }
     }
 
     /// Inserts `rows` in one transaction.
@@ -373,7 +405,7 @@ impl Sink for SqlSink {
         let mut rows = Vec::with_capacity(self.pending.len());
         let mut indices = Vec::with_capacity(self.pending.len());
         for (index, record) in self.pending.iter().enumerate() {
-            match row_of(&self.mapping, &self.pointers, record) {
+            match row_of(&self.mapping, &self.pointers, self.disjoint, record) {
                 Ok(row) => {
                     rows.push(row);
                     indices.push(index);

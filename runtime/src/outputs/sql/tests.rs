@@ -113,6 +113,21 @@ fn hostile_filter_values_are_bind_parameters() {
 }
 
 #[test]
+fn fields_are_taken_out_only_when_no_column_holds_another() {
+    use super::sink::{disjoint, row_of, steps};
+    let m = mapping("t");
+    let pointers: Vec<Vec<String>> = m.columns.iter().map(|(p, _)| steps(p)).collect();
+    assert!(disjoint(&pointers));
+    let record = br#"{"_id": "a", "userId": "u", "http": {"request": {"headers": {"h": [1]}}}, "response": {"elapsedTime": 7}}"#;
+    let row = vec![Some("a".into()), None, Some("u".into()), Some(r#"{"h":[1]}"#.into()), Some("7".into())];
+    assert_eq!(row_of(&m, &pointers, true, record).unwrap(), row);
+    assert_eq!(row_of(&m, &pointers, false, record).unwrap(), row);
+    let nested = [steps("http/request"), steps("http/request/method"), steps("a~1b")];
+    assert!(!disjoint(&nested));
+    assert_eq!(nested[2], vec!["a/b".to_owned()]);
+}
+
+#[test]
 fn rows_read_back_as_typed_events() {
     let m = mapping("t");
     let schema: serde_json::Value = serde_json::from_str(crate::schema::standard_source("access").unwrap()).unwrap();
