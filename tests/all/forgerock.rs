@@ -43,18 +43,18 @@ fn a_class_without_an_output_yet_is_refused_as_not_supported_yet() {
     let fx = Fixture::new();
     let config = fx.config_doc(&json!({
         "eventHandlers": [{
-            "class": "org.forgerock.audit.handlers.jdbc.JdbcAuditEventHandler",
-            "config": {"name": "jdbc", "topics": ["access"], "databaseType": "h2"}
+            "class": "org.forgerock.audit.handlers.jms.JmsAuditEventHandler",
+            "config": {"name": "jms", "topics": ["access"]}
         }]
     }));
     let err = AuditService::from_config_file(&config).err().expect("refused");
     assert!(matches!(err, BuildError::NotSupported { .. }), "{err:?}");
-    assert!(err.to_string().starts_with("handler `jdbc`: class `org.forgerock.audit.handlers.jdbc.JdbcAuditEventHandler` is recognised but not supported yet"), "{err}");
+    assert!(err.to_string().starts_with("handler `jms`: class `org.forgerock.audit.handlers.jms.JmsAuditEventHandler` is recognised but not supported yet"), "{err}");
     // Disabled, it is recognised and the service runs.
     let config = fx.config_doc(&json!({
         "eventHandlers": [{
-            "class": "org.forgerock.audit.handlers.jdbc.JdbcAuditEventHandler",
-            "config": {"name": "jdbc", "topics": ["access"], "enabled": "false", "databaseType": "h2"}
+            "class": "org.forgerock.audit.handlers.jms.JmsAuditEventHandler",
+            "config": {"name": "jms", "topics": ["access"], "enabled": "false"}
         }]
     }));
     AuditService::from_config_file(&config).unwrap().shutdown();

@@ -19,6 +19,7 @@ mod file_outputs;
 mod filters;
 mod forgerock;
 mod http_output;
+mod jdbc;
 mod journal;
 mod languages;
 mod network_outputs;

@@ -12,6 +12,7 @@
 pub mod csv;
 pub mod elasticsearch;
 pub mod jms;
+pub mod jdbc;
 pub mod json;
 pub mod json_stdout;
 pub mod query;
@@ -66,6 +67,8 @@ pub enum BuiltinSettings {
     Elasticsearch(elasticsearch::ElasticsearchSettings),
     /// `JmsAuditEventHandler`.
     Jms(jms::JmsSettings),
+    /// `JdbcAuditEventHandler`.
+    Jdbc(jdbc::JdbcSettings),
 }
 
 impl BuiltinSettings {
@@ -86,7 +89,7 @@ impl BuiltinSettings {
             HandlerClass::Splunk => BuiltinSettings::Splunk(splunk::SplunkSettings::from_settings(settings, base_dir)?),
             HandlerClass::Elasticsearch => BuiltinSettings::Elasticsearch(elasticsearch::ElasticsearchSettings::from_settings(settings, base_dir)?),
             HandlerClass::Jms => BuiltinSettings::Jms(jms::JmsSettings::from_settings(settings)?),
-            _ => return Ok(None),
+            HandlerClass::Jdbc => BuiltinSettings::Jdbc(jdbc::JdbcSettings::from_settings(settings, data_dir)?),
         }))
     }
 
@@ -99,7 +102,8 @@ impl BuiltinSettings {
             | BuiltinSettings::Syslog(_)
             | BuiltinSettings::Splunk(_)
             | BuiltinSettings::Elasticsearch(_)
-            | BuiltinSettings::Jms(_) => None,
+            | BuiltinSettings::Jms(_)
+            | BuiltinSettings::Jdbc(_) => None,
         }
     }
 
@@ -112,7 +116,8 @@ impl BuiltinSettings {
             | BuiltinSettings::Syslog(_)
             | BuiltinSettings::Splunk(_)
             | BuiltinSettings::Elasticsearch(_)
-            | BuiltinSettings::Jms(_) => None,
+            | BuiltinSettings::Jms(_)
+            | BuiltinSettings::Jdbc(_) => None,
         }
     }
 }

@@ -32,9 +32,17 @@ pub enum QueryFailure {
     /// The tenant is not configured.
     #[error("no tenant `{0}` is configured")]
     UnknownTenant(String),
-    /// `handlerForQueries` names no JSON or CSV handler.
-    #[error("handlerForQueries `{0}` is not an enabled JSON or CSV file handler")]
+    /// `handlerForQueries` names no JSON, CSV or JDBC handler.
+    #[error("handlerForQueries `{0}` is not an enabled JSON, CSV or JDBC handler")]
     NotAFileHandler(String),
+    /// The database of a JDBC query handler failed.
+    #[error("{handler}: {message}")]
+    Database {
+        /// The handler (its database and table).
+        handler: String,
+        /// What failed.
+        message: String,
+    },
     /// The handler does not receive the topic.
     #[error("handler `{handler}` does not receive topic `{topic}`")]
     UnknownTopic {
@@ -69,12 +77,18 @@ pub enum QueryFailure {
 /// Runs a query over the records of `topic` kept by the query handler of
 /// `tenant` (`None`: of the top-level events).
 pub fn query(config: &Config, tenant: Option<&str>, topic: &str, request: &QueryRequest) -> Result<QueryPage, QueryFailure> {
+    if let Some((client, mapping, schema)) = table(config, tenant, topic)? {
+        return crate::outputs::sql::query::query(&client, mapping, schema.as_ref(), request).map_err(|e| database(&client, mapping, e));
+    }
     let events = events(config, tenant, topic)?;
     crate::query::run(request, events)
 }
 
 /// The event of `topic` with this `_id` (the last written, if repeated).
 pub fn read(config: &Config, tenant: Option<&str>, topic: &str, id: &str) -> Result<Option<Value>, QueryFailure> {
+    if let Some((client, mapping, schema)) = table(config, tenant, topic)? {
+        return crate::outputs::sql::query::read(&client, mapping, schema.as_ref(), id).map_err(|e| database(&client, mapping, e));
+    }
     let mut found = None;
     for event in events(config, tenant, topic)? {
         let event = event?;
@@ -85,8 +99,36 @@ pub fn read(config: &Config, tenant: Option<&str>, topic: &str, id: &str) -> Res
     Ok(found)
 }
 
-/// Every record of `topic`, oldest first, as the event it was.
-fn events(config: &Config, tenant: Option<&str>, topic: &str) -> Result<impl Iterator<Item = Result<Value, QueryFailure>>, QueryFailure> {
+/// A JDBC query handler's table: a client, the mapping, the topic's schema.
+type Table<'a> = (crate::outputs::sql::SqlClient, &'a crate::outputs::sql::TableMapping, Option<Value>);
+
+/// The query handler's table of `topic` when it is a JDBC handler: a
+/// client, the table's mapping, and the topic's schema (which types the
+/// columns read back).
+fn table<'a>(config: &'a Config, tenant: Option<&str>, topic: &str) -> Result<Option<Table<'a>>, QueryFailure> {
+    let (handler, _) = query_handler(config, tenant, topic)?;
+    let Some(BuiltinSettings::Jdbc(s)) = &handler.builtin else { return Ok(None) };
+    let mapping = s.mappings.iter().find(|m| m.topic == topic).ok_or_else(|| QueryFailure::Database {
+        handler: handler.qualified_name(),
+        message: format!("tableMappings: topic `{topic}` has no table"),
+    })?;
+    let target = s.target().map_err(|message| QueryFailure::Database { handler: handler.qualified_name(), message })?;
+    let client = crate::outputs::sql::SqlClient::new(target.clone())
+        .map_err(|e| QueryFailure::Database { handler: handler.qualified_name(), message: e.to_string() })?;
+    Ok(Some((client, mapping, crate::service::schema_source(config, topic).ok())))
+}
+
+fn database(client: &crate::outputs::sql::SqlClient, mapping: &crate::outputs::sql::TableMapping, e: crate::outputs::sql::sink::SqlError) -> QueryFailure {
+    QueryFailure::Database { handler: format!("{} table {}", client.target().shown(), mapping.table), message: e.message }
+}
+
+/// The enabled `handlerForQueries` of `tenant` receiving `topic`, and the
+/// tenant's output root.
+fn query_handler<'a>(
+    config: &'a Config,
+    tenant: Option<&str>,
+    topic: &str,
+) -> Result<(&'a crate::config::forgerock::ForgeRockHandlerConfig, Option<&'a std::path::Path>), QueryFailure> {
     let (name, root) = match tenant {
         None => (config.audit.handler_for_queries.as_deref(), None),
         Some(t) => {
@@ -103,6 +145,13 @@ fn events(config: &Config, tenant: Option<&str>, topic: &str) -> Result<impl Ite
     if !handler.topics.iter().any(|t| t == topic) {
         return Err(QueryFailure::UnknownTopic { handler: name.to_owned(), topic: topic.to_owned() });
     }
+    Ok((handler, root))
+}
+
+/// Every record of `topic`, oldest first, as the event it was.
+fn events(config: &Config, tenant: Option<&str>, topic: &str) -> Result<impl Iterator<Item = Result<Value, QueryFailure>>, QueryFailure> {
+    let (handler, root) = query_handler(config, tenant, topic)?;
+    let name = handler.name.as_str();
     let reader = match &handler.builtin {
         Some(BuiltinSettings::Json(s)) => Reader {
             dir: s.log_directory.clone(),

@@ -111,6 +111,24 @@ pub fn run(path: &Path) -> anyhow::Result<ExitCode> {
                     }
                 }
             },
+            Some(crate::builtin::BuiltinSettings::Jdbc(s)) => {
+                let mapped = if s.database_type.eq_ignore_ascii_case("h2") { "; databaseType h2 is run by SQLite" } else { "" };
+                match &s.target {
+                    Some(t) => writeln!(out, "    jdbc {} ({}{mapped}), {} events a transaction", t.shown(), t.dialect.name(), s.max_batched)?,
+                    None => problems.push(format!("handler `{name}`: {}", crate::builtin::jdbc::NO_DATABASE)),
+                }
+                for m in &s.mappings {
+                    writeln!(out, "      {} -> table {} (key column {})", m.topic, m.table, m.key_column())?;
+                }
+                for topic in h.topics.iter().filter(|t| s.mappings_of(t).next().is_none()) {
+                    problems.push(format!("handler `{name}`: tableMappings: topic `{topic}` has no table mapping (its events would be dead-lettered)"));
+                }
+                if let (true, Some((host, port))) = (h.enabled, s.target.as_ref().and_then(|t| t.host_port()))
+                    && let Err(e) = crate::outputs::check_network(host, port, || Ok(()))
+                {
+                    problems.push(format!("handler `{name}`: connectionPool.jdbcUrl: {e}"));
+                }
+            }
             None => {}
         }
         if let Some(security) = h.builtin.as_ref().and_then(|b| b.security())

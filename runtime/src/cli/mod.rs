@@ -12,6 +12,7 @@
 mod client;
 mod config_check;
 mod deploy;
+mod db;
 mod new;
 mod dlq;
 mod files;
@@ -360,6 +361,11 @@ enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
+    /// Prepare the databases of the JDBC handlers and `sql` outputs.
+    Db {
+        #[command(subcommand)]
+        command: DbCommand,
+    },
     /// Say which WASP world (and WIT version) a component implements and what
     /// it imports, or exactly why it does not fit.
     Check {
@@ -399,6 +405,19 @@ enum SidecarCommand {
         /// Generate a new random token and print it with its hash.
         #[arg(long, conflicts_with = "token")]
         generate: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum DbCommand {
+    /// Create the tables the JDBC handlers' `tableMappings` and the WASM
+    /// handlers' `sql` outputs describe (and their schema or database),
+    /// where missing; check that existing ones have every mapped column.
+    /// Idempotent. Exit code 3 if a database cannot be prepared.
+    Init {
+        /// The configuration file.
+        #[arg(long, short)]
+        config: PathBuf,
     },
 }
 
@@ -487,6 +506,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Config { command: ConfigCommand::Check { config } } => config_check::run(&config),
+        Command::Db { command: DbCommand::Init { config } } => db::init(&config),
         Command::Keygen { out } => files::keygen(&out),
         Command::Journal { command: JournalCommand::Verify { dir } } => files::verify_journal(&dir),
         Command::Verify { dir, topic, key, prefix, suffix, quote, delimiter, open } => files::verify(&files::VerifyArgs {

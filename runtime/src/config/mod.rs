@@ -359,7 +359,8 @@ fn select_audit_service(document: Value) -> Result<(Value, ServicePath), (String
     let found = heap.iter().position(|v| is_service(v) && v.get("name").and_then(Value::as_str) == Some(wanted.as_str()));
     match found {
         Some(i) => {
-            let service = heap.into_iter().nth(i).expect("found");
+            let mut service = heap[i].clone();
+            use_heap_data_source(&mut service, &heap);
             Ok((service, ServicePath { prefix: format!("heap[{i}]"), properties, secret_stores }))
         }
         None => {
@@ -371,6 +372,51 @@ fn select_audit_service(document: Value) -> Result<(Value, ServicePath), (String
                     "the audit service `{wanted}` is not declared in this file's heap (audit services here: {declared}); it may be in a parent heap (config.json): give WASP the file that declares it"
                 ),
             ))
+        }
+    }
+}
+
+/// A route's heap may declare the database of its JDBC handlers as a
+/// `JdbcDataSource` (ForgeRock's example names it `AuditDataSource`): a
+/// `JdbcAuditEventHandler` without `connectionPool` connects to it, its
+/// `properties.url` (or `url`/`jdbcUrl`) and `username` taken as
+/// `connectionPool.jdbcUrl` and `username`, and its `password` if written
+/// in the configuration (`passwordSecretId` needs secret stores, not built
+/// yet). With several data sources, the one named `AuditDataSource` (or
+/// `AuditService`) is used.
+fn use_heap_data_source(service: &mut Value, heap: &[Value]) {
+    let sources: Vec<&Value> = heap.iter().filter(|v| v.get("type").and_then(Value::as_str) == Some("JdbcDataSource")).collect();
+    let source = match sources.as_slice() {
+        [] => return,
+        [one] => *one,
+        many => match many.iter().find(|v| matches!(v.get("name").and_then(Value::as_str), Some("AuditDataSource" | "AuditService"))) {
+            Some(source) => *source,
+            None => return,
+        },
+    };
+    let Some(config) = source.get("config").and_then(Value::as_object) else { return };
+    let url = config
+        .get("properties")
+        .and_then(|p| p.get("url"))
+        .or_else(|| config.get("url"))
+        .or_else(|| config.get("jdbcUrl"))
+        .cloned();
+    let mut pool = serde_json::Map::new();
+    if let Some(url) = url {
+        pool.insert("jdbcUrl".into(), url);
+    }
+    for key in ["username", "password", "passwordSecretId", "secretsProvider", "driverClassName", "dataSourceClassName"] {
+        if let Some(value) = config.get(key) {
+            pool.insert(key.into(), value.clone());
+        }
+    }
+    let Some(handlers) = service.get_mut("config").and_then(|c| c.get_mut("eventHandlers")).and_then(Value::as_array_mut) else { return };
+    for handler in handlers {
+        let jdbc = handler.get("class").and_then(Value::as_str).is_some_and(|c| c.ends_with("JdbcAuditEventHandler"));
+        if let (true, Some(config)) = (jdbc, handler.get_mut("config").and_then(Value::as_object_mut))
+            && !config.contains_key("connectionPool")
+        {
+            config.insert("connectionPool".into(), Value::Object(pool.clone()));
         }
     }
 }

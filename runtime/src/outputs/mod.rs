@@ -19,6 +19,7 @@ pub mod nats;
 pub mod redis_stream;
 pub mod rotation;
 pub mod splunk;
+pub mod sql;
 pub mod stdout;
 pub mod syslog;
 
@@ -50,6 +51,9 @@ pub enum OutputConfig {
     RedisStream(redis_stream::RedisStreamConfig),
     /// Messages published to an MQTT broker with QoS 1.
     Mqtt(mqtt::MqttOutputConfig),
+    /// Rows of a database table (PostgreSQL, MySQL/MariaDB, SQLite): each
+    /// record a JSON object, its fields mapped to columns.
+    Sql(sql::SqlOutputConfig),
 }
 
 impl OutputConfig {
@@ -66,6 +70,7 @@ impl OutputConfig {
             OutputConfig::Amqp(_) => "amqp",
             OutputConfig::RedisStream(_) => "redis-stream",
             OutputConfig::Mqtt(_) => "mqtt",
+            OutputConfig::Sql(_) => "sql",
         }
     }
 
@@ -82,7 +87,8 @@ impl OutputConfig {
             | OutputConfig::Nats(_)
             | OutputConfig::Amqp(_)
             | OutputConfig::RedisStream(_)
-            | OutputConfig::Mqtt(_) => {}
+            | OutputConfig::Mqtt(_)
+            | OutputConfig::Sql(_) => {}
         }
     }
 
@@ -105,6 +111,7 @@ impl OutputConfig {
             OutputConfig::Amqp(c) => c.validate(),
             OutputConfig::RedisStream(c) => c.validate(),
             OutputConfig::Mqtt(c) => c.validate(),
+            OutputConfig::Sql(c) => c.validate(),
         }
     }
 
@@ -121,6 +128,11 @@ impl OutputConfig {
             OutputConfig::Http(c) => Box::new(http::HttpSink::new(c)?),
             OutputConfig::Elasticsearch(c) => Box::new(elasticsearch::ElasticsearchSink::for_documents(c.target(), c.index.clone())?),
             OutputConfig::Splunk(c) => Box::new(splunk::SplunkSink::new(c.target())?),
+            OutputConfig::Sql(c) => {
+                let invalid = |m: String| std::io::Error::new(std::io::ErrorKind::InvalidInput, m);
+                let client = sql::SqlClient::new(c.target(shown).map_err(invalid)?)?;
+                Box::new(sql::SqlSink::new(std::sync::Arc::new(client), c.mapping().map_err(invalid)?, 10_000))
+            }
             OutputConfig::Nats(_) | OutputConfig::Amqp(_) | OutputConfig::RedisStream(_) | OutputConfig::Mqtt(_) => {
                 self.build_broker().expect("a broker output")?
             }
@@ -143,7 +155,8 @@ impl OutputConfig {
             | OutputConfig::Syslog(_)
             | OutputConfig::Http(_)
             | OutputConfig::Elasticsearch(_)
-            | OutputConfig::Splunk(_) => return None,
+            | OutputConfig::Splunk(_)
+            | OutputConfig::Sql(_) => return None,
         })
     }
 
@@ -160,7 +173,8 @@ impl OutputConfig {
             | OutputConfig::Syslog(_)
             | OutputConfig::Http(_)
             | OutputConfig::Elasticsearch(_)
-            | OutputConfig::Splunk(_) => return None,
+            | OutputConfig::Splunk(_)
+            | OutputConfig::Sql(_) => return None,
         })
     }
 }
@@ -217,6 +231,13 @@ impl OutputConfig {
             OutputConfig::Splunk(c) => {
                 let (host, port) = url_host_port(&c.url).ok_or_else(|| format!("url: `{}` names no host", c.url))?;
                 check_network(&host, port, || splunk::SplunkSink::new(c.target()).map(drop))
+            }
+            OutputConfig::Sql(c) => {
+                let target = c.target(Path::new("."))?;
+                match target.host_port() {
+                    Some((host, port)) => check_network(host, port, || Ok(())),
+                    None => Ok(()),
+                }
             }
             OutputConfig::Nats(_) | OutputConfig::Amqp(_) | OutputConfig::RedisStream(_) | OutputConfig::Mqtt(_) => {
                 self.broker_endpoint().expect("a broker output")?.check_network()

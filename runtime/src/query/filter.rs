@@ -37,7 +37,7 @@ pub struct QueryFilter {
 /// and `Or` have at least two children, and no child of an `And` is an
 /// `And` (nor of an `Or` an `Or`): nested ones are flattened.
 #[derive(Debug, Clone, PartialEq)]
-enum Expr {
+pub(crate) enum Expr {
     Const(bool),
     Not(Box<Expr>),
     And(Vec<Expr>),
@@ -55,7 +55,7 @@ enum Expr {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Op {
+pub(crate) enum Op {
     Eq,
     Co,
     Sw,
@@ -105,6 +105,11 @@ impl Op {
 }
 
 impl QueryFilter {
+    /// The AST (for translating the filter, to SQL).
+    pub(crate) fn expr(&self) -> &Expr {
+        &self.expr
+    }
+
     /// Parses a `_queryFilter`. Errors are [`QueryError::EmptyFilter`] and
     /// [`QueryError::Filter`], which gives the character offset of the
     /// problem, what was expected and what was found.

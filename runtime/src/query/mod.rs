@@ -70,7 +70,7 @@
 //! Errors ([`QueryError`]) name the request parameter at fault; filter
 //! errors also give the character offset and the text around it.
 
-mod filter;
+pub(crate) mod filter;
 mod page;
 
 pub use filter::{MAX_DEPTH, QueryFilter};

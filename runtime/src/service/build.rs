@@ -309,6 +309,25 @@ fn builtin_parts(config: &Config, h: &crate::config::forgerock::ForgeRockHandler
             };
             (Box::new(crate::builtin::jms::JmsHandler), opened, s.max_batched, s.write_interval)
         }
+        BuiltinSettings::Jdbc(s) => {
+            let opened = s
+                .target()
+                .cloned()
+                .and_then(|target| crate::outputs::sql::SqlClient::new(target).map_err(|e| e.to_string()))
+                .map(|client| {
+                    let client = Arc::new(client);
+                    let mut sinks: Vec<Box<dyn crate::outputs::Sink>> = Vec::new();
+                    let mut summaries = Vec::new();
+                    for mapping in &s.mappings {
+                        let sink = crate::outputs::sql::SqlSink::new(client.clone(), mapping.clone(), s.max_batched);
+                        summaries.push(OutputSummary::new(mapping.table.clone(), "jdbc", crate::outputs::Sink::location(&sink)));
+                        sinks.push(Box::new(sink));
+                    }
+                    (sinks, summaries)
+                })
+                .map_err(|e| format!("the JDBC output: {e}"));
+            (Box::new(crate::builtin::jdbc::JdbcHandler::new(s)), opened, s.max_batched, s.write_interval)
+        }
         BuiltinSettings::Elasticsearch(s) => {
             let summary = OutputSummary::new("elasticsearch", "elasticsearch", s.target.base_url.clone());
             let opened = crate::outputs::elasticsearch::ElasticsearchSink::new(s.target.clone())

@@ -140,7 +140,7 @@ impl From<ActionError> for CrestError {
 impl From<QueryFailure> for CrestError {
     /// A bad request parameter or an unknown `?tenant=` is 400; a topic the query handler does not
     /// keep 404; no (usable) `handlerForQueries` 501; unreadable or corrupt
-    /// files 500.
+    /// files 500; a JDBC query handler's database failing 503.
     fn from(e: QueryFailure) -> CrestError {
         let message = e.to_string();
         match e {
@@ -148,6 +148,7 @@ impl From<QueryFailure> for CrestError {
             QueryFailure::UnknownTopic { .. } => CrestError::not_found(message),
             QueryFailure::NoQueryHandler(_) | QueryFailure::NotAFileHandler(_) => CrestError::new(StatusCode::NOT_IMPLEMENTED, message),
             QueryFailure::Io { .. } | QueryFailure::Corrupt { .. } => CrestError::internal(message),
+            QueryFailure::Database { .. } => CrestError::new(StatusCode::SERVICE_UNAVAILABLE, message),
         }
     }
 }

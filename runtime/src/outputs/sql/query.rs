@@ -1,0 +1,247 @@
+//! `handlerForQueries` over a SQL table: read by `_id`, and `_queryFilter`
+//! with sort keys and paging.
+//!
+//! The filter is translated to a `WHERE` clause whose values are all bind
+//! parameters (a hostile value such as `'; DROP TABLE` is only ever data);
+//! columns come from the configured mapping, never from the request. The
+//! translation narrows the rows read and never drops a row the filter
+//! matches: comparisons SQL cannot decide exactly as CREST does (numbers,
+//! orderings of strings, non-ASCII case folding, fields stored as JSON
+//! text, negations) are left to the exact evaluation of
+//! [`crate::query::run`] over the rows read, which also sorts (CREST's
+//! order: absent first, numbers, strings ignoring case …) and pages.
+//! Rows come in the order of the sort keys' columns, then of the
+//! timestamp's, then of the key's.
+
+use serde_json::{Map, Value};
+use sqlx::Row as _;
+
+use super::config::{Dialect, TableMapping};
+use super::sink::{SqlClient, SqlError};
+use crate::query::filter::{Expr, Op};
+use crate::query::{QueryPage, QueryRequest};
+
+/// A `WHERE` clause and its bind parameters, in order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Translation {
+    /// The clause (`1 = 1` when nothing narrows the rows).
+    pub sql: String,
+    /// The values of its placeholders.
+    pub params: Vec<String>,
+}
+
+/// Where a filter's field is stored.
+enum Field<'a> {
+    /// In this column, whole.
+    Column(&'a str, &'a str),
+    /// Inside a column holding JSON text, or partly in several: SQL cannot
+    /// compare it.
+    Inside,
+    /// Nowhere: the events read back never have it.
+    Absent,
+}
+
+struct Translator<'a> {
+    dialect: Dialect,
+    mapping: &'a TableMapping,
+    schema: Option<&'a Value>,
+    params: Vec<String>,
+}
+
+impl Translator<'_> {
+    fn param(&mut self, value: String) -> String {
+        self.params.push(value);
+        self.dialect.placeholder(self.params.len())
+    }
+
+    fn field(&self, pointer: &str) -> Field<'_> {
+        let pointer = pointer.trim_start_matches('/');
+        let mut inside = false;
+        for (mapped, column) in &self.mapping.columns {
+            if mapped == pointer {
+                return Field::Column(mapped, column);
+            }
+            let nested = |outer: &str, inner: &str| inner.strip_prefix(outer).is_some_and(|rest| rest.starts_with('/'));
+            inside |= nested(mapped, pointer) || nested(pointer, mapped);
+        }
+        if inside { Field::Inside } else { Field::Absent }
+    }
+
+    /// SQL narrowing `expr` (`None`: it cannot narrow).
+    fn node(&mut self, expr: &Expr) -> Option<String> {
+        match expr {
+            Expr::Const(true) | Expr::Not(_) => None,
+            Expr::Const(false) => Some("1 = 0".into()),
+            Expr::And(children) => {
+                let parts: Vec<String> = children.iter().filter_map(|c| self.node(c)).collect();
+                (!parts.is_empty()).then(|| format!("({})", parts.join(" AND ")))
+            }
+            Expr::Or(children) => {
+                let mut parts = Vec::new();
+                for child in children {
+                    parts.push(self.node(child)?);
+                }
+                Some(format!("({})", parts.join(" OR ")))
+            }
+            Expr::Present(pointer) => match self.field(pointer) {
+                Field::Column(_, column) => Some(format!("{} IS NOT NULL", self.dialect.quote(column))),
+                Field::Inside => None,
+                Field::Absent => Some("1 = 0".into()),
+            },
+            Expr::Compare { pointer, op, value, .. } => match self.field(pointer) {
+                Field::Column(mapped, column) => {
+                    let string_field = schema_type(self.schema, mapped) == Some("string");
+                    self.compare(&self.dialect.quote(column), string_field, *op, value)
+                }
+                Field::Inside => None,
+                Field::Absent => Some("1 = 0".into()),
+            },
+        }
+    }
+
+    fn compare(&mut self, column: &str, string_field: bool, op: Op, value: &Value) -> Option<String> {
+        let like = |s: &str| s.to_ascii_lowercase().replace('!', "!!").replace('%', "!%").replace('_', "!_");
+        match (op, value) {
+            // Strings compare ignoring case; only for fields that hold
+            // strings (an array's text holds its elements) and ASCII
+            // values (not every database folds other letters as CREST).
+            (Op::Eq, Value::String(s)) if string_field && s.is_ascii() => Some(format!("LOWER({column}) = {}", self.param(s.to_ascii_lowercase()))),
+            (Op::Co, Value::String(s)) if string_field && s.is_ascii() => {
+                Some(format!("LOWER({column}) LIKE {} ESCAPE '!'", self.param(format!("%{}%", like(s)))))
+            }
+            (Op::Sw, Value::String(s)) if string_field && s.is_ascii() => {
+                Some(format!("LOWER({column}) LIKE {} ESCAPE '!'", self.param(format!("{}%", like(s)))))
+            }
+            (Op::Eq, Value::Null) => Some(format!("{column} IS NULL")),
+            _ => None,
+        }
+    }
+}
+
+/// Translates a filter for `mapping`'s table; `schema` (the topic's JSON
+/// schema) tells which fields hold strings.
+pub fn translate(dialect: Dialect, mapping: &TableMapping, schema: Option<&Value>, request: &QueryRequest) -> Translation {
+    let mut translator = Translator { dialect, mapping, schema, params: Vec::new() };
+    let sql = translator.node(request.filter.expr()).unwrap_or_else(|| "1 = 1".into());
+    Translation { sql, params: translator.params }
+}
+
+/// The `SELECT` of a query: every mapped column, the translated filter,
+/// ordered by the sort keys' columns, the timestamp's and the key's.
+pub fn select(dialect: Dialect, mapping: &TableMapping, schema: Option<&Value>, request: &QueryRequest) -> Translation {
+    let where_ = translate(dialect, mapping, schema, request);
+    let columns: Vec<String> = mapping.columns.iter().map(|(_, c)| dialect.quote(c)).collect();
+    let mut order = Vec::new();
+    for key in &request.sort_keys {
+        if let Some((_, column)) = mapping.columns.iter().find(|(p, _)| *p == key.pointer.trim_start_matches('/')) {
+            order.push(format!("{}{}", dialect.quote(column), if key.ascending { "" } else { " DESC" }));
+        }
+    }
+    if let Some((_, column)) = mapping.columns.iter().find(|(p, _)| p == "timestamp") {
+        order.push(dialect.quote(column));
+    }
+    order.push(dialect.quote(mapping.key_column()));
+    Translation {
+        sql: format!("SELECT {} FROM {} WHERE {} ORDER BY {}", columns.join(", "), dialect.quote(&mapping.table), where_.sql, order.join(", ")),
+        params: where_.params,
+    }
+}
+
+/// Runs a query over `mapping`'s table.
+pub fn query(client: &SqlClient, mapping: &TableMapping, schema: Option<&Value>, request: &QueryRequest) -> Result<QueryPage, SqlError> {
+    let select = select(client.target().dialect, mapping, schema, request);
+    let rows = fetch(client, &select)?;
+    let events = rows.into_iter().map(|cells| Ok::<_, std::convert::Infallible>(event_of(mapping, schema, cells)));
+    match crate::query::run(request, events) {
+        Ok(page) => Ok(page),
+        Err(never) => match never {},
+    }
+}
+
+/// The event whose key is `id`, if the table has it.
+pub fn read(client: &SqlClient, mapping: &TableMapping, schema: Option<&Value>, id: &str) -> Result<Option<Value>, SqlError> {
+    let dialect = client.target().dialect;
+    let columns: Vec<String> = mapping.columns.iter().map(|(_, c)| dialect.quote(c)).collect();
+    let select = Translation {
+        sql: format!("SELECT {} FROM {} WHERE {} = {}", columns.join(", "), dialect.quote(&mapping.table), dialect.quote(mapping.key_column()), dialect.placeholder(1)),
+        params: vec![id.to_owned()],
+    };
+    Ok(fetch(client, &select)?.into_iter().next().map(|cells| event_of(mapping, schema, cells)))
+}
+
+fn fetch(client: &SqlClient, select: &Translation) -> Result<Vec<Vec<Option<String>>>, SqlError> {
+    client.run(async |c| {
+        let mut query = sqlx::query(&select.sql);
+        for param in &select.params {
+            query = query.bind(param.as_str());
+        }
+        let rows = query.fetch_all(&mut *c).await?;
+        Ok(rows.iter().map(|row| (0..row.len()).map(|i| text_of(row, i)).collect()).collect())
+    })
+}
+
+/// A cell as text (bytes as UTF-8; numbers and booleans of columns of
+/// other types as their text).
+fn text_of(row: &sqlx::any::AnyRow, i: usize) -> Option<String> {
+    if let Ok(text) = row.try_get::<Option<String>, _>(i) {
+        return text;
+    }
+    // MySQL/MariaDB `TEXT` columns come as bytes.
+    if let Ok(bytes) = row.try_get::<Option<Vec<u8>>, _>(i) {
+        return bytes.map(|b| String::from_utf8_lossy(&b).into_owned());
+    }
+    if let Ok(n) = row.try_get::<Option<i64>, _>(i) {
+        return n.map(|n| n.to_string());
+    }
+    if let Ok(x) = row.try_get::<Option<f64>, _>(i) {
+        return x.map(|x| x.to_string());
+    }
+    row.try_get::<Option<bool>, _>(i).ok().flatten().map(|b| b.to_string())
+}
+
+/// The JSON type the schema gives the field at `pointer` (no leading `/`).
+fn schema_type<'a>(schema: Option<&'a Value>, pointer: &str) -> Option<&'a str> {
+    let mut node = schema?;
+    for part in pointer.split('/') {
+        node = node.get("properties")?.get(part)?;
+    }
+    match node.get("type")? {
+        Value::String(t) => Some(t),
+        Value::Array(types) => types.iter().filter_map(Value::as_str).find(|t| *t != "null"),
+        _ => None,
+    }
+}
+
+/// A row as the event it was: each column's text at its field, typed as
+/// the schema says (numbers, booleans, objects and arrays from their JSON
+/// text; without a schema, text that is a JSON object or array is read as
+/// one, any other as a string).
+pub fn event_of(mapping: &TableMapping, schema: Option<&Value>, cells: Vec<Option<String>>) -> Value {
+    let mut event = Map::new();
+    for ((pointer, _), cell) in mapping.columns.iter().zip(cells) {
+        let Some(text) = cell else { continue };
+        let value = match schema_type(schema, pointer) {
+            Some("string") => Value::String(text),
+            Some("boolean" | "integer" | "number" | "object" | "array") => serde_json::from_str(&text).unwrap_or(Value::String(text)),
+            _ if text.starts_with(['{', '[']) => serde_json::from_str(&text).unwrap_or(Value::String(text)),
+            _ => Value::String(text),
+        };
+        set(&mut event, pointer, value);
+    }
+    Value::Object(event)
+}
+
+fn set(event: &mut Map<String, Value>, pointer: &str, value: Value) {
+    let unescape = |s: &str| s.replace("~1", "/").replace("~0", "~");
+    let mut parts: Vec<String> = pointer.split('/').map(unescape).collect();
+    let last = parts.pop().unwrap_or_default();
+    let mut node = event;
+    for part in parts {
+        let slot = node.entry(part).or_insert_with(|| Value::Object(Map::new()));
+        if !slot.is_object() {
+            *slot = Value::Object(Map::new());
+        }
+        node = slot.as_object_mut().expect("an object");
+    }
+    node.insert(last, value);
+}
