@@ -3,7 +3,7 @@
 //! classes without a WASP output yet refused with "not supported yet".
 
 use serde_json::json;
-use wasp::{AuditService, BuildError};
+use wasp::AuditService;
 use wasp_tests::{Fixture, probe_handler};
 
 #[test]
@@ -39,7 +39,7 @@ fn exclude_if_removes_fields_before_handlers_see_them() {
 }
 
 #[test]
-fn a_class_without_an_output_yet_is_refused_as_not_supported_yet() {
+fn a_jms_handler_without_its_broker_is_a_named_error_and_disabled_it_is_left_alone() {
     let fx = Fixture::new();
     let config = fx.config_doc(&json!({
         "eventHandlers": [{
@@ -47,14 +47,13 @@ fn a_class_without_an_output_yet_is_refused_as_not_supported_yet() {
             "config": {"name": "jms", "topics": ["access"]}
         }]
     }));
-    let err = AuditService::from_config_file(&config).err().expect("refused");
-    assert!(matches!(err, BuildError::NotSupported { .. }), "{err:?}");
-    assert!(err.to_string().starts_with("handler `jms`: class `org.forgerock.audit.handlers.jms.JmsAuditEventHandler` is recognised but not supported yet"), "{err}");
+    let err = AuditService::from_config_file(&config).err().expect("refused").to_string();
+    assert!(err.contains("eventHandlers[0].config.jndi") && err.contains("java.naming.provider.url"), "{err}");
     // Disabled, it is recognised and the service runs.
     let config = fx.config_doc(&json!({
         "eventHandlers": [{
             "class": "org.forgerock.audit.handlers.jms.JmsAuditEventHandler",
-            "config": {"name": "jms", "topics": ["access"], "enabled": "false"}
+            "config": {"name": "jms", "topics": ["access"], "enabled": "false", "jndi": {"contextProperties": {"java.naming.provider.url": "nats://127.0.0.1:4222"}, "topicName": "audit"}}
         }]
     }));
     AuditService::from_config_file(&config).unwrap().shutdown();

@@ -299,6 +299,10 @@ fn the_seed_route_runs_on_sqlite_postgresql_and_mariadb() {
         }
         let mut route = seed_route();
         route["heap"][2]["config"]["config"] = json!({"handlerForQueries": "jdbc"});
+        // The data source's `passwordSecretId: database.password` from its
+        // SystemAndEnvSecretStore (BASE64): the route's properties give it
+        // (the databases' empty password: trust, root without one).
+        route["properties"] = json!({"database": {"password": ""}});
         let space = db.map(|db| Space::new(db, "route"));
         if let (Some(db), Some(space)) = (db, &space) {
             let (database_type, url, user, _) = db.jdbc();
