@@ -38,5 +38,9 @@ start MariaDB 3306 start-stop-daemon --start --oknodo --background --exec /usr/s
 start Redis 6379 redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no --dir /var/lib/redis --logfile /var/log/redis/ci.log
 start RabbitMQ 5672 rabbitmq-server -detached
 start Mosquitto 1883 mosquitto -d -c /etc/mosquitto/mosquitto.conf
-start NATS 4222 start-stop-daemon --start --oknodo --background --exec /usr/sbin/nats-server -- -a 127.0.0.1 -p 4222 -js -sd /var/lib/nats-server -l /var/log/nats-server.log
+# NATS: not `start-stop-daemon --oknodo --exec`, which takes any running
+# nats-server (the fleet tests start their own, on other ports) for this
+# one and then starts nothing.
+start NATS 4222 sh -c 'setsid /usr/sbin/nats-server -a 127.0.0.1 -p 4222 -js -sd /var/lib/nats-server -l /var/log/nats-server.log </dev/null >/dev/null 2>&1 &'
+
 exit 0

@@ -37,7 +37,9 @@ fn setup(fx: &Fixture, extra: Value) -> std::path::PathBuf {
             {"class": "JsonAuditEventHandler",
              "config": {"name": "configlog", "logDirectory": "logs", "topics": ["config"], "buffering": {"writeInterval": "10 ms"}}}
         ],
-        "wasp": {"sidecar": {"adminToken": wasp::sidecar::hash_token(TOKEN), "tokens": [{"hash": wasp::sidecar::hash_token("top-level-token")}]}}
+        "wasp": {"sidecar": {"adminToken": wasp::sidecar::hash_token(TOKEN), "tokens": [
+            {"hash": wasp::sidecar::hash_token("top-level-token")},
+            {"hash": wasp::sidecar::hash_token("alice-admin-token"), "name": "alice", "admin": true}]}}
     }))
 }
 
@@ -274,8 +276,13 @@ fn broken_components_are_refused_and_the_live_version_is_untouched() {
 
 /// `wasp <args> --url <run> --token TOKEN`, successful; stdout.
 fn wasp_ok(fx: &Fixture, run: &WaspRun, args: &[&str]) -> String {
+    wasp_ok_as(fx, run, TOKEN, args)
+}
+
+/// [`wasp_ok`] with another token.
+fn wasp_ok_as(fx: &Fixture, run: &WaspRun, token: &str, args: &[&str]) -> String {
     let mut argv = args.to_vec();
-    argv.extend(["--url", &run.url, "--token", TOKEN]);
+    argv.extend(["--url", &run.url, "--token", token]);
     let out = run_wasp(&argv, None, fx.path());
     assert!(out.status.success(), "wasp {args:?}: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout).unwrap()
@@ -327,9 +334,10 @@ fn versions_survive_a_restart_of_wasp_run_and_roll_back_after_it() {
     assert!(listed.starts_with("p: 3 version(s)"), "{listed}");
     let lines: Vec<&str> = listed.lines().collect();
     assert!(lines[2].contains(" 1  retired") && lines[2].contains("configuration file"), "{listed}");
-    assert!(lines[3].contains(" 2  live") && lines[3].contains("admin token"), "{listed}");
+    assert!(lines[3].contains(" 2  live") && lines[3].contains("token `adminToken`"), "{listed}");
     assert!(lines[4].contains(" 3  rolled-back") && lines[4].contains("withdrawn: the handler restarted"), "{listed}");
-    let rolled = wasp_ok(&fx, &run, &["rollback", "p"]);
+    // A named admin token: the history says who.
+    let rolled = wasp_ok_as(&fx, &run, "alice-admin-token", &["rollback", "p"]);
     assert!(rolled.starts_with("p: rolled back: version 1 (live)"), "{rolled}");
     assert_eq!(build_of(&fx, &run, "four"), "wasp-probe-build:A");
     let (code, stderr) = run.terminate();
@@ -340,7 +348,7 @@ fn versions_survive_a_restart_of_wasp_run_and_roll_back_after_it() {
     let states: Vec<&str> = history.iter().map(|v| v["state"].as_str().unwrap()).collect();
     assert_eq!(states, ["live", "retired", "rolled-back"]);
     let operations: Vec<String> = config_events(&fx).iter().map(|e| format!("{} {}", e["operation"].as_str().unwrap(), e["runAs"].as_str().unwrap())).collect();
-    assert_eq!(operations, ["deploy admin token", "shadow admin token", "rollback admin token"]);
+    assert_eq!(operations, ["deploy token `adminToken`", "shadow token `adminToken`", "rollback token `alice`"]);
 }
 
 #[test]

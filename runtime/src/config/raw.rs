@@ -266,6 +266,15 @@ pub struct RawToken {
     /// SHA-256 of the token, `"sha256:<64 hex digits>"` (`wasp sidecar
     /// hash-token` prints it). The token itself is never stored.
     pub hash: String,
+    /// A name for people (who holds it): the version history of `wasp
+    /// deploy` records it as who deployed. Default: `tokens[<index>]`.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// An admin token (everything the `adminToken` may do; no `tenant`).
+    /// Several named admin tokens tell operators apart in the deploy
+    /// history. Default: `false`.
+    #[serde(default)]
+    pub admin: bool,
 }
 
 /// `wasp.validation`.

@@ -131,7 +131,8 @@ pub struct VersionRecord {
     pub config: Option<Value>,
     /// When it was deployed (RFC 3339, UTC).
     pub deployed_at: String,
-    /// Who deployed it: `admin token` (the sidecar), `cli (<user>)`,
+    /// Who deployed it: ``token `<name>` `` (the sidecar: the admin token's
+    /// name, `adminToken` or `tokens[].name`), `cli (<user>)`,
     /// `configuration file` (found at start), `file watch` (hot reload).
     pub deployed_by: String,
     /// How: `deploy`, `shadow`, `canary`, `file`.

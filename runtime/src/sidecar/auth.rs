@@ -90,6 +90,21 @@ pub fn generate_token() -> Result<String, getrandom::Error> {
     Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
 }
 
+/// The name (`tokens[].name`, `adminToken`, or `tokens[<index>]`) of the
+/// token the request presents, when it is one of `tokens` (`names` in the
+/// same order).
+pub fn token_name(tokens: &[(TokenHash, Role)], names: &[String], headers: &HeaderMap) -> Option<String> {
+    let token = headers.get(AUTHORIZATION)?.to_str().ok()?.split_once(' ')?.1.trim();
+    let presented = TokenHash::of(token);
+    let mut found = None;
+    for ((hash, _), name) in tokens.iter().zip(names) {
+        if hash.matches(&presented) && found.is_none() {
+            found = Some(name.clone());
+        }
+    }
+    found
+}
+
 /// The caller's role, from the `Authorization: Bearer` header; 401 (with
 /// `WWW-Authenticate: Bearer`) without a token or with an unknown one.
 pub fn authenticate(mode: AuthMode, tokens: &[(TokenHash, Role)], headers: &HeaderMap) -> Result<Role, CrestError> {

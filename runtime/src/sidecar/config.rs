@@ -52,6 +52,9 @@ pub struct SidecarConfig {
     pub auth: AuthMode,
     /// The accepted token hashes and what each may do.
     pub tokens: Vec<(TokenHash, Role)>,
+    /// The name of each token of `tokens` (same order), for people: the
+    /// version history of a deploy says which token made it.
+    pub token_names: Vec<String>,
     /// How long `_action=flush` waits before answering 504.
     pub flush_timeout: Duration,
     /// HTTPS: the certificate and key files (`None`: plain HTTP).
@@ -77,6 +80,7 @@ impl Default for SidecarConfig {
             shutdown_deadline: DEFAULT_SHUTDOWN_DEADLINE,
             auth: AuthMode::Tokens,
             tokens: Vec::new(),
+            token_names: Vec::new(),
             flush_timeout: DEFAULT_FLUSH_TIMEOUT,
             tls: None,
             watch_interval: Some(DEFAULT_WATCH_INTERVAL),
@@ -125,27 +129,40 @@ impl SidecarConfig {
             Some(other) => return Err(invalid(at("auth"), format!("unknown mode `{other}` (expected tokens or none)"))),
         };
         let mut tokens: Vec<(TokenHash, Role)> = Vec::new();
-        let mut add = |hash: &str, role: Role, field: String| -> Result<(), ConfigError> {
+        let mut token_names: Vec<String> = Vec::new();
+        let mut add = |hash: &str, role: Role, name: String, field: String| -> Result<(), ConfigError> {
             let hash = TokenHash::parse(hash).map_err(|message| invalid(field.clone(), message))?;
             if tokens.iter().any(|(h, _)| *h == hash) {
                 return Err(invalid(field, "the same token hash is configured twice".into()));
             }
             tokens.push((hash, role));
+            token_names.push(name);
             Ok(())
         };
         if let Some(hash) = &raw.admin_token {
-            add(hash, Role::Admin, at("adminToken"))?;
+            add(hash, Role::Admin, "adminToken".into(), at("adminToken"))?;
         }
         for (i, token) in raw.tokens.iter().enumerate() {
-            let role = match &token.tenant {
-                None => Role::TopLevel,
-                Some(tenant) if tenants.contains_key(tenant) => Role::Tenant(tenant.clone()),
-                Some(tenant) => {
+            let role = match (&token.tenant, token.admin) {
+                (None, true) => Role::Admin,
+                (Some(_), true) => {
+                    return Err(invalid(at(&format!("tokens[{i}].admin")), "an admin token has no tenant (it may act for every tenant)".into()));
+                }
+                (None, false) => Role::TopLevel,
+                (Some(tenant), false) if tenants.contains_key(tenant) => Role::Tenant(tenant.clone()),
+                (Some(tenant), false) => {
                     let known = tenants.keys().cloned().collect::<Vec<_>>().join(", ");
                     return Err(invalid(at(&format!("tokens[{i}].tenant")), format!("unknown tenant `{tenant}` (tenants: {known})")));
                 }
             };
-            add(&token.hash, role, at(&format!("tokens[{i}].hash")))?;
+            let name = match &token.name {
+                Some(name) if name.trim().is_empty() || name.chars().any(char::is_control) => {
+                    return Err(invalid(at(&format!("tokens[{i}].name")), "a token's name is printable text".into()));
+                }
+                Some(name) => name.clone(),
+                None => format!("tokens[{i}]"),
+            };
+            add(&token.hash, role, name, at(&format!("tokens[{i}].hash")))?;
         }
         if auth == AuthMode::None && !tokens.is_empty() {
             return Err(invalid(at("auth"), "`none` turns authentication off: remove `adminToken` and `tokens`, or the `auth` setting".into()));
@@ -167,6 +184,7 @@ impl SidecarConfig {
             shutdown_deadline: raw.shutdown_deadline.unwrap_or(DEFAULT_SHUTDOWN_DEADLINE),
             auth,
             tokens,
+            token_names,
             flush_timeout: match raw.flush_timeout {
                 Some(Duration::ZERO) => return Err(invalid(at("flushTimeout"), "must be greater than 0".into())),
                 Some(timeout) => timeout,

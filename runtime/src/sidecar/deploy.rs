@@ -41,7 +41,11 @@ fn admin(state: &AppState, headers: &HeaderMap, what: &str) -> Result<String, Cr
     if role != Role::Admin {
         return Err(CrestError::forbidden(format!("{} may not {what}: it needs the admin token", role.describe())));
     }
-    Ok(if state.sidecar.auth == AuthMode::None { "anonymous (auth none)".into() } else { "admin token".into() })
+    if state.sidecar.auth == AuthMode::None {
+        return Ok("anonymous (auth none)".into());
+    }
+    let name = super::auth::token_name(&state.sidecar.tokens, &state.sidecar.token_names, headers).unwrap_or_else(|| "adminToken".into());
+    Ok(format!("token `{name}`"))
 }
 
 fn query(params: Params) -> Result<HashMap<String, String>, CrestError> {
