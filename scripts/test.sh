@@ -28,6 +28,22 @@ bash scripts/services.sh
 # are built from source; their tests fail under CI=true if they are missing.
 bash scripts/build-guests.sh
 
+# The console's browser test (tests/all/console.rs): Debian's Chromium and
+# playwright-core (pinned by tests/console/package-lock.json). Under CI=true
+# that test fails, not skips, when either is missing.
+if ! [ -x /usr/bin/chromium ]; then
+    if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+    else
+        echo "scripts/test.sh: chromium is missing (apt-get install chromium); the console's browser test skips" >&2
+    fi
+fi
+if command -v npm >/dev/null; then
+    (cd tests/console && npm ci --no-audit --no-fund --loglevel=error)
+else
+    echo "scripts/test.sh: npm is missing; the console's browser test skips" >&2
+fi
+
 # The integration tests run the `wasp` binary, so build it first.
 cargo build --locked -p wasp --bin wasp
 cargo test --locked --workspace

@@ -6,6 +6,7 @@ mod breaker;
 mod cache;
 mod check;
 mod client;
+mod console;
 mod crash;
 mod disk_full;
 mod corpus;

@@ -12,6 +12,7 @@
 //! | `GET /audit/{topic}/{id}` | admin, top level | read one event |
 //! | `GET /health`, `GET /health/live` | anyone | readiness, liveness |
 //! | `GET /metrics` | admin | Prometheus text |
+//! | `GET /console`, `/console/api/…` | the page: anyone; its API: by role | the browser console (see `console`) |
 //! | `POST /admin/deploy`, `/admin/promote`, `/admin/rollback`; `GET /admin/versions`, `/admin/shadow` | admin | versioned deploys (see `deploy`) |
 //!
 //! [`app`] builds the router over an [`AppState`] (testable without a
@@ -27,6 +28,7 @@
 
 pub mod auth;
 mod config;
+mod console;
 mod deploy;
 pub mod errors;
 pub mod metrics;
@@ -130,6 +132,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/admin/promote", post(deploy::promote))
         .route("/admin/rollback", post(deploy::rollback))
         .route("/admin/shadow", get(deploy::shadow))
+        .merge(console::routes())
         .fallback(routes::not_found)
         .method_not_allowed_fallback(routes::method_not_allowed)
         .with_state(state)

@@ -433,7 +433,7 @@ pub(super) async fn not_found(method: Method, uri: Uri) -> CrestError {
     CrestError::not_found(format!(
         "no route for `{method} {}` (routes: POST /audit/{{topic}}, GET /audit/{{topic}}?_queryFilter=…, GET /audit/{{topic}}/{{id}}, \
          GET /health, GET /health/live, GET /metrics, POST /admin/deploy, GET /admin/versions, POST /admin/promote, POST /admin/rollback, \
-         GET /admin/shadow)",
+         GET /admin/shadow, GET /console)",
         uri.path()
     ))
 }
