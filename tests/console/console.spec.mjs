@@ -175,6 +175,27 @@ try {
   check((await text('#letters-status')) === '0 dead letter(s)', 'and the list is empty');
   await shot('replayed');
 
+  // ---- live tail ------------------------------------------------------------
+  const publish = async (id, tenant) => {
+    const answer = await fetch(`${url}/audit/access${tenant ? `?tenant=${tenant}` : ''}`,
+      { method: 'POST', headers: { Authorization: `Bearer ${ADMIN}`, 'Content-Type': 'application/json' }, body: JSON.stringify({ _id: id }) });
+    if (answer.status !== 201) throw new Error(`publish ${id}: ${answer.status} ${await answer.text()}`);
+  };
+  const tail = async () => {
+    await page.click('nav button[data-tab=tail]');
+    await page.click('#tail-toggle');
+    await page.waitForFunction(() => document.getElementById('tail-state').textContent === 'listening');
+  };
+  const tailed = () => page.locator('#tail-list li').allTextContents();
+  await tail();
+  await publish('live-top');
+  await publish('live-globex', 'globex');
+  await page.waitForFunction(() => document.getElementById('tail-list').textContent.includes('live-globex'));
+  const adminTail = await tailed();
+  check(adminTail.length === 2 && adminTail[1].includes('live-top') && adminTail[0].startsWith('tenant globex / access'), 'the admin\'s live tail shows new events of every tenant', adminTail);
+  await shot('tail');
+  await page.click('#tail-toggle');
+
   // ---- a tenant token ---------------------------------------------------------
   await page.click('#signout');
   await page.waitForSelector('#signin:not([hidden])');
@@ -213,6 +234,12 @@ try {
   await page.waitForSelector('#handler-table tbody tr');
   check(await page.locator('#handler-table tbody button').count() === 0, 'no dead-letter actions for a tenant');
   await shot('tenant-handlers');
+  await tail();
+  await publish('live-globex-2', 'globex');
+  await publish('live-acme', 'acme');
+  await page.waitForFunction(() => document.getElementById('tail-list').textContent.includes('live-acme'));
+  const acmeTail = await tailed();
+  check(acmeTail.length === 1 && acmeTail[0].startsWith('tenant acme / access'), 'a tenant\'s live tail gets only its own events (filtered by the server)', acmeTail);
 
   check(pageErrors.length === 0, 'no script error in the page', pageErrors.join('; '));
   console.log('all console checks passed');

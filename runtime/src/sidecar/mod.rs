@@ -95,6 +95,8 @@ pub struct AppState {
     pub sidecar: SidecarConfig,
     /// The sidecar's own counters.
     pub metrics: Metrics,
+    /// The live tail of accepted events (the console's).
+    tail: console::Tail,
     draining: AtomicBool,
 }
 
@@ -110,7 +112,7 @@ impl AppState {
     /// [`SidecarConfig::check_startable`]).
     pub fn new(service: Arc<AuditService>, config: Arc<Config>, sidecar: SidecarConfig) -> Result<Arc<AppState>, SidecarError> {
         sidecar.check_startable()?;
-        Ok(Arc::new(AppState { service, config, sidecar, metrics: Metrics::default(), draining: AtomicBool::new(false) }))
+        Ok(Arc::new(AppState { service, config, sidecar, metrics: Metrics::default(), tail: console::Tail::default(), draining: AtomicBool::new(false) }))
     }
 
     /// Whether shutdown has begun (`/health` answers 503 `draining`).
@@ -169,6 +171,7 @@ where
     let signal = async move {
         shutdown.await;
         drain_state.draining.store(true, Ordering::Release);
+        drain_state.tail.close();
         let _ = fired.send(());
     };
     let limits = server::ConnectionLimits {

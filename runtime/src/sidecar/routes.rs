@@ -108,6 +108,9 @@ fn publish(state: &AppState, tenant: Option<&str>, topic: &str, text: &str) -> R
         None => state.service.publish(topic, text),
     };
     state.metrics.record(topic, tenant, result.as_ref().map(|_| ()), started.elapsed());
+    if let Ok(receipt) = &result {
+        state.tail.offer(tenant, receipt, text);
+    }
     result
 }
 
@@ -292,6 +295,7 @@ fn batch_results(state: &AppState, tenant: Option<&str>, topic: &str, body: &[u8
         match result {
             Ok(receipt) => {
                 accepted += 1;
+                state.tail.offer(tenant, &receipt, line);
                 let _ = write!(out, "{{\"line\":{n},\"status\":201,\"_id\":{},\"sequence\":{}}}", Value::String(receipt.id), receipt.sequence);
             }
             Err(e @ PublishError::NotYetDurable { sequence, .. }) => {

@@ -320,6 +320,7 @@ function stopTail() {
   if (tailAbort) tailAbort.abort();
   tailAbort = null;
   $('tail-toggle').textContent = 'Start';
+  $('tail-state').textContent = 'stopped';
 }
 
 async function startTail() {
@@ -329,6 +330,7 @@ async function startTail() {
   try {
     const response = await fetch('/console/api/tail', { headers: { Authorization: 'Bearer ' + token }, signal: tailAbort.signal });
     if (!response.ok) throw new ApiError(response.status + ': ' + (await response.text()));
+    $('tail-state').textContent = 'listening';
     const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
     let buffer = '';
     for (;;) {
@@ -339,8 +341,10 @@ async function startTail() {
       while ((end = buffer.indexOf('\n\n')) >= 0) {
         const message = buffer.slice(0, end);
         buffer = buffer.slice(end + 2);
+        const kind = message.split('\n').find((l) => l.startsWith('event:'));
         const data = message.split('\n').filter((l) => l.startsWith('data:')).map((l) => l.slice(5).trim()).join('\n');
-        if (data) tailLine(JSON.parse(data));
+        if (data && kind && kind.includes('lagged')) tailNote(JSON.parse(data).skipped + ' events skipped: this page fell behind');
+        else if (data) tailLine(JSON.parse(data));
       }
     }
   } catch (e) {
@@ -350,9 +354,13 @@ async function startTail() {
 }
 
 function tailLine(item) {
-  const list = $('tail-list');
   const where = item.tenant ? 'tenant ' + item.tenant + ' / ' : '';
-  list.prepend(el('li', where + item.topic + ' #' + item.sequence + ' ' + JSON.stringify(item.event)));
+  tailNote(where + item.topic + ' #' + item.sequence + ' ' + JSON.stringify(item.event));
+}
+
+function tailNote(text) {
+  const list = $('tail-list');
+  list.prepend(el('li', text));
   while (list.children.length > 200) list.lastChild.remove();
 }
 

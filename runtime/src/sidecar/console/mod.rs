@@ -14,6 +14,9 @@
 //! | `GET /console/api/dead-letters?handler=H` | admin | a handler's dead letters, newest first |
 //! | `GET /console/api/dead-letters/{id}` | admin | one dead letter (`wasp dlq show`) |
 //! | `POST /console/api/replay?handler=H` | admin | `wasp dlq replay --handler H` |
+//! | `GET /console/api/tail` | any token | server-sent events: the events accepted from now on that the token may see (see `tail`) |
+
+mod tail;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -25,6 +28,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use serde_json::{Value, json};
+
+pub use tail::Tail;
 
 use super::AppState;
 use super::auth::{Role, authenticate};
@@ -57,6 +62,7 @@ pub(super) fn routes() -> Router<Arc<AppState>> {
         .route("/console/api/dead-letters", get(dead_letters))
         .route("/console/api/dead-letters/{id}", get(dead_letter))
         .route("/console/api/replay", post(replay))
+        .route("/console/api/tail", get(tail::stream))
 }
 
 fn asset(body: &'static str, kind: &'static str) -> Response {
