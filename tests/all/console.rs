@@ -2,7 +2,8 @@
 //! loopback with top-level events, two tenants and a handler that
 //! dead-letters, driven by `tests/console/console.spec.mjs` (playwright-core
 //! and Debian's Chromium): sign-in, search, filters, paging, sorting, an
-//! event's detail, bad input, dead letters `show` and `replay`, and a tenant
+//! event's detail, bad input, dead letters `show` and `replay`, `wasp verify`
+//! of a signed log (and of a tampered one), the live tail, and a tenant
 //! token refused another tenant's events through the page and the API. The
 //! tenant isolation of the console's routes is checked here over plain HTTP
 //! too. Screenshots land in `target/console-screenshots/`.
@@ -74,11 +75,17 @@ fn get(address: &str, token: &str, path: &str) -> (u16, Value) {
 }
 
 fn start(fx: &Fixture) -> WaspRun {
+    std::fs::create_dir_all(fx.path().join("keys")).unwrap();
+    let keygen = wasp_tests::run_wasp(&["keygen", "--out", "keys/audit.key"], None, fx.path());
+    assert!(keygen.status.success(), "{}", String::from_utf8_lossy(&keygen.stderr));
+    let signed = json!({"class": "JsonAuditEventHandler",
+                        "config": {"name": "signed", "logDirectory": "signed", "topics": ["access"], "buffering": {"writeInterval": "10 ms"},
+                                   "security": {"enabled": true, "filename": "keys/audit.key", "signatureInterval": "50 ms"}}});
     let mut h = probe_handler("h", json!({"topics": ["access"], "circuitBreaker": {"failures": 0}}));
     h["config"] = json!({});
     fx.config_doc(&json!({
         "config": {"handlerForQueries": "json"},
-        "eventHandlers": [json_handler(), {"class": "wasm", "config": h}],
+        "eventHandlers": [json_handler(), signed, {"class": "wasm", "config": h}],
         "tenants": {
             "acme": {"handlerForQueries": "json", "eventHandlers": [json_handler()]},
             "globex": {"handlerForQueries": "json", "eventHandlers": [json_handler()]}
@@ -140,6 +147,7 @@ fn run_spec(dir: &Path, chromium: &Path, run: &WaspRun, config: &Path) {
         .env("ADMIN_TOKEN", ADMIN)
         .env("ACME_TOKEN", ACME)
         .env("WASP_CONFIG", config)
+        .env("WASP_DATA", config.with_file_name("wasp-data"))
         .env("WASP_PID", run.child.id().to_string())
         .env("SCREENSHOTS", &shots)
         .env("CHROMIUM", chromium)

@@ -112,7 +112,7 @@ try {
   await page.waitForSelector('#detail:not([hidden])');
   const detail = JSON.parse(await text('#detail-json'));
   check(detail._id === firstId && detail.userId === 'alice', 'the detail view shows the event as JSON');
-  check((await text('#detail-handlers')) === 'h, json', 'and the handlers that received it', await text('#detail-handlers'));
+  check((await text('#detail-handlers')) === 'h, json, signed', 'and the handlers that received it', await text('#detail-handlers'));
   await shot('event-detail');
   await page.click('#detail-close');
 
@@ -144,7 +144,7 @@ try {
   const hRow = page.locator('#handler-table tbody tr[data-handler=h]');
   check((await hRow.locator('td').nth(1).textContent()) === 'running', 'h is running');
   check((await hRow.locator('td').nth(5).textContent()) === '3 (guest-error 3)', 'dead letters by fault kind', await hRow.locator('td').nth(5).textContent());
-  await hRow.locator('button').click();
+  await hRow.locator('button', { hasText: 'Dead letters' }).click();
   await page.waitForFunction(() => document.getElementById('letters-status').textContent.includes('dead letter'));
   check((await text('#letters-status')) === '3 dead letter(s)', 'h has 3 dead letters', await text('#letters-status'));
   await page.locator('#letter-table tbody tr').first().locator('button').click();
@@ -174,6 +174,24 @@ try {
   check((await text('#replay-result')).includes('3 recovered, 0 still failing'), 'replay after the fix recovers every dead letter', await text('#replay-result'));
   check((await text('#letters-status')) === '0 dead letter(s)', 'and the list is empty');
   await shot('replayed');
+
+  // ---- integrity ------------------------------------------------------------
+  const verify = async (handler) => {
+    await page.locator(`#handler-table tbody tr[data-handler="${handler}"] button`, { hasText: 'Verify log' }).click();
+    await page.waitForFunction(() => !['', 'Verifying…'].includes(document.getElementById('integrity-result').textContent));
+    return text('#integrity-result');
+  };
+  let verdict = await verify('signed');
+  check(verdict.startsWith('PASS: 1 file(s) checked'), 'verify: the signed log passes', verdict);
+  check((await page.locator('#integrity-files li').allTextContents())[0].startsWith('PASS access.audit.json ('), 'per file, with its records');
+  await shot('integrity');
+  verdict = await verify('json');
+  check(verdict.includes('400') && verdict.includes('keeps no tamper-evident log'), 'verify of an unsigned log says why it cannot', verdict);
+  const signedLog = path.join(env('WASP_DATA'), 'signed', 'access.audit.json');
+  fs.writeFileSync(signedLog, fs.readFileSync(signedLog, 'utf8').replace('"alice"', '"mallory"'));
+  verdict = await verify('signed');
+  const failure = (await page.locator('#integrity-files li').allTextContents())[0];
+  check(verdict.startsWith('FAIL') && /^FAIL access\.audit\.json line \d+: /.test(failure), 'a tampered record fails verification, with its line', `${verdict} / ${failure}`);
 
   // ---- live tail ------------------------------------------------------------
   const publish = async (id, tenant) => {

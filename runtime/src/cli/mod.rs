@@ -14,7 +14,7 @@ mod config_check;
 mod deploy;
 mod new;
 mod dlq;
-mod files;
+pub(crate) mod files;
 mod pinned_tls;
 mod pipe;
 mod run;

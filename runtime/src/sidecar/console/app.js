@@ -244,7 +244,10 @@ function handlerRow(h, admin) {
     const button = el('button', 'Dead letters');
     button.type = 'button';
     button.addEventListener('click', () => openLetters(h.name));
-    actions.append(button);
+    const verify = el('button', 'Verify log');
+    verify.type = 'button';
+    verify.addEventListener('click', () => verifyLog(h.name));
+    actions.append(button, ' ', verify);
   }
   row.append(actions);
   return row;
@@ -310,6 +313,28 @@ async function replay() {
   }
   await loadLetters();
   await loadHandlers();
+}
+
+// ---- integrity (`wasp verify` from the page) ----------------------------------
+
+async function verifyLog(handler) {
+  $('integrity').hidden = false;
+  $('integrity-handler').textContent = handler;
+  $('integrity-result').textContent = 'Verifying…';
+  $('integrity-files').replaceChildren();
+  let answer;
+  try {
+    answer = await api('/console/api/verify?handler=' + encodeURIComponent(handler), { method: 'POST' });
+  } catch (e) {
+    $('integrity-result').textContent = 'Cannot verify: ' + e.message;
+    return;
+  }
+  const files = answer.topics.flatMap((t) => t.files.map((f) => Object.assign({ topic: t.topic }, f)));
+  $('integrity-result').textContent = (answer.passed ? 'PASS' : 'FAIL') + ': ' + files.length + ' file(s) checked in ' + answer.directory;
+  $('integrity-result').className = answer.passed ? 'state-running' : 'error';
+  $('integrity-files').replaceChildren(...files.map((f) => el('li', f.passed
+    ? 'PASS ' + f.file + ' (' + f.records + ' records)' + (f.note ? ': ' + f.note : '')
+    : 'FAIL ' + f.file + (f.line ? ' line ' + f.line : '') + ': ' + f.message)));
 }
 
 // ---- live tail (server-sent events, read with fetch to send the token) --------

@@ -14,9 +14,11 @@
 //! | `GET /console/api/dead-letters?handler=H` | admin | a handler's dead letters, newest first |
 //! | `GET /console/api/dead-letters/{id}` | admin | one dead letter (`wasp dlq show`) |
 //! | `POST /console/api/replay?handler=H` | admin | `wasp dlq replay --handler H` |
+//! | `POST /console/api/verify?handler=H` | admin | `wasp verify` of a handler's tamper-evident log (see `verify`) |
 //! | `GET /console/api/tail` | any token | server-sent events: the events accepted from now on that the token may see (see `tail`) |
 
 mod tail;
+mod verify;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -62,6 +64,7 @@ pub(super) fn routes() -> Router<Arc<AppState>> {
         .route("/console/api/dead-letters", get(dead_letters))
         .route("/console/api/dead-letters/{id}", get(dead_letter))
         .route("/console/api/replay", post(replay))
+        .route("/console/api/verify", post(verify::verify))
         .route("/console/api/tail", get(tail::stream))
 }
 
