@@ -12,6 +12,7 @@
 //! in `tests/console` (scripts/test.sh does all three): without them the
 //! test skips, and fails under `CI=true`.
 
+use std::io::{Read as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -175,6 +176,16 @@ fn the_console_in_a_real_browser() {
     let run = start(&fx);
     api_isolation(&run.address);
     run_spec(&dir, &chromium, &run, &fx.path().join("audit.json"));
+    // An open live tail does not hold the shutdown up: SIGTERM ends it.
+    let mut tail = std::net::TcpStream::connect(&run.address).unwrap();
+    tail.write_all(format!("GET /console/api/tail HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {ADMIN}\r\n\r\n").as_bytes()).unwrap();
+    let mut head = [0u8; 64];
+    let n = tail.read(&mut head).unwrap();
+    assert!(String::from_utf8_lossy(&head[..n]).starts_with("HTTP/1.1 200"), "{}", String::from_utf8_lossy(&head[..n]));
+    let started = std::time::Instant::now();
     let (code, stderr) = run.terminate();
     assert_eq!(code, Some(0), "{stderr}");
+    let took = started.elapsed();
+    wasp_tests::figure(&format!("console: SIGTERM with an open live tail: exit 0 after {} ms", took.as_millis()));
+    assert!(took < std::time::Duration::from_secs(5), "the shutdown waited {took:?} for the open tail");
 }
