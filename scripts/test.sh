@@ -31,11 +31,14 @@ bash scripts/build-guests.sh
 # The console's browser test (tests/all/console.rs): Debian's Chromium and
 # playwright-core (pinned by tests/console/package-lock.json). Under CI=true
 # that test fails, not skips, when either is missing.
-if ! [ -x /usr/bin/chromium ]; then
+console_packages=()
+[ -x /usr/bin/chromium ] || console_packages+=(chromium)
+command -v npm >/dev/null || console_packages+=(nodejs npm)
+if [ ${#console_packages[@]} -gt 0 ]; then
     if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
-        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${console_packages[@]}" >/dev/null
     else
-        echo "scripts/test.sh: chromium is missing (apt-get install chromium); the console's browser test skips" >&2
+        echo "scripts/test.sh: ${console_packages[*]} missing (apt-get install ${console_packages[*]}); the console's browser test skips" >&2
     fi
 fi
 if command -v npm >/dev/null; then
