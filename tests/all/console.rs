@@ -84,9 +84,11 @@ fn start(fx: &Fixture) -> WaspRun {
                                    "security": {"enabled": true, "filename": "keys/audit.key", "signatureInterval": "50 ms"}}});
     let mut h = probe_handler("h", json!({"topics": ["access"], "circuitBreaker": {"failures": 0}}));
     h["config"] = json!({});
+    // A handler whose `init` fails: disabled, with the reason.
+    let broken = probe_handler("broken", json!({"topics": ["authentication"], "config": {"fail_init": true}}));
     fx.config_doc(&json!({
         "config": {"handlerForQueries": "json"},
-        "eventHandlers": [json_handler(), signed, {"class": "wasm", "config": h}],
+        "eventHandlers": [json_handler(), signed, {"class": "wasm", "config": h}, {"class": "wasm", "config": broken}],
         "tenants": {
             "acme": {"handlerForQueries": "json", "eventHandlers": [json_handler()]},
             "globex": {"handlerForQueries": "json", "eventHandlers": [json_handler()]}

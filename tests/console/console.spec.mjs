@@ -143,6 +143,8 @@ try {
   check(handlerNames.includes('h') && handlerNames.includes('acme/json') && handlerNames.includes('globex/json'), 'the admin sees every handler', handlerNames);
   const hRow = page.locator('#handler-table tbody tr[data-handler=h]');
   check((await hRow.locator('td').nth(1).textContent()) === 'running', 'h is running');
+  const brokenState = await page.locator('#handler-table tbody tr[data-handler=broken] td').nth(1).textContent();
+  check(brokenState.startsWith('disabled: ') && brokenState.length > 'disabled: '.length, 'a disabled handler shows why', brokenState);
   check((await hRow.locator('td').nth(5).textContent()) === '3 (guest-error 3)', 'dead letters by fault kind', await hRow.locator('td').nth(5).textContent());
   await hRow.locator('button', { hasText: 'Dead letters' }).click();
   await page.waitForFunction(() => document.getElementById('letters-status').textContent.includes('dead letter'));

@@ -311,6 +311,7 @@ async function replay() {
   } catch (e) {
     $('replay-result').textContent = 'Replay failed: ' + e.message;
   }
+  $('letter-json').hidden = true;
   await loadLetters();
   await loadHandlers();
 }
