@@ -28,6 +28,25 @@ bash scripts/services.sh
 # are built from source; their tests fail under CI=true if they are missing.
 bash scripts/build-guests.sh
 
+# The console's browser test (tests/all/console.rs): Debian's Chromium and
+# playwright-core (pinned by tests/console/package-lock.json). Under CI=true
+# that test fails, not skips, when either is missing.
+console_packages=()
+[ -x /usr/bin/chromium ] || console_packages+=(chromium)
+command -v npm >/dev/null || console_packages+=(nodejs npm)
+if [ ${#console_packages[@]} -gt 0 ]; then
+    if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${console_packages[@]}" >/dev/null
+    else
+        echo "scripts/test.sh: ${console_packages[*]} missing (apt-get install ${console_packages[*]}); the console's browser test skips" >&2
+    fi
+fi
+if command -v npm >/dev/null; then
+    (cd tests/console && npm ci --no-audit --no-fund --loglevel=error)
+else
+    echo "scripts/test.sh: npm is missing; the console's browser test skips" >&2
+fi
+
 # The integration tests run the `wasp` binary, so build it first.
 cargo build --locked -p wasp --bin wasp
 cargo test --locked --workspace

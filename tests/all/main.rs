@@ -7,6 +7,7 @@ mod brokers;
 mod cache;
 mod check;
 mod client;
+mod console;
 mod crash;
 mod disk_full;
 mod corpus;

@@ -116,7 +116,7 @@ pub(super) fn verify(args: &VerifyArgs<'_>) -> anyhow::Result<ExitCode> {
 }
 
 /// The data columns of a sealed CSV output, from the first file's header.
-fn csv_columns(dir: &Path, live: &str, naming: &RotationPolicy, format: &CsvFormat) -> anyhow::Result<Vec<String>> {
+pub(crate) fn csv_columns(dir: &Path, live: &str, naming: &RotationPolicy, format: &CsvFormat) -> anyhow::Result<Vec<String>> {
     let files = files_in_order(dir, live, naming)?;
     let (first, _) = files.first().context("no file")?;
     let handle = cap_std::fs::Dir::open_ambient_dir(dir, cap_std::ambient_authority())?;

@@ -15,7 +15,7 @@ mod deploy;
 mod db;
 mod new;
 mod dlq;
-mod files;
+pub(crate) mod files;
 mod pinned_tls;
 mod pipe;
 mod run;

@@ -12,6 +12,7 @@
 //! | `GET /audit/{topic}/{id}` | admin, top level | read one event |
 //! | `GET /health`, `GET /health/live` | anyone | readiness, liveness |
 //! | `GET /metrics` | admin | Prometheus text |
+//! | `GET /console`, `/console/api/…` | the page: anyone; its API: by role | the browser console (see `console`) |
 //! | `POST /admin/deploy`, `/admin/promote`, `/admin/rollback`; `GET /admin/versions`, `/admin/shadow` | admin | versioned deploys (see `deploy`) |
 //!
 //! [`app`] builds the router over an [`AppState`] (testable without a
@@ -27,6 +28,7 @@
 
 pub mod auth;
 mod config;
+mod console;
 mod deploy;
 pub mod errors;
 pub mod metrics;
@@ -93,6 +95,8 @@ pub struct AppState {
     pub sidecar: SidecarConfig,
     /// The sidecar's own counters.
     pub metrics: Metrics,
+    /// The live tail of accepted events (the console's).
+    tail: console::Tail,
     draining: AtomicBool,
 }
 
@@ -108,7 +112,7 @@ impl AppState {
     /// [`SidecarConfig::check_startable`]).
     pub fn new(service: Arc<AuditService>, config: Arc<Config>, sidecar: SidecarConfig) -> Result<Arc<AppState>, SidecarError> {
         sidecar.check_startable()?;
-        Ok(Arc::new(AppState { service, config, sidecar, metrics: Metrics::default(), draining: AtomicBool::new(false) }))
+        Ok(Arc::new(AppState { service, config, sidecar, metrics: Metrics::default(), tail: console::Tail::default(), draining: AtomicBool::new(false) }))
     }
 
     /// Whether shutdown has begun (`/health` answers 503 `draining`).
@@ -130,6 +134,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/admin/promote", post(deploy::promote))
         .route("/admin/rollback", post(deploy::rollback))
         .route("/admin/shadow", get(deploy::shadow))
+        .merge(console::routes())
         .fallback(routes::not_found)
         .method_not_allowed_fallback(routes::method_not_allowed)
         .with_state(state)
@@ -166,6 +171,7 @@ where
     let signal = async move {
         shutdown.await;
         drain_state.draining.store(true, Ordering::Release);
+        drain_state.tail.close();
         let _ = fired.send(());
     };
     let limits = server::ConnectionLimits {

@@ -108,6 +108,9 @@ fn publish(state: &AppState, tenant: Option<&str>, topic: &str, text: &str) -> R
         None => state.service.publish(topic, text),
     };
     state.metrics.record(topic, tenant, result.as_ref().map(|_| ()), started.elapsed());
+    if let Ok(receipt) = &result {
+        state.tail.offer(tenant, receipt, text);
+    }
     result
 }
 
@@ -292,6 +295,7 @@ fn batch_results(state: &AppState, tenant: Option<&str>, topic: &str, body: &[u8
         match result {
             Ok(receipt) => {
                 accepted += 1;
+                state.tail.offer(tenant, &receipt, line);
                 let _ = write!(out, "{{\"line\":{n},\"status\":201,\"_id\":{},\"sequence\":{}}}", Value::String(receipt.id), receipt.sequence);
             }
             Err(e @ PublishError::NotYetDurable { sequence, .. }) => {
@@ -433,7 +437,7 @@ pub(super) async fn not_found(method: Method, uri: Uri) -> CrestError {
     CrestError::not_found(format!(
         "no route for `{method} {}` (routes: POST /audit/{{topic}}, GET /audit/{{topic}}?_queryFilter=…, GET /audit/{{topic}}/{{id}}, \
          GET /health, GET /health/live, GET /metrics, POST /admin/deploy, GET /admin/versions, POST /admin/promote, POST /admin/rollback, \
-         GET /admin/shadow)",
+         GET /admin/shadow, GET /console)",
         uri.path()
     ))
 }

@@ -542,3 +542,46 @@ async fn serve_shuts_down_gracefully_and_drains_the_handlers() {
     post(&s.app, "/audit/access", APP, json!({})).await.assert_error(503, "shutting down");
     assert!(tokio::net::TcpStream::connect(address).await.is_err(), "no longer listening");
 }
+
+/// The console's routes: the page needs no token; its API answers by role,
+/// and the live tail sends a tenant only its own events.
+#[tokio::test]
+async fn the_console_api_enforces_roles_and_tenants() {
+    use http_body_util::BodyExt as _;
+    let mut doc = document(json_handler(), json!({}));
+    doc["tenants"]["acme"] = json!({"handlerForQueries": "json", "eventHandlers": [{"class": "JsonAuditEventHandler", "config": json_handler()}]});
+    let s = setup_document(doc);
+    let page = call(&s.app, "GET", "/console", None, None, Body::empty()).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.headers[header::CONTENT_SECURITY_POLICY].to_str().unwrap().contains("script-src 'self'"));
+    let session = call(&s.app, "GET", "/console/api/session", Some(ACME), None, Body::empty()).await.json();
+    assert_eq!(session, json!({"role": "tenant", "tenant": "acme", "scopes": {"acme": {"access": ["acme/json"], "authentication": ["acme/json"]}}}));
+    let names = |answer: Answer| answer.json()["handlers"].as_array().unwrap().iter().map(|h| h["name"].as_str().unwrap().to_owned()).collect::<Vec<_>>();
+    assert_eq!(names(call(&s.app, "GET", "/console/api/handlers", Some(ACME), None, Body::empty()).await), ["acme/json"]);
+    assert_eq!(names(call(&s.app, "GET", "/console/api/handlers", Some(APP), None, Body::empty()).await), ["json"]);
+    assert_eq!(names(call(&s.app, "GET", "/console/api/handlers", Some(ADMIN), None, Body::empty()).await), ["json", "acme/json"]);
+    for (method, uri) in [("GET", "/console/api/dead-letters?handler=json"), ("POST", "/console/api/replay?handler=json"), ("POST", "/console/api/verify?handler=json")] {
+        for token in [ACME, APP] {
+            call(&s.app, method, uri, Some(token), None, Body::empty()).await.assert_error(403, "needs the admin token");
+        }
+    }
+    call(&s.app, "GET", "/console/api/dead-letters?handler=nope", Some(ADMIN), None, Body::empty()).await.assert_error(404, "no handler `nope`");
+    let letters = call(&s.app, "GET", "/console/api/dead-letters?handler=json", Some(ADMIN), None, Body::empty()).await.json();
+    assert_eq!(letters["total"], 0);
+    call(&s.app, "POST", "/console/api/verify?handler=json", Some(ADMIN), None, Body::empty()).await.assert_error(400, "keeps no tamper-evident log");
+    call(&s.app, "GET", "/console/api/tail", Some("wrong"), None, Body::empty()).await.assert_error(401, "not one of the configured tokens");
+
+    // The tail: acme's listener gets acme's event, not the top level's.
+    let request = Request::builder().uri("/console/api/tail").header(header::AUTHORIZATION, format!("Bearer {ACME}")).body(Body::empty()).unwrap();
+    let response = s.app.clone().oneshot(request).await.unwrap();
+    assert_eq!(response.headers()[header::CONTENT_TYPE], "text/event-stream");
+    let mut body = response.into_body();
+    assert_eq!(post(&s.app, "/audit/access", APP, json!({"_id": "top"})).await.status, StatusCode::CREATED);
+    assert_eq!(post(&s.app, "/audit/access", ACME, json!({"_id": "mine"})).await.status, StatusCode::CREATED);
+    let frame = tokio::time::timeout(std::time::Duration::from_secs(10), body.frame()).await.unwrap().unwrap().unwrap();
+    let text = String::from_utf8(frame.into_data().unwrap().to_vec()).unwrap();
+    let data: Value = serde_json::from_str(text.strip_prefix("data: ").unwrap().trim()).unwrap();
+    assert_eq!((data["_id"].as_str(), data["tenant"].as_str(), data["topic"].as_str()), (Some("mine"), Some("acme"), Some("access")), "{text}");
+    drop(body);
+    s.state.service.close();
+}
