@@ -17,6 +17,7 @@ mod failed_logins;
 mod faults;
 mod file_outputs;
 mod filters;
+mod fleet;
 mod forgerock;
 mod http_output;
 mod journal;

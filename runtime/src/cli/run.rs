@@ -14,8 +14,17 @@ use crate::{AuditService, Config};
 /// Serves until SIGTERM or SIGINT, then drains; exit 0 when every request
 /// in flight finished and the handlers drained within `shutdownDeadline`,
 /// 3 otherwise.
-pub fn run(config_path: &Path, listen: Option<String>) -> anyhow::Result<ExitCode> {
-    let config = Config::from_file(config_path)?;
+pub fn run(config_path: &Path, listen: Option<String>, role: Option<crate::fleet::Role>) -> anyhow::Result<ExitCode> {
+    let mut config = Config::from_file(config_path)?;
+    if let Some(role) = role {
+        config.fleet.get_or_insert_with(Default::default).role = Some(role);
+    }
+    let fleet = config.fleet.clone().filter(|f| f.role.is_some_and(|r| r != crate::fleet::Role::Single));
+    if let Some(fleet) = &fleet
+        && fleet.role == Some(crate::fleet::Role::Worker)
+    {
+        return crate::fleet::worker::run(&config, fleet);
+    }
     let mut settings = config.sidecar.clone();
     if let Some(listen) = listen {
         settings.listen = listen;
@@ -28,6 +37,12 @@ pub fn run(config_path: &Path, listen: Option<String>) -> anyhow::Result<ExitCod
     let listener = runtime.block_on(sidecar::bind(&settings.listen))?;
     let address = listener.local_addr().context("the listening address")?;
     let service = Arc::new(AuditService::new(config.clone())?);
+    // An edge forwards every accepted event to JetStream; its cursor is
+    // registered before the first event is accepted.
+    let forwarder = fleet.as_ref().map(|fleet| {
+        eprintln!("wasp run: edge: forwarding to NATS JetStream {} (stream {})", fleet.server_list(), fleet.stream_name());
+        crate::fleet::edge::Forwarder::start(fleet, service.journal_list())
+    });
     let watch_interval = settings.watch_interval;
     let state = AppState::new(service.clone(), Arc::new(config), settings)?;
     // Hot reload: the configuration and component files are watched, and
@@ -68,6 +83,18 @@ pub fn run(config_path: &Path, listen: Option<String>) -> anyhow::Result<ExitCod
         watcher.stop();
     }
     eprintln!("wasp run: stopped accepting; shutting down");
+    if let Some(forwarder) = forwarder {
+        let stats = forwarder.stats.clone();
+        let complete = forwarder.stop(std::time::Instant::now() + std::time::Duration::from_secs(10));
+        let ordering = std::sync::atomic::Ordering::Relaxed;
+        eprintln!(
+            "wasp run: edge: {} forwarded, {} duplicates, {} failed attempts{}",
+            stats.forwarded.load(ordering),
+            stats.duplicates.load(ordering),
+            stats.failures.load(ordering),
+            if complete { "" } else { "; what was not forwarded stays in the journal" }
+        );
+    }
     let Some(summary) = drained.summary else {
         eprintln!(
             "wasp run: the handlers did not drain within shutdownDeadline; what they had not delivered stays in the journal \

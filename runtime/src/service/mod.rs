@@ -304,13 +304,16 @@ impl AuditService {
                 .collect();
             let filters = prepare_filters(engine, &config)?;
             let mut prepared = Vec::new();
-            for handler in config.handlers.iter().filter(|h| h.enabled) {
+            // An edge runs no handler: its forwarder is the journal's only
+            // reader (`crate::fleet::edge`).
+            let edge = config.fleet.as_ref().and_then(|f| f.role) == Some(crate::fleet::Role::Edge);
+            for handler in config.handlers.iter().filter(|h| h.enabled && !edge) {
                 let fuel_quota = handler.tenant.as_deref().and_then(|t| fuel_quotas.get(t).cloned());
                 let (mut worker, entry) = prepare(engine, &config, handler, &dead_letters, fuel_quota, Versions::Start)?;
                 worker.filters = build::filter_stages(&filters, handler.tenant.as_deref());
                 prepared.push((worker, entry));
             }
-            for h in config.forgerock_handlers.iter().filter(|h| h.enabled) {
+            for h in config.forgerock_handlers.iter().filter(|h| h.enabled && !edge) {
                 if let Some(settings) = &h.builtin {
                     // The filters of the handler's stream apply to built-in
                     // handlers as to every other handler.
@@ -548,6 +551,29 @@ impl AuditService {
             return Err(PublishError::NotYetDurable { sequence: event.sequence, waited: self.fsync_timeout });
         }
         Ok(Receipt { id: event.id.clone(), topic: event.topic.clone(), sequence: event.sequence, tenant: event.tenant.clone() })
+    }
+
+    /// The journals, by tenant (`None`: events without one), for the fleet
+    /// edge's forwarder.
+    pub(crate) fn journal_list(&self) -> Vec<(Option<String>, Arc<dyn Journal>)> {
+        self.journals.iter().map(|(t, j)| (t.clone(), j.clone())).collect()
+    }
+
+    /// Appends an event a fleet edge already accepted (validated, filtered)
+    /// to the journal as it is; its sequence there.
+    pub(crate) fn ingest(&self, tenant: Option<&str>, topic: &str, json: &[u8]) -> Result<u64, String> {
+        let journal = self.journals.get(&tenant.map(str::to_owned)).ok_or_else(|| format!("no tenant `{}` here", tenant.unwrap_or_default()))?;
+        let document: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(json).map_err(|e| format!("not a JSON object: {e}"))?;
+        let mut event = HostEvent::from_document(topic, document, usize::MAX).map_err(|e| e.to_string())?;
+        event.tenant = tenant.map(str::to_owned);
+        journal.append(event).map(|e| e.sequence).map_err(|e| e.to_string())
+    }
+
+    /// Whether every handler reading `tenant`'s journal acknowledged
+    /// `sequence` (delivered it or dead-lettered it).
+    pub(crate) fn handled_through(&self, tenant: Option<&str>, sequence: u64) -> bool {
+        let Some(journal) = self.journals.get(&tenant.map(str::to_owned)) else { return true };
+        self.handlers.read().unwrap().iter().filter(|h| h.tenant.as_deref() == tenant).filter_map(|h| h.cursor).all(|c| journal.acked(c) >= sequence)
     }
 
     /// Waits up to `timeout` until the event of `receipt` is as durable as
