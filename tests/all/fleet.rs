@@ -265,3 +265,61 @@ fn throughput_with_one_and_two_workers() {
         }
     }
 }
+
+/// Messages in the stream `AUDIT` of the server at `port` (0 while it
+/// does not exist).
+fn stream_messages(port: u16) -> u64 {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let js = async_nats::jetstream::new(async_nats::connect(format!("127.0.0.1:{port}")).await.unwrap());
+        match js.get_stream("AUDIT").await {
+            Ok(mut stream) => stream.info().await.unwrap().state.messages,
+            Err(_) => 0,
+        }
+    })
+}
+
+/// In `fsync` mode an edge answers 201 only once JetStream acknowledged
+/// the event (it is in the stream when the answer arrives), and 202 (not
+/// yet durable, kept in the journal) while NATS is down; `wasp config
+/// check` compares the stream with `wasp.fleet` and names what differs.
+#[test]
+fn a_durable_edge_answers_after_the_puback_and_config_check_reads_the_stream() {
+    if !Nats::available() {
+        return;
+    }
+    let nats = Nats::start(free_port());
+    let fx = Fixture::new();
+    let mut doc = fleet_doc("edge", &nats.url(), &["files"]);
+    doc["wasp"]["journal"] = json!({"durability": "fsync", "fsyncTimeout": "1 s"});
+    fx.config_doc(&doc);
+    let edge = wasp_tests::WaspRun::start(fx.path());
+    for i in 0..5 {
+        let (status, body) = wasp_tests::http(&edge.address, TOKEN, "POST", "/audit/access", "application/json", &json!({"_id": format!("d-{i}")}).to_string());
+        assert_eq!(status, 201, "{body}");
+        assert_eq!(stream_messages(nats.port), i + 1, "in the stream when the producer has its answer");
+    }
+    let check = wasp_tests::run_wasp(&["config", "check", "audit.json"], None, fx.path());
+    let text = String::from_utf8_lossy(&check.stdout);
+    assert!(check.status.success() && text.contains("stream AUDIT: as configured"), "{text}");
+    doc["wasp"]["fleet"]["maxAge"] = json!(3600);
+    fx.config_doc(&doc);
+    let check = wasp_tests::run_wasp(&["config", "check", "audit.json"], None, fx.path());
+    let text = String::from_utf8_lossy(&check.stdout);
+    assert!(!check.status.success() && text.contains("wasp.fleet.maxAge: configured 3600s"), "{text}");
+    let port = nats.port;
+    drop(nats);
+    let (status, body) = wasp_tests::http(&edge.address, TOKEN, "POST", "/audit/access", "application/json", &json!({"_id": "d-down"}).to_string());
+    assert_eq!(status, 202, "accepted, not yet in JetStream: {body}");
+    let (code, stderr) = edge.terminate();
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stderr.contains("stays in the journal"), "{stderr}");
+    // The event is forwarded by the next start of the edge (its disk
+    // journal kept it), NATS back (a new server: the stream is created).
+    let _nats = Nats::start(port);
+    let edge = wasp_tests::WaspRun::start(fx.path());
+    wait_for("the kept event forwarded", || stream_messages(port) >= 1);
+    let (code, stderr) = edge.terminate();
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stderr.contains("edge: 1 forwarded"), "{stderr}");
+}

@@ -41,7 +41,7 @@ pub fn run(config_path: &Path, listen: Option<String>, role: Option<crate::fleet
     // registered before the first event is accepted.
     let forwarder = fleet.as_ref().map(|fleet| {
         eprintln!("wasp run: edge: forwarding to NATS JetStream {} (stream {})", fleet.server_list(), fleet.stream_name());
-        crate::fleet::edge::Forwarder::start(fleet, service.journal_list())
+        crate::fleet::edge::Forwarder::start(fleet, &service)
     });
     let watch_interval = settings.watch_interval;
     let state = AppState::new(service.clone(), Arc::new(config), settings)?;

@@ -43,15 +43,18 @@ pub struct Forwarder {
 }
 
 impl Forwarder {
-    /// Registers the forwarder's cursor on each journal and starts
-    /// forwarding. Called before the edge accepts its first event.
-    pub fn start(fleet: &FleetConfig, journals: Vec<(Option<String>, Arc<dyn Journal>)>) -> Forwarder {
+    /// Registers the forwarder's cursor on each of `service`'s journals
+    /// and starts forwarding. Called before the edge accepts its first
+    /// event.
+    pub fn start(fleet: &FleetConfig, service: &crate::AuditService) -> Forwarder {
         let stop = Arc::new(AtomicBool::new(false));
         let stats = Arc::new(ForwarderStats::default());
-        let threads = journals
+        let threads = service
+            .journal_list()
             .into_iter()
             .map(|(tenant, journal)| {
                 let cursor = journal.register_cursor(CURSOR);
+                service.set_forwarder(tenant.clone(), cursor);
                 let (fleet, stop, stats) = (fleet.clone(), stop.clone(), stats.clone());
                 std::thread::Builder::new()
                     .name(format!("wasp-fleet-edge-{}", tenant.as_deref().unwrap_or("_")))

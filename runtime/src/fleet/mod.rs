@@ -80,8 +80,10 @@ pub async fn ensure_stream(fleet: &FleetConfig, js: &jetstream::Context) -> Resu
 }
 
 /// `wasp config check` against the servers: the stream exists (or can be
-/// created) and its settings match `wasp.fleet`. Returns what differs.
-pub fn check(fleet: &FleetConfig) -> Result<Vec<String>, String> {
+/// created) and its settings match `wasp.fleet`. Returns what differs
+/// (`None`: the stream does not exist yet; the first edge or worker
+/// creates it).
+pub fn check(fleet: &FleetConfig) -> Result<Option<Vec<String>>, String> {
     let runtime = crate::outputs::broker::runtime("fleet-check").map_err(|e| format!("cannot start the NATS client: {e}"))?;
     runtime.block_on(async {
         let (_client, js) = connect(fleet, Duration::from_secs(5)).await?;
@@ -89,7 +91,7 @@ pub fn check(fleet: &FleetConfig) -> Result<Vec<String>, String> {
         let mut stream = match js.get_stream(name).await {
             Ok(s) => s,
             Err(e) if matches!(e.kind(), GetStreamErrorKind::JetStream(ref j) if j.error_code() == ErrorCode::STREAM_NOT_FOUND) => {
-                return Ok(vec![format!("wasp.fleet.stream: `{name}` does not exist yet (the first edge or worker creates it)")]);
+                return Ok(None);
             }
             Err(e) => return Err(format!("wasp.fleet.stream: cannot look up `{name}`: {e}")),
         };
@@ -107,7 +109,7 @@ pub fn check(fleet: &FleetConfig) -> Result<Vec<String>, String> {
         differ("maxBytes", want.max_bytes.to_string(), found.max_bytes.to_string());
         differ("replicas", want.num_replicas.to_string(), found.num_replicas.to_string());
         differ("duplicateWindow", format!("{:?}", want.duplicate_window), format!("{:?}", found.duplicate_window));
-        Ok(differences)
+        Ok(Some(differences))
     })
 }
 

@@ -152,10 +152,10 @@ async fn handle_batches(
                 Err(e) => tracing::debug!(handler, "fetch: {e}"),
             }
         }
-        tracing::debug!(handler, messages = messages.len(), "fleet worker: fetched");
         if messages.is_empty() {
             continue;
         }
+        tracing::debug!(handler, messages = messages.len(), "fleet worker: fetched");
         // Into the handler's journal.
         let mut last: Option<u64> = None;
         let mut accepted = Vec::with_capacity(messages.len());
@@ -180,8 +180,12 @@ async fn handle_batches(
         // Acknowledged to JetStream once the handler acknowledged them.
         if let Some(last) = last {
             let mut progress = Instant::now();
+            let mut stopping: Option<Instant> = None;
             while !service.handled_through(tenant, last) {
-                if stop.load(Ordering::Acquire) && progress.elapsed() > Duration::from_secs(5) {
+                if stop.load(Ordering::Acquire) {
+                    stopping.get_or_insert_with(Instant::now);
+                }
+                if stopping.is_some_and(|s| s.elapsed() > Duration::from_secs(5)) {
                     // Stopping while the handler retries: another worker
                     // takes them.
                     for m in &accepted {

@@ -251,6 +251,9 @@ pub struct AuditService {
     /// the journal), until a `publish` stores one again: `/health` shows it.
     storage_alarm: Mutex<Option<String>>,
     storage_failing: AtomicBool,
+    /// A fleet edge's forwarder cursor on each journal: in `fsync` mode,
+    /// `publish` returns once JetStream acknowledged the event.
+    forwarder: RwLock<BTreeMap<Option<String>, crate::journal::CursorId>>,
 }
 
 impl AuditService {
@@ -372,6 +375,7 @@ impl AuditService {
             .collect();
         Ok(AuditService {
             journals,
+            forwarder: RwLock::new(BTreeMap::new()),
             durability: config.journal.durability,
             fsync_timeout: config.journal.fsync_timeout,
             topics: RwLock::new(config.known_topics()),
@@ -550,6 +554,20 @@ impl AuditService {
         if self.durability == Durability::Fsync && !journal.wait_durable(event.sequence, self.fsync_timeout) {
             return Err(PublishError::NotYetDurable { sequence: event.sequence, waited: self.fsync_timeout });
         }
+        // A fleet edge in `fsync` mode: the producer's answer waits for
+        // JetStream's PubAck (the forwarder's cursor moving past it).
+        let forwarder = self.forwarder.read().unwrap().get(&event.tenant).copied();
+        if self.durability == Durability::Fsync
+            && let Some(cursor) = forwarder
+        {
+            let deadline = std::time::Instant::now() + self.fsync_timeout;
+            while journal.acked(cursor) < event.sequence {
+                if std::time::Instant::now() >= deadline {
+                    return Err(PublishError::NotYetDurable { sequence: event.sequence, waited: self.fsync_timeout });
+                }
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+        }
         Ok(Receipt { id: event.id.clone(), topic: event.topic.clone(), sequence: event.sequence, tenant: event.tenant.clone() })
     }
 
@@ -557,6 +575,11 @@ impl AuditService {
     /// edge's forwarder.
     pub(crate) fn journal_list(&self) -> Vec<(Option<String>, Arc<dyn Journal>)> {
         self.journals.iter().map(|(t, j)| (t.clone(), j.clone())).collect()
+    }
+
+    /// Records the fleet edge's forwarder cursor on a journal.
+    pub(crate) fn set_forwarder(&self, tenant: Option<String>, cursor: crate::journal::CursorId) {
+        self.forwarder.write().unwrap().insert(tenant, cursor);
     }
 
     /// Appends an event a fleet edge already accepted (validated, filtered)
