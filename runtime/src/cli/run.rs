@@ -43,7 +43,9 @@ pub fn run(config_path: &Path, listen: Option<String>, role: Option<crate::fleet
         eprintln!("wasp run: edge: forwarding to NATS JetStream {} (stream {})", fleet.server_list(), fleet.stream_name());
         crate::fleet::edge::Forwarder::start(fleet, &service)
     });
-    let watch_interval = settings.watch_interval;
+    // An edge is not reloaded (a reload would start its handlers): the
+    // configuration is not watched and SIGHUP is only logged.
+    let watch_interval = if forwarder.is_some() { Default::default() } else { settings.watch_interval };
     let state = AppState::new(service.clone(), Arc::new(config), settings)?;
     // Hot reload: the configuration and component files are watched, and
     // SIGHUP reloads at once.
@@ -55,11 +57,14 @@ pub fn run(config_path: &Path, listen: Option<String>, role: Option<crate::fleet
     let signal = {
         let _inside = runtime.enter();
         let hangup = sidecar::hangup_signal().context("installing the SIGHUP handler")?;
-        let on_hangup = watcher.clone();
+        let on_hangup = forwarder.is_none().then(|| watcher.clone());
         runtime.spawn(async move {
             let mut hangup = hangup;
             while hangup.recv().await.is_some() {
-                on_hangup.trigger();
+                match &on_hangup {
+                    Some(watcher) => watcher.trigger(),
+                    None => eprintln!("wasp run: reload: refused: an edge is not reloaded; restart it to apply a new configuration"),
+                }
             }
         });
         sidecar::shutdown_signal().context("installing the SIGTERM/SIGINT handlers")?

@@ -179,6 +179,7 @@ async fn handle_batches(
         }
         // Acknowledged to JetStream once the handler acknowledged them.
         if let Some(last) = last {
+            service.wake_handlers(tenant);
             let mut progress = Instant::now();
             let mut stopping: Option<Instant> = None;
             while !service.handled_through(tenant, last) {

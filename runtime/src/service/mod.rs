@@ -592,6 +592,16 @@ impl AuditService {
         journal.append(event).map(|e| e.sequence).map_err(|e| e.to_string())
     }
 
+    /// Makes the handlers of `tenant`'s journal take what it holds now,
+    /// without waiting for their batch to fill (a fleet worker appends a
+    /// whole fetched batch, and nothing more comes before it is handled).
+    pub(crate) fn wake_handlers(&self, tenant: Option<&str>) {
+        let Some(journal) = self.journals.get(&tenant.map(str::to_owned)) else { return };
+        for cursor in self.handlers.read().unwrap().iter().filter(|h| h.tenant.as_deref() == tenant).filter_map(|h| h.cursor) {
+            journal.wake(cursor);
+        }
+    }
+
     /// Whether every handler reading `tenant`'s journal acknowledged
     /// `sequence` (delivered it or dead-lettered it).
     pub(crate) fn handled_through(&self, tenant: Option<&str>, sequence: u64) -> bool {
