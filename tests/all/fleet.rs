@@ -55,6 +55,24 @@ impl Nats {
         Nats { child, port, _store: store }
     }
 
+    /// A node of a 3-node JetStream cluster `wasp` on loopback.
+    fn node(index: usize, ports: &[(u16, u16)]) -> Nats {
+        let store = tempfile::tempdir().unwrap();
+        let (port, cluster) = ports[index];
+        let routes: Vec<String> = ports.iter().enumerate().filter(|(i, _)| *i != index).map(|(_, (_, c))| format!("nats://127.0.0.1:{c}")).collect();
+        let child = Command::new(NATS_SERVER)
+            .args(["-js", "-a", "127.0.0.1", "-p", &port.to_string(), "-n", &format!("n{index}"), "--cluster_name", "wasp"])
+            .args(["--cluster", &format!("nats://127.0.0.1:{cluster}"), "--routes", &routes.join(",")])
+            .arg("-sd")
+            .arg(store.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        wait_for("nats-server listening", || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok());
+        Nats { child, port, _store: store }
+    }
+
     fn url(&self) -> String {
         format!("nats://127.0.0.1:{}", self.port)
     }
@@ -322,4 +340,45 @@ fn a_durable_edge_answers_after_the_puback_and_config_check_reads_the_stream() {
     let (code, stderr) = edge.terminate();
     assert_eq!(code, Some(0), "{stderr}");
     assert!(stderr.contains("edge: 1 forwarded"), "{stderr}");
+}
+
+/// A 3-node JetStream cluster, the stream with 3 replicas: events through
+/// an edge reach a worker's handler while one node (not the one either
+/// process was given first) is killed mid-way.
+#[test]
+fn a_three_node_cluster_keeps_delivering_when_a_node_dies() {
+    if !Nats::available() {
+        return;
+    }
+    let ports: Vec<(u16, u16)> = (0..3).map(|_| (free_port(), free_port())).collect();
+    let mut nodes: Vec<Option<Nats>> = (0..3).map(|i| Some(Nats::node(i, &ports))).collect();
+    let urls: Vec<String> = ports.iter().map(|(p, _)| format!("nats://127.0.0.1:{p}")).collect();
+    let doc = |role: &str| {
+        let mut doc = fleet_doc(role, &urls[0], &["files"]);
+        doc["wasp"]["fleet"]["servers"] = json!(urls);
+        doc["wasp"]["fleet"]["replicas"] = json!(3);
+        doc
+    };
+    let (edge_fx, w_fx) = (Fixture::new(), Fixture::new());
+    edge_fx.config_doc(&doc("edge"));
+    let edge = wasp_tests::WaspRun::start(edge_fx.path());
+    w_fx.config_doc(&doc("worker"));
+    let worker = Worker::start(w_fx.path());
+    const N: usize = 2000;
+    publish(&edge, "c", 0, N / 2);
+    wait_for("half delivered", || delivered(&[w_fx.path()], "files").len() >= N / 4);
+    nodes[2].take();
+    publish(&edge, "c", N / 2, N);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while delivered(&[w_fx.path()], "files").len() < N {
+        assert!(Instant::now() < deadline, "{} of {N} delivered", delivered(&[w_fx.path()], "files").len());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let ids = delivered(&[w_fx.path()], "files");
+    let duplicates: u32 = ids.values().map(|c| c - 1).sum();
+    figure(&format!("fleet cluster: 3 nodes, replicas 3, one node killed mid-way: {N} of {N} delivered, {duplicates} duplicates"));
+    let (code, stderr) = edge.terminate();
+    assert_eq!(code, Some(0), "{stderr}");
+    worker.terminate();
+    drop(nodes);
 }

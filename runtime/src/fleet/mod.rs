@@ -55,7 +55,13 @@ pub async fn connect(fleet: &FleetConfig, timeout: Duration) -> Result<(async_na
     }
     let servers = fleet.server_list();
     let shown: Vec<String> = servers.split(',').map(crate::outputs::broker::redact).collect();
-    let client = tokio::time::timeout(timeout, options.connect(servers.as_str()))
+    // Each server on its own (the client does not read a comma-separated
+    // list); it tries them in turn and learns the cluster's others.
+    let addresses = servers
+        .split(',')
+        .map(|s| s.parse::<async_nats::ServerAddr>().map_err(|e| format!("wasp.fleet.servers: `{}`: {e}", crate::outputs::broker::redact(s))))
+        .collect::<Result<Vec<_>, _>>()?;
+    let client = tokio::time::timeout(timeout, options.connect(addresses))
         .await
         .map_err(|_| format!("wasp.fleet.servers: no answer from {} within {timeout:?}", shown.join(", ")))?
         .map_err(|e| format!("wasp.fleet.servers: cannot connect to {}: {e}", shown.join(", ")))?;
