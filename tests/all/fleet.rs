@@ -148,9 +148,15 @@ impl Drop for Worker {
 /// `_id`s written by handler `name` in these worker directories, with how
 /// many times each was written.
 fn delivered(dirs: &[&Path], name: &str) -> BTreeMap<String, u32> {
+    let roots: Vec<PathBuf> = dirs.iter().map(|d| d.join("wasp-data")).collect();
+    delivered_under(&roots, name)
+}
+
+/// `_id`s in `<root>/<name>/access.audit.json` of each root.
+fn delivered_under(roots: &[PathBuf], name: &str) -> BTreeMap<String, u32> {
     let mut ids = BTreeMap::new();
-    for dir in dirs {
-        let text = std::fs::read_to_string(dir.join("wasp-data").join(name).join("access.audit.json")).unwrap_or_default();
+    for root in roots {
+        let text = std::fs::read_to_string(root.join(name).join("access.audit.json")).unwrap_or_default();
         for line in text.lines() {
             if let Some(id) = serde_json::from_str::<Value>(line).ok().and_then(|v| v["_id"].as_str().map(str::to_owned)) {
                 *ids.entry(id).or_insert(0) += 1;
@@ -381,4 +387,38 @@ fn a_three_node_cluster_keeps_delivering_when_a_node_dies() {
     assert_eq!(code, Some(0), "{stderr}");
     worker.terminate();
     drop(nodes);
+}
+
+/// A tenant's events travel on `audit.<tenant>.<topic>` and reach only
+/// the tenant's handler on the worker; top-level events only the
+/// top-level one.
+#[test]
+fn tenants_keep_their_events_apart_across_the_fleet() {
+    if !Nats::available() {
+        return;
+    }
+    let nats = Nats::start(free_port());
+    let doc = |role: &str| {
+        let mut doc = fleet_doc(role, &nats.url(), &["files"]);
+        doc["tenants"] = json!({"acme": {"eventHandlers": [
+            {"class": "JsonAuditEventHandler", "config": {"name": "files", "topics": ["access"], "logDirectory": "files"}}
+        ]}});
+        doc
+    };
+    let (edge_fx, w_fx) = (Fixture::new(), Fixture::new());
+    edge_fx.config_doc(&doc("edge"));
+    let edge = wasp_tests::WaspRun::start(edge_fx.path());
+    w_fx.config_doc(&doc("worker"));
+    let worker = Worker::start(w_fx.path());
+    for i in 0..10 {
+        let (status, body) = wasp_tests::http(&edge.address, TOKEN, "POST", "/audit/access?tenant=acme", "application/json", &json!({"_id": format!("acme-{i}")}).to_string());
+        assert_eq!(status, 201, "{body}");
+    }
+    publish(&edge, "top", 0, 10);
+    let acme = [w_fx.path().join("wasp-data/tenants/acme")];
+    wait_for("both streams delivered", || delivered_under(&acme, "files").len() == 10 && delivered(&[w_fx.path()], "files").len() == 10);
+    assert!(delivered_under(&acme, "files").keys().all(|id| id.starts_with("acme-")));
+    assert!(delivered(&[w_fx.path()], "files").keys().all(|id| id.starts_with("top-")));
+    edge.terminate();
+    worker.terminate();
 }
