@@ -5,8 +5,10 @@
 //! handler on the workers; a worker killed with SIGKILL mid-way and
 //! restarted: every accepted event delivered, duplicates counted; NATS
 //! unreachable when the edge starts: the edge accepts (its journal keeps
-//! the events) and forwards once NATS is there; throughput with 1 and 2
-//! workers.
+//! the events) and forwards once NATS is there; an `fsync` edge answers
+//! after the PubAck; `wasp config check` against the stream; a 3-node
+//! cluster losing a node; tenants; a WebAssembly handler on a worker;
+//! throughput with 1 and 2 workers.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -419,6 +421,32 @@ fn tenants_keep_their_events_apart_across_the_fleet() {
     wait_for("both streams delivered", || delivered_under(&acme, "files").len() == 10 && delivered(&[w_fx.path()], "files").len() == 10);
     assert!(delivered_under(&acme, "files").keys().all(|id| id.starts_with("acme-")));
     assert!(delivered(&[w_fx.path()], "files").keys().all(|id| id.starts_with("top-")));
+    edge.terminate();
+    worker.terminate();
+}
+
+/// A WebAssembly handler runs on a worker like a built-in one.
+#[test]
+fn a_wasm_handler_runs_on_a_worker() {
+    if !Nats::available() {
+        return;
+    }
+    let nats = Nats::start(free_port());
+    let doc = |role: &str| {
+        let mut doc = fleet_doc(role, &nats.url(), &["files"]);
+        doc["eventHandlers"].as_array_mut().unwrap().push(json!({"class": "wasm", "config": wasp_tests::probe_handler("probe", json!({}))}));
+        doc
+    };
+    let (edge_fx, w_fx) = (Fixture::new(), Fixture::new());
+    edge_fx.config_doc(&doc("edge"));
+    let edge = wasp_tests::WaspRun::start(edge_fx.path());
+    w_fx.config_doc(&doc("worker"));
+    let worker = Worker::start(w_fx.path());
+    publish(&edge, "w", 0, 200);
+    wait_for("the probe delivered every event", || w_fx.data_json("probe/out.log").len() >= 200);
+    let ids: std::collections::BTreeSet<String> = w_fx.data_json("probe/out.log").iter().filter_map(|v| v["id"].as_str().map(str::to_owned)).collect();
+    assert_eq!(ids.len(), 200, "every event once");
+    assert_eq!(delivered(&[w_fx.path()], "files").len(), 200);
     edge.terminate();
     worker.terminate();
 }
