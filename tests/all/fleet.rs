@@ -385,6 +385,7 @@ fn a_three_node_cluster_keeps_delivering_when_a_node_dies() {
     let ids = delivered(&[w_fx.path()], "files");
     let duplicates: u32 = ids.values().map(|c| c - 1).sum();
     figure(&format!("fleet cluster: 3 nodes, replicas 3, one node killed mid-way: {N} of {N} delivered, {duplicates} duplicates"));
+    assert!(duplicates as usize <= 2 * 256, "at most the batches whose acknowledgements the dead node lost: {duplicates}");
     let (code, stderr) = edge.terminate();
     assert_eq!(code, Some(0), "{stderr}");
     worker.terminate();
