@@ -18,6 +18,7 @@ mod failed_logins;
 mod faults;
 mod file_outputs;
 mod filters;
+mod fleet;
 mod forgerock;
 mod http_output;
 mod jdbc;

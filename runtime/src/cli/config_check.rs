@@ -145,6 +145,16 @@ pub fn run(path: &Path) -> anyhow::Result<ExitCode> {
             ));
         }
     }
+    if let Some(fleet) = &config.fleet {
+        let role = fleet.role.map_or("single".to_owned(), |r| format!("{r:?}").to_lowercase());
+        writeln!(out, "  fleet: role {role}, NATS {}, stream {}", fleet.server_list(), fleet.stream_name())?;
+        match crate::fleet::check(fleet) {
+            Ok(None) => writeln!(out, "    stream {} does not exist yet (the first edge or worker creates it)", fleet.stream_name())?,
+            Ok(Some(differences)) if differences.is_empty() => writeln!(out, "    stream {}: as configured", fleet.stream_name())?,
+            Ok(Some(differences)) => problems.extend(differences),
+            Err(e) => problems.push(e),
+        }
+    }
     if let Some(tls) = &config.sidecar.tls {
         writeln!(out, "  sidecar: https (certificate {}, key {})", tls.cert_file.display(), tls.key_file.display())?;
         if let Err(e) = crate::sidecar::tls::acceptor(tls) {

@@ -118,6 +118,12 @@ enum Command {
         /// 0 picks a free one).
         #[arg(long)]
         listen: Option<String>,
+        /// The fleet role (`single`, `edge`, `worker`), overriding
+        /// `wasp.fleet.role`: an edge accepts events and forwards them to
+        /// NATS JetStream, a worker runs the handlers on them
+        /// (`docs/fleet.md`).
+        #[arg(long)]
+        role: Option<crate::fleet::Role>,
     },
     /// Sidecar helpers.
     Sidecar {
@@ -463,7 +469,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             pipe::run(&config, &input, &pipe::Options { topic: topic.as_deref(), tenant: tenant.as_deref(), receipts, json })
         }
         Command::Dlq { command } => dlq::run(command),
-        Command::Run { config, listen } => run::run(&config, listen),
+        Command::Run { config, listen, role } => run::run(&config, listen, role),
         Command::Sidecar { command: SidecarCommand::HashToken { token, generate } } => run::hash_token(token, generate),
         Command::Rotate { config, handler } => {
             let service = crate::AuditService::from_config_file(&config)?;

@@ -14,8 +14,17 @@ use crate::{AuditService, Config};
 /// Serves until SIGTERM or SIGINT, then drains; exit 0 when every request
 /// in flight finished and the handlers drained within `shutdownDeadline`,
 /// 3 otherwise.
-pub fn run(config_path: &Path, listen: Option<String>) -> anyhow::Result<ExitCode> {
-    let config = Config::from_file(config_path)?;
+pub fn run(config_path: &Path, listen: Option<String>, role: Option<crate::fleet::Role>) -> anyhow::Result<ExitCode> {
+    let mut config = Config::from_file(config_path)?;
+    if let Some(role) = role {
+        config.fleet.get_or_insert_with(Default::default).role = Some(role);
+    }
+    let fleet = config.fleet.clone().filter(|f| f.role.is_some_and(|r| r != crate::fleet::Role::Single));
+    if let Some(fleet) = &fleet
+        && fleet.role == Some(crate::fleet::Role::Worker)
+    {
+        return crate::fleet::worker::run(&config, fleet);
+    }
     let mut settings = config.sidecar.clone();
     if let Some(listen) = listen {
         settings.listen = listen;
@@ -28,7 +37,15 @@ pub fn run(config_path: &Path, listen: Option<String>) -> anyhow::Result<ExitCod
     let listener = runtime.block_on(sidecar::bind(&settings.listen))?;
     let address = listener.local_addr().context("the listening address")?;
     let service = Arc::new(AuditService::new(config.clone())?);
-    let watch_interval = settings.watch_interval;
+    // An edge forwards every accepted event to JetStream; its cursor is
+    // registered before the first event is accepted.
+    let forwarder = fleet.as_ref().map(|fleet| {
+        eprintln!("wasp run: edge: forwarding to NATS JetStream {} (stream {})", fleet.server_list(), fleet.stream_name());
+        crate::fleet::edge::Forwarder::start(fleet, &service)
+    });
+    // An edge is not reloaded (a reload would start its handlers): the
+    // configuration is not watched and SIGHUP is only logged.
+    let watch_interval = if forwarder.is_some() { Default::default() } else { settings.watch_interval };
     let state = AppState::new(service.clone(), Arc::new(config), settings)?;
     // Hot reload: the configuration and component files are watched, and
     // SIGHUP reloads at once.
@@ -40,11 +57,14 @@ pub fn run(config_path: &Path, listen: Option<String>) -> anyhow::Result<ExitCod
     let signal = {
         let _inside = runtime.enter();
         let hangup = sidecar::hangup_signal().context("installing the SIGHUP handler")?;
-        let on_hangup = watcher.clone();
+        let on_hangup = forwarder.is_none().then(|| watcher.clone());
         runtime.spawn(async move {
             let mut hangup = hangup;
             while hangup.recv().await.is_some() {
-                on_hangup.trigger();
+                match &on_hangup {
+                    Some(watcher) => watcher.trigger(),
+                    None => eprintln!("wasp run: reload: refused: an edge is not reloaded; restart it to apply a new configuration"),
+                }
             }
         });
         sidecar::shutdown_signal().context("installing the SIGTERM/SIGINT handlers")?
@@ -68,6 +88,18 @@ pub fn run(config_path: &Path, listen: Option<String>) -> anyhow::Result<ExitCod
         watcher.stop();
     }
     eprintln!("wasp run: stopped accepting; shutting down");
+    if let Some(forwarder) = forwarder {
+        let stats = forwarder.stats.clone();
+        let complete = forwarder.stop(std::time::Instant::now() + std::time::Duration::from_secs(10));
+        let ordering = std::sync::atomic::Ordering::Relaxed;
+        eprintln!(
+            "wasp run: edge: {} forwarded, {} duplicates, {} failed attempts{}",
+            stats.forwarded.load(ordering),
+            stats.duplicates.load(ordering),
+            stats.failures.load(ordering),
+            if complete { "" } else { "; what was not forwarded stays in the journal" }
+        );
+    }
     let Some(summary) = drained.summary else {
         eprintln!(
             "wasp run: the handlers did not drain within shutdownDeadline; what they had not delivered stays in the journal \

@@ -106,6 +106,9 @@ pub struct Config {
     pub custom_schema_sources: BTreeMap<String, serde_json::Value>,
     /// `wasp.sidecar`: the HTTP sidecar's settings (`wasp run`).
     pub sidecar: crate::sidecar::SidecarConfig,
+    /// `wasp.fleet`: NATS JetStream between edges and workers (absent:
+    /// single-process mode).
+    pub fleet: Option<crate::fleet::FleetConfig>,
 }
 
 /// Topic schema validation on publish.
@@ -602,7 +605,11 @@ impl Config {
             max_depth: v.max_depth.unwrap_or(32),
         };
         let sidecar = crate::sidecar::SidecarConfig::validate(&raw.wasp.sidecar, base_dir, &tenants, &invalid)?;
+        if let Some(fleet) = &raw.wasp.fleet {
+            fleet.validate().map_err(|e| invalid(format!("wasp.fleet.{}", e.split(':').next().unwrap_or_default()), e.split_once(": ").map_or(e.clone(), |(_, m)| m.to_owned())))?;
+        }
         Ok(Config {
+            fleet: raw.wasp.fleet.clone(),
             safelist: raw.wasp.safelist.unwrap_or(true),
             sidecar,
             base_dir: base_dir.to_owned(),

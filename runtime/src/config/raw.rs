@@ -169,6 +169,11 @@ pub struct RawService {
     /// bearer tokens. `docs/sidecar.md` describes it.
     #[serde(default)]
     pub sidecar: RawSidecar,
+    /// Fleet mode: edges forward events to NATS JetStream, workers run the
+    /// handlers on them. Absent: one process does everything, no NATS.
+    /// `docs/fleet.md` describes it.
+    #[serde(default)]
+    pub fleet: Option<crate::fleet::FleetConfig>,
     /// Secret stores that `…SecretId` settings name with `secretsProvider`
     /// (PingGateway heap objects: `SystemAndEnvSecretStore`,
     /// `FileSystemSecretStore`); read before the rest of the configuration

@@ -21,6 +21,7 @@ use crate::quota::TokenBucket;
 mod backlog;
 mod build;
 mod deploy;
+mod fleet;
 mod reload;
 mod ticker;
 mod watch;
@@ -251,6 +252,9 @@ pub struct AuditService {
     /// the journal), until a `publish` stores one again: `/health` shows it.
     storage_alarm: Mutex<Option<String>>,
     storage_failing: AtomicBool,
+    /// A fleet edge's forwarder cursor on each journal: in `fsync` mode,
+    /// `publish` returns once JetStream acknowledged the event.
+    forwarder: RwLock<BTreeMap<Option<String>, crate::journal::CursorId>>,
 }
 
 impl AuditService {
@@ -304,13 +308,16 @@ impl AuditService {
                 .collect();
             let filters = prepare_filters(engine, &config)?;
             let mut prepared = Vec::new();
-            for handler in config.handlers.iter().filter(|h| h.enabled) {
+            // An edge runs no handler: its forwarder is the journal's only
+            // reader (`crate::fleet::edge`).
+            let edge = config.fleet.as_ref().and_then(|f| f.role) == Some(crate::fleet::Role::Edge);
+            for handler in config.handlers.iter().filter(|h| h.enabled && !edge) {
                 let fuel_quota = handler.tenant.as_deref().and_then(|t| fuel_quotas.get(t).cloned());
                 let (mut worker, entry) = prepare(engine, &config, handler, &dead_letters, fuel_quota, Versions::Start)?;
                 worker.filters = build::filter_stages(&filters, handler.tenant.as_deref());
                 prepared.push((worker, entry));
             }
-            for h in config.forgerock_handlers.iter().filter(|h| h.enabled) {
+            for h in config.forgerock_handlers.iter().filter(|h| h.enabled && !edge) {
                 if let Some(settings) = &h.builtin {
                     // The filters of the handler's stream apply to built-in
                     // handlers as to every other handler.
@@ -369,6 +376,7 @@ impl AuditService {
             .collect();
         Ok(AuditService {
             journals,
+            forwarder: RwLock::new(BTreeMap::new()),
             durability: config.journal.durability,
             fsync_timeout: config.journal.fsync_timeout,
             topics: RwLock::new(config.known_topics()),
@@ -546,6 +554,20 @@ impl AuditService {
         }
         if self.durability == Durability::Fsync && !journal.wait_durable(event.sequence, self.fsync_timeout) {
             return Err(PublishError::NotYetDurable { sequence: event.sequence, waited: self.fsync_timeout });
+        }
+        // A fleet edge in `fsync` mode: the producer's answer waits for
+        // JetStream's PubAck (the forwarder's cursor moving past it).
+        let forwarder = self.forwarder.read().unwrap().get(&event.tenant).copied();
+        if self.durability == Durability::Fsync
+            && let Some(cursor) = forwarder
+        {
+            let deadline = std::time::Instant::now() + self.fsync_timeout;
+            while journal.acked(cursor) < event.sequence {
+                if std::time::Instant::now() >= deadline {
+                    return Err(PublishError::NotYetDurable { sequence: event.sequence, waited: self.fsync_timeout });
+                }
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
         }
         Ok(Receipt { id: event.id.clone(), topic: event.topic.clone(), sequence: event.sequence, tenant: event.tenant.clone() })
     }

@@ -1,0 +1,233 @@
+//! The worker: each configured handler fed from JetStream.
+//!
+//! Invariant: a message is acknowledged to JetStream only after its event
+//! went through the handler (the handler's journal cursor acknowledged
+//! it: delivered to every output, or dead-lettered as in single-process
+//! mode). Each handler runs in its own service (a memory journal holding
+//! only the messages fetched and not yet acknowledged), fed by one durable
+//! pull consumer `wasp-<handler>` that every worker shares. While the
+//! handler's outputs fail and are retried, the worker sends "in progress"
+//! so that JetStream does not give the messages to another worker; a
+//! message that is not an event (bad subject or JSON) is terminated and
+//! logged. On a stop, messages not yet handled are `nak`ed with a delay:
+//! another worker takes them.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use async_nats::jetstream::{self, AckKind, consumer::pull};
+use futures_util::StreamExt as _;
+
+use super::FleetConfig;
+use crate::{AuditService, Config};
+
+/// A worker's handlers.
+pub struct Worker {
+    stop: Arc<AtomicBool>,
+    threads: Vec<JoinHandle<()>>,
+    /// Events handled (acknowledged to JetStream), all handlers together.
+    pub handled: Arc<AtomicU64>,
+    /// Messages JetStream delivered more than once (after a worker died or
+    /// `ackWait` passed).
+    pub redelivered: Arc<AtomicU64>,
+}
+
+/// The consumer name of a handler.
+pub fn consumer_name(handler: &str) -> String {
+    let clean: String = handler.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect();
+    format!("wasp-{clean}")
+}
+
+impl Worker {
+    /// Builds one service per enabled handler (the configuration with only
+    /// that handler enabled, a memory journal) and starts its consumer.
+    pub fn start(config: &Config, fleet: &FleetConfig) -> Result<Worker, crate::service::BuildError> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let handled = Arc::new(AtomicU64::new(0));
+        let redelivered = Arc::new(AtomicU64::new(0));
+        let mut names: Vec<(String, Option<String>)> =
+            config.handlers.iter().filter(|h| h.enabled).map(|h| (crate::config::qualified(h.tenant.as_deref(), &h.name), h.tenant.clone())).collect();
+        names.extend(config.forgerock_handlers.iter().filter(|h| h.enabled).map(|h| (h.qualified_name(), h.tenant.clone())));
+        let mut services = Vec::new();
+        for (name, tenant) in &names {
+            let mut only = config.clone();
+            only.fleet = None;
+            only.journal.durability = crate::config::Durability::Memory;
+            for h in &mut only.handlers {
+                h.enabled = &crate::config::qualified(h.tenant.as_deref(), &h.name) == name;
+            }
+            for h in &mut only.forgerock_handlers {
+                h.enabled = &h.qualified_name() == name;
+            }
+            services.push((name.clone(), tenant.clone(), Arc::new(AuditService::new(only)?)));
+        }
+        let threads = services
+            .into_iter()
+            .map(|(name, tenant, service)| {
+                let (fleet, stop, handled, redelivered) = (fleet.clone(), stop.clone(), handled.clone(), redelivered.clone());
+                std::thread::Builder::new()
+                    .name(format!("wasp-fleet-{name}"))
+                    .spawn(move || {
+                        consume(&fleet, &name, tenant.as_deref(), &service, &stop, &handled, &redelivered);
+                        if let Ok(service) = Arc::try_unwrap(service) {
+                            service.shutdown();
+                        }
+                    })
+                    .expect("spawn a fleet worker thread")
+            })
+            .collect();
+        Ok(Worker { stop, threads, handled, redelivered })
+    }
+
+    /// Stops fetching, lets each handler finish its batch, and stops.
+    pub fn stop(self) {
+        self.stop.store(true, Ordering::Release);
+        for thread in self.threads {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn consume(fleet: &FleetConfig, handler: &str, tenant: Option<&str>, service: &AuditService, stop: &AtomicBool, handled: &AtomicU64, redelivered: &AtomicU64) {
+    let runtime = match crate::outputs::broker::runtime("fleet-worker") {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!(handler, "fleet worker: cannot start the NATS client: {e}");
+            return;
+        }
+    };
+    let mut backoff = Duration::from_millis(200);
+    while !stop.load(Ordering::Acquire) {
+        let result = runtime.block_on(handle_batches(fleet, handler, tenant, service, stop, handled, redelivered));
+        if let Err(message) = result {
+            tracing::warn!(handler, "fleet worker: {message}; retried in {backoff:?}");
+            let until = Instant::now() + backoff;
+            while Instant::now() < until && !stop.load(Ordering::Acquire) {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            backoff = (backoff * 2).min(Duration::from_secs(5));
+        }
+    }
+}
+
+/// Connects, binds the consumer, and handles batches until `stop` or a
+/// connection failure.
+async fn handle_batches(
+    fleet: &FleetConfig,
+    handler: &str,
+    tenant: Option<&str>,
+    service: &AuditService,
+    stop: &AtomicBool,
+    handled: &AtomicU64,
+    redelivered: &AtomicU64,
+) -> Result<(), String> {
+    let (client, js) = super::connect(fleet, Duration::from_secs(10)).await?;
+    super::ensure_stream(fleet, &js).await?;
+    let stream = js.get_stream(fleet.stream_name()).await.map_err(|e| format!("wasp.fleet.stream: {e}"))?;
+    let name = consumer_name(handler);
+    let consumer_config = pull::Config {
+        durable_name: Some(name.clone()),
+        filter_subject: format!("audit.{}.>", tenant.unwrap_or("_")),
+        ack_policy: jetstream::consumer::AckPolicy::Explicit,
+        ack_wait: fleet.ack_wait(),
+        max_ack_pending: 16_384,
+        ..Default::default()
+    };
+    let consumer = stream.get_or_create_consumer(&name, consumer_config).await.map_err(|e| format!("consumer `{name}`: {e}"))?;
+    tracing::debug!(handler, consumer = %name, "fleet worker: consuming");
+    while !stop.load(Ordering::Acquire) {
+        let mut batch = consumer
+            .fetch()
+            .max_messages(fleet.batch())
+            .expires(Duration::from_millis(500))
+            .messages()
+            .await
+            .map_err(|e| format!("consumer `{name}`: cannot fetch: {e}"))?;
+        let mut messages = Vec::new();
+        while let Some(message) = batch.next().await {
+            match message {
+                Ok(m) => messages.push(m),
+                Err(e) => tracing::debug!(handler, "fetch: {e}"),
+            }
+        }
+        if messages.is_empty() {
+            continue;
+        }
+        tracing::debug!(handler, messages = messages.len(), "fleet worker: fetched");
+        // Into the handler's journal.
+        let mut last: Option<u64> = None;
+        let mut accepted = Vec::with_capacity(messages.len());
+        for message in messages {
+            if message.info().is_ok_and(|i| i.delivered > 1) {
+                redelivered.fetch_add(1, Ordering::Relaxed);
+            }
+            let parsed = super::parse_subject(&message.subject)
+                .ok_or_else(|| format!("subject `{}` is not audit.<tenant>.<topic>", message.subject))
+                .and_then(|(t, topic)| service.ingest(t.as_deref(), &topic, &message.payload));
+            match parsed {
+                Ok(sequence) => {
+                    last = Some(sequence);
+                    accepted.push(message);
+                }
+                Err(e) => {
+                    tracing::error!(handler, subject = %message.subject, "fleet worker: not an event, terminated: {e}");
+                    let _ = message.ack_with(AckKind::Term).await;
+                }
+            }
+        }
+        // Acknowledged to JetStream once the handler acknowledged them.
+        if let Some(last) = last {
+            service.wake_handlers(tenant);
+            let mut progress = Instant::now();
+            let mut stopping: Option<Instant> = None;
+            while !service.handled_through(tenant, last) {
+                if stop.load(Ordering::Acquire) {
+                    stopping.get_or_insert_with(Instant::now);
+                }
+                if stopping.is_some_and(|s| s.elapsed() > Duration::from_secs(5)) {
+                    // Stopping while the handler retries: another worker
+                    // takes them.
+                    for m in &accepted {
+                        let _ = m.ack_with(AckKind::Nak(Some(Duration::from_secs(1)))).await;
+                    }
+                    let _ = client.flush().await;
+                    return Ok(());
+                }
+                if progress.elapsed() > fleet.ack_wait() / 3 {
+                    for m in &accepted {
+                        let _ = m.ack_with(AckKind::Progress).await;
+                    }
+                    progress = Instant::now();
+                }
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+        }
+        let count = accepted.len() as u64;
+        for m in accepted {
+            m.ack().await.map_err(|e| format!("cannot acknowledge: {e}"))?;
+        }
+        client.flush().await.map_err(|e| format!("cannot acknowledge: {e}"))?;
+        handled.fetch_add(count, Ordering::Relaxed);
+    }
+    Ok(())
+}
+
+/// `wasp run --role worker`: the handlers until SIGTERM/SIGINT.
+pub fn run(config: &Config, fleet: &FleetConfig) -> anyhow::Result<std::process::ExitCode> {
+    use anyhow::Context as _;
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting the async runtime")?;
+    let signal = {
+        let _inside = runtime.enter();
+        crate::sidecar::shutdown_signal().context("installing the SIGTERM/SIGINT handlers")?
+    };
+    let worker = Worker::start(config, fleet)?;
+    eprintln!("wasp run: worker: handling events from NATS JetStream {} (stream {})", fleet.server_list(), fleet.stream_name());
+    runtime.block_on(signal);
+    eprintln!("wasp run: worker: stopping");
+    let (handled, redelivered) = (worker.handled.clone(), worker.redelivered.clone());
+    worker.stop();
+    eprintln!("wasp run: worker: {} events handled, {} redelivered", handled.load(Ordering::Relaxed), redelivered.load(Ordering::Relaxed));
+    Ok(std::process::ExitCode::SUCCESS)
+}
