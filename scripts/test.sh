@@ -7,6 +7,14 @@ cd "$(dirname "$0")/.."
 # The guests and samples are built for WebAssembly components (WASI 0.2).
 rustup target add wasm32-wasip2
 
+# fuzz/ is a workspace of its own (cargo fuzz): its lock file must follow the
+# runtime's dependencies, or CI's fuzzing phase (--locked) fails. Checked
+# first so a stale lock shows here, not after the whole suite.
+if ! (cd fuzz && cargo metadata --locked --format-version 1 -q >/dev/null 2>&1); then
+    echo "scripts/test.sh: fuzz/Cargo.lock is stale; refresh it with (cd fuzz && cargo metadata --format-version 1 -q) and commit it" >&2
+    exit 1
+fi
+
 # RUST_BACKTRACE=1 makes every guest trap capture a native backtrace: slow and noisy.
 export RUST_BACKTRACE=0
 
