@@ -451,3 +451,52 @@ fn a_wasm_handler_runs_on_a_worker() {
     edge.terminate();
     worker.terminate();
 }
+
+/// A WebAssembly handler's `state` is shared by the workers (a JetStream
+/// key-value bucket): a counter the handler keeps goes on from where the
+/// previous worker left it, instead of starting again on each worker.
+#[test]
+fn handler_state_is_shared_by_the_workers() {
+    if !Nats::available() {
+        return;
+    }
+    let nats = Nats::start(free_port());
+    let doc = |role: &str| {
+        let mut doc = fleet_doc(role, &nats.url(), &[]);
+        doc["eventHandlers"].as_array_mut().unwrap().push(json!({"class": "wasm", "config": wasp_tests::probe_handler("counter", json!({}))}));
+        doc
+    };
+    let counts = |fx: &Fixture| -> Vec<u64> {
+        let mut counts: Vec<u64> = fx.data_json("counter/out.log").iter().filter_map(|v| v["count"].as_u64()).collect();
+        counts.sort_unstable();
+        counts
+    };
+    let send = |edge: &wasp_tests::WaspRun, from: usize, to: usize| {
+        let body: String = (from..to).map(|i| format!("{}\n", json!({"_id": format!("c-{i}"), "action": "count"}))).collect();
+        let (status, text) = wasp_tests::http(&edge.address, TOKEN, "POST", "/audit/access", "application/x-ndjson", &body);
+        assert!((200..300).contains(&status), "{status} {text}");
+    };
+    let (edge_fx, a_fx, b_fx) = (Fixture::new(), Fixture::new(), Fixture::new());
+    edge_fx.config_doc(&doc("edge"));
+    let edge = wasp_tests::WaspRun::start(edge_fx.path());
+
+    a_fx.config_doc(&doc("worker"));
+    let a = Worker::start(a_fx.path());
+    send(&edge, 0, 100);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while counts(&a_fx).len() < 100 {
+        assert!(Instant::now() < deadline, "worker a counted {} of 100 events; its log:\n{}", counts(&a_fx).len(), std::fs::read_to_string(a_fx.path().join("worker.log")).unwrap_or_default());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    a.terminate();
+    assert_eq!(counts(&a_fx), (1..=100).collect::<Vec<u64>>());
+
+    // Another worker, another data directory: the count goes on.
+    b_fx.config_doc(&doc("worker"));
+    let b = Worker::start(b_fx.path());
+    send(&edge, 100, 200);
+    wait_for("worker b counted 100 events", || counts(&b_fx).len() >= 100);
+    let log = b.terminate();
+    assert_eq!(counts(&b_fx), (101..=200).collect::<Vec<u64>>(), "worker b did not see worker a's state; its log:\n{log}");
+    edge.terminate();
+}

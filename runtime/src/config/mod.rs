@@ -109,6 +109,10 @@ pub struct Config {
     /// `wasp.fleet`: NATS JetStream between edges and workers (absent:
     /// single-process mode).
     pub fleet: Option<crate::fleet::FleetConfig>,
+    /// Where WebAssembly handlers keep their `state`: `None` (the
+    /// configuration's default) keeps it in this process; a fleet worker
+    /// sets a JetStream key-value bucket shared by all workers.
+    pub shared_state: Option<crate::engine::SharedStateFactory>,
 }
 
 /// Topic schema validation on publish.
@@ -610,6 +614,7 @@ impl Config {
         }
         Ok(Config {
             fleet: raw.wasp.fleet.clone(),
+            shared_state: None,
             safelist: raw.wasp.safelist.unwrap_or(true),
             sidecar,
             base_dir: base_dir.to_owned(),

@@ -273,6 +273,22 @@ impl HandlerInstance {
         let result = self.bindings.call_handle_batch(&mut self.store, &params);
         let fuel_used = fuel - self.store.get_fuel().unwrap_or(0);
         match result {
+            Ok(_) if self.store.data().state.unreachable.is_some() => {
+                // The guest was shown "no value" for a key the shared store
+                // could not read: its answers cannot be trusted.
+                drain_stdio(&mut self.store);
+                self.store.data_mut().output.take();
+                let why = self.store.data().state.unreachable.clone().unwrap_or_default();
+                self.store.data_mut().state.discard();
+                Err(Fault {
+                    kind: FaultKind::Output,
+                    message: format!("the handler's shared state could not be read: {why}"),
+                    trap_code: None,
+                    fuel_used,
+                    peak_memory: self.store.data().limits.peak_memory,
+                    truncated_bytes: 0,
+                })
+            }
             Ok(results) if results.len() == events.len() => {
                 drain_stdio(&mut self.store);
                 self.store.data_mut().state.commit();

@@ -32,7 +32,7 @@ use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConf
 pub use filter::{FilterInstance, FilterPre, Verdict};
 pub use instance::{BatchOutcome, Fault, FaultKind, GuestError, HandlerInstance, HandlerPre};
 pub use output::{OutputSpec, StagedRecord};
-pub use state::StateStore;
+pub use state::{SharedState, SharedStateFactory, StateStore};
 pub use store::Budgets;
 pub(crate) use bindings::wasp::handler::types::Event as EventParamView;
 

@@ -5,6 +5,11 @@
 //! and reach the shared [`StateStore`] only when the call completes without
 //! a fault; a call that traps leaves the state as it found it (so re-running
 //! its events one by one does not count anything twice).
+//!
+//! The map lives in this process, or — for a fleet worker — in a store
+//! shared by every process running the handler ([`SharedState`]: a
+//! JetStream key-value bucket, `crate::fleet::state`); reads then go to
+//! that store, so each worker sees what the others committed.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -14,10 +19,42 @@ use wasmtime::component::{HasSelf, Linker};
 use super::bindings::wasp::handler::state;
 use super::store::StoreData;
 
+/// A handler's state kept outside this process, shared by every process
+/// that runs the handler (fleet workers). Each method blocks until the
+/// store answered; an `Err` names what failed.
+pub trait SharedState: Send + Sync + std::fmt::Debug {
+    /// The value under `key`.
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, String>;
+    /// Stores `value` under `key`.
+    fn put(&self, key: &str, value: &[u8]) -> Result<(), String>;
+    /// Removes `key`.
+    fn delete(&self, key: &str) -> Result<(), String>;
+    /// Bytes the store holds now (what the state budget counts).
+    fn bytes(&self) -> usize;
+}
+
+/// Makes the [`SharedState`] of a handler (by its qualified name, with its
+/// state budget in bytes); set on [`crate::Config::shared_state`] by the
+/// fleet worker.
+#[derive(Clone)]
+pub struct SharedStateFactory(pub Arc<MakeSharedState>);
+
+/// Opens the shared state of a handler (qualified name, state budget).
+pub type MakeSharedState = dyn Fn(&str, usize) -> Result<Arc<dyn SharedState>, String> + Send + Sync;
+
+impl std::fmt::Debug for SharedStateFactory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SharedStateFactory")
+    }
+}
+
 /// One handler's state, bounded in bytes (keys + values).
 #[derive(Debug, Clone)]
 pub struct StateStore {
     inner: Arc<Mutex<StateMap>>,
+    /// Where the state lives when it is shared (`inner` then holds only
+    /// the budget).
+    shared: Option<Arc<dyn SharedState>>,
 }
 
 #[derive(Debug, Default)]
@@ -30,16 +67,46 @@ struct StateMap {
 impl StateStore {
     /// An empty store holding at most `max_bytes` of keys and values.
     pub fn new(max_bytes: usize) -> Self {
-        StateStore { inner: Arc::new(Mutex::new(StateMap { max_bytes, ..Default::default() })) }
+        StateStore { inner: Arc::new(Mutex::new(StateMap { max_bytes, ..Default::default() })), shared: None }
+    }
+
+    /// The state of handler `handler`: shared through `factory` when one is
+    /// given (fleet workers), else in this process.
+    pub fn for_handler(factory: Option<&SharedStateFactory>, handler: &str, max_bytes: usize) -> Result<Self, String> {
+        let mut store = StateStore::new(max_bytes);
+        if let Some(factory) = factory {
+            store.shared = Some((factory.0)(handler, max_bytes)?);
+        }
+        Ok(store)
     }
 
     /// The value under `key`.
     pub fn get(&self, key: &str) -> Option<Vec<u8>> {
-        self.inner.lock().unwrap().values.get(key).cloned()
+        self.try_get(key).unwrap_or_else(|e| {
+            tracing::warn!("state `{key}`: {e}");
+            None
+        })
+    }
+
+    /// The value under `key`, or why the shared store could not be read.
+    pub fn try_get(&self, key: &str) -> Result<Option<Vec<u8>>, String> {
+        match &self.shared {
+            Some(shared) => shared.get(key),
+            None => Ok(self.inner.lock().unwrap().values.get(key).cloned()),
+        }
     }
 
     /// Stores `value` under `key` unless the budget would be exceeded.
     pub fn set(&self, key: &str, value: Vec<u8>) -> Result<(), String> {
+        if let Some(shared) = &self.shared {
+            let limit = self.inner.lock().unwrap().max_bytes;
+            let old = shared.get(key)?.map_or(0, |v| key.len() + v.len());
+            let new_total = (shared.bytes() + key.len() + value.len()).saturating_sub(old);
+            if new_total > limit {
+                return Err(format!("state budget exceeded: {new_total} bytes, limit {limit}"));
+            }
+            return shared.put(key, &value);
+        }
         let mut map = self.inner.lock().unwrap();
         let old = map.values.get(key).map_or(0, |v| key.len() + v.len());
         let new_total = map.bytes - old + key.len() + value.len();
@@ -53,6 +120,12 @@ impl StateStore {
 
     /// Removes `key`.
     pub fn remove(&self, key: &str) {
+        if let Some(shared) = &self.shared {
+            if let Err(e) = shared.delete(key) {
+                tracing::error!("state `{key}` could not be removed from the shared store: {e}");
+            }
+            return;
+        }
         let mut map = self.inner.lock().unwrap();
         if let Some(v) = map.values.remove(key) {
             map.bytes -= key.len() + v.len();
@@ -61,7 +134,10 @@ impl StateStore {
 
     fn bytes_and_limit(&self) -> (usize, usize) {
         let map = self.inner.lock().unwrap();
-        (map.bytes, map.max_bytes)
+        match &self.shared {
+            Some(shared) => (shared.bytes(), map.max_bytes),
+            None => (map.bytes, map.max_bytes),
+        }
     }
 }
 
@@ -78,18 +154,34 @@ pub struct StateView {
     /// Set when the guest went over the state budget: the call traps
     /// (`state-limit`).
     pub over_budget: bool,
+    /// Set when the shared store could not be read during the call: the
+    /// call fails (its events are tried again, then dead-lettered, as for
+    /// a trap) instead of acting on a wrong value.
+    pub unreachable: Option<String>,
 }
 
 impl StateView {
     pub fn new(store: StateStore) -> Self {
-        StateView { store, pending: HashMap::new(), pending_delta: 0, over_budget: false }
+        StateView { store, pending: HashMap::new(), pending_delta: 0, over_budget: false, unreachable: None }
     }
 
-    fn current_len(&self, key: &str) -> usize {
+    fn current_len(&mut self, key: &str) -> usize {
         match self.pending.get(key) {
             Some(Some(v)) => key.len() + v.len(),
             Some(None) => 0,
-            None => self.store.get(key).map_or(0, |v| key.len() + v.len()),
+            None => self.read(key).map_or(0, |v| key.len() + v.len()),
+        }
+    }
+
+    /// The committed value of `key`; when the shared store cannot be read,
+    /// the call is failed (`unreachable`) rather than shown a wrong value.
+    fn read(&mut self, key: &str) -> Option<Vec<u8>> {
+        match self.store.try_get(key) {
+            Ok(value) => value,
+            Err(e) => {
+                self.unreachable.get_or_insert(e);
+                None
+            }
         }
     }
 
@@ -100,8 +192,9 @@ impl StateView {
             match value {
                 Some(value) => {
                     if let Err(e) = self.store.set(&key, value) {
-                        // Another instance of the handler filled the budget meanwhile.
-                        tracing::warn!("state change of `{key}` dropped at commit: {e}");
+                        // Another instance of the handler filled the budget
+                        // meanwhile, or the shared store did not answer.
+                        tracing::error!("state change of `{key}` dropped at commit: {e}");
                     }
                 }
                 None => self.store.remove(&key),
@@ -113,6 +206,7 @@ impl StateView {
     pub fn discard(&mut self) {
         self.pending.clear();
         self.pending_delta = 0;
+        self.unreachable = None;
     }
 }
 
@@ -120,7 +214,7 @@ impl state::Host for StateView {
     fn get(&mut self, key: String) -> Option<Vec<u8>> {
         match self.pending.get(&key) {
             Some(value) => value.clone(),
-            None => self.store.get(&key),
+            None => self.read(&key),
         }
     }
 

@@ -91,6 +91,12 @@ pub struct FleetConfig {
     /// Messages a worker fetches at once per handler. Default: 256.
     #[serde(default)]
     pub batch: Option<usize>,
+    /// Whether a WebAssembly handler's `state` is shared by every worker
+    /// (a JetStream key-value bucket `wasp-state-<handler>`, created when
+    /// missing, with `replicas` copies) or kept by each worker to itself.
+    /// Default: `true`.
+    #[serde(default)]
+    pub shared_state: Option<bool>,
 }
 
 impl std::fmt::Debug for FleetConfig {

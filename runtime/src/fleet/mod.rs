@@ -23,6 +23,7 @@
 
 mod config;
 pub mod edge;
+pub mod state;
 pub mod worker;
 
 use std::time::Duration;

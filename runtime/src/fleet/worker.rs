@@ -55,6 +55,9 @@ impl Worker {
             let mut only = config.clone();
             only.fleet = None;
             only.journal.durability = crate::config::Durability::Memory;
+            if fleet.shared_state.unwrap_or(true) {
+                only.shared_state = Some(super::state::factory(fleet));
+            }
             for h in &mut only.handlers {
                 h.enabled = &crate::config::qualified(h.tenant.as_deref(), &h.name) == name;
             }
