@@ -500,3 +500,68 @@ fn handler_state_is_shared_by_the_workers() {
     assert_eq!(counts(&b_fx), (101..=200).collect::<Vec<u64>>(), "worker b did not see worker a's state; its log:\n{log}");
     edge.terminate();
 }
+
+/// An ordered handler (`wasp.fleet.ordered`) sees the stream in order
+/// across the fleet: of two workers one runs it and the other stands by;
+/// when the first stops mid-stream the second takes over where it left
+/// off. With its state shared, the count the handler keeps matches each
+/// event's position exactly (no batch ran beside another, none was lost).
+#[test]
+fn an_ordered_handler_sees_the_stream_in_order_across_two_workers() {
+    if !Nats::available() {
+        return;
+    }
+    let nats = Nats::start(free_port());
+    let doc = |role: &str| {
+        let mut doc = fleet_doc(role, &nats.url(), &[]);
+        doc["eventHandlers"].as_array_mut().unwrap().push(json!({"class": "wasm", "config": wasp_tests::probe_handler("counter", json!({}))}));
+        doc["wasp"]["fleet"]["ordered"] = json!(["counter"]);
+        doc["wasp"]["fleet"]["batch"] = json!(50);
+        doc
+    };
+    let records = |fx: &Fixture| fx.data_json("counter/out.log");
+    let send = |edge: &wasp_tests::WaspRun, from: usize, to: usize| {
+        for start in (from..to).step_by(100) {
+            let body: String = (start..start + 100).map(|i| format!("{}\n", json!({"_id": format!("o-{i}"), "action": "count"}))).collect();
+            let (status, text) = wasp_tests::http(&edge.address, TOKEN, "POST", "/audit/access", "application/x-ndjson", &body);
+            assert!((200..300).contains(&status), "{status} {text}");
+        }
+    };
+    let (edge_fx, a_fx, b_fx) = (Fixture::new(), Fixture::new(), Fixture::new());
+    edge_fx.config_doc(&doc("edge"));
+    let edge = wasp_tests::WaspRun::start(edge_fx.path());
+    a_fx.config_doc(&doc("worker"));
+    b_fx.config_doc(&doc("worker"));
+    let (a, b) = (Worker::start(a_fx.path()), Worker::start(b_fx.path()));
+    let total = 1000;
+    send(&edge, 0, total / 2);
+    wait_for("the first half handled", || records(&a_fx).len() + records(&b_fx).len() >= total / 2);
+    let (first, second) = if records(&a_fx).is_empty() { (b, a) } else { (a, b) };
+    let first_log = first.terminate();
+    send(&edge, total / 2, total);
+    wait_for("every event handled", || records(&a_fx).len() + records(&b_fx).len() >= total);
+    let second_log = second.terminate();
+    let (from_a, from_b) = (records(&a_fx), records(&b_fx));
+    assert!(!from_a.is_empty() && !from_b.is_empty(), "the standby took over: {} and {} records", from_a.len(), from_b.len());
+    let mut counts = Vec::new();
+    for record in from_a.iter().chain(&from_b) {
+        let n: u64 = record["id"].as_str().unwrap().trim_start_matches("o-").parse().unwrap();
+        assert_eq!(record["count"].as_u64(), Some(n + 1), "event o-{n} was not handled in stream order; logs:\n{first_log}\n{second_log}");
+        counts.push(n + 1);
+    }
+    counts.sort_unstable();
+    assert_eq!(counts, (1..=total as u64).collect::<Vec<_>>());
+    edge.terminate();
+}
+
+#[test]
+fn an_ordered_handler_must_exist() {
+    let fx = Fixture::new();
+    let mut doc = fleet_doc("worker", "nats://127.0.0.1:4222", &["files"]);
+    doc["wasp"]["fleet"]["ordered"] = json!(["nope"]);
+    fx.config_doc(&doc);
+    let out = wasp_tests::run_wasp(&["config", "check", "audit.json"], None, fx.path());
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(!out.status.success(), "{text}");
+    assert!(text.contains("wasp.fleet.ordered[0]") && text.contains("no handler `nope`") && text.contains("files"), "{text}");
+}

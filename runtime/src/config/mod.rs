@@ -611,6 +611,13 @@ impl Config {
         let sidecar = crate::sidecar::SidecarConfig::validate(&raw.wasp.sidecar, base_dir, &tenants, &invalid)?;
         if let Some(fleet) = &raw.wasp.fleet {
             fleet.validate().map_err(|e| invalid(format!("wasp.fleet.{}", e.split(':').next().unwrap_or_default()), e.split_once(": ").map_or(e.clone(), |(_, m)| m.to_owned())))?;
+            let known: Vec<String> =
+                handlers.iter().map(WasmHandlerConfig::qualified_name).chain(forgerock_handlers.iter().map(forgerock::ForgeRockHandlerConfig::qualified_name)).collect();
+            for (i, name) in fleet.ordered.iter().enumerate() {
+                if !known.contains(name) {
+                    return Err(invalid(format!("wasp.fleet.ordered[{i}]"), format!("no handler `{name}` (handlers: {})", known.join(", "))));
+                }
+            }
         }
         Ok(Config {
             fleet: raw.wasp.fleet.clone(),

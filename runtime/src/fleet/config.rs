@@ -97,6 +97,12 @@ pub struct FleetConfig {
     /// Default: `true`.
     #[serde(default)]
     pub shared_state: Option<bool>,
+    /// Handlers (by name; `tenant/name` for a tenant's) that see their
+    /// events in stream order across the whole fleet: their consumer hands
+    /// out one batch at a time (`batch` messages unacknowledged at most),
+    /// so workers take turns instead of working in parallel. Default: none.
+    #[serde(default)]
+    pub ordered: Vec<String>,
 }
 
 impl std::fmt::Debug for FleetConfig {
@@ -135,6 +141,11 @@ impl FleetConfig {
     /// `batch`.
     pub fn batch(&self) -> usize {
         self.batch.unwrap_or(256)
+    }
+
+    /// Whether handler `qualified` is in `ordered`.
+    pub fn is_ordered(&self, qualified: &str) -> bool {
+        self.ordered.iter().any(|h| h == qualified)
     }
 
     /// Checks the settings; the message starts with the field's name.

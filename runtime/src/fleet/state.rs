@@ -75,6 +75,35 @@ pub fn factory(fleet: &FleetConfig) -> SharedStateFactory {
     }))
 }
 
+/// Opens key-value bucket `bucket`, creating it when missing (entries
+/// expire after `max_age` unless it is zero).
+pub(super) async fn open_bucket(js: &async_nats::jetstream::Context, bucket: &str, description: &str, replicas: usize, max_age: Duration) -> Result<kv::Store, String> {
+    if let Ok(store) = js.get_key_value(bucket).await {
+        return Ok(store);
+    }
+    // The bucket's stream, as the client's `create_key_value` makes it
+    // (that call first asks for the account's limits, whose answer from a
+    // NATS 2.9 server this client cannot read).
+    use async_nats::jetstream::stream;
+    js.create_stream(stream::Config {
+        name: format!("KV_{bucket}"),
+        description: Some(description.to_owned()),
+        subjects: vec![format!("$KV.{bucket}.>")],
+        max_messages_per_subject: 1,
+        max_age,
+        num_replicas: replicas,
+        storage: stream::StorageType::File,
+        allow_rollup: true,
+        deny_delete: true,
+        allow_direct: true,
+        discard: stream::DiscardPolicy::New,
+        ..Default::default()
+    })
+    .await
+    .map_err(|e| format!("cannot create the key-value bucket `{bucket}`: {e}"))?;
+    js.get_key_value(bucket).await.map_err(|e| format!("cannot open the key-value bucket `{bucket}`: {e}"))
+}
+
 impl KvState {
     /// Connects and opens (or creates) the handler's bucket.
     pub fn open(fleet: &FleetConfig, handler: &str) -> Result<KvState, String> {
@@ -82,29 +111,7 @@ impl KvState {
         let bucket = bucket_name(handler);
         let store: kv::Store = runtime.block_on(async {
             let (_client, js) = super::connect(fleet, TIMEOUT).await?;
-            if let Ok(store) = js.get_key_value(&bucket).await {
-                return Ok(store);
-            }
-            // The bucket's stream, as the client's `create_key_value` makes
-            // it (that call first asks for the account's limits, whose
-            // answer from a NATS 2.9 server this client cannot read).
-            use async_nats::jetstream::stream;
-            js.create_stream(stream::Config {
-                name: format!("KV_{bucket}"),
-                description: Some(format!("WASP: the state of handler `{handler}`")),
-                subjects: vec![format!("$KV.{bucket}.>")],
-                max_messages_per_subject: 1,
-                num_replicas: fleet.replicas.unwrap_or(1),
-                storage: stream::StorageType::File,
-                allow_rollup: true,
-                deny_delete: true,
-                allow_direct: true,
-                discard: stream::DiscardPolicy::New,
-                ..Default::default()
-            })
-            .await
-            .map_err(|e| format!("cannot create the key-value bucket `{bucket}`: {e}"))?;
-            js.get_key_value(&bucket).await.map_err(|e| format!("cannot open the key-value bucket `{bucket}`: {e}"))
+            open_bucket(&js, &bucket, &format!("WASP: the state of handler `{handler}`"), fleet.replicas.unwrap_or(1), Duration::ZERO).await
         })?;
         let state = KvState { runtime, store, bucket, bytes: AtomicUsize::new(0) };
         state.refresh_bytes()?;

@@ -135,12 +135,26 @@ async fn handle_batches(
         filter_subject: format!("audit.{}.>", tenant.unwrap_or("_")),
         ack_policy: jetstream::consumer::AckPolicy::Explicit,
         ack_wait: fleet.ack_wait(),
-        max_ack_pending: 16_384,
+        // An ordered handler: one batch in flight in the whole fleet, so
+        // the next batch is handed out only after this one was
+        // acknowledged (or, after a worker died, redelivered first).
+        max_ack_pending: if fleet.is_ordered(handler) { fleet.batch() as i64 } else { 16_384 },
         ..Default::default()
     };
     let consumer = stream.get_or_create_consumer(&name, consumer_config).await.map_err(|e| format!("consumer `{name}`: {e}"))?;
     tracing::debug!(handler, consumer = %name, "fleet worker: consuming");
+    let mut lease = match fleet.is_ordered(handler) {
+        true => Some(Lease::open(fleet, &js, handler).await?),
+        false => None,
+    };
     while !stop.load(Ordering::Acquire) {
+        if let Some(lease) = &mut lease
+            && !lease.hold().await
+        {
+            // Another worker runs this ordered handler: stand by.
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            continue;
+        }
         let mut batch = consumer
             .fetch()
             .max_messages(fleet.batch())
@@ -196,11 +210,17 @@ async fn handle_batches(
                         let _ = m.ack_with(AckKind::Nak(Some(Duration::from_secs(1)))).await;
                     }
                     let _ = client.flush().await;
+                    if let Some(lease) = &mut lease {
+                        lease.release().await;
+                    }
                     return Ok(());
                 }
                 if progress.elapsed() > fleet.ack_wait() / 3 {
                     for m in &accepted {
                         let _ = m.ack_with(AckKind::Progress).await;
+                    }
+                    if let Some(lease) = &mut lease {
+                        lease.hold().await;
                     }
                     progress = Instant::now();
                 }
@@ -214,7 +234,62 @@ async fn handle_batches(
         client.flush().await.map_err(|e| format!("cannot acknowledge: {e}"))?;
         handled.fetch_add(count, Ordering::Relaxed);
     }
+    if let Some(lease) = &mut lease {
+        lease.release().await;
+    }
     Ok(())
+}
+
+/// Which worker runs an ordered handler: a key in the key-value bucket
+/// `wasp-fleet-leases` (entries expire after `ackWait`), created by the
+/// worker that takes the handler and rewritten by it before each fetch.
+/// The others stand by until it is released (a stop) or expires (the
+/// holder died or stalled); the holder's unacknowledged messages then come
+/// back first, so the stream order holds.
+struct Lease {
+    store: async_nats::jetstream::kv::Store,
+    key: String,
+    owner: bytes::Bytes,
+    /// The key's revision while this worker holds it.
+    revision: Option<u64>,
+}
+
+impl Lease {
+    async fn open(fleet: &FleetConfig, js: &jetstream::Context, handler: &str) -> Result<Lease, String> {
+        let store = super::state::open_bucket(js, "wasp-fleet-leases", "WASP: which worker runs each ordered handler", fleet.replicas.unwrap_or(1), fleet.ack_wait()).await?;
+        let owner = format!("pid {} at {:?}", std::process::id(), std::time::SystemTime::now());
+        Ok(Lease { store, key: super::state::escape_key(handler), owner: owner.into(), revision: None })
+    }
+
+    /// Takes or renews the lease; whether this worker holds it.
+    async fn hold(&mut self) -> bool {
+        let result = match self.revision {
+            Some(revision) => self.store.update(&self.key, self.owner.clone(), revision).await.map_err(|e| e.to_string()),
+            None => self.store.create(&self.key, self.owner.clone()).await.map_err(|e| e.to_string()),
+        };
+        match result {
+            Ok(revision) => {
+                if self.revision.is_none() {
+                    tracing::info!(key = %self.key, "fleet worker: this worker now runs the ordered handler");
+                }
+                self.revision = Some(revision);
+                true
+            }
+            Err(e) => {
+                if self.revision.take().is_some() {
+                    tracing::warn!(key = %self.key, "fleet worker: lost the ordered handler's lease: {e}");
+                }
+                false
+            }
+        }
+    }
+
+    /// Gives the lease up so a standby worker takes over at once.
+    async fn release(&mut self) {
+        if self.revision.take().is_some() {
+            let _ = self.store.purge(&self.key).await;
+        }
+    }
 }
 
 /// `wasp run --role worker`: the handlers until SIGTERM/SIGINT.
