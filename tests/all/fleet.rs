@@ -59,7 +59,21 @@ impl Nats {
 
     /// A node of a 3-node JetStream cluster `wasp` on loopback.
     fn node(index: usize, ports: &[(u16, u16)]) -> Nats {
-        let store = tempfile::tempdir().unwrap();
+        Nats::node_in(index, ports, tempfile::tempdir().unwrap())
+    }
+
+    /// `kill -9` of this node, then the same node again on its ports and
+    /// store (it catches up with the cluster).
+    fn kill9_and_restart(&mut self, index: usize, ports: &[(u16, u16)]) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let store = std::mem::replace(&mut self._store, tempfile::tempdir().unwrap());
+        let restarted = Nats::node_in(index, ports, store);
+        // The old one (its process already gone, its store moved) is dropped.
+        drop(std::mem::replace(self, restarted));
+    }
+
+    fn node_in(index: usize, ports: &[(u16, u16)], store: tempfile::TempDir) -> Nats {
         let (port, cluster) = ports[index];
         let routes: Vec<String> = ports.iter().enumerate().filter(|(i, _)| *i != index).map(|(_, (_, c))| format!("nats://127.0.0.1:{c}")).collect();
         let child = Command::new(NATS_SERVER)
@@ -564,4 +578,74 @@ fn an_ordered_handler_must_exist() {
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(!out.status.success(), "{text}");
     assert!(text.contains("wasp.fleet.ordered[0]") && text.contains("no handler `nope`") && text.contains("files"), "{text}");
+}
+
+/// The scale test: a 3-node JetStream cluster, two edges, two
+/// workers, 100,000 events; mid-way one NATS node and one worker are
+/// killed with SIGKILL and restarted. Every event accepted by an edge is
+/// delivered; duplicates are counted.
+#[test]
+fn a_hundred_thousand_events_through_two_edges_and_two_workers_survive_a_node_and_a_worker_kill() {
+    if !Nats::available() {
+        return;
+    }
+    const N: usize = 100_000;
+    let ports: Vec<(u16, u16)> = (0..3).map(|_| (free_port(), free_port())).collect();
+    let mut nodes: Vec<Nats> = (0..3).map(|i| Nats::node(i, &ports)).collect();
+    let urls: Vec<String> = ports.iter().map(|(p, _)| format!("nats://127.0.0.1:{p}")).collect();
+    let doc = |role: &str| {
+        let mut doc = fleet_doc(role, &urls[0], &["files"]);
+        doc["wasp"]["fleet"]["servers"] = json!(urls);
+        doc["wasp"]["fleet"]["replicas"] = json!(3);
+        doc["wasp"]["journal"] = json!({"durability": "process"});
+        doc
+    };
+    let (e1_fx, e2_fx, a_fx, b_fx) = (Fixture::new(), Fixture::new(), Fixture::new(), Fixture::new());
+    e1_fx.config_doc(&doc("edge"));
+    e2_fx.config_doc(&doc("edge"));
+    let (e1, e2) = (wasp_tests::WaspRun::start(e1_fx.path()), wasp_tests::WaspRun::start(e2_fx.path()));
+    a_fx.config_doc(&doc("worker"));
+    b_fx.config_doc(&doc("worker"));
+    let (a, b) = (Worker::start(a_fx.path()), Worker::start(b_fx.path()));
+    let started = Instant::now();
+    // Each edge takes every other thousand, from two threads at once.
+    let send = |edge: &wasp_tests::WaspRun, part: usize, from: usize, to: usize| {
+        for block in (from..to).step_by(1000).filter(|b| (b / 1000) % 2 == part) {
+            publish(edge, "big", block, (block + 1000).min(to));
+        }
+    };
+    std::thread::scope(|scope| {
+        scope.spawn(|| send(&e1, 0, 0, N / 2));
+        scope.spawn(|| send(&e2, 1, 0, N / 2));
+    });
+    wait_for("some events delivered", || delivered(&[a_fx.path(), b_fx.path()], "files").len() >= N / 10);
+    a.kill9();
+    nodes[2].kill9_and_restart(2, &ports);
+    let a = Worker::start(a_fx.path());
+    std::thread::scope(|scope| {
+        scope.spawn(|| send(&e1, 0, N / 2, N));
+        scope.spawn(|| send(&e2, 1, N / 2, N));
+    });
+    let dirs = [a_fx.path(), b_fx.path()];
+    let deadline = Instant::now() + Duration::from_secs(600);
+    while delivered(&dirs, "files").len() < N {
+        assert!(Instant::now() < deadline, "{} of {N} delivered", delivered(&dirs, "files").len());
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let elapsed = started.elapsed();
+    let ids = delivered(&dirs, "files");
+    assert!((0..N).all(|i| ids.contains_key(&format!("big-{i}"))), "an event is missing");
+    let duplicates: u32 = ids.values().map(|c| c - 1).sum();
+    figure(&format!(
+        "fleet at scale: 3 nodes (replicas 3), 2 edges, 2 workers, a node and a worker killed and restarted mid-way: {N} of {N} delivered in {:.1} s, {duplicates} duplicates",
+        elapsed.as_secs_f64()
+    ));
+    assert!(duplicates as usize <= 4 * 256, "at most the batches in flight at the kills: {duplicates}");
+    for edge in [e1, e2] {
+        let (code, stderr) = edge.terminate();
+        assert_eq!(code, Some(0), "{stderr}");
+    }
+    a.terminate();
+    b.terminate();
+    drop(nodes);
 }
