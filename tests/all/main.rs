@@ -13,6 +13,7 @@ mod disk_full;
 mod corpus;
 mod deploys;
 mod dlq;
+mod es_queries;
 mod ezpublish;
 mod failed_logins;
 mod faults;

@@ -1,6 +1,8 @@
 //! Queries over a file handler's records (`handlerForQueries`): read by
 //! `_id`, and CREST `_queryFilter` with paging and sorting, over the live
-//! file and every archive (gzipped ones too), oldest first.
+//! file and every archive (gzipped ones too), oldest first; a JDBC
+//! handler's table (`outputs::sql::query`) and an Elasticsearch handler's
+//! index (`outputs::elasticsearch::query`) answer the same requests.
 //!
 //! Top-level events are answered by the audit service's
 //! `handlerForQueries`; a tenant's by the tenant's own
@@ -32,10 +34,11 @@ pub enum QueryFailure {
     /// The tenant is not configured.
     #[error("no tenant `{0}` is configured")]
     UnknownTenant(String),
-    /// `handlerForQueries` names no JSON, CSV or JDBC handler.
-    #[error("handlerForQueries `{0}` is not an enabled JSON, CSV or JDBC handler")]
+    /// `handlerForQueries` names no JSON, CSV, JDBC or Elasticsearch handler.
+    #[error("handlerForQueries `{0}` is not an enabled JSON, CSV, JDBC or Elasticsearch handler")]
     NotAFileHandler(String),
-    /// The database of a JDBC query handler failed.
+    /// The database of a JDBC query handler, or the Elasticsearch server
+    /// of an Elasticsearch one, failed.
     #[error("{handler}: {message}")]
     Database {
         /// The handler (its database and table).
@@ -80,6 +83,9 @@ pub fn query(config: &Config, tenant: Option<&str>, topic: &str, request: &Query
     if let Some((client, mapping, schema)) = table(config, tenant, topic)? {
         return crate::outputs::sql::query::query(&client, mapping, schema.as_ref(), request).map_err(|e| database(&client, mapping, e));
     }
+    if let Some(index) = index(config, tenant, topic)? {
+        return index.query(request).map_err(|message| QueryFailure::Database { handler: handler_name(config, tenant), message });
+    }
     let events = events(config, tenant, topic)?;
     crate::query::run(request, events)
 }
@@ -89,6 +95,9 @@ pub fn read(config: &Config, tenant: Option<&str>, topic: &str, id: &str) -> Res
     if let Some((client, mapping, schema)) = table(config, tenant, topic)? {
         return crate::outputs::sql::query::read(&client, mapping, schema.as_ref(), id).map_err(|e| database(&client, mapping, e));
     }
+    if let Some(index) = index(config, tenant, topic)? {
+        return index.read(id).map_err(|message| QueryFailure::Database { handler: handler_name(config, tenant), message });
+    }
     let mut found = None;
     for event in events(config, tenant, topic)? {
         let event = event?;
@@ -97,6 +106,23 @@ pub fn read(config: &Config, tenant: Option<&str>, topic: &str, id: &str) -> Res
         }
     }
     Ok(found)
+}
+
+/// The query handler's index of `topic` (`<indexName>_<topic>`) when it is
+/// an Elasticsearch handler.
+fn index(config: &Config, tenant: Option<&str>, topic: &str) -> Result<Option<crate::outputs::elasticsearch::query::IndexReader>, QueryFailure> {
+    let (handler, _) = query_handler(config, tenant, topic)?;
+    let Some(BuiltinSettings::Elasticsearch(s)) = &handler.builtin else { return Ok(None) };
+    crate::outputs::elasticsearch::query::IndexReader::new(&s.target, format!("{}_{topic}", s.index_name))
+        .map(Some)
+        .map_err(|message| QueryFailure::Database { handler: handler.qualified_name(), message })
+}
+
+fn handler_name(config: &Config, tenant: Option<&str>) -> String {
+    match tenant {
+        None => config.audit.handler_for_queries.clone().unwrap_or_default(),
+        Some(t) => format!("{t}/{}", config.tenants.get(t).and_then(|t| t.handler_for_queries.clone()).unwrap_or_default()),
+    }
 }
 
 /// A JDBC query handler's table: a client, the mapping, the topic's schema.

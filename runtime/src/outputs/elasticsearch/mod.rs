@@ -16,6 +16,7 @@
 //! documents, indexed by their `_id`.
 
 mod config;
+pub mod query;
 mod sink;
 
 pub use config::ElasticsearchOutputConfig;
