@@ -86,8 +86,18 @@ pub fn query(config: &Config, tenant: Option<&str>, topic: &str, request: &Query
     if let Some(index) = index(config, tenant, topic)? {
         return index.query(request).map_err(|message| QueryFailure::Database { handler: handler_name(config, tenant), message });
     }
-    let events = events(config, tenant, topic)?;
-    crate::query::run(request, events)
+    // A JSON handler's records are read slim: only the members the
+    // filter and sort keys look at, the page's records whole at the end.
+    let (events, slim) = events(config, tenant, topic, crate::query::slim::members(request))?;
+    let page = crate::query::run(request, events)?;
+    if !slim {
+        return Ok(page);
+    }
+    crate::query::slim::expand(page, |mut event| {
+        event.remove(INTEGRITY_MEMBER);
+        Value::Object(event)
+    })
+    .map_err(|e| QueryFailure::Corrupt { file: PathBuf::from(topic), line: 0, message: format!("a record read again: {e}") })
 }
 
 /// The event of `topic` with this `_id` (the last written, if repeated).
@@ -99,7 +109,7 @@ pub fn read(config: &Config, tenant: Option<&str>, topic: &str, id: &str) -> Res
         return index.read(id).map_err(|message| QueryFailure::Database { handler: handler_name(config, tenant), message });
     }
     let mut found = None;
-    for event in events(config, tenant, topic)? {
+    for event in events(config, tenant, topic, None)?.0 {
         let event = event?;
         if event.get("_id").and_then(Value::as_str) == Some(id) {
             found = Some(event);
@@ -174,8 +184,15 @@ fn query_handler<'a>(
     Ok((handler, root))
 }
 
-/// Every record of `topic`, oldest first, as the event it was.
-fn events(config: &Config, tenant: Option<&str>, topic: &str) -> Result<impl Iterator<Item = Result<Value, QueryFailure>>, QueryFailure> {
+/// Every record of `topic`, oldest first, as the event it was — or, with
+/// `slim` members for a JSON handler (then `true` is returned beside),
+/// as a slim event ([`crate::query::slim`]).
+fn events(
+    config: &Config,
+    tenant: Option<&str>,
+    topic: &str,
+    slim: Option<std::collections::BTreeSet<String>>,
+) -> Result<(impl Iterator<Item = Result<Value, QueryFailure>>, bool), QueryFailure> {
     let (handler, root) = query_handler(config, tenant, topic)?;
     let name = handler.name.as_str();
     let reader = match &handler.builtin {
@@ -184,6 +201,7 @@ fn events(config: &Config, tenant: Option<&str>, topic: &str) -> Result<impl Ite
             live: super::json::JsonSettings::file_name(topic),
             naming: s.rotation.clone(),
             kind: Kind::Json { elasticsearch: s.elasticsearch_compatible },
+            slim: slim.filter(|_| !s.elasticsearch_compatible),
         },
         Some(BuiltinSettings::Csv(s)) => {
             let schema = crate::service::schema_source(config, topic).map_err(|message| QueryFailure::Corrupt { file: s.log_directory.clone(), line: 0, message })?;
@@ -193,6 +211,7 @@ fn events(config: &Config, tenant: Option<&str>, topic: &str) -> Result<impl Ite
                 live: super::csv::CsvSettings::file_name(topic),
                 naming: s.rotation.clone(),
                 kind: Kind::Csv { rows: CsvRows { format: s.format.clone(), columns, secure: s.security.is_some() }, schema },
+                slim: None,
             }
         }
         _ => return Err(QueryFailure::NotAFileHandler(name.to_owned())),
@@ -200,14 +219,16 @@ fn events(config: &Config, tenant: Option<&str>, topic: &str) -> Result<impl Ite
     let io = |source| QueryFailure::Io { file: reader.dir.clone(), source };
     let dir = crate::outputs::open_directory(root, &reader.dir, false).map_err(|e| io(std::io::Error::other(e)))?;
     let files = files_in(&dir, &reader.live, &reader.naming).map_err(io)?;
-    Ok(files.into_iter().flat_map(move |(file, _)| {
+    let slim = reader.slim.is_some();
+    let events = files.into_iter().flat_map(move |(file, _)| {
         let path = reader.dir.join(&file);
         let records = match read_text(&dir, &file) {
             Ok(text) => reader.records(&path, &text),
             Err(source) => vec![Err(QueryFailure::Io { file: path, source })],
         };
         records.into_iter()
-    }))
+    });
+    Ok((events, slim))
 }
 
 enum Kind {
@@ -220,6 +241,8 @@ struct Reader {
     live: String,
     naming: crate::outputs::rotation::RotationPolicy,
     kind: Kind,
+    /// Read JSON records slim, keeping these members.
+    slim: Option<std::collections::BTreeSet<String>>,
 }
 
 impl Reader {
@@ -241,6 +264,14 @@ impl Reader {
                 continue;
             }
             match &self.kind {
+                Kind::Json { .. } if let Some(wanted) = &self.slim => match crate::query::slim::read(record, wanted, SIGNATURE_MEMBER) {
+                    Ok(slim) if slim.flagged && slim.member_count == 1 => continue,
+                    Ok(mut slim) => {
+                        slim.event.remove(INTEGRITY_MEMBER);
+                        out.push(Ok(Value::Object(slim.event)));
+                    }
+                    Err(e) => out.push(Err(corrupt(line, e.to_string()))),
+                },
                 Kind::Json { elasticsearch } => match serde_json::from_str::<Value>(record) {
                     Ok(Value::Object(mut map)) => {
                         if map.contains_key(SIGNATURE_MEMBER) && map.len() == 1 {

@@ -134,6 +134,25 @@ impl QueryFilter {
         }
     }
 
+    /// The top-level members of an event the filter reads (`None`: it
+    /// reads the whole document).
+    pub fn top_level_members(&self) -> Option<std::collections::BTreeSet<String>> {
+        fn walk(expr: &Expr, out: &mut std::collections::BTreeSet<String>) -> Option<()> {
+            match expr {
+                Expr::Const(_) => {}
+                Expr::Not(inner) => walk(inner, out)?,
+                Expr::And(list) | Expr::Or(list) => list.iter().try_for_each(|e| walk(e, out))?,
+                Expr::Present(pointer) | Expr::Compare { pointer, .. } => {
+                    out.insert(top_level(pointer)?);
+                }
+            }
+            Some(())
+        }
+        let mut out = std::collections::BTreeSet::new();
+        walk(&self.expr, &mut out)?;
+        Some(out)
+    }
+
     /// The filter `true`, which matches every event.
     pub fn all() -> QueryFilter {
         QueryFilter { expr: Expr::Const(true) }
@@ -517,6 +536,14 @@ impl Expr {
             },
         }
     }
+}
+
+/// The top-level member a JSON pointer starts in (`None` for the pointer to
+/// the whole document).
+pub(crate) fn top_level(pointer: &str) -> Option<String> {
+    let rest = pointer.strip_prefix('/')?;
+    let first = rest.split('/').next().unwrap_or_default();
+    Some(first.replace("~1", "/").replace("~0", "~"))
 }
 
 /// One field (not an array) against the filter's value.

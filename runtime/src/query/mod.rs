@@ -72,6 +72,7 @@
 
 pub(crate) mod filter;
 mod page;
+pub mod slim;
 
 pub use filter::{MAX_DEPTH, QueryFilter};
 pub use page::{QueryPage, SortKey, compare_values, parse_sort_keys, run};
