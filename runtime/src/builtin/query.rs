@@ -88,16 +88,11 @@ pub fn query(config: &Config, tenant: Option<&str>, topic: &str, request: &Query
     }
     // A JSON handler's records are read slim: only the members the
     // filter and sort keys look at, the page's records whole at the end.
-    let (events, slim) = events(config, tenant, topic, crate::query::slim::members(request))?;
+    let slim = crate::query::slim::members(request).map(|members| (members, request.filter.clone()));
+    let (events, again) = events(config, tenant, topic, slim)?;
     let page = crate::query::run(request, events)?;
-    if !slim {
-        return Ok(page);
-    }
-    crate::query::slim::expand(page, |mut event| {
-        event.remove(INTEGRITY_MEMBER);
-        Value::Object(event)
-    })
-    .map_err(|e| QueryFailure::Corrupt { file: PathBuf::from(topic), line: 0, message: format!("a record read again: {e}") })
+    let Some(again) = again else { return Ok(page) };
+    again.expand(page)
 }
 
 /// The event of `topic` with this `_id` (the last written, if repeated).
@@ -191,8 +186,8 @@ fn events(
     config: &Config,
     tenant: Option<&str>,
     topic: &str,
-    slim: Option<std::collections::BTreeSet<String>>,
-) -> Result<(impl Iterator<Item = Result<Value, QueryFailure>>, bool), QueryFailure> {
+    slim: Option<(std::collections::BTreeSet<String>, crate::query::QueryFilter)>,
+) -> Result<(impl Iterator<Item = Result<Value, QueryFailure>>, Option<ReadAgain>), QueryFailure> {
     let (handler, root) = query_handler(config, tenant, topic)?;
     let name = handler.name.as_str();
     let reader = match &handler.builtin {
@@ -219,16 +214,58 @@ fn events(
     let io = |source| QueryFailure::Io { file: reader.dir.clone(), source };
     let dir = crate::outputs::open_directory(root, &reader.dir, false).map_err(|e| io(std::io::Error::other(e)))?;
     let files = files_in(&dir, &reader.live, &reader.naming).map_err(io)?;
-    let slim = reader.slim.is_some();
-    let events = files.into_iter().flat_map(move |(file, _)| {
+    let again = match reader.slim {
+        Some(_) => Some(ReadAgain {
+            dir: dir.try_clone().map_err(io)?,
+            path: reader.dir.clone(),
+            files: files.iter().map(|(f, _)| f.clone()).collect(),
+        }),
+        None => None,
+    };
+    let events = files.into_iter().enumerate().flat_map(move |(index, (file, _))| {
         let path = reader.dir.join(&file);
         let records = match read_text(&dir, &file) {
-            Ok(text) => reader.records(&path, &text),
+            Ok(text) => reader.records(&path, &text, index),
             Err(source) => vec![Err(QueryFailure::Io { file: path, source })],
         };
         records.into_iter()
     });
-    Ok((events, slim))
+    Ok((events, again))
+}
+
+/// Where slim events' records are read again, whole: the log directory
+/// and its files, in the order their positions count them.
+struct ReadAgain {
+    dir: cap_std::fs::Dir,
+    path: PathBuf,
+    files: Vec<String>,
+}
+
+impl ReadAgain {
+    /// The page with its slim events read whole (each file of the page
+    /// read once).
+    fn expand(&self, page: crate::query::QueryPage) -> Result<crate::query::QueryPage, QueryFailure> {
+        let mut texts: std::collections::BTreeMap<usize, String> = std::collections::BTreeMap::new();
+        crate::query::slim::expand(page, |position| {
+            let at = |i: usize| position.get(i).and_then(Value::as_u64).unwrap_or(0) as usize;
+            let (index, start, len) = (at(0), at(1), at(2));
+            let file = self.files.get(index).cloned().unwrap_or_default();
+            let path = self.path.join(&file);
+            if !texts.contains_key(&index) {
+                let text = read_text(&self.dir, &file).map_err(|source| QueryFailure::Io { file: path.clone(), source })?;
+                texts.insert(index, text);
+            }
+            let record = texts[&index].get(start..start + len).unwrap_or("");
+            let changed = || QueryFailure::Corrupt { file: path.clone(), line: 0, message: "the file changed while it was queried".into() };
+            match serde_json::from_str::<Value>(record) {
+                Ok(Value::Object(mut event)) => {
+                    event.remove(INTEGRITY_MEMBER);
+                    Ok(Value::Object(event))
+                }
+                _ => Err(changed()),
+            }
+        })
+    }
 }
 
 enum Kind {
@@ -241,14 +278,15 @@ struct Reader {
     live: String,
     naming: crate::outputs::rotation::RotationPolicy,
     kind: Kind,
-    /// Read JSON records slim, keeping these members.
-    slim: Option<std::collections::BTreeSet<String>>,
+    /// Read JSON records slim, keeping these members, and only those the
+    /// filter matches.
+    slim: Option<(std::collections::BTreeSet<String>, crate::query::QueryFilter)>,
 }
 
 impl Reader {
     /// The events in one file's text (a partial last record, being
     /// written, is skipped).
-    fn records(&self, path: &std::path::Path, text: &str) -> Vec<Result<Value, QueryFailure>> {
+    fn records(&self, path: &std::path::Path, text: &str, file_index: usize) -> Vec<Result<Value, QueryFailure>> {
         let corrupt = |line, message| QueryFailure::Corrupt { file: path.to_owned(), line, message };
         let split = match &self.kind {
             Kind::Json { .. } => crate::outputs::log_file::codec::JsonLines.split(text),
@@ -258,20 +296,15 @@ impl Reader {
             Ok(split) => split,
             Err(message) => return vec![Err(corrupt(0, message))],
         };
+        if let (Kind::Json { .. }, Some((wanted, filter))) = (&self.kind, &self.slim) {
+            return slim_records(path, text, split, file_index, wanted, filter);
+        }
         let mut out = Vec::new();
         for (line, record, complete) in split {
             if !complete || record.trim().is_empty() {
                 continue;
             }
             match &self.kind {
-                Kind::Json { .. } if let Some(wanted) = &self.slim => match crate::query::slim::read(record, wanted, SIGNATURE_MEMBER) {
-                    Ok(slim) if slim.flagged && slim.member_count == 1 => continue,
-                    Ok(mut slim) => {
-                        slim.event.remove(INTEGRITY_MEMBER);
-                        out.push(Ok(Value::Object(slim.event)));
-                    }
-                    Err(e) => out.push(Err(corrupt(line, e.to_string()))),
-                },
                 Kind::Json { elasticsearch } => match serde_json::from_str::<Value>(record) {
                     Ok(Value::Object(mut map)) => {
                         if map.contains_key(SIGNATURE_MEMBER) && map.len() == 1 {
@@ -309,4 +342,49 @@ impl Reader {
         }
         out
     }
+}
+
+/// A JSON file's records read slim ([`crate::query::slim`]), those the
+/// filter matches, each with its position (`[file, byte offset, length]`);
+/// large files are read by two threads, each a half of the lines.
+fn slim_records(
+    path: &std::path::Path,
+    text: &str,
+    split: Vec<(usize, &str, bool)>,
+    file_index: usize,
+    wanted: &std::collections::BTreeSet<String>,
+    filter: &crate::query::QueryFilter,
+) -> Vec<Result<Value, QueryFailure>> {
+    let part = |lines: &[(usize, &str, bool)]| -> Vec<Result<Value, QueryFailure>> {
+        let mut out = Vec::new();
+        for &(line, record, complete) in lines {
+            if !complete || record.trim().is_empty() {
+                continue;
+            }
+            match crate::query::slim::read(record, wanted, SIGNATURE_MEMBER) {
+                Ok(slim) if slim.flagged && slim.member_count == 1 => {}
+                Ok(mut slim) => {
+                    slim.event.remove(INTEGRITY_MEMBER);
+                    let mut event = Value::Object(slim.event);
+                    if filter.matches(&event) {
+                        let start = record.as_ptr() as usize - text.as_ptr() as usize;
+                        event[crate::query::slim::POSITION] = serde_json::json!([file_index, start, record.len()]);
+                        out.push(Ok(event));
+                    }
+                }
+                Err(message) => out.push(Err(QueryFailure::Corrupt { file: path.to_owned(), line, message })),
+            }
+        }
+        out
+    };
+    if split.len() < 20_000 {
+        return part(&split);
+    }
+    let (first, second) = split.split_at(split.len() / 2);
+    std::thread::scope(|scope| {
+        let other = scope.spawn(|| part(second));
+        let mut out = part(first);
+        out.extend(other.join().unwrap_or_else(|_| vec![Err(QueryFailure::Corrupt { file: path.to_owned(), line: 0, message: "reading the file failed".into() })]));
+        out
+    })
 }

@@ -567,6 +567,9 @@ fn compare(field: &Value, op: Op, value: &Value, folded: Option<&str>) -> bool {
 /// Compares two strings ignoring case (Unicode lowercase), without
 /// allocating.
 pub(super) fn fold_cmp(a: &str, b: &str) -> Ordering {
+    if a.is_ascii() && b.is_ascii() {
+        return a.bytes().map(|c| c.to_ascii_lowercase()).cmp(b.bytes().map(|c| c.to_ascii_lowercase()));
+    }
     a.chars().flat_map(char::to_lowercase).cmp(b.chars().flat_map(char::to_lowercase))
 }
 

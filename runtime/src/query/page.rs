@@ -197,15 +197,16 @@ pub fn run<E>(request: &QueryRequest, events: impl IntoIterator<Item = Result<Va
             }
         }
     } else {
-        // Keep the best `end` events seen so far; trim when twice as many.
-        let trim_at = end.saturating_mul(2).max(64);
+        // Keep the best `end` events seen so far; trim (a selection, not a
+        // sort) when four times as many.
+        let trim_at = end.saturating_mul(4).max(1024);
         for event in events {
             let event = event?;
             if request.filter.matches(&event) {
                 kept.push((total, event));
                 total += 1;
                 if kept.len() >= trim_at {
-                    kept.sort_by(|a, b| compare_events(&request.sort_keys, a, b));
+                    kept.select_nth_unstable_by(end, |a, b| compare_events(&request.sort_keys, a, b));
                     kept.truncate(end);
                 }
             }

@@ -1,7 +1,7 @@
 //! Reading only what a query looks at: a JSON record is parsed into the
 //! top-level members its filter and sort keys read (the rest of the record
-//! is scanned, not built), with the record's text kept beside them, and
-//! only the records of the page asked for are parsed whole at the end.
+//! is scanned, not built), with the record's position kept beside them,
+//! and only the records of the page asked for are read whole at the end.
 //!
 //! Invariant: a slim event answers the filter and the sort keys exactly as
 //! the whole event does — every member they can reach is in it (pointers
@@ -10,16 +10,15 @@
 //! events as over whole ones; [`expand`] then gives back the whole events.
 
 use std::collections::BTreeSet;
-use std::fmt;
 
-use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
 use serde_json::{Map, Value};
 
 use super::{QueryPage, QueryRequest};
 
-/// The member holding a slim event's record text (a name no record has:
-/// it starts with NUL).
-const RAW: &str = "\u{0}record";
+/// The member a slim event keeps its record's position under (where the
+/// caller can read the record again; a name no record has: it starts with
+/// NUL).
+pub const POSITION: &str = "\u{0}position";
 
 /// The top-level members `request` reads; `None` when it reads the whole
 /// event (a pointer to the document itself).
@@ -33,7 +32,7 @@ pub fn members(request: &QueryRequest) -> Option<BTreeSet<String>> {
 
 /// What a record held, read slim.
 pub struct SlimRecord {
-    /// The wanted members (and the record's text under [`RAW`]).
+    /// The wanted members.
     pub event: Map<String, Value>,
     /// How many top-level members the record has.
     pub member_count: usize,
@@ -41,111 +40,129 @@ pub struct SlimRecord {
     pub flagged: bool,
 }
 
-/// Parses `record` (a JSON object) keeping only `wanted` members; notes
-/// whether it has a member named `flag`.
-pub fn read(record: &str, wanted: &BTreeSet<String>, flag: &str) -> Result<SlimRecord, serde_json::Error> {
-    let mut deserializer = serde_json::Deserializer::from_str(record);
-    let (mut event, member_count, flagged) = Slim { wanted, flag }.deserialize(&mut deserializer)?;
-    deserializer.end()?;
-    event.insert(RAW.to_owned(), Value::String(record.to_owned()));
-    Ok(SlimRecord { event, member_count, flagged })
-}
-
-/// The page with each slim event replaced by the whole event its record
-/// holds, passed through `finish` (which removes what the caller's records
-/// carry besides the event).
-pub fn expand(mut page: QueryPage, finish: impl Fn(Map<String, Value>) -> Value) -> Result<QueryPage, serde_json::Error> {
-    for event in &mut page.result {
-        let record = event.get(RAW).and_then(Value::as_str).unwrap_or("{}");
-        let whole: Map<String, Value> = serde_json::from_str(record)?;
-        *event = finish(whole);
+/// Reads `record` (a JSON object) keeping only the `wanted` members, each
+/// parsed from its text; the other members are skipped by a scanner that
+/// only follows strings and brackets. Notes whether a member is named
+/// `flag`. A record that is not one JSON object is an error.
+pub fn read(record: &str, wanted: &BTreeSet<String>, flag: &str) -> Result<SlimRecord, String> {
+    let mut slim = SlimRecord { event: Map::new(), member_count: 0, flagged: false };
+    let bytes = record.as_bytes();
+    let mut at = skip_ws(bytes, 0);
+    if bytes.get(at) != Some(&b'{') {
+        return Err("not a JSON object".into());
     }
-    Ok(page)
-}
-
-struct Slim<'a> {
-    wanted: &'a BTreeSet<String>,
-    flag: &'a str,
-}
-
-impl<'de> DeserializeSeed<'de> for Slim<'_> {
-    type Value = (Map<String, Value>, usize, bool);
-
-    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
-        deserializer.deserialize_map(self)
-    }
-}
-
-impl<'de> Visitor<'de> for Slim<'_> {
-    type Value = (Map<String, Value>, usize, bool);
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON object")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let (mut kept, mut count, mut flagged) = (Map::new(), 0, false);
-        while let Some(key) = map.next_key_seed(Key { wanted: self.wanted, flag: self.flag })? {
-            count += 1;
-            match key {
-                KeyKind::Wanted(name) => {
-                    let value: Value = map.next_value()?;
-                    kept.insert(name, value);
+    at = skip_ws(bytes, at + 1);
+    if bytes.get(at) == Some(&b'}') {
+        at += 1;
+    } else {
+        loop {
+            let key_end = skip_string(bytes, at)?;
+            let key_text = &record[at..key_end];
+            at = skip_ws(bytes, key_end);
+            if bytes.get(at) != Some(&b':') {
+                return Err(format!("expected `:` at byte {at}"));
+            }
+            let value_start = skip_ws(bytes, at + 1);
+            let value_end = skip_value(bytes, value_start)?;
+            slim.member_count += 1;
+            let key = if key_text.contains('\\') {
+                std::borrow::Cow::Owned(serde_json::from_str::<String>(key_text).map_err(|e| format!("a member name: {e}"))?)
+            } else {
+                std::borrow::Cow::Borrowed(&key_text[1..key_text.len() - 1])
+            };
+            if key == flag {
+                slim.flagged = true;
+            } else if wanted.contains(key.as_ref()) {
+                let value: Value = serde_json::from_str(&record[value_start..value_end]).map_err(|e| format!("member `{key}`: {e}"))?;
+                slim.event.insert(key.into_owned(), value);
+            }
+            at = skip_ws(bytes, value_end);
+            match bytes.get(at) {
+                Some(b',') => at = skip_ws(bytes, at + 1),
+                Some(b'}') => {
+                    at += 1;
+                    break;
                 }
-                KeyKind::Flag => {
-                    flagged = true;
-                    map.next_value::<IgnoredAny>()?;
-                }
-                KeyKind::Other => {
-                    map.next_value::<IgnoredAny>()?;
-                }
+                _ => return Err(format!("expected `,` or `}}` at byte {at}")),
             }
         }
-        Ok((kept, count, flagged))
     }
+    if skip_ws(bytes, at) != bytes.len() {
+        return Err(format!("trailing characters at byte {at}"));
+    }
+    Ok(slim)
 }
 
-enum KeyKind {
-    Wanted(String),
-    Flag,
-    Other,
+fn skip_ws(bytes: &[u8], mut at: usize) -> usize {
+    while bytes.get(at).is_some_and(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r')) {
+        at += 1;
+    }
+    at
 }
 
-struct Key<'a> {
-    wanted: &'a BTreeSet<String>,
-    flag: &'a str,
-}
-
-impl Key<'_> {
-    fn kind(&self, name: &str) -> KeyKind {
-        if name == self.flag {
-            KeyKind::Flag
-        } else if self.wanted.contains(name) {
-            KeyKind::Wanted(name.to_owned())
+/// The end (after the closing quote) of the string starting at `at`.
+fn skip_string(bytes: &[u8], at: usize) -> Result<usize, String> {
+    if bytes.get(at) != Some(&b'"') {
+        return Err(format!("expected a string at byte {at}"));
+    }
+    let mut at = at + 1;
+    loop {
+        let found = memchr::memchr2(b'"', b'\\', &bytes[at.min(bytes.len())..]).ok_or("an unterminated string")?;
+        at += found;
+        if bytes[at] == b'\\' {
+            at += 2;
         } else {
-            KeyKind::Other
+            return Ok(at + 1);
         }
     }
 }
 
-impl<'de> DeserializeSeed<'de> for Key<'_> {
-    type Value = KeyKind;
-
-    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<KeyKind, D::Error> {
-        deserializer.deserialize_str(self)
+/// The end of the JSON value starting at `at` (checked for balance only:
+/// a member kept is parsed by `serde_json`).
+fn skip_value(bytes: &[u8], at: usize) -> Result<usize, String> {
+    match bytes.get(at) {
+        Some(b'"') => skip_string(bytes, at),
+        Some(b'{' | b'[') => {
+            let mut depth = 0usize;
+            let mut at = at;
+            loop {
+                match bytes.get(at) {
+                    None => return Err("an unterminated object or array".into()),
+                    Some(b'"') => {
+                        at = skip_string(bytes, at)?;
+                        continue;
+                    }
+                    Some(b'{' | b'[') => depth += 1,
+                    Some(b'}' | b']') => {
+                        depth -= 1;
+                        if depth == 0 {
+                            return Ok(at + 1);
+                        }
+                    }
+                    _ => {}
+                }
+                at += 1;
+            }
+        }
+        Some(_) => {
+            let mut end = at;
+            while bytes.get(end).is_some_and(|b| !matches!(b, b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r')) {
+                end += 1;
+            }
+            if end == at { Err(format!("expected a value at byte {at}")) } else { Ok(end) }
+        }
+        None => Err("expected a value at the end".into()),
     }
 }
 
-impl<'de> Visitor<'de> for Key<'_> {
-    type Value = KeyKind;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a member name")
+/// The page with each slim event replaced by the whole event `fetch` gives
+/// for it (from the position the caller stored under [`POSITION`]).
+pub fn expand<E>(mut page: QueryPage, mut fetch: impl FnMut(&Value) -> Result<Value, E>) -> Result<QueryPage, E> {
+    for event in &mut page.result {
+        let position = event.get(POSITION).cloned().unwrap_or(Value::Null);
+        *event = fetch(&position)?;
     }
-
-    fn visit_str<E: de::Error>(self, name: &str) -> Result<KeyKind, E> {
-        Ok(self.kind(name))
-    }
+    Ok(page)
 }
 
 #[cfg(test)]
@@ -162,13 +179,26 @@ mod tests {
         let wanted = members(&request).unwrap();
         assert_eq!(wanted, ["_id", "response", "timestamp", "userId"].into_iter().map(str::to_owned).collect());
         let whole = super::super::run(&request, records.iter().map(|r| Ok::<_, ()>(serde_json::from_str::<Value>(r).unwrap()))).unwrap();
-        let slim = super::super::run(&request, records.iter().map(|r| Ok::<_, ()>(Value::Object(read(r, &wanted, "_sig").unwrap().event)))).unwrap();
-        let slim = expand(slim, Value::Object).unwrap();
+        let slim = super::super::run(
+            &request,
+            records.iter().enumerate().map(|(i, r)| {
+                let mut event = read(r, &wanted, "_sig").unwrap().event;
+                event.insert(POSITION.to_owned(), json!(i));
+                Ok::<_, ()>(Value::Object(event))
+            }),
+        )
+        .unwrap();
+        let slim = expand(slim, |at| Ok::<_, ()>(serde_json::from_str(&records[at.as_u64().unwrap() as usize]).unwrap())).unwrap();
         assert_eq!(slim, whole);
         assert_eq!(whole.result_count, 3);
         let record = read(r#"{"_sig": 1}"#, &wanted, "_sig").unwrap();
         assert!(record.flagged && record.member_count == 1);
-        assert!(read("[1]", &wanted, "_sig").is_err() && read("{\"a\": 1} x", &wanted, "_sig").is_err());
+        for bad in ["[1]", "{\"a\": 1} x", "{\"a\": ", "{\"a\" 1}", "{\"userId\": tru}", "{\"b\": \"x}", "{\"b\": [1, {\"c\": 2}}"] {
+            assert!(read(bad, &wanted, "_sig").is_err(), "{bad}");
+        }
+        let escaped = read(r#" { "user\u0049d" : "a\"b" , "x": {"y": "}\\"}, "_id": 7 } "#, &wanted, "_sig").unwrap();
+        assert_eq!(Value::Object(escaped.event), json!({"userId": "a\"b", "_id": 7}));
+        assert_eq!(escaped.member_count, 3);
     }
 
     #[test]
