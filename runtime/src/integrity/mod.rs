@@ -44,6 +44,7 @@
 //! verification needs the same file.
 
 mod chain;
+pub mod jceks;
 mod keys;
 mod record;
 pub mod verify;
