@@ -58,7 +58,8 @@ pub(crate) fn duration(object: &Map<String, Value>, at: &str, key: &str) -> Resu
 #[derive(Debug, Clone, PartialEq)]
 pub struct SecuritySettings {
     /// The key file (`wasp keygen` writes one); it must not be inside the
-    /// log directory. ForgeRock's JCEKS keystores are not read.
+    /// log directory. ForgeRock's JCEKS keystores are not used yet (the
+    /// reader is [`crate::integrity::jceks`]).
     pub key_file: PathBuf,
     /// How often the chain head is signed. Required; not zero.
     pub signature_interval: Duration,

@@ -9,7 +9,8 @@
 //! count × entry:
 //!   u32 tag | UTF alias | i64 creation time (ms since 1970)
 //!   tag 1, private key: u32 len, EncryptedPrivateKeyInfo (DER, algorithm
-//!          PBEWithMD5AndTripleDES) | u32 n, n × certificate
+//!          PBEWithMD5AndTripleDES, or JKS's key protector for a key
+//!          imported from a JKS keystore) | u32 n, n × certificate
 //!   tag 2, trusted certificate: one certificate
 //!   tag 3, secret key: a Java-serialized SealedObjectForKeyProtector
 //!          (javax.crypto.SealedObject sealed with PBEWithMD5AndTripleDES)
@@ -389,9 +390,14 @@ impl JceksKeyStore {
             return Err(self.wrong_kind(entry, "private key"));
         };
         let alias = entry.alias.as_str();
-        let (params, data) =
-            pbe::encrypted_private_key_info(protected).map_err(|e| self.entry_error(alias, format!("{e:?}")))?;
-        let plain = self.decrypt(alias, key_password, &params, data)?;
+        let protection = pbe::encrypted_private_key_info(protected).map_err(|e| self.entry_error(alias, format!("{e:?}")))?;
+        let plain = match protection {
+            pbe::Protection::Pbe(params, data) => self.decrypt(alias, key_password, &params, data)?,
+            pbe::Protection::Jks(data) => pbe::jks_recover(key_password, data).map_err(|err| match err {
+                pbe::PbeError::Padding => JceksError::KeyPassword { path: self.path.clone(), alias: alias.to_owned() },
+                pbe::PbeError::Params(m) => self.entry_error(alias, m),
+            })?,
+        };
         if pbe::der_tlv(&plain, 0x30).is_none_or(|(_, rest)| !rest.is_empty()) {
             return Err(JceksError::KeyPassword { path: self.path.clone(), alias: alias.to_owned() });
         }

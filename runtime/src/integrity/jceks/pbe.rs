@@ -78,7 +78,7 @@ pub(super) fn decrypt(password: &[u8], params: &PbeParams, data: &[u8]) -> Resul
         }
         out.copy_from_slice(&x);
     }
-    if data.is_empty() || data.len() % 8 != 0 {
+    if data.is_empty() || !data.len().is_multiple_of(8) {
         return Err(PbeError::Padding);
     }
     let cipher = cbc::Decryptor::<des::TdesEde3>::new_from_slices(&derived[..24], &derived[24..])
@@ -108,19 +108,54 @@ pub(super) fn der_tlv(der: &[u8], tag: u8) -> Option<(&[u8], &[u8])> {
     (rest.len() >= len).then(|| rest.split_at(len))
 }
 
+/// How a private key entry is protected.
+pub(super) enum Protection<'a> {
+    /// `PBEWithMD5AndTripleDES` (keys stored by JCEKS itself).
+    Pbe(PbeParams, &'a [u8]),
+    /// Sun's JKS key protector (keys imported from a JKS keystore keep it).
+    Jks(&'a [u8]),
+}
+
 /// A JCEKS private key entry's `EncryptedPrivateKeyInfo`: `SEQUENCE {
-/// SEQUENCE { OID, params }, OCTET STRING data }`; returns the parameters
-/// and the encrypted data, refusing any algorithm but
-/// `PBEWithMD5AndTripleDES`.
-pub(super) fn encrypted_private_key_info(der: &[u8]) -> Result<(PbeParams, &[u8]), PbeError> {
+/// SEQUENCE { OID, params }, OCTET STRING data }`; refuses any algorithm
+/// but `PBEWithMD5AndTripleDES` and JKS's.
+pub(super) fn encrypted_private_key_info(der: &[u8]) -> Result<Protection<'_>, PbeError> {
     let bad = |m: &str| PbeError::Params(m.to_string());
     let (seq, _) = der_tlv(der, 0x30).ok_or_else(|| bad("not an EncryptedPrivateKeyInfo"))?;
     let (alg, seq) = der_tlv(seq, 0x30).ok_or_else(|| bad("no algorithm identifier"))?;
     let (oid, params) = der_tlv(alg, 0x06).ok_or_else(|| bad("no algorithm OID"))?;
-    if oid != OID_PBE_MD5_TRIPLE_DES {
-        return Err(bad("the key is not protected with PBEWithMD5AndTripleDES"));
-    }
-    let params = PbeParams::from_der(params)?;
     let (data, _) = der_tlv(seq, 0x04).ok_or_else(|| bad("no encrypted data"))?;
-    Ok((params, data))
+    match oid {
+        OID_PBE_MD5_TRIPLE_DES => Ok(Protection::Pbe(PbeParams::from_der(params)?, data)),
+        OID_JKS_KEY_PROTECTOR => Ok(Protection::Jks(data)),
+        _ => Err(bad("the key is protected neither with PBEWithMD5AndTripleDES nor with JKS's key protector")),
+    }
+}
+
+/// The OID of Sun's JKS key protector, 1.3.6.1.4.1.42.2.17.1.1.
+const OID_JKS_KEY_PROTECTOR: &[u8] = &[0x2b, 0x06, 0x01, 0x04, 0x01, 0x2a, 0x02, 0x11, 0x01, 0x01];
+
+/// Sun's JKS key protector (OpenJDK `sun.security.provider.KeyProtector`):
+/// `data = salt(20) ‖ key XOR stream ‖ check(20)`, the stream being
+/// `d_1 = SHA-1(pw ‖ salt)`, `d_{n+1} = SHA-1(pw ‖ d_n)` with `pw` the
+/// password in UTF-16BE, and `check = SHA-1(pw ‖ key)`. A wrong password
+/// fails the check ([`PbeError::Padding`]).
+pub(super) fn jks_recover(password: &str, data: &[u8]) -> Result<Vec<u8>, PbeError> {
+    use sha1::{Digest as _, Sha1};
+    if data.len() < 40 {
+        return Err(PbeError::Params("a JKS-protected key shorter than its salt and check".into()));
+    }
+    let pw: Vec<u8> = password.encode_utf16().flat_map(u16::to_be_bytes).collect();
+    let (salt, rest) = data.split_at(20);
+    let (encrypted, check) = rest.split_at(rest.len() - 20);
+    let mut digest = salt.to_vec();
+    let mut key = Vec::with_capacity(encrypted.len());
+    for chunk in encrypted.chunks(20) {
+        digest = Sha1::new().chain_update(&pw).chain_update(&digest).finalize().to_vec();
+        key.extend(chunk.iter().zip(&digest).map(|(a, b)| a ^ b));
+    }
+    if Sha1::new().chain_update(&pw).chain_update(&key).finalize().as_slice() != check {
+        return Err(PbeError::Padding);
+    }
+    Ok(key)
 }
