@@ -144,3 +144,15 @@ fn pbe_parameters_are_checked() {
     let p = PbeParams { salt: [1, 2, 3, 4, 1, 2, 3, 4], iterations: 1 };
     assert_eq!(pbe::decrypt(b"pw", &p, &[0; 7]), Err(pbe::PbeError::Padding));
 }
+
+#[test]
+fn a_key_under_jks_key_protector_is_recovered() {
+    // The same RSA key, stored as keys imported from JKS are (and as in
+    // ForgeRock's own test keystore): see MakeJksProtected.java.
+    let data = include_bytes!("../../../../tests/fixtures/jceks/jks-protected.jceks");
+    let ks = JceksKeyStore::parse(Path::new("jks-protected.jceks"), data, PASSWORD).unwrap();
+    let pkcs8 = ks.private_key_pkcs8("signature", PASSWORD).unwrap();
+    assert_eq!(hex::encode(Sha256::digest(&pkcs8)), expected("signature.pkcs8.sha256"));
+    let err = ks.private_key_pkcs8("signature", "not-it").unwrap_err();
+    assert!(matches!(err, JceksError::KeyPassword { .. }), "{err}");
+}
