@@ -21,6 +21,7 @@ mod file_outputs;
 mod filters;
 mod fleet;
 mod forgerock;
+mod forgerock_keystore;
 mod http_output;
 mod jdbc;
 mod journal;

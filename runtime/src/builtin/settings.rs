@@ -58,7 +58,9 @@ pub(crate) fn duration(object: &Map<String, Value>, at: &str, key: &str) -> Resu
 #[derive(Debug, Clone, PartialEq)]
 pub struct SecuritySettings {
     /// The key file (`wasp keygen` writes one); it must not be inside the
-    /// log directory. ForgeRock's JCEKS keystores are not read.
+    /// log directory. A ForgeRock JCEKS keystore is refused here (WASP
+    /// does not write ForgeRock's format; `wasp verify --keystore` checks
+    /// logs signed with one, see [`crate::integrity::forgerock`]).
     pub key_file: PathBuf,
     /// How often the chain head is signed. Required; not zero.
     pub signature_interval: Duration,

@@ -62,7 +62,9 @@ pub(super) fn verify_journal(dir: &Path) -> anyhow::Result<ExitCode> {
 pub(super) struct VerifyArgs<'a> {
     pub dir: &'a Path,
     pub topic: &'a str,
-    pub key: &'a Path,
+    pub key: Option<&'a Path>,
+    /// A ForgeRock log: the handler's keystore and its password.
+    pub keystore: Option<(&'a Path, &'a str)>,
     pub prefix: &'a str,
     pub suffix: &'a str,
     pub quote: char,
@@ -72,10 +74,15 @@ pub(super) struct VerifyArgs<'a> {
 
 /// `wasp verify DIR --topic T --key FILE`.
 pub(super) fn verify(args: &VerifyArgs<'_>) -> anyhow::Result<ExitCode> {
-    let keys = IntegrityKeys::load(args.key)?;
+    let naming = RotationPolicy { prefix: args.prefix.to_owned(), suffix: args.suffix.to_owned(), ..RotationPolicy::default() };
+    let key = match (args.key, args.keystore) {
+        (_, Some((keystore, password))) => return super::forgerock::verify(args, keystore, password, &naming),
+        (Some(key), None) => key,
+        (None, None) => anyhow::bail!("--key or --keystore is required"),
+    };
+    let keys = IntegrityKeys::load(key)?;
     let json = format!("{}.audit.json", args.topic);
     let csv = format!("{}.csv", args.topic);
-    let naming = RotationPolicy { prefix: args.prefix.to_owned(), suffix: args.suffix.to_owned(), ..RotationPolicy::default() };
     let (live, codec): (String, Box<dyn LineCodec>) = if !files_in_order(args.dir, &json, &naming)?.is_empty() {
         (json, Box::new(JsonLines))
     } else if !files_in_order(args.dir, &csv, &naming)?.is_empty() {

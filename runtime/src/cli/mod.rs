@@ -15,6 +15,7 @@ mod deploy;
 mod db;
 mod new;
 mod dlq;
+mod forgerock;
 pub(crate) mod files;
 mod pinned_tls;
 mod pipe;
@@ -190,8 +191,15 @@ enum Command {
         #[arg(long, short)]
         topic: String,
         /// The key file (`wasp keygen`).
-        #[arg(long, short)]
-        key: PathBuf,
+        #[arg(long, short, required_unless_present = "keystore")]
+        key: Option<PathBuf>,
+        /// A ForgeRock CSV log instead: the handler's JCEKS keystore
+        /// (`security.filename`); each file's `<file>.keystore` lies beside it.
+        #[arg(long, conflicts_with = "key", requires = "password")]
+        keystore: Option<PathBuf>,
+        /// The keystore's password (`security.password`); never printed.
+        #[arg(long, env = "WASP_KEYSTORE_PASSWORD", hide_env_values = true)]
+        password: Option<String>,
         /// `fileRotation.rotationFilePrefix` of the output.
         #[arg(long, default_value = "", allow_hyphen_values = true)]
         prefix: String,
@@ -515,10 +523,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Db { command: DbCommand::Init { config } } => db::init(&config),
         Command::Keygen { out } => files::keygen(&out),
         Command::Journal { command: JournalCommand::Verify { dir } } => files::verify_journal(&dir),
-        Command::Verify { dir, topic, key, prefix, suffix, quote, delimiter, open } => files::verify(&files::VerifyArgs {
+        Command::Verify { dir, topic, key, keystore, password, prefix, suffix, quote, delimiter, open } => files::verify(&files::VerifyArgs {
             dir: &dir,
             topic: &topic,
-            key: &key,
+            key: key.as_deref(),
+            keystore: keystore.as_deref().zip(password.as_deref()),
             prefix: &prefix,
             suffix: &suffix,
             quote,

@@ -40,7 +40,15 @@ impl IntegrityKeys {
     /// Reads a key file.
     pub fn load(path: &Path) -> Result<IntegrityKeys, IntegrityError> {
         let error = |message: String| IntegrityError::KeyFile { path: path.to_owned(), message };
-        let text = std::fs::read_to_string(path).map_err(|e| error(e.to_string()))?;
+        let bytes = std::fs::read(path).map_err(|e| error(e.to_string()))?;
+        if bytes.starts_with(&[0xce; 4]) {
+            return Err(error(
+                "a ForgeRock JCEKS keystore: WASP verifies logs signed with one (`wasp verify --keystore`) but does not yet write \
+                 ForgeRock's format; give a WASP key file (`wasp keygen`) and start a new log"
+                    .into(),
+            ));
+        }
+        let text = String::from_utf8(bytes).map_err(|_| error("not a WASP key file (not text)".into()))?;
         let doc: serde_json::Value = serde_json::from_str(&text).map_err(|e| error(format!("not JSON: {e}")))?;
         if doc.get("format").and_then(|f| f.as_str()) != Some(FORMAT) {
             return Err(error(format!("not a WASP key file (`format` must be `{FORMAT}`; create one with `wasp keygen`)")));

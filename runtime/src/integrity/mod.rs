@@ -44,6 +44,10 @@
 //! verification needs the same file.
 
 mod chain;
+pub mod forgerock;
+#[cfg(test)]
+mod forgerock_tests;
+pub mod jceks;
 mod keys;
 mod record;
 pub mod verify;

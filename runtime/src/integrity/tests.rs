@@ -170,3 +170,12 @@ fn a_signed_gap_and_a_retention_record_are_accepted() {
     entries.push(signature(&keys, &chain, "close"));
     assert_eq!(run(&keys, vec![("live".into(), entries)]), [Ok(())]);
 }
+
+#[test]
+fn a_jceks_keystore_given_as_key_file_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("keystore.jceks");
+    std::fs::write(&path, include_bytes!("../../../tests/fixtures/jceks/forgerock.jceks")).unwrap();
+    let err = IntegrityKeys::load(&path).unwrap_err().to_string();
+    assert!(err.contains("a ForgeRock JCEKS keystore") && err.contains("wasp verify --keystore"), "{err}");
+}

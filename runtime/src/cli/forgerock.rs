@@ -1,0 +1,49 @@
+//! `wasp verify DIR --topic T --keystore FILE --password P`: verifies a CSV
+//! log written by ForgeRock's tamper-evident CSV handler
+//! ([`crate::integrity::forgerock`]), each file with its `<file>.keystore`,
+//! as ForgeRock's own verifier does. The password is never printed.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use super::files::VerifyArgs;
+use super::{EXIT_INCOMPLETE, write_stdout};
+use crate::integrity::forgerock::{FileKeys, ForgeRockKeys, verify as verify_rows};
+use crate::integrity::jceks::JceksKeyStore;
+use crate::outputs::csv::codec::CsvFormat;
+use crate::outputs::log_file::verify::files_in_order;
+use crate::outputs::rotation::RotationPolicy;
+
+/// Verifies `<topic>.csv` and its archives in `args.dir`; PASS or FAIL per
+/// file, exit code 3 when any fails.
+pub(super) fn verify(args: &VerifyArgs<'_>, keystore: &Path, password: &str, naming: &RotationPolicy) -> anyhow::Result<ExitCode> {
+    let keys = ForgeRockKeys::from_keystore(&JceksKeyStore::open(keystore, password)?, password)?;
+    let public = keys.public_key();
+    let live = format!("{}.csv", args.topic);
+    let files = files_in_order(args.dir, &live, naming)?;
+    if files.is_empty() {
+        anyhow::bail!("no `{live}` (nor archives of it) in {}", args.dir.display());
+    }
+    let format = CsvFormat { quote: args.quote, delimiter: args.delimiter, ..CsvFormat::default() };
+    let handle = cap_std::fs::Dir::open_ambient_dir(args.dir, cap_std::ambient_authority())?;
+    let mut out = String::new();
+    let mut all = true;
+    for (name, _) in files {
+        let result = (|| -> Result<String, String> {
+            let file_keys = FileKeys::open(&args.dir.join(format!("{name}.keystore")), &keys).map_err(|e| e.to_string())?;
+            let text = crate::outputs::log_file::read_text(&handle, &name).map_err(|e| e.to_string())?;
+            let rows: Vec<Vec<String>> = format.decode(&text).map_err(|e| e.to_string())?.into_iter().map(|r| r.cells).collect();
+            let v = verify_rows(&rows, &file_keys, &public)?;
+            Ok(format!("{} records, {} signatures", v.rows, v.signatures))
+        })();
+        match result {
+            Ok(summary) => out.push_str(&format!("PASS {name} ({summary})\n")),
+            Err(why) => {
+                all = false;
+                out.push_str(&format!("FAIL {name}: {why}\n"));
+            }
+        }
+    }
+    write_stdout(&out)?;
+    Ok(if all { ExitCode::SUCCESS } else { ExitCode::from(EXIT_INCOMPLETE) })
+}
