@@ -45,13 +45,14 @@
 
 mod chain;
 mod keys;
+pub mod merkle;
 mod record;
 pub mod verify;
 #[cfg(test)]
 mod tests;
 
 pub use chain::{Chain, ChainState, encode_fields, hmac_sha256};
-pub use keys::IntegrityKeys;
+pub use keys::{IntegrityKeys, PublicKey};
 pub use record::{RecordKind, SignedRecord};
 pub(crate) use record::members;
 
