@@ -15,6 +15,7 @@ mod deploys;
 mod dlq;
 mod ezpublish;
 mod failed_logins;
+mod exports;
 mod faults;
 mod file_outputs;
 mod filters;

@@ -104,7 +104,6 @@ pub fn export(config: &Config, tenant: Option<&str>, topic: &str, filter: &str, 
             exported.push(hash);
             proofs.push(Proof { file: index, leaf: leaf as u64, hash: hex::encode(hash), path: tree.proof(leaf).iter().map(hex::encode).collect() });
         }
-        let log_signature = log_signature.map(|s| serde_json::from_str(&s)).transpose().map_err(|e| chain(0, e.to_string()))?;
         checkpoints.push(Checkpoint {
             file: file.clone(),
             leaves: tree.len() as u64,

@@ -85,9 +85,9 @@ pub struct Checkpoint {
     pub last_seq: u64,
     /// The chain head after it (hex).
     pub head: String,
-    /// The last signed record the log wrote in this file (its JSON, as in
-    /// the log's `_signature` member), if any.
-    pub log_signature: Option<serde_json::Value>,
+    /// The last signed record the log wrote in this file (the JSON text
+    /// of the log's `_signature` member, member order kept), if any.
+    pub log_signature: Option<String>,
 }
 
 /// The proof of one exported record.

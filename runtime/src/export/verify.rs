@@ -82,7 +82,7 @@ pub fn verify_export(text: &str, key: &PublicKey) -> Result<VerifyReport, Export
         }
         match &c.log_signature {
             None => report.notes.push(format!("{}: the log signed nothing in this file", c.file)),
-            Some(value) => match SignedRecord::from_json(&value.to_string()) {
+            Some(value) => match SignedRecord::from_json(value) {
                 Ok(record) if key.verify(&encode_fields(&record.fields), &record.sig) => {
                     if record.get("seq") != Some(&c.last_seq.to_string()) || record.get("head") != Some(c.head.as_str()) {
                         report.notes.push(format!(
