@@ -100,3 +100,26 @@ fn an_export_verifies_and_every_kind_of_tampering_is_named() {
         assert!(report.contains(expected), "{what}: expected `{expected}` in:\n{report}");
     }
 }
+
+/// Export of 100k events with proofs (target: under 10 s). Run with
+/// `cargo test -p wasp-tests --test all export_of_100k -- --ignored --nocapture`.
+#[test]
+#[ignore = "a benchmark: writes 100k events"]
+fn export_of_100k_events_with_proofs() {
+    let fx = Fixture::new();
+    let (config, key) = signed_log(&fx, 100_000);
+    let started = std::time::Instant::now();
+    let file = export(&fx, &config, "true", "all.ndjson");
+    let exported = started.elapsed();
+    let started = std::time::Instant::now();
+    let (code, report) = verify(&fx, &file, &key);
+    let verified = started.elapsed();
+    assert_eq!(code, Some(0), "{report}");
+    wasp_tests::figure(&format!(
+        "export of 100k events with proofs: {:.2} s (verify-export {:.2} s, {} MB)",
+        exported.as_secs_f64(),
+        verified.as_secs_f64(),
+        std::fs::metadata(&file).unwrap().len() >> 20
+    ));
+    assert!(exported.as_secs() < 10, "export took {exported:?}");
+}
