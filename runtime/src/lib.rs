@@ -20,6 +20,7 @@ pub mod delivery;
 pub mod deploy;
 pub mod engine;
 pub mod event;
+pub mod export;
 pub mod fleet;
 #[cfg(any(test, feature = "fuzzing"))]
 #[doc(hidden)]

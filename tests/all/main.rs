@@ -16,6 +16,7 @@ mod dlq;
 mod es_queries;
 mod ezpublish;
 mod failed_logins;
+mod exports;
 mod faults;
 mod file_outputs;
 mod filters;

@@ -155,7 +155,7 @@ fn database(client: &crate::outputs::sql::SqlClient, mapping: &crate::outputs::s
 
 /// The enabled `handlerForQueries` of `tenant` receiving `topic`, and the
 /// tenant's output root.
-fn query_handler<'a>(
+pub(crate) fn query_handler<'a>(
     config: &'a Config,
     tenant: Option<&str>,
     topic: &str,

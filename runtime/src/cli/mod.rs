@@ -15,6 +15,7 @@ mod deploy;
 mod db;
 mod new;
 mod dlq;
+mod export;
 mod forgerock;
 pub(crate) mod files;
 mod pinned_tls;
@@ -268,6 +269,37 @@ enum Command {
         /// works as well as `--sort-keys=-timestamp`).
         #[arg(long, allow_hyphen_values = true)]
         sort_keys: Option<String>,
+    },
+    /// Export the events matching a query from the `handlerForQueries` (a
+    /// tamper-evident JSON handler) as NDJSON with a signed manifest and an
+    /// inclusion proof per record (see docs/exports.md).
+    Export {
+        /// The configuration file.
+        #[arg(long, short)]
+        config: PathBuf,
+        /// The topic.
+        #[arg(long, short)]
+        topic: String,
+        /// Export this tenant's events (its `handlerForQueries`).
+        #[arg(long)]
+        tenant: Option<String>,
+        /// CREST `_queryFilter` selecting the events.
+        #[arg(long, short, default_value = "true")]
+        filter: String,
+        /// The export file to write.
+        #[arg(long, short)]
+        out: PathBuf,
+    },
+    /// Check an export made by `wasp export` with the handler's public key
+    /// alone: the manifest signature, every proof, every record, the count.
+    /// Exit 3 when anything fails (each failure is named).
+    VerifyExport {
+        /// The export file.
+        file: PathBuf,
+        /// The Ed25519 public key: base64, or a file holding it (or a key
+        /// file, whose `verifyingKey` is used).
+        #[arg(long, short)]
+        key: String,
     },
     /// Send NDJSON events (one JSON event per line) to a sidecar
     /// (`wasp run`) in batches. Each rejected line is reported with its line
@@ -554,6 +586,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
             }
         }
+        Command::Export { config, topic, tenant, filter, out } => export::export(&config, tenant.as_deref(), &topic, &filter, &out),
+        Command::VerifyExport { file, key } => export::verify(&file, &key),
         Command::New { name, lang, dir, sdk } => new::run(&name, lang, dir.as_deref(), sdk.as_deref()),
         Command::Send { url, topic, token, tenant, batch, cacert, input } => {
             let remote = client::Remote { url: &url, token, cacert: cacert.as_deref() };

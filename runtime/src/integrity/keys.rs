@@ -104,3 +104,32 @@ impl IntegrityKeys {
         STANDARD.encode(self.verifying_key().to_bytes())
     }
 }
+
+/// A verifying (public) key alone: what the recipient of an export holds.
+#[derive(Debug, Clone)]
+pub struct PublicKey(VerifyingKey);
+
+impl PublicKey {
+    /// From the base64 of its 32 bytes (`wasp keygen` prints it; a key
+    /// file's `verifyingKey`).
+    pub fn from_base64(text: &str) -> Result<PublicKey, IntegrityError> {
+        let error = |message: String| IntegrityError::KeyFile { path: "<public key>".into(), message };
+        let bytes = STANDARD.decode(text.trim()).map_err(|e| error(format!("not base64: {e}")))?;
+        let bytes: [u8; 32] = bytes.try_into().map_err(|_| error("an Ed25519 public key is 32 bytes".into()))?;
+        VerifyingKey::from_bytes(&bytes).map(PublicKey).map_err(|e| error(e.to_string()))
+    }
+
+    /// Whether `signature` (base64) is this key's signature of `message`.
+    pub fn verify(&self, message: &[u8], signature: &str) -> bool {
+        let Ok(bytes) = STANDARD.decode(signature) else { return false };
+        let Ok(bytes) = <[u8; 64]>::try_from(bytes) else { return false };
+        self.0.verify(message, &ed25519_dalek::Signature::from_bytes(&bytes)).is_ok()
+    }
+}
+
+impl IntegrityKeys {
+    /// The public half.
+    pub fn public_key(&self) -> PublicKey {
+        PublicKey(self.verifying_key())
+    }
+}

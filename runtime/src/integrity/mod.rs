@@ -49,13 +49,14 @@ pub mod forgerock;
 mod forgerock_tests;
 pub mod jceks;
 mod keys;
+pub mod merkle;
 mod record;
 pub mod verify;
 #[cfg(test)]
 mod tests;
 
 pub use chain::{Chain, ChainState, encode_fields, hmac_sha256};
-pub use keys::IntegrityKeys;
+pub use keys::{IntegrityKeys, PublicKey};
 pub use record::{RecordKind, SignedRecord};
 pub(crate) use record::members;
 

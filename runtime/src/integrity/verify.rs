@@ -66,6 +66,11 @@ impl<'k> Verifier<'k> {
         }
     }
 
+    /// Where the chain stands (`None` before the first `start` record).
+    pub fn state(&self) -> Option<ChainState> {
+        self.chain.as_ref().map(Chain::state)
+    }
+
     /// Starts the next file.
     pub fn begin_file(&mut self) {
         self.started = false;
