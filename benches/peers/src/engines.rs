@@ -127,9 +127,9 @@ impl Engine for Vrl {
             let mut ctx = Context::new(&mut target, &mut state, &self.timezone);
             let result = self.program.resolve(&mut ctx).expect("VRL program runs");
             state.clear();
-            match result {
-                Value::Bytes(bytes) => out.push(String::from_utf8(bytes.to_vec()).expect("UTF-8")),
-                other => panic!("VRL returned {other:?}"),
+            match result.as_str() {
+                Some(line) => out.push(line.into_owned()),
+                None => panic!("VRL returned {result:?}"),
             }
         }
     }
