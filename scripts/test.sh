@@ -57,4 +57,6 @@ fi
 
 # The integration tests run the `wasp` binary, so build it first.
 cargo build --locked -p wasp --bin wasp
-cargo test --locked --workspace
+# The peer benchmark (benches/peers: VRL, LuaJIT, Rhai) is not a test: it
+# is built and run by scripts/bench-peers.sh only.
+cargo test --locked --workspace --exclude wasp-bench-peers --exclude peers-guest

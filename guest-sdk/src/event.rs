@@ -1,9 +1,15 @@
 //! The event a handler receives: typed access to the common fields without
-//! parsing, and the whole document on demand.
+//! parsing, and the document on demand: borrowed and indexed
+//! ([`Event::doc`], the fast path), deserialized into your own type
+//! ([`Event::parse_borrowed`], [`Event::parse`]), or as a whole tree
+//! ([`Event::json`]).
 
 use std::cell::OnceCell;
 
+use serde::Deserialize;
 use serde::de::DeserializeOwned;
+
+use crate::json::Doc;
 
 use crate::__private::bindings::wasp::handler::types::Event as RawEvent;
 
@@ -11,9 +17,14 @@ use crate::__private::bindings::wasp::handler::types::Event as RawEvent;
 ///
 /// The common fields ([`id`](Event::id), [`topic`](Event::topic),
 /// [`timestamp`](Event::timestamp), …) cost nothing: the host lifts them out.
-/// [`json`](Event::json) and [`get`](Event::get) parse the document once, on
-/// first use; [`parse`](Event::parse) deserializes it into your own type
-/// (about twice as fast as a `Value` tree when you need only a few fields).
+/// For the rest of the document, from fastest to most convenient:
+/// [`doc`](Event::doc) indexes its top-level members without copying
+/// anything (look values up by JSON pointer, write them with
+/// [`json`](crate::json)); [`parse_borrowed`](Event::parse_borrowed)
+/// deserializes it into your own type whose `&str` fields borrow from the
+/// event's text; [`parse`](Event::parse) into an owned type;
+/// [`json`](Event::json) and [`get`](Event::get) build a whole
+/// `serde_json::Value` tree (once, on first use), several times the cost.
 #[derive(Debug)]
 pub struct Event {
     raw: RawEvent,
@@ -65,7 +76,25 @@ impl Event {
         &self.raw.json
     }
 
-    /// The whole event document, parsed once on first use.
+    /// The document with its top-level members indexed, borrowing from the
+    /// event's text: the fast way to read a few values by JSON pointer
+    /// (see [`json`](crate::json)). Each call indexes the text again; keep
+    /// the [`Doc`] for the event.
+    pub fn doc(&self) -> Result<Doc<'_>, String> {
+        Doc::parse(&self.raw.json)
+    }
+
+    /// Deserializes the event document into `T`, whose `&str` (or
+    /// `Cow<str>` with `#[serde(borrow)]`) fields borrow from the event's
+    /// text; fields `T` does not name are skipped without building a tree.
+    /// A `&str` field fails on a string with escapes; `Cow<str>` takes both.
+    pub fn parse_borrowed<'a, T: Deserialize<'a>>(&'a self) -> Result<T, String> {
+        serde_json::from_str(&self.raw.json).map_err(|e| format!("event does not fit: {e}"))
+    }
+
+    /// The whole document as a `serde_json::Value` tree, parsed once on
+    /// first use (convenient, and several times the cost of
+    /// [`doc`](Event::doc)).
     pub fn json(&self) -> Result<&serde_json::Value, String> {
         self.parsed
             .get_or_init(|| {

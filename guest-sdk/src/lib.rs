@@ -51,6 +51,7 @@ extern crate self as wasp_guest;
 mod config;
 mod event;
 mod host;
+pub mod json;
 pub mod time;
 #[doc(hidden)]
 pub mod __private;

@@ -13,6 +13,11 @@
 //! To add a sample (another language, another sample): one more entry in
 //! `samples()` — its name, `Kind`, the component's path (a `guests::`
 //! constant), its `config`, its declared outputs and the events it gets.
+//!
+//! To compare other builds of access-anywhere-file (an earlier version,
+//! another opt-level, a stripped-down handler emitting to `audit.log`) in
+//! the same run: `WASP_SAMPLES_EXTRA=before=/tmp/old.wasm,o3=/tmp/o3.wasm`
+//! adds one row per `label=path`, language `Rust (label)`.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -59,8 +64,27 @@ fn language_build(lang: &str) -> &'static str {
     if path.exists() { Box::leak(path.display().to_string().into_boxed_str()) } else { "" }
 }
 
+/// The `WASP_SAMPLES_EXTRA` builds of access-anywhere-file.
+fn extra_builds() -> Vec<Sample> {
+    let Ok(list) = std::env::var("WASP_SAMPLES_EXTRA") else { return Vec::new() };
+    list.split(',')
+        .filter(|entry| !entry.is_empty())
+        .map(|entry| {
+            let (label, path) = entry.split_once('=').expect("WASP_SAMPLES_EXTRA: label=path[,label=path]");
+            Sample {
+                name: "access-anywhere-file",
+                language: Box::leak(format!("Rust ({label})").into_boxed_str()),
+                kind: Kind::Handler { outputs: &["audit.log"] },
+                component: Box::leak(path.to_owned().into_boxed_str()),
+                config: json!({}),
+                events: (0..8).map(|n| ("access", access(n, json!({})))).collect(),
+            }
+        })
+        .collect()
+}
+
 fn samples() -> Vec<Sample> {
-    vec![
+    let mut samples = vec![
         Sample {
             name: "access-anywhere-file",
             language: "Rust",
@@ -147,7 +171,9 @@ fn samples() -> Vec<Sample> {
                 })
                 .collect(),
         },
-    ]
+    ];
+    samples.extend(extra_builds());
+    samples
 }
 
 fn host_events(sample: &Sample) -> Vec<Arc<HostEvent>> {

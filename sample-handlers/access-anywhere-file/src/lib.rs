@@ -26,12 +26,21 @@
 //! | `params` | `/params`, `/request/detail`, `/changedFields` |
 //!
 //! `date` is written in UTC; a timestamp that is not ISO-8601 is copied as it
-//! is. The output line's keys are in the order above.
+//! is. The output line's keys are in the order above; each value is written
+//! as `serde_json` writes it (objects with sorted keys).
+//!
+//! # Cost
+//!
+//! The handler uses the SDK's fast path: [`Event::doc`] indexes the event's
+//! top-level members without copying, the pointers are parsed once at `init`,
+//! and the line is written with [`wasp_guest::json`] into a buffer kept across
+//! events; no `serde_json::Value` tree is built (only for an object or array
+//! value that is written out, such as `params`).
 
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
-use serde_json::Value;
+use wasp_guest::json::{self, ObjectWriter, Pointer};
 use wasp_guest::{Config, Event, Handler, emit, export_handler};
 
 mod rfc822;
@@ -61,8 +70,11 @@ struct Settings {
 }
 
 struct AccessAnywhereFile {
-    fields: Vec<(&'static str, Vec<String>)>,
+    /// Each field of the line with its pointers, parsed.
+    fields: Vec<(&'static str, Vec<Pointer>)>,
     output: String,
+    /// The line being written (kept to reuse its allocation).
+    line: String,
 }
 
 impl Handler for AccessAnywhereFile {
@@ -75,7 +87,7 @@ impl Handler for AccessAnywhereFile {
                     .mapping
                     .remove(*name)
                     .unwrap_or_else(|| defaults.iter().map(|p| (*p).to_owned()).collect());
-                (*name, pointers)
+                (*name, pointers.iter().map(|p| Pointer::parse(p)).collect())
             })
             .collect();
         if let Some(unknown) = settings.mapping.keys().next() {
@@ -84,25 +96,28 @@ impl Handler for AccessAnywhereFile {
                 FIELDS.map(|(n, _)| n).join(", ")
             ));
         }
-        Ok(AccessAnywhereFile { fields, output: settings.output.unwrap_or_else(|| "audit.log".into()) })
+        let output = settings.output.unwrap_or_else(|| "audit.log".into());
+        Ok(AccessAnywhereFile { fields, output, line: String::with_capacity(512) })
     }
 
     fn handle(&mut self, event: &Event) -> Result<(), String> {
-        let document = event.json()?;
-        let mut line = String::with_capacity(256);
+        let doc = event.doc()?;
+        self.line.clear();
+        let mut line = ObjectWriter::new(&mut self.line);
         for (name, pointers) in &self.fields {
-            let value = pointers.iter().find_map(|p| document.pointer(p)).cloned().unwrap_or(Value::Null);
-            let value = match (*name, value) {
-                ("date", Value::String(ts)) => Value::String(rfc822::from_iso8601(&ts).unwrap_or(ts)),
-                (_, value) => value,
-            };
-            line.push(if line.is_empty() { '{' } else { ',' });
-            line.push_str(&Value::String((*name).to_owned()).to_string());
-            line.push(':');
-            line.push_str(&value.to_string());
+            let value = pointers.iter().find_map(|p| doc.lookup(p));
+            let out = line.key(name);
+            match value {
+                None => out.push_str("null"),
+                Some(raw) if *name == "date" => match json::as_str(raw) {
+                    Some(ts) => json::push_str(out, rfc822::from_iso8601(&ts).as_deref().unwrap_or(&ts)),
+                    None => json::push_canonical(out, raw),
+                },
+                Some(raw) => json::push_canonical(out, raw),
+            }
         }
-        line.push('}');
-        emit(&self.output, line)
+        line.finish();
+        emit(&self.output, &self.line)
     }
 }
 

@@ -1,0 +1,355 @@
+//! Fast JSON for handlers: look values up in the event's text without
+//! building a tree, and write output lines without `serde_json::Value`.
+//!
+//! A handler that needs a few fields of an event should not pay for a whole
+//! `serde_json::Value` tree (a map allocation per object, a `String` per
+//! key and per string): [`Doc`] indexes the top-level members of the event
+//! once, borrowing every key and value from the event's text, and a
+//! [`Pointer`] walks down from there, scanning only the objects and arrays
+//! on its path. Values come back as `&RawValue`, slices of the text.
+//!
+//! The writers produce exactly the bytes `serde_json` would: [`push_str`]
+//! escapes a string as `serde_json::to_string` does, and [`push_canonical`]
+//! writes a raw value as `serde_json::Value::to_string` would after parsing it
+//! (object keys sorted, numbers normalised), copying the text when it is
+//! already in that form, which strings without escapes, `true`, `false`,
+//! `null` and plain integers always are.
+//!
+//! ```
+//! use wasp_guest::json::{self, Doc, Pointer};
+//!
+//! let text = r#"{"userId":"bjensen","client":{"ip":"203.0.113.7"},"n":[1,2]}"#;
+//! let doc = Doc::parse(text).unwrap();
+//! let ip = Pointer::parse("/client/ip");
+//! let mut line = String::new();
+//! let mut object = json::ObjectWriter::new(&mut line);
+//! json::push_canonical(object.key("ip"), doc.lookup(&ip).unwrap());
+//! json::push_str(object.key("who"), &json::as_str(doc.get("userId").unwrap()).unwrap());
+//! object.finish();
+//! assert_eq!(line, r#"{"ip":"203.0.113.7","who":"bjensen"}"#);
+//! ```
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+pub use serde_json::value::RawValue;
+
+/// An event document (a JSON object) with its top-level members indexed,
+/// every key and value borrowed from the text.
+#[derive(Debug)]
+pub struct Doc<'a> {
+    text: &'a str,
+    /// Top-level members in document order (`None`: the document is not an
+    /// object).
+    members: Option<Vec<(Cow<'a, str>, &'a RawValue)>>,
+}
+
+impl<'a> Doc<'a> {
+    /// Indexes `text`; `Err` when it is not JSON. A document that is JSON
+    /// but not an object is accepted (its lookups walk the text).
+    pub fn parse(text: &'a str) -> Result<Self, String> {
+        let mut de = serde_json::Deserializer::from_str(text);
+        let members = de.deserialize_any(Members).map_err(|e| format!("event is not JSON: {e}"))?;
+        de.end().map_err(|e| format!("event is not JSON: {e}"))?;
+        Ok(Doc { text, members })
+    }
+
+    /// The whole document's text.
+    pub fn text(&self) -> &'a str {
+        self.text
+    }
+
+    /// The top-level member `key` (the last one, should the text repeat it,
+    /// as `serde_json::Value` keeps it).
+    pub fn get(&self, key: &str) -> Option<&'a RawValue> {
+        match &self.members {
+            Some(members) => members.iter().rev().find(|(k, _)| k == key).map(|(_, v)| *v),
+            None => None,
+        }
+    }
+
+    /// The value at `pointer`, as `serde_json::Value::pointer` finds it.
+    pub fn lookup(&self, pointer: &Pointer) -> Option<&'a RawValue> {
+        if pointer.invalid {
+            return None;
+        }
+        let Some(tokens) = &pointer.tokens else {
+            return serde_json::from_str(self.text).ok();
+        };
+        let mut tokens = tokens.iter();
+        let mut current = match (&self.members, tokens.next()) {
+            (_, None) => unreachable!("a parsed pointer other than \"\" has a token"),
+            (Some(_), Some(first)) => self.get(first)?,
+            (None, Some(first)) => step(serde_json::from_str(self.text).ok()?, first)?,
+        };
+        for token in tokens {
+            current = step(current, token)?;
+        }
+        Some(current)
+    }
+
+    /// The value at the JSON pointer text `pointer` (parse it once with
+    /// [`Pointer::parse`] when it is used for every event).
+    pub fn pointer(&self, pointer: &str) -> Option<&'a RawValue> {
+        self.lookup(&Pointer::parse(pointer))
+    }
+}
+
+/// A JSON pointer (RFC 6901), split into its unescaped tokens once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pointer {
+    /// `None`: the empty pointer (the whole document); `Some(tokens)`
+    /// otherwise. A text that does not start with `/` finds nothing.
+    tokens: Option<Vec<String>>,
+    /// The pointer does not start with `/`.
+    invalid: bool,
+}
+
+impl Pointer {
+    /// Parses `/a/b~1c/0` into `a`, `b/c`, `0`.
+    pub fn parse(text: &str) -> Self {
+        if text.is_empty() {
+            return Pointer { tokens: None, invalid: false };
+        }
+        let invalid = !text.starts_with('/');
+        let tokens = text.split('/').skip(1).map(|t| t.replace("~1", "/").replace("~0", "~")).collect();
+        Pointer { tokens: Some(tokens), invalid }
+    }
+}
+
+/// The member `token` of an object, or the element at index `token` of an
+/// array; `None` for anything else.
+fn step<'a>(value: &'a RawValue, token: &str) -> Option<&'a RawValue> {
+    let text = value.get();
+    let mut de = serde_json::Deserializer::from_str(text);
+    match text.as_bytes().first()? {
+        b'{' => de.deserialize_map(FindKey(token)).ok()?,
+        b'[' => de.deserialize_seq(Nth(parse_index(token)?)).ok()?,
+        _ => None,
+    }
+}
+
+/// `serde_json`'s rule for array indices: digits, no `+`, no leading zero.
+fn parse_index(token: &str) -> Option<usize> {
+    if token.starts_with('+') || (token.starts_with('0') && token.len() != 1) {
+        return None;
+    }
+    token.parse().ok()
+}
+
+/// A key, borrowed from the text unless it has escapes.
+struct Key<'a>(Cow<'a, str>);
+
+impl<'de> de::Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl<'de> Visitor<'de> for KeyVisitor {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(Key(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Key(Cow::Owned(v.to_owned())))
+            }
+        }
+        deserializer.deserialize_str(KeyVisitor)
+    }
+}
+
+/// Collects the members of a top-level object (`None` for other values).
+struct Members;
+
+impl<'de> Visitor<'de> for Members {
+    type Value = Option<Vec<(Cow<'de, str>, &'de RawValue)>>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut members = Vec::with_capacity(16);
+        while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
+            members.push((key, map.next_value::<&'de RawValue>()?));
+        }
+        Ok(Some(members))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(None)
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+}
+
+/// Finds the last member named `.0` of an object, skipping the others.
+struct FindKey<'k>(&'k str);
+
+impl<'de> Visitor<'de> for FindKey<'_> {
+    type Value = Option<&'de RawValue>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an object")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut found = None;
+        while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
+            if key == self.0 {
+                found = Some(map.next_value::<&'de RawValue>()?);
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok(found)
+    }
+}
+
+/// Finds element `.0` of an array, skipping the others.
+struct Nth(usize);
+
+impl<'de> Visitor<'de> for Nth {
+    type Value = Option<&'de RawValue>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an array")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut index = 0;
+        let mut found = None;
+        loop {
+            if index == self.0 {
+                match seq.next_element::<&'de RawValue>()? {
+                    Some(value) => found = Some(value),
+                    None => break,
+                }
+            } else if seq.next_element::<IgnoredAny>()?.is_none() {
+                break;
+            }
+            index += 1;
+        }
+        Ok(found)
+    }
+}
+
+/// The string a raw value holds (unescaped; borrowed when it has no
+/// escapes), or `None` when it is not a string.
+pub fn as_str(value: &RawValue) -> Option<Cow<'_, str>> {
+    let text = value.get();
+    let inner = text.strip_prefix('"')?.strip_suffix('"')?;
+    if !inner.contains('\\') {
+        return Some(Cow::Borrowed(inner));
+    }
+    serde_json::from_str::<String>(text).ok().map(Cow::Owned)
+}
+
+/// Appends `value` as a JSON string, escaped byte for byte as `serde_json`
+/// escapes it (`"`, `\`, and control characters; `\u00XX` in lowercase
+/// hex where there is no short form).
+pub fn push_str(out: &mut String, value: &str) {
+    out.reserve(value.len() + 2);
+    out.push('"');
+    let bytes = value.as_bytes();
+    let mut start = 0;
+    for (i, &byte) in bytes.iter().enumerate() {
+        let escape: &str = match byte {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0x08 => "\\b",
+            0x0c => "\\f",
+            0x00..=0x1f => "",
+            _ => continue,
+        };
+        out.push_str(&value[start..i]);
+        if escape.is_empty() {
+            const HEX: &[u8; 16] = b"0123456789abcdef";
+            out.push_str("\\u00");
+            out.push(HEX[usize::from(byte >> 4)] as char);
+            out.push(HEX[usize::from(byte & 0xf)] as char);
+        } else {
+            out.push_str(escape);
+        }
+        start = i + 1;
+    }
+    out.push_str(&value[start..]);
+    out.push('"');
+}
+
+/// Appends `value` as `serde_json::Value::to_string` writes it after
+/// parsing: the text itself when it is already in that form (a string
+/// without escapes, `true`, `false`, `null`, a plain integer), otherwise
+/// parsed and written again (objects with their keys sorted, numbers
+/// normalised, strings re-escaped).
+pub fn push_canonical(out: &mut String, value: &RawValue) {
+    let text = value.get();
+    let canonical = match text.as_bytes().first() {
+        Some(b'"') => !text.contains('\\'),
+        Some(b't' | b'f' | b'n') => true,
+        Some(b'0'..=b'9') => {
+            // A u64 written without a leading zero: as `Value` writes it.
+            text.len() < 20 && text.bytes().all(|b| b.is_ascii_digit()) && (text == "0" || !text.starts_with('0'))
+        }
+        _ => false,
+    };
+    if canonical {
+        out.push_str(text);
+    } else {
+        match serde_json::from_str::<serde_json::Value>(text) {
+            Ok(parsed) => out.push_str(&parsed.to_string()),
+            // A `RawValue` is valid JSON; keep the text should that ever fail.
+            Err(_) => out.push_str(text),
+        }
+    }
+}
+
+/// Writes a JSON object member by member into a `String`.
+#[derive(Debug)]
+pub struct ObjectWriter<'o> {
+    out: &'o mut String,
+    empty: bool,
+}
+
+impl<'o> ObjectWriter<'o> {
+    /// Starts an object (`{`) at the end of `out`.
+    pub fn new(out: &'o mut String) -> Self {
+        out.push('{');
+        ObjectWriter { out, empty: true }
+    }
+
+    /// Writes the separator and `"key":`; the caller appends the value to
+    /// the returned buffer (with [`push_str`], [`push_canonical`], or text
+    /// that is already JSON).
+    pub fn key(&mut self, key: &str) -> &mut String {
+        if !std::mem::take(&mut self.empty) {
+            self.out.push(',');
+        }
+        push_str(self.out, key);
+        self.out.push(':');
+        self.out
+    }
+
+    /// Closes the object (`}`).
+    pub fn finish(self) {
+        self.out.push('}');
+    }
+}
+
+#[cfg(test)]
+mod tests;
