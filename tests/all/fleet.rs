@@ -191,6 +191,22 @@ fn publish(edge: &wasp_tests::WaspRun, prefix: &str, from: usize, to: usize) {
     }
 }
 
+/// [`fleet_doc`] with the test probe beside the JSON handlers, as
+/// WebAssembly handler `probe`.
+fn fleet_doc_with_probe(role: &str, url: &str, names: &[&str], probe: &str) -> Value {
+    let mut doc = fleet_doc(role, url, names);
+    doc["eventHandlers"].as_array_mut().unwrap().push(json!({"class": "wasm", "config": wasp_tests::probe_handler(probe, json!({}))}));
+    doc
+}
+
+/// Sends events `<prefix>-<from>` to `<prefix>-<to - 1>` through the edge,
+/// each asking the probe to count it in its state (`action: count`).
+fn send_counted(edge: &wasp_tests::WaspRun, prefix: &str, from: usize, to: usize) {
+    let body: String = (from..to).map(|i| format!("{}\n", json!({"_id": format!("{prefix}-{i}"), "action": "count"}))).collect();
+    let (status, text) = wasp_tests::http(&edge.address, TOKEN, "POST", "/audit/access", "application/x-ndjson", &body);
+    assert!((200..300).contains(&status), "{status} {text}");
+}
+
 fn start_edge(fx: &Fixture, url: &str) -> wasp_tests::WaspRun {
     fx.config_doc(&fleet_doc("edge", url, &["files", "copy"]));
     wasp_tests::WaspRun::start(fx.path())
@@ -447,11 +463,7 @@ fn a_wasm_handler_runs_on_a_worker() {
         return;
     }
     let nats = Nats::start(free_port());
-    let doc = |role: &str| {
-        let mut doc = fleet_doc(role, &nats.url(), &["files"]);
-        doc["eventHandlers"].as_array_mut().unwrap().push(json!({"class": "wasm", "config": wasp_tests::probe_handler("probe", json!({}))}));
-        doc
-    };
+    let doc = |role: &str| fleet_doc_with_probe(role, &nats.url(), &["files"], "probe");
     let (edge_fx, w_fx) = (Fixture::new(), Fixture::new());
     edge_fx.config_doc(&doc("edge"));
     let edge = wasp_tests::WaspRun::start(edge_fx.path());
@@ -461,6 +473,8 @@ fn a_wasm_handler_runs_on_a_worker() {
     wait_for("the probe delivered every event", || w_fx.data_json("probe/out.log").len() >= 200);
     let ids: std::collections::BTreeSet<String> = w_fx.data_json("probe/out.log").iter().filter_map(|v| v["id"].as_str().map(str::to_owned)).collect();
     assert_eq!(ids.len(), 200, "every event once");
+    // The JSON handler runs beside the probe, at its own pace.
+    wait_for("the JSON handler delivered every event", || delivered(&[w_fx.path()], "files").len() >= 200);
     assert_eq!(delivered(&[w_fx.path()], "files").len(), 200);
     edge.terminate();
     worker.terminate();
@@ -475,21 +489,13 @@ fn handler_state_is_shared_by_the_workers() {
         return;
     }
     let nats = Nats::start(free_port());
-    let doc = |role: &str| {
-        let mut doc = fleet_doc(role, &nats.url(), &[]);
-        doc["eventHandlers"].as_array_mut().unwrap().push(json!({"class": "wasm", "config": wasp_tests::probe_handler("counter", json!({}))}));
-        doc
-    };
+    let doc = |role: &str| fleet_doc_with_probe(role, &nats.url(), &[], "counter");
     let counts = |fx: &Fixture| -> Vec<u64> {
         let mut counts: Vec<u64> = fx.data_json("counter/out.log").iter().filter_map(|v| v["count"].as_u64()).collect();
         counts.sort_unstable();
         counts
     };
-    let send = |edge: &wasp_tests::WaspRun, from: usize, to: usize| {
-        let body: String = (from..to).map(|i| format!("{}\n", json!({"_id": format!("c-{i}"), "action": "count"}))).collect();
-        let (status, text) = wasp_tests::http(&edge.address, TOKEN, "POST", "/audit/access", "application/x-ndjson", &body);
-        assert!((200..300).contains(&status), "{status} {text}");
-    };
+    let send = |edge: &wasp_tests::WaspRun, from: usize, to: usize| send_counted(edge, "c", from, to);
     let (edge_fx, a_fx, b_fx) = (Fixture::new(), Fixture::new(), Fixture::new());
     edge_fx.config_doc(&doc("edge"));
     let edge = wasp_tests::WaspRun::start(edge_fx.path());
@@ -527,8 +533,7 @@ fn an_ordered_handler_sees_the_stream_in_order_across_two_workers() {
     }
     let nats = Nats::start(free_port());
     let doc = |role: &str| {
-        let mut doc = fleet_doc(role, &nats.url(), &[]);
-        doc["eventHandlers"].as_array_mut().unwrap().push(json!({"class": "wasm", "config": wasp_tests::probe_handler("counter", json!({}))}));
+        let mut doc = fleet_doc_with_probe(role, &nats.url(), &[], "counter");
         doc["wasp"]["fleet"]["ordered"] = json!(["counter"]);
         doc["wasp"]["fleet"]["batch"] = json!(50);
         doc
@@ -536,9 +541,7 @@ fn an_ordered_handler_sees_the_stream_in_order_across_two_workers() {
     let records = |fx: &Fixture| fx.data_json("counter/out.log");
     let send = |edge: &wasp_tests::WaspRun, from: usize, to: usize| {
         for start in (from..to).step_by(100) {
-            let body: String = (start..start + 100).map(|i| format!("{}\n", json!({"_id": format!("o-{i}"), "action": "count"}))).collect();
-            let (status, text) = wasp_tests::http(&edge.address, TOKEN, "POST", "/audit/access", "application/x-ndjson", &body);
-            assert!((200..300).contains(&status), "{status} {text}");
+            send_counted(edge, "o", start, start + 100);
         }
     };
     let (edge_fx, a_fx, b_fx) = (Fixture::new(), Fixture::new(), Fixture::new());

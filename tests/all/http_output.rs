@@ -82,30 +82,7 @@ impl Receiver {
 fn serve(stream: std::net::TcpStream, mode: &Mutex<Mode>, seen: &Mutex<Seen>, check: Check) {
     let mut reader = BufReader::new(stream.try_clone().unwrap());
     let mut writer = stream;
-    loop {
-        let mut request_line = String::new();
-        if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
-            return;
-        }
-        let mut headers = BTreeMap::new();
-        loop {
-            let mut line = String::new();
-            if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                return;
-            }
-            let line = line.trim_end();
-            if line.is_empty() {
-                break;
-            }
-            if let Some((name, value)) = line.split_once(':') {
-                headers.insert(name.trim().to_ascii_lowercase(), value.trim().to_owned());
-            }
-        }
-        let length: usize = headers.get("content-length").and_then(|l| l.parse().ok()).unwrap_or(0);
-        let mut body = vec![0u8; length];
-        if reader.read_exact(&mut body).is_err() {
-            return;
-        }
+    while let Some((request_line, headers, body)) = read_request(&mut reader) {
         let current = *mode.lock().unwrap();
         seen.lock().unwrap().requests += 1;
         let (status, reason) = match current {
@@ -127,6 +104,34 @@ fn serve(stream: std::net::TcpStream, mode: &Mutex<Mode>, seen: &Mutex<Seen>, ch
             return;
         }
     }
+}
+
+/// One HTTP/1.1 request of a keep-alive connection: its request line,
+/// headers (names lowercased) and body (`Content-Length` bytes); `None`
+/// when the connection closed.
+pub(crate) fn read_request(reader: &mut impl BufRead) -> Option<(String, BTreeMap<String, String>, Vec<u8>)> {
+    let mut request_line = String::new();
+    if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
+        return None;
+    }
+    let mut headers = BTreeMap::new();
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+            return None;
+        }
+        let line = line.trim_end();
+        if line.is_empty() {
+            break;
+        }
+        if let Some((name, value)) = line.split_once(':') {
+            headers.insert(name.trim().to_ascii_lowercase(), value.trim().to_owned());
+        }
+    }
+    let length: usize = headers.get("content-length").and_then(|l| l.parse().ok()).unwrap_or(0);
+    let mut body = vec![0u8; length];
+    reader.read_exact(&mut body).ok()?;
+    Some((request_line, headers, body))
 }
 
 /// The checks of a strict receiver.
