@@ -134,7 +134,13 @@ pub fn ingest(data: &[u8]) {
     assert!(status.as_u16() < 500, "a request body made a server error {status}: {}", String::from_utf8_lossy(&answer));
     let answer: Value = serde_json::from_slice(&answer).unwrap_or_else(|e| panic!("the answer is not JSON ({e}): {}", String::from_utf8_lossy(&answer)));
     if batch && status == 200 {
-        let lines = std::str::from_utf8(body).expect("a 200 batch was UTF-8").lines().filter(|l| !l.trim().is_empty()).count();
+        // Lines are decoded one by one (a line that is not UTF-8 is
+        // rejected alone), so count them on the bytes.
+        let lines = body
+            .split(|&b| b == b'\n')
+            .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
+            .filter(|l| !String::from_utf8_lossy(l).trim().is_empty())
+            .count();
         let results = answer["results"].as_array().expect("a batch answer has results").len();
         assert_eq!(results, lines, "one result per non-blank line");
         let counted = answer["accepted"].as_u64().unwrap_or(0) + answer["rejected"].as_u64().unwrap_or(0);
