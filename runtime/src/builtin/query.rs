@@ -242,8 +242,9 @@ struct ReadAgain {
 }
 
 impl ReadAgain {
-    /// The page with its slim events read whole (each file of the page
-    /// read once).
+    /// The page with its slim events read whole: a plain file's records
+    /// by their byte ranges, a compressed archive's from its text (read
+    /// once).
     fn expand(&self, page: crate::query::QueryPage) -> Result<crate::query::QueryPage, QueryFailure> {
         let mut texts: std::collections::BTreeMap<usize, String> = std::collections::BTreeMap::new();
         crate::query::slim::expand(page, |position| {
@@ -251,11 +252,22 @@ impl ReadAgain {
             let (index, start, len) = (at(0), at(1), at(2));
             let file = self.files.get(index).cloned().unwrap_or_default();
             let path = self.path.join(&file);
-            if !texts.contains_key(&index) {
-                let text = read_text(&self.dir, &file).map_err(|source| QueryFailure::Io { file: path.clone(), source })?;
-                texts.insert(index, text);
-            }
-            let record = texts[&index].get(start..start + len).unwrap_or("");
+            let io = |source| QueryFailure::Io { file: path.clone(), source };
+            let read_at;
+            let record = if file.ends_with(".gz") {
+                // A compressed archive: positions count its text, read whole once.
+                if !texts.contains_key(&index) {
+                    texts.insert(index, read_text(&self.dir, &file).map_err(io)?);
+                }
+                texts[&index].get(start..start + len).unwrap_or("")
+            } else {
+                // A plain file: only the record's bytes.
+                use std::os::unix::fs::FileExt as _;
+                let mut bytes = vec![0u8; len];
+                self.dir.open(&file).map_err(io)?.into_std().read_exact_at(&mut bytes, start as u64).map_err(io)?;
+                read_at = String::from_utf8(bytes).unwrap_or_default();
+                read_at.as_str()
+            };
             let changed = || QueryFailure::Corrupt { file: path.clone(), line: 0, message: "the file changed while it was queried".into() };
             match serde_json::from_str::<Value>(record) {
                 Ok(Value::Object(mut event)) => {
