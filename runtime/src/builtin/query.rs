@@ -256,10 +256,11 @@ impl ReadAgain {
             let read_at;
             let record = if file.ends_with(".gz") {
                 // A compressed archive: positions count its text, read whole once.
-                if !texts.contains_key(&index) {
-                    texts.insert(index, read_text(&self.dir, &file).map_err(io)?);
-                }
-                texts[&index].get(start..start + len).unwrap_or("")
+                let text = match texts.entry(index) {
+                    std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
+                    std::collections::btree_map::Entry::Vacant(e) => e.insert(read_text(&self.dir, &file).map_err(io)?),
+                };
+                text.get(start..start + len).unwrap_or("")
             } else {
                 // A plain file: only the record's bytes.
                 use std::os::unix::fs::FileExt as _;

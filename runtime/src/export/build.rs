@@ -130,7 +130,7 @@ pub fn export(config: &Config, tenant: Option<&str>, topic: &str, filter: &str, 
     let signature = keys.sign(format!("{SIGNING_DOMAIN}{text}").as_bytes());
     let proofs_text = serde_json::to_string(&proofs).expect("proofs serialise");
     let sig_text = serde_json::to_string(&signature).expect("a string");
-    write!(written, "{{\"{EXPORT_MEMBER}\":{{\"manifest\":{text},\"signature\":{sig_text},\"proofs\":{proofs_text}}}}}\n")
+    writeln!(written, "{{\"{EXPORT_MEMBER}\":{{\"manifest\":{text},\"signature\":{sig_text},\"proofs\":{proofs_text}}}}}")
         .and_then(|()| written.flush())
         .map_err(io("the export".into()))?;
     Ok(ExportSummary { count: manifest.count, files: files.len(), scanned, root })
