@@ -33,7 +33,10 @@ pub struct Event {
 
 impl Event {
     pub(crate) fn new(raw: RawEvent) -> Self {
-        Event { raw, parsed: OnceCell::new() }
+        Event {
+            raw,
+            parsed: OnceCell::new(),
+        }
     }
 
     /// The event's `_id`.

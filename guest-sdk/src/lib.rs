@@ -48,13 +48,13 @@
 // The generated bindings name the SDK by its path, also from inside it.
 extern crate self as wasp_guest;
 
+#[doc(hidden)]
+pub mod __private;
 mod config;
 mod event;
 mod host;
 pub mod json;
 pub mod time;
-#[doc(hidden)]
-pub mod __private;
 
 pub use config::Config;
 pub use event::Event;
@@ -115,10 +115,15 @@ mod tests {
     #[test]
     fn the_sdk_carries_the_repositorys_wit() {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-        let Ok(host) = std::fs::read_to_string(root.join("../wit/wasp.wit")) else { return };
+        let Ok(host) = std::fs::read_to_string(root.join("../wit/wasp.wit")) else {
+            return;
+        };
         for copy in ["world/wasp.wit", "macros/world/wasp.wit"] {
             let text = std::fs::read_to_string(root.join(copy)).unwrap();
-            assert!(text == host, "guest-sdk/{copy} differs from wit/wasp.wit: copy it over (cp wit/wasp.wit guest-sdk/{copy})");
+            assert!(
+                text == host,
+                "guest-sdk/{copy} differs from wit/wasp.wit: copy it over (cp wit/wasp.wit guest-sdk/{copy})"
+            );
         }
     }
 }

@@ -27,7 +27,11 @@ struct Rsyslog {
 impl Rsyslog {
     fn start() -> Rsyslog {
         let dir = tempfile::tempdir().unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
         let conf = format!(
             "global(workDirectory=\"{d}\")\nmodule(load=\"imtcp\")\ninput(type=\"imtcp\" port=\"{port}\" address=\"127.0.0.1\")\n\
              action(type=\"omfile\" file=\"{d}/received.log\" template=\"RSYSLOG_SyslogProtocol23Format\")\n",
@@ -50,7 +54,9 @@ impl Rsyslog {
     }
 
     fn lines(&self) -> usize {
-        std::fs::read(self.dir.path().join("received.log")).map(|b| b.iter().filter(|c| **c == b'\n').count()).unwrap_or(0)
+        std::fs::read(self.dir.path().join("received.log"))
+            .map(|b| b.iter().filter(|c| **c == b'\n').count())
+            .unwrap_or(0)
     }
 }
 
@@ -89,14 +95,22 @@ fn main() {
         audit.flush();
         let all_acked = started.elapsed();
         while rsyslog.lines() < EVENTS {
-            assert!(started.elapsed() < Duration::from_secs(300), "rsyslog received {} of {EVENTS}", rsyslog.lines());
+            assert!(
+                started.elapsed() < Duration::from_secs(300),
+                "rsyslog received {} of {EVENTS}",
+                rsyslog.lines()
+            );
             std::thread::sleep(Duration::from_millis(10));
         }
         let all_received = started.elapsed();
         let summary = audit.shutdown();
         assert_eq!(summary.handlers[0].delivered as usize, EVENTS);
         let rate = |d: Duration| EVENTS as f64 / d.as_secs_f64();
-        println!("round {round}: acknowledged {:.0} events/s ({all_acked:.2?}), received by rsyslog {:.0} events/s ({all_received:.2?})", rate(all_acked), rate(all_received));
+        println!(
+            "round {round}: acknowledged {:.0} events/s ({all_acked:.2?}), received by rsyslog {:.0} events/s ({all_received:.2?})",
+            rate(all_acked),
+            rate(all_received)
+        );
         acked.push(rate(all_acked));
         received.push(rate(all_received));
     }

@@ -130,7 +130,9 @@ fn expand(input: TokenStream, world: World) -> TokenStream {
 
     // `type __WaspExported = <T>;` keeps the author's spans, so a type that
     // does not implement the trait is reported at the macro argument.
-    let mut out: TokenStream = "#[doc(hidden)] type __WaspExported = ".parse().expect("static tokens");
+    let mut out: TokenStream = "#[doc(hidden)] type __WaspExported = "
+        .parse()
+        .expect("static tokens");
     out.extend(ty.clone());
     out.extend(";".parse::<TokenStream>().expect("static tokens"));
 
@@ -143,22 +145,47 @@ fn expand(input: TokenStream, world: World) -> TokenStream {
     check.extend(ty);
     check.extend(">();".parse::<TokenStream>().expect("static tokens"));
     let check = TokenTree::Group(Group::new(Delimiter::Brace, check));
-    out.extend("const _: () =".parse::<TokenStream>().expect("static tokens"));
+    out.extend(
+        "const _: () ="
+            .parse::<TokenStream>()
+            .expect("static tokens"),
+    );
     out.extend(TokenStream::from(check));
     out.extend(";".parse::<TokenStream>().expect("static tokens"));
 
-    out.extend(world.module().parse::<TokenStream>().expect("generated module parses"));
+    out.extend(
+        world
+            .module()
+            .parse::<TokenStream>()
+            .expect("generated module parses"),
+    );
     out
 }
 
 fn compile_error(span: Span, message: &str) -> TokenStream {
-    let mut tokens: Vec<TokenTree> = "::core::compile_error!".parse::<TokenStream>().expect("static").into_iter().collect();
-    let mut group = Group::new(Delimiter::Parenthesis, TokenTree::Literal(proc_macro::Literal::string(message)).into());
+    let mut tokens: Vec<TokenTree> = "::core::compile_error!"
+        .parse::<TokenStream>()
+        .expect("static")
+        .into_iter()
+        .collect();
+    let mut group = Group::new(
+        Delimiter::Parenthesis,
+        TokenTree::Literal(proc_macro::Literal::string(message)).into(),
+    );
     group.set_span(span);
     tokens.push(TokenTree::Group(group));
-    tokens.push(";".parse::<TokenStream>().expect("static").into_iter().next().expect("one token"));
-    tokens.into_iter().map(|mut t| {
-        t.set_span(span);
-        t
-    }).collect()
+    tokens.push(
+        ";".parse::<TokenStream>()
+            .expect("static")
+            .into_iter()
+            .next()
+            .expect("one token"),
+    );
+    tokens
+        .into_iter()
+        .map(|mut t| {
+            t.set_span(span);
+            t
+        })
+        .collect()
 }

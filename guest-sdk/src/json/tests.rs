@@ -16,10 +16,48 @@ const DOCS: &[&str] = &[
 ];
 
 const POINTERS: &[&str] = &[
-    "", "/", "/_id", "/userId", "/client/ip", "/client/port", "/request/operation", "/request/detail", "/request/detail/path",
-    "/principal/0", "/principal/1", "/principal/2", "/principal/01", "/principal/+1", "/principal/-", "/result", "/n", "/f", "/e", "/big",
-    "/params", "/params/a", "/params/a/3", "/params/é", "/params/", "/params/Z/a", "/a~1b", "/m~0n", "/dup", "/dup/x/1/y", "/esc\"aped",
-    "/esc", "/list/1/1/0", "/ws/1", "/s", "/0", "/1/a", "no-slash", "/m", "/neg", "/u", "/missing/deeper",
+    "",
+    "/",
+    "/_id",
+    "/userId",
+    "/client/ip",
+    "/client/port",
+    "/request/operation",
+    "/request/detail",
+    "/request/detail/path",
+    "/principal/0",
+    "/principal/1",
+    "/principal/2",
+    "/principal/01",
+    "/principal/+1",
+    "/principal/-",
+    "/result",
+    "/n",
+    "/f",
+    "/e",
+    "/big",
+    "/params",
+    "/params/a",
+    "/params/a/3",
+    "/params/é",
+    "/params/",
+    "/params/Z/a",
+    "/a~1b",
+    "/m~0n",
+    "/dup",
+    "/dup/x/1/y",
+    "/esc\"aped",
+    "/esc",
+    "/list/1/1/0",
+    "/ws/1",
+    "/s",
+    "/0",
+    "/1/a",
+    "no-slash",
+    "/m",
+    "/neg",
+    "/u",
+    "/missing/deeper",
 ];
 
 #[test]
@@ -36,7 +74,10 @@ fn lookups_and_writes_match_serde_json_value() {
             });
             assert_eq!(found, expected, "{pointer} in {text}");
             if let Some(Value::String(s)) = value.pointer(pointer) {
-                assert_eq!(as_str(doc.pointer(pointer).unwrap()).as_deref(), Some(s.as_str()));
+                assert_eq!(
+                    as_str(doc.pointer(pointer).unwrap()).as_deref(),
+                    Some(s.as_str())
+                );
             }
         }
     }

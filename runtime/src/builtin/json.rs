@@ -42,23 +42,46 @@ pub struct JsonSettings {
 impl JsonSettings {
     /// Reads the handler's `config` (its settings besides name, topics and
     /// enabled).
-    pub fn from_settings(settings: &Map<String, Value>, base_dir: &Path, data_dir: &Path) -> Result<JsonSettings, SettingsError> {
+    pub fn from_settings(
+        settings: &Map<String, Value>,
+        base_dir: &Path,
+        data_dir: &Path,
+    ) -> Result<JsonSettings, SettingsError> {
         only(
             settings,
             "",
-            &["logDirectory", "elasticsearchCompatible", "fileRotation", "fileRetention", "rotationRetentionCheckInterval", "buffering", "security"],
+            &[
+                "logDirectory",
+                "elasticsearchCompatible",
+                "fileRotation",
+                "fileRetention",
+                "rotationRetentionCheckInterval",
+                "buffering",
+                "security",
+            ],
         )?;
         let log_directory = super::settings::log_directory(settings, data_dir)?;
-        let (write_interval, max_size) = match object(settings, "buffering", &["writeInterval", "maxSize", "enabled"])? {
+        let (write_interval, max_size) = match object(
+            settings,
+            "buffering",
+            &["writeInterval", "maxSize", "enabled"],
+        )? {
             None => (Duration::from_secs(1), 10_000),
             Some(buffering) => {
-                let interval = duration(buffering, "buffering", "writeInterval")?.unwrap_or(Duration::from_secs(1));
+                let interval = duration(buffering, "buffering", "writeInterval")?
+                    .unwrap_or(Duration::from_secs(1));
                 if interval.is_zero() {
-                    return Err(SettingsError::new("buffering.writeInterval", "must be greater than 0"));
+                    return Err(SettingsError::new(
+                        "buffering.writeInterval",
+                        "must be greater than 0",
+                    ));
                 }
                 let size = integer(buffering, "buffering", "maxSize")?.unwrap_or(10_000);
                 if size <= 0 || size > 10_000_000 {
-                    return Err(SettingsError::new("buffering.maxSize", "must be between 1 and 10000000"));
+                    return Err(SettingsError::new(
+                        "buffering.maxSize",
+                        "must be between 1 and 10000000",
+                    ));
                 }
                 // `enabled: false` writes each event as it comes.
                 match boolean(buffering, "buffering", "enabled")? {
@@ -68,7 +91,8 @@ impl JsonSettings {
             }
         };
         Ok(JsonSettings {
-            elasticsearch_compatible: boolean(settings, "", "elasticsearchCompatible")?.unwrap_or(false),
+            elasticsearch_compatible: boolean(settings, "", "elasticsearchCompatible")?
+                .unwrap_or(false),
             rotation: RotationPolicy::from_settings(settings)?,
             retention: RetentionPolicy::from_settings(settings)?,
             write_interval,
@@ -95,9 +119,12 @@ pub struct JsonHandler {
 
 impl NativeHandler for JsonHandler {
     fn record(&mut self, event: &HostEvent) -> Result<Vec<(usize, Vec<u8>)>, String> {
-        let Some(&output) = self.outputs.get(&event.topic) else { return Ok(Vec::new()) };
+        let Some(&output) = self.outputs.get(&event.topic) else {
+            return Ok(Vec::new());
+        };
         let line = if self.elasticsearch_compatible {
-            let value: Value = serde_json::from_str(&event.json).map_err(|e| format!("the event is not JSON: {e}"))?;
+            let value: Value = serde_json::from_str(&event.json)
+                .map_err(|e| format!("the event is not JSON: {e}"))?;
             normalize(value).to_string().into_bytes()
         } else {
             event.json.clone().into_bytes()
@@ -110,19 +137,28 @@ impl NativeHandler for JsonHandler {
 /// → `_`, with `_normalized.fieldNames` (pointer of the normalized field →
 /// its original name) when any name changed.
 pub fn normalize(value: Value) -> Value {
-    let Value::Object(mut map) = value else { return value };
+    let Value::Object(mut map) = value else {
+        return value;
+    };
     if let Some(id) = map.remove("_id") {
         map.insert("_eventId".into(), id);
     }
     let mut renamed = Map::new();
     let mut out = Value::Object(normalize_keys(map, "", &mut renamed));
     if !renamed.is_empty() {
-        out.as_object_mut().expect("an object").insert("_normalized".into(), serde_json::json!({ "fieldNames": renamed }));
+        out.as_object_mut().expect("an object").insert(
+            "_normalized".into(),
+            serde_json::json!({ "fieldNames": renamed }),
+        );
     }
     out
 }
 
-fn normalize_keys(map: Map<String, Value>, at: &str, renamed: &mut Map<String, Value>) -> Map<String, Value> {
+fn normalize_keys(
+    map: Map<String, Value>,
+    at: &str,
+    renamed: &mut Map<String, Value>,
+) -> Map<String, Value> {
     map.into_iter()
         .map(|(key, value)| {
             let new_key = key.replace('.', "_");
@@ -141,21 +177,36 @@ fn normalize_keys(map: Map<String, Value>, at: &str, renamed: &mut Map<String, V
 
 /// Undoes [`normalize`] (for reads).
 pub fn denormalize(value: Value) -> Value {
-    let Value::Object(mut map) = value else { return value };
+    let Value::Object(mut map) = value else {
+        return value;
+    };
     if let Some(id) = map.remove("_eventId") {
         map.insert("_id".into(), id);
     }
-    let renamed = map.remove("_normalized").and_then(|n| n.get("fieldNames").cloned());
+    let renamed = map
+        .remove("_normalized")
+        .and_then(|n| n.get("fieldNames").cloned());
     let mut value = Value::Object(map);
     if let Some(Value::Object(renamed)) = renamed {
         // Deepest first, so that parents are renamed after their children.
         let mut pointers: Vec<(&String, &Value)> = renamed.iter().collect();
         pointers.sort_by_key(|(p, _)| std::cmp::Reverse(p.matches('/').count()));
         for (pointer, original) in pointers {
-            let (Some((parent, _)), Some(original)) = (pointer.rsplit_once('/'), original.as_str()) else { continue };
-            let key = pointer.rsplit('/').next().unwrap_or_default().replace("~1", "/").replace("~0", "~");
-            if let Some(Value::Object(map)) = if parent.is_empty() { Some(&mut value) } else { value.pointer_mut(parent) }
-                && let Some(v) = map.remove(&key)
+            let (Some((parent, _)), Some(original)) = (pointer.rsplit_once('/'), original.as_str())
+            else {
+                continue;
+            };
+            let key = pointer
+                .rsplit('/')
+                .next()
+                .unwrap_or_default()
+                .replace("~1", "/")
+                .replace("~0", "~");
+            if let Some(Value::Object(map)) = if parent.is_empty() {
+                Some(&mut value)
+            } else {
+                value.pointer_mut(parent)
+            } && let Some(v) = map.remove(&key)
             {
                 map.insert(original.to_owned(), v);
             }

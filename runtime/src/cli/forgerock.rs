@@ -16,7 +16,12 @@ use crate::outputs::rotation::RotationPolicy;
 
 /// Verifies `<topic>.csv` and its archives in `args.dir`; PASS or FAIL per
 /// file, exit code 3 when any fails.
-pub(super) fn verify(args: &VerifyArgs<'_>, keystore: &Path, password: &str, naming: &RotationPolicy) -> anyhow::Result<ExitCode> {
+pub(super) fn verify(
+    args: &VerifyArgs<'_>,
+    keystore: &Path,
+    password: &str,
+    naming: &RotationPolicy,
+) -> anyhow::Result<ExitCode> {
     let keys = ForgeRockKeys::from_keystore(&JceksKeyStore::open(keystore, password)?, password)?;
     let public = keys.public_key();
     let live = format!("{}.csv", args.topic);
@@ -24,15 +29,26 @@ pub(super) fn verify(args: &VerifyArgs<'_>, keystore: &Path, password: &str, nam
     if files.is_empty() {
         anyhow::bail!("no `{live}` (nor archives of it) in {}", args.dir.display());
     }
-    let format = CsvFormat { quote: args.quote, delimiter: args.delimiter, ..CsvFormat::default() };
+    let format = CsvFormat {
+        quote: args.quote,
+        delimiter: args.delimiter,
+        ..CsvFormat::default()
+    };
     let handle = cap_std::fs::Dir::open_ambient_dir(args.dir, cap_std::ambient_authority())?;
     let mut out = String::new();
     let mut all = true;
     for (name, _) in files {
         let result = (|| -> Result<String, String> {
-            let file_keys = FileKeys::open(&args.dir.join(format!("{name}.keystore")), &keys).map_err(|e| e.to_string())?;
-            let text = crate::outputs::log_file::read_text(&handle, &name).map_err(|e| e.to_string())?;
-            let rows: Vec<Vec<String>> = format.decode(&text).map_err(|e| e.to_string())?.into_iter().map(|r| r.cells).collect();
+            let file_keys = FileKeys::open(&args.dir.join(format!("{name}.keystore")), &keys)
+                .map_err(|e| e.to_string())?;
+            let text =
+                crate::outputs::log_file::read_text(&handle, &name).map_err(|e| e.to_string())?;
+            let rows: Vec<Vec<String>> = format
+                .decode(&text)
+                .map_err(|e| e.to_string())?
+                .into_iter()
+                .map(|r| r.cells)
+                .collect();
             let v = verify_rows(&rows, &file_keys, &public)?;
             Ok(format!("{} records, {} signatures", v.rows, v.signatures))
         })();
@@ -45,5 +61,9 @@ pub(super) fn verify(args: &VerifyArgs<'_>, keystore: &Path, password: &str, nam
         }
     }
     write_stdout(&out)?;
-    Ok(if all { ExitCode::SUCCESS } else { ExitCode::from(EXIT_INCOMPLETE) })
+    Ok(if all {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_INCOMPLETE)
+    })
 }

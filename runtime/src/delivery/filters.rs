@@ -49,9 +49,17 @@ pub enum Filtered {
 impl FilterStage {
     fn verdicts(&mut self, events: &[Arc<HostEvent>]) -> Result<Vec<Verdict>, Fault> {
         if self.instance.is_none() {
-            self.instance = Some(self.pre.instantiate(&self.name, &self.budgets, &self.config_json)?);
+            self.instance = Some(self.pre.instantiate(
+                &self.name,
+                &self.budgets,
+                &self.config_json,
+            )?);
         }
-        let result = self.instance.as_mut().expect("just set").filter_batch(events);
+        let result = self
+            .instance
+            .as_mut()
+            .expect("just set")
+            .filter_batch(events);
         if result.is_err() {
             self.instance = None;
         }
@@ -63,7 +71,13 @@ impl FilterStage {
         match self.verdicts(events) {
             Ok(verdicts) => verdicts.into_iter().map(Ok).collect(),
             Err(fault) if events.len() == 1 => vec![Err(fault)],
-            Err(_) => events.iter().map(|e| self.verdicts(std::slice::from_ref(e)).map(|mut v| v.remove(0))).collect(),
+            Err(_) => events
+                .iter()
+                .map(|e| {
+                    self.verdicts(std::slice::from_ref(e))
+                        .map(|mut v| v.remove(0))
+                })
+                .collect(),
         }
     }
 }
@@ -75,7 +89,9 @@ pub fn apply(stages: &mut [FilterStage], events: &[Arc<HostEvent>]) -> Vec<Filte
         let positions: Vec<usize> = outcomes
             .iter()
             .enumerate()
-            .filter_map(|(i, o)| matches!(o, Filtered::Pass(e) if stage.topics.contains(&e.topic)).then_some(i))
+            .filter_map(|(i, o)| {
+                matches!(o, Filtered::Pass(e) if stage.topics.contains(&e.topic)).then_some(i)
+            })
             .collect();
         if positions.is_empty() {
             continue;
@@ -95,11 +111,19 @@ pub fn apply(stages: &mut [FilterStage], events: &[Arc<HostEvent>]) -> Vec<Filte
                     tracing::warn!(filter = %stage.name, event = %event.id, fault = fault.kind.as_str(), "filter faulted: {}", fault.message);
                     match stage.on_fault {
                         OnFault::Open => Filtered::Pass(event.clone()),
-                        OnFault::Closed => Filtered::Failed(event.clone(), FaultRecord {
-                            kind: FaultKind::Filter,
-                            message: format!("filter `{}` faulted ({}): {}", stage.name, fault.kind.as_str(), fault.message),
-                            ..FaultRecord::from_fault(&fault)
-                        }),
+                        OnFault::Closed => Filtered::Failed(
+                            event.clone(),
+                            FaultRecord {
+                                kind: FaultKind::Filter,
+                                message: format!(
+                                    "filter `{}` faulted ({}): {}",
+                                    stage.name,
+                                    fault.kind.as_str(),
+                                    fault.message
+                                ),
+                                ..FaultRecord::from_fault(&fault)
+                            },
+                        ),
                     }
                 }
             };
@@ -116,10 +140,21 @@ fn replacement(event: &Arc<HostEvent>, verdict: Verdict) -> Result<Option<Arc<Ho
         Verdict::Drop => return Ok(None),
         Verdict::Replace(json) => json,
     };
-    let bad = |message: String| Fault { kind: FaultKind::Trap, message, trap_code: Some("invalid replacement".into()), fuel_used: 0, peak_memory: 0, truncated_bytes: 0 };
-    let mut document = json.as_str().into_document(usize::MAX).map_err(|e| bad(format!("the replacement is not an event: {e}")))?;
+    let bad = |message: String| Fault {
+        kind: FaultKind::Trap,
+        message,
+        trap_code: Some("invalid replacement".into()),
+        fuel_used: 0,
+        peak_memory: 0,
+        truncated_bytes: 0,
+    };
+    let mut document = json
+        .as_str()
+        .into_document(usize::MAX)
+        .map_err(|e| bad(format!("the replacement is not an event: {e}")))?;
     document.insert("_id".into(), serde_json::Value::String(event.id.clone()));
-    let mut replaced = HostEvent::from_document(&event.topic, document, usize::MAX).map_err(|e| bad(format!("the replacement is not an event: {e}")))?;
+    let mut replaced = HostEvent::from_document(&event.topic, document, usize::MAX)
+        .map_err(|e| bad(format!("the replacement is not an event: {e}")))?;
     replaced.sequence = event.sequence;
     replaced.tenant = event.tenant.clone();
     Ok(Some(Arc::new(replaced)))

@@ -27,7 +27,9 @@ use super::store::StoreData;
 /// A WASI wait cut at the call's deadline: it traps the guest, and the call
 /// is a `deadline` fault.
 #[derive(Debug, thiserror::Error)]
-#[error("passed its wall-clock deadline while blocked in the host call `wasi:io/poll#{0}` (a sleep or a wait)")]
+#[error(
+    "passed its wall-clock deadline while blocked in the host call `wasi:io/poll#{0}` (a sleep or a wait)"
+)]
 pub struct BlockedPastDeadline(pub &'static str);
 
 /// What the replaced functions see: the resource table and the deadline of
@@ -47,7 +49,8 @@ impl HasData for HasDeadlinePoll {
 /// `wasmtime_wasi::p2::add_to_linker_sync`) with the deadline-bounded ones.
 pub fn add_to_linker(linker: &mut Linker<StoreData>) -> wasmtime::Result<()> {
     linker.allow_shadowing(true);
-    let added = sync_poll::add_to_linker::<StoreData, HasDeadlinePoll>(linker, StoreData::poll_view);
+    let added =
+        sync_poll::add_to_linker::<StoreData, HasDeadlinePoll>(linker, StoreData::poll_view);
     linker.allow_shadowing(false);
     added
 }
@@ -58,7 +61,9 @@ async fn bounded<T>(
     call: &'static str,
     wait: impl Future<Output = wasmtime::Result<T>>,
 ) -> wasmtime::Result<T> {
-    let Some(at) = deadline else { return wait.await };
+    let Some(at) = deadline else {
+        return wait.await;
+    };
     match tokio::time::timeout_at(tokio::time::Instant::from_std(at), wait).await {
         Ok(result) => result,
         Err(_elapsed) => Err(wasmtime::Error::new(BlockedPastDeadline(call))),
@@ -68,7 +73,11 @@ async fn bounded<T>(
 impl sync_poll::Host for DeadlinePoll<'_> {
     fn poll(&mut self, pollables: Vec<Resource<DynPollable>>) -> wasmtime::Result<Vec<u32>> {
         let (deadline, table) = (self.deadline, &mut *self.table);
-        in_tokio(bounded(deadline, "poll", async_poll::Host::poll(table, pollables)))
+        in_tokio(bounded(
+            deadline,
+            "poll",
+            async_poll::Host::poll(table, pollables),
+        ))
     }
 }
 
@@ -79,7 +88,11 @@ impl sync_poll::HostPollable for DeadlinePoll<'_> {
 
     fn block(&mut self, pollable: Resource<DynPollable>) -> wasmtime::Result<()> {
         let (deadline, table) = (self.deadline, &mut *self.table);
-        in_tokio(bounded(deadline, "[method]pollable.block", async_poll::HostPollable::block(table, pollable)))
+        in_tokio(bounded(
+            deadline,
+            "[method]pollable.block",
+            async_poll::HostPollable::block(table, pollable),
+        ))
     }
 
     fn drop(&mut self, pollable: Resource<DynPollable>) -> wasmtime::Result<()> {

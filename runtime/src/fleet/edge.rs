@@ -57,12 +57,19 @@ impl Forwarder {
                 service.set_forwarder(tenant.clone(), cursor);
                 let (fleet, stop, stats) = (fleet.clone(), stop.clone(), stats.clone());
                 std::thread::Builder::new()
-                    .name(format!("wasp-fleet-edge-{}", tenant.as_deref().unwrap_or("_")))
+                    .name(format!(
+                        "wasp-fleet-edge-{}",
+                        tenant.as_deref().unwrap_or("_")
+                    ))
                     .spawn(move || forward(&fleet, &*journal, cursor, &stop, &stats))
                     .expect("spawn the fleet forwarder")
             })
             .collect();
-        Forwarder { stop, threads, stats }
+        Forwarder {
+            stop,
+            threads,
+            stats,
+        }
     }
 
     /// Waits until the forwarder forwarded what the (closed) journals hold,
@@ -82,11 +89,19 @@ impl Forwarder {
     }
 }
 
-fn forward(fleet: &FleetConfig, journal: &dyn Journal, cursor: CursorId, stop: &AtomicBool, stats: &ForwarderStats) {
+fn forward(
+    fleet: &FleetConfig,
+    journal: &dyn Journal,
+    cursor: CursorId,
+    stop: &AtomicBool,
+    stats: &ForwarderStats,
+) {
     let runtime = match crate::outputs::broker::runtime("fleet-edge") {
         Ok(r) => r,
         Err(e) => {
-            tracing::error!("fleet edge: cannot start the NATS client: {e}; events stay in the journal");
+            tracing::error!(
+                "fleet edge: cannot start the NATS client: {e}; events stay in the journal"
+            );
             return;
         }
     };
@@ -105,14 +120,19 @@ fn forward(fleet: &FleetConfig, journal: &dyn Journal, cursor: CursorId, stop: &
             match runtime.block_on(publish(fleet, &mut context, &batch)) {
                 Ok(duplicates) => {
                     journal.ack(cursor, last);
-                    stats.forwarded.fetch_add(batch.len() as u64, Ordering::Relaxed);
+                    stats
+                        .forwarded
+                        .fetch_add(batch.len() as u64, Ordering::Relaxed);
                     stats.duplicates.fetch_add(duplicates, Ordering::Relaxed);
                     backoff = Duration::from_millis(100);
                     break;
                 }
                 Err(message) => {
                     stats.failures.fetch_add(1, Ordering::Relaxed);
-                    tracing::warn!("fleet edge: {message}; {} events wait in the journal, retried in {backoff:?}", batch.len());
+                    tracing::warn!(
+                        "fleet edge: {message}; {} events wait in the journal, retried in {backoff:?}",
+                        batch.len()
+                    );
                     if let Some((client, _)) = context.take() {
                         let _inside = runtime.enter();
                         drop(client);
@@ -135,7 +155,11 @@ fn forward(fleet: &FleetConfig, journal: &dyn Journal, cursor: CursorId, stop: &
 
 /// Publishes a batch (pipelined) and awaits every PubAck; the number of
 /// duplicates.
-async fn publish(fleet: &FleetConfig, context: &mut Option<(async_nats::Client, jetstream::Context)>, batch: &[Arc<HostEvent>]) -> Result<u64, String> {
+async fn publish(
+    fleet: &FleetConfig,
+    context: &mut Option<(async_nats::Client, jetstream::Context)>,
+    batch: &[Arc<HostEvent>],
+) -> Result<u64, String> {
     let timeout = Duration::from_secs(10);
     if context.is_none() {
         let (client, js) = super::connect(fleet, timeout).await?;
@@ -146,13 +170,21 @@ async fn publish(fleet: &FleetConfig, context: &mut Option<(async_nats::Client, 
     let mut acks = Vec::with_capacity(batch.len());
     for event in batch {
         let subject = super::subject(event.tenant.as_deref(), &event.topic);
-        let message = PublishMessage::build().payload(event.json.clone().into()).message_id(&event.id);
-        let ack = js.send_publish(subject, message).await.map_err(|e| format!("cannot publish: {e}"))?;
+        let message = PublishMessage::build()
+            .payload(event.json.clone().into())
+            .message_id(&event.id);
+        let ack = js
+            .send_publish(subject, message)
+            .await
+            .map_err(|e| format!("cannot publish: {e}"))?;
         acks.push(ack);
     }
     let mut duplicates = 0;
     for ack in acks {
-        let ack = tokio::time::timeout(timeout, ack).await.map_err(|_| "no PubAck within 10s".to_owned())?.map_err(|e| format!("no PubAck: {e}"))?;
+        let ack = tokio::time::timeout(timeout, ack)
+            .await
+            .map_err(|_| "no PubAck within 10s".to_owned())?
+            .map_err(|e| format!("no PubAck: {e}"))?;
         duplicates += u64::from(ack.duplicate);
     }
     Ok(duplicates)

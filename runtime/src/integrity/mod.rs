@@ -51,14 +51,14 @@ pub mod jceks;
 mod keys;
 pub mod merkle;
 mod record;
-pub mod verify;
 #[cfg(test)]
 mod tests;
+pub mod verify;
 
 pub use chain::{Chain, ChainState, encode_fields, hmac_sha256};
 pub use keys::{IntegrityKeys, PublicKey};
-pub use record::{RecordKind, SignedRecord};
 pub(crate) use record::members;
+pub use record::{RecordKind, SignedRecord};
 
 /// What can go wrong with keys and signed records.
 #[derive(Debug, thiserror::Error)]
@@ -79,5 +79,9 @@ pub enum IntegrityError {
 /// The fields a `dropped` declaration seals into the chain and signs:
 /// journal events `from..=to` never reached the handler (`drop-oldest`).
 pub fn dropped_fields(from: u64, to: u64) -> [(&'static str, String); 3] {
-    [("journalFrom", from.to_string()), ("journalTo", to.to_string()), ("count", (to - from + 1).to_string())]
+    [
+        ("journalFrom", from.to_string()),
+        ("journalTo", to.to_string()),
+        ("count", (to - from + 1).to_string()),
+    ]
 }

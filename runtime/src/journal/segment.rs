@@ -312,7 +312,10 @@ pub fn verify(dir: &Path, check: &mut PayloadCheck<'_>) -> Result<Verified, Segm
         }
     }
     found.sort();
-    let mut report = Verified { segments: found.len(), ..Verified::default() };
+    let mut report = Verified {
+        segments: found.len(),
+        ..Verified::default()
+    };
     let mut failed = None;
     let count = found.len();
     let mut prev_last: Option<u64> = None;
@@ -321,7 +324,10 @@ pub fn verify(dir: &Path, check: &mut PayloadCheck<'_>) -> Result<Verified, Segm
             return Err(SegmentError::Corrupt {
                 path,
                 offset: 0,
-                reason: format!("segment starts at seq {first_seq} but the previous one ends at seq {}", prev_last.unwrap_or(0)),
+                reason: format!(
+                    "segment starts at seq {first_seq} but the previous one ends at seq {}",
+                    prev_last.unwrap_or(0)
+                ),
             });
         }
         if i == 0 {
@@ -337,11 +343,19 @@ pub fn verify(dir: &Path, check: &mut PayloadCheck<'_>) -> Result<Verified, Segm
             }
         })?;
         if let Some((seq, why)) = failed.take() {
-            return Err(SegmentError::Corrupt { path, offset: 0, reason: format!("record {seq}: {why}") });
+            return Err(SegmentError::Corrupt {
+                path,
+                offset: 0,
+                reason: format!("record {seq}: {why}"),
+            });
         }
         if let Some((offset, reason)) = scanned.bad {
             if i + 1 != count {
-                return Err(SegmentError::Corrupt { path, offset, reason });
+                return Err(SegmentError::Corrupt {
+                    path,
+                    offset,
+                    reason,
+                });
             }
             report.torn_tail = data.len() as u64 - scanned.valid_len;
         }
@@ -413,7 +427,9 @@ impl SegmentLog {
                 });
             }
             let data = fs::read(&path).map_err(io_err("read", &path))?;
-            let scanned = scan(&path, &data, first_seq, from, &mut |seq, payload| records.push((seq, payload.to_vec())))?;
+            let scanned = scan(&path, &data, first_seq, from, &mut |seq, payload| {
+                records.push((seq, payload.to_vec()))
+            })?;
             if let Some((offset, reason)) = scanned.bad {
                 if !is_last {
                     return Err(SegmentError::Corrupt {

@@ -113,6 +113,11 @@ struct Cursor {
     /// The sequences of those not yet taken by its reader
     /// ([`Journal::take_dropped`]), in the order they were dropped.
     undeclared: Vec<u64>,
+    /// A run of sequences dropped after events the reader has read but not
+    /// yet acknowledged (first, last): `acked` cannot move over them until
+    /// those are acknowledged (or rewound), or it would claim the in-flight
+    /// events handled.
+    skipped: Option<(u64, u64)>,
     /// `wake` was called: the next (or current) read returns at once.
     woken: bool,
     /// `retire` was called (its handler was removed): it holds nothing
@@ -132,7 +137,11 @@ impl<B: Backing> Inner<B> {
 
     /// The lowest acknowledged position among cursors that are not parked.
     fn min_acked_active(&self) -> u64 {
-        self.live().filter(|c| !c.parked).map(|c| c.acked).min().unwrap_or(self.last)
+        self.live()
+            .filter(|c| !c.parked)
+            .map(|c| c.acked)
+            .min()
+            .unwrap_or(self.last)
     }
 
     fn release(&mut self) {
@@ -155,14 +164,19 @@ impl<B: Backing> Inner<B> {
 
     /// Whether the window is at least half full.
     fn half_full(&self) -> bool {
-        self.entries.len().saturating_mul(2) >= self.bounds.max_events || self.bytes.saturating_mul(2) >= self.bounds.max_bytes
+        self.entries.len().saturating_mul(2) >= self.bounds.max_events
+            || self.bytes.saturating_mul(2) >= self.bounds.max_bytes
     }
 
     /// Whether the parked cursor `c` should move its backlog out: a producer
     /// waits for it, or the window is half full while it holds the oldest
     /// event.
     fn spill_due(&self, c: &Cursor) -> bool {
-        c.parked && !c.retired && c.acked < self.last && c.acked < self.base && (self.spill_wanted || self.half_full())
+        c.parked
+            && !c.retired
+            && c.acked < self.last
+            && c.acked < self.base
+            && (self.spill_wanted || self.half_full())
     }
 
     fn available(&self, from: u64) -> usize {
@@ -171,12 +185,15 @@ impl<B: Backing> Inner<B> {
 
     fn full(&self, extra_bytes: usize) -> bool {
         !self.entries.is_empty()
-            && (self.entries.len() >= self.bounds.max_events || self.bytes + extra_bytes > self.bounds.max_bytes)
+            && (self.entries.len() >= self.bounds.max_events
+                || self.bytes + extra_bytes > self.bounds.max_bytes)
     }
 
     /// `drop-oldest`: every cursor still behind the oldest event loses it.
     fn drop_oldest(&mut self) {
-        let Some(event) = self.entries.pop_front() else { return };
+        let Some(event) = self.entries.pop_front() else {
+            return;
+        };
         self.bytes -= event.json.len();
         let sequence = self.base;
         self.base += 1;
@@ -188,15 +205,28 @@ impl<B: Backing> Inner<B> {
                 tracing::warn!(cursor = %c.name, sequence, "journal full (drop-oldest): event dropped for this handler");
                 // The gap record first, then the acknowledgement it explains.
                 self.backing.gap(&c.name, sequence);
-                c.acked = sequence;
                 c.read = sequence + 1;
                 c.dropped += 1;
                 c.undeclared.push(sequence);
-                self.backing.acked(&c.name, sequence);
+                if c.acked + 1 == sequence {
+                    c.acked = sequence;
+                    self.backing.acked(&c.name, sequence);
+                } else {
+                    // Events before it are in flight: their reader
+                    // acknowledges (or rewinds) them, then `acked` moves
+                    // over this run.
+                    let from = c.skipped.map_or(sequence, |(from, _)| from);
+                    c.skipped = Some((from, sequence));
+                }
             }
         }
         // What a cursor still handles stays on disk until it acknowledges it.
-        let releasable = self.live().map(|c| c.acked).min().unwrap_or(sequence).min(sequence);
+        let releasable = self
+            .live()
+            .map(|c| c.acked)
+            .min()
+            .unwrap_or(sequence)
+            .min(sequence);
         self.backing.released(releasable);
     }
 }
@@ -274,7 +304,9 @@ impl<B: Backing> Window<B> {
             }
             let target = inner.last;
             if let Err(e) = inner.backing.sync() {
-                tracing::error!("journal flush to disk failed (publishers waiting for it time out): {e}");
+                tracing::error!(
+                    "journal flush to disk failed (publishers waiting for it time out): {e}"
+                );
                 if inner.closed {
                     // Shutting down: do not retry forever.
                     return;
@@ -291,15 +323,26 @@ impl<B: Backing> Window<B> {
 
     /// A full window whose oldest event is held for parked cursors: asks
     /// their readers to spill and waits up to [`SPILL_WAIT`] for room.
-    fn wait_for_spill<'a>(&'a self, mut inner: MutexGuard<'a, Inner<B>>, size: usize) -> MutexGuard<'a, Inner<B>> {
+    fn wait_for_spill<'a>(
+        &'a self,
+        mut inner: MutexGuard<'a, Inner<B>>,
+        size: usize,
+    ) -> MutexGuard<'a, Inner<B>> {
         let deadline = Instant::now() + SPILL_WAIT;
         while inner.full(size) && inner.pinned_by_parked() && !inner.closed {
             inner.spill_wanted = true;
             self.appended.notify_all();
             let now = Instant::now();
             if now >= deadline {
-                let parked: Vec<String> = inner.live().filter(|c| c.parked && c.acked < inner.base).map(|c| c.name.clone()).collect();
-                tracing::error!(?parked, "journal full: quarantined handlers did not spill their backlog within {SPILL_WAIT:?}; the overflow policy applies");
+                let parked: Vec<String> = inner
+                    .live()
+                    .filter(|c| c.parked && c.acked < inner.base)
+                    .map(|c| c.name.clone())
+                    .collect();
+                tracing::error!(
+                    ?parked,
+                    "journal full: quarantined handlers did not spill their backlog within {SPILL_WAIT:?}; the overflow policy applies"
+                );
                 break;
             }
             inner = self.acked.wait_timeout(inner, deadline - now).unwrap().0;
@@ -400,7 +443,11 @@ impl<B: Backing> Journal for Window<B> {
         }
         let dropped = lost.end.saturating_sub(lost.start);
         if dropped > 0 {
-            tracing::warn!(cursor = name, dropped, "events this handler had not acknowledged are no longer in the journal (drop-oldest)");
+            tracing::warn!(
+                cursor = name,
+                dropped,
+                "events this handler had not acknowledged are no longer in the journal (drop-oldest)"
+            );
         }
         let acked = acked.max(inner.base - 1);
         inner.backing.acked(name, acked);
@@ -411,6 +458,7 @@ impl<B: Backing> Journal for Window<B> {
             parked: false,
             dropped,
             undeclared: lost.collect(),
+            skipped: None,
             woken: false,
             retired: false,
         });
@@ -433,7 +481,10 @@ impl<B: Backing> Journal for Window<B> {
         let deadline = Instant::now() + max_wait;
         loop {
             let from = inner.cursors[cursor.0].read;
-            if inner.available(from) >= max || inner.closed || std::mem::take(&mut inner.cursors[cursor.0].woken) {
+            if inner.available(from) >= max
+                || inner.closed
+                || std::mem::take(&mut inner.cursors[cursor.0].woken)
+            {
                 break;
             }
             let now = Instant::now();
@@ -453,6 +504,14 @@ impl<B: Backing> Journal for Window<B> {
     fn ack(&self, cursor: CursorId, sequence: u64) {
         let mut inner = self.inner.lock().unwrap();
         let c = &mut inner.cursors[cursor.0];
+        let mut sequence = sequence;
+        if let Some((from, to)) = c.skipped
+            && sequence + 1 >= from
+        {
+            // Everything before the dropped run is handled now.
+            sequence = sequence.max(to);
+            c.skipped = None;
+        }
         if sequence > c.acked {
             c.acked = sequence;
             let name = c.name.clone();
@@ -480,15 +539,32 @@ impl<B: Backing> Journal for Window<B> {
         let c = &mut inner.cursors[cursor.0];
         let next = next.max(c.acked + 1).min(c.read);
         // Events it had read but drop-oldest released meanwhile are gone:
-        // counted and recorded, never silent.
-        let lost = next..base.min(c.read);
+        // counted and recorded, never silent. A run dropped after them was
+        // counted when it was dropped.
+        let skipped = c.skipped.take();
+        let lost = next..base
+            .min(c.read)
+            .min(skipped.map_or(u64::MAX, |(from, _)| from));
         c.dropped += lost.end.saturating_sub(lost.start);
         c.undeclared.extend(lost.clone());
         c.read = next.max(base);
+        // Everything up to the lost events and the skipped run is accounted
+        // for: the acknowledgement moves over them (after their gap records).
+        let through = skipped
+            .map(|(_, to)| to)
+            .or((!lost.is_empty()).then(|| lost.end - 1));
+        let acked = c.acked;
         let name = c.name.clone();
         for sequence in lost {
             tracing::warn!(cursor = %name, sequence, "journal full (drop-oldest): event dropped for this handler");
             inner.backing.gap(&name, sequence);
+        }
+        if let Some(through) = through
+            && acked + 1 >= next
+            && through > acked
+        {
+            inner.cursors[cursor.0].acked = through;
+            inner.backing.acked(&name, through);
         }
     }
 
@@ -520,7 +596,9 @@ impl<B: Backing> Journal for Window<B> {
 
     fn wait_acked_by(&self, cursor: CursorId, sequence: u64) {
         let mut inner = self.inner.lock().unwrap();
-        while inner.cursors[cursor.0].acked < sequence && !(inner.closed && inner.cursors[cursor.0].read > inner.last) {
+        while inner.cursors[cursor.0].acked < sequence
+            && !(inner.closed && inner.cursors[cursor.0].read > inner.last)
+        {
             inner = self.acked.wait(inner).unwrap();
         }
     }
@@ -588,171 +666,12 @@ impl<B: Backing> Journal for Window<B> {
 }
 
 fn overloaded(bounds: &Bounds) -> JournalError {
-    JournalError::Overloaded { max_events: bounds.max_events, max_bytes: bounds.max_bytes }
+    JournalError::Overloaded {
+        max_events: bounds.max_events,
+        max_bytes: bounds.max_bytes,
+    }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn event(n: u32) -> HostEvent {
-        let doc = serde_json::json!({"n": n}).as_object().unwrap().clone();
-        HostEvent::from_document("access", doc, 1 << 20).unwrap()
-    }
-
-    #[test]
-    fn a_retired_cursor_holds_nothing_and_is_waited_for_by_nobody() {
-        let journal = MemoryJournal::bounded(Bounds { max_events: 3, max_bytes: usize::MAX, overflow: Overflow::Reject });
-        let a = journal.register_cursor("a");
-        let b = journal.register_cursor("b");
-        for n in 0..3 {
-            journal.append(event(n)).unwrap();
-        }
-        journal.ack(a, 3);
-        assert_eq!(journal.len(), 3, "b holds them");
-        assert!(matches!(journal.append(event(3)), Err(JournalError::Overloaded { .. })), "full because of b");
-        journal.retire(b);
-        assert!(journal.is_empty(), "released once b is retired");
-        journal.append(event(3)).unwrap();
-        journal.ack(a, 4);
-        journal.wait_acked(4); // returns: b is not waited for
-        assert!(journal.is_empty());
-        // With every cursor retired, appends are released at once.
-        journal.retire(a);
-        journal.append(event(4)).unwrap();
-        assert!(journal.is_empty());
-        // A new reader under a retired name starts afresh, after the head.
-        let again = journal.register_cursor("b");
-        journal.append(event(5)).unwrap();
-        assert_eq!(journal.read(again, 10, Duration::ZERO).iter().map(|e| e.sequence).collect::<Vec<_>>(), [6]);
-    }
-
-    #[test]
-    fn cursors_read_in_order_and_release_after_every_ack() {
-        let journal = MemoryJournal::new();
-        let a = journal.register_cursor("a");
-        let b = journal.register_cursor("b");
-        for n in 0..5 {
-            journal.append(event(n)).unwrap();
-        }
-        let batch = journal.read(a, 3, Duration::ZERO);
-        assert_eq!(batch.iter().map(|e| e.sequence).collect::<Vec<_>>(), [1, 2, 3]);
-        let batch = journal.read(a, 10, Duration::ZERO);
-        assert_eq!(batch.iter().map(|e| e.sequence).collect::<Vec<_>>(), [4, 5]);
-        journal.ack(a, 5);
-        assert_eq!(journal.len(), 5, "b has not acknowledged anything");
-        assert_eq!(journal.read(b, 10, Duration::ZERO).len(), 5);
-        journal.ack(b, 2);
-        assert_eq!(journal.len(), 3);
-        journal.ack(b, 5);
-        assert!(journal.is_empty());
-    }
-
-    #[test]
-    fn close_drains_then_returns_empty() {
-        let journal = MemoryJournal::new();
-        let a = journal.register_cursor("a");
-        journal.append(event(1)).unwrap();
-        journal.close();
-        assert_eq!(journal.append(event(2)), Err(JournalError::Closed));
-        assert_eq!(journal.read(a, 10, Duration::from_secs(10)).len(), 1);
-        assert!(journal.read(a, 10, Duration::from_secs(10)).is_empty());
-    }
-
-    #[test]
-    fn read_waits_for_a_batch_to_fill_until_max_wait() {
-        let journal = Arc::new(MemoryJournal::new());
-        let a = journal.register_cursor("a");
-        journal.append(event(1)).unwrap();
-        let producer = {
-            let journal = journal.clone();
-            std::thread::spawn(move || {
-                std::thread::sleep(Duration::from_millis(50));
-                journal.append(event(2)).unwrap();
-            })
-        };
-        // The batch wants 2 and may wait 10 s: the second event arrives first.
-        let batch = journal.read(a, 2, Duration::from_secs(10));
-        producer.join().unwrap();
-        assert_eq!(batch.len(), 2);
-    }
-
-    fn bounded(max_events: usize, overflow: Overflow) -> MemoryJournal {
-        Window::with_backing(InMemory, Bounds { max_events, max_bytes: usize::MAX, overflow }, 0, Default::default(), VecDeque::new())
-    }
-
-    #[test]
-    fn reject_refuses_past_the_bound_and_accepts_again_after_acks() {
-        let j = bounded(2, Overflow::Reject);
-        let a = j.register_cursor("a");
-        j.append(event(1)).unwrap();
-        j.append(event(2)).unwrap();
-        assert!(matches!(j.append(event(3)), Err(JournalError::Overloaded { max_events: 2, .. })));
-        j.read(a, 1, Duration::ZERO);
-        j.ack(a, 1);
-        assert_eq!(j.append(event(3)).unwrap().sequence, 3, "a refused append assigns no sequence");
-    }
-
-    #[test]
-    fn block_waits_for_room_up_to_its_timeout() {
-        let j = Arc::new(bounded(1, Overflow::Block(Duration::from_secs(10))));
-        let a = j.register_cursor("a");
-        j.append(event(1)).unwrap();
-        let reader = {
-            let j = j.clone();
-            std::thread::spawn(move || {
-                std::thread::sleep(Duration::from_millis(50));
-                j.read(a, 1, Duration::ZERO);
-                j.ack(a, 1);
-            })
-        };
-        assert_eq!(j.append(event(2)).unwrap().sequence, 2, "admitted once the reader acknowledged");
-        reader.join().unwrap();
-        let j = bounded(1, Overflow::Block(Duration::from_millis(20)));
-        j.register_cursor("a");
-        j.append(event(1)).unwrap();
-        assert!(matches!(j.append(event(2)), Err(JournalError::Overloaded { .. })), "nobody acknowledges: refused after the wait");
-    }
-
-    #[test]
-    fn drop_oldest_moves_lagging_cursors_and_counts() {
-        let j = bounded(2, Overflow::DropOldest);
-        let slow = j.register_cursor("slow");
-        let fast = j.register_cursor("fast");
-        for n in 1..=2 {
-            j.append(event(n)).unwrap();
-        }
-        j.read(fast, 2, Duration::ZERO);
-        j.ack(fast, 2);
-        j.append(event(3)).unwrap();
-        j.append(event(4)).unwrap();
-        assert_eq!((j.dropped(slow), j.dropped(fast)), (2, 0));
-        let seqs: Vec<u64> = j.read(slow, 10, Duration::ZERO).iter().map(|e| e.sequence).collect();
-        assert_eq!(seqs, [3, 4], "the slow cursor skips what was dropped");
-    }
-
-    #[test]
-    fn rewind_rereads_and_a_parked_cursor_does_not_hold_flushes() {
-        let j = MemoryJournal::new();
-        let a = j.register_cursor("a");
-        let b = j.register_cursor("b");
-        for n in 1..=4 {
-            j.append(event(n)).unwrap();
-        }
-        let first: Vec<u64> = j.read(a, 4, Duration::ZERO).iter().map(|e| e.sequence).collect();
-        assert_eq!(first, [1, 2, 3, 4]);
-        j.ack(a, 2);
-        j.rewind(a, 3);
-        let again: Vec<u64> = j.read(a, 4, Duration::ZERO).iter().map(|e| e.sequence).collect();
-        assert_eq!(again, [3, 4]);
-        j.ack(a, 4);
-        // `b` has acknowledged nothing: parked, it no longer holds a flush,
-        // but its events stay in the journal.
-        j.park(b, true);
-        j.wait_acked(4);
-        assert_eq!(j.len(), 4);
-        j.park(b, false);
-        j.ack(b, 4);
-        assert!(j.is_empty());
-    }
-}
+#[path = "window_tests.rs"]
+mod tests;

@@ -25,13 +25,20 @@ impl Schema {
         let escape = |key: &str| key.replace('~', "~0").replace('/', "~1");
         map.retain(|key, _| {
             let child = format!("{pointer}/{}", escape(key));
-            self.properties.contains_key(key) || include.iter().any(|i| child == *i || child.starts_with(&format!("{i}/")) || i.starts_with(&format!("{child}/")))
+            self.properties.contains_key(key)
+                || include.iter().any(|i| {
+                    child == *i
+                        || child.starts_with(&format!("{i}/"))
+                        || i.starts_with(&format!("{child}/"))
+                })
         });
         for (key, child_value) in map.iter_mut() {
             let len = pointer.len();
             pointer.push('/');
             pointer.push_str(&escape(key));
-            let included = include.iter().any(|i| *pointer == *i || pointer.starts_with(&format!("{i}/")));
+            let included = include
+                .iter()
+                .any(|i| *pointer == *i || pointer.starts_with(&format!("{i}/")));
             if !included && let Some(child_schema) = self.properties.get(key) {
                 child_schema.keep_declared(child_value, include, pointer);
             }
@@ -63,10 +70,13 @@ mod tests {
             "free": {"anything": true}
         });
         schema.safelist(&mut event, &["/extra".into(), "/http/cookies".into()]);
-        assert_eq!(event, json!({
-            "_id": "e1", "extra": {"a": 1},
-            "http": {"path": "/p", "cookies": {"c": "1"}},
-            "free": {"anything": true}
-        }));
+        assert_eq!(
+            event,
+            json!({
+                "_id": "e1", "extra": {"a": 1},
+                "http": {"path": "/p", "cookies": {"c": "1"}},
+                "free": {"anything": true}
+            })
+        );
     }
 }

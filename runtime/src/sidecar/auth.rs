@@ -48,10 +48,15 @@ impl TokenHash {
 
     /// Reads `sha256:<64 hex digits>`.
     pub fn parse(text: &str) -> Result<TokenHash, String> {
-        let expected = "expected `sha256:` followed by 64 hex digits (`wasp sidecar hash-token` prints it)";
-        let hex_part = text.strip_prefix("sha256:").ok_or_else(|| format!("`{}…` is not a token hash: {expected}", preview(text)))?;
+        let expected =
+            "expected `sha256:` followed by 64 hex digits (`wasp sidecar hash-token` prints it)";
+        let hex_part = text
+            .strip_prefix("sha256:")
+            .ok_or_else(|| format!("`{}…` is not a token hash: {expected}", preview(text)))?;
         let bytes = hex::decode(hex_part).map_err(|_| format!("not a token hash: {expected}"))?;
-        let bytes: [u8; 32] = bytes.try_into().map_err(|_| format!("not a token hash: {expected}"))?;
+        let bytes: [u8; 32] = bytes
+            .try_into()
+            .map_err(|_| format!("not a token hash: {expected}"))?;
         Ok(TokenHash(bytes))
     }
 
@@ -93,8 +98,18 @@ pub fn generate_token() -> Result<String, getrandom::Error> {
 /// The name (`tokens[].name`, `adminToken`, or `tokens[<index>]`) of the
 /// token the request presents, when it is one of `tokens` (`names` in the
 /// same order).
-pub fn token_name(tokens: &[(TokenHash, Role)], names: &[String], headers: &HeaderMap) -> Option<String> {
-    let token = headers.get(AUTHORIZATION)?.to_str().ok()?.split_once(' ')?.1.trim();
+pub fn token_name(
+    tokens: &[(TokenHash, Role)],
+    names: &[String],
+    headers: &HeaderMap,
+) -> Option<String> {
+    let token = headers
+        .get(AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .split_once(' ')?
+        .1
+        .trim();
     let presented = TokenHash::of(token);
     let mut found = None;
     for ((hash, _), name) in tokens.iter().zip(names) {
@@ -107,12 +122,19 @@ pub fn token_name(tokens: &[(TokenHash, Role)], names: &[String], headers: &Head
 
 /// The caller's role, from the `Authorization: Bearer` header; 401 (with
 /// `WWW-Authenticate: Bearer`) without a token or with an unknown one.
-pub fn authenticate(mode: AuthMode, tokens: &[(TokenHash, Role)], headers: &HeaderMap) -> Result<Role, CrestError> {
+pub fn authenticate(
+    mode: AuthMode,
+    tokens: &[(TokenHash, Role)],
+    headers: &HeaderMap,
+) -> Result<Role, CrestError> {
     if mode == AuthMode::None {
         return Ok(Role::Admin);
     }
     let Some(value) = headers.get(AUTHORIZATION) else {
-        return Err(CrestError::unauthorized("no bearer token: send `Authorization: Bearer <token>`", false));
+        return Err(CrestError::unauthorized(
+            "no bearer token: send `Authorization: Bearer <token>`",
+            false,
+        ));
     };
     let token = value
         .to_str()
@@ -122,7 +144,10 @@ pub fn authenticate(mode: AuthMode, tokens: &[(TokenHash, Role)], headers: &Head
         .map(|(_, token)| token.trim())
         .filter(|token| !token.is_empty());
     let Some(token) = token else {
-        return Err(CrestError::unauthorized("the Authorization header is not `Bearer <token>`", true));
+        return Err(CrestError::unauthorized(
+            "the Authorization header is not `Bearer <token>`",
+            true,
+        ));
     };
     let presented = TokenHash::of(token);
     let mut found = None;
@@ -131,5 +156,7 @@ pub fn authenticate(mode: AuthMode, tokens: &[(TokenHash, Role)], headers: &Head
             found = Some(role.clone());
         }
     }
-    found.ok_or_else(|| CrestError::unauthorized("the bearer token is not one of the configured tokens", true))
+    found.ok_or_else(|| {
+        CrestError::unauthorized("the bearer token is not one of the configured tokens", true)
+    })
 }

@@ -49,7 +49,8 @@ use tokio::net::TcpListener;
 
 pub use auth::{Role, TokenHash, generate_token, hash_token};
 pub use config::{
-    AuthMode, DEFAULT_BODY_READ_TIMEOUT, DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_LISTEN, DEFAULT_MAX_BATCH_EVENTS, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_CONNECTIONS,
+    AuthMode, DEFAULT_BODY_READ_TIMEOUT, DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_LISTEN,
+    DEFAULT_MAX_BATCH_EVENTS, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_CONNECTIONS,
     DEFAULT_SHUTDOWN_DEADLINE, DEFAULT_WATCH_INTERVAL, SidecarConfig,
 };
 pub use errors::CrestError;
@@ -102,7 +103,10 @@ pub struct AppState {
 
 impl std::fmt::Debug for AppState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AppState").field("sidecar", &self.sidecar).field("draining", &self.is_draining()).finish_non_exhaustive()
+        f.debug_struct("AppState")
+            .field("sidecar", &self.sidecar)
+            .field("draining", &self.is_draining())
+            .finish_non_exhaustive()
     }
 }
 
@@ -110,9 +114,20 @@ impl AppState {
     /// The state over a running service; refused when no token is
     /// configured and `auth` is not `none` (see
     /// [`SidecarConfig::check_startable`]).
-    pub fn new(service: Arc<AuditService>, config: Arc<Config>, sidecar: SidecarConfig) -> Result<Arc<AppState>, SidecarError> {
+    pub fn new(
+        service: Arc<AuditService>,
+        config: Arc<Config>,
+        sidecar: SidecarConfig,
+    ) -> Result<Arc<AppState>, SidecarError> {
         sidecar.check_startable()?;
-        Ok(Arc::new(AppState { service, config, sidecar, metrics: Metrics::default(), tail: console::Tail::default(), draining: AtomicBool::new(false) }))
+        Ok(Arc::new(AppState {
+            service,
+            config,
+            sidecar,
+            metrics: Metrics::default(),
+            tail: console::Tail::default(),
+            draining: AtomicBool::new(false),
+        }))
     }
 
     /// Whether shutdown has begun (`/health` answers 503 `draining`).
@@ -124,7 +139,10 @@ impl AppState {
 /// The router: every route of the sidecar over `state`.
 pub fn app(state: Arc<AppState>) -> Router {
     Router::new()
-        .route("/audit/{topic}", post(routes::post_topic).get(routes::query))
+        .route(
+            "/audit/{topic}",
+            post(routes::post_topic).get(routes::query),
+        )
         .route("/audit/{topic}/{id}", get(routes::read))
         .route("/health", get(routes::health))
         .route("/health/live", get(routes::live))
@@ -142,7 +160,12 @@ pub fn app(state: Arc<AppState>) -> Router {
 
 /// Binds the listener (`host:port`; port 0 picks a free one).
 pub async fn bind(address: &str) -> Result<TcpListener, SidecarError> {
-    TcpListener::bind(address).await.map_err(|source| SidecarError::Bind { address: address.to_owned(), source })
+    TcpListener::bind(address)
+        .await
+        .map_err(|source| SidecarError::Bind {
+            address: address.to_owned(),
+            source,
+        })
 }
 
 /// How a shutdown went.
@@ -161,7 +184,11 @@ pub struct Drained {
 /// accepting connections, lets requests in flight finish, and closes the
 /// service (publish refuses, the handlers drain the journal and persist
 /// their cursors), all within `shutdownDeadline`.
-pub async fn serve<L>(listener: L, state: Arc<AppState>, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<Drained, SidecarError>
+pub async fn serve<L>(
+    listener: L,
+    state: Arc<AppState>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<Drained, SidecarError>
 where
     L: axum::serve::Listener,
     L::Addr: std::fmt::Debug,
@@ -195,7 +222,10 @@ where
         Ok(Ok(summary)) => Some(summary),
         _ => None,
     };
-    Ok(Drained { requests_finished: finished, summary })
+    Ok(Drained {
+        requests_finished: finished,
+        summary,
+    })
 }
 
 /// SIGHUP, for hot reload (installed when called, inside a tokio runtime).

@@ -51,7 +51,10 @@ const FIELDS: [(&str, &[&str]); 8] = [
     ("eventType", &["/eventName", "/eventType"]),
     ("ip", &["/client/ip", "/ip"]),
     ("date", &["/timestamp"]),
-    ("log_str", &["/log", "/operation", "/request/operation", "/result"]),
+    (
+        "log_str",
+        &["/log", "/operation", "/request/operation", "/result"],
+    ),
     ("name", &["/name", "/component"]),
     ("objid", &["/objectId", "/objid"]),
     ("params", &["/params", "/request/detail", "/changedFields"]),
@@ -97,7 +100,11 @@ impl Handler for AccessAnywhereFile {
             ));
         }
         let output = settings.output.unwrap_or_else(|| "audit.log".into());
-        Ok(AccessAnywhereFile { fields, output, line: String::with_capacity(512) })
+        Ok(AccessAnywhereFile {
+            fields,
+            output,
+            line: String::with_capacity(512),
+        })
     }
 
     fn handle(&mut self, event: &Event) -> Result<(), String> {
@@ -110,7 +117,9 @@ impl Handler for AccessAnywhereFile {
             match value {
                 None => out.push_str("null"),
                 Some(raw) if *name == "date" => match json::as_str(raw) {
-                    Some(ts) => json::push_str(out, rfc822::from_iso8601(&ts).as_deref().unwrap_or(&ts)),
+                    Some(ts) => {
+                        json::push_str(out, rfc822::from_iso8601(&ts).as_deref().unwrap_or(&ts))
+                    }
                     None => json::push_canonical(out, raw),
                 },
                 Some(raw) => json::push_canonical(out, raw),

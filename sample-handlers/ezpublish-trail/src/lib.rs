@@ -110,15 +110,23 @@ struct EzPublishTrail {
 
 impl Handler for EzPublishTrail {
     fn init(config: Config) -> Result<Self, String> {
-        Ok(EzPublishTrail { trail: Trail::from_config(config.json())? })
+        Ok(EzPublishTrail {
+            trail: Trail::from_config(config.json())?,
+        })
     }
 
     fn handle(&mut self, event: &Event) -> Result<(), String> {
-        let Some(function) = event.event_name() else { return Ok(()) };
-        let Some(file) = self.trail.file_for(function) else { return Ok(()) };
+        let Some(function) = event.event_name() else {
+            return Ok(());
+        };
+        let Some(file) = self.trail.file_for(function) else {
+            return Ok(());
+        };
         let document = event.json()?;
         for line in self.trail.record(function, event.timestamp(), document) {
-            emit(file, line).map_err(|e| format!("audit function `{function}` goes to `{file}` (AuditFileNames): {e}"))?;
+            emit(file, line).map_err(|e| {
+                format!("audit function `{function}` goes to `{file}` (AuditFileNames): {e}")
+            })?;
         }
         Ok(())
     }

@@ -58,17 +58,26 @@ struct PiiRedactor {
 }
 
 fn kind_named(name: &str) -> Result<Kind, String> {
-    Kind::ALL.into_iter().find(|k| k.name() == name).ok_or_else(|| {
-        let known: Vec<&str> = Kind::ALL.iter().map(|k| k.name()).collect();
-        format!("filter config: unknown kind `{name}`, expected one of {}", known.join(", "))
-    })
+    Kind::ALL
+        .into_iter()
+        .find(|k| k.name() == name)
+        .ok_or_else(|| {
+            let known: Vec<&str> = Kind::ALL.iter().map(|k| k.name()).collect();
+            format!(
+                "filter config: unknown kind `{name}`, expected one of {}",
+                known.join(", ")
+            )
+        })
 }
 
 impl Filter for PiiRedactor {
     fn init(config: Config) -> Result<Self, String> {
         let s: Settings = config.parse_into()?;
         let mut enabled = match &s.redact {
-            Some(names) => names.iter().map(|n| kind_named(n)).collect::<Result<Vec<_>, _>>()?,
+            Some(names) => names
+                .iter()
+                .map(|n| kind_named(n))
+                .collect::<Result<Vec<_>, _>>()?,
             None => Kind::ALL.to_vec(),
         };
         enabled.sort();
@@ -78,14 +87,27 @@ impl Filter for PiiRedactor {
         }
         let kinds = enabled
             .into_iter()
-            .map(|k| (k, s.masks.get(k.name()).cloned().unwrap_or_else(|| k.default_mask().to_owned())))
+            .map(|k| {
+                (
+                    k,
+                    s.masks
+                        .get(k.name())
+                        .cloned()
+                        .unwrap_or_else(|| k.default_mask().to_owned()),
+                )
+            })
             .collect();
         for pointer in &s.skip_fields {
             if !pointer.starts_with('/') {
-                return Err(format!("filter config: `skipFields`: `{pointer}` is not a JSON pointer (it must start with `/`)"));
+                return Err(format!(
+                    "filter config: `skipFields`: `{pointer}` is not a JSON pointer (it must start with `/`)"
+                ));
             }
         }
-        Ok(PiiRedactor { kinds, skip: s.skip_fields })
+        Ok(PiiRedactor {
+            kinds,
+            skip: s.skip_fields,
+        })
     }
 
     fn filter(&mut self, event: &Event) -> Verdict {

@@ -40,7 +40,9 @@ struct Peer {
 
 impl Handler for Peer {
     fn init(_config: Config) -> Result<Self, String> {
-        Ok(Peer { line: String::with_capacity(256) })
+        Ok(Peer {
+            line: String::with_capacity(256),
+        })
     }
 
     fn handle(&mut self, event: &Event) -> Result<(), String> {

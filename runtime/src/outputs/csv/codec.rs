@@ -108,7 +108,10 @@ pub enum CsvError {
 
 impl CsvError {
     fn settings(field: &str, message: impl Into<String>) -> CsvError {
-        CsvError::Settings { field: field.to_owned(), message: message.into() }
+        CsvError::Settings {
+            field: field.to_owned(),
+            message: message.into(),
+        }
     }
 }
 
@@ -131,7 +134,12 @@ pub struct CsvFormat {
 
 impl Default for CsvFormat {
     fn default() -> CsvFormat {
-        CsvFormat { quote: '"', delimiter: ',', end_of_line: "\n".to_owned(), neutralise_formulas: false }
+        CsvFormat {
+            quote: '"',
+            delimiter: ',',
+            end_of_line: "\n".to_owned(),
+            neutralise_formulas: false,
+        }
     }
 }
 
@@ -190,10 +198,16 @@ impl CsvFormat {
     pub fn validate(&self) -> Result<(), CsvError> {
         let line_break = |c: char| c == '\r' || c == '\n';
         if line_break(self.quote) {
-            return Err(CsvError::settings("formatting.quoteChar", "must not be a line break"));
+            return Err(CsvError::settings(
+                "formatting.quoteChar",
+                "must not be a line break",
+            ));
         }
         if line_break(self.delimiter) {
-            return Err(CsvError::settings("formatting.delimiterChar", "must not be a line break"));
+            return Err(CsvError::settings(
+                "formatting.delimiterChar",
+                "must not be a line break",
+            ));
         }
         if self.quote == self.delimiter {
             return Err(CsvError::settings(
@@ -206,10 +220,16 @@ impl CsvFormat {
             return Err(CsvError::settings(eol, "must not be empty"));
         }
         if self.end_of_line.contains(self.quote) {
-            return Err(CsvError::settings(eol, format!("must not contain the quote character {:?}", self.quote)));
+            return Err(CsvError::settings(
+                eol,
+                format!("must not contain the quote character {:?}", self.quote),
+            ));
         }
         if self.end_of_line.contains(self.delimiter) {
-            return Err(CsvError::settings(eol, format!("must not contain the delimiter {:?}", self.delimiter)));
+            return Err(CsvError::settings(
+                eol,
+                format!("must not contain the delimiter {:?}", self.delimiter),
+            ));
         }
         Ok(())
     }
@@ -255,13 +275,22 @@ impl CsvFormat {
     /// with [`CsvError::Settings`] if the format itself is invalid.
     pub fn decode(&self, text: &str) -> Result<Vec<DecodedRecord>, CsvError> {
         self.validate()?;
-        let mut lines = LineCounter { bytes: text.as_bytes(), pos: 0, line: 1 };
+        let mut lines = LineCounter {
+            bytes: text.as_bytes(),
+            pos: 0,
+            line: 1,
+        };
         let mut records = Vec::new();
         let mut pos = 0;
         while pos < text.len() {
             let line = lines.line_at(pos);
             let (cells, end, complete) = self.decode_record(text, pos, &mut lines)?;
-            records.push(DecodedRecord { cells, range: pos..end, line, complete });
+            records.push(DecodedRecord {
+                cells,
+                range: pos..end,
+                line,
+                complete,
+            });
             pos = end;
         }
         Ok(records)
@@ -309,10 +338,16 @@ impl CsvFormat {
                         break;
                     }
                     if c == self.quote {
-                        return Err(syntax(lines.line_at(pos + i), "a quote inside a cell that does not start with one"));
+                        return Err(syntax(
+                            lines.line_at(pos + i),
+                            "a quote inside a cell that does not start with one",
+                        ));
                     }
                     if c == '\r' || c == '\n' {
-                        return Err(syntax(lines.line_at(pos + i), "a line break outside quotes that is not the end of line"));
+                        return Err(syntax(
+                            lines.line_at(pos + i),
+                            "a line break outside quotes that is not the end of line",
+                        ));
                     }
                 }
                 cell.push_str(&rest[..stop]);
@@ -334,7 +369,9 @@ impl CsvFormat {
                 let found = rest.chars().next().unwrap_or_default();
                 return Err(syntax(
                     lines.line_at(pos),
-                    format!("{found:?} after a closing quote, where the delimiter or the end of line belongs"),
+                    format!(
+                        "{found:?} after a closing quote, where the delimiter or the end of line belongs"
+                    ),
                 ));
             }
         }
@@ -367,11 +404,16 @@ impl LineCounter<'_> {
 }
 
 fn syntax(line: usize, message: impl Into<String>) -> CsvError {
-    CsvError::Syntax { line, message: message.into() }
+    CsvError::Syntax {
+        line,
+        message: message.into(),
+    }
 }
 
 fn string<'a>(field: &str, value: &'a Value) -> Result<&'a str, CsvError> {
-    value.as_str().ok_or_else(|| CsvError::settings(field, format!("must be a string, not {value}")))
+    value
+        .as_str()
+        .ok_or_else(|| CsvError::settings(field, format!("must be a string, not {value}")))
 }
 
 fn one_char(field: &str, value: &Value) -> Result<char, CsvError> {
@@ -379,7 +421,10 @@ fn one_char(field: &str, value: &Value) -> Result<char, CsvError> {
     let mut chars = text.chars();
     match (chars.next(), chars.next()) {
         (Some(c), None) => Ok(c),
-        _ => Err(CsvError::settings(field, format!("must be exactly one character, not {text:?}"))),
+        _ => Err(CsvError::settings(
+            field,
+            format!("must be exactly one character, not {text:?}"),
+        )),
     }
 }
 
@@ -388,14 +433,18 @@ fn boolean(field: &str, value: &Value) -> Result<bool, CsvError> {
         Value::Bool(b) => Ok(*b),
         Value::String(s) if s.eq_ignore_ascii_case("true") => Ok(true),
         Value::String(s) if s.eq_ignore_ascii_case("false") => Ok(false),
-        _ => Err(CsvError::settings(field, format!("must be true or false, not {value}"))),
+        _ => Err(CsvError::settings(
+            field,
+            format!("must be true or false, not {value}"),
+        )),
     }
 }
 
 /// Whether neutralisation prefixes `cell`: it starts with a formula
 /// trigger, possibly after `'`s (so that removing one `'` is unambiguous).
 fn looks_like_formula(cell: &str) -> bool {
-    cell.trim_start_matches(FORMULA_GUARD).starts_with(FORMULA_TRIGGERS)
+    cell.trim_start_matches(FORMULA_GUARD)
+        .starts_with(FORMULA_TRIGGERS)
 }
 
 /// Undoes [`CsvFormat::encode`]'s neutralisation of one cell.
@@ -416,7 +465,10 @@ fn topic_schema(schema: &Value) -> &Value {
 }
 
 fn non_empty_properties(schema: &Value) -> Option<&Map<String, Value>> {
-    schema.get("properties")?.as_object().filter(|p| !p.is_empty())
+    schema
+        .get("properties")?
+        .as_object()
+        .filter(|p| !p.is_empty())
 }
 
 /// Whether `schema`'s `type` names `name` (alone or in a type array).
@@ -439,9 +491,15 @@ fn has_type(schema: &Value, name: &str) -> Option<bool> {
 pub fn columns_for_schema(schema: &Value) -> Vec<String> {
     fn flatten(properties: &Map<String, Value>, prefix: &str, out: &mut Vec<String>) {
         for (name, property) in properties {
-            let path = if prefix.is_empty() { name.clone() } else { format!("{prefix}.{name}") };
+            let path = if prefix.is_empty() {
+                name.clone()
+            } else {
+                format!("{prefix}.{name}")
+            };
             match non_empty_properties(property) {
-                Some(nested) if has_type(property, "object") == Some(true) => flatten(nested, &path, out),
+                Some(nested) if has_type(property, "object") == Some(true) => {
+                    flatten(nested, &path, out)
+                }
                 _ => out.push(path),
             }
         }
@@ -464,7 +522,9 @@ pub fn event_cells(columns: &[String], event: &Value) -> Vec<String> {
     columns
         .iter()
         .map(|column| {
-            let value = column.split('.').try_fold(event, |value, name| value.as_object()?.get(name));
+            let value = column
+                .split('.')
+                .try_fold(event, |value, name| value.as_object()?.get(name));
             match value {
                 None | Some(Value::Null) => String::new(),
                 Some(Value::String(s)) => s.clone(),
@@ -484,22 +544,34 @@ pub fn event_cells(columns: &[String], event: &Value) -> Vec<String> {
 /// added is removed first. Cells beyond `columns` are ignored; a column
 /// that would nest under a member already holding something else is
 /// dropped (the first wins).
-pub fn row_to_event(columns: &[String], cells: &[String], schema: &Value, neutralised: bool) -> Value {
+pub fn row_to_event(
+    columns: &[String],
+    cells: &[String],
+    schema: &Value,
+    neutralised: bool,
+) -> Value {
     let mut event = Map::new();
     for (column, cell) in columns.iter().zip(cells) {
-        let cell = if neutralised { unneutralise(cell) } else { cell.as_str() };
+        let cell = if neutralised {
+            unneutralise(cell)
+        } else {
+            cell.as_str()
+        };
         if cell.is_empty() {
             continue;
         }
-        let column_schema =
-            column.split('.').try_fold(topic_schema(schema), |s, name| s.get("properties")?.get(name));
+        let column_schema = column.split('.').try_fold(topic_schema(schema), |s, name| {
+            s.get("properties")?.get(name)
+        });
         let textual = match column_schema {
             None => true,
             Some(s) => has_type(s, "string").unwrap_or(false),
         };
         let value = match textual {
             true => None,
-            false => serde_json::from_str::<Value>(cell).ok().filter(|v| !v.is_string() && !v.is_null()),
+            false => serde_json::from_str::<Value>(cell)
+                .ok()
+                .filter(|v| !v.is_string() && !v.is_null()),
         };
         let value = value.unwrap_or_else(|| Value::String(cell.to_owned()));
         insert_path(&mut event, column, value);
@@ -514,7 +586,10 @@ fn insert_path(event: &mut Map<String, Value>, path: &str, value: Value) {
     let mut map = event;
     let Some(mut name) = names.next() else { return };
     for next in names {
-        match map.entry(name.to_owned()).or_insert_with(|| Value::Object(Map::new())) {
+        match map
+            .entry(name.to_owned())
+            .or_insert_with(|| Value::Object(Map::new()))
+        {
             Value::Object(nested) => map = nested,
             _ => return,
         }

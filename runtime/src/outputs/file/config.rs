@@ -24,7 +24,10 @@ impl FileConfig {
             match part {
                 Component::Normal(_) | Component::CurDir => {}
                 Component::ParentDir => {
-                    return Err(format!("path: `{}` must not contain `..`", self.path.display()));
+                    return Err(format!(
+                        "path: `{}` must not contain `..`",
+                        self.path.display()
+                    ));
                 }
                 Component::RootDir | Component::Prefix(_) => {
                     return Err(format!(

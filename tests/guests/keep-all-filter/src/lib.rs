@@ -24,7 +24,9 @@ impl Filter for KeepAll {
             return Verdict::Drop;
         }
         if event.get("/secret").is_some() {
-            let Ok(document) = event.json() else { return Verdict::Keep };
+            let Ok(document) = event.json() else {
+                return Verdict::Keep;
+            };
             let mut document: Value = document.clone();
             document["secret"] = Value::String("***".into());
             return Verdict::Replace(document.to_string());

@@ -31,14 +31,22 @@ impl Guest for Miscount {
         let many = match mode(&config)?.as_deref() {
             None | Some("few") => false,
             Some("many") => true,
-            Some(other) => return Err(format!("miscount: unknown mode {other:?} (want \"few\" or \"many\")")),
+            Some(other) => {
+                return Err(format!(
+                    "miscount: unknown mode {other:?} (want \"few\" or \"many\")"
+                ));
+            }
         };
         MANY.store(many, Ordering::Relaxed);
         Ok(())
     }
 
     fn handle_batch(events: Vec<Event>) -> Vec<Result<(), String>> {
-        let count = if MANY.load(Ordering::Relaxed) { events.len() + 1 } else { events.len().saturating_sub(1) };
+        let count = if MANY.load(Ordering::Relaxed) {
+            events.len() + 1
+        } else {
+            events.len().saturating_sub(1)
+        };
         vec![Ok(()); count]
     }
 }
