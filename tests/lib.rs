@@ -140,10 +140,11 @@ pub fn healthy_probe() -> Value {
     probe_handler("healthy", json!({"config": {"healthy": true}}))
 }
 
-/// Polls `done` every 5 ms until it holds; fails the test after a minute,
-/// naming `what` it waited for.
+/// Polls `done` every 5 ms until it holds; fails the test after two
+/// minutes, naming `what` it waited for. (Generous: on 2 loaded cores a
+/// debug build compiling a component for a reload took over a minute.)
 pub fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
     while !done() {
         assert!(
             std::time::Instant::now() < deadline,
