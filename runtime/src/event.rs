@@ -3,7 +3,6 @@
 
 use serde_json::{Map, Value};
 
-use crate::engine::EventParamView;
 
 /// Default maximum size of one event's JSON text.
 pub const DEFAULT_MAX_EVENT_BYTES: usize = 1 << 20;
@@ -361,19 +360,5 @@ impl HostEvent {
             user_id,
             json,
         })
-    }
-
-    /// The WIT `event` record for this event.
-    pub(crate) fn as_param(&self) -> EventParamView {
-        EventParamView {
-            id: self.id.clone(),
-            topic: self.topic.clone(),
-            sequence: self.sequence,
-            timestamp: self.timestamp.clone(),
-            event_name: self.event_name.clone(),
-            transaction_id: self.transaction_id.clone(),
-            user_id: self.user_id.clone(),
-            json: self.json.clone(),
-        }
     }
 }

@@ -9,6 +9,7 @@
 //! its topic; the outputs (log files with rotation, retention and tamper
 //! evidence, or stdout) are in [`crate::outputs`].
 
+mod class;
 pub mod csv;
 pub mod elasticsearch;
 pub mod jdbc;
@@ -25,6 +26,7 @@ use std::sync::Arc;
 use crate::engine::{BatchOutcome, StagedRecord};
 use crate::event::HostEvent;
 
+pub use class::HandlerClass;
 pub use settings::{SecuritySettings, SettingsError};
 
 /// A handler that runs natively.
@@ -89,12 +91,11 @@ impl BuiltinSettings {
     /// Reads a ForgeRock handler's settings for the classes WASP runs
     /// (`None` for the others, whose settings are kept as written).
     pub fn from_settings(
-        class: crate::config::forgerock::HandlerClass,
+        class: HandlerClass,
         settings: &serde_json::Map<String, serde_json::Value>,
         base_dir: &std::path::Path,
         data_dir: &std::path::Path,
     ) -> Result<Option<BuiltinSettings>, SettingsError> {
-        use crate::config::forgerock::HandlerClass;
         Ok(Some(match class {
             HandlerClass::Json => BuiltinSettings::Json(json::JsonSettings::from_settings(
                 settings, base_dir, data_dir,

@@ -210,7 +210,7 @@ fn table<'a>(
     Ok(Some((
         client,
         mapping,
-        crate::service::schema_source(config, topic).ok(),
+        config.schema_source(topic).ok(),
     )))
 }
 
@@ -297,7 +297,7 @@ fn events(
             slim: slim.filter(|_| !s.elasticsearch_compatible),
         },
         Some(BuiltinSettings::Csv(s)) => {
-            let schema = crate::service::schema_source(config, topic).map_err(|message| {
+            let schema = config.schema_source(topic).map_err(|message| {
                 QueryFailure::Corrupt {
                     file: s.log_directory.clone(),
                     line: 0,

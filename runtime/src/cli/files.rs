@@ -96,7 +96,8 @@ pub(super) fn verify(args: &VerifyArgs<'_>) -> anyhow::Result<ExitCode> {
     };
     let key = match (args.key, args.keystore) {
         (_, Some((keystore, password))) => {
-            return super::forgerock::verify(args, keystore, password, &naming);
+            let format = CsvFormat { quote: args.quote, delimiter: args.delimiter, ..CsvFormat::default() };
+            return super::forgerock::verify((args.dir, args.topic), format, (keystore, password), &naming);
         }
         (Some(key), None) => key,
         (None, None) => anyhow::bail!("--key or --keystore is required"),

@@ -6,7 +6,6 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use super::files::VerifyArgs;
 use super::{EXIT_INCOMPLETE, write_stdout};
 use crate::integrity::forgerock::{FileKeys, ForgeRockKeys, verify as verify_rows};
 use crate::integrity::jceks::JceksKeyStore;
@@ -14,32 +13,27 @@ use crate::outputs::csv::codec::CsvFormat;
 use crate::outputs::log_file::verify::files_in_order;
 use crate::outputs::rotation::RotationPolicy;
 
-/// Verifies `<topic>.csv` and its archives in `args.dir`; PASS or FAIL per
-/// file, exit code 3 when any fails.
+/// Verifies `<topic>.csv` and its archives in `dir` (rows in `format`);
+/// PASS or FAIL per file, exit code 3 when any fails.
 pub(super) fn verify(
-    args: &VerifyArgs<'_>,
-    keystore: &Path,
-    password: &str,
+    (dir, topic): (&Path, &str),
+    format: CsvFormat,
+    (keystore, password): (&Path, &str),
     naming: &RotationPolicy,
 ) -> anyhow::Result<ExitCode> {
     let keys = ForgeRockKeys::from_keystore(&JceksKeyStore::open(keystore, password)?, password)?;
     let public = keys.public_key();
-    let live = format!("{}.csv", args.topic);
-    let files = files_in_order(args.dir, &live, naming)?;
+    let live = format!("{}.csv", topic);
+    let files = files_in_order(dir, &live, naming)?;
     if files.is_empty() {
-        anyhow::bail!("no `{live}` (nor archives of it) in {}", args.dir.display());
+        anyhow::bail!("no `{live}` (nor archives of it) in {}", dir.display());
     }
-    let format = CsvFormat {
-        quote: args.quote,
-        delimiter: args.delimiter,
-        ..CsvFormat::default()
-    };
-    let handle = cap_std::fs::Dir::open_ambient_dir(args.dir, cap_std::ambient_authority())?;
+    let handle = cap_std::fs::Dir::open_ambient_dir(dir, cap_std::ambient_authority())?;
     let mut out = String::new();
     let mut all = true;
     for (name, _) in files {
         let result = (|| -> Result<String, String> {
-            let file_keys = FileKeys::open(&args.dir.join(format!("{name}.keystore")), &keys)
+            let file_keys = FileKeys::open(&dir.join(format!("{name}.keystore")), &keys)
                 .map_err(|e| e.to_string())?;
             let text =
                 crate::outputs::log_file::read_text(&handle, &name).map_err(|e| e.to_string())?;

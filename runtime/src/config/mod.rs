@@ -23,6 +23,7 @@ pub mod forgerock;
 pub mod ini;
 mod raw;
 pub mod secrets;
+mod sidecar;
 pub(crate) use raw::RawSidecar;
 pub mod units;
 mod validate;
@@ -38,7 +39,9 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+pub use crate::delivery::breaker::BreakerConfig;
 use crate::engine::Budgets;
+pub use crate::journal::{Durability, JournalConfig};
 use crate::event::DEFAULT_MAX_EVENT_BYTES;
 use crate::outputs::OutputConfig;
 
@@ -108,7 +111,7 @@ pub struct Config {
     /// The custom topic schemas as written (the CSV handler's columns).
     pub custom_schema_sources: BTreeMap<String, serde_json::Value>,
     /// `wasp.sidecar`: the HTTP sidecar's settings (`wasp run`).
-    pub sidecar: crate::sidecar::SidecarConfig,
+    pub sidecar: crate::sidecar::config::SidecarConfig,
     /// `wasp.fleet`: NATS JetStream between edges and workers (absent:
     /// single-process mode).
     pub fleet: Option<crate::fleet::FleetConfig>,
@@ -138,30 +141,6 @@ pub struct ValidationConfig {
     pub required_fields: Vec<String>,
     /// Deepest nesting accepted.
     pub max_depth: usize,
-}
-
-/// How durable a published event is when `publish` returns.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Durability {
-    /// Held in memory only.
-    Memory,
-    /// Written to the operating system: survives the process being killed.
-    Process,
-    /// Flushed to the disk: survives a power loss.
-    Fsync,
-}
-
-/// `wasp.journal`, validated.
-#[derive(Debug, Clone, PartialEq)]
-pub struct JournalConfig {
-    /// How durable an accepted event is.
-    pub durability: Durability,
-    /// The bound and the overflow policy (per tenant).
-    pub bounds: crate::journal::Bounds,
-    /// Size of one segment file.
-    pub segment_bytes: u64,
-    /// Longest wait for the disk flush in `fsync` mode.
-    pub fsync_timeout: Duration,
 }
 
 /// A WebAssembly filter.
@@ -197,17 +176,6 @@ pub struct TenantConfig {
     pub fuel_per_second: Option<u64>,
     /// Its JSON or CSV handler that answers its queries.
     pub handler_for_queries: Option<String>,
-}
-
-/// When a handler is quarantined (see `circuitBreaker` in the docs).
-#[derive(Debug, Clone, PartialEq)]
-pub struct BreakerConfig {
-    /// Consecutive faulted events that open the breaker (0: never).
-    pub failures: u32,
-    /// First wait before a probe.
-    pub backoff: Duration,
-    /// Longest wait between probes.
-    pub max_backoff: Duration,
 }
 
 /// A WebAssembly handler.
@@ -521,6 +489,18 @@ fn use_heap_data_source(service: &mut Value, heap: &[Value]) {
 }
 
 impl Config {
+    /// The JSON schema of `topic` as written (custom, or else the standard
+    /// one).
+    pub fn schema_source(&self, topic: &str) -> Result<serde_json::Value, String> {
+        if let Some(schema) = self.custom_schema_sources.get(topic) {
+            return Ok(schema.clone());
+        }
+        let source = crate::schema::standard_source(topic)
+            .ok_or_else(|| format!("topic `{topic}` has no schema (the CSV columns come from it): add one to topicsSchemasDirectory"))?;
+        let doc: serde_json::Value = serde_json::from_str(source).map_err(|e| e.to_string())?;
+        Ok(doc.get("schema").cloned().unwrap_or(doc))
+    }
+
     /// Reads and validates a configuration file.
     pub fn from_file(path: impl AsRef<Path>) -> Result<Self, ConfigError> {
         let path = path.as_ref();
@@ -836,7 +816,7 @@ impl Config {
                 .unwrap_or_else(|| vec!["transactionId".into(), "timestamp".into()]),
             max_depth: v.max_depth.unwrap_or(32),
         };
-        let sidecar = crate::sidecar::SidecarConfig::validate(
+        let sidecar = sidecar::validate(
             &raw.wasp.sidecar,
             base_dir,
             &tenants,

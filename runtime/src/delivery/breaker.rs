@@ -9,7 +9,6 @@
 
 use std::time::{Duration, Instant};
 
-use crate::config::BreakerConfig;
 
 /// The breaker's position.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -116,6 +115,17 @@ impl Breaker {
     pub fn backoff(&self) -> Duration {
         self.backoff
     }
+}
+
+/// When a handler is quarantined (see `circuitBreaker` in the docs).
+#[derive(Debug, Clone, PartialEq)]
+pub struct BreakerConfig {
+    /// Consecutive faulted events that open the breaker (0: never).
+    pub failures: u32,
+    /// First wait before a probe.
+    pub backoff: Duration,
+    /// Longest wait between probes.
+    pub max_backoff: Duration,
 }
 
 #[cfg(test)]

@@ -29,7 +29,7 @@ use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use super::{Breaker, EventResult, Worker};
-use crate::deploy::CanarySettings;
+use super::canary::CanarySettings;
 use crate::engine::FaultKind;
 use crate::engine::{HandlerInstance, HandlerPre, OutputSpec, StateStore};
 use crate::event::HostEvent;

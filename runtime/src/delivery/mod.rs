@@ -21,7 +21,8 @@
 //!   quarantined handler never fills the journal for its neighbours or the
 //!   producer. At shutdown the rest is dead-lettered the same way.
 
-mod breaker;
+pub mod breaker;
+pub mod canary;
 pub mod candidate;
 pub mod filters;
 mod stats;

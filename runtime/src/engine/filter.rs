@@ -100,7 +100,7 @@ impl FilterInstance {
             .saturating_mul(events.len() as u64);
         arm(&mut self.store, fuel, &self.budgets);
         self.store.data_mut().logging.begin(events.len());
-        let params: Vec<EventParamView> = events.iter().map(|e| e.as_param()).collect();
+        let params: Vec<EventParamView> = events.iter().map(|e| super::as_param(e)).collect();
         let result = self.bindings.call_filter_batch(&mut self.store, &params);
         let fuel_used = fuel - self.store.get_fuel().unwrap_or(0);
         self.last_fuel = fuel_used;

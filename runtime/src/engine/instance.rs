@@ -324,7 +324,7 @@ impl HandlerInstance {
             .begin(events.iter().map(|e| e.sequence));
         self.store.data_mut().logging.begin(events.len());
         self.events_handled += events.len() as u64;
-        let params: Vec<EventParam> = events.iter().map(|e| e.as_param()).collect();
+        let params: Vec<EventParam> = events.iter().map(|e| super::as_param(e)).collect();
         let result = self.bindings.call_handle_batch(&mut self.store, &params);
         let fuel_used = fuel - self.store.get_fuel().unwrap_or(0);
         match result {

@@ -5,7 +5,6 @@
 use wasmtime::component::{HasSelf, Linker};
 
 use super::bindings::wasp::handler::{logging, types::Level};
-use super::store::StoreData;
 
 /// Per-instance logging state.
 #[derive(Debug)]
@@ -65,7 +64,8 @@ impl logging::Host for LoggingState {
     }
 }
 
-/// Adds `wasp:handler/logging` to the linker.
-pub fn add_to_linker(linker: &mut Linker<StoreData>) -> wasmtime::Result<()> {
-    logging::add_to_linker::<StoreData, HasSelf<LoggingState>>(linker, |data| &mut data.logging)
+/// Adds `wasp:handler/logging` to the linker; `get` finds this interface's
+/// state in the store's data.
+pub fn add_to_linker<T: 'static>(linker: &mut Linker<T>, get: fn(&mut T) -> &mut LoggingState) -> wasmtime::Result<()> {
+    logging::add_to_linker::<T, HasSelf<LoggingState>>(linker, get)
 }

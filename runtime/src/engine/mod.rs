@@ -30,6 +30,20 @@ use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 pub(crate) use bindings::wasp::handler::types::Event as EventParamView;
+
+/// The WIT `event` record for `event`.
+pub(crate) fn as_param(event: &crate::event::HostEvent) -> EventParamView {
+    EventParamView {
+        id: event.id.clone(),
+        topic: event.topic.clone(),
+        sequence: event.sequence,
+        timestamp: event.timestamp.clone(),
+        event_name: event.event_name.clone(),
+        transaction_id: event.transaction_id.clone(),
+        user_id: event.user_id.clone(),
+        json: event.json.clone(),
+    }
+}
 pub use filter::{FilterInstance, FilterPre, Verdict};
 pub use instance::{BatchOutcome, Fault, FaultKind, GuestError, HandlerInstance, HandlerPre};
 pub use output::{OutputSpec, StagedRecord};
@@ -231,10 +245,10 @@ fn sandbox_linker(engine: &Engine) -> wasmtime::Result<Linker<store::StoreData>>
     let mut linker = Linker::new(engine);
     wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
     // WASI waits (sleep, poll) end at the call's deadline too.
-    poll::add_to_linker(&mut linker)?;
-    logging::add_to_linker(&mut linker)?;
-    output::add_to_linker(&mut linker)?;
-    state::add_to_linker(&mut linker)?;
+    poll::add_to_linker(&mut linker, store::StoreData::poll_view)?;
+    logging::add_to_linker(&mut linker, |data| &mut data.logging)?;
+    output::add_to_linker(&mut linker, |data| &mut data.output)?;
+    state::add_to_linker(&mut linker, |data| &mut data.state)?;
     Ok(linker)
 }
 

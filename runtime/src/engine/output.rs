@@ -7,7 +7,6 @@ use std::sync::Arc;
 use wasmtime::component::{HasSelf, Linker};
 
 use super::bindings::wasp::handler::output;
-use super::store::StoreData;
 
 /// An output a handler declared in its configuration.
 #[derive(Debug, Clone)]
@@ -154,7 +153,8 @@ impl output::Host for OutputState {
     }
 }
 
-/// Adds `wasp:handler/output` to the linker.
-pub fn add_to_linker(linker: &mut Linker<StoreData>) -> wasmtime::Result<()> {
-    output::add_to_linker::<StoreData, HasSelf<OutputState>>(linker, |data| &mut data.output)
+/// Adds `wasp:handler/output` to the linker; `get` finds this interface's
+/// state in the store's data.
+pub fn add_to_linker<T: 'static>(linker: &mut Linker<T>, get: fn(&mut T) -> &mut OutputState) -> wasmtime::Result<()> {
+    output::add_to_linker::<T, HasSelf<OutputState>>(linker, get)
 }

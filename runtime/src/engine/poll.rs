@@ -22,7 +22,6 @@ use wasmtime_wasi::p2::bindings::sync::io::poll as sync_poll;
 use wasmtime_wasi::runtime::in_tokio;
 use wasmtime_wasi_io::bindings::wasi::io::poll as async_poll;
 
-use super::store::StoreData;
 
 /// A WASI wait cut at the call's deadline: it traps the guest, and the call
 /// is a `deadline` fault.
@@ -47,10 +46,10 @@ impl HasData for HasDeadlinePoll {
 
 /// Replaces `wasi:io/poll`'s `poll` and `pollable.block` (already linked by
 /// `wasmtime_wasi::p2::add_to_linker_sync`) with the deadline-bounded ones.
-pub fn add_to_linker(linker: &mut Linker<StoreData>) -> wasmtime::Result<()> {
+/// `view` gives the resource table and the deadline from the store's data.
+pub fn add_to_linker<T: 'static>(linker: &mut Linker<T>, view: fn(&mut T) -> DeadlinePoll<'_>) -> wasmtime::Result<()> {
     linker.allow_shadowing(true);
-    let added =
-        sync_poll::add_to_linker::<StoreData, HasDeadlinePoll>(linker, StoreData::poll_view);
+    let added = sync_poll::add_to_linker::<T, HasDeadlinePoll>(linker, view);
     linker.allow_shadowing(false);
     added
 }

@@ -17,7 +17,6 @@ use std::sync::{Arc, Mutex};
 use wasmtime::component::{HasSelf, Linker};
 
 use super::bindings::wasp::handler::state;
-use super::store::StoreData;
 
 /// A handler's state kept outside this process, shared by every process
 /// that runs the handler (fleet workers). Each method blocks until the
@@ -261,7 +260,8 @@ impl state::Host for StateView {
     }
 }
 
-/// Adds `wasp:handler/state` to the linker.
-pub fn add_to_linker(linker: &mut Linker<StoreData>) -> wasmtime::Result<()> {
-    state::add_to_linker::<StoreData, HasSelf<StateView>>(linker, |data| &mut data.state)
+/// Adds `wasp:handler/state` to the linker; `get` finds this interface's
+/// state in the store's data.
+pub fn add_to_linker<T: 'static>(linker: &mut Linker<T>, get: fn(&mut T) -> &mut StateView) -> wasmtime::Result<()> {
+    state::add_to_linker::<T, HasSelf<StateView>>(linker, get)
 }

@@ -37,6 +37,21 @@ pub fn subject(tenant: Option<&str>, topic: &str) -> String {
     format!("audit.{}.{topic}", tenant.unwrap_or("_"))
 }
 
+/// The consumer name of a handler.
+pub fn consumer_name(handler: &str) -> String {
+    let clean: String = handler
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("wasp-{clean}")
+}
+
 /// The tenant and topic of a subject made by [`subject`].
 pub fn parse_subject(subject: &str) -> Option<(Option<String>, String)> {
     let rest = subject.strip_prefix("audit.")?;

@@ -50,7 +50,7 @@ impl std::fmt::Debug for KvState {
 
 /// The bucket name of a handler's state.
 pub fn bucket_name(handler: &str) -> String {
-    let consumer = super::worker::consumer_name(handler);
+    let consumer = super::consumer_name(handler);
     format!("wasp-state-{}", consumer.trim_start_matches("wasp-"))
 }
 

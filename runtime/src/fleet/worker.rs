@@ -34,21 +34,6 @@ pub struct Worker {
     pub redelivered: Arc<AtomicU64>,
 }
 
-/// The consumer name of a handler.
-pub fn consumer_name(handler: &str) -> String {
-    let clean: String = handler
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    format!("wasp-{clean}")
-}
-
 impl Worker {
     /// Builds one service per enabled handler (the configuration with only
     /// that handler enabled, a memory journal) and starts its consumer.
@@ -197,7 +182,7 @@ async fn handle_batches(
         .get_stream(fleet.stream_name())
         .await
         .map_err(|e| format!("wasp.fleet.stream: {e}"))?;
-    let name = consumer_name(handler);
+    let name = super::consumer_name(handler);
     let consumer_config = pull::Config {
         durable_name: Some(name.clone()),
         filter_subject: format!("audit.{}.>", tenant.unwrap_or("_")),

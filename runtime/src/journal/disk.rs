@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 
 use super::segment::SegmentLog;
 use super::{Backing, JournalError, Window};
-use crate::config::{Durability, JournalConfig};
+use super::{Durability, JournalConfig};
 use crate::event::{HostEvent, IntoEvent};
 
 /// A durable journal.

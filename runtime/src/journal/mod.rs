@@ -167,3 +167,27 @@ pub trait Journal: Send + Sync {
     /// The highest sequence `cursor` acknowledged.
     fn acked(&self, cursor: CursorId) -> u64;
 }
+
+/// How durable a published event is when `publish` returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// Held in memory only.
+    Memory,
+    /// Written to the operating system: survives the process being killed.
+    Process,
+    /// Flushed to the disk: survives a power loss.
+    Fsync,
+}
+
+/// `wasp.journal`, validated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JournalConfig {
+    /// How durable an accepted event is.
+    pub durability: Durability,
+    /// The bound and the overflow policy (per tenant).
+    pub bounds: Bounds,
+    /// Size of one segment file.
+    pub segment_bytes: u64,
+    /// Longest wait for the disk flush in `fsync` mode.
+    pub fsync_timeout: Duration,
+}

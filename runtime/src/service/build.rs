@@ -521,7 +521,7 @@ fn builtin_parts(
                 sync,
                 (&config.data_dir, &state_dir),
                 |topic| {
-                    let schema = schema_source(config, topic)?;
+                    let schema = config.schema_source(topic)?;
                     let columns = crate::outputs::csv::codec::columns_for_schema(&schema);
                     topics.insert(topic.to_owned(), (topics.len(), columns.clone()));
                     let codec = CsvRows {
@@ -543,17 +543,6 @@ fn builtin_parts(
             )
         }
     }
-}
-
-/// The JSON schema of `topic` as written (standard or custom).
-pub(crate) fn schema_source(config: &Config, topic: &str) -> Result<serde_json::Value, String> {
-    if let Some(schema) = config.custom_schema_sources.get(topic) {
-        return Ok(schema.clone());
-    }
-    let source = crate::schema::standard_source(topic)
-        .ok_or_else(|| format!("topic `{topic}` has no schema (the CSV columns come from it): add one to topicsSchemasDirectory"))?;
-    let doc: serde_json::Value = serde_json::from_str(source).map_err(|e| e.to_string())?;
-    Ok(doc.get("schema").cloned().unwrap_or(doc))
 }
 
 /// Opens one log file per topic in `directory`; with `security`, their

@@ -31,7 +31,7 @@ pub use reload::{RefusedChange, ReloadReport};
 pub use watch::Watcher;
 
 use build::open_journal;
-pub(crate) use build::{Versions, prepare, prepare_filters, schema_source};
+pub(crate) use build::{Versions, prepare, prepare_filters};
 
 /// Why a service could not be built.
 #[derive(Debug, thiserror::Error)]

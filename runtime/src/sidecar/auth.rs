@@ -11,8 +11,15 @@ use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
 use sha2::{Digest, Sha256};
 
-use super::config::AuthMode;
-use super::errors::CrestError;
+
+/// How requests are authenticated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthMode {
+    /// Bearer tokens (`adminToken`, `tokens`).
+    Tokens,
+    /// None: every caller is the admin.
+    None,
+}
 
 /// What a token may do.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -120,18 +127,35 @@ pub fn token_name(
     found
 }
 
-/// The caller's role, from the `Authorization: Bearer` header; 401 (with
-/// `WWW-Authenticate: Bearer`) without a token or with an unknown one.
+/// Why a request is not authenticated (answered 401, with
+/// `WWW-Authenticate: Bearer`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct Unauthenticated {
+    /// What is wrong, for the caller.
+    pub message: &'static str,
+    /// A token was presented but is not valid (`error="invalid_token"`).
+    pub invalid_token: bool,
+}
+
+impl Unauthenticated {
+    fn new(message: &'static str, invalid_token: bool) -> Self {
+        Unauthenticated { message, invalid_token }
+    }
+}
+
+/// The caller's role, from the `Authorization: Bearer` header; refused
+/// without a token or with an unknown one.
 pub fn authenticate(
     mode: AuthMode,
     tokens: &[(TokenHash, Role)],
     headers: &HeaderMap,
-) -> Result<Role, CrestError> {
+) -> Result<Role, Unauthenticated> {
     if mode == AuthMode::None {
         return Ok(Role::Admin);
     }
     let Some(value) = headers.get(AUTHORIZATION) else {
-        return Err(CrestError::unauthorized(
+        return Err(Unauthenticated::new(
             "no bearer token: send `Authorization: Bearer <token>`",
             false,
         ));
@@ -144,7 +168,7 @@ pub fn authenticate(
         .map(|(_, token)| token.trim())
         .filter(|token| !token.is_empty());
     let Some(token) = token else {
-        return Err(CrestError::unauthorized(
+        return Err(Unauthenticated::new(
             "the Authorization header is not `Bearer <token>`",
             true,
         ));
@@ -157,6 +181,6 @@ pub fn authenticate(
         }
     }
     found.ok_or_else(|| {
-        CrestError::unauthorized("the bearer token is not one of the configured tokens", true)
+        Unauthenticated::new("the bearer token is not one of the configured tokens", true)
     })
 }

@@ -178,3 +178,9 @@ impl From<QueryFailure> for CrestError {
         }
     }
 }
+
+impl From<super::auth::Unauthenticated> for CrestError {
+    fn from(e: super::auth::Unauthenticated) -> Self {
+        CrestError::unauthorized(e.message, e.invalid_token)
+    }
+}

@@ -27,7 +27,7 @@
 //! validates and appends) runs on the request's task.
 
 pub mod auth;
-mod config;
+pub mod config;
 mod console;
 mod deploy;
 pub mod errors;
@@ -35,6 +35,17 @@ pub mod metrics;
 mod routes;
 mod server;
 pub mod tls;
+
+impl SidecarConfig {
+    /// Whether the sidecar may start: secure by default, it refuses to
+    /// serve without any token unless `auth` is explicitly `none`.
+    pub fn check_startable(&self) -> Result<(), SidecarError> {
+        if self.auth == AuthMode::Tokens && self.tokens.is_empty() {
+            return Err(SidecarError::NoTokens);
+        }
+        Ok(())
+    }
+}
 
 #[cfg(test)]
 mod tests;

@@ -25,7 +25,7 @@ type Params = Result<Query<HashMap<String, String>>, QueryRejection>;
 type Reply = Result<Response, CrestError>;
 
 fn role(state: &AppState, headers: &HeaderMap) -> Result<Role, CrestError> {
-    authenticate(state.sidecar.auth, &state.sidecar.tokens, headers)
+    Ok(authenticate(state.sidecar.auth, &state.sidecar.tokens, headers)?)
 }
 
 fn params(params: Params) -> Result<HashMap<String, String>, CrestError> {

@@ -24,14 +24,7 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// `maxConnections`).
 pub const DEFAULT_MAX_HANDSHAKES: usize = super::config::DEFAULT_MAX_CONNECTIONS;
 
-/// `wasp.sidecar.tls`: where the certificate chain and its key are.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TlsFiles {
-    /// PEM certificate chain, the server's certificate first.
-    pub cert_file: PathBuf,
-    /// PEM private key (PKCS#8, PKCS#1 or SEC1).
-    pub key_file: PathBuf,
-}
+pub use super::config::TlsFiles;
 
 /// Why TLS could not be set up.
 #[derive(Debug, thiserror::Error)]

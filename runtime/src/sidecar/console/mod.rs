@@ -101,7 +101,7 @@ fn asset(body: &'static str, kind: &'static str) -> Response {
 }
 
 fn role(state: &AppState, headers: &HeaderMap) -> Result<Role, CrestError> {
-    authenticate(state.sidecar.auth, &state.sidecar.tokens, headers)
+    Ok(authenticate(state.sidecar.auth, &state.sidecar.tokens, headers)?)
 }
 
 fn admin(state: &AppState, headers: &HeaderMap, what: &str) -> Result<(), CrestError> {
