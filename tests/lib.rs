@@ -24,9 +24,7 @@ impl Default for Fixture {
 impl Fixture {
     /// A fresh directory.
     pub fn new() -> Self {
-        Fixture {
-            dir: tempfile::tempdir().expect("create a temporary directory"),
-        }
+        Fixture { dir: tempfile::tempdir().expect("create a temporary directory") }
     }
 
     /// The directory.
@@ -40,10 +38,7 @@ impl Fixture {
     /// `transactionId` and `timestamp` of test events, and keeps every
     /// field of `access` events (no safelist).
     pub fn config(&self, handlers: &[Value]) -> PathBuf {
-        let entries: Vec<Value> = handlers
-            .iter()
-            .map(|h| json!({"class": "wasm", "config": h}))
-            .collect();
+        let entries: Vec<Value> = handlers.iter().map(|h| json!({"class": "wasm", "config": h})).collect();
         self.config_doc(&json!({"eventHandlers": entries}))
     }
 
@@ -54,16 +49,8 @@ impl Fixture {
     /// `wasp.safelist`, the `access` safelist is off.
     pub fn config_doc(&self, doc: &Value) -> PathBuf {
         let mut doc = doc.clone();
-        let inner = if doc.get("type").is_some() {
-            &mut doc["config"]
-        } else {
-            &mut doc
-        };
-        if inner
-            .get("wasp")
-            .and_then(|w| w.get("validation"))
-            .is_none()
-        {
+        let inner = if doc.get("type").is_some() { &mut doc["config"] } else { &mut doc };
+        if inner.get("wasp").and_then(|w| w.get("validation")).is_none() {
             inner["wasp"]["validation"] = json!({"requiredFields": []});
         }
         // Test events carry the probe's own fields (`action`, `ms`, …) on
@@ -79,37 +66,25 @@ impl Fixture {
 
     /// The dead letters of `handler` (`name` or `tenant/name`), oldest first.
     pub fn dead_letters(&self, handler: &str) -> Vec<wasp::dead_letter::DeadLetter> {
-        wasp::dead_letter::DeadLetterStore::new(&self.dir.path().join("wasp-data"))
-            .list(Some(handler))
-            .unwrap()
+        wasp::dead_letter::DeadLetterStore::new(&self.dir.path().join("wasp-data")).list(Some(handler)).unwrap()
     }
 
     /// The lines of a handler's output file (`wasp-data/<handler>/<file>`).
     pub fn output_lines(&self, handler: &str, file: &str) -> Vec<String> {
         let path = self.dir.path().join("wasp-data").join(handler).join(file);
-        std::fs::read_to_string(&path)
-            .unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
-            .lines()
-            .map(str::to_owned)
-            .collect()
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display())).lines().map(str::to_owned).collect()
     }
 
     /// The output lines parsed as JSON.
     pub fn output_json(&self, handler: &str, file: &str) -> Vec<Value> {
-        self.output_lines(handler, file)
-            .iter()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect()
+        self.output_lines(handler, file).iter().map(|l| serde_json::from_str(l).unwrap()).collect()
     }
 
     /// The output lines of a file under the data directory, parsed as JSON
     /// (none when the file does not exist).
     pub fn data_json(&self, relative: &str) -> Vec<Value> {
         match std::fs::read_to_string(self.dir.path().join("wasp-data").join(relative)) {
-            Ok(text) => text
-                .lines()
-                .map(|l| serde_json::from_str(l).unwrap())
-                .collect(),
+            Ok(text) => text.lines().map(|l| serde_json::from_str(l).unwrap()).collect(),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
             Err(e) => panic!("read {relative}: {e}"),
         }
@@ -146,10 +121,7 @@ pub fn healthy_probe() -> Value {
 pub fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
     while !done() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
+        assert!(std::time::Instant::now() < deadline, "timed out waiting for {what}");
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
 }
@@ -159,16 +131,8 @@ pub fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
 pub fn wasp_bin() -> PathBuf {
     let exe = std::env::current_exe().expect("the test executable's path");
     // target/<profile>/deps/all-<hash> → target/<profile>/wasp
-    let bin = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target/<profile>")
-        .join("wasp");
-    assert!(
-        bin.exists(),
-        "{} is missing: build it first with `cargo build -p wasp` (scripts/test.sh does)",
-        bin.display()
-    );
+    let bin = exe.parent().and_then(Path::parent).expect("target/<profile>").join("wasp");
+    assert!(bin.exists(), "{} is missing: build it first with `cargo build -p wasp` (scripts/test.sh does)", bin.display());
     bin
 }
 
@@ -193,19 +157,10 @@ pub fn run_wasp(args: &[&str], stdin: Option<&str>, cwd: &Path) -> Output {
 
 /// One plain HTTP/1.1 request over a fresh connection, with a bearer
 /// `token`; returns the status and the body.
-pub fn http(
-    address: &str,
-    token: &str,
-    method: &str,
-    path: &str,
-    content_type: &str,
-    body: &str,
-) -> (u16, String) {
+pub fn http(address: &str, token: &str, method: &str, path: &str, content_type: &str, body: &str) -> (u16, String) {
     use std::io::{Read, Write};
     let mut stream = std::net::TcpStream::connect(address).unwrap();
-    stream
-        .set_read_timeout(Some(std::time::Duration::from_secs(30)))
-        .unwrap();
+    stream.set_read_timeout(Some(std::time::Duration::from_secs(30))).unwrap();
     let request = format!(
         "{method} {path} HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {token}\r\nContent-Type: {content_type}\r\n\
          Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
@@ -214,15 +169,8 @@ pub fn http(
     stream.write_all(request.as_bytes()).unwrap();
     let mut response = String::new();
     stream.read_to_string(&mut response).unwrap();
-    let status = response
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| panic!("no status in {response:?}"));
-    let body = response
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or_default();
+    let status = response.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or_else(|| panic!("no status in {response:?}"));
+    let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
     (status, body)
 }
 
@@ -266,12 +214,7 @@ impl WaspRun {
 
     fn start_command(mut command: Command, dir: &Path) -> WaspRun {
         use std::io::{BufRead, Read};
-        let mut child = command
-            .current_dir(dir)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
+        let mut child = command.current_dir(dir).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::piped()).spawn().unwrap();
         let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
         let mut seen = String::new();
         let url = loop {
@@ -285,29 +228,18 @@ impl WaspRun {
                 break url.to_owned();
             }
         };
-        let address = url
-            .split_once("://")
-            .map_or(url.as_str(), |(_, a)| a)
-            .to_owned();
+        let address = url.split_once("://").map_or(url.as_str(), |(_, a)| a).to_owned();
         let rest = std::thread::spawn(move || {
             let mut text = seen;
             let _ = stderr.read_to_string(&mut text);
             text
         });
-        WaspRun {
-            child,
-            address,
-            url,
-            stderr: Some(rest),
-        }
+        WaspRun { child, address, url, stderr: Some(rest) }
     }
 
     /// Sends `signal` (e.g. `-HUP`, `-TERM`) to the process.
     pub fn signal(&self, signal: &str) {
-        let sent = Command::new("kill")
-            .args([signal, &self.child.id().to_string()])
-            .status()
-            .unwrap();
+        let sent = Command::new("kill").args([signal, &self.child.id().to_string()]).status().unwrap();
         assert!(sent.success(), "kill {signal}");
     }
 
@@ -338,10 +270,7 @@ impl Drop for WaspRun {
 
 /// The repository's root (the parent of `tests/`).
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("tests/ has a parent")
-        .to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ has a parent").to_path_buf()
 }
 
 /// Whether this is a CI run (`CI=true`): tests that need something the
@@ -355,17 +284,11 @@ pub fn in_ci() -> bool {
 /// is missing: under `CI=true` the test fails; otherwise it is skipped with
 /// the reason printed (`None`).
 pub fn language_guest(lang: &str, name: &str) -> Option<PathBuf> {
-    let path = repo_root()
-        .join("target/guests")
-        .join(lang)
-        .join(format!("{name}.wasm"));
+    let path = repo_root().join("target/guests").join(lang).join(format!("{name}.wasm"));
     if path.exists() {
         return Some(path);
     }
-    let reason = format!(
-        "{} is missing: build it with `scripts/build-guests.sh` (scripts/test.sh does)",
-        path.display()
-    );
+    let reason = format!("{} is missing: build it with `scripts/build-guests.sh` (scripts/test.sh does)", path.display());
     assert!(!in_ci(), "{reason}");
     eprintln!("skipped: {reason}");
     None
@@ -386,16 +309,9 @@ pub fn figure(line: &str) {
     println!("{line}");
     if let Some(path) = std::env::var_os("WASP_FIGURES") {
         use std::io::Write;
-        let written = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .and_then(|mut f| writeln!(f, "{line}"));
+        let written = std::fs::OpenOptions::new().create(true).append(true).open(&path).and_then(|mut f| writeln!(f, "{line}"));
         if let Err(e) = written {
-            eprintln!(
-                "cannot append to WASP_FIGURES {}: {e}",
-                std::path::Path::new(&path).display()
-            );
+            eprintln!("cannot append to WASP_FIGURES {}: {e}", std::path::Path::new(&path).display());
         }
     }
 }
@@ -420,34 +336,22 @@ impl SmallDisk {
             .status()
             .is_ok_and(|s| s.success());
         if !ok {
-            assert!(
-                !in_ci(),
-                "CI runs as root and must be able to mount a tmpfs for the disk-full tests"
-            );
+            assert!(!in_ci(), "CI runs as root and must be able to mount a tmpfs for the disk-full tests");
             eprintln!("skipping: cannot mount a tmpfs here (not root?)");
             return None;
         }
-        Some(SmallDisk {
-            path: path.to_owned(),
-        })
+        Some(SmallDisk { path: path.to_owned() })
     }
 
     /// Gives it more room (`remount,size=`).
     pub fn grow(&self, size: &str) {
-        let status = std::process::Command::new("mount")
-            .args(["-o", &format!("remount,size={size}")])
-            .arg(&self.path)
-            .status()
-            .unwrap();
+        let status = std::process::Command::new("mount").args(["-o", &format!("remount,size={size}")]).arg(&self.path).status().unwrap();
         assert!(status.success(), "remount {}", self.path.display());
     }
 }
 
 impl Drop for SmallDisk {
     fn drop(&mut self) {
-        let _ = std::process::Command::new("umount")
-            .arg("-l")
-            .arg(&self.path)
-            .status();
+        let _ = std::process::Command::new("umount").arg("-l").arg(&self.path).status();
     }
 }

@@ -35,10 +35,7 @@ pub(crate) fn current_sequence() -> Option<u64> {
     CURRENT.with(Cell::get)
 }
 
-fn init_instance<T: 'static>(
-    build: impl FnOnce(Config) -> Result<T, String>,
-    config: String,
-) -> Result<(), String> {
+fn init_instance<T: 'static>(build: impl FnOnce(Config) -> Result<T, String>, config: String) -> Result<(), String> {
     let value = build(Config::parse(config)?)?;
     INSTANCE.with(|slot| *slot.borrow_mut() = Some(Box::new(value)));
     Ok(())

@@ -12,9 +12,7 @@ use crate::__private::{bindings::wasp::handler as wit, current_sequence};
 /// called outside `handle`.
 pub fn emit(output: &str, data: impl AsRef<[u8]>) -> Result<(), String> {
     let Some(sequence) = current_sequence() else {
-        return Err(format!(
-            "emit to `{output}` outside of `handle`: records belong to an event"
-        ));
+        return Err(format!("emit to `{output}` outside of `handle`: records belong to an event"));
     };
     wit::output::emit(sequence, output, data.as_ref())
 }
@@ -67,9 +65,7 @@ pub mod state {
 
     /// The `u64` stored under `key` (0 when absent or not 8 bytes).
     pub fn get_u64(key: &str) -> u64 {
-        get(key)
-            .and_then(|v| <[u8; 8]>::try_from(v.as_slice()).ok())
-            .map_or(0, u64::from_le_bytes)
+        get(key).and_then(|v| <[u8; 8]>::try_from(v.as_slice()).ok()).map_or(0, u64::from_le_bytes)
     }
 
     /// Stores a `u64` under `key`.

@@ -50,9 +50,7 @@ impl<'a> Doc<'a> {
     /// but not an object is accepted (its lookups walk the text).
     pub fn parse(text: &'a str) -> Result<Self, String> {
         let mut de = serde_json::Deserializer::from_str(text);
-        let members = de
-            .deserialize_any(Members)
-            .map_err(|e| format!("event is not JSON: {e}"))?;
+        let members = de.deserialize_any(Members).map_err(|e| format!("event is not JSON: {e}"))?;
         de.end().map_err(|e| format!("event is not JSON: {e}"))?;
         Ok(Doc { text, members })
     }
@@ -66,11 +64,7 @@ impl<'a> Doc<'a> {
     /// as `serde_json::Value` keeps it).
     pub fn get(&self, key: &str) -> Option<&'a RawValue> {
         match &self.members {
-            Some(members) => members
-                .iter()
-                .rev()
-                .find(|(k, _)| k == key)
-                .map(|(_, v)| *v),
+            Some(members) => members.iter().rev().find(|(k, _)| k == key).map(|(_, v)| *v),
             None => None,
         }
     }
@@ -116,21 +110,11 @@ impl Pointer {
     /// Parses `/a/b~1c/0` into `a`, `b/c`, `0`.
     pub fn parse(text: &str) -> Self {
         if text.is_empty() {
-            return Pointer {
-                tokens: None,
-                invalid: false,
-            };
+            return Pointer { tokens: None, invalid: false };
         }
         let invalid = !text.starts_with('/');
-        let tokens = text
-            .split('/')
-            .skip(1)
-            .map(|t| t.replace("~1", "/").replace("~0", "~"))
-            .collect();
-        Pointer {
-            tokens: Some(tokens),
-            invalid,
-        }
+        let tokens = text.split('/').skip(1).map(|t| t.replace("~1", "/").replace("~0", "~")).collect();
+        Pointer { tokens: Some(tokens), invalid }
     }
 }
 
@@ -320,9 +304,7 @@ pub fn push_canonical(out: &mut String, value: &RawValue) {
         Some(b't' | b'f' | b'n') => true,
         Some(b'0'..=b'9') => {
             // A u64 written without a leading zero: as `Value` writes it.
-            text.len() < 20
-                && text.bytes().all(|b| b.is_ascii_digit())
-                && (text == "0" || !text.starts_with('0'))
+            text.len() < 20 && text.bytes().all(|b| b.is_ascii_digit()) && (text == "0" || !text.starts_with('0'))
         }
         _ => false,
     };

@@ -120,10 +120,7 @@ mod tests {
         };
         for copy in ["world/wasp.wit", "macros/world/wasp.wit"] {
             let text = std::fs::read_to_string(root.join(copy)).unwrap();
-            assert!(
-                text == host,
-                "guest-sdk/{copy} differs from wit/wasp.wit: copy it over (cp wit/wasp.wit guest-sdk/{copy})"
-            );
+            assert!(text == host, "guest-sdk/{copy} differs from wit/wasp.wit: copy it over (cp wit/wasp.wit guest-sdk/{copy})");
         }
     }
 }

@@ -14,9 +14,7 @@
 //! ```
 
 /// English month abbreviations, January first.
-pub const MONTHS: [&str; 12] = [
-    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-];
+pub const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
 
 /// English weekday abbreviations, Monday first (index of [`Utc::weekday`]).
 pub const WEEKDAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
@@ -51,45 +49,16 @@ pub fn parse_millis(ts: &str) -> Option<i64> {
     let b = ts.as_bytes();
     let num = |r: std::ops::Range<usize>| -> Option<i64> {
         let s = ts.get(r)?;
-        if s.bytes().all(|c| c.is_ascii_digit()) {
-            s.parse().ok()
-        } else {
-            None
-        }
+        if s.bytes().all(|c| c.is_ascii_digit()) { s.parse().ok() } else { None }
     };
-    if b.len() < 20
-        || b[4] != b'-'
-        || b[7] != b'-'
-        || !matches!(b[10], b'T' | b't' | b' ')
-        || b[13] != b':'
-        || b[16] != b':'
-    {
+    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') || b[13] != b':' || b[16] != b':' {
         return None;
     }
     let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
     let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
     let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
-    let month_days = [
-        31,
-        if leap { 29 } else { 28 },
-        31,
-        30,
-        31,
-        30,
-        31,
-        31,
-        30,
-        31,
-        30,
-        31,
-    ];
-    if !(1..=12).contains(&month)
-        || day < 1
-        || day > month_days[(month - 1) as usize]
-        || hour > 23
-        || minute > 59
-        || second > 60
-    {
+    let month_days = [31, if leap { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+    if !(1..=12).contains(&month) || day < 1 || day > month_days[(month - 1) as usize] || hour > 23 || minute > 59 || second > 60 {
         return None;
     }
     let mut i = 19;
@@ -118,8 +87,7 @@ pub fn parse_millis(ts: &str) -> Option<i64> {
         }
         _ => return None,
     };
-    let seconds = days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second
-        - offset_minutes * 60;
+    let seconds = days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second - offset_minutes * 60;
     Some(seconds * 1000 + millis)
 }
 
@@ -145,10 +113,7 @@ pub fn utc(ms: i64) -> Utc {
 /// always milliseconds).
 pub fn format_millis(ms: i64) -> String {
     let t = utc(ms);
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
-        t.year, t.month, t.day, t.hour, t.minute, t.second, t.millis
-    )
+    format!("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", t.year, t.month, t.day, t.hour, t.minute, t.second, t.millis)
 }
 
 /// Days since 1970-01-01 (H. Hinnant's algorithm).
@@ -181,49 +146,19 @@ mod tests {
 
     #[test]
     fn timestamps_round_trip_and_offsets_convert_to_utc() {
-        for ts in [
-            "1970-01-01T00:00:00.000Z",
-            "2026-11-22T06:00:00.250Z",
-            "2000-02-29T23:59:59.999Z",
-            "1969-12-31T23:59:59.500Z",
-        ] {
+        for ts in ["1970-01-01T00:00:00.000Z", "2026-11-22T06:00:00.250Z", "2000-02-29T23:59:59.999Z", "1969-12-31T23:59:59.500Z"] {
             assert_eq!(format_millis(parse_millis(ts).unwrap()), ts);
         }
-        assert_eq!(
-            parse_millis("2007-05-23T16:47:58+02:00"),
-            parse_millis("2007-05-23T14:47:58Z")
-        );
-        assert_eq!(
-            parse_millis("2026-11-22 06:00:00.1234Z"),
-            parse_millis("2026-11-22T06:00:00.123Z")
-        );
-        assert_eq!(
-            parse_millis("2026-11-22T04:44:00.Z"),
-            parse_millis("2026-11-22T04:44:00Z")
-        );
+        assert_eq!(parse_millis("2007-05-23T16:47:58+02:00"), parse_millis("2007-05-23T14:47:58Z"));
+        assert_eq!(parse_millis("2026-11-22 06:00:00.1234Z"), parse_millis("2026-11-22T06:00:00.123Z"));
+        assert_eq!(parse_millis("2026-11-22T04:44:00.Z"), parse_millis("2026-11-22T04:44:00Z"));
         let t = utc(parse_millis("2007-05-23T14:47:58Z").unwrap());
-        assert_eq!(
-            (
-                t.year,
-                t.month,
-                t.day,
-                WEEKDAYS[t.weekday],
-                MONTHS[t.month as usize - 1]
-            ),
-            (2007, 5, 23, "Wed", "May")
-        );
+        assert_eq!((t.year, t.month, t.day, WEEKDAYS[t.weekday], MONTHS[t.month as usize - 1]), (2007, 5, 23, "Wed", "May"));
     }
 
     #[test]
     fn what_is_not_a_timestamp_is_none() {
-        for ts in [
-            "",
-            "2026-11-22",
-            "2026-11-22T06:00:00",
-            "2026-02-30T00:00:00Z",
-            "2026-11-22T06:00:00Z junk",
-            "2026-13-01T00:00:00Z",
-        ] {
+        for ts in ["", "2026-11-22", "2026-11-22T06:00:00", "2026-02-30T00:00:00Z", "2026-11-22T06:00:00Z junk", "2026-13-01T00:00:00Z"] {
             assert_eq!(parse_millis(ts), None, "{ts:?}");
         }
     }

@@ -115,35 +115,19 @@ impl FaultRecord {
 
     /// The record of an `err` the guest returned for the event.
     pub fn guest_error(error: &crate::engine::GuestError) -> Self {
-        FaultRecord {
-            truncated_bytes: error.truncated_bytes,
-            ..FaultRecord::plain(FaultKind::GuestError, error.message.clone())
-        }
+        FaultRecord { truncated_bytes: error.truncated_bytes, ..FaultRecord::plain(FaultKind::GuestError, error.message.clone()) }
     }
 
     /// A record without a call behind it (a guest error, an output failure).
     pub fn plain(kind: FaultKind, message: impl Into<String>) -> Self {
-        FaultRecord {
-            kind,
-            message: message.into(),
-            trap_code: None,
-            fuel_used: 0,
-            peak_memory: 0,
-            truncated_bytes: 0,
-        }
+        FaultRecord { kind, message: message.into(), trap_code: None, fuel_used: 0, peak_memory: 0, truncated_bytes: 0 }
     }
 }
 
 impl DeadLetter {
     /// This dead letter after another failed attempt, by `version`.
     pub fn failed_again(&self, fault: FaultRecord, version: &str) -> DeadLetter {
-        DeadLetter {
-            version: version.to_owned(),
-            time: now_rfc3339(),
-            attempts: self.attempts + 1,
-            fault,
-            ..self.clone()
-        }
+        DeadLetter { version: version.to_owned(), time: now_rfc3339(), attempts: self.attempts + 1, fault, ..self.clone() }
     }
 
     /// Rebuilds the event for a replay (`Err` only if the file was edited
@@ -193,9 +177,7 @@ static COUNTER: AtomicU64 = AtomicU64::new(0);
 impl DeadLetterStore {
     /// The store of `data_dir` (created on first write).
     pub fn new(data_dir: &Path) -> Self {
-        DeadLetterStore {
-            root: data_dir.join("dead-letters"),
-        }
+        DeadLetterStore { root: data_dir.join("dead-letters") }
     }
 
     /// Where the store lives.
@@ -212,10 +194,7 @@ impl DeadLetterStore {
 
     /// A new dead letter for `event`, failed in `handler`.
     pub fn letter(handler: &HandlerRef<'_>, event: &HostEvent, fault: FaultRecord) -> DeadLetter {
-        let micros = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_micros())
-            .unwrap_or(0);
+        let micros = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_micros()).unwrap_or(0);
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
         DeadLetter {
             id: format!("{micros:016}-{n:06}-{}", std::process::id()),
@@ -228,8 +207,7 @@ impl DeadLetterStore {
                 id: event.id.clone(),
                 topic: event.topic.clone(),
                 sequence: event.sequence,
-                document: serde_json::from_str(&event.json)
-                    .unwrap_or(serde_json::Value::String(event.json.clone())),
+                document: serde_json::from_str(&event.json).unwrap_or(serde_json::Value::String(event.json.clone())),
             },
             fault,
         }
@@ -239,11 +217,7 @@ impl DeadLetterStore {
     pub fn put(&self, letter: &DeadLetter) -> Result<(), DeadLetterError> {
         let (tenant, name) = split_handler(&letter.handler);
         let text = serde_json::to_vec_pretty(letter).expect("a dead letter serializes");
-        write_durably(
-            &self.handler_dir(tenant, name),
-            &format!("{}.json", letter.id),
-            &text,
-        )
+        write_durably(&self.handler_dir(tenant, name), &format!("{}.json", letter.id), &text)
     }
 
     /// Writes the dead letters of one handler (a quarantined handler's
@@ -297,12 +271,7 @@ impl DeadLetterStore {
             };
             let mut bundles = Vec::new();
             for entry in entries {
-                let path = entry
-                    .map_err(|source| DeadLetterError::Io {
-                        path: dir.clone(),
-                        source,
-                    })?
-                    .path();
+                let path = entry.map_err(|source| DeadLetterError::Io { path: dir.clone(), source })?.path();
                 if path.extension().is_some_and(|e| e == "json") {
                     letters.push(read_letter(&path)?);
                 } else if path.extension().is_some_and(|e| e == BUNDLE_EXTENSION) {
@@ -311,8 +280,7 @@ impl DeadLetterStore {
             }
             // A bundled letter rewritten on its own (a replay that failed
             // again) is shown once, as rewritten.
-            let single: std::collections::HashSet<String> =
-                letters.iter().map(|l| l.id.clone()).collect();
+            let single: std::collections::HashSet<String> = letters.iter().map(|l| l.id.clone()).collect();
             for path in bundles {
                 let (left, all) = read_bundle(&path)?;
                 if left.is_empty() && all > 0 {
@@ -331,10 +299,7 @@ impl DeadLetterStore {
 
     /// The dead letter with this id.
     pub fn get(&self, id: &str) -> Result<DeadLetter, DeadLetterError> {
-        self.list(None)?
-            .into_iter()
-            .find(|l| l.id == id)
-            .ok_or_else(|| DeadLetterError::NotFound(id.to_owned()))
+        self.list(None)?.into_iter().find(|l| l.id == id).ok_or_else(|| DeadLetterError::NotFound(id.to_owned()))
     }
 
     /// Removes a dead letter (after its event was delivered). A bundled
@@ -357,22 +322,11 @@ impl DeadLetterStore {
                 .create(true)
                 .append(true)
                 .open(&removed)
-                .and_then(|mut f| {
-                    f.write_all(format!("{}\n", letter.id).as_bytes())
-                        .and_then(|()| f.sync_data())
-                })
-                .map_err(|source| DeadLetterError::Io {
-                    path: removed,
-                    source,
-                });
+                .and_then(|mut f| f.write_all(format!("{}\n", letter.id).as_bytes()).and_then(|()| f.sync_data()))
+                .map_err(|source| DeadLetterError::Io { path: removed, source });
         }
-        std::fs::remove_file(&path).map_err(|source| DeadLetterError::Io {
-            path: path.clone(),
-            source,
-        })?;
-        std::fs::File::open(&dir)
-            .and_then(|d| d.sync_all())
-            .map_err(|source| DeadLetterError::Io { path: dir, source })
+        std::fs::remove_file(&path).map_err(|source| DeadLetterError::Io { path: path.clone(), source })?;
+        std::fs::File::open(&dir).and_then(|d| d.sync_all()).map_err(|source| DeadLetterError::Io { path: dir, source })
     }
 }
 
@@ -399,12 +353,7 @@ fn subdirs(dir: &Path) -> Result<Vec<PathBuf>, DeadLetterError> {
         Ok(entries) => {
             let mut dirs = Vec::new();
             for entry in entries {
-                let path = entry
-                    .map_err(|source| DeadLetterError::Io {
-                        path: dir.to_owned(),
-                        source,
-                    })?
-                    .path();
+                let path = entry.map_err(|source| DeadLetterError::Io { path: dir.to_owned(), source })?.path();
                 if path.is_dir() {
                     dirs.push(path);
                 }
@@ -413,10 +362,7 @@ fn subdirs(dir: &Path) -> Result<Vec<PathBuf>, DeadLetterError> {
             Ok(dirs)
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
-        Err(source) => Err(DeadLetterError::Io {
-            path: dir.to_owned(),
-            source,
-        }),
+        Err(source) => Err(DeadLetterError::Io { path: dir.to_owned(), source }),
     }
 }
 
@@ -438,9 +384,7 @@ fn write_durably(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), DeadLetterE
         file.sync_data().map_err(io(&tmp))?;
     }
     std::fs::rename(&tmp, &path).map_err(io(&path))?;
-    std::fs::File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(io(dir))
+    std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(io(dir))
 }
 
 /// Separates a bundle's id from a letter's number in it.
@@ -452,20 +396,14 @@ const REMOVED_EXTENSION: &str = "removed";
 
 /// The letters of a bundle not removed since, and how many it holds.
 fn read_bundle(path: &Path) -> Result<(Vec<DeadLetter>, usize), DeadLetterError> {
-    let io = |source| DeadLetterError::Io {
-        path: path.to_owned(),
-        source,
-    };
+    let io = |source| DeadLetterError::Io { path: path.to_owned(), source };
     let text = std::fs::read_to_string(path).map_err(io)?;
     let removed_path = path.with_extension(REMOVED_EXTENSION);
     let removed = match std::fs::read_to_string(&removed_path) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
         Err(source) => {
-            return Err(DeadLetterError::Io {
-                path: removed_path,
-                source,
-            });
+            return Err(DeadLetterError::Io { path: removed_path, source });
         }
     };
     let removed: std::collections::HashSet<&str> = removed.lines().collect();
@@ -473,11 +411,8 @@ fn read_bundle(path: &Path) -> Result<(Vec<DeadLetter>, usize), DeadLetterError>
     let mut all = 0;
     for (n, line) in text.lines().enumerate() {
         all += 1;
-        let letter: DeadLetter =
-            serde_json::from_str(line).map_err(|e| DeadLetterError::Corrupt {
-                path: path.to_owned(),
-                message: format!("line {}: {e}", n + 1),
-            })?;
+        let letter: DeadLetter = serde_json::from_str(line)
+            .map_err(|e| DeadLetterError::Corrupt { path: path.to_owned(), message: format!("line {}: {e}", n + 1) })?;
         if !removed.contains(letter.id.as_str()) {
             left.push(letter);
         }
@@ -486,14 +421,8 @@ fn read_bundle(path: &Path) -> Result<(Vec<DeadLetter>, usize), DeadLetterError>
 }
 
 fn read_letter(path: &Path) -> Result<DeadLetter, DeadLetterError> {
-    let text = std::fs::read(path).map_err(|source| DeadLetterError::Io {
-        path: path.to_owned(),
-        source,
-    })?;
-    serde_json::from_slice(&text).map_err(|e| DeadLetterError::Corrupt {
-        path: path.to_owned(),
-        message: e.to_string(),
-    })
+    let text = std::fs::read(path).map_err(|source| DeadLetterError::Io { path: path.to_owned(), source })?;
+    serde_json::from_slice(&text).map_err(|e| DeadLetterError::Corrupt { path: path.to_owned(), message: e.to_string() })
 }
 
 fn now_rfc3339() -> String {
@@ -507,10 +436,7 @@ mod tests {
     fn event(id: &str, seq: u64) -> HostEvent {
         let mut e = HostEvent::from_document(
             "access",
-            serde_json::json!({"_id": id, "timestamp": "2026-11-22T00:00:00Z", "x": 1})
-                .as_object()
-                .unwrap()
-                .clone(),
+            serde_json::json!({"_id": id, "timestamp": "2026-11-22T00:00:00Z", "x": 1}).as_object().unwrap().clone(),
             1 << 20,
         )
         .unwrap();
@@ -522,25 +448,11 @@ mod tests {
     fn a_bundle_lists_replays_and_removes_like_single_letters() {
         let dir = tempfile::tempdir().unwrap();
         let store = DeadLetterStore::new(dir.path());
-        let h = HandlerRef {
-            name: "h",
-            tenant: None,
-            version: "v1",
-        };
-        let single = DeadLetterStore::letter(
-            &h,
-            &event("a", 1),
-            FaultRecord::plain(FaultKind::Trap, "boom"),
-        );
+        let h = HandlerRef { name: "h", tenant: None, version: "v1" };
+        let single = DeadLetterStore::letter(&h, &event("a", 1), FaultRecord::plain(FaultKind::Trap, "boom"));
         store.put(&single).unwrap();
         let mut bundle: Vec<DeadLetter> = (2..5)
-            .map(|n| {
-                DeadLetterStore::letter(
-                    &h,
-                    &event(&format!("q{n}"), n),
-                    FaultRecord::plain(FaultKind::Quarantined, "waiting"),
-                )
-            })
+            .map(|n| DeadLetterStore::letter(&h, &event(&format!("q{n}"), n), FaultRecord::plain(FaultKind::Quarantined, "waiting")))
             .collect();
         store.put_many(&mut bundle).unwrap();
         assert!(bundle[1].id.ends_with("+000001"), "{}", bundle[1].id);
@@ -548,20 +460,9 @@ mod tests {
             .unwrap()
             .map(|e| e.unwrap().file_name().into_string().unwrap())
             .collect();
-        assert_eq!(
-            files.len(),
-            2,
-            "one file for the single letter, one for the bundle: {files:?}"
-        );
+        assert_eq!(files.len(), 2, "one file for the single letter, one for the bundle: {files:?}");
         let listed = store.list(Some("h")).unwrap();
-        assert_eq!(
-            listed
-                .iter()
-                .map(|l| l.event.id.as_str())
-                .collect::<Vec<_>>(),
-            ["a", "q2", "q3", "q4"],
-            "in creation order"
-        );
+        assert_eq!(listed.iter().map(|l| l.event.id.as_str()).collect::<Vec<_>>(), ["a", "q2", "q3", "q4"], "in creation order");
         assert_eq!(store.get(&bundle[2].id).unwrap(), bundle[2]);
         // A replay that fails again rewrites one letter: shown once, as rewritten.
         let again = bundle[0].failed_again(FaultRecord::plain(FaultKind::Trap, "still"), "v2");
@@ -572,73 +473,31 @@ mod tests {
         // Removing (delivered now) works for each; the bundle goes with its last letter.
         store.remove(&again).unwrap();
         store.remove(&bundle[1]).unwrap();
-        assert_eq!(
-            store
-                .list(Some("h"))
-                .unwrap()
-                .iter()
-                .map(|l| l.event.id.as_str())
-                .collect::<Vec<_>>(),
-            ["a", "q4"]
-        );
+        assert_eq!(store.list(Some("h")).unwrap().iter().map(|l| l.event.id.as_str()).collect::<Vec<_>>(), ["a", "q4"]);
         store.remove(&bundle[2]).unwrap();
         assert_eq!(store.list(Some("h")).unwrap().len(), 1);
         let files: Vec<String> = std::fs::read_dir(dir.path().join("dead-letters/handlers/h"))
             .unwrap()
             .map(|e| e.unwrap().file_name().into_string().unwrap())
             .collect();
-        assert_eq!(
-            files,
-            [format!("{}.json", single.id)],
-            "the emptied bundle and its list are gone"
-        );
+        assert_eq!(files, [format!("{}.json", single.id)], "the emptied bundle and its list are gone");
     }
 
     #[test]
     fn put_list_get_remove_round_trip_in_order() {
         let dir = tempfile::tempdir().unwrap();
         let store = DeadLetterStore::new(dir.path());
-        let top = HandlerRef {
-            name: "h",
-            tenant: None,
-            version: "abc",
-        };
-        let acme = HandlerRef {
-            name: "acme/h",
-            tenant: Some("acme"),
-            version: "def",
-        };
-        let a = DeadLetterStore::letter(
-            &top,
-            &event("a", 1),
-            FaultRecord::plain(FaultKind::Trap, "boom"),
-        );
-        let b = DeadLetterStore::letter(
-            &acme,
-            &event("b", 2),
-            FaultRecord::plain(FaultKind::Fuel, "spin"),
-        );
-        let c = DeadLetterStore::letter(
-            &top,
-            &event("c", 3),
-            FaultRecord::plain(FaultKind::GuestError, "no"),
-        );
+        let top = HandlerRef { name: "h", tenant: None, version: "abc" };
+        let acme = HandlerRef { name: "acme/h", tenant: Some("acme"), version: "def" };
+        let a = DeadLetterStore::letter(&top, &event("a", 1), FaultRecord::plain(FaultKind::Trap, "boom"));
+        let b = DeadLetterStore::letter(&acme, &event("b", 2), FaultRecord::plain(FaultKind::Fuel, "spin"));
+        let c = DeadLetterStore::letter(&top, &event("c", 3), FaultRecord::plain(FaultKind::GuestError, "no"));
         for l in [&a, &b, &c] {
             store.put(l).unwrap();
         }
-        let all: Vec<_> = store
-            .list(None)
-            .unwrap()
-            .into_iter()
-            .map(|l| l.event.id)
-            .collect();
+        let all: Vec<_> = store.list(None).unwrap().into_iter().map(|l| l.event.id).collect();
         assert_eq!(all, ["a", "b", "c"]);
-        let top_only: Vec<_> = store
-            .list(Some("h"))
-            .unwrap()
-            .into_iter()
-            .map(|l| l.event.id)
-            .collect();
+        let top_only: Vec<_> = store.list(Some("h")).unwrap().into_iter().map(|l| l.event.id).collect();
         assert_eq!(top_only, ["a", "c"]);
         let got = store.get(&b.id).unwrap();
         assert_eq!(got, b);
@@ -647,10 +506,7 @@ mod tests {
         assert_eq!(replayed.tenant.as_deref(), Some("acme"));
         assert_eq!((replayed.json, replayed.sequence), (event("b", 2).json, 2));
         store.remove(&a).unwrap();
-        assert!(matches!(
-            store.get(&a.id),
-            Err(DeadLetterError::NotFound(_))
-        ));
+        assert!(matches!(store.get(&a.id), Err(DeadLetterError::NotFound(_))));
         assert_eq!(store.list(Some("h")).unwrap().len(), 1);
     }
 
@@ -662,9 +518,6 @@ mod tests {
         std::fs::create_dir_all(&handler_dir).unwrap();
         std::fs::write(handler_dir.join("x.json"), b"{not json").unwrap();
         let err = store.list(None).unwrap_err().to_string();
-        assert!(
-            err.contains("x.json") && err.contains("not readable"),
-            "{err}"
-        );
+        assert!(err.contains("x.json") && err.contains("not readable"), "{err}");
     }
 }

@@ -3,7 +3,6 @@
 
 use serde_json::{Map, Value};
 
-
 /// Default maximum size of one event's JSON text.
 pub const DEFAULT_MAX_EVENT_BYTES: usize = 1 << 20;
 
@@ -50,9 +49,7 @@ pub enum PublishError {
         field: String,
     },
     /// `timestamp` is not an ISO-8601 UTC date and time.
-    #[error(
-        "event field `timestamp` must be an ISO-8601 UTC date and time such as `2026-11-22T06:00:00Z`, found `{found}`"
-    )]
+    #[error("event field `timestamp` must be an ISO-8601 UTC date and time such as `2026-11-22T06:00:00Z`, found `{found}`")]
     InvalidTimestamp {
         /// What was given.
         found: String,
@@ -78,9 +75,7 @@ pub enum PublishError {
     ShuttingDown,
     /// The journal is at its bound (`wasp.journal.maxEvents`/`maxBytes`)
     /// and its overflow policy refused the event: handlers are behind.
-    #[error(
-        "the journal is full ({max_events} events or {max_bytes} bytes waiting for handlers): retry later"
-    )]
+    #[error("the journal is full ({max_events} events or {max_bytes} bytes waiting for handlers): retry later")]
     Overloaded {
         /// `maxEvents`.
         max_events: usize,
@@ -169,14 +164,9 @@ impl IntoEvent for &Value {
 impl IntoEvent for &str {
     fn into_document(self, max_bytes: usize) -> Result<Map<String, Value>, PublishError> {
         if self.len() > max_bytes {
-            return Err(PublishError::TooLarge {
-                size: self.len(),
-                max: max_bytes,
-            });
+            return Err(PublishError::TooLarge { size: self.len(), max: max_bytes });
         }
-        serde_json::from_str::<Value>(self)
-            .map_err(|e| PublishError::InvalidJson(e.to_string()))?
-            .into_document(max_bytes)
+        serde_json::from_str::<Value>(self).map_err(|e| PublishError::InvalidJson(e.to_string()))?.into_document(max_bytes)
     }
 }
 
@@ -207,60 +197,32 @@ pub fn json_type(value: &Value) -> &'static str {
 /// Checks the fields every event must carry, the timestamp's form (ISO-8601
 /// UTC, when `timestamp` is a required field, as ForgeRock requires) and the
 /// nesting depth (the schema check is separate).
-pub fn check_basics(
-    doc: &Map<String, Value>,
-    required: &[String],
-    max_depth: usize,
-) -> Result<(), PublishError> {
+pub fn check_basics(doc: &Map<String, Value>, required: &[String], max_depth: usize) -> Result<(), PublishError> {
     for field in required {
         match doc.get(field) {
             None | Some(Value::Null) => {
-                return Err(PublishError::MissingField {
-                    field: field.clone(),
-                });
+                return Err(PublishError::MissingField { field: field.clone() });
             }
             Some(Value::String(s)) if s.is_empty() => {
-                return Err(PublishError::MissingField {
-                    field: field.clone(),
-                });
+                return Err(PublishError::MissingField { field: field.clone() });
             }
             _ => {}
         }
     }
-    if let (true, Some(Value::String(ts))) = (
-        required.iter().any(|f| f == "timestamp"),
-        doc.get("timestamp"),
-    ) {
+    if let (true, Some(Value::String(ts))) = (required.iter().any(|f| f == "timestamp"), doc.get("timestamp")) {
         let utc = ts.strip_suffix("+00:00").map(|t| format!("{t}Z"));
         if humantime::parse_rfc3339(utc.as_deref().unwrap_or(ts)).is_err() {
             return Err(PublishError::InvalidTimestamp { found: ts.clone() });
         }
     }
-    fn depth(
-        value: &Value,
-        pointer: &mut String,
-        level: usize,
-        max: usize,
-    ) -> Result<(), PublishError> {
+    fn depth(value: &Value, pointer: &mut String, level: usize, max: usize) -> Result<(), PublishError> {
         let children: Box<dyn Iterator<Item = (String, &Value)>> = match value {
-            Value::Object(map) => Box::new(
-                map.iter()
-                    .map(|(k, v)| (k.replace('~', "~0").replace('/', "~1"), v)),
-            ),
-            Value::Array(items) => {
-                Box::new(items.iter().enumerate().map(|(i, v)| (i.to_string(), v)))
-            }
+            Value::Object(map) => Box::new(map.iter().map(|(k, v)| (k.replace('~', "~0").replace('/', "~1"), v))),
+            Value::Array(items) => Box::new(items.iter().enumerate().map(|(i, v)| (i.to_string(), v))),
             _ => return Ok(()),
         };
         if level > max {
-            return Err(PublishError::TooDeep {
-                pointer: if pointer.is_empty() {
-                    "/".into()
-                } else {
-                    pointer.clone()
-                },
-                max,
-            });
+            return Err(PublishError::TooDeep { pointer: if pointer.is_empty() { "/".into() } else { pointer.clone() }, max });
         }
         for (key, child) in children {
             let len = pointer.len();
@@ -293,11 +255,7 @@ pub fn check_basics(
 impl HostEvent {
     /// Validates a document for `topic`: `_id` is generated when absent,
     /// `timestamp` is set to now when absent; both must be strings.
-    pub fn from_document(
-        topic: &str,
-        mut doc: Map<String, Value>,
-        max_bytes: usize,
-    ) -> Result<Self, PublishError> {
+    pub fn from_document(topic: &str, mut doc: Map<String, Value>, max_bytes: usize) -> Result<Self, PublishError> {
         let id = match doc.get("_id") {
             None => {
                 let id = uuid::Uuid::new_v4().to_string();
@@ -306,59 +264,29 @@ impl HostEvent {
             }
             Some(Value::String(s)) if !s.is_empty() => s.clone(),
             Some(Value::String(_)) => {
-                return Err(PublishError::InvalidField {
-                    field: "_id",
-                    expected: "a non-empty string",
-                    found: "an empty string",
-                });
+                return Err(PublishError::InvalidField { field: "_id", expected: "a non-empty string", found: "an empty string" });
             }
             Some(other) => {
-                return Err(PublishError::InvalidField {
-                    field: "_id",
-                    expected: "a string",
-                    found: json_type(other),
-                });
+                return Err(PublishError::InvalidField { field: "_id", expected: "a string", found: json_type(other) });
             }
         };
         let timestamp = match doc.get("timestamp") {
             None => {
-                let now =
-                    humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string();
+                let now = humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string();
                 doc.insert("timestamp".into(), Value::String(now.clone()));
                 now
             }
             Some(Value::String(s)) => s.clone(),
             Some(other) => {
-                return Err(PublishError::InvalidField {
-                    field: "timestamp",
-                    expected: "a string",
-                    found: json_type(other),
-                });
+                return Err(PublishError::InvalidField { field: "timestamp", expected: "a string", found: json_type(other) });
             }
         };
         let text_field = |name: &str| doc.get(name).and_then(Value::as_str).map(str::to_owned);
-        let (event_name, transaction_id, user_id) = (
-            text_field("eventName"),
-            text_field("transactionId"),
-            text_field("userId"),
-        );
+        let (event_name, transaction_id, user_id) = (text_field("eventName"), text_field("transactionId"), text_field("userId"));
         let json = Value::Object(doc).to_string();
         if json.len() > max_bytes {
-            return Err(PublishError::TooLarge {
-                size: json.len(),
-                max: max_bytes,
-            });
+            return Err(PublishError::TooLarge { size: json.len(), max: max_bytes });
         }
-        Ok(HostEvent {
-            id,
-            topic: topic.to_owned(),
-            sequence: 0,
-            tenant: None,
-            timestamp,
-            event_name,
-            transaction_id,
-            user_id,
-            json,
-        })
+        Ok(HostEvent { id, topic: topic.to_owned(), sequence: 0, tenant: None, timestamp, event_name, transaction_id, user_id, json })
     }
 }

@@ -40,6 +40,6 @@ pub use delivery::{HandlerState, HandlerSummary, OutputSummary};
 pub use event::{IntoEvent, PublishError};
 pub use replay::{ReplayError, ReplayReport, replay};
 pub use service::{
-    ActionError, AuditService, Backlog, BuildError, HandlerLag, Receipt, RefusedChange,
-    ReloadReport, StreamBacklog, Summary, TenantSummary, Watcher,
+    ActionError, AuditService, Backlog, BuildError, HandlerLag, Receipt, RefusedChange, ReloadReport, StreamBacklog, Summary,
+    TenantSummary, Watcher,
 };

@@ -19,10 +19,7 @@ pub struct TokenBucket {
 impl TokenBucket {
     /// A full bucket refilled at `per_second`.
     pub fn new(per_second: u64) -> Self {
-        TokenBucket {
-            rate: per_second as f64,
-            state: Mutex::new((per_second as f64, Instant::now())),
-        }
+        TokenBucket { rate: per_second as f64, state: Mutex::new((per_second as f64, Instant::now())) }
     }
 
     fn refill(&self, state: &mut (f64, Instant)) {
@@ -55,11 +52,7 @@ impl TokenBucket {
         let wait = {
             let mut state = self.state.lock().unwrap();
             self.refill(&mut state);
-            if state.0 >= 0.0 {
-                Duration::ZERO
-            } else {
-                Duration::from_secs_f64(-state.0 / self.rate)
-            }
+            if state.0 >= 0.0 { Duration::ZERO } else { Duration::from_secs_f64(-state.0 / self.rate) }
         };
         if !wait.is_zero() {
             std::thread::sleep(wait);
@@ -84,10 +77,7 @@ mod tests {
         let bucket = TokenBucket::new(1000);
         bucket.charge(1050); // 50 tokens of debt: 50 ms at 1000/s
         let waited = bucket.wait_for_credit();
-        assert!(
-            waited >= Duration::from_millis(40) && waited <= Duration::from_millis(60),
-            "{waited:?}"
-        );
+        assert!(waited >= Duration::from_millis(40) && waited <= Duration::from_millis(60), "{waited:?}");
         assert_eq!(bucket.wait_for_credit(), Duration::ZERO);
     }
 }

@@ -62,24 +62,11 @@ pub struct ReplayReport {
 /// Replays the dead letters of `handler` (`name` or `tenant/name`) with the
 /// handler's live version (see [`crate::deploy`]: the last one deployed, or
 /// the configured component), or with `component` when given.
-pub fn replay(
-    config: &Config,
-    handler: &str,
-    component: Option<&Path>,
-) -> Result<ReplayReport, ReplayError> {
-    let Some(h) = config
-        .handlers
-        .iter()
-        .find(|h| h.qualified_name() == handler)
-    else {
+pub fn replay(config: &Config, handler: &str, component: Option<&Path>) -> Result<ReplayReport, ReplayError> {
+    let Some(h) = config.handlers.iter().find(|h| h.qualified_name() == handler) else {
         return Err(ReplayError::UnknownHandler {
             name: handler.to_owned(),
-            known: config
-                .handlers
-                .iter()
-                .map(|h| h.qualified_name())
-                .collect::<Vec<_>>()
-                .join(", "),
+            known: config.handlers.iter().map(|h| h.qualified_name()).collect::<Vec<_>>().join(", "),
         });
     };
     let mut h = h.clone();
@@ -87,10 +74,7 @@ pub fn replay(
         h.component = component.to_owned();
     }
     h.breaker.failures = 0;
-    let engine = WaspEngine::global().map_err(|source| BuildError::Component {
-        handler: handler.to_owned(),
-        source,
-    })?;
+    let engine = WaspEngine::global().map_err(|source| BuildError::Component { handler: handler.to_owned(), source })?;
     let store = DeadLetterStore::new(&config.data_dir);
     let (mut worker, _) = prepare(
         engine,
@@ -98,18 +82,10 @@ pub fn replay(
         &h,
         &store,
         None,
-        if component.is_none() {
-            crate::service::Versions::Live
-        } else {
-            crate::service::Versions::Configured
-        },
+        if component.is_none() { crate::service::Versions::Live } else { crate::service::Versions::Configured },
     )?;
     // The events pass the handler's filters again, as they would live.
-    worker.filters = prepare_filters(engine, config)?
-        .iter()
-        .filter(|(tenant, _)| *tenant == h.tenant)
-        .map(|(_, stage)| stage())
-        .collect();
+    worker.filters = prepare_filters(engine, config)?.iter().filter(|(tenant, _)| *tenant == h.tenant).map(|(_, stage)| stage()).collect();
     let version = worker.version.clone();
     let mut report = ReplayReport {
         handler: handler.to_owned(),
@@ -122,15 +98,8 @@ pub fn replay(
     for letter in store.list(Some(handler))? {
         report.attempted += 1;
         let result = match letter.host_event() {
-            Ok(event) => worker
-                .handle(&[Arc::new(event)])
-                .0
-                .pop()
-                .map(|(_, result)| result),
-            Err(e) => Some(EventResult::Failed(FaultRecord::plain(
-                FaultKind::Trap,
-                format!("the dead letter is no longer an event: {e}"),
-            ))),
+            Ok(event) => worker.handle(&[Arc::new(event)]).0.pop().map(|(_, result)| result),
+            Err(e) => Some(EventResult::Failed(FaultRecord::plain(FaultKind::Trap, format!("the dead letter is no longer an event: {e}")))),
         };
         match result {
             // Delivered now, or dropped by a filter that now applies.
@@ -139,10 +108,7 @@ pub fn replay(
                 report.recovered += 1;
             }
             Some(EventResult::Failed(record)) => {
-                *report
-                    .faults
-                    .entry(record.kind.as_str().to_owned())
-                    .or_default() += 1;
+                *report.faults.entry(record.kind.as_str().to_owned()).or_default() += 1;
                 store.put(&letter.failed_again(record, &version))?;
                 report.still_failing += 1;
             }

@@ -37,10 +37,7 @@ enum Broker {
 use Broker::{Amqp, Mqtt, Nats, Redis};
 
 fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
+    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
 }
 
 fn listening(port: u16) -> bool {
@@ -79,10 +76,7 @@ impl Broker {
         if listening(self.port()) {
             return Some(guard);
         }
-        let reason = format!(
-            "{self:?} does not answer on 127.0.0.1:{}: scripts/services.sh starts it",
-            self.port()
-        );
+        let reason = format!("{self:?} does not answer on 127.0.0.1:{}: scripts/services.sh starts it", self.port());
         assert!(!in_ci(), "{reason}");
         eprintln!("skipped: {reason}");
         None
@@ -91,31 +85,20 @@ impl Broker {
     /// Stops the broker with the machine's means (its state saved); the
     /// [`Outage`] starts it again when dropped, even if the test fails.
     fn stop(self) -> Outage {
-        let out = Command::new("ss")
-            .args(["-Hltnp", &format!("sport = :{}", self.port())])
-            .output()
-            .unwrap();
+        let out = Command::new("ss").args(["-Hltnp", &format!("sport = :{}", self.port())]).output().unwrap();
         let text = String::from_utf8_lossy(&out.stdout).into_owned();
-        let pid = text
-            .split("pid=")
-            .nth(1)
-            .and_then(|p| p.split(',').next())
-            .map(str::to_owned);
+        let pid = text.split("pid=").nth(1).and_then(|p| p.split(',').next()).map(str::to_owned);
         let pid = pid.unwrap_or_else(|| panic!("no process listens on {}: {text}", self.port()));
         let status = match self {
             Nats | Mqtt => Command::new("kill").args(["-TERM", &pid]).status(),
             Amqp => Command::new("rabbitmqctl").arg("stop").status(),
-            Redis => Command::new("redis-cli")
-                .args(["-p", "6379", "shutdown", "save"])
-                .status(),
+            Redis => Command::new("redis-cli").args(["-p", "6379", "shutdown", "save"]).status(),
         };
         let outage = Outage(self);
         assert!(status.is_ok_and(|s| s.success()), "stopping {self:?}");
         // Gone, not only closed: a start command finding it still running
         // (`start-stop-daemon --oknodo`) would do nothing.
-        wait_for(&format!("{self:?} (process {pid}) to exit"), || {
-            !std::path::Path::new(&format!("/proc/{pid}")).exists()
-        });
+        wait_for(&format!("{self:?} (process {pid}) to exit"), || !std::path::Path::new(&format!("/proc/{pid}")).exists());
         outage
     }
 }
@@ -146,10 +129,7 @@ impl Destination {
     /// A fresh destination; with `prepare`, the NATS stream is created (or
     /// the AMQP exchange and its queue declared) here, as an operator would.
     fn new(broker: Broker, test: &str, prepare: bool) -> Destination {
-        let d = Destination {
-            broker,
-            name: format!("wasp-{test}-{}", std::process::id()),
-        };
+        let d = Destination { broker, name: format!("wasp-{test}-{}", std::process::id()) };
         match broker {
             Nats if prepare => d.create_stream(),
             Amqp if prepare => d.declare_exchange(),
@@ -170,62 +150,37 @@ impl Destination {
     }
 
     fn create_stream(&self) {
-        let config = async_nats::jetstream::stream::Config {
-            name: self.name.clone(),
-            subjects: vec![self.subject()],
-            ..Default::default()
-        };
+        let config =
+            async_nats::jetstream::stream::Config { name: self.name.clone(), subjects: vec![self.subject()], ..Default::default() };
         runtime().block_on(async {
-            let js =
-                async_nats::jetstream::new(async_nats::connect("127.0.0.1:4222").await.unwrap());
+            let js = async_nats::jetstream::new(async_nats::connect("127.0.0.1:4222").await.unwrap());
             js.create_stream(config).await.unwrap();
         });
     }
 
     async fn amqp() -> amqprs::channel::Channel {
         use amqprs::connection::{Connection, OpenConnectionArguments};
-        let connection = Connection::open(&OpenConnectionArguments::new(
-            "127.0.0.1",
-            5672,
-            "guest",
-            "guest",
-        ))
-        .await
-        .unwrap();
+        let connection = Connection::open(&OpenConnectionArguments::new("127.0.0.1", 5672, "guest", "guest")).await.unwrap();
         let channel = connection.open_channel(None).await.unwrap();
         std::mem::forget(connection); // kept open for the channel
         channel
     }
 
     fn declare_exchange(&self) {
-        use amqprs::channel::{
-            ExchangeDeclareArguments, QueueBindArguments, QueueDeclareArguments,
-        };
+        use amqprs::channel::{ExchangeDeclareArguments, QueueBindArguments, QueueDeclareArguments};
         runtime().block_on(async {
             let channel = Self::amqp().await;
             let mut exchange = ExchangeDeclareArguments::new(&self.name, "topic");
             exchange.durable = true;
             channel.exchange_declare(exchange).await.unwrap();
-            channel
-                .queue_declare(QueueDeclareArguments::durable_client_named(&self.name))
-                .await
-                .unwrap();
-            channel
-                .queue_bind(QueueBindArguments::new(&self.name, &self.name, "#"))
-                .await
-                .unwrap();
+            channel.queue_declare(QueueDeclareArguments::durable_client_named(&self.name)).await.unwrap();
+            channel.queue_bind(QueueBindArguments::new(&self.name, &self.name, "#")).await.unwrap();
         });
     }
 
     fn redis(&self, args: &[&str]) -> wasp::outputs::redis_stream::resp::Reply {
-        let mut connection = wasp::outputs::redis_stream::resp::Connection::open(
-            "127.0.0.1:6379",
-            Duration::from_secs(10),
-        )
-        .unwrap();
-        connection
-            .command(&args.iter().map(|a| a.as_bytes()).collect::<Vec<_>>())
-            .unwrap()
+        let mut connection = wasp::outputs::redis_stream::resp::Connection::open("127.0.0.1:6379", Duration::from_secs(10)).unwrap();
+        connection.command(&args.iter().map(|a| a.as_bytes()).collect::<Vec<_>>()).unwrap()
     }
 
     /// Reads the QoS 1 messages waiting for this test's persistent MQTT
@@ -259,9 +214,7 @@ impl Destination {
         let mut subscribe = vec![0, 1];
         field(&mut subscribe, self.topic().as_bytes());
         subscribe.push(1);
-        stream
-            .write_all(&[packet(0x10, &connect), packet(0x82, &subscribe)].concat())
-            .unwrap();
+        stream.write_all(&[packet(0x10, &connect), packet(0x82, &subscribe)].concat()).unwrap();
         let mut received = Vec::new();
         let deadline = std::time::Instant::now() + Duration::from_secs(30);
         loop {
@@ -270,9 +223,7 @@ impl Destination {
             } else {
                 deadline.saturating_duration_since(std::time::Instant::now())
             };
-            stream
-                .set_read_timeout(Some(quiet.max(Duration::from_millis(1))))
-                .unwrap();
+            stream.set_read_timeout(Some(quiet.max(Duration::from_millis(1)))).unwrap();
             let mut head = [0u8; 1];
             if stream.read_exact(&mut head).is_err() {
                 break;
@@ -308,9 +259,7 @@ impl Destination {
     fn read(&self, expected: usize) -> Vec<Value> {
         let bodies: Vec<Vec<u8>> = match self.broker {
             Nats => runtime().block_on(async {
-                let js = async_nats::jetstream::new(
-                    async_nats::connect("127.0.0.1:4222").await.unwrap(),
-                );
+                let js = async_nats::jetstream::new(async_nats::connect("127.0.0.1:4222").await.unwrap());
                 let mut stream = js.get_stream(&self.name).await.unwrap();
                 let state = stream.info().await.unwrap().state.clone();
                 let mut bodies = Vec::new();
@@ -319,11 +268,7 @@ impl Destination {
                     let id = message.headers.get("Nats-Msg-Id").map(|v| v.to_string());
                     let body: Value = serde_json::from_slice(&message.payload).unwrap();
                     if let Some(event) = body.get("event") {
-                        assert_eq!(
-                            id.as_deref(),
-                            event["_id"].as_str(),
-                            "Nats-Msg-Id is the event's _id"
-                        );
+                        assert_eq!(id.as_deref(), event["_id"].as_str(), "Nats-Msg-Id is the event's _id");
                     }
                     bodies.push(message.payload.to_vec());
                 }
@@ -334,18 +279,12 @@ impl Destination {
                 use amqprs::channel::BasicGetArguments;
                 let channel = Self::amqp().await;
                 let mut bodies = Vec::new();
-                while let Some((_, properties, body)) = channel
-                    .basic_get(BasicGetArguments::new(&self.name).no_ack(true).finish())
-                    .await
-                    .unwrap()
+                while let Some((_, properties, body)) =
+                    channel.basic_get(BasicGetArguments::new(&self.name).no_ack(true).finish()).await.unwrap()
                 {
                     let value: Value = serde_json::from_slice(&body).unwrap();
                     if let Some(event) = value.get("event") {
-                        assert_eq!(
-                            properties.message_id().map(String::as_str),
-                            event["_id"].as_str(),
-                            "message-id is the event's _id"
-                        );
+                        assert_eq!(properties.message_id().map(String::as_str), event["_id"].as_str(), "message-id is the event's _id");
                     }
                     bodies.push(body);
                 }
@@ -353,57 +292,35 @@ impl Destination {
             }),
             Redis => {
                 use wasp::outputs::redis_stream::resp::Reply;
-                let Reply::Array(Some(entries)) = self.redis(&["XRANGE", &self.name, "-", "+"])
-                else {
-                    panic!("XRANGE")
-                };
+                let Reply::Array(Some(entries)) = self.redis(&["XRANGE", &self.name, "-", "+"]) else { panic!("XRANGE") };
                 drop(self.redis(&["DEL", &self.name]));
                 entries
                     .into_iter()
                     .map(|entry| {
-                        let Reply::Array(Some(parts)) = entry else {
-                            panic!("an entry")
-                        };
-                        let Reply::Array(Some(fields)) = &parts[1] else {
-                            panic!("fields")
-                        };
-                        let field = |name: &[u8]| {
-                            fields
-                                .iter()
-                                .position(|f| *f == Reply::Bulk(Some(name.to_vec())))
-                                .map(|i| fields[i + 1].clone())
-                        };
-                        let Some(Reply::Bulk(Some(body))) = field(b"body") else {
-                            panic!("no body")
-                        };
+                        let Reply::Array(Some(parts)) = entry else { panic!("an entry") };
+                        let Reply::Array(Some(fields)) = &parts[1] else { panic!("fields") };
+                        let field =
+                            |name: &[u8]| fields.iter().position(|f| *f == Reply::Bulk(Some(name.to_vec()))).map(|i| fields[i + 1].clone());
+                        let Some(Reply::Bulk(Some(body))) = field(b"body") else { panic!("no body") };
                         body
                     })
                     .collect()
             }
             Mqtt => self.mqtt_receive(expected),
         };
-        bodies
-            .iter()
-            .map(|b| serde_json::from_slice(b).unwrap())
-            .collect()
+        bodies.iter().map(|b| serde_json::from_slice(b).unwrap()).collect()
     }
 
     /// The seeds' ActiveMQ route's JMS handler (001-1094), its provider URL
     /// pointed at this broker and its topic at this destination.
     fn jms(&self, name: &str, properties: Value) -> Value {
         let route: Value = serde_json::from_str(
-            &std::fs::read_to_string(
-                wasp_tests::repo_root()
-                    .join("tests/fixtures/seeds/001-1094-route-jms-activemq-example.json"),
-            )
-            .unwrap(),
+            &std::fs::read_to_string(wasp_tests::repo_root().join("tests/fixtures/seeds/001-1094-route-jms-activemq-example.json"))
+                .unwrap(),
         )
         .unwrap();
         let mut handler = route["heap"][0]["config"]["eventHandlers"][0].clone();
-        assert_eq!(
-            handler["class"],
-            "org.forgerock.audit.handlers.jms.JmsAuditEventHandler"
-        );
+        assert_eq!(handler["class"], "org.forgerock.audit.handlers.jms.JmsAuditEventHandler");
         let config = &mut handler["config"];
         config["name"] = json!(name);
         config["jndi"]["contextProperties"]["java.naming.provider.url"] = json!(self.broker.url());
@@ -416,8 +333,7 @@ impl Destination {
         config["jndi"]["contextProperties"]["topic.audit"] = json!(topic);
         if self.broker == Amqp {
             config["jndi"]["contextProperties"]["java.naming.security.principal"] = json!("guest");
-            config["jndi"]["contextProperties"]["java.naming.security.credentials"] =
-                json!("guest");
+            config["jndi"]["contextProperties"]["java.naming.security.credentials"] = json!("guest");
         }
         if self.broker == Nats {
             config["jndi"]["contextProperties"]["wasp.nats.stream"] = json!(self.name);
@@ -444,41 +360,22 @@ impl Destination {
 }
 
 fn ids(bodies: &[Value]) -> Vec<String> {
-    bodies
-        .iter()
-        .filter_map(|b| b["event"]["_id"].as_str().map(str::to_owned))
-        .collect()
+    bodies.iter().filter_map(|b| b["event"]["_id"].as_str().map(str::to_owned)).collect()
 }
 
 /// The seed's JMS configuration and a WASM handler's output to the same
 /// destination: a consumer reads back every event, in ForgeRock's body.
 fn seed_jms_and_wasm_output_deliver_every_event(broker: Broker) {
     let Some(_lock) = broker.take() else { return };
-    let d = Destination::new(
-        broker,
-        &format!("seed-{broker:?}").to_lowercase(),
-        broker != Nats,
-    );
+    let d = Destination::new(broker, &format!("seed-{broker:?}").to_lowercase(), broker != Nats);
     // NATS: the handler creates its stream (createStream).
-    let jms = d.jms(
-        "jms",
-        if broker == Nats {
-            json!({"wasp.nats.createStream": "true"})
-        } else {
-            json!({})
-        },
-    );
-    let wasm = probe_handler(
-        "wasm",
-        json!({"topics": ["access"], "outputs": {"out": d.output()}}),
-    );
+    let jms = d.jms("jms", if broker == Nats { json!({"wasp.nats.createStream": "true"}) } else { json!({}) });
+    let wasm = probe_handler("wasm", json!({"topics": ["access"], "outputs": {"out": d.output()}}));
     let fx = Fixture::new();
-    let audit = AuditService::from_config_file(
-        fx.config_doc(&json!({"eventHandlers": [jms, {"class": "wasm", "config": wasm}]})),
-    )
-    .unwrap();
+    let audit = AuditService::from_config_file(fx.config_doc(&json!({"eventHandlers": [jms, {"class": "wasm", "config": wasm}]}))).unwrap();
     for n in 0..200 {
-        let event = json!({"_id": format!("seed-{n}"), "timestamp": "2026-12-05T07:00:00Z", "eventName": "AM-ACCESS-OUTCOME", "userId": "bjensen"});
+        let event =
+            json!({"_id": format!("seed-{n}"), "timestamp": "2026-12-05T07:00:00Z", "eventName": "AM-ACCESS-OUTCOME", "userId": "bjensen"});
         audit.publish("access", event).unwrap();
     }
     audit.flush();
@@ -487,17 +384,8 @@ fn seed_jms_and_wasm_output_deliver_every_event(broker: Broker) {
         assert_eq!((h.delivered, h.dead_lettered, h.lost), (200, 0, 0), "{h:?}");
     }
     let bodies = d.read(400);
-    let jms_bodies: Vec<&Value> = bodies
-        .iter()
-        .filter(|b| b.get("auditTopic").is_some())
-        .collect();
-    assert_eq!(
-        jms_bodies.len(),
-        200,
-        "{broker:?}: {:?} {:?}",
-        summary.handlers,
-        ids(&bodies)
-    );
+    let jms_bodies: Vec<&Value> = bodies.iter().filter(|b| b.get("auditTopic").is_some()).collect();
+    assert_eq!(jms_bodies.len(), 200, "{broker:?}: {:?} {:?}", summary.handlers, ids(&bodies));
     let first = json!({"auditTopic": "access", "event": {"_id": "seed-0", "timestamp": "2026-12-05T07:00:00Z", "eventName": "AM-ACCESS-OUTCOME", "userId": "bjensen"}});
     assert_eq!(jms_bodies[0], &first, "ForgeRock's JMS body");
     let expected: Vec<String> = (0..200).map(|n| format!("seed-{n}")).collect();
@@ -535,24 +423,17 @@ fn outage_loses_nothing(broker: Broker) {
     jms["config"]["deliveryMode"] = json!("PERSISTENT"); // survives the broker's restart
     jms["config"]["batch"] = json!({"batchEnabled": true, "maxBatchedEvents": 50});
     let fx = Fixture::new();
-    let audit =
-        AuditService::from_config_file(fx.config_doc(&json!({"eventHandlers": [jms]}))).unwrap();
+    let audit = AuditService::from_config_file(fx.config_doc(&json!({"eventHandlers": [jms]}))).unwrap();
     let publish = |phase: &str, count: usize| {
         for n in 0..count {
-            audit
-                .publish("access", json!({"_id": format!("{phase}-{n}")}))
-                .unwrap();
+            audit.publish("access", json!({"_id": format!("{phase}-{n}")})).unwrap();
         }
     };
     publish("before", 100);
-    wait_for("the first 100", || {
-        audit.summary().handlers[0].delivered == 100
-    });
+    wait_for("the first 100", || audit.summary().handlers[0].delivered == 100);
     let outage = broker.stop();
     publish("during", 200);
-    wait_for("the output error", || {
-        audit.summary().handlers[0].output_error.is_some()
-    });
+    wait_for("the output error", || audit.summary().handlers[0].output_error.is_some());
     // (Not "still 100 delivered": on a shared machine another user's
     // `scripts/services.sh` may start the broker again at any moment.)
     let h = audit.summary().handlers[0].clone();
@@ -560,19 +441,13 @@ fn outage_loses_nothing(broker: Broker) {
     assert!(h.retries > 0, "{h:?}");
     drop(outage);
     publish("after", 100);
-    wait_for("every event delivered", || {
-        audit.summary().handlers[0].delivered == 400
-    });
+    wait_for("every event delivered", || audit.summary().handlers[0].delivered == 400);
     let summary = audit.shutdown();
     let h = &summary.handlers[0];
     assert_eq!((h.delivered, h.dead_lettered, h.lost), (400, 0, 0), "{h:?}");
     let received = ids(&d.read(400));
     let unique: std::collections::BTreeSet<&String> = received.iter().collect();
-    assert_eq!(
-        unique.len(),
-        400,
-        "{broker:?}: every accepted event arrives"
-    );
+    assert_eq!(unique.len(), 400, "{broker:?}: every accepted event arrives");
     figure(&format!(
         "{broker:?} outage: 400 events accepted, {} received, {} duplicates, {} retries",
         received.len(),
@@ -609,18 +484,11 @@ fn a_missing_stream_or_exchange_is_named_and_retried_until_it_exists() {
         let Some(_lock) = broker.take() else { continue };
         let d = Destination::new(broker, "missing", false);
         let fx = Fixture::new();
-        let audit = AuditService::from_config_file(
-            fx.config_doc(&json!({"eventHandlers": [d.jms("jms", json!({}))]})),
-        )
-        .unwrap();
+        let audit = AuditService::from_config_file(fx.config_doc(&json!({"eventHandlers": [d.jms("jms", json!({}))]}))).unwrap();
         for n in 0..20 {
-            audit
-                .publish("access", json!({"_id": format!("m-{n}")}))
-                .unwrap();
+            audit.publish("access", json!({"_id": format!("m-{n}")})).unwrap();
         }
-        wait_for("the output error", || {
-            audit.summary().handlers[0].retries >= 2
-        });
+        wait_for("the output error", || audit.summary().handlers[0].retries >= 2);
         let h = audit.summary().handlers[0].clone();
         let error = h.output_error.clone().unwrap_or_default();
         let expected = match broker {
@@ -633,9 +501,7 @@ fn a_missing_stream_or_exchange_is_named_and_retried_until_it_exists() {
             Nats => d.create_stream(),
             _ => d.declare_exchange(),
         }
-        wait_for("every event once it exists", || {
-            audit.summary().handlers[0].delivered == 20
-        });
+        wait_for("every event once it exists", || audit.summary().handlers[0].delivered == 20);
         assert_eq!(audit.shutdown().handlers[0].dead_lettered, 0);
         assert_eq!(ids(&d.read(20)).len(), 20, "{broker:?}");
     }
@@ -651,77 +517,35 @@ fn wrong_passwords_and_unreachable_hosts_are_named_retried_and_counted() {
     };
     let token = "broker-admin-token";
     let d = Destination::new(Amqp, "password", true);
-    let amqp = d.jms(
-        "jms-amqp",
-        json!({"java.naming.security.credentials": "not-the-password"}),
-    );
-    let redis = Destination::new(Redis, "password", false).jms(
-        "jms-redis",
-        json!({"java.naming.provider.url": "redis://:not-the-password@127.0.0.1:6379"}),
-    );
-    let mqtt = Destination {
-        broker: Mqtt,
-        name: "unreachable".into(),
-    }
-    .jms(
-        "jms-mqtt",
-        json!({"java.naming.provider.url": "mqtt://127.0.0.1:1"}),
-    );
+    let amqp = d.jms("jms-amqp", json!({"java.naming.security.credentials": "not-the-password"}));
+    let redis = Destination::new(Redis, "password", false)
+        .jms("jms-redis", json!({"java.naming.provider.url": "redis://:not-the-password@127.0.0.1:6379"}));
+    let mqtt =
+        Destination { broker: Mqtt, name: "unreachable".into() }.jms("jms-mqtt", json!({"java.naming.provider.url": "mqtt://127.0.0.1:1"}));
     let fx = Fixture::new();
     fx.config_doc(&json!({"eventHandlers": [amqp, redis, mqtt], "wasp": {"sidecar": {"adminToken": wasp::sidecar::hash_token(token)}}}));
     let run = wasp_tests::WaspRun::start(fx.path());
-    let (status, body) = wasp_tests::http(
-        &run.address,
-        token,
-        "POST",
-        "/audit/access",
-        "application/json",
-        &json!({"_id": "p-1"}).to_string(),
-    );
+    let (status, body) =
+        wasp_tests::http(&run.address, token, "POST", "/audit/access", "application/json", &json!({"_id": "p-1"}).to_string());
     assert_eq!(status, 201, "{body}");
     let metric = |text: &str, handler: &str| -> u64 {
         text.lines()
-            .find(|l| {
-                l.starts_with("wasp_handler_output_retries_total")
-                    && l.contains(&format!("handler=\"{handler}\""))
-            })
+            .find(|l| l.starts_with("wasp_handler_output_retries_total") && l.contains(&format!("handler=\"{handler}\"")))
             .and_then(|l| l.rsplit(' ').next()?.parse().ok())
             .unwrap_or(0)
     };
     wait_for("retries of every handler in /metrics", || {
         let (_, text) = wasp_tests::http(&run.address, token, "GET", "/metrics", "text/plain", "");
-        ["jms-amqp", "jms-redis", "jms-mqtt"]
-            .iter()
-            .all(|h| metric(&text, h) >= 2)
+        ["jms-amqp", "jms-redis", "jms-mqtt"].iter().all(|h| metric(&text, h) >= 2)
     });
-    let (_, health) = wasp_tests::http(
-        &run.address,
-        token,
-        "GET",
-        "/health",
-        "application/json",
-        "",
-    );
-    for cause in [
-        "a wrong user name or password",
-        "cannot log in: ERR AUTH",
-        "Connection refused",
-    ] {
+    let (_, health) = wasp_tests::http(&run.address, token, "GET", "/health", "application/json", "");
+    for cause in ["a wrong user name or password", "cannot log in: ERR AUTH", "Connection refused"] {
         assert!(health.contains(cause), "{cause}: {health}");
     }
-    assert!(
-        !health.contains("not-the-password"),
-        "a password in /health: {health}"
-    );
+    assert!(!health.contains("not-the-password"), "a password in /health: {health}");
     let (_, stderr) = run.terminate();
-    assert!(
-        stderr.contains("jms-amqp") && stderr.contains("output down"),
-        "{stderr}"
-    );
-    assert!(
-        !stderr.contains("not-the-password"),
-        "a password in the log: {stderr}"
-    );
+    assert!(stderr.contains("jms-amqp") && stderr.contains("output down"), "{stderr}");
+    assert!(!stderr.contains("not-the-password"), "a password in the log: {stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
 
@@ -729,51 +553,22 @@ fn wrong_passwords_and_unreachable_hosts_are_named_retried_and_counted() {
 /// named with the schemes WASP supports; pointed at a broker, it passes.
 #[test]
 fn config_check_names_an_activemq_url_and_the_supported_schemes() {
-    let route = wasp_tests::repo_root()
-        .join("tests/fixtures/seeds/001-1094-route-jms-activemq-example.json");
+    let route = wasp_tests::repo_root().join("tests/fixtures/seeds/001-1094-route-jms-activemq-example.json");
     let fx = Fixture::new();
-    let out = wasp_tests::run_wasp(
-        &["config", "check", route.to_str().unwrap()],
-        None,
-        fx.path(),
-    );
+    let out = wasp_tests::run_wasp(&["config", "check", route.to_str().unwrap()], None, fx.path());
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(3), "{stdout}");
     assert!(stdout.contains("error: handler `jms`: jndi.contextProperties[\"java.naming.provider.url\"]: `tcp://openam.example.com:61616` is an ActiveMQ OpenWire URL"), "{stdout}");
-    assert!(
-        ["amqp://", "nats://", "redis://", "mqtt://"]
-            .iter()
-            .all(|s| stdout.contains(s)),
-        "{stdout}"
-    );
-    let d = Destination {
-        broker: Amqp,
-        name: "check".into(),
-    };
+    assert!(["amqp://", "nats://", "redis://", "mqtt://"].iter().all(|s| stdout.contains(s)), "{stdout}");
+    let d = Destination { broker: Amqp, name: "check".into() };
     let config = fx.config_doc(&json!({"eventHandlers": [d.jms("jms", json!({"java.naming.security.credentials": "s3cret"}))]}));
-    let out = wasp_tests::run_wasp(
-        &["config", "check", config.to_str().unwrap()],
-        None,
-        fx.path(),
-    );
+    let out = wasp_tests::run_wasp(&["config", "check", config.to_str().unwrap()], None, fx.path());
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        stdout.contains("jms via amqp amqp://127.0.0.1:5672, destination check"),
-        "{stdout}"
-    );
-    assert!(
-        stdout.trim_end().ends_with("ok") && !stdout.contains("s3cret"),
-        "{stdout}"
-    );
+    assert!(stdout.contains("jms via amqp amqp://127.0.0.1:5672, destination check"), "{stdout}");
+    assert!(stdout.trim_end().ends_with("ok") && !stdout.contains("s3cret"), "{stdout}");
     // The service refuses to start with the ActiveMQ URL, naming it.
-    let e = AuditService::from_config_file(&route)
-        .err()
-        .expect("refused")
-        .to_string();
-    assert!(
-        e.contains("handler `jms`") && e.contains("java.naming.provider.url"),
-        "{e}"
-    );
+    let e = AuditService::from_config_file(&route).err().expect("refused").to_string();
+    assert!(e.contains("handler `jms`") && e.contains("java.naming.provider.url"), "{e}");
 }
 
 /// A NATS server and a Mosquitto of this test that require a password (on
@@ -801,83 +596,42 @@ fn nats_and_mqtt_wrong_passwords_are_named_and_retried() {
             return;
         }
     }
-    let free = || {
-        std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port()
-    };
+    let free = || std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let dir = tempfile::tempdir().unwrap();
     let (nats_port, mqtt_port) = (free(), free());
     let passwords = dir.path().join("passwords");
-    let made = Command::new("mosquitto_passwd")
-        .args(["-b", "-c"])
-        .arg(&passwords)
-        .args(["audit", "right"])
-        .status()
-        .unwrap();
+    let made = Command::new("mosquitto_passwd").args(["-b", "-c"]).arg(&passwords).args(["audit", "right"]).status().unwrap();
     assert!(made.success());
     let conf = dir.path().join("mosquitto.conf");
-    std::fs::write(&conf, format!("listener {mqtt_port} 127.0.0.1\nallow_anonymous false\npassword_file {}\npersistence false\n", passwords.display())).unwrap();
+    std::fs::write(
+        &conf,
+        format!("listener {mqtt_port} 127.0.0.1\nallow_anonymous false\npassword_file {}\npersistence false\n", passwords.display()),
+    )
+    .unwrap();
     let _servers = Guarded(vec![
         Command::new("/usr/sbin/nats-server")
-            .args([
-                "-a",
-                "127.0.0.1",
-                "-p",
-                &nats_port.to_string(),
-                "--user",
-                "audit",
-                "--pass",
-                "right",
-            ])
+            .args(["-a", "127.0.0.1", "-p", &nats_port.to_string(), "--user", "audit", "--pass", "right"])
             .spawn()
             .unwrap(),
-        Command::new("/usr/sbin/mosquitto")
-            .arg("-c")
-            .arg(&conf)
-            .spawn()
-            .unwrap(),
+        Command::new("/usr/sbin/mosquitto").arg("-c").arg(&conf).spawn().unwrap(),
     ]);
-    wait_for("the servers", || {
-        listening(nats_port) && listening(mqtt_port)
-    });
-    for (broker, port, cause) in [
-        (Nats, nats_port, "authorization violation"),
-        (
-            Mqtt,
-            mqtt_port,
-            "the broker refused the connection: not authorized (connack 5)",
-        ),
-    ] {
+    wait_for("the servers", || listening(nats_port) && listening(mqtt_port));
+    for (broker, port, cause) in
+        [(Nats, nats_port, "authorization violation"), (Mqtt, mqtt_port, "the broker refused the connection: not authorized (connack 5)")]
+    {
         for password in ["wrong", "right"] {
-            let d = Destination {
-                broker,
-                name: format!("auth-{}", std::process::id()),
-            };
-            let url = format!(
-                "{}://audit:{password}@127.0.0.1:{port}",
-                if broker == Nats { "nats" } else { "mqtt" }
-            );
-            let jms = d.jms(
-                "jms",
-                json!({"java.naming.provider.url": url, "wasp.nats.stream": null}),
-            );
+            let d = Destination { broker, name: format!("auth-{}", std::process::id()) };
+            let url = format!("{}://audit:{password}@127.0.0.1:{port}", if broker == Nats { "nats" } else { "mqtt" });
+            let jms = d.jms("jms", json!({"java.naming.provider.url": url, "wasp.nats.stream": null}));
             let fx = Fixture::new();
-            let config = fx.config_doc(
-                &json!({"eventHandlers": [jms], "wasp": {"journal": {"durability": "memory"}}}),
-            );
+            let config = fx.config_doc(&json!({"eventHandlers": [jms], "wasp": {"journal": {"durability": "memory"}}}));
             let audit = AuditService::from_config_file(config).unwrap();
             audit.publish("access", json!({"_id": "auth-1"})).unwrap();
             if password == "wrong" {
                 wait_for("retries", || audit.summary().handlers[0].retries >= 2);
                 let h = audit.summary().handlers[0].clone();
                 let error = h.output_error.clone().unwrap_or_default();
-                assert!(
-                    error.to_lowercase().contains(cause) && !error.contains("wrong"),
-                    "{broker:?}: {error}"
-                );
+                assert!(error.to_lowercase().contains(cause) && !error.contains("wrong"), "{broker:?}: {error}");
                 assert_eq!((h.delivered, h.dead_lettered), (0, 0), "{h:?}");
             } else if broker == Mqtt {
                 wait_for("the event", || audit.summary().handlers[0].delivered == 1);
@@ -886,10 +640,7 @@ fn nats_and_mqtt_wrong_passwords_are_named_and_retried() {
             // then no stream captures the subject: named as such.)
             if password == "right" && broker == Nats {
                 wait_for("the stream error", || {
-                    audit.summary().handlers[0]
-                        .output_error
-                        .as_deref()
-                        .is_some_and(|e| e.contains("JetStream"))
+                    audit.summary().handlers[0].output_error.as_deref().is_some_and(|e| e.contains("JetStream"))
                 });
             }
             drop(audit);

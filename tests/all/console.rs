@@ -31,26 +31,16 @@ fn json_handler() -> Value {
 
 /// What the browser test needs, or why it cannot run.
 fn browser_tools() -> Result<(PathBuf, PathBuf), String> {
-    let chromium = std::env::var_os("CHROMIUM")
-        .map_or_else(|| PathBuf::from("/usr/bin/chromium"), PathBuf::from);
+    let chromium = std::env::var_os("CHROMIUM").map_or_else(|| PathBuf::from("/usr/bin/chromium"), PathBuf::from);
     if !chromium.exists() {
-        return Err(format!(
-            "{} is missing: `apt-get install chromium` (scripts/test.sh does)",
-            chromium.display()
-        ));
+        return Err(format!("{} is missing: `apt-get install chromium` (scripts/test.sh does)", chromium.display()));
     }
     if Command::new("node").arg("--version").output().is_err() {
         return Err("node is missing (Debian: `apt-get install nodejs npm`)".into());
     }
     let dir = repo_root().join("tests/console");
-    if !dir
-        .join("node_modules/playwright-core/package.json")
-        .exists()
-    {
-        return Err(format!(
-            "playwright-core is missing: run `npm ci` in {} (scripts/test.sh does)",
-            dir.display()
-        ));
+    if !dir.join("node_modules/playwright-core/package.json").exists() {
+        return Err(format!("playwright-core is missing: run `npm ci` in {} (scripts/test.sh does)", dir.display()));
     }
     Ok((chromium, dir))
 }
@@ -88,24 +78,14 @@ fn get(address: &str, token: &str, path: &str) -> (u16, Value) {
 fn start(fx: &Fixture) -> WaspRun {
     std::fs::create_dir_all(fx.path().join("keys")).unwrap();
     let keygen = wasp_tests::run_wasp(&["keygen", "--out", "keys/audit.key"], None, fx.path());
-    assert!(
-        keygen.status.success(),
-        "{}",
-        String::from_utf8_lossy(&keygen.stderr)
-    );
+    assert!(keygen.status.success(), "{}", String::from_utf8_lossy(&keygen.stderr));
     let signed = json!({"class": "JsonAuditEventHandler",
                         "config": {"name": "signed", "logDirectory": "signed", "topics": ["access"], "buffering": {"writeInterval": "10 ms"},
                                    "security": {"enabled": true, "filename": "keys/audit.key", "signatureInterval": "50 ms"}}});
-    let mut h = probe_handler(
-        "h",
-        json!({"topics": ["access"], "circuitBreaker": {"failures": 0}}),
-    );
+    let mut h = probe_handler("h", json!({"topics": ["access"], "circuitBreaker": {"failures": 0}}));
     h["config"] = json!({});
     // A handler whose `init` fails: disabled, with the reason.
-    let broken = probe_handler(
-        "broken",
-        json!({"topics": ["authentication"], "config": {"fail_init": true}}),
-    );
+    let broken = probe_handler("broken", json!({"topics": ["authentication"], "config": {"fail_init": true}}));
     fx.config_doc(&json!({
         "config": {"handlerForQueries": "json"},
         "eventHandlers": [json_handler(), signed, {"class": "wasm", "config": h}, {"class": "wasm", "config": broken}],
@@ -124,35 +104,15 @@ fn start(fx: &Fixture) -> WaspRun {
     }));
     let run = WaspRun::start(fx.path());
     for event in top_level_events() {
-        let (status, body) = http(
-            &run.address,
-            ADMIN,
-            "POST",
-            "/audit/access",
-            "application/json",
-            &event.to_string(),
-        );
+        let (status, body) = http(&run.address, ADMIN, "POST", "/audit/access", "application/json", &event.to_string());
         assert_eq!(status, 201, "{body}");
     }
     for (token, id) in [(ACME, "a1"), (GLOBEX, "g1")] {
-        let (status, body) = http(
-            &run.address,
-            token,
-            "POST",
-            "/audit/access",
-            "application/json",
-            &json!({"_id": id, "userId": "secret"}).to_string(),
-        );
+        let (status, body) =
+            http(&run.address, token, "POST", "/audit/access", "application/json", &json!({"_id": id, "userId": "secret"}).to_string());
         assert_eq!(status, 201, "{body}");
     }
-    let (status, body) = http(
-        &run.address,
-        ADMIN,
-        "POST",
-        "/audit/access?_action=flush",
-        "application/json",
-        "",
-    );
+    let (status, body) = http(&run.address, ADMIN, "POST", "/audit/access?_action=flush", "application/json", "");
     assert_eq!(status, 200, "{body}");
     run
 }
@@ -162,39 +122,15 @@ fn api_isolation(address: &str) {
     let (status, session) = get(address, ACME, "/console/api/session");
     assert_eq!(status, 200, "{session}");
     assert_eq!(session["role"], "tenant");
-    assert_eq!(
-        session["scopes"]
-            .as_object()
-            .unwrap()
-            .keys()
-            .collect::<Vec<_>>(),
-        ["acme"],
-        "{session}"
-    );
+    assert_eq!(session["scopes"].as_object().unwrap().keys().collect::<Vec<_>>(), ["acme"], "{session}");
     let (_, handlers) = get(address, ACME, "/console/api/handlers");
-    let names: Vec<&str> = handlers["handlers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|h| h["name"].as_str().unwrap())
-        .collect();
+    let names: Vec<&str> = handlers["handlers"].as_array().unwrap().iter().map(|h| h["name"].as_str().unwrap()).collect();
     assert_eq!(names, ["acme/json"]);
-    for path in [
-        "/audit/access?_queryFilter=true&tenant=globex",
-        "/audit/access/g1?tenant=globex",
-        "/console/api/dead-letters?handler=h",
-    ] {
+    for path in ["/audit/access?_queryFilter=true&tenant=globex", "/audit/access/g1?tenant=globex", "/console/api/dead-letters?handler=h"] {
         let (status, body) = get(address, ACME, path);
         assert_eq!(status, 403, "{path}: {body}");
     }
-    let (status, body) = http(
-        address,
-        ACME,
-        "POST",
-        "/console/api/replay?handler=globex/json",
-        "application/json",
-        "",
-    );
+    let (status, body) = http(address, ACME, "POST", "/console/api/replay?handler=globex/json", "application/json", "");
     assert_eq!(status, 403, "{body}");
     let (status, _) = get(address, "wrong", "/console/api/handlers");
     assert_eq!(status, 401);
@@ -225,12 +161,7 @@ fn run_spec(dir: &Path, chromium: &Path, run: &WaspRun, config: &Path) {
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     println!("{stdout}");
-    assert!(
-        output.status.success(),
-        "the browser test failed ({}):\n{stdout}\n{stderr}\nscreenshots: {}",
-        output.status,
-        shots.display()
-    );
+    assert!(output.status.success(), "the browser test failed ({}):\n{stdout}\n{stderr}\nscreenshots: {}", output.status, shots.display());
     assert!(stdout.contains("all console checks passed"), "{stdout}");
 }
 
@@ -250,30 +181,14 @@ fn the_console_in_a_real_browser() {
     run_spec(&dir, &chromium, &run, &fx.path().join("audit.json"));
     // An open live tail does not hold the shutdown up: SIGTERM ends it.
     let mut tail = std::net::TcpStream::connect(&run.address).unwrap();
-    tail.write_all(
-        format!(
-            "GET /console/api/tail HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {ADMIN}\r\n\r\n"
-        )
-        .as_bytes(),
-    )
-    .unwrap();
+    tail.write_all(format!("GET /console/api/tail HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {ADMIN}\r\n\r\n").as_bytes()).unwrap();
     let mut head = [0u8; 64];
     let n = tail.read(&mut head).unwrap();
-    assert!(
-        String::from_utf8_lossy(&head[..n]).starts_with("HTTP/1.1 200"),
-        "{}",
-        String::from_utf8_lossy(&head[..n])
-    );
+    assert!(String::from_utf8_lossy(&head[..n]).starts_with("HTTP/1.1 200"), "{}", String::from_utf8_lossy(&head[..n]));
     let started = std::time::Instant::now();
     let (code, stderr) = run.terminate();
     assert_eq!(code, Some(0), "{stderr}");
     let took = started.elapsed();
-    wasp_tests::figure(&format!(
-        "console: SIGTERM with an open live tail: exit 0 after {} ms",
-        took.as_millis()
-    ));
-    assert!(
-        took < std::time::Duration::from_secs(5),
-        "the shutdown waited {took:?} for the open tail"
-    );
+    wasp_tests::figure(&format!("console: SIGTERM with an open live tail: exit 0 after {} ms", took.as_millis()));
+    assert!(took < std::time::Duration::from_secs(5), "the shutdown waited {took:?} for the open tail");
 }

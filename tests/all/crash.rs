@@ -20,10 +20,7 @@ struct Lcg(u64);
 
 impl Lcg {
     fn below(&mut self, n: u64) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
+        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
         (self.0 >> 33) % n
     }
 }
@@ -31,14 +28,10 @@ impl Lcg {
 fn ids_in(fx: &Fixture, handler: &str) -> BTreeSet<String> {
     let path = fx.path().join("wasp-data").join(handler).join("out.log");
     let text = std::fs::read_to_string(&path).unwrap_or_default();
-    assert!(
-        text.is_empty() || text.ends_with('\n'),
-        "{handler}: the file ends with a whole line"
-    );
+    assert!(text.is_empty() || text.ends_with('\n'), "{handler}: the file ends with a whole line");
     text.lines()
         .map(|line| {
-            let record: Value = serde_json::from_str(line)
-                .unwrap_or_else(|e| panic!("{handler}: torn record {line:?}: {e}"));
+            let record: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{handler}: torn record {line:?}: {e}"));
             record["id"].as_str().unwrap().to_owned()
         })
         .collect()
@@ -46,10 +39,7 @@ fn ids_in(fx: &Fixture, handler: &str) -> BTreeSet<String> {
 
 #[test]
 fn kill_9_at_random_points_loses_no_acknowledged_event() {
-    let seed = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_nanos() as u64;
+    let seed = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos() as u64;
     eprintln!("crash test seed {seed}");
     let mut rng = Lcg(seed);
     let fx = Fixture::new();
@@ -60,35 +50,16 @@ fn kill_9_at_random_points_loses_no_acknowledged_event() {
     let config = config.to_str().unwrap();
     // Warm the compiled-component cache, so that every round spends its
     // time publishing rather than compiling.
-    let warm = run_wasp(
-        &["pipe", "--config", config, "--input", "/dev/null"],
-        None,
-        fx.path(),
-    );
-    assert!(
-        warm.status.success(),
-        "{}",
-        String::from_utf8_lossy(&warm.stderr)
-    );
+    let warm = run_wasp(&["pipe", "--config", config, "--input", "/dev/null"], None, fx.path());
+    assert!(warm.status.success(), "{}", String::from_utf8_lossy(&warm.stderr));
     let mut accepted = BTreeSet::new();
     for round in 0..10 {
         let input = fx.path().join(format!("round{round}.ndjson"));
-        let lines: Vec<String> = (0..5000)
-            .map(|n| {
-                json!({"topic": "access", "_id": format!("r{round}-{n}"), "userId": "bjensen"})
-                    .to_string()
-            })
-            .collect();
+        let lines: Vec<String> =
+            (0..5000).map(|n| json!({"topic": "access", "_id": format!("r{round}-{n}"), "userId": "bjensen"}).to_string()).collect();
         std::fs::write(&input, lines.join("\n")).unwrap();
         let mut child = Command::new(wasp_bin())
-            .args([
-                "pipe",
-                "--config",
-                config,
-                "--receipts",
-                "--input",
-                input.to_str().unwrap(),
-            ])
+            .args(["pipe", "--config", config, "--receipts", "--input", input.to_str().unwrap()])
             .current_dir(fx.path())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -98,33 +69,17 @@ fn kill_9_at_random_points_loses_no_acknowledged_event() {
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
         let mut stdout = String::new();
-        child
-            .stdout
-            .take()
-            .unwrap()
-            .read_to_string(&mut stdout)
-            .unwrap();
+        child.stdout.take().unwrap().read_to_string(&mut stdout).unwrap();
         // Only whole receipt lines: a receipt cut by the kill proves nothing.
         for line in stdout.split_inclusive('\n').filter(|l| l.ends_with('\n')) {
             let receipt: Value = serde_json::from_str(line).unwrap();
             accepted.insert(receipt["id"].as_str().unwrap().to_owned());
         }
     }
-    assert!(
-        !accepted.is_empty(),
-        "some publishes returned before the kills"
-    );
+    assert!(!accepted.is_empty(), "some publishes returned before the kills");
     // Restart once more with no input: the handlers resume from their cursors.
-    let out = run_wasp(
-        &["pipe", "--config", config, "--input", "/dev/null"],
-        None,
-        fx.path(),
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = run_wasp(&["pipe", "--config", config, "--input", "/dev/null"], None, fx.path());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     for handler in ["a", "b"] {
         let delivered = ids_in(&fx, handler);
         let missing: Vec<&String> = accepted.difference(&delivered).collect();
@@ -135,10 +90,7 @@ fn kill_9_at_random_points_loses_no_acknowledged_event() {
             &missing[..missing.len().min(5)]
         );
     }
-    wasp_tests::figure(&format!(
-        "crash test (wasp pipe, process): 10 SIGKILLs, {} events acknowledged, 0 lost",
-        accepted.len()
-    ));
+    wasp_tests::figure(&format!("crash test (wasp pipe, process): 10 SIGKILLs, {} events acknowledged, 0 lost", accepted.len()));
 }
 
 /// Posts NDJSON batches of 10 events (`_id` `<prefix>-<n>`) until the
@@ -155,14 +107,7 @@ fn http_publisher_durable(address: &str, token: &str, prefix: &str) -> (Vec<Stri
     use std::io::Write;
     let mut acknowledged = Vec::new();
     for batch in 0.. {
-        let body: String = (0..10)
-            .map(|n| {
-                format!(
-                    "{}\n",
-                    json!({"_id": format!("{prefix}-{batch}-{n}"), "userId": "bjensen"})
-                )
-            })
-            .collect();
+        let body: String = (0..10).map(|n| format!("{}\n", json!({"_id": format!("{prefix}-{batch}-{n}"), "userId": "bjensen"}))).collect();
         let Ok(mut stream) = std::net::TcpStream::connect(address) else {
             break;
         };
@@ -203,16 +148,9 @@ fn http_publisher_durable(address: &str, token: &str, prefix: &str) -> (Vec<Stri
 /// fails on a torn or unparsable line.
 fn json_ids(path: &std::path::Path) -> Vec<String> {
     let text = std::fs::read_to_string(path).unwrap_or_default();
-    assert!(
-        text.is_empty() || text.ends_with('\n'),
-        "{}: the file ends with a whole line",
-        path.display()
-    );
+    assert!(text.is_empty() || text.ends_with('\n'), "{}: the file ends with a whole line", path.display());
     text.lines()
-        .map(|line| {
-            serde_json::from_str::<Value>(line)
-                .unwrap_or_else(|e| panic!("{}: torn record {line:?}: {e}", path.display()))
-        })
+        .map(|line| serde_json::from_str::<Value>(line).unwrap_or_else(|e| panic!("{}: torn record {line:?}: {e}", path.display())))
         .filter_map(|record| record["_id"].as_str().map(str::to_owned))
         .collect()
 }
@@ -224,11 +162,7 @@ fn two_json_handlers(durability: &str, token: &str) -> Fixture {
     let fx = Fixture::new();
     std::fs::create_dir_all(fx.path().join("keys")).unwrap();
     let out = run_wasp(&["keygen", "--out", "keys/audit.key"], None, fx.path());
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     fx.config_doc(&json!({
         "eventHandlers": [
             {"class": "JsonAuditEventHandler", "config": {"name": "sealed", "logDirectory": "sealed", "topics": ["access"],
@@ -248,30 +182,15 @@ fn two_json_handlers(durability: &str, token: &str) -> Fixture {
 /// `acknowledged` is in both handlers' files and that the sealed log
 /// verifies (`context` names the run in failures). Returns the duplicates
 /// counted over both handlers.
-fn drain_and_check(
-    fx: &Fixture,
-    token: &str,
-    acknowledged: &BTreeSet<String>,
-    context: &str,
-) -> usize {
+fn drain_and_check(fx: &Fixture, token: &str, acknowledged: &BTreeSet<String>, context: &str) -> usize {
     let run = wasp_tests::WaspRun::start(fx.path());
-    let (status, body) = wasp_tests::http(
-        &run.address,
-        token,
-        "POST",
-        "/audit/access?_action=flush",
-        "application/json",
-        "",
-    );
+    let (status, body) = wasp_tests::http(&run.address, token, "POST", "/audit/access?_action=flush", "application/json", "");
     assert_eq!(status, 200, "{body}");
     let (code, stderr) = run.terminate();
     assert_eq!(code, Some(0), "{stderr}");
     let mut duplicated = 0;
     for handler in ["sealed", "plain"] {
-        let ids = json_ids(
-            &fx.path()
-                .join(format!("wasp-data/{handler}/access.audit.json")),
-        );
+        let ids = json_ids(&fx.path().join(format!("wasp-data/{handler}/access.audit.json")));
         let delivered: BTreeSet<String> = ids.iter().cloned().collect();
         let missing: Vec<&String> = acknowledged.difference(&delivered).collect();
         assert!(
@@ -282,24 +201,9 @@ fn drain_and_check(
         );
         duplicated += ids.len() - delivered.len();
     }
-    let verified = run_wasp(
-        &[
-            "verify",
-            "wasp-data/sealed",
-            "--topic",
-            "access",
-            "--key",
-            "keys/audit.key",
-        ],
-        None,
-        fx.path(),
-    );
+    let verified = run_wasp(&["verify", "wasp-data/sealed", "--topic", "access", "--key", "keys/audit.key"], None, fx.path());
     let report = String::from_utf8_lossy(&verified.stdout);
-    assert!(
-        verified.status.success(),
-        "{context}: the sealed log does not verify:\n{report}{}",
-        String::from_utf8_lossy(&verified.stderr)
-    );
+    assert!(verified.status.success(), "{context}: the sealed log does not verify:\n{report}{}", String::from_utf8_lossy(&verified.stderr));
     check_journal(fx, context);
     duplicated
 }
@@ -308,15 +212,8 @@ fn drain_and_check(
 /// (a torn tail allowed), no cursor past the end of its stream.
 fn check_journal(fx: &Fixture, context: &str) {
     let out = run_wasp(&["journal", "verify", "wasp-data"], None, fx.path());
-    let report = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        out.status.success() && report.starts_with("OK "),
-        "{context}: the journal does not verify:\n{report}"
-    );
+    let report = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success() && report.starts_with("OK "), "{context}: the journal does not verify:\n{report}");
 }
 
 /// `wasp run` under HTTP load, killed with SIGKILL at a random moment,
@@ -328,10 +225,7 @@ fn check_journal(fx: &Fixture, context: &str) {
 fn crash_loop(durability: &str) {
     const KILLS: usize = 20;
     const TOKEN: &str = "crash-loop-token";
-    let seed = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_nanos() as u64;
+    let seed = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos() as u64;
     eprintln!("crash loop ({durability}) seed {seed}");
     let mut rng = Lcg(seed);
     let fx = two_json_handlers(durability, TOKEN);
@@ -354,17 +248,8 @@ fn crash_loop(durability: &str) {
         }
         check_journal(&fx, &format!("seed {seed}, after a kill"));
     }
-    assert!(
-        acknowledged.len() > 100 * KILLS / 10,
-        "the load ran: {} events acknowledged",
-        acknowledged.len()
-    );
-    let duplicated = drain_and_check(
-        &fx,
-        TOKEN,
-        &acknowledged,
-        &format!("seed {seed}, after {KILLS} kills"),
-    );
+    assert!(acknowledged.len() > 100 * KILLS / 10, "the load ran: {} events acknowledged", acknowledged.len());
+    let duplicated = drain_and_check(&fx, TOKEN, &acknowledged, &format!("seed {seed}, after {KILLS} kills"));
     wasp_tests::figure(&format!(
         "crash loop ({durability}): {KILLS} SIGKILLs of wasp run under load, {} events acknowledged, 0 lost, {duplicated} duplicated (over 2 handlers), sealed log verifies",
         acknowledged.len()
@@ -422,19 +307,10 @@ fn lose_power(log: &std::path::Path, root: &std::path::Path) -> (usize, usize) {
             match synced.get(&path) {
                 Some(&size) => {
                     if meta.len() > size {
-                        std::fs::OpenOptions::new()
-                            .write(true)
-                            .open(&path)
-                            .unwrap()
-                            .set_len(size)
-                            .unwrap();
+                        std::fs::OpenOptions::new().write(true).open(&path).unwrap().set_len(size).unwrap();
                         cut += 1;
                     }
-                    state.push_str(&format!(
-                        "sync\t{}\t{}\n",
-                        path.display(),
-                        meta.len().min(size)
-                    ));
+                    state.push_str(&format!("sync\t{}\t{}\n", path.display(), meta.len().min(size)));
                 }
                 None => {
                     std::fs::remove_file(&path).unwrap();
@@ -458,26 +334,15 @@ fn lose_power(log: &std::path::Path, root: &std::path::Path) -> (usize, usize) {
 fn power_loss_in_fsync_mode_loses_no_durable_event() {
     const ROUNDS: usize = 10;
     const TOKEN: &str = "power-loss-token";
-    let seed = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_nanos() as u64;
+    let seed = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos() as u64;
     eprintln!("power loss seed {seed}");
     let mut rng = Lcg(seed);
     let fx = two_json_handlers("fsync", TOKEN);
     let recorder = fx.path().join("powerloss.so");
     let source = wasp_tests::repo_root().join("tests/powerloss/powerloss.c");
-    let built = Command::new("cc")
-        .args(["-shared", "-fPIC", "-O2", "-o"])
-        .arg(&recorder)
-        .arg(&source)
-        .args(["-ldl", "-lpthread"])
-        .status();
+    let built = Command::new("cc").args(["-shared", "-fPIC", "-O2", "-o"]).arg(&recorder).arg(&source).args(["-ldl", "-lpthread"]).status();
     if !built.as_ref().is_ok_and(|s| s.success()) {
-        assert!(
-            !wasp_tests::in_ci(),
-            "CI must build the power-loss recorder with cc: {built:?}"
-        );
+        assert!(!wasp_tests::in_ci(), "CI must build the power-loss recorder with cc: {built:?}");
         eprintln!("skipping: no C compiler to build the power-loss recorder");
         return;
     }
@@ -485,10 +350,7 @@ fn power_loss_in_fsync_mode_loses_no_durable_event() {
     let root = fx.path().join("wasp-data");
     let (mut durable, mut cut, mut removed) = (BTreeSet::new(), 0, 0);
     for _ in 0..ROUNDS {
-        let env = [
-            ("LD_PRELOAD", recorder.as_os_str()),
-            ("WASP_POWERLOSS_LOG", log.as_os_str()),
-        ];
+        let env = [("LD_PRELOAD", recorder.as_os_str()), ("WASP_POWERLOSS_LOG", log.as_os_str())];
         let mut run = wasp_tests::WaspRun::start_with_env(fx.path(), &env);
         let clients: Vec<_> = ["a", "b"]
             .into_iter()
@@ -509,18 +371,9 @@ fn power_loss_in_fsync_mode_loses_no_durable_event() {
         removed += r;
         check_journal(&fx, &format!("seed {seed}, after a power loss"));
     }
-    assert!(
-        durable.len() > 100,
-        "the load ran: {} durable events",
-        durable.len()
-    );
+    assert!(durable.len() > 100, "the load ran: {} durable events", durable.len());
     assert!(cut > 0, "the simulation took back unsynced data");
-    let duplicated = drain_and_check(
-        &fx,
-        TOKEN,
-        &durable,
-        &format!("seed {seed}, after {ROUNDS} power losses"),
-    );
+    let duplicated = drain_and_check(&fx, TOKEN, &durable, &format!("seed {seed}, after {ROUNDS} power losses"));
     wasp_tests::figure(&format!(
         "power loss (fsync, simulated): {ROUNDS} rounds, {} durable events, 0 lost, {duplicated} duplicated (over 2 handlers), {cut} files cut back and {removed} unsynced files dropped, sealed log verifies",
         durable.len()

@@ -9,21 +9,14 @@ use wasp_tests::{Fixture, guests, probe_handler, run_wasp};
 /// A handler `h` whose component (`miscount`) faults on every event, with
 /// the circuit breaker off so that every event is tried.
 fn broken_handler() -> Value {
-    let mut h = probe_handler(
-        "h",
-        json!({"config": {"mode": "few"}, "circuitBreaker": {"failures": 0}}),
-    );
+    let mut h = probe_handler("h", json!({"config": {"mode": "few"}, "circuitBreaker": {"failures": 0}}));
     h["component"] = json!(guests::MISCOUNT);
     h
 }
 
 fn wasp(fx: &Fixture, args: &[&str]) -> (Option<i32>, String, String) {
     let out = run_wasp(args, None, fx.path());
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
 }
 
 #[test]
@@ -32,12 +25,7 @@ fn replay_with_a_fixed_component_recovers_every_dead_letter() {
     let config = fx.config(&[broken_handler()]);
     let service = AuditService::from_config_file(&config).unwrap();
     for n in 0..5 {
-        service
-            .publish(
-                "access",
-                json!({"_id": format!("e{n}"), "userId": "bjensen"}),
-            )
-            .unwrap();
+        service.publish("access", json!({"_id": format!("e{n}"), "userId": "bjensen"})).unwrap();
     }
     let summary = service.shutdown();
     assert_eq!(summary.handlers[0].dead_lettered, 5);
@@ -48,10 +36,7 @@ fn replay_with_a_fixed_component_recovers_every_dead_letter() {
     assert_eq!(code, Some(0), "{stderr}");
     let lines: Vec<&str> = stdout.lines().skip(1).collect();
     assert_eq!(lines.len(), 5, "{stdout}");
-    assert!(
-        lines[0].contains(" h ") && lines[0].contains("trap") && lines[0].contains("e0 (access)"),
-        "{stdout}"
-    );
+    assert!(lines[0].contains(" h ") && lines[0].contains("trap") && lines[0].contains("e0 (access)"), "{stdout}");
 
     // show: the event as published and the structured fault.
     let id = lines[0].split_whitespace().next().unwrap();
@@ -64,55 +49,17 @@ fn replay_with_a_fixed_component_recovers_every_dead_letter() {
     assert_eq!(letter["attempts"], 1);
 
     // Replaying with the same broken component keeps them, one attempt more.
-    let (code, stdout, _) = wasp(
-        &fx,
-        &[
-            "dlq",
-            "replay",
-            "--config",
-            config,
-            "--handler",
-            "h",
-            "--json",
-        ],
-    );
+    let (code, stdout, _) = wasp(&fx, &["dlq", "replay", "--config", config, "--handler", "h", "--json"]);
     assert_eq!(code, Some(3), "still failing: {stdout}");
     let report: Value = serde_json::from_str(&stdout).unwrap();
-    assert_eq!(
-        (
-            report["attempted"].as_u64(),
-            report["recovered"].as_u64(),
-            report["stillFailing"].as_u64()
-        ),
-        (Some(5), Some(0), Some(5))
-    );
+    assert_eq!((report["attempted"].as_u64(), report["recovered"].as_u64(), report["stillFailing"].as_u64()), (Some(5), Some(0), Some(5)));
     assert!(fx.dead_letters("h").iter().all(|l| l.attempts == 2));
 
     // With the fixed component every one is delivered, in order, and removed.
-    let (code, stdout, stderr) = wasp(
-        &fx,
-        &[
-            "dlq",
-            "replay",
-            "--config",
-            config,
-            "--handler",
-            "h",
-            "--component",
-            guests::PROBE,
-        ],
-    );
+    let (code, stdout, stderr) = wasp(&fx, &["dlq", "replay", "--config", config, "--handler", "h", "--component", guests::PROBE]);
     assert_eq!(code, Some(0), "{stdout}{stderr}");
-    assert!(
-        stdout.contains("replayed 5 dead letter(s) of `h`")
-            && stdout.contains("5 recovered, 0 still failing"),
-        "{stdout}"
-    );
-    let delivered: Vec<String> = fx
-        .output_json("h", "out.log")
-        .iter()
-        .map(|v| v["id"].as_str().unwrap().to_owned())
-        .collect();
+    assert!(stdout.contains("replayed 5 dead letter(s) of `h`") && stdout.contains("5 recovered, 0 still failing"), "{stdout}");
+    let delivered: Vec<String> = fx.output_json("h", "out.log").iter().map(|v| v["id"].as_str().unwrap().to_owned()).collect();
     assert_eq!(delivered, ["e0", "e1", "e2", "e3", "e4"]);
     assert!(fx.dead_letters("h").is_empty());
     let (_, stdout, _) = wasp(&fx, &["dlq", "list", "--config", config]);
@@ -124,21 +71,12 @@ fn replay_names_an_unknown_handler_and_show_an_unknown_id() {
     let fx = Fixture::new();
     let config = fx.config(&[broken_handler()]);
     let config = config.to_str().unwrap();
-    let (code, _, stderr) = wasp(
-        &fx,
-        &["dlq", "replay", "--config", config, "--handler", "nope"],
-    );
+    let (code, _, stderr) = wasp(&fx, &["dlq", "replay", "--config", config, "--handler", "nope"]);
     assert_eq!(code, Some(1));
-    assert!(
-        stderr.contains("no handler `nope` in the configuration (handlers: h)"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("no handler `nope` in the configuration (handlers: h)"), "{stderr}");
     let (code, _, stderr) = wasp(&fx, &["dlq", "show", "--config", config, "0000-missing"]);
     assert_eq!(code, Some(1));
-    assert!(
-        stderr.contains("no dead letter with id `0000-missing`"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("no dead letter with id `0000-missing`"), "{stderr}");
 }
 
 #[test]
@@ -151,28 +89,12 @@ fn pipe_json_reports_dead_letters_per_fault_kind() {
         r#"{"topic":"access","_id":"c"}"#,
     ]
     .join("\n");
-    let out = run_wasp(
-        &["pipe", "--config", config.to_str().unwrap(), "--json"],
-        Some(&input),
-        fx.path(),
-    );
+    let out = run_wasp(&["pipe", "--config", config.to_str().unwrap(), "--json"], Some(&input), fx.path());
     assert_eq!(out.status.code(), Some(3), "not everything was delivered");
     let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
     let h = &summary["handlers"][0];
-    assert_eq!(
-        (
-            h["received"].as_u64(),
-            h["delivered"].as_u64(),
-            h["deadLettered"].as_u64()
-        ),
-        (Some(3), Some(1), Some(2))
-    );
+    assert_eq!((h["received"].as_u64(), h["delivered"].as_u64(), h["deadLettered"].as_u64()), (Some(3), Some(1), Some(2)));
     assert_eq!(h["faults"], json!({"panic": 1, "guest-error": 1}));
     assert_eq!(h["state"], "running");
-    assert!(
-        summary["deadLetters"]
-            .as_str()
-            .unwrap()
-            .ends_with("wasp-data/dead-letters")
-    );
+    assert!(summary["deadLetters"].as_str().unwrap().ends_with("wasp-data/dead-letters"));
 }

@@ -54,47 +54,26 @@ fn serve(stream: std::net::TcpStream, store: &Mutex<Store>) {
     while let Some((request_line, headers, body)) = crate::http_output::read_request(&mut reader) {
         let mut parts = request_line.split_whitespace();
         let (method, target) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
-        let (status, answer) = if headers.get("authorization").map(String::as_str)
-            != Some("Basic ZWxhc3RpYzpjaGFuZ2VtZQ==")
-        {
-            (
-                401,
-                json!({"error": {"type": "security_exception", "reason": "missing authentication credentials"}}),
-            )
+        let (status, answer) = if headers.get("authorization").map(String::as_str) != Some("Basic ZWxhc3RpYzpjaGFuZ2VtZQ==") {
+            (401, json!({"error": {"type": "security_exception", "reason": "missing authentication credentials"}}))
         } else {
             match handle(method, target, &headers, &body, &mut store.lock().unwrap()) {
                 Ok(answer) => answer,
                 Err(why) => {
-                    store
-                        .lock()
-                        .unwrap()
-                        .malformed
-                        .push(format!("{method} {target}: {why}"));
-                    (
-                        400,
-                        json!({"error": {"type": "parsing_exception", "reason": why}}),
-                    )
+                    store.lock().unwrap().malformed.push(format!("{method} {target}: {why}"));
+                    (400, json!({"error": {"type": "parsing_exception", "reason": why}}))
                 }
             }
         };
         let text = answer.to_string();
-        let response = format!(
-            "HTTP/1.1 {status} X\r\nContent-Length: {}\r\nContent-Type: application/json\r\n\r\n{text}",
-            text.len()
-        );
+        let response = format!("HTTP/1.1 {status} X\r\nContent-Length: {}\r\nContent-Type: application/json\r\n\r\n{text}", text.len());
         if writer.write_all(response.as_bytes()).is_err() {
             return;
         }
     }
 }
 
-fn handle(
-    method: &str,
-    target: &str,
-    headers: &BTreeMap<String, String>,
-    body: &[u8],
-    store: &mut Store,
-) -> Result<(u16, Value), String> {
+fn handle(method: &str, target: &str, headers: &BTreeMap<String, String>, body: &[u8], store: &mut Store) -> Result<(u16, Value), String> {
     let (path, query) = target.split_once('?').unwrap_or((target, ""));
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     let json_body = || -> Result<Value, String> {
@@ -112,19 +91,11 @@ fn handle(
             }
             let mut items = Vec::new();
             for pair in lines.chunks(2) {
-                let action: Value =
-                    serde_json::from_str(pair[0]).map_err(|e| format!("action: {e}"))?;
-                let doc: Value =
-                    serde_json::from_str(pair[1]).map_err(|e| format!("document: {e}"))?;
-                let (index, id) = (
-                    action["index"]["_index"].as_str().ok_or("no _index")?,
-                    action["index"]["_id"].as_str().ok_or("no _id")?,
-                );
-                store
-                    .indices
-                    .entry(index.to_owned())
-                    .or_default()
-                    .insert(id.to_owned(), doc);
+                let action: Value = serde_json::from_str(pair[0]).map_err(|e| format!("action: {e}"))?;
+                let doc: Value = serde_json::from_str(pair[1]).map_err(|e| format!("document: {e}"))?;
+                let (index, id) =
+                    (action["index"]["_index"].as_str().ok_or("no _index")?, action["index"]["_id"].as_str().ok_or("no _id")?);
+                store.indices.entry(index.to_owned()).or_default().insert(id.to_owned(), doc);
                 items.push(json!({"index": {"_index": index, "_id": id, "status": 201}}));
             }
             Ok((200, json!({"errors": false, "items": items})))
@@ -154,10 +125,7 @@ fn handle(
             let rest = hits.split_off(size.min(hits.len()));
             let scroll_id = format!("scroll-{}", store.scrolls.len());
             store.scrolls.insert(scroll_id.clone(), rest);
-            Ok((
-                200,
-                json!({"_scroll_id": scroll_id, "hits": {"hits": hits}}),
-            ))
+            Ok((200, json!({"_scroll_id": scroll_id, "hits": {"hits": hits}})))
         }
         ("POST", ["_search", "scroll"]) => {
             let request = json_body()?;
@@ -176,10 +144,7 @@ fn handle(
         ("GET", [index, "_doc", id]) => {
             let id = percent_decode(id);
             match store.indices.get(*index).and_then(|docs| docs.get(&id)) {
-                Some(doc) => Ok((
-                    200,
-                    json!({"_index": index, "_id": id, "found": true, "_source": doc}),
-                )),
+                Some(doc) => Ok((200, json!({"_index": index, "_id": id, "found": true, "_source": doc}))),
                 None => Ok((404, json!({"_index": index, "_id": id, "found": false}))),
             }
         }
@@ -218,15 +183,9 @@ fn matches(query: &Value, doc: &Value) -> Result<bool, String> {
     let (kind, body) = object.iter().next().unwrap();
     match kind.as_str() {
         "match_all" => Ok(true),
-        "exists" => {
-            Ok(field(doc, body["field"].as_str().ok_or("exists.field")?)
-                .is_some_and(|v| !v.is_null()))
-        }
+        "exists" => Ok(field(doc, body["field"].as_str().ok_or("exists.field")?).is_some_and(|v| !v.is_null())),
         "range" => {
-            let (name, bounds) = body
-                .as_object()
-                .and_then(|o| o.iter().next())
-                .ok_or("range")?;
+            let (name, bounds) = body.as_object().and_then(|o| o.iter().next()).ok_or("range")?;
             let Some(value) = field(doc, name).and_then(Value::as_f64) else {
                 return Ok(false);
             };
@@ -296,11 +255,7 @@ fn wasp_query_reads_an_elasticsearch_handlers_index() {
         let mut all = vec!["query", "--config", config, "--topic", "access"];
         all.extend_from_slice(args);
         let out = run_wasp(&all, None, fx.path());
-        assert!(
-            out.status.success(),
-            "query {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert!(out.status.success(), "query {args:?}: {}", String::from_utf8_lossy(&out.stderr));
         serde_json::from_slice(&out.stdout).unwrap()
     };
     // Before any event: the index does not exist, the answer is empty.
@@ -318,67 +273,21 @@ fn wasp_query_reads_an_elasticsearch_handlers_index() {
         })
         .collect();
     let body: String = events.iter().map(|e| format!("{e}\n")).collect();
-    let piped = run_wasp(
-        &["pipe", "--config", config, "--topic", "access", "--json"],
-        Some(&body),
-        fx.path(),
-    );
-    assert!(
-        piped.status.success(),
-        "pipe: {}",
-        String::from_utf8_lossy(&piped.stderr)
-    );
+    let piped = run_wasp(&["pipe", "--config", config, "--topic", "access", "--json"], Some(&body), fx.path());
+    assert!(piped.status.success(), "pipe: {}", String::from_utf8_lossy(&piped.stderr));
     assert_eq!(es.store.lock().unwrap().indices["audit_access"].len(), 2500);
 
     let all = query(&["--sort-keys", "_id"]);
-    assert_eq!(
-        all["result"].as_array().unwrap(),
-        &events,
-        "every event reads back as published"
-    );
+    assert_eq!(all["result"].as_array().unwrap(), &events, "every event reads back as published");
     // Case-insensitive string comparison (CREST), decided by WASP.
-    let scarter = query(&[
-        "--filter",
-        "userId eq \"scarter\"",
-        "--page-size",
-        "10",
-        "--sort-keys",
-        "-n",
-    ]);
+    let scarter = query(&["--filter", "userId eq \"scarter\"", "--page-size", "10", "--sort-keys", "-n"]);
     assert_eq!(scarter["totalPagedResults"], 1250);
-    let first: Vec<&Value> = events
-        .iter()
-        .rev()
-        .filter(|e| e["userId"] == "SCarter")
-        .take(10)
-        .collect();
-    assert_eq!(
-        scarter["result"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .collect::<Vec<_>>(),
-        first
-    );
+    let first: Vec<&Value> = events.iter().rev().filter(|e| e["userId"] == "SCarter").take(10).collect();
+    assert_eq!(scarter["result"].as_array().unwrap().iter().collect::<Vec<_>>(), first);
     // Narrowed by Elasticsearch (exists and range), exact in the end.
-    let narrowed = query(&[
-        "--filter",
-        "response/elapsedTime pr and n ge 2000 and userId eq \"BJENSEN\"",
-        "--sort-keys",
-        "n",
-    ]);
-    let expected: Vec<&Value> = events
-        .iter()
-        .filter(|e| e["n"].as_u64().unwrap() >= 2000 && e["n"].as_u64().unwrap() % 10 == 0)
-        .collect();
-    assert_eq!(
-        narrowed["result"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .collect::<Vec<_>>(),
-        expected
-    );
+    let narrowed = query(&["--filter", "response/elapsedTime pr and n ge 2000 and userId eq \"BJENSEN\"", "--sort-keys", "n"]);
+    let expected: Vec<&Value> = events.iter().filter(|e| e["n"].as_u64().unwrap() >= 2000 && e["n"].as_u64().unwrap() % 10 == 0).collect();
+    assert_eq!(narrowed["result"].as_array().unwrap().iter().collect::<Vec<_>>(), expected);
     let sent = es.store.lock().unwrap().queries.last().cloned().unwrap();
     assert_eq!(
         sent,
@@ -386,57 +295,15 @@ fn wasp_query_reads_an_elasticsearch_handlers_index() {
         "the search was narrowed"
     );
     // Paging with the cookie.
-    let page1 = query(&[
-        "--filter",
-        "n lt 25",
-        "--page-size",
-        "20",
-        "--sort-keys",
-        "n",
-    ]);
+    let page1 = query(&["--filter", "n lt 25", "--page-size", "20", "--sort-keys", "n"]);
     assert_eq!(page1["result"].as_array().unwrap().len(), 20);
     let cookie = page1["pagedResultsCookie"].as_str().unwrap().to_owned();
-    let page2 = query(&[
-        "--filter",
-        "n lt 25",
-        "--page-size",
-        "20",
-        "--sort-keys",
-        "n",
-        "--cookie",
-        &cookie,
-    ]);
-    assert_eq!(
-        page2["result"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .collect::<Vec<_>>(),
-        events[20..25].iter().collect::<Vec<_>>()
-    );
+    let page2 = query(&["--filter", "n lt 25", "--page-size", "20", "--sort-keys", "n", "--cookie", &cookie]);
+    assert_eq!(page2["result"].as_array().unwrap().iter().collect::<Vec<_>>(), events[20..25].iter().collect::<Vec<_>>());
     // Read by id; an unknown id.
     assert_eq!(query(&["--id", "ev-0042"]), events[42]);
-    let missing = run_wasp(
-        &[
-            "query",
-            "--config",
-            config,
-            "--topic",
-            "access",
-            "--id",
-            "nope/../x",
-        ],
-        None,
-        fx.path(),
-    );
+    let missing = run_wasp(&["query", "--config", config, "--topic", "access", "--id", "nope/../x"], None, fx.path());
     assert!(!missing.status.success());
-    assert!(
-        es.store.lock().unwrap().malformed.is_empty(),
-        "{:?}",
-        es.store.lock().unwrap().malformed
-    );
-    assert!(
-        es.store.lock().unwrap().scrolls.is_empty(),
-        "every scroll was cleared"
-    );
+    assert!(es.store.lock().unwrap().malformed.is_empty(), "{:?}", es.store.lock().unwrap().malformed);
+    assert!(es.store.lock().unwrap().scrolls.is_empty(), "every scroll was cleared");
 }

@@ -7,12 +7,10 @@ use wasp_tests::{Fixture, guests};
 
 /// The record the eZ Publish 4.x documentation ("Audit trailing") shows
 /// after a node was moved. eZLog ends every record with an empty line.
-const SEED_CONTENT_MOVE: &str =
-    include_str!("../../sample-handlers/ezpublish-trail/seed/content-move.txt");
+const SEED_CONTENT_MOVE: &str = include_str!("../../sample-handlers/ezpublish-trail/seed/content-move.txt");
 
 /// The documentation's record of a new audit function, `my-new-audit`.
-const SEED_MY_NEW_AUDIT: &str =
-    include_str!("../../sample-handlers/ezpublish-trail/seed/my-new-audit.txt");
+const SEED_MY_NEW_AUDIT: &str = include_str!("../../sample-handlers/ezpublish-trail/seed/my-new-audit.txt");
 
 /// The node move of the documentation, as an event.
 fn node_move() -> Value {
@@ -35,10 +33,7 @@ fn node_move() -> Value {
 /// The ezpublish-trail handler `name` with this `config` and a file output
 /// per name in `files`.
 fn trail_handler(name: &str, config: Value, files: &[&str]) -> Value {
-    let outputs: serde_json::Map<String, Value> = files
-        .iter()
-        .map(|f| ((*f).to_owned(), json!({"type": "file", "path": f})))
-        .collect();
+    let outputs: serde_json::Map<String, Value> = files.iter().map(|f| ((*f).to_owned(), json!({"type": "file", "path": f}))).collect();
     json!({
         "name": name,
         "topics": ["activity", "authentication"],
@@ -56,41 +51,26 @@ fn file_text(fx: &Fixture, handler: &str, file: &str) -> Option<String> {
 #[test]
 fn ezpublish_node_move_record_matches_the_seed_byte_for_byte() {
     let fx = Fixture::new();
-    let config =
-        json!({"Audit": "enabled", "AuditFileNames": {"content-move": "content_move.log"}});
+    let config = json!({"Audit": "enabled", "AuditFileNames": {"content-move": "content_move.log"}});
     let handler = trail_handler("ezpublish", config, &["content_move.log"]);
     let service = AuditService::from_config_file(fx.config(&[handler])).unwrap();
     service.publish("activity", node_move()).unwrap();
     service.flush();
 
     let one = format!("{SEED_CONTENT_MOVE}\n");
-    assert_eq!(
-        file_text(&fx, "ezpublish", "content_move.log").unwrap(),
-        one
-    );
+    assert_eq!(file_text(&fx, "ezpublish", "content_move.log").unwrap(), one);
     let mut lines: Vec<&str> = SEED_CONTENT_MOVE.lines().collect();
     lines.push("");
-    assert_eq!(
-        fx.output_lines("ezpublish", "content_move.log"),
-        lines,
-        "one record per line, then the empty line"
-    );
+    assert_eq!(fx.output_lines("ezpublish", "content_move.log"), lines, "one record per line, then the empty line");
 
     // The next record follows the blank line, as in an eZ log file.
     service.publish("activity", node_move()).unwrap();
     service.flush();
-    assert_eq!(
-        file_text(&fx, "ezpublish", "content_move.log").unwrap(),
-        one.repeat(2)
-    );
+    assert_eq!(file_text(&fx, "ezpublish", "content_move.log").unwrap(), one.repeat(2));
 
     let summary = service.shutdown();
     let h = &summary.handlers[0];
-    assert_eq!(
-        (h.received, h.delivered, h.dead_lettered),
-        (2, 2, 0),
-        "{h:?}"
-    );
+    assert_eq!((h.received, h.delivered, h.dead_lettered), (2, 2, 0), "{h:?}");
 }
 
 #[test]
@@ -101,17 +81,9 @@ fn ezpublish_ignores_unconfigured_functions_and_writes_a_function_added_by_confi
         "AuditFileNames": {"content-move": "content_move.log", "my-new-audit": "info.log"},
         "AuditFieldOrder": {"my-new-audit": ["User id", "Comment"]}
     });
-    let enabled = trail_handler(
-        "ezpublish",
-        config,
-        &["content_move.log", "info.log", "login.log"],
-    );
+    let enabled = trail_handler("ezpublish", config, &["content_move.log", "info.log", "login.log"]);
     // eZ's default: auditing is off until `Audit` is `enabled`.
-    let off = trail_handler(
-        "ezpublish-off",
-        json!({}),
-        &["content_move.log", "info.log", "login.log"],
-    );
+    let off = trail_handler("ezpublish-off", json!({}), &["content_move.log", "info.log", "login.log"]);
     let service = AuditService::from_config_file(fx.config(&[enabled, off])).unwrap();
 
     // Not in AuditFileNames: ignored, even with an output of its default name.
@@ -122,13 +94,13 @@ fn ezpublish_ignores_unconfigured_functions_and_writes_a_function_added_by_confi
                    "client": {"ip": "127.0.0.1"}, "user": {"login": "admin", "id": 14}, "accountId": 14, "accountLogin": "admin"}),
         )
         .unwrap();
-    service.publish("activity", json!({"timestamp": "2007-05-23T14:41:00Z", "transactionId": "t2", "eventName": "content-delete", "nodeId": 7})).unwrap();
     service
         .publish(
             "activity",
-            json!({"timestamp": "2007-05-23T14:42:00Z", "transactionId": "t3"}),
+            json!({"timestamp": "2007-05-23T14:41:00Z", "transactionId": "t2", "eventName": "content-delete", "nodeId": 7}),
         )
         .unwrap();
+    service.publish("activity", json!({"timestamp": "2007-05-23T14:42:00Z", "transactionId": "t3"})).unwrap();
     // A function no code knows, added by configuration alone.
     service
         .publish(
@@ -140,31 +112,17 @@ fn ezpublish_ignores_unconfigured_functions_and_writes_a_function_added_by_confi
         .unwrap();
     service.flush();
 
-    assert_eq!(
-        file_text(&fx, "ezpublish", "info.log").unwrap(),
-        format!("{SEED_MY_NEW_AUDIT}\n")
-    );
+    assert_eq!(file_text(&fx, "ezpublish", "info.log").unwrap(), format!("{SEED_MY_NEW_AUDIT}\n"));
     for handler in ["ezpublish", "ezpublish-off"] {
         for file in ["content_move.log", "login.log"] {
-            assert_eq!(
-                file_text(&fx, handler, file).unwrap_or_default(),
-                "",
-                "{handler}/{file}"
-            );
+            assert_eq!(file_text(&fx, handler, file).unwrap_or_default(), "", "{handler}/{file}");
         }
     }
-    assert_eq!(
-        file_text(&fx, "ezpublish-off", "info.log").unwrap_or_default(),
-        ""
-    );
+    assert_eq!(file_text(&fx, "ezpublish-off", "info.log").unwrap_or_default(), "");
 
     let summary = service.shutdown();
     for h in &summary.handlers {
-        assert_eq!(
-            (h.received, h.delivered, h.dead_lettered),
-            (4, 4, 0),
-            "ignored is not failed: {h:?}"
-        );
+        assert_eq!((h.received, h.delivered, h.dead_lettered), (4, 4, 0), "ignored is not failed: {h:?}");
     }
 }
 
@@ -195,19 +153,10 @@ fn ezpublish_file_that_is_not_an_output_dead_letters_the_event_and_writes_nothin
     assert_eq!(letters.len(), 1, "{letters:?}");
     let letter = &letters[0];
     assert_eq!(letter.event.id, "move-124");
-    assert_eq!(
-        serde_json::to_value(letter.fault.kind).unwrap(),
-        "guest-error"
-    );
+    assert_eq!(serde_json::to_value(letter.fault.kind).unwrap(), "guest-error");
     let message = &letter.fault.message;
-    assert!(
-        message.contains("audit function `content-move` goes to `moves.log`"),
-        "{message}"
-    );
-    assert!(
-        message.contains("output `moves.log` is not declared"),
-        "{message}"
-    );
+    assert!(message.contains("audit function `content-move` goes to `moves.log`"), "{message}");
+    assert!(message.contains("output `moves.log` is not declared"), "{message}");
     service.shutdown();
 }
 
@@ -225,11 +174,7 @@ fn ezpublish_reads_the_seeds_audit_ini_override() {
          AuditFileNames[user-login]=login.log\nAuditFileNames[role-change]=role_change.log\n*/ ?>\n",
     )
     .unwrap();
-    let mut handler = trail_handler(
-        "ezpublish",
-        Value::Null,
-        &["login.log", "role_change.log", "content_move.log"],
-    );
+    let mut handler = trail_handler("ezpublish", Value::Null, &["login.log", "role_change.log", "content_move.log"]);
     handler.as_object_mut().unwrap().remove("config");
     handler["configFile"] = json!("audit.ini.append.php");
     handler["directory"] = json!("var/log/my_audit");
@@ -245,43 +190,20 @@ fn ezpublish_reads_the_seeds_audit_ini_override() {
     service.flush();
     let dir = fx.path().join("wasp-data/var/log/my_audit");
     let login = std::fs::read_to_string(dir.join("login.log")).unwrap();
-    assert!(
-        login.starts_with("[ May 23 2007 14:40:00 ] [127.0.0.1] [admin:14]\n"),
-        "{login}"
-    );
-    assert_eq!(
-        std::fs::read_to_string(dir.join("content_move.log")).unwrap_or_default(),
-        "",
-        "not in AuditFileNames: ignored"
-    );
+    assert!(login.starts_with("[ May 23 2007 14:40:00 ] [127.0.0.1] [admin:14]\n"), "{login}");
+    assert_eq!(std::fs::read_to_string(dir.join("content_move.log")).unwrap_or_default(), "", "not in AuditFileNames: ignored");
     let h = service.shutdown().handlers[0].clone();
-    assert_eq!(
-        (h.received, h.delivered, h.dead_lettered),
-        (2, 2, 0),
-        "{h:?}"
-    );
+    assert_eq!((h.received, h.delivered, h.dead_lettered), (2, 2, 0), "{h:?}");
 
     // Both `config` and `configFile`, or an INI file that is not one: named errors.
     let mut both = trail_handler("ezpublish", json!({"Audit": "enabled"}), &["login.log"]);
     both["configFile"] = json!("audit.ini.append.php");
-    let error = AuditService::from_config_file(fx.config(&[both]))
-        .err()
-        .unwrap()
-        .to_string();
-    assert!(
-        error.contains("configFile") && error.contains("not both"),
-        "{error}"
-    );
+    let error = AuditService::from_config_file(fx.config(&[both])).err().unwrap().to_string();
+    assert!(error.contains("configFile") && error.contains("not both"), "{error}");
     std::fs::write(fx.path().join("broken.ini"), "Audit=enabled\n").unwrap();
     let mut broken = trail_handler("ezpublish", Value::Null, &["login.log"]);
     broken.as_object_mut().unwrap().remove("config");
     broken["configFile"] = json!("broken.ini");
-    let error = AuditService::from_config_file(fx.config(&[broken]))
-        .err()
-        .unwrap()
-        .to_string();
-    assert!(
-        error.contains("broken.ini: line 1: `Audit=enabled` is outside any [Section]"),
-        "{error}"
-    );
+    let error = AuditService::from_config_file(fx.config(&[broken])).err().unwrap().to_string();
+    assert!(error.contains("broken.ini: line 1: `Audit=enabled` is outside any [Section]"), "{error}");
 }

@@ -33,62 +33,26 @@ fn events() -> Vec<(&'static str, Value)> {
     let b = "203.0.113.9";
     let c = "192.0.2.33";
     vec![
-        (
-            "authentication",
-            login("a1", "06:00:00", "alice", a, "FAILED"),
-        ),
-        (
-            "authentication",
-            login("a2", "06:01:00", "alice", a, "FAILED"),
-        ),
+        ("authentication", login("a1", "06:00:00", "alice", a, "FAILED")),
+        ("authentication", login("a2", "06:01:00", "alice", a, "FAILED")),
         (
             "access",
             json!({"_id": "x1", "timestamp": "2026-11-22T06:01:30Z", "transactionId": "tx", "result": "FAILED", "userId": "alice", "client": {"ip": a}}),
         ),
-        (
-            "authentication",
-            login("a3", "06:02:00", "alice", a, "FAILED"),
-        ),
-        (
-            "authentication",
-            login("ok", "06:02:30", "alice", a, "SUCCESSFUL"),
-        ),
+        ("authentication", login("a3", "06:02:00", "alice", a, "FAILED")),
+        ("authentication", login("ok", "06:02:30", "alice", a, "SUCCESSFUL")),
         // alice's fourth failure in 5 minutes (from another address): alert by user.
-        (
-            "authentication",
-            login("a4", "06:03:00", "alice", b, "FAILED"),
-        ),
+        ("authentication", login("a4", "06:03:00", "alice", b, "FAILED")),
         // The fourth from address a: alert by ip; alice already alerted in this window.
-        (
-            "authentication",
-            login("a5", "06:04:00", "alice", a, "FAILED"),
-        ),
+        ("authentication", login("a5", "06:04:00", "alice", a, "FAILED")),
         // bob: three failures, then three more after 07:02:30, when his
         // first ones have left the window: never more than three in it.
-        (
-            "authentication",
-            login("b1", "07:00:00", "bob", c, "FAILED"),
-        ),
-        (
-            "authentication",
-            login("b2", "07:01:00", "bob", c, "FAILED"),
-        ),
-        (
-            "authentication",
-            login("b3", "07:02:00", "bob", c, "FAILED"),
-        ),
-        (
-            "authentication",
-            login("b4", "07:07:30", "bob", c, "FAILED"),
-        ),
-        (
-            "authentication",
-            login("b5", "07:08:00", "bob", c, "FAILED"),
-        ),
-        (
-            "authentication",
-            login("b6", "07:09:00", "bob", c, "FAILED"),
-        ),
+        ("authentication", login("b1", "07:00:00", "bob", c, "FAILED")),
+        ("authentication", login("b2", "07:01:00", "bob", c, "FAILED")),
+        ("authentication", login("b3", "07:02:00", "bob", c, "FAILED")),
+        ("authentication", login("b4", "07:07:30", "bob", c, "FAILED")),
+        ("authentication", login("b5", "07:08:00", "bob", c, "FAILED")),
+        ("authentication", login("b6", "07:09:00", "bob", c, "FAILED")),
     ]
 }
 
@@ -117,41 +81,19 @@ fn failed_login_detector_alerts_per_user_and_ip_and_its_state_survives_recycling
 
     let expected = expected_alerts();
     assert_eq!(fx.output_json("steady", "alerts.json"), expected);
-    assert_eq!(
-        fx.output_json("recycled", "alerts.json"),
-        expected,
-        "the counts survive recycling"
-    );
+    assert_eq!(fx.output_json("recycled", "alerts.json"), expected, "the counts survive recycling");
     // Alert lines keep the documented field order.
-    assert!(
-        fx.output_lines("steady", "alerts.json")[0]
-            .starts_with(r#"{"alert":"failed-logins","by":"user","key":"alice","failures":4"#)
-    );
+    assert!(fx.output_lines("steady", "alerts.json")[0].starts_with(r#"{"alert":"failed-logins","by":"user","key":"alice","failures":4"#));
 
     let summary = service.shutdown();
     for h in &summary.handlers {
         assert_eq!(h.state, HandlerState::Running);
-        assert_eq!(
-            (h.received, h.delivered, h.dead_lettered),
-            (13, 13, 0),
-            "{h:?}"
-        );
+        assert_eq!((h.received, h.delivered, h.dead_lettered), (13, 13, 0), "{h:?}");
     }
-    let steady = summary
-        .handlers
-        .iter()
-        .find(|h| h.name == "steady")
-        .unwrap();
-    let recycled = summary
-        .handlers
-        .iter()
-        .find(|h| h.name == "recycled")
-        .unwrap();
+    let steady = summary.handlers.iter().find(|h| h.name == "steady").unwrap();
+    let recycled = summary.handlers.iter().find(|h| h.name == "recycled").unwrap();
     assert_eq!((steady.instances, steady.recycled), (1, 0), "{steady:?}");
-    assert_eq!(
-        recycled.recycled, 6,
-        "13 events, a fresh instance after every second one: {recycled:?}"
-    );
+    assert_eq!(recycled.recycled, 6, "13 events, a fresh instance after every second one: {recycled:?}");
     assert_eq!(recycled.instances, 7, "{recycled:?}");
 }
 
@@ -164,17 +106,7 @@ fn failed_login_detector_bad_config_disables_it_with_the_reason() {
     other["config"] = json!({"window": "soon"});
     let service = AuditService::from_config_file(fx.config(&[handler, other])).unwrap();
     let summary = service.shutdown();
-    let reasons: Vec<&str> = summary
-        .handlers
-        .iter()
-        .map(|h| h.disabled_reason.as_deref().unwrap())
-        .collect();
-    assert!(
-        reasons[0].contains("`threshold` must be at least 1"),
-        "{reasons:?}"
-    );
-    assert!(
-        reasons[1].contains("`window`: `\"soon\"` is not a duration"),
-        "{reasons:?}"
-    );
+    let reasons: Vec<&str> = summary.handlers.iter().map(|h| h.disabled_reason.as_deref().unwrap()).collect();
+    assert!(reasons[0].contains("`threshold` must be at least 1"), "{reasons:?}");
+    assert!(reasons[1].contains("`window`: `\"soon\"` is not a duration"), "{reasons:?}");
 }

@@ -23,51 +23,30 @@ fn a_filter_keeps_drops_and_replaces_before_the_handler() {
     let fx = Fixture::new();
     let s = service(&fx, "closed");
     s.publish("access", json!({"_id": "kept"})).unwrap();
-    s.publish("access", json!({"_id": "dropped", "drop": true}))
-        .unwrap();
+    s.publish("access", json!({"_id": "dropped", "drop": true})).unwrap();
     // `err` dead-letters it in the probe, so the dead letter shows what the
     // handler received: the filter's replacement.
-    s.publish(
-        "access",
-        json!({"_id": "replaced", "secret": "hunter2", "action": "err"}),
-    )
-    .unwrap();
+    s.publish("access", json!({"_id": "replaced", "secret": "hunter2", "action": "err"})).unwrap();
     // Other topics do not pass this filter.
-    s.publish("authentication", json!({"_id": "other", "drop": true}))
-        .unwrap();
+    s.publish("authentication", json!({"_id": "other", "drop": true})).unwrap();
     s.flush();
     let summary = s.shutdown();
     assert_eq!(ids(&fx.output_json("p", "out.log")), ["kept", "other"]);
     let h = &summary.handlers[0];
-    assert_eq!(
-        (h.received, h.delivered, h.filtered, h.dead_lettered),
-        (4, 2, 1, 1),
-        "{h:?}"
-    );
+    assert_eq!((h.received, h.delivered, h.filtered, h.dead_lettered), (4, 2, 1, 1), "{h:?}");
     let letter = fx.dead_letters("p").pop().unwrap();
     assert_eq!(letter.event.document["secret"], "***");
-    assert_eq!(
-        letter.event.id, "replaced",
-        "a replacement keeps the event's id"
-    );
+    assert_eq!(letter.event.id, "replaced", "a replacement keeps the event's id");
 }
 
 #[test]
 fn a_faulting_filter_fails_closed_into_the_dead_letter_store() {
     let fx = Fixture::new();
     let s = service(&fx, "closed");
-    for (id, extra) in [
-        ("a", json!({})),
-        ("boom", json!({"filter_panic": true})),
-        ("c", json!({})),
-    ] {
+    for (id, extra) in [("a", json!({})), ("boom", json!({"filter_panic": true})), ("c", json!({}))] {
         let mut event = json!({"_id": id});
-        event
-            .as_object_mut()
-            .unwrap()
-            .extend(extra.as_object().unwrap().clone());
-        s.publish("access", event)
-            .expect("a filter fault never reaches publish");
+        event.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        s.publish("access", event).expect("a filter fault never reaches publish");
     }
     s.flush();
     drop(s);
@@ -75,19 +54,14 @@ fn a_faulting_filter_fails_closed_into_the_dead_letter_store() {
     let letter = fx.dead_letters("p").pop().unwrap();
     assert_eq!(letter.event.id, "boom");
     assert_eq!(serde_json::to_value(letter.fault.kind).unwrap(), "filter");
-    assert!(
-        letter.fault.message.contains("filter `f` faulted (panic)"),
-        "{:?}",
-        letter.fault
-    );
+    assert!(letter.fault.message.contains("filter `f` faulted (panic)"), "{:?}", letter.fault);
 }
 
 #[test]
 fn a_faulting_filter_fails_open_and_the_event_passes_unchanged() {
     let fx = Fixture::new();
     let s = service(&fx, "open");
-    s.publish("access", json!({"_id": "boom", "filter_panic": true}))
-        .unwrap();
+    s.publish("access", json!({"_id": "boom", "filter_panic": true})).unwrap();
     s.publish("access", json!({"_id": "after"})).unwrap();
     s.flush();
     let summary = s.shutdown();

@@ -29,11 +29,7 @@ struct Nats {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 impl Nats {
@@ -43,10 +39,7 @@ impl Nats {
         if Path::new(NATS_SERVER).exists() {
             return true;
         }
-        assert!(
-            !in_ci(),
-            "{NATS_SERVER} is not installed (CI must run the fleet tests)"
-        );
+        assert!(!in_ci(), "{NATS_SERVER} is not installed (CI must run the fleet tests)");
         eprintln!("skipped: {NATS_SERVER} is not installed");
         false
     }
@@ -60,14 +53,8 @@ impl Nats {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        wait_for("nats-server listening", || {
-            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-        });
-        Nats {
-            child,
-            port,
-            _store: store,
-        }
+        wait_for("nats-server listening", || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok());
+        Nats { child, port, _store: store }
     }
 
     /// A node of a 3-node JetStream cluster `wasp` on loopback.
@@ -88,44 +75,19 @@ impl Nats {
 
     fn node_in(index: usize, ports: &[(u16, u16)], store: tempfile::TempDir) -> Nats {
         let (port, cluster) = ports[index];
-        let routes: Vec<String> = ports
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| *i != index)
-            .map(|(_, (_, c))| format!("nats://127.0.0.1:{c}"))
-            .collect();
+        let routes: Vec<String> =
+            ports.iter().enumerate().filter(|(i, _)| *i != index).map(|(_, (_, c))| format!("nats://127.0.0.1:{c}")).collect();
         let child = Command::new(NATS_SERVER)
-            .args([
-                "-js",
-                "-a",
-                "127.0.0.1",
-                "-p",
-                &port.to_string(),
-                "-n",
-                &format!("n{index}"),
-                "--cluster_name",
-                "wasp",
-            ])
-            .args([
-                "--cluster",
-                &format!("nats://127.0.0.1:{cluster}"),
-                "--routes",
-                &routes.join(","),
-            ])
+            .args(["-js", "-a", "127.0.0.1", "-p", &port.to_string(), "-n", &format!("n{index}"), "--cluster_name", "wasp"])
+            .args(["--cluster", &format!("nats://127.0.0.1:{cluster}"), "--routes", &routes.join(",")])
             .arg("-sd")
             .arg(store.path())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        wait_for("nats-server listening", || {
-            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-        });
-        Nats {
-            child,
-            port,
-            _store: store,
-        }
+        wait_for("nats-server listening", || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok());
+        Nats { child, port, _store: store }
     }
 
     fn url(&self) -> String {
@@ -173,10 +135,7 @@ impl Worker {
             .stderr(log)
             .spawn()
             .unwrap();
-        Worker {
-            child,
-            dir: dir.to_owned(),
-        }
+        Worker { child, dir: dir.to_owned() }
     }
 
     fn kill9(mut self) {
@@ -186,15 +145,10 @@ impl Worker {
 
     /// SIGTERM and wait; its stderr.
     fn terminate(mut self) -> String {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
+        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
         let deadline = Instant::now() + Duration::from_secs(60);
         while self.child.try_wait().unwrap().is_none() {
-            assert!(
-                Instant::now() < deadline,
-                "the worker did not stop after SIGTERM"
-            );
+            assert!(Instant::now() < deadline, "the worker did not stop after SIGTERM");
             std::thread::sleep(Duration::from_millis(20));
         }
         std::fs::read_to_string(self.dir.join("worker.log")).unwrap_or_default()
@@ -219,13 +173,9 @@ fn delivered(dirs: &[&Path], name: &str) -> BTreeMap<String, u32> {
 fn delivered_under(roots: &[PathBuf], name: &str) -> BTreeMap<String, u32> {
     let mut ids = BTreeMap::new();
     for root in roots {
-        let text =
-            std::fs::read_to_string(root.join(name).join("access.audit.json")).unwrap_or_default();
+        let text = std::fs::read_to_string(root.join(name).join("access.audit.json")).unwrap_or_default();
         for line in text.lines() {
-            if let Some(id) = serde_json::from_str::<Value>(line)
-                .ok()
-                .and_then(|v| v["_id"].as_str().map(str::to_owned))
-            {
+            if let Some(id) = serde_json::from_str::<Value>(line).ok().and_then(|v| v["_id"].as_str().map(str::to_owned)) {
                 *ids.entry(id).or_insert(0) += 1;
             }
         }
@@ -236,17 +186,9 @@ fn delivered_under(roots: &[PathBuf], name: &str) -> BTreeMap<String, u32> {
 /// Publishes events `from..to` through the edge as NDJSON batches of 100.
 fn publish(edge: &wasp_tests::WaspRun, prefix: &str, from: usize, to: usize) {
     for start in (from..to).step_by(100) {
-        let body: String = (start..(start + 100).min(to))
-            .map(|i| format!("{}\n", json!({"_id": format!("{prefix}-{i}"), "n": i})))
-            .collect();
-        let (status, text) = wasp_tests::http(
-            &edge.address,
-            TOKEN,
-            "POST",
-            "/audit/access",
-            "application/x-ndjson",
-            &body,
-        );
+        let body: String =
+            (start..(start + 100).min(to)).map(|i| format!("{}\n", json!({"_id": format!("{prefix}-{i}"), "n": i}))).collect();
+        let (status, text) = wasp_tests::http(&edge.address, TOKEN, "POST", "/audit/access", "application/x-ndjson", &body);
         assert!((200..300).contains(&status), "{status} {text}");
     }
 }
@@ -255,32 +197,15 @@ fn publish(edge: &wasp_tests::WaspRun, prefix: &str, from: usize, to: usize) {
 /// WebAssembly handler `probe`.
 fn fleet_doc_with_probe(role: &str, url: &str, names: &[&str], probe: &str) -> Value {
     let mut doc = fleet_doc(role, url, names);
-    doc["eventHandlers"]
-        .as_array_mut()
-        .unwrap()
-        .push(json!({"class": "wasm", "config": wasp_tests::probe_handler(probe, json!({}))}));
+    doc["eventHandlers"].as_array_mut().unwrap().push(json!({"class": "wasm", "config": wasp_tests::probe_handler(probe, json!({}))}));
     doc
 }
 
 /// Sends events `<prefix>-<from>` to `<prefix>-<to - 1>` through the edge,
 /// each asking the probe to count it in its state (`action: count`).
 fn send_counted(edge: &wasp_tests::WaspRun, prefix: &str, from: usize, to: usize) {
-    let body: String = (from..to)
-        .map(|i| {
-            format!(
-                "{}\n",
-                json!({"_id": format!("{prefix}-{i}"), "action": "count"})
-            )
-        })
-        .collect();
-    let (status, text) = wasp_tests::http(
-        &edge.address,
-        TOKEN,
-        "POST",
-        "/audit/access",
-        "application/x-ndjson",
-        &body,
-    );
+    let body: String = (from..to).map(|i| format!("{}\n", json!({"_id": format!("{prefix}-{i}"), "action": "count"}))).collect();
+    let (status, text) = wasp_tests::http(&edge.address, TOKEN, "POST", "/audit/access", "application/x-ndjson", &body);
     assert!((200..300).contains(&status), "{status} {text}");
 }
 
@@ -309,9 +234,7 @@ fn every_event_reaches_every_handler_through_a_worker_kill() {
     let b = start_worker(&b_fx, &nats.url(), &["files", "copy"]);
     const N: usize = 3000;
     publish(&edge, "k", 0, N / 3);
-    wait_for("some events delivered by worker a", || {
-        !delivered(&[a_fx.path()], "files").is_empty()
-    });
+    wait_for("some events delivered by worker a", || !delivered(&[a_fx.path()], "files").is_empty());
     a.kill9();
     publish(&edge, "k", N / 3, 2 * N / 3);
     let a = start_worker(&a_fx, &nats.url(), &["files", "copy"]);
@@ -320,27 +243,17 @@ fn every_event_reaches_every_handler_through_a_worker_kill() {
     for name in ["files", "copy"] {
         let deadline = Instant::now() + Duration::from_secs(90);
         while delivered(&dirs, name).len() < N {
-            assert!(
-                Instant::now() < deadline,
-                "handler {name}: {} of {N} delivered",
-                delivered(&dirs, name).len()
-            );
+            assert!(Instant::now() < deadline, "handler {name}: {} of {N} delivered", delivered(&dirs, name).len());
             std::thread::sleep(Duration::from_millis(50));
         }
         let ids = delivered(&dirs, name);
-        assert!(
-            (0..N).all(|i| ids.contains_key(&format!("k-{i}"))),
-            "handler {name}: an event is missing"
-        );
+        assert!((0..N).all(|i| ids.contains_key(&format!("k-{i}"))), "handler {name}: an event is missing");
         let duplicates: u32 = ids.values().map(|c| c - 1).sum();
         let on_a = delivered(&[a_fx.path()], name).len();
         figure(&format!(
             "fleet kill -9: handler {name}: {N} of {N} delivered, {duplicates} duplicates, {on_a} on worker a (killed and restarted)"
         ));
-        assert!(
-            duplicates as usize <= 2 * 256,
-            "at most the killed worker's unacknowledged batches again: {duplicates}"
-        );
+        assert!(duplicates as usize <= 2 * 256, "at most the killed worker's unacknowledged batches again: {duplicates}");
     }
     let (code, stderr) = edge.terminate();
     assert_eq!(code, Some(0), "{stderr}");
@@ -366,19 +279,11 @@ fn an_edge_accepts_while_nats_is_unreachable_and_forwards_later() {
     std::thread::sleep(Duration::from_millis(500));
     let _nats = Nats::start(port);
     let worker = start_worker(&w_fx, &url, &["files"]);
-    wait_for("every event forwarded and delivered", || {
-        delivered(&[w_fx.path()], "files").len() == 500
-    });
+    wait_for("every event forwarded and delivered", || delivered(&[w_fx.path()], "files").len() == 500);
     let (code, stderr) = edge.terminate();
     assert_eq!(code, Some(0), "{stderr}");
-    assert!(
-        stderr.contains("edge: 500 forwarded") && !stderr.contains("0 failed attempts"),
-        "{stderr}"
-    );
-    assert!(
-        stderr.contains("cannot connect") || stderr.contains("no answer"),
-        "the outage is named: {stderr}"
-    );
+    assert!(stderr.contains("edge: 500 forwarded") && !stderr.contains("0 failed attempts"), "{stderr}");
+    assert!(stderr.contains("cannot connect") || stderr.contains("no answer"), "the outage is named: {stderr}");
     let ids = delivered(&[w_fx.path()], "files");
     assert_eq!(ids.values().map(|c| c - 1).sum::<u32>(), 0, "no duplicates");
     worker.terminate();
@@ -402,25 +307,15 @@ fn throughput_with_one_and_two_workers() {
     for (workers, handler) in [(1, "one"), (2, "two")] {
         let fxs: Vec<Fixture> = (0..workers).map(|_| Fixture::new()).collect();
         let started = Instant::now();
-        let running: Vec<Worker> = fxs
-            .iter()
-            .map(|fx| start_worker(fx, &nats.url(), &[handler]))
-            .collect();
+        let running: Vec<Worker> = fxs.iter().map(|fx| start_worker(fx, &nats.url(), &[handler])).collect();
         let dirs: Vec<&Path> = fxs.iter().map(Fixture::path).collect();
         let deadline = Instant::now() + Duration::from_secs(120);
         while delivered(&dirs, handler).len() < N {
-            assert!(
-                Instant::now() < deadline,
-                "{workers} workers: {} of {N}",
-                delivered(&dirs, handler).len()
-            );
+            assert!(Instant::now() < deadline, "{workers} workers: {} of {N}", delivered(&dirs, handler).len());
             std::thread::sleep(Duration::from_millis(20));
         }
         let seconds = started.elapsed().as_secs_f64();
-        let shares: Vec<usize> = dirs
-            .iter()
-            .map(|d| delivered(&[d], handler).len())
-            .collect();
+        let shares: Vec<usize> = dirs.iter().map(|d| delivered(&[d], handler).len()).collect();
         figure(&format!(
             "fleet throughput: {workers} worker(s), {N} events in {seconds:.2}s (start included) = {:.0} events/s; per worker {shares:?}",
             N as f64 / seconds
@@ -434,16 +329,9 @@ fn throughput_with_one_and_two_workers() {
 /// Messages in the stream `AUDIT` of the server at `port` (0 while it
 /// does not exist).
 fn stream_messages(port: u16) -> u64 {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     runtime.block_on(async {
-        let js = async_nats::jetstream::new(
-            async_nats::connect(format!("127.0.0.1:{port}"))
-                .await
-                .unwrap(),
-        );
+        let js = async_nats::jetstream::new(async_nats::connect(format!("127.0.0.1:{port}")).await.unwrap());
         match js.get_stream("AUDIT").await {
             Ok(mut stream) => stream.info().await.unwrap().state.messages,
             Err(_) => 0,
@@ -476,36 +364,20 @@ fn a_durable_edge_answers_after_the_puback_and_config_check_reads_the_stream() {
             &json!({"_id": format!("d-{i}")}).to_string(),
         );
         assert_eq!(status, 201, "{body}");
-        assert_eq!(
-            stream_messages(nats.port),
-            i + 1,
-            "in the stream when the producer has its answer"
-        );
+        assert_eq!(stream_messages(nats.port), i + 1, "in the stream when the producer has its answer");
     }
     let check = wasp_tests::run_wasp(&["config", "check", "audit.json"], None, fx.path());
     let text = String::from_utf8_lossy(&check.stdout);
-    assert!(
-        check.status.success() && text.contains("stream AUDIT: as configured"),
-        "{text}"
-    );
+    assert!(check.status.success() && text.contains("stream AUDIT: as configured"), "{text}");
     doc["wasp"]["fleet"]["maxAge"] = json!(3600);
     fx.config_doc(&doc);
     let check = wasp_tests::run_wasp(&["config", "check", "audit.json"], None, fx.path());
     let text = String::from_utf8_lossy(&check.stdout);
-    assert!(
-        !check.status.success() && text.contains("wasp.fleet.maxAge: configured 3600s"),
-        "{text}"
-    );
+    assert!(!check.status.success() && text.contains("wasp.fleet.maxAge: configured 3600s"), "{text}");
     let port = nats.port;
     drop(nats);
-    let (status, body) = wasp_tests::http(
-        &edge.address,
-        TOKEN,
-        "POST",
-        "/audit/access",
-        "application/json",
-        &json!({"_id": "d-down"}).to_string(),
-    );
+    let (status, body) =
+        wasp_tests::http(&edge.address, TOKEN, "POST", "/audit/access", "application/json", &json!({"_id": "d-down"}).to_string());
     assert_eq!(status, 202, "accepted, not yet in JetStream: {body}");
     let (code, stderr) = edge.terminate();
     assert_eq!(code, Some(0), "{stderr}");
@@ -530,10 +402,7 @@ fn a_three_node_cluster_keeps_delivering_when_a_node_dies() {
     }
     let ports: Vec<(u16, u16)> = (0..3).map(|_| (free_port(), free_port())).collect();
     let mut nodes: Vec<Option<Nats>> = (0..3).map(|i| Some(Nats::node(i, &ports))).collect();
-    let urls: Vec<String> = ports
-        .iter()
-        .map(|(p, _)| format!("nats://127.0.0.1:{p}"))
-        .collect();
+    let urls: Vec<String> = ports.iter().map(|(p, _)| format!("nats://127.0.0.1:{p}")).collect();
     let doc = |role: &str| {
         let mut doc = fleet_doc(role, &urls[0], &["files"]);
         doc["wasp"]["fleet"]["servers"] = json!(urls);
@@ -547,29 +416,18 @@ fn a_three_node_cluster_keeps_delivering_when_a_node_dies() {
     let worker = Worker::start(w_fx.path());
     const N: usize = 2000;
     publish(&edge, "c", 0, N / 2);
-    wait_for("half delivered", || {
-        delivered(&[w_fx.path()], "files").len() >= N / 4
-    });
+    wait_for("half delivered", || delivered(&[w_fx.path()], "files").len() >= N / 4);
     nodes[2].take();
     publish(&edge, "c", N / 2, N);
     let deadline = Instant::now() + Duration::from_secs(120);
     while delivered(&[w_fx.path()], "files").len() < N {
-        assert!(
-            Instant::now() < deadline,
-            "{} of {N} delivered",
-            delivered(&[w_fx.path()], "files").len()
-        );
+        assert!(Instant::now() < deadline, "{} of {N} delivered", delivered(&[w_fx.path()], "files").len());
         std::thread::sleep(Duration::from_millis(50));
     }
     let ids = delivered(&[w_fx.path()], "files");
     let duplicates: u32 = ids.values().map(|c| c - 1).sum();
-    figure(&format!(
-        "fleet cluster: 3 nodes, replicas 3, one node killed mid-way: {N} of {N} delivered, {duplicates} duplicates"
-    ));
-    assert!(
-        duplicates as usize <= 2 * 256,
-        "at most the batches whose acknowledgements the dead node lost: {duplicates}"
-    );
+    figure(&format!("fleet cluster: 3 nodes, replicas 3, one node killed mid-way: {N} of {N} delivered, {duplicates} duplicates"));
+    assert!(duplicates as usize <= 2 * 256, "at most the batches whose acknowledgements the dead node lost: {duplicates}");
     let (code, stderr) = edge.terminate();
     assert_eq!(code, Some(0), "{stderr}");
     worker.terminate();
@@ -610,20 +468,9 @@ fn tenants_keep_their_events_apart_across_the_fleet() {
     }
     publish(&edge, "top", 0, 10);
     let acme = [w_fx.path().join("wasp-data/tenants/acme")];
-    wait_for("both streams delivered", || {
-        delivered_under(&acme, "files").len() == 10
-            && delivered(&[w_fx.path()], "files").len() == 10
-    });
-    assert!(
-        delivered_under(&acme, "files")
-            .keys()
-            .all(|id| id.starts_with("acme-"))
-    );
-    assert!(
-        delivered(&[w_fx.path()], "files")
-            .keys()
-            .all(|id| id.starts_with("top-"))
-    );
+    wait_for("both streams delivered", || delivered_under(&acme, "files").len() == 10 && delivered(&[w_fx.path()], "files").len() == 10);
+    assert!(delivered_under(&acme, "files").keys().all(|id| id.starts_with("acme-")));
+    assert!(delivered(&[w_fx.path()], "files").keys().all(|id| id.starts_with("top-")));
     edge.terminate();
     worker.terminate();
 }
@@ -642,19 +489,12 @@ fn a_wasm_handler_runs_on_a_worker() {
     w_fx.config_doc(&doc("worker"));
     let worker = Worker::start(w_fx.path());
     publish(&edge, "w", 0, 200);
-    wait_for("the probe delivered every event", || {
-        w_fx.data_json("probe/out.log").len() >= 200
-    });
-    let ids: std::collections::BTreeSet<String> = w_fx
-        .data_json("probe/out.log")
-        .iter()
-        .filter_map(|v| v["id"].as_str().map(str::to_owned))
-        .collect();
+    wait_for("the probe delivered every event", || w_fx.data_json("probe/out.log").len() >= 200);
+    let ids: std::collections::BTreeSet<String> =
+        w_fx.data_json("probe/out.log").iter().filter_map(|v| v["id"].as_str().map(str::to_owned)).collect();
     assert_eq!(ids.len(), 200, "every event once");
     // The JSON handler runs beside the probe, at its own pace.
-    wait_for("the JSON handler delivered every event", || {
-        delivered(&[w_fx.path()], "files").len() >= 200
-    });
+    wait_for("the JSON handler delivered every event", || delivered(&[w_fx.path()], "files").len() >= 200);
     assert_eq!(delivered(&[w_fx.path()], "files").len(), 200);
     edge.terminate();
     worker.terminate();
@@ -671,16 +511,11 @@ fn handler_state_is_shared_by_the_workers() {
     let nats = Nats::start(free_port());
     let doc = |role: &str| fleet_doc_with_probe(role, &nats.url(), &[], "counter");
     let counts = |fx: &Fixture| -> Vec<u64> {
-        let mut counts: Vec<u64> = fx
-            .data_json("counter/out.log")
-            .iter()
-            .filter_map(|v| v["count"].as_u64())
-            .collect();
+        let mut counts: Vec<u64> = fx.data_json("counter/out.log").iter().filter_map(|v| v["count"].as_u64()).collect();
         counts.sort_unstable();
         counts
     };
-    let send =
-        |edge: &wasp_tests::WaspRun, from: usize, to: usize| send_counted(edge, "c", from, to);
+    let send = |edge: &wasp_tests::WaspRun, from: usize, to: usize| send_counted(edge, "c", from, to);
     let (edge_fx, a_fx, b_fx) = (Fixture::new(), Fixture::new(), Fixture::new());
     edge_fx.config_doc(&doc("edge"));
     let edge = wasp_tests::WaspRun::start(edge_fx.path());
@@ -707,11 +542,7 @@ fn handler_state_is_shared_by_the_workers() {
     send(&edge, 100, 200);
     wait_for("worker b counted 100 events", || counts(&b_fx).len() >= 100);
     let log = b.terminate();
-    assert_eq!(
-        counts(&b_fx),
-        (101..=200).collect::<Vec<u64>>(),
-        "worker b did not see worker a's state; its log:\n{log}"
-    );
+    assert_eq!(counts(&b_fx), (101..=200).collect::<Vec<u64>>(), "worker b did not see worker a's state; its log:\n{log}");
     edge.terminate();
 }
 
@@ -746,40 +577,18 @@ fn an_ordered_handler_sees_the_stream_in_order_across_two_workers() {
     let (a, b) = (Worker::start(a_fx.path()), Worker::start(b_fx.path()));
     let total = 1000;
     send(&edge, 0, total / 2);
-    wait_for("the first half handled", || {
-        records(&a_fx).len() + records(&b_fx).len() >= total / 2
-    });
-    let (first, second) = if records(&a_fx).is_empty() {
-        (b, a)
-    } else {
-        (a, b)
-    };
+    wait_for("the first half handled", || records(&a_fx).len() + records(&b_fx).len() >= total / 2);
+    let (first, second) = if records(&a_fx).is_empty() { (b, a) } else { (a, b) };
     let first_log = first.terminate();
     send(&edge, total / 2, total);
-    wait_for("every event handled", || {
-        records(&a_fx).len() + records(&b_fx).len() >= total
-    });
+    wait_for("every event handled", || records(&a_fx).len() + records(&b_fx).len() >= total);
     let second_log = second.terminate();
     let (from_a, from_b) = (records(&a_fx), records(&b_fx));
-    assert!(
-        !from_a.is_empty() && !from_b.is_empty(),
-        "the standby took over: {} and {} records",
-        from_a.len(),
-        from_b.len()
-    );
+    assert!(!from_a.is_empty() && !from_b.is_empty(), "the standby took over: {} and {} records", from_a.len(), from_b.len());
     let mut counts = Vec::new();
     for record in from_a.iter().chain(&from_b) {
-        let n: u64 = record["id"]
-            .as_str()
-            .unwrap()
-            .trim_start_matches("o-")
-            .parse()
-            .unwrap();
-        assert_eq!(
-            record["count"].as_u64(),
-            Some(n + 1),
-            "event o-{n} was not handled in stream order; logs:\n{first_log}\n{second_log}"
-        );
+        let n: u64 = record["id"].as_str().unwrap().trim_start_matches("o-").parse().unwrap();
+        assert_eq!(record["count"].as_u64(), Some(n + 1), "event o-{n} was not handled in stream order; logs:\n{first_log}\n{second_log}");
         counts.push(n + 1);
     }
     counts.sort_unstable();
@@ -794,18 +603,9 @@ fn an_ordered_handler_must_exist() {
     doc["wasp"]["fleet"]["ordered"] = json!(["nope"]);
     fx.config_doc(&doc);
     let out = wasp_tests::run_wasp(&["config", "check", "audit.json"], None, fx.path());
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(!out.status.success(), "{text}");
-    assert!(
-        text.contains("wasp.fleet.ordered[0]")
-            && text.contains("no handler `nope`")
-            && text.contains("files"),
-        "{text}"
-    );
+    assert!(text.contains("wasp.fleet.ordered[0]") && text.contains("no handler `nope`") && text.contains("files"), "{text}");
 }
 
 /// The scale test: a 3-node JetStream cluster, two edges, two
@@ -820,10 +620,7 @@ fn a_hundred_thousand_events_through_two_edges_and_two_workers_survive_a_node_an
     const N: usize = 100_000;
     let ports: Vec<(u16, u16)> = (0..3).map(|_| (free_port(), free_port())).collect();
     let mut nodes: Vec<Nats> = (0..3).map(|i| Nats::node(i, &ports)).collect();
-    let urls: Vec<String> = ports
-        .iter()
-        .map(|(p, _)| format!("nats://127.0.0.1:{p}"))
-        .collect();
+    let urls: Vec<String> = ports.iter().map(|(p, _)| format!("nats://127.0.0.1:{p}")).collect();
     let doc = |role: &str| {
         let mut doc = fleet_doc(role, &urls[0], &["files"]);
         doc["wasp"]["fleet"]["servers"] = json!(urls);
@@ -831,18 +628,10 @@ fn a_hundred_thousand_events_through_two_edges_and_two_workers_survive_a_node_an
         doc["wasp"]["journal"] = json!({"durability": "process"});
         doc
     };
-    let (e1_fx, e2_fx, a_fx, b_fx) = (
-        Fixture::new(),
-        Fixture::new(),
-        Fixture::new(),
-        Fixture::new(),
-    );
+    let (e1_fx, e2_fx, a_fx, b_fx) = (Fixture::new(), Fixture::new(), Fixture::new(), Fixture::new());
     e1_fx.config_doc(&doc("edge"));
     e2_fx.config_doc(&doc("edge"));
-    let (e1, e2) = (
-        wasp_tests::WaspRun::start(e1_fx.path()),
-        wasp_tests::WaspRun::start(e2_fx.path()),
-    );
+    let (e1, e2) = (wasp_tests::WaspRun::start(e1_fx.path()), wasp_tests::WaspRun::start(e2_fx.path()));
     a_fx.config_doc(&doc("worker"));
     b_fx.config_doc(&doc("worker"));
     let (a, b) = (Worker::start(a_fx.path()), Worker::start(b_fx.path()));
@@ -857,9 +646,7 @@ fn a_hundred_thousand_events_through_two_edges_and_two_workers_survive_a_node_an
         scope.spawn(|| send(&e1, 0, 0, N / 2));
         scope.spawn(|| send(&e2, 1, 0, N / 2));
     });
-    wait_for("some events delivered", || {
-        delivered(&[a_fx.path(), b_fx.path()], "files").len() >= N / 10
-    });
+    wait_for("some events delivered", || delivered(&[a_fx.path(), b_fx.path()], "files").len() >= N / 10);
     a.kill9();
     nodes[2].kill9_and_restart(2, &ports);
     let a = Worker::start(a_fx.path());
@@ -870,28 +657,18 @@ fn a_hundred_thousand_events_through_two_edges_and_two_workers_survive_a_node_an
     let dirs = [a_fx.path(), b_fx.path()];
     let deadline = Instant::now() + Duration::from_secs(600);
     while delivered(&dirs, "files").len() < N {
-        assert!(
-            Instant::now() < deadline,
-            "{} of {N} delivered",
-            delivered(&dirs, "files").len()
-        );
+        assert!(Instant::now() < deadline, "{} of {N} delivered", delivered(&dirs, "files").len());
         std::thread::sleep(Duration::from_millis(200));
     }
     let elapsed = started.elapsed();
     let ids = delivered(&dirs, "files");
-    assert!(
-        (0..N).all(|i| ids.contains_key(&format!("big-{i}"))),
-        "an event is missing"
-    );
+    assert!((0..N).all(|i| ids.contains_key(&format!("big-{i}"))), "an event is missing");
     let duplicates: u32 = ids.values().map(|c| c - 1).sum();
     figure(&format!(
         "fleet at scale: 3 nodes (replicas 3), 2 edges, 2 workers, a node and a worker killed and restarted mid-way: {N} of {N} delivered in {:.1} s, {duplicates} duplicates",
         elapsed.as_secs_f64()
     ));
-    assert!(
-        duplicates as usize <= 4 * 256,
-        "at most the batches in flight at the kills: {duplicates}"
-    );
+    assert!(duplicates as usize <= 4 * 256, "at most the batches in flight at the kills: {duplicates}");
     for edge in [e1, e2] {
         let (code, stderr) = edge.terminate();
         assert_eq!(code, Some(0), "{stderr}");

@@ -27,33 +27,19 @@ fn log_copy(fx: &Fixture) -> PathBuf {
 /// the password from the environment.
 fn verify(dir: &Path, password: &str) -> (Option<i32>, String) {
     let out = Command::new(wasp_bin())
-        .args([
-            "verify",
-            dir.to_str().unwrap(),
-            "--topic",
-            "access",
-            "--keystore",
-        ])
+        .args(["verify", dir.to_str().unwrap(), "--topic", "access", "--keystore"])
         .arg(fixtures().join("forgerock.jceks"))
         .env("WASP_KEYSTORE_PASSWORD", password)
         .output()
         .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(!text.contains(password), "the password is printed: {text}");
     (out.status.code(), text)
 }
 
 fn edit(dir: &Path, f: impl FnOnce(&mut Vec<String>)) {
     let path = dir.join("access.csv");
-    let mut lines: Vec<String> = std::fs::read_to_string(&path)
-        .unwrap()
-        .lines()
-        .map(str::to_string)
-        .collect();
+    let mut lines: Vec<String> = std::fs::read_to_string(&path).unwrap().lines().map(str::to_string).collect();
     f(&mut lines);
     std::fs::write(&path, lines.join("\n") + "\n").unwrap();
 }
@@ -74,16 +60,8 @@ type Edit = fn(&mut Vec<String>);
 fn tampering_with_a_forgerock_csv_log_is_caught() {
     let fx = Fixture::new();
     let cases: [(&str, Edit, &str); 3] = [
-        (
-            "changed",
-            |l| l[1] = l[1].replace("bjensen", "bjensem"),
-            "row 2: the HMAC is not correct",
-        ),
-        (
-            "removed",
-            |l| drop(l.remove(2)),
-            "row 3: the signature is not correct",
-        ),
+        ("changed", |l| l[1] = l[1].replace("bjensen", "bjensem"), "row 2: the HMAC is not correct"),
+        ("removed", |l| drop(l.remove(2)), "row 3: the signature is not correct"),
         ("cut", |l| l.truncate(4), "CurrentKey"),
     ];
     for (what, change, expected) in cases {
@@ -91,10 +69,7 @@ fn tampering_with_a_forgerock_csv_log_is_caught() {
         edit(&dir, change);
         let (code, out) = verify(&dir, "changeit");
         assert_eq!(code, Some(3), "{what}: {out}");
-        assert!(
-            out.starts_with("FAIL access.csv: ") && out.contains(expected),
-            "{what}: {out}"
-        );
+        assert!(out.starts_with("FAIL access.csv: ") && out.contains(expected), "{what}: {out}");
     }
     let dir = log_copy(&fx);
     let (code, out) = verify(&dir, "wrong-password");

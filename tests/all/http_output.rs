@@ -37,8 +37,7 @@ pub(crate) struct Seen {
 /// What a receiver checks: the request line, headers and body; on success
 /// the records it keeps and the 200 answer's body, or why the request is
 /// malformed.
-pub(crate) type Check =
-    fn(&str, &BTreeMap<String, String>, &[u8]) -> Result<(Vec<Value>, String), String>;
+pub(crate) type Check = fn(&str, &BTreeMap<String, String>, &[u8]) -> Result<(Vec<Value>, String), String>;
 
 pub(crate) struct Receiver {
     pub(crate) url: String,
@@ -67,12 +66,7 @@ impl Receiver {
                 std::thread::spawn(move || serve(stream, &m, &s, check));
             }
         });
-        Receiver {
-            url,
-            port,
-            mode,
-            seen,
-        }
+        Receiver { url, port, mode, seen }
     }
 
     pub(crate) fn set(&self, mode: Mode) {
@@ -80,13 +74,7 @@ impl Receiver {
     }
 
     fn ids(&self) -> Vec<String> {
-        self.seen
-            .lock()
-            .unwrap()
-            .records
-            .iter()
-            .map(|r| r["id"].as_str().unwrap_or_default().to_owned())
-            .collect()
+        self.seen.lock().unwrap().records.iter().map(|r| r["id"].as_str().unwrap_or_default().to_owned()).collect()
     }
 }
 
@@ -99,10 +87,7 @@ fn serve(stream: std::net::TcpStream, mode: &Mutex<Mode>, seen: &Mutex<Seen>, ch
         seen.lock().unwrap().requests += 1;
         let (status, reason) = match current {
             Mode::Drop => return,
-            Mode::Status(status) => (
-                status,
-                "mapper_parsing_exception: field [n] of type [long]".to_owned(),
-            ),
+            Mode::Status(status) => (status, "mapper_parsing_exception: field [n] of type [long]".to_owned()),
             Mode::Accept => match check(&request_line, &headers, &body) {
                 Ok((records, answer)) => {
                     seen.lock().unwrap().records.extend(records);
@@ -114,10 +99,7 @@ fn serve(stream: std::net::TcpStream, mode: &Mutex<Mode>, seen: &Mutex<Seen>, ch
                 }
             },
         };
-        let response = format!(
-            "HTTP/1.1 {status} X\r\nContent-Length: {}\r\nContent-Type: text/plain\r\n\r\n{reason}",
-            reason.len()
-        );
+        let response = format!("HTTP/1.1 {status} X\r\nContent-Length: {}\r\nContent-Type: text/plain\r\n\r\n{reason}", reason.len());
         if writer.write_all(response.as_bytes()).is_err() {
             return;
         }
@@ -127,9 +109,7 @@ fn serve(stream: std::net::TcpStream, mode: &Mutex<Mode>, seen: &Mutex<Seen>, ch
 /// One HTTP/1.1 request of a keep-alive connection: its request line,
 /// headers (names lowercased) and body (`Content-Length` bytes); `None`
 /// when the connection closed.
-pub(crate) fn read_request(
-    reader: &mut impl BufRead,
-) -> Option<(String, BTreeMap<String, String>, Vec<u8>)> {
+pub(crate) fn read_request(reader: &mut impl BufRead) -> Option<(String, BTreeMap<String, String>, Vec<u8>)> {
     let mut request_line = String::new();
     if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
         return None;
@@ -148,21 +128,14 @@ pub(crate) fn read_request(
             headers.insert(name.trim().to_ascii_lowercase(), value.trim().to_owned());
         }
     }
-    let length: usize = headers
-        .get("content-length")
-        .and_then(|l| l.parse().ok())
-        .unwrap_or(0);
+    let length: usize = headers.get("content-length").and_then(|l| l.parse().ok()).unwrap_or(0);
     let mut body = vec![0u8; length];
     reader.read_exact(&mut body).ok()?;
     Some((request_line, headers, body))
 }
 
 /// The checks of a strict receiver.
-fn check(
-    request_line: &str,
-    headers: &BTreeMap<String, String>,
-    body: &[u8],
-) -> Result<(Vec<Value>, String), String> {
+fn check(request_line: &str, headers: &BTreeMap<String, String>, body: &[u8]) -> Result<(Vec<Value>, String), String> {
     if !request_line.starts_with("POST /ingest ") {
         return Err(format!("unexpected request line {request_line:?}"));
     }
@@ -180,10 +153,8 @@ fn check(
     if !text.ends_with('\n') {
         return Err("NDJSON must end with a newline".into());
     }
-    let records = text
-        .lines()
-        .map(|l| serde_json::from_str(l).map_err(|e| format!("a line that is not JSON: {e}")))
-        .collect::<Result<_, _>>()?;
+    let records =
+        text.lines().map(|l| serde_json::from_str(l).map_err(|e| format!("a line that is not JSON: {e}"))).collect::<Result<_, _>>()?;
     Ok((records, String::new()))
 }
 
@@ -202,24 +173,15 @@ fn records_are_posted_as_ndjson_and_acknowledged_after_2xx() {
     let fx = Fixture::new();
     let audit = service(&fx, &receiver.url);
     for n in 0..25 {
-        audit
-            .publish("access", json!({"_id": format!("h{n}")}))
-            .unwrap();
+        audit.publish("access", json!({"_id": format!("h{n}")})).unwrap();
     }
     audit.flush();
     let h = audit.shutdown().handlers[0].clone();
-    assert_eq!(
-        (h.delivered, h.dead_lettered, h.retries),
-        (25, 0, 0),
-        "{h:?}"
-    );
+    assert_eq!((h.delivered, h.dead_lettered, h.retries), (25, 0, 0), "{h:?}");
     let seen = receiver.seen.lock().unwrap();
     assert!(seen.malformed.is_empty(), "{:?}", seen.malformed);
     assert_eq!(seen.records.len(), 25);
-    assert_eq!(
-        h.outputs[0].location, receiver.url,
-        "shown without credentials"
-    );
+    assert_eq!(h.outputs[0].location, receiver.url, "shown without credentials");
 }
 
 #[test]
@@ -229,16 +191,12 @@ fn while_the_receiver_fails_events_wait_and_arrive_once_it_is_back() {
     let audit = service(&fx, &receiver.url);
     receiver.set(Mode::Status(503));
     for n in 0..20 {
-        audit
-            .publish("access", json!({"_id": format!("a{n}")}))
-            .unwrap();
+        audit.publish("access", json!({"_id": format!("a{n}")})).unwrap();
     }
     wait_for("retries", || audit.summary().handlers[0].retries >= 2);
     receiver.set(Mode::Drop);
     for n in 0..20 {
-        audit
-            .publish("access", json!({"_id": format!("b{n}")}))
-            .unwrap();
+        audit.publish("access", json!({"_id": format!("b{n}")})).unwrap();
     }
     wait_for("more retries", || audit.summary().handlers[0].retries >= 4);
     let h = audit.summary().handlers[0].clone();
@@ -254,12 +212,7 @@ fn while_the_receiver_fails_events_wait_and_arrive_once_it_is_back() {
     assert_eq!((h.delivered, h.dead_lettered, h.lost), (40, 0, 0), "{h:?}");
     assert!(h.output_error.is_none());
     let ids = receiver.ids();
-    eprintln!(
-        "http outage: 40 events, {} received ({} duplicates), {} retries",
-        ids.len(),
-        ids.len() - 40,
-        h.retries
-    );
+    eprintln!("http outage: 40 events, {} received ({} duplicates), {} retries", ids.len(), ids.len() - 40, h.retries);
     assert!(receiver.seen.lock().unwrap().malformed.is_empty());
 }
 
@@ -272,46 +225,23 @@ fn a_permanent_rejection_dead_letters_the_batch_with_the_receivers_reason() {
     audit.publish("access", json!({"_id": "bad1"})).unwrap();
     audit.flush();
     let h = audit.shutdown().handlers[0].clone();
-    assert_eq!(
-        (h.delivered, h.dead_lettered, h.retries),
-        (0, 1, 0),
-        "{h:?}"
-    );
+    assert_eq!((h.delivered, h.dead_lettered, h.retries), (0, 1, 0), "{h:?}");
     assert_eq!(receiver.seen.lock().unwrap().requests, 1, "not tried again");
     let letters = fx.dead_letters("web");
     assert_eq!(letters.len(), 1);
-    assert!(
-        letters[0]
-            .fault
-            .message
-            .contains("answered 400: mapper_parsing_exception"),
-        "{:?}",
-        letters[0].fault
-    );
+    assert!(letters[0].fault.message.contains("answered 400: mapper_parsing_exception"), "{:?}", letters[0].fault);
 }
 
 #[test]
 fn bad_http_settings_are_named() {
     let fx = Fixture::new();
     for (output, expected) in [
-        (
-            json!({"type": "http", "url": "ftp://x/y"}),
-            "url: `ftp://x/y` is not an http:// or https:// URL",
-        ),
-        (
-            json!({"type": "http", "url": "http://x", "headers": {"Bad Header": "v"}}),
-            "headers: `Bad Header`",
-        ),
-        (
-            json!({"type": "http", "url": "http://x", "body": "xml"}),
-            "unknown variant `xml`",
-        ),
+        (json!({"type": "http", "url": "ftp://x/y"}), "url: `ftp://x/y` is not an http:// or https:// URL"),
+        (json!({"type": "http", "url": "http://x", "headers": {"Bad Header": "v"}}), "headers: `Bad Header`"),
+        (json!({"type": "http", "url": "http://x", "body": "xml"}), "unknown variant `xml`"),
     ] {
         let handler = probe_handler("web", json!({"outputs": {"out": output}}));
-        let e = AuditService::from_config_file(fx.config(&[handler]))
-            .err()
-            .unwrap()
-            .to_string();
+        let e = AuditService::from_config_file(fx.config(&[handler])).err().unwrap().to_string();
         assert!(e.contains("outputs.out") && e.contains(expected), "{e}");
     }
 }
@@ -319,35 +249,22 @@ fn bad_http_settings_are_named() {
 /// HEC's `/services/collector/event`: `Authorization: Splunk <token>`, a
 /// request channel, a body of HEC event objects (`event` an object, `time`
 /// a number of epoch seconds, `source` and `sourcetype` strings).
-pub(crate) fn hec(
-    request_line: &str,
-    headers: &BTreeMap<String, String>,
-    body: &[u8],
-) -> Result<(Vec<Value>, String), String> {
+pub(crate) fn hec(request_line: &str, headers: &BTreeMap<String, String>, body: &[u8]) -> Result<(Vec<Value>, String), String> {
     if !request_line.starts_with("POST /services/collector/event ") {
         return Err(format!("unexpected request line {request_line:?}"));
     }
-    if headers.get("authorization").map(String::as_str)
-        != Some("Splunk 0fdc9a1e-7b0a-4c39-b9a0-3c9a0ad1e4f7")
-    {
+    if headers.get("authorization").map(String::as_str) != Some("Splunk 0fdc9a1e-7b0a-4c39-b9a0-3c9a0ad1e4f7") {
         return Err("invalid token".into());
     }
-    let channel = headers
-        .get("x-splunk-request-channel")
-        .ok_or("no request channel")?;
+    let channel = headers.get("x-splunk-request-channel").ok_or("no request channel")?;
     if channel.len() != 36 {
         return Err(format!("the channel `{channel}` is not a GUID"));
     }
     let text = std::str::from_utf8(body).map_err(|e| e.to_string())?;
     let mut events = Vec::new();
     for line in text.lines() {
-        let object: Value =
-            serde_json::from_str(line).map_err(|e| format!("invalid data format: {e}"))?;
-        if !object["event"].is_object()
-            || !object["time"].is_number()
-            || !object["source"].is_string()
-            || object["sourcetype"] != "_json"
-        {
+        let object: Value = serde_json::from_str(line).map_err(|e| format!("invalid data format: {e}"))?;
+        if !object["event"].is_object() || !object["time"].is_number() || !object["source"].is_string() || object["sourcetype"] != "_json" {
             return Err(format!("not an HEC event object: {line}"));
         }
         events.push(object);
@@ -376,18 +293,11 @@ fn splunk_hec_gets_event_objects_and_an_outage_loses_nothing() {
     for n in 0..10 {
         audit.publish("access", json!({"_id": format!("s{n}"), "timestamp": "2026-12-04T10:00:00.250Z", "userId": "bjensen"})).unwrap();
     }
-    wait_for("the first 10 at HEC", || {
-        receiver.seen.lock().unwrap().records.len() == 10
-    });
+    wait_for("the first 10 at HEC", || receiver.seen.lock().unwrap().records.len() == 10);
     // HEC busy (503), then back.
     receiver.set(Mode::Status(503));
     for n in 10..30 {
-        audit
-            .publish(
-                "access",
-                json!({"_id": format!("s{n}"), "timestamp": "2026-12-04T10:00:01Z"}),
-            )
-            .unwrap();
+        audit.publish("access", json!({"_id": format!("s{n}"), "timestamp": "2026-12-04T10:00:01Z"})).unwrap();
     }
     wait_for("retries", || audit.summary().handlers[0].retries >= 2);
     receiver.set(Mode::Accept);
@@ -398,17 +308,9 @@ fn splunk_hec_gets_event_objects_and_an_outage_loses_nothing() {
     assert!(seen.malformed.is_empty(), "{:?}", seen.malformed);
     let first = &seen.records[0];
     assert_eq!(first["source"], "access");
-    assert_eq!(
-        first["time"].as_f64(),
-        Some(1_796_378_400.25),
-        "the event's timestamp in epoch seconds"
-    );
+    assert_eq!(first["time"].as_f64(), Some(1_796_378_400.25), "the event's timestamp in epoch seconds");
     assert_eq!(first["event"]["_id"], "s0", "the event as published");
-    let ids: std::collections::BTreeSet<&str> = seen
-        .records
-        .iter()
-        .map(|r| r["event"]["_id"].as_str().unwrap())
-        .collect();
+    let ids: std::collections::BTreeSet<&str> = seen.records.iter().map(|r| r["event"]["_id"].as_str().unwrap()).collect();
     assert_eq!(ids.len(), 30);
 }
 
@@ -418,30 +320,17 @@ fn a_wrong_splunk_token_dead_letters_with_hecs_answer() {
     let fx = Fixture::new();
     receiver.set(Mode::Status(403));
     let audit = splunk_service(&fx, receiver.port);
-    audit
-        .publish(
-            "access",
-            json!({"_id": "t1", "timestamp": "2026-12-04T10:00:00Z"}),
-        )
-        .unwrap();
+    audit.publish("access", json!({"_id": "t1", "timestamp": "2026-12-04T10:00:00Z"})).unwrap();
     audit.flush();
     let h = audit.shutdown().handlers[0].clone();
     assert_eq!((h.delivered, h.dead_lettered), (0, 1), "{h:?}");
-    assert!(
-        fx.dead_letters("splunk")[0]
-            .fault
-            .message
-            .contains("answered 403"),
-        "{:?}",
-        fx.dead_letters("splunk")[0].fault
-    );
+    assert!(fx.dead_letters("splunk")[0].fault.message.contains("answered 403"), "{:?}", fx.dead_letters("splunk")[0].fault);
 }
 
 #[test]
 fn the_seed_splunk_route_passes_config_check_and_runs() {
     let receiver = Receiver::start_with(hec);
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("fixtures/seeds/001-1848-route-splunk-example.json");
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/seeds/001-1848-route-splunk-example.json");
     let mut route: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     let handler = &mut route["heap"][0]["config"]["eventHandlers"][0]["config"];
     handler["connection"]["port"] = json!(receiver.port);
@@ -449,44 +338,14 @@ fn the_seed_splunk_route_passes_config_check_and_runs() {
     let fx = Fixture::new();
     let config = fx.path().join("route.json");
     std::fs::write(&config, route.to_string()).unwrap();
-    let out = wasp_tests::run_wasp(
-        &["config", "check", config.to_str().unwrap()],
-        None,
-        fx.path(),
-    );
+    let out = wasp_tests::run_wasp(&["config", "check", config.to_str().unwrap()], None, fx.path());
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{text}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        text.contains("splunk HEC http://localhost:")
-            || text.contains("splunk HEC http://127.0.0.1:"),
-        "{text}"
-    );
-    assert!(
-        !text.contains("0fdc9a1e"),
-        "the token is never shown: {text}"
-    );
-    let events =
-        "{\"_id\":\"seed-1\",\"transactionId\":\"t\",\"timestamp\":\"2026-12-04T10:00:00Z\"}\n";
-    let out = wasp_tests::run_wasp(
-        &[
-            "pipe",
-            "--config",
-            config.to_str().unwrap(),
-            "--topic",
-            "access",
-        ],
-        Some(events),
-        fx.path(),
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("splunk HEC http://localhost:") || text.contains("splunk HEC http://127.0.0.1:"), "{text}");
+    assert!(!text.contains("0fdc9a1e"), "the token is never shown: {text}");
+    let events = "{\"_id\":\"seed-1\",\"transactionId\":\"t\",\"timestamp\":\"2026-12-04T10:00:00Z\"}\n";
+    let out = wasp_tests::run_wasp(&["pipe", "--config", config.to_str().unwrap(), "--topic", "access"], Some(events), fx.path());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(receiver.seen.lock().unwrap().records.len(), 1);
 }
 
@@ -496,11 +355,7 @@ fn the_seed_splunk_route_passes_config_check_and_runs() {
 /// `mapper_parsing_exception`), one with `"busy": true` gets 429 the first
 /// time its id is seen; the rest 201. Keeps `{_index, _id, doc}` of the
 /// documents it indexed.
-pub(crate) fn bulk(
-    request_line: &str,
-    headers: &BTreeMap<String, String>,
-    body: &[u8],
-) -> Result<(Vec<Value>, String), String> {
+pub(crate) fn bulk(request_line: &str, headers: &BTreeMap<String, String>, body: &[u8]) -> Result<(Vec<Value>, String), String> {
     static BUSY_SEEN: Mutex<Vec<String>> = Mutex::new(Vec::new());
     if !request_line.starts_with("POST /_bulk ") {
         return Err(format!("unexpected request line {request_line:?}"));
@@ -524,10 +379,7 @@ pub(crate) fn bulk(
     for pair in lines.chunks(2) {
         let action: Value = serde_json::from_str(pair[0]).map_err(|e| format!("action: {e}"))?;
         let doc: Value = serde_json::from_str(pair[1]).map_err(|e| format!("document: {e}"))?;
-        let (index, id) = (
-            action["index"]["_index"].as_str().ok_or("no _index")?,
-            action["index"]["_id"].as_str().ok_or("no _id")?,
-        );
+        let (index, id) = (action["index"]["_index"].as_str().ok_or("no _index")?, action["index"]["_id"].as_str().ok_or("no _id")?);
         if doc.get("_id").is_some() {
             return Err("a document may not hold _id".into());
         }
@@ -548,10 +400,7 @@ pub(crate) fn bulk(
         items.push(item);
     }
     let errors = items.iter().any(|i| i["index"]["status"] != 201);
-    Ok((
-        kept,
-        json!({"took": 3, "errors": errors, "items": items}).to_string(),
-    ))
+    Ok((kept, json!({"took": 3, "errors": errors, "items": items}).to_string()))
 }
 
 fn elasticsearch_service(fx: &Fixture, port: u16) -> AuditService {
@@ -577,94 +426,44 @@ fn elasticsearch_bulk_indexes_by_id_retries_busy_items_and_dead_letters_refused_
         if n == 7 {
             event["busy"] = json!(true);
         }
-        audit
-            .publish(
-                if n % 2 == 0 {
-                    "access"
-                } else {
-                    "authentication"
-                },
-                event,
-            )
-            .unwrap();
+        audit.publish(if n % 2 == 0 { "access" } else { "authentication" }, event).unwrap();
     }
     audit.flush();
     let h = audit.shutdown().handlers[0].clone();
     assert_eq!((h.delivered, h.dead_lettered), (11, 1), "{h:?}");
     assert!(h.retries >= 1, "the busy item was retried: {h:?}");
     let counts = h.outputs[0].counts;
-    assert_eq!(
-        (counts.acknowledged, counts.rejected),
-        (11, 1),
-        "{counts:?}"
-    );
+    assert_eq!((counts.acknowledged, counts.rejected), (11, 1), "{counts:?}");
     assert_eq!(counts.retried, h.retries, "{counts:?}");
-    assert!(
-        counts.sent >= 12 + counts.retried,
-        "a retried batch is sent again: {counts:?}"
-    );
+    assert!(counts.sent >= 12 + counts.retried, "a retried batch is sent again: {counts:?}");
     let seen = receiver.seen.lock().unwrap();
     assert!(seen.malformed.is_empty(), "{:?}", seen.malformed);
-    let ids: std::collections::BTreeSet<&str> = seen
-        .records
-        .iter()
-        .map(|r| r["_id"].as_str().unwrap())
-        .collect();
-    assert_eq!(
-        ids.len(),
-        11,
-        "each indexed once by id (a re-sent document replaces itself): {ids:?}"
-    );
+    let ids: std::collections::BTreeSet<&str> = seen.records.iter().map(|r| r["_id"].as_str().unwrap()).collect();
+    assert_eq!(ids.len(), 11, "each indexed once by id (a re-sent document replaces itself): {ids:?}");
     assert!(!ids.contains("es-3"));
     let first = seen.records.iter().find(|r| r["_id"] == "es-0").unwrap();
     assert_eq!(first["_index"], "audit_access", "<indexName>_<topic>");
-    assert_eq!(
-        first["doc"]["_eventId"], "es-0",
-        "stored as ForgeRock's handler stores it"
-    );
-    assert_eq!(
-        first["doc"]["user_name"], "bjensen",
-        "dots in field names normalized"
-    );
-    assert_eq!(
-        seen.records.iter().find(|r| r["_id"] == "es-1").unwrap()["_index"],
-        "audit_authentication"
-    );
+    assert_eq!(first["doc"]["_eventId"], "es-0", "stored as ForgeRock's handler stores it");
+    assert_eq!(first["doc"]["user_name"], "bjensen", "dots in field names normalized");
+    assert_eq!(seen.records.iter().find(|r| r["_id"] == "es-1").unwrap()["_index"], "audit_authentication");
     let letters = fx.dead_letters("es");
     assert_eq!(letters.len(), 1);
     assert_eq!(letters[0].event.id, "es-3");
-    assert!(
-        letters[0]
-            .fault
-            .message
-            .contains("400 mapper_parsing_exception: failed to parse field [bad]"),
-        "{:?}",
-        letters[0].fault
-    );
+    assert!(letters[0].fault.message.contains("400 mapper_parsing_exception: failed to parse field [bad]"), "{:?}", letters[0].fault);
 }
 
 #[test]
 fn the_seed_elasticsearch_route_passes_config_check() {
     let receiver = Receiver::start_with(bulk);
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("fixtures/seeds/001-0627-route-elasticsearch-example.json");
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/seeds/001-0627-route-elasticsearch-example.json");
     let mut route: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    route["heap"][0]["config"]["eventHandlers"][0]["config"]["connection"]["port"] =
-        json!(receiver.port);
+    route["heap"][0]["config"]["eventHandlers"][0]["config"]["connection"]["port"] = json!(receiver.port);
     let fx = Fixture::new();
     let config = fx.path().join("route.json");
     std::fs::write(&config, route.to_string()).unwrap();
-    let out = wasp_tests::run_wasp(
-        &["config", "check", config.to_str().unwrap()],
-        None,
-        fx.path(),
-    );
+    let out = wasp_tests::run_wasp(&["config", "check", config.to_str().unwrap()], None, fx.path());
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{text}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
     assert!(text.contains("index audit_<topic>"), "{text}");
 }
 
@@ -675,19 +474,8 @@ fn config_check_names_what_it_can_know_of_network_handlers() {
     let fx = Fixture::new();
     let check = |handler: Value| {
         let config = fx.config_doc(&json!({"eventHandlers": [handler]}));
-        let out = wasp_tests::run_wasp(
-            &["config", "check", config.to_str().unwrap()],
-            None,
-            fx.path(),
-        );
-        (
-            out.status.success(),
-            format!(
-                "{}{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            ),
-        )
+        let out = wasp_tests::run_wasp(&["config", "check", config.to_str().unwrap()], None, fx.path());
+        (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
     };
     let splunk = |connection: Value, token: Value| {
         let mut config = json!({"name": "splunk", "enabled": true, "topics": ["access"], "connection": connection});
@@ -696,32 +484,17 @@ fn config_check_names_what_it_can_know_of_network_handlers() {
         }
         json!({"class": "org.forgerock.audit.handlers.splunk.SplunkAuditEventHandler", "config": config})
     };
-    let (ok, text) = check(splunk(
-        json!({"host": "127.0.0.1", "useSSL": true, "caFile": "missing-ca.pem"}),
-        json!("t"),
-    ));
+    let (ok, text) = check(splunk(json!({"host": "127.0.0.1", "useSSL": true, "caFile": "missing-ca.pem"}), json!("t")));
     assert!(!ok && text.contains("missing-ca.pem"), "{text}");
     let (ok, text) = check(splunk(json!({"host": "127.0.0.1"}), Value::Null));
-    assert!(
-        !ok && text.contains("authzToken") && text.contains("required"),
-        "{text}"
-    );
+    assert!(!ok && text.contains("authzToken") && text.contains("required"), "{text}");
     let es = json!({"class": "org.forgerock.audit.handlers.elasticsearch.ElasticsearchAuditEventHandler",
                     "config": {"name": "es", "topics": ["access"], "connection": {"host": "no-such-host.invalid", "port": 9200}}});
     let (ok, text) = check(es);
-    assert!(
-        !ok && text.contains("no-such-host.invalid") && text.contains("does not resolve"),
-        "{text}"
-    );
-    let wasm = probe_handler(
-        "web",
-        json!({"outputs": {"out": {"type": "http", "url": "https://127.0.0.1:9/x", "caFile": "nope.pem"}}}),
-    );
+    assert!(!ok && text.contains("no-such-host.invalid") && text.contains("does not resolve"), "{text}");
+    let wasm = probe_handler("web", json!({"outputs": {"out": {"type": "http", "url": "https://127.0.0.1:9/x", "caFile": "nope.pem"}}}));
     let (ok, text) = check(json!({"class": "wasm", "config": wasm}));
-    assert!(
-        !ok && text.contains("output `out`") && text.contains("nope.pem"),
-        "{text}"
-    );
+    assert!(!ok && text.contains("output `out`") && text.contains("nope.pem"), "{text}");
 }
 
 /// The HEC token as a secret: `authzTokenSecretId` read from a
@@ -733,79 +506,32 @@ fn the_splunk_token_comes_from_a_secret_store() {
     let fx = Fixture::new();
     let secrets = fx.path().join("secrets");
     std::fs::create_dir_all(&secrets).unwrap();
-    std::fs::write(
-        secrets.join("hec.token"),
-        "0fdc9a1e-7b0a-4c39-b9a0-3c9a0ad1e4f7\n",
-    )
-    .unwrap();
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("fixtures/seeds/001-1848-route-splunk-example.json");
+    std::fs::write(secrets.join("hec.token"), "0fdc9a1e-7b0a-4c39-b9a0-3c9a0ad1e4f7\n").unwrap();
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/seeds/001-1848-route-splunk-example.json");
     let mut route: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     let handler = &mut route["heap"][0]["config"]["eventHandlers"][0]["config"];
     handler["connection"]["port"] = json!(receiver.port);
     handler.as_object_mut().unwrap().remove("authzToken");
     handler["authzTokenSecretId"] = json!("hec.token");
     handler["secretsProvider"] = json!("SecretFiles");
-    route["heap"].as_array_mut().unwrap().push(
-        json!({"name": "SecretFiles", "type": "FileSystemSecretStore",
-        "config": {"directory": "secrets", "format": "PLAIN"}}),
-    );
+    route["heap"].as_array_mut().unwrap().push(json!({"name": "SecretFiles", "type": "FileSystemSecretStore",
+        "config": {"directory": "secrets", "format": "PLAIN"}}));
     let config = fx.path().join("route.json");
     std::fs::write(&config, route.to_string()).unwrap();
-    let out = wasp_tests::run_wasp(
-        &["config", "check", config.to_str().unwrap()],
-        None,
-        fx.path(),
-    );
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = wasp_tests::run_wasp(&["config", "check", config.to_str().unwrap()], None, fx.path());
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success(), "{text}");
-    assert!(
-        !text.contains("0fdc9a1e"),
-        "the token is never shown: {text}"
-    );
-    let events =
-        "{\"_id\":\"secret-1\",\"transactionId\":\"t\",\"timestamp\":\"2026-12-04T10:00:00Z\"}\n";
-    let out = wasp_tests::run_wasp(
-        &[
-            "pipe",
-            "--config",
-            config.to_str().unwrap(),
-            "--topic",
-            "access",
-        ],
-        Some(events),
-        fx.path(),
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(!text.contains("0fdc9a1e"), "the token is never shown: {text}");
+    let events = "{\"_id\":\"secret-1\",\"transactionId\":\"t\",\"timestamp\":\"2026-12-04T10:00:00Z\"}\n";
+    let out = wasp_tests::run_wasp(&["pipe", "--config", config.to_str().unwrap(), "--topic", "access"], Some(events), fx.path());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let ids = |r: &Receiver| -> Vec<String> {
-        r.seen
-            .lock()
-            .unwrap()
-            .records
-            .iter()
-            .map(|e| e["event"]["_id"].as_str().unwrap().to_owned())
-            .collect()
+        r.seen.lock().unwrap().records.iter().map(|e| e["event"]["_id"].as_str().unwrap().to_owned()).collect()
     };
-    assert_eq!(
-        ids(&receiver),
-        ["secret-1"],
-        "HEC accepted the token read from the file"
-    );
+    assert_eq!(ids(&receiver), ["secret-1"], "HEC accepted the token read from the file");
 
     // BASE64 by default, from `wasp.secretStores`; a wrong secret is refused by HEC.
-    std::fs::write(
-        secrets.join("hec.b64"),
-        "MGZkYzlhMWUtN2IwYS00YzM5LWI5YTAtM2M5YTBhZDFlNGY3",
-    )
-    .unwrap();
+    std::fs::write(secrets.join("hec.b64"), "MGZkYzlhMWUtN2IwYS00YzM5LWI5YTAtM2M5YTBhZDFlNGY3").unwrap();
     std::fs::write(secrets.join("wrong.b64"), "d3Jvbmc=").unwrap();
     let service = |id: &str| {
         let config = fx.config_doc(&json!({
@@ -817,37 +543,15 @@ fn the_splunk_token_comes_from_a_secret_store() {
         AuditService::from_config_file(&config)
     };
     let audit = service("hec.b64").unwrap();
-    audit
-        .publish(
-            "access",
-            json!({"_id": "secret-2", "timestamp": "2026-12-04T10:00:00Z"}),
-        )
-        .unwrap();
+    audit.publish("access", json!({"_id": "secret-2", "timestamp": "2026-12-04T10:00:00Z"})).unwrap();
     audit.flush();
     assert_eq!(audit.shutdown().handlers[0].delivered, 1);
     let audit = service("wrong.b64").unwrap();
-    audit
-        .publish(
-            "access",
-            json!({"_id": "secret-3", "timestamp": "2026-12-04T10:00:00Z"}),
-        )
-        .unwrap();
+    audit.publish("access", json!({"_id": "secret-3", "timestamp": "2026-12-04T10:00:00Z"})).unwrap();
     audit.flush();
-    assert_eq!(
-        audit.shutdown().handlers[0].dead_lettered,
-        1,
-        "HEC refused the wrong token"
-    );
+    assert_eq!(audit.shutdown().handlers[0].dead_lettered, 1, "HEC refused the wrong token");
     assert_eq!(ids(&receiver), ["secret-1", "secret-2"]);
-    let error = service("hec.token")
-        .err()
-        .expect("a PLAIN file read as BASE64 is an error")
-        .to_string();
-    assert!(
-        error.contains("authzTokenSecretId")
-            && error.contains("`hec.token`")
-            && error.contains("Base64"),
-        "{error}"
-    );
+    let error = service("hec.token").err().expect("a PLAIN file read as BASE64 is an error").to_string();
+    assert!(error.contains("authzTokenSecretId") && error.contains("`hec.token`") && error.contains("Base64"), "{error}");
     assert!(!error.contains("0fdc9a1e"), "{error}");
 }

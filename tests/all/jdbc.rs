@@ -53,18 +53,8 @@ impl Db {
     /// `(databaseType, jdbcUrl, username, driverClassName)`.
     fn jdbc(self) -> (&'static str, &'static str, &'static str, &'static str) {
         match self {
-            Db::Postgres => (
-                "postgresql",
-                "jdbc:postgresql://127.0.0.1:5432/test",
-                "postgres",
-                "org.postgresql.Driver",
-            ),
-            Db::MariaDb => (
-                "mysql",
-                "jdbc:mariadb://127.0.0.1:3306/test",
-                "root",
-                "org.mariadb.jdbc.Driver",
-            ),
+            Db::Postgres => ("postgresql", "jdbc:postgresql://127.0.0.1:5432/test", "postgres", "org.postgresql.Driver"),
+            Db::MariaDb => ("mysql", "jdbc:mariadb://127.0.0.1:3306/test", "root", "org.mariadb.jdbc.Driver"),
         }
     }
 
@@ -86,27 +76,20 @@ impl Db {
         if self.answers() {
             return true;
         }
-        assert!(
-            !in_ci(),
-            "{self:?} does not answer on 127.0.0.1:{} (scripts/services.sh starts it)",
-            self.port()
-        );
-        eprintln!(
-            "skipped: {self:?} does not answer on 127.0.0.1:{}",
-            self.port()
-        );
+        assert!(!in_ci(), "{self:?} does not answer on 127.0.0.1:{} (scripts/services.sh starts it)", self.port());
+        eprintln!("skipped: {self:?} does not answer on 127.0.0.1:{}", self.port());
         false
     }
 
     fn stop(self) {
         let status = match self {
-            Db::Postgres => Command::new("sh").args(["-c", "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main stop -m fast"]).status(),
+            Db::Postgres => {
+                Command::new("sh").args(["-c", "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main stop -m fast"]).status()
+            }
             Db::MariaDb => Command::new("mariadb-admin").args(["-uroot", "-h127.0.0.1", "shutdown"]).status(),
         };
         assert!(status.unwrap().success(), "stop {self:?}");
-        wait_for("the database to stop", || {
-            std::net::TcpStream::connect(("127.0.0.1", self.port())).is_err() && !self.running()
-        });
+        wait_for("the database to stop", || std::net::TcpStream::connect(("127.0.0.1", self.port())).is_err() && !self.running());
     }
 
     /// Whether the server's process still runs (it may have closed its
@@ -117,9 +100,7 @@ impl Db {
                 .args(["-c", "pg_ctlcluster $(ls /etc/postgresql) main status"])
                 .stdout(std::process::Stdio::null())
                 .status(),
-            Db::MariaDb => Command::new("start-stop-daemon")
-                .args(["--status", "--exec", "/usr/sbin/mariadbd"])
-                .status(),
+            Db::MariaDb => Command::new("start-stop-daemon").args(["--status", "--exec", "/usr/sbin/mariadbd"]).status(),
         };
         status.is_ok_and(|s| s.success())
     }
@@ -136,10 +117,12 @@ impl Db {
             if attempt.elapsed() >= Duration::from_secs(5) {
                 attempt = Instant::now();
                 let _ = match self {
-                    Db::Postgres => Command::new("sh").args(["-c", "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start"]).status(),
-                    Db::MariaDb => {
-                        Command::new("start-stop-daemon").args(["--start", "--oknodo", "--background", "--exec", "/usr/sbin/mariadbd"]).status()
+                    Db::Postgres => {
+                        Command::new("sh").args(["-c", "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start"]).status()
                     }
+                    Db::MariaDb => Command::new("start-stop-daemon")
+                        .args(["--start", "--oknodo", "--background", "--exec", "/usr/sbin/mariadbd"])
+                        .status(),
                 };
             }
             std::thread::sleep(Duration::from_millis(200));
@@ -192,10 +175,7 @@ impl Drop for Space {
 
 /// The seed route's (001-0889) mapping of the `access` topic.
 fn seed_route() -> Value {
-    let text = std::fs::read_to_string(
-        wasp_tests::repo_root().join("tests/fixtures/seeds/001-0889-route-jdbc-h2-example.json"),
-    )
-    .unwrap();
+    let text = std::fs::read_to_string(wasp_tests::repo_root().join("tests/fixtures/seeds/001-0889-route-jdbc-h2-example.json")).unwrap();
     serde_json::from_str(&text).unwrap()
 }
 
@@ -237,20 +217,13 @@ fn keys(value: &Value, out: &mut std::collections::BTreeSet<String>) {
 
 #[test]
 fn the_filled_usage_sets_every_setting_of_the_seed() {
-    let template = std::fs::read_to_string(
-        wasp_tests::repo_root().join("tests/fixtures/seeds/001-0682-jdbc-handler-usage.json"),
-    )
-    .unwrap();
+    let template = std::fs::read_to_string(wasp_tests::repo_root().join("tests/fixtures/seeds/001-0682-jdbc-handler-usage.json")).unwrap();
     let mut filled = std::collections::BTreeSet::new();
     keys(&seed_usage(Db::Postgres, "t"), &mut filled);
     let parts: Vec<&str> = template.split('"').collect();
     let template_keys = (1..parts.len())
         .step_by(2)
-        .filter(|&i| {
-            parts
-                .get(i + 1)
-                .is_some_and(|after| after.trim_start().starts_with(':'))
-        })
+        .filter(|&i| parts.get(i + 1).is_some_and(|after| after.trim_start().starts_with(':')))
         .map(|i| parts[i]);
     for key in template_keys {
         assert!(filled.contains(key), "the seed's `{key}` is not exercised");
@@ -281,76 +254,26 @@ fn round_trip(fx: &Fixture, config: &Path, events: &[Value]) {
     let config = config.to_str().unwrap();
     for _ in 0..2 {
         let init = run_wasp(&["db", "init", "--config", config], None, fx.path());
-        assert!(
-            init.status.success(),
-            "db init: {}{}",
-            String::from_utf8_lossy(&init.stdout),
-            String::from_utf8_lossy(&init.stderr)
-        );
+        assert!(init.status.success(), "db init: {}{}", String::from_utf8_lossy(&init.stdout), String::from_utf8_lossy(&init.stderr));
     }
-    let piped = run_wasp(
-        &["pipe", "--config", config, "--topic", "access", "--json"],
-        Some(&ndjson(events)),
-        fx.path(),
-    );
-    assert!(
-        piped.status.success(),
-        "pipe: {}",
-        String::from_utf8_lossy(&piped.stderr)
-    );
+    let piped = run_wasp(&["pipe", "--config", config, "--topic", "access", "--json"], Some(&ndjson(events)), fx.path());
+    assert!(piped.status.success(), "pipe: {}", String::from_utf8_lossy(&piped.stderr));
     let summary: Value = serde_json::from_slice(&piped.stdout).unwrap();
-    assert_eq!(
-        summary["handlers"][0]["delivered"],
-        events.len(),
-        "{summary}"
-    );
+    assert_eq!(summary["handlers"][0]["delivered"], events.len(), "{summary}");
     let query = |args: &[&str]| -> Value {
         let mut all = vec!["query", "--config", config, "--topic", "access"];
         all.extend_from_slice(args);
         let out = run_wasp(&all, None, fx.path());
-        assert!(
-            out.status.success(),
-            "query {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert!(out.status.success(), "query {args:?}: {}", String::from_utf8_lossy(&out.stderr));
         serde_json::from_slice(&out.stdout).unwrap()
     };
     let all = query(&["--sort-keys", "_id"]);
-    assert_eq!(
-        all["result"].as_array().unwrap(),
-        events,
-        "every event reads back as published"
-    );
-    let hostile = query(&[
-        "--filter",
-        &format!("userId eq {}", json!(HOSTILE)),
-        "--page-size",
-        "5",
-        "--sort-keys",
-        "-_id",
-    ]);
-    let expected: Vec<&Value> = events
-        .iter()
-        .rev()
-        .filter(|e| e["userId"] == HOSTILE)
-        .take(5)
-        .collect();
-    assert_eq!(
-        hostile["result"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .collect::<Vec<_>>(),
-        expected
-    );
-    assert_eq!(
-        hostile["totalPagedResults"],
-        events.iter().filter(|e| e["userId"] == HOSTILE).count()
-    );
-    let injected = query(&[
-        "--filter",
-        "userId eq \"x' OR '1'='1\" or userId sw \"'; DROP TABLE\"",
-    ]);
+    assert_eq!(all["result"].as_array().unwrap(), events, "every event reads back as published");
+    let hostile = query(&["--filter", &format!("userId eq {}", json!(HOSTILE)), "--page-size", "5", "--sort-keys", "-_id"]);
+    let expected: Vec<&Value> = events.iter().rev().filter(|e| e["userId"] == HOSTILE).take(5).collect();
+    assert_eq!(hostile["result"].as_array().unwrap().iter().collect::<Vec<_>>(), expected);
+    assert_eq!(hostile["totalPagedResults"], events.iter().filter(|e| e["userId"] == HOSTILE).count());
+    let injected = query(&["--filter", "userId eq \"x' OR '1'='1\" or userId sw \"'; DROP TABLE\""]);
     assert_eq!(injected["resultCount"], 0);
     let one = query(&["--id", events[3]["_id"].as_str().unwrap()]);
     assert_eq!(one, events[3]);
@@ -396,11 +319,8 @@ fn the_seed_route_runs_on_sqlite_postgresql_and_mariadb() {
             let source = &mut route["heap"][1]["config"];
             source["properties"]["url"] = json!(url);
             source["username"] = json!(user);
-            source["dataSourceClassName"] = json!(if db == Db::Postgres {
-                "org.postgresql.ds.PGSimpleDataSource"
-            } else {
-                "org.mariadb.jdbc.MariaDbDataSource"
-            });
+            source["dataSourceClassName"] =
+                json!(if db == Db::Postgres { "org.postgresql.ds.PGSimpleDataSource" } else { "org.mariadb.jdbc.MariaDbDataSource" });
             let handler = &mut route["heap"][2]["config"]["eventHandlers"][0]["config"];
             handler["databaseType"] = json!(database_type);
             handler["tableMappings"][0]["table"] = json!(space.table());
@@ -408,42 +328,21 @@ fn the_seed_route_runs_on_sqlite_postgresql_and_mariadb() {
         let fx = Fixture::new();
         let config = fx.path().join("route.json");
         std::fs::write(&config, serde_json::to_string_pretty(&route).unwrap()).unwrap();
-        let check = run_wasp(
-            &["config", "check", config.to_str().unwrap()],
-            None,
-            fx.path(),
-        );
+        let check = run_wasp(&["config", "check", config.to_str().unwrap()], None, fx.path());
         let shown = String::from_utf8_lossy(&check.stdout);
         assert!(check.status.success(), "{shown}");
         if db.is_none() {
-            assert!(
-                shown.contains("databaseType h2 is run by SQLite")
-                    && shown.contains("wasp-data/jdbc/test.sqlite"),
-                "{shown}"
-            );
+            assert!(shown.contains("databaseType h2 is run by SQLite") && shown.contains("wasp-data/jdbc/test.sqlite"), "{shown}");
         }
-        let events: Vec<Value> = (0..120)
-            .map(|i| event(&format!("route-{db:?}"), i))
-            .collect();
+        let events: Vec<Value> = (0..120).map(|i| event(&format!("route-{db:?}"), i)).collect();
         round_trip(&fx, &config, &events);
     }
 }
 
 fn rows(db: Db, table: &str) -> Vec<Value> {
-    let mapping = TableMapping::new(
-        "access",
-        table,
-        vec![
-            ("_id".into(), "id".into()),
-            ("userId".into(), "userid".into()),
-        ],
-        "_id",
-    )
-    .unwrap();
+    let mapping = TableMapping::new("access", table, vec![("_id".into(), "id".into()), ("userId".into(), "userid".into())], "_id").unwrap();
     let request = wasp::query::QueryRequest::from_params("true", None, None, Some("_id")).unwrap();
-    query::query(&db.client(), &mapping, None, &request)
-        .unwrap()
-        .result
+    query::query(&db.client(), &mapping, None, &request).unwrap().result
 }
 
 /// Stops the server while events are published, starts it again: every
@@ -456,16 +355,8 @@ fn outage(db: Db) {
     let space = Space::new(db, "outage");
     let fx = Fixture::new();
     let config = fx.config_doc(&json!({"eventHandlers": [seed_usage(db, &space.table())]}));
-    let init = run_wasp(
-        &["db", "init", "--config", config.to_str().unwrap()],
-        None,
-        fx.path(),
-    );
-    assert!(
-        init.status.success(),
-        "{}",
-        String::from_utf8_lossy(&init.stdout)
-    );
+    let init = run_wasp(&["db", "init", "--config", config.to_str().unwrap()], None, fx.path());
+    assert!(init.status.success(), "{}", String::from_utf8_lossy(&init.stdout));
     let audit = wasp::AuditService::from_config_file(&config).unwrap();
     let events: Vec<Value> = (0..600).map(|i| event("outage", i)).collect();
     for e in &events[..200] {
@@ -477,33 +368,17 @@ fn outage(db: Db) {
     for e in &events[200..] {
         audit.publish("access", e.clone()).unwrap();
     }
-    wait_for("a retry while the database is down", || {
-        audit.summary().handlers[0].retries >= 2
-    });
+    wait_for("a retry while the database is down", || audit.summary().handlers[0].retries >= 2);
     drop(outage); // started again
-    wait_for("every event delivered", || {
-        audit.summary().handlers[0].delivered == 600
-    });
+    wait_for("every event delivered", || audit.summary().handlers[0].delivered == 600);
     let summary = audit.shutdown();
     let h = &summary.handlers[0];
     assert_eq!((h.dead_lettered, h.lost), (0, 0), "{h:?}");
     let stored = rows(db, &space.table());
-    let ids: std::collections::BTreeSet<&str> =
-        stored.iter().filter_map(|r| r["_id"].as_str()).collect();
-    assert_eq!(
-        stored.len(),
-        600,
-        "duplicates: {}",
-        stored.len() as i64 - ids.len() as i64
-    );
-    assert_eq!(
-        ids,
-        events.iter().map(|e| e["_id"].as_str().unwrap()).collect()
-    );
-    eprintln!(
-        "{db:?} outage: 600 accepted, 600 rows, 0 duplicates, {} retries",
-        h.retries
-    );
+    let ids: std::collections::BTreeSet<&str> = stored.iter().filter_map(|r| r["_id"].as_str()).collect();
+    assert_eq!(stored.len(), 600, "duplicates: {}", stored.len() as i64 - ids.len() as i64);
+    assert_eq!(ids, events.iter().map(|e| e["_id"].as_str().unwrap()).collect());
+    eprintln!("{db:?} outage: 600 accepted, 600 rows, 0 duplicates, {} retries", h.retries);
 }
 
 #[test]
@@ -548,36 +423,18 @@ fn connection_and_table_errors_are_named_retried_and_counted() {
         "wasp": {"sidecar": {"adminToken": wasp::sidecar::hash_token(TOKEN), "shutdownDeadline": "2 seconds"}}
     }));
     let check = run_wasp(&["config", "check", "audit.json"], None, fx.path());
-    assert!(
-        !String::from_utf8_lossy(&check.stdout).contains("s3cret-wrong"),
-        "config check prints no password"
-    );
+    assert!(!String::from_utf8_lossy(&check.stdout).contains("s3cret-wrong"), "config check prints no password");
     let run = WaspRun::start(fx.path());
-    let (status, _) = http(
-        &run.address,
-        TOKEN,
-        "POST",
-        "/audit/access",
-        "application/json",
-        &event("errors", 1).to_string(),
-    );
+    let (status, _) = http(&run.address, TOKEN, "POST", "/audit/access", "application/json", &event("errors", 1).to_string());
     assert!(status < 300, "{status}");
-    let names = [
-        "wrong-password",
-        "unknown-user",
-        "missing-table",
-        "unreachable",
-    ];
+    let names = ["wrong-password", "unknown-user", "missing-table", "unreachable"];
     wait_for("each handler to retry twice", || {
         let (_, metrics) = http(&run.address, TOKEN, "GET", "/metrics", "text/plain", "");
         names.iter().all(|n| {
             metrics.lines().any(|l| {
                 l.starts_with("wasp_handler_output_retries_total")
                     && l.contains(&format!("\"{n}\""))
-                    && l.rsplit(' ')
-                        .next()
-                        .and_then(|v| v.parse::<f64>().ok())
-                        .is_some_and(|v| v >= 2.0)
+                    && l.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok()).is_some_and(|v| v >= 2.0)
             })
         })
     });
@@ -590,12 +447,7 @@ fn connection_and_table_errors_are_named_retried_and_counted() {
         ("missing-table", "wasp db init"),
         ("unreachable", "connection failed"),
     ] {
-        let entry = health["handlers"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|h| h["name"] == name)
-            .unwrap();
+        let entry = health["handlers"].as_array().unwrap().iter().find(|h| h["name"] == name).unwrap();
         let error = entry["outputError"].as_str().unwrap_or_default();
         assert!(error.contains(cause), "{name}: `{cause}` not in {error:?}");
     }
@@ -606,42 +458,17 @@ fn connection_and_table_errors_are_named_retried_and_counted() {
         "postgresql://127.0.0.1:5432/test",
         space.table()
     )));
-    wait_for("the missing table's event", || {
-        rows(Db::Postgres, &space.table()).len() == 1
-    });
+    wait_for("the missing table's event", || rows(Db::Postgres, &space.table()).len() == 1);
     // The sidecar queries the table too.
-    let (status, page) = http(
-        &run.address,
-        TOKEN,
-        "GET",
-        "/audit/access?_queryFilter=userId%20pr&_pageSize=10",
-        "text/plain",
-        "",
-    );
+    let (status, page) = http(&run.address, TOKEN, "GET", "/audit/access?_queryFilter=userId%20pr&_pageSize=10", "text/plain", "");
     assert_eq!(status, 200, "{page}");
     let page: Value = serde_json::from_str(&page).unwrap();
     assert_eq!(page["result"], json!([event("errors", 1)]));
-    let (status, one) = http(
-        &run.address,
-        TOKEN,
-        "GET",
-        "/audit/access/errors-00001",
-        "text/plain",
-        "",
-    );
-    assert_eq!(
-        (status, serde_json::from_str::<Value>(&one).unwrap()),
-        (200, event("errors", 1))
-    );
+    let (status, one) = http(&run.address, TOKEN, "GET", "/audit/access/errors-00001", "text/plain", "");
+    assert_eq!((status, serde_json::from_str::<Value>(&one).unwrap()), (200, event("errors", 1)));
     let (_, stderr) = run.terminate();
-    assert!(
-        !stderr.contains("s3cret-wrong"),
-        "the password is never logged"
-    );
-    assert!(
-        stderr.contains("handler=wrong-password") && stderr.contains("Access denied"),
-        "{stderr}"
-    );
+    assert!(!stderr.contains("s3cret-wrong"), "the password is never logged");
+    assert!(stderr.contains("handler=wrong-password") && stderr.contains("Access denied"), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
 
@@ -661,65 +488,28 @@ fn a_wasm_handler_writes_its_own_projection_through_an_sql_output() {
     }
     for output in outputs {
         let fx = Fixture::new();
-        let mut probe =
-            wasp_tests::probe_handler("projector", json!({"config": {"healthy": true}}));
+        let mut probe = wasp_tests::probe_handler("projector", json!({"config": {"healthy": true}}));
         probe["outputs"] = json!({"out": output});
         let config = fx.config(&[probe]);
         let config = config.to_str().unwrap();
         let check = run_wasp(&["config", "check", config], None, fx.path());
-        assert!(
-            !String::from_utf8_lossy(&check.stdout).contains("unused-with-trust"),
-            "config check prints no password"
-        );
+        assert!(!String::from_utf8_lossy(&check.stdout).contains("unused-with-trust"), "config check prints no password");
         let init = run_wasp(&["db", "init", "--config", config], None, fx.path());
-        assert!(
-            init.status.success(),
-            "{}",
-            String::from_utf8_lossy(&init.stdout)
-        );
-        let events: Vec<Value> = (0..50)
-            .map(|i| json!({"_id": format!("w-{i:03}{HOSTILE}"), "userId": "u"}))
-            .collect();
-        let piped = run_wasp(
-            &["pipe", "--config", config, "--topic", "access", "--json"],
-            Some(&ndjson(&events)),
-            fx.path(),
-        );
+        assert!(init.status.success(), "{}", String::from_utf8_lossy(&init.stdout));
+        let events: Vec<Value> = (0..50).map(|i| json!({"_id": format!("w-{i:03}{HOSTILE}"), "userId": "u"})).collect();
+        let piped = run_wasp(&["pipe", "--config", config, "--topic", "access", "--json"], Some(&ndjson(&events)), fx.path());
         let summary: Value = serde_json::from_slice(&piped.stdout).unwrap();
         assert_eq!(summary["handlers"][0]["delivered"], 50, "{summary}");
         let table = output["table"].as_str().unwrap();
-        let mapping = TableMapping::new(
-            "",
-            table,
-            vec![("id".into(), "id".into()), ("topic".into(), "topic".into())],
-            "id",
-        )
-        .unwrap();
-        let request =
-            wasp::query::QueryRequest::from_params("true", None, None, Some("id")).unwrap();
+        let mapping = TableMapping::new("", table, vec![("id".into(), "id".into()), ("topic".into(), "topic".into())], "id").unwrap();
+        let request = wasp::query::QueryRequest::from_params("true", None, None, Some("id")).unwrap();
         let client = if table == "projection" {
-            SqlClient::new(
-                SqlTarget::from_url(
-                    "sqlite:projection.sqlite",
-                    &fx.path().join("wasp-data/projector"),
-                )
-                .unwrap(),
-            )
-            .unwrap()
+            SqlClient::new(SqlTarget::from_url("sqlite:projection.sqlite", &fx.path().join("wasp-data/projector")).unwrap()).unwrap()
         } else {
             Db::Postgres.client()
         };
-        let expected: Vec<Value> = events
-            .iter()
-            .map(|e| json!({"id": e["_id"], "topic": "access"}))
-            .collect();
-        assert_eq!(
-            query::query(&client, &mapping, None, &request)
-                .unwrap()
-                .result,
-            expected,
-            "{table}"
-        );
+        let expected: Vec<Value> = events.iter().map(|e| json!({"id": e["_id"], "topic": "access"})).collect();
+        assert_eq!(query::query(&client, &mapping, None, &request).unwrap().result, expected, "{table}");
     }
 }
 
@@ -735,47 +525,25 @@ fn settings_are_checked_and_a_handler_without_a_database_is_named() {
     fx.config_doc(&json!({"eventHandlers": [wrong]}));
     let check = run_wasp(&["config", "check", "audit.json"], None, fx.path());
     let shown = String::from_utf8_lossy(&check.stdout);
-    assert!(
-        shown.contains("connectionPool.driverClassName") && shown.contains("MySQL/MariaDB driver"),
-        "{shown}"
-    );
+    assert!(shown.contains("connectionPool.driverClassName") && shown.contains("MySQL/MariaDB driver"), "{shown}");
     let mut unmapped = seed_usage(Db::Postgres, "t");
     unmapped["config"]["tableMappings"][0]["fieldToColumn"] = json!({"userId": "userid"});
     fx.config_doc(&json!({"eventHandlers": [unmapped]}));
-    let shown = String::from_utf8_lossy(
-        &run_wasp(&["config", "check", "audit.json"], None, fx.path()).stdout,
-    )
-    .into_owned();
-    assert!(
-        shown.contains("tableMappings[0].fieldToColumn") && shown.contains("map `_id`"),
-        "{shown}"
-    );
+    let shown = String::from_utf8_lossy(&run_wasp(&["config", "check", "audit.json"], None, fx.path()).stdout).into_owned();
+    assert!(shown.contains("tableMappings[0].fieldToColumn") && shown.contains("map `_id`"), "{shown}");
 
     let mut nowhere = seed_usage(Db::Postgres, "t");
-    nowhere["config"]
-        .as_object_mut()
-        .unwrap()
-        .remove("connectionPool");
+    nowhere["config"].as_object_mut().unwrap().remove("connectionPool");
     let config = fx.config_doc(&json!({"eventHandlers": [nowhere]}));
     let check = run_wasp(&["config", "check", "audit.json"], None, fx.path());
     let shown = String::from_utf8_lossy(&check.stdout);
     assert_eq!(check.status.code(), Some(3), "{shown}");
-    assert!(
-        shown.contains("handler `jdbc`: connectionPool: required"),
-        "{shown}"
-    );
+    assert!(shown.contains("handler `jdbc`: connectionPool: required"), "{shown}");
     let audit = wasp::AuditService::from_config_file(&config).unwrap();
     audit.publish("access", event("nowhere", 1)).unwrap();
     audit.flush();
     drop(audit);
     let letters = fx.dead_letters("jdbc");
     assert_eq!(letters.len(), 1);
-    assert!(
-        letters[0]
-            .fault
-            .message
-            .contains("connectionPool: required"),
-        "{:?}",
-        letters[0].fault
-    );
+    assert!(letters[0].fault.message.contains("connectionPool: required"), "{:?}", letters[0].fault);
 }

@@ -43,10 +43,7 @@ fn aaf(name: &str, component: &str, config: Value) -> Value {
 }
 
 fn config_with(fx: &Fixture, handlers: Vec<Value>) -> std::path::PathBuf {
-    let entries: Vec<Value> = handlers
-        .into_iter()
-        .map(|h| json!({"class": "wasm", "config": h}))
-        .collect();
+    let entries: Vec<Value> = handlers.into_iter().map(|h| json!({"class": "wasm", "config": h})).collect();
     fx.config_doc(&json!({
         "eventHandlers": entries,
         "wasp": {"cacheDirectory": shared_compile_cache()}
@@ -54,34 +51,18 @@ fn config_with(fx: &Fixture, handlers: Vec<Value>) -> std::path::PathBuf {
 }
 
 fn pipe(fx: &Fixture, config: &std::path::Path, input: &str) -> Value {
-    let out = run_wasp(
-        &["pipe", "--config", config.to_str().unwrap(), "--json"],
-        Some(input),
-        fx.path(),
-    );
-    assert!(
-        out.stdout.starts_with(b"{"),
-        "wasp pipe printed no summary: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = run_wasp(&["pipe", "--config", config.to_str().unwrap(), "--json"], Some(input), fx.path());
+    assert!(out.stdout.starts_with(b"{"), "wasp pipe printed no summary: {}", String::from_utf8_lossy(&out.stderr));
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
 fn handler<'a>(summary: &'a Value, name: &str) -> &'a Value {
-    summary["handlers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|h| h["name"] == name)
-        .unwrap()
+    summary["handlers"].as_array().unwrap().iter().find(|h| h["name"] == name).unwrap()
 }
 
 #[test]
 fn access_anywhere_file_writes_the_same_bytes_in_rust_python_and_javascript() {
-    let (Some(py), Some(js)) = (
-        language_guest("py", "access_anywhere_file"),
-        language_guest("js", "access_anywhere_file"),
-    ) else {
+    let (Some(py), Some(js)) = (language_guest("py", "access_anywhere_file"), language_guest("js", "access_anywhere_file")) else {
         return;
     };
     let fx = Fixture::new();
@@ -97,11 +78,7 @@ fn access_anywhere_file_writes_the_same_bytes_in_rust_python_and_javascript() {
     let events = EVENTS.lines().count() as u64;
     for name in ["rust", "python", "js"] {
         let h = handler(&summary, name);
-        assert_eq!(
-            (h["delivered"].as_u64(), h["deadLettered"].as_u64()),
-            (Some(events), Some(0)),
-            "{name}: {h:#}"
-        );
+        assert_eq!((h["delivered"].as_u64(), h["deadLettered"].as_u64()), (Some(events), Some(0)), "{name}: {h:#}");
         eprintln!(
             "{name}: {} fuel/event, busy {} µs, {} instance(s)",
             h["fuelPerEvent"],
@@ -109,48 +86,29 @@ fn access_anywhere_file_writes_the_same_bytes_in_rust_python_and_javascript() {
             h["instances"]
         );
     }
-    let read = |name: &str| {
-        std::fs::read(fx.path().join("wasp-data").join(name).join("audit.log")).unwrap()
-    };
+    let read = |name: &str| std::fs::read(fx.path().join("wasp-data").join(name).join("audit.log")).unwrap();
     let rust = read("rust");
-    assert_eq!(
-        String::from_utf8_lossy(&rust).lines().count() as u64,
-        events
-    );
+    assert_eq!(String::from_utf8_lossy(&rust).lines().count() as u64, events);
     for name in ["python", "js"] {
         let other = read(name);
         if other != rust {
-            let (r, o) = (
-                String::from_utf8_lossy(&rust),
-                String::from_utf8_lossy(&other),
-            );
+            let (r, o) = (String::from_utf8_lossy(&rust), String::from_utf8_lossy(&other));
             for (i, (a, b)) in r.lines().zip(o.lines()).enumerate() {
                 assert_eq!(b, a, "{name} differs from rust on line {}", i + 1);
             }
-            panic!(
-                "{name} differs from rust in length: {} vs {} bytes",
-                other.len(),
-                rust.len()
-            );
+            panic!("{name} differs from rust in length: {} vs {} bytes", other.len(), rust.len());
         }
     }
     // Spot checks of the rules themselves (the Rust sample's unit tests
     // cover the date arithmetic).
     let lines: Vec<&str> = std::str::from_utf8(&rust).unwrap().lines().collect();
     assert!(lines[3].starts_with(r#"{"actor":null,"eventType":null,"ip":"10.0.0.1","date":"Fri, 31 Dec 99 23:30:00 +0000","log_str":"x","name":"svc","objid":7,"params":{"":"empty","Z":{"a":[],"b":{}},"a":[2.5,-7,1.5e-7,1e+21,1e+20,0.1,0.00001,1e-6,12345678901234,123456.75,true,null]"#), "{}", lines[3]);
-    assert!(
-        lines[4].contains(r#""date":"Sun, 01 Jan 17 00:00:00 +0000""#),
-        "{}",
-        lines[4]
-    );
+    assert!(lines[4].contains(r#""date":"Sun, 01 Jan 17 00:00:00 +0000""#), "{}", lines[4]);
 }
 
 #[test]
 fn python_and_javascript_exceptions_become_errors_not_traps() {
-    let (Some(py), Some(js)) = (
-        language_guest("py", "access_anywhere_file"),
-        language_guest("js", "access_anywhere_file"),
-    ) else {
+    let (Some(py), Some(js)) = (language_guest("py", "access_anywhere_file"), language_guest("js", "access_anywhere_file")) else {
         return;
     };
     let fx = Fixture::new();
@@ -159,11 +117,7 @@ fn python_and_javascript_exceptions_become_errors_not_traps() {
     let config = config_with(
         &fx,
         vec![
-            aaf(
-                "python",
-                py.to_str().unwrap(),
-                json!({"output": "undeclared"}),
-            ),
+            aaf("python", py.to_str().unwrap(), json!({"output": "undeclared"})),
             aaf("js", js.to_str().unwrap(), json!({"output": "undeclared"})),
         ],
     );
@@ -173,11 +127,7 @@ fn python_and_javascript_exceptions_become_errors_not_traps() {
         let h = handler(&summary, name);
         assert_eq!(h["deadLettered"].as_u64(), Some(3), "{name}: {h:#}");
         assert_eq!(h["faults"], json!({"guest-error": 3}), "{name}: {h:#}");
-        assert_eq!(
-            h["instances"].as_u64(),
-            Some(1),
-            "{name}: an err must not cost the instance: {h:#}"
-        );
+        assert_eq!(h["instances"].as_u64(), Some(1), "{name}: an err must not cost the instance: {h:#}");
         let letters = fx.dead_letters(name);
         let message = &letters[0].fault.message;
         assert!(message.contains("undeclared"), "{name}: {message}");
@@ -189,16 +139,8 @@ fn python_and_javascript_exceptions_become_errors_not_traps() {
     let config = config_with(
         &fx,
         vec![
-            aaf(
-                "python",
-                py.to_str().unwrap(),
-                json!({"mapping": {"colour": ["/x"]}}),
-            ),
-            aaf(
-                "js",
-                js.to_str().unwrap(),
-                json!({"mapping": {"colour": ["/x"]}}),
-            ),
+            aaf("python", py.to_str().unwrap(), json!({"mapping": {"colour": ["/x"]}})),
+            aaf("js", js.to_str().unwrap(), json!({"mapping": {"colour": ["/x"]}})),
         ],
     );
     let summary = pipe(&fx, &config, "");
@@ -206,10 +148,7 @@ fn python_and_javascript_exceptions_become_errors_not_traps() {
         let h = handler(&summary, name);
         assert_eq!(h["state"], "disabled", "{name}: {h:#}");
         let reason = h["disabledReason"].as_str().unwrap();
-        assert!(
-            reason.contains("config.mapping.colour: not a field of the output line"),
-            "{name}: {reason}"
-        );
+        assert!(reason.contains("config.mapping.colour: not a field of the output line"), "{name}: {reason}");
     }
 }
 
@@ -225,19 +164,7 @@ fn default_budgets_recycle_a_javascript_instance_before_its_memory_grows_too_far
     let input: String = (0..10_500).map(|_| format!("{line}\n")).collect();
     let summary = pipe(&fx, &config, &input);
     let h = handler(&summary, "js");
-    assert_eq!(
-        (h["delivered"].as_u64(), h["deadLettered"].as_u64()),
-        (Some(10_500), Some(0)),
-        "{h:#}"
-    );
-    assert!(
-        h["recycled"].as_u64().unwrap() >= 1,
-        "the default recycles after 10,000 events: {h:#}"
-    );
-    eprintln!(
-        "js: {} fuel/event over {} calls, {} µs busy",
-        h["fuelPerEvent"],
-        h["calls"],
-        h["busyNs"].as_u64().unwrap() / 1000
-    );
+    assert_eq!((h["delivered"].as_u64(), h["deadLettered"].as_u64()), (Some(10_500), Some(0)), "{h:#}");
+    assert!(h["recycled"].as_u64().unwrap() >= 1, "the default recycles after 10,000 events: {h:#}");
+    eprintln!("js: {} fuel/event over {} calls, {} µs busy", h["fuelPerEvent"], h["calls"], h["busyNs"].as_u64().unwrap() / 1000);
 }

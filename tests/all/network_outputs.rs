@@ -26,8 +26,7 @@ fn a_wasm_handler_indexes_its_documents_in_elasticsearch() {
     );
     let audit = AuditService::from_config_file(fx.config(&[handler])).unwrap();
     for n in 0..10 {
-        let mut event =
-            json!({"_id": format!("doc-{n}"), "action": "document", "userId": "bjensen", "n": n});
+        let mut event = json!({"_id": format!("doc-{n}"), "action": "document", "userId": "bjensen", "n": n});
         if n == 4 {
             event["bad"] = json!(true);
         }
@@ -37,39 +36,18 @@ fn a_wasm_handler_indexes_its_documents_in_elasticsearch() {
     let h = audit.shutdown().handlers[0].clone();
     assert_eq!((h.delivered, h.dead_lettered), (9, 1), "{h:?}");
     assert_eq!(h.outputs[0].kind, "elasticsearch");
-    assert_eq!(
-        (
-            h.outputs[0].counts.acknowledged,
-            h.outputs[0].counts.rejected
-        ),
-        (9, 1),
-        "{h:?}"
-    );
+    assert_eq!((h.outputs[0].counts.acknowledged, h.outputs[0].counts.rejected), (9, 1), "{h:?}");
     let seen = receiver.seen.lock().unwrap();
     assert!(seen.malformed.is_empty(), "{:?}", seen.malformed);
-    let docs: BTreeMap<&str, &Value> = seen
-        .records
-        .iter()
-        .map(|r| (r["_id"].as_str().unwrap(), r))
-        .collect();
+    let docs: BTreeMap<&str, &Value> = seen.records.iter().map(|r| (r["_id"].as_str().unwrap(), r)).collect();
     assert_eq!(docs.len(), 9);
     let first = docs["doc-0"];
     assert_eq!(first["_index"], "wasp-docs");
-    assert_eq!(
-        first["doc"]["userId"], "bjensen",
-        "the record as the handler wrote it, without `_id`: {first}"
-    );
+    assert_eq!(first["doc"]["userId"], "bjensen", "the record as the handler wrote it, without `_id`: {first}");
     let letters = fx.dead_letters("docs");
     assert_eq!(letters.len(), 1);
     assert_eq!(letters[0].event.id, "doc-4");
-    assert!(
-        letters[0]
-            .fault
-            .message
-            .contains("mapper_parsing_exception"),
-        "{:?}",
-        letters[0].fault
-    );
+    assert!(letters[0].fault.message.contains("mapper_parsing_exception"), "{:?}", letters[0].fault);
 }
 
 /// Indexer acknowledgement state of the HEC receiver: ack ids handed out,
@@ -80,19 +58,11 @@ static ACKS: Mutex<BTreeMap<u64, u32>> = Mutex::new(BTreeMap::new());
 /// `ackId`; `/services/collector/ack?channel=…` (same channel header)
 /// confirms an id on its second poll. The events' `sourcetype` is the
 /// output's.
-fn hec_with_acks(
-    request_line: &str,
-    headers: &BTreeMap<String, String>,
-    body: &[u8],
-) -> Result<(Vec<Value>, String), String> {
-    if headers.get("authorization").map(String::as_str)
-        != Some("Splunk 11111111-2222-3333-4444-555555555555")
-    {
+fn hec_with_acks(request_line: &str, headers: &BTreeMap<String, String>, body: &[u8]) -> Result<(Vec<Value>, String), String> {
+    if headers.get("authorization").map(String::as_str) != Some("Splunk 11111111-2222-3333-4444-555555555555") {
         return Err("invalid token".into());
     }
-    let channel = headers
-        .get("x-splunk-request-channel")
-        .ok_or("no request channel")?;
+    let channel = headers.get("x-splunk-request-channel").ok_or("no request channel")?;
     if let Some(rest) = request_line.strip_prefix("POST /services/collector/ack?channel=") {
         if rest.split(' ').next() != Some(channel.as_str()) {
             return Err("the ack poll's channel is not the request's".into());
@@ -114,12 +84,8 @@ fn hec_with_acks(
     let text = std::str::from_utf8(body).map_err(|e| e.to_string())?;
     let mut events = Vec::new();
     for line in text.lines() {
-        let object: Value =
-            serde_json::from_str(line).map_err(|e| format!("invalid data format: {e}"))?;
-        if object["sourcetype"] != "wasp:probe"
-            || object["index"] != "audit"
-            || !object["event"].is_object()
-        {
+        let object: Value = serde_json::from_str(line).map_err(|e| format!("invalid data format: {e}"))?;
+        if object["sourcetype"] != "wasp:probe" || object["index"] != "audit" || !object["event"].is_object() {
             return Err(format!("not the output's HEC event object: {line}"));
         }
         events.push(object);
@@ -127,10 +93,7 @@ fn hec_with_acks(
     let mut acks = ACKS.lock().unwrap();
     let id = acks.keys().next_back().map_or(1, |last| last + 1);
     acks.insert(id, 0);
-    Ok((
-        events,
-        json!({"text": "Success", "code": 0, "ackId": id}).to_string(),
-    ))
+    Ok((events, json!({"text": "Success", "code": 0, "ackId": id}).to_string()))
 }
 
 #[test]
@@ -146,9 +109,7 @@ fn a_wasm_handler_sends_to_splunk_and_waits_for_the_indexers() {
     );
     let audit = AuditService::from_config_file(fx.config(&[handler])).unwrap();
     for n in 0..12 {
-        audit
-            .publish("access", json!({"_id": format!("ack-{n}")}))
-            .unwrap();
+        audit.publish("access", json!({"_id": format!("ack-{n}")})).unwrap();
     }
     audit.flush();
     let h = audit.shutdown().handlers[0].clone();
@@ -156,18 +117,11 @@ fn a_wasm_handler_sends_to_splunk_and_waits_for_the_indexers() {
     let seen = receiver.seen.lock().unwrap();
     assert!(seen.malformed.is_empty(), "{:?}", seen.malformed);
     assert_eq!(seen.records.len(), 12);
-    assert_eq!(
-        seen.records[0]["event"]["id"], "ack-0",
-        "the record as the event: {}",
-        seen.records[0]
-    );
+    assert_eq!(seen.records[0]["event"]["id"], "ack-0", "the record as the event: {}", seen.records[0]);
     // Every batch was polled until confirmed (twice each).
     let acks = ACKS.lock().unwrap();
     assert!(acks.len() >= 3, "{acks:?}");
-    assert!(
-        acks.values().all(|polls| *polls == 2),
-        "each batch waited for its confirmation: {acks:?}"
-    );
+    assert!(acks.values().all(|polls| *polls == 2), "each batch waited for its confirmation: {acks:?}");
     drop(seen);
 }
 
@@ -182,51 +136,27 @@ fn splunk_without_indexer_acknowledgement_on_the_token_is_a_clear_error() {
                    "connection": {"host": "127.0.0.1", "port": receiver.port}, "topics": ["access"]}
     }]}));
     let audit = AuditService::from_config_file(&config).unwrap();
-    audit
-        .publish(
-            "access",
-            json!({"_id": "no-ack", "timestamp": "2026-12-04T10:00:00Z"}),
-        )
-        .unwrap();
+    audit.publish("access", json!({"_id": "no-ack", "timestamp": "2026-12-04T10:00:00Z"})).unwrap();
     audit.flush();
     let h = audit.shutdown().handlers[0].clone();
     assert_eq!((h.delivered, h.dead_lettered), (0, 1), "{h:?}");
     let letters = fx.dead_letters("splunk");
-    assert!(
-        letters[0].fault.message.contains("without an ackId"),
-        "{:?}",
-        letters[0].fault
-    );
+    assert!(letters[0].fault.message.contains("without an ackId"), "{:?}", letters[0].fault);
 }
 
 #[test]
 fn bad_elasticsearch_and_splunk_output_settings_are_named() {
     let fx = Fixture::new();
     for (output, expected) in [
-        (
-            json!({"type": "elasticsearch", "url": "http://127.0.0.1:9200", "index": "Audit"}),
-            "index: `Audit` is not an index name",
-        ),
+        (json!({"type": "elasticsearch", "url": "http://127.0.0.1:9200", "index": "Audit"}), "index: `Audit` is not an index name"),
         (
             json!({"type": "elasticsearch", "url": "http://127.0.0.1:9200", "index": "a", "username": "u"}),
             "username and password go together",
         ),
-        (
-            json!({"type": "elasticsearch", "url": "ftp://x", "index": "a"}),
-            "not an http:// or https:// URL",
-        ),
-        (
-            json!({"type": "splunk", "url": "https://127.0.0.1:8088", "token": " "}),
-            "token: required",
-        ),
-        (
-            json!({"type": "splunk", "url": "https://127.0.0.1:8088", "token": "t", "certFile": "c.pem"}),
-            "certFile and keyFile go together",
-        ),
-        (
-            json!({"type": "splunk", "url": "https://127.0.0.1:8088", "token": "t", "caFile": "missing.pem"}),
-            "missing.pem",
-        ),
+        (json!({"type": "elasticsearch", "url": "ftp://x", "index": "a"}), "not an http:// or https:// URL"),
+        (json!({"type": "splunk", "url": "https://127.0.0.1:8088", "token": " "}), "token: required"),
+        (json!({"type": "splunk", "url": "https://127.0.0.1:8088", "token": "t", "certFile": "c.pem"}), "certFile and keyFile go together"),
+        (json!({"type": "splunk", "url": "https://127.0.0.1:8088", "token": "t", "caFile": "missing.pem"}), "missing.pem"),
     ] {
         let handler = probe_handler("bad", json!({"outputs": {"out": output}}));
         let error = match AuditService::from_config_file(fx.config(&[handler])) {
@@ -248,19 +178,12 @@ fn certificates(dir: &std::path::Path) {
     let ca_key = rcgen::KeyPair::generate().unwrap();
     let mut ca = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
     ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    ca.distinguished_name
-        .push(rcgen::DnType::CommonName, "network outputs test CA");
+    ca.distinguished_name.push(rcgen::DnType::CommonName, "network outputs test CA");
     std::fs::write(dir.join("ca.pem"), ca.self_signed(&ca_key).unwrap().pem()).unwrap();
     let issuer = rcgen::Issuer::from_params(&ca, &ca_key);
-    for (name, names) in [
-        ("server", vec!["localhost".to_owned()]),
-        ("client", vec!["wasp-client".to_owned()]),
-    ] {
+    for (name, names) in [("server", vec!["localhost".to_owned()]), ("client", vec!["wasp-client".to_owned()])] {
         let key = rcgen::KeyPair::generate().unwrap();
-        let cert = rcgen::CertificateParams::new(names)
-            .unwrap()
-            .signed_by(&key, &issuer)
-            .unwrap();
+        let cert = rcgen::CertificateParams::new(names).unwrap().signed_by(&key, &issuer).unwrap();
         std::fs::write(dir.join(format!("{name}.pem")), cert.pem()).unwrap();
         std::fs::write(dir.join(format!("{name}.key")), key.serialize_pem()).unwrap();
     }
@@ -268,9 +191,7 @@ fn certificates(dir: &std::path::Path) {
 
 /// An HTTPS HEC receiver on `localhost` that requires a client certificate
 /// signed by `ca.pem`; returns its port and the `_id`s it accepted.
-fn https_hec_requiring_client_certificates(
-    dir: &std::path::Path,
-) -> (u16, std::sync::Arc<Mutex<Vec<String>>>) {
+fn https_hec_requiring_client_certificates(dir: &std::path::Path) -> (u16, std::sync::Arc<Mutex<Vec<String>>>) {
     use rustls_pki_types::pem::PemObject;
     use rustls_pki_types::{CertificateDer, PrivateKeyDer};
     use std::io::{BufRead, BufReader, Read, Write};
@@ -280,16 +201,9 @@ fn https_hec_requiring_client_certificates(
     for cert in CertificateDer::pem_file_iter(dir.join("ca.pem")).unwrap() {
         roots.add(cert.unwrap()).unwrap();
     }
-    let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
-        std::sync::Arc::new(roots),
-        provider.clone(),
-    )
-    .build()
-    .unwrap();
-    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(dir.join("server.pem"))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
+    let verifier =
+        rustls::server::WebPkiClientVerifier::builder_with_provider(std::sync::Arc::new(roots), provider.clone()).build().unwrap();
+    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(dir.join("server.pem")).unwrap().map(Result::unwrap).collect();
     let key = PrivateKeyDer::from_pem_file(dir.join("server.key")).unwrap();
     let config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
@@ -334,21 +248,12 @@ fn https_hec_requiring_client_certificates(
                     reader.read_exact(&mut body).unwrap();
                     for line in String::from_utf8(body).unwrap().lines() {
                         let event: Value = serde_json::from_str(line).unwrap();
-                        kept.lock()
-                            .unwrap()
-                            .push(event["event"]["id"].as_str().unwrap_or_default().to_owned());
+                        kept.lock().unwrap().push(event["event"]["id"].as_str().unwrap_or_default().to_owned());
                     }
                     let answer = r#"{"text":"Success","code":0}"#;
-                    let response = format!(
-                        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nContent-Type: application/json\r\n\r\n{answer}",
-                        answer.len()
-                    );
-                    if reader
-                        .get_mut()
-                        .write_all(response.as_bytes())
-                        .and_then(|()| reader.get_mut().flush())
-                        .is_err()
-                    {
+                    let response =
+                        format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\nContent-Type: application/json\r\n\r\n{answer}", answer.len());
+                    if reader.get_mut().write_all(response.as_bytes()).and_then(|()| reader.get_mut().flush()).is_err() {
                         return;
                     }
                 }
@@ -365,23 +270,19 @@ fn a_client_certificate_is_presented_to_a_receiver_that_asks_for_one() {
     let (port, ids) = https_hec_requiring_client_certificates(dir.path());
     let run = |with_certificate: bool, id: &str| {
         let fx = Fixture::new();
-        let mut output = json!({"type": "splunk", "url": format!("https://localhost:{port}"), "token": "t", "caFile": dir.path().join("ca.pem")});
+        let mut output =
+            json!({"type": "splunk", "url": format!("https://localhost:{port}"), "token": "t", "caFile": dir.path().join("ca.pem")});
         if with_certificate {
             output["certFile"] = json!(dir.path().join("client.pem"));
             output["keyFile"] = json!(dir.path().join("client.key"));
         }
-        let handler = probe_handler(
-            "tls",
-            json!({"outputs": {"out": output}, "batch": {"maxSize": 1, "maxWait": "1 ms"}}),
-        );
+        let handler = probe_handler("tls", json!({"outputs": {"out": output}, "batch": {"maxSize": 1, "maxWait": "1 ms"}}));
         let audit = AuditService::from_config_file(fx.config(&[handler])).unwrap();
         audit.publish("access", json!({"_id": id})).unwrap();
         if with_certificate {
             audit.flush();
         } else {
-            wasp_tests::wait_for("a refused handshake, retried", || {
-                audit.summary().handlers[0].retries >= 1
-            });
+            wasp_tests::wait_for("a refused handshake, retried", || audit.summary().handlers[0].retries >= 1);
         }
         audit.summary().handlers[0].clone()
     };

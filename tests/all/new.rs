@@ -17,10 +17,7 @@ fn tool(variable: &str, path: PathBuf) -> Option<(&str, PathBuf)> {
     if path.exists() {
         return Some((variable, path));
     }
-    let reason = format!(
-        "{} is missing: run scripts/build-guests.sh (scripts/test.sh does)",
-        path.display()
-    );
+    let reason = format!("{} is missing: run scripts/build-guests.sh (scripts/test.sh does)", path.display());
     assert!(!in_ci(), "{reason}");
     eprintln!("skipped: {reason}");
     None
@@ -30,16 +27,8 @@ fn scaffold_and_test(name: &str, lang: &str, env: &[(&str, PathBuf)]) {
     let dir = tempfile::tempdir().unwrap();
     // This checkout's SDK: the published crate is not what is under test.
     let sdk = wasp_tests::repo_root().join("guest-sdk");
-    let created = run_wasp(
-        &["new", name, "--lang", lang, "--sdk", sdk.to_str().unwrap()],
-        None,
-        dir.path(),
-    );
-    assert!(
-        created.status.success(),
-        "{}",
-        String::from_utf8_lossy(&created.stderr)
-    );
+    let created = run_wasp(&["new", name, "--lang", lang, "--sdk", sdk.to_str().unwrap()], None, dir.path());
+    assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
     let project = dir.path().join(name);
     let mut test = Command::new("bash");
     test.arg(project.join("test.sh")).env("WASP", wasp_bin());
@@ -47,11 +36,7 @@ fn scaffold_and_test(name: &str, lang: &str, env: &[(&str, PathBuf)]) {
         test.env(k, v);
     }
     let out = test.output().unwrap();
-    let said = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success(), "{name}/test.sh failed:\n{said}");
     assert!(said.contains(&format!("PASS: {name}")), "{said}");
     assert!(project.join(format!("{name}.wasm")).exists());
@@ -60,24 +45,10 @@ fn scaffold_and_test(name: &str, lang: &str, env: &[(&str, PathBuf)]) {
     // of the machine `wasp` was built on.
     if lang == "rust" {
         let plain = dir.path().join("plain");
-        let created = run_wasp(
-            &[
-                "new",
-                name,
-                "--lang",
-                lang,
-                "--dir",
-                plain.to_str().unwrap(),
-            ],
-            None,
-            dir.path(),
-        );
+        let created = run_wasp(&["new", name, "--lang", lang, "--dir", plain.to_str().unwrap()], None, dir.path());
         assert!(created.status.success());
         let manifest = std::fs::read_to_string(plain.join("Cargo.toml")).unwrap();
-        assert!(
-            manifest.contains(&format!("wasp-guest = \"{}\"", env!("CARGO_PKG_VERSION"))),
-            "{manifest}"
-        );
+        assert!(manifest.contains(&format!("wasp-guest = \"{}\"", env!("CARGO_PKG_VERSION"))), "{manifest}");
         assert!(!manifest.contains("path ="), "{manifest}");
     }
 
@@ -90,19 +61,12 @@ fn scaffold_and_test(name: &str, lang: &str, env: &[(&str, PathBuf)]) {
 #[test]
 fn wasp_new_rust_builds_and_passes_its_own_test() {
     // A shared target directory keeps the dependencies' build across runs.
-    scaffold_and_test(
-        "hello-rust",
-        "rust",
-        &[("CARGO_TARGET_DIR", repo_root().join("target/new-scaffold"))],
-    );
+    scaffold_and_test("hello-rust", "rust", &[("CARGO_TARGET_DIR", repo_root().join("target/new-scaffold"))]);
 }
 
 #[test]
 fn wasp_new_python_builds_and_passes_its_own_test() {
-    let Some(tool) = tool(
-        "COMPONENTIZE_PY",
-        repo_root().join("target/guest-tools/venv/bin/componentize-py"),
-    ) else {
+    let Some(tool) = tool("COMPONENTIZE_PY", repo_root().join("target/guest-tools/venv/bin/componentize-py")) else {
         return;
     };
     scaffold_and_test("hello-python", "python", &[tool]);
@@ -110,10 +74,8 @@ fn wasp_new_python_builds_and_passes_its_own_test() {
 
 #[test]
 fn wasp_new_js_builds_and_passes_its_own_test() {
-    let Some(tool) = tool(
-        "COMPONENTIZE_JS",
-        repo_root().join("guest-sdk-js/node_modules/@bytecodealliance/componentize-js/src/cli.js"),
-    ) else {
+    let Some(tool) = tool("COMPONENTIZE_JS", repo_root().join("guest-sdk-js/node_modules/@bytecodealliance/componentize-js/src/cli.js"))
+    else {
         return;
     };
     scaffold_and_test("hello-js", "js", &[tool]);

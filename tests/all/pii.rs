@@ -49,11 +49,9 @@ fn with_pii() -> Value {
 fn masked() -> Value {
     let mut expected = with_pii();
     expected["userId"] = json!("[email]");
-    expected["http"]["request"]["headers"] =
-        json!({"authorization": ["Bearer [token]"], "x-session": ["[jwt]"]});
+    expected["http"]["request"]["headers"] = json!({"authorization": ["Bearer [token]"], "x-session": ["[jwt]"]});
     expected["http"]["request"]["queryParameters"]["notify"] = json!(["[email]", "[email]"]);
-    expected["response"]["detail"]["note"] =
-        json!("paid with [card] (exp 12/29), order 1234567890123456");
+    expected["response"]["detail"]["note"] = json!("paid with [card] (exp 12/29), order 1234567890123456");
     // The second number fails the Luhn check: not a card. Numbers are not strings.
     expected["response"]["detail"]["cards"] = json!(["[card]", "4111111111111112"]);
     expected
@@ -79,19 +77,9 @@ fn pii_redactor_masks_every_string_and_leaves_the_rest_alone() {
     let written = fx.output_json("sink", "events.json");
     assert_eq!(written, [masked(), without_pii()]);
     let h = &summary.handlers[0];
-    assert_eq!(
-        (h.received, h.delivered, h.filtered, h.dead_lettered),
-        (2, 2, 0, 0),
-        "{h:?}"
-    );
+    assert_eq!((h.received, h.delivered, h.filtered, h.dead_lettered), (2, 2, 0, 0), "{h:?}");
     let text = std::fs::read_to_string(fx.path().join("wasp-data/sink/events.json")).unwrap();
-    for secret in [
-        "bjensen@example.com",
-        "8f4c2a91",
-        "eyJhbGci",
-        "4111 1111",
-        "5500-0055",
-    ] {
+    for secret in ["bjensen@example.com", "8f4c2a91", "eyJhbGci", "4111 1111", "5500-0055"] {
         assert!(!text.contains(secret), "{secret} leaked: {text}");
     }
 }
@@ -99,21 +87,14 @@ fn pii_redactor_masks_every_string_and_leaves_the_rest_alone() {
 #[test]
 fn pii_redactor_kinds_masks_and_skipped_fields_come_from_its_config() {
     let fx = Fixture::new();
-    let s = service(
-        &fx,
-        json!({"redact": ["email"], "masks": {"email": "***"}, "skipFields": ["/http/request/queryParameters"]}),
-    );
+    let s = service(&fx, json!({"redact": ["email"], "masks": {"email": "***"}, "skipFields": ["/http/request/queryParameters"]}));
     s.publish("access", with_pii()).unwrap();
     s.flush();
     s.shutdown();
 
     let mut expected = with_pii();
     expected["userId"] = json!("***");
-    assert_eq!(
-        fx.output_json("sink", "events.json"),
-        [expected],
-        "only e-mail addresses, and not under the skipped field"
-    );
+    assert_eq!(fx.output_json("sink", "events.json"), [expected], "only e-mail addresses, and not under the skipped field");
 }
 
 #[test]
@@ -152,11 +133,7 @@ fn a_builtin_handler_added_by_a_reload_gets_the_filters_too() {
     s.publish("access", with_pii()).unwrap();
     s.flush();
     s.shutdown();
-    assert_eq!(
-        fx.data_json("audit/access.audit.json"),
-        [masked()],
-        "masked by the filter after the reload"
-    );
+    assert_eq!(fx.data_json("audit/access.audit.json"), [masked()], "masked by the filter after the reload");
 }
 
 #[test]
@@ -175,15 +152,7 @@ fn a_tenants_filter_runs_before_the_tenants_builtin_handler_only() {
     s.publish("access", with_pii()).unwrap();
     s.flush();
     let summary = s.shutdown();
-    assert_eq!(
-        fx.data_json("tenants/acme/audit/access.audit.json"),
-        [masked()],
-        "the tenant's filter masks its events"
-    );
-    assert_eq!(
-        fx.data_json("audit/access.audit.json"),
-        [with_pii()],
-        "the top level has no filter"
-    );
+    assert_eq!(fx.data_json("tenants/acme/audit/access.audit.json"), [masked()], "the tenant's filter masks its events");
+    assert_eq!(fx.data_json("audit/access.audit.json"), [with_pii()], "the top level has no filter");
     assert_eq!(summary.handler("acme/json").unwrap().delivered, 1);
 }

@@ -13,41 +13,22 @@ fn service(fx: &Fixture) -> AuditService {
 fn an_unknown_topic_is_refused_with_the_known_ones() {
     let fx = Fixture::new();
     let err = service(&fx).publish("acess", json!({})).unwrap_err();
-    assert_eq!(
-        err.to_string(),
-        "unknown topic `acess` (known topics: access, activity, authentication, config)"
-    );
+    assert_eq!(err.to_string(), "unknown topic `acess` (known topics: access, activity, authentication, config)");
 }
 
 #[test]
 fn malformed_events_are_refused_with_what_was_wrong() {
     let fx = Fixture::new();
     let s = service(&fx);
-    assert!(matches!(
-        s.publish("access", "{not json"),
-        Err(PublishError::InvalidJson(_))
-    ));
+    assert!(matches!(s.publish("access", "{not json"), Err(PublishError::InvalidJson(_))));
+    assert_eq!(s.publish("access", "[1,2]").unwrap_err().to_string(), "event must be a JSON object, found an array");
+    assert_eq!(s.publish("access", json!({"_id": 7})).unwrap_err().to_string(), "event field `_id` must be a string, found a number");
     assert_eq!(
-        s.publish("access", "[1,2]").unwrap_err().to_string(),
-        "event must be a JSON object, found an array"
-    );
-    assert_eq!(
-        s.publish("access", json!({"_id": 7}))
-            .unwrap_err()
-            .to_string(),
-        "event field `_id` must be a string, found a number"
-    );
-    assert_eq!(
-        s.publish("access", json!({"timestamp": false}))
-            .unwrap_err()
-            .to_string(),
+        s.publish("access", json!({"timestamp": false})).unwrap_err().to_string(),
         "event field `timestamp` must be a string, found a boolean"
     );
     let big = format!("{{\"blob\": \"{}\"}}", "x".repeat(2 << 20));
-    assert!(matches!(
-        s.publish("access", big.as_str()),
-        Err(PublishError::TooLarge { max: 1048576, .. })
-    ));
+    assert!(matches!(s.publish("access", big.as_str()), Err(PublishError::TooLarge { max: 1048576, .. })));
 }
 
 #[test]
@@ -55,9 +36,7 @@ fn accepted_events_get_ids_and_consecutive_sequences() {
     let fx = Fixture::new();
     let s = service(&fx);
     let first = s.publish("access", r#"{"_id": "given"}"#).unwrap();
-    let second = s
-        .publish("authentication", json!({"userId": "bjensen"}))
-        .unwrap();
+    let second = s.publish("authentication", json!({"userId": "bjensen"})).unwrap();
     assert_eq!((first.id.as_str(), first.sequence), ("given", 1));
     assert_eq!(second.sequence, 2);
     assert_eq!(second.id.len(), 36, "a UUID was generated: {}", second.id);
@@ -73,10 +52,7 @@ fn publish_after_shutdown_began_is_refused() {
     let s = service(&fx);
     s.publish("access", json!({})).unwrap();
     let summary = s.shutdown();
-    assert_eq!(
-        summary.handlers[0].delivered, 1,
-        "shutdown drains what was accepted"
-    );
+    assert_eq!(summary.handlers[0].delivered, 1, "shutdown drains what was accepted");
 }
 
 #[test]
@@ -85,8 +61,7 @@ fn a_publisher_never_sees_handler_faults() {
     let s = service(&fx);
     for n in 0..20 {
         let action = if n % 2 == 0 { "panic" } else { "err" };
-        s.publish("access", json!({"action": action}))
-            .expect("publish succeeds whatever the handler does");
+        s.publish("access", json!({"action": action})).expect("publish succeeds whatever the handler does");
     }
     let h = &s.shutdown().handlers[0];
     assert_eq!((h.received, h.delivered, h.dead_lettered), (20, 0, 20));
@@ -99,20 +74,11 @@ fn emitted_records_are_never_audited_again() {
     let fx = Fixture::new();
     let s = service(&fx);
     for n in 0..3 {
-        s.publish("access", json!({"_id": format!("e{n}")}))
-            .unwrap();
+        s.publish("access", json!({"_id": format!("e{n}")})).unwrap();
     }
     s.flush();
-    assert_eq!(
-        fx.output_json("p", "out.log").len(),
-        3,
-        "the handler emitted a record per event"
-    );
-    assert_eq!(
-        s.publish("access", json!({})).unwrap().sequence,
-        4,
-        "and none of them was appended to the journal"
-    );
+    assert_eq!(fx.output_json("p", "out.log").len(), 3, "the handler emitted a record per event");
+    assert_eq!(s.publish("access", json!({})).unwrap().sequence, 4, "and none of them was appended to the journal");
     let h = &s.shutdown().handlers[0];
     assert_eq!(h.received, 4);
 }
@@ -132,43 +98,17 @@ fn wasp_pipe_rejects_a_line_that_is_not_utf8_and_reads_on() {
     input.extend_from_slice(b"{\"_id\": \"last\"}");
     std::fs::write(fx.path().join("events.ndjson"), &input).unwrap();
     let out = wasp_tests::run_wasp(
-        &[
-            "pipe",
-            "--config",
-            "audit.json",
-            "--topic",
-            "access",
-            "--input",
-            "events.ndjson",
-            "--json",
-        ],
+        &["pipe", "--config", "audit.json", "--topic", "access", "--input", "events.ndjson", "--json"],
         None,
         fx.path(),
     );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(3), "{stderr}");
-    assert!(
-        stderr.contains(
-            "events.ndjson line 2: rejected: the line is not UTF-8: invalid utf-8 sequence"
-        ),
-        "{stderr}"
-    );
+    assert!(stderr.contains("events.ndjson line 2: rejected: the line is not UTF-8: invalid utf-8 sequence"), "{stderr}");
     let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(
-        summary["input"],
-        json!({"lines": 4, "accepted": 3, "rejected": 1}),
-        "{summary}"
-    );
-    let written =
-        std::fs::read_to_string(fx.path().join("wasp-data/logs/access.audit.json")).unwrap();
-    let ids: Vec<String> = written
-        .lines()
-        .map(|l| {
-            serde_json::from_str::<serde_json::Value>(l).unwrap()["_id"]
-                .as_str()
-                .unwrap()
-                .to_owned()
-        })
-        .collect();
+    assert_eq!(summary["input"], json!({"lines": 4, "accepted": 3, "rejected": 1}), "{summary}");
+    let written = std::fs::read_to_string(fx.path().join("wasp-data/logs/access.audit.json")).unwrap();
+    let ids: Vec<String> =
+        written.lines().map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["_id"].as_str().unwrap().to_owned()).collect();
     assert_eq!(ids, ["first", "after", "last"]);
 }

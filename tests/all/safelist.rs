@@ -44,10 +44,7 @@ fn logged(filter_policies: Value) -> Value {
         journal.extend(std::fs::read(entry).unwrap());
     }
     let journal = String::from_utf8_lossy(&journal);
-    assert!(
-        !journal.contains("header-secret-jwt") && !journal.contains("qs-secret-token"),
-        "the journal holds no secret"
-    );
+    assert!(!journal.contains("header-secret-jwt") && !journal.contains("qs-secret-token"), "the journal holds no secret");
     serde_json::from_str(text.lines().next().unwrap()).unwrap()
 }
 
@@ -55,11 +52,7 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     let mut files = Vec::new();
     for entry in std::fs::read_dir(dir).into_iter().flatten() {
         let path = entry.unwrap().path();
-        if path.is_dir() {
-            files.extend(walk(&path))
-        } else {
-            files.push(path)
-        }
+        if path.is_dir() { files.extend(walk(&path)) } else { files.push(path) }
     }
     files
 }
@@ -68,27 +61,15 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 fn credentials_in_headers_cookies_and_query_strings_are_not_logged_by_default() {
     let line = logged(json!({}));
     let text = line.to_string();
-    for secret in [
-        "header-secret-jwt",
-        "cookie-secret-session",
-        "cookie-secret-2",
-        "qs-secret-token",
-    ] {
+    for secret in ["header-secret-jwt", "cookie-secret-session", "cookie-secret-2", "qs-secret-token"] {
         assert!(!text.contains(secret), "{secret} was logged: {text}");
     }
     let request = &line["http"]["request"];
     assert_eq!(request["method"], "GET");
     assert_eq!(request["path"], "/oauth2/authorize");
-    assert_eq!(
-        request["headers"],
-        json!({"Host": ["am.example.com"], "User-Agent": ["curl/8"]}),
-        "safelisted headers, any case"
-    );
+    assert_eq!(request["headers"], json!({"Host": ["am.example.com"], "User-Agent": ["curl/8"]}), "safelisted headers, any case");
     assert!(request.get("queryParameters").is_none() && request.get("cookies").is_none());
-    assert_eq!(
-        (line["userId"].as_str(), line["client"]["ip"].as_str()),
-        (Some("bjensen"), Some("203.0.113.7"))
-    );
+    assert_eq!((line["userId"].as_str(), line["client"]["ip"].as_str()), (Some("bjensen"), Some("203.0.113.7")));
     assert_eq!(line["response"]["status"], "SUCCESSFUL");
 }
 
@@ -99,20 +80,9 @@ fn include_if_extends_the_safelist_and_exclude_if_wins() {
         "excludeIf": ["/access/http/request/headers/authorization", "/access/client"]
     }}));
     let request = &line["http"]["request"];
-    assert_eq!(
-        request["headers"]["X-Tenant"],
-        json!(["acme"]),
-        "included, matched without case"
-    );
-    assert_eq!(
-        request["queryParameters"],
-        json!({"state": ["s1"]}),
-        "only the included parameter"
-    );
-    assert!(
-        request["headers"].get("Authorization").is_none(),
-        "excludeIf takes precedence over includeIf"
-    );
+    assert_eq!(request["headers"]["X-Tenant"], json!(["acme"]), "included, matched without case");
+    assert_eq!(request["queryParameters"], json!({"state": ["s1"]}), "only the included parameter");
+    assert!(request["headers"].get("Authorization").is_none(), "excludeIf takes precedence over includeIf");
     assert!(line.get("client").is_none(), "a safelisted field excluded");
 }
 
@@ -127,17 +97,11 @@ fn wasp_safelist_false_keeps_every_field() {
     let audit = AuditService::from_config_file(&config).unwrap();
     audit.publish("access", leaky_event("e1")).unwrap();
     // Other standard topics have no safelist in ForgeRock: kept as published.
-    audit
-        .publish(
-            "authentication",
-            json!({"_id": "a1", "principal": ["bjensen"], "context": {"ip": "x"}}),
-        )
-        .unwrap();
+    audit.publish("authentication", json!({"_id": "a1", "principal": ["bjensen"], "context": {"ip": "x"}})).unwrap();
     audit.flush();
     audit.shutdown();
     let text = std::fs::read_to_string(fx.path().join("wasp-data/logs/access.audit.json")).unwrap();
     assert!(text.contains("header-secret-jwt"), "{text}");
-    let auth = std::fs::read_to_string(fx.path().join("wasp-data/logs/authentication.audit.json"))
-        .unwrap();
+    let auth = std::fs::read_to_string(fx.path().join("wasp-data/logs/authentication.audit.json")).unwrap();
     assert!(auth.contains("\"context\""), "{auth}");
 }

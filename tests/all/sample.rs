@@ -43,85 +43,39 @@ fn access_anywhere_file_through_the_embedded_api() {
     let summary = service.shutdown();
     let h = &summary.handlers[0];
     assert_eq!((h.received, h.delivered, h.dead_lettered), (3, 3, 0));
-    assert!(
-        h.fuel_used > 0 && h.fuel_per_event > 0,
-        "fuel is accounted: {h:?}"
-    );
+    assert!(h.fuel_used > 0 && h.fuel_per_event > 0, "fuel is accounted: {h:?}");
 }
 
 #[test]
 fn access_anywhere_file_through_wasp_pipe() {
     let fx = Fixture::new();
     let config = fx.config(&[sample_handler()]);
-    let out = run_wasp(
-        &["pipe", "--config", config.to_str().unwrap(), "--json"],
-        Some(EVENTS),
-        fx.path(),
-    );
-    assert!(
-        out.status.success(),
-        "wasp pipe failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = run_wasp(&["pipe", "--config", config.to_str().unwrap(), "--json"], Some(EVENTS), fx.path());
+    assert!(out.status.success(), "wasp pipe failed: {}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(fx.output_lines("access-anywhere", "audit.log"), EXPECTED);
 
     let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(
-        summary["input"],
-        json!({"lines": 3, "accepted": 3, "rejected": 0})
-    );
+    assert_eq!(summary["input"], json!({"lines": 3, "accepted": 3, "rejected": 0}));
     let h = &summary["handlers"][0];
-    assert_eq!(
-        (
-            h["name"].as_str(),
-            h["delivered"].as_u64(),
-            h["deadLettered"].as_u64()
-        ),
-        (Some("access-anywhere"), Some(3), Some(0))
-    );
+    assert_eq!((h["name"].as_str(), h["delivered"].as_u64(), h["deadLettered"].as_u64()), (Some("access-anywhere"), Some(3), Some(0)));
     assert!(h["fuelPerEvent"].as_u64().unwrap() > 0);
     let location = h["outputs"][0]["location"].as_str().unwrap();
-    assert!(
-        location.ends_with("wasp-data/access-anywhere/audit.log"),
-        "{location}"
-    );
+    assert!(location.ends_with("wasp-data/access-anywhere/audit.log"), "{location}");
 }
 
 #[test]
 fn wasp_pipe_reports_rejected_lines_and_exits_3() {
     let fx = Fixture::new();
     let config = fx.config(&[sample_handler()]);
-    let input = format!(
-        "{}not json\n{{\"topic\":\"nope\"}}\n{{\"no\":\"topic\"}}\n",
-        EVENTS.lines().next().unwrap().to_owned() + "\n"
-    );
-    let out = run_wasp(
-        &["pipe", "--config", config.to_str().unwrap()],
-        Some(&input),
-        fx.path(),
-    );
+    let input = format!("{}not json\n{{\"topic\":\"nope\"}}\n{{\"no\":\"topic\"}}\n", EVENTS.lines().next().unwrap().to_owned() + "\n");
+    let out = run_wasp(&["pipe", "--config", config.to_str().unwrap()], Some(&input), fx.path());
     assert_eq!(out.status.code(), Some(3));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.contains("line 2: rejected: event is not valid JSON"),
-        "{stderr}"
-    );
-    assert!(
-        stderr.contains("line 3: rejected: unknown topic `nope`"),
-        "{stderr}"
-    );
-    assert!(
-        stderr.contains("line 4: rejected: no topic: give --topic"),
-        "{stderr}"
-    );
-    assert!(
-        stderr.contains("4 events read, 1 accepted, 3 rejected"),
-        "{stderr}"
-    );
-    assert_eq!(
-        fx.output_lines("access-anywhere", "audit.log"),
-        &EXPECTED[..1]
-    );
+    assert!(stderr.contains("line 2: rejected: event is not valid JSON"), "{stderr}");
+    assert!(stderr.contains("line 3: rejected: unknown topic `nope`"), "{stderr}");
+    assert!(stderr.contains("line 4: rejected: no topic: give --topic"), "{stderr}");
+    assert!(stderr.contains("4 events read, 1 accepted, 3 rejected"), "{stderr}");
+    assert_eq!(fx.output_lines("access-anywhere", "audit.log"), &EXPECTED[..1]);
 }
 
 #[test]
@@ -130,18 +84,10 @@ fn wasp_pipe_with_a_bad_config_names_the_field_and_exits_1() {
     let mut handler = sample_handler();
     handler["outputs"]["audit.log"]["colour"] = json!("blue");
     let config = fx.config(&[handler]);
-    let out = run_wasp(
-        &["pipe", "--config", config.to_str().unwrap()],
-        Some(""),
-        fx.path(),
-    );
+    let out = run_wasp(&["pipe", "--config", config.to_str().unwrap()], Some(""), fx.path());
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.contains("eventHandlers[0].config.outputs.audit.log")
-            && stderr.contains("unknown field `colour`"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("eventHandlers[0].config.outputs.audit.log") && stderr.contains("unknown field `colour`"), "{stderr}");
 }
 
 #[test]
@@ -149,15 +95,11 @@ fn the_sample_refuses_an_unknown_mapping_field_at_init() {
     let fx = Fixture::new();
     let mut handler = sample_handler();
     handler["config"] = json!({"mapping": {"colour": ["/x"]}});
-    let service = AuditService::from_config_file(fx.config(&[handler]))
-        .expect("a failed init disables the handler only");
+    let service = AuditService::from_config_file(fx.config(&[handler])).expect("a failed init disables the handler only");
     let summary = service.shutdown();
     let h = &summary.handlers[0];
     assert_eq!(h.state, HandlerState::Disabled);
     let message = h.disabled_reason.as_deref().unwrap();
     assert!(message.starts_with("init returned an error"), "{message}");
-    assert!(
-        message.contains("config.mapping.colour: not a field of the output line"),
-        "{message}"
-    );
+    assert!(message.contains("config.mapping.colour: not a field of the output line"), "{message}");
 }

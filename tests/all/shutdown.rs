@@ -19,14 +19,7 @@ fn publisher(address: String, prefix: &'static str, stop: Arc<AtomicBool>) -> Ve
         let id = format!("{prefix}-{n}");
         n += 1;
         let request = std::panic::catch_unwind(|| {
-            wasp_tests::http(
-                &address,
-                TOKEN,
-                "POST",
-                "/audit/access",
-                "application/json",
-                &json!({"_id": id}).to_string(),
-            )
+            wasp_tests::http(&address, TOKEN, "POST", "/audit/access", "application/json", &json!({"_id": id}).to_string())
         });
         match request {
             Ok((201, _)) => acknowledged.push(id),
@@ -59,36 +52,15 @@ fn sigterm_under_load_loses_no_acknowledged_event() {
     std::thread::sleep(std::time::Duration::from_millis(1500));
     let (code, stderr) = run.terminate();
     stop.store(true, Ordering::Relaxed);
-    let acknowledged: Vec<String> = publishers
-        .into_iter()
-        .flat_map(|p| p.join().unwrap())
-        .collect();
+    let acknowledged: Vec<String> = publishers.into_iter().flat_map(|p| p.join().unwrap()).collect();
     assert_eq!(code, Some(0), "{stderr}");
-    assert!(
-        acknowledged.len() > 100,
-        "the load ran: {} events",
-        acknowledged.len()
-    );
+    assert!(acknowledged.len() > 100, "the load ran: {} events", acknowledged.len());
 
-    let written: std::collections::BTreeSet<String> =
-        std::fs::read_to_string(fx.path().join("wasp-data/logs/access.audit.json"))
-            .unwrap()
-            .lines()
-            .map(|l| {
-                serde_json::from_str::<Value>(l).unwrap()["_id"]
-                    .as_str()
-                    .unwrap()
-                    .to_owned()
-            })
-            .collect();
-    let missing: Vec<&String> = acknowledged
-        .iter()
-        .filter(|id| !written.contains(*id))
+    let written: std::collections::BTreeSet<String> = std::fs::read_to_string(fx.path().join("wasp-data/logs/access.audit.json"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap()["_id"].as_str().unwrap().to_owned())
         .collect();
-    assert!(
-        missing.is_empty(),
-        "{} acknowledged events missing, e.g. {:?}",
-        missing.len(),
-        &missing[..missing.len().min(5)]
-    );
+    let missing: Vec<&String> = acknowledged.iter().filter(|id| !written.contains(*id)).collect();
+    assert!(missing.is_empty(), "{} acknowledged events missing, e.g. {:?}", missing.len(), &missing[..missing.len().min(5)]);
 }

@@ -24,17 +24,9 @@ struct Rsyslog {
 
 fn free_port(udp: bool) -> u16 {
     if udp {
-        std::net::UdpSocket::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port()
+        std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
     } else {
-        std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port()
+        std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
     }
 }
 
@@ -50,10 +42,7 @@ impl Rsyslog {
     /// (RFC 5425; rsyslog's gtls driver, Debian's rsyslog-gnutls).
     fn start_with(tls: Option<(&Path, &Path, &Path)>) -> Option<Rsyslog> {
         if !Path::new("/usr/sbin/rsyslogd").exists() {
-            assert!(
-                !in_ci(),
-                "rsyslogd is missing: scripts/test.sh installs Debian's rsyslog"
-            );
+            assert!(!in_ci(), "rsyslogd is missing: scripts/test.sh installs Debian's rsyslog");
             eprintln!("skipped: /usr/sbin/rsyslogd is missing (apt-get install rsyslog)");
             return None;
         }
@@ -68,8 +57,7 @@ impl Rsyslog {
                     cert.display(),
                     key.display()
                 ),
-                r#" StreamDriver.Name="gtls" StreamDriver.Mode="1" StreamDriver.AuthMode="anon""#
-                    .to_owned(),
+                r#" StreamDriver.Name="gtls" StreamDriver.Mode="1" StreamDriver.AuthMode="anon""#.to_owned(),
             ),
         };
         let conf = format!(
@@ -84,12 +72,7 @@ action(type="omfile" file="{dir}/received.log" template="fields")
             dir = dir.path().display()
         );
         std::fs::write(dir.path().join("rsyslog.conf"), conf).unwrap();
-        let mut rsyslog = Rsyslog {
-            dir,
-            tcp,
-            udp,
-            child: None,
-        };
+        let mut rsyslog = Rsyslog { dir, tcp, udp, child: None };
         rsyslog.run();
         Some(rsyslog)
     }
@@ -107,9 +90,7 @@ action(type="omfile" file="{dir}/received.log" template="fields")
             .spawn()
             .expect("start rsyslogd");
         self.child = Some(child);
-        wait_for("rsyslogd to listen", || {
-            std::net::TcpStream::connect(("127.0.0.1", self.tcp)).is_ok()
-        });
+        wait_for("rsyslogd to listen", || std::net::TcpStream::connect(("127.0.0.1", self.tcp)).is_ok());
     }
 
     fn stop(&mut self) {
@@ -167,16 +148,11 @@ fn structured_data(text: &str) -> (String, BTreeMap<String, String>) {
     if text == "-" {
         return (String::new(), BTreeMap::new());
     }
-    let inner = text
-        .strip_prefix('[')
-        .and_then(|t| t.strip_suffix(']'))
-        .unwrap_or_else(|| panic!("not one SD element: {text}"));
+    let inner = text.strip_prefix('[').and_then(|t| t.strip_suffix(']')).unwrap_or_else(|| panic!("not one SD element: {text}"));
     let (id, mut rest) = inner.split_once(' ').unwrap_or((inner, ""));
     let mut params = BTreeMap::new();
     while !rest.is_empty() {
-        let (name, after) = rest
-            .split_once("=\"")
-            .unwrap_or_else(|| panic!("bad SD: {text}"));
+        let (name, after) = rest.split_once("=\"").unwrap_or_else(|| panic!("bad SD: {text}"));
         let mut value = String::new();
         let mut chars = after.char_indices();
         let mut end = after.len();
@@ -218,11 +194,7 @@ fn publish_and_check(protocol: &str) {
     let Some(rsyslog) = Rsyslog::start() else {
         return;
     };
-    let port = if protocol == "UDP" {
-        rsyslog.udp
-    } else {
-        rsyslog.tcp
-    };
+    let port = if protocol == "UDP" { rsyslog.udp } else { rsyslog.tcp };
     let fx = Fixture::new();
     let config = fx.config_doc(&json!({"eventHandlers": [syslog_handler(protocol, port, json!({"productName": "OpenIG"}))]}));
     let audit = AuditService::from_config_file(&config).unwrap();
@@ -234,37 +206,21 @@ fn publish_and_check(protocol: &str) {
         .unwrap();
     audit.flush();
     let summary = audit.shutdown();
-    assert_eq!(
-        summary.handlers[0].delivered, 2,
-        "{:?}",
-        summary.handlers[0]
-    );
-    wait_for("rsyslog to write both messages", || {
-        rsyslog.received().len() == 2
-    });
+    assert_eq!(summary.handlers[0].delivered, 2, "{:?}", summary.handlers[0]);
+    wait_for("rsyslog to write both messages", || rsyslog.received().len() == 2);
     let got = rsyslog.received();
     let auth = got.iter().find(|r| r.msgid == "authentication").unwrap();
-    assert_eq!(
-        auth.pri,
-        19 * 8 + 4,
-        "local3.warning from severityFieldMappings: {auth:?}"
-    );
+    assert_eq!(auth.pri, 19 * 8 + 4, "local3.warning from severityFieldMappings: {auth:?}");
     assert_eq!(auth.timestamp, "2026-12-04T10:00:00.123Z");
     assert_eq!((auth.app.as_str(), auth.procid.as_str()), ("OpenIG", "-"));
     assert!(!auth.hostname.is_empty() && auth.hostname != "-");
     assert_eq!(auth.params.0, "authentication@36733");
     assert_eq!(auth.params.1["_id"], "a1");
     assert_eq!(auth.params.1["result"], "FAILED");
-    assert_eq!(
-        serde_json::from_str::<Value>(&auth.params.1["context"]).unwrap(),
-        json!({"ip": "203.0.113.7"})
-    );
+    assert_eq!(serde_json::from_str::<Value>(&auth.params.1["context"]).unwrap(), json!({"ip": "203.0.113.7"}));
     let access = got.iter().find(|r| r.msgid == "access").unwrap();
     assert_eq!(access.pri, 19 * 8 + 6, "unmapped: informational");
-    assert_eq!(
-        access.params.1["userId"], "quote\"and]bracket\\",
-        "escaped and read back"
-    );
+    assert_eq!(access.params.1["userId"], "quote\"and]bracket\\", "escaped and read back");
 }
 
 #[test]
@@ -284,9 +240,7 @@ fn syslog_over_tls_reaches_rsyslog_and_a_wrong_ca_is_refused() {
         let key = rcgen::KeyPair::generate().unwrap();
         let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
         params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-        params
-            .distinguished_name
-            .push(rcgen::DnType::CommonName, format!("{name} test CA"));
+        params.distinguished_name.push(rcgen::DnType::CommonName, format!("{name} test CA"));
         let cert = params.self_signed(&key).unwrap();
         std::fs::write(certs.path().join(format!("{name}.pem")), cert.pem()).unwrap();
         (params, key)
@@ -294,28 +248,21 @@ fn syslog_over_tls_reaches_rsyslog_and_a_wrong_ca_is_refused() {
     let (ca_params, ca_key) = write_ca("ca");
     let _ = write_ca("other-ca");
     let server_key = rcgen::KeyPair::generate().unwrap();
-    let server =
-        rcgen::CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
-            .unwrap()
-            .signed_by(
-                &server_key,
-                &rcgen::Issuer::from_params(&ca_params, &ca_key),
-            )
-            .unwrap();
+    let server = rcgen::CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
+        .unwrap()
+        .signed_by(&server_key, &rcgen::Issuer::from_params(&ca_params, &ca_key))
+        .unwrap();
     std::fs::write(certs.path().join("server.pem"), server.pem()).unwrap();
     std::fs::write(certs.path().join("server.key"), server_key.serialize_pem()).unwrap();
-    let Some(rsyslog) = Rsyslog::start_with(Some((
-        &certs.path().join("ca.pem"),
-        &certs.path().join("server.pem"),
-        &certs.path().join("server.key"),
-    ))) else {
+    let Some(rsyslog) =
+        Rsyslog::start_with(Some((&certs.path().join("ca.pem"), &certs.path().join("server.pem"), &certs.path().join("server.key"))))
+    else {
         return;
     };
     let run = |ca: &str, id: &str| {
         let fx = Fixture::new();
         let tls = json!({"tls": {"caFile": certs.path().join(ca), "serverName": "localhost"}});
-        let config =
-            fx.config_doc(&json!({"eventHandlers": [syslog_handler("TLS", rsyslog.tcp, tls)]}));
+        let config = fx.config_doc(&json!({"eventHandlers": [syslog_handler("TLS", rsyslog.tcp, tls)]}));
         let audit = AuditService::from_config_file(&config).unwrap();
         audit.publish("access", json!({"_id": id})).unwrap();
         std::thread::sleep(std::time::Duration::from_millis(500));
@@ -323,28 +270,13 @@ fn syslog_over_tls_reaches_rsyslog_and_a_wrong_ca_is_refused() {
     };
     let h = run("ca.pem", "tls-1");
     assert_eq!((h.delivered, h.output_error.as_deref()), (1, None), "{h:?}");
-    wait_for("the TLS message at rsyslog", || {
-        rsyslog
-            .received()
-            .iter()
-            .any(|r| r.params.1["_id"] == "tls-1")
-    });
+    wait_for("the TLS message at rsyslog", || rsyslog.received().iter().any(|r| r.params.1["_id"] == "tls-1"));
     // A daemon whose certificate another CA signed is not trusted: the
     // event waits (retried), it is neither sent nor dead-lettered.
     let h = run("other-ca.pem", "tls-2");
     assert_eq!((h.delivered, h.dead_lettered), (0, 0), "{h:?}");
-    assert!(
-        h.output_error
-            .as_deref()
-            .is_some_and(|e| e.contains("certificate")),
-        "{h:?}"
-    );
-    assert!(
-        !rsyslog
-            .received()
-            .iter()
-            .any(|r| r.params.1["_id"] == "tls-2")
-    );
+    assert!(h.output_error.as_deref().is_some_and(|e| e.contains("certificate")), "{h:?}");
+    assert!(!rsyslog.received().iter().any(|r| r.params.1["_id"] == "tls-2"));
 }
 
 #[test]
@@ -353,25 +285,21 @@ fn with_rsyslog_down_events_wait_in_the_journal_and_arrive_when_it_is_back() {
         return;
     };
     let fx = Fixture::new();
-    let config = fx.config_doc(&json!({"eventHandlers": [syslog_handler("TCP", rsyslog.tcp, json!({"buffering": {"enabled": true, "maxSize": 50}}))]}));
+    let config = fx.config_doc(
+        &json!({"eventHandlers": [syslog_handler("TCP", rsyslog.tcp, json!({"buffering": {"enabled": true, "maxSize": 50}}))]}),
+    );
     let audit = AuditService::from_config_file(&config).unwrap();
     for n in 0..100 {
-        audit
-            .publish("access", json!({"_id": format!("before-{n}")}))
-            .unwrap();
+        audit.publish("access", json!({"_id": format!("before-{n}")})).unwrap();
     }
     wait_for("the first 100", || rsyslog.received().len() >= 100);
     rsyslog.stop();
     // Down: publishing goes on (the journal holds the events), nothing is
     // dead-lettered, the handler reports the output error.
     for n in 0..300 {
-        audit
-            .publish("access", json!({"_id": format!("during-{n}")}))
-            .unwrap();
+        audit.publish("access", json!({"_id": format!("during-{n}")})).unwrap();
     }
-    wait_for("the output error", || {
-        audit.summary().handlers[0].output_error.is_some()
-    });
+    wait_for("the output error", || audit.summary().handlers[0].output_error.is_some());
     // Down for a while: the handler keeps retrying with a backoff.
     std::thread::sleep(std::time::Duration::from_millis(1500));
     let h = audit.summary().handlers[0].clone();
@@ -379,16 +307,10 @@ fn with_rsyslog_down_events_wait_in_the_journal_and_arrive_when_it_is_back() {
     assert!(h.retries > 0, "{h:?}");
     rsyslog.run();
     for n in 0..100 {
-        audit
-            .publish("access", json!({"_id": format!("after-{n}")}))
-            .unwrap();
+        audit.publish("access", json!({"_id": format!("after-{n}")})).unwrap();
     }
     wait_for("every event at rsyslog", || {
-        let ids: std::collections::BTreeSet<String> = rsyslog
-            .received()
-            .iter()
-            .map(|r| r.params.1["_id"].clone())
-            .collect();
+        let ids: std::collections::BTreeSet<String> = rsyslog.received().iter().map(|r| r.params.1["_id"].clone()).collect();
         ids.len() == 500
     });
     audit.flush();
@@ -398,11 +320,7 @@ fn with_rsyslog_down_events_wait_in_the_journal_and_arrive_when_it_is_back() {
     assert!(h.output_error.is_none(), "{h:?}");
     let received = rsyslog.received();
     let duplicates = received.len() - 500;
-    eprintln!(
-        "syslog outage: 500 events, {} received, {duplicates} duplicates, {} retries",
-        received.len(),
-        h.retries
-    );
+    eprintln!("syslog outage: 500 events, {} received, {duplicates} duplicates, {} retries", received.len(), h.retries);
 }
 
 /// The seeds' syslog handler configurations, pointed at the local rsyslog
@@ -414,35 +332,17 @@ fn the_seed_syslog_handlers_run() {
     };
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/seeds");
     let mut ran = Vec::new();
-    for name in [
-        "001-1691-syslog-handler-example.json",
-        "002-0189-syslog-handler-example.json",
-    ] {
-        let mut handler: Value =
-            serde_json::from_str(&std::fs::read_to_string(dir.join(name)).unwrap()).unwrap();
+    for name in ["001-1691-syslog-handler-example.json", "002-0189-syslog-handler-example.json"] {
+        let mut handler: Value = serde_json::from_str(&std::fs::read_to_string(dir.join(name)).unwrap()).unwrap();
         let seed_host = handler["config"]["host"].as_str().unwrap().to_owned();
         handler["config"]["host"] = json!("127.0.0.1");
         handler["config"]["port"] = json!(rsyslog.tcp);
         let fx = Fixture::new();
         let config: PathBuf = fx.config_doc(&json!({"eventHandlers": [handler]}));
-        let out = wasp_tests::run_wasp(
-            &["config", "check", config.to_str().unwrap()],
-            None,
-            fx.path(),
-        );
-        assert!(
-            out.status.success(),
-            "{name}: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let out = wasp_tests::run_wasp(&["config", "check", config.to_str().unwrap()], None, fx.path());
+        assert!(out.status.success(), "{name}: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
         let audit = AuditService::from_config_file(&config).unwrap();
-        audit
-            .publish(
-                "access",
-                json!({"_id": format!("seed-{name}"), "response": {"status": "FAILED"}}),
-            )
-            .unwrap();
+        audit.publish("access", json!({"_id": format!("seed-{name}"), "response": {"status": "FAILED"}})).unwrap();
         audit.flush();
         assert_eq!(audit.shutdown().handlers[0].delivered, 1, "{name}");
         // The seed's own host (`https://syslogd.example.com` in one) is read as a host name.
@@ -468,19 +368,13 @@ fn a_wasm_handler_writes_its_own_lines_to_syslog() {
     );
     let audit = AuditService::from_config_file(fx.config(&[handler])).unwrap();
     for n in 0..3 {
-        audit
-            .publish("access", json!({"_id": format!("w{n}")}))
-            .unwrap();
+        audit.publish("access", json!({"_id": format!("w{n}")})).unwrap();
     }
     audit.flush();
     assert_eq!(audit.shutdown().handlers[0].delivered, 3);
     wait_for("three messages", || rsyslog.received().len() == 3);
     for (n, r) in rsyslog.received().iter().enumerate() {
-        assert_eq!(
-            (r.pri, r.app.as_str(), r.msgid.as_str()),
-            (4 * 8 + 5, "probe", "AUDIT"),
-            "{r:?}"
-        );
+        assert_eq!((r.pri, r.app.as_str(), r.msgid.as_str()), (4 * 8 + 5, "probe", "AUDIT"), "{r:?}");
         let line: Value = serde_json::from_str(&r.msg).unwrap_or_else(|e| panic!("{e}: {r:?}"));
         assert_eq!(line["id"], format!("w{n}"), "the probe's own line: {r:?}");
     }
@@ -489,12 +383,6 @@ fn a_wasm_handler_writes_its_own_lines_to_syslog() {
         "probe",
         json!({"outputs": {"out": {"type": "syslog", "host": "127.0.0.1", "port": 514, "facility": "local9"}}}),
     );
-    let e = AuditService::from_config_file(fx.config(&[bad]))
-        .err()
-        .unwrap()
-        .to_string();
-    assert!(
-        e.contains("outputs.out") && e.contains("facility: `local9`"),
-        "{e}"
-    );
+    let e = AuditService::from_config_file(fx.config(&[bad])).err().unwrap().to_string();
+    assert!(e.contains("outputs.out") && e.contains("facility: `local9`"), "{e}");
 }

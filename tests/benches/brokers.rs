@@ -20,10 +20,7 @@ use serde_json::{Value, json};
 const ROUNDS: usize = 3;
 
 fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
+    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
 }
 
 /// The provider URL, the JMS destination and extra context properties of
@@ -36,47 +33,22 @@ fn destination(broker: &str, name: &str) -> (String, String, Value) {
             json!({"wasp.nats.stream": name, "wasp.nats.createStream": "true"}),
         ),
         "amqp" => {
-            use amqprs::channel::{
-                ExchangeDeclareArguments, QueueBindArguments, QueueDeclareArguments,
-            };
+            use amqprs::channel::{ExchangeDeclareArguments, QueueBindArguments, QueueDeclareArguments};
             runtime().block_on(async {
-                let args = amqprs::connection::OpenConnectionArguments::new(
-                    "127.0.0.1",
-                    5672,
-                    "guest",
-                    "guest",
-                );
+                let args = amqprs::connection::OpenConnectionArguments::new("127.0.0.1", 5672, "guest", "guest");
                 let connection = amqprs::connection::Connection::open(&args).await.unwrap();
                 let channel = connection.open_channel(None).await.unwrap();
                 let mut exchange = ExchangeDeclareArguments::new(name, "topic");
                 exchange.durable = true;
                 channel.exchange_declare(exchange).await.unwrap();
-                channel
-                    .queue_declare(QueueDeclareArguments::durable_client_named(name))
-                    .await
-                    .unwrap();
-                channel
-                    .queue_bind(QueueBindArguments::new(name, name, "#"))
-                    .await
-                    .unwrap();
+                channel.queue_declare(QueueDeclareArguments::durable_client_named(name)).await.unwrap();
+                channel.queue_bind(QueueBindArguments::new(name, name, "#")).await.unwrap();
                 let _ = connection.close().await;
             });
-            (
-                String::from("amqp://guest:guest@127.0.0.1:5672/%2f"),
-                name.to_owned(),
-                json!({}),
-            )
+            (String::from("amqp://guest:guest@127.0.0.1:5672/%2f"), name.to_owned(), json!({}))
         }
-        "redis" => (
-            String::from("redis://127.0.0.1:6379"),
-            name.to_owned(),
-            json!({}),
-        ),
-        "mqtt" => (
-            String::from("mqtt://127.0.0.1:1883"),
-            format!("bench/{name}"),
-            json!({}),
-        ),
+        "redis" => (String::from("redis://127.0.0.1:6379"), name.to_owned(), json!({})),
+        "mqtt" => (String::from("mqtt://127.0.0.1:1883"), format!("bench/{name}"), json!({})),
         other => panic!("unknown broker {other}"),
     }
 }
@@ -86,8 +58,7 @@ fn destination(broker: &str, name: &str) -> (String, String, Value) {
 fn held(broker: &str, name: &str) -> Option<u64> {
     match broker {
         "nats" => runtime().block_on(async {
-            let js =
-                async_nats::jetstream::new(async_nats::connect("127.0.0.1:4222").await.unwrap());
+            let js = async_nats::jetstream::new(async_nats::connect("127.0.0.1:4222").await.unwrap());
             let mut stream = js.get_stream(name).await.unwrap();
             let count = stream.info().await.unwrap().state.messages;
             js.delete_stream(name).await.unwrap();
@@ -95,33 +66,18 @@ fn held(broker: &str, name: &str) -> Option<u64> {
         }),
         "amqp" => runtime().block_on(async {
             use amqprs::channel::{ExchangeDeleteArguments, QueueDeleteArguments};
-            let args = amqprs::connection::OpenConnectionArguments::new(
-                "127.0.0.1",
-                5672,
-                "guest",
-                "guest",
-            );
+            let args = amqprs::connection::OpenConnectionArguments::new("127.0.0.1", 5672, "guest", "guest");
             let connection = amqprs::connection::Connection::open(&args).await.unwrap();
             let channel = connection.open_channel(None).await.unwrap();
-            let count = channel
-                .queue_delete(QueueDeleteArguments::new(name))
-                .await
-                .unwrap();
-            channel
-                .exchange_delete(ExchangeDeleteArguments::new(name))
-                .await
-                .unwrap();
+            let count = channel.queue_delete(QueueDeleteArguments::new(name)).await.unwrap();
+            channel.exchange_delete(ExchangeDeleteArguments::new(name)).await.unwrap();
             let _ = connection.close().await;
             count.map(u64::from)
         }),
         "redis" => {
             use wasp::outputs::redis_stream::resp::{Connection, Reply};
-            let mut connection =
-                Connection::open("127.0.0.1:6379", Duration::from_secs(10)).unwrap();
-            let Reply::Integer(count) = connection.command(&[b"XLEN", name.as_bytes()]).unwrap()
-            else {
-                panic!("XLEN")
-            };
+            let mut connection = Connection::open("127.0.0.1:6379", Duration::from_secs(10)).unwrap();
+            let Reply::Integer(count) = connection.command(&[b"XLEN", name.as_bytes()]).unwrap() else { panic!("XLEN") };
             connection.command(&[b"DEL", name.as_bytes()]).unwrap();
             Some(count as u64)
         }
@@ -130,16 +86,8 @@ fn held(broker: &str, name: &str) -> Option<u64> {
 }
 
 fn main() {
-    let only: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with('-'))
-        .collect();
-    for (broker, count) in [
-        ("nats", 200_000usize),
-        ("amqp", 100_000),
-        ("redis", 100_000),
-        ("mqtt", 100_000),
-    ] {
+    let only: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
+    for (broker, count) in [("nats", 200_000usize), ("amqp", 100_000), ("redis", 100_000), ("mqtt", 100_000)] {
         if !only.is_empty() && !only.iter().any(|o| o == broker) {
             continue;
         }
@@ -178,29 +126,14 @@ fn main() {
                 assert_eq!(held as usize, count, "{broker}: the broker's count");
             }
             let rate = count as f64 / elapsed.as_secs_f64();
-            println!(
-                "{broker} round {round}: {count} events acknowledged in {elapsed:.2?}: {rate:.0} events/s ({} retries)",
-                h.retries
-            );
+            println!("{broker} round {round}: {count} events acknowledged in {elapsed:.2?}: {rate:.0} events/s ({} retries)", h.retries);
             rates.push(rate);
         }
         rates.sort_by(f64::total_cmp);
-        println!(
-            "{broker}: median {:.0} events/s acknowledged (min {:.0}, max {:.0})",
-            rates[ROUNDS / 2],
-            rates[0],
-            rates[ROUNDS - 1]
-        );
+        println!("{broker}: median {:.0} events/s acknowledged (min {:.0}, max {:.0})", rates[ROUNDS / 2], rates[0], rates[ROUNDS - 1]);
         // The output alone: the same bodies, written and flushed in
         // batches of 5000 straight into the sink (no journal, no handler).
-        let bodies: Vec<Vec<u8>> = events
-            .iter()
-            .map(|e| {
-                json!({"auditTopic": "access", "event": e})
-                    .to_string()
-                    .into_bytes()
-            })
-            .collect();
+        let bodies: Vec<Vec<u8>> = events.iter().map(|e| json!({"auditTopic": "access", "event": e}).to_string().into_bytes()).collect();
         let mut rates = Vec::new();
         for round in 0..ROUNDS {
             let name = format!("wasp-bench-sink-{broker}-{}-{round}", std::process::id());
@@ -228,9 +161,7 @@ fn main() {
                 assert_eq!(held as usize, count, "{broker}: the broker's count");
             }
             let rate = count as f64 / elapsed.as_secs_f64();
-            println!(
-                "{broker} sink only, round {round}: {count} records acknowledged in {elapsed:.2?}: {rate:.0} records/s"
-            );
+            println!("{broker} sink only, round {round}: {count} records acknowledged in {elapsed:.2?}: {rate:.0} records/s");
             rates.push(rate);
         }
         rates.sort_by(f64::total_cmp);

@@ -16,10 +16,7 @@ use wasp::event::HostEvent;
 use wasp_tests::guests;
 
 fn event(action: &str, sequence: u64) -> Arc<HostEvent> {
-    let doc = json!({"_id": "e", "action": action, "userId": "bjensen"})
-        .as_object()
-        .unwrap()
-        .clone();
+    let doc = json!({"_id": "e", "action": action, "userId": "bjensen"}).as_object().unwrap().clone();
     let mut event = HostEvent::from_document("access", doc, 1 << 20).unwrap();
     event.sequence = sequence;
     Arc::new(event)
@@ -40,24 +37,13 @@ impl Handler {
         Handler {
             pre: engine.prepare_handler(&loaded, path).unwrap(),
             budgets: Budgets::default(),
-            outputs: Arc::from(vec![OutputSpec {
-                name: "out".into(),
-                line_oriented: true,
-            }]),
+            outputs: Arc::from(vec![OutputSpec { name: "out".into(), line_oriented: true }]),
             state: StateStore::new(1 << 20),
         }
     }
 
     fn instance(&self) -> HandlerInstance {
-        self.pre
-            .instantiate(
-                "bench",
-                &self.budgets,
-                self.outputs.clone(),
-                self.state.clone(),
-                "{}",
-            )
-            .unwrap()
+        self.pre.instantiate("bench", &self.budgets, self.outputs.clone(), self.state.clone(), "{}").unwrap()
     }
 }
 

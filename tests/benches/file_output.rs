@@ -35,11 +35,7 @@ fn records() -> Vec<Vec<u8>> {
 }
 
 fn raw(dir: &std::path::Path, records: &[Vec<u8>]) -> Duration {
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(dir.join("raw.json"))
-        .unwrap();
+    let file = std::fs::OpenOptions::new().create(true).append(true).open(dir.join("raw.json")).unwrap();
     let mut out = std::io::BufWriter::with_capacity(64 << 10, file);
     let started = Instant::now();
     for batch in records.chunks(BATCH) {
@@ -52,25 +48,10 @@ fn raw(dir: &std::path::Path, records: &[Vec<u8>]) -> Duration {
     started.elapsed()
 }
 
-fn log_file(
-    dir: &std::path::Path,
-    name: &str,
-    records: &[Vec<u8>],
-    integrity: Option<Integrity>,
-) -> Duration {
+fn log_file(dir: &std::path::Path, name: &str, records: &[Vec<u8>], integrity: Option<Integrity>) -> Duration {
     let handle = cap_std::fs::Dir::open_ambient_dir(dir, cap_std::ambient_authority()).unwrap();
-    let options = LogOptions {
-        integrity,
-        ..LogOptions::default()
-    };
-    let mut log = LogFile::open(
-        &handle,
-        name.into(),
-        dir.join(name),
-        Box::new(JsonLines),
-        options,
-    )
-    .unwrap();
+    let options = LogOptions { integrity, ..LogOptions::default() };
+    let mut log = LogFile::open(&handle, name.into(), dir.join(name), Box::new(JsonLines), options).unwrap();
     let started = Instant::now();
     for batch in records.chunks(BATCH) {
         log.mark();
@@ -96,16 +77,8 @@ fn main() {
         let dir = tempfile::tempdir().unwrap();
         raws.push(raw(dir.path(), &records));
         jsons.push(log_file(dir.path(), "access.audit.json", &records, None));
-        let integrity = Integrity {
-            keys: keys.clone(),
-            signature_interval: Duration::from_secs(10),
-        };
-        sealed.push(log_file(
-            dir.path(),
-            "sealed.audit.json",
-            &records,
-            Some(integrity),
-        ));
+        let integrity = Integrity { keys: keys.clone(), signature_interval: Duration::from_secs(10) };
+        sealed.push(log_file(dir.path(), "sealed.audit.json", &records, Some(integrity)));
     }
     let report = |what: &str, d: Duration, base: Duration| {
         let per_sec = EVENTS as f64 / d.as_secs_f64();

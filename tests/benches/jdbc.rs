@@ -22,13 +22,9 @@ const ROUNDS: usize = 3;
 const BATCH: usize = 5000;
 
 fn mapping() -> Value {
-    let text = std::fs::read_to_string(
-        wasp_tests::repo_root().join("tests/fixtures/seeds/001-0889-route-jdbc-h2-example.json"),
-    )
-    .unwrap();
+    let text = std::fs::read_to_string(wasp_tests::repo_root().join("tests/fixtures/seeds/001-0889-route-jdbc-h2-example.json")).unwrap();
     let route: Value = serde_json::from_str(&text).unwrap();
-    route["heap"][2]["config"]["eventHandlers"][0]["config"]["tableMappings"][0]["fieldToColumn"]
-        .clone()
+    route["heap"][2]["config"]["eventHandlers"][0]["config"]["tableMappings"][0]["fieldToColumn"].clone()
 }
 
 fn main() {
@@ -46,11 +42,7 @@ fn main() {
         })
         .collect();
     let databases = [
-        (
-            "postgresql",
-            "jdbc:postgresql://127.0.0.1:5432/test",
-            "postgres",
-        ),
+        ("postgresql", "jdbc:postgresql://127.0.0.1:5432/test", "postgres"),
         ("mariadb", "jdbc:mariadb://127.0.0.1:3306/test", "root"),
         ("sqlite", "jdbc:sqlite:bench.sqlite", ""),
     ];
@@ -62,11 +54,7 @@ fn main() {
         for round in 0..ROUNDS {
             let fx = wasp_tests::Fixture::new();
             let schema = format!("wasp_bench_{}_{round}", std::process::id());
-            let table = if name == "sqlite" {
-                "auditaccess".to_owned()
-            } else {
-                format!("{schema}.auditaccess")
-            };
+            let table = if name == "sqlite" { "auditaccess".to_owned() } else { format!("{schema}.auditaccess") };
             let database_type = if name == "postgresql" {
                 name
             } else if name == "mariadb" {
@@ -84,11 +72,7 @@ fn main() {
             }));
             // `wasp db init`, through the library.
             let parsed = wasp::config::Config::from_file(&config).unwrap();
-            let Some(wasp::builtin::BuiltinSettings::Jdbc(settings)) =
-                &parsed.forgerock_handlers[0].builtin
-            else {
-                unreachable!()
-            };
+            let Some(wasp::builtin::BuiltinSettings::Jdbc(settings)) = &parsed.forgerock_handlers[0].builtin else { unreachable!() };
             let client = SqlClient::new(settings.target.clone().unwrap()).unwrap();
             schema::init_table(&client, &settings.mappings[0]).unwrap();
             let audit = wasp::AuditService::from_config_file(&config).unwrap();
@@ -99,28 +83,15 @@ fn main() {
             audit.flush();
             let elapsed = started.elapsed();
             let summary = audit.shutdown();
-            assert_eq!(
-                summary.handlers[0].delivered as usize, EVENTS,
-                "{:?}",
-                summary.handlers[0]
-            );
+            assert_eq!(summary.handlers[0].delivered as usize, EVENTS, "{:?}", summary.handlers[0]);
             // Every row is there, once.
-            let key = TableMapping::new("access", &table, vec![("_id".into(), "id".into())], "_id")
-                .unwrap();
-            let all = query::query(
-                &client,
-                &key,
-                None,
-                &wasp::query::QueryRequest::from_params("true", Some("1"), None, None).unwrap(),
-            )
-            .unwrap();
+            let key = TableMapping::new("access", &table, vec![("_id".into(), "id".into())], "_id").unwrap();
+            let all =
+                query::query(&client, &key, None, &wasp::query::QueryRequest::from_params("true", Some("1"), None, None).unwrap()).unwrap();
             assert_eq!(all.total_paged_results as usize, EVENTS);
             if name != "sqlite" {
-                let drop = if name == "postgresql" {
-                    format!("DROP SCHEMA \"{schema}\" CASCADE")
-                } else {
-                    format!("DROP DATABASE `{schema}`")
-                };
+                let drop =
+                    if name == "postgresql" { format!("DROP SCHEMA \"{schema}\" CASCADE") } else { format!("DROP DATABASE `{schema}`") };
                 client.execute_all(&[drop]).unwrap();
             }
             let rate = EVENTS as f64 / elapsed.as_secs_f64();

@@ -48,11 +48,7 @@ impl Receiver {
                 std::thread::spawn(move || serve(stream, bulk, &r, &b));
             }
         });
-        Receiver {
-            port,
-            received,
-            busy,
-        }
+        Receiver { port, received, busy }
     }
 }
 
@@ -86,10 +82,7 @@ fn serve(stream: std::net::TcpStream, bulk: bool, received: &AtomicU64, busy: &A
             return;
         }
         let answer = if busy.load(Ordering::Relaxed) {
-            (
-                "503 Service Unavailable",
-                r#"{"text":"Server is busy","code":9}"#.to_owned(),
-            )
+            ("503 Service Unavailable", r#"{"text":"Server is busy","code":9}"#.to_owned())
         } else if bulk {
             let documents = body.iter().filter(|b| **b == b'\n').count() / 2;
             received.fetch_add(documents as u64, Ordering::Relaxed);
@@ -105,18 +98,11 @@ fn serve(stream: std::net::TcpStream, bulk: bool, received: &AtomicU64, busy: &A
             items.push_str("]}");
             ("200 OK", items)
         } else {
-            received.fetch_add(
-                body.iter().filter(|b| **b == b'\n').count() as u64,
-                Ordering::Relaxed,
-            );
+            received.fetch_add(body.iter().filter(|b| **b == b'\n').count() as u64, Ordering::Relaxed);
             ("200 OK", r#"{"text":"Success","code":0}"#.to_owned())
         };
-        let response = format!(
-            "HTTP/1.1 {}\r\nContent-Length: {}\r\nContent-Type: application/json\r\n\r\n{}",
-            answer.0,
-            answer.1.len(),
-            answer.1
-        );
+        let response =
+            format!("HTTP/1.1 {}\r\nContent-Length: {}\r\nContent-Type: application/json\r\n\r\n{}", answer.0, answer.1.len(), answer.1);
         if writer.write_all(response.as_bytes()).is_err() {
             return;
         }
@@ -147,11 +133,7 @@ fn handler(bulk: bool, port: u16) -> Value {
 }
 
 fn throughput(bulk: bool, events: &[Value]) {
-    let name = if bulk {
-        "Elasticsearch bulk"
-    } else {
-        "Splunk HEC"
-    };
+    let name = if bulk { "Elasticsearch bulk" } else { "Splunk HEC" };
     let mut rates = Vec::new();
     for round in 0..ROUNDS {
         let receiver = Receiver::start(bulk);
@@ -168,16 +150,8 @@ fn throughput(bulk: bool, events: &[Value]) {
         audit.flush();
         let elapsed = started.elapsed();
         let summary = audit.shutdown();
-        assert_eq!(
-            summary.handlers[0].delivered as usize,
-            events.len(),
-            "{:?}",
-            summary.handlers[0]
-        );
-        assert_eq!(
-            receiver.received.load(Ordering::Relaxed) as usize,
-            events.len()
-        );
+        assert_eq!(summary.handlers[0].delivered as usize, events.len(), "{:?}", summary.handlers[0]);
+        assert_eq!(receiver.received.load(Ordering::Relaxed) as usize, events.len());
         let rate = events.len() as f64 / elapsed.as_secs_f64();
         println!("{name} round {round}: {rate:.0} events/s acknowledged ({elapsed:.2?})");
         rates.push(rate);
@@ -203,18 +177,14 @@ fn publish_latency(audit: &wasp::AuditService, events: &[Value]) -> (f64, f64) {
         })
         .collect();
     times.sort();
-    let at = |q: f64| {
-        times[((times.len() as f64 * q) as usize).min(times.len() - 1)].as_secs_f64() * 1e6
-    };
+    let at = |q: f64| times[((times.len() as f64 * q) as usize).min(times.len() - 1)].as_secs_f64() * 1e6;
     (at(0.5), at(0.99))
 }
 
 fn outage(events: &[Value]) {
     let receiver = Receiver::start(false);
     let fx = wasp_tests::Fixture::new();
-    let config = fx.config_doc(
-        &json!({"eventHandlers": [handler(false, receiver.port)], "wasp": {"safelist": true}}),
-    );
+    let config = fx.config_doc(&json!({"eventHandlers": [handler(false, receiver.port)], "wasp": {"safelist": true}}));
     let audit = wasp::AuditService::from_config_file(&config).unwrap();
     let half = events.len() / 2;
     let (up50, up99) = publish_latency(&audit, &events[..half]);

@@ -53,23 +53,15 @@ fn access(n: u64, extra: Value) -> Value {
         "request": {"protocol": "HTTP", "operation": "GET", "detail": {"path": "/files/q3.pdf"}},
         "response": {"status": "SUCCESSFUL", "statusCode": "200", "elapsedTime": 12, "elapsedTimeUnits": "MILLISECONDS"}
     });
-    event
-        .as_object_mut()
-        .unwrap()
-        .extend(extra.as_object().unwrap().clone());
+    event.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
     event
 }
 
 /// `target/guests/<lang>/access_anywhere_file.wasm` (empty when not built:
 /// the sample is skipped).
 fn language_build(lang: &str) -> &'static str {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join(format!("../target/guests/{lang}/access_anywhere_file.wasm"));
-    if path.exists() {
-        Box::leak(path.display().to_string().into_boxed_str())
-    } else {
-        ""
-    }
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../target/guests/{lang}/access_anywhere_file.wasm"));
+    if path.exists() { Box::leak(path.display().to_string().into_boxed_str()) } else { "" }
 }
 
 /// The `WASP_SAMPLES_EXTRA` builds of access-anywhere-file.
@@ -80,15 +72,11 @@ fn extra_builds() -> Vec<Sample> {
     list.split(',')
         .filter(|entry| !entry.is_empty())
         .map(|entry| {
-            let (label, path) = entry
-                .split_once('=')
-                .expect("WASP_SAMPLES_EXTRA: label=path[,label=path]");
+            let (label, path) = entry.split_once('=').expect("WASP_SAMPLES_EXTRA: label=path[,label=path]");
             Sample {
                 name: "access-anywhere-file",
                 language: Box::leak(format!("Rust ({label})").into_boxed_str()),
-                kind: Kind::Handler {
-                    outputs: &["audit.log"],
-                },
+                kind: Kind::Handler { outputs: &["audit.log"] },
                 component: Box::leak(path.to_owned().into_boxed_str()),
                 config: json!({}),
                 events: (0..8).map(|n| ("access", access(n, json!({})))).collect(),
@@ -215,30 +203,11 @@ fn measure(sample: &Sample) -> (u64, f64) {
     let mut call: Box<dyn FnMut(&[Arc<HostEvent>]) -> u64> = match sample.kind {
         Kind::Handler { outputs } => {
             let pre = engine.prepare_handler(&loaded, path).unwrap();
-            let specs: Arc<[OutputSpec]> = outputs
-                .iter()
-                .map(|o| OutputSpec {
-                    name: (*o).into(),
-                    line_oriented: true,
-                })
-                .collect();
-            let mut instance = pre
-                .instantiate(
-                    sample.name,
-                    &budgets,
-                    specs,
-                    StateStore::new(1 << 20),
-                    &config,
-                )
-                .unwrap();
+            let specs: Arc<[OutputSpec]> = outputs.iter().map(|o| OutputSpec { name: (*o).into(), line_oriented: true }).collect();
+            let mut instance = pre.instantiate(sample.name, &budgets, specs, StateStore::new(1 << 20), &config).unwrap();
             Box::new(move |batch| {
                 let outcome = instance.handle_batch(batch).unwrap();
-                assert!(
-                    outcome.results.iter().all(Result::is_ok),
-                    "{}: {:?}",
-                    sample.name,
-                    outcome.results
-                );
+                assert!(outcome.results.iter().all(Result::is_ok), "{}: {:?}", sample.name, outcome.results);
                 outcome.fuel_used
             })
         }
@@ -269,25 +238,15 @@ fn measure(sample: &Sample) -> (u64, f64) {
 
 fn main() {
     // `cargo bench` passes `--bench`; anything else is a name filter.
-    let filter: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with('-'))
-        .collect();
+    let filter: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
     println!("| sample | language | kind | fuel/event | ns/event (median of {ROUNDS}) |");
     println!("|---|---|---|---|---|");
     for sample in samples() {
-        if !filter.is_empty()
-            && !filter.iter().any(|f| {
-                sample.name.contains(f.as_str()) || sample.language.eq_ignore_ascii_case(f)
-            })
-        {
+        if !filter.is_empty() && !filter.iter().any(|f| sample.name.contains(f.as_str()) || sample.language.eq_ignore_ascii_case(f)) {
             continue;
         }
         if sample.component.is_empty() {
-            eprintln!(
-                "skipped: {} in {} is not built (scripts/build-guests.sh)",
-                sample.name, sample.language
-            );
+            eprintln!("skipped: {} in {} is not built (scripts/build-guests.sh)", sample.name, sample.language);
             continue;
         }
         let (fuel, ns) = measure(&sample);
@@ -295,9 +254,6 @@ fn main() {
             Kind::Handler { .. } => "handler",
             Kind::Filter => "filter",
         };
-        println!(
-            "| {} | {} | {kind} | {fuel} | {ns:.0} |",
-            sample.name, sample.language
-        );
+        println!("| {} | {} | {kind} | {fuel} | {ns:.0} |", sample.name, sample.language);
     }
 }

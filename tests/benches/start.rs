@@ -30,12 +30,7 @@ fn start(dir: &Path, component: &Path, cache: &Path) -> Duration {
     let service = AuditService::new(config).unwrap();
     let took = started.elapsed();
     let summary = service.shutdown();
-    assert_eq!(
-        summary.handlers[0].state,
-        wasp::HandlerState::Running,
-        "{:?}",
-        summary.handlers[0].disabled_reason
-    );
+    assert_eq!(summary.handlers[0].state, wasp::HandlerState::Running, "{:?}", summary.handlers[0].disabled_reason);
     took
 }
 
@@ -50,34 +45,22 @@ fn main() {
     if !std::env::args().any(|a| a == "--bench") {
         return;
     }
-    let mut components: Vec<(String, PathBuf)> =
-        vec![("rust (probe)".into(), PathBuf::from(guests::PROBE))];
+    let mut components: Vec<(String, PathBuf)> = vec![("rust (probe)".into(), PathBuf::from(guests::PROBE))];
     if let Ok(more) = std::env::var("WASP_START_COMPONENTS") {
         for item in more.split(',').filter(|s| !s.is_empty()) {
-            let (label, path) = item
-                .split_once('=')
-                .expect("WASP_START_COMPONENTS: label=path.wasm,…");
+            let (label, path) = item.split_once('=').expect("WASP_START_COMPONENTS: label=path.wasm,…");
             components.push((label.to_owned(), PathBuf::from(path)));
         }
     }
     let dir = tempfile::tempdir().unwrap();
     // The engine (process-wide) is created once, before any measurement.
-    let _ = AuditService::new(
-        Config::from_json(
-            r#"{"wasp": {"journal": {"durability": "memory"}}}"#,
-            dir.path(),
-            "<bench>",
-        )
-        .unwrap(),
-    )
-    .unwrap()
-    .shutdown();
+    let _ = AuditService::new(Config::from_json(r#"{"wasp": {"journal": {"durability": "memory"}}}"#, dir.path(), "<bench>").unwrap())
+        .unwrap()
+        .shutdown();
     println!("| component | size | cold start (compile) | warm start (cached) | ratio |");
     println!("|---|---|---|---|---|");
     for (label, path) in components {
-        let size = std::fs::metadata(&path)
-            .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-            .len();
+        let size = std::fs::metadata(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())).len();
         let cold = median(
             (0..COLD_RUNS)
                 .map(|i| {
@@ -88,11 +71,7 @@ fn main() {
         );
         let cache = dir.path().join(format!("warm-{label}"));
         start(dir.path(), &path, &cache);
-        let warm = median(
-            (0..WARM_RUNS)
-                .map(|_| start(dir.path(), &path, &cache))
-                .collect(),
-        );
+        let warm = median((0..WARM_RUNS).map(|_| start(dir.path(), &path, &cache)).collect());
         println!(
             "| {label} | {:.1} MB | {:.0} ms | {:.1} ms | {:.0}× |",
             size as f64 / 1e6,

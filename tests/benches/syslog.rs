@@ -27,11 +27,7 @@ struct Rsyslog {
 impl Rsyslog {
     fn start() -> Rsyslog {
         let dir = tempfile::tempdir().unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let conf = format!(
             "global(workDirectory=\"{d}\")\nmodule(load=\"imtcp\")\ninput(type=\"imtcp\" port=\"{port}\" address=\"127.0.0.1\")\n\
              action(type=\"omfile\" file=\"{d}/received.log\" template=\"RSYSLOG_SyslogProtocol23Format\")\n",
@@ -54,9 +50,7 @@ impl Rsyslog {
     }
 
     fn lines(&self) -> usize {
-        std::fs::read(self.dir.path().join("received.log"))
-            .map(|b| b.iter().filter(|c| **c == b'\n').count())
-            .unwrap_or(0)
+        std::fs::read(self.dir.path().join("received.log")).map(|b| b.iter().filter(|c| **c == b'\n').count()).unwrap_or(0)
     }
 }
 
@@ -95,11 +89,7 @@ fn main() {
         audit.flush();
         let all_acked = started.elapsed();
         while rsyslog.lines() < EVENTS {
-            assert!(
-                started.elapsed() < Duration::from_secs(300),
-                "rsyslog received {} of {EVENTS}",
-                rsyslog.lines()
-            );
+            assert!(started.elapsed() < Duration::from_secs(300), "rsyslog received {} of {EVENTS}", rsyslog.lines());
             std::thread::sleep(Duration::from_millis(10));
         }
         let all_received = started.elapsed();

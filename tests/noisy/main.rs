@@ -36,33 +36,15 @@ fn measure(hostile: bool) -> Duration {
     let delivered = || service.summary().handler("calm/healthy").unwrap().delivered;
     // Warm up: the instance exists and the code paths are hot.
     for n in 0..100 {
-        service
-            .publish_as("calm", "access", json!({"_id": format!("warm{n}")}))
-            .unwrap();
+        service.publish_as("calm", "access", json!({"_id": format!("warm{n}")})).unwrap();
     }
     service.flush();
     let started = Instant::now();
     for n in 0..EVENTS {
-        service
-            .publish_as(
-                "calm",
-                "access",
-                json!({"_id": format!("e{n}"), "userId": "bjensen"}),
-            )
-            .unwrap();
+        service.publish_as("calm", "access", json!({"_id": format!("e{n}"), "userId": "bjensen"})).unwrap();
         if hostile && n % HOSTILE_EVERY == 0 {
-            let action = if (n / HOSTILE_EVERY).is_multiple_of(2) {
-                "loop"
-            } else {
-                "membomb"
-            };
-            service
-                .publish_as(
-                    "noisy",
-                    "access",
-                    json!({"_id": format!("h{n}"), "action": action}),
-                )
-                .unwrap();
+            let action = if (n / HOSTILE_EVERY).is_multiple_of(2) { "loop" } else { "membomb" };
+            service.publish_as("noisy", "access", json!({"_id": format!("h{n}"), "action": action})).unwrap();
         }
     }
     while delivered() < 100 + EVENTS {
@@ -74,14 +56,8 @@ fn measure(hostile: bool) -> Duration {
     if hostile {
         assert_eq!(bomb.received, EVENTS / HOSTILE_EVERY, "{bomb:?}");
         assert_eq!(bomb.delivered, 0);
-        assert_eq!(
-            bomb.received, bomb.dead_lettered,
-            "every hostile event is kept: {bomb:?}"
-        );
-        assert!(
-            bomb.faults.contains_key("fuel") && bomb.faults.contains_key("memory"),
-            "{bomb:?}"
-        );
+        assert_eq!(bomb.received, bomb.dead_lettered, "every hostile event is kept: {bomb:?}");
+        assert!(bomb.faults.contains_key("fuel") && bomb.faults.contains_key("memory"), "{bomb:?}");
     }
     elapsed
 }
@@ -105,8 +81,5 @@ fn a_hostile_tenant_does_not_slow_a_healthy_one() {
         best_beside,
         EVENTS as f64 / best_beside.as_secs_f64(),
     );
-    assert!(
-        ratio >= 0.8,
-        "throughput beside a hostile tenant is {ratio:.2} of alone"
-    );
+    assert!(ratio >= 0.8, "throughput beside a hostile tenant is {ratio:.2} of alone");
 }

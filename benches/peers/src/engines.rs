@@ -55,12 +55,8 @@ impl Engine for NativeTyped {
             audit.actor.session = Cow::Borrowed("***");
             let mut line = String::with_capacity(96);
             let (user, action) = (&audit.actor.user, &audit.action);
-            write!(
-                line,
-                "{} {} {} user={user} action={action} session={}",
-                audit.id, audit.topic, audit.timestamp, audit.actor.session
-            )
-            .expect("write to a String");
+            write!(line, "{} {} {} user={user} action={action} session={}", audit.id, audit.topic, audit.timestamp, audit.actor.session)
+                .expect("write to a String");
             out.push(line);
         }
     }
@@ -109,12 +105,8 @@ impl Vrl {
     /// Compiles the program with VRL's standard library.
     pub fn new() -> Self {
         let functions = vrl::stdlib::all();
-        let compiled = vrl::compiler::compile(VRL_PROGRAM, &functions)
-            .unwrap_or_else(|e| panic!("VRL program: {e:?}"));
-        Vrl {
-            program: compiled.program,
-            timezone: vrl::compiler::TimeZone::default(),
-        }
+        let compiled = vrl::compiler::compile(VRL_PROGRAM, &functions).unwrap_or_else(|e| panic!("VRL program: {e:?}"));
+        Vrl { program: compiled.program, timezone: vrl::compiler::TimeZone::default() }
     }
 }
 
@@ -127,11 +119,8 @@ impl Engine for Vrl {
         use vrl::value::{Secrets, Value};
         let mut state = RuntimeState::default();
         for text in events {
-            let mut target = TargetValue {
-                value: Value::from(text.as_str()),
-                metadata: Value::Object(BTreeMap::new()),
-                secrets: Secrets::default(),
-            };
+            let mut target =
+                TargetValue { value: Value::from(text.as_str()), metadata: Value::Object(BTreeMap::new()), secrets: Secrets::default() };
             let mut ctx = Context::new(&mut target, &mut state, &self.timezone);
             let result = self.program.resolve(&mut ctx).expect("VRL program runs");
             state.clear();
@@ -215,15 +204,8 @@ impl Engine for Rhai {
         let mut scope = rhai::Scope::new();
         for text in events {
             let map = self.engine.parse_json(text, true).expect("event is JSON");
-            let line: String = self
-                .engine
-                .call_fn(
-                    &mut scope,
-                    &self.ast,
-                    "handle",
-                    (rhai::Dynamic::from_map(map),),
-                )
-                .expect("Rhai handler runs");
+            let line: String =
+                self.engine.call_fn(&mut scope, &self.ast, "handle", (rhai::Dynamic::from_map(map),)).expect("Rhai handler runs");
             out.push(line);
         }
     }

@@ -42,13 +42,8 @@ fn event(n: usize) -> String {
 
 fn main() {
     let mut args = std::env::args().skip(1);
-    let component = PathBuf::from(
-        args.next()
-            .expect("usage: bench-peers PEER_GUEST.wasm [ROUNDS]"),
-    );
-    let rounds: usize = args
-        .next()
-        .map_or(11, |r| r.parse().expect("ROUNDS is a number"));
+    let component = PathBuf::from(args.next().expect("usage: bench-peers PEER_GUEST.wasm [ROUNDS]"));
+    let rounds: usize = args.next().map_or(11, |r| r.parse().expect("ROUNDS is a number"));
     let texts: Vec<String> = (0..EVENTS).map(event).collect();
     let mean_bytes = texts.iter().map(String::len).sum::<usize>() / texts.len();
 
@@ -69,19 +64,10 @@ fn main() {
         engine.run(&texts, &mut out);
         assert_eq!(out.len(), reference.len(), "{}", engine.name());
         for (i, (a, b)) in out.iter().zip(&reference).enumerate() {
-            assert_eq!(
-                a,
-                b,
-                "{} differs from native typed on event {i}",
-                engine.name()
-            );
+            assert_eq!(a, b, "{} differs from native typed on event {i}", engine.name());
         }
     }
-    eprintln!(
-        "outputs identical for {} engines over {EVENTS} events (e.g. `{}`)",
-        engines.len(),
-        reference[0]
-    );
+    eprintln!("outputs identical for {} engines over {EVENTS} events (e.g. `{}`)", engines.len(), reference[0]);
 
     // Rounds: every engine once per round, the order rotating each round.
     let mut samples: Vec<Vec<f64>> = vec![Vec::new(); engines.len()];
@@ -105,21 +91,11 @@ fn main() {
         })
         .collect();
     let native = medians[0].0;
-    println!(
-        "events: {EVENTS} distinct, {mean_bytes} bytes of JSON on average; {rounds} rounds of {} events per engine",
-        EVENTS * REPEAT
-    );
+    println!("events: {EVENTS} distinct, {mean_bytes} bytes of JSON on average; {rounds} rounds of {} events per engine", EVENTS * REPEAT);
     println!();
-    println!(
-        "| engine | ns/event (median) | min–max | × native typed time | throughput vs native typed |"
-    );
+    println!("| engine | ns/event (median) | min–max | × native typed time | throughput vs native typed |");
     println!("|---|---|---|---|---|");
     for (engine, (median, min, max)) in engines.iter().zip(&medians) {
-        println!(
-            "| {} | {median:.0} | {min:.0}–{max:.0} | {:.2} | {:.2}× |",
-            engine.name(),
-            median / native,
-            native / median
-        );
+        println!("| {} | {median:.0} | {min:.0}–{max:.0} | {:.2} | {:.2}× |", engine.name(), median / native, native / median);
     }
 }

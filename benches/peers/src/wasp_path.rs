@@ -28,27 +28,18 @@ impl Wasp {
     /// Loads `component` and instantiates it with the default budgets.
     pub fn new(component: &Path, texts: &[String]) -> Self {
         let engine = WaspEngine::global().expect("engine");
-        let loaded = engine
-            .load(component, None)
-            .unwrap_or_else(|e| panic!("{e}"));
-        let pre = engine
-            .prepare_handler(&loaded, component)
-            .unwrap_or_else(|e| panic!("{e}"));
+        let loaded = engine.load(component, None).unwrap_or_else(|e| panic!("{e}"));
+        let pre = engine.prepare_handler(&loaded, component).unwrap_or_else(|e| panic!("{e}"));
         let budgets = Budgets::default();
-        let outputs: Arc<[OutputSpec]> = Arc::new([OutputSpec {
-            name: "out".into(),
-            line_oriented: true,
-        }]);
-        let instance = pre
-            .instantiate("peer", &budgets, outputs, StateStore::new(1 << 20), "{}")
-            .unwrap_or_else(|f| panic!("init: {}", f.message));
+        let outputs: Arc<[OutputSpec]> = Arc::new([OutputSpec { name: "out".into(), line_oriented: true }]);
+        let instance =
+            pre.instantiate("peer", &budgets, outputs, StateStore::new(1 << 20), "{}").unwrap_or_else(|f| panic!("init: {}", f.message));
         let events = texts
             .iter()
             .enumerate()
             .map(|(i, text)| {
                 let doc = serde_json::from_str(text).expect("event is a JSON object");
-                let mut event =
-                    HostEvent::from_document("access", doc, 1 << 20).expect("a valid event");
+                let mut event = HostEvent::from_document("access", doc, 1 << 20).expect("a valid event");
                 event.sequence = i as u64 + 1;
                 Arc::new(event)
             })
@@ -62,28 +53,12 @@ impl Engine for Wasp {
         "WASP (wasp-guest, all budgets, batch 64)"
     }
     fn run(&mut self, events: &[String], out: &mut Vec<String>) {
-        assert_eq!(
-            events.len(),
-            self.events.len(),
-            "run is given the texts given to new"
-        );
+        assert_eq!(events.len(), self.events.len(), "run is given the texts given to new");
         for batch in self.events.chunks(BATCH) {
-            let outcome = self
-                .instance
-                .handle_batch(batch)
-                .unwrap_or_else(|f| panic!("{:?}: {}", f.kind, f.message));
-            assert!(
-                outcome.results.iter().all(Result::is_ok),
-                "{:?}",
-                outcome.results
-            );
+            let outcome = self.instance.handle_batch(batch).unwrap_or_else(|f| panic!("{:?}: {}", f.kind, f.message));
+            assert!(outcome.results.iter().all(Result::is_ok), "{:?}", outcome.results);
             assert_eq!(outcome.staged.len(), batch.len());
-            out.extend(
-                outcome
-                    .staged
-                    .into_iter()
-                    .map(|r| String::from_utf8(r.data).expect("UTF-8")),
-            );
+            out.extend(outcome.staged.into_iter().map(|r| String::from_utf8(r.data).expect("UTF-8")));
         }
     }
 }

@@ -119,68 +119,36 @@ fn expand(input: TokenStream, world: World) -> TokenStream {
     if ty.is_empty() {
         return compile_error(
             Span::call_site(),
-            &format!(
-                "`{}!` needs the type to export, e.g. `{}!(MyHandler);`",
-                world.macro_name(),
-                world.macro_name()
-            ),
+            &format!("`{}!` needs the type to export, e.g. `{}!(MyHandler);`", world.macro_name(), world.macro_name()),
         );
     }
     let ty: TokenStream = ty.into_iter().collect();
 
     // `type __WaspExported = <T>;` keeps the author's spans, so a type that
     // does not implement the trait is reported at the macro argument.
-    let mut out: TokenStream = "#[doc(hidden)] type __WaspExported = "
-        .parse()
-        .expect("static tokens");
+    let mut out: TokenStream = "#[doc(hidden)] type __WaspExported = ".parse().expect("static tokens");
     out.extend(ty.clone());
     out.extend(";".parse::<TokenStream>().expect("static tokens"));
 
-    let mut check: TokenStream = format!(
-        "const fn __wasp_assert<T: ::wasp_guest::{}>() {{}} __wasp_assert::<",
-        world.trait_name()
-    )
-    .parse()
-    .expect("static tokens");
+    let mut check: TokenStream =
+        format!("const fn __wasp_assert<T: ::wasp_guest::{}>() {{}} __wasp_assert::<", world.trait_name()).parse().expect("static tokens");
     check.extend(ty);
     check.extend(">();".parse::<TokenStream>().expect("static tokens"));
     let check = TokenTree::Group(Group::new(Delimiter::Brace, check));
-    out.extend(
-        "const _: () ="
-            .parse::<TokenStream>()
-            .expect("static tokens"),
-    );
+    out.extend("const _: () =".parse::<TokenStream>().expect("static tokens"));
     out.extend(TokenStream::from(check));
     out.extend(";".parse::<TokenStream>().expect("static tokens"));
 
-    out.extend(
-        world
-            .module()
-            .parse::<TokenStream>()
-            .expect("generated module parses"),
-    );
+    out.extend(world.module().parse::<TokenStream>().expect("generated module parses"));
     out
 }
 
 fn compile_error(span: Span, message: &str) -> TokenStream {
-    let mut tokens: Vec<TokenTree> = "::core::compile_error!"
-        .parse::<TokenStream>()
-        .expect("static")
-        .into_iter()
-        .collect();
-    let mut group = Group::new(
-        Delimiter::Parenthesis,
-        TokenTree::Literal(proc_macro::Literal::string(message)).into(),
-    );
+    let mut tokens: Vec<TokenTree> = "::core::compile_error!".parse::<TokenStream>().expect("static").into_iter().collect();
+    let mut group = Group::new(Delimiter::Parenthesis, TokenTree::Literal(proc_macro::Literal::string(message)).into());
     group.set_span(span);
     tokens.push(TokenTree::Group(group));
-    tokens.push(
-        ";".parse::<TokenStream>()
-            .expect("static")
-            .into_iter()
-            .next()
-            .expect("one token"),
-    );
+    tokens.push(";".parse::<TokenStream>().expect("static").into_iter().next().expect("one token"));
     tokens
         .into_iter()
         .map(|mut t| {

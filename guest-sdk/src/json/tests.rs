@@ -74,10 +74,7 @@ fn lookups_and_writes_match_serde_json_value() {
             });
             assert_eq!(found, expected, "{pointer} in {text}");
             if let Some(Value::String(s)) = value.pointer(pointer) {
-                assert_eq!(
-                    as_str(doc.pointer(pointer).unwrap()).as_deref(),
-                    Some(s.as_str())
-                );
+                assert_eq!(as_str(doc.pointer(pointer).unwrap()).as_deref(), Some(s.as_str()));
             }
         }
     }

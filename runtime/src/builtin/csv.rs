@@ -39,40 +39,22 @@ pub struct CsvSettings {
 
 impl CsvSettings {
     /// Reads the handler's settings.
-    pub fn from_settings(
-        settings: &Map<String, Value>,
-        base_dir: &Path,
-        data_dir: &Path,
-    ) -> Result<CsvSettings, SettingsError> {
+    pub fn from_settings(settings: &Map<String, Value>, base_dir: &Path, data_dir: &Path) -> Result<CsvSettings, SettingsError> {
         only(
             settings,
             "",
-            &[
-                "logDirectory",
-                "formatting",
-                "buffering",
-                "security",
-                "fileRotation",
-                "fileRetention",
-                "rotationRetentionCheckInterval",
-            ],
+            &["logDirectory", "formatting", "buffering", "security", "fileRotation", "fileRetention", "rotationRetentionCheckInterval"],
         )?;
         let log_directory = super::settings::log_directory(settings, data_dir)?;
         let write_interval = match object(settings, "buffering", &["enabled", "autoFlush"])? {
             None => Duration::ZERO,
             Some(buffering) => {
                 boolean(buffering, "buffering", "autoFlush")?;
-                if boolean(buffering, "buffering", "enabled")?.unwrap_or(false) {
-                    Duration::from_millis(100)
-                } else {
-                    Duration::ZERO
-                }
+                if boolean(buffering, "buffering", "enabled")?.unwrap_or(false) { Duration::from_millis(100) } else { Duration::ZERO }
             }
         };
         let format = CsvFormat::from_settings(settings).map_err(|e| match e {
-            crate::outputs::csv::codec::CsvError::Settings { field, message } => {
-                SettingsError::new(field, message)
-            }
+            crate::outputs::csv::codec::CsvError::Settings { field, message } => SettingsError::new(field, message),
             other => SettingsError::new("formatting", other.to_string()),
         })?;
         Ok(CsvSettings {
@@ -103,12 +85,8 @@ impl NativeHandler for CsvHandler {
         let Some((output, columns)) = self.topics.get(&event.topic) else {
             return Ok(Vec::new());
         };
-        let value: Value =
-            serde_json::from_str(&event.json).map_err(|e| format!("the event is not JSON: {e}"))?;
+        let value: Value = serde_json::from_str(&event.json).map_err(|e| format!("the event is not JSON: {e}"))?;
         let cells = event_cells(columns, &value);
-        Ok(vec![(
-            *output,
-            serde_json::to_vec(&cells).map_err(|e| e.to_string())?,
-        )])
+        Ok(vec![(*output, serde_json::to_vec(&cells).map_err(|e| e.to_string())?)])
     }
 }

@@ -17,9 +17,7 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 
 use super::NativeHandler;
-use super::settings::{
-    SettingsError, boolean, duration, integer, object, only, port, string, tls_files,
-};
+use super::settings::{SettingsError, boolean, duration, integer, object, only, port, string, tls_files};
 use crate::event::HostEvent;
 use crate::outputs::elasticsearch::BulkTarget;
 
@@ -39,127 +37,71 @@ pub struct ElasticsearchSettings {
 
 impl ElasticsearchSettings {
     /// Reads the handler's settings (besides name, topics and enabled).
-    pub fn from_settings(
-        settings: &Map<String, Value>,
-        base_dir: &std::path::Path,
-    ) -> Result<ElasticsearchSettings, SettingsError> {
+    pub fn from_settings(settings: &Map<String, Value>, base_dir: &std::path::Path) -> Result<ElasticsearchSettings, SettingsError> {
         only(settings, "", &["connection", "indexMapping", "buffering"])?;
-        let (host, port, ssl, credentials, tls) = match object(
-            settings,
-            "connection",
-            &[
-                "host", "port", "useSSL", "username", "password", "caFile", "certFile", "keyFile",
-            ],
-        )? {
-            None => (
-                "localhost".to_owned(),
-                9200,
-                false,
-                None,
-                Default::default(),
-            ),
-            Some(c) => {
-                let port = port(
-                    integer(c, "connection", "port")?.unwrap_or(9200),
-                    "connection.port",
-                )?;
-                let credentials = match (
-                    string(c, "connection", "username")?,
-                    string(c, "connection", "password")?,
-                ) {
-                    (Some(user), Some(password)) => Some((user, password)),
-                    (None, None) => None,
-                    _ => {
-                        return Err(SettingsError::new(
-                            "connection",
-                            "`username` and `password` go together",
-                        ));
-                    }
-                };
-                (
-                    string(c, "connection", "host")?.unwrap_or_else(|| "localhost".to_owned()),
-                    port,
-                    boolean(c, "connection", "useSSL")?.unwrap_or(false),
-                    credentials,
-                    tls_files(c, "connection", base_dir)?,
-                )
-            }
-        };
+        let (host, port, ssl, credentials, tls) =
+            match object(settings, "connection", &["host", "port", "useSSL", "username", "password", "caFile", "certFile", "keyFile"])? {
+                None => ("localhost".to_owned(), 9200, false, None, Default::default()),
+                Some(c) => {
+                    let port = port(integer(c, "connection", "port")?.unwrap_or(9200), "connection.port")?;
+                    let credentials = match (string(c, "connection", "username")?, string(c, "connection", "password")?) {
+                        (Some(user), Some(password)) => Some((user, password)),
+                        (None, None) => None,
+                        _ => {
+                            return Err(SettingsError::new("connection", "`username` and `password` go together"));
+                        }
+                    };
+                    (
+                        string(c, "connection", "host")?.unwrap_or_else(|| "localhost".to_owned()),
+                        port,
+                        boolean(c, "connection", "useSSL")?.unwrap_or(false),
+                        credentials,
+                        tls_files(c, "connection", base_dir)?,
+                    )
+                }
+            };
         if host.is_empty() || host.contains(['/', ' ', '@']) {
-            return Err(SettingsError::new(
-                "connection.host",
-                format!("`{host}` is not a host name or address"),
-            ));
+            return Err(SettingsError::new("connection.host", format!("`{host}` is not a host name or address")));
         }
         let index_name = match object(settings, "indexMapping", &["indexName"])? {
             None => "audit".to_owned(),
-            Some(m) => {
-                string(m, "indexMapping", "indexName")?.unwrap_or_else(|| "audit".to_owned())
-            }
+            Some(m) => string(m, "indexMapping", "indexName")?.unwrap_or_else(|| "audit".to_owned()),
         };
-        if index_name.is_empty()
-            || index_name
-                .chars()
-                .any(|c| c.is_ascii_uppercase() || "\\/*?\"<>| ,#:".contains(c))
-        {
+        if index_name.is_empty() || index_name.chars().any(|c| c.is_ascii_uppercase() || "\\/*?\"<>| ,#:".contains(c)) {
             return Err(SettingsError::new(
                 "indexMapping.indexName",
-                format!(
-                    "`{index_name}` is not an index name (lowercase, no \\ / * ? \" < > | space , # :)"
-                ),
+                format!("`{index_name}` is not an index name (lowercase, no \\ / * ? \" < > | space , # :)"),
             ));
         }
-        let (max_batched, write_interval) = match object(
-            settings,
-            "buffering",
-            &["enabled", "writeInterval", "maxSize", "maxBatchedEvents"],
-        )? {
-            None => (500, Duration::ZERO),
-            Some(b) => {
-                let batched = integer(b, "buffering", "maxBatchedEvents")?.unwrap_or(500);
-                if batched <= 0 || batched > 100_000 {
-                    return Err(SettingsError::new(
-                        "buffering.maxBatchedEvents",
-                        "must be between 1 and 100000",
-                    ));
-                }
-                if let Some(size) = integer(b, "buffering", "maxSize")?
-                    && size <= 0
-                {
-                    return Err(SettingsError::new(
-                        "buffering.maxSize",
-                        "must be greater than 0",
-                    ));
-                }
-                let wait = if boolean(b, "buffering", "enabled")?.unwrap_or(false) {
-                    let interval = duration(b, "buffering", "writeInterval")?
-                        .unwrap_or(Duration::from_millis(250));
-                    if interval.is_zero() {
-                        return Err(SettingsError::new(
-                            "buffering.writeInterval",
-                            "must be greater than 0 when buffering is enabled",
-                        ));
+        let (max_batched, write_interval) =
+            match object(settings, "buffering", &["enabled", "writeInterval", "maxSize", "maxBatchedEvents"])? {
+                None => (500, Duration::ZERO),
+                Some(b) => {
+                    let batched = integer(b, "buffering", "maxBatchedEvents")?.unwrap_or(500);
+                    if batched <= 0 || batched > 100_000 {
+                        return Err(SettingsError::new("buffering.maxBatchedEvents", "must be between 1 and 100000"));
                     }
-                    interval
-                } else {
-                    Duration::ZERO
-                };
-                (batched as usize, wait)
-            }
-        };
+                    if let Some(size) = integer(b, "buffering", "maxSize")?
+                        && size <= 0
+                    {
+                        return Err(SettingsError::new("buffering.maxSize", "must be greater than 0"));
+                    }
+                    let wait = if boolean(b, "buffering", "enabled")?.unwrap_or(false) {
+                        let interval = duration(b, "buffering", "writeInterval")?.unwrap_or(Duration::from_millis(250));
+                        if interval.is_zero() {
+                            return Err(SettingsError::new("buffering.writeInterval", "must be greater than 0 when buffering is enabled"));
+                        }
+                        interval
+                    } else {
+                        Duration::ZERO
+                    };
+                    (batched as usize, wait)
+                }
+            };
         let scheme = if ssl { "https" } else { "http" };
-        let host = if host.contains(':') {
-            format!("[{host}]")
-        } else {
-            host
-        };
+        let host = if host.contains(':') { format!("[{host}]") } else { host };
         Ok(ElasticsearchSettings {
-            target: BulkTarget {
-                base_url: format!("{scheme}://{host}:{port}"),
-                credentials,
-                tls,
-                timeout: Duration::from_secs(30),
-            },
+            target: BulkTarget { base_url: format!("{scheme}://{host}:{port}"), credentials, tls, timeout: Duration::from_secs(30) },
             index_name,
             max_batched,
             write_interval,
@@ -176,8 +118,7 @@ pub struct ElasticsearchHandler {
 
 impl NativeHandler for ElasticsearchHandler {
     fn record(&mut self, event: &HostEvent) -> Result<Vec<(usize, Vec<u8>)>, String> {
-        let value: Value =
-            serde_json::from_str(&event.json).map_err(|e| format!("the event is not JSON: {e}"))?;
+        let value: Value = serde_json::from_str(&event.json).map_err(|e| format!("the event is not JSON: {e}"))?;
         let document = super::json::normalize(value);
         let action = serde_json::json!({"index": {"_index": format!("{}_{}", self.index_name, event.topic), "_id": event.id}});
         Ok(vec![(0, format!("{action}\n{document}").into_bytes())])

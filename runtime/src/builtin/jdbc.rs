@@ -77,55 +77,23 @@ fn class_dialect(class: &str) -> Option<Dialect> {
 impl JdbcSettings {
     /// Reads the handler's settings (besides name, topics and enabled); H2
     /// and SQLite files go under `<data_dir>/jdbc`.
-    pub fn from_settings(
-        settings: &Map<String, Value>,
-        data_dir: &std::path::Path,
-    ) -> Result<JdbcSettings, SettingsError> {
-        only(
-            settings,
-            "",
-            &[
-                "databaseType",
-                "buffering",
-                "connectionPool",
-                "tableMappings",
-            ],
-        )?;
-        let database_type = string(settings, "", "databaseType")?.ok_or_else(|| {
-            SettingsError::new(
-                "databaseType",
-                "required: postgresql, mysql, mariadb, sqlite or h2",
-            )
-        })?;
-        let dialect = Dialect::from_database_type(&database_type)
-            .map_err(|m| SettingsError::new("databaseType", m))?;
+    pub fn from_settings(settings: &Map<String, Value>, data_dir: &std::path::Path) -> Result<JdbcSettings, SettingsError> {
+        only(settings, "", &["databaseType", "buffering", "connectionPool", "tableMappings"])?;
+        let database_type = string(settings, "", "databaseType")?
+            .ok_or_else(|| SettingsError::new("databaseType", "required: postgresql, mysql, mariadb, sqlite or h2"))?;
+        let dialect = Dialect::from_database_type(&database_type).map_err(|m| SettingsError::new("databaseType", m))?;
         let mappings = table_mappings(settings)?;
         let (max_batched, write_interval) = buffering(settings)?;
         let Some(pool) = object(settings, "connectionPool", POOL_KEYS)? else {
-            return Ok(JdbcSettings {
-                database_type,
-                target: None,
-                mappings,
-                max_batched,
-                write_interval,
-            });
+            return Ok(JdbcSettings { database_type, target: None, mappings, max_batched, write_interval });
         };
-        let url = string(pool, "connectionPool", "jdbcUrl")?.ok_or_else(|| {
-            SettingsError::new(
-                "connectionPool.jdbcUrl",
-                "required: the database's JDBC URL",
-            )
-        })?;
-        let mut target = SqlTarget::from_url(&url, &data_dir.join("jdbc"))
-            .map_err(|m| SettingsError::new("connectionPool.jdbcUrl", m))?;
+        let url = string(pool, "connectionPool", "jdbcUrl")?
+            .ok_or_else(|| SettingsError::new("connectionPool.jdbcUrl", "required: the database's JDBC URL"))?;
+        let mut target = SqlTarget::from_url(&url, &data_dir.join("jdbc")).map_err(|m| SettingsError::new("connectionPool.jdbcUrl", m))?;
         if target.dialect != dialect {
             return Err(SettingsError::new(
                 "databaseType",
-                format!(
-                    "`{database_type}` is {}, but connectionPool.jdbcUrl names a {} database",
-                    dialect.name(),
-                    target.dialect.name()
-                ),
+                format!("`{database_type}` is {}, but connectionPool.jdbcUrl names a {} database", dialect.name(), target.dialect.name()),
             ));
         }
         for key in ["driverClassName", "dataSourceClassName"] {
@@ -134,11 +102,7 @@ impl JdbcSettings {
             {
                 return Err(SettingsError::new(
                     format!("connectionPool.{key}"),
-                    format!(
-                        "`{class}` is a {} driver, not {}",
-                        other.name(),
-                        dialect.name()
-                    ),
+                    format!("`{class}` is a {} driver, not {}", other.name(), dialect.name()),
                 ));
             }
         }
@@ -150,10 +114,7 @@ impl JdbcSettings {
         }
         if let Some(ms) = integer(pool, "connectionPool", "connectionTimeout")? {
             if ms <= 0 {
-                return Err(SettingsError::new(
-                    "connectionPool.connectionTimeout",
-                    "must be greater than 0 (milliseconds)",
-                ));
+                return Err(SettingsError::new("connectionPool.connectionTimeout", "must be greater than 0 (milliseconds)"));
             }
             target.connect_timeout = Duration::from_millis(ms.min(3_600_000) as u64);
         }
@@ -161,13 +122,7 @@ impl JdbcSettings {
             integer(pool, "connectionPool", key)?;
         }
         boolean(pool, "connectionPool", "autoCommit")?;
-        Ok(JdbcSettings {
-            database_type,
-            target: Some(target),
-            mappings,
-            max_batched,
-            write_interval,
-        })
+        Ok(JdbcSettings { database_type, target: Some(target), mappings, max_batched, write_interval })
     }
 
     /// Where it connects, or why it cannot.
@@ -176,14 +131,8 @@ impl JdbcSettings {
     }
 
     /// The mappings of `topic`, with their index (the output index).
-    pub fn mappings_of<'a>(
-        &'a self,
-        topic: &'a str,
-    ) -> impl Iterator<Item = (usize, &'a TableMapping)> + 'a {
-        self.mappings
-            .iter()
-            .enumerate()
-            .filter(move |(_, m)| m.topic == topic)
+    pub fn mappings_of<'a>(&'a self, topic: &'a str) -> impl Iterator<Item = (usize, &'a TableMapping)> + 'a {
+        self.mappings.iter().enumerate().filter(move |(_, m)| m.topic == topic)
     }
 }
 
@@ -192,76 +141,44 @@ pub const NO_DATABASE: &str = "connectionPool: required (with `jdbcUrl`), unless
 
 /// `buffering`: events per transaction, and how long they may wait.
 fn buffering(settings: &Map<String, Value>) -> Result<(usize, Duration), SettingsError> {
-    Ok(
-        match object(
-            settings,
-            "buffering",
-            &[
-                "enabled",
-                "writeInterval",
-                "autoFlush",
-                "maxBatchedEvents",
-                "maxSize",
-                "writerThreads",
-            ],
-        )? {
-            None => (100, Duration::ZERO),
-            Some(b) => {
-                let batched = integer(b, "buffering", "maxBatchedEvents")?.unwrap_or(100);
-                if batched <= 0 || batched > 100_000 {
-                    return Err(SettingsError::new(
-                        "buffering.maxBatchedEvents",
-                        "must be between 1 and 100000",
-                    ));
-                }
-                for key in ["maxSize", "writerThreads"] {
-                    if let Some(n) = integer(b, "buffering", key)?
-                        && n <= 0
-                    {
-                        return Err(SettingsError::new(
-                            format!("buffering.{key}"),
-                            "must be greater than 0",
-                        ));
-                    }
-                }
-                boolean(b, "buffering", "autoFlush")?;
-                let wait = if boolean(b, "buffering", "enabled")?.unwrap_or(false) {
-                    let interval = duration(b, "buffering", "writeInterval")?.ok_or_else(|| {
-                        SettingsError::new(
-                            "buffering.writeInterval",
-                            "required when buffering is enabled",
-                        )
-                    })?;
-                    if interval.is_zero() {
-                        return Err(SettingsError::new(
-                            "buffering.writeInterval",
-                            "must be greater than 0 when buffering is enabled",
-                        ));
-                    }
-                    interval
-                } else {
-                    Duration::ZERO
-                };
-                (batched as usize, wait)
+    Ok(match object(settings, "buffering", &["enabled", "writeInterval", "autoFlush", "maxBatchedEvents", "maxSize", "writerThreads"])? {
+        None => (100, Duration::ZERO),
+        Some(b) => {
+            let batched = integer(b, "buffering", "maxBatchedEvents")?.unwrap_or(100);
+            if batched <= 0 || batched > 100_000 {
+                return Err(SettingsError::new("buffering.maxBatchedEvents", "must be between 1 and 100000"));
             }
-        },
-    )
+            for key in ["maxSize", "writerThreads"] {
+                if let Some(n) = integer(b, "buffering", key)?
+                    && n <= 0
+                {
+                    return Err(SettingsError::new(format!("buffering.{key}"), "must be greater than 0"));
+                }
+            }
+            boolean(b, "buffering", "autoFlush")?;
+            let wait = if boolean(b, "buffering", "enabled")?.unwrap_or(false) {
+                let interval = duration(b, "buffering", "writeInterval")?
+                    .ok_or_else(|| SettingsError::new("buffering.writeInterval", "required when buffering is enabled"))?;
+                if interval.is_zero() {
+                    return Err(SettingsError::new("buffering.writeInterval", "must be greater than 0 when buffering is enabled"));
+                }
+                interval
+            } else {
+                Duration::ZERO
+            };
+            (batched as usize, wait)
+        }
+    })
 }
 
 fn table_mappings(settings: &Map<String, Value>) -> Result<Vec<TableMapping>, SettingsError> {
     let list = match settings.get("tableMappings") {
         Some(Value::Array(list)) if !list.is_empty() => list,
         Some(Value::Array(_)) | None | Some(Value::Null) => {
-            return Err(SettingsError::new(
-                "tableMappings",
-                "required: at least one {\"event\", \"table\", \"fieldToColumn\"}",
-            ));
+            return Err(SettingsError::new("tableMappings", "required: at least one {\"event\", \"table\", \"fieldToColumn\"}"));
         }
         Some(_) => {
-            return Err(SettingsError::new(
-                "tableMappings",
-                "expected an array of {\"event\", \"table\", \"fieldToColumn\"}",
-            ));
+            return Err(SettingsError::new("tableMappings", "expected an array of {\"event\", \"table\", \"fieldToColumn\"}"));
         }
     };
     let mut mappings = Vec::new();
@@ -271,30 +188,21 @@ fn table_mappings(settings: &Map<String, Value>) -> Result<Vec<TableMapping>, Se
             return Err(SettingsError::new(at, "expected an object"));
         };
         only(item, &at, &["event", "table", "fieldToColumn"])?;
-        let topic = string(item, &at, "event")?
-            .ok_or_else(|| SettingsError::new(format!("{at}.event"), "required: the topic"))?;
-        let table = string(item, &at, "table")?
-            .ok_or_else(|| SettingsError::new(format!("{at}.table"), "required: the table"))?;
+        let topic = string(item, &at, "event")?.ok_or_else(|| SettingsError::new(format!("{at}.event"), "required: the topic"))?;
+        let table = string(item, &at, "table")?.ok_or_else(|| SettingsError::new(format!("{at}.table"), "required: the table"))?;
         let columns = match item.get("fieldToColumn") {
             Some(Value::Object(map)) => map
                 .iter()
                 .map(|(field, column)| match column {
                     Value::String(c) => Ok((field.clone(), c.clone())),
-                    _ => Err(SettingsError::new(
-                        format!("{at}.fieldToColumn.{field}"),
-                        "expected a column name",
-                    )),
+                    _ => Err(SettingsError::new(format!("{at}.fieldToColumn.{field}"), "expected a column name")),
                 })
                 .collect::<Result<Vec<_>, _>>()?,
             _ => {
-                return Err(SettingsError::new(
-                    format!("{at}.fieldToColumn"),
-                    "required: an object of event fields to column names",
-                ));
+                return Err(SettingsError::new(format!("{at}.fieldToColumn"), "required: an object of event fields to column names"));
             }
         };
-        let mapping = TableMapping::new(&topic, &table, columns, "_id")
-            .map_err(|(key, m)| SettingsError::new(format!("{at}.{key}"), m))?;
+        let mapping = TableMapping::new(&topic, &table, columns, "_id").map_err(|(key, m)| SettingsError::new(format!("{at}.{key}"), m))?;
         mappings.push(mapping);
     }
     Ok(mappings)
@@ -320,15 +228,10 @@ impl JdbcHandler {
 
 impl NativeHandler for JdbcHandler {
     fn record(&mut self, event: &HostEvent) -> Result<Vec<(usize, Vec<u8>)>, String> {
-        let outputs = self.outputs.get(&event.topic).ok_or_else(|| {
-            format!(
-                "no table mapping for topic `{}` (add one to tableMappings)",
-                event.topic
-            )
-        })?;
-        Ok(outputs
-            .iter()
-            .map(|i| (*i, event.json.clone().into_bytes()))
-            .collect())
+        let outputs = self
+            .outputs
+            .get(&event.topic)
+            .ok_or_else(|| format!("no table mapping for topic `{}` (add one to tableMappings)", event.topic))?;
+        Ok(outputs.iter().map(|i| (*i, event.json.clone().into_bytes())).collect())
     }
 }

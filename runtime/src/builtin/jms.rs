@@ -79,65 +79,31 @@ pub struct JmsSettings {
 impl JmsSettings {
     /// Reads the handler's settings (besides name, topics and enabled).
     pub fn from_settings(settings: &Map<String, Value>) -> Result<JmsSettings, SettingsError> {
-        only(
-            settings,
-            "",
-            &["deliveryMode", "sessionMode", "jndi", "batch"],
-        )?;
-        let persistent = match string(settings, "", "deliveryMode")?
-            .map(|m| m.to_ascii_uppercase())
-            .as_deref()
-        {
+        only(settings, "", &["deliveryMode", "sessionMode", "jndi", "batch"])?;
+        let persistent = match string(settings, "", "deliveryMode")?.map(|m| m.to_ascii_uppercase()).as_deref() {
             None | Some("PERSISTENT") => true,
             Some("NON_PERSISTENT") => false,
             Some(other) => {
-                return Err(SettingsError::new(
-                    "deliveryMode",
-                    format!("`{other}` is not PERSISTENT or NON_PERSISTENT"),
-                ));
+                return Err(SettingsError::new("deliveryMode", format!("`{other}` is not PERSISTENT or NON_PERSISTENT")));
             }
         };
-        let session_mode = string(settings, "", "sessionMode")?
-            .map_or_else(|| "AUTO".to_owned(), |m| m.to_ascii_uppercase());
+        let session_mode = string(settings, "", "sessionMode")?.map_or_else(|| "AUTO".to_owned(), |m| m.to_ascii_uppercase());
         if !["AUTO", "CLIENT", "DUPS_OK"].contains(&session_mode.as_str()) {
-            return Err(SettingsError::new(
-                "sessionMode",
-                format!("`{session_mode}` is not AUTO, CLIENT or DUPS_OK"),
-            ));
+            return Err(SettingsError::new("sessionMode", format!("`{session_mode}` is not AUTO, CLIENT or DUPS_OK")));
         }
         let (max_batched, write_interval) = batch(settings)?;
-        let jndi = object(
-            settings,
-            "jndi",
-            &["contextProperties", "topicName", "connectionFactoryName"],
-        )?
-        .ok_or_else(|| {
-            SettingsError::new(
-                "jndi",
-                "required: contextProperties (with java.naming.provider.url) and topicName",
-            )
-        })?;
+        let jndi = object(settings, "jndi", &["contextProperties", "topicName", "connectionFactoryName"])?
+            .ok_or_else(|| SettingsError::new("jndi", "required: contextProperties (with java.naming.provider.url) and topicName"))?;
         let topic_name = string(jndi, "jndi", "topicName")?
             .filter(|t| !t.is_empty())
-            .ok_or_else(|| {
-                SettingsError::new(
-                    "jndi.topicName",
-                    "required: the destination (exchange, subject, stream key or topic)",
-                )
-            })?;
+            .ok_or_else(|| SettingsError::new("jndi.topicName", "required: the destination (exchange, subject, stream key or topic)"))?;
         let properties = match jndi.get("contextProperties") {
             Some(Value::Object(p)) => p,
             Some(_) => {
-                return Err(SettingsError::new(
-                    "jndi.contextProperties",
-                    "must be an object",
-                ));
+                return Err(SettingsError::new("jndi.contextProperties", "must be an object"));
             }
             None => {
-                return Err(SettingsError::new(
-                    "jndi.contextProperties",
-                    "required: java.naming.provider.url names the broker",
-                ));
+                return Err(SettingsError::new("jndi.contextProperties", "required: java.naming.provider.url names the broker"));
             }
         };
         let property = |key: &str| -> Result<Option<String>, SettingsError> {
@@ -146,61 +112,38 @@ impl JmsSettings {
                 Some(Value::String(s)) => Ok(Some(s.clone())),
                 Some(Value::Bool(b)) => Ok(Some(b.to_string())),
                 Some(Value::Number(n)) => Ok(Some(n.to_string())),
-                Some(_) => Err(SettingsError::new(
-                    format!("jndi.contextProperties[\"{key}\"]"),
-                    "must be a string",
-                )),
+                Some(_) => Err(SettingsError::new(format!("jndi.contextProperties[\"{key}\"]"), "must be a string")),
             }
         };
-        if let Some(key) = properties
-            .keys()
-            .find(|k| k.starts_with("wasp.") && !WASP_PROPERTIES.contains(&k.as_str()))
-        {
+        if let Some(key) = properties.keys().find(|k| k.starts_with("wasp.") && !WASP_PROPERTIES.contains(&k.as_str())) {
             return Err(SettingsError::new(
                 format!("jndi.contextProperties[\"{key}\"]"),
-                format!(
-                    "unknown WASP property (known: {})",
-                    WASP_PROPERTIES.join(", ")
-                ),
+                format!("unknown WASP property (known: {})", WASP_PROPERTIES.join(", ")),
             ));
         }
-        let url = property("java.naming.provider.url")?.ok_or_else(|| {
-            SettingsError::new(
-                URL,
-                "required: the broker, amqp://, nats://, redis:// or mqtt://",
-            )
-        })?;
-        let (username, password) = (
-            property("java.naming.security.principal")?,
-            property("java.naming.security.credentials")?,
-        );
+        let url = property("java.naming.provider.url")?
+            .ok_or_else(|| SettingsError::new(URL, "required: the broker, amqp://, nats://, redis:// or mqtt://"))?;
+        let (username, password) = (property("java.naming.security.principal")?, property("java.naming.security.credentials")?);
         let flag = |key: &str| -> Result<bool, SettingsError> {
             match property(key)?.as_deref() {
                 None | Some("false") => Ok(false),
                 Some("true") => Ok(true),
-                Some(other) => Err(SettingsError::new(
-                    format!("jndi.contextProperties[\"{key}\"]"),
-                    format!("`{other}` is not true or false"),
-                )),
+                Some(other) => {
+                    Err(SettingsError::new(format!("jndi.contextProperties[\"{key}\"]"), format!("`{other}` is not true or false")))
+                }
             }
         };
         let number = |key: &str| -> Result<Option<u64>, SettingsError> {
             property(key)?
                 .map(|v| {
                     v.parse::<u64>().map_err(|_| {
-                        SettingsError::new(
-                            format!("jndi.contextProperties[\"{key}\"]"),
-                            format!("`{v}` is not a whole number"),
-                        )
+                        SettingsError::new(format!("jndi.contextProperties[\"{key}\"]"), format!("`{v}` is not a whole number"))
                     })
                 })
                 .transpose()
         };
         let timeout = number("wasp.timeout")?;
-        let scheme = url
-            .split_once(':')
-            .map(|(s, _)| s.to_ascii_lowercase())
-            .unwrap_or_default();
+        let scheme = url.split_once(':').map(|(s, _)| s.to_ascii_lowercase()).unwrap_or_default();
         let output = match scheme.as_str() {
             "nats" => OutputConfig::Nats(crate::outputs::nats::NatsOutputConfig {
                 url,
@@ -240,19 +183,8 @@ impl JmsSettings {
             }),
             _ => {
                 let shown = crate::outputs::broker::redact(&url);
-                let what = if [
-                    "tcp",
-                    "ssl",
-                    "nio",
-                    "nio+ssl",
-                    "failover",
-                    "vm",
-                    "auto",
-                    "auto+ssl",
-                    "discovery",
-                    "static",
-                ]
-                .contains(&scheme.as_str())
+                let what = if ["tcp", "ssl", "nio", "nio+ssl", "failover", "vm", "auto", "auto+ssl", "discovery", "static"]
+                    .contains(&scheme.as_str())
                 {
                     "an ActiveMQ OpenWire URL, a protocol WASP does not speak"
                 } else {
@@ -277,29 +209,16 @@ impl JmsSettings {
             let at = match field {
                 "url" => URL.to_owned(),
                 "subject" | "exchange" | "key" | "topic" => "jndi.topicName".to_owned(),
-                "password" => {
-                    "jndi.contextProperties[\"java.naming.security.credentials\"]".to_owned()
-                }
-                "createStream" | "stream" => {
-                    "jndi.contextProperties[\"wasp.nats.stream\"]".to_owned()
-                }
-                "declareExchange" => {
-                    "jndi.contextProperties[\"wasp.amqp.declareExchange\"]".to_owned()
-                }
+                "password" => "jndi.contextProperties[\"java.naming.security.credentials\"]".to_owned(),
+                "createStream" | "stream" => "jndi.contextProperties[\"wasp.nats.stream\"]".to_owned(),
+                "declareExchange" => "jndi.contextProperties[\"wasp.amqp.declareExchange\"]".to_owned(),
                 "routingKey" => "jndi.contextProperties[\"wasp.amqp.routingKey\"]".to_owned(),
                 "timeout" => "jndi.contextProperties[\"wasp.timeout\"]".to_owned(),
                 _ => "jndi".to_owned(),
             };
             SettingsError::new(at, message.to_owned())
         })?;
-        Ok(JmsSettings {
-            broker: JmsBroker::Output(output),
-            topic_name,
-            persistent,
-            session_mode,
-            max_batched,
-            write_interval,
-        })
+        Ok(JmsSettings { broker: JmsBroker::Output(output), topic_name, persistent, session_mode, max_batched, write_interval })
     }
 
     /// Why this handler cannot run (an unsupported provider URL).
@@ -316,41 +235,21 @@ impl JmsSettings {
 /// `shutdownTimeout`; WASP's journal replaces the queue, so only
 /// `batchEnabled`, `maxBatchedEvents` and `writeInterval` matter).
 fn batch(settings: &Map<String, Value>) -> Result<(usize, Duration), SettingsError> {
-    let keys = [
-        "batchEnabled",
-        "capacity",
-        "threadCount",
-        "maxBatchedEvents",
-        "insertTimeout",
-        "pollTimeout",
-        "shutdownTimeout",
-        "writeInterval",
-    ];
+    let keys =
+        ["batchEnabled", "capacity", "threadCount", "maxBatchedEvents", "insertTimeout", "pollTimeout", "shutdownTimeout", "writeInterval"];
     let Some(b) = object(settings, "batch", &keys)? else {
         return Ok((100, Duration::ZERO));
     };
-    for key in [
-        "capacity",
-        "threadCount",
-        "insertTimeout",
-        "pollTimeout",
-        "shutdownTimeout",
-    ] {
+    for key in ["capacity", "threadCount", "insertTimeout", "pollTimeout", "shutdownTimeout"] {
         if let Some(n) = integer(b, "batch", key)?
             && n < 0
         {
-            return Err(SettingsError::new(
-                format!("batch.{key}"),
-                "must not be negative",
-            ));
+            return Err(SettingsError::new(format!("batch.{key}"), "must not be negative"));
         }
     }
     let batched = integer(b, "batch", "maxBatchedEvents")?.unwrap_or(100);
     if batched <= 0 || batched > 100_000 {
-        return Err(SettingsError::new(
-            "batch.maxBatchedEvents",
-            "must be between 1 and 100000",
-        ));
+        return Err(SettingsError::new("batch.maxBatchedEvents", "must be between 1 and 100000"));
     }
     let interval = duration(b, "batch", "writeInterval")?.unwrap_or(Duration::ZERO);
     if !boolean(b, "batch", "batchEnabled")?.unwrap_or(true) {
@@ -365,8 +264,7 @@ pub struct JmsHandler;
 
 impl NativeHandler for JmsHandler {
     fn record(&mut self, event: &HostEvent) -> Result<Vec<(usize, Vec<u8>)>, String> {
-        let raw: &serde_json::value::RawValue =
-            serde_json::from_str(&event.json).map_err(|e| format!("the event is not JSON: {e}"))?;
+        let raw: &serde_json::value::RawValue = serde_json::from_str(&event.json).map_err(|e| format!("the event is not JSON: {e}"))?;
         let topic = Value::String(event.topic.clone()).to_string();
         let mut record = Vec::with_capacity(event.json.len() + topic.len() + 28);
         record.extend_from_slice(b"{\"auditTopic\":");
@@ -393,23 +291,14 @@ mod tests {
 
     #[test]
     fn the_provider_url_names_the_broker_and_the_topic_the_destination() {
-        let s = read(json!({"deliveryMode": "NON_PERSISTENT", "sessionMode": "AUTO", "jndi": jndi("amqp://guest:guest@127.0.0.1:5672/%2f")})).unwrap();
-        let JmsBroker::Output(OutputConfig::Amqp(amqp)) = &s.broker else {
-            panic!("{:?}", s.broker)
-        };
-        assert_eq!(
-            (amqp.exchange.as_str(), amqp.persistent, s.max_batched),
-            ("audit", false, 100)
-        );
-        for (url, kind) in [
-            ("nats://127.0.0.1:4222", "nats"),
-            ("redis://127.0.0.1", "redis-stream"),
-            ("mqtt://127.0.0.1", "mqtt"),
-        ] {
+        let s =
+            read(json!({"deliveryMode": "NON_PERSISTENT", "sessionMode": "AUTO", "jndi": jndi("amqp://guest:guest@127.0.0.1:5672/%2f")}))
+                .unwrap();
+        let JmsBroker::Output(OutputConfig::Amqp(amqp)) = &s.broker else { panic!("{:?}", s.broker) };
+        assert_eq!((amqp.exchange.as_str(), amqp.persistent, s.max_batched), ("audit", false, 100));
+        for (url, kind) in [("nats://127.0.0.1:4222", "nats"), ("redis://127.0.0.1", "redis-stream"), ("mqtt://127.0.0.1", "mqtt")] {
             let s = read(json!({"jndi": jndi(url)})).unwrap();
-            let JmsBroker::Output(o) = &s.broker else {
-                panic!("{url}")
-            };
+            let JmsBroker::Output(o) = &s.broker else { panic!("{url}") };
             assert_eq!(o.kind(), kind);
         }
         let s = read(json!({"jndi": jndi("nats://h"), "batch": {"batchEnabled": false, "maxBatchedEvents": 500}})).unwrap();
@@ -422,16 +311,8 @@ mod tests {
     fn an_activemq_url_is_recognised_and_refused_with_the_supported_schemes() {
         let s = read(json!({"jndi": jndi("tcp://openam.example.com:61616")})).unwrap();
         let message = s.unsupported().unwrap();
-        assert!(
-            message.contains("java.naming.provider.url") && message.contains("ActiveMQ OpenWire"),
-            "{message}"
-        );
-        assert!(
-            ["amqp://", "nats://", "redis://", "mqtt://"]
-                .iter()
-                .all(|s| message.contains(s)),
-            "{message}"
-        );
+        assert!(message.contains("java.naming.provider.url") && message.contains("ActiveMQ OpenWire"), "{message}");
+        assert!(["amqp://", "nats://", "redis://", "mqtt://"].iter().all(|s| message.contains(s)), "{message}");
     }
 
     #[test]
@@ -443,19 +324,11 @@ mod tests {
         let mut j = jndi("nats://h");
         j["contextProperties"]["wasp.nats.stram"] = json!("X");
         let e = read(json!({"jndi": j})).unwrap_err();
-        assert!(
-            e.path.contains("wasp.nats.stram") && e.message.contains("wasp.nats.stream"),
-            "{e:?}"
-        );
+        assert!(e.path.contains("wasp.nats.stram") && e.message.contains("wasp.nats.stream"), "{e:?}");
         let mut j = jndi("nats://h");
         j["topicName"] = json!("audit.*");
         assert_eq!(read(json!({"jndi": j})).unwrap_err().path, "jndi.topicName");
-        assert_eq!(
-            read(json!({"jndi": jndi("amqp://h:99999")}))
-                .unwrap_err()
-                .path,
-            URL
-        );
+        assert_eq!(read(json!({"jndi": jndi("amqp://h:99999")})).unwrap_err().path, URL);
     }
 
     #[test]
@@ -473,9 +346,6 @@ mod tests {
         };
         let records = JmsHandler.record(&event).unwrap();
         let body: Value = serde_json::from_slice(&records[0].1).unwrap();
-        assert_eq!(
-            body,
-            json!({"auditTopic": "access", "event": {"_id": "e1", "userId": "bjensen"}})
-        );
+        assert_eq!(body, json!({"auditTopic": "access", "event": {"_id": "e1", "userId": "bjensen"}}));
     }
 }

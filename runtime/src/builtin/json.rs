@@ -42,11 +42,7 @@ pub struct JsonSettings {
 impl JsonSettings {
     /// Reads the handler's `config` (its settings besides name, topics and
     /// enabled).
-    pub fn from_settings(
-        settings: &Map<String, Value>,
-        base_dir: &Path,
-        data_dir: &Path,
-    ) -> Result<JsonSettings, SettingsError> {
+    pub fn from_settings(settings: &Map<String, Value>, base_dir: &Path, data_dir: &Path) -> Result<JsonSettings, SettingsError> {
         only(
             settings,
             "",
@@ -61,27 +57,16 @@ impl JsonSettings {
             ],
         )?;
         let log_directory = super::settings::log_directory(settings, data_dir)?;
-        let (write_interval, max_size) = match object(
-            settings,
-            "buffering",
-            &["writeInterval", "maxSize", "enabled"],
-        )? {
+        let (write_interval, max_size) = match object(settings, "buffering", &["writeInterval", "maxSize", "enabled"])? {
             None => (Duration::from_secs(1), 10_000),
             Some(buffering) => {
-                let interval = duration(buffering, "buffering", "writeInterval")?
-                    .unwrap_or(Duration::from_secs(1));
+                let interval = duration(buffering, "buffering", "writeInterval")?.unwrap_or(Duration::from_secs(1));
                 if interval.is_zero() {
-                    return Err(SettingsError::new(
-                        "buffering.writeInterval",
-                        "must be greater than 0",
-                    ));
+                    return Err(SettingsError::new("buffering.writeInterval", "must be greater than 0"));
                 }
                 let size = integer(buffering, "buffering", "maxSize")?.unwrap_or(10_000);
                 if size <= 0 || size > 10_000_000 {
-                    return Err(SettingsError::new(
-                        "buffering.maxSize",
-                        "must be between 1 and 10000000",
-                    ));
+                    return Err(SettingsError::new("buffering.maxSize", "must be between 1 and 10000000"));
                 }
                 // `enabled: false` writes each event as it comes.
                 match boolean(buffering, "buffering", "enabled")? {
@@ -91,8 +76,7 @@ impl JsonSettings {
             }
         };
         Ok(JsonSettings {
-            elasticsearch_compatible: boolean(settings, "", "elasticsearchCompatible")?
-                .unwrap_or(false),
+            elasticsearch_compatible: boolean(settings, "", "elasticsearchCompatible")?.unwrap_or(false),
             rotation: RotationPolicy::from_settings(settings)?,
             retention: RetentionPolicy::from_settings(settings)?,
             write_interval,
@@ -123,8 +107,7 @@ impl NativeHandler for JsonHandler {
             return Ok(Vec::new());
         };
         let line = if self.elasticsearch_compatible {
-            let value: Value = serde_json::from_str(&event.json)
-                .map_err(|e| format!("the event is not JSON: {e}"))?;
+            let value: Value = serde_json::from_str(&event.json).map_err(|e| format!("the event is not JSON: {e}"))?;
             normalize(value).to_string().into_bytes()
         } else {
             event.json.clone().into_bytes()
@@ -146,19 +129,12 @@ pub fn normalize(value: Value) -> Value {
     let mut renamed = Map::new();
     let mut out = Value::Object(normalize_keys(map, "", &mut renamed));
     if !renamed.is_empty() {
-        out.as_object_mut().expect("an object").insert(
-            "_normalized".into(),
-            serde_json::json!({ "fieldNames": renamed }),
-        );
+        out.as_object_mut().expect("an object").insert("_normalized".into(), serde_json::json!({ "fieldNames": renamed }));
     }
     out
 }
 
-fn normalize_keys(
-    map: Map<String, Value>,
-    at: &str,
-    renamed: &mut Map<String, Value>,
-) -> Map<String, Value> {
+fn normalize_keys(map: Map<String, Value>, at: &str, renamed: &mut Map<String, Value>) -> Map<String, Value> {
     map.into_iter()
         .map(|(key, value)| {
             let new_key = key.replace('.', "_");
@@ -183,30 +159,19 @@ pub fn denormalize(value: Value) -> Value {
     if let Some(id) = map.remove("_eventId") {
         map.insert("_id".into(), id);
     }
-    let renamed = map
-        .remove("_normalized")
-        .and_then(|n| n.get("fieldNames").cloned());
+    let renamed = map.remove("_normalized").and_then(|n| n.get("fieldNames").cloned());
     let mut value = Value::Object(map);
     if let Some(Value::Object(renamed)) = renamed {
         // Deepest first, so that parents are renamed after their children.
         let mut pointers: Vec<(&String, &Value)> = renamed.iter().collect();
         pointers.sort_by_key(|(p, _)| std::cmp::Reverse(p.matches('/').count()));
         for (pointer, original) in pointers {
-            let (Some((parent, _)), Some(original)) = (pointer.rsplit_once('/'), original.as_str())
-            else {
+            let (Some((parent, _)), Some(original)) = (pointer.rsplit_once('/'), original.as_str()) else {
                 continue;
             };
-            let key = pointer
-                .rsplit('/')
-                .next()
-                .unwrap_or_default()
-                .replace("~1", "/")
-                .replace("~0", "~");
-            if let Some(Value::Object(map)) = if parent.is_empty() {
-                Some(&mut value)
-            } else {
-                value.pointer_mut(parent)
-            } && let Some(v) = map.remove(&key)
+            let key = pointer.rsplit('/').next().unwrap_or_default().replace("~1", "/").replace("~0", "~");
+            if let Some(Value::Object(map)) = if parent.is_empty() { Some(&mut value) } else { value.pointer_mut(parent) }
+                && let Some(v) = map.remove(&key)
             {
                 map.insert(original.to_owned(), v);
             }

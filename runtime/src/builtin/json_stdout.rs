@@ -17,14 +17,9 @@ pub struct JsonStdoutSettings {
 
 impl JsonStdoutSettings {
     /// Reads the handler's settings.
-    pub fn from_settings(
-        settings: &Map<String, Value>,
-    ) -> Result<JsonStdoutSettings, SettingsError> {
+    pub fn from_settings(settings: &Map<String, Value>) -> Result<JsonStdoutSettings, SettingsError> {
         only(settings, "", &["elasticsearchCompatible"])?;
-        Ok(JsonStdoutSettings {
-            elasticsearch_compatible: boolean(settings, "", "elasticsearchCompatible")?
-                .unwrap_or(false),
-        })
+        Ok(JsonStdoutSettings { elasticsearch_compatible: boolean(settings, "", "elasticsearchCompatible")?.unwrap_or(false) })
     }
 }
 
@@ -34,8 +29,7 @@ pub struct JsonStdoutHandler(pub JsonStdoutSettings);
 
 impl NativeHandler for JsonStdoutHandler {
     fn record(&mut self, event: &HostEvent) -> Result<Vec<(usize, Vec<u8>)>, String> {
-        let mut value: Value =
-            serde_json::from_str(&event.json).map_err(|e| format!("the event is not JSON: {e}"))?;
+        let mut value: Value = serde_json::from_str(&event.json).map_err(|e| format!("the event is not JSON: {e}"))?;
         if self.0.elasticsearch_compatible {
             value = super::json::normalize(value);
         }

@@ -37,33 +37,19 @@ pub trait NativeHandler: Send {
 }
 
 /// Runs a native handler over a batch, as the WASM path would.
-pub(crate) fn handle_batch(
-    handler: &mut dyn NativeHandler,
-    events: &[Arc<HostEvent>],
-) -> BatchOutcome {
+pub(crate) fn handle_batch(handler: &mut dyn NativeHandler, events: &[Arc<HostEvent>]) -> BatchOutcome {
     let mut results = Vec::with_capacity(events.len());
     let mut staged = Vec::with_capacity(events.len());
     for event in events {
         match handler.record(event) {
             Ok(records) => {
-                staged.extend(records.into_iter().map(|(output, data)| StagedRecord {
-                    sequence: event.sequence,
-                    output,
-                    data,
-                }));
+                staged.extend(records.into_iter().map(|(output, data)| StagedRecord { sequence: event.sequence, output, data }));
                 results.push(Ok(()));
             }
-            Err(message) => results.push(Err(crate::engine::GuestError {
-                message,
-                truncated_bytes: 0,
-            })),
+            Err(message) => results.push(Err(crate::engine::GuestError { message, truncated_bytes: 0 })),
         }
     }
-    BatchOutcome {
-        results,
-        staged,
-        fuel_used: 0,
-    }
+    BatchOutcome { results, staged, fuel_used: 0 }
 }
 
 /// The settings of a built-in handler, by class.
@@ -97,28 +83,16 @@ impl BuiltinSettings {
         data_dir: &std::path::Path,
     ) -> Result<Option<BuiltinSettings>, SettingsError> {
         Ok(Some(match class {
-            HandlerClass::Json => BuiltinSettings::Json(json::JsonSettings::from_settings(
-                settings, base_dir, data_dir,
-            )?),
-            HandlerClass::JsonStdout => BuiltinSettings::JsonStdout(
-                json_stdout::JsonStdoutSettings::from_settings(settings)?,
-            ),
-            HandlerClass::Csv => BuiltinSettings::Csv(csv::CsvSettings::from_settings(
-                settings, base_dir, data_dir,
-            )?),
-            HandlerClass::Syslog => {
-                BuiltinSettings::Syslog(syslog::SyslogSettings::from_settings(settings, base_dir)?)
+            HandlerClass::Json => BuiltinSettings::Json(json::JsonSettings::from_settings(settings, base_dir, data_dir)?),
+            HandlerClass::JsonStdout => BuiltinSettings::JsonStdout(json_stdout::JsonStdoutSettings::from_settings(settings)?),
+            HandlerClass::Csv => BuiltinSettings::Csv(csv::CsvSettings::from_settings(settings, base_dir, data_dir)?),
+            HandlerClass::Syslog => BuiltinSettings::Syslog(syslog::SyslogSettings::from_settings(settings, base_dir)?),
+            HandlerClass::Splunk => BuiltinSettings::Splunk(splunk::SplunkSettings::from_settings(settings, base_dir)?),
+            HandlerClass::Elasticsearch => {
+                BuiltinSettings::Elasticsearch(elasticsearch::ElasticsearchSettings::from_settings(settings, base_dir)?)
             }
-            HandlerClass::Splunk => {
-                BuiltinSettings::Splunk(splunk::SplunkSettings::from_settings(settings, base_dir)?)
-            }
-            HandlerClass::Elasticsearch => BuiltinSettings::Elasticsearch(
-                elasticsearch::ElasticsearchSettings::from_settings(settings, base_dir)?,
-            ),
             HandlerClass::Jms => BuiltinSettings::Jms(jms::JmsSettings::from_settings(settings)?),
-            HandlerClass::Jdbc => {
-                BuiltinSettings::Jdbc(jdbc::JdbcSettings::from_settings(settings, data_dir)?)
-            }
+            HandlerClass::Jdbc => BuiltinSettings::Jdbc(jdbc::JdbcSettings::from_settings(settings, data_dir)?),
         }))
     }
 

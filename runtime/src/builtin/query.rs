@@ -79,28 +79,16 @@ pub enum QueryFailure {
 
 /// Runs a query over the records of `topic` kept by the query handler of
 /// `tenant` (`None`: of the top-level events).
-pub fn query(
-    config: &Config,
-    tenant: Option<&str>,
-    topic: &str,
-    request: &QueryRequest,
-) -> Result<QueryPage, QueryFailure> {
+pub fn query(config: &Config, tenant: Option<&str>, topic: &str, request: &QueryRequest) -> Result<QueryPage, QueryFailure> {
     if let Some((client, mapping, schema)) = table(config, tenant, topic)? {
-        return crate::outputs::sql::query::query(&client, mapping, schema.as_ref(), request)
-            .map_err(|e| database(&client, mapping, e));
+        return crate::outputs::sql::query::query(&client, mapping, schema.as_ref(), request).map_err(|e| database(&client, mapping, e));
     }
     if let Some(index) = index(config, tenant, topic)? {
-        return index
-            .query(request)
-            .map_err(|message| QueryFailure::Database {
-                handler: handler_name(config, tenant),
-                message,
-            });
+        return index.query(request).map_err(|message| QueryFailure::Database { handler: handler_name(config, tenant), message });
     }
     // A JSON handler's records are read slim: only the members the
     // filter and sort keys look at, the page's records whole at the end.
-    let slim =
-        crate::query::slim::members(request).map(|members| (members, request.filter.clone()));
+    let slim = crate::query::slim::members(request).map(|members| (members, request.filter.clone()));
     let (events, again) = events(config, tenant, topic, slim)?;
     let page = crate::query::run(request, events)?;
     let Some(again) = again else { return Ok(page) };
@@ -108,21 +96,12 @@ pub fn query(
 }
 
 /// The event of `topic` with this `_id` (the last written, if repeated).
-pub fn read(
-    config: &Config,
-    tenant: Option<&str>,
-    topic: &str,
-    id: &str,
-) -> Result<Option<Value>, QueryFailure> {
+pub fn read(config: &Config, tenant: Option<&str>, topic: &str, id: &str) -> Result<Option<Value>, QueryFailure> {
     if let Some((client, mapping, schema)) = table(config, tenant, topic)? {
-        return crate::outputs::sql::query::read(&client, mapping, schema.as_ref(), id)
-            .map_err(|e| database(&client, mapping, e));
+        return crate::outputs::sql::query::read(&client, mapping, schema.as_ref(), id).map_err(|e| database(&client, mapping, e));
     }
     if let Some(index) = index(config, tenant, topic)? {
-        return index.read(id).map_err(|message| QueryFailure::Database {
-            handler: handler_name(config, tenant),
-            message,
-        });
+        return index.read(id).map_err(|message| QueryFailure::Database { handler: handler_name(config, tenant), message });
     }
     let mut found = None;
     for event in events(config, tenant, topic, None)?.0 {
@@ -145,73 +124,37 @@ fn index(
     let Some(BuiltinSettings::Elasticsearch(s)) = &handler.builtin else {
         return Ok(None);
     };
-    crate::outputs::elasticsearch::query::IndexReader::new(
-        &s.target,
-        format!("{}_{topic}", s.index_name),
-    )
-    .map(Some)
-    .map_err(|message| QueryFailure::Database {
-        handler: handler.qualified_name(),
-        message,
-    })
+    crate::outputs::elasticsearch::query::IndexReader::new(&s.target, format!("{}_{topic}", s.index_name))
+        .map(Some)
+        .map_err(|message| QueryFailure::Database { handler: handler.qualified_name(), message })
 }
 
 fn handler_name(config: &Config, tenant: Option<&str>) -> String {
     match tenant {
         None => config.audit.handler_for_queries.clone().unwrap_or_default(),
-        Some(t) => format!(
-            "{t}/{}",
-            config
-                .tenants
-                .get(t)
-                .and_then(|t| t.handler_for_queries.clone())
-                .unwrap_or_default()
-        ),
+        Some(t) => format!("{t}/{}", config.tenants.get(t).and_then(|t| t.handler_for_queries.clone()).unwrap_or_default()),
     }
 }
 
 /// A JDBC query handler's table: a client, the mapping, the topic's schema.
-type Table<'a> = (
-    crate::outputs::sql::SqlClient,
-    &'a crate::outputs::sql::TableMapping,
-    Option<Value>,
-);
+type Table<'a> = (crate::outputs::sql::SqlClient, &'a crate::outputs::sql::TableMapping, Option<Value>);
 
 /// The query handler's table of `topic` when it is a JDBC handler: a
 /// client, the table's mapping, and the topic's schema (which types the
 /// columns read back).
-fn table<'a>(
-    config: &'a Config,
-    tenant: Option<&str>,
-    topic: &str,
-) -> Result<Option<Table<'a>>, QueryFailure> {
+fn table<'a>(config: &'a Config, tenant: Option<&str>, topic: &str) -> Result<Option<Table<'a>>, QueryFailure> {
     let (handler, _) = query_handler(config, tenant, topic)?;
     let Some(BuiltinSettings::Jdbc(s)) = &handler.builtin else {
         return Ok(None);
     };
-    let mapping = s
-        .mappings
-        .iter()
-        .find(|m| m.topic == topic)
-        .ok_or_else(|| QueryFailure::Database {
-            handler: handler.qualified_name(),
-            message: format!("tableMappings: topic `{topic}` has no table"),
-        })?;
-    let target = s.target().map_err(|message| QueryFailure::Database {
+    let mapping = s.mappings.iter().find(|m| m.topic == topic).ok_or_else(|| QueryFailure::Database {
         handler: handler.qualified_name(),
-        message,
+        message: format!("tableMappings: topic `{topic}` has no table"),
     })?;
-    let client = crate::outputs::sql::SqlClient::new(target.clone()).map_err(|e| {
-        QueryFailure::Database {
-            handler: handler.qualified_name(),
-            message: e.to_string(),
-        }
-    })?;
-    Ok(Some((
-        client,
-        mapping,
-        config.schema_source(topic).ok(),
-    )))
+    let target = s.target().map_err(|message| QueryFailure::Database { handler: handler.qualified_name(), message })?;
+    let client = crate::outputs::sql::SqlClient::new(target.clone())
+        .map_err(|e| QueryFailure::Database { handler: handler.qualified_name(), message: e.to_string() })?;
+    Ok(Some((client, mapping, config.schema_source(topic).ok())))
 }
 
 fn database(
@@ -219,10 +162,7 @@ fn database(
     mapping: &crate::outputs::sql::TableMapping,
     e: crate::outputs::sql::sink::SqlError,
 ) -> QueryFailure {
-    QueryFailure::Database {
-        handler: format!("{} table {}", client.target().shown(), mapping.table),
-        message: e.message,
-    }
+    QueryFailure::Database { handler: format!("{} table {}", client.target().shown(), mapping.table), message: e.message }
 }
 
 /// The enabled `handlerForQueries` of `tenant` receiving `topic`, and the
@@ -231,24 +171,12 @@ pub(crate) fn query_handler<'a>(
     config: &'a Config,
     tenant: Option<&str>,
     topic: &str,
-) -> Result<
-    (
-        &'a crate::config::forgerock::ForgeRockHandlerConfig,
-        Option<&'a std::path::Path>,
-    ),
-    QueryFailure,
-> {
+) -> Result<(&'a crate::config::forgerock::ForgeRockHandlerConfig, Option<&'a std::path::Path>), QueryFailure> {
     let (name, root) = match tenant {
         None => (config.audit.handler_for_queries.as_deref(), None),
         Some(t) => {
-            let tenant = config
-                .tenants
-                .get(t)
-                .ok_or_else(|| QueryFailure::UnknownTenant(t.to_owned()))?;
-            (
-                tenant.handler_for_queries.as_deref(),
-                Some(tenant.output_root.as_path()),
-            )
+            let tenant = config.tenants.get(t).ok_or_else(|| QueryFailure::UnknownTenant(t.to_owned()))?;
+            (tenant.handler_for_queries.as_deref(), Some(tenant.output_root.as_path()))
         }
     };
     let name = name.ok_or_else(|| QueryFailure::NoQueryHandler(tenant.map(str::to_owned)))?;
@@ -258,10 +186,7 @@ pub(crate) fn query_handler<'a>(
         .find(|h| h.name == name && h.tenant.as_deref() == tenant && h.enabled)
         .ok_or_else(|| QueryFailure::NotAFileHandler(name.to_owned()))?;
     if !handler.topics.iter().any(|t| t == topic) {
-        return Err(QueryFailure::UnknownTopic {
-            handler: name.to_owned(),
-            topic: topic.to_owned(),
-        });
+        return Err(QueryFailure::UnknownTopic { handler: name.to_owned(), topic: topic.to_owned() });
     }
     Ok((handler, root))
 }
@@ -273,17 +198,8 @@ fn events(
     config: &Config,
     tenant: Option<&str>,
     topic: &str,
-    slim: Option<(
-        std::collections::BTreeSet<String>,
-        crate::query::QueryFilter,
-    )>,
-) -> Result<
-    (
-        impl Iterator<Item = Result<Value, QueryFailure>>,
-        Option<ReadAgain>,
-    ),
-    QueryFailure,
-> {
+    slim: Option<(std::collections::BTreeSet<String>, crate::query::QueryFilter)>,
+) -> Result<(impl Iterator<Item = Result<Value, QueryFailure>>, Option<ReadAgain>), QueryFailure> {
     let (handler, root) = query_handler(config, tenant, topic)?;
     let name = handler.name.as_str();
     let reader = match &handler.builtin {
@@ -291,43 +207,25 @@ fn events(
             dir: s.log_directory.clone(),
             live: super::json::JsonSettings::file_name(topic),
             naming: s.rotation.clone(),
-            kind: Kind::Json {
-                elasticsearch: s.elasticsearch_compatible,
-            },
+            kind: Kind::Json { elasticsearch: s.elasticsearch_compatible },
             slim: slim.filter(|_| !s.elasticsearch_compatible),
         },
         Some(BuiltinSettings::Csv(s)) => {
-            let schema = config.schema_source(topic).map_err(|message| {
-                QueryFailure::Corrupt {
-                    file: s.log_directory.clone(),
-                    line: 0,
-                    message,
-                }
-            })?;
+            let schema =
+                config.schema_source(topic).map_err(|message| QueryFailure::Corrupt { file: s.log_directory.clone(), line: 0, message })?;
             let columns = crate::outputs::csv::codec::columns_for_schema(&schema);
             Reader {
                 dir: s.log_directory.clone(),
                 live: super::csv::CsvSettings::file_name(topic),
                 naming: s.rotation.clone(),
-                kind: Kind::Csv {
-                    rows: CsvRows {
-                        format: s.format.clone(),
-                        columns,
-                        secure: s.security.is_some(),
-                    },
-                    schema,
-                },
+                kind: Kind::Csv { rows: CsvRows { format: s.format.clone(), columns, secure: s.security.is_some() }, schema },
                 slim: None,
             }
         }
         _ => return Err(QueryFailure::NotAFileHandler(name.to_owned())),
     };
-    let io = |source| QueryFailure::Io {
-        file: reader.dir.clone(),
-        source,
-    };
-    let dir = crate::outputs::open_directory(root, &reader.dir, false)
-        .map_err(|e| io(std::io::Error::other(e)))?;
+    let io = |source| QueryFailure::Io { file: reader.dir.clone(), source };
+    let dir = crate::outputs::open_directory(root, &reader.dir, false).map_err(|e| io(std::io::Error::other(e)))?;
     let files = files_in(&dir, &reader.live, &reader.naming).map_err(io)?;
     let again = match reader.slim {
         Some(_) => Some(ReadAgain {
@@ -337,17 +235,14 @@ fn events(
         }),
         None => None,
     };
-    let events = files
-        .into_iter()
-        .enumerate()
-        .flat_map(move |(index, (file, _))| {
-            let path = reader.dir.join(&file);
-            let records = match read_text(&dir, &file) {
-                Ok(text) => reader.records(&path, &text, index),
-                Err(source) => vec![Err(QueryFailure::Io { file: path, source })],
-            };
-            records.into_iter()
-        });
+    let events = files.into_iter().enumerate().flat_map(move |(index, (file, _))| {
+        let path = reader.dir.join(&file);
+        let records = match read_text(&dir, &file) {
+            Ok(text) => reader.records(&path, &text, index),
+            Err(source) => vec![Err(QueryFailure::Io { file: path, source })],
+        };
+        records.into_iter()
+    });
     Ok((events, again))
 }
 
@@ -363,49 +258,31 @@ impl ReadAgain {
     /// The page with its slim events read whole: a plain file's records
     /// by their byte ranges, a compressed archive's from its text (read
     /// once).
-    fn expand(
-        &self,
-        page: crate::query::QueryPage,
-    ) -> Result<crate::query::QueryPage, QueryFailure> {
-        let mut texts: std::collections::BTreeMap<usize, String> =
-            std::collections::BTreeMap::new();
+    fn expand(&self, page: crate::query::QueryPage) -> Result<crate::query::QueryPage, QueryFailure> {
+        let mut texts: std::collections::BTreeMap<usize, String> = std::collections::BTreeMap::new();
         crate::query::slim::expand(page, |position| {
             let at = |i: usize| position.get(i).and_then(Value::as_u64).unwrap_or(0) as usize;
             let (index, start, len) = (at(0), at(1), at(2));
             let file = self.files.get(index).cloned().unwrap_or_default();
             let path = self.path.join(&file);
-            let io = |source| QueryFailure::Io {
-                file: path.clone(),
-                source,
-            };
+            let io = |source| QueryFailure::Io { file: path.clone(), source };
             let read_at;
             let record = if file.ends_with(".gz") {
                 // A compressed archive: positions count its text, read whole once.
                 let text = match texts.entry(index) {
                     std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
-                    std::collections::btree_map::Entry::Vacant(e) => {
-                        e.insert(read_text(&self.dir, &file).map_err(io)?)
-                    }
+                    std::collections::btree_map::Entry::Vacant(e) => e.insert(read_text(&self.dir, &file).map_err(io)?),
                 };
                 text.get(start..start + len).unwrap_or("")
             } else {
                 // A plain file: only the record's bytes.
                 use std::os::unix::fs::FileExt as _;
                 let mut bytes = vec![0u8; len];
-                self.dir
-                    .open(&file)
-                    .map_err(io)?
-                    .into_std()
-                    .read_exact_at(&mut bytes, start as u64)
-                    .map_err(io)?;
+                self.dir.open(&file).map_err(io)?.into_std().read_exact_at(&mut bytes, start as u64).map_err(io)?;
                 read_at = String::from_utf8(bytes).unwrap_or_default();
                 read_at.as_str()
             };
-            let changed = || QueryFailure::Corrupt {
-                file: path.clone(),
-                line: 0,
-                message: "the file changed while it was queried".into(),
-            };
+            let changed = || QueryFailure::Corrupt { file: path.clone(), line: 0, message: "the file changed while it was queried".into() };
             match serde_json::from_str::<Value>(record) {
                 Ok(Value::Object(mut event)) => {
                     event.remove(INTEGRITY_MEMBER);
@@ -429,26 +306,14 @@ struct Reader {
     kind: Kind,
     /// Read JSON records slim, keeping these members, and only those the
     /// filter matches.
-    slim: Option<(
-        std::collections::BTreeSet<String>,
-        crate::query::QueryFilter,
-    )>,
+    slim: Option<(std::collections::BTreeSet<String>, crate::query::QueryFilter)>,
 }
 
 impl Reader {
     /// The events in one file's text (a partial last record, being
     /// written, is skipped).
-    fn records(
-        &self,
-        path: &std::path::Path,
-        text: &str,
-        file_index: usize,
-    ) -> Vec<Result<Value, QueryFailure>> {
-        let corrupt = |line, message| QueryFailure::Corrupt {
-            file: path.to_owned(),
-            line,
-            message,
-        };
+    fn records(&self, path: &std::path::Path, text: &str, file_index: usize) -> Vec<Result<Value, QueryFailure>> {
+        let corrupt = |line, message| QueryFailure::Corrupt { file: path.to_owned(), line, message };
         let split = match &self.kind {
             Kind::Json { .. } => crate::outputs::log_file::codec::JsonLines.split(text),
             Kind::Csv { rows, .. } => rows.split(text),
@@ -473,20 +338,13 @@ impl Reader {
                         }
                         map.remove(INTEGRITY_MEMBER);
                         let event = Value::Object(map);
-                        out.push(Ok(if *elasticsearch {
-                            super::json::denormalize(event)
-                        } else {
-                            event
-                        }));
+                        out.push(Ok(if *elasticsearch { super::json::denormalize(event) } else { event }));
                     }
                     Ok(_) => out.push(Err(corrupt(line, "not a JSON object".into()))),
                     Err(e) => out.push(Err(corrupt(line, e.to_string()))),
                 },
                 Kind::Csv { rows, schema } => {
-                    let cells = match rows
-                        .format
-                        .decode(&format!("{record}{}", rows.format.end_of_line))
-                    {
+                    let cells = match rows.format.decode(&format!("{record}{}", rows.format.end_of_line)) {
                         Ok(mut records) if records.len() == 1 => records.remove(0).cells,
                         Ok(_) => {
                             out.push(Err(corrupt(line, "not one CSV record".into())));
@@ -504,12 +362,7 @@ impl Reader {
                     if rows.secure && cells.get(n + 2).is_some_and(|s| !s.is_empty()) {
                         continue; // a signed record
                     }
-                    out.push(Ok(row_to_event(
-                        &rows.columns,
-                        &cells[..n],
-                        schema,
-                        rows.format.neutralise_formulas,
-                    )));
+                    out.push(Ok(row_to_event(&rows.columns, &cells[..n], schema, rows.format.neutralise_formulas)));
                 }
             }
         }
@@ -541,16 +394,11 @@ fn slim_records(
                     let mut event = Value::Object(slim.event);
                     if filter.matches(&event) {
                         let start = record.as_ptr() as usize - text.as_ptr() as usize;
-                        event[crate::query::slim::POSITION] =
-                            serde_json::json!([file_index, start, record.len()]);
+                        event[crate::query::slim::POSITION] = serde_json::json!([file_index, start, record.len()]);
                         out.push(Ok(event));
                     }
                 }
-                Err(message) => out.push(Err(QueryFailure::Corrupt {
-                    file: path.to_owned(),
-                    line,
-                    message,
-                })),
+                Err(message) => out.push(Err(QueryFailure::Corrupt { file: path.to_owned(), line, message })),
             }
         }
         out
@@ -563,11 +411,7 @@ fn slim_records(
         let other = scope.spawn(|| part(second));
         let mut out = part(first);
         out.extend(other.join().unwrap_or_else(|_| {
-            vec![Err(QueryFailure::Corrupt {
-                file: path.to_owned(),
-                line: 0,
-                message: "reading the file failed".into(),
-            })]
+            vec![Err(QueryFailure::Corrupt { file: path.to_owned(), line: 0, message: "reading the file failed".into() })]
         }));
         out
     })

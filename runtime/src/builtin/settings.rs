@@ -10,35 +10,20 @@ pub use crate::outputs::rotation::SettingsError;
 use crate::outputs::rotation::settings as read;
 
 fn path(at: &str, key: &str) -> String {
-    if at.is_empty() {
-        key.to_owned()
-    } else {
-        format!("{at}.{key}")
-    }
+    if at.is_empty() { key.to_owned() } else { format!("{at}.{key}") }
 }
 
 /// Refuses keys of `object` not in `known` (a typo must not be ignored).
 /// `logDirectory` (required), relative to the data directory.
-pub(crate) fn log_directory(
-    settings: &Map<String, Value>,
-    data_dir: &Path,
-) -> Result<PathBuf, SettingsError> {
-    let dir = string(settings, "", "logDirectory")?.ok_or_else(|| {
-        SettingsError::new("logDirectory", "required: the directory of the log files")
-    })?;
+pub(crate) fn log_directory(settings: &Map<String, Value>, data_dir: &Path) -> Result<PathBuf, SettingsError> {
+    let dir = string(settings, "", "logDirectory")?
+        .ok_or_else(|| SettingsError::new("logDirectory", "required: the directory of the log files"))?;
     Ok(data_dir.join(dir))
 }
 
-pub(crate) fn only(
-    object: &Map<String, Value>,
-    at: &str,
-    known: &[&str],
-) -> Result<(), SettingsError> {
+pub(crate) fn only(object: &Map<String, Value>, at: &str, known: &[&str]) -> Result<(), SettingsError> {
     match object.keys().find(|k| !known.contains(&k.as_str())) {
-        Some(key) => Err(SettingsError::new(
-            path(at, key),
-            format!("unknown setting (known here: {})", known.join(", ")),
-        )),
+        Some(key) => Err(SettingsError::new(path(at, key), format!("unknown setting (known here: {})", known.join(", ")))),
         None => Ok(()),
     }
 }
@@ -53,46 +38,23 @@ pub(crate) fn object<'a>(
 }
 
 /// A boolean (`true` or `"true"`).
-pub(crate) fn boolean(
-    object: &Map<String, Value>,
-    at: &str,
-    key: &str,
-) -> Result<Option<bool>, SettingsError> {
-    read::field(Some(object), key)
-        .map(|v| read::boolean(v, &path(at, key)))
-        .transpose()
+pub(crate) fn boolean(object: &Map<String, Value>, at: &str, key: &str) -> Result<Option<bool>, SettingsError> {
+    read::field(Some(object), key).map(|v| read::boolean(v, &path(at, key))).transpose()
 }
 
 /// A string.
-pub(crate) fn string(
-    object: &Map<String, Value>,
-    at: &str,
-    key: &str,
-) -> Result<Option<String>, SettingsError> {
+pub(crate) fn string(object: &Map<String, Value>, at: &str, key: &str) -> Result<Option<String>, SettingsError> {
     read::string(read::field(Some(object), key), &path(at, key))
 }
 
 /// A whole number (`10000` or `"10000"`).
-pub(crate) fn integer(
-    object: &Map<String, Value>,
-    at: &str,
-    key: &str,
-) -> Result<Option<i128>, SettingsError> {
-    read::field(Some(object), key)
-        .map(|v| read::integer(v, &path(at, key), false))
-        .transpose()
+pub(crate) fn integer(object: &Map<String, Value>, at: &str, key: &str) -> Result<Option<i128>, SettingsError> {
+    read::field(Some(object), key).map(|v| read::integer(v, &path(at, key), false)).transpose()
 }
 
 /// A duration (`"10 seconds"`).
-pub(crate) fn duration(
-    object: &Map<String, Value>,
-    at: &str,
-    key: &str,
-) -> Result<Option<Duration>, SettingsError> {
-    Ok(read::field(Some(object), key)
-        .map(|v| read::duration(v, &path(at, key), false))
-        .transpose()?
-        .flatten())
+pub(crate) fn duration(object: &Map<String, Value>, at: &str, key: &str) -> Result<Option<Duration>, SettingsError> {
+    Ok(read::field(Some(object), key).map(|v| read::duration(v, &path(at, key), false)).transpose()?.flatten())
 }
 
 /// `security`: tamper evidence (CSV in ForgeRock; the JSON handler too in
@@ -117,27 +79,23 @@ impl SecuritySettings {
         base_dir: &Path,
         log_directory: &Path,
     ) -> Result<Option<SecuritySettings>, SettingsError> {
-        let Some(security) = object(
-            settings,
-            "security",
-            &["enabled", "filename", "password", "signatureInterval"],
-        )?
-        else {
+        let Some(security) = object(settings, "security", &["enabled", "filename", "password", "signatureInterval"])? else {
             return Ok(None);
         };
         if !boolean(security, "security", "enabled")?.unwrap_or(false) {
             return Ok(None);
         }
-        let filename = string(security, "security", "filename")?
-            .ok_or_else(|| SettingsError::new("security.filename", "required when tamper evidence is enabled: the key file (create one with `wasp keygen --out FILE`)"))?;
+        let filename = string(security, "security", "filename")?.ok_or_else(|| {
+            SettingsError::new(
+                "security.filename",
+                "required when tamper evidence is enabled: the key file (create one with `wasp keygen --out FILE`)",
+            )
+        })?;
         let key_file = base_dir.join(&filename);
         if key_file.starts_with(log_directory) {
             return Err(SettingsError::new(
                 "security.filename",
-                format!(
-                    "{} is inside the log directory: keep keys apart from the logs they protect",
-                    key_file.display()
-                ),
+                format!("{} is inside the log directory: keep keys apart from the logs they protect", key_file.display()),
             ));
         }
         if string(security, "security", "password")?.is_some() {
@@ -145,32 +103,18 @@ impl SecuritySettings {
                 "security.password is ignored: WASP key files are not password-protected (protect the file with its permissions)"
             );
         }
-        let signature_interval =
-            duration(security, "security", "signatureInterval")?.ok_or_else(|| {
-                SettingsError::new(
-                    "security.signatureInterval",
-                    "required when tamper evidence is enabled",
-                )
-            })?;
+        let signature_interval = duration(security, "security", "signatureInterval")?
+            .ok_or_else(|| SettingsError::new("security.signatureInterval", "required when tamper evidence is enabled"))?;
         if signature_interval.is_zero() {
-            return Err(SettingsError::new(
-                "security.signatureInterval",
-                "must not be zero",
-            ));
+            return Err(SettingsError::new("security.signatureInterval", "must not be zero"));
         }
-        Ok(Some(SecuritySettings {
-            key_file,
-            signature_interval,
-        }))
+        Ok(Some(SecuritySettings { key_file, signature_interval }))
     }
 }
 
 /// A TCP/UDP port (1 to 65535) read at `path`.
 pub(crate) fn port(value: i128, path: &str) -> Result<u16, SettingsError> {
-    u16::try_from(value)
-        .ok()
-        .filter(|p| *p > 0)
-        .ok_or_else(|| SettingsError::new(path, format!("{value} is not a port (1 to 65535)")))
+    u16::try_from(value).ok().filter(|p| *p > 0).ok_or_else(|| SettingsError::new(path, format!("{value} is not a port (1 to 65535)")))
 }
 
 /// `caFile`, `certFile` and `keyFile` of a `connection` object (WASP's
@@ -181,16 +125,9 @@ pub(crate) fn tls_files(
     base_dir: &Path,
 ) -> Result<crate::outputs::http::TlsFiles, SettingsError> {
     let file = |key: &str| string(connection, at, key).map(|f| f.map(|f| base_dir.join(f)));
-    let tls = crate::outputs::http::TlsFiles {
-        ca_file: file("caFile")?,
-        cert_file: file("certFile")?,
-        key_file: file("keyFile")?,
-    };
+    let tls = crate::outputs::http::TlsFiles { ca_file: file("caFile")?, cert_file: file("certFile")?, key_file: file("keyFile")? };
     if tls.cert_file.is_some() != tls.key_file.is_some() {
-        return Err(SettingsError::new(
-            at,
-            "`certFile` and `keyFile` go together",
-        ));
+        return Err(SettingsError::new(at, "`certFile` and `keyFile` go together"));
     }
     Ok(tls)
 }

@@ -21,9 +21,7 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 
 use super::NativeHandler;
-use super::settings::{
-    SettingsError, boolean, duration, integer, object, only, port, string, tls_files,
-};
+use super::settings::{SettingsError, boolean, duration, integer, object, only, port, string, tls_files};
 use crate::event::HostEvent;
 use crate::outputs::splunk::HecTarget;
 
@@ -42,46 +40,21 @@ pub struct SplunkSettings {
 impl std::fmt::Debug for SplunkSettings {
     // The token is never printed.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SplunkSettings")
-            .field("target", &self.target)
-            .field("max_batched", &self.max_batched)
-            .finish_non_exhaustive()
+        f.debug_struct("SplunkSettings").field("target", &self.target).field("max_batched", &self.max_batched).finish_non_exhaustive()
     }
 }
 
 impl SplunkSettings {
     /// Reads the handler's settings (besides name, topics and enabled).
-    pub fn from_settings(
-        settings: &Map<String, Value>,
-        base_dir: &std::path::Path,
-    ) -> Result<SplunkSettings, SettingsError> {
-        only(
-            settings,
-            "",
-            &[
-                "connection",
-                "buffering",
-                "authzToken",
-                "useAck",
-                "ackTimeout",
-            ],
-        )?;
+    pub fn from_settings(settings: &Map<String, Value>, base_dir: &std::path::Path) -> Result<SplunkSettings, SettingsError> {
+        only(settings, "", &["connection", "buffering", "authzToken", "useAck", "ackTimeout"])?;
         let token = string(settings, "", "authzToken")?
             .filter(|t| !t.trim().is_empty())
-            .ok_or_else(|| {
-                SettingsError::new("authzToken", "required: the HTTP Event Collector token")
-            })?;
-        let (host, port, ssl, tls) = match object(
-            settings,
-            "connection",
-            &["host", "port", "useSSL", "caFile", "certFile", "keyFile"],
-        )? {
+            .ok_or_else(|| SettingsError::new("authzToken", "required: the HTTP Event Collector token"))?;
+        let (host, port, ssl, tls) = match object(settings, "connection", &["host", "port", "useSSL", "caFile", "certFile", "keyFile"])? {
             None => ("localhost".to_owned(), 8088, false, Default::default()),
             Some(c) => {
-                let port = port(
-                    integer(c, "connection", "port")?.unwrap_or(8088),
-                    "connection.port",
-                )?;
+                let port = port(integer(c, "connection", "port")?.unwrap_or(8088), "connection.port")?;
                 (
                     string(c, "connection", "host")?.unwrap_or_else(|| "localhost".to_owned()),
                     port,
@@ -91,51 +64,30 @@ impl SplunkSettings {
             }
         };
         if host.is_empty() || host.contains(['/', ' ', '@']) {
-            return Err(SettingsError::new(
-                "connection.host",
-                format!("`{host}` is not a host name or address"),
-            ));
+            return Err(SettingsError::new("connection.host", format!("`{host}` is not a host name or address")));
         }
         let use_ack = boolean(settings, "", "useAck")?.unwrap_or(false);
         let ack_timeout = duration(settings, "", "ackTimeout")?.unwrap_or(Duration::from_secs(60));
         if ack_timeout.is_zero() {
             return Err(SettingsError::new("ackTimeout", "must be greater than 0"));
         }
-        let (max_batched, write_interval) = match object(
-            settings,
-            "buffering",
-            &["maxSize", "maxBatchedEvents", "writeInterval"],
-        )? {
+        let (max_batched, write_interval) = match object(settings, "buffering", &["maxSize", "maxBatchedEvents", "writeInterval"])? {
             None => (500, Duration::from_millis(100)),
             Some(b) => {
                 if let Some(size) = integer(b, "buffering", "maxSize")?
                     && size <= 0
                 {
-                    return Err(SettingsError::new(
-                        "buffering.maxSize",
-                        "must be greater than 0",
-                    ));
+                    return Err(SettingsError::new("buffering.maxSize", "must be greater than 0"));
                 }
                 let batched = integer(b, "buffering", "maxBatchedEvents")?.unwrap_or(500);
                 if batched <= 0 || batched > 100_000 {
-                    return Err(SettingsError::new(
-                        "buffering.maxBatchedEvents",
-                        "must be between 1 and 100000",
-                    ));
+                    return Err(SettingsError::new("buffering.maxBatchedEvents", "must be between 1 and 100000"));
                 }
-                (
-                    batched as usize,
-                    duration(b, "buffering", "writeInterval")?
-                        .unwrap_or(Duration::from_millis(100)),
-                )
+                (batched as usize, duration(b, "buffering", "writeInterval")?.unwrap_or(Duration::from_millis(100)))
             }
         };
         let scheme = if ssl { "https" } else { "http" };
-        let host = if host.contains(':') {
-            format!("[{host}]")
-        } else {
-            host
-        };
+        let host = if host.contains(':') { format!("[{host}]") } else { host };
         let target = HecTarget {
             base_url: format!("{scheme}://{host}:{port}"),
             token,
@@ -148,11 +100,7 @@ impl SplunkSettings {
             tls,
             wrap: false,
         };
-        Ok(SplunkSettings {
-            target,
-            max_batched,
-            write_interval,
-        })
+        Ok(SplunkSettings { target, max_batched, write_interval })
     }
 }
 
@@ -162,12 +110,7 @@ pub struct SplunkHandler;
 
 impl NativeHandler for SplunkHandler {
     fn record(&mut self, event: &HostEvent) -> Result<Vec<(usize, Vec<u8>)>, String> {
-        serde_json::from_str::<&serde_json::value::RawValue>(&event.json)
-            .map_err(|e| format!("the event is not JSON: {e}"))?;
-        Ok(vec![(
-            0,
-            crate::outputs::splunk::hec_event(&event.json, Some(&event.topic), "_json", None)
-                .into_bytes(),
-        )])
+        serde_json::from_str::<&serde_json::value::RawValue>(&event.json).map_err(|e| format!("the event is not JSON: {e}"))?;
+        Ok(vec![(0, crate::outputs::splunk::hec_event(&event.json, Some(&event.topic), "_json", None).into_bytes())])
     }
 }

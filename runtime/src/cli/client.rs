@@ -31,10 +31,7 @@ pub(super) struct Remote<'a> {
 impl Remote<'_> {
     pub(super) fn agent(&self) -> anyhow::Result<ureq::Agent> {
         use ureq::unversioned::transport::{Connector as _, TcpConnector};
-        let config = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_secs(300)))
-            .build();
+        let config = ureq::Agent::config_builder().http_status_as_error(false).timeout_global(Some(Duration::from_secs(300))).build();
         let Some(path) = self.cacert else {
             // The usual web roots.
             return Ok(config.into());
@@ -42,26 +39,16 @@ impl Remote<'_> {
         let pem = std::fs::read(path).with_context(|| format!("--cacert {}", path.display()))?;
         let certs: Vec<rustls_pki_types::CertificateDer<'static>> = ureq::tls::parse_pem(&pem)
             .filter_map(|item| match item {
-                Ok(ureq::tls::PemItem::Certificate(c)) => {
-                    Some(Ok(rustls_pki_types::CertificateDer::from(c.der().to_vec())))
-                }
+                Ok(ureq::tls::PemItem::Certificate(c)) => Some(Ok(rustls_pki_types::CertificateDer::from(c.der().to_vec()))),
                 Ok(_) => None,
                 Err(e) => Some(Err(e)),
             })
             .collect::<Result<_, _>>()
             .with_context(|| format!("--cacert {}: not a PEM certificate file", path.display()))?;
-        anyhow::ensure!(
-            !certs.is_empty(),
-            "--cacert {}: no CERTIFICATE in the file",
-            path.display()
-        );
+        anyhow::ensure!(!certs.is_empty(), "--cacert {}: no CERTIFICATE in the file", path.display());
         let tls = super::pinned_tls::PinnedTls(super::pinned_tls::client_config(certs)?);
         let connector = ().chain(TcpConnector::default()).chain(tls);
-        Ok(ureq::Agent::with_parts(
-            config,
-            connector,
-            ureq::unversioned::resolver::DefaultResolver::default(),
-        ))
+        Ok(ureq::Agent::with_parts(config, connector, ureq::unversioned::resolver::DefaultResolver::default()))
     }
 
     pub(super) fn endpoint(&self, path: &str) -> String {
@@ -80,26 +67,12 @@ pub(super) struct Answer {
     pub(super) body: String,
 }
 
-pub(super) fn answer(
-    response: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
-    url: &str,
-) -> anyhow::Result<Answer> {
+pub(super) fn answer(response: Result<ureq::http::Response<ureq::Body>, ureq::Error>, url: &str) -> anyhow::Result<Answer> {
     let mut response = response.with_context(|| format!("cannot reach {url}"))?;
     let status = response.status().as_u16();
-    let retry_after = response
-        .headers()
-        .get("retry-after")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse().ok());
-    let body = response
-        .body_mut()
-        .read_to_string()
-        .with_context(|| format!("reading the answer of {url}"))?;
-    Ok(Answer {
-        status,
-        retry_after,
-        body,
-    })
+    let retry_after = response.headers().get("retry-after").and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok());
+    let body = response.body_mut().read_to_string().with_context(|| format!("reading the answer of {url}"))?;
+    Ok(Answer { status, retry_after, body })
 }
 
 /// The CREST message of an error answer, or its body.
@@ -115,13 +88,7 @@ pub(super) fn message(body: &str) -> String {
 /// accepted, 3 when a line was rejected (each is reported with its line
 /// number and the sidecar's message); an error when the sidecar refuses the
 /// request itself (a bad token, say).
-pub(super) fn send(
-    remote: &Remote<'_>,
-    topic: &str,
-    tenant: Option<&str>,
-    batch: usize,
-    input: Option<&Path>,
-) -> anyhow::Result<ExitCode> {
+pub(super) fn send(remote: &Remote<'_>, topic: &str, tenant: Option<&str>, batch: usize, input: Option<&Path>) -> anyhow::Result<ExitCode> {
     anyhow::ensure!(batch > 0, "--batch must be greater than 0");
     let agent = remote.agent()?;
     let mut url = remote.endpoint(&format!("/audit/{}?_action=batch", encode(topic)));
@@ -142,10 +109,8 @@ pub(super) fn send(
         std::io::stderr().is_terminal().then(|| {
             let bar = indicatif::ProgressBar::new(s);
             bar.set_style(
-                indicatif::ProgressStyle::with_template(
-                    "{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
-                )
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+                indicatif::ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
             );
             bar
         })
@@ -162,13 +127,7 @@ pub(super) fn send(
         }
         pending.push((index + 1, line));
         if pending.len() == batch {
-            post_batch(
-                &agent,
-                remote,
-                &url,
-                std::mem::take(&mut pending),
-                &mut totals,
-            )?;
+            post_batch(&agent, remote, &url, std::mem::take(&mut pending), &mut totals)?;
         }
     }
     if !pending.is_empty() {
@@ -177,17 +136,8 @@ pub(super) fn send(
     if let Some(bar) = progress {
         bar.finish_and_clear();
     }
-    eprintln!(
-        "wasp send: {} events: {} accepted, {} rejected",
-        totals.accepted + totals.rejected,
-        totals.accepted,
-        totals.rejected
-    );
-    Ok(if totals.rejected == 0 {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(EXIT_INCOMPLETE)
-    })
+    eprintln!("wasp send: {} events: {} accepted, {} rejected", totals.accepted + totals.rejected, totals.accepted, totals.rejected);
+    Ok(if totals.rejected == 0 { ExitCode::SUCCESS } else { ExitCode::from(EXIT_INCOMPLETE) })
 }
 
 #[derive(Default)]
@@ -208,14 +158,8 @@ fn post_batch(
     totals: &mut Totals,
 ) -> anyhow::Result<()> {
     for attempt in 0..=RETRIES {
-        let body = lines
-            .iter()
-            .map(|(_, l)| l.as_str())
-            .collect::<Vec<_>>()
-            .join("\n");
-        let mut request = agent
-            .post(url)
-            .header("Content-Type", "application/x-ndjson");
+        let body = lines.iter().map(|(_, l)| l.as_str()).collect::<Vec<_>>().join("\n");
+        let mut request = agent.post(url).header("Content-Type", "application/x-ndjson");
         if let Some(auth) = remote.authorization() {
             request = request.header("Authorization", auth);
         }
@@ -232,34 +176,21 @@ fn post_batch(
         }
         if answer.status == 413 {
             totals.rejected += 1;
-            eprintln!(
-                "wasp send: line {}: 413: {}",
-                lines[0].0,
-                message(&answer.body)
-            );
+            eprintln!("wasp send: line {}: 413: {}", lines[0].0, message(&answer.body));
             return Ok(());
         }
         if answer.status != 200 {
-            bail!(
-                "the sidecar refused the batch ({}): {}",
-                answer.status,
-                message(&answer.body)
-            );
+            bail!("the sidecar refused the batch ({}): {}", answer.status, message(&answer.body));
         }
-        let report: Value = serde_json::from_str(&answer.body)
-            .with_context(|| format!("the sidecar's answer is not JSON: {}", answer.body))?;
-        let results = report["results"]
-            .as_array()
-            .context("the sidecar's answer has no `results`")?;
+        let report: Value =
+            serde_json::from_str(&answer.body).with_context(|| format!("the sidecar's answer is not JSON: {}", answer.body))?;
+        let results = report["results"].as_array().context("the sidecar's answer has no `results`")?;
         let mut again = Vec::new();
         let mut answered = vec![false; lines.len()];
         for result in results {
             let at = result["line"].as_u64().unwrap_or(0) as usize;
             let Some((line_no, line)) = at.checked_sub(1).and_then(|i| lines.get(i)) else {
-                bail!(
-                    "the sidecar answered for line {at} of a batch of {}",
-                    lines.len()
-                );
+                bail!("the sidecar answered for line {at} of a batch of {}", lines.len());
             };
             if std::mem::replace(&mut answered[at - 1], true) {
                 continue;
@@ -274,15 +205,9 @@ fn post_batch(
                 }
             }
         }
-        for ((line_no, _), _) in lines
-            .iter()
-            .zip(&answered)
-            .filter(|(_, answered)| !**answered)
-        {
+        for ((line_no, _), _) in lines.iter().zip(&answered).filter(|(_, answered)| !**answered) {
             totals.rejected += 1;
-            eprintln!(
-                "wasp send: line {line_no}: the sidecar's answer has no result for it (not confirmed as published)"
-            );
+            eprintln!("wasp send: line {line_no}: the sidecar's answer has no result for it (not confirmed as published)");
         }
         if again.is_empty() {
             return Ok(());
@@ -304,25 +229,14 @@ pub(super) fn query(
 ) -> anyhow::Result<ExitCode> {
     let agent = remote.agent()?;
     // Reading one event takes only the tenant; a query its parameters too.
-    let mut pairs: Vec<(&str, Option<&str>)> = if id.is_some() {
-        Vec::new()
-    } else {
-        params.to_vec()
-    };
+    let mut pairs: Vec<(&str, Option<&str>)> = if id.is_some() { Vec::new() } else { params.to_vec() };
     pairs.push(("tenant", tenant));
-    let query: Vec<String> = pairs
-        .iter()
-        .filter_map(|(k, v)| Some(format!("{k}={}", encode((*v)?))))
-        .collect();
+    let query: Vec<String> = pairs.iter().filter_map(|(k, v)| Some(format!("{k}={}", encode((*v)?)))).collect();
     let path = match id {
         Some(id) => format!("/audit/{}/{}", encode(topic), encode(id)),
         None => format!("/audit/{}", encode(topic)),
     };
-    let url = remote.endpoint(&if query.is_empty() {
-        path
-    } else {
-        format!("{path}?{}", query.join("&"))
-    });
+    let url = remote.endpoint(&if query.is_empty() { path } else { format!("{path}?{}", query.join("&")) });
     let mut request = agent.get(&url);
     if let Some(auth) = remote.authorization() {
         request = request.header("Authorization", auth);
@@ -330,8 +244,8 @@ pub(super) fn query(
     let answer = answer(request.call(), &url)?;
     match answer.status {
         200 => {
-            let value: Value = serde_json::from_str(&answer.body)
-                .with_context(|| format!("the sidecar's answer is not JSON: {}", answer.body))?;
+            let value: Value =
+                serde_json::from_str(&answer.body).with_context(|| format!("the sidecar's answer is not JSON: {}", answer.body))?;
             write_stdout(&format!("{}\n", serde_json::to_string_pretty(&value)?))?;
             Ok(ExitCode::SUCCESS)
         }
@@ -339,10 +253,7 @@ pub(super) fn query(
             eprintln!("wasp: {}", message(&answer.body));
             Ok(ExitCode::from(EXIT_INCOMPLETE))
         }
-        status => bail!(
-            "the sidecar refused the query ({status}): {}",
-            message(&answer.body)
-        ),
+        status => bail!("the sidecar refused the query ({status}): {}", message(&answer.body)),
     }
 }
 

@@ -29,19 +29,12 @@ pub fn run(path: &Path) -> anyhow::Result<ExitCode> {
     writeln!(
         out,
         "  journal: {:?} durability, at most {} events / {} bytes per stream",
-        config.journal.durability,
-        config.journal.bounds.max_events,
-        config.journal.bounds.max_bytes
+        config.journal.durability, config.journal.bounds.max_events, config.journal.bounds.max_bytes
     )?;
     let streams = std::iter::once(None).chain(config.tenants.keys().map(|t| Some(t.as_str())));
     for stream in streams {
         let topics: Vec<String> = config.known_topics_for(stream).into_iter().collect();
-        writeln!(
-            out,
-            "  topics ({}): {}",
-            stream.map_or("without a tenant".to_owned(), |t| format!("tenant {t}")),
-            topics.join(", ")
-        )?;
+        writeln!(out, "  topics ({}): {}", stream.map_or("without a tenant".to_owned(), |t| format!("tenant {t}")), topics.join(", "))?;
     }
     let engine = WaspEngine::global()?;
     for h in &config.handlers {
@@ -53,25 +46,14 @@ pub fn run(path: &Path) -> anyhow::Result<ExitCode> {
             h.topics.iter().cloned().collect::<Vec<_>>().join(", ")
         )?;
         match check::check(engine, &h.component) {
-            Ok(report) if report.fits() => writeln!(
-                out,
-                "    component {}: {}",
-                h.component.display(),
-                report.world.unwrap_or_default()
-            )?,
+            Ok(report) if report.fits() => writeln!(out, "    component {}: {}", h.component.display(), report.world.unwrap_or_default())?,
             Ok(report) => {
                 writeln!(out, "    component {}: does not fit", h.component.display())?;
                 for p in report.problems {
-                    problems.push(format!(
-                        "handler `{name}`: component {}: {p}",
-                        h.component.display()
-                    ));
+                    problems.push(format!("handler `{name}`: component {}: {p}", h.component.display()));
                 }
                 if report.world.is_none() {
-                    problems.push(format!(
-                        "handler `{name}`: component {} is not a WASP handler",
-                        h.component.display()
-                    ));
+                    problems.push(format!("handler `{name}`: component {} is not a WASP handler", h.component.display()));
                 }
             }
             Err(e) => {
@@ -84,10 +66,7 @@ pub fn run(path: &Path) -> anyhow::Result<ExitCode> {
             if h.enabled
                 && let Err(e) = o.check_network()
             {
-                problems.push(format!(
-                    "handler `{}`: output `{output}`: {e}",
-                    h.qualified_name()
-                ));
+                problems.push(format!("handler `{}`: output `{output}`: {e}", h.qualified_name()));
             }
         }
     }
@@ -106,11 +85,7 @@ pub fn run(path: &Path) -> anyhow::Result<ExitCode> {
                     out,
                     "    files {}/<topic>.audit.json{}",
                     s.log_directory.display(),
-                    if s.security.is_some() {
-                        ", tamper-evident"
-                    } else {
-                        ""
-                    }
+                    if s.security.is_some() { ", tamper-evident" } else { "" }
                 )?;
             }
             Some(crate::builtin::BuiltinSettings::Csv(s)) => {
@@ -118,61 +93,36 @@ pub fn run(path: &Path) -> anyhow::Result<ExitCode> {
                     out,
                     "    files {}/<topic>.csv{}",
                     s.log_directory.display(),
-                    if s.security.is_some() {
-                        ", tamper-evident"
-                    } else {
-                        ""
-                    }
+                    if s.security.is_some() { ", tamper-evident" } else { "" }
                 )?;
             }
-            Some(crate::builtin::BuiltinSettings::JsonStdout(_)) => {
-                writeln!(out, "    standard output")?
-            }
+            Some(crate::builtin::BuiltinSettings::JsonStdout(_)) => writeln!(out, "    standard output")?,
             Some(crate::builtin::BuiltinSettings::Elasticsearch(s)) => {
                 writeln!(
                     out,
                     "    elasticsearch {}/_bulk, index {}_<topic> ({} events a request)",
                     s.target.base_url, s.index_name, s.max_batched
                 )?;
-                let (host, port) =
-                    crate::outputs::url_host_port(&s.target.base_url).unwrap_or_default();
+                let (host, port) = crate::outputs::url_host_port(&s.target.base_url).unwrap_or_default();
                 let checked = crate::outputs::check_network(&host, port, || {
-                    crate::outputs::elasticsearch::ElasticsearchSink::new(s.target.clone())
-                        .map(drop)
+                    crate::outputs::elasticsearch::ElasticsearchSink::new(s.target.clone()).map(drop)
                 });
                 if let (true, Err(e)) = (h.enabled, checked) {
                     problems.push(format!("handler `{name}`: {e}"));
                 }
             }
             Some(crate::builtin::BuiltinSettings::Splunk(s)) => {
-                let ack = if s.target.use_ack {
-                    ", indexer acknowledgement"
-                } else {
-                    ""
-                };
-                writeln!(
-                    out,
-                    "    splunk HEC {} ({} events a request{ack})",
-                    s.target.event_url(),
-                    s.max_batched
-                )?;
-                let (host, port) =
-                    crate::outputs::url_host_port(&s.target.base_url).unwrap_or_default();
-                let checked = crate::outputs::check_network(&host, port, || {
-                    crate::outputs::splunk::SplunkSink::new(s.target.clone()).map(drop)
-                });
+                let ack = if s.target.use_ack { ", indexer acknowledgement" } else { "" };
+                writeln!(out, "    splunk HEC {} ({} events a request{ack})", s.target.event_url(), s.max_batched)?;
+                let (host, port) = crate::outputs::url_host_port(&s.target.base_url).unwrap_or_default();
+                let checked =
+                    crate::outputs::check_network(&host, port, || crate::outputs::splunk::SplunkSink::new(s.target.clone()).map(drop));
                 if let (true, Err(e)) = (h.enabled, checked) {
                     problems.push(format!("handler `{name}`: {e}"));
                 }
             }
             Some(crate::builtin::BuiltinSettings::Syslog(s)) => {
-                writeln!(
-                    out,
-                    "    syslog {} (facility {}, app {})",
-                    s.target.location(),
-                    s.facility,
-                    s.product_name
-                )?;
+                writeln!(out, "    syslog {} (facility {}, app {})", s.target.location(), s.facility, s.product_name)?;
                 let checked = crate::outputs::check_network(&s.target.host, s.target.port, || {
                     crate::outputs::syslog::SyslogSink::new(s.target.clone()).map(drop)
                 });
@@ -182,11 +132,7 @@ pub fn run(path: &Path) -> anyhow::Result<ExitCode> {
             }
             Some(crate::builtin::BuiltinSettings::Jms(s)) => match &s.broker {
                 crate::builtin::jms::JmsBroker::Output(output) => {
-                    let endpoint = output
-                        .broker_endpoint()
-                        .and_then(Result::ok)
-                        .map(|e| e.shown())
-                        .unwrap_or_default();
+                    let endpoint = output.broker_endpoint().and_then(Result::ok).map(|e| e.shown()).unwrap_or_default();
                     writeln!(
                         out,
                         "    jms via {} {endpoint}, destination {} ({} events a batch)",
@@ -206,42 +152,22 @@ pub fn run(path: &Path) -> anyhow::Result<ExitCode> {
                 }
             },
             Some(crate::builtin::BuiltinSettings::Jdbc(s)) => {
-                let mapped = if s.database_type.eq_ignore_ascii_case("h2") {
-                    "; databaseType h2 is run by SQLite"
-                } else {
-                    ""
-                };
+                let mapped = if s.database_type.eq_ignore_ascii_case("h2") { "; databaseType h2 is run by SQLite" } else { "" };
                 match &s.target {
-                    Some(t) => writeln!(
-                        out,
-                        "    jdbc {} ({}{mapped}), {} events a transaction",
-                        t.shown(),
-                        t.dialect.name(),
-                        s.max_batched
-                    )?,
-                    None => problems.push(format!(
-                        "handler `{name}`: {}",
-                        crate::builtin::jdbc::NO_DATABASE
-                    )),
+                    Some(t) => {
+                        writeln!(out, "    jdbc {} ({}{mapped}), {} events a transaction", t.shown(), t.dialect.name(), s.max_batched)?
+                    }
+                    None => problems.push(format!("handler `{name}`: {}", crate::builtin::jdbc::NO_DATABASE)),
                 }
                 for m in &s.mappings {
-                    writeln!(
-                        out,
-                        "      {} -> table {} (key column {})",
-                        m.topic,
-                        m.table,
-                        m.key_column()
-                    )?;
+                    writeln!(out, "      {} -> table {} (key column {})", m.topic, m.table, m.key_column())?;
                 }
-                for topic in h
-                    .topics
-                    .iter()
-                    .filter(|t| s.mappings_of(t).next().is_none())
-                {
-                    problems.push(format!("handler `{name}`: tableMappings: topic `{topic}` has no table mapping (its events would be dead-lettered)"));
+                for topic in h.topics.iter().filter(|t| s.mappings_of(t).next().is_none()) {
+                    problems.push(format!(
+                        "handler `{name}`: tableMappings: topic `{topic}` has no table mapping (its events would be dead-lettered)"
+                    ));
                 }
-                if let (true, Some((host, port))) =
-                    (h.enabled, s.target.as_ref().and_then(|t| t.host_port()))
+                if let (true, Some((host, port))) = (h.enabled, s.target.as_ref().and_then(|t| t.host_port()))
                     && let Err(e) = crate::outputs::check_network(host, port, || Ok(()))
                 {
                     problems.push(format!("handler `{name}`: connectionPool.jdbcUrl: {e}"));
@@ -264,35 +190,17 @@ pub fn run(path: &Path) -> anyhow::Result<ExitCode> {
         }
     }
     if let Some(fleet) = &config.fleet {
-        let role = fleet
-            .role
-            .map_or("single".to_owned(), |r| format!("{r:?}").to_lowercase());
-        writeln!(
-            out,
-            "  fleet: role {role}, NATS {}, stream {}",
-            fleet.server_list(),
-            fleet.stream_name()
-        )?;
+        let role = fleet.role.map_or("single".to_owned(), |r| format!("{r:?}").to_lowercase());
+        writeln!(out, "  fleet: role {role}, NATS {}, stream {}", fleet.server_list(), fleet.stream_name())?;
         match crate::fleet::check(fleet) {
-            Ok(None) => writeln!(
-                out,
-                "    stream {} does not exist yet (the first edge or worker creates it)",
-                fleet.stream_name()
-            )?,
-            Ok(Some(differences)) if differences.is_empty() => {
-                writeln!(out, "    stream {}: as configured", fleet.stream_name())?
-            }
+            Ok(None) => writeln!(out, "    stream {} does not exist yet (the first edge or worker creates it)", fleet.stream_name())?,
+            Ok(Some(differences)) if differences.is_empty() => writeln!(out, "    stream {}: as configured", fleet.stream_name())?,
             Ok(Some(differences)) => problems.extend(differences),
             Err(e) => problems.push(e),
         }
     }
     if let Some(tls) = &config.sidecar.tls {
-        writeln!(
-            out,
-            "  sidecar: https (certificate {}, key {})",
-            tls.cert_file.display(),
-            tls.key_file.display()
-        )?;
+        writeln!(out, "  sidecar: https (certificate {}, key {})", tls.cert_file.display(), tls.key_file.display())?;
         if let Err(e) = crate::sidecar::tls::acceptor(tls) {
             problems.push(e.to_string());
         }
@@ -306,9 +214,5 @@ pub fn run(path: &Path) -> anyhow::Result<ExitCode> {
         writeln!(out, "{} problem(s)", problems.len())?;
     }
     write_stdout(&out)?;
-    Ok(if problems.is_empty() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(EXIT_INCOMPLETE)
-    })
+    Ok(if problems.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(EXIT_INCOMPLETE) })
 }

@@ -17,9 +17,7 @@ pub fn init(path: &Path) -> anyhow::Result<ExitCode> {
     let mut databases: Vec<(String, SqlTarget, Vec<TableMapping>)> = Vec::new();
     for h in config.forgerock_handlers.iter().filter(|h| h.enabled) {
         if let Some(crate::builtin::BuiltinSettings::Jdbc(s)) = &h.builtin {
-            let target = s
-                .target()
-                .map_err(|m| anyhow::anyhow!("handler `{}`: {m}", h.qualified_name()))?;
+            let target = s.target().map_err(|m| anyhow::anyhow!("handler `{}`: {m}", h.qualified_name()))?;
             databases.push((h.qualified_name(), target.clone(), s.mappings.clone()));
         }
     }
@@ -30,17 +28,9 @@ pub fn init(path: &Path) -> anyhow::Result<ExitCode> {
                     None => h.directory.clone(),
                     Some(t) => config.tenants[t].output_root.join(&h.directory),
                 };
-                let target = c.target(&dir).map_err(|m| {
-                    anyhow::anyhow!("handler `{}`: output `{name}`: {m}", h.qualified_name())
-                })?;
-                let mapping = c.mapping().map_err(|m| {
-                    anyhow::anyhow!("handler `{}`: output `{name}`: {m}", h.qualified_name())
-                })?;
-                databases.push((
-                    format!("{} output {name}", h.qualified_name()),
-                    target,
-                    vec![mapping],
-                ));
+                let target = c.target(&dir).map_err(|m| anyhow::anyhow!("handler `{}`: output `{name}`: {m}", h.qualified_name()))?;
+                let mapping = c.mapping().map_err(|m| anyhow::anyhow!("handler `{}`: output `{name}`: {m}", h.qualified_name()))?;
+                databases.push((format!("{} output {name}", h.qualified_name()), target, vec![mapping]));
             }
         }
     }
@@ -52,18 +42,9 @@ pub fn init(path: &Path) -> anyhow::Result<ExitCode> {
     for (handler, target, mappings) in databases {
         let client = SqlClient::new(target)?;
         for mapping in &mappings {
-            let shown = format!(
-                "handler `{handler}`: {} table {}",
-                client.target().shown(),
-                mapping.table
-            );
+            let shown = format!("handler `{handler}`: {} table {}", client.target().shown(), mapping.table);
             match schema::init_table(&client, mapping) {
-                Ok(()) => writeln!(
-                    out,
-                    "{shown}: ready ({} columns, key {})",
-                    mapping.columns.len(),
-                    mapping.key_column()
-                )?,
+                Ok(()) => writeln!(out, "{shown}: ready ({} columns, key {})", mapping.columns.len(), mapping.key_column())?,
                 Err(e) => {
                     failed += 1;
                     writeln!(out, "{shown}: error: {e}")?;
@@ -72,9 +53,5 @@ pub fn init(path: &Path) -> anyhow::Result<ExitCode> {
         }
     }
     write_stdout(&out)?;
-    Ok(if failed == 0 {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(EXIT_INCOMPLETE)
-    })
+    Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::from(EXIT_INCOMPLETE) })
 }

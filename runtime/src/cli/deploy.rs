@@ -110,30 +110,16 @@ pub struct DeployArgs {
 }
 
 fn remote<'a>(url: &'a str, access: &'a Access) -> Remote<'a> {
-    Remote {
-        url,
-        token: access.token.clone(),
-        cacert: access.cacert.as_deref(),
-    }
+    Remote { url, token: access.token.clone(), cacert: access.cacert.as_deref() }
 }
 
 /// Who a deploy from the command line is recorded as.
 fn cli_user() -> String {
-    format!(
-        "cli ({})",
-        std::env::var("USER")
-            .or_else(|_| std::env::var("USERNAME"))
-            .unwrap_or_else(|_| "unknown user".into())
-    )
+    format!("cli ({})", std::env::var("USER").or_else(|_| std::env::var("USERNAME")).unwrap_or_else(|_| "unknown user".into()))
 }
 
 /// Calls an admin endpoint; the answer's JSON, or the sidecar's message.
-fn call(
-    remote: &Remote<'_>,
-    method: &str,
-    path: &str,
-    body: Option<Vec<u8>>,
-) -> anyhow::Result<Value> {
+fn call(remote: &Remote<'_>, method: &str, path: &str, body: Option<Vec<u8>>) -> anyhow::Result<Value> {
     let agent = remote.agent()?;
     let url = remote.endpoint(path);
     let response = match (method, body) {
@@ -154,27 +140,16 @@ fn call(
     };
     let answer = client::answer(response, &url)?;
     if !(200..300).contains(&answer.status) {
-        bail!(
-            "the sidecar refused ({}): {}",
-            answer.status,
-            client::message(&answer.body)
-        );
+        bail!("the sidecar refused ({}): {}", answer.status, client::message(&answer.body));
     }
-    serde_json::from_str(&answer.body)
-        .with_context(|| format!("the sidecar's answer is not JSON: {}", answer.body))
+    serde_json::from_str(&answer.body).with_context(|| format!("the sidecar's answer is not JSON: {}", answer.body))
 }
 
 fn print_record(record: &VersionRecord, verb: &str, json: bool) -> anyhow::Result<()> {
     if json {
-        return Ok(write_stdout(&format!(
-            "{}\n",
-            serde_json::to_string_pretty(record)?
-        ))?);
+        return Ok(write_stdout(&format!("{}\n", serde_json::to_string_pretty(record)?))?);
     }
-    let position = record.position.map_or_else(
-        || "at the next start".to_owned(),
-        |p| format!("after journal position {p}"),
-    );
+    let position = record.position.map_or_else(|| "at the next start".to_owned(), |p| format!("after journal position {p}"));
     write_stdout(&format!(
         "{verb}: version {} ({}) of component {}, {position}\n",
         record.version,
@@ -186,14 +161,12 @@ fn print_record(record: &VersionRecord, verb: &str, json: bool) -> anyhow::Resul
 
 /// `wasp deploy`.
 pub fn deploy(args: DeployArgs) -> anyhow::Result<ExitCode> {
-    let component = std::fs::read(&args.component)
-        .with_context(|| format!("reading the component {}", args.component.display()))?;
+    let component = std::fs::read(&args.component).with_context(|| format!("reading the component {}", args.component.display()))?;
     let config: Option<Value> = match &args.handler_config {
         None => None,
         Some(text) => {
             let text = match text.strip_prefix('@') {
-                Some(file) => std::fs::read_to_string(file)
-                    .with_context(|| format!("--handler-config @{file}"))?,
+                Some(file) => std::fs::read_to_string(file).with_context(|| format!("--handler-config @{file}"))?,
                 None => text.clone(),
             };
             Some(serde_json::from_str(&text).context("--handler-config is not JSON")?)
@@ -201,9 +174,7 @@ pub fn deploy(args: DeployArgs) -> anyhow::Result<ExitCode> {
     };
     let mode = match (&args.canary, args.shadow) {
         (Some(percent), _) => DeployMode::Canary(CanarySettings {
-            percent: CanarySettings::parse_percent(percent)
-                .map_err(anyhow::Error::msg)
-                .context("--canary")?,
+            percent: CanarySettings::parse_percent(percent).map_err(anyhow::Error::msg).context("--canary")?,
             field: args.canary_field.clone(),
             max_fault_rate_increase: args.max_fault_rate_increase / 100.0,
             max_fuel_ratio: args.max_fuel_ratio,
@@ -212,18 +183,12 @@ pub fn deploy(args: DeployArgs) -> anyhow::Result<ExitCode> {
         (None, true) => DeployMode::Shadow,
         (None, false) => DeployMode::Live,
     };
-    let record = deploy_to(&args, component, config, mode)
-        .with_context(|| format!("deploying {}", args.component.display()))?;
+    let record = deploy_to(&args, component, config, mode).with_context(|| format!("deploying {}", args.component.display()))?;
     print_record(&record, &format!("{}: deployed", args.handler), args.json)?;
     Ok(ExitCode::SUCCESS)
 }
 
-fn deploy_to(
-    args: &DeployArgs,
-    component: Vec<u8>,
-    config: Option<Value>,
-    mode: DeployMode,
-) -> anyhow::Result<VersionRecord> {
+fn deploy_to(args: &DeployArgs, component: Vec<u8>, config: Option<Value>, mode: DeployMode) -> anyhow::Result<VersionRecord> {
     Ok(match (&args.target.url, &args.target.config) {
         (Some(url), _) => {
             let mut query = vec![format!("handler={}", client::encode(&args.handler))];
@@ -236,10 +201,7 @@ fn deploy_to(
                     if let Some(field) = &c.field {
                         query.push(format!("field={}", client::encode(field)));
                     }
-                    query.push(format!(
-                        "maxFaultRateIncrease={}",
-                        c.max_fault_rate_increase
-                    ));
+                    query.push(format!("maxFaultRateIncrease={}", c.max_fault_rate_increase));
                     query.push(format!("maxFuelRatio={}", c.max_fuel_ratio));
                     query.push(format!("minEvents={}", c.min_events));
                 }
@@ -247,23 +209,12 @@ fn deploy_to(
             if let Some(config) = &config {
                 query.push(format!("config={}", client::encode(&config.to_string())));
             }
-            let answer = call(
-                &remote(url, &args.access),
-                "POST",
-                &format!("/admin/deploy?{}", query.join("&")),
-                Some(component),
-            )?;
+            let answer = call(&remote(url, &args.access), "POST", &format!("/admin/deploy?{}", query.join("&")), Some(component))?;
             serde_json::from_value(answer).context("the sidecar's answer is not a version")?
         }
         (None, Some(file)) => {
             let cfg = Config::from_file(file)?;
-            let request = DeployRequest {
-                handler: args.handler.clone(),
-                component,
-                config,
-                mode,
-                by: cli_user(),
-            };
+            let request = DeployRequest { handler: args.handler.clone(), component, config, mode, by: cli_user() };
             crate::deploy::offline::deploy(&cfg, &request)?
         }
         (None, None) => unreachable!("clap requires one"),
@@ -271,22 +222,11 @@ fn deploy_to(
 }
 
 /// `wasp versions`.
-pub fn versions(
-    handler: &str,
-    target: &Target,
-    access: &Access,
-    json: bool,
-) -> anyhow::Result<ExitCode> {
+pub fn versions(handler: &str, target: &Target, access: &Access, json: bool) -> anyhow::Result<ExitCode> {
     let history: Vec<VersionRecord> = match (&target.url, &target.config) {
         (Some(url), _) => {
-            let answer = call(
-                &remote(url, access),
-                "GET",
-                &format!("/admin/versions?handler={}", client::encode(handler)),
-                None,
-            )?;
-            serde_json::from_value(answer["versions"].clone())
-                .context("the sidecar's answer is not a list of versions")?
+            let answer = call(&remote(url, access), "GET", &format!("/admin/versions?handler={}", client::encode(handler)), None)?;
+            serde_json::from_value(answer["versions"].clone()).context("the sidecar's answer is not a list of versions")?
         }
         (None, Some(file)) => {
             let cfg = Config::from_file(file)?;
@@ -304,25 +244,16 @@ pub fn versions(
 }
 
 /// `wasp rollback`.
-pub fn rollback(
-    handler: &str,
-    version: Option<u64>,
-    target: &Target,
-    access: &Access,
-    json: bool,
-) -> anyhow::Result<ExitCode> {
+pub fn rollback(handler: &str, version: Option<u64>, target: &Target, access: &Access, json: bool) -> anyhow::Result<ExitCode> {
     let record: VersionRecord = match (&target.url, &target.config) {
         (Some(url), _) => {
             let mut path = format!("/admin/rollback?handler={}", client::encode(handler));
             if let Some(v) = version {
                 path.push_str(&format!("&version={v}"));
             }
-            serde_json::from_value(call(&remote(url, access), "POST", &path, None)?)
-                .context("the sidecar's answer is not a version")?
+            serde_json::from_value(call(&remote(url, access), "POST", &path, None)?).context("the sidecar's answer is not a version")?
         }
-        (None, Some(file)) => {
-            crate::deploy::offline::rollback(&Config::from_file(file)?, handler, version)?
-        }
+        (None, Some(file)) => crate::deploy::offline::rollback(&Config::from_file(file)?, handler, version)?,
         (None, None) => unreachable!("clap requires one"),
     };
     print_record(&record, &format!("{handler}: rolled back"), json)?;
@@ -331,31 +262,15 @@ pub fn rollback(
 
 /// `wasp promote` (sidecar only).
 pub fn promote(handler: &str, url: &str, access: &Access, json: bool) -> anyhow::Result<ExitCode> {
-    let answer = call(
-        &remote(url, access),
-        "POST",
-        &format!("/admin/promote?handler={}", client::encode(handler)),
-        None,
-    )?;
-    let record: VersionRecord =
-        serde_json::from_value(answer).context("the sidecar's answer is not a version")?;
+    let answer = call(&remote(url, access), "POST", &format!("/admin/promote?handler={}", client::encode(handler)), None)?;
+    let record: VersionRecord = serde_json::from_value(answer).context("the sidecar's answer is not a version")?;
     print_record(&record, &format!("{handler}: promoted"), json)?;
     Ok(ExitCode::SUCCESS)
 }
 
 /// `wasp shadow report` (sidecar only).
-pub fn shadow_report(
-    handler: &str,
-    url: &str,
-    access: &Access,
-    json: bool,
-) -> anyhow::Result<ExitCode> {
-    let report = call(
-        &remote(url, access),
-        "GET",
-        &format!("/admin/shadow?handler={}", client::encode(handler)),
-        None,
-    )?;
+pub fn shadow_report(handler: &str, url: &str, access: &Access, json: bool) -> anyhow::Result<ExitCode> {
+    let report = call(&remote(url, access), "GET", &format!("/admin/shadow?handler={}", client::encode(handler)), None)?;
     if json {
         write_stdout(&format!("{}\n", serde_json::to_string_pretty(&report)?))?;
         return Ok(ExitCode::SUCCESS);
@@ -380,11 +295,7 @@ pub fn format_report(r: &crate::delivery::candidate::CandidateReport) -> String 
         let _ = writeln!(out, "  rolled back: {reason}");
     }
     if r.mode == "shadow" {
-        let _ = writeln!(
-            out,
-            "  compared {} events: {} identical, {} differing",
-            r.compared, r.identical, r.differing
-        );
+        let _ = writeln!(out, "  compared {} events: {} identical, {} differing", r.compared, r.identical, r.differing);
     }
     for (side, s) in [("live", &r.live), (r.mode.as_str(), &r.candidate)] {
         let _ = writeln!(
@@ -397,18 +308,11 @@ pub fn format_report(r: &crate::delivery::candidate::CandidateReport) -> String 
         );
     }
     for d in &r.diffs {
-        let _ = writeln!(
-            out,
-            "  differs at sequence {} (event {}):\n    live:   {}\n    shadow: {}",
-            d.sequence, d.event_id, d.live, d.shadow
-        );
+        let _ =
+            writeln!(out, "  differs at sequence {} (event {}):\n    live:   {}\n    shadow: {}", d.sequence, d.event_id, d.live, d.shadow);
     }
     if r.differing > r.diffs.len() as u64 {
-        let _ = writeln!(
-            out,
-            "  … and {} more differing events",
-            r.differing - r.diffs.len() as u64
-        );
+        let _ = writeln!(out, "  … and {} more differing events", r.differing - r.diffs.len() as u64);
     }
     if let Some(dir) = &r.shadow_directory {
         let _ = writeln!(out, "  shadow records: {dir}");

@@ -54,11 +54,7 @@ pub enum DlqCommand {
 
 pub fn run(command: DlqCommand) -> anyhow::Result<ExitCode> {
     match command {
-        DlqCommand::List {
-            config,
-            handler,
-            json,
-        } => {
+        DlqCommand::List { config, handler, json } => {
             let config = Config::from_file(&config)?;
             let letters = DeadLetterStore::new(&config.data_dir).list(handler.as_deref())?;
             let mut out = String::new();
@@ -67,21 +63,9 @@ pub fn run(command: DlqCommand) -> anyhow::Result<ExitCode> {
             } else if letters.is_empty() {
                 writeln!(out, "no dead letters")?;
             } else {
-                writeln!(
-                    out,
-                    "{:<32} {:<20} {:<13} {:>8}  {:<24} message",
-                    "id", "handler", "fault", "attempts", "event"
-                )?;
+                writeln!(out, "{:<32} {:<20} {:<13} {:>8}  {:<24} message", "id", "handler", "fault", "attempts", "event")?;
                 for l in &letters {
-                    let message: String = l
-                        .fault
-                        .message
-                        .lines()
-                        .next()
-                        .unwrap_or("")
-                        .chars()
-                        .take(100)
-                        .collect();
+                    let message: String = l.fault.message.lines().next().unwrap_or("").chars().take(100).collect();
                     writeln!(
                         out,
                         "{:<32} {:<20} {:<13} {:>8}  {:<24} {}",
@@ -103,12 +87,7 @@ pub fn run(command: DlqCommand) -> anyhow::Result<ExitCode> {
             write_stdout(&format!("{}\n", serde_json::to_string_pretty(&letter)?))?;
             Ok(ExitCode::SUCCESS)
         }
-        DlqCommand::Replay {
-            config,
-            handler,
-            component,
-            json,
-        } => {
+        DlqCommand::Replay { config, handler, component, json } => {
             let config = Config::from_file(&config)?;
             let report = crate::replay(&config, &handler, component.as_deref())?;
             let mut out = String::new();
@@ -129,11 +108,7 @@ pub fn run(command: DlqCommand) -> anyhow::Result<ExitCode> {
                 }
             }
             write_stdout(&out)?;
-            Ok(if report.still_failing > 0 {
-                ExitCode::from(EXIT_INCOMPLETE)
-            } else {
-                ExitCode::SUCCESS
-            })
+            Ok(if report.still_failing > 0 { ExitCode::from(EXIT_INCOMPLETE) } else { ExitCode::SUCCESS })
         }
     }
 }

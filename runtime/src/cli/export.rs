@@ -9,17 +9,10 @@ use super::{EXIT_INCOMPLETE, write_stdout};
 use crate::integrity::PublicKey;
 
 /// `wasp export --config C --topic T [--filter F] --out FILE`.
-pub(super) fn export(
-    config: &Path,
-    tenant: Option<&str>,
-    topic: &str,
-    filter: &str,
-    out: &Path,
-) -> anyhow::Result<ExitCode> {
+pub(super) fn export(config: &Path, tenant: Option<&str>, topic: &str, filter: &str, out: &Path) -> anyhow::Result<ExitCode> {
     let config = crate::Config::from_file(config)?;
     let partial = out.with_extension("partial");
-    let mut file =
-        std::fs::File::create(&partial).with_context(|| format!("{}", partial.display()))?;
+    let mut file = std::fs::File::create(&partial).with_context(|| format!("{}", partial.display()))?;
     let started = std::time::Instant::now();
     let summary = match crate::export::export(&config, tenant, topic, filter, &mut file) {
         Ok(summary) => summary,
@@ -48,11 +41,7 @@ fn public_key(key: &str) -> anyhow::Result<PublicKey> {
     if path.is_file() {
         let text = std::fs::read_to_string(path).with_context(|| key.to_owned())?;
         let text = match serde_json::from_str::<serde_json::Value>(&text) {
-            Ok(doc) => doc
-                .get("verifyingKey")
-                .and_then(|v| v.as_str())
-                .context("the key file has no `verifyingKey`")?
-                .to_owned(),
+            Ok(doc) => doc.get("verifyingKey").and_then(|v| v.as_str()).context("the key file has no `verifyingKey`")?.to_owned(),
             Err(_) => text,
         };
         return Ok(PublicKey::from_base64(&text)?);
@@ -91,9 +80,5 @@ pub(super) fn verify(file: &Path, key: &str) -> anyhow::Result<ExitCode> {
         ));
     }
     write_stdout(&out)?;
-    Ok(if report.passed() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(EXIT_INCOMPLETE)
-    })
+    Ok(if report.passed() { ExitCode::SUCCESS } else { ExitCode::from(EXIT_INCOMPLETE) })
 }

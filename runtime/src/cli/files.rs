@@ -16,11 +16,7 @@ use crate::outputs::rotation::RotationPolicy;
 pub(super) fn keygen(out: &Path) -> anyhow::Result<ExitCode> {
     let keys = IntegrityKeys::generate()?;
     keys.save(out)?;
-    write_stdout(&format!(
-        "wrote {} (verifying key {})\n",
-        out.display(),
-        keys.verifying_key_base64()
-    ))?;
+    write_stdout(&format!("wrote {} (verifying key {})\n", out.display(), keys.verifying_key_base64()))?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -39,14 +35,8 @@ pub(super) fn verify_journal(dir: &Path) -> anyhow::Result<ExitCode> {
                         None => format!("{handler}@unreadable"),
                     })
                     .collect();
-                let torn = if s.torn_tail > 0 {
-                    format!(
-                        ", a torn tail of {} bytes (cut at the next start)",
-                        s.torn_tail
-                    )
-                } else {
-                    String::new()
-                };
+                let torn =
+                    if s.torn_tail > 0 { format!(", a torn tail of {} bytes (cut at the next start)", s.torn_tail) } else { String::new() };
                 out.push_str(&format!(
                     "OK {}: {} records {}..{} in {} segments{torn}; cursors {}; {} gap records\n",
                     s.dir.display(),
@@ -54,11 +44,7 @@ pub(super) fn verify_journal(dir: &Path) -> anyhow::Result<ExitCode> {
                     s.first_seq,
                     s.last_seq,
                     s.segments,
-                    if cursors.is_empty() {
-                        "none".to_owned()
-                    } else {
-                        cursors.join(", ")
-                    },
+                    if cursors.is_empty() { "none".to_owned() } else { cursors.join(", ") },
                     s.gaps
                 ));
             }
@@ -89,11 +75,7 @@ pub(super) struct VerifyArgs<'a> {
 
 /// `wasp verify DIR --topic T --key FILE`.
 pub(super) fn verify(args: &VerifyArgs<'_>) -> anyhow::Result<ExitCode> {
-    let naming = RotationPolicy {
-        prefix: args.prefix.to_owned(),
-        suffix: args.suffix.to_owned(),
-        ..RotationPolicy::default()
-    };
+    let naming = RotationPolicy { prefix: args.prefix.to_owned(), suffix: args.suffix.to_owned(), ..RotationPolicy::default() };
     let key = match (args.key, args.keystore) {
         (_, Some((keystore, password))) => {
             let format = CsvFormat { quote: args.quote, delimiter: args.delimiter, ..CsvFormat::default() };
@@ -105,66 +87,32 @@ pub(super) fn verify(args: &VerifyArgs<'_>) -> anyhow::Result<ExitCode> {
     let keys = IntegrityKeys::load(key)?;
     let json = format!("{}.audit.json", args.topic);
     let csv = format!("{}.csv", args.topic);
-    let (live, codec): (String, Box<dyn LineCodec>) =
-        if !files_in_order(args.dir, &json, &naming)?.is_empty() {
-            (json, Box::new(JsonLines))
-        } else if !files_in_order(args.dir, &csv, &naming)?.is_empty() {
-            let format = CsvFormat {
-                quote: args.quote,
-                delimiter: args.delimiter,
-                ..CsvFormat::default()
-            };
-            let columns = csv_columns(args.dir, &csv, &naming, &format)?;
-            (
-                csv,
-                Box::new(CsvRows {
-                    format,
-                    columns,
-                    secure: true,
-                }),
-            )
-        } else {
-            anyhow::bail!(
-                "no `{json}` or `{csv}` (nor archives of them) in {}",
-                args.dir.display()
-            );
-        };
-    let total: u64 = files_in_order(args.dir, &live, &naming)?
-        .iter()
-        .map(|(_, size)| size)
-        .sum();
-    let bar = indicatif::ProgressBar::with_draw_target(
-        Some(total),
-        indicatif::ProgressDrawTarget::stderr(),
-    );
+    let (live, codec): (String, Box<dyn LineCodec>) = if !files_in_order(args.dir, &json, &naming)?.is_empty() {
+        (json, Box::new(JsonLines))
+    } else if !files_in_order(args.dir, &csv, &naming)?.is_empty() {
+        let format = CsvFormat { quote: args.quote, delimiter: args.delimiter, ..CsvFormat::default() };
+        let columns = csv_columns(args.dir, &csv, &naming, &format)?;
+        (csv, Box::new(CsvRows { format, columns, secure: true }))
+    } else {
+        anyhow::bail!("no `{json}` or `{csv}` (nor archives of them) in {}", args.dir.display());
+    };
+    let total: u64 = files_in_order(args.dir, &live, &naming)?.iter().map(|(_, size)| size).sum();
+    let bar = indicatif::ProgressBar::with_draw_target(Some(total), indicatif::ProgressDrawTarget::stderr());
     bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{spinner} verifying [{bar:30}] {bytes}/{total_bytes} ({eta})",
-        )
-        .map_err(anyhow::Error::msg)?
-        .progress_chars("=> "),
+        indicatif::ProgressStyle::with_template("{spinner} verifying [{bar:30}] {bytes}/{total_bytes} ({eta})")
+            .map_err(anyhow::Error::msg)?
+            .progress_chars("=> "),
     );
     if total < 64 << 20 {
         bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
     }
-    let reports = verify_files(
-        args.dir,
-        &live,
-        &*codec,
-        &naming,
-        &keys,
-        args.open,
-        |size| bar.inc(size),
-    )?;
+    let reports = verify_files(args.dir, &live, &*codec, &naming, &keys, args.open, |size| bar.inc(size))?;
     bar.finish_and_clear();
     let mut out = String::new();
     for report in &reports {
         match &report.result {
             Ok(note) => {
-                out.push_str(&format!(
-                    "PASS {} ({} records)",
-                    report.name, report.records
-                ));
+                out.push_str(&format!("PASS {} ({} records)", report.name, report.records));
                 if let Some(note) = note {
                     out.push_str(&format!(": {note}"));
                 }
@@ -175,63 +123,34 @@ pub(super) fn verify(args: &VerifyArgs<'_>) -> anyhow::Result<ExitCode> {
         }
     }
     write_stdout(&out)?;
-    Ok(if reports.iter().all(|r| r.passed()) {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(EXIT_INCOMPLETE)
-    })
+    Ok(if reports.iter().all(|r| r.passed()) { ExitCode::SUCCESS } else { ExitCode::from(EXIT_INCOMPLETE) })
 }
 
 /// The data columns of a sealed CSV output, from the first file's header.
-pub(crate) fn csv_columns(
-    dir: &Path,
-    live: &str,
-    naming: &RotationPolicy,
-    format: &CsvFormat,
-) -> anyhow::Result<Vec<String>> {
+pub(crate) fn csv_columns(dir: &Path, live: &str, naming: &RotationPolicy, format: &CsvFormat) -> anyhow::Result<Vec<String>> {
     let files = files_in_order(dir, live, naming)?;
     let (first, _) = files.first().context("no file")?;
     let handle = cap_std::fs::Dir::open_ambient_dir(dir, cap_std::ambient_authority())?;
     let text = crate::outputs::log_file::read_text(&handle, first)?;
-    let records = format
-        .decode(&text)
-        .map_err(|e| anyhow::anyhow!("{first}: {e}"))?;
-    let header = records
-        .first()
-        .with_context(|| format!("{first} is empty"))?;
+    let records = format.decode(&text).map_err(|e| anyhow::anyhow!("{first}: {e}"))?;
+    let header = records.first().with_context(|| format!("{first} is empty"))?;
     let columns = &header.cells;
     if !columns.ends_with(&CSV_INTEGRITY_COLUMNS.map(String::from)) {
-        anyhow::bail!(
-            "{first}: the header does not end with {} (not a tamper-evident CSV file)",
-            CSV_INTEGRITY_COLUMNS.join(", ")
-        );
+        anyhow::bail!("{first}: the header does not end with {} (not a tamper-evident CSV file)", CSV_INTEGRITY_COLUMNS.join(", "));
     }
     Ok(columns[..columns.len() - CSV_INTEGRITY_COLUMNS.len()].to_vec())
 }
 
 /// `wasp query --config C [--tenant N] --topic T --filter F`.
-pub(super) fn query(
-    config: &Path,
-    tenant: Option<&str>,
-    topic: &str,
-    request: &crate::query::QueryRequest,
-) -> anyhow::Result<ExitCode> {
+pub(super) fn query(config: &Path, tenant: Option<&str>, topic: &str, request: &crate::query::QueryRequest) -> anyhow::Result<ExitCode> {
     let config = crate::Config::from_file(config)?;
     let page = crate::builtin::query::query(&config, tenant, topic, request)?;
-    write_stdout(&format!(
-        "{}\n",
-        serde_json::to_string_pretty(&page.to_json())?
-    ))?;
+    write_stdout(&format!("{}\n", serde_json::to_string_pretty(&page.to_json())?))?;
     Ok(ExitCode::SUCCESS)
 }
 
 /// `wasp query --config C [--tenant N] --topic T --id ID`.
-pub(super) fn read(
-    config: &Path,
-    tenant: Option<&str>,
-    topic: &str,
-    id: &str,
-) -> anyhow::Result<ExitCode> {
+pub(super) fn read(config: &Path, tenant: Option<&str>, topic: &str, id: &str) -> anyhow::Result<ExitCode> {
     let config = crate::Config::from_file(config)?;
     match crate::builtin::query::read(&config, tenant, topic, id)? {
         Some(event) => {

@@ -33,16 +33,9 @@ pub(super) fn verify(
     let mut all = true;
     for (name, _) in files {
         let result = (|| -> Result<String, String> {
-            let file_keys = FileKeys::open(&dir.join(format!("{name}.keystore")), &keys)
-                .map_err(|e| e.to_string())?;
-            let text =
-                crate::outputs::log_file::read_text(&handle, &name).map_err(|e| e.to_string())?;
-            let rows: Vec<Vec<String>> = format
-                .decode(&text)
-                .map_err(|e| e.to_string())?
-                .into_iter()
-                .map(|r| r.cells)
-                .collect();
+            let file_keys = FileKeys::open(&dir.join(format!("{name}.keystore")), &keys).map_err(|e| e.to_string())?;
+            let text = crate::outputs::log_file::read_text(&handle, &name).map_err(|e| e.to_string())?;
+            let rows: Vec<Vec<String>> = format.decode(&text).map_err(|e| e.to_string())?.into_iter().map(|r| r.cells).collect();
             let v = verify_rows(&rows, &file_keys, &public)?;
             Ok(format!("{} records, {} signatures", v.rows, v.signatures))
         })();
@@ -55,9 +48,5 @@ pub(super) fn verify(
         }
     }
     write_stdout(&out)?;
-    Ok(if all {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(EXIT_INCOMPLETE)
-    })
+    Ok(if all { ExitCode::SUCCESS } else { ExitCode::from(EXIT_INCOMPLETE) })
 }

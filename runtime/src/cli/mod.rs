@@ -52,13 +52,7 @@ struct Cli {
     properties: Vec<PathBuf>,
     /// How logs are written to stderr: `text` (coloured only on a
     /// terminal) or `json` (one object per line).
-    #[arg(
-        long = "log-format",
-        global = true,
-        env = "WASP_LOG_FORMAT",
-        default_value = "text",
-        value_name = "FORMAT"
-    )]
+    #[arg(long = "log-format", global = true, env = "WASP_LOG_FORMAT", default_value = "text", value_name = "FORMAT")]
     log_format: LogFormat,
 }
 
@@ -211,11 +205,7 @@ enum Command {
         #[arg(long, default_value = "", allow_hyphen_values = true)]
         prefix: String,
         /// `fileRotation.rotationFileSuffix` of the output.
-        #[arg(
-            long,
-            default_value = "-yyyy.MM.dd-HH.mm.ss",
-            allow_hyphen_values = true
-        )]
+        #[arg(long, default_value = "-yyyy.MM.dd-HH.mm.ss", allow_hyphen_values = true)]
         suffix: String,
         /// CSV `formatting.quoteChar`.
         #[arg(long, default_value = "\"")]
@@ -504,47 +494,23 @@ pub fn main() -> ExitCode {
 
 fn init_logging(format: LogFormat) {
     use std::io::IsTerminal;
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,wasp=info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,wasp=info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     let _ = match format {
-        LogFormat::Text => builder
-            .with_ansi(std::io::stderr().is_terminal())
-            .try_init(),
+        LogFormat::Text => builder.with_ansi(std::io::stderr().is_terminal()).try_init(),
         LogFormat::Json => builder.json().try_init(),
     };
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Pipe {
-            config,
-            input,
-            topic,
-            tenant,
-            receipts,
-            json,
-        } => pipe::run(
-            &config,
-            &input,
-            &pipe::Options {
-                topic: topic.as_deref(),
-                tenant: tenant.as_deref(),
-                receipts,
-                json,
-            },
-        ),
+        Command::Pipe { config, input, topic, tenant, receipts, json } => {
+            pipe::run(&config, &input, &pipe::Options { topic: topic.as_deref(), tenant: tenant.as_deref(), receipts, json })
+        }
         Command::Dlq { command } => dlq::run(command),
-        Command::Run {
-            config,
-            listen,
-            role,
-        } => run::run(&config, listen, role),
-        Command::Sidecar {
-            command: SidecarCommand::HashToken { token, generate },
-        } => run::hash_token(token, generate),
+        Command::Run { config, listen, role } => run::run(&config, listen, role),
+        Command::Sidecar { command: SidecarCommand::HashToken { token, generate } } => run::hash_token(token, generate),
         Command::Rotate { config, handler } => {
             let service = crate::AuditService::from_config_file(&config)?;
             service.flush_handler(&handler)?;
@@ -555,9 +521,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 out.push_str(&format!("rotated: {file}\n"));
             }
             if archived.is_empty() {
-                out.push_str(&format!(
-                    "handler `{handler}` has no file output to rotate\n"
-                ));
+                out.push_str(&format!("handler `{handler}` has no file output to rotate\n"));
             }
             write_stdout(&out)?;
             Ok(ExitCode::SUCCESS)
@@ -570,24 +534,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             let summary = service.shutdown();
             let mut out = String::new();
-            for h in summary
-                .handlers
-                .iter()
-                .filter(|h| handler.as_deref().is_none_or(|n| n == h.name))
-            {
-                out.push_str(&format!(
-                    "{}: {} delivered, {} dead-lettered\n",
-                    h.name, h.delivered, h.dead_lettered
-                ));
+            for h in summary.handlers.iter().filter(|h| handler.as_deref().is_none_or(|n| n == h.name)) {
+                out.push_str(&format!("{}: {} delivered, {} dead-lettered\n", h.name, h.delivered, h.dead_lettered));
             }
             write_stdout(&out)?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Hash {
-            key_file,
-            key_env,
-            value,
-        } => {
+        Command::Hash { key_file, key_env, value } => {
             use crate::config::forgerock::{RawHashKey, hmac_sha256, read_hash_key};
             let key = match (key_file, key_env) {
                 (Some(file), _) => RawHashKey::File(file),
@@ -598,56 +551,25 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             write_stdout(&format!("{}\n", hmac_sha256(&key, value.as_bytes())))?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Config {
-            command: ConfigCommand::Check { config },
-        } => config_check::run(&config),
-        Command::Db {
-            command: DbCommand::Init { config },
-        } => db::init(&config),
+        Command::Config { command: ConfigCommand::Check { config } } => config_check::run(&config),
+        Command::Db { command: DbCommand::Init { config } } => db::init(&config),
         Command::Keygen { out } => files::keygen(&out),
-        Command::Journal {
-            command: JournalCommand::Verify { dir },
-        } => files::verify_journal(&dir),
-        Command::Verify {
-            dir,
-            topic,
-            key,
-            keystore,
-            password,
-            prefix,
-            suffix,
-            quote,
-            delimiter,
-            open,
-        } => files::verify(&files::VerifyArgs {
-            dir: &dir,
-            topic: &topic,
-            key: key.as_deref(),
-            keystore: keystore.as_deref().zip(password.as_deref()),
-            prefix: &prefix,
-            suffix: &suffix,
-            quote,
-            delimiter,
-            open,
-        }),
-        Command::Query {
-            config: None,
-            url: Some(url),
-            token,
-            cacert,
-            topic,
-            tenant,
-            id,
-            filter,
-            page_size,
-            cookie,
-            sort_keys,
-        } => {
-            let remote = client::Remote {
-                url: &url,
-                token,
-                cacert: cacert.as_deref(),
-            };
+        Command::Journal { command: JournalCommand::Verify { dir } } => files::verify_journal(&dir),
+        Command::Verify { dir, topic, key, keystore, password, prefix, suffix, quote, delimiter, open } => {
+            files::verify(&files::VerifyArgs {
+                dir: &dir,
+                topic: &topic,
+                key: key.as_deref(),
+                keystore: keystore.as_deref().zip(password.as_deref()),
+                prefix: &prefix,
+                suffix: &suffix,
+                quote,
+                delimiter,
+                open,
+            })
+        }
+        Command::Query { config: None, url: Some(url), token, cacert, topic, tenant, id, filter, page_size, cookie, sort_keys } => {
+            let remote = client::Remote { url: &url, token, cacert: cacert.as_deref() };
             let params = [
                 ("_queryFilter", Some(filter.as_str())),
                 ("_pageSize", page_size.as_deref()),
@@ -656,91 +578,32 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             ];
             client::query(&remote, &topic, tenant.as_deref(), id.as_deref(), &params)
         }
-        Command::Query {
-            config,
-            topic,
-            tenant,
-            id,
-            filter,
-            page_size,
-            cookie,
-            sort_keys,
-            ..
-        } => {
+        Command::Query { config, topic, tenant, id, filter, page_size, cookie, sort_keys, .. } => {
             let config = config.context("--config or --url is required")?;
             match id {
                 Some(id) => files::read(&config, tenant.as_deref(), &topic, &id),
                 None => {
-                    let request = crate::query::QueryRequest::from_params(
-                        &filter,
-                        page_size.as_deref(),
-                        cookie.as_deref(),
-                        sort_keys.as_deref(),
-                    )?;
+                    let request =
+                        crate::query::QueryRequest::from_params(&filter, page_size.as_deref(), cookie.as_deref(), sort_keys.as_deref())?;
                     files::query(&config, tenant.as_deref(), &topic, &request)
                 }
             }
         }
-        Command::Export {
-            config,
-            topic,
-            tenant,
-            filter,
-            out,
-        } => export::export(&config, tenant.as_deref(), &topic, &filter, &out),
+        Command::Export { config, topic, tenant, filter, out } => export::export(&config, tenant.as_deref(), &topic, &filter, &out),
         Command::VerifyExport { file, key } => export::verify(&file, &key),
-        Command::New {
-            name,
-            lang,
-            dir,
-            sdk,
-        } => new::run(&name, lang, dir.as_deref(), sdk.as_deref()),
-        Command::Send {
-            url,
-            topic,
-            token,
-            tenant,
-            batch,
-            cacert,
-            input,
-        } => {
-            let remote = client::Remote {
-                url: &url,
-                token,
-                cacert: cacert.as_deref(),
-            };
+        Command::New { name, lang, dir, sdk } => new::run(&name, lang, dir.as_deref(), sdk.as_deref()),
+        Command::Send { url, topic, token, tenant, batch, cacert, input } => {
+            let remote = client::Remote { url: &url, token, cacert: cacert.as_deref() };
             client::send(&remote, &topic, tenant.as_deref(), batch, input.as_deref())
         }
         Command::Check { component, json } => run_check(&component, json),
         Command::Deploy(args) => deploy::deploy(args),
-        Command::Versions {
-            handler,
-            target,
-            access,
-            json,
-        } => deploy::versions(&handler, &target, &access, json),
-        Command::Rollback {
-            handler,
-            version,
-            target,
-            access,
-            json,
-        } => deploy::rollback(&handler, version, &target, &access, json),
-        Command::Promote {
-            handler,
-            url,
-            access,
-            json,
-        } => deploy::promote(&handler, &url, &access, json),
-        Command::Shadow {
-            command:
-                deploy::ShadowCommand::Report {
-                    handler,
-                    url,
-                    access,
-                    json,
-                },
-        } => deploy::shadow_report(&handler, &url, &access, json),
+        Command::Versions { handler, target, access, json } => deploy::versions(&handler, &target, &access, json),
+        Command::Rollback { handler, version, target, access, json } => deploy::rollback(&handler, version, &target, &access, json),
+        Command::Promote { handler, url, access, json } => deploy::promote(&handler, &url, &access, json),
+        Command::Shadow { command: deploy::ShadowCommand::Report { handler, url, access, json } } => {
+            deploy::shadow_report(&handler, &url, &access, json)
+        }
     }
 }
 
@@ -753,35 +616,21 @@ fn run_check(path: &std::path::Path, json: bool) -> anyhow::Result<ExitCode> {
         writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?;
     } else {
         match &report.world {
-            Some(world) if report.fits() => {
-                writeln!(out, "{}: implements {world}", path.display())?
-            }
-            Some(world) => writeln!(
-                out,
-                "{}: looks like {world} but does not fit",
-                path.display()
-            )?,
+            Some(world) if report.fits() => writeln!(out, "{}: implements {world}", path.display())?,
+            Some(world) => writeln!(out, "{}: looks like {world} but does not fit", path.display())?,
             None => writeln!(out, "{}: not a WASP handler or filter", path.display())?,
         }
         for problem in &report.problems {
             writeln!(out, "  problem: {problem}")?;
         }
         let list = |items: &[String]| {
-            if items.is_empty() {
-                "nothing".to_owned()
-            } else {
-                items.join(", ")
-            }
+            if items.is_empty() { "nothing".to_owned() } else { items.join(", ") }
         };
         writeln!(out, "  imports: {}", list(&report.imports))?;
         writeln!(out, "  exports: {}", list(&report.exports))?;
     }
     write_stdout(&out)?;
-    Ok(if report.fits() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(EXIT_INCOMPLETE)
-    })
+    Ok(if report.fits() { ExitCode::SUCCESS } else { ExitCode::from(EXIT_INCOMPLETE) })
 }
 
 /// Writes `text` to stdout. A reader that closed the pipe early (`wasp check | head -1`)
@@ -789,10 +638,7 @@ fn run_check(path: &std::path::Path, json: bool) -> anyhow::Result<ExitCode> {
 pub(crate) fn write_stdout(text: &str) -> std::io::Result<()> {
     use std::io::Write as _;
     let mut stdout = std::io::stdout().lock();
-    match stdout
-        .write_all(text.as_bytes())
-        .and_then(|()| stdout.flush())
-    {
+    match stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         other => other,
     }

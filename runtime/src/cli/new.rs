@@ -46,32 +46,16 @@ fn sdk_dependency(sdk: Option<&Path>) -> anyhow::Result<String> {
     match sdk {
         None => Ok(format!("wasp-guest = \"{}\"", env!("CARGO_PKG_VERSION"))),
         Some(sdk) => {
-            let sdk = sdk.canonicalize().with_context(|| {
-                format!("--sdk {}: the wasp-guest crate's directory", sdk.display())
-            })?;
-            anyhow::ensure!(
-                sdk.join("Cargo.toml").exists(),
-                "--sdk {}: no Cargo.toml there (give the guest-sdk directory)",
-                sdk.display()
-            );
-            Ok(format!(
-                "wasp-guest = {{ path = {:?} }}",
-                sdk.display().to_string()
-            ))
+            let sdk = sdk.canonicalize().with_context(|| format!("--sdk {}: the wasp-guest crate's directory", sdk.display()))?;
+            anyhow::ensure!(sdk.join("Cargo.toml").exists(), "--sdk {}: no Cargo.toml there (give the guest-sdk directory)", sdk.display());
+            Ok(format!("wasp-guest = {{ path = {:?} }}", sdk.display().to_string()))
         }
     }
 }
 
-pub(super) fn run(
-    name: &str,
-    lang: Lang,
-    dir: Option<&Path>,
-    sdk: Option<&Path>,
-) -> anyhow::Result<ExitCode> {
+pub(super) fn run(name: &str, lang: Lang, dir: Option<&Path>, sdk: Option<&Path>) -> anyhow::Result<ExitCode> {
     let valid = !name.is_empty()
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
         && name.as_bytes()[0].is_ascii_lowercase();
     if !valid {
         bail!(
@@ -79,24 +63,15 @@ pub(super) fn run(
         );
     }
     let root = dir.map_or_else(|| PathBuf::from(name), Path::to_owned);
-    if root.exists()
-        && std::fs::read_dir(&root)
-            .with_context(|| root.display().to_string())?
-            .next()
-            .is_some()
-    {
-        bail!(
-            "{} exists and is not empty: choose another --dir",
-            root.display()
-        );
+    if root.exists() && std::fs::read_dir(&root).with_context(|| root.display().to_string())?.next().is_some() {
+        bail!("{} exists and is not empty: choose another --dir", root.display());
     }
     let write = |relative: &str, text: &str| -> anyhow::Result<()> {
         let path = root.join(relative);
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent).with_context(|| parent.display().to_string())?;
         }
-        std::fs::write(&path, text.replace("{{NAME}}", name))
-            .with_context(|| path.display().to_string())
+        std::fs::write(&path, text.replace("{{NAME}}", name)).with_context(|| path.display().to_string())
     };
     if lang != Lang::Rust {
         // (A Rust project gets the WIT from the wasp-guest crate; a second
@@ -115,10 +90,7 @@ pub(super) fn run(
             "wasp": {"dataDirectory": "wasp-data", "journal": {"durability": "memory"}}
         }))?,
     )?;
-    write(
-        ".gitignore",
-        "/target/\n/wasp-data/\n/node_modules/\n__pycache__/\n*.wasm\n",
-    )?;
+    write(".gitignore", "/target/\n/wasp-data/\n/node_modules/\n__pycache__/\n*.wasm\n")?;
     let build = match lang {
         Lang::Rust => {
             let dependency = sdk_dependency(sdk)?;
@@ -140,10 +112,7 @@ pub(super) fn run(
         Lang::Python => {
             write("app.py", PY_APP)?;
             write("wasp_guest/__init__.py", PY_SDK)?;
-            write(
-                "requirements.txt",
-                &format!("componentize-py=={COMPONENTIZE_PY}\n"),
-            )?;
+            write("requirements.txt", &format!("componentize-py=={COMPONENTIZE_PY}\n"))?;
             format!(
                 "# componentize-py {COMPONENTIZE_PY}: COMPONENTIZE_PY, else one on PATH, else a venv in .venv\n\
                  if [ -z \"${{COMPONENTIZE_PY:-}}\" ]; then\n    if command -v componentize-py >/dev/null; then COMPONENTIZE_PY=componentize-py; else\n        \
@@ -172,12 +141,7 @@ pub(super) fn run(
             )
         }
     };
-    write(
-        "build.sh",
-        &format!(
-            "#!/usr/bin/env bash\n# Builds {name}.wasm.\nset -euo pipefail\ncd \"$(dirname \"$0\")\"\n{build}"
-        ),
-    )?;
+    write("build.sh", &format!("#!/usr/bin/env bash\n# Builds {name}.wasm.\nset -euo pipefail\ncd \"$(dirname \"$0\")\"\n{build}"))?;
     write(
         "test.sh",
         &format!(
@@ -199,10 +163,6 @@ pub(super) fn run(
         use std::os::unix::fs::PermissionsExt as _;
         std::fs::set_permissions(root.join(script), std::fs::Permissions::from_mode(0o755))?;
     }
-    eprintln!(
-        "wasp new: {} ({lang:?}) created; `bash {}/test.sh` builds and tests it",
-        root.display(),
-        root.display()
-    );
+    eprintln!("wasp new: {} ({lang:?}) created; `bash {}/test.sh` builds and tests it", root.display(), root.display());
     Ok(ExitCode::SUCCESS)
 }

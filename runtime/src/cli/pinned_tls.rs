@@ -15,10 +15,7 @@ use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, Server
 use rustls::{ClientConfig, ClientConnection, RootCertStore, StreamOwned};
 use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
 use tokio_rustls::rustls;
-use ureq::unversioned::transport::{
-    Buffers, ConnectionDetails, Connector, Either, LazyBuffers, NextTimeout, Transport,
-    TransportAdapter,
-};
+use ureq::unversioned::transport::{Buffers, ConnectionDetails, Connector, Either, LazyBuffers, NextTimeout, Transport, TransportAdapter};
 
 /// Verifies with the `--cacert` roots, and accepts a server certificate
 /// that is one of them byte for byte.
@@ -37,22 +34,9 @@ impl ServerCertVerifier for PinnedVerifier {
         ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        match self.webpki.verify_server_cert(
-            end_entity,
-            intermediates,
-            server_name,
-            ocsp_response,
-            now,
-        ) {
+        match self.webpki.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now) {
             Ok(verified) => Ok(verified),
-            Err(_)
-                if self
-                    .pinned
-                    .iter()
-                    .any(|c| c.as_ref() == end_entity.as_ref()) =>
-            {
-                Ok(ServerCertVerified::assertion())
-            }
+            Err(_) if self.pinned.iter().any(|c| c.as_ref() == end_entity.as_ref()) => Ok(ServerCertVerified::assertion()),
             Err(e) => Err(e),
         }
     }
@@ -81,9 +65,7 @@ impl ServerCertVerifier for PinnedVerifier {
 }
 
 /// The rustls client configuration trusting `certs` (the `--cacert` file).
-pub(super) fn client_config(
-    certs: Vec<CertificateDer<'static>>,
-) -> anyhow::Result<Arc<ClientConfig>> {
+pub(super) fn client_config(certs: Vec<CertificateDer<'static>>) -> anyhow::Result<Arc<ClientConfig>> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut roots = RootCertStore::empty();
     for cert in &certs {
@@ -93,10 +75,7 @@ pub(super) fn client_config(
     let webpki = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
         .build()
         .map_err(|e| anyhow::anyhow!("--cacert: no usable certificate ({e})"))?;
-    let verifier = Arc::new(PinnedVerifier {
-        webpki,
-        pinned: certs,
-    });
+    let verifier = Arc::new(PinnedVerifier { webpki, pinned: certs });
     let config = ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| anyhow::anyhow!("TLS: {e}"))?
@@ -113,39 +92,21 @@ pub(super) struct PinnedTls(pub Arc<ClientConfig>);
 impl<In: Transport> Connector<In> for PinnedTls {
     type Out = Either<In, TlsTransport>;
 
-    fn connect(
-        &self,
-        details: &ConnectionDetails<'_>,
-        chained: Option<In>,
-    ) -> Result<Option<Self::Out>, ureq::Error> {
+    fn connect(&self, details: &ConnectionDetails<'_>, chained: Option<In>) -> Result<Option<Self::Out>, ureq::Error> {
         let Some(transport) = chained else {
             return Ok(None);
         };
         if !details.needs_tls() || transport.is_tls() {
             return Ok(Some(Either::A(transport)));
         }
-        let host = details
-            .uri
-            .host()
-            .unwrap_or_default()
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .to_owned();
-        let name =
-            ServerName::try_from(host).map_err(|_| ureq::Error::Tls("invalid server name"))?;
-        let mut conn = ClientConnection::new(self.0.clone(), name)
-            .map_err(|_| ureq::Error::Tls("cannot start TLS"))?;
+        let host = details.uri.host().unwrap_or_default().trim_start_matches('[').trim_end_matches(']').to_owned();
+        let name = ServerName::try_from(host).map_err(|_| ureq::Error::Tls("invalid server name"))?;
+        let mut conn = ClientConnection::new(self.0.clone(), name).map_err(|_| ureq::Error::Tls("cannot start TLS"))?;
         let mut sock = TransportAdapter::new(transport.boxed(), details.current_time.clone());
         sock.set_timeout(details.timeout);
         conn.complete_io(&mut sock)?;
-        let buffers = LazyBuffers::new(
-            details.config.input_buffer_size(),
-            details.config.output_buffer_size(),
-        );
-        Ok(Some(Either::B(TlsTransport {
-            buffers,
-            stream: StreamOwned { conn, sock },
-        })))
+        let buffers = LazyBuffers::new(details.config.input_buffer_size(), details.config.output_buffer_size());
+        Ok(Some(Either::B(TlsTransport { buffers, stream: StreamOwned { conn, sock } })))
     }
 }
 

@@ -43,19 +43,14 @@ pub fn run(config: &Path, input: &Path, options: &Options<'_>) -> anyhow::Result
     let reader: Box<dyn Read> = if input == Path::new("-") {
         Box::new(std::io::stdin())
     } else {
-        Box::new(
-            std::fs::File::open(input)
-                .with_context(|| format!("cannot open input {}", input.display()))?,
-        )
+        Box::new(std::fs::File::open(input).with_context(|| format!("cannot open input {}", input.display()))?)
     };
     let mut counts = InputCounts::default();
     let mut reader = BufReader::new(reader);
     let mut bytes = Vec::new();
     for index in 0usize.. {
         bytes.clear();
-        let read = reader
-            .read_until(b'\n', &mut bytes)
-            .with_context(|| format!("reading {} line {}", input.display(), index + 1))?;
+        let read = reader.read_until(b'\n', &mut bytes).with_context(|| format!("reading {} line {}", input.display(), index + 1))?;
         if read == 0 {
             break;
         }
@@ -68,9 +63,8 @@ pub fn run(config: &Path, input: &Path, options: &Options<'_>) -> anyhow::Result
             continue;
         }
         counts.lines += 1;
-        let published = line
-            .map_err(|e| format!("the line is not UTF-8: {e}"))
-            .and_then(|line| publish_line(&service, line, topic, tenant));
+        let published =
+            line.map_err(|e| format!("the line is not UTF-8: {e}")).and_then(|line| publish_line(&service, line, topic, tenant));
         match published {
             Ok(receipt) => {
                 counts.accepted += 1;
@@ -81,57 +75,31 @@ pub fn run(config: &Path, input: &Path, options: &Options<'_>) -> anyhow::Result
             }
             Err(reason) => {
                 counts.rejected += 1;
-                eprintln!(
-                    "wasp pipe: {} line {}: rejected: {reason}",
-                    input.display(),
-                    index + 1
-                );
+                eprintln!("wasp pipe: {} line {}: rejected: {reason}", input.display(), index + 1);
             }
         }
     }
     let service = service.shutdown();
-    let summary = PipeSummary {
-        input: counts,
-        wall_time_ns: started.elapsed().as_nanos() as u64,
-        service,
-    };
+    let summary = PipeSummary { input: counts, wall_time_ns: started.elapsed().as_nanos() as u64, service };
     if json {
         super::write_stdout(&format!("{}\n", serde_json::to_string(&summary)?))?;
     } else {
         eprint!("{}", render(&summary));
     }
-    let undelivered: u64 = summary
-        .service
-        .handlers
-        .iter()
-        .map(|h| h.dead_lettered + h.lost)
-        .sum();
-    Ok(if summary.input.rejected > 0 || undelivered > 0 {
-        ExitCode::from(EXIT_INCOMPLETE)
-    } else {
-        ExitCode::SUCCESS
-    })
+    let undelivered: u64 = summary.service.handlers.iter().map(|h| h.dead_lettered + h.lost).sum();
+    Ok(if summary.input.rejected > 0 || undelivered > 0 { ExitCode::from(EXIT_INCOMPLETE) } else { ExitCode::SUCCESS })
 }
 
-fn publish_line(
-    service: &AuditService,
-    line: &str,
-    topic: Option<&str>,
-    tenant: Option<&str>,
-) -> Result<Receipt, String> {
+fn publish_line(service: &AuditService, line: &str, topic: Option<&str>, tenant: Option<&str>) -> Result<Receipt, String> {
     let publish = |topic: &str, event: Value| match tenant {
-        Some(tenant) => service
-            .publish_as(tenant, topic, event)
-            .map_err(|e| e.to_string()),
+        Some(tenant) => service.publish_as(tenant, topic, event).map_err(|e| e.to_string()),
         None => service.publish(topic, event).map_err(|e| e.to_string()),
     };
     if let Some(topic) = topic {
-        let value: Value =
-            serde_json::from_str(line).map_err(|e| format!("event is not valid JSON: {e}"))?;
+        let value: Value = serde_json::from_str(line).map_err(|e| format!("event is not valid JSON: {e}"))?;
         return publish(topic, value);
     }
-    let mut value: Value =
-        serde_json::from_str(line).map_err(|e| format!("event is not valid JSON: {e}"))?;
+    let mut value: Value = serde_json::from_str(line).map_err(|e| format!("event is not valid JSON: {e}"))?;
     let topic = match value.as_object_mut().map(|o| o.remove("topic")) {
         Some(Some(Value::String(topic))) => topic,
         Some(Some(_)) => return Err("the event's `topic` field must be a string".into()),
@@ -156,21 +124,10 @@ fn render(s: &PipeSummary) -> String {
     let _ = writeln!(
         out,
         "{:<24} {:>11} {:>9} {:>9} {:>13} {:>12} {:>14} {:>11} {:>9}",
-        "handler",
-        "state",
-        "received",
-        "delivered",
-        "dead-lettered",
-        "fuel/event",
-        "fuel total",
-        "busy",
-        "instances"
+        "handler", "state", "received", "delivered", "dead-lettered", "fuel/event", "fuel total", "busy", "instances"
     );
     for h in &s.service.handlers {
-        let state = serde_json::to_value(h.state)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default();
+        let state = serde_json::to_value(h.state).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
         let _ = writeln!(
             out,
             "{:<24} {:>11} {:>9} {:>9} {:>13} {:>12} {:>14} {:>8.2} ms {:>9}",
@@ -192,18 +149,10 @@ fn render(s: &PipeSummary) -> String {
             let _ = writeln!(out, "  dead letters ({kind}): {n}");
         }
         if h.lost > 0 {
-            let _ = writeln!(
-                out,
-                "  LOST (the dead-letter store could not be written): {}",
-                h.lost
-            );
+            let _ = writeln!(out, "  LOST (the dead-letter store could not be written): {}", h.lost);
         }
         if h.quarantines > 0 {
-            let _ = writeln!(
-                out,
-                "  quarantined by its circuit breaker {} time(s)",
-                h.quarantines
-            );
+            let _ = writeln!(out, "  quarantined by its circuit breaker {} time(s)", h.quarantines);
         }
         if let Some(last) = &h.last_fault {
             let _ = writeln!(out, "  last failure: {last}");
@@ -213,18 +162,10 @@ fn render(s: &PipeSummary) -> String {
         }
     }
     for t in &s.service.tenants {
-        let _ = writeln!(
-            out,
-            "tenant {}: {} published, {} over quota",
-            t.name, t.published, t.over_quota
-        );
+        let _ = writeln!(out, "tenant {}: {} published, {} over quota", t.name, t.published, t.over_quota);
     }
     if s.service.handlers.iter().any(|h| h.dead_lettered > 0) {
-        let _ = writeln!(
-            out,
-            "dead letters: {} (see `wasp dlq list`)",
-            s.service.dead_letters.display()
-        );
+        let _ = writeln!(out, "dead letters: {} (see `wasp dlq list`)", s.service.dead_letters.display());
     }
     out
 }

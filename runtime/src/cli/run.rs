@@ -14,19 +14,12 @@ use crate::{AuditService, Config};
 /// Serves until SIGTERM or SIGINT, then drains; exit 0 when every request
 /// in flight finished and the handlers drained within `shutdownDeadline`,
 /// 3 otherwise.
-pub fn run(
-    config_path: &Path,
-    listen: Option<String>,
-    role: Option<crate::fleet::Role>,
-) -> anyhow::Result<ExitCode> {
+pub fn run(config_path: &Path, listen: Option<String>, role: Option<crate::fleet::Role>) -> anyhow::Result<ExitCode> {
     let mut config = Config::from_file(config_path)?;
     if let Some(role) = role {
         config.fleet.get_or_insert_with(Default::default).role = Some(role);
     }
-    let fleet = config
-        .fleet
-        .clone()
-        .filter(|f| f.role.is_some_and(|r| r != crate::fleet::Role::Single));
+    let fleet = config.fleet.clone().filter(|f| f.role.is_some_and(|r| r != crate::fleet::Role::Single));
     if let Some(fleet) = &fleet
         && fleet.role == Some(crate::fleet::Role::Worker)
     {
@@ -39,11 +32,7 @@ pub fn run(
     settings.check_startable()?;
     // TLS files are read before anything starts: a bad file is an error
     // naming it, not a sidecar that cannot answer.
-    let tls = settings
-        .tls
-        .as_ref()
-        .map(sidecar::tls::acceptor)
-        .transpose()?;
+    let tls = settings.tls.as_ref().map(sidecar::tls::acceptor).transpose()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("wasp-sidecar")
@@ -55,33 +44,20 @@ pub fn run(
     // An edge forwards every accepted event to JetStream; its cursor is
     // registered before the first event is accepted.
     let forwarder = fleet.as_ref().map(|fleet| {
-        eprintln!(
-            "wasp run: edge: forwarding to NATS JetStream {} (stream {})",
-            fleet.server_list(),
-            fleet.stream_name()
-        );
+        eprintln!("wasp run: edge: forwarding to NATS JetStream {} (stream {})", fleet.server_list(), fleet.stream_name());
         crate::fleet::edge::Forwarder::start(fleet, &service)
     });
     // An edge is not reloaded (a reload would start its handlers): the
     // configuration is not watched and SIGHUP is only logged.
-    let watch_interval = if forwarder.is_some() {
-        Default::default()
-    } else {
-        settings.watch_interval
-    };
+    let watch_interval = if forwarder.is_some() { Default::default() } else { settings.watch_interval };
     let state = AppState::new(service.clone(), Arc::new(config), settings)?;
     // Hot reload: the configuration and component files are watched, and
     // SIGHUP reloads at once.
-    let watcher = Arc::new(crate::Watcher::start(
-        service.clone(),
-        config_path.to_owned(),
-        watch_interval,
-        |_, report| {
-            if report.changed() || !report.ok() {
-                eprintln!("wasp run: reload: {}", describe(report));
-            }
-        },
-    ));
+    let watcher = Arc::new(crate::Watcher::start(service.clone(), config_path.to_owned(), watch_interval, |_, report| {
+        if report.changed() || !report.ok() {
+            eprintln!("wasp run: reload: {}", describe(report));
+        }
+    }));
     let signal = {
         let _inside = runtime.enter();
         let hangup = sidecar::hangup_signal().context("installing the SIGHUP handler")?;
@@ -105,12 +81,8 @@ pub fn run(
         Some(acceptor) => {
             let listener = {
                 let _inside = runtime.enter();
-                sidecar::TlsListener::with_handshake_limit(
-                    listener,
-                    acceptor,
-                    state.sidecar.max_connections,
-                )
-                .context("starting the TLS listener")?
+                sidecar::TlsListener::with_handshake_limit(listener, acceptor, state.sidecar.max_connections)
+                    .context("starting the TLS listener")?
             };
             eprintln!("wasp run: listening on https://{address}");
             runtime.block_on(sidecar::serve(listener, state, signal))?
@@ -122,19 +94,14 @@ pub fn run(
     eprintln!("wasp run: stopped accepting; shutting down");
     if let Some(forwarder) = forwarder {
         let stats = forwarder.stats.clone();
-        let complete =
-            forwarder.stop(std::time::Instant::now() + std::time::Duration::from_secs(10));
+        let complete = forwarder.stop(std::time::Instant::now() + std::time::Duration::from_secs(10));
         let ordering = std::sync::atomic::Ordering::Relaxed;
         eprintln!(
             "wasp run: edge: {} forwarded, {} duplicates, {} failed attempts{}",
             stats.forwarded.load(ordering),
             stats.duplicates.load(ordering),
             stats.failures.load(ordering),
-            if complete {
-                ""
-            } else {
-                "; what was not forwarded stays in the journal"
-            }
+            if complete { "" } else { "; what was not forwarded stays in the journal" }
         );
     }
     let Some(summary) = drained.summary else {
@@ -148,10 +115,7 @@ pub fn run(
     };
     let mut out = String::new();
     for h in &summary.handlers {
-        let state = serde_json::to_value(h.state)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default();
+        let state = serde_json::to_value(h.state).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
         let _ = writeln!(
             out,
             "wasp run: handler {}: {} received, {} delivered, {} dead-lettered ({state})",
@@ -160,19 +124,13 @@ pub fn run(
         let _ = writeln!(out, "wasp run: handler {}: {}", h.name, h.fates());
     }
     for t in &summary.tenants {
-        let _ = writeln!(
-            out,
-            "wasp run: tenant {}: {} published, {} over quota",
-            t.name, t.published, t.over_quota
-        );
+        let _ = writeln!(out, "wasp run: tenant {}: {} published, {} over quota", t.name, t.published, t.over_quota);
     }
     eprint!("{out}");
     drop(service);
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));
     if !drained.requests_finished {
-        eprintln!(
-            "wasp run: some requests were still in flight at shutdownDeadline and were cut off"
-        );
+        eprintln!("wasp run: some requests were still in flight at shutdownDeadline and were cut off");
         return Ok(ExitCode::from(super::EXIT_INCOMPLETE));
     }
     Ok(ExitCode::SUCCESS)
@@ -184,12 +142,9 @@ fn describe(report: &crate::ReloadReport) -> String {
         return format!("refused: {error}");
     }
     let mut parts = Vec::new();
-    for (what, names) in [
-        ("swapped", &report.swapped),
-        ("restarted", &report.restarted),
-        ("added", &report.added),
-        ("removed", &report.removed),
-    ] {
+    for (what, names) in
+        [("swapped", &report.swapped), ("restarted", &report.restarted), ("added", &report.added), ("removed", &report.removed)]
+    {
         if !names.is_empty() {
             parts.push(format!("{what} {}", names.join(", ")));
         }
@@ -197,11 +152,7 @@ fn describe(report: &crate::ReloadReport) -> String {
     for refused in &report.refused {
         parts.push(format!("refused {}: {}", refused.handler, refused.reason));
     }
-    if parts.is_empty() {
-        "nothing changed".into()
-    } else {
-        parts.join("; ")
-    }
+    if parts.is_empty() { "nothing changed".into() } else { parts.join("; ") }
 }
 
 /// Prints the hash of a token (`token`, or else the first line of stdin),
@@ -209,19 +160,14 @@ fn describe(report: &crate::ReloadReport) -> String {
 pub fn hash_token(token: Option<String>, generate: bool) -> anyhow::Result<ExitCode> {
     if generate {
         let token = sidecar::generate_token().map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
-        super::write_stdout(&format!(
-            "token: {token}\nhash: {}\n",
-            sidecar::hash_token(&token)
-        ))?;
+        super::write_stdout(&format!("token: {token}\nhash: {}\n", sidecar::hash_token(&token)))?;
         return Ok(ExitCode::SUCCESS);
     }
     let token = match token {
         Some(token) => token,
         None => {
             let mut line = String::new();
-            std::io::stdin()
-                .read_line(&mut line)
-                .context("reading the token from stdin")?;
+            std::io::stdin().read_line(&mut line).context("reading the token from stdin")?;
             line.trim_end_matches(['\r', '\n']).to_owned()
         }
     };

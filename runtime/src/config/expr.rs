@@ -57,12 +57,7 @@ impl Properties {
     pub fn from_env() -> Result<Properties, String> {
         let mut properties = Properties::default();
         let mut files: Vec<PathBuf> = std::env::var(PROPERTIES_ENV)
-            .map(|list| {
-                list.split(':')
-                    .filter(|f| !f.is_empty())
-                    .map(PathBuf::from)
-                    .collect()
-            })
+            .map(|list| list.split(':').filter(|f| !f.is_empty()).map(PathBuf::from).collect())
             .unwrap_or_default();
         files.extend(COMMAND_LINE_FILES.get().cloned().unwrap_or_default());
         // Later files win: read them last to first, keeping the first value seen.
@@ -77,14 +72,11 @@ impl Properties {
     /// `key: value` lines, `#`/`!` comments, `\` line continuations); a
     /// property already set keeps its value.
     pub fn read_file(&mut self, path: &Path) -> Result<(), String> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("cannot read properties file {}: {e}", path.display()))?;
+        let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read properties file {}: {e}", path.display()))?;
         let mut logical = String::new();
         for line in text.lines() {
             let line = line.trim_start();
-            if logical.is_empty()
-                && (line.is_empty() || line.starts_with('#') || line.starts_with('!'))
-            {
+            if logical.is_empty() && (line.is_empty() || line.starts_with('#') || line.starts_with('!')) {
                 continue;
             }
             if let Some(continued) = line.strip_suffix('\\') {
@@ -111,11 +103,7 @@ impl Properties {
             match value {
                 Value::Object(map) => {
                     for (k, v) in map {
-                        let name = if prefix.is_empty() {
-                            k.clone()
-                        } else {
-                            format!("{prefix}.{k}")
-                        };
+                        let name = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
                         walk(&name, v, out);
                     }
                 }
@@ -144,22 +132,14 @@ impl Properties {
 
     fn sources(&self) -> String {
         let files: Vec<String> = self.files.iter().map(|f| f.display().to_string()).collect();
-        let files = if files.is_empty() {
-            "no properties file".to_owned()
-        } else {
-            format!("properties files {}", files.join(", "))
-        };
+        let files = if files.is_empty() { "no properties file".to_owned() } else { format!("properties files {}", files.join(", ")) };
         format!("{files}, the configuration's `properties`, the environment")
     }
 }
 
 /// Resolves every expression in every string of `value` (object keys are
 /// left alone); `at` is the JSON path of `value` for errors.
-pub fn resolve(
-    value: &mut Value,
-    at: &str,
-    properties: &Properties,
-) -> Result<(), (String, String)> {
+pub fn resolve(value: &mut Value, at: &str, properties: &Properties) -> Result<(), (String, String)> {
     match value {
         Value::String(text) if text.contains("${") || text.contains("&{") => {
             *value = evaluate_string(text, properties).map_err(|m| (display_path(at), m))?;
@@ -180,19 +160,11 @@ pub fn resolve(
 }
 
 fn join(at: &str, key: &str) -> String {
-    if at.is_empty() {
-        key.to_owned()
-    } else {
-        format!("{at}.{key}")
-    }
+    if at.is_empty() { key.to_owned() } else { format!("{at}.{key}") }
 }
 
 fn display_path(at: &str) -> String {
-    if at.is_empty() {
-        ".".to_owned()
-    } else {
-        at.to_owned()
-    }
+    if at.is_empty() { ".".to_owned() } else { at.to_owned() }
 }
 
 /// The value of one configuration string (see the module docs).
@@ -209,11 +181,7 @@ pub fn evaluate_string(text: &str, properties: &Properties) -> Result<Value, Str
     for part in parts {
         match part {
             Part::Text(t) => out.push_str(&t),
-            Part::Expr(source) => out.push_str(
-                &eval_expression(&source, properties)?
-                    .as_text()
-                    .map_err(|m| format!("`{text}`: {m}"))?,
-            ),
+            Part::Expr(source) => out.push_str(&eval_expression(&source, properties)?.as_text().map_err(|m| format!("`{text}`: {m}"))?),
             Part::Prop(source) => out.push_str(&property(&source, properties)?),
         }
     }
@@ -235,10 +203,7 @@ fn split(text: &str) -> Result<Vec<Part>, String> {
     let mut i = 0;
     while i < bytes.len() {
         let c = bytes[i];
-        if c == b'\\'
-            && matches!(bytes.get(i + 1), Some(b'$' | b'&'))
-            && bytes.get(i + 2) == Some(&b'{')
-        {
+        if c == b'\\' && matches!(bytes.get(i + 1), Some(b'$' | b'&')) && bytes.get(i + 2) == Some(&b'{') {
             literal.push(bytes[i + 1] as char);
             literal.push('{');
             i += 3;
@@ -260,20 +225,13 @@ fn split(text: &str) -> Result<Vec<Part>, String> {
                 j += 1;
             }
             if j >= bytes.len() {
-                return Err(format!(
-                    "`{text}`: `{}{{` at byte {i} is not closed with `}}`",
-                    c as char
-                ));
+                return Err(format!("`{text}`: `{}{{` at byte {i} is not closed with `}}`", c as char));
             }
             if !literal.is_empty() {
                 parts.push(Part::Text(std::mem::take(&mut literal)));
             }
             let inner = text[start..j].to_owned();
-            parts.push(if c == b'$' {
-                Part::Expr(inner)
-            } else {
-                Part::Prop(inner)
-            });
+            parts.push(if c == b'$' { Part::Expr(inner) } else { Part::Prop(inner) });
             i = j + 1;
             continue;
         }
@@ -314,12 +272,7 @@ fn typed_property(text: String) -> Val {
         _ => match text.parse::<i64>() {
             Ok(n) => Val::Int(n),
             Err(_) => match text.parse::<f64>() {
-                Ok(f)
-                    if f.is_finite()
-                        && text.chars().all(|c| {
-                            c.is_ascii_digit() || matches!(c, '.' | '-' | '+' | 'e' | 'E')
-                        }) =>
-                {
+                Ok(f) if f.is_finite() && text.chars().all(|c| c.is_ascii_digit() || matches!(c, '.' | '-' | '+' | 'e' | 'E')) => {
                     Val::Float(f)
                 }
                 _ => Val::Str(text),
@@ -351,9 +304,7 @@ impl Val {
             Val::Null => Value::Null,
             Val::Bool(b) => Value::Bool(b),
             Val::Int(n) => Value::from(n),
-            Val::Float(f) => serde_json::Number::from_f64(f)
-                .map(Value::Number)
-                .ok_or("the result is not a finite number")?,
+            Val::Float(f) => serde_json::Number::from_f64(f).map(Value::Number).ok_or("the result is not a finite number")?,
             Val::Str(s) => Value::String(s),
             Val::Scope(_) => {
                 return Err("`env` and `system` must be indexed, e.g. `env['HOME']`".into());
@@ -433,10 +384,8 @@ enum Tok {
     Op(&'static str),
 }
 
-const OPS: [&str; 23] = [
-    "+=", "==", "!=", "<=", ">=", "&&", "||", "+", "-", "*", "/", "%", "<", ">", "!", "(", ")",
-    "[", "]", ".", "?", ":", ",",
-];
+const OPS: [&str; 23] =
+    ["+=", "==", "!=", "<=", ">=", "&&", "||", "+", "-", "*", "/", "%", "<", ">", "!", "(", ")", "[", "]", ".", "?", ":", ","];
 
 fn tokenize(source: &str) -> Result<Vec<Tok>, String> {
     let mut tokens = Vec::new();
@@ -448,12 +397,7 @@ fn tokenize(source: &str) -> Result<Vec<Tok>, String> {
             i += 1;
         } else if c.is_ascii_digit() {
             let start = i;
-            while i < chars.len()
-                && (chars[i].is_ascii_digit()
-                    || chars[i] == '.'
-                    || chars[i] == 'e'
-                    || chars[i] == 'E')
-            {
+            while i < chars.len() && (chars[i].is_ascii_digit() || chars[i] == '.' || chars[i] == 'e' || chars[i] == 'E') {
                 i += 1;
             }
             tokens.push(Tok::Num(chars[start..i].iter().collect()));
@@ -510,11 +454,7 @@ fn eval_expression(source: &str, properties: &Properties) -> Result<Val, String>
     if tokens.is_empty() {
         return Err(fail("an empty expression".into()));
     }
-    let mut parser = Parser {
-        tokens,
-        at: 0,
-        properties,
-    };
+    let mut parser = Parser { tokens, at: 0, properties };
     let value = parser.ternary().map_err(fail)?;
     if let Some(extra) = parser.tokens.get(parser.at) {
         return Err(fail(format!("unexpected {extra:?} after the expression")));
@@ -586,9 +526,7 @@ impl Parser<'_> {
             };
             let right = self.relation()?;
             let same = match (left.number(), right.number()) {
-                (Ok(a), Ok(b)) if !matches!(left, Val::Str(_)) || !matches!(right, Val::Str(_)) => {
-                    a.float() == b.float()
-                }
+                (Ok(a), Ok(b)) if !matches!(left, Val::Str(_)) || !matches!(right, Val::Str(_)) => a.float() == b.float(),
                 _ => left.as_text()? == right.as_text()?,
             };
             left = Val::Bool(same == equal);
@@ -665,9 +603,7 @@ impl Parser<'_> {
         }
         if self.eat_word("empty") {
             let value = self.unary()?;
-            return Ok(Val::Bool(
-                matches!(value, Val::Null) || value == Val::Str(String::new()),
-            ));
+            return Ok(Val::Bool(matches!(value, Val::Null) || value == Val::Str(String::new())));
         }
         self.postfix()
     }
@@ -694,14 +630,9 @@ impl Parser<'_> {
             };
             value = match value {
                 Val::Scope(Scope::Env) => std::env::var(&key).map(Val::Str).unwrap_or(Val::Null),
-                Val::Scope(Scope::System) => {
-                    self.properties.get(&key).map(Val::Str).unwrap_or(Val::Null)
-                }
+                Val::Scope(Scope::System) => self.properties.get(&key).map(Val::Str).unwrap_or(Val::Null),
                 other => {
-                    return Err(format!(
-                        "{} cannot be indexed with `{key}`",
-                        other.describe()
-                    ));
+                    return Err(format!("{} cannot be indexed with `{key}`", other.describe()));
                 }
             };
         }
@@ -715,10 +646,7 @@ impl Parser<'_> {
         match token {
             Tok::Num(text) => match text.parse::<i64>() {
                 Ok(n) => Ok(Val::Int(n)),
-                Err(_) => text
-                    .parse::<f64>()
-                    .map(Val::Float)
-                    .map_err(|_| format!("`{text}` is not a number")),
+                Err(_) => text.parse::<f64>().map(Val::Float).map_err(|_| format!("`{text}` is not a number")),
             },
             Tok::Str(text) => Ok(Val::Str(text)),
             Tok::Op("(") => {
@@ -734,12 +662,10 @@ impl Parser<'_> {
                 "null" => Ok(Val::Null),
                 "env" => Ok(Val::Scope(Scope::Env)),
                 "system" => Ok(Val::Scope(Scope::System)),
-                other if self.peek() == Some(&Tok::Op("(")) => Err(format!(
-                    "function `{other}` is not supported in WASP's configuration expressions"
-                )),
-                other => Err(format!(
-                    "unknown name `{other}` (known: env, system, true, false, null)"
-                )),
+                other if self.peek() == Some(&Tok::Op("(")) => {
+                    Err(format!("function `{other}` is not supported in WASP's configuration expressions"))
+                }
+                other => Err(format!("unknown name `{other}` (known: env, system, true, false, null)")),
             },
             Tok::Op(op) => Err(format!("unexpected `{op}`")),
         }
@@ -759,9 +685,7 @@ fn arithmetic(op: char, left: &Val, right: &Val) -> Result<Val, String> {
             '%' if b == 0 => return Err("division by zero".into()),
             _ => a.checked_rem(b),
         };
-        return result
-            .map(Val::Int)
-            .ok_or_else(|| "the result overflows".into());
+        return result.map(Val::Int).ok_or_else(|| "the result overflows".into());
     }
     let (a, b) = (a.float(), b.float());
     Ok(Val::Float(match op {
@@ -792,14 +716,8 @@ mod tests {
         assert_eq!(eval("${7 / 2}").unwrap(), json!(3.5));
         assert_eq!(eval("${(1 + 2) * 3 - 10 % 4}").unwrap(), json!(7));
         assert_eq!(eval("${'a' += 'b' += 1}").unwrap(), json!("ab1"));
-        assert_eq!(
-            eval("${1 < 2 && !false ? 'yes' : 'no'}").unwrap(),
-            json!("yes")
-        );
-        assert_eq!(
-            eval("${empty env['WASP_SURELY_UNSET_VAR']}").unwrap(),
-            json!(true)
-        );
+        assert_eq!(eval("${1 < 2 && !false ? 'yes' : 'no'}").unwrap(), json!("yes"));
+        assert_eq!(eval("${empty env['WASP_SURELY_UNSET_VAR']}").unwrap(), json!(true));
         assert_eq!(eval("&{audit.size}").unwrap(), json!(1048576));
         assert_eq!(eval("${system['audit.dir']}").unwrap(), json!("/var/audit"));
     }
@@ -807,31 +725,19 @@ mod tests {
     #[test]
     fn properties_environment_defaults_and_composites() {
         let home = std::env::var("HOME").unwrap_or_default();
-        assert_eq!(
-            eval("${env['HOME']}/logs").unwrap(),
-            json!(format!("{home}/logs"))
-        );
+        assert_eq!(eval("${env['HOME']}/logs").unwrap(), json!(format!("{home}/logs")));
         assert_eq!(eval("${env.HOME}").unwrap(), json!(home));
-        assert_eq!(
-            eval("&{audit.dir}/access").unwrap(),
-            json!("/var/audit/access")
-        );
+        assert_eq!(eval("&{audit.dir}/access").unwrap(), json!("/var/audit/access"));
         assert_eq!(eval("&{audit.missing|/tmp/x}").unwrap(), json!("/tmp/x"));
         assert_eq!(eval("&{home|none}").unwrap(), json!(home), "`home` → HOME");
-        assert_eq!(
-            eval(r"price \${not} \&{this}").unwrap(),
-            json!("price ${not} &{this}")
-        );
+        assert_eq!(eval(r"price \${not} \&{this}").unwrap(), json!("price ${not} &{this}"));
         assert_eq!(eval("${'}'}").unwrap(), json!("}"), "a brace inside quotes");
     }
 
     #[test]
     fn errors_name_the_expression_and_what_is_wrong() {
         let e = eval("&{audit.nope}").unwrap_err();
-        assert!(
-            e.contains("property `audit.nope`") && e.contains("give a default"),
-            "{e}"
-        );
+        assert!(e.contains("property `audit.nope`") && e.contains("give a default"), "{e}");
         let e = eval("${matches(request.uri.path, '^/x')}").unwrap_err();
         assert!(e.contains("function `matches` is not supported"), "{e}");
         let e = eval("${request}").unwrap_err();
@@ -849,28 +755,15 @@ mod tests {
     fn a_properties_file_is_read_and_wins_over_the_configuration() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("audit.properties");
-        std::fs::write(
-            &file,
-            "# comment\naudit.dir = /from/file\nlong.value=a\\\n  b\nsep: colon\n",
-        )
-        .unwrap();
+        std::fs::write(&file, "# comment\naudit.dir = /from/file\nlong.value=a\\\n  b\nsep: colon\n").unwrap();
         let mut properties = Properties::default();
         properties.read_file(&file).unwrap();
         properties.add_object(&json!({"audit": {"dir": "/from/config"}}));
         let other = dir.path().join("other.properties");
         std::fs::write(&other, "audit.dir=/from/other\n").unwrap();
         properties.read_file(&other).unwrap();
-        assert_eq!(
-            evaluate_string("&{audit.dir}", &properties).unwrap(),
-            json!("/from/file")
-        );
-        assert_eq!(
-            evaluate_string("&{long.value}", &properties).unwrap(),
-            json!("ab")
-        );
-        assert_eq!(
-            evaluate_string("&{sep}", &properties).unwrap(),
-            json!("colon")
-        );
+        assert_eq!(evaluate_string("&{audit.dir}", &properties).unwrap(), json!("/from/file"));
+        assert_eq!(evaluate_string("&{long.value}", &properties).unwrap(), json!("ab"));
+        assert_eq!(evaluate_string("&{sep}", &properties).unwrap(), json!("colon"));
     }
 }

@@ -106,17 +106,13 @@ pub fn read_hash_key(key: &RawHashKey, base_dir: &std::path::Path) -> Result<Vec
     let bytes = match key {
         RawHashKey::File(path) => {
             let path = base_dir.join(path);
-            std::fs::read(&path)
-                .map_err(|e| format!("cannot read the hash key file {}: {e}", path.display()))?
+            std::fs::read(&path).map_err(|e| format!("cannot read the hash key file {}: {e}", path.display()))?
         }
-        RawHashKey::Env(var) => std::env::var(var)
-            .map_err(|_| format!("environment variable `{var}` (the hash key) is not set"))?
-            .into_bytes(),
+        RawHashKey::Env(var) => {
+            std::env::var(var).map_err(|_| format!("environment variable `{var}` (the hash key) is not set"))?.into_bytes()
+        }
     };
-    let bytes = bytes
-        .strip_suffix(b"\n")
-        .map(<[u8]>::to_vec)
-        .unwrap_or(bytes);
+    let bytes = bytes.strip_suffix(b"\n").map(<[u8]>::to_vec).unwrap_or(bytes);
     if bytes.is_empty() {
         return Err("the hash key is empty".into());
     }
@@ -125,10 +121,7 @@ pub fn read_hash_key(key: &RawHashKey, base_dir: &std::path::Path) -> Result<Vec
 
 /// HMAC-SHA256 (RFC 2104) of `message` under `key`, as `hmac-sha256:<hex>`.
 pub fn hmac_sha256(key: &[u8], message: &[u8]) -> String {
-    format!(
-        "hmac-sha256:{}",
-        hex::encode(crate::integrity::hmac_sha256(key, message))
-    )
+    format!("hmac-sha256:{}", hex::encode(crate::integrity::hmac_sha256(key, message)))
 }
 
 /// The bytes a value is hashed from: a string's text, any other value's
@@ -203,16 +196,10 @@ impl std::fmt::Debug for HashKey {
 /// Splits a topic-first pointer `/access/http/request/path` into the topic
 /// and the pointer inside the event (`/http/request/path`).
 pub fn split_topic_pointer(pointer: &str) -> Result<(String, String), String> {
-    let rest = pointer.strip_prefix('/').ok_or_else(|| {
-        format!("`{pointer}` is not a JSON pointer (it must start with `/<topic>/`)")
-    })?;
+    let rest = pointer.strip_prefix('/').ok_or_else(|| format!("`{pointer}` is not a JSON pointer (it must start with `/<topic>/`)"))?;
     match rest.split_once('/') {
-        Some((topic, field)) if !topic.is_empty() && !field.is_empty() => {
-            Ok((topic.to_owned(), format!("/{field}")))
-        }
-        _ => Err(format!(
-            "`{pointer}` must name a topic and a field, e.g. `/access/http/request/headers/authorization`"
-        )),
+        Some((topic, field)) if !topic.is_empty() && !field.is_empty() => Ok((topic.to_owned(), format!("/{field}"))),
+        _ => Err(format!("`{pointer}` must name a topic and a field, e.g. `/access/http/request/headers/authorization`")),
     }
 }
 
@@ -221,79 +208,47 @@ type FieldsByTopic = BTreeMap<String, Vec<(String, bool)>>;
 
 /// Validates the audit service's settings; `at` prefixes error paths;
 /// relative key files resolve against `base_dir`.
-pub fn validate_settings(
-    raw: RawAuditSettings,
-    at: &str,
-    base_dir: &std::path::Path,
-) -> Result<AuditSettings, (String, String)> {
-    let case_insensitive_fields = raw.case_insensitive_fields.clone().unwrap_or_else(|| {
-        vec![
-            "/access/http/request/headers".into(),
-            "/access/http/response/headers".into(),
-        ]
-    });
+pub fn validate_settings(raw: RawAuditSettings, at: &str, base_dir: &std::path::Path) -> Result<AuditSettings, (String, String)> {
+    let case_insensitive_fields = raw
+        .case_insensitive_fields
+        .clone()
+        .unwrap_or_else(|| vec!["/access/http/request/headers".into(), "/access/http/response/headers".into()]);
     // `field` and `value` policies both name topic-first pointers; both
     // lists apply (ForgeRock IDM puts header pointers under `value`).
     let by_topic = |lists: [(&[String], &str); 2]| -> Result<FieldsByTopic, (String, String)> {
         let mut fields: BTreeMap<String, Vec<(String, bool)>> = BTreeMap::new();
         for (list, name) in lists {
             for (i, pointer) in list.iter().enumerate() {
-                let (topic, field) = split_topic_pointer(pointer)
-                    .map_err(|m| (format!("{at}.filterPolicies.{name}[{i}]"), m))?;
-                let parent = pointer
-                    .rsplit_once('/')
-                    .map_or("", |(p, _)| p)
-                    .to_ascii_lowercase();
-                let insensitive = case_insensitive_fields
-                    .iter()
-                    .any(|f| parent.starts_with(&f.to_ascii_lowercase()));
+                let (topic, field) = split_topic_pointer(pointer).map_err(|m| (format!("{at}.filterPolicies.{name}[{i}]"), m))?;
+                let parent = pointer.rsplit_once('/').map_or("", |(p, _)| p).to_ascii_lowercase();
+                let insensitive = case_insensitive_fields.iter().any(|f| parent.starts_with(&f.to_ascii_lowercase()));
                 fields.entry(topic).or_default().push((field, insensitive));
             }
         }
         Ok(fields)
     };
     let p = &raw.filter_policies;
-    let exclude_fields = by_topic([
-        (&p.field.exclude_if, "field.excludeIf"),
-        (&p.value.exclude_if, "value.excludeIf"),
-    ])?;
-    let hash_fields = by_topic([
-        (&p.field.hash_if, "field.hashIf"),
-        (&p.value.hash_if, "value.hashIf"),
-    ])?;
+    let exclude_fields = by_topic([(&p.field.exclude_if, "field.excludeIf"), (&p.value.exclude_if, "value.excludeIf")])?;
+    let hash_fields = by_topic([(&p.field.hash_if, "field.hashIf"), (&p.value.hash_if, "value.hashIf")])?;
     let hash_key = match &raw.filter_policies.hash_key {
-        Some(key) => Some(HashKey(
-            read_hash_key(key, base_dir)
-                .map_err(|m| (format!("{at}.filterPolicies.hashKey"), m))?,
-        )),
+        Some(key) => Some(HashKey(read_hash_key(key, base_dir).map_err(|m| (format!("{at}.filterPolicies.hashKey"), m))?)),
         None if !hash_fields.is_empty() => {
-            return Err((
-                format!("{at}.filterPolicies.hashKey"),
-                "`hashIf` needs a key: {\"file\": …} or {\"env\": …}".into(),
-            ));
+            return Err((format!("{at}.filterPolicies.hashKey"), "`hashIf` needs a key: {\"file\": …} or {\"env\": …}".into()));
         }
         None => None,
     };
     for (i, pointer) in raw.filter_policies.field.include_if.iter().enumerate() {
-        split_topic_pointer(pointer)
-            .map_err(|m| (format!("{at}.filterPolicies.field.includeIf[{i}]"), m))?;
+        split_topic_pointer(pointer).map_err(|m| (format!("{at}.filterPolicies.field.includeIf[{i}]"), m))?;
     }
     for (i, pointer) in raw.filter_policies.value.include_if.iter().enumerate() {
-        split_topic_pointer(pointer)
-            .map_err(|m| (format!("{at}.filterPolicies.value.includeIf[{i}]"), m))?;
+        split_topic_pointer(pointer).map_err(|m| (format!("{at}.filterPolicies.value.includeIf[{i}]"), m))?;
     }
     Ok(AuditSettings {
         handler_for_queries: raw.handler_for_queries,
         available_handlers: raw.available_audit_event_handlers,
         case_insensitive_fields,
         exclude_fields,
-        include_fields: raw
-            .filter_policies
-            .field
-            .include_if
-            .into_iter()
-            .chain(raw.filter_policies.value.include_if)
-            .collect(),
+        include_fields: raw.filter_policies.field.include_if.into_iter().chain(raw.filter_policies.value.include_if).collect(),
         hash_fields,
         hash_key,
     })
@@ -349,12 +304,7 @@ impl Safelist {
     /// the topic-first `include_if` pointers of that topic, with the
     /// children of the topic-first `case_insensitive` pointers compared
     /// without case.
-    pub fn new(
-        topic: &str,
-        base: &[&str],
-        include_if: &[String],
-        case_insensitive: &[String],
-    ) -> Safelist {
+    pub fn new(topic: &str, base: &[&str], include_if: &[String], case_insensitive: &[String]) -> Safelist {
         let mut root = Safelist::default();
         let unescape = |s: &str| s.replace("~1", "/").replace("~0", "~");
         let insensitive_parents: Vec<String> = case_insensitive
@@ -363,24 +313,14 @@ impl Safelist {
             .filter(|(t, _)| t == topic)
             .map(|(_, field)| field.to_ascii_lowercase())
             .collect();
-        let included = include_if
-            .iter()
-            .filter_map(|p| split_topic_pointer(p).ok())
-            .filter(|(t, _)| t == topic)
-            .map(|(_, f)| f);
+        let included = include_if.iter().filter_map(|p| split_topic_pointer(p).ok()).filter(|(t, _)| t == topic).map(|(_, f)| f);
         for pointer in base.iter().map(|p| (*p).to_owned()).chain(included) {
             let mut node = &mut root;
             let mut path = String::new();
             for part in pointer.split('/').filter(|p| !p.is_empty()) {
-                let insensitive = insensitive_parents
-                    .iter()
-                    .any(|p| *p == path.to_ascii_lowercase());
+                let insensitive = insensitive_parents.iter().any(|p| *p == path.to_ascii_lowercase());
                 node.insensitive |= insensitive;
-                let name = if insensitive {
-                    unescape(part).to_ascii_lowercase()
-                } else {
-                    unescape(part)
-                };
+                let name = if insensitive { unescape(part).to_ascii_lowercase() } else { unescape(part) };
                 path.push('/');
                 path.push_str(part);
                 node = node.children.entry(name).or_default();
@@ -396,11 +336,7 @@ impl Safelist {
             return;
         }
         event.retain(|key, value| {
-            let child = if self.insensitive {
-                self.children.get(&key.to_ascii_lowercase())
-            } else {
-                self.children.get(key)
-            };
+            let child = if self.insensitive { self.children.get(&key.to_ascii_lowercase()) } else { self.children.get(key) };
             match (child, value) {
                 (None, _) => false,
                 (Some(child), _) if child.whole => true,
@@ -430,21 +366,13 @@ fn for_each_match(
         let last = unescape(last);
         let mut current: Option<&mut serde_json::Map<String, Value>> = Some(event);
         for part in parent.split('/').filter(|p| !p.is_empty()) {
-            current = current
-                .and_then(|m| m.get_mut(&unescape(part)))
-                .and_then(Value::as_object_mut);
+            current = current.and_then(|m| m.get_mut(&unescape(part))).and_then(Value::as_object_mut);
         }
         let Some(map) = current else { continue };
         let keys: Vec<String> = if *insensitive {
-            map.keys()
-                .filter(|k| k.eq_ignore_ascii_case(&last))
-                .cloned()
-                .collect()
+            map.keys().filter(|k| k.eq_ignore_ascii_case(&last)).cloned().collect()
         } else {
-            map.contains_key(&last)
-                .then(|| last.clone())
-                .into_iter()
-                .collect()
+            map.contains_key(&last).then(|| last.clone()).into_iter().collect()
         };
         for key in keys {
             f(map, &key);
@@ -463,11 +391,7 @@ pub fn apply_exclusions(event: &mut serde_json::Map<String, Value>, pointers: &[
 
 /// Replaces every `hashIf` field's value by its keyed digest
 /// ([`hmac_sha256`] of [`hash_input`]).
-pub fn apply_hashing(
-    event: &mut serde_json::Map<String, Value>,
-    pointers: &[(String, bool)],
-    key: &HashKey,
-) {
+pub fn apply_hashing(event: &mut serde_json::Map<String, Value>, pointers: &[(String, bool)], key: &HashKey) {
     for_each_match(event, pointers, |map, field| {
         if let Some(value) = map.get_mut(field) {
             *value = Value::String(hmac_sha256(&key.0, &hash_input(value)));
@@ -483,14 +407,8 @@ mod tests {
 
     #[test]
     fn the_access_safelist_keeps_only_its_fields_and_include_if() {
-        let case_insensitive = [
-            "/access/http/request/headers".to_owned(),
-            "/access/http/response/headers".to_owned(),
-        ];
-        let include = [
-            "/access/http/request/headers/x-tenant".to_owned(),
-            "/authentication/other".to_owned(),
-        ];
+        let case_insensitive = ["/access/http/request/headers".to_owned(), "/access/http/response/headers".to_owned()];
+        let include = ["/access/http/request/headers/x-tenant".to_owned(), "/authentication/other".to_owned()];
         let safelist = Safelist::new("access", &ACCESS_SAFELIST, &include, &case_insensitive);
         let mut event = json!({
             "_id": "e1", "timestamp": "t", "eventName": "AM-ACCESS", "transactionId": "tx", "userId": "bjensen",
@@ -528,14 +446,8 @@ mod tests {
 
     #[test]
     fn classes_by_full_or_simple_name() {
-        assert_eq!(
-            HandlerClass::from_name("org.forgerock.audit.handlers.csv.CsvAuditEventHandler"),
-            Some(HandlerClass::Csv)
-        );
-        assert_eq!(
-            HandlerClass::from_name("JsonStdoutAuditEventHandler"),
-            Some(HandlerClass::JsonStdout)
-        );
+        assert_eq!(HandlerClass::from_name("org.forgerock.audit.handlers.csv.CsvAuditEventHandler"), Some(HandlerClass::Csv));
+        assert_eq!(HandlerClass::from_name("JsonStdoutAuditEventHandler"), Some(HandlerClass::JsonStdout));
         assert_eq!(HandlerClass::from_name("org.example.Other"), None);
     }
 
@@ -552,14 +464,8 @@ mod tests {
             "server": {"ip": "10.0.0.1"},
             "http": {"request": {"path": "/x", "headers": {"Authorization": ["Bearer s3cr3t"], "host": ["a"]}}}
         });
-        apply_exclusions(
-            event.as_object_mut().unwrap(),
-            &settings.exclude_fields["access"],
-        );
-        assert_eq!(
-            event,
-            json!({"http": {"request": {"path": "/x", "headers": {"host": ["a"]}}}})
-        );
+        apply_exclusions(event.as_object_mut().unwrap(), &settings.exclude_fields["access"]);
+        assert_eq!(event, json!({"http": {"request": {"path": "/x", "headers": {"host": ["a"]}}}}));
     }
 
     #[test]
@@ -571,22 +477,15 @@ mod tests {
         );
         // Test case 6: a key longer than the block is hashed first.
         assert_eq!(
-            hmac_sha256(
-                &[0xaa; 131],
-                b"Test Using Larger Than Block-Size Key - Hash Key First"
-            ),
+            hmac_sha256(&[0xaa; 131], b"Test Using Larger Than Block-Size Key - Hash Key First"),
             "hmac-sha256:60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54"
         );
     }
 
     #[test]
     fn hash_if_replaces_values_and_needs_a_key() {
-        let raw: RawAuditSettings = serde_json::from_value(
-            json!({"filterPolicies": {"field": {"hashIf": ["/access/userId"]}}}),
-        )
-        .unwrap();
-        let (at, message) =
-            validate_settings(raw, "config", std::path::Path::new(".")).unwrap_err();
+        let raw: RawAuditSettings = serde_json::from_value(json!({"filterPolicies": {"field": {"hashIf": ["/access/userId"]}}})).unwrap();
+        let (at, message) = validate_settings(raw, "config", std::path::Path::new(".")).unwrap_err();
         assert_eq!(at, "config.filterPolicies.hashKey");
         assert!(message.contains("`hashIf` needs a key"), "{message}");
         let dir = tempfile::tempdir().unwrap();
@@ -598,18 +497,10 @@ mod tests {
         let settings = validate_settings(raw, "config", dir.path()).unwrap();
         let key = settings.hash_key.clone().unwrap();
         assert_eq!(key.0, b"secret", "one trailing newline removed");
-        let mut event =
-            json!({"userId": "bjensen", "client": {"ip": "203.0.113.7"}, "eventName": "x"});
-        apply_hashing(
-            event.as_object_mut().unwrap(),
-            &settings.hash_fields["access"],
-            &key,
-        );
+        let mut event = json!({"userId": "bjensen", "client": {"ip": "203.0.113.7"}, "eventName": "x"});
+        apply_hashing(event.as_object_mut().unwrap(), &settings.hash_fields["access"], &key);
         assert_eq!(event["userId"], hmac_sha256(b"secret", b"bjensen"));
-        assert_eq!(
-            event["client"]["ip"],
-            hmac_sha256(b"secret", b"203.0.113.7")
-        );
+        assert_eq!(event["client"]["ip"], hmac_sha256(b"secret", b"203.0.113.7"));
         assert_eq!(event["eventName"], "x");
     }
 
@@ -621,28 +512,15 @@ mod tests {
         .unwrap();
         let settings = validate_settings(raw, "config", std::path::Path::new(".")).unwrap();
         let mut event = json!({"http": {"request": {"headers": {"X-OpenIDM-Password": ["p"], "accept": ["*/*"]}}}});
-        apply_exclusions(
-            event.as_object_mut().unwrap(),
-            &settings.exclude_fields["access"],
-        );
-        assert_eq!(
-            event,
-            json!({"http": {"request": {"headers": {"accept": ["*/*"]}}}})
-        );
+        apply_exclusions(event.as_object_mut().unwrap(), &settings.exclude_fields["access"]);
+        assert_eq!(event, json!({"http": {"request": {"headers": {"accept": ["*/*"]}}}}));
     }
 
     #[test]
     fn a_pointer_without_a_topic_is_named() {
-        let raw: RawAuditSettings = serde_json::from_value(
-            json!({"filterPolicies": {"field": {"excludeIf": ["/access"]}}}),
-        )
-        .unwrap();
-        let (at, message) =
-            validate_settings(raw, "config.config", std::path::Path::new(".")).unwrap_err();
+        let raw: RawAuditSettings = serde_json::from_value(json!({"filterPolicies": {"field": {"excludeIf": ["/access"]}}})).unwrap();
+        let (at, message) = validate_settings(raw, "config.config", std::path::Path::new(".")).unwrap_err();
         assert_eq!(at, "config.config.filterPolicies.field.excludeIf[0]");
-        assert!(
-            message.contains("must name a topic and a field"),
-            "{message}"
-        );
+        assert!(message.contains("must name a topic and a field"), "{message}");
     }
 }

@@ -33,29 +33,18 @@ pub fn parse(text: &str) -> Result<Value, String> {
     for (number, raw) in text.lines().enumerate() {
         let line = raw.trim();
         let at = |m: String| format!("line {}: {m}", number + 1);
-        if line.is_empty()
-            || line.starts_with('#')
-            || line.starts_with(';')
-            || line.starts_with("<?php")
-            || line.starts_with("*/")
-        {
+        if line.is_empty() || line.starts_with('#') || line.starts_with(';') || line.starts_with("<?php") || line.starts_with("*/") {
             continue;
         }
         if let Some(name) = line.strip_prefix('[') {
-            let name = name
-                .strip_suffix(']')
-                .ok_or_else(|| at(format!("`{line}`: a section header ends with `]`")))?
-                .trim();
+            let name = name.strip_suffix(']').ok_or_else(|| at(format!("`{line}`: a section header ends with `]`")))?.trim();
             if name.is_empty() {
                 return Err(at("a section needs a name".into()));
             }
             if !sections.iter().any(|(n, _)| n == name) {
                 sections.push((name.to_owned(), Vec::new()));
             }
-            let i = sections
-                .iter()
-                .position(|(n, _)| n == name)
-                .expect("present");
+            let i = sections.iter().position(|(n, _)| n == name).expect("present");
             let section = sections.remove(i);
             sections.push(section);
             continue;
@@ -69,9 +58,7 @@ pub fn parse(text: &str) -> Result<Value, String> {
         };
         let (name, index) = match key.split_once('[') {
             Some((name, rest)) => {
-                let index = rest
-                    .strip_suffix(']')
-                    .ok_or_else(|| at(format!("`{key}`: an array key ends with `]`")))?;
+                let index = rest.strip_suffix(']').ok_or_else(|| at(format!("`{key}`: an array key ends with `]`")))?;
                 (name.trim(), Some(index.trim()))
             }
             None => (key, None),
@@ -93,13 +80,9 @@ pub fn parse(text: &str) -> Result<Value, String> {
             (Some(_), None) => return Err(at(format!("`{line}`: expected `{key}=value`"))),
             (Some(""), Some(v)) => match slot {
                 Entry::List(items) => items.push(Value::String(v.to_owned())),
-                Entry::Empty | Entry::Text(_) => {
-                    *slot = Entry::List(vec![Value::String(v.to_owned())])
-                }
+                Entry::Empty | Entry::Text(_) => *slot = Entry::List(vec![Value::String(v.to_owned())]),
                 Entry::Named(_) => {
-                    return Err(at(format!(
-                        "`{name}` mixes `{name}[]=` and `{name}[key]=` entries"
-                    )));
+                    return Err(at(format!("`{name}` mixes `{name}[]=` and `{name}[key]=` entries")));
                 }
             },
             (Some(k), Some(v)) => match slot {
@@ -112,9 +95,7 @@ pub fn parse(text: &str) -> Result<Value, String> {
                     *slot = Entry::Named(map);
                 }
                 Entry::List(_) => {
-                    return Err(at(format!(
-                        "`{name}` mixes `{name}[]=` and `{name}[key]=` entries"
-                    )));
+                    return Err(at(format!("`{name}` mixes `{name}[]=` and `{name}[key]=` entries")));
                 }
             },
         }
@@ -157,27 +138,14 @@ mod tests {
     #[test]
     fn arrays_emptied_lists_and_repeated_sections() {
         let text = "[A]\nList[]=x\nList[]=y\nGone[]\n[B]\nK=1\n[A]\nK = v w \n";
-        assert_eq!(
-            parse(text).unwrap(),
-            json!({"A": {"List": ["x", "y"], "Gone": [], "K": "v w"}, "B": {"K": "1"}})
-        );
+        assert_eq!(parse(text).unwrap(), json!({"A": {"List": ["x", "y"], "Gone": [], "K": "v w"}, "B": {"K": "1"}}));
     }
 
     #[test]
     fn errors_name_the_line() {
-        assert_eq!(
-            parse("Audit=enabled").unwrap_err(),
-            "line 1: `Audit=enabled` is outside any [Section]"
-        );
-        assert_eq!(
-            parse("[A]\nK[]=a\nK[x]=b").unwrap_err(),
-            "line 3: `K` mixes `K[]=` and `K[key]=` entries"
-        );
+        assert_eq!(parse("Audit=enabled").unwrap_err(), "line 1: `Audit=enabled` is outside any [Section]");
+        assert_eq!(parse("[A]\nK[]=a\nK[x]=b").unwrap_err(), "line 3: `K` mixes `K[]=` and `K[key]=` entries");
         assert!(parse("[A\n").unwrap_err().starts_with("line 1:"));
-        assert!(
-            parse("[A]\njust text\n")
-                .unwrap_err()
-                .contains("expected `just text=value`")
-        );
+        assert!(parse("[A]\njust text\n").unwrap_err().contains("expected `just text=value`"));
     }
 }

@@ -28,10 +28,7 @@ pub(crate) use raw::RawSidecar;
 pub mod units;
 mod validate;
 
-use validate::{
-    deserialize, load_schemas, read_filters, read_handlers, split_forgerock, valid_name,
-    validate_journal,
-};
+use validate::{deserialize, load_schemas, read_filters, read_handlers, split_forgerock, valid_name, validate_journal};
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -41,8 +38,8 @@ use serde_json::Value;
 
 pub use crate::delivery::breaker::BreakerConfig;
 use crate::engine::Budgets;
-pub use crate::journal::{Durability, JournalConfig};
 use crate::event::DEFAULT_MAX_EVENT_BYTES;
+pub use crate::journal::{Durability, JournalConfig};
 use crate::outputs::OutputConfig;
 
 /// The topics of the ForgeRock common audit event model, always known.
@@ -256,10 +253,7 @@ fn check_shared_log_files(handlers: &[forgerock::ForgeRockHandlerConfig]) -> Res
             continue;
         };
         // Lexically normalised: `logs/./x` and `logs/x` are one directory.
-        let dir: PathBuf = dir
-            .components()
-            .filter(|c| !matches!(c, std::path::Component::CurDir))
-            .collect();
+        let dir: PathBuf = dir.components().filter(|c| !matches!(c, std::path::Component::CurDir)).collect();
         for topic in &h.topics {
             let key = (h.class.name().to_owned(), dir.clone(), topic.clone());
             if let Some(other) = writers.insert(key, h.qualified_name()) {
@@ -284,10 +278,7 @@ fn take_guest_configs(service: &mut Value) -> Vec<(String, Value)> {
     for root in ["", "/config"] {
         lists.push(format!("{root}/eventHandlers"));
         lists.push(format!("{root}/filters"));
-        if let Some(tenants) = service
-            .pointer(&format!("{root}/tenants"))
-            .and_then(Value::as_object)
-        {
+        if let Some(tenants) = service.pointer(&format!("{root}/tenants")).and_then(Value::as_object) {
             for name in tenants.keys() {
                 let name = name.replace('~', "~0").replace('/', "~1");
                 lists.push(format!("{root}/tenants/{name}/eventHandlers"));
@@ -307,9 +298,7 @@ fn take_guest_configs(service: &mut Value) -> Vec<(String, Value)> {
             } else {
                 continue;
             };
-            let inner = pointer
-                .strip_prefix(&format!("{list}/{i}"))
-                .expect("built from it");
+            let inner = pointer.strip_prefix(&format!("{list}/{i}")).expect("built from it");
             if let Some(slot) = item.pointer_mut(inner) {
                 taken.push((pointer, slot.take()));
             }
@@ -327,17 +316,9 @@ fn select_audit_service(document: Value) -> Result<(Value, ServicePath), (String
     let Value::Object(mut map) = document else {
         return Err((".".into(), "the configuration must be a JSON object".into()));
     };
-    let is_route =
-        map.contains_key("heap") || map.contains_key("auditService") || map.contains_key("handler");
+    let is_route = map.contains_key("heap") || map.contains_key("auditService") || map.contains_key("handler");
     if map.contains_key("type") || !is_route {
-        return Ok((
-            Value::Object(map),
-            ServicePath {
-                prefix: String::new(),
-                properties: None,
-                secret_stores: Vec::new(),
-            },
-        ));
+        return Ok((Value::Object(map), ServicePath { prefix: String::new(), properties: None, secret_stores: Vec::new() }));
     }
     let properties = map.remove("properties");
     let heap: Vec<Value> = match map.remove("heap") {
@@ -345,53 +326,25 @@ fn select_audit_service(document: Value) -> Result<(Value, ServicePath), (String
         Some(Value::Array(items)) => items,
         Some(_) => return Err(("heap".into(), "`heap` must be an array of objects".into())),
     };
-    let is_service = |v: &Value| {
-        matches!(
-            v.get("type").and_then(Value::as_str),
-            Some("AuditService" | "NoOpAuditService")
-        )
-    };
-    let secret_stores: Vec<(String, Value)> = heap
-        .iter()
-        .enumerate()
-        .filter(|(_, v)| secrets::is_store(v))
-        .map(|(i, v)| (format!("heap[{i}]"), v.clone()))
-        .collect();
+    let is_service = |v: &Value| matches!(v.get("type").and_then(Value::as_str), Some("AuditService" | "NoOpAuditService"));
+    let secret_stores: Vec<(String, Value)> =
+        heap.iter().enumerate().filter(|(_, v)| secrets::is_store(v)).map(|(i, v)| (format!("heap[{i}]"), v.clone())).collect();
     let wanted = match map.remove("auditService") {
         Some(inline @ Value::Object(_)) => {
-            return Ok((
-                inline,
-                ServicePath {
-                    prefix: "auditService".into(),
-                    properties,
-                    secret_stores,
-                },
-            ));
+            return Ok((inline, ServicePath { prefix: "auditService".into(), properties, secret_stores }));
         }
         Some(Value::String(name)) => name,
         Some(_) => {
-            return Err((
-                "auditService".into(),
-                "`auditService` must name a heap object or be an AuditService object".into(),
-            ));
+            return Err(("auditService".into(), "`auditService` must name a heap object or be an AuditService object".into()));
         }
         None => "AuditService".to_owned(),
     };
-    let found = heap.iter().position(|v| {
-        is_service(v) && v.get("name").and_then(Value::as_str) == Some(wanted.as_str())
-    });
+    let found = heap.iter().position(|v| is_service(v) && v.get("name").and_then(Value::as_str) == Some(wanted.as_str()));
     match found {
         Some(i) => {
             let mut service = heap[i].clone();
             use_heap_data_source(&mut service, &heap);
-            Ok((
-                service,
-                ServicePath {
-                    prefix: format!("heap[{i}]"),
-                    properties,
-                    secret_stores,
-                },
-            ))
+            Ok((service, ServicePath { prefix: format!("heap[{i}]"), properties, secret_stores }))
         }
         None => {
             let names: Vec<String> = heap
@@ -400,11 +353,7 @@ fn select_audit_service(document: Value) -> Result<(Value, ServicePath), (String
                 .filter_map(|v| v.get("name").and_then(Value::as_str))
                 .map(|n| format!("`{n}`"))
                 .collect();
-            let declared = if names.is_empty() {
-                "none".to_owned()
-            } else {
-                names.join(", ")
-            };
+            let declared = if names.is_empty() { "none".to_owned() } else { names.join(", ") };
             Err((
                 "auditService".into(),
                 format!(
@@ -424,19 +373,11 @@ fn select_audit_service(document: Value) -> Result<(Value, ServicePath), (String
 /// yet). With several data sources, the one named `AuditDataSource` (or
 /// `AuditService`) is used.
 fn use_heap_data_source(service: &mut Value, heap: &[Value]) {
-    let sources: Vec<&Value> = heap
-        .iter()
-        .filter(|v| v.get("type").and_then(Value::as_str) == Some("JdbcDataSource"))
-        .collect();
+    let sources: Vec<&Value> = heap.iter().filter(|v| v.get("type").and_then(Value::as_str) == Some("JdbcDataSource")).collect();
     let source = match sources.as_slice() {
         [] => return,
         [one] => *one,
-        many => match many.iter().find(|v| {
-            matches!(
-                v.get("name").and_then(Value::as_str),
-                Some("AuditDataSource" | "AuditService")
-            )
-        }) {
+        many => match many.iter().find(|v| matches!(v.get("name").and_then(Value::as_str), Some("AuditDataSource" | "AuditService"))) {
             Some(source) => *source,
             None => return,
         },
@@ -444,44 +385,23 @@ fn use_heap_data_source(service: &mut Value, heap: &[Value]) {
     let Some(config) = source.get("config").and_then(Value::as_object) else {
         return;
     };
-    let url = config
-        .get("properties")
-        .and_then(|p| p.get("url"))
-        .or_else(|| config.get("url"))
-        .or_else(|| config.get("jdbcUrl"))
-        .cloned();
+    let url = config.get("properties").and_then(|p| p.get("url")).or_else(|| config.get("url")).or_else(|| config.get("jdbcUrl")).cloned();
     let mut pool = serde_json::Map::new();
     if let Some(url) = url {
         pool.insert("jdbcUrl".into(), url);
     }
-    for key in [
-        "username",
-        "password",
-        "passwordSecretId",
-        "secretsProvider",
-        "driverClassName",
-        "dataSourceClassName",
-    ] {
+    for key in ["username", "password", "passwordSecretId", "secretsProvider", "driverClassName", "dataSourceClassName"] {
         if let Some(value) = config.get(key) {
             pool.insert(key.into(), value.clone());
         }
     }
-    let Some(handlers) = service
-        .get_mut("config")
-        .and_then(|c| c.get_mut("eventHandlers"))
-        .and_then(Value::as_array_mut)
-    else {
+    let Some(handlers) = service.get_mut("config").and_then(|c| c.get_mut("eventHandlers")).and_then(Value::as_array_mut) else {
         return;
     };
     for handler in handlers {
-        let jdbc = handler
-            .get("class")
-            .and_then(Value::as_str)
-            .is_some_and(|c| c.ends_with("JdbcAuditEventHandler"));
-        if let (true, Some(config)) = (
-            jdbc,
-            handler.get_mut("config").and_then(Value::as_object_mut),
-        ) && !config.contains_key("connectionPool")
+        let jdbc = handler.get("class").and_then(Value::as_str).is_some_and(|c| c.ends_with("JdbcAuditEventHandler"));
+        if let (true, Some(config)) = (jdbc, handler.get_mut("config").and_then(Value::as_object_mut))
+            && !config.contains_key("connectionPool")
         {
             config.insert("connectionPool".into(), Value::Object(pool.clone()));
         }
@@ -504,25 +424,15 @@ impl Config {
     /// Reads and validates a configuration file.
     pub fn from_file(path: impl AsRef<Path>) -> Result<Self, ConfigError> {
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.to_owned(),
-            source,
-        })?;
-        let base = path
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+        let base = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
         Self::from_json(&text, base, &path.display().to_string())
     }
 
     /// Validates configuration text; relative paths resolve against `base_dir`;
     /// `origin` names the source in errors.
     pub fn from_json(text: &str, base_dir: &Path, origin: &str) -> Result<Self, ConfigError> {
-        let plain = |at: String, message: String| ConfigError::Invalid {
-            origin: origin.to_owned(),
-            at,
-            message,
-        };
+        let plain = |at: String, message: String| ConfigError::Invalid { origin: origin.to_owned(), at, message };
         let document: Value = deserialize(text, "", &plain)?;
         // A route or config.json holds the service in its heap (or inline
         // as `auditService`): errors name paths in the file as written.
@@ -548,12 +458,7 @@ impl Config {
                 None => {}
                 Some(Value::Array(items)) => {
                     let at = pointer.trim_start_matches('/').replace('/', ".");
-                    stores.extend(
-                        items
-                            .iter()
-                            .enumerate()
-                            .map(|(i, v)| (path.join(&format!("{at}[{i}]")), v.clone())),
-                    );
+                    stores.extend(items.iter().enumerate().map(|(i, v)| (path.join(&format!("{at}[{i}]")), v.clone())));
                 }
                 Some(_) => {
                     return Err(plain(
@@ -563,69 +468,39 @@ impl Config {
                 }
             }
         }
-        let stores = secrets::SecretStores::from_objects(
-            stores.iter().map(|(at, v)| (at.clone(), v)),
-            base_dir,
-        )
-        .map_err(|(at, m)| plain(at, m))?;
-        stores
-            .resolve(&mut service, "", &properties, base_dir)
-            .map_err(|(at, m)| plain(path.join(&at), m))?;
+        let stores =
+            secrets::SecretStores::from_objects(stores.iter().map(|(at, v)| (at.clone(), v)), base_dir).map_err(|(at, m)| plain(at, m))?;
+        stores.resolve(&mut service, "", &properties, base_dir).map_err(|(at, m)| plain(path.join(&at), m))?;
         for (pointer, value) in guest_configs {
             if let Some(slot) = service.pointer_mut(&pointer) {
                 *slot = value;
             }
         }
-        let invalid = |at: String, message: String| ConfigError::Invalid {
-            origin: origin.to_owned(),
-            at: path.join(&at),
-            message,
-        };
+        let invalid = |at: String, message: String| ConfigError::Invalid { origin: origin.to_owned(), at: path.join(&at), message };
         let text = &service.to_string();
         // The full ForgeRock form wraps the bare one in `config`.
         let document = service;
-        let (name, raw, prefix): (Option<String>, raw::RawConfig, &str) = if document
-            .get("type")
-            .is_some()
-        {
+        let (name, raw, prefix): (Option<String>, raw::RawConfig, &str) = if document.get("type").is_some() {
             let outer: raw::RawAuditServiceObject = deserialize(text, "", &invalid)?;
             match outer.kind.as_str() {
                 "AuditService" => {
-                    let inner = outer.config.ok_or_else(|| {
-                        invalid("config".into(), "an AuditService needs its `config`".into())
-                    })?;
-                    (
-                        outer.name,
-                        deserialize(&inner.to_string(), "config", &invalid)?,
-                        "config.",
-                    )
+                    let inner = outer.config.ok_or_else(|| invalid("config".into(), "an AuditService needs its `config`".into()))?;
+                    (outer.name, deserialize(&inner.to_string(), "config", &invalid)?, "config.")
                 }
-                "NoOpAuditService" => (
-                    outer.name,
-                    deserialize("{}", "config", &invalid)?,
-                    "config.",
-                ),
+                "NoOpAuditService" => (outer.name, deserialize("{}", "config", &invalid)?, "config."),
                 other => {
                     return Err(invalid(
                         "type".into(),
-                        format!(
-                            "`{other}` is not an audit service (expected AuditService or NoOpAuditService)"
-                        ),
+                        format!("`{other}` is not an audit service (expected AuditService or NoOpAuditService)"),
                     ));
                 }
             }
         } else {
             (None, deserialize(text, "", &invalid)?, "")
         };
-        let audit = forgerock::validate_settings(raw.config, &format!("{prefix}config"), base_dir)
-            .map_err(|(at, m)| invalid(at, m))?;
+        let audit = forgerock::validate_settings(raw.config, &format!("{prefix}config"), base_dir).map_err(|(at, m)| invalid(at, m))?;
 
-        let data_dir = base_dir.join(
-            raw.wasp
-                .data_directory
-                .as_deref()
-                .unwrap_or(Path::new("wasp-data")),
-        );
+        let data_dir = base_dir.join(raw.wasp.data_directory.as_deref().unwrap_or(Path::new("wasp-data")));
         let cache_dir = match &raw.wasp.cache_directory {
             None => Some(data_dir.join("cache")),
             Some(Value::Bool(false)) => None,
@@ -633,10 +508,7 @@ impl Config {
             Some(other) => {
                 return Err(invalid(
                     "wasp.cacheDirectory".into(),
-                    format!(
-                        "expected a directory or false, found {}",
-                        crate::event::json_type(other)
-                    ),
+                    format!("expected a directory or false, found {}", crate::event::json_type(other)),
                 ));
             }
         };
@@ -644,89 +516,38 @@ impl Config {
         let mut handlers = Vec::new();
         let mut forgerock_handlers = Vec::new();
         let no_defaults = raw::RawBudgets::default();
-        let (top_level, others) = split_forgerock(
-            raw.event_handlers,
-            &format!("{prefix}eventHandlers"),
-            (base_dir, &data_dir),
-            None,
-            &invalid,
-        )?;
+        let (top_level, others) =
+            split_forgerock(raw.event_handlers, &format!("{prefix}eventHandlers"), (base_dir, &data_dir), None, &invalid)?;
         forgerock_handlers.extend(others);
-        read_handlers(
-            top_level,
-            &format!("{prefix}eventHandlers"),
-            None,
-            &no_defaults,
-            base_dir,
-            &data_dir,
-            &invalid,
-            &mut handlers,
-        )?;
+        read_handlers(top_level, &format!("{prefix}eventHandlers"), None, &no_defaults, base_dir, &data_dir, &invalid, &mut handlers)?;
         {
             // Handler names are unique across classes (actions and the
             // summary find handlers by name).
             let mut names: BTreeSet<&str> = handlers.iter().map(|h| h.name.as_str()).collect();
             for h in &forgerock_handlers {
                 if !names.insert(&h.name) {
-                    return Err(invalid(
-                        format!("{prefix}eventHandlers"),
-                        format!("handler name `{}` is used twice", h.name),
-                    ));
+                    return Err(invalid(format!("{prefix}eventHandlers"), format!("handler name `{}` is used twice", h.name)));
                 }
             }
         }
         let mut filters = Vec::new();
-        read_filters(
-            raw.filters,
-            &format!("{prefix}filters"),
-            None,
-            &no_defaults,
-            base_dir,
-            &invalid,
-            &mut filters,
-        )?;
+        read_filters(raw.filters, &format!("{prefix}filters"), None, &no_defaults, base_dir, &invalid, &mut filters)?;
         let mut tenants = BTreeMap::new();
         for (name, tenant) in raw.tenants {
             let at = format!("tenants.{name}");
             if !valid_name(&name) {
-                return Err(invalid(
-                    at,
-                    format!("`{name}` is not a valid tenant name (letters, digits, `.`, `_`, `-`)"),
-                ));
+                return Err(invalid(at, format!("`{name}` is not a valid tenant name (letters, digits, `.`, `_`, `-`)")));
             }
             if let Some(0) = tenant.quotas.events_per_second {
-                return Err(invalid(
-                    format!("{at}.quotas.eventsPerSecond"),
-                    "must be greater than 0".into(),
-                ));
+                return Err(invalid(format!("{at}.quotas.eventsPerSecond"), "must be greater than 0".into()));
             }
             if let Some(0) = tenant.quotas.fuel_per_second {
-                return Err(invalid(
-                    format!("{at}.quotas.fuelPerSecond"),
-                    "must be greater than 0".into(),
-                ));
+                return Err(invalid(format!("{at}.quotas.fuelPerSecond"), "must be greater than 0".into()));
             }
-            let output_root = data_dir.join(
-                tenant
-                    .output_root
-                    .unwrap_or_else(|| Path::new("tenants").join(&name)),
-            );
-            read_filters(
-                tenant.filters,
-                &format!("{at}.filters"),
-                Some(&name),
-                &tenant.budgets,
-                base_dir,
-                &invalid,
-                &mut filters,
-            )?;
-            let (wasm, builtin) = split_forgerock(
-                tenant.event_handlers,
-                &format!("{at}.eventHandlers"),
-                (base_dir, &output_root),
-                Some(&name),
-                &invalid,
-            )?;
+            let output_root = data_dir.join(tenant.output_root.unwrap_or_else(|| Path::new("tenants").join(&name)));
+            read_filters(tenant.filters, &format!("{at}.filters"), Some(&name), &tenant.budgets, base_dir, &invalid, &mut filters)?;
+            let (wasm, builtin) =
+                split_forgerock(tenant.event_handlers, &format!("{at}.eventHandlers"), (base_dir, &output_root), Some(&name), &invalid)?;
             let first_wasm = handlers.len();
             read_handlers(
                 wasm,
@@ -739,26 +560,15 @@ impl Config {
                 &mut handlers,
             )?;
             {
-                let mut names: BTreeSet<&str> = handlers[first_wasm..]
-                    .iter()
-                    .map(|h| h.name.as_str())
-                    .collect();
+                let mut names: BTreeSet<&str> = handlers[first_wasm..].iter().map(|h| h.name.as_str()).collect();
                 if let Some(twice) = builtin.iter().find(|h| !names.insert(&h.name)) {
-                    return Err(invalid(
-                        format!("{at}.eventHandlers"),
-                        format!("handler name `{}` is used twice", twice.name),
-                    ));
+                    return Err(invalid(format!("{at}.eventHandlers"), format!("handler name `{}` is used twice", twice.name)));
                 }
             }
             if let Some(query) = &tenant.handler_for_queries {
                 let candidates: Vec<&str> = builtin
                     .iter()
-                    .filter(|h| {
-                        h.enabled
-                            && h.builtin
-                                .as_ref()
-                                .is_some_and(|b| b.log_directory().is_some())
-                    })
+                    .filter(|h| h.enabled && h.builtin.as_ref().is_some_and(|b| b.log_directory().is_some()))
                     .map(|h| h.name.as_str())
                     .collect();
                 if !candidates.contains(&query.as_str()) {
@@ -769,9 +579,7 @@ impl Config {
                     };
                     return Err(invalid(
                         format!("{at}.handlerForQueries"),
-                        format!(
-                            "`{query}` is not an enabled JSON or CSV handler of tenant `{name}` ({known})"
-                        ),
+                        format!("`{query}` is not an enabled JSON or CSV handler of tenant `{name}` ({known})"),
                     ));
                 }
             }
@@ -786,13 +594,9 @@ impl Config {
                 },
             );
         }
-        check_shared_log_files(&forgerock_handlers)
-            .map_err(|m| invalid(format!("{prefix}eventHandlers"), m))?;
+        check_shared_log_files(&forgerock_handlers).map_err(|m| invalid(format!("{prefix}eventHandlers"), m))?;
         let journal = validate_journal(&raw.wasp.journal, &invalid)?;
-        let topics_schemas_dir = raw
-            .topics_schemas_directory
-            .as_ref()
-            .map(|d| base_dir.join(d));
+        let topics_schemas_dir = raw.topics_schemas_directory.as_ref().map(|d| base_dir.join(d));
         let custom = match &topics_schemas_dir {
             Some(dir) => load_schemas(dir, origin, &format!("{prefix}topicsSchemasDirectory"))?,
             None => BTreeMap::new(),
@@ -804,24 +608,13 @@ impl Config {
                 Some("warn") => SchemaMode::Warn,
                 Some("reject") => SchemaMode::Reject,
                 Some(other) => {
-                    return Err(invalid(
-                        "wasp.validation.mode".into(),
-                        format!("unknown mode `{other}` (expected off, warn or reject)"),
-                    ));
+                    return Err(invalid("wasp.validation.mode".into(), format!("unknown mode `{other}` (expected off, warn or reject)")));
                 }
             },
-            required_fields: v
-                .required_fields
-                .clone()
-                .unwrap_or_else(|| vec!["transactionId".into(), "timestamp".into()]),
+            required_fields: v.required_fields.clone().unwrap_or_else(|| vec!["transactionId".into(), "timestamp".into()]),
             max_depth: v.max_depth.unwrap_or(32),
         };
-        let sidecar = sidecar::validate(
-            &raw.wasp.sidecar,
-            base_dir,
-            &tenants,
-            &invalid,
-        )?;
+        let sidecar = sidecar::validate(&raw.wasp.sidecar, base_dir, &tenants, &invalid)?;
         if let Some(fleet) = &raw.wasp.fleet {
             fleet.validate().map_err(|e| {
                 invalid(
@@ -832,11 +625,7 @@ impl Config {
             let known: Vec<String> = handlers
                 .iter()
                 .map(WasmHandlerConfig::qualified_name)
-                .chain(
-                    forgerock_handlers
-                        .iter()
-                        .map(forgerock::ForgeRockHandlerConfig::qualified_name),
-                )
+                .chain(forgerock_handlers.iter().map(forgerock::ForgeRockHandlerConfig::qualified_name))
                 .collect();
             for (i, name) in fleet.ordered.iter().enumerate() {
                 if !known.contains(name) {
@@ -864,10 +653,7 @@ impl Config {
             filters,
             audit,
             name,
-            custom_schemas: custom
-                .iter()
-                .map(|(t, (s, _))| (t.clone(), s.clone()))
-                .collect(),
+            custom_schemas: custom.iter().map(|(t, (s, _))| (t.clone(), s.clone())).collect(),
             custom_schema_sources: custom.into_iter().map(|(t, (_, v))| (t, v)).collect(),
             topics_schemas_dir,
         })
@@ -877,14 +663,9 @@ impl Config {
     /// published without a tenant): the standard ones, those with a schema
     /// in `topicsSchemasDirectory`, and those any of its handlers names.
     pub fn known_topics_for(&self, tenant: Option<&str>) -> BTreeSet<String> {
-        let mut topics: BTreeSet<String> =
-            STANDARD_TOPICS.iter().map(|t| (*t).to_owned()).collect();
+        let mut topics: BTreeSet<String> = STANDARD_TOPICS.iter().map(|t| (*t).to_owned()).collect();
         topics.extend(self.custom_schemas.keys().cloned());
-        for h in self
-            .handlers
-            .iter()
-            .filter(|h| h.tenant.as_deref() == tenant)
-        {
+        for h in self.handlers.iter().filter(|h| h.tenant.as_deref() == tenant) {
             topics.extend(h.topics.iter().cloned());
         }
         topics

@@ -179,10 +179,7 @@ pub struct RawService {
     /// `FileSystemSecretStore`); read before the rest of the configuration
     /// (see `config::secrets`).
     #[serde(default)]
-    #[expect(
-        dead_code,
-        reason = "read from the JSON before it is typed (config::secrets)"
-    )]
+    #[expect(dead_code, reason = "read from the JSON before it is typed (config::secrets)")]
     pub secret_stores: Option<Vec<Value>>,
 }
 

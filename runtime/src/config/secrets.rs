@@ -47,14 +47,8 @@ enum Format {
 /// One secret store.
 #[derive(Debug, Clone, PartialEq)]
 enum Store {
-    SystemAndEnv {
-        format: Format,
-    },
-    FileSystem {
-        directory: PathBuf,
-        suffix: String,
-        format: Format,
-    },
+    SystemAndEnv { format: Format },
+    FileSystem { directory: PathBuf, suffix: String, format: Format },
 }
 
 /// The secret stores a configuration declares, by name.
@@ -65,10 +59,7 @@ pub struct SecretStores {
 
 /// The heap object types that are secret stores.
 pub fn is_store(object: &Value) -> bool {
-    matches!(
-        object.get("type").and_then(Value::as_str),
-        Some("SystemAndEnvSecretStore" | "FileSystemSecretStore")
-    )
+    matches!(object.get("type").and_then(Value::as_str), Some("SystemAndEnvSecretStore" | "FileSystemSecretStore"))
 }
 
 impl SecretStores {
@@ -80,19 +71,13 @@ impl SecretStores {
     ) -> Result<SecretStores, (String, String)> {
         let mut stores = SecretStores::default();
         for (at, object) in objects {
-            let name = object.get("name").and_then(Value::as_str).ok_or_else(|| {
-                (
-                    format!("{at}.name"),
-                    "a secret store needs a `name` to be referred to by `secretsProvider`"
-                        .to_owned(),
-                )
-            })?;
+            let name = object
+                .get("name")
+                .and_then(Value::as_str)
+                .ok_or_else(|| (format!("{at}.name"), "a secret store needs a `name` to be referred to by `secretsProvider`".to_owned()))?;
             let store = read_store(object, &at, base_dir)?;
             if stores.stores.insert(name.to_owned(), store).is_some() {
-                return Err((
-                    format!("{at}.name"),
-                    format!("a second secret store is named `{name}`"),
-                ));
+                return Err((format!("{at}.name"), format!("a second secret store is named `{name}`")));
             }
         }
         Ok(stores)
@@ -100,13 +85,7 @@ impl SecretStores {
 
     /// Replaces every `XSecretId` in `value` by `X` holding the secret (see
     /// the module docs); `at` is `value`'s JSON path for errors.
-    pub fn resolve(
-        &self,
-        value: &mut Value,
-        at: &str,
-        properties: &Properties,
-        base_dir: &Path,
-    ) -> Result<(), (String, String)> {
+    pub fn resolve(&self, value: &mut Value, at: &str, properties: &Properties, base_dir: &Path) -> Result<(), (String, String)> {
         match value {
             Value::Object(map) => {
                 self.resolve_object(map, at, properties, base_dir)?;
@@ -131,47 +110,28 @@ impl SecretStores {
         properties: &Properties,
         base_dir: &Path,
     ) -> Result<(), (String, String)> {
-        let ids: Vec<String> = map
-            .keys()
-            .filter(|k| k.len() > "SecretId".len() && k.ends_with("SecretId"))
-            .cloned()
-            .collect();
+        let ids: Vec<String> = map.keys().filter(|k| k.len() > "SecretId".len() && k.ends_with("SecretId")).cloned().collect();
         if ids.is_empty() {
             return Ok(());
         }
         let (store, store_name) = match map.get("secretsProvider") {
-            None => (
-                Store::SystemAndEnv {
-                    format: Format::Base64,
-                },
-                "the default SystemAndEnvSecretStore".to_owned(),
-            ),
+            None => (Store::SystemAndEnv { format: Format::Base64 }, "the default SystemAndEnvSecretStore".to_owned()),
             Some(Value::String(name)) => match self.stores.get(name) {
                 Some(store) => (store.clone(), format!("the secret store `{name}`")),
                 None => {
                     let known: Vec<String> = self.stores.keys().map(|k| format!("`{k}`")).collect();
-                    let known = if known.is_empty() {
-                        "none".to_owned()
-                    } else {
-                        known.join(", ")
-                    };
+                    let known = if known.is_empty() { "none".to_owned() } else { known.join(", ") };
                     return Err((
                         join(at, "secretsProvider"),
-                        format!(
-                            "no secret store is named `{name}` (declared in the heap or in wasp.secretStores: {known})"
-                        ),
+                        format!("no secret store is named `{name}` (declared in the heap or in wasp.secretStores: {known})"),
                     ));
                 }
             },
-            Some(inline @ Value::Object(_)) => (
-                read_store(inline, &join(at, "secretsProvider"), base_dir)?,
-                "the inline secret store".to_owned(),
-            ),
+            Some(inline @ Value::Object(_)) => {
+                (read_store(inline, &join(at, "secretsProvider"), base_dir)?, "the inline secret store".to_owned())
+            }
             Some(_) => {
-                return Err((
-                    join(at, "secretsProvider"),
-                    "must name a secret store or be a secret store object".to_owned(),
-                ));
+                return Err((join(at, "secretsProvider"), "must name a secret store or be a secret store object".to_owned()));
             }
         };
         for key in ids {
@@ -181,17 +141,10 @@ impl SecretStores {
                 return Err((here, "a secret id must be a string".to_owned()));
             };
             if map.contains_key(&setting) {
-                return Err((
-                    here,
-                    format!("`{setting}` is also given: set the secret or its id, not both"),
-                ));
+                return Err((here, format!("`{setting}` is also given: set the secret or its id, not both")));
             }
-            let secret = lookup(&store, &id, properties).map_err(|m| {
-                (
-                    here.clone(),
-                    format!("the secret `{id}` from {store_name}: {m}"),
-                )
-            })?;
+            let secret =
+                lookup(&store, &id, properties).map_err(|m| (here.clone(), format!("the secret `{id}` from {store_name}: {m}")))?;
             map.insert(setting, Value::String(secret));
         }
         map.remove("secretsProvider");
@@ -219,10 +172,7 @@ fn read_store(object: &Value, at: &str, base_dir: &Path) -> Result<Store, (Strin
         Some(f) if f.eq_ignore_ascii_case("BASE64") => Format::Base64,
         Some(f) if f.eq_ignore_ascii_case("PLAIN") => Format::Plain,
         Some(other) => {
-            return Err((
-                format!("{at}.config.format"),
-                format!("`{other}` is not a secret format (BASE64 or PLAIN)"),
-            ));
+            return Err((format!("{at}.config.format"), format!("`{other}` is not a secret format (BASE64 or PLAIN)")));
         }
     };
     let allowed: &[&str] = match kind {
@@ -231,35 +181,19 @@ fn read_store(object: &Value, at: &str, base_dir: &Path) -> Result<Store, (Strin
         other => {
             return Err((
                 format!("{at}.type"),
-                format!(
-                    "`{other}` is not a secret store WASP reads (SystemAndEnvSecretStore, FileSystemSecretStore)"
-                ),
+                format!("`{other}` is not a secret store WASP reads (SystemAndEnvSecretStore, FileSystemSecretStore)"),
             ));
         }
     };
     if let Some(unknown) = config.keys().find(|k| !allowed.contains(&k.as_str())) {
-        return Err((
-            format!("{at}.config.{unknown}"),
-            format!(
-                "not a setting of a {kind} (settings: {})",
-                allowed.join(", ")
-            ),
-        ));
+        return Err((format!("{at}.config.{unknown}"), format!("not a setting of a {kind} (settings: {})", allowed.join(", "))));
     }
     Ok(match kind {
         "SystemAndEnvSecretStore" => Store::SystemAndEnv { format },
         _ => {
-            let directory = text("directory")?.ok_or_else(|| {
-                (
-                    format!("{at}.config.directory"),
-                    "required: the directory holding one file per secret".to_owned(),
-                )
-            })?;
-            Store::FileSystem {
-                directory: base_dir.join(directory),
-                suffix: text("suffix")?.unwrap_or("").to_owned(),
-                format,
-            }
+            let directory = text("directory")?
+                .ok_or_else(|| (format!("{at}.config.directory"), "required: the directory holding one file per secret".to_owned()))?;
+            Store::FileSystem { directory: base_dir.join(directory), suffix: text("suffix")?.unwrap_or("").to_owned(), format }
         }
     })
 }
@@ -269,25 +203,16 @@ fn lookup(store: &Store, id: &str, properties: &Properties) -> Result<String, St
     let (stored, format) = match store {
         Store::SystemAndEnv { format } => {
             let variable = id.replace('.', "_").to_ascii_uppercase();
-            let value = properties.get(id).ok_or_else(|| {
-                format!("not found (no property `{id}`, no environment variable `{variable}`)")
-            })?;
+            let value =
+                properties.get(id).ok_or_else(|| format!("not found (no property `{id}`, no environment variable `{variable}`)"))?;
             (value, *format)
         }
-        Store::FileSystem {
-            directory,
-            suffix,
-            format,
-        } => {
+        Store::FileSystem { directory, suffix, format } => {
             if id.is_empty() || id.contains(['/', '\\']) || id == "." || id == ".." {
-                return Err(
-                    "a secret id of a FileSystemSecretStore is a file name (no `/`, not `..`)"
-                        .to_owned(),
-                );
+                return Err("a secret id of a FileSystemSecretStore is a file name (no `/`, not `..`)".to_owned());
             }
             let path = directory.join(format!("{id}{suffix}"));
-            let mut value = std::fs::read_to_string(&path)
-                .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            let mut value = std::fs::read_to_string(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
             while value.ends_with('\n') || value.ends_with('\r') {
                 value.pop();
             }
@@ -297,20 +222,16 @@ fn lookup(store: &Store, id: &str, properties: &Properties) -> Result<String, St
     match format {
         Format::Plain => Ok(stored),
         Format::Base64 => {
-            let bytes = base64::engine::general_purpose::STANDARD
-                .decode(stored.trim())
-                .map_err(|_| "the stored value is not Base64 (the store's `format` is BASE64, its default; set it to PLAIN for plain text)".to_owned())?;
+            let bytes = base64::engine::general_purpose::STANDARD.decode(stored.trim()).map_err(|_| {
+                "the stored value is not Base64 (the store's `format` is BASE64, its default; set it to PLAIN for plain text)".to_owned()
+            })?;
             String::from_utf8(bytes).map_err(|_| "the decoded secret is not UTF-8 text".to_owned())
         }
     }
 }
 
 fn join(at: &str, key: &str) -> String {
-    if at.is_empty() {
-        key.to_owned()
-    } else {
-        format!("{at}.{key}")
-    }
+    if at.is_empty() { key.to_owned() } else { format!("{at}.{key}") }
 }
 
 #[cfg(test)]
@@ -332,17 +253,9 @@ mod tests {
             Path::new("/"),
         )
         .unwrap();
-        let got = resolve(
-            &stores,
-            json!({"connection": {"passwordSecretId": "wasp.test.secret.a.password"}}),
-        )
-        .unwrap();
+        let got = resolve(&stores, json!({"connection": {"passwordSecretId": "wasp.test.secret.a.password"}})).unwrap();
         assert_eq!(got, json!({"connection": {"password": "s3cr3t"}}));
-        let got = resolve(
-            &stores,
-            json!({"passwordSecretId": "wasp.test.secret.a.password", "secretsProvider": "plain"}),
-        )
-        .unwrap();
+        let got = resolve(&stores, json!({"passwordSecretId": "wasp.test.secret.a.password", "secretsProvider": "plain"})).unwrap();
         assert_eq!(got, json!({"password": "czNjcjN0"}));
     }
 
@@ -351,22 +264,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("hec.token.txt"), "abc-123\n").unwrap();
         let store = json!({"name": "files", "type": "FileSystemSecretStore", "config": {"directory": dir.path(), "format": "PLAIN", "suffix": ".txt"}});
-        let stores = SecretStores::from_objects(
-            [("wasp.secretStores[0]".to_owned(), &store)],
-            Path::new("/"),
-        )
-        .unwrap();
-        let got = resolve(
-            &stores,
-            json!({"authzTokenSecretId": "hec.token", "secretsProvider": "files"}),
-        )
-        .unwrap();
+        let stores = SecretStores::from_objects([("wasp.secretStores[0]".to_owned(), &store)], Path::new("/")).unwrap();
+        let got = resolve(&stores, json!({"authzTokenSecretId": "hec.token", "secretsProvider": "files"})).unwrap();
         assert_eq!(got, json!({"authzToken": "abc-123"}));
-        let (at, message) = resolve(
-            &stores,
-            json!({"h": {"authzTokenSecretId": "../etc/passwd", "secretsProvider": "files"}}),
-        )
-        .unwrap_err();
+        let (at, message) =
+            resolve(&stores, json!({"h": {"authzTokenSecretId": "../etc/passwd", "secretsProvider": "files"}})).unwrap_err();
         assert_eq!(at, "h.authzTokenSecretId");
         assert!(message.contains("file name"), "{message}");
     }
@@ -376,39 +278,19 @@ mod tests {
         // SAFETY: test-only; unique variable names no other test reads.
         unsafe { std::env::set_var("WASP_TEST_SECRET_B", "not base64 !!") };
         let stores = SecretStores::default();
-        let (at, message) = resolve(
-            &stores,
-            json!({"c": {"passwordSecretId": "wasp.test.secret.b"}}),
-        )
-        .unwrap_err();
+        let (at, message) = resolve(&stores, json!({"c": {"passwordSecretId": "wasp.test.secret.b"}})).unwrap_err();
         assert_eq!(at, "c.passwordSecretId");
-        assert!(
-            message.contains("`wasp.test.secret.b`") && message.contains("Base64"),
-            "{message}"
-        );
+        assert!(message.contains("`wasp.test.secret.b`") && message.contains("Base64"), "{message}");
         assert!(!message.contains("not base64 !!"), "{message}");
-        let (at, message) = resolve(
-            &stores,
-            json!({"passwordSecretId": "wasp.test.secret.missing"}),
-        )
-        .unwrap_err();
+        let (at, message) = resolve(&stores, json!({"passwordSecretId": "wasp.test.secret.missing"})).unwrap_err();
         assert_eq!(at, "passwordSecretId");
         assert!(message.contains("WASP_TEST_SECRET_MISSING"), "{message}");
-        let (_, message) = resolve(
-            &stores,
-            json!({"passwordSecretId": "x", "secretsProvider": "nope"}),
-        )
-        .unwrap_err();
-        assert!(
-            message.contains("no secret store is named `nope`"),
-            "{message}"
-        );
-        let (_, message) =
-            resolve(&stores, json!({"password": "p", "passwordSecretId": "x"})).unwrap_err();
+        let (_, message) = resolve(&stores, json!({"passwordSecretId": "x", "secretsProvider": "nope"})).unwrap_err();
+        assert!(message.contains("no secret store is named `nope`"), "{message}");
+        let (_, message) = resolve(&stores, json!({"password": "p", "passwordSecretId": "x"})).unwrap_err();
         assert!(message.contains("not both"), "{message}");
         let bad = json!({"name": "k", "type": "KeyStoreSecretStore"});
-        let (at, message) =
-            SecretStores::from_objects([("heap[1]".to_owned(), &bad)], Path::new("/")).unwrap_err();
+        let (at, message) = SecretStores::from_objects([("heap[1]".to_owned(), &bad)], Path::new("/")).unwrap_err();
         assert_eq!(at, "heap[1].type");
         assert!(message.contains("KeyStoreSecretStore"), "{message}");
     }

@@ -7,9 +7,8 @@ use std::time::Duration;
 use super::{ConfigError, RawSidecar, TenantConfig};
 use crate::sidecar::auth::{Role, TokenHash};
 use crate::sidecar::config::{
-    AuthMode, DEFAULT_BODY_READ_TIMEOUT, DEFAULT_FLUSH_TIMEOUT, DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_LISTEN,
-    DEFAULT_MAX_BATCH_EVENTS, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_CONNECTIONS, DEFAULT_SHUTDOWN_DEADLINE,
-    DEFAULT_WATCH_INTERVAL, SidecarConfig,
+    AuthMode, DEFAULT_BODY_READ_TIMEOUT, DEFAULT_FLUSH_TIMEOUT, DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_LISTEN, DEFAULT_MAX_BATCH_EVENTS,
+    DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_CONNECTIONS, DEFAULT_SHUTDOWN_DEADLINE, DEFAULT_WATCH_INTERVAL, SidecarConfig,
 };
 use crate::sidecar::tls::TlsFiles;
 
@@ -25,16 +24,9 @@ pub(super) fn validate(
 ) -> Result<SidecarConfig, ConfigError> {
     let at = |field: &str| format!("wasp.sidecar.{field}");
     let listen = raw.listen.clone().unwrap_or_else(|| DEFAULT_LISTEN.into());
-    let port_ok = listen
-        .rsplit_once(':')
-        .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
+    let port_ok = listen.rsplit_once(':').is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
     if !port_ok {
-        return Err(invalid(
-            at("listen"),
-            format!(
-                "`{listen}` is not an address with a port (expected e.g. \"127.0.0.1:8080\")"
-            ),
-        ));
+        return Err(invalid(at("listen"), format!("`{listen}` is not an address with a port (expected e.g. \"127.0.0.1:8080\")")));
     }
     let positive = |value: Option<usize>, field: &str, default: usize| match value {
         Some(0) => Err(invalid(at(field), "must be greater than 0".into())),
@@ -42,57 +34,33 @@ pub(super) fn validate(
         None => Ok(default),
     };
     let max_body_bytes = positive(raw.max_body_bytes, "maxBodyBytes", DEFAULT_MAX_BODY_BYTES)?;
-    let max_batch_events = positive(
-        raw.max_batch_events,
-        "maxBatchEvents",
-        DEFAULT_MAX_BATCH_EVENTS,
-    )?;
-    let max_connections = positive(
-        raw.max_connections,
-        "maxConnections",
-        DEFAULT_MAX_CONNECTIONS,
-    )?;
+    let max_batch_events = positive(raw.max_batch_events, "maxBatchEvents", DEFAULT_MAX_BATCH_EVENTS)?;
+    let max_connections = positive(raw.max_connections, "maxConnections", DEFAULT_MAX_CONNECTIONS)?;
     let timeout = |value: Option<Duration>, field: &str, default: Duration| match value {
         Some(Duration::ZERO) => Err(invalid(at(field), "must be greater than 0".into())),
         Some(timeout) => Ok(timeout),
         None => Ok(default),
     };
-    let header_read_timeout = timeout(
-        raw.header_read_timeout,
-        "headerReadTimeout",
-        DEFAULT_HEADER_READ_TIMEOUT,
-    )?;
-    let body_read_timeout = timeout(
-        raw.body_read_timeout,
-        "bodyReadTimeout",
-        DEFAULT_BODY_READ_TIMEOUT,
-    )?;
+    let header_read_timeout = timeout(raw.header_read_timeout, "headerReadTimeout", DEFAULT_HEADER_READ_TIMEOUT)?;
+    let body_read_timeout = timeout(raw.body_read_timeout, "bodyReadTimeout", DEFAULT_BODY_READ_TIMEOUT)?;
     let auth = match raw.auth.as_deref() {
         None | Some("tokens") => AuthMode::Tokens,
         Some("none") => AuthMode::None,
         Some(other) => {
-            return Err(invalid(
-                at("auth"),
-                format!("unknown mode `{other}` (expected tokens or none)"),
-            ));
+            return Err(invalid(at("auth"), format!("unknown mode `{other}` (expected tokens or none)")));
         }
     };
     let mut tokens: Vec<(TokenHash, Role)> = Vec::new();
     let mut token_names: Vec<String> = Vec::new();
-    let mut add =
-        |hash: &str, role: Role, name: String, field: String| -> Result<(), ConfigError> {
-            let hash =
-                TokenHash::parse(hash).map_err(|message| invalid(field.clone(), message))?;
-            if tokens.iter().any(|(h, _)| *h == hash) {
-                return Err(invalid(
-                    field,
-                    "the same token hash is configured twice".into(),
-                ));
-            }
-            tokens.push((hash, role));
-            token_names.push(name);
-            Ok(())
-        };
+    let mut add = |hash: &str, role: Role, name: String, field: String| -> Result<(), ConfigError> {
+        let hash = TokenHash::parse(hash).map_err(|message| invalid(field.clone(), message))?;
+        if tokens.iter().any(|(h, _)| *h == hash) {
+            return Err(invalid(field, "the same token hash is configured twice".into()));
+        }
+        tokens.push((hash, role));
+        token_names.push(name);
+        Ok(())
+    };
     if let Some(hash) = &raw.admin_token {
         add(hash, Role::Admin, "adminToken".into(), at("adminToken"))?;
     }
@@ -106,23 +74,15 @@ pub(super) fn validate(
                 ));
             }
             (None, false) => Role::TopLevel,
-            (Some(tenant), false) if tenants.contains_key(tenant) => {
-                Role::Tenant(tenant.clone())
-            }
+            (Some(tenant), false) if tenants.contains_key(tenant) => Role::Tenant(tenant.clone()),
             (Some(tenant), false) => {
                 let known = tenants.keys().cloned().collect::<Vec<_>>().join(", ");
-                return Err(invalid(
-                    at(&format!("tokens[{i}].tenant")),
-                    format!("unknown tenant `{tenant}` (tenants: {known})"),
-                ));
+                return Err(invalid(at(&format!("tokens[{i}].tenant")), format!("unknown tenant `{tenant}` (tenants: {known})")));
             }
         };
         let name = match &token.name {
             Some(name) if name.trim().is_empty() || name.chars().any(char::is_control) => {
-                return Err(invalid(
-                    at(&format!("tokens[{i}].name")),
-                    "a token's name is printable text".into(),
-                ));
+                return Err(invalid(at(&format!("tokens[{i}].name")), "a token's name is printable text".into()));
             }
             Some(name) => name.clone(),
             None => format!("tokens[{i}]"),
@@ -136,17 +96,12 @@ pub(super) fn validate(
         None => None,
         Some(tls) => {
             let required = |value: &Option<std::path::PathBuf>, field: &str| {
-                value.as_ref().map(|p| base_dir.join(p)).ok_or_else(|| {
-                    invalid(
-                        at(&format!("tls.{field}")),
-                        "required with `tls` (a PEM file)".into(),
-                    )
-                })
+                value
+                    .as_ref()
+                    .map(|p| base_dir.join(p))
+                    .ok_or_else(|| invalid(at(&format!("tls.{field}")), "required with `tls` (a PEM file)".into()))
             };
-            Some(TlsFiles {
-                cert_file: required(&tls.cert_file, "certFile")?,
-                key_file: required(&tls.key_file, "keyFile")?,
-            })
+            Some(TlsFiles { cert_file: required(&tls.cert_file, "certFile")?, key_file: required(&tls.key_file, "keyFile")? })
         }
     };
     Ok(SidecarConfig {
@@ -175,4 +130,3 @@ pub(super) fn validate(
         max_connections,
     })
 }
-

@@ -23,37 +23,24 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         "unlimited" | "indefinite" | "infinity" | "infinite" => return Ok(UNLIMITED),
         _ => {}
     }
-    let not_a_duration = || {
-        format!(
-            "`{text}` is not a duration (expected e.g. \"5 seconds\", \"100 ms\", \"15 hours 46 minutes\")"
-        )
-    };
+    let not_a_duration = || format!("`{text}` is not a duration (expected e.g. \"5 seconds\", \"100 ms\", \"15 hours 46 minutes\")");
     let mut rest = text;
     let mut total = Duration::ZERO;
     let mut parts = 0;
     while !rest.is_empty() {
-        let split = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(rest.len());
+        let split = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
         let value: f64 = rest[..split].parse().map_err(|_| not_a_duration())?;
         rest = rest[split..].trim_start();
-        let unit_end = rest
-            .find(|c: char| !c.is_ascii_alphabetic())
-            .unwrap_or(rest.len());
+        let unit_end = rest.find(|c: char| !c.is_ascii_alphabetic()).unwrap_or(rest.len());
         let unit = &rest[..unit_end];
-        rest = rest[unit_end..]
-            .trim_start()
-            .trim_start_matches(',')
-            .trim_start();
+        rest = rest[unit_end..].trim_start().trim_start_matches(',').trim_start();
         if let Some(after) = rest.strip_prefix("and ") {
             rest = after.trim_start();
         }
         let millis = match unit.to_ascii_lowercase().as_str() {
             "" if parts == 0 && rest.is_empty() => 1.0,
             "" => {
-                return Err(format!(
-                    "`{text}`: a number without a unit in a compound duration"
-                ));
+                return Err(format!("`{text}`: a number without a unit in a compound duration"));
             }
             "ns" | "nano" | "nanos" | "nanosecond" | "nanoseconds" => 1e-6,
             "us" | "micro" | "micros" | "microsecond" | "microseconds" => 1e-3,
@@ -63,16 +50,11 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
             "h" | "hour" | "hours" => 3600e3,
             "d" | "day" | "days" => 86_400e3,
             other => {
-                return Err(format!(
-                    "`{text}`: unknown duration unit `{other}` (use ns, us, ms, s, m, h or d)"
-                ));
+                return Err(format!("`{text}`: unknown duration unit `{other}` (use ns, us, ms, s, m, h or d)"));
             }
         };
-        let part = Duration::try_from_secs_f64(value * millis / 1e3)
-            .map_err(|_| format!("`{text}` is too long a duration"))?;
-        total = total
-            .checked_add(part)
-            .ok_or_else(|| format!("`{text}` is too long a duration"))?;
+        let part = Duration::try_from_secs_f64(value * millis / 1e3).map_err(|_| format!("`{text}` is too long a duration"))?;
+        total = total.checked_add(part).ok_or_else(|| format!("`{text}` is too long a duration"))?;
         parts += 1;
     }
     if parts == 0 {
@@ -85,27 +67,19 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 /// `B`, `KB`/`KiB`, `MB`/`MiB`, `GB`/`GiB` (all powers of 1024).
 pub fn parse_bytes(text: &str) -> Result<usize, String> {
     let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
     let (number, unit) = (&text[..split], text[split..].trim());
-    let value: usize = number
-        .parse()
-        .map_err(|_| format!("`{text}` is not a size (expected e.g. 1048576 or \"64 MiB\")"))?;
+    let value: usize = number.parse().map_err(|_| format!("`{text}` is not a size (expected e.g. 1048576 or \"64 MiB\")"))?;
     let scale: usize = match unit.to_ascii_lowercase().as_str() {
         "" | "b" => 1,
         "k" | "kb" | "kib" => 1 << 10,
         "m" | "mb" | "mib" => 1 << 20,
         "g" | "gb" | "gib" => 1 << 30,
         other => {
-            return Err(format!(
-                "`{text}`: unknown size unit `{other}` (use B, KiB, MiB or GiB)"
-            ));
+            return Err(format!("`{text}`: unknown size unit `{other}` (use B, KiB, MiB or GiB)"));
         }
     };
-    value
-        .checked_mul(scale)
-        .ok_or_else(|| format!("`{text}` is too large"))
+    value.checked_mul(scale).ok_or_else(|| format!("`{text}` is too large"))
 }
 
 #[derive(Deserialize)]
@@ -120,9 +94,7 @@ pub fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::
     match Option::<NumberOrText>::deserialize(d)? {
         None => Ok(None),
         Some(NumberOrText::Number(ms)) => Ok(Some(Duration::from_millis(ms))),
-        Some(NumberOrText::Text(t)) => parse_duration(&t)
-            .map(Some)
-            .map_err(serde::de::Error::custom),
+        Some(NumberOrText::Text(t)) => parse_duration(&t).map(Some).map_err(serde::de::Error::custom),
     }
 }
 
@@ -130,9 +102,7 @@ pub fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::
 pub fn bytes<'de, D: Deserializer<'de>>(d: D) -> Result<Option<usize>, D::Error> {
     match Option::<NumberOrText>::deserialize(d)? {
         None => Ok(None),
-        Some(NumberOrText::Number(n)) => usize::try_from(n)
-            .map(Some)
-            .map_err(serde::de::Error::custom),
+        Some(NumberOrText::Number(n)) => usize::try_from(n).map(Some).map_err(serde::de::Error::custom),
         Some(NumberOrText::Text(t)) => parse_bytes(&t).map(Some).map_err(serde::de::Error::custom),
     }
 }
@@ -146,10 +116,9 @@ where
     let n = match Option::<NumberOrText>::deserialize(d)? {
         None => return Ok(None),
         Some(NumberOrText::Number(n)) => n,
-        Some(NumberOrText::Text(t)) => t
-            .trim()
-            .parse::<u64>()
-            .map_err(|_| serde::de::Error::custom(format!("`{t}` is not a whole number")))?,
+        Some(NumberOrText::Text(t)) => {
+            t.trim().parse::<u64>().map_err(|_| serde::de::Error::custom(format!("`{t}` is not a whole number")))?
+        }
     };
     T::try_from(n).map(Some).map_err(serde::de::Error::custom)
 }
@@ -167,9 +136,7 @@ pub fn parse_bool(text: &str) -> Result<bool, String> {
     match text.trim().to_ascii_lowercase().as_str() {
         "true" => Ok(true),
         "false" => Ok(false),
-        _ => Err(format!(
-            "`{text}` is not a boolean (expected true or false)"
-        )),
+        _ => Err(format!("`{text}` is not a boolean (expected true or false)")),
     }
 }
 
@@ -208,70 +175,31 @@ mod tests {
         assert_eq!((t.n, t.b), (Some(1000), Some(true)));
         let t: T = serde_json::from_str(r#"{"n": 7, "b": false}"#).unwrap();
         assert_eq!((t.n, t.b), (Some(7), Some(false)));
-        let err = serde_json::from_str::<T>(r#"{"n": "lots"}"#)
-            .err()
-            .unwrap()
-            .to_string();
+        let err = serde_json::from_str::<T>(r#"{"n": "lots"}"#).err().unwrap().to_string();
         assert!(err.contains("`lots` is not a whole number"), "{err}");
         assert_eq!(parse_duration_or_disabled("disabled"), Ok(None));
-        assert_eq!(
-            parse_duration("99999999999999999999999 d"),
-            Err("`99999999999999999999999 d` is too long a duration".into())
-        );
-        assert_eq!(
-            parse_duration_or_disabled("6 hours"),
-            Ok(Some(Duration::from_secs(6 * 3600)))
-        );
+        assert_eq!(parse_duration("99999999999999999999999 d"), Err("`99999999999999999999999 d` is too long a duration".into()));
+        assert_eq!(parse_duration_or_disabled("6 hours"), Ok(Some(Duration::from_secs(6 * 3600))));
     }
 
     #[test]
     fn durations_in_forgerock_style() {
         assert_eq!(parse_duration("5 seconds").unwrap(), Duration::from_secs(5));
-        assert_eq!(
-            parse_duration("100 ms").unwrap(),
-            Duration::from_millis(100)
-        );
+        assert_eq!(parse_duration("100 ms").unwrap(), Duration::from_millis(100));
         assert_eq!(parse_duration("1 m").unwrap(), Duration::from_secs(60));
-        assert_eq!(
-            parse_duration("6 hours").unwrap(),
-            Duration::from_secs(6 * 3600)
-        );
+        assert_eq!(parse_duration("6 hours").unwrap(), Duration::from_secs(6 * 3600));
         assert_eq!(parse_duration("250").unwrap(), Duration::from_millis(250));
         assert_eq!(parse_duration("1.5s").unwrap(), Duration::from_millis(1500));
-        assert!(
-            parse_duration("soon")
-                .unwrap_err()
-                .contains("not a duration")
-        );
-        assert!(
-            parse_duration("5 fortnights")
-                .unwrap_err()
-                .contains("unknown duration unit `fortnights`")
-        );
+        assert!(parse_duration("soon").unwrap_err().contains("not a duration"));
+        assert!(parse_duration("5 fortnights").unwrap_err().contains("unknown duration unit `fortnights`"));
         // ForgeRock's compound form and special words.
-        assert_eq!(
-            parse_duration("15 hours 46 minutes").unwrap(),
-            Duration::from_secs(15 * 3600 + 46 * 60)
-        );
-        assert_eq!(
-            parse_duration("1 day, 2 hours and 3 seconds").unwrap(),
-            Duration::from_secs(86_400 + 7200 + 3)
-        );
-        assert_eq!(
-            parse_duration("3 days 500 ms").unwrap(),
-            Duration::from_millis(3 * 86_400_000 + 500)
-        );
-        assert_eq!(
-            parse_duration("250 us").unwrap(),
-            Duration::from_micros(250)
-        );
+        assert_eq!(parse_duration("15 hours 46 minutes").unwrap(), Duration::from_secs(15 * 3600 + 46 * 60));
+        assert_eq!(parse_duration("1 day, 2 hours and 3 seconds").unwrap(), Duration::from_secs(86_400 + 7200 + 3));
+        assert_eq!(parse_duration("3 days 500 ms").unwrap(), Duration::from_millis(3 * 86_400_000 + 500));
+        assert_eq!(parse_duration("250 us").unwrap(), Duration::from_micros(250));
         assert_eq!(parse_duration("zero").unwrap(), Duration::ZERO);
         assert_eq!(parse_duration("unlimited").unwrap(), UNLIMITED);
-        assert!(
-            parse_duration("1 hour 30")
-                .unwrap_err()
-                .contains("without a unit")
-        );
+        assert!(parse_duration("1 hour 30").unwrap_err().contains("without a unit"));
         assert!(parse_duration("").unwrap_err().contains("not a duration"));
     }
 
@@ -281,10 +209,6 @@ mod tests {
         assert_eq!(parse_bytes("1024").unwrap(), 1024);
         assert_eq!(parse_bytes("2kb").unwrap(), 2048);
         assert!(parse_bytes("lots").is_err());
-        assert!(
-            parse_bytes("3 parsecs")
-                .unwrap_err()
-                .contains("unknown size unit")
-        );
+        assert!(parse_bytes("3 parsecs").unwrap_err().contains("unknown size unit"));
     }
 }

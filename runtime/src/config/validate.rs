@@ -36,54 +36,27 @@ pub(super) fn load_schemas(
     entries.sort();
     let mut schemas = BTreeMap::new();
     for file in entries {
-        let text = std::fs::read_to_string(&file).map_err(|source| ConfigError::Read {
-            path: file.clone(),
-            source,
-        })?;
-        let doc: Value =
-            serde_json::from_str(&text).map_err(|e| fail(&file, ".", format!("not JSON: {e}")))?;
-        let stem = file
-            .file_stem()
-            .and_then(|s| s.to_str())
-            .unwrap_or_default()
-            .to_owned();
+        let text = std::fs::read_to_string(&file).map_err(|source| ConfigError::Read { path: file.clone(), source })?;
+        let doc: Value = serde_json::from_str(&text).map_err(|e| fail(&file, ".", format!("not JSON: {e}")))?;
+        let stem = file.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_owned();
         let topics: Vec<(String, Value, String)> = match doc.get("schema") {
             Some(schema) => vec![(stem, schema.clone(), "schema".to_owned())],
             None => doc
                 .as_object()
                 .map(|m| {
-                    m.iter()
-                        .map(|(t, v)| {
-                            (
-                                t.clone(),
-                                v.get("schema").cloned().unwrap_or(Value::Null),
-                                format!("{t}.schema"),
-                            )
-                        })
-                        .collect()
+                    m.iter().map(|(t, v)| (t.clone(), v.get("schema").cloned().unwrap_or(Value::Null), format!("{t}.schema"))).collect()
                 })
                 .unwrap_or_default(),
         };
         for (topic, schema, at) in topics {
             if !valid_name(&topic) {
-                return Err(fail(
-                    &file,
-                    ".",
-                    format!("`{topic}` is not a valid topic name"),
-                ));
+                return Err(fail(&file, ".", format!("`{topic}` is not a valid topic name")));
             }
-            let compiled = crate::schema::Schema::compile(&schema)
-                .map_err(|e| fail(&file, &at, e.to_string()))?;
+            let compiled = crate::schema::Schema::compile(&schema).map_err(|e| fail(&file, &at, e.to_string()))?;
             if let Some(core) = crate::schema::standard(&topic) {
-                compiled.extends(core).map_err(|m| {
-                    fail(
-                        &file,
-                        &at,
-                        format!(
-                            "a schema of the core topic `{topic}` may only add properties: {m}"
-                        ),
-                    )
-                })?;
+                compiled
+                    .extends(core)
+                    .map_err(|m| fail(&file, &at, format!("a schema of the core topic `{topic}` may only add properties: {m}")))?;
             }
             schemas.insert(topic, (std::sync::Arc::new(compiled), schema));
         }
@@ -114,51 +87,27 @@ pub(super) fn validate_journal(
         Some(other) => {
             return Err(invalid(
                 "wasp.journal.overflow".into(),
-                format!(
-                    "unknown overflow policy `{other}` (expected reject, block or drop-oldest)"
-                ),
+                format!("unknown overflow policy `{other}` (expected reject, block or drop-oldest)"),
             ));
         }
     };
-    let bounds = Bounds {
-        max_events: raw.max_events.unwrap_or(1_000_000),
-        max_bytes: raw.max_bytes.unwrap_or(256 << 20),
-        overflow,
-    };
-    for (field, value) in [
-        ("maxEvents", bounds.max_events),
-        ("maxBytes", bounds.max_bytes),
-    ] {
+    let bounds = Bounds { max_events: raw.max_events.unwrap_or(1_000_000), max_bytes: raw.max_bytes.unwrap_or(256 << 20), overflow };
+    for (field, value) in [("maxEvents", bounds.max_events), ("maxBytes", bounds.max_bytes)] {
         if value == 0 {
-            return Err(invalid(
-                format!("wasp.journal.{field}"),
-                "must be greater than 0".into(),
-            ));
+            return Err(invalid(format!("wasp.journal.{field}"), "must be greater than 0".into()));
         }
     }
     let segment_bytes = raw.segment_size.unwrap_or(64 << 20) as u64;
     if segment_bytes < 4096 {
-        return Err(invalid(
-            "wasp.journal.segmentSize".into(),
-            "must be at least 4 KiB".into(),
-        ));
+        return Err(invalid("wasp.journal.segmentSize".into(), "must be at least 4 KiB".into()));
     }
-    Ok(JournalConfig {
-        durability,
-        bounds,
-        segment_bytes,
-        fsync_timeout: raw.fsync_timeout.unwrap_or(Duration::from_secs(1)),
-    })
+    Ok(JournalConfig { durability, bounds, segment_bytes, fsync_timeout: raw.fsync_timeout.unwrap_or(Duration::from_secs(1)) })
 }
 
 /// The budgets a handler or filter runs under: each field as configured
 /// (after the tenant's defaults), else the default; values the engine
 /// cannot honour are refused, naming `<at>.budgets.<field>`.
-fn resolve_budgets(
-    b: raw::RawBudgets,
-    at: &str,
-    invalid: &impl Fn(String, String) -> ConfigError,
-) -> Result<Budgets, ConfigError> {
+fn resolve_budgets(b: raw::RawBudgets, at: &str, invalid: &impl Fn(String, String) -> ConfigError) -> Result<Budgets, ConfigError> {
     let d = Budgets::default();
     let budgets = Budgets {
         fuel_per_event: b.fuel_per_event.unwrap_or(d.fuel_per_event),
@@ -177,41 +126,22 @@ fn resolve_budgets(
     };
     // The pooling allocator's slots are sized for these maxima.
     for (field, value, max) in [
-        (
-            "instances",
-            budgets.instances,
-            crate::engine::MAX_CORE_INSTANCES,
-        ),
+        ("instances", budgets.instances, crate::engine::MAX_CORE_INSTANCES),
         ("tables", budgets.tables, crate::engine::MAX_TABLES),
         ("memories", budgets.memories, crate::engine::MAX_MEMORIES),
     ] {
         if value == 0 || value > max {
-            return Err(invalid(
-                format!("{at}.budgets.{field}"),
-                format!("must be between 1 and {max}, found {value}"),
-            ));
+            return Err(invalid(format!("{at}.budgets.{field}"), format!("must be between 1 and {max}, found {value}")));
         }
     }
     if budgets.fuel_per_event == 0 {
-        return Err(invalid(
-            format!("{at}.budgets.fuelPerEvent"),
-            "must be greater than 0".into(),
-        ));
+        return Err(invalid(format!("{at}.budgets.fuelPerEvent"), "must be greater than 0".into()));
     }
     if budgets.deadline.is_zero() {
-        return Err(invalid(
-            format!("{at}.budgets.deadline"),
-            "must be greater than 0".into(),
-        ));
+        return Err(invalid(format!("{at}.budgets.deadline"), "must be greater than 0".into()));
     }
     if budgets.memory_bytes > crate::engine::MAX_MEMORY_BYTES {
-        return Err(invalid(
-            format!("{at}.budgets.memory"),
-            format!(
-                "{} bytes is more than the maximum of 1 GiB",
-                budgets.memory_bytes
-            ),
-        ));
+        return Err(invalid(format!("{at}.budgets.memory"), format!("{} bytes is more than the maximum of 1 GiB", budgets.memory_bytes)));
     }
     Ok(budgets)
 }
@@ -230,31 +160,19 @@ pub(super) fn read_filters(
     for (i, f) in entries.into_iter().enumerate() {
         let at = format!("{list_at}[{i}]");
         if !valid_name(&f.name) {
-            return Err(invalid(
-                format!("{at}.name"),
-                format!("`{}` is not a valid filter name", f.name),
-            ));
+            return Err(invalid(format!("{at}.name"), format!("`{}` is not a valid filter name", f.name)));
         }
         if !names.insert(f.name.clone()) {
-            return Err(invalid(
-                format!("{at}.name"),
-                format!("filter name `{}` is used twice", f.name),
-            ));
+            return Err(invalid(format!("{at}.name"), format!("filter name `{}` is used twice", f.name)));
         }
         if f.topics.is_empty() {
-            return Err(invalid(
-                format!("{at}.topics"),
-                "must name at least one topic".into(),
-            ));
+            return Err(invalid(format!("{at}.topics"), "must name at least one topic".into()));
         }
         let fail_open = match f.on_fault.as_deref() {
             None | Some("closed") => false,
             Some("open") => true,
             Some(other) => {
-                return Err(invalid(
-                    format!("{at}.onFault"),
-                    format!("`{other}`: expected open or closed"),
-                ));
+                return Err(invalid(format!("{at}.onFault"), format!("`{other}`: expected open or closed")));
             }
         };
         let config_json = match f.config {
@@ -263,10 +181,7 @@ pub(super) fn read_filters(
             Some(other) => {
                 return Err(invalid(
                     format!("{at}.config"),
-                    format!(
-                        "the filter's settings must be an object, found {}",
-                        crate::event::json_type(&other)
-                    ),
+                    format!("the filter's settings must be an object, found {}", crate::event::json_type(&other)),
                 ));
             }
         };
@@ -298,13 +213,7 @@ pub(super) fn split_forgerock(
     dirs: (&Path, &Path),
     tenant: Option<&str>,
     invalid: &impl Fn(String, String) -> ConfigError,
-) -> Result<
-    (
-        Vec<(usize, raw::RawHandlerEntry)>,
-        Vec<forgerock::ForgeRockHandlerConfig>,
-    ),
-    ConfigError,
-> {
+) -> Result<(Vec<(usize, raw::RawHandlerEntry)>, Vec<forgerock::ForgeRockHandlerConfig>), ConfigError> {
     let mut wasm = Vec::new();
     let mut others = Vec::new();
     for (i, entry) in entries.into_iter().enumerate() {
@@ -314,30 +223,19 @@ pub(super) fn split_forgerock(
             continue;
         }
         let Some(class) = forgerock::HandlerClass::from_name(&entry.class) else {
-            let known: Vec<&str> = forgerock::HandlerClass::ALL
-                .iter()
-                .map(|(_, n)| *n)
-                .collect();
+            let known: Vec<&str> = forgerock::HandlerClass::ALL.iter().map(|(_, n)| *n).collect();
             return Err(invalid(
                 format!("{at}.class"),
-                format!(
-                    "unknown handler class `{}` (known: wasm, {})",
-                    entry.class,
-                    known.join(", ")
-                ),
+                format!("unknown handler class `{}` (known: wasm, {})", entry.class, known.join(", ")),
             ));
         };
-        let raw: forgerock::RawForgeRockHandler =
-            deserialize(&entry.config.to_string(), &format!("{at}.config"), invalid)?;
+        let raw: forgerock::RawForgeRockHandler = deserialize(&entry.config.to_string(), &format!("{at}.config"), invalid)?;
         // The name becomes a directory (integrity checkpoints, dead letters):
         // the same rule as for WASM handlers, so that it cannot lead out.
         if !valid_name(&raw.name) {
             return Err(invalid(
                 format!("{at}.config.name"),
-                format!(
-                    "`{}` is not a valid handler name (letters, digits, `.`, `_`, `-`; starting with a letter or digit)",
-                    raw.name
-                ),
+                format!("`{}` is not a valid handler name (letters, digits, `.`, `_`, `-`; starting with a letter or digit)", raw.name),
             ));
         }
         let settings: serde_json::Map<String, Value> = raw.settings.into_iter().collect();
@@ -346,10 +244,7 @@ pub(super) fn split_forgerock(
             use forgerock::HandlerClass;
             // A tenant's built-in handlers write files under its output root;
             // network handlers are the operator's, at the top level.
-            if !matches!(
-                class,
-                HandlerClass::Json | HandlerClass::Csv | HandlerClass::JsonStdout
-            ) {
+            if !matches!(class, HandlerClass::Json | HandlerClass::Csv | HandlerClass::JsonStdout) {
                 return Err(invalid(
                     format!("{at}.class"),
                     format!(
@@ -361,9 +256,8 @@ pub(super) fn split_forgerock(
             }
             check_tenant_log_directory(&settings, &format!("{at}.config"), invalid)?;
         }
-        let builtin =
-            crate::builtin::BuiltinSettings::from_settings(class, &settings, base_dir, data_dir)
-                .map_err(|e| invalid(format!("{at}.config.{}", e.path), e.message))?;
+        let builtin = crate::builtin::BuiltinSettings::from_settings(class, &settings, base_dir, data_dir)
+            .map_err(|e| invalid(format!("{at}.config.{}", e.path), e.message))?;
         // (A tenant's class was checked above: a file handler, built in.)
         if let (Some(t), Some(builtin)) = (tenant, &builtin)
             && let Some(security) = builtin.security()
@@ -378,21 +272,10 @@ pub(super) fn split_forgerock(
             ));
         }
         if raw.topics.is_empty() && builtin.is_some() {
-            return Err(invalid(
-                format!("{at}.config.topics"),
-                "required: at least one topic".into(),
-            ));
+            return Err(invalid(format!("{at}.config.topics"), "required: at least one topic".into()));
         }
-        if let Some(twice) = raw
-            .topics
-            .iter()
-            .enumerate()
-            .find_map(|(i, t)| raw.topics[..i].contains(t).then_some(t))
-        {
-            return Err(invalid(
-                format!("{at}.config.topics"),
-                format!("topic `{twice}` is listed twice"),
-            ));
+        if let Some(twice) = raw.topics.iter().enumerate().find_map(|(i, t)| raw.topics[..i].contains(t).then_some(t)) {
+            return Err(invalid(format!("{at}.config.topics"), format!("topic `{twice}` is listed twice")));
         }
         others.push(forgerock::ForgeRockHandlerConfig {
             name: raw.name,
@@ -418,15 +301,10 @@ fn check_tenant_log_directory(
         return Ok(());
     };
     let path = Path::new(dir);
-    if path
-        .components()
-        .any(|c| !matches!(c, Component::Normal(_) | Component::CurDir))
-    {
+    if path.components().any(|c| !matches!(c, Component::Normal(_) | Component::CurDir)) {
         return Err(invalid(
             format!("{at}.logDirectory"),
-            format!(
-                "`{dir}`: a tenant's log directory is relative to its output root and stays inside it (no absolute path, no `..`)"
-            ),
+            format!("`{dir}`: a tenant's log directory is relative to its output root and stays inside it (no absolute path, no `..`)"),
         ));
     }
     Ok(())
@@ -449,20 +327,9 @@ pub(super) fn read_handlers(
         let at = format!("{list_at}[{i}]");
         let config_text = entry.config.to_string();
         let raw: raw::RawWasmHandler = deserialize(&config_text, &format!("{at}.config"), invalid)?;
-        let h = validate_handler(
-            raw,
-            tenant,
-            tenant_budgets,
-            base_dir,
-            data_dir,
-            &format!("{at}.config"),
-            invalid,
-        )?;
+        let h = validate_handler(raw, tenant, tenant_budgets, base_dir, data_dir, &format!("{at}.config"), invalid)?;
         if !names.insert(h.name.clone()) {
-            return Err(invalid(
-                format!("{at}.config.name"),
-                format!("handler name `{}` is used twice", h.name),
-            ));
+            return Err(invalid(format!("{at}.config.name"), format!("handler name `{}` is used twice", h.name)));
         }
         out.push(h);
     }
@@ -472,24 +339,14 @@ pub(super) fn read_handlers(
 /// A handler's `configFile`: JSON, or eZ INI by its name (`.ini`,
 /// `.ini.append.php`, `.ini.append`).
 fn read_config_file(path: &Path) -> Result<Value, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().to_ascii_lowercase())
-        .unwrap_or_default();
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let name = path.file_name().map(|n| n.to_string_lossy().to_ascii_lowercase()).unwrap_or_default();
     if name.ends_with(".json") {
         serde_json::from_str(&text).map_err(|e| format!("{}: not JSON: {e}", path.display()))
-    } else if name.ends_with(".ini")
-        || name.ends_with(".ini.append.php")
-        || name.ends_with(".ini.append")
-    {
+    } else if name.ends_with(".ini") || name.ends_with(".ini.append.php") || name.ends_with(".ini.append") {
         super::ini::parse(&text).map_err(|e| format!("{}: {e}", path.display()))
     } else {
-        Err(format!(
-            "{}: a settings file is `.json` or eZ INI (`.ini`, `.ini.append.php`)",
-            path.display()
-        ))
+        Err(format!("{}: a settings file is `.json` or eZ INI (`.ini`, `.ini.append.php`)", path.display()))
     }
 }
 
@@ -510,11 +367,7 @@ pub(super) fn deserialize<T: serde::de::DeserializeOwned>(
         let message = e.into_inner().to_string();
         // serde_json appends " at line L column C"; keep it only for syntax errors.
         let message = match message.find(" at line ") {
-            Some(pos)
-                if !message.starts_with("expected")
-                    && !message.starts_with("EOF")
-                    && !message.contains("key must") =>
-            {
+            Some(pos) if !message.starts_with("expected") && !message.starts_with("EOF") && !message.contains("key must") => {
                 message[..pos].to_owned()
             }
             _ => message,
@@ -525,8 +378,7 @@ pub(super) fn deserialize<T: serde::de::DeserializeOwned>(
 
 pub(super) fn valid_name(name: &str) -> bool {
     let mut chars = name.chars();
-    chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
-        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+    chars.next().is_some_and(|c| c.is_ascii_alphanumeric()) && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
 }
 
 fn validate_handler(
@@ -541,50 +393,30 @@ fn validate_handler(
     if !valid_name(&raw.name) {
         return Err(invalid(
             format!("{at}.name"),
-            format!(
-                "`{}` is not a valid handler name (letters, digits, `.`, `_`, `-`; starting with a letter or digit)",
-                raw.name
-            ),
+            format!("`{}` is not a valid handler name (letters, digits, `.`, `_`, `-`; starting with a letter or digit)", raw.name),
         ));
     }
     if raw.topics.is_empty() {
-        return Err(invalid(
-            format!("{at}.topics"),
-            "must name at least one topic".into(),
-        ));
+        return Err(invalid(format!("{at}.topics"), "must name at least one topic".into()));
     }
     for (i, topic) in raw.topics.iter().enumerate() {
         if !valid_name(topic) {
-            return Err(invalid(
-                format!("{at}.topics[{i}]"),
-                format!("`{topic}` is not a valid topic name"),
-            ));
+            return Err(invalid(format!("{at}.topics[{i}]"), format!("`{topic}` is not a valid topic name")));
         }
     }
     for (name, output) in &mut raw.outputs {
         if name.is_empty() {
-            return Err(invalid(
-                format!("{at}.outputs"),
-                "an output name must not be empty".into(),
-            ));
+            return Err(invalid(format!("{at}.outputs"), "an output name must not be empty".into()));
         }
-        output
-            .validate()
-            .map_err(|m| invalid(format!("{at}.outputs.{name}"), m))?;
+        output.validate().map_err(|m| invalid(format!("{at}.outputs.{name}"), m))?;
         output.resolve_paths(base_dir);
     }
     let from_file = match (&raw.config_file, &raw.config) {
         (None, _) => None,
         (Some(_), Some(c)) if !c.is_null() => {
-            return Err(invalid(
-                format!("{at}.configFile"),
-                "give the handler's settings in `config` or in `configFile`, not both".into(),
-            ));
+            return Err(invalid(format!("{at}.configFile"), "give the handler's settings in `config` or in `configFile`, not both".into()));
         }
-        (Some(file), _) => Some(
-            read_config_file(&base_dir.join(file))
-                .map_err(|m| invalid(format!("{at}.configFile"), m))?,
-        ),
+        (Some(file), _) => Some(read_config_file(&base_dir.join(file)).map_err(|m| invalid(format!("{at}.configFile"), m))?),
     };
     let handler_config = match from_file.or(raw.config) {
         None | Some(Value::Null) => "{}".to_owned(),
@@ -592,10 +424,7 @@ fn validate_handler(
         Some(other) => {
             return Err(invalid(
                 format!("{at}.config"),
-                format!(
-                    "the handler's settings must be an object, found {}",
-                    crate::event::json_type(&other)
-                ),
+                format!("the handler's settings must be an object, found {}", crate::event::json_type(&other)),
             ));
         }
     };
@@ -604,19 +433,12 @@ fn validate_handler(
     let budgets = resolve_budgets(b, at, invalid)?;
     let batch_max_size = raw.batch.max_size.unwrap_or(64);
     if batch_max_size == 0 {
-        return Err(invalid(
-            format!("{at}.batch.maxSize"),
-            "must be at least 1".into(),
-        ));
+        return Err(invalid(format!("{at}.batch.maxSize"), "must be at least 1".into()));
     }
     let directory = raw.directory.unwrap_or_else(|| PathBuf::from(&raw.name));
     // A tenant's handler directory stays relative: it is opened through the
     // tenant's output root, which refuses any escape.
-    let directory = if tenant.is_some() {
-        directory
-    } else {
-        data_dir.join(directory)
-    };
+    let directory = if tenant.is_some() { directory } else { data_dir.join(directory) };
     let cb = raw.circuit_breaker;
     let breaker = BreakerConfig {
         failures: cb.failures.unwrap_or(5),
@@ -624,10 +446,7 @@ fn validate_handler(
         max_backoff: cb.max_backoff.unwrap_or(Duration::from_secs(300)),
     };
     if breaker.backoff.is_zero() {
-        return Err(invalid(
-            format!("{at}.circuitBreaker.backoff"),
-            "must be greater than 0".into(),
-        ));
+        return Err(invalid(format!("{at}.circuitBreaker.backoff"), "must be greater than 0".into()));
     }
     Ok(WasmHandlerConfig {
         name: raw.name,

@@ -9,7 +9,6 @@
 
 use std::time::{Duration, Instant};
 
-
 /// The breaker's position.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Position {
@@ -44,11 +43,7 @@ impl Breaker {
     /// A closed breaker.
     pub fn new(config: BreakerConfig) -> Self {
         let backoff = config.backoff;
-        Breaker {
-            config,
-            position: Position::Closed { consecutive: 0 },
-            backoff,
-        }
+        Breaker { config, position: Position::Closed { consecutive: 0 }, backoff }
     }
 
     /// Where it stands.
@@ -71,11 +66,7 @@ impl Breaker {
         let was_probe = self.position == Position::HalfOpen;
         self.position = Position::Closed { consecutive: 0 };
         self.backoff = self.config.backoff;
-        if was_probe {
-            Transition::Closed
-        } else {
-            Transition::None
-        }
+        if was_probe { Transition::Closed } else { Transition::None }
     }
 
     /// Records a faulted event.
@@ -83,22 +74,16 @@ impl Breaker {
         match self.position {
             _ if self.config.failures == 0 => Transition::None,
             Position::Closed { consecutive } if consecutive + 1 < self.config.failures => {
-                self.position = Position::Closed {
-                    consecutive: consecutive + 1,
-                };
+                self.position = Position::Closed { consecutive: consecutive + 1 };
                 Transition::None
             }
             Position::Closed { .. } => {
-                self.position = Position::Open {
-                    until: Instant::now() + self.backoff,
-                };
+                self.position = Position::Open { until: Instant::now() + self.backoff };
                 Transition::Opened
             }
             Position::HalfOpen | Position::Open { .. } => {
                 self.backoff = (self.backoff * 2).min(self.config.max_backoff);
-                self.position = Position::Open {
-                    until: Instant::now() + self.backoff,
-                };
+                self.position = Position::Open { until: Instant::now() + self.backoff };
                 Transition::Opened
             }
         }
@@ -133,11 +118,7 @@ mod tests {
     use super::*;
 
     fn breaker(failures: u32) -> Breaker {
-        Breaker::new(BreakerConfig {
-            failures,
-            backoff: Duration::from_secs(1),
-            max_backoff: Duration::from_secs(3),
-        })
+        Breaker::new(BreakerConfig { failures, backoff: Duration::from_secs(1), max_backoff: Duration::from_secs(3) })
     }
 
     #[test]

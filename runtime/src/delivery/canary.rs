@@ -23,13 +23,7 @@ pub struct CanarySettings {
 
 impl Default for CanarySettings {
     fn default() -> Self {
-        CanarySettings {
-            percent: 10,
-            field: None,
-            max_fault_rate_increase: 0.05,
-            max_fuel_ratio: 2.0,
-            min_events: 20,
-        }
+        CanarySettings { percent: 10, field: None, max_fault_rate_increase: 0.05, max_fuel_ratio: 2.0, min_events: 20 }
     }
 }
 
@@ -39,9 +33,7 @@ impl CanarySettings {
         let number = text.trim().trim_end_matches('%');
         match number.parse::<u32>() {
             Ok(p) if (1..=99).contains(&p) => Ok(p),
-            _ => Err(format!(
-                "`{text}` is not a canary share: expected 1% to 99%"
-            )),
+            _ => Err(format!("`{text}` is not a canary share: expected 1% to 99%")),
         }
     }
 
@@ -50,10 +42,7 @@ impl CanarySettings {
     pub fn routes(&self, event: &crate::event::HostEvent) -> bool {
         let key: std::borrow::Cow<'_, str> = match &self.field {
             None => event.id.as_str().into(),
-            Some(pointer) => match serde_json::from_str::<Value>(&event.json)
-                .ok()
-                .and_then(|v| v.pointer(pointer).cloned())
-            {
+            Some(pointer) => match serde_json::from_str::<Value>(&event.json).ok().and_then(|v| v.pointer(pointer).cloned()) {
                 Some(Value::String(s)) => s.into(),
                 Some(other) => other.to_string().into(),
                 None => "".into(),

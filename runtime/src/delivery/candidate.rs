@@ -28,8 +28,8 @@ use serde::{Deserialize, Serialize};
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
-use super::{Breaker, EventResult, Worker};
 use super::canary::CanarySettings;
+use super::{Breaker, EventResult, Worker};
 use crate::engine::FaultKind;
 use crate::engine::{HandlerInstance, HandlerPre, OutputSpec, StateStore};
 use crate::event::HostEvent;
@@ -95,20 +95,12 @@ pub struct SideStats {
 impl SideStats {
     /// Faulted events per event.
     pub fn fault_rate(&self) -> f64 {
-        if self.events == 0 {
-            0.0
-        } else {
-            self.faults as f64 / self.events as f64
-        }
+        if self.events == 0 { 0.0 } else { self.faults as f64 / self.events as f64 }
     }
 
     /// Fuel per event.
     pub fn fuel_per_event(&self) -> f64 {
-        if self.events == 0 {
-            0.0
-        } else {
-            self.fuel as f64 / self.events as f64
-        }
+        if self.events == 0 { 0.0 } else { self.fuel as f64 / self.events as f64 }
     }
 }
 
@@ -188,13 +180,7 @@ impl Observation {
             Observation::Records(records) if records.is_empty() => "no records".to_owned(),
             Observation::Records(records) => records
                 .iter()
-                .map(|(output, data)| {
-                    format!(
-                        "{}: {}",
-                        specs.get(*output).map_or("?", |s| s.name.as_str()),
-                        String::from_utf8_lossy(data)
-                    )
-                })
+                .map(|(output, data)| format!("{}: {}", specs.get(*output).map_or("?", |s| s.name.as_str()), String::from_utf8_lossy(data)))
                 .collect::<Vec<_>>()
                 .join(" | "),
             Observation::Fault { kind, message } => format!("fault {kind}: {message}"),
@@ -304,27 +290,10 @@ impl Candidate {
         specs: &Arc<[OutputSpec]>,
         events: &[Arc<HostEvent>],
     ) -> Result<(Vec<Observation>, u64), (Observation, u64)> {
-        let fault = |f: crate::engine::Fault| {
-            (
-                Observation::Fault {
-                    kind: f.kind.as_str(),
-                    message: f.message,
-                },
-                f.fuel_used,
-            )
-        };
+        let fault = |f: crate::engine::Fault| (Observation::Fault { kind: f.kind.as_str(), message: f.message }, f.fuel_used);
         if self.instance.is_none() {
             let pre = self.pre.as_ref().expect("a candidate has a component");
-            self.instance = Some(
-                pre.instantiate(
-                    handler,
-                    budgets,
-                    specs.clone(),
-                    self.state.clone(),
-                    &self.config,
-                )
-                .map_err(fault)?,
-            );
+            self.instance = Some(pre.instantiate(handler, budgets, specs.clone(), self.state.clone(), &self.config).map_err(fault)?);
         }
         let instance = self.instance.as_mut().expect("just set");
         match instance.handle_batch(events) {
@@ -335,22 +304,14 @@ impl Candidate {
             Ok(outcome) => {
                 let mut by_sequence: BTreeMap<u64, Vec<(usize, Vec<u8>)>> = BTreeMap::new();
                 for record in outcome.staged {
-                    by_sequence
-                        .entry(record.sequence)
-                        .or_default()
-                        .push((record.output, record.data));
+                    by_sequence.entry(record.sequence).or_default().push((record.output, record.data));
                 }
                 let observed = events
                     .iter()
                     .zip(outcome.results)
                     .map(|(event, result)| match result {
-                        Ok(()) => Observation::Records(
-                            by_sequence.remove(&event.sequence).unwrap_or_default(),
-                        ),
-                        Err(e) => Observation::Fault {
-                            kind: "guest-error",
-                            message: e.message,
-                        },
+                        Ok(()) => Observation::Records(by_sequence.remove(&event.sequence).unwrap_or_default()),
+                        Err(e) => Observation::Fault { kind: "guest-error", message: e.message },
                     })
                     .collect();
                 Ok((observed, outcome.fuel_used))
@@ -361,11 +322,7 @@ impl Candidate {
 
 /// Appends a shadow's records to `dir/<output>` (a line per record for
 /// line-oriented outputs).
-fn write_shadow(
-    dir: &std::path::Path,
-    specs: &[OutputSpec],
-    observed: &[Observation],
-) -> std::io::Result<()> {
+fn write_shadow(dir: &std::path::Path, specs: &[OutputSpec], observed: &[Observation]) -> std::io::Result<()> {
     let mut files: BTreeMap<usize, std::fs::File> = BTreeMap::new();
     for observation in observed {
         let Observation::Records(records) = observation else {
@@ -380,12 +337,7 @@ fn write_shadow(
                 std::collections::btree_map::Entry::Vacant(slot) => {
                     std::fs::create_dir_all(dir)?;
                     let name = spec.name.replace(['/', '\\'], "_");
-                    slot.insert(
-                        std::fs::OpenOptions::new()
-                            .create(true)
-                            .append(true)
-                            .open(dir.join(name))?,
-                    )
+                    slot.insert(std::fs::OpenOptions::new().create(true).append(true).open(dir.join(name))?)
                 }
             };
             file.write_all(data)?;
@@ -403,31 +355,12 @@ fn write_shadow(
 impl Worker {
     /// Installs a shadow or canary, its first instance `init`ed first.
     pub(super) fn start_candidate(&mut self, mut candidate: Candidate) -> Result<u64, String> {
-        let pre = candidate
-            .pre
-            .as_ref()
-            .ok_or("a candidate needs a component")?;
+        let pre = candidate.pre.as_ref().ok_or("a candidate needs a component")?;
         let instance = pre
-            .instantiate(
-                &self.name,
-                &self.budgets,
-                self.output_specs.clone(),
-                candidate.state.clone(),
-                &candidate.config,
-            )
-            .map_err(|fault| {
-                format!(
-                    "the new version failed to start ({}): {}",
-                    fault.kind.as_str(),
-                    fault.message
-                )
-            })?;
+            .instantiate(&self.name, &self.budgets, self.output_specs.clone(), candidate.state.clone(), &candidate.config)
+            .map_err(|fault| format!("the new version failed to start ({}): {}", fault.kind.as_str(), fault.message))?;
         candidate.instance = Some(instance);
-        candidate
-            .report
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .since = self.acked;
+        candidate.report.lock().unwrap_or_else(|e| e.into_inner()).since = self.acked;
         tracing::info!(handler = %self.name, version = candidate.version, position = self.acked, canary = candidate.is_canary(), "candidate version started");
         self.candidate = Some(candidate);
         Ok(self.acked)
@@ -444,11 +377,7 @@ impl Worker {
         self.instance = None;
         self.breaker.reset();
         tracing::info!(handler = %self.name, version = candidate.version, position = self.acked, "candidate promoted");
-        candidate
-            .report
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .state = "promoted".into();
+        candidate.report.lock().unwrap_or_else(|e| e.into_inner()).state = "promoted".into();
         Ok(self.acked)
     }
 
@@ -462,17 +391,10 @@ impl Worker {
         let live: Vec<(Arc<HostEvent>, Observation)> = results
             .iter()
             .filter_map(|(event, result)| match result {
-                EventResult::Delivered => Some((
-                    event.clone(),
-                    Observation::Records(captured.remove(&event.sequence).unwrap_or_default()),
-                )),
-                EventResult::Failed(r) if r.kind != FaultKind::Init => Some((
-                    event.clone(),
-                    Observation::Fault {
-                        kind: r.kind.as_str(),
-                        message: r.message.clone(),
-                    },
-                )),
+                EventResult::Delivered => Some((event.clone(), Observation::Records(captured.remove(&event.sequence).unwrap_or_default()))),
+                EventResult::Failed(r) if r.kind != FaultKind::Init => {
+                    Some((event.clone(), Observation::Fault { kind: r.kind.as_str(), message: r.message.clone() }))
+                }
                 _ => None,
             })
             .collect();
@@ -526,11 +448,7 @@ impl Worker {
             }
             let after = self.side_counts();
             let mut report = candidate.report.lock().unwrap_or_else(|e| e.into_inner());
-            let side = if to_canary {
-                &mut report.candidate
-            } else {
-                &mut report.live
-            };
+            let side = if to_canary { &mut report.candidate } else { &mut report.live };
             side.events += after.0 - before.0;
             side.faults += after.1 - before.1;
             side.fuel += after.2 - before.2;
@@ -540,12 +458,8 @@ impl Worker {
             }
             start = end;
         }
-        let handled_to =
-            stopped.map_or_else(|| events.last().map_or(0, |e| e.sequence), |next| next - 1);
-        let verdict = judge(
-            &settings,
-            &candidate.report.lock().unwrap_or_else(|e| e.into_inner()),
-        );
+        let handled_to = stopped.map_or_else(|| events.last().map_or(0, |e| e.sequence), |next| next - 1);
+        let verdict = judge(&settings, &candidate.report.lock().unwrap_or_else(|e| e.into_inner()));
         match verdict {
             None => self.candidate = Some(candidate),
             Some(reason) => {
@@ -591,8 +505,7 @@ fn judge(settings: &CanarySettings, report: &CandidateReport) -> Option<String> 
             settings.max_fault_rate_increase * 100.0
         ));
     }
-    if live.events > 0 && canary.fuel_per_event() > live.fuel_per_event() * settings.max_fuel_ratio
-    {
+    if live.events > 0 && canary.fuel_per_event() > live.fuel_per_event() * settings.max_fuel_ratio {
         return Some(format!(
             "fuel per event {:.0} against the live version's {:.0} (allowed: {}x)",
             canary.fuel_per_event(),

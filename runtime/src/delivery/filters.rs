@@ -49,17 +49,9 @@ pub enum Filtered {
 impl FilterStage {
     fn verdicts(&mut self, events: &[Arc<HostEvent>]) -> Result<Vec<Verdict>, Fault> {
         if self.instance.is_none() {
-            self.instance = Some(self.pre.instantiate(
-                &self.name,
-                &self.budgets,
-                &self.config_json,
-            )?);
+            self.instance = Some(self.pre.instantiate(&self.name, &self.budgets, &self.config_json)?);
         }
-        let result = self
-            .instance
-            .as_mut()
-            .expect("just set")
-            .filter_batch(events);
+        let result = self.instance.as_mut().expect("just set").filter_batch(events);
         if result.is_err() {
             self.instance = None;
         }
@@ -71,13 +63,7 @@ impl FilterStage {
         match self.verdicts(events) {
             Ok(verdicts) => verdicts.into_iter().map(Ok).collect(),
             Err(fault) if events.len() == 1 => vec![Err(fault)],
-            Err(_) => events
-                .iter()
-                .map(|e| {
-                    self.verdicts(std::slice::from_ref(e))
-                        .map(|mut v| v.remove(0))
-                })
-                .collect(),
+            Err(_) => events.iter().map(|e| self.verdicts(std::slice::from_ref(e)).map(|mut v| v.remove(0))).collect(),
         }
     }
 }
@@ -89,9 +75,7 @@ pub fn apply(stages: &mut [FilterStage], events: &[Arc<HostEvent>]) -> Vec<Filte
         let positions: Vec<usize> = outcomes
             .iter()
             .enumerate()
-            .filter_map(|(i, o)| {
-                matches!(o, Filtered::Pass(e) if stage.topics.contains(&e.topic)).then_some(i)
-            })
+            .filter_map(|(i, o)| matches!(o, Filtered::Pass(e) if stage.topics.contains(&e.topic)).then_some(i))
             .collect();
         if positions.is_empty() {
             continue;
@@ -115,12 +99,7 @@ pub fn apply(stages: &mut [FilterStage], events: &[Arc<HostEvent>]) -> Vec<Filte
                             event.clone(),
                             FaultRecord {
                                 kind: FaultKind::Filter,
-                                message: format!(
-                                    "filter `{}` faulted ({}): {}",
-                                    stage.name,
-                                    fault.kind.as_str(),
-                                    fault.message
-                                ),
+                                message: format!("filter `{}` faulted ({}): {}", stage.name, fault.kind.as_str(), fault.message),
                                 ..FaultRecord::from_fault(&fault)
                             },
                         ),
@@ -148,13 +127,10 @@ fn replacement(event: &Arc<HostEvent>, verdict: Verdict) -> Result<Option<Arc<Ho
         peak_memory: 0,
         truncated_bytes: 0,
     };
-    let mut document = json
-        .as_str()
-        .into_document(usize::MAX)
-        .map_err(|e| bad(format!("the replacement is not an event: {e}")))?;
+    let mut document = json.as_str().into_document(usize::MAX).map_err(|e| bad(format!("the replacement is not an event: {e}")))?;
     document.insert("_id".into(), serde_json::Value::String(event.id.clone()));
-    let mut replaced = HostEvent::from_document(&event.topic, document, usize::MAX)
-        .map_err(|e| bad(format!("the replacement is not an event: {e}")))?;
+    let mut replaced =
+        HostEvent::from_document(&event.topic, document, usize::MAX).map_err(|e| bad(format!("the replacement is not an event: {e}")))?;
     replaced.sequence = event.sequence;
     replaced.tenant = event.tenant.clone();
     Ok(Some(Arc::new(replaced)))

@@ -36,9 +36,7 @@ pub use breaker::{Breaker, Position, Transition};
 pub use stats::{HandlerState, HandlerStats, HandlerSummary, OutputCounts, OutputSummary};
 
 use crate::dead_letter::{DeadLetterStore, FaultRecord, HandlerRef};
-use crate::engine::{
-    BatchOutcome, Fault, FaultKind, HandlerInstance, HandlerPre, OutputSpec, StateStore,
-};
+use crate::engine::{BatchOutcome, Fault, FaultKind, HandlerInstance, HandlerPre, OutputSpec, StateStore};
 use crate::event::HostEvent;
 use crate::journal::{CursorId, Journal};
 use crate::outputs::Sink;
@@ -57,18 +55,11 @@ pub enum Control {
     /// its own config). The reply is the journal position of the switch:
     /// the old version handled the events up to it, the new one handles
     /// the events after it.
-    Swap(
-        Box<HandlerPre>,
-        Option<String>,
-        std::sync::mpsc::Sender<Result<u64, String>>,
-    ),
+    Swap(Box<HandlerPre>, Option<String>, std::sync::mpsc::Sender<Result<u64, String>>),
     /// Start a shadow or canary beside the live version (its first
     /// instance is `init`ed first); the reply is the journal position it
     /// starts after. It replaces any candidate running.
-    Candidate(
-        Box<candidate::Candidate>,
-        std::sync::mpsc::Sender<Result<u64, String>>,
-    ),
+    Candidate(Box<candidate::Candidate>, std::sync::mpsc::Sender<Result<u64, String>>),
     /// Withdraw the candidate (rollback); the reply is the position after
     /// which the live version handles every event.
     Withdraw(std::sync::mpsc::Sender<Result<u64, String>>),
@@ -168,11 +159,7 @@ impl Worker {
             if self.stopping {
                 break;
             }
-            let max = if self.breaker.position() == Position::HalfOpen {
-                1
-            } else {
-                self.batch_max_size
-            };
+            let max = if self.breaker.position() == Position::HalfOpen { 1 } else { self.batch_max_size };
             let batch = journal.read(cursor, max, self.batch_max_wait);
             self.declare_dropped(&*journal, cursor);
             let Some(last) = batch.last().map(|e| e.sequence) else {
@@ -182,11 +169,7 @@ impl Worker {
                 continue; // woken for a request
             };
             let mine: Vec<Arc<HostEvent>> = batch.into_iter().filter(|e| self.wants(e)).collect();
-            let stopped_at = if mine.is_empty() {
-                None
-            } else {
-                self.deliver(&mine)
-            };
+            let stopped_at = if mine.is_empty() { None } else { self.deliver(&mine) };
             match stopped_at {
                 None => {
                     journal.ack(cursor, last);
@@ -223,10 +206,7 @@ impl Worker {
         let Some((error, wait)) = self.output_down.clone() else {
             return true;
         };
-        if journal.is_closed()
-            && self.stats.retries.load(Ordering::Relaxed) > 0
-            && wait >= Duration::from_secs(1)
-        {
+        if journal.is_closed() && self.stats.retries.load(Ordering::Relaxed) > 0 && wait >= Duration::from_secs(1) {
             tracing::error!(handler = %self.name, "stopping while an output is down ({error}): its undelivered events stay in the journal");
             return false;
         }
@@ -297,20 +277,8 @@ impl Worker {
     fn swap(&mut self, pre: HandlerPre, config: Option<String>) -> Result<(), String> {
         let config = config.unwrap_or_else(|| self.handler_config.clone());
         let instance = pre
-            .instantiate(
-                &self.name,
-                &self.budgets,
-                self.output_specs.clone(),
-                self.state.clone(),
-                &config,
-            )
-            .map_err(|fault| {
-                format!(
-                    "the new version failed to start ({}): {}",
-                    fault.kind.as_str(),
-                    fault.message
-                )
-            })?;
+            .instantiate(&self.name, &self.budgets, self.output_specs.clone(), self.state.clone(), &config)
+            .map_err(|fault| format!("the new version failed to start ({}): {}", fault.kind.as_str(), fault.message))?;
         tracing::info!(handler = %self.name, from = %self.version, to = %pre.hash, position = self.acked, "component swapped");
         self.handler_config = config;
         self.stats.instances.fetch_add(1, Ordering::Relaxed);
@@ -329,11 +297,7 @@ impl Worker {
     }
 
     fn handler_ref(&self) -> HandlerRef<'_> {
-        HandlerRef {
-            name: &self.name,
-            tenant: self.tenant.as_deref(),
-            version: &self.version,
-        }
+        HandlerRef { name: &self.name, tenant: self.tenant.as_deref(), version: &self.version }
     }
 
     /// Waits out an open breaker, spilling when the journal needs the room;
@@ -397,9 +361,7 @@ impl Worker {
     /// run of sequences, before any record of a later event.
     fn declare_dropped(&mut self, journal: &dyn Journal, cursor: CursorId) {
         let dropped = journal.take_dropped(cursor);
-        self.stats
-            .dropped
-            .store(journal.dropped(cursor), Ordering::Relaxed);
+        self.stats.dropped.store(journal.dropped(cursor), Ordering::Relaxed);
         if dropped.is_empty() {
             return;
         }
@@ -421,35 +383,17 @@ impl Worker {
     /// as `quarantined`, untried, with one flush of the dead-letter store;
     /// acknowledges them. Returns how many were dead-lettered (`None` when
     /// nothing was waiting).
-    fn dead_letter_untried(
-        &mut self,
-        journal: &dyn Journal,
-        cursor: CursorId,
-        why: &str,
-    ) -> Option<u64> {
+    fn dead_letter_untried(&mut self, journal: &dyn Journal, cursor: CursorId, why: &str) -> Option<u64> {
         let batch = journal.read(cursor, 1024, Duration::ZERO);
         let last = batch.last()?.sequence;
         let mine: Vec<&Arc<HostEvent>> = batch.iter().filter(|e| self.wants(e)).collect();
-        let mut letters: Vec<_> = mine
-            .iter()
-            .map(|e| {
-                DeadLetterStore::letter(
-                    &self.handler_ref(),
-                    e,
-                    FaultRecord::plain(FaultKind::Quarantined, why),
-                )
-            })
-            .collect();
-        self.stats
-            .received
-            .fetch_add(mine.len() as u64, Ordering::Relaxed);
+        let mut letters: Vec<_> =
+            mine.iter().map(|e| DeadLetterStore::letter(&self.handler_ref(), e, FaultRecord::plain(FaultKind::Quarantined, why))).collect();
+        self.stats.received.fetch_add(mine.len() as u64, Ordering::Relaxed);
         match self.dead_letters.put_many(&mut letters) {
             Ok(()) => {
-                self.stats
-                    .dead_lettered
-                    .fetch_add(letters.len() as u64, Ordering::Relaxed);
-                self.stats
-                    .count_faults(FaultKind::Quarantined, letters.len() as u64);
+                self.stats.dead_lettered.fetch_add(letters.len() as u64, Ordering::Relaxed);
+                self.stats.count_faults(FaultKind::Quarantined, letters.len() as u64);
             }
             Err(e) => {
                 tracing::warn!(handler = %self.name, "writing {} dead letters at once failed, writing them one by one: {e}", letters.len());
@@ -482,11 +426,7 @@ impl Worker {
     }
 
     /// Counts each event's result; dead-letters the failed ones.
-    pub(super) fn record_results(
-        &mut self,
-        results: Vec<(Arc<HostEvent>, EventResult)>,
-        started: Instant,
-    ) {
+    pub(super) fn record_results(&mut self, results: Vec<(Arc<HostEvent>, EventResult)>, started: Instant) {
         // Each event as the handler received it (after its filters): what a
         // dead letter keeps, so nothing a filter removed is stored.
         for (event, result) in results {
@@ -502,48 +442,25 @@ impl Worker {
                 EventResult::Failed(record) => self.dead_letter(event, record),
             }
         }
-        self.stats
-            .busy_ns
-            .fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
+        self.stats.busy_ns.fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
     }
 
     /// Runs `events` through the filters, the handler and the outputs: one
     /// result per event handled (a prefix of `events`, each as the handler
     /// received it: a filter may have replaced it), and where it stopped if
     /// the breaker opened.
-    pub fn handle(
-        &mut self,
-        events: &[Arc<HostEvent>],
-    ) -> (Vec<(Arc<HostEvent>, EventResult)>, Option<u64>) {
+    pub fn handle(&mut self, events: &[Arc<HostEvent>]) -> (Vec<(Arc<HostEvent>, EventResult)>, Option<u64>) {
         if let Some(record) = &self.disabled {
-            return (
-                events
-                    .iter()
-                    .map(|e| (e.clone(), EventResult::Failed(record.clone())))
-                    .collect(),
-                None,
-            );
+            return (events.iter().map(|e| (e.clone(), EventResult::Failed(record.clone()))).collect(), None);
         }
         if self.filters.is_empty() {
             let (results, stopped_at) = self.handle_filtered(events);
             return (events.iter().cloned().zip(results).collect(), stopped_at);
         }
         let outcomes = filters::apply(&mut self.filters, events);
-        let pass: Vec<Arc<HostEvent>> = outcomes
-            .iter()
-            .filter_map(|o| {
-                if let filters::Filtered::Pass(e) = o {
-                    Some(e.clone())
-                } else {
-                    None
-                }
-            })
-            .collect();
-        let (handled, stopped_at) = if pass.is_empty() {
-            (Vec::new(), None)
-        } else {
-            self.handle_filtered(&pass)
-        };
+        let pass: Vec<Arc<HostEvent>> =
+            outcomes.iter().filter_map(|o| if let filters::Filtered::Pass(e) = o { Some(e.clone()) } else { None }).collect();
+        let (handled, stopped_at) = if pass.is_empty() { (Vec::new(), None) } else { self.handle_filtered(&pass) };
         let mut handled = handled.into_iter();
         let mut results = Vec::with_capacity(events.len());
         for (original, outcome) in events.iter().zip(outcomes) {
@@ -571,10 +488,7 @@ impl Worker {
             },
             Err(fault) if events.len() == 1 => {
                 self.breaker_fault(&fault.kind);
-                (
-                    vec![EventResult::Failed(FaultRecord::from_fault(&fault))],
-                    None,
-                )
+                (vec![EventResult::Failed(FaultRecord::from_fault(&fault))], None)
             }
             Err(fault) => {
                 tracing::debug!(handler = %self.name, "batch of {} faulted ({}); isolating the faulty events", events.len(), fault.kind.as_str());
@@ -659,13 +573,8 @@ impl Worker {
                     truncated_bytes: 0,
                 });
             };
-            let instance = pre.instantiate(
-                &self.name,
-                &self.budgets,
-                self.output_specs.clone(),
-                self.state.clone(),
-                &self.handler_config,
-            )?;
+            let instance =
+                pre.instantiate(&self.name, &self.budgets, self.output_specs.clone(), self.state.clone(), &self.handler_config)?;
             self.stats.instances.fetch_add(1, Ordering::Relaxed);
             self.instance = Some(instance);
         }
@@ -675,17 +584,13 @@ impl Worker {
     fn call(&mut self, events: &[Arc<HostEvent>]) -> Result<BatchOutcome, Fault> {
         if let Some(quota) = &self.fuel_quota {
             let waited = quota.wait_for_credit();
-            self.stats
-                .throttled_ns
-                .fetch_add(waited.as_nanos() as u64, Ordering::Relaxed);
+            self.stats.throttled_ns.fetch_add(waited.as_nanos() as u64, Ordering::Relaxed);
         }
         self.stats.calls.fetch_add(1, Ordering::Relaxed);
         if let Some(native) = &mut self.native {
             return Ok(crate::builtin::handle_batch(native.as_mut(), events));
         }
-        let result = self
-            .instance()
-            .and_then(|instance| instance.handle_batch(events));
+        let result = self.instance().and_then(|instance| instance.handle_batch(events));
         let fuel = match &result {
             Ok(outcome) => outcome.fuel_used,
             Err(fault) => fault.fuel_used,
@@ -698,10 +603,7 @@ impl Worker {
             // A fault poisons the store: never call this instance again.
             Err(_) => self.instance = None,
             Ok(_) => {
-                let handled = self
-                    .instance
-                    .as_ref()
-                    .map_or(0, HandlerInstance::events_handled);
+                let handled = self.instance.as_ref().map_or(0, HandlerInstance::events_handled);
                 if self.budgets.recycle_after > 0 && handled >= self.budgets.recycle_after {
                     self.instance = None;
                     self.stats.recycled.fetch_add(1, Ordering::Relaxed);
@@ -715,11 +617,7 @@ impl Worker {
     /// per event. `None` when an output whose errors are retryable failed:
     /// nothing of the batch counts as delivered, it is tried again later
     /// ([`Self::output_down`]).
-    fn commit(
-        &mut self,
-        events: &[Arc<HostEvent>],
-        outcome: BatchOutcome,
-    ) -> Option<Vec<EventResult>> {
+    fn commit(&mut self, events: &[Arc<HostEvent>], outcome: BatchOutcome) -> Option<Vec<EventResult>> {
         // The guest ran to completion: whatever it answered, it is healthy.
         self.breaker_success();
         let mut accepted = BTreeSet::new();
@@ -730,22 +628,13 @@ impl Worker {
                     accepted.insert(event.sequence);
                     results.push(None);
                 }
-                Err(error) => {
-                    results.push(Some(EventResult::Failed(FaultRecord::guest_error(error))))
-                }
+                Err(error) => results.push(Some(EventResult::Failed(FaultRecord::guest_error(error)))),
             }
         }
-        let records: Vec<_> = outcome
-            .staged
-            .iter()
-            .filter(|r| accepted.contains(&r.sequence))
-            .collect();
+        let records: Vec<_> = outcome.staged.iter().filter(|r| accepted.contains(&r.sequence)).collect();
         if let Some(captured) = &mut self.captured {
             for record in &records {
-                captured
-                    .entry(record.sequence)
-                    .or_default()
-                    .push((record.output, record.data.clone()));
+                captured.entry(record.sequence).or_default().push((record.output, record.data.clone()));
             }
         }
         for sink in &mut self.sinks {
@@ -770,10 +659,7 @@ impl Worker {
                 Err((index, e)) if self.sinks[index].retryable(&e) => {
                     self.stats.count_output(index, |c| c.retried += 1);
                     let location = self.sinks[index].location();
-                    let wait = self
-                        .output_down
-                        .as_ref()
-                        .map_or(OUTPUT_RETRY_FIRST, |(_, w)| (*w * 2).min(OUTPUT_RETRY_MAX));
+                    let wait = self.output_down.as_ref().map_or(OUTPUT_RETRY_FIRST, |(_, w)| (*w * 2).min(OUTPUT_RETRY_MAX));
                     let error = format!("{location}: {e}");
                     if self.output_down.is_none() {
                         tracing::warn!(handler = %self.name, "output down, its events wait in the journal and are retried: {error}");
@@ -835,40 +721,25 @@ impl Worker {
                 format!("output write failed {OUTPUT_ATTEMPTS} times: {e}")
             };
             for slot in results.iter_mut().filter(|r| r.is_none()) {
-                *slot = Some(EventResult::Failed(FaultRecord::plain(
-                    FaultKind::Output,
-                    message.clone(),
-                )));
+                *slot = Some(EventResult::Failed(FaultRecord::plain(FaultKind::Output, message.clone())));
             }
         }
-        Some(
-            results
-                .into_iter()
-                .map(|r| r.unwrap_or(EventResult::Delivered))
-                .collect(),
-        )
+        Some(results.into_iter().map(|r| r.unwrap_or(EventResult::Delivered)).collect())
     }
 
     /// Writes and flushes; on error, which output failed. `sent` gets, per
     /// output, the event sequence of each record written, in order.
-    fn write_records(
-        &mut self,
-        records: &[&crate::engine::StagedRecord],
-        sent: &mut Vec<Vec<u64>>,
-    ) -> Result<(), (usize, std::io::Error)> {
+    fn write_records(&mut self, records: &[&crate::engine::StagedRecord], sent: &mut Vec<Vec<u64>>) -> Result<(), (usize, std::io::Error)> {
         let mut touched = vec![false; self.sinks.len()];
         *sent = vec![Vec::new(); self.sinks.len()];
         for record in records {
-            self.sinks[record.output]
-                .write(&record.data)
-                .map_err(|e| (record.output, e))?;
+            self.sinks[record.output].write(&record.data).map_err(|e| (record.output, e))?;
             touched[record.output] = true;
             sent[record.output].push(record.sequence);
         }
         for (index, (sink, touched)) in self.sinks.iter_mut().zip(touched).enumerate() {
             if touched {
-                self.stats
-                    .count_output(index, |c| c.sent += sent[index].len() as u64);
+                self.stats.count_output(index, |c| c.sent += sent[index].len() as u64);
                 sink.flush().map_err(|e| (index, e))?;
             }
         }

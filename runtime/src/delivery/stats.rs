@@ -140,17 +140,8 @@ pub struct OutputSummary {
 
 impl OutputSummary {
     /// An output with no records yet.
-    pub fn new(
-        name: impl Into<String>,
-        kind: impl Into<String>,
-        location: impl Into<String>,
-    ) -> OutputSummary {
-        OutputSummary {
-            name: name.into(),
-            kind: kind.into(),
-            location: location.into(),
-            counts: OutputCounts::default(),
-        }
+    pub fn new(name: impl Into<String>, kind: impl Into<String>, location: impl Into<String>) -> OutputSummary {
+        OutputSummary { name: name.into(), kind: kind.into(), location: location.into(), counts: OutputCounts::default() }
     }
 }
 
@@ -178,17 +169,11 @@ impl HandlerSummary {
     /// (`dropped`: events of its stream the journal dropped before it read
     /// them, each in the stream's gap log).
     pub fn fates(&self) -> String {
-        let mut text = format!(
-            "{} received = {} delivered + {} dead-lettered",
-            self.received, self.delivered, self.dead_lettered
-        );
+        let mut text = format!("{} received = {} delivered + {} dead-lettered", self.received, self.delivered, self.dead_lettered);
         if self.spilled > 0 {
             text.push_str(&format!(" ({} spilled while quarantined)", self.spilled));
         }
-        text.push_str(&format!(
-            " + {} filtered + {} lost; {} dropped (gap records)",
-            self.filtered, self.lost, self.dropped
-        ));
+        text.push_str(&format!(" + {} filtered + {} lost; {} dropped (gap records)", self.filtered, self.lost, self.dropped));
         text
     }
 }
@@ -255,17 +240,8 @@ impl HandlerStats {
     }
 
     /// A snapshot.
-    pub fn summary(
-        &self,
-        name: &str,
-        tenant: Option<&str>,
-        version: &str,
-        mut outputs: Vec<OutputSummary>,
-    ) -> HandlerSummary {
-        for (output, counts) in outputs
-            .iter_mut()
-            .zip(self.output_counts.lock().unwrap().iter())
-        {
+    pub fn summary(&self, name: &str, tenant: Option<&str>, version: &str, mut outputs: Vec<OutputSummary>) -> HandlerSummary {
+        for (output, counts) in outputs.iter_mut().zip(self.output_counts.lock().unwrap().iter()) {
             output.counts = *counts;
         }
         let received = self.received.load(Ordering::Relaxed);
@@ -294,13 +270,7 @@ impl HandlerStats {
             quarantines: self.quarantines.load(Ordering::Relaxed),
             retries: self.retries.load(Ordering::Relaxed),
             output_error: self.output_error.lock().unwrap().clone(),
-            faults: self
-                .faults
-                .lock()
-                .unwrap()
-                .iter()
-                .map(|(k, v)| (k.as_str().to_owned(), *v))
-                .collect(),
+            faults: self.faults.lock().unwrap().iter().map(|(k, v)| (k.as_str().to_owned(), *v)).collect(),
             last_fault: self.last_fault.lock().unwrap().clone(),
             outputs,
         }

@@ -161,7 +161,6 @@ pub enum DeployMode {
     Canary(CanarySettings),
 }
 
-
 /// A new version, as `wasp deploy` asks for it.
 #[derive(Debug, Clone)]
 pub struct DeployRequest {
@@ -178,23 +177,11 @@ pub struct DeployRequest {
 }
 
 /// The configured WASM handler called `handler`.
-pub fn configured<'a>(
-    config: &'a Config,
-    handler: &str,
-) -> Result<&'a WasmHandlerConfig, DeployError> {
-    config
-        .handlers
-        .iter()
-        .find(|h| h.qualified_name() == handler)
-        .ok_or_else(|| DeployError::UnknownHandler {
-            handler: handler.to_owned(),
-            known: config
-                .handlers
-                .iter()
-                .map(WasmHandlerConfig::qualified_name)
-                .collect::<Vec<_>>()
-                .join(", "),
-        })
+pub fn configured<'a>(config: &'a Config, handler: &str) -> Result<&'a WasmHandlerConfig, DeployError> {
+    config.handlers.iter().find(|h| h.qualified_name() == handler).ok_or_else(|| DeployError::UnknownHandler {
+        handler: handler.to_owned(),
+        known: config.handlers.iter().map(WasmHandlerConfig::qualified_name).collect::<Vec<_>>().join(", "),
+    })
 }
 
 /// The `init` text of a version: its own config, or the configured one.
@@ -213,56 +200,19 @@ pub fn validate(
     init_config: &str,
 ) -> Result<crate::engine::HandlerPre, DeployError> {
     let handler = h.qualified_name();
-    let refused = |message: String| DeployError::Refused {
-        handler: handler.clone(),
-        message,
-    };
+    let refused = |message: String| DeployError::Refused { handler: handler.clone(), message };
     let report = crate::engine::check::check(engine, path).map_err(|e| refused(e.to_string()))?;
-    if report.world.as_deref()
-        != Some(&format!(
-            "wasp:handler/handler@{}",
-            crate::engine::check::WIT_VERSION
-        ))
-        || !report.fits()
-    {
+    if report.world.as_deref() != Some(&format!("wasp:handler/handler@{}", crate::engine::check::WIT_VERSION)) || !report.fits() {
         let world = report.world.as_deref().unwrap_or("no WASP world");
-        let problems = if report.problems.is_empty() {
-            String::new()
-        } else {
-            format!(": {}", report.problems.join("; "))
-        };
-        return Err(refused(format!(
-            "`wasp check` says it is not a handler component (it implements {world}){problems}"
-        )));
+        let problems = if report.problems.is_empty() { String::new() } else { format!(": {}", report.problems.join("; ")) };
+        return Err(refused(format!("`wasp check` says it is not a handler component (it implements {world}){problems}")));
     }
-    let loaded = engine
-        .load(path, config.cache_dir.as_deref())
-        .map_err(|e| refused(e.to_string()))?;
-    let pre = engine
-        .prepare_handler(&loaded, path)
-        .map_err(|e| refused(e.to_string()))?;
-    let specs: std::sync::Arc<[crate::engine::OutputSpec]> = h
-        .outputs
-        .iter()
-        .map(|(name, o)| crate::engine::OutputSpec {
-            name: name.clone(),
-            line_oriented: o.line_oriented(),
-        })
-        .collect();
-    pre.instantiate(
-        &handler,
-        &h.budgets,
-        specs,
-        StateStore::new(h.state_bytes),
-        init_config,
-    )
-    .map_err(|fault| {
-        refused(format!(
-            "a scratch instance failed to start ({}): {}",
-            fault.kind.as_str(),
-            fault.message
-        ))
-    })?;
+    let loaded = engine.load(path, config.cache_dir.as_deref()).map_err(|e| refused(e.to_string()))?;
+    let pre = engine.prepare_handler(&loaded, path).map_err(|e| refused(e.to_string()))?;
+    let specs: std::sync::Arc<[crate::engine::OutputSpec]> =
+        h.outputs.iter().map(|(name, o)| crate::engine::OutputSpec { name: name.clone(), line_oriented: o.line_oriented() }).collect();
+    pre.instantiate(&handler, &h.budgets, specs, StateStore::new(h.state_bytes), init_config)
+        .map_err(|fault| refused(format!("a scratch instance failed to start ({}): {}", fault.kind.as_str(), fault.message)))?;
     Ok(pre)
 }
 
@@ -291,13 +241,8 @@ pub struct Resolved {
 /// thread that is gone. A store that cannot be used is logged and the
 /// configured file runs.
 pub fn resolve(config: &Config, h: &WasmHandlerConfig, starting: bool) -> Resolved {
-    let plain = Resolved {
-        component: h.component.clone(),
-        init_config: h.handler_config.clone(),
-        file_hash: None,
-        version: None,
-        changed: None,
-    };
+    let plain =
+        Resolved { component: h.component.clone(), init_config: h.handler_config.clone(), file_hash: None, version: None, changed: None };
     let Ok(bytes) = std::fs::read(&h.component) else {
         return plain; // the engine reports the unreadable file
     };
@@ -306,24 +251,18 @@ pub fn resolve(config: &Config, h: &WasmHandlerConfig, starting: bool) -> Resolv
         let store = VersionStore::new(&config.data_dir, &handler)?;
         let file_hash = sha256_hex(&bytes);
         let mut history = store.history()?;
-        if starting
-            && history
-                .iter()
-                .any(|v| matches!(v.state, VersionState::Shadow | VersionState::Canary))
-        {
+        if starting && history.iter().any(|v| matches!(v.state, VersionState::Shadow | VersionState::Canary)) {
             history = store.update(|history| {
                 for v in history.iter_mut().filter(|v| matches!(v.state, VersionState::Shadow | VersionState::Canary)) {
                     v.state = VersionState::RolledBack;
-                    v.note = Some("withdrawn: the handler restarted (a shadow or canary runs only in the process it was deployed to)".into());
+                    v.note =
+                        Some("withdrawn: the handler restarted (a shadow or canary runs only in the process it was deployed to)".into());
                 }
                 Ok(history.clone())
             })?;
         }
         let known = history.iter().any(|v| v.component == file_hash);
-        if let (true, Some(live)) = (
-            known,
-            history.iter().find(|v| v.state == VersionState::Live),
-        ) {
+        if let (true, Some(live)) = (known, history.iter().find(|v| v.state == VersionState::Live)) {
             return Ok(Resolved {
                 component: store.component_path(&live.component),
                 init_config: config_text(h, live.config.as_ref()),
@@ -334,21 +273,11 @@ pub fn resolve(config: &Config, h: &WasmHandlerConfig, starting: bool) -> Resolv
         }
         store.keep_component(&bytes)?;
         let (before, after) = store.update(|history| {
-            let before = history
-                .iter_mut()
-                .find(|v| v.state == VersionState::Live)
-                .map(|v| {
-                    v.state = VersionState::Retired;
-                    v.clone()
-                });
-            let record = new_record(
-                history,
-                &file_hash,
-                None,
-                "configuration file",
-                "file",
-                VersionState::Live,
-            );
+            let before = history.iter_mut().find(|v| v.state == VersionState::Live).map(|v| {
+                v.state = VersionState::Retired;
+                v.clone()
+            });
+            let record = new_record(history, &file_hash, None, "configuration file", "file", VersionState::Live);
             history.push(record.clone());
             Ok((before, record))
         })?;
@@ -363,10 +292,7 @@ pub fn resolve(config: &Config, h: &WasmHandlerConfig, starting: bool) -> Resolv
     match attempt() {
         Ok(resolved) => resolved,
         Err(e) => {
-            tracing::warn!(
-                handler,
-                "versions not recorded, the configured component runs: {e}"
-            );
+            tracing::warn!(handler, "versions not recorded, the configured component runs: {e}");
             plain
         }
     }
@@ -436,11 +362,7 @@ pub fn config_event(
 pub fn format_history(handler: &str, history: &[VersionRecord]) -> String {
     use std::fmt::Write as _;
     let mut out = format!("{handler}: {} version(s)\n", history.len());
-    let _ = writeln!(
-        out,
-        "{:>4}  {:<12} {:<14} {:<24} {:<22} {:>9}  source",
-        "ver", "state", "component", "deployed at", "by", "position"
-    );
+    let _ = writeln!(out, "{:>4}  {:<12} {:<14} {:<24} {:<22} {:>9}  source", "ver", "state", "component", "deployed at", "by", "position");
     for v in history {
         let position = v.position.map_or_else(|| "-".to_owned(), |p| p.to_string());
         let _ = writeln!(
@@ -453,14 +375,8 @@ pub fn format_history(handler: &str, history: &[VersionRecord]) -> String {
             v.deployed_by,
             position,
             v.source,
-            v.config
-                .as_ref()
-                .map(|c| format!("  config {c}"))
-                .unwrap_or_default(),
-            v.note
-                .as_ref()
-                .map(|n| format!("  ({n})"))
-                .unwrap_or_default(),
+            v.config.as_ref().map(|c| format!("  config {c}")).unwrap_or_default(),
+            v.note.as_ref().map(|n| format!("  ({n})")).unwrap_or_default(),
         );
     }
     out
@@ -472,8 +388,7 @@ mod tests {
 
     fn event(id: &str, user: &str) -> crate::event::HostEvent {
         let doc = json!({"_id": id, "userId": user});
-        crate::event::HostEvent::from_document("access", doc.as_object().unwrap().clone(), 1 << 20)
-            .unwrap()
+        crate::event::HostEvent::from_document("access", doc.as_object().unwrap().clone(), 1 << 20).unwrap()
     }
 
     #[test]
@@ -481,32 +396,15 @@ mod tests {
         assert_eq!(CanarySettings::parse_percent("10%"), Ok(10));
         assert_eq!(CanarySettings::parse_percent("25"), Ok(25));
         for bad in ["0%", "100%", "ten", ""] {
-            assert!(
-                CanarySettings::parse_percent(bad)
-                    .unwrap_err()
-                    .contains("not a canary share"),
-                "{bad}"
-            );
+            assert!(CanarySettings::parse_percent(bad).unwrap_err().contains("not a canary share"), "{bad}");
         }
-        let settings = CanarySettings {
-            percent: 10,
-            ..CanarySettings::default()
-        };
-        let routed = (0..10_000)
-            .filter(|n| settings.routes(&event(&format!("e{n}"), "u")))
-            .count();
+        let settings = CanarySettings { percent: 10, ..CanarySettings::default() };
+        let routed = (0..10_000).filter(|n| settings.routes(&event(&format!("e{n}"), "u"))).count();
         assert!((800..1200).contains(&routed), "about 10%: {routed}");
         // The same event always goes the same way; by field, a user's events
         // all go the same way.
-        assert_eq!(
-            settings.routes(&event("e1", "u")),
-            settings.routes(&event("e1", "v"))
-        );
-        let by_user = CanarySettings {
-            field: Some("/userId".into()),
-            percent: 50,
-            ..CanarySettings::default()
-        };
+        assert_eq!(settings.routes(&event("e1", "u")), settings.routes(&event("e1", "v")));
+        let by_user = CanarySettings { field: Some("/userId".into()), percent: 50, ..CanarySettings::default() };
         let first = by_user.routes(&event("a", "bjensen"));
         assert!((0..100).all(|n| by_user.routes(&event(&format!("x{n}"), "bjensen")) == first));
     }

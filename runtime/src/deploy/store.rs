@@ -45,30 +45,17 @@ impl VersionStore {
     /// The store of `handler` (`name` or `tenant/name`) under `data_dir`.
     /// Nothing is read or created yet.
     pub fn new(data_dir: &Path, handler: &str) -> Result<VersionStore, DeployError> {
-        let bad = |why: &str| DeployError::Invalid {
-            handler: handler.to_owned(),
-            message: format!("not a handler name: {why}"),
-        };
+        let bad = |why: &str| DeployError::Invalid { handler: handler.to_owned(), message: format!("not a handler name: {why}") };
         let parts: Vec<&str> = handler.split('/').collect();
-        if parts
-            .iter()
-            .any(|p| p.is_empty() || *p == "." || *p == ".." || p.contains('\\'))
-        {
+        if parts.iter().any(|p| p.is_empty() || *p == "." || *p == ".." || p.contains('\\')) {
             return Err(bad("empty, `.` or `..` parts"));
         }
         let dir = match parts.as_slice() {
             [name] => data_dir.join("versions").join("handlers").join(name),
-            [tenant, name] => data_dir
-                .join("versions")
-                .join("tenants")
-                .join(tenant)
-                .join(name),
+            [tenant, name] => data_dir.join("versions").join("tenants").join(tenant).join(name),
             _ => return Err(bad("expected `name` or `tenant/name`")),
         };
-        Ok(VersionStore {
-            handler: handler.to_owned(),
-            dir,
-        })
+        Ok(VersionStore { handler: handler.to_owned(), dir })
     }
 
     /// The handler.
@@ -82,10 +69,7 @@ impl VersionStore {
     }
 
     fn storage(&self, what: &str, path: &Path, e: std::io::Error) -> DeployError {
-        DeployError::Storage {
-            handler: self.handler.clone(),
-            message: format!("{what} {}: {e}", path.display()),
-        }
+        DeployError::Storage { handler: self.handler.clone(), message: format!("{what} {}: {e}", path.display()) }
     }
 
     /// Keeps `bytes` as `components/<sha256>.wasm` (once: the name is the
@@ -125,19 +109,13 @@ impl VersionStore {
     /// Changes the history under the lock: `change` sees every version and
     /// may edit or append; what it returns is returned once the new history
     /// is on disk. An `Err` from `change` leaves the history untouched.
-    pub fn update<R>(
-        &self,
-        change: impl FnOnce(&mut Vec<VersionRecord>) -> Result<R, DeployError>,
-    ) -> Result<R, DeployError> {
+    pub fn update<R>(&self, change: impl FnOnce(&mut Vec<VersionRecord>) -> Result<R, DeployError>) -> Result<R, DeployError> {
         let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
         let mut history = self.read()?;
         let result = change(&mut history)?;
-        std::fs::create_dir_all(&self.dir)
-            .map_err(|e| self.storage("cannot create", &self.dir, e))?;
+        std::fs::create_dir_all(&self.dir).map_err(|e| self.storage("cannot create", &self.dir, e))?;
         let path = self.dir.join("history.json");
-        let tmp = self
-            .dir
-            .join(format!(".history.{}.tmp", std::process::id()));
+        let tmp = self.dir.join(format!(".history.{}.tmp", std::process::id()));
         let text = serde_json::to_vec_pretty(&history).expect("a history serialises");
         write_synced(&tmp, &text).map_err(|e| self.storage("cannot write", &tmp, e))?;
         std::fs::rename(&tmp, &path).map_err(|e| self.storage("cannot rename into", &path, e))?;
@@ -146,10 +124,7 @@ impl VersionStore {
 
     /// The live version, if any.
     pub fn live(&self) -> Result<Option<VersionRecord>, DeployError> {
-        Ok(self
-            .history()?
-            .into_iter()
-            .find(|v| v.state == VersionState::Live))
+        Ok(self.history()?.into_iter().find(|v| v.state == VersionState::Live))
     }
 }
 
@@ -190,11 +165,7 @@ mod tests {
         let sha = store.keep_component(b"bytes").unwrap();
         assert_eq!(sha, sha256_hex(b"bytes"));
         assert_eq!(std::fs::read(store.component_path(&sha)).unwrap(), b"bytes");
-        assert!(
-            store
-                .component_path(&sha)
-                .starts_with(dir.path().join("versions/tenants/acme/p"))
-        );
+        assert!(store.component_path(&sha).starts_with(dir.path().join("versions/tenants/acme/p")));
         for state in [VersionState::Live, VersionState::Shadow] {
             store
                 .update(|h| {
@@ -205,18 +176,12 @@ mod tests {
         }
         let again = VersionStore::new(dir.path(), "acme/p").unwrap();
         let history = again.history().unwrap();
-        assert_eq!(
-            history.iter().map(|v| v.version).collect::<Vec<_>>(),
-            [1, 2]
-        );
+        assert_eq!(history.iter().map(|v| v.version).collect::<Vec<_>>(), [1, 2]);
         assert_eq!(again.live().unwrap().unwrap().version, 1);
         // A refused change leaves the history as it was.
         let refused: Result<(), _> = again.update(|h| {
             h.clear();
-            Err(DeployError::Invalid {
-                handler: "acme/p".into(),
-                message: "no".into(),
-            })
+            Err(DeployError::Invalid { handler: "acme/p".into(), message: "no".into() })
         });
         assert!(refused.is_err());
         assert_eq!(again.history().unwrap().len(), 2);

@@ -20,12 +20,7 @@ use wasmtime::component::Component;
 
 use super::{EngineError, LoadedComponent, engine_fingerprint};
 
-pub fn load(
-    engine: &Engine,
-    path: &Path,
-    bytes: &[u8],
-    cache_dir: Option<&Path>,
-) -> Result<LoadedComponent, EngineError> {
+pub fn load(engine: &Engine, path: &Path, bytes: &[u8], cache_dir: Option<&Path>) -> Result<LoadedComponent, EngineError> {
     let hash = hex::encode(Sha256::digest(bytes));
     if bytes.starts_with(b"\0asm") && bytes.get(4..8) == Some(&[1, 0, 0, 0]) {
         return Err(EngineError::Compile {
@@ -46,48 +41,33 @@ pub fn load(
     if let Some(entry) = entry.as_deref().filter(|e| e.exists()) {
         // Read into memory rather than mmap the file: a file truncated under
         // a mapping would crash the process (SIGBUS) when the code runs.
-        let loaded = std::fs::read(entry)
-            .map_err(|e| e.to_string())
-            .and_then(|compiled| {
-                // SAFETY: the cache directory is written only by WASP (see module
-                // docs); wasmtime checks the entry's engine compatibility first.
-                unsafe { Component::deserialize(engine, &compiled) }.map_err(|e| e.to_string())
-            });
+        let loaded = std::fs::read(entry).map_err(|e| e.to_string()).and_then(|compiled| {
+            // SAFETY: the cache directory is written only by WASP (see module
+            // docs); wasmtime checks the entry's engine compatibility first.
+            unsafe { Component::deserialize(engine, &compiled) }.map_err(|e| e.to_string())
+        });
         match loaded {
             Ok(component) => {
-                return Ok(LoadedComponent {
-                    component,
-                    hash,
-                    cached: true,
-                });
+                return Ok(LoadedComponent { component, hash, cached: true });
             }
             Err(e) => {
                 tracing::warn!(entry = %entry.display(), "ignoring unusable compiled-cache entry: {e}")
             }
         }
     }
-    let component = Component::new(engine, bytes).map_err(|e| EngineError::Compile {
-        path: path.to_owned(),
-        message: format!("{e:#}"),
-    })?;
+    let component = Component::new(engine, bytes).map_err(|e| EngineError::Compile { path: path.to_owned(), message: format!("{e:#}") })?;
     if let Some(entry) = entry
         && let Err(e) = store(&component, &entry)
     {
         tracing::warn!(entry = %entry.display(), "cannot write the compiled cache (continuing without): {e}");
     }
-    Ok(LoadedComponent {
-        component,
-        hash,
-        cached: false,
-    })
+    Ok(LoadedComponent { component, hash, cached: false })
 }
 
 fn store(component: &Component, entry: &Path) -> std::io::Result<()> {
     let dir = entry.parent().expect("cache entries live in a directory");
     std::fs::create_dir_all(dir)?;
-    let serialized = component
-        .serialize()
-        .map_err(|e| std::io::Error::other(e.to_string()))?;
+    let serialized = component.serialize().map_err(|e| std::io::Error::other(e.to_string()))?;
     let tmp = dir.join(format!(".{}.tmp", uuid::Uuid::new_v4()));
     std::fs::write(&tmp, serialized)?;
     std::fs::rename(&tmp, entry)

@@ -36,14 +36,8 @@ impl CheckReport {
 pub fn check(engine: &WaspEngine, path: &Path) -> Result<CheckReport, EngineError> {
     let loaded = engine.load(path, None)?;
     let ty = loaded.component.component_type();
-    let imports: Vec<String> = ty
-        .imports(engine.engine())
-        .map(|(name, _)| name.to_owned())
-        .collect();
-    let exports: Vec<String> = ty
-        .exports(engine.engine())
-        .map(|(name, _)| name.to_owned())
-        .collect();
+    let imports: Vec<String> = ty.imports(engine.engine()).map(|(name, _)| name.to_owned()).collect();
+    let exports: Vec<String> = ty.exports(engine.engine()).map(|(name, _)| name.to_owned()).collect();
     let exported = |name: &str| exports.iter().any(|e| e == name);
     let mut problems = Vec::new();
 
@@ -51,9 +45,7 @@ pub fn check(engine: &WaspEngine, path: &Path) -> Result<CheckReport, EngineErro
         if let Some(version) = import.rsplit_once('@').map(|(_, v)| v)
             && version != WIT_VERSION
         {
-            problems.push(format!(
-                    "imports `{import}`: built against wasp:handler@{version}, this host implements @{WIT_VERSION}"
-                ));
+            problems.push(format!("imports `{import}`: built against wasp:handler@{version}, this host implements @{WIT_VERSION}"));
         }
     }
 
@@ -79,19 +71,12 @@ pub fn check(engine: &WaspEngine, path: &Path) -> Result<CheckReport, EngineErro
                     _ => filter_bindings::FilterPre::new(pre).map(drop),
                 };
                 if let Err(e) = typed {
-                    problems.push(format!(
-                        "does not match world wasp:handler/{world}@{WIT_VERSION}: {e:#}"
-                    ));
+                    problems.push(format!("does not match world wasp:handler/{world}@{WIT_VERSION}: {e:#}"));
                 }
             }
         }
     }
-    Ok(CheckReport {
-        world: world.map(|w| format!("wasp:handler/{w}@{WIT_VERSION}")),
-        imports,
-        exports,
-        problems,
-    })
+    Ok(CheckReport { world: world.map(|w| format!("wasp:handler/{w}@{WIT_VERSION}")), imports, exports, problems })
 }
 
 fn explain_link_error(message: &str) -> String {

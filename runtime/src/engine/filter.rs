@@ -44,30 +44,15 @@ pub struct FilterInstance {
 }
 
 impl FilterPre {
-    pub(super) fn new(
-        linker: &Linker<StoreData>,
-        loaded: &LoadedComponent,
-        path: &Path,
-    ) -> Result<Self, EngineError> {
-        let link = |e: wasmtime::Error| EngineError::Link {
-            path: path.to_owned(),
-            message: format!("{e:#}"),
-        };
+    pub(super) fn new(linker: &Linker<StoreData>, loaded: &LoadedComponent, path: &Path) -> Result<Self, EngineError> {
+        let link = |e: wasmtime::Error| EngineError::Link { path: path.to_owned(), message: format!("{e:#}") };
         let instance_pre = linker.instantiate_pre(&loaded.component).map_err(link)?;
         let pre = bindings::FilterPre::new(instance_pre).map_err(link)?;
-        Ok(FilterPre {
-            pre,
-            hash: loaded.hash.clone(),
-        })
+        Ok(FilterPre { pre, hash: loaded.hash.clone() })
     }
 
     /// Instantiates and calls `init(config_json)`.
-    pub fn instantiate(
-        &self,
-        name: &str,
-        budgets: &Budgets,
-        config_json: &str,
-    ) -> Result<FilterInstance, Fault> {
+    pub fn instantiate(&self, name: &str, budgets: &Budgets, config_json: &str) -> Result<FilterInstance, Fault> {
         let data = StoreData::new(name, budgets, Arc::from(Vec::new()), StateStore::new(0));
         let (store, bindings) = start(
             self.pre.engine(),
@@ -76,12 +61,7 @@ impl FilterPre {
             |store| self.pre.instantiate(store),
             |bindings: &bindings::Filter, store| bindings.call_init(store, config_json),
         )?;
-        Ok(FilterInstance {
-            store,
-            bindings,
-            budgets: budgets.clone(),
-            last_fuel: 0,
-        })
+        Ok(FilterInstance { store, bindings, budgets: budgets.clone(), last_fuel: 0 })
     }
 }
 
@@ -94,10 +74,7 @@ impl FilterInstance {
 
     /// Calls `filter-batch`: one verdict per event.
     pub fn filter_batch(&mut self, events: &[Arc<HostEvent>]) -> Result<Vec<Verdict>, Fault> {
-        let fuel = self
-            .budgets
-            .fuel_per_event
-            .saturating_mul(events.len() as u64);
+        let fuel = self.budgets.fuel_per_event.saturating_mul(events.len() as u64);
         arm(&mut self.store, fuel, &self.budgets);
         self.store.data_mut().logging.begin(events.len());
         let params: Vec<EventParamView> = events.iter().map(|e| super::as_param(e)).collect();
@@ -118,11 +95,7 @@ impl FilterInstance {
             }
             Ok(verdicts) => Err(Fault {
                 kind: FaultKind::Trap,
-                message: format!(
-                    "filter-batch returned {} verdicts for {} events",
-                    verdicts.len(),
-                    events.len()
-                ),
+                message: format!("filter-batch returned {} verdicts for {} events", verdicts.len(), events.len()),
                 trap_code: Some("wrong result count".into()),
                 fuel_used,
                 peak_memory: self.store.data().limits.peak_memory,

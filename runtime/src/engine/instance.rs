@@ -22,9 +22,7 @@ use crate::event::HostEvent;
 
 /// What went wrong with an event. Every kind but `guest-error` is a fault
 /// of the instance (it is replaced); all of them dead-letter the event.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize, PartialOrd, Ord,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize, PartialOrd, Ord)]
 #[serde(rename_all = "kebab-case")]
 pub enum FaultKind {
     /// The call ran out of fuel.
@@ -98,10 +96,7 @@ impl FaultKind {
     /// Whether this kind counts toward the circuit breaker: faults of the
     /// handler, not an event the guest chose to refuse.
     pub fn trips_breaker(self) -> bool {
-        !matches!(
-            self,
-            FaultKind::GuestError | FaultKind::Quarantined | FaultKind::Filter
-        )
+        !matches!(self, FaultKind::GuestError | FaultKind::Quarantined | FaultKind::Filter)
     }
 }
 
@@ -138,10 +133,7 @@ impl GuestError {
     /// marked as truncated.
     pub fn bounded(message: String, max: usize) -> Self {
         let (message, truncated_bytes) = bound_message(message, max);
-        GuestError {
-            message,
-            truncated_bytes,
-        }
+        GuestError { message, truncated_bytes }
     }
 }
 
@@ -184,21 +176,11 @@ pub struct HandlerPre {
 }
 
 impl HandlerPre {
-    pub(super) fn new(
-        linker: &Linker<StoreData>,
-        loaded: &LoadedComponent,
-        path: &Path,
-    ) -> Result<Self, EngineError> {
-        let link = |e: wasmtime::Error| EngineError::Link {
-            path: path.to_owned(),
-            message: format!("{e:#}"),
-        };
+    pub(super) fn new(linker: &Linker<StoreData>, loaded: &LoadedComponent, path: &Path) -> Result<Self, EngineError> {
+        let link = |e: wasmtime::Error| EngineError::Link { path: path.to_owned(), message: format!("{e:#}") };
         let instance_pre = linker.instantiate_pre(&loaded.component).map_err(link)?;
         let pre = bindings::HandlerPre::new(instance_pre).map_err(link)?;
-        Ok(HandlerPre {
-            pre,
-            hash: loaded.hash.clone(),
-        })
+        Ok(HandlerPre { pre, hash: loaded.hash.clone() })
     }
 
     /// Instantiates and calls `init(config_json)`.
@@ -219,12 +201,7 @@ impl HandlerPre {
             |bindings: &bindings::Handler, store| bindings.call_init(store, config_json),
         )?;
         store.data_mut().state.commit();
-        Ok(HandlerInstance {
-            store,
-            bindings,
-            budgets: budgets.clone(),
-            events_handled: 0,
-        })
+        Ok(HandlerInstance { store, bindings, budgets: budgets.clone(), events_handled: 0 })
     }
 }
 
@@ -246,51 +223,25 @@ pub(super) fn start<B>(
     arm(&mut store, init_fuel, budgets);
     store.data_mut().logging.begin(100);
     let init_fault = |store: &mut Store<StoreData>, message: String, truncated_bytes: u64| {
-        let (fuel_used, peak_memory) = (
-            init_fuel - store.get_fuel().unwrap_or(0),
-            store.data().limits.peak_memory,
-        );
-        Fault {
-            kind: FaultKind::Init,
-            message,
-            trap_code: None,
-            fuel_used,
-            peak_memory,
-            truncated_bytes,
-        }
+        let (fuel_used, peak_memory) = (init_fuel - store.get_fuel().unwrap_or(0), store.data().limits.peak_memory);
+        Fault { kind: FaultKind::Init, message, trap_code: None, fuel_used, peak_memory, truncated_bytes }
     };
     let bindings = match instantiate(&mut store) {
         Ok(b) => b,
         Err(e) => {
             let fault = classify(&mut store, &e, 0);
-            return Err(init_fault(
-                &mut store,
-                format!(
-                    "instantiation failed ({}): {}",
-                    fault.kind.as_str(),
-                    fault.message
-                ),
-                0,
-            ));
+            return Err(init_fault(&mut store, format!("instantiation failed ({}): {}", fault.kind.as_str(), fault.message), 0));
         }
     };
     match init(&bindings, &mut store) {
         Ok(Ok(())) => {}
         Ok(Err(message)) => {
             let (message, truncated) = bound_message(message, budgets.error_bytes_per_event);
-            return Err(init_fault(
-                &mut store,
-                format!("init returned an error: {message}"),
-                truncated,
-            ));
+            return Err(init_fault(&mut store, format!("init returned an error: {message}"), truncated));
         }
         Err(e) => {
             let fault = classify(&mut store, &e, 0);
-            return Err(init_fault(
-                &mut store,
-                format!("init faulted ({}): {}", fault.kind.as_str(), fault.message),
-                0,
-            ));
+            return Err(init_fault(&mut store, format!("init faulted ({}): {}", fault.kind.as_str(), fault.message), 0));
         }
     }
     drain_stdio(&mut store);
@@ -313,15 +264,9 @@ impl HandlerInstance {
 
     /// Calls `handle-batch` with `events` (in journal order).
     pub fn handle_batch(&mut self, events: &[Arc<HostEvent>]) -> Result<BatchOutcome, Fault> {
-        let fuel = self
-            .budgets
-            .fuel_per_event
-            .saturating_mul(events.len() as u64);
+        let fuel = self.budgets.fuel_per_event.saturating_mul(events.len() as u64);
         arm(&mut self.store, fuel, &self.budgets);
-        self.store
-            .data_mut()
-            .output
-            .begin(events.iter().map(|e| e.sequence));
+        self.store.data_mut().output.begin(events.iter().map(|e| e.sequence));
         self.store.data_mut().logging.begin(events.len());
         self.events_handled += events.len() as u64;
         let params: Vec<EventParam> = events.iter().map(|e| super::as_param(e)).collect();
@@ -333,13 +278,7 @@ impl HandlerInstance {
                 // could not read: its answers cannot be trusted.
                 drain_stdio(&mut self.store);
                 self.store.data_mut().output.take();
-                let why = self
-                    .store
-                    .data()
-                    .state
-                    .unreachable
-                    .clone()
-                    .unwrap_or_default();
+                let why = self.store.data().state.unreachable.clone().unwrap_or_default();
                 self.store.data_mut().state.discard();
                 Err(Fault {
                     kind: FaultKind::Output,
@@ -354,15 +293,8 @@ impl HandlerInstance {
                 drain_stdio(&mut self.store);
                 self.store.data_mut().state.commit();
                 let max = self.budgets.error_bytes_per_event;
-                let results = results
-                    .into_iter()
-                    .map(|r| r.map_err(|message| GuestError::bounded(message, max)))
-                    .collect();
-                Ok(BatchOutcome {
-                    results,
-                    staged: self.store.data_mut().output.take(),
-                    fuel_used,
-                })
+                let results = results.into_iter().map(|r| r.map_err(|message| GuestError::bounded(message, max))).collect();
+                Ok(BatchOutcome { results, staged: self.store.data_mut().output.take(), fuel_used })
             }
             Ok(results) => {
                 drain_stdio(&mut self.store);
@@ -370,11 +302,7 @@ impl HandlerInstance {
                 self.store.data_mut().state.discard();
                 Err(Fault {
                     kind: FaultKind::Trap,
-                    message: format!(
-                        "handle-batch returned {} results for {} events",
-                        results.len(),
-                        events.len()
-                    ),
+                    message: format!("handle-batch returned {} results for {} events", results.len(), events.len()),
                     trap_code: Some("wrong result count".into()),
                     fuel_used,
                     peak_memory: self.store.data().limits.peak_memory,
@@ -393,11 +321,7 @@ impl HandlerInstance {
 /// Sets the fuel and the wall-clock deadline for the next call.
 pub(super) fn arm(store: &mut Store<StoreData>, fuel: u64, budgets: &Budgets) {
     store.set_fuel(fuel).expect("fuel is enabled in the engine");
-    let ticks = budgets
-        .deadline
-        .as_millis()
-        .div_ceil(EPOCH_TICK.as_millis())
-        .max(1) as u64;
+    let ticks = budgets.deadline.as_millis().div_ceil(EPOCH_TICK.as_millis()).max(1) as u64;
     store.set_epoch_deadline(ticks);
     // Epoch interruption does not reach a guest waiting in a host call:
     // WASI waits end at this instant (see `poll`).
@@ -406,11 +330,7 @@ pub(super) fn arm(store: &mut Store<StoreData>, fuel: u64, budgets: &Budgets) {
 
 /// Turns a wasmtime error into a fault, using the limiter's record and the
 /// captured stderr to tell memory exhaustion and panics from other traps.
-pub(super) fn classify(
-    store: &mut Store<StoreData>,
-    error: &wasmtime::Error,
-    fuel_used: u64,
-) -> Fault {
+pub(super) fn classify(store: &mut Store<StoreData>, error: &wasmtime::Error, fuel_used: u64) -> Fault {
     let (_stdout, stderr) = drain_stdio(store);
     let peak_memory = store.data().limits.peak_memory;
     let trap = error.downcast_ref::<Trap>().copied();
@@ -418,38 +338,21 @@ pub(super) fn classify(
     let over = |kind| (kind, format!("{error:#}"));
     let (kind, message) = match trap {
         Some(Trap::OutOfFuel) => (FaultKind::Fuel, "ran out of fuel".to_owned()),
-        Some(Trap::Interrupt) => (
-            FaultKind::Deadline,
-            "passed its wall-clock deadline".to_owned(),
-        ),
-        _ if let Some(blocked) = error.downcast_ref::<super::poll::BlockedPastDeadline>() => {
-            (FaultKind::Deadline, blocked.to_string())
-        }
+        Some(Trap::Interrupt) => (FaultKind::Deadline, "passed its wall-clock deadline".to_owned()),
+        _ if let Some(blocked) = error.downcast_ref::<super::poll::BlockedPastDeadline>() => (FaultKind::Deadline, blocked.to_string()),
         _ if data.output.over_budget => over(FaultKind::OutputLimit),
         _ if data.logging.over_budget => over(FaultKind::LogLimit),
         _ if data.state.over_budget => over(FaultKind::StateLimit),
-        _ if data.limits.memory_refused => (
-            FaultKind::Memory,
-            format!("exceeded its memory budget (peak {peak_memory} bytes): {error}"),
-        ),
+        _ if data.limits.memory_refused => (FaultKind::Memory, format!("exceeded its memory budget (peak {peak_memory} bytes): {error}")),
         _ if stderr.contains("panicked") => (FaultKind::Panic, stderr.trim().to_owned()),
         Some(trap) => (FaultKind::Trap, format!("trap: {trap}")),
         None => (FaultKind::Trap, format!("{error:#}")),
     };
     let trap_code = match (kind, trap) {
-        (FaultKind::Trap | FaultKind::Panic | FaultKind::Memory, Some(trap)) => {
-            Some(trap.to_string())
-        }
+        (FaultKind::Trap | FaultKind::Panic | FaultKind::Memory, Some(trap)) => Some(trap.to_string()),
         _ => None,
     };
-    Fault {
-        kind,
-        message,
-        trap_code,
-        fuel_used,
-        peak_memory,
-        truncated_bytes: 0,
-    }
+    Fault { kind, message, trap_code, fuel_used, peak_memory, truncated_bytes: 0 }
 }
 
 /// Moves captured stdout/stderr into the host log; returns them.
@@ -465,11 +368,7 @@ pub(super) fn drain_stdio(store: &mut Store<StoreData>) -> (String, String) {
         tracing::warn!(handler, stream = "stderr", "{line}");
     }
     if out_dropped + err_dropped > 0 {
-        tracing::warn!(
-            handler,
-            "discarded {} bytes of guest stdio over the per-call bound",
-            out_dropped + err_dropped
-        );
+        tracing::warn!(handler, "discarded {} bytes of guest stdio over the per-call bound", out_dropped + err_dropped);
     }
     (stdout, stderr)
 }

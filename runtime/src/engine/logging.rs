@@ -23,13 +23,7 @@ pub struct LoggingState {
 
 impl LoggingState {
     pub fn new(handler: &str, budget_per_event: usize) -> Self {
-        LoggingState {
-            handler: handler.to_owned(),
-            budget_per_event,
-            budget: budget_per_event,
-            used: 0,
-            over_budget: false,
-        }
+        LoggingState { handler: handler.to_owned(), budget_per_event, budget: budget_per_event, used: 0, over_budget: false }
     }
 
     /// Starts a call for `events` events.

@@ -119,31 +119,22 @@ impl WaspEngine {
     pub fn global() -> Result<&'static WaspEngine, EngineError> {
         ENGINE
             .get_or_init(|| {
-                let wanted_pooling =
-                    std::env::var("WASP_ALLOCATOR").map_or(true, |v| v != "on-demand");
+                let wanted_pooling = std::env::var("WASP_ALLOCATOR").map_or(true, |v| v != "on-demand");
                 let engine = if wanted_pooling {
                     match Engine::new(&engine_config(Allocator::Pooling)) {
                         Ok(engine) => Ok((engine, Allocator::Pooling)),
                         Err(e) => {
-                            tracing::warn!(
-                                "pooling allocator unavailable ({e}); using on-demand allocation"
-                            );
-                            Engine::new(&engine_config(Allocator::OnDemand))
-                                .map(|e| (e, Allocator::OnDemand))
+                            tracing::warn!("pooling allocator unavailable ({e}); using on-demand allocation");
+                            Engine::new(&engine_config(Allocator::OnDemand)).map(|e| (e, Allocator::OnDemand))
                         }
                     }
                 } else {
-                    Engine::new(&engine_config(Allocator::OnDemand))
-                        .map(|e| (e, Allocator::OnDemand))
+                    Engine::new(&engine_config(Allocator::OnDemand)).map(|e| (e, Allocator::OnDemand))
                 };
                 let (engine, allocator) = engine.map_err(|e| e.to_string())?;
                 let linker = sandbox_linker(&engine).map_err(|e| e.to_string())?;
                 start_epoch_ticker(engine.clone());
-                Ok(WaspEngine {
-                    engine,
-                    allocator,
-                    linker,
-                })
+                Ok(WaspEngine { engine, allocator, linker })
             })
             .as_ref()
             .map_err(|e| EngineError::Engine(e.clone()))
@@ -162,35 +153,20 @@ impl WaspEngine {
     /// Loads a component, from the compiled cache in `cache_dir` when it
     /// holds this component compiled by this engine, compiling (and caching)
     /// it otherwise.
-    pub fn load(
-        &self,
-        path: &Path,
-        cache_dir: Option<&Path>,
-    ) -> Result<LoadedComponent, EngineError> {
-        let bytes = std::fs::read(path).map_err(|source| EngineError::Read {
-            path: path.to_owned(),
-            source,
-        })?;
+    pub fn load(&self, path: &Path, cache_dir: Option<&Path>) -> Result<LoadedComponent, EngineError> {
+        let bytes = std::fs::read(path).map_err(|source| EngineError::Read { path: path.to_owned(), source })?;
         cache::load(&self.engine, path, &bytes, cache_dir)
     }
 
     /// Prepares a filter component for instantiation (its exports must be
     /// the filter world's).
-    pub fn prepare_filter(
-        &self,
-        loaded: &LoadedComponent,
-        path: &Path,
-    ) -> Result<FilterPre, EngineError> {
+    pub fn prepare_filter(&self, loaded: &LoadedComponent, path: &Path) -> Result<FilterPre, EngineError> {
         FilterPre::new(&self.linker, loaded, path)
     }
 
     /// Prepares a handler component for instantiation (checks its imports
     /// against the sandbox and its exports against the handler world).
-    pub fn prepare_handler(
-        &self,
-        loaded: &LoadedComponent,
-        path: &Path,
-    ) -> Result<HandlerPre, EngineError> {
+    pub fn prepare_handler(&self, loaded: &LoadedComponent, path: &Path) -> Result<HandlerPre, EngineError> {
         HandlerPre::new(&self.linker, loaded, path)
     }
 }

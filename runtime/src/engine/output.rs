@@ -47,11 +47,7 @@ pub struct OutputState {
 }
 
 impl OutputState {
-    pub fn new(
-        declared: Arc<[OutputSpec]>,
-        budget_per_event: usize,
-        budget_per_call: usize,
-    ) -> Self {
+    pub fn new(declared: Arc<[OutputSpec]>, budget_per_event: usize, budget_per_call: usize) -> Self {
         OutputState {
             declared,
             batch: Vec::new(),
@@ -85,34 +81,21 @@ impl OutputState {
     /// Stages one record. `Ok(Err(_))` is a mistake the guest is told about
     /// (an undeclared output, a sequence outside the batch, a newline in a
     /// line record); `Err(_)` traps the call because a budget was exceeded.
-    fn stage(
-        &mut self,
-        sequence: u64,
-        output: &str,
-        data: Vec<u8>,
-    ) -> wasmtime::Result<Result<(), String>> {
+    fn stage(&mut self, sequence: u64, output: &str, data: Vec<u8>) -> wasmtime::Result<Result<(), String>> {
         let Some(index) = self.declared.iter().position(|o| o.name == output) else {
             let declared: Vec<&str> = self.declared.iter().map(|o| o.name.as_str()).collect();
             return Ok(Err(format!(
                 "output `{output}` is not declared for this handler (declared: {})",
-                if declared.is_empty() {
-                    "none".to_owned()
-                } else {
-                    declared.join(", ")
-                }
+                if declared.is_empty() { "none".to_owned() } else { declared.join(", ") }
             )));
         };
         let Ok(slot) = self.batch.binary_search(&sequence) else {
-            return Ok(Err(format!(
-                "sequence {sequence} is not an event of the batch being handled"
-            )));
+            return Ok(Err(format!("sequence {sequence} is not an event of the batch being handled")));
         };
         if self.declared[index].line_oriented {
             let body = data.strip_suffix(b"\n").unwrap_or(&data);
             if body.contains(&b'\n') {
-                return Ok(Err(format!(
-                    "output `{output}` takes one line per record; this record contains a newline"
-                )));
+                return Ok(Err(format!("output `{output}` takes one line per record; this record contains a newline")));
             }
         }
         let event_total = self.per_event[slot] + data.len();
@@ -133,22 +116,13 @@ impl OutputState {
         }
         self.per_event[slot] = event_total;
         self.staged_bytes += data.len();
-        self.staged.push(StagedRecord {
-            sequence,
-            output: index,
-            data,
-        });
+        self.staged.push(StagedRecord { sequence, output: index, data });
         Ok(Ok(()))
     }
 }
 
 impl output::Host for OutputState {
-    fn emit(
-        &mut self,
-        sequence: u64,
-        output: String,
-        data: Vec<u8>,
-    ) -> wasmtime::Result<Result<(), String>> {
+    fn emit(&mut self, sequence: u64, output: String, data: Vec<u8>) -> wasmtime::Result<Result<(), String>> {
         self.stage(sequence, &output, data)
     }
 }

@@ -22,13 +22,10 @@ use wasmtime_wasi::p2::bindings::sync::io::poll as sync_poll;
 use wasmtime_wasi::runtime::in_tokio;
 use wasmtime_wasi_io::bindings::wasi::io::poll as async_poll;
 
-
 /// A WASI wait cut at the call's deadline: it traps the guest, and the call
 /// is a `deadline` fault.
 #[derive(Debug, thiserror::Error)]
-#[error(
-    "passed its wall-clock deadline while blocked in the host call `wasi:io/poll#{0}` (a sleep or a wait)"
-)]
+#[error("passed its wall-clock deadline while blocked in the host call `wasi:io/poll#{0}` (a sleep or a wait)")]
 pub struct BlockedPastDeadline(pub &'static str);
 
 /// What the replaced functions see: the resource table and the deadline of
@@ -55,11 +52,7 @@ pub fn add_to_linker<T: 'static>(linker: &mut Linker<T>, view: fn(&mut T) -> Dea
 }
 
 /// Runs `wait` until it ends or `deadline` passes.
-async fn bounded<T>(
-    deadline: Option<Instant>,
-    call: &'static str,
-    wait: impl Future<Output = wasmtime::Result<T>>,
-) -> wasmtime::Result<T> {
+async fn bounded<T>(deadline: Option<Instant>, call: &'static str, wait: impl Future<Output = wasmtime::Result<T>>) -> wasmtime::Result<T> {
     let Some(at) = deadline else {
         return wait.await;
     };
@@ -72,11 +65,7 @@ async fn bounded<T>(
 impl sync_poll::Host for DeadlinePoll<'_> {
     fn poll(&mut self, pollables: Vec<Resource<DynPollable>>) -> wasmtime::Result<Vec<u32>> {
         let (deadline, table) = (self.deadline, &mut *self.table);
-        in_tokio(bounded(
-            deadline,
-            "poll",
-            async_poll::Host::poll(table, pollables),
-        ))
+        in_tokio(bounded(deadline, "poll", async_poll::Host::poll(table, pollables)))
     }
 }
 
@@ -87,11 +76,7 @@ impl sync_poll::HostPollable for DeadlinePoll<'_> {
 
     fn block(&mut self, pollable: Resource<DynPollable>) -> wasmtime::Result<()> {
         let (deadline, table) = (self.deadline, &mut *self.table);
-        in_tokio(bounded(
-            deadline,
-            "[method]pollable.block",
-            async_poll::HostPollable::block(table, pollable),
-        ))
+        in_tokio(bounded(deadline, "[method]pollable.block", async_poll::HostPollable::block(table, pollable)))
     }
 
     fn drop(&mut self, pollable: Resource<DynPollable>) -> wasmtime::Result<()> {

@@ -39,8 +39,7 @@ pub trait SharedState: Send + Sync + std::fmt::Debug {
 pub struct SharedStateFactory(pub Arc<MakeSharedState>);
 
 /// Opens the shared state of a handler (qualified name, state budget).
-pub type MakeSharedState =
-    dyn Fn(&str, usize) -> Result<Arc<dyn SharedState>, String> + Send + Sync;
+pub type MakeSharedState = dyn Fn(&str, usize) -> Result<Arc<dyn SharedState>, String> + Send + Sync;
 
 impl std::fmt::Debug for SharedStateFactory {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -67,22 +66,12 @@ struct StateMap {
 impl StateStore {
     /// An empty store holding at most `max_bytes` of keys and values.
     pub fn new(max_bytes: usize) -> Self {
-        StateStore {
-            inner: Arc::new(Mutex::new(StateMap {
-                max_bytes,
-                ..Default::default()
-            })),
-            shared: None,
-        }
+        StateStore { inner: Arc::new(Mutex::new(StateMap { max_bytes, ..Default::default() })), shared: None }
     }
 
     /// The state of handler `handler`: shared through `factory` when one is
     /// given (fleet workers), else in this process.
-    pub fn for_handler(
-        factory: Option<&SharedStateFactory>,
-        handler: &str,
-        max_bytes: usize,
-    ) -> Result<Self, String> {
+    pub fn for_handler(factory: Option<&SharedStateFactory>, handler: &str, max_bytes: usize) -> Result<Self, String> {
         let mut store = StateStore::new(max_bytes);
         if let Some(factory) = factory {
             store.shared = Some((factory.0)(handler, max_bytes)?);
@@ -113,9 +102,7 @@ impl StateStore {
             let old = shared.get(key)?.map_or(0, |v| key.len() + v.len());
             let new_total = (shared.bytes() + key.len() + value.len()).saturating_sub(old);
             if new_total > limit {
-                return Err(format!(
-                    "state budget exceeded: {new_total} bytes, limit {limit}"
-                ));
+                return Err(format!("state budget exceeded: {new_total} bytes, limit {limit}"));
             }
             return shared.put(key, &value);
         }
@@ -123,10 +110,7 @@ impl StateStore {
         let old = map.values.get(key).map_or(0, |v| key.len() + v.len());
         let new_total = map.bytes - old + key.len() + value.len();
         if new_total > map.max_bytes {
-            return Err(format!(
-                "state budget exceeded: {new_total} bytes, limit {}",
-                map.max_bytes
-            ));
+            return Err(format!("state budget exceeded: {new_total} bytes, limit {}", map.max_bytes));
         }
         map.bytes = new_total;
         map.values.insert(key.to_owned(), value);
@@ -177,13 +161,7 @@ pub struct StateView {
 
 impl StateView {
     pub fn new(store: StateStore) -> Self {
-        StateView {
-            store,
-            pending: HashMap::new(),
-            pending_delta: 0,
-            over_budget: false,
-            unreachable: None,
-        }
+        StateView { store, pending: HashMap::new(), pending_delta: 0, over_budget: false, unreachable: None }
     }
 
     fn current_len(&mut self, key: &str) -> usize {
@@ -245,9 +223,7 @@ impl state::Host for StateView {
         let total = (committed as isize + self.pending_delta + change) as usize;
         if total > limit {
             self.over_budget = true;
-            return Err(wasmtime::Error::msg(format!(
-                "state budget exceeded: {total} bytes, limit {limit}"
-            )));
+            return Err(wasmtime::Error::msg(format!("state budget exceeded: {total} bytes, limit {limit}")));
         }
         self.pending_delta += change;
         self.pending.insert(key, Some(value));

@@ -92,30 +92,18 @@ pub struct StoreData {
 }
 
 impl StoreData {
-    pub fn new(
-        handler: &str,
-        budgets: &Budgets,
-        outputs: Arc<[OutputSpec]>,
-        state: StateStore,
-    ) -> Self {
+    pub fn new(handler: &str, budgets: &Budgets, outputs: Arc<[OutputSpec]>, state: StateStore) -> Self {
         let stdout = Capture::new(budgets.stdio_bytes_per_call);
         let stderr = Capture::new(budgets.stdio_bytes_per_call);
         // No preopens, no environment, no arguments; sockets are linked (so
         // that std-built guests instantiate) but every address is refused.
-        let wasi = WasiCtxBuilder::new()
-            .stdout(stdout.clone())
-            .stderr(stderr.clone())
-            .build();
+        let wasi = WasiCtxBuilder::new().stdout(stdout.clone()).stderr(stderr.clone()).build();
         StoreData {
             wasi,
             table: ResourceTable::new(),
             limits: Limits::new(budgets),
             logging: LoggingState::new(handler, budgets.log_bytes_per_event),
-            output: OutputState::new(
-                outputs,
-                budgets.output_bytes_per_event,
-                budgets.output_bytes_per_call,
-            ),
+            output: OutputState::new(outputs, budgets.output_bytes_per_event, budgets.output_bytes_per_call),
             state: StateView::new(state),
             stdout,
             stderr,
@@ -125,19 +113,13 @@ impl StoreData {
 
     /// The view of `wasi:io/poll` that bounds waits by the call's deadline.
     pub(super) fn poll_view(&mut self) -> DeadlinePoll<'_> {
-        DeadlinePoll {
-            table: &mut self.table,
-            deadline: self.deadline,
-        }
+        DeadlinePoll { table: &mut self.table, deadline: self.deadline }
     }
 }
 
 impl WasiView for StoreData {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView {
-            ctx: &mut self.wasi,
-            table: &mut self.table,
-        }
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
     }
 }
 
@@ -170,12 +152,7 @@ impl Limits {
 }
 
 impl ResourceLimiter for Limits {
-    fn memory_growing(
-        &mut self,
-        _current: usize,
-        desired: usize,
-        _maximum: Option<usize>,
-    ) -> wasmtime::Result<bool> {
+    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
         if desired > self.max_memory {
             self.memory_refused = true;
             return Ok(false);
@@ -184,12 +161,7 @@ impl ResourceLimiter for Limits {
         Ok(true)
     }
 
-    fn table_growing(
-        &mut self,
-        _current: usize,
-        desired: usize,
-        _maximum: Option<usize>,
-    ) -> wasmtime::Result<bool> {
+    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
         Ok(desired <= self.max_table_elements)
     }
 
@@ -222,13 +194,7 @@ struct CaptureBuf {
 
 impl Capture {
     fn new(capacity: usize) -> Self {
-        Capture {
-            inner: Arc::new(Mutex::new(CaptureBuf {
-                kept: Vec::new(),
-                capacity,
-                discarded: 0,
-            })),
-        }
+        Capture { inner: Arc::new(Mutex::new(CaptureBuf { kept: Vec::new(), capacity, discarded: 0 })) }
     }
 
     fn push(&self, bytes: &[u8]) {
@@ -286,26 +252,16 @@ impl OutputStream for Capture {
 }
 
 impl tokio::io::AsyncWrite for Capture {
-    fn poll_write(
-        self: std::pin::Pin<&mut Self>,
-        _cx: &mut std::task::Context<'_>,
-        buf: &[u8],
-    ) -> std::task::Poll<std::io::Result<usize>> {
+    fn poll_write(self: std::pin::Pin<&mut Self>, _cx: &mut std::task::Context<'_>, buf: &[u8]) -> std::task::Poll<std::io::Result<usize>> {
         self.push(buf);
         std::task::Poll::Ready(Ok(buf.len()))
     }
 
-    fn poll_flush(
-        self: std::pin::Pin<&mut Self>,
-        _cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
+    fn poll_flush(self: std::pin::Pin<&mut Self>, _cx: &mut std::task::Context<'_>) -> std::task::Poll<std::io::Result<()>> {
         std::task::Poll::Ready(Ok(()))
     }
 
-    fn poll_shutdown(
-        self: std::pin::Pin<&mut Self>,
-        _cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
+    fn poll_shutdown(self: std::pin::Pin<&mut Self>, _cx: &mut std::task::Context<'_>) -> std::task::Poll<std::io::Result<()>> {
         std::task::Poll::Ready(Ok(()))
     }
 }

@@ -32,16 +32,9 @@ pub struct ExportSummary {
 
 /// Exports the records of `topic` kept by the query handler of `tenant`
 /// that match `filter` (a `_queryFilter`) to `out`.
-pub fn export(
-    config: &Config,
-    tenant: Option<&str>,
-    topic: &str,
-    filter: &str,
-    out: &mut dyn Write,
-) -> Result<ExportSummary, ExportError> {
+pub fn export(config: &Config, tenant: Option<&str>, topic: &str, filter: &str, out: &mut dyn Write) -> Result<ExportSummary, ExportError> {
     let query = QueryFilter::parse(filter)?;
-    let (handler, root) = crate::builtin::query::query_handler(config, tenant, topic)
-        .map_err(|e| ExportError::Handler(e.to_string()))?;
+    let (handler, root) = crate::builtin::query::query_handler(config, tenant, topic).map_err(|e| ExportError::Handler(e.to_string()))?;
     let name = handler.qualified_name();
     let Some(BuiltinSettings::Json(settings)) = &handler.builtin else {
         return Err(ExportError::Handler(format!(
@@ -52,16 +45,10 @@ pub fn export(
         ExportError::Handler(format!("handler `{name}` keeps no tamper-evident log: set its `security` (exports are signed with its key)"))
     })?;
     let io = |what: String| move |source| ExportError::Io { what, source };
-    let keys =
-        IntegrityKeys::load(&security.key_file).map_err(|e| ExportError::Handler(e.to_string()))?;
+    let keys = IntegrityKeys::load(&security.key_file).map_err(|e| ExportError::Handler(e.to_string()))?;
     let dir_name = settings.log_directory.display().to_string();
-    let dir =
-        crate::outputs::open_directory(root, &settings.log_directory, false).map_err(|e| {
-            ExportError::Io {
-                what: dir_name.clone(),
-                source: std::io::Error::other(e),
-            }
-        })?;
+    let dir = crate::outputs::open_directory(root, &settings.log_directory, false)
+        .map_err(|e| ExportError::Io { what: dir_name.clone(), source: std::io::Error::other(e) })?;
     let live = crate::builtin::json::JsonSettings::file_name(topic);
     let files = files_in(&dir, &live, &settings.rotation).map_err(io(dir_name.clone()))?;
 
@@ -73,11 +60,7 @@ pub fn export(
     let mut written = std::io::BufWriter::with_capacity(1 << 20, out);
     for (index, (file, _)) in files.iter().enumerate() {
         let is_live = *file == live;
-        let chain = |line: usize, message: String| ExportError::Chain {
-            file: file.clone(),
-            line,
-            message,
-        };
+        let chain = |line: usize, message: String| ExportError::Chain { file: file.clone(), line, message };
         verifier.begin_file();
         let text = read_text(&dir, file).map_err(io(file.clone()))?;
         let mut leaves = Vec::new();
@@ -101,11 +84,7 @@ pub fn export(
                         Ok(Value::Object(mut map)) => {
                             map.remove(INTEGRITY_MEMBER);
                             let event = Value::Object(map);
-                            if settings.elasticsearch_compatible {
-                                crate::builtin::json::denormalize(event)
-                            } else {
-                                event
-                            }
+                            if settings.elasticsearch_compatible { crate::builtin::json::denormalize(event) } else { event }
                         }
                         _ => return Err(chain(line, "not a JSON object".into())),
                     };
@@ -119,16 +98,11 @@ pub fn export(
             verifier.entry(file, entry).map_err(|e| chain(line, e))?;
         }
         let _note = verifier.end_file(is_live, true).map_err(|e| chain(0, e))?;
-        let state = verifier
-            .state()
-            .unwrap_or(crate::integrity::ChainState::GENESIS);
+        let state = verifier.state().unwrap_or(crate::integrity::ChainState::GENESIS);
         scanned += leaves.len() as u64;
         let tree = MerkleTree::new(leaves);
         for (leaf, record) in selected {
-            written
-                .write_all(record.as_bytes())
-                .and_then(|()| written.write_all(b"\n"))
-                .map_err(io("the export".into()))?;
+            written.write_all(record.as_bytes()).and_then(|()| written.write_all(b"\n")).map_err(io("the export".into()))?;
             let hash = leaf_hash(record.as_bytes());
             exported.push(hash);
             proofs.push(Proof {
@@ -147,13 +121,7 @@ pub fn export(
             log_signature,
         });
     }
-    verifier
-        .finish()
-        .map_err(|(file, message)| ExportError::Chain {
-            file,
-            line: 0,
-            message,
-        })?;
+    verifier.finish().map_err(|(file, message)| ExportError::Chain { file, line: 0, message })?;
     let root = hex::encode(MerkleTree::new(exported).root());
     let manifest = Manifest {
         format: FORMAT.to_owned(),
@@ -173,10 +141,5 @@ pub fn export(
     writeln!(written, "{{\"{EXPORT_MEMBER}\":{{\"manifest\":{text},\"signature\":{sig_text},\"proofs\":{proofs_text}}}}}")
         .and_then(|()| written.flush())
         .map_err(io("the export".into()))?;
-    Ok(ExportSummary {
-        count: manifest.count,
-        files: files.len(),
-        scanned,
-        root,
-    })
+    Ok(ExportSummary { count: manifest.count, files: files.len(), scanned, root })
 }

@@ -51,9 +51,7 @@ fn hex32(text: &str) -> Option<[u8; 32]> {
 
 /// Checks the export `text` under `key`.
 pub fn verify_export(text: &str, key: &PublicKey) -> Result<VerifyReport, ExportError> {
-    let body = text.strip_suffix('\n').ok_or_else(|| {
-        ExportError::Format("the file does not end with a line break (cut?)".into())
-    })?;
+    let body = text.strip_suffix('\n').ok_or_else(|| ExportError::Format("the file does not end with a line break (cut?)".into()))?;
     let (records, last) = match body.rfind('\n') {
         Some(at) => (&body[..at], &body[at + 1..]),
         None => ("", body),
@@ -63,48 +61,34 @@ pub fn verify_export(text: &str, key: &PublicKey) -> Result<VerifyReport, Export
             "the last line is not the `{EXPORT_MEMBER}` manifest line (the file was cut, or is not an export)"
         )));
     }
-    let line: Line<'_> = serde_json::from_str(last)
-        .map_err(|e| ExportError::Format(format!("the manifest line: {e}")))?;
+    let line: Line<'_> = serde_json::from_str(last).map_err(|e| ExportError::Format(format!("the manifest line: {e}")))?;
     let trailer = line.export;
     let mut report = VerifyReport::default();
-    let records: Vec<&str> = if records.is_empty() {
-        Vec::new()
-    } else {
-        records.split('\n').collect()
-    };
+    let records: Vec<&str> = if records.is_empty() { Vec::new() } else { records.split('\n').collect() };
     report.records = records.len() as u64;
     let signed = format!("{SIGNING_DOMAIN}{}", trailer.manifest.get());
     if !key.verify(signed.as_bytes(), &trailer.signature) {
-        report.failures.push("the manifest's signature is not valid under this key (the manifest was changed, or another key signed it)".into());
+        report
+            .failures
+            .push("the manifest's signature is not valid under this key (the manifest was changed, or another key signed it)".into());
         return Ok(report);
     }
-    let manifest: Manifest = serde_json::from_str(trailer.manifest.get())
-        .map_err(|e| ExportError::Format(format!("the manifest: {e}")))?;
+    let manifest: Manifest = serde_json::from_str(trailer.manifest.get()).map_err(|e| ExportError::Format(format!("the manifest: {e}")))?;
     if manifest.format != FORMAT {
-        report.failures.push(format!(
-            "the manifest's format is `{}`, not `{FORMAT}`",
-            manifest.format
-        ));
+        report.failures.push(format!("the manifest's format is `{}`, not `{FORMAT}`", manifest.format));
     }
     let fail = &mut report.failures;
     let mut roots = Vec::new();
     for (i, c) in manifest.checkpoints.iter().enumerate() {
         roots.push(hex32(&c.root));
         if roots[i].is_none() {
-            fail.push(format!(
-                "checkpoint {i} ({}): the root is not 32 hex bytes",
-                c.file
-            ));
+            fail.push(format!("checkpoint {i} ({}): the root is not 32 hex bytes", c.file));
         }
         match &c.log_signature {
-            None => report
-                .notes
-                .push(format!("{}: the log signed nothing in this file", c.file)),
+            None => report.notes.push(format!("{}: the log signed nothing in this file", c.file)),
             Some(value) => match SignedRecord::from_json(value) {
                 Ok(record) if key.verify(&encode_fields(&record.fields), &record.sig) => {
-                    if record.get("seq") != Some(&c.last_seq.to_string())
-                        || record.get("head") != Some(c.head.as_str())
-                    {
+                    if record.get("seq") != Some(&c.last_seq.to_string()) || record.get("head") != Some(c.head.as_str()) {
                         report.notes.push(format!(
                             "{}: the log's last signature there covers record {}; records after it up to {} are vouched for by the export's signature only",
                             c.file,
@@ -113,24 +97,14 @@ pub fn verify_export(text: &str, key: &PublicKey) -> Result<VerifyReport, Export
                         ));
                     }
                 }
-                Ok(_) => fail.push(format!(
-                    "checkpoint {i} ({}): the log's signed record does not verify under this key",
-                    c.file
-                )),
-                Err(e) => fail.push(format!(
-                    "checkpoint {i} ({}): the log's signed record does not parse: {e}",
-                    c.file
-                )),
+                Ok(_) => fail.push(format!("checkpoint {i} ({}): the log's signed record does not verify under this key", c.file)),
+                Err(e) => fail.push(format!("checkpoint {i} ({}): the log's signed record does not parse: {e}", c.file)),
             },
         }
     }
     let proofs = &trailer.proofs;
     if manifest.count != proofs.len() as u64 {
-        fail.push(format!(
-            "the manifest counts {} records but the file holds {} proofs",
-            manifest.count,
-            proofs.len()
-        ));
+        fail.push(format!("the manifest counts {} records but the file holds {} proofs", manifest.count, proofs.len()));
     }
     if manifest.count != records.len() as u64 {
         fail.push(format!(
@@ -141,18 +115,13 @@ pub fn verify_export(text: &str, key: &PublicKey) -> Result<VerifyReport, Export
     }
     let mut previous: Option<(usize, u64)> = None;
     for (j, p) in proofs.iter().enumerate() {
-        let name = manifest
-            .checkpoints
-            .get(p.file)
-            .map_or("?", |c| c.file.as_str());
+        let name = manifest.checkpoints.get(p.file).map_or("?", |c| c.file.as_str());
         let at = format!("proof {} ({name} leaf {})", j + 1, p.leaf);
         if previous.is_some_and(|before| before >= (p.file, p.leaf)) {
             fail.push(format!("{at}: out of order or repeated (proofs follow the log's order; proofs were moved or duplicated)"));
         }
         previous = Some((p.file, p.leaf));
-        let (Some(checkpoint), Some(Some(root))) =
-            (manifest.checkpoints.get(p.file), roots.get(p.file))
-        else {
+        let (Some(checkpoint), Some(Some(root))) = (manifest.checkpoints.get(p.file), roots.get(p.file)) else {
             fail.push(format!("{at}: names no valid checkpoint"));
             continue;
         };
@@ -162,7 +131,9 @@ pub fn verify_export(text: &str, key: &PublicKey) -> Result<VerifyReport, Export
             continue;
         };
         if !verify_inclusion(&hash, p.leaf, checkpoint.leaves, &path, root) {
-            fail.push(format!("{at}: its audit path does not lead to the signed root of {name} (the proof was changed or belongs to another leaf)"));
+            fail.push(format!(
+                "{at}: its audit path does not lead to the signed root of {name} (the proof was changed or belongs to another leaf)"
+            ));
         }
     }
     // Records against proofs, by leaf hash: says which record is changed,
@@ -183,20 +154,14 @@ pub fn verify_export(text: &str, key: &PublicKey) -> Result<VerifyReport, Export
             continue;
         }
         let what = match others {
-            Some(others) => format!(
-                "it is the record of proof {} (records or proofs were reordered)",
-                others[0] + 1
-            ),
+            Some(others) => format!("it is the record of proof {} (records or proofs were reordered)", others[0] + 1),
             None => "it is in no proof (the record was changed, or added)".to_owned(),
         };
         fail.push(format!("record {} (line {}): {what}", j + 1, j + 1));
     }
     for (k, p) in proofs.iter().enumerate() {
         if !seen[k] {
-            let name = manifest
-                .checkpoints
-                .get(p.file)
-                .map_or("?", |c| c.file.as_str());
+            let name = manifest.checkpoints.get(p.file).map_or("?", |c| c.file.as_str());
             fail.push(format!("proof {} ({name} leaf {}): its record is not in the file (a record was dropped or changed)", k + 1, p.leaf));
         }
     }

@@ -125,20 +125,12 @@ impl FleetConfig {
 
     /// The stream's subjects.
     pub fn subjects(&self) -> Vec<String> {
-        if self.subjects.is_empty() {
-            vec!["audit.>".to_owned()]
-        } else {
-            self.subjects.clone()
-        }
+        if self.subjects.is_empty() { vec!["audit.>".to_owned()] } else { self.subjects.clone() }
     }
 
     /// The servers, comma-separated, as the client takes them.
     pub fn server_list(&self) -> String {
-        if self.servers.is_empty() {
-            "nats://127.0.0.1:4222".to_owned()
-        } else {
-            self.servers.join(",")
-        }
+        if self.servers.is_empty() { "nats://127.0.0.1:4222".to_owned() } else { self.servers.join(",") }
     }
 
     /// `ackWait`.
@@ -159,27 +151,19 @@ impl FleetConfig {
     /// Checks the settings; the message starts with the field's name.
     pub fn validate(&self) -> Result<(), String> {
         for server in &self.servers {
-            crate::outputs::broker::Endpoint::parse(server, "nats", None, None)
-                .map_err(|e| format!("servers: {e}"))?;
+            crate::outputs::broker::Endpoint::parse(server, "nats", None, None).map_err(|e| format!("servers: {e}"))?;
         }
         let stream = self.stream_name();
         if stream.is_empty() || stream.contains([' ', '\t', '.', '*', '>', '/', '\\']) {
-            return Err(format!(
-                "stream: `{stream}` is not a stream name (no spaces, `.`, `*`, `>`, `/`, `\\`)"
-            ));
+            return Err(format!("stream: `{stream}` is not a stream name (no spaces, `.`, `*`, `>`, `/`, `\\`)"));
         }
         for subject in &self.subjects {
-            if subject.is_empty()
-                || subject.contains([' ', '\t'])
-                || subject.split('.').any(str::is_empty)
-            {
+            if subject.is_empty() || subject.contains([' ', '\t']) || subject.split('.').any(str::is_empty) {
                 return Err(format!("subjects: `{subject}` is not a subject"));
             }
         }
         if !self.subjects.is_empty() && !self.subjects.iter().any(|s| s == "audit.>" || s == ">") {
-            return Err(
-                "subjects: must contain `audit.>` (edges publish on audit.<tenant>.<topic>)".into(),
-            );
+            return Err("subjects: must contain `audit.>` (edges publish on audit.<tenant>.<topic>)".into());
         }
         if let Some(r) = self.replicas
             && !(1..=5).contains(&r)

@@ -57,19 +57,12 @@ impl Forwarder {
                 service.set_forwarder(tenant.clone(), cursor);
                 let (fleet, stop, stats) = (fleet.clone(), stop.clone(), stats.clone());
                 std::thread::Builder::new()
-                    .name(format!(
-                        "wasp-fleet-edge-{}",
-                        tenant.as_deref().unwrap_or("_")
-                    ))
+                    .name(format!("wasp-fleet-edge-{}", tenant.as_deref().unwrap_or("_")))
                     .spawn(move || forward(&fleet, &*journal, cursor, &stop, &stats))
                     .expect("spawn the fleet forwarder")
             })
             .collect();
-        Forwarder {
-            stop,
-            threads,
-            stats,
-        }
+        Forwarder { stop, threads, stats }
     }
 
     /// Waits until the forwarder forwarded what the (closed) journals hold,
@@ -89,19 +82,11 @@ impl Forwarder {
     }
 }
 
-fn forward(
-    fleet: &FleetConfig,
-    journal: &dyn Journal,
-    cursor: CursorId,
-    stop: &AtomicBool,
-    stats: &ForwarderStats,
-) {
+fn forward(fleet: &FleetConfig, journal: &dyn Journal, cursor: CursorId, stop: &AtomicBool, stats: &ForwarderStats) {
     let runtime = match crate::outputs::broker::runtime("fleet-edge") {
         Ok(r) => r,
         Err(e) => {
-            tracing::error!(
-                "fleet edge: cannot start the NATS client: {e}; events stay in the journal"
-            );
+            tracing::error!("fleet edge: cannot start the NATS client: {e}; events stay in the journal");
             return;
         }
     };
@@ -120,19 +105,14 @@ fn forward(
             match runtime.block_on(publish(fleet, &mut context, &batch)) {
                 Ok(duplicates) => {
                     journal.ack(cursor, last);
-                    stats
-                        .forwarded
-                        .fetch_add(batch.len() as u64, Ordering::Relaxed);
+                    stats.forwarded.fetch_add(batch.len() as u64, Ordering::Relaxed);
                     stats.duplicates.fetch_add(duplicates, Ordering::Relaxed);
                     backoff = Duration::from_millis(100);
                     break;
                 }
                 Err(message) => {
                     stats.failures.fetch_add(1, Ordering::Relaxed);
-                    tracing::warn!(
-                        "fleet edge: {message}; {} events wait in the journal, retried in {backoff:?}",
-                        batch.len()
-                    );
+                    tracing::warn!("fleet edge: {message}; {} events wait in the journal, retried in {backoff:?}", batch.len());
                     if let Some((client, _)) = context.take() {
                         let _inside = runtime.enter();
                         drop(client);
@@ -170,13 +150,8 @@ async fn publish(
     let mut acks = Vec::with_capacity(batch.len());
     for event in batch {
         let subject = super::subject(event.tenant.as_deref(), &event.topic);
-        let message = PublishMessage::build()
-            .payload(event.json.clone().into())
-            .message_id(&event.id);
-        let ack = js
-            .send_publish(subject, message)
-            .await
-            .map_err(|e| format!("cannot publish: {e}"))?;
+        let message = PublishMessage::build().payload(event.json.clone().into()).message_id(&event.id);
+        let ack = js.send_publish(subject, message).await.map_err(|e| format!("cannot publish: {e}"))?;
         acks.push(ack);
     }
     let mut duplicates = 0;

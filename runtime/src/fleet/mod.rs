@@ -39,16 +39,7 @@ pub fn subject(tenant: Option<&str>, topic: &str) -> String {
 
 /// The consumer name of a handler.
 pub fn consumer_name(handler: &str) -> String {
-    let clean: String = handler
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
+    let clean: String = handler.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect();
     format!("wasp-{clean}")
 }
 
@@ -64,53 +55,26 @@ pub fn parse_subject(subject: &str) -> Option<(Option<String>, String)> {
 
 /// Connects to `wasp.fleet.servers`; the error names the servers and the
 /// cause.
-pub async fn connect(
-    fleet: &FleetConfig,
-    timeout: Duration,
-) -> Result<(async_nats::Client, jetstream::Context), String> {
-    let mut options = async_nats::ConnectOptions::new()
-        .name("wasp-fleet")
-        .connection_timeout(timeout)
-        .request_timeout(Some(timeout));
+pub async fn connect(fleet: &FleetConfig, timeout: Duration) -> Result<(async_nats::Client, jetstream::Context), String> {
+    let mut options = async_nats::ConnectOptions::new().name("wasp-fleet").connection_timeout(timeout).request_timeout(Some(timeout));
     if let Some(user) = &fleet.username {
-        options =
-            options.user_and_password(user.clone(), fleet.password.clone().unwrap_or_default());
+        options = options.user_and_password(user.clone(), fleet.password.clone().unwrap_or_default());
     }
     let servers = fleet.server_list();
-    let shown: Vec<String> = servers
-        .split(',')
-        .map(crate::outputs::broker::redact)
-        .collect();
+    let shown: Vec<String> = servers.split(',').map(crate::outputs::broker::redact).collect();
     // Each server on its own (the client does not read a comma-separated
     // list); it tries them in turn and learns the cluster's others.
     let addresses = servers
         .split(',')
         .map(|s| {
-            s.parse::<async_nats::ServerAddr>().map_err(|e| {
-                format!(
-                    "wasp.fleet.servers: `{}`: {e}",
-                    crate::outputs::broker::redact(s)
-                )
-            })
+            s.parse::<async_nats::ServerAddr>().map_err(|e| format!("wasp.fleet.servers: `{}`: {e}", crate::outputs::broker::redact(s)))
         })
         .collect::<Result<Vec<_>, _>>()?;
     let client = tokio::time::timeout(timeout, options.connect(addresses))
         .await
-        .map_err(|_| {
-            format!(
-                "wasp.fleet.servers: no answer from {} within {timeout:?}",
-                shown.join(", ")
-            )
-        })?
-        .map_err(|e| {
-            format!(
-                "wasp.fleet.servers: cannot connect to {}: {e}",
-                shown.join(", ")
-            )
-        })?;
-    let context = jetstream::ContextBuilder::new()
-        .timeout(timeout)
-        .build(client.clone());
+        .map_err(|_| format!("wasp.fleet.servers: no answer from {} within {timeout:?}", shown.join(", ")))?
+        .map_err(|e| format!("wasp.fleet.servers: cannot connect to {}: {e}", shown.join(", ")))?;
+    let context = jetstream::ContextBuilder::new().timeout(timeout).build(client.clone());
     Ok((client, context))
 }
 
@@ -121,17 +85,14 @@ pub async fn ensure_stream(fleet: &FleetConfig, js: &jetstream::Context) -> Resu
     let name = fleet.stream_name();
     match js.get_stream(name).await {
         Ok(_) => Ok(()),
-        Err(e) if matches!(e.kind(), GetStreamErrorKind::JetStream(ref j) if j.error_code() == ErrorCode::STREAM_NOT_FOUND) =>
-        {
-            js.create_stream(fleet.stream_config()).await.map_err(|e| {
-                format!("wasp.fleet.stream: cannot create the JetStream stream `{name}`: {e}")
-            })?;
+        Err(e) if matches!(e.kind(), GetStreamErrorKind::JetStream(ref j) if j.error_code() == ErrorCode::STREAM_NOT_FOUND) => {
+            js.create_stream(fleet.stream_config())
+                .await
+                .map_err(|e| format!("wasp.fleet.stream: cannot create the JetStream stream `{name}`: {e}"))?;
             tracing::info!(stream = %name, "created the JetStream stream");
             Ok(())
         }
-        Err(e) => Err(format!(
-            "wasp.fleet.stream: cannot look up the JetStream stream `{name}`: {e}"
-        )),
+        Err(e) => Err(format!("wasp.fleet.stream: cannot look up the JetStream stream `{name}`: {e}")),
     }
 }
 
@@ -140,8 +101,7 @@ pub async fn ensure_stream(fleet: &FleetConfig, js: &jetstream::Context) -> Resu
 /// (`None`: the stream does not exist yet; the first edge or worker
 /// creates it).
 pub fn check(fleet: &FleetConfig) -> Result<Option<Vec<String>>, String> {
-    let runtime = crate::outputs::broker::runtime("fleet-check")
-        .map_err(|e| format!("cannot start the NATS client: {e}"))?;
+    let runtime = crate::outputs::broker::runtime("fleet-check").map_err(|e| format!("cannot start the NATS client: {e}"))?;
     runtime.block_on(async {
         let (_client, js) = connect(fleet, Duration::from_secs(5)).await?;
         let name = fleet.stream_name();
@@ -177,30 +137,19 @@ mod tests {
     #[test]
     fn subjects_carry_tenant_and_topic() {
         assert_eq!(subject(None, "access"), "audit._.access");
-        assert_eq!(
-            parse_subject("audit._.access"),
-            Some((None, "access".into()))
-        );
-        assert_eq!(
-            parse_subject("audit.acme.authentication"),
-            Some((Some("acme".into()), "authentication".into()))
-        );
+        assert_eq!(parse_subject("audit._.access"), Some((None, "access".into())));
+        assert_eq!(parse_subject("audit.acme.authentication"), Some((Some("acme".into()), "authentication".into())));
         assert_eq!(parse_subject("other.x"), None);
     }
 
     #[test]
     fn settings_name_the_field() {
-        let fleet: FleetConfig =
-            serde_json::from_value(serde_json::json!({"replicas": 7})).unwrap();
+        let fleet: FleetConfig = serde_json::from_value(serde_json::json!({"replicas": 7})).unwrap();
         assert!(fleet.validate().unwrap_err().starts_with("replicas:"));
-        let fleet: FleetConfig =
-            serde_json::from_value(serde_json::json!({"servers": ["http://x"]})).unwrap();
+        let fleet: FleetConfig = serde_json::from_value(serde_json::json!({"servers": ["http://x"]})).unwrap();
         assert!(fleet.validate().unwrap_err().starts_with("servers:"));
-        let fleet: FleetConfig =
-            serde_json::from_value(serde_json::json!({"subjects": ["x.>"]})).unwrap();
+        let fleet: FleetConfig = serde_json::from_value(serde_json::json!({"subjects": ["x.>"]})).unwrap();
         assert!(fleet.validate().unwrap_err().starts_with("subjects:"));
-        assert!(
-            serde_json::from_value::<FleetConfig>(serde_json::json!({"role": "boss"})).is_err()
-        );
+        assert!(serde_json::from_value::<FleetConfig>(serde_json::json!({"role": "boss"})).is_err());
     }
 }

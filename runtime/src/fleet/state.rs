@@ -42,9 +42,7 @@ pub struct KvState {
 
 impl std::fmt::Debug for KvState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("KvState")
-            .field("bucket", &self.bucket)
-            .finish_non_exhaustive()
+        f.debug_struct("KvState").field("bucket", &self.bucket).finish_non_exhaustive()
     }
 }
 
@@ -109,64 +107,36 @@ pub(super) async fn open_bucket(
     })
     .await
     .map_err(|e| format!("cannot create the key-value bucket `{bucket}`: {e}"))?;
-    js.get_key_value(bucket)
-        .await
-        .map_err(|e| format!("cannot open the key-value bucket `{bucket}`: {e}"))
+    js.get_key_value(bucket).await.map_err(|e| format!("cannot open the key-value bucket `{bucket}`: {e}"))
 }
 
 impl KvState {
     /// Connects and opens (or creates) the handler's bucket.
     pub fn open(fleet: &FleetConfig, handler: &str) -> Result<KvState, String> {
-        let runtime = Arc::new(
-            crate::outputs::broker::runtime("fleet-state")
-                .map_err(|e| format!("cannot start the NATS client: {e}"))?,
-        );
+        let runtime = Arc::new(crate::outputs::broker::runtime("fleet-state").map_err(|e| format!("cannot start the NATS client: {e}"))?);
         let bucket = bucket_name(handler);
         let store: kv::Store = runtime.block_on(async {
             let (_client, js) = super::connect(fleet, TIMEOUT).await?;
-            open_bucket(
-                &js,
-                &bucket,
-                &format!("WASP: the state of handler `{handler}`"),
-                fleet.replicas.unwrap_or(1),
-                Duration::ZERO,
-            )
-            .await
+            open_bucket(&js, &bucket, &format!("WASP: the state of handler `{handler}`"), fleet.replicas.unwrap_or(1), Duration::ZERO).await
         })?;
-        let state = KvState {
-            runtime,
-            store,
-            bucket,
-            bytes: AtomicUsize::new(0),
-        };
+        let state = KvState { runtime, store, bucket, bytes: AtomicUsize::new(0) };
         state.refresh_bytes()?;
         Ok(state)
     }
 
-    fn run<T, E: std::fmt::Display>(
-        &self,
-        what: &str,
-        future: impl Future<Output = Result<T, E>>,
-    ) -> Result<T, String> {
+    fn run<T, E: std::fmt::Display>(&self, what: &str, future: impl Future<Output = Result<T, E>>) -> Result<T, String> {
         self.runtime.block_on(async {
             match tokio::time::timeout(TIMEOUT, future).await {
                 Ok(Ok(value)) => Ok(value),
-                Ok(Err(e)) => Err(format!(
-                    "key-value bucket `{}`: cannot {what}: {e}",
-                    self.bucket
-                )),
-                Err(_) => Err(format!(
-                    "key-value bucket `{}`: cannot {what}: no answer within {TIMEOUT:?}",
-                    self.bucket
-                )),
+                Ok(Err(e)) => Err(format!("key-value bucket `{}`: cannot {what}: {e}", self.bucket)),
+                Err(_) => Err(format!("key-value bucket `{}`: cannot {what}: no answer within {TIMEOUT:?}", self.bucket)),
             }
         })
     }
 
     fn refresh_bytes(&self) -> Result<(), String> {
         let status = self.run("read its status", self.store.status())?;
-        self.bytes
-            .store(status.info.state.bytes as usize, Ordering::Relaxed);
+        self.bytes.store(status.info.state.bytes as usize, Ordering::Relaxed);
         Ok(())
     }
 }
@@ -174,17 +144,12 @@ impl KvState {
 impl SharedState for KvState {
     fn get(&self, key: &str) -> Result<Option<Vec<u8>>, String> {
         let name = escape_key(key);
-        Ok(self
-            .run("read a key", self.store.get(name))?
-            .map(|b| b.to_vec()))
+        Ok(self.run("read a key", self.store.get(name))?.map(|b| b.to_vec()))
     }
 
     fn put(&self, key: &str, value: &[u8]) -> Result<(), String> {
         let name = escape_key(key);
-        self.run(
-            "write a key",
-            self.store.put(name, bytes::Bytes::copy_from_slice(value)),
-        )?;
+        self.run("write a key", self.store.put(name, bytes::Bytes::copy_from_slice(value)))?;
         self.refresh_bytes()
     }
 

@@ -37,10 +37,7 @@ pub struct Worker {
 impl Worker {
     /// Builds one service per enabled handler (the configuration with only
     /// that handler enabled, a memory journal) and starts its consumer.
-    pub fn start(
-        config: &Config,
-        fleet: &FleetConfig,
-    ) -> Result<Worker, crate::service::BuildError> {
+    pub fn start(config: &Config, fleet: &FleetConfig) -> Result<Worker, crate::service::BuildError> {
         let stop = Arc::new(AtomicBool::new(false));
         let handled = Arc::new(AtomicU64::new(0));
         let redelivered = Arc::new(AtomicU64::new(0));
@@ -48,20 +45,9 @@ impl Worker {
             .handlers
             .iter()
             .filter(|h| h.enabled)
-            .map(|h| {
-                (
-                    crate::config::qualified(h.tenant.as_deref(), &h.name),
-                    h.tenant.clone(),
-                )
-            })
+            .map(|h| (crate::config::qualified(h.tenant.as_deref(), &h.name), h.tenant.clone()))
             .collect();
-        names.extend(
-            config
-                .forgerock_handlers
-                .iter()
-                .filter(|h| h.enabled)
-                .map(|h| (h.qualified_name(), h.tenant.clone())),
-        );
+        names.extend(config.forgerock_handlers.iter().filter(|h| h.enabled).map(|h| (h.qualified_name(), h.tenant.clone())));
         let mut services = Vec::new();
         for (name, tenant) in &names {
             let mut only = config.clone();
@@ -76,33 +62,16 @@ impl Worker {
             for h in &mut only.forgerock_handlers {
                 h.enabled = &h.qualified_name() == name;
             }
-            services.push((
-                name.clone(),
-                tenant.clone(),
-                Arc::new(AuditService::new(only)?),
-            ));
+            services.push((name.clone(), tenant.clone(), Arc::new(AuditService::new(only)?)));
         }
         let threads = services
             .into_iter()
             .map(|(name, tenant, service)| {
-                let (fleet, stop, handled, redelivered) = (
-                    fleet.clone(),
-                    stop.clone(),
-                    handled.clone(),
-                    redelivered.clone(),
-                );
+                let (fleet, stop, handled, redelivered) = (fleet.clone(), stop.clone(), handled.clone(), redelivered.clone());
                 std::thread::Builder::new()
                     .name(format!("wasp-fleet-{name}"))
                     .spawn(move || {
-                        consume(
-                            &fleet,
-                            &name,
-                            tenant.as_deref(),
-                            &service,
-                            &stop,
-                            &handled,
-                            &redelivered,
-                        );
+                        consume(&fleet, &name, tenant.as_deref(), &service, &stop, &handled, &redelivered);
                         if let Ok(service) = Arc::try_unwrap(service) {
                             service.shutdown();
                         }
@@ -110,12 +79,7 @@ impl Worker {
                     .expect("spawn a fleet worker thread")
             })
             .collect();
-        Ok(Worker {
-            stop,
-            threads,
-            handled,
-            redelivered,
-        })
+        Ok(Worker { stop, threads, handled, redelivered })
     }
 
     /// Stops fetching, lets each handler finish its batch, and stops.
@@ -145,15 +109,7 @@ fn consume(
     };
     let mut backoff = Duration::from_millis(200);
     while !stop.load(Ordering::Acquire) {
-        let result = runtime.block_on(handle_batches(
-            fleet,
-            handler,
-            tenant,
-            service,
-            stop,
-            handled,
-            redelivered,
-        ));
+        let result = runtime.block_on(handle_batches(fleet, handler, tenant, service, stop, handled, redelivered));
         if let Err(message) = result {
             tracing::warn!(handler, "fleet worker: {message}; retried in {backoff:?}");
             let until = Instant::now() + backoff;
@@ -178,10 +134,7 @@ async fn handle_batches(
 ) -> Result<(), String> {
     let (client, js) = super::connect(fleet, Duration::from_secs(10)).await?;
     super::ensure_stream(fleet, &js).await?;
-    let stream = js
-        .get_stream(fleet.stream_name())
-        .await
-        .map_err(|e| format!("wasp.fleet.stream: {e}"))?;
+    let stream = js.get_stream(fleet.stream_name()).await.map_err(|e| format!("wasp.fleet.stream: {e}"))?;
     let name = super::consumer_name(handler);
     let consumer_config = pull::Config {
         durable_name: Some(name.clone()),
@@ -191,17 +144,10 @@ async fn handle_batches(
         // An ordered handler: one batch in flight in the whole fleet, so
         // the next batch is handed out only after this one was
         // acknowledged (or, after a worker died, redelivered first).
-        max_ack_pending: if fleet.is_ordered(handler) {
-            fleet.batch() as i64
-        } else {
-            16_384
-        },
+        max_ack_pending: if fleet.is_ordered(handler) { fleet.batch() as i64 } else { 16_384 },
         ..Default::default()
     };
-    let consumer = stream
-        .get_or_create_consumer(&name, consumer_config)
-        .await
-        .map_err(|e| format!("consumer `{name}`: {e}"))?;
+    let consumer = stream.get_or_create_consumer(&name, consumer_config).await.map_err(|e| format!("consumer `{name}`: {e}"))?;
     tracing::debug!(handler, consumer = %name, "fleet worker: consuming");
     let mut lease = match fleet.is_ordered(handler) {
         true => Some(Lease::open(fleet, &js, handler).await?),
@@ -241,12 +187,7 @@ async fn handle_batches(
                 redelivered.fetch_add(1, Ordering::Relaxed);
             }
             let parsed = super::parse_subject(&message.subject)
-                .ok_or_else(|| {
-                    format!(
-                        "subject `{}` is not audit.<tenant>.<topic>",
-                        message.subject
-                    )
-                })
+                .ok_or_else(|| format!("subject `{}` is not audit.<tenant>.<topic>", message.subject))
                 .and_then(|(t, topic)| service.ingest(t.as_deref(), &topic, &message.payload));
             match parsed {
                 Ok(sequence) => {
@@ -294,14 +235,9 @@ async fn handle_batches(
         }
         let count = accepted.len() as u64;
         for m in accepted {
-            m.ack()
-                .await
-                .map_err(|e| format!("cannot acknowledge: {e}"))?;
+            m.ack().await.map_err(|e| format!("cannot acknowledge: {e}"))?;
         }
-        client
-            .flush()
-            .await
-            .map_err(|e| format!("cannot acknowledge: {e}"))?;
+        client.flush().await.map_err(|e| format!("cannot acknowledge: {e}"))?;
         handled.fetch_add(count, Ordering::Relaxed);
     }
     if let Some(lease) = &mut lease {
@@ -325,11 +261,7 @@ struct Lease {
 }
 
 impl Lease {
-    async fn open(
-        fleet: &FleetConfig,
-        js: &jetstream::Context,
-        handler: &str,
-    ) -> Result<Lease, String> {
+    async fn open(fleet: &FleetConfig, js: &jetstream::Context, handler: &str) -> Result<Lease, String> {
         let store = super::state::open_bucket(
             js,
             "wasp-fleet-leases",
@@ -338,32 +270,15 @@ impl Lease {
             fleet.ack_wait(),
         )
         .await?;
-        let owner = format!(
-            "pid {} at {:?}",
-            std::process::id(),
-            std::time::SystemTime::now()
-        );
-        Ok(Lease {
-            store,
-            key: super::state::escape_key(handler),
-            owner: owner.into(),
-            revision: None,
-        })
+        let owner = format!("pid {} at {:?}", std::process::id(), std::time::SystemTime::now());
+        Ok(Lease { store, key: super::state::escape_key(handler), owner: owner.into(), revision: None })
     }
 
     /// Takes or renews the lease; whether this worker holds it.
     async fn hold(&mut self) -> bool {
         let result = match self.revision {
-            Some(revision) => self
-                .store
-                .update(&self.key, self.owner.clone(), revision)
-                .await
-                .map_err(|e| e.to_string()),
-            None => self
-                .store
-                .create(&self.key, self.owner.clone())
-                .await
-                .map_err(|e| e.to_string()),
+            Some(revision) => self.store.update(&self.key, self.owner.clone(), revision).await.map_err(|e| e.to_string()),
+            None => self.store.create(&self.key, self.owner.clone()).await.map_err(|e| e.to_string()),
         };
         match result {
             Ok(revision) => {
@@ -393,28 +308,17 @@ impl Lease {
 /// `wasp run --role worker`: the handlers until SIGTERM/SIGINT.
 pub fn run(config: &Config, fleet: &FleetConfig) -> anyhow::Result<std::process::ExitCode> {
     use anyhow::Context as _;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting the async runtime")?;
     let signal = {
         let _inside = runtime.enter();
         crate::sidecar::shutdown_signal().context("installing the SIGTERM/SIGINT handlers")?
     };
     let worker = Worker::start(config, fleet)?;
-    eprintln!(
-        "wasp run: worker: handling events from NATS JetStream {} (stream {})",
-        fleet.server_list(),
-        fleet.stream_name()
-    );
+    eprintln!("wasp run: worker: handling events from NATS JetStream {} (stream {})", fleet.server_list(), fleet.stream_name());
     runtime.block_on(signal);
     eprintln!("wasp run: worker: stopping");
     let (handled, redelivered) = (worker.handled.clone(), worker.redelivered.clone());
     worker.stop();
-    eprintln!(
-        "wasp run: worker: {} events handled, {} redelivered",
-        handled.load(Ordering::Relaxed),
-        redelivered.load(Ordering::Relaxed)
-    );
+    eprintln!("wasp run: worker: {} events handled, {} redelivered", handled.load(Ordering::Relaxed), redelivered.load(Ordering::Relaxed));
     Ok(std::process::ExitCode::SUCCESS)
 }

@@ -12,9 +12,7 @@ use crate::integrity::IntegrityKeys;
 use crate::journal::segment::{SegmentLog, record_crc, segment_name};
 use crate::outputs::Sink as _;
 use crate::outputs::csv::codec::CsvFormat;
-use crate::outputs::log_file::codec::{
-    CSV_INTEGRITY_COLUMNS, CsvRows, JsonLines, LineCodec, RawLines,
-};
+use crate::outputs::log_file::codec::{CSV_INTEGRITY_COLUMNS, CsvRows, JsonLines, LineCodec, RawLines};
 use crate::outputs::log_file::verify::verify_files;
 use crate::outputs::log_file::{Integrity, LogFile, LogOptions};
 use crate::outputs::rotation::RotationPolicy;
@@ -112,8 +110,7 @@ pub fn ingest(data: &[u8]) {
         return;
     };
     let ingest = ingest_app();
-    let topic =
-        ["access", "authentication", "activity", "no-such-topic"][usize::from(selector >> 3 & 3)];
+    let topic = ["access", "authentication", "activity", "no-such-topic"][usize::from(selector >> 3 & 3)];
     let mut query = Vec::new();
     let content_type = match selector & 3 {
         0 => Some("application/json"),
@@ -127,45 +124,21 @@ pub fn ingest(data: &[u8]) {
     if selector & 4 != 0 {
         query.push("tenant=acme");
     }
-    let uri = if query.is_empty() {
-        format!("/audit/{topic}")
-    } else {
-        format!("/audit/{topic}?{}", query.join("&"))
-    };
+    let uri = if query.is_empty() { format!("/audit/{topic}") } else { format!("/audit/{topic}?{}", query.join("&")) };
     let mut request = axum::http::Request::builder().method("POST").uri(uri);
     if let Some(content_type) = content_type {
         request = request.header("content-type", content_type);
     }
-    let request = request
-        .body(axum::body::Body::from(body.to_vec()))
-        .expect("a request");
+    let request = request.body(axum::body::Body::from(body.to_vec())).expect("a request");
     let batch = selector & 3 == 1 || selector & 3 == 3;
     let (status, answer) = ingest.runtime.block_on(async {
-        let response = ingest
-            .app
-            .clone()
-            .oneshot(request)
-            .await
-            .expect("the router is infallible");
+        let response = ingest.app.clone().oneshot(request).await.expect("the router is infallible");
         let status = response.status();
-        (
-            status,
-            axum::body::to_bytes(response.into_body(), usize::MAX)
-                .await
-                .expect("the answer's body"),
-        )
+        (status, axum::body::to_bytes(response.into_body(), usize::MAX).await.expect("the answer's body"))
     });
-    assert!(
-        status.as_u16() < 500,
-        "a request body made a server error {status}: {}",
-        String::from_utf8_lossy(&answer)
-    );
-    let answer: Value = serde_json::from_slice(&answer).unwrap_or_else(|e| {
-        panic!(
-            "the answer is not JSON ({e}): {}",
-            String::from_utf8_lossy(&answer)
-        )
-    });
+    assert!(status.as_u16() < 500, "a request body made a server error {status}: {}", String::from_utf8_lossy(&answer));
+    let answer: Value =
+        serde_json::from_slice(&answer).unwrap_or_else(|e| panic!("the answer is not JSON ({e}): {}", String::from_utf8_lossy(&answer)));
     if batch && status == 200 {
         // Lines are decoded one by one (a line that is not UTF-8 is
         // rejected alone), so count them on the bytes.
@@ -174,13 +147,9 @@ pub fn ingest(data: &[u8]) {
             .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
             .filter(|l| !String::from_utf8_lossy(l).trim().is_empty())
             .count();
-        let results = answer["results"]
-            .as_array()
-            .expect("a batch answer has results")
-            .len();
+        let results = answer["results"].as_array().expect("a batch answer has results").len();
         assert_eq!(results, lines, "one result per non-blank line");
-        let counted =
-            answer["accepted"].as_u64().unwrap_or(0) + answer["rejected"].as_u64().unwrap_or(0);
+        let counted = answer["accepted"].as_u64().unwrap_or(0) + answer["rejected"].as_u64().unwrap_or(0);
         assert_eq!(counted, lines as u64, "accepted + rejected = lines");
     }
 }
@@ -216,54 +185,29 @@ pub fn query(data: &[u8]) {
     let filter_text = part(0).unwrap_or("");
     if let Ok(filter) = QueryFilter::parse(filter_text) {
         let canonical = filter.to_string();
-        let again = QueryFilter::parse(&canonical).unwrap_or_else(|e| {
-            panic!("the canonical filter `{canonical}` of `{filter_text}` does not parse: {e}")
-        });
-        assert_eq!(
-            again.to_string(),
-            canonical,
-            "the canonical filter is not a fixed point (of `{filter_text}`)"
-        );
+        let again = QueryFilter::parse(&canonical)
+            .unwrap_or_else(|e| panic!("the canonical filter `{canonical}` of `{filter_text}` does not parse: {e}"));
+        assert_eq!(again.to_string(), canonical, "the canonical filter is not a fixed point (of `{filter_text}`)");
     }
     if let Some(keys_text) = part(3)
         && let Ok(keys) = parse_sort_keys(keys_text)
     {
         let canonical: Vec<String> = keys.iter().map(ToString::to_string).collect();
-        let again = parse_sort_keys(&canonical.join(","))
-            .unwrap_or_else(|e| panic!("canonical sort keys {canonical:?} do not parse: {e}"));
+        let again = parse_sort_keys(&canonical.join(",")).unwrap_or_else(|e| panic!("canonical sort keys {canonical:?} do not parse: {e}"));
         assert_eq!(again, keys, "sort keys do not survive their canonical text");
     }
     let Ok(request) = QueryRequest::from_params(filter_text, part(1), part(2), part(3)) else {
         return;
     };
-    let mut events: Vec<Value> = QUERY_EVENTS
-        .iter()
-        .map(|e| serde_json::from_str(e).expect("a fixed event"))
-        .collect();
-    events.extend(
-        part(4)
-            .unwrap_or("")
-            .lines()
-            .filter_map(|l| serde_json::from_str(l).ok()),
-    );
+    let mut events: Vec<Value> = QUERY_EVENTS.iter().map(|e| serde_json::from_str(e).expect("a fixed event")).collect();
+    events.extend(part(4).unwrap_or("").lines().filter_map(|l| serde_json::from_str(l).ok()));
     let offset = request.offset().expect("from_params checked the cookie");
-    let page = crate::query::run(
-        &request,
-        events
-            .iter()
-            .cloned()
-            .map(Ok::<_, std::convert::Infallible>),
-    )
-    .unwrap_or_else(|e| match e {});
+    let page = crate::query::run(&request, events.iter().cloned().map(Ok::<_, std::convert::Infallible>)).unwrap_or_else(|e| match e {});
     assert_eq!(page.result_count, page.result.len());
     if let Some(cookie) = &page.paged_results_cookie {
         let next = QueryRequest::from_params(filter_text, part(1), Some(cookie), part(3))
             .unwrap_or_else(|e| panic!("the query refuses its own cookie {cookie}: {e}"));
-        assert_eq!(
-            next.offset().expect("checked"),
-            offset + page.result_count,
-            "the cookie points past this page"
-        );
+        assert_eq!(next.offset().expect("checked"), offset + page.result_count, "the cookie points past this page");
     }
 }
 
@@ -288,10 +232,7 @@ pub fn csv(data: &[u8]) {
         for (i, record) in records.iter().enumerate() {
             assert_eq!(record.range.start, at, "records tile the text");
             assert!(record.range.end > record.range.start, "no empty record");
-            assert!(
-                record.complete || i + 1 == records.len(),
-                "only the last record may be incomplete"
-            );
+            assert!(record.complete || i + 1 == records.len(), "only the last record may be incomplete");
             at = record.range.end;
         }
         assert_eq!(at, text.len(), "records cover the text");
@@ -301,15 +242,10 @@ pub fn csv(data: &[u8]) {
     }
     let cells: Vec<&str> = text.split('\u{1}').collect();
     let line = format.encode(&cells);
-    let decoded = format
-        .decode(&line)
-        .unwrap_or_else(|e| panic!("an encoded record does not decode ({e}): {line:?}"));
+    let decoded = format.decode(&line).unwrap_or_else(|e| panic!("an encoded record does not decode ({e}): {line:?}"));
     assert_eq!(decoded.len(), 1, "one record: {line:?}");
     assert!(decoded[0].complete);
-    assert_eq!(
-        decoded[0].cells, cells,
-        "cells survive encode → decode: {line:?}"
-    );
+    assert_eq!(decoded[0].cells, cells, "cells survive encode → decode: {line:?}");
 }
 
 // ---------------------------------------------------------------- segment
@@ -332,55 +268,31 @@ pub fn segment(data: &[u8]) {
     // prefix, in sequence from the file's name.
     let mut intact = Vec::new();
     for (i, (seq, payload)) in recovered.records.iter().enumerate() {
-        assert_eq!(
-            Some(*seq),
-            first_seq.checked_add(i as u64),
-            "records are in sequence from the segment's name"
-        );
+        assert_eq!(Some(*seq), first_seq.checked_add(i as u64), "records are in sequence from the segment's name");
         intact.extend_from_slice(&(payload.len() as u32).to_le_bytes());
         intact.extend_from_slice(&record_crc(*seq, payload).to_le_bytes());
         intact.extend_from_slice(&seq.to_le_bytes());
         intact.extend_from_slice(payload);
     }
-    assert!(
-        bytes.starts_with(&intact),
-        "a recovered record is not in the file"
-    );
-    assert_eq!(
-        recovered.truncated_bytes,
-        (bytes.len() - intact.len()) as u64,
-        "only the tail after the intact records is cut"
-    );
-    assert_eq!(
-        std::fs::read(&file).expect("read the segment"),
-        intact,
-        "the file keeps exactly the intact records"
-    );
+    assert!(bytes.starts_with(&intact), "a recovered record is not in the file");
+    assert_eq!(recovered.truncated_bytes, (bytes.len() - intact.len()) as u64, "only the tail after the intact records is cut");
+    assert_eq!(std::fs::read(&file).expect("read the segment"), intact, "the file keeps exactly the intact records");
     let expected_last = first_seq - 1 + recovered.records.len() as u64;
     assert_eq!(recovered.last_seq, expected_last);
     drop(log);
     // Recovery is idempotent.
-    let (mut log, again) =
-        SegmentLog::open(dir.path(), 1 << 20, 0).expect("a recovered log opens again");
-    assert_eq!(
-        again.records, recovered.records,
-        "a second recovery finds the same records"
-    );
+    let (mut log, again) = SegmentLog::open(dir.path(), 1 << 20, 0).expect("a recovered log opens again");
+    assert_eq!(again.records, recovered.records, "a second recovery finds the same records");
     assert_eq!(again.truncated_bytes, 0, "a second recovery cuts nothing");
     // And the log takes the next record.
     let Some(next) = recovered.last_seq.checked_add(1) else {
         return;
     };
-    log.append(next, b"{\"_id\":\"next\"}")
-        .expect("a recovered log appends");
+    log.append(next, b"{\"_id\":\"next\"}").expect("a recovered log appends");
     drop(log);
-    let (_log, after) =
-        SegmentLog::open(dir.path(), 1 << 20, 0).expect("the log opens after an append");
+    let (_log, after) = SegmentLog::open(dir.path(), 1 << 20, 0).expect("the log opens after an append");
     assert_eq!(after.records.len(), recovered.records.len() + 1);
-    assert_eq!(
-        after.records.last().map(|(s, p)| (*s, p.as_slice())),
-        Some((next, &b"{\"_id\":\"next\"}"[..]))
-    );
+    assert_eq!(after.records.last().map(|(s, p)| (*s, p.as_slice())), Some((next, &b"{\"_id\":\"next\"}"[..])));
 }
 
 // ---------------------------------------------------------------- log files
@@ -388,14 +300,9 @@ pub fn segment(data: &[u8]) {
 fn log_codec(kind: u8, sealed: bool) -> (&'static str, Box<dyn LineCodec>) {
     match kind % 3 {
         0 => ("access.audit.json", Box::new(JsonLines)),
-        1 => (
-            "access.csv",
-            Box::new(CsvRows {
-                format: CsvFormat::default(),
-                columns: vec!["_id".into(), "userId".into()],
-                secure: sealed,
-            }),
-        ),
+        1 => {
+            ("access.csv", Box::new(CsvRows { format: CsvFormat::default(), columns: vec!["_id".into(), "userId".into()], secure: sealed }))
+        }
         _ => ("out.log", Box::new(RawLines)),
     }
 }
@@ -413,46 +320,24 @@ pub fn log_recovery(data: &[u8]) {
     let dir = scratch();
     std::fs::write(dir.path().join(name), bytes).expect("write the live file");
     let options = LogOptions {
-        integrity: sealed.then(|| Integrity {
-            keys: keys(),
-            signature_interval: std::time::Duration::from_secs(3600),
-        }),
+        integrity: sealed.then(|| Integrity { keys: keys(), signature_interval: std::time::Duration::from_secs(3600) }),
         ..LogOptions::default()
     };
-    let handle =
-        Dir::open_ambient_dir(dir.path(), ambient_authority()).expect("open the directory");
-    let Ok(mut log) = LogFile::open(
-        &handle,
-        PathBuf::from(name),
-        dir.path().join(name),
-        codec,
-        options,
-    ) else {
+    let handle = Dir::open_ambient_dir(dir.path(), ambient_authority()).expect("open the directory");
+    let Ok(mut log) = LogFile::open(&handle, PathBuf::from(name), dir.path().join(name), codec, options) else {
         return;
     };
     let after = std::fs::read(dir.path().join(name)).expect("read the live file");
     if line_based && (bytes.is_empty() || bytes.ends_with(b"\n")) {
-        assert!(
-            after.starts_with(bytes),
-            "opening cut a file whose last line was complete"
-        );
+        assert!(after.starts_with(bytes), "opening cut a file whose last line was complete");
     }
     if line_based && !after.starts_with(bytes) {
         let kept = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
-        assert!(
-            after.starts_with(&bytes[..kept]),
-            "opening cut more than the torn last line"
-        );
+        assert!(after.starts_with(&bytes[..kept]), "opening cut more than the torn last line");
     }
     // A CSV output takes a row (a JSON array of cells), the others an event.
-    let record: &[u8] = if line_based {
-        br#"{"_id":"fuzz","userId":"bjensen"}"#
-    } else {
-        br#"["fuzz","bjensen"]"#
-    };
-    log.write(record)
-        .and_then(|()| log.flush())
-        .expect("a recovered log file takes a record");
+    let record: &[u8] = if line_based { br#"{"_id":"fuzz","userId":"bjensen"}"# } else { br#"["fuzz","bjensen"]"# };
+    log.write(record).and_then(|()| log.flush()).expect("a recovered log file takes a record");
 }
 
 /// `wasp verify` on the bytes (after the first) as the live file of a
@@ -486,11 +371,7 @@ pub fn verify(data: &[u8]) {
             return;
         }
         let columns = header.cells[..header.cells.len() - integrity.len()].to_vec();
-        let codec = CsvRows {
-            format,
-            columns,
-            secure: true,
-        };
+        let codec = CsvRows { format, columns, secure: true };
         let _ = verify_files(dir.path(), live, &codec, &naming, &keys, open, |_| {});
     }
 }

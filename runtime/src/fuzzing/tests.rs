@@ -19,10 +19,7 @@ fn replay(kind: &str) -> usize {
         let Ok(entries) = std::fs::read_dir(&dir) else {
             continue;
         };
-        let mut files: Vec<PathBuf> = entries
-            .map(|e| e.unwrap().path())
-            .filter(|p| p.is_file())
-            .collect();
+        let mut files: Vec<PathBuf> = entries.map(|e| e.unwrap().path()).filter(|p| p.is_file()).collect();
         files.sort();
         for file in files {
             let data = std::fs::read(&file).unwrap();
@@ -60,20 +57,10 @@ fn the_sealed_seeds_verify() {
     assert_eq!(seed[0] & 1, 0, "a JSON-lines seed");
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("access.audit.json"), &seed[1..]).unwrap();
-    let reports = verify_files(
-        dir.path(),
-        "access.audit.json",
-        &JsonLines,
-        &RotationPolicy::default(),
-        &super::targets::keys(),
-        false,
-        |_| {},
-    )
-    .unwrap();
-    assert!(
-        reports.iter().all(|r| r.passed()) && reports[0].records > 0,
-        "{reports:?}"
-    );
+    let reports =
+        verify_files(dir.path(), "access.audit.json", &JsonLines, &RotationPolicy::default(), &super::targets::keys(), false, |_| {})
+            .unwrap();
+    assert!(reports.iter().all(|r| r.passed()) && reports[0].records > 0, "{reports:?}");
 }
 
 /// Writes the seeds that are whole files made by WASP itself (sealed JSON
@@ -100,59 +87,34 @@ fn write_file_seeds() {
     let sealed_log = |codec: Box<dyn LineCodec>, live: &str, csv: bool| {
         let dir = tempfile::tempdir().unwrap();
         let options = LogOptions {
-            integrity: Some(Integrity {
-                keys: super::targets::keys(),
-                signature_interval: std::time::Duration::from_secs(3600),
-            }),
+            integrity: Some(Integrity { keys: super::targets::keys(), signature_interval: std::time::Duration::from_secs(3600) }),
             ..LogOptions::default()
         };
         let handle = Dir::open_ambient_dir(dir.path(), cap_std::ambient_authority()).unwrap();
-        let mut log =
-            LogFile::open(&handle, live.into(), dir.path().join(live), codec, options).unwrap();
+        let mut log = LogFile::open(&handle, live.into(), dir.path().join(live), codec, options).unwrap();
         for n in 0..3 {
-            let record = if csv {
-                format!(r#"["e{n}","user-{n}"]"#)
-            } else {
-                format!(r#"{{"_id":"e{n}","userId":"user-{n}"}}"#)
-            };
+            let record = if csv { format!(r#"["e{n}","user-{n}"]"#) } else { format!(r#"{{"_id":"e{n}","userId":"user-{n}"}}"#) };
             log.write(record.as_bytes()).unwrap();
         }
         log.close().unwrap();
         std::fs::read(dir.path().join(live)).unwrap()
     };
     let json = sealed_log(Box::new(JsonLines), "access.audit.json", false);
-    let csv_codec = || {
-        Box::new(CsvRows {
-            format: CsvFormat::default(),
-            columns: vec!["_id".into(), "userId".into()],
-            secure: true,
-        })
-    };
+    let csv_codec = || Box::new(CsvRows { format: CsvFormat::default(), columns: vec!["_id".into(), "userId".into()], secure: true });
     let csv = sealed_log(csv_codec(), "access.csv", true);
     write_seed("verify", "sealed-json", 0, &json);
     write_seed("verify", "sealed-csv", 1, &csv);
     write_seed("log_recovery", "sealed-json", 4, &json);
-    write_seed(
-        "log_recovery",
-        "sealed-json-torn",
-        4,
-        &json[..json.len() - 7],
-    );
+    write_seed("log_recovery", "sealed-json-torn", 4, &json[..json.len() - 7]);
     write_seed("log_recovery", "sealed-csv-torn", 5, &csv[..csv.len() - 5]);
 
     let dir = tempfile::tempdir().unwrap();
     let (mut log, _) = SegmentLog::open(dir.path(), 1 << 20, 0).unwrap();
     for seq in 1..=3 {
-        log.append(seq, format!(r#"{{"_id":"e{seq}"}}"#).as_bytes())
-            .unwrap();
+        log.append(seq, format!(r#"{{"_id":"e{seq}"}}"#).as_bytes()).unwrap();
     }
     drop(log);
     let segment = std::fs::read(dir.path().join(crate::journal::segment::segment_name(1))).unwrap();
     write_seed("segment", "three-records", 0, &segment);
-    write_seed(
-        "segment",
-        "three-records-torn",
-        0,
-        &segment[..segment.len() - 3],
-    );
+    write_seed("segment", "three-records-torn", 0, &segment[..segment.len() - 3]);
 }

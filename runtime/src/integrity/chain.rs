@@ -15,10 +15,7 @@ pub struct ChainState {
 
 impl ChainState {
     /// The state before the first record ever.
-    pub const GENESIS: ChainState = ChainState {
-        seq: 0,
-        head: [0; 32],
-    };
+    pub const GENESIS: ChainState = ChainState { seq: 0, head: [0; 32] };
 
     /// The head as lower-case hex.
     pub fn head_hex(&self) -> String {
@@ -37,9 +34,7 @@ pub struct Chain {
 
 impl std::fmt::Debug for Chain {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Chain")
-            .field("state", &self.state)
-            .finish_non_exhaustive()
+        f.debug_struct("Chain").field("state", &self.state).finish_non_exhaustive()
     }
 }
 
@@ -89,10 +84,7 @@ impl Chain {
 
 /// `be32(len) name be32(len) value` for each field, in order.
 pub fn encode_fields<N: AsRef<[u8]>, V: AsRef<[u8]>>(fields: &[(N, V)]) -> Vec<u8> {
-    let size = fields
-        .iter()
-        .map(|(n, v)| 8 + n.as_ref().len() + v.as_ref().len())
-        .sum();
+    let size = fields.iter().map(|(n, v)| 8 + n.as_ref().len() + v.as_ref().len()).sum();
     let mut out = Vec::with_capacity(size);
     for (name, value) in fields {
         for part in [name.as_ref(), value.as_ref()] {
@@ -112,13 +104,6 @@ pub fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
         block[..key.len()].copy_from_slice(key);
     }
     let pad = |byte: u8| block.map(|b| b ^ byte);
-    let inner = Sha256::new()
-        .chain_update(pad(0x36))
-        .chain_update(message)
-        .finalize();
-    Sha256::new()
-        .chain_update(pad(0x5c))
-        .chain_update(inner)
-        .finalize()
-        .into()
+    let inner = Sha256::new().chain_update(pad(0x36)).chain_update(message).finalize();
+    Sha256::new().chain_update(pad(0x5c)).chain_update(inner).finalize().into()
 }

@@ -58,16 +58,10 @@ impl std::fmt::Debug for ForgeRockKeys {
 impl ForgeRockKeys {
     /// Takes `Password` and `Signature` from the handler's keystore (keys
     /// protected with the store password, as ForgeRock's are).
-    pub fn from_keystore(
-        store: &JceksKeyStore,
-        password: &str,
-    ) -> Result<ForgeRockKeys, JceksError> {
+    pub fn from_keystore(store: &JceksKeyStore, password: &str) -> Result<ForgeRockKeys, JceksError> {
         let secret = store.secret_key("Password", password)?;
         let signing = store.rsa_private_key("Signature", password)?;
-        Ok(ForgeRockKeys {
-            password: secret.bytes,
-            signing,
-        })
+        Ok(ForgeRockKeys { password: secret.bytes, signing })
     }
 
     /// The password of the `F.keystore` beside each CSV file.
@@ -79,9 +73,7 @@ impl ForgeRockKeys {
     /// followed by `last_signature`.
     pub fn sign(&self, last_hmac: &str, last_signature: Option<&[u8]>) -> Result<Vec<u8>, String> {
         let digest = Sha256::digest(data_to_sign(last_hmac, last_signature)?);
-        self.signing
-            .sign(Pkcs1v15Sign::new::<Sha256>(), &digest)
-            .map_err(|e| e.to_string())
+        self.signing.sign(Pkcs1v15Sign::new::<Sha256>(), &digest).map_err(|e| e.to_string())
     }
 
     /// The public key signatures are checked with.
@@ -119,9 +111,7 @@ impl FileKeys {
 
 /// `Base64-decode(last_hmac) ‖ last_signature`.
 fn data_to_sign(last_hmac: &str, last_signature: Option<&[u8]>) -> Result<Vec<u8>, String> {
-    let mut data = STANDARD
-        .decode(last_hmac)
-        .map_err(|e| format!("the last HMAC is not Base64: {e}"))?;
+    let mut data = STANDARD.decode(last_hmac).map_err(|e| format!("the last HMAC is not Base64: {e}"))?;
     data.extend_from_slice(last_signature.unwrap_or_default());
     Ok(data)
 }
@@ -150,49 +140,29 @@ pub struct Verified {
 /// Verifies a ForgeRock CSV file given as rows of cells (the header first)
 /// with its `F.keystore` keys and the public key, as `CsvSecureVerifier`
 /// does. An error names the row (1 is the header).
-pub fn verify(
-    rows: &[Vec<String>],
-    file_keys: &FileKeys,
-    public: &rsa::RsaPublicKey,
-) -> Result<Verified, String> {
+pub fn verify(rows: &[Vec<String>], file_keys: &FileKeys, public: &rsa::RsaPublicKey) -> Result<Verified, String> {
     let header = rows.first().ok_or("the file is empty")?;
     let n = header.len();
     if n < 2 || header[n - 2] != HEADER_HMAC || header[n - 1] != HEADER_SIGNATURE {
-        return Err(format!(
-            "the header does not end with {HEADER_HMAC},{HEADER_SIGNATURE}"
-        ));
+        return Err(format!("the header does not end with {HEADER_HMAC},{HEADER_SIGNATURE}"));
     }
-    let mut v = Verified {
-        rows: 0,
-        signatures: 0,
-        last_hmac: None,
-        last_signature: None,
-        next_key: file_keys.initial.clone(),
-    };
+    let mut v = Verified { rows: 0, signatures: 0, last_hmac: None, last_signature: None, next_key: file_keys.initial.clone() };
     let mut last_was_signature = false;
     for (i, row) in rows.iter().enumerate().skip(1) {
         let line = i + 1;
         if row.len() != n {
-            return Err(format!(
-                "row {line}: {} cells, the header has {n}",
-                row.len()
-            ));
+            return Err(format!("row {line}: {} cells, the header has {n}", row.len()));
         }
         let signature = &row[n - 1];
         last_was_signature = false;
         if !signature.is_empty() {
-            let bytes = STANDARD
-                .decode(signature)
-                .map_err(|_| format!("row {line}: the signature is not Base64"))?;
+            let bytes = STANDARD.decode(signature).map_err(|_| format!("row {line}: the signature is not Base64"))?;
             if line == 2 {
                 // A rotated file: the previous file's last signature, chained from.
                 v.last_signature = Some(bytes);
                 continue;
             }
-            let last_hmac = v
-                .last_hmac
-                .as_deref()
-                .ok_or_else(|| format!("row {line}: a signature before any HMAC"))?;
+            let last_hmac = v.last_hmac.as_deref().ok_or_else(|| format!("row {line}: a signature before any HMAC"))?;
             let digest = Sha256::digest(data_to_sign(last_hmac, v.last_signature.as_deref())?);
             public
                 .verify(Pkcs1v15Sign::new::<Sha256>(), &digest, &bytes)
@@ -212,9 +182,7 @@ pub fn verify(
         }
     }
     if v.next_key != file_keys.current {
-        return Err(
-            "the final HMAC key does not match CurrentKey (rows were removed or added)".into(),
-        );
+        return Err("the final HMAC key does not match CurrentKey (rows were removed or added)".into());
     }
     if !last_was_signature {
         return Err("missing final signature".into());

@@ -24,11 +24,7 @@ pub struct IntegrityKeys {
 
 impl std::fmt::Debug for IntegrityKeys {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "IntegrityKeys(verifying key {})",
-            self.verifying_key_base64()
-        )
+        write!(f, "IntegrityKeys(verifying key {})", self.verifying_key_base64())
     }
 }
 
@@ -36,23 +32,14 @@ impl IntegrityKeys {
     /// Fresh random keys.
     pub fn generate() -> Result<IntegrityKeys, IntegrityError> {
         let mut bytes = [0u8; 64];
-        getrandom::fill(&mut bytes).map_err(|e| IntegrityError::KeyFile {
-            path: "<random>".into(),
-            message: e.to_string(),
-        })?;
+        getrandom::fill(&mut bytes).map_err(|e| IntegrityError::KeyFile { path: "<random>".into(), message: e.to_string() })?;
         let (hmac, seed) = bytes.split_at(32);
-        Ok(IntegrityKeys {
-            hmac: hmac.try_into().expect("32 bytes"),
-            signing: SigningKey::from_bytes(seed.try_into().expect("32 bytes")),
-        })
+        Ok(IntegrityKeys { hmac: hmac.try_into().expect("32 bytes"), signing: SigningKey::from_bytes(seed.try_into().expect("32 bytes")) })
     }
 
     /// Reads a key file.
     pub fn load(path: &Path) -> Result<IntegrityKeys, IntegrityError> {
-        let error = |message: String| IntegrityError::KeyFile {
-            path: path.to_owned(),
-            message,
-        };
+        let error = |message: String| IntegrityError::KeyFile { path: path.to_owned(), message };
         let bytes = std::fs::read(path).map_err(|e| error(e.to_string()))?;
         if bytes.starts_with(&[0xce; 4]) {
             return Err(error(
@@ -61,31 +48,17 @@ impl IntegrityKeys {
                     .into(),
             ));
         }
-        let text =
-            String::from_utf8(bytes).map_err(|_| error("not a WASP key file (not text)".into()))?;
-        let doc: serde_json::Value =
-            serde_json::from_str(&text).map_err(|e| error(format!("not JSON: {e}")))?;
+        let text = String::from_utf8(bytes).map_err(|_| error("not a WASP key file (not text)".into()))?;
+        let doc: serde_json::Value = serde_json::from_str(&text).map_err(|e| error(format!("not JSON: {e}")))?;
         if doc.get("format").and_then(|f| f.as_str()) != Some(FORMAT) {
-            return Err(error(format!(
-                "not a WASP key file (`format` must be `{FORMAT}`; create one with `wasp keygen`)"
-            )));
+            return Err(error(format!("not a WASP key file (`format` must be `{FORMAT}`; create one with `wasp keygen`)")));
         }
         let key = |field: &str| -> Result<[u8; 32], IntegrityError> {
-            let text = doc
-                .get(field)
-                .and_then(|v| v.as_str())
-                .ok_or_else(|| error(format!("`{field}` is missing")))?;
-            let bytes = STANDARD
-                .decode(text)
-                .map_err(|e| error(format!("`{field}` is not base64: {e}")))?;
-            bytes
-                .try_into()
-                .map_err(|_| error(format!("`{field}` must be 32 bytes")))
+            let text = doc.get(field).and_then(|v| v.as_str()).ok_or_else(|| error(format!("`{field}` is missing")))?;
+            let bytes = STANDARD.decode(text).map_err(|e| error(format!("`{field}` is not base64: {e}")))?;
+            bytes.try_into().map_err(|_| error(format!("`{field}` must be 32 bytes")))
         };
-        Ok(IntegrityKeys {
-            hmac: key("hmacKey")?,
-            signing: SigningKey::from_bytes(&key("signingKey")?),
-        })
+        Ok(IntegrityKeys { hmac: key("hmacKey")?, signing: SigningKey::from_bytes(&key("signingKey")?) })
     }
 
     /// Writes a new key file (mode 0600); an existing file is never
@@ -93,24 +66,15 @@ impl IntegrityKeys {
     pub fn save(&self, path: &Path) -> Result<(), IntegrityError> {
         use std::io::Write;
         use std::os::unix::fs::OpenOptionsExt;
-        let error = |e: std::io::Error| IntegrityError::KeyFile {
-            path: path.to_owned(),
-            message: e.to_string(),
-        };
+        let error = |e: std::io::Error| IntegrityError::KeyFile { path: path.to_owned(), message: e.to_string() };
         let doc = serde_json::json!({
             "format": FORMAT,
             "hmacKey": STANDARD.encode(self.hmac),
             "signingKey": STANDARD.encode(self.signing.to_bytes()),
             "verifyingKey": self.verifying_key_base64(),
         });
-        let mut file = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(path)
-            .map_err(error)?;
-        file.write_all(format!("{doc:#}\n").as_bytes())
-            .map_err(error)?;
+        let mut file = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path).map_err(error)?;
+        file.write_all(format!("{doc:#}\n").as_bytes()).map_err(error)?;
         file.sync_all().map_err(error)
     }
 
@@ -132,9 +96,7 @@ impl IntegrityKeys {
         let Ok(bytes) = <[u8; 64]>::try_from(bytes) else {
             return false;
         };
-        self.verifying_key()
-            .verify(message, &ed25519_dalek::Signature::from_bytes(&bytes))
-            .is_ok()
+        self.verifying_key().verify(message, &ed25519_dalek::Signature::from_bytes(&bytes)).is_ok()
     }
 
     fn verifying_key(&self) -> VerifyingKey {
@@ -155,19 +117,10 @@ impl PublicKey {
     /// From the base64 of its 32 bytes (`wasp keygen` prints it; a key
     /// file's `verifyingKey`).
     pub fn from_base64(text: &str) -> Result<PublicKey, IntegrityError> {
-        let error = |message: String| IntegrityError::KeyFile {
-            path: "<public key>".into(),
-            message,
-        };
-        let bytes = STANDARD
-            .decode(text.trim())
-            .map_err(|e| error(format!("not base64: {e}")))?;
-        let bytes: [u8; 32] = bytes
-            .try_into()
-            .map_err(|_| error("an Ed25519 public key is 32 bytes".into()))?;
-        VerifyingKey::from_bytes(&bytes)
-            .map(PublicKey)
-            .map_err(|e| error(e.to_string()))
+        let error = |message: String| IntegrityError::KeyFile { path: "<public key>".into(), message };
+        let bytes = STANDARD.decode(text.trim()).map_err(|e| error(format!("not base64: {e}")))?;
+        let bytes: [u8; 32] = bytes.try_into().map_err(|_| error("an Ed25519 public key is 32 bytes".into()))?;
+        VerifyingKey::from_bytes(&bytes).map(PublicKey).map_err(|e| error(e.to_string()))
     }
 
     /// Whether `signature` (base64) is this key's signature of `message`.
@@ -178,9 +131,7 @@ impl PublicKey {
         let Ok(bytes) = <[u8; 64]>::try_from(bytes) else {
             return false;
         };
-        self.0
-            .verify(message, &ed25519_dalek::Signature::from_bytes(&bytes))
-            .is_ok()
+        self.0.verify(message, &ed25519_dalek::Signature::from_bytes(&bytes)).is_ok()
     }
 }
 

@@ -8,21 +8,12 @@ use sha2::{Digest, Sha256};
 
 /// The hash of one leaf: `SHA-256(0x00 ‖ data)`.
 pub fn leaf_hash(data: &[u8]) -> [u8; 32] {
-    Sha256::new()
-        .chain_update([0u8])
-        .chain_update(data)
-        .finalize()
-        .into()
+    Sha256::new().chain_update([0u8]).chain_update(data).finalize().into()
 }
 
 /// The hash of an inner node: `SHA-256(0x01 ‖ left ‖ right)`.
 pub fn node_hash(left: &[u8; 32], right: &[u8; 32]) -> [u8; 32] {
-    Sha256::new()
-        .chain_update([1u8])
-        .chain_update(left)
-        .chain_update(right)
-        .finalize()
-        .into()
+    Sha256::new().chain_update([1u8]).chain_update(left).chain_update(right).finalize().into()
 }
 
 /// A whole tree, every level kept (level 0: the leaf hashes).
@@ -37,16 +28,7 @@ impl MerkleTree {
         let mut levels = vec![leaves];
         while levels.last().is_some_and(|l| l.len() > 1) {
             let below = levels.last().expect("a level");
-            let up = below
-                .chunks(2)
-                .map(|pair| {
-                    if let [l, r] = pair {
-                        node_hash(l, r)
-                    } else {
-                        pair[0]
-                    }
-                })
-                .collect();
+            let up = below.chunks(2).map(|pair| if let [l, r] = pair { node_hash(l, r) } else { pair[0] }).collect();
             levels.push(up);
         }
         MerkleTree { levels }
@@ -86,13 +68,7 @@ impl MerkleTree {
 
 /// Whether `path` proves that `leaf` is leaf `index` of a tree of `size`
 /// leaves with this `root` (RFC 9162 §2.1.3.2).
-pub fn verify_inclusion(
-    leaf: &[u8; 32],
-    index: u64,
-    size: u64,
-    path: &[[u8; 32]],
-    root: &[u8; 32],
-) -> bool {
+pub fn verify_inclusion(leaf: &[u8; 32], index: u64, size: u64, path: &[[u8; 32]], root: &[u8; 32]) -> bool {
     if index >= size {
         return false;
     }
@@ -135,26 +111,13 @@ mod tests {
     #[test]
     fn roots_match_rfc_6962_and_every_proof_verifies() {
         for n in 1..40usize {
-            let leaves: Vec<[u8; 32]> = (0..n)
-                .map(|i| leaf_hash(i.to_string().as_bytes()))
-                .collect();
+            let leaves: Vec<[u8; 32]> = (0..n).map(|i| leaf_hash(i.to_string().as_bytes())).collect();
             let tree = MerkleTree::new(leaves.clone());
             assert_eq!(tree.root(), reference(&leaves), "n={n}");
             for (i, leaf) in leaves.iter().enumerate() {
                 let path = tree.proof(i);
-                assert!(
-                    verify_inclusion(leaf, i as u64, n as u64, &path, &tree.root()),
-                    "n={n} i={i}"
-                );
-                assert!(
-                    !verify_inclusion(
-                        leaf,
-                        (i as u64 + 1) % n as u64,
-                        n as u64,
-                        &path,
-                        &tree.root()
-                    ) || n == 1
-                );
+                assert!(verify_inclusion(leaf, i as u64, n as u64, &path, &tree.root()), "n={n} i={i}");
+                assert!(!verify_inclusion(leaf, (i as u64 + 1) % n as u64, n as u64, &path, &tree.root()) || n == 1);
             }
         }
     }

@@ -79,9 +79,5 @@ pub enum IntegrityError {
 /// The fields a `dropped` declaration seals into the chain and signs:
 /// journal events `from..=to` never reached the handler (`drop-oldest`).
 pub fn dropped_fields(from: u64, to: u64) -> [(&'static str, String); 3] {
-    [
-        ("journalFrom", from.to_string()),
-        ("journalTo", to.to_string()),
-        ("count", (to - from + 1).to_string()),
-    ]
+    [("journalFrom", from.to_string()), ("journalTo", to.to_string()), ("count", (to - from + 1).to_string())]
 }

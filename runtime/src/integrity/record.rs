@@ -43,15 +43,9 @@ impl RecordKind {
     }
 
     fn parse(text: &str) -> Option<RecordKind> {
-        [
-            RecordKind::Start,
-            RecordKind::Signature,
-            RecordKind::Gap,
-            RecordKind::Retention,
-            RecordKind::Dropped,
-        ]
-        .into_iter()
-        .find(|k| k.as_str() == text)
+        [RecordKind::Start, RecordKind::Signature, RecordKind::Gap, RecordKind::Retention, RecordKind::Dropped]
+            .into_iter()
+            .find(|k| k.as_str() == text)
     }
 }
 
@@ -70,20 +64,12 @@ pub struct SignedRecord {
 impl SignedRecord {
     /// Signs a record of `kind` at chain state `state`, with `extra`
     /// fields.
-    pub fn new(
-        keys: &IntegrityKeys,
-        kind: RecordKind,
-        state: ChainState,
-        extra: &[(&str, String)],
-    ) -> SignedRecord {
+    pub fn new(keys: &IntegrityKeys, kind: RecordKind, state: ChainState, extra: &[(&str, String)]) -> SignedRecord {
         let mut fields = vec![
             ("type".to_owned(), kind.as_str().to_owned()),
             ("seq".to_owned(), state.seq.to_string()),
             ("head".to_owned(), state.head_hex()),
-            (
-                "time".to_owned(),
-                humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string(),
-            ),
+            ("time".to_owned(), humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string()),
         ];
         fields.extend(extra.iter().map(|(n, v)| ((*n).to_owned(), v.clone())));
         let sig = keys.sign(&encode_fields(&fields));
@@ -92,10 +78,7 @@ impl SignedRecord {
 
     /// A field's value.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.fields
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
+        self.fields.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
     }
 
     /// The chain state it names (`seq`, `head`).
@@ -114,11 +97,7 @@ impl SignedRecord {
     pub fn to_json(&self) -> String {
         // serde_json's map is sorted; write the members in order by hand.
         let mut out = String::from("{");
-        for (name, value) in self
-            .fields
-            .iter()
-            .chain(std::iter::once(&("sig".to_owned(), self.sig.clone())))
-        {
+        for (name, value) in self.fields.iter().chain(std::iter::once(&("sig".to_owned(), self.sig.clone()))) {
             if out.len() > 1 {
                 out.push(',');
             }
@@ -136,8 +115,7 @@ impl SignedRecord {
         let mut fields = Vec::with_capacity(members.len());
         let mut sig = None;
         for (name, raw) in members {
-            let value: String = serde_json::from_str(raw.get())
-                .map_err(|_| IntegrityError::Record(format!("`{name}` is not a string")))?;
+            let value: String = serde_json::from_str(raw.get()).map_err(|_| IntegrityError::Record(format!("`{name}` is not a string")))?;
             if name == "sig" {
                 sig = Some(value);
             } else {
@@ -148,11 +126,7 @@ impl SignedRecord {
             .first()
             .filter(|(n, _)| n == "type")
             .and_then(|(_, v)| RecordKind::parse(v))
-            .ok_or_else(|| {
-                IntegrityError::Record(
-                    "the first member must be `type` (start, signature, gap or retention)".into(),
-                )
-            })?;
+            .ok_or_else(|| IntegrityError::Record("the first member must be `type` (start, signature, gap or retention)".into()))?;
         let sig = sig.ok_or_else(|| IntegrityError::Record("`sig` is missing".into()))?;
         Ok(SignedRecord { kind, fields, sig })
     }

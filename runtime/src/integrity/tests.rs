@@ -12,21 +12,11 @@ fn data(chain: &mut Chain, value: &str) -> Entry {
 }
 
 fn start(keys: &IntegrityKeys, state: ChainState, previous: &str) -> Entry {
-    Entry::Signed(SignedRecord::new(
-        keys,
-        RecordKind::Start,
-        state,
-        &[("previous", previous.to_owned())],
-    ))
+    Entry::Signed(SignedRecord::new(keys, RecordKind::Start, state, &[("previous", previous.to_owned())]))
 }
 
 fn signature(keys: &IntegrityKeys, chain: &Chain, reason: &str) -> Entry {
-    Entry::Signed(SignedRecord::new(
-        keys,
-        RecordKind::Signature,
-        chain.state(),
-        &[("reason", reason.into())],
-    ))
+    Entry::Signed(SignedRecord::new(keys, RecordKind::Signature, chain.state(), &[("reason", reason.into())]))
 }
 
 #[test]
@@ -50,37 +40,20 @@ fn the_key_evolves_and_a_resumed_chain_agrees() {
     let (_, first) = a.seal(&[("f", b"x")]);
     let (_, second) = a.seal(&[("f", b"x")]);
     assert_ne!(first, second, "same content, another key and head");
-    let mut b = Chain::resume(
-        keys.hmac_key(),
-        ChainState {
-            seq: 1,
-            head: first,
-        },
-    );
+    let mut b = Chain::resume(keys.hmac_key(), ChainState { seq: 1, head: first });
     assert_eq!(b.seal(&[("f", b"x")]), (2, second));
 }
 
 #[test]
 fn signed_records_round_trip_and_detect_changes() {
     let keys = keys();
-    let record = SignedRecord::new(
-        &keys,
-        RecordKind::Gap,
-        ChainState {
-            seq: 9,
-            head: [7; 32],
-        },
-        &[("from", "5".into())],
-    );
+    let record = SignedRecord::new(&keys, RecordKind::Gap, ChainState { seq: 9, head: [7; 32] }, &[("from", "5".into())]);
     let parsed = SignedRecord::from_json(&record.to_json()).unwrap();
     assert_eq!(parsed, record);
     assert!(parsed.verify(&keys));
     let forged = record.to_json().replace("\"from\":\"5\"", "\"from\":\"6\"");
     assert!(!SignedRecord::from_json(&forged).unwrap().verify(&keys));
-    assert!(
-        !parsed.verify(&IntegrityKeys::generate().unwrap()),
-        "another key"
-    );
+    assert!(!parsed.verify(&IntegrityKeys::generate().unwrap()), "another key");
 }
 
 #[test]
@@ -94,14 +67,9 @@ fn key_files_round_trip_and_are_never_replaced() {
     assert!(loaded.verify(b"m", &keys.sign(b"m")));
     assert!(IntegrityKeys::generate().unwrap().save(&path).is_err());
     use std::os::unix::fs::PermissionsExt;
-    assert_eq!(
-        std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
-        0o600
-    );
+    assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
     std::fs::write(dir.path().join("other"), "{}").unwrap();
-    let err = IntegrityKeys::load(&dir.path().join("other"))
-        .unwrap_err()
-        .to_string();
+    let err = IntegrityKeys::load(&dir.path().join("other")).unwrap_err().to_string();
     assert!(err.contains("not a WASP key file"), "{err}");
 }
 
@@ -156,38 +124,17 @@ fn removed_reordered_and_truncated_records_fail() {
     let keys = keys();
     let mut files = two_files(&keys);
     files[0].1.remove(2);
-    assert!(
-        run(&keys, files)[0]
-            .as_ref()
-            .unwrap_err()
-            .contains("jumps from 1 to 3")
-    );
+    assert!(run(&keys, files)[0].as_ref().unwrap_err().contains("jumps from 1 to 3"));
     let mut files = two_files(&keys);
     files[0].1.swap(1, 2);
-    assert!(
-        run(&keys, files)[0]
-            .as_ref()
-            .unwrap_err()
-            .contains("jumps from 0 to 2")
-    );
+    assert!(run(&keys, files)[0].as_ref().unwrap_err().contains("jumps from 0 to 2"));
     let mut files = two_files(&keys);
     files[1].1.pop();
-    assert!(
-        run(&keys, files)[1]
-            .as_ref()
-            .unwrap_err()
-            .contains("without the `close` signature")
-    );
+    assert!(run(&keys, files)[1].as_ref().unwrap_err().contains("without the `close` signature"));
     let mut files = two_files(&keys);
     files.swap(0, 1);
     let results = run(&keys, files);
-    assert!(
-        results[0]
-            .as_ref()
-            .unwrap_err()
-            .contains("`one`, is missing"),
-        "{results:?}"
-    );
+    assert!(results[0].as_ref().unwrap_err().contains("`one`, is missing"), "{results:?}");
 }
 
 #[test]
@@ -201,12 +148,7 @@ fn a_signed_gap_and_a_retention_record_are_accepted() {
     for v in ["b", "c", "d"] {
         data(&mut lost, v);
     }
-    entries.push(Entry::Signed(SignedRecord::new(
-        &keys,
-        RecordKind::Gap,
-        lost.state(),
-        &[("from", "2".into())],
-    )));
+    entries.push(Entry::Signed(SignedRecord::new(&keys, RecordKind::Gap, lost.state(), &[("from", "2".into())])));
     entries.push(data(&mut lost, "e"));
     entries.push(signature(&keys, &lost, "close"));
     assert_eq!(run(&keys, vec![("live".into(), entries.clone())]), [Ok(())]);
@@ -217,29 +159,13 @@ fn a_signed_gap_and_a_retention_record_are_accepted() {
     let deleted = chain.state();
     let mut entries = vec![start(&keys, deleted, "old-archive")];
     entries.push(data(&mut chain, "x"));
-    let unvouched = run(
-        &keys,
-        vec![(
-            "live".into(),
-            [entries.clone(), vec![signature(&keys, &chain, "close")]].concat(),
-        )],
-    );
-    assert!(
-        unvouched[0]
-            .as_ref()
-            .unwrap_err()
-            .contains("no retention record"),
-        "{unvouched:?}"
-    );
+    let unvouched = run(&keys, vec![("live".into(), [entries.clone(), vec![signature(&keys, &chain, "close")]].concat())]);
+    assert!(unvouched[0].as_ref().unwrap_err().contains("no retention record"), "{unvouched:?}");
     entries.push(Entry::Signed(SignedRecord::new(
         &keys,
         RecordKind::Retention,
         chain.state(),
-        &[
-            ("file", "old-archive".into()),
-            ("fileSeq", deleted.seq.to_string()),
-            ("fileHead", deleted.head_hex()),
-        ],
+        &[("file", "old-archive".into()), ("fileSeq", deleted.seq.to_string()), ("fileHead", deleted.head_hex())],
     )));
     entries.push(signature(&keys, &chain, "close"));
     assert_eq!(run(&keys, vec![("live".into(), entries)]), [Ok(())]);
@@ -249,14 +175,7 @@ fn a_signed_gap_and_a_retention_record_are_accepted() {
 fn a_jceks_keystore_given_as_key_file_is_named() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("keystore.jceks");
-    std::fs::write(
-        &path,
-        include_bytes!("../../../tests/fixtures/jceks/forgerock.jceks"),
-    )
-    .unwrap();
+    std::fs::write(&path, include_bytes!("../../../tests/fixtures/jceks/forgerock.jceks")).unwrap();
     let err = IntegrityKeys::load(&path).unwrap_err().to_string();
-    assert!(
-        err.contains("a ForgeRock JCEKS keystore") && err.contains("wasp verify --keystore"),
-        "{err}"
-    );
+    assert!(err.contains("a ForgeRock JCEKS keystore") && err.contains("wasp verify --keystore"), "{err}");
 }

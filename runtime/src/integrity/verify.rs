@@ -108,25 +108,14 @@ impl<'k> Verifier<'k> {
             Entry::Data { seq, mac, fields } => {
                 let expected = chain.state().seq + 1;
                 if seq > expected {
-                    return Err(format!(
-                        "sequence jumps from {} to {seq} with no signed gap record (records were removed)",
-                        expected - 1
-                    ));
+                    return Err(format!("sequence jumps from {} to {seq} with no signed gap record (records were removed)", expected - 1));
                 }
                 if seq < expected {
-                    return Err(format!(
-                        "sequence goes back from {} to {seq} (records were reordered or inserted)",
-                        expected - 1
-                    ));
+                    return Err(format!("sequence goes back from {} to {seq} (records were reordered or inserted)", expected - 1));
                 }
-                let borrowed: Vec<(&str, &[u8])> = fields
-                    .iter()
-                    .map(|(n, v)| (n.as_str(), v.as_slice()))
-                    .collect();
+                let borrowed: Vec<(&str, &[u8])> = fields.iter().map(|(n, v)| (n.as_str(), v.as_slice())).collect();
                 if chain.mac(seq, &borrowed) != mac {
-                    return Err(format!(
-                        "record {seq}: the MAC does not match (the record was changed, or does not belong here)"
-                    ));
+                    return Err(format!("record {seq}: the MAC does not match (the record was changed, or does not belong here)"));
                 }
                 chain.seal(&borrowed);
                 self.sealed = false;
@@ -136,22 +125,14 @@ impl<'k> Verifier<'k> {
             }
             Entry::Signed(record) => {
                 if !record.verify(self.keys) {
-                    return Err(format!(
-                        "the {} record's signature is not valid (the record was changed or forged)",
-                        record.kind.as_str()
-                    ));
+                    return Err(format!("the {} record's signature is not valid (the record was changed or forged)", record.kind.as_str()));
                 }
-                let stated = record
-                    .state()
-                    .ok_or("a signed record without a valid `seq`/`head`")?;
+                let stated = record.state().ok_or("a signed record without a valid `seq`/`head`")?;
                 let state = chain.state();
                 match record.kind {
                     RecordKind::Start => Err("a `start` record in the middle of a file".into()),
                     RecordKind::Gap => {
-                        let from: u64 = record
-                            .get("from")
-                            .and_then(|f| f.parse().ok())
-                            .ok_or("a gap record without `from`")?;
+                        let from: u64 = record.get("from").and_then(|f| f.parse().ok()).ok_or("a gap record without `from`")?;
                         if from != state.seq + 1 || stated.seq < from {
                             return Err(format!(
                                 "a gap record for {from}..={} where the chain is at {} (records were removed around it)",
@@ -159,28 +140,20 @@ impl<'k> Verifier<'k> {
                             ));
                         }
                         chain.skip_to(self.keys.hmac_key(), stated);
-                        self.notes.push(format!(
-                            "records {from}..={} declared lost by a signed gap record",
-                            stated.seq
-                        ));
+                        self.notes.push(format!("records {from}..={} declared lost by a signed gap record", stated.seq));
                         self.sealed = true;
                         self.last_reason = None;
                         Ok(())
                     }
                     RecordKind::Dropped => {
-                        let from = record
-                            .get("journalFrom")
-                            .and_then(|s| s.parse::<u64>().ok());
+                        let from = record.get("journalFrom").and_then(|s| s.parse::<u64>().ok());
                         let to = record.get("journalTo").and_then(|s| s.parse::<u64>().ok());
                         let (Some(from), Some(to)) = (from, to) else {
                             return Err("a dropped record without `journalFrom`/`journalTo`".into());
                         };
                         let fields = super::dropped_fields(from, to);
-                        let borrowed: Vec<(&str, &[u8])> =
-                            fields.iter().map(|(n, v)| (*n, v.as_bytes())).collect();
-                        if stated.seq != state.seq + 1
-                            || chain.mac(stated.seq, &borrowed) != stated.head
-                        {
+                        let borrowed: Vec<(&str, &[u8])> = fields.iter().map(|(n, v)| (*n, v.as_bytes())).collect();
+                        if stated.seq != state.seq + 1 || chain.mac(stated.seq, &borrowed) != stated.head {
                             return Err(format!(
                                 "the dropped record for journal events {from}..={to} does not continue the chain at record {} (records around it were changed, removed or added)",
                                 state.seq
@@ -204,21 +177,13 @@ impl<'k> Verifier<'k> {
                             ));
                         }
                         if record.kind == RecordKind::Retention {
-                            let file = record
-                                .get("file")
-                                .ok_or("a retention record without `file`")?;
+                            let file = record.get("file").ok_or("a retention record without `file`")?;
                             let seq = record.get("fileSeq").and_then(|s| s.parse().ok());
-                            let head = record
-                                .get("fileHead")
-                                .and_then(|h| hex::decode(h).ok())
-                                .and_then(|h| h.try_into().ok());
+                            let head = record.get("fileHead").and_then(|h| hex::decode(h).ok()).and_then(|h| h.try_into().ok());
                             let (Some(seq), Some(head)) = (seq, head) else {
-                                return Err(
-                                    "a retention record without `fileSeq`/`fileHead`".into()
-                                );
+                                return Err("a retention record without `fileSeq`/`fileHead`".into());
                             };
-                            self.retention
-                                .push((file.to_owned(), ChainState { seq, head }));
+                            self.retention.push((file.to_owned(), ChainState { seq, head }));
                         } else {
                             self.last_reason = record.get("reason").map(str::to_owned);
                         }
@@ -232,17 +197,12 @@ impl<'k> Verifier<'k> {
 
     fn start(&mut self, name: &str, start: &SignedRecord) -> Result<(), String> {
         if start.kind != RecordKind::Start {
-            return Err(format!(
-                "the file begins with a `{}` record, not `start`",
-                start.kind.as_str()
-            ));
+            return Err(format!("the file begins with a `{}` record, not `start`", start.kind.as_str()));
         }
         if !start.verify(self.keys) {
             return Err("the start record's signature is not valid (changed or forged)".into());
         }
-        let stated = start
-            .state()
-            .ok_or("a start record without a valid `seq`/`head`")?;
+        let stated = start.state().ok_or("a start record without a valid `seq`/`head`")?;
         let previous = start.get("previous").unwrap_or_default().to_owned();
         match (&self.chain, &self.previous_file) {
             (Some(chain), Some(before)) if !self.resync => {
@@ -261,9 +221,7 @@ impl<'k> Verifier<'k> {
             }
             (None, _) => {
                 if previous.is_empty() && stated != ChainState::GENESIS {
-                    return Err(
-                        "the first file claims no predecessor but does not start the chain".into(),
-                    );
+                    return Err("the first file claims no predecessor but does not start the chain".into());
                 }
                 if !previous.is_empty() {
                     self.first_claim = Some((name.to_owned(), previous, stated));
@@ -296,17 +254,13 @@ impl<'k> Verifier<'k> {
         } else if self.sealed && self.last_reason.as_deref() == Some(wanted) {
             Ok(note(None))
         } else if live && open {
-            Ok(note((!self.sealed).then_some(
-                "its last records are not signed yet (written since the last signature)",
-            )))
+            Ok(note((!self.sealed).then_some("its last records are not signed yet (written since the last signature)")))
         } else if live {
             Err(format!(
                 "the file ends at record {seq} without the `close` signature (its tail was cut, or the output is still running or crashed: use --open)"
             ))
         } else {
-            Err(format!(
-                "the archive ends at record {seq} without its `rotate` signature (its tail was cut)"
-            ))
+            Err(format!("the archive ends at record {seq} without its `rotate` signature (its tail was cut)"))
         };
         if result.is_err() {
             self.resync = true;
@@ -325,9 +279,7 @@ impl<'k> Verifier<'k> {
             Some((_, deleted)) if deleted == state => Ok(()),
             Some(_) => Err((
                 first.clone(),
-                format!(
-                    "`{previous}` was deleted by retention, but at another chain state than this file continues from"
-                ),
+                format!("`{previous}` was deleted by retention, but at another chain state than this file continues from"),
             )),
             None => Err((
                 first.clone(),

@@ -84,11 +84,7 @@ pub fn open(dir: &Path, config: &JournalConfig) -> Result<DiskJournal, OpenError
     let mut resume = BTreeMap::new();
     for entry in std::fs::read_dir(&cursors_dir).map_err(io(&cursors_dir))? {
         let path = entry.map_err(io(&cursors_dir))?.path();
-        let Some(name) = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .and_then(|n| n.strip_suffix(".cursor"))
-        else {
+        let Some(name) = path.file_name().and_then(|n| n.to_str()).and_then(|n| n.strip_suffix(".cursor")) else {
             continue;
         };
         let text = std::fs::read_to_string(&path).map_err(io(&path))?;
@@ -103,43 +99,28 @@ pub fn open(dir: &Path, config: &JournalConfig) -> Result<DiskJournal, OpenError
     }
     let from = resume.values().copied().min().unwrap_or(0);
     let log_dir = dir.join("segments");
-    let (log, recovered) =
-        SegmentLog::open(&log_dir, config.segment_bytes, from).map_err(|e| OpenError::Log {
-            path: log_dir.clone(),
-            message: e.to_string(),
-        })?;
+    let (log, recovered) = SegmentLog::open(&log_dir, config.segment_bytes, from)
+        .map_err(|e| OpenError::Log { path: log_dir.clone(), message: e.to_string() })?;
     if recovered.truncated_bytes > 0 {
         tracing::warn!(dir = %log_dir.display(), bytes = recovered.truncated_bytes, "journal: truncated a torn record at the end of the log (it was never acknowledged)");
     }
     let mut tail = VecDeque::with_capacity(recovered.records.len());
     for (sequence, payload) in recovered.records {
-        tail.push_back(Arc::new(decode(sequence, &payload).map_err(|message| {
-            OpenError::Log {
-                path: log_dir.clone(),
-                message: format!("record {sequence}: {message}"),
-            }
-        })?));
+        tail.push_back(Arc::new(
+            decode(sequence, &payload)
+                .map_err(|message| OpenError::Log { path: log_dir.clone(), message: format!("record {sequence}: {message}") })?,
+        ));
     }
     let fsync = config.durability == Durability::Fsync;
-    let backing = DiskBacking {
-        log,
-        gaps: dir.join("gaps.ndjson"),
-        cursors: cursors_dir,
-        fsync,
-    };
+    let backing = DiskBacking { log, gaps: dir.join("gaps.ndjson"), cursors: cursors_dir, fsync };
     let window = Window::with_backing(backing, config.bounds, recovered.last_seq, resume, tail);
     Ok(if fsync { window.syncing() } else { window })
 }
 
 pub(crate) fn decode(sequence: u64, payload: &[u8]) -> Result<HostEvent, String> {
     let stored: Stored<'_> = serde_json::from_slice(payload).map_err(|e| e.to_string())?;
-    let document = stored
-        .json
-        .as_ref()
-        .into_document(usize::MAX)
-        .map_err(|e| e.to_string())?;
-    let mut event =
-        HostEvent::from_document(&stored.topic, document, usize::MAX).map_err(|e| e.to_string())?;
+    let document = stored.json.as_ref().into_document(usize::MAX).map_err(|e| e.to_string())?;
+    let mut event = HostEvent::from_document(&stored.topic, document, usize::MAX).map_err(|e| e.to_string())?;
     event.sequence = sequence;
     event.tenant = stored.tenant.map(|t| t.into_owned());
     Ok(event)
@@ -147,8 +128,7 @@ pub(crate) fn decode(sequence: u64, payload: &[u8]) -> Result<HostEvent, String>
 
 impl DiskBacking {
     fn cursor_path(&self, cursor: &str) -> PathBuf {
-        self.cursors
-            .join(format!("{}.cursor", cursor.replace('/', "~")))
+        self.cursors.join(format!("{}.cursor", cursor.replace('/', "~")))
     }
 }
 
@@ -160,9 +140,7 @@ impl Backing for DiskBacking {
             json: event.json.as_str().into(),
         };
         let payload = serde_json::to_vec(&stored).expect("an event serializes");
-        self.log
-            .append(event.sequence, &payload)
-            .map_err(|e| JournalError::Storage(e.to_string()))
+        self.log.append(event.sequence, &payload).map_err(|e| JournalError::Storage(e.to_string()))
     }
 
     fn acked(&mut self, cursor: &str, sequence: u64) {
@@ -193,18 +171,12 @@ impl Backing for DiskBacking {
     fn gap(&mut self, cursor: &str, sequence: u64) {
         use std::io::Write;
         let time = humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string();
-        let line = format!(
-            "{}\n",
-            serde_json::json!({"handler": cursor, "sequence": sequence, "time": time})
-        );
+        let line = format!("{}\n", serde_json::json!({"handler": cursor, "sequence": sequence, "time": time}));
         let written = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(&self.gaps)
-            .and_then(|mut f| {
-                f.write_all(line.as_bytes())
-                    .and_then(|()| if self.fsync { f.sync_data() } else { Ok(()) })
-            });
+            .and_then(|mut f| f.write_all(line.as_bytes()).and_then(|()| if self.fsync { f.sync_data() } else { Ok(()) }));
         if let Err(e) = written {
             tracing::error!(cursor, sequence, file = %self.gaps.display(), "cannot write the gap record (the drop is still counted): {e}");
         }
@@ -220,8 +192,6 @@ impl Backing for DiskBacking {
     }
 
     fn sync(&mut self) -> Result<(), JournalError> {
-        self.log
-            .sync()
-            .map_err(|e| JournalError::Storage(e.to_string()))
+        self.log.sync().map_err(|e| JournalError::Storage(e.to_string()))
     }
 }

@@ -39,9 +39,7 @@ pub enum JournalError {
     #[error("the journal is closed")]
     Closed,
     /// The journal is at its bound and its overflow policy refused the event.
-    #[error(
-        "the journal is full ({max_events} events or {max_bytes} bytes held for handlers that have not caught up)"
-    )]
+    #[error("the journal is full ({max_events} events or {max_bytes} bytes held for handlers that have not caught up)")]
     Overloaded {
         /// `maxEvents`.
         max_events: usize,
@@ -80,11 +78,7 @@ pub struct Bounds {
 impl Default for Bounds {
     /// No bound (the memory journal of the embedded API before issue 5).
     fn default() -> Self {
-        Bounds {
-            max_events: usize::MAX,
-            max_bytes: usize::MAX,
-            overflow: Overflow::Reject,
-        }
+        Bounds { max_events: usize::MAX, max_bytes: usize::MAX, overflow: Overflow::Reject }
     }
 }
 

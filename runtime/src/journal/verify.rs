@@ -92,11 +92,7 @@ pub enum VerifyError {
 /// Verifies the journal of a data directory, a `journal/` directory, or
 /// one stream directory; one report per stream.
 pub fn verify(path: &Path) -> Result<Vec<StreamReport>, VerifyError> {
-    let journal = if path.join("journal").is_dir() {
-        path.join("journal")
-    } else {
-        path.to_path_buf()
-    };
+    let journal = if path.join("journal").is_dir() { path.join("journal") } else { path.to_path_buf() };
     let mut streams = Vec::new();
     if journal.join("segments").is_dir() {
         streams.push(journal.clone());
@@ -106,10 +102,7 @@ pub fn verify(path: &Path) -> Result<Vec<StreamReport>, VerifyError> {
     }
     let tenants = journal.join("tenants");
     if tenants.is_dir() {
-        let mut names: Vec<PathBuf> = read_dir(&tenants)?
-            .into_iter()
-            .filter(|p| p.is_dir())
-            .collect();
+        let mut names: Vec<PathBuf> = read_dir(&tenants)?.into_iter().filter(|p| p.is_dir()).collect();
         names.sort();
         streams.extend(names);
     }
@@ -120,27 +113,16 @@ pub fn verify(path: &Path) -> Result<Vec<StreamReport>, VerifyError> {
 }
 
 fn read_dir(dir: &Path) -> Result<Vec<PathBuf>, VerifyError> {
-    let io = |source| VerifyError::Io {
-        path: dir.to_path_buf(),
-        source,
-    };
-    std::fs::read_dir(dir)
-        .map_err(io)?
-        .map(|e| e.map(|e| e.path()).map_err(io))
-        .collect()
+    let io = |source| VerifyError::Io { path: dir.to_path_buf(), source };
+    std::fs::read_dir(dir).map_err(io)?.map(|e| e.map(|e| e.path()).map_err(io)).collect()
 }
 
 fn verify_stream(dir: &Path) -> Result<StreamReport, VerifyError> {
     let segments = dir.join("segments");
     let log = if segments.is_dir() {
-        segment::verify(&segments, &mut |sequence, payload| {
-            super::disk::decode(sequence, payload).map(drop)
-        })?
+        segment::verify(&segments, &mut |sequence, payload| super::disk::decode(sequence, payload).map(drop))?
     } else {
-        segment::Verified {
-            first_seq: 1,
-            ..segment::Verified::default()
-        }
+        segment::Verified { first_seq: 1, ..segment::Verified::default() }
     };
     let mut cursors = Vec::new();
     let cursor_dir = dir.join("cursors");
@@ -148,17 +130,10 @@ fn verify_stream(dir: &Path) -> Result<StreamReport, VerifyError> {
         let mut files = read_dir(&cursor_dir)?;
         files.sort();
         for file in files {
-            let Some(handler) = file
-                .file_name()
-                .and_then(|n| n.to_str())
-                .and_then(|n| n.strip_suffix(".cursor"))
-            else {
+            let Some(handler) = file.file_name().and_then(|n| n.to_str()).and_then(|n| n.strip_suffix(".cursor")) else {
                 continue;
             };
-            let text = std::fs::read_to_string(&file).map_err(|source| VerifyError::Io {
-                path: file.clone(),
-                source,
-            })?;
+            let text = std::fs::read_to_string(&file).map_err(|source| VerifyError::Io { path: file.clone(), source })?;
             let cursor = text.trim().parse::<u64>().ok();
             if let Some(cursor) = cursor
                 && cursor > log.last_seq
@@ -177,13 +152,11 @@ fn verify_stream(dir: &Path) -> Result<StreamReport, VerifyError> {
     let mut gaps = 0;
     if let Ok(text) = std::fs::read_to_string(&gaps_path) {
         for (i, line) in text.lines().enumerate() {
-            serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(line).map_err(
-                |e| VerifyError::Gap {
-                    path: gaps_path.clone(),
-                    line: i + 1,
-                    message: e.to_string(),
-                },
-            )?;
+            serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(line).map_err(|e| VerifyError::Gap {
+                path: gaps_path.clone(),
+                line: i + 1,
+                message: e.to_string(),
+            })?;
             gaps += 1;
         }
     }
@@ -205,9 +178,7 @@ mod tests {
     use crate::journal::segment::{SegmentLog, segment_name};
 
     fn stored(n: u64) -> Vec<u8> {
-        serde_json::json!({"p": "access", "e": format!("{{\"_id\":\"e{n}\"}}")})
-            .to_string()
-            .into_bytes()
+        serde_json::json!({"p": "access", "e": format!("{{\"_id\":\"e{n}\"}}")}).to_string().into_bytes()
     }
 
     /// A stream with `n` events in segments of about 200 bytes, and a cursor.
@@ -226,10 +197,7 @@ mod tests {
     fn a_healthy_stream_verifies_and_a_torn_tail_is_reported_not_failed() {
         let dir = stream(20, 12);
         let report = verify(dir.path()).unwrap();
-        assert_eq!(
-            (report[0].records, report[0].last_seq, report[0].torn_tail),
-            (20, 20, 0)
-        );
+        assert_eq!((report[0].records, report[0].last_seq, report[0].torn_tail), (20, 20, 0));
         assert!(report[0].segments > 2, "{report:?}");
         assert_eq!(report[0].cursors, [("json".to_owned(), Some(12))]);
         // A crash in the middle of the last record's write.
@@ -240,23 +208,10 @@ mod tests {
             .max()
             .unwrap();
         let len = std::fs::metadata(&last).unwrap().len();
-        std::fs::OpenOptions::new()
-            .write(true)
-            .open(&last)
-            .unwrap()
-            .set_len(len - 3)
-            .unwrap();
+        std::fs::OpenOptions::new().write(true).open(&last).unwrap().set_len(len - 3).unwrap();
         let report = verify(dir.path()).unwrap();
-        assert_eq!(
-            (report[0].last_seq, report[0].torn_tail > 0),
-            (19, true),
-            "{report:?}"
-        );
-        assert_eq!(
-            std::fs::metadata(&last).unwrap().len(),
-            len - 3,
-            "verify changes nothing"
-        );
+        assert_eq!((report[0].last_seq, report[0].torn_tail > 0), (19, true), "{report:?}");
+        assert_eq!(std::fs::metadata(&last).unwrap().len(), len - 3, "verify changes nothing");
     }
 
     #[test]
@@ -268,17 +223,11 @@ mod tests {
         bytes[20] ^= 0x40;
         std::fs::write(&first, bytes).unwrap();
         let error = verify(dir.path()).unwrap_err().to_string();
-        assert!(
-            error.contains("corrupt segment") && error.contains(&segment_name(1)),
-            "{error}"
-        );
+        assert!(error.contains("corrupt segment") && error.contains(&segment_name(1)), "{error}");
         // A cursor past the end: a lost tail.
         let dir = stream(5, 9);
         let error = verify(dir.path()).unwrap_err().to_string();
-        assert!(
-            error.contains("handler `json` acknowledged up to 9, but the journal ends at 5"),
-            "{error}"
-        );
+        assert!(error.contains("handler `json` acknowledged up to 9, but the journal ends at 5"), "{error}");
         // A payload that is not a stored event.
         let dir = tempfile::tempdir().unwrap();
         let (mut log, _) = SegmentLog::open(&dir.path().join("segments"), 1 << 20, 0).unwrap();
@@ -293,9 +242,6 @@ mod tests {
         assert!(error.contains("locked"), "{error}");
         // Not a journal.
         let empty = tempfile::tempdir().unwrap();
-        assert!(matches!(
-            verify(empty.path()),
-            Err(VerifyError::NotAJournal(_))
-        ));
+        assert!(matches!(verify(empty.path()), Err(VerifyError::NotAJournal(_))));
     }
 }

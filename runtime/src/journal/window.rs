@@ -137,11 +137,7 @@ impl<B: Backing> Inner<B> {
 
     /// The lowest acknowledged position among cursors that are not parked.
     fn min_acked_active(&self) -> u64 {
-        self.live()
-            .filter(|c| !c.parked)
-            .map(|c| c.acked)
-            .min()
-            .unwrap_or(self.last)
+        self.live().filter(|c| !c.parked).map(|c| c.acked).min().unwrap_or(self.last)
     }
 
     fn release(&mut self) {
@@ -164,19 +160,14 @@ impl<B: Backing> Inner<B> {
 
     /// Whether the window is at least half full.
     fn half_full(&self) -> bool {
-        self.entries.len().saturating_mul(2) >= self.bounds.max_events
-            || self.bytes.saturating_mul(2) >= self.bounds.max_bytes
+        self.entries.len().saturating_mul(2) >= self.bounds.max_events || self.bytes.saturating_mul(2) >= self.bounds.max_bytes
     }
 
     /// Whether the parked cursor `c` should move its backlog out: a producer
     /// waits for it, or the window is half full while it holds the oldest
     /// event.
     fn spill_due(&self, c: &Cursor) -> bool {
-        c.parked
-            && !c.retired
-            && c.acked < self.last
-            && c.acked < self.base
-            && (self.spill_wanted || self.half_full())
+        c.parked && !c.retired && c.acked < self.last && c.acked < self.base && (self.spill_wanted || self.half_full())
     }
 
     fn available(&self, from: u64) -> usize {
@@ -184,9 +175,7 @@ impl<B: Backing> Inner<B> {
     }
 
     fn full(&self, extra_bytes: usize) -> bool {
-        !self.entries.is_empty()
-            && (self.entries.len() >= self.bounds.max_events
-                || self.bytes + extra_bytes > self.bounds.max_bytes)
+        !self.entries.is_empty() && (self.entries.len() >= self.bounds.max_events || self.bytes + extra_bytes > self.bounds.max_bytes)
     }
 
     /// `drop-oldest`: every cursor still behind the oldest event loses it.
@@ -221,12 +210,7 @@ impl<B: Backing> Inner<B> {
             }
         }
         // What a cursor still handles stays on disk until it acknowledges it.
-        let releasable = self
-            .live()
-            .map(|c| c.acked)
-            .min()
-            .unwrap_or(sequence)
-            .min(sequence);
+        let releasable = self.live().map(|c| c.acked).min().unwrap_or(sequence).min(sequence);
         self.backing.released(releasable);
     }
 }
@@ -304,9 +288,7 @@ impl<B: Backing> Window<B> {
             }
             let target = inner.last;
             if let Err(e) = inner.backing.sync() {
-                tracing::error!(
-                    "journal flush to disk failed (publishers waiting for it time out): {e}"
-                );
+                tracing::error!("journal flush to disk failed (publishers waiting for it time out): {e}");
                 if inner.closed {
                     // Shutting down: do not retry forever.
                     return;
@@ -323,22 +305,14 @@ impl<B: Backing> Window<B> {
 
     /// A full window whose oldest event is held for parked cursors: asks
     /// their readers to spill and waits up to [`SPILL_WAIT`] for room.
-    fn wait_for_spill<'a>(
-        &'a self,
-        mut inner: MutexGuard<'a, Inner<B>>,
-        size: usize,
-    ) -> MutexGuard<'a, Inner<B>> {
+    fn wait_for_spill<'a>(&'a self, mut inner: MutexGuard<'a, Inner<B>>, size: usize) -> MutexGuard<'a, Inner<B>> {
         let deadline = Instant::now() + SPILL_WAIT;
         while inner.full(size) && inner.pinned_by_parked() && !inner.closed {
             inner.spill_wanted = true;
             self.appended.notify_all();
             let now = Instant::now();
             if now >= deadline {
-                let parked: Vec<String> = inner
-                    .live()
-                    .filter(|c| c.parked && c.acked < inner.base)
-                    .map(|c| c.name.clone())
-                    .collect();
+                let parked: Vec<String> = inner.live().filter(|c| c.parked && c.acked < inner.base).map(|c| c.name.clone()).collect();
                 tracing::error!(
                     ?parked,
                     "journal full: quarantined handlers did not spill their backlog within {SPILL_WAIT:?}; the overflow policy applies"
@@ -443,11 +417,7 @@ impl<B: Backing> Journal for Window<B> {
         }
         let dropped = lost.end.saturating_sub(lost.start);
         if dropped > 0 {
-            tracing::warn!(
-                cursor = name,
-                dropped,
-                "events this handler had not acknowledged are no longer in the journal (drop-oldest)"
-            );
+            tracing::warn!(cursor = name, dropped, "events this handler had not acknowledged are no longer in the journal (drop-oldest)");
         }
         let acked = acked.max(inner.base - 1);
         inner.backing.acked(name, acked);
@@ -481,10 +451,7 @@ impl<B: Backing> Journal for Window<B> {
         let deadline = Instant::now() + max_wait;
         loop {
             let from = inner.cursors[cursor.0].read;
-            if inner.available(from) >= max
-                || inner.closed
-                || std::mem::take(&mut inner.cursors[cursor.0].woken)
-            {
+            if inner.available(from) >= max || inner.closed || std::mem::take(&mut inner.cursors[cursor.0].woken) {
                 break;
             }
             let now = Instant::now();
@@ -542,17 +509,13 @@ impl<B: Backing> Journal for Window<B> {
         // counted and recorded, never silent. A run dropped after them was
         // counted when it was dropped.
         let skipped = c.skipped.take();
-        let lost = next..base
-            .min(c.read)
-            .min(skipped.map_or(u64::MAX, |(from, _)| from));
+        let lost = next..base.min(c.read).min(skipped.map_or(u64::MAX, |(from, _)| from));
         c.dropped += lost.end.saturating_sub(lost.start);
         c.undeclared.extend(lost.clone());
         c.read = next.max(base);
         // Everything up to the lost events and the skipped run is accounted
         // for: the acknowledgement moves over them (after their gap records).
-        let through = skipped
-            .map(|(_, to)| to)
-            .or((!lost.is_empty()).then(|| lost.end - 1));
+        let through = skipped.map(|(_, to)| to).or((!lost.is_empty()).then(|| lost.end - 1));
         let acked = c.acked;
         let name = c.name.clone();
         for sequence in lost {
@@ -596,9 +559,7 @@ impl<B: Backing> Journal for Window<B> {
 
     fn wait_acked_by(&self, cursor: CursorId, sequence: u64) {
         let mut inner = self.inner.lock().unwrap();
-        while inner.cursors[cursor.0].acked < sequence
-            && !(inner.closed && inner.cursors[cursor.0].read > inner.last)
-        {
+        while inner.cursors[cursor.0].acked < sequence && !(inner.closed && inner.cursors[cursor.0].read > inner.last) {
             inner = self.acked.wait(inner).unwrap();
         }
     }
@@ -666,10 +627,7 @@ impl<B: Backing> Journal for Window<B> {
 }
 
 fn overloaded(bounds: &Bounds) -> JournalError {
-    JournalError::Overloaded {
-        max_events: bounds.max_events,
-        max_bytes: bounds.max_bytes,
-    }
+    JournalError::Overloaded { max_events: bounds.max_events, max_bytes: bounds.max_bytes }
 }
 
 #[cfg(test)]

@@ -10,11 +10,7 @@ fn event(n: u32) -> HostEvent {
 
 #[test]
 fn a_retired_cursor_holds_nothing_and_is_waited_for_by_nobody() {
-    let journal = MemoryJournal::bounded(Bounds {
-        max_events: 3,
-        max_bytes: usize::MAX,
-        overflow: Overflow::Reject,
-    });
+    let journal = MemoryJournal::bounded(Bounds { max_events: 3, max_bytes: usize::MAX, overflow: Overflow::Reject });
     let a = journal.register_cursor("a");
     let b = journal.register_cursor("b");
     for n in 0..3 {
@@ -22,13 +18,7 @@ fn a_retired_cursor_holds_nothing_and_is_waited_for_by_nobody() {
     }
     journal.ack(a, 3);
     assert_eq!(journal.len(), 3, "b holds them");
-    assert!(
-        matches!(
-            journal.append(event(3)),
-            Err(JournalError::Overloaded { .. })
-        ),
-        "full because of b"
-    );
+    assert!(matches!(journal.append(event(3)), Err(JournalError::Overloaded { .. })), "full because of b");
     journal.retire(b);
     assert!(journal.is_empty(), "released once b is retired");
     journal.append(event(3)).unwrap();
@@ -42,14 +32,7 @@ fn a_retired_cursor_holds_nothing_and_is_waited_for_by_nobody() {
     // A new reader under a retired name starts afresh, after the head.
     let again = journal.register_cursor("b");
     journal.append(event(5)).unwrap();
-    assert_eq!(
-        journal
-            .read(again, 10, Duration::ZERO)
-            .iter()
-            .map(|e| e.sequence)
-            .collect::<Vec<_>>(),
-        [6]
-    );
+    assert_eq!(journal.read(again, 10, Duration::ZERO).iter().map(|e| e.sequence).collect::<Vec<_>>(), [6]);
 }
 
 #[test]
@@ -61,10 +44,7 @@ fn cursors_read_in_order_and_release_after_every_ack() {
         journal.append(event(n)).unwrap();
     }
     let batch = journal.read(a, 3, Duration::ZERO);
-    assert_eq!(
-        batch.iter().map(|e| e.sequence).collect::<Vec<_>>(),
-        [1, 2, 3]
-    );
+    assert_eq!(batch.iter().map(|e| e.sequence).collect::<Vec<_>>(), [1, 2, 3]);
     let batch = journal.read(a, 10, Duration::ZERO);
     assert_eq!(batch.iter().map(|e| e.sequence).collect::<Vec<_>>(), [4, 5]);
     journal.ack(a, 5);
@@ -106,17 +86,7 @@ fn read_waits_for_a_batch_to_fill_until_max_wait() {
 }
 
 fn bounded(max_events: usize, overflow: Overflow) -> MemoryJournal {
-    Window::with_backing(
-        InMemory,
-        Bounds {
-            max_events,
-            max_bytes: usize::MAX,
-            overflow,
-        },
-        0,
-        Default::default(),
-        VecDeque::new(),
-    )
+    Window::with_backing(InMemory, Bounds { max_events, max_bytes: usize::MAX, overflow }, 0, Default::default(), VecDeque::new())
 }
 
 #[test]
@@ -125,17 +95,10 @@ fn reject_refuses_past_the_bound_and_accepts_again_after_acks() {
     let a = j.register_cursor("a");
     j.append(event(1)).unwrap();
     j.append(event(2)).unwrap();
-    assert!(matches!(
-        j.append(event(3)),
-        Err(JournalError::Overloaded { max_events: 2, .. })
-    ));
+    assert!(matches!(j.append(event(3)), Err(JournalError::Overloaded { max_events: 2, .. })));
     j.read(a, 1, Duration::ZERO);
     j.ack(a, 1);
-    assert_eq!(
-        j.append(event(3)).unwrap().sequence,
-        3,
-        "a refused append assigns no sequence"
-    );
+    assert_eq!(j.append(event(3)).unwrap().sequence, 3, "a refused append assigns no sequence");
 }
 
 #[test]
@@ -151,19 +114,12 @@ fn block_waits_for_room_up_to_its_timeout() {
             j.ack(a, 1);
         })
     };
-    assert_eq!(
-        j.append(event(2)).unwrap().sequence,
-        2,
-        "admitted once the reader acknowledged"
-    );
+    assert_eq!(j.append(event(2)).unwrap().sequence, 2, "admitted once the reader acknowledged");
     reader.join().unwrap();
     let j = bounded(1, Overflow::Block(Duration::from_millis(20)));
     j.register_cursor("a");
     j.append(event(1)).unwrap();
-    assert!(
-        matches!(j.append(event(2)), Err(JournalError::Overloaded { .. })),
-        "nobody acknowledges: refused after the wait"
-    );
+    assert!(matches!(j.append(event(2)), Err(JournalError::Overloaded { .. })), "nobody acknowledges: refused after the wait");
 }
 
 #[test]
@@ -179,11 +135,7 @@ fn drop_oldest_moves_lagging_cursors_and_counts() {
     j.append(event(3)).unwrap();
     j.append(event(4)).unwrap();
     assert_eq!((j.dropped(slow), j.dropped(fast)), (2, 0));
-    let seqs: Vec<u64> = j
-        .read(slow, 10, Duration::ZERO)
-        .iter()
-        .map(|e| e.sequence)
-        .collect();
+    let seqs: Vec<u64> = j.read(slow, 10, Duration::ZERO).iter().map(|e| e.sequence).collect();
     assert_eq!(seqs, [3, 4], "the slow cursor skips what was dropped");
 }
 
@@ -195,19 +147,11 @@ fn rewind_rereads_and_a_parked_cursor_does_not_hold_flushes() {
     for n in 1..=4 {
         j.append(event(n)).unwrap();
     }
-    let first: Vec<u64> = j
-        .read(a, 4, Duration::ZERO)
-        .iter()
-        .map(|e| e.sequence)
-        .collect();
+    let first: Vec<u64> = j.read(a, 4, Duration::ZERO).iter().map(|e| e.sequence).collect();
     assert_eq!(first, [1, 2, 3, 4]);
     j.ack(a, 2);
     j.rewind(a, 3);
-    let again: Vec<u64> = j
-        .read(a, 4, Duration::ZERO)
-        .iter()
-        .map(|e| e.sequence)
-        .collect();
+    let again: Vec<u64> = j.read(a, 4, Duration::ZERO).iter().map(|e| e.sequence).collect();
     assert_eq!(again, [3, 4]);
     j.ack(a, 4);
     // `b` has acknowledged nothing: parked, it no longer holds a flush,
@@ -243,9 +187,7 @@ fn drop_oldest_under_concurrent_rewinds_accounts_for_every_event_once() {
     const EVENTS: u64 = 20_000;
     for seed in [1_u64, 0x5EED, 0xC0FFEE] {
         let j = Arc::new(bounded(6, Overflow::DropOldest));
-        let readers: Vec<CursorId> = (0..3)
-            .map(|n| j.register_cursor(&format!("r{n}")))
-            .collect();
+        let readers: Vec<CursorId> = (0..3).map(|n| j.register_cursor(&format!("r{n}"))).collect();
         let results: Vec<_> = std::thread::scope(|s| {
             for p in 0..2u64 {
                 let j = j.clone();
@@ -269,11 +211,7 @@ fn drop_oldest_under_concurrent_rewinds_accounts_for_every_event_once() {
                         let mut handled = Vec::new();
                         let mut dropped = Vec::new();
                         loop {
-                            let batch = j.read(
-                                cursor,
-                                1 + rng.below(8) as usize,
-                                Duration::from_micros(rng.below(200)),
-                            );
+                            let batch = j.read(cursor, 1 + rng.below(8) as usize, Duration::from_micros(rng.below(200)));
                             dropped.extend(j.take_dropped(cursor));
                             let Some(last) = batch.last().map(|e| e.sequence) else {
                                 if j.is_closed() {
@@ -281,11 +219,7 @@ fn drop_oldest_under_concurrent_rewinds_accounts_for_every_event_once() {
                                 }
                                 continue;
                             };
-                            let k = if rng.below(3) == 0 {
-                                rng.below(batch.len() as u64 + 1) as usize
-                            } else {
-                                batch.len()
-                            };
+                            let k = if rng.below(3) == 0 { rng.below(batch.len() as u64 + 1) as usize } else { batch.len() };
                             handled.extend(batch[..k].iter().map(|e| e.sequence));
                             if rng.below(4) == 0 {
                                 std::thread::yield_now();
@@ -316,29 +250,11 @@ fn drop_oldest_under_concurrent_rewinds_accounts_for_every_event_once() {
             for s in handled.iter().chain(&dropped) {
                 *seen.entry(*s).or_insert(0) += 1;
             }
-            let twice: Vec<_> = seen
-                .iter()
-                .filter(|(_, n)| **n > 1)
-                .map(|(s, _)| *s)
-                .take(10)
-                .collect();
-            assert!(
-                twice.is_empty(),
-                "seed {seed:#x}, reader {r}: sequences with two fates: {twice:?}"
-            );
-            let missing: Vec<_> = (1..=EVENTS)
-                .filter(|s| !seen.contains_key(s))
-                .take(10)
-                .collect();
-            assert!(
-                missing.is_empty(),
-                "seed {seed:#x}, reader {r}: sequences with no fate: {missing:?}"
-            );
-            assert_eq!(
-                j.dropped(readers[r]),
-                dropped.len() as u64,
-                "seed {seed:#x}, reader {r}: counter = taken drops"
-            );
+            let twice: Vec<_> = seen.iter().filter(|(_, n)| **n > 1).map(|(s, _)| *s).take(10).collect();
+            assert!(twice.is_empty(), "seed {seed:#x}, reader {r}: sequences with two fates: {twice:?}");
+            let missing: Vec<_> = (1..=EVENTS).filter(|s| !seen.contains_key(s)).take(10).collect();
+            assert!(missing.is_empty(), "seed {seed:#x}, reader {r}: sequences with no fate: {missing:?}");
+            assert_eq!(j.dropped(readers[r]), dropped.len() as u64, "seed {seed:#x}, reader {r}: counter = taken drops");
             assert_eq!(
                 j.acked(readers[r]),
                 EVENTS,

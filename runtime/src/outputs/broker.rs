@@ -29,10 +29,7 @@ pub struct Endpoint {
 impl std::fmt::Debug for Endpoint {
     // The password is never printed.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Endpoint")
-            .field("url", &self.shown())
-            .field("username", &self.username)
-            .finish_non_exhaustive()
+        f.debug_struct("Endpoint").field("url", &self.shown()).field("username", &self.username).finish_non_exhaustive()
     }
 }
 
@@ -51,24 +48,15 @@ impl Endpoint {
     /// Reads `url`, whose scheme must be `scheme`; `username`/`password`
     /// override the URL's. The message says what is wrong (without the
     /// password).
-    pub fn parse(
-        url: &str,
-        scheme: &str,
-        username: Option<&str>,
-        password: Option<&str>,
-    ) -> Result<Endpoint, String> {
+    pub fn parse(url: &str, scheme: &str, username: Option<&str>, password: Option<&str>) -> Result<Endpoint, String> {
         let shown = redact(url);
-        let (found, rest) = url
-            .split_once("://")
-            .ok_or_else(|| format!("`{shown}` is not a {scheme}:// URL"))?;
+        let (found, rest) = url.split_once("://").ok_or_else(|| format!("`{shown}` is not a {scheme}:// URL"))?;
         if !found.eq_ignore_ascii_case(scheme) {
             return Err(format!("`{shown}` is not a {scheme}:// URL"));
         }
         let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
         let path = path.split(['?', '#']).next().unwrap_or_default();
-        let (userinfo, hostport) = authority
-            .rsplit_once('@')
-            .map_or((None, authority), |(u, h)| (Some(u), h));
+        let (userinfo, hostport) = authority.rsplit_once('@').map_or((None, authority), |(u, h)| (Some(u), h));
         let (url_user, url_password) = match userinfo {
             None => (None, None),
             Some(u) => match u.split_once(':') {
@@ -78,9 +66,7 @@ impl Endpoint {
         };
         let default = default_port(scheme).unwrap_or(0);
         let (host, port) = if let Some(stripped) = hostport.strip_prefix('[') {
-            let (host, after) = stripped
-                .split_once(']')
-                .ok_or_else(|| format!("`{shown}`: unclosed `[` in the host"))?;
+            let (host, after) = stripped.split_once(']').ok_or_else(|| format!("`{shown}`: unclosed `[` in the host"))?;
             (host.to_owned(), after.strip_prefix(':'))
         } else {
             match hostport.rsplit_once(':') {
@@ -90,11 +76,7 @@ impl Endpoint {
         };
         let port = match port {
             None | Some("") => default,
-            Some(p) => p
-                .parse::<u16>()
-                .ok()
-                .filter(|p| *p > 0)
-                .ok_or_else(|| format!("`{shown}`: `{p}` is not a port (1 to 65535)"))?,
+            Some(p) => p.parse::<u16>().ok().filter(|p| *p > 0).ok_or_else(|| format!("`{shown}`: `{p}` is not a port (1 to 65535)"))?,
         };
         if host.is_empty() || host.contains([' ', '/']) {
             return Err(format!("`{shown}` names no host"));
@@ -103,10 +85,7 @@ impl Endpoint {
             scheme: scheme.to_owned(),
             host,
             port,
-            username: username
-                .map(str::to_owned)
-                .or(url_user)
-                .filter(|u| !u.is_empty()),
+            username: username.map(str::to_owned).or(url_user).filter(|u| !u.is_empty()),
             password: password.map(str::to_owned).or(url_password),
             path: decode(path),
         })
@@ -123,11 +102,7 @@ impl Endpoint {
 
     /// `host:port` for a socket.
     pub fn socket_address(&self) -> String {
-        if self.host.contains(':') {
-            format!("[{}]:{}", self.host, self.port)
-        } else {
-            format!("{}:{}", self.host, self.port)
-        }
+        if self.host.contains(':') { format!("[{}]:{}", self.host, self.port) } else { format!("{}:{}", self.host, self.port) }
     }
 
     /// [`super::check_network`]: the host resolves.
@@ -141,9 +116,7 @@ pub fn redact(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_owned();
     };
-    let (authority, path) = rest
-        .split_once('/')
-        .map_or((rest, None), |(a, p)| (a, Some(p)));
+    let (authority, path) = rest.split_once('/').map_or((rest, None), |(a, p)| (a, Some(p)));
     let authority = match authority.rsplit_once('@') {
         Some((user, host)) => match user.split_once(':') {
             Some((name, _)) => format!("{name}:***@{host}"),
@@ -164,9 +137,7 @@ fn decode(text: &str) -> String {
     let mut i = 0;
     while i < bytes.len() {
         if bytes[i] == b'%'
-            && let Some(v) = text
-                .get(i + 1..i + 3)
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
+            && let Some(v) = text.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(h, 16).ok())
         {
             out.push(v);
             i += 3;
@@ -194,21 +165,14 @@ pub fn record_id(record: &[u8]) -> Option<String> {
         event: Option<Inner>,
     }
     let outer: Outer = serde_json::from_slice(record).ok()?;
-    outer
-        .id
-        .or(outer.event.and_then(|e| e.id))
-        .filter(|id| !id.is_empty())
+    outer.id.or(outer.event.and_then(|e| e.id)).filter(|id| !id.is_empty())
 }
 
 /// A one-worker tokio runtime for an async broker client, owned by its
 /// (synchronous) sink: the client's background tasks (heartbeats, pings,
 /// reading) keep running between flushes.
 pub(crate) fn runtime(name: &str) -> std::io::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .thread_name(format!("wasp-{name}"))
-        .enable_all()
-        .build()
+    tokio::runtime::Builder::new_multi_thread().worker_threads(1).thread_name(format!("wasp-{name}")).enable_all().build()
 }
 
 /// How long a broker operation may take before it counts as failed (and
@@ -228,66 +192,31 @@ mod tests {
 
     #[test]
     fn urls_are_read_with_credentials_and_defaults() {
-        let e = Endpoint::parse(
-            "amqp://guest:gu%40st@rabbit.example:5673/%2f",
-            "amqp",
-            None,
-            None,
-        )
-        .unwrap();
+        let e = Endpoint::parse("amqp://guest:gu%40st@rabbit.example:5673/%2f", "amqp", None, None).unwrap();
         assert_eq!(
-            (
-                e.host.as_str(),
-                e.port,
-                e.username.as_deref(),
-                e.password.as_deref(),
-                e.path.as_str()
-            ),
+            (e.host.as_str(), e.port, e.username.as_deref(), e.password.as_deref(), e.path.as_str()),
             ("rabbit.example", 5673, Some("guest"), Some("gu@st"), "/")
         );
         let e = Endpoint::parse("nats://[::1]", "nats", Some("u"), Some("p")).unwrap();
-        assert_eq!(
-            (e.host.as_str(), e.port, e.username.as_deref()),
-            ("::1", 4222, Some("u"))
-        );
+        assert_eq!((e.host.as_str(), e.port, e.username.as_deref()), ("::1", 4222, Some("u")));
         assert_eq!(e.shown(), "nats://[::1]:4222");
-        assert!(
-            !format!("{e:?}").contains("\"p\""),
-            "the password is not printed"
-        );
+        assert!(!format!("{e:?}").contains("\"p\""), "the password is not printed");
         let err = Endpoint::parse("tcp://u:secret@h:61616", "amqp", None, None).unwrap_err();
-        assert!(
-            err.contains("not a amqp:// URL") && !err.contains("secret"),
-            "{err}"
-        );
-        assert!(
-            Endpoint::parse("redis://h:0", "redis", None, None)
-                .unwrap_err()
-                .contains("not a port")
-        );
-        assert!(
-            Endpoint::parse("mqtt://", "mqtt", None, None)
-                .unwrap_err()
-                .contains("names no host")
-        );
+        assert!(err.contains("not a amqp:// URL") && !err.contains("secret"), "{err}");
+        assert!(Endpoint::parse("redis://h:0", "redis", None, None).unwrap_err().contains("not a port"));
+        assert!(Endpoint::parse("mqtt://", "mqtt", None, None).unwrap_err().contains("names no host"));
     }
 
     #[test]
     fn passwords_are_redacted() {
-        assert_eq!(
-            redact("amqp://guest:guest@h:5672/v"),
-            "amqp://guest:***@h:5672/v"
-        );
+        assert_eq!(redact("amqp://guest:guest@h:5672/v"), "amqp://guest:***@h:5672/v");
         assert_eq!(redact("nats://h:4222"), "nats://h:4222");
     }
 
     #[test]
     fn record_ids_come_from_the_record_or_the_jms_body() {
         assert_eq!(record_id(br#"{"_id":"a","x":1}"#).as_deref(), Some("a"));
-        assert_eq!(
-            record_id(br#"{"auditTopic":"access","event":{"_id":"b"}}"#).as_deref(),
-            Some("b")
-        );
+        assert_eq!(record_id(br#"{"auditTopic":"access","event":{"_id":"b"}}"#).as_deref(), Some("b"));
         assert_eq!(record_id(b"plain text"), None);
         assert_eq!(record_id(br#"{"_id":""}"#), None);
     }

@@ -120,34 +120,22 @@ impl OutputConfig {
     /// for people.
     /// With `sync`, a flush also syncs the file to disk (the `fsync`
     /// journal durability).
-    pub fn build(
-        &self,
-        dir: &cap_std::fs::Dir,
-        shown: &Path,
-        sync: bool,
-    ) -> std::io::Result<Box<dyn Sink>> {
+    pub fn build(&self, dir: &cap_std::fs::Dir, shown: &Path, sync: bool) -> std::io::Result<Box<dyn Sink>> {
         Ok(match self {
             OutputConfig::File(c) => Box::new(file::FileSink::open(c, dir, shown, sync)?),
             OutputConfig::Stdout(c) => Box::new(stdout::StdoutSink::new(c)),
             OutputConfig::Syslog(c) => Box::new(syslog::FramedSyslogSink::new(c)?),
             OutputConfig::Http(c) => Box::new(http::HttpSink::new(c)?),
-            OutputConfig::Elasticsearch(c) => Box::new(
-                elasticsearch::ElasticsearchSink::for_documents(c.target(), c.index.clone())?,
-            ),
+            OutputConfig::Elasticsearch(c) => Box::new(elasticsearch::ElasticsearchSink::for_documents(c.target(), c.index.clone())?),
             OutputConfig::Splunk(c) => Box::new(splunk::SplunkSink::new(c.target())?),
             OutputConfig::Sql(c) => {
                 let invalid = |m: String| std::io::Error::new(std::io::ErrorKind::InvalidInput, m);
                 let client = sql::SqlClient::new(c.target(shown).map_err(invalid)?)?;
-                Box::new(sql::SqlSink::new(
-                    std::sync::Arc::new(client),
-                    c.mapping().map_err(invalid)?,
-                    10_000,
-                ))
+                Box::new(sql::SqlSink::new(std::sync::Arc::new(client), c.mapping().map_err(invalid)?, 10_000))
             }
-            OutputConfig::Nats(_)
-            | OutputConfig::Amqp(_)
-            | OutputConfig::RedisStream(_)
-            | OutputConfig::Mqtt(_) => self.build_broker().expect("a broker output")?,
+            OutputConfig::Nats(_) | OutputConfig::Amqp(_) | OutputConfig::RedisStream(_) | OutputConfig::Mqtt(_) => {
+                self.build_broker().expect("a broker output")?
+            }
         })
     }
 
@@ -194,18 +182,11 @@ impl OutputConfig {
 /// What `wasp config check` can know of a network output before it runs:
 /// its files (CA, client certificate) are readable and its host resolves.
 /// Whether the receiver answers is a run-time matter (retried).
-pub fn check_network(
-    host: &str,
-    port: u16,
-    open: impl FnOnce() -> std::io::Result<()>,
-) -> Result<(), String> {
+pub fn check_network(host: &str, port: u16, open: impl FnOnce() -> std::io::Result<()>) -> Result<(), String> {
     use std::net::ToSocketAddrs;
     open().map_err(|e| e.to_string())?;
     let host = host.trim_start_matches('[').trim_end_matches(']');
-    match (host, port)
-        .to_socket_addrs()
-        .map(|mut a| a.next().is_some())
-    {
+    match (host, port).to_socket_addrs().map(|mut a| a.next().is_some()) {
         Ok(true) => Ok(()),
         Ok(false) => Err(format!("the host `{host}` resolves to no address")),
         Err(e) => Err(format!("the host `{host}` does not resolve: {e}")),
@@ -218,16 +199,10 @@ pub fn url_host_port(url: &str) -> Option<(String, u16)> {
     let (scheme, rest) = url.split_once("://")?;
     let authority = rest.split(['/', '?', '#']).next()?;
     let authority = authority.rsplit_once('@').map_or(authority, |(_, a)| a);
-    let default = if scheme.eq_ignore_ascii_case("https") {
-        443
-    } else {
-        80
-    };
+    let default = if scheme.eq_ignore_ascii_case("https") { 443 } else { 80 };
     if let Some(stripped) = authority.strip_prefix('[') {
         let (host, after) = stripped.split_once(']')?;
-        let port = after
-            .strip_prefix(':')
-            .map_or(Some(default), |p| p.parse().ok())?;
+        let port = after.strip_prefix(':').map_or(Some(default), |p| p.parse().ok())?;
         return Some((host.to_owned(), port));
     }
     match authority.rsplit_once(':') {
@@ -243,28 +218,19 @@ impl OutputConfig {
             OutputConfig::File(_) | OutputConfig::Stdout(_) => Ok(()),
             OutputConfig::Syslog(c) => {
                 let target = c.target();
-                check_network(&target.host, target.port, || {
-                    syslog::SyslogSink::new(target.clone()).map(drop)
-                })
+                check_network(&target.host, target.port, || syslog::SyslogSink::new(target.clone()).map(drop))
             }
             OutputConfig::Http(c) => {
-                let (host, port) = url_host_port(&c.url)
-                    .ok_or_else(|| format!("url: `{}` names no host", c.shown_url()))?;
+                let (host, port) = url_host_port(&c.url).ok_or_else(|| format!("url: `{}` names no host", c.shown_url()))?;
                 check_network(&host, port, || http::HttpSink::new(c).map(drop))
             }
             OutputConfig::Elasticsearch(c) => {
-                let (host, port) = url_host_port(&c.url)
-                    .ok_or_else(|| format!("url: `{}` names no host", c.url))?;
-                check_network(&host, port, || {
-                    elasticsearch::ElasticsearchSink::new(c.target()).map(drop)
-                })
+                let (host, port) = url_host_port(&c.url).ok_or_else(|| format!("url: `{}` names no host", c.url))?;
+                check_network(&host, port, || elasticsearch::ElasticsearchSink::new(c.target()).map(drop))
             }
             OutputConfig::Splunk(c) => {
-                let (host, port) = url_host_port(&c.url)
-                    .ok_or_else(|| format!("url: `{}` names no host", c.url))?;
-                check_network(&host, port, || {
-                    splunk::SplunkSink::new(c.target()).map(drop)
-                })
+                let (host, port) = url_host_port(&c.url).ok_or_else(|| format!("url: `{}` names no host", c.url))?;
+                check_network(&host, port, || splunk::SplunkSink::new(c.target()).map(drop))
             }
             OutputConfig::Sql(c) => {
                 let target = c.target(Path::new("."))?;
@@ -273,13 +239,9 @@ impl OutputConfig {
                     None => Ok(()),
                 }
             }
-            OutputConfig::Nats(_)
-            | OutputConfig::Amqp(_)
-            | OutputConfig::RedisStream(_)
-            | OutputConfig::Mqtt(_) => self
-                .broker_endpoint()
-                .expect("a broker output")?
-                .check_network(),
+            OutputConfig::Nats(_) | OutputConfig::Amqp(_) | OutputConfig::RedisStream(_) | OutputConfig::Mqtt(_) => {
+                self.broker_endpoint().expect("a broker output")?.check_network()
+            }
         }
     }
 }
@@ -345,31 +307,20 @@ pub trait Sink: Send {
 /// output `root`, `path` lies under it and is opened through the root as a
 /// capability, so that no `..`, absolute path or symbolic link leads out of
 /// it; without, it is opened as it is.
-pub(crate) fn open_directory(
-    root: Option<&Path>,
-    path: &Path,
-    create: bool,
-) -> Result<cap_std::fs::Dir, String> {
+pub(crate) fn open_directory(root: Option<&Path>, path: &Path, create: bool) -> Result<cap_std::fs::Dir, String> {
     use cap_std::{ambient_authority, fs::Dir};
     let ambient = |path: &Path, create: bool| {
         if create {
-            std::fs::create_dir_all(path)
-                .map_err(|e| format!("cannot create directory {}: {e}", path.display()))?;
+            std::fs::create_dir_all(path).map_err(|e| format!("cannot create directory {}: {e}", path.display()))?;
         }
-        Dir::open_ambient_dir(path, ambient_authority())
-            .map_err(|e| format!("cannot open directory {}: {e}", path.display()))
+        Dir::open_ambient_dir(path, ambient_authority()).map_err(|e| format!("cannot open directory {}: {e}", path.display()))
     };
     let Some(root_path) = root else {
         return ambient(path, create);
     };
     let root = ambient(root_path, true)?;
-    let escape = |e: std::io::Error| {
-        format!(
-            "directory `{}` is not inside the tenant's output root {}: {e}",
-            path.display(),
-            root_path.display()
-        )
-    };
+    let escape =
+        |e: std::io::Error| format!("directory `{}` is not inside the tenant's output root {}: {e}", path.display(), root_path.display());
     let relative = path.strip_prefix(root_path).unwrap_or(path);
     if relative.as_os_str().is_empty() {
         return Ok(root);
@@ -386,10 +337,7 @@ pub(crate) fn open_directory(
 /// removes an archive) — instead of being dead-lettered to the same full
 /// disk.
 pub(crate) fn disk_full(error: &std::io::Error) -> bool {
-    matches!(
-        error.kind(),
-        std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
-    )
+    matches!(error.kind(), std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded)
 }
 
 /// Appends `record` as one line (adding the newline if it has none).

@@ -114,11 +114,7 @@ impl QueryFilter {
     /// [`QueryError::Filter`], which gives the character offset of the
     /// problem, what was expected and what was found.
     pub fn parse(text: &str) -> Result<QueryFilter, QueryError> {
-        let mut parser = Parser {
-            chars: text.chars().collect(),
-            pos: 0,
-            depth: 0,
-        };
+        let mut parser = Parser { chars: text.chars().collect(), pos: 0, depth: 0 };
         parser.skip_ws();
         if parser.at_end() {
             return Err(QueryError::EmptyFilter);
@@ -130,10 +126,7 @@ impl QueryFilter {
             Some(')') => Err(parser.error(parser.pos, "unbalanced `)`: there is no `(` for it to close".to_owned())),
             Some(_) => Err(parser.error(
                 parser.pos,
-                format!(
-                    "expected `and`, `or` or the end of the filter after a complete expression, found {}",
-                    parser.found(parser.pos)
-                ),
+                format!("expected `and`, `or` or the end of the filter after a complete expression, found {}", parser.found(parser.pos)),
             )),
         }
     }
@@ -159,9 +152,7 @@ impl QueryFilter {
 
     /// The filter `true`, which matches every event.
     pub fn all() -> QueryFilter {
-        QueryFilter {
-            expr: Expr::Const(true),
-        }
+        QueryFilter { expr: Expr::Const(true) }
     }
 
     /// Whether `event` satisfies the filter.
@@ -217,9 +208,7 @@ impl fmt::Display for Expr {
             Expr::And(list) => children(f, list, "and"),
             Expr::Or(list) => children(f, list, "or"),
             Expr::Present(pointer) => write!(f, "{} pr", DisplayPointer(pointer)),
-            Expr::Compare {
-                pointer, op, value, ..
-            } => write!(f, "{} {} {value}", DisplayPointer(pointer), op.name()),
+            Expr::Compare { pointer, op, value, .. } => write!(f, "{} {} {value}", DisplayPointer(pointer), op.name()),
         }
     }
 }
@@ -230,11 +219,7 @@ struct DisplayPointer<'a>(&'a str);
 
 impl fmt::Display for DisplayPointer<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.0.chars().any(ends_word) {
-            write!(f, "{}", Value::String(self.0.to_owned()))
-        } else {
-            f.write_str(self.0)
-        }
+        if self.0.chars().any(ends_word) { write!(f, "{}", Value::String(self.0.to_owned())) } else { f.write_str(self.0) }
     }
 }
 
@@ -248,23 +233,15 @@ fn ends_word(c: char) -> bool {
 /// `_sortKeys`.
 pub(super) fn normalize_pointer(raw: &str) -> Result<String, String> {
     if raw.is_empty() {
-        return Err(
-            "empty field (expected a JSON pointer such as `/userId` or `userId`)".to_owned(),
-        );
+        return Err("empty field (expected a JSON pointer such as `/userId` or `userId`)".to_owned());
     }
     let mut chars = raw.chars().peekable();
     while let Some(c) = chars.next() {
         if c == '~' && !matches!(chars.peek(), Some('0' | '1')) {
-            return Err(format!(
-                "`{raw}`: in a JSON pointer `~` must be followed by 0 or 1 (`~0` is `~`, `~1` is `/`)"
-            ));
+            return Err(format!("`{raw}`: in a JSON pointer `~` must be followed by 0 or 1 (`~0` is `~`, `~1` is `/`)"));
         }
     }
-    Ok(if raw.starts_with('/') {
-        raw.to_owned()
-    } else {
-        format!("/{raw}")
-    })
+    Ok(if raw.starts_with('/') { raw.to_owned() } else { format!("/{raw}") })
 }
 
 struct Parser {
@@ -294,10 +271,7 @@ impl Parser {
     /// parenthesis or, with `stop_at_quote`, a quote), consumed.
     fn word(&mut self, stop_at_quote: bool) -> String {
         let start = self.pos;
-        while self
-            .peek()
-            .is_some_and(|c| !(ends_word(c) || (stop_at_quote && (c == '"' || c == '\''))))
-        {
+        while self.peek().is_some_and(|c| !(ends_word(c) || (stop_at_quote && (c == '"' || c == '\'')))) {
             self.pos += 1;
         }
         self.chars[start..self.pos].iter().collect()
@@ -308,11 +282,7 @@ impl Parser {
     /// keyword: `and!(...)`).
     fn peek_keyword(&self) -> String {
         let keyword_char = |c: &&char| !(ends_word(**c) || matches!(**c, '!' | '"' | '\''));
-        self.chars[self.pos..]
-            .iter()
-            .take_while(keyword_char)
-            .collect::<String>()
-            .to_ascii_lowercase()
+        self.chars[self.pos..].iter().take_while(keyword_char).collect::<String>().to_ascii_lowercase()
     }
 
     /// What is at `pos`, for "found ..." in messages.
@@ -321,10 +291,7 @@ impl Parser {
             None => "the end of the filter".to_owned(),
             Some(&c) if ends_word(c) => format!("`{c}`"),
             Some(_) => {
-                let word: String = self.chars[pos..]
-                    .iter()
-                    .take_while(|&&c| !ends_word(c))
-                    .collect();
+                let word: String = self.chars[pos..].iter().take_while(|&&c| !ends_word(c)).collect();
                 format!("`{}`", excerpt(&word, 24))
             }
         }
@@ -334,12 +301,7 @@ impl Parser {
         const AROUND: usize = 16;
         let from = position.saturating_sub(AROUND);
         let to = (position + AROUND).min(self.chars.len());
-        let clean = |range: &[char]| -> String {
-            range
-                .iter()
-                .map(|&c| if c.is_whitespace() { ' ' } else { c })
-                .collect()
-        };
+        let clean = |range: &[char]| -> String { range.iter().map(|&c| if c.is_whitespace() { ' ' } else { c }).collect() };
         let context = format!(
             "{}{}<here>{}{}",
             if from > 0 { "…" } else { "" },
@@ -347,11 +309,7 @@ impl Parser {
             clean(&self.chars[position.min(self.chars.len())..to]),
             if to < self.chars.len() { "…" } else { "" },
         );
-        QueryError::Filter {
-            position,
-            message,
-            context,
-        }
+        QueryError::Filter { position, message, context }
     }
 
     fn parse_or(&mut self) -> Result<Expr, QueryError> {
@@ -367,11 +325,7 @@ impl Parser {
             }
             self.pos += 2;
         }
-        Ok(if list.len() == 1 {
-            list.remove(0)
-        } else {
-            Expr::Or(list)
-        })
+        Ok(if list.len() == 1 { list.remove(0) } else { Expr::Or(list) })
     }
 
     fn parse_and(&mut self) -> Result<Expr, QueryError> {
@@ -387,20 +341,13 @@ impl Parser {
             }
             self.pos += 3;
         }
-        Ok(if list.len() == 1 {
-            list.remove(0)
-        } else {
-            Expr::And(list)
-        })
+        Ok(if list.len() == 1 { list.remove(0) } else { Expr::And(list) })
     }
 
     fn enter(&mut self, at: usize) -> Result<(), QueryError> {
         self.depth += 1;
         if self.depth > MAX_DEPTH {
-            return Err(self.error(
-                at,
-                format!("the filter nests deeper than {MAX_DEPTH} levels of `(` and `!`"),
-            ));
+            return Err(self.error(at, format!("the filter nests deeper than {MAX_DEPTH} levels of `(` and `!`")));
         }
         Ok(())
     }
@@ -415,17 +362,11 @@ impl Parser {
                 self.pos += 1;
                 Ok(inner)
             }
-            None => Err(self.error(
-                self.pos,
-                format!("expected `)` to close the `(` at {start}, found the end of the filter"),
-            )),
-            Some(_) => Err(self.error(
-                self.pos,
-                format!(
-                    "expected `and`, `or` or `)` to close the `(` at {start}, found {}",
-                    self.found(self.pos)
-                ),
-            )),
+            None => Err(self.error(self.pos, format!("expected `)` to close the `(` at {start}, found the end of the filter"))),
+            Some(_) => {
+                Err(self
+                    .error(self.pos, format!("expected `and`, `or` or `)` to close the `(` at {start}, found {}", self.found(self.pos))))
+            }
         }
     }
 
@@ -433,10 +374,7 @@ impl Parser {
         self.skip_ws();
         let start = self.pos;
         match self.peek() {
-            None => Err(self.error(
-                start,
-                "expected an expression, found the end of the filter".to_owned(),
-            )),
+            None => Err(self.error(start, "expected an expression, found the end of the filter".to_owned())),
             Some(')') => Err(self.error(start, "expected an expression, found `)`".to_owned())),
             Some('!') => {
                 self.enter(start)?;
@@ -488,35 +426,19 @@ impl Parser {
             return Ok(Expr::Present(pointer));
         }
         let Some(op) = Op::parse(&word) else {
-            return Err(self.error(
-                op_at,
-                format!(
-                    "expected an operator ({OPERATORS}) after `{shown}`, found {}",
-                    self.found(op_at)
-                ),
-            ));
+            return Err(self.error(op_at, format!("expected an operator ({OPERATORS}) after `{shown}`, found {}", self.found(op_at))));
         };
         self.skip_ws();
         let value = self.value(&word)?;
         let folded = value.as_str().map(str::to_lowercase);
-        Ok(Expr::Compare {
-            pointer,
-            op,
-            value,
-            folded,
-        })
+        Ok(Expr::Compare { pointer, op, value, folded })
     }
 
     /// The value after operator `op` (as written).
     fn value(&mut self, op: &str) -> Result<Value, QueryError> {
         let at = self.pos;
         match self.peek() {
-            None => Err(self.error(
-                at,
-                format!(
-                    "expected a value ({VALUE_FORMS}) after `{op}`, found the end of the filter"
-                ),
-            )),
+            None => Err(self.error(at, format!("expected a value ({VALUE_FORMS}) after `{op}`, found the end of the filter"))),
             Some('"') => Ok(Value::String(self.quoted_string()?)),
             Some('\'') => Ok(Value::String(self.single_quoted_string()?)),
             Some(_) => {
@@ -531,21 +453,9 @@ impl Parser {
                     if let Ok(number) = serde_json::from_str::<Number>(&word) {
                         return Ok(Value::Number(number));
                     }
-                    return Err(self.error(
-                        at,
-                        format!(
-                            "`{}` is not a number (or is out of range)",
-                            excerpt(&word, 24)
-                        ),
-                    ));
+                    return Err(self.error(at, format!("`{}` is not a number (or is out of range)", excerpt(&word, 24))));
                 }
-                Err(self.error(
-                    at,
-                    format!(
-                        "expected a value ({VALUE_FORMS}) after `{op}`, found {}",
-                        self.found(at)
-                    ),
-                ))
+                Err(self.error(at, format!("expected a value ({VALUE_FORMS}) after `{op}`, found {}", self.found(at))))
             }
         }
     }
@@ -566,8 +476,7 @@ impl Parser {
         }
         self.pos = i + 1;
         let literal: String = self.chars[start..self.pos].iter().collect();
-        serde_json::from_str::<String>(&literal)
-            .map_err(|e| self.error(start, format!("invalid JSON string: {e}")))
+        serde_json::from_str::<String>(&literal).map_err(|e| self.error(start, format!("invalid JSON string: {e}")))
     }
 
     /// A string in single quotes, starting at the current position; `\'`
@@ -599,11 +508,7 @@ impl Parser {
 
 /// At most `max` characters of `text`, with `…` when cut.
 fn excerpt(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
-        text.to_owned()
-    } else {
-        format!("{}…", text.chars().take(max).collect::<String>())
-    }
+    if text.chars().count() <= max { text.to_owned() } else { format!("{}…", text.chars().take(max).collect::<String>()) }
 }
 
 impl Expr {
@@ -614,16 +519,9 @@ impl Expr {
             Expr::And(list) => list.iter().all(|e| e.matches(event)),
             Expr::Or(list) => list.iter().any(|e| e.matches(event)),
             Expr::Present(pointer) => event.pointer(pointer).is_some_and(|v| !v.is_null()),
-            Expr::Compare {
-                pointer,
-                op,
-                value,
-                folded,
-            } => match event.pointer(pointer) {
+            Expr::Compare { pointer, op, value, folded } => match event.pointer(pointer) {
                 None => false,
-                Some(Value::Array(items)) => items
-                    .iter()
-                    .any(|item| compare(item, *op, value, folded.as_deref())),
+                Some(Value::Array(items)) => items.iter().any(|item| compare(item, *op, value, folded.as_deref())),
                 Some(field) => compare(field, *op, value, folded.as_deref()),
             },
         }
@@ -660,23 +558,16 @@ fn compare(field: &Value, op: Op, value: &Value, folded: Option<&str>) -> bool {
 /// allocating.
 pub(super) fn fold_cmp(a: &str, b: &str) -> Ordering {
     if a.is_ascii() && b.is_ascii() {
-        return a
-            .bytes()
-            .map(|c| c.to_ascii_lowercase())
-            .cmp(b.bytes().map(|c| c.to_ascii_lowercase()));
+        return a.bytes().map(|c| c.to_ascii_lowercase()).cmp(b.bytes().map(|c| c.to_ascii_lowercase()));
     }
-    a.chars()
-        .flat_map(char::to_lowercase)
-        .cmp(b.chars().flat_map(char::to_lowercase))
+    a.chars().flat_map(char::to_lowercase).cmp(b.chars().flat_map(char::to_lowercase))
 }
 
 /// Compares two JSON numbers by value: exactly when both are integers,
 /// as `f64` otherwise.
 pub(super) fn number_cmp(a: &Number, b: &Number) -> Option<Ordering> {
     fn integer(n: &Number) -> Option<i128> {
-        n.as_i64()
-            .map(i128::from)
-            .or_else(|| n.as_u64().map(i128::from))
+        n.as_i64().map(i128::from).or_else(|| n.as_u64().map(i128::from))
     }
     match (integer(a), integer(b)) {
         (Some(a), Some(b)) => Some(a.cmp(&b)),

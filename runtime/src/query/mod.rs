@@ -101,9 +101,7 @@ pub enum QueryError {
     #[error("_sortKeys: {0}")]
     SortKeys(String),
     /// `_pageSize` is not a non-negative integer.
-    #[error(
-        "_pageSize: `{0}` is not a page size (expected a non-negative integer; 0 means no paging)"
-    )]
+    #[error("_pageSize: `{0}` is not a page size (expected a non-negative integer; 0 means no paging)")]
     PageSize(String),
     /// `_pagedResultsCookie` is not one of ours, or belongs to another query.
     #[error("_pagedResultsCookie: {0}")]
@@ -144,12 +142,7 @@ fn given(param: Option<&str>) -> Option<&str> {
 impl QueryRequest {
     /// A request for every event matching `filter`, unsorted, unpaged.
     pub fn new(filter: QueryFilter) -> QueryRequest {
-        QueryRequest {
-            filter,
-            page_size: None,
-            cookie: None,
-            sort_keys: Vec::new(),
-        }
+        QueryRequest { filter, page_size: None, cookie: None, sort_keys: Vec::new() }
     }
 
     /// From the CREST request parameters as received (`_queryFilter`,
@@ -165,10 +158,7 @@ impl QueryRequest {
         let filter = QueryFilter::parse(query_filter)?;
         let page_size = match given(page_size) {
             None => None,
-            Some(text) => Some(
-                text.parse::<usize>()
-                    .map_err(|_| QueryError::PageSize(text.to_owned()))?,
-            ),
+            Some(text) => Some(text.parse::<usize>().map_err(|_| QueryError::PageSize(text.to_owned()))?),
         };
         let request = QueryRequest {
             filter,

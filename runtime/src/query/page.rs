@@ -16,9 +16,7 @@ use super::{QueryError, QueryRequest};
 /// URL-safe base64; written without padding, read with or without.
 const COOKIE_BASE64: GeneralPurpose = GeneralPurpose::new(
     &base64::alphabet::URL_SAFE,
-    GeneralPurposeConfig::new()
-        .with_encode_padding(false)
-        .with_decode_padding_mode(DecodePaddingMode::Indifferent),
+    GeneralPurposeConfig::new().with_encode_padding(false).with_decode_padding_mode(DecodePaddingMode::Indifferent),
 );
 
 /// One `_sortKeys` entry.
@@ -33,12 +31,7 @@ pub struct SortKey {
 impl fmt::Display for SortKey {
     /// Canonical text: `/pointer` ascending, `-/pointer` descending.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}{}",
-            if self.ascending { "" } else { "-" },
-            self.pointer
-        )
+        write!(f, "{}{}", if self.ascending { "" } else { "-" }, self.pointer)
     }
 }
 
@@ -58,9 +51,8 @@ pub fn parse_sort_keys(text: &str) -> Result<Vec<SortKey>, QueryError> {
                 Some(rest) => (false, rest),
                 None => (true, item.strip_prefix('+').unwrap_or(item)),
             };
-            let pointer = normalize_pointer(raw.trim()).map_err(|message| {
-                QueryError::SortKeys(format!("key {} (`{item}`): {message}", i + 1))
-            })?;
+            let pointer =
+                normalize_pointer(raw.trim()).map_err(|message| QueryError::SortKeys(format!("key {} (`{item}`): {message}", i + 1)))?;
             Ok(SortKey { pointer, ascending })
         })
         .collect()
@@ -119,10 +111,7 @@ fn fingerprint(request: &QueryRequest) -> String {
 
 /// The cookie for the page starting at `offset` of `request`'s results.
 pub(super) fn encode_cookie(request: &QueryRequest, offset: usize) -> String {
-    let cookie = Cookie {
-        o: offset,
-        f: fingerprint(request),
-    };
+    let cookie = Cookie { o: offset, f: fingerprint(request) };
     // Serializing a struct of a number and a string cannot fail.
     COOKIE_BASE64.encode(serde_json::to_vec(&cookie).unwrap_or_default())
 }
@@ -154,15 +143,12 @@ pub fn compare_values(a: Option<&Value>, b: Option<&Value>) -> Ordering {
         }
     }
     match (a, b) {
-        (Some(Value::Number(a)), Some(Value::Number(b))) => {
-            number_cmp(a, b).unwrap_or(Ordering::Equal)
-        }
+        (Some(Value::Number(a)), Some(Value::Number(b))) => number_cmp(a, b).unwrap_or(Ordering::Equal),
         (Some(Value::String(a)), Some(Value::String(b))) => fold_cmp(a, b),
         (Some(Value::Bool(a)), Some(Value::Bool(b))) => a.cmp(b),
-        (
-            Some(a @ (Value::Array(_) | Value::Object(_))),
-            Some(b @ (Value::Array(_) | Value::Object(_))),
-        ) => a.to_string().cmp(&b.to_string()),
+        (Some(a @ (Value::Array(_) | Value::Object(_))), Some(b @ (Value::Array(_) | Value::Object(_)))) => {
+            a.to_string().cmp(&b.to_string())
+        }
         _ => rank(a).cmp(&rank(b)),
     }
 }
@@ -172,11 +158,7 @@ pub fn compare_values(a: Option<&Value>, b: Option<&Value>) -> Ordering {
 fn compare_events(keys: &[SortKey], a: &(usize, Value), b: &(usize, Value)) -> Ordering {
     for key in keys {
         let ordering = compare_values(a.1.pointer(&key.pointer), b.1.pointer(&key.pointer));
-        let ordering = if key.ascending {
-            ordering
-        } else {
-            ordering.reverse()
-        };
+        let ordering = if key.ascending { ordering } else { ordering.reverse() };
         if ordering != Ordering::Equal {
             return ordering;
         }
@@ -198,10 +180,7 @@ fn compare_events(keys: &[SortKey], a: &(usize, Value), b: &(usize, Value)) -> O
 /// A cookie that is not one of this request's (see
 /// [`QueryRequest::offset`], which [`QueryRequest::from_params`] already
 /// checks) yields an empty last page.
-pub fn run<E>(
-    request: &QueryRequest,
-    events: impl IntoIterator<Item = Result<Value, E>>,
-) -> Result<QueryPage, E> {
+pub fn run<E>(request: &QueryRequest, events: impl IntoIterator<Item = Result<Value, E>>) -> Result<QueryPage, E> {
     let offset = request.offset().unwrap_or(usize::MAX);
     let page_size = request.page_size.filter(|&n| n > 0);
     let end = page_size.map_or(usize::MAX, |n| offset.saturating_add(n));
@@ -227,9 +206,7 @@ pub fn run<E>(
                 kept.push((total, event));
                 total += 1;
                 if kept.len() >= trim_at {
-                    kept.select_nth_unstable_by(end, |a, b| {
-                        compare_events(&request.sort_keys, a, b)
-                    });
+                    kept.select_nth_unstable_by(end, |a, b| compare_events(&request.sort_keys, a, b));
                     kept.truncate(end);
                 }
             }
@@ -241,8 +218,7 @@ pub fn run<E>(
     let result: Vec<Value> = kept.into_iter().map(|(_, event)| event).collect();
     let next = offset.saturating_add(result.len());
     let remaining = total.saturating_sub(next);
-    let paged_results_cookie =
-        (page_size.is_some() && remaining > 0).then(|| encode_cookie(request, next));
+    let paged_results_cookie = (page_size.is_some() && remaining > 0).then(|| encode_cookie(request, next));
     Ok(QueryPage {
         result_count: result.len(),
         result,

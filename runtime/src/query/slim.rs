@@ -45,11 +45,7 @@ pub struct SlimRecord {
 /// only follows strings and brackets. Notes whether a member is named
 /// `flag`. A record that is not one JSON object is an error.
 pub fn read(record: &str, wanted: &BTreeSet<String>, flag: &str) -> Result<SlimRecord, String> {
-    let mut slim = SlimRecord {
-        event: Map::new(),
-        member_count: 0,
-        flagged: false,
-    };
+    let mut slim = SlimRecord { event: Map::new(), member_count: 0, flagged: false };
     let bytes = record.as_bytes();
     let mut at = skip_ws(bytes, 0);
     if bytes.get(at) != Some(&b'{') {
@@ -70,18 +66,14 @@ pub fn read(record: &str, wanted: &BTreeSet<String>, flag: &str) -> Result<SlimR
             let value_end = skip_value(bytes, value_start)?;
             slim.member_count += 1;
             let key = if key_text.contains('\\') {
-                std::borrow::Cow::Owned(
-                    serde_json::from_str::<String>(key_text)
-                        .map_err(|e| format!("a member name: {e}"))?,
-                )
+                std::borrow::Cow::Owned(serde_json::from_str::<String>(key_text).map_err(|e| format!("a member name: {e}"))?)
             } else {
                 std::borrow::Cow::Borrowed(&key_text[1..key_text.len() - 1])
             };
             if key == flag {
                 slim.flagged = true;
             } else if wanted.contains(key.as_ref()) {
-                let value: Value = serde_json::from_str(&record[value_start..value_end])
-                    .map_err(|e| format!("member `{key}`: {e}"))?;
+                let value: Value = serde_json::from_str(&record[value_start..value_end]).map_err(|e| format!("member `{key}`: {e}"))?;
                 slim.event.insert(key.into_owned(), value);
             }
             at = skip_ws(bytes, value_end);
@@ -102,10 +94,7 @@ pub fn read(record: &str, wanted: &BTreeSet<String>, flag: &str) -> Result<SlimR
 }
 
 fn skip_ws(bytes: &[u8], mut at: usize) -> usize {
-    while bytes
-        .get(at)
-        .is_some_and(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
-    {
+    while bytes.get(at).is_some_and(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r')) {
         at += 1;
     }
     at
@@ -118,8 +107,7 @@ fn skip_string(bytes: &[u8], at: usize) -> Result<usize, String> {
     }
     let mut at = at + 1;
     loop {
-        let found = memchr::memchr2(b'"', b'\\', &bytes[at.min(bytes.len())..])
-            .ok_or("an unterminated string")?;
+        let found = memchr::memchr2(b'"', b'\\', &bytes[at.min(bytes.len())..]).ok_or("an unterminated string")?;
         at += found;
         if bytes[at] == b'\\' {
             at += 2;
@@ -158,17 +146,10 @@ fn skip_value(bytes: &[u8], at: usize) -> Result<usize, String> {
         }
         Some(_) => {
             let mut end = at;
-            while bytes
-                .get(end)
-                .is_some_and(|b| !matches!(b, b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r'))
-            {
+            while bytes.get(end).is_some_and(|b| !matches!(b, b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r')) {
                 end += 1;
             }
-            if end == at {
-                Err(format!("expected a value at byte {at}"))
-            } else {
-                Ok(end)
-            }
+            if end == at { Err(format!("expected a value at byte {at}")) } else { Ok(end) }
         }
         None => Err("expected a value at the end".into()),
     }
@@ -176,10 +157,7 @@ fn skip_value(bytes: &[u8], at: usize) -> Result<usize, String> {
 
 /// The page with each slim event replaced by the whole event `fetch` gives
 /// for it (from the position the caller stored under [`POSITION`]).
-pub fn expand<E>(
-    mut page: QueryPage,
-    mut fetch: impl FnMut(&Value) -> Result<Value, E>,
-) -> Result<QueryPage, E> {
+pub fn expand<E>(mut page: QueryPage, mut fetch: impl FnMut(&Value) -> Result<Value, E>) -> Result<QueryPage, E> {
     for event in &mut page.result {
         let position = event.get(POSITION).cloned().unwrap_or(Value::Null);
         *event = fetch(&position)?;
@@ -197,28 +175,12 @@ mod tests {
         let records: Vec<String> = (0..50)
             .map(|n| json!({"_id": format!("e{n}"), "timestamp": format!("2026-12-05T10:{:02}:00Z", 59 - n), "user\"Id": "x", "userId": if n % 3 == 0 { "BJensen" } else { "scarter" }, "response": {"status": if n % 2 == 0 { "FAILED" } else { "SUCCESSFUL" }}, "big": {"nested": [1, 2, {"deep": "y"}]}}).to_string())
             .collect();
-        let request = QueryRequest::from_params(
-            "userId eq \"bjensen\" and /response/status eq 'FAILED'",
-            Some("3"),
-            None,
-            Some("-timestamp,_id"),
-        )
-        .unwrap();
+        let request =
+            QueryRequest::from_params("userId eq \"bjensen\" and /response/status eq 'FAILED'", Some("3"), None, Some("-timestamp,_id"))
+                .unwrap();
         let wanted = members(&request).unwrap();
-        assert_eq!(
-            wanted,
-            ["_id", "response", "timestamp", "userId"]
-                .into_iter()
-                .map(str::to_owned)
-                .collect()
-        );
-        let whole = super::super::run(
-            &request,
-            records
-                .iter()
-                .map(|r| Ok::<_, ()>(serde_json::from_str::<Value>(r).unwrap())),
-        )
-        .unwrap();
+        assert_eq!(wanted, ["_id", "response", "timestamp", "userId"].into_iter().map(str::to_owned).collect());
+        let whole = super::super::run(&request, records.iter().map(|r| Ok::<_, ()>(serde_json::from_str::<Value>(r).unwrap()))).unwrap();
         let slim = super::super::run(
             &request,
             records.iter().enumerate().map(|(i, r)| {
@@ -228,57 +190,26 @@ mod tests {
             }),
         )
         .unwrap();
-        let slim = expand(slim, |at| {
-            Ok::<_, ()>(serde_json::from_str(&records[at.as_u64().unwrap() as usize]).unwrap())
-        })
-        .unwrap();
+        let slim = expand(slim, |at| Ok::<_, ()>(serde_json::from_str(&records[at.as_u64().unwrap() as usize]).unwrap())).unwrap();
         assert_eq!(slim, whole);
         assert_eq!(whole.result_count, 3);
         let record = read(r#"{"_sig": 1}"#, &wanted, "_sig").unwrap();
         assert!(record.flagged && record.member_count == 1);
-        for bad in [
-            "[1]",
-            "{\"a\": 1} x",
-            "{\"a\": ",
-            "{\"a\" 1}",
-            "{\"userId\": tru}",
-            "{\"b\": \"x}",
-            "{\"b\": [1, {\"c\": 2}}",
-        ] {
+        for bad in ["[1]", "{\"a\": 1} x", "{\"a\": ", "{\"a\" 1}", "{\"userId\": tru}", "{\"b\": \"x}", "{\"b\": [1, {\"c\": 2}}"] {
             assert!(read(bad, &wanted, "_sig").is_err(), "{bad}");
         }
-        let escaped = read(
-            r#" { "user\u0049d" : "a\"b" , "x": {"y": "}\\"}, "_id": 7 } "#,
-            &wanted,
-            "_sig",
-        )
-        .unwrap();
-        assert_eq!(
-            Value::Object(escaped.event),
-            json!({"userId": "a\"b", "_id": 7})
-        );
+        let escaped = read(r#" { "user\u0049d" : "a\"b" , "x": {"y": "}\\"}, "_id": 7 } "#, &wanted, "_sig").unwrap();
+        assert_eq!(Value::Object(escaped.event), json!({"userId": "a\"b", "_id": 7}));
         assert_eq!(escaped.member_count, 3);
     }
 
     #[test]
     fn pointers_name_their_top_level_member() {
-        let members_of = |filter: &str| {
-            members(&QueryRequest::from_params(filter, None, None, Some("-/a~1b/c")).unwrap())
-        };
-        let set = |names: &[&str]| {
-            Some(
-                names
-                    .iter()
-                    .map(|n| (*n).to_owned())
-                    .collect::<BTreeSet<String>>(),
-            )
-        };
+        let members_of = |filter: &str| members(&QueryRequest::from_params(filter, None, None, Some("-/a~1b/c")).unwrap());
+        let set = |names: &[&str]| Some(names.iter().map(|n| (*n).to_owned()).collect::<BTreeSet<String>>());
         // `/` is the member named "" (RFC 6901), as `Value::pointer` reads it.
         assert_eq!(members_of("/ pr"), set(&["", "a/b"]));
         assert_eq!(members_of("true"), set(&["a/b"]));
-        assert_eq!(
-            members_of("!(/x~0y/z eq 1) or q co 'a'"),
-            set(&["a/b", "q", "x~y"])
-        );
+        assert_eq!(members_of("!(/x~0y/z eq 1) or q co 'a'"), set(&["a/b", "q", "x~y"]));
     }
 }

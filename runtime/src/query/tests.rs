@@ -31,9 +31,7 @@ fn matches(text: &str) -> bool {
 /// (position, message) of a filter that must not parse.
 fn filter_error(text: &str) -> (usize, String) {
     match QueryFilter::parse(text) {
-        Err(QueryError::Filter {
-            position, message, ..
-        }) => (position, message),
+        Err(QueryError::Filter { position, message, .. }) => (position, message),
         other => panic!("{text}: expected a filter error, got {other:?}"),
     }
 }
@@ -162,27 +160,12 @@ fn precedence_and_grouping() {
     assert!(!matches("(age eq 42 or age eq 1) and age eq 2"));
     // (b and c) or a, written the other way round.
     assert!(matches("age eq 1 and age eq 2 or age eq 42"));
-    assert_eq!(
-        filter("a pr or b pr and c pr"),
-        filter("a pr or (b pr and c pr)")
-    );
-    assert_ne!(
-        filter("a pr or b pr and c pr"),
-        filter("(a pr or b pr) and c pr")
-    );
-    assert_eq!(
-        filter("a pr or b pr and c pr").to_string(),
-        "/a pr or /b pr and /c pr"
-    );
-    assert_eq!(
-        filter("(a pr or b pr) and c pr").to_string(),
-        "(/a pr or /b pr) and /c pr"
-    );
+    assert_eq!(filter("a pr or b pr and c pr"), filter("a pr or (b pr and c pr)"));
+    assert_ne!(filter("a pr or b pr and c pr"), filter("(a pr or b pr) and c pr"));
+    assert_eq!(filter("a pr or b pr and c pr").to_string(), "/a pr or /b pr and /c pr");
+    assert_eq!(filter("(a pr or b pr) and c pr").to_string(), "(/a pr or /b pr) and /c pr");
     // Nested groups of the same kind flatten.
-    assert_eq!(
-        filter("(a pr and b pr) and c pr"),
-        filter("a pr and b pr and c pr")
-    );
+    assert_eq!(filter("(a pr and b pr) and c pr"), filter("a pr and b pr and c pr"));
     assert!(matches("((((age eq 42))))"));
 }
 
@@ -213,9 +196,7 @@ fn keywords_ignore_case_and_whitespace() {
     assert!(matches("(userId eq 'bjensen')and(age eq 42)"));
     assert!(matches("userId eq\"bjensen\""));
     assert!(matches("userId eq 'bjensen'\n\tand age pr"));
-    assert!(matches(
-        "userId eq 'bjensen' and!(age lt 1)or\"/odd key\" pr"
-    ));
+    assert!(matches("userId eq 'bjensen' and!(age lt 1)or\"/odd key\" pr"));
 }
 
 #[test]
@@ -258,16 +239,11 @@ fn display_round_trips() {
     for text in filters {
         let parsed = filter(text);
         let canonical = parsed.to_string();
-        let again: QueryFilter = canonical
-            .parse()
-            .unwrap_or_else(|e| panic!("{text} -> {canonical}: {e}"));
+        let again: QueryFilter = canonical.parse().unwrap_or_else(|e| panic!("{text} -> {canonical}: {e}"));
         assert_eq!(again, parsed, "{text} -> {canonical}");
         assert_eq!(again.to_string(), canonical, "canonical text is stable");
     }
-    assert_eq!(
-        filter("userId EQ 'x' AND (a PR OR b pr)").to_string(),
-        r#"/userId eq "x" and (/a pr or /b pr)"#
-    );
+    assert_eq!(filter("userId EQ 'x' AND (a PR OR b pr)").to_string(), r#"/userId eq "x" and (/a pr or /b pr)"#);
     assert_eq!(filter("!a pr").to_string(), "!(/a pr)");
 }
 
@@ -279,20 +255,13 @@ fn the_canonical_text_of_a_deep_negation_parses() {
     for depth in [MAX_DEPTH / 2 + 1, MAX_DEPTH] {
         let text = format!("{}true", "!".repeat(depth));
         let canonical = filter(&text).to_string();
-        assert_eq!(
-            canonical,
-            format!("{}true{}", "!(".repeat(depth), ")".repeat(depth))
-        );
+        assert_eq!(canonical, format!("{}true{}", "!(".repeat(depth), ")".repeat(depth)));
         assert_eq!(filter(&canonical).to_string(), canonical);
     }
     let (position, message) = filter_error(&format!("{}true", "!".repeat(MAX_DEPTH + 1)));
     assert_eq!(position, MAX_DEPTH);
     assert!(message.contains("nests deeper than 64"), "{message}");
-    let (_, message) = filter_error(&format!(
-        "{}true{}",
-        "!(".repeat(MAX_DEPTH + 1),
-        ")".repeat(MAX_DEPTH + 1)
-    ));
+    let (_, message) = filter_error(&format!("{}true{}", "!(".repeat(MAX_DEPTH + 1), ")".repeat(MAX_DEPTH + 1)));
     assert!(message.contains("nests deeper than 64"), "{message}");
 }
 
@@ -304,19 +273,9 @@ fn the_canonical_text_of_a_deep_negation_parses() {
 /// Numbers are now parsed exactly (`float_roundtrip`).
 #[test]
 fn number_literals_are_parsed_exactly_and_their_canonical_text_is_stable() {
-    for text in [
-        "n ge -300000000000000000000005",
-        "n eq 3e+23",
-        "n eq 2.9999999999999997e+23",
-        "n lt 0.1",
-        "n eq 1.7976931348623157e308",
-    ] {
+    for text in ["n ge -300000000000000000000005", "n eq 3e+23", "n eq 2.9999999999999997e+23", "n lt 0.1", "n eq 1.7976931348623157e308"] {
         let canonical = filter(text).to_string();
-        assert_eq!(
-            filter(&canonical).to_string(),
-            canonical,
-            "{text} -> {canonical}"
-        );
+        assert_eq!(filter(&canonical).to_string(), canonical, "{text} -> {canonical}");
     }
     assert_eq!(filter("n eq 3e+23").to_string(), "/n eq 3e+23");
     assert!(filter("n eq 3e+23").matches(&json!({"n": 3e23})));
@@ -329,18 +288,12 @@ fn error_bad_operator() {
     assert_eq!(err.parameter(), "_queryFilter");
     let message = err.to_string();
     assert!(
-        message.starts_with(
-            "_queryFilter: at 8: expected an operator (eq, co, sw, lt, le, gt, ge, pr) after `/userId`, found `equals`"
-        ),
+        message.starts_with("_queryFilter: at 8: expected an operator (eq, co, sw, lt, le, gt, ge, pr) after `/userId`, found `equals`"),
         "{message}"
     );
     assert!(message.contains("/userId <here>equals"), "{message}");
     assert_eq!(filter_error("userId").0, 6);
-    assert!(
-        filter_error("userId")
-            .1
-            .contains("found the end of the filter")
-    );
+    assert!(filter_error("userId").1.contains("found the end of the filter"));
 }
 
 #[test]
@@ -348,10 +301,7 @@ fn error_missing_or_bad_value() {
     let (position, message) = filter_error("age eq");
     assert_eq!(position, 6);
     assert!(message.starts_with("expected a value ("), "{message}");
-    assert!(
-        message.ends_with("after `eq`, found the end of the filter"),
-        "{message}"
-    );
+    assert!(message.ends_with("after `eq`, found the end of the filter"), "{message}");
     let (position, message) = filter_error("age eq   ) ");
     assert_eq!(position, 9);
     assert!(message.contains("found `)`"), "{message}");
@@ -373,21 +323,14 @@ fn error_unterminated_string() {
     assert_eq!(position, 5);
     assert_eq!(message, "unterminated string: no closing `'`");
     assert_eq!(filter_error(r#"a eq "x\"#).0, 5);
-    assert!(
-        filter_error(r#"a eq "\q""#)
-            .1
-            .starts_with("invalid JSON string")
-    );
+    assert!(filter_error(r#"a eq "\q""#).1.starts_with("invalid JSON string"));
 }
 
 #[test]
 fn error_trailing_text() {
     let (position, message) = filter_error("a pr b pr");
     assert_eq!(position, 5);
-    assert_eq!(
-        message,
-        "expected `and`, `or` or the end of the filter after a complete expression, found `b`"
-    );
+    assert_eq!(message, "expected `and`, `or` or the end of the filter after a complete expression, found `b`");
     assert_eq!(filter_error("true false").0, 5);
     assert_eq!(filter_error("a eq 1 2").0, 7);
     // `true` is a constant: it takes no operator.
@@ -398,17 +341,10 @@ fn error_trailing_text() {
 fn error_empty_filter() {
     assert_eq!(QueryFilter::parse(""), Err(QueryError::EmptyFilter));
     assert_eq!(QueryFilter::parse("  \n "), Err(QueryError::EmptyFilter));
-    assert!(
-        QueryError::EmptyFilter
-            .to_string()
-            .starts_with("_queryFilter: ")
-    );
+    assert!(QueryError::EmptyFilter.to_string().starts_with("_queryFilter: "));
     let (position, message) = filter_error("a pr and ");
     assert_eq!(position, 9);
-    assert_eq!(
-        message,
-        "expected an expression, found the end of the filter"
-    );
+    assert_eq!(message, "expected an expression, found the end of the filter");
     assert_eq!(filter_error("()").0, 1);
     assert_eq!(filter_error("!").0, 1);
 }
@@ -417,40 +353,27 @@ fn error_empty_filter() {
 fn error_unbalanced_parentheses() {
     let (position, message) = filter_error("(a pr and (b pr)");
     assert_eq!(position, 16);
-    assert_eq!(
-        message,
-        "expected `)` to close the `(` at 0, found the end of the filter"
-    );
+    assert_eq!(message, "expected `)` to close the `(` at 0, found the end of the filter");
     let (position, message) = filter_error("(a pr) and b pr)");
     assert_eq!(position, 15);
     assert!(message.starts_with("unbalanced `)`"), "{message}");
     let (position, message) = filter_error("(a pr x)");
     assert_eq!(position, 6);
-    assert!(
-        message.contains("close the `(` at 0, found `x`"),
-        "{message}"
-    );
+    assert!(message.contains("close the `(` at 0, found `x`"), "{message}");
 }
 
 #[test]
 fn error_bad_pointer() {
     let (position, message) = filter_error("a eq 1 or /x~2 pr");
     assert_eq!(position, 10);
-    assert!(
-        message.contains("`~` must be followed by 0 or 1"),
-        "{message}"
-    );
+    assert!(message.contains("`~` must be followed by 0 or 1"), "{message}");
 }
 
 #[test]
 fn error_nesting_too_deep() {
     let ok = format!("{}a pr{}", "(".repeat(MAX_DEPTH), ")".repeat(MAX_DEPTH));
     assert!(filter(&ok).matches(&json!({"a": 1})));
-    let deep = format!(
-        "{}a pr{}",
-        "(".repeat(MAX_DEPTH + 1),
-        ")".repeat(MAX_DEPTH + 1)
-    );
+    let deep = format!("{}a pr{}", "(".repeat(MAX_DEPTH + 1), ")".repeat(MAX_DEPTH + 1));
     let (position, message) = filter_error(&deep);
     assert_eq!(position, MAX_DEPTH);
     assert!(message.contains("nests deeper than 64"), "{message}");
@@ -463,9 +386,7 @@ fn error_nesting_too_deep() {
 fn error_context_shows_surrounding_text() {
     let text = "userId eq 'bjensen' and eventName eq 'AM-LOGIN' and age gt forty and ok eq true";
     match QueryFilter::parse(text).unwrap_err() {
-        QueryError::Filter {
-            position, context, ..
-        } => {
+        QueryError::Filter { position, context, .. } => {
             assert_eq!(Some(position), text.find("forty"));
             assert_eq!(context, "…GIN' and age gt <here>forty and ok eq …");
         }
@@ -476,13 +397,8 @@ fn error_context_shows_surrounding_text() {
 #[test]
 fn module_example() {
     // The example of the module documentation.
-    let request = QueryRequest::from_params(
-        r#"userId eq "bjensen" and /response/status eq 'FAILED'"#,
-        Some("10"),
-        None,
-        Some("-timestamp"),
-    )
-    .unwrap();
+    let request =
+        QueryRequest::from_params(r#"userId eq "bjensen" and /response/status eq 'FAILED'"#, Some("10"), None, Some("-timestamp")).unwrap();
     let events = vec![
         json!({"userId": "BJensen", "response": {"status": "FAILED"}, "timestamp": "2024-01-01T00:00:00Z"}),
         json!({"userId": "BJensen", "response": {"status": "SUCCESSFUL"}, "timestamp": "2024-01-01T00:00:01Z"}),
@@ -498,18 +414,9 @@ fn sort_keys_parse() {
     assert_eq!(
         keys,
         vec![
-            SortKey {
-                pointer: "/timestamp".into(),
-                ascending: true
-            },
-            SortKey {
-                pointer: "/userId".into(),
-                ascending: false
-            },
-            SortKey {
-                pointer: "/client/ip".into(),
-                ascending: true
-            },
+            SortKey { pointer: "/timestamp".into(), ascending: true },
+            SortKey { pointer: "/userId".into(), ascending: false },
+            SortKey { pointer: "/client/ip".into(), ascending: true },
         ]
     );
     assert_eq!(parse_sort_keys("").unwrap(), vec![]);
@@ -521,27 +428,15 @@ fn sort_keys_parse() {
 }
 
 fn numbered(n: usize) -> Vec<Value> {
-    (0..n)
-        .map(|i| json!({"n": i, "kind": if i % 2 == 0 { "even" } else { "odd" }}))
-        .collect()
+    (0..n).map(|i| json!({"n": i, "kind": if i % 2 == 0 { "even" } else { "odd" }})).collect()
 }
 
 fn run_ok(request: &QueryRequest, events: &[Value]) -> QueryPage {
-    run(
-        request,
-        events
-            .iter()
-            .cloned()
-            .map(Ok::<_, std::convert::Infallible>),
-    )
-    .unwrap()
+    run(request, events.iter().cloned().map(Ok::<_, std::convert::Infallible>)).unwrap()
 }
 
 fn ns(page: &QueryPage) -> Vec<u64> {
-    page.result
-        .iter()
-        .map(|e| e["n"].as_u64().unwrap())
-        .collect()
+    page.result.iter().map(|e| e["n"].as_u64().unwrap()).collect()
 }
 
 #[test]
@@ -550,52 +445,20 @@ fn pages_through_25_events() {
     let first = QueryRequest::from_params("true", Some("10"), None, None).unwrap();
     let page = run_ok(&first, &events);
     assert_eq!(ns(&page), (0..10).collect::<Vec<_>>());
-    assert_eq!(
-        (
-            page.result_count,
-            page.total_paged_results,
-            page.remaining_paged_results
-        ),
-        (10, 25, 15)
-    );
-    let cookie = page
-        .paged_results_cookie
-        .clone()
-        .expect("a cookie for page 2");
-    assert!(
-        cookie
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'),
-        "{cookie}"
-    );
+    assert_eq!((page.result_count, page.total_paged_results, page.remaining_paged_results), (10, 25, 15));
+    let cookie = page.paged_results_cookie.clone().expect("a cookie for page 2");
+    assert!(cookie.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'), "{cookie}");
 
     let second = QueryRequest::from_params("true", Some("10"), Some(&cookie), None).unwrap();
     let page = run_ok(&second, &events);
     assert_eq!(ns(&page), (10..20).collect::<Vec<_>>());
-    assert_eq!(
-        (
-            page.result_count,
-            page.total_paged_results,
-            page.remaining_paged_results
-        ),
-        (10, 25, 5)
-    );
-    let cookie = page
-        .paged_results_cookie
-        .clone()
-        .expect("a cookie for page 3");
+    assert_eq!((page.result_count, page.total_paged_results, page.remaining_paged_results), (10, 25, 5));
+    let cookie = page.paged_results_cookie.clone().expect("a cookie for page 3");
 
     let third = QueryRequest::from_params("true", Some("10"), Some(&cookie), None).unwrap();
     let page = run_ok(&third, &events);
     assert_eq!(ns(&page), (20..25).collect::<Vec<_>>());
-    assert_eq!(
-        (
-            page.result_count,
-            page.total_paged_results,
-            page.remaining_paged_results
-        ),
-        (5, 25, 0)
-    );
+    assert_eq!((page.result_count, page.total_paged_results, page.remaining_paged_results), (5, 25, 0));
     assert_eq!(page.paged_results_cookie, None);
 
     let json = page.to_json();
@@ -613,10 +476,7 @@ fn paging_counts_matching_events_only() {
     let request = QueryRequest::from_params("kind eq 'odd'", Some("5"), None, None).unwrap();
     let page = run_ok(&request, &events);
     assert_eq!(ns(&page), vec![1, 3, 5, 7, 9]);
-    assert_eq!(
-        (page.total_paged_results, page.remaining_paged_results),
-        (12, 7)
-    );
+    assert_eq!((page.total_paged_results, page.remaining_paged_results), (12, 7));
     // Exactly one page: no cookie.
     let request = QueryRequest::from_params("n lt 5", Some("5"), None, None).unwrap();
     let page = run_ok(&request, &events);
@@ -632,10 +492,7 @@ fn no_page_size_returns_everything() {
         assert_eq!(request.page_size, None);
         let page = run_ok(&request, &events);
         assert_eq!(page.result_count, 25);
-        assert_eq!(
-            (page.total_paged_results, page.remaining_paged_results),
-            (25, 0)
-        );
+        assert_eq!((page.total_paged_results, page.remaining_paged_results), (25, 0));
         assert_eq!(page.paged_results_cookie, None);
     }
 }
@@ -659,30 +516,18 @@ fn cookie_of_another_query_is_refused() {
     let err = QueryRequest::from_params("n ge 1", Some("10"), Some(&cookie), None).unwrap_err();
     assert_eq!(err.parameter(), "_pagedResultsCookie");
     assert!(err.to_string().contains("another query"), "{err}");
-    let err =
-        QueryRequest::from_params("n ge 0", Some("10"), Some(&cookie), Some("-n")).unwrap_err();
+    let err = QueryRequest::from_params("n ge 0", Some("10"), Some(&cookie), Some("-n")).unwrap_err();
     assert!(err.to_string().contains("another query"), "{err}");
     for junk in ["garbage!", "eyJ4IjoxfQ", "bm90IGpzb24"] {
         let err = QueryRequest::from_params("n ge 0", Some("10"), Some(junk), None).unwrap_err();
-        assert!(
-            err.to_string()
-                .starts_with("_pagedResultsCookie: not a paged-results cookie"),
-            "{err}"
-        );
+        assert!(err.to_string().starts_with("_pagedResultsCookie: not a paged-results cookie"), "{err}");
     }
     // Built by hand, past `from_params`: an empty last page.
     let mut forged = QueryRequest::new(filter("n ge 1"));
     forged.page_size = Some(10);
     forged.cookie = Some(cookie);
     let page = run_ok(&forged, &events);
-    assert_eq!(
-        (
-            page.result_count,
-            page.remaining_paged_results,
-            page.total_paged_results
-        ),
-        (0, 0, 24)
-    );
+    assert_eq!((page.result_count, page.remaining_paged_results, page.total_paged_results), (0, 0, 24));
     assert_eq!(page.paged_results_cookie, None);
 }
 
@@ -698,11 +543,7 @@ fn sorts_ascending_descending_and_by_several_keys() {
     ];
     let ids = |sort: &str| -> Vec<u64> {
         let request = QueryRequest::from_params("true", None, None, Some(sort)).unwrap();
-        run_ok(&request, &events)
-            .result
-            .iter()
-            .map(|e| e["id"].as_u64().unwrap())
-            .collect()
+        run_ok(&request, &events).result.iter().map(|e| e["id"].as_u64().unwrap()).collect()
     };
     // Absent and null first, case ignored, ties in storage order.
     assert_eq!(ids("name"), vec![3, 5, 1, 4, 0, 2]);
@@ -726,45 +567,22 @@ fn sort_orders_types() {
         json!({"v": 1}),
     ];
     let request = QueryRequest::from_params("true", None, None, Some("v")).unwrap();
-    let sorted: Vec<Value> = run_ok(&request, &events)
-        .result
-        .iter()
-        .map(|e| e.get("v").cloned().unwrap_or(json!("-")))
-        .collect();
-    assert_eq!(
-        sorted,
-        vec![
-            json!("-"),
-            json!(1),
-            json!(2.5),
-            json!("A"),
-            json!("b"),
-            json!(false),
-            json!(true),
-            json!([1])
-        ]
-    );
+    let sorted: Vec<Value> = run_ok(&request, &events).result.iter().map(|e| e.get("v").cloned().unwrap_or(json!("-"))).collect();
+    assert_eq!(sorted, vec![json!("-"), json!(1), json!(2.5), json!("A"), json!("b"), json!(false), json!(true), json!([1])]);
 }
 
 #[test]
 fn sorted_paging_is_consistent() {
     // 200 events: enough to make the bounded buffer trim several times.
-    let events: Vec<Value> = (0..200)
-        .map(|i| json!({"n": i, "k": (i * 37) % 11}))
-        .collect();
+    let events: Vec<Value> = (0..200).map(|i| json!({"n": i, "k": (i * 37) % 11})).collect();
     let mut expected: Vec<(i64, i64)> = (0..200).map(|i| ((i * 37) % 11, i)).collect();
     expected.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
     let mut seen = Vec::new();
     let mut cookie: Option<String> = None;
     loop {
-        let request =
-            QueryRequest::from_params("true", Some("7"), cookie.as_deref(), Some("-k")).unwrap();
+        let request = QueryRequest::from_params("true", Some("7"), cookie.as_deref(), Some("-k")).unwrap();
         let page = run_ok(&request, &events);
-        seen.extend(
-            page.result
-                .iter()
-                .map(|e| (e["k"].as_i64().unwrap(), e["n"].as_i64().unwrap())),
-        );
+        seen.extend(page.result.iter().map(|e| (e["k"].as_i64().unwrap(), e["n"].as_i64().unwrap())));
         assert_eq!(page.remaining_paged_results, 200 - seen.len() as i64);
         match page.paged_results_cookie {
             Some(next) => cookie = Some(next),

@@ -98,33 +98,12 @@ mod tests;
 
 /// Keywords [`Schema::compile`] accepts and ignores. `pattern` and `format`
 /// are among them: they are **not enforced**.
-pub const ANNOTATION_KEYWORDS: &[&str] = &[
-    "$schema",
-    "id",
-    "$id",
-    "title",
-    "description",
-    "default",
-    "examples",
-    "$comment",
-    "pattern",
-    "format",
-];
+pub const ANNOTATION_KEYWORDS: &[&str] =
+    &["$schema", "id", "$id", "title", "description", "default", "examples", "$comment", "pattern", "format"];
 
 /// Keywords [`Schema::compile`] accepts and [`Schema::validate`] enforces.
-pub const SUPPORTED_KEYWORDS: &[&str] = &[
-    "type",
-    "properties",
-    "required",
-    "additionalProperties",
-    "items",
-    "enum",
-    "const",
-    "minimum",
-    "maximum",
-    "minLength",
-    "maxLength",
-];
+pub const SUPPORTED_KEYWORDS: &[&str] =
+    &["type", "properties", "required", "additionalProperties", "items", "enum", "const", "minimum", "maximum", "minLength", "maxLength"];
 
 /// The topics that have a standard schema (see [`standard`]).
 pub const STANDARD_TOPICS: [&str; 4] = ["access", "activity", "authentication", "config"];
@@ -155,11 +134,7 @@ pub struct Violation {
 
 impl fmt::Display for Violation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.pointer.is_empty() {
-            write!(f, "{}", self.message)
-        } else {
-            write!(f, "{}: {}", self.pointer, self.message)
-        }
+        if self.pointer.is_empty() { write!(f, "{}", self.message) } else { write!(f, "{}: {}", self.pointer, self.message) }
     }
 }
 
@@ -257,10 +232,7 @@ impl JsonType {
 }
 
 fn is_integer(n: &Number) -> bool {
-    n.is_i64()
-        || n.is_u64()
-        || n.as_f64()
-            .is_some_and(|f| f.is_finite() && f.fract() == 0.0)
+    n.is_i64() || n.is_u64() || n.as_f64().is_some_and(|f| f.is_finite() && f.fract() == 0.0)
 }
 
 /// "an object", "a string", "a number", ... for the kind of `value`.
@@ -300,11 +272,7 @@ fn alternatives<'a>(items: impl IntoIterator<Item = &'a str>) -> String {
 }
 
 fn describe_pointer(pointer: &str) -> String {
-    if pointer.is_empty() {
-        "at the root".to_owned()
-    } else {
-        format!("at `{pointer}`")
-    }
+    if pointer.is_empty() { "at the root".to_owned() } else { format!("at `{pointer}`") }
 }
 
 /// Appends `token` to `pointer` as one JSON pointer reference token.
@@ -328,9 +296,7 @@ fn child(pointer: &str, token: &str) -> String {
 /// Compares numbers by value, exactly for integers.
 fn cmp_numbers(a: &Number, b: &Number) -> Option<Ordering> {
     fn int(n: &Number) -> Option<i128> {
-        n.as_i64()
-            .map(i128::from)
-            .or_else(|| n.as_u64().map(i128::from))
+        n.as_i64().map(i128::from).or_else(|| n.as_u64().map(i128::from))
     }
     match (int(a), int(b)) {
         (Some(x), Some(y)) => Some(x.cmp(&y)),
@@ -342,23 +308,14 @@ fn cmp_numbers(a: &Number, b: &Number) -> Option<Ordering> {
 fn json_eq(a: &Value, b: &Value) -> bool {
     match (a, b) {
         (Value::Number(x), Value::Number(y)) => cmp_numbers(x, y) == Some(Ordering::Equal),
-        (Value::Array(x), Value::Array(y)) => {
-            x.len() == y.len() && x.iter().zip(y).all(|(x, y)| json_eq(x, y))
-        }
-        (Value::Object(x), Value::Object(y)) => {
-            x.len() == y.len()
-                && x.iter()
-                    .all(|(k, v)| y.get(k).is_some_and(|w| json_eq(v, w)))
-        }
+        (Value::Array(x), Value::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(x, y)| json_eq(x, y)),
+        (Value::Object(x), Value::Object(y)) => x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| json_eq(v, w))),
         _ => a == b,
     }
 }
 
 fn error(pointer: String, message: impl Into<String>) -> SchemaError {
-    SchemaError {
-        pointer,
-        message: message.into(),
-    }
+    SchemaError { pointer, message: message.into() }
 }
 
 impl Schema {
@@ -371,10 +328,7 @@ impl Schema {
 
     fn compile_at(schema: &Value, pointer: String) -> Result<Schema, SchemaError> {
         let Value::Object(object) = schema else {
-            return Err(error(
-                pointer,
-                format!("a schema must be an object, found {}", kind(schema)),
-            ));
+            return Err(error(pointer, format!("a schema must be an object, found {}", kind(schema))));
         };
         let mut keys: Vec<&String> = object.keys().collect();
         keys.sort();
@@ -390,16 +344,11 @@ impl Schema {
                     compiled.additional = match value {
                         Value::Bool(true) => Additional::Allowed,
                         Value::Bool(false) => Additional::Forbidden,
-                        Value::Object(_) => {
-                            Additional::Schema(Box::new(Schema::compile_at(value, here)?))
-                        }
+                        Value::Object(_) => Additional::Schema(Box::new(Schema::compile_at(value, here)?)),
                         other => {
                             return Err(error(
                                 here,
-                                format!(
-                                    "`additionalProperties` must be a boolean or a schema, found {}",
-                                    kind(other)
-                                ),
+                                format!("`additionalProperties` must be a boolean or a schema, found {}", kind(other)),
                             ));
                         }
                     }
@@ -408,34 +357,20 @@ impl Schema {
                     compiled.items = Some(Box::new(match value {
                         Value::Object(_) => Schema::compile_at(value, here)?,
                         Value::Array(_) => {
-                            return Err(error(
-                                here,
-                                "`items` as an array of schemas (tuple validation) is not supported; use one schema",
-                            ));
+                            return Err(error(here, "`items` as an array of schemas (tuple validation) is not supported; use one schema"));
                         }
                         other => {
-                            return Err(error(
-                                here,
-                                format!("`items` must be a schema, found {}", kind(other)),
-                            ));
+                            return Err(error(here, format!("`items` must be a schema, found {}", kind(other))));
                         }
                     }))
                 }
                 "enum" => match value {
-                    Value::Array(options) if !options.is_empty() => {
-                        compiled.enumeration = Some(options.clone())
-                    }
+                    Value::Array(options) if !options.is_empty() => compiled.enumeration = Some(options.clone()),
                     Value::Array(_) => {
-                        return Err(error(
-                            here,
-                            "`enum` must not be empty: no value could match",
-                        ));
+                        return Err(error(here, "`enum` must not be empty: no value could match"));
                     }
                     other => {
-                        return Err(error(
-                            here,
-                            format!("`enum` must be an array, found {}", kind(other)),
-                        ));
+                        return Err(error(here, format!("`enum` must be an array, found {}", kind(other))));
                     }
                 },
                 "const" => compiled.constant = Some(value.clone()),
@@ -461,9 +396,7 @@ impl Schema {
         {
             return Err(error(
                 child(&pointer, "minimum"),
-                format!(
-                    "`minimum` ({min}) is greater than `maximum` ({max}): no number could match"
-                ),
+                format!("`minimum` ({min}) is greater than `maximum` ({max}): no number could match"),
             ));
         }
         if let (Some(min), Some(max)) = (compiled.min_length, compiled.max_length)
@@ -471,9 +404,7 @@ impl Schema {
         {
             return Err(error(
                 child(&pointer, "minLength"),
-                format!(
-                    "`minLength` ({min}) is greater than `maxLength` ({max}): no string could match"
-                ),
+                format!("`minLength` ({min}) is greater than `maxLength` ({max}): no string could match"),
             ));
         }
         Ok(compiled)
@@ -494,50 +425,28 @@ impl Schema {
 
     fn check(&self, value: &Value, pointer: &mut String, out: &mut Vec<Violation>) {
         let mut report = |rule: &str, message: String| {
-            out.push(Violation {
-                pointer: pointer.clone(),
-                rule: rule.to_owned(),
-                message,
-            });
+            out.push(Violation { pointer: pointer.clone(), rule: rule.to_owned(), message });
         };
         if let Some(types) = &self.types
             && !types.iter().any(|t| t.matches(value))
         {
             let found = match value {
-                Value::Number(_) if types.contains(&JsonType::Integer) => {
-                    "a number with a fractional part"
-                }
+                Value::Number(_) if types.contains(&JsonType::Integer) => "a number with a fractional part",
                 _ => kind(value),
             };
-            report(
-                "type",
-                format!(
-                    "must be {}, found {found}",
-                    alternatives(types.iter().map(|t| t.phrase()))
-                ),
-            );
+            report("type", format!("must be {}, found {found}", alternatives(types.iter().map(|t| t.phrase()))));
             return;
         }
         if let Some(options) = &self.enumeration
             && !options.iter().any(|o| json_eq(o, value))
         {
             let options: Vec<String> = options.iter().map(show).collect();
-            report(
-                "enum",
-                format!(
-                    "must be one of {}, found {}",
-                    alternatives(options.iter().map(String::as_str)),
-                    show(value)
-                ),
-            );
+            report("enum", format!("must be one of {}, found {}", alternatives(options.iter().map(String::as_str)), show(value)));
         }
         if let Some(constant) = &self.constant
             && !json_eq(constant, value)
         {
-            report(
-                "const",
-                format!("must be {}, found {}", show(constant), show(value)),
-            );
+            report("const", format!("must be {}, found {}", show(constant), show(value)));
         }
         if let Value::Number(n) = value {
             if let Some(min) = &self.minimum
@@ -554,35 +463,17 @@ impl Schema {
         if let Value::String(s) = value {
             let length = s.chars().count() as u64;
             let characters = |n: u64| {
-                if n == 1 {
-                    "1 character".to_owned()
-                } else {
-                    format!("{n} characters")
-                }
+                if n == 1 { "1 character".to_owned() } else { format!("{n} characters") }
             };
             if let Some(min) = self.min_length
                 && length < min
             {
-                report(
-                    "minLength",
-                    format!(
-                        "must be at least {} long, found {}",
-                        characters(min),
-                        characters(length)
-                    ),
-                );
+                report("minLength", format!("must be at least {} long, found {}", characters(min), characters(length)));
             }
             if let Some(max) = self.max_length
                 && length > max
             {
-                report(
-                    "maxLength",
-                    format!(
-                        "must be at most {} long, found {}",
-                        characters(max),
-                        characters(length)
-                    ),
-                );
+                report("maxLength", format!("must be at most {} long, found {}", characters(max), characters(length)));
             }
         }
         match value {
@@ -601,12 +492,7 @@ impl Schema {
         }
     }
 
-    fn check_object(
-        &self,
-        object: &Map<String, Value>,
-        pointer: &mut String,
-        out: &mut Vec<Violation>,
-    ) {
+    fn check_object(&self, object: &Map<String, Value>, pointer: &mut String, out: &mut Vec<Violation>) {
         for name in &self.required {
             if !object.contains_key(name) {
                 out.push(Violation {
@@ -628,9 +514,7 @@ impl Schema {
                 (None, Additional::Forbidden) => out.push(Violation {
                     pointer: pointer.clone(),
                     rule: "additionalProperties".to_owned(),
-                    message: format!(
-                        "property `{name}` is not allowed: the schema does not list it"
-                    ),
+                    message: format!("property `{name}` is not allowed: the schema does not list it"),
                 }),
                 (None, Additional::Schema(schema)) => schema.check(value, pointer, out),
             }
@@ -670,9 +554,7 @@ pub fn standard(topic: &str) -> Option<&'static Schema> {
     };
     Some(cell.get_or_init(|| {
         let source = standard_source(topic).expect("every standard topic has a source");
-        let value: Value = serde_json::from_str(source)
-            .unwrap_or_else(|e| panic!("embedded schemas/{topic}.json is not JSON: {e}"));
-        Schema::compile(&value)
-            .unwrap_or_else(|e| panic!("embedded schemas/{topic}.json does not compile: {e}"))
+        let value: Value = serde_json::from_str(source).unwrap_or_else(|e| panic!("embedded schemas/{topic}.json is not JSON: {e}"));
+        Schema::compile(&value).unwrap_or_else(|e| panic!("embedded schemas/{topic}.json does not compile: {e}"))
     }))
 }

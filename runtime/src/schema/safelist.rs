@@ -26,19 +26,13 @@ impl Schema {
         map.retain(|key, _| {
             let child = format!("{pointer}/{}", escape(key));
             self.properties.contains_key(key)
-                || include.iter().any(|i| {
-                    child == *i
-                        || child.starts_with(&format!("{i}/"))
-                        || i.starts_with(&format!("{child}/"))
-                })
+                || include.iter().any(|i| child == *i || child.starts_with(&format!("{i}/")) || i.starts_with(&format!("{child}/")))
         });
         for (key, child_value) in map.iter_mut() {
             let len = pointer.len();
             pointer.push('/');
             pointer.push_str(&escape(key));
-            let included = include
-                .iter()
-                .any(|i| *pointer == *i || pointer.starts_with(&format!("{i}/")));
+            let included = include.iter().any(|i| *pointer == *i || pointer.starts_with(&format!("{i}/")));
             if !included && let Some(child_schema) = self.properties.get(key) {
                 child_schema.keep_declared(child_value, include, pointer);
             }

@@ -8,11 +8,7 @@ fn compile(schema: Value) -> Schema {
 
 /// (pointer, rule, message) of every violation, in order.
 fn check(schema: &Schema, instance: Value) -> Vec<(String, String, String)> {
-    schema
-        .validate(&instance)
-        .into_iter()
-        .map(|v| (v.pointer, v.rule, v.message))
-        .collect()
+    schema.validate(&instance).into_iter().map(|v| (v.pointer, v.rule, v.message)).collect()
 }
 
 fn one(pointer: &str, rule: &str, message: &str) -> Vec<(String, String, String)> {
@@ -38,37 +34,19 @@ fn type_accepts_each_matching_type() {
         ("boolean", json!(false)),
         ("null", json!(null)),
     ] {
-        assert!(
-            compile(json!({"type": name})).is_valid(&value),
-            "{name} should accept {value}"
-        );
+        assert!(compile(json!({"type": name})).is_valid(&value), "{name} should accept {value}");
     }
 }
 
 #[test]
 fn type_refuses_other_types_naming_both() {
     let s = compile(json!({"type": "string"}));
-    assert_eq!(
-        check(&s, json!(5)),
-        one("", "type", "must be a string, found a number")
-    );
-    assert_eq!(
-        check(&s, json!({})),
-        one("", "type", "must be a string, found an object")
-    );
-    assert_eq!(
-        check(&s, json!(null)),
-        one("", "type", "must be a string, found null")
-    );
+    assert_eq!(check(&s, json!(5)), one("", "type", "must be a string, found a number"));
+    assert_eq!(check(&s, json!({})), one("", "type", "must be a string, found an object"));
+    assert_eq!(check(&s, json!(null)), one("", "type", "must be a string, found null"));
     let s = compile(json!({"type": "object"}));
-    assert_eq!(
-        check(&s, json!([1])),
-        one("", "type", "must be an object, found an array")
-    );
-    assert_eq!(
-        check(&s, json!(true)),
-        one("", "type", "must be an object, found a boolean")
-    );
+    assert_eq!(check(&s, json!([1])), one("", "type", "must be an object, found an array"));
+    assert_eq!(check(&s, json!(true)), one("", "type", "must be an object, found a boolean"));
 }
 
 #[test]
@@ -76,19 +54,9 @@ fn type_array_accepts_any_listed_type_and_lists_them() {
     let s = compile(json!({"type": ["null", "string"]}));
     assert!(s.is_valid(&json!("x")));
     assert!(s.is_valid(&json!(null)));
-    assert_eq!(
-        check(&s, json!(1)),
-        one("", "type", "must be a string or null, found a number")
-    );
+    assert_eq!(check(&s, json!(1)), one("", "type", "must be a string or null, found a number"));
     let s = compile(json!({"type": ["null", "string", "object"]}));
-    assert_eq!(
-        check(&s, json!(true)),
-        one(
-            "",
-            "type",
-            "must be an object, a string or null, found a boolean"
-        )
-    );
+    assert_eq!(check(&s, json!(true)), one("", "type", "must be an object, a string or null, found a boolean"));
 }
 
 #[test]
@@ -97,28 +65,15 @@ fn integer_accepts_whole_numbers_only() {
     for ok in [json!(0), json!(-42), json!(u64::MAX), json!(3.0)] {
         assert!(s.is_valid(&ok), "{ok}");
     }
-    assert_eq!(
-        check(&s, json!(3.5)),
-        one(
-            "",
-            "type",
-            "must be an integer, found a number with a fractional part"
-        )
-    );
-    assert_eq!(
-        check(&s, json!("3")),
-        one("", "type", "must be an integer, found a string")
-    );
+    assert_eq!(check(&s, json!(3.5)), one("", "type", "must be an integer, found a number with a fractional part"));
+    assert_eq!(check(&s, json!("3")), one("", "type", "must be an integer, found a string"));
     assert!(compile(json!({"type": "number"})).is_valid(&json!(3.5)));
 }
 
 #[test]
 fn a_type_mismatch_is_reported_alone() {
     let s = compile(json!({"type": "string", "enum": ["a"], "const": "a"}));
-    assert_eq!(
-        check(&s, json!(5)),
-        one("", "type", "must be a string, found a number")
-    );
+    assert_eq!(check(&s, json!(5)), one("", "type", "must be a string, found a number"));
 }
 
 // ---- properties, required, additionalProperties
@@ -135,21 +90,14 @@ fn properties_validate_nested_values_at_their_pointer() {
     assert!(s.is_valid(&json!({"http": {}})));
     assert_eq!(
         check(&s, json!({"http": {"request": {"method": 1}}})),
-        one(
-            "/http/request/method",
-            "type",
-            "must be a string, found a number"
-        )
+        one("/http/request/method", "type", "must be a string, found a number")
     );
 }
 
 #[test]
 fn pointers_escape_tilde_and_slash() {
     let s = compile(json!({"properties": {"a/b~c": {"type": "string"}}}));
-    assert_eq!(
-        check(&s, json!({"a/b~c": 1})),
-        one("/a~1b~0c", "type", "must be a string, found a number")
-    );
+    assert_eq!(check(&s, json!({"a/b~c": 1})), one("/a~1b~0c", "type", "must be a string, found a number"));
 }
 
 #[test]
@@ -162,21 +110,9 @@ fn required_reports_each_missing_property_on_the_object() {
     assert_eq!(
         check(&s, json!({"server": {}})),
         vec![
-            (
-                "".to_owned(),
-                "required".to_owned(),
-                "required property `transactionId` is missing".to_owned()
-            ),
-            (
-                "".to_owned(),
-                "required".to_owned(),
-                "required property `_id` is missing".to_owned()
-            ),
-            (
-                "/server".to_owned(),
-                "required".to_owned(),
-                "required property `ip` is missing".to_owned()
-            ),
+            ("".to_owned(), "required".to_owned(), "required property `transactionId` is missing".to_owned()),
+            ("".to_owned(), "required".to_owned(), "required property `_id` is missing".to_owned()),
+            ("/server".to_owned(), "required".to_owned(), "required property `ip` is missing".to_owned()),
         ]
     );
     // A property that is present but null is present.
@@ -189,11 +125,7 @@ fn additional_properties_false_refuses_undeclared_properties() {
     assert!(s.is_valid(&json!({"a": 1})));
     assert_eq!(
         check(&s, json!({"a": 1, "b": 2})),
-        one(
-            "/b",
-            "additionalProperties",
-            "property `b` is not allowed: the schema does not list it"
-        )
+        one("/b", "additionalProperties", "property `b` is not allowed: the schema does not list it")
     );
 }
 
@@ -204,22 +136,13 @@ fn additional_properties_schema_validates_undeclared_properties() {
         "additionalProperties": {"type": "array", "items": {"type": "string"}}
     }));
     assert!(s.is_valid(&json!({"a": 1, "accept": ["text/html"]})));
-    assert_eq!(
-        check(&s, json!({"accept": "text/html"})),
-        one("/accept", "type", "must be an array, found a string")
-    );
-    assert_eq!(
-        check(&s, json!({"accept": ["x", 2]})),
-        one("/accept/1", "type", "must be a string, found a number")
-    );
+    assert_eq!(check(&s, json!({"accept": "text/html"})), one("/accept", "type", "must be an array, found a string"));
+    assert_eq!(check(&s, json!({"accept": ["x", 2]})), one("/accept/1", "type", "must be a string, found a number"));
 }
 
 #[test]
 fn additional_properties_true_or_absent_allows_anything() {
-    for s in [
-        compile(json!({"properties": {"a": {}}, "additionalProperties": true})),
-        compile(json!({})),
-    ] {
+    for s in [compile(json!({"properties": {"a": {}}, "additionalProperties": true})), compile(json!({}))] {
         assert!(s.is_valid(&json!({"a": 1, "anything": [null]})));
     }
 }
@@ -234,16 +157,8 @@ fn items_validates_each_element_at_its_index() {
     assert_eq!(
         check(&s, json!(["a", 1, "c", false])),
         vec![
-            (
-                "/1".to_owned(),
-                "type".to_owned(),
-                "must be a string, found a number".to_owned()
-            ),
-            (
-                "/3".to_owned(),
-                "type".to_owned(),
-                "must be a string, found a boolean".to_owned()
-            ),
+            ("/1".to_owned(), "type".to_owned(), "must be a string, found a number".to_owned()),
+            ("/3".to_owned(), "type".to_owned(), "must be a string, found a boolean".to_owned()),
         ]
     );
 }
@@ -254,32 +169,15 @@ fn items_validates_each_element_at_its_index() {
 fn enum_accepts_members_and_names_them_otherwise() {
     let s = compile(json!({"enum": ["SUCCESSFUL", "FAILED"]}));
     assert!(s.is_valid(&json!("FAILED")));
-    assert_eq!(
-        check(&s, json!("MAYBE")),
-        one(
-            "",
-            "enum",
-            r#"must be one of "SUCCESSFUL" or "FAILED", found "MAYBE""#
-        )
-    );
+    assert_eq!(check(&s, json!("MAYBE")), one("", "enum", r#"must be one of "SUCCESSFUL" or "FAILED", found "MAYBE""#));
     let s = compile(json!({"enum": [1, "two", null]}));
-    assert_eq!(
-        check(&s, json!([3])),
-        one(
-            "",
-            "enum",
-            r#"must be one of 1, "two" or null, found an array"#
-        )
-    );
+    assert_eq!(check(&s, json!([3])), one("", "enum", r#"must be one of 1, "two" or null, found an array"#));
 }
 
 #[test]
 fn enum_and_const_use_json_equality() {
     assert!(compile(json!({"enum": [1]})).is_valid(&json!(1.0)));
-    assert!(
-        compile(json!({"const": {"a": 1, "b": [2, {"c": 3}]}}))
-            .is_valid(&json!({"b": [2.0, {"c": 3}], "a": 1}))
-    );
+    assert!(compile(json!({"const": {"a": 1, "b": [2, {"c": 3}]}})).is_valid(&json!({"b": [2.0, {"c": 3}], "a": 1})));
     assert!(!compile(json!({"const": [1, 2]})).is_valid(&json!([2, 1])));
     assert!(!compile(json!({"const": {"a": 1}})).is_valid(&json!({"a": 1, "b": 2})));
     assert!(!compile(json!({"enum": [1]})).is_valid(&json!("1")));
@@ -289,19 +187,9 @@ fn enum_and_const_use_json_equality() {
 fn const_accepts_only_its_value() {
     let s = compile(json!({"const": "access"}));
     assert!(s.is_valid(&json!("access")));
-    assert_eq!(
-        check(&s, json!("activity")),
-        one("", "const", r#"must be "access", found "activity""#)
-    );
+    assert_eq!(check(&s, json!("activity")), one("", "const", r#"must be "access", found "activity""#));
     let long = "x".repeat(50);
-    assert_eq!(
-        check(&s, json!(long)),
-        one(
-            "",
-            "const",
-            &format!(r#"must be "access", found "{}"…"#, "x".repeat(40))
-        )
-    );
+    assert_eq!(check(&s, json!(long)), one("", "const", &format!(r#"must be "access", found "{}"…"#, "x".repeat(40))));
 }
 
 // ---- minimum, maximum
@@ -312,32 +200,16 @@ fn minimum_and_maximum_are_inclusive() {
     for ok in [json!(0), json!(65535), json!(80), json!(0.5)] {
         assert!(s.is_valid(&ok), "{ok}");
     }
-    assert_eq!(
-        check(&s, json!(-1)),
-        one("", "minimum", "must be at least 0, found -1")
-    );
-    assert_eq!(
-        check(&s, json!(65536)),
-        one("", "maximum", "must be at most 65535, found 65536")
-    );
-    assert_eq!(
-        check(&s, json!(-0.5)),
-        one("", "minimum", "must be at least 0, found -0.5")
-    );
+    assert_eq!(check(&s, json!(-1)), one("", "minimum", "must be at least 0, found -1"));
+    assert_eq!(check(&s, json!(65536)), one("", "maximum", "must be at most 65535, found 65536"));
+    assert_eq!(check(&s, json!(-0.5)), one("", "minimum", "must be at least 0, found -0.5"));
 }
 
 #[test]
 fn number_bounds_are_exact_for_large_integers() {
     let s = compile(json!({"maximum": 9007199254740992_u64}));
     assert!(s.is_valid(&json!(9007199254740992_u64)));
-    assert_eq!(
-        check(&s, json!(9007199254740993_u64)),
-        one(
-            "",
-            "maximum",
-            "must be at most 9007199254740992, found 9007199254740993"
-        )
-    );
+    assert_eq!(check(&s, json!(9007199254740993_u64)), one("", "maximum", "must be at most 9007199254740992, found 9007199254740993"));
     let s = compile(json!({"minimum": -1}));
     assert!(s.is_valid(&json!(u64::MAX)));
 }
@@ -349,29 +221,11 @@ fn string_lengths_count_code_points() {
     let s = compile(json!({"minLength": 2, "maxLength": 3}));
     assert!(s.is_valid(&json!("éé")));
     assert!(s.is_valid(&json!("日本語")));
-    assert_eq!(
-        check(&s, json!("é")),
-        one(
-            "",
-            "minLength",
-            "must be at least 2 characters long, found 1 character"
-        )
-    );
-    assert_eq!(
-        check(&s, json!("abcd")),
-        one(
-            "",
-            "maxLength",
-            "must be at most 3 characters long, found 4 characters"
-        )
-    );
+    assert_eq!(check(&s, json!("é")), one("", "minLength", "must be at least 2 characters long, found 1 character"));
+    assert_eq!(check(&s, json!("abcd")), one("", "maxLength", "must be at most 3 characters long, found 4 characters"));
     assert_eq!(
         check(&compile(json!({"maxLength": 1})), json!("ab")),
-        one(
-            "",
-            "maxLength",
-            "must be at most 1 character long, found 2 characters"
-        )
+        one("", "maxLength", "must be at most 1 character long, found 2 characters")
     );
 }
 
@@ -381,13 +235,7 @@ fn keywords_apply_only_to_their_kind_of_value() {
         "minimum": 1, "maxLength": 1, "required": ["a"], "properties": {"a": {"type": "string"}},
         "additionalProperties": false, "items": {"type": "string"}
     }));
-    for value in [
-        json!("long string"),
-        json!(0),
-        json!([1, 2]),
-        json!(null),
-        json!(true),
-    ] {
+    for value in [json!("long string"), json!(0), json!([1, 2]), json!(null), json!(true)] {
         let expected = match &value {
             Value::String(_) => 1,
             Value::Number(_) => 1,
@@ -412,56 +260,28 @@ fn all_violations_are_collected_in_a_deterministic_order() {
         },
         "additionalProperties": false
     }));
-    let event =
-        json!({"list": ["ok", "x", "too long"], "b": 3, "a": {"y": 2}, "zzz": 0, "extra": 1});
+    let event = json!({"list": ["ok", "x", "too long"], "b": 3, "a": {"y": 2}, "zzz": 0, "extra": 1});
     let expected = vec![
         ("", "required", "required property `_id` is missing"),
         ("", "required", "required property `timestamp` is missing"),
         ("/a", "required", "required property `x` is missing"),
         ("/a/y", "enum", "must be one of 1, found 2"),
         ("/b", "minimum", "must be at least 10, found 3"),
-        (
-            "/extra",
-            "additionalProperties",
-            "property `extra` is not allowed: the schema does not list it",
-        ),
-        (
-            "/list/0",
-            "maxLength",
-            "must be at most 1 character long, found 2 characters",
-        ),
-        (
-            "/list/2",
-            "maxLength",
-            "must be at most 1 character long, found 8 characters",
-        ),
-        (
-            "/zzz",
-            "additionalProperties",
-            "property `zzz` is not allowed: the schema does not list it",
-        ),
+        ("/extra", "additionalProperties", "property `extra` is not allowed: the schema does not list it"),
+        ("/list/0", "maxLength", "must be at most 1 character long, found 2 characters"),
+        ("/list/2", "maxLength", "must be at most 1 character long, found 8 characters"),
+        ("/zzz", "additionalProperties", "property `zzz` is not allowed: the schema does not list it"),
     ];
-    let expected: Vec<_> = expected
-        .into_iter()
-        .map(|(p, r, m)| (p.to_owned(), r.to_owned(), m.to_owned()))
-        .collect();
+    let expected: Vec<_> = expected.into_iter().map(|(p, r, m)| (p.to_owned(), r.to_owned(), m.to_owned())).collect();
     assert_eq!(check(&s, event.clone()), expected);
     assert_eq!(s.validate(&event), s.validate(&event));
 }
 
 #[test]
 fn violations_display_their_pointer_and_message() {
-    let v = Violation {
-        pointer: "/a/b".into(),
-        rule: "type".into(),
-        message: "must be a string, found a number".into(),
-    };
+    let v = Violation { pointer: "/a/b".into(), rule: "type".into(), message: "must be a string, found a number".into() };
     assert_eq!(v.to_string(), "/a/b: must be a string, found a number");
-    let v = Violation {
-        pointer: String::new(),
-        rule: "required".into(),
-        message: "required property `x` is missing".into(),
-    };
+    let v = Violation { pointer: String::new(), rule: "required".into(), message: "required property `x` is missing".into() };
     assert_eq!(v.to_string(), "required property `x` is missing");
 }
 
@@ -476,84 +296,39 @@ fn compile_refuses_unknown_type_names() {
             "unknown type `text` (expected one of object, array, string, number, integer, boolean, null)".to_owned()
         )
     );
-    assert_eq!(
-        compile_error(json!({"type": ["string", "int"]})).0,
-        "/type/1"
-    );
-    assert_eq!(
-        compile_error(json!({"type": ["string", "string"]})),
-        (
-            "/type/1".to_owned(),
-            "type `string` is listed twice".to_owned()
-        )
-    );
+    assert_eq!(compile_error(json!({"type": ["string", "int"]})).0, "/type/1");
+    assert_eq!(compile_error(json!({"type": ["string", "string"]})), ("/type/1".to_owned(), "type `string` is listed twice".to_owned()));
     assert_eq!(
         compile_error(json!({"type": []})),
-        (
-            "/type".to_owned(),
-            "`type` must not be an empty array: no value could match".to_owned()
-        )
+        ("/type".to_owned(), "`type` must not be an empty array: no value could match".to_owned())
     );
     assert_eq!(
         compile_error(json!({"type": 1})),
-        (
-            "/type".to_owned(),
-            "`type` must be a type name or an array of type names, found a number".to_owned()
-        )
+        ("/type".to_owned(), "`type` must be a type name or an array of type names, found a number".to_owned())
     );
-    assert_eq!(
-        compile_error(json!({"type": [true]})),
-        (
-            "/type/0".to_owned(),
-            "a type name must be a string, found a boolean".to_owned()
-        )
-    );
+    assert_eq!(compile_error(json!({"type": [true]})), ("/type/0".to_owned(), "a type name must be a string, found a boolean".to_owned()));
 }
 
 #[test]
 fn compile_refuses_required_that_is_not_an_array_of_strings() {
     assert_eq!(
         compile_error(json!({"required": "a"})),
-        (
-            "/required".to_owned(),
-            "`required` must be an array of strings, found a string".to_owned()
-        )
+        ("/required".to_owned(), "`required` must be an array of strings, found a string".to_owned())
     );
     assert_eq!(
         compile_error(json!({"properties": {"x": {"required": ["a", 1]}}})),
-        (
-            "/properties/x/required/1".to_owned(),
-            "`required` must be an array of strings, found a number in it".to_owned()
-        )
+        ("/properties/x/required/1".to_owned(), "`required` must be an array of strings, found a number in it".to_owned())
     );
-    assert_eq!(
-        compile_error(json!({"required": ["a", "a"]})),
-        (
-            "/required/1".to_owned(),
-            "`required` lists `a` twice".to_owned()
-        )
-    );
+    assert_eq!(compile_error(json!({"required": ["a", "a"]})), ("/required/1".to_owned(), "`required` lists `a` twice".to_owned()));
     assert!(Schema::compile(&json!({"required": []})).is_ok());
 }
 
 #[test]
 fn compile_refuses_malformed_keyword_values() {
     let cases = [
-        (
-            json!({"properties": []}),
-            "/properties",
-            "`properties` must be an object mapping names to schemas, found an array",
-        ),
-        (
-            json!({"properties": {"a": "string"}}),
-            "/properties/a",
-            "a schema must be an object, found a string",
-        ),
-        (
-            json!({"properties": {"a": true}}),
-            "/properties/a",
-            "a schema must be an object, found a boolean",
-        ),
+        (json!({"properties": []}), "/properties", "`properties` must be an object mapping names to schemas, found an array"),
+        (json!({"properties": {"a": "string"}}), "/properties/a", "a schema must be an object, found a string"),
+        (json!({"properties": {"a": true}}), "/properties/a", "a schema must be an object, found a boolean"),
         (json!([]), "", "a schema must be an object, found an array"),
         (
             json!({"additionalProperties": "no"}),
@@ -565,63 +340,19 @@ fn compile_refuses_malformed_keyword_values() {
             "/additionalProperties/type",
             "unknown type `nope` (expected one of object, array, string, number, integer, boolean, null)",
         ),
-        (
-            json!({"items": [{}, {}]}),
-            "/items",
-            "`items` as an array of schemas (tuple validation) is not supported; use one schema",
-        ),
-        (
-            json!({"items": 3}),
-            "/items",
-            "`items` must be a schema, found a number",
-        ),
-        (
-            json!({"items": {"minLength": -1}}),
-            "/items/minLength",
-            "`minLength` must be a non-negative integer, found -1",
-        ),
-        (
-            json!({"maxLength": 2.5}),
-            "/maxLength",
-            "`maxLength` must be a non-negative integer, found 2.5",
-        ),
-        (
-            json!({"enum": []}),
-            "/enum",
-            "`enum` must not be empty: no value could match",
-        ),
-        (
-            json!({"enum": "a"}),
-            "/enum",
-            "`enum` must be an array, found a string",
-        ),
-        (
-            json!({"minimum": "0"}),
-            "/minimum",
-            "`minimum` must be a number, found a string",
-        ),
-        (
-            json!({"maximum": null}),
-            "/maximum",
-            "`maximum` must be a number, found null",
-        ),
-        (
-            json!({"minimum": 5, "maximum": 3}),
-            "/minimum",
-            "`minimum` (5) is greater than `maximum` (3): no number could match",
-        ),
-        (
-            json!({"minLength": 5, "maxLength": 3}),
-            "/minLength",
-            "`minLength` (5) is greater than `maxLength` (3): no string could match",
-        ),
+        (json!({"items": [{}, {}]}), "/items", "`items` as an array of schemas (tuple validation) is not supported; use one schema"),
+        (json!({"items": 3}), "/items", "`items` must be a schema, found a number"),
+        (json!({"items": {"minLength": -1}}), "/items/minLength", "`minLength` must be a non-negative integer, found -1"),
+        (json!({"maxLength": 2.5}), "/maxLength", "`maxLength` must be a non-negative integer, found 2.5"),
+        (json!({"enum": []}), "/enum", "`enum` must not be empty: no value could match"),
+        (json!({"enum": "a"}), "/enum", "`enum` must be an array, found a string"),
+        (json!({"minimum": "0"}), "/minimum", "`minimum` must be a number, found a string"),
+        (json!({"maximum": null}), "/maximum", "`maximum` must be a number, found null"),
+        (json!({"minimum": 5, "maximum": 3}), "/minimum", "`minimum` (5) is greater than `maximum` (3): no number could match"),
+        (json!({"minLength": 5, "maxLength": 3}), "/minLength", "`minLength` (5) is greater than `maxLength` (3): no string could match"),
     ];
     for (schema, pointer, message) in cases {
-        assert_eq!(
-            compile_error(schema.clone()),
-            (pointer.to_owned(), message.to_owned()),
-            "{schema}"
-        );
+        assert_eq!(compile_error(schema.clone()), (pointer.to_owned(), message.to_owned()), "{schema}");
     }
 }
 
@@ -643,12 +374,7 @@ fn compile_refuses_unsupported_keywords_naming_them() {
     ] {
         let (pointer, message) = compile_error(json!({"properties": {"a": {keyword: 1}}}));
         assert_eq!(pointer, format!("/properties/a/{keyword}"));
-        assert!(
-            message.starts_with(&format!(
-                "unsupported keyword `{keyword}`: it would not be enforced"
-            )),
-            "{message}"
-        );
+        assert!(message.starts_with(&format!("unsupported keyword `{keyword}`: it would not be enforced")), "{message}");
     }
     let (pointer, _) = compile_error(json!({"properties": {"x/y": {"$ref": "#/definitions/z"}}}));
     assert_eq!(pointer, "/properties/x~1y/$ref");
@@ -663,26 +389,16 @@ fn annotations_are_accepted_and_not_enforced() {
     }));
     assert!(s.is_valid(&json!({"mail": "not an address"})));
     for keyword in ANNOTATION_KEYWORDS {
-        assert!(
-            Schema::compile(&json!({*keyword: {"anything": [1]}})).is_ok(),
-            "{keyword}"
-        );
+        assert!(Schema::compile(&json!({*keyword: {"anything": [1]}})).is_ok(), "{keyword}");
     }
 }
 
 #[test]
 fn schema_errors_display_where_and_what() {
     let e = Schema::compile(&json!({"properties": {"a": {"type": "text"}}})).unwrap_err();
-    assert!(
-        e.to_string()
-            .starts_with("invalid schema at `/properties/a/type`: unknown type `text`"),
-        "{e}"
-    );
+    assert!(e.to_string().starts_with("invalid schema at `/properties/a/type`: unknown type `text`"), "{e}");
     let e = Schema::compile(&json!(1)).unwrap_err();
-    assert_eq!(
-        e.to_string(),
-        "invalid schema at the root: a schema must be an object, found a number"
-    );
+    assert_eq!(e.to_string(), "invalid schema at the root: a schema must be an object, found a number");
 }
 
 // ---- extends
@@ -724,10 +440,7 @@ fn extends_refuses_a_removed_property() {
         "required": ["_id"]
     }));
     let e = custom.extends(&core()).unwrap_err();
-    assert!(
-        e.starts_with("property `server` of the core schema is missing"),
-        "{e}"
-    );
+    assert!(e.starts_with("property `server` of the core schema is missing"), "{e}");
 }
 
 #[test]
@@ -757,12 +470,7 @@ fn extends_refuses_a_changed_property_naming_it_and_where() {
         "required": ["_id"]
     }));
     let e = custom.extends(&core()).unwrap_err();
-    assert!(
-        e.starts_with(
-            "property `status` differs from the core schema (at `/properties/status/enum`)"
-        ),
-        "{e}"
-    );
+    assert!(e.starts_with("property `status` differs from the core schema (at `/properties/status/enum`)"), "{e}");
     let custom = compile(json!({
         "type": "object",
         "properties": {
@@ -773,10 +481,7 @@ fn extends_refuses_a_changed_property_naming_it_and_where() {
         "required": ["_id"]
     }));
     let e = custom.extends(&core()).unwrap_err();
-    assert!(
-        e.starts_with("property `server` differs from the core schema (at `/properties/server/properties/host`)"),
-        "{e}"
-    );
+    assert!(e.starts_with("property `server` differs from the core schema (at `/properties/server/properties/host`)"), "{e}");
 }
 
 #[test]
@@ -789,16 +494,10 @@ fn extends_refuses_a_dropped_requirement_or_a_changed_root() {
             "status": {"enum": ["SUCCESSFUL", "FAILED"]}
         }
     });
-    assert_eq!(
-        compile(value.clone()).extends(&core()),
-        Err("property `_id` must stay required: the core schema requires it".to_owned())
-    );
+    assert_eq!(compile(value.clone()).extends(&core()), Err("property `_id` must stay required: the core schema requires it".to_owned()));
     value["required"] = json!(["_id"]);
     value["type"] = json!(["object", "null"]);
-    assert_eq!(
-        compile(value).extends(&core()),
-        Err("the root of the schema differs from the core schema (at `/type`)".to_owned())
-    );
+    assert_eq!(compile(value).extends(&core()), Err("the root of the schema differs from the core schema (at `/type`)".to_owned()));
 }
 
 #[test]
@@ -808,17 +507,8 @@ fn extends_accepts_each_standard_schema_with_an_added_field() {
         let mut value: Value = serde_json::from_str(standard_source(topic).unwrap()).unwrap();
         value["properties"]["customField"] = json!({"type": "string"});
         assert_eq!(compile(value.clone()).extends(core), Ok(()), "{topic}");
-        value["properties"]
-            .as_object_mut()
-            .unwrap()
-            .remove("transactionId");
-        assert!(
-            compile(value)
-                .extends(core)
-                .unwrap_err()
-                .contains("`transactionId`"),
-            "{topic}"
-        );
+        value["properties"].as_object_mut().unwrap().remove("transactionId");
+        assert!(compile(value).extends(core).unwrap_err().contains("`transactionId`"), "{topic}");
     }
 }
 
@@ -830,33 +520,12 @@ fn standard_schemas_compile_once_and_only_for_core_topics() {
         let first = standard(topic).unwrap();
         assert!(std::ptr::eq(first, standard(topic).unwrap()), "{topic}");
         let raw: Value = serde_json::from_str(standard_source(topic).unwrap()).unwrap();
-        assert_eq!(
-            raw["$schema"], "http://json-schema.org/draft-04/schema#",
-            "{topic}"
-        );
-        assert_eq!(
-            raw["required"],
-            json!(["_id", "timestamp", "transactionId", "eventName"]),
-            "{topic}"
-        );
+        assert_eq!(raw["$schema"], "http://json-schema.org/draft-04/schema#", "{topic}");
+        assert_eq!(raw["required"], json!(["_id", "timestamp", "transactionId", "eventName"]), "{topic}");
         assert!(raw.get("additionalProperties").is_none(), "{topic}");
-        assert_eq!(
-            first.required,
-            ["_id", "timestamp", "transactionId", "eventName"],
-            "{topic}"
-        );
-        for common in [
-            "_id",
-            "timestamp",
-            "eventName",
-            "transactionId",
-            "userId",
-            "trackingIds",
-        ] {
-            assert!(
-                first.properties.contains_key(common),
-                "{topic} lacks {common}"
-            );
+        assert_eq!(first.required, ["_id", "timestamp", "transactionId", "eventName"], "{topic}");
+        for common in ["_id", "timestamp", "eventName", "transactionId", "userId", "trackingIds"] {
+            assert!(first.properties.contains_key(common), "{topic} lacks {common}");
         }
     }
     assert!(standard("custom").is_none());
@@ -870,19 +539,11 @@ fn standard_schemas_require_the_mandatory_fields_and_allow_extra_ones() {
         assert_eq!(
             check(s, json!({"userId": "demo", "extra": {"anything": true}})),
             ["_id", "timestamp", "transactionId", "eventName"]
-                .map(|f| (
-                    String::new(),
-                    "required".to_owned(),
-                    format!("required property `{f}` is missing")
-                ))
+                .map(|f| (String::new(), "required".to_owned(), format!("required property `{f}` is missing")))
                 .to_vec(),
             "{topic}"
         );
-        assert_eq!(
-            check(s, json!("not an object")),
-            one("", "type", "must be an object, found a string"),
-            "{topic}"
-        );
+        assert_eq!(check(s, json!("not an object")), one("", "type", "must be an object, found a string"), "{topic}");
     }
 }
 
@@ -934,20 +595,10 @@ fn access_schema_rejects_wrong_types_naming_the_pointer() {
     let s = standard("access").unwrap();
     let mut event = access_event();
     event["response"]["status"] = json!("MAYBE");
-    assert_eq!(
-        check(s, event),
-        one(
-            "/response/status",
-            "enum",
-            r#"must be one of "SUCCESSFUL" or "FAILED", found "MAYBE""#
-        )
-    );
+    assert_eq!(check(s, event), one("/response/status", "enum", r#"must be one of "SUCCESSFUL" or "FAILED", found "MAYBE""#));
     let mut event = access_event();
     event["trackingIds"] = json!("x");
-    assert_eq!(
-        check(s, event),
-        one("/trackingIds", "type", "must be an array, found a string")
-    );
+    assert_eq!(check(s, event), one("/trackingIds", "type", "must be an array, found a string"));
     let mut event = access_event();
     event["server"]["port"] = json!("8443");
     event["http"]["request"]["headers"]["accept"] = json!("application/json");
@@ -956,26 +607,10 @@ fn access_schema_rejects_wrong_types_naming_the_pointer() {
     assert_eq!(
         check(s, event),
         vec![
-            (
-                "/http/request/cookies/amlbcookie".to_owned(),
-                "type".to_owned(),
-                "must be a string, found a number".to_owned()
-            ),
-            (
-                "/http/request/headers/accept".to_owned(),
-                "type".to_owned(),
-                "must be an array, found a string".to_owned()
-            ),
-            (
-                "/response/elapsedTime".to_owned(),
-                "type".to_owned(),
-                "must be an integer, found a number with a fractional part".to_owned()
-            ),
-            (
-                "/server/port".to_owned(),
-                "type".to_owned(),
-                "must be an integer, found a string".to_owned()
-            ),
+            ("/http/request/cookies/amlbcookie".to_owned(), "type".to_owned(), "must be a string, found a number".to_owned()),
+            ("/http/request/headers/accept".to_owned(), "type".to_owned(), "must be an array, found a string".to_owned()),
+            ("/response/elapsedTime".to_owned(), "type".to_owned(), "must be an integer, found a number with a fractional part".to_owned()),
+            ("/server/port".to_owned(), "type".to_owned(), "must be an integer, found a string".to_owned()),
         ]
     );
 }
@@ -1021,16 +656,8 @@ fn activity_schema_rejects_wrong_types_naming_the_pointer() {
     assert_eq!(
         check(s, event),
         vec![
-            (
-                "/changedFields/1".to_owned(),
-                "type".to_owned(),
-                "must be a string, found a number".to_owned()
-            ),
-            (
-                "/transactionId".to_owned(),
-                "type".to_owned(),
-                "must be a string, found a number".to_owned()
-            ),
+            ("/changedFields/1".to_owned(), "type".to_owned(), "must be a string, found a number".to_owned()),
+            ("/transactionId".to_owned(), "type".to_owned(), "must be a string, found a number".to_owned()),
         ]
     );
 }
@@ -1064,10 +691,7 @@ fn authentication_event() -> Value {
 
 #[test]
 fn authentication_schema_accepts_a_forgerock_authentication_event() {
-    assert_eq!(
-        check(standard("authentication").unwrap(), authentication_event()),
-        vec![]
-    );
+    assert_eq!(check(standard("authentication").unwrap(), authentication_event()), vec![]);
 }
 
 #[test]
@@ -1081,26 +705,10 @@ fn authentication_schema_rejects_wrong_types_naming_the_pointer() {
     assert_eq!(
         check(s, event),
         vec![
-            (
-                "/entries/0/info".to_owned(),
-                "type".to_owned(),
-                "must be an object, found a string".to_owned()
-            ),
-            (
-                "/entries/0/moduleId".to_owned(),
-                "type".to_owned(),
-                "must be a string, found a number".to_owned()
-            ),
-            (
-                "/principal".to_owned(),
-                "type".to_owned(),
-                "must be an array, found a string".to_owned()
-            ),
-            (
-                "/result".to_owned(),
-                "enum".to_owned(),
-                r#"must be one of "SUCCESSFUL" or "FAILED", found "MAYBE""#.to_owned()
-            ),
+            ("/entries/0/info".to_owned(), "type".to_owned(), "must be an object, found a string".to_owned()),
+            ("/entries/0/moduleId".to_owned(), "type".to_owned(), "must be a string, found a number".to_owned()),
+            ("/principal".to_owned(), "type".to_owned(), "must be an array, found a string".to_owned()),
+            ("/result".to_owned(), "enum".to_owned(), r#"must be one of "SUCCESSFUL" or "FAILED", found "MAYBE""#.to_owned()),
         ]
     );
 }
@@ -1139,16 +747,8 @@ fn config_schema_rejects_wrong_types_naming_the_pointer() {
     assert_eq!(
         check(s, event),
         vec![
-            (
-                "/revision".to_owned(),
-                "type".to_owned(),
-                "must be a string, found a number".to_owned()
-            ),
-            (
-                "/trackingIds".to_owned(),
-                "type".to_owned(),
-                "must be an array, found a string".to_owned()
-            ),
+            ("/revision".to_owned(), "type".to_owned(), "must be a string, found a number".to_owned()),
+            ("/trackingIds".to_owned(), "type".to_owned(), "must be an array, found a string".to_owned()),
         ]
     );
 }

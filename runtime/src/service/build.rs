@@ -45,30 +45,17 @@ pub(super) fn open_journal(
 }
 
 /// A filter's tenant, and a maker of fresh stages for each handler.
-pub(crate) type FilterMaker = (
-    Option<String>,
-    Box<dyn Fn() -> crate::delivery::filters::FilterStage>,
-);
+pub(crate) type FilterMaker = (Option<String>, Box<dyn Fn() -> crate::delivery::filters::FilterStage>);
 
 /// Loads every enabled filter's component once.
-pub(crate) fn prepare_filters(
-    engine: &WaspEngine,
-    config: &Config,
-) -> Result<Vec<FilterMaker>, BuildError> {
+pub(crate) fn prepare_filters(engine: &WaspEngine, config: &Config) -> Result<Vec<FilterMaker>, BuildError> {
     use crate::delivery::filters::{FilterStage, OnFault};
     let mut makers: Vec<FilterMaker> = Vec::new();
     for f in config.filters.iter().filter(|f| f.enabled) {
         let name = crate::config::qualified(f.tenant.as_deref(), &f.name);
-        let component = |source| BuildError::Component {
-            handler: format!("filter {name}"),
-            source,
-        };
-        let loaded = engine
-            .load(&f.component, config.cache_dir.as_deref())
-            .map_err(component)?;
-        let pre = engine
-            .prepare_filter(&loaded, &f.component)
-            .map_err(component)?;
+        let component = |source| BuildError::Component { handler: format!("filter {name}"), source };
+        let loaded = engine.load(&f.component, config.cache_dir.as_deref()).map_err(component)?;
+        let pre = engine.prepare_filter(&loaded, &f.component).map_err(component)?;
         let f = f.clone();
         makers.push((
             f.tenant.clone(),
@@ -78,11 +65,7 @@ pub(crate) fn prepare_filters(
                 pre: pre.clone(),
                 budgets: f.budgets.clone(),
                 config_json: f.config_json.clone(),
-                on_fault: if f.fail_open {
-                    OnFault::Open
-                } else {
-                    OnFault::Closed
-                },
+                on_fault: if f.fail_open { OnFault::Open } else { OnFault::Closed },
                 instance: None,
             }),
         ));
@@ -92,15 +75,8 @@ pub(crate) fn prepare_filters(
 
 /// Fresh filter stages for a handler of `tenant` (the filters of its
 /// stream: the top-level ones for a top-level handler).
-pub(crate) fn filter_stages(
-    filters: &[FilterMaker],
-    tenant: Option<&str>,
-) -> Vec<crate::delivery::filters::FilterStage> {
-    filters
-        .iter()
-        .filter(|(t, _)| t.as_deref() == tenant)
-        .map(|(_, stage)| stage())
-        .collect()
+pub(crate) fn filter_stages(filters: &[FilterMaker], tenant: Option<&str>) -> Vec<crate::delivery::filters::FilterStage> {
+    filters.iter().filter(|(t, _)| t.as_deref() == tenant).map(|(_, stage)| stage()).collect()
 }
 
 /// Which component `prepare` loads for a WASM handler.
@@ -127,33 +103,18 @@ pub(crate) fn prepare(
     versions: Versions,
 ) -> Result<(Worker, HandlerEntry), BuildError> {
     let qualified = h.qualified_name();
-    let component = |source| BuildError::Component {
-        handler: qualified.clone(),
-        source,
-    };
+    let component = |source| BuildError::Component { handler: qualified.clone(), source };
     let resolved = match versions {
         Versions::Configured => None,
         Versions::Live => Some(crate::deploy::resolve(config, h, false)),
         Versions::Start => Some(crate::deploy::resolve(config, h, true)),
     };
-    let path = resolved
-        .as_ref()
-        .map_or(h.component.as_path(), |r| r.component.as_path());
-    let loaded = engine
-        .load(path, config.cache_dir.as_deref())
-        .map_err(component)?;
+    let path = resolved.as_ref().map_or(h.component.as_path(), |r| r.component.as_path());
+    let loaded = engine.load(path, config.cache_dir.as_deref()).map_err(component)?;
     let pre = engine.prepare_handler(&loaded, path).map_err(component)?;
-    let handler_config = resolved
-        .as_ref()
-        .map_or_else(|| h.handler_config.clone(), |r| r.init_config.clone());
-    let output_specs: Arc<[OutputSpec]> = h
-        .outputs
-        .iter()
-        .map(|(name, o)| OutputSpec {
-            name: name.clone(),
-            line_oriented: o.line_oriented(),
-        })
-        .collect();
+    let handler_config = resolved.as_ref().map_or_else(|| h.handler_config.clone(), |r| r.init_config.clone());
+    let output_specs: Arc<[OutputSpec]> =
+        h.outputs.iter().map(|(name, o)| OutputSpec { name: name.clone(), line_oriented: o.line_oriented() }).collect();
     let stats = Arc::new(HandlerStats::default());
     let (sinks, outputs, disabled) = match open_outputs(config, h) {
         Ok((sinks, outputs)) => (sinks, outputs, None),
@@ -187,10 +148,7 @@ pub(crate) fn prepare(
         output_specs,
         sinks,
         state: StateStore::for_handler(config.shared_state.as_ref(), &qualified, h.state_bytes)
-            .map_err(|message| BuildError::Unsupported {
-                handler: qualified.clone(),
-                message: format!("its shared state: {message}"),
-            })?,
+            .map_err(|message| BuildError::Unsupported { handler: qualified.clone(), message: format!("its shared state: {message}") })?,
         handler_config,
         batch_max_size: h.batch_max_size,
         batch_max_wait: h.batch_max_wait,
@@ -212,10 +170,7 @@ pub(crate) fn prepare(
     // known (and named) before the first event.
     let failure = match disabled {
         Some(message) => Some(FaultRecord::plain(FaultKind::Init, message)),
-        None => worker.instance().err().map(|fault| FaultRecord {
-            kind: FaultKind::Init,
-            ..FaultRecord::from_fault(&fault)
-        }),
+        None => worker.instance().err().map(|fault| FaultRecord { kind: FaultKind::Init, ..FaultRecord::from_fault(&fault) }),
     };
     if let Some(record) = failure {
         tracing::error!(handler = %qualified, "handler disabled: {}; its events go to the dead-letter store", record.message);
@@ -239,29 +194,17 @@ fn open_outputs(config: &Config, h: &WasmHandlerConfig) -> Result<Outputs, Strin
     let mut outputs = Vec::new();
     for (name, output) in &h.outputs {
         let sync = config.journal.durability == Durability::Fsync;
-        let sink = output
-            .build(&dir, &shown, sync)
-            .map_err(|e| format!("output `{name}` cannot be opened: {e}"))?;
-        outputs.push(OutputSummary::new(
-            name.clone(),
-            output.kind(),
-            sink.location(),
-        ));
+        let sink = output.build(&dir, &shown, sync).map_err(|e| format!("output `{name}` cannot be opened: {e}"))?;
+        outputs.push(OutputSummary::new(name.clone(), output.kind(), sink.location()));
         sinks.push(sink);
     }
     Ok((sinks, outputs))
 }
 
 fn handler_dir(config: &Config, h: &WasmHandlerConfig) -> Result<(Dir, PathBuf), String> {
-    let root = h
-        .tenant
-        .as_ref()
-        .map(|t| config.tenants[t].output_root.as_path());
+    let root = h.tenant.as_ref().map(|t| config.tenants[t].output_root.as_path());
     let dir = crate::outputs::open_directory(root, &h.directory, true)?;
-    Ok((
-        dir,
-        root.map_or_else(|| h.directory.clone(), |r| r.join(&h.directory)),
-    ))
+    Ok((dir, root.map_or_else(|| h.directory.clone(), |r| r.join(&h.directory))))
 }
 
 /// Builds the worker of a built-in (ForgeRock class) handler: its native
@@ -274,10 +217,7 @@ pub(crate) fn prepare_builtin(
     dead_letters: &DeadLetterStore,
 ) -> (Worker, HandlerEntry) {
     let stats = Arc::new(HandlerStats::default());
-    let version = format!(
-        "builtin:{}",
-        h.class.name().rsplit('.').next().unwrap_or_default()
-    );
+    let version = format!("builtin:{}", h.class.name().rsplit('.').next().unwrap_or_default());
     let (native, opened, batch_max_size, batch_max_wait) = builtin_parts(config, h, settings);
     let (sinks, outputs, disabled) = match opened {
         Ok((sinks, outputs)) => (sinks, outputs, None),
@@ -341,12 +281,7 @@ pub(crate) fn prepare_builtin(
     (worker, entry)
 }
 
-type BuiltinParts = (
-    Box<dyn crate::builtin::NativeHandler>,
-    Result<Outputs, String>,
-    usize,
-    std::time::Duration,
-);
+type BuiltinParts = (Box<dyn crate::builtin::NativeHandler>, Result<Outputs, String>, usize, std::time::Duration);
 
 fn builtin_parts(
     config: &Config,
@@ -356,13 +291,7 @@ fn builtin_parts(
     use crate::builtin::{BuiltinSettings, csv, json, json_stdout};
     use crate::outputs::log_file::codec::{CsvRows, JsonLines, LineCodec};
     let sync = config.journal.durability == Durability::Fsync;
-    let topic_index = || {
-        h.topics
-            .iter()
-            .enumerate()
-            .map(|(i, t)| (t.clone(), i))
-            .collect()
-    };
+    let topic_index = || h.topics.iter().enumerate().map(|(i, t)| (t.clone(), i)).collect();
     // Chain checkpoints of tamper-evident outputs: outside the log
     // directory, under `<dataDirectory>/integrity` (opened as a capability
     // when needed, so that no name leads out of it).
@@ -370,10 +299,7 @@ fn builtin_parts(
         None => PathBuf::from(&h.name),
         Some(t) => Path::new("tenants").join(t).join(&h.name),
     };
-    let root = h
-        .tenant
-        .as_ref()
-        .map(|t| config.tenants[t].output_root.as_path());
+    let root = h.tenant.as_ref().map(|t| config.tenants[t].output_root.as_path());
     match settings {
         BuiltinSettings::Jms(s) => {
             let opened = match &s.broker {
@@ -387,106 +313,55 @@ fn builtin_parts(
                 },
                 crate::builtin::jms::JmsBroker::Unsupported(message) => Err(message.clone()),
             };
-            (
-                Box::new(crate::builtin::jms::JmsHandler),
-                opened,
-                s.max_batched,
-                s.write_interval,
-            )
+            (Box::new(crate::builtin::jms::JmsHandler), opened, s.max_batched, s.write_interval)
         }
         BuiltinSettings::Jdbc(s) => {
             let opened = s
                 .target()
                 .cloned()
-                .and_then(|target| {
-                    crate::outputs::sql::SqlClient::new(target).map_err(|e| e.to_string())
-                })
+                .and_then(|target| crate::outputs::sql::SqlClient::new(target).map_err(|e| e.to_string()))
                 .map(|client| {
                     let client = Arc::new(client);
                     let mut sinks: Vec<Box<dyn crate::outputs::Sink>> = Vec::new();
                     let mut summaries = Vec::new();
                     for mapping in &s.mappings {
-                        let sink = crate::outputs::sql::SqlSink::new(
-                            client.clone(),
-                            mapping.clone(),
-                            s.max_batched,
-                        );
-                        summaries.push(OutputSummary::new(
-                            mapping.table.clone(),
-                            "jdbc",
-                            crate::outputs::Sink::location(&sink),
-                        ));
+                        let sink = crate::outputs::sql::SqlSink::new(client.clone(), mapping.clone(), s.max_batched);
+                        summaries.push(OutputSummary::new(mapping.table.clone(), "jdbc", crate::outputs::Sink::location(&sink)));
                         sinks.push(Box::new(sink));
                     }
                     (sinks, summaries)
                 })
                 .map_err(|e| format!("the JDBC output: {e}"));
-            (
-                Box::new(crate::builtin::jdbc::JdbcHandler::new(s)),
-                opened,
-                s.max_batched,
-                s.write_interval,
-            )
+            (Box::new(crate::builtin::jdbc::JdbcHandler::new(s)), opened, s.max_batched, s.write_interval)
         }
         BuiltinSettings::Elasticsearch(s) => {
-            let summary =
-                OutputSummary::new("elasticsearch", "elasticsearch", s.target.base_url.clone());
+            let summary = OutputSummary::new("elasticsearch", "elasticsearch", s.target.base_url.clone());
             let opened = crate::outputs::elasticsearch::ElasticsearchSink::new(s.target.clone())
-                .map(|sink| {
-                    (
-                        vec![Box::new(sink) as Box<dyn crate::outputs::Sink>],
-                        vec![summary],
-                    )
-                })
+                .map(|sink| (vec![Box::new(sink) as Box<dyn crate::outputs::Sink>], vec![summary]))
                 .map_err(|e| format!("the Elasticsearch output: {e}"));
-            let native = crate::builtin::elasticsearch::ElasticsearchHandler {
-                index_name: s.index_name.clone(),
-            };
+            let native = crate::builtin::elasticsearch::ElasticsearchHandler { index_name: s.index_name.clone() };
             (Box::new(native), opened, s.max_batched, s.write_interval)
         }
         BuiltinSettings::Splunk(s) => {
             let summary = OutputSummary::new("splunk", "splunk", s.target.event_url());
             let opened = crate::outputs::splunk::SplunkSink::new(s.target.clone())
-                .map(|sink| {
-                    (
-                        vec![Box::new(sink) as Box<dyn crate::outputs::Sink>],
-                        vec![summary],
-                    )
-                })
+                .map(|sink| (vec![Box::new(sink) as Box<dyn crate::outputs::Sink>], vec![summary]))
                 .map_err(|e| format!("the Splunk output: {e}"));
-            (
-                Box::new(crate::builtin::splunk::SplunkHandler),
-                opened,
-                s.max_batched,
-                s.write_interval,
-            )
+            (Box::new(crate::builtin::splunk::SplunkHandler), opened, s.max_batched, s.write_interval)
         }
         BuiltinSettings::Syslog(s) => {
             let summary = OutputSummary::new("syslog", "syslog", s.target.location());
             let opened = crate::outputs::syslog::SyslogSink::new(s.target.clone())
-                .map(|sink| {
-                    (
-                        vec![Box::new(sink) as Box<dyn crate::outputs::Sink>],
-                        vec![summary],
-                    )
-                })
+                .map(|sink| (vec![Box::new(sink) as Box<dyn crate::outputs::Sink>], vec![summary]))
                 .map_err(|e| format!("the syslog output: {e}"));
-            let native = crate::builtin::syslog::SyslogHandler {
-                settings: s.clone(),
-                hostname: crate::outputs::syslog::format::local_hostname(),
-            };
+            let native =
+                crate::builtin::syslog::SyslogHandler { settings: s.clone(), hostname: crate::outputs::syslog::format::local_hostname() };
             (Box::new(native), opened, s.max_size, s.write_interval)
         }
         BuiltinSettings::JsonStdout(s) => {
-            let sink: Box<dyn crate::outputs::Sink> =
-                Box::new(crate::outputs::stdout::StdoutSink::new(&Default::default()));
+            let sink: Box<dyn crate::outputs::Sink> = Box::new(crate::outputs::stdout::StdoutSink::new(&Default::default()));
             let summary = OutputSummary::new("stdout", "stdout", "stdout");
-            (
-                Box::new(json_stdout::JsonStdoutHandler(s.clone())),
-                Ok((vec![sink], vec![summary])),
-                10_000,
-                std::time::Duration::ZERO,
-            )
+            (Box::new(json_stdout::JsonStdoutHandler(s.clone())), Ok((vec![sink], vec![summary])), 10_000, std::time::Duration::ZERO)
         }
         BuiltinSettings::Json(s) => {
             let opened = open_log_files(
@@ -497,17 +372,9 @@ fn builtin_parts(
                 &s.retention,
                 sync,
                 (&config.data_dir, &state_dir),
-                |topic| {
-                    Ok((
-                        json::JsonSettings::file_name(topic),
-                        Box::new(JsonLines) as Box<dyn LineCodec>,
-                    ))
-                },
+                |topic| Ok((json::JsonSettings::file_name(topic), Box::new(JsonLines) as Box<dyn LineCodec>)),
             );
-            let native = json::JsonHandler {
-                outputs: topic_index(),
-                elasticsearch_compatible: s.elasticsearch_compatible,
-            };
+            let native = json::JsonHandler { outputs: topic_index(), elasticsearch_compatible: s.elasticsearch_compatible };
             (Box::new(native), opened, s.max_size, s.write_interval)
         }
         BuiltinSettings::Csv(s) => {
@@ -524,23 +391,11 @@ fn builtin_parts(
                     let schema = config.schema_source(topic)?;
                     let columns = crate::outputs::csv::codec::columns_for_schema(&schema);
                     topics.insert(topic.to_owned(), (topics.len(), columns.clone()));
-                    let codec = CsvRows {
-                        format: s.format.clone(),
-                        columns,
-                        secure: s.security.is_some(),
-                    };
-                    Ok((
-                        csv::CsvSettings::file_name(topic),
-                        Box::new(codec) as Box<dyn LineCodec>,
-                    ))
+                    let codec = CsvRows { format: s.format.clone(), columns, secure: s.security.is_some() };
+                    Ok((csv::CsvSettings::file_name(topic), Box::new(codec) as Box<dyn LineCodec>))
                 },
             );
-            (
-                Box::new(csv::CsvHandler { topics }),
-                opened,
-                10_000,
-                s.write_interval,
-            )
+            (Box::new(csv::CsvHandler { topics }), opened, 10_000, s.write_interval)
         }
     }
 }
@@ -556,16 +411,10 @@ fn open_log_files(
     retention: &crate::outputs::rotation::RetentionPolicy,
     sync: bool,
     (data_dir, state_dir): (&Path, &Path),
-    mut codec_for: impl FnMut(
-        &str,
-    ) -> Result<
-        (String, Box<dyn crate::outputs::log_file::codec::LineCodec>),
-        String,
-    >,
+    mut codec_for: impl FnMut(&str) -> Result<(String, Box<dyn crate::outputs::log_file::codec::LineCodec>), String>,
 ) -> Result<Outputs, String> {
     use crate::outputs::log_file::{Integrity, LogFile, LogOptions};
-    let dir = crate::outputs::open_directory(root, directory, true)
-        .map_err(|e| format!("the log directory: {e}"))?;
+    let dir = crate::outputs::open_directory(root, directory, true).map_err(|e| format!("the log directory: {e}"))?;
     let checkpoints = match security {
         None => None,
         Some(_) => {
@@ -578,9 +427,7 @@ fn open_log_files(
     let integrity = match security {
         None => None,
         Some(s) => Some(Integrity {
-            keys: Arc::new(
-                crate::integrity::IntegrityKeys::load(&s.key_file).map_err(|e| e.to_string())?,
-            ),
+            keys: Arc::new(crate::integrity::IntegrityKeys::load(&s.key_file).map_err(|e| e.to_string())?),
             signature_interval: s.signature_interval,
         }),
     };
@@ -590,11 +437,7 @@ fn open_log_files(
         let (file, codec) = codec_for(topic)?;
         let checkpoint = checkpoints.as_ref().map(|(dir, shown)| {
             let name = format!("{file}.state");
-            crate::outputs::log_file::Checkpoint {
-                dir: dir.clone(),
-                shown: shown.join(&name),
-                name,
-            }
+            crate::outputs::log_file::Checkpoint { dir: dir.clone(), shown: shown.join(&name), name }
         });
         let options = LogOptions {
             rotation: rotation.clone(),
@@ -604,19 +447,9 @@ fn open_log_files(
             checkpoint,
             ..Default::default()
         };
-        let log = LogFile::open(
-            &dir,
-            PathBuf::from(&file),
-            directory.join(&file),
-            codec,
-            options,
-        )
-        .map_err(|e| format!("cannot open {}: {e}", directory.join(&file).display()))?;
-        outputs.push(OutputSummary::new(
-            topic.clone(),
-            "file",
-            log.path().display().to_string(),
-        ));
+        let log = LogFile::open(&dir, PathBuf::from(&file), directory.join(&file), codec, options)
+            .map_err(|e| format!("cannot open {}: {e}", directory.join(&file).display()))?;
+        outputs.push(OutputSummary::new(topic.clone(), "file", log.path().display().to_string()));
         sinks.push(Box::new(log));
     }
     Ok((sinks, outputs))

@@ -21,8 +21,8 @@ use super::AuditService;
 use crate::delivery::candidate::{Candidate, CandidateMode, CandidateReport};
 use crate::delivery::{Breaker, Control};
 use crate::deploy::{
-    DeployError, DeployMode, DeployRequest, VersionRecord, VersionState, VersionStore,
-    config_event, config_text, configured, new_record, validate,
+    DeployError, DeployMode, DeployRequest, VersionRecord, VersionState, VersionStore, config_event, config_text, configured, new_record,
+    validate,
 };
 use crate::engine::{StateStore, WaspEngine};
 use crate::journal::Journal;
@@ -47,16 +47,12 @@ impl ConfigPublisher {
         let Value::Object(document) = event else {
             return;
         };
-        let appended = crate::event::HostEvent::from_document(
-            "config",
-            document,
-            self.max_event_bytes.max(64 * 1024),
-        )
-        .map_err(|e| e.to_string())
-        .and_then(|mut event| {
-            event.tenant = self.tenant.clone();
-            self.journal.append(event).map_err(|e| format!("{e:?}"))
-        });
+        let appended = crate::event::HostEvent::from_document("config", document, self.max_event_bytes.max(64 * 1024))
+            .map_err(|e| e.to_string())
+            .and_then(|mut event| {
+                event.tenant = self.tenant.clone();
+                self.journal.append(event).map_err(|e| format!("{e:?}"))
+            });
         if let Err(e) = appended {
             tracing::error!(tenant = ?self.tenant, "the `config` event of a version change could not be appended: {e}");
         }
@@ -67,20 +63,13 @@ impl AuditService {
     /// The handler's version store. `data_dir` comes from the caller's
     /// configuration (a caller holding the reload lock cannot ask
     /// [`AuditService::config`]).
-    fn store(
-        &self,
-        data_dir: &std::path::Path,
-        handler: &str,
-    ) -> Result<VersionStore, DeployError> {
+    fn store(&self, data_dir: &std::path::Path, handler: &str) -> Result<VersionStore, DeployError> {
         VersionStore::new(data_dir, handler)
     }
 
     fn publisher(&self, handler: &str) -> Result<ConfigPublisher, DeployError> {
         let handlers = self.handlers.read().unwrap();
-        let entry = handlers
-            .iter()
-            .find(|e| e.name == handler && e.component.is_some())
-            .ok_or_else(|| self.unknown(handler))?;
+        let entry = handlers.iter().find(|e| e.name == handler && e.component.is_some()).ok_or_else(|| self.unknown(handler))?;
         Ok(ConfigPublisher {
             journal: self.journals[&entry.tenant].clone(),
             tenant: entry.tenant.clone(),
@@ -111,19 +100,13 @@ impl AuditService {
         make: impl FnOnce(std::sync::mpsc::Sender<Result<u64, String>>) -> Control,
     ) -> Result<u64, DeployError> {
         if !self.accepting.load(std::sync::atomic::Ordering::Acquire) {
-            return Err(DeployError::NotApplied {
-                handler: handler.to_owned(),
-                message: "the service is shutting down".into(),
-            });
+            return Err(DeployError::NotApplied { handler: handler.to_owned(), message: "the service is shutting down".into() });
         }
         let (journal, cursor, controls) = self.entry(handler).map_err(|_| self.unknown(handler))?;
         let (reply, answer) = std::sync::mpsc::channel();
         controls.lock().unwrap().push(make(reply));
         journal.wake(cursor);
-        let not_applied = |message: String| DeployError::NotApplied {
-            handler: handler.to_owned(),
-            message,
-        };
+        let not_applied = |message: String| DeployError::NotApplied { handler: handler.to_owned(), message };
         match answer.recv_timeout(ANSWER_WITHIN) {
             Ok(Ok(position)) => Ok(position),
             Ok(Err(message)) => Err(not_applied(message)),
@@ -134,20 +117,8 @@ impl AuditService {
         }
     }
 
-    fn set_running(
-        &self,
-        handler: &str,
-        hash: Option<&str>,
-        version: Option<u64>,
-        report: Option<Option<Arc<Mutex<CandidateReport>>>>,
-    ) {
-        if let Some(entry) = self
-            .handlers
-            .write()
-            .unwrap()
-            .iter_mut()
-            .find(|e| e.name == handler)
-        {
+    fn set_running(&self, handler: &str, hash: Option<&str>, version: Option<u64>, report: Option<Option<Arc<Mutex<CandidateReport>>>>) {
+        if let Some(entry) = self.handlers.write().unwrap().iter_mut().find(|e| e.name == handler) {
             if let Some(hash) = hash {
                 entry.version = hash.to_owned();
             }
@@ -170,37 +141,17 @@ impl AuditService {
         let h = configured(&current, &handler)?.clone();
         let publisher = self.publisher(&handler)?;
         let store = self.store(&current.data_dir, &handler)?;
-        let engine = WaspEngine::global().map_err(|e| DeployError::Refused {
-            handler: handler.clone(),
-            message: e.to_string(),
-        })?;
+        let engine = WaspEngine::global().map_err(|e| DeployError::Refused { handler: handler.clone(), message: e.to_string() })?;
         let init_config = config_text(&h, request.config.as_ref());
-        let (sha, pre) = crate::deploy::offline::stage_and_validate(
-            engine,
-            &current,
-            &h,
-            &store,
-            &request.component,
-            &init_config,
-        )?;
+        let (sha, pre) = crate::deploy::offline::stage_and_validate(engine, &current, &h, &store, &request.component, &init_config)?;
         let live_number = store.live()?.map(|v| v.version);
         let (operation, position) = match &request.mode {
-            DeployMode::Live => (
-                "deploy",
-                self.control(&handler, |reply| {
-                    Control::Swap(Box::new(pre), Some(init_config.clone()), reply)
-                })?,
-            ),
+            DeployMode::Live => ("deploy", self.control(&handler, |reply| Control::Swap(Box::new(pre), Some(init_config.clone()), reply))?),
             mode => {
                 let number = crate::deploy::next_number(&store.history()?);
                 let report = Arc::new(Mutex::new(CandidateReport {
                     handler: handler.clone(),
-                    mode: if matches!(mode, DeployMode::Shadow) {
-                        "shadow"
-                    } else {
-                        "canary"
-                    }
-                    .into(),
+                    mode: if matches!(mode, DeployMode::Shadow) { "shadow" } else { "canary" }.into(),
                     version: number,
                     live_version: live_number,
                     state: "running".into(),
@@ -214,9 +165,8 @@ impl AuditService {
                         CandidateMode::Shadow { dir }
                     }
                 };
-                let on_rollback = matches!(mode, DeployMode::Canary(_)).then(|| {
-                    rollback_hook(store.clone(), publisher.clone(), handler.clone(), number)
-                });
+                let on_rollback =
+                    matches!(mode, DeployMode::Canary(_)).then(|| rollback_hook(store.clone(), publisher.clone(), handler.clone(), number));
                 let candidate = Candidate {
                     version: number,
                     pre: Some(pre),
@@ -233,18 +183,9 @@ impl AuditService {
                     report: report.clone(),
                     on_rollback,
                 };
-                let position = self.control(&handler, |reply| {
-                    Control::Candidate(Box::new(candidate), reply)
-                })?;
+                let position = self.control(&handler, |reply| Control::Candidate(Box::new(candidate), reply))?;
                 self.set_running(&handler, None, None, Some(Some(report)));
-                (
-                    if matches!(mode, DeployMode::Shadow) {
-                        "shadow"
-                    } else {
-                        "canary"
-                    },
-                    position,
-                )
+                (if matches!(mode, DeployMode::Shadow) { "shadow" } else { "canary" }, position)
             }
         };
         let (before, after) = store.update(|history| {
@@ -260,28 +201,14 @@ impl AuditService {
                     _ => matches!(v.state, VersionState::Shadow | VersionState::Canary),
                 };
                 if replaced {
-                    v.state = if state == VersionState::Live {
-                        VersionState::Retired
-                    } else {
-                        VersionState::RolledBack
-                    };
+                    v.state = if state == VersionState::Live { VersionState::Retired } else { VersionState::RolledBack };
                     before = Some(v.clone());
                 }
             }
             if before.is_none() {
-                before = history
-                    .iter()
-                    .find(|v| v.state == VersionState::Live)
-                    .cloned();
+                before = history.iter().find(|v| v.state == VersionState::Live).cloned();
             }
-            let mut record = new_record(
-                history,
-                &sha,
-                request.config.clone(),
-                &request.by,
-                operation,
-                state,
-            );
+            let mut record = new_record(history, &sha, request.config.clone(), &request.by, operation, state);
             record.position = Some(position);
             history.push(record.clone());
             Ok((before, record))
@@ -290,14 +217,7 @@ impl AuditService {
             self.set_running(&handler, Some(&sha), Some(after.version), None);
         }
         tracing::info!(handler, version = after.version, position, by = %request.by, "new version started ({operation})");
-        publisher.publish(config_event(
-            &handler,
-            operation,
-            &request.by,
-            before.as_ref(),
-            &after,
-            None,
-        ));
+        publisher.publish(config_event(&handler, operation, &request.by, before.as_ref(), &after, None));
         Ok(after)
     }
 
@@ -308,11 +228,7 @@ impl AuditService {
         let current = self.current.lock().unwrap_or_else(|e| e.into_inner());
         let publisher = self.publisher(handler)?;
         let store = self.store(&current.data_dir, handler)?;
-        let Some(candidate) = store
-            .history()?
-            .into_iter()
-            .find(|v| matches!(v.state, VersionState::Shadow | VersionState::Canary))
-        else {
+        let Some(candidate) = store.history()?.into_iter().find(|v| matches!(v.state, VersionState::Shadow | VersionState::Canary)) else {
             return Err(DeployError::Invalid {
                 handler: handler.to_owned(),
                 message: "no shadow or canary to promote (`wasp versions` lists them)".into(),
@@ -327,30 +243,14 @@ impl AuditService {
                     before = Some(v.clone());
                 }
             }
-            let v = history
-                .iter_mut()
-                .find(|v| v.version == candidate.version)
-                .expect("read above, under the service's lock");
+            let v = history.iter_mut().find(|v| v.version == candidate.version).expect("read above, under the service's lock");
             v.state = VersionState::Live;
             v.position = Some(position);
             Ok((before, v.clone()))
         })?;
         self.set_running(handler, Some(&after.component), Some(after.version), None);
-        tracing::info!(
-            handler,
-            version = after.version,
-            position,
-            by,
-            "version promoted"
-        );
-        publisher.publish(config_event(
-            handler,
-            "promote",
-            by,
-            before.as_ref(),
-            &after,
-            None,
-        ));
+        tracing::info!(handler, version = after.version, position, by, "version promoted");
+        publisher.publish(config_event(handler, "promote", by, before.as_ref(), &after, None));
         Ok(after)
     }
 
@@ -359,12 +259,7 @@ impl AuditService {
     /// again; with `version`, makes that version live (or withdraws it if
     /// it is the shadow or canary). The old version is validated again
     /// (`init` in a scratch instance) before anything changes.
-    pub fn rollback(
-        &self,
-        handler: &str,
-        version: Option<u64>,
-        by: &str,
-    ) -> Result<VersionRecord, DeployError> {
+    pub fn rollback(&self, handler: &str, version: Option<u64>, by: &str) -> Result<VersionRecord, DeployError> {
         let current = self.current.lock().unwrap_or_else(|e| e.into_inner());
         let h = configured(&current, handler)?.clone();
         let publisher = self.publisher(handler)?;
@@ -373,67 +268,25 @@ impl AuditService {
         if matches!(target.state, VersionState::Shadow | VersionState::Canary) {
             let position = self.control(handler, Control::Withdraw)?;
             let after = store.update(|history| {
-                let v = history
-                    .iter_mut()
-                    .find(|v| v.version == target.version)
-                    .expect("read above");
+                let v = history.iter_mut().find(|v| v.version == target.version).expect("read above");
                 v.state = VersionState::RolledBack;
                 v.position = Some(position);
                 Ok(v.clone())
             })?;
-            if let Some(report) = self
-                .handlers
-                .read()
-                .unwrap()
-                .iter()
-                .find(|e| e.name == handler)
-                .and_then(|e| e.candidate.clone())
-            {
+            if let Some(report) = self.handlers.read().unwrap().iter().find(|e| e.name == handler).and_then(|e| e.candidate.clone()) {
                 report.lock().unwrap().state = "rolled-back".into();
             }
-            publisher.publish(config_event(
-                handler,
-                "rollback",
-                by,
-                Some(&target),
-                &after,
-                None,
-            ));
+            publisher.publish(config_event(handler, "rollback", by, Some(&target), &after, None));
             return Ok(after);
         }
-        let engine = WaspEngine::global().map_err(|e| DeployError::Refused {
-            handler: handler.to_owned(),
-            message: e.to_string(),
-        })?;
+        let engine = WaspEngine::global().map_err(|e| DeployError::Refused { handler: handler.to_owned(), message: e.to_string() })?;
         let init_config = config_text(&h, target.config.as_ref());
-        let pre = validate(
-            engine,
-            &current,
-            &h,
-            &store.component_path(&target.component),
-            &init_config,
-        )?;
-        let position = self.control(handler, |reply| {
-            Control::Swap(Box::new(pre), Some(init_config.clone()), reply)
-        })?;
-        let (before, after) =
-            crate::deploy::offline::make_live(&store, target.version, Some(position))?;
+        let pre = validate(engine, &current, &h, &store.component_path(&target.component), &init_config)?;
+        let position = self.control(handler, |reply| Control::Swap(Box::new(pre), Some(init_config.clone()), reply))?;
+        let (before, after) = crate::deploy::offline::make_live(&store, target.version, Some(position))?;
         self.set_running(handler, Some(&after.component), Some(after.version), None);
-        tracing::info!(
-            handler,
-            version = after.version,
-            position,
-            by,
-            "rolled back"
-        );
-        publisher.publish(config_event(
-            handler,
-            "rollback",
-            by,
-            before.as_ref(),
-            &after,
-            None,
-        ));
+        tracing::info!(handler, version = after.version, position, by, "rolled back");
+        publisher.publish(config_event(handler, "rollback", by, before.as_ref(), &after, None));
         Ok(after)
     }
 
@@ -448,34 +301,18 @@ impl AuditService {
     pub fn candidate_report(&self, handler: &str) -> Result<Option<CandidateReport>, DeployError> {
         self.publisher(handler)?;
         let handlers = self.handlers.read().unwrap();
-        Ok(handlers
-            .iter()
-            .find(|e| e.name == handler)
-            .and_then(|e| e.candidate.as_ref())
-            .map(|r| r.lock().unwrap().clone()))
+        Ok(handlers.iter().find(|e| e.name == handler).and_then(|e| e.candidate.as_ref()).map(|r| r.lock().unwrap().clone()))
     }
 
     /// Every handler's last shadow or canary report (for `/metrics`).
     pub fn candidate_reports(&self) -> Vec<CandidateReport> {
-        self.handlers
-            .read()
-            .unwrap()
-            .iter()
-            .filter_map(|e| e.candidate.as_ref())
-            .map(|r| r.lock().unwrap().clone())
-            .collect()
+        self.handlers.read().unwrap().iter().filter_map(|e| e.candidate.as_ref()).map(|r| r.lock().unwrap().clone()).collect()
     }
 
     /// Records the component a hot reload found in the configured file as
     /// a new live version (by `file watch`) and announces it. The swap
     /// itself was done by the caller at `position`.
-    pub(super) fn record_file_version(
-        &self,
-        data_dir: &std::path::Path,
-        handler: &str,
-        component: &std::path::Path,
-        position: u64,
-    ) {
+    pub(super) fn record_file_version(&self, data_dir: &std::path::Path, handler: &str, component: &std::path::Path, position: u64) {
         let recorded = (|| -> Result<(Option<VersionRecord>, VersionRecord), DeployError> {
             let bytes = std::fs::read(component).map_err(|e| DeployError::Storage {
                 handler: handler.to_owned(),
@@ -484,21 +321,11 @@ impl AuditService {
             let store = self.store(data_dir, handler)?;
             let sha = store.keep_component(&bytes)?;
             store.update(|history| {
-                let before = history
-                    .iter_mut()
-                    .find(|v| v.state == VersionState::Live)
-                    .map(|v| {
-                        v.state = VersionState::Retired;
-                        v.clone()
-                    });
-                let mut record = new_record(
-                    history,
-                    &sha,
-                    None,
-                    "file watch",
-                    "file",
-                    VersionState::Live,
-                );
+                let before = history.iter_mut().find(|v| v.state == VersionState::Live).map(|v| {
+                    v.state = VersionState::Retired;
+                    v.clone()
+                });
+                let mut record = new_record(history, &sha, None, "file watch", "file", VersionState::Live);
                 record.position = Some(position);
                 history.push(record.clone());
                 Ok((before, record))
@@ -508,20 +335,10 @@ impl AuditService {
             Ok((before, after)) => {
                 self.set_running(handler, None, Some(after.version), None);
                 if let Ok(publisher) = self.publisher(handler) {
-                    publisher.publish(config_event(
-                        handler,
-                        "deploy",
-                        "file watch",
-                        before.as_ref(),
-                        &after,
-                        None,
-                    ));
+                    publisher.publish(config_event(handler, "deploy", "file watch", before.as_ref(), &after, None));
                 }
             }
-            Err(e) => tracing::error!(
-                handler,
-                "the reloaded component runs but is not in the version history: {e}"
-            ),
+            Err(e) => tracing::error!(handler, "the reloaded component runs but is not in the version history: {e}"),
         }
     }
 
@@ -533,22 +350,11 @@ impl AuditService {
             .write()
             .unwrap()
             .iter_mut()
-            .filter_map(|h| {
-                h.start_change
-                    .take()
-                    .map(|(before, after)| (h.name.clone(), before, after))
-            })
+            .filter_map(|h| h.start_change.take().map(|(before, after)| (h.name.clone(), before, after)))
             .collect();
         for (handler, before, after) in changes {
             if let Ok(publisher) = self.publisher(&handler) {
-                publisher.publish(config_event(
-                    &handler,
-                    "deploy",
-                    "configuration file",
-                    before.as_ref(),
-                    &after,
-                    None,
-                ));
+                publisher.publish(config_event(&handler, "deploy", "configuration file", before.as_ref(), &after, None));
             }
         }
     }
@@ -572,13 +378,10 @@ fn rollback_hook(
 ) -> crate::delivery::candidate::RollbackHook {
     Box::new(move |reason: String, position: u64| {
         let updated = store.update(|history| {
-            let v = history
-                .iter_mut()
-                .find(|v| v.version == version)
-                .ok_or_else(|| DeployError::Invalid {
-                    handler: handler.clone(),
-                    message: format!("version {version} is not in the history"),
-                })?;
+            let v = history.iter_mut().find(|v| v.version == version).ok_or_else(|| DeployError::Invalid {
+                handler: handler.clone(),
+                message: format!("version {version} is not in the history"),
+            })?;
             let before = v.clone();
             v.state = VersionState::RolledBack;
             v.position = Some(position);
@@ -586,18 +389,10 @@ fn rollback_hook(
             Ok((before, v.clone()))
         });
         match updated {
-            Ok((before, after)) => publisher.publish(config_event(
-                &handler,
-                "auto-rollback",
-                "wasp (canary thresholds)",
-                Some(&before),
-                &after,
-                Some(&reason),
-            )),
-            Err(e) => tracing::error!(
-                handler,
-                "the canary was rolled back but its history could not be updated: {e}"
-            ),
+            Ok((before, after)) => {
+                publisher.publish(config_event(&handler, "auto-rollback", "wasp (canary thresholds)", Some(&before), &after, Some(&reason)))
+            }
+            Err(e) => tracing::error!(handler, "the canary was rolled back but its history could not be updated: {e}"),
         }
     })
 }

@@ -12,10 +12,7 @@ impl AuditService {
     /// The journals, by tenant (`None`: events without one), for the fleet
     /// edge's forwarder.
     pub(crate) fn journal_list(&self) -> Vec<(Option<String>, Arc<dyn Journal>)> {
-        self.journals
-            .iter()
-            .map(|(t, j)| (t.clone(), j.clone()))
-            .collect()
+        self.journals.iter().map(|(t, j)| (t.clone(), j.clone())).collect()
     }
 
     /// Records the fleet edge's forwarder cursor on a journal.
@@ -25,25 +22,14 @@ impl AuditService {
 
     /// Appends an event a fleet edge already accepted (validated, filtered)
     /// to the journal as it is; its sequence there.
-    pub(crate) fn ingest(
-        &self,
-        tenant: Option<&str>,
-        topic: &str,
-        json: &[u8],
-    ) -> Result<u64, String> {
-        let journal = self
-            .journals
-            .get(&tenant.map(str::to_owned))
-            .ok_or_else(|| format!("no tenant `{}` here", tenant.unwrap_or_default()))?;
+    pub(crate) fn ingest(&self, tenant: Option<&str>, topic: &str, json: &[u8]) -> Result<u64, String> {
+        let journal =
+            self.journals.get(&tenant.map(str::to_owned)).ok_or_else(|| format!("no tenant `{}` here", tenant.unwrap_or_default()))?;
         let document: serde_json::Map<String, serde_json::Value> =
             serde_json::from_slice(json).map_err(|e| format!("not a JSON object: {e}"))?;
-        let mut event =
-            HostEvent::from_document(topic, document, usize::MAX).map_err(|e| e.to_string())?;
+        let mut event = HostEvent::from_document(topic, document, usize::MAX).map_err(|e| e.to_string())?;
         event.tenant = tenant.map(str::to_owned);
-        journal
-            .append(event)
-            .map(|e| e.sequence)
-            .map_err(|e| e.to_string())
+        journal.append(event).map(|e| e.sequence).map_err(|e| e.to_string())
     }
 
     /// Makes the handlers of `tenant`'s journal take what it holds now,
@@ -53,14 +39,7 @@ impl AuditService {
         let Some(journal) = self.journals.get(&tenant.map(str::to_owned)) else {
             return;
         };
-        for cursor in self
-            .handlers
-            .read()
-            .unwrap()
-            .iter()
-            .filter(|h| h.tenant.as_deref() == tenant)
-            .filter_map(|h| h.cursor)
-        {
+        for cursor in self.handlers.read().unwrap().iter().filter(|h| h.tenant.as_deref() == tenant).filter_map(|h| h.cursor) {
             journal.wake(cursor);
         }
     }

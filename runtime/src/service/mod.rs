@@ -65,9 +65,7 @@ pub enum BuildError {
     },
     /// A setting WASP reads but cannot act on (a JMS provider URL of a
     /// protocol WASP does not speak).
-    #[error(
-        "handler `{handler}`: {message}; set \"enabled\": false on it, or remove it, to run the rest"
-    )]
+    #[error("handler `{handler}`: {message}; set \"enabled\": false on it, or remove it, to run the rest")]
     Unsupported {
         /// The handler's name.
         handler: String,
@@ -172,10 +170,7 @@ pub(crate) struct HandlerEntry {
     candidate: Option<Arc<Mutex<crate::delivery::candidate::CandidateReport>>>,
     /// A version that became live at start, to announce once the service
     /// runs: the one before, and it.
-    start_change: Option<(
-        Option<crate::deploy::VersionRecord>,
-        crate::deploy::VersionRecord,
-    )>,
+    start_change: Option<(Option<crate::deploy::VersionRecord>, crate::deploy::VersionRecord)>,
 }
 
 /// A tenant at run time.
@@ -287,31 +282,17 @@ impl AuditService {
 
     /// [`new`](Self::new) without the announcements.
     fn start(config: Config) -> Result<Self, BuildError> {
-        if let Some(h) = config
-            .forgerock_handlers
-            .iter()
-            .find(|h| h.enabled && h.builtin.is_none())
-        {
-            return Err(BuildError::NotSupported {
-                handler: h.name.clone(),
-                class: h.class.name(),
-                planned: h.class.planned_output(),
-            });
+        if let Some(h) = config.forgerock_handlers.iter().find(|h| h.enabled && h.builtin.is_none()) {
+            return Err(BuildError::NotSupported { handler: h.name.clone(), class: h.class.name(), planned: h.class.planned_output() });
         }
         for h in config.forgerock_handlers.iter().filter(|h| h.enabled) {
             if let Some(crate::builtin::BuiltinSettings::Jms(s)) = &h.builtin
                 && let Some(message) = s.unsupported()
             {
-                return Err(BuildError::Unsupported {
-                    handler: h.name.clone(),
-                    message: message.to_owned(),
-                });
+                return Err(BuildError::Unsupported { handler: h.name.clone(), message: message.to_owned() });
             }
         }
-        let engine = WaspEngine::global().map_err(|source| BuildError::Component {
-            handler: "*".into(),
-            source,
-        })?;
+        let engine = WaspEngine::global().map_err(|source| BuildError::Component { handler: "*".into(), source })?;
         let mut workers = Vec::new();
         let mut journals: BTreeMap<Option<String>, Arc<dyn Journal>> = BTreeMap::new();
         let built = (|| -> Result<_, BuildError> {
@@ -323,9 +304,7 @@ impl AuditService {
             let fuel_quotas: BTreeMap<String, Arc<TokenBucket>> = config
                 .tenants
                 .iter()
-                .filter_map(|(name, t)| {
-                    Some((name.clone(), Arc::new(TokenBucket::new(t.fuel_per_second?))))
-                })
+                .filter_map(|(name, t)| Some((name.clone(), Arc::new(TokenBucket::new(t.fuel_per_second?)))))
                 .collect();
             let filters = prepare_filters(engine, &config)?;
             let mut prepared = Vec::new();
@@ -333,31 +312,16 @@ impl AuditService {
             // reader (`crate::fleet::edge`).
             let edge = config.fleet.as_ref().and_then(|f| f.role) == Some(crate::fleet::Role::Edge);
             for handler in config.handlers.iter().filter(|h| h.enabled && !edge) {
-                let fuel_quota = handler
-                    .tenant
-                    .as_deref()
-                    .and_then(|t| fuel_quotas.get(t).cloned());
-                let (mut worker, entry) = prepare(
-                    engine,
-                    &config,
-                    handler,
-                    &dead_letters,
-                    fuel_quota,
-                    Versions::Start,
-                )?;
+                let fuel_quota = handler.tenant.as_deref().and_then(|t| fuel_quotas.get(t).cloned());
+                let (mut worker, entry) = prepare(engine, &config, handler, &dead_letters, fuel_quota, Versions::Start)?;
                 worker.filters = build::filter_stages(&filters, handler.tenant.as_deref());
                 prepared.push((worker, entry));
             }
-            for h in config
-                .forgerock_handlers
-                .iter()
-                .filter(|h| h.enabled && !edge)
-            {
+            for h in config.forgerock_handlers.iter().filter(|h| h.enabled && !edge) {
                 if let Some(settings) = &h.builtin {
                     // The filters of the handler's stream apply to built-in
                     // handlers as to every other handler.
-                    let (mut worker, entry) =
-                        build::prepare_builtin(&config, h, settings, &dead_letters);
+                    let (mut worker, entry) = build::prepare_builtin(&config, h, settings, &dead_letters);
                     worker.filters = build::filter_stages(&filters, h.tenant.as_deref());
                     prepared.push((worker, entry));
                 }
@@ -403,9 +367,7 @@ impl AuditService {
             .map(|(name, t)| {
                 let tenant = Tenant {
                     topics: RwLock::new(config.known_topics_for(Some(name))),
-                    events_quota: t
-                        .events_per_second
-                        .map(|rate| (rate, TokenBucket::new(rate))),
+                    events_quota: t.events_per_second.map(|rate| (rate, TokenBucket::new(rate))),
                     published: AtomicU64::new(0),
                     over_quota: AtomicU64::new(0),
                 };
@@ -425,18 +387,13 @@ impl AuditService {
             hash_key: config.audit.hash_key.clone(),
             validation: config.validation.clone(),
             schemas: config.custom_schemas.clone(),
-            includes: config
-                .audit
-                .include_fields
-                .iter()
-                .filter_map(|p| crate::config::forgerock::split_topic_pointer(p).ok())
-                .fold(
-                    BTreeMap::new(),
-                    |mut by_topic: BTreeMap<String, Vec<String>>, (topic, field)| {
-                        by_topic.entry(topic).or_default().push(field);
-                        by_topic
-                    },
-                ),
+            includes: config.audit.include_fields.iter().filter_map(|p| crate::config::forgerock::split_topic_pointer(p).ok()).fold(
+                BTreeMap::new(),
+                |mut by_topic: BTreeMap<String, Vec<String>>, (topic, field)| {
+                    by_topic.entry(topic).or_default().push(field);
+                    by_topic
+                },
+            ),
             access_safelist: config.safelist.then(|| {
                 crate::config::forgerock::Safelist::new(
                     "access",
@@ -464,18 +421,14 @@ impl AuditService {
     /// left on device`), until an event is stored again; `None` while
     /// events are stored.
     pub fn storage_alarm(&self) -> Option<String> {
-        if !self
-            .storage_failing
-            .load(std::sync::atomic::Ordering::Relaxed)
-        {
+        if !self.storage_failing.load(std::sync::atomic::Ordering::Relaxed) {
             return None;
         }
         self.storage_alarm.lock().unwrap().clone()
     }
 
     fn set_storage_alarm(&self, alarm: Option<String>) {
-        self.storage_failing
-            .store(alarm.is_some(), std::sync::atomic::Ordering::Relaxed);
+        self.storage_failing.store(alarm.is_some(), std::sync::atomic::Ordering::Relaxed);
         *self.storage_alarm.lock().unwrap() = alarm;
     }
 
@@ -504,33 +457,20 @@ impl AuditService {
 
     /// The configuration running now (the last one reloaded).
     pub fn config(&self) -> Arc<Config> {
-        self.current
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        self.current.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     /// Every handler's name (`tenant/name` for a tenant's), in
     /// configuration order.
     pub fn handler_names(&self) -> Vec<String> {
-        self.handlers
-            .read()
-            .unwrap()
-            .iter()
-            .map(|h| h.name.clone())
-            .collect()
+        self.handlers.read().unwrap().iter().map(|h| h.name.clone()).collect()
     }
 
     /// Accepts one event for `topic` on behalf of `tenant`: only that
     /// tenant's handlers receive it. Besides [`publish`](Self::publish)'s
     /// errors: an unknown tenant, or one over its `eventsPerSecond` quota
     /// (the event is refused and counted in the tenant's summary).
-    pub fn publish_as(
-        &self,
-        tenant: &str,
-        topic: &str,
-        event: impl IntoEvent,
-    ) -> Result<Receipt, PublishError> {
+    pub fn publish_as(&self, tenant: &str, topic: &str, event: impl IntoEvent) -> Result<Receipt, PublishError> {
         let Some(t) = self.tenants.get(tenant) else {
             return Err(PublishError::UnknownTenant {
                 tenant: tenant.to_owned(),
@@ -541,10 +481,7 @@ impl AuditService {
             && !bucket.try_take(1)
         {
             t.over_quota.fetch_add(1, Ordering::Relaxed);
-            return Err(PublishError::QuotaExceeded {
-                tenant: tenant.to_owned(),
-                per_second: *rate,
-            });
+            return Err(PublishError::QuotaExceeded { tenant: tenant.to_owned(), per_second: *rate });
         }
         let result = self.append(Some(tenant), &t.topics, topic, event);
         // `NotYetDurable` is an accepted event too.
@@ -574,11 +511,7 @@ impl AuditService {
             }
         }
         let mut document = event.into_document(self.max_event_bytes)?;
-        crate::event::check_basics(
-            &document,
-            &self.validation.required_fields,
-            self.validation.max_depth,
-        )?;
+        crate::event::check_basics(&document, &self.validation.required_fields, self.validation.max_depth)?;
         if topic == "access"
             && let Some(safelist) = &self.access_safelist
         {
@@ -592,22 +525,10 @@ impl AuditService {
         }
         // Custom topics keep only what their schema declares, the common
         // fields, and `includeIf` (the safelist).
-        if let Some(schema) = self
-            .schemas
-            .get(topic)
-            .filter(|_| crate::schema::standard(topic).is_none())
-        {
+        if let Some(schema) = self.schemas.get(topic).filter(|_| crate::schema::standard(topic).is_none()) {
             let mut value = serde_json::Value::Object(std::mem::take(&mut document));
-            let mut include: Vec<String> = [
-                "/_id",
-                "/timestamp",
-                "/transactionId",
-                "/eventName",
-                "/userId",
-                "/trackingIds",
-            ]
-            .map(str::to_owned)
-            .into();
+            let mut include: Vec<String> =
+                ["/_id", "/timestamp", "/transactionId", "/eventName", "/userId", "/trackingIds"].map(str::to_owned).into();
             include.extend(self.includes.get(topic).into_iter().flatten().cloned());
             schema.safelist(&mut value, &include);
             if let serde_json::Value::Object(map) = value {
@@ -622,31 +543,17 @@ impl AuditService {
         let journal = &self.journals[&event.tenant];
         let event = journal.append(event).map_err(|e| match e {
             JournalError::Closed => PublishError::ShuttingDown,
-            JournalError::Overloaded {
-                max_events,
-                max_bytes,
-            } => PublishError::Overloaded {
-                max_events,
-                max_bytes,
-            },
+            JournalError::Overloaded { max_events, max_bytes } => PublishError::Overloaded { max_events, max_bytes },
             JournalError::Storage(message) => {
                 self.set_storage_alarm(Some(message.clone()));
                 PublishError::Storage(message)
             }
         })?;
-        if self
-            .storage_failing
-            .load(std::sync::atomic::Ordering::Relaxed)
-        {
+        if self.storage_failing.load(std::sync::atomic::Ordering::Relaxed) {
             self.set_storage_alarm(None);
         }
-        if self.durability == Durability::Fsync
-            && !journal.wait_durable(event.sequence, self.fsync_timeout)
-        {
-            return Err(PublishError::NotYetDurable {
-                sequence: event.sequence,
-                waited: self.fsync_timeout,
-            });
+        if self.durability == Durability::Fsync && !journal.wait_durable(event.sequence, self.fsync_timeout) {
+            return Err(PublishError::NotYetDurable { sequence: event.sequence, waited: self.fsync_timeout });
         }
         // A fleet edge in `fsync` mode: the producer's answer waits for
         // JetStream's PubAck (the forwarder's cursor moving past it).
@@ -657,20 +564,12 @@ impl AuditService {
             let deadline = std::time::Instant::now() + self.fsync_timeout;
             while journal.acked(cursor) < event.sequence {
                 if std::time::Instant::now() >= deadline {
-                    return Err(PublishError::NotYetDurable {
-                        sequence: event.sequence,
-                        waited: self.fsync_timeout,
-                    });
+                    return Err(PublishError::NotYetDurable { sequence: event.sequence, waited: self.fsync_timeout });
                 }
                 std::thread::sleep(std::time::Duration::from_millis(1));
             }
         }
-        Ok(Receipt {
-            id: event.id.clone(),
-            topic: event.topic.clone(),
-            sequence: event.sequence,
-            tenant: event.tenant.clone(),
-        })
+        Ok(Receipt { id: event.id.clone(), topic: event.topic.clone(), sequence: event.sequence, tenant: event.tenant.clone() })
     }
 
     /// Waits up to `timeout` until the event of `receipt` is as durable as
@@ -678,39 +577,17 @@ impl AuditService {
     /// (`publish` already waited `fsyncTimeout` for it); at once in the
     /// other modes. `false` if the flush did not finish in time.
     pub fn wait_durable(&self, receipt: &Receipt, timeout: std::time::Duration) -> bool {
-        self.journals
-            .get(&receipt.tenant)
-            .is_some_and(|j| j.wait_durable(receipt.sequence, timeout))
+        self.journals.get(&receipt.tenant).is_some_and(|j| j.wait_durable(receipt.sequence, timeout))
     }
 
     /// The journal, cursor and controls of a running handler.
-    fn entry(
-        &self,
-        handler: &str,
-    ) -> Result<
-        (
-            Arc<dyn Journal>,
-            crate::journal::CursorId,
-            crate::delivery::Controls,
-        ),
-        ActionError,
-    > {
+    fn entry(&self, handler: &str) -> Result<(Arc<dyn Journal>, crate::journal::CursorId, crate::delivery::Controls), ActionError> {
         let handlers = self.handlers.read().unwrap();
-        let entry = handlers.iter().find(|h| h.name == handler).ok_or_else(|| {
-            ActionError::UnknownHandler {
-                name: handler.to_owned(),
-                known: handlers
-                    .iter()
-                    .map(|h| h.name.clone())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            }
+        let entry = handlers.iter().find(|h| h.name == handler).ok_or_else(|| ActionError::UnknownHandler {
+            name: handler.to_owned(),
+            known: handlers.iter().map(|h| h.name.clone()).collect::<Vec<_>>().join(", "),
         })?;
-        Ok((
-            self.journals[&entry.tenant].clone(),
-            entry.cursor.expect("registered"),
-            entry.controls.clone(),
-        ))
+        Ok((self.journals[&entry.tenant].clone(), entry.cursor.expect("registered"), entry.controls.clone()))
     }
 
     /// Blocks until `handler` (`name` or `tenant/name`) has processed every
@@ -727,27 +604,18 @@ impl AuditService {
     pub fn rotate(&self, handler: &str) -> Result<Vec<String>, ActionError> {
         let (journal, cursor, controls) = self.entry(handler)?;
         let (reply, answer) = std::sync::mpsc::channel();
-        controls
-            .lock()
-            .unwrap()
-            .push(crate::delivery::Control::Rotate(reply));
+        controls.lock().unwrap().push(crate::delivery::Control::Rotate(reply));
         journal.wake(cursor);
         match answer.recv_timeout(std::time::Duration::from_secs(60)) {
             Ok(result) => result.map_err(ActionError::Failed),
-            Err(_) => Err(ActionError::Timeout {
-                handler: handler.to_owned(),
-            }),
+            Err(_) => Err(ActionError::Timeout { handler: handler.to_owned() }),
         }
     }
 
     /// Validates the event against its topic's schema (with `_id` and
     /// `timestamp` filled in first, as they will be): `warn` logs the
     /// violations, `reject` refuses the event naming each.
-    fn check_schema(
-        &self,
-        topic: &str,
-        document: &mut serde_json::Map<String, serde_json::Value>,
-    ) -> Result<(), PublishError> {
+    fn check_schema(&self, topic: &str, document: &mut serde_json::Map<String, serde_json::Value>) -> Result<(), PublishError> {
         let schema = match self.schemas.get(topic) {
             Some(custom) => custom.as_ref(),
             None => match crate::schema::standard(topic) {
@@ -755,14 +623,10 @@ impl AuditService {
                 None => return Ok(()),
             },
         };
+        document.entry("_id").or_insert_with(|| serde_json::Value::String(uuid::Uuid::new_v4().to_string()));
         document
-            .entry("_id")
-            .or_insert_with(|| serde_json::Value::String(uuid::Uuid::new_v4().to_string()));
-        document.entry("timestamp").or_insert_with(|| {
-            serde_json::Value::String(
-                humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string(),
-            )
-        });
+            .entry("timestamp")
+            .or_insert_with(|| serde_json::Value::String(humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string()));
         let value = serde_json::Value::Object(std::mem::take(document));
         let violations = schema.validate(&value);
         if let serde_json::Value::Object(map) = value {
@@ -779,10 +643,7 @@ impl AuditService {
         }
         Err(PublishError::Schema {
             topic: topic.to_owned(),
-            violations: violations
-                .into_iter()
-                .map(|v| (v.pointer, v.rule, v.message))
-                .collect(),
+            violations: violations.into_iter().map(|v| (v.pointer, v.rule, v.message)).collect(),
         })
     }
 
@@ -805,10 +666,7 @@ impl AuditService {
                 .read()
                 .unwrap()
                 .iter()
-                .map(|h| {
-                    h.stats
-                        .summary(&h.name, h.tenant.as_deref(), &h.version, h.outputs.clone())
-                })
+                .map(|h| h.stats.summary(&h.name, h.tenant.as_deref(), &h.version, h.outputs.clone()))
                 .collect(),
             tenants: self
                 .tenants
@@ -847,12 +705,7 @@ impl AuditService {
                 .iter()
                 .map(|(tenant, journal)| {
                     let (events, bytes) = journal.held();
-                    StreamBacklog {
-                        tenant: tenant.clone(),
-                        head: journal.head(),
-                        events,
-                        bytes,
-                    }
+                    StreamBacklog { tenant: tenant.clone(), head: journal.head(), events, bytes }
                 })
                 .collect(),
             handlers: self
@@ -863,10 +716,7 @@ impl AuditService {
                 .filter_map(|h| {
                     let journal = self.journals.get(&h.tenant)?;
                     let acked = journal.acked(h.cursor?);
-                    Some(HandlerLag {
-                        name: h.name.clone(),
-                        lag: journal.head().saturating_sub(acked),
-                    })
+                    Some(HandlerLag { name: h.name.clone(), lag: journal.head().saturating_sub(acked) })
                 })
                 .collect(),
         }
@@ -879,13 +729,7 @@ impl AuditService {
         for journal in self.journals.values() {
             journal.close();
         }
-        let threads: Vec<JoinHandle<()>> = self
-            .handlers
-            .write()
-            .unwrap()
-            .iter_mut()
-            .filter_map(|h| h.thread.take())
-            .collect();
+        let threads: Vec<JoinHandle<()>> = self.handlers.write().unwrap().iter_mut().filter_map(|h| h.thread.take()).collect();
         for thread in threads {
             if thread.join().is_err() {
                 tracing::error!("a handler thread panicked");
@@ -902,12 +746,7 @@ impl AuditService {
 
 /// Starts `worker`'s delivery thread on `journal` through `entry`'s
 /// cursor, and its ticks.
-fn start_worker(
-    ticker: &Arc<ticker::Ticker>,
-    worker: crate::delivery::Worker,
-    entry: &mut HandlerEntry,
-    journal: Arc<dyn Journal>,
-) {
+fn start_worker(ticker: &Arc<ticker::Ticker>, worker: crate::delivery::Worker, entry: &mut HandlerEntry, journal: Arc<dyn Journal>) {
     let cursor = entry.cursor.expect("registered");
     match worker.tick_interval() {
         Some(interval) => ticker.add(&entry.name, interval, journal.clone(), cursor),

@@ -70,19 +70,13 @@ pub struct RefusedChange {
 
 impl ReloadReport {
     fn now() -> Self {
-        ReloadReport {
-            at: humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string(),
-            ..Default::default()
-        }
+        ReloadReport { at: humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string(), ..Default::default() }
     }
 
     /// A reload that could not even start (the configuration file could
     /// not be read or is invalid).
     pub fn failed(error: String) -> Self {
-        ReloadReport {
-            error: Some(error),
-            ..Self::now()
-        }
+        ReloadReport { error: Some(error), ..Self::now() }
     }
 
     /// Whether everything asked for was applied.
@@ -92,38 +86,22 @@ impl ReloadReport {
 
     /// Whether anything changed.
     pub fn changed(&self) -> bool {
-        !(self.swapped.is_empty()
-            && self.restarted.is_empty()
-            && self.added.is_empty()
-            && self.removed.is_empty())
+        !(self.swapped.is_empty() && self.restarted.is_empty() && self.added.is_empty() && self.removed.is_empty())
     }
 
     fn refuse(&mut self, handler: &str, reason: String) {
-        tracing::error!(
-            handler,
-            "reload refused, the running version is kept: {reason}"
-        );
-        self.refused.push(RefusedChange {
-            handler: handler.to_owned(),
-            reason,
-        });
+        tracing::error!(handler, "reload refused, the running version is kept: {reason}");
+        self.refused.push(RefusedChange { handler: handler.to_owned(), reason });
     }
 }
 
 /// What a stopped handler leaves: its journal, cursor and counters.
-type Stopped = (
-    Arc<dyn crate::journal::Journal>,
-    crate::journal::CursorId,
-    Arc<crate::delivery::HandlerStats>,
-);
+type Stopped = (Arc<dyn crate::journal::Journal>, crate::journal::CursorId, Arc<crate::delivery::HandlerStats>);
 
 /// A handler of the new configuration.
 enum Wanted<'a> {
     Wasm(&'a crate::config::WasmHandlerConfig),
-    Builtin(
-        &'a crate::config::forgerock::ForgeRockHandlerConfig,
-        &'a crate::builtin::BuiltinSettings,
-    ),
+    Builtin(&'a crate::config::forgerock::ForgeRockHandlerConfig, &'a crate::builtin::BuiltinSettings),
 }
 
 impl Wanted<'_> {
@@ -146,69 +124,24 @@ impl Wanted<'_> {
 /// service runs, by their configuration names.
 fn needs_restart(old: &Config, new: &Config) -> Vec<&'static str> {
     let fields: [(&'static str, String, String); 10] = [
-        (
-            "wasp.dataDirectory",
-            format!("{:?}", old.data_dir),
-            format!("{:?}", new.data_dir),
-        ),
-        (
-            "wasp.cacheDirectory",
-            format!("{:?}", old.cache_dir),
-            format!("{:?}", new.cache_dir),
-        ),
-        (
-            "wasp.maxEventSize",
-            format!("{:?}", old.max_event_bytes),
-            format!("{:?}", new.max_event_bytes),
-        ),
-        (
-            "wasp.journal",
-            format!("{:?}", old.journal),
-            format!("{:?}", new.journal),
-        ),
-        (
-            "wasp.validation",
-            format!("{:?}", old.validation),
-            format!("{:?}", new.validation),
-        ),
-        (
-            "tenants",
-            format!("{:?}", old.tenants),
-            format!("{:?}", new.tenants),
-        ),
-        (
-            "filters",
-            format!("{:?}", old.filters),
-            format!("{:?}", new.filters),
-        ),
-        (
-            "config (the audit service's settings)",
-            format!("{:?}", old.audit),
-            format!("{:?}", new.audit),
-        ),
-        (
-            "topicsSchemasDirectory",
-            format!("{:?}", old.topics_schemas_dir),
-            format!("{:?}", new.topics_schemas_dir),
-        ),
-        (
-            "topic schemas",
-            format!("{:?}", old.custom_schema_sources),
-            format!("{:?}", new.custom_schema_sources),
-        ),
+        ("wasp.dataDirectory", format!("{:?}", old.data_dir), format!("{:?}", new.data_dir)),
+        ("wasp.cacheDirectory", format!("{:?}", old.cache_dir), format!("{:?}", new.cache_dir)),
+        ("wasp.maxEventSize", format!("{:?}", old.max_event_bytes), format!("{:?}", new.max_event_bytes)),
+        ("wasp.journal", format!("{:?}", old.journal), format!("{:?}", new.journal)),
+        ("wasp.validation", format!("{:?}", old.validation), format!("{:?}", new.validation)),
+        ("tenants", format!("{:?}", old.tenants), format!("{:?}", new.tenants)),
+        ("filters", format!("{:?}", old.filters), format!("{:?}", new.filters)),
+        ("config (the audit service's settings)", format!("{:?}", old.audit), format!("{:?}", new.audit)),
+        ("topicsSchemasDirectory", format!("{:?}", old.topics_schemas_dir), format!("{:?}", new.topics_schemas_dir)),
+        ("topic schemas", format!("{:?}", old.custom_schema_sources), format!("{:?}", new.custom_schema_sources)),
     ];
-    fields
-        .into_iter()
-        .filter(|(_, a, b)| a != b)
-        .map(|(name, _, _)| name)
-        .collect()
+    fields.into_iter().filter(|(_, a, b)| a != b).map(|(name, _, _)| name).collect()
 }
 
 /// SHA-256 of a component file, as the engine names versions.
 fn file_hash(path: &std::path::Path) -> Result<String, String> {
     use sha2::{Digest, Sha256};
-    let bytes = std::fs::read(path)
-        .map_err(|e| format!("cannot read component {}: {e}", path.display()))?;
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read component {}: {e}", path.display()))?;
     Ok(hex::encode(Sha256::digest(&bytes)))
 }
 
@@ -235,11 +168,7 @@ impl AuditService {
             tracing::error!("{}", report.error.as_deref().unwrap_or_default());
             return self.record(report);
         }
-        if let Some(h) = config
-            .forgerock_handlers
-            .iter()
-            .find(|h| h.enabled && h.builtin.is_none())
-        {
+        if let Some(h) = config.forgerock_handlers.iter().find(|h| h.enabled && h.builtin.is_none()) {
             report.error = Some(format!(
                 "handler `{}`: class `{}` is recognised but not supported yet (it arrives with {}); nothing was reloaded",
                 h.name,
@@ -248,19 +177,11 @@ impl AuditService {
             ));
             return self.record(report);
         }
-        if let Some((h, message)) = config
-            .forgerock_handlers
-            .iter()
-            .filter(|h| h.enabled)
-            .find_map(|h| match &h.builtin {
-                Some(crate::builtin::BuiltinSettings::Jms(s)) => s.unsupported().map(|m| (h, m)),
-                _ => None,
-            })
-        {
-            report.error = Some(format!(
-                "handler `{}`: {message}; nothing was reloaded",
-                h.name
-            ));
+        if let Some((h, message)) = config.forgerock_handlers.iter().filter(|h| h.enabled).find_map(|h| match &h.builtin {
+            Some(crate::builtin::BuiltinSettings::Jms(s)) => s.unsupported().map(|m| (h, m)),
+            _ => None,
+        }) {
+            report.error = Some(format!("handler `{}`: {message}; nothing was reloaded", h.name));
             return self.record(report);
         }
         let engine = match WaspEngine::global() {
@@ -275,25 +196,13 @@ impl AuditService {
             .iter()
             .filter(|h| h.enabled)
             .map(Wanted::Wasm)
-            .chain(
-                config
-                    .forgerock_handlers
-                    .iter()
-                    .filter(|h| h.enabled)
-                    .filter_map(|h| Some(Wanted::Builtin(h, h.builtin.as_ref()?))),
-            )
+            .chain(config.forgerock_handlers.iter().filter(|h| h.enabled).filter_map(|h| Some(Wanted::Builtin(h, h.builtin.as_ref()?))))
             .collect();
         let wanted_names: Vec<String> = wanted.iter().map(Wanted::name).collect();
 
         // Removed handlers first: they may hold files a new one opens.
-        let gone: Vec<String> = self
-            .handlers
-            .read()
-            .unwrap()
-            .iter()
-            .filter(|e| !wanted_names.contains(&e.name))
-            .map(|e| e.name.clone())
-            .collect();
+        let gone: Vec<String> =
+            self.handlers.read().unwrap().iter().filter(|e| !wanted_names.contains(&e.name)).map(|e| e.name.clone()).collect();
         for name in gone {
             self.remove_handler(&name);
             report.removed.push(name);
@@ -312,12 +221,10 @@ impl AuditService {
                     Ok(()) => report.added.push(name),
                     Err(reason) => report.refuse(&name, reason),
                 },
-                Some((spec, _, _)) if spec != want.spec() => {
-                    match self.rebuild_handler(engine, &config, want) {
-                        Ok(()) => report.restarted.push(name),
-                        Err(reason) => report.refuse(&name, reason),
-                    }
-                }
+                Some((spec, _, _)) if spec != want.spec() => match self.rebuild_handler(engine, &config, want) {
+                    Ok(()) => report.restarted.push(name),
+                    Err(reason) => report.refuse(&name, reason),
+                },
                 // The file is compared with what it held when last looked
                 // at (not with the running version: a version deployed
                 // since must not be undone by a reload).
@@ -381,30 +288,15 @@ impl AuditService {
 
     /// Compiles `component` and hands it to the handler's thread, waiting
     /// for its answer.
-    fn swap_component(
-        &self,
-        engine: &WaspEngine,
-        config: &Config,
-        name: &str,
-        component: &std::path::Path,
-    ) -> Result<(), String> {
-        let loaded = engine
-            .load(component, config.cache_dir.as_deref())
-            .map_err(|e| e.to_string())?;
-        let pre = engine
-            .prepare_handler(&loaded, component)
-            .map_err(|e| e.to_string())?;
+    fn swap_component(&self, engine: &WaspEngine, config: &Config, name: &str, component: &std::path::Path) -> Result<(), String> {
+        let loaded = engine.load(component, config.cache_dir.as_deref()).map_err(|e| e.to_string())?;
+        let pre = engine.prepare_handler(&loaded, component).map_err(|e| e.to_string())?;
         let hash = pre.hash.clone();
         let (journal, cursor, controls) = self.entry(name).map_err(|e| e.to_string())?;
         let (reply, answer) = std::sync::mpsc::channel();
         // The file's version runs with the configured `config`.
-        let init_config = crate::deploy::configured(config, name)
-            .map(|h| h.handler_config.clone())
-            .ok();
-        controls
-            .lock()
-            .unwrap()
-            .push(Control::Swap(Box::new(pre), init_config, reply));
+        let init_config = crate::deploy::configured(config, name).map(|h| h.handler_config.clone()).ok();
+        controls.lock().unwrap().push(Control::Swap(Box::new(pre), init_config, reply));
         journal.wake(cursor);
         match answer.recv_timeout(ANSWER_WITHIN) {
             Ok(Ok(position)) => {
@@ -412,54 +304,31 @@ impl AuditService {
                 // `wasp deploy`'s, announced the same way (recorded before
                 // the summary shows the new version).
                 self.record_file_version(&config.data_dir, name, component, position);
-                if let Some(entry) = self
-                    .handlers
-                    .write()
-                    .unwrap()
-                    .iter_mut()
-                    .find(|e| e.name == name)
-                {
+                if let Some(entry) = self.handlers.write().unwrap().iter_mut().find(|e| e.name == name) {
                     entry.version = hash.clone();
                     entry.file_hash = Some(hash);
                 }
                 Ok(())
             }
             Ok(Err(reason)) => Err(reason),
-            Err(_) => Err(format!(
-                "the handler's thread did not take the new version within {}s (it is in a long call)",
-                ANSWER_WITHIN.as_secs()
-            )),
+            Err(_) => {
+                Err(format!("the handler's thread did not take the new version within {}s (it is in a long call)", ANSWER_WITHIN.as_secs()))
+            }
         }
     }
 
     /// Builds the worker of `want` (component compiled, outputs opened,
     /// first instance `init`ed). `Err` if any step fails; nothing runs then.
-    fn build_worker(
-        &self,
-        engine: &WaspEngine,
-        config: &Config,
-        want: &Wanted<'_>,
-    ) -> Result<(Worker, HandlerEntry), String> {
+    fn build_worker(&self, engine: &WaspEngine, config: &Config, want: &Wanted<'_>) -> Result<(Worker, HandlerEntry), String> {
         let (mut worker, entry, tenant) = match want {
             Wanted::Wasm(h) => {
-                let quota = h
-                    .tenant
-                    .as_deref()
-                    .and_then(|t| self.fuel_quotas.get(t).cloned());
-                let (worker, entry) = super::prepare(
-                    engine,
-                    config,
-                    h,
-                    &self.dead_letter_store,
-                    quota,
-                    super::Versions::Start,
-                )
-                .map_err(|e| e.to_string())?;
+                let quota = h.tenant.as_deref().and_then(|t| self.fuel_quotas.get(t).cloned());
+                let (worker, entry) =
+                    super::prepare(engine, config, h, &self.dead_letter_store, quota, super::Versions::Start).map_err(|e| e.to_string())?;
                 (worker, entry, h.tenant.as_deref())
             }
             Wanted::Builtin(h, settings) => {
-                let (worker, entry) =
-                    super::build::prepare_builtin(config, h, settings, &self.dead_letter_store);
+                let (worker, entry) = super::build::prepare_builtin(config, h, settings, &self.dead_letter_store);
                 (worker, entry, h.tenant.as_deref())
             }
         };
@@ -476,12 +345,7 @@ impl AuditService {
     }
 
     /// Starts a handler the running configuration did not have.
-    fn add_handler(
-        &self,
-        engine: &WaspEngine,
-        config: &Config,
-        want: &Wanted<'_>,
-    ) -> Result<(), String> {
+    fn add_handler(&self, engine: &WaspEngine, config: &Config, want: &Wanted<'_>) -> Result<(), String> {
         let (worker, mut entry) = self.build_worker(engine, config, want)?;
         let journal = self.journals[&entry.tenant].clone();
         entry.cursor = Some(journal.register_cursor(&entry.name));
@@ -494,45 +358,21 @@ impl AuditService {
     /// Rebuilds a handler whose settings changed, on the same cursor. The
     /// new version is tried before the old one stops; the outputs are
     /// opened after it stopped (they may be the same files).
-    fn rebuild_handler(
-        &self,
-        engine: &WaspEngine,
-        config: &Config,
-        want: &Wanted<'_>,
-    ) -> Result<(), String> {
+    fn rebuild_handler(&self, engine: &WaspEngine, config: &Config, want: &Wanted<'_>) -> Result<(), String> {
         let name = want.name();
         if let Wanted::Wasm(h) = want {
             // Compile and start it on the side: a version that cannot start
             // leaves the running one alone.
             let resolved = crate::deploy::resolve(config, h, false);
-            let loaded = engine
-                .load(&resolved.component, config.cache_dir.as_deref())
-                .map_err(|e| e.to_string())?;
-            let pre = engine
-                .prepare_handler(&loaded, &resolved.component)
-                .map_err(|e| e.to_string())?;
+            let loaded = engine.load(&resolved.component, config.cache_dir.as_deref()).map_err(|e| e.to_string())?;
+            let pre = engine.prepare_handler(&loaded, &resolved.component).map_err(|e| e.to_string())?;
             let specs: Arc<[crate::engine::OutputSpec]> = h
                 .outputs
                 .iter()
-                .map(|(name, o)| crate::engine::OutputSpec {
-                    name: name.clone(),
-                    line_oriented: o.line_oriented(),
-                })
+                .map(|(name, o)| crate::engine::OutputSpec { name: name.clone(), line_oriented: o.line_oriented() })
                 .collect();
-            pre.instantiate(
-                &name,
-                &h.budgets,
-                specs,
-                StateStore::new(h.state_bytes),
-                &resolved.init_config,
-            )
-            .map_err(|fault| {
-                format!(
-                    "the new version failed to start ({}): {}",
-                    fault.kind.as_str(),
-                    fault.message
-                )
-            })?;
+            pre.instantiate(&name, &h.budgets, specs, StateStore::new(h.state_bytes), &resolved.init_config)
+                .map_err(|fault| format!("the new version failed to start ({}): {}", fault.kind.as_str(), fault.message))?;
         }
         let (journal, cursor, stats) = self.stop_handler(&name)?;
         let (mut worker, mut entry) = match self.build_worker(engine, config, want) {
@@ -542,9 +382,7 @@ impl AuditService {
                 // its outputs: the handler is disabled; its events wait in
                 // the journal (the cursor is kept) for the next reload.
                 stats.disable(format!("rebuilt by a reload, but cannot start: {reason}"));
-                return Err(format!(
-                    "stopped for the change, but the new version cannot start (its events wait in the journal): {reason}"
-                ));
+                return Err(format!("stopped for the change, but the new version cannot start (its events wait in the journal): {reason}"));
             }
         };
         // The counters carry on across versions.
@@ -569,10 +407,7 @@ impl AuditService {
         journal.wake(cursor);
         let (thread, stats) = {
             let mut handlers = self.handlers.write().unwrap();
-            let entry = handlers
-                .iter_mut()
-                .find(|e| e.name == name)
-                .ok_or_else(|| format!("no running handler `{name}`"))?;
+            let entry = handlers.iter_mut().find(|e| e.name == name).ok_or_else(|| format!("no running handler `{name}`"))?;
             (entry.thread.take(), entry.stats.clone())
         };
         self.ticker.remove(name);

@@ -36,37 +36,19 @@ pub(super) struct Ticker {
 impl Ticker {
     /// Wakes `handler`'s cursor every `interval` from now on (replacing any
     /// earlier tick of that handler); starts the thread on first use.
-    pub(super) fn add(
-        self: &Arc<Self>,
-        handler: &str,
-        interval: Duration,
-        journal: Arc<dyn Journal>,
-        cursor: CursorId,
-    ) {
+    pub(super) fn add(self: &Arc<Self>, handler: &str, interval: Duration, journal: Arc<dyn Journal>, cursor: CursorId) {
         let mut ticks = self.ticks.lock().unwrap();
         if ticks.stopped {
             return;
         }
-        ticks.by_handler.insert(
-            handler.to_owned(),
-            Tick {
-                interval,
-                journal,
-                cursor,
-                due: Instant::now() + interval,
-            },
-        );
+        ticks.by_handler.insert(handler.to_owned(), Tick { interval, journal, cursor, due: Instant::now() + interval });
         drop(ticks);
         self.changed.notify_all();
         let mut thread = self.thread.lock().unwrap();
         if thread.is_none() {
             let ticker = self.clone();
-            *thread = Some(
-                std::thread::Builder::new()
-                    .name("wasp-ticker".into())
-                    .spawn(move || ticker.run())
-                    .expect("spawn the ticker thread"),
-            );
+            *thread =
+                Some(std::thread::Builder::new().name("wasp-ticker".into()).spawn(move || ticker.run()).expect("spawn the ticker thread"));
         }
     }
 
@@ -95,11 +77,7 @@ impl Ticker {
                 }
             }
             let next = ticks.by_handler.values().map(|t| t.due).min();
-            let wait = next
-                .map_or(Duration::from_secs(3600), |due| {
-                    due.saturating_duration_since(now)
-                })
-                .max(Duration::from_millis(10));
+            let wait = next.map_or(Duration::from_secs(3600), |due| due.saturating_duration_since(now)).max(Duration::from_millis(10));
             ticks = self.changed.wait_timeout(ticks, wait).unwrap().0;
         }
     }

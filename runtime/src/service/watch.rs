@@ -44,26 +44,12 @@ type Look = Vec<(PathBuf, Option<(u64, SystemTime)>)>;
 
 fn look(config_path: &Path, config: &Config) -> Look {
     let mut paths = vec![config_path.to_owned()];
-    paths.extend(
-        config
-            .handlers
-            .iter()
-            .filter(|h| h.enabled)
-            .map(|h| h.component.clone()),
-    );
-    paths.extend(
-        config
-            .filters
-            .iter()
-            .filter(|f| f.enabled)
-            .map(|f| f.component.clone()),
-    );
+    paths.extend(config.handlers.iter().filter(|h| h.enabled).map(|h| h.component.clone()));
+    paths.extend(config.filters.iter().filter(|f| f.enabled).map(|f| f.component.clone()));
     paths
         .into_iter()
         .map(|p| {
-            let seen = std::fs::metadata(&p)
-                .ok()
-                .and_then(|m| Some((m.len(), m.modified().ok()?)));
+            let seen = std::fs::metadata(&p).ok().and_then(|m| Some((m.len(), m.modified().ok()?)));
             (p, seen)
         })
         .collect()
@@ -117,9 +103,7 @@ impl Watcher {
                             on_reload(&config, &report);
                             report
                         }
-                        Err(e) => {
-                            service.record_failed_reload(format!("{}: {e}", config_path.display()))
-                        }
+                        Err(e) => service.record_failed_reload(format!("{}: {e}", config_path.display())),
                     };
                     if report.error.as_deref() == Some("the service is shutting down") {
                         return;
@@ -131,10 +115,7 @@ impl Watcher {
                 }
             })
             .expect("spawn the watch thread");
-        Watcher {
-            signals,
-            thread: Some(thread),
-        }
+        Watcher { signals, thread: Some(thread) }
     }
 
     /// Reloads now (SIGHUP), whether or not a file changed.

@@ -11,7 +11,6 @@ use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
 use sha2::{Digest, Sha256};
 
-
 /// How requests are authenticated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AuthMode {
@@ -55,15 +54,10 @@ impl TokenHash {
 
     /// Reads `sha256:<64 hex digits>`.
     pub fn parse(text: &str) -> Result<TokenHash, String> {
-        let expected =
-            "expected `sha256:` followed by 64 hex digits (`wasp sidecar hash-token` prints it)";
-        let hex_part = text
-            .strip_prefix("sha256:")
-            .ok_or_else(|| format!("`{}…` is not a token hash: {expected}", preview(text)))?;
+        let expected = "expected `sha256:` followed by 64 hex digits (`wasp sidecar hash-token` prints it)";
+        let hex_part = text.strip_prefix("sha256:").ok_or_else(|| format!("`{}…` is not a token hash: {expected}", preview(text)))?;
         let bytes = hex::decode(hex_part).map_err(|_| format!("not a token hash: {expected}"))?;
-        let bytes: [u8; 32] = bytes
-            .try_into()
-            .map_err(|_| format!("not a token hash: {expected}"))?;
+        let bytes: [u8; 32] = bytes.try_into().map_err(|_| format!("not a token hash: {expected}"))?;
         Ok(TokenHash(bytes))
     }
 
@@ -105,18 +99,8 @@ pub fn generate_token() -> Result<String, getrandom::Error> {
 /// The name (`tokens[].name`, `adminToken`, or `tokens[<index>]`) of the
 /// token the request presents, when it is one of `tokens` (`names` in the
 /// same order).
-pub fn token_name(
-    tokens: &[(TokenHash, Role)],
-    names: &[String],
-    headers: &HeaderMap,
-) -> Option<String> {
-    let token = headers
-        .get(AUTHORIZATION)?
-        .to_str()
-        .ok()?
-        .split_once(' ')?
-        .1
-        .trim();
+pub fn token_name(tokens: &[(TokenHash, Role)], names: &[String], headers: &HeaderMap) -> Option<String> {
+    let token = headers.get(AUTHORIZATION)?.to_str().ok()?.split_once(' ')?.1.trim();
     let presented = TokenHash::of(token);
     let mut found = None;
     for ((hash, _), name) in tokens.iter().zip(names) {
@@ -146,19 +130,12 @@ impl Unauthenticated {
 
 /// The caller's role, from the `Authorization: Bearer` header; refused
 /// without a token or with an unknown one.
-pub fn authenticate(
-    mode: AuthMode,
-    tokens: &[(TokenHash, Role)],
-    headers: &HeaderMap,
-) -> Result<Role, Unauthenticated> {
+pub fn authenticate(mode: AuthMode, tokens: &[(TokenHash, Role)], headers: &HeaderMap) -> Result<Role, Unauthenticated> {
     if mode == AuthMode::None {
         return Ok(Role::Admin);
     }
     let Some(value) = headers.get(AUTHORIZATION) else {
-        return Err(Unauthenticated::new(
-            "no bearer token: send `Authorization: Bearer <token>`",
-            false,
-        ));
+        return Err(Unauthenticated::new("no bearer token: send `Authorization: Bearer <token>`", false));
     };
     let token = value
         .to_str()
@@ -168,10 +145,7 @@ pub fn authenticate(
         .map(|(_, token)| token.trim())
         .filter(|token| !token.is_empty());
     let Some(token) = token else {
-        return Err(Unauthenticated::new(
-            "the Authorization header is not `Bearer <token>`",
-            true,
-        ));
+        return Err(Unauthenticated::new("the Authorization header is not `Bearer <token>`", true));
     };
     let presented = TokenHash::of(token);
     let mut found = None;
@@ -180,7 +154,5 @@ pub fn authenticate(
             found = Some(role.clone());
         }
     }
-    found.ok_or_else(|| {
-        Unauthenticated::new("the bearer token is not one of the configured tokens", true)
-    })
+    found.ok_or_else(|| Unauthenticated::new("the bearer token is not one of the configured tokens", true))
 }

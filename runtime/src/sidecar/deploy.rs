@@ -39,29 +39,21 @@ type Reply = Result<Response, CrestError>;
 fn admin(state: &AppState, headers: &HeaderMap, what: &str) -> Result<String, CrestError> {
     let role = authenticate(state.sidecar.auth, &state.sidecar.tokens, headers)?;
     if role != Role::Admin {
-        return Err(CrestError::forbidden(format!(
-            "{} may not {what}: it needs the admin token",
-            role.describe()
-        )));
+        return Err(CrestError::forbidden(format!("{} may not {what}: it needs the admin token", role.describe())));
     }
     if state.sidecar.auth == AuthMode::None {
         return Ok("anonymous (auth none)".into());
     }
-    let name = super::auth::token_name(&state.sidecar.tokens, &state.sidecar.token_names, headers)
-        .unwrap_or_else(|| "adminToken".into());
+    let name = super::auth::token_name(&state.sidecar.tokens, &state.sidecar.token_names, headers).unwrap_or_else(|| "adminToken".into());
     Ok(format!("token `{name}`"))
 }
 
 fn query(params: Params) -> Result<HashMap<String, String>, CrestError> {
-    params
-        .map(|Query(p)| p)
-        .map_err(|e| CrestError::bad_request(format!("the query string: {}", e.body_text())))
+    params.map(|Query(p)| p).map_err(|e| CrestError::bad_request(format!("the query string: {}", e.body_text())))
 }
 
 fn handler(params: &HashMap<String, String>) -> Result<String, CrestError> {
-    params.get("handler").cloned().ok_or_else(|| {
-        CrestError::bad_request("`handler` is required (`?handler=NAME`, or `tenant/name`)")
-    })
+    params.get("handler").cloned().ok_or_else(|| CrestError::bad_request("`handler` is required (`?handler=NAME`, or `tenant/name`)"))
 }
 
 fn error(e: DeployError) -> CrestError {
@@ -75,25 +67,12 @@ fn error(e: DeployError) -> CrestError {
     CrestError::new(code, e.to_string())
 }
 
-async fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> T + Send + 'static,
-) -> Result<T, CrestError> {
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(|e| CrestError::internal(format!("the request's work failed: {e}")))
+async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T, CrestError> {
+    tokio::task::spawn_blocking(work).await.map_err(|e| CrestError::internal(format!("the request's work failed: {e}")))
 }
 
-fn number<T: std::str::FromStr>(
-    params: &HashMap<String, String>,
-    name: &str,
-) -> Result<Option<T>, CrestError> {
-    params
-        .get(name)
-        .map(|v| {
-            v.parse::<T>()
-                .map_err(|_| CrestError::bad_request(format!("`{name}`: `{v}` is not a number")))
-        })
-        .transpose()
+fn number<T: std::str::FromStr>(params: &HashMap<String, String>, name: &str) -> Result<Option<T>, CrestError> {
+    params.get(name).map(|v| v.parse::<T>().map_err(|_| CrestError::bad_request(format!("`{name}`: `{v}` is not a number")))).transpose()
 }
 
 /// The deploy mode the query string asks for.
@@ -104,8 +83,7 @@ fn mode(params: &HashMap<String, String>) -> Result<DeployMode, CrestError> {
         "canary" => {
             let mut settings = CanarySettings::default();
             if let Some(p) = params.get("percent") {
-                settings.percent = CanarySettings::parse_percent(p)
-                    .map_err(|e| CrestError::bad_request(format!("`percent`: {e}")))?;
+                settings.percent = CanarySettings::parse_percent(p).map_err(|e| CrestError::bad_request(format!("`percent`: {e}")))?;
             }
             settings.field = params.get("field").cloned();
             if let Some(v) = number::<f64>(params, "maxFaultRateIncrease")? {
@@ -119,29 +97,19 @@ fn mode(params: &HashMap<String, String>) -> Result<DeployMode, CrestError> {
             }
             Ok(DeployMode::Canary(settings))
         }
-        other => Err(CrestError::bad_request(format!(
-            "`mode`: unknown `{other}` (expected live, shadow or canary)"
-        ))),
+        other => Err(CrestError::bad_request(format!("`mode`: unknown `{other}` (expected live, shadow or canary)"))),
     }
 }
 
 /// `POST /admin/deploy`.
-pub(super) async fn deploy(
-    State(state): State<Arc<AppState>>,
-    params: Params,
-    headers: HeaderMap,
-    body: Body,
-) -> Reply {
+pub(super) async fn deploy(State(state): State<Arc<AppState>>, params: Params, headers: HeaderMap, body: Body) -> Reply {
     let by = admin(&state, &headers, "deploy handler versions")?;
     let params = query(params)?;
     let handler = handler(&params)?;
     let mode = mode(&params)?;
     let config = match params.get("config") {
         None => None,
-        Some(text) => Some(
-            serde_json::from_str(text)
-                .map_err(|e| CrestError::bad_request(format!("`config` is not JSON: {e}")))?,
-        ),
+        Some(text) => Some(serde_json::from_str(text).map_err(|e| CrestError::bad_request(format!("`config` is not JSON: {e}")))?),
     };
     // A component may be large (at most 256 MiB): it has four times
     // `bodyReadTimeout` to arrive.
@@ -149,95 +117,55 @@ pub(super) async fn deploy(
     let component = tokio::time::timeout(timeout, axum::body::to_bytes(body, MAX_COMPONENT_BYTES))
         .await
         .map_err(|_| {
-            CrestError::new(
-                StatusCode::REQUEST_TIMEOUT,
-                format!(
-                    "the component did not arrive within {} ms",
-                    timeout.as_millis()
-                ),
-            )
+            CrestError::new(StatusCode::REQUEST_TIMEOUT, format!("the component did not arrive within {} ms", timeout.as_millis()))
         })?
         .map_err(|e| {
             CrestError::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
-                format!(
-                    "the component could not be read (at most {MAX_COMPONENT_BYTES} bytes): {e}"
-                ),
+                format!("the component could not be read (at most {MAX_COMPONENT_BYTES} bytes): {e}"),
             )
         })?;
-    let request = DeployRequest {
-        handler,
-        component: component.to_vec(),
-        config,
-        mode,
-        by,
-    };
+    let request = DeployRequest { handler, component: component.to_vec(), config, mode, by };
     let service = state.service.clone();
-    let record = blocking(move || service.deploy(request))
-        .await?
-        .map_err(error)?;
+    let record = blocking(move || service.deploy(request)).await?.map_err(error)?;
     Ok((StatusCode::CREATED, Json(record)).into_response())
 }
 
 /// `GET /admin/versions`.
-pub(super) async fn versions(
-    State(state): State<Arc<AppState>>,
-    params: Params,
-    headers: HeaderMap,
-) -> Reply {
+pub(super) async fn versions(State(state): State<Arc<AppState>>, params: Params, headers: HeaderMap) -> Reply {
     admin(&state, &headers, "list handler versions")?;
     let handler = handler(&query(params)?)?;
     let service = state.service.clone();
-    let versions = blocking(move || service.versions(&handler))
-        .await?
-        .map_err(error)?;
+    let versions = blocking(move || service.versions(&handler)).await?.map_err(error)?;
     Ok(Json(json!({"versions": versions})).into_response())
 }
 
 /// `POST /admin/promote`.
-pub(super) async fn promote(
-    State(state): State<Arc<AppState>>,
-    params: Params,
-    headers: HeaderMap,
-) -> Reply {
+pub(super) async fn promote(State(state): State<Arc<AppState>>, params: Params, headers: HeaderMap) -> Reply {
     let by = admin(&state, &headers, "promote a handler version")?;
     let handler = handler(&query(params)?)?;
     let service = state.service.clone();
-    let record = blocking(move || service.promote(&handler, &by))
-        .await?
-        .map_err(error)?;
+    let record = blocking(move || service.promote(&handler, &by)).await?.map_err(error)?;
     Ok(Json(record).into_response())
 }
 
 /// `POST /admin/rollback`.
-pub(super) async fn rollback(
-    State(state): State<Arc<AppState>>,
-    params: Params,
-    headers: HeaderMap,
-) -> Reply {
+pub(super) async fn rollback(State(state): State<Arc<AppState>>, params: Params, headers: HeaderMap) -> Reply {
     let by = admin(&state, &headers, "roll a handler back")?;
     let params = query(params)?;
     let handler = handler(&params)?;
     let version = number::<u64>(&params, "version")?;
     let service = state.service.clone();
-    let record = blocking(move || service.rollback(&handler, version, &by))
-        .await?
-        .map_err(error)?;
+    let record = blocking(move || service.rollback(&handler, version, &by)).await?.map_err(error)?;
     Ok(Json(record).into_response())
 }
 
 /// `GET /admin/shadow`.
-pub(super) async fn shadow(
-    State(state): State<Arc<AppState>>,
-    params: Params,
-    headers: HeaderMap,
-) -> Reply {
+pub(super) async fn shadow(State(state): State<Arc<AppState>>, params: Params, headers: HeaderMap) -> Reply {
     admin(&state, &headers, "read a shadow report")?;
     let handler = handler(&query(params)?)?;
     match state.service.candidate_report(&handler).map_err(error)? {
         Some(report) => Ok(Json(report).into_response()),
-        None => Err(CrestError::not_found(format!(
-            "handler `{handler}` has had no shadow or canary since the sidecar started"
-        ))),
+        None => Err(CrestError::not_found(format!("handler `{handler}` has had no shadow or canary since the sidecar started"))),
     }
 }

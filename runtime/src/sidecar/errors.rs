@@ -29,12 +29,7 @@ pub struct CrestError {
 impl CrestError {
     /// An error with this status and message.
     pub fn new(code: StatusCode, message: impl Into<String>) -> CrestError {
-        CrestError {
-            code,
-            message: message.into(),
-            retry_after: None,
-            authenticate: None,
-        }
+        CrestError { code, message: message.into(), retry_after: None, authenticate: None }
     }
 
     /// 400 Bad Request.
@@ -55,11 +50,7 @@ impl CrestError {
     /// 401 Unauthorized; `invalid`: a token was given but is not accepted.
     pub fn unauthorized(message: impl Into<String>, invalid: bool) -> CrestError {
         CrestError {
-            authenticate: Some(if invalid {
-                r#"Bearer realm="wasp", error="invalid_token""#
-            } else {
-                r#"Bearer realm="wasp""#
-            }),
+            authenticate: Some(if invalid { r#"Bearer realm="wasp", error="invalid_token""# } else { r#"Bearer realm="wasp""# }),
             ..CrestError::new(StatusCode::UNAUTHORIZED, message)
         }
     }
@@ -84,15 +75,10 @@ impl IntoResponse for CrestError {
     fn into_response(self) -> Response {
         let mut response = (self.code, Json(self.to_json())).into_response();
         if let Some(seconds) = self.retry_after {
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         if let Some(challenge) = self.authenticate {
-            response.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static(challenge),
-            );
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
         }
         response
     }
@@ -127,15 +113,9 @@ impl From<PublishError> for CrestError {
     fn from(e: PublishError) -> CrestError {
         let message = e.to_string();
         match e {
-            PublishError::TooLarge { .. } => {
-                CrestError::new(StatusCode::PAYLOAD_TOO_LARGE, message)
-            }
-            PublishError::Overloaded { .. } => {
-                CrestError::new(StatusCode::SERVICE_UNAVAILABLE, message).retry(1)
-            }
-            PublishError::QuotaExceeded { .. } => {
-                CrestError::new(StatusCode::TOO_MANY_REQUESTS, message).retry(1)
-            }
+            PublishError::TooLarge { .. } => CrestError::new(StatusCode::PAYLOAD_TOO_LARGE, message),
+            PublishError::Overloaded { .. } => CrestError::new(StatusCode::SERVICE_UNAVAILABLE, message).retry(1),
+            PublishError::QuotaExceeded { .. } => CrestError::new(StatusCode::TOO_MANY_REQUESTS, message).retry(1),
             PublishError::ShuttingDown => CrestError::new(StatusCode::SERVICE_UNAVAILABLE, message),
             PublishError::Storage(_) => CrestError::new(StatusCode::INSUFFICIENT_STORAGE, message),
             PublishError::NotYetDurable { .. } => CrestError::new(StatusCode::ACCEPTED, message),
@@ -164,17 +144,11 @@ impl From<QueryFailure> for CrestError {
     fn from(e: QueryFailure) -> CrestError {
         let message = e.to_string();
         match e {
-            QueryFailure::Query(_) | QueryFailure::UnknownTenant(_) => {
-                CrestError::bad_request(message)
-            }
+            QueryFailure::Query(_) | QueryFailure::UnknownTenant(_) => CrestError::bad_request(message),
             QueryFailure::UnknownTopic { .. } => CrestError::not_found(message),
-            QueryFailure::NoQueryHandler(_) | QueryFailure::NotAFileHandler(_) => {
-                CrestError::new(StatusCode::NOT_IMPLEMENTED, message)
-            }
+            QueryFailure::NoQueryHandler(_) | QueryFailure::NotAFileHandler(_) => CrestError::new(StatusCode::NOT_IMPLEMENTED, message),
             QueryFailure::Io { .. } | QueryFailure::Corrupt { .. } => CrestError::internal(message),
-            QueryFailure::Database { .. } => {
-                CrestError::new(StatusCode::SERVICE_UNAVAILABLE, message)
-            }
+            QueryFailure::Database { .. } => CrestError::new(StatusCode::SERVICE_UNAVAILABLE, message),
         }
     }
 }

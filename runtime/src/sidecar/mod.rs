@@ -60,9 +60,8 @@ use tokio::net::TcpListener;
 
 pub use auth::{Role, TokenHash, generate_token, hash_token};
 pub use config::{
-    AuthMode, DEFAULT_BODY_READ_TIMEOUT, DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_LISTEN,
-    DEFAULT_MAX_BATCH_EVENTS, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_CONNECTIONS,
-    DEFAULT_SHUTDOWN_DEADLINE, DEFAULT_WATCH_INTERVAL, SidecarConfig,
+    AuthMode, DEFAULT_BODY_READ_TIMEOUT, DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_LISTEN, DEFAULT_MAX_BATCH_EVENTS, DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_MAX_CONNECTIONS, DEFAULT_SHUTDOWN_DEADLINE, DEFAULT_WATCH_INTERVAL, SidecarConfig,
 };
 pub use errors::CrestError;
 pub use metrics::Metrics;
@@ -114,10 +113,7 @@ pub struct AppState {
 
 impl std::fmt::Debug for AppState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AppState")
-            .field("sidecar", &self.sidecar)
-            .field("draining", &self.is_draining())
-            .finish_non_exhaustive()
+        f.debug_struct("AppState").field("sidecar", &self.sidecar).field("draining", &self.is_draining()).finish_non_exhaustive()
     }
 }
 
@@ -125,11 +121,7 @@ impl AppState {
     /// The state over a running service; refused when no token is
     /// configured and `auth` is not `none` (see
     /// [`SidecarConfig::check_startable`]).
-    pub fn new(
-        service: Arc<AuditService>,
-        config: Arc<Config>,
-        sidecar: SidecarConfig,
-    ) -> Result<Arc<AppState>, SidecarError> {
+    pub fn new(service: Arc<AuditService>, config: Arc<Config>, sidecar: SidecarConfig) -> Result<Arc<AppState>, SidecarError> {
         sidecar.check_startable()?;
         Ok(Arc::new(AppState {
             service,
@@ -150,10 +142,7 @@ impl AppState {
 /// The router: every route of the sidecar over `state`.
 pub fn app(state: Arc<AppState>) -> Router {
     Router::new()
-        .route(
-            "/audit/{topic}",
-            post(routes::post_topic).get(routes::query),
-        )
+        .route("/audit/{topic}", post(routes::post_topic).get(routes::query))
         .route("/audit/{topic}/{id}", get(routes::read))
         .route("/health", get(routes::health))
         .route("/health/live", get(routes::live))
@@ -171,12 +160,7 @@ pub fn app(state: Arc<AppState>) -> Router {
 
 /// Binds the listener (`host:port`; port 0 picks a free one).
 pub async fn bind(address: &str) -> Result<TcpListener, SidecarError> {
-    TcpListener::bind(address)
-        .await
-        .map_err(|source| SidecarError::Bind {
-            address: address.to_owned(),
-            source,
-        })
+    TcpListener::bind(address).await.map_err(|source| SidecarError::Bind { address: address.to_owned(), source })
 }
 
 /// How a shutdown went.
@@ -212,10 +196,8 @@ where
         drain_state.tail.close();
         let _ = fired.send(());
     };
-    let limits = server::ConnectionLimits {
-        max_connections: state.sidecar.max_connections,
-        header_read_timeout: state.sidecar.header_read_timeout,
-    };
+    let limits =
+        server::ConnectionLimits { max_connections: state.sidecar.max_connections, header_read_timeout: state.sidecar.header_read_timeout };
     let server = server::run(listener, app(state.clone()), limits, signal);
     let mut server = std::pin::pin!(server);
     let mut finished = false;
@@ -233,10 +215,7 @@ where
         Ok(Ok(summary)) => Some(summary),
         _ => None,
     };
-    Ok(Drained {
-        requests_finished: finished,
-        summary,
-    })
+    Ok(Drained { requests_finished: finished, summary })
 }
 
 /// SIGHUP, for hot reload (installed when called, inside a tokio runtime).

@@ -29,23 +29,16 @@ fn role(state: &AppState, headers: &HeaderMap) -> Result<Role, CrestError> {
 }
 
 fn params(params: Params) -> Result<HashMap<String, String>, CrestError> {
-    params
-        .map(|Query(p)| p)
-        .map_err(|e| CrestError::bad_request(format!("the query string: {}", e.body_text())))
+    params.map(|Query(p)| p).map_err(|e| CrestError::bad_request(format!("the query string: {}", e.body_text())))
 }
 
 fn path<T>(path: Result<Path<T>, PathRejection>) -> Result<T, CrestError> {
-    path.map(|Path(p)| p)
-        .map_err(|e| CrestError::bad_request(format!("the path: {}", e.body_text())))
+    path.map(|Path(p)| p).map_err(|e| CrestError::bad_request(format!("the path: {}", e.body_text())))
 }
 
 /// Runs blocking service work on tokio's blocking pool.
-async fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> T + Send + 'static,
-) -> Result<T, CrestError> {
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(|e| CrestError::internal(format!("the request's work failed: {e}")))
+async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T, CrestError> {
+    tokio::task::spawn_blocking(work).await.map_err(|e| CrestError::internal(format!("the request's work failed: {e}")))
 }
 
 /// The body, at most `maxBodyBytes` (413 past it), arrived within
@@ -53,34 +46,21 @@ async fn blocking<T: Send + 'static>(
 /// sends does not hold the connection).
 async fn read_body(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Bytes, CrestError> {
     let max = state.sidecar.max_body_bytes;
-    let too_large = || {
-        CrestError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!("the request body is larger than maxBodyBytes ({max} bytes)"),
-        )
-    };
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
+    let too_large =
+        || CrestError::new(StatusCode::PAYLOAD_TOO_LARGE, format!("the request body is larger than maxBodyBytes ({max} bytes)"));
+    let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > max as u64) {
         return Err(too_large());
     }
     let timeout = state.sidecar.body_read_timeout;
-    let read = tokio::time::timeout(timeout, axum::body::to_bytes(body, max))
-        .await
-        .map_err(|_| {
-            CrestError::new(
-                StatusCode::REQUEST_TIMEOUT,
-                format!(
-                    "the request body did not arrive within bodyReadTimeout ({} ms)",
-                    timeout.as_millis()
-                ),
-            )
-        })?;
+    let read = tokio::time::timeout(timeout, axum::body::to_bytes(body, max)).await.map_err(|_| {
+        CrestError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            format!("the request body did not arrive within bodyReadTimeout ({} ms)", timeout.as_millis()),
+        )
+    })?;
     read.map_err(|e| {
-        if std::error::Error::source(&e).is_some_and(|s| s.is::<http_body_util::LengthLimitError>())
-        {
+        if std::error::Error::source(&e).is_some_and(|s| s.is::<http_body_util::LengthLimitError>()) {
             too_large()
         } else {
             CrestError::bad_request(format!("the request body could not be read: {e}"))
@@ -89,8 +69,7 @@ async fn read_body(state: &AppState, headers: &HeaderMap, body: Body) -> Result<
 }
 
 fn utf8(body: &[u8]) -> Result<&str, CrestError> {
-    std::str::from_utf8(body)
-        .map_err(|e| CrestError::bad_request(format!("the request body is not UTF-8: {e}")))
+    std::str::from_utf8(body).map_err(|e| CrestError::bad_request(format!("the request body is not UTF-8: {e}")))
 }
 
 /// Whether the body is an NDJSON batch (`true`) or one JSON event.
@@ -99,12 +78,7 @@ fn is_batch(headers: &HeaderMap) -> Result<bool, CrestError> {
         return Ok(false);
     };
     let text = value.to_str().unwrap_or_default();
-    let media = text
-        .split(';')
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_ascii_lowercase();
+    let media = text.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
     match media.as_str() {
         "application/json" | "" => Ok(false),
         "application/x-ndjson" | "application/ndjson" | "application/jsonl" => Ok(true),
@@ -120,46 +94,25 @@ fn is_batch(headers: &HeaderMap) -> Result<bool, CrestError> {
 /// The tenant whose events a request publishes or queries (`verb`: "publish
 /// for", "query the events of"): the token's own; with `?tenant=`, only the
 /// admin may name another.
-fn acting_tenant(
-    role: &Role,
-    params: &HashMap<String, String>,
-    verb: &str,
-) -> Result<Option<String>, CrestError> {
-    let asked = params
-        .get("tenant")
-        .map(String::as_str)
-        .filter(|t| !t.is_empty());
+fn acting_tenant(role: &Role, params: &HashMap<String, String>, verb: &str) -> Result<Option<String>, CrestError> {
+    let asked = params.get("tenant").map(String::as_str).filter(|t| !t.is_empty());
     match (role, asked) {
         (Role::Admin, asked) => Ok(asked.map(str::to_owned)),
         (Role::TopLevel, None) => Ok(None),
-        (Role::TopLevel, Some(t)) => Err(CrestError::forbidden(format!(
-            "a top-level token may not {verb} tenant `{t}`"
-        ))),
+        (Role::TopLevel, Some(t)) => Err(CrestError::forbidden(format!("a top-level token may not {verb} tenant `{t}`"))),
         (Role::Tenant(own), None) => Ok(Some(own.clone())),
         (Role::Tenant(own), Some(t)) if t == own => Ok(Some(own.clone())),
-        (Role::Tenant(own), Some(t)) => Err(CrestError::forbidden(format!(
-            "a token of tenant `{own}` may not {verb} tenant `{t}`"
-        ))),
+        (Role::Tenant(own), Some(t)) => Err(CrestError::forbidden(format!("a token of tenant `{own}` may not {verb} tenant `{t}`"))),
     }
 }
 
-fn publish(
-    state: &AppState,
-    tenant: Option<&str>,
-    topic: &str,
-    text: &str,
-) -> Result<Receipt, PublishError> {
+fn publish(state: &AppState, tenant: Option<&str>, topic: &str, text: &str) -> Result<Receipt, PublishError> {
     let started = Instant::now();
     let result = match tenant {
         Some(t) => state.service.publish_as(t, topic, text),
         None => state.service.publish(topic, text),
     };
-    state.metrics.record(
-        topic,
-        tenant,
-        result.as_ref().map(|_| ()),
-        started.elapsed(),
-    );
+    state.metrics.record(topic, tenant, result.as_ref().map(|_| ()), started.elapsed());
     if let Ok(receipt) = &result {
         state.tail.offer(tenant, receipt, text);
     }
@@ -195,11 +148,7 @@ pub(super) async fn post_topic(
             let batch = is_batch(&headers)?;
             let tenant = acting_tenant(&role, &params, "publish for")?;
             let body = read_body(&state, &headers, body).await?;
-            if batch {
-                publish_batch(state, tenant, topic, body).await
-            } else {
-                publish_one(&state, tenant.as_deref(), &topic, &body)
-            }
+            if batch { publish_batch(state, tenant, topic, body).await } else { publish_one(&state, tenant.as_deref(), &topic, &body) }
         }
         Some("batch") => {
             let tenant = acting_tenant(&role, &params, "publish for")?;
@@ -233,11 +182,7 @@ pub(super) async fn post_topic(
                             StatusCode::GATEWAY_TIMEOUT,
                             format!(
                                 "flush: {} did not deliver everything within flushTimeout ({}); it is still working (see its lag in /metrics)",
-                                handler
-                                    .as_deref()
-                                    .map_or("the handlers".to_owned(), |h| format!(
-                                        "handler `{h}`"
-                                    )),
+                                handler.as_deref().map_or("the handlers".to_owned(), |h| format!("handler `{h}`")),
                                 humantime::format_duration(state.sidecar.flush_timeout)
                             ),
                         ));
@@ -245,13 +190,12 @@ pub(super) async fn post_topic(
                 }
                 Ok(Json(json!({"action": "flush", "handler": handler})).into_response())
             } else {
-                let handler = handler.ok_or_else(|| CrestError::bad_request("handler: `_action=rotate` needs `handler=NAME` (`tenant/name` for a tenant's handler)"))?;
+                let handler = handler.ok_or_else(|| {
+                    CrestError::bad_request("handler: `_action=rotate` needs `handler=NAME` (`tenant/name` for a tenant's handler)")
+                })?;
                 let name = handler.clone();
                 let rotated = blocking(move || service.rotate(&name)).await??;
-                Ok(
-                    Json(json!({"action": "rotate", "handler": handler, "rotated": rotated}))
-                        .into_response(),
-                )
+                Ok(Json(json!({"action": "rotate", "handler": handler, "rotated": rotated})).into_response())
             }
         }
         Some(other) => Err(CrestError::bad_request(format!(
@@ -264,22 +208,16 @@ fn publish_one(state: &AppState, tenant: Option<&str>, topic: &str, body: &[u8])
     let text = utf8(body)?;
     match publish(state, tenant, topic, text) {
         Ok(receipt) => {
-            let location = format!(
-                "/audit/{}/{}",
-                encode_segment(topic),
-                encode_segment(&receipt.id)
-            );
+            let location = format!("/audit/{}/{}", encode_segment(topic), encode_segment(&receipt.id));
             let mut response = (StatusCode::CREATED, Json(receipt_json(&receipt))).into_response();
             if let Ok(value) = HeaderValue::from_str(&location) {
                 response.headers_mut().insert(header::LOCATION, value);
             }
             Ok(response)
         }
-        Err(e @ PublishError::NotYetDurable { sequence, .. }) => Ok((
-            StatusCode::ACCEPTED,
-            Json(json!({"sequence": sequence, "durable": false, "message": e.to_string()})),
-        )
-            .into_response()),
+        Err(e @ PublishError::NotYetDurable { sequence, .. }) => {
+            Ok((StatusCode::ACCEPTED, Json(json!({"sequence": sequence, "durable": false, "message": e.to_string()}))).into_response())
+        }
         Err(e) => Err(e.into()),
     }
 }
@@ -295,41 +233,22 @@ fn receipt_json(receipt: &Receipt) -> Value {
 /// An NDJSON batch: every non-blank line is one event, published in order;
 /// each gets its own result (the batch is not all-or-nothing). More lines
 /// than `maxBatchEvents`: 413, nothing published.
-async fn publish_batch(
-    state: Arc<AppState>,
-    tenant: Option<String>,
-    topic: String,
-    body: Bytes,
-) -> Reply {
+async fn publish_batch(state: Arc<AppState>, tenant: Option<String>, topic: String, body: Bytes) -> Reply {
     let events = ndjson_lines(&body).count();
     let max = state.sidecar.max_batch_events;
     if events > max {
         return Err(CrestError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
-            format!(
-                "the batch holds {events} events, more than maxBatchEvents ({max}): nothing was published; send smaller batches"
-            ),
+            format!("the batch holds {events} events, more than maxBatchEvents ({max}): nothing was published; send smaller batches"),
         ));
     }
     if events == 0 {
-        return Err(CrestError::bad_request(
-            "the batch holds no event (NDJSON: one JSON event per line)",
-        ));
+        return Err(CrestError::bad_request("the batch holds no event (NDJSON: one JSON event per line)"));
     }
-    let (body, retry) =
-        blocking(move || batch_results(&state, tenant.as_deref(), &topic, &body, events)).await?;
-    let mut response = (
-        [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        )],
-        body,
-    )
-        .into_response();
+    let (body, retry) = blocking(move || batch_results(&state, tenant.as_deref(), &topic, &body, events)).await?;
+    let mut response = ([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], body).into_response();
     if retry {
-        response
-            .headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from(1u32));
+        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(1u32));
     }
     Ok(response)
 }
@@ -340,12 +259,7 @@ async fn publish_batch(
 fn ndjson_lines(body: &[u8]) -> impl Iterator<Item = (usize, Result<&str, std::str::Utf8Error>)> {
     body.split(|b| *b == b'\n')
         .enumerate()
-        .map(|(index, line)| {
-            (
-                index + 1,
-                std::str::from_utf8(line.strip_suffix(b"\r").unwrap_or(line)),
-            )
-        })
+        .map(|(index, line)| (index + 1, std::str::from_utf8(line.strip_suffix(b"\r").unwrap_or(line))))
         .filter(|(_, line)| !matches!(line, Ok(l) if l.trim().is_empty()))
 }
 
@@ -353,16 +267,9 @@ fn ndjson_lines(body: &[u8]) -> impl Iterator<Item = (usize, Result<&str, std::s
 /// `{"results": [...], "accepted": n, "rejected": n}` straight into text
 /// (one result per line; the hot path of batch ingest allocates little).
 /// Returns it, and whether a line was refused with a `Retry-After`.
-fn batch_results(
-    state: &AppState,
-    tenant: Option<&str>,
-    topic: &str,
-    body: &[u8],
-    events: usize,
-) -> (String, bool) {
+fn batch_results(state: &AppState, tenant: Option<&str>, topic: &str, body: &[u8], events: usize) -> (String, bool) {
     use std::fmt::Write as _;
-    let (mut out, mut accepted, mut rejected, mut retry) =
-        (String::with_capacity(events * 96 + 64), 0u64, 0u64, false);
+    let (mut out, mut accepted, mut rejected, mut retry) = (String::with_capacity(events * 96 + 64), 0u64, 0u64, false);
     let mut reasons: Vec<(&'static str, u64)> = Vec::new();
     let (mut unknown_topic, mut unknown_invalid) = (0u64, 0u64);
     out.push_str("{\"results\":[");
@@ -385,11 +292,7 @@ fn batch_results(
                     unknown_invalid += 1;
                 }
                 let error = CrestError::bad_request(format!("the line is not UTF-8: {e}"));
-                let _ = write!(
-                    out,
-                    "{}",
-                    json!({"line": n, "status": 400, "error": error.to_json()})
-                );
+                let _ = write!(out, "{}", json!({"line": n, "status": 400, "error": error.to_json()}));
                 continue;
             }
         };
@@ -403,20 +306,13 @@ fn batch_results(
             Ok(receipt) => {
                 accepted += 1;
                 state.tail.offer(tenant, &receipt, line);
-                let _ = write!(
-                    out,
-                    "{{\"line\":{n},\"status\":201,\"_id\":{},\"sequence\":{}}}",
-                    Value::String(receipt.id),
-                    receipt.sequence
-                );
+                let _ =
+                    write!(out, "{{\"line\":{n},\"status\":201,\"_id\":{},\"sequence\":{}}}", Value::String(receipt.id), receipt.sequence);
             }
             Err(e @ PublishError::NotYetDurable { sequence, .. }) => {
                 accepted += 1;
-                let _ = write!(
-                    out,
-                    "{}",
-                    json!({"line": n, "status": 202, "sequence": sequence, "durable": false, "message": e.to_string()})
-                );
+                let _ =
+                    write!(out, "{}", json!({"line": n, "status": 202, "sequence": sequence, "durable": false, "message": e.to_string()}));
             }
             Err(e) => {
                 rejected += 1;
@@ -431,25 +327,17 @@ fn batch_results(
                 }
                 let error = CrestError::from(e);
                 retry |= error.retry_after.is_some();
-                let _ = write!(
-                    out,
-                    "{}",
-                    json!({"line": n, "status": error.code.as_u16(), "error": error.to_json()})
-                );
+                let _ = write!(out, "{}", json!({"line": n, "status": error.code.as_u16(), "error": error.to_json()}));
             }
         }
     }
     let _ = write!(out, "],\"accepted\":{accepted},\"rejected\":{rejected}}}");
     state.metrics.count(topic, tenant, accepted, reasons);
     if unknown_topic > 0 {
-        state
-            .metrics
-            .count("_unknown", tenant, 0, [("unknown-topic", unknown_topic)]);
+        state.metrics.count("_unknown", tenant, 0, [("unknown-topic", unknown_topic)]);
     }
     if unknown_invalid > 0 {
-        state
-            .metrics
-            .count("_unknown", tenant, 0, [("invalid", unknown_invalid)]);
+        state.metrics.count("_unknown", tenant, 0, [("invalid", unknown_invalid)]);
     }
     (out, retry)
 }
@@ -469,20 +357,14 @@ pub(super) async fn query(
     let tenant = acting_tenant(&role, &params, "query the events of")?;
     let get = |name: &str| params.get(name).map(String::as_str);
     let filter = get("_queryFilter").ok_or_else(|| {
-        CrestError::bad_request("_queryFilter: required to list events (`_queryFilter=true` matches every event; `GET /audit/{topic}/{id}` reads one)")
+        CrestError::bad_request(
+            "_queryFilter: required to list events (`_queryFilter=true` matches every event; `GET /audit/{topic}/{id}` reads one)",
+        )
     })?;
-    let request = QueryRequest::from_params(
-        filter,
-        get("_pageSize"),
-        get("_pagedResultsCookie"),
-        get("_sortKeys"),
-    )
-    .map_err(|e| CrestError::bad_request(e.to_string()))?;
+    let request = QueryRequest::from_params(filter, get("_pageSize"), get("_pagedResultsCookie"), get("_sortKeys"))
+        .map_err(|e| CrestError::bad_request(e.to_string()))?;
     let config = state.service.config();
-    let page = blocking(move || {
-        crate::builtin::query::query(&config, tenant.as_deref(), &topic, &request)
-    })
-    .await??;
+    let page = blocking(move || crate::builtin::query::query(&config, tenant.as_deref(), &topic, &request)).await??;
     Ok(Json(page.to_json()).into_response())
 }
 
@@ -498,13 +380,9 @@ pub(super) async fn read(
     let tenant = acting_tenant(&role, &params(query)?, "query the events of")?;
     let config = state.service.config();
     let (t, i) = (topic.clone(), id.clone());
-    match blocking(move || crate::builtin::query::read(&config, tenant.as_deref(), &t, &i))
-        .await??
-    {
+    match blocking(move || crate::builtin::query::read(&config, tenant.as_deref(), &t, &i)).await?? {
         Some(event) => Ok(Json(event).into_response()),
-        None => Err(CrestError::not_found(format!(
-            "topic `{topic}` has no event with _id `{id}`"
-        ))),
+        None => Err(CrestError::not_found(format!("topic `{topic}` has no event with _id `{id}`"))),
     }
 }
 
@@ -516,11 +394,7 @@ pub(super) async fn read(
 pub(super) async fn health(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
     let summary = state.service.summary();
     let storage = state.service.storage_alarm();
-    let degraded = storage.is_some()
-        || summary
-            .handlers
-            .iter()
-            .any(|h| h.state != HandlerState::Running || h.output_error.is_some());
+    let degraded = storage.is_some() || summary.handlers.iter().any(|h| h.state != HandlerState::Running || h.output_error.is_some());
     let (code, status) = match (state.is_draining(), degraded) {
         (true, _) => (StatusCode::SERVICE_UNAVAILABLE, "draining"),
         (false, true) => (StatusCode::OK, "degraded"),
@@ -571,20 +445,10 @@ pub(super) async fn live() -> Response {
 pub(super) async fn metrics(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Reply {
     let role = role(&state, &headers)?;
     if role != Role::Admin {
-        return Err(CrestError::forbidden(format!(
-            "{} may not read /metrics: it needs the admin token",
-            role.describe()
-        )));
+        return Err(CrestError::forbidden(format!("{} may not read /metrics: it needs the admin token", role.describe())));
     }
     let text = state.metrics.render(&state.service);
-    Ok((
-        [(
-            header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
-        )],
-        text,
-    )
-        .into_response())
+    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response())
 }
 
 /// Any other path: 404 naming the routes.
@@ -599,8 +463,5 @@ pub(super) async fn not_found(method: Method, uri: Uri) -> CrestError {
 
 /// A known path with another method: 405.
 pub(super) async fn method_not_allowed(method: Method, uri: Uri) -> CrestError {
-    CrestError::new(
-        StatusCode::METHOD_NOT_ALLOWED,
-        format!("method `{method}` is not allowed on `{}`", uri.path()),
-    )
+    CrestError::new(StatusCode::METHOD_NOT_ALLOWED, format!("method `{method}` is not allowed on `{}`", uri.path()))
 }

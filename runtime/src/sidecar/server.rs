@@ -36,12 +36,8 @@ pub(super) struct ConnectionLimits {
 
 /// Serves `router` on `listener` until `signal` resolves and every
 /// connection has closed.
-pub(super) async fn run<L>(
-    mut listener: L,
-    router: Router,
-    limits: ConnectionLimits,
-    signal: impl Future<Output = ()> + Send + 'static,
-) where
+pub(super) async fn run<L>(mut listener: L, router: Router, limits: ConnectionLimits, signal: impl Future<Output = ()> + Send + 'static)
+where
     L: Listener,
     L::Addr: std::fmt::Debug,
 {
@@ -68,9 +64,7 @@ pub(super) async fn run<L>(
         let (stop_tx, open_rx) = (stop_tx.clone(), open_rx.clone());
         tokio::spawn(async move {
             let mut builder = hyper::server::conn::http1::Builder::new();
-            builder
-                .timer(TokioTimer::new())
-                .header_read_timeout(limits.header_read_timeout);
+            builder.timer(TokioTimer::new()).header_read_timeout(limits.header_read_timeout);
             let connection = builder.serve_connection(TokioIo::new(io), service);
             let mut connection = std::pin::pin!(connection);
             let mut stopping = std::pin::pin!(stop_tx.closed());

@@ -40,9 +40,7 @@ pub enum TlsError {
         message: String,
     },
     /// rustls refused the certificate and key (e.g. they do not match).
-    #[error(
-        "wasp.sidecar.tls: the certificate ({cert}) and key ({key}) cannot be used together: {message}"
-    )]
+    #[error("wasp.sidecar.tls: the certificate ({cert}) and key ({key}) cannot be used together: {message}")]
     Config {
         /// The certificate file.
         cert: PathBuf,
@@ -54,11 +52,7 @@ pub enum TlsError {
 }
 
 fn file_error(field: &'static str, path: &Path, message: impl std::fmt::Display) -> TlsError {
-    TlsError::File {
-        field,
-        path: path.to_owned(),
-        message: message.to_string(),
-    }
+    TlsError::File { field, path: path.to_owned(), message: message.to_string() }
 }
 
 /// Reads the files and builds the acceptor (HTTP/1.1 over TLS 1.2/1.3).
@@ -67,41 +61,21 @@ pub fn acceptor(files: &TlsFiles) -> Result<TlsAcceptor, TlsError> {
     let cert_pem = read("certFile", &files.cert_file)?;
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&cert_pem)
         .collect::<Result<_, _>>()
-        .map_err(|e| {
-            file_error(
-                "certFile",
-                &files.cert_file,
-                format!("not a PEM certificate chain: {e}"),
-            )
-        })?;
+        .map_err(|e| file_error("certFile", &files.cert_file, format!("not a PEM certificate chain: {e}")))?;
     if certs.is_empty() {
-        return Err(file_error(
-            "certFile",
-            &files.cert_file,
-            "no CERTIFICATE in the file (expected PEM)",
-        ));
+        return Err(file_error("certFile", &files.cert_file, "no CERTIFICATE in the file (expected PEM)"));
     }
     let key_pem = read("keyFile", &files.key_file)?;
-    let key = PrivateKeyDer::from_pem_slice(&key_pem).map_err(|e| {
-        file_error(
-            "keyFile",
-            &files.key_file,
-            format!("no usable PEM private key (PKCS#8, PKCS#1 or SEC1): {e}"),
-        )
-    })?;
-    let config_error = |e: rustls::Error| TlsError::Config {
-        cert: files.cert_file.clone(),
-        key: files.key_file.clone(),
-        message: e.to_string(),
-    };
-    let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .map_err(config_error)?
-    .with_no_client_auth()
-    .with_single_cert(certs, key)
-    .map_err(config_error)?;
+    let key = PrivateKeyDer::from_pem_slice(&key_pem)
+        .map_err(|e| file_error("keyFile", &files.key_file, format!("no usable PEM private key (PKCS#8, PKCS#1 or SEC1): {e}")))?;
+    let config_error =
+        |e: rustls::Error| TlsError::Config { cert: files.cert_file.clone(), key: files.key_file.clone(), message: e.to_string() };
+    let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .map_err(config_error)?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(config_error)?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(TlsAcceptor::from(Arc::new(config)))
 }
@@ -114,9 +88,7 @@ pub struct TlsListener {
 
 impl std::fmt::Debug for TlsListener {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TlsListener")
-            .field("local", &self.local)
-            .finish_non_exhaustive()
+        f.debug_struct("TlsListener").field("local", &self.local).finish_non_exhaustive()
     }
 }
 
@@ -132,11 +104,7 @@ impl TlsListener {
     /// at once: the others wait in the listen queue, so that clients that
     /// never finish theirs cannot use up the process's file descriptors
     /// (`wasp run` passes `maxConnections`).
-    pub fn with_handshake_limit(
-        tcp: TcpListener,
-        acceptor: TlsAcceptor,
-        max_handshakes: usize,
-    ) -> std::io::Result<TlsListener> {
+    pub fn with_handshake_limit(tcp: TcpListener, acceptor: TlsAcceptor, max_handshakes: usize) -> std::io::Result<TlsListener> {
         let local = tcp.local_addr()?;
         let (tx, ready) = mpsc::channel(64);
         let handshakes = Arc::new(tokio::sync::Semaphore::new(max_handshakes.max(1)));
@@ -161,8 +129,7 @@ impl TlsListener {
                 };
                 let (acceptor, tx) = (acceptor.clone(), tx.clone());
                 tokio::spawn(async move {
-                    let handshake =
-                        tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await;
+                    let handshake = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await;
                     drop(permit);
                     match handshake {
                         Ok(Ok(tls)) => {

@@ -51,10 +51,7 @@ const FIELDS: [(&str, &[&str]); 8] = [
     ("eventType", &["/eventName", "/eventType"]),
     ("ip", &["/client/ip", "/ip"]),
     ("date", &["/timestamp"]),
-    (
-        "log_str",
-        &["/log", "/operation", "/request/operation", "/result"],
-    ),
+    ("log_str", &["/log", "/operation", "/request/operation", "/result"]),
     ("name", &["/name", "/component"]),
     ("objid", &["/objectId", "/objid"]),
     ("params", &["/params", "/request/detail", "/changedFields"]),
@@ -86,10 +83,7 @@ impl Handler for AccessAnywhereFile {
         let fields = FIELDS
             .iter()
             .map(|(name, defaults)| {
-                let pointers = settings
-                    .mapping
-                    .remove(*name)
-                    .unwrap_or_else(|| defaults.iter().map(|p| (*p).to_owned()).collect());
+                let pointers = settings.mapping.remove(*name).unwrap_or_else(|| defaults.iter().map(|p| (*p).to_owned()).collect());
                 (*name, pointers.iter().map(|p| Pointer::parse(p)).collect())
             })
             .collect();
@@ -100,11 +94,7 @@ impl Handler for AccessAnywhereFile {
             ));
         }
         let output = settings.output.unwrap_or_else(|| "audit.log".into());
-        Ok(AccessAnywhereFile {
-            fields,
-            output,
-            line: String::with_capacity(512),
-        })
+        Ok(AccessAnywhereFile { fields, output, line: String::with_capacity(512) })
     }
 
     fn handle(&mut self, event: &Event) -> Result<(), String> {
@@ -117,9 +107,7 @@ impl Handler for AccessAnywhereFile {
             match value {
                 None => out.push_str("null"),
                 Some(raw) if *name == "date" => match json::as_str(raw) {
-                    Some(ts) => {
-                        json::push_str(out, rfc822::from_iso8601(&ts).as_deref().unwrap_or(&ts))
-                    }
+                    Some(ts) => json::push_str(out, rfc822::from_iso8601(&ts).as_deref().unwrap_or(&ts)),
                     None => json::push_canonical(out, raw),
                 },
                 Some(raw) => json::push_canonical(out, raw),

@@ -110,9 +110,7 @@ struct EzPublishTrail {
 
 impl Handler for EzPublishTrail {
     fn init(config: Config) -> Result<Self, String> {
-        Ok(EzPublishTrail {
-            trail: Trail::from_config(config.json())?,
-        })
+        Ok(EzPublishTrail { trail: Trail::from_config(config.json())? })
     }
 
     fn handle(&mut self, event: &Event) -> Result<(), String> {
@@ -124,9 +122,7 @@ impl Handler for EzPublishTrail {
         };
         let document = event.json()?;
         for line in self.trail.record(function, event.timestamp(), document) {
-            emit(file, line).map_err(|e| {
-                format!("audit function `{function}` goes to `{file}` (AuditFileNames): {e}")
-            })?;
+            emit(file, line).map_err(|e| format!("audit function `{function}` goes to `{file}` (AuditFileNames): {e}"))?;
         }
         Ok(())
     }

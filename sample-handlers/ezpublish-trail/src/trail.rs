@@ -26,16 +26,8 @@ const COMMENT: (&str, &str) = ("comment", "Comment");
 
 /// The eight functions of eZ Publish 4.x, with the keys the kernel writes.
 pub const BUILT_IN: [Function; 8] = [
-    Function {
-        name: "user-login",
-        default_file: "login.log",
-        attributes: &[("accountId", "User id"), ("accountLogin", "User login")],
-    },
-    Function {
-        name: "user-failed-login",
-        default_file: "failed_login.log",
-        attributes: &[("accountLogin", "User login"), COMMENT],
-    },
+    Function { name: "user-login", default_file: "login.log", attributes: &[("accountId", "User id"), ("accountLogin", "User login")] },
+    Function { name: "user-failed-login", default_file: "failed_login.log", attributes: &[("accountLogin", "User login"), COMMENT] },
     Function {
         name: "content-move",
         default_file: "content_move.log",
@@ -48,16 +40,8 @@ pub const BUILT_IN: [Function; 8] = [
             COMMENT,
         ],
     },
-    Function {
-        name: "content-delete",
-        default_file: "content_delete.log",
-        attributes: &[NODE_ID, OBJECT_ID, CONTENT_NAME, COMMENT],
-    },
-    Function {
-        name: "role-change",
-        default_file: "role_change.log",
-        attributes: &[ROLE_ID, ROLE_NAME, COMMENT],
-    },
+    Function { name: "content-delete", default_file: "content_delete.log", attributes: &[NODE_ID, OBJECT_ID, CONTENT_NAME, COMMENT] },
+    Function { name: "role-change", default_file: "role_change.log", attributes: &[ROLE_ID, ROLE_NAME, COMMENT] },
     Function {
         name: "role-assign",
         default_file: "role_assign.log",
@@ -72,35 +56,14 @@ pub const BUILT_IN: [Function; 8] = [
     Function {
         name: "section-assign",
         default_file: "section_assign.log",
-        attributes: &[
-            ("sectionId", "Section ID"),
-            ("sectionName", "Section name"),
-            NODE_ID,
-            OBJECT_ID,
-            CONTENT_NAME,
-            COMMENT,
-        ],
+        attributes: &[("sectionId", "Section ID"), ("sectionName", "Section name"), NODE_ID, OBJECT_ID, CONTENT_NAME, COMMENT],
     },
-    Function {
-        name: "order-delete",
-        default_file: "order_delete.log",
-        attributes: &[("orderId", "Order ID"), COMMENT],
-    },
+    Function { name: "order-delete", default_file: "order_delete.log", attributes: &[("orderId", "Order ID"), COMMENT] },
 ];
 
 /// Event fields that make the record's header or identify the event: never
 /// attributes of a function defined by configuration alone.
-pub const ENVELOPE: [&str; 9] = [
-    "_id",
-    "eventName",
-    "timestamp",
-    "transactionId",
-    "trackingIds",
-    "user",
-    "userId",
-    "client",
-    "ip",
-];
+pub const ENVELOPE: [&str; 9] = ["_id", "eventName", "timestamp", "transactionId", "trackingIds", "user", "userId", "client", "ip"];
 
 /// The handler's `config` object: `audit.ini`'s `[AuditSettings]`.
 #[derive(Deserialize)]
@@ -129,9 +92,7 @@ struct Settings {
 
 /// `AuditFileNames`: an object, or an empty array (`AuditFileNames[]` alone
 /// in an INI file).
-fn file_names<'de, D: serde::Deserializer<'de>>(
-    de: D,
-) -> Result<Option<BTreeMap<String, String>>, D::Error> {
+fn file_names<'de, D: serde::Deserializer<'de>>(de: D) -> Result<Option<BTreeMap<String, String>>, D::Error> {
     use serde::de::Error;
     match Value::deserialize(de)? {
         Value::Array(items) if items.is_empty() => Ok(Some(BTreeMap::new())),
@@ -139,15 +100,11 @@ fn file_names<'de, D: serde::Deserializer<'de>>(
             .into_iter()
             .map(|(k, v)| match v {
                 Value::String(file) => Ok((k, file)),
-                other => Err(D::Error::custom(format!(
-                    "AuditFileNames.{k}: expected a file name, found {other}"
-                ))),
+                other => Err(D::Error::custom(format!("AuditFileNames.{k}: expected a file name, found {other}"))),
             })
             .collect::<Result<_, _>>()
             .map(Some),
-        other => Err(D::Error::custom(format!(
-            "AuditFileNames: expected function → file entries, found {other}"
-        ))),
+        other => Err(D::Error::custom(format!("AuditFileNames: expected function → file entries, found {other}"))),
     }
 }
 
@@ -169,32 +126,24 @@ impl Trail {
             Some(section) => section.clone(),
             None => config.clone(),
         };
-        let settings: Settings =
-            serde_json::from_value(settings).map_err(|e| format!("handler config: {e}"))?;
+        let settings: Settings = serde_json::from_value(settings).map_err(|e| format!("handler config: {e}"))?;
         let enabled = match settings.audit.as_deref() {
             None | Some("disabled") => false,
             Some("enabled") => true,
             Some(other) => {
-                return Err(format!(
-                    "config.Audit: `{other}`: expected `enabled` or `disabled`"
-                ));
+                return Err(format!("config.Audit: `{other}`: expected `enabled` or `disabled`"));
             }
         };
         let files = match settings.audit_file_names {
             Some(files) => files,
-            None => BUILT_IN
-                .iter()
-                .map(|f| (f.name.to_owned(), f.default_file.to_owned()))
-                .collect(),
+            None => BUILT_IN.iter().map(|f| (f.name.to_owned(), f.default_file.to_owned())).collect(),
         };
         for (function, file) in &files {
             if function.is_empty() {
                 return Err("config.AuditFileNames: an audit function name is empty".into());
             }
             if file.is_empty() {
-                return Err(format!(
-                    "config.AuditFileNames.{function}: the file name is empty"
-                ));
+                return Err(format!("config.AuditFileNames.{function}: the file name is empty"));
             }
         }
         for (function, order) in &settings.audit_field_order {
@@ -203,36 +152,20 @@ impl Trail {
                     "config.AuditFieldOrder.{function}: `{function}` is a built-in function; its attributes have a fixed order"
                 ));
             }
-            if let Some((i, field)) = order
-                .iter()
-                .enumerate()
-                .find(|(i, f)| order[..*i].contains(f))
-            {
-                return Err(format!(
-                    "config.AuditFieldOrder.{function}[{i}]: `{field}` is listed twice"
-                ));
+            if let Some((i, field)) = order.iter().enumerate().find(|(i, f)| order[..*i].contains(f)) {
+                return Err(format!("config.AuditFieldOrder.{function}[{i}]: `{field}` is listed twice"));
             }
             if let Some(field) = order.iter().find(|f| ENVELOPE.contains(&f.as_str())) {
-                return Err(format!(
-                    "config.AuditFieldOrder.{function}: `{field}` is part of the record's header, not an attribute"
-                ));
+                return Err(format!("config.AuditFieldOrder.{function}: `{field}` is part of the record's header, not an attribute"));
             }
         }
-        Ok(Trail {
-            enabled,
-            files,
-            orders: settings.audit_field_order,
-        })
+        Ok(Trail { enabled, files, orders: settings.audit_field_order })
     }
 
     /// The file (output) `function` is written to; `None` when auditing is
     /// disabled or the function has no file (it is then ignored).
     pub fn file_for(&self, function: &str) -> Option<&str> {
-        if self.enabled {
-            self.files.get(function).map(String::as_str)
-        } else {
-            None
-        }
+        if self.enabled { self.files.get(function).map(String::as_str) } else { None }
     }
 
     /// The lines of the record `event` makes for `function`: the header,
@@ -252,16 +185,9 @@ impl Trail {
                 let Some(fields) = event.as_object() else {
                     return lines;
                 };
-                let order = self
-                    .orders
-                    .get(function)
-                    .map(Vec::as_slice)
-                    .unwrap_or_default();
+                let order = self.orders.get(function).map(Vec::as_slice).unwrap_or_default();
                 let listed = order.iter().map(String::as_str);
-                let rest = fields
-                    .keys()
-                    .map(String::as_str)
-                    .filter(|k| !order.iter().any(|o| o == k));
+                let rest = fields.keys().map(String::as_str).filter(|k| !order.iter().any(|o| o == k));
                 for key in listed.chain(rest).filter(|k| !ENVELOPE.contains(k)) {
                     if let Some(value) = fields.get(key).and_then(text) {
                         lines.push(format!("{}: {value}", escape(key)));
@@ -276,12 +202,7 @@ impl Trail {
 
 /// `[ May 23 2007 14:47:58 ] [127.0.0.1] [editor:16]`.
 fn header(timestamp: &str, event: &Value) -> String {
-    let first = |pointers: &[&str]| {
-        pointers
-            .iter()
-            .find_map(|p| event.pointer(p).and_then(text))
-            .unwrap_or_default()
-    };
+    let first = |pointers: &[&str]| pointers.iter().find_map(|p| event.pointer(p).and_then(text)).unwrap_or_default();
     let time = ezdate::from_iso8601(timestamp).unwrap_or_else(|| escape(timestamp));
     let ip = first(&["/client/ip", "/ip"]);
     let login = first(&["/user/login", "/userId"]);
@@ -301,11 +222,7 @@ fn text(value: &Value) -> Option<String> {
 }
 
 fn escape(s: &str) -> String {
-    if s.contains(['\n', '\r']) {
-        s.replace('\r', "\\r").replace('\n', "\\n")
-    } else {
-        s.to_owned()
-    }
+    if s.contains(['\n', '\r']) { s.replace('\r', "\\r").replace('\n', "\\n") } else { s.to_owned() }
 }
 
 #[cfg(test)]
@@ -349,11 +266,7 @@ mod tests {
         });
         assert_eq!(trail.file_for("content-move"), Some("content_move.log"));
         let lines = trail.record("content-move", "2007-05-23T14:47:58Z", &event);
-        assert_eq!(
-            lines.len(),
-            8,
-            "header, six attributes, the empty line: {lines:?}"
-        );
+        assert_eq!(lines.len(), 8, "header, six attributes, the empty line: {lines:?}");
         assert_eq!(file_bytes(&lines), format!("{SEED_CONTENT_MOVE}\n"));
     }
 
@@ -376,14 +289,7 @@ mod tests {
         // Without an order: the fields in key order (as WASP delivers them).
         let trail = enabled(json!({"my-new-audit": "info.log"}));
         let lines = trail.record("my-new-audit", "2007-05-23T14:44:04Z", &event);
-        assert_eq!(
-            lines[1..],
-            [
-                "Comment: The operation XYZ was performed.",
-                "User id: 10",
-                ""
-            ]
-        );
+        assert_eq!(lines[1..], ["Comment: The operation XYZ was performed.", "User id: 10", ""]);
     }
 
     #[test]
@@ -391,32 +297,11 @@ mod tests {
         let trail = enabled(json!({"content-delete": "d.log", "x": "x.log"}));
         let event = json!({"objectId": 273, "contentName": "Two\nlines", "comment": null, "userId": "bjensen"});
         let lines = trail.record("content-delete", "not a time", &event);
-        assert_eq!(
-            lines,
-            [
-                "[ not a time ] [] [bjensen:]",
-                "Object ID: 273",
-                "Content Name: Two\\nlines",
-                ""
-            ]
-        );
-        let event =
-            json!({"flag": true, "list": [1, "a"], "obj": {"b": 1}, "none": null, "n": 1.5});
+        assert_eq!(lines, ["[ not a time ] [] [bjensen:]", "Object ID: 273", "Content Name: Two\\nlines", ""]);
+        let event = json!({"flag": true, "list": [1, "a"], "obj": {"b": 1}, "none": null, "n": 1.5});
         let lines = trail.record("x", "2007-05-23T14:44:04Z", &event);
-        assert_eq!(
-            lines[1..],
-            [
-                "flag: true",
-                "list: [1,\"a\"]",
-                "n: 1.5",
-                "obj: {\"b\":1}",
-                ""
-            ]
-        );
-        assert_eq!(
-            trail.record("x", "2007-05-23T14:44:04Z", &json!({})),
-            ["[ May 23 2007 14:44:04 ] [] [:]", ""]
-        );
+        assert_eq!(lines[1..], ["flag: true", "list: [1,\"a\"]", "n: 1.5", "obj: {\"b\":1}", ""]);
+        assert_eq!(trail.record("x", "2007-05-23T14:44:04Z", &json!({})), ["[ May 23 2007 14:44:04 ] [] [:]", ""]);
     }
 
     #[test]
@@ -425,10 +310,7 @@ mod tests {
         let trail = Trail::from_config(&json!({})).unwrap();
         assert_eq!(trail.file_for("content-move"), None);
         let trail = Trail::from_config(&json!({"Audit": "enabled"})).unwrap();
-        assert_eq!(
-            trail.file_for("user-failed-login"),
-            Some("failed_login.log")
-        );
+        assert_eq!(trail.file_for("user-failed-login"), Some("failed_login.log"));
         assert_eq!(trail.file_for("order-delete"), Some("order_delete.log"));
         assert_eq!(trail.file_for("my-new-audit"), None);
         // Given, AuditFileNames replaces the defaults.
@@ -442,28 +324,14 @@ mod tests {
         let ini = json!({"AuditSettings": {"Audit": "enabled", "LogDir": "log/my_audit", "AuditFileNames": {"user-login": "login.log"}},
                          "FileSettings": {"VarDir": "var"}});
         let trail = Trail::from_config(&ini).unwrap();
-        assert_eq!(
-            (trail.file_for("user-login"), trail.file_for("content-move")),
-            (Some("login.log"), None)
-        );
-        let trail = Trail::from_config(
-            &json!({"AuditSettings": {"Audit": "enabled", "AuditFileNames": []}}),
-        )
-        .unwrap();
+        assert_eq!((trail.file_for("user-login"), trail.file_for("content-move")), (Some("login.log"), None));
+        let trail = Trail::from_config(&json!({"AuditSettings": {"Audit": "enabled", "AuditFileNames": []}})).unwrap();
         assert_eq!(trail.file_for("user-login"), None);
         assert!(err(json!({"AuditFileNames": ["login.log"]})).contains("AuditFileNames"));
         assert!(err(json!({"Colour": 1})).contains("unknown field `Colour`"));
-        assert!(
-            err(json!({"AuditFileNames": {"user-login": ""}}))
-                .contains("AuditFileNames.user-login")
-        );
-        assert!(
-            err(json!({"AuditFieldOrder": {"content-move": ["Node ID"]}})).contains("built-in")
-        );
+        assert!(err(json!({"AuditFileNames": {"user-login": ""}})).contains("AuditFileNames.user-login"));
+        assert!(err(json!({"AuditFieldOrder": {"content-move": ["Node ID"]}})).contains("built-in"));
         assert!(err(json!({"AuditFieldOrder": {"mine": ["timestamp"]}})).contains("header"));
-        assert!(
-            err(json!({"AuditFieldOrder": {"mine": ["a", "b", "a"]}}))
-                .contains("mine[2]: `a` is listed twice")
-        );
+        assert!(err(json!({"AuditFieldOrder": {"mine": ["a", "b", "a"]}})).contains("mine[2]: `a` is listed twice"));
     }
 }

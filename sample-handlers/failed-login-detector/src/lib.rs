@@ -129,23 +129,17 @@ impl Handler for FailedLoginDetector {
         if s.threshold < 1 {
             return Err("handler config: `threshold` must be at least 1".into());
         }
-        let window = time::parse_duration(&s.window)
-            .map_err(|e| format!("handler config: `window`: {e}"))?;
+        let window = time::parse_duration(&s.window).map_err(|e| format!("handler config: `window`: {e}"))?;
         if window <= 0 {
             return Err("handler config: `window` must be longer than 0 ms".into());
         }
         for pointer in s.user_fields.iter().chain(&s.ip_fields) {
             if !pointer.is_empty() && !pointer.starts_with('/') {
-                return Err(format!(
-                    "handler config: `{pointer}` is not a JSON pointer (it must start with `/`)"
-                ));
+                return Err(format!("handler config: `{pointer}` is not a JSON pointer (it must start with `/`)"));
             }
         }
         Ok(FailedLoginDetector {
-            window: Window {
-                window,
-                threshold: s.threshold,
-            },
+            window: Window { window, threshold: s.threshold },
             output: s.output,
             user_fields: s.user_fields,
             ip_fields: s.ip_fields,
@@ -156,18 +150,9 @@ impl Handler for FailedLoginDetector {
         if event.topic() != "authentication" || event.get_str("/result") != Some("FAILED") {
             return Ok(());
         }
-        let t = time::parse_millis(event.timestamp()).ok_or_else(|| {
-            format!(
-                "timestamp `{}` is not ISO-8601: cannot place the failure in the window",
-                event.timestamp()
-            )
-        })?;
-        let first = |pointers: &[String]| {
-            pointers
-                .iter()
-                .find_map(|p| event.get_str(p))
-                .map(str::to_owned)
-        };
+        let t = time::parse_millis(event.timestamp())
+            .ok_or_else(|| format!("timestamp `{}` is not ISO-8601: cannot place the failure in the window", event.timestamp()))?;
+        let first = |pointers: &[String]| pointers.iter().find_map(|p| event.get_str(p)).map(str::to_owned);
         let user = first(&self.user_fields);
         let ip = first(&self.ip_fields);
         for (by, key) in [("user", &user), ("ip", &ip)] {

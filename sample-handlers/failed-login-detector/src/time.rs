@@ -14,9 +14,7 @@ pub fn parse_duration(value: &serde_json::Value) -> Result<i64, String> {
         return Ok(ms);
     }
     let text = value.as_str().ok_or_else(bad)?.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
     let number: i64 = number.parse().map_err(|_| bad())?;
     let unit_ms = match unit.trim() {
@@ -39,10 +37,7 @@ mod tests {
         assert_eq!(parse_millis("1970-01-01T00:00:00Z"), Some(0));
         assert_eq!(parse_millis("1970-01-01T00:00:01.5Z"), Some(1500));
         assert_eq!(parse_millis("1970-01-01T01:00:00+01:00"), Some(0));
-        assert_eq!(
-            parse_millis("2026-11-22T06:00:00.123456Z"),
-            parse_millis("2026-11-22T06:00:00.123Z")
-        );
+        assert_eq!(parse_millis("2026-11-22T06:00:00.123456Z"), parse_millis("2026-11-22T06:00:00.123Z"));
         let ms = parse_millis("2024-02-29T23:59:59.999Z").unwrap();
         assert_eq!(format_millis(ms), "2024-02-29T23:59:59.999Z");
         assert_eq!(parse_millis("2026-02-29T00:00:00Z"), None);

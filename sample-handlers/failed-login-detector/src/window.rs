@@ -66,13 +66,7 @@ const MAX_KEY: usize = 256;
 impl Window {
     /// Records a failure of `dimension` (`user`, `ip`) `key` at time `t`
     /// and returns the crossing if this failure makes the key alert.
-    pub fn failure(
-        &self,
-        store: &mut impl Store,
-        dimension: &str,
-        key: &str,
-        t: i64,
-    ) -> Result<Option<Crossing>, String> {
+    pub fn failure(&self, store: &mut impl Store, dimension: &str, key: &str, t: i64) -> Result<Option<Crossing>, String> {
         self.sweep(store, t)?;
         let state_key = state_key(dimension, key);
         let (mut alerted_at, mut times) = decode(store.get(&state_key).as_deref());
@@ -83,15 +77,9 @@ impl Window {
             let excess = times.len() - (self.threshold + 1);
             times.drain(..excess);
         }
-        let crossing = if times.len() > self.threshold
-            && (alerted_at == NO_ALERT || t - alerted_at >= self.window)
-        {
+        let crossing = if times.len() > self.threshold && (alerted_at == NO_ALERT || t - alerted_at >= self.window) {
             alerted_at = t;
-            Some(Crossing {
-                count: times.len(),
-                first: times[0],
-                last: times[times.len() - 1],
-            })
+            Some(Crossing { count: times.len(), first: times[0], last: times[times.len() - 1] })
         } else {
             None
         };
@@ -114,10 +102,7 @@ impl Window {
         }
         let name = format!("b:{bucket}");
         let mut listed = store.get(&name).unwrap_or_default();
-        if !listed
-            .split(|&c| c == b'\n')
-            .any(|line| line == state_key.as_bytes())
-        {
+        if !listed.split(|&c| c == b'\n').any(|line| line == state_key.as_bytes()) {
             if !listed.is_empty() {
                 listed.push(b'\n');
             }
@@ -163,13 +148,7 @@ fn state_key(dimension: &str, key: &str) -> String {
     while !key.is_char_boundary(cut) {
         cut -= 1;
     }
-    format!(
-        "{dimension}:{}",
-        key[..cut]
-            .replace('\\', "\\\\")
-            .replace('\n', "\\n")
-            .replace('\r', "\\r")
-    )
+    format!("{dimension}:{}", key[..cut].replace('\\', "\\\\").replace('\n', "\\n").replace('\r', "\\r"))
 }
 
 fn decode(value: Option<&[u8]>) -> (i64, Vec<i64>) {
@@ -190,10 +169,7 @@ fn encode(alerted_at: i64, times: &[i64]) -> Vec<u8> {
 }
 
 fn decode_i64s(bytes: &[u8]) -> Vec<i64> {
-    bytes
-        .chunks_exact(8)
-        .map(|c| i64::from_le_bytes(c.try_into().expect("8 bytes")))
-        .collect()
+    bytes.chunks_exact(8).map(|c| i64::from_le_bytes(c.try_into().expect("8 bytes"))).collect()
 }
 
 fn encode_i64s(values: &[i64]) -> Vec<u8> {
@@ -226,77 +202,44 @@ mod tests {
 
     #[test]
     fn alerts_once_when_the_count_goes_over_the_threshold() {
-        let w = Window {
-            window: 5 * MIN,
-            threshold: 3,
-        };
+        let w = Window { window: 5 * MIN, threshold: 3 };
         let mut s = Map::default();
-        let alerts: Vec<_> = (0..6)
-            .map(|i| w.failure(&mut s, "user", "alice", i * MIN / 2).unwrap())
-            .collect();
+        let alerts: Vec<_> = (0..6).map(|i| w.failure(&mut s, "user", "alice", i * MIN / 2).unwrap()).collect();
         assert_eq!(alerts[..3], [None, None, None]);
-        assert_eq!(
-            alerts[3],
-            Some(Crossing {
-                count: 4,
-                first: 0,
-                last: 3 * MIN / 2
-            })
-        );
+        assert_eq!(alerts[3], Some(Crossing { count: 4, first: 0, last: 3 * MIN / 2 }));
         assert_eq!(alerts[4..], [None, None], "one alert per window");
     }
 
     #[test]
     fn failures_outside_the_window_no_longer_count() {
-        let w = Window {
-            window: 5 * MIN,
-            threshold: 2,
-        };
+        let w = Window { window: 5 * MIN, threshold: 2 };
         let mut s = Map::default();
         assert_eq!(w.failure(&mut s, "ip", "192.0.2.1", 0).unwrap(), None);
         assert_eq!(w.failure(&mut s, "ip", "192.0.2.1", MIN).unwrap(), None);
         // t = 5 min: the failure at 0 is exactly a window old, out.
         assert_eq!(w.failure(&mut s, "ip", "192.0.2.1", 5 * MIN).unwrap(), None);
-        assert!(
-            w.failure(&mut s, "ip", "192.0.2.1", 5 * MIN + 1)
-                .unwrap()
-                .is_some()
-        );
+        assert!(w.failure(&mut s, "ip", "192.0.2.1", 5 * MIN + 1).unwrap().is_some());
     }
 
     #[test]
     fn a_continuing_attack_alerts_again_after_a_window() {
-        let w = Window {
-            window: 5 * MIN,
-            threshold: 1,
-        };
+        let w = Window { window: 5 * MIN, threshold: 1 };
         let mut s = Map::default();
-        let alerted: Vec<i64> = (0..30)
-            .map(|i| i * MIN / 2)
-            .filter(|&t| w.failure(&mut s, "user", "bob", t).unwrap().is_some())
-            .collect();
+        let alerted: Vec<i64> = (0..30).map(|i| i * MIN / 2).filter(|&t| w.failure(&mut s, "user", "bob", t).unwrap().is_some()).collect();
         assert_eq!(alerted, [MIN / 2, MIN / 2 + 5 * MIN, MIN / 2 + 10 * MIN]);
     }
 
     #[test]
     fn old_keys_are_swept_from_state() {
-        let w = Window {
-            window: MIN,
-            threshold: 5,
-        };
+        let w = Window { window: MIN, threshold: 5 };
         let mut s = Map::default();
         for i in 0..100 {
-            w.failure(&mut s, "ip", &format!("10.0.0.{i}"), i * 1000)
-                .unwrap();
+            w.failure(&mut s, "ip", &format!("10.0.0.{i}"), i * 1000).unwrap();
         }
         assert!(s.0.len() > 100);
         w.failure(&mut s, "ip", "10.9.9.9", 10 * MIN).unwrap();
         let keys: Vec<&String> = s.0.keys().collect();
-        assert_eq!(
-            keys,
-            ["b:10", "idx", "ip:10.9.9.9"],
-            "only the active key and its index remain"
-        );
+        assert_eq!(keys, ["b:10", "idx", "ip:10.9.9.9"], "only the active key and its index remain");
     }
 
     #[test]

@@ -58,26 +58,17 @@ struct PiiRedactor {
 }
 
 fn kind_named(name: &str) -> Result<Kind, String> {
-    Kind::ALL
-        .into_iter()
-        .find(|k| k.name() == name)
-        .ok_or_else(|| {
-            let known: Vec<&str> = Kind::ALL.iter().map(|k| k.name()).collect();
-            format!(
-                "filter config: unknown kind `{name}`, expected one of {}",
-                known.join(", ")
-            )
-        })
+    Kind::ALL.into_iter().find(|k| k.name() == name).ok_or_else(|| {
+        let known: Vec<&str> = Kind::ALL.iter().map(|k| k.name()).collect();
+        format!("filter config: unknown kind `{name}`, expected one of {}", known.join(", "))
+    })
 }
 
 impl Filter for PiiRedactor {
     fn init(config: Config) -> Result<Self, String> {
         let s: Settings = config.parse_into()?;
         let mut enabled = match &s.redact {
-            Some(names) => names
-                .iter()
-                .map(|n| kind_named(n))
-                .collect::<Result<Vec<_>, _>>()?,
+            Some(names) => names.iter().map(|n| kind_named(n)).collect::<Result<Vec<_>, _>>()?,
             None => Kind::ALL.to_vec(),
         };
         enabled.sort();
@@ -85,29 +76,14 @@ impl Filter for PiiRedactor {
         for name in s.masks.keys() {
             kind_named(name).map_err(|e| e.replace("unknown kind", "`masks`: unknown kind"))?;
         }
-        let kinds = enabled
-            .into_iter()
-            .map(|k| {
-                (
-                    k,
-                    s.masks
-                        .get(k.name())
-                        .cloned()
-                        .unwrap_or_else(|| k.default_mask().to_owned()),
-                )
-            })
-            .collect();
+        let kinds =
+            enabled.into_iter().map(|k| (k, s.masks.get(k.name()).cloned().unwrap_or_else(|| k.default_mask().to_owned()))).collect();
         for pointer in &s.skip_fields {
             if !pointer.starts_with('/') {
-                return Err(format!(
-                    "filter config: `skipFields`: `{pointer}` is not a JSON pointer (it must start with `/`)"
-                ));
+                return Err(format!("filter config: `skipFields`: `{pointer}` is not a JSON pointer (it must start with `/`)"));
             }
         }
-        Ok(PiiRedactor {
-            kinds,
-            skip: s.skip_fields,
-        })
+        Ok(PiiRedactor { kinds, skip: s.skip_fields })
     }
 
     fn filter(&mut self, event: &Event) -> Verdict {
@@ -118,11 +94,7 @@ impl Filter for PiiRedactor {
             return Verdict::Keep;
         };
         let mut pointer = String::new();
-        if self.walk(&mut document, &mut pointer) {
-            Verdict::Replace(document.to_string())
-        } else {
-            Verdict::Keep
-        }
+        if self.walk(&mut document, &mut pointer) { Verdict::Replace(document.to_string()) } else { Verdict::Keep }
     }
 }
 

@@ -82,10 +82,7 @@ fn bearer_spans(text: &str) -> Vec<(usize, usize)> {
     let mut spans = Vec::new();
     let mut i = 0;
     while i + 6 < b.len() {
-        if b[i..i + 6].eq_ignore_ascii_case(b"bearer")
-            && (i == 0 || !is_word(b[i - 1]))
-            && b[i + 6] == b' '
-        {
+        if b[i..i + 6].eq_ignore_ascii_case(b"bearer") && (i == 0 || !is_word(b[i - 1])) && b[i + 6] == b' ' {
             let mut start = i + 6;
             while b.get(start) == Some(&b' ') {
                 start += 1;
@@ -170,11 +167,7 @@ fn email_spans(text: &str) -> Vec<(usize, usize)> {
         }
         let labels: Vec<&[u8]> = b[at + 1..end].split(|&c| c == b'.').collect();
         let tld = labels[labels.len() - 1];
-        if labels.len() >= 2
-            && labels.iter().all(|l| !l.is_empty())
-            && tld.len() >= 2
-            && tld.iter().all(u8::is_ascii_alphabetic)
-        {
+        if labels.len() >= 2 && labels.iter().all(|l| !l.is_empty()) && tld.len() >= 2 && tld.iter().all(u8::is_ascii_alphabetic) {
             spans.push((start, end));
         }
     }
@@ -189,9 +182,7 @@ fn card_spans(text: &str) -> Vec<(usize, usize)> {
     let mut spans = Vec::new();
     let mut i = 0;
     while i < b.len() {
-        if !b[i].is_ascii_digit()
-            || (i > 0 && (b[i - 1].is_ascii_alphanumeric() || b[i - 1] == b'.'))
-        {
+        if !b[i].is_ascii_digit() || (i > 0 && (b[i - 1].is_ascii_alphanumeric() || b[i - 1] == b'.')) {
             i += 1;
             continue;
         }
@@ -215,10 +206,7 @@ fn card_spans(text: &str) -> Vec<(usize, usize)> {
         let mut g = 0;
         while g < groups.len() {
             let found = (g..groups.len()).rev().find(|&last| {
-                let digits: Vec<u8> = groups[g..=last]
-                    .iter()
-                    .flat_map(|&(s, e)| b[s..e].iter().map(|c| c - b'0'))
-                    .collect();
+                let digits: Vec<u8> = groups[g..=last].iter().flat_map(|&(s, e)| b[s..e].iter().map(|c| c - b'0')).collect();
                 let ends_run = last + 1 == groups.len();
                 (13..=19).contains(&digits.len()) && !(ends_run && glued) && luhn(&digits)
             });
@@ -273,10 +261,7 @@ mod tests {
         assert_eq!(all("mail bjensen@example.com now"), "mail [email] now");
         assert_eq!(all("<a.b+c@mail.example.co.uk>."), "<[email]>.");
         assert_eq!(all("two: a@x.org, b@y.net"), "two: [email], [email]");
-        assert_eq!(
-            all("user@localhost and @home and a@b.c1"),
-            "user@localhost and @home and a@b.c1"
-        );
+        assert_eq!(all("user@localhost and @home and a@b.c1"), "user@localhost and @home and a@b.c1");
     }
 
     #[test]
@@ -285,11 +270,7 @@ mod tests {
         assert_eq!(all("4111-1111-1111-1111"), "[card]");
         assert_eq!(all("pan=5500005555555559;"), "pan=[card];");
         assert_eq!(all("amex 378282246310005"), "amex [card]");
-        assert_eq!(
-            all("4111 1111 1111 1111 2 items"),
-            "[card] 2 items",
-            "a number after the card is not part of it"
-        );
+        assert_eq!(all("4111 1111 1111 1111 2 items"), "[card] 2 items", "a number after the card is not part of it");
         // Not Luhn-valid, too short, too long, glued to letters.
         assert_eq!(all("4111 1111 1111 1112"), "4111 1111 1111 1112");
         assert_eq!(all("order 1234567890123456"), "order 1234567890123456");
@@ -302,18 +283,10 @@ mod tests {
 
     #[test]
     fn bearer_tokens_and_jwts() {
-        assert_eq!(
-            all("Authorization: Bearer abc.DEF-123_x=="),
-            "Authorization: Bearer [token]"
-        );
+        assert_eq!(all("Authorization: Bearer abc.DEF-123_x=="), "Authorization: Bearer [token]");
         assert_eq!(all("bearer  xyz12345"), "bearer  [token]");
-        assert_eq!(
-            all("the bearer of bad news"),
-            "the bearer of bad news",
-            "shorter than 8: not a token"
-        );
-        let jwt =
-            "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0In0.dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+        assert_eq!(all("the bearer of bad news"), "the bearer of bad news", "shorter than 8: not a token");
+        let jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0In0.dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
         assert_eq!(all(&format!("token={jwt}&x=1")), "token=[jwt]&x=1");
         assert_eq!(all(&format!("Bearer {jwt}")), "Bearer [token]");
         assert_eq!(all("eyJust a word"), "eyJust a word");

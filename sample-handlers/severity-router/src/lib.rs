@@ -50,16 +50,7 @@ use serde_json::Value;
 use wasp_guest::{Config, Event, Handler, emit, export_handler};
 
 /// The syslog severities (RFC 5424 §6.2.1), by code.
-const SEVERITIES: [&str; 8] = [
-    "emergency",
-    "alert",
-    "critical",
-    "error",
-    "warning",
-    "notice",
-    "informational",
-    "debug",
-];
+const SEVERITIES: [&str; 8] = ["emergency", "alert", "critical", "error", "warning", "notice", "informational", "debug"];
 
 /// One of the eight severities, by its RFC 5424 code (0–7).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,16 +58,9 @@ struct Severity(usize);
 
 impl Severity {
     fn parse(name: &str, path: &str) -> Result<Self, String> {
-        SEVERITIES
-            .iter()
-            .position(|s| s.eq_ignore_ascii_case(name))
-            .map(Severity)
-            .ok_or_else(|| {
-                format!(
-                    "handler config: {path}: `{name}` is not a syslog severity, expected one of {}",
-                    SEVERITIES.join(", ").to_uppercase()
-                )
-            })
+        SEVERITIES.iter().position(|s| s.eq_ignore_ascii_case(name)).map(Severity).ok_or_else(|| {
+            format!("handler config: {path}: `{name}` is not a syslog severity, expected one of {}", SEVERITIES.join(", ").to_uppercase())
+        })
     }
 }
 
@@ -124,16 +108,8 @@ impl Handler for SeverityRouter {
                 let path = format!("severityFieldMappings[{i}].valueMappings.{value}");
                 values.insert(value, Severity::parse(&severity, &path)?);
             }
-            let pointer = if m.field.starts_with('/') {
-                m.field
-            } else {
-                format!("/{}", m.field)
-            };
-            mappings.push(Mapping {
-                topic: m.topic,
-                pointer,
-                values,
-            });
+            let pointer = if m.field.starts_with('/') { m.field } else { format!("/{}", m.field) };
+            mappings.push(Mapping { topic: m.topic, pointer, values });
         }
         let default = match &s.default_severity {
             Some(name) => Severity::parse(name, "defaultSeverity")?,
@@ -143,11 +119,7 @@ impl Handler for SeverityRouter {
         for (severity, output) in s.outputs {
             outputs[Severity::parse(&severity, &format!("outputs.{severity}"))?.0] = output;
         }
-        Ok(SeverityRouter {
-            mappings,
-            default,
-            outputs,
-        })
+        Ok(SeverityRouter { mappings, default, outputs })
     }
 
     fn handle(&mut self, event: &Event) -> Result<(), String> {
@@ -155,8 +127,7 @@ impl Handler for SeverityRouter {
         let Some(output) = &self.outputs[severity.0] else {
             return Ok(());
         };
-        emit(output, event.raw_json())
-            .map_err(|e| format!("severity {}: {e}", SEVERITIES[severity.0].to_uppercase()))
+        emit(output, event.raw_json()).map_err(|e| format!("severity {}: {e}", SEVERITIES[severity.0].to_uppercase()))
     }
 }
 
@@ -165,9 +136,7 @@ impl SeverityRouter {
         for mapping in self.mappings.iter().filter(|m| m.topic == event.topic()) {
             let found = match event.get(&mapping.pointer) {
                 Some(Value::String(text)) => mapping.values.get(text.as_str()),
-                Some(value @ (Value::Number(_) | Value::Bool(_))) => {
-                    mapping.values.get(&value.to_string())
-                }
+                Some(value @ (Value::Number(_) | Value::Bool(_))) => mapping.values.get(&value.to_string()),
                 _ => None,
             };
             if let Some(&severity) = found {

@@ -40,9 +40,7 @@ struct Peer {
 
 impl Handler for Peer {
     fn init(_config: Config) -> Result<Self, String> {
-        Ok(Peer {
-            line: String::with_capacity(256),
-        })
+        Ok(Peer { line: String::with_capacity(256) })
     }
 
     fn handle(&mut self, event: &Event) -> Result<(), String> {
@@ -50,12 +48,8 @@ impl Handler for Peer {
         audit.actor.session = Cow::Borrowed("***");
         let (user, action) = (&audit.actor.user, &audit.action);
         self.line.clear();
-        write!(
-            self.line,
-            "{} {} {} user={user} action={action} session={}",
-            audit.id, audit.topic, audit.timestamp, audit.actor.session
-        )
-        .map_err(|e| e.to_string())?;
+        write!(self.line, "{} {} {} user={user} action={action} session={}", audit.id, audit.topic, audit.timestamp, audit.actor.session)
+            .map_err(|e| e.to_string())?;
         emit("out", &self.line)
     }
 }

@@ -146,10 +146,7 @@ pub enum JceksError {
 }
 
 fn entry_suffix(alias: &Option<String>) -> String {
-    alias
-        .as_ref()
-        .map(|a| format!(" (entry {a:?})"))
-        .unwrap_or_default()
+    alias.as_ref().map(|a| format!(" (entry {a:?})")).unwrap_or_default()
 }
 
 /// A certificate of a private key's chain, or a trusted certificate.
@@ -223,12 +220,7 @@ pub struct SecretKey {
 
 impl std::fmt::Debug for SecretKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "SecretKey({}, {} bytes)",
-            self.algorithm,
-            self.bytes.len()
-        )
+        write!(f, "SecretKey({}, {} bytes)", self.algorithm, self.bytes.len())
     }
 }
 
@@ -244,10 +236,7 @@ impl JceksKeyStore {
     /// Reads the keystore at `path` and checks its integrity with the store
     /// password.
     pub fn open(path: &Path, password: &str) -> Result<Self, JceksError> {
-        let data = std::fs::read(path).map_err(|source| JceksError::Io {
-            path: path.to_owned(),
-            source,
-        })?;
+        let data = std::fs::read(path).map_err(|source| JceksError::Io { path: path.to_owned(), source })?;
         Self::parse(path, &data, password)
     }
 
@@ -290,61 +279,39 @@ impl JceksKeyStore {
         let count = r.u32().ok_or_else(|| e(&r, None, "no entry count"))?;
         let mut entries = Vec::new();
         for _ in 0..count {
-            let tag = r
-                .u32()
-                .ok_or_else(|| e(&r, None, "truncated before an entry"))?;
+            let tag = r.u32().ok_or_else(|| e(&r, None, "truncated before an entry"))?;
             let alias = r.utf().ok_or_else(|| e(&r, None, "truncated alias"))?;
             let a = Some(alias.as_str());
             let created_ms = r.u64().ok_or_else(|| e(&r, a, "truncated date"))? as i64;
             let cert = |r: &mut Cursor<'_>| -> Option<Certificate> {
-                let cert_type = if version == 2 {
-                    r.utf()?
-                } else {
-                    "X.509".to_string()
-                };
+                let cert_type = if version == 2 { r.utf()? } else { "X.509".to_string() };
                 let der = r.bytes()?.to_vec();
                 Some(Certificate { cert_type, der })
             };
             let kind = match tag {
                 TAG_PRIVATE_KEY => {
-                    let protected = r
-                        .bytes()
-                        .ok_or_else(|| e(&r, a, "truncated private key"))?
-                        .to_vec();
-                    let n = r
-                        .u32()
-                        .ok_or_else(|| e(&r, a, "truncated certificate count"))?;
+                    let protected = r.bytes().ok_or_else(|| e(&r, a, "truncated private key"))?.to_vec();
+                    let n = r.u32().ok_or_else(|| e(&r, a, "truncated certificate count"))?;
                     let mut chain = Vec::new();
                     for _ in 0..n {
                         chain.push(cert(&mut r).ok_or_else(|| e(&r, a, "truncated certificate"))?);
                     }
                     EntryKind::PrivateKey { protected, chain }
                 }
-                TAG_TRUSTED_CERT => EntryKind::TrustedCert(
-                    cert(&mut r).ok_or_else(|| e(&r, a, "truncated certificate"))?,
-                ),
+                TAG_TRUSTED_CERT => EntryKind::TrustedCert(cert(&mut r).ok_or_else(|| e(&r, a, "truncated certificate"))?),
                 TAG_SECRET_KEY => {
-                    let (v, used) =
-                        serial::read_stream(&r.data[r.pos..]).map_err(|m| e(&r, a, &m))?;
+                    let (v, used) = serial::read_stream(&r.data[r.pos..]).map_err(|m| e(&r, a, &m))?;
                     r.pos += used;
                     sealed_object(&v).map_err(|m| e(&r, a, &m))?
                 }
                 t => return Err(e(&r, a, &format!("unknown entry tag {t}"))),
             };
-            entries.push(Entry {
-                alias,
-                created_ms,
-                kind,
-            });
+            entries.push(Entry { alias, created_ms, kind });
         }
         if r.pos != body.len() {
             return Err(e(&r, None, "bytes after the last entry"));
         }
-        Ok(JceksKeyStore {
-            path,
-            version,
-            entries,
-        })
+        Ok(JceksKeyStore { path, version, entries })
     }
 
     /// The file this keystore was read from.
@@ -364,81 +331,46 @@ impl JceksKeyStore {
 
     /// The entry `alias` (matched as Java does: case-insensitively).
     pub fn entry(&self, alias: &str) -> Result<&Entry, JceksError> {
-        self.entries
-            .iter()
-            .find(|e| e.alias.eq_ignore_ascii_case(alias))
-            .ok_or_else(|| JceksError::Missing {
-                path: self.path.clone(),
-                alias: alias.to_owned(),
-                present: self.entries.iter().map(|e| e.alias.clone()).collect(),
-            })
+        self.entries.iter().find(|e| e.alias.eq_ignore_ascii_case(alias)).ok_or_else(|| JceksError::Missing {
+            path: self.path.clone(),
+            alias: alias.to_owned(),
+            present: self.entries.iter().map(|e| e.alias.clone()).collect(),
+        })
     }
 
     fn wrong_kind(&self, entry: &Entry, wanted: &'static str) -> JceksError {
-        JceksError::WrongKind {
-            path: self.path.clone(),
-            alias: entry.alias.clone(),
-            found: entry.kind.name(),
-            wanted,
-        }
+        JceksError::WrongKind { path: self.path.clone(), alias: entry.alias.clone(), found: entry.kind.name(), wanted }
     }
 
-    fn decrypt(
-        &self,
-        alias: &str,
-        key_password: &str,
-        params: &pbe::PbeParams,
-        data: &[u8],
-    ) -> Result<Vec<u8>, JceksError> {
+    fn decrypt(&self, alias: &str, key_password: &str, params: &pbe::PbeParams, data: &[u8]) -> Result<Vec<u8>, JceksError> {
         if !key_password.bytes().all(|b| (0x20..=0x7e).contains(&b)) {
-            return Err(JceksError::PasswordNotAscii {
-                path: self.path.clone(),
-            });
+            return Err(JceksError::PasswordNotAscii { path: self.path.clone() });
         }
         pbe::decrypt(key_password.as_bytes(), params, data).map_err(|err| match err {
-            pbe::PbeError::Padding => JceksError::KeyPassword {
-                path: self.path.clone(),
-                alias: alias.to_owned(),
-            },
+            pbe::PbeError::Padding => JceksError::KeyPassword { path: self.path.clone(), alias: alias.to_owned() },
             pbe::PbeError::Params(m) => self.entry_error(alias, m),
         })
     }
 
     fn entry_error(&self, alias: &str, message: String) -> JceksError {
-        JceksError::Entry {
-            path: self.path.clone(),
-            alias: alias.to_owned(),
-            message,
-        }
+        JceksError::Entry { path: self.path.clone(), alias: alias.to_owned(), message }
     }
 
     /// Recovers the secret key `alias` with its key password.
     pub fn secret_key(&self, alias: &str, key_password: &str) -> Result<SecretKey, JceksError> {
         let entry = self.entry(alias)?;
-        let EntryKind::SecretKey {
-            params,
-            content,
-            seal_alg,
-        } = &entry.kind
-        else {
+        let EntryKind::SecretKey { params, content, seal_alg } = &entry.kind else {
             return Err(self.wrong_kind(entry, "secret key"));
         };
         let alias = entry.alias.as_str();
         if seal_alg != "PBEWithMD5AndTripleDES" {
-            return Err(self.entry_error(
-                alias,
-                format!("sealed with {seal_alg}, not PBEWithMD5AndTripleDES"),
-            ));
+            return Err(self.entry_error(alias, format!("sealed with {seal_alg}, not PBEWithMD5AndTripleDES")));
         }
-        let params = pbe::PbeParams::from_der(params)
-            .map_err(|e| self.entry_error(alias, format!("{e:?}")))?;
+        let params = pbe::PbeParams::from_der(params).map_err(|e| self.entry_error(alias, format!("{e:?}")))?;
         let plain = self.decrypt(alias, key_password, &params, content)?;
         // A wrong password that happens to leave valid padding decrypts to
         // garbage: it is refused here, as a wrong password.
-        let wrong = || JceksError::KeyPassword {
-            path: self.path.clone(),
-            alias: alias.to_owned(),
-        };
+        let wrong = || JceksError::KeyPassword { path: self.path.clone(), alias: alias.to_owned() };
         let (key, _) = serial::read_stream(&plain).map_err(|_| wrong())?;
         let algorithm = match key.field("algorithm") {
             Some(Value::Str(s)) => s.clone(),
@@ -446,60 +378,37 @@ impl JceksKeyStore {
         };
         // javax.crypto.spec.SecretKeySpec has `key`; java.security.KeyRep has `encoded`.
         match key.field("key").or_else(|| key.field("encoded")) {
-            Some(Value::Bytes(bytes)) => Ok(SecretKey {
-                algorithm,
-                bytes: bytes.clone(),
-            }),
+            Some(Value::Bytes(bytes)) => Ok(SecretKey { algorithm, bytes: bytes.clone() }),
             _ => Err(self.entry_error(alias, "the sealed object is not a secret key".into())),
         }
     }
 
     /// Recovers the private key `alias` as PKCS#8 DER.
-    pub fn private_key_pkcs8(
-        &self,
-        alias: &str,
-        key_password: &str,
-    ) -> Result<Vec<u8>, JceksError> {
+    pub fn private_key_pkcs8(&self, alias: &str, key_password: &str) -> Result<Vec<u8>, JceksError> {
         let entry = self.entry(alias)?;
         let EntryKind::PrivateKey { protected, .. } = &entry.kind else {
             return Err(self.wrong_kind(entry, "private key"));
         };
         let alias = entry.alias.as_str();
-        let protection = pbe::encrypted_private_key_info(protected)
-            .map_err(|e| self.entry_error(alias, format!("{e:?}")))?;
+        let protection = pbe::encrypted_private_key_info(protected).map_err(|e| self.entry_error(alias, format!("{e:?}")))?;
         let plain = match protection {
-            pbe::Protection::Pbe(params, data) => {
-                self.decrypt(alias, key_password, &params, data)?
-            }
-            pbe::Protection::Jks(data) => {
-                pbe::jks_recover(key_password, data).map_err(|err| match err {
-                    pbe::PbeError::Padding => JceksError::KeyPassword {
-                        path: self.path.clone(),
-                        alias: alias.to_owned(),
-                    },
-                    pbe::PbeError::Params(m) => self.entry_error(alias, m),
-                })?
-            }
+            pbe::Protection::Pbe(params, data) => self.decrypt(alias, key_password, &params, data)?,
+            pbe::Protection::Jks(data) => pbe::jks_recover(key_password, data).map_err(|err| match err {
+                pbe::PbeError::Padding => JceksError::KeyPassword { path: self.path.clone(), alias: alias.to_owned() },
+                pbe::PbeError::Params(m) => self.entry_error(alias, m),
+            })?,
         };
         if pbe::der_tlv(&plain, 0x30).is_none_or(|(_, rest)| !rest.is_empty()) {
-            return Err(JceksError::KeyPassword {
-                path: self.path.clone(),
-                alias: alias.to_owned(),
-            });
+            return Err(JceksError::KeyPassword { path: self.path.clone(), alias: alias.to_owned() });
         }
         Ok(plain)
     }
 
     /// Recovers the RSA private key `alias`.
-    pub fn rsa_private_key(
-        &self,
-        alias: &str,
-        key_password: &str,
-    ) -> Result<rsa::RsaPrivateKey, JceksError> {
+    pub fn rsa_private_key(&self, alias: &str, key_password: &str) -> Result<rsa::RsaPrivateKey, JceksError> {
         use rsa::pkcs8::DecodePrivateKey;
         let der = self.private_key_pkcs8(alias, key_password)?;
-        rsa::RsaPrivateKey::from_pkcs8_der(&der)
-            .map_err(|e| self.entry_error(alias, format!("not an RSA private key: {e}")))
+        rsa::RsaPrivateKey::from_pkcs8_der(&der).map_err(|e| self.entry_error(alias, format!("not an RSA private key: {e}")))
     }
 
     /// The certificate chain of the private key `alias`.
@@ -525,11 +434,7 @@ fn sealed_object(v: &Value) -> Result<EntryKind, String> {
         Some(Value::Str(s)) => s.clone(),
         _ => return Err(format!("{class} has no sealAlg")),
     };
-    Ok(EntryKind::SecretKey {
-        params: bytes("encodedParams")?,
-        content: bytes("encryptedContent")?,
-        seal_alg,
-    })
+    Ok(EntryKind::SecretKey { params: bytes("encodedParams")?, content: bytes("encryptedContent")?, seal_alg })
 }
 
 /// A bounds-checked reader over the file's bytes.

@@ -17,8 +17,7 @@ use cbc::cipher::{BlockDecryptMut, KeyIvInit, block_padding::Pkcs7};
 use md5::{Digest, Md5};
 
 /// The OID of `PBEWithMD5AndTripleDES`, DER-encoded (without tag and length).
-pub(super) const OID_PBE_MD5_TRIPLE_DES: &[u8] =
-    &[0x2b, 0x06, 0x01, 0x04, 0x01, 0x2a, 0x02, 0x13, 0x01];
+pub(super) const OID_PBE_MD5_TRIPLE_DES: &[u8] = &[0x2b, 0x06, 0x01, 0x04, 0x01, 0x2a, 0x02, 0x13, 0x01];
 /// More iterations than this are refused (OpenJDK's own limit is 5,000,000).
 const MAX_ITERATIONS: u32 = 5_000_000;
 
@@ -44,16 +43,13 @@ impl PbeParams {
     /// Reads the DER `SEQUENCE { OCTET STRING salt, INTEGER iterations }`.
     pub(super) fn from_der(der: &[u8]) -> Result<Self, PbeError> {
         let bad = |m: &str| PbeError::Params(m.to_string());
-        let (seq, rest) =
-            der_tlv(der, 0x30).ok_or_else(|| bad("parameters are not a DER sequence"))?;
+        let (seq, rest) = der_tlv(der, 0x30).ok_or_else(|| bad("parameters are not a DER sequence"))?;
         if !rest.is_empty() {
             return Err(bad("bytes after the parameters"));
         }
         let (salt, seq) = der_tlv(seq, 0x04).ok_or_else(|| bad("no salt"))?;
         let (count, _) = der_tlv(seq, 0x02).ok_or_else(|| bad("no iteration count"))?;
-        let salt: [u8; 8] = salt
-            .try_into()
-            .map_err(|_| bad("the salt is not 8 bytes"))?;
+        let salt: [u8; 8] = salt.try_into().map_err(|_| bad("the salt is not 8 bytes"))?;
         if count.is_empty() || count.len() > 5 || count[0] & 0x80 != 0 {
             return Err(bad("the iteration count is not a positive 32-bit integer"));
         }
@@ -61,19 +57,12 @@ impl PbeParams {
         if iterations == 0 || iterations > u64::from(MAX_ITERATIONS) {
             return Err(bad("the iteration count is 0 or above 5,000,000"));
         }
-        Ok(PbeParams {
-            salt,
-            iterations: iterations as u32,
-        })
+        Ok(PbeParams { salt, iterations: iterations as u32 })
     }
 }
 
 /// Decrypts `data` with `password` (printable ASCII, checked by the caller).
-pub(super) fn decrypt(
-    password: &[u8],
-    params: &PbeParams,
-    data: &[u8],
-) -> Result<Vec<u8>, PbeError> {
+pub(super) fn decrypt(password: &[u8], params: &PbeParams, data: &[u8]) -> Result<Vec<u8>, PbeError> {
     let mut salt = params.salt;
     if salt[..4] == salt[4..] {
         salt[..4].reverse();
@@ -94,9 +83,7 @@ pub(super) fn decrypt(
     }
     let cipher = cbc::Decryptor::<des::TdesEde3>::new_from_slices(&derived[..24], &derived[24..])
         .map_err(|_| PbeError::Params("key or IV length".into()))?;
-    cipher
-        .decrypt_padded_vec_mut::<Pkcs7>(data)
-        .map_err(|_| PbeError::Padding)
+    cipher.decrypt_padded_vec_mut::<Pkcs7>(data).map_err(|_| PbeError::Padding)
 }
 
 /// One DER element with tag `tag` at the start of `der`: its contents and
@@ -114,9 +101,7 @@ pub(super) fn der_tlv(der: &[u8], tag: u8) -> Option<(&[u8], &[u8])> {
         if n == 0 || n > 4 || rest.len() < n {
             return None;
         }
-        let len = rest[..n]
-            .iter()
-            .fold(0usize, |a, b| (a << 8) | usize::from(*b));
+        let len = rest[..n].iter().fold(0usize, |a, b| (a << 8) | usize::from(*b));
         rest = &rest[n..];
         len
     };
@@ -143,9 +128,7 @@ pub(super) fn encrypted_private_key_info(der: &[u8]) -> Result<Protection<'_>, P
     match oid {
         OID_PBE_MD5_TRIPLE_DES => Ok(Protection::Pbe(PbeParams::from_der(params)?, data)),
         OID_JKS_KEY_PROTECTOR => Ok(Protection::Jks(data)),
-        _ => Err(bad(
-            "the key is protected neither with PBEWithMD5AndTripleDES nor with JKS's key protector",
-        )),
+        _ => Err(bad("the key is protected neither with PBEWithMD5AndTripleDES nor with JKS's key protector")),
     }
 }
 
@@ -160,9 +143,7 @@ const OID_JKS_KEY_PROTECTOR: &[u8] = &[0x2b, 0x06, 0x01, 0x04, 0x01, 0x2a, 0x02,
 pub(super) fn jks_recover(password: &str, data: &[u8]) -> Result<Vec<u8>, PbeError> {
     use sha1::{Digest as _, Sha1};
     if data.len() < 40 {
-        return Err(PbeError::Params(
-            "a JKS-protected key shorter than its salt and check".into(),
-        ));
+        return Err(PbeError::Params("a JKS-protected key shorter than its salt and check".into()));
     }
     let pw: Vec<u8> = password.encode_utf16().flat_map(u16::to_be_bytes).collect();
     let (salt, rest) = data.split_at(20);
@@ -170,20 +151,10 @@ pub(super) fn jks_recover(password: &str, data: &[u8]) -> Result<Vec<u8>, PbeErr
     let mut digest = salt.to_vec();
     let mut key = Vec::with_capacity(encrypted.len());
     for chunk in encrypted.chunks(20) {
-        digest = Sha1::new()
-            .chain_update(&pw)
-            .chain_update(&digest)
-            .finalize()
-            .to_vec();
+        digest = Sha1::new().chain_update(&pw).chain_update(&digest).finalize().to_vec();
         key.extend(chunk.iter().zip(&digest).map(|(a, b)| a ^ b));
     }
-    if Sha1::new()
-        .chain_update(&pw)
-        .chain_update(&key)
-        .finalize()
-        .as_slice()
-        != check
-    {
+    if Sha1::new().chain_update(&pw).chain_update(&key).finalize().as_slice() != check {
         return Err(PbeError::Padding);
     }
     Ok(key)

@@ -97,20 +97,13 @@ pub(super) struct Reader<'a> {
 /// Reads one object stream (magic, version, one top-level object) from the
 /// start of `data`; returns the object and the number of bytes it took.
 pub(super) fn read_stream(data: &[u8]) -> Result<(Value, usize), String> {
-    let mut r = Reader {
-        data,
-        pos: 0,
-        handles: Vec::new(),
-        depth: 0,
-    };
+    let mut r = Reader { data, pos: 0, handles: Vec::new(), depth: 0 };
     if r.u16()? != STREAM_MAGIC {
         return Err("not a Java serialization stream (magic is not 0xaced)".into());
     }
     let version = r.u16()?;
     if version != STREAM_VERSION {
-        return Err(format!(
-            "Java serialization stream version {version}, expected 5"
-        ));
+        return Err(format!("Java serialization stream version {version}, expected 5"));
     }
     let tc = r.u8()?;
     let value = r.content(tc)?;
@@ -130,19 +123,13 @@ impl Reader<'_> {
         Ok(self.take(1)?[0])
     }
     fn u16(&mut self) -> Result<u16, String> {
-        Ok(u16::from_be_bytes(
-            self.take(2)?.try_into().expect("2 bytes"),
-        ))
+        Ok(u16::from_be_bytes(self.take(2)?.try_into().expect("2 bytes")))
     }
     fn u32(&mut self) -> Result<u32, String> {
-        Ok(u32::from_be_bytes(
-            self.take(4)?.try_into().expect("4 bytes"),
-        ))
+        Ok(u32::from_be_bytes(self.take(4)?.try_into().expect("4 bytes")))
     }
     fn u64(&mut self) -> Result<u64, String> {
-        Ok(u64::from_be_bytes(
-            self.take(8)?.try_into().expect("8 bytes"),
-        ))
+        Ok(u64::from_be_bytes(self.take(8)?.try_into().expect("8 bytes")))
     }
     /// A `writeUTF` string (modified UTF-8, read leniently as UTF-8).
     fn utf(&mut self) -> Result<String, String> {
@@ -184,11 +171,7 @@ impl Reader<'_> {
                 Handle::Desc(_) => Err("a reference to a class where a value belongs".into()),
             },
             TC_STRING | TC_LONGSTRING => {
-                let s = if tc == TC_STRING {
-                    self.utf()?
-                } else {
-                    self.long_utf()?
-                };
+                let s = if tc == TC_STRING { self.utf()? } else { self.long_utf()? };
                 self.new_handle(Handle::Value(Value::Str(s.clone())));
                 Ok(Value::Str(s))
             }
@@ -197,19 +180,11 @@ impl Reader<'_> {
                 let slot = self.new_handle(Handle::Value(Value::Null));
                 let n = self.u32()? as usize;
                 let elem = match desc.name.as_bytes() {
-                    [b'[', t] => {
-                        elem_size(*t).ok_or_else(|| format!("array type {}", desc.name))?
-                    }
+                    [b'[', t] => elem_size(*t).ok_or_else(|| format!("array type {}", desc.name))?,
                     _ => return Err(format!("unsupported array type {}", desc.name)),
                 };
-                let bytes = self
-                    .take(n.checked_mul(elem).ok_or("array too long")?)?
-                    .to_vec();
-                let v = if desc.name == "[B" {
-                    Value::Bytes(bytes)
-                } else {
-                    Value::OtherArray
-                };
+                let bytes = self.take(n.checked_mul(elem).ok_or("array too long")?)?.to_vec();
+                let v = if desc.name == "[B" { Value::Bytes(bytes) } else { Value::OtherArray };
                 self.handles[slot] = Handle::Value(v.clone());
                 Ok(v)
             }
@@ -228,10 +203,7 @@ impl Reader<'_> {
                 Ok(v)
             }
             TC_OBJECT => self.object(),
-            t => Err(format!(
-                "unsupported serialization type code {t:#x} at byte {}",
-                self.pos - 1
-            )),
+            t => Err(format!("unsupported serialization type code {t:#x} at byte {}", self.pos - 1)),
         }
     }
 
@@ -266,12 +238,7 @@ impl Reader<'_> {
                 }
                 self.skip_annotation()?;
                 let superclass = self.class_desc()?;
-                let desc = std::rc::Rc::new(ClassDesc {
-                    name,
-                    flags,
-                    fields,
-                    superclass,
-                });
+                let desc = std::rc::Rc::new(ClassDesc { name, flags, fields, superclass });
                 self.handles[slot] = Handle::Desc(desc.clone());
                 Ok(Some(desc))
             }
@@ -331,10 +298,7 @@ impl Reader<'_> {
                 self.skip_annotation()?;
             }
         }
-        let v = Value::Object {
-            class: desc.name.clone(),
-            fields,
-        };
+        let v = Value::Object { class: desc.name.clone(), fields };
         self.handles[slot] = Handle::Value(v.clone());
         Ok(v)
     }

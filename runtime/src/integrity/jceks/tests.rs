@@ -10,10 +10,7 @@ const EXPECTED: &str = include_str!("../../../../tests/fixtures/jceks/forgerock.
 const PASSWORD: &str = "changeit";
 
 fn expected(key: &str) -> &'static str {
-    EXPECTED
-        .lines()
-        .find_map(|l| l.strip_prefix(key)?.strip_prefix('='))
-        .unwrap_or_else(|| panic!("{key} in fixture"))
+    EXPECTED.lines().find_map(|l| l.strip_prefix(key)?.strip_prefix('=')).unwrap_or_else(|| panic!("{key} in fixture"))
 }
 
 fn store() -> JceksKeyStore {
@@ -38,20 +35,9 @@ fn with_digest(body: &[u8], password: &str) -> Vec<u8> {
 fn keytool_keystore_lists_its_entries() {
     let ks = store();
     assert_eq!(ks.version(), 2);
-    let listed: Vec<_> = ks
-        .entries()
-        .iter()
-        .map(|e| (e.alias.as_str(), e.kind.name()))
-        .collect();
-    assert_eq!(
-        listed,
-        [("signature", "private key"), ("password", "secret key")]
-    );
-    assert!(
-        ks.entries()
-            .iter()
-            .all(|e| e.created_ms > 1_700_000_000_000)
-    );
+    let listed: Vec<_> = ks.entries().iter().map(|e| (e.alias.as_str(), e.kind.name())).collect();
+    assert_eq!(listed, [("signature", "private key"), ("password", "secret key")]);
+    assert!(ks.entries().iter().all(|e| e.created_ms > 1_700_000_000_000));
 }
 
 #[test]
@@ -59,11 +45,7 @@ fn keytool_secret_key_is_javas_hmac_key() {
     let key = store().secret_key("password", PASSWORD).unwrap();
     assert_eq!(key.algorithm, expected("password.algorithm"));
     assert_eq!(hex::encode(&key.bytes), expected("password.hex"));
-    assert_eq!(
-        format!("{key:?}"),
-        "SecretKey(HmacSHA256, 32 bytes)",
-        "Debug shows no key bytes"
-    );
+    assert_eq!(format!("{key:?}"), "SecretKey(HmacSHA256, 32 bytes)", "Debug shows no key bytes");
 }
 
 #[test]
@@ -71,20 +53,14 @@ fn keytool_rsa_key_and_certificate_are_javas() {
     use rsa::traits::PublicKeyParts;
     let ks = store();
     let pkcs8 = ks.private_key_pkcs8("signature", PASSWORD).unwrap();
-    assert_eq!(
-        hex::encode(Sha256::digest(&pkcs8)),
-        expected("signature.pkcs8.sha256")
-    );
+    assert_eq!(hex::encode(Sha256::digest(&pkcs8)), expected("signature.pkcs8.sha256"));
     let rsa = ks.rsa_private_key("SIGNATURE", PASSWORD).unwrap();
     assert_eq!(format!("{:x}", rsa.n()), expected("signature.modulus.hex"));
     assert_eq!(rsa.e().to_string(), expected("signature.publicExponent"));
     let chain = ks.certificate_chain("signature").unwrap();
     assert_eq!(chain.len(), 1);
     assert_eq!(chain[0].cert_type, "X.509");
-    assert_eq!(
-        hex::encode(Sha256::digest(&chain[0].der)),
-        expected("signature.cert.sha256")
-    );
+    assert_eq!(hex::encode(Sha256::digest(&chain[0].der)), expected("signature.cert.sha256"));
 }
 
 #[test]
@@ -92,27 +68,14 @@ fn wrong_store_password_and_altered_file_fail_the_integrity_check() {
     let err = JceksKeyStore::parse(Path::new("ks.jceks"), FIXTURE, "wrong-password").unwrap_err();
     assert!(matches!(err, JceksError::Integrity { .. }), "{err}");
     let msg = err.to_string();
-    assert!(
-        msg.contains("ks.jceks")
-            && msg.contains("password is wrong")
-            && !msg.contains("wrong-password"),
-        "{msg}"
-    );
+    assert!(msg.contains("ks.jceks") && msg.contains("password is wrong") && !msg.contains("wrong-password"), "{msg}");
     for at in [10, 500, FIXTURE.len() / 2, FIXTURE.len() - 1] {
         let mut bad = FIXTURE.to_vec();
         bad[at] ^= 0x01;
         let err = JceksKeyStore::parse(Path::new("ks.jceks"), &bad, PASSWORD).unwrap_err();
-        assert!(
-            matches!(err, JceksError::Integrity { .. }),
-            "byte {at}: {err}"
-        );
+        assert!(matches!(err, JceksError::Integrity { .. }), "byte {at}: {err}");
     }
-    let err = JceksKeyStore::parse(
-        Path::new("ks.jceks"),
-        &FIXTURE[..FIXTURE.len() - 7],
-        PASSWORD,
-    )
-    .unwrap_err();
+    let err = JceksKeyStore::parse(Path::new("ks.jceks"), &FIXTURE[..FIXTURE.len() - 7], PASSWORD).unwrap_err();
     assert!(matches!(err, JceksError::Integrity { .. }), "{err}");
 }
 
@@ -121,20 +84,11 @@ fn wrong_key_password_is_a_typed_error_naming_the_entry() {
     let ks = store();
     for (alias, r) in [
         ("password", ks.secret_key("password", "not-it").map(|_| ())),
-        (
-            "signature",
-            ks.private_key_pkcs8("signature", "not-it").map(|_| ()),
-        ),
+        ("signature", ks.private_key_pkcs8("signature", "not-it").map(|_| ())),
     ] {
         let err = r.unwrap_err();
-        assert!(
-            matches!(&err, JceksError::KeyPassword { alias: a, .. } if a == alias),
-            "{err}"
-        );
-        assert!(
-            err.to_string().contains(&format!("entry {alias:?}"))
-                && !err.to_string().contains("not-it")
-        );
+        assert!(matches!(&err, JceksError::KeyPassword { alias: a, .. } if a == alias), "{err}");
+        assert!(err.to_string().contains(&format!("entry {alias:?}")) && !err.to_string().contains("not-it"));
     }
     let err = ks.secret_key("password", "pässword").unwrap_err();
     assert!(matches!(err, JceksError::PasswordNotAscii { .. }), "{err}");
@@ -144,56 +98,27 @@ fn wrong_key_password_is_a_typed_error_naming_the_entry() {
 fn missing_and_wrong_kind_entries_are_named() {
     let ks = store();
     let err = ks.secret_key("nope", PASSWORD).unwrap_err();
-    assert_eq!(
-        err.to_string(),
-        "keystore forgerock.jceks: no entry \"nope\" (entries: signature, password)"
-    );
+    assert_eq!(err.to_string(), "keystore forgerock.jceks: no entry \"nope\" (entries: signature, password)");
     let err = ks.secret_key("signature", PASSWORD).unwrap_err();
-    assert_eq!(
-        err.to_string(),
-        "keystore forgerock.jceks: entry \"signature\" is a private key, not a secret key"
-    );
-    assert!(matches!(
-        ks.rsa_private_key("password", PASSWORD),
-        Err(JceksError::WrongKind { .. })
-    ));
+    assert_eq!(err.to_string(), "keystore forgerock.jceks: entry \"signature\" is a private key, not a secret key");
+    assert!(matches!(ks.rsa_private_key("password", PASSWORD), Err(JceksError::WrongKind { .. })));
 }
 
 #[test]
 fn other_files_and_corrupt_entries_are_refused_clearly() {
     let p = Path::new("x.jks");
     let jks = [0xfe, 0xed, 0xfe, 0xed, 0, 0, 0, 2, 0, 0, 0, 0];
-    assert!(matches!(
-        JceksKeyStore::parse(p, &jks, PASSWORD),
-        Err(JceksError::NotJceks {
-            found: 0xfeedfeed,
-            ..
-        })
-    ));
-    assert!(matches!(
-        JceksKeyStore::parse(p, &[0xce; 3], PASSWORD),
-        Err(JceksError::Corrupt { .. })
-    ));
+    assert!(matches!(JceksKeyStore::parse(p, &jks, PASSWORD), Err(JceksError::NotJceks { found: 0xfeedfeed, .. })));
+    assert!(matches!(JceksKeyStore::parse(p, &[0xce; 3], PASSWORD), Err(JceksError::Corrupt { .. })));
     // Version 3, with a valid digest.
     let v3 = with_digest(&[0, 0, 0, 3, 0, 0, 0, 0], PASSWORD);
-    assert!(matches!(
-        JceksKeyStore::parse(p, &v3, PASSWORD),
-        Err(JceksError::Version { version: 3, .. })
-    ));
+    assert!(matches!(JceksKeyStore::parse(p, &v3, PASSWORD), Err(JceksError::Version { version: 3, .. })));
     // An entry of unknown tag 9 named "k", and an entry count larger than the file.
     let mut body = vec![0, 0, 0, 2, 0, 0, 0, 1, 0, 0, 0, 9, 0, 1, b'k'];
     body.extend_from_slice(&[0; 8]);
     let err = JceksKeyStore::parse(p, &with_digest(&body, PASSWORD), PASSWORD).unwrap_err();
-    assert_eq!(
-        err.to_string(),
-        "keystore x.jks: corrupt at byte 27 (entry \"k\"): unknown entry tag 9"
-    );
-    let err = JceksKeyStore::parse(
-        p,
-        &with_digest(&[0, 0, 0, 2, 0xff, 0xff, 0xff, 0xff], PASSWORD),
-        PASSWORD,
-    )
-    .unwrap_err();
+    assert_eq!(err.to_string(), "keystore x.jks: corrupt at byte 27 (entry \"k\"): unknown entry tag 9");
+    let err = JceksKeyStore::parse(p, &with_digest(&[0, 0, 0, 2, 0xff, 0xff, 0xff, 0xff], PASSWORD), PASSWORD).unwrap_err();
     assert!(matches!(err, JceksError::Corrupt { .. }), "{err}");
     // A secret key entry whose serialized object is cut short, and every
     // truncation of the real one: errors, never panics.
@@ -203,38 +128,21 @@ fn other_files_and_corrupt_entries_are_refused_clearly() {
         let mut b = body[..cut - 4].to_vec();
         b[4..8].copy_from_slice(&2u32.to_be_bytes());
         let r = JceksKeyStore::parse(p, &with_digest(&b, PASSWORD), PASSWORD);
-        assert!(
-            matches!(r, Err(JceksError::Corrupt { .. })),
-            "cut {cut}: {r:?}"
-        );
+        assert!(matches!(r, Err(JceksError::Corrupt { .. })), "cut {cut}: {r:?}");
     }
 }
 
 #[test]
 fn pbe_parameters_are_checked() {
     use pbe::PbeParams;
-    let ok = [
-        0x30, 0x0f, 0x04, 0x08, 1, 2, 3, 4, 5, 6, 7, 8, 0x02, 0x03, 0x03, 0x0d, 0x40,
-    ];
-    assert_eq!(
-        PbeParams::from_der(&ok).unwrap(),
-        PbeParams {
-            salt: [1, 2, 3, 4, 5, 6, 7, 8],
-            iterations: 200_000
-        }
-    );
+    let ok = [0x30, 0x0f, 0x04, 0x08, 1, 2, 3, 4, 5, 6, 7, 8, 0x02, 0x03, 0x03, 0x0d, 0x40];
+    assert_eq!(PbeParams::from_der(&ok).unwrap(), PbeParams { salt: [1, 2, 3, 4, 5, 6, 7, 8], iterations: 200_000 });
     let mut zero = ok;
     zero[14..].copy_from_slice(&[0, 0, 0]);
     assert!(PbeParams::from_der(&zero).is_err());
     assert!(PbeParams::from_der(&ok[..10]).is_err());
-    let p = PbeParams {
-        salt: [1, 2, 3, 4, 1, 2, 3, 4],
-        iterations: 1,
-    };
-    assert_eq!(
-        pbe::decrypt(b"pw", &p, &[0; 7]),
-        Err(pbe::PbeError::Padding)
-    );
+    let p = PbeParams { salt: [1, 2, 3, 4, 1, 2, 3, 4], iterations: 1 };
+    assert_eq!(pbe::decrypt(b"pw", &p, &[0; 7]), Err(pbe::PbeError::Padding));
 }
 
 #[test]
@@ -244,10 +152,7 @@ fn a_key_under_jks_key_protector_is_recovered() {
     let data = include_bytes!("../../../../tests/fixtures/jceks/jks-protected.jceks");
     let ks = JceksKeyStore::parse(Path::new("jks-protected.jceks"), data, PASSWORD).unwrap();
     let pkcs8 = ks.private_key_pkcs8("signature", PASSWORD).unwrap();
-    assert_eq!(
-        hex::encode(Sha256::digest(&pkcs8)),
-        expected("signature.pkcs8.sha256")
-    );
+    assert_eq!(hex::encode(Sha256::digest(&pkcs8)), expected("signature.pkcs8.sha256"));
     let err = ks.private_key_pkcs8("signature", "not-it").unwrap_err();
     assert!(matches!(err, JceksError::KeyPassword { .. }), "{err}");
 }

@@ -56,13 +56,8 @@ impl std::fmt::Debug for AmqpOutputConfig {
 impl AmqpOutputConfig {
     /// The broker and credentials (`guest`/`guest` by default, vhost `/`).
     pub fn endpoint(&self) -> Result<Endpoint, String> {
-        let mut endpoint = Endpoint::parse(
-            &self.url,
-            "amqp",
-            self.username.as_deref(),
-            self.password.as_deref(),
-        )
-        .map_err(|e| format!("url: {e}"))?;
+        let mut endpoint =
+            Endpoint::parse(&self.url, "amqp", self.username.as_deref(), self.password.as_deref()).map_err(|e| format!("url: {e}"))?;
         if endpoint.path.is_empty() {
             endpoint.path = "/".into();
         }
@@ -75,16 +70,8 @@ impl AmqpOutputConfig {
         if endpoint.path.len() > 255 {
             return Err("url: the virtual host is longer than 255 bytes".into());
         }
-        if self.exchange.len() > 255
-            || !self
-                .exchange
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "-_.:".contains(c))
-        {
-            return Err(format!(
-                "exchange: `{}` is not an exchange name (at most 255 letters, digits, `-`, `_`, `.`, `:`)",
-                self.exchange
-            ));
+        if self.exchange.len() > 255 || !self.exchange.chars().all(|c| c.is_ascii_alphanumeric() || "-_.:".contains(c)) {
+            return Err(format!("exchange: `{}` is not an exchange name (at most 255 letters, digits, `-`, `_`, `.`, `:`)", self.exchange));
         }
         if self.exchange.is_empty() && self.declare_exchange {
             return Err("declareExchange: the default exchange (\"\") cannot be declared".into());

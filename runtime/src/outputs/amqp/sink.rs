@@ -6,9 +6,7 @@ use std::io::ErrorKind;
 use std::time::Duration;
 
 use amqprs::callbacks::{ChannelCallback, ConnectionCallback};
-use amqprs::channel::{
-    BasicPublishArguments, Channel, ConfirmSelectArguments, ExchangeDeclareArguments,
-};
+use amqprs::channel::{BasicPublishArguments, Channel, ConfirmSelectArguments, ExchangeDeclareArguments};
 use amqprs::connection::{Connection, OpenConnectionArguments};
 type AmqpResult<T> = std::result::Result<T, amqprs::error::Error>;
 use amqprs::{Ack, BasicProperties, Cancel, Close, CloseChannel, Nack, Return};
@@ -32,11 +30,7 @@ struct Callbacks(mpsc::UnboundedSender<Notice>);
 #[async_trait::async_trait]
 impl ConnectionCallback for Callbacks {
     async fn close(&mut self, _: &Connection, close: Close) -> AmqpResult<()> {
-        let _ = self.0.send(Notice::Closed(format!(
-            "the broker closed the connection: {} {}",
-            close.reply_code(),
-            close.reply_text()
-        )));
+        let _ = self.0.send(Notice::Closed(format!("the broker closed the connection: {} {}", close.reply_code(), close.reply_text())));
         Ok(())
     }
     async fn blocked(&mut self, _: &Connection, reason: String) {
@@ -49,11 +43,7 @@ impl ConnectionCallback for Callbacks {
 #[async_trait::async_trait]
 impl ChannelCallback for Callbacks {
     async fn close(&mut self, _: &Channel, close: CloseChannel) -> AmqpResult<()> {
-        let _ = self.0.send(Notice::Closed(format!(
-            "the broker closed the channel: {} {}",
-            close.reply_code(),
-            close.reply_text()
-        )));
+        let _ = self.0.send(Notice::Closed(format!("the broker closed the channel: {} {}", close.reply_code(), close.reply_text())));
         Ok(())
     }
     async fn cancel(&mut self, _: &Channel, _: Cancel) -> AmqpResult<()> {
@@ -63,15 +53,10 @@ impl ChannelCallback for Callbacks {
         Ok(active)
     }
     async fn publish_ack(&mut self, _: &Channel, ack: Ack) {
-        let _ = self.0.send(Notice::Ack {
-            tag: ack.delivery_tag(),
-            multiple: ack.mutiple(),
-        });
+        let _ = self.0.send(Notice::Ack { tag: ack.delivery_tag(), multiple: ack.mutiple() });
     }
     async fn publish_nack(&mut self, _: &Channel, nack: Nack) {
-        let _ = self.0.send(Notice::Nack {
-            tag: nack.delivery_tag(),
-        });
+        let _ = self.0.send(Notice::Nack { tag: nack.delivery_tag() });
     }
     async fn publish_return(&mut self, _: &Channel, _: Return, _: BasicProperties, _: Vec<u8>) {}
 }
@@ -99,10 +84,7 @@ pub struct AmqpSink {
 
 impl std::fmt::Debug for AmqpSink {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AmqpSink")
-            .field("config", &self.config)
-            .field("pending", &self.pending.len())
-            .finish_non_exhaustive()
+        f.debug_struct("AmqpSink").field("config", &self.config).field("pending", &self.pending.len()).finish_non_exhaustive()
     }
 }
 
@@ -111,11 +93,7 @@ impl Session {
     /// is gone) and drops the rest — inside the runtime: amqprs's drops
     /// spawn tasks.
     async fn close(self) {
-        let Session {
-            connection,
-            channel,
-            ..
-        } = self;
+        let Session { connection, channel, .. } = self;
         let _ = tokio::time::timeout(Duration::from_secs(1), connection.close()).await;
         drop(channel);
     }
@@ -124,9 +102,7 @@ impl Session {
 impl AmqpSink {
     /// An output to `config`'s broker; it connects at the first flush.
     pub fn new(config: &AmqpOutputConfig) -> std::io::Result<AmqpSink> {
-        let endpoint = config
-            .endpoint()
-            .map_err(|e| std::io::Error::new(ErrorKind::InvalidInput, e))?;
+        let endpoint = config.endpoint().map_err(|e| std::io::Error::new(ErrorKind::InvalidInput, e))?;
         Ok(AmqpSink {
             timeout: crate::outputs::broker::timeout(config.timeout),
             config: config.clone(),
@@ -139,14 +115,7 @@ impl AmqpSink {
 
     async fn connect(config: &AmqpOutputConfig, endpoint: &Endpoint) -> Result<Session, String> {
         let user = endpoint.username.as_deref().unwrap_or("guest");
-        let password = endpoint
-            .password
-            .as_deref()
-            .unwrap_or(if endpoint.username.is_some() {
-                ""
-            } else {
-                "guest"
-            });
+        let password = endpoint.password.as_deref().unwrap_or(if endpoint.username.is_some() { "" } else { "guest" });
         let arguments = OpenConnectionArguments::new(&endpoint.host, endpoint.port, user, password)
             .virtual_host(&endpoint.path)
             .connection_name("wasp")
@@ -163,18 +132,9 @@ impl AmqpSink {
             format!("cannot connect as `{user}` to vhost `{}`: {text}{hint}", endpoint.path)
         })?;
         let (sender, notices) = mpsc::unbounded_channel();
-        connection
-            .register_callback(Callbacks(sender.clone()))
-            .await
-            .map_err(|e| e.to_string())?;
-        let channel = connection
-            .open_channel(None)
-            .await
-            .map_err(|e| format!("cannot open a channel: {e}"))?;
-        channel
-            .register_callback(Callbacks(sender))
-            .await
-            .map_err(|e| e.to_string())?;
+        connection.register_callback(Callbacks(sender.clone())).await.map_err(|e| e.to_string())?;
+        let channel = connection.open_channel(None).await.map_err(|e| format!("cannot open a channel: {e}"))?;
+        channel.register_callback(Callbacks(sender)).await.map_err(|e| e.to_string())?;
         if !config.exchange.is_empty() {
             let mut declare = ExchangeDeclareArguments::new(&config.exchange, "topic");
             declare.passive = !config.declare_exchange;
@@ -183,20 +143,15 @@ impl AmqpSink {
                 if config.declare_exchange {
                     format!("cannot declare the exchange `{}`: {e}", config.exchange)
                 } else {
-                    format!("the exchange `{}` does not exist in vhost `{}` (declare it, or set declareExchange): {e}", config.exchange, endpoint.path)
+                    format!(
+                        "the exchange `{}` does not exist in vhost `{}` (declare it, or set declareExchange): {e}",
+                        config.exchange, endpoint.path
+                    )
                 }
             })?;
         }
-        channel
-            .confirm_select(ConfirmSelectArguments::default())
-            .await
-            .map_err(|e| format!("cannot enter confirm mode: {e}"))?;
-        Ok(Session {
-            connection,
-            channel,
-            notices,
-            next_tag: 1,
-        })
+        channel.confirm_select(ConfirmSelectArguments::default()).await.map_err(|e| format!("cannot enter confirm mode: {e}"))?;
+        Ok(Session { connection, channel, notices, next_tag: 1 })
     }
 
     async fn publish(
@@ -212,20 +167,14 @@ impl AmqpSink {
         let mut outstanding = BTreeSet::new();
         for (record, id) in pending {
             let mut properties = BasicProperties::default();
-            properties
-                .with_content_type("application/json")
-                .with_delivery_mode(if config.persistent { 2 } else { 1 });
+            properties.with_content_type("application/json").with_delivery_mode(if config.persistent { 2 } else { 1 });
             // A short string in AMQP: a longer id stays in the body only.
             if let Some(id) = id.as_deref().filter(|id| id.len() <= 255) {
                 properties.with_message_id(id);
             }
             session
                 .channel
-                .basic_publish(
-                    properties.finish(),
-                    record.clone(),
-                    BasicPublishArguments::new(&config.exchange, &config.routing_key),
-                )
+                .basic_publish(properties.finish(), record.clone(), BasicPublishArguments::new(&config.exchange, &config.routing_key))
                 .await
                 .map_err(|e| format!("cannot publish to exchange `{}`: {e}", config.exchange))?;
             outstanding.insert(session.next_tag);
@@ -235,29 +184,15 @@ impl AmqpSink {
         while !outstanding.is_empty() {
             let notice = tokio::time::timeout_at(deadline, session.notices.recv())
                 .await
-                .map_err(|_| {
-                    format!(
-                        "{} of {} messages not confirmed within {timeout:?}",
-                        outstanding.len(),
-                        pending.len()
-                    )
-                })?
+                .map_err(|_| format!("{} of {} messages not confirmed within {timeout:?}", outstanding.len(), pending.len()))?
                 .ok_or("the connection ended")?;
             match notice {
-                Notice::Ack {
-                    tag,
-                    multiple: true,
-                } => outstanding = outstanding.split_off(&(tag + 1)),
-                Notice::Ack {
-                    tag,
-                    multiple: false,
-                } => {
+                Notice::Ack { tag, multiple: true } => outstanding = outstanding.split_off(&(tag + 1)),
+                Notice::Ack { tag, multiple: false } => {
                     outstanding.remove(&tag);
                 }
                 Notice::Nack { tag, .. } => {
-                    return Err(format!(
-                        "the broker refused message {tag} of the batch (basic.nack)"
-                    ));
+                    return Err(format!("the broker refused message {tag} of the batch (basic.nack)"));
                 }
                 Notice::Closed(reason) => return Err(reason),
             }
@@ -296,13 +231,7 @@ impl Sink for AmqpSink {
                     .map_err(|_| format!("cannot connect: no answer within {timeout:?}"))??;
                 *session = Some(opened);
             }
-            Self::publish(
-                config,
-                session.as_mut().expect("connected above"),
-                pending,
-                timeout,
-            )
-            .await
+            Self::publish(config, session.as_mut().expect("connected above"), pending, timeout).await
         });
         match result {
             Ok(()) => {
@@ -315,21 +244,13 @@ impl Sink for AmqpSink {
                     // the runtime: amqprs's drops spawn tasks.)
                     self.runtime.block_on(session.close());
                 }
-                Err(transient(format!(
-                    "exchange `{}`: {message}",
-                    self.config.exchange
-                )))
+                Err(transient(format!("exchange `{}`: {message}", self.config.exchange)))
             }
         }
     }
 
     fn location(&self) -> String {
-        format!(
-            "{}/{} exchange {}",
-            self.endpoint.shown(),
-            self.endpoint.path.trim_start_matches('/'),
-            self.config.exchange
-        )
+        format!("{}/{} exchange {}", self.endpoint.shown(), self.endpoint.path.trim_start_matches('/'), self.config.exchange)
     }
 
     fn rollback(&mut self) -> std::io::Result<()> {

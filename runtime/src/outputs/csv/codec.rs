@@ -108,10 +108,7 @@ pub enum CsvError {
 
 impl CsvError {
     fn settings(field: &str, message: impl Into<String>) -> CsvError {
-        CsvError::Settings {
-            field: field.to_owned(),
-            message: message.into(),
-        }
+        CsvError::Settings { field: field.to_owned(), message: message.into() }
     }
 }
 
@@ -134,12 +131,7 @@ pub struct CsvFormat {
 
 impl Default for CsvFormat {
     fn default() -> CsvFormat {
-        CsvFormat {
-            quote: '"',
-            delimiter: ',',
-            end_of_line: "\n".to_owned(),
-            neutralise_formulas: false,
-        }
+        CsvFormat { quote: '"', delimiter: ',', end_of_line: "\n".to_owned(), neutralise_formulas: false }
     }
 }
 
@@ -198,16 +190,10 @@ impl CsvFormat {
     pub fn validate(&self) -> Result<(), CsvError> {
         let line_break = |c: char| c == '\r' || c == '\n';
         if line_break(self.quote) {
-            return Err(CsvError::settings(
-                "formatting.quoteChar",
-                "must not be a line break",
-            ));
+            return Err(CsvError::settings("formatting.quoteChar", "must not be a line break"));
         }
         if line_break(self.delimiter) {
-            return Err(CsvError::settings(
-                "formatting.delimiterChar",
-                "must not be a line break",
-            ));
+            return Err(CsvError::settings("formatting.delimiterChar", "must not be a line break"));
         }
         if self.quote == self.delimiter {
             return Err(CsvError::settings(
@@ -220,16 +206,10 @@ impl CsvFormat {
             return Err(CsvError::settings(eol, "must not be empty"));
         }
         if self.end_of_line.contains(self.quote) {
-            return Err(CsvError::settings(
-                eol,
-                format!("must not contain the quote character {:?}", self.quote),
-            ));
+            return Err(CsvError::settings(eol, format!("must not contain the quote character {:?}", self.quote)));
         }
         if self.end_of_line.contains(self.delimiter) {
-            return Err(CsvError::settings(
-                eol,
-                format!("must not contain the delimiter {:?}", self.delimiter),
-            ));
+            return Err(CsvError::settings(eol, format!("must not contain the delimiter {:?}", self.delimiter)));
         }
         Ok(())
     }
@@ -275,22 +255,13 @@ impl CsvFormat {
     /// with [`CsvError::Settings`] if the format itself is invalid.
     pub fn decode(&self, text: &str) -> Result<Vec<DecodedRecord>, CsvError> {
         self.validate()?;
-        let mut lines = LineCounter {
-            bytes: text.as_bytes(),
-            pos: 0,
-            line: 1,
-        };
+        let mut lines = LineCounter { bytes: text.as_bytes(), pos: 0, line: 1 };
         let mut records = Vec::new();
         let mut pos = 0;
         while pos < text.len() {
             let line = lines.line_at(pos);
             let (cells, end, complete) = self.decode_record(text, pos, &mut lines)?;
-            records.push(DecodedRecord {
-                cells,
-                range: pos..end,
-                line,
-                complete,
-            });
+            records.push(DecodedRecord { cells, range: pos..end, line, complete });
             pos = end;
         }
         Ok(records)
@@ -298,12 +269,7 @@ impl CsvFormat {
 
     /// Reads the record starting at `start`: its cells, where it ends, and
     /// whether it is complete.
-    fn decode_record(
-        &self,
-        text: &str,
-        start: usize,
-        lines: &mut LineCounter<'_>,
-    ) -> Result<(Vec<String>, usize, bool), CsvError> {
+    fn decode_record(&self, text: &str, start: usize, lines: &mut LineCounter<'_>) -> Result<(Vec<String>, usize, bool), CsvError> {
         let eol = self.end_of_line.as_str();
         let quote_len = self.quote.len_utf8();
         let mut cells = Vec::new();
@@ -338,16 +304,10 @@ impl CsvFormat {
                         break;
                     }
                     if c == self.quote {
-                        return Err(syntax(
-                            lines.line_at(pos + i),
-                            "a quote inside a cell that does not start with one",
-                        ));
+                        return Err(syntax(lines.line_at(pos + i), "a quote inside a cell that does not start with one"));
                     }
                     if c == '\r' || c == '\n' {
-                        return Err(syntax(
-                            lines.line_at(pos + i),
-                            "a line break outside quotes that is not the end of line",
-                        ));
+                        return Err(syntax(lines.line_at(pos + i), "a line break outside quotes that is not the end of line"));
                     }
                 }
                 cell.push_str(&rest[..stop]);
@@ -369,9 +329,7 @@ impl CsvFormat {
                 let found = rest.chars().next().unwrap_or_default();
                 return Err(syntax(
                     lines.line_at(pos),
-                    format!(
-                        "{found:?} after a closing quote, where the delimiter or the end of line belongs"
-                    ),
+                    format!("{found:?} after a closing quote, where the delimiter or the end of line belongs"),
                 ));
             }
         }
@@ -404,16 +362,11 @@ impl LineCounter<'_> {
 }
 
 fn syntax(line: usize, message: impl Into<String>) -> CsvError {
-    CsvError::Syntax {
-        line,
-        message: message.into(),
-    }
+    CsvError::Syntax { line, message: message.into() }
 }
 
 fn string<'a>(field: &str, value: &'a Value) -> Result<&'a str, CsvError> {
-    value
-        .as_str()
-        .ok_or_else(|| CsvError::settings(field, format!("must be a string, not {value}")))
+    value.as_str().ok_or_else(|| CsvError::settings(field, format!("must be a string, not {value}")))
 }
 
 fn one_char(field: &str, value: &Value) -> Result<char, CsvError> {
@@ -421,10 +374,7 @@ fn one_char(field: &str, value: &Value) -> Result<char, CsvError> {
     let mut chars = text.chars();
     match (chars.next(), chars.next()) {
         (Some(c), None) => Ok(c),
-        _ => Err(CsvError::settings(
-            field,
-            format!("must be exactly one character, not {text:?}"),
-        )),
+        _ => Err(CsvError::settings(field, format!("must be exactly one character, not {text:?}"))),
     }
 }
 
@@ -433,18 +383,14 @@ fn boolean(field: &str, value: &Value) -> Result<bool, CsvError> {
         Value::Bool(b) => Ok(*b),
         Value::String(s) if s.eq_ignore_ascii_case("true") => Ok(true),
         Value::String(s) if s.eq_ignore_ascii_case("false") => Ok(false),
-        _ => Err(CsvError::settings(
-            field,
-            format!("must be true or false, not {value}"),
-        )),
+        _ => Err(CsvError::settings(field, format!("must be true or false, not {value}"))),
     }
 }
 
 /// Whether neutralisation prefixes `cell`: it starts with a formula
 /// trigger, possibly after `'`s (so that removing one `'` is unambiguous).
 fn looks_like_formula(cell: &str) -> bool {
-    cell.trim_start_matches(FORMULA_GUARD)
-        .starts_with(FORMULA_TRIGGERS)
+    cell.trim_start_matches(FORMULA_GUARD).starts_with(FORMULA_TRIGGERS)
 }
 
 /// Undoes [`CsvFormat::encode`]'s neutralisation of one cell.
@@ -465,10 +411,7 @@ fn topic_schema(schema: &Value) -> &Value {
 }
 
 fn non_empty_properties(schema: &Value) -> Option<&Map<String, Value>> {
-    schema
-        .get("properties")?
-        .as_object()
-        .filter(|p| !p.is_empty())
+    schema.get("properties")?.as_object().filter(|p| !p.is_empty())
 }
 
 /// Whether `schema`'s `type` names `name` (alone or in a type array).
@@ -491,15 +434,9 @@ fn has_type(schema: &Value, name: &str) -> Option<bool> {
 pub fn columns_for_schema(schema: &Value) -> Vec<String> {
     fn flatten(properties: &Map<String, Value>, prefix: &str, out: &mut Vec<String>) {
         for (name, property) in properties {
-            let path = if prefix.is_empty() {
-                name.clone()
-            } else {
-                format!("{prefix}.{name}")
-            };
+            let path = if prefix.is_empty() { name.clone() } else { format!("{prefix}.{name}") };
             match non_empty_properties(property) {
-                Some(nested) if has_type(property, "object") == Some(true) => {
-                    flatten(nested, &path, out)
-                }
+                Some(nested) if has_type(property, "object") == Some(true) => flatten(nested, &path, out),
                 _ => out.push(path),
             }
         }
@@ -522,9 +459,7 @@ pub fn event_cells(columns: &[String], event: &Value) -> Vec<String> {
     columns
         .iter()
         .map(|column| {
-            let value = column
-                .split('.')
-                .try_fold(event, |value, name| value.as_object()?.get(name));
+            let value = column.split('.').try_fold(event, |value, name| value.as_object()?.get(name));
             match value {
                 None | Some(Value::Null) => String::new(),
                 Some(Value::String(s)) => s.clone(),
@@ -544,34 +479,21 @@ pub fn event_cells(columns: &[String], event: &Value) -> Vec<String> {
 /// added is removed first. Cells beyond `columns` are ignored; a column
 /// that would nest under a member already holding something else is
 /// dropped (the first wins).
-pub fn row_to_event(
-    columns: &[String],
-    cells: &[String],
-    schema: &Value,
-    neutralised: bool,
-) -> Value {
+pub fn row_to_event(columns: &[String], cells: &[String], schema: &Value, neutralised: bool) -> Value {
     let mut event = Map::new();
     for (column, cell) in columns.iter().zip(cells) {
-        let cell = if neutralised {
-            unneutralise(cell)
-        } else {
-            cell.as_str()
-        };
+        let cell = if neutralised { unneutralise(cell) } else { cell.as_str() };
         if cell.is_empty() {
             continue;
         }
-        let column_schema = column.split('.').try_fold(topic_schema(schema), |s, name| {
-            s.get("properties")?.get(name)
-        });
+        let column_schema = column.split('.').try_fold(topic_schema(schema), |s, name| s.get("properties")?.get(name));
         let textual = match column_schema {
             None => true,
             Some(s) => has_type(s, "string").unwrap_or(false),
         };
         let value = match textual {
             true => None,
-            false => serde_json::from_str::<Value>(cell)
-                .ok()
-                .filter(|v| !v.is_string() && !v.is_null()),
+            false => serde_json::from_str::<Value>(cell).ok().filter(|v| !v.is_string() && !v.is_null()),
         };
         let value = value.unwrap_or_else(|| Value::String(cell.to_owned()));
         insert_path(&mut event, column, value);
@@ -586,10 +508,7 @@ fn insert_path(event: &mut Map<String, Value>, path: &str, value: Value) {
     let mut map = event;
     let Some(mut name) = names.next() else { return };
     for next in names {
-        match map
-            .entry(name.to_owned())
-            .or_insert_with(|| Value::Object(Map::new()))
-        {
+        match map.entry(name.to_owned()).or_insert_with(|| Value::Object(Map::new())) {
             Value::Object(nested) => map = nested,
             _ => return,
         }

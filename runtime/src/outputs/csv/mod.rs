@@ -13,6 +13,4 @@ pub mod codec;
 #[cfg(test)]
 mod tests;
 
-pub use codec::{
-    CsvError, CsvFormat, DecodedRecord, columns_for_schema, event_cells, row_to_event,
-};
+pub use codec::{CsvError, CsvFormat, DecodedRecord, columns_for_schema, event_cells, row_to_event};

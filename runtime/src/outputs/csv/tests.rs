@@ -11,12 +11,7 @@ fn settings(value: Value) -> Map<String, Value> {
 }
 
 fn custom() -> CsvFormat {
-    CsvFormat {
-        quote: '\'',
-        delimiter: ';',
-        end_of_line: "\r\n".to_owned(),
-        neutralise_formulas: false,
-    }
+    CsvFormat { quote: '\'', delimiter: ';', end_of_line: "\r\n".to_owned(), neutralise_formulas: false }
 }
 
 fn access_schema() -> Value {
@@ -53,10 +48,7 @@ const AWKWARD: &[&str] = &[
 #[test]
 fn encode_quotes_every_non_empty_cell_and_leaves_empty_cells_bare() {
     let format = CsvFormat::default();
-    assert_eq!(
-        format.encode(&["a", "", "b\"c", "x,y"]),
-        "\"a\",,\"b\"\"c\",\"x,y\"\n"
-    );
+    assert_eq!(format.encode(&["a", "", "b\"c", "x,y"]), "\"a\",,\"b\"\"c\",\"x,y\"\n");
     assert_eq!(format.encode(&["", ""]), ",\n");
     assert_eq!(format.encode(&[]), "\n");
     assert_eq!(custom().encode(&["it's", "a;b", ""]), "'it''s';'a;b';\r\n");
@@ -74,10 +66,7 @@ fn round_trip_custom_quote_delimiter_and_end_of_line() {
     let format = custom();
     let text = format.encode(AWKWARD);
     assert!(text.ends_with("\r\n"));
-    assert!(
-        text.starts_with("'plain';'with, comma';'with; semicolon';'say \"hi\"';'it''s';;"),
-        "{text}"
-    );
+    assert!(text.starts_with("'plain';'with, comma';'with; semicolon';'say \"hi\"';'it''s';;"), "{text}");
     assert_eq!(decode_one(&format, &text), AWKWARD);
 }
 
@@ -94,18 +83,12 @@ fn several_records_have_their_ranges_and_lines() {
     assert_eq!(records[1].range, first.len()..first.len() + second.len());
     assert_eq!(records[2].range, first.len() + second.len()..text.len());
     // The first record spans lines 1-2 (a CRLF inside a cell).
-    assert_eq!(
-        [records[0].line, records[1].line, records[2].line],
-        [1, 3, 4]
-    );
+    assert_eq!([records[0].line, records[1].line, records[2].line], [1, 3, 4]);
     assert_eq!(records[1].cells, ["", "x"]);
     assert_eq!(records[2].cells, ["a\nb\rc"]);
     assert!(records.iter().all(|r| r.complete));
     for record in &records {
-        assert_eq!(
-            format.decode(&text[record.range.clone()]).expect("decodes")[0].cells,
-            record.cells
-        );
+        assert_eq!(format.decode(&text[record.range.clone()]).expect("decodes")[0].cells, record.cells);
     }
 }
 
@@ -129,9 +112,7 @@ fn torn_last_record_is_incomplete_wherever_it_was_cut() {
         let torn = format.encode(&["a\"b'c", "", "d;e,f\r\ng", "ünï"]);
         for cut in (1..torn.len()).filter(|&i| torn.is_char_boundary(i)) {
             let text = format!("{whole}{}", &torn[..cut]);
-            let records = format
-                .decode(&text)
-                .unwrap_or_else(|e| panic!("cut {cut}: {e}"));
+            let records = format.decode(&text).unwrap_or_else(|e| panic!("cut {cut}: {e}"));
             assert_eq!(records.len(), 2, "cut {cut}: {records:?}");
             assert!(records[0].complete);
             assert_eq!(records[0].cells, ["first", "x"]);
@@ -175,20 +156,14 @@ fn malformed_records_are_syntax_errors_with_their_line() {
     let crlf = custom();
     assert_eq!(syntax_line(&crlf, "'a'\n'b'\r\n"), 1);
     assert_eq!(syntax_line(&crlf, "'a'\r\nb\nc\r\n"), 2);
-    let message = format
-        .decode("\"a\"x\n")
-        .expect_err("malformed")
-        .to_string();
+    let message = format.decode("\"a\"x\n").expect_err("malformed").to_string();
     assert!(message.starts_with("line 1: "), "{message}");
 }
 
 #[test]
 fn formula_neutralisation_off_and_on() {
     let off = CsvFormat::default();
-    let on = CsvFormat {
-        neutralise_formulas: true,
-        ..CsvFormat::default()
-    };
+    let on = CsvFormat { neutralise_formulas: true, ..CsvFormat::default() };
     let schema = json!({"type": "object", "properties": {"c": {"type": "string"}}});
     let columns = ["c".to_owned()];
     for cell in ["=1+1", "+1", "-2", "@SUM(A1)", "\tx", "\rx"] {
@@ -197,15 +172,9 @@ fn formula_neutralisation_off_and_on() {
         assert_eq!(text, format!("\"'{cell}\"\n"), "{cell:?}");
         let cells = decode_one(&on, &text);
         assert_eq!(cells, [format!("'{cell}")]);
-        assert_eq!(
-            row_to_event(&columns, &cells, &schema, true),
-            json!({"c": cell})
-        );
+        assert_eq!(row_to_event(&columns, &cells, &schema, true), json!({"c": cell}));
         // Not told the file was neutralised: the stored value is what it is.
-        assert_eq!(
-            row_to_event(&columns, &cells, &schema, false),
-            json!({"c": format!("'{cell}")})
-        );
+        assert_eq!(row_to_event(&columns, &cells, &schema, false), json!({"c": format!("'{cell}")}));
     }
     for cell in ["a=b", "'plain", "x-1", "", "'"] {
         assert_eq!(on.encode(&[cell]), off.encode(&[cell]), "{cell:?}");
@@ -214,10 +183,7 @@ fn formula_neutralisation_off_and_on() {
     for cell in ["'=x", "''-1"] {
         let cells = decode_one(&on, &on.encode(&[cell]));
         assert_eq!(cells, [format!("'{cell}")]);
-        assert_eq!(
-            row_to_event(&columns, &cells, &schema, true),
-            json!({"c": cell})
-        );
+        assert_eq!(row_to_event(&columns, &cells, &schema, true), json!({"c": cell}));
     }
     // With `'` as the quote character the guard is doubled like any quote.
     let quoted = CsvFormat { quote: '\'', ..on };
@@ -228,109 +194,42 @@ fn formula_neutralisation_off_and_on() {
 #[test]
 fn settings_defaults_and_values() {
     let none = settings(json!({"name": "csv", "logDirectory": "/tmp", "topics": ["access"]}));
-    assert_eq!(
-        CsvFormat::from_settings(&none).expect("valid"),
-        CsvFormat::default()
-    );
+    assert_eq!(CsvFormat::from_settings(&none).expect("valid"), CsvFormat::default());
     let all = settings(json!({"formatting": {
         "quoteChar": "'", "delimiterChar": ";", "endOfLineSymbols": "\r\n", "neutraliseFormulas": "TRUE"
     }}));
-    assert_eq!(
-        CsvFormat::from_settings(&all).expect("valid"),
-        CsvFormat {
-            neutralise_formulas: true,
-            ..custom()
-        }
-    );
-    for (value, expected) in [
-        (json!(true), true),
-        (json!("false"), false),
-        (json!("True"), true),
-        (json!(false), false),
-    ] {
+    assert_eq!(CsvFormat::from_settings(&all).expect("valid"), CsvFormat { neutralise_formulas: true, ..custom() });
+    for (value, expected) in [(json!(true), true), (json!("false"), false), (json!("True"), true), (json!(false), false)] {
         let s = settings(json!({"formatting": {"neutraliseFormulas": value}}));
-        assert_eq!(
-            CsvFormat::from_settings(&s)
-                .expect("valid")
-                .neutralise_formulas,
-            expected
-        );
+        assert_eq!(CsvFormat::from_settings(&s).expect("valid").neutralise_formulas, expected);
     }
     let unicode = settings(json!({"formatting": {"delimiterChar": "¦"}}));
-    assert_eq!(
-        CsvFormat::from_settings(&unicode).expect("valid").delimiter,
-        '¦'
-    );
+    assert_eq!(CsvFormat::from_settings(&unicode).expect("valid").delimiter, '¦');
 }
 
 #[test]
 fn settings_errors_name_the_field() {
     let cases = [
         (json!({"formatting": "x"}), "formatting"),
-        (
-            json!({"formatting": {"quoteChar": ""}}),
-            "formatting.quoteChar",
-        ),
-        (
-            json!({"formatting": {"quoteChar": "ab"}}),
-            "formatting.quoteChar",
-        ),
-        (
-            json!({"formatting": {"quoteChar": 5}}),
-            "formatting.quoteChar",
-        ),
-        (
-            json!({"formatting": {"quoteChar": "\n"}}),
-            "formatting.quoteChar",
-        ),
-        (
-            json!({"formatting": {"delimiterChar": "\r"}}),
-            "formatting.delimiterChar",
-        ),
-        (
-            json!({"formatting": {"delimiterChar": "\""}}),
-            "formatting.delimiterChar",
-        ),
-        (
-            json!({"formatting": {"quoteChar": ",", "delimiterChar": ","}}),
-            "formatting.delimiterChar",
-        ),
-        (
-            json!({"formatting": {"delimiterChar": null}}),
-            "formatting.delimiterChar",
-        ),
-        (
-            json!({"formatting": {"endOfLineSymbols": ""}}),
-            "formatting.endOfLineSymbols",
-        ),
-        (
-            json!({"formatting": {"endOfLineSymbols": "\"\n"}}),
-            "formatting.endOfLineSymbols",
-        ),
-        (
-            json!({"formatting": {"endOfLineSymbols": ",\n"}}),
-            "formatting.endOfLineSymbols",
-        ),
-        (
-            json!({"formatting": {"neutraliseFormulas": "yes"}}),
-            "formatting.neutraliseFormulas",
-        ),
-        (
-            json!({"formatting": {"neutraliseFormulas": 1}}),
-            "formatting.neutraliseFormulas",
-        ),
-        (
-            json!({"formatting": {"quoteCharacter": "'"}}),
-            "formatting.quoteCharacter",
-        ),
+        (json!({"formatting": {"quoteChar": ""}}), "formatting.quoteChar"),
+        (json!({"formatting": {"quoteChar": "ab"}}), "formatting.quoteChar"),
+        (json!({"formatting": {"quoteChar": 5}}), "formatting.quoteChar"),
+        (json!({"formatting": {"quoteChar": "\n"}}), "formatting.quoteChar"),
+        (json!({"formatting": {"delimiterChar": "\r"}}), "formatting.delimiterChar"),
+        (json!({"formatting": {"delimiterChar": "\""}}), "formatting.delimiterChar"),
+        (json!({"formatting": {"quoteChar": ",", "delimiterChar": ","}}), "formatting.delimiterChar"),
+        (json!({"formatting": {"delimiterChar": null}}), "formatting.delimiterChar"),
+        (json!({"formatting": {"endOfLineSymbols": ""}}), "formatting.endOfLineSymbols"),
+        (json!({"formatting": {"endOfLineSymbols": "\"\n"}}), "formatting.endOfLineSymbols"),
+        (json!({"formatting": {"endOfLineSymbols": ",\n"}}), "formatting.endOfLineSymbols"),
+        (json!({"formatting": {"neutraliseFormulas": "yes"}}), "formatting.neutraliseFormulas"),
+        (json!({"formatting": {"neutraliseFormulas": 1}}), "formatting.neutraliseFormulas"),
+        (json!({"formatting": {"quoteCharacter": "'"}}), "formatting.quoteCharacter"),
     ];
     for (value, expected) in cases {
         let error = CsvFormat::from_settings(&settings(value.clone())).expect_err("invalid");
         let text = error.to_string();
-        assert!(
-            text.starts_with(&format!("{expected}: ")),
-            "{value}: {text}"
-        );
+        assert!(text.starts_with(&format!("{expected}: ")), "{value}: {text}");
         match error {
             CsvError::Settings { field, .. } => assert_eq!(field, expected, "{value}"),
             other => panic!("{value}: expected a settings error, got {other:?}"),
@@ -340,14 +239,8 @@ fn settings_errors_name_the_field() {
 
 #[test]
 fn decode_refuses_an_invalid_format() {
-    let format = CsvFormat {
-        delimiter: '"',
-        ..CsvFormat::default()
-    };
-    assert!(matches!(
-        format.decode("x\n"),
-        Err(CsvError::Settings { .. })
-    ));
+    let format = CsvFormat { delimiter: '"', ..CsvFormat::default() };
+    assert!(matches!(format.decode("x\n"), Err(CsvError::Settings { .. })));
 }
 
 #[test]
@@ -400,12 +293,7 @@ fn columns_flatten_only_objects_with_properties() {
         "untyped": {"properties": {"c": {"type": "string"}}},
         "any": {}
     }});
-    assert_eq!(
-        columns_for_schema(&schema),
-        [
-            "_id", "any", "empty", "free", "list", "maybe.b", "untyped", "z"
-        ]
-    );
+    assert_eq!(columns_for_schema(&schema), ["_id", "any", "empty", "free", "list", "maybe.b", "untyped", "z"]);
     assert!(columns_for_schema(&json!({"type": "object"})).is_empty());
 }
 
@@ -443,10 +331,7 @@ fn event_cells_of_an_access_event() {
     assert_eq!(cell("request.detail"), r#"{"n":[1,2],"q":"a \"b\""}"#);
     assert_eq!(cell("userId"), "");
     assert_eq!(cell("http.response.headers"), "");
-    assert_eq!(
-        event_cells(&["a.b".to_owned()], &json!({"a": "not an object"})),
-        [""]
-    );
+    assert_eq!(event_cells(&["a.b".to_owned()], &json!({"a": "not an object"})), [""]);
     assert_eq!(event_cells(&["a".to_owned()], &json!({"a": null})), [""]);
 }
 
@@ -455,14 +340,7 @@ fn access_event_round_trips_through_csv() {
     let schema = access_schema();
     let columns = columns_for_schema(&schema);
     let event = access_event();
-    for format in [
-        CsvFormat::default(),
-        custom(),
-        CsvFormat {
-            neutralise_formulas: true,
-            ..custom()
-        },
-    ] {
+    for format in [CsvFormat::default(), custom(), CsvFormat { neutralise_formulas: true, ..custom() }] {
         let cells = event_cells(&columns, &event);
         let refs: Vec<&str> = cells.iter().map(String::as_str).collect();
         let header: Vec<&str> = columns.iter().map(String::as_str).collect();
@@ -470,12 +348,7 @@ fn access_event_round_trips_through_csv() {
         let records = format.decode(&text).expect("decodes");
         assert_eq!(records.len(), 2);
         assert_eq!(records[0].cells, columns);
-        let back = row_to_event(
-            &records[0].cells,
-            &records[1].cells,
-            &schema,
-            format.neutralise_formulas,
-        );
+        let back = row_to_event(&records[0].cells, &records[1].cells, &schema, format.neutralise_formulas);
         assert_eq!(back, event, "{format:?}");
     }
 }
@@ -489,28 +362,17 @@ fn row_to_event_types_cells_by_the_schema() {
         "u": {},
         "a": {"type": "object", "properties": {"b": {"type": "boolean"}}}
     }}});
-    let columns: Vec<String> = ["n", "s", "o", "u", "a.b", "extra", "n2"]
-        .map(String::from)
-        .to_vec();
+    let columns: Vec<String> = ["n", "s", "o", "u", "a.b", "extra", "n2"].map(String::from).to_vec();
     let row = |cells: [&str; 7]| row_to_event(&columns, &cells.map(String::from), &schema, false);
     assert_eq!(
         row(["7", "7", "{\"k\":1}", "[1]", "false", "8", ""]),
         json!({"n": 7, "s": "7", "o": {"k": 1}, "u": [1], "a": {"b": false}, "extra": "8"})
     );
     // Text that is not JSON of a non-string type stays a string; empty cells are left out.
-    assert_eq!(
-        row(["seven", "", "not json", "\"quoted\"", "", "", ""]),
-        json!({"n": "seven", "o": "not json", "u": "\"quoted\""})
-    );
-    assert_eq!(
-        row(["null", "", "", "null", "", "", ""]),
-        json!({"n": "null", "u": "null"})
-    );
+    assert_eq!(row(["seven", "", "not json", "\"quoted\"", "", "", ""]), json!({"n": "seven", "o": "not json", "u": "\"quoted\""}));
+    assert_eq!(row(["null", "", "", "null", "", "", ""]), json!({"n": "null", "u": "null"}));
     // Fewer cells than columns: the rest are absent.
-    assert_eq!(
-        row_to_event(&columns, &["1".to_owned()], &schema, false),
-        json!({"n": 1})
-    );
+    assert_eq!(row_to_event(&columns, &["1".to_owned()], &schema, false), json!({"n": 1}));
 }
 
 proptest! {

@@ -41,32 +41,16 @@ pub struct ElasticsearchOutputConfig {
 impl std::fmt::Debug for ElasticsearchOutputConfig {
     // The password is never printed.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ElasticsearchOutputConfig")
-            .field("url", &self.url)
-            .field("index", &self.index)
-            .finish_non_exhaustive()
+        f.debug_struct("ElasticsearchOutputConfig").field("url", &self.url).field("index", &self.index).finish_non_exhaustive()
     }
 }
 
 impl ElasticsearchOutputConfig {
     /// Checks the settings; the message names the field.
     pub fn validate(&self) -> Result<(), String> {
-        crate::outputs::http::check_settings(
-            &self.url,
-            Some("`username` and `password`"),
-            &self.tls(),
-            &[self.timeout],
-        )?;
-        if self.index.is_empty()
-            || self
-                .index
-                .chars()
-                .any(|c| c.is_ascii_uppercase() || "\\/*?\"<>| ,#:".contains(c))
-        {
-            return Err(format!(
-                "index: `{}` is not an index name (lowercase, no \\ / * ? \" < > | space , # :)",
-                self.index
-            ));
+        crate::outputs::http::check_settings(&self.url, Some("`username` and `password`"), &self.tls(), &[self.timeout])?;
+        if self.index.is_empty() || self.index.chars().any(|c| c.is_ascii_uppercase() || "\\/*?\"<>| ,#:".contains(c)) {
+            return Err(format!("index: `{}` is not an index name (lowercase, no \\ / * ? \" < > | space , # :)", self.index));
         }
         if self.username.is_some() != self.password.is_some() {
             return Err("username and password go together".into());
@@ -76,10 +60,7 @@ impl ElasticsearchOutputConfig {
 
     /// Resolves the TLS files against the configuration file's directory.
     pub fn resolve_paths(&mut self, base_dir: &std::path::Path) {
-        crate::outputs::http::resolve_files(
-            base_dir,
-            [&mut self.ca_file, &mut self.cert_file, &mut self.key_file],
-        );
+        crate::outputs::http::resolve_files(base_dir, [&mut self.ca_file, &mut self.cert_file, &mut self.key_file]);
     }
 
     fn tls(&self) -> TlsFiles {

@@ -28,12 +28,7 @@ const PAGE: usize = 1000;
 pub(crate) fn translate(expr: &Expr) -> Option<Value> {
     match expr {
         Expr::Present(pointer) => Some(json!({"exists": {"field": field(pointer)?}})),
-        Expr::Compare {
-            pointer,
-            op,
-            value: Value::Number(n),
-            ..
-        } => {
+        Expr::Compare { pointer, op, value: Value::Number(n), .. } => {
             let bound = match op {
                 Op::Gt => "gt",
                 Op::Ge => "ge",
@@ -67,11 +62,8 @@ pub(crate) fn translate(expr: &Expr) -> Option<Value> {
 /// The document field of a JSON pointer, as the handler stored it (dots
 /// in names became `_`); `None` for `_id`, which is no document field.
 fn field(pointer: &str) -> Option<String> {
-    let parts: Vec<String> = pointer
-        .trim_start_matches('/')
-        .split('/')
-        .map(|p| p.replace("~1", "/").replace("~0", "~").replace('.', "_"))
-        .collect();
+    let parts: Vec<String> =
+        pointer.trim_start_matches('/').split('/').map(|p| p.replace("~1", "/").replace("~0", "~").replace('.', "_")).collect();
     if parts.first().is_some_and(|p| p == "_id") {
         return None;
     }
@@ -88,13 +80,8 @@ pub struct IndexReader {
 impl IndexReader {
     /// A reader of `index` at `target`.
     pub fn new(target: &BulkTarget, index: String) -> Result<IndexReader, String> {
-        let agent =
-            crate::outputs::http::agent(target.timeout, &target.tls).map_err(|e| e.to_string())?;
-        Ok(IndexReader {
-            agent,
-            target: target.clone(),
-            index,
-        })
+        let agent = crate::outputs::http::agent(target.timeout, &target.tls).map_err(|e| e.to_string())?;
+        Ok(IndexReader { agent, target: target.clone(), index })
     }
 
     fn send(&self, method: &str, path: &str, body: Option<&Value>) -> Result<(u16, Value), String> {
@@ -102,43 +89,27 @@ impl IndexReader {
         let mut request = ureq::http::Request::builder().method(method).uri(&url);
         if let Some((user, password)) = &self.target.credentials {
             use base64::Engine;
-            let token =
-                base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+            let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
             request = request.header("Authorization", format!("Basic {token}"));
         }
         let response = match body {
             Some(body) => {
-                let request = request
-                    .header("Content-Type", "application/json")
-                    .body(body.to_string())
-                    .map_err(|e| format!("{url}: {e}"))?;
+                let request =
+                    request.header("Content-Type", "application/json").body(body.to_string()).map_err(|e| format!("{url}: {e}"))?;
                 self.agent.run(request)
             }
-            None => self
-                .agent
-                .run(request.body(()).map_err(|e| format!("{url}: {e}"))?),
+            None => self.agent.run(request.body(()).map_err(|e| format!("{url}: {e}"))?),
         };
         let mut response = response.map_err(|e| format!("{url}: {e}"))?;
         let status = response.status().as_u16();
-        let text = response
-            .body_mut()
-            .read_to_string()
-            .map_err(|e| format!("{url}: {e}"))?;
+        let text = response.body_mut().read_to_string().map_err(|e| format!("{url}: {e}"))?;
         let value = serde_json::from_str(&text).unwrap_or(Value::String(text));
         Ok((status, value))
     }
 
     fn failed(&self, what: &str, status: u16, answer: &Value) -> String {
-        let reason = answer
-            .pointer("/error/reason")
-            .and_then(Value::as_str)
-            .map_or_else(|| answer.to_string(), str::to_owned);
-        format!(
-            "{} index {}: {what} answered {status}: {}",
-            self.target.base_url,
-            self.index,
-            reason.chars().take(512).collect::<String>()
-        )
+        let reason = answer.pointer("/error/reason").and_then(Value::as_str).map_or_else(|| answer.to_string(), str::to_owned);
+        format!("{} index {}: {what} answered {status}: {}", self.target.base_url, self.index, reason.chars().take(512).collect::<String>())
     }
 
     /// The event whose `_id` is `id`, if the index has it.
@@ -157,11 +128,7 @@ impl IndexReader {
     pub fn candidates(&self, request: &QueryRequest) -> Result<Vec<Value>, String> {
         let query = translate(request.filter.expr()).unwrap_or_else(|| json!({"match_all": {}}));
         let body = json!({"size": PAGE, "query": query, "sort": ["_doc"]});
-        let (status, mut answer) = self.send(
-            "POST",
-            &format!("/{}/_search?scroll=1m", self.index),
-            Some(&body),
-        )?;
+        let (status, mut answer) = self.send("POST", &format!("/{}/_search?scroll=1m", self.index), Some(&body))?;
         if status == 404 {
             // No event of the topic was indexed yet.
             return Ok(Vec::new());
@@ -172,11 +139,7 @@ impl IndexReader {
         let mut events = Vec::new();
         let mut scroll_id = None;
         loop {
-            let hits = answer
-                .pointer("/hits/hits")
-                .and_then(Value::as_array)
-                .cloned()
-                .unwrap_or_default();
+            let hits = answer.pointer("/hits/hits").and_then(Value::as_array).cloned().unwrap_or_default();
             if let Some(id) = answer.get("_scroll_id").and_then(Value::as_str) {
                 scroll_id = Some(id.to_owned());
             }
@@ -185,11 +148,7 @@ impl IndexReader {
             }
             events.extend(hits.iter().map(event));
             let Some(id) = &scroll_id else { break };
-            let (status, next) = self.send(
-                "POST",
-                "/_search/scroll",
-                Some(&json!({"scroll": "1m", "scroll_id": id})),
-            )?;
+            let (status, next) = self.send("POST", "/_search/scroll", Some(&json!({"scroll": "1m", "scroll_id": id})))?;
             if status != 200 {
                 return Err(self.failed("a scroll", status, &next));
             }
@@ -197,11 +156,7 @@ impl IndexReader {
         }
         if let Some(id) = scroll_id {
             // Frees the server's scroll context; it expires anyway.
-            let _ = self.send(
-                "DELETE",
-                "/_search/scroll",
-                Some(&json!({"scroll_id": [id]})),
-            );
+            let _ = self.send("DELETE", "/_search/scroll", Some(&json!({"scroll_id": [id]})));
         }
         Ok(events)
     }
@@ -209,10 +164,7 @@ impl IndexReader {
     /// Runs `request` over the index.
     pub fn query(&self, request: &QueryRequest) -> Result<QueryPage, String> {
         let events = self.candidates(request)?;
-        match crate::query::run(
-            request,
-            events.into_iter().map(Ok::<_, std::convert::Infallible>),
-        ) {
+        match crate::query::run(request, events.into_iter().map(Ok::<_, std::convert::Infallible>)) {
             Ok(page) => Ok(page),
             Err(never) => match never {},
         }
@@ -222,12 +174,8 @@ impl IndexReader {
 /// A hit (or a `_doc` answer) as the event it was: its `_source` with the
 /// handler's normalisation undone, `_id` from the document's id.
 fn event(hit: &Value) -> Value {
-    let mut event =
-        crate::builtin::json::denormalize(hit.get("_source").cloned().unwrap_or(Value::Null));
-    if let (Some(object), Some(id)) = (
-        event.as_object_mut(),
-        hit.get("_id").and_then(Value::as_str),
-    ) {
+    let mut event = crate::builtin::json::denormalize(hit.get("_source").cloned().unwrap_or(Value::Null));
+    if let (Some(object), Some(id)) = (event.as_object_mut(), hit.get("_id").and_then(Value::as_str)) {
         object.insert("_id".to_owned(), Value::String(id.to_owned()));
     }
     event
@@ -257,36 +205,18 @@ mod tests {
 
     #[test]
     fn only_what_elasticsearch_decides_exactly_narrows_the_search() {
-        assert_eq!(
-            translated("/response/elapsedTime pr"),
-            Some(json!({"exists": {"field": "response.elapsedTime"}}))
-        );
-        assert_eq!(
-            translated("/n ge 3"),
-            Some(json!({"range": {"n": {"gte": 3}}}))
-        );
-        assert_eq!(
-            translated("/user.name pr"),
-            Some(json!({"exists": {"field": "user_name"}}))
-        );
+        assert_eq!(translated("/response/elapsedTime pr"), Some(json!({"exists": {"field": "response.elapsedTime"}})));
+        assert_eq!(translated("/n ge 3"), Some(json!({"range": {"n": {"gte": 3}}})));
+        assert_eq!(translated("/user.name pr"), Some(json!({"exists": {"field": "user_name"}})));
         // Strings compare ignoring case in CREST: read everything.
         assert_eq!(translated("/userId eq \"bjensen\""), None);
         assert_eq!(translated("!(/n pr)"), None);
         assert_eq!(translated("/_id eq \"x\""), None);
-        assert_eq!(
-            translated("/n gt 1 and /userId eq \"b\""),
-            Some(json!({"bool": {"filter": [{"range": {"n": {"gt": 1}}}]}}))
-        );
-        assert_eq!(
-            translated("/n gt 1 or /userId eq \"b\""),
-            None,
-            "an or with a part that cannot narrow cannot narrow"
-        );
+        assert_eq!(translated("/n gt 1 and /userId eq \"b\""), Some(json!({"bool": {"filter": [{"range": {"n": {"gt": 1}}}]}})));
+        assert_eq!(translated("/n gt 1 or /userId eq \"b\""), None, "an or with a part that cannot narrow cannot narrow");
         assert_eq!(
             translated("/n lt 1 or /m pr"),
-            Some(
-                json!({"bool": {"should": [{"range": {"n": {"lt": 1}}}, {"exists": {"field": "m"}}], "minimum_should_match": 1}})
-            )
+            Some(json!({"bool": {"should": [{"range": {"n": {"lt": 1}}}, {"exists": {"field": "m"}}], "minimum_should_match": 1}}))
         );
         assert_eq!(translated("true"), None);
     }

@@ -23,9 +23,7 @@ pub struct BulkTarget {
 impl std::fmt::Debug for BulkTarget {
     // Credentials are never printed.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("BulkTarget")
-            .field("base_url", &self.base_url)
-            .finish_non_exhaustive()
+        f.debug_struct("BulkTarget").field("base_url", &self.base_url).finish_non_exhaustive()
     }
 }
 
@@ -52,10 +50,7 @@ pub struct ElasticsearchSink {
 
 impl std::fmt::Debug for ElasticsearchSink {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ElasticsearchSink")
-            .field("target", &self.target)
-            .field("pending", &self.pending.len())
-            .finish_non_exhaustive()
+        f.debug_struct("ElasticsearchSink").field("target", &self.target).field("pending", &self.pending.len()).finish_non_exhaustive()
     }
 }
 
@@ -89,8 +84,8 @@ impl ElasticsearchSink {
 
     /// The bulk entry of a document record.
     fn entry(index: &str, record: &[u8]) -> Result<Vec<u8>, String> {
-        let mut document: serde_json::Map<String, Value> = serde_json::from_slice(record)
-            .map_err(|e| format!("the record is not a JSON object ({e})"))?;
+        let mut document: serde_json::Map<String, Value> =
+            serde_json::from_slice(record).map_err(|e| format!("the record is not a JSON object ({e})"))?;
         let id = match document.remove("_id") {
             None => None,
             Some(Value::String(id)) => Some(id),
@@ -136,40 +131,26 @@ impl Sink for ElasticsearchSink {
             body.push(b'\n');
         }
         let url = format!("{}/_bulk", self.target.base_url);
-        let mut request = self
-            .agent
-            .post(&url)
-            .header("Content-Type", "application/x-ndjson");
+        let mut request = self.agent.post(&url).header("Content-Type", "application/x-ndjson");
         if let Some((user, password)) = &self.target.credentials {
             use base64::Engine;
-            let token =
-                base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+            let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
             request = request.header("Authorization", &format!("Basic {token}"));
         }
-        let mut response = request
-            .send(&body[..])
-            .map_err(|e| std::io::Error::other(format!("{url}: {e}")))?;
+        let mut response = request.send(&body[..]).map_err(|e| std::io::Error::other(format!("{url}: {e}")))?;
         let status = response.status().as_u16();
         let text = response.body_mut().read_to_string().unwrap_or_default();
         if !(200..300).contains(&status) {
-            let message = format!(
-                "{url} answered {status}: {}",
-                text.chars().take(512).collect::<String>().trim()
-            );
+            let message = format!("{url} answered {status}: {}", text.chars().take(512).collect::<String>().trim());
             return Err(if crate::outputs::http::retryable_status(status) {
                 std::io::Error::other(message)
             } else {
                 std::io::Error::new(ErrorKind::InvalidData, message)
             });
         }
-        let answer: Value = serde_json::from_str(&text).map_err(|e| {
-            std::io::Error::other(format!("{url}: the bulk answer is not JSON ({e})"))
-        })?;
-        let items = answer
-            .get("items")
-            .and_then(Value::as_array)
-            .map(Vec::as_slice)
-            .unwrap_or_default();
+        let answer: Value =
+            serde_json::from_str(&text).map_err(|e| std::io::Error::other(format!("{url}: the bulk answer is not JSON ({e})")))?;
+        let items = answer.get("items").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
         if items.len() != self.pending.len() {
             return Err(std::io::Error::other(format!(
                 "{url}: the bulk answer has {} items for {} entries",
@@ -180,11 +161,7 @@ impl Sink for ElasticsearchSink {
         let mut retry = None;
         let mut rejected = Vec::new();
         for (index, item) in items.iter().enumerate() {
-            let result = item
-                .as_object()
-                .and_then(|o| o.values().next())
-                .cloned()
-                .unwrap_or(Value::Null);
+            let result = item.as_object().and_then(|o| o.values().next()).cloned().unwrap_or(Value::Null);
             let item_status = result.get("status").and_then(Value::as_u64).unwrap_or(0) as u16;
             if (200..300).contains(&item_status) {
                 continue;
@@ -194,10 +171,7 @@ impl Sink for ElasticsearchSink {
                 "{} {}: {}",
                 item_status,
                 error.get("type").and_then(Value::as_str).unwrap_or("error"),
-                error
-                    .get("reason")
-                    .and_then(Value::as_str)
-                    .unwrap_or_else(|| error.as_str().unwrap_or("no reason given"))
+                error.get("reason").and_then(Value::as_str).unwrap_or_else(|| error.as_str().unwrap_or("no reason given"))
             );
             if crate::outputs::http::retryable_status(item_status) || item_status == 0 {
                 retry.get_or_insert(reason);
@@ -207,9 +181,7 @@ impl Sink for ElasticsearchSink {
         }
         if let Some(reason) = retry {
             // Sent again whole: the ids make the accepted ones replace themselves.
-            return Err(std::io::Error::other(format!(
-                "{url}: an item was refused for now ({reason})"
-            )));
+            return Err(std::io::Error::other(format!("{url}: an item was refused for now ({reason})")));
         }
         self.pending.clear();
         self.positions.clear();

@@ -24,16 +24,10 @@ impl FileConfig {
             match part {
                 Component::Normal(_) | Component::CurDir => {}
                 Component::ParentDir => {
-                    return Err(format!(
-                        "path: `{}` must not contain `..`",
-                        self.path.display()
-                    ));
+                    return Err(format!("path: `{}` must not contain `..`", self.path.display()));
                 }
                 Component::RootDir | Component::Prefix(_) => {
-                    return Err(format!(
-                        "path: `{}` must be relative to the handler's directory",
-                        self.path.display()
-                    ));
+                    return Err(format!("path: `{}` must be relative to the handler's directory", self.path.display()));
                 }
             }
         }

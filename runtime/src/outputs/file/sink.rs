@@ -23,18 +23,8 @@ impl FileSink {
     /// events were not acknowledged, so they are delivered again).
     pub fn open(config: &FileConfig, dir: &Dir, shown: &Path, sync: bool) -> std::io::Result<Self> {
         config.validate().map_err(std::io::Error::other)?;
-        let options = LogOptions {
-            sync,
-            ..LogOptions::default()
-        };
-        LogFile::open(
-            dir,
-            config.path.clone(),
-            shown.join(&config.path),
-            Box::new(RawLines),
-            options,
-        )
-        .map(FileSink)
+        let options = LogOptions { sync, ..LogOptions::default() };
+        LogFile::open(dir, config.path.clone(), shown.join(&config.path), Box::new(RawLines), options).map(FileSink)
     }
 }
 

@@ -60,11 +60,7 @@ impl HttpOutputConfig {
     /// Checks the settings; the message names the field.
     pub fn validate(&self) -> Result<(), String> {
         for name in self.headers.keys() {
-            if name.is_empty()
-                || !name
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"-_".contains(&b))
-            {
+            if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_".contains(&b)) {
                 return Err(format!("headers: `{name}` is not a header name"));
             }
         }
@@ -74,10 +70,7 @@ impl HttpOutputConfig {
 
     /// Resolves the TLS files against the configuration file's directory.
     pub fn resolve_paths(&mut self, base_dir: &std::path::Path) {
-        super::resolve_files(
-            base_dir,
-            [&mut self.ca_file, &mut self.cert_file, &mut self.key_file],
-        );
+        super::resolve_files(base_dir, [&mut self.ca_file, &mut self.cert_file, &mut self.key_file]);
     }
 
     /// The URL without credentials or query, for people and logs.

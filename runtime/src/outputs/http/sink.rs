@@ -18,35 +18,20 @@ pub struct HttpSink {
 
 impl std::fmt::Debug for HttpSink {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("HttpSink")
-            .field("url", &self.config.shown_url())
-            .field("pending", &self.pending.len())
-            .finish_non_exhaustive()
+        f.debug_struct("HttpSink").field("url", &self.config.shown_url()).field("pending", &self.pending.len()).finish_non_exhaustive()
     }
 }
 
 impl HttpSink {
     /// An output as `config` says; its CA file is read now.
     pub fn new(config: &HttpOutputConfig) -> std::io::Result<HttpSink> {
-        let tls = TlsFiles {
-            ca_file: config.ca_file.clone(),
-            cert_file: config.cert_file.clone(),
-            key_file: config.key_file.clone(),
-        };
-        let agent = agent(
-            Duration::from_millis(config.timeout.unwrap_or(30_000)),
-            &tls,
-        )?;
-        Ok(HttpSink {
-            agent,
-            config: config.clone(),
-            pending: Vec::new(),
-        })
+        let tls = TlsFiles { ca_file: config.ca_file.clone(), cert_file: config.cert_file.clone(), key_file: config.key_file.clone() };
+        let agent = agent(Duration::from_millis(config.timeout.unwrap_or(30_000)), &tls)?;
+        Ok(HttpSink { agent, config: config.clone(), pending: Vec::new() })
     }
 
     fn body(&self) -> (Vec<u8>, &'static str) {
-        let mut body =
-            Vec::with_capacity(self.pending.iter().map(|r| r.len() + 1).sum::<usize>() + 2);
+        let mut body = Vec::with_capacity(self.pending.iter().map(|r| r.len() + 1).sum::<usize>() + 2);
         match self.config.body {
             HttpBody::Ndjson => {
                 for record in &self.pending {
@@ -90,11 +75,7 @@ impl TlsFiles {
         cert_file: &Option<std::path::PathBuf>,
         key_file: &Option<std::path::PathBuf>,
     ) -> TlsFiles {
-        TlsFiles {
-            ca_file: ca_file.clone(),
-            cert_file: cert_file.clone(),
-            key_file: key_file.clone(),
-        }
+        TlsFiles { ca_file: ca_file.clone(), cert_file: cert_file.clone(), key_file: key_file.clone() }
     }
 }
 
@@ -102,26 +83,15 @@ impl TlsFiles {
 /// `http://` or `https://` URL with a host — without credentials when
 /// `credentials_elsewhere` names the settings that carry them — `certFile`
 /// and `keyFile` go together, and timeouts are not zero.
-pub fn check_settings(
-    url: &str,
-    credentials_elsewhere: Option<&str>,
-    tls: &TlsFiles,
-    timeouts: &[Option<u64>],
-) -> Result<(), String> {
-    let Some(rest) = url
-        .strip_prefix("http://")
-        .or_else(|| url.strip_prefix("https://"))
-    else {
+pub fn check_settings(url: &str, credentials_elsewhere: Option<&str>, tls: &TlsFiles, timeouts: &[Option<u64>]) -> Result<(), String> {
+    let Some(rest) = url.strip_prefix("http://").or_else(|| url.strip_prefix("https://")) else {
         return Err(format!("url: `{url}` is not an http:// or https:// URL"));
     };
     if rest.is_empty() || rest.starts_with('/') {
         return Err(format!("url: `{url}` names no host"));
     }
     if let Some(instead) = credentials_elsewhere
-        && rest
-            .split('/')
-            .next()
-            .is_some_and(|authority| authority.contains('@'))
+        && rest.split('/').next().is_some_and(|authority| authority.contains('@'))
     {
         return Err(format!("url: `{url}` carries credentials: use {instead}"));
     }
@@ -150,26 +120,21 @@ pub fn resolve_files(base_dir: &std::path::Path, files: [&mut Option<std::path::
 pub fn agent(timeout: Duration, tls: &TlsFiles) -> std::io::Result<ureq::Agent> {
     use ureq::tls::{Certificate, ClientCert, PrivateKey, RootCerts, TlsConfig};
     let invalid = |m: String| std::io::Error::new(ErrorKind::InvalidInput, m);
-    let read_certs =
-        |setting: &str, path: &std::path::Path| -> std::io::Result<Vec<Certificate<'static>>> {
-            let pem = std::fs::read(path)
-                .map_err(|e| invalid(format!("{setting} {}: {e}", path.display())))?;
-            let certs: Vec<Certificate<'static>> = ureq::tls::parse_pem(&pem)
-                .filter_map(|item| match item {
-                    Ok(ureq::tls::PemItem::Certificate(c)) => Some(Ok(c)),
-                    Ok(_) => None,
-                    Err(e) => Some(Err(e)),
-                })
-                .collect::<Result<_, _>>()
-                .map_err(|e| invalid(format!("{setting} {}: {e}", path.display())))?;
-            if certs.is_empty() {
-                return Err(invalid(format!(
-                    "{setting} {}: no CERTIFICATE in the file",
-                    path.display()
-                )));
-            }
-            Ok(certs)
-        };
+    let read_certs = |setting: &str, path: &std::path::Path| -> std::io::Result<Vec<Certificate<'static>>> {
+        let pem = std::fs::read(path).map_err(|e| invalid(format!("{setting} {}: {e}", path.display())))?;
+        let certs: Vec<Certificate<'static>> = ureq::tls::parse_pem(&pem)
+            .filter_map(|item| match item {
+                Ok(ureq::tls::PemItem::Certificate(c)) => Some(Ok(c)),
+                Ok(_) => None,
+                Err(e) => Some(Err(e)),
+            })
+            .collect::<Result<_, _>>()
+            .map_err(|e| invalid(format!("{setting} {}: {e}", path.display())))?;
+        if certs.is_empty() {
+            return Err(invalid(format!("{setting} {}: no CERTIFICATE in the file", path.display())));
+        }
+        Ok(certs)
+    };
     let mut config = TlsConfig::builder();
     if let Some(path) = &tls.ca_file {
         config = config.root_certs(RootCerts::Specific(Arc::new(read_certs("caFile", path)?)));
@@ -178,24 +143,13 @@ pub fn agent(timeout: Duration, tls: &TlsFiles) -> std::io::Result<ureq::Agent> 
         (None, None) => {}
         (Some(cert), Some(key)) => {
             let chain = read_certs("certFile", cert)?;
-            let pem = std::fs::read(key)
-                .map_err(|e| invalid(format!("keyFile {}: {e}", key.display())))?;
-            let key = PrivateKey::from_pem(&pem).map_err(|e| {
-                invalid(format!(
-                    "keyFile {}: not a PEM private key: {e}",
-                    key.display()
-                ))
-            })?;
+            let pem = std::fs::read(key).map_err(|e| invalid(format!("keyFile {}: {e}", key.display())))?;
+            let key = PrivateKey::from_pem(&pem).map_err(|e| invalid(format!("keyFile {}: not a PEM private key: {e}", key.display())))?;
             config = config.client_cert(Some(ClientCert::new_with_certs(&chain, key)));
         }
         _ => return Err(invalid("certFile and keyFile go together".into())),
     }
-    Ok(ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(timeout))
-        .tls_config(config.build())
-        .build()
-        .into())
+    Ok(ureq::Agent::config_builder().http_status_as_error(false).timeout_global(Some(timeout)).tls_config(config.build()).build().into())
 }
 
 /// Whether an HTTP status means "try again later" (408, 429, 5xx).
@@ -205,8 +159,7 @@ pub fn retryable_status(status: u16) -> bool {
 
 impl Sink for HttpSink {
     fn write(&mut self, record: &[u8]) -> std::io::Result<()> {
-        self.pending
-            .push(record.strip_suffix(b"\n").unwrap_or(record).to_vec());
+        self.pending.push(record.strip_suffix(b"\n").unwrap_or(record).to_vec());
         Ok(())
     }
 
@@ -216,30 +169,18 @@ impl Sink for HttpSink {
         }
         let (body, content_type) = self.body();
         let key = hex::encode(sha2::Sha256::digest(&body));
-        let mut request = self
-            .agent
-            .post(&self.config.url)
-            .header("Content-Type", content_type)
-            .header("Idempotency-Key", &key);
+        let mut request = self.agent.post(&self.config.url).header("Content-Type", content_type).header("Idempotency-Key", &key);
         for (name, value) in &self.config.headers {
             request = request.header(name.as_str(), value.as_str());
         }
         let shown = self.config.shown_url();
-        let mut response = request
-            .send(&body[..])
-            .map_err(|e| std::io::Error::other(format!("{shown}: {e}")))?;
+        let mut response = request.send(&body[..]).map_err(|e| std::io::Error::other(format!("{shown}: {e}")))?;
         let status = response.status().as_u16();
         if (200..300).contains(&status) {
             self.pending.clear();
             return Ok(());
         }
-        let reason: String = response
-            .body_mut()
-            .read_to_string()
-            .unwrap_or_default()
-            .chars()
-            .take(512)
-            .collect();
+        let reason: String = response.body_mut().read_to_string().unwrap_or_default().chars().take(512).collect();
         let message = format!("{shown} answered {status}: {}", reason.trim());
         if retryable_status(status) {
             Err(std::io::Error::other(message))

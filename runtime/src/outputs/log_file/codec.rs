@@ -91,24 +91,14 @@ impl LineCodec for JsonLines {
         let Some(chain) = chain else {
             return RawLines.data_line(record, None);
         };
-        let text = std::str::from_utf8(record)
-            .map_err(std::io::Error::other)?
-            .trim_end();
-        let members = crate::integrity::members(text).map_err(|e| {
-            std::io::Error::other(format!("a sealed record must be a JSON object: {e}"))
-        })?;
-        let fields: Vec<(&str, &[u8])> = members
-            .iter()
-            .map(|(n, v)| (n.as_str(), v.get().as_bytes()))
-            .collect();
+        let text = std::str::from_utf8(record).map_err(std::io::Error::other)?.trim_end();
+        let members =
+            crate::integrity::members(text).map_err(|e| std::io::Error::other(format!("a sealed record must be a JSON object: {e}")))?;
+        let fields: Vec<(&str, &[u8])> = members.iter().map(|(n, v)| (n.as_str(), v.get().as_bytes())).collect();
         let (seq, mac) = chain.seal(&fields);
         let body = text.strip_suffix('}').unwrap_or(text).trim_end();
         let comma = if members.is_empty() { "" } else { "," };
-        Ok(format!(
-            "{body}{comma}\"{INTEGRITY_MEMBER}\":{{\"seq\":\"{seq}\",\"mac\":\"{}\"}}}}\n",
-            hex::encode(mac)
-        )
-        .into_bytes())
+        Ok(format!("{body}{comma}\"{INTEGRITY_MEMBER}\":{{\"seq\":\"{seq}\",\"mac\":\"{}\"}}}}\n", hex::encode(mac)).into_bytes())
     }
 
     fn signed_line(&self, record: &SignedRecord) -> Vec<u8> {
@@ -116,42 +106,27 @@ impl LineCodec for JsonLines {
     }
 
     fn parse(&self, text: &str) -> Result<Option<Entry>, String> {
-        let members =
-            crate::integrity::members(text).map_err(|e| format!("not a JSON object: {e}"))?;
+        let members = crate::integrity::members(text).map_err(|e| format!("not a JSON object: {e}"))?;
         if let [(name, raw)] = members.as_slice()
             && name == SIGNATURE_MEMBER
         {
-            return SignedRecord::from_json(raw.get())
-                .map(|r| Some(Entry::Signed(r)))
-                .map_err(|e| e.to_string());
+            return SignedRecord::from_json(raw.get()).map(|r| Some(Entry::Signed(r))).map_err(|e| e.to_string());
         }
         let Some(((last, integrity), rest)) = members.split_last() else {
             return Err("an empty object: no integrity data".into());
         };
         if last != INTEGRITY_MEMBER {
-            return Err(format!(
-                "the record has no `{INTEGRITY_MEMBER}` member last (it was not sealed by WASP, or was changed)"
-            ));
+            return Err(format!("the record has no `{INTEGRITY_MEMBER}` member last (it was not sealed by WASP, or was changed)"));
         }
         #[derive(serde::Deserialize)]
         struct Seal {
             seq: String,
             mac: String,
         }
-        let seal: Seal = serde_json::from_str(integrity.get())
-            .map_err(|e| format!("`{INTEGRITY_MEMBER}`: {e}"))?;
-        let seq = seal
-            .seq
-            .parse()
-            .map_err(|_| format!("`{INTEGRITY_MEMBER}.seq` is not a number: {}", seal.seq))?;
-        let mac = hex::decode(&seal.mac)
-            .ok()
-            .and_then(|m| m.try_into().ok())
-            .ok_or("`_integrity.mac` is not 32 hex bytes")?;
-        let fields = rest
-            .iter()
-            .map(|(n, v)| (n.clone(), v.get().as_bytes().to_vec()))
-            .collect();
+        let seal: Seal = serde_json::from_str(integrity.get()).map_err(|e| format!("`{INTEGRITY_MEMBER}`: {e}"))?;
+        let seq = seal.seq.parse().map_err(|_| format!("`{INTEGRITY_MEMBER}.seq` is not a number: {}", seal.seq))?;
+        let mac = hex::decode(&seal.mac).ok().and_then(|m| m.try_into().ok()).ok_or("`_integrity.mac` is not 32 hex bytes")?;
+        let fields = rest.iter().map(|(n, v)| (n.clone(), v.get().as_bytes().to_vec())).collect();
         Ok(Some(Entry::Data { seq, mac, fields }))
     }
 }
@@ -190,25 +165,15 @@ impl LineCodec for CsvRows {
     }
 
     fn data_line(&self, record: &[u8], chain: Option<&mut Chain>) -> std::io::Result<Vec<u8>> {
-        let cells: Vec<String> = serde_json::from_slice(record).map_err(|e| {
-            std::io::Error::other(format!("a CSV record must be a JSON array of strings: {e}"))
-        })?;
+        let cells: Vec<String> = serde_json::from_slice(record)
+            .map_err(|e| std::io::Error::other(format!("a CSV record must be a JSON array of strings: {e}")))?;
         if cells.len() != self.columns.len() {
-            return Err(std::io::Error::other(format!(
-                "a CSV record has {} cells for {} columns",
-                cells.len(),
-                self.columns.len()
-            )));
+            return Err(std::io::Error::other(format!("a CSV record has {} cells for {} columns", cells.len(), self.columns.len())));
         }
         let mut row: Vec<&str> = cells.iter().map(String::as_str).collect();
         let sealed;
         if let Some(chain) = chain {
-            let fields: Vec<(&str, &[u8])> = self
-                .columns
-                .iter()
-                .zip(&cells)
-                .map(|(c, v)| (c.as_str(), v.as_bytes()))
-                .collect();
+            let fields: Vec<(&str, &[u8])> = self.columns.iter().zip(&cells).map(|(c, v)| (c.as_str(), v.as_bytes())).collect();
             let (seq, mac) = chain.seal(&fields);
             sealed = [seq.to_string(), hex::encode(mac)];
             row.extend(sealed.iter().map(String::as_str));
@@ -236,11 +201,7 @@ impl LineCodec for CsvRows {
         let cells = &record.cells;
         let all = self.all_columns();
         if cells.len() != all.len() {
-            return Err(format!(
-                "{} cells where the header has {} columns",
-                cells.len(),
-                all.len()
-            ));
+            return Err(format!("{} cells where the header has {} columns", cells.len(), all.len()));
         }
         if cells.iter().zip(&all).all(|(c, h)| c == h) {
             return Ok(None);
@@ -251,23 +212,11 @@ impl LineCodec for CsvRows {
             if data.iter().chain(&integrity[..2]).any(|c| !c.is_empty()) {
                 return Err("a signature row with other cells filled in".into());
             }
-            return SignedRecord::from_json(&integrity[2])
-                .map(|r| Some(Entry::Signed(r)))
-                .map_err(|e| e.to_string());
+            return SignedRecord::from_json(&integrity[2]).map(|r| Some(Entry::Signed(r))).map_err(|e| e.to_string());
         }
-        let seq = integrity[0]
-            .parse()
-            .map_err(|_| format!("SEQ is not a number: `{}`", integrity[0]))?;
-        let mac = hex::decode(&integrity[1])
-            .ok()
-            .and_then(|m| m.try_into().ok())
-            .ok_or("HMAC is not 32 hex bytes")?;
-        let fields = self
-            .columns
-            .iter()
-            .zip(data)
-            .map(|(c, v)| (c.clone(), v.as_bytes().to_vec()))
-            .collect();
+        let seq = integrity[0].parse().map_err(|_| format!("SEQ is not a number: `{}`", integrity[0]))?;
+        let mac = hex::decode(&integrity[1]).ok().and_then(|m| m.try_into().ok()).ok_or("HMAC is not 32 hex bytes")?;
+        let fields = self.columns.iter().zip(data).map(|(c, v)| (c.clone(), v.as_bytes().to_vec())).collect();
         Ok(Some(Entry::Data { seq, mac, fields }))
     }
 
@@ -277,11 +226,7 @@ impl LineCodec for CsvRows {
         Ok(records
             .into_iter()
             .map(|r| {
-                let end = if r.complete {
-                    r.range.end - eol
-                } else {
-                    r.range.end
-                };
+                let end = if r.complete { r.range.end - eol } else { r.range.end };
                 (r.line, &text[r.range.start..end], r.complete)
             })
             .collect())

@@ -124,9 +124,7 @@ pub struct LogFile {
 
 impl std::fmt::Debug for LogFile {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LogFile")
-            .field("path", &self.shown)
-            .finish_non_exhaustive()
+        f.debug_struct("LogFile").field("path", &self.shown).finish_non_exhaustive()
     }
 }
 
@@ -134,13 +132,7 @@ impl LogFile {
     /// Opens (creating it and its directories) the live file `name` inside
     /// `dir` (a capability: nothing outside it can be reached); `shown` is
     /// the file's path for people.
-    pub fn open(
-        dir: &Dir,
-        name: PathBuf,
-        shown: PathBuf,
-        codec: Box<dyn LineCodec>,
-        options: LogOptions,
-    ) -> std::io::Result<LogFile> {
+    pub fn open(dir: &Dir, name: PathBuf, shown: PathBuf, codec: Box<dyn LineCodec>, options: LogOptions) -> std::io::Result<LogFile> {
         if let Some(parent) = name.parent().filter(|p| !p.as_os_str().is_empty()) {
             dir.create_dir_all(parent)?;
         }
@@ -148,26 +140,12 @@ impl LogFile {
             Some(parent) => dir.open_dir(parent)?,
             None => dir.try_clone()?,
         };
-        let name = PathBuf::from(
-            name.file_name()
-                .ok_or_else(|| std::io::Error::other("a file output needs a file name"))?,
-        );
-        let mut file = dir
-            .open_with(
-                &name,
-                OpenOptions::new().create(true).append(true).read(true),
-            )?
-            .into_std();
+        let name = PathBuf::from(name.file_name().ok_or_else(|| std::io::Error::other("a file output needs a file name"))?);
+        let mut file = dir.open_with(&name, OpenOptions::new().create(true).append(true).read(true))?.into_std();
         let recovered = recover::open_state(&mut file, &*codec, &dir, &name, &options)?;
         let now = options.clock.now();
         let len = file.metadata()?.len();
-        let last_archive = crate::outputs::rotation::list_archives(
-            &dir,
-            &name.to_string_lossy(),
-            &options.rotation,
-        )?
-        .pop()
-        .map(|a| a.name);
+        let last_archive = crate::outputs::rotation::list_archives(&dir, &name.to_string_lossy(), &options.rotation)?.pop().map(|a| a.name);
         let mut log = LogFile {
             out: BufWriter::with_capacity(64 << 10, file.try_clone()?),
             file,
@@ -204,11 +182,8 @@ impl LogFile {
     /// signed that the files no longer hold are declared by a signed `gap`
     /// record, and the chain continues after them.
     fn declare_lost_records(&mut self) -> std::io::Result<()> {
-        let (Some(checkpoint), Some(integrity), Some(chain)) = (
-            &self.options.checkpoint,
-            self.options.integrity.clone(),
-            &self.chain,
-        ) else {
+        let (Some(checkpoint), Some(integrity), Some(chain)) = (&self.options.checkpoint, self.options.integrity.clone(), &self.chain)
+        else {
             return Ok(());
         };
         let Some(saved) = recover::read_checkpoint(checkpoint)? else {
@@ -224,12 +199,7 @@ impl LogFile {
             state.seq + 1,
             saved.seq
         );
-        let record = SignedRecord::new(
-            &integrity.keys,
-            RecordKind::Gap,
-            saved,
-            &[("from", (state.seq + 1).to_string())],
-        );
+        let record = SignedRecord::new(&integrity.keys, RecordKind::Gap, saved, &[("from", (state.seq + 1).to_string())]);
         let line = self.codec.signed_line(&record);
         self.put(&line)?;
         self.chain = Some(Chain::resume(integrity.keys.hmac_key(), saved));
@@ -291,29 +261,14 @@ impl LogFile {
         self.flush()?;
         let now = self.options.clock.now();
         let live = self.name.to_string_lossy().into_owned();
-        let archive = crate::outputs::rotation::archive_name(
-            &live,
-            &self.options.rotation,
-            now,
-            self.last_archive.as_deref(),
-            |candidate| {
-                self.dir.exists(candidate)
-                    || self
-                        .dir
-                        .exists(candidate.strip_suffix(".gz").unwrap_or(candidate))
-            },
-        );
+        let archive =
+            crate::outputs::rotation::archive_name(&live, &self.options.rotation, now, self.last_archive.as_deref(), |candidate| {
+                self.dir.exists(candidate) || self.dir.exists(candidate.strip_suffix(".gz").unwrap_or(candidate))
+            });
         let gzip = self.options.rotation.gzip() && archive.ends_with(".gz");
-        let moved = if gzip {
-            archive.strip_suffix(".gz").unwrap_or(&archive).to_owned()
-        } else {
-            archive.clone()
-        };
+        let moved = if gzip { archive.strip_suffix(".gz").unwrap_or(&archive).to_owned() } else { archive.clone() };
         self.dir.rename(&self.name, &self.dir, &moved)?;
-        let file = match self.dir.open_with(
-            &self.name,
-            OpenOptions::new().create(true).append(true).read(true),
-        ) {
+        let file = match self.dir.open_with(&self.name, OpenOptions::new().create(true).append(true).read(true)) {
             Ok(file) => file.into_std(),
             Err(e) => {
                 self.dir.rename(&moved, &self.dir, &self.name)?;
@@ -330,8 +285,7 @@ impl LogFile {
         self.flush()?;
         self.mark_len = self.committed_len;
         self.mark_chain = self.chain.clone();
-        if gzip && let Err(e) = crate::outputs::rotation::gzip_archive(&self.dir, &moved, &archive)
-        {
+        if gzip && let Err(e) = crate::outputs::rotation::gzip_archive(&self.dir, &moved, &archive) {
             tracing::error!(file = %self.shown.display(), "cannot gzip the archive {moved}: {e}");
         }
         tracing::info!(file = %self.shown.display(), archive, "rotated");
@@ -349,29 +303,16 @@ impl LogFile {
         }
         let live = self.name.to_string_lossy().into_owned();
         let archives = naming::list_archives(&self.dir, &live, &self.options.rotation)?;
-        let free = if self.options.retention.min_free_space.is_some() {
-            Some(retention::free_space(&self.dir)?)
-        } else {
-            None
-        };
-        let doomed =
-            retention::select_for_deletion(&archives, self.len, &self.options.retention, free);
+        let free = if self.options.retention.min_free_space.is_some() { Some(retention::free_space(&self.dir)?) } else { None };
+        let doomed = retention::select_for_deletion(&archives, self.len, &self.options.retention, free);
         for name in doomed {
-            let vouch = if self.chain.is_some() {
-                Some(recover::final_state_of(&self.dir, &name, &*self.codec)?)
-            } else {
-                None
-            };
+            let vouch = if self.chain.is_some() { Some(recover::final_state_of(&self.dir, &name, &*self.codec)?) } else { None };
             self.dir.remove_file(&name)?;
             tracing::info!(file = %self.shown.display(), archive = %name, "deleted by retention");
             if let Some(state) = vouch {
                 self.signed(
                     RecordKind::Retention,
-                    &[
-                        ("file", name.clone()),
-                        ("fileSeq", state.seq.to_string()),
-                        ("fileHead", state.head_hex()),
-                    ],
+                    &[("file", name.clone()), ("fileSeq", state.seq.to_string()), ("fileHead", state.head_hex())],
                 )?;
             }
         }
@@ -388,8 +329,7 @@ impl Sink for LogFile {
             // The declaration is a link of the chain (sealed like a record,
             // then signed at that state): taking it out breaks the chain.
             let fields = crate::integrity::dropped_fields(from, to);
-            let borrowed: Vec<(&str, &[u8])> =
-                fields.iter().map(|(n, v)| (*n, v.as_bytes())).collect();
+            let borrowed: Vec<(&str, &[u8])> = fields.iter().map(|(n, v)| (*n, v.as_bytes())).collect();
             self.chain.as_mut().expect("checked above").seal(&borrowed);
             self.signed(RecordKind::Dropped, &fields)?;
         }
@@ -472,15 +412,12 @@ impl Sink for LogFile {
         let now = self.options.clock.now();
         if let Some(integrity) = &self.options.integrity
             && self.unsigned > 0
-            && now.duration_since(self.last_signature).unwrap_or_default()
-                >= integrity.signature_interval
+            && now.duration_since(self.last_signature).unwrap_or_default() >= integrity.signature_interval
         {
             self.sign_if_needed("interval")?;
             self.flush()?;
         }
-        if now.duration_since(self.last_check).unwrap_or_default()
-            >= self.options.rotation.check_interval
-        {
+        if now.duration_since(self.last_check).unwrap_or_default() >= self.options.rotation.check_interval {
             self.last_check = now;
             if crate::outputs::rotation::due(&self.options.rotation, self.opened_at, now) {
                 self.rotate_now()?;
@@ -492,13 +429,9 @@ impl Sink for LogFile {
     }
 
     fn tick_interval(&self) -> Option<Duration> {
-        let rotation = (self.options.rotation.enabled || self.options.retention.is_enabled())
-            .then_some(self.options.rotation.check_interval);
-        let signing = self
-            .options
-            .integrity
-            .as_ref()
-            .map(|i| i.signature_interval);
+        let rotation =
+            (self.options.rotation.enabled || self.options.retention.is_enabled()).then_some(self.options.rotation.check_interval);
+        let signing = self.options.integrity.as_ref().map(|i| i.signature_interval);
         rotation.into_iter().chain(signing).min()
     }
 

@@ -21,10 +21,7 @@ fn start_time() -> SystemTime {
 
 fn options(keys: &Arc<IntegrityKeys>, clock: &ManualClock) -> LogOptions {
     LogOptions {
-        integrity: Some(Integrity {
-            keys: keys.clone(),
-            signature_interval: Duration::from_secs(10),
-        }),
+        integrity: Some(Integrity { keys: keys.clone(), signature_interval: Duration::from_secs(10) }),
         clock: Arc::new(clock.clone()),
         ..LogOptions::default()
     }
@@ -36,22 +33,14 @@ fn open(dir: &std::path::Path, codec: Box<dyn LineCodec>, options: LogOptions) -
 }
 
 fn record(n: usize) -> Vec<u8> {
-    format!(
-        r#"{{"_id":"e{n}","userId":"user-{n}","padding":"{}"}}"#,
-        "x".repeat(40)
-    )
-    .into_bytes()
+    format!(r#"{{"_id":"e{n}","userId":"user-{n}","padding":"{}"}}"#, "x".repeat(40)).into_bytes()
 }
 
 /// Each file's name and verification result.
 type Results = Vec<(String, Result<Option<String>, (usize, String)>)>;
 
 fn verify(dir: &std::path::Path, keys: &IntegrityKeys, naming: &RotationPolicy) -> Results {
-    verify_files(dir, LIVE, &JsonLines, naming, keys, false, |_| {})
-        .unwrap()
-        .into_iter()
-        .map(|r| (r.name, r.result))
-        .collect()
+    verify_files(dir, LIVE, &JsonLines, naming, keys, false, |_| {}).unwrap().into_iter().map(|r| (r.name, r.result)).collect()
 }
 
 /// Every `_id` in the live file and archives, in chain order.
@@ -60,8 +49,8 @@ fn ids(dir: &std::path::Path, naming: &RotationPolicy) -> Vec<String> {
     let mut ids = Vec::new();
     for (file, _) in verify::files_in_order(dir, LIVE, naming).unwrap() {
         for line in read_text(&handle, &file).unwrap().lines() {
-            let value: serde_json::Value = serde_json::from_str(line)
-                .unwrap_or_else(|e| panic!("{file}: a line that is not whole JSON ({e}): {line}"));
+            let value: serde_json::Value =
+                serde_json::from_str(line).unwrap_or_else(|e| panic!("{file}: a line that is not whole JSON ({e}): {line}"));
             if let Some(id) = value.get("_id").and_then(|v| v.as_str()) {
                 ids.push(id.to_owned());
             }
@@ -83,14 +72,8 @@ fn a_sealed_file_verifies_and_survives_a_reopen() {
     let mut log = open(dir.path(), Box::new(JsonLines), options(&keys, &clock));
     log.write(&record(3)).unwrap();
     log.close().unwrap();
-    assert_eq!(
-        verify(dir.path(), &keys, &RotationPolicy::default()),
-        [(LIVE.to_owned(), Ok(None))]
-    );
-    assert_eq!(
-        ids(dir.path(), &RotationPolicy::default()),
-        ["e0", "e1", "e2", "e3"]
-    );
+    assert_eq!(verify(dir.path(), &keys, &RotationPolicy::default()), [(LIVE.to_owned(), Ok(None))]);
+    assert_eq!(ids(dir.path(), &RotationPolicy::default()), ["e0", "e1", "e2", "e3"]);
 }
 
 #[test]
@@ -107,29 +90,15 @@ fn rollback_takes_back_records_and_their_chain() {
     log.write(&record(2)).unwrap();
     log.close().unwrap();
     assert_eq!(ids(dir.path(), &RotationPolicy::default()), ["e0", "e2"]);
-    assert_eq!(
-        verify(dir.path(), &keys, &RotationPolicy::default()),
-        [(LIVE.to_owned(), Ok(None))]
-    );
+    assert_eq!(verify(dir.path(), &keys, &RotationPolicy::default()), [(LIVE.to_owned(), Ok(None))]);
 }
 
 #[test]
 fn size_rotation_never_splits_a_record_and_the_chain_spans_the_files() {
     let dir = tempfile::tempdir().unwrap();
     let (keys, clock) = (keys(), ManualClock::new(start_time()));
-    let rotation = RotationPolicy {
-        enabled: true,
-        max_file_size: Some(1200),
-        ..RotationPolicy::default()
-    };
-    let mut log = open(
-        dir.path(),
-        Box::new(JsonLines),
-        LogOptions {
-            rotation: rotation.clone(),
-            ..options(&keys, &clock)
-        },
-    );
+    let rotation = RotationPolicy { enabled: true, max_file_size: Some(1200), ..RotationPolicy::default() };
+    let mut log = open(dir.path(), Box::new(JsonLines), LogOptions { rotation: rotation.clone(), ..options(&keys, &clock) });
     for n in 0..20 {
         log.write(&record(n)).unwrap();
         log.flush().unwrap();
@@ -140,11 +109,7 @@ fn size_rotation_never_splits_a_record_and_the_chain_spans_the_files() {
     assert!(results.len() >= 4, "{results:?}");
     assert!(results.iter().all(|(_, r)| r.is_ok()), "{results:?}");
     let expected: Vec<String> = (0..20).map(|n| format!("e{n}")).collect();
-    assert_eq!(
-        ids(dir.path(), &rotation),
-        expected,
-        "every record once, in order, none split"
-    );
+    assert_eq!(ids(dir.path(), &rotation), expected, "every record once, in order, none split");
     for (file, _) in verify::files_in_order(dir.path(), LIVE, &rotation).unwrap() {
         let len = std::fs::metadata(dir.path().join(&file)).unwrap().len();
         // One record (~110 bytes sealed) plus the signed records may pass the
@@ -164,19 +129,8 @@ fn time_rotation_retention_and_gzip_keep_the_remaining_chain_verifiable() {
         check_interval: Duration::from_secs(1),
         ..RotationPolicy::default()
     };
-    let retention = RetentionPolicy {
-        max_history_files: Some(2),
-        ..RetentionPolicy::default()
-    };
-    let mut log = open(
-        dir.path(),
-        Box::new(JsonLines),
-        LogOptions {
-            rotation: rotation.clone(),
-            retention,
-            ..options(&keys, &clock)
-        },
-    );
+    let retention = RetentionPolicy { max_history_files: Some(2), ..RetentionPolicy::default() };
+    let mut log = open(dir.path(), Box::new(JsonLines), LogOptions { rotation: rotation.clone(), retention, ..options(&keys, &clock) });
     for n in 0..10 {
         log.write(&record(n)).unwrap();
         log.flush().unwrap();
@@ -186,10 +140,7 @@ fn time_rotation_retention_and_gzip_keep_the_remaining_chain_verifiable() {
     log.close().unwrap();
     let files = verify::files_in_order(dir.path(), LIVE, &rotation).unwrap();
     assert_eq!(files.len(), 3, "two archives and the live file: {files:?}");
-    assert!(
-        files[..2].iter().all(|(name, _)| name.ends_with(".gz")),
-        "{files:?}"
-    );
+    assert!(files[..2].iter().all(|(name, _)| name.ends_with(".gz")), "{files:?}");
     let results = verify(dir.path(), &keys, &rotation);
     assert!(results.iter().all(|(_, r)| r.is_ok()), "{results:?}");
     // The oldest events went with the deleted archives; the rest remain.
@@ -217,26 +168,15 @@ fn a_torn_last_record_is_cut_on_open() {
     log.write(&record(2)).unwrap();
     log.close().unwrap();
     assert_eq!(ids(dir.path(), &RotationPolicy::default()), ["e0", "e2"]);
-    assert_eq!(
-        verify(dir.path(), &keys, &RotationPolicy::default()),
-        [(LIVE.to_owned(), Ok(None))]
-    );
+    assert_eq!(verify(dir.path(), &keys, &RotationPolicy::default()), [(LIVE.to_owned(), Ok(None))]);
 }
 
 #[test]
 fn a_raw_file_rotates_without_integrity() {
     let dir = tempfile::tempdir().unwrap();
     let clock = ManualClock::new(start_time());
-    let rotation = RotationPolicy {
-        enabled: true,
-        max_file_size: Some(100),
-        ..RotationPolicy::default()
-    };
-    let options = LogOptions {
-        rotation: rotation.clone(),
-        clock: Arc::new(clock.clone()),
-        ..LogOptions::default()
-    };
+    let rotation = RotationPolicy { enabled: true, max_file_size: Some(100), ..RotationPolicy::default() };
+    let options = LogOptions { rotation: rotation.clone(), clock: Arc::new(clock.clone()), ..LogOptions::default() };
     let mut log = open(dir.path(), Box::new(codec::RawLines), options);
     for n in 0..3 {
         log.write(&record(n)).unwrap();
@@ -245,12 +185,7 @@ fn a_raw_file_rotates_without_integrity() {
     }
     log.close().unwrap();
     assert_eq!(ids(dir.path(), &rotation), ["e0", "e1", "e2"]);
-    assert_eq!(
-        verify::files_in_order(dir.path(), LIVE, &rotation)
-            .unwrap()
-            .len(),
-        3
-    );
+    assert_eq!(verify::files_in_order(dir.path(), LIVE, &rotation).unwrap().len(), 3);
 }
 
 #[test]
@@ -258,18 +193,9 @@ fn records_lost_from_the_end_are_declared_by_a_signed_gap() {
     let dir = tempfile::tempdir().unwrap();
     let state_dir = tempfile::tempdir().unwrap();
     let (keys, clock) = (keys(), ManualClock::new(start_time()));
-    let state = std::sync::Arc::new(
-        cap_std::fs::Dir::open_ambient_dir(state_dir.path(), cap_std::ambient_authority()).unwrap(),
-    );
-    let checkpoint = super::Checkpoint {
-        dir: state,
-        name: "access.state".into(),
-        shown: state_dir.path().join("access.state"),
-    };
-    let with_checkpoint = || LogOptions {
-        checkpoint: Some(checkpoint.clone()),
-        ..options(&keys, &clock)
-    };
+    let state = std::sync::Arc::new(cap_std::fs::Dir::open_ambient_dir(state_dir.path(), cap_std::ambient_authority()).unwrap());
+    let checkpoint = super::Checkpoint { dir: state, name: "access.state".into(), shown: state_dir.path().join("access.state") };
+    let with_checkpoint = || LogOptions { checkpoint: Some(checkpoint.clone()), ..options(&keys, &clock) };
     let mut log = open(dir.path(), Box::new(JsonLines), with_checkpoint());
     for n in 0..4 {
         log.write(&record(n)).unwrap();
@@ -279,71 +205,32 @@ fn records_lost_from_the_end_are_declared_by_a_signed_gap() {
     let path = dir.path().join(LIVE);
     let text = std::fs::read_to_string(&path).unwrap();
     let kept: Vec<&str> = text.lines().take(3).collect(); // start, e0, e1
-    std::fs::write(
-        &path,
-        kept.iter().map(|l| format!("{l}\n")).collect::<String>(),
-    )
-    .unwrap();
+    std::fs::write(&path, kept.iter().map(|l| format!("{l}\n")).collect::<String>()).unwrap();
     let mut log = open(dir.path(), Box::new(JsonLines), with_checkpoint());
     log.write(&record(9)).unwrap();
     log.close().unwrap();
-    let reports = verify_files(
-        dir.path(),
-        LIVE,
-        &JsonLines,
-        &RotationPolicy::default(),
-        &keys,
-        false,
-        |_| {},
-    )
-    .unwrap();
-    assert_eq!(
-        reports[0].result,
-        Ok(Some(
-            "records 3..=4 declared lost by a signed gap record".into()
-        )),
-        "{reports:?}"
-    );
-    assert_eq!(
-        ids(dir.path(), &RotationPolicy::default()),
-        ["e0", "e1", "e9"]
-    );
-    let last: serde_json::Value = serde_json::from_str(
-        std::fs::read_to_string(&path)
-            .unwrap()
-            .lines()
-            .nth(4)
-            .unwrap(),
-    )
-    .unwrap();
-    assert_eq!(
-        last["_integrity"]["seq"], "5",
-        "the chain continues after the declared gap"
-    );
+    let reports = verify_files(dir.path(), LIVE, &JsonLines, &RotationPolicy::default(), &keys, false, |_| {}).unwrap();
+    assert_eq!(reports[0].result, Ok(Some("records 3..=4 declared lost by a signed gap record".into())), "{reports:?}");
+    assert_eq!(ids(dir.path(), &RotationPolicy::default()), ["e0", "e1", "e9"]);
+    let last: serde_json::Value = serde_json::from_str(std::fs::read_to_string(&path).unwrap().lines().nth(4).unwrap()).unwrap();
+    assert_eq!(last["_integrity"]["seq"], "5", "the chain continues after the declared gap");
 }
 
 #[test]
 fn rotation_times_after_midnight_and_disk_space_retention() {
     let dir = tempfile::tempdir().unwrap();
     let clock = ManualClock::new(humantime::parse_rfc3339("2026-11-22T05:59:00Z").unwrap());
-    let settings: serde_json::Map<String, serde_json::Value> =
-        serde_json::from_value(serde_json::json!({
-            "fileRotation": {"rotationEnabled": "true", "rotationTimes": ["6 hours", "12 hours"]},
-            "fileRetention": {"maxDiskSpaceToUse": "600"},
-            "rotationRetentionCheckInterval": "1 s"
-        }))
-        .unwrap();
+    let settings: serde_json::Map<String, serde_json::Value> = serde_json::from_value(serde_json::json!({
+        "fileRotation": {"rotationEnabled": "true", "rotationTimes": ["6 hours", "12 hours"]},
+        "fileRetention": {"maxDiskSpaceToUse": "600"},
+        "rotationRetentionCheckInterval": "1 s"
+    }))
+    .unwrap();
     let rotation = RotationPolicy::from_settings(&settings).unwrap();
     let retention = RetentionPolicy::from_settings(&settings).unwrap();
-    let options = LogOptions {
-        rotation: rotation.clone(),
-        retention,
-        clock: Arc::new(clock.clone()),
-        ..LogOptions::default()
-    };
+    let options = LogOptions { rotation: rotation.clone(), retention, clock: Arc::new(clock.clone()), ..LogOptions::default() };
     let mut log = open(dir.path(), Box::new(codec::RawLines), options);
-    let archives =
-        |dir: &std::path::Path| verify::files_in_order(dir, LIVE, &rotation).unwrap().len() - 1;
+    let archives = |dir: &std::path::Path| verify::files_in_order(dir, LIVE, &rotation).unwrap().len() - 1;
     log.write(&record(0)).unwrap();
     log.flush().unwrap();
     clock.advance(Duration::from_secs(30));
@@ -376,14 +263,8 @@ fn rotation_times_after_midnight_and_disk_space_retention() {
     let files = verify::files_in_order(dir.path(), LIVE, &rotation).unwrap();
     let total: u64 = files.iter().map(|(_, len)| len).sum();
     assert!(total <= 600 || files.len() == 2, "{files:?}");
-    assert!(
-        !files.iter().any(|(name, _)| name == archive),
-        "the oldest archive was deleted first: {files:?}"
-    );
-    assert!(
-        files.iter().any(|(name, _)| name == LIVE),
-        "never the live file"
-    );
+    assert!(!files.iter().any(|(name, _)| name == archive), "the oldest archive was deleted first: {files:?}");
+    assert!(files.iter().any(|(name, _)| name == LIVE), "never the live file");
 }
 
 /// Writes `sizes.len()` records of those padding sizes, the clock moving by
@@ -402,33 +283,15 @@ fn write_rotating(
     let rotation = RotationPolicy {
         enabled: true,
         max_file_size: Some(max_file),
-        suffix: if gzip {
-            "-yyyy.MM.dd-HH.mm.ss.gz".into()
-        } else {
-            "-yyyy.MM.dd-HH.mm.ss".into()
-        },
+        suffix: if gzip { "-yyyy.MM.dd-HH.mm.ss.gz".into() } else { "-yyyy.MM.dd-HH.mm.ss".into() },
         ..RotationPolicy::default()
     };
-    let retention = RetentionPolicy {
-        max_history_files: Some(keep),
-        ..RetentionPolicy::default()
-    };
-    let mut log = open(
-        dir,
-        Box::new(JsonLines),
-        LogOptions {
-            rotation: rotation.clone(),
-            retention: retention.clone(),
-            ..options(keys, &clock)
-        },
-    );
+    let retention = RetentionPolicy { max_history_files: Some(keep), ..RetentionPolicy::default() };
+    let mut log =
+        open(dir, Box::new(JsonLines), LogOptions { rotation: rotation.clone(), retention: retention.clone(), ..options(keys, &clock) });
     for (n, (size, step)) in sizes.iter().zip(steps.iter().cycle()).enumerate() {
         let now = clock.now();
-        clock.set(if *step >= 0 {
-            now + Duration::from_millis(*step as u64)
-        } else {
-            now - Duration::from_millis(step.unsigned_abs())
-        });
+        clock.set(if *step >= 0 { now + Duration::from_millis(*step as u64) } else { now - Duration::from_millis(step.unsigned_abs()) });
         let line = format!(r#"{{"_id":"e{n}","padding":"{}"}}"#, "x".repeat(*size));
         log.write(line.as_bytes()).unwrap();
         if n % 3 == 0 {
@@ -440,11 +303,7 @@ fn write_rotating(
             log = open(
                 dir,
                 Box::new(JsonLines),
-                LogOptions {
-                    rotation: rotation.clone(),
-                    retention: retention.clone(),
-                    ..options(keys, &clock)
-                },
+                LogOptions { rotation: rotation.clone(), retention: retention.clone(), ..options(keys, &clock) },
             );
         }
     }

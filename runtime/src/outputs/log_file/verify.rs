@@ -34,29 +34,14 @@ impl FileReport {
 /// The files of the output whose live file is `live` in `dir`, in chain
 /// order (archives oldest first, then the live file if it exists), with
 /// their sizes.
-pub fn files_in_order(
-    dir: &Path,
-    live: &str,
-    naming: &RotationPolicy,
-) -> std::io::Result<Vec<(String, u64)>> {
-    files_in(
-        &Dir::open_ambient_dir(dir, ambient_authority())?,
-        live,
-        naming,
-    )
+pub fn files_in_order(dir: &Path, live: &str, naming: &RotationPolicy) -> std::io::Result<Vec<(String, u64)>> {
+    files_in(&Dir::open_ambient_dir(dir, ambient_authority())?, live, naming)
 }
 
 /// [`files_in_order`] in an opened directory (a capability, such as a
 /// tenant's log directory opened through its output root).
-pub fn files_in(
-    handle: &Dir,
-    live: &str,
-    naming: &RotationPolicy,
-) -> std::io::Result<Vec<(String, u64)>> {
-    let mut files: Vec<(String, u64)> = list_archives(handle, live, naming)?
-        .into_iter()
-        .map(|a| (a.name, a.len))
-        .collect();
+pub fn files_in(handle: &Dir, live: &str, naming: &RotationPolicy) -> std::io::Result<Vec<(String, u64)>> {
+    let mut files: Vec<(String, u64)> = list_archives(handle, live, naming)?.into_iter().map(|a| (a.name, a.len)).collect();
     if let Ok(meta) = handle.metadata(live) {
         files.push((live.to_owned(), meta.len()));
     }
@@ -83,11 +68,7 @@ pub fn verify_files(
         verifier.begin_file();
         let text = super::recover::read_text(&handle, &name)?;
         let result = check_file(&mut verifier, &name, &text, codec, name == live, open);
-        reports.push(FileReport {
-            name,
-            records: verifier.records,
-            result,
-        });
+        reports.push(FileReport { name, records: verifier.records, result });
         progress(size);
     }
     if let Err((first, why)) = verifier.finish()
@@ -113,10 +94,7 @@ fn check_file(
             if live && open {
                 break; // being written right now
             }
-            return Err((
-                line,
-                "a partial last record (the file was cut in the middle of a record)".into(),
-            ));
+            return Err((line, "a partial last record (the file was cut in the middle of a record)".into()));
         }
         let entry = match codec.parse(record) {
             Ok(Some(entry)) => entry,

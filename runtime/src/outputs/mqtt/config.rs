@@ -41,26 +41,14 @@ impl std::fmt::Debug for MqttOutputConfig {
 impl MqttOutputConfig {
     /// The broker and credentials.
     pub fn endpoint(&self) -> Result<Endpoint, String> {
-        Endpoint::parse(
-            &self.url,
-            "mqtt",
-            self.username.as_deref(),
-            self.password.as_deref(),
-        )
-        .map_err(|e| format!("url: {e}"))
+        Endpoint::parse(&self.url, "mqtt", self.username.as_deref(), self.password.as_deref()).map_err(|e| format!("url: {e}"))
     }
 
     /// Checks the settings; the message names the field.
     pub fn validate(&self) -> Result<(), String> {
         let endpoint = self.endpoint()?;
-        if self.topic.is_empty()
-            || self.topic.len() > 65_535
-            || self.topic.contains(['+', '#', '\0'])
-        {
-            return Err(format!(
-                "topic: `{}` is not a topic to publish on (no `+`, `#`)",
-                self.topic
-            ));
+        if self.topic.is_empty() || self.topic.len() > 65_535 || self.topic.contains(['+', '#', '\0']) {
+            return Err(format!("topic: `{}` is not a topic to publish on (no `+`, `#`)", self.topic));
         }
         if let Some(id) = &self.client_id
             && (id.is_empty() || id.len() > 65_535)

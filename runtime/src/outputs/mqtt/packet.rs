@@ -100,13 +100,7 @@ mod tests {
     #[test]
     fn packets_are_encoded_as_the_specification_says() {
         let packet = connect("c", Some("u"), Some("p"));
-        assert_eq!(
-            packet,
-            [
-                0x10, 19, 0, 4, b'M', b'Q', b'T', b'T', 4, 0xC2, 0, 0, 0, 1, b'c', 0, 1, b'u', 0,
-                1, b'p'
-            ]
-        );
+        assert_eq!(packet, [0x10, 19, 0, 4, b'M', b'Q', b'T', b'T', 4, 0xC2, 0, 0, 0, 1, b'c', 0, 1, b'u', 0, 1, b'p']);
         let mut out = Vec::new();
         publish(&mut out, "a/b", 7, &[b'x'; 200]);
         assert_eq!(&out[..9], [0x32, 0xCF, 0x01, 0, 3, b'a', b'/', b'b', 0]);

@@ -35,26 +35,18 @@ pub struct MqttSink {
 
 impl std::fmt::Debug for MqttSink {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MqttSink")
-            .field("config", &self.config)
-            .field("pending", &self.pending.len())
-            .finish_non_exhaustive()
+        f.debug_struct("MqttSink").field("config", &self.config).field("pending", &self.pending.len()).finish_non_exhaustive()
     }
 }
 
 impl MqttSink {
     /// An output to `config`'s broker; it connects at the first flush.
     pub fn new(config: &MqttOutputConfig) -> std::io::Result<MqttSink> {
-        let endpoint = config
-            .endpoint()
-            .map_err(|e| std::io::Error::new(ErrorKind::InvalidInput, e))?;
-        let client_id = config.client_id.clone().unwrap_or_else(|| {
-            format!(
-                "wasp-{}-{}",
-                std::process::id(),
-                &uuid::Uuid::new_v4().simple().to_string()[..8]
-            )
-        });
+        let endpoint = config.endpoint().map_err(|e| std::io::Error::new(ErrorKind::InvalidInput, e))?;
+        let client_id = config
+            .client_id
+            .clone()
+            .unwrap_or_else(|| format!("wasp-{}-{}", std::process::id(), &uuid::Uuid::new_v4().simple().to_string()[..8]));
         Ok(MqttSink {
             timeout: crate::outputs::broker::timeout(config.timeout),
             config: config.clone(),
@@ -68,9 +60,7 @@ impl MqttSink {
     fn connect(&self) -> Result<Session, String> {
         use std::net::ToSocketAddrs;
         let address = self.endpoint.socket_address();
-        let addresses = address
-            .to_socket_addrs()
-            .map_err(|e| format!("cannot resolve `{address}`: {e}"))?;
+        let addresses = address.to_socket_addrs().map_err(|e| format!("cannot resolve `{address}`: {e}"))?;
         let mut last = format!("`{address}` resolves to no address");
         for addr in addresses {
             let stream = match TcpStream::connect_timeout(&addr, self.timeout) {
@@ -86,31 +76,17 @@ impl MqttSink {
             stream.set_nodelay(true).map_err(io)?;
             let mut writer = stream.try_clone().map_err(io)?;
             writer
-                .write_all(&packet::connect(
-                    &self.client_id,
-                    self.endpoint.username.as_deref(),
-                    self.endpoint.password.as_deref(),
-                ))
+                .write_all(&packet::connect(&self.client_id, self.endpoint.username.as_deref(), self.endpoint.password.as_deref()))
                 .map_err(io)?;
             let mut reader = BufReader::new(stream);
             let (kind, body) = packet::read(&mut reader).map_err(|e| format!("no CONNACK: {e}"))?;
             if kind != 2 || body.len() < 2 {
-                return Err(format!(
-                    "the broker answered CONNECT with packet type {kind}, not CONNACK"
-                ));
+                return Err(format!("the broker answered CONNECT with packet type {kind}, not CONNACK"));
             }
             if body[1] != 0 {
-                return Err(format!(
-                    "the broker refused the connection: {} (CONNACK {})",
-                    packet::connack_refusal(body[1]),
-                    body[1]
-                ));
+                return Err(format!("the broker refused the connection: {} (CONNACK {})", packet::connack_refusal(body[1]), body[1]));
             }
-            return Ok(Session {
-                reader,
-                writer,
-                next_id: 1,
-            });
+            return Ok(Session { reader, writer, next_id: 1 });
         }
         Err(last)
     }
@@ -130,22 +106,13 @@ impl MqttSink {
                 packet::publish(&mut out, topic, id, record);
                 outstanding.insert(id);
             }
-            session
-                .writer
-                .write_all(&out)
-                .map_err(|e| format!("cannot publish on `{topic}`: {e}"))?;
+            session.writer.write_all(&out).map_err(|e| format!("cannot publish on `{topic}`: {e}"))?;
             let deadline = Instant::now() + self.timeout;
             while !outstanding.is_empty() {
                 if Instant::now() > deadline {
-                    return Err(format!(
-                        "{} of {} PUBACKs missing after {:?}",
-                        outstanding.len(),
-                        chunk.len(),
-                        self.timeout
-                    ));
+                    return Err(format!("{} of {} PUBACKs missing after {:?}", outstanding.len(), chunk.len(), self.timeout));
                 }
-                let (kind, body) = packet::read(&mut session.reader)
-                    .map_err(|e| format!("waiting for PUBACKs on `{topic}`: {e}"))?;
+                let (kind, body) = packet::read(&mut session.reader).map_err(|e| format!("waiting for PUBACKs on `{topic}`: {e}"))?;
                 if kind == 4 && body.len() >= 2 {
                     outstanding.remove(&u16::from_be_bytes([body[0], body[1]]));
                 }
@@ -157,8 +124,7 @@ impl MqttSink {
 
 impl Sink for MqttSink {
     fn write(&mut self, record: &[u8]) -> std::io::Result<()> {
-        self.pending
-            .push(record.strip_suffix(b"\n").unwrap_or(record).to_vec());
+        self.pending.push(record.strip_suffix(b"\n").unwrap_or(record).to_vec());
         Ok(())
     }
 

@@ -10,24 +10,10 @@ fn config(value: serde_json::Value) -> Result<MqttOutputConfig, String> {
 
 #[test]
 fn settings_are_checked_and_name_the_field() {
-    let ok =
-        config(serde_json::json!({"url": "mqtt://u:secret@127.0.0.1", "topic": "audit/access"}))
-            .unwrap();
+    let ok = config(serde_json::json!({"url": "mqtt://u:secret@127.0.0.1", "topic": "audit/access"})).unwrap();
     assert_eq!(ok.endpoint().unwrap().port, 1883);
     assert!(!format!("{ok:?}").contains("secret"));
-    assert!(
-        config(serde_json::json!({"url": "mqtt://h", "topic": "audit/#"}))
-            .unwrap_err()
-            .starts_with("topic:")
-    );
-    assert!(
-        config(serde_json::json!({"url": "mqtt://:p@h", "topic": "a"}))
-            .unwrap_err()
-            .starts_with("password:")
-    );
-    assert!(
-        config(serde_json::json!({"url": "mqtt://h", "topic": "a", "clientId": ""}))
-            .unwrap_err()
-            .starts_with("clientId:")
-    );
+    assert!(config(serde_json::json!({"url": "mqtt://h", "topic": "audit/#"})).unwrap_err().starts_with("topic:"));
+    assert!(config(serde_json::json!({"url": "mqtt://:p@h", "topic": "a"})).unwrap_err().starts_with("password:"));
+    assert!(config(serde_json::json!({"url": "mqtt://h", "topic": "a", "clientId": ""})).unwrap_err().starts_with("clientId:"));
 }

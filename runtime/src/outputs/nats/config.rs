@@ -51,21 +51,13 @@ impl std::fmt::Debug for NatsOutputConfig {
 impl NatsOutputConfig {
     /// The server and credentials.
     pub fn endpoint(&self) -> Result<Endpoint, String> {
-        Endpoint::parse(
-            &self.url,
-            "nats",
-            self.username.as_deref(),
-            self.password.as_deref(),
-        )
-        .map_err(|e| format!("url: {e}"))
+        Endpoint::parse(&self.url, "nats", self.username.as_deref(), self.password.as_deref()).map_err(|e| format!("url: {e}"))
     }
 
     /// Checks the settings; the message names the field.
     pub fn validate(&self) -> Result<(), String> {
         self.endpoint()?;
-        if self.subject.is_empty()
-            || self.subject.contains([' ', '\t', '\r', '\n', '*', '>'])
-            || self.subject.split('.').any(str::is_empty)
+        if self.subject.is_empty() || self.subject.contains([' ', '\t', '\r', '\n', '*', '>']) || self.subject.split('.').any(str::is_empty)
         {
             return Err(format!(
                 "subject: `{}` is not a subject to publish on (tokens separated by `.`, no spaces or wildcards)",
@@ -75,9 +67,7 @@ impl NatsOutputConfig {
         if let Some(stream) = &self.stream
             && (stream.is_empty() || stream.contains([' ', '\t', '.', '*', '>', '/', '\\']))
         {
-            return Err(format!(
-                "stream: `{stream}` is not a stream name (no spaces, `.`, `*`, `>`, `/`, `\\`)"
-            ));
+            return Err(format!("stream: `{stream}` is not a stream name (no spaces, `.`, `*`, `>`, `/`, `\\`)"));
         }
         if self.create_stream && self.stream.is_none() {
             return Err("createStream: needs `stream`, the name of the stream to create".into());

@@ -4,9 +4,7 @@
 use std::io::ErrorKind;
 use std::time::Duration;
 
-use async_nats::jetstream::{
-    self, ErrorCode, context::GetStreamErrorKind, message::PublishMessage,
-};
+use async_nats::jetstream::{self, ErrorCode, context::GetStreamErrorKind, message::PublishMessage};
 use bytes::Bytes;
 
 use super::NatsOutputConfig;
@@ -34,10 +32,7 @@ pub struct NatsSink {
 
 impl std::fmt::Debug for NatsSink {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("NatsSink")
-            .field("config", &self.config)
-            .field("pending", &self.pending.len())
-            .finish_non_exhaustive()
+        f.debug_struct("NatsSink").field("config", &self.config).field("pending", &self.pending.len()).finish_non_exhaustive()
     }
 }
 
@@ -45,9 +40,7 @@ impl NatsSink {
     /// An output to `config`'s server; it connects at the first flush (a
     /// server that is down then is retried like any other failure).
     pub fn new(config: &NatsOutputConfig) -> std::io::Result<NatsSink> {
-        let endpoint = config
-            .endpoint()
-            .map_err(|e| std::io::Error::new(ErrorKind::InvalidInput, e))?;
+        let endpoint = config.endpoint().map_err(|e| std::io::Error::new(ErrorKind::InvalidInput, e))?;
         Ok(NatsSink {
             timeout: crate::outputs::broker::timeout(config.timeout),
             config: config.clone(),
@@ -69,13 +62,9 @@ impl NatsSink {
         endpoint: &Endpoint,
         timeout: Duration,
     ) -> Result<(async_nats::Client, jetstream::Context), String> {
-        let mut options = async_nats::ConnectOptions::new()
-            .name("wasp")
-            .connection_timeout(timeout)
-            .request_timeout(Some(timeout));
+        let mut options = async_nats::ConnectOptions::new().name("wasp").connection_timeout(timeout).request_timeout(Some(timeout));
         if let Some(user) = &endpoint.username {
-            options = options
-                .user_and_password(user.clone(), endpoint.password.clone().unwrap_or_default());
+            options = options.user_and_password(user.clone(), endpoint.password.clone().unwrap_or_default());
         }
         let address = format!("nats://{}", endpoint.socket_address());
         let client = tokio::time::timeout(timeout, options.connect(address))
@@ -90,28 +79,23 @@ impl NatsSink {
         if let Some(stream) = &config.stream {
             match context.get_stream(stream).await {
                 Ok(_) => {}
-                Err(e) if matches!(e.kind(), GetStreamErrorKind::JetStream(ref j) if j.error_code() == ErrorCode::STREAM_NOT_FOUND) =>
-                {
+                Err(e) if matches!(e.kind(), GetStreamErrorKind::JetStream(ref j) if j.error_code() == ErrorCode::STREAM_NOT_FOUND) => {
                     if !config.create_stream {
                         return Err(format!(
                             "the JetStream stream `{stream}` does not exist (create it to capture subject `{}`, or set createStream)",
                             config.subject
                         ));
                     }
-                    let stream_config = jetstream::stream::Config {
-                        name: stream.clone(),
-                        subjects: vec![config.subject.clone()],
-                        ..Default::default()
-                    };
-                    context.create_stream(stream_config).await.map_err(|e| {
-                        format!("cannot create the JetStream stream `{stream}`: {e}")
-                    })?;
+                    let stream_config =
+                        jetstream::stream::Config { name: stream.clone(), subjects: vec![config.subject.clone()], ..Default::default() };
+                    context
+                        .create_stream(stream_config)
+                        .await
+                        .map_err(|e| format!("cannot create the JetStream stream `{stream}`: {e}"))?;
                     tracing::info!(stream = %stream, subject = %config.subject, "created the JetStream stream");
                 }
                 Err(e) => {
-                    return Err(format!(
-                        "cannot look up the JetStream stream `{stream}`: {e}"
-                    ));
+                    return Err(format!("cannot look up the JetStream stream `{stream}`: {e}"));
                 }
             }
         }
@@ -131,8 +115,7 @@ impl Drop for NatsSink {
 impl Sink for NatsSink {
     fn write(&mut self, record: &[u8]) -> std::io::Result<()> {
         let record = record.strip_suffix(b"\n").unwrap_or(record);
-        self.pending
-            .push((Bytes::copy_from_slice(record), record_id(record)));
+        self.pending.push((Bytes::copy_from_slice(record), record_id(record)));
         Ok(())
     }
 
@@ -156,7 +139,8 @@ impl Sink for NatsSink {
                 if let Some(id) = id {
                     message = message.message_id(id);
                 }
-                let ack = js.send_publish(subject.clone(), message).await.map_err(|e| format!("cannot publish on `{}`: {e}", config.subject))?;
+                let ack =
+                    js.send_publish(subject.clone(), message).await.map_err(|e| format!("cannot publish on `{}`: {e}", config.subject))?;
                 acks.push(ack);
             }
             let mut duplicates = 0;

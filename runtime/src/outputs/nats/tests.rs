@@ -15,12 +15,10 @@ fn settings_are_checked_and_name_the_field() {
     assert!(!format!("{ok:?}").contains("secret"));
     let e = config(serde_json::json!({"url": "nats://h", "subject": "audit.*"})).unwrap_err();
     assert!(e.starts_with("subject:"), "{e}");
-    let e = config(serde_json::json!({"url": "nats://h", "subject": "a", "createStream": true}))
-        .unwrap_err();
+    let e = config(serde_json::json!({"url": "nats://h", "subject": "a", "createStream": true})).unwrap_err();
     assert!(e.starts_with("createStream:"), "{e}");
     let e = config(serde_json::json!({"url": "amqp://h", "subject": "a"})).unwrap_err();
     assert!(e.starts_with("url:"), "{e}");
-    let e = config(serde_json::json!({"url": "nats://h", "subject": "a", "stream": "A.B"}))
-        .unwrap_err();
+    let e = config(serde_json::json!({"url": "nats://h", "subject": "a", "stream": "A.B"})).unwrap_err();
     assert!(e.starts_with("stream:"), "{e}");
 }

@@ -48,24 +48,13 @@ impl std::fmt::Debug for RedisStreamConfig {
 impl RedisStreamConfig {
     /// The server and credentials.
     pub fn endpoint(&self) -> Result<Endpoint, String> {
-        Endpoint::parse(
-            &self.url,
-            "redis",
-            self.username.as_deref(),
-            self.password.as_deref(),
-        )
-        .map_err(|e| format!("url: {e}"))
+        Endpoint::parse(&self.url, "redis", self.username.as_deref(), self.password.as_deref()).map_err(|e| format!("url: {e}"))
     }
 
     /// The database number (the URL's path; 0 by default).
     pub fn database(&self) -> Result<u32, String> {
         let path = self.endpoint()?.path;
-        if path.is_empty() {
-            Ok(0)
-        } else {
-            path.parse()
-                .map_err(|_| format!("url: `{path}` is not a database number"))
-        }
+        if path.is_empty() { Ok(0) } else { path.parse().map_err(|_| format!("url: `{path}` is not a database number")) }
     }
 
     /// The dedupe window in seconds (0: off).

@@ -82,25 +82,19 @@ impl Connection {
 fn line(reader: &mut impl BufRead) -> std::io::Result<String> {
     let mut line = String::new();
     if reader.read_line(&mut line)? == 0 {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::UnexpectedEof,
-            "the server closed the connection",
-        ));
+        return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "the server closed the connection"));
     }
     Ok(line.trim_end_matches(['\r', '\n']).to_owned())
 }
 
 fn number(text: &str) -> std::io::Result<i64> {
-    text.parse()
-        .map_err(|_| std::io::Error::other(format!("not a RESP length or integer: `{text}`")))
+    text.parse().map_err(|_| std::io::Error::other(format!("not a RESP length or integer: `{text}`")))
 }
 
 /// Reads one reply.
 pub fn read_reply(reader: &mut impl BufRead) -> std::io::Result<Reply> {
     let line = line(reader)?;
-    let (kind, rest) = line
-        .split_at_checked(1)
-        .ok_or_else(|| std::io::Error::other("an empty RESP line"))?;
+    let (kind, rest) = line.split_at_checked(1).ok_or_else(|| std::io::Error::other("an empty RESP line"))?;
     Ok(match kind {
         "+" => Reply::Status(rest.to_owned()),
         "-" => Reply::Error(rest.to_owned()),
@@ -116,11 +110,7 @@ pub fn read_reply(reader: &mut impl BufRead) -> std::io::Result<Reply> {
         },
         "*" => match number(rest)? {
             n if n < 0 => Reply::Array(None),
-            n => Reply::Array(Some(
-                (0..n)
-                    .map(|_| read_reply(reader))
-                    .collect::<std::io::Result<_>>()?,
-            )),
+            n => Reply::Array(Some((0..n).map(|_| read_reply(reader)).collect::<std::io::Result<_>>()?)),
         },
         _ => return Err(std::io::Error::other(format!("not a RESP reply: `{line}`"))),
     })

@@ -54,10 +54,7 @@ pub struct RedisStreamSink {
 
 impl std::fmt::Debug for RedisStreamSink {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RedisStreamSink")
-            .field("config", &self.config)
-            .field("pending", &self.pending.len())
-            .finish_non_exhaustive()
+        f.debug_struct("RedisStreamSink").field("config", &self.config).field("pending", &self.pending.len()).finish_non_exhaustive()
     }
 }
 
@@ -84,8 +81,7 @@ impl RedisStreamSink {
     }
 
     fn connect(&self) -> Result<Connection, String> {
-        let mut connection = Connection::open(&self.endpoint.socket_address(), self.timeout)
-            .map_err(|e| format!("cannot connect: {e}"))?;
+        let mut connection = Connection::open(&self.endpoint.socket_address(), self.timeout).map_err(|e| format!("cannot connect: {e}"))?;
         let io = |e: std::io::Error| e.to_string();
         if let Some(password) = &self.endpoint.password {
             let reply = match &self.endpoint.username {
@@ -98,14 +94,9 @@ impl RedisStreamSink {
             }
         }
         if self.database != 0 {
-            let reply = connection
-                .command(&[b"SELECT", self.database.to_string().as_bytes()])
-                .map_err(io)?;
+            let reply = connection.command(&[b"SELECT", self.database.to_string().as_bytes()]).map_err(io)?;
             if reply != Reply::Status("OK".into()) {
-                return Err(failed(
-                    &format!("cannot select database {}", self.database),
-                    reply,
-                ));
+                return Err(failed(&format!("cannot select database {}", self.database), reply));
             }
         }
         Ok(connection)
@@ -117,10 +108,7 @@ impl RedisStreamSink {
         }
         let connection = self.connection.as_mut().expect("connected above");
         let marker = format!("{}:wasp-ids:", self.config.key);
-        let (window, max_len) = (
-            self.config.window().to_string(),
-            self.config.max_len.unwrap_or(0).to_string(),
-        );
+        let (window, max_len) = (self.config.window().to_string(), self.config.max_len.unwrap_or(0).to_string());
         let chunks: Vec<_> = self.pending.chunks(CHUNK).collect();
         for chunk in &chunks {
             let mut args: Vec<&[u8]> = vec![
@@ -144,10 +132,7 @@ impl RedisStreamSink {
             match connection.read().map_err(|e| e.to_string())? {
                 Reply::Integer(n) => added += n as u64,
                 other => {
-                    error.get_or_insert(failed(
-                        &format!("cannot append to the stream `{}`", self.config.key),
-                        other,
-                    ));
+                    error.get_or_insert(failed(&format!("cannot append to the stream `{}`", self.config.key), other));
                 }
             }
         }
@@ -161,8 +146,7 @@ impl RedisStreamSink {
 impl Sink for RedisStreamSink {
     fn write(&mut self, record: &[u8]) -> std::io::Result<()> {
         let record = record.strip_suffix(b"\n").unwrap_or(record);
-        self.pending
-            .push((record.to_vec(), record_id(record).unwrap_or_default()));
+        self.pending.push((record.to_vec(), record_id(record).unwrap_or_default()));
         Ok(())
     }
 
@@ -187,12 +171,7 @@ impl Sink for RedisStreamSink {
     }
 
     fn location(&self) -> String {
-        format!(
-            "{}/{} stream {}",
-            self.endpoint.shown(),
-            self.database,
-            self.config.key
-        )
+        format!("{}/{} stream {}", self.endpoint.shown(), self.database, self.config.key)
     }
 
     fn rollback(&mut self) -> std::io::Result<()> {

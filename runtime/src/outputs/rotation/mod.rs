@@ -159,9 +159,7 @@ impl RetentionPolicy {
     /// Whether any retention policy is set (otherwise archives are kept
     /// forever).
     pub fn is_enabled(&self) -> bool {
-        self.max_history_files.is_some()
-            || self.max_disk_space.is_some()
-            || self.min_free_space.is_some()
+        self.max_history_files.is_some() || self.max_disk_space.is_some() || self.min_free_space.is_some()
     }
 }
 
@@ -178,9 +176,6 @@ pub struct SettingsError {
 
 impl SettingsError {
     pub(crate) fn new(path: impl Into<String>, message: impl Into<String>) -> Self {
-        SettingsError {
-            path: path.into(),
-            message: message.into(),
-        }
+        SettingsError { path: path.into(), message: message.into() }
     }
 }

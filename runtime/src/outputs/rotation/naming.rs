@@ -112,9 +112,7 @@ fn tokenize(pattern: &str, strict: bool) -> Result<Vec<Token>, String> {
                 }
                 None if strict => {
                     let run: String = chars[i..i + count].iter().collect();
-                    return Err(format!(
-                        "`{pattern}`: unsupported pattern letters `{run}` ({SUPPORTED})"
-                    ));
+                    return Err(format!("`{pattern}`: unsupported pattern letters `{run}` ({SUPPORTED})"));
                 }
                 None => text.extend(&chars[i..i + count]),
             }
@@ -130,14 +128,8 @@ fn tokenize(pattern: &str, strict: bool) -> Result<Vec<Token>, String> {
     if !text.is_empty() {
         tokens.push(Token::Literal(text));
     }
-    if strict
-        && tokens
-            .iter()
-            .any(|t| matches!(t, Token::Literal(l) if l.contains(['/', '\0'])))
-    {
-        return Err(format!(
-            "`{pattern}`: must not contain `/` (archives stay next to the file)"
-        ));
+    if strict && tokens.iter().any(|t| matches!(t, Token::Literal(l) if l.contains(['/', '\0']))) {
+        return Err(format!("`{pattern}`: must not contain `/` (archives stay next to the file)"));
     }
     Ok(tokens)
 }
@@ -181,21 +173,14 @@ fn millis_since_epoch(t: SystemTime) -> i128 {
 
 fn from_millis_since_epoch(ms: i128) -> Option<SystemTime> {
     let abs = Duration::from_millis(u64::try_from(ms.unsigned_abs()).ok()?);
-    if ms >= 0 {
-        UNIX_EPOCH.checked_add(abs)
-    } else {
-        UNIX_EPOCH.checked_sub(abs)
-    }
+    if ms >= 0 { UNIX_EPOCH.checked_add(abs) } else { UNIX_EPOCH.checked_sub(abs) }
 }
 
 /// Days since 1970-01-01 of the UTC day holding `t`, and the milliseconds
 /// into that day.
 fn day_and_millis(t: SystemTime) -> (i64, u64) {
     let ms = millis_since_epoch(t);
-    (
-        ms.div_euclid(MS_PER_DAY) as i64,
-        ms.rem_euclid(MS_PER_DAY) as u64,
-    )
+    (ms.div_euclid(MS_PER_DAY) as i64, ms.rem_euclid(MS_PER_DAY) as u64)
 }
 
 /// (year, month, day) of a day counted from 1970-01-01 (proleptic Gregorian;
@@ -237,15 +222,7 @@ fn civil(t: SystemTime) -> Civil {
     let (days, ms) = day_and_millis(t);
     let (year, month, day) = civil_from_days(days);
     let secs = (ms / 1000) as u32;
-    Civil {
-        year,
-        month,
-        day,
-        hour: secs / 3600,
-        minute: secs / 60 % 60,
-        second: secs % 60,
-        millis: (ms % 1000) as u32,
-    }
+    Civil { year, month, day, hour: secs / 3600, minute: secs / 60 % 60, second: secs % 60, millis: (ms % 1000) as u32 }
 }
 
 /// Formats `t` in UTC with a `rotationFileSuffix` pattern
@@ -300,13 +277,7 @@ fn split_live(live: &str) -> (&str, &str) {
 /// clock that stepped back reuses `after`'s time with the next counter.
 /// So archives sort in the order they were made, and a chain's `start`
 /// and `retention` records name each file unambiguously.
-pub fn archive_name(
-    live: &str,
-    policy: &RotationPolicy,
-    t: SystemTime,
-    after: Option<&str>,
-    exists: impl Fn(&str) -> bool,
-) -> String {
+pub fn archive_name(live: &str, policy: &RotationPolicy, t: SystemTime, after: Option<&str>, exists: impl Fn(&str) -> bool) -> String {
     let (parent, file) = split_live(live);
     let stem = stem_tokens(policy);
     let key = |name: &str| parse_archive(split_live(name).1, file, policy, &stem);
@@ -318,19 +289,13 @@ pub fn archive_name(
             _ => (formatted.clone(), ""),
         };
         let base = format!("{parent}{}{file}{stem}", policy.prefix);
-        if n == 0 {
-            format!("{base}{ext}")
-        } else {
-            format!("{base}.{n}{ext}")
-        }
+        if n == 0 { format!("{base}{ext}") } else { format!("{base}.{n}{ext}") }
     };
     let mut t = t;
     if let (Some((before, _)), Some((now, _))) = (after, key(&name(t, 0)))
         && now < before
     {
-        tracing::warn!(
-            "the clock is behind the newest archive: the next archive takes that archive's time with a higher counter"
-        );
+        tracing::warn!("the clock is behind the newest archive: the next archive takes that archive's time with a higher counter");
         t = before;
     }
     let mut n: u64 = 0;
@@ -378,34 +343,17 @@ pub struct Archive {
 
 /// The time in `name`'s suffix part and the `.N` counter, if `name` is an
 /// archive of the file named `file` (without directory).
-fn parse_archive(
-    name: &str,
-    file: &str,
-    policy: &RotationPolicy,
-    stem: &[Token],
-) -> Option<(SystemTime, u64)> {
+fn parse_archive(name: &str, file: &str, policy: &RotationPolicy, stem: &[Token]) -> Option<(SystemTime, u64)> {
     if name == file {
         return None;
     }
-    let mut rest = name
-        .strip_prefix(policy.prefix.as_str())?
-        .strip_prefix(file)?;
-    let mut c = Civil {
-        year: 1970,
-        month: 1,
-        day: 1,
-        hour: 0,
-        minute: 0,
-        second: 0,
-        millis: 0,
-    };
+    let mut rest = name.strip_prefix(policy.prefix.as_str())?.strip_prefix(file)?;
+    let mut c = Civil { year: 1970, month: 1, day: 1, hour: 0, minute: 0, second: 0, millis: 0 };
     for token in stem {
         match token {
             Token::Literal(text) => rest = rest.strip_prefix(text.as_str())?,
             Token::Field(field) => {
-                let digits = rest
-                    .get(..field.width())
-                    .filter(|d| d.bytes().all(|b| b.is_ascii_digit()))?;
+                let digits = rest.get(..field.width()).filter(|d| d.bytes().all(|b| b.is_ascii_digit()))?;
                 rest = &rest[field.width()..];
                 let value: u32 = digits.parse().ok()?;
                 match field {
@@ -441,9 +389,7 @@ fn parse_archive(
         return None;
     }
     let secs = i128::from(c.hour * 3600 + c.minute * 60 + c.second);
-    let ms = i128::from(days_from_civil(c.year, c.month, c.day)) * MS_PER_DAY
-        + secs * 1000
-        + i128::from(c.millis);
+    let ms = i128::from(days_from_civil(c.year, c.month, c.day)) * MS_PER_DAY + secs * 1000 + i128::from(c.millis);
     Some((from_millis_since_epoch(ms)?, counter))
 }
 
@@ -454,11 +400,7 @@ fn parse_archive(
 /// first, by the time in the name, then the counter. The live file and
 /// names that do not match are left out. If `live` is a path, its directory
 /// is listed and the names keep that directory part.
-pub fn list_archives(
-    dir: &Dir,
-    live: &str,
-    policy: &RotationPolicy,
-) -> std::io::Result<Vec<Archive>> {
+pub fn list_archives(dir: &Dir, live: &str, policy: &RotationPolicy) -> std::io::Result<Vec<Archive>> {
     let (parent, file) = split_live(live);
     let stem = stem_tokens(policy);
     let sub;
@@ -486,15 +428,7 @@ pub fn list_archives(
         if !metadata.is_file() {
             continue;
         }
-        found.push((
-            time,
-            counter,
-            Archive {
-                name: format!("{parent}{name}"),
-                len: metadata.len(),
-                time,
-            },
-        ));
+        found.push((time, counter, Archive { name: format!("{parent}{name}"), len: metadata.len(), time }));
     }
     found.sort_by(|a, b| (a.0, a.1, &a.2.name).cmp(&(b.0, b.1, &b.2.name)));
     Ok(found.into_iter().map(|(_, _, archive)| archive).collect())

@@ -28,23 +28,12 @@ use super::{Archive, RetentionPolicy};
 ///   and the live file fit in the limit (or none is left).
 /// - `minFreeSpaceRequired`: the oldest archives go until the free space
 ///   plus the space they free reaches the minimum (or none is left).
-pub fn select_for_deletion(
-    archives: &[Archive],
-    live_len: u64,
-    policy: &RetentionPolicy,
-    free_space: Option<u64>,
-) -> Vec<String> {
+pub fn select_for_deletion(archives: &[Archive], live_len: u64, policy: &RetentionPolicy, free_space: Option<u64>) -> Vec<String> {
     // Every policy deletes a run of the oldest archives; their union is the
     // longest run.
-    let by_count = policy.max_history_files.map_or(0, |keep| {
-        archives
-            .len()
-            .saturating_sub(usize::try_from(keep).unwrap_or(usize::MAX))
-    });
+    let by_count = policy.max_history_files.map_or(0, |keep| archives.len().saturating_sub(usize::try_from(keep).unwrap_or(usize::MAX)));
     let by_disk = policy.max_disk_space.map_or(0, |max| {
-        let mut used = archives
-            .iter()
-            .fold(live_len, |sum, a| sum.saturating_add(a.len));
+        let mut used = archives.iter().fold(live_len, |sum, a| sum.saturating_add(a.len));
         archives
             .iter()
             .take_while(|a| {
@@ -87,25 +76,16 @@ pub fn free_space(dir: &Dir) -> io::Result<u64> {
 /// is removed.
 pub fn gzip_archive(dir: &Dir, from: &str, to: &str) -> io::Result<u64> {
     if from == to {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!("cannot compress `{from}` into itself"),
-        ));
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, format!("cannot compress `{from}` into itself")));
     }
     if dir.try_exists(to)? {
-        return Err(io::Error::new(
-            io::ErrorKind::AlreadyExists,
-            format!("`{to}` already exists"),
-        ));
+        return Err(io::Error::new(io::ErrorKind::AlreadyExists, format!("`{to}` already exists")));
     }
     let mut source = dir.open(from)?;
     let (temp_name, temp) = create_temp(dir, to)?;
     let compressed = compress(&mut source, temp).and_then(|len| {
         if dir.try_exists(to)? {
-            return Err(io::Error::new(
-                io::ErrorKind::AlreadyExists,
-                format!("`{to}` already exists"),
-            ));
+            return Err(io::Error::new(io::ErrorKind::AlreadyExists, format!("`{to}` already exists")));
         }
         dir.rename(&temp_name, dir, to)?;
         Ok(len)
@@ -159,8 +139,5 @@ fn create_temp(dir: &Dir, to: &str) -> io::Result<(String, File)> {
             Err(e) => return Err(e),
         }
     }
-    Err(io::Error::new(
-        io::ErrorKind::AlreadyExists,
-        format!("no free temporary name for `{to}`"),
-    ))
+    Err(io::Error::new(io::ErrorKind::AlreadyExists, format!("no free temporary name for `{to}`")))
 }

@@ -40,19 +40,13 @@ impl ManualClock {
 
     /// Sets the time (it may go backwards).
     pub fn set(&self, t: SystemTime) {
-        *self
-            .0
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()) = t;
+        *self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = t;
     }
 
     /// Moves the time forward by `d` (saturating at the latest time the
     /// system can represent).
     pub fn advance(&self, d: Duration) {
-        let mut now = self
-            .0
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut now = self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         if let Some(later) = now.checked_add(d) {
             *now = later;
         }
@@ -61,10 +55,7 @@ impl ManualClock {
 
 impl Clock for ManualClock {
     fn now(&self) -> SystemTime {
-        *self
-            .0
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        *self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -80,11 +71,7 @@ fn nanos_since_epoch(t: SystemTime) -> i128 {
 fn from_nanos_since_epoch(ns: i128) -> Option<SystemTime> {
     let abs = u64::try_from(ns.unsigned_abs() / 1_000_000_000).ok()?;
     let d = Duration::new(abs, (ns.unsigned_abs() % 1_000_000_000) as u32);
-    if ns >= 0 {
-        UNIX_EPOCH.checked_add(d)
-    } else {
-        UNIX_EPOCH.checked_sub(d)
-    }
+    if ns >= 0 { UNIX_EPOCH.checked_add(d) } else { UNIX_EPOCH.checked_sub(d) }
 }
 
 /// The first `rotationTimes` instant strictly after `after` (in any order;
@@ -92,11 +79,7 @@ fn from_nanos_since_epoch(ns: i128) -> Option<SystemTime> {
 fn next_daily(times: &[Duration], after: SystemTime) -> Option<SystemTime> {
     let after = nanos_since_epoch(after);
     let midnight = after.div_euclid(DAY_NS) * DAY_NS;
-    let today = times
-        .iter()
-        .map(|t| midnight + t.as_nanos() as i128)
-        .filter(|&at| at > after)
-        .min();
+    let today = times.iter().map(|t| midnight + t.as_nanos() as i128).filter(|&at| at > after).min();
     let at = match today {
         Some(at) => at,
         None => midnight + DAY_NS + times.iter().min()?.as_nanos() as i128,
@@ -113,19 +96,12 @@ fn next_daily(times: &[Duration], after: SystemTime) -> Option<SystemTime> {
 /// `now` does not move the answer: a file started "in the future" because
 /// the clock was stepped back still rotates at its own schedule, and a
 /// process that slept past the instant finds it [`due`] at once.
-pub fn next_time_rotation(
-    policy: &RotationPolicy,
-    opened_at: SystemTime,
-    now: SystemTime,
-) -> Option<SystemTime> {
+pub fn next_time_rotation(policy: &RotationPolicy, opened_at: SystemTime, now: SystemTime) -> Option<SystemTime> {
     let _ = now;
     if !policy.enabled {
         return None;
     }
-    let by_interval = policy
-        .interval
-        .filter(|d| !d.is_zero())
-        .and_then(|d| opened_at.checked_add(d));
+    let by_interval = policy.interval.filter(|d| !d.is_zero()).and_then(|d| opened_at.checked_add(d));
     let by_time = next_daily(&policy.times, opened_at);
     match (by_interval, by_time) {
         (Some(a), Some(b)) => Some(a.min(b)),
@@ -145,9 +121,5 @@ pub fn due(policy: &RotationPolicy, opened_at: SystemTime, now: SystemTime) -> b
 /// is not empty, and the record would take it past the maximum. A record
 /// larger than the maximum therefore goes alone into a fresh file.
 pub fn size_due(policy: &RotationPolicy, current_len: u64, record_len: u64) -> bool {
-    policy.enabled
-        && current_len > 0
-        && policy
-            .max_file_size
-            .is_some_and(|max| current_len.saturating_add(record_len) > max)
+    policy.enabled && current_len > 0 && policy.max_file_size.is_some_and(|max| current_len.saturating_add(record_len) > max)
 }

@@ -52,22 +52,14 @@ pub struct SplunkOutputConfig {
 impl std::fmt::Debug for SplunkOutputConfig {
     // The token is never printed.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SplunkOutputConfig")
-            .field("url", &self.url)
-            .field("use_ack", &self.use_ack)
-            .finish_non_exhaustive()
+        f.debug_struct("SplunkOutputConfig").field("url", &self.url).field("use_ack", &self.use_ack).finish_non_exhaustive()
     }
 }
 
 impl SplunkOutputConfig {
     /// Checks the settings; the message names the field.
     pub fn validate(&self) -> Result<(), String> {
-        crate::outputs::http::check_settings(
-            &self.url,
-            Some("`token`"),
-            &self.tls(),
-            &[self.timeout, self.ack_timeout],
-        )?;
+        crate::outputs::http::check_settings(&self.url, Some("`token`"), &self.tls(), &[self.timeout, self.ack_timeout])?;
         if self.token.trim().is_empty() {
             return Err("token: required: the HTTP Event Collector token".into());
         }
@@ -76,10 +68,7 @@ impl SplunkOutputConfig {
 
     /// Resolves the TLS files against the configuration file's directory.
     pub fn resolve_paths(&mut self, base_dir: &std::path::Path) {
-        crate::outputs::http::resolve_files(
-            base_dir,
-            [&mut self.ca_file, &mut self.cert_file, &mut self.key_file],
-        );
+        crate::outputs::http::resolve_files(base_dir, [&mut self.ca_file, &mut self.cert_file, &mut self.key_file]);
     }
 
     fn tls(&self) -> TlsFiles {
@@ -92,10 +81,7 @@ impl SplunkOutputConfig {
             base_url: self.url.trim_end_matches('/').to_owned(),
             token: self.token.clone(),
             source: self.source.clone(),
-            sourcetype: self
-                .sourcetype
-                .clone()
-                .unwrap_or_else(|| "_json".to_owned()),
+            sourcetype: self.sourcetype.clone().unwrap_or_else(|| "_json".to_owned()),
             index: self.index.clone(),
             use_ack: self.use_ack,
             ack_timeout: Duration::from_millis(self.ack_timeout.unwrap_or(60_000)),

@@ -26,38 +26,22 @@ pub use sink::{HecTarget, SplunkSink};
 /// One HEC event object for `record` (JSON text, else sent as a string
 /// event): `time` from the record's `timestamp` (RFC 3339) in epoch
 /// seconds with milliseconds, when it has one.
-pub fn hec_event(
-    record: &str,
-    source: Option<&str>,
-    sourcetype: &str,
-    index: Option<&str>,
-) -> String {
+pub fn hec_event(record: &str, source: Option<&str>, sourcetype: &str, index: Option<&str>) -> String {
     use serde_json::Value;
     let parsed: Option<serde_json::Map<String, Value>> = serde_json::from_str(record).ok();
     let timestamp = parsed
         .as_ref()
-        .and_then(|m| {
-            m.get("timestamp")
-                .and_then(Value::as_str)
-                .and_then(|t| humantime::parse_rfc3339_weak(t).ok())
-        })
+        .and_then(|m| m.get("timestamp").and_then(Value::as_str).and_then(|t| humantime::parse_rfc3339_weak(t).ok()))
         .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok());
     let mut out = String::with_capacity(record.len() + 96);
     out.push('{');
     if let Some(t) = timestamp {
-        out.push_str(&format!(
-            "\"time\":{}.{:03},",
-            t.as_secs(),
-            t.subsec_millis()
-        ));
+        out.push_str(&format!("\"time\":{}.{:03},", t.as_secs(), t.subsec_millis()));
     }
     if let Some(source) = source {
         out.push_str(&format!("\"source\":{},", Value::String(source.to_owned())));
     }
-    out.push_str(&format!(
-        "\"sourcetype\":{},",
-        Value::String(sourcetype.to_owned())
-    ));
+    out.push_str(&format!("\"sourcetype\":{},", Value::String(sourcetype.to_owned())));
     if let Some(index) = index {
         out.push_str(&format!("\"index\":{},", Value::String(index.to_owned())));
     }
@@ -76,20 +60,12 @@ mod tests {
 
     #[test]
     fn events_carry_their_time_source_and_the_record_as_is() {
-        let got = hec_event(
-            r#"{"_id":"a","timestamp":"2026-12-04T10:00:00.250Z","n":1}"#,
-            Some("access"),
-            "_json",
-            None,
-        );
+        let got = hec_event(r#"{"_id":"a","timestamp":"2026-12-04T10:00:00.250Z","n":1}"#, Some("access"), "_json", None);
         assert_eq!(
             got,
             r#"{"time":1796378400.250,"source":"access","sourcetype":"_json","event":{"_id":"a","timestamp":"2026-12-04T10:00:00.250Z","n":1}}"#
         );
         let got = hec_event("user bjensen logged in", None, "wasp:line", Some("audit"));
-        assert_eq!(
-            got,
-            r#"{"sourcetype":"wasp:line","index":"audit","event":"user bjensen logged in"}"#
-        );
+        assert_eq!(got, r#"{"sourcetype":"wasp:line","index":"audit","event":"user bjensen logged in"}"#);
     }
 }

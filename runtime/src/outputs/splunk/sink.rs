@@ -38,10 +38,7 @@ pub struct HecTarget {
 impl std::fmt::Debug for HecTarget {
     // The token is never printed.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("HecTarget")
-            .field("base_url", &self.base_url)
-            .field("use_ack", &self.use_ack)
-            .finish_non_exhaustive()
+        f.debug_struct("HecTarget").field("base_url", &self.base_url).field("use_ack", &self.use_ack).finish_non_exhaustive()
     }
 }
 
@@ -64,10 +61,7 @@ pub struct SplunkSink {
 
 impl std::fmt::Debug for SplunkSink {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SplunkSink")
-            .field("target", &self.target)
-            .field("pending", &self.pending.len())
-            .finish_non_exhaustive()
+        f.debug_struct("SplunkSink").field("target", &self.target).field("pending", &self.pending.len()).finish_non_exhaustive()
     }
 }
 
@@ -75,12 +69,7 @@ impl SplunkSink {
     /// An output to `target`; its TLS files are read now.
     pub fn new(target: HecTarget) -> std::io::Result<SplunkSink> {
         let agent = crate::outputs::http::agent(target.timeout, &target.tls)?;
-        Ok(SplunkSink {
-            agent,
-            target,
-            channel: uuid::Uuid::new_v4().to_string(),
-            pending: Vec::new(),
-        })
+        Ok(SplunkSink { agent, target, channel: uuid::Uuid::new_v4().to_string(), pending: Vec::new() })
     }
 
     fn post(&self, url: &str, body: &[u8]) -> std::io::Result<(u16, String)> {
@@ -93,35 +82,20 @@ impl SplunkSink {
             .send(body)
             .map_err(|e| std::io::Error::other(format!("{url}: {e}")))?;
         let status = response.status().as_u16();
-        Ok((
-            status,
-            response.body_mut().read_to_string().unwrap_or_default(),
-        ))
+        Ok((status, response.body_mut().read_to_string().unwrap_or_default()))
     }
 
     /// An error for a non-2xx answer: retryable or permanent by status.
     fn refused(url: &str, status: u16, text: &str) -> std::io::Error {
-        let text = serde_json::from_str::<Value>(text)
-            .ok()
-            .and_then(|v| v["text"].as_str().map(str::to_owned))
-            .unwrap_or_else(|| text.to_owned());
-        let message = format!(
-            "{url} answered {status}: {}",
-            text.chars().take(512).collect::<String>().trim()
-        );
-        if retryable_status(status) {
-            std::io::Error::other(message)
-        } else {
-            std::io::Error::new(ErrorKind::InvalidData, message)
-        }
+        let text =
+            serde_json::from_str::<Value>(text).ok().and_then(|v| v["text"].as_str().map(str::to_owned)).unwrap_or_else(|| text.to_owned());
+        let message = format!("{url} answered {status}: {}", text.chars().take(512).collect::<String>().trim());
+        if retryable_status(status) { std::io::Error::other(message) } else { std::io::Error::new(ErrorKind::InvalidData, message) }
     }
 
     /// Polls `/services/collector/ack` until the indexers confirm `ack_id`.
     fn wait_for_ack(&self, ack_id: u64) -> std::io::Result<()> {
-        let url = format!(
-            "{}/services/collector/ack?channel={}",
-            self.target.base_url, self.channel
-        );
+        let url = format!("{}/services/collector/ack?channel={}", self.target.base_url, self.channel);
         let body = serde_json::json!({"acks": [ack_id]}).to_string();
         let started = Instant::now();
         let mut pause = Duration::from_millis(10);
@@ -130,9 +104,8 @@ impl SplunkSink {
             if !(200..300).contains(&status) {
                 return Err(Self::refused(&url, status, &text));
             }
-            let answer: Value = serde_json::from_str(&text).map_err(|e| {
-                std::io::Error::other(format!("{url}: the ack answer is not JSON ({e})"))
-            })?;
+            let answer: Value =
+                serde_json::from_str(&text).map_err(|e| std::io::Error::other(format!("{url}: the ack answer is not JSON ({e})")))?;
             if answer["acks"][ack_id.to_string()].as_bool() == Some(true) {
                 return Ok(());
             }
@@ -156,12 +129,7 @@ impl Sink for SplunkSink {
         let record = record.strip_suffix(b"\n").unwrap_or(record);
         if self.target.wrap {
             let text = String::from_utf8_lossy(record);
-            let event = super::hec_event(
-                &text,
-                self.target.source.as_deref(),
-                &self.target.sourcetype,
-                self.target.index.as_deref(),
-            );
+            let event = super::hec_event(&text, self.target.source.as_deref(), &self.target.sourcetype, self.target.index.as_deref());
             self.pending.extend_from_slice(event.as_bytes());
         } else {
             self.pending.extend_from_slice(record);

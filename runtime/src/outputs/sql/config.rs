@@ -60,9 +60,7 @@ impl Dialect {
             "mysql" | "mariadb" => Dialect::MySql,
             "h2" | "sqlite" => Dialect::Sqlite,
             other => {
-                return Err(format!(
-                    "`{other}` is not supported (postgresql, mysql, mariadb, sqlite, or h2, which WASP maps to SQLite)"
-                ));
+                return Err(format!("`{other}` is not supported (postgresql, mysql, mariadb, sqlite, or h2, which WASP maps to SQLite)"));
             }
         })
     }
@@ -84,13 +82,7 @@ pub fn check_table(name: &str) -> Result<(), String> {
         Some((schema, table)) => plain_identifier(schema) && plain_identifier(table),
         None => plain_identifier(name),
     };
-    if ok {
-        Ok(())
-    } else {
-        Err(format!(
-            "`{name}` is not a table name (letters, digits, `_`, `$`, optionally `schema.table`)"
-        ))
-    }
+    if ok { Ok(()) } else { Err(format!("`{name}` is not a table name (letters, digits, `_`, `$`, optionally `schema.table`)")) }
 }
 
 /// Where a SQL output connects. Its `Debug` never shows the password.
@@ -152,16 +144,9 @@ impl SqlTarget {
     /// against `files_dir`.
     pub fn from_url(url: &str, files_dir: &Path) -> Result<SqlTarget, String> {
         let bare = url.strip_prefix("jdbc:").unwrap_or(url);
-        let (scheme, rest) = bare
-            .split_once(':')
-            .ok_or_else(|| format!("`{url}` is not a database URL"))?;
-        let target = |dialect, location| SqlTarget {
-            dialect,
-            location,
-            username: None,
-            password: None,
-            connect_timeout: Duration::from_secs(30),
-        };
+        let (scheme, rest) = bare.split_once(':').ok_or_else(|| format!("`{url}` is not a database URL"))?;
+        let target =
+            |dialect, location| SqlTarget { dialect, location, username: None, password: None, connect_timeout: Duration::from_secs(30) };
         match scheme.to_ascii_lowercase().as_str() {
             "postgresql" | "postgres" => server(Dialect::Postgres, rest, 5432, url),
             "mysql" | "mariadb" => server(Dialect::MySql, rest, 3306, url),
@@ -169,53 +154,30 @@ impl SqlTarget {
                 let path = rest.trim_start_matches("//");
                 let path = path.split(['?', ';']).next().unwrap_or_default();
                 if path.is_empty() || path.contains(":memory:") {
-                    return Err(format!(
-                        "`{url}` names no database file (an in-memory database would lose every event at a restart)"
-                    ));
+                    return Err(format!("`{url}` names no database file (an in-memory database would lose every event at a restart)"));
                 }
-                Ok(target(
-                    Dialect::Sqlite,
-                    Location::File(files_dir.join(path)),
-                ))
+                Ok(target(Dialect::Sqlite, Location::File(files_dir.join(path))))
             }
             "h2" => {
                 let path = rest.split(';').next().unwrap_or_default();
                 let path = path.strip_prefix("file:").unwrap_or(path);
-                let absolute =
-                    !path.contains("://") && !path.starts_with("mem:") && path.starts_with('/');
-                let name = path
-                    .rsplit(['/', ':', '\\'])
-                    .find(|p| !p.is_empty() && *p != "~")
-                    .unwrap_or("audit");
-                let file = if absolute {
-                    PathBuf::from(format!("{path}.sqlite"))
-                } else {
-                    files_dir.join(format!("{name}.sqlite"))
-                };
+                let absolute = !path.contains("://") && !path.starts_with("mem:") && path.starts_with('/');
+                let name = path.rsplit(['/', ':', '\\']).find(|p| !p.is_empty() && *p != "~").unwrap_or("audit");
+                let file = if absolute { PathBuf::from(format!("{path}.sqlite")) } else { files_dir.join(format!("{name}.sqlite")) };
                 Ok(target(Dialect::Sqlite, Location::File(file)))
             }
-            "oracle" | "sqlserver" | "db2" => Err(format!(
-                "`{url}`: {scheme} is not supported (PostgreSQL, MySQL/MariaDB, SQLite, or H2 mapped to SQLite)"
-            )),
-            _ => Err(format!(
-                "`{url}` is not a PostgreSQL, MySQL/MariaDB, SQLite or H2 URL"
-            )),
+            "oracle" | "sqlserver" | "db2" => {
+                Err(format!("`{url}`: {scheme} is not supported (PostgreSQL, MySQL/MariaDB, SQLite, or H2 mapped to SQLite)"))
+            }
+            _ => Err(format!("`{url}` is not a PostgreSQL, MySQL/MariaDB, SQLite or H2 URL")),
         }
     }
 
     /// The database, for people and errors (never the password).
     pub fn shown(&self) -> String {
         match &self.location {
-            Location::Server {
-                host,
-                port,
-                database,
-            } => {
-                let scheme = if self.dialect == Dialect::Postgres {
-                    "postgresql"
-                } else {
-                    "mysql"
-                };
+            Location::Server { host, port, database } => {
+                let scheme = if self.dialect == Dialect::Postgres { "postgresql" } else { "mysql" };
                 format!("{scheme}://{host}:{port}/{database}")
             }
             Location::File(path) => format!("sqlite:{}", path.display()),
@@ -225,30 +187,15 @@ impl SqlTarget {
     /// The URL the driver connects with (credentials included).
     pub(crate) fn connect_url(&self) -> String {
         match &self.location {
-            Location::Server {
-                host,
-                port,
-                database,
-            } => {
-                let scheme = if self.dialect == Dialect::Postgres {
-                    "postgres"
-                } else {
-                    "mysql"
-                };
+            Location::Server { host, port, database } => {
+                let scheme = if self.dialect == Dialect::Postgres { "postgres" } else { "mysql" };
                 let user = self.username.as_deref().map(encode).unwrap_or_default();
-                let credentials = match (
-                    &self.username,
-                    self.password.as_deref().filter(|p| !p.is_empty()),
-                ) {
+                let credentials = match (&self.username, self.password.as_deref().filter(|p| !p.is_empty())) {
                     (Some(_), Some(p)) => format!("{user}:{}@", encode(p)),
                     (Some(_), None) => format!("{user}@"),
                     (None, _) => String::new(),
                 };
-                let host = if host.contains(':') {
-                    format!("[{host}]")
-                } else {
-                    host.clone()
-                };
+                let host = if host.contains(':') { format!("[{host}]") } else { host.clone() };
                 format!("{scheme}://{credentials}{host}:{port}/{}", encode(database))
             }
             Location::File(path) => format!("sqlite://{}?mode=rwc", path.display()),
@@ -265,16 +212,12 @@ impl SqlTarget {
 }
 
 fn server(dialect: Dialect, rest: &str, default_port: u16, url: &str) -> Result<SqlTarget, String> {
-    let rest = rest
-        .strip_prefix("//")
-        .ok_or_else(|| format!("`{url}`: expected `//host[:port]/database` after the scheme"))?;
+    let rest = rest.strip_prefix("//").ok_or_else(|| format!("`{url}`: expected `//host[:port]/database` after the scheme"))?;
     let (address, tail) = rest.split_once('/').unwrap_or((rest, ""));
     let (database, params) = tail.split_once('?').unwrap_or((tail, ""));
     let address = address.rsplit_once('@').map_or(address, |(_, a)| a);
     let (host, port) = if let Some(v6) = address.strip_prefix('[') {
-        let (host, after) = v6
-            .split_once(']')
-            .ok_or_else(|| format!("`{url}`: unclosed `[`"))?;
+        let (host, after) = v6.split_once(']').ok_or_else(|| format!("`{url}`: unclosed `[`"))?;
         (host, after.strip_prefix(':'))
     } else {
         match address.rsplit_once(':') {
@@ -284,17 +227,11 @@ fn server(dialect: Dialect, rest: &str, default_port: u16, url: &str) -> Result<
     };
     let port = match port {
         None | Some("") => default_port,
-        Some(p) => p
-            .parse::<u16>()
-            .ok()
-            .filter(|p| *p > 0)
-            .ok_or_else(|| format!("`{url}`: `{p}` is not a port"))?,
+        Some(p) => p.parse::<u16>().ok().filter(|p| *p > 0).ok_or_else(|| format!("`{url}`: `{p}` is not a port"))?,
     };
     let host = if host.is_empty() { "localhost" } else { host };
     if host.contains(['/', ' ', '@', ',']) {
-        return Err(format!(
-            "`{url}`: `{host}` is not a host name or address (one host only)"
-        ));
+        return Err(format!("`{url}`: `{host}` is not a host name or address (one host only)"));
     }
     let database = database.split(';').next().unwrap_or_default();
     if database.is_empty() {
@@ -302,11 +239,7 @@ fn server(dialect: Dialect, rest: &str, default_port: u16, url: &str) -> Result<
     }
     let mut target = SqlTarget {
         dialect,
-        location: Location::Server {
-            host: host.to_owned(),
-            port,
-            database: database.to_owned(),
-        },
+        location: Location::Server { host: host.to_owned(), port, database: database.to_owned() },
         username: None,
         password: None,
         connect_timeout: Duration::from_secs(30),
@@ -366,48 +299,26 @@ impl TableMapping {
     ) -> Result<TableMapping, (&'static str, String)> {
         check_table(table).map_err(|m| ("table", m))?;
         if columns.is_empty() {
-            return Err((
-                "fieldToColumn",
-                "required: at least one field and its column".into(),
-            ));
+            return Err(("fieldToColumn", "required: at least one field and its column".into()));
         }
         let mut seen = std::collections::BTreeSet::new();
         for (pointer, column) in &columns {
             if !plain_identifier(column) {
-                return Err((
-                    "fieldToColumn",
-                    format!(
-                        "`{column}` (for `{pointer}`) is not a column name (letters, digits, `_`, `$`)"
-                    ),
-                ));
+                return Err(("fieldToColumn", format!("`{column}` (for `{pointer}`) is not a column name (letters, digits, `_`, `$`)")));
             }
             if !seen.insert(column.to_ascii_lowercase()) {
-                return Err((
-                    "fieldToColumn",
-                    format!("column `{column}` is filled twice"),
-                ));
+                return Err(("fieldToColumn", format!("column `{column}` is filled twice")));
             }
             if pointer.trim_start_matches('/').is_empty() {
-                return Err((
-                    "fieldToColumn",
-                    format!("column `{column}`: the field is empty"),
-                ));
+                return Err(("fieldToColumn", format!("column `{column}`: the field is empty")));
             }
         }
         let key_pointer = key_pointer.trim_start_matches('/');
         let key = columns.iter().position(|(p, _)| p.trim_start_matches('/') == key_pointer).ok_or_else(|| {
             ("fieldToColumn", format!("map `{key_pointer}` to a column: it is the key that makes a retried insert idempotent"))
         })?;
-        let columns = columns
-            .into_iter()
-            .map(|(p, c)| (p.trim_start_matches('/').to_owned(), c))
-            .collect();
-        Ok(TableMapping {
-            topic: topic.to_owned(),
-            table: table.to_owned(),
-            columns,
-            key,
-        })
+        let columns = columns.into_iter().map(|(p, c)| (p.trim_start_matches('/').to_owned(), c)).collect();
+        Ok(TableMapping { topic: topic.to_owned(), table: table.to_owned(), columns, key })
     }
 
     /// The key column's name.
@@ -463,22 +374,10 @@ impl SqlOutputConfig {
     /// Checks the settings that do not need the database.
     pub fn validate(&self) -> Result<(), String> {
         self.mapping()?;
-        if let Some(path) = self
-            .url
-            .strip_prefix("jdbc:")
-            .unwrap_or(&self.url)
-            .strip_prefix("sqlite:")
-        {
+        if let Some(path) = self.url.strip_prefix("jdbc:").unwrap_or(&self.url).strip_prefix("sqlite:") {
             let path = Path::new(path.trim_start_matches("//"));
-            if path.is_absolute()
-                || path
-                    .components()
-                    .any(|c| matches!(c, std::path::Component::ParentDir))
-            {
-                return Err(format!(
-                    "url: `{}` must name a file inside the handler's directory (relative, without `..`)",
-                    self.url
-                ));
+            if path.is_absolute() || path.components().any(|c| matches!(c, std::path::Component::ParentDir)) {
+                return Err(format!("url: `{}` must name a file inside the handler's directory (relative, without `..`)", self.url));
             }
         }
         Ok(())
@@ -486,19 +385,14 @@ impl SqlOutputConfig {
 
     /// The table mapping.
     pub fn mapping(&self) -> Result<TableMapping, String> {
-        let columns = self
-            .columns
-            .iter()
-            .map(|(p, c)| (p.clone(), c.clone()))
-            .collect();
+        let columns = self.columns.iter().map(|(p, c)| (p.clone(), c.clone())).collect();
         TableMapping::new("", &self.table, columns, &self.key)
             .map_err(|(at, m)| format!("{}: {m}", if at == "table" { "table" } else { "columns" }))
     }
 
     /// Where it connects; a SQLite file lies in `handler_dir`.
     pub fn target(&self, handler_dir: &Path) -> Result<SqlTarget, String> {
-        let mut target =
-            SqlTarget::from_url(&self.url, handler_dir).map_err(|m| format!("url: {m}"))?;
+        let mut target = SqlTarget::from_url(&self.url, handler_dir).map_err(|m| format!("url: {m}"))?;
         if self.username.is_some() {
             target.username = self.username.clone();
         }

@@ -61,11 +61,7 @@ impl Translator<'_> {
             if mapped == pointer {
                 return Field::Column(mapped, column);
             }
-            let nested = |outer: &str, inner: &str| {
-                inner
-                    .strip_prefix(outer)
-                    .is_some_and(|rest| rest.starts_with('/'))
-            };
+            let nested = |outer: &str, inner: &str| inner.strip_prefix(outer).is_some_and(|rest| rest.starts_with('/'));
             inside |= nested(mapped, pointer) || nested(pointer, mapped);
         }
         if inside { Field::Inside } else { Field::Absent }
@@ -88,15 +84,11 @@ impl Translator<'_> {
                 Some(format!("({})", parts.join(" OR ")))
             }
             Expr::Present(pointer) => match self.field(pointer) {
-                Field::Column(_, column) => {
-                    Some(format!("{} IS NOT NULL", self.dialect.quote(column)))
-                }
+                Field::Column(_, column) => Some(format!("{} IS NOT NULL", self.dialect.quote(column))),
                 Field::Inside => None,
                 Field::Absent => Some("1 = 0".into()),
             },
-            Expr::Compare {
-                pointer, op, value, ..
-            } => match self.field(pointer) {
+            Expr::Compare { pointer, op, value, .. } => match self.field(pointer) {
                 Field::Column(mapped, column) => {
                     let string_field = schema_type(self.schema, mapped) == Some("string");
                     self.compare(&self.dialect.quote(column), string_field, *op, value)
@@ -107,35 +99,21 @@ impl Translator<'_> {
         }
     }
 
-    fn compare(
-        &mut self,
-        column: &str,
-        string_field: bool,
-        op: Op,
-        value: &Value,
-    ) -> Option<String> {
-        let like = |s: &str| {
-            s.to_ascii_lowercase()
-                .replace('!', "!!")
-                .replace('%', "!%")
-                .replace('_', "!_")
-        };
+    fn compare(&mut self, column: &str, string_field: bool, op: Op, value: &Value) -> Option<String> {
+        let like = |s: &str| s.to_ascii_lowercase().replace('!', "!!").replace('%', "!%").replace('_', "!_");
         match (op, value) {
             // Strings compare ignoring case; only for fields that hold
             // strings (an array's text holds its elements) and ASCII
             // values (not every database folds other letters as CREST).
-            (Op::Eq, Value::String(s)) if string_field && s.is_ascii() => Some(format!(
-                "LOWER({column}) = {}",
-                self.param(s.to_ascii_lowercase())
-            )),
-            (Op::Co, Value::String(s)) if string_field && s.is_ascii() => Some(format!(
-                "LOWER({column}) LIKE {} ESCAPE '!'",
-                self.param(format!("%{}%", like(s)))
-            )),
-            (Op::Sw, Value::String(s)) if string_field && s.is_ascii() => Some(format!(
-                "LOWER({column}) LIKE {} ESCAPE '!'",
-                self.param(format!("{}%", like(s)))
-            )),
+            (Op::Eq, Value::String(s)) if string_field && s.is_ascii() => {
+                Some(format!("LOWER({column}) = {}", self.param(s.to_ascii_lowercase())))
+            }
+            (Op::Co, Value::String(s)) if string_field && s.is_ascii() => {
+                Some(format!("LOWER({column}) LIKE {} ESCAPE '!'", self.param(format!("%{}%", like(s)))))
+            }
+            (Op::Sw, Value::String(s)) if string_field && s.is_ascii() => {
+                Some(format!("LOWER({column}) LIKE {} ESCAPE '!'", self.param(format!("{}%", like(s)))))
+            }
             (Op::Eq, Value::Null) => Some(format!("{column} IS NULL")),
             _ => None,
         }
@@ -144,53 +122,21 @@ impl Translator<'_> {
 
 /// Translates a filter for `mapping`'s table; `schema` (the topic's JSON
 /// schema) tells which fields hold strings.
-pub fn translate(
-    dialect: Dialect,
-    mapping: &TableMapping,
-    schema: Option<&Value>,
-    request: &QueryRequest,
-) -> Translation {
-    let mut translator = Translator {
-        dialect,
-        mapping,
-        schema,
-        params: Vec::new(),
-    };
-    let sql = translator
-        .node(request.filter.expr())
-        .unwrap_or_else(|| "1 = 1".into());
-    Translation {
-        sql,
-        params: translator.params,
-    }
+pub fn translate(dialect: Dialect, mapping: &TableMapping, schema: Option<&Value>, request: &QueryRequest) -> Translation {
+    let mut translator = Translator { dialect, mapping, schema, params: Vec::new() };
+    let sql = translator.node(request.filter.expr()).unwrap_or_else(|| "1 = 1".into());
+    Translation { sql, params: translator.params }
 }
 
 /// The `SELECT` of a query: every mapped column, the translated filter,
 /// ordered by the sort keys' columns, the timestamp's and the key's.
-pub fn select(
-    dialect: Dialect,
-    mapping: &TableMapping,
-    schema: Option<&Value>,
-    request: &QueryRequest,
-) -> Translation {
+pub fn select(dialect: Dialect, mapping: &TableMapping, schema: Option<&Value>, request: &QueryRequest) -> Translation {
     let where_ = translate(dialect, mapping, schema, request);
-    let columns: Vec<String> = mapping
-        .columns
-        .iter()
-        .map(|(_, c)| dialect.quote(c))
-        .collect();
+    let columns: Vec<String> = mapping.columns.iter().map(|(_, c)| dialect.quote(c)).collect();
     let mut order = Vec::new();
     for key in &request.sort_keys {
-        if let Some((_, column)) = mapping
-            .columns
-            .iter()
-            .find(|(p, _)| *p == key.pointer.trim_start_matches('/'))
-        {
-            order.push(format!(
-                "{}{}",
-                dialect.quote(column),
-                if key.ascending { "" } else { " DESC" }
-            ));
+        if let Some((_, column)) = mapping.columns.iter().find(|(p, _)| *p == key.pointer.trim_start_matches('/')) {
+            order.push(format!("{}{}", dialect.quote(column), if key.ascending { "" } else { " DESC" }));
         }
     }
     if let Some((_, column)) = mapping.columns.iter().find(|(p, _)| p == "timestamp") {
@@ -210,17 +156,10 @@ pub fn select(
 }
 
 /// Runs a query over `mapping`'s table.
-pub fn query(
-    client: &SqlClient,
-    mapping: &TableMapping,
-    schema: Option<&Value>,
-    request: &QueryRequest,
-) -> Result<QueryPage, SqlError> {
+pub fn query(client: &SqlClient, mapping: &TableMapping, schema: Option<&Value>, request: &QueryRequest) -> Result<QueryPage, SqlError> {
     let select = select(client.target().dialect, mapping, schema, request);
     let rows = fetch(client, &select)?;
-    let events = rows
-        .into_iter()
-        .map(|cells| Ok::<_, std::convert::Infallible>(event_of(mapping, schema, cells)));
+    let events = rows.into_iter().map(|cells| Ok::<_, std::convert::Infallible>(event_of(mapping, schema, cells)));
     match crate::query::run(request, events) {
         Ok(page) => Ok(page),
         Err(never) => match never {},
@@ -228,18 +167,9 @@ pub fn query(
 }
 
 /// The event whose key is `id`, if the table has it.
-pub fn read(
-    client: &SqlClient,
-    mapping: &TableMapping,
-    schema: Option<&Value>,
-    id: &str,
-) -> Result<Option<Value>, SqlError> {
+pub fn read(client: &SqlClient, mapping: &TableMapping, schema: Option<&Value>, id: &str) -> Result<Option<Value>, SqlError> {
     let dialect = client.target().dialect;
-    let columns: Vec<String> = mapping
-        .columns
-        .iter()
-        .map(|(_, c)| dialect.quote(c))
-        .collect();
+    let columns: Vec<String> = mapping.columns.iter().map(|(_, c)| dialect.quote(c)).collect();
     let select = Translation {
         sql: format!(
             "SELECT {} FROM {} WHERE {} = {}",
@@ -250,10 +180,7 @@ pub fn read(
         ),
         params: vec![id.to_owned()],
     };
-    Ok(fetch(client, &select)?
-        .into_iter()
-        .next()
-        .map(|cells| event_of(mapping, schema, cells)))
+    Ok(fetch(client, &select)?.into_iter().next().map(|cells| event_of(mapping, schema, cells)))
 }
 
 fn fetch(client: &SqlClient, select: &Translation) -> Result<Vec<Vec<Option<String>>>, SqlError> {
@@ -263,10 +190,7 @@ fn fetch(client: &SqlClient, select: &Translation) -> Result<Vec<Vec<Option<Stri
             query = query.bind(param.as_str());
         }
         let rows = query.fetch_all(&mut *c).await?;
-        Ok(rows
-            .iter()
-            .map(|row| (0..row.len()).map(|i| text_of(row, i)).collect())
-            .collect())
+        Ok(rows.iter().map(|row| (0..row.len()).map(|i| text_of(row, i)).collect()).collect())
     })
 }
 
@@ -286,10 +210,7 @@ fn text_of(row: &sqlx::any::AnyRow, i: usize) -> Option<String> {
     if let Ok(x) = row.try_get::<Option<f64>, _>(i) {
         return x.map(|x| x.to_string());
     }
-    row.try_get::<Option<bool>, _>(i)
-        .ok()
-        .flatten()
-        .map(|b| b.to_string())
+    row.try_get::<Option<bool>, _>(i).ok().flatten().map(|b| b.to_string())
 }
 
 /// The JSON type the schema gives the field at `pointer` (no leading `/`).
@@ -300,10 +221,7 @@ fn schema_type<'a>(schema: Option<&'a Value>, pointer: &str) -> Option<&'a str> 
     }
     match node.get("type")? {
         Value::String(t) => Some(t),
-        Value::Array(types) => types
-            .iter()
-            .filter_map(Value::as_str)
-            .find(|t| *t != "null"),
+        Value::Array(types) => types.iter().filter_map(Value::as_str).find(|t| *t != "null"),
         _ => None,
     }
 }
@@ -312,22 +230,14 @@ fn schema_type<'a>(schema: Option<&'a Value>, pointer: &str) -> Option<&'a str> 
 /// the schema says (numbers, booleans, objects and arrays from their JSON
 /// text; without a schema, text that is a JSON object or array is read as
 /// one, any other as a string).
-pub fn event_of(
-    mapping: &TableMapping,
-    schema: Option<&Value>,
-    cells: Vec<Option<String>>,
-) -> Value {
+pub fn event_of(mapping: &TableMapping, schema: Option<&Value>, cells: Vec<Option<String>>) -> Value {
     let mut event = Map::new();
     for ((pointer, _), cell) in mapping.columns.iter().zip(cells) {
         let Some(text) = cell else { continue };
         let value = match schema_type(schema, pointer) {
             Some("string") => Value::String(text),
-            Some("boolean" | "integer" | "number" | "object" | "array") => {
-                serde_json::from_str(&text).unwrap_or(Value::String(text))
-            }
-            _ if text.starts_with(['{', '[']) => {
-                serde_json::from_str(&text).unwrap_or(Value::String(text))
-            }
+            Some("boolean" | "integer" | "number" | "object" | "array") => serde_json::from_str(&text).unwrap_or(Value::String(text)),
+            _ if text.starts_with(['{', '[']) => serde_json::from_str(&text).unwrap_or(Value::String(text)),
             _ => Value::String(text),
         };
         set(&mut event, pointer, value);
@@ -341,9 +251,7 @@ fn set(event: &mut Map<String, Value>, pointer: &str, value: Value) {
     let last = parts.pop().unwrap_or_default();
     let mut node = event;
     for part in parts {
-        let slot = node
-            .entry(part)
-            .or_insert_with(|| Value::Object(Map::new()));
+        let slot = node.entry(part).or_insert_with(|| Value::Object(Map::new()));
         if !slot.is_object() {
             *slot = Value::Object(Map::new());
         }

@@ -19,14 +19,8 @@ pub fn create_statements(dialect: Dialect, mapping: &TableMapping) -> Vec<String
     let mut statements = Vec::new();
     if let Some((schema, _)) = mapping.table.split_once('.') {
         match dialect {
-            Dialect::Postgres => statements.push(format!(
-                "CREATE SCHEMA IF NOT EXISTS {}",
-                dialect.quote(schema)
-            )),
-            Dialect::MySql => statements.push(format!(
-                "CREATE DATABASE IF NOT EXISTS {} CHARACTER SET utf8mb4",
-                dialect.quote(schema)
-            )),
+            Dialect::Postgres => statements.push(format!("CREATE SCHEMA IF NOT EXISTS {}", dialect.quote(schema))),
+            Dialect::MySql => statements.push(format!("CREATE DATABASE IF NOT EXISTS {} CHARACTER SET utf8mb4", dialect.quote(schema))),
             Dialect::Sqlite => {}
         }
     }
@@ -46,27 +40,15 @@ pub fn create_statements(dialect: Dialect, mapping: &TableMapping) -> Vec<String
             }
         })
         .collect();
-    statements.push(format!(
-        "CREATE TABLE IF NOT EXISTS {} ({}){options}",
-        dialect.quote(&mapping.table),
-        columns.join(", ")
-    ));
+    statements.push(format!("CREATE TABLE IF NOT EXISTS {} ({}){options}", dialect.quote(&mapping.table), columns.join(", ")));
     statements
 }
 
 /// A statement that fails when the table or one of its columns is missing
 /// (and reads no row).
 pub fn probe_statement(dialect: Dialect, mapping: &TableMapping) -> String {
-    let columns: Vec<String> = mapping
-        .columns
-        .iter()
-        .map(|(_, c)| dialect.quote(c))
-        .collect();
-    format!(
-        "SELECT {} FROM {} WHERE 1 = 0",
-        columns.join(", "),
-        dialect.quote(&mapping.table)
-    )
+    let columns: Vec<String> = mapping.columns.iter().map(|(_, c)| dialect.quote(c)).collect();
+    format!("SELECT {} FROM {} WHERE 1 = 0", columns.join(", "), dialect.quote(&mapping.table))
 }
 
 /// Creates `mapping`'s table through `client` if it is missing, then checks
@@ -76,11 +58,5 @@ pub fn init_table(client: &SqlClient, mapping: &TableMapping) -> Result<(), SqlE
     client.execute_all(&create_statements(dialect, mapping))?;
     client
         .execute_all(&[probe_statement(dialect, mapping)])
-        .map_err(|e| SqlError {
-            permanent: true,
-            message: format!(
-                "the table exists but does not fit the mapping: {}",
-                e.message
-            ),
-        })
+        .map_err(|e| SqlError { permanent: true, message: format!("the table exists but does not fit the mapping: {}", e.message) })
 }

@@ -37,19 +37,12 @@ pub struct SqlError {
 
 impl SqlError {
     fn transient(message: String) -> SqlError {
-        SqlError {
-            permanent: false,
-            message,
-        }
+        SqlError { permanent: false, message }
     }
 
     /// As an I/O error: `InvalidData` (dead-lettered) when permanent.
     pub fn into_io(self) -> std::io::Error {
-        let kind = if self.permanent {
-            std::io::ErrorKind::InvalidData
-        } else {
-            std::io::ErrorKind::Other
-        };
+        let kind = if self.permanent { std::io::ErrorKind::InvalidData } else { std::io::ErrorKind::Other };
         std::io::Error::new(kind, self)
     }
 
@@ -65,35 +58,18 @@ impl SqlError {
         let code = db.code().map(|c| c.into_owned()).unwrap_or_default();
         let message = db.message().to_owned();
         let (permanent, missing_table, auth) = match dialect {
-            Dialect::Postgres => (
-                code.starts_with("22") || code.starts_with("23"),
-                code == "42P01" || code == "3F000",
-                code.starts_with("28"),
-            ),
+            Dialect::Postgres => {
+                (code.starts_with("22") || code.starts_with("23"), code == "42P01" || code == "3F000", code.starts_with("28"))
+            }
             Dialect::MySql => (
-                code.starts_with("22")
-                    || code.starts_with("23")
-                    || code == "HY000" && message.contains("Incorrect"),
+                code.starts_with("22") || code.starts_with("23") || code == "HY000" && message.contains("Incorrect"),
                 code == "42S02" || message.contains("Unknown database"),
                 code.starts_with("28") || message.contains("Access denied"),
             ),
             // SQLITE_CONSTRAINT (19 and its extended codes), TOOBIG,
             // MISMATCH.
             Dialect::Sqlite => (
-                matches!(
-                    code.as_str(),
-                    "18" | "19"
-                        | "20"
-                        | "275"
-                        | "531"
-                        | "787"
-                        | "1043"
-                        | "1299"
-                        | "1555"
-                        | "2067"
-                        | "2579"
-                        | "3091"
-                ),
+                matches!(code.as_str(), "18" | "19" | "20" | "275" | "531" | "787" | "1043" | "1299" | "1555" | "2067" | "2579" | "3091"),
                 message.contains("no such table"),
                 false,
             ),
@@ -105,15 +81,8 @@ impl SqlError {
         } else {
             ""
         };
-        let code = if code.is_empty() {
-            String::new()
-        } else {
-            format!(" [{code}]")
-        };
-        SqlError {
-            permanent,
-            message: format!("{message}{code}{hint}"),
-        }
+        let code = if code.is_empty() { String::new() } else { format!(" [{code}]") };
+        SqlError { permanent, message: format!("{message}{code}{hint}") }
     }
 }
 
@@ -129,9 +98,7 @@ pub struct SqlClient {
 
 impl std::fmt::Debug for SqlClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SqlClient")
-            .field("target", &self.target)
-            .finish_non_exhaustive()
+        f.debug_struct("SqlClient").field("target", &self.target).finish_non_exhaustive()
     }
 }
 
@@ -143,19 +110,11 @@ impl SqlClient {
         if let super::config::Location::File(path) = &target.location
             && let Some(parent) = path.parent()
         {
-            std::fs::create_dir_all(parent).map_err(|e| {
-                std::io::Error::new(e.kind(), format!("cannot create {}: {e}", parent.display()))
-            })?;
+            std::fs::create_dir_all(parent)
+                .map_err(|e| std::io::Error::new(e.kind(), format!("cannot create {}: {e}", parent.display())))?;
         }
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?;
-        Ok(SqlClient {
-            runtime,
-            connection: Mutex::new(None),
-            postgres: Mutex::new(None),
-            target,
-        })
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        Ok(SqlClient { runtime, connection: Mutex::new(None), postgres: Mutex::new(None), target })
     }
 
     /// Where it connects.
@@ -166,19 +125,13 @@ impl SqlClient {
     /// Runs `work` on the connection (connecting first if needed). A
     /// transient failure drops the connection, so that the next attempt
     /// starts on a fresh one.
-    pub fn run<T>(
-        &self,
-        work: impl AsyncFnOnce(&mut AnyConnection) -> Result<T, sqlx::Error>,
-    ) -> Result<T, SqlError> {
+    pub fn run<T>(&self, work: impl AsyncFnOnce(&mut AnyConnection) -> Result<T, sqlx::Error>) -> Result<T, SqlError> {
         self.run_on(&self.connection, work)
     }
 
     /// [`run`](Self::run) on a PostgreSQL connection (the target must be
     /// PostgreSQL).
-    pub(crate) fn run_postgres<T>(
-        &self,
-        work: impl AsyncFnOnce(&mut sqlx::PgConnection) -> Result<T, sqlx::Error>,
-    ) -> Result<T, SqlError> {
+    pub(crate) fn run_postgres<T>(&self, work: impl AsyncFnOnce(&mut sqlx::PgConnection) -> Result<T, sqlx::Error>) -> Result<T, SqlError> {
         self.run_on(&self.postgres, work)
     }
 
@@ -198,22 +151,13 @@ impl SqlClient {
                     match tokio::time::timeout(timeout, C::connect(&url)).await {
                         Err(_) => {
                             return (
-                                Err(SqlError::transient(format!(
-                                    "no connection within {}",
-                                    humantime::format_duration(timeout)
-                                ))),
+                                Err(SqlError::transient(format!("no connection within {}", humantime::format_duration(timeout)))),
                                 None,
                             );
                         }
                         Ok(Err(e)) => {
                             let e = SqlError::from_sqlx(dialect, &e);
-                            return (
-                                Err(SqlError {
-                                    permanent: false,
-                                    message: format!("cannot connect: {}", e.message),
-                                }),
-                                None,
-                            );
+                            return (Err(SqlError { permanent: false, message: format!("cannot connect: {}", e.message) }), None);
                         }
                         Ok(Ok(c)) => c,
                     }
@@ -226,13 +170,7 @@ impl SqlClient {
                     let keep = error.permanent.then_some(connection);
                     (Err(error), keep)
                 }
-                Err(_) => (
-                    Err(SqlError::transient(format!(
-                        "no answer within {}",
-                        humantime::format_duration(STATEMENT_TIMEOUT)
-                    ))),
-                    None,
-                ),
+                Err(_) => (Err(SqlError::transient(format!("no answer within {}", humantime::format_duration(STATEMENT_TIMEOUT)))), None),
             }
         });
         *slot.lock().unwrap() = keep;
@@ -267,16 +205,8 @@ pub(crate) struct Inserts {
 
 impl Inserts {
     pub(crate) fn new(dialect: Dialect, mapping: &TableMapping, max_rows: usize) -> Inserts {
-        let columns: Vec<String> = mapping
-            .columns
-            .iter()
-            .map(|(_, c)| dialect.quote(c))
-            .collect();
-        let head = format!(
-            "INSERT INTO {} ({}) VALUES ",
-            dialect.quote(&mapping.table),
-            columns.join(", ")
-        );
+        let columns: Vec<String> = mapping.columns.iter().map(|(_, c)| dialect.quote(c)).collect();
+        let head = format!("INSERT INTO {} ({}) VALUES ", dialect.quote(&mapping.table), columns.join(", "));
         let tail = match dialect {
             Dialect::Postgres | Dialect::Sqlite => " ON CONFLICT DO NOTHING".to_owned(),
             Dialect::MySql => {
@@ -286,9 +216,7 @@ impl Inserts {
         };
         let rows_per_statement = (MAX_PARAMETERS / columns.len().max(1)).clamp(1, max_rows.max(1));
         let unnest = (dialect == Dialect::Postgres).then(|| {
-            let arrays: Vec<String> = (1..=columns.len())
-                .map(|n| format!("${n}::text[]"))
-                .collect();
+            let arrays: Vec<String> = (1..=columns.len()).map(|n| format!("${n}::text[]")).collect();
             format!(
                 "INSERT INTO {} ({}) SELECT * FROM UNNEST({}){tail}",
                 dialect.quote(&mapping.table),
@@ -296,15 +224,7 @@ impl Inserts {
                 arrays.join(", ")
             )
         });
-        let mut inserts = Inserts {
-            dialect,
-            head,
-            tail,
-            columns: columns.len(),
-            rows_per_statement,
-            full: String::new(),
-            unnest,
-        };
+        let mut inserts = Inserts { dialect, head, tail, columns: columns.len(), rows_per_statement, full: String::new(), unnest };
         inserts.full = inserts.sql(rows_per_statement);
         inserts
     }
@@ -314,8 +234,7 @@ impl Inserts {
         if rows == self.rows_per_statement && !self.full.is_empty() {
             return self.full.clone();
         }
-        let mut sql =
-            String::with_capacity(self.head.len() + rows * self.columns * 5 + self.tail.len());
+        let mut sql = String::with_capacity(self.head.len() + rows * self.columns * 5 + self.tail.len());
         sql.push_str(&self.head);
         let mut n = 0;
         for row in 0..rows {
@@ -353,11 +272,7 @@ pub(crate) fn cell(value: Option<&Value>) -> Option<String> {
 /// A JSON pointer split into its unescaped steps, once (walking it then
 /// allocates nothing, unlike `Value::pointer`).
 pub(crate) fn steps(pointer: &str) -> Vec<String> {
-    pointer
-        .trim_start_matches('/')
-        .split('/')
-        .map(|s| s.replace("~1", "/").replace("~0", "~"))
-        .collect()
+    pointer.trim_start_matches('/').split('/').map(|s| s.replace("~1", "/").replace("~0", "~")).collect()
 }
 
 /// The value at `steps` (object keys, array indexes).
@@ -387,24 +302,13 @@ fn take_at(mut value: &mut Value, steps: &[String]) -> Option<Value> {
 /// Whether no pointer lies inside another (then each field can be taken
 /// out of the parsed record instead of copied).
 pub(crate) fn disjoint(pointers: &[Vec<String>]) -> bool {
-    pointers.iter().enumerate().all(|(i, a)| {
-        pointers
-            .iter()
-            .enumerate()
-            .all(|(j, b)| i == j || !(a.starts_with(b) || b.starts_with(a)))
-    })
+    pointers.iter().enumerate().all(|(i, a)| pointers.iter().enumerate().all(|(j, b)| i == j || !(a.starts_with(b) || b.starts_with(a))))
 }
 
 /// The row of one record, or why the record cannot be one. With
 /// `disjoint` pointers, the values are moved out of the parsed record.
-pub(crate) fn row_of(
-    mapping: &TableMapping,
-    pointers: &[Vec<String>],
-    disjoint: bool,
-    record: &[u8],
-) -> Result<Row, String> {
-    let mut value: Value =
-        serde_json::from_slice(record).map_err(|e| format!("the record is not JSON: {e}"))?;
+pub(crate) fn row_of(mapping: &TableMapping, pointers: &[Vec<String>], disjoint: bool, record: &[u8]) -> Result<Row, String> {
+    let mut value: Value = serde_json::from_slice(record).map_err(|e| format!("the record is not JSON: {e}"))?;
     if !value.is_object() {
         return Err("the record is not a JSON object".into());
     }
@@ -421,21 +325,13 @@ pub(crate) fn row_of(
         pointers.iter().map(|p| cell(at(&value, p))).collect()
     };
     if row[mapping.key].as_deref().is_none_or(str::is_empty) {
-        return Err(format!(
-            "the record has no `{}` (the key, column `{}`)",
-            mapping.columns[mapping.key].0,
-            mapping.key_column()
-        ));
+        return Err(format!("the record has no `{}` (the key, column `{}`)", mapping.columns[mapping.key].0, mapping.key_column()));
     }
     Ok(row)
 }
 
 /// Inserts `rows` in one transaction.
-pub(crate) async fn insert_rows(
-    connection: &mut AnyConnection,
-    inserts: &Inserts,
-    rows: &[Row],
-) -> Result<(), sqlx::Error> {
+pub(crate) async fn insert_rows(connection: &mut AnyConnection, inserts: &Inserts, rows: &[Row]) -> Result<(), sqlx::Error> {
     let mut tx = connection.begin().await?;
     for chunk in rows.chunks(inserts.rows_per_statement) {
         let sql = inserts.sql(chunk.len());
@@ -452,15 +348,8 @@ pub(crate) async fn insert_rows(
 
 /// Inserts `rows` with one statement binding a text array per column
 /// (PostgreSQL): atomic, and far fewer parameters to bind than one per cell.
-pub(crate) async fn insert_arrays(
-    connection: &mut sqlx::PgConnection,
-    sql: &str,
-    rows: &[Row],
-    columns: usize,
-) -> Result<(), sqlx::Error> {
-    let mut arrays: Vec<Vec<Option<&str>>> = (0..columns)
-        .map(|_| Vec::with_capacity(rows.len()))
-        .collect();
+pub(crate) async fn insert_arrays(connection: &mut sqlx::PgConnection, sql: &str, rows: &[Row], columns: usize) -> Result<(), sqlx::Error> {
+    let mut arrays: Vec<Vec<Option<&str>>> = (0..columns).map(|_| Vec::with_capacity(rows.len())).collect();
     for row in rows {
         for (array, value) in arrays.iter_mut().zip(row) {
             array.push(value.as_deref());
@@ -494,27 +383,14 @@ impl SqlSink {
         let pointers: Vec<Vec<String>> = mapping.columns.iter().map(|(p, _)| steps(p)).collect();
         let disjoint = disjoint(&pointers);
         let inserts = Inserts::new(client.target().dialect, &mapping, max_rows);
-        SqlSink {
-            client,
-            mapping,
-            pointers,
-            disjoint,
-            inserts,
-            pending: Vec::new(),
-            mark: 0,
-            rejected: Vec::new(),
-        }
+        SqlSink { client, mapping, pointers, disjoint, inserts, pending: Vec::new(), mark: 0, rejected: Vec::new() }
     }
 
     /// Inserts `rows` in one transaction.
     fn insert(&self, rows: &[Row]) -> Result<(), SqlError> {
         match &self.inserts.unnest {
-            Some(sql) => self.client.run_postgres(async |c| {
-                insert_arrays(c, sql, rows, self.mapping.columns.len()).await
-            }),
-            None => self
-                .client
-                .run(async |c| insert_rows(c, &self.inserts, rows).await),
+            Some(sql) => self.client.run_postgres(async |c| insert_arrays(c, sql, rows, self.mapping.columns.len()).await),
+            None => self.client.run(async |c| insert_rows(c, &self.inserts, rows).await),
         }
     }
 
@@ -557,9 +433,7 @@ impl Sink for SqlSink {
         if !rows.is_empty() {
             match self.insert(&rows) {
                 Ok(()) => {}
-                Err(e) if e.permanent => {
-                    self.isolate(&rows, &indices).map_err(SqlError::into_io)?
-                }
+                Err(e) if e.permanent => self.isolate(&rows, &indices).map_err(SqlError::into_io)?,
                 Err(e) => return Err(e.into_io()),
             }
         }
@@ -569,11 +443,7 @@ impl Sink for SqlSink {
     }
 
     fn location(&self) -> String {
-        format!(
-            "{} table {}",
-            self.client.target().shown(),
-            self.mapping.table
-        )
+        format!("{} table {}", self.client.target().shown(), self.mapping.table)
     }
 
     fn mark(&mut self) {

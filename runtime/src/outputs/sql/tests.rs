@@ -22,68 +22,28 @@ fn mapping(table: &str) -> TableMapping {
         ("http/request/headers", "headers"),
         ("response/elapsedTime", "elapsed"),
     ];
-    TableMapping::new(
-        "access",
-        table,
-        columns
-            .iter()
-            .map(|(p, c)| ((*p).to_owned(), (*c).to_owned()))
-            .collect(),
-        "_id",
-    )
-    .unwrap()
+    TableMapping::new("access", table, columns.iter().map(|(p, c)| ((*p).to_owned(), (*c).to_owned())).collect(), "_id").unwrap()
 }
 
 #[test]
 fn jdbc_urls_map_to_native_targets() {
     let files = Path::new("/data/jdbc");
-    let pg = SqlTarget::from_url(
-        "jdbc:postgresql://db.example:5433/audit?user=u&password=p%40ss&ssl=false",
-        files,
-    )
-    .unwrap();
+    let pg = SqlTarget::from_url("jdbc:postgresql://db.example:5433/audit?user=u&password=p%40ss&ssl=false", files).unwrap();
     assert_eq!(pg.dialect, Dialect::Postgres);
-    assert_eq!(
-        pg.location,
-        Location::Server {
-            host: "db.example".into(),
-            port: 5433,
-            database: "audit".into()
-        }
-    );
+    assert_eq!(pg.location, Location::Server { host: "db.example".into(), port: 5433, database: "audit".into() });
     assert_eq!(pg.username.as_deref(), Some("u"));
     assert_eq!(pg.shown(), "postgresql://db.example:5433/audit");
     let my = SqlTarget::from_url("jdbc:mariadb://127.0.0.1/test", files).unwrap();
-    assert_eq!(
-        (my.dialect, my.host_port()),
-        (Dialect::MySql, Some(("127.0.0.1", 3306)))
-    );
-    assert_eq!(
-        SqlTarget::from_url("jdbc:mysql://[::1]:3307/x", files)
-            .unwrap()
-            .host_port(),
-        Some(("::1", 3307))
-    );
+    assert_eq!((my.dialect, my.host_port()), (Dialect::MySql, Some(("127.0.0.1", 3306))));
+    assert_eq!(SqlTarget::from_url("jdbc:mysql://[::1]:3307/x", files).unwrap().host_port(), Some(("::1", 3307)));
     let h2 = SqlTarget::from_url("jdbc:h2:tcp://localhost/~/test", files).unwrap();
     assert_eq!(h2.location, Location::File(files.join("test.sqlite")));
     assert_eq!(
-        SqlTarget::from_url("jdbc:h2:file:/var/db/audit;MODE=MySQL", files)
-            .unwrap()
-            .location,
+        SqlTarget::from_url("jdbc:h2:file:/var/db/audit;MODE=MySQL", files).unwrap().location,
         Location::File("/var/db/audit.sqlite".into())
     );
-    assert_eq!(
-        SqlTarget::from_url("jdbc:h2:mem:audit", files)
-            .unwrap()
-            .location,
-        Location::File(files.join("audit.sqlite"))
-    );
-    assert_eq!(
-        SqlTarget::from_url("sqlite:audit.db", files)
-            .unwrap()
-            .location,
-        Location::File(files.join("audit.db"))
-    );
+    assert_eq!(SqlTarget::from_url("jdbc:h2:mem:audit", files).unwrap().location, Location::File(files.join("audit.sqlite")));
+    assert_eq!(SqlTarget::from_url("sqlite:audit.db", files).unwrap().location, Location::File(files.join("audit.db")));
     for bad in [
         "jdbc:oracle:thin:@host:1521:xe",
         "jdbc:postgresql://host:99999/db",
@@ -98,14 +58,10 @@ fn jdbc_urls_map_to_native_targets() {
 
 #[test]
 fn credentials_are_encoded_and_never_shown() {
-    let mut target =
-        SqlTarget::from_url("jdbc:postgresql://127.0.0.1/test", Path::new(".")).unwrap();
+    let mut target = SqlTarget::from_url("jdbc:postgresql://127.0.0.1/test", Path::new(".")).unwrap();
     target.username = Some("audit user".into());
     target.password = Some("p@ss:/word".into());
-    assert_eq!(
-        target.connect_url(),
-        "postgres://audit%20user:p%40ss%3A%2Fword@127.0.0.1:5432/test"
-    );
+    assert_eq!(target.connect_url(), "postgres://audit%20user:p%40ss%3A%2Fword@127.0.0.1:5432/test");
     assert!(!format!("{target:?}").contains("p@ss"), "{target:?}");
     assert!(!target.shown().contains("p@ss"));
 }
@@ -117,15 +73,11 @@ fn identifiers_are_plain_names() {
     for bad in ["a b", "x;DROP TABLE y", "\"q\"", "a.b.c", "", "1abc", "t`x"] {
         assert!(check_table(bad).is_err(), "{bad}");
     }
-    let columns = vec![
-        ("_id".to_owned(), "id".to_owned()),
-        ("userId".to_owned(), "user id".to_owned()),
-    ];
+    let columns = vec![("_id".to_owned(), "id".to_owned()), ("userId".to_owned(), "user id".to_owned())];
     let (at, message) = TableMapping::new("access", "t", columns, "_id").unwrap_err();
     assert_eq!(at, "fieldToColumn");
     assert!(message.contains("`user id`"), "{message}");
-    let (_, message) =
-        TableMapping::new("access", "t", vec![("userId".into(), "u".into())], "_id").unwrap_err();
+    let (_, message) = TableMapping::new("access", "t", vec![("userId".into(), "u".into())], "_id").unwrap_err();
     assert!(message.contains("map `_id`"), "{message}");
 }
 
@@ -149,40 +101,23 @@ fn inserts_skip_existing_keys_in_each_dialect() {
         "INSERT INTO `audit`.`auditaccess` (`id`, `timestamp_`, `userid`, `headers`, `elapsed`) VALUES (?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE `id` = `id`"
     );
     let lite = Inserts::new(Dialect::Sqlite, &m, 100).sql(1);
-    assert!(
-        lite.starts_with("INSERT INTO \"audit.auditaccess\" ")
-            && lite.ends_with("ON CONFLICT DO NOTHING"),
-        "{lite}"
-    );
+    assert!(lite.starts_with("INSERT INTO \"audit.auditaccess\" ") && lite.ends_with("ON CONFLICT DO NOTHING"), "{lite}");
     // Statements stay under the databases' parameter limits.
     let wide = Inserts::new(Dialect::Postgres, &m, 100_000);
     assert_eq!(wide.rows_per_statement, 6000);
-    assert_eq!(
-        schema::create_statements(Dialect::MySql, &m)[0],
-        "CREATE DATABASE IF NOT EXISTS `audit` CHARACTER SET utf8mb4"
-    );
-    assert!(
-        schema::create_statements(Dialect::Postgres, &m)[1]
-            .contains("\"id\" TEXT NOT NULL PRIMARY KEY")
-    );
+    assert_eq!(schema::create_statements(Dialect::MySql, &m)[0], "CREATE DATABASE IF NOT EXISTS `audit` CHARACTER SET utf8mb4");
+    assert!(schema::create_statements(Dialect::Postgres, &m)[1].contains("\"id\" TEXT NOT NULL PRIMARY KEY"));
 }
 
 #[test]
 fn hostile_filter_values_are_bind_parameters() {
     let m = mapping("t");
-    let schema: serde_json::Value =
-        serde_json::from_str(crate::schema::standard_source("access").unwrap()).unwrap();
+    let schema: serde_json::Value = serde_json::from_str(crate::schema::standard_source("access").unwrap()).unwrap();
     let hostile = "'; DROP TABLE t; --";
-    let filter = format!(
-        r#"userId eq "{hostile}" or (userId co "50%_!" and /http/request/headers pr) or !(userId sw "x")"#
-    );
+    let filter = format!(r#"userId eq "{hostile}" or (userId co "50%_!" and /http/request/headers pr) or !(userId sw "x")"#);
     let request = QueryRequest::from_params(&filter, None, None, Some("-userId")).unwrap();
     let select = query::select(Dialect::Postgres, &m, Some(&schema), &request);
-    assert!(
-        !select.sql.contains("DROP") && !select.sql.contains("50"),
-        "{}",
-        select.sql
-    );
+    assert!(!select.sql.contains("DROP") && !select.sql.contains("50"), "{}", select.sql);
     // The negation cannot narrow: the `or` reads every row (the exact
     // filter runs over them).
     assert_eq!(
@@ -197,25 +132,16 @@ fn hostile_filter_values_are_bind_parameters() {
     )
     .unwrap();
     let select = query::select(Dialect::MySql, &m, Some(&schema), &request);
-    assert_eq!(
-        select.params,
-        vec!["'; drop table t; --".to_owned(), "%50!%!_!!%".to_owned()]
+    assert_eq!(select.params, vec!["'; drop table t; --".to_owned(), "%50!%!_!!%".to_owned()]);
+    assert!(
+        select.sql.contains("WHERE (LOWER(`userid`) = ? OR (LOWER(`userid`) LIKE ? ESCAPE '!' AND `headers` IS NOT NULL))"),
+        "{}",
+        select.sql
     );
-    assert!(select.sql.contains("WHERE (LOWER(`userid`) = ? OR (LOWER(`userid`) LIKE ? ESCAPE '!' AND `headers` IS NOT NULL))"), "{}", select.sql);
     // A field no column holds matches nothing; one inside a JSON column
     // cannot be compared in SQL.
-    let request = QueryRequest::from_params(
-        r#"client/ip eq "1" and http/request/headers/host eq "a""#,
-        None,
-        None,
-        None,
-    )
-    .unwrap();
-    assert!(
-        query::select(Dialect::Sqlite, &m, Some(&schema), &request)
-            .sql
-            .contains("WHERE (1 = 0)")
-    );
+    let request = QueryRequest::from_params(r#"client/ip eq "1" and http/request/headers/host eq "a""#, None, None, None).unwrap();
+    assert!(query::select(Dialect::Sqlite, &m, Some(&schema), &request).sql.contains("WHERE (1 = 0)"));
 }
 
 #[test]
@@ -225,20 +151,10 @@ fn fields_are_taken_out_only_when_no_column_holds_another() {
     let pointers: Vec<Vec<String>> = m.columns.iter().map(|(p, _)| steps(p)).collect();
     assert!(disjoint(&pointers));
     let record = br#"{"_id": "a", "userId": "u", "http": {"request": {"headers": {"h": [1]}}}, "response": {"elapsedTime": 7}}"#;
-    let row = vec![
-        Some("a".into()),
-        None,
-        Some("u".into()),
-        Some(r#"{"h":[1]}"#.into()),
-        Some("7".into()),
-    ];
+    let row = vec![Some("a".into()), None, Some("u".into()), Some(r#"{"h":[1]}"#.into()), Some("7".into())];
     assert_eq!(row_of(&m, &pointers, true, record).unwrap(), row);
     assert_eq!(row_of(&m, &pointers, false, record).unwrap(), row);
-    let nested = [
-        steps("http/request"),
-        steps("http/request/method"),
-        steps("a~1b"),
-    ];
+    let nested = [steps("http/request"), steps("http/request/method"), steps("a~1b")];
     assert!(!disjoint(&nested));
     assert_eq!(nested[2], vec!["a/b".to_owned()]);
 }
@@ -246,15 +162,8 @@ fn fields_are_taken_out_only_when_no_column_holds_another() {
 #[test]
 fn rows_read_back_as_typed_events() {
     let m = mapping("t");
-    let schema: serde_json::Value =
-        serde_json::from_str(crate::schema::standard_source("access").unwrap()).unwrap();
-    let cells = vec![
-        Some("e1".into()),
-        None,
-        Some("bjensen".into()),
-        Some(r#"{"host":["a"]}"#.into()),
-        Some("12".into()),
-    ];
+    let schema: serde_json::Value = serde_json::from_str(crate::schema::standard_source("access").unwrap()).unwrap();
+    let cells = vec![Some("e1".into()), None, Some("bjensen".into()), Some(r#"{"host":["a"]}"#.into()), Some("12".into())];
     assert_eq!(
         query::event_of(&m, Some(&schema), cells),
         json!({"_id": "e1", "userId": "bjensen", "http": {"request": {"headers": {"host": ["a"]}}}, "response": {"elapsedTime": 12}})
@@ -283,23 +192,14 @@ fn the_sink_writes_each_event_once_and_rejects_bad_records_alone() {
     sink.write(br#"{"userId": "no id"}"#).unwrap();
     sink.flush().unwrap();
     let rejected = sink.take_rejected();
-    assert_eq!(
-        rejected.iter().map(|(i, _)| *i).collect::<Vec<_>>(),
-        vec![3, 4]
-    );
+    assert_eq!(rejected.iter().map(|(i, _)| *i).collect::<Vec<_>>(), vec![3, 4]);
     assert!(rejected[1].1.contains("no `_id`"), "{rejected:?}");
     // A retry after a lost acknowledgement adds nothing.
     for e in &events {
         sink.write(e.to_string().as_bytes()).unwrap();
     }
     sink.flush().unwrap();
-    let all = query::query(
-        &client,
-        &m,
-        None,
-        &QueryRequest::from_params("true", None, None, None).unwrap(),
-    )
-    .unwrap();
+    let all = query::query(&client, &m, None, &QueryRequest::from_params("true", None, None, None).unwrap()).unwrap();
     assert_eq!(all.result_count, 3);
     let read = query::read(&client, &m, None, "b").unwrap().unwrap();
     assert_eq!(read["userId"], events[1]["userId"]);
@@ -310,19 +210,12 @@ fn the_sink_writes_each_event_once_and_rejects_bad_records_alone() {
 fn a_missing_table_is_retried_and_named() {
     let dir = tempfile::tempdir().unwrap();
     let target = SqlTarget::from_url("sqlite:audit.sqlite", dir.path()).unwrap();
-    let mut sink = SqlSink::new(
-        Arc::new(SqlClient::new(target).unwrap()),
-        mapping("missing"),
-        10,
-    );
+    let mut sink = SqlSink::new(Arc::new(SqlClient::new(target).unwrap()), mapping("missing"), 10);
     sink.mark();
     sink.write(br#"{"_id": "a"}"#).unwrap();
     let error = sink.flush().unwrap_err();
     assert!(sink.retryable(&error));
-    assert!(
-        error.to_string().contains("no such table") && error.to_string().contains("wasp db init"),
-        "{error}"
-    );
+    assert!(error.to_string().contains("no such table") && error.to_string().contains("wasp db init"), "{error}");
     sink.rollback().unwrap();
     sink.flush().unwrap();
 }

@@ -72,12 +72,7 @@ pub struct SyslogTarget {
 impl SyslogTarget {
     /// `host:port` as the output's location.
     pub fn location(&self) -> String {
-        format!(
-            "syslog+{}://{}:{}",
-            self.protocol.as_str(),
-            self.host,
-            self.port
-        )
+        format!("syslog+{}://{}:{}", self.protocol.as_str(), self.host, self.port)
     }
 
     /// The host without a `scheme://` prefix or trailing `/`.
@@ -142,8 +137,7 @@ fn default_protocol() -> String {
 impl SyslogOutputConfig {
     /// Checks the settings; the message names the field.
     pub fn validate(&self) -> Result<(), String> {
-        let protocol = Protocol::parse(&self.protocol)
-            .ok_or_else(|| format!("protocol: `{}` is not tcp, udp or tls", self.protocol))?;
+        let protocol = Protocol::parse(&self.protocol).ok_or_else(|| format!("protocol: `{}` is not tcp, udp or tls", self.protocol))?;
         if self.port == 0 {
             return Err("port: must be 1 to 65535".into());
         }
@@ -153,24 +147,15 @@ impl SyslogOutputConfig {
         if let Some(f) = &self.facility
             && super::format::facility(f).is_none()
         {
-            return Err(format!(
-                "facility: `{f}` is not a syslog facility (kern … local7)"
-            ));
+            return Err(format!("facility: `{f}` is not a syslog facility (kern … local7)"));
         }
         if let Some(s) = &self.severity
             && super::format::severity(s).is_none()
         {
-            return Err(format!(
-                "severity: `{s}` is not a syslog severity (emergency … debug)"
-            ));
+            return Err(format!("severity: `{s}` is not a syslog severity (emergency … debug)"));
         }
         match (protocol, &self.tls) {
-            (
-                Protocol::Tls,
-                Some(SyslogTlsConfig {
-                    ca_file: Some(_), ..
-                }),
-            ) => Ok(()),
+            (Protocol::Tls, Some(SyslogTlsConfig { ca_file: Some(_), .. })) => Ok(()),
             (Protocol::Tls, _) => Err("tls.caFile: required with protocol tls".into()),
             (_, Some(_)) => Err("tls: only with protocol tls".into()),
             _ => Ok(()),
@@ -180,10 +165,7 @@ impl SyslogOutputConfig {
     /// Resolves the TLS files against the configuration file's directory.
     pub fn resolve_paths(&mut self, base_dir: &std::path::Path) {
         if let Some(tls) = &mut self.tls {
-            for file in [&mut tls.ca_file, &mut tls.cert_file, &mut tls.key_file]
-                .into_iter()
-                .flatten()
-            {
+            for file in [&mut tls.ca_file, &mut tls.cert_file, &mut tls.key_file].into_iter().flatten() {
                 *file = base_dir.join(&*file);
             }
         }
@@ -198,12 +180,7 @@ impl SyslogOutputConfig {
             protocol: Protocol::parse(&self.protocol).unwrap_or(Protocol::Tcp),
             connect_timeout: Duration::from_millis(self.connect_timeout.unwrap_or(30_000)),
             write_timeout: Duration::from_secs(30),
-            tls: TlsFiles {
-                ca_file: tls.ca_file,
-                cert_file: tls.cert_file,
-                key_file: tls.key_file,
-                server_name: tls.server_name,
-            },
+            tls: TlsFiles { ca_file: tls.ca_file, cert_file: tls.cert_file, key_file: tls.key_file, server_name: tls.server_name },
         }
     }
 }

@@ -45,61 +45,31 @@ pub const FACILITIES: [(&str, u8); 24] = [
 ];
 
 /// The severities of RFC 5424 by ForgeRock's names.
-pub const SEVERITIES: [(&str, u8); 8] = [
-    ("emergency", 0),
-    ("alert", 1),
-    ("critical", 2),
-    ("error", 3),
-    ("warning", 4),
-    ("notice", 5),
-    ("informational", 6),
-    ("debug", 7),
-];
+pub const SEVERITIES: [(&str, u8); 8] =
+    [("emergency", 0), ("alert", 1), ("critical", 2), ("error", 3), ("warning", 4), ("notice", 5), ("informational", 6), ("debug", 7)];
 
 /// A facility's code by name, any case.
 pub fn facility(name: &str) -> Option<u8> {
-    FACILITIES
-        .iter()
-        .find(|(n, _)| n.eq_ignore_ascii_case(name))
-        .map(|(_, c)| *c)
+    FACILITIES.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, c)| *c)
 }
 
 /// A severity's code by name, any case.
 pub fn severity(name: &str) -> Option<u8> {
-    SEVERITIES
-        .iter()
-        .find(|(n, _)| n.eq_ignore_ascii_case(name))
-        .map(|(_, c)| *c)
+    SEVERITIES.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, c)| *c)
 }
 
 /// An RFC 5424 header field: printable US-ASCII without spaces, at most
 /// `max` characters, `-` when empty.
 pub fn header_field(text: &str, max: usize) -> String {
-    let cleaned: String = text
-        .chars()
-        .filter(|c| c.is_ascii_graphic())
-        .take(max)
-        .collect();
-    if cleaned.is_empty() {
-        "-".to_owned()
-    } else {
-        cleaned
-    }
+    let cleaned: String = text.chars().filter(|c| c.is_ascii_graphic()).take(max).collect();
+    if cleaned.is_empty() { "-".to_owned() } else { cleaned }
 }
 
 /// An SD-NAME: printable US-ASCII except `=`, space, `]` and `"`, at most
 /// 32 characters.
 fn sd_name(text: &str) -> String {
-    let cleaned: String = text
-        .chars()
-        .filter(|c| c.is_ascii_graphic() && !matches!(c, '=' | ']' | '"'))
-        .take(32)
-        .collect();
-    if cleaned.is_empty() {
-        "_".to_owned()
-    } else {
-        cleaned
-    }
+    let cleaned: String = text.chars().filter(|c| c.is_ascii_graphic() && !matches!(c, '=' | ']' | '"')).take(32).collect();
+    if cleaned.is_empty() { "_".to_owned() } else { cleaned }
 }
 
 /// A PARAM-VALUE, escaped.
@@ -137,14 +107,7 @@ pub fn lookup(fields: &Fields<'_>, pointer: &str) -> Option<Value> {
 }
 
 /// One message for the event `fields` of `topic`.
-pub fn message(
-    facility: u8,
-    severity: u8,
-    hostname: &str,
-    app_name: &str,
-    topic: &str,
-    fields: &Fields<'_>,
-) -> String {
+pub fn message(facility: u8, severity: u8, hostname: &str, app_name: &str, topic: &str, fields: &Fields<'_>) -> String {
     let timestamp = fields
         .get("timestamp")
         .and_then(|raw| serde_json::from_str::<std::borrow::Cow<'_, str>>(raw.get()).ok())

@@ -27,10 +27,7 @@ pub struct SyslogSink {
 
 impl std::fmt::Debug for SyslogSink {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SyslogSink")
-            .field("target", &self.target)
-            .field("pending", &self.pending.len())
-            .finish_non_exhaustive()
+        f.debug_struct("SyslogSink").field("target", &self.target).field("pending", &self.pending.len()).finish_non_exhaustive()
     }
 }
 
@@ -42,71 +39,39 @@ impl SyslogSink {
             Protocol::Tls => Some(tls_config(&target)?),
             _ => None,
         };
-        Ok(SyslogSink {
-            target,
-            tls,
-            connection: None,
-            pending: Vec::new(),
-        })
+        Ok(SyslogSink { target, tls, connection: None, pending: Vec::new() })
     }
 
     fn connect(&self) -> std::io::Result<Connection> {
         let addresses: Vec<_> = (self.target.host.as_str(), self.target.port)
             .to_socket_addrs()
-            .map_err(|e| {
-                std::io::Error::new(
-                    e.kind(),
-                    format!("cannot resolve {}: {e}", self.target.host),
-                )
-            })?
+            .map_err(|e| std::io::Error::new(e.kind(), format!("cannot resolve {}: {e}", self.target.host)))?
             .collect();
-        let mut last =
-            std::io::Error::other(format!("{} resolves to no address", self.target.host));
+        let mut last = std::io::Error::other(format!("{} resolves to no address", self.target.host));
         for address in addresses {
             let connected = match self.target.protocol {
-                Protocol::Udp => UdpSocket::bind(if address.is_ipv4() {
-                    "0.0.0.0:0"
-                } else {
-                    "[::]:0"
-                })
-                .and_then(|s| s.connect(address).map(|()| Connection::Udp(s))),
-                Protocol::Tcp | Protocol::Tls => {
-                    TcpStream::connect_timeout(&address, self.target.connect_timeout).and_then(
-                        |s| {
-                            s.set_write_timeout(Some(self.target.write_timeout))?;
-                            s.set_nodelay(true)?;
-                            match &self.tls {
-                                None => Ok(Connection::Tcp(s)),
-                                Some(config) => {
-                                    let name = self
-                                        .target
-                                        .tls
-                                        .server_name
-                                        .clone()
-                                        .unwrap_or_else(|| self.target.host.clone());
-                                    let name = rustls_pki_types::ServerName::try_from(name)
-                                        .map_err(|e| {
-                                            std::io::Error::new(
-                                                std::io::ErrorKind::InvalidInput,
-                                                e.to_string(),
-                                            )
-                                        })?;
-                                    let conn = rustls::ClientConnection::new(config.clone(), name)
-                                        .map_err(std::io::Error::other)?;
-                                    let mut stream = rustls::StreamOwned::new(conn, s);
-                                    stream.conn.complete_io(&mut stream.sock)?;
-                                    Ok(Connection::Tls(Box::new(stream)))
-                                }
-                            }
-                        },
-                    )
-                }
+                Protocol::Udp => UdpSocket::bind(if address.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" })
+                    .and_then(|s| s.connect(address).map(|()| Connection::Udp(s))),
+                Protocol::Tcp | Protocol::Tls => TcpStream::connect_timeout(&address, self.target.connect_timeout).and_then(|s| {
+                    s.set_write_timeout(Some(self.target.write_timeout))?;
+                    s.set_nodelay(true)?;
+                    match &self.tls {
+                        None => Ok(Connection::Tcp(s)),
+                        Some(config) => {
+                            let name = self.target.tls.server_name.clone().unwrap_or_else(|| self.target.host.clone());
+                            let name = rustls_pki_types::ServerName::try_from(name)
+                                .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?;
+                            let conn = rustls::ClientConnection::new(config.clone(), name).map_err(std::io::Error::other)?;
+                            let mut stream = rustls::StreamOwned::new(conn, s);
+                            stream.conn.complete_io(&mut stream.sock)?;
+                            Ok(Connection::Tls(Box::new(stream)))
+                        }
+                    }
+                }),
             };
             match connected {
                 Ok(c) => return Ok(c),
-                Err(e) => {
-                    last = std::io::Error::new(e.kind(), format!("{}: {e}", self.target.location()))
-                }
+                Err(e) => last = std::io::Error::new(e.kind(), format!("{}: {e}", self.target.location())),
             }
         }
         Err(last)
@@ -220,29 +185,18 @@ impl Sink for SyslogSink {
 /// and its client certificate when given.
 fn tls_config(target: &SyslogTarget) -> std::io::Result<Arc<rustls::ClientConfig>> {
     let invalid = |m: String| std::io::Error::new(std::io::ErrorKind::InvalidInput, m);
-    let read_pem = |path: &std::path::Path| {
-        std::fs::read(path).map_err(|e| invalid(format!("{}: {e}", path.display())))
-    };
-    let ca = target
-        .tls
-        .ca_file
-        .as_ref()
-        .ok_or_else(|| invalid("a TLS syslog connection needs `tls.caFile`".into()))?;
+    let read_pem = |path: &std::path::Path| std::fs::read(path).map_err(|e| invalid(format!("{}: {e}", path.display())));
+    let ca = target.tls.ca_file.as_ref().ok_or_else(|| invalid("a TLS syslog connection needs `tls.caFile`".into()))?;
     let mut roots = rustls::RootCertStore::empty();
     let pem = read_pem(ca)?;
     let certs: Vec<_> = rustls_pki_types::pem::PemObject::pem_slice_iter(&pem)
         .collect::<Result<Vec<rustls_pki_types::CertificateDer<'static>>, _>>()
         .map_err(|e| invalid(format!("{}: not a PEM certificate file: {e}", ca.display())))?;
     if certs.is_empty() {
-        return Err(invalid(format!(
-            "{}: no CERTIFICATE in the file",
-            ca.display()
-        )));
+        return Err(invalid(format!("{}: no CERTIFICATE in the file", ca.display())));
     }
     for cert in certs {
-        roots
-            .add(cert)
-            .map_err(|e| invalid(format!("{}: {e}", ca.display())))?;
+        roots.add(cert).map_err(|e| invalid(format!("{}: {e}", ca.display())))?;
     }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = rustls::ClientConfig::builder_with_provider(provider)
@@ -254,16 +208,13 @@ fn tls_config(target: &SyslogTarget) -> std::io::Result<Arc<rustls::ClientConfig
             let chain = rustls_pki_types::pem::PemObject::pem_slice_iter(&read_pem(cert)?)
                 .collect::<Result<Vec<rustls_pki_types::CertificateDer<'static>>, _>>()
                 .map_err(|e| invalid(format!("{}: {e}", cert.display())))?;
-            let key = <rustls_pki_types::PrivateKeyDer<'static> as rustls_pki_types::pem::PemObject>::from_pem_slice(&read_pem(key)?).map_err(|e| invalid(format!("{}: {e}", key.display())))?;
-            builder
-                .with_client_auth_cert(chain, key)
-                .map_err(|e| invalid(e.to_string()))?
+            let key = <rustls_pki_types::PrivateKeyDer<'static> as rustls_pki_types::pem::PemObject>::from_pem_slice(&read_pem(key)?)
+                .map_err(|e| invalid(format!("{}: {e}", key.display())))?;
+            builder.with_client_auth_cert(chain, key).map_err(|e| invalid(e.to_string()))?
         }
         (None, None) => builder.with_no_client_auth(),
         _ => {
-            return Err(invalid(
-                "`tls.certFile` and `tls.keyFile` go together".into(),
-            ));
+            return Err(invalid("`tls.certFile` and `tls.keyFile` go together".into()));
         }
     };
     Ok(Arc::new(config))
@@ -303,8 +254,7 @@ impl Sink for FramedSyslogSink {
     fn write(&mut self, record: &[u8]) -> std::io::Result<()> {
         let record = record.strip_suffix(b"\n").unwrap_or(record);
         let now = humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string();
-        let mut message =
-            Vec::with_capacity(self.pri.len() + now.len() + self.rest.len() + record.len());
+        let mut message = Vec::with_capacity(self.pri.len() + now.len() + self.rest.len() + record.len());
         message.extend_from_slice(self.pri.as_bytes());
         message.extend_from_slice(now.as_bytes());
         message.extend_from_slice(self.rest.as_bytes());

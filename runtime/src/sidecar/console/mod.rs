@@ -55,22 +55,10 @@ type Reply = Result<Response, CrestError>;
 /// The console's routes, merged into the sidecar's router.
 pub(super) fn routes() -> Router<Arc<AppState>> {
     Router::new()
-        .route(
-            "/console",
-            get(|| async { asset(INDEX, "text/html; charset=utf-8") }),
-        )
-        .route(
-            "/console/",
-            get(|| async { asset(INDEX, "text/html; charset=utf-8") }),
-        )
-        .route(
-            "/console/app.js",
-            get(|| async { asset(SCRIPT, "text/javascript; charset=utf-8") }),
-        )
-        .route(
-            "/console/app.css",
-            get(|| async { asset(STYLE, "text/css; charset=utf-8") }),
-        )
+        .route("/console", get(|| async { asset(INDEX, "text/html; charset=utf-8") }))
+        .route("/console/", get(|| async { asset(INDEX, "text/html; charset=utf-8") }))
+        .route("/console/app.js", get(|| async { asset(SCRIPT, "text/javascript; charset=utf-8") }))
+        .route("/console/app.css", get(|| async { asset(STYLE, "text/css; charset=utf-8") }))
         .route("/console/api/session", get(session))
         .route("/console/api/handlers", get(handlers))
         .route("/console/api/dead-letters", get(dead_letters))
@@ -84,19 +72,10 @@ fn asset(body: &'static str, kind: &'static str) -> Response {
     let mut response = body.into_response();
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(kind));
-    headers.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(POLICY),
-    );
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
+    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(POLICY));
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    headers.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
     response
 }
 
@@ -107,10 +86,7 @@ fn role(state: &AppState, headers: &HeaderMap) -> Result<Role, CrestError> {
 fn admin(state: &AppState, headers: &HeaderMap, what: &str) -> Result<(), CrestError> {
     let role = role(state, headers)?;
     if role != Role::Admin {
-        return Err(CrestError::forbidden(format!(
-            "{} may not {what}: it needs the admin token",
-            role.describe()
-        )));
+        return Err(CrestError::forbidden(format!("{} may not {what}: it needs the admin token", role.describe())));
     }
     Ok(())
 }
@@ -135,20 +111,8 @@ async fn session(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Repl
         .handlers
         .iter()
         .filter(|h| h.enabled)
-        .map(|h| {
-            (
-                h.tenant.clone(),
-                h.qualified_name(),
-                h.topics.iter().cloned().collect::<Vec<_>>(),
-            )
-        })
-        .chain(
-            config
-                .forgerock_handlers
-                .iter()
-                .filter(|h| h.enabled)
-                .map(|h| (h.tenant.clone(), h.qualified_name(), h.topics.clone())),
-        );
+        .map(|h| (h.tenant.clone(), h.qualified_name(), h.topics.iter().cloned().collect::<Vec<_>>()))
+        .chain(config.forgerock_handlers.iter().filter(|h| h.enabled).map(|h| (h.tenant.clone(), h.qualified_name(), h.topics.clone())));
     for (tenant, name, topics) in handlers {
         if !may_see(&role, tenant.as_deref()) {
             continue;
@@ -171,13 +135,7 @@ async fn session(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Repl
 async fn handlers(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Reply {
     let role = role(&state, &headers)?;
     let summary = state.service.summary();
-    let lags: HashMap<String, u64> = state
-        .service
-        .backlog()
-        .handlers
-        .into_iter()
-        .map(|h| (h.name, h.lag))
-        .collect();
+    let lags: HashMap<String, u64> = state.service.backlog().handlers.into_iter().map(|h| (h.name, h.lag)).collect();
     let handlers: Vec<Value> = summary
         .handlers
         .iter()
@@ -200,43 +158,26 @@ fn handler_param(state: &AppState, params: &HashMap<String, String>) -> Result<S
         .filter(|h| !h.is_empty())
         .ok_or_else(|| CrestError::bad_request("handler: required (`name`, or `tenant/name`)"))?;
     let config = state.service.config();
-    let known: Vec<String> = config
-        .handlers
-        .iter()
-        .map(|h| h.qualified_name())
-        .chain(config.forgerock_handlers.iter().map(|h| h.qualified_name()))
-        .collect();
+    let known: Vec<String> =
+        config.handlers.iter().map(|h| h.qualified_name()).chain(config.forgerock_handlers.iter().map(|h| h.qualified_name())).collect();
     if !known.contains(name) {
-        return Err(CrestError::not_found(format!(
-            "no handler `{name}` (handlers: {})",
-            known.join(", ")
-        )));
+        return Err(CrestError::not_found(format!("no handler `{name}` (handlers: {})", known.join(", "))));
     }
     Ok(name.clone())
 }
 
-async fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> T + Send + 'static,
-) -> Result<T, CrestError> {
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(|e| CrestError::internal(format!("the request's work failed: {e}")))
+async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T, CrestError> {
+    tokio::task::spawn_blocking(work).await.map_err(|e| CrestError::internal(format!("the request's work failed: {e}")))
 }
 
 /// `GET /console/api/dead-letters?handler=H`: the newest dead letters of
 /// a handler (at most [`MAX_LISTED`]) and how many there are.
-async fn dead_letters(
-    State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    Query(params): Params,
-) -> Reply {
+async fn dead_letters(State(state): State<Arc<AppState>>, headers: HeaderMap, Query(params): Params) -> Reply {
     admin(&state, &headers, "read dead letters")?;
     let handler = handler_param(&state, &params)?;
     let store = DeadLetterStore::new(&state.service.config().data_dir);
     let h = handler.clone();
-    let mut letters = blocking(move || store.list(Some(&h)))
-        .await?
-        .map_err(|e| CrestError::internal(e.to_string()))?;
+    let mut letters = blocking(move || store.list(Some(&h))).await?.map_err(|e| CrestError::internal(e.to_string()))?;
     let total = letters.len();
     letters.reverse();
     letters.truncate(MAX_LISTED);
@@ -244,34 +185,22 @@ async fn dead_letters(
 }
 
 /// `GET /console/api/dead-letters/{id}`: one dead letter.
-async fn dead_letter(
-    State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> Reply {
+async fn dead_letter(State(state): State<Arc<AppState>>, headers: HeaderMap, Path(id): Path<String>) -> Reply {
     admin(&state, &headers, "read dead letters")?;
     let store = DeadLetterStore::new(&state.service.config().data_dir);
-    let letter = blocking(move || store.get(&id))
-        .await?
-        .map_err(|e| CrestError::not_found(e.to_string()))?;
+    let letter = blocking(move || store.get(&id)).await?.map_err(|e| CrestError::not_found(e.to_string()))?;
     Ok(Json(letter).into_response())
 }
 
 /// `POST /console/api/replay?handler=H`: the same as `wasp dlq replay
 /// --handler H` (with the handler's live version).
-async fn replay(
-    State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    Query(params): Params,
-) -> Reply {
+async fn replay(State(state): State<Arc<AppState>>, headers: HeaderMap, Query(params): Params) -> Reply {
     admin(&state, &headers, "replay dead letters")?;
     let handler = handler_param(&state, &params)?;
     let config = state.service.config();
-    let report = blocking(move || crate::replay(&config, &handler, None))
-        .await?
-        .map_err(|e| match e {
-            crate::ReplayError::UnknownHandler { .. } => CrestError::not_found(e.to_string()),
-            e => CrestError::internal(e.to_string()),
-        })?;
+    let report = blocking(move || crate::replay(&config, &handler, None)).await?.map_err(|e| match e {
+        crate::ReplayError::UnknownHandler { .. } => CrestError::not_found(e.to_string()),
+        e => CrestError::internal(e.to_string()),
+    })?;
     Ok(Json(report).into_response())
 }

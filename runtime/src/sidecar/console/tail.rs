@@ -44,11 +44,7 @@ pub struct Tail {
 
 impl Default for Tail {
     fn default() -> Self {
-        Tail {
-            sender: broadcast::channel(CAPACITY).0,
-            listeners: AtomicUsize::new(0),
-            closed: watch::channel(false).0,
-        }
+        Tail { sender: broadcast::channel(CAPACITY).0, listeners: AtomicUsize::new(0), closed: watch::channel(false).0 }
     }
 }
 
@@ -59,11 +55,9 @@ impl Tail {
             return;
         }
         let event: Value = serde_json::from_str(text).unwrap_or(Value::Null);
-        let json = json!({"topic": receipt.topic, "tenant": tenant, "_id": receipt.id, "sequence": receipt.sequence, "event": event}).to_string();
-        let _ = self.sender.send(Arc::new(Item {
-            tenant: tenant.map(str::to_owned),
-            json,
-        }));
+        let json =
+            json!({"topic": receipt.topic, "tenant": tenant, "_id": receipt.id, "sequence": receipt.sequence, "event": event}).to_string();
+        let _ = self.sender.send(Arc::new(Item { tenant: tenant.map(str::to_owned), json }));
     }
 
     /// Ends every stream (shutdown began).
@@ -92,27 +86,22 @@ pub(super) async fn stream(
     let closed = state.tail.closed.subscribe();
     state.tail.listeners.fetch_add(1, Ordering::Relaxed);
     let guard = Listening(state.clone());
-    let events = futures_util::stream::unfold(
-        (receiver, closed, role, guard),
-        |(mut receiver, mut closed, role, guard)| async move {
-            loop {
-                let next = tokio::select! {
-                    next = receiver.recv() => next,
-                    _ = closed.wait_for(|closed| *closed) => return None,
-                };
-                let event = match next {
-                    Ok(item) if may_see(&role, item.tenant.as_deref()) => {
-                        Event::default().data(item.json.as_str())
-                    }
-                    Ok(_) => continue,
-                    Err(broadcast::error::RecvError::Lagged(skipped)) => Event::default()
-                        .event("lagged")
-                        .data(json!({"skipped": skipped}).to_string()),
-                    Err(broadcast::error::RecvError::Closed) => return None,
-                };
-                return Some((Ok(event), (receiver, closed, role, guard)));
-            }
-        },
-    );
+    let events = futures_util::stream::unfold((receiver, closed, role, guard), |(mut receiver, mut closed, role, guard)| async move {
+        loop {
+            let next = tokio::select! {
+                next = receiver.recv() => next,
+                _ = closed.wait_for(|closed| *closed) => return None,
+            };
+            let event = match next {
+                Ok(item) if may_see(&role, item.tenant.as_deref()) => Event::default().data(item.json.as_str()),
+                Ok(_) => continue,
+                Err(broadcast::error::RecvError::Lagged(skipped)) => {
+                    Event::default().event("lagged").data(json!({"skipped": skipped}).to_string())
+                }
+                Err(broadcast::error::RecvError::Closed) => return None,
+            };
+            return Some((Ok(event), (receiver, closed, role, guard)));
+        }
+    });
     Ok(Sse::new(events).keep_alive(KeepAlive::default()))
 }

@@ -23,11 +23,7 @@ use crate::outputs::log_file::codec::{CsvRows, JsonLines, LineCodec};
 use crate::outputs::log_file::verify::{files_in_order, verify_files};
 
 /// The route.
-pub(super) async fn verify(
-    State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-    Query(params): Params,
-) -> Result<Response, CrestError> {
+pub(super) async fn verify(State(state): State<Arc<AppState>>, headers: HeaderMap, Query(params): Params) -> Result<Response, CrestError> {
     admin(&state, &headers, "verify a handler's log")?;
     let handler = handler_param(&state, &params)?;
     let config = state.service.config();
@@ -41,61 +37,30 @@ fn verify_handler(config: &Config, name: &str) -> Result<Value, CrestError> {
             "handler `{name}` keeps no tamper-evident log: only JSON and CSV handlers with `security.enabled` sign theirs"
         ))
     };
-    let handler = config
-        .forgerock_handlers
-        .iter()
-        .find(|h| h.qualified_name() == name)
-        .ok_or_else(not_signed)?;
-    let root = handler
-        .tenant
-        .as_deref()
-        .and_then(|t| config.tenants.get(t))
-        .map(|t| t.output_root.clone());
-    let in_root = |dir: &Path| {
-        root.as_ref()
-            .map_or_else(|| dir.to_owned(), |r| r.join(dir))
-    };
+    let handler = config.forgerock_handlers.iter().find(|h| h.qualified_name() == name).ok_or_else(not_signed)?;
+    let root = handler.tenant.as_deref().and_then(|t| config.tenants.get(t)).map(|t| t.output_root.clone());
+    let in_root = |dir: &Path| root.as_ref().map_or_else(|| dir.to_owned(), |r| r.join(dir));
     let (dir, security, naming) = match &handler.builtin {
-        Some(BuiltinSettings::Json(s)) => (
-            in_root(&s.log_directory),
-            s.security.clone(),
-            s.rotation.clone(),
-        ),
-        Some(BuiltinSettings::Csv(s)) => (
-            in_root(&s.log_directory),
-            s.security.clone(),
-            s.rotation.clone(),
-        ),
+        Some(BuiltinSettings::Json(s)) => (in_root(&s.log_directory), s.security.clone(), s.rotation.clone()),
+        Some(BuiltinSettings::Csv(s)) => (in_root(&s.log_directory), s.security.clone(), s.rotation.clone()),
         _ => return Err(not_signed()),
     };
     let security = security.ok_or_else(not_signed)?;
     let failed = |e: String| CrestError::new(StatusCode::UNPROCESSABLE_ENTITY, e);
-    let keys = IntegrityKeys::load(&security.key_file)
-        .map_err(|e| failed(format!("the key file {}: {e}", security.key_file.display())))?;
+    let keys = IntegrityKeys::load(&security.key_file).map_err(|e| failed(format!("the key file {}: {e}", security.key_file.display())))?;
     let mut topics = Vec::new();
     let mut passed = true;
     for topic in &handler.topics {
         let (live, codec): (String, Box<dyn LineCodec>) = match &handler.builtin {
-            Some(BuiltinSettings::Json(_)) => (
-                crate::builtin::json::JsonSettings::file_name(topic),
-                Box::new(JsonLines),
-            ),
+            Some(BuiltinSettings::Json(_)) => (crate::builtin::json::JsonSettings::file_name(topic), Box::new(JsonLines)),
             Some(BuiltinSettings::Csv(s)) => {
                 let live = crate::builtin::csv::CsvSettings::file_name(topic);
                 if files_in_order(&dir, &live, &naming).map_or(true, |f| f.is_empty()) {
                     topics.push(json!({"topic": topic, "files": []}));
                     continue;
                 }
-                let columns = crate::cli::files::csv_columns(&dir, &live, &naming, &s.format)
-                    .map_err(|e| failed(e.to_string()))?;
-                (
-                    live,
-                    Box::new(CsvRows {
-                        format: s.format.clone(),
-                        columns,
-                        secure: true,
-                    }),
-                )
+                let columns = crate::cli::files::csv_columns(&dir, &live, &naming, &s.format).map_err(|e| failed(e.to_string()))?;
+                (live, Box::new(CsvRows { format: s.format.clone(), columns, secure: true }))
             }
             _ => return Err(not_signed()),
         };
@@ -103,8 +68,8 @@ fn verify_handler(config: &Config, name: &str) -> Result<Value, CrestError> {
             topics.push(json!({"topic": topic, "files": []}));
             continue;
         }
-        let reports = verify_files(&dir, &live, &*codec, &naming, &keys, true, |_| {})
-            .map_err(|e| failed(format!("{}: {e}", dir.display())))?;
+        let reports =
+            verify_files(&dir, &live, &*codec, &naming, &keys, true, |_| {}).map_err(|e| failed(format!("{}: {e}", dir.display())))?;
         let files: Vec<Value> = reports
             .iter()
             .map(|r| match &r.result {

@@ -32,9 +32,7 @@ impl Guest for Miscount {
             None | Some("few") => false,
             Some("many") => true,
             Some(other) => {
-                return Err(format!(
-                    "miscount: unknown mode {other:?} (want \"few\" or \"many\")"
-                ));
+                return Err(format!("miscount: unknown mode {other:?} (want \"few\" or \"many\")"));
             }
         };
         MANY.store(many, Ordering::Relaxed);
@@ -42,11 +40,7 @@ impl Guest for Miscount {
     }
 
     fn handle_batch(events: Vec<Event>) -> Vec<Result<(), String>> {
-        let count = if MANY.load(Ordering::Relaxed) {
-            events.len() + 1
-        } else {
-            events.len().saturating_sub(1)
-        };
+        let count = if MANY.load(Ordering::Relaxed) { events.len() + 1 } else { events.len().saturating_sub(1) };
         vec![Ok(()); count]
     }
 }

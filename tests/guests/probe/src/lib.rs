@@ -87,14 +87,8 @@ impl Handler for Probe {
             instance_events: 0,
             healthy: config.get("/healthy").and_then(|v| v.as_bool()) == Some(true),
             plain: config.get("/plain").and_then(|v| v.as_bool()) == Some(true),
-            differ_every: config
-                .get("/differ_every")
-                .and_then(|v| v.as_u64())
-                .unwrap_or(0),
-            trap_every: config
-                .get("/trap_every")
-                .and_then(|v| v.as_u64())
-                .unwrap_or(0),
+            differ_every: config.get("/differ_every").and_then(|v| v.as_u64()).unwrap_or(0),
+            trap_every: config.get("/trap_every").and_then(|v| v.as_u64()).unwrap_or(0),
         })
     }
 
@@ -102,11 +96,7 @@ impl Handler for Probe {
         self.instance_events += 1;
         let every = |n: u64| n > 0 && event.sequence().is_multiple_of(n);
         if every(self.trap_every) {
-            panic!(
-                "probe: trap_every {} hit at sequence {}",
-                self.trap_every,
-                event.sequence()
-            );
+            panic!("probe: trap_every {} hit at sequence {}", self.trap_every, event.sequence());
         }
         let echo = || {
             let mut record = if self.plain {
@@ -119,11 +109,7 @@ impl Handler for Probe {
             }
             record.to_string()
         };
-        let action = if self.healthy {
-            "echo"
-        } else {
-            event.get_str("/action").unwrap_or("echo")
-        };
+        let action = if self.healthy { "echo" } else { event.get_str("/action").unwrap_or("echo") };
         match action {
             "echo" => emit("out", echo()),
             "document" => emit("out", event.raw_json()),
@@ -140,20 +126,13 @@ impl Handler for Probe {
             }
             "emit-undeclared" => {
                 let answer = emit("undeclared", "x");
-                emit(
-                    "out",
-                    json!({"id": event.id(), "undeclared": answer.err()}).to_string(),
-                )
+                emit("out", json!({"id": event.id(), "undeclared": answer.err()}).to_string())
             }
             "log" => {
                 log::info(event.get_str("/message").unwrap_or(""));
                 emit("out", echo())
             }
-            "build" => emit(
-                "out",
-                json!({"id": event.id(), "seq": event.sequence(), "build": black_box(BUILD)})
-                    .to_string(),
-            ),
+            "build" => emit("out", json!({"id": event.id(), "seq": event.sequence(), "build": black_box(BUILD)}).to_string()),
             "count" => {
                 let n = state::get_u64("count") + 1;
                 state::set_u64("count", n)?;
@@ -161,10 +140,7 @@ impl Handler for Probe {
             }
 
             // Hostile guests: resource exhaustion.
-            "recurse" => Err(format!(
-                "recursion without a base case returned {}",
-                recurse(0)
-            )),
+            "recurse" => Err(format!("recursion without a base case returned {}", recurse(0))),
             "membomb" => membomb(),
             "unreachable" => wasm_unreachable(),
             "output-flood" => {
@@ -213,10 +189,8 @@ impl Handler for Probe {
                 for dir in ["/", "."] {
                     match std::fs::read_dir(dir) {
                         Ok(entries) => {
-                            let names: Vec<String> = entries
-                                .filter_map(Result::ok)
-                                .map(|e| e.file_name().to_string_lossy().into_owned())
-                                .collect();
+                            let names: Vec<String> =
+                                entries.filter_map(Result::ok).map(|e| e.file_name().to_string_lossy().into_owned()).collect();
                             return leak(event, format!("listed {dir}: {names:?}"));
                         }
                         Err(e) => refusals.push(format!("{dir}: {e}")),
@@ -228,11 +202,7 @@ impl Handler for Probe {
                 Ok(path) => leak(event, format!("PATH={path}")),
                 Err(e) => {
                     let count = std::env::vars().count();
-                    if count > 0 {
-                        leak(event, format!("{count} environment variables"))
-                    } else {
-                        Err(format!("wasi-env refused: {e}"))
-                    }
+                    if count > 0 { leak(event, format!("{count} environment variables")) } else { Err(format!("wasi-env refused: {e}")) }
                 }
             },
             "wasi-socket" => match std::net::TcpStream::connect("127.0.0.1:5432") {
@@ -240,59 +210,36 @@ impl Handler for Probe {
                 Err(e) => Err(format!("wasi-socket refused: {e}")),
             },
             "wasi-dns" => match std::net::ToSocketAddrs::to_socket_addrs(&("localhost", 80)) {
-                Ok(addrs) => leak(
-                    event,
-                    format!("resolved localhost to {:?}", addrs.collect::<Vec<_>>()),
-                ),
+                Ok(addrs) => leak(event, format!("resolved localhost to {:?}", addrs.collect::<Vec<_>>())),
                 Err(e) => Err(format!("wasi-dns refused: {e}")),
             },
 
             // Hostile guests: isolation between handlers and events.
-            "emit-other" => emit(
-                event.get_str("/output").unwrap_or("other-tenant.log"),
-                echo(),
-            ),
+            "emit-other" => emit(event.get_str("/output").unwrap_or("other-tenant.log"), echo()),
             "every-10th" => {
                 if event.sequence().is_multiple_of(10) {
-                    panic!(
-                        "probe: every 10th event fails (sequence {})",
-                        event.sequence()
-                    );
+                    panic!("probe: every 10th event fails (sequence {})", event.sequence());
                 }
                 emit("out", echo())
             }
 
             // Hostile guests: waiting in a host call, and huge errors.
             "sleep" => {
-                let ms = event
-                    .get("/ms")
-                    .and_then(|v| v.as_u64())
-                    .unwrap_or(3_600_000);
+                let ms = event.get("/ms").and_then(|v| v.as_u64()).unwrap_or(3_600_000);
                 std::thread::sleep(Duration::from_millis(ms));
                 emit("out", echo())
             }
             "block-pollable" => {
-                let ms = event
-                    .get("/ms")
-                    .and_then(|v| v.as_u64())
-                    .unwrap_or(3_600_000);
+                let ms = event.get("/ms").and_then(|v| v.as_u64()).unwrap_or(3_600_000);
                 block_on_clock(ms);
                 emit("out", echo())
             }
             "read-stdin" => {
                 let mut input = Vec::new();
                 let read = std::io::Read::read_to_end(&mut std::io::stdin(), &mut input);
-                emit(
-                    "out",
-                    json!({"id": event.id(), "stdin": format!("{read:?}")}).to_string(),
-                )
+                emit("out", json!({"id": event.id(), "stdin": format!("{read:?}")}).to_string())
             }
-            "huge-err" => Err(huge_message(
-                event
-                    .get("/bytes")
-                    .and_then(|v| v.as_u64())
-                    .unwrap_or(1 << 20),
-            )),
+            "huge-err" => Err(huge_message(event.get("/bytes").and_then(|v| v.as_u64()).unwrap_or(1 << 20))),
 
             other => Err(format!("unknown action {other}")),
         }
