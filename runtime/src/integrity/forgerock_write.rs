@@ -79,6 +79,20 @@ pub struct ForgeRockCsvWriter {
     last_signature: Option<Vec<u8>>,
     /// Rows since the last signature.
     unsigned: usize,
+    /// Bytes in the file, those still buffered included.
+    len: u64,
+    /// What [`ForgeRockCsvWriter::rollback`] returns to.
+    mark: Option<Box<Mark>>,
+}
+
+/// The state at [`ForgeRockCsvWriter::mark`].
+struct Mark {
+    len: u64,
+    keystore: JceksWriter,
+    current: Vec<u8>,
+    last_hmac: Option<String>,
+    last_signature: Option<Vec<u8>>,
+    unsigned: usize,
 }
 
 impl std::fmt::Debug for ForgeRockCsvWriter {
@@ -145,6 +159,8 @@ impl ForgeRockCsvWriter {
                 last_hmac: None,
                 last_signature,
                 unsigned: 0,
+                len: text.len() as u64,
+                mark: None,
             };
             w.store_current_key()?;
             return Ok(w);
@@ -186,6 +202,8 @@ impl ForgeRockCsvWriter {
             last_hmac: None,
             last_signature: None,
             unsigned: 0,
+            len: 0,
+            mark: None,
         };
         let mut header: Vec<&str> = w.columns.iter().map(String::as_str).collect();
         header.extend([HEADER_HMAC, HEADER_SIGNATURE]);
@@ -205,7 +223,55 @@ impl ForgeRockCsvWriter {
     }
 
     fn put(&mut self, line: &str) -> Result<(), ForgeRockWriteError> {
-        self.out.write_all(line.as_bytes()).map_err(|source| ForgeRockWriteError::Io { path: self.path.clone(), source })
+        self.out.write_all(line.as_bytes()).map_err(|source| ForgeRockWriteError::Io { path: self.path.clone(), source })?;
+        self.len += line.len() as u64;
+        Ok(())
+    }
+
+    /// Bytes in the file (buffered ones included).
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Whether the file is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The length of the row `cells` would take, HMAC included.
+    pub fn row_len(&self, cells: &[&str]) -> u64 {
+        let mut row = cells.to_vec();
+        let mac = STANDARD.encode([0u8; 32]);
+        row.push(&mac);
+        row.push("");
+        self.format.encode(&row).len() as u64
+    }
+
+    /// Remembers the state after the last flush, for [`Self::rollback`].
+    pub fn mark(&mut self) {
+        self.mark = Some(Box::new(Mark {
+            len: self.len,
+            keystore: self.keystore.clone(),
+            current: self.current.clone(),
+            last_hmac: self.last_hmac.clone(),
+            last_signature: self.last_signature.clone(),
+            unsigned: self.unsigned,
+        }));
+    }
+
+    /// Takes back the rows (and signatures) written since [`Self::mark`],
+    /// and the key state with them.
+    pub fn rollback(&mut self) -> Result<(), ForgeRockWriteError> {
+        let Some(mark) = self.mark.take() else { return Ok(()) };
+        let io = |source| ForgeRockWriteError::Io { path: self.path.clone(), source };
+        let file = self.out.get_ref().try_clone().map_err(io)?;
+        let _unwritten = std::mem::replace(&mut self.out, std::io::BufWriter::new(file)).into_parts();
+        self.out.get_ref().set_len(mark.len).map_err(io)?;
+        let Mark { len, keystore, current, last_hmac, last_signature, unsigned } = *mark;
+        (self.len, self.keystore, self.current, self.last_hmac, self.last_signature, self.unsigned) =
+            (len, keystore, current, last_hmac, last_signature, unsigned);
+        self.mark();
+        Ok(())
     }
 
     fn put_signature_row(&mut self, signature: &str) -> Result<(), ForgeRockWriteError> {
