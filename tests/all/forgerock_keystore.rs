@@ -2,7 +2,10 @@
 //! (written by an independent Java writer, tests/fixtures/jceks/
 //! MakeForgeRockLog.java, with the keytool-made `forgerock.jceks`) passes,
 //! and changed, removed or cut rows, a wrong password and a missing file
-//! keystore each fail, with the password never printed.
+//! keystore each fail, with the password never printed. The CSV handler
+//! with that keystore as `security.filename` writes the same format: a
+//! fresh log, a log continued after a restart, the Java-written log
+//! continued, and rotated files all verify.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -177,4 +180,51 @@ fn the_csv_handler_rotates_forgerock_files_that_each_verify() {
     assert_eq!(out.matches("PASS").count(), archives.len() + 1, "{out}");
     let records: usize = out.lines().map(|l| l.split(" (").nth(1).unwrap().split(' ').next().unwrap().parse::<usize>().unwrap()).sum();
     assert_eq!(records, 12, "{out}");
+}
+
+#[test]
+fn the_csv_handler_continues_a_log_written_by_java() {
+    // `forgerock-log-logins/`: written by the independent Java writer
+    // (MakeForgeRockLog.java) for a custom topic `logins` whose columns are
+    // `_id`, `status`, `userId`.
+    let fx = Fixture::new();
+    std::fs::create_dir_all(fx.path().join("keys")).unwrap();
+    std::fs::copy(fixtures().join("forgerock.jceks"), fx.path().join("keys/audit.jceks")).unwrap();
+    let logs = fx.path().join("wasp-data/logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    for f in ["logins.csv", "logins.csv.keystore"] {
+        std::fs::copy(fixtures().join("forgerock-log-logins").join(f), logs.join(f)).unwrap();
+    }
+    std::fs::create_dir_all(fx.path().join("schemas")).unwrap();
+    let schema = serde_json::json!({"schema": {"type": "object", "properties": {
+        "_id": {"type": "string"}, "status": {"type": "string"}, "userId": {"type": "string"}}}});
+    std::fs::write(fx.path().join("schemas/logins.json"), schema.to_string()).unwrap();
+    let config = fx.config_doc(
+        &serde_json::json!({"topicsSchemasDirectory": "schemas", "eventHandlers": [{"class": "CsvAuditEventHandler", "config": {
+            "name": "csv", "logDirectory": "logs", "topics": ["logins"],
+            "security": {"enabled": true, "filename": "keys/audit.jceks", "password": "changeit", "signatureInterval": "50 milliseconds"}
+        }}]}),
+    );
+    let verify = || {
+        let out = Command::new(wasp_bin())
+            .args(["verify", logs.to_str().unwrap(), "--topic", "logins", "--keystore"])
+            .arg(fx.path().join("keys/audit.jceks"))
+            .env("WASP_KEYSTORE_PASSWORD", "changeit")
+            .output()
+            .unwrap();
+        (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr))
+    };
+    assert_eq!(verify(), (Some(0), "PASS logins.csv (3 records, 2 signatures)\n".to_string()));
+    let audit = wasp::AuditService::from_config_file(&config).unwrap();
+    for n in 4..7 {
+        audit.publish("logins", serde_json::json!({"_id": format!("0419-{n}"), "userId": "bjensen", "status": "FAILED"})).unwrap();
+    }
+    audit.flush();
+    assert_eq!(audit.shutdown().handler("csv").unwrap().delivered, 3);
+    let text = std::fs::read_to_string(logs.join("logins.csv")).unwrap();
+    assert!(text.starts_with("_id,status,userId,HMAC,SIGNATURE\n0419-1,SUCCESSFUL,bjensen,"), "Java's rows are kept: {text}");
+    assert!(text.contains("\"0419-6\",\"FAILED\",\"bjensen\","), "{text}");
+    let (code, out) = verify();
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.starts_with("PASS logins.csv (6 records, "), "Java's rows and WASP's verify as one file: {out}");
 }
