@@ -173,3 +173,22 @@ fn forgerock_writer_rotates_into_files_that_each_verify() {
     let last_of_archive = std::fs::read_to_string(&archive).unwrap().lines().last().unwrap().to_string();
     assert_eq!(std::fs::read_to_string(&path).unwrap().lines().nth(1).unwrap(), last_of_archive);
 }
+
+#[test]
+fn forgerock_writer_rollback_takes_back_rows_and_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("access.csv");
+    let mut w = ForgeRockCsvWriter::open(&path, columns(), CsvFormat::default(), keys()).unwrap();
+    w.append(&["1", "bjensen", "SUCCESSFUL"]).unwrap();
+    w.flush().unwrap();
+    w.mark();
+    w.append(&["2", "scarter", "FAILED"]).unwrap();
+    w.sign().unwrap();
+    w.append(&["3", "scarter", "FAILED"]).unwrap();
+    w.rollback().unwrap();
+    w.append(&["2", "bjensen", "FAILED"]).unwrap();
+    w.close().unwrap();
+    let v = verify_file(&path, &keys()).unwrap();
+    assert_eq!((v.rows, v.signatures), (2, 1));
+    assert!(!std::fs::read_to_string(&path).unwrap().contains("scarter"), "the rows after the mark are gone");
+}
