@@ -62,7 +62,10 @@ fn main() {
         if !tests_text.contains(&format!("guests::{constant}")) {
             unused.push(format!("{package} (guests::{constant})"));
         }
-        generated.push_str(&format!("/// `{package}` built for wasm32-wasip2.\npub const {constant}: &str = {:?};\n", path.display().to_string()));
+        generated.push_str(&format!(
+            "/// `{package}` built for wasm32-wasip2.\npub const {constant}: &str = {:?};\n",
+            path.display().to_string()
+        ));
     }
     if !unused.is_empty() {
         panic!("these guests are used by no test under tests/all/: {}; use them or delete them", unused.join(", "));

@@ -72,11 +72,7 @@ impl Fixture {
     /// The lines of a handler's output file (`wasp-data/<handler>/<file>`).
     pub fn output_lines(&self, handler: &str, file: &str) -> Vec<String> {
         let path = self.dir.path().join("wasp-data").join(handler).join(file);
-        std::fs::read_to_string(&path)
-            .unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
-            .lines()
-            .map(str::to_owned)
-            .collect()
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display())).lines().map(str::to_owned).collect()
     }
 
     /// The output lines parsed as JSON.
@@ -217,12 +213,7 @@ impl WaspRun {
 
     fn start_command(mut command: Command, dir: &Path) -> WaspRun {
         use std::io::{BufRead, Read};
-        let mut child = command
-            .current_dir(dir)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
+        let mut child = command.current_dir(dir).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::piped()).spawn().unwrap();
         let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
         let mut seen = String::new();
         let url = loop {

@@ -97,9 +97,7 @@ impl Event {
     /// [`doc`](Event::doc)).
     pub fn json(&self) -> Result<&serde_json::Value, String> {
         self.parsed
-            .get_or_init(|| {
-                serde_json::from_str(&self.raw.json).map_err(|e| format!("event is not JSON: {e}"))
-            })
+            .get_or_init(|| serde_json::from_str(&self.raw.json).map_err(|e| format!("event is not JSON: {e}")))
             .as_ref()
             .map_err(Clone::clone)
     }

@@ -48,13 +48,13 @@
 // The generated bindings name the SDK by its path, also from inside it.
 extern crate self as wasp_guest;
 
+#[doc(hidden)]
+pub mod __private;
 mod config;
 mod event;
 mod host;
 pub mod json;
 pub mod time;
-#[doc(hidden)]
-pub mod __private;
 
 pub use config::Config;
 pub use event::Event;

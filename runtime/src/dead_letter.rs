@@ -127,13 +127,7 @@ impl FaultRecord {
 impl DeadLetter {
     /// This dead letter after another failed attempt, by `version`.
     pub fn failed_again(&self, fault: FaultRecord, version: &str) -> DeadLetter {
-        DeadLetter {
-            version: version.to_owned(),
-            time: now_rfc3339(),
-            attempts: self.attempts + 1,
-            fault,
-            ..self.clone()
-        }
+        DeadLetter { version: version.to_owned(), time: now_rfc3339(), attempts: self.attempts + 1, fault, ..self.clone() }
     }
 
     /// Rebuilds the event for a replay (`Err` only if the file was edited
@@ -434,7 +428,12 @@ mod tests {
     use super::*;
 
     fn event(id: &str, seq: u64) -> HostEvent {
-        let mut e = HostEvent::from_document("access", serde_json::json!({"_id": id, "timestamp": "2026-11-22T00:00:00Z", "x": 1}).as_object().unwrap().clone(), 1 << 20).unwrap();
+        let mut e = HostEvent::from_document(
+            "access",
+            serde_json::json!({"_id": id, "timestamp": "2026-11-22T00:00:00Z", "x": 1}).as_object().unwrap().clone(),
+            1 << 20,
+        )
+        .unwrap();
         e.sequence = seq;
         e
     }
@@ -446,11 +445,15 @@ mod tests {
         let h = HandlerRef { name: "h", tenant: None, version: "v1" };
         let single = DeadLetterStore::letter(&h, &event("a", 1), FaultRecord::plain(FaultKind::Trap, "boom"));
         store.put(&single).unwrap();
-        let mut bundle: Vec<DeadLetter> =
-            (2..5).map(|n| DeadLetterStore::letter(&h, &event(&format!("q{n}"), n), FaultRecord::plain(FaultKind::Quarantined, "waiting"))).collect();
+        let mut bundle: Vec<DeadLetter> = (2..5)
+            .map(|n| DeadLetterStore::letter(&h, &event(&format!("q{n}"), n), FaultRecord::plain(FaultKind::Quarantined, "waiting")))
+            .collect();
         store.put_many(&mut bundle).unwrap();
         assert!(bundle[1].id.ends_with("+000001"), "{}", bundle[1].id);
-        let files: Vec<String> = std::fs::read_dir(dir.path().join("dead-letters/handlers/h")).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+        let files: Vec<String> = std::fs::read_dir(dir.path().join("dead-letters/handlers/h"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
         assert_eq!(files.len(), 2, "one file for the single letter, one for the bundle: {files:?}");
         let listed = store.list(Some("h")).unwrap();
         assert_eq!(listed.iter().map(|l| l.event.id.as_str()).collect::<Vec<_>>(), ["a", "q2", "q3", "q4"], "in creation order");
@@ -467,7 +470,10 @@ mod tests {
         assert_eq!(store.list(Some("h")).unwrap().iter().map(|l| l.event.id.as_str()).collect::<Vec<_>>(), ["a", "q4"]);
         store.remove(&bundle[2]).unwrap();
         assert_eq!(store.list(Some("h")).unwrap().len(), 1);
-        let files: Vec<String> = std::fs::read_dir(dir.path().join("dead-letters/handlers/h")).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+        let files: Vec<String> = std::fs::read_dir(dir.path().join("dead-letters/handlers/h"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
         assert_eq!(files, [format!("{}.json", single.id)], "the emptied bundle and its list are gone");
     }
 

@@ -30,16 +30,16 @@ pub mod journal;
 pub mod outputs;
 pub mod query;
 pub mod quota;
-pub mod schema;
-pub mod sidecar;
 mod replay;
+pub mod schema;
 mod service;
+pub mod sidecar;
 
 pub use config::Config;
 pub use delivery::{HandlerState, HandlerSummary, OutputSummary};
-pub use replay::{ReplayError, ReplayReport, replay};
 pub use event::{IntoEvent, PublishError};
+pub use replay::{ReplayError, ReplayReport, replay};
 pub use service::{
-    ActionError, AuditService, Backlog, BuildError, HandlerLag, Receipt, RefusedChange, ReloadReport, StreamBacklog, Summary, TenantSummary,
-    Watcher,
+    ActionError, AuditService, Backlog, BuildError, HandlerLag, Receipt, RefusedChange, ReloadReport, StreamBacklog, Summary,
+    TenantSummary, Watcher,
 };

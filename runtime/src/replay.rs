@@ -76,7 +76,14 @@ pub fn replay(config: &Config, handler: &str, component: Option<&Path>) -> Resul
     h.breaker.failures = 0;
     let engine = WaspEngine::global().map_err(|source| BuildError::Component { handler: handler.to_owned(), source })?;
     let store = DeadLetterStore::new(&config.data_dir);
-    let (mut worker, _) = prepare(engine, config, &h, &store, None, if component.is_none() { crate::service::Versions::Live } else { crate::service::Versions::Configured })?;
+    let (mut worker, _) = prepare(
+        engine,
+        config,
+        &h,
+        &store,
+        None,
+        if component.is_none() { crate::service::Versions::Live } else { crate::service::Versions::Configured },
+    )?;
     // The events pass the handler's filters again, as they would live.
     worker.filters = prepare_filters(engine, config)?.iter().filter(|(tenant, _)| *tenant == h.tenant).map(|(_, stage)| stage()).collect();
     let version = worker.version.clone();

@@ -161,7 +161,10 @@ fn every_isolation_attack_over_http_is_refused_and_nothing_else_moves() {
 
     // What each one owns.
     let publish = |token: &str, id: &str| {
-        let answer = send(&address, &request("POST", "/audit/access", Some(token), "Content-Type: application/json\r\n", json!({"_id": id}).to_string().as_bytes()));
+        let answer = send(
+            &address,
+            &request("POST", "/audit/access", Some(token), "Content-Type: application/json\r\n", json!({"_id": id}).to_string().as_bytes()),
+        );
         assert_eq!(answer.status, 201, "{}", answer.body);
     };
     for id in ["g1", "g2"] {
@@ -186,8 +189,22 @@ fn every_isolation_attack_over_http_is_refused_and_nothing_else_moves() {
         "may not publish for tenant `globex`",
         &request("POST", "/audit/access?tenant=globex", Some(ACME), "Content-Type: application/x-ndjson\r\n", b"{\"_id\":\"forged2\"}\n"),
     );
-    a.post("acme flushes globex's handler", 403, "actions need the admin token", "/audit/access?_action=flush&handler=globex/json", ACME, "");
-    a.post("acme rotates globex's handler", 403, "actions need the admin token", "/audit/access?_action=rotate&handler=globex/json", ACME, "");
+    a.post(
+        "acme flushes globex's handler",
+        403,
+        "actions need the admin token",
+        "/audit/access?_action=flush&handler=globex/json",
+        ACME,
+        "",
+    );
+    a.post(
+        "acme rotates globex's handler",
+        403,
+        "actions need the admin token",
+        "/audit/access?_action=rotate&handler=globex/json",
+        ACME,
+        "",
+    );
     a.post("acme flushes everything", 403, "actions need the admin token", "/audit/access?_action=flush", ACME, "");
     // Dead letters are not reachable over HTTP at all (`wasp dlq` works on
     // the data directory): neither as an action nor as a route.
@@ -209,8 +226,21 @@ fn every_isolation_attack_over_http_is_refused_and_nothing_else_moves() {
         a.post(&format!("rotate handler {handler}"), 404, "", &format!("/audit/access?_action=rotate&handler={handler}"), ADMIN, "");
     }
     for tenant in ["..", "../globex", "acme%2F..%2Fglobex", "globex%00"] {
-        a.post(&format!("admin publishes for tenant {tenant}"), 400, "unknown tenant", &format!("/audit/access?tenant={tenant}"), ADMIN, r#"{"_id":"trav"}"#);
-        a.get(&format!("acme queries tenant {tenant}"), 403, "may not query", &format!("/audit/access?_queryFilter=true&tenant={tenant}"), ACME);
+        a.post(
+            &format!("admin publishes for tenant {tenant}"),
+            400,
+            "unknown tenant",
+            &format!("/audit/access?tenant={tenant}"),
+            ADMIN,
+            r#"{"_id":"trav"}"#,
+        );
+        a.get(
+            &format!("acme queries tenant {tenant}"),
+            403,
+            "may not query",
+            &format!("/audit/access?_queryFilter=true&tenant={tenant}"),
+            ACME,
+        );
     }
     for id in ["..%2F..%2Faudit.json", "..", "%2Fetc%2Fpasswd"] {
         a.get(&format!("read _id {id}"), 404, "no event", &format!("/audit/access/{id}"), ADMIN);

@@ -150,7 +150,8 @@ impl Destination {
     }
 
     fn create_stream(&self) {
-        let config = async_nats::jetstream::stream::Config { name: self.name.clone(), subjects: vec![self.subject()], ..Default::default() };
+        let config =
+            async_nats::jetstream::stream::Config { name: self.name.clone(), subjects: vec![self.subject()], ..Default::default() };
         runtime().block_on(async {
             let js = async_nats::jetstream::new(async_nats::connect("127.0.0.1:4222").await.unwrap());
             js.create_stream(config).await.unwrap();
@@ -217,7 +218,11 @@ impl Destination {
         let mut received = Vec::new();
         let deadline = std::time::Instant::now() + Duration::from_secs(30);
         loop {
-            let quiet = if received.len() >= expected { Duration::from_millis(1500) } else { deadline.saturating_duration_since(std::time::Instant::now()) };
+            let quiet = if received.len() >= expected {
+                Duration::from_millis(1500)
+            } else {
+                deadline.saturating_duration_since(std::time::Instant::now())
+            };
             stream.set_read_timeout(Some(quiet.max(Duration::from_millis(1)))).unwrap();
             let mut head = [0u8; 1];
             if stream.read_exact(&mut head).is_err() {
@@ -274,7 +279,9 @@ impl Destination {
                 use amqprs::channel::BasicGetArguments;
                 let channel = Self::amqp().await;
                 let mut bodies = Vec::new();
-                while let Some((_, properties, body)) = channel.basic_get(BasicGetArguments::new(&self.name).no_ack(true).finish()).await.unwrap() {
+                while let Some((_, properties, body)) =
+                    channel.basic_get(BasicGetArguments::new(&self.name).no_ack(true).finish()).await.unwrap()
+                {
                     let value: Value = serde_json::from_slice(&body).unwrap();
                     if let Some(event) = value.get("event") {
                         assert_eq!(properties.message_id().map(String::as_str), event["_id"].as_str(), "message-id is the event's _id");
@@ -292,7 +299,8 @@ impl Destination {
                     .map(|entry| {
                         let Reply::Array(Some(parts)) = entry else { panic!("an entry") };
                         let Reply::Array(Some(fields)) = &parts[1] else { panic!("fields") };
-                        let field = |name: &[u8]| fields.iter().position(|f| *f == Reply::Bulk(Some(name.to_vec()))).map(|i| fields[i + 1].clone());
+                        let field =
+                            |name: &[u8]| fields.iter().position(|f| *f == Reply::Bulk(Some(name.to_vec()))).map(|i| fields[i + 1].clone());
                         let Some(Reply::Bulk(Some(body))) = field(b"body") else { panic!("no body") };
                         body
                     })
@@ -306,7 +314,11 @@ impl Destination {
     /// The seeds' ActiveMQ route's JMS handler (001-1094), its provider URL
     /// pointed at this broker and its topic at this destination.
     fn jms(&self, name: &str, properties: Value) -> Value {
-        let route: Value = serde_json::from_str(&std::fs::read_to_string(wasp_tests::repo_root().join("tests/fixtures/seeds/001-1094-route-jms-activemq-example.json")).unwrap()).unwrap();
+        let route: Value = serde_json::from_str(
+            &std::fs::read_to_string(wasp_tests::repo_root().join("tests/fixtures/seeds/001-1094-route-jms-activemq-example.json"))
+                .unwrap(),
+        )
+        .unwrap();
         let mut handler = route["heap"][0]["config"]["eventHandlers"][0].clone();
         assert_eq!(handler["class"], "org.forgerock.audit.handlers.jms.JmsAuditEventHandler");
         let config = &mut handler["config"];
@@ -358,7 +370,8 @@ fn seed_jms_and_wasm_output_deliver_every_event(broker: Broker) {
     let fx = Fixture::new();
     let audit = AuditService::from_config_file(fx.config_doc(&json!({"eventHandlers": [jms, {"class": "wasm", "config": wasm}]}))).unwrap();
     for n in 0..200 {
-        let event = json!({"_id": format!("seed-{n}"), "timestamp": "2026-12-05T07:00:00Z", "eventName": "AM-ACCESS-OUTCOME", "userId": "bjensen"});
+        let event =
+            json!({"_id": format!("seed-{n}"), "timestamp": "2026-12-05T07:00:00Z", "eventName": "AM-ACCESS-OUTCOME", "userId": "bjensen"});
         audit.publish("access", event).unwrap();
     }
     audit.flush();
@@ -431,7 +444,12 @@ fn outage_loses_nothing(broker: Broker) {
     let received = ids(&d.read(400));
     let unique: std::collections::BTreeSet<&String> = received.iter().collect();
     assert_eq!(unique.len(), 400, "{broker:?}: every accepted event arrives");
-    figure(&format!("{broker:?} outage: 400 events accepted, {} received, {} duplicates, {} retries", received.len(), received.len() - 400, h.retries));
+    figure(&format!(
+        "{broker:?} outage: 400 events accepted, {} received, {} duplicates, {} retries",
+        received.len(),
+        received.len() - 400,
+        h.retries
+    ));
 }
 
 #[test]
@@ -494,12 +512,15 @@ fn wrong_passwords_and_unreachable_hosts_are_named_retried_and_counted() {
     let token = "broker-admin-token";
     let d = Destination::new(Amqp, "password", true);
     let amqp = d.jms("jms-amqp", json!({"java.naming.security.credentials": "not-the-password"}));
-    let redis = Destination::new(Redis, "password", false).jms("jms-redis", json!({"java.naming.provider.url": "redis://:not-the-password@127.0.0.1:6379"}));
-    let mqtt = Destination { broker: Mqtt, name: "unreachable".into() }.jms("jms-mqtt", json!({"java.naming.provider.url": "mqtt://127.0.0.1:1"}));
+    let redis = Destination::new(Redis, "password", false)
+        .jms("jms-redis", json!({"java.naming.provider.url": "redis://:not-the-password@127.0.0.1:6379"}));
+    let mqtt =
+        Destination { broker: Mqtt, name: "unreachable".into() }.jms("jms-mqtt", json!({"java.naming.provider.url": "mqtt://127.0.0.1:1"}));
     let fx = Fixture::new();
     fx.config_doc(&json!({"eventHandlers": [amqp, redis, mqtt], "wasp": {"sidecar": {"adminToken": wasp::sidecar::hash_token(token)}}}));
     let run = wasp_tests::WaspRun::start(fx.path());
-    let (status, body) = wasp_tests::http(&run.address, token, "POST", "/audit/access", "application/json", &json!({"_id": "p-1"}).to_string());
+    let (status, body) =
+        wasp_tests::http(&run.address, token, "POST", "/audit/access", "application/json", &json!({"_id": "p-1"}).to_string());
     assert_eq!(status, 201, "{body}");
     let metric = |text: &str, handler: &str| -> u64 {
         text.lines()
@@ -576,13 +597,22 @@ fn nats_and_mqtt_wrong_passwords_are_named_and_retried() {
     let made = Command::new("mosquitto_passwd").args(["-b", "-c"]).arg(&passwords).args(["audit", "right"]).status().unwrap();
     assert!(made.success());
     let conf = dir.path().join("mosquitto.conf");
-    std::fs::write(&conf, format!("listener {mqtt_port} 127.0.0.1\nallow_anonymous false\npassword_file {}\npersistence false\n", passwords.display())).unwrap();
+    std::fs::write(
+        &conf,
+        format!("listener {mqtt_port} 127.0.0.1\nallow_anonymous false\npassword_file {}\npersistence false\n", passwords.display()),
+    )
+    .unwrap();
     let _servers = Guarded(vec![
-        Command::new("/usr/sbin/nats-server").args(["-a", "127.0.0.1", "-p", &nats_port.to_string(), "--user", "audit", "--pass", "right"]).spawn().unwrap(),
+        Command::new("/usr/sbin/nats-server")
+            .args(["-a", "127.0.0.1", "-p", &nats_port.to_string(), "--user", "audit", "--pass", "right"])
+            .spawn()
+            .unwrap(),
         Command::new("/usr/sbin/mosquitto").arg("-c").arg(&conf).spawn().unwrap(),
     ]);
     wait_for("the servers", || listening(nats_port) && listening(mqtt_port));
-    for (broker, port, cause) in [(Nats, nats_port, "authorization violation"), (Mqtt, mqtt_port, "the broker refused the connection: not authorized (connack 5)")] {
+    for (broker, port, cause) in
+        [(Nats, nats_port, "authorization violation"), (Mqtt, mqtt_port, "the broker refused the connection: not authorized (connack 5)")]
+    {
         for password in ["wrong", "right"] {
             let d = Destination { broker, name: format!("auth-{}", std::process::id()) };
             let url = format!("{}://audit:{password}@127.0.0.1:{port}", if broker == Nats { "nats" } else { "mqtt" });
@@ -603,7 +633,9 @@ fn nats_and_mqtt_wrong_passwords_are_named_and_retried() {
             // (NATS without JetStream here: the right password connects,
             // then no stream captures the subject: named as such.)
             if password == "right" && broker == Nats {
-                wait_for("the stream error", || audit.summary().handlers[0].output_error.as_deref().is_some_and(|e| e.contains("JetStream")));
+                wait_for("the stream error", || {
+                    audit.summary().handlers[0].output_error.as_deref().is_some_and(|e| e.contains("JetStream"))
+                });
             }
             drop(audit);
         }

@@ -74,14 +74,32 @@ fn wasp_send_and_query_over_https_with_a_private_ca() {
     // Read back through the sidecar's query API.
     wasp_tests::wait_for("the events in the JSON file", || written_ids(&fx).len() == 23);
     let queried = run_wasp(
-        &["query", "--url", &run.url, "--topic", "access", "--filter", "userId eq \"bjensen\"", "--page-size", "100", "--cacert", "cert.pem", "--token", TOKEN],
+        &[
+            "query",
+            "--url",
+            &run.url,
+            "--topic",
+            "access",
+            "--filter",
+            "userId eq \"bjensen\"",
+            "--page-size",
+            "100",
+            "--cacert",
+            "cert.pem",
+            "--token",
+            TOKEN,
+        ],
         None,
         fx.path(),
     );
     assert!(queried.status.success(), "{}", String::from_utf8_lossy(&queried.stderr));
     let page: Value = serde_json::from_slice(&queried.stdout).unwrap();
     assert_eq!(page["resultCount"], 23, "{page}");
-    let one = run_wasp(&["query", "--url", &run.url, "--topic", "access", "--id", "s3", "--cacert", "cert.pem", "--token", TOKEN], Some(""), fx.path());
+    let one = run_wasp(
+        &["query", "--url", &run.url, "--topic", "access", "--id", "s3", "--cacert", "cert.pem", "--token", TOKEN],
+        Some(""),
+        fx.path(),
+    );
     assert!(one.status.success(), "{}", String::from_utf8_lossy(&one.stderr));
     assert_eq!(serde_json::from_slice::<Value>(&one.stdout).unwrap()["_id"], "s3");
 
@@ -284,7 +302,8 @@ fn wasp_query_tenant_reads_a_tenants_events_through_the_sidecar_and_from_the_fil
     assert_eq!(ids(&admin), ["a1", "a2"]);
     let own = run_wasp(&["query", "--url", &run.url, "--topic", "access", "--token", ACME], None, fx.path());
     assert_eq!(ids(&own), ["a1", "a2"]);
-    let one = run_wasp(&["query", "--url", &run.url, "--topic", "access", "--tenant", "acme", "--id", "a2", "--token", ACME], None, fx.path());
+    let one =
+        run_wasp(&["query", "--url", &run.url, "--topic", "access", "--tenant", "acme", "--id", "a2", "--token", ACME], None, fx.path());
     assert_eq!(serde_json::from_slice::<Value>(&one.stdout).unwrap()["_id"], "a2");
     let top = run_wasp(&["query", "--url", &run.url, "--topic", "access", "--token", TOKEN], None, fx.path());
     assert_eq!(ids(&top), ["t1"]);
@@ -297,10 +316,18 @@ fn wasp_query_tenant_reads_a_tenants_events_through_the_sidecar_and_from_the_fil
     let (code, stderr) = run.terminate();
     assert_eq!(code, Some(0), "{stderr}");
     // Without a sidecar, from the files.
-    let local = run_wasp(&["query", "--config", "audit.json", "--topic", "access", "--tenant", "acme", "--filter", "_id eq \"a1\""], None, fx.path());
+    let local = run_wasp(
+        &["query", "--config", "audit.json", "--topic", "access", "--tenant", "acme", "--filter", "_id eq \"a1\""],
+        None,
+        fx.path(),
+    );
     assert_eq!(ids(&local), ["a1"]);
     let unknown = run_wasp(&["query", "--config", "audit.json", "--topic", "access", "--tenant", "initech"], None, fx.path());
-    assert!(String::from_utf8_lossy(&unknown.stderr).contains("no tenant `initech` is configured"), "{}", String::from_utf8_lossy(&unknown.stderr));
+    assert!(
+        String::from_utf8_lossy(&unknown.stderr).contains("no tenant `initech` is configured"),
+        "{}",
+        String::from_utf8_lossy(&unknown.stderr)
+    );
 }
 
 #[test]
@@ -310,7 +337,11 @@ fn wasp_send_trusts_a_self_signed_certificate_that_is_its_own_ca_and_nothing_els
     config(&fx, Some(json!({"certFile": "cert.pem", "keyFile": "key.pem"})));
     let run = WaspRun::start(fx.path());
     std::fs::write(fx.path().join("events.ndjson"), json!({"_id": "ca1", "userId": "bjensen"}).to_string() + "\n").unwrap();
-    let sent = run_wasp(&["send", "--url", &run.url, "--topic", "access", "--token", TOKEN, "--cacert", "cert.pem", "events.ndjson"], None, fx.path());
+    let sent = run_wasp(
+        &["send", "--url", &run.url, "--topic", "access", "--token", TOKEN, "--cacert", "cert.pem", "events.ndjson"],
+        None,
+        fx.path(),
+    );
     let stderr = String::from_utf8_lossy(&sent.stderr);
     assert!(sent.status.success(), "{stderr}");
     assert!(stderr.contains("1 events: 1 accepted"), "{stderr}");

@@ -108,7 +108,8 @@ fn start(fx: &Fixture) -> WaspRun {
         assert_eq!(status, 201, "{body}");
     }
     for (token, id) in [(ACME, "a1"), (GLOBEX, "g1")] {
-        let (status, body) = http(&run.address, token, "POST", "/audit/access", "application/json", &json!({"_id": id, "userId": "secret"}).to_string());
+        let (status, body) =
+            http(&run.address, token, "POST", "/audit/access", "application/json", &json!({"_id": id, "userId": "secret"}).to_string());
         assert_eq!(status, 201, "{body}");
     }
     let (status, body) = http(&run.address, ADMIN, "POST", "/audit/access?_action=flush", "application/json", "");

@@ -323,7 +323,11 @@ fn wasp_pipe_ends_when_a_guest_sleeps_for_an_hour_and_the_breaker_opens() {
     assert_eq!(code, Some(3), "{stderr}");
     let handlers = summary["handlers"].as_array().unwrap();
     let sleeper = handlers.iter().find(|h| h["name"] == "sleeper").unwrap();
-    assert_eq!((sleeper["received"].as_u64(), sleeper["deadLettered"].as_u64(), sleeper["lost"].as_u64()), (Some(10), Some(10), Some(0)), "{sleeper}");
+    assert_eq!(
+        (sleeper["received"].as_u64(), sleeper["deadLettered"].as_u64(), sleeper["lost"].as_u64()),
+        (Some(10), Some(10), Some(0)),
+        "{sleeper}"
+    );
     // Each call ended at its deadline: the breaker opened after 5 of them.
     let deadline = sleeper["faults"]["deadline"].as_u64().unwrap_or(0);
     let quarantined = sleeper["faults"]["quarantined"].as_u64().unwrap_or(0);
@@ -361,6 +365,10 @@ fn wasp_pipe_keeps_huge_error_messages_out_of_dead_letters_and_logs() {
         let size = entry.metadata().unwrap().len();
         assert!(size < 20 << 10, "{}: {size} bytes", entry.path().display());
         let text = std::fs::read_to_string(entry.path()).unwrap();
-        assert!(text.contains("\"truncatedBytes\": 1032192") || text.contains("\"truncatedBytes\":1032192"), "{}", &text[text.len() - 300..]);
+        assert!(
+            text.contains("\"truncatedBytes\": 1032192") || text.contains("\"truncatedBytes\":1032192"),
+            "{}",
+            &text[text.len() - 300..]
+        );
     }
 }

@@ -83,7 +83,12 @@ fn kill_9_at_random_points_loses_no_acknowledged_event() {
     for handler in ["a", "b"] {
         let delivered = ids_in(&fx, handler);
         let missing: Vec<&String> = accepted.difference(&delivered).collect();
-        assert!(missing.is_empty(), "seed {seed}: handler {handler} never delivered {} accepted events, e.g. {:?}", missing.len(), &missing[..missing.len().min(5)]);
+        assert!(
+            missing.is_empty(),
+            "seed {seed}: handler {handler} never delivered {} accepted events, e.g. {:?}",
+            missing.len(),
+            &missing[..missing.len().min(5)]
+        );
     }
     wasp_tests::figure(&format!("crash test (wasp pipe, process): 10 SIGKILLs, {} events acknowledged, 0 lost", accepted.len()));
 }
@@ -182,7 +187,12 @@ fn drain_and_check(fx: &Fixture, token: &str, acknowledged: &BTreeSet<String>, c
         let ids = json_ids(&fx.path().join(format!("wasp-data/{handler}/access.audit.json")));
         let delivered: BTreeSet<String> = ids.iter().cloned().collect();
         let missing: Vec<&String> = acknowledged.difference(&delivered).collect();
-        assert!(missing.is_empty(), "{context}: {handler} lost {} acknowledged events, e.g. {:?}", missing.len(), &missing[..missing.len().min(5)]);
+        assert!(
+            missing.is_empty(),
+            "{context}: {handler} lost {} acknowledged events, e.g. {:?}",
+            missing.len(),
+            &missing[..missing.len().min(5)]
+        );
         duplicated += ids.len() - delivered.len();
     }
     let verified = run_wasp(&["verify", "wasp-data/sealed", "--topic", "access", "--key", "keys/audit.key"], None, fx.path());

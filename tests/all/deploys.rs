@@ -209,9 +209,13 @@ fn a_canary_that_traps_on_a_fifth_of_its_events_is_rolled_back_automatically_and
     assert_eq!(seen, all, "every event exactly once, delivered or dead-lettered");
     // The dead letters are exactly the canary's events at sequences that
     // are multiples of 5, up to the rollback, with the canary's version.
-    let probe = |id: &str| wasp::event::HostEvent::from_document("access", json!({"_id": id}).as_object().unwrap().clone(), 1 << 20).unwrap();
-    let expected: BTreeSet<String> =
-        published.iter().filter(|(id, s)| **s <= position && **s % 5 == 0 && settings.routes(&probe(id))).map(|(id, _)| id.clone()).collect();
+    let probe =
+        |id: &str| wasp::event::HostEvent::from_document("access", json!({"_id": id}).as_object().unwrap().clone(), 1 << 20).unwrap();
+    let expected: BTreeSet<String> = published
+        .iter()
+        .filter(|(id, s)| **s <= position && **s % 5 == 0 && settings.routes(&probe(id)))
+        .map(|(id, _)| id.clone())
+        .collect();
     let lettered: BTreeSet<String> = letters.iter().map(|l| l.event.id.clone()).collect();
     assert_eq!(lettered, expected);
     assert!(!expected.is_empty());
@@ -237,7 +241,11 @@ fn broken_components_are_refused_and_the_live_version_is_untouched() {
         ("not a component", &[junk.to_str().unwrap()], "the component is not a usable WebAssembly component"),
         ("the filter world", &[guests::KEEP_ALL_FILTER], "not a handler component (it implements wasp:handler/filter"),
         ("no WASP world", &[guests::NOT_A_HANDLER], "not a handler component"),
-        ("init fails", &[guests::PROBE, "--handler-config", r#"{"fail_init": true}"#], "init returned an error: init refused: fail_init is set"),
+        (
+            "init fails",
+            &[guests::PROBE, "--handler-config", r#"{"fail_init": true}"#],
+            "init returned an error: init refused: fail_init is set",
+        ),
     ];
     for (what, args, why) in cases {
         let mut argv = vec!["deploy", "p"];
@@ -246,23 +254,43 @@ fn broken_components_are_refused_and_the_live_version_is_untouched() {
         let out = run_wasp(&argv, None, fx.path());
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(1), "{what}: {stderr}");
-        assert!(stderr.contains("deploying ") && stderr.contains("handler `p`: version refused, the live version is untouched") && stderr.contains(why), "{what}: {stderr}");
+        assert!(
+            stderr.contains("deploying ")
+                && stderr.contains("handler `p`: version refused, the live version is untouched")
+                && stderr.contains(why),
+            "{what}: {stderr}"
+        );
     }
     let out = run_wasp(&["versions", "p", "--config", config.to_str().unwrap(), "--json"], None, fx.path());
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let history: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(history.len(), 1, "only the configured version: {history:?}");
-    assert_eq!((history[0]["state"].as_str(), history[0]["component"].as_str()), (Some("live"), Some(sha256_hex(&std::fs::read(guests::PROBE).unwrap()).as_str())));
+    assert_eq!(
+        (history[0]["state"].as_str(), history[0]["component"].as_str()),
+        (Some("live"), Some(sha256_hex(&std::fs::read(guests::PROBE).unwrap()).as_str()))
+    );
 
     // On a running service: refused, and the live version keeps handling.
     let service = AuditService::new(Config::from_file(&config).unwrap()).unwrap();
     let before = service.summary().handler("p").unwrap().version.clone();
     let refused = service
-        .deploy(DeployRequest { handler: "p".into(), component: probe_build(b'D'), config: Some(json!({"trap_init": true})), mode: DeployMode::Live, by: "test".into() })
+        .deploy(DeployRequest {
+            handler: "p".into(),
+            component: probe_build(b'D'),
+            config: Some(json!({"trap_init": true})),
+            mode: DeployMode::Live,
+            by: "test".into(),
+        })
         .unwrap_err();
     assert!(refused.to_string().contains("a scratch instance failed to start (init)"), "{refused}");
     let refused = service
-        .deploy(DeployRequest { handler: "nope".into(), component: probe_build(b'D'), config: None, mode: DeployMode::Shadow, by: "test".into() })
+        .deploy(DeployRequest {
+            handler: "nope".into(),
+            component: probe_build(b'D'),
+            config: None,
+            mode: DeployMode::Shadow,
+            by: "test".into(),
+        })
         .unwrap_err();
     assert!(refused.to_string().contains("no WASM handler `nope` (handlers: p)"), "{refused}");
     service.publish("access", json!({"_id": "after"})).unwrap();
@@ -291,7 +319,14 @@ fn wasp_ok_as(fx: &Fixture, run: &WaspRun, token: &str, args: &[&str]) -> String
 /// Posts `{"_id": id, "action": "build"}` and waits for its record; returns
 /// the build marker of the version that handled it.
 fn build_of(fx: &Fixture, run: &WaspRun, id: &str) -> String {
-    let (status, body) = wasp_tests::http(&run.address, TOKEN, "POST", "/audit/access", "application/json", &json!({"_id": id, "action": "build"}).to_string());
+    let (status, body) = wasp_tests::http(
+        &run.address,
+        TOKEN,
+        "POST",
+        "/audit/access",
+        "application/json",
+        &json!({"_id": id, "action": "build"}).to_string(),
+    );
     assert_eq!(status, 201, "{body}");
     let mut build = None;
     wait_for(&format!("the record of {id}"), || {
@@ -347,7 +382,8 @@ fn versions_survive_a_restart_of_wasp_run_and_roll_back_after_it() {
     let history: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
     let states: Vec<&str> = history.iter().map(|v| v["state"].as_str().unwrap()).collect();
     assert_eq!(states, ["live", "retired", "rolled-back"]);
-    let operations: Vec<String> = config_events(&fx).iter().map(|e| format!("{} {}", e["operation"].as_str().unwrap(), e["runAs"].as_str().unwrap())).collect();
+    let operations: Vec<String> =
+        config_events(&fx).iter().map(|e| format!("{} {}", e["operation"].as_str().unwrap(), e["runAs"].as_str().unwrap())).collect();
     assert_eq!(operations, ["deploy token `adminToken`", "shadow token `adminToken`", "rollback token `alice`"]);
 }
 
@@ -368,7 +404,15 @@ fn a_hot_reload_of_the_component_file_is_a_version_and_a_deploy_survives_reloads
     assert_eq!(history.len(), 2);
     assert_eq!((history[1].state, history[1].deployed_by.as_str(), history[1].source.as_str()), (VersionState::Live, "file watch", "file"));
     // A version deployed since is not undone by a reload of an unchanged file.
-    service.deploy(DeployRequest { handler: "p".into(), component: probe_build(b'E'), config: None, mode: DeployMode::Live, by: "test".into() }).unwrap();
+    service
+        .deploy(DeployRequest {
+            handler: "p".into(),
+            component: probe_build(b'E'),
+            config: None,
+            mode: DeployMode::Live,
+            by: "test".into(),
+        })
+        .unwrap();
     let report = service.reload(Config::from_file(&config_path).unwrap());
     assert!(report.swapped.is_empty(), "{report:?}");
     assert_eq!(service.summary().handler("p").unwrap().version, sha256_hex(&probe_build(b'E')));
@@ -391,7 +435,8 @@ fn a_shadow_through_the_cli_shows_in_its_report_and_in_metrics_and_is_promoted()
     };
     post(0..20);
     wait_for("the first events", || fx.output_json("p", "out.log").len() == 20);
-    let deployed = wasp_ok(&fx, &run, &["deploy", "p", b.to_str().unwrap(), "--shadow", "--handler-config", r#"{"plain": true, "differ_every": 10}"#]);
+    let deployed =
+        wasp_ok(&fx, &run, &["deploy", "p", b.to_str().unwrap(), "--shadow", "--handler-config", r#"{"plain": true, "differ_every": 10}"#]);
     assert!(deployed.starts_with("p: deployed: version 2 (shadow)"), "{deployed}");
     post(20..60);
     let mut report = Value::Null;
@@ -411,7 +456,8 @@ fn a_shadow_through_the_cli_shows_in_its_report_and_in_metrics_and_is_promoted()
     assert!(promoted.starts_with("p: promoted: version 2 (live) of component"), "{promoted}");
     post(60..70);
     wait_for("the events after the promotion", || fx.output_json("p", "out.log").len() == 70);
-    let marked: Vec<u64> = fx.output_json("p", "out.log").iter().filter(|r| r.get("differs").is_some()).map(|r| r["seq"].as_u64().unwrap()).collect();
+    let marked: Vec<u64> =
+        fx.output_json("p", "out.log").iter().filter(|r| r.get("differs").is_some()).map(|r| r["seq"].as_u64().unwrap()).collect();
     assert_eq!(marked, [70], "only the promoted version marks, after the switch");
     let (code, stderr) = run.terminate();
     assert_eq!(code, Some(0), "{stderr}");

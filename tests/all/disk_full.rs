@@ -53,7 +53,14 @@ fn a_full_disk_under_a_file_output_holds_events_until_space_returns() {
     }
     let unique: std::collections::BTreeSet<&String> = ids.iter().collect();
     assert_eq!((ids.len(), unique.len()), (EVENTS, EVENTS), "each event exactly once");
-    let out = run_wasp(&["verify", fx.path().join("small/logs").to_str().unwrap(), "--topic", "access", "--key", "keys/audit.key"], None, fx.path());
+    let out = run_wasp(
+        &["verify", fx.path().join("small/logs").to_str().unwrap(), "--topic", "access", "--key", "keys/audit.key"],
+        None,
+        fx.path(),
+    );
     assert!(out.status.success(), "{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    wasp_tests::figure(&format!("disk full under a JSON output: {EVENTS} events, {} retries while full, 0 dead-lettered, 0 lost, chain verified", h.retries));
+    wasp_tests::figure(&format!(
+        "disk full under a JSON output: {EVENTS} events, {} retries while full, 0 dead-lettered, 0 lost, chain verified",
+        h.retries
+    ));
 }

@@ -56,8 +56,7 @@ fn replay_with_a_fixed_component_recovers_every_dead_letter() {
     assert!(fx.dead_letters("h").iter().all(|l| l.attempts == 2));
 
     // With the fixed component every one is delivered, in order, and removed.
-    let (code, stdout, stderr) =
-        wasp(&fx, &["dlq", "replay", "--config", config, "--handler", "h", "--component", guests::PROBE]);
+    let (code, stdout, stderr) = wasp(&fx, &["dlq", "replay", "--config", config, "--handler", "h", "--component", guests::PROBE]);
     assert_eq!(code, Some(0), "{stdout}{stderr}");
     assert!(stdout.contains("replayed 5 dead letter(s) of `h`") && stdout.contains("5 recovered, 0 still failing"), "{stdout}");
     let delivered: Vec<String> = fx.output_json("h", "out.log").iter().map(|v| v["id"].as_str().unwrap().to_owned()).collect();
@@ -84,8 +83,12 @@ fn replay_names_an_unknown_handler_and_show_an_unknown_id() {
 fn pipe_json_reports_dead_letters_per_fault_kind() {
     let fx = Fixture::new();
     let config = fx.config(&[probe_handler("p", json!({}))]);
-    let input = [r#"{"topic":"access","_id":"a","action":"panic"}"#, r#"{"topic":"access","_id":"b","action":"err"}"#, r#"{"topic":"access","_id":"c"}"#]
-        .join("\n");
+    let input = [
+        r#"{"topic":"access","_id":"a","action":"panic"}"#,
+        r#"{"topic":"access","_id":"b","action":"err"}"#,
+        r#"{"topic":"access","_id":"c"}"#,
+    ]
+    .join("\n");
     let out = run_wasp(&["pipe", "--config", config.to_str().unwrap(), "--json"], Some(&input), fx.path());
     assert_eq!(out.status.code(), Some(3), "not everything was delivered");
     let summary: Value = serde_json::from_slice(&out.stdout).unwrap();

@@ -93,7 +93,8 @@ fn handle(method: &str, target: &str, headers: &BTreeMap<String, String>, body: 
             for pair in lines.chunks(2) {
                 let action: Value = serde_json::from_str(pair[0]).map_err(|e| format!("action: {e}"))?;
                 let doc: Value = serde_json::from_str(pair[1]).map_err(|e| format!("document: {e}"))?;
-                let (index, id) = (action["index"]["_index"].as_str().ok_or("no _index")?, action["index"]["_id"].as_str().ok_or("no _id")?);
+                let (index, id) =
+                    (action["index"]["_index"].as_str().ok_or("no _index")?, action["index"]["_id"].as_str().ok_or("no _id")?);
                 store.indices.entry(index.to_owned()).or_default().insert(id.to_owned(), doc);
                 items.push(json!({"index": {"_index": index, "_id": id, "status": 201}}));
             }
@@ -109,7 +110,10 @@ fn handle(method: &str, target: &str, headers: &BTreeMap<String, String>, body: 
             }
             let size = request["size"].as_u64().ok_or("size")? as usize;
             let Some(docs) = store.indices.get(*index) else {
-                return Ok((404, json!({"error": {"type": "index_not_found_exception", "reason": format!("no such index [{index}]")}, "status": 404})));
+                return Ok((
+                    404,
+                    json!({"error": {"type": "index_not_found_exception", "reason": format!("no such index [{index}]")}, "status": 404}),
+                ));
             };
             let mut hits = Vec::new();
             for (id, doc) in docs {
@@ -283,7 +287,11 @@ fn wasp_query_reads_an_elasticsearch_handlers_index() {
     let expected: Vec<&Value> = events.iter().filter(|e| e["n"].as_u64().unwrap() >= 2000 && e["n"].as_u64().unwrap() % 10 == 0).collect();
     assert_eq!(narrowed["result"].as_array().unwrap().iter().collect::<Vec<_>>(), expected);
     let sent = es.store.lock().unwrap().queries.last().cloned().unwrap();
-    assert_eq!(sent, json!({"bool": {"filter": [{"exists": {"field": "response.elapsedTime"}}, {"range": {"n": {"gte": 2000}}}]}}), "the search was narrowed");
+    assert_eq!(
+        sent,
+        json!({"bool": {"filter": [{"exists": {"field": "response.elapsedTime"}}, {"range": {"n": {"gte": 2000}}}]}}),
+        "the search was narrowed"
+    );
     // Paging with the cookie.
     let page1 = query(&["--filter", "n lt 25", "--page-size", "20", "--sort-keys", "n"]);
     assert_eq!(page1["result"].as_array().unwrap().len(), 20);

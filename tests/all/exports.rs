@@ -27,7 +27,9 @@ fn signed_log(fx: &Fixture, events: usize, max_file_size: u64) -> (PathBuf, Stri
     let audit = AuditService::from_config_file(&config).unwrap();
     for n in 0..events {
         let user = if n % 3 == 0 { "bjensen" } else { "other" };
-        audit.publish("access", json!({"_id": format!("e{n}"), "userId": user, "eventName": "access", "transactionId": format!("t{n}")})).unwrap();
+        audit
+            .publish("access", json!({"_id": format!("e{n}"), "userId": user, "eventName": "access", "transactionId": format!("t{n}")}))
+            .unwrap();
         if n % 10 == 0 && events < 1000 {
             audit.flush();
         }
@@ -38,7 +40,8 @@ fn signed_log(fx: &Fixture, events: usize, max_file_size: u64) -> (PathBuf, Stri
 }
 
 fn export(fx: &Fixture, config: &Path, filter: &str, out: &str) -> PathBuf {
-    let run = run_wasp(&["export", "--config", config.to_str().unwrap(), "--topic", "access", "--filter", filter, "--out", out], None, fx.path());
+    let run =
+        run_wasp(&["export", "--config", config.to_str().unwrap(), "--topic", "access", "--filter", filter, "--out", out], None, fx.path());
     assert!(run.status.success(), "{}{}", String::from_utf8_lossy(&run.stdout), String::from_utf8_lossy(&run.stderr));
     fx.path().join(out)
 }
@@ -79,16 +82,20 @@ fn an_export_verifies_and_every_kind_of_tampering_is_named() {
         ("a dropped record", Box::new(|l| drop(l.remove(7))), "proof 8 ("),
         ("an added record", Box::new(|l| l.insert(3, l[3].replace("\"t", "\"x"))), "record 4 (line 4): it is in no proof"),
         ("two reordered records", Box::new(|l| l.swap(2, 3)), "record 3 (line 3): it is the record of proof 4"),
-        ("a swapped proof", Box::new(|l| {
-            // The manifest's text stays as signed; only the proofs change.
-            let at = l[20].find("\"proofs\":").unwrap() + "\"proofs\":".len();
-            let (head, tail) = l[20].split_at(at);
-            let mut proofs: Vec<serde_json::Value> = serde_json::from_str(&tail[..tail.len() - 2]).unwrap();
-            let path = proofs[6]["path"].clone();
-            proofs[6]["path"] = proofs[9]["path"].clone();
-            proofs[9]["path"] = path;
-            l[20] = format!("{head}{}}}}}", serde_json::to_string(&proofs).unwrap());
-        }), "proof 7 ("),
+        (
+            "a swapped proof",
+            Box::new(|l| {
+                // The manifest's text stays as signed; only the proofs change.
+                let at = l[20].find("\"proofs\":").unwrap() + "\"proofs\":".len();
+                let (head, tail) = l[20].split_at(at);
+                let mut proofs: Vec<serde_json::Value> = serde_json::from_str(&tail[..tail.len() - 2]).unwrap();
+                let path = proofs[6]["path"].clone();
+                proofs[6]["path"] = proofs[9]["path"].clone();
+                proofs[9]["path"] = path;
+                l[20] = format!("{head}{}}}}}", serde_json::to_string(&proofs).unwrap());
+            }),
+            "proof 7 (",
+        ),
         ("another key", Box::new(|_| ()), "signature is not valid"),
     ];
     for (what, change, expected) in cases {

@@ -33,8 +33,7 @@ fn node_move() -> Value {
 /// The ezpublish-trail handler `name` with this `config` and a file output
 /// per name in `files`.
 fn trail_handler(name: &str, config: Value, files: &[&str]) -> Value {
-    let outputs: serde_json::Map<String, Value> =
-        files.iter().map(|f| ((*f).to_owned(), json!({"type": "file", "path": f}))).collect();
+    let outputs: serde_json::Map<String, Value> = files.iter().map(|f| ((*f).to_owned(), json!({"type": "file", "path": f}))).collect();
     json!({
         "name": name,
         "topics": ["activity", "authentication"],
@@ -95,7 +94,12 @@ fn ezpublish_ignores_unconfigured_functions_and_writes_a_function_added_by_confi
                    "client": {"ip": "127.0.0.1"}, "user": {"login": "admin", "id": 14}, "accountId": 14, "accountLogin": "admin"}),
         )
         .unwrap();
-    service.publish("activity", json!({"timestamp": "2007-05-23T14:41:00Z", "transactionId": "t2", "eventName": "content-delete", "nodeId": 7})).unwrap();
+    service
+        .publish(
+            "activity",
+            json!({"timestamp": "2007-05-23T14:41:00Z", "transactionId": "t2", "eventName": "content-delete", "nodeId": 7}),
+        )
+        .unwrap();
     service.publish("activity", json!({"timestamp": "2007-05-23T14:42:00Z", "transactionId": "t3"})).unwrap();
     // A function no code knows, added by configuration alone.
     service

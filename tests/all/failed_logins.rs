@@ -35,7 +35,10 @@ fn events() -> Vec<(&'static str, Value)> {
     vec![
         ("authentication", login("a1", "06:00:00", "alice", a, "FAILED")),
         ("authentication", login("a2", "06:01:00", "alice", a, "FAILED")),
-        ("access", json!({"_id": "x1", "timestamp": "2026-11-22T06:01:30Z", "transactionId": "tx", "result": "FAILED", "userId": "alice", "client": {"ip": a}})),
+        (
+            "access",
+            json!({"_id": "x1", "timestamp": "2026-11-22T06:01:30Z", "transactionId": "tx", "result": "FAILED", "userId": "alice", "client": {"ip": a}}),
+        ),
         ("authentication", login("a3", "06:02:00", "alice", a, "FAILED")),
         ("authentication", login("ok", "06:02:30", "alice", a, "SUCCESSFUL")),
         // alice's fourth failure in 5 minutes (from another address): alert by user.

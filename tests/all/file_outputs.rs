@@ -170,12 +170,17 @@ fn size_rotation_with_retention_and_gzip_loses_nothing_and_queries_reach_the_arc
     assert_eq!(ids, expected);
     // Descending, written as the docs write it (`--sort-keys -_id`, a value
     // that starts with a hyphen).
-    let out = run_wasp(&["query", "--config", "audit.json", "--topic", "access", "--sort-keys", "-_id", "--page-size", "1"], None, fx.path());
+    let out =
+        run_wasp(&["query", "--config", "audit.json", "--topic", "access", "--sort-keys", "-_id", "--page-size", "1"], None, fx.path());
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let page: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(page["result"][0]["_id"], "evt-059", "{page}");
     // An event that is only in the oldest (gzipped) archive is found.
-    let out = run_wasp(&["query", "--config", "audit.json", "--topic", "access", "--filter", "http/request/path eq \"/PAGE/0\""], None, fx.path());
+    let out = run_wasp(
+        &["query", "--config", "audit.json", "--topic", "access", "--filter", "http/request/path eq \"/PAGE/0\""],
+        None,
+        fx.path(),
+    );
     let page: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(page["result"][0]["_id"], "evt-000", "{page}");
     // Paging over the archives.
@@ -220,9 +225,21 @@ fn bad_file_handler_settings_are_named() {
     let fx = Fixture::new();
     for (config, at, says) in [
         (json!({"name": "j", "topics": ["access"]}), "config.logDirectory", "required"),
-        (json!({"name": "j", "topics": ["access"], "logDirectory": "l", "buffering": {"writeInterval": "0 s"}}), "buffering.writeInterval", "greater than 0"),
-        (json!({"name": "j", "topics": ["access"], "logDirectory": "l", "fileRotation": {"rotationEnabled": true, "maxFileSize": 10, "colour": 1}}), "fileRotation.colour", "unknown"),
-        (json!({"name": "j", "topics": ["access"], "logDirectory": "l", "security": {"enabled": true, "signatureInterval": "1 s"}}), "security.filename", "required"),
+        (
+            json!({"name": "j", "topics": ["access"], "logDirectory": "l", "buffering": {"writeInterval": "0 s"}}),
+            "buffering.writeInterval",
+            "greater than 0",
+        ),
+        (
+            json!({"name": "j", "topics": ["access"], "logDirectory": "l", "fileRotation": {"rotationEnabled": true, "maxFileSize": 10, "colour": 1}}),
+            "fileRotation.colour",
+            "unknown",
+        ),
+        (
+            json!({"name": "j", "topics": ["access"], "logDirectory": "l", "security": {"enabled": true, "signatureInterval": "1 s"}}),
+            "security.filename",
+            "required",
+        ),
     ] {
         let path = fx.config_doc(&json!({"eventHandlers": [{"class": "JsonAuditEventHandler", "config": config}]}));
         let err = AuditService::from_config_file(&path).err().expect("refused").to_string();

@@ -75,7 +75,8 @@ impl Nats {
 
     fn node_in(index: usize, ports: &[(u16, u16)], store: tempfile::TempDir) -> Nats {
         let (port, cluster) = ports[index];
-        let routes: Vec<String> = ports.iter().enumerate().filter(|(i, _)| *i != index).map(|(_, (_, c))| format!("nats://127.0.0.1:{c}")).collect();
+        let routes: Vec<String> =
+            ports.iter().enumerate().filter(|(i, _)| *i != index).map(|(_, (_, c))| format!("nats://127.0.0.1:{c}")).collect();
         let child = Command::new(NATS_SERVER)
             .args(["-js", "-a", "127.0.0.1", "-p", &port.to_string(), "-n", &format!("n{index}"), "--cluster_name", "wasp"])
             .args(["--cluster", &format!("nats://127.0.0.1:{cluster}"), "--routes", &routes.join(",")])
@@ -185,7 +186,8 @@ fn delivered_under(roots: &[PathBuf], name: &str) -> BTreeMap<String, u32> {
 /// Publishes events `from..to` through the edge as NDJSON batches of 100.
 fn publish(edge: &wasp_tests::WaspRun, prefix: &str, from: usize, to: usize) {
     for start in (from..to).step_by(100) {
-        let body: String = (start..(start + 100).min(to)).map(|i| format!("{}\n", json!({"_id": format!("{prefix}-{i}"), "n": i}))).collect();
+        let body: String =
+            (start..(start + 100).min(to)).map(|i| format!("{}\n", json!({"_id": format!("{prefix}-{i}"), "n": i}))).collect();
         let (status, text) = wasp_tests::http(&edge.address, TOKEN, "POST", "/audit/access", "application/x-ndjson", &body);
         assert!((200..300).contains(&status), "{status} {text}");
     }
@@ -248,7 +250,9 @@ fn every_event_reaches_every_handler_through_a_worker_kill() {
         assert!((0..N).all(|i| ids.contains_key(&format!("k-{i}"))), "handler {name}: an event is missing");
         let duplicates: u32 = ids.values().map(|c| c - 1).sum();
         let on_a = delivered(&[a_fx.path()], name).len();
-        figure(&format!("fleet kill -9: handler {name}: {N} of {N} delivered, {duplicates} duplicates, {on_a} on worker a (killed and restarted)"));
+        figure(&format!(
+            "fleet kill -9: handler {name}: {N} of {N} delivered, {duplicates} duplicates, {on_a} on worker a (killed and restarted)"
+        ));
         assert!(duplicates as usize <= 2 * 256, "at most the killed worker's unacknowledged batches again: {duplicates}");
     }
     let (code, stderr) = edge.terminate();
@@ -351,7 +355,14 @@ fn a_durable_edge_answers_after_the_puback_and_config_check_reads_the_stream() {
     fx.config_doc(&doc);
     let edge = wasp_tests::WaspRun::start(fx.path());
     for i in 0..5 {
-        let (status, body) = wasp_tests::http(&edge.address, TOKEN, "POST", "/audit/access", "application/json", &json!({"_id": format!("d-{i}")}).to_string());
+        let (status, body) = wasp_tests::http(
+            &edge.address,
+            TOKEN,
+            "POST",
+            "/audit/access",
+            "application/json",
+            &json!({"_id": format!("d-{i}")}).to_string(),
+        );
         assert_eq!(status, 201, "{body}");
         assert_eq!(stream_messages(nats.port), i + 1, "in the stream when the producer has its answer");
     }
@@ -365,7 +376,8 @@ fn a_durable_edge_answers_after_the_puback_and_config_check_reads_the_stream() {
     assert!(!check.status.success() && text.contains("wasp.fleet.maxAge: configured 3600s"), "{text}");
     let port = nats.port;
     drop(nats);
-    let (status, body) = wasp_tests::http(&edge.address, TOKEN, "POST", "/audit/access", "application/json", &json!({"_id": "d-down"}).to_string());
+    let (status, body) =
+        wasp_tests::http(&edge.address, TOKEN, "POST", "/audit/access", "application/json", &json!({"_id": "d-down"}).to_string());
     assert_eq!(status, 202, "accepted, not yet in JetStream: {body}");
     let (code, stderr) = edge.terminate();
     assert_eq!(code, Some(0), "{stderr}");
@@ -444,7 +456,14 @@ fn tenants_keep_their_events_apart_across_the_fleet() {
     w_fx.config_doc(&doc("worker"));
     let worker = Worker::start(w_fx.path());
     for i in 0..10 {
-        let (status, body) = wasp_tests::http(&edge.address, TOKEN, "POST", "/audit/access?tenant=acme", "application/json", &json!({"_id": format!("acme-{i}")}).to_string());
+        let (status, body) = wasp_tests::http(
+            &edge.address,
+            TOKEN,
+            "POST",
+            "/audit/access?tenant=acme",
+            "application/json",
+            &json!({"_id": format!("acme-{i}")}).to_string(),
+        );
         assert_eq!(status, 201, "{body}");
     }
     publish(&edge, "top", 0, 10);
@@ -471,7 +490,8 @@ fn a_wasm_handler_runs_on_a_worker() {
     let worker = Worker::start(w_fx.path());
     publish(&edge, "w", 0, 200);
     wait_for("the probe delivered every event", || w_fx.data_json("probe/out.log").len() >= 200);
-    let ids: std::collections::BTreeSet<String> = w_fx.data_json("probe/out.log").iter().filter_map(|v| v["id"].as_str().map(str::to_owned)).collect();
+    let ids: std::collections::BTreeSet<String> =
+        w_fx.data_json("probe/out.log").iter().filter_map(|v| v["id"].as_str().map(str::to_owned)).collect();
     assert_eq!(ids.len(), 200, "every event once");
     // The JSON handler runs beside the probe, at its own pace.
     wait_for("the JSON handler delivered every event", || delivered(&[w_fx.path()], "files").len() >= 200);
@@ -505,7 +525,12 @@ fn handler_state_is_shared_by_the_workers() {
     send(&edge, 0, 100);
     let deadline = Instant::now() + Duration::from_secs(60);
     while counts(&a_fx).len() < 100 {
-        assert!(Instant::now() < deadline, "worker a counted {} of 100 events; its log:\n{}", counts(&a_fx).len(), std::fs::read_to_string(a_fx.path().join("worker.log")).unwrap_or_default());
+        assert!(
+            Instant::now() < deadline,
+            "worker a counted {} of 100 events; its log:\n{}",
+            counts(&a_fx).len(),
+            std::fs::read_to_string(a_fx.path().join("worker.log")).unwrap_or_default()
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     a.terminate();

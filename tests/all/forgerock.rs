@@ -24,10 +24,13 @@ fn exclude_if_removes_fields_before_handlers_see_them() {
     // `err` makes the probe fail the event, so its dead letter shows the
     // event exactly as the handler received it.
     service
-        .publish("access", json!({
-            "_id": "e1", "action": "err", "server": {"ip": "10.0.0.1"},
-            "http": {"request": {"path": "/x", "headers": {"Authorization": ["Bearer s3cr3t"], "host": ["example.com"]}}}
-        }))
+        .publish(
+            "access",
+            json!({
+                "_id": "e1", "action": "err", "server": {"ip": "10.0.0.1"},
+                "http": {"request": {"path": "/x", "headers": {"Authorization": ["Bearer s3cr3t"], "host": ["example.com"]}}}
+            }),
+        )
         .unwrap();
     service.flush();
     drop(service);
@@ -158,7 +161,12 @@ fn a_builtin_handler_name_that_leads_out_of_its_directories_is_refused() {
             "tenants.acme.eventHandlers[0].config.name",
             "../../../../../esc-tenant",
         ),
-        ("csv", json!({"eventHandlers": [{"class": "CsvAuditEventHandler", "config": {"name": "x/../../y", "topics": ["access"], "logDirectory": "csv"}}]}), "eventHandlers[0].config.name", "x/../../y"),
+        (
+            "csv",
+            json!({"eventHandlers": [{"class": "CsvAuditEventHandler", "config": {"name": "x/../../y", "topics": ["access"], "logDirectory": "csv"}}]}),
+            "eventHandlers[0].config.name",
+            "x/../../y",
+        ),
     ];
     for (case, doc, at, name) in cases {
         let mut doc = doc;
@@ -192,6 +200,9 @@ fn a_builtin_handler_name_that_leads_out_of_its_directories_is_refused() {
     let integrity = base.join("wasp-data/integrity");
     assert!(integrity.join("top/access.audit.json.state").exists(), "{:?}", tree(fx.path()));
     assert!(integrity.join("tenants/acme/trail/access.audit.json.state").exists(), "{:?}", tree(fx.path()));
-    let outside: Vec<String> = tree(fx.path()).into_iter().filter(|p| !p.starts_with("a/b/c") && !p.starts_with("keys") && !["a", "a/b", "audit.json"].contains(&p.as_str())).collect();
+    let outside: Vec<String> = tree(fx.path())
+        .into_iter()
+        .filter(|p| !p.starts_with("a/b/c") && !p.starts_with("keys") && !["a", "a/b", "audit.json"].contains(&p.as_str()))
+        .collect();
     assert!(outside.is_empty(), "written outside the data directory: {outside:?}");
 }

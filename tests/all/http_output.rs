@@ -153,7 +153,8 @@ fn check(request_line: &str, headers: &BTreeMap<String, String>, body: &[u8]) ->
     if !text.ends_with('\n') {
         return Err("NDJSON must end with a newline".into());
     }
-    let records = text.lines().map(|l| serde_json::from_str(l).map_err(|e| format!("a line that is not JSON: {e}"))).collect::<Result<_, _>>()?;
+    let records =
+        text.lines().map(|l| serde_json::from_str(l).map_err(|e| format!("a line that is not JSON: {e}"))).collect::<Result<_, _>>()?;
     Ok((records, String::new()))
 }
 
@@ -524,7 +525,9 @@ fn the_splunk_token_comes_from_a_secret_store() {
     let events = "{\"_id\":\"secret-1\",\"transactionId\":\"t\",\"timestamp\":\"2026-12-04T10:00:00Z\"}\n";
     let out = wasp_tests::run_wasp(&["pipe", "--config", config.to_str().unwrap(), "--topic", "access"], Some(events), fx.path());
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let ids = |r: &Receiver| -> Vec<String> { r.seen.lock().unwrap().records.iter().map(|e| e["event"]["_id"].as_str().unwrap().to_owned()).collect() };
+    let ids = |r: &Receiver| -> Vec<String> {
+        r.seen.lock().unwrap().records.iter().map(|e| e["event"]["_id"].as_str().unwrap().to_owned()).collect()
+    };
     assert_eq!(ids(&receiver), ["secret-1"], "HEC accepted the token read from the file");
 
     // BASE64 by default, from `wasp.secretStores`; a wrong secret is refused by HEC.

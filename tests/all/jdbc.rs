@@ -83,7 +83,9 @@ impl Db {
 
     fn stop(self) {
         let status = match self {
-            Db::Postgres => Command::new("sh").args(["-c", "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main stop -m fast"]).status(),
+            Db::Postgres => {
+                Command::new("sh").args(["-c", "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main stop -m fast"]).status()
+            }
             Db::MariaDb => Command::new("mariadb-admin").args(["-uroot", "-h127.0.0.1", "shutdown"]).status(),
         };
         assert!(status.unwrap().success(), "stop {self:?}");
@@ -94,7 +96,10 @@ impl Db {
     /// port while shutting down).
     fn running(self) -> bool {
         let status = match self {
-            Db::Postgres => Command::new("sh").args(["-c", "pg_ctlcluster $(ls /etc/postgresql) main status"]).stdout(std::process::Stdio::null()).status(),
+            Db::Postgres => Command::new("sh")
+                .args(["-c", "pg_ctlcluster $(ls /etc/postgresql) main status"])
+                .stdout(std::process::Stdio::null())
+                .status(),
             Db::MariaDb => Command::new("start-stop-daemon").args(["--status", "--exec", "/usr/sbin/mariadbd"]).status(),
         };
         status.is_ok_and(|s| s.success())
@@ -112,10 +117,12 @@ impl Db {
             if attempt.elapsed() >= Duration::from_secs(5) {
                 attempt = Instant::now();
                 let _ = match self {
-                    Db::Postgres => Command::new("sh").args(["-c", "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start"]).status(),
-                    Db::MariaDb => {
-                        Command::new("start-stop-daemon").args(["--start", "--oknodo", "--background", "--exec", "/usr/sbin/mariadbd"]).status()
+                    Db::Postgres => {
+                        Command::new("sh").args(["-c", "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start"]).status()
                     }
+                    Db::MariaDb => Command::new("start-stop-daemon")
+                        .args(["--start", "--oknodo", "--background", "--exec", "/usr/sbin/mariadbd"])
+                        .status(),
                 };
             }
             std::thread::sleep(Duration::from_millis(200));
@@ -214,7 +221,10 @@ fn the_filled_usage_sets_every_setting_of_the_seed() {
     let mut filled = std::collections::BTreeSet::new();
     keys(&seed_usage(Db::Postgres, "t"), &mut filled);
     let parts: Vec<&str> = template.split('"').collect();
-    let template_keys = (1..parts.len()).step_by(2).filter(|&i| parts.get(i + 1).is_some_and(|after| after.trim_start().starts_with(':'))).map(|i| parts[i]);
+    let template_keys = (1..parts.len())
+        .step_by(2)
+        .filter(|&i| parts.get(i + 1).is_some_and(|after| after.trim_start().starts_with(':')))
+        .map(|i| parts[i]);
     for key in template_keys {
         assert!(filled.contains(key), "the seed's `{key}` is not exercised");
     }
@@ -309,7 +319,8 @@ fn the_seed_route_runs_on_sqlite_postgresql_and_mariadb() {
             let source = &mut route["heap"][1]["config"];
             source["properties"]["url"] = json!(url);
             source["username"] = json!(user);
-            source["dataSourceClassName"] = json!(if db == Db::Postgres { "org.postgresql.ds.PGSimpleDataSource" } else { "org.mariadb.jdbc.MariaDbDataSource" });
+            source["dataSourceClassName"] =
+                json!(if db == Db::Postgres { "org.postgresql.ds.PGSimpleDataSource" } else { "org.mariadb.jdbc.MariaDbDataSource" });
             let handler = &mut route["heap"][2]["config"]["eventHandlers"][0]["config"];
             handler["databaseType"] = json!(database_type);
             handler["tableMappings"][0]["table"] = json!(space.table());
@@ -421,7 +432,9 @@ fn connection_and_table_errors_are_named_retried_and_counted() {
         let (_, metrics) = http(&run.address, TOKEN, "GET", "/metrics", "text/plain", "");
         names.iter().all(|n| {
             metrics.lines().any(|l| {
-                l.starts_with("wasp_handler_output_retries_total") && l.contains(&format!("\"{n}\"")) && l.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok()).is_some_and(|v| v >= 2.0)
+                l.starts_with("wasp_handler_output_retries_total")
+                    && l.contains(&format!("\"{n}\""))
+                    && l.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok()).is_some_and(|v| v >= 2.0)
             })
         })
     });
@@ -440,7 +453,11 @@ fn connection_and_table_errors_are_named_retried_and_counted() {
     }
     // Fixed while the event waits in the journal: delivered.
     let init = run_wasp(&["db", "init", "--config", "audit.json"], None, fx.path());
-    assert!(String::from_utf8_lossy(&init.stdout).contains(&format!("{} table {}: ready", "postgresql://127.0.0.1:5432/test", space.table())));
+    assert!(String::from_utf8_lossy(&init.stdout).contains(&format!(
+        "{} table {}: ready",
+        "postgresql://127.0.0.1:5432/test",
+        space.table()
+    )));
     wait_for("the missing table's event", || rows(Db::Postgres, &space.table()).len() == 1);
     // The sidecar queries the table too.
     let (status, page) = http(&run.address, TOKEN, "GET", "/audit/access?_queryFilter=userId%20pr&_pageSize=10", "text/plain", "");
@@ -462,7 +479,9 @@ fn connection_and_table_errors_are_named_retried_and_counted() {
 fn a_wasm_handler_writes_its_own_projection_through_an_sql_output() {
     let _lock = Db::Postgres.lock();
     let space = Space::new(Db::Postgres, "wasm");
-    let mut outputs = vec![json!({"type": "sql", "url": "sqlite:projection.sqlite", "table": "projection", "columns": {"id": "id", "seq": "seq", "/topic": "topic"}, "key": "id"})];
+    let mut outputs = vec![
+        json!({"type": "sql", "url": "sqlite:projection.sqlite", "table": "projection", "columns": {"id": "id", "seq": "seq", "/topic": "topic"}, "key": "id"}),
+    ];
     if Db::Postgres.available() {
         outputs.push(json!({"type": "sql", "url": "postgresql://127.0.0.1/test", "username": "postgres", "password": "unused-with-trust",
                             "table": space.table(), "columns": {"id": "id", "seq": "seq", "/topic": "topic"}, "key": "id"}));

@@ -116,9 +116,13 @@ fn a_full_disk_refuses_new_events_keeps_accepted_ones_and_recovers() {
     service.flush();
     drop(service);
     let text = std::fs::read_to_string(fx.path().join("out/out.log")).unwrap();
-    let delivered: Vec<String> = text.lines().map(|l| serde_json::from_str::<Value>(l).unwrap()["id"].as_str().unwrap().to_owned()).collect();
+    let delivered: Vec<String> =
+        text.lines().map(|l| serde_json::from_str::<Value>(l).unwrap()["id"].as_str().unwrap().to_owned()).collect();
     assert_eq!(delivered, accepted, "every accepted event delivered once, in order; nothing refused slipped in");
-    wasp_tests::figure(&format!("disk full under the journal: {} events accepted and delivered once, the rest refused (507), 0 lost", accepted.len()));
+    wasp_tests::figure(&format!(
+        "disk full under the journal: {} events accepted and delivered once, the rest refused (507), 0 lost",
+        accepted.len()
+    ));
     drop(disk);
 }
 

@@ -66,17 +66,25 @@ fn access_anywhere_file_writes_the_same_bytes_in_rust_python_and_javascript() {
         return;
     };
     let fx = Fixture::new();
-    let config = config_with(&fx, vec![
-        aaf("rust", guests::ACCESS_ANYWHERE_FILE, json!({})),
-        aaf("python", py.to_str().unwrap(), json!({})),
-        aaf("js", js.to_str().unwrap(), json!({})),
-    ]);
+    let config = config_with(
+        &fx,
+        vec![
+            aaf("rust", guests::ACCESS_ANYWHERE_FILE, json!({})),
+            aaf("python", py.to_str().unwrap(), json!({})),
+            aaf("js", js.to_str().unwrap(), json!({})),
+        ],
+    );
     let summary = pipe(&fx, &config, EVENTS);
     let events = EVENTS.lines().count() as u64;
     for name in ["rust", "python", "js"] {
         let h = handler(&summary, name);
         assert_eq!((h["delivered"].as_u64(), h["deadLettered"].as_u64()), (Some(events), Some(0)), "{name}: {h:#}");
-        eprintln!("{name}: {} fuel/event, busy {} µs, {} instance(s)", h["fuelPerEvent"], h["busyNs"].as_u64().unwrap() / 1000, h["instances"]);
+        eprintln!(
+            "{name}: {} fuel/event, busy {} µs, {} instance(s)",
+            h["fuelPerEvent"],
+            h["busyNs"].as_u64().unwrap() / 1000,
+            h["instances"]
+        );
     }
     let read = |name: &str| std::fs::read(fx.path().join("wasp-data").join(name).join("audit.log")).unwrap();
     let rust = read("rust");
@@ -106,10 +114,13 @@ fn python_and_javascript_exceptions_become_errors_not_traps() {
     let fx = Fixture::new();
     // Emitting to an output the configuration does not declare raises in
     // the guest; the SDK turns it into the event's `err`.
-    let config = config_with(&fx, vec![
-        aaf("python", py.to_str().unwrap(), json!({"output": "undeclared"})),
-        aaf("js", js.to_str().unwrap(), json!({"output": "undeclared"})),
-    ]);
+    let config = config_with(
+        &fx,
+        vec![
+            aaf("python", py.to_str().unwrap(), json!({"output": "undeclared"})),
+            aaf("js", js.to_str().unwrap(), json!({"output": "undeclared"})),
+        ],
+    );
     let input: String = EVENTS.lines().take(3).map(|l| format!("{l}\n")).collect();
     let summary = pipe(&fx, &config, &input);
     for name in ["python", "js"] {
@@ -125,10 +136,13 @@ fn python_and_javascript_exceptions_become_errors_not_traps() {
     // An unknown config field is init's `err`: the handler is disabled with
     // the message, nothing traps.
     let fx = Fixture::new();
-    let config = config_with(&fx, vec![
-        aaf("python", py.to_str().unwrap(), json!({"mapping": {"colour": ["/x"]}})),
-        aaf("js", js.to_str().unwrap(), json!({"mapping": {"colour": ["/x"]}})),
-    ]);
+    let config = config_with(
+        &fx,
+        vec![
+            aaf("python", py.to_str().unwrap(), json!({"mapping": {"colour": ["/x"]}})),
+            aaf("js", js.to_str().unwrap(), json!({"mapping": {"colour": ["/x"]}})),
+        ],
+    );
     let summary = pipe(&fx, &config, "");
     for name in ["python", "js"] {
         let h = handler(&summary, name);

@@ -149,7 +149,10 @@ fn bad_elasticsearch_and_splunk_output_settings_are_named() {
     let fx = Fixture::new();
     for (output, expected) in [
         (json!({"type": "elasticsearch", "url": "http://127.0.0.1:9200", "index": "Audit"}), "index: `Audit` is not an index name"),
-        (json!({"type": "elasticsearch", "url": "http://127.0.0.1:9200", "index": "a", "username": "u"}), "username and password go together"),
+        (
+            json!({"type": "elasticsearch", "url": "http://127.0.0.1:9200", "index": "a", "username": "u"}),
+            "username and password go together",
+        ),
         (json!({"type": "elasticsearch", "url": "ftp://x", "index": "a"}), "not an http:// or https:// URL"),
         (json!({"type": "splunk", "url": "https://127.0.0.1:8088", "token": " "}), "token: required"),
         (json!({"type": "splunk", "url": "https://127.0.0.1:8088", "token": "t", "certFile": "c.pem"}), "certFile and keyFile go together"),
@@ -198,7 +201,8 @@ fn https_hec_requiring_client_certificates(dir: &std::path::Path) -> (u16, std::
     for cert in CertificateDer::pem_file_iter(dir.join("ca.pem")).unwrap() {
         roots.add(cert.unwrap()).unwrap();
     }
-    let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(std::sync::Arc::new(roots), provider.clone()).build().unwrap();
+    let verifier =
+        rustls::server::WebPkiClientVerifier::builder_with_provider(std::sync::Arc::new(roots), provider.clone()).build().unwrap();
     let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(dir.join("server.pem")).unwrap().map(Result::unwrap).collect();
     let key = PrivateKeyDer::from_pem_file(dir.join("server.key")).unwrap();
     let config = rustls::ServerConfig::builder_with_provider(provider)
@@ -245,7 +249,8 @@ fn https_hec_requiring_client_certificates(dir: &std::path::Path) -> (u16, std::
                         kept.lock().unwrap().push(event["event"]["id"].as_str().unwrap_or_default().to_owned());
                     }
                     let answer = r#"{"text":"Success","code":0}"#;
-                    let response = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\nContent-Type: application/json\r\n\r\n{answer}", answer.len());
+                    let response =
+                        format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\nContent-Type: application/json\r\n\r\n{answer}", answer.len());
                     if reader.get_mut().write_all(response.as_bytes()).and_then(|()| reader.get_mut().flush()).is_err() {
                         return;
                     }
@@ -263,7 +268,8 @@ fn a_client_certificate_is_presented_to_a_receiver_that_asks_for_one() {
     let (port, ids) = https_hec_requiring_client_certificates(dir.path());
     let run = |with_certificate: bool, id: &str| {
         let fx = Fixture::new();
-        let mut output = json!({"type": "splunk", "url": format!("https://localhost:{port}"), "token": "t", "caFile": dir.path().join("ca.pem")});
+        let mut output =
+            json!({"type": "splunk", "url": format!("https://localhost:{port}"), "token": "t", "caFile": dir.path().join("ca.pem")});
         if with_certificate {
             output["certFile"] = json!(dir.path().join("client.pem"));
             output["keyFile"] = json!(dir.path().join("client.key"));

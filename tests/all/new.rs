@@ -74,7 +74,8 @@ fn wasp_new_python_builds_and_passes_its_own_test() {
 
 #[test]
 fn wasp_new_js_builds_and_passes_its_own_test() {
-    let Some(tool) = tool("COMPONENTIZE_JS", repo_root().join("guest-sdk-js/node_modules/@bytecodealliance/componentize-js/src/cli.js")) else {
+    let Some(tool) = tool("COMPONENTIZE_JS", repo_root().join("guest-sdk-js/node_modules/@bytecodealliance/componentize-js/src/cli.js"))
+    else {
         return;
     };
     scaffold_and_test("hello-js", "js", &[tool]);
@@ -85,5 +86,9 @@ fn wasp_new_refuses_a_bad_name() {
     let dir = tempfile::tempdir().unwrap();
     let out = run_wasp(&["new", "Bad Name", "--lang", "rust"], None, dir.path());
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("NAME `Bad Name`: use lowercase letters"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("NAME `Bad Name`: use lowercase letters"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

@@ -13,10 +13,7 @@ fn service(fx: &Fixture) -> AuditService {
 fn an_unknown_topic_is_refused_with_the_known_ones() {
     let fx = Fixture::new();
     let err = service(&fx).publish("acess", json!({})).unwrap_err();
-    assert_eq!(
-        err.to_string(),
-        "unknown topic `acess` (known topics: access, activity, authentication, config)"
-    );
+    assert_eq!(err.to_string(), "unknown topic `acess` (known topics: access, activity, authentication, config)");
 }
 
 #[test]
@@ -25,10 +22,7 @@ fn malformed_events_are_refused_with_what_was_wrong() {
     let s = service(&fx);
     assert!(matches!(s.publish("access", "{not json"), Err(PublishError::InvalidJson(_))));
     assert_eq!(s.publish("access", "[1,2]").unwrap_err().to_string(), "event must be a JSON object, found an array");
-    assert_eq!(
-        s.publish("access", json!({"_id": 7})).unwrap_err().to_string(),
-        "event field `_id` must be a string, found a number"
-    );
+    assert_eq!(s.publish("access", json!({"_id": 7})).unwrap_err().to_string(), "event field `_id` must be a string, found a number");
     assert_eq!(
         s.publish("access", json!({"timestamp": false})).unwrap_err().to_string(),
         "event field `timestamp` must be a string, found a boolean"
@@ -103,13 +97,18 @@ fn wasp_pipe_rejects_a_line_that_is_not_utf8_and_reads_on() {
     input.extend_from_slice(b"{\"_id\": \"after\"}\r\n");
     input.extend_from_slice(b"{\"_id\": \"last\"}");
     std::fs::write(fx.path().join("events.ndjson"), &input).unwrap();
-    let out = wasp_tests::run_wasp(&["pipe", "--config", "audit.json", "--topic", "access", "--input", "events.ndjson", "--json"], None, fx.path());
+    let out = wasp_tests::run_wasp(
+        &["pipe", "--config", "audit.json", "--topic", "access", "--input", "events.ndjson", "--json"],
+        None,
+        fx.path(),
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(3), "{stderr}");
     assert!(stderr.contains("events.ndjson line 2: rejected: the line is not UTF-8: invalid utf-8 sequence"), "{stderr}");
     let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(summary["input"], json!({"lines": 4, "accepted": 3, "rejected": 1}), "{summary}");
     let written = std::fs::read_to_string(fx.path().join("wasp-data/logs/access.audit.json")).unwrap();
-    let ids: Vec<String> = written.lines().map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["_id"].as_str().unwrap().to_owned()).collect();
+    let ids: Vec<String> =
+        written.lines().map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["_id"].as_str().unwrap().to_owned()).collect();
     assert_eq!(ids, ["first", "after", "last"]);
 }

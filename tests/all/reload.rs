@@ -298,7 +298,14 @@ fn wasp_run_reloads_on_sighup_and_health_shows_a_refused_version() {
     }));
     let run = wasp_tests::WaspRun::start(fx.path());
     let post = |id: &str| {
-        let (status, body) = wasp_tests::http(&run.address, TOKEN, "POST", "/audit/access", "application/json", &json!({"_id": id, "action": "build"}).to_string());
+        let (status, body) = wasp_tests::http(
+            &run.address,
+            TOKEN,
+            "POST",
+            "/audit/access",
+            "application/json",
+            &json!({"_id": id, "action": "build"}).to_string(),
+        );
         assert_eq!(status, 201, "{body}");
     };
     let health = || -> Value {
@@ -328,6 +335,7 @@ fn wasp_run_reloads_on_sighup_and_health_shows_a_refused_version() {
     let builds: Vec<(String, String)> = records(&fx, "p", "out.log");
     assert_eq!(
         builds,
-        [("before", "wasp-probe-build:A"), ("after", "wasp-probe-build:B"), ("still", "wasp-probe-build:B")].map(|(i, b)| (i.to_owned(), b.to_owned()))
+        [("before", "wasp-probe-build:A"), ("after", "wasp-probe-build:B"), ("still", "wasp-probe-build:B")]
+            .map(|(i, b)| (i.to_owned(), b.to_owned()))
     );
 }

@@ -8,8 +8,8 @@
 use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
-use wasp::config::Config;
 use wasp::AuditService;
+use wasp::config::Config;
 
 /// Usage templates and bare `"key": value` fragments: not JSON as written.
 const TEMPLATES: [&str; 15] = [
@@ -113,7 +113,10 @@ fn a_seed_json_handler_reads_every_setting_as_written() {
     let path = fixtures().into_iter().find(|p| p.ends_with("004-0173-audit-service-json-rotate-midnight-60-days.json")).unwrap();
     let config = Config::from_file(&path).unwrap();
     let json_handler = &config.forgerock_handlers[0];
-    assert_eq!((json_handler.name.as_str(), json_handler.class.name()), ("json", "org.forgerock.audit.handlers.json.JsonAuditEventHandler"));
+    assert_eq!(
+        (json_handler.name.as_str(), json_handler.class.name()),
+        ("json", "org.forgerock.audit.handlers.json.JsonAuditEventHandler")
+    );
     let Some(BuiltinSettings::Json(settings)) = &json_handler.builtin else { panic!("a JSON handler: {:?}", json_handler.builtin) };
     assert_eq!(settings.log_directory, Path::new("/tmp/logs"));
     assert!(settings.rotation.enabled);
@@ -133,10 +136,8 @@ fn every_seed_file_handler_runs() {
         let Ok(value) = serde_json::from_str::<Value>(&std::fs::read_to_string(&path).unwrap()) else { continue };
         let mut services = Vec::new();
         audit_services(&value, &mut services);
-        let mut handlers: Vec<Value> = services
-            .iter()
-            .flat_map(|s| s["config"]["eventHandlers"].as_array().cloned().unwrap_or_default())
-            .collect();
+        let mut handlers: Vec<Value> =
+            services.iter().flat_map(|s| s["config"]["eventHandlers"].as_array().cloned().unwrap_or_default()).collect();
         if name.starts_with("001-0463") {
             handlers.push(json!({"class": "org.forgerock.audit.handlers.csv.CsvAuditEventHandler", "config": value}));
         } else if value.get("class").is_some() {
@@ -161,7 +162,8 @@ fn every_seed_file_handler_runs() {
             audit.flush();
             let summary = audit.shutdown();
             assert_eq!(summary.handlers[0].delivered, 1, "{name}");
-            let file = fx.path().join("logs").join(if class.contains("csv") { format!("{topic}.csv") } else { format!("{topic}.audit.json") });
+            let file =
+                fx.path().join("logs").join(if class.contains("csv") { format!("{topic}.csv") } else { format!("{topic}.audit.json") });
             let text = std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{name}: {}: {e}", file.display()));
             assert!(text.contains("seed-event"), "{name}: {text}");
             ran.push(name.clone());
@@ -213,7 +215,8 @@ fn a_seed_route_with_configuration_expressions_runs_end_to_end() {
     handler["enabled"] = json!("${true}");
     handler["buffering"]["maxSize"] = json!("${1000 * 100}");
     handler["buffering"]["writeInterval"] = json!("&{write.interval}");
-    handler["fileRotation"] = json!({"rotationEnabled": "&{rotate}", "maxFileSize": "${env['WASP_TEST_MAX_FILE']}", "rotationInterval": "1 hour 30 minutes"});
+    handler["fileRotation"] =
+        json!({"rotationEnabled": "&{rotate}", "maxFileSize": "${env['WASP_TEST_MAX_FILE']}", "rotationInterval": "1 hour 30 minutes"});
     let fx = wasp_tests::Fixture::new();
     let config = fx.path().join("route.json");
     std::fs::write(&config, serde_json::to_string_pretty(&route).unwrap()).unwrap();

@@ -34,7 +34,8 @@ fn ids(values: &[Value]) -> Vec<&str> {
 fn severity_router_maps_field_values_to_per_severity_outputs() {
     let fx = Fixture::new();
     let outputs = ["critical", "error", "warning", "notice", "informational"];
-    let service = AuditService::from_config_file(fx.config(&[router("router", json!({"severityFieldMappings": mappings()}), &outputs)])).unwrap();
+    let service =
+        AuditService::from_config_file(fx.config(&[router("router", json!({"severityFieldMappings": mappings()}), &outputs)])).unwrap();
     let events = [
         ("access", json!({"_id": "failed", "response": {"status": "FAILED", "statusCode": 401}})),
         ("access", json!({"_id": "ok", "response": {"status": "SUCCESSFUL", "statusCode": 200}})),

@@ -23,9 +23,9 @@ fn publisher(address: String, prefix: &'static str, stop: Arc<AtomicBool>) -> Ve
         });
         match request {
             Ok((201, _)) => acknowledged.push(id),
-            Ok((503, _)) => {}                  // draining: refused, not acknowledged
+            Ok((503, _)) => {} // draining: refused, not acknowledged
             Ok((status, body)) => panic!("unexpected {status}: {body}"),
-            Err(_) => break,                    // the listener is gone
+            Err(_) => break, // the listener is gone
         }
     }
     acknowledged

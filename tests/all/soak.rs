@@ -71,7 +71,13 @@ fn soak_a_million_events_through_rust_python_and_javascript() {
         let summary = audit.summary();
         let get = |name: &str| summary.handler(name).map(|h| (h.delivered, h.fuel_used)).unwrap();
         let (r, p, j) = (get("rust"), get("python"), get("javascript"));
-        Sample { at: started.elapsed().as_secs_f64(), rss_kib: rss_kib(), fds: open_fds(), delivered: [r.0, p.0, j.0], fuel: [r.1, p.1, j.1] }
+        Sample {
+            at: started.elapsed().as_secs_f64(),
+            rss_kib: rss_kib(),
+            fds: open_fds(),
+            delivered: [r.0, p.0, j.0],
+            fuel: [r.1, p.1, j.1],
+        }
     };
     let mut samples = vec![sample(&audit)];
     let mut next = Instant::now() + Duration::from_secs(2);
@@ -102,7 +108,8 @@ fn soak_a_million_events_through_rust_python_and_javascript() {
 fn report(samples: &[Sample], events: u64) {
     let dir = wasp_tests::repo_root().join("target/soak");
     std::fs::create_dir_all(&dir).unwrap();
-    let mut csv = String::from("seconds,rss_kib,fds,rust_delivered,python_delivered,javascript_delivered,rust_fuel,python_fuel,javascript_fuel\n");
+    let mut csv =
+        String::from("seconds,rss_kib,fds,rust_delivered,python_delivered,javascript_delivered,rust_fuel,python_fuel,javascript_fuel\n");
     for s in samples {
         let _ = writeln!(
             csv,

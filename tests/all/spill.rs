@@ -33,9 +33,7 @@ fn a_quarantined_handler_does_not_fill_the_journal_for_its_neighbour() {
     // The healthy neighbour keeps up (we wait for it after each event): the
     // only thing that could fill the journal is the quarantined handler.
     for n in 0..20 {
-        service
-            .publish("access", json!({"_id": format!("e{n}"), "action": "panic"}))
-            .unwrap_or_else(|e| panic!("event {n} refused: {e}"));
+        service.publish("access", json!({"_id": format!("e{n}"), "action": "panic"})).unwrap_or_else(|e| panic!("event {n} refused: {e}"));
         service.flush_handler("healthy").unwrap();
     }
     let held = service.backlog().streams.iter().map(|s| s.events).max().unwrap_or_default();
@@ -131,7 +129,10 @@ fn fates(fx: &Fixture, handler: &str) -> (BTreeSet<u64>, BTreeSet<u64>, Vec<u64>
 fn drop_oldest_accounts_for_every_event_exactly_once_under_random_overflow() {
     for seed in [0x5EED_u64, 0xC0FFEE, 0xBADC0DE] {
         let fx = Fixture::new();
-        let slow = probe_handler("slow", json!({"batch": {"maxSize": 4, "maxWait": "1 ms"}, "circuitBreaker": {"failures": 4, "backoff": "30 ms"}}));
+        let slow = probe_handler(
+            "slow",
+            json!({"batch": {"maxSize": 4, "maxWait": "1 ms"}, "circuitBreaker": {"failures": 4, "backoff": "30 ms"}}),
+        );
         let config = config_with(&fx, &[slow, healthy_probe()], json!({"journal": {"maxEvents": 8, "overflow": "drop-oldest"}}));
         let service = AuditService::from_config_file(config).unwrap();
         const EVENTS: u64 = 300;
@@ -165,7 +166,11 @@ fn drop_oldest_accounts_for_every_event_exactly_once_under_random_overflow() {
             assert_eq!(gaps.len() as u64, h.dropped, "seed {seed:#x}, {}: counter = gap records: {h:?}", h.name);
             assert_eq!(delivered.len() as u64, h.delivered, "seed {seed:#x}, {}: {h:?}", h.name);
             assert_eq!(dead.len() as u64, h.dead_lettered, "seed {seed:#x}, {}: {h:?}", h.name);
-            assert!(delivered.is_disjoint(&dead) && delivered.is_disjoint(&gap_set) && dead.is_disjoint(&gap_set), "seed {seed:#x}, {}: an event has two fates", h.name);
+            assert!(
+                delivered.is_disjoint(&dead) && delivered.is_disjoint(&gap_set) && dead.is_disjoint(&gap_set),
+                "seed {seed:#x}, {}: an event has two fates",
+                h.name
+            );
             let all: BTreeSet<u64> = delivered.iter().chain(&dead).chain(&gap_set).copied().collect();
             let missing: Vec<u64> = (1..=EVENTS).filter(|s| !all.contains(s)).collect();
             assert!(missing.is_empty(), "seed {seed:#x}, {}: events with no fate: {missing:?} ({h:?})", h.name);
@@ -223,8 +228,7 @@ fn a_tamper_evident_log_declares_what_drop_oldest_dropped_in_signed_records() {
     // per run of dropped sequences: together, every sequence once.
     let text = std::fs::read_to_string(fx.path().join("wasp-data/logs/access.audit.json")).unwrap();
     let lines: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-    let delivered: BTreeSet<u64> =
-        lines.iter().filter_map(|l| l["n"].as_u64()).map(|n| n + 1).collect();
+    let delivered: BTreeSet<u64> = lines.iter().filter_map(|l| l["n"].as_u64()).map(|n| n + 1).collect();
     let mut declared = BTreeSet::new();
     for record in lines.iter().filter_map(|l| l.get("_signature")).filter(|s| s["type"] == "dropped") {
         let from: u64 = record["journalFrom"].as_str().unwrap().parse().unwrap();

@@ -281,7 +281,9 @@ fn syslog_over_tls_reaches_rsyslog_and_a_wrong_ca_is_refused() {
 fn with_rsyslog_down_events_wait_in_the_journal_and_arrive_when_it_is_back() {
     let Some(mut rsyslog) = Rsyslog::start() else { return };
     let fx = Fixture::new();
-    let config = fx.config_doc(&json!({"eventHandlers": [syslog_handler("TCP", rsyslog.tcp, json!({"buffering": {"enabled": true, "maxSize": 50}}))]}));
+    let config = fx.config_doc(
+        &json!({"eventHandlers": [syslog_handler("TCP", rsyslog.tcp, json!({"buffering": {"enabled": true, "maxSize": 50}}))]}),
+    );
     let audit = AuditService::from_config_file(&config).unwrap();
     for n in 0..100 {
         audit.publish("access", json!({"_id": format!("before-{n}")})).unwrap();
@@ -369,7 +371,10 @@ fn a_wasm_handler_writes_its_own_lines_to_syslog() {
         assert_eq!(line["id"], format!("w{n}"), "the probe's own line: {r:?}");
     }
     // Bad settings are named at the configuration.
-    let bad = wasp_tests::probe_handler("probe", json!({"outputs": {"out": {"type": "syslog", "host": "127.0.0.1", "port": 514, "facility": "local9"}}}));
+    let bad = wasp_tests::probe_handler(
+        "probe",
+        json!({"outputs": {"out": {"type": "syslog", "host": "127.0.0.1", "port": 514, "facility": "local9"}}}),
+    );
     let e = AuditService::from_config_file(fx.config(&[bad])).err().unwrap().to_string();
     assert!(e.contains("outputs.out") && e.contains("facility: `local9`"), "{e}");
 }

@@ -21,7 +21,12 @@ fn signed_logs(fx: &Fixture, class: &str, suffix: &str) -> (PathBuf, PathBuf) {
     }}]}));
     let audit = AuditService::from_config_file(&config).unwrap();
     for n in 0..40 {
-        audit.publish("access", json!({"_id": format!("e{n}"), "userId": format!("user-{n}"), "eventName": "access", "response": {"status": "SUCCESSFUL"}})).unwrap();
+        audit
+            .publish(
+                "access",
+                json!({"_id": format!("e{n}"), "userId": format!("user-{n}"), "eventName": "access", "response": {"status": "SUCCESSFUL"}}),
+            )
+            .unwrap();
         if n % 10 == 0 {
             audit.flush();
         }
@@ -33,7 +38,11 @@ fn signed_logs(fx: &Fixture, class: &str, suffix: &str) -> (PathBuf, PathBuf) {
 }
 
 fn verify(dir: &Path, key: &Path, cwd: &Path) -> (Option<i32>, String) {
-    let out = run_wasp(&["verify", dir.to_str().unwrap(), "--topic", "access", "--key", key.to_str().unwrap(), "--suffix", "-yyyy.MM.dd-HH.mm.ss.SSS"], None, cwd);
+    let out = run_wasp(
+        &["verify", dir.to_str().unwrap(), "--topic", "access", "--key", key.to_str().unwrap(), "--suffix", "-yyyy.MM.dd-HH.mm.ss.SSS"],
+        None,
+        cwd,
+    );
     (out.status.code(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
 }
 
@@ -84,19 +93,80 @@ fn every_kind_of_tampering_with_a_json_log_is_detected() {
     assert_eq!(first["_integrity"]["seq"], "1");
 
     let cases: Vec<Case> = vec![
-        ("one byte changed", Box::new(|f: &[PathBuf]| edit_lines(&f[1], |l| { let i = data_line(l, 1); l[i] = l[i].replacen("user-", "usEr-", 1); })), "MAC does not match"),
-        ("a line deleted", Box::new(|f: &[PathBuf]| edit_lines(&f[1], |l| { let i = data_line(l, 1); l.remove(i); })), "with no signed gap record"),
-        ("a line inserted", Box::new(|f: &[PathBuf]| edit_lines(&f[1], |l| { let i = data_line(l, 1); let copy = l[i].clone(); l.insert(i, copy); })), "goes back"),
-        ("lines reordered", Box::new(|f: &[PathBuf]| edit_lines(&f[2], |l| { let (a, b) = (data_line(l, 0), data_line(l, 1)); l.swap(a, b); })), "jumps"),
-        ("the tail truncated", Box::new(|f: &[PathBuf]| edit_lines(f.last().unwrap(), |l| { l.pop(); })), "without the `close` signature"),
+        (
+            "one byte changed",
+            Box::new(|f: &[PathBuf]| {
+                edit_lines(&f[1], |l| {
+                    let i = data_line(l, 1);
+                    l[i] = l[i].replacen("user-", "usEr-", 1);
+                })
+            }),
+            "MAC does not match",
+        ),
+        (
+            "a line deleted",
+            Box::new(|f: &[PathBuf]| {
+                edit_lines(&f[1], |l| {
+                    let i = data_line(l, 1);
+                    l.remove(i);
+                })
+            }),
+            "with no signed gap record",
+        ),
+        (
+            "a line inserted",
+            Box::new(|f: &[PathBuf]| {
+                edit_lines(&f[1], |l| {
+                    let i = data_line(l, 1);
+                    let copy = l[i].clone();
+                    l.insert(i, copy);
+                })
+            }),
+            "goes back",
+        ),
+        (
+            "lines reordered",
+            Box::new(|f: &[PathBuf]| {
+                edit_lines(&f[2], |l| {
+                    let (a, b) = (data_line(l, 0), data_line(l, 1));
+                    l.swap(a, b);
+                })
+            }),
+            "jumps",
+        ),
+        (
+            "the tail truncated",
+            Box::new(|f: &[PathBuf]| {
+                edit_lines(f.last().unwrap(), |l| {
+                    l.pop();
+                })
+            }),
+            "without the `close` signature",
+        ),
         ("an archive removed", Box::new(|f: &[PathBuf]| std::fs::remove_file(&f[1]).unwrap()), "files were removed, renamed or swapped"),
-        ("two archives swapped", Box::new(|f: &[PathBuf]| {
-            let tmp = f[1].with_extension("tmp");
-            std::fs::rename(&f[1], &tmp).unwrap();
-            std::fs::rename(&f[2], &f[1]).unwrap();
-            std::fs::rename(&tmp, &f[2]).unwrap();
-        }), "files were removed, renamed or swapped"),
-        ("a sequence gap", Box::new(|f: &[PathBuf]| edit_lines(&f[2], |l| { let i = data_line(l, 0); let j = data_line(l, 1); let seq: Value = serde_json::from_str(&l[i]).unwrap(); let s: u64 = seq["_integrity"]["seq"].as_str().unwrap().parse().unwrap(); l[j] = l[j].replace(&format!("\"seq\":\"{}\"", s + 1), &format!("\"seq\":\"{}\"", s + 5)); })), "jumps"),
+        (
+            "two archives swapped",
+            Box::new(|f: &[PathBuf]| {
+                let tmp = f[1].with_extension("tmp");
+                std::fs::rename(&f[1], &tmp).unwrap();
+                std::fs::rename(&f[2], &f[1]).unwrap();
+                std::fs::rename(&tmp, &f[2]).unwrap();
+            }),
+            "files were removed, renamed or swapped",
+        ),
+        (
+            "a sequence gap",
+            Box::new(|f: &[PathBuf]| {
+                edit_lines(&f[2], |l| {
+                    let i = data_line(l, 0);
+                    let j = data_line(l, 1);
+                    let seq: Value = serde_json::from_str(&l[i]).unwrap();
+                    let s: u64 = seq["_integrity"]["seq"].as_str().unwrap().parse().unwrap();
+                    l[j] = l[j].replace(&format!("\"seq\":\"{}\"", s + 1), &format!("\"seq\":\"{}\"", s + 5));
+                })
+            }),
+            "jumps",
+        ),
     ];
     for (n, (what, tamper, expected)) in cases.iter().enumerate() {
         let dir = copy(&logs, &fx.path().join(format!("case-{n}")));
@@ -132,10 +202,18 @@ fn gzipped_archives_verify_and_another_key_fails() {
     let (logs, key) = signed_logs(&fx, "JsonAuditEventHandler", "-yyyy.MM.dd-HH.mm.ss.SSS.gz");
     let all = files(&logs, "access.audit.json");
     assert!(all[0].to_string_lossy().ends_with(".gz"), "{all:?}");
-    let out = run_wasp(&["verify", logs.to_str().unwrap(), "--topic", "access", "--key", key.to_str().unwrap(), "--suffix", "-yyyy.MM.dd-HH.mm.ss.SSS.gz"], None, fx.path());
+    let out = run_wasp(
+        &["verify", logs.to_str().unwrap(), "--topic", "access", "--key", key.to_str().unwrap(), "--suffix", "-yyyy.MM.dd-HH.mm.ss.SSS.gz"],
+        None,
+        fx.path(),
+    );
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
     run_wasp(&["keygen", "--out", "keys/other.key"], None, fx.path());
-    let out = run_wasp(&["verify", logs.to_str().unwrap(), "--topic", "access", "--key", "keys/other.key", "--suffix", "-yyyy.MM.dd-HH.mm.ss.SSS.gz"], None, fx.path());
+    let out = run_wasp(
+        &["verify", logs.to_str().unwrap(), "--topic", "access", "--key", "keys/other.key", "--suffix", "-yyyy.MM.dd-HH.mm.ss.SSS.gz"],
+        None,
+        fx.path(),
+    );
     assert_eq!(out.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&out.stdout).contains("signature is not valid"), "{}", String::from_utf8_lossy(&out.stdout));
 }

@@ -129,10 +129,13 @@ fn a_custom_topic_keeps_only_its_safelisted_fields_plus_include_if() {
         "topicsSchemasDirectory": "schemas"
     }));
     let s = AuditService::from_config_file(&config).unwrap();
-    s.publish("doorBadges", json!({
-        "_id": "b1", "transactionId": "t", "action": "err",
-        "customField": "door 7", "reader": {"id": 3}, "pin": "1234"
-    }))
+    s.publish(
+        "doorBadges",
+        json!({
+            "_id": "b1", "transactionId": "t", "action": "err",
+            "customField": "door 7", "reader": {"id": 3}, "pin": "1234"
+        }),
+    )
     .unwrap();
     s.flush();
     drop(s);

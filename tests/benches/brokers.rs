@@ -27,9 +27,11 @@ fn runtime() -> tokio::runtime::Runtime {
 /// `broker` for `name`; prepares the destination.
 fn destination(broker: &str, name: &str) -> (String, String, Value) {
     match broker {
-        "nats" => {
-            (String::from("nats://127.0.0.1:4222"), format!("bench.{name}"), json!({"wasp.nats.stream": name, "wasp.nats.createStream": "true"}))
-        }
+        "nats" => (
+            String::from("nats://127.0.0.1:4222"),
+            format!("bench.{name}"),
+            json!({"wasp.nats.stream": name, "wasp.nats.createStream": "true"}),
+        ),
         "amqp" => {
             use amqprs::channel::{ExchangeDeclareArguments, QueueBindArguments, QueueDeclareArguments};
             runtime().block_on(async {
@@ -161,6 +163,11 @@ fn main() {
             rates.push(rate);
         }
         rates.sort_by(f64::total_cmp);
-        println!("{broker} sink only: median {:.0} records/s acknowledged (min {:.0}, max {:.0})", rates[ROUNDS / 2], rates[0], rates[ROUNDS - 1]);
+        println!(
+            "{broker} sink only: median {:.0} records/s acknowledged (min {:.0}, max {:.0})",
+            rates[ROUNDS / 2],
+            rates[0],
+            rates[ROUNDS - 1]
+        );
     }
 }

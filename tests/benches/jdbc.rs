@@ -55,7 +55,13 @@ fn main() {
             let fx = wasp_tests::Fixture::new();
             let schema = format!("wasp_bench_{}_{round}", std::process::id());
             let table = if name == "sqlite" { "auditaccess".to_owned() } else { format!("{schema}.auditaccess") };
-            let database_type = if name == "postgresql" { name } else if name == "mariadb" { "mysql" } else { "sqlite" };
+            let database_type = if name == "postgresql" {
+                name
+            } else if name == "mariadb" {
+                "mysql"
+            } else {
+                "sqlite"
+            };
             let config = fx.config_doc(&json!({
                 "eventHandlers": [{"class": "org.forgerock.audit.handlers.jdbc.JdbcAuditEventHandler", "config": {
                     "name": "jdbc", "topics": ["access"], "databaseType": database_type,
@@ -80,10 +86,12 @@ fn main() {
             assert_eq!(summary.handlers[0].delivered as usize, EVENTS, "{:?}", summary.handlers[0]);
             // Every row is there, once.
             let key = TableMapping::new("access", &table, vec![("_id".into(), "id".into())], "_id").unwrap();
-            let all = query::query(&client, &key, None, &wasp::query::QueryRequest::from_params("true", Some("1"), None, None).unwrap()).unwrap();
+            let all =
+                query::query(&client, &key, None, &wasp::query::QueryRequest::from_params("true", Some("1"), None, None).unwrap()).unwrap();
             assert_eq!(all.total_paged_results as usize, EVENTS);
             if name != "sqlite" {
-                let drop = if name == "postgresql" { format!("DROP SCHEMA \"{schema}\" CASCADE") } else { format!("DROP DATABASE `{schema}`") };
+                let drop =
+                    if name == "postgresql" { format!("DROP SCHEMA \"{schema}\" CASCADE") } else { format!("DROP DATABASE `{schema}`") };
                 client.execute_all(&[drop]).unwrap();
             }
             let rate = EVENTS as f64 / elapsed.as_secs_f64();

@@ -101,7 +101,8 @@ fn serve(stream: std::net::TcpStream, bulk: bool, received: &AtomicU64, busy: &A
             received.fetch_add(body.iter().filter(|b| **b == b'\n').count() as u64, Ordering::Relaxed);
             ("200 OK", r#"{"text":"Success","code":0}"#.to_owned())
         };
-        let response = format!("HTTP/1.1 {}\r\nContent-Length: {}\r\nContent-Type: application/json\r\n\r\n{}", answer.0, answer.1.len(), answer.1);
+        let response =
+            format!("HTTP/1.1 {}\r\nContent-Length: {}\r\nContent-Type: application/json\r\n\r\n{}", answer.0, answer.1.len(), answer.1);
         if writer.write_all(response.as_bytes()).is_err() {
             return;
         }
@@ -156,7 +157,13 @@ fn throughput(bulk: bool, events: &[Value]) {
         rates.push(rate);
     }
     rates.sort_by(f64::total_cmp);
-    println!("{name}, {} events: median {:.0} events/s acknowledged (min {:.0}, max {:.0})", events.len(), rates[ROUNDS / 2], rates[0], rates[ROUNDS - 1]);
+    println!(
+        "{name}, {} events: median {:.0} events/s acknowledged (min {:.0}, max {:.0})",
+        events.len(),
+        rates[ROUNDS / 2],
+        rates[0],
+        rates[ROUNDS - 1]
+    );
 }
 
 /// p50 and p99 of `publish` over `events`, in microseconds.

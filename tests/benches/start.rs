@@ -54,7 +54,9 @@ fn main() {
     }
     let dir = tempfile::tempdir().unwrap();
     // The engine (process-wide) is created once, before any measurement.
-    let _ = AuditService::new(Config::from_json(r#"{"wasp": {"journal": {"durability": "memory"}}}"#, dir.path(), "<bench>").unwrap()).unwrap().shutdown();
+    let _ = AuditService::new(Config::from_json(r#"{"wasp": {"journal": {"durability": "memory"}}}"#, dir.path(), "<bench>").unwrap())
+        .unwrap()
+        .shutdown();
     println!("| component | size | cold start (compile) | warm start (cached) | ratio |");
     println!("|---|---|---|---|---|");
     for (label, path) in components {

@@ -96,7 +96,11 @@ fn main() {
         let summary = audit.shutdown();
         assert_eq!(summary.handlers[0].delivered as usize, EVENTS);
         let rate = |d: Duration| EVENTS as f64 / d.as_secs_f64();
-        println!("round {round}: acknowledged {:.0} events/s ({all_acked:.2?}), received by rsyslog {:.0} events/s ({all_received:.2?})", rate(all_acked), rate(all_received));
+        println!(
+            "round {round}: acknowledged {:.0} events/s ({all_acked:.2?}), received by rsyslog {:.0} events/s ({all_received:.2?})",
+            rate(all_acked),
+            rate(all_received)
+        );
         acked.push(rate(all_acked));
         received.push(rate(all_received));
     }

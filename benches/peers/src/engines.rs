@@ -119,11 +119,8 @@ impl Engine for Vrl {
         use vrl::value::{Secrets, Value};
         let mut state = RuntimeState::default();
         for text in events {
-            let mut target = TargetValue {
-                value: Value::from(text.as_str()),
-                metadata: Value::Object(BTreeMap::new()),
-                secrets: Secrets::default(),
-            };
+            let mut target =
+                TargetValue { value: Value::from(text.as_str()), metadata: Value::Object(BTreeMap::new()), secrets: Secrets::default() };
             let mut ctx = Context::new(&mut target, &mut state, &self.timezone);
             let result = self.program.resolve(&mut ctx).expect("VRL program runs");
             state.clear();

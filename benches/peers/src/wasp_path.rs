@@ -32,9 +32,8 @@ impl Wasp {
         let pre = engine.prepare_handler(&loaded, component).unwrap_or_else(|e| panic!("{e}"));
         let budgets = Budgets::default();
         let outputs: Arc<[OutputSpec]> = Arc::new([OutputSpec { name: "out".into(), line_oriented: true }]);
-        let instance = pre
-            .instantiate("peer", &budgets, outputs, StateStore::new(1 << 20), "{}")
-            .unwrap_or_else(|f| panic!("init: {}", f.message));
+        let instance =
+            pre.instantiate("peer", &budgets, outputs, StateStore::new(1 << 20), "{}").unwrap_or_else(|f| panic!("init: {}", f.message));
         let events = texts
             .iter()
             .enumerate()

@@ -119,11 +119,7 @@ fn expand(input: TokenStream, world: World) -> TokenStream {
     if ty.is_empty() {
         return compile_error(
             Span::call_site(),
-            &format!(
-                "`{}!` needs the type to export, e.g. `{}!(MyHandler);`",
-                world.macro_name(),
-                world.macro_name()
-            ),
+            &format!("`{}!` needs the type to export, e.g. `{}!(MyHandler);`", world.macro_name(), world.macro_name()),
         );
     }
     let ty: TokenStream = ty.into_iter().collect();
@@ -134,12 +130,8 @@ fn expand(input: TokenStream, world: World) -> TokenStream {
     out.extend(ty.clone());
     out.extend(";".parse::<TokenStream>().expect("static tokens"));
 
-    let mut check: TokenStream = format!(
-        "const fn __wasp_assert<T: ::wasp_guest::{}>() {{}} __wasp_assert::<",
-        world.trait_name()
-    )
-    .parse()
-    .expect("static tokens");
+    let mut check: TokenStream =
+        format!("const fn __wasp_assert<T: ::wasp_guest::{}>() {{}} __wasp_assert::<", world.trait_name()).parse().expect("static tokens");
     check.extend(ty);
     check.extend(">();".parse::<TokenStream>().expect("static tokens"));
     let check = TokenTree::Group(Group::new(Delimiter::Brace, check));
@@ -157,8 +149,11 @@ fn compile_error(span: Span, message: &str) -> TokenStream {
     group.set_span(span);
     tokens.push(TokenTree::Group(group));
     tokens.push(";".parse::<TokenStream>().expect("static").into_iter().next().expect("one token"));
-    tokens.into_iter().map(|mut t| {
-        t.set_span(span);
-        t
-    }).collect()
+    tokens
+        .into_iter()
+        .map(|mut t| {
+            t.set_span(span);
+            t
+        })
+        .collect()
 }

@@ -17,7 +17,7 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 
 use super::NativeHandler;
-use super::settings::{tls_files, SettingsError, port, boolean, duration, integer, object, only, string};
+use super::settings::{SettingsError, boolean, duration, integer, object, only, port, string, tls_files};
 use crate::event::HostEvent;
 use crate::outputs::elasticsearch::BulkTarget;
 
@@ -66,32 +66,36 @@ impl ElasticsearchSettings {
             Some(m) => string(m, "indexMapping", "indexName")?.unwrap_or_else(|| "audit".to_owned()),
         };
         if index_name.is_empty() || index_name.chars().any(|c| c.is_ascii_uppercase() || "\\/*?\"<>| ,#:".contains(c)) {
-            return Err(SettingsError::new("indexMapping.indexName", format!("`{index_name}` is not an index name (lowercase, no \\ / * ? \" < > | space , # :)")));
+            return Err(SettingsError::new(
+                "indexMapping.indexName",
+                format!("`{index_name}` is not an index name (lowercase, no \\ / * ? \" < > | space , # :)"),
+            ));
         }
-        let (max_batched, write_interval) = match object(settings, "buffering", &["enabled", "writeInterval", "maxSize", "maxBatchedEvents"])? {
-            None => (500, Duration::ZERO),
-            Some(b) => {
-                let batched = integer(b, "buffering", "maxBatchedEvents")?.unwrap_or(500);
-                if batched <= 0 || batched > 100_000 {
-                    return Err(SettingsError::new("buffering.maxBatchedEvents", "must be between 1 and 100000"));
-                }
-                if let Some(size) = integer(b, "buffering", "maxSize")?
-                    && size <= 0
-                {
-                    return Err(SettingsError::new("buffering.maxSize", "must be greater than 0"));
-                }
-                let wait = if boolean(b, "buffering", "enabled")?.unwrap_or(false) {
-                    let interval = duration(b, "buffering", "writeInterval")?.unwrap_or(Duration::from_millis(250));
-                    if interval.is_zero() {
-                        return Err(SettingsError::new("buffering.writeInterval", "must be greater than 0 when buffering is enabled"));
+        let (max_batched, write_interval) =
+            match object(settings, "buffering", &["enabled", "writeInterval", "maxSize", "maxBatchedEvents"])? {
+                None => (500, Duration::ZERO),
+                Some(b) => {
+                    let batched = integer(b, "buffering", "maxBatchedEvents")?.unwrap_or(500);
+                    if batched <= 0 || batched > 100_000 {
+                        return Err(SettingsError::new("buffering.maxBatchedEvents", "must be between 1 and 100000"));
                     }
-                    interval
-                } else {
-                    Duration::ZERO
-                };
-                (batched as usize, wait)
-            }
-        };
+                    if let Some(size) = integer(b, "buffering", "maxSize")?
+                        && size <= 0
+                    {
+                        return Err(SettingsError::new("buffering.maxSize", "must be greater than 0"));
+                    }
+                    let wait = if boolean(b, "buffering", "enabled")?.unwrap_or(false) {
+                        let interval = duration(b, "buffering", "writeInterval")?.unwrap_or(Duration::from_millis(250));
+                        if interval.is_zero() {
+                            return Err(SettingsError::new("buffering.writeInterval", "must be greater than 0 when buffering is enabled"));
+                        }
+                        interval
+                    } else {
+                        Duration::ZERO
+                    };
+                    (batched as usize, wait)
+                }
+            };
         let scheme = if ssl { "https" } else { "http" };
         let host = if host.contains(':') { format!("[{host}]") } else { host };
         Ok(ElasticsearchSettings {

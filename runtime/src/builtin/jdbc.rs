@@ -87,7 +87,8 @@ impl JdbcSettings {
         let Some(pool) = object(settings, "connectionPool", POOL_KEYS)? else {
             return Ok(JdbcSettings { database_type, target: None, mappings, max_batched, write_interval });
         };
-        let url = string(pool, "connectionPool", "jdbcUrl")?.ok_or_else(|| SettingsError::new("connectionPool.jdbcUrl", "required: the database's JDBC URL"))?;
+        let url = string(pool, "connectionPool", "jdbcUrl")?
+            .ok_or_else(|| SettingsError::new("connectionPool.jdbcUrl", "required: the database's JDBC URL"))?;
         let mut target = SqlTarget::from_url(&url, &data_dir.join("jdbc")).map_err(|m| SettingsError::new("connectionPool.jdbcUrl", m))?;
         if target.dialect != dialect {
             return Err(SettingsError::new(
@@ -99,7 +100,10 @@ impl JdbcSettings {
             if let Some(class) = string(pool, "connectionPool", key)?
                 && let Some(other) = class_dialect(&class).filter(|d| *d != dialect)
             {
-                return Err(SettingsError::new(format!("connectionPool.{key}"), format!("`{class}` is a {} driver, not {}", other.name(), dialect.name())));
+                return Err(SettingsError::new(
+                    format!("connectionPool.{key}"),
+                    format!("`{class}` is a {} driver, not {}", other.name(), dialect.name()),
+                ));
             }
         }
         if let Some(user) = string(pool, "connectionPool", "username")? {
@@ -133,39 +137,38 @@ impl JdbcSettings {
 }
 
 /// Why a handler without a database cannot run.
-pub const NO_DATABASE: &str =
-    "connectionPool: required (with `jdbcUrl`), unless the route's heap declares a JdbcDataSource (one in a parent heap: give WASP the file that declares it)";
+pub const NO_DATABASE: &str = "connectionPool: required (with `jdbcUrl`), unless the route's heap declares a JdbcDataSource (one in a parent heap: give WASP the file that declares it)";
 
 /// `buffering`: events per transaction, and how long they may wait.
 fn buffering(settings: &Map<String, Value>) -> Result<(usize, Duration), SettingsError> {
     Ok(match object(settings, "buffering", &["enabled", "writeInterval", "autoFlush", "maxBatchedEvents", "maxSize", "writerThreads"])? {
-            None => (100, Duration::ZERO),
-            Some(b) => {
-                let batched = integer(b, "buffering", "maxBatchedEvents")?.unwrap_or(100);
-                if batched <= 0 || batched > 100_000 {
-                    return Err(SettingsError::new("buffering.maxBatchedEvents", "must be between 1 and 100000"));
-                }
-                for key in ["maxSize", "writerThreads"] {
-                    if let Some(n) = integer(b, "buffering", key)?
-                        && n <= 0
-                    {
-                        return Err(SettingsError::new(format!("buffering.{key}"), "must be greater than 0"));
-                    }
-                }
-                boolean(b, "buffering", "autoFlush")?;
-                let wait = if boolean(b, "buffering", "enabled")?.unwrap_or(false) {
-                    let interval = duration(b, "buffering", "writeInterval")?
-                        .ok_or_else(|| SettingsError::new("buffering.writeInterval", "required when buffering is enabled"))?;
-                    if interval.is_zero() {
-                        return Err(SettingsError::new("buffering.writeInterval", "must be greater than 0 when buffering is enabled"));
-                    }
-                    interval
-                } else {
-                    Duration::ZERO
-                };
-                (batched as usize, wait)
+        None => (100, Duration::ZERO),
+        Some(b) => {
+            let batched = integer(b, "buffering", "maxBatchedEvents")?.unwrap_or(100);
+            if batched <= 0 || batched > 100_000 {
+                return Err(SettingsError::new("buffering.maxBatchedEvents", "must be between 1 and 100000"));
             }
-        })
+            for key in ["maxSize", "writerThreads"] {
+                if let Some(n) = integer(b, "buffering", key)?
+                    && n <= 0
+                {
+                    return Err(SettingsError::new(format!("buffering.{key}"), "must be greater than 0"));
+                }
+            }
+            boolean(b, "buffering", "autoFlush")?;
+            let wait = if boolean(b, "buffering", "enabled")?.unwrap_or(false) {
+                let interval = duration(b, "buffering", "writeInterval")?
+                    .ok_or_else(|| SettingsError::new("buffering.writeInterval", "required when buffering is enabled"))?;
+                if interval.is_zero() {
+                    return Err(SettingsError::new("buffering.writeInterval", "must be greater than 0 when buffering is enabled"));
+                }
+                interval
+            } else {
+                Duration::ZERO
+            };
+            (batched as usize, wait)
+        }
+    })
 }
 
 fn table_mappings(settings: &Map<String, Value>) -> Result<Vec<TableMapping>, SettingsError> {

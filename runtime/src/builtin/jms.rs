@@ -110,20 +110,30 @@ impl JmsSettings {
             }
         };
         if let Some(key) = properties.keys().find(|k| k.starts_with("wasp.") && !WASP_PROPERTIES.contains(&k.as_str())) {
-            return Err(SettingsError::new(format!("jndi.contextProperties[\"{key}\"]"), format!("unknown WASP property (known: {})", WASP_PROPERTIES.join(", "))));
+            return Err(SettingsError::new(
+                format!("jndi.contextProperties[\"{key}\"]"),
+                format!("unknown WASP property (known: {})", WASP_PROPERTIES.join(", ")),
+            ));
         }
-        let url = property("java.naming.provider.url")?.ok_or_else(|| SettingsError::new(URL, "required: the broker, amqp://, nats://, redis:// or mqtt://"))?;
+        let url = property("java.naming.provider.url")?
+            .ok_or_else(|| SettingsError::new(URL, "required: the broker, amqp://, nats://, redis:// or mqtt://"))?;
         let (username, password) = (property("java.naming.security.principal")?, property("java.naming.security.credentials")?);
         let flag = |key: &str| -> Result<bool, SettingsError> {
             match property(key)?.as_deref() {
                 None | Some("false") => Ok(false),
                 Some("true") => Ok(true),
-                Some(other) => Err(SettingsError::new(format!("jndi.contextProperties[\"{key}\"]"), format!("`{other}` is not true or false"))),
+                Some(other) => {
+                    Err(SettingsError::new(format!("jndi.contextProperties[\"{key}\"]"), format!("`{other}` is not true or false")))
+                }
             }
         };
         let number = |key: &str| -> Result<Option<u64>, SettingsError> {
             property(key)?
-                .map(|v| v.parse::<u64>().map_err(|_| SettingsError::new(format!("jndi.contextProperties[\"{key}\"]"), format!("`{v}` is not a whole number"))))
+                .map(|v| {
+                    v.parse::<u64>().map_err(|_| {
+                        SettingsError::new(format!("jndi.contextProperties[\"{key}\"]"), format!("`{v}` is not a whole number"))
+                    })
+                })
                 .transpose()
         };
         let timeout = number("wasp.timeout")?;
@@ -157,10 +167,19 @@ impl JmsSettings {
                 password,
                 timeout,
             }),
-            "mqtt" => OutputConfig::Mqtt(crate::outputs::mqtt::MqttOutputConfig { url, topic: topic_name.clone(), client_id: None, username, password, timeout }),
+            "mqtt" => OutputConfig::Mqtt(crate::outputs::mqtt::MqttOutputConfig {
+                url,
+                topic: topic_name.clone(),
+                client_id: None,
+                username,
+                password,
+                timeout,
+            }),
             _ => {
                 let shown = crate::outputs::broker::redact(&url);
-                let what = if ["tcp", "ssl", "nio", "nio+ssl", "failover", "vm", "auto", "auto+ssl", "discovery", "static"].contains(&scheme.as_str()) {
+                let what = if ["tcp", "ssl", "nio", "nio+ssl", "failover", "vm", "auto", "auto+ssl", "discovery", "static"]
+                    .contains(&scheme.as_str())
+                {
                     "an ActiveMQ OpenWire URL, a protocol WASP does not speak"
                 } else {
                     "not a broker URL WASP supports"
@@ -169,7 +188,14 @@ impl JmsSettings {
                     "{URL}: `{shown}` is {what}; supported: amqp:// (AMQP 0-9-1, RabbitMQ), nats:// (NATS JetStream), redis:// (Redis streams), \
                      mqtt:// (MQTT 3.1.1, e.g. ActiveMQ's MQTT connector)"
                 );
-                return Ok(JmsSettings { broker: JmsBroker::Unsupported(message), topic_name, persistent, session_mode, max_batched, write_interval });
+                return Ok(JmsSettings {
+                    broker: JmsBroker::Unsupported(message),
+                    topic_name,
+                    persistent,
+                    session_mode,
+                    max_batched,
+                    write_interval,
+                });
             }
         };
         output.validate().map_err(|e| {
@@ -203,7 +229,8 @@ impl JmsSettings {
 /// `shutdownTimeout`; WASP's journal replaces the queue, so only
 /// `batchEnabled`, `maxBatchedEvents` and `writeInterval` matter).
 fn batch(settings: &Map<String, Value>) -> Result<(usize, Duration), SettingsError> {
-    let keys = ["batchEnabled", "capacity", "threadCount", "maxBatchedEvents", "insertTimeout", "pollTimeout", "shutdownTimeout", "writeInterval"];
+    let keys =
+        ["batchEnabled", "capacity", "threadCount", "maxBatchedEvents", "insertTimeout", "pollTimeout", "shutdownTimeout", "writeInterval"];
     let Some(b) = object(settings, "batch", &keys)? else { return Ok((100, Duration::ZERO)) };
     for key in ["capacity", "threadCount", "insertTimeout", "pollTimeout", "shutdownTimeout"] {
         if let Some(n) = integer(b, "batch", key)?
@@ -256,7 +283,9 @@ mod tests {
 
     #[test]
     fn the_provider_url_names_the_broker_and_the_topic_the_destination() {
-        let s = read(json!({"deliveryMode": "NON_PERSISTENT", "sessionMode": "AUTO", "jndi": jndi("amqp://guest:guest@127.0.0.1:5672/%2f")})).unwrap();
+        let s =
+            read(json!({"deliveryMode": "NON_PERSISTENT", "sessionMode": "AUTO", "jndi": jndi("amqp://guest:guest@127.0.0.1:5672/%2f")}))
+                .unwrap();
         let JmsBroker::Output(OutputConfig::Amqp(amqp)) = &s.broker else { panic!("{:?}", s.broker) };
         assert_eq!((amqp.exchange.as_str(), amqp.persistent, s.max_batched), ("audit", false, 100));
         for (url, kind) in [("nats://127.0.0.1:4222", "nats"), ("redis://127.0.0.1", "redis-stream"), ("mqtt://127.0.0.1", "mqtt")] {

@@ -46,7 +46,15 @@ impl JsonSettings {
         only(
             settings,
             "",
-            &["logDirectory", "elasticsearchCompatible", "fileRotation", "fileRetention", "rotationRetentionCheckInterval", "buffering", "security"],
+            &[
+                "logDirectory",
+                "elasticsearchCompatible",
+                "fileRotation",
+                "fileRetention",
+                "rotationRetentionCheckInterval",
+                "buffering",
+                "security",
+            ],
         )?;
         let log_directory = super::settings::log_directory(settings, data_dir)?;
         let (write_interval, max_size) = match object(settings, "buffering", &["writeInterval", "maxSize", "enabled"])? {

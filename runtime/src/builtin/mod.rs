@@ -11,8 +11,8 @@
 
 pub mod csv;
 pub mod elasticsearch;
-pub mod jms;
 pub mod jdbc;
+pub mod jms;
 pub mod json;
 pub mod json_stdout;
 pub mod query;
@@ -87,7 +87,9 @@ impl BuiltinSettings {
             HandlerClass::Csv => BuiltinSettings::Csv(csv::CsvSettings::from_settings(settings, base_dir, data_dir)?),
             HandlerClass::Syslog => BuiltinSettings::Syslog(syslog::SyslogSettings::from_settings(settings, base_dir)?),
             HandlerClass::Splunk => BuiltinSettings::Splunk(splunk::SplunkSettings::from_settings(settings, base_dir)?),
-            HandlerClass::Elasticsearch => BuiltinSettings::Elasticsearch(elasticsearch::ElasticsearchSettings::from_settings(settings, base_dir)?),
+            HandlerClass::Elasticsearch => {
+                BuiltinSettings::Elasticsearch(elasticsearch::ElasticsearchSettings::from_settings(settings, base_dir)?)
+            }
             HandlerClass::Jms => BuiltinSettings::Jms(jms::JmsSettings::from_settings(settings)?),
             HandlerClass::Jdbc => BuiltinSettings::Jdbc(jdbc::JdbcSettings::from_settings(settings, data_dir)?),
         }))

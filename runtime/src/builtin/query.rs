@@ -115,7 +115,11 @@ pub fn read(config: &Config, tenant: Option<&str>, topic: &str, id: &str) -> Res
 
 /// The query handler's index of `topic` (`<indexName>_<topic>`) when it is
 /// an Elasticsearch handler.
-fn index(config: &Config, tenant: Option<&str>, topic: &str) -> Result<Option<crate::outputs::elasticsearch::query::IndexReader>, QueryFailure> {
+fn index(
+    config: &Config,
+    tenant: Option<&str>,
+    topic: &str,
+) -> Result<Option<crate::outputs::elasticsearch::query::IndexReader>, QueryFailure> {
     let (handler, _) = query_handler(config, tenant, topic)?;
     let Some(BuiltinSettings::Elasticsearch(s)) = &handler.builtin else { return Ok(None) };
     crate::outputs::elasticsearch::query::IndexReader::new(&s.target, format!("{}_{topic}", s.index_name))
@@ -149,7 +153,11 @@ fn table<'a>(config: &'a Config, tenant: Option<&str>, topic: &str) -> Result<Op
     Ok(Some((client, mapping, crate::service::schema_source(config, topic).ok())))
 }
 
-fn database(client: &crate::outputs::sql::SqlClient, mapping: &crate::outputs::sql::TableMapping, e: crate::outputs::sql::sink::SqlError) -> QueryFailure {
+fn database(
+    client: &crate::outputs::sql::SqlClient,
+    mapping: &crate::outputs::sql::TableMapping,
+    e: crate::outputs::sql::sink::SqlError,
+) -> QueryFailure {
     QueryFailure::Database { handler: format!("{} table {}", client.target().shown(), mapping.table), message: e.message }
 }
 
@@ -199,7 +207,11 @@ fn events(
             slim: slim.filter(|_| !s.elasticsearch_compatible),
         },
         Some(BuiltinSettings::Csv(s)) => {
-            let schema = crate::service::schema_source(config, topic).map_err(|message| QueryFailure::Corrupt { file: s.log_directory.clone(), line: 0, message })?;
+            let schema = crate::service::schema_source(config, topic).map_err(|message| QueryFailure::Corrupt {
+                file: s.log_directory.clone(),
+                line: 0,
+                message,
+            })?;
             let columns = crate::outputs::csv::codec::columns_for_schema(&schema);
             Reader {
                 dir: s.log_directory.clone(),
@@ -397,7 +409,9 @@ fn slim_records(
     std::thread::scope(|scope| {
         let other = scope.spawn(|| part(second));
         let mut out = part(first);
-        out.extend(other.join().unwrap_or_else(|_| vec![Err(QueryFailure::Corrupt { file: path.to_owned(), line: 0, message: "reading the file failed".into() })]));
+        out.extend(other.join().unwrap_or_else(|_| {
+            vec![Err(QueryFailure::Corrupt { file: path.to_owned(), line: 0, message: "reading the file failed".into() })]
+        }));
         out
     })
 }

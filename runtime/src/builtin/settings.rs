@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use serde_json::{Map, Value};
 
-
 pub use crate::outputs::rotation::SettingsError;
 use crate::outputs::rotation::settings as read;
 
@@ -17,7 +16,8 @@ fn path(at: &str, key: &str) -> String {
 /// Refuses keys of `object` not in `known` (a typo must not be ignored).
 /// `logDirectory` (required), relative to the data directory.
 pub(crate) fn log_directory(settings: &Map<String, Value>, data_dir: &Path) -> Result<PathBuf, SettingsError> {
-    let dir = string(settings, "", "logDirectory")?.ok_or_else(|| SettingsError::new("logDirectory", "required: the directory of the log files"))?;
+    let dir = string(settings, "", "logDirectory")?
+        .ok_or_else(|| SettingsError::new("logDirectory", "required: the directory of the log files"))?;
     Ok(data_dir.join(dir))
 }
 
@@ -29,7 +29,11 @@ pub(crate) fn only(object: &Map<String, Value>, at: &str, known: &[&str]) -> Res
 }
 
 /// The object at `key`, if present, holding only `known` keys.
-pub(crate) fn object<'a>(settings: &'a Map<String, Value>, key: &str, known: &[&str]) -> Result<Option<&'a Map<String, Value>>, SettingsError> {
+pub(crate) fn object<'a>(
+    settings: &'a Map<String, Value>,
+    key: &str,
+    known: &[&str],
+) -> Result<Option<&'a Map<String, Value>>, SettingsError> {
     read::section(settings, key, known)
 }
 
@@ -96,16 +100,29 @@ impl SecuritySettings {
     /// Reads `security` (`None` when absent or `enabled` is false).
     /// `filename` resolves against `base_dir`; it must lie outside
     /// `log_directory`.
-    pub fn from_settings(settings: &Map<String, Value>, base_dir: &Path, log_directory: &Path) -> Result<Option<SecuritySettings>, SettingsError> {
-        let Some(security) = object(settings, "security", &["enabled", "filename", "password", "signatureInterval"])? else { return Ok(None) };
+    pub fn from_settings(
+        settings: &Map<String, Value>,
+        base_dir: &Path,
+        log_directory: &Path,
+    ) -> Result<Option<SecuritySettings>, SettingsError> {
+        let Some(security) = object(settings, "security", &["enabled", "filename", "password", "signatureInterval"])? else {
+            return Ok(None);
+        };
         if !boolean(security, "security", "enabled")?.unwrap_or(false) {
             return Ok(None);
         }
-        let filename = string(security, "security", "filename")?
-            .ok_or_else(|| SettingsError::new("security.filename", "required when tamper evidence is enabled: the key file (create one with `wasp keygen --out FILE`)"))?;
+        let filename = string(security, "security", "filename")?.ok_or_else(|| {
+            SettingsError::new(
+                "security.filename",
+                "required when tamper evidence is enabled: the key file (create one with `wasp keygen --out FILE`)",
+            )
+        })?;
         let key_file = base_dir.join(&filename);
         if key_file.starts_with(log_directory) {
-            return Err(SettingsError::new("security.filename", format!("{} is inside the log directory: keep keys apart from the logs they protect", key_file.display())));
+            return Err(SettingsError::new(
+                "security.filename",
+                format!("{} is inside the log directory: keep keys apart from the logs they protect", key_file.display()),
+            ));
         }
         let password = string(security, "security", "password")?;
         let signature_interval = duration(security, "security", "signatureInterval")?
@@ -124,7 +141,11 @@ pub(crate) fn port(value: i128, path: &str) -> Result<u16, SettingsError> {
 
 /// `caFile`, `certFile` and `keyFile` of a `connection` object (WASP's
 /// additions to ForgeRock's network handlers), resolved against `base_dir`.
-pub(crate) fn tls_files(connection: &Map<String, Value>, at: &str, base_dir: &Path) -> Result<crate::outputs::http::TlsFiles, SettingsError> {
+pub(crate) fn tls_files(
+    connection: &Map<String, Value>,
+    at: &str,
+    base_dir: &Path,
+) -> Result<crate::outputs::http::TlsFiles, SettingsError> {
     let file = |key: &str| string(connection, at, key).map(|f| f.map(|f| base_dir.join(f)));
     let tls = crate::outputs::http::TlsFiles { ca_file: file("caFile")?, cert_file: file("certFile")?, key_file: file("keyFile")? };
     if tls.cert_file.is_some() != tls.key_file.is_some() {

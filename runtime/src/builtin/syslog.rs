@@ -11,7 +11,7 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 
 use super::NativeHandler;
-use super::settings::{SettingsError, port, boolean, integer, object, only, string};
+use super::settings::{SettingsError, boolean, integer, object, only, port, string};
 use crate::event::HostEvent;
 use crate::outputs::syslog::format;
 use crate::outputs::syslog::{Protocol, SyslogTarget, TlsFiles};
@@ -49,11 +49,16 @@ pub struct SyslogSettings {
 impl SyslogSettings {
     /// Reads the handler's settings (besides name, topics and enabled).
     pub fn from_settings(settings: &Map<String, Value>, base_dir: &std::path::Path) -> Result<SyslogSettings, SettingsError> {
-        only(settings, "", &["protocol", "host", "port", "connectTimeout", "facility", "buffering", "severityFieldMappings", "productName", "tls"])?;
+        only(
+            settings,
+            "",
+            &["protocol", "host", "port", "connectTimeout", "facility", "buffering", "severityFieldMappings", "productName", "tls"],
+        )?;
         let required = |key: &str| SettingsError::new(key, "required");
         let protocol_text = string(settings, "", "protocol")?.ok_or_else(|| required("protocol"))?;
-        let protocol = Protocol::parse(&protocol_text)
-            .ok_or_else(|| SettingsError::new("protocol", format!("`{protocol_text}` is not a syslog transport (expected TCP, UDP or TLS)")))?;
+        let protocol = Protocol::parse(&protocol_text).ok_or_else(|| {
+            SettingsError::new("protocol", format!("`{protocol_text}` is not a syslog transport (expected TCP, UDP or TLS)"))
+        })?;
         let host = string(settings, "", "host")?.ok_or_else(|| required("host"))?;
         let host = SyslogTarget::bare_host(&host);
         if host.is_empty() || host.contains(['/', ' ']) {
@@ -77,7 +82,8 @@ impl SyslogSettings {
                 if size <= 0 || size > 10_000_000 {
                     return Err(SettingsError::new("buffering.maxSize", "must be between 1 and 10000000"));
                 }
-                let wait = if boolean(buffering, "buffering", "enabled")?.unwrap_or(false) { Duration::from_millis(100) } else { Duration::ZERO };
+                let wait =
+                    if boolean(buffering, "buffering", "enabled")?.unwrap_or(false) { Duration::from_millis(100) } else { Duration::ZERO };
                 (size as usize, wait)
             }
         };
@@ -100,7 +106,10 @@ impl SyslogSettings {
                         let name = severity.as_str().unwrap_or_default();
                         let code = format::severity(name).ok_or_else(|| {
                             let known: Vec<&str> = format::SEVERITIES.iter().map(|(n, _)| *n).collect();
-                            SettingsError::new(format!("{at}.valueMappings.{value}"), format!("`{severity}` is not a syslog severity (expected one of {})", known.join(", ")))
+                            SettingsError::new(
+                                format!("{at}.valueMappings.{value}"),
+                                format!("`{severity}` is not a syslog severity (expected one of {})", known.join(", ")),
+                            )
                         })?;
                         values.insert(value.clone(), code);
                     }
@@ -114,12 +123,21 @@ impl SyslogSettings {
         let tls = match object(settings, "tls", &["caFile", "certFile", "keyFile", "serverName"])? {
             None => TlsFiles::default(),
             Some(tls) => {
-                let file = |key: &str| -> Result<Option<std::path::PathBuf>, SettingsError> { Ok(string(tls, "tls", key)?.map(|p| base_dir.join(p))) };
-                TlsFiles { ca_file: file("caFile")?, cert_file: file("certFile")?, key_file: file("keyFile")?, server_name: string(tls, "tls", "serverName")? }
+                let file = |key: &str| -> Result<Option<std::path::PathBuf>, SettingsError> {
+                    Ok(string(tls, "tls", key)?.map(|p| base_dir.join(p)))
+                };
+                TlsFiles {
+                    ca_file: file("caFile")?,
+                    cert_file: file("certFile")?,
+                    key_file: file("keyFile")?,
+                    server_name: string(tls, "tls", "serverName")?,
+                }
             }
         };
         if protocol == Protocol::Tls {
-            let ca = tls.ca_file.as_ref().ok_or_else(|| SettingsError::new("tls.caFile", "required with protocol TLS: the CA (PEM) that signed the daemon's certificate"))?;
+            let ca = tls.ca_file.as_ref().ok_or_else(|| {
+                SettingsError::new("tls.caFile", "required with protocol TLS: the CA (PEM) that signed the daemon's certificate")
+            })?;
             if let Err(e) = std::fs::metadata(ca) {
                 return Err(SettingsError::new("tls.caFile", format!("{}: {e}", ca.display())));
             }

@@ -109,7 +109,8 @@ pub(super) fn send(remote: &Remote<'_>, topic: &str, tenant: Option<&str>, batch
         std::io::stderr().is_terminal().then(|| {
             let bar = indicatif::ProgressBar::new(s);
             bar.set_style(
-                indicatif::ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}").unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+                indicatif::ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
             );
             bar
         })
@@ -149,7 +150,13 @@ struct Totals {
 /// after the wait, up to [`RETRIES`] times. A batch refused whole with 413
 /// (over the sidecar's `maxBodyBytes` or `maxBatchEvents`) is sent again in
 /// halves; a line the answer says nothing about is counted as rejected.
-fn post_batch(agent: &ureq::Agent, remote: &Remote<'_>, url: &str, mut lines: Vec<(usize, String)>, totals: &mut Totals) -> anyhow::Result<()> {
+fn post_batch(
+    agent: &ureq::Agent,
+    remote: &Remote<'_>,
+    url: &str,
+    mut lines: Vec<(usize, String)>,
+    totals: &mut Totals,
+) -> anyhow::Result<()> {
     for attempt in 0..=RETRIES {
         let body = lines.iter().map(|(_, l)| l.as_str()).collect::<Vec<_>>().join("\n");
         let mut request = agent.post(url).header("Content-Type", "application/x-ndjson");
@@ -175,7 +182,8 @@ fn post_batch(agent: &ureq::Agent, remote: &Remote<'_>, url: &str, mut lines: Ve
         if answer.status != 200 {
             bail!("the sidecar refused the batch ({}): {}", answer.status, message(&answer.body));
         }
-        let report: Value = serde_json::from_str(&answer.body).with_context(|| format!("the sidecar's answer is not JSON: {}", answer.body))?;
+        let report: Value =
+            serde_json::from_str(&answer.body).with_context(|| format!("the sidecar's answer is not JSON: {}", answer.body))?;
         let results = report["results"].as_array().context("the sidecar's answer has no `results`")?;
         let mut again = Vec::new();
         let mut answered = vec![false; lines.len()];
@@ -236,7 +244,8 @@ pub(super) fn query(
     let answer = answer(request.call(), &url)?;
     match answer.status {
         200 => {
-            let value: Value = serde_json::from_str(&answer.body).with_context(|| format!("the sidecar's answer is not JSON: {}", answer.body))?;
+            let value: Value =
+                serde_json::from_str(&answer.body).with_context(|| format!("the sidecar's answer is not JSON: {}", answer.body))?;
             write_stdout(&format!("{}\n", serde_json::to_string_pretty(&value)?))?;
             Ok(ExitCode::SUCCESS)
         }

@@ -26,7 +26,11 @@ pub fn run(path: &Path) -> anyhow::Result<ExitCode> {
         writeln!(out, "  audit service: {name}")?;
     }
     writeln!(out, "  data directory: {}", config.data_dir.display())?;
-    writeln!(out, "  journal: {:?} durability, at most {} events / {} bytes per stream", config.journal.durability, config.journal.bounds.max_events, config.journal.bounds.max_bytes)?;
+    writeln!(
+        out,
+        "  journal: {:?} durability, at most {} events / {} bytes per stream",
+        config.journal.durability, config.journal.bounds.max_events, config.journal.bounds.max_bytes
+    )?;
     let streams = std::iter::once(None).chain(config.tenants.keys().map(|t| Some(t.as_str())));
     for stream in streams {
         let topics: Vec<String> = config.known_topics_for(stream).into_iter().collect();
@@ -35,7 +39,12 @@ pub fn run(path: &Path) -> anyhow::Result<ExitCode> {
     let engine = WaspEngine::global()?;
     for h in &config.handlers {
         let name = h.qualified_name();
-        writeln!(out, "  handler {name} (wasm{}): topics {}", if h.enabled { "" } else { ", disabled" }, h.topics.iter().cloned().collect::<Vec<_>>().join(", "))?;
+        writeln!(
+            out,
+            "  handler {name} (wasm{}): topics {}",
+            if h.enabled { "" } else { ", disabled" },
+            h.topics.iter().cloned().collect::<Vec<_>>().join(", ")
+        )?;
         match check::check(engine, &h.component) {
             Ok(report) if report.fits() => writeln!(out, "    component {}: {}", h.component.display(), report.world.unwrap_or_default())?,
             Ok(report) => {
@@ -63,19 +72,41 @@ pub fn run(path: &Path) -> anyhow::Result<ExitCode> {
     }
     for h in &config.forgerock_handlers {
         let name = h.qualified_name();
-        writeln!(out, "  handler {name} ({}{}): topics {}", h.class.name(), if h.enabled { "" } else { ", disabled" }, h.topics.join(", "))?;
+        writeln!(
+            out,
+            "  handler {name} ({}{}): topics {}",
+            h.class.name(),
+            if h.enabled { "" } else { ", disabled" },
+            h.topics.join(", ")
+        )?;
         match &h.builtin {
             Some(crate::builtin::BuiltinSettings::Json(s)) => {
-                writeln!(out, "    files {}/<topic>.audit.json{}", s.log_directory.display(), if s.security.is_some() { ", tamper-evident" } else { "" })?;
+                writeln!(
+                    out,
+                    "    files {}/<topic>.audit.json{}",
+                    s.log_directory.display(),
+                    if s.security.is_some() { ", tamper-evident" } else { "" }
+                )?;
             }
             Some(crate::builtin::BuiltinSettings::Csv(s)) => {
-                writeln!(out, "    files {}/<topic>.csv{}", s.log_directory.display(), if s.security.is_some() { ", tamper-evident" } else { "" })?;
+                writeln!(
+                    out,
+                    "    files {}/<topic>.csv{}",
+                    s.log_directory.display(),
+                    if s.security.is_some() { ", tamper-evident" } else { "" }
+                )?;
             }
             Some(crate::builtin::BuiltinSettings::JsonStdout(_)) => writeln!(out, "    standard output")?,
             Some(crate::builtin::BuiltinSettings::Elasticsearch(s)) => {
-                writeln!(out, "    elasticsearch {}/_bulk, index {}_<topic> ({} events a request)", s.target.base_url, s.index_name, s.max_batched)?;
+                writeln!(
+                    out,
+                    "    elasticsearch {}/_bulk, index {}_<topic> ({} events a request)",
+                    s.target.base_url, s.index_name, s.max_batched
+                )?;
                 let (host, port) = crate::outputs::url_host_port(&s.target.base_url).unwrap_or_default();
-                let checked = crate::outputs::check_network(&host, port, || crate::outputs::elasticsearch::ElasticsearchSink::new(s.target.clone()).map(drop));
+                let checked = crate::outputs::check_network(&host, port, || {
+                    crate::outputs::elasticsearch::ElasticsearchSink::new(s.target.clone()).map(drop)
+                });
                 if let (true, Err(e)) = (h.enabled, checked) {
                     problems.push(format!("handler `{name}`: {e}"));
                 }
@@ -84,14 +115,17 @@ pub fn run(path: &Path) -> anyhow::Result<ExitCode> {
                 let ack = if s.target.use_ack { ", indexer acknowledgement" } else { "" };
                 writeln!(out, "    splunk HEC {} ({} events a request{ack})", s.target.event_url(), s.max_batched)?;
                 let (host, port) = crate::outputs::url_host_port(&s.target.base_url).unwrap_or_default();
-                let checked = crate::outputs::check_network(&host, port, || crate::outputs::splunk::SplunkSink::new(s.target.clone()).map(drop));
+                let checked =
+                    crate::outputs::check_network(&host, port, || crate::outputs::splunk::SplunkSink::new(s.target.clone()).map(drop));
                 if let (true, Err(e)) = (h.enabled, checked) {
                     problems.push(format!("handler `{name}`: {e}"));
                 }
             }
             Some(crate::builtin::BuiltinSettings::Syslog(s)) => {
                 writeln!(out, "    syslog {} (facility {}, app {})", s.target.location(), s.facility, s.product_name)?;
-                let checked = crate::outputs::check_network(&s.target.host, s.target.port, || crate::outputs::syslog::SyslogSink::new(s.target.clone()).map(drop));
+                let checked = crate::outputs::check_network(&s.target.host, s.target.port, || {
+                    crate::outputs::syslog::SyslogSink::new(s.target.clone()).map(drop)
+                });
                 if let (true, Err(e)) = (h.enabled, checked) {
                     problems.push(format!("handler `{name}`: {e}"));
                 }
@@ -99,7 +133,13 @@ pub fn run(path: &Path) -> anyhow::Result<ExitCode> {
             Some(crate::builtin::BuiltinSettings::Jms(s)) => match &s.broker {
                 crate::builtin::jms::JmsBroker::Output(output) => {
                     let endpoint = output.broker_endpoint().and_then(Result::ok).map(|e| e.shown()).unwrap_or_default();
-                    writeln!(out, "    jms via {} {endpoint}, destination {} ({} events a batch)", output.kind(), s.topic_name, s.max_batched)?;
+                    writeln!(
+                        out,
+                        "    jms via {} {endpoint}, destination {} ({} events a batch)",
+                        output.kind(),
+                        s.topic_name,
+                        s.max_batched
+                    )?;
                     if let (true, Err(e)) = (h.enabled, output.check_network()) {
                         problems.push(format!("handler `{name}`: {e}"));
                     }
@@ -114,14 +154,18 @@ pub fn run(path: &Path) -> anyhow::Result<ExitCode> {
             Some(crate::builtin::BuiltinSettings::Jdbc(s)) => {
                 let mapped = if s.database_type.eq_ignore_ascii_case("h2") { "; databaseType h2 is run by SQLite" } else { "" };
                 match &s.target {
-                    Some(t) => writeln!(out, "    jdbc {} ({}{mapped}), {} events a transaction", t.shown(), t.dialect.name(), s.max_batched)?,
+                    Some(t) => {
+                        writeln!(out, "    jdbc {} ({}{mapped}), {} events a transaction", t.shown(), t.dialect.name(), s.max_batched)?
+                    }
                     None => problems.push(format!("handler `{name}`: {}", crate::builtin::jdbc::NO_DATABASE)),
                 }
                 for m in &s.mappings {
                     writeln!(out, "      {} -> table {} (key column {})", m.topic, m.table, m.key_column())?;
                 }
                 for topic in h.topics.iter().filter(|t| s.mappings_of(t).next().is_none()) {
-                    problems.push(format!("handler `{name}`: tableMappings: topic `{topic}` has no table mapping (its events would be dead-lettered)"));
+                    problems.push(format!(
+                        "handler `{name}`: tableMappings: topic `{topic}` has no table mapping (its events would be dead-lettered)"
+                    ));
                 }
                 if let (true, Some((host, port))) = (h.enabled, s.target.as_ref().and_then(|t| t.host_port()))
                     && let Err(e) = crate::outputs::check_network(host, port, || Ok(()))

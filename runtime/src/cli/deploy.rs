@@ -275,7 +275,8 @@ pub fn shadow_report(handler: &str, url: &str, access: &Access, json: bool) -> a
         write_stdout(&format!("{}\n", serde_json::to_string_pretty(&report)?))?;
         return Ok(ExitCode::SUCCESS);
     }
-    let report: crate::delivery::candidate::CandidateReport = serde_json::from_value(report).context("the sidecar's answer is not a report")?;
+    let report: crate::delivery::candidate::CandidateReport =
+        serde_json::from_value(report).context("the sidecar's answer is not a report")?;
     write_stdout(&format_report(&report))?;
     Ok(ExitCode::SUCCESS)
 }
@@ -285,7 +286,11 @@ pub fn format_report(r: &crate::delivery::candidate::CandidateReport) -> String 
     use std::fmt::Write as _;
     let mut out = String::new();
     let live = r.live_version.map_or_else(|| "?".into(), |v| v.to_string());
-    let _ = writeln!(out, "{}: {} version {} against live version {live}: {} since journal position {}", r.handler, r.mode, r.version, r.state, r.since);
+    let _ = writeln!(
+        out,
+        "{}: {} version {} against live version {live}: {} since journal position {}",
+        r.handler, r.mode, r.version, r.state, r.since
+    );
     if let Some(reason) = &r.reason {
         let _ = writeln!(out, "  rolled back: {reason}");
     }
@@ -293,10 +298,18 @@ pub fn format_report(r: &crate::delivery::candidate::CandidateReport) -> String 
         let _ = writeln!(out, "  compared {} events: {} identical, {} differing", r.compared, r.identical, r.differing);
     }
     for (side, s) in [("live", &r.live), (r.mode.as_str(), &r.candidate)] {
-        let _ = writeln!(out, "  {side:<7} {} events, {} faults ({:.1}%), {:.0} fuel per event", s.events, s.faults, s.fault_rate() * 100.0, s.fuel_per_event());
+        let _ = writeln!(
+            out,
+            "  {side:<7} {} events, {} faults ({:.1}%), {:.0} fuel per event",
+            s.events,
+            s.faults,
+            s.fault_rate() * 100.0,
+            s.fuel_per_event()
+        );
     }
     for d in &r.diffs {
-        let _ = writeln!(out, "  differs at sequence {} (event {}):\n    live:   {}\n    shadow: {}", d.sequence, d.event_id, d.live, d.shadow);
+        let _ =
+            writeln!(out, "  differs at sequence {} (event {}):\n    live:   {}\n    shadow: {}", d.sequence, d.event_id, d.live, d.shadow);
     }
     if r.differing > r.diffs.len() as u64 {
         let _ = writeln!(out, "  … and {} more differing events", r.differing - r.diffs.len() as u64);

@@ -35,7 +35,8 @@ pub(super) fn verify_journal(dir: &Path) -> anyhow::Result<ExitCode> {
                         None => format!("{handler}@unreadable"),
                     })
                     .collect();
-                let torn = if s.torn_tail > 0 { format!(", a torn tail of {} bytes (cut at the next start)", s.torn_tail) } else { String::new() };
+                let torn =
+                    if s.torn_tail > 0 { format!(", a torn tail of {} bytes (cut at the next start)", s.torn_tail) } else { String::new() };
                 out.push_str(&format!(
                     "OK {}: {} records {}..{} in {} segments{torn}; cursors {}; {} gap records\n",
                     s.dir.display(),
@@ -159,4 +160,3 @@ pub(super) fn read(config: &Path, tenant: Option<&str>, topic: &str, id: &str) -
         }
     }
 }
-

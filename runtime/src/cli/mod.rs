@@ -11,13 +11,13 @@
 
 mod client;
 mod config_check;
-mod deploy;
 mod db;
-mod new;
+mod deploy;
 mod dlq;
 mod export;
-mod forgerock;
 pub(crate) mod files;
+mod forgerock;
+mod new;
 mod pinned_tls;
 mod pipe;
 mod run;
@@ -494,8 +494,8 @@ pub fn main() -> ExitCode {
 
 fn init_logging(format: LogFormat) {
     use std::io::IsTerminal;
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,wasp=info"));
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,wasp=info"));
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     let _ = match format {
         LogFormat::Text => builder.with_ansi(std::io::stderr().is_terminal()).try_init(),
@@ -555,17 +555,19 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Db { command: DbCommand::Init { config } } => db::init(&config),
         Command::Keygen { out } => files::keygen(&out),
         Command::Journal { command: JournalCommand::Verify { dir } } => files::verify_journal(&dir),
-        Command::Verify { dir, topic, key, keystore, password, prefix, suffix, quote, delimiter, open } => files::verify(&files::VerifyArgs {
-            dir: &dir,
-            topic: &topic,
-            key: key.as_deref(),
-            keystore: keystore.as_deref().zip(password.as_deref()),
-            prefix: &prefix,
-            suffix: &suffix,
-            quote,
-            delimiter,
-            open,
-        }),
+        Command::Verify { dir, topic, key, keystore, password, prefix, suffix, quote, delimiter, open } => {
+            files::verify(&files::VerifyArgs {
+                dir: &dir,
+                topic: &topic,
+                key: key.as_deref(),
+                keystore: keystore.as_deref().zip(password.as_deref()),
+                prefix: &prefix,
+                suffix: &suffix,
+                quote,
+                delimiter,
+                open,
+            })
+        }
         Command::Query { config: None, url: Some(url), token, cacert, topic, tenant, id, filter, page_size, cookie, sort_keys } => {
             let remote = client::Remote { url: &url, token, cacert: cacert.as_deref() };
             let params = [
@@ -581,7 +583,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             match id {
                 Some(id) => files::read(&config, tenant.as_deref(), &topic, &id),
                 None => {
-                    let request = crate::query::QueryRequest::from_params(&filter, page_size.as_deref(), cookie.as_deref(), sort_keys.as_deref())?;
+                    let request =
+                        crate::query::QueryRequest::from_params(&filter, page_size.as_deref(), cookie.as_deref(), sort_keys.as_deref())?;
                     files::query(&config, tenant.as_deref(), &topic, &request)
                 }
             }
@@ -592,13 +595,15 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Send { url, topic, token, tenant, batch, cacert, input } => {
             let remote = client::Remote { url: &url, token, cacert: cacert.as_deref() };
             client::send(&remote, &topic, tenant.as_deref(), batch, input.as_deref())
-        },
+        }
         Command::Check { component, json } => run_check(&component, json),
         Command::Deploy(args) => deploy::deploy(args),
         Command::Versions { handler, target, access, json } => deploy::versions(&handler, &target, &access, json),
         Command::Rollback { handler, version, target, access, json } => deploy::rollback(&handler, version, &target, &access, json),
         Command::Promote { handler, url, access, json } => deploy::promote(&handler, &url, &access, json),
-        Command::Shadow { command: deploy::ShadowCommand::Report { handler, url, access, json } } => deploy::shadow_report(&handler, &url, &access, json),
+        Command::Shadow { command: deploy::ShadowCommand::Report { handler, url, access, json } } => {
+            deploy::shadow_report(&handler, &url, &access, json)
+        }
     }
 }
 

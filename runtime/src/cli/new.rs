@@ -58,7 +58,9 @@ pub(super) fn run(name: &str, lang: Lang, dir: Option<&Path>, sdk: Option<&Path>
         && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
         && name.as_bytes()[0].is_ascii_lowercase();
     if !valid {
-        bail!("NAME `{name}`: use lowercase letters, digits, `-` and `_`, starting with a letter (it names the crate, the component and the handler)");
+        bail!(
+            "NAME `{name}`: use lowercase letters, digits, `-` and `_`, starting with a letter (it names the crate, the component and the handler)"
+        );
     }
     let root = dir.map_or_else(|| PathBuf::from(name), Path::to_owned);
     if root.exists() && std::fs::read_dir(&root).with_context(|| root.display().to_string())?.next().is_some() {

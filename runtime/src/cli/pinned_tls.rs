@@ -10,14 +10,12 @@
 use std::io::{Read, Write};
 use std::sync::Arc;
 
-use tokio_rustls::rustls;
 use rustls::client::WebPkiServerVerifier;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::{ClientConfig, ClientConnection, RootCertStore, StreamOwned};
 use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
-use ureq::unversioned::transport::{
-    Buffers, ConnectionDetails, Connector, Either, LazyBuffers, NextTimeout, Transport, TransportAdapter,
-};
+use tokio_rustls::rustls;
+use ureq::unversioned::transport::{Buffers, ConnectionDetails, Connector, Either, LazyBuffers, NextTimeout, Transport, TransportAdapter};
 
 /// Verifies with the `--cacert` roots, and accepts a server certificate
 /// that is one of them byte for byte.

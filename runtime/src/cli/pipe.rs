@@ -63,7 +63,8 @@ pub fn run(config: &Path, input: &Path, options: &Options<'_>) -> anyhow::Result
             continue;
         }
         counts.lines += 1;
-        let published = line.map_err(|e| format!("the line is not UTF-8: {e}")).and_then(|line| publish_line(&service, line, topic, tenant));
+        let published =
+            line.map_err(|e| format!("the line is not UTF-8: {e}")).and_then(|line| publish_line(&service, line, topic, tenant));
         match published {
             Ok(receipt) => {
                 counts.accepted += 1;

@@ -33,7 +33,11 @@ pub fn run(config_path: &Path, listen: Option<String>, role: Option<crate::fleet
     // TLS files are read before anything starts: a bad file is an error
     // naming it, not a sidecar that cannot answer.
     let tls = settings.tls.as_ref().map(sidecar::tls::acceptor).transpose()?;
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().thread_name("wasp-sidecar").build().context("starting the async runtime")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("wasp-sidecar")
+        .build()
+        .context("starting the async runtime")?;
     let listener = runtime.block_on(sidecar::bind(&settings.listen))?;
     let address = listener.local_addr().context("the listening address")?;
     let service = Arc::new(AuditService::new(config.clone())?);
@@ -112,7 +116,11 @@ pub fn run(config_path: &Path, listen: Option<String>, role: Option<crate::fleet
     let mut out = String::new();
     for h in &summary.handlers {
         let state = serde_json::to_value(h.state).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
-        let _ = writeln!(out, "wasp run: handler {}: {} received, {} delivered, {} dead-lettered ({state})", h.name, h.received, h.delivered, h.dead_lettered);
+        let _ = writeln!(
+            out,
+            "wasp run: handler {}: {} received, {} delivered, {} dead-lettered ({state})",
+            h.name, h.received, h.delivered, h.dead_lettered
+        );
         let _ = writeln!(out, "wasp run: handler {}: {}", h.name, h.fates());
     }
     for t in &summary.tenants {
@@ -134,7 +142,9 @@ fn describe(report: &crate::ReloadReport) -> String {
         return format!("refused: {error}");
     }
     let mut parts = Vec::new();
-    for (what, names) in [("swapped", &report.swapped), ("restarted", &report.restarted), ("added", &report.added), ("removed", &report.removed)] {
+    for (what, names) in
+        [("swapped", &report.swapped), ("restarted", &report.restarted), ("added", &report.added), ("removed", &report.removed)]
+    {
         if !names.is_empty() {
             parts.push(format!("{what} {}", names.join(", ")));
         }

@@ -272,7 +272,9 @@ fn typed_property(text: String) -> Val {
         _ => match text.parse::<i64>() {
             Ok(n) => Val::Int(n),
             Err(_) => match text.parse::<f64>() {
-                Ok(f) if f.is_finite() && text.chars().all(|c| c.is_ascii_digit() || matches!(c, '.' | '-' | '+' | 'e' | 'E')) => Val::Float(f),
+                Ok(f) if f.is_finite() && text.chars().all(|c| c.is_ascii_digit() || matches!(c, '.' | '-' | '+' | 'e' | 'E')) => {
+                    Val::Float(f)
+                }
                 _ => Val::Str(text),
             },
         },

@@ -164,7 +164,9 @@ pub fn read_hash_key(key: &RawHashKey, base_dir: &std::path::Path) -> Result<Vec
             let path = base_dir.join(path);
             std::fs::read(&path).map_err(|e| format!("cannot read the hash key file {}: {e}", path.display()))?
         }
-        RawHashKey::Env(var) => std::env::var(var).map_err(|_| format!("environment variable `{var}` (the hash key) is not set"))?.into_bytes(),
+        RawHashKey::Env(var) => {
+            std::env::var(var).map_err(|_| format!("environment variable `{var}` (the hash key) is not set"))?.into_bytes()
+        }
     };
     let bytes = bytes.strip_suffix(b"\n").map(<[u8]>::to_vec).unwrap_or(bytes);
     if bytes.is_empty() {

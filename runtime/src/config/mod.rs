@@ -19,10 +19,10 @@
 //! ```
 
 pub mod expr;
-pub mod secrets;
 pub mod forgerock;
 pub mod ini;
 mod raw;
+pub mod secrets;
 pub(crate) use raw::RawSidecar;
 pub mod units;
 mod validate;
@@ -371,7 +371,12 @@ fn select_audit_service(document: Value) -> Result<(Value, ServicePath), (String
             Ok((service, ServicePath { prefix: format!("heap[{i}]"), properties, secret_stores }))
         }
         None => {
-            let names: Vec<String> = heap.iter().filter(|v| is_service(v)).filter_map(|v| v.get("name").and_then(Value::as_str)).map(|n| format!("`{n}`")).collect();
+            let names: Vec<String> = heap
+                .iter()
+                .filter(|v| is_service(v))
+                .filter_map(|v| v.get("name").and_then(Value::as_str))
+                .map(|n| format!("`{n}`"))
+                .collect();
             let declared = if names.is_empty() { "none".to_owned() } else { names.join(", ") };
             Err((
                 "auditService".into(),
@@ -402,12 +407,7 @@ fn use_heap_data_source(service: &mut Value, heap: &[Value]) {
         },
     };
     let Some(config) = source.get("config").and_then(Value::as_object) else { return };
-    let url = config
-        .get("properties")
-        .and_then(|p| p.get("url"))
-        .or_else(|| config.get("url"))
-        .or_else(|| config.get("jdbcUrl"))
-        .cloned();
+    let url = config.get("properties").and_then(|p| p.get("url")).or_else(|| config.get("url")).or_else(|| config.get("jdbcUrl")).cloned();
     let mut pool = serde_json::Map::new();
     if let Some(url) = url {
         pool.insert("jdbcUrl".into(), url);
@@ -468,10 +468,16 @@ impl Config {
                     let at = pointer.trim_start_matches('/').replace('/', ".");
                     stores.extend(items.iter().enumerate().map(|(i, v)| (path.join(&format!("{at}[{i}]")), v.clone())));
                 }
-                Some(_) => return Err(plain(path.join(&pointer.trim_start_matches('/').replace('/', ".")), "must be an array of secret stores".into())),
+                Some(_) => {
+                    return Err(plain(
+                        path.join(&pointer.trim_start_matches('/').replace('/', ".")),
+                        "must be an array of secret stores".into(),
+                    ));
+                }
             }
         }
-        let stores = secrets::SecretStores::from_objects(stores.iter().map(|(at, v)| (at.clone(), v)), base_dir).map_err(|(at, m)| plain(at, m))?;
+        let stores =
+            secrets::SecretStores::from_objects(stores.iter().map(|(at, v)| (at.clone(), v)), base_dir).map_err(|(at, m)| plain(at, m))?;
         stores.resolve(&mut service, "", &properties, base_dir).map_err(|(at, m)| plain(path.join(&at), m))?;
         for (pointer, value) in guest_configs {
             if let Some(slot) = service.pointer_mut(&pointer) {
@@ -491,7 +497,10 @@ impl Config {
                 }
                 "NoOpAuditService" => (outer.name, deserialize("{}", "config", &invalid)?, "config."),
                 other => {
-                    return Err(invalid("type".into(), format!("`{other}` is not an audit service (expected AuditService or NoOpAuditService)")));
+                    return Err(invalid(
+                        "type".into(),
+                        format!("`{other}` is not an audit service (expected AuditService or NoOpAuditService)"),
+                    ));
                 }
             }
         } else {
@@ -515,7 +524,8 @@ impl Config {
         let mut handlers = Vec::new();
         let mut forgerock_handlers = Vec::new();
         let no_defaults = raw::RawBudgets::default();
-        let (top_level, others) = split_forgerock(raw.event_handlers, &format!("{prefix}eventHandlers"), (base_dir, &data_dir), None, &invalid)?;
+        let (top_level, others) =
+            split_forgerock(raw.event_handlers, &format!("{prefix}eventHandlers"), (base_dir, &data_dir), None, &invalid)?;
         forgerock_handlers.extend(others);
         read_handlers(top_level, &format!("{prefix}eventHandlers"), None, &no_defaults, base_dir, &data_dir, &invalid, &mut handlers)?;
         {
@@ -570,7 +580,11 @@ impl Config {
                     .map(|h| h.name.as_str())
                     .collect();
                 if !candidates.contains(&query.as_str()) {
-                    let known = if candidates.is_empty() { "the tenant has none".to_owned() } else { format!("the tenant's: {}", candidates.join(", ")) };
+                    let known = if candidates.is_empty() {
+                        "the tenant has none".to_owned()
+                    } else {
+                        format!("the tenant's: {}", candidates.join(", "))
+                    };
                     return Err(invalid(
                         format!("{at}.handlerForQueries"),
                         format!("`{query}` is not an enabled JSON or CSV handler of tenant `{name}` ({known})"),
@@ -610,12 +624,23 @@ impl Config {
         };
         let sidecar = crate::sidecar::SidecarConfig::validate(&raw.wasp.sidecar, base_dir, &tenants, &invalid)?;
         if let Some(fleet) = &raw.wasp.fleet {
-            fleet.validate().map_err(|e| invalid(format!("wasp.fleet.{}", e.split(':').next().unwrap_or_default()), e.split_once(": ").map_or(e.clone(), |(_, m)| m.to_owned())))?;
-            let known: Vec<String> =
-                handlers.iter().map(WasmHandlerConfig::qualified_name).chain(forgerock_handlers.iter().map(forgerock::ForgeRockHandlerConfig::qualified_name)).collect();
+            fleet.validate().map_err(|e| {
+                invalid(
+                    format!("wasp.fleet.{}", e.split(':').next().unwrap_or_default()),
+                    e.split_once(": ").map_or(e.clone(), |(_, m)| m.to_owned()),
+                )
+            })?;
+            let known: Vec<String> = handlers
+                .iter()
+                .map(WasmHandlerConfig::qualified_name)
+                .chain(forgerock_handlers.iter().map(forgerock::ForgeRockHandlerConfig::qualified_name))
+                .collect();
             for (i, name) in fleet.ordered.iter().enumerate() {
                 if !known.contains(name) {
-                    return Err(invalid(format!("wasp.fleet.ordered[{i}]"), format!("no handler `{name}` (handlers: {})", known.join(", "))));
+                    return Err(invalid(
+                        format!("wasp.fleet.ordered[{i}]"),
+                        format!("no handler `{name}` (handlers: {})", known.join(", ")),
+                    ));
                 }
             }
         }

@@ -65,7 +65,10 @@ pub fn is_store(object: &Value) -> bool {
 impl SecretStores {
     /// Reads the store objects (`at` gives each one's path for errors);
     /// relative directories resolve against `base_dir`.
-    pub fn from_objects<'a>(objects: impl IntoIterator<Item = (String, &'a Value)>, base_dir: &Path) -> Result<SecretStores, (String, String)> {
+    pub fn from_objects<'a>(
+        objects: impl IntoIterator<Item = (String, &'a Value)>,
+        base_dir: &Path,
+    ) -> Result<SecretStores, (String, String)> {
         let mut stores = SecretStores::default();
         for (at, object) in objects {
             let name = object
@@ -100,7 +103,13 @@ impl SecretStores {
         Ok(())
     }
 
-    fn resolve_object(&self, map: &mut Map<String, Value>, at: &str, properties: &Properties, base_dir: &Path) -> Result<(), (String, String)> {
+    fn resolve_object(
+        &self,
+        map: &mut Map<String, Value>,
+        at: &str,
+        properties: &Properties,
+        base_dir: &Path,
+    ) -> Result<(), (String, String)> {
         let ids: Vec<String> = map.keys().filter(|k| k.len() > "SecretId".len() && k.ends_with("SecretId")).cloned().collect();
         if ids.is_empty() {
             return Ok(());
@@ -118,7 +127,9 @@ impl SecretStores {
                     ));
                 }
             },
-            Some(inline @ Value::Object(_)) => (read_store(inline, &join(at, "secretsProvider"), base_dir)?, "the inline secret store".to_owned()),
+            Some(inline @ Value::Object(_)) => {
+                (read_store(inline, &join(at, "secretsProvider"), base_dir)?, "the inline secret store".to_owned())
+            }
             Some(_) => return Err((join(at, "secretsProvider"), "must name a secret store or be a secret store object".to_owned())),
         };
         for key in ids {
@@ -130,7 +141,8 @@ impl SecretStores {
             if map.contains_key(&setting) {
                 return Err((here, format!("`{setting}` is also given: set the secret or its id, not both")));
             }
-            let secret = lookup(&store, &id, properties).map_err(|m| (here.clone(), format!("the secret `{id}` from {store_name}: {m}")))?;
+            let secret =
+                lookup(&store, &id, properties).map_err(|m| (here.clone(), format!("the secret `{id}` from {store_name}: {m}")))?;
             map.insert(setting, Value::String(secret));
         }
         map.remove("secretsProvider");
@@ -163,7 +175,10 @@ fn read_store(object: &Value, at: &str, base_dir: &Path) -> Result<Store, (Strin
         "SystemAndEnvSecretStore" => &["format"],
         "FileSystemSecretStore" => &["format", "directory", "suffix"],
         other => {
-            return Err((format!("{at}.type"), format!("`{other}` is not a secret store WASP reads (SystemAndEnvSecretStore, FileSystemSecretStore)")));
+            return Err((
+                format!("{at}.type"),
+                format!("`{other}` is not a secret store WASP reads (SystemAndEnvSecretStore, FileSystemSecretStore)"),
+            ));
         }
     };
     if let Some(unknown) = config.keys().find(|k| !allowed.contains(&k.as_str())) {
@@ -172,7 +187,8 @@ fn read_store(object: &Value, at: &str, base_dir: &Path) -> Result<Store, (Strin
     Ok(match kind {
         "SystemAndEnvSecretStore" => Store::SystemAndEnv { format },
         _ => {
-            let directory = text("directory")?.ok_or_else(|| (format!("{at}.config.directory"), "required: the directory holding one file per secret".to_owned()))?;
+            let directory = text("directory")?
+                .ok_or_else(|| (format!("{at}.config.directory"), "required: the directory holding one file per secret".to_owned()))?;
             Store::FileSystem { directory: base_dir.join(directory), suffix: text("suffix")?.unwrap_or("").to_owned(), format }
         }
     })
@@ -183,7 +199,8 @@ fn lookup(store: &Store, id: &str, properties: &Properties) -> Result<String, St
     let (stored, format) = match store {
         Store::SystemAndEnv { format } => {
             let variable = id.replace('.', "_").to_ascii_uppercase();
-            let value = properties.get(id).ok_or_else(|| format!("not found (no property `{id}`, no environment variable `{variable}`)"))?;
+            let value =
+                properties.get(id).ok_or_else(|| format!("not found (no property `{id}`, no environment variable `{variable}`)"))?;
             (value, *format)
         }
         Store::FileSystem { directory, suffix, format } => {
@@ -201,9 +218,9 @@ fn lookup(store: &Store, id: &str, properties: &Properties) -> Result<String, St
     match format {
         Format::Plain => Ok(stored),
         Format::Base64 => {
-            let bytes = base64::engine::general_purpose::STANDARD
-                .decode(stored.trim())
-                .map_err(|_| "the stored value is not Base64 (the store's `format` is BASE64, its default; set it to PLAIN for plain text)".to_owned())?;
+            let bytes = base64::engine::general_purpose::STANDARD.decode(stored.trim()).map_err(|_| {
+                "the stored value is not Base64 (the store's `format` is BASE64, its default; set it to PLAIN for plain text)".to_owned()
+            })?;
             String::from_utf8(bytes).map_err(|_| "the decoded secret is not UTF-8 text".to_owned())
         }
     }
@@ -246,7 +263,8 @@ mod tests {
         let stores = SecretStores::from_objects([("wasp.secretStores[0]".to_owned(), &store)], Path::new("/")).unwrap();
         let got = resolve(&stores, json!({"authzTokenSecretId": "hec.token", "secretsProvider": "files"})).unwrap();
         assert_eq!(got, json!({"authzToken": "abc-123"}));
-        let (at, message) = resolve(&stores, json!({"h": {"authzTokenSecretId": "../etc/passwd", "secretsProvider": "files"}})).unwrap_err();
+        let (at, message) =
+            resolve(&stores, json!({"h": {"authzTokenSecretId": "../etc/passwd", "secretsProvider": "files"}})).unwrap_err();
         assert_eq!(at, "h.authzTokenSecretId");
         assert!(message.contains("file name"), "{message}");
     }

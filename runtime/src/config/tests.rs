@@ -138,7 +138,10 @@ fn tenant_and_budget_errors_name_the_field() {
     let bad_quota = TENANTS.replace(r#""eventsPerSecond": 100"#, r#""eventsPerSecond": 0"#);
     assert_eq!(error(&bad_quota), "test.json: tenants.acme.quotas.eventsPerSecond: must be greater than 0");
     let bad_instances = TENANTS.replace(r#""fuelPerEvent": 5000"#, r#""instances": 65"#);
-    assert_eq!(error(&bad_instances), "test.json: tenants.acme.eventHandlers[0].config.budgets.instances: must be between 1 and 64, found 65");
+    assert_eq!(
+        error(&bad_instances),
+        "test.json: tenants.acme.eventHandlers[0].config.budgets.instances: must be between 1 and 64, found 65"
+    );
     let bad_name = TENANTS.replace(r#""acme": {"#, r#""ac me": {"#);
     assert!(error(&bad_name).starts_with("test.json: tenants.ac me: `ac me` is not a valid tenant name"), "{}", error(&bad_name));
     let unknown = TENANTS.replace(r#""quotas""#, r#""quota""#);
@@ -193,7 +196,10 @@ fn errors_in_the_full_form_name_the_path_inside_config() {
     let bad_class = FULL_FORM.replace("json.JsonAuditEventHandler\",\n       \"config\"", "json.JsonAuditHandler\",\n       \"config\"");
     let e = error(&bad_class);
     assert!(e.contains("config.eventHandlers[0].class: unknown handler class `org.forgerock.audit.handlers.json.JsonAuditHandler`"), "{e}");
-    assert_eq!(error(r#"{"type": "Router"}"#), "test.json: type: `Router` is not an audit service (expected AuditService or NoOpAuditService)");
+    assert_eq!(
+        error(r#"{"type": "Router"}"#),
+        "test.json: type: `Router` is not an audit service (expected AuditService or NoOpAuditService)"
+    );
 }
 
 #[test]
@@ -205,7 +211,9 @@ fn a_noop_audit_service_has_no_handlers() {
 #[test]
 fn filter_budgets_are_resolved_and_checked_like_a_handlers() {
     let with_filter = |budgets: &str| {
-        format!(r#"{{"eventHandlers": [], "filters": [{{"name": "f", "topics": ["access"], "component": "f.wasm", "budgets": {budgets}}}]}}"#)
+        format!(
+            r#"{{"eventHandlers": [], "filters": [{{"name": "f", "topics": ["access"], "component": "f.wasm", "budgets": {budgets}}}]}}"#
+        )
     };
     let config = parse(&with_filter(r#"{"fuelPerEvent": 5000, "recycleAfter": 7}"#)).unwrap();
     assert_eq!((config.filters[0].budgets.fuel_per_event, config.filters[0].budgets.recycle_after), (5000, 7));
@@ -252,14 +260,22 @@ fn a_tenants_builtin_handler_may_not_leave_its_output_root_or_hold_its_keys() {
 #[test]
 fn a_tenants_handler_for_queries_and_handler_names_are_checked() {
     let e = error(&tenant_with_json(r#""logDirectory": "logs""#, r#""handlerForQueries": "w","#));
-    assert_eq!(e, "test.json: tenants.acme.handlerForQueries: `w` is not an enabled JSON or CSV handler of tenant `acme` (the tenant's: files)");
+    assert_eq!(
+        e,
+        "test.json: tenants.acme.handlerForQueries: `w` is not an enabled JSON or CSV handler of tenant `acme` (the tenant's: files)"
+    );
     let none = tenant_with_json(r#""logDirectory": "logs", "enabled": false"#, r#""handlerForQueries": "files","#);
     assert!(error(&none).ends_with("(the tenant has none)"), "{}", error(&none));
     let twice = tenant_with_json(r#""logDirectory": "logs""#, "").replace(r#""name": "files""#, r#""name": "w""#);
     assert_eq!(error(&twice), "test.json: tenants.acme.eventHandlers: handler name `w` is used twice");
     let syslog = tenant_with_json(r#""logDirectory": "logs""#, "").replace("JsonAuditEventHandler", "SyslogAuditEventHandler");
     let e = error(&syslog);
-    assert!(e.starts_with("test.json: tenants.acme.eventHandlers[1].class: handler `files`: a tenant's handlers are `wasm`, JSON, CSV or JSON stdout"), "{e}");
+    assert!(
+        e.starts_with(
+            "test.json: tenants.acme.eventHandlers[1].class: handler `files`: a tenant's handlers are `wasm`, JSON, CSV or JSON stdout"
+        ),
+        "{e}"
+    );
 }
 
 #[test]

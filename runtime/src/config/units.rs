@@ -110,10 +110,9 @@ where
     let n = match Option::<NumberOrText>::deserialize(d)? {
         None => return Ok(None),
         Some(NumberOrText::Number(n)) => n,
-        Some(NumberOrText::Text(t)) => t
-            .trim()
-            .parse::<u64>()
-            .map_err(|_| serde::de::Error::custom(format!("`{t}` is not a whole number")))?,
+        Some(NumberOrText::Text(t)) => {
+            t.trim().parse::<u64>().map_err(|_| serde::de::Error::custom(format!("`{t}` is not a whole number")))?
+        }
     };
     T::try_from(n).map(Some).map_err(serde::de::Error::custom)
 }

@@ -14,10 +14,22 @@ use super::*;
 /// `{"schema": {…}}` (the topic is the file's name without `.json`, as
 /// ForgeRock does) or `{"<topic>": {"schema": {…}}, …}`. A schema for a core
 /// topic may only add properties to the standard one.
-pub(super) fn load_schemas(dir: &Path, origin: &str, dir_at: &str) -> Result<BTreeMap<String, (std::sync::Arc<crate::schema::Schema>, Value)>, ConfigError> {
-    let fail = |file: &Path, at: &str, message: String| ConfigError::Invalid { origin: format!("{origin} (schema {})", file.display()), at: at.to_owned(), message };
+pub(super) fn load_schemas(
+    dir: &Path,
+    origin: &str,
+    dir_at: &str,
+) -> Result<BTreeMap<String, (std::sync::Arc<crate::schema::Schema>, Value)>, ConfigError> {
+    let fail = |file: &Path, at: &str, message: String| ConfigError::Invalid {
+        origin: format!("{origin} (schema {})", file.display()),
+        at: at.to_owned(),
+        message,
+    };
     let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map_err(|e| ConfigError::Invalid { origin: origin.to_owned(), at: dir_at.to_owned(), message: format!("cannot read the directory {}: {e}", dir.display()) })?
+        .map_err(|e| ConfigError::Invalid {
+            origin: origin.to_owned(),
+            at: dir_at.to_owned(),
+            message: format!("cannot read the directory {}: {e}", dir.display()),
+        })?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|e| e == "json"))
         .collect();
@@ -31,7 +43,9 @@ pub(super) fn load_schemas(dir: &Path, origin: &str, dir_at: &str) -> Result<BTr
             Some(schema) => vec![(stem, schema.clone(), "schema".to_owned())],
             None => doc
                 .as_object()
-                .map(|m| m.iter().map(|(t, v)| (t.clone(), v.get("schema").cloned().unwrap_or(Value::Null), format!("{t}.schema"))).collect())
+                .map(|m| {
+                    m.iter().map(|(t, v)| (t.clone(), v.get("schema").cloned().unwrap_or(Value::Null), format!("{t}.schema"))).collect()
+                })
                 .unwrap_or_default(),
         };
         for (topic, schema, at) in topics {
@@ -40,7 +54,9 @@ pub(super) fn load_schemas(dir: &Path, origin: &str, dir_at: &str) -> Result<BTr
             }
             let compiled = crate::schema::Schema::compile(&schema).map_err(|e| fail(&file, &at, e.to_string()))?;
             if let Some(core) = crate::schema::standard(&topic) {
-                compiled.extends(core).map_err(|m| fail(&file, &at, format!("a schema of the core topic `{topic}` may only add properties: {m}")))?;
+                compiled
+                    .extends(core)
+                    .map_err(|m| fail(&file, &at, format!("a schema of the core topic `{topic}` may only add properties: {m}")))?;
             }
             schemas.insert(topic, (std::sync::Arc::new(compiled), schema));
         }
@@ -48,14 +64,20 @@ pub(super) fn load_schemas(dir: &Path, origin: &str, dir_at: &str) -> Result<BTr
     Ok(schemas)
 }
 
-pub(super) fn validate_journal(raw: &raw::RawJournal, invalid: &impl Fn(String, String) -> ConfigError) -> Result<JournalConfig, ConfigError> {
+pub(super) fn validate_journal(
+    raw: &raw::RawJournal,
+    invalid: &impl Fn(String, String) -> ConfigError,
+) -> Result<JournalConfig, ConfigError> {
     use crate::journal::{Bounds, Overflow};
     let durability = match raw.durability.as_deref() {
         None | Some("process") => Durability::Process,
         Some("memory") => Durability::Memory,
         Some("fsync") => Durability::Fsync,
         Some(other) => {
-            return Err(invalid("wasp.journal.durability".into(), format!("unknown durability `{other}` (expected memory, process or fsync)")));
+            return Err(invalid(
+                "wasp.journal.durability".into(),
+                format!("unknown durability `{other}` (expected memory, process or fsync)"),
+            ));
         }
     };
     let overflow = match raw.overflow.as_deref() {
@@ -63,14 +85,13 @@ pub(super) fn validate_journal(raw: &raw::RawJournal, invalid: &impl Fn(String, 
         Some("block") => Overflow::Block(raw.block_timeout.unwrap_or(Duration::from_secs(1))),
         Some("drop-oldest") => Overflow::DropOldest,
         Some(other) => {
-            return Err(invalid("wasp.journal.overflow".into(), format!("unknown overflow policy `{other}` (expected reject, block or drop-oldest)")));
+            return Err(invalid(
+                "wasp.journal.overflow".into(),
+                format!("unknown overflow policy `{other}` (expected reject, block or drop-oldest)"),
+            ));
         }
     };
-    let bounds = Bounds {
-        max_events: raw.max_events.unwrap_or(1_000_000),
-        max_bytes: raw.max_bytes.unwrap_or(256 << 20),
-        overflow,
-    };
+    let bounds = Bounds { max_events: raw.max_events.unwrap_or(1_000_000), max_bytes: raw.max_bytes.unwrap_or(256 << 20), overflow };
     for (field, value) in [("maxEvents", bounds.max_events), ("maxBytes", bounds.max_bytes)] {
         if value == 0 {
             return Err(invalid(format!("wasp.journal.{field}"), "must be greater than 0".into()));
@@ -120,10 +141,7 @@ fn resolve_budgets(b: raw::RawBudgets, at: &str, invalid: &impl Fn(String, Strin
         return Err(invalid(format!("{at}.budgets.deadline"), "must be greater than 0".into()));
     }
     if budgets.memory_bytes > crate::engine::MAX_MEMORY_BYTES {
-        return Err(invalid(
-            format!("{at}.budgets.memory"),
-            format!("{} bytes is more than the maximum of 1 GiB", budgets.memory_bytes),
-        ));
+        return Err(invalid(format!("{at}.budgets.memory"), format!("{} bytes is more than the maximum of 1 GiB", budgets.memory_bytes)));
     }
     Ok(budgets)
 }
@@ -159,7 +177,10 @@ pub(super) fn read_filters(
             None | Some(Value::Null) => "{}".to_owned(),
             Some(v @ Value::Object(_)) => v.to_string(),
             Some(other) => {
-                return Err(invalid(format!("{at}.config"), format!("the filter's settings must be an object, found {}", crate::event::json_type(&other))));
+                return Err(invalid(
+                    format!("{at}.config"),
+                    format!("the filter's settings must be an object, found {}", crate::event::json_type(&other)),
+                ));
             }
         };
         let budgets = resolve_budgets(f.budgets.or(tenant_budgets), &at, invalid)?;
@@ -201,7 +222,10 @@ pub(super) fn split_forgerock(
         }
         let Some(class) = forgerock::HandlerClass::from_name(&entry.class) else {
             let known: Vec<&str> = forgerock::HandlerClass::ALL.iter().map(|(_, n)| *n).collect();
-            return Err(invalid(format!("{at}.class"), format!("unknown handler class `{}` (known: wasm, {})", entry.class, known.join(", "))));
+            return Err(invalid(
+                format!("{at}.class"),
+                format!("unknown handler class `{}` (known: wasm, {})", entry.class, known.join(", ")),
+            ));
         };
         let raw: forgerock::RawForgeRockHandler = deserialize(&entry.config.to_string(), &format!("{at}.config"), invalid)?;
         // The name becomes a directory (integrity checkpoints, dead letters):
@@ -350,8 +374,7 @@ pub(super) fn deserialize<T: serde::de::DeserializeOwned>(
 
 pub(super) fn valid_name(name: &str) -> bool {
     let mut chars = name.chars();
-    chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
-        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+    chars.next().is_some_and(|c| c.is_ascii_alphanumeric()) && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
 }
 
 fn validate_handler(
@@ -437,4 +460,3 @@ fn validate_handler(
         state_bytes,
     })
 }
-

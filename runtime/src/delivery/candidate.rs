@@ -29,8 +29,8 @@ use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use super::{Breaker, EventResult, Worker};
-use crate::engine::FaultKind;
 use crate::deploy::CanarySettings;
+use crate::engine::FaultKind;
 use crate::engine::{HandlerInstance, HandlerPre, OutputSpec, StateStore};
 use crate::event::HostEvent;
 
@@ -206,7 +206,14 @@ impl Candidate {
     /// Runs the shadow on `events` (what the live version just handled,
     /// with what it did and the fuel it used), writes its records to the
     /// shadow files and compares.
-    pub(super) fn shadow(&mut self, handler: &str, budgets: &crate::engine::Budgets, specs: &Arc<[OutputSpec]>, live: Vec<(Arc<HostEvent>, Observation)>, live_fuel: u64) {
+    pub(super) fn shadow(
+        &mut self,
+        handler: &str,
+        budgets: &crate::engine::Budgets,
+        specs: &Arc<[OutputSpec]>,
+        live: Vec<(Arc<HostEvent>, Observation)>,
+        live_fuel: u64,
+    ) {
         if live.is_empty() {
             return;
         }
@@ -231,7 +238,12 @@ impl Candidate {
             } else {
                 report.differing += 1;
                 if report.diffs.len() < KEPT_DIFFS {
-                    report.diffs.push(Diff { sequence: event.sequence, event_id: event.id.clone(), live: mine.describe(specs), shadow: theirs.describe(specs) });
+                    report.diffs.push(Diff {
+                        sequence: event.sequence,
+                        event_id: event.id.clone(),
+                        live: mine.describe(specs),
+                        shadow: theirs.describe(specs),
+                    });
                 }
             }
         }
@@ -240,7 +252,13 @@ impl Candidate {
     /// Calls the candidate on `events` as one batch; when the batch faults,
     /// again one event at a time on fresh instances, so that each event has
     /// its own outcome. Returns one observation per event and the fuel.
-    fn call_isolated(&mut self, handler: &str, budgets: &crate::engine::Budgets, specs: &Arc<[OutputSpec]>, events: &[Arc<HostEvent>]) -> (Vec<Observation>, u64) {
+    fn call_isolated(
+        &mut self,
+        handler: &str,
+        budgets: &crate::engine::Budgets,
+        specs: &Arc<[OutputSpec]>,
+        events: &[Arc<HostEvent>],
+    ) -> (Vec<Observation>, u64) {
         let mut fuel = 0;
         match self.call(handler, budgets, specs, events) {
             Ok((observed, used)) => (observed, used),
@@ -265,7 +283,13 @@ impl Candidate {
         }
     }
 
-    fn call(&mut self, handler: &str, budgets: &crate::engine::Budgets, specs: &Arc<[OutputSpec]>, events: &[Arc<HostEvent>]) -> Result<(Vec<Observation>, u64), (Observation, u64)> {
+    fn call(
+        &mut self,
+        handler: &str,
+        budgets: &crate::engine::Budgets,
+        specs: &Arc<[OutputSpec]>,
+        events: &[Arc<HostEvent>],
+    ) -> Result<(Vec<Observation>, u64), (Observation, u64)> {
         let fault = |f: crate::engine::Fault| (Observation::Fault { kind: f.kind.as_str(), message: f.message }, f.fuel_used);
         if self.instance.is_none() {
             let pre = self.pre.as_ref().expect("a candidate has a component");

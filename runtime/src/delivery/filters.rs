@@ -95,11 +95,14 @@ pub fn apply(stages: &mut [FilterStage], events: &[Arc<HostEvent>]) -> Vec<Filte
                     tracing::warn!(filter = %stage.name, event = %event.id, fault = fault.kind.as_str(), "filter faulted: {}", fault.message);
                     match stage.on_fault {
                         OnFault::Open => Filtered::Pass(event.clone()),
-                        OnFault::Closed => Filtered::Failed(event.clone(), FaultRecord {
-                            kind: FaultKind::Filter,
-                            message: format!("filter `{}` faulted ({}): {}", stage.name, fault.kind.as_str(), fault.message),
-                            ..FaultRecord::from_fault(&fault)
-                        }),
+                        OnFault::Closed => Filtered::Failed(
+                            event.clone(),
+                            FaultRecord {
+                                kind: FaultKind::Filter,
+                                message: format!("filter `{}` faulted ({}): {}", stage.name, fault.kind.as_str(), fault.message),
+                                ..FaultRecord::from_fault(&fault)
+                            },
+                        ),
                     }
                 }
             };
@@ -116,10 +119,18 @@ fn replacement(event: &Arc<HostEvent>, verdict: Verdict) -> Result<Option<Arc<Ho
         Verdict::Drop => return Ok(None),
         Verdict::Replace(json) => json,
     };
-    let bad = |message: String| Fault { kind: FaultKind::Trap, message, trap_code: Some("invalid replacement".into()), fuel_used: 0, peak_memory: 0, truncated_bytes: 0 };
+    let bad = |message: String| Fault {
+        kind: FaultKind::Trap,
+        message,
+        trap_code: Some("invalid replacement".into()),
+        fuel_used: 0,
+        peak_memory: 0,
+        truncated_bytes: 0,
+    };
     let mut document = json.as_str().into_document(usize::MAX).map_err(|e| bad(format!("the replacement is not an event: {e}")))?;
     document.insert("_id".into(), serde_json::Value::String(event.id.clone()));
-    let mut replaced = HostEvent::from_document(&event.topic, document, usize::MAX).map_err(|e| bad(format!("the replacement is not an event: {e}")))?;
+    let mut replaced =
+        HostEvent::from_document(&event.topic, document, usize::MAX).map_err(|e| bad(format!("the replacement is not an event: {e}")))?;
     replaced.sequence = event.sequence;
     replaced.tenant = event.tenant.clone();
     Ok(Some(Arc::new(replaced)))

@@ -386,10 +386,8 @@ impl Worker {
         let batch = journal.read(cursor, 1024, Duration::ZERO);
         let last = batch.last()?.sequence;
         let mine: Vec<&Arc<HostEvent>> = batch.iter().filter(|e| self.wants(e)).collect();
-        let mut letters: Vec<_> = mine
-            .iter()
-            .map(|e| DeadLetterStore::letter(&self.handler_ref(), e, FaultRecord::plain(FaultKind::Quarantined, why)))
-            .collect();
+        let mut letters: Vec<_> =
+            mine.iter().map(|e| DeadLetterStore::letter(&self.handler_ref(), e, FaultRecord::plain(FaultKind::Quarantined, why))).collect();
         self.stats.received.fetch_add(mine.len() as u64, Ordering::Relaxed);
         match self.dead_letters.put_many(&mut letters) {
             Ok(()) => {
@@ -565,15 +563,17 @@ impl Worker {
     pub(crate) fn instance(&mut self) -> Result<&mut HandlerInstance, Fault> {
         if self.instance.is_none() {
             let Some(pre) = &self.pre else {
-                return Err(Fault { kind: FaultKind::Init, message: "a built-in handler has no instance".into(), trap_code: None, fuel_used: 0, peak_memory: 0, truncated_bytes: 0 });
+                return Err(Fault {
+                    kind: FaultKind::Init,
+                    message: "a built-in handler has no instance".into(),
+                    trap_code: None,
+                    fuel_used: 0,
+                    peak_memory: 0,
+                    truncated_bytes: 0,
+                });
             };
-            let instance = pre.instantiate(
-                &self.name,
-                &self.budgets,
-                self.output_specs.clone(),
-                self.state.clone(),
-                &self.handler_config,
-            )?;
+            let instance =
+                pre.instantiate(&self.name, &self.budgets, self.output_specs.clone(), self.state.clone(), &self.handler_config)?;
             self.stats.instances.fetch_add(1, Ordering::Relaxed);
             self.instance = Some(instance);
         }

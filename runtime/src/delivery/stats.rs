@@ -169,10 +169,7 @@ impl HandlerSummary {
     /// (`dropped`: events of its stream the journal dropped before it read
     /// them, each in the stream's gap log).
     pub fn fates(&self) -> String {
-        let mut text = format!(
-            "{} received = {} delivered + {} dead-lettered",
-            self.received, self.delivered, self.dead_lettered
-        );
+        let mut text = format!("{} received = {} delivered + {} dead-lettered", self.received, self.delivered, self.dead_lettered);
         if self.spilled > 0 {
             text.push_str(&format!(" ({} spilled while quarantined)", self.spilled));
         }

@@ -245,7 +245,13 @@ pub fn config_text(h: &WasmHandlerConfig, config: Option<&Value>) -> String {
 /// Validates a component kept in `store` for handler `h`: it must fit the
 /// handler world (`wasp check`) and a scratch instance must `init` with
 /// `config` under the handler's budgets. Returns the prepared component.
-pub fn validate(engine: &WaspEngine, config: &Config, h: &WasmHandlerConfig, path: &Path, init_config: &str) -> Result<crate::engine::HandlerPre, DeployError> {
+pub fn validate(
+    engine: &WaspEngine,
+    config: &Config,
+    h: &WasmHandlerConfig,
+    path: &Path,
+    init_config: &str,
+) -> Result<crate::engine::HandlerPre, DeployError> {
     let handler = h.qualified_name();
     let refused = |message: String| DeployError::Refused { handler: handler.clone(), message };
     let report = crate::engine::check::check(engine, path).map_err(|e| refused(e.to_string()))?;
@@ -256,11 +262,8 @@ pub fn validate(engine: &WaspEngine, config: &Config, h: &WasmHandlerConfig, pat
     }
     let loaded = engine.load(path, config.cache_dir.as_deref()).map_err(|e| refused(e.to_string()))?;
     let pre = engine.prepare_handler(&loaded, path).map_err(|e| refused(e.to_string()))?;
-    let specs: std::sync::Arc<[crate::engine::OutputSpec]> = h
-        .outputs
-        .iter()
-        .map(|(name, o)| crate::engine::OutputSpec { name: name.clone(), line_oriented: o.line_oriented() })
-        .collect();
+    let specs: std::sync::Arc<[crate::engine::OutputSpec]> =
+        h.outputs.iter().map(|(name, o)| crate::engine::OutputSpec { name: name.clone(), line_oriented: o.line_oriented() }).collect();
     pre.instantiate(&handler, &h.budgets, specs, StateStore::new(h.state_bytes), init_config)
         .map_err(|fault| refused(format!("a scratch instance failed to start ({}): {}", fault.kind.as_str(), fault.message)))?;
     Ok(pre)
@@ -291,7 +294,8 @@ pub struct Resolved {
 /// thread that is gone. A store that cannot be used is logged and the
 /// configured file runs.
 pub fn resolve(config: &Config, h: &WasmHandlerConfig, starting: bool) -> Resolved {
-    let plain = Resolved { component: h.component.clone(), init_config: h.handler_config.clone(), file_hash: None, version: None, changed: None };
+    let plain =
+        Resolved { component: h.component.clone(), init_config: h.handler_config.clone(), file_hash: None, version: None, changed: None };
     let Ok(bytes) = std::fs::read(&h.component) else {
         return plain; // the engine reports the unreadable file
     };
@@ -304,7 +308,8 @@ pub fn resolve(config: &Config, h: &WasmHandlerConfig, starting: bool) -> Resolv
             history = store.update(|history| {
                 for v in history.iter_mut().filter(|v| matches!(v.state, VersionState::Shadow | VersionState::Canary)) {
                     v.state = VersionState::RolledBack;
-                    v.note = Some("withdrawn: the handler restarted (a shadow or canary runs only in the process it was deployed to)".into());
+                    v.note =
+                        Some("withdrawn: the handler restarted (a shadow or canary runs only in the process it was deployed to)".into());
                 }
                 Ok(history.clone())
             })?;
@@ -347,7 +352,14 @@ pub fn resolve(config: &Config, h: &WasmHandlerConfig, starting: bool) -> Resolv
 }
 
 /// A new version record (the next number, now).
-pub fn new_record(history: &[VersionRecord], component: &str, config: Option<Value>, by: &str, source: &str, state: VersionState) -> VersionRecord {
+pub fn new_record(
+    history: &[VersionRecord],
+    component: &str,
+    config: Option<Value>,
+    by: &str,
+    source: &str,
+    state: VersionState,
+) -> VersionRecord {
     VersionRecord {
         version: next_number(history),
         component: component.to_owned(),
@@ -371,10 +383,15 @@ pub fn now() -> String {
 /// handler, `operation` the change (`deploy`, `shadow`, `canary`,
 /// `promote`, `rollback`, `auto-rollback`), `before`/`after` the versions
 /// (number, component, state, journal position), `runAs` who.
-pub fn config_event(handler: &str, operation: &str, by: &str, before: Option<&VersionRecord>, after: &VersionRecord, note: Option<&str>) -> Value {
-    let summary = |v: &VersionRecord| {
-        json!({"version": v.version, "component": v.component, "state": v.state.as_str(), "position": v.position, "config": v.config})
-    };
+pub fn config_event(
+    handler: &str,
+    operation: &str,
+    by: &str,
+    before: Option<&VersionRecord>,
+    after: &VersionRecord,
+    note: Option<&str>,
+) -> Value {
+    let summary = |v: &VersionRecord| json!({"version": v.version, "component": v.component, "state": v.state.as_str(), "position": v.position, "config": v.config});
     let mut event = json!({
         "timestamp": now(),
         "transactionId": uuid::Uuid::new_v4().to_string(),

@@ -5,7 +5,9 @@
 
 use std::path::PathBuf;
 
-use super::{DeployError, DeployMode, DeployRequest, VersionRecord, VersionState, VersionStore, config_text, configured, new_record, validate};
+use super::{
+    DeployError, DeployMode, DeployRequest, VersionRecord, VersionState, VersionStore, config_text, configured, new_record, validate,
+};
 use crate::config::{Config, WasmHandlerConfig};
 use crate::engine::{HandlerPre, WaspEngine};
 
@@ -25,10 +27,13 @@ pub fn stage_and_validate(
     std::fs::create_dir_all(&scratch_dir)
         .map_err(|e| DeployError::Storage { handler: handler.clone(), message: format!("cannot create {}: {e}", scratch_dir.display()) })?;
     let scratch: PathBuf = scratch_dir.join(format!("{}-{}.wasm", super::sha256_hex(bytes), std::process::id()));
-    std::fs::write(&scratch, bytes).map_err(|e| DeployError::Storage { handler: handler.clone(), message: format!("cannot write {}: {e}", scratch.display()) })?;
+    std::fs::write(&scratch, bytes)
+        .map_err(|e| DeployError::Storage { handler: handler.clone(), message: format!("cannot write {}: {e}", scratch.display()) })?;
     // Errors name the component, not the scratch file.
     let validated = validate(engine, config, h, &scratch, init_config).map_err(|e| match e {
-        DeployError::Refused { handler, message } => DeployError::Refused { handler, message: message.replace(&scratch.display().to_string(), "the component") },
+        DeployError::Refused { handler, message } => {
+            DeployError::Refused { handler, message: message.replace(&scratch.display().to_string(), "the component") }
+        }
         other => other,
     });
     let _ = std::fs::remove_file(&scratch);
@@ -46,7 +51,10 @@ pub fn rollback_target(store: &VersionStore, handler: &str, version: Option<u64>
     match version {
         Some(n) => {
             let v = history.iter().find(|v| v.version == n).ok_or_else(|| {
-                invalid(format!("no version {n} (versions: {})", history.iter().map(|v| v.version.to_string()).collect::<Vec<_>>().join(", ")))
+                invalid(format!(
+                    "no version {n} (versions: {})",
+                    history.iter().map(|v| v.version.to_string()).collect::<Vec<_>>().join(", ")
+                ))
             })?;
             if v.state == VersionState::Live {
                 return Err(invalid(format!("version {n} is already live")));
@@ -77,10 +85,10 @@ pub fn make_live(store: &VersionStore, version: u64, position: Option<u64>) -> R
             v.state = VersionState::Retired;
             before = Some(v.clone());
         }
-        let v = history.iter_mut().find(|v| v.version == version).ok_or_else(|| DeployError::Invalid {
-            handler: store.handler().to_owned(),
-            message: format!("no version {version}"),
-        })?;
+        let v = history
+            .iter_mut()
+            .find(|v| v.version == version)
+            .ok_or_else(|| DeployError::Invalid { handler: store.handler().to_owned(), message: format!("no version {version}") })?;
         v.state = VersionState::Live;
         v.position = position;
         v.note = None;
@@ -96,7 +104,9 @@ pub fn deploy(config: &Config, request: &DeployRequest) -> Result<VersionRecord,
     if request.mode != DeployMode::Live {
         return Err(DeployError::Invalid {
             handler: request.handler.clone(),
-            message: "a shadow or canary runs beside the live version in a running service: deploy it with --url to the sidecar (`wasp run`)".into(),
+            message:
+                "a shadow or canary runs beside the live version in a running service: deploy it with --url to the sidecar (`wasp run`)"
+                    .into(),
         });
     }
     let store = VersionStore::new(&config.data_dir, &request.handler)?;

@@ -51,12 +51,12 @@ pub fn load(engine: &Engine, path: &Path, bytes: &[u8], cache_dir: Option<&Path>
             Err(e) => tracing::warn!(entry = %entry.display(), "ignoring unusable compiled-cache entry: {e}"),
         }
     }
-    let component = Component::new(engine, bytes)
-        .map_err(|e| EngineError::Compile { path: path.to_owned(), message: format!("{e:#}") })?;
+    let component = Component::new(engine, bytes).map_err(|e| EngineError::Compile { path: path.to_owned(), message: format!("{e:#}") })?;
     if let Some(entry) = entry
-        && let Err(e) = store(&component, &entry) {
-            tracing::warn!(entry = %entry.display(), "cannot write the compiled cache (continuing without): {e}");
-        }
+        && let Err(e) = store(&component, &entry)
+    {
+        tracing::warn!(entry = %entry.display(), "cannot write the compiled cache (continuing without): {e}");
+    }
     Ok(LoadedComponent { component, hash, cached: false })
 }
 

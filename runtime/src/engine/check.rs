@@ -43,11 +43,10 @@ pub fn check(engine: &WaspEngine, path: &Path) -> Result<CheckReport, EngineErro
 
     for import in imports.iter().filter(|i| i.starts_with("wasp:handler/")) {
         if let Some(version) = import.rsplit_once('@').map(|(_, v)| v)
-            && version != WIT_VERSION {
-                problems.push(format!(
-                    "imports `{import}`: built against wasp:handler@{version}, this host implements @{WIT_VERSION}"
-                ));
-            }
+            && version != WIT_VERSION
+        {
+            problems.push(format!("imports `{import}`: built against wasp:handler@{version}, this host implements @{WIT_VERSION}"));
+        }
     }
 
     let world = if exported("handle-batch") {

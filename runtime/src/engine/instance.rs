@@ -12,8 +12,8 @@ use serde::Serialize;
 use wasmtime::component::Linker;
 use wasmtime::{Store, Trap};
 
-use super::bindings;
 use super::EventParamView as EventParam;
+use super::bindings;
 use super::output::{OutputSpec, StagedRecord};
 use super::state::StateStore;
 use super::store::{Budgets, StoreData};
@@ -343,9 +343,7 @@ pub(super) fn classify(store: &mut Store<StoreData>, error: &wasmtime::Error, fu
         _ if data.output.over_budget => over(FaultKind::OutputLimit),
         _ if data.logging.over_budget => over(FaultKind::LogLimit),
         _ if data.state.over_budget => over(FaultKind::StateLimit),
-        _ if data.limits.memory_refused => {
-            (FaultKind::Memory, format!("exceeded its memory budget (peak {peak_memory} bytes): {error}"))
-        }
+        _ if data.limits.memory_refused => (FaultKind::Memory, format!("exceeded its memory budget (peak {peak_memory} bytes): {error}")),
         _ if stderr.contains("panicked") => (FaultKind::Panic, stderr.trim().to_owned()),
         Some(trap) => (FaultKind::Trap, format!("trap: {trap}")),
         None => (FaultKind::Trap, format!("{error:#}")),

@@ -29,12 +29,12 @@ use std::time::Duration;
 use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
+pub(crate) use bindings::wasp::handler::types::Event as EventParamView;
 pub use filter::{FilterInstance, FilterPre, Verdict};
 pub use instance::{BatchOutcome, Fault, FaultKind, GuestError, HandlerInstance, HandlerPre};
 pub use output::{OutputSpec, StagedRecord};
 pub use state::{SharedState, SharedStateFactory, StateStore};
 pub use store::Budgets;
-pub(crate) use bindings::wasp::handler::types::Event as EventParamView;
 
 /// Interval of the process-wide epoch ticker that enforces wall-clock
 /// deadlines.

@@ -53,11 +53,7 @@ pub fn add_to_linker(linker: &mut Linker<StoreData>) -> wasmtime::Result<()> {
 }
 
 /// Runs `wait` until it ends or `deadline` passes.
-async fn bounded<T>(
-    deadline: Option<Instant>,
-    call: &'static str,
-    wait: impl Future<Output = wasmtime::Result<T>>,
-) -> wasmtime::Result<T> {
+async fn bounded<T>(deadline: Option<Instant>, call: &'static str, wait: impl Future<Output = wasmtime::Result<T>>) -> wasmtime::Result<T> {
     let Some(at) = deadline else { return wait.await };
     match tokio::time::timeout_at(tokio::time::Instant::from_std(at), wait).await {
         Ok(result) => result,

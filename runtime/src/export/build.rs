@@ -9,9 +9,9 @@ use serde_json::Value;
 use super::{Checkpoint, EXPORT_MEMBER, ExportError, FORMAT, Manifest, Proof, SIGNING_DOMAIN};
 use crate::Config;
 use crate::builtin::BuiltinSettings;
+use crate::integrity::IntegrityKeys;
 use crate::integrity::merkle::{MerkleTree, leaf_hash};
 use crate::integrity::verify::{Entry, Verifier};
-use crate::integrity::IntegrityKeys;
 use crate::outputs::log_file::codec::{INTEGRITY_MEMBER, JsonLines, LineCodec};
 use crate::outputs::log_file::read_text;
 use crate::outputs::log_file::verify::files_in;
@@ -37,7 +37,9 @@ pub fn export(config: &Config, tenant: Option<&str>, topic: &str, filter: &str, 
     let (handler, root) = crate::builtin::query::query_handler(config, tenant, topic).map_err(|e| ExportError::Handler(e.to_string()))?;
     let name = handler.qualified_name();
     let Some(BuiltinSettings::Json(settings)) = &handler.builtin else {
-        return Err(ExportError::Handler(format!("handler `{name}` is not a JSON handler: exports with proofs are made from tamper-evident JSON logs")));
+        return Err(ExportError::Handler(format!(
+            "handler `{name}` is not a JSON handler: exports with proofs are made from tamper-evident JSON logs"
+        )));
     };
     let security = settings.security.as_ref().ok_or_else(|| {
         ExportError::Handler(format!("handler `{name}` keeps no tamper-evident log: set its `security` (exports are signed with its key)"))
@@ -45,7 +47,8 @@ pub fn export(config: &Config, tenant: Option<&str>, topic: &str, filter: &str, 
     let io = |what: String| move |source| ExportError::Io { what, source };
     let keys = IntegrityKeys::load(&security.key_file).map_err(|e| ExportError::Handler(e.to_string()))?;
     let dir_name = settings.log_directory.display().to_string();
-    let dir = crate::outputs::open_directory(root, &settings.log_directory, false).map_err(|e| ExportError::Io { what: dir_name.clone(), source: std::io::Error::other(e) })?;
+    let dir = crate::outputs::open_directory(root, &settings.log_directory, false)
+        .map_err(|e| ExportError::Io { what: dir_name.clone(), source: std::io::Error::other(e) })?;
     let live = crate::builtin::json::JsonSettings::file_name(topic);
     let files = files_in(&dir, &live, &settings.rotation).map_err(io(dir_name.clone()))?;
 
@@ -102,7 +105,12 @@ pub fn export(config: &Config, tenant: Option<&str>, topic: &str, filter: &str, 
             written.write_all(record.as_bytes()).and_then(|()| written.write_all(b"\n")).map_err(io("the export".into()))?;
             let hash = leaf_hash(record.as_bytes());
             exported.push(hash);
-            proofs.push(Proof { file: index, leaf: leaf as u64, hash: hex::encode(hash), path: tree.proof(leaf).iter().map(hex::encode).collect() });
+            proofs.push(Proof {
+                file: index,
+                leaf: leaf as u64,
+                hash: hex::encode(hash),
+                path: tree.proof(leaf).iter().map(hex::encode).collect(),
+            });
         }
         checkpoints.push(Checkpoint {
             file: file.clone(),

@@ -57,7 +57,9 @@ pub fn verify_export(text: &str, key: &PublicKey) -> Result<VerifyReport, Export
         None => ("", body),
     };
     if !last.starts_with(&format!("{{\"{EXPORT_MEMBER}\"")) {
-        return Err(ExportError::Format(format!("the last line is not the `{EXPORT_MEMBER}` manifest line (the file was cut, or is not an export)")));
+        return Err(ExportError::Format(format!(
+            "the last line is not the `{EXPORT_MEMBER}` manifest line (the file was cut, or is not an export)"
+        )));
     }
     let line: Line<'_> = serde_json::from_str(last).map_err(|e| ExportError::Format(format!("the manifest line: {e}")))?;
     let trailer = line.export;
@@ -66,7 +68,9 @@ pub fn verify_export(text: &str, key: &PublicKey) -> Result<VerifyReport, Export
     report.records = records.len() as u64;
     let signed = format!("{SIGNING_DOMAIN}{}", trailer.manifest.get());
     if !key.verify(signed.as_bytes(), &trailer.signature) {
-        report.failures.push("the manifest's signature is not valid under this key (the manifest was changed, or another key signed it)".into());
+        report
+            .failures
+            .push("the manifest's signature is not valid under this key (the manifest was changed, or another key signed it)".into());
         return Ok(report);
     }
     let manifest: Manifest = serde_json::from_str(trailer.manifest.get()).map_err(|e| ExportError::Format(format!("the manifest: {e}")))?;
@@ -103,7 +107,11 @@ pub fn verify_export(text: &str, key: &PublicKey) -> Result<VerifyReport, Export
         fail.push(format!("the manifest counts {} records but the file holds {} proofs", manifest.count, proofs.len()));
     }
     if manifest.count != records.len() as u64 {
-        fail.push(format!("the manifest counts {} records but the file holds {} (records were dropped or added)", manifest.count, records.len()));
+        fail.push(format!(
+            "the manifest counts {} records but the file holds {} (records were dropped or added)",
+            manifest.count,
+            records.len()
+        ));
     }
     let mut previous: Option<(usize, u64)> = None;
     for (j, p) in proofs.iter().enumerate() {
@@ -123,7 +131,9 @@ pub fn verify_export(text: &str, key: &PublicKey) -> Result<VerifyReport, Export
             continue;
         };
         if !verify_inclusion(&hash, p.leaf, checkpoint.leaves, &path, root) {
-            fail.push(format!("{at}: its audit path does not lead to the signed root of {name} (the proof was changed or belongs to another leaf)"));
+            fail.push(format!(
+                "{at}: its audit path does not lead to the signed root of {name} (the proof was changed or belongs to another leaf)"
+            ));
         }
     }
     // Records against proofs, by leaf hash: says which record is changed,

@@ -135,7 +135,11 @@ fn forward(fleet: &FleetConfig, journal: &dyn Journal, cursor: CursorId, stop: &
 
 /// Publishes a batch (pipelined) and awaits every PubAck; the number of
 /// duplicates.
-async fn publish(fleet: &FleetConfig, context: &mut Option<(async_nats::Client, jetstream::Context)>, batch: &[Arc<HostEvent>]) -> Result<u64, String> {
+async fn publish(
+    fleet: &FleetConfig,
+    context: &mut Option<(async_nats::Client, jetstream::Context)>,
+    batch: &[Arc<HostEvent>],
+) -> Result<u64, String> {
     let timeout = Duration::from_secs(10);
     if context.is_none() {
         let (client, js) = super::connect(fleet, timeout).await?;
@@ -152,7 +156,10 @@ async fn publish(fleet: &FleetConfig, context: &mut Option<(async_nats::Client, 
     }
     let mut duplicates = 0;
     for ack in acks {
-        let ack = tokio::time::timeout(timeout, ack).await.map_err(|_| "no PubAck within 10s".to_owned())?.map_err(|e| format!("no PubAck: {e}"))?;
+        let ack = tokio::time::timeout(timeout, ack)
+            .await
+            .map_err(|_| "no PubAck within 10s".to_owned())?
+            .map_err(|e| format!("no PubAck: {e}"))?;
         duplicates += u64::from(ack.duplicate);
     }
     Ok(duplicates)

@@ -60,7 +60,9 @@ pub async fn connect(fleet: &FleetConfig, timeout: Duration) -> Result<(async_na
     // list); it tries them in turn and learns the cluster's others.
     let addresses = servers
         .split(',')
-        .map(|s| s.parse::<async_nats::ServerAddr>().map_err(|e| format!("wasp.fleet.servers: `{}`: {e}", crate::outputs::broker::redact(s))))
+        .map(|s| {
+            s.parse::<async_nats::ServerAddr>().map_err(|e| format!("wasp.fleet.servers: `{}`: {e}", crate::outputs::broker::redact(s)))
+        })
         .collect::<Result<Vec<_>, _>>()?;
     let client = tokio::time::timeout(timeout, options.connect(addresses))
         .await
@@ -78,7 +80,9 @@ pub async fn ensure_stream(fleet: &FleetConfig, js: &jetstream::Context) -> Resu
     match js.get_stream(name).await {
         Ok(_) => Ok(()),
         Err(e) if matches!(e.kind(), GetStreamErrorKind::JetStream(ref j) if j.error_code() == ErrorCode::STREAM_NOT_FOUND) => {
-            js.create_stream(fleet.stream_config()).await.map_err(|e| format!("wasp.fleet.stream: cannot create the JetStream stream `{name}`: {e}"))?;
+            js.create_stream(fleet.stream_config())
+                .await
+                .map_err(|e| format!("wasp.fleet.stream: cannot create the JetStream stream `{name}`: {e}"))?;
             tracing::info!(stream = %name, "created the JetStream stream");
             Ok(())
         }

@@ -77,7 +77,13 @@ pub fn factory(fleet: &FleetConfig) -> SharedStateFactory {
 
 /// Opens key-value bucket `bucket`, creating it when missing (entries
 /// expire after `max_age` unless it is zero).
-pub(super) async fn open_bucket(js: &async_nats::jetstream::Context, bucket: &str, description: &str, replicas: usize, max_age: Duration) -> Result<kv::Store, String> {
+pub(super) async fn open_bucket(
+    js: &async_nats::jetstream::Context,
+    bucket: &str,
+    description: &str,
+    replicas: usize,
+    max_age: Duration,
+) -> Result<kv::Store, String> {
     if let Ok(store) = js.get_key_value(bucket).await {
         return Ok(store);
     }

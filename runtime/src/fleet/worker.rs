@@ -47,8 +47,12 @@ impl Worker {
         let stop = Arc::new(AtomicBool::new(false));
         let handled = Arc::new(AtomicU64::new(0));
         let redelivered = Arc::new(AtomicU64::new(0));
-        let mut names: Vec<(String, Option<String>)> =
-            config.handlers.iter().filter(|h| h.enabled).map(|h| (crate::config::qualified(h.tenant.as_deref(), &h.name), h.tenant.clone())).collect();
+        let mut names: Vec<(String, Option<String>)> = config
+            .handlers
+            .iter()
+            .filter(|h| h.enabled)
+            .map(|h| (crate::config::qualified(h.tenant.as_deref(), &h.name), h.tenant.clone()))
+            .collect();
         names.extend(config.forgerock_handlers.iter().filter(|h| h.enabled).map(|h| (h.qualified_name(), h.tenant.clone())));
         let mut services = Vec::new();
         for (name, tenant) in &names {
@@ -93,7 +97,15 @@ impl Worker {
     }
 }
 
-fn consume(fleet: &FleetConfig, handler: &str, tenant: Option<&str>, service: &AuditService, stop: &AtomicBool, handled: &AtomicU64, redelivered: &AtomicU64) {
+fn consume(
+    fleet: &FleetConfig,
+    handler: &str,
+    tenant: Option<&str>,
+    service: &AuditService,
+    stop: &AtomicBool,
+    handled: &AtomicU64,
+    redelivered: &AtomicU64,
+) {
     let runtime = match crate::outputs::broker::runtime("fleet-worker") {
         Ok(r) => r,
         Err(e) => {
@@ -256,7 +268,14 @@ struct Lease {
 
 impl Lease {
     async fn open(fleet: &FleetConfig, js: &jetstream::Context, handler: &str) -> Result<Lease, String> {
-        let store = super::state::open_bucket(js, "wasp-fleet-leases", "WASP: which worker runs each ordered handler", fleet.replicas.unwrap_or(1), fleet.ack_wait()).await?;
+        let store = super::state::open_bucket(
+            js,
+            "wasp-fleet-leases",
+            "WASP: which worker runs each ordered handler",
+            fleet.replicas.unwrap_or(1),
+            fleet.ack_wait(),
+        )
+        .await?;
         let owner = format!("pid {} at {:?}", std::process::id(), std::time::SystemTime::now());
         Ok(Lease { store, key: super::state::escape_key(handler), owner: owner.into(), revision: None })
     }

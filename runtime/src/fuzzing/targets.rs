@@ -132,7 +132,8 @@ pub fn ingest(data: &[u8]) {
         (status, axum::body::to_bytes(response.into_body(), usize::MAX).await.expect("the answer's body"))
     });
     assert!(status.as_u16() < 500, "a request body made a server error {status}: {}", String::from_utf8_lossy(&answer));
-    let answer: Value = serde_json::from_slice(&answer).unwrap_or_else(|e| panic!("the answer is not JSON ({e}): {}", String::from_utf8_lossy(&answer)));
+    let answer: Value =
+        serde_json::from_slice(&answer).unwrap_or_else(|e| panic!("the answer is not JSON ({e}): {}", String::from_utf8_lossy(&answer)));
     if batch && status == 200 {
         // Lines are decoded one by one (a line that is not UTF-8 is
         // rejected alone), so count them on the bytes.
@@ -177,7 +178,8 @@ pub fn query(data: &[u8]) {
     let filter_text = part(0).unwrap_or("");
     if let Ok(filter) = QueryFilter::parse(filter_text) {
         let canonical = filter.to_string();
-        let again = QueryFilter::parse(&canonical).unwrap_or_else(|e| panic!("the canonical filter `{canonical}` of `{filter_text}` does not parse: {e}"));
+        let again = QueryFilter::parse(&canonical)
+            .unwrap_or_else(|e| panic!("the canonical filter `{canonical}` of `{filter_text}` does not parse: {e}"));
         assert_eq!(again.to_string(), canonical, "the canonical filter is not a fixed point (of `{filter_text}`)");
     }
     if let Some(keys_text) = part(3)
@@ -281,10 +283,9 @@ pub fn segment(data: &[u8]) {
 fn log_codec(kind: u8, sealed: bool) -> (&'static str, Box<dyn LineCodec>) {
     match kind % 3 {
         0 => ("access.audit.json", Box::new(JsonLines)),
-        1 => (
-            "access.csv",
-            Box::new(CsvRows { format: CsvFormat::default(), columns: vec!["_id".into(), "userId".into()], secure: sealed }),
-        ),
+        1 => {
+            ("access.csv", Box::new(CsvRows { format: CsvFormat::default(), columns: vec!["_id".into(), "userId".into()], secure: sealed }))
+        }
         _ => ("out.log", Box::new(RawLines)),
     }
 }

@@ -55,7 +55,9 @@ fn the_sealed_seeds_verify() {
     assert_eq!(seed[0] & 1, 0, "a JSON-lines seed");
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("access.audit.json"), &seed[1..]).unwrap();
-    let reports = verify_files(dir.path(), "access.audit.json", &JsonLines, &RotationPolicy::default(), &super::targets::keys(), false, |_| {}).unwrap();
+    let reports =
+        verify_files(dir.path(), "access.audit.json", &JsonLines, &RotationPolicy::default(), &super::targets::keys(), false, |_| {})
+            .unwrap();
     assert!(reports.iter().all(|r| r.passed()) && reports[0].records > 0, "{reports:?}");
 }
 

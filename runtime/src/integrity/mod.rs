@@ -52,14 +52,14 @@ pub mod jceks;
 mod keys;
 pub mod merkle;
 mod record;
-pub mod verify;
 #[cfg(test)]
 mod tests;
+pub mod verify;
 
 pub use chain::{Chain, ChainState, encode_fields, hmac_sha256};
 pub use keys::{IntegrityKeys, PublicKey};
-pub use record::{RecordKind, SignedRecord};
 pub(crate) use record::members;
+pub use record::{RecordKind, SignedRecord};
 
 /// What can go wrong with keys and signed records.
 #[derive(Debug, thiserror::Error)]

@@ -43,7 +43,9 @@ impl RecordKind {
     }
 
     fn parse(text: &str) -> Option<RecordKind> {
-        [RecordKind::Start, RecordKind::Signature, RecordKind::Gap, RecordKind::Retention, RecordKind::Dropped].into_iter().find(|k| k.as_str() == text)
+        [RecordKind::Start, RecordKind::Signature, RecordKind::Gap, RecordKind::Retention, RecordKind::Dropped]
+            .into_iter()
+            .find(|k| k.as_str() == text)
     }
 }
 

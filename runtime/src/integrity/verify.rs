@@ -108,10 +108,7 @@ impl<'k> Verifier<'k> {
             Entry::Data { seq, mac, fields } => {
                 let expected = chain.state().seq + 1;
                 if seq > expected {
-                    return Err(format!(
-                        "sequence jumps from {} to {seq} with no signed gap record (records were removed)",
-                        expected - 1
-                    ));
+                    return Err(format!("sequence jumps from {} to {seq} with no signed gap record (records were removed)", expected - 1));
                 }
                 if seq < expected {
                     return Err(format!("sequence goes back from {} to {seq} (records were reordered or inserted)", expected - 1));
@@ -278,10 +275,15 @@ impl<'k> Verifier<'k> {
         let Some((first, previous, state)) = &self.first_claim else { return Ok(()) };
         match self.retention.iter().find(|(file, _)| file == previous) {
             Some((_, deleted)) if deleted == state => Ok(()),
-            Some(_) => Err((first.clone(), format!("`{previous}` was deleted by retention, but at another chain state than this file continues from"))),
+            Some(_) => Err((
+                first.clone(),
+                format!("`{previous}` was deleted by retention, but at another chain state than this file continues from"),
+            )),
             None => Err((
                 first.clone(),
-                format!("the file before this one, `{previous}`, is missing and no retention record accounts for it (an archive was removed)"),
+                format!(
+                    "the file before this one, `{previous}`, is missing and no retention record accounts for it (an archive was removed)"
+                ),
             )),
         }
     }

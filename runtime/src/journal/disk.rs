@@ -90,7 +90,9 @@ pub fn open(dir: &Path, config: &JournalConfig) -> Result<DiskJournal, OpenError
             Ok(acked) => {
                 resume.insert(name.replace('~', "/"), acked);
             }
-            Err(_) => tracing::warn!(file = %path.display(), "ignoring an unreadable cursor file (its handler starts with what the journal holds)"),
+            Err(_) => {
+                tracing::warn!(file = %path.display(), "ignoring an unreadable cursor file (its handler starts with what the journal holds)")
+            }
         }
     }
     let from = resume.values().copied().min().unwrap_or(0);
@@ -102,10 +104,10 @@ pub fn open(dir: &Path, config: &JournalConfig) -> Result<DiskJournal, OpenError
     }
     let mut tail = VecDeque::with_capacity(recovered.records.len());
     for (sequence, payload) in recovered.records {
-        tail.push_back(Arc::new(decode(sequence, &payload).map_err(|message| OpenError::Log {
-            path: log_dir.clone(),
-            message: format!("record {sequence}: {message}"),
-        })?));
+        tail.push_back(Arc::new(
+            decode(sequence, &payload)
+                .map_err(|message| OpenError::Log { path: log_dir.clone(), message: format!("record {sequence}: {message}") })?,
+        ));
     }
     let fsync = config.durability == Durability::Fsync;
     let backing = DiskBacking { log, gaps: dir.join("gaps.ndjson"), cursors: cursors_dir, fsync };

@@ -149,11 +149,7 @@ pub enum SegmentError {
 }
 
 fn io_err(op: &'static str, path: &Path) -> impl FnOnce(io::Error) -> SegmentError {
-    move |source| SegmentError::Io {
-        op,
-        path: path.to_path_buf(),
-        source,
-    }
+    move |source| SegmentError::Io { op, path: path.to_path_buf(), source }
 }
 
 #[derive(Debug)]
@@ -218,13 +214,7 @@ struct Scan {
 /// Reads the records of one segment, handing those with seq > `from` to
 /// `out`. A record that is cut short or fails its CRC ends the scan
 /// (`bad`); a CRC-valid record with the wrong seq is an error.
-fn scan(
-    path: &Path,
-    data: &[u8],
-    first_seq: u64,
-    from: u64,
-    out: &mut dyn FnMut(u64, &[u8]),
-) -> Result<Scan, SegmentError> {
+fn scan(path: &Path, data: &[u8], first_seq: u64, from: u64, out: &mut dyn FnMut(u64, &[u8])) -> Result<Scan, SegmentError> {
     let mut off = 0usize;
     let mut expected = first_seq;
     let bad = loop {
@@ -239,17 +229,12 @@ fn scan(
         let crc = u32::from_le_bytes(rest[4..8].try_into().unwrap());
         let seq = u64::from_le_bytes(rest[8..16].try_into().unwrap());
         if rest.len() - HEADER < len {
-            break Some(format!(
-                "torn record (payload of {len} bytes, {} present)",
-                rest.len() - HEADER
-            ));
+            break Some(format!("torn record (payload of {len} bytes, {} present)", rest.len() - HEADER));
         }
         let payload = &rest[HEADER..HEADER + len];
         let actual = record_crc(seq, payload);
         if actual != crc {
-            break Some(format!(
-                "CRC mismatch (stored {crc:#010x}, computed {actual:#010x})"
-            ));
+            break Some(format!("CRC mismatch (stored {crc:#010x}, computed {actual:#010x})"));
         }
         if seq != expected {
             return Err(SegmentError::Corrupt {
@@ -264,11 +249,7 @@ fn scan(
         expected += 1;
         off += HEADER + len;
     };
-    Ok(Scan {
-        valid_len: off as u64,
-        last_seq: expected - 1,
-        bad: bad.map(|reason| (off as u64, reason)),
-    })
+    Ok(Scan { valid_len: off as u64, last_seq: expected - 1, bad: bad.map(|reason| (off as u64, reason)) })
 }
 
 /// Checks one payload (its seq, its bytes) for [`verify`].
@@ -355,9 +336,7 @@ pub fn verify(dir: &Path, check: &mut PayloadCheck<'_>) -> Result<Verified, Segm
 }
 
 fn sync_dir(dir: &Path) -> Result<(), SegmentError> {
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(io_err("fsync directory", dir))
+    File::open(dir).and_then(|d| d.sync_all()).map_err(io_err("fsync directory", dir))
 }
 
 impl SegmentLog {
@@ -367,19 +346,10 @@ impl SegmentLog {
     ///
     /// A bad record in any other segment, a seq out of sequence or a gap
     /// between segments is an error naming the file and offset.
-    pub fn open(
-        dir: &Path,
-        max_segment_bytes: u64,
-        from: u64,
-    ) -> Result<(SegmentLog, Recovered), SegmentError> {
+    pub fn open(dir: &Path, max_segment_bytes: u64, from: u64) -> Result<(SegmentLog, Recovered), SegmentError> {
         fs::create_dir_all(dir).map_err(io_err("create directory", dir))?;
         let lock_path = dir.join(LOCK_FILE);
-        let lock = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)
-            .map_err(io_err("open", &lock_path))?;
+        let lock = OpenOptions::new().create(true).truncate(false).write(true).open(&lock_path).map_err(io_err("open", &lock_path))?;
         match lock.try_lock() {
             Ok(()) => {}
             Err(TryLockError::WouldBlock) => return Err(SegmentError::Locked { path: lock_path }),
@@ -406,46 +376,24 @@ impl SegmentLog {
                 return Err(SegmentError::Corrupt {
                     path,
                     offset: 0,
-                    reason: format!(
-                        "segment starts at seq {first_seq} but the previous one ends at seq {}",
-                        prev_last.unwrap_or(0)
-                    ),
+                    reason: format!("segment starts at seq {first_seq} but the previous one ends at seq {}", prev_last.unwrap_or(0)),
                 });
             }
             let data = fs::read(&path).map_err(io_err("read", &path))?;
             let scanned = scan(&path, &data, first_seq, from, &mut |seq, payload| records.push((seq, payload.to_vec())))?;
             if let Some((offset, reason)) = scanned.bad {
                 if !is_last {
-                    return Err(SegmentError::Corrupt {
-                        path,
-                        offset,
-                        reason,
-                    });
+                    return Err(SegmentError::Corrupt { path, offset, reason });
                 }
                 truncated_bytes = data.len() as u64 - scanned.valid_len;
-                let file = OpenOptions::new()
-                    .write(true)
-                    .open(&path)
-                    .map_err(io_err("open", &path))?;
-                file.set_len(scanned.valid_len)
-                    .and_then(|()| file.sync_all())
-                    .map_err(io_err("truncate torn tail of", &path))?;
+                let file = OpenOptions::new().write(true).open(&path).map_err(io_err("open", &path))?;
+                file.set_len(scanned.valid_len).and_then(|()| file.sync_all()).map_err(io_err("truncate torn tail of", &path))?;
             }
-            segments.push_back(Segment {
-                path,
-                first_seq,
-                last_seq: scanned.last_seq,
-                bytes: scanned.valid_len,
-            });
+            segments.push_back(Segment { path, first_seq, last_seq: scanned.last_seq, bytes: scanned.valid_len });
         }
 
         let active = match segments.back() {
-            Some(s) => Some(
-                OpenOptions::new()
-                    .append(true)
-                    .open(&s.path)
-                    .map_err(io_err("open", &s.path))?,
-            ),
+            Some(s) => Some(OpenOptions::new().append(true).open(&s.path).map_err(io_err("open", &s.path))?),
             None => None,
         };
         let last_seq = segments.back().map_or(0, |s| s.last_seq);
@@ -462,12 +410,7 @@ impl SegmentLog {
             buf: Vec::new(),
             _lock: lock,
         };
-        let recovered = Recovered {
-            records,
-            first_seq: log.first_seq(),
-            last_seq,
-            truncated_bytes,
-        };
+        let recovered = Recovered { records, first_seq: log.first_seq(), last_seq, truncated_bytes };
         Ok((log, recovered))
     }
 
@@ -483,20 +426,11 @@ impl SegmentLog {
         self.check_poisoned()?;
         if seq != self.last_seq + 1 {
             let (path, offset) = self.position();
-            return Err(SegmentError::OutOfOrder {
-                path,
-                offset,
-                expected: self.last_seq + 1,
-                got: seq,
-            });
+            return Err(SegmentError::OutOfOrder { path, offset, expected: self.last_seq + 1, got: seq });
         }
         let len = u32::try_from(payload.len()).map_err(|_| {
             let (path, offset) = self.position();
-            SegmentError::TooLarge {
-                path,
-                offset,
-                len: payload.len(),
-            }
+            SegmentError::TooLarge { path, offset, len: payload.len() }
         })?;
         let record_len = HEADER_LEN + u64::from(len);
         let roll = match self.segments.back() {
@@ -509,8 +443,7 @@ impl SegmentLog {
 
         self.buf.clear();
         self.buf.extend_from_slice(&len.to_le_bytes());
-        self.buf
-            .extend_from_slice(&record_crc(seq, payload).to_le_bytes());
+        self.buf.extend_from_slice(&record_crc(seq, payload).to_le_bytes());
         self.buf.extend_from_slice(&seq.to_le_bytes());
         self.buf.extend_from_slice(payload);
 
@@ -523,12 +456,7 @@ impl SegmentLog {
             if active.set_len(segment.bytes).is_err() {
                 self.poisoned = true;
             }
-            return Err(SegmentError::Write {
-                path: segment.path.clone(),
-                offset: segment.bytes,
-                seq,
-                source,
-            });
+            return Err(SegmentError::Write { path: segment.path.clone(), offset: segment.bytes, seq, source });
         }
         segment.bytes += record_len;
         segment.last_seq = seq;
@@ -539,11 +467,7 @@ impl SegmentLog {
     /// Creates the segment that starts at `first_seq` and makes it active.
     fn roll(&mut self, first_seq: u64) -> Result<(), SegmentError> {
         let path = self.dir.join(segment_name(first_seq));
-        let file = OpenOptions::new()
-            .append(true)
-            .create_new(true)
-            .open(&path)
-            .map_err(io_err("create", &path))?;
+        let file = OpenOptions::new().append(true).create_new(true).open(&path).map_err(io_err("create", &path))?;
         self.dir_dirty = true;
         if let Some(old) = self.active.replace(file)
             && self.active_dirty
@@ -552,12 +476,7 @@ impl SegmentLog {
             self.unsynced.push((old_path, old));
         }
         self.active_dirty = false;
-        self.segments.push_back(Segment {
-            path,
-            first_seq,
-            last_seq: first_seq - 1,
-            bytes: 0,
-        });
+        self.segments.push_back(Segment { path, first_seq, last_seq: first_seq - 1, bytes: 0 });
         Ok(())
     }
 
@@ -571,9 +490,7 @@ impl SegmentLog {
             _ => None,
         };
         let files = self.unsynced.iter().map(|(p, f)| (p, f)).chain(active);
-        let failed = files
-            .map(|(path, file)| file.sync_data().map_err(io_err("fdatasync", path)))
-            .find_map(Result::err);
+        let failed = files.map(|(path, file)| file.sync_data().map_err(io_err("fdatasync", path))).find_map(Result::err);
         if let Some(e) = failed {
             self.poisoned = true;
             return Err(e);
@@ -604,35 +521,20 @@ impl SegmentLog {
     }
 
     /// Bytes of records on disk across all segments.
-    #[cfg_attr(
-        not(test),
-        expect(
-            dead_code,
-            reason = "for the journal's disk-usage stats: drop once they use it"
-        )
-    )]
+    #[cfg_attr(not(test), expect(dead_code, reason = "for the journal's disk-usage stats: drop once they use it"))]
     pub fn disk_bytes(&self) -> u64 {
         self.segments.iter().map(|s| s.bytes).sum()
     }
 
     /// Number of segment files.
-    #[cfg_attr(
-        not(test),
-        expect(
-            dead_code,
-            reason = "for the journal's disk-usage stats: drop once they use it"
-        )
-    )]
+    #[cfg_attr(not(test), expect(dead_code, reason = "for the journal's disk-usage stats: drop once they use it"))]
     pub fn segments(&self) -> usize {
         self.segments.len()
     }
 
     /// The seq of the first record on disk (`last_seq + 1` if none).
     pub fn first_seq(&self) -> u64 {
-        self.segments
-            .iter()
-            .find(|s| s.bytes > 0)
-            .map_or(self.last_seq + 1, |s| s.first_seq)
+        self.segments.iter().find(|s| s.bytes > 0).map_or(self.last_seq + 1, |s| s.first_seq)
     }
 
     /// The active segment and its length (the directory and 0 if none),

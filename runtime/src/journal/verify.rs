@@ -136,7 +136,12 @@ fn verify_stream(dir: &Path) -> Result<StreamReport, VerifyError> {
             if let Some(cursor) = cursor
                 && cursor > log.last_seq
             {
-                return Err(VerifyError::CursorPastEnd { dir: dir.to_path_buf(), handler: handler.replace('~', "/"), cursor, last: log.last_seq });
+                return Err(VerifyError::CursorPastEnd {
+                    dir: dir.to_path_buf(),
+                    handler: handler.replace('~', "/"),
+                    cursor,
+                    last: log.last_seq,
+                });
             }
             cursors.push((handler.replace('~', "/"), cursor));
         }
@@ -145,8 +150,11 @@ fn verify_stream(dir: &Path) -> Result<StreamReport, VerifyError> {
     let mut gaps = 0;
     if let Ok(text) = std::fs::read_to_string(&gaps_path) {
         for (i, line) in text.lines().enumerate() {
-            serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(line)
-                .map_err(|e| VerifyError::Gap { path: gaps_path.clone(), line: i + 1, message: e.to_string() })?;
+            serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(line).map_err(|e| VerifyError::Gap {
+                path: gaps_path.clone(),
+                line: i + 1,
+                message: e.to_string(),
+            })?;
             gaps += 1;
         }
     }
@@ -191,7 +199,12 @@ mod tests {
         assert!(report[0].segments > 2, "{report:?}");
         assert_eq!(report[0].cursors, [("json".to_owned(), Some(12))]);
         // A crash in the middle of the last record's write.
-        let last = std::fs::read_dir(dir.path().join("segments")).unwrap().map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|e| e == "seg")).max().unwrap();
+        let last = std::fs::read_dir(dir.path().join("segments"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "seg"))
+            .max()
+            .unwrap();
         let len = std::fs::metadata(&last).unwrap().len();
         std::fs::OpenOptions::new().write(true).open(&last).unwrap().set_len(len - 3).unwrap();
         let report = verify(dir.path()).unwrap();

@@ -170,8 +170,7 @@ impl<B: Backing> Inner<B> {
     }
 
     fn full(&self, extra_bytes: usize) -> bool {
-        !self.entries.is_empty()
-            && (self.entries.len() >= self.bounds.max_events || self.bytes + extra_bytes > self.bounds.max_bytes)
+        !self.entries.is_empty() && (self.entries.len() >= self.bounds.max_events || self.bytes + extra_bytes > self.bounds.max_bytes)
     }
 
     /// `drop-oldest`: every cursor still behind the oldest event loses it.
@@ -299,7 +298,10 @@ impl<B: Backing> Window<B> {
             let now = Instant::now();
             if now >= deadline {
                 let parked: Vec<String> = inner.live().filter(|c| c.parked && c.acked < inner.base).map(|c| c.name.clone()).collect();
-                tracing::error!(?parked, "journal full: quarantined handlers did not spill their backlog within {SPILL_WAIT:?}; the overflow policy applies");
+                tracing::error!(
+                    ?parked,
+                    "journal full: quarantined handlers did not spill their backlog within {SPILL_WAIT:?}; the overflow policy applies"
+                );
                 break;
             }
             inner = self.acked.wait_timeout(inner, deadline - now).unwrap().0;

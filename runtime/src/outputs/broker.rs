@@ -191,7 +191,10 @@ mod tests {
     #[test]
     fn urls_are_read_with_credentials_and_defaults() {
         let e = Endpoint::parse("amqp://guest:gu%40st@rabbit.example:5673/%2f", "amqp", None, None).unwrap();
-        assert_eq!((e.host.as_str(), e.port, e.username.as_deref(), e.password.as_deref(), e.path.as_str()), ("rabbit.example", 5673, Some("guest"), Some("gu@st"), "/"));
+        assert_eq!(
+            (e.host.as_str(), e.port, e.username.as_deref(), e.password.as_deref(), e.path.as_str()),
+            ("rabbit.example", 5673, Some("guest"), Some("gu@st"), "/")
+        );
         let e = Endpoint::parse("nats://[::1]", "nats", Some("u"), Some("p")).unwrap();
         assert_eq!((e.host.as_str(), e.port, e.username.as_deref()), ("::1", 4222, Some("u")));
         assert_eq!(e.shown(), "nats://[::1]:4222");

@@ -317,9 +317,8 @@ pub(crate) fn open_directory(root: Option<&Path>, path: &Path, create: bool) -> 
     };
     let Some(root_path) = root else { return ambient(path, create) };
     let root = ambient(root_path, true)?;
-    let escape = |e: std::io::Error| {
-        format!("directory `{}` is not inside the tenant's output root {}: {e}", path.display(), root_path.display())
-    };
+    let escape =
+        |e: std::io::Error| format!("directory `{}` is not inside the tenant's output root {}: {e}", path.display(), root_path.display());
     let relative = path.strip_prefix(root_path).unwrap_or(path);
     if relative.as_os_str().is_empty() {
         return Ok(root);

@@ -126,10 +126,7 @@ impl QueryFilter {
             Some(')') => Err(parser.error(parser.pos, "unbalanced `)`: there is no `(` for it to close".to_owned())),
             Some(_) => Err(parser.error(
                 parser.pos,
-                format!(
-                    "expected `and`, `or` or the end of the filter after a complete expression, found {}",
-                    parser.found(parser.pos)
-                ),
+                format!("expected `and`, `or` or the end of the filter after a complete expression, found {}", parser.found(parser.pos)),
             )),
         }
     }
@@ -222,11 +219,7 @@ struct DisplayPointer<'a>(&'a str);
 
 impl fmt::Display for DisplayPointer<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.0.chars().any(ends_word) {
-            write!(f, "{}", Value::String(self.0.to_owned()))
-        } else {
-            f.write_str(self.0)
-        }
+        if self.0.chars().any(ends_word) { write!(f, "{}", Value::String(self.0.to_owned())) } else { f.write_str(self.0) }
     }
 }
 
@@ -370,10 +363,10 @@ impl Parser {
                 Ok(inner)
             }
             None => Err(self.error(self.pos, format!("expected `)` to close the `(` at {start}, found the end of the filter"))),
-            Some(_) => Err(self.error(
-                self.pos,
-                format!("expected `and`, `or` or `)` to close the `(` at {start}, found {}", self.found(self.pos)),
-            )),
+            Some(_) => {
+                Err(self
+                    .error(self.pos, format!("expected `and`, `or` or `)` to close the `(` at {start}, found {}", self.found(self.pos))))
+            }
         }
     }
 
@@ -433,10 +426,7 @@ impl Parser {
             return Ok(Expr::Present(pointer));
         }
         let Some(op) = Op::parse(&word) else {
-            return Err(self.error(
-                op_at,
-                format!("expected an operator ({OPERATORS}) after `{shown}`, found {}", self.found(op_at)),
-            ));
+            return Err(self.error(op_at, format!("expected an operator ({OPERATORS}) after `{shown}`, found {}", self.found(op_at))));
         };
         self.skip_ws();
         let value = self.value(&word)?;
@@ -514,11 +504,7 @@ impl Parser {
 
 /// At most `max` characters of `text`, with `…` when cut.
 fn excerpt(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
-        text.to_owned()
-    } else {
-        format!("{}…", text.chars().take(max).collect::<String>())
-    }
+    if text.chars().count() <= max { text.to_owned() } else { format!("{}…", text.chars().take(max).collect::<String>()) }
 }
 
 impl Expr {

@@ -51,8 +51,8 @@ pub fn parse_sort_keys(text: &str) -> Result<Vec<SortKey>, QueryError> {
                 Some(rest) => (false, rest),
                 None => (true, item.strip_prefix('+').unwrap_or(item)),
             };
-            let pointer = normalize_pointer(raw.trim())
-                .map_err(|message| QueryError::SortKeys(format!("key {} (`{item}`): {message}", i + 1)))?;
+            let pointer =
+                normalize_pointer(raw.trim()).map_err(|message| QueryError::SortKeys(format!("key {} (`{item}`): {message}", i + 1)))?;
             Ok(SortKey { pointer, ascending })
         })
         .collect()

@@ -175,7 +175,9 @@ mod tests {
         let records: Vec<String> = (0..50)
             .map(|n| json!({"_id": format!("e{n}"), "timestamp": format!("2026-12-05T10:{:02}:00Z", 59 - n), "user\"Id": "x", "userId": if n % 3 == 0 { "BJensen" } else { "scarter" }, "response": {"status": if n % 2 == 0 { "FAILED" } else { "SUCCESSFUL" }}, "big": {"nested": [1, 2, {"deep": "y"}]}}).to_string())
             .collect();
-        let request = QueryRequest::from_params("userId eq \"bjensen\" and /response/status eq 'FAILED'", Some("3"), None, Some("-timestamp,_id")).unwrap();
+        let request =
+            QueryRequest::from_params("userId eq \"bjensen\" and /response/status eq 'FAILED'", Some("3"), None, Some("-timestamp,_id"))
+                .unwrap();
         let wanted = members(&request).unwrap();
         assert_eq!(wanted, ["_id", "response", "timestamp", "userId"].into_iter().map(str::to_owned).collect());
         let whole = super::super::run(&request, records.iter().map(|r| Ok::<_, ()>(serde_json::from_str::<Value>(r).unwrap()))).unwrap();

@@ -288,9 +288,7 @@ fn error_bad_operator() {
     assert_eq!(err.parameter(), "_queryFilter");
     let message = err.to_string();
     assert!(
-        message.starts_with(
-            "_queryFilter: at 8: expected an operator (eq, co, sw, lt, le, gt, ge, pr) after `/userId`, found `equals`"
-        ),
+        message.starts_with("_queryFilter: at 8: expected an operator (eq, co, sw, lt, le, gt, ge, pr) after `/userId`, found `equals`"),
         "{message}"
     );
     assert!(message.contains("/userId <here>equals"), "{message}");
@@ -332,10 +330,7 @@ fn error_unterminated_string() {
 fn error_trailing_text() {
     let (position, message) = filter_error("a pr b pr");
     assert_eq!(position, 5);
-    assert_eq!(
-        message,
-        "expected `and`, `or` or the end of the filter after a complete expression, found `b`"
-    );
+    assert_eq!(message, "expected `and`, `or` or the end of the filter after a complete expression, found `b`");
     assert_eq!(filter_error("true false").0, 5);
     assert_eq!(filter_error("a eq 1 2").0, 7);
     // `true` is a constant: it takes no operator.
@@ -402,13 +397,8 @@ fn error_context_shows_surrounding_text() {
 #[test]
 fn module_example() {
     // The example of the module documentation.
-    let request = QueryRequest::from_params(
-        r#"userId eq "bjensen" and /response/status eq 'FAILED'"#,
-        Some("10"),
-        None,
-        Some("-timestamp"),
-    )
-    .unwrap();
+    let request =
+        QueryRequest::from_params(r#"userId eq "bjensen" and /response/status eq 'FAILED'"#, Some("10"), None, Some("-timestamp")).unwrap();
     let events = vec![
         json!({"userId": "BJensen", "response": {"status": "FAILED"}, "timestamp": "2024-01-01T00:00:00Z"}),
         json!({"userId": "BJensen", "response": {"status": "SUCCESSFUL"}, "timestamp": "2024-01-01T00:00:01Z"}),

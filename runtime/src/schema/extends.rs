@@ -27,12 +27,7 @@ impl Schema {
         if let Some(name) = core.required.iter().find(|name| !self.required.contains(name)) {
             return Err(format!("property `{name}` must stay required: the core schema requires it"));
         }
-        let root = |s: &Schema| Schema {
-            properties: BTreeMap::new(),
-            required: Vec::new(),
-            additional: Additional::Allowed,
-            ..s.clone()
-        };
+        let root = |s: &Schema| Schema { properties: BTreeMap::new(), required: Vec::new(), additional: Additional::Allowed, ..s.clone() };
         if let Some(at) = first_difference(&root(core), &root(self), "") {
             return Err(format!("the root of the schema differs from the core schema (at `{at}`)"));
         }
@@ -53,9 +48,8 @@ impl Schema {
 /// enforced keyword that differs between `a` and `b`; `None` if they enforce
 /// the same thing. Annotations are not compiled, so they never differ.
 fn first_difference(a: &Schema, b: &Schema, pointer: &str) -> Option<String> {
-    let same_set = |x: &[Value], y: &[Value]| {
-        x.iter().all(|v| y.iter().any(|w| json_eq(v, w))) && y.iter().all(|v| x.iter().any(|w| json_eq(v, w)))
-    };
+    let same_set =
+        |x: &[Value], y: &[Value]| x.iter().all(|v| y.iter().any(|w| json_eq(v, w))) && y.iter().all(|v| x.iter().any(|w| json_eq(v, w)));
     let same_number = |x: &Option<Number>, y: &Option<Number>| match (x, y) {
         (None, None) => true,
         (Some(x), Some(y)) => cmp_numbers(x, y) == Some(Ordering::Equal),
@@ -91,12 +85,8 @@ fn first_difference(a: &Schema, b: &Schema, pointer: &str) -> Option<String> {
         return keyword("required");
     }
     let properties = child(pointer, "properties");
-    if let Some(name) = a
-        .properties
-        .keys()
-        .chain(b.properties.keys())
-        .filter(|n| !(a.properties.contains_key(*n) && b.properties.contains_key(*n)))
-        .min()
+    if let Some(name) =
+        a.properties.keys().chain(b.properties.keys()).filter(|n| !(a.properties.contains_key(*n) && b.properties.contains_key(*n))).min()
     {
         return Some(child(&properties, name));
     }

@@ -102,19 +102,8 @@ pub const ANNOTATION_KEYWORDS: &[&str] =
     &["$schema", "id", "$id", "title", "description", "default", "examples", "$comment", "pattern", "format"];
 
 /// Keywords [`Schema::compile`] accepts and [`Schema::validate`] enforces.
-pub const SUPPORTED_KEYWORDS: &[&str] = &[
-    "type",
-    "properties",
-    "required",
-    "additionalProperties",
-    "items",
-    "enum",
-    "const",
-    "minimum",
-    "maximum",
-    "minLength",
-    "maxLength",
-];
+pub const SUPPORTED_KEYWORDS: &[&str] =
+    &["type", "properties", "required", "additionalProperties", "items", "enum", "const", "minimum", "maximum", "minLength", "maxLength"];
 
 /// The topics that have a standard schema (see [`standard`]).
 pub const STANDARD_TOPICS: [&str; 4] = ["access", "activity", "authentication", "config"];
@@ -145,11 +134,7 @@ pub struct Violation {
 
 impl fmt::Display for Violation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.pointer.is_empty() {
-            write!(f, "{}", self.message)
-        } else {
-            write!(f, "{}: {}", self.pointer, self.message)
-        }
+        if self.pointer.is_empty() { write!(f, "{}", self.message) } else { write!(f, "{}: {}", self.pointer, self.message) }
     }
 }
 
@@ -324,9 +309,7 @@ fn json_eq(a: &Value, b: &Value) -> bool {
     match (a, b) {
         (Value::Number(x), Value::Number(y)) => cmp_numbers(x, y) == Some(Ordering::Equal),
         (Value::Array(x), Value::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(x, y)| json_eq(x, y)),
-        (Value::Object(x), Value::Object(y)) => {
-            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| json_eq(v, w)))
-        }
+        (Value::Object(x), Value::Object(y)) => x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| json_eq(v, w))),
         _ => a == b,
     }
 }
@@ -374,10 +357,7 @@ impl Schema {
                     compiled.items = Some(Box::new(match value {
                         Value::Object(_) => Schema::compile_at(value, here)?,
                         Value::Array(_) => {
-                            return Err(error(
-                                here,
-                                "`items` as an array of schemas (tuple validation) is not supported; use one schema",
-                            ));
+                            return Err(error(here, "`items` as an array of schemas (tuple validation) is not supported; use one schema"));
                         }
                         other => {
                             return Err(error(here, format!("`items` must be a schema, found {}", kind(other))));
@@ -457,10 +437,7 @@ impl Schema {
             && !options.iter().any(|o| json_eq(o, value))
         {
             let options: Vec<String> = options.iter().map(show).collect();
-            report(
-                "enum",
-                format!("must be one of {}, found {}", alternatives(options.iter().map(String::as_str)), show(value)),
-            );
+            report("enum", format!("must be one of {}, found {}", alternatives(options.iter().map(String::as_str)), show(value)));
         }
         if let Some(constant) = &self.constant
             && !json_eq(constant, value)
@@ -571,8 +548,7 @@ pub fn standard(topic: &str) -> Option<&'static Schema> {
     };
     Some(cell.get_or_init(|| {
         let source = standard_source(topic).expect("every standard topic has a source");
-        let value: Value =
-            serde_json::from_str(source).unwrap_or_else(|e| panic!("embedded schemas/{topic}.json is not JSON: {e}"));
+        let value: Value = serde_json::from_str(source).unwrap_or_else(|e| panic!("embedded schemas/{topic}.json is not JSON: {e}"));
         Schema::compile(&value).unwrap_or_else(|e| panic!("embedded schemas/{topic}.json does not compile: {e}"))
     }))
 }

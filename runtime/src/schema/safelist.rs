@@ -25,7 +25,8 @@ impl Schema {
         let escape = |key: &str| key.replace('~', "~0").replace('/', "~1");
         map.retain(|key, _| {
             let child = format!("{pointer}/{}", escape(key));
-            self.properties.contains_key(key) || include.iter().any(|i| child == *i || child.starts_with(&format!("{i}/")) || i.starts_with(&format!("{child}/")))
+            self.properties.contains_key(key)
+                || include.iter().any(|i| child == *i || child.starts_with(&format!("{i}/")) || i.starts_with(&format!("{child}/")))
         });
         for (key, child_value) in map.iter_mut() {
             let len = pointer.len();
@@ -63,10 +64,13 @@ mod tests {
             "free": {"anything": true}
         });
         schema.safelist(&mut event, &["/extra".into(), "/http/cookies".into()]);
-        assert_eq!(event, json!({
-            "_id": "e1", "extra": {"a": 1},
-            "http": {"path": "/p", "cookies": {"c": "1"}},
-            "free": {"anything": true}
-        }));
+        assert_eq!(
+            event,
+            json!({
+                "_id": "e1", "extra": {"a": 1},
+                "http": {"path": "/p", "cookies": {"c": "1"}},
+                "free": {"anything": true}
+            })
+        );
     }
 }

@@ -209,10 +209,7 @@ fn minimum_and_maximum_are_inclusive() {
 fn number_bounds_are_exact_for_large_integers() {
     let s = compile(json!({"maximum": 9007199254740992_u64}));
     assert!(s.is_valid(&json!(9007199254740992_u64)));
-    assert_eq!(
-        check(&s, json!(9007199254740993_u64)),
-        one("", "maximum", "must be at most 9007199254740992, found 9007199254740993")
-    );
+    assert_eq!(check(&s, json!(9007199254740993_u64)), one("", "maximum", "must be at most 9007199254740992, found 9007199254740993"));
     let s = compile(json!({"minimum": -1}));
     assert!(s.is_valid(&json!(u64::MAX)));
 }
@@ -282,14 +279,9 @@ fn all_violations_are_collected_in_a_deterministic_order() {
 
 #[test]
 fn violations_display_their_pointer_and_message() {
-    let v =
-        Violation { pointer: "/a/b".into(), rule: "type".into(), message: "must be a string, found a number".into() };
+    let v = Violation { pointer: "/a/b".into(), rule: "type".into(), message: "must be a string, found a number".into() };
     assert_eq!(v.to_string(), "/a/b: must be a string, found a number");
-    let v = Violation {
-        pointer: String::new(),
-        rule: "required".into(),
-        message: "required property `x` is missing".into(),
-    };
+    let v = Violation { pointer: String::new(), rule: "required".into(), message: "required property `x` is missing".into() };
     assert_eq!(v.to_string(), "required property `x` is missing");
 }
 
@@ -305,10 +297,7 @@ fn compile_refuses_unknown_type_names() {
         )
     );
     assert_eq!(compile_error(json!({"type": ["string", "int"]})).0, "/type/1");
-    assert_eq!(
-        compile_error(json!({"type": ["string", "string"]})),
-        ("/type/1".to_owned(), "type `string` is listed twice".to_owned())
-    );
+    assert_eq!(compile_error(json!({"type": ["string", "string"]})), ("/type/1".to_owned(), "type `string` is listed twice".to_owned()));
     assert_eq!(
         compile_error(json!({"type": []})),
         ("/type".to_owned(), "`type` must not be an empty array: no value could match".to_owned())
@@ -317,10 +306,7 @@ fn compile_refuses_unknown_type_names() {
         compile_error(json!({"type": 1})),
         ("/type".to_owned(), "`type` must be a type name or an array of type names, found a number".to_owned())
     );
-    assert_eq!(
-        compile_error(json!({"type": [true]})),
-        ("/type/0".to_owned(), "a type name must be a string, found a boolean".to_owned())
-    );
+    assert_eq!(compile_error(json!({"type": [true]})), ("/type/0".to_owned(), "a type name must be a string, found a boolean".to_owned()));
 }
 
 #[test]
@@ -331,26 +317,16 @@ fn compile_refuses_required_that_is_not_an_array_of_strings() {
     );
     assert_eq!(
         compile_error(json!({"properties": {"x": {"required": ["a", 1]}}})),
-        (
-            "/properties/x/required/1".to_owned(),
-            "`required` must be an array of strings, found a number in it".to_owned()
-        )
+        ("/properties/x/required/1".to_owned(), "`required` must be an array of strings, found a number in it".to_owned())
     );
-    assert_eq!(
-        compile_error(json!({"required": ["a", "a"]})),
-        ("/required/1".to_owned(), "`required` lists `a` twice".to_owned())
-    );
+    assert_eq!(compile_error(json!({"required": ["a", "a"]})), ("/required/1".to_owned(), "`required` lists `a` twice".to_owned()));
     assert!(Schema::compile(&json!({"required": []})).is_ok());
 }
 
 #[test]
 fn compile_refuses_malformed_keyword_values() {
     let cases = [
-        (
-            json!({"properties": []}),
-            "/properties",
-            "`properties` must be an object mapping names to schemas, found an array",
-        ),
+        (json!({"properties": []}), "/properties", "`properties` must be an object mapping names to schemas, found an array"),
         (json!({"properties": {"a": "string"}}), "/properties/a", "a schema must be an object, found a string"),
         (json!({"properties": {"a": true}}), "/properties/a", "a schema must be an object, found a boolean"),
         (json!([]), "", "a schema must be an object, found an array"),
@@ -364,32 +340,16 @@ fn compile_refuses_malformed_keyword_values() {
             "/additionalProperties/type",
             "unknown type `nope` (expected one of object, array, string, number, integer, boolean, null)",
         ),
-        (
-            json!({"items": [{}, {}]}),
-            "/items",
-            "`items` as an array of schemas (tuple validation) is not supported; use one schema",
-        ),
+        (json!({"items": [{}, {}]}), "/items", "`items` as an array of schemas (tuple validation) is not supported; use one schema"),
         (json!({"items": 3}), "/items", "`items` must be a schema, found a number"),
-        (
-            json!({"items": {"minLength": -1}}),
-            "/items/minLength",
-            "`minLength` must be a non-negative integer, found -1",
-        ),
+        (json!({"items": {"minLength": -1}}), "/items/minLength", "`minLength` must be a non-negative integer, found -1"),
         (json!({"maxLength": 2.5}), "/maxLength", "`maxLength` must be a non-negative integer, found 2.5"),
         (json!({"enum": []}), "/enum", "`enum` must not be empty: no value could match"),
         (json!({"enum": "a"}), "/enum", "`enum` must be an array, found a string"),
         (json!({"minimum": "0"}), "/minimum", "`minimum` must be a number, found a string"),
         (json!({"maximum": null}), "/maximum", "`maximum` must be a number, found null"),
-        (
-            json!({"minimum": 5, "maximum": 3}),
-            "/minimum",
-            "`minimum` (5) is greater than `maximum` (3): no number could match",
-        ),
-        (
-            json!({"minLength": 5, "maxLength": 3}),
-            "/minLength",
-            "`minLength` (5) is greater than `maxLength` (3): no string could match",
-        ),
+        (json!({"minimum": 5, "maximum": 3}), "/minimum", "`minimum` (5) is greater than `maximum` (3): no number could match"),
+        (json!({"minLength": 5, "maxLength": 3}), "/minLength", "`minLength` (5) is greater than `maxLength` (3): no string could match"),
     ];
     for (schema, pointer, message) in cases {
         assert_eq!(compile_error(schema.clone()), (pointer.to_owned(), message.to_owned()), "{schema}");
@@ -414,10 +374,7 @@ fn compile_refuses_unsupported_keywords_naming_them() {
     ] {
         let (pointer, message) = compile_error(json!({"properties": {"a": {keyword: 1}}}));
         assert_eq!(pointer, format!("/properties/a/{keyword}"));
-        assert!(
-            message.starts_with(&format!("unsupported keyword `{keyword}`: it would not be enforced")),
-            "{message}"
-        );
+        assert!(message.starts_with(&format!("unsupported keyword `{keyword}`: it would not be enforced")), "{message}");
     }
     let (pointer, _) = compile_error(json!({"properties": {"x/y": {"$ref": "#/definitions/z"}}}));
     assert_eq!(pointer, "/properties/x~1y/$ref");
@@ -524,10 +481,7 @@ fn extends_refuses_a_changed_property_naming_it_and_where() {
         "required": ["_id"]
     }));
     let e = custom.extends(&core()).unwrap_err();
-    assert!(
-        e.starts_with("property `server` differs from the core schema (at `/properties/server/properties/host`)"),
-        "{e}"
-    );
+    assert!(e.starts_with("property `server` differs from the core schema (at `/properties/server/properties/host`)"), "{e}");
 }
 
 #[test]
@@ -540,16 +494,10 @@ fn extends_refuses_a_dropped_requirement_or_a_changed_root() {
             "status": {"enum": ["SUCCESSFUL", "FAILED"]}
         }
     });
-    assert_eq!(
-        compile(value.clone()).extends(&core()),
-        Err("property `_id` must stay required: the core schema requires it".to_owned())
-    );
+    assert_eq!(compile(value.clone()).extends(&core()), Err("property `_id` must stay required: the core schema requires it".to_owned()));
     value["required"] = json!(["_id"]);
     value["type"] = json!(["object", "null"]);
-    assert_eq!(
-        compile(value).extends(&core()),
-        Err("the root of the schema differs from the core schema (at `/type`)".to_owned())
-    );
+    assert_eq!(compile(value).extends(&core()), Err("the root of the schema differs from the core schema (at `/type`)".to_owned()));
 }
 
 #[test]
@@ -647,10 +595,7 @@ fn access_schema_rejects_wrong_types_naming_the_pointer() {
     let s = standard("access").unwrap();
     let mut event = access_event();
     event["response"]["status"] = json!("MAYBE");
-    assert_eq!(
-        check(s, event),
-        one("/response/status", "enum", r#"must be one of "SUCCESSFUL" or "FAILED", found "MAYBE""#)
-    );
+    assert_eq!(check(s, event), one("/response/status", "enum", r#"must be one of "SUCCESSFUL" or "FAILED", found "MAYBE""#));
     let mut event = access_event();
     event["trackingIds"] = json!("x");
     assert_eq!(check(s, event), one("/trackingIds", "type", "must be an array, found a string"));
@@ -662,21 +607,9 @@ fn access_schema_rejects_wrong_types_naming_the_pointer() {
     assert_eq!(
         check(s, event),
         vec![
-            (
-                "/http/request/cookies/amlbcookie".to_owned(),
-                "type".to_owned(),
-                "must be a string, found a number".to_owned()
-            ),
-            (
-                "/http/request/headers/accept".to_owned(),
-                "type".to_owned(),
-                "must be an array, found a string".to_owned()
-            ),
-            (
-                "/response/elapsedTime".to_owned(),
-                "type".to_owned(),
-                "must be an integer, found a number with a fractional part".to_owned()
-            ),
+            ("/http/request/cookies/amlbcookie".to_owned(), "type".to_owned(), "must be a string, found a number".to_owned()),
+            ("/http/request/headers/accept".to_owned(), "type".to_owned(), "must be an array, found a string".to_owned()),
+            ("/response/elapsedTime".to_owned(), "type".to_owned(), "must be an integer, found a number with a fractional part".to_owned()),
             ("/server/port".to_owned(), "type".to_owned(), "must be an integer, found a string".to_owned()),
         ]
     );
@@ -775,11 +708,7 @@ fn authentication_schema_rejects_wrong_types_naming_the_pointer() {
             ("/entries/0/info".to_owned(), "type".to_owned(), "must be an object, found a string".to_owned()),
             ("/entries/0/moduleId".to_owned(), "type".to_owned(), "must be a string, found a number".to_owned()),
             ("/principal".to_owned(), "type".to_owned(), "must be an array, found a string".to_owned()),
-            (
-                "/result".to_owned(),
-                "enum".to_owned(),
-                r#"must be one of "SUCCESSFUL" or "FAILED", found "MAYBE""#.to_owned()
-            ),
+            ("/result".to_owned(), "enum".to_owned(), r#"must be one of "SUCCESSFUL" or "FAILED", found "MAYBE""#.to_owned()),
         ]
     );
 }

@@ -18,7 +18,11 @@ use crate::quota::TokenBucket;
 
 /// Opens the journal of one stream (a tenant's, or `None`'s) per the
 /// configured durability; in `fsync` mode starts its group-commit thread.
-pub(super) fn open_journal(config: &Config, tenant: Option<&str>, threads: &mut Vec<JoinHandle<()>>) -> Result<Arc<dyn Journal>, BuildError> {
+pub(super) fn open_journal(
+    config: &Config,
+    tenant: Option<&str>,
+    threads: &mut Vec<JoinHandle<()>>,
+) -> Result<Arc<dyn Journal>, BuildError> {
     let jc = &config.journal;
     if jc.durability == Durability::Memory {
         return Ok(Arc::new(MemoryJournal::bounded(jc.bounds)));
@@ -109,11 +113,8 @@ pub(crate) fn prepare(
     let loaded = engine.load(path, config.cache_dir.as_deref()).map_err(component)?;
     let pre = engine.prepare_handler(&loaded, path).map_err(component)?;
     let handler_config = resolved.as_ref().map_or_else(|| h.handler_config.clone(), |r| r.init_config.clone());
-    let output_specs: Arc<[OutputSpec]> = h
-        .outputs
-        .iter()
-        .map(|(name, o)| OutputSpec { name: name.clone(), line_oriented: o.line_oriented() })
-        .collect();
+    let output_specs: Arc<[OutputSpec]> =
+        h.outputs.iter().map(|(name, o)| OutputSpec { name: name.clone(), line_oriented: o.line_oriented() }).collect();
     let stats = Arc::new(HandlerStats::default());
     let (sinks, outputs, disabled) = match open_outputs(config, h) {
         Ok((sinks, outputs)) => (sinks, outputs, None),
@@ -282,7 +283,11 @@ pub(crate) fn prepare_builtin(
 
 type BuiltinParts = (Box<dyn crate::builtin::NativeHandler>, Result<Outputs, String>, usize, std::time::Duration);
 
-fn builtin_parts(config: &Config, h: &crate::config::forgerock::ForgeRockHandlerConfig, settings: &crate::builtin::BuiltinSettings) -> BuiltinParts {
+fn builtin_parts(
+    config: &Config,
+    h: &crate::config::forgerock::ForgeRockHandlerConfig,
+    settings: &crate::builtin::BuiltinSettings,
+) -> BuiltinParts {
     use crate::builtin::{BuiltinSettings, csv, json, json_stdout};
     use crate::outputs::log_file::codec::{CsvRows, JsonLines, LineCodec};
     let sync = config.journal.durability == Durability::Fsync;
@@ -349,7 +354,8 @@ fn builtin_parts(config: &Config, h: &crate::config::forgerock::ForgeRockHandler
             let opened = crate::outputs::syslog::SyslogSink::new(s.target.clone())
                 .map(|sink| (vec![Box::new(sink) as Box<dyn crate::outputs::Sink>], vec![summary]))
                 .map_err(|e| format!("the syslog output: {e}"));
-            let native = crate::builtin::syslog::SyslogHandler { settings: s.clone(), hostname: crate::outputs::syslog::format::local_hostname() };
+            let native =
+                crate::builtin::syslog::SyslogHandler { settings: s.clone(), hostname: crate::outputs::syslog::format::local_hostname() };
             (Box::new(native), opened, s.max_size, s.write_interval)
         }
         BuiltinSettings::JsonStdout(s) => {
@@ -358,9 +364,16 @@ fn builtin_parts(config: &Config, h: &crate::config::forgerock::ForgeRockHandler
             (Box::new(json_stdout::JsonStdoutHandler(s.clone())), Ok((vec![sink], vec![summary])), 10_000, std::time::Duration::ZERO)
         }
         BuiltinSettings::Json(s) => {
-            let opened = open_log_files((root, &s.log_directory), h, s.security.as_ref(), &s.rotation, &s.retention, sync, (&config.data_dir, &state_dir), |topic| {
-                Ok((json::JsonSettings::file_name(topic), Box::new(JsonLines) as Box<dyn LineCodec>))
-            });
+            let opened = open_log_files(
+                (root, &s.log_directory),
+                h,
+                s.security.as_ref(),
+                &s.rotation,
+                &s.retention,
+                sync,
+                (&config.data_dir, &state_dir),
+                |topic| Ok((json::JsonSettings::file_name(topic), Box::new(JsonLines) as Box<dyn LineCodec>)),
+            );
             let native = json::JsonHandler { outputs: topic_index(), elasticsearch_compatible: s.elasticsearch_compatible };
             (Box::new(native), opened, s.max_size, s.write_interval)
         }
@@ -376,13 +389,22 @@ fn builtin_parts(config: &Config, h: &crate::config::forgerock::ForgeRockHandler
         }
         BuiltinSettings::Csv(s) => {
             let mut topics = std::collections::BTreeMap::new();
-            let opened = open_log_files((root, &s.log_directory), h, s.security.as_ref(), &s.rotation, &s.retention, sync, (&config.data_dir, &state_dir), |topic| {
-                let schema = schema_source(config, topic)?;
-                let columns = crate::outputs::csv::codec::columns_for_schema(&schema);
-                topics.insert(topic.to_owned(), (topics.len(), columns.clone()));
-                let codec = CsvRows { format: s.format.clone(), columns, secure: s.security.is_some() };
-                Ok((csv::CsvSettings::file_name(topic), Box::new(codec) as Box<dyn LineCodec>))
-            });
+            let opened = open_log_files(
+                (root, &s.log_directory),
+                h,
+                s.security.as_ref(),
+                &s.rotation,
+                &s.retention,
+                sync,
+                (&config.data_dir, &state_dir),
+                |topic| {
+                    let schema = schema_source(config, topic)?;
+                    let columns = crate::outputs::csv::codec::columns_for_schema(&schema);
+                    topics.insert(topic.to_owned(), (topics.len(), columns.clone()));
+                    let codec = CsvRows { format: s.format.clone(), columns, secure: s.security.is_some() };
+                    Ok((csv::CsvSettings::file_name(topic), Box::new(codec) as Box<dyn LineCodec>))
+                },
+            );
             (Box::new(csv::CsvHandler { topics }), opened, 10_000, s.write_interval)
         }
     }
@@ -420,7 +442,8 @@ fn open_forgerock_files(
     let password = security.password.as_deref().ok_or_else(|| {
         format!("security.password: required with the JCEKS keystore {} (its store and key password)", security.key_file.display())
     })?;
-    let store = crate::integrity::jceks::JceksKeyStore::open(&security.key_file, password).map_err(|e| format!("security.filename: {e}"))?;
+    let store =
+        crate::integrity::jceks::JceksKeyStore::open(&security.key_file, password).map_err(|e| format!("security.filename: {e}"))?;
     let keys = ForgeRockKeys::from_keystore(&store, password).map_err(|e| format!("security.filename: {e}"))?;
     std::fs::create_dir_all(&s.log_directory).map_err(|e| format!("cannot create directory {}: {e}", s.log_directory.display()))?;
     let mut sinks: Vec<Box<dyn crate::outputs::Sink>> = Vec::new();
@@ -484,7 +507,14 @@ fn open_log_files(
             let name = format!("{file}.state");
             crate::outputs::log_file::Checkpoint { dir: dir.clone(), shown: shown.join(&name), name }
         });
-        let options = LogOptions { rotation: rotation.clone(), retention: retention.clone(), integrity: integrity.clone(), sync, checkpoint, ..Default::default() };
+        let options = LogOptions {
+            rotation: rotation.clone(),
+            retention: retention.clone(),
+            integrity: integrity.clone(),
+            sync,
+            checkpoint,
+            ..Default::default()
+        };
         let log = LogFile::open(&dir, PathBuf::from(&file), directory.join(&file), codec, options)
             .map_err(|e| format!("cannot open {}: {e}", directory.join(&file).display()))?;
         outputs.push(OutputSummary::new(topic.clone(), "file", log.path().display().to_string()));

@@ -20,7 +20,10 @@ use serde_json::Value;
 use super::AuditService;
 use crate::delivery::candidate::{Candidate, CandidateMode, CandidateReport};
 use crate::delivery::{Breaker, Control};
-use crate::deploy::{DeployError, DeployMode, DeployRequest, VersionRecord, VersionState, VersionStore, config_event, config_text, configured, new_record, validate};
+use crate::deploy::{
+    DeployError, DeployMode, DeployRequest, VersionRecord, VersionState, VersionStore, config_event, config_text, configured, new_record,
+    validate,
+};
 use crate::engine::{StateStore, WaspEngine};
 use crate::journal::Journal;
 
@@ -65,19 +68,35 @@ impl AuditService {
     fn publisher(&self, handler: &str) -> Result<ConfigPublisher, DeployError> {
         let handlers = self.handlers.read().unwrap();
         let entry = handlers.iter().find(|e| e.name == handler && e.component.is_some()).ok_or_else(|| self.unknown(handler))?;
-        Ok(ConfigPublisher { journal: self.journals[&entry.tenant].clone(), tenant: entry.tenant.clone(), max_event_bytes: self.max_event_bytes })
+        Ok(ConfigPublisher {
+            journal: self.journals[&entry.tenant].clone(),
+            tenant: entry.tenant.clone(),
+            max_event_bytes: self.max_event_bytes,
+        })
     }
 
     fn unknown(&self, handler: &str) -> DeployError {
         DeployError::UnknownHandler {
             handler: handler.to_owned(),
-            known: self.handlers.read().unwrap().iter().filter(|e| e.component.is_some()).map(|e| e.name.clone()).collect::<Vec<_>>().join(", "),
+            known: self
+                .handlers
+                .read()
+                .unwrap()
+                .iter()
+                .filter(|e| e.component.is_some())
+                .map(|e| e.name.clone())
+                .collect::<Vec<_>>()
+                .join(", "),
         }
     }
 
     /// Sends a control to the handler's thread and waits for its answer
     /// (a journal position).
-    fn control(&self, handler: &str, make: impl FnOnce(std::sync::mpsc::Sender<Result<u64, String>>) -> Control) -> Result<u64, DeployError> {
+    fn control(
+        &self,
+        handler: &str,
+        make: impl FnOnce(std::sync::mpsc::Sender<Result<u64, String>>) -> Control,
+    ) -> Result<u64, DeployError> {
         if !self.accepting.load(std::sync::atomic::Ordering::Acquire) {
             return Err(DeployError::NotApplied { handler: handler.to_owned(), message: "the service is shutting down".into() });
         }
@@ -89,7 +108,10 @@ impl AuditService {
         match answer.recv_timeout(ANSWER_WITHIN) {
             Ok(Ok(position)) => Ok(position),
             Ok(Err(message)) => Err(not_applied(message)),
-            Err(_) => Err(not_applied(format!("the handler's thread did not take the change within {}s (it is in a long call)", ANSWER_WITHIN.as_secs()))),
+            Err(_) => Err(not_applied(format!(
+                "the handler's thread did not take the change within {}s (it is in a long call)",
+                ANSWER_WITHIN.as_secs()
+            ))),
         }
     }
 
@@ -141,7 +163,8 @@ impl AuditService {
                         CandidateMode::Shadow { dir }
                     }
                 };
-                let on_rollback = matches!(mode, DeployMode::Canary(_)).then(|| rollback_hook(store.clone(), publisher.clone(), handler.clone(), number));
+                let on_rollback =
+                    matches!(mode, DeployMode::Canary(_)).then(|| rollback_hook(store.clone(), publisher.clone(), handler.clone(), number));
                 let candidate = Candidate {
                     version: number,
                     pre: Some(pre),
@@ -149,7 +172,11 @@ impl AuditService {
                     config: init_config.clone(),
                     state: StateStore::new(h.state_bytes),
                     instance: None,
-                    breaker: Breaker::new(crate::config::BreakerConfig { failures: 0, backoff: Duration::from_secs(1), max_backoff: Duration::from_secs(1) }),
+                    breaker: Breaker::new(crate::config::BreakerConfig {
+                        failures: 0,
+                        backoff: Duration::from_secs(1),
+                        max_backoff: Duration::from_secs(1),
+                    }),
                     mode: candidate_mode,
                     report: report.clone(),
                     on_rollback,
@@ -200,7 +227,10 @@ impl AuditService {
         let publisher = self.publisher(handler)?;
         let store = self.store(&current.data_dir, handler)?;
         let Some(candidate) = store.history()?.into_iter().find(|v| matches!(v.state, VersionState::Shadow | VersionState::Canary)) else {
-            return Err(DeployError::Invalid { handler: handler.to_owned(), message: "no shadow or canary to promote (`wasp versions` lists them)".into() });
+            return Err(DeployError::Invalid {
+                handler: handler.to_owned(),
+                message: "no shadow or canary to promote (`wasp versions` lists them)".into(),
+            });
         };
         let position = self.control(handler, Control::Promote)?;
         let (before, after) = store.update(|history| {
@@ -282,7 +312,10 @@ impl AuditService {
     /// itself was done by the caller at `position`.
     pub(super) fn record_file_version(&self, data_dir: &std::path::Path, handler: &str, component: &std::path::Path, position: u64) {
         let recorded = (|| -> Result<(Option<VersionRecord>, VersionRecord), DeployError> {
-            let bytes = std::fs::read(component).map_err(|e| DeployError::Storage { handler: handler.to_owned(), message: format!("cannot read {}: {e}", component.display()) })?;
+            let bytes = std::fs::read(component).map_err(|e| DeployError::Storage {
+                handler: handler.to_owned(),
+                message: format!("cannot read {}: {e}", component.display()),
+            })?;
             let store = self.store(data_dir, handler)?;
             let sha = store.keep_component(&bytes)?;
             store.update(|history| {
@@ -335,7 +368,12 @@ fn shadow_dir(data_dir: &std::path::Path, handler: &str, version: u64) -> std::p
 }
 
 /// What a canary's delivery thread calls when it rolls the canary back.
-fn rollback_hook(store: VersionStore, publisher: ConfigPublisher, handler: String, version: u64) -> crate::delivery::candidate::RollbackHook {
+fn rollback_hook(
+    store: VersionStore,
+    publisher: ConfigPublisher,
+    handler: String,
+    version: u64,
+) -> crate::delivery::candidate::RollbackHook {
     Box::new(move |reason: String, position: u64| {
         let updated = store.update(|history| {
             let v = history.iter_mut().find(|v| v.version == version).ok_or_else(|| DeployError::Invalid {
@@ -349,7 +387,9 @@ fn rollback_hook(store: VersionStore, publisher: ConfigPublisher, handler: Strin
             Ok((before, v.clone()))
         });
         match updated {
-            Ok((before, after)) => publisher.publish(config_event(&handler, "auto-rollback", "wasp (canary thresholds)", Some(&before), &after, Some(&reason))),
+            Ok((before, after)) => {
+                publisher.publish(config_event(&handler, "auto-rollback", "wasp (canary thresholds)", Some(&before), &after, Some(&reason)))
+            }
             Err(e) => tracing::error!(handler, "the canary was rolled back but its history could not be updated: {e}"),
         }
     })

@@ -23,8 +23,10 @@ impl AuditService {
     /// Appends an event a fleet edge already accepted (validated, filtered)
     /// to the journal as it is; its sequence there.
     pub(crate) fn ingest(&self, tenant: Option<&str>, topic: &str, json: &[u8]) -> Result<u64, String> {
-        let journal = self.journals.get(&tenant.map(str::to_owned)).ok_or_else(|| format!("no tenant `{}` here", tenant.unwrap_or_default()))?;
-        let document: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(json).map_err(|e| format!("not a JSON object: {e}"))?;
+        let journal =
+            self.journals.get(&tenant.map(str::to_owned)).ok_or_else(|| format!("no tenant `{}` here", tenant.unwrap_or_default()))?;
+        let document: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_slice(json).map_err(|e| format!("not a JSON object: {e}"))?;
         let mut event = HostEvent::from_document(topic, document, usize::MAX).map_err(|e| e.to_string())?;
         event.tenant = tenant.map(str::to_owned);
         journal.append(event).map(|e| e.sequence).map_err(|e| e.to_string())
@@ -44,6 +46,12 @@ impl AuditService {
     /// `sequence` (delivered it or dead-lettered it).
     pub(crate) fn handled_through(&self, tenant: Option<&str>, sequence: u64) -> bool {
         let Some(journal) = self.journals.get(&tenant.map(str::to_owned)) else { return true };
-        self.handlers.read().unwrap().iter().filter(|h| h.tenant.as_deref() == tenant).filter_map(|h| h.cursor).all(|c| journal.acked(c) >= sequence)
+        self.handlers
+            .read()
+            .unwrap()
+            .iter()
+            .filter(|h| h.tenant.as_deref() == tenant)
+            .filter_map(|h| h.cursor)
+            .all(|c| journal.acked(c) >= sequence)
     }
 }

@@ -9,12 +9,12 @@ use std::thread::JoinHandle;
 
 use serde::Serialize;
 
+use crate::config::Durability;
 use crate::config::{Config, ConfigError};
 use crate::dead_letter::DeadLetterStore;
 use crate::delivery::{HandlerStats, HandlerSummary, OutputSummary};
 use crate::engine::{EngineError, WaspEngine};
 use crate::event::{HostEvent, IntoEvent, PublishError};
-use crate::config::Durability;
 use crate::journal::{Journal, JournalError};
 use crate::quota::TokenBucket;
 

@@ -209,7 +209,13 @@ impl AuditService {
         }
         for want in &wanted {
             let name = want.name();
-            let running = self.handlers.read().unwrap().iter().find(|e| e.name == name).map(|e| (e.spec.clone(), e.file_hash.clone(), e.component.clone()));
+            let running = self
+                .handlers
+                .read()
+                .unwrap()
+                .iter()
+                .find(|e| e.name == name)
+                .map(|e| (e.spec.clone(), e.file_hash.clone(), e.component.clone()));
             match running {
                 None => match self.add_handler(engine, &config, want) {
                     Ok(()) => report.added.push(name),
@@ -305,7 +311,9 @@ impl AuditService {
                 Ok(())
             }
             Ok(Err(reason)) => Err(reason),
-            Err(_) => Err(format!("the handler's thread did not take the new version within {}s (it is in a long call)", ANSWER_WITHIN.as_secs())),
+            Err(_) => {
+                Err(format!("the handler's thread did not take the new version within {}s (it is in a long call)", ANSWER_WITHIN.as_secs()))
+            }
         }
     }
 
@@ -315,7 +323,8 @@ impl AuditService {
         let (mut worker, entry, tenant) = match want {
             Wanted::Wasm(h) => {
                 let quota = h.tenant.as_deref().and_then(|t| self.fuel_quotas.get(t).cloned());
-                let (worker, entry) = super::prepare(engine, config, h, &self.dead_letter_store, quota, super::Versions::Start).map_err(|e| e.to_string())?;
+                let (worker, entry) =
+                    super::prepare(engine, config, h, &self.dead_letter_store, quota, super::Versions::Start).map_err(|e| e.to_string())?;
                 (worker, entry, h.tenant.as_deref())
             }
             Wanted::Builtin(h, settings) => {

@@ -47,7 +47,8 @@ impl Ticker {
         let mut thread = self.thread.lock().unwrap();
         if thread.is_none() {
             let ticker = self.clone();
-            *thread = Some(std::thread::Builder::new().name("wasp-ticker".into()).spawn(move || ticker.run()).expect("spawn the ticker thread"));
+            *thread =
+                Some(std::thread::Builder::new().name("wasp-ticker".into()).spawn(move || ticker.run()).expect("spawn the ticker thread"));
         }
     }
 

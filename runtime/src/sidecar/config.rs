@@ -146,7 +146,10 @@ impl SidecarConfig {
             let role = match (&token.tenant, token.admin) {
                 (None, true) => Role::Admin,
                 (Some(_), true) => {
-                    return Err(invalid(at(&format!("tokens[{i}].admin")), "an admin token has no tenant (it may act for every tenant)".into()));
+                    return Err(invalid(
+                        at(&format!("tokens[{i}].admin")),
+                        "an admin token has no tenant (it may act for every tenant)".into(),
+                    ));
                 }
                 (None, false) => Role::TopLevel,
                 (Some(tenant), false) if tenants.contains_key(tenant) => Role::Tenant(tenant.clone()),
@@ -165,13 +168,19 @@ impl SidecarConfig {
             add(&token.hash, role, name, at(&format!("tokens[{i}].hash")))?;
         }
         if auth == AuthMode::None && !tokens.is_empty() {
-            return Err(invalid(at("auth"), "`none` turns authentication off: remove `adminToken` and `tokens`, or the `auth` setting".into()));
+            return Err(invalid(
+                at("auth"),
+                "`none` turns authentication off: remove `adminToken` and `tokens`, or the `auth` setting".into(),
+            ));
         }
         let tls = match &raw.tls {
             None => None,
             Some(tls) => {
                 let required = |value: &Option<std::path::PathBuf>, field: &str| {
-                    value.as_ref().map(|p| base_dir.join(p)).ok_or_else(|| invalid(at(&format!("tls.{field}")), "required with `tls` (a PEM file)".into()))
+                    value
+                        .as_ref()
+                        .map(|p| base_dir.join(p))
+                        .ok_or_else(|| invalid(at(&format!("tls.{field}")), "required with `tls` (a PEM file)".into()))
                 };
                 Some(super::TlsFiles { cert_file: required(&tls.cert_file, "certFile")?, key_file: required(&tls.key_file, "keyFile")? })
             }

@@ -17,16 +17,16 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::body::Body;
-use axum::extract::{Query, State};
 use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
+use super::AppState;
 use super::auth::{Role, authenticate};
 use super::config::AuthMode;
 use super::errors::CrestError;
-use super::AppState;
 use crate::deploy::{CanarySettings, DeployError, DeployMode, DeployRequest};
 
 /// Largest component a deploy takes (Python components are tens of MiB).
@@ -116,8 +116,15 @@ pub(super) async fn deploy(State(state): State<Arc<AppState>>, params: Params, h
     let timeout = state.sidecar.body_read_timeout * 4;
     let component = tokio::time::timeout(timeout, axum::body::to_bytes(body, MAX_COMPONENT_BYTES))
         .await
-        .map_err(|_| CrestError::new(StatusCode::REQUEST_TIMEOUT, format!("the component did not arrive within {} ms", timeout.as_millis())))?
-        .map_err(|e| CrestError::new(StatusCode::PAYLOAD_TOO_LARGE, format!("the component could not be read (at most {MAX_COMPONENT_BYTES} bytes): {e}")))?;
+        .map_err(|_| {
+            CrestError::new(StatusCode::REQUEST_TIMEOUT, format!("the component did not arrive within {} ms", timeout.as_millis()))
+        })?
+        .map_err(|e| {
+            CrestError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("the component could not be read (at most {MAX_COMPONENT_BYTES} bytes): {e}"),
+            )
+        })?;
     let request = DeployRequest { handler, component: component.to_vec(), config, mode, by };
     let service = state.service.clone();
     let record = blocking(move || service.deploy(request)).await?.map_err(error)?;

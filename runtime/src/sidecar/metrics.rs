@@ -132,7 +132,9 @@ impl Metrics {
         type OutputSeries = (&'static str, &'static str, fn(&crate::delivery::OutputCounts) -> u64);
         let output_series: [OutputSeries; 4] = [
             ("wasp_output_records_sent_total", "Records handed to an output (a retried batch counts again).", |c| c.sent),
-            ("wasp_output_records_acknowledged_total", "Records an output acknowledged (a network receiver: its acknowledgement).", |c| c.acknowledged),
+            ("wasp_output_records_acknowledged_total", "Records an output acknowledged (a network receiver: its acknowledgement).", |c| {
+                c.acknowledged
+            }),
             ("wasp_output_retries_total", "Attempts of an output that failed transiently and were tried again later.", |c| c.retried),
             ("wasp_output_records_rejected_total", "Records a receiver refused for good (their events dead-lettered).", |c| c.rejected),
         ];
@@ -140,7 +142,12 @@ impl Metrics {
             header(&mut out, name, "counter", help);
             for h in &summary.handlers {
                 for o in &h.outputs {
-                    let labels = [("handler", h.name.as_str()), ("tenant", h.tenant.as_deref().unwrap_or("")), ("output", &o.name), ("type", &o.kind)];
+                    let labels = [
+                        ("handler", h.name.as_str()),
+                        ("tenant", h.tenant.as_deref().unwrap_or("")),
+                        ("output", &o.name),
+                        ("type", &o.kind),
+                    ];
                     line(&mut out, name, &labels, value(&o.counts));
                 }
             }
@@ -148,21 +155,48 @@ impl Metrics {
         header(&mut out, "wasp_handler_faults_total", "counter", "Dead letters by fault kind.");
         for h in &summary.handlers {
             for (kind, n) in &h.faults {
-                line(&mut out, "wasp_handler_faults_total", &[("handler", &h.name), ("tenant", h.tenant.as_deref().unwrap_or("")), ("kind", kind)], *n);
+                line(
+                    &mut out,
+                    "wasp_handler_faults_total",
+                    &[("handler", &h.name), ("tenant", h.tenant.as_deref().unwrap_or("")), ("kind", kind)],
+                    *n,
+                );
             }
         }
-        header(&mut out, "wasp_handler_state", "gauge", "1 for the handler's state (circuit closed: running; open: quarantined; disabled).");
+        header(
+            &mut out,
+            "wasp_handler_state",
+            "gauge",
+            "1 for the handler's state (circuit closed: running; open: quarantined; disabled).",
+        );
         for h in &summary.handlers {
-            for (state, label) in [(HandlerState::Running, "running"), (HandlerState::Quarantined, "quarantined"), (HandlerState::Disabled, "disabled")] {
+            for (state, label) in
+                [(HandlerState::Running, "running"), (HandlerState::Quarantined, "quarantined"), (HandlerState::Disabled, "disabled")]
+            {
                 let labels = [("handler", h.name.as_str()), ("tenant", h.tenant.as_deref().unwrap_or("")), ("state", label)];
                 line(&mut out, "wasp_handler_state", &labels, u64::from(h.state == state));
             }
         }
-        header(&mut out, "wasp_handler_output_down", "gauge", "1 while an output of the handler fails (a receiver down, a full disk under a file output): its events wait in the journal.");
+        header(
+            &mut out,
+            "wasp_handler_output_down",
+            "gauge",
+            "1 while an output of the handler fails (a receiver down, a full disk under a file output): its events wait in the journal.",
+        );
         for h in &summary.handlers {
-            line(&mut out, "wasp_handler_output_down", &[("handler", &h.name), ("tenant", h.tenant.as_deref().unwrap_or(""))], u64::from(h.output_error.is_some()));
+            line(
+                &mut out,
+                "wasp_handler_output_down",
+                &[("handler", &h.name), ("tenant", h.tenant.as_deref().unwrap_or(""))],
+                u64::from(h.output_error.is_some()),
+            );
         }
-        header(&mut out, "wasp_journal_storage_failing", "gauge", "1 while the journal cannot store events (its disk is full): publish is refused with 507.");
+        header(
+            &mut out,
+            "wasp_journal_storage_failing",
+            "gauge",
+            "1 while the journal cannot store events (its disk is full): publish is refused with 507.",
+        );
         line(&mut out, "wasp_journal_storage_failing", &[], u64::from(service.storage_alarm().is_some()));
         header(&mut out, "wasp_handler_lag_events", "gauge", "Events of its stream the handler has not acknowledged yet.");
         for lag in &backlog.handlers {
@@ -181,7 +215,12 @@ impl Metrics {
             line(&mut out, "wasp_journal_head_sequence", &[("tenant", s.tenant.as_deref().unwrap_or(""))], s.head);
         }
         candidate_series(&mut out, &service.candidate_reports());
-        header(&mut out, "wasp_tenant_over_quota_total", "counter", "Events refused because the tenant was over its eventsPerSecond quota.");
+        header(
+            &mut out,
+            "wasp_tenant_over_quota_total",
+            "counter",
+            "Events refused because the tenant was over its eventsPerSecond quota.",
+        );
         for t in &summary.tenants {
             line(&mut out, "wasp_tenant_over_quota_total", &[("tenant", &t.name)], t.over_quota);
         }
@@ -209,7 +248,9 @@ fn candidate_series(out: &mut String, reports: &[crate::delivery::candidate::Can
     let sides: [(&str, &str, Side); 3] = [
         ("wasp_candidate_events_total", "Events handled since the shadow or canary started, by side (live, candidate).", |s| s.events),
         ("wasp_candidate_faults_total", "Faulted events since the shadow or canary started, by side.", |s| s.faults),
-        ("wasp_candidate_fuel_total", "Fuel used since the shadow or canary started, by side (divide by events: fuel per event).", |s| s.fuel),
+        ("wasp_candidate_fuel_total", "Fuel used since the shadow or canary started, by side (divide by events: fuel per event).", |s| {
+            s.fuel
+        }),
     ];
     for (name, help, value) in sides {
         header(out, name, "counter", help);

@@ -49,8 +49,8 @@ use tokio::net::TcpListener;
 
 pub use auth::{Role, TokenHash, generate_token, hash_token};
 pub use config::{
-    AuthMode, DEFAULT_BODY_READ_TIMEOUT, DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_LISTEN, DEFAULT_MAX_BATCH_EVENTS, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_CONNECTIONS,
-    DEFAULT_SHUTDOWN_DEADLINE, DEFAULT_WATCH_INTERVAL, SidecarConfig,
+    AuthMode, DEFAULT_BODY_READ_TIMEOUT, DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_LISTEN, DEFAULT_MAX_BATCH_EVENTS, DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_MAX_CONNECTIONS, DEFAULT_SHUTDOWN_DEADLINE, DEFAULT_WATCH_INTERVAL, SidecarConfig,
 };
 pub use errors::CrestError;
 pub use metrics::Metrics;
@@ -112,7 +112,14 @@ impl AppState {
     /// [`SidecarConfig::check_startable`]).
     pub fn new(service: Arc<AuditService>, config: Arc<Config>, sidecar: SidecarConfig) -> Result<Arc<AppState>, SidecarError> {
         sidecar.check_startable()?;
-        Ok(Arc::new(AppState { service, config, sidecar, metrics: Metrics::default(), tail: console::Tail::default(), draining: AtomicBool::new(false) }))
+        Ok(Arc::new(AppState {
+            service,
+            config,
+            sidecar,
+            metrics: Metrics::default(),
+            tail: console::Tail::default(),
+            draining: AtomicBool::new(false),
+        }))
     }
 
     /// Whether shutdown has begun (`/health` answers 503 `draining`).
@@ -161,7 +168,11 @@ pub struct Drained {
 /// accepting connections, lets requests in flight finish, and closes the
 /// service (publish refuses, the handlers drain the journal and persist
 /// their cursors), all within `shutdownDeadline`.
-pub async fn serve<L>(listener: L, state: Arc<AppState>, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<Drained, SidecarError>
+pub async fn serve<L>(
+    listener: L,
+    state: Arc<AppState>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<Drained, SidecarError>
 where
     L: axum::serve::Listener,
     L::Addr: std::fmt::Debug,
@@ -174,10 +185,8 @@ where
         drain_state.tail.close();
         let _ = fired.send(());
     };
-    let limits = server::ConnectionLimits {
-        max_connections: state.sidecar.max_connections,
-        header_read_timeout: state.sidecar.header_read_timeout,
-    };
+    let limits =
+        server::ConnectionLimits { max_connections: state.sidecar.max_connections, header_read_timeout: state.sidecar.header_read_timeout };
     let server = server::run(listener, app(state.clone()), limits, signal);
     let mut server = std::pin::pin!(server);
     let mut finished = false;

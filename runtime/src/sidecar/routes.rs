@@ -14,9 +14,9 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
+use super::AppState;
 use super::auth::{Role, authenticate};
 use super::errors::CrestError;
-use super::AppState;
 use crate::delivery::HandlerState;
 use crate::query::QueryRequest;
 use crate::{PublishError, Receipt};
@@ -46,7 +46,8 @@ async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) 
 /// sends does not hold the connection).
 async fn read_body(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Bytes, CrestError> {
     let max = state.sidecar.max_body_bytes;
-    let too_large = || CrestError::new(StatusCode::PAYLOAD_TOO_LARGE, format!("the request body is larger than maxBodyBytes ({max} bytes)"));
+    let too_large =
+        || CrestError::new(StatusCode::PAYLOAD_TOO_LARGE, format!("the request body is larger than maxBodyBytes ({max} bytes)"));
     let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > max as u64) {
         return Err(too_large());
@@ -81,7 +82,9 @@ fn is_batch(headers: &HeaderMap) -> Result<bool, CrestError> {
         "application/x-ndjson" | "application/ndjson" | "application/jsonl" => Ok(true),
         _ => Err(CrestError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            format!("Content-Type `{text}` is not accepted: send application/json (one event) or application/x-ndjson (a batch, one event per line)"),
+            format!(
+                "Content-Type `{text}` is not accepted: send application/json (one event) or application/x-ndjson (a batch, one event per line)"
+            ),
         )),
     }
 }
@@ -152,7 +155,10 @@ pub(super) async fn post_topic(
         }
         Some(action @ ("flush" | "rotate")) => {
             if role != Role::Admin {
-                return Err(CrestError::forbidden(format!("{} may not run `_action={action}`: actions need the admin token", role.describe())));
+                return Err(CrestError::forbidden(format!(
+                    "{} may not run `_action={action}`: actions need the admin token",
+                    role.describe()
+                )));
             }
             let handler = params.get("handler").filter(|h| !h.is_empty()).cloned();
             let service = state.service.clone();
@@ -182,7 +188,9 @@ pub(super) async fn post_topic(
                 }
                 Ok(Json(json!({"action": "flush", "handler": handler})).into_response())
             } else {
-                let handler = handler.ok_or_else(|| CrestError::bad_request("handler: `_action=rotate` needs `handler=NAME` (`tenant/name` for a tenant's handler)"))?;
+                let handler = handler.ok_or_else(|| {
+                    CrestError::bad_request("handler: `_action=rotate` needs `handler=NAME` (`tenant/name` for a tenant's handler)")
+                })?;
                 let name = handler.clone();
                 let rotated = blocking(move || service.rotate(&name)).await??;
                 Ok(Json(json!({"action": "rotate", "handler": handler, "rotated": rotated})).into_response())
@@ -296,11 +304,13 @@ fn batch_results(state: &AppState, tenant: Option<&str>, topic: &str, body: &[u8
             Ok(receipt) => {
                 accepted += 1;
                 state.tail.offer(tenant, &receipt, line);
-                let _ = write!(out, "{{\"line\":{n},\"status\":201,\"_id\":{},\"sequence\":{}}}", Value::String(receipt.id), receipt.sequence);
+                let _ =
+                    write!(out, "{{\"line\":{n},\"status\":201,\"_id\":{},\"sequence\":{}}}", Value::String(receipt.id), receipt.sequence);
             }
             Err(e @ PublishError::NotYetDurable { sequence, .. }) => {
                 accepted += 1;
-                let _ = write!(out, "{}", json!({"line": n, "status": 202, "sequence": sequence, "durable": false, "message": e.to_string()}));
+                let _ =
+                    write!(out, "{}", json!({"line": n, "status": 202, "sequence": sequence, "durable": false, "message": e.to_string()}));
             }
             Err(e) => {
                 rejected += 1;
@@ -333,14 +343,21 @@ fn batch_results(state: &AppState, tenant: Option<&str>, topic: &str, body: &[u8
 /// `GET /audit/{topic}?_queryFilter=…`: a CREST query of the caller's
 /// events (a tenant token: its tenant's, through the tenant's
 /// `handlerForQueries`).
-pub(super) async fn query(State(state): State<Arc<AppState>>, topic: Result<Path<String>, PathRejection>, query: Params, headers: HeaderMap) -> Reply {
+pub(super) async fn query(
+    State(state): State<Arc<AppState>>,
+    topic: Result<Path<String>, PathRejection>,
+    query: Params,
+    headers: HeaderMap,
+) -> Reply {
     let role = role(&state, &headers)?;
     let topic = path(topic)?;
     let params = params(query)?;
     let tenant = acting_tenant(&role, &params, "query the events of")?;
     let get = |name: &str| params.get(name).map(String::as_str);
     let filter = get("_queryFilter").ok_or_else(|| {
-        CrestError::bad_request("_queryFilter: required to list events (`_queryFilter=true` matches every event; `GET /audit/{topic}/{id}` reads one)")
+        CrestError::bad_request(
+            "_queryFilter: required to list events (`_queryFilter=true` matches every event; `GET /audit/{topic}/{id}` reads one)",
+        )
     })?;
     let request = QueryRequest::from_params(filter, get("_pageSize"), get("_pagedResultsCookie"), get("_sortKeys"))
         .map_err(|e| CrestError::bad_request(e.to_string()))?;

@@ -160,7 +160,9 @@ async fn a_tenant_token_publishes_for_its_tenant_only_and_may_not_act() {
     assert_eq!(a.json()["tenant"], "acme");
     let a = post(&s.app, "/audit/access?tenant=acme", ACME, json!({"_id": "t2"})).await;
     assert_eq!(a.status, StatusCode::CREATED);
-    post(&s.app, "/audit/access?tenant=globex", ACME, json!({})).await.assert_error(403, "tenant `acme` may not publish for tenant `globex`");
+    post(&s.app, "/audit/access?tenant=globex", ACME, json!({}))
+        .await
+        .assert_error(403, "tenant `acme` may not publish for tenant `globex`");
     call(&s.app, "POST", "/audit/access?_action=rotate&handler=json", Some(ACME), None, "").await.assert_error(403, "admin token");
     call(&s.app, "POST", "/audit/access?_action=flush", Some(APP), None, "").await.assert_error(403, "admin token");
     call(&s.app, "GET", "/metrics", Some(ACME), None, "").await.assert_error(403, "admin token");
@@ -215,9 +217,13 @@ async fn a_tenant_token_queries_its_own_tenants_events_and_no_one_elses() {
     get("/audit/access/a1", APP).await.assert_error(404, "no event with _id `a1`");
 
     // Naming another tenant is refused, for queries and reads alike.
-    get("/audit/access?_queryFilter=true&tenant=globex", ACME).await.assert_error(403, "a token of tenant `acme` may not query the events of tenant `globex`");
+    get("/audit/access?_queryFilter=true&tenant=globex", ACME)
+        .await
+        .assert_error(403, "a token of tenant `acme` may not query the events of tenant `globex`");
     get("/audit/access/g1?tenant=globex", ACME).await.assert_error(403, "may not query the events of tenant `globex`");
-    get("/audit/access?_queryFilter=true&tenant=acme", APP).await.assert_error(403, "a top-level token may not query the events of tenant `acme`");
+    get("/audit/access?_queryFilter=true&tenant=acme", APP)
+        .await
+        .assert_error(403, "a top-level token may not query the events of tenant `acme`");
 
     // The admin may query any tenant's events.
     assert_eq!(ids(&get("/audit/access?_queryFilter=true&tenant=globex", ADMIN).await), ["g1"]);
@@ -332,7 +338,15 @@ async fn queries_and_reads_go_to_the_query_handler() {
     assert_eq!(page["result"][0]["_id"], "q0");
     assert_eq!(page["totalPagedResults"], 2);
     let cookie = page["pagedResultsCookie"].as_str().unwrap().to_owned();
-    let next = call(&s.app, "GET", &format!("/audit/access?_queryFilter=userId%20eq%20%22bjensen%22&_pageSize=1&_pagedResultsCookie={cookie}"), Some(ADMIN), None, "").await;
+    let next = call(
+        &s.app,
+        "GET",
+        &format!("/audit/access?_queryFilter=userId%20eq%20%22bjensen%22&_pageSize=1&_pagedResultsCookie={cookie}"),
+        Some(ADMIN),
+        None,
+        "",
+    )
+    .await;
     assert_eq!(next.json()["result"][0]["_id"], "q2", "{}", next.text());
     let a = call(&s.app, "GET", "/audit/access/q1", Some(APP), None, "").await;
     assert_eq!(a.status, StatusCode::OK);
@@ -341,7 +355,9 @@ async fn queries_and_reads_go_to_the_query_handler() {
     call(&s.app, "GET", "/audit/access", Some(APP), None, "").await.assert_error(400, "_queryFilter: required");
     call(&s.app, "GET", "/audit/access?_queryFilter=userId%20xx%201", Some(APP), None, "").await.assert_error(400, "_queryFilter: at");
     call(&s.app, "GET", "/audit/access?_queryFilter=true&_pageSize=-1", Some(APP), None, "").await.assert_error(400, "_pageSize");
-    call(&s.app, "GET", "/audit/activity?_queryFilter=true", Some(APP), None, "").await.assert_error(404, "does not receive topic `activity`");
+    call(&s.app, "GET", "/audit/activity?_queryFilter=true", Some(APP), None, "")
+        .await
+        .assert_error(404, "does not receive topic `activity`");
 }
 
 #[tokio::test]
@@ -356,7 +372,9 @@ async fn admin_actions_rotate_and_flush_handlers() {
     assert_eq!(rotated.len(), 2, "one file per topic: {rotated:?}");
     assert!(rotated[0].as_str().unwrap().contains("access.audit.json-"), "{rotated:?}");
     call(&s.app, "POST", "/audit/access?_action=rotate", Some(ADMIN), None, "").await.assert_error(400, "needs `handler=NAME`");
-    call(&s.app, "POST", "/audit/access?_action=rotate&handler=nope", Some(ADMIN), None, "").await.assert_error(404, "no running handler `nope`");
+    call(&s.app, "POST", "/audit/access?_action=rotate&handler=nope", Some(ADMIN), None, "")
+        .await
+        .assert_error(404, "no running handler `nope`");
     call(&s.app, "POST", "/audit/access?_action=flush&handler=nope", Some(ADMIN), None, "").await.assert_error(404, "handlers: json");
 }
 
@@ -483,7 +501,8 @@ fn the_sidecar_section_is_validated_naming_the_field() {
     assert_eq!(defaults.listen, "127.0.0.1:8080");
     assert_eq!((defaults.max_body_bytes, defaults.max_batch_events), (10 << 20, 10_000));
     assert_eq!(defaults.shutdown_deadline, std::time::Duration::from_secs(30));
-    let set = check(json!({"listen": "0.0.0.0:9000", "maxBodyBytes": "1 MiB", "maxBatchEvents": 5, "shutdownDeadline": "2 seconds"})).unwrap();
+    let set =
+        check(json!({"listen": "0.0.0.0:9000", "maxBodyBytes": "1 MiB", "maxBatchEvents": 5, "shutdownDeadline": "2 seconds"})).unwrap();
     assert_eq!((set.listen.as_str(), set.max_body_bytes, set.max_batch_events), ("0.0.0.0:9000", 1 << 20, 5));
     let err = check(json!({"adminToken": ADMIN})).unwrap_err();
     assert!(err.contains("wasp.sidecar.adminToken") && err.contains("`admin-se…` is not a token hash"), "{err}");
@@ -549,30 +568,47 @@ async fn serve_shuts_down_gracefully_and_drains_the_handlers() {
 async fn the_console_api_enforces_roles_and_tenants() {
     use http_body_util::BodyExt as _;
     let mut doc = document(json_handler(), json!({}));
-    doc["tenants"]["acme"] = json!({"handlerForQueries": "json", "eventHandlers": [{"class": "JsonAuditEventHandler", "config": json_handler()}]});
+    doc["tenants"]["acme"] =
+        json!({"handlerForQueries": "json", "eventHandlers": [{"class": "JsonAuditEventHandler", "config": json_handler()}]});
     let s = setup_document(doc);
     let page = call(&s.app, "GET", "/console", None, None, Body::empty()).await;
     assert_eq!(page.status, StatusCode::OK);
     assert!(page.headers[header::CONTENT_SECURITY_POLICY].to_str().unwrap().contains("script-src 'self'"));
     let session = call(&s.app, "GET", "/console/api/session", Some(ACME), None, Body::empty()).await.json();
-    assert_eq!(session, json!({"role": "tenant", "tenant": "acme", "scopes": {"acme": {"access": ["acme/json"], "authentication": ["acme/json"]}}}));
-    let names = |answer: Answer| answer.json()["handlers"].as_array().unwrap().iter().map(|h| h["name"].as_str().unwrap().to_owned()).collect::<Vec<_>>();
+    assert_eq!(
+        session,
+        json!({"role": "tenant", "tenant": "acme", "scopes": {"acme": {"access": ["acme/json"], "authentication": ["acme/json"]}}})
+    );
+    let names = |answer: Answer| {
+        answer.json()["handlers"].as_array().unwrap().iter().map(|h| h["name"].as_str().unwrap().to_owned()).collect::<Vec<_>>()
+    };
     assert_eq!(names(call(&s.app, "GET", "/console/api/handlers", Some(ACME), None, Body::empty()).await), ["acme/json"]);
     assert_eq!(names(call(&s.app, "GET", "/console/api/handlers", Some(APP), None, Body::empty()).await), ["json"]);
     assert_eq!(names(call(&s.app, "GET", "/console/api/handlers", Some(ADMIN), None, Body::empty()).await), ["json", "acme/json"]);
-    for (method, uri) in [("GET", "/console/api/dead-letters?handler=json"), ("POST", "/console/api/replay?handler=json"), ("POST", "/console/api/verify?handler=json")] {
+    for (method, uri) in [
+        ("GET", "/console/api/dead-letters?handler=json"),
+        ("POST", "/console/api/replay?handler=json"),
+        ("POST", "/console/api/verify?handler=json"),
+    ] {
         for token in [ACME, APP] {
             call(&s.app, method, uri, Some(token), None, Body::empty()).await.assert_error(403, "needs the admin token");
         }
     }
-    call(&s.app, "GET", "/console/api/dead-letters?handler=nope", Some(ADMIN), None, Body::empty()).await.assert_error(404, "no handler `nope`");
+    call(&s.app, "GET", "/console/api/dead-letters?handler=nope", Some(ADMIN), None, Body::empty())
+        .await
+        .assert_error(404, "no handler `nope`");
     let letters = call(&s.app, "GET", "/console/api/dead-letters?handler=json", Some(ADMIN), None, Body::empty()).await.json();
     assert_eq!(letters["total"], 0);
-    call(&s.app, "POST", "/console/api/verify?handler=json", Some(ADMIN), None, Body::empty()).await.assert_error(400, "keeps no tamper-evident log");
-    call(&s.app, "GET", "/console/api/tail", Some("wrong"), None, Body::empty()).await.assert_error(401, "not one of the configured tokens");
+    call(&s.app, "POST", "/console/api/verify?handler=json", Some(ADMIN), None, Body::empty())
+        .await
+        .assert_error(400, "keeps no tamper-evident log");
+    call(&s.app, "GET", "/console/api/tail", Some("wrong"), None, Body::empty())
+        .await
+        .assert_error(401, "not one of the configured tokens");
 
     // The tail: acme's listener gets acme's event, not the top level's.
-    let request = Request::builder().uri("/console/api/tail").header(header::AUTHORIZATION, format!("Bearer {ACME}")).body(Body::empty()).unwrap();
+    let request =
+        Request::builder().uri("/console/api/tail").header(header::AUTHORIZATION, format!("Bearer {ACME}")).body(Body::empty()).unwrap();
     let response = s.app.clone().oneshot(request).await.unwrap();
     assert_eq!(response.headers()[header::CONTENT_TYPE], "text/event-stream");
     let mut body = response.into_body();
@@ -581,7 +617,11 @@ async fn the_console_api_enforces_roles_and_tenants() {
     let frame = tokio::time::timeout(std::time::Duration::from_secs(10), body.frame()).await.unwrap().unwrap().unwrap();
     let text = String::from_utf8(frame.into_data().unwrap().to_vec()).unwrap();
     let data: Value = serde_json::from_str(text.strip_prefix("data: ").unwrap().trim()).unwrap();
-    assert_eq!((data["_id"].as_str(), data["tenant"].as_str(), data["topic"].as_str()), (Some("mine"), Some("acme"), Some("access")), "{text}");
+    assert_eq!(
+        (data["_id"].as_str(), data["tenant"].as_str(), data["topic"].as_str()),
+        (Some("mine"), Some("acme"), Some("access")),
+        "{text}"
+    );
     drop(body);
     s.state.service.close();
 }

@@ -75,7 +75,8 @@ pub fn acceptor(files: &TlsFiles) -> Result<TlsAcceptor, TlsError> {
     let key_pem = read("keyFile", &files.key_file)?;
     let key = PrivateKeyDer::from_pem_slice(&key_pem)
         .map_err(|e| file_error("keyFile", &files.key_file, format!("no usable PEM private key (PKCS#8, PKCS#1 or SEC1): {e}")))?;
-    let config_error = |e: rustls::Error| TlsError::Config { cert: files.cert_file.clone(), key: files.key_file.clone(), message: e.to_string() };
+    let config_error =
+        |e: rustls::Error| TlsError::Config { cert: files.cert_file.clone(), key: files.key_file.clone(), message: e.to_string() };
     let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
         .with_safe_default_protocol_versions()
         .map_err(config_error)?

@@ -83,10 +83,7 @@ impl Handler for AccessAnywhereFile {
         let fields = FIELDS
             .iter()
             .map(|(name, defaults)| {
-                let pointers = settings
-                    .mapping
-                    .remove(*name)
-                    .unwrap_or_else(|| defaults.iter().map(|p| (*p).to_owned()).collect());
+                let pointers = settings.mapping.remove(*name).unwrap_or_else(|| defaults.iter().map(|p| (*p).to_owned()).collect());
                 (*name, pointers.iter().map(|p| Pointer::parse(p)).collect())
             })
             .collect();

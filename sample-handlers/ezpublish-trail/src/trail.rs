@@ -26,11 +26,7 @@ const COMMENT: (&str, &str) = ("comment", "Comment");
 
 /// The eight functions of eZ Publish 4.x, with the keys the kernel writes.
 pub const BUILT_IN: [Function; 8] = [
-    Function {
-        name: "user-login",
-        default_file: "login.log",
-        attributes: &[("accountId", "User id"), ("accountLogin", "User login")],
-    },
+    Function { name: "user-login", default_file: "login.log", attributes: &[("accountId", "User id"), ("accountLogin", "User login")] },
     Function { name: "user-failed-login", default_file: "failed_login.log", attributes: &[("accountLogin", "User login"), COMMENT] },
     Function {
         name: "content-move",
@@ -158,9 +154,7 @@ impl Trail {
                 return Err(format!("config.AuditFieldOrder.{function}[{i}]: `{field}` is listed twice"));
             }
             if let Some(field) = order.iter().find(|f| ENVELOPE.contains(&f.as_str())) {
-                return Err(format!(
-                    "config.AuditFieldOrder.{function}: `{field}` is part of the record's header, not an attribute"
-                ));
+                return Err(format!("config.AuditFieldOrder.{function}: `{field}` is part of the record's header, not an attribute"));
             }
         }
         Ok(Trail { enabled, files, orders: settings.audit_field_order })

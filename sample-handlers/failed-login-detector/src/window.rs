@@ -132,7 +132,11 @@ impl Window {
             store.remove(&name);
         }
         let kept: Vec<i64> = buckets.into_iter().filter(|&b| b > cutoff).collect();
-        if kept.is_empty() { store.remove("idx") } else { store.set("idx", encode_i64s(&kept))? }
+        if kept.is_empty() {
+            store.remove("idx")
+        } else {
+            store.set("idx", encode_i64s(&kept))?
+        }
         Ok(())
     }
 }
@@ -221,8 +225,7 @@ mod tests {
     fn a_continuing_attack_alerts_again_after_a_window() {
         let w = Window { window: 5 * MIN, threshold: 1 };
         let mut s = Map::default();
-        let alerted: Vec<i64> =
-            (0..30).map(|i| i * MIN / 2).filter(|&t| w.failure(&mut s, "user", "bob", t).unwrap().is_some()).collect();
+        let alerted: Vec<i64> = (0..30).map(|i| i * MIN / 2).filter(|&t| w.failure(&mut s, "user", "bob", t).unwrap().is_some()).collect();
         assert_eq!(alerted, [MIN / 2, MIN / 2 + 5 * MIN, MIN / 2 + 10 * MIN]);
     }
 

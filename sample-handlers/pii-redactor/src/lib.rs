@@ -76,10 +76,8 @@ impl Filter for PiiRedactor {
         for name in s.masks.keys() {
             kind_named(name).map_err(|e| e.replace("unknown kind", "`masks`: unknown kind"))?;
         }
-        let kinds = enabled
-            .into_iter()
-            .map(|k| (k, s.masks.get(k.name()).cloned().unwrap_or_else(|| k.default_mask().to_owned())))
-            .collect();
+        let kinds =
+            enabled.into_iter().map(|k| (k, s.masks.get(k.name()).cloned().unwrap_or_else(|| k.default_mask().to_owned()))).collect();
         for pointer in &s.skip_fields {
             if !pointer.starts_with('/') {
                 return Err(format!("filter config: `skipFields`: `{pointer}` is not a JSON pointer (it must start with `/`)"));
@@ -96,11 +94,7 @@ impl Filter for PiiRedactor {
             return Verdict::Keep;
         };
         let mut pointer = String::new();
-        if self.walk(&mut document, &mut pointer) {
-            Verdict::Replace(document.to_string())
-        } else {
-            Verdict::Keep
-        }
+        if self.walk(&mut document, &mut pointer) { Verdict::Replace(document.to_string()) } else { Verdict::Keep }
     }
 }
 

@@ -206,8 +206,7 @@ fn card_spans(text: &str) -> Vec<(usize, usize)> {
         let mut g = 0;
         while g < groups.len() {
             let found = (g..groups.len()).rev().find(|&last| {
-                let digits: Vec<u8> =
-                    groups[g..=last].iter().flat_map(|&(s, e)| b[s..e].iter().map(|c| c - b'0')).collect();
+                let digits: Vec<u8> = groups[g..=last].iter().flat_map(|&(s, e)| b[s..e].iter().map(|c| c - b'0')).collect();
                 let ends_run = last + 1 == groups.len();
                 (13..=19).contains(&digits.len()) && !(ends_run && glued) && luhn(&digits)
             });

@@ -48,12 +48,8 @@ impl Handler for Peer {
         audit.actor.session = Cow::Borrowed("***");
         let (user, action) = (&audit.actor.user, &audit.action);
         self.line.clear();
-        write!(
-            self.line,
-            "{} {} {} user={user} action={action} session={}",
-            audit.id, audit.topic, audit.timestamp, audit.actor.session
-        )
-        .map_err(|e| e.to_string())?;
+        write!(self.line, "{} {} {} user={user} action={action} session={}", audit.id, audit.topic, audit.timestamp, audit.actor.session)
+            .map_err(|e| e.to_string())?;
         emit("out", &self.line)
     }
 }

@@ -8,9 +8,7 @@ use super::*;
 
 /// A payload that differs per seq, so misplaced records are noticed.
 fn payload(seq: u64, len: usize) -> Vec<u8> {
-    (0..len)
-        .map(|i| (seq as usize * 31 + i * 7) as u8)
-        .collect()
+    (0..len).map(|i| (seq as usize * 31 + i * 7) as u8).collect()
 }
 
 /// The `.seg` files of `dir`, sorted, with their lengths.
@@ -68,12 +66,7 @@ fn segment_names_are_padded_first_seqs() {
     assert_eq!(segment_name(1), "00000000000000000001.seg");
     assert_eq!(parse_name(&segment_name(u64::MAX)), Some(u64::MAX));
     assert_eq!(parse_name("00000000000000000042.seg"), Some(42));
-    for bad in [
-        "42.seg",
-        "0000000000000000004x.seg",
-        "00000000000000000042.tmp",
-        "segments.lock",
-    ] {
+    for bad in ["42.seg", "0000000000000000004x.seg", "00000000000000000042.tmp", "segments.lock"] {
         assert_eq!(parse_name(bad), None, "{bad}");
     }
 }
@@ -82,12 +75,7 @@ fn segment_names_are_padded_first_seqs() {
 fn empty_log() {
     let dir = TempDir::new().unwrap();
     let (mut log, rec) = open(dir.path(), 256, 0);
-    let want = Recovered {
-        records: vec![],
-        first_seq: 1,
-        last_seq: 0,
-        truncated_bytes: 0,
-    };
+    let want = Recovered { records: vec![], first_seq: 1, last_seq: 0, truncated_bytes: 0 };
     assert_eq!(rec, want);
     assert_eq!((log.segments(), log.disk_bytes()), (0, 0));
     assert_eq!(log.remove_through(10).unwrap(), 0);
@@ -114,10 +102,7 @@ fn round_trip_across_rolls() {
     for from in [0, 1, 17, 49, 50, 51, 1000] {
         let (log, rec) = open(dir.path(), 256, from);
         assert_eq!(rec.records, expected(from + 1, 50, len), "from {from}");
-        assert_eq!(
-            (rec.first_seq, rec.last_seq, rec.truncated_bytes),
-            (1, 50, 0)
-        );
+        assert_eq!((rec.first_seq, rec.last_seq, rec.truncated_bytes), (1, 50, 0));
         assert_eq!(log.segments(), files.len());
     }
 
@@ -144,11 +129,7 @@ fn a_record_larger_than_the_limit_gets_its_own_segment() {
     log.append(4, &[4; 0]).unwrap(); // past the limit already: a new segment
     log.append(5, &[5; 0]).unwrap();
     let names: Vec<_> = seg_files(dir.path()).into_iter().collect();
-    let want = [
-        (segment_name(1), 52),
-        (segment_name(3), 116),
-        (segment_name(4), 32),
-    ];
+    let want = [(segment_name(1), 52), (segment_name(3), 116), (segment_name(4), 32)];
     assert_eq!(names, want);
     assert_eq!((log.segments(), log.disk_bytes()), (3, 200));
 }
@@ -158,24 +139,11 @@ fn append_rejects_a_seq_out_of_order() {
     let dir = TempDir::new().unwrap();
     let (mut log, _) = open(dir.path(), 1024, 0);
     let err = log.append(2, b"x").unwrap_err();
-    assert!(
-        matches!(
-            err,
-            SegmentError::OutOfOrder {
-                expected: 1,
-                got: 2,
-                ..
-            }
-        ),
-        "{err}"
-    );
+    assert!(matches!(err, SegmentError::OutOfOrder { expected: 1, got: 2, .. }), "{err}");
     log.append(1, b"x").unwrap();
     let err = log.append(1, b"x").unwrap_err();
     let msg = err.to_string();
-    assert!(
-        msg.contains(&segment_name(1)) && msg.contains("offset 17"),
-        "{msg}"
-    );
+    assert!(msg.contains(&segment_name(1)) && msg.contains("offset 17"), "{msg}");
     log.append(2, b"y").unwrap();
     assert_eq!(log.last_seq, 2);
 }
@@ -261,12 +229,7 @@ fn torn_final_record_at_every_byte_offset() {
             let dir = TempDir::new().unwrap();
             copy_segments(tpl.path(), dir.path());
             let path = dir.path().join(last_path.file_name().unwrap());
-            fs::OpenOptions::new()
-                .write(true)
-                .open(&path)
-                .unwrap()
-                .set_len(cut)
-                .unwrap();
+            fs::OpenOptions::new().write(true).open(&path).unwrap().set_len(cut).unwrap();
 
             let (mut log, rec) = open(dir.path(), max, 0);
             assert_eq!(rec.records, expected(1, n - 1, len), "max {max} cut {cut}");
@@ -320,17 +283,11 @@ fn corruption_in_an_earlier_segment_is_an_error() {
         copy_segments(tpl.path(), dir.path());
         prepare(dir.path());
         let err = SegmentLog::open(dir.path(), 80, 0).unwrap_err();
-        let SegmentError::Corrupt { path, offset, .. } = &err else {
-            panic!("{err}")
-        };
+        let SegmentError::Corrupt { path, offset, .. } = &err else { panic!("{err}") };
         let msg = err.to_string();
         assert!(msg.contains(&path.file_name().unwrap().to_string_lossy().to_string()));
         assert!(msg.contains(&format!("offset {offset}")), "{msg}");
-        (
-            path.file_name().unwrap().to_string_lossy().into_owned(),
-            *offset,
-            msg,
-        )
+        (path.file_name().unwrap().to_string_lossy().into_owned(), *offset, msg)
     };
 
     let (file, offset, msg) = corrupt(&|d| flip_byte(&d.join(&second), 26 + 20));
@@ -338,10 +295,7 @@ fn corruption_in_an_earlier_segment_is_an_error() {
     assert!(msg.contains("CRC"), "{msg}");
 
     let (file, offset, msg) = corrupt(&|d| {
-        let f = fs::OpenOptions::new()
-            .write(true)
-            .open(d.join(&second))
-            .unwrap();
+        let f = fs::OpenOptions::new().write(true).open(d.join(&second)).unwrap();
         f.set_len(77).unwrap();
     });
     assert_eq!((file.as_str(), offset), (second.as_str(), 52), "{msg}");
@@ -403,10 +357,7 @@ impl Model {
     }
 
     fn remove_through(&mut self, seq: u64) -> usize {
-        let n = self.segments[..self.segments.len().saturating_sub(1)]
-            .iter()
-            .take_while(|s| s.1 <= seq)
-            .count();
+        let n = self.segments[..self.segments.len().saturating_sub(1)].iter().take_while(|s| s.1 <= seq).count();
         self.segments.drain(..n);
         n
     }
@@ -417,25 +368,14 @@ impl Model {
 
     fn on_disk_after(&self, from: u64) -> Vec<(u64, Vec<u8>)> {
         let first = self.segments.first().map_or(1, |s| s.0);
-        self.records
-            .iter()
-            .filter(|(s, _)| *s >= first && *s > from)
-            .cloned()
-            .collect()
+        self.records.iter().filter(|(s, _)| *s >= first && *s > from).cloned().collect()
     }
 
     fn check(&self, log: &SegmentLog) {
         assert_eq!(log.last_seq, self.last_seq());
         assert_eq!(log.segments(), self.segments.len());
-        assert_eq!(
-            log.disk_bytes(),
-            self.segments.iter().map(|s| s.2).sum::<u64>()
-        );
-        let files: Vec<_> = self
-            .segments
-            .iter()
-            .map(|s| (segment_name(s.0), s.2))
-            .collect();
+        assert_eq!(log.disk_bytes(), self.segments.iter().map(|s| s.2).sum::<u64>());
+        let files: Vec<_> = self.segments.iter().map(|s| (segment_name(s.0), s.2)).collect();
         assert_eq!(seg_files(&log.dir), files);
     }
 }

@@ -56,7 +56,8 @@ impl std::fmt::Debug for AmqpOutputConfig {
 impl AmqpOutputConfig {
     /// The broker and credentials (`guest`/`guest` by default, vhost `/`).
     pub fn endpoint(&self) -> Result<Endpoint, String> {
-        let mut endpoint = Endpoint::parse(&self.url, "amqp", self.username.as_deref(), self.password.as_deref()).map_err(|e| format!("url: {e}"))?;
+        let mut endpoint =
+            Endpoint::parse(&self.url, "amqp", self.username.as_deref(), self.password.as_deref()).map_err(|e| format!("url: {e}"))?;
         if endpoint.path.is_empty() {
             endpoint.path = "/".into();
         }

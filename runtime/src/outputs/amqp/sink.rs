@@ -143,7 +143,10 @@ impl AmqpSink {
                 if config.declare_exchange {
                     format!("cannot declare the exchange `{}`: {e}", config.exchange)
                 } else {
-                    format!("the exchange `{}` does not exist in vhost `{}` (declare it, or set declareExchange): {e}", config.exchange, endpoint.path)
+                    format!(
+                        "the exchange `{}` does not exist in vhost `{}` (declare it, or set declareExchange): {e}",
+                        config.exchange, endpoint.path
+                    )
                 }
             })?;
         }
@@ -151,7 +154,12 @@ impl AmqpSink {
         Ok(Session { connection, channel, notices, next_tag: 1 })
     }
 
-    async fn publish(config: &AmqpOutputConfig, session: &mut Session, pending: &[(Vec<u8>, Option<String>)], timeout: Duration) -> Result<(), String> {
+    async fn publish(
+        config: &AmqpOutputConfig,
+        session: &mut Session,
+        pending: &[(Vec<u8>, Option<String>)],
+        timeout: Duration,
+    ) -> Result<(), String> {
         // A notice left from before (a close between batches) fails this batch.
         if let Ok(Notice::Closed(reason)) = session.notices.try_recv() {
             return Err(reason);
@@ -216,7 +224,9 @@ impl Sink for AmqpSink {
         let (session, pending) = (&mut self.session, &self.pending);
         let result: Result<(), String> = self.runtime.block_on(async {
             if session.is_none() {
-                let opened = tokio::time::timeout(timeout, Self::connect(config, endpoint)).await.map_err(|_| format!("cannot connect: no answer within {timeout:?}"))??;
+                let opened = tokio::time::timeout(timeout, Self::connect(config, endpoint))
+                    .await
+                    .map_err(|_| format!("cannot connect: no answer within {timeout:?}"))??;
                 *session = Some(opened);
             }
             Self::publish(config, session.as_mut().expect("connected above"), pending, timeout).await

@@ -269,12 +269,7 @@ impl CsvFormat {
 
     /// Reads the record starting at `start`: its cells, where it ends, and
     /// whether it is complete.
-    fn decode_record(
-        &self,
-        text: &str,
-        start: usize,
-        lines: &mut LineCounter<'_>,
-    ) -> Result<(Vec<String>, usize, bool), CsvError> {
+    fn decode_record(&self, text: &str, start: usize, lines: &mut LineCounter<'_>) -> Result<(Vec<String>, usize, bool), CsvError> {
         let eol = self.end_of_line.as_str();
         let quote_len = self.quote.len_utf8();
         let mut cells = Vec::new();
@@ -491,8 +486,7 @@ pub fn row_to_event(columns: &[String], cells: &[String], schema: &Value, neutra
         if cell.is_empty() {
             continue;
         }
-        let column_schema =
-            column.split('.').try_fold(topic_schema(schema), |s, name| s.get("properties")?.get(name));
+        let column_schema = column.split('.').try_fold(topic_schema(schema), |s, name| s.get("properties")?.get(name));
         let textual = match column_schema {
             None => true,
             Some(s) => has_type(s, "string").unwrap_or(false),

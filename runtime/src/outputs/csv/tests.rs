@@ -198,12 +198,8 @@ fn settings_defaults_and_values() {
     let all = settings(json!({"formatting": {
         "quoteChar": "'", "delimiterChar": ";", "endOfLineSymbols": "\r\n", "neutraliseFormulas": "TRUE"
     }}));
-    assert_eq!(
-        CsvFormat::from_settings(&all).expect("valid"),
-        CsvFormat { neutralise_formulas: true, ..custom() }
-    );
-    for (value, expected) in [(json!(true), true), (json!("false"), false), (json!("True"), true), (json!(false), false)]
-    {
+    assert_eq!(CsvFormat::from_settings(&all).expect("valid"), CsvFormat { neutralise_formulas: true, ..custom() });
+    for (value, expected) in [(json!(true), true), (json!("false"), false), (json!("True"), true), (json!(false), false)] {
         let s = settings(json!({"formatting": {"neutraliseFormulas": value}}));
         assert_eq!(CsvFormat::from_settings(&s).expect("valid").neutralise_formulas, expected);
     }
@@ -373,10 +369,7 @@ fn row_to_event_types_cells_by_the_schema() {
         json!({"n": 7, "s": "7", "o": {"k": 1}, "u": [1], "a": {"b": false}, "extra": "8"})
     );
     // Text that is not JSON of a non-string type stays a string; empty cells are left out.
-    assert_eq!(
-        row(["seven", "", "not json", "\"quoted\"", "", "", ""]),
-        json!({"n": "seven", "o": "not json", "u": "\"quoted\""})
-    );
+    assert_eq!(row(["seven", "", "not json", "\"quoted\"", "", "", ""]), json!({"n": "seven", "o": "not json", "u": "\"quoted\""}));
     assert_eq!(row(["null", "", "", "null", "", "", ""]), json!({"n": "null", "u": "null"}));
     // Fewer cells than columns: the rest are absent.
     assert_eq!(row_to_event(&columns, &["1".to_owned()], &schema, false), json!({"n": 1}));

@@ -94,7 +94,8 @@ impl IndexReader {
         }
         let response = match body {
             Some(body) => {
-                let request = request.header("Content-Type", "application/json").body(body.to_string()).map_err(|e| format!("{url}: {e}"))?;
+                let request =
+                    request.header("Content-Type", "application/json").body(body.to_string()).map_err(|e| format!("{url}: {e}"))?;
                 self.agent.run(request)
             }
             None => self.agent.run(request.body(()).map_err(|e| format!("{url}: {e}"))?),
@@ -213,7 +214,10 @@ mod tests {
         assert_eq!(translated("/_id eq \"x\""), None);
         assert_eq!(translated("/n gt 1 and /userId eq \"b\""), Some(json!({"bool": {"filter": [{"range": {"n": {"gt": 1}}}]}})));
         assert_eq!(translated("/n gt 1 or /userId eq \"b\""), None, "an or with a part that cannot narrow cannot narrow");
-        assert_eq!(translated("/n lt 1 or /m pr"), Some(json!({"bool": {"should": [{"range": {"n": {"lt": 1}}}, {"exists": {"field": "m"}}], "minimum_should_match": 1}})));
+        assert_eq!(
+            translated("/n lt 1 or /m pr"),
+            Some(json!({"bool": {"should": [{"range": {"n": {"lt": 1}}}, {"exists": {"field": "m"}}], "minimum_should_match": 1}}))
+        );
         assert_eq!(translated("true"), None);
     }
 

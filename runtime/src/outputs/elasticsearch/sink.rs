@@ -152,7 +152,11 @@ impl Sink for ElasticsearchSink {
             serde_json::from_str(&text).map_err(|e| std::io::Error::other(format!("{url}: the bulk answer is not JSON ({e})")))?;
         let items = answer.get("items").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
         if items.len() != self.pending.len() {
-            return Err(std::io::Error::other(format!("{url}: the bulk answer has {} items for {} entries", items.len(), self.pending.len())));
+            return Err(std::io::Error::other(format!(
+                "{url}: the bulk answer has {} items for {} entries",
+                items.len(),
+                self.pending.len()
+            )));
         }
         let mut retry = None;
         let mut rejected = Vec::new();

@@ -27,10 +27,7 @@ impl FileConfig {
                     return Err(format!("path: `{}` must not contain `..`", self.path.display()));
                 }
                 Component::RootDir | Component::Prefix(_) => {
-                    return Err(format!(
-                        "path: `{}` must be relative to the handler's directory",
-                        self.path.display()
-                    ));
+                    return Err(format!("path: `{}` must be relative to the handler's directory", self.path.display()));
                 }
             }
         }

@@ -90,7 +90,8 @@ impl LineCodec for JsonLines {
     fn data_line(&self, record: &[u8], chain: Option<&mut Chain>) -> std::io::Result<Vec<u8>> {
         let Some(chain) = chain else { return RawLines.data_line(record, None) };
         let text = std::str::from_utf8(record).map_err(std::io::Error::other)?.trim_end();
-        let members = crate::integrity::members(text).map_err(|e| std::io::Error::other(format!("a sealed record must be a JSON object: {e}")))?;
+        let members =
+            crate::integrity::members(text).map_err(|e| std::io::Error::other(format!("a sealed record must be a JSON object: {e}")))?;
         let fields: Vec<(&str, &[u8])> = members.iter().map(|(n, v)| (n.as_str(), v.get().as_bytes())).collect();
         let (seq, mac) = chain.seal(&fields);
         let body = text.strip_suffix('}').unwrap_or(text).trim_end();
@@ -160,7 +161,8 @@ impl LineCodec for CsvRows {
     }
 
     fn data_line(&self, record: &[u8], chain: Option<&mut Chain>) -> std::io::Result<Vec<u8>> {
-        let cells: Vec<String> = serde_json::from_slice(record).map_err(|e| std::io::Error::other(format!("a CSV record must be a JSON array of strings: {e}")))?;
+        let cells: Vec<String> = serde_json::from_slice(record)
+            .map_err(|e| std::io::Error::other(format!("a CSV record must be a JSON array of strings: {e}")))?;
         if cells.len() != self.columns.len() {
             return Err(std::io::Error::other(format!("a CSV record has {} cells for {} columns", cells.len(), self.columns.len())));
         }

@@ -182,7 +182,10 @@ impl LogFile {
     /// signed that the files no longer hold are declared by a signed `gap`
     /// record, and the chain continues after them.
     fn declare_lost_records(&mut self) -> std::io::Result<()> {
-        let (Some(checkpoint), Some(integrity), Some(chain)) = (&self.options.checkpoint, self.options.integrity.clone(), &self.chain) else { return Ok(()) };
+        let (Some(checkpoint), Some(integrity), Some(chain)) = (&self.options.checkpoint, self.options.integrity.clone(), &self.chain)
+        else {
+            return Ok(());
+        };
         let Some(saved) = recover::read_checkpoint(checkpoint)? else { return Ok(()) };
         let state = chain.state();
         if saved.seq <= state.seq {
@@ -254,9 +257,10 @@ impl LogFile {
         self.flush()?;
         let now = self.options.clock.now();
         let live = self.name.to_string_lossy().into_owned();
-        let archive = crate::outputs::rotation::archive_name(&live, &self.options.rotation, now, self.last_archive.as_deref(), |candidate| {
-            self.dir.exists(candidate) || self.dir.exists(candidate.strip_suffix(".gz").unwrap_or(candidate))
-        });
+        let archive =
+            crate::outputs::rotation::archive_name(&live, &self.options.rotation, now, self.last_archive.as_deref(), |candidate| {
+                self.dir.exists(candidate) || self.dir.exists(candidate.strip_suffix(".gz").unwrap_or(candidate))
+            });
         let gzip = self.options.rotation.gzip() && archive.ends_with(".gz");
         let moved = if gzip { archive.strip_suffix(".gz").unwrap_or(&archive).to_owned() } else { archive.clone() };
         self.dir.rename(&self.name, &self.dir, &moved)?;
@@ -421,7 +425,8 @@ impl Sink for LogFile {
     }
 
     fn tick_interval(&self) -> Option<Duration> {
-        let rotation = (self.options.rotation.enabled || self.options.retention.is_enabled()).then_some(self.options.rotation.check_interval);
+        let rotation =
+            (self.options.rotation.enabled || self.options.retention.is_enabled()).then_some(self.options.rotation.check_interval);
         let signing = self.options.integrity.as_ref().map(|i| i.signature_interval);
         rotation.into_iter().chain(signing).min()
     }

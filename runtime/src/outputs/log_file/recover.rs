@@ -7,8 +7,8 @@ use std::path::Path;
 
 use cap_std::fs::Dir;
 
-use super::{Checkpoint, LogOptions};
 use super::codec::LineCodec;
+use super::{Checkpoint, LogOptions};
 use crate::integrity::verify::Entry;
 use crate::integrity::{ChainState, RecordKind};
 use crate::outputs::rotation::list_archives;
@@ -26,7 +26,13 @@ pub(super) struct Recovered {
 }
 
 /// Cuts a torn last record and reads the state to continue from.
-pub(super) fn open_state(file: &mut File, codec: &dyn LineCodec, dir: &Dir, name: &Path, options: &LogOptions) -> std::io::Result<Recovered> {
+pub(super) fn open_state(
+    file: &mut File,
+    codec: &dyn LineCodec,
+    dir: &Dir,
+    name: &Path,
+    options: &LogOptions,
+) -> std::io::Result<Recovered> {
     let mut text = String::new();
     file.seek(SeekFrom::Start(0))?;
     file.read_to_string(&mut text).map_err(|e| std::io::Error::other(format!("{}: {e}", name.display())))?;
@@ -105,9 +111,7 @@ pub fn read_text(dir: &Dir, name: &str) -> std::io::Result<String> {
 /// The chain state an archive ends at (what a retention record keeps).
 pub(super) fn final_state_of(dir: &Dir, name: &str, codec: &dyn LineCodec) -> std::io::Result<ChainState> {
     let text = read_text(dir, name)?;
-    last_state(codec, &text)?
-        .map(|(s, _)| s)
-        .ok_or_else(|| std::io::Error::other(format!("the archive {name} has no integrity records")))
+    last_state(codec, &text)?.map(|(s, _)| s).ok_or_else(|| std::io::Error::other(format!("the archive {name} has no integrity records")))
 }
 
 /// Reads a checkpoint (`None` when there is none yet).
@@ -120,7 +124,8 @@ pub(super) fn read_checkpoint(checkpoint: &Checkpoint) -> std::io::Result<Option
     let bad = || std::io::Error::other(format!("{}: not a checkpoint (`{{\"seq\": N, \"head\": \"<hex>\"}}`)", checkpoint.shown.display()));
     let doc: serde_json::Value = serde_json::from_str(&text).map_err(|_| bad())?;
     let seq = doc.get("seq").and_then(serde_json::Value::as_u64).ok_or_else(bad)?;
-    let head = doc.get("head").and_then(|h| h.as_str()).and_then(|h| hex::decode(h).ok()).and_then(|h| h.try_into().ok()).ok_or_else(bad)?;
+    let head =
+        doc.get("head").and_then(|h| h.as_str()).and_then(|h| hex::decode(h).ok()).and_then(|h| h.try_into().ok()).ok_or_else(bad)?;
     Ok(Some(ChainState { seq, head }))
 }
 

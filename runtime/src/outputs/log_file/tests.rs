@@ -49,7 +49,8 @@ fn ids(dir: &std::path::Path, naming: &RotationPolicy) -> Vec<String> {
     let mut ids = Vec::new();
     for (file, _) in verify::files_in_order(dir, LIVE, naming).unwrap() {
         for line in read_text(&handle, &file).unwrap().lines() {
-            let value: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{file}: a line that is not whole JSON ({e}): {line}"));
+            let value: serde_json::Value =
+                serde_json::from_str(line).unwrap_or_else(|e| panic!("{file}: a line that is not whole JSON ({e}): {line}"));
             if let Some(id) = value.get("_id").and_then(|v| v.as_str()) {
                 ids.push(id.to_owned());
             }
@@ -269,7 +270,15 @@ fn rotation_times_after_midnight_and_disk_space_retention() {
 /// Writes `sizes.len()` records of those padding sizes, the clock moving by
 /// `steps` (milliseconds, some backwards) before each, with size rotation
 /// and count retention; returns the rotation policy used.
-fn write_rotating(dir: &std::path::Path, keys: &Arc<IntegrityKeys>, sizes: &[usize], steps: &[i64], max_file: u64, keep: u64, gzip: bool) -> RotationPolicy {
+fn write_rotating(
+    dir: &std::path::Path,
+    keys: &Arc<IntegrityKeys>,
+    sizes: &[usize],
+    steps: &[i64],
+    max_file: u64,
+    keep: u64,
+    gzip: bool,
+) -> RotationPolicy {
     let clock = ManualClock::new(start_time());
     let rotation = RotationPolicy {
         enabled: true,
@@ -278,7 +287,8 @@ fn write_rotating(dir: &std::path::Path, keys: &Arc<IntegrityKeys>, sizes: &[usi
         ..RotationPolicy::default()
     };
     let retention = RetentionPolicy { max_history_files: Some(keep), ..RetentionPolicy::default() };
-    let mut log = open(dir, Box::new(JsonLines), LogOptions { rotation: rotation.clone(), retention: retention.clone(), ..options(keys, &clock) });
+    let mut log =
+        open(dir, Box::new(JsonLines), LogOptions { rotation: rotation.clone(), retention: retention.clone(), ..options(keys, &clock) });
     for (n, (size, step)) in sizes.iter().zip(steps.iter().cycle()).enumerate() {
         let now = clock.now();
         clock.set(if *step >= 0 { now + Duration::from_millis(*step as u64) } else { now - Duration::from_millis(step.unsigned_abs()) });
@@ -290,7 +300,11 @@ fn write_rotating(dir: &std::path::Path, keys: &Arc<IntegrityKeys>, sizes: &[usi
         if n % 17 == 0 {
             // A restart in the middle: the next writer must not reuse names either.
             log.close().unwrap();
-            log = open(dir, Box::new(JsonLines), LogOptions { rotation: rotation.clone(), retention: retention.clone(), ..options(keys, &clock) });
+            log = open(
+                dir,
+                Box::new(JsonLines),
+                LogOptions { rotation: rotation.clone(), retention: retention.clone(), ..options(keys, &clock) },
+            );
         }
     }
     log.close().unwrap();

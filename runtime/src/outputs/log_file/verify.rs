@@ -80,7 +80,14 @@ pub fn verify_files(
     Ok(reports)
 }
 
-fn check_file(verifier: &mut Verifier<'_>, name: &str, text: &str, codec: &dyn LineCodec, live: bool, open: bool) -> Result<Option<String>, (usize, String)> {
+fn check_file(
+    verifier: &mut Verifier<'_>,
+    name: &str,
+    text: &str,
+    codec: &dyn LineCodec,
+    live: bool,
+    open: bool,
+) -> Result<Option<String>, (usize, String)> {
     let records = codec.split(text).map_err(|e| (0, e))?;
     for (line, record, complete) in records {
         if !complete {

@@ -43,8 +43,18 @@ impl MqttSink {
     /// An output to `config`'s broker; it connects at the first flush.
     pub fn new(config: &MqttOutputConfig) -> std::io::Result<MqttSink> {
         let endpoint = config.endpoint().map_err(|e| std::io::Error::new(ErrorKind::InvalidInput, e))?;
-        let client_id = config.client_id.clone().unwrap_or_else(|| format!("wasp-{}-{}", std::process::id(), &uuid::Uuid::new_v4().simple().to_string()[..8]));
-        Ok(MqttSink { timeout: crate::outputs::broker::timeout(config.timeout), config: config.clone(), endpoint, client_id, session: None, pending: Vec::new() })
+        let client_id = config
+            .client_id
+            .clone()
+            .unwrap_or_else(|| format!("wasp-{}-{}", std::process::id(), &uuid::Uuid::new_v4().simple().to_string()[..8]));
+        Ok(MqttSink {
+            timeout: crate::outputs::broker::timeout(config.timeout),
+            config: config.clone(),
+            endpoint,
+            client_id,
+            session: None,
+            pending: Vec::new(),
+        })
     }
 
     fn connect(&self) -> Result<Session, String> {

@@ -57,8 +57,12 @@ impl NatsOutputConfig {
     /// Checks the settings; the message names the field.
     pub fn validate(&self) -> Result<(), String> {
         self.endpoint()?;
-        if self.subject.is_empty() || self.subject.contains([' ', '\t', '\r', '\n', '*', '>']) || self.subject.split('.').any(str::is_empty) {
-            return Err(format!("subject: `{}` is not a subject to publish on (tokens separated by `.`, no spaces or wildcards)", self.subject));
+        if self.subject.is_empty() || self.subject.contains([' ', '\t', '\r', '\n', '*', '>']) || self.subject.split('.').any(str::is_empty)
+        {
+            return Err(format!(
+                "subject: `{}` is not a subject to publish on (tokens separated by `.`, no spaces or wildcards)",
+                self.subject
+            ));
         }
         if let Some(stream) = &self.stream
             && (stream.is_empty() || stream.contains([' ', '\t', '.', '*', '>', '/', '\\']))

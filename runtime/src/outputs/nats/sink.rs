@@ -57,7 +57,11 @@ impl NatsSink {
         self.duplicates
     }
 
-    async fn connect(config: &NatsOutputConfig, endpoint: &Endpoint, timeout: Duration) -> Result<(async_nats::Client, jetstream::Context), String> {
+    async fn connect(
+        config: &NatsOutputConfig,
+        endpoint: &Endpoint,
+        timeout: Duration,
+    ) -> Result<(async_nats::Client, jetstream::Context), String> {
         let mut options = async_nats::ConnectOptions::new().name("wasp").connection_timeout(timeout).request_timeout(Some(timeout));
         if let Some(user) = &endpoint.username {
             options = options.user_and_password(user.clone(), endpoint.password.clone().unwrap_or_default());
@@ -82,8 +86,12 @@ impl NatsSink {
                             config.subject
                         ));
                     }
-                    let stream_config = jetstream::stream::Config { name: stream.clone(), subjects: vec![config.subject.clone()], ..Default::default() };
-                    context.create_stream(stream_config).await.map_err(|e| format!("cannot create the JetStream stream `{stream}`: {e}"))?;
+                    let stream_config =
+                        jetstream::stream::Config { name: stream.clone(), subjects: vec![config.subject.clone()], ..Default::default() };
+                    context
+                        .create_stream(stream_config)
+                        .await
+                        .map_err(|e| format!("cannot create the JetStream stream `{stream}`: {e}"))?;
                     tracing::info!(stream = %stream, subject = %config.subject, "created the JetStream stream");
                 }
                 Err(e) => return Err(format!("cannot look up the JetStream stream `{stream}`: {e}")),
@@ -129,7 +137,8 @@ impl Sink for NatsSink {
                 if let Some(id) = id {
                     message = message.message_id(id);
                 }
-                let ack = js.send_publish(subject.clone(), message).await.map_err(|e| format!("cannot publish on `{}`: {e}", config.subject))?;
+                let ack =
+                    js.send_publish(subject.clone(), message).await.map_err(|e| format!("cannot publish on `{}`: {e}", config.subject))?;
                 acks.push(ack);
             }
             let mut duplicates = 0;

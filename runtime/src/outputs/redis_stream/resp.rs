@@ -44,7 +44,10 @@ impl Connection {
                     stream.set_read_timeout(Some(timeout))?;
                     stream.set_write_timeout(Some(timeout))?;
                     stream.set_nodelay(true)?;
-                    return Ok(Connection { reader: BufReader::new(stream.try_clone()?), writer: BufWriter::with_capacity(1 << 16, stream) });
+                    return Ok(Connection {
+                        reader: BufReader::new(stream.try_clone()?),
+                        writer: BufWriter::with_capacity(1 << 16, stream),
+                    });
                 }
                 Err(e) => last = e,
             }

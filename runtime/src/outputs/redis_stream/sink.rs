@@ -111,7 +111,15 @@ impl RedisStreamSink {
         let (window, max_len) = (self.config.window().to_string(), self.config.max_len.unwrap_or(0).to_string());
         let chunks: Vec<_> = self.pending.chunks(CHUNK).collect();
         for chunk in &chunks {
-            let mut args: Vec<&[u8]> = vec![b"EVAL", SCRIPT.as_bytes(), b"2", self.config.key.as_bytes(), marker.as_bytes(), window.as_bytes(), max_len.as_bytes()];
+            let mut args: Vec<&[u8]> = vec![
+                b"EVAL",
+                SCRIPT.as_bytes(),
+                b"2",
+                self.config.key.as_bytes(),
+                marker.as_bytes(),
+                window.as_bytes(),
+                max_len.as_bytes(),
+            ];
             for (record, id) in *chunk {
                 args.push(id.as_bytes());
                 args.push(record);

@@ -28,17 +28,10 @@ use super::{Archive, RetentionPolicy};
 ///   and the live file fit in the limit (or none is left).
 /// - `minFreeSpaceRequired`: the oldest archives go until the free space
 ///   plus the space they free reaches the minimum (or none is left).
-pub fn select_for_deletion(
-    archives: &[Archive],
-    live_len: u64,
-    policy: &RetentionPolicy,
-    free_space: Option<u64>,
-) -> Vec<String> {
+pub fn select_for_deletion(archives: &[Archive], live_len: u64, policy: &RetentionPolicy, free_space: Option<u64>) -> Vec<String> {
     // Every policy deletes a run of the oldest archives; their union is the
     // longest run.
-    let by_count = policy
-        .max_history_files
-        .map_or(0, |keep| archives.len().saturating_sub(usize::try_from(keep).unwrap_or(usize::MAX)));
+    let by_count = policy.max_history_files.map_or(0, |keep| archives.len().saturating_sub(usize::try_from(keep).unwrap_or(usize::MAX)));
     let by_disk = policy.max_disk_space.map_or(0, |max| {
         let mut used = archives.iter().fold(live_len, |sum, a| sum.saturating_add(a.len));
         archives

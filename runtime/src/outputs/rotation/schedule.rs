@@ -121,7 +121,5 @@ pub fn due(policy: &RotationPolicy, opened_at: SystemTime, now: SystemTime) -> b
 /// is not empty, and the record would take it past the maximum. A record
 /// larger than the maximum therefore goes alone into a fresh file.
 pub fn size_due(policy: &RotationPolicy, current_len: u64, record_len: u64) -> bool {
-    policy.enabled
-        && current_len > 0
-        && policy.max_file_size.is_some_and(|max| current_len.saturating_add(record_len) > max)
+    policy.enabled && current_len > 0 && policy.max_file_size.is_some_and(|max| current_len.saturating_add(record_len) > max)
 }

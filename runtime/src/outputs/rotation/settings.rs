@@ -20,14 +20,8 @@ const ROTATION: &str = "fileRotation";
 const RETENTION: &str = "fileRetention";
 const CHECK_INTERVAL: &str = "rotationRetentionCheckInterval";
 
-const ROTATION_KEYS: &[&str] = &[
-    "rotationEnabled",
-    "maxFileSize",
-    "rotationFilePrefix",
-    "rotationFileSuffix",
-    "rotationInterval",
-    "rotationTimes",
-];
+const ROTATION_KEYS: &[&str] =
+    &["rotationEnabled", "maxFileSize", "rotationFilePrefix", "rotationFileSuffix", "rotationInterval", "rotationTimes"];
 const RETENTION_KEYS: &[&str] = &["maxNumberOfHistoryFiles", "maxDiskSpaceToUse", "minFreeSpaceRequired", CHECK_INTERVAL];
 
 /// The object under `key`, if set (`null` counts as not set), after checking
@@ -43,10 +37,7 @@ pub(crate) fn section<'a>(
         Some(other) => return Err(SettingsError::new(key, format!("expected an object, found {}", crate::event::json_type(other)))),
     };
     if let Some(unknown) = object.keys().find(|k| !known.contains(&k.as_str())) {
-        return Err(SettingsError::new(
-            format!("{key}.{unknown}"),
-            format!("unknown setting (known: {})", known.join(", ")),
-        ));
+        return Err(SettingsError::new(format!("{key}.{unknown}"), format!("unknown setting (known: {})", known.join(", "))));
     }
     Ok(Some(object))
 }
@@ -118,10 +109,7 @@ pub(crate) fn string(value: Option<&Value>, path: &str) -> Result<Option<String>
 
 /// `rotationRetentionCheckInterval`, at the top level or in `fileRetention`
 /// (both must agree if both are set).
-fn check_interval(
-    settings: &Map<String, Value>,
-    retention: Option<&Map<String, Value>>,
-) -> Result<Duration, SettingsError> {
+fn check_interval(settings: &Map<String, Value>, retention: Option<&Map<String, Value>>) -> Result<Duration, SettingsError> {
     let mut found: Option<(String, Duration)> = None;
     let top = settings.get(CHECK_INTERVAL).filter(|v| !v.is_null());
     for (path, value) in [(CHECK_INTERVAL.to_owned(), top), (format!("{RETENTION}.{CHECK_INTERVAL}"), field(retention, CHECK_INTERVAL))] {
@@ -177,10 +165,7 @@ impl RotationPolicy {
         if let Some(v) = field(rotation, "rotationInterval") {
             policy.interval = duration(v, &interval_path, true)?;
             if policy.interval.is_some_and(|d| d.is_zero()) {
-                return Err(SettingsError::new(
-                    interval_path,
-                    "must not be zero (use \"disabled\" to turn interval rotation off)",
-                ));
+                return Err(SettingsError::new(interval_path, "must not be zero (use \"disabled\" to turn interval rotation off)"));
             }
         }
 

@@ -42,10 +42,7 @@ fn seed_example_rotates_at_midnight_and_keeps_sixty_files() {
         "fileRetention": {"maxNumberOfHistoryFiles": 60}
     });
     let policy = rotation(config.clone()).unwrap();
-    assert_eq!(
-        policy,
-        RotationPolicy { enabled: true, times: vec![Duration::ZERO], ..RotationPolicy::default() }
-    );
+    assert_eq!(policy, RotationPolicy { enabled: true, times: vec![Duration::ZERO], ..RotationPolicy::default() });
     assert_eq!(policy.suffix, "-yyyy.MM.dd-HH.mm.ss");
     assert_eq!(policy.check_interval, Duration::from_secs(5));
     assert!(policy.is_time_based() && !policy.gzip());
@@ -385,9 +382,15 @@ fn archive_names_are_never_reused_and_sort_after_the_previous_one() {
     // A later second starts afresh.
     assert_eq!(archive_name(live, &plain, at("2026-11-22T10:00:01Z"), Some(previous), |_| false), "access.audit.json-2026.11.22-10.00.01");
     // A clock that stepped back takes the previous archive's time, next counter.
-    assert_eq!(archive_name(live, &plain, at("2026-11-22T09:59:58Z"), Some(previous), |_| false), "access.audit.json-2026.11.22-10.00.00.2");
+    assert_eq!(
+        archive_name(live, &plain, at("2026-11-22T09:59:58Z"), Some(previous), |_| false),
+        "access.audit.json-2026.11.22-10.00.00.2"
+    );
     let gz = enabled("-yyyy.MM.dd-HH.mm.ss.gz");
-    assert_eq!(archive_name(live, &gz, t, Some("access.audit.json-2026.11.22-10.00.00.gz"), |_| false), "access.audit.json-2026.11.22-10.00.00.1.gz");
+    assert_eq!(
+        archive_name(live, &gz, t, Some("access.audit.json-2026.11.22-10.00.00.gz"), |_| false),
+        "access.audit.json-2026.11.22-10.00.00.1.gz"
+    );
 }
 
 #[test]
@@ -490,9 +493,7 @@ fn size_rotation_edges() {
 // ---- retention ----
 
 fn archives() -> Vec<Archive> {
-    (0..5u64)
-        .map(|i| Archive { name: format!("a{i}"), len: (i + 1) * 10, time: UNIX_EPOCH + Duration::from_secs(i) })
-        .collect()
+    (0..5u64).map(|i| Archive { name: format!("a{i}"), len: (i + 1) * 10, time: UNIX_EPOCH + Duration::from_secs(i) }).collect()
 }
 
 fn keep(max_history_files: Option<u64>, max_disk_space: Option<u64>, min_free_space: Option<u64>) -> RetentionPolicy {

@@ -61,7 +61,10 @@ mod tests {
     #[test]
     fn events_carry_their_time_source_and_the_record_as_is() {
         let got = hec_event(r#"{"_id":"a","timestamp":"2026-12-04T10:00:00.250Z","n":1}"#, Some("access"), "_json", None);
-        assert_eq!(got, r#"{"time":1796378400.250,"source":"access","sourcetype":"_json","event":{"_id":"a","timestamp":"2026-12-04T10:00:00.250Z","n":1}}"#);
+        assert_eq!(
+            got,
+            r#"{"time":1796378400.250,"source":"access","sourcetype":"_json","event":{"_id":"a","timestamp":"2026-12-04T10:00:00.250Z","n":1}}"#
+        );
         let got = hec_event("user bjensen logged in", None, "wasp:line", Some("audit"));
         assert_eq!(got, r#"{"sourcetype":"wasp:line","index":"audit","event":"user bjensen logged in"}"#);
     }

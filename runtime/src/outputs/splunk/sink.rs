@@ -87,7 +87,8 @@ impl SplunkSink {
 
     /// An error for a non-2xx answer: retryable or permanent by status.
     fn refused(url: &str, status: u16, text: &str) -> std::io::Error {
-        let text = serde_json::from_str::<Value>(text).ok().and_then(|v| v["text"].as_str().map(str::to_owned)).unwrap_or_else(|| text.to_owned());
+        let text =
+            serde_json::from_str::<Value>(text).ok().and_then(|v| v["text"].as_str().map(str::to_owned)).unwrap_or_else(|| text.to_owned());
         let message = format!("{url} answered {status}: {}", text.chars().take(512).collect::<String>().trim());
         if retryable_status(status) { std::io::Error::other(message) } else { std::io::Error::new(ErrorKind::InvalidData, message) }
     }
@@ -103,14 +104,18 @@ impl SplunkSink {
             if !(200..300).contains(&status) {
                 return Err(Self::refused(&url, status, &text));
             }
-            let answer: Value = serde_json::from_str(&text).map_err(|e| std::io::Error::other(format!("{url}: the ack answer is not JSON ({e})")))?;
+            let answer: Value =
+                serde_json::from_str(&text).map_err(|e| std::io::Error::other(format!("{url}: the ack answer is not JSON ({e})")))?;
             if answer["acks"][ack_id.to_string()].as_bool() == Some(true) {
                 return Ok(());
             }
             if started.elapsed() >= self.target.ack_timeout {
                 return Err(std::io::Error::new(
                     ErrorKind::TimedOut,
-                    format!("{url}: the indexers did not acknowledge ack {ack_id} within {:?}; the batch is sent again", self.target.ack_timeout),
+                    format!(
+                        "{url}: the indexers did not acknowledge ack {ack_id} within {:?}; the batch is sent again",
+                        self.target.ack_timeout
+                    ),
                 ));
             }
             std::thread::sleep(pause);
@@ -147,7 +152,9 @@ impl Sink for SplunkSink {
             let Some(ack_id) = answer["ackId"].as_u64() else {
                 return Err(std::io::Error::new(
                     ErrorKind::InvalidData,
-                    format!("{url} answered without an ackId: indexer acknowledgement is not enabled for this token (turn it on, or set useAck to false)"),
+                    format!(
+                        "{url} answered without an ackId: indexer acknowledgement is not enabled for this token (turn it on, or set useAck to false)"
+                    ),
                 ));
             };
             self.wait_for_ack(ack_id)?;

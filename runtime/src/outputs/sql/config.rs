@@ -143,7 +143,8 @@ impl SqlTarget {
     pub fn from_url(url: &str, files_dir: &Path) -> Result<SqlTarget, String> {
         let bare = url.strip_prefix("jdbc:").unwrap_or(url);
         let (scheme, rest) = bare.split_once(':').ok_or_else(|| format!("`{url}` is not a database URL"))?;
-        let target = |dialect, location| SqlTarget { dialect, location, username: None, password: None, connect_timeout: Duration::from_secs(30) };
+        let target =
+            |dialect, location| SqlTarget { dialect, location, username: None, password: None, connect_timeout: Duration::from_secs(30) };
         match scheme.to_ascii_lowercase().as_str() {
             "postgresql" | "postgres" => server(Dialect::Postgres, rest, 5432, url),
             "mysql" | "mariadb" => server(Dialect::MySql, rest, 3306, url),
@@ -163,7 +164,9 @@ impl SqlTarget {
                 let file = if absolute { PathBuf::from(format!("{path}.sqlite")) } else { files_dir.join(format!("{name}.sqlite")) };
                 Ok(target(Dialect::Sqlite, Location::File(file)))
             }
-            "oracle" | "sqlserver" | "db2" => Err(format!("`{url}`: {scheme} is not supported (PostgreSQL, MySQL/MariaDB, SQLite, or H2 mapped to SQLite)")),
+            "oracle" | "sqlserver" | "db2" => {
+                Err(format!("`{url}`: {scheme} is not supported (PostgreSQL, MySQL/MariaDB, SQLite, or H2 mapped to SQLite)"))
+            }
             _ => Err(format!("`{url}` is not a PostgreSQL, MySQL/MariaDB, SQLite or H2 URL")),
         }
     }
@@ -286,7 +289,12 @@ impl TableMapping {
     /// Checks and builds a mapping; `key_pointer` is the pointer of the
     /// idempotency key (`_id`). Errors name the setting (`table`,
     /// `fieldToColumn`) and the cause.
-    pub fn new(topic: &str, table: &str, columns: Vec<(String, String)>, key_pointer: &str) -> Result<TableMapping, (&'static str, String)> {
+    pub fn new(
+        topic: &str,
+        table: &str,
+        columns: Vec<(String, String)>,
+        key_pointer: &str,
+    ) -> Result<TableMapping, (&'static str, String)> {
         check_table(table).map_err(|m| ("table", m))?;
         if columns.is_empty() {
             return Err(("fieldToColumn", "required: at least one field and its column".into()));
@@ -376,7 +384,8 @@ impl SqlOutputConfig {
     /// The table mapping.
     pub fn mapping(&self) -> Result<TableMapping, String> {
         let columns = self.columns.iter().map(|(p, c)| (p.clone(), c.clone())).collect();
-        TableMapping::new("", &self.table, columns, &self.key).map_err(|(at, m)| format!("{}: {m}", if at == "table" { "table" } else { "columns" }))
+        TableMapping::new("", &self.table, columns, &self.key)
+            .map_err(|(at, m)| format!("{}: {m}", if at == "table" { "table" } else { "columns" }))
     }
 
     /// Where it connects; a SQLite file lies in `handler_dir`.

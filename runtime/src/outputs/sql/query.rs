@@ -105,7 +105,9 @@ impl Translator<'_> {
             // Strings compare ignoring case; only for fields that hold
             // strings (an array's text holds its elements) and ASCII
             // values (not every database folds other letters as CREST).
-            (Op::Eq, Value::String(s)) if string_field && s.is_ascii() => Some(format!("LOWER({column}) = {}", self.param(s.to_ascii_lowercase()))),
+            (Op::Eq, Value::String(s)) if string_field && s.is_ascii() => {
+                Some(format!("LOWER({column}) = {}", self.param(s.to_ascii_lowercase())))
+            }
             (Op::Co, Value::String(s)) if string_field && s.is_ascii() => {
                 Some(format!("LOWER({column}) LIKE {} ESCAPE '!'", self.param(format!("%{}%", like(s)))))
             }
@@ -142,7 +144,13 @@ pub fn select(dialect: Dialect, mapping: &TableMapping, schema: Option<&Value>, 
     }
     order.push(dialect.quote(mapping.key_column()));
     Translation {
-        sql: format!("SELECT {} FROM {} WHERE {} ORDER BY {}", columns.join(", "), dialect.quote(&mapping.table), where_.sql, order.join(", ")),
+        sql: format!(
+            "SELECT {} FROM {} WHERE {} ORDER BY {}",
+            columns.join(", "),
+            dialect.quote(&mapping.table),
+            where_.sql,
+            order.join(", ")
+        ),
         params: where_.params,
     }
 }
@@ -163,7 +171,13 @@ pub fn read(client: &SqlClient, mapping: &TableMapping, schema: Option<&Value>, 
     let dialect = client.target().dialect;
     let columns: Vec<String> = mapping.columns.iter().map(|(_, c)| dialect.quote(c)).collect();
     let select = Translation {
-        sql: format!("SELECT {} FROM {} WHERE {} = {}", columns.join(", "), dialect.quote(&mapping.table), dialect.quote(mapping.key_column()), dialect.placeholder(1)),
+        sql: format!(
+            "SELECT {} FROM {} WHERE {} = {}",
+            columns.join(", "),
+            dialect.quote(&mapping.table),
+            dialect.quote(mapping.key_column()),
+            dialect.placeholder(1)
+        ),
         params: vec![id.to_owned()],
     };
     Ok(fetch(client, &select)?.into_iter().next().map(|cells| event_of(mapping, schema, cells)))

@@ -58,7 +58,9 @@ impl SqlError {
         let code = db.code().map(|c| c.into_owned()).unwrap_or_default();
         let message = db.message().to_owned();
         let (permanent, missing_table, auth) = match dialect {
-            Dialect::Postgres => (code.starts_with("22") || code.starts_with("23"), code == "42P01" || code == "3F000", code.starts_with("28")),
+            Dialect::Postgres => {
+                (code.starts_with("22") || code.starts_with("23"), code == "42P01" || code == "3F000", code.starts_with("28"))
+            }
             Dialect::MySql => (
                 code.starts_with("22") || code.starts_with("23") || code == "HY000" && message.contains("Incorrect"),
                 code == "42S02" || message.contains("Unknown database"),
@@ -108,7 +110,8 @@ impl SqlClient {
         if let super::config::Location::File(path) = &target.location
             && let Some(parent) = path.parent()
         {
-            std::fs::create_dir_all(parent).map_err(|e| std::io::Error::new(e.kind(), format!("cannot create {}: {e}", parent.display())))?;
+            std::fs::create_dir_all(parent)
+                .map_err(|e| std::io::Error::new(e.kind(), format!("cannot create {}: {e}", parent.display())))?;
         }
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
         Ok(SqlClient { runtime, connection: Mutex::new(None), postgres: Mutex::new(None), target })
@@ -132,7 +135,11 @@ impl SqlClient {
         self.run_on(&self.postgres, work)
     }
 
-    fn run_on<C: Connection, T>(&self, slot: &Mutex<Option<C>>, work: impl AsyncFnOnce(&mut C) -> Result<T, sqlx::Error>) -> Result<T, SqlError> {
+    fn run_on<C: Connection, T>(
+        &self,
+        slot: &Mutex<Option<C>>,
+        work: impl AsyncFnOnce(&mut C) -> Result<T, sqlx::Error>,
+    ) -> Result<T, SqlError> {
         let taken = slot.lock().unwrap().take();
         let dialect = self.target.dialect;
         let (result, keep) = self.runtime.block_on(async {
@@ -142,7 +149,12 @@ impl SqlClient {
                     let url = self.target.connect_url();
                     let timeout = self.target.connect_timeout;
                     match tokio::time::timeout(timeout, C::connect(&url)).await {
-                        Err(_) => return (Err(SqlError::transient(format!("no connection within {}", humantime::format_duration(timeout)))), None),
+                        Err(_) => {
+                            return (
+                                Err(SqlError::transient(format!("no connection within {}", humantime::format_duration(timeout)))),
+                                None,
+                            );
+                        }
                         Ok(Err(e)) => {
                             let e = SqlError::from_sqlx(dialect, &e);
                             return (Err(SqlError { permanent: false, message: format!("cannot connect: {}", e.message) }), None);
@@ -205,7 +217,12 @@ impl Inserts {
         let rows_per_statement = (MAX_PARAMETERS / columns.len().max(1)).clamp(1, max_rows.max(1));
         let unnest = (dialect == Dialect::Postgres).then(|| {
             let arrays: Vec<String> = (1..=columns.len()).map(|n| format!("${n}::text[]")).collect();
-            format!("INSERT INTO {} ({}) SELECT * FROM UNNEST({}){tail}", dialect.quote(&mapping.table), columns.join(", "), arrays.join(", "))
+            format!(
+                "INSERT INTO {} ({}) SELECT * FROM UNNEST({}){tail}",
+                dialect.quote(&mapping.table),
+                columns.join(", "),
+                arrays.join(", ")
+            )
         });
         let mut inserts = Inserts { dialect, head, tail, columns: columns.len(), rows_per_statement, full: String::new(), unnest };
         inserts.full = inserts.sql(rows_per_statement);

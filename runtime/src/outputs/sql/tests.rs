@@ -15,7 +15,13 @@ use crate::outputs::Sink;
 use crate::query::QueryRequest;
 
 fn mapping(table: &str) -> TableMapping {
-    let columns = [("_id", "id"), ("timestamp", "timestamp_"), ("userId", "userid"), ("http/request/headers", "headers"), ("response/elapsedTime", "elapsed")];
+    let columns = [
+        ("_id", "id"),
+        ("timestamp", "timestamp_"),
+        ("userId", "userid"),
+        ("http/request/headers", "headers"),
+        ("response/elapsedTime", "elapsed"),
+    ];
     TableMapping::new("access", table, columns.iter().map(|(p, c)| ((*p).to_owned(), (*c).to_owned())).collect(), "_id").unwrap()
 }
 
@@ -32,10 +38,20 @@ fn jdbc_urls_map_to_native_targets() {
     assert_eq!(SqlTarget::from_url("jdbc:mysql://[::1]:3307/x", files).unwrap().host_port(), Some(("::1", 3307)));
     let h2 = SqlTarget::from_url("jdbc:h2:tcp://localhost/~/test", files).unwrap();
     assert_eq!(h2.location, Location::File(files.join("test.sqlite")));
-    assert_eq!(SqlTarget::from_url("jdbc:h2:file:/var/db/audit;MODE=MySQL", files).unwrap().location, Location::File("/var/db/audit.sqlite".into()));
+    assert_eq!(
+        SqlTarget::from_url("jdbc:h2:file:/var/db/audit;MODE=MySQL", files).unwrap().location,
+        Location::File("/var/db/audit.sqlite".into())
+    );
     assert_eq!(SqlTarget::from_url("jdbc:h2:mem:audit", files).unwrap().location, Location::File(files.join("audit.sqlite")));
     assert_eq!(SqlTarget::from_url("sqlite:audit.db", files).unwrap().location, Location::File(files.join("audit.db")));
-    for bad in ["jdbc:oracle:thin:@host:1521:xe", "jdbc:postgresql://host:99999/db", "jdbc:postgresql://host/", "http://x/y", "sqlite::memory:", "nonsense"] {
+    for bad in [
+        "jdbc:oracle:thin:@host:1521:xe",
+        "jdbc:postgresql://host:99999/db",
+        "jdbc:postgresql://host/",
+        "http://x/y",
+        "sqlite::memory:",
+        "nonsense",
+    ] {
         assert!(SqlTarget::from_url(bad, files).is_err(), "{bad}");
     }
 }
@@ -80,7 +96,10 @@ fn inserts_skip_existing_keys_in_each_dialect() {
     );
     assert_eq!(Inserts::new(Dialect::MySql, &m, 100).unnest, None);
     let my = Inserts::new(Dialect::MySql, &m, 100).sql(1);
-    assert_eq!(my, "INSERT INTO `audit`.`auditaccess` (`id`, `timestamp_`, `userid`, `headers`, `elapsed`) VALUES (?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE `id` = `id`");
+    assert_eq!(
+        my,
+        "INSERT INTO `audit`.`auditaccess` (`id`, `timestamp_`, `userid`, `headers`, `elapsed`) VALUES (?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE `id` = `id`"
+    );
     let lite = Inserts::new(Dialect::Sqlite, &m, 100).sql(1);
     assert!(lite.starts_with("INSERT INTO \"audit.auditaccess\" ") && lite.ends_with("ON CONFLICT DO NOTHING"), "{lite}");
     // Statements stay under the databases' parameter limits.
@@ -101,11 +120,24 @@ fn hostile_filter_values_are_bind_parameters() {
     assert!(!select.sql.contains("DROP") && !select.sql.contains("50"), "{}", select.sql);
     // The negation cannot narrow: the `or` reads every row (the exact
     // filter runs over them).
-    assert_eq!(select.sql, "SELECT \"id\", \"timestamp_\", \"userid\", \"headers\", \"elapsed\" FROM \"t\" WHERE 1 = 1 ORDER BY \"userid\" DESC, \"timestamp_\", \"id\"");
-    let request = QueryRequest::from_params(&format!(r#"userId eq "{hostile}" or (userId co "50%_!" and /http/request/headers pr)"#), None, None, None).unwrap();
+    assert_eq!(
+        select.sql,
+        "SELECT \"id\", \"timestamp_\", \"userid\", \"headers\", \"elapsed\" FROM \"t\" WHERE 1 = 1 ORDER BY \"userid\" DESC, \"timestamp_\", \"id\""
+    );
+    let request = QueryRequest::from_params(
+        &format!(r#"userId eq "{hostile}" or (userId co "50%_!" and /http/request/headers pr)"#),
+        None,
+        None,
+        None,
+    )
+    .unwrap();
     let select = query::select(Dialect::MySql, &m, Some(&schema), &request);
     assert_eq!(select.params, vec!["'; drop table t; --".to_owned(), "%50!%!_!!%".to_owned()]);
-    assert!(select.sql.contains("WHERE (LOWER(`userid`) = ? OR (LOWER(`userid`) LIKE ? ESCAPE '!' AND `headers` IS NOT NULL))"), "{}", select.sql);
+    assert!(
+        select.sql.contains("WHERE (LOWER(`userid`) = ? OR (LOWER(`userid`) LIKE ? ESCAPE '!' AND `headers` IS NOT NULL))"),
+        "{}",
+        select.sql
+    );
     // A field no column holds matches nothing; one inside a JSON column
     // cannot be compared in SQL.
     let request = QueryRequest::from_params(r#"client/ip eq "1" and http/request/headers/host eq "a""#, None, None, None).unwrap();

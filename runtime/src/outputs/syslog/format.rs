@@ -45,16 +45,8 @@ pub const FACILITIES: [(&str, u8); 24] = [
 ];
 
 /// The severities of RFC 5424 by ForgeRock's names.
-pub const SEVERITIES: [(&str, u8); 8] = [
-    ("emergency", 0),
-    ("alert", 1),
-    ("critical", 2),
-    ("error", 3),
-    ("warning", 4),
-    ("notice", 5),
-    ("informational", 6),
-    ("debug", 7),
-];
+pub const SEVERITIES: [(&str, u8); 8] =
+    [("emergency", 0), ("alert", 1), ("critical", 2), ("error", 3), ("warning", 4), ("notice", 5), ("informational", 6), ("debug", 7)];
 
 /// A facility's code by name, any case.
 pub fn facility(name: &str) -> Option<u8> {

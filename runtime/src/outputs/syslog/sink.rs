@@ -208,7 +208,8 @@ fn tls_config(target: &SyslogTarget) -> std::io::Result<Arc<rustls::ClientConfig
             let chain = rustls_pki_types::pem::PemObject::pem_slice_iter(&read_pem(cert)?)
                 .collect::<Result<Vec<rustls_pki_types::CertificateDer<'static>>, _>>()
                 .map_err(|e| invalid(format!("{}: {e}", cert.display())))?;
-            let key = <rustls_pki_types::PrivateKeyDer<'static> as rustls_pki_types::pem::PemObject>::from_pem_slice(&read_pem(key)?).map_err(|e| invalid(format!("{}: {e}", key.display())))?;
+            let key = <rustls_pki_types::PrivateKeyDer<'static> as rustls_pki_types::pem::PemObject>::from_pem_slice(&read_pem(key)?)
+                .map_err(|e| invalid(format!("{}: {e}", key.display())))?;
             builder.with_client_auth_cert(chain, key).map_err(|e| invalid(e.to_string()))?
         }
         (None, None) => builder.with_no_client_auth(),

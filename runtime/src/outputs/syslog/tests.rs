@@ -4,7 +4,8 @@ use super::format::{facility, message, severity};
 
 #[test]
 fn messages_are_laid_out_as_forgerock_does() {
-    let event = json!({"_id": "e1", "timestamp": "2026-12-04T10:00:00.123Z", "userId": "bj\"en]sen", "response": {"status": "FAILED"}, "n": 3});
+    let event =
+        json!({"_id": "e1", "timestamp": "2026-12-04T10:00:00.123Z", "userId": "bj\"en]sen", "response": {"status": "FAILED"}, "n": 3});
     let json = event.to_string();
     let fields = super::format::fields(&json).unwrap();
     let text = message(facility("local0").unwrap(), severity("ERROR").unwrap(), "host-1", "wasp", "access", &fields);

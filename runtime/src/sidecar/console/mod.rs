@@ -24,11 +24,11 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use axum::Json;
+use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::Router;
 use serde_json::{Value, json};
 
 pub use tail::Tail;
@@ -153,7 +153,10 @@ type Params = Query<HashMap<String, String>>;
 
 /// The `handler` parameter, which must name a configured handler.
 fn handler_param(state: &AppState, params: &HashMap<String, String>) -> Result<String, CrestError> {
-    let name = params.get("handler").filter(|h| !h.is_empty()).ok_or_else(|| CrestError::bad_request("handler: required (`name`, or `tenant/name`)"))?;
+    let name = params
+        .get("handler")
+        .filter(|h| !h.is_empty())
+        .ok_or_else(|| CrestError::bad_request("handler: required (`name`, or `tenant/name`)"))?;
     let config = state.service.config();
     let known: Vec<String> =
         config.handlers.iter().map(|h| h.qualified_name()).chain(config.forgerock_handlers.iter().map(|h| h.qualified_name())).collect();

@@ -55,7 +55,8 @@ impl Tail {
             return;
         }
         let event: Value = serde_json::from_str(text).unwrap_or(Value::Null);
-        let json = json!({"topic": receipt.topic, "tenant": tenant, "_id": receipt.id, "sequence": receipt.sequence, "event": event}).to_string();
+        let json =
+            json!({"topic": receipt.topic, "tenant": tenant, "_id": receipt.id, "sequence": receipt.sequence, "event": event}).to_string();
         let _ = self.sender.send(Arc::new(Item { tenant: tenant.map(str::to_owned), json }));
     }
 
@@ -94,7 +95,9 @@ pub(super) async fn stream(
             let event = match next {
                 Ok(item) if may_see(&role, item.tenant.as_deref()) => Event::default().data(item.json.as_str()),
                 Ok(_) => continue,
-                Err(broadcast::error::RecvError::Lagged(skipped)) => Event::default().event("lagged").data(json!({"skipped": skipped}).to_string()),
+                Err(broadcast::error::RecvError::Lagged(skipped)) => {
+                    Event::default().event("lagged").data(json!({"skipped": skipped}).to_string())
+                }
                 Err(broadcast::error::RecvError::Closed) => return None,
             };
             return Some((Ok(event), (receiver, closed, role, guard)));

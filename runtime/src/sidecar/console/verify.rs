@@ -68,7 +68,8 @@ fn verify_handler(config: &Config, name: &str) -> Result<Value, CrestError> {
             topics.push(json!({"topic": topic, "files": []}));
             continue;
         }
-        let reports = verify_files(&dir, &live, &*codec, &naming, &keys, true, |_| {}).map_err(|e| failed(format!("{}: {e}", dir.display())))?;
+        let reports =
+            verify_files(&dir, &live, &*codec, &naming, &keys, true, |_| {}).map_err(|e| failed(format!("{}: {e}", dir.display())))?;
         let files: Vec<Value> = reports
             .iter()
             .map(|r| match &r.result {

@@ -189,10 +189,8 @@ impl Handler for Probe {
                 for dir in ["/", "."] {
                     match std::fs::read_dir(dir) {
                         Ok(entries) => {
-                            let names: Vec<String> = entries
-                                .filter_map(Result::ok)
-                                .map(|e| e.file_name().to_string_lossy().into_owned())
-                                .collect();
+                            let names: Vec<String> =
+                                entries.filter_map(Result::ok).map(|e| e.file_name().to_string_lossy().into_owned()).collect();
                             return leak(event, format!("listed {dir}: {names:?}"));
                         }
                         Err(e) => refusals.push(format!("{dir}: {e}")),
@@ -204,11 +202,7 @@ impl Handler for Probe {
                 Ok(path) => leak(event, format!("PATH={path}")),
                 Err(e) => {
                     let count = std::env::vars().count();
-                    if count > 0 {
-                        leak(event, format!("{count} environment variables"))
-                    } else {
-                        Err(format!("wasi-env refused: {e}"))
-                    }
+                    if count > 0 { leak(event, format!("{count} environment variables")) } else { Err(format!("wasi-env refused: {e}")) }
                 }
             },
             "wasi-socket" => match std::net::TcpStream::connect("127.0.0.1:5432") {
