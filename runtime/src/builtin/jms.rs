@@ -237,9 +237,7 @@ impl JmsSettings {
 fn batch(settings: &Map<String, Value>) -> Result<(usize, Duration), SettingsError> {
     let keys =
         ["batchEnabled", "capacity", "threadCount", "maxBatchedEvents", "insertTimeout", "pollTimeout", "shutdownTimeout", "writeInterval"];
-    let Some(b) = object(settings, "batch", &keys)? else {
-        return Ok((100, Duration::ZERO));
-    };
+    let Some(b) = object(settings, "batch", &keys)? else { return Ok((100, Duration::ZERO)) };
     for key in ["capacity", "threadCount", "insertTimeout", "pollTimeout", "shutdownTimeout"] {
         if let Some(n) = integer(b, "batch", key)?
             && n < 0

@@ -58,16 +58,42 @@ pub(crate) fn duration(object: &Map<String, Value>, at: &str, key: &str) -> Resu
 }
 
 /// `security`: tamper evidence (CSV in ForgeRock; the JSON handler too in
-/// WASP).
-#[derive(Debug, Clone, PartialEq)]
+/// WASP). `Debug` does not show the password.
+#[derive(Clone, PartialEq)]
 pub struct SecuritySettings {
     /// The key file (`wasp keygen` writes one); it must not be inside the
-    /// log directory. A ForgeRock JCEKS keystore is refused here (WASP
-    /// does not write ForgeRock's format; `wasp verify --keystore` checks
-    /// logs signed with one, see [`crate::integrity::forgerock`]).
+    /// log directory. For the CSV handler it may instead be a ForgeRock
+    /// JCEKS keystore (with `password`): the handler then writes
+    /// ForgeRock's own tamper-evident format (see
+    /// [`crate::integrity::forgerock`]), continuing an existing
+    /// ForgeRock-signed file.
     pub key_file: PathBuf,
-    /// How often the chain head is signed. Required; not zero.
+    /// `password`: the JCEKS keystore's password (its keys' too, as in
+    /// ForgeRock). Not used with a WASP key file.
+    pub password: Option<String>,
+    /// How often the chain head is signed (ForgeRock format: how often a
+    /// signature row is written). Required; not zero.
     pub signature_interval: Duration,
+}
+
+impl std::fmt::Debug for SecuritySettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SecuritySettings")
+            .field("key_file", &self.key_file)
+            .field("password", &self.password.as_ref().map(|_| "<hidden>"))
+            .field("signature_interval", &self.signature_interval)
+            .finish()
+    }
+}
+
+impl SecuritySettings {
+    /// Whether the key file is a JCEKS keystore (it starts with JCEKS's
+    /// magic number); `false` when it cannot be read.
+    pub fn is_jceks(&self) -> bool {
+        use std::io::Read;
+        let mut magic = [0u8; 4];
+        std::fs::File::open(&self.key_file).and_then(|mut f| f.read_exact(&mut magic)).is_ok() && magic == [0xce; 4]
+    }
 }
 
 impl SecuritySettings {
@@ -98,17 +124,13 @@ impl SecuritySettings {
                 format!("{} is inside the log directory: keep keys apart from the logs they protect", key_file.display()),
             ));
         }
-        if string(security, "security", "password")?.is_some() {
-            tracing::warn!(
-                "security.password is ignored: WASP key files are not password-protected (protect the file with its permissions)"
-            );
-        }
+        let password = string(security, "security", "password")?;
         let signature_interval = duration(security, "security", "signatureInterval")?
             .ok_or_else(|| SettingsError::new("security.signatureInterval", "required when tamper evidence is enabled"))?;
         if signature_interval.is_zero() {
             return Err(SettingsError::new("security.signatureInterval", "must not be zero"));
         }
-        Ok(Some(SecuritySettings { key_file, signature_interval }))
+        Ok(Some(SecuritySettings { key_file, password, signature_interval }))
     }
 }
 

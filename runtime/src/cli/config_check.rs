@@ -177,7 +177,7 @@ pub fn run(path: &Path) -> anyhow::Result<ExitCode> {
         }
         if let Some(security) = h.builtin.as_ref().and_then(|b| b.security())
             && h.enabled
-            && let Err(e) = crate::integrity::IntegrityKeys::load(&security.key_file)
+            && let Err(e) = check_keys(h, security)
         {
             problems.push(format!("handler `{name}`: {e}"));
         }
@@ -215,4 +215,15 @@ pub fn run(path: &Path) -> anyhow::Result<ExitCode> {
     }
     write_stdout(&out)?;
     Ok(if problems.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(EXIT_INCOMPLETE) })
+}
+
+/// Loads the handler's keys: a WASP key file, or (CSV handler) a ForgeRock
+/// JCEKS keystore with its password and its `Password` and `Signature` keys.
+fn check_keys(h: &crate::config::forgerock::ForgeRockHandlerConfig, security: &crate::builtin::SecuritySettings) -> Result<(), String> {
+    if matches!(h.builtin, Some(crate::builtin::BuiltinSettings::Csv(_))) && security.is_jceks() {
+        let password = security.password.as_deref().ok_or("security.password: required with a JCEKS keystore")?;
+        let store = crate::integrity::jceks::JceksKeyStore::open(&security.key_file, password).map_err(|e| e.to_string())?;
+        return crate::integrity::forgerock::ForgeRockKeys::from_keystore(&store, password).map(|_| ()).map_err(|e| e.to_string());
+    }
+    crate::integrity::IntegrityKeys::load(&security.key_file).map(|_| ()).map_err(|e| e.to_string())
 }

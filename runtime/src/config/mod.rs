@@ -382,9 +382,7 @@ fn use_heap_data_source(service: &mut Value, heap: &[Value]) {
             None => return,
         },
     };
-    let Some(config) = source.get("config").and_then(Value::as_object) else {
-        return;
-    };
+    let Some(config) = source.get("config").and_then(Value::as_object) else { return };
     let url = config.get("properties").and_then(|p| p.get("url")).or_else(|| config.get("url")).or_else(|| config.get("jdbcUrl")).cloned();
     let mut pool = serde_json::Map::new();
     if let Some(url) = url {

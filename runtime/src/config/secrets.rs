@@ -130,9 +130,7 @@ impl SecretStores {
             Some(inline @ Value::Object(_)) => {
                 (read_store(inline, &join(at, "secretsProvider"), base_dir)?, "the inline secret store".to_owned())
             }
-            Some(_) => {
-                return Err((join(at, "secretsProvider"), "must name a secret store or be a secret store object".to_owned()));
-            }
+            Some(_) => return Err((join(at, "secretsProvider"), "must name a secret store or be a secret store object".to_owned())),
         };
         for key in ids {
             let setting = key.trim_end_matches("SecretId").to_owned();

@@ -53,9 +53,7 @@ pub fn add_to_linker<T: 'static>(linker: &mut Linker<T>, view: fn(&mut T) -> Dea
 
 /// Runs `wait` until it ends or `deadline` passes.
 async fn bounded<T>(deadline: Option<Instant>, call: &'static str, wait: impl Future<Output = wasmtime::Result<T>>) -> wasmtime::Result<T> {
-    let Some(at) = deadline else {
-        return wait.await;
-    };
+    let Some(at) = deadline else { return wait.await };
     match tokio::time::timeout_at(tokio::time::Instant::from_std(at), wait).await {
         Ok(result) => result,
         Err(_elapsed) => Err(wasmtime::Error::new(BlockedPastDeadline(call))),

@@ -43,8 +43,8 @@ impl IntegrityKeys {
         let bytes = std::fs::read(path).map_err(|e| error(e.to_string()))?;
         if bytes.starts_with(&[0xce; 4]) {
             return Err(error(
-                "a ForgeRock JCEKS keystore: WASP verifies logs signed with one (`wasp verify --keystore`) but does not yet write \
-                 ForgeRock's format; give a WASP key file (`wasp keygen`) and start a new log"
+                "a ForgeRock JCEKS keystore: only the CSV handler writes with one (ForgeRock's format, with `security.password`); \
+                 give this output a WASP key file (`wasp keygen`)"
                     .into(),
             ));
         }

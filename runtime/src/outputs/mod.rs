@@ -315,9 +315,7 @@ pub(crate) fn open_directory(root: Option<&Path>, path: &Path, create: bool) -> 
         }
         Dir::open_ambient_dir(path, ambient_authority()).map_err(|e| format!("cannot open directory {}: {e}", path.display()))
     };
-    let Some(root_path) = root else {
-        return ambient(path, create);
-    };
+    let Some(root_path) = root else { return ambient(path, create) };
     let root = ambient(root_path, true)?;
     let escape =
         |e: std::io::Error| format!("directory `{}` is not inside the tenant's output root {}: {e}", path.display(), root_path.display());

@@ -377,6 +377,16 @@ fn builtin_parts(
             let native = json::JsonHandler { outputs: topic_index(), elasticsearch_compatible: s.elasticsearch_compatible };
             (Box::new(native), opened, s.max_size, s.write_interval)
         }
+        BuiltinSettings::Csv(s) if s.security.as_ref().is_some_and(|sec| sec.is_jceks()) => {
+            let mut topics = std::collections::BTreeMap::new();
+            let opened = open_forgerock_files((root, s), h, |topic| {
+                let schema = config.schema_source(topic)?;
+                let columns = crate::outputs::csv::codec::columns_for_schema(&schema);
+                topics.insert(topic.to_owned(), (topics.len(), columns.clone()));
+                Ok((csv::CsvSettings::file_name(topic), columns))
+            });
+            (Box::new(csv::CsvHandler { topics }), opened, 10_000, s.write_interval)
+        }
         BuiltinSettings::Csv(s) => {
             let mut topics = std::collections::BTreeMap::new();
             let opened = open_log_files(
@@ -398,6 +408,50 @@ fn builtin_parts(
             (Box::new(csv::CsvHandler { topics }), opened, 10_000, s.write_interval)
         }
     }
+}
+
+/// Opens one ForgeRock-format CSV file per topic (the CSV handler with a
+/// JCEKS keystore as `security.filename`), continuing existing ones.
+fn open_forgerock_files(
+    (root, s): (Option<&Path>, &crate::builtin::csv::CsvSettings),
+    h: &crate::config::forgerock::ForgeRockHandlerConfig,
+    mut columns_for: impl FnMut(&str) -> Result<(String, Vec<String>), String>,
+) -> Result<Outputs, String> {
+    use crate::integrity::forgerock::ForgeRockKeys;
+    use crate::integrity::forgerock_write::ForgeRockCsvWriter;
+    let security = s.security.as_ref().expect("checked by the caller");
+    if root.is_some() {
+        return Err("security.filename: a tenant's CSV output cannot write ForgeRock's format (its files are reached through the tenant's directory capability only); use a WASP key file (`wasp keygen`)".into());
+    }
+    if s.retention.is_enabled() || s.rotation.gzip() {
+        tracing::warn!(
+            "fileRetention and gzipped archives are not applied to ForgeRock's tamper-evident format (each archive keeps its keystore beside it)"
+        );
+    }
+    let password = security.password.as_deref().ok_or_else(|| {
+        format!("security.password: required with the JCEKS keystore {} (its store and key password)", security.key_file.display())
+    })?;
+    let store =
+        crate::integrity::jceks::JceksKeyStore::open(&security.key_file, password).map_err(|e| format!("security.filename: {e}"))?;
+    let keys = ForgeRockKeys::from_keystore(&store, password).map_err(|e| format!("security.filename: {e}"))?;
+    std::fs::create_dir_all(&s.log_directory).map_err(|e| format!("cannot create directory {}: {e}", s.log_directory.display()))?;
+    let mut sinks: Vec<Box<dyn crate::outputs::Sink>> = Vec::new();
+    let mut outputs = Vec::new();
+    for topic in &h.topics {
+        let (file, columns) = columns_for(topic)?;
+        let path = s.log_directory.join(&file);
+        let writer = ForgeRockCsvWriter::open(&path, columns, s.format.clone(), keys.clone()).map_err(|e| e.to_string())?;
+        let sink = crate::outputs::csv::forgerock_sink::ForgeRockCsvSink::new(
+            writer,
+            &s.log_directory,
+            &file,
+            s.rotation.clone(),
+            security.signature_interval,
+        );
+        outputs.push(OutputSummary::new(topic.clone(), "file", path.display().to_string()));
+        sinks.push(Box::new(sink));
+    }
+    Ok((sinks, outputs))
 }
 
 /// Opens one log file per topic in `directory`; with `security`, their
@@ -424,6 +478,9 @@ fn open_log_files(
             Some((Arc::new(opened), integrity_root.join(state_dir)))
         }
     };
+    if security.is_some_and(|s| s.password.is_some()) {
+        tracing::warn!("security.password is ignored: WASP key files are not password-protected (protect the file with its permissions)");
+    }
     let integrity = match security {
         None => None,
         Some(s) => Some(Integrity {

@@ -47,9 +47,7 @@ impl AuditService {
     /// Whether every handler reading `tenant`'s journal acknowledged
     /// `sequence` (delivered it or dead-lettered it).
     pub(crate) fn handled_through(&self, tenant: Option<&str>, sequence: u64) -> bool {
-        let Some(journal) = self.journals.get(&tenant.map(str::to_owned)) else {
-            return true;
-        };
+        let Some(journal) = self.journals.get(&tenant.map(str::to_owned)) else { return true };
         self.handlers
             .read()
             .unwrap()

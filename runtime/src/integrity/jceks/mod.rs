@@ -19,6 +19,8 @@
 //! ```
 //! `UTF` is Java's `writeUTF`: a u16 length and modified UTF-8.
 //!
+//! [`JceksWriter`] writes keystores of secret keys in the same format.
+//!
 //! # Invariants
 //! - [`JceksKeyStore::open`] checks the keyed SHA-1 over the whole file
 //!   before it returns anything: a wrong store password and an altered
@@ -36,12 +38,14 @@ mod pbe;
 mod serial;
 #[cfg(test)]
 mod tests;
+mod write;
 
 use std::path::{Path, PathBuf};
 
 use sha1::{Digest, Sha1};
 
 use serial::Value;
+pub use write::{JceksWriter, SEAL_ITERATIONS};
 
 const MAGIC: u32 = 0xcece_cece;
 const TAG_PRIVATE_KEY: u32 = 1;

@@ -13,7 +13,7 @@
 //! as bad padding (or, one time in ~256, as garbage that the caller's
 //! parser refuses).
 
-use cbc::cipher::{BlockDecryptMut, KeyIvInit, block_padding::Pkcs7};
+use cbc::cipher::{BlockDecryptMut, BlockEncryptMut, KeyIvInit, block_padding::Pkcs7};
 use md5::{Digest, Md5};
 
 /// The OID of `PBEWithMD5AndTripleDES`, DER-encoded (without tag and length).
@@ -59,25 +59,63 @@ impl PbeParams {
         }
         Ok(PbeParams { salt, iterations: iterations as u32 })
     }
+
+    /// Writes the DER `SEQUENCE { OCTET STRING salt, INTEGER iterations }`
+    /// as Java does (the integer in its shortest two's-complement form).
+    pub(super) fn to_der(&self) -> Vec<u8> {
+        let mut count: Vec<u8> = self.iterations.to_be_bytes().to_vec();
+        while count.len() > 1 && count[0] == 0 && count[1] & 0x80 == 0 {
+            count.remove(0);
+        }
+        if count[0] & 0x80 != 0 {
+            count.insert(0, 0);
+        }
+        let mut inner = vec![0x04, 8];
+        inner.extend_from_slice(&self.salt);
+        inner.extend_from_slice(&[0x02, count.len() as u8]);
+        inner.extend_from_slice(&count);
+        let mut der = vec![0x30, inner.len() as u8];
+        der.extend_from_slice(&inner);
+        der
+    }
 }
 
-/// Decrypts `data` with `password` (printable ASCII, checked by the caller).
-pub(super) fn decrypt(password: &[u8], params: &PbeParams, data: &[u8]) -> Result<Vec<u8>, PbeError> {
+/// The triple-DES key (bytes 0..24) and IV (24..32) for `password` and `params`.
+pub(super) fn derive(password: &[u8], params: &PbeParams) -> [u8; 32] {
     let mut salt = params.salt;
     if salt[..4] == salt[4..] {
         salt[..4].reverse();
     }
     let mut derived = [0u8; 32];
     for (half, out) in salt.chunks(4).zip(derived.chunks_mut(16)) {
-        let mut x = half.to_vec();
-        for _ in 0..params.iterations {
-            let mut md = Md5::new();
-            md.update(&x);
-            md.update(password);
-            x = md.finalize().to_vec();
+        // Iterations are at least 1 (`from_der` refuses 0; the writer uses more).
+        let mut x: [u8; 16] = Md5::new().chain_update(half).chain_update(password).finalize().into();
+        for _ in 1..params.iterations {
+            x = Md5::new().chain_update(x).chain_update(password).finalize().into();
         }
         out.copy_from_slice(&x);
     }
+    derived
+}
+
+/// Encrypts `data` with `password` (printable ASCII, checked by the caller),
+/// as Sun's cipher does: DES-EDE3-CBC with PKCS#5 padding. (The writer
+/// keeps the derived key and uses [`encrypt_derived`].)
+#[cfg(test)]
+pub(super) fn encrypt(password: &[u8], params: &PbeParams, data: &[u8]) -> Vec<u8> {
+    encrypt_derived(&derive(password, params), data)
+}
+
+/// Encrypts `data` with a key and IV from [`derive`].
+pub(super) fn encrypt_derived(derived: &[u8; 32], data: &[u8]) -> Vec<u8> {
+    cbc::Encryptor::<des::TdesEde3>::new_from_slices(&derived[..24], &derived[24..])
+        .expect("24-byte key and 8-byte IV")
+        .encrypt_padded_vec_mut::<Pkcs7>(data)
+}
+
+/// Decrypts `data` with `password` (printable ASCII, checked by the caller).
+pub(super) fn decrypt(password: &[u8], params: &PbeParams, data: &[u8]) -> Result<Vec<u8>, PbeError> {
+    let derived = derive(password, params);
     if data.is_empty() || !data.len().is_multiple_of(8) {
         return Err(PbeError::Padding);
     }

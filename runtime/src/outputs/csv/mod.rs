@@ -10,6 +10,7 @@
 //! WASP differs.
 
 pub mod codec;
+pub mod forgerock_sink;
 #[cfg(test)]
 mod tests;
 

@@ -186,9 +186,7 @@ impl LogFile {
         else {
             return Ok(());
         };
-        let Some(saved) = recover::read_checkpoint(checkpoint)? else {
-            return Ok(());
-        };
+        let Some(saved) = recover::read_checkpoint(checkpoint)? else { return Ok(()) };
         let state = chain.state();
         if saved.seq <= state.seq {
             return Ok(());
