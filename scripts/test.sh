@@ -28,6 +28,16 @@ if ! [ -x /usr/sbin/rsyslogd ] || ! [ -e /usr/lib/x86_64-linux-gnu/rsyslog/lmnsd
     fi
 fi
 
+# Java's keytool and a JDK (the JCEKS tests check what WASP writes with
+# Java's own reader), from Debian's packages.
+if ! command -v keytool >/dev/null || ! command -v javac >/dev/null; then
+    if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq default-jdk-headless >/dev/null
+    else
+        echo "scripts/test.sh: keytool/javac are missing (apt-get install default-jdk-headless); the JCEKS tests fail under CI=true" >&2
+    fi
+fi
+
 # The databases and brokers the JDBC and JMS tests use for real (each
 # started only if it is down).
 bash scripts/services.sh
