@@ -200,10 +200,8 @@ pub struct WasmHandlerConfig {
     pub batch_max_size: usize,
     /// Longest wait for a batch to fill.
     pub batch_max_wait: Duration,
-    /// Per-call limits.
+    /// Per-call limits, the state budget included.
     pub budgets: Budgets,
-    /// State budget in bytes.
-    pub state_bytes: usize,
     /// When the handler is quarantined.
     pub breaker: BreakerConfig,
 }

@@ -116,6 +116,7 @@ fn resolve_budgets(b: raw::RawBudgets, at: &str, invalid: &impl Fn(String, Strin
         output_bytes_per_event: b.output_per_event.unwrap_or(d.output_bytes_per_event),
         output_bytes_per_call: b.output_per_call.unwrap_or(d.output_bytes_per_call),
         log_bytes_per_event: b.log_per_event.unwrap_or(d.log_bytes_per_event),
+        state_bytes: b.state.unwrap_or(d.state_bytes),
         stdio_bytes_per_call: b.stdio_per_call.unwrap_or(d.stdio_bytes_per_call),
         error_bytes_per_event: b.error_per_event.unwrap_or(d.error_bytes_per_event),
         instances: b.instances.unwrap_or(d.instances),
@@ -429,7 +430,6 @@ fn validate_handler(
         }
     };
     let b = raw.budgets.or(tenant_budgets);
-    let state_bytes = b.state.unwrap_or(1 << 20);
     let budgets = resolve_budgets(b, at, invalid)?;
     let batch_max_size = raw.batch.max_size.unwrap_or(64);
     if batch_max_size == 0 {
@@ -461,6 +461,5 @@ fn validate_handler(
         batch_max_size,
         batch_max_wait: raw.batch.max_wait.unwrap_or(Duration::from_millis(10)),
         budgets,
-        state_bytes,
     })
 }

@@ -211,7 +211,7 @@ pub fn validate(
     let pre = engine.prepare_handler(&loaded, path).map_err(|e| refused(e.to_string()))?;
     let specs: std::sync::Arc<[crate::engine::OutputSpec]> =
         h.outputs.iter().map(|(name, o)| crate::engine::OutputSpec { name: name.clone(), line_oriented: o.line_oriented() }).collect();
-    pre.instantiate(&handler, &h.budgets, specs, StateStore::new(h.state_bytes), init_config)
+    pre.instantiate(&handler, &h.budgets, specs, StateStore::new(h.budgets.state_bytes), init_config)
         .map_err(|fault| refused(format!("a scratch instance failed to start ({}): {}", fault.kind.as_str(), fault.message)))?;
     Ok(pre)
 }

@@ -10,7 +10,7 @@ use wasmtime::component::Linker;
 
 use super::bindings::filter as bindings;
 use super::bindings::wasp::handler::types::Verdict as WitVerdict;
-use super::instance::{Fault, FaultKind, arm, classify, drain_stdio, start};
+use super::instance::{Fault, FaultKind, arm, begin_call, classify, drain_stdio, end_call, start};
 use super::state::StateStore;
 use super::store::{Budgets, StoreData};
 use super::{EngineError, EventParamView, LoadedComponent};
@@ -76,7 +76,7 @@ impl FilterInstance {
     pub fn filter_batch(&mut self, events: &[Arc<HostEvent>]) -> Result<Vec<Verdict>, Fault> {
         let fuel = self.budgets.fuel_per_event.saturating_mul(events.len() as u64);
         arm(&mut self.store, fuel, &self.budgets);
-        self.store.data_mut().logging.begin(events.len());
+        begin_call(&mut self.store, &[], events.len());
         let params: Vec<EventParamView> = events.iter().map(|e| super::as_param(e)).collect();
         let result = self.bindings.call_filter_batch(&mut self.store, &params);
         let fuel_used = fuel - self.store.get_fuel().unwrap_or(0);
@@ -84,6 +84,7 @@ impl FilterInstance {
         match result {
             Ok(verdicts) if verdicts.len() == events.len() => {
                 drain_stdio(&mut self.store);
+                end_call(&mut self.store, true);
                 Ok(verdicts
                     .into_iter()
                     .map(|v| match v {
@@ -93,15 +94,21 @@ impl FilterInstance {
                     })
                     .collect())
             }
-            Ok(verdicts) => Err(Fault {
-                kind: FaultKind::Trap,
-                message: format!("filter-batch returned {} verdicts for {} events", verdicts.len(), events.len()),
-                trap_code: Some("wrong result count".into()),
-                fuel_used,
-                peak_memory: self.store.data().limits.peak_memory,
-                truncated_bytes: 0,
-            }),
-            Err(e) => Err(classify(&mut self.store, &e, fuel_used)),
+            Ok(verdicts) => {
+                end_call(&mut self.store, false);
+                Err(Fault {
+                    kind: FaultKind::Trap,
+                    message: format!("filter-batch returned {} verdicts for {} events", verdicts.len(), events.len()),
+                    trap_code: Some("wrong result count".into()),
+                    fuel_used,
+                    peak_memory: self.store.data().limits.peak_memory,
+                    truncated_bytes: 0,
+                })
+            }
+            Err(e) => {
+                end_call(&mut self.store, false);
+                Err(classify(&mut self.store, &e, fuel_used))
+            }
         }
     }
 }

@@ -193,14 +193,13 @@ impl HandlerPre {
         config_json: &str,
     ) -> Result<HandlerInstance, Fault> {
         let data = StoreData::new(handler, budgets, outputs, state);
-        let (mut store, bindings) = start(
+        let (store, bindings) = start(
             self.pre.engine(),
             data,
             budgets,
             |store| self.pre.instantiate(store),
             |bindings: &bindings::Handler, store| bindings.call_init(store, config_json),
         )?;
-        store.data_mut().state.commit();
         Ok(HandlerInstance { store, bindings, budgets: budgets.clone(), events_handled: 0 })
     }
 }
@@ -219,9 +218,9 @@ pub(super) fn start<B>(
     let mut store = Store::new(engine, data);
     store.limiter(|data| &mut data.limits);
     store.epoch_deadline_trap();
-    let init_fuel = budgets.fuel_per_event.saturating_mul(100);
+    let init_fuel = budgets.fuel_per_event.saturating_mul(INIT_EVENTS as u64);
     arm(&mut store, init_fuel, budgets);
-    store.data_mut().logging.begin(100);
+    begin_call(&mut store, &[], INIT_EVENTS);
     let init_fault = |store: &mut Store<StoreData>, message: String, truncated_bytes: u64| {
         let (fuel_used, peak_memory) = (init_fuel - store.get_fuel().unwrap_or(0), store.data().limits.peak_memory);
         Fault { kind: FaultKind::Init, message, trap_code: None, fuel_used, peak_memory, truncated_bytes }
@@ -229,17 +228,24 @@ pub(super) fn start<B>(
     let bindings = match instantiate(&mut store) {
         Ok(b) => b,
         Err(e) => {
+            end_call(&mut store, false);
             let fault = classify(&mut store, &e, 0);
             return Err(init_fault(&mut store, format!("instantiation failed ({}): {}", fault.kind.as_str(), fault.message), 0));
         }
     };
     match init(&bindings, &mut store) {
-        Ok(Ok(())) => {}
+        Ok(Ok(())) if let Some(why) = failed(&mut store) => {
+            end_call(&mut store, false);
+            return Err(init_fault(&mut store, why, 0));
+        }
+        Ok(Ok(())) => end_call(&mut store, true),
         Ok(Err(message)) => {
+            end_call(&mut store, false);
             let (message, truncated) = bound_message(message, budgets.error_bytes_per_event);
             return Err(init_fault(&mut store, format!("init returned an error: {message}"), truncated));
         }
         Err(e) => {
+            end_call(&mut store, false);
             let fault = classify(&mut store, &e, 0);
             return Err(init_fault(&mut store, format!("init faulted ({}): {}", fault.kind.as_str(), fault.message), 0));
         }
@@ -266,56 +272,68 @@ impl HandlerInstance {
     pub fn handle_batch(&mut self, events: &[Arc<HostEvent>]) -> Result<BatchOutcome, Fault> {
         let fuel = self.budgets.fuel_per_event.saturating_mul(events.len() as u64);
         arm(&mut self.store, fuel, &self.budgets);
-        self.store.data_mut().output.begin(events.iter().map(|e| e.sequence));
-        self.store.data_mut().logging.begin(events.len());
+        let sequences: Vec<u64> = events.iter().map(|e| e.sequence).collect();
+        begin_call(&mut self.store, &sequences, events.len());
         self.events_handled += events.len() as u64;
         let params: Vec<EventParam> = events.iter().map(|e| super::as_param(e)).collect();
         let result = self.bindings.call_handle_batch(&mut self.store, &params);
         let fuel_used = fuel - self.store.get_fuel().unwrap_or(0);
+        let peak_memory = self.store.data().limits.peak_memory;
         match result {
-            Ok(_) if self.store.data().state.unreachable.is_some() => {
-                // The guest was shown "no value" for a key the shared store
-                // could not read: its answers cannot be trusted.
+            Ok(_) if let Some(message) = failed(&mut self.store) => {
                 drain_stdio(&mut self.store);
-                self.store.data_mut().output.take();
-                let why = self.store.data().state.unreachable.clone().unwrap_or_default();
-                self.store.data_mut().state.discard();
-                Err(Fault {
-                    kind: FaultKind::Output,
-                    message: format!("the handler's shared state could not be read: {why}"),
-                    trap_code: None,
-                    fuel_used,
-                    peak_memory: self.store.data().limits.peak_memory,
-                    truncated_bytes: 0,
-                })
+                end_call(&mut self.store, false);
+                Err(Fault { kind: FaultKind::Output, message, trap_code: None, fuel_used, peak_memory, truncated_bytes: 0 })
             }
             Ok(results) if results.len() == events.len() => {
                 drain_stdio(&mut self.store);
-                self.store.data_mut().state.commit();
+                end_call(&mut self.store, true);
                 let max = self.budgets.error_bytes_per_event;
                 let results = results.into_iter().map(|r| r.map_err(|message| GuestError::bounded(message, max))).collect();
                 Ok(BatchOutcome { results, staged: self.store.data_mut().output.take(), fuel_used })
             }
             Ok(results) => {
                 drain_stdio(&mut self.store);
-                self.store.data_mut().output.take();
-                self.store.data_mut().state.discard();
+                end_call(&mut self.store, false);
                 Err(Fault {
                     kind: FaultKind::Trap,
                     message: format!("handle-batch returned {} results for {} events", results.len(), events.len()),
                     trap_code: Some("wrong result count".into()),
                     fuel_used,
-                    peak_memory: self.store.data().limits.peak_memory,
+                    peak_memory,
                     truncated_bytes: 0,
                 })
             }
             Err(e) => {
-                self.store.data_mut().output.take();
-                self.store.data_mut().state.discard();
+                end_call(&mut self.store, false);
                 Err(classify(&mut self.store, &e, fuel_used))
             }
         }
     }
+}
+
+/// Events whose budgets `init` gets (it may load a language runtime).
+const INIT_EVENTS: usize = 100;
+
+/// Starts a call on every host interface of the store.
+pub(super) fn begin_call(store: &mut Store<StoreData>, batch: &[u64], events: usize) {
+    for interface in store.data_mut().interfaces() {
+        interface.begin(batch, events);
+    }
+}
+
+/// Ends a call on every host interface: `commit` after a call that
+/// completed without a fault, `discard` otherwise.
+pub(super) fn end_call(store: &mut Store<StoreData>, completed: bool) {
+    for interface in store.data_mut().interfaces() {
+        if completed { interface.commit() } else { interface.discard() }
+    }
+}
+
+/// Why a completed call must still fail, as the first interface that says
+/// so puts it.
+fn failed(store: &mut Store<StoreData>) -> Option<String> {
+    store.data_mut().interfaces().iter().find_map(|i| i.failed())
 }
 
 /// Sets the fuel and the wall-clock deadline for the next call.
@@ -334,16 +352,15 @@ pub(super) fn classify(store: &mut Store<StoreData>, error: &wasmtime::Error, fu
     let (_stdout, stderr) = drain_stdio(store);
     let peak_memory = store.data().limits.peak_memory;
     let trap = error.downcast_ref::<Trap>().copied();
-    let data = store.data();
     let over = |kind| (kind, format!("{error:#}"));
     let (kind, message) = match trap {
         Some(Trap::OutOfFuel) => (FaultKind::Fuel, "ran out of fuel".to_owned()),
         Some(Trap::Interrupt) => (FaultKind::Deadline, "passed its wall-clock deadline".to_owned()),
         _ if let Some(blocked) = error.downcast_ref::<super::poll::BlockedPastDeadline>() => (FaultKind::Deadline, blocked.to_string()),
-        _ if data.output.over_budget => over(FaultKind::OutputLimit),
-        _ if data.logging.over_budget => over(FaultKind::LogLimit),
-        _ if data.state.over_budget => over(FaultKind::StateLimit),
-        _ if data.limits.memory_refused => (FaultKind::Memory, format!("exceeded its memory budget (peak {peak_memory} bytes): {error}")),
+        _ if let Some(kind) = budget_fault(store) => over(kind),
+        _ if store.data().limits.memory_refused => {
+            (FaultKind::Memory, format!("exceeded its memory budget (peak {peak_memory} bytes): {error}"))
+        }
         _ if stderr.contains("panicked") => (FaultKind::Panic, stderr.trim().to_owned()),
         Some(trap) => (FaultKind::Trap, format!("trap: {trap}")),
         None => (FaultKind::Trap, format!("{error:#}")),
@@ -353,6 +370,11 @@ pub(super) fn classify(store: &mut Store<StoreData>, error: &wasmtime::Error, fu
         _ => None,
     };
     Fault { kind, message, trap_code, fuel_used, peak_memory, truncated_bytes: 0 }
+}
+
+/// The budget a host interface saw exceeded in the call that trapped.
+fn budget_fault(store: &mut Store<StoreData>) -> Option<FaultKind> {
+    store.data_mut().interfaces().iter().find_map(|i| i.over_budget())
 }
 
 /// Moves captured stdout/stderr into the host log; returns them.

@@ -5,6 +5,8 @@
 use wasmtime::component::{HasSelf, Linker};
 
 use super::bindings::wasp::handler::{logging, types::Level};
+use super::host::HostInterface;
+use super::instance::FaultKind;
 
 /// Per-instance logging state.
 #[derive(Debug)]
@@ -18,20 +20,30 @@ pub struct LoggingState {
     /// Bytes logged in the current call.
     used: usize,
     /// Set when the guest went over its budget: the call traps.
-    pub over_budget: bool,
+    over_budget: bool,
 }
 
 impl LoggingState {
     pub fn new(handler: &str, budget_per_event: usize) -> Self {
         LoggingState { handler: handler.to_owned(), budget_per_event, budget: budget_per_event, used: 0, over_budget: false }
     }
+}
 
-    /// Starts a call for `events` events.
-    pub fn begin(&mut self, events: usize) {
+impl HostInterface for LoggingState {
+    fn begin(&mut self, _batch: &[u64], events: usize) {
         self.budget = self.budget_per_event.saturating_mul(events.max(1));
         self.used = 0;
         self.over_budget = false;
     }
+
+    fn over_budget(&self) -> Option<FaultKind> {
+        self.over_budget.then_some(FaultKind::LogLimit)
+    }
+
+    /// What was logged stays logged, whatever the call's fate.
+    fn commit(&mut self) {}
+
+    fn discard(&mut self) {}
 }
 
 impl logging::Host for LoggingState {

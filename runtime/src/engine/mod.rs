@@ -15,6 +15,7 @@ mod cache;
 pub mod check;
 
 mod filter;
+mod host;
 mod instance;
 mod logging;
 mod output;

@@ -7,6 +7,8 @@ use std::sync::Arc;
 use wasmtime::component::{HasSelf, Linker};
 
 use super::bindings::wasp::handler::output;
+use super::host::HostInterface;
+use super::instance::FaultKind;
 
 /// An output a handler declared in its configuration.
 #[derive(Debug, Clone)]
@@ -36,6 +38,8 @@ pub struct OutputState {
     batch: Vec<u64>,
     staged: Vec<StagedRecord>,
     staged_bytes: usize,
+    /// The records of the last call that completed, until taken.
+    committed: Vec<StagedRecord>,
     /// Bytes staged per event of the batch (parallel to `batch`).
     per_event: Vec<usize>,
     /// Bytes one event may stage.
@@ -43,7 +47,7 @@ pub struct OutputState {
     /// Bytes one call may stage.
     budget_per_call: usize,
     /// Set when the guest went over a budget: the call traps (`output-limit`).
-    pub over_budget: bool,
+    over_budget: bool,
 }
 
 impl OutputState {
@@ -53,6 +57,7 @@ impl OutputState {
             batch: Vec::new(),
             staged: Vec::new(),
             staged_bytes: 0,
+            committed: Vec::new(),
             per_event: Vec::new(),
             budget_per_event,
             budget_per_call,
@@ -60,22 +65,10 @@ impl OutputState {
         }
     }
 
-    /// Starts a call for the given (ascending) sequences, dropping anything
-    /// left from an earlier call.
-    pub fn begin(&mut self, batch: impl IntoIterator<Item = u64>) {
-        self.batch.clear();
-        self.batch.extend(batch);
-        self.per_event.clear();
-        self.per_event.resize(self.batch.len(), 0);
-        self.staged.clear();
-        self.staged_bytes = 0;
-        self.over_budget = false;
-    }
-
-    /// Takes the records staged by the call.
+    /// Takes the records of the last committed call (the delivery loop
+    /// writes those of the events the guest accepted).
     pub fn take(&mut self) -> Vec<StagedRecord> {
-        self.staged_bytes = 0;
-        std::mem::take(&mut self.staged)
+        std::mem::take(&mut self.committed)
     }
 
     /// Stages one record. `Ok(Err(_))` is a mistake the guest is told about
@@ -118,6 +111,34 @@ impl OutputState {
         self.staged_bytes += data.len();
         self.staged.push(StagedRecord { sequence, output: index, data });
         Ok(Ok(()))
+    }
+}
+
+impl HostInterface for OutputState {
+    /// Drops anything left from an earlier call.
+    fn begin(&mut self, batch: &[u64], _events: usize) {
+        self.batch.clear();
+        self.batch.extend_from_slice(batch);
+        self.per_event.clear();
+        self.per_event.resize(self.batch.len(), 0);
+        self.staged.clear();
+        self.committed.clear();
+        self.staged_bytes = 0;
+        self.over_budget = false;
+    }
+
+    fn over_budget(&self) -> Option<FaultKind> {
+        self.over_budget.then_some(FaultKind::OutputLimit)
+    }
+
+    fn commit(&mut self) {
+        self.staged_bytes = 0;
+        self.committed = std::mem::take(&mut self.staged);
+    }
+
+    fn discard(&mut self) {
+        self.staged_bytes = 0;
+        self.staged.clear();
     }
 }
 

@@ -17,6 +17,8 @@ use std::sync::{Arc, Mutex};
 use wasmtime::component::{HasSelf, Linker};
 
 use super::bindings::wasp::handler::state;
+use super::host::HostInterface;
+use super::instance::FaultKind;
 
 /// A handler's state kept outside this process, shared by every process
 /// that runs the handler (fleet workers). Each method blocks until the
@@ -152,11 +154,11 @@ pub struct StateView {
     pending_delta: isize,
     /// Set when the guest went over the state budget: the call traps
     /// (`state-limit`).
-    pub over_budget: bool,
+    over_budget: bool,
     /// Set when the shared store could not be read during the call: the
     /// call fails (its events are tried again, then dead-lettered, as for
     /// a trap) instead of acting on a wrong value.
-    pub unreachable: Option<String>,
+    unreachable: Option<String>,
 }
 
 impl StateView {
@@ -183,9 +185,28 @@ impl StateView {
             }
         }
     }
+}
+
+impl HostInterface for StateView {
+    fn begin(&mut self, _batch: &[u64], _events: usize) {
+        self.pending.clear();
+        self.pending_delta = 0;
+        self.over_budget = false;
+        self.unreachable = None;
+    }
+
+    fn over_budget(&self) -> Option<FaultKind> {
+        self.over_budget.then_some(FaultKind::StateLimit)
+    }
+
+    /// The guest was shown "no value" for a key the shared store could not
+    /// read: its answers cannot be trusted.
+    fn failed(&self) -> Option<String> {
+        self.unreachable.as_ref().map(|why| format!("the handler's shared state could not be read: {why}"))
+    }
 
     /// Applies the call's changes to the shared store.
-    pub fn commit(&mut self) {
+    fn commit(&mut self) {
         self.pending_delta = 0;
         for (key, value) in self.pending.drain() {
             match value {
@@ -202,7 +223,7 @@ impl StateView {
     }
 
     /// Forgets the call's changes.
-    pub fn discard(&mut self) {
+    fn discard(&mut self) {
         self.pending.clear();
         self.pending_delta = 0;
         self.unreachable = None;

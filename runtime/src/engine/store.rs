@@ -12,6 +12,7 @@ use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 use wasmtime_wasi::p2::{OutputStream, Pollable, StreamError};
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
+use super::host::HostInterface;
 use super::logging::LoggingState;
 use super::output::{OutputSpec, OutputState};
 use super::poll::DeadlinePoll;
@@ -33,6 +34,9 @@ pub struct Budgets {
     pub output_bytes_per_call: usize,
     /// Bytes one event may log; a call gets this times the batch size.
     pub log_bytes_per_event: usize,
+    /// Bytes of state (keys + values) one handler may keep, shared by its
+    /// instances.
+    pub state_bytes: usize,
     /// Bytes of stdout/stderr kept per call (the rest is counted, not kept).
     pub stdio_bytes_per_call: usize,
     /// Bytes of a guest's `err` message kept (the rest is cut and counted).
@@ -61,6 +65,7 @@ impl Default for Budgets {
             output_bytes_per_event: 1 << 20,
             output_bytes_per_call: 16 << 20,
             log_bytes_per_event: 16 << 10,
+            state_bytes: 1 << 20,
             stdio_bytes_per_call: 64 << 10,
             error_bytes_per_event: 16 << 10,
             // A Rust guest has 1 instance, 1 table and 1 memory; Python and
@@ -109,6 +114,12 @@ impl StoreData {
             stderr,
             deadline: None,
         }
+    }
+
+    /// The WASP host interfaces of this store, for the call lifecycle
+    /// (`instance.rs` loops over them; a new interface joins this list).
+    pub(super) fn interfaces(&mut self) -> [&mut dyn HostInterface; 3] {
+        [&mut self.logging, &mut self.output, &mut self.state]
     }
 
     /// The view of `wasi:io/poll` that bounds waits by the call's deadline.
@@ -263,5 +274,92 @@ impl tokio::io::AsyncWrite for Capture {
 
     fn poll_shutdown(self: std::pin::Pin<&mut Self>, _cx: &mut std::task::Context<'_>) -> std::task::Poll<std::io::Result<()>> {
         std::task::Poll::Ready(Ok(()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Budgets;
+
+    /// Each budget by its configuration name, with its default written as
+    /// the docs write it.
+    fn documented_defaults() -> Vec<(&'static str, &'static str, String)> {
+        let d = Budgets::default();
+        vec![
+            ("fuelPerEvent", "fuel_per_event", count(d.fuel_per_event as usize)),
+            ("deadline", "deadline", format!("{} s", d.deadline.as_secs())),
+            ("memory", "memory", bytes(d.memory_bytes)),
+            ("outputPerEvent", "output_per_event", bytes(d.output_bytes_per_event)),
+            ("outputPerCall", "output_per_call", bytes(d.output_bytes_per_call)),
+            ("logPerEvent", "log_per_event", bytes(d.log_bytes_per_event)),
+            ("state", "state", bytes(d.state_bytes)),
+            ("stdioPerCall", "stdio_per_call", bytes(d.stdio_bytes_per_call)),
+            ("errorPerEvent", "error_per_event", bytes(d.error_bytes_per_event)),
+            ("instances", "instances", count(d.instances)),
+            ("tables", "tables", count(d.tables)),
+            ("memories", "memories", count(d.memories)),
+            ("tableElements", "table_elements", count(d.table_elements)),
+            ("recycleAfter", "recycle_after", count(d.recycle_after as usize)),
+        ]
+    }
+
+    fn count(n: usize) -> String {
+        let digits = n.to_string();
+        let mut out = String::new();
+        for (i, c) in digits.chars().enumerate() {
+            if i > 0 && (digits.len() - i) % 3 == 0 {
+                out.push(',');
+            }
+            out.push(c);
+        }
+        out
+    }
+
+    fn bytes(n: usize) -> String {
+        match n {
+            n if n >= 1 << 20 && n % (1 << 20) == 0 => format!("{} MiB", n >> 20),
+            n if n >= 1 << 10 && n % (1 << 10) == 0 => format!("{} KiB", n >> 10),
+            n => format!("{n} bytes"),
+        }
+    }
+
+    /// `Budgets::default()` is the one place the defaults live; the table
+    /// in `docs/sandbox.md` and the configuration's field comments (which
+    /// `wasp config check` users read) must say the same.
+    #[test]
+    fn the_docs_and_the_config_comments_give_the_defaults_of_budgets() {
+        let table = include_str!("../../../docs/sandbox.md");
+        let raw = include_str!("../config/raw.rs");
+        let raw_lines: Vec<&str> = raw.lines().collect();
+        for (name, field, default) in documented_defaults() {
+            let row = table
+                .lines()
+                .find(|l| l.starts_with(&format!("| `{name}` |")))
+                .unwrap_or_else(|| panic!("docs/sandbox.md has no row for `{name}`"));
+            let cell = row.split('|').nth(2).expect("a default column").trim();
+            assert_eq!(cell, default, "docs/sandbox.md: the default of `{name}`");
+
+            let at = raw_lines
+                .iter()
+                .position(|l| l.trim_start().starts_with(&format!("pub {field}: Option<")))
+                .unwrap_or_else(|| panic!("config/raw.rs has no budget field `{field}`"));
+            let comment: String = raw_lines[..at]
+                .iter()
+                .rev()
+                .skip_while(|l| l.trim_start().starts_with("#["))
+                .take_while(|l| l.trim_start().starts_with("///"))
+                .map(|l| l.trim_start().trim_start_matches("///").trim())
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .collect::<Vec<_>>()
+                .join(" ");
+            let said = comment
+                .split("Default: ")
+                .nth(1)
+                .unwrap_or_else(|| panic!("config/raw.rs: `{field}` does not say its default"))
+                .trim_end_matches('.');
+            assert_eq!(said, default, "config/raw.rs: the default `{field}`'s comment gives");
+        }
     }
 }

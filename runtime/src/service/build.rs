@@ -147,7 +147,7 @@ pub(crate) fn prepare(
         budgets: h.budgets.clone(),
         output_specs,
         sinks,
-        state: StateStore::for_handler(config.shared_state.as_ref(), &qualified, h.state_bytes)
+        state: StateStore::for_handler(config.shared_state.as_ref(), &qualified, h.budgets.state_bytes)
             .map_err(|message| BuildError::Unsupported { handler: qualified.clone(), message: format!("its shared state: {message}") })?,
         handler_config,
         batch_max_size: h.batch_max_size,

@@ -172,7 +172,7 @@ impl AuditService {
                     pre: Some(pre),
                     hash: sha.clone(),
                     config: init_config.clone(),
-                    state: StateStore::new(h.state_bytes),
+                    state: StateStore::new(h.budgets.state_bytes),
                     instance: None,
                     breaker: Breaker::new(crate::config::BreakerConfig {
                         failures: 0,

@@ -371,7 +371,7 @@ impl AuditService {
                 .iter()
                 .map(|(name, o)| crate::engine::OutputSpec { name: name.clone(), line_oriented: o.line_oriented() })
                 .collect();
-            pre.instantiate(&name, &h.budgets, specs, StateStore::new(h.state_bytes), &resolved.init_config)
+            pre.instantiate(&name, &h.budgets, specs, StateStore::new(h.budgets.state_bytes), &resolved.init_config)
                 .map_err(|fault| format!("the new version failed to start ({}): {}", fault.kind.as_str(), fault.message))?;
         }
         let (journal, cursor, stats) = self.stop_handler(&name)?;
