@@ -10,10 +10,11 @@ use wasmtime::component::Linker;
 
 use super::bindings::filter as bindings;
 use super::bindings::wasp::handler::types::Verdict as WitVerdict;
+use super::bindings::{BatchExport, EventRef};
 use super::instance::{Fault, FaultKind, arm, begin_call, classify, drain_stdio, end_call, start};
 use super::state::StateStore;
 use super::store::{Budgets, StoreData};
-use super::{EngineError, EventParamView, LoadedComponent};
+use super::{EngineError, LoadedComponent};
 use crate::event::HostEvent;
 
 /// What a filter decided for one event.
@@ -35,10 +36,13 @@ pub struct FilterPre {
     pub hash: String,
 }
 
+/// `filter-batch`: one verdict per event.
+type FilterBatch = BatchExport<Vec<WitVerdict>>;
+
 /// A live filter instance. After a [`Fault`] it must be dropped.
 pub struct FilterInstance {
     store: Store<StoreData>,
-    bindings: bindings::Filter,
+    filter_batch: FilterBatch,
     budgets: Budgets,
     last_fuel: u64,
 }
@@ -54,14 +58,19 @@ impl FilterPre {
     /// Instantiates and calls `init(config_json)`.
     pub fn instantiate(&self, name: &str, budgets: &Budgets, config_json: &str) -> Result<FilterInstance, Fault> {
         let data = StoreData::new(name, budgets, Arc::from(Vec::new()), StateStore::new(0));
-        let (store, bindings) = start(
+        let (store, (_, filter_batch)) = start(
             self.pre.engine(),
             data,
             budgets,
-            |store| self.pre.instantiate(store),
-            |bindings: &bindings::Filter, store| bindings.call_init(store, config_json),
+            |store| {
+                let instance = self.pre.instance_pre().instantiate(&mut *store)?;
+                let bindings = bindings::Filter::new(&mut *store, &instance)?;
+                let filter_batch = instance.get_typed_func(&mut *store, "filter-batch")?;
+                Ok((bindings, filter_batch))
+            },
+            |(bindings, _): &(bindings::Filter, FilterBatch), store| bindings.call_init(store, config_json),
         )?;
-        Ok(FilterInstance { store, bindings, budgets: budgets.clone(), last_fuel: 0 })
+        Ok(FilterInstance { store, filter_batch, budgets: budgets.clone(), last_fuel: 0 })
     }
 }
 
@@ -77,8 +86,8 @@ impl FilterInstance {
         let fuel = self.budgets.fuel_per_event.saturating_mul(events.len() as u64);
         arm(&mut self.store, fuel, &self.budgets);
         begin_call(&mut self.store, &[], events.len());
-        let params: Vec<EventParamView> = events.iter().map(|e| super::as_param(e)).collect();
-        let result = self.bindings.call_filter_batch(&mut self.store, &params);
+        let params: Vec<EventRef<'_>> = events.iter().map(|e| EventRef::new(e)).collect();
+        let result = self.filter_batch.call(&mut self.store, (&params,)).map(|(verdicts,)| verdicts);
         let fuel_used = fuel - self.store.get_fuel().unwrap_or(0);
         self.last_fuel = fuel_used;
         match result {

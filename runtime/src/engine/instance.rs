@@ -12,8 +12,7 @@ use serde::Serialize;
 use wasmtime::component::Linker;
 use wasmtime::{Store, Trap};
 
-use super::EventParamView as EventParam;
-use super::bindings;
+use super::bindings::{self, BatchExport, EventRef};
 use super::output::{OutputSpec, StagedRecord};
 use super::state::StateStore;
 use super::store::{Budgets, StoreData};
@@ -193,14 +192,19 @@ impl HandlerPre {
         config_json: &str,
     ) -> Result<HandlerInstance, Fault> {
         let data = StoreData::new(handler, budgets, outputs, state);
-        let (store, bindings) = start(
+        let (store, (_, handle_batch)) = start(
             self.pre.engine(),
             data,
             budgets,
-            |store| self.pre.instantiate(store),
-            |bindings: &bindings::Handler, store| bindings.call_init(store, config_json),
+            |store| {
+                let instance = self.pre.instance_pre().instantiate(&mut *store)?;
+                let bindings = bindings::Handler::new(&mut *store, &instance)?;
+                let handle_batch = instance.get_typed_func(&mut *store, "handle-batch")?;
+                Ok((bindings, handle_batch))
+            },
+            |(bindings, _): &(bindings::Handler, HandleBatch), store| bindings.call_init(store, config_json),
         )?;
-        Ok(HandlerInstance { store, bindings, budgets: budgets.clone(), events_handled: 0 })
+        Ok(HandlerInstance { store, handle_batch, budgets: budgets.clone(), events_handled: 0 })
     }
 }
 
@@ -254,10 +258,13 @@ pub(super) fn start<B>(
     Ok((store, bindings))
 }
 
+/// `handle-batch`: one result per event.
+type HandleBatch = BatchExport<Vec<Result<(), String>>>;
+
 /// A live handler instance. After a [`Fault`] it must be dropped.
 pub struct HandlerInstance {
     store: Store<StoreData>,
-    bindings: bindings::Handler,
+    handle_batch: HandleBatch,
     budgets: Budgets,
     events_handled: u64,
 }
@@ -275,8 +282,8 @@ impl HandlerInstance {
         let sequences: Vec<u64> = events.iter().map(|e| e.sequence).collect();
         begin_call(&mut self.store, &sequences, events.len());
         self.events_handled += events.len() as u64;
-        let params: Vec<EventParam> = events.iter().map(|e| super::as_param(e)).collect();
-        let result = self.bindings.call_handle_batch(&mut self.store, &params);
+        let params: Vec<EventRef<'_>> = events.iter().map(|e| EventRef::new(e)).collect();
+        let result = self.handle_batch.call(&mut self.store, (&params,)).map(|(results,)| results);
         let fuel_used = fuel - self.store.get_fuel().unwrap_or(0);
         let peak_memory = self.store.data().limits.peak_memory;
         match result {

@@ -30,21 +30,6 @@ use std::time::Duration;
 use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
-pub(crate) use bindings::wasp::handler::types::Event as EventParamView;
-
-/// The WIT `event` record for `event`.
-pub(crate) fn as_param(event: &crate::event::HostEvent) -> EventParamView {
-    EventParamView {
-        id: event.id.clone(),
-        topic: event.topic.clone(),
-        sequence: event.sequence,
-        timestamp: event.timestamp.clone(),
-        event_name: event.event_name.clone(),
-        transaction_id: event.transaction_id.clone(),
-        user_id: event.user_id.clone(),
-        json: event.json.clone(),
-    }
-}
 pub use filter::{FilterInstance, FilterPre, Verdict};
 pub use instance::{BatchOutcome, Fault, FaultKind, GuestError, HandlerInstance, HandlerPre};
 pub use output::{OutputSpec, StagedRecord};
