@@ -90,3 +90,11 @@ impl NativeHandler for CsvHandler {
         Ok(vec![(*output, serde_json::to_vec(&cells).map_err(|e| e.to_string())?)])
     }
 }
+
+impl CsvSettings {
+    /// What `wasp config check` says.
+    pub(crate) fn check(&self) -> super::Checked {
+        let secure = if self.security.is_some() { ", tamper-evident" } else { "" };
+        super::Checked { lines: vec![format!("files {}/<topic>.csv{secure}", self.log_directory.display())], problems: Vec::new() }
+    }
+}

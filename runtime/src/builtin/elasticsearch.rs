@@ -124,3 +124,37 @@ impl NativeHandler for ElasticsearchHandler {
         Ok(vec![(0, format!("{action}\n{document}").into_bytes())])
     }
 }
+
+impl ElasticsearchSettings {
+    /// The handler with its Bulk API client.
+    pub(crate) fn open(&self) -> super::Opened {
+        let output = crate::outputs::elasticsearch::ElasticsearchSink::new(self.target.clone())
+            .map(|sink| super::OpenedOutput {
+                name: "elasticsearch".into(),
+                kind: "elasticsearch",
+                location: self.target.base_url.clone(),
+                sink: Box::new(sink),
+            })
+            .map_err(|e| format!("the Elasticsearch output: {e}"));
+        let handler = ElasticsearchHandler { index_name: self.index_name.clone() };
+        super::Opened::one(Box::new(handler), output, self.max_batched, self.write_interval)
+    }
+
+    /// What `wasp config check` says; the server is probed when `enabled`.
+    pub(crate) fn check(&self, enabled: bool) -> super::Checked {
+        let mut checked = super::Checked {
+            lines: vec![format!(
+                "elasticsearch {}/_bulk, index {}_<topic> ({} events a request)",
+                self.target.base_url, self.index_name, self.max_batched
+            )],
+            problems: Vec::new(),
+        };
+        checked.probe(enabled, || {
+            let (host, port) = crate::outputs::url_host_port(&self.target.base_url).unwrap_or_default();
+            crate::outputs::check_network(&host, port, || {
+                crate::outputs::elasticsearch::ElasticsearchSink::new(self.target.clone()).map(drop)
+            })
+        });
+        checked
+    }
+}

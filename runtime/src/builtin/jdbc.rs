@@ -235,3 +235,57 @@ impl NativeHandler for JdbcHandler {
         Ok(outputs.iter().map(|i| (*i, event.json.clone().into_bytes())).collect())
     }
 }
+
+impl JdbcSettings {
+    /// The handler with one table output per mapping, sharing one
+    /// connection pool.
+    pub(crate) fn open(&self) -> super::Opened {
+        let outputs = self
+            .target()
+            .cloned()
+            .and_then(|target| crate::outputs::sql::SqlClient::new(target).map_err(|e| e.to_string()))
+            .map(|client| {
+                let client = std::sync::Arc::new(client);
+                self.mappings
+                    .iter()
+                    .map(|mapping| {
+                        let sink = crate::outputs::sql::SqlSink::new(client.clone(), mapping.clone(), self.max_batched);
+                        let location = crate::outputs::Sink::location(&sink);
+                        super::OpenedOutput { name: mapping.table.clone(), kind: "jdbc", location, sink: Box::new(sink) }
+                    })
+                    .collect()
+            })
+            .map_err(|e| format!("the JDBC output: {e}"));
+        super::Opened {
+            handler: Box::new(JdbcHandler::new(self)),
+            outputs,
+            batch_max_size: self.max_batched,
+            batch_max_wait: self.write_interval,
+        }
+    }
+
+    /// What `wasp config check` says of the handler of `topics`; the
+    /// database is probed when `enabled`.
+    pub(crate) fn check(&self, topics: &[String], enabled: bool) -> super::Checked {
+        let mut checked = super::Checked::default();
+        let mapped = if self.database_type.eq_ignore_ascii_case("h2") { "; databaseType h2 is run by SQLite" } else { "" };
+        match &self.target {
+            Some(t) => {
+                checked.lines.push(format!("jdbc {} ({}{mapped}), {} events a transaction", t.shown(), t.dialect.name(), self.max_batched))
+            }
+            None => checked.problems.push(NO_DATABASE.to_owned()),
+        }
+        for m in &self.mappings {
+            checked.lines.push(format!("  {} -> table {} (key column {})", m.topic, m.table, m.key_column()));
+        }
+        for topic in topics.iter().filter(|t| self.mappings_of(t).next().is_none()) {
+            checked.problems.push(format!("tableMappings: topic `{topic}` has no table mapping (its events would be dead-lettered)"));
+        }
+        if let Some((host, port)) = self.target.as_ref().and_then(|t| t.host_port()) {
+            checked.probe(enabled, || {
+                crate::outputs::check_network(host, port, || Ok(())).map_err(|e| format!("connectionPool.jdbcUrl: {e}"))
+            });
+        }
+        checked
+    }
+}

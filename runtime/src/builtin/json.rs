@@ -179,3 +179,11 @@ pub fn denormalize(value: Value) -> Value {
     }
     value
 }
+
+impl JsonSettings {
+    /// What `wasp config check` says.
+    pub(crate) fn check(&self) -> super::Checked {
+        let secure = if self.security.is_some() { ", tamper-evident" } else { "" };
+        super::Checked { lines: vec![format!("files {}/<topic>.audit.json{secure}", self.log_directory.display())], problems: Vec::new() }
+    }
+}

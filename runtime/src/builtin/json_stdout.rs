@@ -39,3 +39,12 @@ impl NativeHandler for JsonStdoutHandler {
         Ok(vec![(0, value.to_string().into_bytes())])
     }
 }
+
+impl JsonStdoutSettings {
+    /// The handler with its output, standard output.
+    pub(crate) fn open(&self) -> super::Opened {
+        let sink: Box<dyn crate::outputs::Sink> = Box::new(crate::outputs::stdout::StdoutSink::new(&Default::default()));
+        let output = super::OpenedOutput { name: "stdout".into(), kind: "stdout", location: "stdout".into(), sink };
+        super::Opened::one(Box::new(JsonStdoutHandler(self.clone())), Ok(output), 10_000, std::time::Duration::ZERO)
+    }
+}

@@ -22,9 +22,11 @@ pub mod splunk;
 pub mod syslog;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::engine::{BatchOutcome, StagedRecord};
 use crate::event::HostEvent;
+use crate::outputs::Sink;
 
 pub use class::HandlerClass;
 pub use settings::{SecuritySettings, SettingsError};
@@ -50,6 +52,61 @@ pub(crate) fn handle_batch(handler: &mut dyn NativeHandler, events: &[Arc<HostEv
         }
     }
     BatchOutcome { results, staged, fuel_used: 0 }
+}
+
+/// A built-in handler ready to run: its formatter and its outputs.
+pub struct Opened {
+    /// Turns events into records.
+    pub handler: Box<dyn NativeHandler>,
+    /// The outputs, or why they cannot be opened (the handler is then
+    /// disabled and its events dead-lettered).
+    pub outputs: Result<Vec<OpenedOutput>, String>,
+    /// Events per batch.
+    pub batch_max_size: usize,
+    /// How long a batch waits to fill.
+    pub batch_max_wait: Duration,
+}
+
+impl Opened {
+    /// One output's handler, or why it could not be opened.
+    fn one(
+        handler: Box<dyn NativeHandler>,
+        output: Result<OpenedOutput, String>,
+        batch_max_size: usize,
+        batch_max_wait: Duration,
+    ) -> Opened {
+        Opened { handler, outputs: output.map(|o| vec![o]), batch_max_size, batch_max_wait }
+    }
+}
+
+/// One opened output of a built-in handler.
+pub struct OpenedOutput {
+    /// Its name in summaries.
+    pub name: String,
+    /// Its type in summaries.
+    pub kind: &'static str,
+    /// Where its records go, for people.
+    pub location: String,
+    /// The output.
+    pub sink: Box<dyn Sink>,
+}
+
+/// What `wasp config check` says of a built-in handler's settings.
+#[derive(Debug, Default)]
+pub struct Checked {
+    /// Lines describing where its records go.
+    pub lines: Vec<String>,
+    /// Problems, each naming the setting or the cause.
+    pub problems: Vec<String>,
+}
+
+impl Checked {
+    /// A problem if `enabled` and the probe failed.
+    fn probe(&mut self, enabled: bool, probed: impl FnOnce() -> Result<(), String>) {
+        if enabled && let Err(e) = probed() {
+            self.problems.push(e);
+        }
+    }
 }
 
 /// The settings of a built-in handler, by class.
@@ -94,6 +151,37 @@ impl BuiltinSettings {
             HandlerClass::Jms => BuiltinSettings::Jms(jms::JmsSettings::from_settings(settings)?),
             HandlerClass::Jdbc => BuiltinSettings::Jdbc(jdbc::JdbcSettings::from_settings(settings, data_dir)?),
         }))
+    }
+
+    /// Opens a handler that needs nothing of the service: standard output
+    /// and the network, database and broker classes. `None` for the file
+    /// classes (JSON, CSV), whose directories, keys and checkpoints the
+    /// service opens.
+    pub fn open_standalone(&self) -> Option<Opened> {
+        match self {
+            BuiltinSettings::JsonStdout(s) => Some(s.open()),
+            BuiltinSettings::Syslog(s) => Some(s.open()),
+            BuiltinSettings::Splunk(s) => Some(s.open()),
+            BuiltinSettings::Elasticsearch(s) => Some(s.open()),
+            BuiltinSettings::Jms(s) => Some(s.open()),
+            BuiltinSettings::Jdbc(s) => Some(s.open()),
+            BuiltinSettings::Json(_) | BuiltinSettings::Csv(_) => None,
+        }
+    }
+
+    /// What `wasp config check` prints of the handler (of `topics`), and
+    /// its problems; receivers are probed only for an `enabled` handler.
+    pub fn check(&self, topics: &[String], enabled: bool) -> Checked {
+        match self {
+            BuiltinSettings::Json(s) => s.check(),
+            BuiltinSettings::JsonStdout(_) => Checked { lines: vec!["standard output".into()], problems: Vec::new() },
+            BuiltinSettings::Csv(s) => s.check(),
+            BuiltinSettings::Syslog(s) => s.check(enabled),
+            BuiltinSettings::Splunk(s) => s.check(enabled),
+            BuiltinSettings::Elasticsearch(s) => s.check(enabled),
+            BuiltinSettings::Jms(s) => s.check(enabled),
+            BuiltinSettings::Jdbc(s) => s.check(topics, enabled),
+        }
     }
 
     /// The directory of the log files (`None`: standard output).

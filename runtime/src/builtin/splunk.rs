@@ -114,3 +114,32 @@ impl NativeHandler for SplunkHandler {
         Ok(vec![(0, crate::outputs::splunk::hec_event(&event.json, Some(&event.topic), "_json", None).into_bytes())])
     }
 }
+
+impl SplunkSettings {
+    /// The handler with its HTTP Event Collector client.
+    pub(crate) fn open(&self) -> super::Opened {
+        let output = crate::outputs::splunk::SplunkSink::new(self.target.clone())
+            .map(|sink| super::OpenedOutput {
+                name: "splunk".into(),
+                kind: "splunk",
+                location: self.target.event_url(),
+                sink: Box::new(sink),
+            })
+            .map_err(|e| format!("the Splunk output: {e}"));
+        super::Opened::one(Box::new(SplunkHandler), output, self.max_batched, self.write_interval)
+    }
+
+    /// What `wasp config check` says; the collector is probed when `enabled`.
+    pub(crate) fn check(&self, enabled: bool) -> super::Checked {
+        let ack = if self.target.use_ack { ", indexer acknowledgement" } else { "" };
+        let mut checked = super::Checked {
+            lines: vec![format!("splunk HEC {} ({} events a request{ack})", self.target.event_url(), self.max_batched)],
+            problems: Vec::new(),
+        };
+        checked.probe(enabled, || {
+            let (host, port) = crate::outputs::url_host_port(&self.target.base_url).unwrap_or_default();
+            crate::outputs::check_network(&host, port, || crate::outputs::splunk::SplunkSink::new(self.target.clone()).map(drop))
+        });
+        checked
+    }
+}

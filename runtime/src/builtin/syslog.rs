@@ -196,3 +196,33 @@ impl NativeHandler for SyslogHandler {
         Ok(vec![(0, message.into_bytes())])
     }
 }
+
+impl SyslogSettings {
+    /// The handler with its connection to the daemon.
+    pub(crate) fn open(&self) -> super::Opened {
+        let output = crate::outputs::syslog::SyslogSink::new(self.target.clone())
+            .map(|sink| super::OpenedOutput {
+                name: "syslog".into(),
+                kind: "syslog",
+                location: self.target.location(),
+                sink: Box::new(sink),
+            })
+            .map_err(|e| format!("the syslog output: {e}"));
+        let handler = SyslogHandler { settings: self.clone(), hostname: format::local_hostname() };
+        super::Opened::one(Box::new(handler), output, self.max_size, self.write_interval)
+    }
+
+    /// What `wasp config check` says; the daemon is probed when `enabled`.
+    pub(crate) fn check(&self, enabled: bool) -> super::Checked {
+        let mut checked = super::Checked {
+            lines: vec![format!("syslog {} (facility {}, app {})", self.target.location(), self.facility, self.product_name)],
+            problems: Vec::new(),
+        };
+        checked.probe(enabled, || {
+            crate::outputs::check_network(&self.target.host, self.target.port, || {
+                crate::outputs::syslog::SyslogSink::new(self.target.clone()).map(drop)
+            })
+        });
+        checked
+    }
+}

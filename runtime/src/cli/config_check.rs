@@ -79,101 +79,12 @@ pub fn run(path: &Path) -> anyhow::Result<ExitCode> {
             if h.enabled { "" } else { ", disabled" },
             h.topics.join(", ")
         )?;
-        match &h.builtin {
-            Some(crate::builtin::BuiltinSettings::Json(s)) => {
-                writeln!(
-                    out,
-                    "    files {}/<topic>.audit.json{}",
-                    s.log_directory.display(),
-                    if s.security.is_some() { ", tamper-evident" } else { "" }
-                )?;
+        if let Some(builtin) = &h.builtin {
+            let checked = builtin.check(&h.topics, h.enabled);
+            for line in checked.lines {
+                writeln!(out, "    {line}")?;
             }
-            Some(crate::builtin::BuiltinSettings::Csv(s)) => {
-                writeln!(
-                    out,
-                    "    files {}/<topic>.csv{}",
-                    s.log_directory.display(),
-                    if s.security.is_some() { ", tamper-evident" } else { "" }
-                )?;
-            }
-            Some(crate::builtin::BuiltinSettings::JsonStdout(_)) => writeln!(out, "    standard output")?,
-            Some(crate::builtin::BuiltinSettings::Elasticsearch(s)) => {
-                writeln!(
-                    out,
-                    "    elasticsearch {}/_bulk, index {}_<topic> ({} events a request)",
-                    s.target.base_url, s.index_name, s.max_batched
-                )?;
-                let (host, port) = crate::outputs::url_host_port(&s.target.base_url).unwrap_or_default();
-                let checked = crate::outputs::check_network(&host, port, || {
-                    crate::outputs::elasticsearch::ElasticsearchSink::new(s.target.clone()).map(drop)
-                });
-                if let (true, Err(e)) = (h.enabled, checked) {
-                    problems.push(format!("handler `{name}`: {e}"));
-                }
-            }
-            Some(crate::builtin::BuiltinSettings::Splunk(s)) => {
-                let ack = if s.target.use_ack { ", indexer acknowledgement" } else { "" };
-                writeln!(out, "    splunk HEC {} ({} events a request{ack})", s.target.event_url(), s.max_batched)?;
-                let (host, port) = crate::outputs::url_host_port(&s.target.base_url).unwrap_or_default();
-                let checked =
-                    crate::outputs::check_network(&host, port, || crate::outputs::splunk::SplunkSink::new(s.target.clone()).map(drop));
-                if let (true, Err(e)) = (h.enabled, checked) {
-                    problems.push(format!("handler `{name}`: {e}"));
-                }
-            }
-            Some(crate::builtin::BuiltinSettings::Syslog(s)) => {
-                writeln!(out, "    syslog {} (facility {}, app {})", s.target.location(), s.facility, s.product_name)?;
-                let checked = crate::outputs::check_network(&s.target.host, s.target.port, || {
-                    crate::outputs::syslog::SyslogSink::new(s.target.clone()).map(drop)
-                });
-                if let (true, Err(e)) = (h.enabled, checked) {
-                    problems.push(format!("handler `{name}`: {e}"));
-                }
-            }
-            Some(crate::builtin::BuiltinSettings::Jms(s)) => match &s.broker {
-                crate::builtin::jms::JmsBroker::Output(output) => {
-                    let endpoint = output.broker_endpoint().and_then(Result::ok).map(|e| e.shown()).unwrap_or_default();
-                    writeln!(
-                        out,
-                        "    jms via {} {endpoint}, destination {} ({} events a batch)",
-                        output.kind(),
-                        s.topic_name,
-                        s.max_batched
-                    )?;
-                    if let (true, Err(e)) = (h.enabled, output.check_network()) {
-                        problems.push(format!("handler `{name}`: {e}"));
-                    }
-                }
-                crate::builtin::jms::JmsBroker::Unsupported(message) => {
-                    writeln!(out, "    jms: unsupported broker")?;
-                    if h.enabled {
-                        problems.push(format!("handler `{name}`: {message}"));
-                    }
-                }
-            },
-            Some(crate::builtin::BuiltinSettings::Jdbc(s)) => {
-                let mapped = if s.database_type.eq_ignore_ascii_case("h2") { "; databaseType h2 is run by SQLite" } else { "" };
-                match &s.target {
-                    Some(t) => {
-                        writeln!(out, "    jdbc {} ({}{mapped}), {} events a transaction", t.shown(), t.dialect.name(), s.max_batched)?
-                    }
-                    None => problems.push(format!("handler `{name}`: {}", crate::builtin::jdbc::NO_DATABASE)),
-                }
-                for m in &s.mappings {
-                    writeln!(out, "      {} -> table {} (key column {})", m.topic, m.table, m.key_column())?;
-                }
-                for topic in h.topics.iter().filter(|t| s.mappings_of(t).next().is_none()) {
-                    problems.push(format!(
-                        "handler `{name}`: tableMappings: topic `{topic}` has no table mapping (its events would be dead-lettered)"
-                    ));
-                }
-                if let (true, Some((host, port))) = (h.enabled, s.target.as_ref().and_then(|t| t.host_port()))
-                    && let Err(e) = crate::outputs::check_network(host, port, || Ok(()))
-                {
-                    problems.push(format!("handler `{name}`: connectionPool.jdbcUrl: {e}"));
-                }
-            }
-            None => {}
+            problems.extend(checked.problems.into_iter().map(|p| format!("handler `{name}`: {p}")));
         }
         if let Some(security) = h.builtin.as_ref().and_then(|b| b.security())
             && h.enabled

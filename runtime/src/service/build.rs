@@ -288,7 +288,7 @@ fn builtin_parts(
     h: &crate::config::forgerock::ForgeRockHandlerConfig,
     settings: &crate::builtin::BuiltinSettings,
 ) -> BuiltinParts {
-    use crate::builtin::{BuiltinSettings, csv, json, json_stdout};
+    use crate::builtin::{BuiltinSettings, csv, json};
     use crate::outputs::log_file::codec::{CsvRows, JsonLines, LineCodec};
     let sync = config.journal.durability == Durability::Fsync;
     let topic_index = || h.topics.iter().enumerate().map(|(i, t)| (t.clone(), i)).collect();
@@ -300,69 +300,12 @@ fn builtin_parts(
         Some(t) => Path::new("tenants").join(t).join(&h.name),
     };
     let root = h.tenant.as_ref().map(|t| config.tenants[t].output_root.as_path());
+    if let Some(opened) = settings.open_standalone() {
+        let outputs =
+            opened.outputs.map(|outputs| outputs.into_iter().map(|o| (o.sink, OutputSummary::new(o.name, o.kind, o.location))).unzip());
+        return (opened.handler, outputs, opened.batch_max_size, opened.batch_max_wait);
+    }
     match settings {
-        BuiltinSettings::Jms(s) => {
-            let opened = match &s.broker {
-                crate::builtin::jms::JmsBroker::Output(output) => match output.build_broker() {
-                    Some(Ok(sink)) => {
-                        let summary = OutputSummary::new("jms", output.kind(), sink.location());
-                        Ok((vec![sink], vec![summary]))
-                    }
-                    Some(Err(e)) => Err(format!("the JMS output ({}): {e}", output.kind())),
-                    None => Err("the JMS output: not a broker".into()),
-                },
-                crate::builtin::jms::JmsBroker::Unsupported(message) => Err(message.clone()),
-            };
-            (Box::new(crate::builtin::jms::JmsHandler), opened, s.max_batched, s.write_interval)
-        }
-        BuiltinSettings::Jdbc(s) => {
-            let opened = s
-                .target()
-                .cloned()
-                .and_then(|target| crate::outputs::sql::SqlClient::new(target).map_err(|e| e.to_string()))
-                .map(|client| {
-                    let client = Arc::new(client);
-                    let mut sinks: Vec<Box<dyn crate::outputs::Sink>> = Vec::new();
-                    let mut summaries = Vec::new();
-                    for mapping in &s.mappings {
-                        let sink = crate::outputs::sql::SqlSink::new(client.clone(), mapping.clone(), s.max_batched);
-                        summaries.push(OutputSummary::new(mapping.table.clone(), "jdbc", crate::outputs::Sink::location(&sink)));
-                        sinks.push(Box::new(sink));
-                    }
-                    (sinks, summaries)
-                })
-                .map_err(|e| format!("the JDBC output: {e}"));
-            (Box::new(crate::builtin::jdbc::JdbcHandler::new(s)), opened, s.max_batched, s.write_interval)
-        }
-        BuiltinSettings::Elasticsearch(s) => {
-            let summary = OutputSummary::new("elasticsearch", "elasticsearch", s.target.base_url.clone());
-            let opened = crate::outputs::elasticsearch::ElasticsearchSink::new(s.target.clone())
-                .map(|sink| (vec![Box::new(sink) as Box<dyn crate::outputs::Sink>], vec![summary]))
-                .map_err(|e| format!("the Elasticsearch output: {e}"));
-            let native = crate::builtin::elasticsearch::ElasticsearchHandler { index_name: s.index_name.clone() };
-            (Box::new(native), opened, s.max_batched, s.write_interval)
-        }
-        BuiltinSettings::Splunk(s) => {
-            let summary = OutputSummary::new("splunk", "splunk", s.target.event_url());
-            let opened = crate::outputs::splunk::SplunkSink::new(s.target.clone())
-                .map(|sink| (vec![Box::new(sink) as Box<dyn crate::outputs::Sink>], vec![summary]))
-                .map_err(|e| format!("the Splunk output: {e}"));
-            (Box::new(crate::builtin::splunk::SplunkHandler), opened, s.max_batched, s.write_interval)
-        }
-        BuiltinSettings::Syslog(s) => {
-            let summary = OutputSummary::new("syslog", "syslog", s.target.location());
-            let opened = crate::outputs::syslog::SyslogSink::new(s.target.clone())
-                .map(|sink| (vec![Box::new(sink) as Box<dyn crate::outputs::Sink>], vec![summary]))
-                .map_err(|e| format!("the syslog output: {e}"));
-            let native =
-                crate::builtin::syslog::SyslogHandler { settings: s.clone(), hostname: crate::outputs::syslog::format::local_hostname() };
-            (Box::new(native), opened, s.max_size, s.write_interval)
-        }
-        BuiltinSettings::JsonStdout(s) => {
-            let sink: Box<dyn crate::outputs::Sink> = Box::new(crate::outputs::stdout::StdoutSink::new(&Default::default()));
-            let summary = OutputSummary::new("stdout", "stdout", "stdout");
-            (Box::new(json_stdout::JsonStdoutHandler(s.clone())), Ok((vec![sink], vec![summary])), 10_000, std::time::Duration::ZERO)
-        }
         BuiltinSettings::Json(s) => {
             let opened = open_log_files(
                 (root, &s.log_directory),
@@ -407,6 +350,12 @@ fn builtin_parts(
             );
             (Box::new(csv::CsvHandler { topics }), opened, 10_000, s.write_interval)
         }
+        BuiltinSettings::JsonStdout(_)
+        | BuiltinSettings::Syslog(_)
+        | BuiltinSettings::Splunk(_)
+        | BuiltinSettings::Elasticsearch(_)
+        | BuiltinSettings::Jms(_)
+        | BuiltinSettings::Jdbc(_) => unreachable!("opened by BuiltinSettings::open_standalone"),
     }
 }
 
