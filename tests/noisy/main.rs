@@ -2,10 +2,12 @@
 //! beside another tenant's hostile handler (infinite loops and memory
 //! bombs), measured in one run. The ratio must stay at or above 0.8.
 //!
-//! This is its own test binary so that nothing else runs beside it. Each
-//! measurement is repeated (alternating alone / beside) and the best of
-//! each kind is compared, which removes most scheduling noise on a small
-//! machine without hiding a real slowdown.
+//! This is its own test binary so that nothing else runs beside it. The
+//! measurements alternate (alone, beside, alone, beside, …) and each
+//! round's pair is compared: both of a pair ran under the same load from
+//! the rest of the machine (other builds share its two cores), so the
+//! median of the rounds' ratios removes that load without hiding a real
+//! slowdown, which shows in every round.
 
 use std::time::{Duration, Instant};
 
@@ -17,7 +19,7 @@ use wasp_tests::{Fixture, healthy_probe, probe_handler};
 const EVENTS: u64 = 30_000;
 /// One hostile event per this many healthy ones, in the `beside` runs.
 const HOSTILE_EVERY: u64 = 30;
-const ROUNDS: usize = 3;
+const ROUNDS: usize = 5;
 
 fn tenant(handler: Value) -> Value {
     json!({"eventHandlers": [{"class": "wasm", "config": handler}]})
@@ -70,12 +72,14 @@ fn a_hostile_tenant_does_not_slow_a_healthy_one() {
         alone.push(measure(false));
         beside.push(measure(true));
     }
+    let mut ratios: Vec<f64> = alone.iter().zip(&beside).map(|(a, b)| a.as_secs_f64() / b.as_secs_f64()).collect();
+    ratios.sort_by(f64::total_cmp);
+    let ratio = ratios[ROUNDS / 2];
     let best_alone = *alone.iter().min().unwrap();
     let best_beside = *beside.iter().min().unwrap();
-    let ratio = best_alone.as_secs_f64() / best_beside.as_secs_f64();
     eprintln!(
-        "noisy neighbour: {EVENTS} events alone {:?} ({:.0}/s), beside a hostile tenant {:?} ({:.0}/s), ratio {ratio:.2} \
-         (all runs: alone {alone:?}, beside {beside:?})",
+        "noisy neighbour: {EVENTS} events alone {:?} ({:.0}/s), beside a hostile tenant {:?} ({:.0}/s) at best; \
+         median ratio of the rounds {ratio:.2} (ratios {ratios:.2?}; alone {alone:?}, beside {beside:?})",
         best_alone,
         EVENTS as f64 / best_alone.as_secs_f64(),
         best_beside,
