@@ -1,6 +1,6 @@
 //! Exports with proofs end to end: `wasp export` from a tamper-evident JSON
-//! handler rotating across several files, `wasp verify-export` with the
-//! public key alone; each kind of tampering with the export is detected
+//! or CSV handler rotating across several files, `wasp verify-export` with
+//! the public key alone; each kind of tampering with the export is detected
 //! and named.
 
 use std::path::{Path, PathBuf};
@@ -39,10 +39,18 @@ fn signed_log(fx: &Fixture, events: usize, max_file_size: u64) -> (PathBuf, Stri
     (config, key["verifyingKey"].as_str().unwrap().to_owned())
 }
 
+/// `wasp export` of topic `access` (with `extra` arguments); the exit
+/// code and what it wrote.
+fn try_export(fx: &Fixture, config: &Path, filter: &str, out: &str, extra: &[&str]) -> (Option<i32>, String) {
+    let mut args = vec!["export", "--config", config.to_str().unwrap(), "--topic", "access", "--filter", filter, "--out", out];
+    args.extend(extra);
+    let run = run_wasp(&args, None, fx.path());
+    (run.status.code(), format!("{}{}", String::from_utf8_lossy(&run.stdout), String::from_utf8_lossy(&run.stderr)))
+}
+
 fn export(fx: &Fixture, config: &Path, filter: &str, out: &str) -> PathBuf {
-    let run =
-        run_wasp(&["export", "--config", config.to_str().unwrap(), "--topic", "access", "--filter", filter, "--out", out], None, fx.path());
-    assert!(run.status.success(), "{}{}", String::from_utf8_lossy(&run.stdout), String::from_utf8_lossy(&run.stderr));
+    let (code, output) = try_export(fx, config, filter, out, &[]);
+    assert_eq!(code, Some(0), "{output}");
     fx.path().join(out)
 }
 
@@ -134,4 +142,123 @@ fn export_of_100k_events_with_proofs() {
     if !cfg!(debug_assertions) {
         assert!(exported.as_secs() < 10, "export took {exported:?}");
     }
+}
+
+/// `events` events through a signed CSV handler (a WASP key file) that
+/// rotates every `max_file_size` bytes; returns the configuration and the
+/// base64 public key.
+fn signed_csv_log(fx: &Fixture, events: usize, max_file_size: u64) -> (PathBuf, String) {
+    std::fs::create_dir_all(fx.path().join("keys")).unwrap();
+    let out = run_wasp(&["keygen", "--out", "keys/audit.key"], None, fx.path());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let key: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(fx.path().join("keys/audit.key")).unwrap()).unwrap();
+    let config = fx.config_doc(&json!({
+        "config": {"handlerForQueries": "csv"},
+        "eventHandlers": [{"class": "CsvAuditEventHandler", "config": {
+            "name": "csv", "logDirectory": "logs", "topics": ["access"],
+            "fileRotation": {"rotationEnabled": true, "maxFileSize": max_file_size, "rotationFileSuffix": "-yyyy.MM.dd-HH.mm.ss.SSS"},
+            "security": {"enabled": "true", "filename": "keys/audit.key", "signatureInterval": "50 ms"}
+        }}]
+    }));
+    let audit = AuditService::from_config_file(&config).unwrap();
+    for n in 0..events {
+        let user = if n % 3 == 0 { "bjensen" } else { "other" };
+        // A line break inside a cell: the row spans two lines of the file.
+        let name = if n == 6 { "access\nsecond line" } else { "access" };
+        audit
+            .publish("access", json!({"_id": format!("e{n}"), "userId": user, "eventName": name, "transactionId": format!("t{n}")}))
+            .unwrap();
+        if n % 10 == 0 {
+            audit.flush();
+        }
+    }
+    audit.flush();
+    audit.shutdown();
+    (config, key["verifyingKey"].as_str().unwrap().to_owned())
+}
+
+#[test]
+fn a_csv_export_verifies_and_every_kind_of_tampering_is_named() {
+    let fx = Fixture::new();
+    let (config, key) = signed_csv_log(&fx, 60, 2500);
+    // The CSV handler's records export as CSV only.
+    let (code, output) = try_export(&fx, &config, "true", "wrong.ndjson", &[]);
+    assert_eq!(code, Some(1), "{output}");
+    assert!(output.contains("handler `csv` is a CSV handler: its records export as csv, not ndjson"), "{output}");
+
+    let (code, output) = try_export(&fx, &config, r#"userId eq "bjensen""#, "bjensen.csv", &["--format", "csv"]);
+    assert_eq!(code, Some(0), "{output}");
+    assert!(output.starts_with("exported 20 of 60 records from "), "{output}");
+    let file = fx.path().join("bjensen.csv");
+    let text = std::fs::read_to_string(&file).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    // The header, 20 rows (one of them spanning two lines), the trailer.
+    assert_eq!(lines.len(), 23, "{text}");
+    assert!(lines[0].starts_with("\"_id\",") && lines[0].ends_with("\"SEQ\",\"HMAC\",\"SIGNATURE\""), "{}", lines[0]);
+    // Byte for byte the log's rows: every exported row is in a log file.
+    let logs: String = std::fs::read_dir(fx.path().join("wasp-data/logs"))
+        .unwrap()
+        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap_or_default())
+        .collect();
+    let body = &text[lines[0].len() + 1..text.len() - lines[22].len() - 1];
+    // (A sealed row ends with its empty SIGNATURE cell: `,` and the end of line.)
+    for row in body.split_inclusive(",\n") {
+        assert!(logs.contains(row), "not a row of the log: {row}");
+    }
+    assert!(lines[3].starts_with("\"e6\",") && lines[4].starts_with("second line\""), "{text}");
+    let trailer: serde_json::Value = serde_json::from_str(lines[22]).unwrap();
+    let manifest = &trailer["_export"]["manifest"];
+    assert!(manifest["checkpoints"].as_array().unwrap().len() >= 3, "several log files: {manifest}");
+    assert_eq!(manifest["csv"]["header"], lines[0], "the header is signed");
+    let (code, report) = verify(&fx, &file, &key);
+    assert_eq!(code, Some(0), "{report}");
+    assert!(report.contains("PASS") && report.contains("20 records (CSV)"), "{report}");
+
+    type Case = (&'static str, Box<dyn Fn(&mut Vec<String>)>, &'static str);
+    let cases: Vec<Case> = vec![
+        ("one changed byte", Box::new(|l| l[6] = l[6].replacen("bjensen", "bjensem", 1)), "record 5 (line 7): it is in no proof"),
+        ("a dropped record", Box::new(|l| drop(l.remove(8))), "proof 7 ("),
+        ("an added record", Box::new(|l| l.insert(2, l[2].replace("\"t", "\"x"))), "record 2 (line 3): it is in no proof"),
+        ("two reordered records", Box::new(|l| l.swap(7, 8)), "record 6 (line 8): it is the record of proof 7"),
+        (
+            "a swapped proof",
+            Box::new(|l| {
+                let at = l[22].find("\"proofs\":").unwrap() + "\"proofs\":".len();
+                let (head, tail) = l[22].split_at(at);
+                let mut proofs: Vec<serde_json::Value> = serde_json::from_str(&tail[..tail.len() - 2]).unwrap();
+                let path = proofs[6]["path"].clone();
+                proofs[6]["path"] = proofs[9]["path"].clone();
+                proofs[9]["path"] = path;
+                l[22] = format!("{head}{}}}}}", serde_json::to_string(&proofs).unwrap());
+            }),
+            "proof 7 (",
+        ),
+        ("a changed header", Box::new(|l| l[0] = l[0].replacen("\"userId\"", "\"user\"", 1)), "the header is not the signed one"),
+        ("a removed header", Box::new(|l| drop(l.remove(0))), "the header is not the signed one"),
+    ];
+    for (what, change, expected) in cases {
+        let copy = fx.path().join("tampered.csv");
+        edit(&file, &copy, change);
+        let (code, report) = verify(&fx, &copy, &key);
+        assert_eq!(code, Some(3), "{what}: {report}");
+        assert!(report.contains(expected), "{what}: expected `{expected}` in:\n{report}");
+    }
+}
+
+#[test]
+fn a_csv_handler_with_a_jceks_keystore_cannot_export() {
+    let fx = Fixture::new();
+    std::fs::create_dir_all(fx.path().join("keys")).unwrap();
+    std::fs::copy(wasp_tests::repo_root().join("tests/fixtures/jceks/forgerock.jceks"), fx.path().join("keys/audit.jceks")).unwrap();
+    let config = fx.config_doc(&json!({
+        "config": {"handlerForQueries": "csv"},
+        "eventHandlers": [{"class": "CsvAuditEventHandler", "config": {
+            "name": "csv", "logDirectory": "logs", "topics": ["access"],
+            "security": {"enabled": true, "filename": "keys/audit.jceks", "password": "changeit", "signatureInterval": "50 ms"}
+        }}]
+    }));
+    let (code, output) = try_export(&fx, &config, "true", "x.csv", &["--format", "csv"]);
+    assert_eq!(code, Some(1), "{output}");
+    assert!(output.contains("JCEKS keystore, which holds no Ed25519 key"), "{output}");
+    assert!(!fx.path().join("x.csv").exists() && !fx.path().join("x.partial").exists());
 }
