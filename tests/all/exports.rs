@@ -1,13 +1,15 @@
 //! Exports with proofs end to end: `wasp export` from a tamper-evident JSON
 //! or CSV handler rotating across several files, `wasp verify-export` with
 //! the public key alone; each kind of tampering with the export is detected
-//! and named.
+//! and named. `GET /export/{topic}` of a real `wasp run` serves the same
+//! file, under the query route's tenant rules.
 
 use std::path::{Path, PathBuf};
 
 use serde_json::json;
 use wasp::AuditService;
-use wasp_tests::{Fixture, run_wasp};
+use wasp::sidecar::hash_token;
+use wasp_tests::{Fixture, WaspRun, run_wasp};
 
 /// `events` events through a signed JSON handler that rotates every
 /// `max_file_size` bytes; returns the configuration and the base64 public key.
@@ -261,4 +263,116 @@ fn a_csv_handler_with_a_jceks_keystore_cannot_export() {
     assert_eq!(code, Some(1), "{output}");
     assert!(output.contains("JCEKS keystore, which holds no Ed25519 key"), "{output}");
     assert!(!fx.path().join("x.csv").exists() && !fx.path().join("x.partial").exists());
+}
+
+// ---- GET /export/{topic} on `wasp run` ----
+
+const ADMIN: &str = "export-admin-token";
+const ACME: &str = "export-acme-token";
+const GLOBEX: &str = "export-globex-token";
+
+/// A GET with a bearer token: status, lower-cased head, body bytes.
+fn get(address: &str, token: &str, path: &str) -> (u16, String, Vec<u8>) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(address).unwrap();
+    stream.set_read_timeout(Some(std::time::Duration::from_secs(60))).unwrap();
+    let auth = if token.is_empty() { String::new() } else { format!("Authorization: Bearer {token}\r\n") };
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: {address}\r\n{auth}Connection: close\r\n\r\n").unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).unwrap();
+    let at = response.windows(4).position(|w| w == b"\r\n\r\n").expect("a head");
+    let head = String::from_utf8_lossy(&response[..at]).to_ascii_lowercase();
+    let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap();
+    (status, head, response[at + 4..].to_vec())
+}
+
+fn signed_json(name: &str, key: &str) -> serde_json::Value {
+    json!({"class": "JsonAuditEventHandler", "config": {
+        "name": name, "logDirectory": "logs", "topics": ["access"], "buffering": {"writeInterval": "10 ms"},
+        "security": {"enabled": true, "filename": key, "signatureInterval": "50 ms"}}})
+}
+
+#[test]
+fn the_sidecar_serves_exports_under_the_query_routes_tenant_rules() {
+    let fx = Fixture::new();
+    std::fs::create_dir_all(fx.path().join("keys")).unwrap();
+    for key in ["audit", "acme", "globex"] {
+        let out = run_wasp(&["keygen", "--out", &format!("keys/{key}.key")], None, fx.path());
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    let plain = json!({"class": "JsonAuditEventHandler", "config": {"name": "plain", "logDirectory": "logs", "topics": ["access"]}});
+    fx.config_doc(&json!({
+        "config": {"handlerForQueries": "signed"},
+        "eventHandlers": [signed_json("signed", "keys/audit.key")],
+        "tenants": {
+            "acme": {"handlerForQueries": "signed", "eventHandlers": [signed_json("signed", "keys/acme.key")]},
+            "globex": {"handlerForQueries": "signed", "eventHandlers": [signed_json("signed", "keys/globex.key")]},
+            "plain": {"handlerForQueries": "plain", "eventHandlers": [plain]}
+        },
+        "wasp": {"sidecar": {
+            "adminToken": hash_token(ADMIN), "watchInterval": "0 s",
+            "tokens": [{"tenant": "acme", "hash": hash_token(ACME)}, {"tenant": "globex", "hash": hash_token(GLOBEX)}]
+        }}
+    }));
+    let run = WaspRun::start(fx.path());
+    let publish = |token: &str, id: String, user: &str| {
+        let event = json!({"_id": id, "userId": user, "eventName": "access"}).to_string();
+        let (status, body) = wasp_tests::http(&run.address, token, "POST", "/audit/access", "application/json", &event);
+        assert_eq!(status, 201, "{body}");
+    };
+    for n in 0..12 {
+        publish(ADMIN, format!("top-{n}"), if n % 2 == 0 { "bjensen" } else { "other" });
+        publish(ACME, format!("acme-{n}"), "bjensen");
+        publish(GLOBEX, format!("globex-{n}"), "bjensen");
+    }
+    let (status, body) = wasp_tests::http(&run.address, ADMIN, "POST", "/audit/access?_action=flush", "application/json", "");
+    assert_eq!(status, 200, "{body}");
+
+    let filter = "_queryFilter=userId%20eq%20%22bjensen%22";
+    let (status, head, body) = get(&run.address, ADMIN, &format!("/export/access?{filter}"));
+    assert_eq!(status, 200, "{head}\n{}", String::from_utf8_lossy(&body));
+    assert!(head.contains("content-type: application/x-ndjson"), "{head}");
+    assert!(head.contains("content-disposition: attachment; filename=\"access-") && head.contains(".ndjson\""), "{head}");
+    std::fs::write(fx.path().join("top.ndjson"), &body).unwrap();
+    let (code, report) = verify(&fx, &fx.path().join("top.ndjson"), "keys/audit.key");
+    assert_eq!(code, Some(0), "{report}");
+    assert!(report.contains("6 records"), "{report}");
+
+    // A tenant token: its own events only, signed with its own key.
+    let (status, head, body) = get(&run.address, ACME, "/export/access?_queryFilter=true");
+    assert_eq!(status, 200, "{head}\n{}", String::from_utf8_lossy(&body));
+    assert!(head.contains("filename=\"acme-access-"), "{head}");
+    let text = String::from_utf8(body).unwrap();
+    let records: Vec<&str> = text.lines().filter(|l| !l.starts_with("{\"_export\"")).collect();
+    assert_eq!(records.len(), 12, "{text}");
+    assert!(records.iter().all(|r| r.contains("\"_id\":\"acme-")), "{text}");
+    std::fs::write(fx.path().join("acme.ndjson"), &text).unwrap();
+    let (code, report) = verify(&fx, &fx.path().join("acme.ndjson"), "keys/acme.key");
+    assert_eq!(code, Some(0), "{report}");
+    assert_eq!(verify(&fx, &fx.path().join("acme.ndjson"), "keys/globex.key").0, Some(3), "another tenant's key does not verify it");
+
+    // What is refused, and why.
+    let refused = [
+        (ACME, "/export/access?_queryFilter=true&tenant=globex", 403, "may not export the events of tenant `globex`"),
+        (ADMIN, "/export/access?_queryFilter=true&tenant=nope", 400, "no tenant `nope`"),
+        (ADMIN, "/export/access?_queryFilter=true&tenant=plain", 501, "keeps no tamper-evident log"),
+        (ADMIN, "/export/access?_queryFilter=userId%20equals%20x", 400, "_queryFilter: at "),
+        (ADMIN, "/export/access", 400, "_queryFilter: required"),
+        (ADMIN, "/export/access?_queryFilter=true&format=csv", 400, "its records export as ndjson, not csv"),
+        (ADMIN, "/export/access?_queryFilter=true&format=xml", 400, "format: `xml` is not an export format"),
+        (ADMIN, "/export/nosuchtopic?_queryFilter=true", 404, "does not receive topic"),
+        ("", "/export/access?_queryFilter=true", 401, ""),
+    ];
+    for (token, path, code, message) in refused {
+        let (status, head, body) = get(&run.address, token, path);
+        let body = String::from_utf8_lossy(&body);
+        assert_eq!(status, code, "{path}: {head}\n{body}");
+        assert!(body.contains(message), "{path}: expected `{message}` in {body}");
+    }
+    // The admin may name a tenant.
+    let (status, _, body) = get(&run.address, ADMIN, "/export/access?_queryFilter=true&tenant=globex");
+    assert_eq!(status, 200);
+    assert!(String::from_utf8_lossy(&body).lines().filter(|l| l.contains("\"_id\":\"globex-")).count() == 12);
+    let (code, stderr) = run.terminate();
+    assert_eq!(code, Some(0), "{stderr}");
 }
