@@ -296,7 +296,7 @@ fn signed_json(name: &str, key: &str) -> serde_json::Value {
 fn the_sidecar_serves_exports_under_the_query_routes_tenant_rules() {
     let fx = Fixture::new();
     std::fs::create_dir_all(fx.path().join("keys")).unwrap();
-    for key in ["audit", "acme", "globex"] {
+    for key in ["audit", "acme", "globex", "csvco"] {
         let out = run_wasp(&["keygen", "--out", &format!("keys/{key}.key")], None, fx.path());
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     }
@@ -307,7 +307,10 @@ fn the_sidecar_serves_exports_under_the_query_routes_tenant_rules() {
         "tenants": {
             "acme": {"handlerForQueries": "signed", "eventHandlers": [signed_json("signed", "keys/acme.key")]},
             "globex": {"handlerForQueries": "signed", "eventHandlers": [signed_json("signed", "keys/globex.key")]},
-            "plain": {"handlerForQueries": "plain", "eventHandlers": [plain]}
+            "plain": {"handlerForQueries": "plain", "eventHandlers": [plain]},
+            "csvco": {"handlerForQueries": "csv", "eventHandlers": [{"class": "CsvAuditEventHandler", "config": {
+                "name": "csv", "logDirectory": "logs", "topics": ["access"],
+                "security": {"enabled": true, "filename": "keys/csvco.key", "signatureInterval": "50 ms"}}}]}
         },
         "wasp": {"sidecar": {
             "adminToken": hash_token(ADMIN), "watchInterval": "0 s",
@@ -321,6 +324,15 @@ fn the_sidecar_serves_exports_under_the_query_routes_tenant_rules() {
         assert_eq!(status, 201, "{body}");
     };
     for n in 0..12 {
+        let (status, body) = wasp_tests::http(
+            &run.address,
+            ADMIN,
+            "POST",
+            "/audit/access?tenant=csvco",
+            "application/json",
+            &json!({"_id": format!("csv-{n}"), "userId": "bjensen", "eventName": "access"}).to_string(),
+        );
+        assert_eq!(status, 201, "{body}");
         publish(ADMIN, format!("top-{n}"), if n % 2 == 0 { "bjensen" } else { "other" });
         publish(ACME, format!("acme-{n}"), "bjensen");
         publish(GLOBEX, format!("globex-{n}"), "bjensen");
@@ -373,6 +385,21 @@ fn the_sidecar_serves_exports_under_the_query_routes_tenant_rules() {
     let (status, _, body) = get(&run.address, ADMIN, "/export/access?_queryFilter=true&tenant=globex");
     assert_eq!(status, 200);
     assert!(String::from_utf8_lossy(&body).lines().filter(|l| l.contains("\"_id\":\"globex-")).count() == 12);
+    // A CSV query handler: its export is CSV (by default and with format=csv), and verifies.
+    for path in ["/export/access?_queryFilter=true&tenant=csvco", "/export/access?_queryFilter=true&tenant=csvco&format=csv"] {
+        let (status, head, body) = get(&run.address, ADMIN, path);
+        assert_eq!(status, 200, "{path}: {head}\n{}", String::from_utf8_lossy(&body));
+        assert!(head.contains("content-type: text/csv") && head.contains("filename=\"csvco-access-") && head.contains(".csv\""), "{head}");
+        let text = String::from_utf8(body).unwrap();
+        assert_eq!(text.lines().filter(|l| l.starts_with("\"csv-")).count(), 12, "{text}");
+        std::fs::write(fx.path().join("csvco.csv"), &text).unwrap();
+        let (code, report) = verify(&fx, &fx.path().join("csvco.csv"), "keys/csvco.key");
+        assert_eq!(code, Some(0), "{report}");
+        assert!(report.contains("12 records (CSV)"), "{report}");
+    }
+    let (status, _, body) = get(&run.address, ADMIN, "/export/access?_queryFilter=true&tenant=csvco&format=ndjson");
+    assert_eq!(status, 400, "{}", String::from_utf8_lossy(&body));
+    assert!(String::from_utf8_lossy(&body).contains("is a CSV handler: its records export as csv, not ndjson"));
     let (code, stderr) = run.terminate();
     assert_eq!(code, Some(0), "{stderr}");
 }
