@@ -3,7 +3,8 @@
 //! dead-letters, driven by `tests/console/console.spec.mjs` (playwright-core
 //! and Debian's Chromium): sign-in, search, filters, paging, sorting, an
 //! event's detail, bad input, dead letters `show` and `replay`, `wasp verify`
-//! of a signed log (and of a tampered one), the live tail, and a tenant
+//! of a signed log (and of a tampered one), an export downloaded with the
+//! Export button (checked here with `wasp verify-export`), the live tail, and a tenant
 //! token refused another tenant's events through the page and the API. The
 //! tenant isolation of the console's routes is checked here over plain HTTP
 //! too. Screenshots land in `target/console-screenshots/`.
@@ -87,7 +88,9 @@ fn start(fx: &Fixture) -> WaspRun {
     // A handler whose `init` fails: disabled, with the reason.
     let broken = probe_handler("broken", json!({"topics": ["authentication"], "config": {"fail_init": true}}));
     fx.config_doc(&json!({
-        "config": {"handlerForQueries": "json"},
+        // The signed handler answers top-level queries: its events can be
+        // exported with proofs (the tenants' cannot: no `security`).
+        "config": {"handlerForQueries": "signed"},
         "eventHandlers": [json_handler(), signed, {"class": "wasm", "config": h}, {"class": "wasm", "config": broken}],
         "tenants": {
             "acme": {"handlerForQueries": "json", "eventHandlers": [json_handler()]},
@@ -126,7 +129,12 @@ fn api_isolation(address: &str) {
     let (_, handlers) = get(address, ACME, "/console/api/handlers");
     let names: Vec<&str> = handlers["handlers"].as_array().unwrap().iter().map(|h| h["name"].as_str().unwrap()).collect();
     assert_eq!(names, ["acme/json"]);
-    for path in ["/audit/access?_queryFilter=true&tenant=globex", "/audit/access/g1?tenant=globex", "/console/api/dead-letters?handler=h"] {
+    for path in [
+        "/audit/access?_queryFilter=true&tenant=globex",
+        "/audit/access/g1?tenant=globex",
+        "/export/access?_queryFilter=true&tenant=globex",
+        "/console/api/dead-letters?handler=h",
+    ] {
         let (status, body) = get(address, ACME, path);
         assert_eq!(status, 403, "{path}: {body}");
     }
@@ -153,6 +161,7 @@ fn run_spec(dir: &Path, chromium: &Path, run: &WaspRun, config: &Path) {
         .env("WASP_CONFIG", config)
         .env("WASP_DATA", config.with_file_name("wasp-data"))
         .env("WASP_PID", run.child.id().to_string())
+        .env("EXPORT_DIR", config.parent().unwrap())
         .env("SCREENSHOTS", &shots)
         .env("CHROMIUM", chromium)
         .env("TZ", "UTC")
@@ -179,6 +188,11 @@ fn the_console_in_a_real_browser() {
     let run = start(&fx);
     api_isolation(&run.address);
     run_spec(&dir, &chromium, &run, &fx.path().join("audit.json"));
+    // The file the Export button downloaded verifies with the public key.
+    let verified = wasp_tests::run_wasp(&["verify-export", "alice.ndjson", "--key", "keys/audit.key"], None, fx.path());
+    let report = format!("{}{}", String::from_utf8_lossy(&verified.stdout), String::from_utf8_lossy(&verified.stderr));
+    assert_eq!(verified.status.code(), Some(0), "{report}");
+    assert!(report.contains("PASS alice.ndjson: 10 records (NDJSON)") && report.contains("userId eq \"alice\""), "{report}");
     // An open live tail does not hold the shutdown up: SIGTERM ends it.
     let mut tail = std::net::TcpStream::connect(&run.address).unwrap();
     tail.write_all(format!("GET /console/api/tail HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {ADMIN}\r\n\r\n").as_bytes()).unwrap();

@@ -3,7 +3,8 @@
 // events). Prints one `ok - …` line per check; exits 1 at the first failure.
 // Environment: WASP_URL, ADMIN_TOKEN, ACME_TOKEN, WASP_CONFIG (the config
 // file, rewritten to fix handler `h`), WASP_PID (for SIGHUP), SCREENSHOTS
-// (a directory), CHROMIUM (default /usr/bin/chromium).
+// (a directory), EXPORT_DIR (where the Export button's download is saved,
+// as alice.ndjson), CHROMIUM (default /usr/bin/chromium).
 import { chromium } from 'playwright-core';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -32,12 +33,15 @@ const context = await chromium.launchPersistentContext(userDataDir, {
   args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
     '--disable-component-update', '--disable-sync'],
   viewport: { width: 1280, height: 900 },
+  acceptDownloads: true,
   timezoneId: 'UTC',
 });
 const page = context.pages()[0] || await context.newPage();
 const pageErrors = [];
 page.on('pageerror', (e) => pageErrors.push(e.message));
 page.on('dialog', (d) => { pageErrors.push(`a dialog opened: ${d.message()}`); d.dismiss(); });
+const requested = [];
+page.on('request', (r) => requested.push(r.url()));
 const shot = (name) => page.screenshot({ path: path.join(shots, `${name}.png`), fullPage: true });
 const text = (selector) => page.locator(selector).textContent();
 const column = (n) => page.locator(`#results tbody tr td:nth-child(${n})`).allTextContents();
@@ -89,6 +93,23 @@ try {
   const oldestFirst = await column(1);
   check(oldestFirst[0] < oldestFirst[1], 'a click on Time sorts oldest first', oldestFirst.slice(0, 2));
   await shot('events');
+
+  // ---- export with proofs ----------------------------------------------------
+  await search({ user: 'alice' });
+  check(JSON.stringify(await page.locator('#export-format option').allTextContents()) === '["NDJSON"]',
+    'the export offers the query handler\'s format', await page.locator('#export-format option').allTextContents());
+  const [download] = await Promise.all([page.waitForEvent('download'), page.click('#export-button')]);
+  const saved = path.join(env('EXPORT_DIR'), 'alice.ndjson');
+  await download.saveAs(saved);
+  check(/^access-.*\.ndjson$/.test(download.suggestedFilename()), 'the download is named by the server', download.suggestedFilename());
+  await page.waitForFunction(() => document.getElementById('export-status').textContent.startsWith('Downloaded'));
+  const exported = fs.readFileSync(saved, 'utf8').trim().split('\n');
+  check(exported.length === 11 && exported.slice(0, 10).every((l) => JSON.parse(l).userId === 'alice') && exported[10].startsWith('{"_export":'),
+    'the export holds the search\'s 10 events and the signed manifest', exported.length);
+  const exportRequest = requested.find((u) => u.includes('/export/access?'));
+  check(exportRequest && exportRequest.includes('_queryFilter=userId+eq+%22alice%22') && requested.every((u) => !u.includes(ADMIN)),
+    'the export asks for the search\'s filter, with the token in a header, never in a URL', exportRequest);
+  await shot('export');
 
   // ---- filter by user, event name, result, time, text ------------------------
   await search({ user: 'alice' });
@@ -225,6 +246,8 @@ try {
   check(JSON.stringify(await page.locator('#scope option').allTextContents()) === '["tenant acme"]', 'it is offered only its own scope');
   await search({});
   check(JSON.stringify(await column(2)) === '["a1"]', 'it sees only its own events', await column(2));
+  check(await page.locator('#export-button').isDisabled() && (await text('#export-status')).includes('keeps no tamper-evident log'),
+    'no export where the query handler keeps no signed log, and the page says why', await text('#export-status'));
   // Through the page: make the page ask for globex's events.
   await page.evaluate(() => { const o = document.createElement('option'); o.value = 'globex'; o.textContent = 'tenant globex'; document.getElementById('scope').append(o); });
   await page.selectOption('#scope', 'globex');

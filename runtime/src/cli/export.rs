@@ -8,13 +8,20 @@ use anyhow::Context as _;
 use super::{EXIT_INCOMPLETE, write_stdout};
 use crate::integrity::PublicKey;
 
-/// `wasp export --config C --topic T [--filter F] --out FILE`.
-pub(super) fn export(config: &Path, tenant: Option<&str>, topic: &str, filter: &str, out: &Path) -> anyhow::Result<ExitCode> {
+/// `wasp export --config C --topic T [--filter F] [--format F] --out FILE`.
+pub(super) fn export(
+    config: &Path,
+    tenant: Option<&str>,
+    topic: &str,
+    filter: &str,
+    format: crate::export::ExportFormat,
+    out: &Path,
+) -> anyhow::Result<ExitCode> {
     let config = crate::Config::from_file(config)?;
     let partial = out.with_extension("partial");
     let mut file = std::fs::File::create(&partial).with_context(|| format!("{}", partial.display()))?;
     let started = std::time::Instant::now();
-    let summary = match crate::export::export(&config, tenant, topic, filter, &mut file) {
+    let summary = match crate::export::export(&config, tenant, topic, filter, Some(format), &mut file) {
         Ok(summary) => summary,
         Err(e) => {
             let _ = std::fs::remove_file(&partial);
@@ -70,9 +77,10 @@ pub(super) fn verify(file: &Path, key: &str) -> anyhow::Result<ExitCode> {
     if report.passed() {
         let m = report.manifest.as_ref().expect("passed");
         out.push_str(&format!(
-            "PASS {}: {} records of `{}` from {} (query `{}`, exported {}), each proven in its log file's signed tree\n",
+            "PASS {}: {} records ({}) of `{}` from {} (query `{}`, exported {}), each proven in its log file's signed tree\n",
             file.display(),
             m.count,
+            if m.csv.is_some() { "CSV" } else { "NDJSON" },
             m.topic,
             m.handler,
             m.query,

@@ -271,8 +271,9 @@ enum Command {
         sort_keys: Option<String>,
     },
     /// Export the events matching a query from the `handlerForQueries` (a
-    /// tamper-evident JSON handler) as NDJSON with a signed manifest and an
-    /// inclusion proof per record (see docs/exports.md).
+    /// tamper-evident JSON handler as NDJSON, or CSV handler as CSV) with a
+    /// signed manifest and an inclusion proof per record (see
+    /// docs/exports.md).
     Export {
         /// The configuration file.
         #[arg(long, short)]
@@ -289,6 +290,11 @@ enum Command {
         /// The export file to write.
         #[arg(long, short)]
         out: PathBuf,
+        /// `ndjson` (a JSON handler's log) or `csv` (a CSV handler's log):
+        /// records are exported as the log stores them, so this must be
+        /// the query handler's own format.
+        #[arg(long, default_value = "ndjson")]
+        format: crate::export::ExportFormat,
     },
     /// Check an export made by `wasp export` with the handler's public key
     /// alone: the manifest signature, every proof, every record, the count.
@@ -589,7 +595,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
             }
         }
-        Command::Export { config, topic, tenant, filter, out } => export::export(&config, tenant.as_deref(), &topic, &filter, &out),
+        Command::Export { config, topic, tenant, filter, out, format } => {
+            export::export(&config, tenant.as_deref(), &topic, &filter, format, &out)
+        }
         Command::VerifyExport { file, key } => export::verify(&file, &key),
         Command::New { name, lang, dir, sdk } => new::run(&name, lang, dir.as_deref(), sdk.as_deref()),
         Command::Send { url, topic, token, tenant, batch, cacert, input } => {

@@ -4,10 +4,20 @@
 //! `docs/exports.md`).
 //!
 //! # The file
-//! NDJSON: one exported record per line, byte for byte the line of the
-//! log file it came from (its `_integrity` member included), in storage
-//! order; then one last line `{"_export":{"manifest":{…},"signature":"…",
-//! "proofs":[…]}}`.
+//! NDJSON (a JSON handler): one exported record per line, byte for byte
+//! the line of the log file it came from (its `_integrity` member
+//! included), in storage order; then one last line
+//! `{"_export":{"manifest":{…},"signature":"…","proofs":[…]}}`.
+//!
+//! CSV (a CSV handler with a WASP key file): the log's header record, then
+//! the exported rows byte for byte (their `SEQ`, `HMAC` and empty
+//! `SIGNATURE` cells included), each with the log's end of line; then the
+//! same trailer line, always after a `\n` and ending with one. WASP quotes
+//! every non-empty cell, so a row starts with the quote character, the
+//! delimiter or the end of line, never with `{` (a format whose quote or
+//! delimiter is `{` is refused): the trailer cannot be taken for a row.
+//! The manifest's `csv` member names the format and the header, so both
+//! are signed.
 //!
 //! # What is signed and proven
 //! - For every log file of the topic, the exporter (holding the key file)
@@ -34,7 +44,7 @@
 mod build;
 mod verify;
 
-pub use build::{ExportSummary, export};
+pub use build::{ExportSummary, export, handler_format};
 pub use verify::{VerifyReport, verify_export};
 
 use serde::{Deserialize, Serialize};
@@ -46,6 +56,50 @@ pub const FORMAT: &str = "wasp-export/1";
 pub const SIGNING_DOMAIN: &str = "wasp-export-manifest/1\n";
 /// The member of the export's last line.
 pub const EXPORT_MEMBER: &str = "_export";
+
+/// How the exported records are written: the query handler's own format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExportFormat {
+    /// One JSON record per line (a JSON handler's log).
+    Ndjson,
+    /// The CSV rows with a header (a CSV handler's log).
+    Csv,
+}
+
+impl ExportFormat {
+    /// `ndjson` or `csv`.
+    pub fn name(self) -> &'static str {
+        match self {
+            ExportFormat::Ndjson => "ndjson",
+            ExportFormat::Csv => "csv",
+        }
+    }
+
+    /// The HTTP media type of such a file.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            ExportFormat::Ndjson => "application/x-ndjson",
+            ExportFormat::Csv => "text/csv; charset=utf-8",
+        }
+    }
+}
+
+impl std::fmt::Display for ExportFormat {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for ExportFormat {
+    type Err = String;
+    fn from_str(text: &str) -> Result<ExportFormat, String> {
+        match text.to_ascii_lowercase().as_str() {
+            "ndjson" | "json" => Ok(ExportFormat::Ndjson),
+            "csv" => Ok(ExportFormat::Csv),
+            _ => Err(format!("`{text}` is not an export format (expected ndjson or csv)")),
+        }
+    }
+}
 
 /// What the signature covers.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -69,6 +123,36 @@ pub struct Manifest {
     pub root: String,
     /// One checkpoint per log file read, in chain order.
     pub checkpoints: Vec<Checkpoint>,
+    /// A CSV export's layout (absent: NDJSON).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub csv: Option<CsvLayout>,
+}
+
+/// How a CSV export's records are written, as the log wrote them.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CsvLayout {
+    /// The header record, without its end of line (the first record of
+    /// the file).
+    pub header: String,
+    /// The quote character.
+    pub quote: char,
+    /// The delimiter.
+    pub delimiter: char,
+    /// What ends every record.
+    pub end_of_line: String,
+}
+
+impl CsvLayout {
+    /// The format to decode the records with.
+    pub fn format(&self) -> crate::outputs::csv::codec::CsvFormat {
+        crate::outputs::csv::codec::CsvFormat {
+            quote: self.quote,
+            delimiter: self.delimiter,
+            end_of_line: self.end_of_line.clone(),
+            neutralise_formulas: false,
+        }
+    }
 }
 
 /// A log file's Merkle tree over all its data records, bound to its chain.
@@ -107,10 +191,27 @@ pub struct Proof {
 /// What can go wrong making or reading an export.
 #[derive(Debug, thiserror::Error)]
 pub enum ExportError {
-    /// The handler cannot be exported from (not a tamper-evident JSON
-    /// handler, unknown topic, …).
+    /// The query handler cannot be found (no `handlerForQueries`, unknown
+    /// tenant or topic).
+    #[error(transparent)]
+    NoHandler(#[from] crate::builtin::query::QueryFailure),
+    /// The handler cannot be exported from (not a tamper-evident JSON or
+    /// CSV handler with a WASP key file, another format asked for, …).
     #[error("{0}")]
     Handler(String),
+    /// Another format than the handler's own was asked for.
+    #[error(
+        "handler `{handler}` is a {} handler: its records export as {own}, not {asked} (records are exported as the log stores them)",
+        if *.own == ExportFormat::Csv { "CSV" } else { "JSON" }
+    )]
+    FormatMismatch {
+        /// The query handler.
+        handler: String,
+        /// Its format.
+        own: ExportFormat,
+        /// The format asked for.
+        asked: ExportFormat,
+    },
     /// A bad `_queryFilter`.
     #[error(transparent)]
     Query(#[from] crate::query::QueryError),
@@ -136,3 +237,6 @@ pub enum ExportError {
     #[error("not a WASP export: {0}")]
     Format(String),
 }
+
+#[cfg(test)]
+mod tests;

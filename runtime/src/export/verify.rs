@@ -1,5 +1,6 @@
-//! `wasp verify-export`: checks an export against the handler's public
-//! key alone, and says which record or proof fails and why.
+//! `wasp verify-export`: checks an export (NDJSON or CSV, as its signed
+//! manifest says) against the handler's public key alone, and says which
+//! record or proof fails and why.
 
 use std::collections::HashMap;
 
@@ -49,6 +50,51 @@ fn hex32(text: &str) -> Option<[u8; 32]> {
     hex::decode(text).ok()?.try_into().ok()
 }
 
+/// The records of an export (its text before the trailer line): each
+/// record's text without its end of line, with the line it starts on.
+/// NDJSON: one per line. CSV: decoded with the manifest's format; the
+/// first record must be the signed header. Problems are failures.
+fn split_records<'t>(records: &'t str, manifest: &Manifest, fail: &mut Vec<String>) -> Vec<(usize, &'t str)> {
+    let Some(csv) = &manifest.csv else {
+        return if records.is_empty() { Vec::new() } else { records.split('\n').enumerate().map(|(i, r)| (i + 1, r)).collect() };
+    };
+    // `records` lost its last `\n` with the trailer: put back what the end
+    // of line had, or drop the separator line break.
+    let mut text = records.to_owned();
+    if csv.end_of_line.ends_with('\n') {
+        text.push('\n');
+    }
+    let decoded = match csv.format().decode(&text) {
+        Ok(decoded) => decoded,
+        Err(e) => {
+            fail.push(format!("the records are not CSV of the manifest's format ({e}): the file was changed"));
+            return Vec::new();
+        }
+    };
+    let eol = csv.end_of_line.len();
+    let mut out = Vec::new();
+    for (i, record) in decoded.iter().enumerate() {
+        let end = if record.complete { record.range.end - eol } else { record.range.end };
+        // Slices of `records` (`text` only adds a last line break).
+        let body = &records[record.range.start..end.min(records.len())];
+        if !record.complete {
+            fail.push(format!("line {}: a record without its end of line (the file was cut or changed)", record.line));
+        }
+        if i == 0 {
+            if body != csv.header {
+                fail.push("line 1: the header is not the signed one (it was changed or removed)".into());
+            } else {
+                continue;
+            }
+        }
+        out.push((record.line, body));
+    }
+    if decoded.is_empty() {
+        fail.push("the header line is missing".into());
+    }
+    out
+}
+
 /// Checks the export `text` under `key`.
 pub fn verify_export(text: &str, key: &PublicKey) -> Result<VerifyReport, ExportError> {
     let body = text.strip_suffix('\n').ok_or_else(|| ExportError::Format("the file does not end with a line break (cut?)".into()))?;
@@ -64,8 +110,6 @@ pub fn verify_export(text: &str, key: &PublicKey) -> Result<VerifyReport, Export
     let line: Line<'_> = serde_json::from_str(last).map_err(|e| ExportError::Format(format!("the manifest line: {e}")))?;
     let trailer = line.export;
     let mut report = VerifyReport::default();
-    let records: Vec<&str> = if records.is_empty() { Vec::new() } else { records.split('\n').collect() };
-    report.records = records.len() as u64;
     let signed = format!("{SIGNING_DOMAIN}{}", trailer.manifest.get());
     if !key.verify(signed.as_bytes(), &trailer.signature) {
         report
@@ -77,6 +121,8 @@ pub fn verify_export(text: &str, key: &PublicKey) -> Result<VerifyReport, Export
     if manifest.format != FORMAT {
         report.failures.push(format!("the manifest's format is `{}`, not `{FORMAT}`", manifest.format));
     }
+    let records = split_records(records, &manifest, &mut report.failures);
+    report.records = records.len() as u64;
     let fail = &mut report.failures;
     let mut roots = Vec::new();
     for (i, c) in manifest.checkpoints.iter().enumerate() {
@@ -142,7 +188,7 @@ pub fn verify_export(text: &str, key: &PublicKey) -> Result<VerifyReport, Export
     for (j, p) in proofs.iter().enumerate() {
         by_hash.entry(p.hash.as_str()).or_default().push(j);
     }
-    let hashes: Vec<[u8; 32]> = records.iter().map(|r| leaf_hash(r.as_bytes())).collect();
+    let hashes: Vec<[u8; 32]> = records.iter().map(|(_, r)| leaf_hash(r.as_bytes())).collect();
     let mut seen = vec![false; proofs.len()];
     for (j, hash) in hashes.iter().enumerate() {
         let hex = hex::encode(hash);
@@ -157,7 +203,7 @@ pub fn verify_export(text: &str, key: &PublicKey) -> Result<VerifyReport, Export
             Some(others) => format!("it is the record of proof {} (records or proofs were reordered)", others[0] + 1),
             None => "it is in no proof (the record was changed, or added)".to_owned(),
         };
-        fail.push(format!("record {} (line {}): {what}", j + 1, j + 1));
+        fail.push(format!("record {} (line {}): {what}", j + 1, records[j].0));
     }
     for (k, p) in proofs.iter().enumerate() {
         if !seen[k] {

@@ -10,6 +10,7 @@
 //! | `POST /audit/{topic}?_action=rotate\|flush&handler=NAME` | admin | handler actions |
 //! | `GET /audit/{topic}?_queryFilter=…` | admin, top level | CREST query |
 //! | `GET /audit/{topic}/{id}` | admin, top level | read one event |
+//! | `GET /export/{topic}?_queryFilter=…&format=…` | as the query | an export with proofs, as `wasp export` writes it (see `export`) |
 //! | `GET /health`, `GET /health/live` | anyone | readiness, liveness |
 //! | `GET /metrics` | admin | Prometheus text |
 //! | `GET /console`, `/console/api/…` | the page: anyone; its API: by role | the browser console (see `console`) |
@@ -22,8 +23,8 @@
 //! accepting, lets requests in flight finish and the handlers drain the
 //! journal, all within `shutdownDeadline`.
 //!
-//! The service's blocking calls (`flush`, `rotate`, queries, NDJSON
-//! batches) run on tokio's blocking pool; a single `publish` (which only
+//! The service's blocking calls (`flush`, `rotate`, queries, exports,
+//! NDJSON batches) run on tokio's blocking pool; a single `publish` (which only
 //! validates and appends) runs on the request's task.
 
 pub mod auth;
@@ -31,6 +32,7 @@ pub mod config;
 mod console;
 mod deploy;
 pub mod errors;
+mod export;
 pub mod metrics;
 mod routes;
 mod server;
@@ -144,6 +146,7 @@ pub fn app(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/audit/{topic}", post(routes::post_topic).get(routes::query))
         .route("/audit/{topic}/{id}", get(routes::read))
+        .route("/export/{topic}", get(export::export))
         .route("/health", get(routes::health))
         .route("/health/live", get(routes::live))
         .route("/metrics", get(routes::metrics))

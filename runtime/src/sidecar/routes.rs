@@ -21,18 +21,18 @@ use crate::delivery::HandlerState;
 use crate::query::QueryRequest;
 use crate::{PublishError, Receipt};
 
-type Params = Result<Query<HashMap<String, String>>, QueryRejection>;
-type Reply = Result<Response, CrestError>;
+pub(super) type Params = Result<Query<HashMap<String, String>>, QueryRejection>;
+pub(super) type Reply = Result<Response, CrestError>;
 
-fn role(state: &AppState, headers: &HeaderMap) -> Result<Role, CrestError> {
+pub(super) fn role(state: &AppState, headers: &HeaderMap) -> Result<Role, CrestError> {
     Ok(authenticate(state.sidecar.auth, &state.sidecar.tokens, headers)?)
 }
 
-fn params(params: Params) -> Result<HashMap<String, String>, CrestError> {
+pub(super) fn params(params: Params) -> Result<HashMap<String, String>, CrestError> {
     params.map(|Query(p)| p).map_err(|e| CrestError::bad_request(format!("the query string: {}", e.body_text())))
 }
 
-fn path<T>(path: Result<Path<T>, PathRejection>) -> Result<T, CrestError> {
+pub(super) fn path<T>(path: Result<Path<T>, PathRejection>) -> Result<T, CrestError> {
     path.map(|Path(p)| p).map_err(|e| CrestError::bad_request(format!("the path: {}", e.body_text())))
 }
 
@@ -94,7 +94,7 @@ fn is_batch(headers: &HeaderMap) -> Result<bool, CrestError> {
 /// The tenant whose events a request publishes or queries (`verb`: "publish
 /// for", "query the events of"): the token's own; with `?tenant=`, only the
 /// admin may name another.
-fn acting_tenant(role: &Role, params: &HashMap<String, String>, verb: &str) -> Result<Option<String>, CrestError> {
+pub(super) fn acting_tenant(role: &Role, params: &HashMap<String, String>, verb: &str) -> Result<Option<String>, CrestError> {
     let asked = params.get("tenant").map(String::as_str).filter(|t| !t.is_empty());
     match (role, asked) {
         (Role::Admin, asked) => Ok(asked.map(str::to_owned)),
@@ -455,8 +455,8 @@ pub(super) async fn metrics(State(state): State<Arc<AppState>>, headers: HeaderM
 pub(super) async fn not_found(method: Method, uri: Uri) -> CrestError {
     CrestError::not_found(format!(
         "no route for `{method} {}` (routes: POST /audit/{{topic}}, GET /audit/{{topic}}?_queryFilter=…, GET /audit/{{topic}}/{{id}}, \
-         GET /health, GET /health/live, GET /metrics, POST /admin/deploy, GET /admin/versions, POST /admin/promote, POST /admin/rollback, \
-         GET /admin/shadow, GET /console)",
+         GET /export/{{topic}}?_queryFilter=…, GET /health, GET /health/live, GET /metrics, POST /admin/deploy, GET /admin/versions, \
+         POST /admin/promote, POST /admin/rollback, GET /admin/shadow, GET /console)",
         uri.path()
     ))
 }

@@ -575,9 +575,11 @@ async fn the_console_api_enforces_roles_and_tenants() {
     assert_eq!(page.status, StatusCode::OK);
     assert!(page.headers[header::CONTENT_SECURITY_POLICY].to_str().unwrap().contains("script-src 'self'"));
     let session = call(&s.app, "GET", "/console/api/session", Some(ACME), None, Body::empty()).await.json();
+    let unsigned = json!({"formats": [], "reason": "handler `acme/json` keeps no tamper-evident log: set its `security` (exports are signed with its key)"});
     assert_eq!(
         session,
-        json!({"role": "tenant", "tenant": "acme", "scopes": {"acme": {"access": ["acme/json"], "authentication": ["acme/json"]}}})
+        json!({"role": "tenant", "tenant": "acme", "scopes": {"acme": {"access": ["acme/json"], "authentication": ["acme/json"]}},
+               "exports": {"acme": {"access": unsigned, "authentication": unsigned}}})
     );
     let names = |answer: Answer| {
         answer.json()["handlers"].as_array().unwrap().iter().map(|h| h["name"].as_str().unwrap().to_owned()).collect::<Vec<_>>()

@@ -83,6 +83,71 @@ function fillTopics() {
   const topics = Object.keys((session.scopes[$('scope').value]) || {});
   const topic = $('topic');
   topic.replaceChildren(...topics.map((t) => { const o = el('option', t); o.value = t; return o; }));
+  fillExport();
+}
+
+// ---- export (GET /export/{topic}: the records with a signed manifest and proofs)
+
+/** Offers the formats the scope's query handler exports the topic in. */
+function fillExport() {
+  const info = ((session.exports || {})[$('scope').value] || {})[$('topic').value] || { formats: [], reason: 'no topic' };
+  const labels = { ndjson: 'NDJSON', csv: 'CSV' };
+  $('export-format').replaceChildren(...info.formats.map((f) => { const o = el('option', labels[f] || f); o.value = f; return o; }));
+  $('export-button').disabled = info.formats.length === 0;
+  $('export-button').title = info.reason || '';
+  $('export-status').textContent = info.formats.length ? '' : 'Export not available: ' + (info.reason || '');
+}
+
+/** The file name of a `Content-Disposition: attachment; filename="…"`. */
+function attachmentName(disposition, fallback) {
+  const match = /filename="([A-Za-z0-9._-]+)"/.exec(disposition || '');
+  return match ? match[1] : fallback;
+}
+
+/**
+ * Downloads the export of the search form's filter: fetched with the
+ * token in the Authorization header (never in the URL), then saved from a
+ * Blob.
+ */
+async function exportEvents() {
+  $('export-status').textContent = '';
+  let url;
+  const format = $('export-format').value;
+  try {
+    const topic = $('topic').value;
+    if (!topic) throw new ApiError('Choose a topic.');
+    const params = new URLSearchParams({ _queryFilter: buildFilter(), format });
+    if ($('scope').value) params.set('tenant', $('scope').value);
+    url = '/export/' + encodeURIComponent(topic) + '?' + params;
+  } catch (e) {
+    $('export-status').textContent = 'Export failed: ' + e.message;
+    return;
+  }
+  $('export-button').disabled = true;
+  $('export-status').textContent = 'Exporting…';
+  try {
+    const response = await fetch(url, { headers: { Authorization: 'Bearer ' + token } });
+    if (!response.ok) {
+      const text = await response.text();
+      let message = text || response.statusText;
+      try { message = JSON.parse(text).message || message; } catch (_) { /* not JSON */ }
+      throw new ApiError(response.status + ': ' + message);
+    }
+    const blob = await response.blob();
+    const name = attachmentName(response.headers.get('Content-Disposition'), 'export.' + format);
+    const link = el('a');
+    link.href = URL.createObjectURL(blob);
+    link.download = name;
+    link.hidden = true;
+    document.body.append(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(link.href), 60000);
+    $('export-status').textContent = 'Downloaded ' + name + ' (' + blob.size + ' bytes).';
+  } catch (e) {
+    $('export-status').textContent = 'Export failed: ' + (e instanceof ApiError ? e.message : 'the sidecar cannot be reached: ' + e.message);
+  }
+  $('export-button').disabled = false;
 }
 
 function showTab(name) {
@@ -397,6 +462,8 @@ document.addEventListener('DOMContentLoaded', () => {
   $('signout').addEventListener('click', signOut);
   for (const b of document.querySelectorAll('nav button')) b.addEventListener('click', () => showTab(b.dataset.tab));
   $('scope').addEventListener('change', fillTopics);
+  $('topic').addEventListener('change', fillExport);
+  $('export-button').addEventListener('click', exportEvents);
   $('search').addEventListener('submit', (e) => { e.preventDefault(); search(); });
   $('next-page').addEventListener('click', () => { cookies.push($('next-page').dataset.cookie); loadPage(); });
   $('first-page').addEventListener('click', () => { cookies = [null]; loadPage(); });

@@ -9,7 +9,7 @@
 //! | route | who | what |
 //! |---|---|---|
 //! | `GET /console`, `/console/app.js`, `/console/app.css` | anyone | the page (it holds no data) |
-//! | `GET /console/api/session` | any token | the role, and the topics and handlers it may see |
+//! | `GET /console/api/session` | any token | the role, the topics and handlers it may see, and per topic the export format (`GET /export/{topic}`) |
 //! | `GET /console/api/handlers` | any token | the summaries (state, lag, faults…) of the handlers it may see |
 //! | `GET /console/api/dead-letters?handler=H` | admin | a handler's dead letters, newest first |
 //! | `GET /console/api/dead-letters/{id}` | admin | one dead letter (`wasp dlq show`) |
@@ -127,7 +127,24 @@ async fn session(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Repl
         Role::TopLevel => ("top-level", None),
         Role::Tenant(t) => ("tenant", Some(t.clone())),
     };
-    Ok(Json(json!({"role": kind, "tenant": tenant, "scopes": scopes})).into_response())
+    // Per scope and topic: the format the Export button downloads, or why
+    // there is none (reads the key files' first bytes: off the runtime).
+    let wanted: Vec<(String, String)> =
+        scopes.iter().flat_map(|(scope, topics)| topics.keys().map(|t| (scope.clone(), t.clone()))).collect();
+    let exports = blocking(move || {
+        let mut exports: BTreeMap<String, BTreeMap<String, Value>> = BTreeMap::new();
+        for (scope, topic) in wanted {
+            let tenant = Some(scope.as_str()).filter(|s| !s.is_empty());
+            let entry = match crate::export::handler_format(&config, tenant, &topic) {
+                Ok(format) => json!({"formats": [format.name()]}),
+                Err(e) => json!({"formats": [], "reason": e.to_string()}),
+            };
+            exports.entry(scope).or_default().insert(topic, entry);
+        }
+        exports
+    })
+    .await?;
+    Ok(Json(json!({"role": kind, "tenant": tenant, "scopes": scopes, "exports": exports})).into_response())
 }
 
 /// `GET /console/api/handlers`: every handler the token may see, with its
