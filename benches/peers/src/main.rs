@@ -7,7 +7,8 @@
 //! and this binary (release) and runs it. Arguments: the peer guest's
 //! `.wasm` (required), then optionally the number of rounds. It prints a
 //! Markdown table: median ns/event over the rounds and the ratio of each
-//! engine's time to native typed Rust.
+//! engine's time to native typed Rust. With `BENCH_PEERS_PROFILE=N` it runs
+//! only WASP's path, N rounds, and prints nothing (for `perf record`).
 
 mod engines;
 mod wasp_path;
@@ -68,6 +69,18 @@ fn main() {
         }
     }
     eprintln!("outputs identical for {} engines over {EVENTS} events (e.g. `{}`)", engines.len(), reference[0]);
+
+    // `BENCH_PEERS_PROFILE=N`: run only WASP's path N rounds (for `perf
+    // record`), then stop.
+    if let Some(n) = std::env::var("BENCH_PEERS_PROFILE").ok().and_then(|n| n.parse::<usize>().ok()) {
+        let wasp = engines.last_mut().expect("WASP is the last engine");
+        let mut out = Vec::with_capacity(EVENTS);
+        for _ in 0..n * REPEAT {
+            out.clear();
+            wasp.run(&texts, &mut out);
+        }
+        return;
+    }
 
     // Rounds: every engine once per round, the order rotating each round.
     let mut samples: Vec<Vec<f64>> = vec![Vec::new(); engines.len()];

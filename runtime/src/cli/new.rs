@@ -98,8 +98,8 @@ pub(super) fn run(name: &str, lang: Lang, dir: Option<&Path>, sdk: Option<&Path>
                 "Cargo.toml",
                 &format!(
                     "[package]\nname = \"{name}\"\nversion = \"0.1.0\"\nedition = \"2024\"\npublish = false\n\n[lib]\ncrate-type = [\"cdylib\"]\n\n\
-                     [dependencies]\n{dependency}\n\n# Small and fast; a panic is a trap the host isolates.\n[profile.release]\n\
-                     opt-level = \"s\"\npanic = \"abort\"\nstrip = \"debuginfo\"\n\n# Not part of an enclosing workspace.\n[workspace]\n",
+                     [dependencies]\n{dependency}\n\n# Fast (JSON parsing inlines); a panic is a trap the host isolates.\n[profile.release]\n\
+                     opt-level = 3\nlto = true\ncodegen-units = 1\npanic = \"abort\"\nstrip = \"debuginfo\"\n\n# Not part of an enclosing workspace.\n[workspace]\n",
                 ),
             )?;
             write("src/lib.rs", RUST_LIB)?;
