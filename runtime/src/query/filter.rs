@@ -518,14 +518,44 @@ impl Expr {
             Expr::Not(inner) => !inner.matches(event),
             Expr::And(list) => list.iter().all(|e| e.matches(event)),
             Expr::Or(list) => list.iter().any(|e| e.matches(event)),
-            Expr::Present(pointer) => event.pointer(pointer).is_some_and(|v| !v.is_null()),
-            Expr::Compare { pointer, op, value, folded } => match event.pointer(pointer) {
+            Expr::Present(pointer) => lookup(event, pointer).is_some_and(|v| !v.is_null()),
+            Expr::Compare { pointer, op, value, folded } => match lookup(event, pointer) {
                 None => false,
                 Some(Value::Array(items)) => items.iter().any(|item| compare(item, *op, value, folded.as_deref())),
                 Some(field) => compare(field, *op, value, folded.as_deref()),
             },
         }
     }
+}
+
+/// The value a JSON pointer points to: what `Value::pointer` gives, without
+/// allocating for tokens that hold no escape (queries look up a pointer of
+/// every event they read).
+pub(super) fn lookup<'v>(value: &'v Value, pointer: &str) -> Option<&'v Value> {
+    if pointer.is_empty() {
+        return Some(value);
+    }
+    let mut target = value;
+    for token in pointer.strip_prefix('/')?.split('/') {
+        let unescaped;
+        let token = if token.contains('~') {
+            unescaped = token.replace("~1", "/").replace("~0", "~");
+            unescaped.as_str()
+        } else {
+            token
+        };
+        target = match target {
+            Value::Object(map) => map.get(token)?,
+            Value::Array(list) => {
+                if token.starts_with('+') || (token.starts_with('0') && token.len() != 1) {
+                    return None;
+                }
+                list.get(token.parse::<usize>().ok()?)?
+            }
+            _ => return None,
+        };
+    }
+    Some(target)
 }
 
 /// The top-level member a JSON pointer starts in (`None` for the pointer to

@@ -75,7 +75,7 @@ mod page;
 pub mod slim;
 
 pub use filter::{MAX_DEPTH, QueryFilter};
-pub use page::{QueryPage, SortKey, compare_values, parse_sort_keys, run};
+pub use page::{Collector, QueryPage, SortKey, compare_values, parse_sort_keys, run};
 
 #[cfg(test)]
 mod tests;

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use super::filter::{fold_cmp, normalize_pointer, number_cmp};
+use super::filter::{fold_cmp, lookup, normalize_pointer, number_cmp};
 use super::{QueryError, QueryRequest};
 
 /// URL-safe base64; written without padding, read with or without.
@@ -153,11 +153,11 @@ pub fn compare_values(a: Option<&Value>, b: Option<&Value>) -> Ordering {
     }
 }
 
-/// Orders two events by `keys` (then by storage index, so that ties keep
-/// storage order).
-fn compare_events(keys: &[SortKey], a: &(usize, Value), b: &(usize, Value)) -> Ordering {
+/// Orders two events by `keys` (then by their storage positions, so that
+/// ties keep storage order).
+fn compare_events<P: Ord>(keys: &[SortKey], a: &(P, Value), b: &(P, Value)) -> Ordering {
     for key in keys {
-        let ordering = compare_values(a.1.pointer(&key.pointer), b.1.pointer(&key.pointer));
+        let ordering = compare_values(lookup(&a.1, &key.pointer), lookup(&b.1, &key.pointer));
         let ordering = if key.ascending { ordering } else { ordering.reverse() };
         if ordering != Ordering::Equal {
             return ordering;
@@ -166,13 +166,112 @@ fn compare_events(keys: &[SortKey], a: &(usize, Value), b: &(usize, Value)) -> O
     a.0.cmp(&b.0)
 }
 
+/// Gathers the events that match one query and keeps only those that can
+/// still make the requested page: the best `offset + page size` by the
+/// sort keys and then by storage position `P` (any `Ord` that grows in
+/// storage order: an index, or a file and byte offset). Every match is
+/// counted, so totals are exact.
+///
+/// A query can be gathered in parts (a file read by two threads, say),
+/// each part in its own collector; [`Collector::merge`] joins them in any
+/// order, since positions, not arrival, decide storage order.
+///
+/// Invariant: after any sequence of [`offer`](Collector::offer) and
+/// [`merge`](Collector::merge), `kept` holds every offered event that is
+/// among the best `end` of all offered ones (and possibly others), so
+/// [`finish`](Collector::finish) gives the same page as sorting every
+/// match would.
+#[derive(Debug)]
+pub struct Collector<'q, P> {
+    request: &'q QueryRequest,
+    offset: usize,
+    /// Results past this rank are never needed (`offset + page size`; 0
+    /// when the cookie is not one of this request's).
+    end: usize,
+    total: usize,
+    kept: Vec<(P, Value)>,
+}
+
+impl<'q, P: Ord> Collector<'q, P> {
+    /// An empty collector for `request`.
+    pub fn new(request: &'q QueryRequest) -> Collector<'q, P> {
+        let offset = request.offset().unwrap_or(usize::MAX);
+        let end = match request.page_size.filter(|&n| n > 0) {
+            _ if offset == usize::MAX => 0,
+            Some(n) => offset.saturating_add(n),
+            None => usize::MAX,
+        };
+        Collector { request, offset, end, total: 0, kept: Vec::new() }
+    }
+
+    /// Counts a matching `event`, found at `position`, and keeps it while
+    /// it can make the page. The caller has checked the filter.
+    pub fn offer(&mut self, position: P, event: Value) {
+        self.total += 1;
+        if self.end == 0 {
+            return;
+        }
+        self.kept.push((position, event));
+        self.trim(false);
+    }
+
+    /// The query this collector gathers for.
+    pub fn request(&self) -> &'q QueryRequest {
+        self.request
+    }
+
+    /// The number of matches offered so far (to this part and the parts
+    /// merged into it).
+    pub fn total(&self) -> usize {
+        self.total
+    }
+
+    /// Joins another part of the same query.
+    pub fn merge(&mut self, other: Collector<'q, P>) {
+        self.total += other.total;
+        self.kept.extend(other.kept);
+        self.trim(false);
+    }
+
+    /// Keeps the best `end` events (a selection, not a sort) once there
+    /// are four times as many, or always when `now`.
+    fn trim(&mut self, now: bool) {
+        let trim_at = self.end.saturating_mul(4).max(1024);
+        if self.kept.len() > self.end && (now || self.kept.len() >= trim_at) {
+            let keys = &self.request.sort_keys;
+            self.kept.select_nth_unstable_by(self.end, |a, b| compare_events(keys, a, b));
+            self.kept.truncate(self.end);
+        }
+    }
+
+    /// The requested page, and the position of each of its events.
+    pub fn finish(mut self) -> (QueryPage, Vec<P>) {
+        self.trim(true);
+        let keys = &self.request.sort_keys;
+        self.kept.sort_by(|a, b| compare_events(keys, a, b));
+        self.kept.drain(..self.offset.min(self.kept.len()));
+        let (positions, result): (Vec<P>, Vec<Value>) = self.kept.into_iter().unzip();
+        let next = self.offset.saturating_add(result.len());
+        let remaining = self.total.saturating_sub(next);
+        let paged = self.request.page_size.is_some_and(|n| n > 0);
+        let paged_results_cookie = (paged && remaining > 0).then(|| encode_cookie(self.request, next));
+        let page = QueryPage {
+            result_count: result.len(),
+            result,
+            paged_results_cookie,
+            total_paged_results: i64::try_from(self.total).unwrap_or(i64::MAX),
+            remaining_paged_results: i64::try_from(remaining).unwrap_or(i64::MAX),
+        };
+        (page, positions)
+    }
+}
+
 /// Runs `request` over `events`, given in storage order (oldest first), and
 /// returns the requested page.
 ///
-/// The pass streams: events that do not match are dropped at once; without
-/// sort keys only the events of the page are kept (the others are only
-/// counted); with sort keys and a page size, at most about twice
-/// offset + page size events are kept at a time.
+/// The pass streams: events that do not match are dropped at once, and at
+/// most about four times offset + page size events are kept at a time
+/// (see [`Collector`]).
 ///
 /// The first error of `events` (an I/O error reading a file, say) stops the
 /// run and is returned as is.
@@ -181,49 +280,12 @@ fn compare_events(keys: &[SortKey], a: &(usize, Value), b: &(usize, Value)) -> O
 /// [`QueryRequest::offset`], which [`QueryRequest::from_params`] already
 /// checks) yields an empty last page.
 pub fn run<E>(request: &QueryRequest, events: impl IntoIterator<Item = Result<Value, E>>) -> Result<QueryPage, E> {
-    let offset = request.offset().unwrap_or(usize::MAX);
-    let page_size = request.page_size.filter(|&n| n > 0);
-    let end = page_size.map_or(usize::MAX, |n| offset.saturating_add(n));
-    let mut total = 0usize;
-    let mut kept: Vec<(usize, Value)> = Vec::new();
-    if request.sort_keys.is_empty() {
-        for event in events {
-            let event = event?;
-            if request.filter.matches(&event) {
-                if (offset..end).contains(&total) {
-                    kept.push((total, event));
-                }
-                total += 1;
-            }
+    let mut collector = Collector::new(request);
+    for (index, event) in events.into_iter().enumerate() {
+        let event = event?;
+        if request.filter.matches(&event) {
+            collector.offer(index, event);
         }
-    } else {
-        // Keep the best `end` events seen so far; trim (a selection, not a
-        // sort) when four times as many.
-        let trim_at = end.saturating_mul(4).max(1024);
-        for event in events {
-            let event = event?;
-            if request.filter.matches(&event) {
-                kept.push((total, event));
-                total += 1;
-                if kept.len() >= trim_at {
-                    kept.select_nth_unstable_by(end, |a, b| compare_events(&request.sort_keys, a, b));
-                    kept.truncate(end);
-                }
-            }
-        }
-        kept.sort_by(|a, b| compare_events(&request.sort_keys, a, b));
-        kept.truncate(end);
-        kept.drain(..offset.min(kept.len()));
     }
-    let result: Vec<Value> = kept.into_iter().map(|(_, event)| event).collect();
-    let next = offset.saturating_add(result.len());
-    let remaining = total.saturating_sub(next);
-    let paged_results_cookie = (page_size.is_some() && remaining > 0).then(|| encode_cookie(request, next));
-    Ok(QueryPage {
-        result_count: result.len(),
-        result,
-        paged_results_cookie,
-        total_paged_results: i64::try_from(total).unwrap_or(i64::MAX),
-        remaining_paged_results: i64::try_from(remaining).unwrap_or(i64::MAX),
-    })
+    Ok(collector.finish().0)
 }

@@ -15,11 +15,6 @@ use serde_json::{Map, Value};
 
 use super::{QueryPage, QueryRequest};
 
-/// The member a slim event keeps its record's position under (where the
-/// caller can read the record again; a name no record has: it starts with
-/// NUL).
-pub const POSITION: &str = "\u{0}position";
-
 /// The top-level members `request` reads; `None` when it reads the whole
 /// event (a pointer to the document itself).
 pub fn members(request: &QueryRequest) -> Option<BTreeSet<String>> {
@@ -56,7 +51,7 @@ pub fn read(record: &str, wanted: &BTreeSet<String>, flag: &str) -> Result<SlimR
         at += 1;
     } else {
         loop {
-            let key_end = skip_string(bytes, at)?;
+            let (key_end, escaped) = scan_string(bytes, at)?;
             let key_text = &record[at..key_end];
             at = skip_ws(bytes, key_end);
             if bytes.get(at) != Some(&b':') {
@@ -65,14 +60,14 @@ pub fn read(record: &str, wanted: &BTreeSet<String>, flag: &str) -> Result<SlimR
             let value_start = skip_ws(bytes, at + 1);
             let value_end = skip_value(bytes, value_start)?;
             slim.member_count += 1;
-            let key = if key_text.contains('\\') {
+            let key = if escaped {
                 std::borrow::Cow::Owned(serde_json::from_str::<String>(key_text).map_err(|e| format!("a member name: {e}"))?)
             } else {
                 std::borrow::Cow::Borrowed(&key_text[1..key_text.len() - 1])
             };
             if key == flag {
                 slim.flagged = true;
-            } else if wanted.contains(key.as_ref()) {
+            } else if wanted.iter().any(|w| w.as_bytes() == key.as_bytes()) {
                 let value: Value = serde_json::from_str(&record[value_start..value_end]).map_err(|e| format!("member `{key}`: {e}"))?;
                 slim.event.insert(key.into_owned(), value);
             }
@@ -102,17 +97,37 @@ fn skip_ws(bytes: &[u8], mut at: usize) -> usize {
 
 /// The end (after the closing quote) of the string starting at `at`.
 fn skip_string(bytes: &[u8], at: usize) -> Result<usize, String> {
+    scan_string(bytes, at).map(|(end, _)| end)
+}
+
+/// The end (after the closing quote) of the string starting at `at`, and
+/// whether it holds an escape. Short strings (member names, most values)
+/// are walked byte by byte; past 16 bytes `memchr` takes over.
+fn scan_string(bytes: &[u8], at: usize) -> Result<(usize, bool), String> {
     if bytes.get(at) != Some(&b'"') {
         return Err(format!("expected a string at byte {at}"));
     }
     let mut at = at + 1;
+    let mut escaped = false;
+    let short_end = bytes.len().min(at + 16);
+    while at < short_end {
+        match bytes[at] {
+            b'"' => return Ok((at + 1, escaped)),
+            b'\\' => {
+                escaped = true;
+                at += 2;
+            }
+            _ => at += 1,
+        }
+    }
     loop {
         let found = memchr::memchr2(b'"', b'\\', &bytes[at.min(bytes.len())..]).ok_or("an unterminated string")?;
         at += found;
         if bytes[at] == b'\\' {
+            escaped = true;
             at += 2;
         } else {
-            return Ok(at + 1);
+            return Ok((at + 1, escaped));
         }
     }
 }
@@ -155,12 +170,11 @@ fn skip_value(bytes: &[u8], at: usize) -> Result<usize, String> {
     }
 }
 
-/// The page with each slim event replaced by the whole event `fetch` gives
-/// for it (from the position the caller stored under [`POSITION`]).
-pub fn expand<E>(mut page: QueryPage, mut fetch: impl FnMut(&Value) -> Result<Value, E>) -> Result<QueryPage, E> {
-    for event in &mut page.result {
-        let position = event.get(POSITION).cloned().unwrap_or(Value::Null);
-        *event = fetch(&position)?;
+/// The page with each slim event replaced by the whole event `fetch` reads
+/// at its position (as [`super::Collector::finish`] gives them).
+pub fn expand<P, E>(mut page: QueryPage, positions: &[P], mut fetch: impl FnMut(&P) -> Result<Value, E>) -> Result<QueryPage, E> {
+    for (event, position) in page.result.iter_mut().zip(positions) {
+        *event = fetch(position)?;
     }
     Ok(page)
 }
@@ -181,16 +195,21 @@ mod tests {
         let wanted = members(&request).unwrap();
         assert_eq!(wanted, ["_id", "response", "timestamp", "userId"].into_iter().map(str::to_owned).collect());
         let whole = super::super::run(&request, records.iter().map(|r| Ok::<_, ()>(serde_json::from_str::<Value>(r).unwrap()))).unwrap();
-        let slim = super::super::run(
-            &request,
-            records.iter().enumerate().map(|(i, r)| {
-                let mut event = read(r, &wanted, "_sig").unwrap().event;
-                event.insert(POSITION.to_owned(), json!(i));
-                Ok::<_, ()>(Value::Object(event))
-            }),
-        )
-        .unwrap();
-        let slim = expand(slim, |at| Ok::<_, ()>(serde_json::from_str(&records[at.as_u64().unwrap() as usize]).unwrap())).unwrap();
+        // Slim events gathered in two parts, the later part first.
+        let part = |range: std::ops::Range<usize>| {
+            let mut part = super::super::Collector::new(&request);
+            for i in range {
+                let event = Value::Object(read(&records[i], &wanted, "_sig").unwrap().event);
+                if request.filter.matches(&event) {
+                    part.offer(i, event);
+                }
+            }
+            part
+        };
+        let mut slim = part(25..50);
+        slim.merge(part(0..25));
+        let (slim, positions) = slim.finish();
+        let slim = expand(slim, &positions, |&at| Ok::<_, ()>(serde_json::from_str(&records[at]).unwrap())).unwrap();
         assert_eq!(slim, whole);
         assert_eq!(whole.result_count, 3);
         let record = read(r#"{"_sig": 1}"#, &wanted, "_sig").unwrap();

@@ -21,6 +21,8 @@ use crate::outputs::log_file::read_text;
 use crate::outputs::log_file::verify::files_in;
 use crate::query::{QueryPage, QueryRequest};
 
+mod scan;
+
 /// Why a query could not run.
 #[derive(Debug, thiserror::Error)]
 pub enum QueryFailure {
@@ -58,12 +60,13 @@ pub enum QueryFailure {
     #[error(transparent)]
     Query(#[from] crate::query::QueryError),
     /// A file cannot be read.
-    #[error("{file}: {source}")]
+    #[error("{file}: {error}")]
     Io {
         /// The file.
         file: PathBuf,
-        /// The error.
-        source: std::io::Error,
+        /// The error (part of the message, not a separate cause, so that
+        /// a chain of causes does not print it twice).
+        error: std::io::Error,
     },
     /// A record that does not parse.
     #[error("{file} line {line}: {message}")]
@@ -88,11 +91,14 @@ pub fn query(config: &Config, tenant: Option<&str>, topic: &str, request: &Query
     }
     // A JSON handler's records are read slim: only the members the
     // filter and sort keys look at, the page's records whole at the end.
-    let slim = crate::query::slim::members(request).map(|members| (members, request.filter.clone()));
-    let (events, again) = events(config, tenant, topic, slim)?;
-    let page = crate::query::run(request, events)?;
-    let Some(again) = again else { return Ok(page) };
-    again.expand(page)
+    if let (Some(wanted), Some(files)) = (crate::query::slim::members(request), json_files(config, tenant, topic)?) {
+        let mut collector = crate::query::Collector::new(request);
+        files.scan(&wanted, &|event| request.filter.matches(event), &mut collector)?;
+        let (page, positions) = collector.finish();
+        return files.expand(page, &positions);
+    }
+    let page = crate::query::run(request, events(config, tenant, topic)?)?;
+    Ok(page)
 }
 
 /// The event of `topic` with this `_id` (the last written, if repeated).
@@ -103,8 +109,20 @@ pub fn read(config: &Config, tenant: Option<&str>, topic: &str, id: &str) -> Res
     if let Some(index) = index(config, tenant, topic)? {
         return index.read(id).map_err(|message| QueryFailure::Database { handler: handler_name(config, tenant), message });
     }
+    if let Some(files) = json_files(config, tenant, topic)? {
+        // Every record with this `_id` (exactly: not a query's `eq`,
+        // which ignores case), read slim; the last one read whole.
+        let request = QueryRequest::new(crate::query::QueryFilter::parse("true")?);
+        let mut collector = crate::query::Collector::new(&request);
+        let wanted = std::collections::BTreeSet::from(["_id".to_owned()]);
+        files.scan(&wanted, &|event| event.get("_id").and_then(Value::as_str) == Some(id), &mut collector)?;
+        let (mut page, mut positions) = collector.finish();
+        let (Some(last), Some(position)) = (page.result.pop(), positions.pop()) else { return Ok(None) };
+        page.result = vec![last];
+        return Ok(files.expand(page, &[position])?.result.pop());
+    }
     let mut found = None;
-    for event in events(config, tenant, topic, None)?.0 {
+    for event in events(config, tenant, topic)? {
         let event = event?;
         if event.get("_id").and_then(Value::as_str) == Some(id) {
             found = Some(event);
@@ -191,15 +209,22 @@ pub(crate) fn query_handler<'a>(
     Ok((handler, root))
 }
 
-/// Every record of `topic`, oldest first, as the event it was — or, with
-/// `slim` members for a JSON handler (then `true` is returned beside),
-/// as a slim event ([`crate::query::slim`]).
-fn events(
-    config: &Config,
-    tenant: Option<&str>,
-    topic: &str,
-    slim: Option<(std::collections::BTreeSet<String>, crate::query::QueryFilter)>,
-) -> Result<(impl Iterator<Item = Result<Value, QueryFailure>>, Option<ReadAgain>), QueryFailure> {
+/// A plain JSON handler's files of `topic` (not Elasticsearch-compatible
+/// ones, whose records are rewritten), which queries read slim ([`scan`]).
+fn json_files(config: &Config, tenant: Option<&str>, topic: &str) -> Result<Option<JsonFiles>, QueryFailure> {
+    let (handler, root) = query_handler(config, tenant, topic)?;
+    let Some(BuiltinSettings::Json(s)) = &handler.builtin else { return Ok(None) };
+    if s.elasticsearch_compatible {
+        return Ok(None);
+    }
+    let io = |error| QueryFailure::Io { file: s.log_directory.clone(), error };
+    let dir = crate::outputs::open_directory(root, &s.log_directory, false).map_err(|e| io(std::io::Error::other(e)))?;
+    let files = files_in(&dir, &super::json::JsonSettings::file_name(topic), &s.rotation).map_err(io)?;
+    Ok(Some(JsonFiles { dir, path: s.log_directory.clone(), files: files.into_iter().map(|(f, _)| f).collect() }))
+}
+
+/// Every record of `topic`, oldest first, as the event it was.
+fn events(config: &Config, tenant: Option<&str>, topic: &str) -> Result<impl Iterator<Item = Result<Value, QueryFailure>>, QueryFailure> {
     let (handler, root) = query_handler(config, tenant, topic)?;
     let name = handler.name.as_str();
     let reader = match &handler.builtin {
@@ -208,7 +233,6 @@ fn events(
             live: super::json::JsonSettings::file_name(topic),
             naming: s.rotation.clone(),
             kind: Kind::Json { elasticsearch: s.elasticsearch_compatible },
-            slim: slim.filter(|_| !s.elasticsearch_compatible),
         },
         Some(BuiltinSettings::Csv(s)) => {
             let schema =
@@ -219,53 +243,52 @@ fn events(
                 live: super::csv::CsvSettings::file_name(topic),
                 naming: s.rotation.clone(),
                 kind: Kind::Csv { rows: CsvRows { format: s.format.clone(), columns, secure: s.security.is_some() }, schema },
-                slim: None,
             }
         }
         _ => return Err(QueryFailure::NotAFileHandler(name.to_owned())),
     };
-    let io = |source| QueryFailure::Io { file: reader.dir.clone(), source };
+    let io = |error| QueryFailure::Io { file: reader.dir.clone(), error };
     let dir = crate::outputs::open_directory(root, &reader.dir, false).map_err(|e| io(std::io::Error::other(e)))?;
     let files = files_in(&dir, &reader.live, &reader.naming).map_err(io)?;
-    let again = match reader.slim {
-        Some(_) => Some(ReadAgain {
-            dir: dir.try_clone().map_err(io)?,
-            path: reader.dir.clone(),
-            files: files.iter().map(|(f, _)| f.clone()).collect(),
-        }),
-        None => None,
-    };
-    let events = files.into_iter().enumerate().flat_map(move |(index, (file, _))| {
+    Ok(files.into_iter().flat_map(move |(file, _)| {
         let path = reader.dir.join(&file);
         let records = match read_text(&dir, &file) {
-            Ok(text) => reader.records(&path, &text, index),
-            Err(source) => vec![Err(QueryFailure::Io { file: path, source })],
+            Ok(text) => reader.records(&path, &text),
+            Err(error) => vec![Err(QueryFailure::Io { file: path, error })],
         };
         records.into_iter()
-    });
-    Ok((events, again))
+    }))
 }
 
-/// Where slim events' records are read again, whole: the log directory
-/// and its files, in the order their positions count them.
-struct ReadAgain {
+/// A JSON handler's log directory and its files, oldest first (the order
+/// [`scan::Position`]s count them in).
+struct JsonFiles {
     dir: cap_std::fs::Dir,
     path: PathBuf,
     files: Vec<String>,
 }
 
-impl ReadAgain {
+impl JsonFiles {
+    /// Offers to `collector` every record that `keep` accepts, read slim
+    /// with the `wanted` members.
+    fn scan(
+        &self,
+        wanted: &std::collections::BTreeSet<String>,
+        keep: &(dyn Fn(&Value) -> bool + Sync),
+        collector: &mut crate::query::Collector<'_, scan::Position>,
+    ) -> Result<(), QueryFailure> {
+        scan::scan(&self.dir, &self.path, &self.files, wanted, keep, collector)
+    }
+
     /// The page with its slim events read whole: a plain file's records
     /// by their byte ranges, a compressed archive's from its text (read
     /// once).
-    fn expand(&self, page: crate::query::QueryPage) -> Result<crate::query::QueryPage, QueryFailure> {
+    fn expand(&self, page: crate::query::QueryPage, positions: &[scan::Position]) -> Result<crate::query::QueryPage, QueryFailure> {
         let mut texts: std::collections::BTreeMap<usize, String> = std::collections::BTreeMap::new();
-        crate::query::slim::expand(page, |position| {
-            let at = |i: usize| position.get(i).and_then(Value::as_u64).unwrap_or(0) as usize;
-            let (index, start, len) = (at(0), at(1), at(2));
+        crate::query::slim::expand(page, positions, |&(index, start, len)| {
             let file = self.files.get(index).cloned().unwrap_or_default();
             let path = self.path.join(&file);
-            let io = |source| QueryFailure::Io { file: path.clone(), source };
+            let io = |error| QueryFailure::Io { file: path.clone(), error };
             let read_at;
             let record = if file.ends_with(".gz") {
                 // A compressed archive: positions count its text, read whole once.
@@ -273,12 +296,12 @@ impl ReadAgain {
                     std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
                     std::collections::btree_map::Entry::Vacant(e) => e.insert(read_text(&self.dir, &file).map_err(io)?),
                 };
-                text.get(start..start + len).unwrap_or("")
+                usize::try_from(start).ok().and_then(|start| text.get(start..start + len)).unwrap_or("")
             } else {
                 // A plain file: only the record's bytes.
                 use std::os::unix::fs::FileExt as _;
                 let mut bytes = vec![0u8; len];
-                self.dir.open(&file).map_err(io)?.into_std().read_exact_at(&mut bytes, start as u64).map_err(io)?;
+                self.dir.open(&file).map_err(io)?.into_std().read_exact_at(&mut bytes, start).map_err(io)?;
                 read_at = String::from_utf8(bytes).unwrap_or_default();
                 read_at.as_str()
             };
@@ -304,15 +327,12 @@ struct Reader {
     live: String,
     naming: crate::outputs::rotation::RotationPolicy,
     kind: Kind,
-    /// Read JSON records slim, keeping these members, and only those the
-    /// filter matches.
-    slim: Option<(std::collections::BTreeSet<String>, crate::query::QueryFilter)>,
 }
 
 impl Reader {
     /// The events in one file's text (a partial last record, being
     /// written, is skipped).
-    fn records(&self, path: &std::path::Path, text: &str, file_index: usize) -> Vec<Result<Value, QueryFailure>> {
+    fn records(&self, path: &std::path::Path, text: &str) -> Vec<Result<Value, QueryFailure>> {
         let corrupt = |line, message| QueryFailure::Corrupt { file: path.to_owned(), line, message };
         let split = match &self.kind {
             Kind::Json { .. } => crate::outputs::log_file::codec::JsonLines.split(text),
@@ -322,9 +342,6 @@ impl Reader {
             Ok(split) => split,
             Err(message) => return vec![Err(corrupt(0, message))],
         };
-        if let (Kind::Json { .. }, Some((wanted, filter))) = (&self.kind, &self.slim) {
-            return slim_records(path, text, split, file_index, wanted, filter);
-        }
         let mut out = Vec::new();
         for (line, record, complete) in split {
             if !complete || record.trim().is_empty() {
@@ -368,51 +385,4 @@ impl Reader {
         }
         out
     }
-}
-
-/// A JSON file's records read slim ([`crate::query::slim`]), those the
-/// filter matches, each with its position (`[file, byte offset, length]`);
-/// large files are read by two threads, each a half of the lines.
-fn slim_records(
-    path: &std::path::Path,
-    text: &str,
-    split: Vec<(usize, &str, bool)>,
-    file_index: usize,
-    wanted: &std::collections::BTreeSet<String>,
-    filter: &crate::query::QueryFilter,
-) -> Vec<Result<Value, QueryFailure>> {
-    let part = |lines: &[(usize, &str, bool)]| -> Vec<Result<Value, QueryFailure>> {
-        let mut out = Vec::new();
-        for &(line, record, complete) in lines {
-            if !complete || record.trim().is_empty() {
-                continue;
-            }
-            match crate::query::slim::read(record, wanted, SIGNATURE_MEMBER) {
-                Ok(slim) if slim.flagged && slim.member_count == 1 => {}
-                Ok(mut slim) => {
-                    slim.event.remove(INTEGRITY_MEMBER);
-                    let mut event = Value::Object(slim.event);
-                    if filter.matches(&event) {
-                        let start = record.as_ptr() as usize - text.as_ptr() as usize;
-                        event[crate::query::slim::POSITION] = serde_json::json!([file_index, start, record.len()]);
-                        out.push(Ok(event));
-                    }
-                }
-                Err(message) => out.push(Err(QueryFailure::Corrupt { file: path.to_owned(), line, message })),
-            }
-        }
-        out
-    };
-    if split.len() < 20_000 {
-        return part(&split);
-    }
-    let (first, second) = split.split_at(split.len() / 2);
-    std::thread::scope(|scope| {
-        let other = scope.spawn(|| part(second));
-        let mut out = part(first);
-        out.extend(other.join().unwrap_or_else(|_| {
-            vec![Err(QueryFailure::Corrupt { file: path.to_owned(), line: 0, message: "reading the file failed".into() })]
-        }));
-        out
-    })
 }
