@@ -44,6 +44,9 @@ pub(crate) struct Receiver {
     pub(crate) port: u16,
     mode: Arc<Mutex<Mode>>,
     pub(crate) seen: Arc<Mutex<Seen>>,
+    /// While set, the port is closed (connections are refused) and open
+    /// connections are dropped.
+    down: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Receiver {
@@ -58,15 +61,42 @@ impl Receiver {
         let url = format!("http://127.0.0.1:{port}/ingest");
         let mode = Arc::new(Mutex::new(Mode::Accept));
         let seen = Arc::new(Mutex::new(Seen::default()));
-        let (m, s) = (mode.clone(), seen.clone());
+        let down = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (m, s, d) = (mode.clone(), seen.clone(), down.clone());
         std::thread::spawn(move || {
-            for stream in listener.incoming() {
-                let Ok(stream) = stream else { continue };
-                let (m, s) = (m.clone(), s.clone());
-                std::thread::spawn(move || serve(stream, &m, &s, check));
+            let mut listener = Some(listener);
+            loop {
+                let is_down = d.load(std::sync::atomic::Ordering::SeqCst);
+                match (&listener, is_down) {
+                    // Closed: the port refuses connections.
+                    (Some(_), true) => listener = None,
+                    // Open again on the same port (std sets SO_REUSEADDR).
+                    (None, false) => match TcpListener::bind(("127.0.0.1", port)) {
+                        Ok(l) => listener = Some(l),
+                        Err(_) => std::thread::sleep(std::time::Duration::from_millis(10)),
+                    },
+                    (None, true) => std::thread::sleep(std::time::Duration::from_millis(5)),
+                    (Some(l), false) => {
+                        l.set_nonblocking(true).unwrap();
+                        match l.accept() {
+                            Ok((stream, _)) => {
+                                stream.set_nonblocking(false).unwrap();
+                                let (m, s, d) = (m.clone(), s.clone(), d.clone());
+                                std::thread::spawn(move || serve(stream, &m, &s, &d, check));
+                            }
+                            Err(_) => std::thread::sleep(std::time::Duration::from_millis(2)),
+                        }
+                    }
+                }
             }
         });
-        Receiver { url, port, mode, seen }
+        Receiver { url, port, mode, seen, down }
+    }
+
+    /// Closes the port (connections refused, open ones dropped), or opens
+    /// it again.
+    pub(crate) fn set_down(&self, down: bool) {
+        self.down.store(down, std::sync::atomic::Ordering::SeqCst);
     }
 
     pub(crate) fn set(&self, mode: Mode) {
@@ -79,10 +109,13 @@ impl Receiver {
 }
 
 /// Serves HTTP/1.1 requests of one connection (keep-alive) until it closes.
-fn serve(stream: std::net::TcpStream, mode: &Mutex<Mode>, seen: &Mutex<Seen>, check: Check) {
+fn serve(stream: std::net::TcpStream, mode: &Mutex<Mode>, seen: &Mutex<Seen>, down: &std::sync::atomic::AtomicBool, check: Check) {
     let mut reader = BufReader::new(stream.try_clone().unwrap());
     let mut writer = stream;
     while let Some((request_line, headers, body)) = read_request(&mut reader) {
+        if down.load(std::sync::atomic::Ordering::SeqCst) {
+            return;
+        }
         let current = *mode.lock().unwrap();
         seen.lock().unwrap().requests += 1;
         let (status, reason) = match current {
@@ -211,9 +244,52 @@ fn while_the_receiver_fails_events_wait_and_arrive_once_it_is_back() {
     let h = audit.shutdown().handlers[0].clone();
     assert_eq!((h.delivered, h.dead_lettered, h.lost), (40, 0, 0), "{h:?}");
     assert!(h.output_error.is_none());
+    let counts = h.outputs[0].counts;
+    assert_eq!((counts.acknowledged, counts.rejected), (40, 0), "{counts:?}");
+    assert!(counts.retried >= 4 && counts.sent > 40, "every failed attempt counted: {counts:?}");
     let ids = receiver.ids();
     eprintln!("http outage: 40 events, {} received ({} duplicates), {} retries", ids.len(), ids.len() - 40, h.retries);
     assert!(receiver.seen.lock().unwrap().malformed.is_empty());
+}
+
+/// The strict checks, keeping each NDJSON line's text as it came.
+fn raw_lines(request_line: &str, headers: &BTreeMap<String, String>, body: &[u8]) -> Result<(Vec<Value>, String), String> {
+    check(request_line, headers, body)?;
+    Ok((String::from_utf8_lossy(body).lines().map(|l| Value::String(l.to_owned())).collect(), String::new()))
+}
+
+#[test]
+fn with_record_key_each_record_carries_its_own_key_across_retries() {
+    let receiver = Receiver::start_with(raw_lines);
+    let fx = Fixture::new();
+    let handler = probe_handler(
+        "web",
+        json!({"outputs": {"out": {"type": "http", "url": receiver.url, "headers": {"Authorization": "Bearer s3cr3t"}, "timeout": 2000,
+                                   "recordKey": "idempotencyKey"}},
+               "batch": {"maxSize": 10, "maxWait": "5 ms"}}),
+    );
+    let audit = AuditService::from_config_file(fx.config(&[handler])).unwrap();
+    receiver.set(Mode::Status(503));
+    for n in 0..15 {
+        audit.publish("access", json!({"_id": format!("k{n}")})).unwrap();
+    }
+    wait_for("retries", || audit.summary().handlers[0].retries >= 2);
+    receiver.set(Mode::Accept);
+    audit.flush();
+    let h = audit.shutdown().handlers[0].clone();
+    assert_eq!((h.delivered, h.dead_lettered), (15, 0), "{h:?}");
+    let seen = receiver.seen.lock().unwrap();
+    assert!(seen.malformed.is_empty(), "{:?}", seen.malformed);
+    let mut ids = std::collections::BTreeSet::new();
+    for line in &seen.records {
+        let line = line.as_str().unwrap();
+        let rest = line.strip_prefix(r#"{"idempotencyKey":""#).unwrap_or_else(|| panic!("the key comes first: {line}"));
+        let (key, rest) = rest.split_at(64);
+        let original = format!("{{{}", rest.strip_prefix("\",").unwrap());
+        assert_eq!(key, hex::encode(sha2::Sha256::digest(original.as_bytes())), "the key is the SHA-256 of the record as written");
+        ids.insert(serde_json::from_str::<Value>(&original).unwrap()["id"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(ids.len(), 15, "{ids:?}");
 }
 
 #[test]
@@ -226,6 +302,8 @@ fn a_permanent_rejection_dead_letters_the_batch_with_the_receivers_reason() {
     audit.flush();
     let h = audit.shutdown().handlers[0].clone();
     assert_eq!((h.delivered, h.dead_lettered, h.retries), (0, 1, 0), "{h:?}");
+    let counts = h.outputs[0].counts;
+    assert_eq!((counts.sent, counts.acknowledged, counts.retried, counts.rejected), (1, 0, 0, 1), "{counts:?}");
     assert_eq!(receiver.seen.lock().unwrap().requests, 1, "not tried again");
     let letters = fx.dead_letters("web");
     assert_eq!(letters.len(), 1);
@@ -324,6 +402,7 @@ fn a_wrong_splunk_token_dead_letters_with_hecs_answer() {
     audit.flush();
     let h = audit.shutdown().handlers[0].clone();
     assert_eq!((h.delivered, h.dead_lettered), (0, 1), "{h:?}");
+    assert_eq!((h.outputs[0].counts.acknowledged, h.outputs[0].counts.rejected), (0, 1), "{:?}", h.outputs[0].counts);
     assert!(fx.dead_letters("splunk")[0].fault.message.contains("answered 403"), "{:?}", fx.dead_letters("splunk")[0].fault);
 }
 
@@ -450,6 +529,40 @@ fn elasticsearch_bulk_indexes_by_id_retries_busy_items_and_dead_letters_refused_
     assert_eq!(letters.len(), 1);
     assert_eq!(letters[0].event.id, "es-3");
     assert!(letters[0].fault.message.contains("400 mapper_parsing_exception: failed to parse field [bad]"), "{:?}", letters[0].fault);
+}
+
+#[test]
+fn elasticsearch_down_under_load_then_back_gets_every_event() {
+    let receiver = Receiver::start_with(bulk);
+    let fx = Fixture::new();
+    let audit = elasticsearch_service(&fx, receiver.port);
+    const EVENTS: usize = 3000;
+    for n in 0..EVENTS {
+        if n == 500 {
+            wait_for("the first events indexed", || !receiver.seen.lock().unwrap().records.is_empty());
+            receiver.set_down(true);
+        }
+        audit.publish("access", json!({"_id": format!("o-{n}"), "userId": "bjensen", "n": n})).unwrap();
+    }
+    wait_for("retries while Elasticsearch is down", || audit.summary().handlers[0].retries >= 2);
+    let h = audit.summary().handlers[0].clone();
+    assert!(h.output_error.as_deref().is_some_and(|e| e.contains("127.0.0.1")), "the output's error is shown: {h:?}");
+    assert!(h.delivered < EVENTS as u64, "{h:?}");
+    receiver.set_down(false);
+    audit.flush();
+    let h = audit.shutdown().handlers[0].clone();
+    assert_eq!((h.delivered, h.dead_lettered, h.lost), (EVENTS as u64, 0, 0), "nothing retryable dead-lettered: {h:?}");
+    assert!(h.output_error.is_none(), "{h:?}");
+    let counts = h.outputs[0].counts;
+    assert_eq!((counts.acknowledged, counts.rejected), (EVENTS as u64, 0), "{counts:?}");
+    assert!(counts.retried >= 2, "{counts:?}");
+    let seen = receiver.seen.lock().unwrap();
+    assert!(seen.malformed.is_empty(), "{:?}", seen.malformed);
+    let ids: std::collections::BTreeSet<&str> = seen.records.iter().map(|r| r["_id"].as_str().unwrap()).collect();
+    assert_eq!(ids.len(), EVENTS, "every event indexed");
+    let duplicates = seen.records.len() - ids.len();
+    eprintln!("elasticsearch outage: {EVENTS} events, {duplicates} documents sent twice (indexed once by _id), {} retries", h.retries);
+    assert_eq!(duplicates, 0, "a batch the receiver never answered is the only one sent again, and it never reached the index");
 }
 
 #[test]

@@ -673,7 +673,11 @@ impl Worker {
                 }
                 // A receiver's permanent rejection (HTTP 400, …): trying
                 // again cannot help; dead-lettered with its reason.
-                Err((_, e)) if e.kind() == std::io::ErrorKind::InvalidData => break Err(e),
+                Err((index, e)) if e.kind() == std::io::ErrorKind::InvalidData => {
+                    let refused = records.iter().filter(|r| r.output == index).count() as u64;
+                    self.stats.count_output(index, |c| c.rejected += refused);
+                    break Err(e);
+                }
                 Err((_, e)) if attempt < OUTPUT_ATTEMPTS => {
                     tracing::warn!(handler = %self.name, "output write failed (attempt {attempt}), retrying: {e}");
                     std::thread::sleep(Duration::from_millis(100 << attempt));

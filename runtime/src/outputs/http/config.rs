@@ -28,6 +28,15 @@ pub struct HttpOutputConfig {
     /// `ndjson` (default) or `json-array`.
     #[serde(default)]
     pub body: HttpBody,
+    /// Adds to each record (a JSON object) a member of this name holding
+    /// the record's own idempotency key: the SHA-256 (hex) of the record as
+    /// the handler wrote it, so the key stays the same on every retry
+    /// whatever batch the record goes in (`Idempotency-Key` covers a whole
+    /// batch). A record that is not a JSON object is refused (its batch is
+    /// dead-lettered with the reason). Default: none (records sent as
+    /// written).
+    #[serde(default)]
+    pub record_key: Option<String>,
     /// Milliseconds a request may take before it counts as failed (and is
     /// retried). Default: 30000.
     #[serde(default)]
@@ -63,6 +72,9 @@ impl HttpOutputConfig {
             if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_".contains(&b)) {
                 return Err(format!("headers: `{name}` is not a header name"));
             }
+        }
+        if self.record_key.as_deref().is_some_and(|k| k.trim().is_empty()) {
+            return Err("recordKey: the member name is empty".into());
         }
         let tls = super::TlsFiles::from_settings(&self.ca_file, &self.cert_file, &self.key_file);
         super::check_settings(&self.url, None, &tls, &[self.timeout])

@@ -152,6 +152,29 @@ pub fn agent(timeout: Duration, tls: &TlsFiles) -> std::io::Result<ureq::Agent> 
     Ok(ureq::Agent::config_builder().http_status_as_error(false).timeout_global(Some(timeout)).tls_config(config.build()).build().into())
 }
 
+/// `record` (a JSON object) with `member` first, holding the SHA-256 (hex)
+/// of `record`: its idempotency key (`recordKey`). Not an object: a
+/// permanent rejection.
+fn with_record_key(record: &[u8], member: &str) -> std::io::Result<Vec<u8>> {
+    let refused = |why: &str| std::io::Error::new(ErrorKind::InvalidData, format!("recordKey `{member}`: the record is {why}"));
+    if serde_json::from_slice::<serde::de::IgnoredAny>(record).is_err() {
+        return Err(refused("not JSON"));
+    }
+    let open = record
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .filter(|&at| record[at] == b'{')
+        .ok_or_else(|| refused("not a JSON object"))?;
+    let empty = record[open + 1..].iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'}');
+    let key = hex::encode(sha2::Sha256::digest(record));
+    let name = serde_json::to_string(member).unwrap_or_default();
+    let mut out = Vec::with_capacity(record.len() + name.len() + 70);
+    out.extend_from_slice(&record[..=open]);
+    out.extend_from_slice(format!("{name}:\"{key}\"{}", if empty { "" } else { "," }).as_bytes());
+    out.extend_from_slice(&record[open + 1..]);
+    Ok(out)
+}
+
 /// Whether an HTTP status means "try again later" (408, 429, 5xx).
 pub fn retryable_status(status: u16) -> bool {
     matches!(status, 408 | 429) || status >= 500
@@ -159,7 +182,12 @@ pub fn retryable_status(status: u16) -> bool {
 
 impl Sink for HttpSink {
     fn write(&mut self, record: &[u8]) -> std::io::Result<()> {
-        self.pending.push(record.strip_suffix(b"\n").unwrap_or(record).to_vec());
+        let record = record.strip_suffix(b"\n").unwrap_or(record);
+        let record = match &self.config.record_key {
+            None => record.to_vec(),
+            Some(member) => with_record_key(record, member)?,
+        };
+        self.pending.push(record);
         Ok(())
     }
 
@@ -201,5 +229,26 @@ impl Sink for HttpSink {
 
     fn retryable(&self, error: &std::io::Error) -> bool {
         error.kind() != ErrorKind::InvalidData
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_record_key_is_the_hash_of_the_record_as_written() {
+        let record = br#" {"id": "a", "n": 1}"#;
+        let keyed: serde_json::Value = serde_json::from_slice(&with_record_key(record, "key").unwrap()).unwrap();
+        assert_eq!(keyed["key"], hex::encode(sha2::Sha256::digest(record)));
+        assert_eq!((keyed["id"].as_str(), keyed["n"].as_u64()), (Some("a"), Some(1)));
+        let empty: serde_json::Value = serde_json::from_slice(&with_record_key(b"{ }", "k\"q").unwrap()).unwrap();
+        assert_eq!(empty.as_object().unwrap().len(), 1, "{empty}");
+        assert!(empty["k\"q"].is_string());
+        for (bad, why) in [(&b"[1]"[..], "not a JSON object"), (b"id=a", "not JSON"), (b"{\"a\": ", "not JSON")] {
+            let e = with_record_key(bad, "key").unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::InvalidData);
+            assert!(e.to_string().contains(why), "{e}");
+        }
     }
 }
