@@ -435,6 +435,22 @@ fn the_seed_splunk_route_passes_config_check_and_runs() {
 /// time its id is seen; the rest 201. Keeps `{_index, _id, doc}` of the
 /// documents it indexed.
 pub(crate) fn bulk(request_line: &str, headers: &BTreeMap<String, String>, body: &[u8]) -> Result<(Vec<Value>, String), String> {
+    // elastic:changeme
+    bulk_as(Some("Basic ZWxhc3RpYzpjaGFuZ2VtZQ=="), request_line, headers, body)
+}
+
+/// [`bulk`] for a cluster without security: a request must carry no
+/// `Authorization` header.
+fn bulk_anonymous(request_line: &str, headers: &BTreeMap<String, String>, body: &[u8]) -> Result<(Vec<Value>, String), String> {
+    bulk_as(None, request_line, headers, body)
+}
+
+fn bulk_as(
+    authorization: Option<&str>,
+    request_line: &str,
+    headers: &BTreeMap<String, String>,
+    body: &[u8],
+) -> Result<(Vec<Value>, String), String> {
     static BUSY_SEEN: Mutex<Vec<String>> = Mutex::new(Vec::new());
     if !request_line.starts_with("POST /_bulk ") {
         return Err(format!("unexpected request line {request_line:?}"));
@@ -442,8 +458,7 @@ pub(crate) fn bulk(request_line: &str, headers: &BTreeMap<String, String>, body:
     if headers.get("content-type").map(String::as_str) != Some("application/x-ndjson") {
         return Err("content-type".into());
     }
-    // elastic:changeme
-    if headers.get("authorization").map(String::as_str) != Some("Basic ZWxhc3RpYzpjaGFuZ2VtZQ==") {
+    if headers.get("authorization").map(String::as_str) != authorization {
         return Err("authentication".into());
     }
     let text = std::str::from_utf8(body).map_err(|e| e.to_string())?;
@@ -566,8 +581,8 @@ fn elasticsearch_down_under_load_then_back_gets_every_event() {
 }
 
 #[test]
-fn the_seed_elasticsearch_route_passes_config_check() {
-    let receiver = Receiver::start_with(bulk);
+fn the_seed_elasticsearch_route_passes_config_check_and_runs() {
+    let receiver = Receiver::start_with(bulk_anonymous);
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/seeds/001-0627-route-elasticsearch-example.json");
     let mut route: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     route["heap"][0]["config"]["eventHandlers"][0]["config"]["connection"]["port"] = json!(receiver.port);
@@ -578,6 +593,15 @@ fn the_seed_elasticsearch_route_passes_config_check() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
     assert!(text.contains("index audit_<topic>"), "{text}");
+    let events = "{\"_id\":\"seed-1\",\"transactionId\":\"t\",\"timestamp\":\"2026-12-04T10:00:00Z\"}\n\
+                  {\"_id\":\"seed-2\",\"transactionId\":\"u\",\"timestamp\":\"2026-12-04T10:00:01Z\"}\n";
+    let out = wasp_tests::run_wasp(&["pipe", "--config", config.to_str().unwrap(), "--topic", "access"], Some(events), fx.path());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let seen = receiver.seen.lock().unwrap();
+    assert!(seen.malformed.is_empty(), "{:?}", seen.malformed);
+    let ids: Vec<&str> = seen.records.iter().map(|r| r["_id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["seed-1", "seed-2"]);
+    assert!(seen.records.iter().all(|r| r["_index"] == "audit_access"), "{:?}", seen.records);
 }
 
 /// What can be known before running is reported by `wasp config check`:
@@ -667,4 +691,57 @@ fn the_splunk_token_comes_from_a_secret_store() {
     let error = service("hec.token").err().expect("a PLAIN file read as BASE64 is an error").to_string();
     assert!(error.contains("authzTokenSecretId") && error.contains("`hec.token`") && error.contains("Base64"), "{error}");
     assert!(!error.contains("0fdc9a1e"), "{error}");
+}
+
+/// The seeds' Elasticsearch and Splunk usage templates, every setting
+/// filled in, pointed at the in-test receivers: they pass `wasp config
+/// check` and deliver.
+#[test]
+fn the_filled_elasticsearch_and_splunk_usages_run() {
+    let fx = Fixture::new();
+    let events = "{\"_id\":\"u-1\",\"transactionId\":\"t1\",\"timestamp\":\"2026-12-04T10:00:00Z\"}\n\
+                  {\"_id\":\"u-2\",\"transactionId\":\"t2\",\"timestamp\":\"2026-12-04T10:00:01Z\"}\n";
+    let run = |template: &str, handler: Value| {
+        let service = json!({"type": "AuditService", "config": {"config": {}, "eventHandlers": [handler]}});
+        crate::seeds::assert_fills_template(template, &service);
+        let config = fx.path().join(format!("{template}.filled.json"));
+        std::fs::write(
+            &config,
+            json!({"heap": [{"name": "AuditService", "type": "AuditService", "config": service["config"]}]}).to_string(),
+        )
+        .unwrap();
+        let out = wasp_tests::run_wasp(&["config", "check", config.to_str().unwrap()], None, fx.path());
+        assert!(out.status.success(), "{template}: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        let out = wasp_tests::run_wasp(&["pipe", "--config", config.to_str().unwrap(), "--topic", "access"], Some(events), fx.path());
+        assert!(out.status.success(), "{template}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+
+    let es = Receiver::start_with(bulk);
+    run(
+        "001-0485-audit-service-elasticsearch-usage.json",
+        json!({"class": "org.forgerock.audit.handlers.elasticsearch.ElasticsearchAuditEventHandler",
+               "config": {"name": "es", "topics": ["access"],
+                          "connection": {"host": "127.0.0.1", "port": es.port, "useSSL": false, "username": "elastic", "password": "changeme"},
+                          "indexMapping": {"indexName": "usage"},
+                          "buffering": {"enabled": true, "writeInterval": "20 ms", "maxSize": 1000, "maxBatchedEvents": 100}}}),
+    );
+    let seen = es.seen.lock().unwrap();
+    assert!(seen.malformed.is_empty(), "{:?}", seen.malformed);
+    assert_eq!(
+        seen.records.iter().map(|r| (r["_index"].as_str().unwrap(), r["_id"].as_str().unwrap())).collect::<Vec<_>>(),
+        [("usage_access", "u-1"), ("usage_access", "u-2")]
+    );
+
+    let splunk = Receiver::start_with(hec);
+    run(
+        "001-1724-audit-service-splunk-usage.json",
+        json!({"class": "org.forgerock.audit.handlers.splunk.SplunkAuditEventHandler",
+               "config": {"name": "splunk", "topics": ["access"], "enabled": true,
+                          "connection": {"useSSL": false, "host": "127.0.0.1", "port": splunk.port},
+                          "buffering": {"maxSize": 1000, "writeInterval": "20 ms", "maxBatchedEvents": 100},
+                          "authzToken": "0fdc9a1e-7b0a-4c39-b9a0-3c9a0ad1e4f7"}}),
+    );
+    let seen = splunk.seen.lock().unwrap();
+    assert!(seen.malformed.is_empty(), "{:?}", seen.malformed);
+    assert_eq!(seen.records.iter().map(|r| r["event"]["_id"].as_str().unwrap()).collect::<Vec<_>>(), ["u-1", "u-2"]);
 }

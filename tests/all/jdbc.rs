@@ -201,33 +201,9 @@ fn seed_usage(db: Db, table: &str) -> Value {
     })
 }
 
-/// Every key of a JSON document, recursively.
-fn keys(value: &Value, out: &mut std::collections::BTreeSet<String>) {
-    match value {
-        Value::Object(map) => {
-            for (k, v) in map {
-                out.insert(k.clone());
-                keys(v, out);
-            }
-        }
-        Value::Array(items) => items.iter().for_each(|v| keys(v, out)),
-        _ => {}
-    }
-}
-
 #[test]
 fn the_filled_usage_sets_every_setting_of_the_seed() {
-    let template = std::fs::read_to_string(wasp_tests::repo_root().join("tests/fixtures/seeds/001-0682-jdbc-handler-usage.json")).unwrap();
-    let mut filled = std::collections::BTreeSet::new();
-    keys(&seed_usage(Db::Postgres, "t"), &mut filled);
-    let parts: Vec<&str> = template.split('"').collect();
-    let template_keys = (1..parts.len())
-        .step_by(2)
-        .filter(|&i| parts.get(i + 1).is_some_and(|after| after.trim_start().starts_with(':')))
-        .map(|i| parts[i]);
-    for key in template_keys {
-        assert!(filled.contains(key), "the seed's `{key}` is not exercised");
-    }
+    crate::seeds::assert_fills_template("001-0682-jdbc-handler-usage.json", &seed_usage(Db::Postgres, "t"));
 }
 
 /// A complete `access` event (its fields all in the access safelist).

@@ -256,3 +256,35 @@ fn a_seed_route_with_configuration_expressions_runs_end_to_end() {
     assert!(!out.status.success(), "{text}");
     assert!(text.contains("heap[0].config.eventHandlers[0].config.logDirectory") && text.contains("property `audit.dir`"), "{text}");
 }
+
+/// Asserts that `filled`, a configuration written from the usage template
+/// `template` (a file name in `tests/fixtures/seeds/`), sets every setting
+/// the template names (the keys of `"key": …` in its text), so that a test
+/// running `filled` exercises the whole template.
+pub(crate) fn assert_fills_template(template: &str, filled: &Value) {
+    fn keys(value: &Value, out: &mut std::collections::BTreeSet<String>) {
+        match value {
+            Value::Object(map) => {
+                for (k, v) in map {
+                    out.insert(k.clone());
+                    keys(v, out);
+                }
+            }
+            Value::Array(items) => items.iter().for_each(|v| keys(v, out)),
+            _ => {}
+        }
+    }
+    let text = std::fs::read_to_string(wasp_tests::repo_root().join("tests/fixtures/seeds").join(template)).unwrap();
+    let mut set = std::collections::BTreeSet::new();
+    keys(filled, &mut set);
+    let parts: Vec<&str> = text.split('"').collect();
+    let named = (1..parts.len()).step_by(2).filter(|&i| parts.get(i + 1).is_some_and(|after| after.trim_start().starts_with(':')));
+    let mut checked = 0;
+    // `"field-value": object` stands for the user's own keys (syslog's
+    // `valueMappings`), not a setting.
+    for key in named.map(|i| parts[i]).filter(|&key| key != "field-value") {
+        assert!(set.contains(key), "{template}: the seed's `{key}` is not exercised");
+        checked += 1;
+    }
+    assert!(checked >= 5, "{template}: only {checked} settings found");
+}

@@ -353,6 +353,37 @@ fn the_seed_syslog_handlers_run() {
     assert_eq!(ran.len(), 2);
 }
 
+/// The seeds' two syslog usage templates (the same settings), every
+/// setting filled in: severities mapped from `response/status`, delivered
+/// to the local rsyslog.
+#[test]
+fn the_filled_syslog_usages_run() {
+    let Some(rsyslog) = Rsyslog::start() else {
+        return;
+    };
+    let handler = json!({"class": "org.forgerock.audit.handlers.syslog.SyslogAuditEventHandler",
+        "config": {"name": "usage", "topics": ["access"], "protocol": "TCP", "host": "127.0.0.1", "port": rsyslog.tcp,
+                   "connectTimeout": 3000, "facility": "LOCAL3",
+                   "buffering": {"enabled": true, "maxSize": 5000},
+                   "severityFieldMappings": [{"topic": "access", "field": "response/status",
+                                              "valueMappings": {"SUCCESSFUL": "INFORMATIONAL", "FAILED": "WARNING"}}]}});
+    for template in ["001-1445-syslog-handler-usage.json", "002-0011-syslog-handler-usage.json"] {
+        crate::seeds::assert_fills_template(template, &handler);
+    }
+    let fx = Fixture::new();
+    let config: PathBuf = fx.config_doc(&json!({"eventHandlers": [handler]}));
+    let out = wasp_tests::run_wasp(&["config", "check", config.to_str().unwrap()], None, fx.path());
+    assert!(out.status.success(), "{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let audit = AuditService::from_config_file(&config).unwrap();
+    audit.publish("access", json!({"_id": "u-ok", "response": {"status": "SUCCESSFUL"}})).unwrap();
+    audit.publish("access", json!({"_id": "u-failed", "response": {"status": "FAILED"}})).unwrap();
+    audit.flush();
+    assert_eq!(audit.shutdown().handlers[0].delivered, 2);
+    wait_for("both messages", || rsyslog.received().len() == 2);
+    let pris: Vec<u16> = rsyslog.received().iter().map(|r| r.pri).collect();
+    assert_eq!(pris, [19 * 8 + 6, 19 * 8 + 4], "local3 (19), INFORMATIONAL (6) and WARNING (4)");
+}
+
 /// A WASM handler's `syslog` output: its own line format as the MSG of each
 /// message, with the header the output's settings give.
 #[test]
