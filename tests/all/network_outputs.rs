@@ -248,7 +248,9 @@ fn https_hec_requiring_client_certificates(dir: &std::path::Path) -> (u16, std::
                     reader.read_exact(&mut body).unwrap();
                     for line in String::from_utf8(body).unwrap().lines() {
                         let event: Value = serde_json::from_str(line).unwrap();
-                        kept.lock().unwrap().push(event["event"]["id"].as_str().unwrap_or_default().to_owned());
+                        // A WASM handler's record has `id`; a built-in handler sends the event (`_id`).
+                        let id = event["event"]["id"].as_str().or(event["event"]["_id"].as_str());
+                        kept.lock().unwrap().push(id.unwrap_or_default().to_owned());
                     }
                     let answer = r#"{"text":"Success","code":0}"#;
                     let response =
@@ -295,4 +297,32 @@ fn a_client_certificate_is_presented_to_a_receiver_that_asks_for_one() {
     assert_eq!((h.delivered, h.dead_lettered), (0, 0), "{h:?}");
     assert!(h.output_error.is_some(), "{h:?}");
     assert_eq!(*ids.lock().unwrap(), ["tls-with"]);
+}
+
+/// ForgeRock's Splunk handler with `useSSL: true` speaks HTTPS (ForgeRock's
+/// own handler builds an `http://` URL whatever `useSSL` says), trusting
+/// `connection.caFile` and presenting `certFile`/`keyFile`.
+#[test]
+fn the_builtin_splunk_handler_honours_use_ssl_with_a_private_ca_and_a_client_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    certificates(dir.path());
+    let (port, ids) = https_hec_requiring_client_certificates(dir.path());
+    let fx = Fixture::new();
+    let config = fx.config_doc(&json!({"eventHandlers": [{
+        "class": "org.forgerock.audit.handlers.splunk.SplunkAuditEventHandler",
+        "config": {"name": "splunk", "topics": ["access"], "authzToken": "t",
+                   "connection": {"host": "localhost", "port": port, "useSSL": true,
+                                  "caFile": dir.path().join("ca.pem"), "certFile": dir.path().join("client.pem"),
+                                  "keyFile": dir.path().join("client.key")},
+                   "buffering": {"writeInterval": "10 ms", "maxBatchedEvents": 10}}
+    }]}));
+    let out = wasp_tests::run_wasp(&["config", "check", config.to_str().unwrap()], None, fx.path());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success() && text.contains(&format!("https://localhost:{port}")), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    let audit = AuditService::from_config_file(&config).unwrap();
+    audit.publish("access", json!({"_id": "ssl-1", "timestamp": "2026-12-04T10:00:00Z"})).unwrap();
+    audit.flush();
+    let h = audit.shutdown().handlers[0].clone();
+    assert_eq!((h.delivered, h.dead_lettered, h.output_error.as_deref()), (1, 0, None), "{h:?}");
+    assert_eq!(*ids.lock().unwrap(), ["ssl-1"]);
 }
