@@ -629,6 +629,20 @@ fn config_check_names_what_it_can_know_of_network_handlers() {
                     "config": {"name": "es", "topics": ["access"], "connection": {"host": "no-such-host.invalid", "port": 9200}}});
     let (ok, text) = check(es);
     assert!(!ok && text.contains("no-such-host.invalid") && text.contains("does not resolve"), "{text}");
+    // A bad port, for each network class.
+    for port in [json!(0), json!(70000), json!(-1)] {
+        let (ok, text) = check(splunk(json!({"host": "127.0.0.1", "port": port}), json!("t")));
+        assert!(!ok && text.contains("connection.port") && text.contains(&format!("{port} is not a port")), "{text}");
+        let es = json!({"class": "org.forgerock.audit.handlers.elasticsearch.ElasticsearchAuditEventHandler",
+                        "config": {"name": "es", "topics": ["access"], "connection": {"host": "127.0.0.1", "port": port}}});
+        let (ok, text) = check(es);
+        assert!(!ok && text.contains("connection.port") && text.contains(&format!("{port} is not a port")), "{text}");
+        let syslog = json!({"class": "org.forgerock.audit.handlers.syslog.SyslogAuditEventHandler",
+                            "config": {"name": "syslog", "topics": ["access"], "protocol": "TCP", "host": "127.0.0.1", "port": port,
+                                       "facility": "local0"}});
+        let (ok, text) = check(syslog);
+        assert!(!ok && text.contains("port") && text.contains(&format!("{port} is not a port")), "{text}");
+    }
     let wasm = probe_handler("web", json!({"outputs": {"out": {"type": "http", "url": "https://127.0.0.1:9/x", "caFile": "nope.pem"}}}));
     let (ok, text) = check(json!({"class": "wasm", "config": wasm}));
     assert!(!ok && text.contains("output `out`") && text.contains("nope.pem"), "{text}");
@@ -744,4 +758,52 @@ fn the_filled_elasticsearch_and_splunk_usages_run() {
     let seen = splunk.seen.lock().unwrap();
     assert!(seen.malformed.is_empty(), "{:?}", seen.malformed);
     assert_eq!(seen.records.iter().map(|r| r["event"]["_id"].as_str().unwrap()).collect::<Vec<_>>(), ["u-1", "u-2"]);
+}
+
+/// Credentials never reach the logs: the Elasticsearch password (and its
+/// basic-auth form) and the HEC token, with debug logging on, while the
+/// receivers refuse (401, then 503 until the run ends) and dead letters
+/// are written.
+#[test]
+fn credentials_are_never_logged_even_at_debug_level() {
+    let fx = Fixture::new();
+    let (es, splunk) = (Receiver::start_with(bulk), Receiver::start_with(hec));
+    es.set(Mode::Status(401));
+    splunk.set(Mode::Status(403));
+    let config = fx.config_doc(&json!({"eventHandlers": [
+        {"class": "org.forgerock.audit.handlers.elasticsearch.ElasticsearchAuditEventHandler",
+         "config": {"name": "es", "topics": ["access"], "indexMapping": {"indexName": "audit"},
+                    "connection": {"host": "127.0.0.1", "port": es.port, "username": "elastic", "password": "changeme"},
+                    "buffering": {"writeInterval": "5 ms", "maxBatchedEvents": 10}}},
+        {"class": "org.forgerock.audit.handlers.splunk.SplunkAuditEventHandler",
+         "config": {"name": "splunk", "topics": ["access"], "authzToken": "0fdc9a1e-7b0a-4c39-b9a0-3c9a0ad1e4f7",
+                    "connection": {"host": "127.0.0.1", "port": splunk.port}, "buffering": {"writeInterval": "5 ms"}}}
+    ]}));
+    let events = "{\"_id\":\"c-1\",\"transactionId\":\"t1\",\"timestamp\":\"2026-12-04T10:00:00Z\"}\n";
+    let out = std::process::Command::new(wasp_tests::wasp_bin())
+        .args(["pipe", "--config", config.to_str().unwrap(), "--topic", "access"])
+        .current_dir(fx.path())
+        .env("RUST_LOG", "debug")
+        .stdin(
+            std::fs::File::open({
+                let input = fx.path().join("events.ndjson");
+                std::fs::write(&input, events).unwrap();
+                input
+            })
+            .unwrap(),
+        )
+        .output()
+        .unwrap();
+    let logs = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(logs.contains("answered 401") && logs.contains("answered 403"), "the refusals are logged: {logs}");
+    let mut written = logs.clone();
+    for handler in ["es", "splunk"] {
+        for letter in fx.dead_letters(handler) {
+            written.push_str(&format!("{letter:?}"));
+        }
+    }
+    assert!(written.contains("c-1"), "the events were dead-lettered: {written}");
+    for secret in ["changeme", "ZWxhc3RpYzpjaGFuZ2VtZQ", "0fdc9a1e-7b0a-4c39-b9a0-3c9a0ad1e4f7"] {
+        assert!(!written.contains(secret), "`{secret}` was logged or written: {written}");
+    }
 }
