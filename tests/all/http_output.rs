@@ -807,3 +807,49 @@ fn credentials_are_never_logged_even_at_debug_level() {
         assert!(!written.contains(secret), "`{secret}` was logged or written: {written}");
     }
 }
+
+/// `/metrics` of a `wasp run` while its Elasticsearch receiver is down:
+/// the output shows down, its retries count, the events wait (lag and
+/// journal); once it is back, every event is acknowledged and the lag is 0.
+#[test]
+fn metrics_show_a_network_output_down_with_its_backlog_then_its_recovery() {
+    const TOKEN: &str = "metrics-admin-token";
+    let es = Receiver::start_with(bulk);
+    es.set_down(true);
+    let fx = Fixture::new();
+    fx.config_doc(&json!({
+        "eventHandlers": [{"class": "org.forgerock.audit.handlers.elasticsearch.ElasticsearchAuditEventHandler",
+            "config": {"name": "es", "topics": ["access"], "indexMapping": {"indexName": "audit"},
+                       "connection": {"host": "127.0.0.1", "port": es.port, "username": "elastic", "password": "changeme"},
+                       "buffering": {"writeInterval": "5 ms", "maxBatchedEvents": 10}}}],
+        "wasp": {"sidecar": {"adminToken": wasp::sidecar::hash_token(TOKEN)}}
+    }));
+    let run = wasp_tests::WaspRun::start(fx.path());
+    for n in 0..30 {
+        let event = json!({"_id": format!("m-{n}"), "transactionId": format!("t{n}"), "timestamp": "2026-12-04T10:00:00Z"});
+        let (status, body) = wasp_tests::http(&run.address, TOKEN, "POST", "/audit/access", "application/json", &event.to_string());
+        assert_eq!(status, 201, "{body}");
+    }
+    // The sum of the series whose line starts with `prefix` (name and first labels).
+    let metric = |prefix: &str| -> u64 {
+        let (status, text) = wasp_tests::http(&run.address, TOKEN, "GET", "/metrics", "text/plain", "");
+        assert_eq!(status, 200, "{text}");
+        text.lines().filter(|l| l.starts_with(prefix)).filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok()).sum()
+    };
+    wait_for("the output down, retried", || {
+        metric(r#"wasp_handler_output_down{handler="es""#) == 1 && metric(r#"wasp_output_retries_total{handler="es""#) >= 2
+    });
+    assert_eq!(metric(r#"wasp_handler_lag_events{handler="es"}"#), 30, "every event waits");
+    assert_eq!(metric(r#"wasp_journal_events{tenant=""}"#), 30);
+    assert_eq!(metric(r#"wasp_output_records_acknowledged_total{handler="es""#), 0);
+    es.set_down(false);
+    wait_for("every event acknowledged", || metric(r#"wasp_output_records_acknowledged_total{handler="es""#) == 30);
+    wait_for("no lag", || metric(r#"wasp_handler_lag_events{handler="es"}"#) == 0);
+    assert_eq!(metric(r#"wasp_handler_output_down{handler="es""#), 0);
+    assert_eq!(metric(r#"wasp_output_records_rejected_total{handler="es""#), 0);
+    assert_eq!(metric(r#"wasp_handler_delivered_total{handler="es""#), 30);
+    let (code, stderr) = run.terminate();
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(!stderr.contains("changeme"), "{stderr}");
+    assert_eq!(es.seen.lock().unwrap().records.len(), 30);
+}
