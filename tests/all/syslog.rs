@@ -35,12 +35,14 @@ impl Rsyslog {
     /// under `CI=true` a missing rsyslogd fails the test (`.ci/run`
     /// installs it).
     fn start() -> Option<Rsyslog> {
-        Self::start_with(None)
+        Self::start_with(None, "anon")
     }
 
     /// With `tls` (CA, certificate and key files), the TCP port speaks TLS
-    /// (RFC 5425; rsyslog's gtls driver, Debian's rsyslog-gnutls).
-    fn start_with(tls: Option<(&Path, &Path, &Path)>) -> Option<Rsyslog> {
+    /// (RFC 5425; rsyslog's gtls driver, Debian's rsyslog-gnutls), with
+    /// `auth_mode` `anon` (any client) or `x509/certvalid` (a client
+    /// certificate the CA signed).
+    fn start_with(tls: Option<(&Path, &Path, &Path)>, auth_mode: &str) -> Option<Rsyslog> {
         if !Path::new("/usr/sbin/rsyslogd").exists() {
             assert!(!in_ci(), "rsyslogd is missing: scripts/test.sh installs Debian's rsyslog");
             eprintln!("skipped: /usr/sbin/rsyslogd is missing (apt-get install rsyslog)");
@@ -57,7 +59,7 @@ impl Rsyslog {
                     cert.display(),
                     key.display()
                 ),
-                r#" StreamDriver.Name="gtls" StreamDriver.Mode="1" StreamDriver.AuthMode="anon""#.to_owned(),
+                format!(r#" StreamDriver.Name="gtls" StreamDriver.Mode="1" StreamDriver.AuthMode="{auth_mode}""#),
             ),
         };
         let conf = format!(
@@ -254,9 +256,10 @@ fn syslog_over_tls_reaches_rsyslog_and_a_wrong_ca_is_refused() {
         .unwrap();
     std::fs::write(certs.path().join("server.pem"), server.pem()).unwrap();
     std::fs::write(certs.path().join("server.key"), server_key.serialize_pem()).unwrap();
-    let Some(rsyslog) =
-        Rsyslog::start_with(Some((&certs.path().join("ca.pem"), &certs.path().join("server.pem"), &certs.path().join("server.key"))))
-    else {
+    let Some(rsyslog) = Rsyslog::start_with(
+        Some((&certs.path().join("ca.pem"), &certs.path().join("server.pem"), &certs.path().join("server.key"))),
+        "anon",
+    ) else {
         return;
     };
     let run = |ca: &str, id: &str| {
@@ -277,6 +280,43 @@ fn syslog_over_tls_reaches_rsyslog_and_a_wrong_ca_is_refused() {
     assert_eq!((h.delivered, h.dead_lettered), (0, 0), "{h:?}");
     assert!(h.output_error.as_deref().is_some_and(|e| e.contains("certificate")), "{h:?}");
     assert!(!rsyslog.received().iter().any(|r| r.params.1["_id"] == "tls-2"));
+}
+
+/// rsyslog asking for a client certificate (`x509/certvalid`): the handler
+/// presents `tls.certFile`/`tls.keyFile` and its messages arrive.
+#[test]
+fn syslog_over_tls_presents_a_client_certificate() {
+    let certs = tempfile::tempdir().unwrap();
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut ca = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca.distinguished_name.push(rcgen::DnType::CommonName, "client certificates test CA");
+    std::fs::write(certs.path().join("ca.pem"), ca.self_signed(&ca_key).unwrap().pem()).unwrap();
+    let issuer = rcgen::Issuer::from_params(&ca, &ca_key);
+    for (name, names) in [("server", vec!["localhost".to_owned()]), ("client", vec!["wasp-client".to_owned()])] {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let mut params = rcgen::CertificateParams::new(names).unwrap();
+        params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth, rcgen::ExtendedKeyUsagePurpose::ClientAuth];
+        std::fs::write(certs.path().join(format!("{name}.pem")), params.signed_by(&key, &issuer).unwrap().pem()).unwrap();
+        std::fs::write(certs.path().join(format!("{name}.key")), key.serialize_pem()).unwrap();
+    }
+    let file = |name: &str| certs.path().join(name);
+    let Some(rsyslog) = Rsyslog::start_with(Some((&file("ca.pem"), &file("server.pem"), &file("server.key"))), "x509/certvalid") else {
+        return;
+    };
+    let fx = Fixture::new();
+    let tls = json!({"tls": {"caFile": file("ca.pem"), "serverName": "localhost", "certFile": file("client.pem"), "keyFile": file("client.key")}});
+    let config = fx.config_doc(&json!({"eventHandlers": [syslog_handler("TLS", rsyslog.tcp, tls)]}));
+    let audit = AuditService::from_config_file(&config).unwrap();
+    for n in 0..3 {
+        audit.publish("access", json!({"_id": format!("mtls-{n}")})).unwrap();
+    }
+    audit.flush();
+    let h = audit.shutdown().handlers[0].clone();
+    assert_eq!((h.delivered, h.dead_lettered, h.output_error.as_deref()), (3, 0, None), "{h:?}");
+    wait_for("the three messages at rsyslog", || {
+        rsyslog.received().iter().filter(|r| r.params.1["_id"].as_str().starts_with("mtls-")).count() == 3
+    });
 }
 
 #[test]
