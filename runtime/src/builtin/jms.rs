@@ -274,6 +274,45 @@ impl NativeHandler for JmsHandler {
     }
 }
 
+
+impl JmsSettings {
+    /// The handler with its broker connection (the broker its `jndi`
+    /// settings name).
+    pub(crate) fn open(&self) -> super::Opened {
+        let output = match &self.broker {
+            JmsBroker::Output(output) => match output.build_broker() {
+                Some(Ok(sink)) => Ok(super::OpenedOutput { name: "jms".into(), kind: output.kind(), location: sink.location(), sink }),
+                Some(Err(e)) => Err(format!("the JMS output ({}): {e}", output.kind())),
+                None => Err("the JMS output: not a broker".into()),
+            },
+            JmsBroker::Unsupported(message) => Err(message.clone()),
+        };
+        super::Opened::one(Box::new(JmsHandler), output, self.max_batched, self.write_interval)
+    }
+
+    /// What `wasp config check` says; the broker is probed when `enabled`.
+    pub(crate) fn check(&self, enabled: bool) -> super::Checked {
+        let mut checked = super::Checked::default();
+        match &self.broker {
+            JmsBroker::Output(output) => {
+                let endpoint = output.broker_endpoint().and_then(Result::ok).map(|e| e.shown()).unwrap_or_default();
+                checked.lines.push(format!(
+                    "jms via {} {endpoint}, destination {} ({} events a batch)",
+                    output.kind(),
+                    self.topic_name,
+                    self.max_batched
+                ));
+                checked.probe(enabled, || output.check_network());
+            }
+            JmsBroker::Unsupported(message) => {
+                checked.lines.push("jms: unsupported broker".into());
+                checked.probe(enabled, || Err(message.clone()));
+            }
+        }
+        checked
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -345,43 +384,5 @@ mod tests {
         let records = JmsHandler.record(&event).unwrap();
         let body: Value = serde_json::from_slice(&records[0].1).unwrap();
         assert_eq!(body, json!({"auditTopic": "access", "event": {"_id": "e1", "userId": "bjensen"}}));
-    }
-}
-
-impl JmsSettings {
-    /// The handler with its broker connection (the broker its `jndi`
-    /// settings name).
-    pub(crate) fn open(&self) -> super::Opened {
-        let output = match &self.broker {
-            JmsBroker::Output(output) => match output.build_broker() {
-                Some(Ok(sink)) => Ok(super::OpenedOutput { name: "jms".into(), kind: output.kind(), location: sink.location(), sink }),
-                Some(Err(e)) => Err(format!("the JMS output ({}): {e}", output.kind())),
-                None => Err("the JMS output: not a broker".into()),
-            },
-            JmsBroker::Unsupported(message) => Err(message.clone()),
-        };
-        super::Opened::one(Box::new(JmsHandler), output, self.max_batched, self.write_interval)
-    }
-
-    /// What `wasp config check` says; the broker is probed when `enabled`.
-    pub(crate) fn check(&self, enabled: bool) -> super::Checked {
-        let mut checked = super::Checked::default();
-        match &self.broker {
-            JmsBroker::Output(output) => {
-                let endpoint = output.broker_endpoint().and_then(Result::ok).map(|e| e.shown()).unwrap_or_default();
-                checked.lines.push(format!(
-                    "jms via {} {endpoint}, destination {} ({} events a batch)",
-                    output.kind(),
-                    self.topic_name,
-                    self.max_batched
-                ));
-                checked.probe(enabled, || output.check_network());
-            }
-            JmsBroker::Unsupported(message) => {
-                checked.lines.push("jms: unsupported broker".into());
-                checked.probe(enabled, || Err(message.clone()));
-            }
-        }
-        checked
     }
 }
