@@ -200,8 +200,8 @@ fn measure(sample: &Sample) -> (u64, f64) {
     let events = host_events(sample);
     let batches: Vec<&[Arc<HostEvent>]> = events.chunks(BATCH).collect();
     // One call of a batch: fuel used.
-    type Call = Box<dyn FnMut(&[Arc<HostEvent>]) -> u64>;
-    let mut call: Call = match sample.kind {
+    type Call<'s> = Box<dyn FnMut(&[Arc<HostEvent>]) -> u64 + 's>;
+    let mut call: Call<'_> = match sample.kind {
         Kind::Handler { outputs } => {
             let pre = engine.prepare_handler(&loaded, path).unwrap();
             let specs: Arc<[OutputSpec]> = outputs.iter().map(|o| OutputSpec { name: (*o).into(), line_oriented: true }).collect();
