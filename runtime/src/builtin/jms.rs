@@ -274,7 +274,6 @@ impl NativeHandler for JmsHandler {
     }
 }
 
-
 impl JmsSettings {
     /// The handler with its broker connection (the broker its `jndi`
     /// settings name).

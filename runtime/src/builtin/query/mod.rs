@@ -277,7 +277,7 @@ impl JsonFiles {
         keep: &(dyn Fn(&Value) -> bool + Sync),
         collector: &mut crate::query::Collector<'_, scan::Position>,
     ) -> Result<(), QueryFailure> {
-        scan::scan(&self.dir, &self.path, &self.files, wanted, keep, collector)
+        scan::scan(&self.dir, &self.path, &self.files, wanted, keep, collector, scan::SIZES)
     }
 
     /// The page with its slim events read whole: a plain file's records

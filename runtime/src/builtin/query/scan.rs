@@ -115,24 +115,17 @@ fn line_at(dir: &cap_std::fs::Dir, name: &str, offset: u64) -> usize {
     memchr::memchr_iter(b'\n', &prefix).count() + 1
 }
 
+/// Chunks of [`CHUNK`] bytes, two threads from files of
+/// [`TWO_THREADS_FROM`] bytes: what [`scan`] is called with, but in tests.
+pub(super) const SIZES: (usize, u64) = (CHUNK, TWO_THREADS_FROM);
+
 /// Scans the files `files` of `dir` (shown as `path`), in storage order,
 /// and offers to `collector` every record that `keep` accepts, read slim
-/// with the `wanted` members (and without its integrity member). Lines
-/// holding only a signature are not events and are passed over.
+/// with the `wanted` members (and without its integrity member), in chunks
+/// of `sizes.0` bytes, by two threads from files of `sizes.1` bytes
+/// ([`SIZES`]). Lines holding only a signature are not events and are
+/// passed over.
 pub(super) fn scan(
-    dir: &cap_std::fs::Dir,
-    path: &Path,
-    files: &[String],
-    wanted: &BTreeSet<String>,
-    keep: &(dyn Fn(&Value) -> bool + Sync),
-    collector: &mut Collector<'_, Position>,
-) -> Result<(), QueryFailure> {
-    scan_in_chunks(dir, path, files, wanted, keep, collector, (CHUNK, TWO_THREADS_FROM))
-}
-
-/// [`scan`] with chunks of `sizes.0` bytes, two threads from files of
-/// `sizes.1` bytes.
-fn scan_in_chunks(
     dir: &cap_std::fs::Dir,
     path: &Path,
     files: &[String],
@@ -267,9 +260,9 @@ mod tests {
 
         let request = QueryRequest::from_params("userId eq \"U3\"", None, None, None).unwrap();
         let wanted = crate::query::slim::members(&request).unwrap();
-        for sizes in [(16, u64::MAX), (64, 0), (1000, 0), (1 << 20, 0), (CHUNK, TWO_THREADS_FROM)] {
+        for sizes in [(16, u64::MAX), (64, 0), (1000, 0), (1 << 20, 0), SIZES] {
             let mut collector = Collector::new(&request);
-            scan_in_chunks(&dir, temp.path(), &files, &wanted, &|e| request.filter.matches(e), &mut collector, sizes).unwrap();
+            scan(&dir, temp.path(), &files, &wanted, &|e| request.filter.matches(e), &mut collector, sizes).unwrap();
             let (page, positions) = collector.finish();
             assert_eq!(positions, expected, "chunks of {} bytes", sizes.0);
             assert_eq!(page.total_paged_results, 114);
@@ -287,7 +280,7 @@ mod tests {
         let request = QueryRequest::from_params("true", None, None, None).unwrap();
         let mut collector = Collector::new(&request);
         let wanted = BTreeSet::new();
-        let error = scan_in_chunks(&dir, temp.path(), &["a.json".to_owned()], &wanted, &|_| true, &mut collector, (8, 0)).unwrap_err();
+        let error = scan(&dir, temp.path(), &["a.json".to_owned()], &wanted, &|_| true, &mut collector, (8, 0)).unwrap_err();
         match error {
             QueryFailure::Corrupt { line, file, .. } => {
                 assert_eq!(line, 3);
