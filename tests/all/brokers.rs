@@ -476,6 +476,38 @@ fn mqtt_outage_loses_nothing() {
     outage_loses_nothing(Mqtt);
 }
 
+/// The same `_id`s sent again by a second service (to the broker, what a
+/// retry after a lost acknowledgement looks like) are stored once: NATS
+/// JetStream drops them by `Nats-Msg-Id` (its duplicate window), the Redis
+/// output's script by `_id` (its 5-minute window).
+fn a_resent_id_is_stored_once(broker: Broker) {
+    let Some(_lock) = broker.take() else { return };
+    let d = Destination::new(broker, &format!("dedup-{broker:?}").to_lowercase(), true);
+    let jms = d.jms("jms", json!({}));
+    for _ in 0..2 {
+        let fx = Fixture::new();
+        let audit = AuditService::from_config_file(fx.config_doc(&json!({"eventHandlers": [jms.clone()]}))).unwrap();
+        for n in 0..50 {
+            audit.publish("access", json!({"_id": format!("dup-{n}")})).unwrap();
+        }
+        audit.flush();
+        let h = audit.shutdown().handlers[0].clone();
+        assert_eq!((h.delivered, h.dead_lettered, h.lost), (50, 0, 0), "{broker:?}: acknowledged both times: {h:?}");
+    }
+    let expected: Vec<String> = (0..50).map(|n| format!("dup-{n}")).collect();
+    assert_eq!(ids(&d.read(50)), expected, "{broker:?}: each _id stored once");
+}
+
+#[test]
+fn nats_stores_a_resent_id_once() {
+    a_resent_id_is_stored_once(Nats);
+}
+
+#[test]
+fn redis_stores_a_resent_id_once() {
+    a_resent_id_is_stored_once(Redis);
+}
+
 /// A missing stream (NATS) or exchange (AMQP): a clear error, retried;
 /// once the operator creates it, every event arrives.
 #[test]
