@@ -75,6 +75,23 @@ pub struct QueryPage {
 }
 
 impl QueryPage {
+    /// The page of `request` starting at `offset` among `total` matches,
+    /// holding `result`; with the cookie of the next page when the request
+    /// is paged and matches remain.
+    pub fn of(request: &QueryRequest, offset: usize, result: Vec<Value>, total: usize) -> QueryPage {
+        let next = offset.saturating_add(result.len());
+        let remaining = total.saturating_sub(next);
+        let paged = request.page_size.is_some_and(|n| n > 0);
+        let paged_results_cookie = (paged && remaining > 0).then(|| encode_cookie(request, next));
+        QueryPage {
+            result_count: result.len(),
+            result,
+            paged_results_cookie,
+            total_paged_results: i64::try_from(total).unwrap_or(i64::MAX),
+            remaining_paged_results: i64::try_from(remaining).unwrap_or(i64::MAX),
+        }
+    }
+
     /// The CREST query response: `result`, `resultCount`,
     /// `pagedResultsCookie` (`null` on the last page),
     /// `totalPagedResultsPolicy` (always `"EXACT"`), `totalPagedResults`,
@@ -251,18 +268,7 @@ impl<'q, P: Ord> Collector<'q, P> {
         self.kept.sort_by(|a, b| compare_events(keys, a, b));
         self.kept.drain(..self.offset.min(self.kept.len()));
         let (positions, result): (Vec<P>, Vec<Value>) = self.kept.into_iter().unzip();
-        let next = self.offset.saturating_add(result.len());
-        let remaining = self.total.saturating_sub(next);
-        let paged = self.request.page_size.is_some_and(|n| n > 0);
-        let paged_results_cookie = (paged && remaining > 0).then(|| encode_cookie(self.request, next));
-        let page = QueryPage {
-            result_count: result.len(),
-            result,
-            paged_results_cookie,
-            total_paged_results: i64::try_from(self.total).unwrap_or(i64::MAX),
-            remaining_paged_results: i64::try_from(remaining).unwrap_or(i64::MAX),
-        };
-        (page, positions)
+        (QueryPage::of(self.request, self.offset, result, self.total), positions)
     }
 }
 

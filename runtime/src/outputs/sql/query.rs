@@ -12,6 +12,11 @@
 //! order: absent first, numbers, strings ignoring case …) and pages.
 //! Rows come in the order of the sort keys' columns, then of the
 //! timestamp's, then of the key's.
+//!
+//! Where the translation is exact (see [`Translation::exact`]) and the
+//! request is paged in storage order, the database counts and pages
+//! (`COUNT(*)`, `LIMIT`/`OFFSET`); otherwise the rows are streamed, never
+//! all held: the evaluation keeps only those that can make the page.
 
 use serde_json::{Map, Value};
 use sqlx::Row as _;
@@ -21,13 +26,18 @@ use super::sink::{SqlClient, SqlError};
 use crate::query::filter::{Expr, Op};
 use crate::query::{QueryPage, QueryRequest};
 
-/// A `WHERE` clause and its bind parameters, in order.
+/// A `WHERE` clause (or a whole statement) and its bind parameters, in
+/// order.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Translation {
     /// The clause (`1 = 1` when nothing narrows the rows).
     pub sql: String,
     /// The values of its placeholders.
     pub params: Vec<String>,
+    /// The clause selects exactly the rows whose events match the filter
+    /// (`pr` of string fields, `true`, `false`, fields no column holds,
+    /// and `and`/`or` of those), so SQL can count and page them.
+    pub exact: bool,
 }
 
 /// Where a filter's field is stored.
@@ -46,18 +56,22 @@ struct Translator<'a> {
     mapping: &'a TableMapping,
     schema: Option<&'a Value>,
     params: Vec<String>,
+    /// Whether the clause so far selects exactly the rows whose events
+    /// the filter matches (no CREST evaluation needed after it).
+    exact: bool,
 }
 
-impl Translator<'_> {
+impl<'a> Translator<'a> {
     fn param(&mut self, value: String) -> String {
         self.params.push(value);
         self.dialect.placeholder(self.params.len())
     }
 
-    fn field(&self, pointer: &str) -> Field<'_> {
+    fn field(&self, pointer: &str) -> Field<'a> {
         let pointer = pointer.trim_start_matches('/');
         let mut inside = false;
-        for (mapped, column) in &self.mapping.columns {
+        let mapping: &'a TableMapping = self.mapping;
+        for (mapped, column) in &mapping.columns {
             if mapped == pointer {
                 return Field::Column(mapped, column);
             }
@@ -67,10 +81,15 @@ impl Translator<'_> {
         if inside { Field::Inside } else { Field::Absent }
     }
 
-    /// SQL narrowing `expr` (`None`: it cannot narrow).
+    /// SQL narrowing `expr` (`None`: it cannot narrow). Clears `exact`
+    /// where the clause is wider than `expr`.
     fn node(&mut self, expr: &Expr) -> Option<String> {
         match expr {
-            Expr::Const(true) | Expr::Not(_) => None,
+            Expr::Const(true) => None,
+            Expr::Not(_) => {
+                self.exact = false;
+                None
+            }
             Expr::Const(false) => Some("1 = 0".into()),
             Expr::And(children) => {
                 let parts: Vec<String> = children.iter().filter_map(|c| self.node(c)).collect();
@@ -79,21 +98,46 @@ impl Translator<'_> {
             Expr::Or(children) => {
                 let mut parts = Vec::new();
                 for child in children {
-                    parts.push(self.node(child)?);
+                    match self.node(child) {
+                        Some(part) => parts.push(part),
+                        None => {
+                            // An `or` with a child that narrows nothing
+                            // narrows nothing; it is exact only if that
+                            // child is `true`.
+                            self.exact &= matches!(child, Expr::Const(true));
+                            return None;
+                        }
+                    }
                 }
                 Some(format!("({})", parts.join(" OR ")))
             }
             Expr::Present(pointer) => match self.field(pointer) {
-                Field::Column(_, column) => Some(format!("{} IS NOT NULL", self.dialect.quote(column))),
-                Field::Inside => None,
+                Field::Column(mapped, column) => {
+                    // A string field's cell reads back as a string whenever
+                    // it is not NULL; another type's text may read back
+                    // as JSON `null`, which CREST does not count as present.
+                    self.exact &= schema_type(self.schema, mapped) == Some("string");
+                    Some(format!("{} IS NOT NULL", self.dialect.quote(column)))
+                }
+                Field::Inside => {
+                    self.exact = false;
+                    None
+                }
                 Field::Absent => Some("1 = 0".into()),
             },
             Expr::Compare { pointer, op, value, .. } => match self.field(pointer) {
                 Field::Column(mapped, column) => {
+                    // Never exact: a database's `LOWER`, collations (MariaDB
+                    // ignores trailing spaces) and text forms of numbers are
+                    // not CREST's comparisons.
+                    self.exact = false;
                     let string_field = schema_type(self.schema, mapped) == Some("string");
                     self.compare(&self.dialect.quote(column), string_field, *op, value)
                 }
-                Field::Inside => None,
+                Field::Inside => {
+                    self.exact = false;
+                    None
+                }
                 Field::Absent => Some("1 = 0".into()),
             },
         }
@@ -123,9 +167,9 @@ impl Translator<'_> {
 /// Translates a filter for `mapping`'s table; `schema` (the topic's JSON
 /// schema) tells which fields hold strings.
 pub fn translate(dialect: Dialect, mapping: &TableMapping, schema: Option<&Value>, request: &QueryRequest) -> Translation {
-    let mut translator = Translator { dialect, mapping, schema, params: Vec::new() };
+    let mut translator = Translator { dialect, mapping, schema, params: Vec::new(), exact: true };
     let sql = translator.node(request.filter.expr()).unwrap_or_else(|| "1 = 1".into());
-    Translation { sql, params: translator.params }
+    Translation { sql, params: translator.params, exact: translator.exact }
 }
 
 /// The `SELECT` of a query: every mapped column, the translated filter,
@@ -152,17 +196,83 @@ pub fn select(dialect: Dialect, mapping: &TableMapping, schema: Option<&Value>, 
             order.join(", ")
         ),
         params: where_.params,
+        exact: where_.exact,
+    }
+}
+
+/// How a query is run: paged by the database, or read through and
+/// evaluated here.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Plan {
+    /// The filter translates exactly and the order is the storage order:
+    /// `count` gives the total, `page` (`LIMIT`/`OFFSET`) the page.
+    Paged {
+        /// `SELECT COUNT(*) … WHERE …`.
+        count: Translation,
+        /// The page's `SELECT … LIMIT n OFFSET m`.
+        page: Translation,
+        /// Where the page starts among the matches.
+        offset: usize,
+    },
+    /// The narrowed rows are streamed through CREST's exact evaluation,
+    /// which keeps only the rows that can make the page (see
+    /// [`crate::query::Collector`]).
+    Streamed(Translation),
+}
+
+/// The plan of `request` over `mapping`'s table.
+pub fn plan(dialect: Dialect, mapping: &TableMapping, schema: Option<&Value>, request: &QueryRequest) -> Plan {
+    let select = select(dialect, mapping, schema, request);
+    let paged = request.page_size.filter(|&n| n > 0).zip(request.offset().ok());
+    match paged {
+        Some((size, offset)) if select.exact && request.sort_keys.is_empty() => {
+            let where_ = translate(dialect, mapping, schema, request);
+            let count = Translation {
+                sql: format!("SELECT COUNT(*) FROM {} WHERE {}", dialect.quote(&mapping.table), where_.sql),
+                params: where_.params,
+                exact: true,
+            };
+            // Numbers of ours, not the request's text: written inline
+            // (PostgreSQL will not take a text parameter as a LIMIT).
+            let page = Translation { sql: format!("{} LIMIT {size} OFFSET {offset}", select.sql), ..select };
+            Plan::Paged { count, page, offset }
+        }
+        _ => Plan::Streamed(select),
     }
 }
 
 /// Runs a query over `mapping`'s table.
 pub fn query(client: &SqlClient, mapping: &TableMapping, schema: Option<&Value>, request: &QueryRequest) -> Result<QueryPage, SqlError> {
-    let select = select(client.target().dialect, mapping, schema, request);
-    let rows = fetch(client, &select)?;
-    let events = rows.into_iter().map(|cells| Ok::<_, std::convert::Infallible>(event_of(mapping, schema, cells)));
-    match crate::query::run(request, events) {
-        Ok(page) => Ok(page),
-        Err(never) => match never {},
+    match plan(client.target().dialect, mapping, schema, request) {
+        Plan::Paged { count, page, offset } => {
+            let total = client.run(async |c| {
+                let mut query = sqlx::query(&count.sql);
+                for param in &count.params {
+                    query = query.bind(param.as_str());
+                }
+                query.fetch_one(&mut *c).await?.try_get::<i64, _>(0)
+            })?;
+            let result = fetch(client, &page)?.into_iter().map(|cells| event_of(mapping, schema, cells)).collect();
+            Ok(QueryPage::of(request, offset, result, usize::try_from(total).unwrap_or(0)))
+        }
+        Plan::Streamed(select) => client.run(async |c| {
+            use futures_util::TryStreamExt as _;
+            let mut query = sqlx::query(&select.sql);
+            for param in &select.params {
+                query = query.bind(param.as_str());
+            }
+            let mut rows = query.fetch(&mut *c);
+            let mut collector = crate::query::Collector::new(request);
+            let mut index = 0_usize;
+            while let Some(row) = rows.try_next().await? {
+                let event = event_of(mapping, schema, (0..row.len()).map(|i| text_of(&row, i)).collect());
+                if request.filter.matches(&event) {
+                    collector.offer(index, event);
+                }
+                index += 1;
+            }
+            Ok(collector.finish().0)
+        }),
     }
 }
 
@@ -179,6 +289,7 @@ pub fn read(client: &SqlClient, mapping: &TableMapping, schema: Option<&Value>, 
             dialect.placeholder(1)
         ),
         params: vec![id.to_owned()],
+        exact: true,
     };
     Ok(fetch(client, &select)?.into_iter().next().map(|cells| event_of(mapping, schema, cells)))
 }

@@ -219,3 +219,79 @@ fn a_missing_table_is_retried_and_named() {
     sink.rollback().unwrap();
     sink.flush().unwrap();
 }
+
+#[test]
+fn exact_filters_in_storage_order_are_paged_by_the_database() {
+    let m = mapping("t");
+    let schema: serde_json::Value = serde_json::from_str(crate::schema::standard_source("access").unwrap()).unwrap();
+    let plan = |filter: &str, sort: Option<&str>| {
+        let request = QueryRequest::from_params(filter, Some("10"), None, sort).unwrap();
+        query::plan(Dialect::Postgres, &m, Some(&schema), &request)
+    };
+    let query::Plan::Paged { count, page, offset } = plan("true", None) else { panic!("`true` is exact") };
+    assert_eq!(count.sql, "SELECT COUNT(*) FROM \"t\" WHERE 1 = 1");
+    assert!(page.sql.ends_with("ORDER BY \"timestamp_\", \"id\" LIMIT 10 OFFSET 0"), "{}", page.sql);
+    assert_eq!(offset, 0);
+    for exact in ["userId pr", "userId pr or client/ip pr", "false", "userId pr and true", "true or userId eq \"x\""] {
+        assert!(matches!(plan(exact, None), query::Plan::Paged { .. }), "{exact}");
+    }
+    // Case folding, negations, JSON columns, typed columns and sort keys
+    // stay CREST's to decide.
+    for streamed in
+        ["userId eq \"bjensen\"", "!(userId pr)", "http/request/headers/host pr", "response/elapsedTime pr", "userId pr or userId eq \"x\""]
+    {
+        assert!(matches!(plan(streamed, None), query::Plan::Streamed(_)), "{streamed}");
+    }
+    assert!(matches!(plan("true", Some("userId")), query::Plan::Streamed(_)));
+    let unpaged = QueryRequest::from_params("true", None, None, None).unwrap();
+    assert!(matches!(query::plan(Dialect::Sqlite, &m, Some(&schema), &unpaged), query::Plan::Streamed(_)));
+}
+
+#[test]
+fn database_paging_and_streamed_evaluation_give_the_same_pages() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = SqlTarget::from_url("sqlite:audit.sqlite", dir.path()).unwrap();
+    let client = Arc::new(SqlClient::new(target).unwrap());
+    let m = mapping("t");
+    let schema: serde_json::Value = serde_json::from_str(crate::schema::standard_source("access").unwrap()).unwrap();
+    schema::init_table(&client, &m).unwrap();
+    let mut sink = SqlSink::new(client.clone(), m.clone(), 1000);
+    sink.mark();
+    for n in 0..57 {
+        let user = if n % 3 == 0 { json!(null) } else { json!(format!("user{}", n % 7)) };
+        let event = json!({"_id": format!("e{n:02}"), "timestamp": format!("2026-12-06T00:00:{:02}Z", 59 - n), "userId": user});
+        sink.write(event.to_string().as_bytes()).unwrap();
+    }
+    sink.flush().unwrap();
+    // The same pages, cookie after cookie, from the database's paging (an
+    // exact filter) and from the streamed evaluation (the same filter
+    // written so that SQL cannot decide it).
+    for (paged_filter, streamed_filter, expected) in
+        [("true", r#"!(userId eq "nobody")"#, 57), ("userId pr", r#"userId pr and !(userId eq "nobody")"#, 38)]
+    {
+        let mut pages = Vec::new();
+        for filter in [paged_filter, streamed_filter] {
+            let request = QueryRequest::from_params(filter, Some("10"), None, None).unwrap();
+            let paged = matches!(query::plan(Dialect::Sqlite, &m, Some(&schema), &request), query::Plan::Paged { .. });
+            assert_eq!(paged, filter == paged_filter, "{filter}");
+            let mut cookie: Option<String> = None;
+            let mut ids = Vec::new();
+            loop {
+                let request = QueryRequest::from_params(filter, Some("10"), cookie.as_deref(), None).unwrap();
+                let page = query::query(&client, &m, Some(&schema), &request).unwrap();
+                assert_eq!(page.total_paged_results, expected, "{filter}");
+                assert_eq!(page.remaining_paged_results, expected - ids.len() as i64 - page.result_count as i64, "{filter}");
+                ids.extend(page.result.iter().map(|e| e["_id"].as_str().unwrap().to_owned()));
+                match page.paged_results_cookie {
+                    Some(next) => cookie = Some(next),
+                    None => break,
+                }
+            }
+            pages.push(ids);
+        }
+        assert_eq!(pages[0].len(), expected as usize);
+        assert_eq!(pages[0], pages[1], "{paged_filter}");
+        // Storage order: by timestamp (the newest event was written first).
+        assert_eq!(pages[0][0], "e56");
+    }
+}
