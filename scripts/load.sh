@@ -3,17 +3,24 @@
 # ForgeRock JSON file handler, driven by wrk (Debian's `wrk` package) with
 # single JSON events and with NDJSON batches. Prints wrk's figures and the
 # events per second; docs/benchmarks.md has the results.
-# Usage: scripts/load.sh [SECONDS] [CONNECTIONS] [BATCH]
+# Usage: scripts/load.sh [SECONDS] [CONNECTIONS] [BATCH] [DURABILITY]
+#   DURABILITY: the journal's (`process`, the default, or `memory`, `fsync`).
+#   WASP_BIN=path runs that binary instead of building the release one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-10}
 connections=${2:-16}
 export WASP_LOAD_BATCH=${3:-1000}
+durability=${4:-process}
 export WASP_LOAD_TOKEN=load-test-token
 
 command -v wrk >/dev/null || { echo "installing wrk (Debian package)"; sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo; $sudo apt-get install -y wrk >/dev/null; }
-cargo build --locked --release -p wasp --bin wasp
-WASP=$PWD/target/release/wasp
+if [ -n "${WASP_BIN:-}" ]; then
+    WASP=$WASP_BIN
+else
+    cargo build --locked --release -p wasp --bin wasp
+    WASP=$PWD/target/release/wasp
+fi
 
 dir=$(mktemp -d)
 trap 'kill $pid 2>/dev/null || true; rm -rf "$dir"' EXIT
@@ -23,7 +30,7 @@ cat > "$dir/audit.json" <<JSON
   "eventHandlers": [{"class": "JsonAuditEventHandler",
                      "config": {"name": "json", "logDirectory": "logs", "topics": ["access"],
                                 "buffering": {"maxSize": 10000, "writeInterval": "50 ms"}}}],
-  "wasp": {"journal": {"durability": "memory", "maxEvents": 1000000, "maxBytes": "1 GiB"},
+  "wasp": {"journal": {"durability": "$durability", "maxEvents": 1000000, "maxBytes": "1 GiB"},
            "sidecar": {"adminToken": "$hash", "maxBodyBytes": "64 MiB", "maxBatchEvents": 100000}}
 }
 JSON
@@ -31,7 +38,7 @@ JSON
 pid=$!
 for _ in $(seq 1 300); do grep -q 'listening on' "$dir/run.log" 2>/dev/null && break; sleep 0.1; done
 url=$(sed -n 's/^wasp run: listening on //p' "$dir/run.log")
-echo "wasp run at $url; $(nproc) CPUs; wrk with 2 threads, $connections connections, ${seconds}s each"
+echo "wasp run at $url ($durability journal); $(nproc) CPUs; wrk with 2 threads, $connections connections, ${seconds}s each"
 
 run() { # label script
     local out

@@ -47,6 +47,27 @@ fn accepted_events_get_ids_and_consecutive_sequences() {
 }
 
 #[test]
+fn a_batch_gets_a_result_per_event_in_order_and_its_good_events_delivered() {
+    let fx = Fixture::new();
+    let s = service(&fx);
+    s.publish("access", json!({"_id": "before"})).unwrap();
+    let lines = [r#"{"_id": "a"}"#, "{not json", r#"{"_id": 7}"#, r#"{"_id": "b", "userId": "bjensen"}"#, "[1]", r#"{"_id": "c"}"#];
+    let results = s.publish_batch(None, "access", lines);
+    assert_eq!(results.len(), 6);
+    let sequences: Vec<Option<u64>> = results.iter().map(|r| r.as_ref().ok().map(|r| r.sequence)).collect();
+    assert_eq!(sequences, [Some(2), None, None, Some(3), None, Some(4)], "{results:?}");
+    assert!(matches!(results[1], Err(PublishError::InvalidJson(_))));
+    assert_eq!(results[2].as_ref().unwrap_err().to_string(), "event field `_id` must be a string, found a number");
+    assert_eq!(results[5].as_ref().unwrap().id, "c");
+    let unknown = s.publish_batch(None, "acess", [r#"{"_id": "x"}"#]);
+    assert!(matches!(unknown[0], Err(PublishError::UnknownTopic { .. })));
+    s.publish("access", json!({"_id": "after"})).unwrap();
+    s.flush();
+    let ids: Vec<String> = fx.output_json("p", "out.log").iter().map(|r| r["id"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(ids, ["before", "a", "b", "c", "after"]);
+}
+
+#[test]
 fn publish_after_shutdown_began_is_refused() {
     let fx = Fixture::new();
     let s = service(&fx);

@@ -161,6 +161,28 @@ fn the_events_per_second_quota_refuses_and_counts_the_excess() {
 }
 
 #[test]
+fn a_tenants_batch_takes_its_quota_event_by_event() {
+    let fx = Fixture::new();
+    let config = fx.config_doc(&json!({
+        "eventHandlers": [],
+        "tenants": {"acme": tenant(&[probe_handler("audit", json!({}))], json!({"quotas": {"eventsPerSecond": 5}}))}
+    }));
+    let service = AuditService::from_config_file(config).unwrap();
+    let events: Vec<_> = (0..8).map(|n| json!({"_id": format!("e{n}")})).collect();
+    let results = service.publish_batch(Some("acme"), "access", events);
+    let refused = results.iter().filter(|r| matches!(r, Err(PublishError::QuotaExceeded { per_second: 5, .. }))).count();
+    assert!((2..=3).contains(&refused), "{results:?}");
+    assert!(results[..5].iter().all(Result::is_ok), "the first second's worth is accepted: {results:?}");
+    assert!(results.iter().filter_map(|r| r.as_ref().ok()).all(|r| r.tenant.as_deref() == Some("acme")));
+    let unknown = service.publish_batch(Some("globex"), "access", [json!({})]);
+    assert!(matches!(unknown[0], Err(PublishError::UnknownTenant { .. })), "{unknown:?}");
+    let summary = service.shutdown();
+    assert_eq!(summary.tenants[0].over_quota, refused as u64);
+    assert_eq!(summary.tenants[0].published, 8 - refused as u64);
+    assert_eq!(summary.handlers[0].delivered, 8 - refused as u64, "accepted events are all delivered");
+}
+
+#[test]
 fn the_fuel_per_second_quota_throttles_and_counts_the_wait() {
     let fx = Fixture::new();
     let handler = probe_handler("audit", json!({"batch": {"maxSize": 1}}));

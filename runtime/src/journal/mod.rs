@@ -33,7 +33,7 @@ use crate::event::HostEvent;
 pub struct CursorId(pub(crate) usize);
 
 /// Why an append was refused.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum JournalError {
     /// The journal was closed.
     #[error("the journal is closed")]
@@ -86,6 +86,15 @@ impl Default for Bounds {
 pub trait Journal: Send + Sync {
     /// Appends an event, assigning its sequence number.
     fn append(&self, event: HostEvent) -> Result<Arc<HostEvent>, JournalError>;
+
+    /// Appends events in order, each as [`append`](Journal::append) would,
+    /// with a result per event. A batch that fits the journal's bound is
+    /// taken under one lock and, on disk, written in one `write(2)` per
+    /// segment it lands in; one that meets the bound goes event by event
+    /// through the overflow policy.
+    fn append_batch(&self, events: Vec<HostEvent>) -> Vec<Result<Arc<HostEvent>, JournalError>> {
+        events.into_iter().map(|e| self.append(e)).collect()
+    }
 
     /// Adds a reader that starts after the events appended so far.
     fn register_cursor(&self, name: &str) -> CursorId;

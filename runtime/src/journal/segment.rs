@@ -19,11 +19,13 @@
 //!   the last segment can be empty (created, then a crash before its first
 //!   record landed); it then says "the next seq is its name".
 //! - Only the last segment (the active one) is ever written, and only at its
-//!   end; every record is handed to the OS by one `write(2)` of a buffer
-//!   holding the whole record (`write_all` loops only on a short write,
-//!   e.g. a full disk), so a killed process leaves either the whole record
-//!   or nothing. A write error cuts the file back to the previous record
-//!   boundary (if even that fails the log refuses further work).
+//!   end; records are handed to the OS by one `write(2)` of a buffer
+//!   holding whole records (one, or a run appended together; `write_all`
+//!   loops only on a short write, e.g. a full disk), so a killed process
+//!   leaves whole records and at most one torn one after them, never
+//!   acknowledged to a publisher. A write error cuts the file back to the
+//!   run's first record boundary (if even that fails the log refuses
+//!   further work).
 //! - A torn or corrupt record can only be the result of a crash of the
 //!   machine while the active segment was being written, so on open the
 //!   last segment is truncated at its first record that is incomplete or
@@ -423,44 +425,70 @@ impl SegmentLog {
     ///
     /// [`sync`]: SegmentLog::sync
     pub fn append(&mut self, seq: u64, payload: &[u8]) -> Result<(), SegmentError> {
-        self.check_poisoned()?;
-        if seq != self.last_seq + 1 {
-            let (path, offset) = self.position();
-            return Err(SegmentError::OutOfOrder { path, offset, expected: self.last_seq + 1, got: seq });
-        }
-        let len = u32::try_from(payload.len()).map_err(|_| {
-            let (path, offset) = self.position();
-            SegmentError::TooLarge { path, offset, len: payload.len() }
-        })?;
-        let record_len = HEADER_LEN + u64::from(len);
-        let roll = match self.segments.back() {
-            None => true,
-            Some(s) => s.bytes > 0 && s.bytes + record_len > self.max_segment_bytes,
-        };
-        if roll {
-            self.roll(seq)?;
-        }
+        self.append_many(seq, &[payload]).map_err(|(_, e)| e)
+    }
 
-        self.buf.clear();
-        self.buf.extend_from_slice(&len.to_le_bytes());
-        self.buf.extend_from_slice(&record_crc(seq, payload).to_le_bytes());
-        self.buf.extend_from_slice(&seq.to_le_bytes());
-        self.buf.extend_from_slice(payload);
-
-        let active = self.active.as_mut().expect("roll opened a segment");
-        let segment = self.segments.back_mut().expect("roll created a segment");
-        self.active_dirty = true;
-        if let Err(source) = active.write_all(&self.buf) {
-            // Cut whatever part of the record got out, so that the next
-            // append starts at a record boundary.
-            if active.set_len(segment.bytes).is_err() {
-                self.poisoned = true;
+    /// Appends records with seqs `first_seq`, `first_seq + 1`, …
+    /// (`first_seq` must be `last_seq + 1`): every run of them that fits
+    /// the active segment reaches the OS in one `write(2)` of whole
+    /// records, rolling segments as [`append`](SegmentLog::append) does.
+    /// On an error, the records before the returned index are in the log
+    /// and none from it on (the file is cut back to that record's start).
+    pub fn append_many<P: AsRef<[u8]>>(&mut self, first_seq: u64, payloads: &[P]) -> Result<(), (usize, SegmentError)> {
+        let mut done = 0;
+        while done < payloads.len() {
+            let seq = first_seq + done as u64;
+            self.check_poisoned().map_err(|e| (done, e))?;
+            if seq != self.last_seq + 1 {
+                let (path, offset) = self.position();
+                return Err((done, SegmentError::OutOfOrder { path, offset, expected: self.last_seq + 1, got: seq }));
             }
-            return Err(SegmentError::Write { path: segment.path.clone(), offset: segment.bytes, seq, source });
+            let first = payloads[done].as_ref();
+            let len = u32::try_from(first.len()).map_err(|_| {
+                let (path, offset) = self.position();
+                (done, SegmentError::TooLarge { path, offset, len: first.len() })
+            })?;
+            let roll = match self.segments.back() {
+                None => true,
+                Some(s) => s.bytes > 0 && s.bytes + HEADER_LEN + u64::from(len) > self.max_segment_bytes,
+            };
+            if roll {
+                self.roll(seq).map_err(|e| (done, e))?;
+            }
+            let segment = self.segments.back_mut().expect("roll created a segment");
+            // The run: the records from `done` that fit this segment (the
+            // first always does), stopping before one too large to store.
+            self.buf.clear();
+            let mut count = 0_u64;
+            for payload in &payloads[done..] {
+                let payload = payload.as_ref();
+                let Ok(len) = u32::try_from(payload.len()) else { break };
+                let record_len = HEADER_LEN + u64::from(len);
+                if count > 0 && segment.bytes + self.buf.len() as u64 + record_len > self.max_segment_bytes {
+                    break;
+                }
+                let record_seq = seq + count;
+                self.buf.extend_from_slice(&len.to_le_bytes());
+                self.buf.extend_from_slice(&record_crc(record_seq, payload).to_le_bytes());
+                self.buf.extend_from_slice(&record_seq.to_le_bytes());
+                self.buf.extend_from_slice(payload);
+                count += 1;
+            }
+            let active = self.active.as_mut().expect("roll opened a segment");
+            self.active_dirty = true;
+            if let Err(source) = active.write_all(&self.buf) {
+                // Cut whatever part of the run got out, so that the next
+                // append starts at a record boundary.
+                if active.set_len(segment.bytes).is_err() {
+                    self.poisoned = true;
+                }
+                return Err((done, SegmentError::Write { path: segment.path.clone(), offset: segment.bytes, seq, source }));
+            }
+            segment.bytes += self.buf.len() as u64;
+            segment.last_seq = seq + count - 1;
+            self.last_seq = segment.last_seq;
+            done += count as usize;
         }
-        segment.bytes += record_len;
-        segment.last_seq = seq;
-        self.last_seq = seq;
         Ok(())
     }
 

@@ -38,6 +38,15 @@ pub const SPILL_WAIT: Duration = Duration::from_secs(2);
 pub trait Backing: Send + 'static {
     /// Persists an appended event (its sequence is assigned).
     fn append(&mut self, event: &HostEvent) -> Result<(), JournalError>;
+    /// Persists events with consecutive sequences, the first one's next;
+    /// on an error, those before the returned index are persisted and none
+    /// from it on.
+    fn append_many(&mut self, events: &[HostEvent]) -> Result<(), (usize, JournalError)> {
+        for (i, event) in events.iter().enumerate() {
+            self.append(event).map_err(|e| (i, e))?;
+        }
+        Ok(())
+    }
     /// Persists that `cursor` acknowledged `sequence`.
     fn acked(&mut self, cursor: &str, sequence: u64);
     /// Every cursor acknowledged `sequence`: what holds it may be reclaimed.
@@ -398,6 +407,52 @@ impl<B: Backing> Journal for Window<B> {
         drop(inner);
         self.appended.notify_all();
         Ok(event)
+    }
+
+    fn append_batch(&self, mut events: Vec<HostEvent>) -> Vec<Result<Arc<HostEvent>, JournalError>> {
+        let mut inner = self.inner.lock().unwrap();
+        let bytes: usize = events.iter().map(|e| e.json.len()).sum();
+        let reading = inner.live().next().is_some();
+        // Only a batch that fits as it is goes in at once; one that meets
+        // the bound takes the overflow policy event by event.
+        let fits = !reading
+            || (inner.entries.len().saturating_add(events.len()) <= inner.bounds.max_events
+                && inner.bytes.saturating_add(bytes) <= inner.bounds.max_bytes);
+        if inner.closed || !fits {
+            drop(inner);
+            return events.into_iter().map(|e| self.append(e)).collect();
+        }
+        for (i, event) in events.iter_mut().enumerate() {
+            event.sequence = inner.last + 1 + i as u64;
+        }
+        let (stored, failure) = match inner.backing.append_many(&events) {
+            Ok(()) => (events.len(), None),
+            Err((stored, e)) => (stored, Some(e)),
+        };
+        let mut results = Vec::with_capacity(events.len());
+        for event in events.drain(..stored) {
+            inner.last += 1;
+            let event = Arc::new(event);
+            if reading {
+                inner.bytes += event.json.len();
+                inner.entries.push_back(event.clone());
+            }
+            results.push(Ok(event));
+        }
+        if !reading && stored > 0 {
+            // Nobody reads: released at once.
+            inner.base = inner.last + 1;
+            let last = inner.last;
+            inner.backing.released(last);
+        }
+        drop(inner);
+        if stored > 0 {
+            self.appended.notify_all();
+        }
+        if let Some(e) = failure {
+            results.extend(events.iter().map(|_| Err(e.clone())));
+        }
+        results
     }
 
     fn register_cursor(&self, name: &str) -> CursorId {

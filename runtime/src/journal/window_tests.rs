@@ -263,3 +263,30 @@ fn drop_oldest_under_concurrent_rewinds_accounts_for_every_event_once() {
         }
     }
 }
+
+#[test]
+fn a_batch_that_fits_goes_in_at_once_and_one_that_meets_the_bound_event_by_event() {
+    let journal = bounded(10, Overflow::Reject);
+    let a = journal.register_cursor("a");
+    let sequences = |results: Vec<Result<Arc<HostEvent>, JournalError>>| -> Vec<Result<u64, JournalError>> {
+        results.into_iter().map(|r| r.map(|e| e.sequence)).collect()
+    };
+    assert_eq!(sequences(journal.append_batch((0..6).map(event).collect())), (1..=6).map(Ok).collect::<Vec<_>>());
+    // Four more fit; the fifth and sixth meet the bound: refused alone.
+    let overloaded = JournalError::Overloaded { max_events: 10, max_bytes: usize::MAX };
+    let mut want: Vec<Result<u64, JournalError>> = (7..=10).map(Ok).collect();
+    want.extend([Err(overloaded.clone()), Err(overloaded)]);
+    assert_eq!(sequences(journal.append_batch((6..12).map(event).collect())), want);
+    let read = journal.read(a, 100, Duration::ZERO);
+    assert_eq!(read.iter().map(|e| e.sequence).collect::<Vec<_>>(), (1..=10).collect::<Vec<_>>());
+    assert!(read[9].json.contains("\"n\":9"), "in order: {}", read[9].json);
+    journal.ack(a, 10);
+    assert!(journal.is_empty());
+    // Nobody reading: released at once, sequences still counted.
+    journal.retire(a);
+    assert_eq!(sequences(journal.append_batch((0..3).map(event).collect())), (11..=13).map(Ok).collect::<Vec<_>>());
+    assert!(journal.is_empty());
+    assert!(journal.append_batch(Vec::new()).is_empty());
+    journal.close();
+    assert_eq!(sequences(journal.append_batch(vec![event(0)])), vec![Err(JournalError::Closed)]);
+}

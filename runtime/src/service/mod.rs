@@ -491,6 +491,73 @@ impl AuditService {
         result
     }
 
+    /// Accepts the events of a batch for `topic`, on behalf of `tenant` or
+    /// of the top level (`None`): each as [`publish_as`](Self::publish_as)
+    /// or [`publish`](Self::publish) would, in order, with a result each
+    /// (one event's error does not stop the others). The events that pass
+    /// their checks go into the journal together: under one lock and, with
+    /// the `process` journal, in one write. In `fsync` mode each event
+    /// waits for its flush as with `publish`.
+    pub fn publish_batch<E: IntoEvent>(
+        &self,
+        tenant: Option<&str>,
+        topic: &str,
+        events: impl IntoIterator<Item = E>,
+    ) -> Vec<Result<Receipt, PublishError>> {
+        let one = |event: E| match tenant {
+            Some(t) => self.publish_as(t, topic, event),
+            None => self.publish(topic, event),
+        };
+        if self.durability == Durability::Fsync {
+            return events.into_iter().map(one).collect();
+        }
+        let (topics, tenant_state) = match tenant {
+            None => (&self.topics, None),
+            Some(t) => match self.tenants.get(t) {
+                Some(state) => (&state.topics, Some(state)),
+                // The unknown tenant's error, once per event.
+                None => return events.into_iter().map(one).collect(),
+            },
+        };
+        let mut results: Vec<Result<Receipt, PublishError>> = Vec::new();
+        let mut prepared = Vec::new();
+        let mut slots = Vec::new();
+        for event in events {
+            if let Some(state) = tenant_state
+                && let Some((rate, bucket)) = &state.events_quota
+                && !bucket.try_take(1)
+            {
+                state.over_quota.fetch_add(1, Ordering::Relaxed);
+                results.push(Err(PublishError::QuotaExceeded { tenant: tenant.unwrap_or_default().to_owned(), per_second: *rate }));
+                continue;
+            }
+            match self.prepare(tenant, topics, topic, event) {
+                Ok(event) => {
+                    slots.push(results.len());
+                    results.push(Err(PublishError::ShuttingDown)); // filled below
+                    prepared.push(event);
+                }
+                Err(e) => results.push(Err(e)),
+            }
+        }
+        if prepared.is_empty() {
+            return results;
+        }
+        let journal = &self.journals[&tenant.map(str::to_owned)];
+        let appended = journal.append_batch(prepared);
+        let mut accepted = 0_u64;
+        for (slot, result) in slots.into_iter().zip(appended) {
+            results[slot] = self.stored(result).map(|event| {
+                accepted += 1;
+                Receipt { id: event.id.clone(), topic: event.topic.clone(), sequence: event.sequence, tenant: event.tenant.clone() }
+            });
+        }
+        if let Some(state) = tenant_state {
+            state.published.fetch_add(accepted, Ordering::Relaxed);
+        }
+        results
+    }
+
     fn append(
         &self,
         tenant: Option<&str>,
@@ -498,6 +565,55 @@ impl AuditService {
         topic: &str,
         event: impl IntoEvent,
     ) -> Result<Receipt, PublishError> {
+        let event = self.prepare(tenant, topics, topic, event)?;
+        let journal = &self.journals[&event.tenant];
+        let event = self.stored(journal.append(event))?;
+        if self.durability == Durability::Fsync && !journal.wait_durable(event.sequence, self.fsync_timeout) {
+            return Err(PublishError::NotYetDurable { sequence: event.sequence, waited: self.fsync_timeout });
+        }
+        // A fleet edge in `fsync` mode: the producer's answer waits for
+        // JetStream's PubAck (the forwarder's cursor moving past it).
+        let forwarder = self.forwarder.read().unwrap().get(&event.tenant).copied();
+        if self.durability == Durability::Fsync
+            && let Some(cursor) = forwarder
+        {
+            let deadline = std::time::Instant::now() + self.fsync_timeout;
+            while journal.acked(cursor) < event.sequence {
+                if std::time::Instant::now() >= deadline {
+                    return Err(PublishError::NotYetDurable { sequence: event.sequence, waited: self.fsync_timeout });
+                }
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+        }
+        Ok(Receipt { id: event.id.clone(), topic: event.topic.clone(), sequence: event.sequence, tenant: event.tenant.clone() })
+    }
+
+    /// The journal's answer to an append, as `publish` answers it (and the
+    /// storage alarm set or cleared).
+    fn stored(&self, appended: Result<Arc<HostEvent>, JournalError>) -> Result<Arc<HostEvent>, PublishError> {
+        let event = appended.map_err(|e| match e {
+            JournalError::Closed => PublishError::ShuttingDown,
+            JournalError::Overloaded { max_events, max_bytes } => PublishError::Overloaded { max_events, max_bytes },
+            JournalError::Storage(message) => {
+                self.set_storage_alarm(Some(message.clone()));
+                PublishError::Storage(message)
+            }
+        })?;
+        if self.storage_failing.load(std::sync::atomic::Ordering::Relaxed) {
+            self.set_storage_alarm(None);
+        }
+        Ok(event)
+    }
+
+    /// An event's checks and policies, in order, up to the event the
+    /// journal stores (`publish` without the append).
+    fn prepare(
+        &self,
+        tenant: Option<&str>,
+        topics: &RwLock<BTreeSet<String>>,
+        topic: &str,
+        event: impl IntoEvent,
+    ) -> Result<HostEvent, PublishError> {
         if !self.accepting.load(Ordering::Acquire) {
             return Err(PublishError::ShuttingDown);
         }
@@ -540,36 +656,7 @@ impl AuditService {
         }
         let mut event = HostEvent::from_document(topic, document, self.max_event_bytes)?;
         event.tenant = tenant.map(str::to_owned);
-        let journal = &self.journals[&event.tenant];
-        let event = journal.append(event).map_err(|e| match e {
-            JournalError::Closed => PublishError::ShuttingDown,
-            JournalError::Overloaded { max_events, max_bytes } => PublishError::Overloaded { max_events, max_bytes },
-            JournalError::Storage(message) => {
-                self.set_storage_alarm(Some(message.clone()));
-                PublishError::Storage(message)
-            }
-        })?;
-        if self.storage_failing.load(std::sync::atomic::Ordering::Relaxed) {
-            self.set_storage_alarm(None);
-        }
-        if self.durability == Durability::Fsync && !journal.wait_durable(event.sequence, self.fsync_timeout) {
-            return Err(PublishError::NotYetDurable { sequence: event.sequence, waited: self.fsync_timeout });
-        }
-        // A fleet edge in `fsync` mode: the producer's answer waits for
-        // JetStream's PubAck (the forwarder's cursor moving past it).
-        let forwarder = self.forwarder.read().unwrap().get(&event.tenant).copied();
-        if self.durability == Durability::Fsync
-            && let Some(cursor) = forwarder
-        {
-            let deadline = std::time::Instant::now() + self.fsync_timeout;
-            while journal.acked(cursor) < event.sequence {
-                if std::time::Instant::now() >= deadline {
-                    return Err(PublishError::NotYetDurable { sequence: event.sequence, waited: self.fsync_timeout });
-                }
-                std::thread::sleep(std::time::Duration::from_millis(1));
-            }
-        }
-        Ok(Receipt { id: event.id.clone(), topic: event.topic.clone(), sequence: event.sequence, tenant: event.tenant.clone() })
+        Ok(event)
     }
 
     /// Waits up to `timeout` until the event of `receipt` is as durable as

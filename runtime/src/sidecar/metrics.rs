@@ -66,10 +66,17 @@ impl Metrics {
 
     /// Counts one publish's latency.
     pub(crate) fn latency(&self, took: Duration) {
-        let secs = took.as_secs_f64();
+        self.latencies(took, 1);
+    }
+
+    /// Records `count` publishes that took `each` (a batch's share per
+    /// event).
+    pub(crate) fn latencies(&self, each: Duration, count: u64) {
+        let secs = each.as_secs_f64();
         let bucket = LATENCY_BUCKETS.iter().position(|le| secs <= *le).unwrap_or(LATENCY_BUCKETS.len());
-        self.latency[bucket].fetch_add(1, Ordering::Relaxed);
-        self.latency_sum_ns.fetch_add(u64::try_from(took.as_nanos()).unwrap_or(u64::MAX), Ordering::Relaxed);
+        self.latency[bucket].fetch_add(count, Ordering::Relaxed);
+        let nanos = u64::try_from(each.as_nanos()).unwrap_or(u64::MAX);
+        self.latency_sum_ns.fetch_add(nanos.saturating_mul(count), Ordering::Relaxed);
     }
 
     /// The whole exposition, with the service's counters as they are now.

@@ -120,6 +120,47 @@ fn round_trip_across_rolls() {
 }
 
 #[test]
+fn runs_appended_together_lay_out_the_files_as_one_by_one_appends() {
+    let len = |s: u64| (s as usize * 13) % 90 + if s.is_multiple_of(17) { 300 } else { 0 };
+    let one_by_one = TempDir::new().unwrap();
+    let (mut log, _) = open(one_by_one.path(), 256, 0);
+    append_range(&mut log, 1, 80, len);
+    drop(log);
+    let together = TempDir::new().unwrap();
+    let (mut log, _) = open(together.path(), 256, 0);
+    // Runs of several sizes, some crossing segment limits, some holding a
+    // record larger than the limit.
+    let mut seq = 1;
+    for run in [1_u64, 7, 30, 2, 40] {
+        let payloads: Vec<Vec<u8>> = (seq..seq + run).map(|s| payload(s, len(s))).collect();
+        log.append_many(seq, &payloads).unwrap();
+        seq += run;
+    }
+    assert_eq!(log.last_seq, 80);
+    drop(log);
+    let files = seg_files(together.path());
+    assert_eq!(files, seg_files(one_by_one.path()));
+    for (name, _) in &files {
+        assert_eq!(fs::read(together.path().join(name)).unwrap(), fs::read(one_by_one.path().join(name)).unwrap(), "{name}");
+    }
+    let (_, rec) = open(together.path(), 256, 0);
+    assert_eq!(rec.records, expected(1, 80, len));
+}
+
+#[test]
+fn a_run_out_of_order_is_refused_whole() {
+    let dir = TempDir::new().unwrap();
+    let (mut log, _) = open(dir.path(), 1024, 0);
+    let (done, err) = log.append_many(2, &[b"x", b"y"]).unwrap_err();
+    assert_eq!(done, 0);
+    assert!(matches!(err, SegmentError::OutOfOrder { expected: 1, got: 2, .. }), "{err}");
+    log.append_many(1, &[b"x", b"y"]).unwrap();
+    assert_eq!(log.last_seq, 2);
+    log.append_many::<&[u8]>(3, &[]).unwrap();
+    assert_eq!(log.last_seq, 2);
+}
+
+#[test]
 fn a_record_larger_than_the_limit_gets_its_own_segment() {
     let dir = TempDir::new().unwrap();
     let (mut log, _) = open(dir.path(), 64, 0);
