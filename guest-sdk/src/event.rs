@@ -78,10 +78,11 @@ impl Event {
 
     /// The document with its top-level members indexed, borrowing from the
     /// event's text: the fast way to read a few values by JSON pointer
-    /// (see [`json`](crate::json)). Each call indexes the text again; keep
-    /// the [`Doc`] for the event.
+    /// (see [`json`](crate::json)). The host hands every event as valid
+    /// JSON, so the text is scanned for its structure, not validated again.
+    /// Each call indexes the text again; keep the [`Doc`] for the event.
     pub fn doc(&self) -> Result<Doc<'_>, String> {
-        Doc::parse(&self.raw.json)
+        Doc::trusted(&self.raw.json)
     }
 
     /// Deserializes the event document into `T`, whose `&str` (or

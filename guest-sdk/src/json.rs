@@ -33,6 +33,8 @@ use std::borrow::Cow;
 use std::fmt;
 
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+
+mod scan;
 pub use serde_json::value::RawValue;
 
 /// An event document (a JSON object) with its top-level members indexed,
@@ -40,9 +42,9 @@ pub use serde_json::value::RawValue;
 #[derive(Debug)]
 pub struct Doc<'a> {
     text: &'a str,
-    /// Top-level members in document order (`None`: the document is not an
-    /// object).
-    members: Option<Vec<(Cow<'a, str>, &'a RawValue)>>,
+    /// Top-level members in document order, each value's text (`None`: the
+    /// document is not an object).
+    members: Option<Vec<(Cow<'a, str>, &'a str)>>,
 }
 
 impl<'a> Doc<'a> {
@@ -55,6 +57,22 @@ impl<'a> Doc<'a> {
         Ok(Doc { text, members })
     }
 
+    /// Indexes `text`, which the host has already checked to be JSON (an
+    /// event's document), without validating it again: a scan for its
+    /// structure only. Should the scan find something other than JSON, the
+    /// text is parsed as [`parse`](Doc::parse) does, error included.
+    pub(crate) fn trusted(text: &'a str) -> Result<Self, String> {
+        let trimmed = scan::trim(text);
+        if !trimmed.starts_with('{') {
+            return Doc::parse(text);
+        }
+        let mut members = Vec::with_capacity(16);
+        match scan::members(trimmed, |quoted, escaped, value| members.push((scan::key(quoted, escaped), value))) {
+            Some(()) => Ok(Doc { text, members: Some(members) }),
+            None => Doc::parse(text),
+        }
+    }
+
     /// The whole document's text.
     pub fn text(&self) -> &'a str {
         self.text
@@ -63,6 +81,10 @@ impl<'a> Doc<'a> {
     /// The top-level member `key` (the last one, should the text repeat it,
     /// as `serde_json::Value` keeps it).
     pub fn get(&self, key: &str) -> Option<&'a RawValue> {
+        self.member(key).and_then(raw)
+    }
+
+    fn member(&self, key: &str) -> Option<&'a str> {
         match &self.members {
             Some(members) => members.iter().rev().find(|(k, _)| k == key).map(|(_, v)| *v),
             None => None,
@@ -70,18 +92,27 @@ impl<'a> Doc<'a> {
     }
 
     /// The value at `pointer`, as `serde_json::Value::pointer` finds it.
+    /// Only the objects and arrays on the pointer's path are scanned.
     pub fn lookup(&self, pointer: &Pointer) -> Option<&'a RawValue> {
+        self.lookup_text(pointer).and_then(raw)
+    }
+
+    /// The JSON text of the value at `pointer` (as [`lookup`](Doc::lookup)
+    /// finds it), without the check that makes it a `RawValue`: the
+    /// cheapest lookup. Write it with [`push_canonical_text`], read a string
+    /// with [`text_as_str`].
+    pub fn lookup_text(&self, pointer: &Pointer) -> Option<&'a str> {
         if pointer.invalid {
             return None;
         }
         let Some(tokens) = &pointer.tokens else {
-            return serde_json::from_str(self.text).ok();
+            return Some(scan::trim(self.text));
         };
         let mut tokens = tokens.iter();
         let mut current = match (&self.members, tokens.next()) {
             (_, None) => unreachable!("a parsed pointer other than \"\" has a token"),
-            (Some(_), Some(first)) => self.get(first)?,
-            (None, Some(first)) => step(serde_json::from_str(self.text).ok()?, first)?,
+            (Some(_), Some(first)) => self.member(first)?,
+            (None, Some(first)) => step(scan::trim(self.text), first)?,
         };
         for token in tokens {
             current = step(current, token)?;
@@ -94,6 +125,11 @@ impl<'a> Doc<'a> {
     pub fn pointer(&self, pointer: &str) -> Option<&'a RawValue> {
         self.lookup(&Pointer::parse(pointer))
     }
+}
+
+/// A value's text (valid JSON, trimmed) as a `RawValue`.
+fn raw(text: &str) -> Option<&RawValue> {
+    serde_json::from_str(text).ok()
 }
 
 /// A JSON pointer (RFC 6901), split into its unescaped tokens once.
@@ -118,14 +154,31 @@ impl Pointer {
     }
 }
 
-/// The member `token` of an object, or the element at index `token` of an
-/// array; `None` for anything else.
-fn step<'a>(value: &'a RawValue, token: &str) -> Option<&'a RawValue> {
-    let text = value.get();
-    let mut de = serde_json::Deserializer::from_str(text);
+/// The member `token` of the object `text` (the last one of that name), or
+/// the element at index `token` of the array `text`; `None` for anything
+/// else.
+fn step<'a>(text: &'a str, token: &str) -> Option<&'a str> {
     match text.as_bytes().first()? {
-        b'{' => de.deserialize_map(FindKey(token)).ok()?,
-        b'[' => de.deserialize_seq(Nth(parse_index(token)?)).ok()?,
+        b'{' => {
+            let mut found = None;
+            scan::members(text, |quoted, escaped, value| {
+                if scan::key(quoted, escaped) == token {
+                    found = Some(value);
+                }
+            })?;
+            found
+        }
+        b'[' => {
+            let wanted = parse_index(token)?;
+            let (mut index, mut found) = (0, None);
+            scan::elements(text, |value| {
+                if index == wanted {
+                    found = Some(value);
+                }
+                index += 1;
+            })?;
+            found
+        }
         _ => None,
     }
 }
@@ -164,14 +217,14 @@ impl<'de> de::Deserialize<'de> for Key<'de> {
 struct Members;
 
 impl<'de> Visitor<'de> for Members {
-    type Value = Option<Vec<(Cow<'de, str>, &'de RawValue)>>;
+    type Value = Option<Vec<(Cow<'de, str>, &'de str)>>;
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a JSON value")
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut members = Vec::with_capacity(16);
         while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
-            members.push((key, map.next_value::<&'de RawValue>()?));
+            members.push((key, map.next_value::<&'de RawValue>()?.get()));
         }
         Ok(Some(members))
     }
@@ -199,57 +252,14 @@ impl<'de> Visitor<'de> for Members {
     }
 }
 
-/// Finds the last member named `.0` of an object, skipping the others.
-struct FindKey<'k>(&'k str);
-
-impl<'de> Visitor<'de> for FindKey<'_> {
-    type Value = Option<&'de RawValue>;
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("an object")
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut found = None;
-        while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
-            if key == self.0 {
-                found = Some(map.next_value::<&'de RawValue>()?);
-            } else {
-                map.next_value::<IgnoredAny>()?;
-            }
-        }
-        Ok(found)
-    }
-}
-
-/// Finds element `.0` of an array, skipping the others.
-struct Nth(usize);
-
-impl<'de> Visitor<'de> for Nth {
-    type Value = Option<&'de RawValue>;
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("an array")
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        let mut index = 0;
-        let mut found = None;
-        loop {
-            if index == self.0 {
-                match seq.next_element::<&'de RawValue>()? {
-                    Some(value) => found = Some(value),
-                    None => break,
-                }
-            } else if seq.next_element::<IgnoredAny>()?.is_none() {
-                break;
-            }
-            index += 1;
-        }
-        Ok(found)
-    }
-}
-
 /// The string a raw value holds (unescaped; borrowed when it has no
 /// escapes), or `None` when it is not a string.
 pub fn as_str(value: &RawValue) -> Option<Cow<'_, str>> {
-    let text = value.get();
+    text_as_str(value.get())
+}
+
+/// [`as_str`] of a value's JSON text (as [`Doc::lookup_text`] gives it).
+pub fn text_as_str(text: &str) -> Option<Cow<'_, str>> {
     let inner = text.strip_prefix('"')?.strip_suffix('"')?;
     if !inner.contains('\\') {
         return Some(Cow::Borrowed(inner));
@@ -264,8 +274,20 @@ pub fn push_str(out: &mut String, value: &str) {
     out.reserve(value.len() + 2);
     out.push('"');
     let bytes = value.as_bytes();
+    // Eight bytes at a time up to the first that needs an escape (most
+    // strings have none).
+    let mut clean = 0;
+    while clean + 8 <= bytes.len() {
+        let x = scan::word(bytes, clean);
+        let m = scan::eq_mask(x, b'"') | scan::eq_mask(x, b'\\') | scan::control_mask(x);
+        if m != 0 {
+            clean += (m.trailing_zeros() / 8) as usize;
+            break;
+        }
+        clean += 8;
+    }
     let mut start = 0;
-    for (i, &byte) in bytes.iter().enumerate() {
+    for (i, &byte) in bytes.iter().enumerate().skip(clean) {
         let escape: &str = match byte {
             b'"' => "\\\"",
             b'\\' => "\\\\",
@@ -293,30 +315,83 @@ pub fn push_str(out: &mut String, value: &str) {
 }
 
 /// Appends `value` as `serde_json::Value::to_string` writes it after
-/// parsing: the text itself when it is already in that form (a string
-/// without escapes, `true`, `false`, `null`, a plain integer), otherwise
-/// parsed and written again (objects with their keys sorted, numbers
-/// normalised, strings re-escaped).
+/// parsing: the text itself where it is already in that form (strings
+/// without escapes, `true`, `false`, `null`, plain integers), objects with
+/// their keys sorted (the last of a repeated key kept), strings re-escaped,
+/// and other numbers normalised as `serde_json` normalises them.
 pub fn push_canonical(out: &mut String, value: &RawValue) {
-    let text = value.get();
-    let canonical = match text.as_bytes().first() {
-        Some(b'"') => !text.contains('\\'),
-        Some(b't' | b'f' | b'n') => true,
-        Some(b'0'..=b'9') => {
-            // A u64 written without a leading zero: as `Value` writes it.
-            text.len() < 20 && text.bytes().all(|b| b.is_ascii_digit()) && (text == "0" || !text.starts_with('0'))
-        }
-        _ => false,
-    };
-    if canonical {
-        out.push_str(text);
-    } else {
+    push_canonical_text(out, value.get());
+}
+
+/// [`push_canonical`] of a value's JSON text (as [`Doc::lookup_text`]
+/// gives it). Text that is not JSON is written as it is.
+pub fn push_canonical_text(out: &mut String, text: &str) {
+    let mark = out.len();
+    if canonical(out, text).is_none() {
+        // Not reached for a `RawValue` (valid JSON); should it be, write
+        // what serde_json writes.
+        out.truncate(mark);
         match serde_json::from_str::<serde_json::Value>(text) {
             Ok(parsed) => out.push_str(&parsed.to_string()),
-            // A `RawValue` is valid JSON; keep the text should that ever fail.
             Err(_) => out.push_str(text),
         }
     }
+}
+
+/// [`push_canonical`] of the valid JSON `text`, walking it with the scanner;
+/// `None` if the scanner finds something else.
+fn canonical(out: &mut String, text: &str) -> Option<()> {
+    let b = text.as_bytes();
+    match *b.first()? {
+        b'"' if !text.contains('\\') => out.push_str(text),
+        b'"' => push_str(out, &serde_json::from_str::<String>(text).ok()?),
+        b't' | b'f' | b'n' => out.push_str(text),
+        b'{' => {
+            let mut sorted = std::collections::BTreeMap::new();
+            scan::members(text, |quoted, escaped, value| {
+                sorted.insert(scan::key(quoted, escaped), value);
+            })?;
+            out.push('{');
+            for (i, (key, value)) in sorted.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                push_str(out, &key);
+                out.push(':');
+                canonical(out, value)?;
+            }
+            out.push('}');
+        }
+        b'[' => {
+            out.push('[');
+            let mut first = true;
+            let mut result = Some(());
+            scan::elements(text, |value| {
+                if !std::mem::take(&mut first) {
+                    out.push(',');
+                }
+                result = result.and_then(|()| canonical(out, value));
+            })?;
+            result?;
+            out.push(']');
+        }
+        _ => {
+            // A u64 written without a leading zero, or a negative one that
+            // fits an i64: as `Value` writes it. Others (fractions,
+            // exponents, -0, beyond 64 bits) as serde_json normalises them.
+            let digits = text.strip_prefix('-').unwrap_or(text);
+            let plain = !digits.is_empty()
+                && digits.bytes().all(|c| c.is_ascii_digit())
+                && (digits == "0" || !digits.starts_with('0'))
+                && if digits.len() < text.len() { digits.len() < 19 && digits != "0" } else { digits.len() < 20 };
+            if plain {
+                out.push_str(text);
+            } else {
+                out.push_str(&serde_json::from_str::<serde_json::Value>(text).ok()?.to_string());
+            }
+        }
+    }
+    Some(())
 }
 
 /// Writes a JSON object member by member into a `String`.

@@ -102,15 +102,15 @@ impl Handler for AccessAnywhereFile {
         self.line.clear();
         let mut line = ObjectWriter::new(&mut self.line);
         for (name, pointers) in &self.fields {
-            let value = pointers.iter().find_map(|p| doc.lookup(p));
+            let value = pointers.iter().find_map(|p| doc.lookup_text(p));
             let out = line.key(name);
             match value {
                 None => out.push_str("null"),
-                Some(raw) if *name == "date" => match json::as_str(raw) {
+                Some(raw) if *name == "date" => match json::text_as_str(raw) {
                     Some(ts) => json::push_str(out, rfc822::from_iso8601(&ts).as_deref().unwrap_or(&ts)),
-                    None => json::push_canonical(out, raw),
+                    None => json::push_canonical_text(out, raw),
                 },
-                Some(raw) => json::push_canonical(out, raw),
+                Some(raw) => json::push_canonical_text(out, raw),
             }
         }
         line.finish();
