@@ -73,7 +73,7 @@ impl AuditService {
         Ok(ConfigPublisher {
             journal: self.journals[&entry.tenant].clone(),
             tenant: entry.tenant.clone(),
-            max_event_bytes: self.max_event_bytes,
+            max_event_bytes: self.pipeline.max_event_bytes(),
         })
     }
 

@@ -22,6 +22,7 @@ mod backlog;
 mod build;
 mod deploy;
 mod fleet;
+mod pipeline;
 mod reload;
 mod ticker;
 mod watch;
@@ -223,19 +224,8 @@ pub struct AuditService {
     topics: RwLock<BTreeSet<String>>,
     tenants: BTreeMap<String, Tenant>,
     dead_letters: PathBuf,
-    /// `filterPolicies`: `excludeIf` and `hashIf` by topic, and the key.
-    exclusions: BTreeMap<String, Vec<(String, bool)>>,
-    hashing: BTreeMap<String, Vec<(String, bool)>>,
-    hash_key: Option<crate::config::forgerock::HashKey>,
-    /// `wasp.validation`.
-    validation: crate::config::ValidationConfig,
-    /// Custom topic schemas (the standard ones come from `schema::standard`).
-    schemas: BTreeMap<String, Arc<crate::schema::Schema>>,
-    /// `filterPolicies.field.includeIf` by topic (pointers inside events).
-    includes: BTreeMap<String, Vec<String>>,
-    /// The `access` topic's safelist (`wasp.safelist`), `includeIf` added.
-    access_safelist: Option<crate::config::forgerock::Safelist>,
-    max_event_bytes: usize,
+    /// What every event goes through before the journal.
+    pipeline: pipeline::Pipeline,
     accepting: AtomicBool,
     /// Threads besides the handlers' (the journals' group commit).
     workers: Mutex<Vec<JoinHandle<()>>>,
@@ -382,27 +372,7 @@ impl AuditService {
             topics: RwLock::new(config.known_topics()),
             tenants,
             dead_letters: dead_letters.root().to_owned(),
-            exclusions: config.audit.exclude_fields.clone(),
-            hashing: config.audit.hash_fields.clone(),
-            hash_key: config.audit.hash_key.clone(),
-            validation: config.validation.clone(),
-            schemas: config.custom_schemas.clone(),
-            includes: config.audit.include_fields.iter().filter_map(|p| crate::config::forgerock::split_topic_pointer(p).ok()).fold(
-                BTreeMap::new(),
-                |mut by_topic: BTreeMap<String, Vec<String>>, (topic, field)| {
-                    by_topic.entry(topic).or_default().push(field);
-                    by_topic
-                },
-            ),
-            access_safelist: config.safelist.then(|| {
-                crate::config::forgerock::Safelist::new(
-                    "access",
-                    &crate::config::forgerock::ACCESS_SAFELIST,
-                    &config.audit.include_fields,
-                    &config.audit.case_insensitive_fields,
-                )
-            }),
-            max_event_bytes: config.max_event_bytes,
+            pipeline: pipeline::Pipeline::new(&config),
             accepting: AtomicBool::new(true),
             workers: Mutex::new(workers),
             handlers: RwLock::new(handlers),
@@ -626,35 +596,7 @@ impl AuditService {
                 });
             }
         }
-        let mut document = event.into_document(self.max_event_bytes)?;
-        crate::event::check_basics(&document, &self.validation.required_fields, self.validation.max_depth)?;
-        if topic == "access"
-            && let Some(safelist) = &self.access_safelist
-        {
-            safelist.apply(&mut document);
-        }
-        if let Some(pointers) = self.exclusions.get(topic) {
-            crate::config::forgerock::apply_exclusions(&mut document, pointers);
-        }
-        if let (Some(pointers), Some(key)) = (self.hashing.get(topic), &self.hash_key) {
-            crate::config::forgerock::apply_hashing(&mut document, pointers, key);
-        }
-        // Custom topics keep only what their schema declares, the common
-        // fields, and `includeIf` (the safelist).
-        if let Some(schema) = self.schemas.get(topic).filter(|_| crate::schema::standard(topic).is_none()) {
-            let mut value = serde_json::Value::Object(std::mem::take(&mut document));
-            let mut include: Vec<String> =
-                ["/_id", "/timestamp", "/transactionId", "/eventName", "/userId", "/trackingIds"].map(str::to_owned).into();
-            include.extend(self.includes.get(topic).into_iter().flatten().cloned());
-            schema.safelist(&mut value, &include);
-            if let serde_json::Value::Object(map) = value {
-                document = map;
-            }
-        }
-        if self.validation.mode != crate::config::SchemaMode::Off {
-            self.check_schema(topic, &mut document)?;
-        }
-        let mut event = HostEvent::from_document(topic, document, self.max_event_bytes)?;
+        let mut event = self.pipeline.prepare(topic, event)?;
         event.tenant = tenant.map(str::to_owned);
         Ok(event)
     }
@@ -697,41 +639,6 @@ impl AuditService {
             Ok(result) => result.map_err(ActionError::Failed),
             Err(_) => Err(ActionError::Timeout { handler: handler.to_owned() }),
         }
-    }
-
-    /// Validates the event against its topic's schema (with `_id` and
-    /// `timestamp` filled in first, as they will be): `warn` logs the
-    /// violations, `reject` refuses the event naming each.
-    fn check_schema(&self, topic: &str, document: &mut serde_json::Map<String, serde_json::Value>) -> Result<(), PublishError> {
-        let schema = match self.schemas.get(topic) {
-            Some(custom) => custom.as_ref(),
-            None => match crate::schema::standard(topic) {
-                Some(standard) => standard,
-                None => return Ok(()),
-            },
-        };
-        document.entry("_id").or_insert_with(|| serde_json::Value::String(uuid::Uuid::new_v4().to_string()));
-        document
-            .entry("timestamp")
-            .or_insert_with(|| serde_json::Value::String(humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string()));
-        let value = serde_json::Value::Object(std::mem::take(document));
-        let violations = schema.validate(&value);
-        if let serde_json::Value::Object(map) = value {
-            *document = map;
-        }
-        if violations.is_empty() {
-            return Ok(());
-        }
-        if self.validation.mode == crate::config::SchemaMode::Warn {
-            for v in &violations {
-                tracing::warn!(topic, pointer = %v.pointer, rule = %v.rule, "event accepted despite its schema: {}", v.message);
-            }
-            return Ok(());
-        }
-        Err(PublishError::Schema {
-            topic: topic.to_owned(),
-            violations: violations.into_iter().map(|v| (v.pointer, v.rule, v.message)).collect(),
-        })
     }
 
     /// Blocks until every handler has processed every event published
