@@ -13,7 +13,7 @@
 //! `instance.rs` loops over that list, so adding an interface does not touch
 //! the batch loop or the fault classification.
 
-use super::instance::FaultKind;
+use super::fault::FaultKind;
 
 /// One host interface's part in a guest call.
 pub(crate) trait HostInterface {

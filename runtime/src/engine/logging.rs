@@ -5,8 +5,8 @@
 use wasmtime::component::{HasSelf, Linker};
 
 use super::bindings::wasp::handler::{logging, types::Level};
+use super::fault::FaultKind;
 use super::host::HostInterface;
-use super::instance::FaultKind;
 
 /// Per-instance logging state.
 #[derive(Debug)]

@@ -14,6 +14,7 @@ mod bindings;
 mod cache;
 pub mod check;
 
+mod fault;
 mod filter;
 mod host;
 mod instance;
@@ -30,8 +31,9 @@ use std::time::Duration;
 use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
+pub use fault::FaultKind;
 pub use filter::{FilterInstance, FilterPre, Verdict};
-pub use instance::{BatchOutcome, Fault, FaultKind, GuestError, HandlerInstance, HandlerPre};
+pub use instance::{BatchOutcome, Fault, GuestError, HandlerInstance, HandlerPre};
 pub use output::{OutputSpec, StagedRecord};
 pub use state::{SharedState, SharedStateFactory, StateStore};
 pub use store::Budgets;

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use wasmtime::component::{HasSelf, Linker};
 
 use super::bindings::wasp::handler::output;
+use super::fault::FaultKind;
 use super::host::HostInterface;
-use super::instance::FaultKind;
 
 /// An output a handler declared in its configuration.
 #[derive(Debug, Clone)]

@@ -17,8 +17,8 @@ use std::sync::{Arc, Mutex};
 use wasmtime::component::{HasSelf, Linker};
 
 use super::bindings::wasp::handler::state;
+use super::fault::FaultKind;
 use super::host::HostInterface;
-use super::instance::FaultKind;
 
 /// A handler's state kept outside this process, shared by every process
 /// that runs the handler (fleet workers). Each method blocks until the
