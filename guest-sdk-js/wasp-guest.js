@@ -87,25 +87,35 @@ export class Event {
 /** The value at a JSON pointer (RFC 6901, resolved as serde_json does),
  * else `fallback`. */
 export function pointer(document, path, fallback = undefined) {
-  if (path === '') return document;
-  if (!path.startsWith('/')) return fallback;
+  let tokens = pointerTokens.get(path);
+  if (tokens === undefined) {
+    if (path === '') return document;
+    if (!path.startsWith('/')) return fallback;
+    tokens = path.slice(1).split('/').map((raw) => raw.replaceAll('~1', '/').replaceAll('~0', '~'));
+    // A handler's pointers, parsed once.
+    if (pointerTokens.size < 1024) pointerTokens.set(path, tokens);
+  }
+  // An index loop and `Object.hasOwn`: inside WebAssembly the engine
+  // interprets, and an iterator or a `.call` per step costs more than the
+  // lookup itself.
   let target = document;
-  for (const raw of path.slice(1).split('/')) {
-    const token = raw.replaceAll('~1', '/').replaceAll('~0', '~');
+  for (let i = 0; i < tokens.length; i++) {
+    const token = tokens[i];
+    if (target === null || typeof target !== 'object') return fallback;
     if (Array.isArray(target)) {
       if (!/^(0|[1-9][0-9]*)$/.test(token)) return fallback;
       const index = Number(token);
       if (index >= target.length) return fallback;
       target = target[index];
-    } else if (target !== null && typeof target === 'object') {
-      if (!Object.prototype.hasOwnProperty.call(target, token)) return fallback;
-      target = target[token];
     } else {
-      return fallback;
+      if (!Object.hasOwn(target, token)) return fallback;
+      target = target[token];
     }
   }
   return target;
 }
+
+const pointerTokens = new Map();
 
 function bytes(data) {
   if (typeof data === 'string') return encoder.encode(data);
@@ -236,6 +246,9 @@ export function exportHandler(handler) {
  * Caveat: JavaScript numbers cannot tell `1.0` from `1` (written `1`; Rust
  * and Python write `1.0`), nor hold integers above 2^53 exactly. */
 export function toJson(value) {
+  // The common cases, without the array and join.
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (value === null || value === undefined) return 'null';
   const out = [];
   write(value, out);
   return out.join('');

@@ -30,6 +30,7 @@ the same bytes.
 """
 
 import json as _json
+import json.encoder as _json_encoder
 
 from componentize_py_types import Err, Ok
 from wit_world.imports import logging as _logging
@@ -146,14 +147,18 @@ class Event:
 def pointer(document, path, default=None):
     """The value at a JSON pointer (RFC 6901, as ``serde_json`` resolves it:
     array indexes without leading zeros or ``+``), else ``default``."""
-    if path == "":
-        return document
-    if not path.startswith("/"):
-        return default
+    tokens = _pointer_tokens.get(path)
+    if tokens is None:
+        if path == "":
+            return document
+        if not path.startswith("/"):
+            return default
+        tokens = tuple(t.replace("~1", "/").replace("~0", "~") for t in path[1:].split("/"))
+        if len(_pointer_tokens) < 1024:  # a handler's pointers, parsed once
+            _pointer_tokens[path] = tokens
     target = document
-    for token in path[1:].split("/"):
-        token = token.replace("~1", "/").replace("~0", "~")
-        if isinstance(target, dict):
+    for token in tokens:
+        if type(target) is dict or isinstance(target, dict):
             if token not in target:
                 return default
             target = target[token]
@@ -167,6 +172,9 @@ def pointer(document, path, default=None):
         else:
             return default
     return target
+
+
+_pointer_tokens = {}
 
 
 def emit(output, data):
@@ -328,12 +336,22 @@ def export(handler):
 _I64_MIN, _U64_MAX = -(1 << 63), (1 << 64) - 1
 
 
+# A string as JSON: what `json.dumps(s, ensure_ascii=False)` returns (the
+# C encoder where CPython has it), without building a `JSONEncoder` for
+# every call as `dumps` does when given an option.
+_str_json = _json_encoder.encode_basestring
+
+
 def to_json(value):
     """``value`` as compact JSON text, byte for byte as the Rust SDK's
     ``serde_json::Value::to_string`` writes it: object keys sorted, no
     spaces, non-ASCII as is, floats in shortest form (``1.0``, ``1e+21``,
     ``1.5e-7``). Integers outside i64/u64 are written as floats, like
     ``serde_json`` reads them; NaN and infinities as ``null``."""
+    if type(value) is str:  # the common case, without the list and join
+        return _str_json(value)
+    if value is None:
+        return "null"
     parts = []
     _write(value, parts)
     return "".join(parts)
@@ -347,7 +365,7 @@ def _write(value, out):
     elif value is False:
         out.append("false")
     elif isinstance(value, str):
-        out.append(_json.dumps(value, ensure_ascii=False))
+        out.append(_str_json(value))
     elif isinstance(value, int):
         out.append(str(value) if _I64_MIN <= value <= _U64_MAX else _float(float(value)))
     elif isinstance(value, float):
@@ -357,7 +375,7 @@ def _write(value, out):
         for i, key in enumerate(sorted(value)):
             if i:
                 out.append(",")
-            out.append(_json.dumps(str(key), ensure_ascii=False))
+            out.append(_str_json(str(key)))
             out.append(":")
             _write(value[key], out)
         out.append("}")

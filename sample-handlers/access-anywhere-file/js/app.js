@@ -44,26 +44,33 @@ class AccessAnywhereFile {
     this.output = config.output ?? 'audit.log';
   }
 
+  // Index loops rather than `map`, destructuring and `for…of`: the engine
+  // interprets inside WebAssembly, where each iterator costs.
   handle(event) {
     const document = event.json;
-    const parts = this.fields.map(([name, pointers]) => {
+    let line = '{';
+    for (let f = 0; f < this.fields.length; f++) {
+      const name = this.fields[f][0];
+      const pointers = this.fields[f][1];
       let value = null;
-      for (const p of pointers) {
-        const found = pointer(document, p, MISSING);
+      for (let i = 0; i < pointers.length; i++) {
+        const found = pointer(document, pointers[i], MISSING);
         if (found !== MISSING) {
           value = found;
           break;
         }
       }
       if (name === 'date' && typeof value === 'string') value = rfc822(value) ?? value;
-      return toJson(name) + ':' + toJson(value);
-    });
-    emit(this.output, '{' + parts.join(',') + '}');
+      line += (f === 0 ? '' : ',') + toJson(name) + ':' + toJson(value);
+    }
+    emit(this.output, line + '}');
   }
 }
 
+const ENCODER = new TextEncoder();
+
 function utf8(text) {
-  return new TextEncoder().encode(text);
+  return ENCODER.encode(text);
 }
 
 /** `2026-11-22T04:44:00.123Z` → `Sun, 22 Nov 26 04:44:00 +0000`; `null` when
@@ -81,10 +88,15 @@ function rfc822(ts) {
     return n;
   };
   const ch = (i) => (i < b.length ? String.fromCharCode(b[i]) : '');
-  if (b.length < 19 || ch(4) !== '-' || ch(7) !== '-' || !['T', 't', ' '].includes(ch(10)) || ch(13) !== ':' || ch(16) !== ':') return null;
-  const [year, month, day] = [num(0, 4), num(5, 7), num(8, 10)];
-  const [hour, minute, second] = [num(11, 13), num(14, 16), num(17, 19)];
-  if ([year, month, day, hour, minute, second].includes(null)) return null;
+  const t = ch(10);
+  if (b.length < 19 || ch(4) !== '-' || ch(7) !== '-' || (t !== 'T' && t !== 't' && t !== ' ') || ch(13) !== ':' || ch(16) !== ':') return null;
+  const year = num(0, 4);
+  const month = num(5, 7);
+  const day = num(8, 10);
+  const hour = num(11, 13);
+  const minute = num(14, 16);
+  const second = num(17, 19);
+  if (year === null || month === null || day === null || hour === null || minute === null || second === null) return null;
   const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
   const monthDays = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
   if (month < 1 || month > 12 || day < 1 || day > monthDays[month - 1] || hour > 23 || minute > 59 || second > 60) return null;
@@ -108,7 +120,10 @@ function rfc822(ts) {
   const seconds = daysFromCivil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second - offset * 60;
   const days = Math.floor(seconds / 86400);
   const secs = seconds - days * 86400;
-  const [y, m, d] = civilFromDays(days);
+  const ymd = civilFromDays(days);
+  const y = ymd[0];
+  const m = ymd[1];
+  const d = ymd[2];
   const two = (n) => String(n).padStart(2, '0');
   const mod = (a, n) => ((a % n) + n) % n;
   return `${DAYS[mod(days, 7)]}, ${two(d)} ${MONTHS[m - 1]} ${two(mod(y, 100))} ${two(Math.floor(secs / 3600))}:${two(Math.floor((secs % 3600) / 60))}:${two(secs % 60)} +0000`;
