@@ -112,6 +112,14 @@ impl<'a> Translator<'a> {
                 Some(format!("({})", parts.join(" OR ")))
             }
             Expr::Present(pointer) => match self.field(pointer) {
+                // Another column fills a field inside this one: the field
+                // can be there while its own column is NULL.
+                Field::Column(mapped, _)
+                    if self.mapping.columns.iter().any(|(p, _)| p.strip_prefix(mapped).is_some_and(|r| r.starts_with('/'))) =>
+                {
+                    self.exact = false;
+                    None
+                }
                 Field::Column(mapped, column) => {
                     // A string field's cell reads back as a string whenever
                     // it is not NULL; another type's text may read back

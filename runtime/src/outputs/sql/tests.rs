@@ -243,6 +243,21 @@ fn exact_filters_in_storage_order_are_paged_by_the_database() {
         assert!(matches!(plan(streamed, None), query::Plan::Streamed(_)), "{streamed}");
     }
     assert!(matches!(plan("true", Some("userId")), query::Plan::Streamed(_)));
+    // A field with another column filling a field inside it can be there
+    // while its own column is NULL: neither exact nor narrowed.
+    let nested = TableMapping::new(
+        "access",
+        "t",
+        [("_id", "id"), ("http/request", "request"), ("http/request/headers", "headers")]
+            .iter()
+            .map(|(p, c)| ((*p).to_owned(), (*c).to_owned()))
+            .collect(),
+        "_id",
+    )
+    .unwrap();
+    let request = QueryRequest::from_params("http/request pr", Some("10"), None, None).unwrap();
+    let query::Plan::Streamed(select) = query::plan(Dialect::Postgres, &nested, None, &request) else { panic!("not exact") };
+    assert!(select.sql.contains("WHERE 1 = 1"), "{}", select.sql);
     let unpaged = QueryRequest::from_params("true", None, None, None).unwrap();
     assert!(matches!(query::plan(Dialect::Sqlite, &m, Some(&schema), &unpaged), query::Plan::Streamed(_)));
 }
