@@ -112,6 +112,13 @@ pub struct Receipt {
     pub tenant: Option<String>,
 }
 
+impl Receipt {
+    /// The receipt of an event the journal took.
+    fn of(event: &HostEvent) -> Receipt {
+        Receipt { id: event.id.clone(), topic: event.topic.clone(), sequence: event.sequence, tenant: event.tenant.clone() }
+    }
+}
+
 /// Counters of every handler and tenant.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
@@ -181,6 +188,20 @@ struct Tenant {
     events_quota: Option<(u64, TokenBucket)>,
     published: AtomicU64,
     over_quota: AtomicU64,
+}
+
+impl Tenant {
+    /// Takes one event from the `eventsPerSecond` quota of the tenant
+    /// `name`; an event over it is refused and counted.
+    fn take_event(&self, name: &str) -> Result<(), PublishError> {
+        if let Some((rate, bucket)) = &self.events_quota
+            && !bucket.try_take(1)
+        {
+            self.over_quota.fetch_add(1, Ordering::Relaxed);
+            return Err(PublishError::QuotaExceeded { tenant: name.to_owned(), per_second: *rate });
+        }
+        Ok(())
+    }
 }
 
 /// An audit service: routes published events to its handlers.
@@ -447,12 +468,7 @@ impl AuditService {
                 known: self.tenants.keys().cloned().collect::<Vec<_>>().join(", "),
             });
         };
-        if let Some((rate, bucket)) = &t.events_quota
-            && !bucket.try_take(1)
-        {
-            t.over_quota.fetch_add(1, Ordering::Relaxed);
-            return Err(PublishError::QuotaExceeded { tenant: tenant.to_owned(), per_second: *rate });
-        }
+        t.take_event(tenant)?;
         let result = self.append(Some(tenant), &t.topics, topic, event);
         // `NotYetDurable` is an accepted event too.
         if matches!(result, Ok(_) | Err(PublishError::NotYetDurable { .. })) {
@@ -489,41 +505,35 @@ impl AuditService {
                 None => return events.into_iter().map(one).collect(),
             },
         };
-        let mut results: Vec<Result<Receipt, PublishError>> = Vec::new();
+        // Each event checked in order; `None` holds the place of one that
+        // goes into the journal with the others.
+        let mut results: Vec<Option<Result<Receipt, PublishError>>> = Vec::new();
         let mut prepared = Vec::new();
-        let mut slots = Vec::new();
         for event in events {
-            if let Some(state) = tenant_state
-                && let Some((rate, bucket)) = &state.events_quota
-                && !bucket.try_take(1)
-            {
-                state.over_quota.fetch_add(1, Ordering::Relaxed);
-                results.push(Err(PublishError::QuotaExceeded { tenant: tenant.unwrap_or_default().to_owned(), per_second: *rate }));
-                continue;
-            }
-            match self.prepare(tenant, topics, topic, event) {
+            let checked = match (tenant, tenant_state) {
+                (Some(name), Some(state)) => state.take_event(name),
+                _ => Ok(()),
+            };
+            match checked.and_then(|()| self.prepare(tenant, topics, topic, event)) {
                 Ok(event) => {
-                    slots.push(results.len());
-                    results.push(Err(PublishError::ShuttingDown)); // filled below
                     prepared.push(event);
+                    results.push(None);
                 }
-                Err(e) => results.push(Err(e)),
+                Err(e) => results.push(Some(Err(e))),
             }
         }
-        if prepared.is_empty() {
-            return results;
-        }
-        let journal = &self.journals[&tenant.map(str::to_owned)];
-        let appended = journal.append_batch(prepared);
-        let mut accepted = 0_u64;
-        for (slot, result) in slots.into_iter().zip(appended) {
-            results[slot] = self.stored(result).map(|event| {
-                accepted += 1;
-                Receipt { id: event.id.clone(), topic: event.topic.clone(), sequence: event.sequence, tenant: event.tenant.clone() }
-            });
-        }
+        let mut appended = self.journals[&tenant.map(str::to_owned)].append_batch(prepared).into_iter();
+        let results: Vec<Result<Receipt, PublishError>> = results
+            .into_iter()
+            .map(|result| {
+                result.unwrap_or_else(|| {
+                    let event = appended.next().expect("a journal result per prepared event");
+                    self.stored(event).map(|event| Receipt::of(&event))
+                })
+            })
+            .collect();
         if let Some(state) = tenant_state {
-            state.published.fetch_add(accepted, Ordering::Relaxed);
+            state.published.fetch_add(results.iter().filter(|r| r.is_ok()).count() as u64, Ordering::Relaxed);
         }
         results
     }
@@ -555,7 +565,7 @@ impl AuditService {
                 std::thread::sleep(std::time::Duration::from_millis(1));
             }
         }
-        Ok(Receipt { id: event.id.clone(), topic: event.topic.clone(), sequence: event.sequence, tenant: event.tenant.clone() })
+        Ok(Receipt::of(&event))
     }
 
     /// The journal's answer to an append, as `publish` answers it (and the
