@@ -135,6 +135,20 @@ struct Cursor {
 }
 
 impl<B: Backing> Inner<B> {
+    /// Takes `event`, just persisted with the next sequence: held for the
+    /// cursors, or released at once when nobody reads.
+    fn admit(&mut self, event: &Arc<HostEvent>) {
+        self.last += 1;
+        if self.live().next().is_none() {
+            self.base = self.last + 1;
+            let last = self.last;
+            self.backing.released(last);
+        } else {
+            self.bytes += event.json.len();
+            self.entries.push_back(event.clone());
+        }
+    }
+
     /// The cursors that were not retired.
     fn live(&self) -> impl Iterator<Item = &Cursor> {
         self.cursors.iter().filter(|c| !c.retired)
@@ -393,25 +407,16 @@ impl<B: Backing> Journal for Window<B> {
         }
         event.sequence = inner.last + 1;
         inner.backing.append(&event)?;
-        inner.last += 1;
         let event = Arc::new(event);
-        if inner.live().next().is_none() {
-            // Nobody reads: released at once.
-            inner.base = inner.last + 1;
-            let last = inner.last;
-            inner.backing.released(last);
-        } else {
-            inner.bytes += size;
-            inner.entries.push_back(event.clone());
-        }
+        inner.admit(&event);
         drop(inner);
         self.appended.notify_all();
         Ok(event)
     }
 
     fn append_batch(&self, mut events: Vec<HostEvent>) -> Vec<Result<Arc<HostEvent>, JournalError>> {
-        let mut inner = self.inner.lock().unwrap();
         let bytes: usize = events.iter().map(|e| e.json.len()).sum();
+        let mut inner = self.inner.lock().unwrap();
         let reading = inner.live().next().is_some();
         // Only a batch that fits as it is goes in at once; one that meets
         // the bound takes the overflow policy event by event.
@@ -431,19 +436,9 @@ impl<B: Backing> Journal for Window<B> {
         };
         let mut results = Vec::with_capacity(events.len());
         for event in events.drain(..stored) {
-            inner.last += 1;
             let event = Arc::new(event);
-            if reading {
-                inner.bytes += event.json.len();
-                inner.entries.push_back(event.clone());
-            }
+            inner.admit(&event);
             results.push(Ok(event));
-        }
-        if !reading && stored > 0 {
-            // Nobody reads: released at once.
-            inner.base = inner.last + 1;
-            let last = inner.last;
-            inner.backing.released(last);
         }
         drop(inner);
         if stored > 0 {
