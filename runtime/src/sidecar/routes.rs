@@ -275,14 +275,15 @@ fn batch_results(state: &AppState, tenant: Option<&str>, topic: &str, body: &[u8
     out.push_str("{\"results\":[");
     // Every UTF-8 line is published in one batch (one journal append);
     // the answers are written in line order.
+    let lines: Vec<(usize, Result<&str, std::str::Utf8Error>)> = ndjson_lines(body).collect();
     let started = Instant::now();
-    let lines: Vec<&str> = ndjson_lines(body).filter_map(|(_, line)| line.ok()).collect();
-    let mut published = state.service.publish_batch(tenant, topic, lines.iter().copied()).into_iter();
-    if !lines.is_empty() {
-        let each = started.elapsed() / u32::try_from(lines.len()).unwrap_or(u32::MAX);
-        state.metrics.latencies(each, lines.len() as u64);
+    let mut published = state.service.publish_batch(tenant, topic, lines.iter().filter_map(|(_, line)| line.ok())).into_iter();
+    let utf8 = published.len();
+    if utf8 > 0 {
+        let each = started.elapsed() / u32::try_from(utf8).unwrap_or(u32::MAX);
+        state.metrics.latencies(each, utf8 as u64);
     }
-    for (n, line) in ndjson_lines(body) {
+    for (n, line) in lines {
         if accepted + rejected > 0 {
             out.push(',');
         }
