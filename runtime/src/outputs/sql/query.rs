@@ -183,7 +183,11 @@ pub fn translate(dialect: Dialect, mapping: &TableMapping, schema: Option<&Value
 /// The `SELECT` of a query: every mapped column, the translated filter,
 /// ordered by the sort keys' columns, the timestamp's and the key's.
 pub fn select(dialect: Dialect, mapping: &TableMapping, schema: Option<&Value>, request: &QueryRequest) -> Translation {
-    let where_ = translate(dialect, mapping, schema, request);
+    select_where(dialect, mapping, request, translate(dialect, mapping, schema, request))
+}
+
+/// [`select`] with its `WHERE` clause translated already.
+fn select_where(dialect: Dialect, mapping: &TableMapping, request: &QueryRequest, where_: Translation) -> Translation {
     let columns: Vec<String> = mapping.columns.iter().map(|(_, c)| dialect.quote(c)).collect();
     let mut order = Vec::new();
     for key in &request.sort_keys {
@@ -230,22 +234,22 @@ pub enum Plan {
 
 /// The plan of `request` over `mapping`'s table.
 pub fn plan(dialect: Dialect, mapping: &TableMapping, schema: Option<&Value>, request: &QueryRequest) -> Plan {
-    let select = select(dialect, mapping, schema, request);
+    let where_ = translate(dialect, mapping, schema, request);
     let paged = request.page_size.filter(|&n| n > 0).zip(request.offset().ok());
     match paged {
-        Some((size, offset)) if select.exact && request.sort_keys.is_empty() => {
-            let where_ = translate(dialect, mapping, schema, request);
+        Some((size, offset)) if where_.exact && request.sort_keys.is_empty() => {
             let count = Translation {
                 sql: format!("SELECT COUNT(*) FROM {} WHERE {}", dialect.quote(&mapping.table), where_.sql),
-                params: where_.params,
+                params: where_.params.clone(),
                 exact: true,
             };
+            let select = select_where(dialect, mapping, request, where_);
             // Numbers of ours, not the request's text: written inline
             // (PostgreSQL will not take a text parameter as a LIMIT).
             let page = Translation { sql: format!("{} LIMIT {size} OFFSET {offset}", select.sql), ..select };
             Plan::Paged { count, page, offset }
         }
-        _ => Plan::Streamed(select),
+        _ => Plan::Streamed(select_where(dialect, mapping, request, where_)),
     }
 }
 
@@ -253,23 +257,13 @@ pub fn plan(dialect: Dialect, mapping: &TableMapping, schema: Option<&Value>, re
 pub fn query(client: &SqlClient, mapping: &TableMapping, schema: Option<&Value>, request: &QueryRequest) -> Result<QueryPage, SqlError> {
     match plan(client.target().dialect, mapping, schema, request) {
         Plan::Paged { count, page, offset } => {
-            let total = client.run(async |c| {
-                let mut query = sqlx::query(&count.sql);
-                for param in &count.params {
-                    query = query.bind(param.as_str());
-                }
-                query.fetch_one(&mut *c).await?.try_get::<i64, _>(0)
-            })?;
+            let total = client.run(async |c| bound(&count).fetch_one(&mut *c).await?.try_get::<i64, _>(0))?;
             let result = fetch(client, &page)?.into_iter().map(|cells| event_of(mapping, schema, cells)).collect();
             Ok(QueryPage::of(request, offset, result, usize::try_from(total).unwrap_or(0)))
         }
         Plan::Streamed(select) => client.run(async |c| {
             use futures_util::TryStreamExt as _;
-            let mut query = sqlx::query(&select.sql);
-            for param in &select.params {
-                query = query.bind(param.as_str());
-            }
-            let mut rows = query.fetch(&mut *c);
+            let mut rows = bound(&select).fetch(&mut *c);
             let mut collector = crate::query::Collector::new(request);
             let mut index = 0_usize;
             while let Some(row) = rows.try_next().await? {
@@ -302,13 +296,14 @@ pub fn read(client: &SqlClient, mapping: &TableMapping, schema: Option<&Value>, 
     Ok(fetch(client, &select)?.into_iter().next().map(|cells| event_of(mapping, schema, cells)))
 }
 
+/// The statement of `translation` with its parameters bound.
+fn bound(translation: &Translation) -> sqlx::query::Query<'_, sqlx::Any, sqlx::any::AnyArguments<'_>> {
+    translation.params.iter().fold(sqlx::query(&translation.sql), |query, param| query.bind(param.as_str()))
+}
+
 fn fetch(client: &SqlClient, select: &Translation) -> Result<Vec<Vec<Option<String>>>, SqlError> {
     client.run(async |c| {
-        let mut query = sqlx::query(&select.sql);
-        for param in &select.params {
-            query = query.bind(param.as_str());
-        }
-        let rows = query.fetch_all(&mut *c).await?;
+        let rows = bound(select).fetch_all(&mut *c).await?;
         Ok(rows.iter().map(|row| (0..row.len()).map(|i| text_of(row, i)).collect()).collect())
     })
 }

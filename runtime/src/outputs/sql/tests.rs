@@ -15,13 +15,21 @@ use crate::outputs::Sink;
 use crate::query::QueryRequest;
 
 fn mapping(table: &str) -> TableMapping {
-    let columns = [
-        ("_id", "id"),
-        ("timestamp", "timestamp_"),
-        ("userId", "userid"),
-        ("http/request/headers", "headers"),
-        ("response/elapsedTime", "elapsed"),
-    ];
+    mapping_of(
+        table,
+        &[
+            ("_id", "id"),
+            ("timestamp", "timestamp_"),
+            ("userId", "userid"),
+            ("http/request/headers", "headers"),
+            ("response/elapsedTime", "elapsed"),
+        ],
+    )
+}
+
+/// The `access` mapping of `table` with these (field, column) pairs, keyed
+/// by `_id`.
+fn mapping_of(table: &str, columns: &[(&str, &str)]) -> TableMapping {
     TableMapping::new("access", table, columns.iter().map(|(p, c)| ((*p).to_owned(), (*c).to_owned())).collect(), "_id").unwrap()
 }
 
@@ -245,16 +253,7 @@ fn exact_filters_in_storage_order_are_paged_by_the_database() {
     assert!(matches!(plan("true", Some("userId")), query::Plan::Streamed(_)));
     // A field with another column filling a field inside it can be there
     // while its own column is NULL: neither exact nor narrowed.
-    let nested = TableMapping::new(
-        "access",
-        "t",
-        [("_id", "id"), ("http/request", "request"), ("http/request/headers", "headers")]
-            .iter()
-            .map(|(p, c)| ((*p).to_owned(), (*c).to_owned()))
-            .collect(),
-        "_id",
-    )
-    .unwrap();
+    let nested = mapping_of("t", &[("_id", "id"), ("http/request", "request"), ("http/request/headers", "headers")]);
     let request = QueryRequest::from_params("http/request pr", Some("10"), None, None).unwrap();
     let query::Plan::Streamed(select) = query::plan(Dialect::Postgres, &nested, None, &request) else { panic!("not exact") };
     assert!(select.sql.contains("WHERE 1 = 1"), "{}", select.sql);
