@@ -158,7 +158,7 @@ def pointer(document, path, default=None):
             _pointer_tokens[path] = tokens
     target = document
     for token in tokens:
-        if type(target) is dict or isinstance(target, dict):
+        if isinstance(target, dict):
             if token not in target:
                 return default
             target = target[token]

@@ -276,16 +276,7 @@ pub fn push_str(out: &mut String, value: &str) {
     let bytes = value.as_bytes();
     // Eight bytes at a time up to the first that needs an escape (most
     // strings have none).
-    let mut clean = 0;
-    while clean + 8 <= bytes.len() {
-        let x = scan::word(bytes, clean);
-        let m = scan::eq_mask(x, b'"') | scan::eq_mask(x, b'\\') | scan::control_mask(x);
-        if m != 0 {
-            clean += (m.trailing_zeros() / 8) as usize;
-            break;
-        }
-        clean += 8;
-    }
+    let clean = scan::skip_unmarked(bytes, 0, |x| scan::eq_mask(x, b'"') | scan::eq_mask(x, b'\\') | scan::control_mask(x));
     let mut start = 0;
     for (i, &byte) in bytes.iter().enumerate().skip(clean) {
         let escape: &str = match byte {

@@ -35,7 +35,7 @@ pub(super) fn control_mask(x: u64) -> u64 {
 }
 
 /// The eight bytes at `j` (the caller checked that they exist).
-pub(super) fn word(b: &[u8], j: usize) -> u64 {
+fn word(b: &[u8], j: usize) -> u64 {
     let mut bytes = [0; 8];
     bytes.copy_from_slice(&b[j..j + 8]);
     u64::from_le_bytes(bytes)
@@ -44,7 +44,7 @@ pub(super) fn word(b: &[u8], j: usize) -> u64 {
 /// The index of the first byte at or after `j` that `mask` marks, eight
 /// at a time; `b.len()` rounded down to the last whole word's end when
 /// none is marked there (the caller goes on byte by byte).
-fn skip_unmarked(b: &[u8], mut j: usize, mask: impl Fn(u64) -> u64) -> usize {
+pub(super) fn skip_unmarked(b: &[u8], mut j: usize, mask: impl Fn(u64) -> u64) -> usize {
     while j + 8 <= b.len() {
         let m = mask(word(b, j));
         if m != 0 {
