@@ -9,6 +9,9 @@
 //! Markdown table: median ns/event over the rounds and the ratio of each
 //! engine's time to native typed Rust. With `BENCH_PEERS_PROFILE=N` it runs
 //! only WASP's path, N rounds, and prints nothing (for `perf record`).
+//! `BENCH_PEERS_EXTRA=label=path.wasm,…` adds rows: other builds of the
+//! peer guest through the same path (e.g. one built with an earlier SDK),
+//! checked for the same bytes and timed in the same rounds.
 
 mod engines;
 mod wasp_path;
@@ -54,8 +57,13 @@ fn main() {
         Box::new(Vrl::new()),
         Box::new(Lua::new()),
         Box::new(Rhai::new()),
-        Box::new(wasp_path::Wasp::new(&component, &texts)),
+        Box::new(wasp_path::Wasp::new(&component, &texts, None)),
     ];
+    for extra in std::env::var("BENCH_PEERS_EXTRA").unwrap_or_default().split(',').filter(|e| !e.is_empty()) {
+        let (label, path) = extra.split_once('=').expect("BENCH_PEERS_EXTRA is label=path.wasm,…");
+        let label: &'static str = Box::leak(format!("WASP, {label}").into_boxed_str());
+        engines.push(Box::new(wasp_path::Wasp::new(std::path::Path::new(path), &texts, Some(label))));
+    }
 
     // Byte-identical outputs, before any timing (and a warm-up).
     let mut reference = Vec::new();
@@ -70,10 +78,10 @@ fn main() {
     }
     eprintln!("outputs identical for {} engines over {EVENTS} events (e.g. `{}`)", engines.len(), reference[0]);
 
-    // `BENCH_PEERS_PROFILE=N`: run only WASP's path N rounds (for `perf
+    // `BENCH_PEERS_PROFILE=N`: run only WASP's path (the given guest) N rounds (for `perf
     // record`), then stop.
     if let Some(n) = std::env::var("BENCH_PEERS_PROFILE").ok().and_then(|n| n.parse::<usize>().ok()) {
-        let wasp = engines.last_mut().expect("WASP is the last engine");
+        let wasp = &mut engines[5];
         let mut out = Vec::with_capacity(EVENTS);
         for _ in 0..n * REPEAT {
             out.clear();

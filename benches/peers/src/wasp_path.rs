@@ -22,11 +22,14 @@ pub struct Wasp {
     /// The texts given to `new` as host events, in order (`run` is given
     /// the same texts).
     events: Vec<Arc<HostEvent>>,
+    /// The row's name: `None` for the guest given on the command line.
+    label: Option<&'static str>,
 }
 
 impl Wasp {
-    /// Loads `component` and instantiates it with the default budgets.
-    pub fn new(component: &Path, texts: &[String]) -> Self {
+    /// Loads `component` and instantiates it with the default budgets; its
+    /// row is named `label` (default: the main WASP row).
+    pub fn new(component: &Path, texts: &[String], label: Option<&'static str>) -> Self {
         let engine = WaspEngine::global().expect("engine");
         let loaded = engine.load(component, None).unwrap_or_else(|e| panic!("{e}"));
         let pre = engine.prepare_handler(&loaded, component).unwrap_or_else(|e| panic!("{e}"));
@@ -44,13 +47,13 @@ impl Wasp {
                 Arc::new(event)
             })
             .collect();
-        Wasp { instance, events }
+        Wasp { instance, events, label }
     }
 }
 
 impl Engine for Wasp {
     fn name(&self) -> &'static str {
-        "WASP (wasp-guest, all budgets, batch 64)"
+        self.label.unwrap_or("WASP (wasp-guest, all budgets, batch 64)")
     }
     fn run(&mut self, events: &[String], out: &mut Vec<String>) {
         assert_eq!(events.len(), self.events.len(), "run is given the texts given to new");
