@@ -22,7 +22,7 @@ pub mod bindings {
     });
 }
 
-pub use bindings::wasp::handler::types::{Event as RawEvent, Verdict as RawVerdict};
+pub use bindings::wasp::handler::types::{Event as RawEvent, PackedBatch as RawPackedBatch, Verdict as RawVerdict};
 
 thread_local! {
     /// The sequence of the event being handled, for `emit`.
@@ -58,12 +58,31 @@ pub fn handler_init<H: Handler>(config: String) -> Result<(), String> {
 
 /// `handle-batch` export of the handler world: one result per event.
 pub fn handler_batch<H: Handler>(events: Vec<RawEvent>) -> Vec<Result<(), String>> {
-    let count = events.len();
+    handle_each::<H>(events.len(), events.into_iter().map(|raw| Ok(Event::new(raw))))
+}
+
+/// `handle-packed` export of the packed-handler world: one result per
+/// event, as `handle-batch`.
+pub fn handler_packed<H: Handler>(batch: RawPackedBatch) -> Vec<Result<(), String>> {
+    let count = batch.events.len();
+    let text = std::rc::Rc::new(batch.text);
+    let events = batch.events.into_iter().map(|packed| {
+        if Event::spans_fit(&text, &packed) {
+            Ok(Event::packed(text.clone(), packed))
+        } else {
+            Err(format!("event {}: the host packed a field outside its batch's text", packed.sequence))
+        }
+    });
+    handle_each::<H>(count, events)
+}
+
+/// Hands each event to the handler, the sequence of the one being handled
+/// set for `emit`; one result per event (each an `Err` without a handler).
+fn handle_each<H: Handler>(count: usize, events: impl Iterator<Item = Result<Event, String>>) -> Vec<Result<(), String>> {
     let result = with_instance::<H, _>(|handler| {
         events
-            .into_iter()
-            .map(|raw| {
-                let event = Event::new(raw);
+            .map(|event| {
+                let event = event?;
                 CURRENT.with(|c| c.set(Some(event.sequence())));
                 let result = handler.handle(&event);
                 CURRENT.with(|c| c.set(None));
@@ -84,21 +103,30 @@ pub fn filter_init<F: Filter>(config: String) -> Result<(), String> {
 
 /// `filter-batch` export of the filter world: one verdict per event.
 pub fn filter_batch<F: Filter>(events: Vec<RawEvent>) -> Vec<RawVerdict> {
-    let count = events.len();
+    filter_each::<F>(events.len(), events.into_iter().map(|raw| Some(Event::new(raw))))
+}
+
+/// `filter-packed` export of the packed-filter world: one verdict per
+/// event, as `filter-batch`.
+pub fn filter_packed<F: Filter>(batch: RawPackedBatch) -> Vec<RawVerdict> {
+    let count = batch.events.len();
+    let text = std::rc::Rc::new(batch.text);
+    let events = batch.events.into_iter().map(|packed| Event::spans_fit(&text, &packed).then(|| Event::packed(text.clone(), packed)));
+    filter_each::<F>(count, events)
+}
+
+/// Asks the filter about each event; an event the host packed wrongly
+/// (`None`) is kept, as every event is without a filter instance: a filter
+/// must never lose data by failing.
+fn filter_each<F: Filter>(count: usize, events: impl Iterator<Item = Option<Event>>) -> Vec<RawVerdict> {
     with_instance::<F, _>(|filter| {
         events
-            .into_iter()
-            .map(|raw| {
-                let event = Event::new(raw);
-                match filter.filter(&event) {
-                    Verdict::Keep => RawVerdict::Keep,
-                    Verdict::Drop => RawVerdict::Drop,
-                    Verdict::Replace(json) => RawVerdict::Replace(json),
-                }
+            .map(|event| match event.map(|event| filter.filter(&event)) {
+                None | Some(Verdict::Keep) => RawVerdict::Keep,
+                Some(Verdict::Drop) => RawVerdict::Drop,
+                Some(Verdict::Replace(json)) => RawVerdict::Replace(json),
             })
             .collect()
     })
-    // Without an instance there is nothing sensible to decide: keep the
-    // events (a filter must never lose data by failing).
     .unwrap_or_else(|_| vec![RawVerdict::Keep; count])
 }

@@ -5,13 +5,14 @@
 //! ([`Event::json`]).
 
 use std::cell::OnceCell;
+use std::rc::Rc;
 
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use crate::json::Doc;
 
-use crate::__private::bindings::wasp::handler::types::Event as RawEvent;
+use crate::__private::bindings::wasp::handler::types::{Event as RawEvent, PackedEvent, Span};
 
 /// One audit event.
 ///
@@ -27,53 +28,95 @@ use crate::__private::bindings::wasp::handler::types::Event as RawEvent;
 /// `serde_json::Value` tree (once, on first use), several times the cost.
 #[derive(Debug)]
 pub struct Event {
-    raw: RawEvent,
+    fields: Fields,
     parsed: OnceCell<Result<serde_json::Value, String>>,
+}
+
+/// The event's strings as the host handed them: one string each
+/// (`handle-batch`), or spans of the batch's text (`handle-packed`).
+#[derive(Debug)]
+enum Fields {
+    Owned(RawEvent),
+    Packed { text: Rc<String>, event: PackedEvent },
 }
 
 impl Event {
     pub(crate) fn new(raw: RawEvent) -> Self {
-        Event { raw, parsed: OnceCell::new() }
+        Event { fields: Fields::Owned(raw), parsed: OnceCell::new() }
+    }
+
+    /// The event `event` of a packed batch whose text is `text`. Every span
+    /// must lie in `text` on character boundaries (the host's promise; the
+    /// SDK checks it once per event in `handler_packed`).
+    pub(crate) fn packed(text: Rc<String>, event: PackedEvent) -> Self {
+        Event { fields: Fields::Packed { text, event }, parsed: OnceCell::new() }
+    }
+
+    /// Whether every span of `event` lies in `text` on character boundaries.
+    pub(crate) fn spans_fit(text: &str, event: &PackedEvent) -> bool {
+        let fits = |span: &Span| text.get(span.offset as usize..span.offset as usize + span.len as usize).is_some();
+        [&event.id, &event.topic, &event.timestamp, &event.json].into_iter().all(fits)
+            && [&event.event_name, &event.transaction_id, &event.user_id].into_iter().flatten().all(fits)
+    }
+
+    /// A string field: `owned` of a `handle-batch` event, `packed` of a
+    /// `handle-packed` one.
+    fn field(&self, owned: impl FnOnce(&RawEvent) -> &str, packed: impl FnOnce(&PackedEvent) -> Span) -> &str {
+        match &self.fields {
+            Fields::Owned(raw) => owned(raw),
+            Fields::Packed { text, event } => span(text, packed(event)),
+        }
+    }
+
+    /// An optional string field, as [`field`](Event::field).
+    fn optional(&self, owned: impl FnOnce(&RawEvent) -> Option<&str>, packed: impl FnOnce(&PackedEvent) -> Option<Span>) -> Option<&str> {
+        match &self.fields {
+            Fields::Owned(raw) => owned(raw),
+            Fields::Packed { text, event } => packed(event).map(|s| span(text, s)),
+        }
     }
 
     /// The event's `_id`.
     pub fn id(&self) -> &str {
-        &self.raw.id
+        self.field(|r| &r.id, |p| p.id)
     }
 
     /// The topic the event was published to (`access`, `activity`, …).
     pub fn topic(&self) -> &str {
-        &self.raw.topic
+        self.field(|r| &r.topic, |p| p.topic)
     }
 
     /// The journal sequence number (strictly increasing in delivery order).
     pub fn sequence(&self) -> u64 {
-        self.raw.sequence
+        match &self.fields {
+            Fields::Owned(raw) => raw.sequence,
+            Fields::Packed { event, .. } => event.sequence,
+        }
     }
 
     /// The event's `timestamp` (ISO-8601 UTC).
     pub fn timestamp(&self) -> &str {
-        &self.raw.timestamp
+        self.field(|r| &r.timestamp, |p| p.timestamp)
     }
 
     /// The event's `eventName`, if it has one.
     pub fn event_name(&self) -> Option<&str> {
-        self.raw.event_name.as_deref()
+        self.optional(|r| r.event_name.as_deref(), |p| p.event_name)
     }
 
     /// The event's `transactionId`, if it has one.
     pub fn transaction_id(&self) -> Option<&str> {
-        self.raw.transaction_id.as_deref()
+        self.optional(|r| r.transaction_id.as_deref(), |p| p.transaction_id)
     }
 
     /// The event's `userId`, if it has one.
     pub fn user_id(&self) -> Option<&str> {
-        self.raw.user_id.as_deref()
+        self.optional(|r| r.user_id.as_deref(), |p| p.user_id)
     }
 
     /// The whole event document as JSON text.
     pub fn raw_json(&self) -> &str {
-        &self.raw.json
+        self.field(|r| &r.json, |p| p.json)
     }
 
     /// The document with its top-level members indexed, borrowing from the
@@ -82,7 +125,7 @@ impl Event {
     /// JSON, so the text is scanned for its structure, not validated again.
     /// Each call indexes the text again; keep the [`Doc`] for the event.
     pub fn doc(&self) -> Result<Doc<'_>, String> {
-        Doc::trusted(&self.raw.json)
+        Doc::trusted(self.raw_json())
     }
 
     /// Deserializes the event document into `T`, whose `&str` (or
@@ -90,7 +133,7 @@ impl Event {
     /// text; fields `T` does not name are skipped without building a tree.
     /// A `&str` field fails on a string with escapes; `Cow<str>` takes both.
     pub fn parse_borrowed<'a, T: Deserialize<'a>>(&'a self) -> Result<T, String> {
-        serde_json::from_str(&self.raw.json).map_err(|e| format!("event does not fit: {e}"))
+        serde_json::from_str(self.raw_json()).map_err(|e| format!("event does not fit: {e}"))
     }
 
     /// The whole document as a `serde_json::Value` tree, parsed once on
@@ -98,7 +141,7 @@ impl Event {
     /// [`doc`](Event::doc)).
     pub fn json(&self) -> Result<&serde_json::Value, String> {
         self.parsed
-            .get_or_init(|| serde_json::from_str(&self.raw.json).map_err(|e| format!("event is not JSON: {e}")))
+            .get_or_init(|| serde_json::from_str(self.raw_json()).map_err(|e| format!("event is not JSON: {e}")))
             .as_ref()
             .map_err(Clone::clone)
     }
@@ -116,6 +159,12 @@ impl Event {
     /// Deserializes the event document into `T` (fields `T` does not name are
     /// skipped without building a tree).
     pub fn parse<T: DeserializeOwned>(&self) -> Result<T, String> {
-        serde_json::from_str(&self.raw.json).map_err(|e| format!("event does not fit: {e}"))
+        serde_json::from_str(self.raw_json()).map_err(|e| format!("event does not fit: {e}"))
     }
+}
+
+/// The text of `span` (checked to fit by `Event::spans_fit` when the event
+/// was made; an empty string if it did not).
+fn span(text: &str, span: Span) -> &str {
+    text.get(span.offset as usize..span.offset as usize + span.len as usize).unwrap_or_default()
 }

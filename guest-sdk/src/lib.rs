@@ -2,10 +2,12 @@
 //!
 //! A handler is a type that implements [`Handler`]; one call to
 //! [`export_handler!`] turns the crate into a WebAssembly component
-//! implementing the `wasp:handler/handler@0.1.0` world. The host calls
-//! [`Handler::init`] once per instance with the handler's `config` object and
-//! then [`Handler::handle`] for every event of the handler's topics, in journal
-//! order (the batch export the host actually calls is generated).
+//! implementing the `wasp:handler/packed-handler@0.1.0` world (the
+//! `handler` world plus `handle-packed`, which takes a batch in one
+//! buffer). The host calls [`Handler::init`] once per instance with the
+//! handler's `config` object and then [`Handler::handle`] for every event
+//! of the handler's topics, in journal order (the batch exports the host
+//! actually calls are generated).
 //!
 //! Inside `handle` the host capabilities are plain functions:
 //! [`emit`] stages a record for one of the handler's declared outputs (it is

@@ -10,18 +10,28 @@ fn check(path: &str) -> (Option<i32>, String, String) {
 }
 
 #[test]
-fn the_sample_implements_the_handler_world() {
+fn the_rust_sample_implements_the_packed_handler_world() {
     let (code, stdout, _) = check(guests::ACCESS_ANYWHERE_FILE);
     assert_eq!(code, Some(0), "{stdout}");
-    assert!(stdout.contains("implements wasp:handler/handler@0.1.0"), "{stdout}");
+    assert!(stdout.contains("implements wasp:handler/packed-handler@0.1.0"), "{stdout}");
+    assert!(stdout.contains("exports: init, handle-batch, handle-packed"), "{stdout}");
     assert!(stdout.contains("wasp:handler/output@0.1.0"), "lists its imports: {stdout}");
+}
+
+#[test]
+fn a_handler_without_packed_batches_implements_the_handler_world() {
+    // Built with wit-bindgen alone (world `handler`), not the SDK.
+    let (code, stdout, _) = check(guests::MISCOUNT);
+    assert_eq!(code, Some(0), "{stdout}");
+    assert!(stdout.contains("implements wasp:handler/handler@0.1.0"), "{stdout}");
+    assert!(!stdout.contains("handle-packed"), "{stdout}");
 }
 
 #[test]
 fn a_filter_is_recognised() {
     let (code, stdout, _) = check(guests::KEEP_ALL_FILTER);
     assert_eq!(code, Some(0), "{stdout}");
-    assert!(stdout.contains("implements wasp:handler/filter@0.1.0"), "{stdout}");
+    assert!(stdout.contains("implements wasp:handler/packed-filter@0.1.0"), "{stdout}");
 }
 
 #[test]
@@ -38,7 +48,7 @@ fn json_report() {
     let fx = Fixture::new();
     let out = run_wasp(&["check", "--json", guests::PROBE], None, fx.path());
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(report["world"], "wasp:handler/handler@0.1.0");
+    assert_eq!(report["world"], "wasp:handler/packed-handler@0.1.0");
     assert_eq!(report["problems"], serde_json::json!([]));
     assert!(report["imports"].as_array().unwrap().iter().any(|i| i == "wasp:handler/state@0.1.0"));
 }

@@ -239,7 +239,7 @@ fn broken_components_are_refused_and_the_live_version_is_untouched() {
     std::fs::write(&junk, b"\0asm this is not a component").unwrap();
     let cases: [(&str, &[&str], &str); 4] = [
         ("not a component", &[junk.to_str().unwrap()], "the component is not a usable WebAssembly component"),
-        ("the filter world", &[guests::KEEP_ALL_FILTER], "not a handler component (it implements wasp:handler/filter"),
+        ("the filter world", &[guests::KEEP_ALL_FILTER], "not a handler component (it implements wasp:handler/packed-filter"),
         ("no WASP world", &[guests::NOT_A_HANDLER], "not a handler component"),
         (
             "init fails",

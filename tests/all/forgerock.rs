@@ -82,7 +82,7 @@ fn config_check_resolves_a_configuration_and_names_every_problem() {
     assert_eq!(out.status.code(), Some(3), "{stdout}");
     assert!(stdout.contains("audit service: AuditService"), "{stdout}");
     assert!(stdout.contains("handler p (wasm): topics access, authentication"), "{stdout}");
-    assert!(stdout.contains("implements") || stdout.contains("wasp:handler/handler@0.1.0"), "{stdout}");
+    assert!(stdout.contains("wasp:handler/packed-handler@0.1.0"), "the probe's world: {stdout}");
     assert!(stdout.contains("error: handler `lost`: cannot read component") && stdout.contains("missing.wasm"), "{stdout}");
     assert!(stdout.contains("error: handler `jms`: jndi.contextProperties[\"java.naming.provider.url\"]: `tcp://127.0.0.1:61616` is an ActiveMQ OpenWire URL"), "{stdout}");
     assert!(stdout.contains("2 problem(s)"), "{stdout}");

@@ -29,6 +29,7 @@ mod journal;
 mod languages;
 mod network_outputs;
 mod new;
+mod packed;
 mod pii;
 mod publish;
 mod reload;

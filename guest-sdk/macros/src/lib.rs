@@ -8,6 +8,11 @@
 //! SDK itself only generates import bindings (the `imports` world); a
 //! component imports only what it uses, so those are harmless.
 //!
+//! A handler is built for world `packed-handler`: it exports
+//! `handle-packed` (the host's fast path: the batch in one buffer) and
+//! `handle-batch` (for hosts without it), both handing the author's
+//! `Handler` the same `Event`s; a filter likewise for `packed-filter`.
+//!
 //! The WIT is embedded at compile time from this crate's own copy
 //! (`world/wasp.wit`, so that the crate can be published), which a test keeps
 //! identical to the repository's `wit/` folder: the guest and the host
@@ -56,7 +61,7 @@ impl World {
         let wit = format!("{WIT:?}");
         let (world, with, guest_impl) = match self {
             World::Handler => (
-                "wasp:handler/handler@0.1.0",
+                "wasp:handler/packed-handler@0.1.0",
                 r#"
                 "wasp:handler/types@0.1.0": ::wasp_guest::__private::bindings::wasp::handler::types,
                 "wasp:handler/logging@0.1.0": ::wasp_guest::__private::bindings::wasp::handler::logging,
@@ -73,11 +78,16 @@ impl World {
                     ) -> ::std::vec::Vec<::std::result::Result<(), ::std::string::String>> {
                         ::wasp_guest::__private::handler_batch::<super::__WaspExported>(events)
                     }
+                    fn handle_packed(
+                        batch: PackedBatch,
+                    ) -> ::std::vec::Vec<::std::result::Result<(), ::std::string::String>> {
+                        ::wasp_guest::__private::handler_packed::<super::__WaspExported>(batch)
+                    }
                 }
                 "#,
             ),
             World::Filter => (
-                "wasp:handler/filter@0.1.0",
+                "wasp:handler/packed-filter@0.1.0",
                 r#"
                 "wasp:handler/types@0.1.0": ::wasp_guest::__private::bindings::wasp::handler::types,
                 "wasp:handler/logging@0.1.0": ::wasp_guest::__private::bindings::wasp::handler::logging,
@@ -89,6 +99,9 @@ impl World {
                     }
                     fn filter_batch(events: ::std::vec::Vec<Event>) -> ::std::vec::Vec<Verdict> {
                         ::wasp_guest::__private::filter_batch::<super::__WaspExported>(events)
+                    }
+                    fn filter_packed(batch: PackedBatch) -> ::std::vec::Vec<Verdict> {
+                        ::wasp_guest::__private::filter_packed::<super::__WaspExported>(batch)
                     }
                 }
                 "#,

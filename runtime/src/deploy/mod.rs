@@ -202,7 +202,7 @@ pub fn validate(
     let handler = h.qualified_name();
     let refused = |message: String| DeployError::Refused { handler: handler.clone(), message };
     let report = crate::engine::check::check(engine, path).map_err(|e| refused(e.to_string()))?;
-    if report.world.as_deref() != Some(&format!("wasp:handler/handler@{}", crate::engine::check::WIT_VERSION)) || !report.fits() {
+    if !report.is_handler() || !report.fits() {
         let world = report.world.as_deref().unwrap_or("no WASP world");
         let problems = if report.problems.is_empty() { String::new() } else { format!(": {}", report.problems.join("; ")) };
         return Err(refused(format!("`wasp check` says it is not a handler component (it implements {world}){problems}")));

@@ -8,6 +8,8 @@ use serde::Serialize;
 use super::{EngineError, WaspEngine};
 
 use super::bindings::filter as filter_bindings;
+use super::bindings::wasp::handler::types::Verdict;
+use super::instance::packed_export;
 
 /// The WIT package version this host implements.
 pub const WIT_VERSION: &str = "0.1.0";
@@ -15,7 +17,8 @@ pub const WIT_VERSION: &str = "0.1.0";
 /// What `wasp check` found.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct CheckReport {
-    /// The world implemented (`wasp:handler/handler@0.1.0`), when one fits.
+    /// The world implemented (`wasp:handler/handler@0.1.0`, or
+    /// `packed-handler`, `filter`, `packed-filter`), when one fits.
     pub world: Option<String>,
     /// Everything the component imports.
     pub imports: Vec<String>,
@@ -26,6 +29,16 @@ pub struct CheckReport {
 }
 
 impl CheckReport {
+    /// Whether the component implements a handler world (`handler` or
+    /// `packed-handler`) of this host's WIT version.
+    pub fn is_handler(&self) -> bool {
+        let version = format!("@{WIT_VERSION}");
+        matches!(
+            self.world.as_deref().and_then(|w| w.strip_suffix(version.as_str())),
+            Some("wasp:handler/handler" | "wasp:handler/packed-handler")
+        )
+    }
+
     /// Whether the component can run as a WASP handler or filter.
     pub fn fits(&self) -> bool {
         self.world.is_some() && self.problems.is_empty()
@@ -50,9 +63,9 @@ pub fn check(engine: &WaspEngine, path: &Path) -> Result<CheckReport, EngineErro
     }
 
     let world = if exported("handle-batch") {
-        Some("handler")
+        Some(if exported("handle-packed") { "packed-handler" } else { "handler" })
     } else if exported("filter-batch") {
-        Some("filter")
+        Some(if exported("filter-packed") { "packed-filter" } else { "filter" })
     } else {
         problems.push(format!(
             "exports no WASP world: a handler exports `init` and `handle-batch` (world wasp:handler/handler@{WIT_VERSION}), \
@@ -66,8 +79,14 @@ pub fn check(engine: &WaspEngine, path: &Path) -> Result<CheckReport, EngineErro
         match engine.linker.instantiate_pre(&loaded.component) {
             Err(e) => problems.push(explain_link_error(&format!("{e:#}"))),
             Ok(pre) => {
+                let packed = match world {
+                    "packed-handler" => packed_export::<_, (Vec<Result<(), String>>,)>(&pre, "handle-packed", world),
+                    "packed-filter" => packed_export::<_, (Vec<Verdict>,)>(&pre, "filter-packed", world),
+                    _ => Ok(None),
+                };
+                problems.extend(packed.err());
                 let typed = match world {
-                    "handler" => super::bindings::HandlerPre::new(pre).map(drop),
+                    "handler" | "packed-handler" => super::bindings::HandlerPre::new(pre).map(drop),
                     _ => filter_bindings::FilterPre::new(pre).map(drop),
                 };
                 if let Err(e) = typed {

@@ -1,4 +1,5 @@
-//! Filter instances: the `filter` world (`init`, `filter-batch`) run under
+//! Filter instances: the `filter` world (`init`, `filter-batch`, or
+//! `filter-packed` of world `packed-filter` when exported) run under
 //! the same budgets, store and fault classification as handlers. A filter
 //! imports only `logging`; its store has no outputs and no state.
 
@@ -10,13 +11,14 @@ use wasmtime::component::Linker;
 
 use super::bindings::filter as bindings;
 use super::bindings::wasp::handler::types::Verdict as WitVerdict;
-use super::bindings::{BatchExport, EventRef};
+use super::bindings::{BatchExport, EventRef, PackedExport, Packer};
 use super::fault::FaultKind;
-use super::instance::{Fault, arm, begin_call, classify, drain_stdio, end_call, start};
+use super::instance::{Fault, arm, begin_call, classify, drain_stdio, end_call, packed_export, start};
 use super::state::StateStore;
 use super::store::{Budgets, StoreData};
 use super::{EngineError, LoadedComponent};
 use crate::event::HostEvent;
+use wasmtime::component::ComponentExportIndex;
 
 /// What a filter decided for one event.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,6 +35,8 @@ pub enum Verdict {
 #[derive(Clone)]
 pub struct FilterPre {
     pre: bindings::FilterPre<StoreData>,
+    /// `filter-packed`, when the component exports it (world `packed-filter`).
+    packed: Option<ComponentExportIndex>,
     /// Hex SHA-256 of the component.
     pub hash: String,
 }
@@ -40,10 +44,15 @@ pub struct FilterPre {
 /// `filter-batch`: one verdict per event.
 type FilterBatch = BatchExport<Vec<WitVerdict>>;
 
+/// `filter-packed` (world `packed-filter`): one verdict per event.
+type FilterPacked = PackedExport<Vec<WitVerdict>>;
+
 /// A live filter instance. After a [`Fault`] it must be dropped.
 pub struct FilterInstance {
     store: Store<StoreData>,
     filter_batch: FilterBatch,
+    /// `filter-packed` and its buffers, when the component exports it.
+    packed: Option<(FilterPacked, Packer)>,
     budgets: Budgets,
     last_fuel: u64,
 }
@@ -52,14 +61,16 @@ impl FilterPre {
     pub(super) fn new(linker: &Linker<StoreData>, loaded: &LoadedComponent, path: &Path) -> Result<Self, EngineError> {
         let link = |e: wasmtime::Error| EngineError::Link { path: path.to_owned(), message: format!("{e:#}") };
         let instance_pre = linker.instantiate_pre(&loaded.component).map_err(link)?;
+        let packed = packed_export::<_, (Vec<WitVerdict>,)>(&instance_pre, "filter-packed", "packed-filter")
+            .map_err(|message| EngineError::Link { path: path.to_owned(), message })?;
         let pre = bindings::FilterPre::new(instance_pre).map_err(link)?;
-        Ok(FilterPre { pre, hash: loaded.hash.clone() })
+        Ok(FilterPre { pre, packed, hash: loaded.hash.clone() })
     }
 
     /// Instantiates and calls `init(config_json)`.
     pub fn instantiate(&self, name: &str, budgets: &Budgets, config_json: &str) -> Result<FilterInstance, Fault> {
         let data = StoreData::new(name, budgets, Arc::from(Vec::new()), StateStore::new(0));
-        let (store, (_, filter_batch)) = start(
+        let (store, (_, filter_batch, filter_packed)) = start(
             self.pre.engine(),
             data,
             budgets,
@@ -67,11 +78,13 @@ impl FilterPre {
                 let instance = self.pre.instance_pre().instantiate(&mut *store)?;
                 let bindings = bindings::Filter::new(&mut *store, &instance)?;
                 let filter_batch = instance.get_typed_func(&mut *store, "filter-batch")?;
-                Ok((bindings, filter_batch))
+                let filter_packed = self.packed.as_ref().map(|index| instance.get_typed_func(&mut *store, index)).transpose()?;
+                Ok((bindings, filter_batch, filter_packed))
             },
-            |(bindings, _): &(bindings::Filter, FilterBatch), store| bindings.call_init(store, config_json),
+            |(bindings, ..): &(bindings::Filter, FilterBatch, Option<FilterPacked>), store| bindings.call_init(store, config_json),
         )?;
-        Ok(FilterInstance { store, filter_batch, budgets: budgets.clone(), last_fuel: 0 })
+        let packed = filter_packed.map(|export| (export, Packer::default()));
+        Ok(FilterInstance { store, filter_batch, packed, budgets: budgets.clone(), last_fuel: 0 })
     }
 }
 
@@ -82,13 +95,21 @@ impl FilterInstance {
         self.last_fuel
     }
 
-    /// Calls `filter-batch`: one verdict per event.
+    /// Calls `filter-packed` (when the component exports it) or
+    /// `filter-batch`: one verdict per event.
     pub fn filter_batch(&mut self, events: &[Arc<HostEvent>]) -> Result<Vec<Verdict>, Fault> {
         let fuel = self.budgets.fuel_per_event.saturating_mul(events.len() as u64);
         arm(&mut self.store, fuel, &self.budgets);
         begin_call(&mut self.store, &[], events.len());
-        let params: Vec<EventRef<'_>> = events.iter().map(|e| EventRef::new(e)).collect();
-        let result = self.filter_batch.call(&mut self.store, (&params,)).map(|(verdicts,)| verdicts);
+        let packed = self.packed.as_mut().and_then(|(export, packer)| Some((export, packer.pack(events)?)));
+        let result = match packed {
+            Some((export, batch)) => export.call(&mut self.store, (batch,)),
+            None => {
+                let params: Vec<EventRef<'_>> = events.iter().map(|e| EventRef::new(e)).collect();
+                self.filter_batch.call(&mut self.store, (&params,))
+            }
+        }
+        .map(|(verdicts,)| verdicts);
         let fuel_used = fuel - self.store.get_fuel().unwrap_or(0);
         self.last_fuel = fuel_used;
         match result {

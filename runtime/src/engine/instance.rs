@@ -8,10 +8,11 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use wasmtime::component::Linker;
+use wasmtime::component::types::ComponentItem;
+use wasmtime::component::{ComponentExportIndex, Linker};
 use wasmtime::{Store, Trap};
 
-use super::bindings::{self, BatchExport, EventRef};
+use super::bindings::{self, BatchExport, EventRef, PackedBatch, PackedExport, Packer};
 use super::fault::FaultKind;
 use super::output::{OutputSpec, StagedRecord};
 use super::state::StateStore;
@@ -90,6 +91,8 @@ pub struct BatchOutcome {
 #[derive(Clone)]
 pub struct HandlerPre {
     pre: bindings::HandlerPre<StoreData>,
+    /// `handle-packed`, when the component exports it (world `packed-handler`).
+    packed: Option<ComponentExportIndex>,
     /// Hex SHA-256 of the component (the handler's version).
     pub hash: String,
 }
@@ -98,8 +101,10 @@ impl HandlerPre {
     pub(super) fn new(linker: &Linker<StoreData>, loaded: &LoadedComponent, path: &Path) -> Result<Self, EngineError> {
         let link = |e: wasmtime::Error| EngineError::Link { path: path.to_owned(), message: format!("{e:#}") };
         let instance_pre = linker.instantiate_pre(&loaded.component).map_err(link)?;
+        let packed = packed_export::<_, (HandleResults,)>(&instance_pre, "handle-packed", "packed-handler")
+            .map_err(|message| EngineError::Link { path: path.to_owned(), message })?;
         let pre = bindings::HandlerPre::new(instance_pre).map_err(link)?;
-        Ok(HandlerPre { pre, hash: loaded.hash.clone() })
+        Ok(HandlerPre { pre, packed, hash: loaded.hash.clone() })
     }
 
     /// Instantiates and calls `init(config_json)`.
@@ -112,7 +117,7 @@ impl HandlerPre {
         config_json: &str,
     ) -> Result<HandlerInstance, Fault> {
         let data = StoreData::new(handler, budgets, outputs, state);
-        let (store, (_, handle_batch)) = start(
+        let (store, (_, handle_batch, handle_packed)) = start(
             self.pre.engine(),
             data,
             budgets,
@@ -120,11 +125,13 @@ impl HandlerPre {
                 let instance = self.pre.instance_pre().instantiate(&mut *store)?;
                 let bindings = bindings::Handler::new(&mut *store, &instance)?;
                 let handle_batch = instance.get_typed_func(&mut *store, "handle-batch")?;
-                Ok((bindings, handle_batch))
+                let handle_packed = self.packed.as_ref().map(|index| instance.get_typed_func(&mut *store, index)).transpose()?;
+                Ok((bindings, handle_batch, handle_packed))
             },
-            |(bindings, _): &(bindings::Handler, HandleBatch), store| bindings.call_init(store, config_json),
+            |(bindings, ..): &(bindings::Handler, HandleBatch, Option<HandlePacked>), store| bindings.call_init(store, config_json),
         )?;
-        Ok(HandlerInstance { store, handle_batch, budgets: budgets.clone(), events_handled: 0 })
+        let packed = handle_packed.map(|export| (export, Packer::default()));
+        Ok(HandlerInstance { store, handle_batch, packed, budgets: budgets.clone(), events_handled: 0 })
     }
 }
 
@@ -178,13 +185,22 @@ pub(super) fn start<B>(
     Ok((store, bindings))
 }
 
-/// `handle-batch`: one result per event.
-type HandleBatch = BatchExport<Vec<Result<(), String>>>;
+/// What `handle-batch` and `handle-packed` return: one result per event.
+type HandleResults = Vec<Result<(), String>>;
+
+/// `handle-batch`.
+type HandleBatch = BatchExport<HandleResults>;
+
+/// `handle-packed` (world `packed-handler`).
+type HandlePacked = PackedExport<HandleResults>;
 
 /// A live handler instance. After a [`Fault`] it must be dropped.
 pub struct HandlerInstance {
     store: Store<StoreData>,
     handle_batch: HandleBatch,
+    /// `handle-packed` and the buffers its batches are packed into, when
+    /// the component exports it.
+    packed: Option<(HandlePacked, Packer)>,
     budgets: Budgets,
     events_handled: u64,
 }
@@ -195,15 +211,23 @@ impl HandlerInstance {
         self.events_handled
     }
 
-    /// Calls `handle-batch` with `events` (in journal order).
+    /// Calls `handle-packed` (when the component exports it) or
+    /// `handle-batch` with `events` (in journal order).
     pub fn handle_batch(&mut self, events: &[Arc<HostEvent>]) -> Result<BatchOutcome, Fault> {
         let fuel = self.budgets.fuel_per_event.saturating_mul(events.len() as u64);
         arm(&mut self.store, fuel, &self.budgets);
         let sequences: Vec<u64> = events.iter().map(|e| e.sequence).collect();
         begin_call(&mut self.store, &sequences, events.len());
         self.events_handled += events.len() as u64;
-        let params: Vec<EventRef<'_>> = events.iter().map(|e| EventRef::new(e)).collect();
-        let result = self.handle_batch.call(&mut self.store, (&params,)).map(|(results,)| results);
+        let packed = self.packed.as_mut().and_then(|(export, packer)| Some((export, packer.pack(events)?)));
+        let result = match packed {
+            Some((export, batch)) => export.call(&mut self.store, (batch,)),
+            None => {
+                let params: Vec<EventRef<'_>> = events.iter().map(|e| EventRef::new(e)).collect();
+                self.handle_batch.call(&mut self.store, (&params,))
+            }
+        }
+        .map(|(results,)| results);
         let fuel_used = fuel - self.store.get_fuel().unwrap_or(0);
         let peak_memory = self.store.data().limits.peak_memory;
         match result {
@@ -237,6 +261,29 @@ impl HandlerInstance {
             }
         }
     }
+}
+
+/// The export `name` of world `world` (`handle-packed`, `filter-packed`),
+/// if the component has it, type-checked: the host calls it instead of the
+/// unpacked one. `Err` names what does not fit.
+pub(super) fn packed_export<T, R>(
+    pre: &wasmtime::component::InstancePre<T>,
+    name: &str,
+    world: &str,
+) -> Result<Option<ComponentExportIndex>, String>
+where
+    R: wasmtime::component::ComponentNamedList + wasmtime::component::Lift,
+{
+    let Some((item, index)) = pre.component().get_export(None, name) else {
+        return Ok(None);
+    };
+    let expected = || format!("world wasp:handler/{world}@{}", super::check::WIT_VERSION);
+    let ComponentItem::ComponentFunc(func) = item else {
+        return Err(format!("its export `{name}` is not a function as in {}", expected()));
+    };
+    func.typecheck::<(PackedBatch<'static>,), R>(&pre.instance_type())
+        .map_err(|e| format!("its export `{name}` does not have the type it has in {}: {e:#}", expected()))?;
+    Ok(Some(index))
 }
 
 /// Events whose budgets `init` gets (it may load a language runtime).

@@ -7,6 +7,7 @@
 //! |---|---|
 //! | absent / `echo` | emits `{"id", "seq", "topic"}` to output `out` |
 //! | `document` | emits the event's JSON as published to output `out` |
+//! | `fields` | emits every field the SDK hands out (`id`, `topic`, `seq`, `timestamp`, `eventName`, `transactionId`, `userId`, `json`) |
 //! | `panic` | panics (a trap: the host must recycle the instance) |
 //! | `loop` | loops forever (runs out of fuel) |
 //! | `err` | returns `Err("refused <id>")` after emitting (the record must be discarded) |
@@ -113,6 +114,16 @@ impl Handler for Probe {
         match action {
             "echo" => emit("out", echo()),
             "document" => emit("out", event.raw_json()),
+            // Every field as the SDK hands it (packed or not).
+            "fields" => emit(
+                "out",
+                json!({
+                    "id": event.id(), "topic": event.topic(), "seq": event.sequence(), "timestamp": event.timestamp(),
+                    "eventName": event.event_name(), "transactionId": event.transaction_id(), "userId": event.user_id(),
+                    "json": event.raw_json(),
+                })
+                .to_string(),
+            ),
             "panic" => panic!("probe: poisoned event {}", event.id()),
             "loop" => {
                 let mut x: u64 = 0;
