@@ -14,6 +14,9 @@ wasmtime::component::bindgen!({
     },
 });
 
+/// The WIT package version this host implements.
+pub const WIT_VERSION: &str = "0.1.0";
+
 pub mod filter {
     wasmtime::component::bindgen!({
         path: "../wit",
@@ -154,6 +157,61 @@ pub type BatchExport<R> = wasmtime::component::TypedFunc<(&'static [EventRef<'st
 /// A typed `packed-batch -> R` export (`handle-packed`), covariant like
 /// [`BatchExport`].
 pub type PackedExport<R> = wasmtime::component::TypedFunc<(PackedBatch<'static>,), (R,)>;
+
+/// A world's batch export (`handle-batch`, `filter-batch`) and its packed
+/// form (`handle-packed`, `filter-packed`) when the component has it, with
+/// the buffers batches are packed into.
+pub struct BatchCall<R> {
+    batch: BatchExport<R>,
+    packed: Option<(PackedExport<R>, Packer)>,
+}
+
+impl<R: wasmtime::component::Lift + 'static> BatchCall<R> {
+    pub fn new(batch: BatchExport<R>, packed: Option<PackedExport<R>>) -> Self {
+        BatchCall { batch, packed: packed.map(|export| (export, Packer::default())) }
+    }
+
+    /// Calls the packed export when there is one (and the batch packs),
+    /// otherwise the batch export, with `events`.
+    pub fn call<T: 'static>(
+        &mut self,
+        store: &mut wasmtime::Store<T>,
+        events: &[std::sync::Arc<crate::event::HostEvent>],
+    ) -> wasmtime::Result<R> {
+        let packed = self.packed.as_mut().and_then(|(export, packer)| Some((export, packer.pack(events)?)));
+        let (result,) = match packed {
+            Some((export, batch)) => export.call(store, (batch,))?,
+            None => {
+                let params: Vec<EventRef<'_>> = events.iter().map(|e| EventRef::new(e)).collect();
+                self.batch.call(store, (&params,))?
+            }
+        };
+        Ok(result)
+    }
+}
+
+/// The export `name` of world `world` (`handle-packed`, `filter-packed`),
+/// if the component has it, type-checked: the host calls it instead of the
+/// unpacked one. `Err` names what does not fit.
+pub(super) fn packed_export<T, R>(
+    pre: &wasmtime::component::InstancePre<T>,
+    name: &str,
+    world: &str,
+) -> Result<Option<wasmtime::component::ComponentExportIndex>, String>
+where
+    R: wasmtime::component::ComponentNamedList + wasmtime::component::Lift,
+{
+    let Some((item, index)) = pre.component().get_export(None, name) else {
+        return Ok(None);
+    };
+    let expected = || format!("world wasp:handler/{world}@{}", WIT_VERSION);
+    let wasmtime::component::types::ComponentItem::ComponentFunc(func) = item else {
+        return Err(format!("its export `{name}` is not a function as in {}", expected()));
+    };
+    func.typecheck::<(PackedBatch<'static>,), R>(&pre.instance_type())
+        .map_err(|e| format!("its export `{name}` does not have the type it has in {}: {e:#}", expected()))?;
+    Ok(Some(index))
+}
 
 #[cfg(test)]
 mod tests {

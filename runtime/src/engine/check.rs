@@ -7,12 +7,10 @@ use serde::Serialize;
 
 use super::{EngineError, WaspEngine};
 
+use super::bindings::WIT_VERSION;
 use super::bindings::filter as filter_bindings;
+use super::bindings::packed_export;
 use super::bindings::wasp::handler::types::Verdict;
-use super::instance::packed_export;
-
-/// The WIT package version this host implements.
-pub const WIT_VERSION: &str = "0.1.0";
 
 /// What `wasp check` found.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]

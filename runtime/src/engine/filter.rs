@@ -10,10 +10,11 @@ use wasmtime::Store;
 use wasmtime::component::Linker;
 
 use super::bindings::filter as bindings;
+use super::bindings::packed_export;
 use super::bindings::wasp::handler::types::Verdict as WitVerdict;
-use super::bindings::{BatchExport, EventRef, PackedExport, Packer};
+use super::bindings::{BatchCall, BatchExport, PackedExport};
 use super::fault::FaultKind;
-use super::instance::{Fault, arm, begin_call, classify, drain_stdio, end_call, packed_export, start};
+use super::instance::{Fault, arm, begin_call, classify, drain_stdio, end_call, start};
 use super::state::StateStore;
 use super::store::{Budgets, StoreData};
 use super::{EngineError, LoadedComponent};
@@ -50,9 +51,8 @@ type FilterPacked = PackedExport<Vec<WitVerdict>>;
 /// A live filter instance. After a [`Fault`] it must be dropped.
 pub struct FilterInstance {
     store: Store<StoreData>,
-    filter_batch: FilterBatch,
-    /// `filter-packed` and its buffers, when the component exports it.
-    packed: Option<(FilterPacked, Packer)>,
+    /// `filter-batch`, or `filter-packed` when the component exports it.
+    filter: BatchCall<Vec<WitVerdict>>,
     budgets: Budgets,
     last_fuel: u64,
 }
@@ -83,8 +83,8 @@ impl FilterPre {
             },
             |(bindings, ..): &(bindings::Filter, FilterBatch, Option<FilterPacked>), store| bindings.call_init(store, config_json),
         )?;
-        let packed = filter_packed.map(|export| (export, Packer::default()));
-        Ok(FilterInstance { store, filter_batch, packed, budgets: budgets.clone(), last_fuel: 0 })
+        let filter = BatchCall::new(filter_batch, filter_packed);
+        Ok(FilterInstance { store, filter, budgets: budgets.clone(), last_fuel: 0 })
     }
 }
 
@@ -101,15 +101,7 @@ impl FilterInstance {
         let fuel = self.budgets.fuel_per_event.saturating_mul(events.len() as u64);
         arm(&mut self.store, fuel, &self.budgets);
         begin_call(&mut self.store, &[], events.len());
-        let packed = self.packed.as_mut().and_then(|(export, packer)| Some((export, packer.pack(events)?)));
-        let result = match packed {
-            Some((export, batch)) => export.call(&mut self.store, (batch,)),
-            None => {
-                let params: Vec<EventRef<'_>> = events.iter().map(|e| EventRef::new(e)).collect();
-                self.filter_batch.call(&mut self.store, (&params,))
-            }
-        }
-        .map(|(verdicts,)| verdicts);
+        let result = self.filter.call(&mut self.store, events);
         let fuel_used = fuel - self.store.get_fuel().unwrap_or(0);
         self.last_fuel = fuel_used;
         match result {

@@ -8,11 +8,10 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use wasmtime::component::types::ComponentItem;
 use wasmtime::component::{ComponentExportIndex, Linker};
 use wasmtime::{Store, Trap};
 
-use super::bindings::{self, BatchExport, EventRef, PackedBatch, PackedExport, Packer};
+use super::bindings::{self, BatchCall, BatchExport, PackedExport, packed_export};
 use super::fault::FaultKind;
 use super::output::{OutputSpec, StagedRecord};
 use super::state::StateStore;
@@ -130,8 +129,8 @@ impl HandlerPre {
             },
             |(bindings, ..): &(bindings::Handler, HandleBatch, Option<HandlePacked>), store| bindings.call_init(store, config_json),
         )?;
-        let packed = handle_packed.map(|export| (export, Packer::default()));
-        Ok(HandlerInstance { store, handle_batch, packed, budgets: budgets.clone(), events_handled: 0 })
+        let handle = BatchCall::new(handle_batch, handle_packed);
+        Ok(HandlerInstance { store, handle, budgets: budgets.clone(), events_handled: 0 })
     }
 }
 
@@ -197,10 +196,8 @@ type HandlePacked = PackedExport<HandleResults>;
 /// A live handler instance. After a [`Fault`] it must be dropped.
 pub struct HandlerInstance {
     store: Store<StoreData>,
-    handle_batch: HandleBatch,
-    /// `handle-packed` and the buffers its batches are packed into, when
-    /// the component exports it.
-    packed: Option<(HandlePacked, Packer)>,
+    /// `handle-batch`, or `handle-packed` when the component exports it.
+    handle: BatchCall<HandleResults>,
     budgets: Budgets,
     events_handled: u64,
 }
@@ -219,15 +216,7 @@ impl HandlerInstance {
         let sequences: Vec<u64> = events.iter().map(|e| e.sequence).collect();
         begin_call(&mut self.store, &sequences, events.len());
         self.events_handled += events.len() as u64;
-        let packed = self.packed.as_mut().and_then(|(export, packer)| Some((export, packer.pack(events)?)));
-        let result = match packed {
-            Some((export, batch)) => export.call(&mut self.store, (batch,)),
-            None => {
-                let params: Vec<EventRef<'_>> = events.iter().map(|e| EventRef::new(e)).collect();
-                self.handle_batch.call(&mut self.store, (&params,))
-            }
-        }
-        .map(|(results,)| results);
+        let result = self.handle.call(&mut self.store, events);
         let fuel_used = fuel - self.store.get_fuel().unwrap_or(0);
         let peak_memory = self.store.data().limits.peak_memory;
         match result {
@@ -261,29 +250,6 @@ impl HandlerInstance {
             }
         }
     }
-}
-
-/// The export `name` of world `world` (`handle-packed`, `filter-packed`),
-/// if the component has it, type-checked: the host calls it instead of the
-/// unpacked one. `Err` names what does not fit.
-pub(super) fn packed_export<T, R>(
-    pre: &wasmtime::component::InstancePre<T>,
-    name: &str,
-    world: &str,
-) -> Result<Option<ComponentExportIndex>, String>
-where
-    R: wasmtime::component::ComponentNamedList + wasmtime::component::Lift,
-{
-    let Some((item, index)) = pre.component().get_export(None, name) else {
-        return Ok(None);
-    };
-    let expected = || format!("world wasp:handler/{world}@{}", super::check::WIT_VERSION);
-    let ComponentItem::ComponentFunc(func) = item else {
-        return Err(format!("its export `{name}` is not a function as in {}", expected()));
-    };
-    func.typecheck::<(PackedBatch<'static>,), R>(&pre.instance_type())
-        .map_err(|e| format!("its export `{name}` does not have the type it has in {}: {e:#}", expected()))?;
-    Ok(Some(index))
 }
 
 /// Events whose budgets `init` gets (it may load a language runtime).
