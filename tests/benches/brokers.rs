@@ -147,7 +147,7 @@ fn main() {
                 _ => json!({"type": "mqtt", "url": url, "topic": topic}),
             };
             let output: wasp::outputs::OutputConfig = serde_json::from_value(output).unwrap();
-            let mut sink = output.build_broker().unwrap().unwrap();
+            let mut sink = output.build(&wasp::outputs::OutputPlace::without_directory()).unwrap();
             let started = Instant::now();
             for batch in bodies.chunks(5000) {
                 for body in batch {

@@ -205,8 +205,7 @@ impl JmsSettings {
             }
         };
         output.validate().map_err(|e| {
-            let (field, message) = e.split_once(": ").unwrap_or(("", &e));
-            let at = match field {
+            let at = match e.field.as_str() {
                 "url" => URL.to_owned(),
                 "subject" | "exchange" | "key" | "topic" => "jndi.topicName".to_owned(),
                 "password" => "jndi.contextProperties[\"java.naming.security.credentials\"]".to_owned(),
@@ -216,7 +215,7 @@ impl JmsSettings {
                 "timeout" => "jndi.contextProperties[\"wasp.timeout\"]".to_owned(),
                 _ => "jndi".to_owned(),
             };
-            SettingsError::new(at, message.to_owned())
+            SettingsError::new(at, e.message)
         })?;
         Ok(JmsSettings { broker: JmsBroker::Output(output), topic_name, persistent, session_mode, max_batched, write_interval })
     }
@@ -279,10 +278,9 @@ impl JmsSettings {
     /// settings name).
     pub(crate) fn open(&self) -> super::Opened {
         let output = match &self.broker {
-            JmsBroker::Output(output) => match output.build_broker() {
-                Some(Ok(sink)) => Ok(super::OpenedOutput { name: "jms".into(), kind: output.kind(), location: sink.location(), sink }),
-                Some(Err(e)) => Err(format!("the JMS output ({}): {e}", output.kind())),
-                None => Err("the JMS output: not a broker".into()),
+            JmsBroker::Output(output) => match output.build(&crate::outputs::OutputPlace::without_directory()) {
+                Ok(sink) => Ok(super::OpenedOutput { name: "jms".into(), kind: output.kind(), location: sink.location(), sink }),
+                Err(e) => Err(format!("the JMS output ({}): {e}", output.kind())),
             },
             JmsBroker::Unsupported(message) => Err(message.clone()),
         };

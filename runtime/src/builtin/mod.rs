@@ -102,9 +102,9 @@ pub struct Checked {
 
 impl Checked {
     /// A problem if `enabled` and the probe failed.
-    fn probe(&mut self, enabled: bool, probed: impl FnOnce() -> Result<(), String>) {
+    fn probe<E: std::fmt::Display>(&mut self, enabled: bool, probed: impl FnOnce() -> Result<(), E>) {
         if enabled && let Err(e) = probed() {
-            self.problems.push(e);
+            self.problems.push(e.to_string());
         }
     }
 }

@@ -8,8 +8,8 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use super::{EXIT_INCOMPLETE, write_stdout};
-use crate::config::Config;
-use crate::engine::{WaspEngine, check};
+use wasp::config::Config;
+use wasp::engine::{WaspEngine, check};
 
 pub fn run(path: &Path) -> anyhow::Result<ExitCode> {
     let config = match Config::from_file(path) {
@@ -103,7 +103,7 @@ pub fn run(path: &Path) -> anyhow::Result<ExitCode> {
     if let Some(fleet) = &config.fleet {
         let role = fleet.role.map_or("single".to_owned(), |r| format!("{r:?}").to_lowercase());
         writeln!(out, "  fleet: role {role}, NATS {}, stream {}", fleet.server_list(), fleet.stream_name())?;
-        match crate::fleet::check(fleet) {
+        match wasp::fleet::check(fleet) {
             Ok(None) => writeln!(out, "    stream {} does not exist yet (the first edge or worker creates it)", fleet.stream_name())?,
             Ok(Some(differences)) if differences.is_empty() => writeln!(out, "    stream {}: as configured", fleet.stream_name())?,
             Ok(Some(differences)) => problems.extend(differences),
@@ -112,7 +112,7 @@ pub fn run(path: &Path) -> anyhow::Result<ExitCode> {
     }
     if let Some(tls) = &config.sidecar.tls {
         writeln!(out, "  sidecar: https (certificate {}, key {})", tls.cert_file.display(), tls.key_file.display())?;
-        if let Err(e) = crate::sidecar::tls::acceptor(tls) {
+        if let Err(e) = wasp::sidecar::tls::acceptor(tls) {
             problems.push(e.to_string());
         }
     }
@@ -130,11 +130,11 @@ pub fn run(path: &Path) -> anyhow::Result<ExitCode> {
 
 /// Loads the handler's keys: a WASP key file, or (CSV handler) a ForgeRock
 /// JCEKS keystore with its password and its `Password` and `Signature` keys.
-fn check_keys(h: &crate::config::forgerock::ForgeRockHandlerConfig, security: &crate::builtin::SecuritySettings) -> Result<(), String> {
-    if matches!(h.builtin, Some(crate::builtin::BuiltinSettings::Csv(_))) && security.is_jceks() {
+fn check_keys(h: &wasp::config::forgerock::ForgeRockHandlerConfig, security: &wasp::builtin::SecuritySettings) -> Result<(), String> {
+    if matches!(h.builtin, Some(wasp::builtin::BuiltinSettings::Csv(_))) && security.is_jceks() {
         let password = security.password.as_deref().ok_or("security.password: required with a JCEKS keystore")?;
-        let store = crate::integrity::jceks::JceksKeyStore::open(&security.key_file, password).map_err(|e| e.to_string())?;
-        return crate::integrity::forgerock::ForgeRockKeys::from_keystore(&store, password).map(|_| ()).map_err(|e| e.to_string());
+        let store = wasp::integrity::jceks::JceksKeyStore::open(&security.key_file, password).map_err(|e| e.to_string())?;
+        return wasp::integrity::forgerock::ForgeRockKeys::from_keystore(&store, password).map(|_| ()).map_err(|e| e.to_string());
     }
-    crate::integrity::IntegrityKeys::load(&security.key_file).map(|_| ()).map_err(|e| e.to_string())
+    wasp::integrity::IntegrityKeys::load(&security.key_file).map(|_| ()).map_err(|e| e.to_string())
 }

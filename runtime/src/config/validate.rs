@@ -409,7 +409,7 @@ fn validate_handler(
         if name.is_empty() {
             return Err(invalid(format!("{at}.outputs"), "an output name must not be empty".into()));
         }
-        output.validate().map_err(|m| invalid(format!("{at}.outputs.{name}"), m))?;
+        output.validate().map_err(|e| invalid(format!("{at}.outputs.{name}"), e.to_string()))?;
         output.resolve_paths(base_dir);
     }
     let from_file = match (&raw.config_file, &raw.config) {

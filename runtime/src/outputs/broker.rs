@@ -106,7 +106,7 @@ impl Endpoint {
     }
 
     /// [`super::check_network`]: the host resolves.
-    pub fn check_network(&self) -> Result<(), String> {
+    pub fn check_network(&self) -> Result<(), super::CheckError> {
         super::check_network(&self.host, self.port, || Ok(()))
     }
 }

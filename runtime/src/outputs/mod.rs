@@ -27,69 +27,183 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-/// One output a WASM handler declares, by `type`.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
-#[serde(tag = "type", rename_all = "kebab-case", deny_unknown_fields)]
-pub enum OutputConfig {
+/// A setting of an output that is not valid.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SettingError {
+    /// The field, as the configuration spells it (`url`, `tls.caFile`);
+    /// empty when the problem is between fields.
+    pub field: String,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+impl SettingError {
+    /// `field` is wrong: `message`.
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        SettingError { field: field.into(), message: message.into() }
+    }
+
+    /// A problem between fields (`certFile and keyFile go together`),
+    /// whose message names them.
+    pub fn whole(message: impl Into<String>) -> Self {
+        SettingError { field: String::new(), message: message.into() }
+    }
+}
+
+impl std::fmt::Display for SettingError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.field.as_str() {
+            "" => f.write_str(&self.message),
+            field => write!(f, "{field}: {}", self.message),
+        }
+    }
+}
+
+impl std::error::Error for SettingError {}
+
+/// What `wasp config check` found wrong with an output before it runs.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckError {
+    /// A setting is wrong.
+    #[error(transparent)]
+    Setting(#[from] SettingError),
+    /// A file it needs (a CA, a client certificate) cannot be read.
+    #[error("{0}")]
+    Files(std::io::Error),
+    /// The host resolves to no address.
+    #[error("the host `{0}` resolves to no address")]
+    NoAddress(String),
+    /// The host does not resolve.
+    #[error("the host `{host}` does not resolve: {source}")]
+    Unresolved {
+        /// The host.
+        host: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Where an output is opened.
+pub struct OutputPlace<'a> {
+    /// The handler's output directory (a capability: an output cannot
+    /// reach outside it), opened only when one of its outputs
+    /// [needs it](Output::needs_directory).
+    pub dir: Option<&'a cap_std::fs::Dir>,
+    /// That directory's path, for people (and SQLite's relative paths).
+    pub shown: &'a Path,
+    /// A flush also syncs the file to disk (the `fsync` journal durability).
+    pub sync: bool,
+}
+
+impl OutputPlace<'_> {
+    /// No directory: for outputs that need none (network outputs).
+    pub fn without_directory() -> OutputPlace<'static> {
+        OutputPlace { dir: None, shown: Path::new(""), sync: false }
+    }
+
+    /// The handler's output directory; an error for an output that did not
+    /// declare it needs one.
+    pub fn dir(&self) -> std::io::Result<&cap_std::fs::Dir> {
+        self.dir.ok_or_else(|| std::io::Error::other("the output needs a directory but declared none"))
+    }
+}
+
+/// One kind of output a WASM handler can declare. Its settings type (the
+/// `config.rs` of its folder) implements this, and one line of
+/// [`OutputConfig`]'s list registers it under its `type` name.
+pub trait Output {
+    /// Whether it writes under the handler's output directory: the
+    /// directory is created and opened only for handlers with such an
+    /// output. Network outputs do not.
+    fn needs_directory(&self) -> bool {
+        false
+    }
+    /// Resolves relative file settings (TLS files) against the
+    /// configuration file's directory.
+    fn resolve_paths(&mut self, _base_dir: &Path) {}
+    /// Checks settings that do not depend on the filesystem or the network.
+    fn validate(&self) -> Result<(), SettingError>;
+    /// Opens the output. A network output connects at its first flush.
+    fn open(&self, place: &OutputPlace<'_>) -> std::io::Result<Box<dyn Sink>>;
+    /// What `wasp config check` can know before it runs (see
+    /// [`check_network`]); `Ok` for outputs that are not on the network.
+    fn check_network(&self) -> Result<(), CheckError> {
+        Ok(())
+    }
+    /// A message-broker output's server and credentials (`None` for the
+    /// others).
+    fn broker_endpoint(&self) -> Option<Result<broker::Endpoint, SettingError>> {
+        None
+    }
+}
+
+/// The registry: `OutputConfig`, one variant per output with its `type`
+/// name, and the dispatch to its [`Output`] implementation.
+macro_rules! outputs {
+    ($($(#[doc = $doc:literal])* $name:literal => $variant:ident($config:ty),)*) => {
+        /// One output a WASM handler declares, by `type`.
+        #[derive(Debug, Clone, Deserialize, PartialEq)]
+        #[serde(tag = "type", deny_unknown_fields)]
+        pub enum OutputConfig {
+            $($(#[doc = $doc])* #[serde(rename = $name)] $variant($config),)*
+        }
+
+        impl OutputConfig {
+            /// The output's type name, as in the configuration.
+            pub fn kind(&self) -> &'static str {
+                match self {
+                    $(OutputConfig::$variant(_) => $name,)*
+                }
+            }
+
+            /// The output's settings, behind its [`Output`] implementation.
+            pub fn output(&self) -> &dyn Output {
+                match self {
+                    $(OutputConfig::$variant(c) => c,)*
+                }
+            }
+
+            fn output_mut(&mut self) -> &mut dyn Output {
+                match self {
+                    $(OutputConfig::$variant(c) => c,)*
+                }
+            }
+        }
+    };
+}
+
+outputs! {
     /// JSON lines appended to a file under the handler's directory.
-    File(file::FileConfig),
+    "file" => File(file::FileConfig),
     /// Lines written to the process's standard output.
-    Stdout(stdout::StdoutConfig),
+    "stdout" => Stdout(stdout::StdoutConfig),
     /// RFC 5424 messages to a syslog daemon, each record their MSG.
-    Syslog(syslog::SyslogOutputConfig),
+    "syslog" => Syslog(syslog::SyslogOutputConfig),
     /// Batches of records POSTed to an HTTP endpoint.
-    Http(http::HttpOutputConfig),
+    "http" => Http(http::HttpOutputConfig),
     /// Records (JSON objects) indexed in Elasticsearch or OpenSearch.
-    Elasticsearch(elasticsearch::ElasticsearchOutputConfig),
+    "elasticsearch" => Elasticsearch(elasticsearch::ElasticsearchOutputConfig),
     /// Records sent as events to a Splunk HTTP Event Collector.
-    Splunk(splunk::SplunkOutputConfig),
+    "splunk" => Splunk(splunk::SplunkOutputConfig),
     /// Messages published to NATS JetStream, each acknowledged.
-    Nats(nats::NatsOutputConfig),
+    "nats" => Nats(nats::NatsOutputConfig),
     /// Messages published to an AMQP 0-9-1 exchange with publisher confirms.
-    Amqp(amqp::AmqpOutputConfig),
+    "amqp" => Amqp(amqp::AmqpOutputConfig),
     /// Entries appended to a Redis stream.
-    RedisStream(redis_stream::RedisStreamConfig),
+    "redis-stream" => RedisStream(redis_stream::RedisStreamConfig),
     /// Messages published to an MQTT broker with QoS 1.
-    Mqtt(mqtt::MqttOutputConfig),
+    "mqtt" => Mqtt(mqtt::MqttOutputConfig),
     /// Rows of a database table (PostgreSQL, MySQL/MariaDB, SQLite): each
     /// record a JSON object, its fields mapped to columns.
-    Sql(sql::SqlOutputConfig),
+    "sql" => Sql(sql::SqlOutputConfig),
 }
 
 impl OutputConfig {
-    /// The output's type name, as in the configuration.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            OutputConfig::File(_) => "file",
-            OutputConfig::Stdout(_) => "stdout",
-            OutputConfig::Syslog(_) => "syslog",
-            OutputConfig::Http(_) => "http",
-            OutputConfig::Elasticsearch(_) => "elasticsearch",
-            OutputConfig::Splunk(_) => "splunk",
-            OutputConfig::Nats(_) => "nats",
-            OutputConfig::Amqp(_) => "amqp",
-            OutputConfig::RedisStream(_) => "redis-stream",
-            OutputConfig::Mqtt(_) => "mqtt",
-            OutputConfig::Sql(_) => "sql",
-        }
-    }
-
     /// Resolves relative file settings (TLS files) against the
     /// configuration file's directory.
     pub fn resolve_paths(&mut self, base_dir: &Path) {
-        match self {
-            OutputConfig::Syslog(c) => c.resolve_paths(base_dir),
-            OutputConfig::Http(c) => c.resolve_paths(base_dir),
-            OutputConfig::Elasticsearch(c) => c.resolve_paths(base_dir),
-            OutputConfig::Splunk(c) => c.resolve_paths(base_dir),
-            OutputConfig::File(_)
-            | OutputConfig::Stdout(_)
-            | OutputConfig::Nats(_)
-            | OutputConfig::Amqp(_)
-            | OutputConfig::RedisStream(_)
-            | OutputConfig::Mqtt(_)
-            | OutputConfig::Sql(_) => {}
-        }
+        self.output_mut().resolve_paths(base_dir);
     }
 
     /// Line-oriented outputs take one line per record.
@@ -97,100 +211,52 @@ impl OutputConfig {
         true
     }
 
-    /// Checks settings that do not depend on the filesystem; the message
-    /// names the offending field.
-    pub fn validate(&self) -> Result<(), String> {
-        match self {
-            OutputConfig::File(c) => c.validate(),
-            OutputConfig::Stdout(_) => Ok(()),
-            OutputConfig::Syslog(c) => c.validate(),
-            OutputConfig::Http(c) => c.validate(),
-            OutputConfig::Elasticsearch(c) => c.validate(),
-            OutputConfig::Splunk(c) => c.validate(),
-            OutputConfig::Nats(c) => c.validate(),
-            OutputConfig::Amqp(c) => c.validate(),
-            OutputConfig::RedisStream(c) => c.validate(),
-            OutputConfig::Mqtt(c) => c.validate(),
-            OutputConfig::Sql(c) => c.validate(),
-        }
+    /// Checks settings that do not depend on the filesystem or the network.
+    pub fn validate(&self) -> Result<(), SettingError> {
+        self.output().validate()
     }
 
-    /// Opens the output inside `dir`, the handler's output directory (a
-    /// capability: the output cannot reach outside it); `shown` names `dir`
-    /// for people.
-    /// With `sync`, a flush also syncs the file to disk (the `fsync`
-    /// journal durability).
-    pub fn build(&self, dir: &cap_std::fs::Dir, shown: &Path, sync: bool) -> std::io::Result<Box<dyn Sink>> {
-        Ok(match self {
-            OutputConfig::File(c) => Box::new(file::FileSink::open(c, dir, shown, sync)?),
-            OutputConfig::Stdout(c) => Box::new(stdout::StdoutSink::new(c)),
-            OutputConfig::Syslog(c) => Box::new(syslog::FramedSyslogSink::new(c)?),
-            OutputConfig::Http(c) => Box::new(http::HttpSink::new(c)?),
-            OutputConfig::Elasticsearch(c) => Box::new(elasticsearch::ElasticsearchSink::for_documents(c.target(), c.index.clone())?),
-            OutputConfig::Splunk(c) => Box::new(splunk::SplunkSink::new(c.target())?),
-            OutputConfig::Sql(c) => {
-                let invalid = |m: String| std::io::Error::new(std::io::ErrorKind::InvalidInput, m);
-                let client = sql::SqlClient::new(c.target(shown).map_err(invalid)?)?;
-                Box::new(sql::SqlSink::new(std::sync::Arc::new(client), c.mapping().map_err(invalid)?, 10_000))
-            }
-            OutputConfig::Nats(_) | OutputConfig::Amqp(_) | OutputConfig::RedisStream(_) | OutputConfig::Mqtt(_) => {
-                self.build_broker().expect("a broker output")?
-            }
-        })
+    /// Whether the output writes under the handler's output directory.
+    pub fn needs_directory(&self) -> bool {
+        self.output().needs_directory()
     }
 
-    /// Opens a message-broker output (`None` for the others). It connects
-    /// at its first flush.
-    pub fn build_broker(&self) -> Option<std::io::Result<Box<dyn Sink>>> {
-        fn boxed<S: Sink + 'static>(sink: std::io::Result<S>) -> std::io::Result<Box<dyn Sink>> {
-            sink.map(|s| Box::new(s) as Box<dyn Sink>)
-        }
-        Some(match self {
-            OutputConfig::Nats(c) => boxed(nats::NatsSink::new(c)),
-            OutputConfig::Amqp(c) => boxed(amqp::AmqpSink::new(c)),
-            OutputConfig::RedisStream(c) => boxed(redis_stream::RedisStreamSink::new(c)),
-            OutputConfig::Mqtt(c) => boxed(mqtt::MqttSink::new(c)),
-            OutputConfig::File(_)
-            | OutputConfig::Stdout(_)
-            | OutputConfig::Syslog(_)
-            | OutputConfig::Http(_)
-            | OutputConfig::Elasticsearch(_)
-            | OutputConfig::Splunk(_)
-            | OutputConfig::Sql(_) => return None,
-        })
+    /// Opens the output at `place`.
+    pub fn build(&self, place: &OutputPlace<'_>) -> std::io::Result<Box<dyn Sink>> {
+        self.output().open(place)
     }
 
     /// A message-broker output's server and credentials (`None` for the
     /// others).
-    pub fn broker_endpoint(&self) -> Option<Result<broker::Endpoint, String>> {
-        Some(match self {
-            OutputConfig::Nats(c) => c.endpoint(),
-            OutputConfig::Amqp(c) => c.endpoint(),
-            OutputConfig::RedisStream(c) => c.endpoint(),
-            OutputConfig::Mqtt(c) => c.endpoint(),
-            OutputConfig::File(_)
-            | OutputConfig::Stdout(_)
-            | OutputConfig::Syslog(_)
-            | OutputConfig::Http(_)
-            | OutputConfig::Elasticsearch(_)
-            | OutputConfig::Splunk(_)
-            | OutputConfig::Sql(_) => return None,
-        })
+    pub fn broker_endpoint(&self) -> Option<Result<broker::Endpoint, SettingError>> {
+        self.output().broker_endpoint()
+    }
+
+    /// [`check_network`] for the network outputs; `Ok` for the others.
+    pub fn check_network(&self) -> Result<(), CheckError> {
+        self.output().check_network()
     }
 }
 
 /// What `wasp config check` can know of a network output before it runs:
 /// its files (CA, client certificate) are readable and its host resolves.
 /// Whether the receiver answers is a run-time matter (retried).
-pub fn check_network(host: &str, port: u16, open: impl FnOnce() -> std::io::Result<()>) -> Result<(), String> {
+pub fn check_network(host: &str, port: u16, open: impl FnOnce() -> std::io::Result<()>) -> Result<(), CheckError> {
     use std::net::ToSocketAddrs;
-    open().map_err(|e| e.to_string())?;
+    open().map_err(CheckError::Files)?;
     let host = host.trim_start_matches('[').trim_end_matches(']');
     match (host, port).to_socket_addrs().map(|mut a| a.next().is_some()) {
         Ok(true) => Ok(()),
-        Ok(false) => Err(format!("the host `{host}` resolves to no address")),
-        Err(e) => Err(format!("the host `{host}` does not resolve: {e}")),
+        Ok(false) => Err(CheckError::NoAddress(host.to_owned())),
+        Err(source) => Err(CheckError::Unresolved { host: host.to_owned(), source }),
     }
+}
+
+/// [`check_network`] for an output at an `http(s)://` URL (`shown`: the URL
+/// as messages may show it).
+pub fn check_url(url: &str, shown: &str, open: impl FnOnce() -> std::io::Result<()>) -> Result<(), CheckError> {
+    let (host, port) = url_host_port(url).ok_or_else(|| SettingError::new("url", format!("`{shown}` names no host")))?;
+    check_network(&host, port, open)
 }
 
 /// The host and port of an `http(s)://host[:port]/…` URL (the port
@@ -208,41 +274,6 @@ pub fn url_host_port(url: &str) -> Option<(String, u16)> {
     match authority.rsplit_once(':') {
         Some((host, port)) => Some((host.to_owned(), port.parse().ok()?)),
         None => Some((authority.to_owned(), default)),
-    }
-}
-
-impl OutputConfig {
-    /// [`check_network`] for the network outputs; `Ok` for the others.
-    pub fn check_network(&self) -> Result<(), String> {
-        match self {
-            OutputConfig::File(_) | OutputConfig::Stdout(_) => Ok(()),
-            OutputConfig::Syslog(c) => {
-                let target = c.target();
-                check_network(&target.host, target.port, || syslog::SyslogSink::new(target.clone()).map(drop))
-            }
-            OutputConfig::Http(c) => {
-                let (host, port) = url_host_port(&c.url).ok_or_else(|| format!("url: `{}` names no host", c.shown_url()))?;
-                check_network(&host, port, || http::HttpSink::new(c).map(drop))
-            }
-            OutputConfig::Elasticsearch(c) => {
-                let (host, port) = url_host_port(&c.url).ok_or_else(|| format!("url: `{}` names no host", c.url))?;
-                check_network(&host, port, || elasticsearch::ElasticsearchSink::new(c.target()).map(drop))
-            }
-            OutputConfig::Splunk(c) => {
-                let (host, port) = url_host_port(&c.url).ok_or_else(|| format!("url: `{}` names no host", c.url))?;
-                check_network(&host, port, || splunk::SplunkSink::new(c.target()).map(drop))
-            }
-            OutputConfig::Sql(c) => {
-                let target = c.target(Path::new("."))?;
-                match target.host_port() {
-                    Some((host, port)) => check_network(host, port, || Ok(())),
-                    None => Ok(()),
-                }
-            }
-            OutputConfig::Nats(_) | OutputConfig::Amqp(_) | OutputConfig::RedisStream(_) | OutputConfig::Mqtt(_) => {
-                self.broker_endpoint().expect("a broker output")?.check_network()
-            }
-        }
     }
 }
 

@@ -180,31 +180,43 @@ pub(crate) fn prepare(
     Ok((worker, entry))
 }
 
-/// Opens the handler's output directory (through its tenant's output root,
-/// for a tenant's handler) and its outputs.
 /// A handler's opened outputs and what the summary says of them.
 type Outputs = (Vec<Box<dyn crate::outputs::Sink>>, Vec<OutputSummary>);
 
+/// Opens the handler's outputs, and its output directory (through its
+/// tenant's output root, for a tenant's handler) when one of them writes
+/// there: a handler with network outputs only has no directory.
 fn open_outputs(config: &Config, h: &WasmHandlerConfig) -> Result<Outputs, String> {
-    if h.outputs.is_empty() {
-        return Ok((Vec::new(), Vec::new()));
-    }
-    let (dir, shown) = handler_dir(config, h)?;
+    let directory = match h.outputs.values().any(|o| o.needs_directory()) {
+        true => Some(handler_dir(config, h)?),
+        false => None,
+    };
+    let shown = directory.as_ref().map_or_else(|| handler_path(config, h), |(_, shown)| shown.clone());
+    let place = crate::outputs::OutputPlace {
+        dir: directory.as_ref().map(|(dir, _)| dir),
+        shown: &shown,
+        sync: config.journal.durability == Durability::Fsync,
+    };
     let mut sinks = Vec::new();
     let mut outputs = Vec::new();
     for (name, output) in &h.outputs {
-        let sync = config.journal.durability == Durability::Fsync;
-        let sink = output.build(&dir, &shown, sync).map_err(|e| format!("output `{name}` cannot be opened: {e}"))?;
+        let sink = output.build(&place).map_err(|e| format!("output `{name}` cannot be opened: {e}"))?;
         outputs.push(OutputSummary::new(name.clone(), output.kind(), sink.location()));
         sinks.push(sink);
     }
     Ok((sinks, outputs))
 }
 
+/// The path of the handler's output directory, for people.
+fn handler_path(config: &Config, h: &WasmHandlerConfig) -> PathBuf {
+    let root = h.tenant.as_ref().map(|t| config.tenants[t].output_root.as_path());
+    root.map_or_else(|| h.directory.clone(), |r| r.join(&h.directory))
+}
+
 fn handler_dir(config: &Config, h: &WasmHandlerConfig) -> Result<(Dir, PathBuf), String> {
     let root = h.tenant.as_ref().map(|t| config.tenants[t].output_root.as_path());
     let dir = crate::outputs::open_directory(root, &h.directory, true)?;
-    Ok((dir, root.map_or_else(|| h.directory.clone(), |r| r.join(&h.directory))))
+    Ok((dir, handler_path(config, h)))
 }
 
 /// Builds the worker of a built-in (ForgeRock class) handler: its native
@@ -323,7 +335,7 @@ fn builtin_parts(
         BuiltinSettings::Csv(s) if s.security.as_ref().is_some_and(|sec| sec.is_jceks()) => {
             let mut topics = std::collections::BTreeMap::new();
             let opened = open_forgerock_files((root, s), h, |topic| {
-                let schema = config.schema_source(topic)?;
+                let schema = config.schema_source(topic).map_err(|e| e.to_string())?;
                 let columns = crate::outputs::csv::codec::columns_for_schema(&schema);
                 topics.insert(topic.to_owned(), (topics.len(), columns.clone()));
                 Ok((csv::CsvSettings::file_name(topic), columns))
@@ -341,7 +353,7 @@ fn builtin_parts(
                 sync,
                 (&config.data_dir, &state_dir),
                 |topic| {
-                    let schema = config.schema_source(topic)?;
+                    let schema = config.schema_source(topic).map_err(|e| e.to_string())?;
                     let columns = crate::outputs::csv::codec::columns_for_schema(&schema);
                     topics.insert(topic.to_owned(), (topics.len(), columns.clone()));
                     let codec = CsvRows { format: s.format.clone(), columns, secure: s.security.is_some() };

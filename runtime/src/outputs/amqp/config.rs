@@ -1,5 +1,6 @@
 //! Settings of the `amqp` output.
 
+use crate::outputs::SettingError;
 use crate::outputs::broker::Endpoint;
 
 /// `{"type": "amqp", "url": "amqp://host:5672/vhost", "exchange": …}`.
@@ -55,9 +56,9 @@ impl std::fmt::Debug for AmqpOutputConfig {
 
 impl AmqpOutputConfig {
     /// The broker and credentials (`guest`/`guest` by default, vhost `/`).
-    pub fn endpoint(&self) -> Result<Endpoint, String> {
-        let mut endpoint =
-            Endpoint::parse(&self.url, "amqp", self.username.as_deref(), self.password.as_deref()).map_err(|e| format!("url: {e}"))?;
+    pub fn endpoint(&self) -> Result<Endpoint, SettingError> {
+        let mut endpoint = Endpoint::parse(&self.url, "amqp", self.username.as_deref(), self.password.as_deref())
+            .map_err(|e| SettingError::new("url", e))?;
         if endpoint.path.is_empty() {
             endpoint.path = "/".into();
         }
@@ -65,22 +66,25 @@ impl AmqpOutputConfig {
     }
 
     /// Checks the settings; the message names the field.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), SettingError> {
         let endpoint = self.endpoint()?;
         if endpoint.path.len() > 255 {
-            return Err("url: the virtual host is longer than 255 bytes".into());
+            return Err(SettingError::new("url", "the virtual host is longer than 255 bytes"));
         }
         if self.exchange.len() > 255 || !self.exchange.chars().all(|c| c.is_ascii_alphanumeric() || "-_.:".contains(c)) {
-            return Err(format!("exchange: `{}` is not an exchange name (at most 255 letters, digits, `-`, `_`, `.`, `:`)", self.exchange));
+            return Err(SettingError::new(
+                "exchange",
+                format!("`{}` is not an exchange name (at most 255 letters, digits, `-`, `_`, `.`, `:`)", self.exchange),
+            ));
         }
         if self.exchange.is_empty() && self.declare_exchange {
-            return Err("declareExchange: the default exchange (\"\") cannot be declared".into());
+            return Err(SettingError::new("declareExchange", "the default exchange (\"\") cannot be declared"));
         }
         if self.routing_key.len() > 255 {
-            return Err("routingKey: at most 255 bytes".into());
+            return Err(SettingError::new("routingKey", "at most 255 bytes"));
         }
         if self.timeout == Some(0) {
-            return Err("timeout: must be greater than 0".into());
+            return Err(SettingError::new("timeout", "must be greater than 0"));
         }
         Ok(())
     }

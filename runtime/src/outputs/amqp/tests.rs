@@ -5,7 +5,7 @@ use super::AmqpOutputConfig;
 
 fn config(value: serde_json::Value) -> Result<AmqpOutputConfig, String> {
     let config: AmqpOutputConfig = serde_json::from_value(value).map_err(|e| e.to_string())?;
-    config.validate().map(|()| config)
+    config.validate().map(|()| config).map_err(|e| e.to_string())
 }
 
 #[test]

@@ -1,5 +1,6 @@
 //! Settings of the `elasticsearch` output a WASM handler declares.
 
+use crate::outputs::SettingError;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -47,13 +48,16 @@ impl std::fmt::Debug for ElasticsearchOutputConfig {
 
 impl ElasticsearchOutputConfig {
     /// Checks the settings; the message names the field.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), SettingError> {
         crate::outputs::http::check_settings(&self.url, Some("`username` and `password`"), &self.tls(), &[self.timeout])?;
         if self.index.is_empty() || self.index.chars().any(|c| c.is_ascii_uppercase() || "\\/*?\"<>| ,#:".contains(c)) {
-            return Err(format!("index: `{}` is not an index name (lowercase, no \\ / * ? \" < > | space , # :)", self.index));
+            return Err(SettingError::new(
+                "index",
+                format!("`{}` is not an index name (lowercase, no \\ / * ? \" < > | space , # :)", self.index),
+            ));
         }
         if self.username.is_some() != self.password.is_some() {
-            return Err("username and password go together".into());
+            return Err(SettingError::whole("username and password go together"));
         }
         Ok(())
     }

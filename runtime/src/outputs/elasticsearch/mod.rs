@@ -21,3 +21,18 @@ mod sink;
 
 pub use config::ElasticsearchOutputConfig;
 pub use sink::{BulkTarget, ElasticsearchSink};
+
+impl super::Output for ElasticsearchOutputConfig {
+    fn resolve_paths(&mut self, base_dir: &std::path::Path) {
+        ElasticsearchOutputConfig::resolve_paths(self, base_dir);
+    }
+    fn validate(&self) -> Result<(), super::SettingError> {
+        ElasticsearchOutputConfig::validate(self)
+    }
+    fn open(&self, _place: &super::OutputPlace<'_>) -> std::io::Result<Box<dyn super::Sink>> {
+        Ok(Box::new(ElasticsearchSink::for_documents(self.target(), self.index.clone())?))
+    }
+    fn check_network(&self) -> Result<(), super::CheckError> {
+        super::check_url(&self.url, &self.url, || ElasticsearchSink::new(self.target()).map(drop))
+    }
+}

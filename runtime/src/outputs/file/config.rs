@@ -1,5 +1,6 @@
 //! Settings of the `file` output.
 
+use crate::outputs::SettingError;
 use std::path::{Component, PathBuf};
 
 use serde::Deserialize;
@@ -16,18 +17,21 @@ pub struct FileConfig {
 }
 
 impl FileConfig {
-    pub(crate) fn validate(&self) -> Result<(), String> {
+    pub(crate) fn validate(&self) -> Result<(), SettingError> {
         if self.path.as_os_str().is_empty() {
-            return Err("path: must not be empty".into());
+            return Err(SettingError::new("path", "must not be empty"));
         }
         for part in self.path.components() {
             match part {
                 Component::Normal(_) | Component::CurDir => {}
                 Component::ParentDir => {
-                    return Err(format!("path: `{}` must not contain `..`", self.path.display()));
+                    return Err(SettingError::new("path", format!("`{}` must not contain `..`", self.path.display())));
                 }
                 Component::RootDir | Component::Prefix(_) => {
-                    return Err(format!("path: `{}` must be relative to the handler's directory", self.path.display()));
+                    return Err(SettingError::new(
+                        "path",
+                        format!("`{}` must be relative to the handler's directory", self.path.display()),
+                    ));
                 }
             }
         }

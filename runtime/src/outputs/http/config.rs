@@ -1,5 +1,6 @@
 //! Settings of the `http` output.
 
+use crate::outputs::SettingError;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -67,14 +68,14 @@ impl std::fmt::Debug for HttpOutputConfig {
 
 impl HttpOutputConfig {
     /// Checks the settings; the message names the field.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), SettingError> {
         for name in self.headers.keys() {
             if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_".contains(&b)) {
-                return Err(format!("headers: `{name}` is not a header name"));
+                return Err(SettingError::new("headers", format!("`{name}` is not a header name")));
             }
         }
         if self.record_key.as_deref().is_some_and(|k| k.trim().is_empty()) {
-            return Err("recordKey: the member name is empty".into());
+            return Err(SettingError::new("recordKey", "the member name is empty"));
         }
         let tls = super::TlsFiles::from_settings(&self.ca_file, &self.cert_file, &self.key_file);
         super::check_settings(&self.url, None, &tls, &[self.timeout])

@@ -16,3 +16,18 @@ mod sink;
 
 pub use config::{HttpBody, HttpOutputConfig};
 pub use sink::{HttpSink, TlsFiles, agent, check_settings, resolve_files, retryable_status};
+
+impl super::Output for HttpOutputConfig {
+    fn resolve_paths(&mut self, base_dir: &std::path::Path) {
+        HttpOutputConfig::resolve_paths(self, base_dir);
+    }
+    fn validate(&self) -> Result<(), super::SettingError> {
+        HttpOutputConfig::validate(self)
+    }
+    fn open(&self, _place: &super::OutputPlace<'_>) -> std::io::Result<Box<dyn super::Sink>> {
+        Ok(Box::new(HttpSink::new(self)?))
+    }
+    fn check_network(&self) -> Result<(), super::CheckError> {
+        super::check_url(&self.url, &self.shown_url(), || HttpSink::new(self).map(drop))
+    }
+}

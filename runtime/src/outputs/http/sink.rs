@@ -83,23 +83,29 @@ impl TlsFiles {
 /// `http://` or `https://` URL with a host — without credentials when
 /// `credentials_elsewhere` names the settings that carry them — `certFile`
 /// and `keyFile` go together, and timeouts are not zero.
-pub fn check_settings(url: &str, credentials_elsewhere: Option<&str>, tls: &TlsFiles, timeouts: &[Option<u64>]) -> Result<(), String> {
+pub fn check_settings(
+    url: &str,
+    credentials_elsewhere: Option<&str>,
+    tls: &TlsFiles,
+    timeouts: &[Option<u64>],
+) -> Result<(), super::super::SettingError> {
+    use super::super::SettingError;
     let Some(rest) = url.strip_prefix("http://").or_else(|| url.strip_prefix("https://")) else {
-        return Err(format!("url: `{url}` is not an http:// or https:// URL"));
+        return Err(SettingError::new("url", format!("`{url}` is not an http:// or https:// URL")));
     };
     if rest.is_empty() || rest.starts_with('/') {
-        return Err(format!("url: `{url}` names no host"));
+        return Err(SettingError::new("url", format!("`{url}` names no host")));
     }
     if let Some(instead) = credentials_elsewhere
         && rest.split('/').next().is_some_and(|authority| authority.contains('@'))
     {
-        return Err(format!("url: `{url}` carries credentials: use {instead}"));
+        return Err(SettingError::new("url", format!("`{url}` carries credentials: use {instead}")));
     }
     if timeouts.contains(&Some(0)) {
-        return Err("timeout: must be greater than 0".into());
+        return Err(SettingError::new("timeout", "must be greater than 0"));
     }
     if tls.cert_file.is_some() != tls.key_file.is_some() {
-        return Err("certFile and keyFile go together".into());
+        return Err(SettingError::whole("certFile and keyFile go together"));
     }
     Ok(())
 }

@@ -1,5 +1,6 @@
 //! Settings of the `mqtt` output.
 
+use crate::outputs::SettingError;
 use crate::outputs::broker::Endpoint;
 
 /// `{"type": "mqtt", "url": "mqtt://host:1883", "topic": …}`.
@@ -40,26 +41,26 @@ impl std::fmt::Debug for MqttOutputConfig {
 
 impl MqttOutputConfig {
     /// The broker and credentials.
-    pub fn endpoint(&self) -> Result<Endpoint, String> {
-        Endpoint::parse(&self.url, "mqtt", self.username.as_deref(), self.password.as_deref()).map_err(|e| format!("url: {e}"))
+    pub fn endpoint(&self) -> Result<Endpoint, SettingError> {
+        Endpoint::parse(&self.url, "mqtt", self.username.as_deref(), self.password.as_deref()).map_err(|e| SettingError::new("url", e))
     }
 
     /// Checks the settings; the message names the field.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), SettingError> {
         let endpoint = self.endpoint()?;
         if self.topic.is_empty() || self.topic.len() > 65_535 || self.topic.contains(['+', '#', '\0']) {
-            return Err(format!("topic: `{}` is not a topic to publish on (no `+`, `#`)", self.topic));
+            return Err(SettingError::new("topic", format!("`{}` is not a topic to publish on (no `+`, `#`)", self.topic)));
         }
         if let Some(id) = &self.client_id
             && (id.is_empty() || id.len() > 65_535)
         {
-            return Err("clientId: must not be empty".into());
+            return Err(SettingError::new("clientId", "must not be empty"));
         }
         if endpoint.password.is_some() && endpoint.username.is_none() {
-            return Err("password: MQTT 3.1.1 sends a password only with a user name".into());
+            return Err(SettingError::new("password", "MQTT 3.1.1 sends a password only with a user name"));
         }
         if self.timeout == Some(0) {
-            return Err("timeout: must be greater than 0".into());
+            return Err(SettingError::new("timeout", "must be greater than 0"));
         }
         Ok(())
     }

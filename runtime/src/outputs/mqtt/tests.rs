@@ -5,7 +5,7 @@ use super::MqttOutputConfig;
 
 fn config(value: serde_json::Value) -> Result<MqttOutputConfig, String> {
     let config: MqttOutputConfig = serde_json::from_value(value).map_err(|e| e.to_string())?;
-    config.validate().map(|()| config)
+    config.validate().map(|()| config).map_err(|e| e.to_string())
 }
 
 #[test]

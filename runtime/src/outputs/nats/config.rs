@@ -1,5 +1,6 @@
 //! Settings of the `nats` output.
 
+use crate::outputs::SettingError;
 use crate::outputs::broker::Endpoint;
 
 /// `{"type": "nats", "url": "nats://host:4222", "subject": …}`.
@@ -50,30 +51,30 @@ impl std::fmt::Debug for NatsOutputConfig {
 
 impl NatsOutputConfig {
     /// The server and credentials.
-    pub fn endpoint(&self) -> Result<Endpoint, String> {
-        Endpoint::parse(&self.url, "nats", self.username.as_deref(), self.password.as_deref()).map_err(|e| format!("url: {e}"))
+    pub fn endpoint(&self) -> Result<Endpoint, SettingError> {
+        Endpoint::parse(&self.url, "nats", self.username.as_deref(), self.password.as_deref()).map_err(|e| SettingError::new("url", e))
     }
 
     /// Checks the settings; the message names the field.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), SettingError> {
         self.endpoint()?;
         if self.subject.is_empty() || self.subject.contains([' ', '\t', '\r', '\n', '*', '>']) || self.subject.split('.').any(str::is_empty)
         {
-            return Err(format!(
-                "subject: `{}` is not a subject to publish on (tokens separated by `.`, no spaces or wildcards)",
-                self.subject
+            return Err(SettingError::new(
+                "subject",
+                format!("`{}` is not a subject to publish on (tokens separated by `.`, no spaces or wildcards)", self.subject),
             ));
         }
         if let Some(stream) = &self.stream
             && (stream.is_empty() || stream.contains([' ', '\t', '.', '*', '>', '/', '\\']))
         {
-            return Err(format!("stream: `{stream}` is not a stream name (no spaces, `.`, `*`, `>`, `/`, `\\`)"));
+            return Err(SettingError::new("stream", format!("`{stream}` is not a stream name (no spaces, `.`, `*`, `>`, `/`, `\\`)")));
         }
         if self.create_stream && self.stream.is_none() {
-            return Err("createStream: needs `stream`, the name of the stream to create".into());
+            return Err(SettingError::new("createStream", "needs `stream`, the name of the stream to create"));
         }
         if self.timeout == Some(0) {
-            return Err("timeout: must be greater than 0".into());
+            return Err(SettingError::new("timeout", "must be greater than 0"));
         }
         Ok(())
     }

@@ -5,7 +5,7 @@ use super::NatsOutputConfig;
 
 fn config(value: serde_json::Value) -> Result<NatsOutputConfig, String> {
     let config: NatsOutputConfig = serde_json::from_value(value).map_err(|e| e.to_string())?;
-    config.validate().map(|()| config)
+    config.validate().map(|()| config).map_err(|e| e.to_string())
 }
 
 #[test]

@@ -1,5 +1,6 @@
 //! Settings of the `redis-stream` output.
 
+use crate::outputs::SettingError;
 use crate::outputs::broker::Endpoint;
 
 /// `{"type": "redis-stream", "url": "redis://host:6379/0", "key": …}`.
@@ -47,14 +48,18 @@ impl std::fmt::Debug for RedisStreamConfig {
 
 impl RedisStreamConfig {
     /// The server and credentials.
-    pub fn endpoint(&self) -> Result<Endpoint, String> {
-        Endpoint::parse(&self.url, "redis", self.username.as_deref(), self.password.as_deref()).map_err(|e| format!("url: {e}"))
+    pub fn endpoint(&self) -> Result<Endpoint, SettingError> {
+        Endpoint::parse(&self.url, "redis", self.username.as_deref(), self.password.as_deref()).map_err(|e| SettingError::new("url", e))
     }
 
     /// The database number (the URL's path; 0 by default).
-    pub fn database(&self) -> Result<u32, String> {
+    pub fn database(&self) -> Result<u32, SettingError> {
         let path = self.endpoint()?.path;
-        if path.is_empty() { Ok(0) } else { path.parse().map_err(|_| format!("url: `{path}` is not a database number")) }
+        if path.is_empty() {
+            Ok(0)
+        } else {
+            path.parse().map_err(|_| SettingError::new("url", format!("`{path}` is not a database number")))
+        }
     }
 
     /// The dedupe window in seconds (0: off).
@@ -63,16 +68,16 @@ impl RedisStreamConfig {
     }
 
     /// Checks the settings; the message names the field.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), SettingError> {
         self.database()?;
         if self.key.is_empty() {
-            return Err("key: required, the stream's key".into());
+            return Err(SettingError::new("key", "required, the stream's key"));
         }
         if self.max_len == Some(0) {
-            return Err("maxLen: must be greater than 0".into());
+            return Err(SettingError::new("maxLen", "must be greater than 0"));
         }
         if self.timeout == Some(0) {
-            return Err("timeout: must be greater than 0".into());
+            return Err(SettingError::new("timeout", "must be greater than 0"));
         }
         Ok(())
     }

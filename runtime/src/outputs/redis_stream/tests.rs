@@ -6,7 +6,7 @@ use super::resp::{Reply, read_reply};
 
 fn config(value: serde_json::Value) -> Result<RedisStreamConfig, String> {
     let config: RedisStreamConfig = serde_json::from_value(value).map_err(|e| e.to_string())?;
-    config.validate().map(|()| config)
+    config.validate().map(|()| config).map_err(|e| e.to_string())
 }
 
 #[test]

@@ -1,5 +1,6 @@
 //! Settings of the `splunk` output a WASM handler declares.
 
+use crate::outputs::SettingError;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -58,10 +59,10 @@ impl std::fmt::Debug for SplunkOutputConfig {
 
 impl SplunkOutputConfig {
     /// Checks the settings; the message names the field.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), SettingError> {
         crate::outputs::http::check_settings(&self.url, Some("`token`"), &self.tls(), &[self.timeout, self.ack_timeout])?;
         if self.token.trim().is_empty() {
-            return Err("token: required: the HTTP Event Collector token".into());
+            return Err(SettingError::new("token", "required: the HTTP Event Collector token"));
         }
         Ok(())
     }

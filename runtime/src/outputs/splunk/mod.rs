@@ -23,6 +23,21 @@ mod sink;
 pub use config::SplunkOutputConfig;
 pub use sink::{HecTarget, SplunkSink};
 
+impl super::Output for SplunkOutputConfig {
+    fn resolve_paths(&mut self, base_dir: &std::path::Path) {
+        SplunkOutputConfig::resolve_paths(self, base_dir);
+    }
+    fn validate(&self) -> Result<(), super::SettingError> {
+        SplunkOutputConfig::validate(self)
+    }
+    fn open(&self, _place: &super::OutputPlace<'_>) -> std::io::Result<Box<dyn super::Sink>> {
+        Ok(Box::new(SplunkSink::new(self.target())?))
+    }
+    fn check_network(&self) -> Result<(), super::CheckError> {
+        super::check_url(&self.url, &self.url, || SplunkSink::new(self.target()).map(drop))
+    }
+}
+
 /// One HEC event object for `record` (JSON text, else sent as a string
 /// event): `time` from the record's `timestamp` (RFC 3339) in epoch
 /// seconds with milliseconds, when it has one.

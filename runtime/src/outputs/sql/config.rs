@@ -372,27 +372,31 @@ impl std::fmt::Debug for SqlOutputConfig {
 
 impl SqlOutputConfig {
     /// Checks the settings that do not need the database.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), crate::outputs::SettingError> {
+        use crate::outputs::SettingError;
         self.mapping()?;
         if let Some(path) = self.url.strip_prefix("jdbc:").unwrap_or(&self.url).strip_prefix("sqlite:") {
             let path = Path::new(path.trim_start_matches("//"));
             if path.is_absolute() || path.components().any(|c| matches!(c, std::path::Component::ParentDir)) {
-                return Err(format!("url: `{}` must name a file inside the handler's directory (relative, without `..`)", self.url));
+                return Err(SettingError::new(
+                    "url",
+                    format!("`{}` must name a file inside the handler's directory (relative, without `..`)", self.url),
+                ));
             }
         }
         Ok(())
     }
 
     /// The table mapping.
-    pub fn mapping(&self) -> Result<TableMapping, String> {
+    pub fn mapping(&self) -> Result<TableMapping, crate::outputs::SettingError> {
         let columns = self.columns.iter().map(|(p, c)| (p.clone(), c.clone())).collect();
         TableMapping::new("", &self.table, columns, &self.key)
-            .map_err(|(at, m)| format!("{}: {m}", if at == "table" { "table" } else { "columns" }))
+            .map_err(|(at, m)| crate::outputs::SettingError::new(if at == "table" { "table" } else { "columns" }, m))
     }
 
     /// Where it connects; a SQLite file lies in `handler_dir`.
-    pub fn target(&self, handler_dir: &Path) -> Result<SqlTarget, String> {
-        let mut target = SqlTarget::from_url(&self.url, handler_dir).map_err(|m| format!("url: {m}"))?;
+    pub fn target(&self, handler_dir: &Path) -> Result<SqlTarget, crate::outputs::SettingError> {
+        let mut target = SqlTarget::from_url(&self.url, handler_dir).map_err(|m| crate::outputs::SettingError::new("url", m))?;
         if self.username.is_some() {
             target.username = self.username.clone();
         }

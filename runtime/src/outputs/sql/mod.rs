@@ -33,3 +33,23 @@ mod tests;
 
 pub use config::{Dialect, SqlOutputConfig, SqlTarget, TableMapping};
 pub use sink::{SqlClient, SqlSink};
+
+impl super::Output for SqlOutputConfig {
+    fn validate(&self) -> Result<(), super::SettingError> {
+        SqlOutputConfig::validate(self)
+    }
+    /// The database connects at the first flush; a relative SQLite path
+    /// lies in the handler's directory.
+    fn open(&self, place: &super::OutputPlace<'_>) -> std::io::Result<Box<dyn super::Sink>> {
+        let invalid = |e: super::SettingError| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string());
+        let client = SqlClient::new(self.target(place.shown).map_err(invalid)?)?;
+        Ok(Box::new(SqlSink::new(std::sync::Arc::new(client), self.mapping().map_err(invalid)?, 10_000)))
+    }
+    fn check_network(&self) -> Result<(), super::CheckError> {
+        let target = self.target(std::path::Path::new("."))?;
+        match target.host_port() {
+            Some((host, port)) => super::check_network(host, port, || Ok(())),
+            None => Ok(()),
+        }
+    }
+}

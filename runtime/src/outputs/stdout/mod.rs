@@ -7,3 +7,12 @@ mod tests;
 
 pub use config::StdoutConfig;
 pub use sink::StdoutSink;
+
+impl super::Output for StdoutConfig {
+    fn validate(&self) -> Result<(), super::SettingError> {
+        Ok(())
+    }
+    fn open(&self, _place: &super::OutputPlace<'_>) -> std::io::Result<Box<dyn super::Sink>> {
+        Ok(Box::new(StdoutSink::new(self)))
+    }
+}

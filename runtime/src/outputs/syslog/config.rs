@@ -1,5 +1,6 @@
 //! Where a syslog output sends: host, port, transport, timeouts, TLS files.
 
+use crate::outputs::SettingError;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -136,28 +137,29 @@ fn default_protocol() -> String {
 
 impl SyslogOutputConfig {
     /// Checks the settings; the message names the field.
-    pub fn validate(&self) -> Result<(), String> {
-        let protocol = Protocol::parse(&self.protocol).ok_or_else(|| format!("protocol: `{}` is not tcp, udp or tls", self.protocol))?;
+    pub fn validate(&self) -> Result<(), SettingError> {
+        let protocol = Protocol::parse(&self.protocol)
+            .ok_or_else(|| SettingError::new("protocol", format!("`{}` is not tcp, udp or tls", self.protocol)))?;
         if self.port == 0 {
-            return Err("port: must be 1 to 65535".into());
+            return Err(SettingError::new("port", "must be 1 to 65535"));
         }
         if SyslogTarget::bare_host(&self.host).is_empty() {
-            return Err("host: required".into());
+            return Err(SettingError::new("host", "required"));
         }
         if let Some(f) = &self.facility
             && super::format::facility(f).is_none()
         {
-            return Err(format!("facility: `{f}` is not a syslog facility (kern … local7)"));
+            return Err(SettingError::new("facility", format!("`{f}` is not a syslog facility (kern … local7)")));
         }
         if let Some(s) = &self.severity
             && super::format::severity(s).is_none()
         {
-            return Err(format!("severity: `{s}` is not a syslog severity (emergency … debug)"));
+            return Err(SettingError::new("severity", format!("`{s}` is not a syslog severity (emergency … debug)")));
         }
         match (protocol, &self.tls) {
             (Protocol::Tls, Some(SyslogTlsConfig { ca_file: Some(_), .. })) => Ok(()),
-            (Protocol::Tls, _) => Err("tls.caFile: required with protocol tls".into()),
-            (_, Some(_)) => Err("tls: only with protocol tls".into()),
+            (Protocol::Tls, _) => Err(SettingError::new("tls.caFile", "required with protocol tls")),
+            (_, Some(_)) => Err(SettingError::new("tls", "only with protocol tls")),
             _ => Ok(()),
         }
     }

@@ -25,3 +25,19 @@ mod tests;
 
 pub use config::{Protocol, SyslogOutputConfig, SyslogTarget, SyslogTlsConfig, TlsFiles};
 pub use sink::{FramedSyslogSink, SyslogSink};
+
+impl super::Output for SyslogOutputConfig {
+    fn resolve_paths(&mut self, base_dir: &std::path::Path) {
+        SyslogOutputConfig::resolve_paths(self, base_dir);
+    }
+    fn validate(&self) -> Result<(), super::SettingError> {
+        SyslogOutputConfig::validate(self)
+    }
+    fn open(&self, _place: &super::OutputPlace<'_>) -> std::io::Result<Box<dyn super::Sink>> {
+        Ok(Box::new(FramedSyslogSink::new(self)?))
+    }
+    fn check_network(&self) -> Result<(), super::CheckError> {
+        let target = self.target();
+        super::check_network(&target.host, target.port, || SyslogSink::new(target.clone()).map(drop))
+    }
+}
