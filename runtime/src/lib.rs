@@ -10,32 +10,59 @@
 //! faulting is quarantined by its circuit breaker. Tenants get their own
 //! handlers, budgets, quotas and output root.
 //!
-//! Start with [`AuditService`]; the configuration format is in [`config`].
+//! # The API
+//!
+//! Start with [`AuditService`]: build it from a [`Config`] (the format is in
+//! [`config`]), [`publish`](AuditService::publish) events and get a
+//! [`Receipt`] or a [`PublishError`], read what the handlers did from a
+//! [`Summary`], deploy handler versions ([`deploy`]), reload with a
+//! [`Watcher`] and read dead letters ([`dead_letter`]). That, and the types
+//! those items name, is the library's API.
+//!
+//! The other modules are the runtime's internals. They are public only so
+//! that the `wasp` binary, the benchmarks and the fuzz targets can reach
+//! them; they are hidden from the documentation and may change at any time.
 
-pub mod builtin;
-pub mod cli;
+#![deny(missing_docs)]
+
 pub mod config;
 pub mod dead_letter;
-pub mod delivery;
 pub mod deploy;
+mod replay;
+mod service;
+
+#[doc(hidden)]
+pub mod builtin;
+#[doc(hidden)]
+pub mod delivery;
+#[doc(hidden)]
 pub mod engine;
+#[doc(hidden)]
 pub mod event;
+#[doc(hidden)]
 pub mod export;
+#[doc(hidden)]
 pub mod fleet;
 #[cfg(any(test, feature = "fuzzing"))]
 #[doc(hidden)]
 pub mod fuzzing;
+#[doc(hidden)]
 pub mod integrity;
+#[doc(hidden)]
 pub mod journal;
+#[doc(hidden)]
 pub mod outputs;
+#[doc(hidden)]
 pub mod query;
+#[doc(hidden)]
 pub mod quota;
-mod replay;
+#[doc(hidden)]
 pub mod schema;
-mod service;
+#[doc(hidden)]
 pub mod sidecar;
 
 pub use config::Config;
+pub use delivery::candidate::CandidateReport;
 pub use delivery::{HandlerState, HandlerSummary, OutputSummary};
 pub use event::{IntoEvent, PublishError};
 pub use replay::{ReplayError, ReplayReport, replay};

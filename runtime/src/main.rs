@@ -1,5 +1,7 @@
 //! The `wasp` binary: parse arguments, run, exit with a documented code.
 
+mod cli;
+
 fn main() -> std::process::ExitCode {
-    wasp::cli::main()
+    cli::main()
 }

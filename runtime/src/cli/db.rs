@@ -1,29 +1,29 @@
 //! `wasp db init --config FILE`: creates the tables of the configuration's
 //! JDBC handlers (`tableMappings`) and of the WASM handlers' `sql` outputs,
 //! where missing, and checks the ones that exist
-//! ([`crate::outputs::sql::schema`]). Running it again changes nothing.
+//! ([`wasp::outputs::sql::schema`]). Running it again changes nothing.
 
 use std::fmt::Write as _;
 use std::path::Path;
 use std::process::ExitCode;
 
 use super::{EXIT_INCOMPLETE, write_stdout};
-use crate::config::Config;
-use crate::outputs::sql::{SqlClient, SqlTarget, TableMapping, schema};
+use wasp::config::Config;
+use wasp::outputs::sql::{SqlClient, SqlTarget, TableMapping, schema};
 
 pub fn init(path: &Path) -> anyhow::Result<ExitCode> {
     let config = Config::from_file(path)?;
     // (handler, target, mappings)
     let mut databases: Vec<(String, SqlTarget, Vec<TableMapping>)> = Vec::new();
     for h in config.forgerock_handlers.iter().filter(|h| h.enabled) {
-        if let Some(crate::builtin::BuiltinSettings::Jdbc(s)) = &h.builtin {
+        if let Some(wasp::builtin::BuiltinSettings::Jdbc(s)) = &h.builtin {
             let target = s.target().map_err(|m| anyhow::anyhow!("handler `{}`: {m}", h.qualified_name()))?;
             databases.push((h.qualified_name(), target.clone(), s.mappings.clone()));
         }
     }
     for h in config.handlers.iter().filter(|h| h.enabled) {
         for (name, output) in &h.outputs {
-            if let crate::outputs::OutputConfig::Sql(c) = output {
+            if let wasp::outputs::OutputConfig::Sql(c) = output {
                 let dir = match &h.tenant {
                     None => h.directory.clone(),
                     Some(t) => config.tenants[t].output_root.join(&h.directory),

@@ -13,8 +13,8 @@ use serde_json::Value;
 
 use super::client::{self, Remote};
 use super::write_stdout;
-use crate::config::Config;
-use crate::deploy::{CanarySettings, DeployMode, DeployRequest, VersionRecord, VersionStore};
+use wasp::config::Config;
+use wasp::deploy::{CanarySettings, DeployMode, DeployRequest, VersionRecord, VersionStore};
 
 /// Where the versions are: a running sidecar, or a configuration's data
 /// directory.
@@ -215,7 +215,7 @@ fn deploy_to(args: &DeployArgs, component: Vec<u8>, config: Option<Value>, mode:
         (None, Some(file)) => {
             let cfg = Config::from_file(file)?;
             let request = DeployRequest { handler: args.handler.clone(), component, config, mode, by: cli_user() };
-            crate::deploy::offline::deploy(&cfg, &request)?
+            wasp::deploy::offline::deploy(&cfg, &request)?
         }
         (None, None) => unreachable!("clap requires one"),
     })
@@ -230,7 +230,7 @@ pub fn versions(handler: &str, target: &Target, access: &Access, json: bool) -> 
         }
         (None, Some(file)) => {
             let cfg = Config::from_file(file)?;
-            crate::deploy::configured(&cfg, handler)?;
+            wasp::deploy::configured(&cfg, handler)?;
             VersionStore::new(&cfg.data_dir, handler)?.history()?
         }
         (None, None) => unreachable!("clap requires one"),
@@ -238,7 +238,7 @@ pub fn versions(handler: &str, target: &Target, access: &Access, json: bool) -> 
     if json {
         write_stdout(&format!("{}\n", serde_json::to_string_pretty(&history)?))?;
     } else {
-        write_stdout(&crate::deploy::format_history(handler, &history))?;
+        write_stdout(&wasp::deploy::format_history(handler, &history))?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -253,7 +253,7 @@ pub fn rollback(handler: &str, version: Option<u64>, target: &Target, access: &A
             }
             serde_json::from_value(call(&remote(url, access), "POST", &path, None)?).context("the sidecar's answer is not a version")?
         }
-        (None, Some(file)) => crate::deploy::offline::rollback(&Config::from_file(file)?, handler, version)?,
+        (None, Some(file)) => wasp::deploy::offline::rollback(&Config::from_file(file)?, handler, version)?,
         (None, None) => unreachable!("clap requires one"),
     };
     print_record(&record, &format!("{handler}: rolled back"), json)?;
@@ -275,14 +275,14 @@ pub fn shadow_report(handler: &str, url: &str, access: &Access, json: bool) -> a
         write_stdout(&format!("{}\n", serde_json::to_string_pretty(&report)?))?;
         return Ok(ExitCode::SUCCESS);
     }
-    let report: crate::delivery::candidate::CandidateReport =
+    let report: wasp::delivery::candidate::CandidateReport =
         serde_json::from_value(report).context("the sidecar's answer is not a report")?;
     write_stdout(&format_report(&report))?;
     Ok(ExitCode::SUCCESS)
 }
 
 /// A shadow or canary report for people.
-pub fn format_report(r: &crate::delivery::candidate::CandidateReport) -> String {
+pub fn format_report(r: &wasp::delivery::candidate::CandidateReport) -> String {
     use std::fmt::Write as _;
     let mut out = String::new();
     let live = r.live_version.map_or_else(|| "?".into(), |v| v.to_string());

@@ -7,8 +7,8 @@ use std::process::ExitCode;
 use clap::Subcommand;
 
 use super::{EXIT_INCOMPLETE, write_stdout};
-use crate::config::Config;
-use crate::dead_letter::DeadLetterStore;
+use wasp::config::Config;
+use wasp::dead_letter::DeadLetterStore;
 
 #[derive(Subcommand)]
 pub enum DlqCommand {
@@ -89,7 +89,7 @@ pub fn run(command: DlqCommand) -> anyhow::Result<ExitCode> {
         }
         DlqCommand::Replay { config, handler, component, json } => {
             let config = Config::from_file(&config)?;
-            let report = crate::replay(&config, &handler, component.as_deref())?;
+            let report = wasp::replay(&config, &handler, component.as_deref())?;
             let mut out = String::new();
             if json {
                 writeln!(out, "{}", serde_json::to_string(&report)?)?;

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 
 use super::{EXIT_INCOMPLETE, write_stdout};
-use crate::integrity::PublicKey;
+use wasp::integrity::PublicKey;
 
 /// `wasp export --config C --topic T [--filter F] [--format F] --out FILE`.
 pub(super) fn export(
@@ -14,14 +14,14 @@ pub(super) fn export(
     tenant: Option<&str>,
     topic: &str,
     filter: &str,
-    format: crate::export::ExportFormat,
+    format: wasp::export::ExportFormat,
     out: &Path,
 ) -> anyhow::Result<ExitCode> {
-    let config = crate::Config::from_file(config)?;
+    let config = wasp::Config::from_file(config)?;
     let partial = out.with_extension("partial");
     let mut file = std::fs::File::create(&partial).with_context(|| format!("{}", partial.display()))?;
     let started = std::time::Instant::now();
-    let summary = match crate::export::export(&config, tenant, topic, filter, Some(format), &mut file) {
+    let summary = match wasp::export::export(&config, tenant, topic, filter, Some(format), &mut file) {
         Ok(summary) => summary,
         Err(e) => {
             let _ = std::fs::remove_file(&partial);
@@ -60,7 +60,7 @@ fn public_key(key: &str) -> anyhow::Result<PublicKey> {
 pub(super) fn verify(file: &Path, key: &str) -> anyhow::Result<ExitCode> {
     let key = public_key(key)?;
     let text = std::fs::read_to_string(file).with_context(|| format!("{}", file.display()))?;
-    let report = match crate::export::verify_export(&text, &key) {
+    let report = match wasp::export::verify_export(&text, &key) {
         Ok(report) => report,
         Err(e) => {
             write_stdout(&format!("FAIL {}: {e}\n", file.display()))?;

@@ -3,14 +3,12 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use anyhow::Context as _;
-
 use super::{EXIT_INCOMPLETE, write_stdout};
-use crate::integrity::IntegrityKeys;
-use crate::outputs::csv::codec::CsvFormat;
-use crate::outputs::log_file::codec::{CSV_INTEGRITY_COLUMNS, CsvRows, JsonLines, LineCodec};
-use crate::outputs::log_file::verify::{files_in_order, verify_files};
-use crate::outputs::rotation::RotationPolicy;
+use wasp::integrity::IntegrityKeys;
+use wasp::outputs::csv::codec::CsvFormat;
+use wasp::outputs::log_file::codec::{CsvRows, JsonLines, LineCodec};
+use wasp::outputs::log_file::verify::{csv_columns, files_in_order, verify_files};
+use wasp::outputs::rotation::RotationPolicy;
 
 /// `wasp keygen --out FILE`.
 pub(super) fn keygen(out: &Path) -> anyhow::Result<ExitCode> {
@@ -23,7 +21,7 @@ pub(super) fn keygen(out: &Path) -> anyhow::Result<ExitCode> {
 /// `wasp journal verify DIR`: one line per stream; exit code 3 when the
 /// journal is damaged (the message names the file, offset or handler).
 pub(super) fn verify_journal(dir: &Path) -> anyhow::Result<ExitCode> {
-    match crate::journal::verify::verify(dir) {
+    match wasp::journal::verify::verify(dir) {
         Ok(streams) => {
             let mut out = String::new();
             for s in &streams {
@@ -51,7 +49,7 @@ pub(super) fn verify_journal(dir: &Path) -> anyhow::Result<ExitCode> {
             write_stdout(&out)?;
             Ok(ExitCode::SUCCESS)
         }
-        Err(e @ crate::journal::verify::VerifyError::NotAJournal(_)) => Err(e.into()),
+        Err(e @ wasp::journal::verify::VerifyError::NotAJournal(_)) => Err(e.into()),
         Err(e) => {
             write_stdout(&format!("FAIL {e}\n"))?;
             Ok(ExitCode::from(3))
@@ -126,33 +124,18 @@ pub(super) fn verify(args: &VerifyArgs<'_>) -> anyhow::Result<ExitCode> {
     Ok(if reports.iter().all(|r| r.passed()) { ExitCode::SUCCESS } else { ExitCode::from(EXIT_INCOMPLETE) })
 }
 
-/// The data columns of a sealed CSV output, from the first file's header.
-pub(crate) fn csv_columns(dir: &Path, live: &str, naming: &RotationPolicy, format: &CsvFormat) -> anyhow::Result<Vec<String>> {
-    let files = files_in_order(dir, live, naming)?;
-    let (first, _) = files.first().context("no file")?;
-    let handle = cap_std::fs::Dir::open_ambient_dir(dir, cap_std::ambient_authority())?;
-    let text = crate::outputs::log_file::read_text(&handle, first)?;
-    let records = format.decode(&text).map_err(|e| anyhow::anyhow!("{first}: {e}"))?;
-    let header = records.first().with_context(|| format!("{first} is empty"))?;
-    let columns = &header.cells;
-    if !columns.ends_with(&CSV_INTEGRITY_COLUMNS.map(String::from)) {
-        anyhow::bail!("{first}: the header does not end with {} (not a tamper-evident CSV file)", CSV_INTEGRITY_COLUMNS.join(", "));
-    }
-    Ok(columns[..columns.len() - CSV_INTEGRITY_COLUMNS.len()].to_vec())
-}
-
 /// `wasp query --config C [--tenant N] --topic T --filter F`.
-pub(super) fn query(config: &Path, tenant: Option<&str>, topic: &str, request: &crate::query::QueryRequest) -> anyhow::Result<ExitCode> {
-    let config = crate::Config::from_file(config)?;
-    let page = crate::builtin::query::query(&config, tenant, topic, request)?;
+pub(super) fn query(config: &Path, tenant: Option<&str>, topic: &str, request: &wasp::query::QueryRequest) -> anyhow::Result<ExitCode> {
+    let config = wasp::Config::from_file(config)?;
+    let page = wasp::builtin::query::query(&config, tenant, topic, request)?;
     write_stdout(&format!("{}\n", serde_json::to_string_pretty(&page.to_json())?))?;
     Ok(ExitCode::SUCCESS)
 }
 
 /// `wasp query --config C [--tenant N] --topic T --id ID`.
 pub(super) fn read(config: &Path, tenant: Option<&str>, topic: &str, id: &str) -> anyhow::Result<ExitCode> {
-    let config = crate::Config::from_file(config)?;
-    match crate::builtin::query::read(&config, tenant, topic, id)? {
+    let config = wasp::Config::from_file(config)?;
+    match wasp::builtin::query::read(&config, tenant, topic, id)? {
         Some(event) => {
             write_stdout(&format!("{}\n", serde_json::to_string_pretty(&event)?))?;
             Ok(ExitCode::SUCCESS)

@@ -1,17 +1,17 @@
 //! `wasp verify DIR --topic T --keystore FILE --password P`: verifies a CSV
 //! log written by ForgeRock's tamper-evident CSV handler
-//! ([`crate::integrity::forgerock`]), each file with its `<file>.keystore`,
+//! ([`wasp::integrity::forgerock`]), each file with its `<file>.keystore`,
 //! as ForgeRock's own verifier does. The password is never printed.
 
 use std::path::Path;
 use std::process::ExitCode;
 
 use super::{EXIT_INCOMPLETE, write_stdout};
-use crate::integrity::forgerock::{FileKeys, ForgeRockKeys, verify as verify_rows};
-use crate::integrity::jceks::JceksKeyStore;
-use crate::outputs::csv::codec::CsvFormat;
-use crate::outputs::log_file::verify::files_in_order;
-use crate::outputs::rotation::RotationPolicy;
+use wasp::integrity::forgerock::{FileKeys, ForgeRockKeys, verify as verify_rows};
+use wasp::integrity::jceks::JceksKeyStore;
+use wasp::outputs::csv::codec::CsvFormat;
+use wasp::outputs::log_file::verify::files_in_order;
+use wasp::outputs::rotation::RotationPolicy;
 
 /// Verifies `<topic>.csv` and its archives in `dir` (rows in `format`);
 /// PASS or FAIL per file, exit code 3 when any fails.
@@ -34,7 +34,7 @@ pub(super) fn verify(
     for (name, _) in files {
         let result = (|| -> Result<String, String> {
             let file_keys = FileKeys::open(&dir.join(format!("{name}.keystore")), &keys).map_err(|e| e.to_string())?;
-            let text = crate::outputs::log_file::read_text(&handle, &name).map_err(|e| e.to_string())?;
+            let text = wasp::outputs::log_file::read_text(&handle, &name).map_err(|e| e.to_string())?;
             let rows: Vec<Vec<String>> = format.decode(&text).map_err(|e| e.to_string())?.into_iter().map(|r| r.cells).collect();
             let v = verify_rows(&rows, &file_keys, &public)?;
             Ok(format!("{} records, {} signatures", v.rows, v.signatures))

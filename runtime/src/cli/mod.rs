@@ -28,7 +28,7 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 
-use crate::engine::{WaspEngine, check};
+use wasp::engine::{WaspEngine, check};
 
 /// Exit code: ran, but not everything succeeded.
 pub const EXIT_INCOMPLETE: u8 = 3;
@@ -125,7 +125,7 @@ enum Command {
         /// NATS JetStream, a worker runs the handlers on them
         /// (`docs/fleet.md`).
         #[arg(long)]
-        role: Option<crate::fleet::Role>,
+        role: Option<wasp::fleet::Role>,
     },
     /// Sidecar helpers.
     Sidecar {
@@ -294,7 +294,7 @@ enum Command {
         /// records are exported as the log stores them, so this must be
         /// the query handler's own format.
         #[arg(long, default_value = "ndjson")]
-        format: crate::export::ExportFormat,
+        format: wasp::export::ExportFormat,
     },
     /// Check an export made by `wasp export` with the handler's public key
     /// alone: the manifest signature, every proof, every record, the count.
@@ -488,7 +488,7 @@ enum ConfigCommand {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.log_format);
-    crate::config::expr::set_properties_files(cli.properties.clone());
+    wasp::config::expr::set_properties_files(cli.properties.clone());
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
@@ -518,7 +518,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Run { config, listen, role } => run::run(&config, listen, role),
         Command::Sidecar { command: SidecarCommand::HashToken { token, generate } } => run::hash_token(token, generate),
         Command::Rotate { config, handler } => {
-            let service = crate::AuditService::from_config_file(&config)?;
+            let service = wasp::AuditService::from_config_file(&config)?;
             service.flush_handler(&handler)?;
             let archived = service.rotate(&handler)?;
             service.shutdown();
@@ -533,7 +533,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Flush { config, handler } => {
-            let service = crate::AuditService::from_config_file(&config)?;
+            let service = wasp::AuditService::from_config_file(&config)?;
             match &handler {
                 Some(h) => service.flush_handler(h)?,
                 None => service.flush(),
@@ -547,13 +547,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Hash { key_file, key_env, value } => {
-            use crate::config::forgerock::{RawHashKey, hmac_sha256, read_hash_key};
+            use wasp::config::forgerock::{RawHashKey, hmac_sha256, read_hash_key};
             let key = match (key_file, key_env) {
                 (Some(file), _) => RawHashKey::File(file),
                 (None, Some(var)) => RawHashKey::Env(var),
                 (None, None) => unreachable!("clap requires one"),
             };
-            let key = read_hash_key(&key, std::path::Path::new(".")).map_err(anyhow::Error::msg)?;
+            let key = read_hash_key(&key, std::path::Path::new("."))?;
             write_stdout(&format!("{}\n", hmac_sha256(&key, value.as_bytes())))?;
             Ok(ExitCode::SUCCESS)
         }
@@ -590,7 +590,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 Some(id) => files::read(&config, tenant.as_deref(), &topic, &id),
                 None => {
                     let request =
-                        crate::query::QueryRequest::from_params(&filter, page_size.as_deref(), cookie.as_deref(), sort_keys.as_deref())?;
+                        wasp::query::QueryRequest::from_params(&filter, page_size.as_deref(), cookie.as_deref(), sort_keys.as_deref())?;
                     files::query(&config, tenant.as_deref(), &topic, &request)
                 }
             }

@@ -10,7 +10,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::EXIT_INCOMPLETE;
-use crate::{AuditService, Receipt, Summary};
+use wasp::{AuditService, Receipt, Summary};
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]

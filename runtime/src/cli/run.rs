@@ -8,22 +8,22 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 
-use crate::sidecar::{self, AppState};
-use crate::{AuditService, Config};
+use wasp::sidecar::{self, AppState};
+use wasp::{AuditService, Config};
 
 /// Serves until SIGTERM or SIGINT, then drains; exit 0 when every request
 /// in flight finished and the handlers drained within `shutdownDeadline`,
 /// 3 otherwise.
-pub fn run(config_path: &Path, listen: Option<String>, role: Option<crate::fleet::Role>) -> anyhow::Result<ExitCode> {
+pub fn run(config_path: &Path, listen: Option<String>, role: Option<wasp::fleet::Role>) -> anyhow::Result<ExitCode> {
     let mut config = Config::from_file(config_path)?;
     if let Some(role) = role {
         config.fleet.get_or_insert_with(Default::default).role = Some(role);
     }
-    let fleet = config.fleet.clone().filter(|f| f.role.is_some_and(|r| r != crate::fleet::Role::Single));
+    let fleet = config.fleet.clone().filter(|f| f.role.is_some_and(|r| r != wasp::fleet::Role::Single));
     if let Some(fleet) = &fleet
-        && fleet.role == Some(crate::fleet::Role::Worker)
+        && fleet.role == Some(wasp::fleet::Role::Worker)
     {
-        return crate::fleet::worker::run(&config, fleet);
+        return run_worker(&config, fleet);
     }
     let mut settings = config.sidecar.clone();
     if let Some(listen) = listen {
@@ -45,7 +45,7 @@ pub fn run(config_path: &Path, listen: Option<String>, role: Option<crate::fleet
     // registered before the first event is accepted.
     let forwarder = fleet.as_ref().map(|fleet| {
         eprintln!("wasp run: edge: forwarding to NATS JetStream {} (stream {})", fleet.server_list(), fleet.stream_name());
-        crate::fleet::edge::Forwarder::start(fleet, &service)
+        wasp::fleet::edge::Forwarder::start(fleet, &service)
     });
     // An edge is not reloaded (a reload would start its handlers): the
     // configuration is not watched and SIGHUP is only logged.
@@ -53,7 +53,7 @@ pub fn run(config_path: &Path, listen: Option<String>, role: Option<crate::fleet
     let state = AppState::new(service.clone(), Arc::new(config), settings)?;
     // Hot reload: the configuration and component files are watched, and
     // SIGHUP reloads at once.
-    let watcher = Arc::new(crate::Watcher::start(service.clone(), config_path.to_owned(), watch_interval, |_, report| {
+    let watcher = Arc::new(wasp::Watcher::start(service.clone(), config_path.to_owned(), watch_interval, |_, report| {
         if report.changed() || !report.ok() {
             eprintln!("wasp run: reload: {}", describe(report));
         }
@@ -137,7 +137,7 @@ pub fn run(config_path: &Path, listen: Option<String>, role: Option<crate::fleet
 }
 
 /// One line saying what a reload did.
-fn describe(report: &crate::ReloadReport) -> String {
+fn describe(report: &wasp::ReloadReport) -> String {
     if let Some(error) = &report.error {
         return format!("refused: {error}");
     }
@@ -174,4 +174,22 @@ pub fn hash_token(token: Option<String>, generate: bool) -> anyhow::Result<ExitC
     anyhow::ensure!(!token.is_empty(), "the token is empty");
     super::write_stdout(&format!("{}\n", sidecar::hash_token(&token)))?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// `wasp run --role worker`: the handlers until SIGTERM/SIGINT.
+fn run_worker(config: &Config, fleet: &wasp::fleet::FleetConfig) -> anyhow::Result<std::process::ExitCode> {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting the async runtime")?;
+    let signal = {
+        let _inside = runtime.enter();
+        sidecar::shutdown_signal().context("installing the SIGTERM/SIGINT handlers")?
+    };
+    let worker = wasp::fleet::worker::Worker::start(config, fleet)?;
+    eprintln!("wasp run: worker: handling events from NATS JetStream {} (stream {})", fleet.server_list(), fleet.stream_name());
+    runtime.block_on(signal);
+    eprintln!("wasp run: worker: stopping");
+    use std::sync::atomic::Ordering::Relaxed;
+    let (handled, redelivered) = (worker.handled.clone(), worker.redelivered.clone());
+    worker.stop();
+    eprintln!("wasp run: worker: {} events handled, {} redelivered", handled.load(Relaxed), redelivered.load(Relaxed));
+    Ok(std::process::ExitCode::SUCCESS)
 }

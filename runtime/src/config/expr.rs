@@ -51,10 +51,28 @@ pub fn set_properties_files(files: Vec<PathBuf>) {
     let _ = COMMAND_LINE_FILES.set(files);
 }
 
+/// Why a configuration string or a properties file could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ExprError {
+    /// A properties file could not be read.
+    #[error("cannot read properties file {}: {source}", path.display())]
+    PropertiesFile {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// An expression that does not parse or evaluate, or a property that
+    /// is not set; the message quotes the text.
+    #[error("{0}")]
+    Invalid(String),
+}
+
 impl Properties {
     /// The properties of the files named by `WASP_PROPERTIES`, then those
     /// given with `--properties`.
-    pub fn from_env() -> Result<Properties, String> {
+    pub fn from_env() -> Result<Properties, ExprError> {
         let mut properties = Properties::default();
         let mut files: Vec<PathBuf> = std::env::var(PROPERTIES_ENV)
             .map(|list| list.split(':').filter(|f| !f.is_empty()).map(PathBuf::from).collect())
@@ -71,8 +89,8 @@ impl Properties {
     /// Adds the properties of a Java `.properties` file (`key=value` or
     /// `key: value` lines, `#`/`!` comments, `\` line continuations); a
     /// property already set keeps its value.
-    pub fn read_file(&mut self, path: &Path) -> Result<(), String> {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read properties file {}: {e}", path.display()))?;
+    pub fn read_file(&mut self, path: &Path) -> Result<(), ExprError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ExprError::PropertiesFile { path: path.to_owned(), source })?;
         let mut logical = String::new();
         for line in text.lines() {
             let line = line.trim_start();
@@ -139,7 +157,7 @@ impl Properties {
 
 /// Resolves every expression in every string of `value` (object keys are
 /// left alone); `at` is the JSON path of `value` for errors.
-pub fn resolve(value: &mut Value, at: &str, properties: &Properties) -> Result<(), (String, String)> {
+pub fn resolve(value: &mut Value, at: &str, properties: &Properties) -> Result<(), (String, ExprError)> {
     match value {
         Value::String(text) if text.contains("${") || text.contains("&{") => {
             *value = evaluate_string(text, properties).map_err(|m| (display_path(at), m))?;
@@ -168,7 +186,11 @@ fn display_path(at: &str) -> String {
 }
 
 /// The value of one configuration string (see the module docs).
-pub fn evaluate_string(text: &str, properties: &Properties) -> Result<Value, String> {
+pub fn evaluate_string(text: &str, properties: &Properties) -> Result<Value, ExprError> {
+    evaluate(text, properties).map_err(ExprError::Invalid)
+}
+
+fn evaluate(text: &str, properties: &Properties) -> Result<Value, String> {
     let parts = split(text)?;
     if let [Part::Expr(source)] | [Part::Prop(source)] = parts.as_slice() {
         let value = match &parts[0] {
@@ -706,7 +728,7 @@ mod tests {
     fn eval(text: &str) -> Result<Value, String> {
         let mut properties = Properties::default();
         properties.add_object(&json!({"audit": {"dir": "/var/audit", "size": "1048576"}}));
-        evaluate_string(text, &properties)
+        evaluate_string(text, &properties).map_err(|e| e.to_string())
     }
 
     #[test]

@@ -100,21 +100,39 @@ pub enum RawHashKey {
     Env(String),
 }
 
+/// Why a `hashIf` key could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum HashKeyError {
+    /// The key file could not be read.
+    #[error("cannot read the hash key file {}: {source}", path.display())]
+    File {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The environment variable is not set.
+    #[error("environment variable `{0}` (the hash key) is not set")]
+    Env(String),
+    /// The key has no bytes.
+    #[error("the hash key is empty")]
+    Empty,
+}
+
 /// Reads a `hashIf` key: a file's bytes (one trailing newline removed) or
 /// an environment variable's value.
-pub fn read_hash_key(key: &RawHashKey, base_dir: &std::path::Path) -> Result<Vec<u8>, String> {
+pub fn read_hash_key(key: &RawHashKey, base_dir: &std::path::Path) -> Result<Vec<u8>, HashKeyError> {
     let bytes = match key {
         RawHashKey::File(path) => {
             let path = base_dir.join(path);
-            std::fs::read(&path).map_err(|e| format!("cannot read the hash key file {}: {e}", path.display()))?
+            std::fs::read(&path).map_err(|source| HashKeyError::File { path, source })?
         }
-        RawHashKey::Env(var) => {
-            std::env::var(var).map_err(|_| format!("environment variable `{var}` (the hash key) is not set"))?.into_bytes()
-        }
+        RawHashKey::Env(var) => std::env::var(var).map_err(|_| HashKeyError::Env(var.clone()))?.into_bytes(),
     };
     let bytes = bytes.strip_suffix(b"\n").map(<[u8]>::to_vec).unwrap_or(bytes);
     if bytes.is_empty() {
-        return Err("the hash key is empty".into());
+        return Err(HashKeyError::Empty);
     }
     Ok(bytes)
 }
@@ -193,13 +211,24 @@ impl std::fmt::Debug for HashKey {
     }
 }
 
+/// A filter-policy pointer that does not name a topic and a field.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TopicPointerError {
+    /// It does not start with `/`.
+    #[error("`{0}` is not a JSON pointer (it must start with `/<topic>/`)")]
+    NotAPointer(String),
+    /// It names no topic or no field.
+    #[error("`{0}` must name a topic and a field, e.g. `/access/http/request/headers/authorization`")]
+    NoField(String),
+}
+
 /// Splits a topic-first pointer `/access/http/request/path` into the topic
 /// and the pointer inside the event (`/http/request/path`).
-pub fn split_topic_pointer(pointer: &str) -> Result<(String, String), String> {
-    let rest = pointer.strip_prefix('/').ok_or_else(|| format!("`{pointer}` is not a JSON pointer (it must start with `/<topic>/`)"))?;
+pub fn split_topic_pointer(pointer: &str) -> Result<(String, String), TopicPointerError> {
+    let rest = pointer.strip_prefix('/').ok_or_else(|| TopicPointerError::NotAPointer(pointer.to_owned()))?;
     match rest.split_once('/') {
         Some((topic, field)) if !topic.is_empty() && !field.is_empty() => Ok((topic.to_owned(), format!("/{field}"))),
-        _ => Err(format!("`{pointer}` must name a topic and a field, e.g. `/access/http/request/headers/authorization`")),
+        _ => Err(TopicPointerError::NoField(pointer.to_owned())),
     }
 }
 
@@ -219,7 +248,8 @@ pub fn validate_settings(raw: RawAuditSettings, at: &str, base_dir: &std::path::
         let mut fields: BTreeMap<String, Vec<(String, bool)>> = BTreeMap::new();
         for (list, name) in lists {
             for (i, pointer) in list.iter().enumerate() {
-                let (topic, field) = split_topic_pointer(pointer).map_err(|m| (format!("{at}.filterPolicies.{name}[{i}]"), m))?;
+                let (topic, field) =
+                    split_topic_pointer(pointer).map_err(|e| (format!("{at}.filterPolicies.{name}[{i}]"), e.to_string()))?;
                 let parent = pointer.rsplit_once('/').map_or("", |(p, _)| p).to_ascii_lowercase();
                 let insensitive = case_insensitive_fields.iter().any(|f| parent.starts_with(&f.to_ascii_lowercase()));
                 fields.entry(topic).or_default().push((field, insensitive));
@@ -231,17 +261,17 @@ pub fn validate_settings(raw: RawAuditSettings, at: &str, base_dir: &std::path::
     let exclude_fields = by_topic([(&p.field.exclude_if, "field.excludeIf"), (&p.value.exclude_if, "value.excludeIf")])?;
     let hash_fields = by_topic([(&p.field.hash_if, "field.hashIf"), (&p.value.hash_if, "value.hashIf")])?;
     let hash_key = match &raw.filter_policies.hash_key {
-        Some(key) => Some(HashKey(read_hash_key(key, base_dir).map_err(|m| (format!("{at}.filterPolicies.hashKey"), m))?)),
+        Some(key) => Some(HashKey(read_hash_key(key, base_dir).map_err(|e| (format!("{at}.filterPolicies.hashKey"), e.to_string()))?)),
         None if !hash_fields.is_empty() => {
             return Err((format!("{at}.filterPolicies.hashKey"), "`hashIf` needs a key: {\"file\": …} or {\"env\": …}".into()));
         }
         None => None,
     };
     for (i, pointer) in raw.filter_policies.field.include_if.iter().enumerate() {
-        split_topic_pointer(pointer).map_err(|m| (format!("{at}.filterPolicies.field.includeIf[{i}]"), m))?;
+        split_topic_pointer(pointer).map_err(|e| (format!("{at}.filterPolicies.field.includeIf[{i}]"), e.to_string()))?;
     }
     for (i, pointer) in raw.filter_policies.value.include_if.iter().enumerate() {
-        split_topic_pointer(pointer).map_err(|m| (format!("{at}.filterPolicies.value.includeIf[{i}]"), m))?;
+        split_topic_pointer(pointer).map_err(|e| (format!("{at}.filterPolicies.value.includeIf[{i}]"), e.to_string()))?;
     }
     Ok(AuditSettings {
         handler_for_queries: raw.handler_for_queries,

@@ -18,13 +18,17 @@
 //! }
 //! ```
 
+#[doc(hidden)]
 pub mod expr;
 pub mod forgerock;
+#[doc(hidden)]
 pub mod ini;
 mod raw;
+#[doc(hidden)]
 pub mod secrets;
 mod sidecar;
 pub(crate) use raw::RawSidecar;
+#[doc(hidden)]
 pub mod units;
 mod validate;
 
@@ -404,16 +408,20 @@ fn use_heap_data_source(service: &mut Value, heap: &[Value]) {
     }
 }
 
+/// A topic without a schema, custom or standard.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("topic `{0}` has no schema (the CSV columns come from it): add one to topicsSchemasDirectory")]
+pub struct NoSchema(pub String);
+
 impl Config {
     /// The JSON schema of `topic` as written (custom, or else the standard
     /// one).
-    pub fn schema_source(&self, topic: &str) -> Result<serde_json::Value, String> {
+    pub fn schema_source(&self, topic: &str) -> Result<serde_json::Value, NoSchema> {
         if let Some(schema) = self.custom_schema_sources.get(topic) {
             return Ok(schema.clone());
         }
-        let source = crate::schema::standard_source(topic)
-            .ok_or_else(|| format!("topic `{topic}` has no schema (the CSV columns come from it): add one to topicsSchemasDirectory"))?;
-        let doc: serde_json::Value = serde_json::from_str(source).map_err(|e| e.to_string())?;
+        let source = crate::schema::standard_source(topic).ok_or_else(|| NoSchema(topic.to_owned()))?;
+        let doc: serde_json::Value = serde_json::from_str(source).expect("the standard schemas are JSON (a unit test parses them)");
         Ok(doc.get("schema").cloned().unwrap_or(doc))
     }
 
@@ -433,7 +441,7 @@ impl Config {
         // A route or config.json holds the service in its heap (or inline
         // as `auditService`): errors name paths in the file as written.
         let (mut service, path) = select_audit_service(document).map_err(|(at, m)| plain(at, m))?;
-        let mut properties = expr::Properties::from_env().map_err(|m| plain(".".into(), m))?;
+        let mut properties = expr::Properties::from_env().map_err(|e| plain(".".into(), e.to_string()))?;
         if let Some(object) = service.as_object_mut().and_then(|o| o.remove("properties")) {
             properties.add_object(&object);
         }
@@ -442,11 +450,11 @@ impl Config {
         }
         // A component's own `config` is the guest's business: passed as written.
         let guest_configs = take_guest_configs(&mut service);
-        expr::resolve(&mut service, "", &properties).map_err(|(at, m)| plain(path.join(&at), m))?;
+        expr::resolve(&mut service, "", &properties).map_err(|(at, e)| plain(path.join(&at), e.to_string()))?;
         // Secrets (`…SecretId`) from the heap's stores and `wasp.secretStores`.
         let mut stores = Vec::new();
         for (at, mut store) in path.secret_stores.clone() {
-            expr::resolve(&mut store, &at, &properties).map_err(|(at, m)| plain(at, m))?;
+            expr::resolve(&mut store, &at, &properties).map_err(|(at, e)| plain(at, e.to_string()))?;
             stores.push((at, store));
         }
         for pointer in ["/wasp/secretStores", "/config/wasp/secretStores"] {

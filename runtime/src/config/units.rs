@@ -9,6 +9,46 @@ use serde::{Deserialize, Deserializer};
 /// short enough to add to a clock reading without overflow.
 pub const UNLIMITED: Duration = Duration::from_secs(100 * 365 * 86_400);
 
+/// A duration, size or boolean that could not be read; the message quotes
+/// the text and says what was expected.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum UnitError {
+    /// Not a duration at all.
+    #[error("`{0}` is not a duration (expected e.g. \"5 seconds\", \"100 ms\", \"15 hours 46 minutes\")")]
+    NotADuration(String),
+    /// A part of a compound duration without its unit.
+    #[error("`{0}`: a number without a unit in a compound duration")]
+    MissingUnit(String),
+    /// A duration unit WASP does not know.
+    #[error("`{text}`: unknown duration unit `{unit}` (use ns, us, ms, s, m, h or d)")]
+    UnknownDurationUnit {
+        /// The whole text.
+        text: String,
+        /// The unit.
+        unit: String,
+    },
+    /// Longer than a `Duration` holds.
+    #[error("`{0}` is too long a duration")]
+    TooLong(String),
+    /// Not a size at all.
+    #[error("`{0}` is not a size (expected e.g. 1048576 or \"64 MiB\")")]
+    NotASize(String),
+    /// A size unit WASP does not know.
+    #[error("`{text}`: unknown size unit `{unit}` (use B, KiB, MiB or GiB)")]
+    UnknownSizeUnit {
+        /// The whole text.
+        text: String,
+        /// The unit.
+        unit: String,
+    },
+    /// Larger than this machine's sizes.
+    #[error("`{0}` is too large")]
+    TooLarge(String),
+    /// Neither `true` nor `false`.
+    #[error("`{0}` is not a boolean (expected true or false)")]
+    NotABoolean(String),
+}
+
 /// Parses a duration as ForgeRock writes one: `"<number> <unit>"`, or
 /// several such parts (`"15 hours 46 minutes"`, commas and `and` allowed
 /// between them), with unit `ns`/`nanoseconds`, `us`/`microseconds`,
@@ -16,14 +56,14 @@ pub const UNLIMITED: Duration = Duration::from_secs(100 * 365 * 86_400);
 /// `h`/`hours`, `d`/`days` (singular forms too, space optional); a bare
 /// number is milliseconds. `"zero"` is 0 and `"unlimited"` (or
 /// `"indefinite"`, `"infinity"`) is [`UNLIMITED`].
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
+pub fn parse_duration(text: &str) -> Result<Duration, UnitError> {
     let text = text.trim();
     match text.to_ascii_lowercase().as_str() {
         "zero" => return Ok(Duration::ZERO),
         "unlimited" | "indefinite" | "infinity" | "infinite" => return Ok(UNLIMITED),
         _ => {}
     }
-    let not_a_duration = || format!("`{text}` is not a duration (expected e.g. \"5 seconds\", \"100 ms\", \"15 hours 46 minutes\")");
+    let not_a_duration = || UnitError::NotADuration(text.to_owned());
     let mut rest = text;
     let mut total = Duration::ZERO;
     let mut parts = 0;
@@ -40,7 +80,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         let millis = match unit.to_ascii_lowercase().as_str() {
             "" if parts == 0 && rest.is_empty() => 1.0,
             "" => {
-                return Err(format!("`{text}`: a number without a unit in a compound duration"));
+                return Err(UnitError::MissingUnit(text.to_owned()));
             }
             "ns" | "nano" | "nanos" | "nanosecond" | "nanoseconds" => 1e-6,
             "us" | "micro" | "micros" | "microsecond" | "microseconds" => 1e-3,
@@ -50,11 +90,11 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
             "h" | "hour" | "hours" => 3600e3,
             "d" | "day" | "days" => 86_400e3,
             other => {
-                return Err(format!("`{text}`: unknown duration unit `{other}` (use ns, us, ms, s, m, h or d)"));
+                return Err(UnitError::UnknownDurationUnit { text: text.to_owned(), unit: other.to_owned() });
             }
         };
-        let part = Duration::try_from_secs_f64(value * millis / 1e3).map_err(|_| format!("`{text}` is too long a duration"))?;
-        total = total.checked_add(part).ok_or_else(|| format!("`{text}` is too long a duration"))?;
+        let part = Duration::try_from_secs_f64(value * millis / 1e3).map_err(|_| UnitError::TooLong(text.to_owned()))?;
+        total = total.checked_add(part).ok_or_else(|| UnitError::TooLong(text.to_owned()))?;
         parts += 1;
     }
     if parts == 0 {
@@ -65,21 +105,21 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 
 /// Parses a byte size: a number of bytes, or `"<number> <unit>"` with unit
 /// `B`, `KB`/`KiB`, `MB`/`MiB`, `GB`/`GiB` (all powers of 1024).
-pub fn parse_bytes(text: &str) -> Result<usize, String> {
+pub fn parse_bytes(text: &str) -> Result<usize, UnitError> {
     let text = text.trim();
     let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
     let (number, unit) = (&text[..split], text[split..].trim());
-    let value: usize = number.parse().map_err(|_| format!("`{text}` is not a size (expected e.g. 1048576 or \"64 MiB\")"))?;
+    let value: usize = number.parse().map_err(|_| UnitError::NotASize(text.to_owned()))?;
     let scale: usize = match unit.to_ascii_lowercase().as_str() {
         "" | "b" => 1,
         "k" | "kb" | "kib" => 1 << 10,
         "m" | "mb" | "mib" => 1 << 20,
         "g" | "gb" | "gib" => 1 << 30,
         other => {
-            return Err(format!("`{text}`: unknown size unit `{other}` (use B, KiB, MiB or GiB)"));
+            return Err(UnitError::UnknownSizeUnit { text: text.to_owned(), unit: other.to_owned() });
         }
     };
-    value.checked_mul(scale).ok_or_else(|| format!("`{text}` is too large"))
+    value.checked_mul(scale).ok_or_else(|| UnitError::TooLarge(text.to_owned()))
 }
 
 #[derive(Deserialize)]
@@ -132,11 +172,11 @@ enum BoolOrText {
 
 /// Parses a boolean given as `true`/`false` or as the strings `"true"`,
 /// `"false"` (any case).
-pub fn parse_bool(text: &str) -> Result<bool, String> {
+pub fn parse_bool(text: &str) -> Result<bool, UnitError> {
     match text.trim().to_ascii_lowercase().as_str() {
         "true" => Ok(true),
         "false" => Ok(false),
-        _ => Err(format!("`{text}` is not a boolean (expected true or false)")),
+        _ => Err(UnitError::NotABoolean(text.to_owned())),
     }
 }
 
@@ -151,7 +191,7 @@ pub fn boolean<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error
 
 /// Parses a ForgeRock duration expression, where `"disabled"` (or `"off"`,
 /// `"never"`, `"zero"`) turns the feature off: `Ok(None)`.
-pub fn parse_duration_or_disabled(text: &str) -> Result<Option<Duration>, String> {
+pub fn parse_duration_or_disabled(text: &str) -> Result<Option<Duration>, UnitError> {
     match text.trim().to_ascii_lowercase().as_str() {
         "disabled" | "off" | "never" | "zero" => Ok(None),
         _ => parse_duration(text).map(Some),
@@ -178,7 +218,10 @@ mod tests {
         let err = serde_json::from_str::<T>(r#"{"n": "lots"}"#).err().unwrap().to_string();
         assert!(err.contains("`lots` is not a whole number"), "{err}");
         assert_eq!(parse_duration_or_disabled("disabled"), Ok(None));
-        assert_eq!(parse_duration("99999999999999999999999 d"), Err("`99999999999999999999999 d` is too long a duration".into()));
+        assert_eq!(
+            parse_duration("99999999999999999999999 d").map_err(|e| e.to_string()),
+            Err("`99999999999999999999999 d` is too long a duration".into())
+        );
         assert_eq!(parse_duration_or_disabled("6 hours"), Ok(Some(Duration::from_secs(6 * 3600))));
     }
 
@@ -190,8 +233,8 @@ mod tests {
         assert_eq!(parse_duration("6 hours").unwrap(), Duration::from_secs(6 * 3600));
         assert_eq!(parse_duration("250").unwrap(), Duration::from_millis(250));
         assert_eq!(parse_duration("1.5s").unwrap(), Duration::from_millis(1500));
-        assert!(parse_duration("soon").unwrap_err().contains("not a duration"));
-        assert!(parse_duration("5 fortnights").unwrap_err().contains("unknown duration unit `fortnights`"));
+        assert!(parse_duration("soon").unwrap_err().to_string().contains("not a duration"));
+        assert!(parse_duration("5 fortnights").unwrap_err().to_string().contains("unknown duration unit `fortnights`"));
         // ForgeRock's compound form and special words.
         assert_eq!(parse_duration("15 hours 46 minutes").unwrap(), Duration::from_secs(15 * 3600 + 46 * 60));
         assert_eq!(parse_duration("1 day, 2 hours and 3 seconds").unwrap(), Duration::from_secs(86_400 + 7200 + 3));
@@ -199,8 +242,8 @@ mod tests {
         assert_eq!(parse_duration("250 us").unwrap(), Duration::from_micros(250));
         assert_eq!(parse_duration("zero").unwrap(), Duration::ZERO);
         assert_eq!(parse_duration("unlimited").unwrap(), UNLIMITED);
-        assert!(parse_duration("1 hour 30").unwrap_err().contains("without a unit"));
-        assert!(parse_duration("").unwrap_err().contains("not a duration"));
+        assert!(parse_duration("1 hour 30").unwrap_err().to_string().contains("without a unit"));
+        assert!(parse_duration("").unwrap_err().to_string().contains("not a duration"));
     }
 
     #[test]
@@ -209,6 +252,6 @@ mod tests {
         assert_eq!(parse_bytes("1024").unwrap(), 1024);
         assert_eq!(parse_bytes("2kb").unwrap(), 2048);
         assert!(parse_bytes("lots").is_err());
-        assert!(parse_bytes("3 parsecs").unwrap_err().contains("unknown size unit"));
+        assert!(parse_bytes("3 parsecs").unwrap_err().to_string().contains("unknown size unit"));
     }
 }

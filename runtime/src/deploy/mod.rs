@@ -28,6 +28,7 @@
 //!   yet (a component changed while the service was down: it becomes a new
 //!   live version, deployed by `configuration file`).
 
+#[doc(hidden)]
 pub mod offline;
 mod store;
 

@@ -8,8 +8,8 @@ use std::io::Write;
 use serde_json::Value;
 
 use super::{Checkpoint, CsvLayout, EXPORT_MEMBER, ExportError, ExportFormat, FORMAT, Manifest, Proof, SIGNING_DOMAIN};
-use crate::Config;
 use crate::builtin::BuiltinSettings;
+use crate::config::Config;
 use crate::integrity::IntegrityKeys;
 use crate::integrity::merkle::{MerkleTree, leaf_hash};
 use crate::integrity::verify::{Entry, Verifier};
@@ -130,7 +130,7 @@ pub fn export(
                      exports need another character"
                 )));
             }
-            let schema = config.schema_source(topic).map_err(ExportError::Handler)?;
+            let schema = config.schema_source(topic).map_err(|e| ExportError::Handler(e.to_string()))?;
             let columns = crate::outputs::csv::codec::columns_for_schema(&schema);
             let rows = CsvRows { format: s.format.clone(), columns, secure: true };
             (

@@ -46,7 +46,7 @@ impl Forwarder {
     /// Registers the forwarder's cursor on each of `service`'s journals
     /// and starts forwarding. Called before the edge accepts its first
     /// event.
-    pub fn start(fleet: &FleetConfig, service: &crate::AuditService) -> Forwarder {
+    pub fn start(fleet: &FleetConfig, service: &crate::service::AuditService) -> Forwarder {
         let stop = Arc::new(AtomicBool::new(false));
         let stats = Arc::new(ForwarderStats::default());
         let threads = service

@@ -21,7 +21,8 @@ use async_nats::jetstream::{self, AckKind, consumer::pull};
 use futures_util::StreamExt as _;
 
 use super::FleetConfig;
-use crate::{AuditService, Config};
+use crate::config::Config;
+use crate::service::AuditService;
 
 /// A worker's handlers.
 pub struct Worker {
@@ -303,22 +304,4 @@ impl Lease {
             let _ = self.store.purge(&self.key).await;
         }
     }
-}
-
-/// `wasp run --role worker`: the handlers until SIGTERM/SIGINT.
-pub fn run(config: &Config, fleet: &FleetConfig) -> anyhow::Result<std::process::ExitCode> {
-    use anyhow::Context as _;
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting the async runtime")?;
-    let signal = {
-        let _inside = runtime.enter();
-        crate::sidecar::shutdown_signal().context("installing the SIGTERM/SIGINT handlers")?
-    };
-    let worker = Worker::start(config, fleet)?;
-    eprintln!("wasp run: worker: handling events from NATS JetStream {} (stream {})", fleet.server_list(), fleet.stream_name());
-    runtime.block_on(signal);
-    eprintln!("wasp run: worker: stopping");
-    let (handled, redelivered) = (worker.handled.clone(), worker.redelivered.clone());
-    worker.stop();
-    eprintln!("wasp run: worker: {} events handled, {} redelivered", handled.load(Ordering::Relaxed), redelivered.load(Ordering::Relaxed));
-    Ok(std::process::ExitCode::SUCCESS)
 }

@@ -92,8 +92,8 @@ fn ingest_app() -> &'static Ingest {
                 "sidecar": {"auth": "none", "maxBatchEvents": 64, "maxBodyBytes": "64 KiB"}
             }
         });
-        let config = crate::Config::from_json(&doc.to_string(), dir.path(), "<fuzz>").expect("the ingest target's configuration");
-        let service = Arc::new(crate::AuditService::new(config.clone()).expect("the ingest target's service"));
+        let config = crate::config::Config::from_json(&doc.to_string(), dir.path(), "<fuzz>").expect("the ingest target's configuration");
+        let service = Arc::new(crate::service::AuditService::new(config.clone()).expect("the ingest target's service"));
         let state = crate::sidecar::AppState::new(service, Arc::new(config.clone()), config.sidecar.clone()).expect("the sidecar state");
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a tokio runtime");
         Ingest { runtime, app: crate::sidecar::app(state), _dir: dir }
@@ -164,7 +164,7 @@ pub fn config(data: &[u8]) {
         return;
     };
     let base = BASE.get_or_init(scratch);
-    let _ = crate::Config::from_json(text, base.path(), "<fuzz>");
+    let _ = crate::config::Config::from_json(text, base.path(), "<fuzz>");
 }
 
 // ---------------------------------------------------------------- query

@@ -10,7 +10,8 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use crate::builtin::query::QueryFailure;
-use crate::{ActionError, PublishError};
+use crate::event::PublishError;
+use crate::service::ActionError;
 
 /// One error response.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -60,7 +60,7 @@ fn file_name(tenant: Option<&str>, topic: &str, format: ExportFormat) -> String 
 /// Runs the export into an unlinked temporary file, returns it rewound
 /// with its length.
 fn export_to_file(
-    config: &crate::Config,
+    config: &crate::config::Config,
     tenant: Option<&str>,
     topic: &str,
     filter: &str,

@@ -13,13 +13,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use crate::delivery::HandlerState;
-use crate::{AuditService, PublishError};
+use crate::event::PublishError;
+use crate::service::AuditService;
 
 /// Upper bounds of the publish latency buckets, in seconds.
 pub const LATENCY_BUCKETS: [f64; 12] = [0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 1.0];
 
 /// A per-handler counter: name, help, and how to read it from a summary.
-type Series = (&'static str, &'static str, fn(&crate::HandlerSummary) -> u64);
+type Series = (&'static str, &'static str, fn(&crate::delivery::HandlerSummary) -> u64);
 
 /// The sidecar's own counters.
 #[derive(Debug, Default)]

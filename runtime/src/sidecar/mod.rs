@@ -69,7 +69,9 @@ pub use errors::CrestError;
 pub use metrics::Metrics;
 pub use tls::{DEFAULT_MAX_HANDSHAKES, TlsError, TlsFiles, TlsListener};
 
-use crate::{AuditService, Config, Summary};
+use crate::config::Config;
+use crate::service::AuditService;
+use crate::service::Summary;
 
 /// Why the sidecar could not run.
 #[derive(Debug, thiserror::Error)]

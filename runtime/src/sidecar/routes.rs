@@ -18,8 +18,9 @@ use super::AppState;
 use super::auth::{Role, authenticate};
 use super::errors::CrestError;
 use crate::delivery::HandlerState;
+use crate::event::PublishError;
 use crate::query::QueryRequest;
-use crate::{PublishError, Receipt};
+use crate::service::Receipt;
 
 pub(super) type Params = Result<Query<HashMap<String, String>>, QueryRejection>;
 pub(super) type Reply = Result<Response, CrestError>;

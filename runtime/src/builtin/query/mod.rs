@@ -235,8 +235,11 @@ fn events(config: &Config, tenant: Option<&str>, topic: &str) -> Result<impl Ite
             kind: Kind::Json { elasticsearch: s.elasticsearch_compatible },
         },
         Some(BuiltinSettings::Csv(s)) => {
-            let schema =
-                config.schema_source(topic).map_err(|message| QueryFailure::Corrupt { file: s.log_directory.clone(), line: 0, message })?;
+            let schema = config.schema_source(topic).map_err(|e| QueryFailure::Corrupt {
+                file: s.log_directory.clone(),
+                line: 0,
+                message: e.to_string(),
+            })?;
             let columns = crate::outputs::csv::codec::columns_for_schema(&schema);
             Reader {
                 dir: s.log_directory.clone(),

@@ -31,6 +31,48 @@ impl FileReport {
     }
 }
 
+/// Why the columns of a sealed CSV output could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum CsvColumnsError {
+    /// The directory or a file could not be read.
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    /// The output has no file yet.
+    #[error("no file")]
+    NoFile,
+    /// The first file is not a tamper-evident CSV file.
+    #[error("{file}: {reason}")]
+    NotSealed {
+        /// The file's name.
+        file: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+}
+
+/// The data columns of a sealed CSV output (without the integrity columns),
+/// from the header of its first file.
+pub fn csv_columns(
+    dir: &Path,
+    live: &str,
+    naming: &RotationPolicy,
+    format: &crate::outputs::csv::CsvFormat,
+) -> Result<Vec<String>, CsvColumnsError> {
+    use super::codec::CSV_INTEGRITY_COLUMNS;
+    let files = files_in_order(dir, live, naming)?;
+    let (first, _) = files.first().ok_or(CsvColumnsError::NoFile)?;
+    let not_sealed = |reason: String| CsvColumnsError::NotSealed { file: first.clone(), reason };
+    let text = super::read_text(&Dir::open_ambient_dir(dir, ambient_authority())?, first)?;
+    let records = format.decode(&text).map_err(|e| not_sealed(e.to_string()))?;
+    let header = records.first().ok_or_else(|| not_sealed("the file is empty".into()))?;
+    let columns = &header.cells;
+    if !columns.ends_with(&CSV_INTEGRITY_COLUMNS.map(String::from)) {
+        let expected = CSV_INTEGRITY_COLUMNS.join(", ");
+        return Err(not_sealed(format!("the header does not end with {expected} (not a tamper-evident CSV file)")));
+    }
+    Ok(columns[..columns.len() - CSV_INTEGRITY_COLUMNS.len()].to_vec())
+}
+
 /// The files of the output whose live file is `live` in `dir`, in chain
 /// order (archives oldest first, then the live file if it exists), with
 /// their sizes.

@@ -52,7 +52,7 @@ pub(crate) fn field<'a>(section: Option<&'a Map<String, Value>>, key: &str) -> O
 pub(crate) fn boolean(value: &Value, path: &str) -> Result<bool, SettingsError> {
     match value {
         Value::Bool(b) => Ok(*b),
-        Value::String(text) => parse_bool(text).map_err(|m| SettingsError::new(path, m)),
+        Value::String(text) => parse_bool(text).map_err(|e| SettingsError::new(path, e.to_string())),
         other => Err(SettingsError::new(path, format!("expected true or false, found {}", crate::event::json_type(other)))),
     }
 }
@@ -68,7 +68,7 @@ pub(crate) fn integer(value: &Value, path: &str, sizes: bool) -> Result<i128, Se
             .ok_or_else(|| SettingsError::new(path, format!("`{n}` is not a whole number"))),
         Value::String(text) => match text.trim().parse::<i128>() {
             Ok(n) => Ok(n),
-            Err(_) if sizes => parse_bytes(text).map(|n| n as i128).map_err(|m| SettingsError::new(path, m)),
+            Err(_) if sizes => parse_bytes(text).map(|n| n as i128).map_err(|e| SettingsError::new(path, e.to_string())),
             Err(_) => Err(SettingsError::new(path, format!("`{text}` is not a whole number"))),
         },
         other => Err(SettingsError::new(path, format!("expected a number, found {}", crate::event::json_type(other)))),
@@ -95,8 +95,8 @@ pub(crate) fn duration(value: &Value, path: &str, disabled: bool) -> Result<Opti
         },
         // `units` reads "zero" as "disabled"; here it is the zero duration.
         Value::String(text) if text.trim().eq_ignore_ascii_case("zero") => Ok(Some(Duration::ZERO)),
-        Value::String(text) if disabled => parse_duration_or_disabled(text).map_err(|m| SettingsError::new(path, m)),
-        Value::String(text) => parse_duration(text).map(Some).map_err(|m| SettingsError::new(path, m)),
+        Value::String(text) if disabled => parse_duration_or_disabled(text).map_err(|e| SettingsError::new(path, e.to_string())),
+        Value::String(text) => parse_duration(text).map(Some).map_err(|e| SettingsError::new(path, e.to_string())),
         other => Err(SettingsError::new(path, format!("expected a duration, found {}", crate::event::json_type(other)))),
     }
 }

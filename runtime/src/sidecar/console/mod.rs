@@ -216,7 +216,7 @@ async fn replay(State(state): State<Arc<AppState>>, headers: HeaderMap, Query(pa
     let handler = handler_param(&state, &params)?;
     let config = state.service.config();
     let report = blocking(move || crate::replay(&config, &handler, None)).await?.map_err(|e| match e {
-        crate::ReplayError::UnknownHandler { .. } => CrestError::not_found(e.to_string()),
+        crate::replay::ReplayError::UnknownHandler { .. } => CrestError::not_found(e.to_string()),
         e => CrestError::internal(e.to_string()),
     })?;
     Ok(Json(report).into_response())

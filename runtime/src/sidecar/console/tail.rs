@@ -22,7 +22,7 @@ use tokio::sync::{broadcast, watch};
 use super::super::AppState;
 use super::super::errors::CrestError;
 use super::{may_see, role};
-use crate::Receipt;
+use crate::service::Receipt;
 
 /// Events a listener may fall behind before it skips.
 pub const CAPACITY: usize = 1024;

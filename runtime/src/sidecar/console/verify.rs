@@ -16,8 +16,8 @@ use serde_json::{Value, json};
 use super::super::AppState;
 use super::super::errors::CrestError;
 use super::{Params, admin, blocking, handler_param};
-use crate::Config;
 use crate::builtin::BuiltinSettings;
+use crate::config::Config;
 use crate::integrity::IntegrityKeys;
 use crate::outputs::log_file::codec::{CsvRows, JsonLines, LineCodec};
 use crate::outputs::log_file::verify::{files_in_order, verify_files};
@@ -59,7 +59,8 @@ fn verify_handler(config: &Config, name: &str) -> Result<Value, CrestError> {
                     topics.push(json!({"topic": topic, "files": []}));
                     continue;
                 }
-                let columns = crate::cli::files::csv_columns(&dir, &live, &naming, &s.format).map_err(|e| failed(e.to_string()))?;
+                let columns =
+                    crate::outputs::log_file::verify::csv_columns(&dir, &live, &naming, &s.format).map_err(|e| failed(e.to_string()))?;
                 (live, Box::new(CsvRows { format: s.format.clone(), columns, secure: true }))
             }
             _ => return Err(not_signed()),
