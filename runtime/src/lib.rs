@@ -47,9 +47,13 @@ pub mod fleet;
 #[doc(hidden)]
 pub mod fuzzing;
 #[doc(hidden)]
+pub mod handler_query;
+#[doc(hidden)]
 pub mod integrity;
 #[doc(hidden)]
 pub mod journal;
+#[cfg(test)]
+mod layers_tests;
 #[doc(hidden)]
 pub mod outputs;
 #[doc(hidden)]
@@ -60,6 +64,8 @@ pub mod quota;
 pub mod schema;
 #[doc(hidden)]
 pub mod sidecar;
+#[doc(hidden)]
+pub mod units;
 
 pub use config::Config;
 pub use delivery::candidate::CandidateReport;

@@ -119,7 +119,7 @@ pub struct ElasticsearchHandler {
 impl NativeHandler for ElasticsearchHandler {
     fn record(&mut self, event: &HostEvent) -> Result<Vec<(usize, Vec<u8>)>, String> {
         let value: Value = serde_json::from_str(&event.json).map_err(|e| format!("the event is not JSON: {e}"))?;
-        let document = super::json::normalize(value);
+        let document = crate::outputs::elasticsearch::normalize(value);
         let action = serde_json::json!({"index": {"_index": format!("{}_{}", self.index_name, event.topic), "_id": event.id}});
         Ok(vec![(0, format!("{action}\n{document}").into_bytes())])
     }

@@ -31,7 +31,7 @@ impl NativeHandler for JsonStdoutHandler {
     fn record(&mut self, event: &HostEvent) -> Result<Vec<(usize, Vec<u8>)>, String> {
         let mut value: Value = serde_json::from_str(&event.json).map_err(|e| format!("the event is not JSON: {e}"))?;
         if self.0.elasticsearch_compatible {
-            value = super::json::normalize(value);
+            value = crate::outputs::elasticsearch::normalize(value);
         }
         if let Value::Object(map) = &mut value {
             map.insert("_topic".into(), Value::String(event.topic.clone()));

@@ -16,7 +16,6 @@ pub mod jdbc;
 pub mod jms;
 pub mod json;
 pub mod json_stdout;
-pub mod query;
 mod settings;
 pub mod splunk;
 pub mod syslog;

@@ -127,7 +127,7 @@ pub(super) fn verify(args: &VerifyArgs<'_>) -> anyhow::Result<ExitCode> {
 /// `wasp query --config C [--tenant N] --topic T --filter F`.
 pub(super) fn query(config: &Path, tenant: Option<&str>, topic: &str, request: &wasp::query::QueryRequest) -> anyhow::Result<ExitCode> {
     let config = wasp::Config::from_file(config)?;
-    let page = wasp::builtin::query::query(&config, tenant, topic, request)?;
+    let page = wasp::handler_query::query(&config, tenant, topic, request)?;
     write_stdout(&format!("{}\n", serde_json::to_string_pretty(&page.to_json())?))?;
     Ok(ExitCode::SUCCESS)
 }
@@ -135,7 +135,7 @@ pub(super) fn query(config: &Path, tenant: Option<&str>, topic: &str, request: &
 /// `wasp query --config C [--tenant N] --topic T --id ID`.
 pub(super) fn read(config: &Path, tenant: Option<&str>, topic: &str, id: &str) -> anyhow::Result<ExitCode> {
     let config = wasp::Config::from_file(config)?;
-    match wasp::builtin::query::read(&config, tenant, topic, id)? {
+    match wasp::handler_query::read(&config, tenant, topic, id)? {
         Some(event) => {
             write_stdout(&format!("{}\n", serde_json::to_string_pretty(&event)?))?;
             Ok(ExitCode::SUCCESS)

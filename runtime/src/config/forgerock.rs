@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::units;
+use crate::units;
 
 pub use crate::builtin::HandlerClass;
 

@@ -20,16 +20,15 @@
 
 #[doc(hidden)]
 pub mod expr;
+pub mod fleet;
 pub mod forgerock;
 #[doc(hidden)]
 pub mod ini;
 mod raw;
 #[doc(hidden)]
 pub mod secrets;
-mod sidecar;
+pub mod sidecar;
 pub(crate) use raw::RawSidecar;
-#[doc(hidden)]
-pub mod units;
 mod validate;
 
 use validate::{deserialize, load_schemas, read_filters, read_handlers, split_forgerock, valid_name, validate_journal};
@@ -112,10 +111,10 @@ pub struct Config {
     /// The custom topic schemas as written (the CSV handler's columns).
     pub custom_schema_sources: BTreeMap<String, serde_json::Value>,
     /// `wasp.sidecar`: the HTTP sidecar's settings (`wasp run`).
-    pub sidecar: crate::sidecar::config::SidecarConfig,
+    pub sidecar: sidecar::SidecarConfig,
     /// `wasp.fleet`: NATS JetStream between edges and workers (absent:
     /// single-process mode).
-    pub fleet: Option<crate::fleet::FleetConfig>,
+    pub fleet: Option<fleet::FleetConfig>,
     /// Where WebAssembly handlers keep their `state`: `None` (the
     /// configuration's default) keeps it in this process; a fleet worker
     /// sets a JetStream key-value bucket shared by all workers.
@@ -425,6 +424,12 @@ impl Config {
         Ok(doc.get("schema").cloned().unwrap_or(doc))
     }
 
+    /// The data columns of `topic`'s CSV files: its schema's fields
+    /// ([`columns_for_schema`](crate::outputs::csv::codec::columns_for_schema)).
+    pub fn csv_columns(&self, topic: &str) -> Result<Vec<String>, NoSchema> {
+        Ok(crate::outputs::csv::codec::columns_for_schema(&self.schema_source(topic)?))
+    }
+
     /// Reads and validates a configuration file.
     pub fn from_file(path: impl AsRef<Path>) -> Result<Self, ConfigError> {
         let path = path.as_ref();
@@ -618,7 +623,7 @@ impl Config {
             required_fields: v.required_fields.clone().unwrap_or_else(|| vec!["transactionId".into(), "timestamp".into()]),
             max_depth: v.max_depth.unwrap_or(32),
         };
-        let sidecar = sidecar::validate(&raw.wasp.sidecar, base_dir, &tenants, &invalid)?;
+        let sidecar = sidecar::validate::validate(&raw.wasp.sidecar, base_dir, &tenants, &invalid)?;
         if let Some(fleet) = &raw.wasp.fleet {
             fleet.validate().map_err(|e| {
                 invalid(

@@ -9,8 +9,8 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::units;
 use crate::outputs::OutputConfig;
+use crate::units;
 
 /// The full ForgeRock form: `{"name", "type": "AuditService", "config": {…}}`
 /// (or `"type": "NoOpAuditService"`, with no `config`).
@@ -173,7 +173,7 @@ pub struct RawService {
     /// handlers on them. Absent: one process does everything, no NATS.
     /// `docs/fleet.md` describes it.
     #[serde(default)]
-    pub fleet: Option<crate::fleet::FleetConfig>,
+    pub fleet: Option<super::fleet::FleetConfig>,
     /// Secret stores that `…SecretId` settings name with `secretsProvider`
     /// (PingGateway heap objects: `SystemAndEnvSecretStore`,
     /// `FileSystemSecretStore`); read before the rest of the configuration

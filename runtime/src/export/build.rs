@@ -57,7 +57,7 @@ impl Source {
                 Ok(Value::Object(mut map)) => {
                     map.remove(INTEGRITY_MEMBER);
                     let event = Value::Object(map);
-                    Ok(if *elasticsearch { crate::builtin::json::denormalize(event) } else { event })
+                    Ok(if *elasticsearch { crate::outputs::elasticsearch::denormalize(event) } else { event })
                 }
                 _ => Err("not a JSON object".into()),
             },
@@ -74,7 +74,7 @@ impl Source {
 /// it cannot export (not a JSON or CSV handler, no `security`, a ForgeRock
 /// JCEKS keystore).
 pub fn handler_format(config: &Config, tenant: Option<&str>, topic: &str) -> Result<ExportFormat, ExportError> {
-    let (handler, _) = crate::builtin::query::query_handler(config, tenant, topic)?;
+    let (handler, _) = crate::handler_query::query_handler(config, tenant, topic)?;
     let name = handler.qualified_name();
     let security = match &handler.builtin {
         Some(BuiltinSettings::Json(s)) => s.security.as_ref().map(|s| (s, ExportFormat::Ndjson)),
@@ -110,7 +110,7 @@ pub fn export(
 ) -> Result<ExportSummary, ExportError> {
     let query = QueryFilter::parse(filter)?;
     let own = handler_format(config, tenant, topic)?;
-    let (handler, root) = crate::builtin::query::query_handler(config, tenant, topic)?;
+    let (handler, root) = crate::handler_query::query_handler(config, tenant, topic)?;
     let name = handler.qualified_name();
     if let Some(asked) = format.filter(|f| *f != own) {
         return Err(ExportError::FormatMismatch { handler: name, own, asked });

@@ -194,7 +194,7 @@ pub enum ExportError {
     /// The query handler cannot be found (no `handlerForQueries`, unknown
     /// tenant or topic).
     #[error(transparent)]
-    NoHandler(#[from] crate::builtin::query::QueryFailure),
+    NoHandler(#[from] crate::handler_query::QueryFailure),
     /// The handler cannot be exported from (not a tamper-evident JSON or
     /// CSV handler with a WASP key file, another format asked for, …).
     #[error("{0}")]

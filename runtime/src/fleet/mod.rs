@@ -21,7 +21,6 @@
 //!   gives them to another worker after `ackWait` (at-least-once; a
 //!   handler that delivered but died before the ack delivers again).
 
-mod config;
 pub mod edge;
 pub mod state;
 pub mod worker;
@@ -30,7 +29,7 @@ use std::time::Duration;
 
 use async_nats::jetstream::{self, ErrorCode, context::GetStreamErrorKind};
 
-pub use config::{FleetConfig, Retention, Role};
+pub use crate::config::fleet::{FleetConfig, Retention, Role};
 
 /// The subject of an event: `audit.<tenant, or _>.<topic>`.
 pub fn subject(tenant: Option<&str>, topic: &str) -> String {

@@ -47,7 +47,6 @@ mod chain;
 pub mod forgerock;
 #[cfg(test)]
 mod forgerock_tests;
-pub mod forgerock_write;
 pub mod jceks;
 mod keys;
 pub mod merkle;

@@ -335,8 +335,7 @@ fn builtin_parts(
         BuiltinSettings::Csv(s) if s.security.as_ref().is_some_and(|sec| sec.is_jceks()) => {
             let mut topics = std::collections::BTreeMap::new();
             let opened = open_forgerock_files((root, s), h, |topic| {
-                let schema = config.schema_source(topic).map_err(|e| e.to_string())?;
-                let columns = crate::outputs::csv::codec::columns_for_schema(&schema);
+                let columns = config.csv_columns(topic).map_err(|e| e.to_string())?;
                 topics.insert(topic.to_owned(), (topics.len(), columns.clone()));
                 Ok((csv::CsvSettings::file_name(topic), columns))
             });
@@ -353,8 +352,7 @@ fn builtin_parts(
                 sync,
                 (&config.data_dir, &state_dir),
                 |topic| {
-                    let schema = config.schema_source(topic).map_err(|e| e.to_string())?;
-                    let columns = crate::outputs::csv::codec::columns_for_schema(&schema);
+                    let columns = config.csv_columns(topic).map_err(|e| e.to_string())?;
                     topics.insert(topic.to_owned(), (topics.len(), columns.clone()));
                     let codec = CsvRows { format: s.format.clone(), columns, secure: s.security.is_some() };
                     Ok((csv::CsvSettings::file_name(topic), Box::new(codec) as Box<dyn LineCodec>))
@@ -379,7 +377,7 @@ fn open_forgerock_files(
     mut columns_for: impl FnMut(&str) -> Result<(String, Vec<String>), String>,
 ) -> Result<Outputs, String> {
     use crate::integrity::forgerock::ForgeRockKeys;
-    use crate::integrity::forgerock_write::ForgeRockCsvWriter;
+    use crate::outputs::csv::forgerock_write::ForgeRockCsvWriter;
     let security = s.security.as_ref().expect("checked by the caller");
     if root.is_some() {
         return Err("security.filename: a tenant's CSV output cannot write ForgeRock's format (its files are reached through the tenant's directory capability only); use a WASP key file (`wasp keygen`)".into());

@@ -321,7 +321,7 @@ impl AuditService {
             let mut prepared = Vec::new();
             // An edge runs no handler: its forwarder is the journal's only
             // reader (`crate::fleet::edge`).
-            let edge = config.fleet.as_ref().and_then(|f| f.role) == Some(crate::fleet::Role::Edge);
+            let edge = config.fleet.as_ref().and_then(|f| f.role) == Some(crate::config::fleet::Role::Edge);
             for handler in config.handlers.iter().filter(|h| h.enabled && !edge) {
                 let fuel_quota = handler.tenant.as_deref().and_then(|t| fuel_quotas.get(t).cloned());
                 let (mut worker, entry) = prepare(engine, &config, handler, &dead_letters, fuel_quota, Versions::Start)?;

@@ -9,79 +9,8 @@
 
 use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
-use sha2::{Digest, Sha256};
 
-/// How requests are authenticated.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AuthMode {
-    /// Bearer tokens (`adminToken`, `tokens`).
-    Tokens,
-    /// None: every caller is the admin.
-    None,
-}
-
-/// What a token may do.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Role {
-    /// Everything: publish (for any tenant), query, actions, metrics.
-    Admin,
-    /// Publish events without a tenant, and query them.
-    TopLevel,
-    /// Publish events for this tenant only, and query them.
-    Tenant(String),
-}
-
-impl Role {
-    /// How error messages name the caller.
-    pub fn describe(&self) -> String {
-        match self {
-            Role::Admin => "the admin token".into(),
-            Role::TopLevel => "a top-level token".into(),
-            Role::Tenant(t) => format!("a token of tenant `{t}`"),
-        }
-    }
-}
-
-/// SHA-256 of a token.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct TokenHash([u8; 32]);
-
-impl TokenHash {
-    /// The hash of `token`.
-    pub fn of(token: &str) -> TokenHash {
-        TokenHash(Sha256::digest(token.as_bytes()).into())
-    }
-
-    /// Reads `sha256:<64 hex digits>`.
-    pub fn parse(text: &str) -> Result<TokenHash, String> {
-        let expected = "expected `sha256:` followed by 64 hex digits (`wasp sidecar hash-token` prints it)";
-        let hex_part = text.strip_prefix("sha256:").ok_or_else(|| format!("`{}…` is not a token hash: {expected}", preview(text)))?;
-        let bytes = hex::decode(hex_part).map_err(|_| format!("not a token hash: {expected}"))?;
-        let bytes: [u8; 32] = bytes.try_into().map_err(|_| format!("not a token hash: {expected}"))?;
-        Ok(TokenHash(bytes))
-    }
-
-    /// Compares in constant time.
-    fn matches(&self, other: &TokenHash) -> bool {
-        let mut diff = 0u8;
-        for (a, b) in self.0.iter().zip(other.0.iter()) {
-            diff |= a ^ b;
-        }
-        std::hint::black_box(diff) == 0
-    }
-}
-
-impl std::fmt::Display for TokenHash {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "sha256:{}", hex::encode(self.0))
-    }
-}
-
-/// At most the first 8 characters, so that an error never echoes a token
-/// pasted where its hash belongs.
-fn preview(text: &str) -> String {
-    text.chars().take(8).collect()
-}
+pub use crate::config::sidecar::{AuthMode, Role, TokenHash};
 
 /// `sha256:<hex>` of `token`: what `adminToken` and `tokens[].hash` hold.
 pub fn hash_token(token: &str) -> String {

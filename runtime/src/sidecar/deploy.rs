@@ -25,8 +25,8 @@ use serde_json::json;
 
 use super::AppState;
 use super::auth::{Role, authenticate};
-use super::config::AuthMode;
 use super::errors::CrestError;
+use crate::config::sidecar::AuthMode;
 use crate::deploy::{CanarySettings, DeployError, DeployMode, DeployRequest};
 
 /// Largest component a deploy takes (Python components are tens of MiB).

@@ -9,8 +9,8 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use crate::builtin::query::QueryFailure;
 use crate::event::PublishError;
+use crate::handler_query::QueryFailure;
 use crate::service::ActionError;
 
 /// One error response.

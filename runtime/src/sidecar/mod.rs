@@ -28,7 +28,6 @@
 //! validates and appends) runs on the request's task.
 
 pub mod auth;
-pub mod config;
 mod console;
 mod deploy;
 pub mod errors;
@@ -60,11 +59,11 @@ use axum::Router;
 use axum::routing::{get, post};
 use tokio::net::TcpListener;
 
-pub use auth::{Role, TokenHash, generate_token, hash_token};
-pub use config::{
+pub use crate::config::sidecar::{
     AuthMode, DEFAULT_BODY_READ_TIMEOUT, DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_LISTEN, DEFAULT_MAX_BATCH_EVENTS, DEFAULT_MAX_BODY_BYTES,
     DEFAULT_MAX_CONNECTIONS, DEFAULT_SHUTDOWN_DEADLINE, DEFAULT_WATCH_INTERVAL, SidecarConfig,
 };
+pub use auth::{Role, TokenHash, generate_token, hash_token};
 pub use errors::CrestError;
 pub use metrics::Metrics;
 pub use tls::{DEFAULT_MAX_HANDSHAKES, TlsError, TlsFiles, TlsListener};

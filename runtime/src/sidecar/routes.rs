@@ -370,7 +370,7 @@ pub(super) async fn query(
     let request = QueryRequest::from_params(filter, get("_pageSize"), get("_pagedResultsCookie"), get("_sortKeys"))
         .map_err(|e| CrestError::bad_request(e.to_string()))?;
     let config = state.service.config();
-    let page = blocking(move || crate::builtin::query::query(&config, tenant.as_deref(), &topic, &request)).await??;
+    let page = blocking(move || crate::handler_query::query(&config, tenant.as_deref(), &topic, &request)).await??;
     Ok(Json(page.to_json()).into_response())
 }
 
@@ -386,7 +386,7 @@ pub(super) async fn read(
     let tenant = acting_tenant(&role, &params(query)?, "query the events of")?;
     let config = state.service.config();
     let (t, i) = (topic.clone(), id.clone());
-    match blocking(move || crate::builtin::query::read(&config, tenant.as_deref(), &t, &i)).await?? {
+    match blocking(move || crate::handler_query::read(&config, tenant.as_deref(), &t, &i)).await?? {
         Some(event) => Ok(Json(event).into_response()),
         None => Err(CrestError::not_found(format!("topic `{topic}` has no event with _id `{id}`"))),
     }

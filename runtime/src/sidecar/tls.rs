@@ -22,9 +22,9 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Handshakes at once of [`TlsListener::new`] (the default
 /// `maxConnections`).
-pub const DEFAULT_MAX_HANDSHAKES: usize = super::config::DEFAULT_MAX_CONNECTIONS;
+pub const DEFAULT_MAX_HANDSHAKES: usize = crate::config::sidecar::DEFAULT_MAX_CONNECTIONS;
 
-pub use super::config::TlsFiles;
+pub use crate::config::sidecar::TlsFiles;
 
 /// Why TLS could not be set up.
 #[derive(Debug, thiserror::Error)]

@@ -15,7 +15,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use crate::integrity::forgerock_write::{ForgeRockCsvWriter, ForgeRockWriteError};
+use super::forgerock_write::{ForgeRockCsvWriter, ForgeRockWriteError};
 use crate::outputs::Sink;
 use crate::outputs::rotation::RotationPolicy;
 

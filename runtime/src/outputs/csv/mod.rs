@@ -11,6 +11,9 @@
 
 pub mod codec;
 pub mod forgerock_sink;
+pub mod forgerock_write;
+#[cfg(test)]
+mod forgerock_write_tests;
 #[cfg(test)]
 mod tests;
 

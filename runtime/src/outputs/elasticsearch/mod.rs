@@ -16,10 +16,12 @@
 //! documents, indexed by their `_id`.
 
 mod config;
+mod normalize;
 pub mod query;
 mod sink;
 
 pub use config::ElasticsearchOutputConfig;
+pub use normalize::{denormalize, normalize};
 pub use sink::{BulkTarget, ElasticsearchSink};
 
 impl super::Output for ElasticsearchOutputConfig {

@@ -174,7 +174,7 @@ impl IndexReader {
 /// A hit (or a `_doc` answer) as the event it was: its `_source` with the
 /// handler's normalisation undone, `_id` from the document's id.
 fn event(hit: &Value) -> Value {
-    let mut event = crate::builtin::json::denormalize(hit.get("_source").cloned().unwrap_or(Value::Null));
+    let mut event = super::denormalize(hit.get("_source").cloned().unwrap_or(Value::Null));
     if let (Some(object), Some(id)) = (event.as_object_mut(), hit.get("_id").and_then(Value::as_str)) {
         object.insert("_id".to_owned(), Value::String(id.to_owned()));
     }

@@ -14,7 +14,7 @@ use serde_json::{Map, Value};
 
 use super::naming::validate_suffix;
 use super::{DEFAULT_CHECK_INTERVAL, DEFAULT_SUFFIX, RetentionPolicy, RotationPolicy, SettingsError};
-use crate::config::units::{parse_bool, parse_bytes, parse_duration, parse_duration_or_disabled};
+use crate::units::{parse_bool, parse_bytes, parse_duration, parse_duration_or_disabled};
 
 const ROTATION: &str = "fileRotation";
 const RETENTION: &str = "fileRetention";

@@ -1,4 +1,4 @@
-//! A writer of ForgeRock's tamper-evident CSV format ([`super::forgerock`]
+//! A writer of ForgeRock's tamper-evident CSV format ([`crate::integrity::forgerock`]
 //! describes it): rows with their `HMAC` column, signature rows, the
 //! `<file>.keystore` beside the file (written with [`JceksWriter`]),
 //! rotation, and continuing a file that ForgeRock (or this writer) began,
@@ -23,9 +23,9 @@ use std::path::{Path, PathBuf};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
-use super::forgerock::{ForgeRockKeys, HEADER_HMAC, HEADER_SIGNATURE, row_hmac};
-use super::jceks::{JceksError, JceksKeyStore, JceksWriter, SecretKey};
-use crate::outputs::csv::codec::CsvFormat;
+use super::codec::CsvFormat;
+use crate::integrity::forgerock::{ForgeRockKeys, HEADER_HMAC, HEADER_SIGNATURE, row_hmac};
+use crate::integrity::jceks::{JceksError, JceksKeyStore, JceksWriter, SecretKey};
 
 const INITIAL_KEY: &str = "InitialKey";
 const CURRENT_KEY: &str = "CurrentKey";

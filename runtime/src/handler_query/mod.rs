@@ -13,7 +13,7 @@ use std::path::PathBuf;
 
 use serde_json::Value;
 
-use super::BuiltinSettings;
+use crate::builtin::BuiltinSettings;
 use crate::config::Config;
 use crate::outputs::csv::codec::row_to_event;
 use crate::outputs::log_file::codec::{CsvRows, INTEGRITY_MEMBER, LineCodec, SIGNATURE_MEMBER};
@@ -219,7 +219,7 @@ fn json_files(config: &Config, tenant: Option<&str>, topic: &str) -> Result<Opti
     }
     let io = |error| QueryFailure::Io { file: s.log_directory.clone(), error };
     let dir = crate::outputs::open_directory(root, &s.log_directory, false).map_err(|e| io(std::io::Error::other(e)))?;
-    let files = files_in(&dir, &super::json::JsonSettings::file_name(topic), &s.rotation).map_err(io)?;
+    let files = files_in(&dir, &crate::builtin::json::JsonSettings::file_name(topic), &s.rotation).map_err(io)?;
     Ok(Some(JsonFiles { dir, path: s.log_directory.clone(), files: files.into_iter().map(|(f, _)| f).collect() }))
 }
 
@@ -230,7 +230,7 @@ fn events(config: &Config, tenant: Option<&str>, topic: &str) -> Result<impl Ite
     let reader = match &handler.builtin {
         Some(BuiltinSettings::Json(s)) => Reader {
             dir: s.log_directory.clone(),
-            live: super::json::JsonSettings::file_name(topic),
+            live: crate::builtin::json::JsonSettings::file_name(topic),
             naming: s.rotation.clone(),
             kind: Kind::Json { elasticsearch: s.elasticsearch_compatible },
         },
@@ -243,7 +243,7 @@ fn events(config: &Config, tenant: Option<&str>, topic: &str) -> Result<impl Ite
             let columns = crate::outputs::csv::codec::columns_for_schema(&schema);
             Reader {
                 dir: s.log_directory.clone(),
-                live: super::csv::CsvSettings::file_name(topic),
+                live: crate::builtin::csv::CsvSettings::file_name(topic),
                 naming: s.rotation.clone(),
                 kind: Kind::Csv { rows: CsvRows { format: s.format.clone(), columns, secure: s.security.is_some() }, schema },
             }
@@ -358,7 +358,7 @@ impl Reader {
                         }
                         map.remove(INTEGRITY_MEMBER);
                         let event = Value::Object(map);
-                        out.push(Ok(if *elasticsearch { super::json::denormalize(event) } else { event }));
+                        out.push(Ok(if *elasticsearch { crate::outputs::elasticsearch::denormalize(event) } else { event }));
                     }
                     Ok(_) => out.push(Err(corrupt(line, "not a JSON object".into()))),
                     Err(e) => out.push(Err(corrupt(line, e.to_string()))),

@@ -1,22 +1,21 @@
 //! Validating `wasp.sidecar` into the sidecar's settings
-//! ([`SidecarConfig`], defined with the sidecar).
+//! ([`SidecarConfig`]).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use super::{ConfigError, RawSidecar, TenantConfig};
-use crate::sidecar::auth::{Role, TokenHash};
-use crate::sidecar::config::{
+use super::super::{ConfigError, RawSidecar, TenantConfig};
+use super::{
     AuthMode, DEFAULT_BODY_READ_TIMEOUT, DEFAULT_FLUSH_TIMEOUT, DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_LISTEN, DEFAULT_MAX_BATCH_EVENTS,
-    DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_CONNECTIONS, DEFAULT_SHUTDOWN_DEADLINE, DEFAULT_WATCH_INTERVAL, SidecarConfig,
+    DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_CONNECTIONS, DEFAULT_SHUTDOWN_DEADLINE, DEFAULT_WATCH_INTERVAL, Role, SidecarConfig, TlsFiles,
+    TokenHash,
 };
-use crate::sidecar::tls::TlsFiles;
 
 /// Validates `wasp.sidecar`: the address has a port, limits and
 /// timeouts are above 0,
 /// each hash is `sha256:<64 hex digits>` and appears once, each token's
 /// tenant exists, and `auth: none` comes without tokens.
-pub(super) fn validate(
+pub(in crate::config) fn validate(
     raw: &RawSidecar,
     base_dir: &std::path::Path,
     tenants: &BTreeMap<String, TenantConfig>,
