@@ -3,7 +3,8 @@
 //! read into an [`Endpoint`] whose password is never printed, the event id
 //! a record carries (`_id`, or `event._id` in ForgeRock's JMS body) for
 //! idempotent publishing, and the small tokio runtime an async client runs
-//! on inside a synchronous sink.
+//! on inside a synchronous sink; and [`broker_output!`], their common
+//! `impl Output`.
 
 use std::time::Duration;
 
@@ -185,6 +186,30 @@ pub(crate) fn timeout(ms: Option<u64>) -> Duration {
 pub(crate) fn transient(message: impl Into<String>) -> std::io::Error {
     std::io::Error::other(message.into())
 }
+
+/// `impl Output` for a message-broker output: `$config` has `validate` and
+/// `endpoint` (its server and credentials), `$sink::new(&$config)` opens
+/// the sink, which connects at its first flush; `wasp config check`
+/// resolves the server's host.
+macro_rules! broker_output {
+    ($config:ty, $sink:ty) => {
+        impl $crate::outputs::Output for $config {
+            fn validate(&self) -> Result<(), $crate::outputs::SettingError> {
+                <$config>::validate(self)
+            }
+            fn open(&self, _place: &$crate::outputs::OutputPlace<'_>) -> std::io::Result<Box<dyn $crate::outputs::Sink>> {
+                Ok(Box::new(<$sink>::new(self)?))
+            }
+            fn check_network(&self) -> Result<(), $crate::outputs::CheckError> {
+                self.endpoint()?.check_network()
+            }
+            fn broker_endpoint(&self) -> Option<Result<$crate::outputs::broker::Endpoint, $crate::outputs::SettingError>> {
+                Some(self.endpoint())
+            }
+        }
+    };
+}
+pub(crate) use broker_output;
 
 #[cfg(test)]
 mod tests {

@@ -27,18 +27,4 @@ mod tests;
 pub use config::AmqpOutputConfig;
 pub use sink::AmqpSink;
 
-/// A broker output connects at its first flush.
-impl super::Output for AmqpOutputConfig {
-    fn validate(&self) -> Result<(), super::SettingError> {
-        AmqpOutputConfig::validate(self)
-    }
-    fn open(&self, _place: &super::OutputPlace<'_>) -> std::io::Result<Box<dyn super::Sink>> {
-        Ok(Box::new(AmqpSink::new(self)?))
-    }
-    fn check_network(&self) -> Result<(), super::CheckError> {
-        self.endpoint()?.check_network()
-    }
-    fn broker_endpoint(&self) -> Option<Result<super::broker::Endpoint, super::SettingError>> {
-        Some(self.endpoint())
-    }
-}
+super::broker::broker_output!(AmqpOutputConfig, AmqpSink);

@@ -22,18 +22,4 @@ mod tests;
 pub use config::MqttOutputConfig;
 pub use sink::MqttSink;
 
-/// A broker output connects at its first flush.
-impl super::Output for MqttOutputConfig {
-    fn validate(&self) -> Result<(), super::SettingError> {
-        MqttOutputConfig::validate(self)
-    }
-    fn open(&self, _place: &super::OutputPlace<'_>) -> std::io::Result<Box<dyn super::Sink>> {
-        Ok(Box::new(MqttSink::new(self)?))
-    }
-    fn check_network(&self) -> Result<(), super::CheckError> {
-        self.endpoint()?.check_network()
-    }
-    fn broker_endpoint(&self) -> Option<Result<super::broker::Endpoint, super::SettingError>> {
-        Some(self.endpoint())
-    }
-}
+super::broker::broker_output!(MqttOutputConfig, MqttSink);

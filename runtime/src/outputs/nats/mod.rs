@@ -21,18 +21,4 @@ mod tests;
 pub use config::NatsOutputConfig;
 pub use sink::NatsSink;
 
-/// A broker output connects at its first flush.
-impl super::Output for NatsOutputConfig {
-    fn validate(&self) -> Result<(), super::SettingError> {
-        NatsOutputConfig::validate(self)
-    }
-    fn open(&self, _place: &super::OutputPlace<'_>) -> std::io::Result<Box<dyn super::Sink>> {
-        Ok(Box::new(NatsSink::new(self)?))
-    }
-    fn check_network(&self) -> Result<(), super::CheckError> {
-        self.endpoint()?.check_network()
-    }
-    fn broker_endpoint(&self) -> Option<Result<super::broker::Endpoint, super::SettingError>> {
-        Some(self.endpoint())
-    }
-}
+super::broker::broker_output!(NatsOutputConfig, NatsSink);

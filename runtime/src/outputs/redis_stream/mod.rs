@@ -24,18 +24,4 @@ mod tests;
 pub use config::RedisStreamConfig;
 pub use sink::RedisStreamSink;
 
-/// A broker output connects at its first flush.
-impl super::Output for RedisStreamConfig {
-    fn validate(&self) -> Result<(), super::SettingError> {
-        RedisStreamConfig::validate(self)
-    }
-    fn open(&self, _place: &super::OutputPlace<'_>) -> std::io::Result<Box<dyn super::Sink>> {
-        Ok(Box::new(RedisStreamSink::new(self)?))
-    }
-    fn check_network(&self) -> Result<(), super::CheckError> {
-        self.endpoint()?.check_network()
-    }
-    fn broker_endpoint(&self) -> Option<Result<super::broker::Endpoint, super::SettingError>> {
-        Some(self.endpoint())
-    }
-}
+super::broker::broker_output!(RedisStreamConfig, RedisStreamSink);
