@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use crate::outputs::SettingError;
+
 /// What a `wasp run` process does in a fleet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -148,39 +150,39 @@ impl FleetConfig {
         self.ordered.iter().any(|h| h == qualified)
     }
 
-    /// Checks the settings; the message starts with the field's name.
-    pub fn validate(&self) -> Result<(), String> {
+    /// Checks the settings.
+    pub fn validate(&self) -> Result<(), SettingError> {
         for server in &self.servers {
-            crate::outputs::broker::Endpoint::parse(server, "nats", None, None).map_err(|e| format!("servers: {e}"))?;
+            crate::outputs::broker::Endpoint::parse(server, "nats", None, None).map_err(|e| SettingError::new("servers", e))?;
         }
         let stream = self.stream_name();
         if stream.is_empty() || stream.contains([' ', '\t', '.', '*', '>', '/', '\\']) {
-            return Err(format!("stream: `{stream}` is not a stream name (no spaces, `.`, `*`, `>`, `/`, `\\`)"));
+            return Err(SettingError::new("stream", format!("`{stream}` is not a stream name (no spaces, `.`, `*`, `>`, `/`, `\\`)")));
         }
         for subject in &self.subjects {
             if subject.is_empty() || subject.contains([' ', '\t']) || subject.split('.').any(str::is_empty) {
-                return Err(format!("subjects: `{subject}` is not a subject"));
+                return Err(SettingError::new("subjects", format!("`{subject}` is not a subject")));
             }
         }
         if !self.subjects.is_empty() && !self.subjects.iter().any(|s| s == "audit.>" || s == ">") {
-            return Err("subjects: must contain `audit.>` (edges publish on audit.<tenant>.<topic>)".into());
+            return Err(SettingError::new("subjects", "must contain `audit.>` (edges publish on audit.<tenant>.<topic>)"));
         }
         if let Some(r) = self.replicas
             && !(1..=5).contains(&r)
         {
-            return Err(format!("replicas: {r} is not between 1 and 5"));
+            return Err(SettingError::new("replicas", format!("{r} is not between 1 and 5")));
         }
         if self.max_bytes.is_some_and(|b| b <= 0) {
-            return Err("maxBytes: must be greater than 0".into());
+            return Err(SettingError::new("maxBytes", "must be greater than 0"));
         }
         if self.duplicate_window == Some(0) {
-            return Err("duplicateWindow: must be greater than 0".into());
+            return Err(SettingError::new("duplicateWindow", "must be greater than 0"));
         }
         if self.ack_wait == Some(0) {
-            return Err("ackWait: must be greater than 0".into());
+            return Err(SettingError::new("ackWait", "must be greater than 0"));
         }
         if self.batch == Some(0) {
-            return Err("batch: must be greater than 0".into());
+            return Err(SettingError::new("batch", "must be greater than 0"));
         }
         Ok(())
     }

@@ -625,12 +625,7 @@ impl Config {
         };
         let sidecar = sidecar::validate::validate(&raw.wasp.sidecar, base_dir, &tenants, &invalid)?;
         if let Some(fleet) = &raw.wasp.fleet {
-            fleet.validate().map_err(|e| {
-                invalid(
-                    format!("wasp.fleet.{}", e.split(':').next().unwrap_or_default()),
-                    e.split_once(": ").map_or(e.clone(), |(_, m)| m.to_owned()),
-                )
-            })?;
+            fleet.validate().map_err(|e| invalid(format!("wasp.fleet.{}", e.field), e.message))?;
             let known: Vec<String> = handlers
                 .iter()
                 .map(WasmHandlerConfig::qualified_name)

@@ -27,7 +27,8 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-/// A setting of an output that is not valid.
+/// A setting that is not valid: of an output, or of another part
+/// configured field by field (`wasp.fleet`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SettingError {
     /// The field, as the configuration spells it (`url`, `tls.caFile`);

@@ -526,6 +526,12 @@ fn token_hashes_are_sha256_hex() {
     assert_eq!(hash_token("abc"), "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
     assert_eq!(TokenHash::parse(&hash_token("abc")).unwrap(), TokenHash::of("abc"));
     assert!(TokenHash::parse("sha256:abcd").is_err());
+    let pasted = TokenHash::parse("secret-token-value").unwrap_err();
+    assert_eq!(
+        pasted.to_string(),
+        "`secret-t…` is not a token hash: expected `sha256:` followed by 64 hex digits (`wasp sidecar hash-token` prints it)",
+        "at most 8 characters of what may be a token"
+    );
     let token = generate_token().unwrap();
     assert!(token.len() >= 43 && token != generate_token().unwrap());
 }

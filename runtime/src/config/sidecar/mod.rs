@@ -127,6 +127,18 @@ impl Role {
     }
 }
 
+/// Text that is not `sha256:<64 hex digits>`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "{}not a token hash: expected `sha256:` followed by 64 hex digits (`wasp sidecar hash-token` prints it)",
+    preview.as_ref().map(|p| format!("`{p}…` is ")).unwrap_or_default()
+)]
+pub struct NotATokenHash {
+    /// The text's first 8 characters when it lacks the `sha256:` prefix
+    /// (never more: it may be a token pasted where its hash belongs).
+    pub preview: Option<String>,
+}
+
 /// SHA-256 of a token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TokenHash([u8; 32]);
@@ -138,11 +150,10 @@ impl TokenHash {
     }
 
     /// Reads `sha256:<64 hex digits>`.
-    pub fn parse(text: &str) -> Result<TokenHash, String> {
-        let expected = "expected `sha256:` followed by 64 hex digits (`wasp sidecar hash-token` prints it)";
-        let hex_part = text.strip_prefix("sha256:").ok_or_else(|| format!("`{}…` is not a token hash: {expected}", preview(text)))?;
-        let bytes = hex::decode(hex_part).map_err(|_| format!("not a token hash: {expected}"))?;
-        let bytes: [u8; 32] = bytes.try_into().map_err(|_| format!("not a token hash: {expected}"))?;
+    pub fn parse(text: &str) -> Result<TokenHash, NotATokenHash> {
+        let hex_part = text.strip_prefix("sha256:").ok_or_else(|| NotATokenHash { preview: Some(preview(text)) })?;
+        let bytes = hex::decode(hex_part).map_err(|_| NotATokenHash { preview: None })?;
+        let bytes: [u8; 32] = bytes.try_into().map_err(|_| NotATokenHash { preview: None })?;
         Ok(TokenHash(bytes))
     }
 

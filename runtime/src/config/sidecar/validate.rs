@@ -52,7 +52,7 @@ pub(in crate::config) fn validate(
     let mut tokens: Vec<(TokenHash, Role)> = Vec::new();
     let mut token_names: Vec<String> = Vec::new();
     let mut add = |hash: &str, role: Role, name: String, field: String| -> Result<(), ConfigError> {
-        let hash = TokenHash::parse(hash).map_err(|message| invalid(field.clone(), message))?;
+        let hash = TokenHash::parse(hash).map_err(|e| invalid(field.clone(), e.to_string()))?;
         if tokens.iter().any(|(h, _)| *h == hash) {
             return Err(invalid(field, "the same token hash is configured twice".into()));
         }
