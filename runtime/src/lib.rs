@@ -16,8 +16,10 @@
 //! [`config`]), [`publish`](AuditService::publish) events and get a
 //! [`Receipt`] or a [`PublishError`], read what the handlers did from a
 //! [`Summary`], deploy handler versions ([`deploy`]), reload with a
-//! [`Watcher`] and read dead letters ([`dead_letter`]). That, and the types
-//! those items name, is the library's API.
+//! [`Watcher`] and read dead letters ([`dead_letter`]). An application can
+//! also serve the HTTP sidecar's routes itself ([`sidecar::app`]) or run as
+//! a fleet edge ([`fleet::edge::Forwarder`]). That, and the types those
+//! items name, is the library's API.
 //!
 //! The other modules are the runtime's internals. They are public only so
 //! that the `wasp` binary, the benchmarks and the fuzz targets can reach
@@ -28,8 +30,10 @@
 pub mod config;
 pub mod dead_letter;
 pub mod deploy;
+pub mod fleet;
 mod replay;
 mod service;
+pub mod sidecar;
 
 #[doc(hidden)]
 pub mod builtin;
@@ -41,8 +45,6 @@ pub mod engine;
 pub mod event;
 #[doc(hidden)]
 pub mod export;
-#[doc(hidden)]
-pub mod fleet;
 #[cfg(any(test, feature = "fuzzing"))]
 #[doc(hidden)]
 pub mod fuzzing;
@@ -62,8 +64,6 @@ pub mod query;
 pub mod quota;
 #[doc(hidden)]
 pub mod schema;
-#[doc(hidden)]
-pub mod sidecar;
 #[doc(hidden)]
 pub mod units;
 

@@ -3,7 +3,7 @@
 //! read into an [`Endpoint`] whose password is never printed, the event id
 //! a record carries (`_id`, or `event._id` in ForgeRock's JMS body) for
 //! idempotent publishing, and the small tokio runtime an async client runs
-//! on inside a synchronous sink; and [`broker_output!`], their common
+//! on inside a synchronous sink; and `broker_output!`, their common
 //! `impl Output`.
 
 use std::time::Duration;
