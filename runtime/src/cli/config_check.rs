@@ -107,7 +107,7 @@ pub fn run(path: &Path) -> anyhow::Result<ExitCode> {
             Ok(None) => writeln!(out, "    stream {} does not exist yet (the first edge or worker creates it)", fleet.stream_name())?,
             Ok(Some(differences)) if differences.is_empty() => writeln!(out, "    stream {}: as configured", fleet.stream_name())?,
             Ok(Some(differences)) => problems.extend(differences),
-            Err(e) => problems.push(e),
+            Err(e) => problems.push(e.to_string()),
         }
     }
     if let Some(tls) = &config.sidecar.tls {

@@ -174,7 +174,7 @@ pub fn deploy(args: DeployArgs) -> anyhow::Result<ExitCode> {
     };
     let mode = match (&args.canary, args.shadow) {
         (Some(percent), _) => DeployMode::Canary(CanarySettings {
-            percent: CanarySettings::parse_percent(percent).map_err(anyhow::Error::msg).context("--canary")?,
+            percent: CanarySettings::parse_percent(percent).context("--canary")?,
             field: args.canary_field.clone(),
             max_fault_rate_increase: args.max_fault_rate_increase / 100.0,
             max_fuel_ratio: args.max_fuel_ratio,

@@ -36,7 +36,7 @@ pub(super) fn verify(
             let file_keys = FileKeys::open(&dir.join(format!("{name}.keystore")), &keys).map_err(|e| e.to_string())?;
             let text = wasp::outputs::log_file::read_text(&handle, &name).map_err(|e| e.to_string())?;
             let rows: Vec<Vec<String>> = format.decode(&text).map_err(|e| e.to_string())?.into_iter().map(|r| r.cells).collect();
-            let v = verify_rows(&rows, &file_keys, &public)?;
+            let v = verify_rows(&rows, &file_keys, &public).map_err(|e| e.to_string())?;
             Ok(format!("{} records, {} signatures", v.rows, v.signatures))
         })();
         match result {

@@ -27,12 +27,22 @@ enum Entry {
     Empty,
 }
 
+/// A line of an INI file that could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("line {line}: {message}")]
+pub struct IniError {
+    /// The line (1-based).
+    pub line: usize,
+    /// What is wrong with it.
+    pub message: String,
+}
+
 /// Reads eZ INI `text` into `{section: {key: value}}`.
-pub fn parse(text: &str) -> Result<Value, String> {
+pub fn parse(text: &str) -> Result<Value, IniError> {
     let mut sections: Vec<(String, Vec<(String, Entry)>)> = Vec::new();
     for (number, raw) in text.lines().enumerate() {
         let line = raw.trim();
-        let at = |m: String| format!("line {}: {m}", number + 1);
+        let at = |message: String| IniError { line: number + 1, message };
         if line.is_empty() || line.starts_with('#') || line.starts_with(';') || line.starts_with("<?php") || line.starts_with("*/") {
             continue;
         }
@@ -143,9 +153,9 @@ mod tests {
 
     #[test]
     fn errors_name_the_line() {
-        assert_eq!(parse("Audit=enabled").unwrap_err(), "line 1: `Audit=enabled` is outside any [Section]");
-        assert_eq!(parse("[A]\nK[]=a\nK[x]=b").unwrap_err(), "line 3: `K` mixes `K[]=` and `K[key]=` entries");
-        assert!(parse("[A\n").unwrap_err().starts_with("line 1:"));
-        assert!(parse("[A]\njust text\n").unwrap_err().contains("expected `just text=value`"));
+        assert_eq!(parse("Audit=enabled").unwrap_err().to_string(), "line 1: `Audit=enabled` is outside any [Section]");
+        assert_eq!(parse("[A]\nK[]=a\nK[x]=b").unwrap_err().to_string(), "line 3: `K` mixes `K[]=` and `K[key]=` entries");
+        assert_eq!(parse("[A\n").unwrap_err().line, 1);
+        assert!(parse("[A]\njust text\n").unwrap_err().to_string().contains("expected `just text=value`"));
     }
 }

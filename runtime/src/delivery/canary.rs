@@ -27,13 +27,18 @@ impl Default for CanarySettings {
     }
 }
 
+/// Text that is not a canary share (1% to 99%).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{0}` is not a canary share: expected 1% to 99%")]
+pub struct NotAShare(pub String);
+
 impl CanarySettings {
     /// Reads a share: `10%` or `10`.
-    pub fn parse_percent(text: &str) -> Result<u32, String> {
+    pub fn parse_percent(text: &str) -> Result<u32, NotAShare> {
         let number = text.trim().trim_end_matches('%');
         match number.parse::<u32>() {
             Ok(p) if (1..=99).contains(&p) => Ok(p),
-            _ => Err(format!("`{text}` is not a canary share: expected 1% to 99%")),
+            _ => Err(NotAShare(text.to_owned())),
         }
     }
 

@@ -40,7 +40,7 @@ use serde_json::{Value, json};
 pub use store::{VersionStore, next_number, sha256_hex};
 
 use crate::config::{Config, WasmHandlerConfig};
-pub use crate::delivery::canary::CanarySettings;
+pub use crate::delivery::canary::{CanarySettings, NotAShare};
 use crate::engine::{StateStore, WaspEngine};
 
 /// Why a deploy, rollback or promotion was refused.
@@ -397,7 +397,7 @@ mod tests {
         assert_eq!(CanarySettings::parse_percent("10%"), Ok(10));
         assert_eq!(CanarySettings::parse_percent("25"), Ok(25));
         for bad in ["0%", "100%", "ten", ""] {
-            assert!(CanarySettings::parse_percent(bad).unwrap_err().contains("not a canary share"), "{bad}");
+            assert_eq!(CanarySettings::parse_percent(bad), Err(super::NotAShare(bad.to_owned())), "{bad}");
         }
         let settings = CanarySettings { percent: 10, ..CanarySettings::default() };
         let routed = (0..10_000).filter(|n| settings.routes(&event(&format!("e{n}"), "u"))).count();

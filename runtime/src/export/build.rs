@@ -205,9 +205,9 @@ pub fn export(
                 }
                 Entry::Signed(r) => log_signature = Some(r.to_json()),
             }
-            verifier.entry(file, entry).map_err(|e| chain(line, e))?;
+            verifier.entry(file, entry).map_err(|e| chain(line, e.to_string()))?;
         }
-        let _note = verifier.end_file(is_live, true).map_err(|e| chain(0, e))?;
+        let _note = verifier.end_file(is_live, true).map_err(|e| chain(0, e.to_string()))?;
         let state = verifier.state().unwrap_or(crate::integrity::ChainState::GENESIS);
         scanned += leaves.len() as u64;
         let tree = MerkleTree::new(leaves);
@@ -234,7 +234,7 @@ pub fn export(
             log_signature,
         });
     }
-    verifier.finish().map_err(|(file, message)| ExportError::Chain { file, line: 0, message })?;
+    verifier.finish().map_err(|(file, message)| ExportError::Chain { file, line: 0, message: message.to_string() })?;
     let root = hex::encode(MerkleTree::new(exported).root());
     let manifest = Manifest {
         format: FORMAT.to_owned(),

@@ -22,7 +22,7 @@
 //!   handler that delivered but died before the ack delivers again).
 
 pub mod edge;
-pub mod state;
+pub(crate) mod state;
 pub mod worker;
 
 use std::time::Duration;
@@ -54,7 +54,7 @@ pub fn parse_subject(subject: &str) -> Option<(Option<String>, String)> {
 
 /// Connects to `wasp.fleet.servers`; the error names the servers and the
 /// cause.
-pub async fn connect(fleet: &FleetConfig, timeout: Duration) -> Result<(async_nats::Client, jetstream::Context), String> {
+pub(crate) async fn connect(fleet: &FleetConfig, timeout: Duration) -> Result<(async_nats::Client, jetstream::Context), String> {
     let mut options = async_nats::ConnectOptions::new().name("wasp-fleet").connection_timeout(timeout).request_timeout(Some(timeout));
     if let Some(user) = &fleet.username {
         options = options.user_and_password(user.clone(), fleet.password.clone().unwrap_or_default());
@@ -80,7 +80,7 @@ pub async fn connect(fleet: &FleetConfig, timeout: Duration) -> Result<(async_na
 /// Looks the stream up and creates it when missing; a stream that exists
 /// with other settings is used as it is (`wasp config check` reports the
 /// differences).
-pub async fn ensure_stream(fleet: &FleetConfig, js: &jetstream::Context) -> Result<(), String> {
+pub(crate) async fn ensure_stream(fleet: &FleetConfig, js: &jetstream::Context) -> Result<(), String> {
     let name = fleet.stream_name();
     match js.get_stream(name).await {
         Ok(_) => Ok(()),
@@ -95,23 +95,45 @@ pub async fn ensure_stream(fleet: &FleetConfig, js: &jetstream::Context) -> Resu
     }
 }
 
+/// Why [`check`] could not compare the stream with `wasp.fleet`.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckError {
+    /// The NATS client could not start.
+    #[error("cannot start the NATS client: {0}")]
+    Client(#[source] std::io::Error),
+    /// No server could be reached; the message names them.
+    #[error("{0}")]
+    Unreachable(String),
+    /// The stream could not be looked up or read.
+    #[error("wasp.fleet.stream: cannot {action} `{stream}`: {message}")]
+    Stream {
+        /// The stream's name.
+        stream: String,
+        /// What WASP asked (`look up`, `read`).
+        action: &'static str,
+        /// What the server or client answered.
+        message: String,
+    },
+}
+
 /// `wasp config check` against the servers: the stream exists (or can be
 /// created) and its settings match `wasp.fleet`. Returns what differs
 /// (`None`: the stream does not exist yet; the first edge or worker
 /// creates it).
-pub fn check(fleet: &FleetConfig) -> Result<Option<Vec<String>>, String> {
-    let runtime = crate::outputs::broker::runtime("fleet-check").map_err(|e| format!("cannot start the NATS client: {e}"))?;
+pub fn check(fleet: &FleetConfig) -> Result<Option<Vec<String>>, CheckError> {
+    let runtime = crate::outputs::broker::runtime("fleet-check").map_err(CheckError::Client)?;
     runtime.block_on(async {
-        let (_client, js) = connect(fleet, Duration::from_secs(5)).await?;
+        let (_client, js) = connect(fleet, Duration::from_secs(5)).await.map_err(CheckError::Unreachable)?;
         let name = fleet.stream_name();
+        let failed = |action, e: &dyn std::fmt::Display| CheckError::Stream { stream: name.to_owned(), action, message: e.to_string() };
         let mut stream = match js.get_stream(name).await {
             Ok(s) => s,
             Err(e) if matches!(e.kind(), GetStreamErrorKind::JetStream(ref j) if j.error_code() == ErrorCode::STREAM_NOT_FOUND) => {
                 return Ok(None);
             }
-            Err(e) => return Err(format!("wasp.fleet.stream: cannot look up `{name}`: {e}")),
+            Err(e) => return Err(failed("look up", &e)),
         };
-        let found = stream.info().await.map_err(|e| format!("wasp.fleet.stream: cannot read `{name}`: {e}"))?.config.clone();
+        let found = stream.info().await.map_err(|e| failed("read", &e))?.config.clone();
         let want = fleet.stream_config();
         let mut differences = Vec::new();
         let mut differ = |field: &str, want: String, found: String| {

@@ -71,9 +71,9 @@ impl ForgeRockKeys {
 
     /// Signs a signature row: over `last_hmac` (Base64, as in the row)
     /// followed by `last_signature`.
-    pub fn sign(&self, last_hmac: &str, last_signature: Option<&[u8]>) -> Result<Vec<u8>, String> {
-        let digest = Sha256::digest(data_to_sign(last_hmac, last_signature)?);
-        self.signing.sign(Pkcs1v15Sign::new::<Sha256>(), &digest).map_err(|e| e.to_string())
+    pub fn sign(&self, last_hmac: &str, last_signature: Option<&[u8]>) -> Result<Vec<u8>, SignError> {
+        let digest = Sha256::digest(data_to_sign(last_hmac, last_signature).map_err(SignError::Hmac)?);
+        self.signing.sign(Pkcs1v15Sign::new::<Sha256>(), &digest).map_err(SignError::Rsa)
     }
 
     /// The public key signatures are checked with.
@@ -110,8 +110,8 @@ impl FileKeys {
 }
 
 /// `Base64-decode(last_hmac) ‖ last_signature`.
-fn data_to_sign(last_hmac: &str, last_signature: Option<&[u8]>) -> Result<Vec<u8>, String> {
-    let mut data = STANDARD.decode(last_hmac).map_err(|e| format!("the last HMAC is not Base64: {e}"))?;
+fn data_to_sign(last_hmac: &str, last_signature: Option<&[u8]>) -> Result<Vec<u8>, base64::DecodeError> {
+    let mut data = STANDARD.decode(last_hmac)?;
     data.extend_from_slice(last_signature.unwrap_or_default());
     Ok(data)
 }
@@ -137,36 +137,89 @@ pub struct Verified {
     pub next_key: Vec<u8>,
 }
 
+/// Why a signature row could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum SignError {
+    /// The last row's HMAC is not Base64.
+    #[error("the last HMAC is not Base64: {0}")]
+    Hmac(#[source] base64::DecodeError),
+    /// The RSA signature failed.
+    #[error("{0}")]
+    Rsa(#[source] rsa::Error),
+}
+
+/// Why a ForgeRock CSV file does not verify: what was tampered with, and
+/// where (rows count the header as row 1).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NotVerified {
+    /// The file has no rows.
+    #[error("the file is empty")]
+    Empty,
+    /// The header lacks the HMAC and SIGNATURE columns.
+    #[error("the header does not end with {HEADER_HMAC},{HEADER_SIGNATURE}")]
+    Header,
+    /// A row with another number of cells than the header.
+    #[error("row {row}: {cells} cells, the header has {header}")]
+    Cells {
+        /// The row.
+        row: usize,
+        /// Its cells.
+        cells: usize,
+        /// The header's.
+        header: usize,
+    },
+    /// A signature cell that is not Base64.
+    #[error("row {0}: the signature is not Base64")]
+    SignatureNotBase64(usize),
+    /// A signature row before any data row.
+    #[error("row {0}: a signature before any HMAC")]
+    SignatureBeforeHmac(usize),
+    /// An HMAC cell that is not Base64 (before row `0`'s signature).
+    #[error("row {0}: the last HMAC is not Base64")]
+    HmacNotBase64(usize),
+    /// A signature that does not verify.
+    #[error("row {0}: the signature is not correct")]
+    Signature(usize),
+    /// A row whose HMAC is not the chain's.
+    #[error("row {0}: the HMAC is not correct")]
+    Hmac(usize),
+    /// The chain ends on another key than the keystore's `CurrentKey`.
+    #[error("the final HMAC key does not match CurrentKey (rows were removed or added)")]
+    CurrentKey,
+    /// The file does not end with a signature row.
+    #[error("missing final signature")]
+    NoFinalSignature,
+}
+
 /// Verifies a ForgeRock CSV file given as rows of cells (the header first)
 /// with its `F.keystore` keys and the public key, as `CsvSecureVerifier`
 /// does. An error names the row (1 is the header).
-pub fn verify(rows: &[Vec<String>], file_keys: &FileKeys, public: &rsa::RsaPublicKey) -> Result<Verified, String> {
-    let header = rows.first().ok_or("the file is empty")?;
+pub fn verify(rows: &[Vec<String>], file_keys: &FileKeys, public: &rsa::RsaPublicKey) -> Result<Verified, NotVerified> {
+    let header = rows.first().ok_or(NotVerified::Empty)?;
     let n = header.len();
     if n < 2 || header[n - 2] != HEADER_HMAC || header[n - 1] != HEADER_SIGNATURE {
-        return Err(format!("the header does not end with {HEADER_HMAC},{HEADER_SIGNATURE}"));
+        return Err(NotVerified::Header);
     }
     let mut v = Verified { rows: 0, signatures: 0, last_hmac: None, last_signature: None, next_key: file_keys.initial.clone() };
     let mut last_was_signature = false;
     for (i, row) in rows.iter().enumerate().skip(1) {
         let line = i + 1;
         if row.len() != n {
-            return Err(format!("row {line}: {} cells, the header has {n}", row.len()));
+            return Err(NotVerified::Cells { row: line, cells: row.len(), header: n });
         }
         let signature = &row[n - 1];
         last_was_signature = false;
         if !signature.is_empty() {
-            let bytes = STANDARD.decode(signature).map_err(|_| format!("row {line}: the signature is not Base64"))?;
+            let bytes = STANDARD.decode(signature).map_err(|_| NotVerified::SignatureNotBase64(line))?;
             if line == 2 {
                 // A rotated file: the previous file's last signature, chained from.
                 v.last_signature = Some(bytes);
                 continue;
             }
-            let last_hmac = v.last_hmac.as_deref().ok_or_else(|| format!("row {line}: a signature before any HMAC"))?;
-            let digest = Sha256::digest(data_to_sign(last_hmac, v.last_signature.as_deref())?);
-            public
-                .verify(Pkcs1v15Sign::new::<Sha256>(), &digest, &bytes)
-                .map_err(|_| format!("row {line}: the signature is not correct"))?;
+            let last_hmac = v.last_hmac.as_deref().ok_or(NotVerified::SignatureBeforeHmac(line))?;
+            let data = data_to_sign(last_hmac, v.last_signature.as_deref()).map_err(|_| NotVerified::HmacNotBase64(line))?;
+            let digest = Sha256::digest(data);
+            public.verify(Pkcs1v15Sign::new::<Sha256>(), &digest, &bytes).map_err(|_| NotVerified::Signature(line))?;
             v.last_signature = Some(bytes);
             v.signatures += 1;
             last_was_signature = true;
@@ -174,7 +227,7 @@ pub fn verify(rows: &[Vec<String>], file_keys: &FileKeys, public: &rsa::RsaPubli
             let cells: Vec<&str> = row[..n - 2].iter().map(String::as_str).collect();
             let (mac, next) = row_hmac(&v.next_key, &cells);
             if mac != row[n - 2] {
-                return Err(format!("row {line}: the HMAC is not correct"));
+                return Err(NotVerified::Hmac(line));
             }
             v.next_key = next;
             v.last_hmac = Some(mac);
@@ -182,10 +235,10 @@ pub fn verify(rows: &[Vec<String>], file_keys: &FileKeys, public: &rsa::RsaPubli
         }
     }
     if v.next_key != file_keys.current {
-        return Err("the final HMAC key does not match CurrentKey (rows were removed or added)".into());
+        return Err(NotVerified::CurrentKey);
     }
     if !last_was_signature {
-        return Err("missing final signature".into());
+        return Err(NotVerified::NoFinalSignature);
     }
     Ok(v)
 }

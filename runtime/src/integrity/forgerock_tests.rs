@@ -56,10 +56,11 @@ fn forgerock_tampering_is_caught() {
     let keys = keys();
     let public = keys.public_key();
     let (rows, file_keys) = write(&keys, &[["1", "bjensen"], ["2", "scarter"], ["3", "x"]], 2);
-    let fail = |rows: &[Vec<String>], fk: &FileKeys| verify(rows, fk, &public).unwrap_err();
+    let fail = |rows: &[Vec<String>], fk: &FileKeys| verify(rows, fk, &public).unwrap_err().to_string();
     let mut changed = rows.clone();
     changed[2][1] = "bJensen".into();
     assert_eq!(fail(&changed, &file_keys), "row 3: the HMAC is not correct");
+    assert_eq!(verify(&changed, &file_keys, &public).unwrap_err(), NotVerified::Hmac(3));
     let mut removed = rows.clone();
     removed.remove(1);
     assert_eq!(fail(&removed, &file_keys), "row 2: the HMAC is not correct");

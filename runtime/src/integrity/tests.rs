@@ -105,10 +105,10 @@ fn run(keys: &IntegrityKeys, files: Vec<(String, Vec<Entry>)>) -> Vec<Result<(),
         if result.is_ok() {
             result = verifier.end_file(i + 1 == count, false).map(|_| ());
         }
-        results.push(result);
+        results.push(result.map_err(|e| e.to_string()));
     }
     if let Err((_, why)) = verifier.finish() {
-        results[0] = Err(why);
+        results[0] = Err(why.to_string());
     }
     results
 }

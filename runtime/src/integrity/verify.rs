@@ -48,6 +48,119 @@ pub struct Verifier<'k> {
     notes: Vec<String>,
 }
 
+/// Why a file of a tamper-evident output does not verify: what was
+/// changed, removed, added or cut, and where.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ChainBroken {
+    /// The file has no record at all.
+    #[error("the file is empty: it has no start record")]
+    Empty,
+    /// The first record is not a signed record.
+    #[error("the file does not begin with a signed `start` record")]
+    NoStart,
+    /// The first record is signed but of another kind.
+    #[error("the file begins with a `{0}` record, not `start`")]
+    NotStart(&'static str),
+    /// The start record's signature does not verify.
+    #[error("the start record's signature is not valid (changed or forged)")]
+    StartSignature,
+    /// A record lacks what its kind must carry (the text says what).
+    #[error("{0}")]
+    Malformed(&'static str),
+    /// Records are missing between two sequence numbers.
+    #[error("sequence jumps from {from} to {to} with no signed gap record (records were removed)")]
+    Jump {
+        /// The last sequence seen.
+        from: u64,
+        /// The next one found.
+        to: u64,
+    },
+    /// A sequence number repeats or goes back.
+    #[error("sequence goes back from {from} to {to} (records were reordered or inserted)")]
+    Back {
+        /// The last sequence seen.
+        from: u64,
+        /// The next one found.
+        to: u64,
+    },
+    /// A record's MAC is not the chain's.
+    #[error("record {0}: the MAC does not match (the record was changed, or does not belong here)")]
+    Mac(u64),
+    /// A signed record's signature does not verify.
+    #[error("the {0} record's signature is not valid (the record was changed or forged)")]
+    Signature(&'static str),
+    /// A gap record that does not continue the chain.
+    #[error("a gap record for {from}..={to} where the chain is at {at} (records were removed around it)")]
+    Gap {
+        /// The first sequence it declares lost.
+        from: u64,
+        /// The last.
+        to: u64,
+        /// Where the chain is.
+        at: u64,
+    },
+    /// A dropped record that does not continue the chain.
+    #[error(
+        "the dropped record for journal events {from}..={to} does not continue the chain at record {at} (records around it were changed, removed or added)"
+    )]
+    Dropped {
+        /// The first journal sequence it declares dropped.
+        from: u64,
+        /// The last.
+        to: u64,
+        /// Where the chain is.
+        at: u64,
+    },
+    /// A signature or retention record over another chain state.
+    #[error(
+        "the {kind} record signs the chain at record {signs} but the records before it end at {ends} with another head (records before it were changed, removed or added)"
+    )]
+    Unchained {
+        /// The record's kind.
+        kind: &'static str,
+        /// The sequence it signs.
+        signs: u64,
+        /// Where the records before it end.
+        ends: u64,
+    },
+    /// The file names another predecessor than the file before it.
+    #[error("this file follows `{previous}`, but the file before it here is `{before}` (files were removed, renamed or swapped)")]
+    Follows {
+        /// The predecessor the file names.
+        previous: String,
+        /// The file before it here.
+        before: String,
+    },
+    /// The file continues from another record than its predecessor ends at.
+    #[error("this file continues from record {from} but `{before}` ends at record {ends} (the files do not link)")]
+    Unlinked {
+        /// Where the file says it continues from.
+        from: u64,
+        /// The file before it.
+        before: String,
+        /// Where that one ends.
+        ends: u64,
+    },
+    /// The first file names no predecessor yet does not start the chain.
+    #[error("the first file claims no predecessor but does not start the chain")]
+    FirstNotGenesis,
+    /// The live file lacks its `close` signature.
+    #[error(
+        "the file ends at record {0} without the `close` signature (its tail was cut, or the output is still running or crashed: use --open)"
+    )]
+    NoClose(u64),
+    /// The first file's predecessor was deleted by retention at another
+    /// chain state than the file continues from.
+    #[error("`{0}` was deleted by retention, but at another chain state than this file continues from")]
+    RetainedElsewhere(String),
+    /// The first file's predecessor is gone and no retention record says so.
+    #[error("the file before this one, `{0}`, is missing and no retention record accounts for it (an archive was removed)")]
+    PredecessorMissing(String),
+    /// An archive lacks its `rotate` signature.
+    #[error("the archive ends at record {0} without its `rotate` signature (its tail was cut)")]
+    NoRotate(u64),
+}
+
 impl<'k> Verifier<'k> {
     /// A verifier under `keys`.
     pub fn new(keys: &'k IntegrityKeys) -> Verifier<'k> {
@@ -88,7 +201,7 @@ impl<'k> Verifier<'k> {
 
     /// Checks the next record of the current file; `Err` says why it is
     /// bad (the file fails there).
-    pub fn entry(&mut self, name: &str, entry: Entry) -> Result<(), String> {
+    pub fn entry(&mut self, name: &str, entry: Entry) -> Result<(), ChainBroken> {
         let result = self.check(name, entry);
         if result.is_err() {
             self.resync = true;
@@ -96,10 +209,10 @@ impl<'k> Verifier<'k> {
         result
     }
 
-    fn check(&mut self, name: &str, entry: Entry) -> Result<(), String> {
+    fn check(&mut self, name: &str, entry: Entry) -> Result<(), ChainBroken> {
         if !self.started {
             let Entry::Signed(start) = &entry else {
-                return Err("the file does not begin with a signed `start` record".into());
+                return Err(ChainBroken::NoStart);
             };
             return self.start(name, start);
         }
@@ -108,14 +221,14 @@ impl<'k> Verifier<'k> {
             Entry::Data { seq, mac, fields } => {
                 let expected = chain.state().seq + 1;
                 if seq > expected {
-                    return Err(format!("sequence jumps from {} to {seq} with no signed gap record (records were removed)", expected - 1));
+                    return Err(ChainBroken::Jump { from: expected - 1, to: seq });
                 }
                 if seq < expected {
-                    return Err(format!("sequence goes back from {} to {seq} (records were reordered or inserted)", expected - 1));
+                    return Err(ChainBroken::Back { from: expected - 1, to: seq });
                 }
                 let borrowed: Vec<(&str, &[u8])> = fields.iter().map(|(n, v)| (n.as_str(), v.as_slice())).collect();
                 if chain.mac(seq, &borrowed) != mac {
-                    return Err(format!("record {seq}: the MAC does not match (the record was changed, or does not belong here)"));
+                    return Err(ChainBroken::Mac(seq));
                 }
                 chain.seal(&borrowed);
                 self.sealed = false;
@@ -125,19 +238,17 @@ impl<'k> Verifier<'k> {
             }
             Entry::Signed(record) => {
                 if !record.verify(self.keys) {
-                    return Err(format!("the {} record's signature is not valid (the record was changed or forged)", record.kind.as_str()));
+                    return Err(ChainBroken::Signature(record.kind.as_str()));
                 }
-                let stated = record.state().ok_or("a signed record without a valid `seq`/`head`")?;
+                let stated = record.state().ok_or(ChainBroken::Malformed("a signed record without a valid `seq`/`head`"))?;
                 let state = chain.state();
                 match record.kind {
-                    RecordKind::Start => Err("a `start` record in the middle of a file".into()),
+                    RecordKind::Start => Err(ChainBroken::Malformed("a `start` record in the middle of a file")),
                     RecordKind::Gap => {
-                        let from: u64 = record.get("from").and_then(|f| f.parse().ok()).ok_or("a gap record without `from`")?;
+                        let from: u64 =
+                            record.get("from").and_then(|f| f.parse().ok()).ok_or(ChainBroken::Malformed("a gap record without `from`"))?;
                         if from != state.seq + 1 || stated.seq < from {
-                            return Err(format!(
-                                "a gap record for {from}..={} where the chain is at {} (records were removed around it)",
-                                stated.seq, state.seq
-                            ));
+                            return Err(ChainBroken::Gap { from, to: stated.seq, at: state.seq });
                         }
                         chain.skip_to(self.keys.hmac_key(), stated);
                         self.notes.push(format!("records {from}..={} declared lost by a signed gap record", stated.seq));
@@ -149,15 +260,12 @@ impl<'k> Verifier<'k> {
                         let from = record.get("journalFrom").and_then(|s| s.parse::<u64>().ok());
                         let to = record.get("journalTo").and_then(|s| s.parse::<u64>().ok());
                         let (Some(from), Some(to)) = (from, to) else {
-                            return Err("a dropped record without `journalFrom`/`journalTo`".into());
+                            return Err(ChainBroken::Malformed("a dropped record without `journalFrom`/`journalTo`"));
                         };
                         let fields = super::dropped_fields(from, to);
                         let borrowed: Vec<(&str, &[u8])> = fields.iter().map(|(n, v)| (*n, v.as_bytes())).collect();
                         if stated.seq != state.seq + 1 || chain.mac(stated.seq, &borrowed) != stated.head {
-                            return Err(format!(
-                                "the dropped record for journal events {from}..={to} does not continue the chain at record {} (records around it were changed, removed or added)",
-                                state.seq
-                            ));
+                            return Err(ChainBroken::Dropped { from, to, at: state.seq });
                         }
                         chain.seal(&borrowed);
                         self.notes.push(format!(
@@ -169,19 +277,14 @@ impl<'k> Verifier<'k> {
                     }
                     RecordKind::Signature | RecordKind::Retention => {
                         if stated != state {
-                            return Err(format!(
-                                "the {} record signs the chain at record {} but the records before it end at {} with another head (records before it were changed, removed or added)",
-                                record.kind.as_str(),
-                                stated.seq,
-                                state.seq
-                            ));
+                            return Err(ChainBroken::Unchained { kind: record.kind.as_str(), signs: stated.seq, ends: state.seq });
                         }
                         if record.kind == RecordKind::Retention {
-                            let file = record.get("file").ok_or("a retention record without `file`")?;
+                            let file = record.get("file").ok_or(ChainBroken::Malformed("a retention record without `file`"))?;
                             let seq = record.get("fileSeq").and_then(|s| s.parse().ok());
                             let head = record.get("fileHead").and_then(|h| hex::decode(h).ok()).and_then(|h| h.try_into().ok());
                             let (Some(seq), Some(head)) = (seq, head) else {
-                                return Err("a retention record without `fileSeq`/`fileHead`".into());
+                                return Err(ChainBroken::Malformed("a retention record without `fileSeq`/`fileHead`"));
                             };
                             self.retention.push((file.to_owned(), ChainState { seq, head }));
                         } else {
@@ -195,33 +298,27 @@ impl<'k> Verifier<'k> {
         }
     }
 
-    fn start(&mut self, name: &str, start: &SignedRecord) -> Result<(), String> {
+    fn start(&mut self, name: &str, start: &SignedRecord) -> Result<(), ChainBroken> {
         if start.kind != RecordKind::Start {
-            return Err(format!("the file begins with a `{}` record, not `start`", start.kind.as_str()));
+            return Err(ChainBroken::NotStart(start.kind.as_str()));
         }
         if !start.verify(self.keys) {
-            return Err("the start record's signature is not valid (changed or forged)".into());
+            return Err(ChainBroken::StartSignature);
         }
-        let stated = start.state().ok_or("a start record without a valid `seq`/`head`")?;
+        let stated = start.state().ok_or(ChainBroken::Malformed("a start record without a valid `seq`/`head`"))?;
         let previous = start.get("previous").unwrap_or_default().to_owned();
         match (&self.chain, &self.previous_file) {
             (Some(chain), Some(before)) if !self.resync => {
                 if previous != *before {
-                    return Err(format!(
-                        "this file follows `{previous}`, but the file before it here is `{before}` (files were removed, renamed or swapped)"
-                    ));
+                    return Err(ChainBroken::Follows { previous, before: before.clone() });
                 }
                 if stated != chain.state() {
-                    return Err(format!(
-                        "this file continues from record {} but `{before}` ends at record {} (the files do not link)",
-                        stated.seq,
-                        chain.state().seq
-                    ));
+                    return Err(ChainBroken::Unlinked { from: stated.seq, before: before.clone(), ends: chain.state().seq });
                 }
             }
             (None, _) => {
                 if previous.is_empty() && stated != ChainState::GENESIS {
-                    return Err("the first file claims no predecessor but does not start the chain".into());
+                    return Err(ChainBroken::FirstNotGenesis);
                 }
                 if !previous.is_empty() {
                     self.first_claim = Some((name.to_owned(), previous, stated));
@@ -241,7 +338,7 @@ impl<'k> Verifier<'k> {
     /// signature, the live file with the `close` signature written when the
     /// output stopped; with `open` (a service still writing it) the live
     /// file may end anywhere. `Ok` carries a note for an open tail.
-    pub fn end_file(&mut self, live: bool, open: bool) -> Result<Option<String>, String> {
+    pub fn end_file(&mut self, live: bool, open: bool) -> Result<Option<String>, ChainBroken> {
         let seq = self.chain.as_ref().map_or(0, |c| c.state().seq);
         let wanted = if live { "close" } else { "rotate" };
         let notes = std::mem::take(&mut self.notes);
@@ -250,17 +347,15 @@ impl<'k> Verifier<'k> {
             (!all.is_empty()).then(|| all.join("; "))
         };
         let result = if !self.started {
-            Err("the file is empty: it has no start record".into())
+            Err(ChainBroken::Empty)
         } else if self.sealed && self.last_reason.as_deref() == Some(wanted) {
             Ok(note(None))
         } else if live && open {
             Ok(note((!self.sealed).then_some("its last records are not signed yet (written since the last signature)")))
         } else if live {
-            Err(format!(
-                "the file ends at record {seq} without the `close` signature (its tail was cut, or the output is still running or crashed: use --open)"
-            ))
+            Err(ChainBroken::NoClose(seq))
         } else {
-            Err(format!("the archive ends at record {seq} without its `rotate` signature (its tail was cut)"))
+            Err(ChainBroken::NoRotate(seq))
         };
         if result.is_err() {
             self.resync = true;
@@ -271,22 +366,14 @@ impl<'k> Verifier<'k> {
     /// After the last file: the first file's predecessor must have been
     /// deleted by retention (a signed record says so, with the state the
     /// first file continues from). `Err` names the first file and why.
-    pub fn finish(&self) -> Result<(), (String, String)> {
+    pub fn finish(&self) -> Result<(), (String, ChainBroken)> {
         let Some((first, previous, state)) = &self.first_claim else {
             return Ok(());
         };
         match self.retention.iter().find(|(file, _)| file == previous) {
             Some((_, deleted)) if deleted == state => Ok(()),
-            Some(_) => Err((
-                first.clone(),
-                format!("`{previous}` was deleted by retention, but at another chain state than this file continues from"),
-            )),
-            None => Err((
-                first.clone(),
-                format!(
-                    "the file before this one, `{previous}`, is missing and no retention record accounts for it (an archive was removed)"
-                ),
-            )),
+            Some(_) => Err((first.clone(), ChainBroken::RetainedElsewhere(previous.clone()))),
+            None => Err((first.clone(), ChainBroken::PredecessorMissing(previous.clone()))),
         }
     }
 }

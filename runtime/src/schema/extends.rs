@@ -3,6 +3,31 @@
 
 use super::*;
 
+/// How a custom schema for a core topic fails to only add to the core one.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NotAnExtension {
+    /// A property of the core schema is missing.
+    #[error("property `{0}` of the core schema is missing: a custom schema for a core topic may only add properties")]
+    Missing(String),
+    /// A property of the core schema is changed (`at`: where, in the schemas).
+    #[error("property `{name}` differs from the core schema (at `{at}`): a custom schema for a core topic may only add properties")]
+    Changed {
+        /// The property.
+        name: String,
+        /// The JSON pointer of the first difference.
+        at: String,
+    },
+    /// A property the core schema requires is not required.
+    #[error("property `{0}` must stay required: the core schema requires it")]
+    NotRequired(String),
+    /// The root's other constraints (`type`, …) differ.
+    #[error("the root of the schema differs from the core schema (at `{0}`)")]
+    Root(String),
+    /// `additionalProperties` differs where the core constrains it.
+    #[error("`additionalProperties` differs from the core schema (at `{0}`)")]
+    Additional(String),
+}
+
 impl Schema {
     /// Checks that `self`, a custom schema for a core topic, only adds to
     /// `core`: every property of `core` is in `self` with an identical
@@ -13,23 +38,22 @@ impl Schema {
     ///
     /// The error names the first (by name) property of `core` that `self`
     /// removed or changed, and where it changed.
-    pub fn extends(&self, core: &Schema) -> Result<(), String> {
-        const ONLY_ADD: &str = "a custom schema for a core topic may only add properties";
+    pub fn extends(&self, core: &Schema) -> Result<(), NotAnExtension> {
         for (name, core_property) in &core.properties {
             let pointer = child("/properties", name);
             let Some(property) = self.properties.get(name) else {
-                return Err(format!("property `{name}` of the core schema is missing: {ONLY_ADD}"));
+                return Err(NotAnExtension::Missing(name.clone()));
             };
             if let Some(at) = first_difference(core_property, property, &pointer) {
-                return Err(format!("property `{name}` differs from the core schema (at `{at}`): {ONLY_ADD}"));
+                return Err(NotAnExtension::Changed { name: name.clone(), at });
             }
         }
         if let Some(name) = core.required.iter().find(|name| !self.required.contains(name)) {
-            return Err(format!("property `{name}` must stay required: the core schema requires it"));
+            return Err(NotAnExtension::NotRequired(name.clone()));
         }
         let root = |s: &Schema| Schema { properties: BTreeMap::new(), required: Vec::new(), additional: Additional::Allowed, ..s.clone() };
         if let Some(at) = first_difference(&root(core), &root(self), "") {
-            return Err(format!("the root of the schema differs from the core schema (at `{at}`)"));
+            return Err(NotAnExtension::Root(at));
         }
         if !matches!(core.additional, Additional::Allowed)
             && let Some(at) = first_difference(
@@ -38,7 +62,7 @@ impl Schema {
                 "",
             )
         {
-            return Err(format!("`additionalProperties` differs from the core schema (at `{at}`)"));
+            return Err(NotAnExtension::Additional(at));
         }
         Ok(())
     }

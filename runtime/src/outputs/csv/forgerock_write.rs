@@ -312,7 +312,7 @@ impl ForgeRockCsvWriter {
         let sig = self
             .keys
             .sign(&last_hmac, self.last_signature.as_deref())
-            .map_err(|message| ForgeRockWriteError::Sign { path: self.path.clone(), message })?;
+            .map_err(|e| ForgeRockWriteError::Sign { path: self.path.clone(), message: e.to_string() })?;
         self.put_signature_row(&STANDARD.encode(&sig))?;
         let password = self.keys.file_keystore_password();
         self.keystore.set_secret_key(

@@ -25,7 +25,7 @@ fn verify_file(path: &Path, keys: &ForgeRockKeys) -> Result<Verified, String> {
     let text = std::fs::read_to_string(path).unwrap();
     let rows: Vec<Vec<String>> = CsvFormat::default().decode(&text).unwrap().into_iter().map(|r| r.cells).collect();
     let file_keys = FileKeys::open(&keystore_path(path), keys).map_err(|e| e.to_string())?;
-    verify(&rows, &file_keys, &keys.public_key())
+    verify(&rows, &file_keys, &keys.public_key()).map_err(|e| e.to_string())
 }
 
 #[test]

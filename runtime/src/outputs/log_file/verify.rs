@@ -117,7 +117,7 @@ pub fn verify_files(
         && let Some(report) = reports.iter_mut().find(|r| r.name == first)
         && report.result.is_ok()
     {
-        report.result = Err((0, why));
+        report.result = Err((0, why.to_string()));
     }
     Ok(reports)
 }
@@ -146,7 +146,7 @@ fn check_file(
                 return Err((line, e));
             }
         };
-        verifier.entry(name, entry).map_err(|e| (line, e))?;
+        verifier.entry(name, entry).map_err(|e| (line, e.to_string()))?;
     }
-    verifier.end_file(live, open).map_err(|e| (0, e))
+    verifier.end_file(live, open).map_err(|e| (0, e.to_string()))
 }
