@@ -81,7 +81,7 @@ impl JdbcSettings {
         only(settings, "", &["databaseType", "buffering", "connectionPool", "tableMappings"])?;
         let database_type = string(settings, "", "databaseType")?
             .ok_or_else(|| SettingsError::new("databaseType", "required: postgresql, mysql, mariadb, sqlite or h2"))?;
-        let dialect = Dialect::from_database_type(&database_type).map_err(|m| SettingsError::new("databaseType", m))?;
+        let dialect = Dialect::from_database_type(&database_type).map_err(|e| SettingsError::new("databaseType", e.to_string()))?;
         let mappings = table_mappings(settings)?;
         let (max_batched, write_interval) = buffering(settings)?;
         let Some(pool) = object(settings, "connectionPool", POOL_KEYS)? else {
@@ -89,7 +89,8 @@ impl JdbcSettings {
         };
         let url = string(pool, "connectionPool", "jdbcUrl")?
             .ok_or_else(|| SettingsError::new("connectionPool.jdbcUrl", "required: the database's JDBC URL"))?;
-        let mut target = SqlTarget::from_url(&url, &data_dir.join("jdbc")).map_err(|m| SettingsError::new("connectionPool.jdbcUrl", m))?;
+        let mut target =
+            SqlTarget::from_url(&url, &data_dir.join("jdbc")).map_err(|e| SettingsError::new("connectionPool.jdbcUrl", e.to_string()))?;
         if target.dialect != dialect {
             return Err(SettingsError::new(
                 "databaseType",

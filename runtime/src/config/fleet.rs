@@ -153,7 +153,7 @@ impl FleetConfig {
     /// Checks the settings.
     pub fn validate(&self) -> Result<(), SettingError> {
         for server in &self.servers {
-            crate::outputs::broker::Endpoint::parse(server, "nats", None, None).map_err(|e| SettingError::new("servers", e))?;
+            crate::outputs::broker::Endpoint::parse(server, "nats", None, None).map_err(|e| SettingError::new("servers", e.to_string()))?;
         }
         let stream = self.stream_name();
         if stream.is_empty() || stream.contains([' ', '\t', '.', '*', '>', '/', '\\']) {

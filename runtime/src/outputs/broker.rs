@@ -45,15 +45,44 @@ pub fn default_port(scheme: &str) -> Option<u16> {
     })
 }
 
+/// A broker URL that could not be read; `url` is shown without its
+/// password.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BrokerUrlError {
+    /// Not a URL of the expected scheme.
+    #[error("`{url}` is not a {scheme}:// URL")]
+    Scheme {
+        /// The URL.
+        url: String,
+        /// The scheme expected.
+        scheme: String,
+    },
+    /// An IPv6 host without its `]`.
+    #[error("`{0}`: unclosed `[` in the host")]
+    Unclosed(String),
+    /// A port that is not 1 to 65535.
+    #[error("`{url}`: `{port}` is not a port (1 to 65535)")]
+    Port {
+        /// The URL.
+        url: String,
+        /// The port as written.
+        port: String,
+    },
+    /// No host.
+    #[error("`{0}` names no host")]
+    NoHost(String),
+}
+
 impl Endpoint {
     /// Reads `url`, whose scheme must be `scheme`; `username`/`password`
     /// override the URL's. The message says what is wrong (without the
     /// password).
-    pub fn parse(url: &str, scheme: &str, username: Option<&str>, password: Option<&str>) -> Result<Endpoint, String> {
+    pub fn parse(url: &str, scheme: &str, username: Option<&str>, password: Option<&str>) -> Result<Endpoint, BrokerUrlError> {
         let shown = redact(url);
-        let (found, rest) = url.split_once("://").ok_or_else(|| format!("`{shown}` is not a {scheme}:// URL"))?;
+        let not_scheme = || BrokerUrlError::Scheme { url: shown.clone(), scheme: scheme.to_owned() };
+        let (found, rest) = url.split_once("://").ok_or_else(not_scheme)?;
         if !found.eq_ignore_ascii_case(scheme) {
-            return Err(format!("`{shown}` is not a {scheme}:// URL"));
+            return Err(not_scheme());
         }
         let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
         let path = path.split(['?', '#']).next().unwrap_or_default();
@@ -67,7 +96,7 @@ impl Endpoint {
         };
         let default = default_port(scheme).unwrap_or(0);
         let (host, port) = if let Some(stripped) = hostport.strip_prefix('[') {
-            let (host, after) = stripped.split_once(']').ok_or_else(|| format!("`{shown}`: unclosed `[` in the host"))?;
+            let (host, after) = stripped.split_once(']').ok_or_else(|| BrokerUrlError::Unclosed(shown.clone()))?;
             (host.to_owned(), after.strip_prefix(':'))
         } else {
             match hostport.rsplit_once(':') {
@@ -77,10 +106,12 @@ impl Endpoint {
         };
         let port = match port {
             None | Some("") => default,
-            Some(p) => p.parse::<u16>().ok().filter(|p| *p > 0).ok_or_else(|| format!("`{shown}`: `{p}` is not a port (1 to 65535)"))?,
+            Some(p) => {
+                p.parse::<u16>().ok().filter(|p| *p > 0).ok_or_else(|| BrokerUrlError::Port { url: shown.clone(), port: p.to_owned() })?
+            }
         };
         if host.is_empty() || host.contains([' ', '/']) {
-            return Err(format!("`{shown}` names no host"));
+            return Err(BrokerUrlError::NoHost(shown));
         }
         Ok(Endpoint {
             scheme: scheme.to_owned(),
@@ -226,10 +257,13 @@ mod tests {
         assert_eq!((e.host.as_str(), e.port, e.username.as_deref()), ("::1", 4222, Some("u")));
         assert_eq!(e.shown(), "nats://[::1]:4222");
         assert!(!format!("{e:?}").contains("\"p\""), "the password is not printed");
-        let err = Endpoint::parse("tcp://u:secret@h:61616", "amqp", None, None).unwrap_err();
+        let err = Endpoint::parse("tcp://u:secret@h:61616", "amqp", None, None).unwrap_err().to_string();
         assert!(err.contains("not a amqp:// URL") && !err.contains("secret"), "{err}");
-        assert!(Endpoint::parse("redis://h:0", "redis", None, None).unwrap_err().contains("not a port"));
-        assert!(Endpoint::parse("mqtt://", "mqtt", None, None).unwrap_err().contains("names no host"));
+        assert_eq!(
+            Endpoint::parse("redis://h:0", "redis", None, None).unwrap_err(),
+            BrokerUrlError::Port { url: "redis://h:0".into(), port: "0".into() }
+        );
+        assert!(Endpoint::parse("mqtt://", "mqtt", None, None).unwrap_err().to_string().contains("names no host"));
     }
 
     #[test]

@@ -58,7 +58,7 @@ impl AmqpOutputConfig {
     /// The broker and credentials (`guest`/`guest` by default, vhost `/`).
     pub fn endpoint(&self) -> Result<Endpoint, SettingError> {
         let mut endpoint = Endpoint::parse(&self.url, "amqp", self.username.as_deref(), self.password.as_deref())
-            .map_err(|e| SettingError::new("url", e))?;
+            .map_err(|e| SettingError::new("url", e.to_string()))?;
         if endpoint.path.is_empty() {
             endpoint.path = "/".into();
         }

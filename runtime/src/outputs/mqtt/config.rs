@@ -42,7 +42,8 @@ impl std::fmt::Debug for MqttOutputConfig {
 impl MqttOutputConfig {
     /// The broker and credentials.
     pub fn endpoint(&self) -> Result<Endpoint, SettingError> {
-        Endpoint::parse(&self.url, "mqtt", self.username.as_deref(), self.password.as_deref()).map_err(|e| SettingError::new("url", e))
+        Endpoint::parse(&self.url, "mqtt", self.username.as_deref(), self.password.as_deref())
+            .map_err(|e| SettingError::new("url", e.to_string()))
     }
 
     /// Checks the settings; the message names the field.

@@ -49,7 +49,8 @@ impl std::fmt::Debug for RedisStreamConfig {
 impl RedisStreamConfig {
     /// The server and credentials.
     pub fn endpoint(&self) -> Result<Endpoint, SettingError> {
-        Endpoint::parse(&self.url, "redis", self.username.as_deref(), self.password.as_deref()).map_err(|e| SettingError::new("url", e))
+        Endpoint::parse(&self.url, "redis", self.username.as_deref(), self.password.as_deref())
+            .map_err(|e| SettingError::new("url", e.to_string()))
     }
 
     /// The database number (the URL's path; 0 by default).

@@ -54,17 +54,25 @@ impl Dialect {
     }
 
     /// The dialect of a ForgeRock `databaseType`.
-    pub fn from_database_type(name: &str) -> Result<Dialect, String> {
+    pub fn from_database_type(name: &str) -> Result<Dialect, UnsupportedDatabase> {
         Ok(match name.to_ascii_lowercase().as_str() {
             "postgres" | "postgresql" => Dialect::Postgres,
             "mysql" | "mariadb" => Dialect::MySql,
             "h2" | "sqlite" => Dialect::Sqlite,
-            other => {
-                return Err(format!("`{other}` is not supported (postgresql, mysql, mariadb, sqlite, or h2, which WASP maps to SQLite)"));
-            }
+            other => return Err(UnsupportedDatabase(other.to_owned())),
         })
     }
 }
+
+/// A `databaseType` WASP does not drive.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{0}` is not supported (postgresql, mysql, mariadb, sqlite, or h2, which WASP maps to SQLite)")]
+pub struct UnsupportedDatabase(pub String);
+
+/// A table name that is not a plain identifier or `schema.table`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{0}` is not a table name (letters, digits, `_`, `$`, optionally `schema.table`)")]
+pub struct NotATable(pub String);
 
 /// Whether `name` is a plain SQL identifier: a letter or `_`, then letters,
 /// digits, `_` or `$`, at most 63 characters (so that it needs no escaping
@@ -77,12 +85,12 @@ pub fn plain_identifier(name: &str) -> bool {
 }
 
 /// Checks a table name: an identifier, or `schema.table`.
-pub fn check_table(name: &str) -> Result<(), String> {
+pub fn check_table(name: &str) -> Result<(), NotATable> {
     let ok = match name.split_once('.') {
         Some((schema, table)) => plain_identifier(schema) && plain_identifier(table),
         None => plain_identifier(name),
     };
-    if ok { Ok(()) } else { Err(format!("`{name}` is not a table name (letters, digits, `_`, `$`, optionally `schema.table`)")) }
+    if ok { Ok(()) } else { Err(NotATable(name.to_owned())) }
 }
 
 /// Where a SQL output connects. Its `Debug` never shows the password.
@@ -142,9 +150,10 @@ impl SqlTarget {
     /// `jdbc:h2:mem:test`, `jdbc:h2:~/test`) becomes
     /// `<files_dir>/<last name>.sqlite`. A relative `sqlite:` path resolves
     /// against `files_dir`.
-    pub fn from_url(url: &str, files_dir: &Path) -> Result<SqlTarget, String> {
+    pub fn from_url(url: &str, files_dir: &Path) -> Result<SqlTarget, SqlUrlError> {
+        let shown = || redact_url(url);
         let bare = url.strip_prefix("jdbc:").unwrap_or(url);
-        let (scheme, rest) = bare.split_once(':').ok_or_else(|| format!("`{url}` is not a database URL"))?;
+        let (scheme, rest) = bare.split_once(':').ok_or_else(|| SqlUrlError::NotAUrl(shown()))?;
         let target =
             |dialect, location| SqlTarget { dialect, location, username: None, password: None, connect_timeout: Duration::from_secs(30) };
         match scheme.to_ascii_lowercase().as_str() {
@@ -154,7 +163,7 @@ impl SqlTarget {
                 let path = rest.trim_start_matches("//");
                 let path = path.split(['?', ';']).next().unwrap_or_default();
                 if path.is_empty() || path.contains(":memory:") {
-                    return Err(format!("`{url}` names no database file (an in-memory database would lose every event at a restart)"));
+                    return Err(SqlUrlError::InMemory(shown()));
                 }
                 Ok(target(Dialect::Sqlite, Location::File(files_dir.join(path))))
             }
@@ -166,10 +175,8 @@ impl SqlTarget {
                 let file = if absolute { PathBuf::from(format!("{path}.sqlite")) } else { files_dir.join(format!("{name}.sqlite")) };
                 Ok(target(Dialect::Sqlite, Location::File(file)))
             }
-            "oracle" | "sqlserver" | "db2" => {
-                Err(format!("`{url}`: {scheme} is not supported (PostgreSQL, MySQL/MariaDB, SQLite, or H2 mapped to SQLite)"))
-            }
-            _ => Err(format!("`{url}` is not a PostgreSQL, MySQL/MariaDB, SQLite or H2 URL")),
+            "oracle" | "sqlserver" | "db2" => Err(SqlUrlError::Unsupported { url: shown(), scheme: scheme.to_owned() }),
+            _ => Err(SqlUrlError::Unknown(shown())),
         }
     }
 
@@ -211,13 +218,77 @@ impl SqlTarget {
     }
 }
 
-fn server(dialect: Dialect, rest: &str, default_port: u16, url: &str) -> Result<SqlTarget, String> {
-    let rest = rest.strip_prefix("//").ok_or_else(|| format!("`{url}`: expected `//host[:port]/database` after the scheme"))?;
+/// A database URL that could not be read; `url` is shown without its
+/// password (in the user info or a `password=` parameter).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SqlUrlError {
+    /// No scheme.
+    #[error("`{0}` is not a database URL")]
+    NotAUrl(String),
+    /// An SQLite URL without a file.
+    #[error("`{0}` names no database file (an in-memory database would lose every event at a restart)")]
+    InMemory(String),
+    /// A database WASP does not drive.
+    #[error("`{url}`: {scheme} is not supported (PostgreSQL, MySQL/MariaDB, SQLite, or H2 mapped to SQLite)")]
+    Unsupported {
+        /// The URL.
+        url: String,
+        /// Its scheme.
+        scheme: String,
+    },
+    /// An unknown scheme.
+    #[error("`{0}` is not a PostgreSQL, MySQL/MariaDB, SQLite or H2 URL")]
+    Unknown(String),
+    /// No `//host`.
+    #[error("`{0}`: expected `//host[:port]/database` after the scheme")]
+    NoAuthority(String),
+    /// An IPv6 host without its `]`.
+    #[error("`{0}`: unclosed `[`")]
+    Unclosed(String),
+    /// A port that is not 1 to 65535.
+    #[error("`{url}`: `{port}` is not a port")]
+    Port {
+        /// The URL.
+        url: String,
+        /// The port as written.
+        port: String,
+    },
+    /// Not one host name or address.
+    #[error("`{url}`: `{host}` is not a host name or address (one host only)")]
+    Host {
+        /// The URL.
+        url: String,
+        /// The host as written.
+        host: String,
+    },
+    /// No database name.
+    #[error("`{0}` names no database (`…/database`)")]
+    NoDatabase(String),
+}
+
+/// `url` without its password: `user:***@` in the user info, `password=***`
+/// among the parameters.
+fn redact_url(url: &str) -> String {
+    let url = crate::outputs::broker::redact(url);
+    let Some((head, params)) = url.split_once('?') else { return url };
+    let params: Vec<String> = params
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some((key, _)) if key.eq_ignore_ascii_case("password") => format!("{key}=***"),
+            _ => pair.to_owned(),
+        })
+        .collect();
+    format!("{head}?{}", params.join("&"))
+}
+
+fn server(dialect: Dialect, rest: &str, default_port: u16, url: &str) -> Result<SqlTarget, SqlUrlError> {
+    let shown = || redact_url(url);
+    let rest = rest.strip_prefix("//").ok_or_else(|| SqlUrlError::NoAuthority(shown()))?;
     let (address, tail) = rest.split_once('/').unwrap_or((rest, ""));
     let (database, params) = tail.split_once('?').unwrap_or((tail, ""));
     let address = address.rsplit_once('@').map_or(address, |(_, a)| a);
     let (host, port) = if let Some(v6) = address.strip_prefix('[') {
-        let (host, after) = v6.split_once(']').ok_or_else(|| format!("`{url}`: unclosed `[`"))?;
+        let (host, after) = v6.split_once(']').ok_or_else(|| SqlUrlError::Unclosed(shown()))?;
         (host, after.strip_prefix(':'))
     } else {
         match address.rsplit_once(':') {
@@ -227,15 +298,15 @@ fn server(dialect: Dialect, rest: &str, default_port: u16, url: &str) -> Result<
     };
     let port = match port {
         None | Some("") => default_port,
-        Some(p) => p.parse::<u16>().ok().filter(|p| *p > 0).ok_or_else(|| format!("`{url}`: `{p}` is not a port"))?,
+        Some(p) => p.parse::<u16>().ok().filter(|p| *p > 0).ok_or_else(|| SqlUrlError::Port { url: shown(), port: p.to_owned() })?,
     };
     let host = if host.is_empty() { "localhost" } else { host };
     if host.contains(['/', ' ', '@', ',']) {
-        return Err(format!("`{url}`: `{host}` is not a host name or address (one host only)"));
+        return Err(SqlUrlError::Host { url: shown(), host: host.to_owned() });
     }
     let database = database.split(';').next().unwrap_or_default();
     if database.is_empty() {
-        return Err(format!("`{url}` names no database (`…/database`)"));
+        return Err(SqlUrlError::NoDatabase(shown()));
     }
     let mut target = SqlTarget {
         dialect,
@@ -297,7 +368,7 @@ impl TableMapping {
         columns: Vec<(String, String)>,
         key_pointer: &str,
     ) -> Result<TableMapping, (&'static str, String)> {
-        check_table(table).map_err(|m| ("table", m))?;
+        check_table(table).map_err(|e| ("table", e.to_string()))?;
         if columns.is_empty() {
             return Err(("fieldToColumn", "required: at least one field and its column".into()));
         }
@@ -396,7 +467,8 @@ impl SqlOutputConfig {
 
     /// Where it connects; a SQLite file lies in `handler_dir`.
     pub fn target(&self, handler_dir: &Path) -> Result<SqlTarget, crate::outputs::SettingError> {
-        let mut target = SqlTarget::from_url(&self.url, handler_dir).map_err(|m| crate::outputs::SettingError::new("url", m))?;
+        let mut target =
+            SqlTarget::from_url(&self.url, handler_dir).map_err(|e| crate::outputs::SettingError::new("url", e.to_string()))?;
         if self.username.is_some() {
             target.username = self.username.clone();
         }

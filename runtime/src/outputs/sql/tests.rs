@@ -62,6 +62,13 @@ fn jdbc_urls_map_to_native_targets() {
     ] {
         assert!(SqlTarget::from_url(bad, files).is_err(), "{bad}");
     }
+    for (with_password, shown) in [
+        ("jdbc:postgresql://db:0/audit?user=u&password=s3cret", "`jdbc:postgresql://db:0/audit?user=u&password=***`: `0` is not a port"),
+        ("jdbc:mysql://u:s3cret@db:99999/audit", "`jdbc:mysql://u:***@db:99999/audit`: `99999` is not a port"),
+    ] {
+        let e = SqlTarget::from_url(with_password, files).unwrap_err().to_string();
+        assert_eq!(e, shown, "the password is never in a message");
+    }
 }
 
 #[test]
