@@ -49,6 +49,22 @@ impl std::fmt::Debug for SharedStateFactory {
     }
 }
 
+/// Why a state operation failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StateError {
+    /// The change would take the state over its budget.
+    #[error("state budget exceeded: {bytes} bytes, limit {limit}")]
+    OverBudget {
+        /// The bytes the state would hold.
+        bytes: usize,
+        /// The budget.
+        limit: usize,
+    },
+    /// The shared store (fleet workers) failed; its message says how.
+    #[error("{0}")]
+    Shared(String),
+}
+
 /// One handler's state, bounded in bytes (keys + values).
 #[derive(Debug, Clone)]
 pub struct StateStore {
@@ -73,10 +89,10 @@ impl StateStore {
 
     /// The state of handler `handler`: shared through `factory` when one is
     /// given (fleet workers), else in this process.
-    pub fn for_handler(factory: Option<&SharedStateFactory>, handler: &str, max_bytes: usize) -> Result<Self, String> {
+    pub fn for_handler(factory: Option<&SharedStateFactory>, handler: &str, max_bytes: usize) -> Result<Self, StateError> {
         let mut store = StateStore::new(max_bytes);
         if let Some(factory) = factory {
-            store.shared = Some((factory.0)(handler, max_bytes)?);
+            store.shared = Some((factory.0)(handler, max_bytes).map_err(StateError::Shared)?);
         }
         Ok(store)
     }
@@ -90,29 +106,29 @@ impl StateStore {
     }
 
     /// The value under `key`, or why the shared store could not be read.
-    pub fn try_get(&self, key: &str) -> Result<Option<Vec<u8>>, String> {
+    pub fn try_get(&self, key: &str) -> Result<Option<Vec<u8>>, StateError> {
         match &self.shared {
-            Some(shared) => shared.get(key),
+            Some(shared) => shared.get(key).map_err(StateError::Shared),
             None => Ok(self.inner.lock().unwrap().values.get(key).cloned()),
         }
     }
 
     /// Stores `value` under `key` unless the budget would be exceeded.
-    pub fn set(&self, key: &str, value: Vec<u8>) -> Result<(), String> {
+    pub fn set(&self, key: &str, value: Vec<u8>) -> Result<(), StateError> {
         if let Some(shared) = &self.shared {
             let limit = self.inner.lock().unwrap().max_bytes;
-            let old = shared.get(key)?.map_or(0, |v| key.len() + v.len());
+            let old = shared.get(key).map_err(StateError::Shared)?.map_or(0, |v| key.len() + v.len());
             let new_total = (shared.bytes() + key.len() + value.len()).saturating_sub(old);
             if new_total > limit {
-                return Err(format!("state budget exceeded: {new_total} bytes, limit {limit}"));
+                return Err(StateError::OverBudget { bytes: new_total, limit });
             }
-            return shared.put(key, &value);
+            return shared.put(key, &value).map_err(StateError::Shared);
         }
         let mut map = self.inner.lock().unwrap();
         let old = map.values.get(key).map_or(0, |v| key.len() + v.len());
         let new_total = map.bytes - old + key.len() + value.len();
         if new_total > map.max_bytes {
-            return Err(format!("state budget exceeded: {new_total} bytes, limit {}", map.max_bytes));
+            return Err(StateError::OverBudget { bytes: new_total, limit: map.max_bytes });
         }
         map.bytes = new_total;
         map.values.insert(key.to_owned(), value);
@@ -158,7 +174,7 @@ pub struct StateView {
     /// Set when the shared store could not be read during the call: the
     /// call fails (its events are tried again, then dead-lettered, as for
     /// a trap) instead of acting on a wrong value.
-    unreachable: Option<String>,
+    unreachable: Option<StateError>,
 }
 
 impl StateView {
@@ -244,7 +260,7 @@ impl state::Host for StateView {
         let total = (committed as isize + self.pending_delta + change) as usize;
         if total > limit {
             self.over_budget = true;
-            return Err(wasmtime::Error::msg(format!("state budget exceeded: {total} bytes, limit {limit}")));
+            return Err(wasmtime::Error::msg(StateError::OverBudget { bytes: total, limit }.to_string()));
         }
         self.pending_delta += change;
         self.pending.insert(key, Some(value));
