@@ -24,11 +24,9 @@ pub fn init(path: &Path) -> anyhow::Result<ExitCode> {
     for h in config.handlers.iter().filter(|h| h.enabled) {
         for (name, output) in &h.outputs {
             if let wasp::outputs::OutputConfig::Sql(c) = output {
-                let dir = match &h.tenant {
-                    None => h.directory.clone(),
-                    Some(t) => config.tenants[t].output_root.join(&h.directory),
-                };
-                let target = c.target(&dir).map_err(|m| anyhow::anyhow!("handler `{}`: output `{name}`: {m}", h.qualified_name()))?;
+                let target = c
+                    .target(&config.output_directory(h))
+                    .map_err(|m| anyhow::anyhow!("handler `{}`: output `{name}`: {m}", h.qualified_name()))?;
                 let mapping = c.mapping().map_err(|m| anyhow::anyhow!("handler `{}`: output `{name}`: {m}", h.qualified_name()))?;
                 databases.push((format!("{} output {name}", h.qualified_name()), target, vec![mapping]));
             }

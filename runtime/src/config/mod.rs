@@ -430,6 +430,17 @@ impl Config {
         Ok(crate::outputs::csv::codec::columns_for_schema(&self.schema_source(topic)?))
     }
 
+    /// The output root of `h`'s tenant (`None` for a top-level handler): its
+    /// output directory is opened through it.
+    pub fn output_root(&self, h: &WasmHandlerConfig) -> Option<&Path> {
+        h.tenant.as_ref().map(|t| self.tenants[t].output_root.as_path())
+    }
+
+    /// The path of `h`'s output directory (under its tenant's output root).
+    pub fn output_directory(&self, h: &WasmHandlerConfig) -> PathBuf {
+        self.output_root(h).map_or_else(|| h.directory.clone(), |root| root.join(&h.directory))
+    }
+
     /// Reads and validates a configuration file.
     pub fn from_file(path: impl AsRef<Path>) -> Result<Self, ConfigError> {
         let path = path.as_ref();

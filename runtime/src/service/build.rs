@@ -6,8 +6,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-use cap_std::fs::Dir;
-
 use super::{BuildError, HandlerEntry};
 use crate::config::{Config, Durability, WasmHandlerConfig};
 use crate::dead_letter::{DeadLetterStore, FaultRecord};
@@ -187,16 +185,12 @@ type Outputs = (Vec<Box<dyn crate::outputs::Sink>>, Vec<OutputSummary>);
 /// tenant's output root, for a tenant's handler) when one of them writes
 /// there: a handler with network outputs only has no directory.
 fn open_outputs(config: &Config, h: &WasmHandlerConfig) -> Result<Outputs, String> {
-    let directory = match h.outputs.values().any(|o| o.needs_directory()) {
-        true => Some(handler_dir(config, h)?),
+    let dir = match h.outputs.values().any(|o| o.needs_directory()) {
+        true => Some(crate::outputs::open_directory(config.output_root(h), &h.directory, true)?),
         false => None,
     };
-    let shown = directory.as_ref().map_or_else(|| handler_path(config, h), |(_, shown)| shown.clone());
-    let place = crate::outputs::OutputPlace {
-        dir: directory.as_ref().map(|(dir, _)| dir),
-        shown: &shown,
-        sync: config.journal.durability == Durability::Fsync,
-    };
+    let shown = config.output_directory(h);
+    let place = crate::outputs::OutputPlace { dir: dir.as_ref(), shown: &shown, sync: config.journal.durability == Durability::Fsync };
     let mut sinks = Vec::new();
     let mut outputs = Vec::new();
     for (name, output) in &h.outputs {
@@ -205,18 +199,6 @@ fn open_outputs(config: &Config, h: &WasmHandlerConfig) -> Result<Outputs, Strin
         sinks.push(sink);
     }
     Ok((sinks, outputs))
-}
-
-/// The path of the handler's output directory, for people.
-fn handler_path(config: &Config, h: &WasmHandlerConfig) -> PathBuf {
-    let root = h.tenant.as_ref().map(|t| config.tenants[t].output_root.as_path());
-    root.map_or_else(|| h.directory.clone(), |r| r.join(&h.directory))
-}
-
-fn handler_dir(config: &Config, h: &WasmHandlerConfig) -> Result<(Dir, PathBuf), String> {
-    let root = h.tenant.as_ref().map(|t| config.tenants[t].output_root.as_path());
-    let dir = crate::outputs::open_directory(root, &h.directory, true)?;
-    Ok((dir, handler_path(config, h)))
 }
 
 /// Builds the worker of a built-in (ForgeRock class) handler: its native
