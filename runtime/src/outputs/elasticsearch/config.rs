@@ -1,10 +1,10 @@
 //! Settings of the `elasticsearch` output a WASM handler declares.
 
-use crate::outputs::SettingError;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use super::sink::BulkTarget;
+use crate::outputs::SettingError;
 use crate::outputs::http::TlsFiles;
 
 /// `{"type": "elasticsearch", "url": "http://localhost:9200", "index":

@@ -1,9 +1,10 @@
 //! Settings of the `file` output.
 
-use crate::outputs::SettingError;
 use std::path::{Component, PathBuf};
 
 use serde::Deserialize;
+
+use crate::outputs::SettingError;
 
 /// `{"type": "file", "path": "audit.log"}`
 #[derive(Debug, Clone, Deserialize, PartialEq)]

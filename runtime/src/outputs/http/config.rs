@@ -1,8 +1,9 @@
 //! Settings of the `http` output.
 
-use crate::outputs::SettingError;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+
+use crate::outputs::SettingError;
 
 /// How a batch's records form the request body.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]

@@ -59,10 +59,11 @@ pub fn csv_columns(
     format: &crate::outputs::csv::CsvFormat,
 ) -> Result<Vec<String>, CsvColumnsError> {
     use super::codec::CSV_INTEGRITY_COLUMNS;
-    let files = files_in_order(dir, live, naming)?;
+    let handle = Dir::open_ambient_dir(dir, ambient_authority())?;
+    let files = files_in(&handle, live, naming)?;
     let (first, _) = files.first().ok_or(CsvColumnsError::NoFile)?;
     let not_sealed = |reason: String| CsvColumnsError::NotSealed { file: first.clone(), reason };
-    let text = super::read_text(&Dir::open_ambient_dir(dir, ambient_authority())?, first)?;
+    let text = super::read_text(&handle, first)?;
     let records = format.decode(&text).map_err(|e| not_sealed(e.to_string()))?;
     let header = records.first().ok_or_else(|| not_sealed("the file is empty".into()))?;
     let columns = &header.cells;

@@ -1,10 +1,10 @@
 //! Settings of the `splunk` output a WASM handler declares.
 
-use crate::outputs::SettingError;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use super::sink::HecTarget;
+use crate::outputs::SettingError;
 use crate::outputs::http::TlsFiles;
 
 /// `{"type": "splunk", "url": "https://splunk:8088", "token": …}`: each

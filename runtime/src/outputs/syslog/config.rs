@@ -1,8 +1,9 @@
 //! Where a syslog output sends: host, port, transport, timeouts, TLS files.
 
-use crate::outputs::SettingError;
 use std::path::PathBuf;
 use std::time::Duration;
+
+use crate::outputs::SettingError;
 
 /// The transport to the syslog daemon.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
